@@ -1,0 +1,158 @@
+// GGUF model files: a memory-mapped reader with validated metadata and tensor table.
+//
+// A GgufFile owns a read-only mapping of the whole file; tensor data pointers stay
+// valid for the object's lifetime. Objects are movable, not copyable, and safe to
+// read from several threads at once.
+#pragma once
+
+#include "hearth/error.h"
+#include "hearth/tensor_type.h"
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace hearth {
+
+// Metadata value types, with GGUF's on-disk ids.
+enum class GgufType : uint32_t {
+    uint8 = 0,
+    int8 = 1,
+    uint16 = 2,
+    int16 = 3,
+    uint32 = 4,
+    int32 = 5,
+    float32 = 6,
+    boolean = 7,
+    string = 8,
+    array = 9,
+    uint64 = 10,
+    int64 = 11,
+    float64 = 12,
+};
+
+std::string_view gguf_type_name(GgufType type);
+
+struct GgufValue;
+
+// An array value: all items have `element_type` (arrays of arrays are allowed).
+struct GgufArray {
+    GgufType element_type = GgufType::uint8;
+    std::vector<GgufValue> items;
+};
+
+// One metadata value. Integers keep their signedness; floats are widened to double.
+struct GgufValue {
+    GgufType type = GgufType::uint8;
+    std::variant<uint64_t, int64_t, double, bool, std::string, GgufArray> data;
+
+    // The value as an integer, when it is an integer type (or bool) that fits.
+    std::optional<int64_t> as_int() const;
+    std::optional<uint64_t> as_uint() const;
+    // The value as a float, when it is a numeric type.
+    std::optional<double> as_float() const;
+    std::optional<bool> as_bool() const;
+    const std::string* as_string() const;
+    const GgufArray* as_array() const;
+    // A short human-readable rendering (arrays are abbreviated), for `hearth-cli info`.
+    std::string to_display_string(size_t max_items = 8) const;
+};
+
+struct GgufKeyValue {
+    std::string key;
+    GgufValue value;
+};
+
+// One entry of the tensor table.
+struct GgufTensorInfo {
+    std::string name;
+    TensorType type = TensorType::F32;
+    // GGML order: dims[0] is the fastest-varying (row length); numpy shape is reversed.
+    std::vector<uint64_t> dims;
+    uint64_t n_elements = 0;
+    uint64_t n_bytes = 0;       // size of the data in the file
+    uint64_t offset = 0;        // relative to the start of the data section
+    uint64_t file_offset = 0;   // absolute position of the data in the file
+    uint64_t info_position = 0; // where this tensor's entry starts in the header, for messages
+};
+
+// The parsed header: everything before the tensor data.
+struct GgufHeader {
+    uint32_t version = 0;
+    std::vector<GgufKeyValue> metadata;
+    std::vector<GgufTensorInfo> tensors;
+    uint64_t alignment = 32;
+    uint64_t data_offset = 0; // start of the tensor data section (aligned)
+
+    const GgufValue* find(std::string_view key) const;
+    const GgufTensorInfo* find_tensor(std::string_view name) const;
+
+    // Typed lookups that return nullopt when the key is absent or of another type.
+    std::optional<std::string> get_string(std::string_view key) const;
+    std::optional<int64_t> get_int(std::string_view key) const;
+    std::optional<double> get_float(std::string_view key) const;
+    std::optional<bool> get_bool(std::string_view key) const;
+};
+
+// Limits that keep a hostile header from exhausting memory.
+struct GgufLimits {
+    uint64_t max_string_bytes = 64ull << 20;  // one string
+    uint64_t max_array_items = 64ull << 20;   // one array
+    uint64_t max_metadata_bytes = 1ull << 30; // all parsed values together (approximate)
+    uint64_t max_tensors = 1ull << 20;
+    uint32_t max_dims = 4;
+    uint32_t max_array_depth = 8;
+};
+
+// Parses a GGUF header from `bytes`, which may be a prefix of the file (for example the
+// first megabytes fetched over HTTP). `file_size` is the size of the whole file when
+// known: tensor extents are then checked against it. Errors name the problem and the
+// byte offset where it was found.
+Result<GgufHeader> parse_gguf_header(std::span<const uint8_t> bytes,
+                                     std::optional<uint64_t> file_size = std::nullopt,
+                                     const GgufLimits& limits = {});
+
+class GgufFile {
+public:
+    // Maps and validates `path`. Fails with `io` when the file cannot be read, and with
+    // `bad_format` / `unsupported` for a malformed or unsupported file.
+    static Result<GgufFile> open(const std::filesystem::path& path, const GgufLimits& limits = {});
+
+    GgufFile(GgufFile&&) noexcept;
+    GgufFile& operator=(GgufFile&&) noexcept;
+    GgufFile(const GgufFile&) = delete;
+    GgufFile& operator=(const GgufFile&) = delete;
+    ~GgufFile();
+
+    const std::filesystem::path& path() const { return path_; }
+    uint64_t file_size() const { return size_; }
+    const GgufHeader& header() const { return header_; }
+    uint32_t version() const { return header_.version; }
+    const std::vector<GgufKeyValue>& metadata() const { return header_.metadata; }
+    const std::vector<GgufTensorInfo>& tensors() const { return header_.tensors; }
+    const GgufValue* find(std::string_view key) const { return header_.find(key); }
+    const GgufTensorInfo* find_tensor(std::string_view name) const {
+        return header_.find_tensor(name);
+    }
+
+    // The raw bytes of a tensor, inside the mapping.
+    std::span<const uint8_t> tensor_data(const GgufTensorInfo& tensor) const;
+
+    // Dequantizes a whole tensor to float32 (numpy order: the last numpy axis is dims[0]).
+    Result<std::vector<float>> read_tensor_f32(const GgufTensorInfo& tensor) const;
+
+private:
+    GgufFile() = default;
+    std::filesystem::path path_;
+    const uint8_t* base_ = nullptr;
+    uint64_t size_ = 0;
+    GgufHeader header_;
+};
+
+} // namespace hearth

@@ -1,0 +1,98 @@
+// GgufFile: a read-only memory mapping of a GGUF file and its validated header.
+#include "hearth/gguf.h"
+#include "hearth/quant.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <utility>
+
+namespace hearth {
+
+Result<GgufFile> GgufFile::open(const std::filesystem::path& path, const GgufLimits& limits) {
+    const std::string where = path.string();
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return fail(ErrorCode::io, fmt::format("{}: cannot open: {}", where, std::strerror(errno)));
+    }
+    struct stat info {};
+    if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+        const int err = errno;
+        ::close(fd);
+        return fail(ErrorCode::io, fmt::format("{}: not a regular file{}", where,
+                                               err ? std::string(": ") + std::strerror(err) : ""));
+    }
+    const auto size = static_cast<uint64_t>(info.st_size);
+    if (size == 0) {
+        ::close(fd);
+        return fail(ErrorCode::bad_format, where + ": the file is empty");
+    }
+    void* mapping = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    const int map_errno = errno;
+    ::close(fd);
+    if (mapping == MAP_FAILED) {
+        return fail(ErrorCode::io, fmt::format("{}: cannot map {} bytes: {}", where, size,
+                                               std::strerror(map_errno)));
+    }
+    GgufFile file;
+    file.path_ = path;
+    file.base_ = static_cast<const uint8_t*>(mapping);
+    file.size_ = size;
+    auto header = parse_gguf_header({file.base_, size}, size, limits);
+    if (!header) {
+        Error error = header.error();
+        error.message = where + ": " + error.message;
+        return std::unexpected(error);
+    }
+    file.header_ = std::move(*header);
+    return file;
+}
+
+GgufFile::GgufFile(GgufFile&& other) noexcept
+    : path_(std::move(other.path_)), base_(std::exchange(other.base_, nullptr)),
+      size_(std::exchange(other.size_, 0)), header_(std::move(other.header_)) {}
+
+GgufFile& GgufFile::operator=(GgufFile&& other) noexcept {
+    if (this != &other) {
+        if (base_) {
+            ::munmap(const_cast<uint8_t*>(base_), size_);
+        }
+        path_ = std::move(other.path_);
+        base_ = std::exchange(other.base_, nullptr);
+        size_ = std::exchange(other.size_, 0);
+        header_ = std::move(other.header_);
+    }
+    return *this;
+}
+
+GgufFile::~GgufFile() {
+    if (base_) {
+        ::munmap(const_cast<uint8_t*>(base_), size_);
+    }
+}
+
+std::span<const uint8_t> GgufFile::tensor_data(const GgufTensorInfo& tensor) const {
+    // Extents were validated against the file size when the header was parsed.
+    return {base_ + tensor.file_offset, tensor.n_bytes};
+}
+
+Result<std::vector<float>> GgufFile::read_tensor_f32(const GgufTensorInfo& tensor) const {
+    if (!can_dequantize(tensor.type)) {
+        return fail(ErrorCode::unsupported,
+                    fmt::format("tensor '{}' has type {}, which Hearth cannot dequantize yet",
+                                tensor.name, tensor_type_name(tensor.type)));
+    }
+    std::vector<float> values(tensor.n_elements);
+    auto done = dequantize(tensor.type, tensor_data(tensor).data(), values.data(),
+                           static_cast<int64_t>(tensor.n_elements));
+    if (!done) {
+        return std::unexpected(done.error());
+    }
+    return values;
+}
+
+} // namespace hearth

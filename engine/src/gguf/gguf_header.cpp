@@ -1,0 +1,432 @@
+// Parsing of the GGUF header (magic, version, metadata, tensor table) with every
+// count, length and offset checked against the bytes actually present.
+//
+// Layout (little-endian): "GGUF" u32 version, u64 n_tensors, u64 n_kv,
+// n_kv × (string key, u32 type, value), n_tensors × (string name, u32 n_dims,
+// n_dims × u64 dim, u32 type, u64 offset), padding to `general.alignment`, data.
+// A string is u64 length + bytes; an array is u32 element type, u64 count, items.
+#include "hearth/gguf.h"
+
+#include <bit>
+#include <cstring>
+#include <fmt/format.h>
+#include <unordered_set>
+
+namespace hearth {
+namespace {
+
+constexpr uint32_t kMagic = 0x46554747; // "GGUF" read as little-endian u32
+
+class HeaderReader {
+public:
+    HeaderReader(std::span<const uint8_t> bytes, const GgufLimits& limits)
+        : bytes_(bytes), limits_(limits) {}
+
+    uint64_t position() const { return pos_; }
+    uint64_t size() const { return bytes_.size(); }
+
+    template <class T>
+    Result<T> read(const char* what) {
+        if (bytes_.size() - pos_ < sizeof(T)) {
+            return truncated(sizeof(T), what);
+        }
+        T value;
+        std::memcpy(&value, bytes_.data() + pos_, sizeof(T));
+        pos_ += sizeof(T);
+        return value;
+    }
+
+    Result<std::string> read_string(const char* what) {
+        const uint64_t at = pos_;
+        auto length = read<uint64_t>(what);
+        if (!length) {
+            return std::unexpected(length.error());
+        }
+        if (*length > limits_.max_string_bytes) {
+            return bad(fmt::format("{} claims a length of {} bytes, over the limit of {}", what,
+                                   *length, limits_.max_string_bytes),
+                       at);
+        }
+        if (*length > bytes_.size() - pos_) {
+            return bad(fmt::format("{} claims a length of {} bytes but only {} remain in the file",
+                                   what, *length, bytes_.size() - pos_),
+                       at);
+        }
+        if (auto budget = charge(*length, at); !budget) {
+            return std::unexpected(budget.error());
+        }
+        std::string text(reinterpret_cast<const char*>(bytes_.data() + pos_), *length);
+        pos_ += *length;
+        return text;
+    }
+
+    Result<GgufValue> read_value(GgufType type, uint32_t depth);
+
+    std::unexpected<Error> bad(const std::string& problem, uint64_t at) const {
+        return fail(ErrorCode::bad_format, fmt::format("{} (at byte offset {})", problem, at));
+    }
+
+    std::unexpected<Error> truncated(uint64_t needed, const char* what) const {
+        return fail(ErrorCode::bad_format,
+                    fmt::format("file truncated: {} needs {} bytes at byte offset {} but the file "
+                                "ends at {}",
+                                what, needed, pos_, bytes_.size()));
+    }
+
+    // Counts parsed bytes against the metadata budget.
+    Result<void> charge(uint64_t n_bytes, uint64_t at) {
+        parsed_bytes_ += n_bytes;
+        if (parsed_bytes_ > limits_.max_metadata_bytes) {
+            return bad(fmt::format("metadata larger than the limit of {} bytes",
+                                   limits_.max_metadata_bytes),
+                       at);
+        }
+        return {};
+    }
+
+private:
+    std::span<const uint8_t> bytes_;
+    const GgufLimits& limits_;
+    uint64_t pos_ = 0;
+    uint64_t parsed_bytes_ = 0;
+};
+
+bool is_valid_type(uint32_t type) {
+    return type <= static_cast<uint32_t>(GgufType::float64);
+}
+
+// Smallest encoded size of one value of `type`, to reject impossible array counts early.
+uint64_t min_encoded_size(GgufType type) {
+    switch (type) {
+    case GgufType::uint8:
+    case GgufType::int8:
+    case GgufType::boolean:
+        return 1;
+    case GgufType::uint16:
+    case GgufType::int16:
+        return 2;
+    case GgufType::uint32:
+    case GgufType::int32:
+    case GgufType::float32:
+        return 4;
+    case GgufType::uint64:
+    case GgufType::int64:
+    case GgufType::float64:
+    case GgufType::string:
+        return 8;
+    case GgufType::array:
+        return 12;
+    }
+    return 1;
+}
+
+template <class T>
+Result<GgufValue> read_number(HeaderReader& reader, GgufType type, const char* what) {
+    auto raw = reader.template read<T>(what);
+    if (!raw) {
+        return std::unexpected(raw.error());
+    }
+    GgufValue value{.type = type, .data = uint64_t{0}};
+    if constexpr (std::is_floating_point_v<T>) {
+        value.data = static_cast<double>(*raw);
+    } else if constexpr (std::is_signed_v<T>) {
+        value.data = static_cast<int64_t>(*raw);
+    } else {
+        value.data = static_cast<uint64_t>(*raw);
+    }
+    return value;
+}
+
+Result<GgufValue> HeaderReader::read_value(GgufType type, uint32_t depth) {
+    switch (type) {
+    case GgufType::uint8:
+        return read_number<uint8_t>(*this, type, "a u8 value");
+    case GgufType::int8:
+        return read_number<int8_t>(*this, type, "an i8 value");
+    case GgufType::uint16:
+        return read_number<uint16_t>(*this, type, "a u16 value");
+    case GgufType::int16:
+        return read_number<int16_t>(*this, type, "an i16 value");
+    case GgufType::uint32:
+        return read_number<uint32_t>(*this, type, "a u32 value");
+    case GgufType::int32:
+        return read_number<int32_t>(*this, type, "an i32 value");
+    case GgufType::uint64:
+        return read_number<uint64_t>(*this, type, "a u64 value");
+    case GgufType::int64:
+        return read_number<int64_t>(*this, type, "an i64 value");
+    case GgufType::float32:
+        return read_number<float>(*this, type, "an f32 value");
+    case GgufType::float64:
+        return read_number<double>(*this, type, "an f64 value");
+    case GgufType::boolean: {
+        const uint64_t at = pos_;
+        auto raw = read<uint8_t>("a bool value");
+        if (!raw) {
+            return std::unexpected(raw.error());
+        }
+        if (*raw > 1) {
+            return bad(fmt::format("bool value {} is neither 0 nor 1", *raw), at);
+        }
+        return GgufValue{.type = type, .data = *raw == 1};
+    }
+    case GgufType::string: {
+        auto text = read_string("a string value");
+        if (!text) {
+            return std::unexpected(text.error());
+        }
+        return GgufValue{.type = type, .data = std::move(*text)};
+    }
+    case GgufType::array: {
+        const uint64_t at = pos_;
+        if (depth >= limits_.max_array_depth) {
+            return bad(fmt::format("arrays nested deeper than {}", limits_.max_array_depth), at);
+        }
+        auto element_type = read<uint32_t>("an array's element type");
+        if (!element_type) {
+            return std::unexpected(element_type.error());
+        }
+        if (!is_valid_type(*element_type)) {
+            return bad(fmt::format("unknown array element type {}", *element_type), at);
+        }
+        auto count = read<uint64_t>("an array's item count");
+        if (!count) {
+            return std::unexpected(count.error());
+        }
+        const auto item_type = static_cast<GgufType>(*element_type);
+        if (*count > limits_.max_array_items) {
+            return bad(fmt::format("array of {} items is over the limit of {}", *count,
+                                   limits_.max_array_items),
+                       at);
+        }
+        if (*count > (bytes_.size() - pos_) / min_encoded_size(item_type)) {
+            return bad(fmt::format("array of {} items of type {} cannot fit in the {} bytes left "
+                                   "in the file",
+                                   *count, gguf_type_name(item_type), bytes_.size() - pos_),
+                       at);
+        }
+        if (auto budget = charge(*count * sizeof(GgufValue), at); !budget) {
+            return std::unexpected(budget.error());
+        }
+        GgufArray array{.element_type = item_type, .items = {}};
+        array.items.reserve(*count);
+        for (uint64_t i = 0; i < *count; ++i) {
+            auto item = read_value(item_type, depth + 1);
+            if (!item) {
+                return std::unexpected(item.error());
+            }
+            array.items.push_back(std::move(*item));
+        }
+        return GgufValue{.type = type, .data = std::move(array)};
+    }
+    }
+    return bad("unknown value type", pos_);
+}
+
+// a + b, or nullopt on overflow.
+std::optional<uint64_t> checked_add(uint64_t a, uint64_t b) {
+    uint64_t sum = 0;
+    if (__builtin_add_overflow(a, b, &sum)) {
+        return std::nullopt;
+    }
+    return sum;
+}
+
+Result<void> read_tensor_infos(HeaderReader& reader, GgufHeader& header, uint64_t n_tensors,
+                               const GgufLimits& limits) {
+    std::unordered_set<std::string> names;
+    header.tensors.reserve(n_tensors);
+    for (uint64_t t = 0; t < n_tensors; ++t) {
+        GgufTensorInfo info;
+        info.info_position = reader.position();
+        auto name = reader.read_string("a tensor name");
+        if (!name) {
+            return std::unexpected(name.error());
+        }
+        info.name = std::move(*name);
+        if (!names.insert(info.name).second) {
+            return reader.bad(fmt::format("tensor '{}' appears twice", info.name),
+                              info.info_position);
+        }
+        const uint64_t dims_at = reader.position();
+        auto n_dims = reader.read<uint32_t>("a tensor's dimension count");
+        if (!n_dims) {
+            return std::unexpected(n_dims.error());
+        }
+        if (*n_dims == 0 || *n_dims > limits.max_dims) {
+            return reader.bad(fmt::format("tensor '{}' has {} dimensions (1 to {} allowed)",
+                                          info.name, *n_dims, limits.max_dims),
+                              dims_at);
+        }
+        info.n_elements = 1;
+        for (uint32_t d = 0; d < *n_dims; ++d) {
+            const uint64_t dim_at = reader.position();
+            auto dim = reader.read<uint64_t>("a tensor dimension");
+            if (!dim) {
+                return std::unexpected(dim.error());
+            }
+            if (*dim == 0 || __builtin_mul_overflow(info.n_elements, *dim, &info.n_elements) ||
+                info.n_elements > (1ull << 62)) {
+                return reader.bad(
+                    fmt::format("tensor '{}' has an impossible dimension {}", info.name, *dim),
+                    dim_at);
+            }
+            info.dims.push_back(*dim);
+        }
+        const uint64_t type_at = reader.position();
+        auto type_id = reader.read<uint32_t>("a tensor type");
+        if (!type_id) {
+            return std::unexpected(type_id.error());
+        }
+        auto traits = tensor_type_traits(*type_id);
+        if (!traits) {
+            return fail(ErrorCode::unsupported,
+                        fmt::format("tensor '{}' has unknown tensor type {} (at byte offset {})",
+                                    info.name, *type_id, type_at));
+        }
+        info.type = traits->type;
+        if (info.dims[0] % traits->block_size != 0) {
+            return reader.bad(fmt::format("tensor '{}' has rows of {} elements, not a multiple of "
+                                          "{}'s block size {}",
+                                          info.name, info.dims[0], traits->name,
+                                          traits->block_size),
+                              dims_at);
+        }
+        info.n_bytes = info.n_elements / traits->block_size * traits->type_size;
+        const uint64_t offset_at = reader.position();
+        auto offset = reader.read<uint64_t>("a tensor data offset");
+        if (!offset) {
+            return std::unexpected(offset.error());
+        }
+        info.offset = *offset;
+        if (info.offset % header.alignment != 0) {
+            return reader.bad(fmt::format("tensor '{}' data offset {} is not a multiple of the "
+                                          "alignment {}",
+                                          info.name, info.offset, header.alignment),
+                              offset_at);
+        }
+        header.tensors.push_back(std::move(info));
+    }
+    return {};
+}
+
+} // namespace
+
+Result<GgufHeader> parse_gguf_header(std::span<const uint8_t> bytes,
+                                     std::optional<uint64_t> file_size, const GgufLimits& limits) {
+    HeaderReader reader(bytes, limits);
+    auto magic = reader.read<uint32_t>("the magic number");
+    if (!magic) {
+        return std::unexpected(magic.error());
+    }
+    if (*magic != kMagic) {
+        return reader.bad(fmt::format("not a GGUF file: the magic number is 0x{:08x}, expected "
+                                      "\"GGUF\"",
+                                      std::byteswap(*magic)),
+                          0);
+    }
+    GgufHeader header;
+    auto version = reader.read<uint32_t>("the version");
+    if (!version) {
+        return std::unexpected(version.error());
+    }
+    if (*version > 0xffff && std::byteswap(*version) <= 3) {
+        return fail(ErrorCode::unsupported,
+                    "big-endian GGUF files are not supported (at byte offset 4); convert the "
+                    "model to little-endian");
+    }
+    if (*version < 2 || *version > 3) {
+        return fail(ErrorCode::unsupported,
+                    fmt::format("GGUF version {} is not supported, only 2 and 3 (at byte offset 4)",
+                                *version));
+    }
+    header.version = *version;
+    auto n_tensors = reader.read<uint64_t>("the tensor count");
+    if (!n_tensors) {
+        return std::unexpected(n_tensors.error());
+    }
+    if (*n_tensors > limits.max_tensors) {
+        return reader.bad(
+            fmt::format("tensor count {} is over the limit of {}", *n_tensors, limits.max_tensors),
+            8);
+    }
+    auto n_kv = reader.read<uint64_t>("the metadata count");
+    if (!n_kv) {
+        return std::unexpected(n_kv.error());
+    }
+    // Each entry needs at least a key length, a type and a one-byte value.
+    if (*n_kv > (reader.size() - reader.position()) / 13) {
+        return reader.bad(fmt::format("file truncated or corrupt: metadata count {} cannot fit "
+                                      "in the {} bytes that follow",
+                                      *n_kv, reader.size() - reader.position()),
+                          16);
+    }
+    std::unordered_set<std::string> keys;
+    for (uint64_t i = 0; i < *n_kv; ++i) {
+        const uint64_t at = reader.position();
+        auto key = reader.read_string("a metadata key");
+        if (!key) {
+            return std::unexpected(key.error());
+        }
+        if (!keys.insert(*key).second) {
+            return reader.bad(fmt::format("metadata key '{}' appears twice", *key), at);
+        }
+        const uint64_t type_at = reader.position();
+        auto type = reader.read<uint32_t>("a metadata value type");
+        if (!type) {
+            return std::unexpected(type.error());
+        }
+        if (!is_valid_type(*type)) {
+            return reader.bad(fmt::format("metadata '{}' has unknown value type {}", *key, *type),
+                              type_at);
+        }
+        auto value = reader.read_value(static_cast<GgufType>(*type), 0);
+        if (!value) {
+            Error error = value.error();
+            error.message = fmt::format("metadata '{}': {}", *key, error.message);
+            return std::unexpected(error);
+        }
+        header.metadata.push_back({std::move(*key), std::move(*value)});
+    }
+    if (const GgufValue* alignment = header.find("general.alignment")) {
+        auto value = alignment->as_uint();
+        if (!value || *value == 0 || !std::has_single_bit(*value) || *value > (1u << 20)) {
+            return fail(ErrorCode::bad_format,
+                        "general.alignment must be a power of two up to 1 MiB, got " +
+                            alignment->to_display_string());
+        }
+        header.alignment = *value;
+    }
+    if (auto tensors = read_tensor_infos(reader, header, *n_tensors, limits); !tensors) {
+        return std::unexpected(tensors.error());
+    }
+    const uint64_t end_of_infos = reader.position();
+    header.data_offset =
+        (end_of_infos + header.alignment - 1) / header.alignment * header.alignment;
+    if (file_size) {
+        if (header.data_offset > *file_size && !header.tensors.empty()) {
+            return reader.bad(fmt::format("tensor data would start at byte {} but the file has {}",
+                                          header.data_offset, *file_size),
+                              end_of_infos);
+        }
+        for (auto& tensor : header.tensors) {
+            auto start = checked_add(header.data_offset, tensor.offset);
+            auto end = start ? checked_add(*start, tensor.n_bytes) : std::nullopt;
+            if (!end || *end > *file_size) {
+                return fail(ErrorCode::bad_format,
+                            fmt::format("tensor '{}' data ({} bytes at byte offset {}) runs past "
+                                        "the end of the file ({} bytes): the file is truncated "
+                                        "or corrupt (tensor entry at byte offset {})",
+                                        tensor.name, tensor.n_bytes,
+                                        start ? std::to_string(*start) : "overflowing", *file_size,
+                                        tensor.info_position));
+            }
+        }
+    }
+    for (auto& tensor : header.tensors) {
+        tensor.file_offset = header.data_offset + tensor.offset;
+    }
+    return header;
+}
+
+} // namespace hearth
