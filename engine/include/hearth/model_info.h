@@ -1,0 +1,66 @@
+// What a model is, read from its GGUF metadata alone (no weights loaded): architecture,
+// hyper-parameters, quantization mix, parameter count, chat template.
+#pragma once
+
+#include "hearth/error.h"
+#include "hearth/gguf.h"
+#include "hearth/tensor_type.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hearth {
+
+// RoPE frequency scaling as GGUF declares it (`{arch}.rope.scaling.*`).
+struct RopeScaling {
+    std::string type = "none"; // none, linear, yarn, longrope, llama3
+    double factor = 1.0;
+    uint32_t n_ctx_orig = 0; // context the model was trained at before scaling
+};
+
+// Bytes and tensor count stored in one tensor type.
+struct QuantShare {
+    TensorType type = TensorType::F32;
+    uint64_t n_tensors = 0;
+    uint64_t n_bytes = 0;
+    uint64_t n_elements = 0;
+};
+
+struct ModelInfo {
+    std::string architecture; // general.architecture: llama, qwen2, gemma3, ...
+    std::string name;         // general.name, or empty
+    std::string file_type;    // general.file_type spelled as llama.cpp does (Q4_K_M), or empty
+    uint64_t file_size = 0;
+    uint64_t n_params = 0; // sum of tensor elements
+    uint64_t weights_bytes = 0;
+
+    uint32_t n_layer = 0;
+    uint32_t n_embd = 0;
+    uint32_t n_head = 0;
+    uint32_t n_head_kv = 0;
+    uint32_t head_dim_k = 0; // per-head key size
+    uint32_t head_dim_v = 0; // per-head value size
+    uint32_t n_ff = 0;
+    uint32_t n_vocab = 0;
+    uint32_t n_ctx_train = 0;
+    uint32_t n_rot = 0; // dimensions rotated by RoPE
+    double rope_freq_base = 10000.0;
+    RopeScaling rope_scaling;
+    double norm_rms_eps = 1e-5;
+    uint32_t sliding_window = 0; // 0: every layer attends to the whole context
+
+    std::vector<QuantShare> quant_mix; // largest share first
+    std::optional<std::string> chat_template;
+};
+
+// Reads a model's facts from a parsed header. Fails with `bad_format` when a required key
+// is missing or inconsistent (names the key), never for an unknown architecture: the
+// caller decides whether it can run it.
+Result<ModelInfo> read_model_info(const GgufHeader& header, uint64_t file_size);
+
+// llama.cpp's name for a `general.file_type` value ("Q4_K_M"), or "" when unknown.
+std::string file_type_name(int64_t file_type);
+
+} // namespace hearth
