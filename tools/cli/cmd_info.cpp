@@ -1,0 +1,189 @@
+// `hearth-cli info MODEL [--ctx N] [--json]`: what a model is and what running it costs.
+#include "cli_args.h"
+#include "commands.h"
+#include "hearth/gguf.h"
+#include "hearth/memory_plan.h"
+#include "hearth/model_info.h"
+
+#include <cstdio>
+#include <fmt/format.h>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+namespace hearth::cli {
+namespace {
+
+std::string format_count(uint64_t n) {
+    if (n >= 1'000'000'000) {
+        return fmt::format("{:.2f} B", n / 1e9);
+    }
+    if (n >= 1'000'000) {
+        return fmt::format("{:.2f} M", n / 1e6);
+    }
+    return std::to_string(n);
+}
+
+nlohmann::json to_json(const ModelInfo& info, const MemoryPlan& plan, const GgufFile& file,
+                       const std::optional<HostMemory>& host) {
+    nlohmann::json mix = nlohmann::json::array();
+    for (const auto& share : info.quant_mix) {
+        mix.push_back({{"type", tensor_type_name(share.type)},
+                       {"tensors", share.n_tensors},
+                       {"bytes", share.n_bytes},
+                       {"elements", share.n_elements}});
+    }
+    nlohmann::json out = {
+        {"path", file.path().string()},
+        {"gguf_version", file.version()},
+        {"architecture", info.architecture},
+        {"name", info.name},
+        {"file_type", info.file_type},
+        {"file_size", info.file_size},
+        {"n_params", info.n_params},
+        {"n_tensors", file.tensors().size()},
+        {"hparams",
+         {{"n_layer", info.n_layer},
+          {"n_embd", info.n_embd},
+          {"n_head", info.n_head},
+          {"n_head_kv", info.n_head_kv},
+          {"head_dim_k", info.head_dim_k},
+          {"head_dim_v", info.head_dim_v},
+          {"n_ff", info.n_ff},
+          {"n_vocab", info.n_vocab},
+          {"n_ctx_train", info.n_ctx_train},
+          {"n_rot", info.n_rot},
+          {"rope_freq_base", info.rope_freq_base},
+          {"rope_scaling",
+           {{"type", info.rope_scaling.type},
+            {"factor", info.rope_scaling.factor},
+            {"n_ctx_orig", info.rope_scaling.n_ctx_orig}}},
+          {"norm_rms_eps", info.norm_rms_eps},
+          {"sliding_window", info.sliding_window}}},
+        {"quant_mix", mix},
+        {"chat_template", info.chat_template.has_value()},
+        {"memory",
+         {{"n_ctx", plan.n_ctx},
+          {"weights_bytes", plan.weights_bytes},
+          {"kv_bytes_per_token", plan.kv_bytes_per_token},
+          {"kv_bytes", plan.kv_bytes},
+          {"scratch_bytes", plan.scratch_bytes},
+          {"total_bytes", plan.total_bytes}}},
+    };
+    if (host) {
+        out["memory"]["host_total_bytes"] = host->total_bytes;
+        out["memory"]["host_available_bytes"] = host->available_bytes;
+        out["memory"]["fit"] = fit_name(assess_fit(plan.total_bytes, host->available_bytes));
+    }
+    return out;
+}
+
+void print_text(const ModelInfo& info, const MemoryPlan& plan, const GgufFile& file,
+                const std::optional<HostMemory>& host) {
+    auto row = [](const char* label, const std::string& value) {
+        std::printf("%-22s %s\n", label, value.c_str());
+    };
+    row("model", file.path().string());
+    row("name", info.name.empty() ? "(none)" : info.name);
+    row("architecture", info.architecture);
+    row("file", fmt::format("{} ({} bytes), GGUF v{}, {} tensors", format_bytes(info.file_size),
+                            info.file_size, file.version(), file.tensors().size()));
+    row("file type", info.file_type.empty() ? "(not stated)" : info.file_type);
+    row("parameters", fmt::format("{} ({})", format_count(info.n_params), info.n_params));
+    row("layers", std::to_string(info.n_layer));
+    row("embedding size", std::to_string(info.n_embd));
+    row("attention heads", fmt::format("{} (KV heads {})", info.n_head, info.n_head_kv));
+    row("head size", info.head_dim_k == info.head_dim_v
+                         ? std::to_string(info.head_dim_k)
+                         : fmt::format("K {} / V {}", info.head_dim_k, info.head_dim_v));
+    row("feed-forward size", std::to_string(info.n_ff));
+    row("vocabulary", std::to_string(info.n_vocab));
+    row("trained context", std::to_string(info.n_ctx_train));
+    std::string rope = fmt::format("base {}, {} dims", info.rope_freq_base, info.n_rot);
+    if (info.rope_scaling.type != "none") {
+        rope += fmt::format(", {} scaling ×{}", info.rope_scaling.type, info.rope_scaling.factor);
+        if (info.rope_scaling.n_ctx_orig) {
+            rope += fmt::format(" (from {})", info.rope_scaling.n_ctx_orig);
+        }
+    }
+    row("RoPE", rope);
+    row("RMS norm epsilon", fmt::format("{}", static_cast<float>(info.norm_rms_eps)));
+    if (info.sliding_window) {
+        row("sliding window", std::to_string(info.sliding_window));
+    }
+    row("chat template", info.chat_template
+                             ? fmt::format("embedded ({} characters)", info.chat_template->size())
+                             : std::string("none"));
+    std::printf("\nquantization mix\n");
+    for (const auto& share : info.quant_mix) {
+        std::printf("  %-8s %4llu tensors  %12s  %5.1f%%\n",
+                    std::string(tensor_type_name(share.type)).c_str(),
+                    static_cast<unsigned long long>(share.n_tensors),
+                    format_bytes(static_cast<double>(share.n_bytes)).c_str(),
+                    100.0 * static_cast<double>(share.n_bytes) /
+                        static_cast<double>(std::max<uint64_t>(info.weights_bytes, 1)));
+    }
+    std::printf("\nmemory at a context of %u tokens\n", plan.n_ctx);
+    std::printf("  weights                %s\n",
+                format_bytes(static_cast<double>(plan.weights_bytes)).c_str());
+    std::printf("  KV cache per token     %s  (2 × %u layers × %u KV heads × %u head size × 2 "
+                "bytes, F16)\n",
+                format_bytes(plan.kv_bytes_per_token).c_str(), info.n_layer, info.n_head_kv,
+                (info.head_dim_k + info.head_dim_v) / 2);
+    std::printf("  KV cache               %s  (%u tokens)\n",
+                format_bytes(static_cast<double>(plan.kv_bytes)).c_str(), plan.n_ctx);
+    std::printf("  scratch                %s\n",
+                format_bytes(static_cast<double>(plan.scratch_bytes)).c_str());
+    std::printf("  total                  %s\n",
+                format_bytes(static_cast<double>(plan.total_bytes)).c_str());
+    if (host) {
+        std::printf("  this machine's RAM     %s available of %s: %s\n",
+                    format_bytes(static_cast<double>(host->available_bytes)).c_str(),
+                    format_bytes(static_cast<double>(host->total_bytes)).c_str(),
+                    fit_name(assess_fit(plan.total_bytes, host->available_bytes)));
+    }
+}
+
+} // namespace
+
+int cmd_info(int argc, char** argv) {
+    const ArgSpec spec{.options = {"--ctx"},
+                       .flags = {"--json"},
+                       .repeatable = {},
+                       .short_names = {{"-c", "--ctx"}}};
+    auto args = parse_args(argc, argv, 0, spec);
+    if (!args) {
+        std::fprintf(stderr, "hearth-cli info: %s\n", args.error().message.c_str());
+        return 2;
+    }
+    if (args->positionals.size() != 1) {
+        std::fprintf(stderr, "usage: hearth-cli info MODEL [--ctx N] [--json]\n");
+        return 2;
+    }
+    auto ctx = args->get_int("--ctx");
+    if (!ctx) {
+        return report_error(ctx.error().message.c_str());
+    }
+    if (ctx->has_value() && (**ctx <= 0 || **ctx > (1ll << 24))) {
+        return report_error("--ctx must be between 1 and 16777216 tokens");
+    }
+    auto file = GgufFile::open(args->positionals[0]);
+    if (!file) {
+        return report_error(file.error().message.c_str());
+    }
+    auto info = read_model_info(file->header(), file->file_size());
+    if (!info) {
+        return report_error((file->path().string() + ": " + info.error().message).c_str());
+    }
+    MemoryPlanOptions options;
+    options.n_ctx = ctx->has_value() ? static_cast<uint32_t>(**ctx) : 0;
+    const MemoryPlan plan = plan_memory(*info, options);
+    const auto host = read_host_memory();
+    if (args->has("--json")) {
+        std::cout << to_json(*info, plan, *file, host).dump(2) << '\n';
+    } else {
+        print_text(*info, plan, *file, host);
+    }
+    return 0;
+}
+
+} // namespace hearth::cli

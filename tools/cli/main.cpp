@@ -1,0 +1,64 @@
+// hearth-cli: Hearth's engine from the terminal.
+#include "commands.h"
+
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+namespace {
+
+struct Command {
+    const char* name;
+    int (*run)(int argc, char** argv);
+    const char* usage;
+};
+
+constexpr Command kCommands[] = {
+    {"info", hearth::cli::cmd_info,
+     "info MODEL [--ctx N] [--json]    model facts and memory arithmetic"},
+    {"tensor", hearth::cli::cmd_tensor,
+     "tensor MODEL NAME --out FILE.npy  one tensor, dequantized to float32"},
+};
+
+void print_usage(std::FILE* out) {
+    std::fprintf(out, "usage: hearth-cli COMMAND [ARGS]\n\ncommands:\n");
+    for (const auto& command : kCommands) {
+        std::fprintf(out, "  %s\n", command.usage);
+    }
+    std::fprintf(out, "\n  --version, --help\n");
+}
+
+} // namespace
+
+namespace hearth::cli {
+
+int report_error(const char* message) {
+    std::fprintf(stderr, "hearth-cli: %s\n", message);
+    return 1;
+}
+
+} // namespace hearth::cli
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        print_usage(stderr);
+        return 2;
+    }
+    std::string_view name = argv[1];
+    if (name == "--version" || name == "-V") {
+        std::printf("hearth-cli %s\n", HEARTH_VERSION);
+        return 0;
+    }
+    if (name == "--help" || name == "-h" || name == "help") {
+        print_usage(stdout);
+        return 0;
+    }
+    for (const auto& command : kCommands) {
+        if (name == command.name) {
+            return command.run(argc - 2, argv + 2);
+        }
+    }
+    std::fprintf(stderr, "hearth-cli: unknown command '%s'\n\n", argv[1]);
+    print_usage(stderr);
+    return 2;
+}
