@@ -1,0 +1,176 @@
+// Writes GGUF bytes in memory, for tests that need small valid files and precisely
+// corrupted copies of them (the offsets of every field are recorded).
+#pragma once
+
+#include "hearth/gguf.h"
+
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace hearth::test {
+
+class GgufBuilder {
+public:
+    explicit GgufBuilder(uint32_t version = 3, uint64_t alignment = 32)
+        : version_(version), alignment_(alignment) {}
+
+    // Metadata entries, in order.
+    GgufBuilder& u32(const std::string& key, uint32_t v) {
+        return scalar(key, GgufType::uint32, v);
+    }
+    GgufBuilder& i32(const std::string& key, int32_t v) { return scalar(key, GgufType::int32, v); }
+    GgufBuilder& u64(const std::string& key, uint64_t v) {
+        return scalar(key, GgufType::uint64, v);
+    }
+    GgufBuilder& f32(const std::string& key, float v) { return scalar(key, GgufType::float32, v); }
+    GgufBuilder& boolean(const std::string& key, bool v) {
+        return scalar(key, GgufType::boolean, static_cast<uint8_t>(v));
+    }
+    GgufBuilder& str(const std::string& key, const std::string& v) {
+        Entry entry{key, GgufType::string, {}};
+        put_string(entry.value, v);
+        entries_.push_back(std::move(entry));
+        return *this;
+    }
+    GgufBuilder& str_array(const std::string& key, const std::vector<std::string>& items) {
+        Entry entry{key, GgufType::array, {}};
+        put(entry.value, static_cast<uint32_t>(GgufType::string));
+        put(entry.value, static_cast<uint64_t>(items.size()));
+        for (const auto& item : items) {
+            put_string(entry.value, item);
+        }
+        entries_.push_back(std::move(entry));
+        return *this;
+    }
+    template <class T>
+    GgufBuilder& num_array(const std::string& key, GgufType element_type,
+                           const std::vector<T>& items) {
+        Entry entry{key, GgufType::array, {}};
+        put(entry.value, static_cast<uint32_t>(element_type));
+        put(entry.value, static_cast<uint64_t>(items.size()));
+        for (const auto& item : items) {
+            put(entry.value, item);
+        }
+        entries_.push_back(std::move(entry));
+        return *this;
+    }
+    // Raw value bytes for a given type (for nested arrays and hand-made corruptions).
+    GgufBuilder& raw(const std::string& key, GgufType type, std::vector<uint8_t> value_bytes) {
+        entries_.push_back({key, type, std::move(value_bytes)});
+        return *this;
+    }
+
+    // A tensor; `data` must be its exact byte size (type geometry is not checked here).
+    GgufBuilder& tensor(const std::string& name, TensorType type, std::vector<uint64_t> dims,
+                        std::vector<uint8_t> data) {
+        tensors_.push_back({name, type, std::move(dims), std::move(data)});
+        return *this;
+    }
+
+    struct Layout {
+        uint64_t n_tensors_at = 8;
+        uint64_t n_kv_at = 16;
+        std::map<std::string, uint64_t> key_at;         // start of each metadata entry
+        std::map<std::string, uint64_t> tensor_info_at; // start of each tensor entry
+        std::map<std::string, uint64_t> tensor_data_at; // absolute position of tensor data
+        uint64_t data_offset = 0;
+    };
+
+    std::vector<uint8_t> build(Layout* layout = nullptr) const {
+        Layout where;
+        std::vector<uint8_t> out;
+        put(out, uint32_t{0x46554747});
+        put(out, version_);
+        put(out, static_cast<uint64_t>(tensors_.size()));
+        put(out, static_cast<uint64_t>(entries_.size()));
+        for (const auto& entry : entries_) {
+            where.key_at[entry.key] = out.size();
+            put_string(out, entry.key);
+            put(out, static_cast<uint32_t>(entry.type));
+            out.insert(out.end(), entry.value.begin(), entry.value.end());
+        }
+        uint64_t offset = 0;
+        std::vector<uint64_t> offsets;
+        for (const auto& t : tensors_) {
+            where.tensor_info_at[t.name] = out.size();
+            put_string(out, t.name);
+            put(out, static_cast<uint32_t>(t.dims.size()));
+            for (uint64_t d : t.dims) {
+                put(out, d);
+            }
+            put(out, static_cast<uint32_t>(t.type));
+            put(out, offset);
+            offsets.push_back(offset);
+            offset += (t.data.size() + alignment_ - 1) / alignment_ * alignment_;
+        }
+        out.resize((out.size() + alignment_ - 1) / alignment_ * alignment_, 0);
+        where.data_offset = out.size();
+        for (size_t i = 0; i < tensors_.size(); ++i) {
+            where.tensor_data_at[tensors_[i].name] = out.size();
+            out.insert(out.end(), tensors_[i].data.begin(), tensors_[i].data.end());
+            if (i + 1 < tensors_.size()) {
+                out.resize(where.data_offset + offsets[i + 1], 0);
+            }
+        }
+        if (layout) {
+            *layout = where;
+        }
+        return out;
+    }
+
+    template <class T>
+    static void put(std::vector<uint8_t>& out, T value) {
+        uint8_t bytes[sizeof(T)];
+        std::memcpy(bytes, &value, sizeof(T));
+        out.insert(out.end(), bytes, bytes + sizeof(T));
+    }
+    static void put_string(std::vector<uint8_t>& out, const std::string& text) {
+        put(out, static_cast<uint64_t>(text.size()));
+        out.insert(out.end(), text.begin(), text.end());
+    }
+
+private:
+    struct Entry {
+        std::string key;
+        GgufType type;
+        std::vector<uint8_t> value;
+    };
+    struct Tensor {
+        std::string name;
+        TensorType type;
+        std::vector<uint64_t> dims;
+        std::vector<uint8_t> data;
+    };
+
+    template <class T>
+    GgufBuilder& scalar(const std::string& key, GgufType type, T v) {
+        Entry entry{key, type, {}};
+        put(entry.value, v);
+        entries_.push_back(std::move(entry));
+        return *this;
+    }
+
+    uint32_t version_;
+    uint64_t alignment_;
+    std::vector<Entry> entries_;
+    std::vector<Tensor> tensors_;
+};
+
+// Overwrites sizeof(T) bytes at `at` with `value`.
+template <class T>
+void patch(std::vector<uint8_t>& bytes, uint64_t at, T value) {
+    std::memcpy(bytes.data() + at, &value, sizeof(T));
+}
+
+inline void write_file(const std::filesystem::path& path, const std::vector<uint8_t>& bytes) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
+}
+
+} // namespace hearth::test

@@ -1,0 +1,84 @@
+// Helpers shared by the Qt Test executables: where test data and the default model are,
+// and running hearth-cli as a user would.
+#pragma once
+
+#include <QByteArray>
+#include <QProcess>
+#include <QString>
+#include <QStringList>
+#include <QtTest>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+namespace hearth::test {
+
+inline std::filesystem::path data_dir() {
+    return HEARTH_TEST_DATA_DIR;
+}
+inline std::filesystem::path source_dir() {
+    return HEARTH_SOURCE_DIR;
+}
+
+// The default model (SmolLM2-135M-Instruct Q4_1): $HEARTH_TEST_MODEL, as scripts/test
+// sets it, else the models directory that scripts/fetch-default-model fills.
+inline std::filesystem::path default_model_path() {
+    if (const char* env = std::getenv("HEARTH_TEST_MODEL"); env && *env) {
+        return env;
+    }
+    std::filesystem::path models;
+    if (const char* dir = std::getenv("HEARTH_MODELS_DIR"); dir && *dir) {
+        models = dir;
+    } else if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) {
+        models = std::filesystem::path(xdg) / "hearth" / "models";
+    } else if (const char* home = std::getenv("HOME")) {
+        models = std::filesystem::path(home) / ".local" / "share" / "hearth" / "models";
+    }
+    return models / "SmolLM2-135M-Instruct.Q4_1.gguf";
+}
+
+// Skips the current test when the default model is absent (scripts/test always fetches
+// it, and sets HEARTH_REQUIRE_MODEL=1 so that a missing model fails instead).
+#define HEARTH_REQUIRE_DEFAULT_MODEL(path_var)                                                     \
+    const std::filesystem::path path_var = hearth::test::default_model_path();                     \
+    if (!std::filesystem::exists(path_var)) {                                                      \
+        if (std::getenv("HEARTH_REQUIRE_MODEL")) {                                                 \
+            QFAIL(qPrintable(QString("default model missing: %1")                                  \
+                                 .arg(QString::fromStdString(path_var.string()))));                \
+        }                                                                                          \
+        QSKIP("default model not found; run scripts/fetch-default-model");                         \
+    }
+
+struct CliResult {
+    int exit_code = -1;
+    QByteArray out;
+    QByteArray err;
+};
+
+// Runs hearth-cli with `args`, optionally feeding `input` on stdin.
+inline CliResult run_cli(const QStringList& args, const QByteArray& input = {},
+                         int timeout_ms = 120000) {
+    QProcess process;
+    process.start(QStringLiteral(HEARTH_CLI_PATH), args);
+    CliResult result;
+    if (!process.waitForStarted(10000)) {
+        result.err = "failed to start hearth-cli";
+        return result;
+    }
+    if (!input.isEmpty()) {
+        process.write(input);
+    }
+    process.closeWriteChannel();
+    if (!process.waitForFinished(timeout_ms)) {
+        process.kill();
+        process.waitForFinished();
+        result.err = "hearth-cli timed out";
+        return result;
+    }
+    result.exit_code = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -2;
+    result.out = process.readAllStandardOutput();
+    result.err = process.readAllStandardError();
+    return result;
+}
+
+} // namespace hearth::test
