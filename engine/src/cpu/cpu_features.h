@@ -1,0 +1,24 @@
+// Run-time choice of the CPU kernel family, from the features the CPU reports.
+#pragma once
+
+namespace hearth::cpu {
+
+// Kernel families, from the most portable up. A level is usable when the CPU has every
+// feature its kernels are compiled for; `avx2` means AVX2 + FMA + F16C.
+enum class KernelLevel { portable = 0, avx2 = 1 };
+
+// The best level this CPU runs.
+KernelLevel detected_kernel_level();
+
+// The level in use: the detected one, lowered by HEARTH_CPU_FEATURES=portable|avx2|avx512
+// (read once; a level above the detected one, or the not-yet-written avx512 family, falls
+// back to the best detected level not above it).
+KernelLevel kernel_level();
+
+// Forces a level (tests compare every family against the portable one). Returns false and
+// changes nothing when this CPU cannot run it. Not thread-safe against running matmuls.
+bool set_kernel_level(KernelLevel level);
+
+const char* kernel_level_name(KernelLevel level);
+
+} // namespace hearth::cpu

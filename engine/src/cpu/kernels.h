@@ -1,0 +1,62 @@
+// Private interface between matmul.cpp and the per-ISA kernel files: activation block
+// formats, activation quantizers, and the dot-product kernels of each weight type.
+#pragma once
+
+#include "hearth/tensor_type.h"
+#include "quant/blocks.h"
+
+#include <cstddef>
+#include <cstdint>
+
+namespace hearth::cpu {
+
+// Q8_1: as Q8_0 plus s = d * sum(qs), which turns a Q4_1/Q5_1 block's min term into one
+// multiply. d and s are f16 bits.
+struct BlockQ8_1 {
+    uint16_t d;
+    uint16_t s;
+    int8_t qs[quant::QK8_0];
+};
+static_assert(sizeof(BlockQ8_1) == 36);
+
+// Q8_K: a 256-value super-block with a float scale and the sums of each 16 values, which the
+// K-quant kernels multiply by the sub-block minimums.
+struct BlockQ8_K {
+    float d;
+    int8_t qs[quant::QK_K];
+    int16_t bsums[quant::QK_K / 16];
+};
+static_assert(sizeof(BlockQ8_K) == 292);
+
+// Activation quantizers, numerically those of llama.cpp's x86 build: Q8_0/Q8_1 take
+// d = amax / 127 and round x * (127 / amax) to nearest even; Q8_K takes iscale = -127 / max
+// (max the value of largest magnitude, with its sign) and d = 1 / iscale. n is a multiple of
+// the block size. One implementation serves every kernel level, so all levels see the same
+// quantized activations.
+void quantize_row_q8_0(const float* x, quant::BlockQ8_0* out, int64_t n);
+void quantize_row_q8_1(const float* x, BlockQ8_1* out, int64_t n);
+void quantize_row_q8_K(const float* x, BlockQ8_K* out, int64_t n);
+
+// The value each quantized activation stands for (tests compare against these).
+void dequantize_activation_row(TensorType weight_type, const void* in, float* out, int64_t n);
+
+// One weight row of n elements (w, in the weight type's layout) against n_tok activation rows
+// (x, x_stride bytes apart, in dot_type of the weight type):
+// y[t * y_stride] = dot(w, x + t * x_stride) for t in [0, n_tok). n_tok is 1..kMaxTokens.
+using VecDotFn = void (*)(int64_t n, const void* w, const void* x, size_t x_stride, float* y,
+                          int64_t y_stride, int n_tok);
+inline constexpr int kMaxTokens = 4;
+
+// The kernel of a weight type for each family; nullptr where the family has none.
+VecDotFn vec_dot_portable(TensorType weight_type);
+VecDotFn vec_dot_avx2(TensorType weight_type);
+
+// F16 row helpers (matmul.h's dot_f16_f32, axpy_f16_f32 and convert_f32_to_f16).
+float dot_f16_f32_portable(const uint16_t* a, const float* b, int64_t n);
+void axpy_f16_f32_portable(const uint16_t* a, float scale, float* y, int64_t n);
+void convert_f32_to_f16_portable(const float* x, uint16_t* out, int64_t n);
+float dot_f16_f32_avx2(const uint16_t* a, const float* b, int64_t n);
+void axpy_f16_f32_avx2(const uint16_t* a, float scale, float* y, int64_t n);
+void convert_f32_to_f16_avx2(const float* x, uint16_t* out, int64_t n);
+
+} // namespace hearth::cpu

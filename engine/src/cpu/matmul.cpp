@@ -1,0 +1,160 @@
+// Matrix products over quantized weights: activation quantization, kernel choice, tiling and
+// threading. The per-type arithmetic lives in vec_dot_*.cpp.
+//
+// Y[t][r] = sum_c W[r][c] * X[t][c]. Rows are handed to threads in chunks; within a chunk,
+// tokens are taken kTokenTile at a time and each weight row is run against the tile in groups
+// of kMaxTokens (the AVX2 kernels of the 32-value formats unpack a weight block once per group),
+// so a weight row is read from memory once per tile while the tile's activations stay in L2.
+#include "cpu/matmul.h"
+
+#include "cpu/cpu_features.h"
+#include "cpu/kernels.h"
+#include "cpu/thread_pool.h"
+
+#include <algorithm>
+#include <cassert>
+
+namespace hearth::cpu {
+namespace {
+
+using namespace quant;
+
+constexpr int64_t kTokenTile = 32;
+// Fewest rows per chunk: below this a chunk's hand-out costs more than its arithmetic.
+constexpr int64_t kMinRowsPerChunk = 16;
+
+VecDotFn select_kernel(TensorType type) {
+    if (kernel_level() == KernelLevel::avx2) {
+        if (VecDotFn fn = vec_dot_avx2(type)) {
+            return fn;
+        }
+    }
+    return vec_dot_portable(type);
+}
+
+} // namespace
+
+bool matmul_supports(TensorType type) {
+    return vec_dot_portable(type) != nullptr;
+}
+
+TensorType dot_type(TensorType weight_type) {
+    switch (weight_type) {
+    case TensorType::Q4_0:
+    case TensorType::Q5_0:
+    case TensorType::Q8_0:
+    case TensorType::IQ4_NL:
+        return TensorType::Q8_0;
+    case TensorType::Q4_1:
+    case TensorType::Q5_1:
+        return TensorType::Q8_1;
+    case TensorType::Q2_K:
+    case TensorType::Q3_K:
+    case TensorType::Q4_K:
+    case TensorType::Q5_K:
+    case TensorType::Q6_K:
+    case TensorType::IQ4_XS:
+        return TensorType::Q8_K;
+    case TensorType::F16:
+        return TensorType::F16;
+    default:
+        return TensorType::F32;
+    }
+}
+
+size_t activation_row_bytes(TensorType weight_type, int64_t n_cols) {
+    const auto n = static_cast<size_t>(n_cols);
+    switch (dot_type(weight_type)) {
+    case TensorType::Q8_0:
+        return n / QK8_0 * sizeof(BlockQ8_0);
+    case TensorType::Q8_1:
+        return n / QK8_0 * sizeof(BlockQ8_1);
+    case TensorType::Q8_K:
+        return n / QK_K * sizeof(BlockQ8_K);
+    case TensorType::F16:
+        return n * sizeof(uint16_t);
+    default:
+        return n * sizeof(float);
+    }
+}
+
+void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_stride, float* y,
+            int64_t y_stride, void* scratch, ThreadPool& pool) {
+    if (n_tokens <= 0 || w.n_rows <= 0) {
+        return;
+    }
+    // Programmer errors: the loader checks types and shapes before building a WeightMatrix.
+    assert(matmul_supports(w.type));
+    assert(w.n_cols % tensor_type_traits(w.type).block_size == 0);
+    struct Job {
+        const WeightMatrix& w;
+        const float* x;
+        int64_t n_tokens;
+        int64_t x_stride;
+        float* y;
+        int64_t y_stride;
+        uint8_t* act;
+        size_t act_bytes;
+        VecDotFn kernel;
+    } job{w,
+          x,
+          n_tokens,
+          x_stride,
+          y,
+          y_stride,
+          static_cast<uint8_t*>(scratch),
+          activation_row_bytes(w.type, w.n_cols),
+          select_kernel(w.type)};
+
+    // Activations to the dot type: on this thread for one token (a second hand-off would cost
+    // more than the conversion), else over the pool.
+    const auto quantize = [&job](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) {
+            quantize_activation_row(job.w.type, job.x + t * job.x_stride,
+                                    job.act + t * job.act_bytes, job.w.n_cols);
+        }
+    };
+    if (n_tokens == 1) {
+        quantize(0, 1);
+    } else {
+        pool.parallel_for(n_tokens, 1, quantize);
+    }
+
+    pool.parallel_for(w.n_rows, kMinRowsPerChunk, [&job](int64_t r0, int64_t r1) {
+        const auto* rows = static_cast<const uint8_t*>(job.w.data);
+        for (int64_t t0 = 0; t0 < job.n_tokens; t0 += kTokenTile) {
+            const int64_t t1 = std::min(job.n_tokens, t0 + kTokenTile);
+            for (int64_t r = r0; r < r1; ++r) {
+                const void* row = rows + static_cast<size_t>(r) * job.w.row_bytes;
+                for (int64_t t = t0; t < t1; t += kMaxTokens) {
+                    const int n_tok = static_cast<int>(std::min<int64_t>(kMaxTokens, t1 - t));
+                    job.kernel(job.w.n_cols, row, job.act + t * job.act_bytes, job.act_bytes,
+                               job.y + t * job.y_stride + r, job.y_stride, n_tok);
+                }
+            }
+        }
+    });
+}
+
+float dot_f16_f32(const uint16_t* a, const float* b, int64_t n) {
+    return kernel_level() == KernelLevel::avx2 ? dot_f16_f32_avx2(a, b, n)
+                                               : dot_f16_f32_portable(a, b, n);
+}
+
+void axpy_f16_f32(const uint16_t* a, float scale, float* y, int64_t n) {
+    if (kernel_level() == KernelLevel::avx2) {
+        axpy_f16_f32_avx2(a, scale, y, n);
+    } else {
+        axpy_f16_f32_portable(a, scale, y, n);
+    }
+}
+
+void convert_f32_to_f16(const float* x, uint16_t* out, int64_t n) {
+    if (kernel_level() == KernelLevel::avx2) {
+        convert_f32_to_f16_avx2(x, out, n);
+    } else {
+        convert_f32_to_f16_portable(x, out, n);
+    }
+}
+
+} // namespace hearth::cpu

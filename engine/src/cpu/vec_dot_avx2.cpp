@@ -1,0 +1,542 @@
+// AVX2 + FMA + F16C dot products of each weight type with its quantized activations.
+// Compiled with -mavx2 -mfma -mf16c and called only after cpu_features found them.
+//
+// Integer parts follow ggml's x86 kernels: weights are unpacked to 32 bytes, multiplied with
+// the int8 activations by vpmaddubsw (unsigned x signed; signed weights go through the
+// |w| * sign(x, w) trick) and widened by vpmaddwd; no 16-bit sum can saturate since
+// |w| <= 127 (|w| <= 63 where a 6-bit sub-block scale follows). Per block (super-block for
+// K-quants) the exact integer sum is scaled in float and accumulated in 8 lanes.
+#include "cpu/kernels.h"
+#include "hearth/quant.h"
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+
+#include <cstring>
+#include <immintrin.h>
+
+namespace hearth::cpu {
+namespace {
+
+using namespace quant;
+
+inline float h2f(uint16_t h) {
+    return _cvtsh_ss(h);
+}
+
+inline float hsum(__m256 v) {
+    __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
+    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    return _mm_cvtss_f32(r);
+}
+
+inline __m256i load32(const void* p) {
+    return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
+
+// 32 nibbles to 32 bytes: the low nibbles of p[0..16) to bytes 0..15, the high ones to 16..31.
+inline __m256i nibbles_32(const uint8_t* p) {
+    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m256i both = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
+    return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
+}
+
+// The 32 bits at p (little-endian) to 32 bytes: 0xff where the bit is set, else 0.
+inline __m256i bits_32(const uint8_t* p) {
+    uint32_t bits = 0;
+    std::memcpy(&bits, p, sizeof(bits));
+    const __m256i spread = _mm256_shuffle_epi8(
+        _mm256_set1_epi32(static_cast<int>(bits)),
+        _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0));
+    const __m256i probe = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
+    return _mm256_cmpeq_epi8(_mm256_or_si256(spread, probe), _mm256_set1_epi64x(-1));
+}
+
+// Sum of u8 x s8 products in 16-bit pairs, then in 32-bit quads.
+inline __m256i dot_us8(__m256i u, __m256i s) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+// Shifts every 16-bit lane right by a run-time count.
+inline __m256i srl16(__m256i v, int count) {
+    return _mm256_srl_epi16(v, _mm_cvtsi32_si128(count));
+}
+
+// 16-bit scales for a 32-byte product of two 16-value sub-blocks: sc[0] in the low lane,
+// sc[1] in the high one.
+inline __m256i scale_pair(int sc0, int sc1) {
+    return _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(sc1)),
+                            _mm_set1_epi16(static_cast<int16_t>(sc0)));
+}
+
+// ---- 32-value formats: one weight block unpacked once, multiplied by NT token blocks ----
+
+struct Q4_0W {
+    using Block = BlockQ4_0;
+    using Act = BlockQ8_0;
+    static constexpr bool kSigned = true, kMin = false;
+    static __m256i values(const Block& b) {
+        return _mm256_sub_epi8(nibbles_32(b.qs), _mm256_set1_epi8(8));
+    }
+};
+
+struct Q4_1W {
+    using Block = BlockQ4_1;
+    using Act = BlockQ8_1;
+    static constexpr bool kSigned = false, kMin = true;
+    static __m256i values(const Block& b) { return nibbles_32(b.qs); }
+};
+
+struct Q5_0W {
+    using Block = BlockQ5_0;
+    using Act = BlockQ8_0;
+    static constexpr bool kSigned = true, kMin = false;
+    // q - 16 = nibble - 16 + 16 * hbit: the nibble with 0xf0 or-ed in where the bit is clear.
+    static __m256i values(const Block& b) {
+        const __m256i high = _mm256_andnot_si256(bits_32(b.qh), _mm256_set1_epi8(-16));
+        return _mm256_or_si256(nibbles_32(b.qs), high);
+    }
+};
+
+struct Q5_1W {
+    using Block = BlockQ5_1;
+    using Act = BlockQ8_1;
+    static constexpr bool kSigned = false, kMin = true;
+    static __m256i values(const Block& b) {
+        const __m256i high = _mm256_and_si256(bits_32(b.qh), _mm256_set1_epi8(0x10));
+        return _mm256_or_si256(nibbles_32(b.qs), high);
+    }
+};
+
+struct Q8_0W {
+    using Block = BlockQ8_0;
+    using Act = BlockQ8_0;
+    static constexpr bool kSigned = true, kMin = false;
+    static __m256i values(const Block& b) { return load32(b.qs); }
+};
+
+struct IQ4_NLW {
+    using Block = BlockIQ4_NL;
+    using Act = BlockQ8_0;
+    static constexpr bool kSigned = true, kMin = false;
+    static __m256i values(const Block& b) {
+        const __m128i table = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kvalues_iq4nl));
+        return _mm256_shuffle_epi8(_mm256_set_m128i(table, table), nibbles_32(b.qs));
+    }
+};
+
+// With one or two tokens the FMA latency would bound the loop, so even and odd blocks go to
+// separate accumulators (kSets of them), added at the end.
+template <class W, int NT>
+void dot_32_nt(int64_t n, const void* vw, const uint8_t* x, size_t x_stride, float* y,
+               int64_t y_stride) {
+    using Act = typename W::Act;
+    constexpr int kSets = NT <= 2 ? 2 : 1;
+    const auto* w = static_cast<const typename W::Block*>(vw);
+    const Act* a[NT];
+    __m256 acc[kSets][NT];
+    float mins[NT];
+    for (int t = 0; t < NT; ++t) {
+        a[t] = reinterpret_cast<const Act*>(x + t * x_stride);
+        for (int s = 0; s < kSets; ++s) {
+            acc[s][t] = _mm256_setzero_ps();
+        }
+        mins[t] = 0.0f;
+    }
+    const auto step = [&](int64_t b, __m256* sums) {
+        const __m256i q = W::values(w[b]);
+        const __m256i uq = W::kSigned ? _mm256_sign_epi8(q, q) : q;
+        const float dw = h2f(w[b].d);
+        for (int t = 0; t < NT; ++t) {
+            __m256i qy = load32(a[t][b].qs);
+            if constexpr (W::kSigned) {
+                qy = _mm256_sign_epi8(qy, q);
+            }
+            const __m256 p = _mm256_cvtepi32_ps(dot_us8(uq, qy));
+            sums[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * h2f(a[t][b].d)), p, sums[t]);
+            if constexpr (W::kMin) {
+                mins[t] += h2f(w[b].m) * h2f(a[t][b].s);
+            }
+        }
+    };
+    const int64_t n_blocks = n / 32;
+    int64_t b = 0;
+    for (; b + kSets <= n_blocks; b += kSets) {
+        for (int s = 0; s < kSets; ++s) {
+            step(b + s, acc[s]);
+        }
+    }
+    for (; b < n_blocks; ++b) {
+        step(b, acc[0]);
+    }
+    for (int t = 0; t < NT; ++t) {
+        __m256 total = acc[0][t];
+        for (int s = 1; s < kSets; ++s) {
+            total = _mm256_add_ps(total, acc[s][t]);
+        }
+        y[t * y_stride] = hsum(total) + mins[t];
+    }
+}
+
+template <class W>
+void dot_32(int64_t n, const void* w, const void* vx, size_t x_stride, float* y, int64_t y_stride,
+            int n_tok) {
+    const auto* x = static_cast<const uint8_t*>(vx);
+    for (; n_tok >= 4; n_tok -= 4, x += 4 * x_stride, y += 4 * y_stride) {
+        dot_32_nt<W, 4>(n, w, x, x_stride, y, y_stride);
+    }
+    switch (n_tok) {
+    case 3:
+        dot_32_nt<W, 3>(n, w, x, x_stride, y, y_stride);
+        break;
+    case 2:
+        dot_32_nt<W, 2>(n, w, x, x_stride, y, y_stride);
+        break;
+    case 1:
+        dot_32_nt<W, 1>(n, w, x, x_stride, y, y_stride);
+        break;
+    default:
+        break;
+    }
+}
+
+// ---- K-quants and IQ4_XS against Q8_K, one token at a time ----
+
+float dot_q2_k(int64_t n, const void* vw, const void* vx) {
+    const auto* w = static_cast<const BlockQ2_K*>(vw);
+    const auto* x = static_cast<const BlockQ8_K*>(vx);
+    const __m256i m3 = _mm256_set1_epi8(3);
+    __m256 acc = _mm256_setzero_ps();
+    float acc_min = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        int summ = 0;
+        for (int s = 0; s < 16; ++s) {
+            summ += (w[b].scales[s] >> 4) * x[b].bsums[s];
+        }
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; ++h) {
+            const __m256i bits = load32(w[b].qs + 32 * h);
+            for (int k = 0; k < 4; ++k) {
+                const int s = 8 * h + 2 * k;
+                const __m256i q = _mm256_and_si256(srl16(bits, 2 * k), m3);
+                const __m256i p = _mm256_maddubs_epi16(q, load32(x[b].qs + 128 * h + 32 * k));
+                const __m256i sc = scale_pair(w[b].scales[s] & 15, w[b].scales[s + 1] & 15);
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, sc));
+            }
+        }
+        const float d = x[b].d * h2f(w[b].d);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+        acc_min += (x[b].d * h2f(w[b].dmin)) * static_cast<float>(summ);
+    }
+    return hsum(acc) - acc_min;
+}
+
+inline int q3_k_scale(const uint8_t* scales, int j) {
+    const int low = j < 8 ? scales[j] & 0x0f : scales[j - 8] >> 4;
+    const int high = (scales[8 + j % 4] >> (2 * (j / 4))) & 3;
+    return (low | high << 4) - 32;
+}
+
+float dot_q3_k(int64_t n, const void* vw, const void* vx) {
+    const auto* w = static_cast<const BlockQ3_K*>(vw);
+    const auto* x = static_cast<const BlockQ8_K*>(vx);
+    const __m256i m3 = _mm256_set1_epi8(3);
+    const __m256i m1 = _mm256_set1_epi8(1);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        int sc[16];
+        for (int j = 0; j < 16; ++j) {
+            sc[j] = q3_k_scale(w[b].scales, j);
+        }
+        const __m256i hmask = load32(w[b].hmask);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; ++h) {
+            const __m256i bits = load32(w[b].qs + 32 * h);
+            for (int k = 0; k < 4; ++k) {
+                const int s = 8 * h + 2 * k;
+                const __m256i q = _mm256_and_si256(srl16(bits, 2 * k), m3);
+                // 4 where the high bit is clear: q - 4 * !hbit as two unsigned products.
+                const __m256i hbit = _mm256_and_si256(srl16(hmask, 4 * h + k), m1);
+                const __m256i offset = _mm256_slli_epi16(_mm256_xor_si256(hbit, m1), 2);
+                const __m256i qy = load32(x[b].qs + 128 * h + 32 * k);
+                const __m256i p =
+                    _mm256_sub_epi16(_mm256_maddubs_epi16(q, qy), _mm256_maddubs_epi16(offset, qy));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scale_pair(sc[s], sc[s + 1])));
+            }
+        }
+        const float d = x[b].d * h2f(w[b].d);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum(acc);
+}
+
+inline void k4_scale_min(const uint8_t* q, int j, int& sc, int& mn) {
+    if (j < 4) {
+        sc = q[j] & 63;
+        mn = q[j + 4] & 63;
+    } else {
+        sc = (q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4);
+        mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+template <class Block, bool kFifthBit>
+float dot_q4_5_k(int64_t n, const void* vw, const void* vx) {
+    const auto* w = static_cast<const Block*>(vw);
+    const auto* x = static_cast<const BlockQ8_K*>(vx);
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    const __m256i m1 = _mm256_set1_epi8(1);
+    __m256 acc = _mm256_setzero_ps();
+    float acc_min = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        int sc[8], mn[8];
+        int summ = 0;
+        for (int j = 0; j < 8; ++j) {
+            k4_scale_min(w[b].scales, j, sc[j], mn[j]);
+            summ += mn[j] * (x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
+        }
+        __m256i high_bits = _mm256_setzero_si256();
+        if constexpr (kFifthBit) {
+            high_bits = load32(w[b].qh);
+        }
+        __m256i sumi = _mm256_setzero_si256();
+        for (int c = 0; c < 4; ++c) {
+            const __m256i bits = load32(w[b].qs + 32 * c);
+            __m256i lo = _mm256_and_si256(bits, m4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+            if constexpr (kFifthBit) {
+                const __m256i h0 = _mm256_and_si256(srl16(high_bits, 2 * c), m1);
+                const __m256i h1 = _mm256_and_si256(srl16(high_bits, 2 * c + 1), m1);
+                lo = _mm256_or_si256(lo, _mm256_slli_epi16(h0, 4));
+                hi = _mm256_or_si256(hi, _mm256_slli_epi16(h1, 4));
+            }
+            const __m256i p0 = _mm256_maddubs_epi16(lo, load32(x[b].qs + 64 * c));
+            const __m256i p1 = _mm256_maddubs_epi16(hi, load32(x[b].qs + 64 * c + 32));
+            const __m256i s0 =
+                _mm256_madd_epi16(p0, _mm256_set1_epi16(static_cast<int16_t>(sc[2 * c])));
+            const __m256i s1 =
+                _mm256_madd_epi16(p1, _mm256_set1_epi16(static_cast<int16_t>(sc[2 * c + 1])));
+            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(s0, s1));
+        }
+        const float d = x[b].d * h2f(w[b].d);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+        acc_min += (x[b].d * h2f(w[b].dmin)) * static_cast<float>(summ);
+    }
+    return hsum(acc) - acc_min;
+}
+
+float dot_q6_k(int64_t n, const void* vw, const void* vx) {
+    const auto* w = static_cast<const BlockQ6_K*>(vw);
+    const auto* x = static_cast<const BlockQ8_K*>(vx);
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    const __m256i m3 = _mm256_set1_epi8(3);
+    const __m256i m32 = _mm256_set1_epi8(32);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; ++h) {
+            const __m256i ql0 = load32(w[b].ql + 64 * h);
+            const __m256i ql1 = load32(w[b].ql + 64 * h + 32);
+            const __m256i qh = load32(w[b].qh + 32 * h);
+            const __m256i lows[4] = {_mm256_and_si256(ql0, m4), _mm256_and_si256(ql1, m4),
+                                     _mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+                                     _mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4)};
+            for (int k = 0; k < 4; ++k) {
+                const __m256i high = _mm256_slli_epi16(_mm256_and_si256(srl16(qh, 2 * k), m3), 4);
+                const __m256i q = _mm256_or_si256(lows[k], high);
+                const __m256i qy = load32(x[b].qs + 128 * h + 32 * k);
+                // (q - 32) * y as two unsigned products.
+                const __m256i p =
+                    _mm256_sub_epi16(_mm256_maddubs_epi16(q, qy), _mm256_maddubs_epi16(m32, qy));
+                const int s = 8 * h + 2 * k;
+                const __m256i sc = scale_pair(w[b].scales[s], w[b].scales[s + 1]);
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, sc));
+            }
+        }
+        const float d = x[b].d * h2f(w[b].d);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum(acc);
+}
+
+float dot_iq4_xs(int64_t n, const void* vw, const void* vx) {
+    const auto* w = static_cast<const BlockIQ4_XS*>(vw);
+    const auto* x = static_cast<const BlockQ8_K*>(vx);
+    const __m128i table128 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kvalues_iq4nl));
+    const __m256i table = _mm256_set_m128i(table128, table128);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        __m256i sumi = _mm256_setzero_si256();
+        for (int j = 0; j < QK_K / 32; ++j) {
+            const int low = (w[b].scales_l[j / 2] >> (4 * (j % 2))) & 0x0f;
+            const int high = (w[b].scales_h >> (2 * j)) & 3;
+            const int ls = (low | high << 4) - 32;
+            const __m256i q = _mm256_shuffle_epi8(table, nibbles_32(w[b].qs + 16 * j));
+            const __m256i qy = _mm256_sign_epi8(load32(x[b].qs + 32 * j), q);
+            const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), qy);
+            sumi = _mm256_add_epi32(
+                sumi, _mm256_madd_epi16(p, _mm256_set1_epi16(static_cast<int16_t>(ls))));
+        }
+        const float d = x[b].d * h2f(w[b].d);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum(acc);
+}
+
+// ---- float formats: four 8-lane accumulators, the tail in scalar ----
+
+inline __m256 load_f16x8(const uint16_t* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+inline __m256 load_bf16x8(const uint16_t* p) {
+    const __m256i wide =
+        _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+}
+
+template <class LoadW, class LoadX, class ScalarW, class ScalarX>
+float dot_float_rows(int64_t n, LoadW load_w, LoadX load_x, ScalarW w_at, ScalarX x_at) {
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        for (int k = 0; k < 4; ++k) {
+            acc[k] = _mm256_fmadd_ps(load_w(i + 8 * k), load_x(i + 8 * k), acc[k]);
+        }
+    }
+    for (; i + 8 <= n; i += 8) {
+        acc[0] = _mm256_fmadd_ps(load_w(i), load_x(i), acc[0]);
+    }
+    float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+    for (; i < n; ++i) {
+        sum += w_at(i) * x_at(i);
+    }
+    return sum;
+}
+
+float dot_f32(int64_t n, const void* vw, const void* vx) {
+    const auto* w = static_cast<const float*>(vw);
+    const auto* x = static_cast<const float*>(vx);
+    return dot_float_rows(
+        n, [w](int64_t i) { return _mm256_loadu_ps(w + i); },
+        [x](int64_t i) { return _mm256_loadu_ps(x + i); }, [w](int64_t i) { return w[i]; },
+        [x](int64_t i) { return x[i]; });
+}
+
+float dot_f16(int64_t n, const void* vw, const void* vx) {
+    const auto* w = static_cast<const uint16_t*>(vw);
+    const auto* x = static_cast<const uint16_t*>(vx);
+    return dot_float_rows(
+        n, [w](int64_t i) { return load_f16x8(w + i); },
+        [x](int64_t i) { return load_f16x8(x + i); }, [w](int64_t i) { return h2f(w[i]); },
+        [x](int64_t i) { return h2f(x[i]); });
+}
+
+float dot_bf16(int64_t n, const void* vw, const void* vx) {
+    const auto* w = static_cast<const uint16_t*>(vw);
+    const auto* x = static_cast<const float*>(vx);
+    return dot_float_rows(
+        n, [w](int64_t i) { return load_bf16x8(w + i); },
+        [x](int64_t i) { return _mm256_loadu_ps(x + i); },
+        [w](int64_t i) { return bf16_to_fp32(w[i]); }, [x](int64_t i) { return x[i]; });
+}
+
+template <float (*Dot)(int64_t, const void*, const void*)>
+void per_token(int64_t n, const void* w, const void* x, size_t x_stride, float* y, int64_t y_stride,
+               int n_tok) {
+    for (int t = 0; t < n_tok; ++t) {
+        y[t * y_stride] = Dot(n, w, static_cast<const uint8_t*>(x) + t * x_stride);
+    }
+}
+
+} // namespace
+
+VecDotFn vec_dot_avx2(TensorType weight_type) {
+    switch (weight_type) {
+    case TensorType::F32:
+        return per_token<dot_f32>;
+    case TensorType::F16:
+        return per_token<dot_f16>;
+    case TensorType::BF16:
+        return per_token<dot_bf16>;
+    case TensorType::Q4_0:
+        return dot_32<Q4_0W>;
+    case TensorType::Q4_1:
+        return dot_32<Q4_1W>;
+    case TensorType::Q5_0:
+        return dot_32<Q5_0W>;
+    case TensorType::Q5_1:
+        return dot_32<Q5_1W>;
+    case TensorType::Q8_0:
+        return dot_32<Q8_0W>;
+    case TensorType::IQ4_NL:
+        return dot_32<IQ4_NLW>;
+    case TensorType::Q2_K:
+        return per_token<dot_q2_k>;
+    case TensorType::Q3_K:
+        return per_token<dot_q3_k>;
+    case TensorType::Q4_K:
+        return per_token<dot_q4_5_k<BlockQ4_K, false>>;
+    case TensorType::Q5_K:
+        return per_token<dot_q4_5_k<BlockQ5_K, true>>;
+    case TensorType::Q6_K:
+        return per_token<dot_q6_k>;
+    case TensorType::IQ4_XS:
+        return per_token<dot_iq4_xs>;
+    default:
+        return nullptr;
+    }
+}
+
+float dot_f16_f32_avx2(const uint16_t* a, const float* b, int64_t n) {
+    return dot_float_rows(
+        n, [a](int64_t i) { return load_f16x8(a + i); },
+        [b](int64_t i) { return _mm256_loadu_ps(b + i); }, [a](int64_t i) { return h2f(a[i]); },
+        [b](int64_t i) { return b[i]; });
+}
+
+void axpy_f16_f32_avx2(const uint16_t* a, float scale, float* y, int64_t n) {
+    const __m256 s = _mm256_set1_ps(scale);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(load_f16x8(a + i), s, _mm256_loadu_ps(y + i)));
+    }
+    for (; i < n; ++i) {
+        y[i] += h2f(a[i]) * scale;
+    }
+}
+
+void convert_f32_to_f16_avx2(const float* x, uint16_t* out, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), h);
+    }
+    for (; i < n; ++i) {
+        out[i] = static_cast<uint16_t>(_cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT));
+    }
+}
+
+} // namespace hearth::cpu
+
+#else // not built for x86: stubs that cpu_features never lets matmul reach
+
+namespace hearth::cpu {
+
+VecDotFn vec_dot_avx2(TensorType) {
+    return nullptr;
+}
+float dot_f16_f32_avx2(const uint16_t* a, const float* b, int64_t n) {
+    return dot_f16_f32_portable(a, b, n);
+}
+void axpy_f16_f32_avx2(const uint16_t* a, float scale, float* y, int64_t n) {
+    axpy_f16_f32_portable(a, scale, y, n);
+}
+void convert_f32_to_f16_avx2(const float* x, uint16_t* out, int64_t n) {
+    convert_f32_to_f16_portable(x, out, n);
+}
+
+} // namespace hearth::cpu
+
+#endif

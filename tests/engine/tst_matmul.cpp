@@ -1,0 +1,517 @@
+// Unit tests of the CPU matrix kernels and thread pool: every weight type on every kernel
+// family this CPU runs, against a float64 reference, and each SIMD family against the portable
+// one; the pool's coverage, its hand-off under load, and its shutdown.
+#include "cpu/cpu_features.h"
+#include "cpu/kernels.h"
+#include "cpu/matmul.h"
+#include "cpu/thread_pool.h"
+#include "hearth/quant.h"
+#include "hearth/tensor_type.h"
+#include "quant/blocks.h"
+#include "test_support.h"
+
+#include <QObject>
+#include <QtTest>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+using hearth::TensorType;
+using namespace hearth::cpu;
+namespace quant = hearth::quant;
+
+namespace {
+
+constexpr TensorType kTypes[] = {
+    TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q4_0,   TensorType::Q4_1,
+    TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0, TensorType::Q2_K,   TensorType::Q3_K,
+    TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K, TensorType::IQ4_NL, TensorType::IQ4_XS};
+
+// Offsets of a block's f16 scale (d) and, where the format has one, its min scale (m/dmin).
+struct ScaleFields {
+    int d = -1;
+    int min = -1;
+};
+
+ScaleFields scale_fields(TensorType type) {
+    using namespace quant;
+    switch (type) {
+    case TensorType::Q4_0:
+        return {offsetof(BlockQ4_0, d), -1};
+    case TensorType::Q4_1:
+        return {offsetof(BlockQ4_1, d), offsetof(BlockQ4_1, m)};
+    case TensorType::Q5_0:
+        return {offsetof(BlockQ5_0, d), -1};
+    case TensorType::Q5_1:
+        return {offsetof(BlockQ5_1, d), offsetof(BlockQ5_1, m)};
+    case TensorType::Q8_0:
+        return {offsetof(BlockQ8_0, d), -1};
+    case TensorType::Q2_K:
+        return {offsetof(BlockQ2_K, d), offsetof(BlockQ2_K, dmin)};
+    case TensorType::Q3_K:
+        return {offsetof(BlockQ3_K, d), -1};
+    case TensorType::Q4_K:
+        return {offsetof(BlockQ4_K, d), offsetof(BlockQ4_K, dmin)};
+    case TensorType::Q5_K:
+        return {offsetof(BlockQ5_K, d), offsetof(BlockQ5_K, dmin)};
+    case TensorType::Q6_K:
+        return {offsetof(BlockQ6_K, d), -1};
+    case TensorType::IQ4_NL:
+        return {offsetof(BlockIQ4_NL, d), -1};
+    case TensorType::IQ4_XS:
+        return {offsetof(BlockIQ4_XS, d), -1};
+    default:
+        return {};
+    }
+}
+
+void put_u16(std::vector<uint8_t>& bytes, size_t at, uint16_t v) {
+    bytes[at] = static_cast<uint8_t>(v & 0xff);
+    bytes[at + 1] = static_cast<uint8_t>(v >> 8);
+}
+
+// Random weights: float rows for F32/F16/BF16; for block formats random bytes (every bit
+// pattern of the quants is valid) with finite random f16 scales of either sign.
+std::vector<uint8_t> random_weights(TensorType type, int64_t n_rows, int64_t n_cols,
+                                    std::mt19937& rng) {
+    const auto traits = hearth::tensor_type_traits(type);
+    const size_t row_bytes = static_cast<size_t>(n_cols / traits.block_size) * traits.type_size;
+    std::vector<uint8_t> bytes(row_bytes * static_cast<size_t>(n_rows));
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::uniform_real_distribution<float> scale(0.002f, 0.02f);
+    const size_t n = static_cast<size_t>(n_rows * n_cols);
+    if (type == TensorType::F32) {
+        for (size_t i = 0; i < n; ++i) {
+            const float v = normal(rng);
+            std::memcpy(bytes.data() + 4 * i, &v, 4);
+        }
+        return bytes;
+    }
+    if (type == TensorType::F16 || type == TensorType::BF16) {
+        for (size_t i = 0; i < n; ++i) {
+            const float v = normal(rng);
+            uint32_t bits = 0;
+            std::memcpy(&bits, &v, 4);
+            put_u16(bytes, 2 * i,
+                    type == TensorType::F16 ? hearth::fp32_to_fp16(v)
+                                            : static_cast<uint16_t>(bits >> 16));
+        }
+        return bytes;
+    }
+    std::uniform_int_distribution<int> byte(0, 255);
+    for (uint8_t& b : bytes) {
+        b = static_cast<uint8_t>(byte(rng));
+    }
+    const ScaleFields fields = scale_fields(type);
+    for (size_t at = 0; at < bytes.size(); at += traits.type_size) {
+        const float sign = byte(rng) & 1 ? -1.0f : 1.0f;
+        put_u16(bytes, at + static_cast<size_t>(fields.d), hearth::fp32_to_fp16(sign * scale(rng)));
+        if (fields.min >= 0) {
+            put_u16(bytes, at + static_cast<size_t>(fields.min), hearth::fp32_to_fp16(scale(rng)));
+        }
+    }
+    return bytes;
+}
+
+std::vector<float> dequantized(TensorType type, const std::vector<uint8_t>& bytes, int64_t n) {
+    std::vector<float> out(static_cast<size_t>(n));
+    const auto result = hearth::dequantize(type, bytes.data(), out.data(), n);
+    if (!result) {
+        qFatal("dequantize failed: %s", result.error().message.c_str());
+    }
+    return out;
+}
+
+// The weights with the min scales zeroed: the "scale * q" part a of w = a - b.
+std::vector<float> scaled_part(TensorType type, std::vector<uint8_t> bytes, int64_t n) {
+    const ScaleFields fields = scale_fields(type);
+    if (fields.min >= 0) {
+        const size_t block = hearth::tensor_type_traits(type).type_size;
+        for (size_t at = 0; at < bytes.size(); at += block) {
+            put_u16(bytes, at + static_cast<size_t>(fields.min), 0);
+        }
+    }
+    return dequantized(type, bytes, n);
+}
+
+struct Case {
+    TensorType type;
+    int64_t n_rows, n_cols, n_tokens;
+};
+
+// Runs one matmul case on every kernel family; returns a description of the first miss, or "".
+//
+// Error bound against the float64 reference (same dequantized weights, same dequantized
+// activations; only the order and precision of the arithmetic differ). With w = a - b (b the
+// min term of Q4_1/Q5_1/K formats, else 0), S = sum |a_i x_i| + |b_i x_i| bounds every partial
+// sum; each float operation adds at most u = 2^-24 relative to S. Per lane the kernels add at
+// most n_cols / 32 block results (F32/F16/BF16: n_cols / 32 vectors, plus < 8 tail terms and a
+// 3-step horizontal sum), and the block scale products, int-to-float conversions and the
+// reference's own dequantization rounding add a handful more: |err| <= (n_cols / 8 + 8) u S.
+// Q4_1/Q5_1 take the min term from Q8_1's s = f16(d * sum q), rounded to f16 (2^-11), as ggml
+// does: plus 2^-11 * sum |b_i x_i|. SIMD against portable: both obey the same bound relative
+// to the exact result, so they differ by at most twice it, without the f16 term (both read s).
+std::string check_case(const Case& c, ThreadPool& pool, std::mt19937& rng) {
+    const auto traits = hearth::tensor_type_traits(c.type);
+    const size_t row_bytes = static_cast<size_t>(c.n_cols / traits.block_size) * traits.type_size;
+    const std::vector<uint8_t> w_bytes = random_weights(c.type, c.n_rows, c.n_cols, rng);
+    const std::vector<float> w = dequantized(c.type, w_bytes, c.n_rows * c.n_cols);
+    const std::vector<float> a = scaled_part(c.type, w_bytes, c.n_rows * c.n_cols);
+
+    // Activations with padding between rows, and a padded output, to exercise the strides.
+    const int64_t x_stride = c.n_cols + 5, y_stride = c.n_rows + 3;
+    std::vector<float> x(static_cast<size_t>(c.n_tokens * x_stride));
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    for (float& v : x) {
+        v = normal(rng);
+    }
+    x[0] = 9.0f; // an outlier, as real activations have
+
+    // The activations as the kernels see them.
+    const size_t act_bytes = activation_row_bytes(c.type, c.n_cols);
+    std::vector<uint8_t> scratch(act_bytes * static_cast<size_t>(c.n_tokens));
+    std::vector<float> xq(static_cast<size_t>(c.n_tokens * c.n_cols));
+    for (int64_t t = 0; t < c.n_tokens; ++t) {
+        quantize_activation_row(c.type, x.data() + t * x_stride, scratch.data(), c.n_cols);
+        dequantize_activation_row(c.type, scratch.data(), xq.data() + t * c.n_cols, c.n_cols);
+    }
+
+    std::vector<double> ref(static_cast<size_t>(c.n_tokens * c.n_rows));
+    std::vector<double> bound(ref.size()), bound_simd(ref.size());
+    const double u = std::ldexp(1.0, -24);
+    const bool f16_min = c.type == TensorType::Q4_1 || c.type == TensorType::Q5_1;
+    for (int64_t t = 0; t < c.n_tokens; ++t) {
+        for (int64_t r = 0; r < c.n_rows; ++r) {
+            double sum = 0.0, s_abs = 0.0, s_min = 0.0;
+            for (int64_t i = 0; i < c.n_cols; ++i) {
+                const size_t wi = static_cast<size_t>(r * c.n_cols + i);
+                const double xv = xq[static_cast<size_t>(t * c.n_cols + i)];
+                sum += static_cast<double>(w[wi]) * xv;
+                const double b = static_cast<double>(a[wi]) - static_cast<double>(w[wi]);
+                s_abs += std::fabs(a[wi] * xv) + std::fabs(b * xv);
+                s_min += std::fabs(b * xv);
+            }
+            const size_t k = static_cast<size_t>(t * c.n_rows + r);
+            ref[k] = sum;
+            const double rounding = (static_cast<double>(c.n_cols) / 8 + 8) * u * s_abs;
+            bound[k] = rounding + (f16_min ? std::ldexp(s_min, -11) : 0.0) + 1e-30;
+            bound_simd[k] = 2 * rounding + 1e-30;
+        }
+    }
+
+    const WeightMatrix matrix{c.type, w_bytes.data(), c.n_cols, c.n_rows, row_bytes};
+    const KernelLevel saved = kernel_level();
+    std::vector<float> portable;
+    std::string miss;
+    for (int level = 0; level <= static_cast<int>(detected_kernel_level()) && miss.empty();
+         ++level) {
+        set_kernel_level(static_cast<KernelLevel>(level));
+        std::vector<float> y(static_cast<size_t>(c.n_tokens * y_stride), -12345.0f);
+        matmul(matrix, x.data(), c.n_tokens, x_stride, y.data(), y_stride, scratch.data(), pool);
+        for (int64_t t = 0; t < c.n_tokens && miss.empty(); ++t) {
+            for (int64_t r = 0; r < y_stride && miss.empty(); ++r) {
+                const float got = y[static_cast<size_t>(t * y_stride + r)];
+                if (r >= c.n_rows) {
+                    if (got != -12345.0f) {
+                        miss = "matmul wrote past n_rows";
+                    }
+                    continue;
+                }
+                const size_t k = static_cast<size_t>(t * c.n_rows + r);
+                const double err = std::fabs(got - ref[k]);
+                bool ok = std::isfinite(got) && err <= bound[k];
+                if (ok && level > 0) {
+                    ok = std::fabs(static_cast<double>(got) - portable[k]) <= bound_simd[k];
+                }
+                if (ok) {
+                    continue;
+                }
+                miss = std::string(hearth::tensor_type_name(c.type)) + " " +
+                       kernel_level_name(static_cast<KernelLevel>(level)) +
+                       " rows=" + std::to_string(c.n_rows) + " cols=" + std::to_string(c.n_cols) +
+                       " tokens=" + std::to_string(c.n_tokens) + " t=" + std::to_string(t) +
+                       " r=" + std::to_string(r) + ": got " + std::to_string(got) + " want " +
+                       std::to_string(ref[k]) + " bound " + std::to_string(bound[k]) +
+                       (level > 0 ? " portable " + std::to_string(portable[k]) : "");
+            }
+        }
+        if (level == 0) {
+            portable.resize(ref.size());
+            for (int64_t t = 0; t < c.n_tokens; ++t) {
+                for (int64_t r = 0; r < c.n_rows; ++r) {
+                    portable[static_cast<size_t>(t * c.n_rows + r)] =
+                        y[static_cast<size_t>(t * y_stride + r)];
+                }
+            }
+        }
+    }
+    set_kernel_level(saved);
+    return miss;
+}
+
+} // namespace
+
+class TestMatmul : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase() { qInfo("CPU features: %s", cpu_feature_string()); }
+
+    void every_type_matches_reference_data() {
+        QTest::addColumn<int>("type");
+        for (TensorType type : kTypes) {
+            QTest::newRow(std::string(hearth::tensor_type_name(type)).c_str())
+                << static_cast<int>(type);
+        }
+    }
+
+    // Every type x every kernel family x shapes: 1 block, a few blocks, many; rows not a
+    // multiple of any tile; 1, 3, 17 and 64 tokens; one and two threads.
+    void every_type_matches_reference() {
+        QFETCH(int, type);
+        const auto t = static_cast<TensorType>(type);
+        QVERIFY(matmul_supports(t));
+        const int64_t block = hearth::tensor_type_traits(t).block_size;
+        std::vector<int64_t> cols = {block, 3 * block, (block == 1 ? 1000 : 4096 / block * block)};
+        if (block == 1) {
+            cols = {1, 7, 40, 100, 1000}; // vector tails of the float kernels
+        } else if (block == 32) {
+            cols = {32, 96, 1024};
+        }
+        std::mt19937 rng(1234 + static_cast<unsigned>(type));
+        ThreadPool one(1), two(2);
+        for (const int64_t n_cols : cols) {
+            for (const int64_t n_tokens : {1, 3, 17, 64}) {
+                ThreadPool& pool = n_tokens == 17 ? one : two;
+                const std::string miss = check_case({t, 37, n_cols, n_tokens}, pool, rng);
+                QVERIFY2(miss.empty(), miss.c_str());
+            }
+        }
+        const std::string miss = check_case({t, 1, cols.front(), 5}, two, rng);
+        QVERIFY2(miss.empty(), miss.c_str());
+    }
+
+    // Activation quantizers: each value within half a step of its input, and the side sums.
+    void activation_quantization() {
+        std::mt19937 rng(7);
+        std::normal_distribution<float> normal(0.0f, 3.0f);
+        std::vector<float> x(512);
+        for (float& v : x) {
+            v = normal(rng);
+        }
+        x[3] = -40.0f;
+        std::fill(x.begin() + 256, x.begin() + 288, 0.0f); // an all-zero block
+        for (TensorType type : {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q4_K}) {
+            std::vector<uint8_t> q(activation_row_bytes(type, 512));
+            std::vector<float> back(512);
+            quantize_activation_row(type, x.data(), q.data(), 512);
+            dequantize_activation_row(type, q.data(), back.data(), 512);
+            const int block = dot_type(type) == TensorType::Q8_K ? 256 : 32;
+            for (int b = 0; b < 512 / block; ++b) {
+                float amax = 0.0f;
+                for (int i = 0; i < block; ++i) {
+                    amax = std::max(amax, std::fabs(x[static_cast<size_t>(b * block + i)]));
+                }
+                // Half a step of amax / 127, plus the f16 rounding of Q8_0's d (2^-11 of 127).
+                const float tol = amax / 127.0f * (0.5f + 127.0f / 2048.0f) + 1e-7f;
+                for (int i = 0; i < block; ++i) {
+                    const size_t k = static_cast<size_t>(b * block + i);
+                    QVERIFY2(
+                        std::fabs(back[k] - x[k]) <= tol,
+                        qPrintable(QString("%1 value %2: %3 -> %4")
+                                       .arg(QString::fromLatin1(hearth::tensor_type_name(type)))
+                                       .arg(k)
+                                       .arg(x[k])
+                                       .arg(back[k])));
+                }
+            }
+            if (type == TensorType::Q4_1) {
+                const auto* blocks = reinterpret_cast<const BlockQ8_1*>(q.data());
+                for (int b = 0; b < 16; ++b) {
+                    int sum = 0;
+                    for (int i = 0; i < 32; ++i) {
+                        sum += blocks[b].qs[i];
+                    }
+                    const float d = hearth::fp16_to_fp32(blocks[b].d);
+                    QVERIFY(std::fabs(hearth::fp16_to_fp32(blocks[b].s) - d * sum) <=
+                            std::fabs(d * sum) / 1024 + 1e-6f);
+                }
+            }
+            if (type == TensorType::Q4_K) {
+                const auto* blocks = reinterpret_cast<const BlockQ8_K*>(q.data());
+                for (int b = 0; b < 2; ++b) {
+                    for (int j = 0; j < 16; ++j) {
+                        int sum = 0;
+                        for (int i = 0; i < 16; ++i) {
+                            sum += blocks[b].qs[16 * j + i];
+                        }
+                        QCOMPARE(static_cast<int>(blocks[b].bsums[j]), sum);
+                    }
+                }
+                // ggml's convention: the largest magnitude maps to -127 (here x[3] = -40, so d >
+                // 0).
+                QCOMPARE(blocks[0].qs[3], int8_t{-127});
+                QCOMPARE(blocks[0].d, 40.0f / 127.0f);
+            }
+        }
+    }
+
+    void f16_row_helpers() {
+        std::mt19937 rng(11);
+        std::normal_distribution<float> normal(0.0f, 1.0f);
+        for (const int64_t n : {1, 8, 13, 64, 203}) {
+            std::vector<float> x(static_cast<size_t>(n)), b(static_cast<size_t>(n));
+            for (size_t i = 0; i < x.size(); ++i) {
+                x[i] = normal(rng);
+                b[i] = normal(rng);
+            }
+            x[0] = 1e-6f; // a subnormal f16
+            std::vector<uint16_t> h_portable(x.size()), h(x.size());
+            convert_f32_to_f16_portable(x.data(), h_portable.data(), n);
+            for (int level = 0; level <= static_cast<int>(detected_kernel_level()); ++level) {
+                const KernelLevel saved = kernel_level();
+                set_kernel_level(static_cast<KernelLevel>(level));
+                convert_f32_to_f16(x.data(), h.data(), n);
+                QVERIFY(h == h_portable);
+                double ref = 0.0, s_abs = 0.0;
+                for (size_t i = 0; i < x.size(); ++i) {
+                    ref += static_cast<double>(hearth::fp16_to_fp32(h[i])) * b[i];
+                    s_abs += std::fabs(static_cast<double>(hearth::fp16_to_fp32(h[i])) * b[i]);
+                }
+                // Float accumulation: n / 32 + 8 roundings of at most 2^-24 S each (see above).
+                const double tol = (static_cast<double>(n) / 8 + 8) * std::ldexp(s_abs, -24);
+                QVERIFY(std::fabs(dot_f16_f32(h.data(), b.data(), n) - ref) <= tol);
+                std::vector<float> y = b;
+                axpy_f16_f32(h.data(), 0.5f, y.data(), n);
+                for (size_t i = 0; i < y.size(); ++i) {
+                    const double want = b[i] + 0.5 * hearth::fp16_to_fp32(h[i]);
+                    QVERIFY(std::fabs(y[i] - want) <= std::ldexp(std::fabs(want), -23) + 1e-30);
+                }
+                set_kernel_level(saved);
+            }
+        }
+    }
+
+    void kernel_level_override() {
+        const KernelLevel saved = kernel_level();
+        QVERIFY(set_kernel_level(KernelLevel::portable));
+        QCOMPARE(kernel_level(), KernelLevel::portable);
+        QVERIFY(set_kernel_level(detected_kernel_level()));
+        set_kernel_level(saved);
+        QVERIFY(std::string(cpu_feature_string()).find("kernels:") != std::string::npos);
+    }
+
+    // parallel_for calls fn on disjoint ranges that cover [0, n) exactly once.
+    void parallel_for_covers_each_index_once() {
+        for (const int threads : {1, 2, 3, 5}) {
+            ThreadPool pool(threads);
+            QCOMPARE(pool.size(), threads);
+            for (const int64_t n : {0, 1, 2, 7, 16, 100, 1001}) {
+                for (const int64_t grain : {0, 1, 3, 16, 2000}) {
+                    std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+                    std::atomic<bool> bad_range{false};
+                    pool.parallel_for(n, grain, [&](int64_t begin, int64_t end) {
+                        if (begin < 0 || end > n || begin >= end) {
+                            bad_range = true;
+                            return;
+                        }
+                        for (int64_t i = begin; i < end; ++i) {
+                            hits[static_cast<size_t>(i)].fetch_add(1);
+                        }
+                    });
+                    QVERIFY(!bad_range);
+                    for (int64_t i = 0; i < n; ++i) {
+                        QVERIFY2(hits[static_cast<size_t>(i)] == 1,
+                                 qPrintable(QString("threads %1 n %2 grain %3 index %4: %5 calls")
+                                                .arg(threads)
+                                                .arg(n)
+                                                .arg(grain)
+                                                .arg(i)
+                                                .arg(hits[static_cast<size_t>(i)].load())));
+                    }
+                }
+            }
+        }
+    }
+
+    // run() calls fn once per thread with its index, 10000 times in a row, quickly.
+    void run_many_times_quickly() {
+        ThreadPool pool(2);
+        std::atomic<int64_t> calls{0};
+        std::atomic<int> index_sum{0};
+        std::atomic<bool> wrong_size{false};
+        const auto start = std::chrono::steady_clock::now();
+        for (int i = 0; i < 10000; ++i) {
+            pool.run([&](int index, int n) {
+                calls.fetch_add(1);
+                index_sum.fetch_add(index);
+                if (n != 2) {
+                    wrong_size = true;
+                }
+            });
+        }
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        QVERIFY(!wrong_size);
+        QCOMPARE(calls.load(), int64_t{20000});
+        QCOMPARE(index_sum.load(), 10000);
+        qInfo("10000 run() hand-offs on 2 threads: %.1f us each", seconds * 1e6 / 10000);
+        // About 1-5 us each on an idle machine; the bound only catches a pool that stalls (waits
+        // out a sleep per job), with room for a CI machine shared by many processes.
+        QVERIFY2(seconds < 30.0, "hand-offs are far too slow");
+
+        const auto loop_start = std::chrono::steady_clock::now();
+        std::atomic<int64_t> total{0};
+        for (int i = 0; i < 10000; ++i) {
+            pool.parallel_for(64, 1, [&](int64_t begin, int64_t end) {
+                int64_t sum = 0;
+                for (int64_t k = begin; k < end; ++k) {
+                    sum += k;
+                }
+                total.fetch_add(sum);
+            });
+        }
+        const double loop_seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - loop_start).count();
+        QCOMPARE(total.load(), int64_t{10000} * (63 * 64 / 2));
+        qInfo("10000 parallel_for(64) on 2 threads: %.1f us each", loop_seconds * 1e6 / 10000);
+        QVERIFY2(loop_seconds < 30.0, "parallel_for hand-offs are far too slow");
+    }
+
+    // A job after the workers have fallen asleep still runs everywhere (the wake-up path).
+    void run_after_workers_sleep() {
+        ThreadPool pool(3);
+        for (int i = 0; i < 3; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            std::atomic<int> calls{0};
+            pool.run([&](int, int) { calls.fetch_add(1); });
+            QCOMPARE(calls.load(), 3);
+        }
+    }
+
+    // Destroying a pool whose workers are spinning, or asleep, returns promptly.
+    void destruction_with_idle_workers() {
+        for (const int sleep_ms : {0, 30}) {
+            const auto start = std::chrono::steady_clock::now();
+            {
+                ThreadPool pool(4);
+                pool.run([](int, int) {});
+                std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
+            }
+            { ThreadPool never_used(3); }
+            QVERIFY(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
+        }
+        QVERIFY(default_thread_count() >= 1);
+    }
+};
+
+QTEST_APPLESS_MAIN(TestMatmul)
+#include "tst_matmul.moc"
