@@ -1,0 +1,66 @@
+// CUDA devices as the engine sees them, and GPU dequantization for tests and tools.
+// This header names no CUDA type: code that does not link the CUDA backend includes it too.
+//
+// In a build with the CUDA backend, targets that link `hearth_cuda` get HEARTH_HAVE_CUDA=1 and
+// the functions below are the real ones (engine/src/backend/cuda/cuda_device.cpp). Elsewhere
+// they are inline stubs that fail with "built without CUDA", so callers need no #if.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "hearth/error.h"
+#include "hearth/tensor_type.h"
+
+namespace hearth {
+
+struct CudaDeviceInfo {
+    int index = 0;            // CUDA runtime ordinal, as cudaSetDevice takes it
+    std::string name;         // "NVIDIA H100 80GB HBM3"
+    int cc_major = 0;         // compute capability, e.g. 9.0 for Hopper
+    int cc_minor = 0;
+    uint64_t total_bytes = 0; // device memory, from cudaMemGetInfo at the time of the call
+    uint64_t free_bytes = 0;
+    int sm_count = 0;         // streaming multiprocessors
+    // Theoretical peak: 2 (double data rate) x memory clock x bus width; 0 when the device
+    // does not report its memory clock. The measured copy bandwidth is lower (~90%).
+    double memory_bandwidth_gbs = 0.0;
+};
+
+#if defined(HEARTH_HAVE_CUDA)
+
+// The CUDA devices this process can use, in runtime order. Never aborts: without a driver,
+// without a device, or when the runtime fails, returns an ErrorCode::device error whose
+// message says why ("CUDA driver not found", "no CUDA device: <runtime's reason>").
+// Creates a CUDA context on each device (to read free memory). Thread-safe.
+Result<std::vector<CudaDeviceInfo>> list_cuda_devices();
+
+// Dequantizes `n_elements` values of `type` from host memory into host memory on the calling
+// thread's current CUDA device: allocates device buffers, copies in, launches, copies back,
+// frees. Synchronous; bit-exact with hearth::dequantize. The device output is filled with
+// 0xFF bytes (NaN) before the launch, so that a value the kernel fails to write shows.
+// Fails with `unsupported` / `invalid_argument` as hearth::dequantize does, `out_of_memory`
+// when a device allocation fails and `device` for any other CUDA error. Thread-safe.
+Result<void> cuda_dequantize(TensorType type, const void* host_src, float* host_dst,
+                             int64_t n_elements);
+
+// As cuda_dequantize, writing IEEE binary16 bits: fp32_to_fp16 of hearth::dequantize's values.
+Result<void> cuda_dequantize_f16(TensorType type, const void* host_src, uint16_t* host_dst,
+                                 int64_t n_elements);
+
+#else
+
+inline Result<std::vector<CudaDeviceInfo>> list_cuda_devices() {
+    return fail(ErrorCode::device, "built without CUDA");
+}
+inline Result<void> cuda_dequantize(TensorType, const void*, float*, int64_t) {
+    return fail(ErrorCode::device, "built without CUDA");
+}
+inline Result<void> cuda_dequantize_f16(TensorType, const void*, uint16_t*, int64_t) {
+    return fail(ErrorCode::device, "built without CUDA");
+}
+
+#endif
+
+} // namespace hearth

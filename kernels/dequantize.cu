@@ -1,0 +1,656 @@
+// Dequantization of GGML block formats on the GPU, bit-exact with the CPU dequantizer
+// (engine/src/quant/dequantize.cpp, itself bit-exact with gguf.quants.dequantize).
+//
+// Math. Each format stores QK values x[0..QK) per block of `type_size` bytes (layouts in
+// common.cuh, formulas in engine/src/quant/blocks.h). With d, m, dmin f16 scales converted
+// exactly to float32, q the stored integer and f() the exact int -> float32 conversion:
+//   Q4_0  x = d * f(q - 8)                 Q4_1  x = d * f(q) + m
+//   Q5_0  x = d * f(q - 16)                Q5_1  x = d * f(q) + m
+//   Q8_0  x = f(q) * d                     IQ4_NL x = d * f(kvalues_iq4nl[q])
+//   Q2_K  x = (d * f(sc)) * f(q) - (dmin * f(mn))          (16 sub-blocks of 16)
+//   Q3_K  x = (d * f(sc - 32)) * f(q - 4 * !hbit)          (16 sub-blocks of 16)
+//   Q4_K, Q5_K  x = (d * f(sc)) * f(q) - (dmin * f(mn))    (8 sub-blocks of 32)
+//   Q6_K  x = (d * f(sc)) * f(q - 32)                      (16 sub-blocks of 16)
+//   IQ4_XS x = (d * f(sc - 32)) * f(kvalues_iq4nl[q])      (8 sub-blocks of 32)
+//   TQ1_0 x = d * f(trit - 1)   TQ2_0 x = d * f(q - 1)
+//   MXFP4 x = 2^(e - 128) * f(kvalues_mxfp4[q])   NVFP4 x = ue4m3(d_j) / 2 * f(kvalues_mxfp4[q])
+//   F32 x = bits, F16 / BF16 x = exact widening of the stored bits (NaN payloads kept).
+// Every product and sum is rounded on its own, in the CPU's order, with __fmul_rn / __fadd_rn
+// / __fsub_rn: nvcc contracts a * b + c into an FMA by default, which would change the last
+// bit (the file is also built with --fmad=false, belt and braces). No fast-math.
+//
+// Work decomposition. Block formats: one thread block (256 threads) per tile of 4096 output
+// values, i.e. 4096 / QK consecutive quant blocks (128 of Q4_0, 16 of Q4_K). The tile's bytes
+// (at most 4352) are contiguous in `src` and a multiple of 16 long, so the CTA first copies
+// them into shared memory with coalesced 16-byte loads (byte loads when `src` is not 16-byte
+// aligned, and for the tail of a partial last tile), then each thread decodes 8 consecutive
+// values (always within one sub-block, so scales are decoded once per 8) and writes them
+// with 16-byte stores. The last tile may hold fewer blocks: sizes need not be a multiple of
+// the tile. F32 / F16 / BF16: each thread converts 8 consecutive elements read with 16-byte
+// loads; the array tail (< 8 elements) is done element by element.
+//
+// The dequantize kernel serves the tensor-core prefill path (dequantize a weight tile to
+// f16, then cuBLAS) and tests; decode uses the fused dequantize + matrix-vector kernels.
+#include "dequantize.cuh"
+
+#include "common.cuh"
+
+#include <climits>
+
+namespace hearth::kernels {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kTileElements = 4096; // output values per CTA for the block formats
+constexpr int kPerThread = 8;       // consecutive output values per thread and step
+
+// Rounded float32 operations that the compiler may not fuse.
+__device__ __forceinline__ float mul(float a, float b) {
+    return __fmul_rn(a, b);
+}
+__device__ __forceinline__ float add(float a, float b) {
+    return __fadd_rn(a, b);
+}
+__device__ __forceinline__ float sub(float a, float b) {
+    return __fsub_rn(a, b);
+}
+
+// Value i of 32 (or 2 * half) nibbles packed as Q4_0's qs: low nibbles first, then high.
+__device__ __forceinline__ int nibble(const uint8_t* qs, int i, int half) {
+    return i < half ? qs[i] & 0x0f : qs[i - half] >> 4;
+}
+
+// Value e = 128h + 32k + l of a 2-bit array laid out as Q2_K's qs: bits 2k..2k+1 of qs[32h + l].
+__device__ __forceinline__ int two_bits(const uint8_t* qs, int e) {
+    const int h = e / 128, k = (e % 128) / 32, l = e % 32;
+    return (qs[32 * h + l] >> (2 * k)) & 3;
+}
+
+__device__ __forceinline__ uint32_t read_u32_le(const uint8_t* p) {
+    return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
+           static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
+}
+
+// ---- block formats: values(block, i0, v) writes values i0 .. i0 + 7 of one block ----------
+
+struct FormatQ4_0 {
+    using Block = BlockQ4_0;
+    static constexpr int qk = QK4_0;
+    __device__ static void values(const Block& b, int i0, float (&v)[kPerThread]) {
+        const float d = fp16_bits_to_fp32(b.d);
+#pragma unroll
+        for (int k = 0; k < kPerThread; ++k) {
+            v[k] = mul(d, to_float(nibble(b.qs, i0 + k, qk / 2) - 8));
+        }
+    }
+};
+
+struct FormatQ4_1 {
+    using Block = BlockQ4_1;
+    static constexpr int qk = QK4_1;
+    __device__ static void values(const Block& b, int i0, float (&v)[kPerThread]) {
+        const float d = fp16_bits_to_fp32(b.d);
+        const float m = fp16_bits_to_fp32(b.m);
+#pragma unroll
+        for (int k = 0; k < kPerThread; ++k) {
+            v[k] = add(mul(d, to_float(nibble(b.qs, i0 + k, qk / 2))), m);
+        }
+    }
+};
+
+// 5-bit value i of Q5_0 / Q5_1: nibble i plus bit i of qh as bit 4.
+__device__ __forceinline__ int five_bits(const uint8_t* qs, uint32_t qh, int i) {
+    return nibble(qs, i, 16) | static_cast<int>((qh >> i) & 1u) << 4;
+}
+
+struct FormatQ5_0 {
+    using Block = BlockQ5_0;
+    static constexpr int qk = QK5_0;
+    __device__ static void values(const Block& b, int i0, float (&v)[kPerThread]) {
+        const float d = fp16_bits_to_fp32(b.d);
+        const uint32_t qh = read_u32_le(b.qh);
+#pragma unroll
+        for (int k = 0; k < kPerThread; ++k) {
+            v[k] = mul(d, to_float(five_bits(b.qs, qh, i0 + k) - 16));
+        }
+    }
+};
+
+struct FormatQ5_1 {
+    using Block = BlockQ5_1;
+    static constexpr int qk = QK5_1;
+    __device__ static void values(const Block& b, int i0, float (&v)[kPerThread]) {
+        const float d = fp16_bits_to_fp32(b.d);
+        const float m = fp16_bits_to_fp32(b.m);
+        const uint32_t qh = read_u32_le(b.qh);
+#pragma unroll
+        for (int k = 0; k < kPerThread; ++k) {
+            v[k] = add(mul(d, to_float(five_bits(b.qs, qh, i0 + k))), m);
+        }
+    }
+};
+
+struct FormatQ8_0 {
+    using Block = BlockQ8_0;
+    static constexpr int qk = QK8_0;
+    __device__ static void values(const Block& b, int i0, float (&v)[kPerThread]) {
+        const float d = fp16_bits_to_fp32(b.d);
+#pragma unroll
+        for (int k = 0; k < kPerThread; ++k) {
+            v[k] = mul(to_float(b.qs[i0 + k]), d);
+        }
+    }
+};
+
+struct FormatQ2_K {
+    using Block = BlockQ2_K;
+    static constexpr int qk = QK_K;
+    __device__ static void values(const Block& b, int i0, float (&v)[kPerThread]) {
+        const uint8_t sc = b.scales[i0 / 16];
+        const float dl = mul(fp16_bits_to_fp32(b.d), to_float(sc & 0x0f));
+        const float ml = mul(fp16_bits_to_fp32(b.dmin), to_float(sc >> 4));
+#pragma unroll
+        for (int k = 0; k < kPerThread; ++k) {
+            v[k] = sub(mul(dl, to_float(two_bits(b.qs, i0 + k))), ml);
+        }
+    }
+};
+
+// Q3_K's 16 6-bit scales: low 4 bits are the nibbles of bytes 0..7 (low nibbles first), high
+// 2 bits the 2-bit fields of bytes 8..11 (scale j: bits 2(j/4) of byte 8 + j%4); stored + 32.
+__device__ __forceinline__ int q3_k_scale(const uint8_t* scales, int j) {
+    const int low = j < 8 ? scales[j] & 0x0f : scales[j - 8] >> 4;
+    const int high = (scales[8 + j % 4] >> (2 * (j / 4))) & 3;
+    return (low | high << 4) - 32;
+}
+
+struct FormatQ3_K {
+    using Block = BlockQ3_K;
+    static constexpr int qk = QK_K;
+    __device__ static void values(const Block& b, int i0, float (&v)[kPerThread]) {
+        const float dl = mul(fp16_bits_to_fp32(b.d), to_float(q3_k_scale(b.scales, i0 / 16)));
+#pragma unroll
+        for (int k = 0; k < kPerThread; ++k) {
+            const int e = i0 + k;
+            // The high bit set means no offset; clear means subtract 4.
+            const int hbit = (b.hmask[e % 32] >> (e / 32)) & 1;
+            v[k] = mul(dl, to_float(two_bits(b.qs, e) - (hbit ? 0 : 4)));
+        }
+    }
+};
+
+// Q4_K / Q5_K's 8 scales and mins of 6 bits (ggml's get_scale_min_k4).
+__device__ __forceinline__ void k4_scale_min(const uint8_t* q, int j, int& sc, int& mn) {
+    if (j < 4) {
+        sc = q[j] & 63;
+        mn = q[j + 4] & 63;
+    } else {
+        sc = (q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4);
+        mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+struct FormatQ4_K {
+    using Block = BlockQ4_K;
+    static constexpr int qk = QK_K;
+    __device__ static void values(const Block& b, int i0, float (&v)[kPerThread]) {
+        const int j = i0 / 32; // sub-block of 32
+        int sc = 0, mn = 0;
+        k4_scale_min(b.scales, j, sc, mn);
+        const float dl = mul(fp16_bits_to_fp32(b.d), to_float(sc));
+        const float ml = mul(fp16_bits_to_fp32(b.dmin), to_float(mn));
+        const uint8_t* qs = b.qs + 32 * (j / 2);
+        const int shift = 4 * (j % 2);
+#pragma unroll
+        for (int k = 0; k < kPerThread; ++k) {
+            const int l = (i0 + k) % 32;
+            v[k] = sub(mul(dl, to_float((qs[l] >> shift) & 0x0f)), ml);
+        }
+    }
+};
+
+struct FormatQ5_K {
+    using Block = BlockQ5_K;
+    static constexpr int qk = QK_K;
+    __device__ static void values(const Block& b, int i0, float (&v)[kPerThread]) {
+        const int j = i0 / 32;
+        int sc = 0, mn = 0;
+        k4_scale_min(b.scales, j, sc, mn);
+        const float dl = mul(fp16_bits_to_fp32(b.d), to_float(sc));
+        const float ml = mul(fp16_bits_to_fp32(b.dmin), to_float(mn));
+        const uint8_t* qs = b.qs + 32 * (j / 2);
+        const int shift = 4 * (j % 2);
+#pragma unroll
+        for (int k = 0; k < kPerThread; ++k) {
+            const int l = (i0 + k) % 32;
+            const int q = ((qs[l] >> shift) & 0x0f) | ((b.qh[l] >> j) & 1) << 4;
+            v[k] = sub(mul(dl, to_float(q)), ml);
+        }
+    }
+};
+
+struct FormatQ6_K {
+    using Block = BlockQ6_K;
+    static constexpr int qk = QK_K;
+    __device__ static void values(const Block& b, int i0, float (&v)[kPerThread]) {
+        const float dl = mul(fp16_bits_to_fp32(b.d), to_float(b.scales[i0 / 16]));
+#pragma unroll
+        for (int k = 0; k < kPerThread; ++k) {
+            const int e = i0 + k;
+            const int h = e / 128, kk = (e % 128) / 32, l = e % 32;
+            const int low = (b.ql[64 * h + 32 * (kk % 2) + l] >> (4 * (kk / 2))) & 0x0f;
+            const int high = (b.qh[32 * h + l] >> (2 * kk)) & 3;
+            v[k] = mul(dl, to_float((low | high << 4) - 32));
+        }
+    }
+};
+
+struct FormatIQ4_NL {
+    using Block = BlockIQ4_NL;
+    static constexpr int qk = QK4_NL;
+    __device__ static void values(const Block& b, int i0, float (&v)[kPerThread]) {
+        const float d = fp16_bits_to_fp32(b.d);
+#pragma unroll
+        for (int k = 0; k < kPerThread; ++k) {
+            v[k] = mul(d, to_float(kvalue_iq4nl(nibble(b.qs, i0 + k, qk / 2))));
+        }
+    }
+};
+
+struct FormatIQ4_XS {
+    using Block = BlockIQ4_XS;
+    static constexpr int qk = QK_K;
+    __device__ static void values(const Block& b, int i0, float (&v)[kPerThread]) {
+        const int j = i0 / 32;
+        const int low = (b.scales_l[j / 2] >> (4 * (j % 2))) & 0x0f;
+        const int high = (b.scales_h >> (2 * j)) & 3;
+        const float dl = mul(fp16_bits_to_fp32(b.d), to_float((low | high << 4) - 32));
+#pragma unroll
+        for (int k = 0; k < kPerThread; ++k) {
+            v[k] = mul(dl, to_float(kvalue_iq4nl(nibble(b.qs + 16 * j, (i0 + k) % 32, 16))));
+        }
+    }
+};
+
+// Trit p (0..4) of a TQ1_0 byte, minus 1: multiplying by 3^p (mod 256) brings it to the top,
+// and (byte * 3) >> 8 reads the top trit.
+__device__ __forceinline__ int trit(uint8_t byte, int p) {
+    const int pow3 = p == 0 ? 1 : p == 1 ? 3 : p == 2 ? 9 : p == 3 ? 27 : 81;
+    const auto shifted = static_cast<uint8_t>(byte * pow3);
+    return ((shifted * 3) >> 8) - 1;
+}
+
+struct FormatTQ1_0 {
+    using Block = BlockTQ1_0;
+    static constexpr int qk = QK_K;
+    // Values 0..159: 5 trits of qs[0..32); 160..239: 5 trits of qs[32..48); 240..255: 4 trits
+    // of qh[0..4); within each group the trit index is the outer one. 8 consecutive values
+    // never straddle a group boundary (160 and 240 are multiples of 8).
+    __device__ static void values(const Block& b, int i0, float (&v)[kPerThread]) {
+        const float d = fp16_bits_to_fp32(b.d);
+#pragma unroll
+        for (int k = 0; k < kPerThread; ++k) {
+            const int e = i0 + k;
+            int q = 0;
+            if (e < 160) {
+                q = trit(b.qs[e % 32], e / 32);
+            } else if (e < 240) {
+                q = trit(b.qs[32 + (e - 160) % 16], (e - 160) / 16);
+            } else {
+                q = trit(b.qh[(e - 240) % 4], (e - 240) / 4);
+            }
+            v[k] = mul(d, to_float(q));
+        }
+    }
+};
+
+struct FormatTQ2_0 {
+    using Block = BlockTQ2_0;
+    static constexpr int qk = QK_K;
+    __device__ static void values(const Block& b, int i0, float (&v)[kPerThread]) {
+        const float d = fp16_bits_to_fp32(b.d);
+#pragma unroll
+        for (int k = 0; k < kPerThread; ++k) {
+            v[k] = mul(d, to_float(two_bits(b.qs, i0 + k) - 1));
+        }
+    }
+};
+
+// ggml_e8m0_to_fp32_half: 2^(e - 128) as float bits; e < 2 gives subnormals.
+__device__ __forceinline__ float e8m0_to_fp32_half(uint8_t e) {
+    const uint32_t bits = e < 2 ? 0x00200000u << e : static_cast<uint32_t>(e - 1) << 23;
+    return __uint_as_float(bits);
+}
+
+struct FormatMXFP4 {
+    using Block = BlockMXFP4;
+    static constexpr int qk = QK_MXFP4;
+    __device__ static void values(const Block& b, int i0, float (&v)[kPerThread]) {
+        const float d = e8m0_to_fp32_half(b.e);
+#pragma unroll
+        for (int k = 0; k < kPerThread; ++k) {
+            v[k] = mul(d, to_float(kvalue_mxfp4(nibble(b.qs, i0 + k, qk / 2))));
+        }
+    }
+};
+
+// Unsigned e4m3 (bias 7) halved, as the CPU decodes it: the top bit is ignored, 0x00 and 0x7f
+// read as zero. Scaling by a power of two built from its bits is exact, as ldexp is.
+__device__ __forceinline__ float ue4m3_to_fp32_half(uint8_t x) {
+    if (x == 0 || x == 0x7f) {
+        return 0.0f;
+    }
+    const int exp = (x >> 3) & 0x0f;
+    const int man = x & 0x07;
+    const float raw = exp == 0
+                          ? mul(to_float(man), 0x1p-9f)
+                          : mul(to_float(8 + man), __uint_as_float(static_cast<uint32_t>(exp - 10 + 127) << 23));
+    return mul(raw, 0.5f);
+}
+
+struct FormatNVFP4 {
+    using Block = BlockNVFP4;
+    static constexpr int qk = QK_NVFP4;
+    __device__ static void values(const Block& b, int i0, float (&v)[kPerThread]) {
+        const int j = i0 / 16; // sub-block of 16
+        const float d = ue4m3_to_fp32_half(b.d[j]);
+#pragma unroll
+        for (int k = 0; k < kPerThread; ++k) {
+            v[k] = mul(d, to_float(kvalue_mxfp4(nibble(b.qs + 8 * j, (i0 + k) % 16, 8))));
+        }
+    }
+};
+
+// ---- element formats: raw little-endian bits of `size` bytes -> float32 ---------------------
+
+struct PlainF32 {
+    static constexpr int size = 4;
+    __device__ static float decode(uint32_t raw) {
+        return __uint_as_float(raw);
+    }
+};
+struct PlainF16 {
+    static constexpr int size = 2;
+    __device__ static float decode(uint32_t raw) {
+        return fp16_bits_to_fp32(static_cast<uint16_t>(raw));
+    }
+};
+struct PlainBF16 {
+    static constexpr int size = 2;
+    __device__ static float decode(uint32_t raw) {
+        return bf16_bits_to_fp32(static_cast<uint16_t>(raw));
+    }
+};
+
+// ---- output ---------------------------------------------------------------------------------
+
+template <class Out>
+__device__ __forceinline__ Out convert(float value) {
+    if constexpr (sizeof(Out) == sizeof(float)) {
+        return value;
+    } else {
+        return fp32_to_fp16_bits(value);
+    }
+}
+
+// Stores 8 consecutive values: two 16-byte stores of float or one of binary16 when `aligned`
+// (dst is 16-byte aligned), element stores otherwise.
+template <class Out>
+__device__ __forceinline__ void store8(Out* dst, const float (&v)[kPerThread], bool aligned) {
+    if (aligned) {
+        if constexpr (sizeof(Out) == sizeof(float)) {
+            reinterpret_cast<float4*>(dst)[0] = make_float4(v[0], v[1], v[2], v[3]);
+            reinterpret_cast<float4*>(dst)[1] = make_float4(v[4], v[5], v[6], v[7]);
+        } else {
+            uint32_t w[4];
+#pragma unroll
+            for (int k = 0; k < 4; ++k) {
+                w[k] = static_cast<uint32_t>(fp32_to_fp16_bits(v[2 * k])) |
+                       static_cast<uint32_t>(fp32_to_fp16_bits(v[2 * k + 1])) << 16;
+            }
+            *reinterpret_cast<uint4*>(dst) = make_uint4(w[0], w[1], w[2], w[3]);
+        }
+    } else {
+#pragma unroll
+        for (int k = 0; k < kPerThread; ++k) {
+            dst[k] = convert<Out>(v[k]);
+        }
+    }
+}
+
+// ---- kernels --------------------------------------------------------------------------------
+
+// One CTA per tile of kTileElements values (kTileElements / QK blocks); see the top.
+// src: [n_blocks] blocks of Format; dst: [n_blocks * QK] values.
+template <class Format, class Out>
+__global__ void __launch_bounds__(kThreads)
+    dequantize_blocks_kernel(const uint8_t* __restrict__ src, Out* __restrict__ dst,
+                             int64_t n_blocks, bool aligned_src, bool aligned_dst) {
+    using Block = typename Format::Block;
+    constexpr int qk = Format::qk;
+    constexpr int tile_blocks = kTileElements / qk;
+    constexpr int tile_bytes = tile_blocks * static_cast<int>(sizeof(Block));
+    static_assert(kTileElements % qk == 0 && tile_bytes % 16 == 0, "tile of whole 16-byte words");
+    static_assert(qk % kPerThread == 0, "8 values per thread stay within a block");
+    __shared__ __align__(16) uint8_t tile[tile_bytes];
+
+    const int64_t first_block = static_cast<int64_t>(blockIdx.x) * tile_blocks;
+    const int n_tile_blocks = static_cast<int>(min(static_cast<int64_t>(tile_blocks), n_blocks - first_block));
+    const int n_bytes = n_tile_blocks * static_cast<int>(sizeof(Block));
+    const uint8_t* tile_src = src + first_block * static_cast<int64_t>(sizeof(Block));
+
+    int copied = 0;
+    if (aligned_src) {
+        const int n_words = n_bytes / 16;
+        const auto* src16 = reinterpret_cast<const uint4*>(tile_src);
+        auto* tile16 = reinterpret_cast<uint4*>(tile);
+        for (int w = threadIdx.x; w < n_words; w += kThreads) {
+            tile16[w] = src16[w];
+        }
+        copied = n_words * 16;
+    }
+    for (int i = copied + static_cast<int>(threadIdx.x); i < n_bytes; i += kThreads) {
+        tile[i] = tile_src[i];
+    }
+    __syncthreads();
+
+    Out* tile_dst = dst + first_block * qk;
+    const int n_values = n_tile_blocks * qk;
+    for (int i0 = static_cast<int>(threadIdx.x) * kPerThread; i0 < n_values; i0 += kThreads * kPerThread) {
+        const auto& block = *reinterpret_cast<const Block*>(tile + (i0 / qk) * static_cast<int>(sizeof(Block)));
+        float v[kPerThread];
+        Format::values(block, i0 % qk, v);
+        store8(tile_dst + i0, v, aligned_dst);
+    }
+}
+
+// Each thread converts 8 consecutive elements. src: [n] elements of Plain::size bytes.
+template <class Plain, class Out>
+__global__ void __launch_bounds__(kThreads)
+    dequantize_plain_kernel(const uint8_t* __restrict__ src, Out* __restrict__ dst, int64_t n,
+                            bool aligned_src, bool aligned_dst) {
+    constexpr int size = Plain::size;
+    const int64_t i0 = (static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x) * kPerThread;
+    if (i0 >= n) {
+        return;
+    }
+    const uint8_t* p = src + i0 * size;
+    if (i0 + kPerThread <= n) {
+        float v[kPerThread];
+        if (aligned_src) {
+            // 8 elements are 32 (F32) or 16 (F16, BF16) bytes: whole 16-byte words.
+            constexpr int n_words = kPerThread * size / 4;
+            uint32_t w[n_words];
+#pragma unroll
+            for (int q = 0; q < n_words / 4; ++q) {
+                const uint4 word = reinterpret_cast<const uint4*>(p)[q];
+                w[4 * q] = word.x;
+                w[4 * q + 1] = word.y;
+                w[4 * q + 2] = word.z;
+                w[4 * q + 3] = word.w;
+            }
+#pragma unroll
+            for (int k = 0; k < kPerThread; ++k) {
+                if constexpr (size == 4) {
+                    v[k] = Plain::decode(w[k]);
+                } else {
+                    v[k] = Plain::decode((w[k / 2] >> (16 * (k % 2))) & 0xffffu);
+                }
+            }
+        } else {
+#pragma unroll
+            for (int k = 0; k < kPerThread; ++k) {
+                uint32_t raw = 0;
+#pragma unroll
+                for (int byte = 0; byte < size; ++byte) {
+                    raw |= static_cast<uint32_t>(p[k * size + byte]) << (8 * byte);
+                }
+                v[k] = Plain::decode(raw);
+            }
+        }
+        store8(dst + i0, v, aligned_dst);
+        return;
+    }
+    for (int64_t i = i0; i < n; ++i) { // the last, partial group of 8
+        uint32_t raw = 0;
+        for (int byte = 0; byte < size; ++byte) {
+            raw |= static_cast<uint32_t>(src[i * size + byte]) << (8 * byte);
+        }
+        dst[i] = convert<Out>(Plain::decode(raw));
+    }
+}
+
+bool aligned16(const void* p) {
+    return reinterpret_cast<uintptr_t>(p) % 16 == 0;
+}
+
+template <class Format, class Out>
+cudaError_t launch_blocks(const void* src, Out* dst, int64_t n, cudaStream_t stream) {
+    constexpr int qk = Format::qk;
+    if (n < 0 || n % qk != 0) {
+        return cudaErrorInvalidValue;
+    }
+    if (n == 0) {
+        return cudaSuccess;
+    }
+    if (src == nullptr || dst == nullptr) {
+        return cudaErrorInvalidValue;
+    }
+    const int64_t n_blocks = n / qk;
+    constexpr int64_t tile_blocks = kTileElements / qk;
+    const int64_t grid = (n_blocks + tile_blocks - 1) / tile_blocks;
+    if (grid > INT_MAX) {
+        return cudaErrorInvalidValue;
+    }
+    dequantize_blocks_kernel<Format, Out><<<static_cast<unsigned>(grid), kThreads, 0, stream>>>(
+        static_cast<const uint8_t*>(src), dst, n_blocks, aligned16(src), aligned16(dst));
+    return cudaGetLastError();
+}
+
+template <class Plain, class Out>
+cudaError_t launch_plain(const void* src, Out* dst, int64_t n, cudaStream_t stream) {
+    if (n < 0) {
+        return cudaErrorInvalidValue;
+    }
+    if (n == 0) {
+        return cudaSuccess;
+    }
+    if (src == nullptr || dst == nullptr) {
+        return cudaErrorInvalidValue;
+    }
+    constexpr int64_t per_cta = static_cast<int64_t>(kThreads) * kPerThread;
+    const int64_t grid = (n + per_cta - 1) / per_cta;
+    if (grid > INT_MAX) {
+        return cudaErrorInvalidValue;
+    }
+    dequantize_plain_kernel<Plain, Out><<<static_cast<unsigned>(grid), kThreads, 0, stream>>>(
+        static_cast<const uint8_t*>(src), dst, n, aligned16(src), aligned16(dst));
+    return cudaGetLastError();
+}
+
+template <class Out>
+cudaError_t launch(int type_id, const void* src, Out* dst, int64_t n, cudaStream_t stream) {
+    switch (type_id) {
+    case type_f32:
+        return launch_plain<PlainF32>(src, dst, n, stream);
+    case type_f16:
+        return launch_plain<PlainF16>(src, dst, n, stream);
+    case type_bf16:
+        return launch_plain<PlainBF16>(src, dst, n, stream);
+    case type_q4_0:
+        return launch_blocks<FormatQ4_0>(src, dst, n, stream);
+    case type_q4_1:
+        return launch_blocks<FormatQ4_1>(src, dst, n, stream);
+    case type_q5_0:
+        return launch_blocks<FormatQ5_0>(src, dst, n, stream);
+    case type_q5_1:
+        return launch_blocks<FormatQ5_1>(src, dst, n, stream);
+    case type_q8_0:
+        return launch_blocks<FormatQ8_0>(src, dst, n, stream);
+    case type_q2_k:
+        return launch_blocks<FormatQ2_K>(src, dst, n, stream);
+    case type_q3_k:
+        return launch_blocks<FormatQ3_K>(src, dst, n, stream);
+    case type_q4_k:
+        return launch_blocks<FormatQ4_K>(src, dst, n, stream);
+    case type_q5_k:
+        return launch_blocks<FormatQ5_K>(src, dst, n, stream);
+    case type_q6_k:
+        return launch_blocks<FormatQ6_K>(src, dst, n, stream);
+    case type_iq4_nl:
+        return launch_blocks<FormatIQ4_NL>(src, dst, n, stream);
+    case type_iq4_xs:
+        return launch_blocks<FormatIQ4_XS>(src, dst, n, stream);
+    case type_tq1_0:
+        return launch_blocks<FormatTQ1_0>(src, dst, n, stream);
+    case type_tq2_0:
+        return launch_blocks<FormatTQ2_0>(src, dst, n, stream);
+    case type_mxfp4:
+        return launch_blocks<FormatMXFP4>(src, dst, n, stream);
+    case type_nvfp4:
+        return launch_blocks<FormatNVFP4>(src, dst, n, stream);
+    default:
+        return cudaErrorNotSupported;
+    }
+}
+
+} // namespace
+
+bool can_launch_dequantize(int type_id) {
+    switch (type_id) {
+    case type_f32:
+    case type_f16:
+    case type_bf16:
+    case type_q4_0:
+    case type_q4_1:
+    case type_q5_0:
+    case type_q5_1:
+    case type_q8_0:
+    case type_q2_k:
+    case type_q3_k:
+    case type_q4_k:
+    case type_q5_k:
+    case type_q6_k:
+    case type_iq4_nl:
+    case type_iq4_xs:
+    case type_tq1_0:
+    case type_tq2_0:
+    case type_mxfp4:
+    case type_nvfp4:
+        return true;
+    default:
+        return false;
+    }
+}
+
+cudaError_t launch_dequantize(int type_id, const void* src, float* dst, int64_t n_elements,
+                              cudaStream_t stream) {
+    return launch<float>(type_id, src, dst, n_elements, stream);
+}
+
+cudaError_t launch_dequantize_f16(int type_id, const void* src, uint16_t* dst, int64_t n_elements,
+                                  cudaStream_t stream) {
+    return launch<uint16_t>(type_id, src, dst, n_elements, stream);
+}
+
+} // namespace hearth::kernels
