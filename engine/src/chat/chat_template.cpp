@@ -1,0 +1,123 @@
+// ChatTemplate: the public face of the Jinja interpreter. Internals throw SyntaxError and
+// JinjaError; every one is caught here and returned as an Error value.
+#include "hearth/chat_template.h"
+
+#include "chat/jinja_interp.h"
+#include "chat/jinja_parser.h"
+
+#include <new>
+
+namespace hearth {
+
+struct ChatTemplate::Impl {
+    std::string source;
+    jinja::Body body;
+};
+
+Result<ChatTemplate> ChatTemplate::parse(std::string_view source) {
+    try {
+        auto impl = std::make_shared<Impl>();
+        impl->source = std::string(source);
+        jinja::ParseOptions options;
+        options.is_filter = jinja::has_filter;
+        options.is_test = jinja::has_test;
+        impl->body = jinja::parse_template(impl->source, options);
+        return ChatTemplate(std::move(impl));
+    } catch (const jinja::SyntaxError& e) {
+        return fail(ErrorCode::bad_format, "template syntax error at line " +
+                                               std::to_string(e.line) + ", column " +
+                                               std::to_string(e.column) + ": " + e.message);
+    } catch (const std::bad_alloc&) {
+        return fail(ErrorCode::out_of_memory, "out of memory while parsing the template");
+    }
+}
+
+const std::string& ChatTemplate::source() const {
+    return impl_->source;
+}
+
+Result<std::string> ChatTemplate::render(const nlohmann::ordered_json& context,
+                                         const RenderOptions& options) const {
+    if (!context.is_object()) {
+        return fail(ErrorCode::invalid_argument, "template variables must be a JSON object");
+    }
+    try {
+        jinja::Limits limits{options.limits.max_depth, options.limits.max_output_bytes,
+                             options.limits.max_loop_iterations};
+        jinja::Interpreter interpreter(limits, options.now_unix);
+        return interpreter.render(impl_->body, jinja::Value::from_json(context));
+    } catch (const jinja::JinjaError& e) {
+        return fail(ErrorCode::bad_format, e.message);
+    } catch (const std::bad_alloc&) {
+        return fail(ErrorCode::out_of_memory, "out of memory while rendering the template");
+    } catch (const std::exception& e) {
+        return fail(ErrorCode::bad_format, std::string("template rendering failed: ") + e.what());
+    }
+}
+
+namespace {
+
+// transformers' _alias_reasoning_fields: a message's reasoning, under whichever name it
+// came, is also passed as `thinking` (first) and `reasoning_content`, the names templates read.
+nlohmann::ordered_json alias_reasoning_fields(const nlohmann::ordered_json& messages) {
+    if (!messages.is_array()) {
+        return messages;
+    }
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const auto& message : messages) {
+        const nlohmann::ordered_json* reasoning = nullptr;
+        if (message.is_object()) {
+            for (const char* key : {"reasoning_content", "thinking", "reasoning"}) {
+                auto it = message.find(key);
+                if (it != message.end() && !it->is_null()) {
+                    reasoning = &*it;
+                    break;
+                }
+            }
+        }
+        if (!reasoning) {
+            out.push_back(message);
+            continue;
+        }
+        nlohmann::ordered_json aliased = nlohmann::ordered_json::object();
+        aliased["thinking"] = *reasoning;
+        for (const auto& [key, value] : message.items()) {
+            aliased[key] = value;
+        }
+        aliased["reasoning_content"] = *reasoning;
+        out.push_back(std::move(aliased));
+    }
+    return out;
+}
+
+} // namespace
+
+Result<std::string> ChatTemplate::render_messages(const nlohmann::ordered_json& messages,
+                                                  const ChatRenderOptions& options) const {
+    // The variables in the order render_jinja_template passes them (order matters only for
+    // templates that iterate over their context, which none can).
+    nlohmann::ordered_json context = nlohmann::ordered_json::object();
+    context["messages"] = alias_reasoning_fields(messages);
+    context["tools"] = options.tools;
+    context["documents"] = nullptr;
+    context["add_generation_prompt"] = options.add_generation_prompt;
+    context["bos_token"] = options.bos_token;
+    context["eos_token"] = options.eos_token;
+    if (options.extra.is_object()) {
+        for (const auto& [key, value] : options.extra.items()) {
+            context[key] = value;
+        }
+    }
+    return render(context, options.render);
+}
+
+Result<std::string> ChatTemplate::render(std::span<const ChatMessage> messages,
+                                         const ChatRenderOptions& options) const {
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    for (const auto& m : messages) {
+        list.push_back({{"role", m.role}, {"content", m.content}});
+    }
+    return render_messages(list, options);
+}
+
+} // namespace hearth

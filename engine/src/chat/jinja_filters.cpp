@@ -1,0 +1,392 @@
+// Jinja's built-in filters, as jinja2.filters defines them, with Hugging Face's tojson
+// (json.dumps with ensure_ascii=False). Tests: jinja_tests.cpp.
+#include "chat/jinja_args.h"
+#include "chat/jinja_interp.h"
+#include "chat/jinja_text_filters.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+
+namespace hearth::jinja {
+
+namespace {
+
+using namespace filters;
+using Filter = Value (*)(Interpreter&, Value&, Args&);
+
+// environment.getitem over a dotted path ("a.b.0"), as jinja2's make_attrgetter does.
+Value get_path(Interpreter& in, const Value& item, const Value& path) {
+    if (!path.is_string()) {
+        return in.get_item(item, path);
+    }
+    Value v = item;
+    const std::string& p = path.as_string();
+    size_t start = 0;
+    for (;;) {
+        size_t dot = p.find('.', start);
+        std::string part =
+            p.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+        bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit);
+        v = in.get_item(v, numeric ? Value(static_cast<int64_t>(std::atoll(part.c_str())))
+                                   : Value(part));
+        if (dot == std::string::npos) {
+            return v;
+        }
+        start = dot + 1;
+    }
+}
+
+Value lower_if_string(const Value& v, bool case_sensitive) {
+    return (!case_sensitive && v.is_string()) ? Value(utf8_lower(v.as_string())) : v;
+}
+
+int64_t length_of(const Value& v) {
+    switch (v.kind()) {
+    case Kind::undefined:
+        return 0;
+    case Kind::string:
+        return static_cast<int64_t>(utf8_length(v.as_string()));
+    case Kind::list:
+        return static_cast<int64_t>(v.as_list().items.size());
+    case Kind::dict:
+        if (!v.is_namespace()) {
+            return static_cast<int64_t>(v.as_dict().items.size());
+        }
+        break;
+    default:
+        break;
+    }
+    raise("TypeError", "object of type '" + v.type_name() + "' has no len()");
+}
+
+Value f_default(Interpreter&, Value& v, Args& a) {
+    bool boolean = a.boolean(1, "boolean", false);
+    if (v.is_undefined() || (boolean && !v.truthy())) {
+        return a.get(0, "default_value", Value(""));
+    }
+    return v;
+}
+
+Value f_length(Interpreter&, Value& v, Args&) {
+    return Value(length_of(v));
+}
+
+Value f_tojson(Interpreter&, Value& v, Args& a) {
+    Value indent = a.get(1, "indent", Value(nullptr));
+    Value separators = a.get(2, "separators", Value(nullptr));
+    bool sort_keys = a.boolean(3, "sort_keys", false);
+    bool ensure_ascii = a.boolean(0, "ensure_ascii", false);
+    int width = -1;
+    std::string indent_str;
+    if (indent.is_int()) {
+        width = static_cast<int>(std::max<int64_t>(0, indent.as_int()));
+    } else if (indent.is_string()) {
+        width = 0;
+        indent_str = indent.as_string();
+    }
+    std::string item_sep;
+    std::string key_sep;
+    if (separators.is_list() && separators.as_list().items.size() == 2) {
+        item_sep = separators.as_list().items[0].str();
+        key_sep = separators.as_list().items[1].str();
+        if (item_sep.empty()) {
+            item_sep = std::string(1, '\0'); // marks "no separator"; replaced below
+        }
+    }
+    std::string out = v.to_json(width, indent_str, item_sep, key_sep, sort_keys, ensure_ascii);
+    if (item_sep.size() == 1 && item_sep[0] == '\0') {
+        out.erase(std::remove(out.begin(), out.end(), '\0'), out.end());
+    }
+    return Value(std::move(out));
+}
+
+Value f_join(Interpreter& in, Value& v, Args& a) {
+    std::string sep = a.string(0, "d");
+    Value attribute = a.get(1, "attribute", Value(nullptr));
+    std::string out;
+    bool first = true;
+    for (const Value& item : in.iterate(v)) {
+        if (!first) {
+            out += sep;
+        }
+        first = false;
+        (attribute.is_none() ? item : get_path(in, item, attribute)).append_str(out);
+        check_string_size(out.size(), in.limits());
+    }
+    return Value(std::move(out));
+}
+
+Value f_list(Interpreter& in, Value& v, Args&) {
+    return Value::list(in.iterate(v));
+}
+
+Value f_first(Interpreter& in, Value& v, Args&) {
+    if (v.is_list()) {
+        return v.as_list().items.empty() ? Value::undefined("No first item, sequence was empty.")
+                                         : v.as_list().items.front();
+    }
+    auto items = in.iterate(v);
+    return items.empty() ? Value::undefined("No first item, sequence was empty.") : items.front();
+}
+
+Value f_last(Interpreter& in, Value& v, Args&) {
+    auto items = in.iterate(v);
+    return items.empty() ? Value::undefined("No last item, sequence was empty.") : items.back();
+}
+
+Value f_reverse(Interpreter& in, Value& v, Args&) {
+    if (v.is_string()) {
+        auto chars = utf8_chars(v.as_string());
+        std::string out;
+        for (size_t i = chars.size(); i-- > 0;) {
+            out += chars[i];
+        }
+        return Value(std::move(out));
+    }
+    auto items = in.iterate(v);
+    std::reverse(items.begin(), items.end());
+    return Value::list(std::move(items));
+}
+
+Value f_items(Interpreter&, Value& v, Args&) {
+    if (v.is_undefined()) {
+        return Value::list();
+    }
+    if (!v.is_dict() || v.is_namespace()) {
+        raise("TypeError", "Can only get item pairs from a mapping.");
+    }
+    std::vector<Value> out;
+    for (const auto& [k, item] : v.as_dict().items) {
+        out.push_back(Value::list({k, item}, true));
+    }
+    return Value::list(std::move(out));
+}
+
+Value f_dictsort(Interpreter& in, Value& v, Args& a) {
+    bool case_sensitive = a.boolean(0, "case_sensitive", false);
+    std::string by = a.string(1, "by", "key");
+    bool reverse = a.boolean(2, "reverse", false);
+    if (by != "key" && by != "value") {
+        raise("FilterArgumentError", "You can only sort by either \"key\" or \"value\"");
+    }
+    Value pairs = f_items(in, v, a);
+    auto& items = pairs.as_list().items;
+    size_t pos = by == "key" ? 0 : 1;
+    std::stable_sort(items.begin(), items.end(), [&](const Value& x, const Value& y) {
+        Value kx = lower_if_string(x.as_list().items[pos], case_sensitive);
+        Value ky = lower_if_string(y.as_list().items[pos], case_sensitive);
+        return reverse ? ky.less_than(kx) : kx.less_than(ky);
+    });
+    return pairs;
+}
+
+Value f_sort(Interpreter& in, Value& v, Args& a) {
+    bool reverse = a.boolean(0, "reverse", false);
+    bool case_sensitive = a.boolean(1, "case_sensitive", false);
+    Value attribute = a.get(2, "attribute", Value(nullptr));
+    auto items = in.iterate(v);
+    auto key = [&](const Value& x) {
+        return lower_if_string(attribute.is_none() ? x : get_path(in, x, attribute),
+                               case_sensitive);
+    };
+    std::stable_sort(items.begin(), items.end(), [&](const Value& x, const Value& y) {
+        return reverse ? key(y).less_than(key(x)) : key(x).less_than(key(y));
+    });
+    return Value::list(std::move(items));
+}
+
+Value f_unique(Interpreter& in, Value& v, Args& a) {
+    bool case_sensitive = a.boolean(0, "case_sensitive", false);
+    Value attribute = a.get(1, "attribute", Value(nullptr));
+    std::vector<Value> seen;
+    std::vector<Value> out;
+    for (const Value& item : in.iterate(v)) {
+        Value key = lower_if_string(attribute.is_none() ? item : get_path(in, item, attribute),
+                                    case_sensitive);
+        if (std::none_of(seen.begin(), seen.end(), [&](const Value& s) { return s.equals(key); })) {
+            seen.push_back(key);
+            out.push_back(item);
+        }
+    }
+    return Value::list(std::move(out));
+}
+
+Value min_max(Interpreter& in, Value& v, Args& a, bool want_max) {
+    bool case_sensitive = a.boolean(0, "case_sensitive", false);
+    Value attribute = a.get(1, "attribute", Value(nullptr));
+    auto items = in.iterate(v);
+    if (items.empty()) {
+        return Value::undefined("No aggregated item, sequence was empty.");
+    }
+    auto key = [&](const Value& x) {
+        return lower_if_string(attribute.is_none() ? x : get_path(in, x, attribute),
+                               case_sensitive);
+    };
+    size_t best = 0;
+    for (size_t i = 1; i < items.size(); ++i) {
+        bool better = want_max ? key(items[best]).less_than(key(items[i]))
+                               : key(items[i]).less_than(key(items[best]));
+        if (better) {
+            best = i;
+        }
+    }
+    return items[best];
+}
+Value f_max(Interpreter& in, Value& v, Args& a) {
+    return min_max(in, v, a, true);
+}
+Value f_min(Interpreter& in, Value& v, Args& a) {
+    return min_max(in, v, a, false);
+}
+
+Value f_sum(Interpreter& in, Value& v, Args& a) {
+    Value attribute = a.get(0, "attribute", Value(nullptr));
+    Value total = a.get(1, "start", Value(0));
+    for (const Value& item : in.iterate(v)) {
+        total = binary_op("+", total, attribute.is_none() ? item : get_path(in, item, attribute),
+                          in.limits());
+    }
+    return total;
+}
+
+Value f_map(Interpreter& in, Value& v, Args& a) {
+    std::vector<Value> out;
+    Value attribute = a.get(999, "attribute");
+    if (!attribute.is_undefined()) {
+        Value fallback = a.get(999, "default");
+        for (const Value& item : in.iterate(v)) {
+            Value x = get_path(in, item, attribute);
+            out.push_back(x.is_undefined() && !fallback.is_undefined() ? fallback : x);
+        }
+        return Value::list(std::move(out));
+    }
+    if (a.positional_count() == 0) {
+        raise("FilterArgumentError", "map requires a filter argument");
+    }
+    CallArgs rest;
+    rest.positional.assign(a.raw().positional.begin() + 1, a.raw().positional.end());
+    rest.keywords = a.raw().keywords;
+    std::string name = a.raw().positional[0].str();
+    for (const Value& item : in.iterate(v)) {
+        CallArgs args = rest;
+        out.push_back(in.apply_filter(name, item, args));
+    }
+    return Value::list(std::move(out));
+}
+
+Value select_common(Interpreter& in, Value& v, Args& a, bool by_attribute, bool keep) {
+    size_t first = by_attribute ? 1 : 0;
+    Value attribute = by_attribute ? a.get(0, "attribute") : Value();
+    std::string test;
+    CallArgs rest;
+    if (a.positional_count() > first) {
+        test = a.raw().positional[first].str();
+        rest.positional.assign(a.raw().positional.begin() + static_cast<long>(first) + 1,
+                               a.raw().positional.end());
+        rest.keywords = a.raw().keywords;
+    }
+    std::vector<Value> out;
+    for (const Value& item : in.iterate(v)) {
+        Value x = by_attribute ? get_path(in, item, attribute) : item;
+        bool pass;
+        if (test.empty()) {
+            pass = x.truthy();
+        } else {
+            CallArgs args = rest;
+            pass = in.apply_test(test, x, args);
+        }
+        if (pass == keep) {
+            out.push_back(item);
+        }
+    }
+    return Value::list(std::move(out));
+}
+Value f_select(Interpreter& in, Value& v, Args& a) {
+    return select_common(in, v, a, false, true);
+}
+Value f_reject(Interpreter& in, Value& v, Args& a) {
+    return select_common(in, v, a, false, false);
+}
+Value f_selectattr(Interpreter& in, Value& v, Args& a) {
+    return select_common(in, v, a, true, true);
+}
+Value f_rejectattr(Interpreter& in, Value& v, Args& a) {
+    return select_common(in, v, a, true, false);
+}
+
+Value f_attr(Interpreter& in, Value& v, Args& a) {
+    Value r = in.get_attr(v, a.string(0, "name"));
+    return r;
+}
+
+Value f_count(Interpreter& in, Value& v, Args& a) {
+    return f_length(in, v, a);
+}
+
+const std::map<std::string, Filter, std::less<>>& filter_table() {
+    static const std::map<std::string, Filter, std::less<>> table = {
+        {"abs", f_abs},
+        {"attr", f_attr},
+        {"capitalize", f_capitalize},
+        {"center", f_center},
+        {"count", f_count},
+        {"d", f_default},
+        {"default", f_default},
+        {"dictsort", f_dictsort},
+        {"e", f_escape},
+        {"escape", f_escape},
+        {"first", f_first},
+        {"float", f_float},
+        {"forceescape", f_escape},
+        {"format", f_format},
+        {"indent", f_indent},
+        {"int", f_int},
+        {"items", f_items},
+        {"join", f_join},
+        {"last", f_last},
+        {"length", f_length},
+        {"list", f_list},
+        {"lower", f_lower},
+        {"map", f_map},
+        {"max", f_max},
+        {"min", f_min},
+        {"reject", f_reject},
+        {"rejectattr", f_rejectattr},
+        {"replace", f_replace},
+        {"reverse", f_reverse},
+        {"round", f_round},
+        {"safe", f_safe},
+        {"select", f_select},
+        {"selectattr", f_selectattr},
+        {"sort", f_sort},
+        {"string", f_string},
+        {"sum", f_sum},
+        {"title", f_title},
+        {"tojson", f_tojson},
+        {"trim", f_trim},
+        {"unique", f_unique},
+        {"upper", f_upper},
+        {"wordcount", f_wordcount},
+    };
+    return table;
+}
+
+} // namespace
+
+bool has_filter(std::string_view name) {
+    return filter_table().contains(name);
+}
+
+Value call_filter(Interpreter& in, std::string_view name, Value input, CallArgs& args) {
+    auto it = filter_table().find(name);
+    if (it == filter_table().end()) {
+        raise("TemplateRuntimeError", "No filter named '" + std::string(name) + "' found.");
+    }
+    Args a(args, name);
+    return it->second(in, input, a);
+}
+
+} // namespace hearth::jinja

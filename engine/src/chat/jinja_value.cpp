@@ -1,0 +1,424 @@
+// Jinja values: Python's str(), repr(), ==, <, json.dumps, and the UTF-8 helpers behind them.
+#include "chat/jinja_value.h"
+
+#include "chat/jinja_interp.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+namespace hearth::jinja {
+
+void raise(std::string type, std::string message) {
+    throw JinjaError{std::move(type), std::move(message)};
+}
+
+const Value* DictObj::find(const Value& key) const {
+    for (const auto& [k, v] : items) {
+        if (k.equals(key)) {
+            return &v;
+        }
+    }
+    return nullptr;
+}
+
+const Value* DictObj::find(std::string_view key) const {
+    for (const auto& [k, v] : items) {
+        if (k.is_string() && k.as_string() == key) {
+            return &v;
+        }
+    }
+    return nullptr;
+}
+
+void DictObj::set(Value key, Value value) {
+    for (auto& [k, v] : items) {
+        if (k.equals(key)) {
+            v = std::move(value);
+            return;
+        }
+    }
+    items.emplace_back(std::move(key), std::move(value));
+}
+
+Value Value::undefined(std::string message) {
+    Value v;
+    v.str_ = std::move(message);
+    return v;
+}
+
+Value Value::list(std::vector<Value> items, bool tuple) {
+    Value v;
+    v.kind_ = Kind::list;
+    v.obj_ = std::make_shared<ListObj>(ListObj{std::move(items), tuple});
+    return v;
+}
+
+Value Value::dict(std::vector<std::pair<Value, Value>> items, bool is_namespace) {
+    Value v;
+    v.kind_ = Kind::dict;
+    v.obj_ = std::make_shared<DictObj>(DictObj{std::move(items), is_namespace});
+    return v;
+}
+
+Value Value::callable(std::string name, NativeFn fn, bool is_macro) {
+    Value v;
+    v.kind_ = Kind::callable;
+    v.obj_ = std::make_shared<CallableObj>(CallableObj{std::move(name), std::move(fn), is_macro});
+    return v;
+}
+
+Value Value::loop(std::shared_ptr<LoopState> state) {
+    Value v;
+    v.kind_ = Kind::loop;
+    v.obj_ = std::move(state);
+    return v;
+}
+
+Value Value::from_json(const nlohmann::ordered_json& json) {
+    switch (json.type()) {
+    case nlohmann::ordered_json::value_t::null:
+        return Value(nullptr);
+    case nlohmann::ordered_json::value_t::boolean:
+        return Value(json.get<bool>());
+    case nlohmann::ordered_json::value_t::number_integer:
+        return Value(json.get<int64_t>());
+    case nlohmann::ordered_json::value_t::number_unsigned:
+        return Value(static_cast<int64_t>(json.get<uint64_t>()));
+    case nlohmann::ordered_json::value_t::number_float:
+        return Value(json.get<double>());
+    case nlohmann::ordered_json::value_t::string:
+        return Value(json.get_ref<const std::string&>());
+    case nlohmann::ordered_json::value_t::array: {
+        std::vector<Value> items;
+        items.reserve(json.size());
+        for (const auto& item : json) {
+            items.push_back(from_json(item));
+        }
+        return list(std::move(items));
+    }
+    case nlohmann::ordered_json::value_t::object: {
+        std::vector<std::pair<Value, Value>> items;
+        items.reserve(json.size());
+        for (const auto& [key, item] : json.items()) {
+            items.emplace_back(Value(key), from_json(item));
+        }
+        return dict(std::move(items));
+    }
+    default:
+        return Value(nullptr);
+    }
+}
+
+const Value& Value::require_defined() const {
+    if (is_undefined()) {
+        raise("UndefinedError", str_);
+    }
+    return *this;
+}
+
+bool Value::truthy() const {
+    switch (kind_) {
+    case Kind::undefined:
+    case Kind::none:
+        return false;
+    case Kind::boolean:
+    case Kind::integer:
+        return int_ != 0;
+    case Kind::floating:
+        return float_ != 0.0;
+    case Kind::string:
+        return !str_.empty();
+    case Kind::list:
+        return !as_list().items.empty();
+    case Kind::dict:
+        return as_dict().is_namespace || !as_dict().items.empty();
+    default:
+        return true;
+    }
+}
+
+std::string format_float(double value) {
+    if (std::isnan(value)) {
+        return "nan";
+    }
+    if (std::isinf(value)) {
+        return value < 0 ? "-inf" : "inf";
+    }
+    // Shortest round-trip digits in scientific form, then laid out as Python's repr does:
+    // positional for exponents in [-4, 16), scientific with a two-digit exponent otherwise.
+    char buf[64];
+    auto res = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::scientific);
+    std::string_view sci(buf, static_cast<size_t>(res.ptr - buf));
+    bool negative = sci.front() == '-';
+    if (negative) {
+        sci.remove_prefix(1);
+    }
+    size_t e = sci.find('e');
+    std::string digits;
+    for (char c : sci.substr(0, e)) {
+        if (c != '.') {
+            digits += c;
+        }
+    }
+    int exponent = std::atoi(std::string(sci.substr(e + 1)).c_str());
+    // Built with append(): GCC 12 warns (-Wrestrict, a false positive) on chains of `+`.
+    std::string out = negative ? "-" : "";
+    auto n = static_cast<size_t>(std::abs(exponent));
+    if (exponent >= -4 && exponent < 16) {
+        if (exponent < 0) {
+            out.append("0.").append(n - 1, '0').append(digits);
+        } else if (n + 1 >= digits.size()) {
+            out.append(digits).append(n + 1 - digits.size(), '0').append(".0");
+        } else {
+            out.append(digits, 0, n + 1).append(".").append(digits, n + 1);
+        }
+        return out;
+    }
+    out.append(digits, 0, 1);
+    if (digits.size() > 1) {
+        out.append(".").append(digits, 1);
+    }
+    char exp[16];
+    std::snprintf(exp, sizeof exp, "e%c%02d", exponent < 0 ? '-' : '+', std::abs(exponent));
+    return out.append(exp);
+}
+
+std::string python_repr(std::string_view text) {
+    char quote =
+        (text.find('\'') != std::string_view::npos && text.find('"') == std::string_view::npos)
+            ? '"'
+            : '\'';
+    std::string out(1, quote);
+    for (size_t i = 0; i < text.size();) {
+        size_t start = i;
+        uint32_t cp = utf8_decode(text, i);
+        if (cp == static_cast<uint32_t>(quote) || cp == '\\') {
+            out += '\\';
+            out += static_cast<char>(cp);
+        } else if (cp == '\n') {
+            out += "\\n";
+        } else if (cp == '\r') {
+            out += "\\r";
+        } else if (cp == '\t') {
+            out += "\\t";
+        } else if (cp < 0x20 || (cp >= 0x7F && cp <= 0xA0) || cp == 0xAD) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", cp);
+            out += buf;
+        } else {
+            out += text.substr(start, i - start);
+        }
+    }
+    out += quote;
+    return out;
+}
+
+std::string Value::str() const {
+    std::string out;
+    append_str(out);
+    return out;
+}
+
+std::string Value::repr() const {
+    std::string out;
+    append_repr(out);
+    return out;
+}
+
+void Value::append_str(std::string& out) const {
+    switch (kind_) {
+    case Kind::undefined:
+        return;
+    case Kind::string:
+        out += str_;
+        return;
+    default:
+        append_repr(out);
+    }
+}
+
+void Value::append_repr(std::string& out) const {
+    switch (kind_) {
+    case Kind::undefined:
+        out += "Undefined";
+        return;
+    case Kind::none:
+        out += "None";
+        return;
+    case Kind::boolean:
+        out += int_ ? "True" : "False";
+        return;
+    case Kind::integer:
+        out += std::to_string(int_);
+        return;
+    case Kind::floating:
+        out += format_float(float_);
+        return;
+    case Kind::string:
+        out += python_repr(str_);
+        return;
+    case Kind::list: {
+        const auto& l = as_list();
+        out += l.tuple ? '(' : '[';
+        for (size_t i = 0; i < l.items.size(); ++i) {
+            if (i) {
+                out += ", ";
+            }
+            l.items[i].append_repr(out);
+        }
+        if (l.tuple && l.items.size() == 1) {
+            out += ',';
+        }
+        out += l.tuple ? ')' : ']';
+        return;
+    }
+    case Kind::dict: {
+        const auto& d = as_dict();
+        if (d.is_namespace) {
+            out += "<Namespace ";
+        }
+        out += '{';
+        for (size_t i = 0; i < d.items.size(); ++i) {
+            if (i) {
+                out += ", ";
+            }
+            d.items[i].first.append_repr(out);
+            out += ": ";
+            d.items[i].second.append_repr(out);
+        }
+        out += '}';
+        if (d.is_namespace) {
+            out += '>';
+        }
+        return;
+    }
+    case Kind::callable:
+        out += as_callable().is_macro ? "<Macro '" + as_callable().name + "'>"
+                                      : "<built-in function " + as_callable().name + ">";
+        return;
+    case Kind::loop: {
+        const auto& l = as_loop();
+        out += "<LoopContext " + std::to_string(l.index0 + 1) + "/" +
+               std::to_string(l.items.size()) + ">";
+        return;
+    }
+    }
+}
+
+std::string Value::type_name() const {
+    switch (kind_) {
+    case Kind::undefined:
+        return "Undefined";
+    case Kind::none:
+        return "NoneType";
+    case Kind::boolean:
+        return "bool";
+    case Kind::integer:
+        return "int";
+    case Kind::floating:
+        return "float";
+    case Kind::string:
+        return "str";
+    case Kind::list:
+        return as_list().tuple ? "tuple" : "list";
+    case Kind::dict:
+        return as_dict().is_namespace ? "Namespace" : "dict";
+    case Kind::callable:
+        return as_callable().is_macro ? "Macro" : "builtin_function_or_method";
+    case Kind::loop:
+        return "LoopContext";
+    }
+    return "object";
+}
+
+std::string Value::object_type_repr() const {
+    if (is_none()) {
+        return "None";
+    }
+    if (is_namespace()) {
+        return "jinja2.utils.Namespace object";
+    }
+    return type_name() + " object";
+}
+
+bool Value::equals(const Value& other) const {
+    if (is_number() && other.is_number()) {
+        if (is_float() || other.is_float()) {
+            return as_double() == other.as_double();
+        }
+        return int_ == other.int_;
+    }
+    if (kind_ != other.kind_) {
+        return false;
+    }
+    switch (kind_) {
+    case Kind::undefined:
+    case Kind::none:
+        return true;
+    case Kind::string:
+        return str_ == other.str_;
+    case Kind::list: {
+        const auto& a = as_list();
+        const auto& b = other.as_list();
+        if (a.tuple != b.tuple || a.items.size() != b.items.size()) {
+            return false;
+        }
+        for (size_t i = 0; i < a.items.size(); ++i) {
+            if (!a.items[i].equals(b.items[i])) {
+                return false;
+            }
+        }
+        return true;
+    }
+    case Kind::dict: {
+        const auto& a = as_dict();
+        const auto& b = other.as_dict();
+        if (a.is_namespace || b.is_namespace) {
+            return obj_ == other.obj_;
+        }
+        if (a.items.size() != b.items.size()) {
+            return false;
+        }
+        for (const auto& [k, v] : a.items) {
+            const Value* w = b.find(k);
+            if (!w || !v.equals(*w)) {
+                return false;
+            }
+        }
+        return true;
+    }
+    default:
+        return obj_ == other.obj_;
+    }
+}
+
+bool Value::less_than(const Value& other, std::string_view op) const {
+    if (is_number() && other.is_number()) {
+        if (is_float() || other.is_float()) {
+            return as_double() < other.as_double();
+        }
+        return int_ < other.int_;
+    }
+    if (is_string() && other.is_string()) {
+        return str_ < other.str_; // UTF-8 byte order is code point order
+    }
+    if (is_list() && other.is_list() && is_tuple() == other.is_tuple()) {
+        const auto& a = as_list().items;
+        const auto& b = other.as_list().items;
+        for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+            if (!a[i].equals(b[i])) {
+                return a[i].less_than(b[i], op);
+            }
+        }
+        return a.size() < b.size();
+    }
+    std::string message = "'";
+    message.append(op).append("' not supported between instances of '").append(type_name());
+    message.append("' and '").append(other.type_name()).append("'");
+    raise("TypeError", std::move(message));
+}
+
+} // namespace hearth::jinja

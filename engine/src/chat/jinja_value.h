@@ -1,0 +1,150 @@
+// Jinja values: Python's data model as chat templates see it (None, bool, int, float, str, list,
+// tuple, dict, namespace, callables, jinja2's Undefined), with Python's str(), repr() and ==.
+#pragma once
+
+#include "chat/jinja_utf8.h"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace hearth::jinja {
+
+// A render-time failure, carrying the Python exception type jinja2 would raise and its message
+// (str(exception)), so that messages reach the user exactly as in Python.
+struct JinjaError {
+    std::string type; // "TemplateError", "UndefinedError", "TypeError", ...
+    std::string message;
+};
+[[noreturn]] void raise(std::string type, std::string message);
+
+enum class Kind : uint8_t {
+    undefined,
+    none,
+    boolean,
+    integer,
+    floating,
+    string,
+    list, // list or tuple
+    dict, // dict or namespace
+    callable,
+    loop, // the `loop` variable of a for loop
+};
+
+class Value;
+class Interpreter;
+struct LoopState;
+
+struct CallArgs {
+    std::vector<Value> positional;
+    std::vector<std::pair<std::string, Value>> keywords;
+};
+
+using NativeFn = std::function<Value(Interpreter&, CallArgs&)>;
+
+struct ListObj {
+    std::vector<Value> items;
+    bool tuple = false;
+};
+
+struct DictObj {
+    std::vector<std::pair<Value, Value>> items; // insertion order, as Python dicts keep it
+    bool is_namespace = false;
+    const Value* find(const Value& key) const;
+    const Value* find(std::string_view key) const;
+    void set(Value key, Value value);
+};
+
+struct CallableObj {
+    std::string name; // for messages and repr
+    NativeFn fn;
+    bool is_macro = false;
+};
+
+class Value {
+public:
+    Value() = default; // Undefined
+    Value(std::nullptr_t) : kind_(Kind::none) {}
+    Value(bool b) : kind_(Kind::boolean), int_(b) {}
+    Value(int i) : kind_(Kind::integer), int_(i) {}
+    Value(int64_t i) : kind_(Kind::integer), int_(i) {}
+    Value(double f) : kind_(Kind::floating), float_(f) {}
+    Value(std::string s) : kind_(Kind::string), str_(std::move(s)) {}
+    Value(std::string_view s) : kind_(Kind::string), str_(s) {}
+    Value(const char* s) : kind_(Kind::string), str_(s) {}
+
+    // An Undefined whose use fails with `message` ("'x' is undefined", ...).
+    static Value undefined(std::string message);
+    static Value list(std::vector<Value> items = {}, bool tuple = false);
+    static Value dict(std::vector<std::pair<Value, Value>> items = {}, bool is_namespace = false);
+    static Value callable(std::string name, NativeFn fn, bool is_macro = false);
+    static Value loop(std::shared_ptr<LoopState> state);
+    static Value from_json(const nlohmann::ordered_json& json);
+
+    Kind kind() const { return kind_; }
+    bool is_undefined() const { return kind_ == Kind::undefined; }
+    bool is_none() const { return kind_ == Kind::none; }
+    bool is_bool() const { return kind_ == Kind::boolean; }
+    bool is_int() const { return kind_ == Kind::integer; }
+    bool is_float() const { return kind_ == Kind::floating; }
+    bool is_number() const { return is_int() || is_float() || is_bool(); }
+    bool is_string() const { return kind_ == Kind::string; }
+    bool is_list() const { return kind_ == Kind::list; }
+    bool is_tuple() const { return is_list() && as_list().tuple; }
+    bool is_dict() const { return kind_ == Kind::dict; }
+    bool is_namespace() const { return is_dict() && as_dict().is_namespace; }
+    bool is_callable() const { return kind_ == Kind::callable; }
+
+    bool as_bool() const { return int_ != 0; }
+    int64_t as_int() const { return int_; } // integers and booleans
+    double as_double() const { return is_float() ? float_ : static_cast<double>(int_); }
+    const std::string& as_string() const { return str_; }
+    ListObj& as_list() const { return *static_cast<ListObj*>(obj_.get()); }
+    DictObj& as_dict() const { return *static_cast<DictObj*>(obj_.get()); }
+    CallableObj& as_callable() const { return *static_cast<CallableObj*>(obj_.get()); }
+    LoopState& as_loop() const { return *static_cast<LoopState*>(obj_.get()); }
+    // The message an Undefined fails with.
+    const std::string& undefined_message() const { return str_; }
+    // Throws UndefinedError when this is Undefined (for operations jinja2's Undefined refuses).
+    const Value& require_defined() const;
+
+    bool truthy() const;
+    // Python's str() (what `{{ }}` prints) and repr() (items inside containers).
+    std::string str() const;
+    std::string repr() const;
+    void append_str(std::string& out) const;
+    void append_repr(std::string& out) const;
+    // Python's type(x).__name__, for messages: 'int', 'str', 'dict', 'NoneType', ...
+    std::string type_name() const;
+    // jinja2's object_type_repr: "None", "dict object", ...
+    std::string object_type_repr() const;
+
+    // Python's == (1 == 1.0 == True; tuple != list; dict order-insensitive).
+    bool equals(const Value& other) const;
+    // Python's < for numbers, strings and sequences; TypeError otherwise.
+    bool less_than(const Value& other, std::string_view op = "<") const;
+
+    // json.dumps(self, ensure_ascii=False, indent, separators, sort_keys).
+    std::string to_json(int indent = -1, std::string_view indent_str = {},
+                        std::string_view item_sep = {}, std::string_view key_sep = {},
+                        bool sort_keys = false, bool ensure_ascii = false) const;
+
+private:
+    Kind kind_ = Kind::undefined;
+    int64_t int_ = 0;
+    double float_ = 0;
+    std::string str_; // string value, or an Undefined's message
+    std::shared_ptr<void> obj_;
+};
+
+// Python's repr() of a float: shortest round-trip digits, "1.0", "1e-05", "1e+16".
+std::string format_float(double value);
+// Python's repr() of a str: single quotes unless the text has ' and no ".
+std::string python_repr(std::string_view text);
+
+} // namespace hearth::jinja
