@@ -125,25 +125,24 @@ struct IQ4_NLW {
     }
 };
 
-// With one or two tokens the FMA latency would bound the loop, so even and odd blocks go to
-// separate accumulators (kSets of them), added at the end.
+// One accumulator per token, blocks in order, as ggml's vec_dot does: every token's result is
+// then the same bits whether it is computed alone (decode) or with others (prefill, batched
+// sequences), so a cached prefix and a fresh prompt give identical logits.
 template <class W, int NT>
 void dot_32_nt(int64_t n, const void* vw, const uint8_t* x, size_t x_stride, float* y,
                int64_t y_stride) {
     using Act = typename W::Act;
-    constexpr int kSets = NT <= 2 ? 2 : 1;
     const auto* w = static_cast<const typename W::Block*>(vw);
     const Act* a[NT];
-    __m256 acc[kSets][NT];
+    __m256 acc[NT];
     float mins[NT];
     for (int t = 0; t < NT; ++t) {
         a[t] = reinterpret_cast<const Act*>(x + t * x_stride);
-        for (int s = 0; s < kSets; ++s) {
-            acc[s][t] = _mm256_setzero_ps();
-        }
+        acc[t] = _mm256_setzero_ps();
         mins[t] = 0.0f;
     }
-    const auto step = [&](int64_t b, __m256* sums) {
+    const int64_t n_blocks = n / 32;
+    for (int64_t b = 0; b < n_blocks; ++b) {
         const __m256i q = W::values(w[b]);
         const __m256i uq = W::kSigned ? _mm256_sign_epi8(q, q) : q;
         const float dw = h2f(w[b].d);
@@ -153,28 +152,14 @@ void dot_32_nt(int64_t n, const void* vw, const uint8_t* x, size_t x_stride, flo
                 qy = _mm256_sign_epi8(qy, q);
             }
             const __m256 p = _mm256_cvtepi32_ps(dot_us8(uq, qy));
-            sums[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * h2f(a[t][b].d)), p, sums[t]);
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * h2f(a[t][b].d)), p, acc[t]);
             if constexpr (W::kMin) {
                 mins[t] += h2f(w[b].m) * h2f(a[t][b].s);
             }
         }
-    };
-    const int64_t n_blocks = n / 32;
-    int64_t b = 0;
-    for (; b + kSets <= n_blocks; b += kSets) {
-        for (int s = 0; s < kSets; ++s) {
-            step(b + s, acc[s]);
-        }
-    }
-    for (; b < n_blocks; ++b) {
-        step(b, acc[0]);
     }
     for (int t = 0; t < NT; ++t) {
-        __m256 total = acc[0][t];
-        for (int s = 1; s < kSets; ++s) {
-            total = _mm256_add_ps(total, acc[s][t]);
-        }
-        y[t * y_stride] = hsum(total) + mins[t];
+        y[t * y_stride] = hsum(acc[t]) + mins[t];
     }
 }
 

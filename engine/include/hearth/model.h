@@ -1,0 +1,53 @@
+// A loaded model: its GGUF file mapped in memory, its weights bound to the layers of its
+// architecture (read from metadata alone), its tokenizer, and the CPU backend that runs it.
+//
+// A Model is immutable once loaded and shared (std::shared_ptr<const Model>) by every
+// Session that uses it; its const functions are safe from any thread. The weights are read
+// in place from the mapping: nothing is dequantized at load.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <memory>
+
+#include "hearth/error.h"
+#include "hearth/gguf.h"
+#include "hearth/model_info.h"
+#include "hearth/tokenizer.h"
+
+namespace hearth {
+
+struct LoadOptions {
+    int n_threads = 0; // 0: the machine's physical cores
+    // Called with the fraction loaded (0..1) while the weights are paged in. Returning
+    // false cancels the load, which then fails with ErrorCode::cancelled.
+    std::function<bool(double fraction)> on_progress;
+};
+
+class Model {
+public:
+    // Fails with `io`/`bad_format` for an unreadable file, `unsupported` for an
+    // architecture or tensor type Hearth does not run (named in the message),
+    // `bad_format` for a tensor missing or of the wrong shape (named, with both shapes).
+    static Result<std::shared_ptr<const Model>> load(const std::filesystem::path& path,
+                                                     const LoadOptions& options = {});
+
+    ~Model();
+    Model(const Model&) = delete;
+    Model& operator=(const Model&) = delete;
+
+    const ModelInfo& info() const;
+    const Tokenizer& tokenizer() const;
+    const GgufFile& file() const;
+    int n_threads() const;
+
+    struct Impl; // private to the engine
+    const Impl& impl() const { return *impl_; }
+
+private:
+    explicit Model(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+} // namespace hearth

@@ -1,0 +1,118 @@
+// One conversation's KV cache and its generation loop: prefill the new tokens (reusing
+// the cached prefix), decode token by token, stop on end-of-generation tokens, stop
+// strings, max tokens, a full context or cancel, and stream each piece with its timing.
+//
+// A Session is used from one thread at a time (the engine's worker); cancel() may be
+// called from any thread. It shares its Model with other sessions.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "hearth/error.h"
+#include "hearth/model.h"
+#include "hearth/sampling.h"
+
+namespace hearth {
+
+enum class StopReason {
+    end_of_generation, // the model emitted EOS / EOT / <|im_end|>
+    stop_string,       // a stop string appeared in the text (it is not included)
+    max_tokens,
+    context_full,      // the KV cache has no room for another token
+    cancelled,
+};
+const char* stop_reason_name(StopReason reason);
+
+struct SessionOptions {
+    uint32_t n_ctx = 0;     // 0: the trained context, capped at 4096
+    uint32_t n_batch = 512; // prompt tokens per forward pass
+};
+
+struct GenerateOptions {
+    int32_t max_tokens = 512;
+    std::vector<std::string> stop_strings;
+};
+
+// One generated token. `text` is what became printable with it: possibly empty (part of a
+// UTF-8 character, or held back because it may start a stop string), possibly several
+// tokens' worth.
+struct TokenEvent {
+    int32_t token = -1;
+    std::string text;
+    double ms = 0;                       // since generate() started
+    const SamplingTrace* trace = nullptr; // when the sampling parameters ask for it
+};
+
+struct GenerationStats {
+    int32_t n_prompt = 0;    // tokens in the prompt
+    int32_t n_reused = 0;    // of which found in the cache
+    int32_t n_prefilled = 0; // of which computed now
+    int32_t n_generated = 0;
+    double prefill_ms = 0;
+    double decode_ms = 0;
+    double ttft_ms = 0; // start to first token sampled
+    StopReason stop = StopReason::max_tokens;
+    std::string text; // the completion, without the stop string
+
+    double prefill_tokens_per_second() const {
+        return prefill_ms > 0 ? n_prefilled * 1000.0 / prefill_ms : 0;
+    }
+    double decode_tokens_per_second() const {
+        return decode_ms > 0 && n_generated > 1 ? (n_generated - 1) * 1000.0 / decode_ms : 0;
+    }
+};
+
+class Session {
+public:
+    static Result<Session> create(std::shared_ptr<const Model> model,
+                                  const SessionOptions& options = {});
+    Session(Session&&) noexcept;
+    Session& operator=(Session&&) noexcept;
+    ~Session();
+
+    // Continues `prompt` (the whole conversation so far, as tokens). Fails with
+    // `context_full` when the prompt does not fit the context, `invalid_argument` for an
+    // empty prompt or bad sampling parameters. `on_token` returning false stops
+    // generation (StopReason::cancelled).
+    Result<GenerationStats> generate(std::span<const int32_t> prompt, const SamplingParams& sampling,
+                                     const GenerateOptions& options,
+                                     const std::function<bool(const TokenEvent&)>& on_token = {});
+
+    // Runs `tokens` from position 0 and hands the logits of every position to `on_logits`
+    // (perplexity). Replaces the cache's contents.
+    Result<void> evaluate(std::span<const int32_t> tokens,
+                          const std::function<void(size_t position, std::span<const float> logits)>&
+                              on_logits);
+
+    // Runs `tokens` after the cached ones (as llama_decode does) and returns the logits of
+    // the last one; the view is valid until the next call. For benchmarks and scoring.
+    Result<std::span<const float>> append(std::span<const int32_t> tokens);
+
+    // Asks a running generate() to stop after the current token. Thread-safe.
+    void cancel();
+
+    // Forgets the cached tokens (the next generate() prefills everything).
+    void clear();
+
+    uint32_t n_ctx() const;
+    const Model& model() const;
+    // The tokens whose keys and values are in the cache.
+    const std::vector<int32_t>& cached_tokens() const;
+    // Tokens run through the model since creation: a test of prefix reuse reads it.
+    uint64_t n_tokens_computed() const;
+    uint64_t kv_cache_bytes() const;
+
+    struct Impl;
+
+private:
+    explicit Session(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+} // namespace hearth

@@ -1,0 +1,36 @@
+// The differences between supported architectures, as llama.cpp's llama-model.cpp sets them.
+#include "llm_arch.h"
+
+#include <array>
+
+namespace hearth {
+namespace {
+
+constexpr std::array kArchitectures{
+    ArchTraits{.name = "llama"},
+    ArchTraits{.name = "mistral"},
+    ArchTraits{.name = "qwen2", .rope = RopeLayout::neox, .qkv_bias = true},
+    ArchTraits{.name = "qwen3", .rope = RopeLayout::neox, .qk_norm = true},
+    ArchTraits{.name = "gemma3",
+               .rope = RopeLayout::neox,
+               .activation = FfnActivation::gelu_tanh,
+               .qk_norm = true,
+               .post_norms = true,
+               .embed_scale = true,
+               .scale_query = true},
+};
+
+} // namespace
+
+std::optional<ArchTraits> arch_traits(std::string_view architecture) {
+    for (const auto& traits : kArchitectures) {
+        if (traits.name == architecture) {
+            return traits;
+        }
+    }
+    return std::nullopt;
+}
+
+std::string_view supported_architectures() { return "llama, mistral, qwen2, qwen3, gemma3"; }
+
+} // namespace hearth

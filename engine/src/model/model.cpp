@@ -1,0 +1,293 @@
+// Model loading: map the file, check the architecture, bind and shape-check every tensor,
+// page the weights in with progress and cancel.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "hearth/quant.h"
+#include "model/model_impl.h"
+
+namespace hearth {
+namespace {
+
+std::string shape_text(const std::vector<uint64_t>& dims) {
+    std::string out = "[";
+    for (size_t i = 0; i < dims.size(); ++i) {
+        out += (i ? ", " : "") + std::to_string(dims[i]);
+    }
+    return out + "]";
+}
+
+class Binder {
+public:
+    explicit Binder(const GgufFile& file) : file_(file) {}
+
+    const GgufTensorInfo* find(const std::string& name) const { return file_.find_tensor(name); }
+
+    // A matrix of n_rows × n_cols (GGML dims {n_cols, n_rows}).
+    Result<cpu::WeightMatrix> matrix(const std::string& name, uint64_t n_cols, uint64_t n_rows) {
+        const GgufTensorInfo* tensor = find(name);
+        if (!tensor) {
+            return fail(ErrorCode::bad_format, fmt::format("tensor '{}' is missing", name));
+        }
+        if (tensor->dims.size() != 2 || tensor->dims[0] != n_cols || tensor->dims[1] != n_rows) {
+            return fail(ErrorCode::bad_format,
+                        fmt::format("tensor '{}' has shape {}, expected [{}, {}] for this "
+                                    "architecture's hyper-parameters",
+                                    name, shape_text(tensor->dims), n_cols, n_rows));
+        }
+        if (!cpu::matmul_supports(tensor->type)) {
+            return fail(ErrorCode::unsupported,
+                        fmt::format("tensor '{}' has type {}, which Hearth cannot compute with yet",
+                                    name, tensor_type_name(tensor->type)));
+        }
+        used_ += 1;
+        const auto traits = tensor_type_traits(tensor->type);
+        return cpu::WeightMatrix{
+            .type = tensor->type,
+            .data = file_.tensor_data(*tensor).data(),
+            .n_cols = static_cast<int64_t>(n_cols),
+            .n_rows = static_cast<int64_t>(n_rows),
+            .row_bytes = n_cols / traits.block_size * traits.type_size,
+        };
+    }
+
+    // A vector of n float32 values (norm weights, biases), converted at load.
+    Result<std::vector<float>> vector(const std::string& name, uint64_t n) {
+        const GgufTensorInfo* tensor = find(name);
+        if (!tensor) {
+            return fail(ErrorCode::bad_format, fmt::format("tensor '{}' is missing", name));
+        }
+        if (tensor->n_elements != n || tensor->dims[0] != n) {
+            return fail(ErrorCode::bad_format,
+                        fmt::format("tensor '{}' has shape {}, expected [{}]", name,
+                                    shape_text(tensor->dims), n));
+        }
+        used_ += 1;
+        return file_.read_tensor_f32(*tensor);
+    }
+
+    Result<std::vector<float>> optional_vector(const std::string& name, uint64_t n) {
+        if (!find(name)) {
+            return std::vector<float>{};
+        }
+        return vector(name, n);
+    }
+
+    size_t used() const { return used_; }
+
+private:
+    const GgufFile& file_;
+    size_t used_ = 0;
+};
+
+Result<void> bind_layers(Model::Impl& m, Binder& bind) {
+    const ModelInfo& info = m.info;
+    const uint64_t q_width = uint64_t{info.n_head} * info.head_dim_k;
+    const uint64_t k_width = uint64_t{info.n_head_kv} * info.head_dim_k;
+    const uint64_t v_width = uint64_t{info.n_head_kv} * info.head_dim_v;
+    const uint64_t o_width = uint64_t{info.n_head} * info.head_dim_v;
+    m.layers.resize(info.n_layer);
+    for (uint32_t il = 0; il < info.n_layer; ++il) {
+        LayerWeights& layer = m.layers[il];
+        const std::string p = fmt::format("blk.{}.", il);
+        auto assign = [](auto& target, auto&& result) -> Result<void> {
+            if (!result) {
+                return std::unexpected(result.error());
+            }
+            target = std::move(*result);
+            return {};
+        };
+        Result<void> steps[] = {
+            assign(layer.attn_norm, bind.vector(p + "attn_norm.weight", info.n_embd)),
+            assign(layer.wq, bind.matrix(p + "attn_q.weight", info.n_embd, q_width)),
+            assign(layer.wk, bind.matrix(p + "attn_k.weight", info.n_embd, k_width)),
+            assign(layer.wv, bind.matrix(p + "attn_v.weight", info.n_embd, v_width)),
+            assign(layer.wo, bind.matrix(p + "attn_output.weight", o_width, info.n_embd)),
+            assign(layer.ffn_norm, bind.vector(p + "ffn_norm.weight", info.n_embd)),
+            assign(layer.w_gate, bind.matrix(p + "ffn_gate.weight", info.n_embd, info.n_ff)),
+            assign(layer.w_up, bind.matrix(p + "ffn_up.weight", info.n_embd, info.n_ff)),
+            assign(layer.w_down, bind.matrix(p + "ffn_down.weight", info.n_ff, info.n_embd)),
+            m.arch.qkv_bias ? assign(layer.bq, bind.optional_vector(p + "attn_q.bias", q_width))
+                            : Result<void>{},
+            m.arch.qkv_bias ? assign(layer.bk, bind.optional_vector(p + "attn_k.bias", k_width))
+                            : Result<void>{},
+            m.arch.qkv_bias ? assign(layer.bv, bind.optional_vector(p + "attn_v.bias", v_width))
+                            : Result<void>{},
+            m.arch.qk_norm ? assign(layer.q_norm, bind.vector(p + "attn_q_norm.weight",
+                                                              info.head_dim_k))
+                           : Result<void>{},
+            m.arch.qk_norm ? assign(layer.k_norm, bind.vector(p + "attn_k_norm.weight",
+                                                              info.head_dim_k))
+                           : Result<void>{},
+            m.arch.post_norms ? assign(layer.post_attn_norm,
+                                       bind.vector(p + "post_attention_norm.weight", info.n_embd))
+                              : Result<void>{},
+            m.arch.post_norms ? assign(layer.post_ffn_norm,
+                                       bind.vector(p + "post_ffw_norm.weight", info.n_embd))
+                              : Result<void>{},
+        };
+        for (auto& step : steps) {
+            if (!step) {
+                return std::unexpected(step.error());
+            }
+        }
+    }
+    return {};
+}
+
+// Gemma 3: which layers attend to a sliding window. `sliding_window_pattern` is either a
+// period n (layer il slides unless il % n == n - 1; 0 means every layer slides; 6 when
+// absent) or a per-layer array of booleans.
+void assign_sliding_layers(Model::Impl& m) {
+    if (m.info.architecture != "gemma3" || m.info.sliding_window == 0) {
+        return;
+    }
+    const GgufValue* pattern = m.file.find("gemma3.attention.sliding_window_pattern");
+    const GgufArray* per_layer = pattern ? pattern->as_array() : nullptr;
+    const int64_t period = pattern && !per_layer ? pattern->as_int().value_or(6) : 6;
+    for (uint32_t il = 0; il < m.info.n_layer; ++il) {
+        if (per_layer) {
+            m.layers[il].sliding =
+                il < per_layer->items.size() && per_layer->items[il].as_int().value_or(0) != 0;
+        } else {
+            m.layers[il].sliding = period == 0 || il % period != period - 1;
+        }
+    }
+    m.rope_freq_base_swa = m.file.header().get_float("gemma3.rope.freq_base_swa").value_or(10000.0);
+}
+
+// Reads every page of the weights once so that the first token does not pay for disk
+// reads, reporting progress; returns false when cancelled.
+bool page_in(const GgufFile& file, const LoadOptions& options) {
+    const auto& tensors = file.tensors();
+    if (tensors.empty()) {
+        return true;
+    }
+    const uint64_t begin = tensors.front().file_offset;
+    const uint64_t end = file.file_size();
+    const auto* base = file.tensor_data(tensors.front()).data() - begin;
+    constexpr uint64_t kPage = 4096;
+    constexpr uint64_t kReport = 8ull << 20;
+    volatile uint8_t sink = 0;
+    for (uint64_t at = begin; at < end; at += kPage) {
+        sink = sink + base[at];
+        if (options.on_progress && (at - begin) % kReport < kPage) {
+            if (!options.on_progress(double(at - begin) / double(end - begin))) {
+                return false;
+            }
+        }
+    }
+    return !options.on_progress || options.on_progress(1.0);
+}
+
+} // namespace
+
+Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Model::~Model() = default;
+
+const ModelInfo& Model::info() const { return impl_->info; }
+const Tokenizer& Model::tokenizer() const { return impl_->tokenizer; }
+const GgufFile& Model::file() const { return impl_->file; }
+int Model::n_threads() const { return impl_->pool->size(); }
+
+Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& path,
+                                                 const LoadOptions& options) {
+    auto file = GgufFile::open(path);
+    if (!file) {
+        return std::unexpected(file.error());
+    }
+    auto fail_in_file = [&](Error error) {
+        error.message = path.string() + ": " + error.message;
+        return std::unexpected(error);
+    };
+    auto info = read_model_info(file->header(), file->file_size());
+    if (!info) {
+        return fail_in_file(info.error());
+    }
+    auto arch = arch_traits(info->architecture);
+    if (!arch) {
+        return fail_in_file({ErrorCode::unsupported,
+                             fmt::format("architecture '{}' is not supported (Hearth runs {})",
+                                         info->architecture, supported_architectures())});
+    }
+    if (info->n_head % std::max<uint32_t>(info->n_head_kv, 1) != 0 || info->n_head_kv == 0) {
+        return fail_in_file({ErrorCode::bad_format,
+                             fmt::format("{} attention heads cannot be shared by {} KV heads",
+                                         info->n_head, info->n_head_kv)});
+    }
+    if (info->n_rot > info->head_dim_k || info->n_rot % 2 != 0 || info->n_ff == 0 ||
+        info->n_vocab == 0) {
+        return fail_in_file({ErrorCode::bad_format,
+                             "inconsistent hyper-parameters (RoPE dimensions, feed-forward or "
+                             "vocabulary size)"});
+    }
+    auto tokenizer = Tokenizer::from_gguf(file->header());
+    if (!tokenizer) {
+        return fail_in_file(tokenizer.error());
+    }
+    if (static_cast<uint32_t>(tokenizer->n_vocab()) != info->n_vocab) {
+        return fail_in_file({ErrorCode::bad_format,
+                             fmt::format("the vocabulary has {} tokens but the model {}",
+                                         tokenizer->n_vocab(), info->n_vocab)});
+    }
+
+    auto impl = std::make_unique<Impl>(Impl{.file = std::move(*file),
+                                            .info = std::move(*info),
+                                            .arch = *arch,
+                                            .tokenizer = std::move(*tokenizer),
+                                            .token_embd = {},
+                                            .output = {},
+                                            .output_norm = {},
+                                            .rope_freq_factors = {},
+                                            .layers = {},
+                                            .rope_freq_base_swa = 10000.0,
+                                            .attn_scale = 1.0f,
+                                            .pool = nullptr});
+    Binder bind(impl->file);
+    const ModelInfo& mi = impl->info;
+    auto embd = bind.matrix("token_embd.weight", mi.n_embd, mi.n_vocab);
+    if (!embd) {
+        return fail_in_file(embd.error());
+    }
+    impl->token_embd = *embd;
+    if (bind.find("output.weight")) {
+        auto output = bind.matrix("output.weight", mi.n_embd, mi.n_vocab);
+        if (!output) {
+            return fail_in_file(output.error());
+        }
+        impl->output = *output;
+    } else {
+        impl->output = impl->token_embd; // tied embeddings
+    }
+    auto output_norm = bind.vector("output_norm.weight", mi.n_embd);
+    if (!output_norm) {
+        return fail_in_file(output_norm.error());
+    }
+    impl->output_norm = std::move(*output_norm);
+    if (bind.find("rope_freqs.weight")) {
+        auto factors = bind.vector("rope_freqs.weight", mi.n_rot / 2);
+        if (!factors) {
+            return fail_in_file(factors.error());
+        }
+        impl->rope_freq_factors = std::move(*factors);
+    }
+    if (auto layers = bind_layers(*impl, bind); !layers) {
+        return fail_in_file(layers.error());
+    }
+    assign_sliding_layers(*impl);
+    // Gemma 3 27B was trained with 1/sqrt(n_embd / n_head) (its query_pre_attn_scalar);
+    // llama.cpp recognises it by its 62 layers, as GGUF does not carry the scalar.
+    const bool gemma3_27b = mi.architecture == "gemma3" && mi.n_layer == 62;
+    impl->attn_scale = 1.0f / std::sqrt(static_cast<float>(gemma3_27b ? mi.n_embd / mi.n_head
+                                                                      : mi.head_dim_k));
+    if (!page_in(impl->file, options)) {
+        return fail(ErrorCode::cancelled, "loading " + path.string() + " was cancelled");
+    }
+    const int n_threads = options.n_threads > 0 ? options.n_threads : cpu::default_thread_count();
+    impl->pool = std::make_unique<cpu::ThreadPool>(n_threads);
+    return std::shared_ptr<const Model>(new Model(std::move(impl)));
+}
+
+} // namespace hearth

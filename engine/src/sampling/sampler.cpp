@@ -1,0 +1,191 @@
+// The sampling chain. Stages follow llama.cpp's llama-sampling.cpp semantics:
+// penalties scale a seen token's logit (÷ r when positive, × r when negative) and subtract
+// count × frequency + presence; top-k keeps the k largest logits; top-p keeps the smallest
+// prefix whose probability reaches p; min-p keeps logits ≥ max + ln(min_p); temperature
+// divides the logits; the draw walks the cumulative distribution with a seeded generator.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_map>
+
+#include "hearth/sampling.h"
+
+namespace hearth {
+
+Result<void> SamplingParams::validate() const {
+    auto bad = [](std::string message) { return fail(ErrorCode::invalid_argument, message); };
+    if (!(temperature >= 0.0f) || !std::isfinite(temperature)) {
+        return bad(fmt::format("temperature must be 0 or more, got {}", temperature));
+    }
+    if (!(top_p > 0.0f && top_p <= 1.0f)) {
+        return bad(fmt::format("top-p must be in (0, 1], got {}", top_p));
+    }
+    if (!(min_p >= 0.0f && min_p <= 1.0f)) {
+        return bad(fmt::format("min-p must be in [0, 1], got {}", min_p));
+    }
+    if (top_k < 0) {
+        return bad(fmt::format("top-k must be 0 (off) or more, got {}", top_k));
+    }
+    if (!(repeat_penalty > 0.0f) || !std::isfinite(repeat_penalty)) {
+        return bad(fmt::format("repeat penalty must be more than 0, got {}", repeat_penalty));
+    }
+    if (repeat_last_n < -1) {
+        return bad(fmt::format("repeat-last-n must be -1 (all), 0 (off) or more, got {}",
+                               repeat_last_n));
+    }
+    if (!std::isfinite(presence_penalty) || !std::isfinite(frequency_penalty)) {
+        return bad("presence and frequency penalties must be finite numbers");
+    }
+    return {};
+}
+
+Sampler::Sampler(const SamplingParams& params) : params_(params), rng_(params.seed) {}
+
+void Sampler::reseed(uint64_t seed) {
+    params_.seed = seed;
+    rng_.seed(static_cast<std::mt19937::result_type>(seed));
+}
+
+// Probabilities of the remaining candidates (sorted or not), in float as llama.cpp does.
+void Sampler::softmax(std::vector<Candidate>& candidates) const {
+    float max_logit = -INFINITY;
+    for (const auto& c : candidates) {
+        max_logit = std::max(max_logit, c.logit);
+    }
+    double sum = 0.0;
+    for (auto& c : candidates) {
+        c.p = std::exp(c.logit - max_logit);
+        sum += c.p;
+    }
+    for (auto& c : candidates) {
+        c.p = static_cast<float>(c.p / sum);
+    }
+}
+
+void Sampler::record(const char* stage, std::vector<Candidate>& candidates) {
+    if (!trace_) {
+        return;
+    }
+    softmax(candidates);
+    std::vector<Candidate> top = candidates;
+    const size_t n = std::min<size_t>(top.size(), static_cast<size_t>(std::max(params_.trace_top_n, 1)));
+    std::partial_sort(top.begin(), top.begin() + static_cast<std::ptrdiff_t>(n), top.end(),
+                      [](const Candidate& a, const Candidate& b) { return a.logit > b.logit; });
+    SamplingStage out{.name = stage, .top = {}, .n_remaining = static_cast<int32_t>(candidates.size())};
+    for (size_t i = 0; i < n; ++i) {
+        out.top.push_back({top[i].token, top[i].logit, top[i].p});
+    }
+    trace_->stages.push_back(std::move(out));
+}
+
+int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> history) {
+    if (params_.trace) {
+        trace_ = SamplingTrace{};
+    } else {
+        trace_.reset();
+    }
+    candidates_.resize(logits.size());
+    for (size_t i = 0; i < logits.size(); ++i) {
+        candidates_[i] = {static_cast<int32_t>(i), logits[i], 0.0f};
+    }
+    auto& c = candidates_;
+    record("logits", c);
+
+    // Repetition, presence and frequency penalties over the last repeat_last_n tokens.
+    const bool penalise = params_.repeat_penalty != 1.0f || params_.presence_penalty != 0.0f ||
+                          params_.frequency_penalty != 0.0f;
+    if (penalise && params_.repeat_last_n != 0 && !history.empty()) {
+        const size_t window = params_.repeat_last_n < 0
+                                  ? history.size()
+                                  : std::min(history.size(), size_t(params_.repeat_last_n));
+        std::unordered_map<int32_t, int> counts;
+        for (size_t i = history.size() - window; i < history.size(); ++i) {
+            counts[history[i]] += 1;
+        }
+        for (const auto& [token, count] : counts) {
+            if (token < 0 || static_cast<size_t>(token) >= c.size()) {
+                continue;
+            }
+            float& logit = c[static_cast<size_t>(token)].logit;
+            logit = logit <= 0 ? logit * params_.repeat_penalty : logit / params_.repeat_penalty;
+            logit -= static_cast<float>(count) * params_.frequency_penalty +
+                     params_.presence_penalty;
+        }
+        record("penalties", c);
+    }
+
+    auto by_logit = [](const Candidate& a, const Candidate& b) {
+        return a.logit > b.logit || (a.logit == b.logit && a.token < b.token);
+    };
+    if (params_.temperature <= 0.0f) {
+        const auto best = std::min_element(c.begin(), c.end(), by_logit);
+        if (trace_) {
+            trace_->chosen = best->token;
+        }
+        return best->token;
+    }
+
+    // top-k: the k largest logits, sorted.
+    const size_t k = params_.top_k > 0 ? std::min(c.size(), size_t(params_.top_k)) : c.size();
+    std::partial_sort(c.begin(), c.begin() + static_cast<std::ptrdiff_t>(k), c.end(), by_logit);
+    c.resize(k);
+    if (params_.top_k > 0) {
+        record("top-k", c);
+    }
+
+    // top-p: the smallest prefix whose probability mass reaches p.
+    if (params_.top_p < 1.0f) {
+        softmax(c);
+        double cumulative = 0.0;
+        size_t keep = c.size();
+        for (size_t i = 0; i < c.size(); ++i) {
+            cumulative += c[i].p;
+            if (cumulative >= params_.top_p) {
+                keep = i + 1;
+                break;
+            }
+        }
+        c.resize(keep);
+        record("top-p", c);
+    }
+
+    // min-p: logits at least max + ln(min_p), i.e. p ≥ min_p × p_max.
+    if (params_.min_p > 0.0f) {
+        const float min_logit = c.front().logit + std::log(params_.min_p);
+        size_t keep = 0;
+        while (keep < c.size() && c[keep].logit >= min_logit) {
+            ++keep;
+        }
+        c.resize(std::max<size_t>(keep, 1));
+        record("min-p", c);
+    }
+
+    for (auto& candidate : c) {
+        candidate.logit /= params_.temperature;
+    }
+    softmax(c);
+    record("temperature", c);
+
+    // The seeded draw: a uniform double from two 32-bit outputs of mt19937, so the result
+    // does not depend on the standard library's distribution implementation.
+    const uint64_t high = rng_();
+    const uint64_t low = rng_();
+    const uint64_t bits = (high << 21) | (low >> 11);
+    const double u = static_cast<double>(bits & ((uint64_t{1} << 53) - 1)) * 0x1.0p-53;
+    double cumulative = 0.0;
+    int32_t chosen = c.back().token;
+    for (const auto& candidate : c) {
+        cumulative += candidate.p;
+        if (u < cumulative) {
+            chosen = candidate.token;
+            break;
+        }
+    }
+    if (trace_) {
+        trace_->chosen = chosen;
+    }
+    return chosen;
+}
+
+} // namespace hearth

@@ -1,0 +1,103 @@
+// Template resolution, rendering and prompt tokenization for a model.
+#include "hearth/prompt.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace hearth {
+
+Result<PromptFormat> resolve_prompt_format(const Model& model, std::string_view name) {
+    const Tokenizer& tokenizer = model.tokenizer();
+    const std::string embedded = model.info().chat_template.value_or("");
+    const VocabularyLookup has_token = [&tokenizer](std::string_view text) {
+        return tokenizer.find_token(text).has_value();
+    };
+    PromptFormat format;
+    if (name.empty()) {
+        format.choice = choose_template(embedded, has_token);
+    } else if (name == "model") {
+        if (embedded.empty()) {
+            return fail(ErrorCode::invalid_argument, "this model has no chat template of its own");
+        }
+        format.choice = {TemplateOrigin::embedded, "model", embedded, "the model's own template"};
+    } else if (name == "raw") {
+        format.choice = {TemplateOrigin::raw, "raw", "", "chosen by the user"};
+    } else if (const BuiltinTemplate* builtin = find_builtin_template(name)) {
+        format.choice = {TemplateOrigin::builtin, builtin->name, builtin->source, "chosen by the user"};
+    } else {
+        std::ifstream in{std::string(name)};
+        if (!in) {
+            return fail(ErrorCode::invalid_argument,
+                        fmt::format("'{}' is neither a built-in template (hearth-cli template "
+                                    "list) nor a readable file",
+                                    name));
+        }
+        std::stringstream text;
+        text << in.rdbuf();
+        format.choice = {TemplateOrigin::builtin, std::string(name), text.str(), "from a file"};
+    }
+    if (format.choice.origin == TemplateOrigin::builtin) {
+        if (const BuiltinTemplate* builtin = find_builtin_template(format.choice.name)) {
+            format.stop_strings = builtin->stop;
+        }
+    }
+    auto token_text = [&tokenizer](std::optional<int32_t> id) {
+        return id ? tokenizer.token_text(*id) : std::string();
+    };
+    format.bos_token = token_text(tokenizer.bos_id());
+    format.eos_token = token_text(tokenizer.eos_id());
+    if (format.choice.origin != TemplateOrigin::raw) {
+        auto parsed = ChatTemplate::parse(format.choice.source);
+        if (!parsed) {
+            return fail(ErrorCode::bad_format, fmt::format("template '{}': {}", format.choice.name,
+                                                           parsed.error().message));
+        }
+        format.chat_template = std::move(*parsed);
+    }
+    ModelTemplateFacts facts{.name = model.info().name,
+                             .tags = {},
+                             .embedded_template = embedded,
+                             .has_token = has_token};
+    if (const GgufValue* tags = model.file().find("general.tags"); tags && tags->as_array()) {
+        for (const auto& tag : tags->as_array()->items) {
+            if (const std::string* text = tag.as_string()) {
+                facts.tags.push_back(*text);
+            }
+        }
+    }
+    format.warnings = template_warnings(facts, format.choice.source,
+                                        format.choice.origin == TemplateOrigin::raw);
+    return format;
+}
+
+Result<std::string> render_prompt(const PromptFormat& format, std::span<const ChatMessage> messages,
+                                  bool add_generation_prompt) {
+    if (!format.chat_template) {
+        std::string text;
+        for (const auto& message : messages) {
+            text += message.content;
+        }
+        return text;
+    }
+    ChatRenderOptions options;
+    options.add_generation_prompt = add_generation_prompt;
+    options.bos_token = format.bos_token;
+    options.eos_token = format.eos_token;
+    return format.chat_template->render(messages, options);
+}
+
+Result<std::vector<int32_t>> tokenize_prompt(const Tokenizer& tokenizer, std::string_view text,
+                                             bool parse_special) {
+    bool add_special = true;
+    if (auto bos = tokenizer.bos_id(); bos && tokenizer.add_bos()) {
+        const std::string& bos_text = tokenizer.token_text(*bos);
+        if (!bos_text.empty() && text.starts_with(bos_text) && parse_special) {
+            add_special = false; // the template wrote it
+        }
+    }
+    return tokenizer.encode(text, {.add_special = add_special, .parse_special = parse_special});
+}
+
+} // namespace hearth
