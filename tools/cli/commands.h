@@ -7,6 +7,11 @@ namespace hearth::cli {
 
 int cmd_info(int argc, char** argv);
 int cmd_tensor(int argc, char** argv);
+int cmd_run(int argc, char** argv);
+int cmd_chat(int argc, char** argv);
+int cmd_perplexity(int argc, char** argv);
+int cmd_tokenize(int argc, char** argv);
+int cmd_template(int argc, char** argv);
 
 // Prints "hearth-cli: <message>" on stderr and returns 1.
 int report_error(const char* message);

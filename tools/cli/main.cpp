@@ -18,6 +18,14 @@ constexpr Command kCommands[] = {
      "info MODEL [--ctx N] [--json]    model facts and memory arithmetic"},
     {"tensor", hearth::cli::cmd_tensor,
      "tensor MODEL NAME --out FILE.npy  one tensor, dequantized to float32"},
+    {"tokenize", hearth::cli::cmd_tokenize,
+     "tokenize MODEL (--file F | TEXT) [--ids] [--no-add-special] [--parse-special]  token ids"},
+    {"run", hearth::cli::cmd_run, "run MODEL -p PROMPT [-n N] [--temp T] ... [--raw]  one completion"},
+    {"chat", hearth::cli::cmd_chat, "chat MODEL [--system TEXT]          multi-turn chat in the terminal"},
+    {"perplexity", hearth::cli::cmd_perplexity,
+     "perplexity MODEL --file TEXT [--ctx N]  perplexity as llama-perplexity computes it"},
+    {"template", hearth::cli::cmd_template,
+     "template (list | render ...)        a conversation rendered with a chat template"},
 };
 
 void print_usage(std::FILE* out) {

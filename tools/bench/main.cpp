@@ -1,0 +1,171 @@
+// hearth-bench: prefill and decode speed measured the way llama.cpp's llama-bench measures
+// them, so the two are comparable: pp<N> runs one batch of N prompt tokens on an empty
+// cache; tg<N> generates N tokens one at a time (each fed back, no sampling). Each test
+// runs once to warm up, then -r times; tokens/s is reported as mean ± standard deviation.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "hearth/model.h"
+#include "hearth/session.h"
+
+using namespace hearth;
+
+namespace {
+
+struct Options {
+    std::string model;
+    int n_prompt = 512;
+    int n_gen = 128;
+    int repetitions = 5;
+    int n_threads = 0;
+    bool json = false;
+};
+
+int usage() {
+    std::fprintf(stderr, "usage: hearth-bench MODEL [-p 512] [-n 128] [-r 5] [--threads N] [--json]\n"
+                         "  -p 0 or -n 0 skips that test\n");
+    return 2;
+}
+
+bool parse(int argc, char** argv, Options& o) {
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        auto next_int = [&](int& target) {
+            if (i + 1 >= argc) {
+                return false;
+            }
+            char* end = nullptr;
+            long value = std::strtol(argv[++i], &end, 10);
+            if (*end != '\0' || value < 0 || value > (1 << 20)) {
+                return false;
+            }
+            target = static_cast<int>(value);
+            return true;
+        };
+        if (arg == "-p" || arg == "--n-prompt") {
+            if (!next_int(o.n_prompt)) return false;
+        } else if (arg == "-n" || arg == "--n-gen") {
+            if (!next_int(o.n_gen)) return false;
+        } else if (arg == "-r" || arg == "--repetitions") {
+            if (!next_int(o.repetitions) || o.repetitions < 1) return false;
+        } else if (arg == "-t" || arg == "--threads") {
+            if (!next_int(o.n_threads)) return false;
+        } else if (arg == "--json") {
+            o.json = true;
+        } else if (arg.starts_with("-") || !o.model.empty()) {
+            return false;
+        } else {
+            o.model = arg;
+        }
+    }
+    return !o.model.empty();
+}
+
+struct Figures {
+    std::string test;
+    int n_tokens = 0;
+    std::vector<double> tokens_per_second;
+    double mean() const {
+        double sum = 0;
+        for (double v : tokens_per_second) sum += v;
+        return sum / static_cast<double>(tokens_per_second.size());
+    }
+    double stddev() const {
+        if (tokens_per_second.size() < 2) return 0.0;
+        const double m = mean();
+        double sum = 0;
+        for (double v : tokens_per_second) sum += (v - m) * (v - m);
+        return std::sqrt(sum / static_cast<double>(tokens_per_second.size() - 1));
+    }
+};
+
+} // namespace
+
+int main(int argc, char** argv) {
+    Options o;
+    if (!parse(argc, argv, o)) {
+        return usage();
+    }
+    auto model = Model::load(o.model, {.n_threads = o.n_threads, .on_progress = {}});
+    if (!model) {
+        std::fprintf(stderr, "hearth-bench: %s\n", model.error().message.c_str());
+        return 1;
+    }
+    const uint32_t n_ctx = static_cast<uint32_t>(std::max(o.n_prompt, o.n_gen + 1) + 1);
+    auto session = Session::create(*model, {.n_ctx = std::min(n_ctx, (*model)->info().n_ctx_train),
+                                            .n_batch = static_cast<uint32_t>(std::max(o.n_prompt, 1))});
+    if (!session) {
+        std::fprintf(stderr, "hearth-bench: %s\n", session.error().message.c_str());
+        return 1;
+    }
+    const int32_t n_vocab = (*model)->tokenizer().n_vocab();
+    const int32_t first = (*model)->tokenizer().bos_id().value_or(0);
+    std::mt19937 rng(1234);
+    auto random_token = [&] { return static_cast<int32_t>(rng() % static_cast<uint32_t>(n_vocab)); };
+    using Clock = std::chrono::steady_clock;
+
+    std::vector<Figures> results;
+    if (o.n_prompt > 0) {
+        Figures pp{fmt::format("pp{}", o.n_prompt), o.n_prompt, {}};
+        for (int rep = -1; rep < o.repetitions; ++rep) {
+            std::vector<int32_t> tokens{first};
+            while (static_cast<int>(tokens.size()) < o.n_prompt) tokens.push_back(random_token());
+            session->clear();
+            const auto start = Clock::now();
+            if (auto ok = session->append(tokens); !ok) {
+                std::fprintf(stderr, "hearth-bench: %s\n", ok.error().message.c_str());
+                return 1;
+            }
+            const double s = std::chrono::duration<double>(Clock::now() - start).count();
+            if (rep >= 0) pp.tokens_per_second.push_back(o.n_prompt / s);
+        }
+        results.push_back(pp);
+    }
+    if (o.n_gen > 0) {
+        Figures tg{fmt::format("tg{}", o.n_gen), o.n_gen, {}};
+        for (int rep = -1; rep < o.repetitions; ++rep) {
+            session->clear();
+            int32_t token = first;
+            const auto start = Clock::now();
+            for (int i = 0; i < o.n_gen; ++i) {
+                if (auto ok = session->append({&token, 1}); !ok) {
+                    std::fprintf(stderr, "hearth-bench: %s\n", ok.error().message.c_str());
+                    return 1;
+                }
+                token = random_token();
+            }
+            const double s = std::chrono::duration<double>(Clock::now() - start).count();
+            if (rep >= 0) tg.tokens_per_second.push_back(o.n_gen / s);
+        }
+        results.push_back(tg);
+    }
+
+    const auto& info = (*model)->info();
+    if (o.json) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& r : results) {
+            out.push_back({{"model", o.model}, {"model_type", info.file_type}, {"n_params", info.n_params},
+                           {"model_size", info.weights_bytes}, {"n_threads", (*model)->n_threads()},
+                           {"test", r.test}, {"n_tokens", r.n_tokens}, {"avg_ts", r.mean()},
+                           {"stddev_ts", r.stddev()}, {"samples_ts", r.tokens_per_second}});
+        }
+        std::printf("%s\n", out.dump(2).c_str());
+    } else {
+        std::printf("| model | size | params | threads | test | t/s |\n|---|---|---|---|---|---|\n");
+        for (const auto& r : results) {
+            std::printf("| %s %s | %.2f MiB | %.2f M | %d | %s | %.2f ± %.2f |\n",
+                        info.architecture.c_str(), info.file_type.c_str(),
+                        static_cast<double>(info.weights_bytes) / (1 << 20),
+                        static_cast<double>(info.n_params) / 1e6, (*model)->n_threads(),
+                        r.test.c_str(), r.mean(), r.stddev());
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,113 @@
+// `hearth-cli chat MODEL [...]`: multi-turn chat in the terminal. Each turn re-renders the
+// conversation; the session reuses the cached prefix, so only the new turn is computed.
+// When the context is full, the oldest turns are dropped (the system prompt is kept).
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "commands.h"
+#include "generation_args.h"
+#include "hearth/prompt.h"
+#include "hearth/session.h"
+
+namespace hearth::cli {
+
+void print_generation_stats(const GenerationStats& stats);
+Result<std::shared_ptr<const Model>> load_model_for_cli(const std::string& path, int n_threads);
+
+int cmd_chat(int argc, char** argv) {
+    ArgSpec spec{.options = {}, .flags = {"--quiet"}, .repeatable = {}, .short_names = {}};
+    add_generation_options(spec);
+    auto args = parse_args(argc, argv, 0, spec);
+    if (!args) {
+        std::fprintf(stderr, "hearth-cli chat: %s\n", args.error().message.c_str());
+        return 2;
+    }
+    if (args->positionals.size() != 1) {
+        std::fprintf(stderr, "usage: hearth-cli chat MODEL [--system TEXT] [--template NAME|FILE] "
+                             "[sampling options as for run]\n");
+        return 2;
+    }
+    auto options = read_generation_args(*args);
+    if (!options) {
+        return report_error(options.error().message.c_str());
+    }
+    auto model = load_model_for_cli(args->positionals[0], options->n_threads);
+    if (!model) {
+        return report_error(model.error().message.c_str());
+    }
+    auto format = resolve_prompt_format(**model, options->template_name);
+    if (!format) {
+        return report_error(format.error().message.c_str());
+    }
+    for (const auto& warning : format->warnings) {
+        std::fprintf(stderr, "warning: %s\n", warning.message.c_str());
+    }
+    auto session = Session::create(*model, options->session);
+    if (!session) {
+        return report_error(session.error().message.c_str());
+    }
+    const bool interactive = isatty(STDIN_FILENO);
+    const bool quiet = args->has("--quiet");
+    std::vector<ChatMessage> messages;
+    if (!options->system_prompt.empty()) {
+        messages.push_back({"system", options->system_prompt});
+    }
+    const size_t first_turn = messages.size();
+    const GenerateOptions generate{.max_tokens = options->max_tokens,
+                                   .stop_strings = format->stop_strings};
+    std::string line;
+    while (true) {
+        if (interactive) {
+            std::fprintf(stdout, "> ");
+            std::fflush(stdout);
+        }
+        if (!std::getline(std::cin, line) || line == "/exit" || line == "/quit") {
+            break;
+        }
+        if (line.empty()) {
+            continue;
+        }
+        messages.push_back({"user", line});
+        Result<GenerationStats> stats = fail(ErrorCode::context_full, "");
+        while (true) {
+            auto text = render_prompt(*format, messages, true);
+            if (!text) {
+                return report_error(text.error().message.c_str());
+            }
+            auto tokens = tokenize_prompt((*model)->tokenizer(), *text);
+            if (!tokens) {
+                return report_error(tokens.error().message.c_str());
+            }
+            stats = session->generate(*tokens, options->sampling, generate,
+                                      [](const TokenEvent& event) {
+                                          std::fwrite(event.text.data(), 1, event.text.size(), stdout);
+                                          std::fflush(stdout);
+                                          return true;
+                                      });
+            const bool full = !stats && stats.error().code == ErrorCode::context_full;
+            // Drop the oldest exchange and try again, while there is one to drop.
+            if (full && messages.size() > first_turn + 1) {
+                const size_t drop = messages.size() > first_turn + 2 ? 2 : 1;
+                messages.erase(messages.begin() + static_cast<std::ptrdiff_t>(first_turn),
+                               messages.begin() + static_cast<std::ptrdiff_t>(first_turn + drop));
+                std::fprintf(stderr, "(context full: dropped the oldest turn)\n");
+                continue;
+            }
+            break;
+        }
+        if (!stats) {
+            return report_error(stats.error().message.c_str());
+        }
+        messages.push_back({"assistant", stats->text});
+        std::fprintf(stdout, "\n");
+        if (!quiet) {
+            print_generation_stats(*stats);
+        }
+    }
+    return 0;
+}
+
+} // namespace hearth::cli

@@ -1,0 +1,79 @@
+// Shared options of hearth-cli run and chat.
+#include "generation_args.h"
+
+#include <fmt/format.h>
+
+namespace hearth::cli {
+
+void add_generation_options(ArgSpec& spec) {
+    for (const char* option : {"--n-predict", "--temp", "--top-k", "--top-p", "--min-p",
+                               "--repeat-penalty", "--repeat-last-n", "--presence-penalty",
+                               "--frequency-penalty", "--seed", "--ctx", "--threads", "--batch",
+                               "--template", "--system"}) {
+        spec.options.insert(option);
+    }
+    spec.short_names["-n"] = "--n-predict";
+    spec.short_names["-c"] = "--ctx";
+    spec.short_names["-t"] = "--threads";
+    spec.short_names["-s"] = "--seed";
+}
+
+Result<GenerationArgs> read_generation_args(const Args& args) {
+    GenerationArgs out;
+    auto read_float = [&](const char* option, float& target) -> Result<void> {
+        auto value = args.get_float(option);
+        if (!value) {
+            return std::unexpected(value.error());
+        }
+        if (*value) {
+            target = static_cast<float>(**value);
+        }
+        return {};
+    };
+    auto read_int = [&](const char* option, long long low, long long high,
+                        auto& target) -> Result<void> {
+        auto value = args.get_int(option);
+        if (!value) {
+            return std::unexpected(value.error());
+        }
+        if (*value) {
+            if (**value < low || **value > high) {
+                return fail(ErrorCode::invalid_argument,
+                            fmt::format("{} must be between {} and {}, got {}", option, low, high,
+                                        **value));
+            }
+            target = static_cast<std::remove_reference_t<decltype(target)>>(**value);
+        }
+        return {};
+    };
+    uint64_t seed = out.sampling.seed;
+    Result<void> steps[] = {
+        read_float("--temp", out.sampling.temperature),
+        read_float("--top-p", out.sampling.top_p),
+        read_float("--min-p", out.sampling.min_p),
+        read_float("--repeat-penalty", out.sampling.repeat_penalty),
+        read_float("--presence-penalty", out.sampling.presence_penalty),
+        read_float("--frequency-penalty", out.sampling.frequency_penalty),
+        read_int("--top-k", 0, 1 << 30, out.sampling.top_k),
+        read_int("--repeat-last-n", -1, 1 << 30, out.sampling.repeat_last_n),
+        read_int("--seed", 0, (1ll << 62), seed),
+        read_int("--n-predict", 1, 1 << 24, out.max_tokens),
+        read_int("--ctx", 1, 1 << 24, out.session.n_ctx),
+        read_int("--batch", 1, 4096, out.session.n_batch),
+        read_int("--threads", 1, 1024, out.n_threads),
+    };
+    for (auto& step : steps) {
+        if (!step) {
+            return std::unexpected(step.error());
+        }
+    }
+    out.sampling.seed = seed;
+    if (auto valid = out.sampling.validate(); !valid) {
+        return std::unexpected(valid.error());
+    }
+    out.template_name = args.get("--template").value_or("");
+    out.system_prompt = args.get("--system").value_or("");
+    return out;
+}
+
+} // namespace hearth::cli
