@@ -1,0 +1,141 @@
+// hearth-cli run / chat / perplexity and hearth-bench as a user runs them: a real
+// completion on the default model, and clear errors (exit status 1, one message) for bad
+// input.
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "gguf_builder.h"
+#include "hearth/gguf.h"
+#include "test_support.h"
+
+using namespace hearth;
+using hearth::test::run_cli;
+
+namespace {
+
+QString model_arg() { return QString::fromStdString(test::default_model_path().string()); }
+
+void expect_error(const QStringList& args, const char* needle) {
+    auto result = run_cli(args);
+    QVERIFY2(result.exit_code == 1, qPrintable(QString("exit %1: %2").arg(result.exit_code)
+                                                   .arg(QString::fromUtf8(result.err))));
+    QVERIFY2(result.err.contains(needle), result.err.constData());
+}
+
+} // namespace
+
+class TestCliRun : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase() { HEARTH_REQUIRE_DEFAULT_MODEL(path); }
+
+    void run_streams_a_completion() {
+        auto result = run_cli({"run", model_arg(), "-p", "The capital of France is", "-n", "8",
+                               "--temp", "0", "--raw"});
+        QVERIFY2(result.exit_code == 0, result.err.constData());
+        QVERIFY(!result.out.trimmed().isEmpty());
+        QVERIFY2(result.err.contains("generated: 8 tokens"), result.err.constData());
+        QVERIFY(result.err.contains("tokens/s"));
+    }
+
+    void run_uses_the_chat_template_by_default() {
+        auto result = run_cli({"run", model_arg(), "-p", "Say hello.", "-n", "16", "--temp", "0",
+                               "--show-prompt"});
+        QVERIFY2(result.exit_code == 0, result.err.constData());
+        QVERIFY2(result.err.contains("<|im_start|>user\nSay hello.<|im_end|>\n<|im_start|>assistant\n"),
+                 result.err.constData());
+    }
+
+    void chat_answers_each_line() {
+        auto result = run_cli({"chat", model_arg(), "-n", "12", "--temp", "0", "--quiet"},
+                              "Hello!\nWhat is 2 + 2?\n");
+        QVERIFY2(result.exit_code == 0, result.err.constData());
+        QCOMPARE(result.out.count('\n') >= 2, true);
+    }
+
+    void perplexity_prints_its_last_line() {
+        QTemporaryDir dir;
+        const QString text = dir.filePath("text.txt");
+        {
+            std::ifstream in(test::data_dir() / "generation" / "genesis.txt");
+            std::string all{std::istreambuf_iterator<char>(in), {}};
+            std::ofstream out(text.toStdString());
+            out << all.substr(0, 4000);
+        }
+        auto result = run_cli({"perplexity", model_arg(), "--file", text, "--ctx", "128",
+                               "--chunks", "2"});
+        QVERIFY2(result.exit_code == 0, result.err.constData());
+        const QList<QByteArray> lines = result.out.trimmed().split('\n');
+        QVERIFY(lines.last().startsWith("perplexity: "));
+        const double ppl = lines.last().mid(12).toDouble();
+        QVERIFY2(ppl > 1.0 && ppl < 100.0, lines.last().constData());
+    }
+
+    void bench_reports_both_tests() {
+        QProcess bench;
+        bench.start(QStringLiteral(HEARTH_BENCH_PATH),
+                    {model_arg(), "-p", "16", "-n", "4", "-r", "1", "--json"});
+        QVERIFY(bench.waitForFinished(120000));
+        QCOMPARE(bench.exitCode(), 0);
+        const auto results = nlohmann::json::parse(bench.readAllStandardOutput().toStdString());
+        QCOMPARE(results.size(), size_t{2});
+        QCOMPARE(results[0]["test"].get<std::string>(), std::string("pp16"));
+        QCOMPARE(results[1]["test"].get<std::string>(), std::string("tg4"));
+        QVERIFY(results[0]["avg_ts"].get<double>() > 0);
+    }
+
+    void bad_input_gives_clear_errors() {
+        const QString m = model_arg();
+        expect_error({"run", m, "-p", ""}, "the prompt is empty");
+        expect_error({"run", m, "-p", "hi", "-n", "0"}, "--n-predict must be between 1");
+        expect_error({"run", m, "-p", "hi", "--temp", "-0.5"}, "temperature must be 0 or more");
+        expect_error({"run", m, "-p", "hi", "--top-p", "0"}, "top-p must be in (0, 1]");
+        expect_error({"run", m, "-p", "hi", "--top-p", "1.5"}, "top-p must be in (0, 1]");
+        expect_error({"run", m, "-p", QString("word ").repeated(100), "--ctx", "32", "--raw"},
+                     "context holds 32");
+        expect_error({"run", m, "-p", "hi", "--template", "no-such-template"},
+                     "neither a built-in template");
+    }
+
+    void unsupported_architecture_is_named() {
+        QTemporaryDir dir;
+        const auto path = std::filesystem::path(dir.path().toStdString()) / "mamba.gguf";
+        test::write_file(path, test::GgufBuilder()
+                                   .str("general.architecture", "mamba")
+                                   .u32("mamba.block_count", 1)
+                                   .u32("mamba.embedding_length", 8)
+                                   .u32("mamba.attention.head_count", 1)
+                                   .u32("mamba.context_length", 64)
+                                   .build());
+        expect_error({"run", QString::fromStdString(path.string()), "-p", "hi"},
+                     "architecture 'mamba' is not supported");
+    }
+
+    void tensor_of_the_wrong_shape_is_named() {
+        // A copy of the default model with blk.0.attn_q.weight's second dimension shrunk.
+        auto original = GgufFile::open(test::default_model_path());
+        QVERIFY(original);
+        const GgufTensorInfo* q = original->find_tensor("blk.0.attn_q.weight");
+        QVERIFY(q);
+        std::ifstream in(test::default_model_path(), std::ios::binary);
+        std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(in), {}};
+        // The entry: name length (8) + name + n_dims (4) + dims[0] (8), then dims[1].
+        const uint64_t dim1_at = q->info_position + 8 + q->name.size() + 4 + 8;
+        uint64_t dim1 = 0;
+        std::memcpy(&dim1, bytes.data() + dim1_at, 8);
+        QCOMPARE(dim1, uint64_t{576});
+        test::patch<uint64_t>(bytes, dim1_at, 512);
+        QTemporaryDir dir;
+        const auto path = std::filesystem::path(dir.path().toStdString()) / "bad-shape.gguf";
+        test::write_file(path, bytes);
+        expect_error({"run", QString::fromStdString(path.string()), "-p", "hi"},
+                     "'blk.0.attn_q.weight' has shape [576, 512], expected [576, 576]");
+    }
+};
+
+QTEST_MAIN(TestCliRun)
+#include "tst_cli_run.moc"
