@@ -1,0 +1,177 @@
+// The verbs the window calls and the state it shows: conversations (new, select, rename,
+// delete with undo, search), sending, stopping and regenerating replies, the model's
+// loading state, and the panels' objects (sampling, template preview, gauge).
+//
+// Lives on the GUI thread. Owns the EngineThread: requests go to the worker as queued
+// calls and come back as signals; nothing here ever waits for the engine. Created by
+// Main.qml (one per window); start() begins the first model load.
+#pragma once
+
+#include "conversation.h"
+#include "conversation_list_model.h"
+#include "conversation_store.h"
+#include "engine_worker.h"
+#include "gauge.h"
+#include "message_list_model.h"
+#include "sampling_settings.h"
+#include "template_preview.h"
+
+#include <QObject>
+#include <QStringList>
+#include <QTimer>
+#include <QtQml/qqmlregistration.h>
+#include <memory>
+#include <optional>
+
+class ChatController : public QObject {
+    Q_OBJECT
+    QML_ELEMENT
+    Q_PROPERTY(ConversationFilterModel* conversations READ conversations CONSTANT)
+    Q_PROPERTY(ConversationListModel* allConversations READ allConversations CONSTANT)
+    Q_PROPERTY(MessageListModel* messages READ messages CONSTANT)
+    Q_PROPERTY(SamplingSettings* sampling READ sampling CONSTANT)
+    Q_PROPERTY(Gauge* gauge READ gauge CONSTANT)
+    Q_PROPERTY(TemplatePreview* templatePreview READ templatePreview CONSTANT)
+
+    Q_PROPERTY(
+        QString currentConversationId READ currentConversationId NOTIFY currentConversationChanged)
+    Q_PROPERTY(QString currentTitle READ currentTitle NOTIFY currentConversationChanged)
+    Q_PROPERTY(
+        QString systemPrompt READ systemPrompt WRITE setSystemPrompt NOTIFY systemPromptChanged)
+    Q_PROPERTY(QVariantList systemPromptPresets READ systemPromptPresets CONSTANT)
+
+    Q_PROPERTY(ModelState modelState READ modelState NOTIFY modelChanged)
+    Q_PROPERTY(double loadProgress READ loadProgress NOTIFY loadProgressChanged)
+    Q_PROPERTY(QString modelName READ modelName NOTIFY modelChanged)
+    Q_PROPERTY(QString modelDetails READ modelDetails NOTIFY modelChanged)
+    Q_PROPERTY(QString modelPath READ modelPath NOTIFY modelChanged)
+    Q_PROPERTY(QString modelError READ modelError NOTIFY modelChanged)
+    Q_PROPERTY(QString modelsDirectory READ modelsDirectory CONSTANT)
+
+    Q_PROPERTY(bool busy READ busy NOTIFY busyChanged)
+    Q_PROPERTY(QString statusText READ statusText NOTIFY statusTextChanged)
+    Q_PROPERTY(QStringList storeWarnings READ storeWarnings NOTIFY storeWarningsChanged)
+    Q_PROPERTY(QString storeWarningsText READ storeWarningsText NOTIFY storeWarningsChanged)
+    Q_PROPERTY(bool canUndoDelete READ canUndoDelete NOTIFY undoChanged)
+    Q_PROPERTY(QString deletedTitle READ deletedTitle NOTIFY undoChanged)
+
+public:
+    enum class ModelState { NoModel, Loading, Ready, Failed };
+    Q_ENUM(ModelState)
+
+    // Conversations are stored under $XDG_DATA_HOME/hearth/conversations.
+    explicit ChatController(QObject* parent = nullptr);
+    ~ChatController() override;
+
+    ConversationFilterModel* conversations() { return &m_filter; }
+    ConversationListModel* allConversations() { return &m_list; }
+    MessageListModel* messages() { return &m_messages; }
+    SamplingSettings* sampling() { return &m_sampling; }
+    Gauge* gauge() { return &m_gauge; }
+    TemplatePreview* templatePreview() { return &m_preview; }
+
+    QString currentConversationId() const { return m_currentId; }
+    QString currentTitle() const;
+    QString systemPrompt() const { return m_systemPrompt; }
+    void setSystemPrompt(const QString& prompt);
+    static QVariantList systemPromptPresets();
+
+    ModelState modelState() const { return m_modelState; }
+    double loadProgress() const { return m_loadProgress; }
+    QString modelName() const { return m_model.name; }
+    QString modelDetails() const;
+    QString modelPath() const { return m_modelPath; }
+    QString modelError() const { return m_modelError; }
+    static QString modelsDirectory();
+
+    bool busy() const { return m_activeRequest != 0; }
+    QString statusText() const { return m_statusText; }
+    QStringList storeWarnings() const { return m_store.warnings(); }
+    QString storeWarningsText() const { return m_store.warnings().join(QLatin1Char('\n')); }
+    bool canUndoDelete() const { return m_deleted.has_value(); }
+    QString deletedTitle() const { return m_deleted ? m_deleted->displayTitle() : QString(); }
+
+    // Reads the saved conversations, reopens the last one, and loads `modelPath`, else the
+    // last model used, else the default model. Call once, after construction.
+    Q_INVOKABLE void start(const QString& modelPath = {});
+    // A path or a file:// URL.
+    Q_INVOKABLE void loadModel(const QString& pathOrUrl);
+    Q_INVOKABLE void cancelLoad();
+    Q_INVOKABLE void unloadModel();
+
+    // False when there is nothing to send or a reply is already being generated.
+    Q_INVOKABLE bool send(const QString& text);
+    Q_INVOKABLE void stop();
+    // Replaces the last reply: with a new seed, or the one it was generated with.
+    Q_INVOKABLE bool regenerate(bool sameSeed = false);
+    // Replaces user message `row` with `text` and generates again from there.
+    Q_INVOKABLE bool editAndRerun(int row, const QString& text);
+    Q_INVOKABLE void deleteMessage(int row);
+    Q_INVOKABLE void copyToClipboard(const QString& text);
+
+    Q_INVOKABLE void newConversation();
+    Q_INVOKABLE void selectConversation(const QString& id);
+    Q_INVOKABLE void renameConversation(const QString& id, const QString& title);
+    Q_INVOKABLE void deleteConversation(const QString& id);
+    Q_INVOKABLE void undoDelete();
+    Q_INVOKABLE void dismissStoreWarnings();
+
+signals:
+    void currentConversationChanged();
+    void systemPromptChanged();
+    void modelChanged();
+    void loadProgressChanged();
+    void busyChanged();
+    void statusTextChanged();
+    void storeWarningsChanged();
+    void undoChanged();
+    // A reply finished (or failed: `stopReason` empty); for tests and the screenshot script.
+    void replyFinished(const QString& stopReason);
+
+private:
+    void onModelLoaded(const ModelSummary& summary);
+    void onLoadFailed(const QString& message);
+    void onTokens(quint64 id, const QString& text, int generated, double ms);
+    void onFinished(quint64 id, const GenerationResult& result);
+    void onFailed(quint64 id, const QString& message);
+
+    std::optional<Conversation> current() const;
+    void startReply(quint64 seed);
+    void endReply(const QString& text, const MessageStats& stats);
+    void commit(Conversation& conversation); // list model and disk
+    void showConversation(const Conversation& conversation);
+    void storeSettingsInCurrent();
+    void schedulePreview();
+    void setStatus(const QString& text);
+    void setModelState(ModelState state);
+
+    ConversationStore m_store;
+    ConversationListModel m_list;
+    ConversationFilterModel m_filter;
+    MessageListModel m_messages;
+    SamplingSettings m_sampling;
+    Gauge m_gauge;
+    TemplatePreview m_preview;
+    QTimer m_previewTimer;
+
+    QString m_currentId;
+    QString m_systemPrompt;
+    std::optional<Conversation> m_deleted;
+
+    ModelState m_modelState = ModelState::NoModel;
+    double m_loadProgress = 0;
+    QString m_modelPath;
+    QString m_modelError;
+    ModelSummary m_model;
+    QString m_statusText;
+
+    quint64 m_nextRequest = 0;
+    quint64 m_activeRequest = 0; // 0: idle
+    quint64 m_previewRequest = 0;
+    QString m_replyConversationId; // the conversation the active reply belongs to
+    quint64 m_lastSeed = 0;
+    bool m_applyingConversation = false; // showing one: settings changes are not edits
+
+    // Declared last: destroyed first, so the worker stops before the models go away.
+    std::unique_ptr<EngineThread> m_engine;
+};

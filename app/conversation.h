@@ -1,0 +1,52 @@
+// A conversation as Hearth keeps it: messages plus what it was generated with (model,
+// template, system prompt, sampling), and its JSON form on disk.
+#pragma once
+
+#include <QDateTime>
+#include <QList>
+#include <QString>
+#include <QVariantMap>
+#include <nlohmann/json_fwd.hpp>
+
+struct MessageStats {
+    int promptTokens = 0;
+    int generatedTokens = 0;
+    double prefillTokensPerSecond = 0;
+    double decodeTokensPerSecond = 0;
+    double ttftMs = 0;
+    QString stopReason;
+
+    bool isEmpty() const { return generatedTokens == 0 && stopReason.isEmpty(); }
+    // "42 tokens · 88.1 tok/s · first token 120 ms · stopped: end of generation"
+    QString summary() const;
+};
+
+struct Message {
+    QString role; // "user", "assistant" ("system" lives in Conversation::systemPrompt)
+    QString text;
+    MessageStats stats; // assistant replies only
+};
+
+struct Conversation {
+    // Version of the file format this build writes; files with a larger one are skipped.
+    static constexpr int formatVersion = 1;
+
+    QString id; // also the file name: <id>.json
+    QString title;
+    QDateTime created;
+    QDateTime updated;
+    QString modelPath;
+    QString templateName; // "" = the model's own or the best match
+    QString systemPrompt;
+    QVariantMap sampling; // SamplingSettings::toVariantMap()
+    QList<Message> messages;
+
+    static Conversation create();
+    // A title from the first user message, or "New chat".
+    QString displayTitle() const;
+};
+
+// The JSON form. fromJson fails with a sentence naming the problem (missing key, wrong
+// type, newer version) and never throws.
+nlohmann::json conversationToJson(const Conversation& conversation);
+bool conversationFromJson(const nlohmann::json& json, Conversation* conversation, QString* error);

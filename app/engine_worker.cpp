@@ -1,0 +1,300 @@
+// The engine worker: loads the model, renders prompts and generates, on its own thread.
+#include "engine_worker.h"
+
+#include "hearth/memory_plan.h"
+
+#include <QElapsedTimer>
+#include <QFileInfo>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace {
+
+QString qstr(const std::string& text) {
+    return QString::fromStdString(text);
+}
+
+QString stopReasonText(hearth::StopReason reason) {
+    switch (reason) {
+    case hearth::StopReason::end_of_generation:
+        return QStringLiteral("end of generation");
+    case hearth::StopReason::stop_string:
+        return QStringLiteral("stop string");
+    case hearth::StopReason::max_tokens:
+        return QStringLiteral("max tokens");
+    case hearth::StopReason::context_full:
+        return QStringLiteral("context full");
+    case hearth::StopReason::cancelled:
+        return QStringLiteral("cancelled");
+    }
+    return {};
+}
+
+std::vector<hearth::ChatMessage> toEngine(const QList<ChatTurn>& turns) {
+    std::vector<hearth::ChatMessage> messages;
+    messages.reserve(size_t(turns.size()));
+    for (const ChatTurn& turn : turns) {
+        messages.push_back({turn.role.toStdString(), turn.text.toStdString()});
+    }
+    return messages;
+}
+
+QString describe(const hearth::Error& error) {
+    return qstr(error.message);
+}
+
+} // namespace
+
+EngineWorker::EngineWorker() {
+    qRegisterMetaType<ModelSummary>();
+    qRegisterMetaType<GenerationResult>();
+    qRegisterMetaType<PromptPreview>();
+}
+
+EngineWorker::~EngineWorker() = default;
+
+void EngineWorker::cancelGeneration(quint64 upToId) {
+    quint64 current = m_cancelUpTo.load();
+    while (current < upToId && !m_cancelUpTo.compare_exchange_weak(current, upToId)) {
+    }
+}
+
+void EngineWorker::cancelLoad() {
+    m_cancelLoad = true;
+}
+
+void EngineWorker::loadModel(const QString& path, int contextLength, int threads) {
+    m_cancelLoad = false;
+    // Drop the old model first: two models need not fit in memory at once.
+    unloadModel();
+    QElapsedTimer clock;
+    clock.start();
+    QElapsedTimer sinceReport;
+    sinceReport.start();
+    hearth::LoadOptions options;
+    options.n_threads = threads;
+    options.on_progress = [this, &sinceReport](double fraction) {
+        if (sinceReport.elapsed() >= kFlushIntervalMs || fraction >= 1.0) {
+            sinceReport.restart();
+            emit loadProgress(fraction);
+        }
+        return !m_cancelLoad.load(std::memory_order_relaxed);
+    };
+    auto model = hearth::Model::load(path.toStdString(), options);
+    if (!model) {
+        emit loadFailed(describe(model.error()));
+        return;
+    }
+    hearth::SessionOptions sessionOptions;
+    sessionOptions.n_ctx = uint32_t(std::max(contextLength, 0));
+    auto session = hearth::Session::create(*model, sessionOptions);
+    if (!session) {
+        emit loadFailed(describe(session.error()));
+        return;
+    }
+    m_model = *model;
+    m_session.emplace(std::move(*session));
+
+    const hearth::ModelInfo& info = m_model->info();
+    const hearth::MemoryPlan plan = hearth::plan_memory(info, {.n_ctx = m_session->n_ctx(),
+                                                               .n_seq = 1,
+                                                               .n_batch = 512,
+                                                               .kv_type = hearth::KvCacheType::f16,
+                                                               .device = hearth::DeviceKind::cpu});
+    ModelSummary summary;
+    summary.path = path;
+    // The file's name: what the user chose and sees in the models folder (general.name is
+    // often a training-run label).
+    summary.name = QFileInfo(path).completeBaseName();
+    summary.architecture = qstr(info.architecture);
+    summary.quantization = qstr(info.file_type);
+    summary.fileSize = qint64(info.file_size);
+    summary.parameters = qint64(info.n_params);
+    summary.contextLength = int(m_session->n_ctx());
+    summary.trainedContext = int(info.n_ctx_train);
+    summary.threads = m_model->n_threads();
+    summary.loadMs = double(clock.nsecsElapsed()) / 1e6;
+    summary.weightsBytes = qint64(plan.weights_bytes);
+    summary.kvBytes = qint64(plan.kv_bytes);
+    summary.scratchBytes = qint64(plan.scratch_bytes);
+    summary.planTotalBytes = qint64(plan.total_bytes);
+    if (auto resolved = format(QString()); resolved) {
+        summary.templateName = qstr((*resolved)->choice.name);
+        summary.templateReason = qstr((*resolved)->choice.reason);
+    }
+    emit modelLoaded(summary);
+}
+
+void EngineWorker::unloadModel() {
+    const bool had = m_model != nullptr;
+    m_formats.clear();
+    m_session.reset();
+    m_model.reset();
+    if (had) {
+        emit modelUnloaded();
+    }
+}
+
+hearth::Result<const hearth::PromptFormat*> EngineWorker::format(const QString& templateName) {
+    if (auto it = m_formats.find(templateName); it != m_formats.end()) {
+        return &it->second;
+    }
+    auto resolved = hearth::resolve_prompt_format(*m_model, templateName.toStdString());
+    if (!resolved) {
+        return std::unexpected(resolved.error());
+    }
+    return &m_formats.emplace(templateName, std::move(*resolved)).first->second;
+}
+
+void EngineWorker::generate(const GenerationRequest& request) {
+    if (!m_session) {
+        emit generationFailed(request.id, QStringLiteral("no model is loaded"));
+        return;
+    }
+    if (cancelled(request.id)) {
+        GenerationResult result;
+        result.stopReason = stopReasonText(hearth::StopReason::cancelled);
+        emit generationFinished(request.id, result);
+        return;
+    }
+    auto prompt = format(request.templateName);
+    if (!prompt) {
+        emit generationFailed(request.id, describe(prompt.error()));
+        return;
+    }
+    const hearth::GenerateOptions options{.max_tokens = request.maxTokens,
+                                          .stop_strings = (*prompt)->stop_strings};
+    std::vector<hearth::ChatMessage> messages = toEngine(request.messages);
+    const size_t firstTurn = !messages.empty() && messages.front().role == "system" ? 1 : 0;
+    int dropped = 0;
+
+    std::string pending; // text not yet sent to the GUI thread
+    int generated = 0;
+    QElapsedTimer sinceFlush;
+    sinceFlush.start();
+    auto flush = [&](double ms) {
+        if (!pending.empty()) {
+            emit tokensArrived(request.id, QString::fromStdString(pending), generated, ms);
+            pending.clear();
+        }
+        sinceFlush.restart();
+    };
+    auto onToken = [&](const hearth::TokenEvent& event) {
+        if (event.token >= 0) {
+            ++generated;
+        }
+        pending += event.text;
+        if (sinceFlush.elapsed() >= kFlushIntervalMs) {
+            flush(event.ms);
+        }
+        return !cancelled(request.id);
+    };
+
+    hearth::Result<hearth::GenerationStats> stats =
+        hearth::fail(hearth::ErrorCode::context_full, "");
+    while (true) {
+        auto text = hearth::render_prompt(**prompt, messages, true);
+        if (!text) {
+            emit generationFailed(request.id, describe(text.error()));
+            return;
+        }
+        auto tokens = hearth::tokenize_prompt(m_model->tokenizer(), *text);
+        if (!tokens) {
+            emit generationFailed(request.id, describe(tokens.error()));
+            return;
+        }
+        stats = m_session->generate(*tokens, request.sampling, options, onToken);
+        const bool full = !stats && stats.error().code == hearth::ErrorCode::context_full;
+        // Leave out the oldest exchange and try again, while there is one to leave out.
+        if (full && messages.size() > firstTurn + 1) {
+            const size_t drop = messages.size() > firstTurn + 2 ? 2 : 1;
+            messages.erase(messages.begin() + std::ptrdiff_t(firstTurn),
+                           messages.begin() + std::ptrdiff_t(firstTurn + drop));
+            dropped += int(drop);
+            continue;
+        }
+        break;
+    }
+    if (!stats) {
+        emit generationFailed(request.id, describe(stats.error()));
+        return;
+    }
+    flush(stats->prefill_ms + stats->decode_ms);
+    GenerationResult result;
+    result.promptTokens = stats->n_prompt;
+    result.reusedTokens = stats->n_reused;
+    result.prefilledTokens = stats->n_prefilled;
+    result.generatedTokens = stats->n_generated;
+    result.prefillMs = stats->prefill_ms;
+    result.decodeMs = stats->decode_ms;
+    result.ttftMs = stats->ttft_ms;
+    result.prefillTokensPerSecond = stats->prefill_tokens_per_second();
+    result.decodeTokensPerSecond = stats->decode_tokens_per_second();
+    result.stopReason = stopReasonText(stats->stop);
+    result.text = qstr(stats->text);
+    result.kvUsed = int(m_session->cached_tokens().size());
+    result.droppedTurns = dropped;
+    emit generationFinished(request.id, result);
+}
+
+void EngineWorker::renderPreview(quint64 id, const QList<ChatTurn>& messages,
+                                 const QString& templateName) {
+    PromptPreview preview;
+    preview.id = id;
+    if (!m_model) {
+        preview.error = QStringLiteral("Load a model to see the prompt it will be given.");
+        emit previewReady(preview);
+        return;
+    }
+    auto prompt = format(templateName);
+    if (!prompt) {
+        preview.error = describe(prompt.error());
+        emit previewReady(preview);
+        return;
+    }
+    const hearth::PromptFormat& f = **prompt;
+    preview.templateName = qstr(f.choice.name);
+    preview.templateReason = qstr(f.choice.reason);
+    for (const hearth::TemplateWarning& warning : f.warnings) {
+        preview.warnings << qstr(warning.message);
+    }
+    const std::vector<hearth::ChatMessage> engineMessages = toEngine(messages);
+    auto text = hearth::render_prompt(f, engineMessages, true);
+    if (!text) {
+        preview.error = describe(text.error());
+        emit previewReady(preview);
+        return;
+    }
+    preview.text = qstr(*text);
+    if (auto tokens = hearth::tokenize_prompt(m_model->tokenizer(), *text); tokens) {
+        preview.tokenCount = int(tokens->size());
+    }
+    // The special tokens to highlight: those the template writes, and BOS/EOS.
+    std::vector<std::string> special = hearth::template_special_tokens(f.choice.source);
+    special.push_back(f.bos_token);
+    special.push_back(f.eos_token);
+    for (const std::string& token : special) {
+        if (!token.empty() && text->find(token) != std::string::npos &&
+            !preview.specialTokens.contains(qstr(token))) {
+            preview.specialTokens << qstr(token);
+        }
+    }
+    emit previewReady(preview);
+}
+
+EngineThread::EngineThread() : m_worker(new EngineWorker) {
+    m_thread.setObjectName(QStringLiteral("hearth-engine"));
+    m_worker->moveToThread(&m_thread);
+    QObject::connect(&m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
+    m_thread.start();
+}
+
+EngineThread::~EngineThread() {
+    m_worker->cancelLoad();
+    m_worker->cancelGeneration(std::numeric_limits<quint64>::max());
+    // Unloading on the worker's thread frees the model where it was made.
+    post([worker = m_worker] { worker->unloadModel(); });
+    m_thread.quit();
+    m_thread.wait();
+}

@@ -1,0 +1,152 @@
+// The engine's thread: an EngineWorker lives on its own QThread and owns the Model and the
+// Session. The GUI thread talks to it only by queued calls (see EngineThread) and hears
+// back through signals that carry values. Streamed text is coalesced: at most one
+// tokensArrived per kFlushIntervalMs, plus one at the end, so that the GUI thread gets at
+// most one model update per frame however fast the engine decodes.
+//
+// Cancelling is the one call made from another thread: cancelGeneration() and cancelLoad()
+// set atomics that the engine's callbacks read between tokens and between load steps.
+#pragma once
+
+#include "hearth/model.h"
+#include "hearth/prompt.h"
+#include "hearth/sampling.h"
+#include "hearth/session.h"
+
+#include <QList>
+#include <QMetaType>
+#include <QObject>
+#include <QString>
+#include <QStringList>
+#include <QThread>
+#include <atomic>
+#include <map>
+#include <memory>
+#include <optional>
+
+struct ChatTurn {
+    QString role; // "system", "user", "assistant"
+    QString text;
+};
+
+struct ModelSummary {
+    QString path;
+    QString name; // general.name, else the file name
+    QString architecture;
+    QString quantization; // "Q4_1"
+    qint64 fileSize = 0;
+    qint64 parameters = 0;
+    int contextLength = 0; // the session's
+    int trainedContext = 0;
+    int threads = 0;
+    double loadMs = 0;
+    // MemoryPlan at the session's context.
+    qint64 weightsBytes = 0;
+    qint64 kvBytes = 0;
+    qint64 scratchBytes = 0;
+    qint64 planTotalBytes = 0;
+    QString templateName; // what "" resolves to for this model
+    QString templateReason;
+};
+
+struct GenerationRequest {
+    quint64 id = 0;
+    QList<ChatTurn> messages; // the conversation so far, ending with the user's turn
+    hearth::SamplingParams sampling;
+    int maxTokens = 512;
+    QString templateName; // "" = the model's own or the best match
+};
+
+struct GenerationResult {
+    int promptTokens = 0;
+    int reusedTokens = 0;
+    int prefilledTokens = 0;
+    int generatedTokens = 0;
+    double prefillMs = 0;
+    double decodeMs = 0;
+    double ttftMs = 0;
+    double prefillTokensPerSecond = 0;
+    double decodeTokensPerSecond = 0;
+    QString
+        stopReason; // "end of generation", "stop string", "max tokens", "context full", "cancelled"
+    QString text;
+    int kvUsed = 0;       // tokens in the cache afterwards
+    int droppedTurns = 0; // oldest turns left out because the context was full
+};
+
+struct PromptPreview {
+    quint64 id = 0;
+    QString text; // the exact prompt, with the generation prompt
+    int tokenCount = 0;
+    QString templateName; // resolved
+    QString templateReason;
+    QStringList specialTokens; // special-token strings that occur in text
+    QStringList warnings;
+    QString error; // set when the template could not be resolved or rendered
+};
+
+Q_DECLARE_METATYPE(ModelSummary)
+Q_DECLARE_METATYPE(GenerationResult)
+Q_DECLARE_METATYPE(PromptPreview)
+
+class EngineWorker : public QObject {
+    Q_OBJECT
+
+public:
+    static constexpr int kFlushIntervalMs = 16;
+
+    EngineWorker();
+    ~EngineWorker() override;
+
+    // Worker thread (reach them with QMetaObject::invokeMethod, Qt::QueuedConnection).
+    void loadModel(const QString& path, int contextLength, int threads);
+    void unloadModel();
+    void generate(const GenerationRequest& request);
+    void renderPreview(quint64 id, const QList<ChatTurn>& messages, const QString& templateName);
+
+    // Any thread.
+    void cancelGeneration(quint64 upToId); // stops every request with an id <= upToId
+    void cancelLoad();
+
+signals:
+    void loadProgress(double fraction);
+    void modelLoaded(const ModelSummary& summary);
+    void loadFailed(const QString& message);
+    void modelUnloaded();
+    // New text of request `id`; `generated` tokens so far, `ms` since the request started.
+    void tokensArrived(quint64 id, const QString& text, int generated, double ms);
+    void generationFinished(quint64 id, const GenerationResult& result);
+    void generationFailed(quint64 id, const QString& message);
+    void previewReady(const PromptPreview& preview);
+
+private:
+    hearth::Result<const hearth::PromptFormat*> format(const QString& templateName);
+    bool cancelled(quint64 id) const { return id <= m_cancelUpTo.load(std::memory_order_relaxed); }
+
+    std::shared_ptr<const hearth::Model> m_model;
+    std::optional<hearth::Session> m_session;
+    std::map<QString, hearth::PromptFormat> m_formats; // resolved templates, by name
+    std::atomic<quint64> m_cancelUpTo{0};
+    std::atomic<bool> m_cancelLoad{false};
+};
+
+// Owns the worker's QThread. Destruction is the shutdown: cancel, quit(), wait().
+class EngineThread {
+public:
+    EngineThread();
+    ~EngineThread();
+    EngineThread(const EngineThread&) = delete;
+    EngineThread& operator=(const EngineThread&) = delete;
+
+    EngineWorker* worker() const { return m_worker; }
+
+    // Queues `call` to run on the worker thread.
+    template <class F>
+    void post(F&& call) {
+        QMetaObject::invokeMethod(m_worker, std::forward<F>(call), Qt::QueuedConnection);
+    }
+
+private:
+    QThread m_thread;
+    EngineWorker* m_worker;
+};

@@ -1,0 +1,110 @@
+// Gauge figures: the engine's memory plan, /proc/self/status, and generation statistics.
+#include "gauge.h"
+
+#include "engine_worker.h"
+#include "hearth/memory_plan.h"
+
+#include <QFile>
+
+namespace {
+constexpr int kHistoryLength = 64;
+}
+
+Gauge::Gauge(QObject* parent) : QObject(parent) {
+    if (const auto host = hearth::read_host_memory()) {
+        m_deviceTotalBytes = double(host->total_bytes);
+    }
+    m_memoryTimer.setInterval(1000);
+    connect(&m_memoryTimer, &QTimer::timeout, this, &Gauge::sampleMemory);
+    m_memoryTimer.start();
+    sampleMemory();
+}
+
+QString Gauge::formatBytes(double bytes) {
+    return QString::fromStdString(hearth::format_bytes(bytes));
+}
+
+double Gauge::readResidentBytes() {
+    QFile file(QStringLiteral("/proc/self/status"));
+    if (!file.open(QIODevice::ReadOnly | QIODevice::Text)) {
+        return 0;
+    }
+    // "VmRSS:	  123456 kB"
+    for (QByteArray line = file.readLine(); !line.isEmpty(); line = file.readLine()) {
+        if (line.startsWith("VmRSS:")) {
+            const QList<QByteArray> fields = line.mid(6).simplified().split(' ');
+            return fields.isEmpty() ? 0 : fields.first().toDouble() * 1024.0;
+        }
+    }
+    return 0;
+}
+
+void Gauge::sampleMemory() {
+    const double resident = readResidentBytes();
+    if (resident != m_residentBytes) {
+        m_residentBytes = resident;
+        emit memoryChanged();
+    }
+}
+
+void Gauge::setModel(const ModelSummary& summary) {
+    m_weightsBytes = double(summary.weightsBytes);
+    m_kvBytes = double(summary.kvBytes);
+    m_scratchBytes = double(summary.scratchBytes);
+    m_kvCapacity = summary.contextLength;
+    m_kvUsed = 0;
+    emit modelChanged();
+    emit statsChanged();
+    sampleMemory();
+}
+
+void Gauge::clearModel() {
+    m_weightsBytes = m_kvBytes = m_scratchBytes = 0;
+    m_kvCapacity = 0;
+    m_kvUsed = 0;
+    emit modelChanged();
+    emit statsChanged();
+}
+
+void Gauge::generationStarted() {
+    m_live = true;
+    m_decodeHistory.clear();
+    m_firstGenerated = 0;
+    m_firstMs = 0;
+    emit statsChanged();
+}
+
+void Gauge::progress(int generated, double ms) {
+    if (m_firstGenerated == 0) {
+        m_firstGenerated = generated;
+        m_firstMs = ms;
+        return;
+    }
+    const double seconds = (ms - m_firstMs) / 1000.0;
+    if (seconds <= 0 || generated <= m_firstGenerated) {
+        return;
+    }
+    m_decodeTps = (generated - m_firstGenerated) / seconds;
+    m_decodeHistory.push_back(m_decodeTps);
+    if (m_decodeHistory.size() > kHistoryLength) {
+        m_decodeHistory.removeFirst();
+    }
+    emit statsChanged();
+}
+
+void Gauge::generationFinished(const GenerationResult& result) {
+    m_live = false;
+    if (result.generatedTokens > 0) {
+        m_prefillTps = result.prefillTokensPerSecond;
+        m_decodeTps = result.decodeTokensPerSecond;
+        m_ttftMs = result.ttftMs;
+    }
+    m_kvUsed = result.kvUsed;
+    emit statsChanged();
+    sampleMemory();
+}
+
+void Gauge::setKvUsed(int tokens) {
+    m_kvUsed = tokens;
+    emit statsChanged();
+}

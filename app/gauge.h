@@ -1,0 +1,93 @@
+// The gauge: what running the model costs, live. Memory split into weights / KV cache /
+// scratch (the engine's MemoryPlan at the session's context) against the process's RSS
+// (/proc/self/status) and the machine's RAM; KV cache fill; prefill and decode speed; time
+// to first token; and the decode speed over the last generation, for a sparkline.
+// GUI thread only; ChatController feeds it from the worker's signals.
+#pragma once
+
+#include <QList>
+#include <QObject>
+#include <QTimer>
+#include <QtQml/qqmlregistration.h>
+
+struct ModelSummary;
+struct GenerationResult;
+
+class Gauge : public QObject {
+    Q_OBJECT
+    QML_ELEMENT
+    QML_UNCREATABLE("Gauge belongs to ChatController")
+    Q_PROPERTY(bool active READ active NOTIFY modelChanged)
+    Q_PROPERTY(double weightsBytes READ weightsBytes NOTIFY modelChanged)
+    Q_PROPERTY(double kvBytes READ kvBytes NOTIFY modelChanged)
+    Q_PROPERTY(double scratchBytes READ scratchBytes NOTIFY modelChanged)
+    Q_PROPERTY(double planBytes READ planBytes NOTIFY modelChanged)
+    Q_PROPERTY(double deviceTotalBytes READ deviceTotalBytes NOTIFY memoryChanged)
+    Q_PROPERTY(double residentBytes READ residentBytes NOTIFY memoryChanged)
+    Q_PROPERTY(QString deviceName READ deviceName CONSTANT)
+    Q_PROPERTY(int kvUsed READ kvUsed NOTIFY statsChanged)
+    Q_PROPERTY(int kvCapacity READ kvCapacity NOTIFY modelChanged)
+    Q_PROPERTY(double prefillTokensPerSecond READ prefillTokensPerSecond NOTIFY statsChanged)
+    Q_PROPERTY(double decodeTokensPerSecond READ decodeTokensPerSecond NOTIFY statsChanged)
+    Q_PROPERTY(double ttftMs READ ttftMs NOTIFY statsChanged)
+    Q_PROPERTY(QList<qreal> decodeHistory READ decodeHistory NOTIFY statsChanged)
+    Q_PROPERTY(bool live READ live NOTIFY statsChanged)
+
+public:
+    explicit Gauge(QObject* parent = nullptr);
+
+    bool active() const { return m_kvCapacity > 0; }
+    double weightsBytes() const { return m_weightsBytes; }
+    double kvBytes() const { return m_kvBytes; }
+    double scratchBytes() const { return m_scratchBytes; }
+    double planBytes() const { return m_weightsBytes + m_kvBytes + m_scratchBytes; }
+    double deviceTotalBytes() const { return m_deviceTotalBytes; }
+    double residentBytes() const { return m_residentBytes; }
+    QString deviceName() const { return QStringLiteral("CPU (system RAM)"); }
+    int kvUsed() const { return m_kvUsed; }
+    int kvCapacity() const { return m_kvCapacity; }
+    double prefillTokensPerSecond() const { return m_prefillTps; }
+    double decodeTokensPerSecond() const { return m_decodeTps; }
+    double ttftMs() const { return m_ttftMs; }
+    QList<qreal> decodeHistory() const { return m_decodeHistory; }
+    bool live() const { return m_live; }
+
+    // "1.23 GiB", as the engine spells sizes.
+    Q_INVOKABLE static QString formatBytes(double bytes);
+
+    void setModel(const ModelSummary& summary);
+    void clearModel();
+    void generationStarted();
+    // A streamed chunk: `generated` tokens after `ms` since the request started.
+    void progress(int generated, double ms);
+    void generationFinished(const GenerationResult& result);
+    void setKvUsed(int tokens);
+
+    // VmRSS of this process from /proc/self/status, in bytes; 0 when unreadable.
+    static double readResidentBytes();
+
+signals:
+    void modelChanged();
+    void memoryChanged();
+    void statsChanged();
+
+private:
+    void sampleMemory();
+
+    QTimer m_memoryTimer;
+    double m_weightsBytes = 0;
+    double m_kvBytes = 0;
+    double m_scratchBytes = 0;
+    double m_deviceTotalBytes = 0;
+    double m_residentBytes = 0;
+    int m_kvUsed = 0;
+    int m_kvCapacity = 0;
+    double m_prefillTps = 0;
+    double m_decodeTps = 0;
+    double m_ttftMs = 0;
+    QList<qreal> m_decodeHistory;
+    bool m_live = false;
+    // The first streamed chunk marks where decoding starts: speed is measured from it.
+    int m_firstGenerated = 0;
+    double m_firstMs = 0;
+};

@@ -1,0 +1,121 @@
+// A list model over the current conversation's messages.
+#include "message_list_model.h"
+
+MessageListModel::MessageListModel(QObject* parent) : QAbstractListModel(parent) {}
+
+int MessageListModel::rowCount(const QModelIndex& parent) const {
+    return parent.isValid() ? 0 : int(m_messages.size());
+}
+
+QVariant MessageListModel::data(const QModelIndex& index, int role) const {
+    if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid)) {
+        return {};
+    }
+    const Message& message = m_messages.at(index.row());
+    switch (role) {
+    case RoleRole:
+        return message.role;
+    case Qt::DisplayRole:
+    case TextRole:
+        return message.text;
+    case StreamingRole:
+        return index.row() == m_streamingRow;
+    case StatsRole:
+        return message.stats.summary();
+    case IndexRole:
+        return index.row();
+    case BlocksRole:
+        return splitBlocks(message.text);
+    default:
+        return {};
+    }
+}
+
+QHash<int, QByteArray> MessageListModel::roleNames() const {
+    return {{RoleRole, "role"},   {TextRole, "text"},          {StreamingRole, "streaming"},
+            {StatsRole, "stats"}, {IndexRole, "messageIndex"}, {BlocksRole, "blocks"}};
+}
+
+void MessageListModel::setMessages(const QList<Message>& messages) {
+    beginResetModel();
+    m_messages = messages;
+    m_streamingRow = -1;
+    endResetModel();
+    emit countChanged();
+}
+
+void MessageListModel::append(const Message& message, bool streaming) {
+    const int row = int(m_messages.size());
+    beginInsertRows({}, row, row);
+    m_messages.push_back(message);
+    if (streaming) {
+        m_streamingRow = row;
+    }
+    endInsertRows();
+    emit countChanged();
+}
+
+void MessageListModel::appendText(int row, const QString& text) {
+    if (row < 0 || row >= m_messages.size() || text.isEmpty()) {
+        return;
+    }
+    m_messages[row].text += text;
+    const QModelIndex at = index(row);
+    emit dataChanged(at, at, {TextRole, Qt::DisplayRole, BlocksRole});
+}
+
+void MessageListModel::finishStreaming(int row, const QString& text, const MessageStats& stats) {
+    if (row < 0 || row >= m_messages.size()) {
+        return;
+    }
+    m_messages[row].text = text;
+    m_messages[row].stats = stats;
+    if (m_streamingRow == row) {
+        m_streamingRow = -1;
+    }
+    const QModelIndex at = index(row);
+    emit dataChanged(at, at, {TextRole, Qt::DisplayRole, StreamingRole, StatsRole, BlocksRole});
+}
+
+void MessageListModel::removeFrom(int row) {
+    if (row < 0 || row >= m_messages.size()) {
+        return;
+    }
+    beginRemoveRows({}, row, int(m_messages.size()) - 1);
+    m_messages.resize(row);
+    if (m_streamingRow >= row) {
+        m_streamingRow = -1;
+    }
+    endRemoveRows();
+    emit countChanged();
+}
+
+QVariantList MessageListModel::splitBlocks(const QString& markdown) {
+    QVariantList blocks;
+    auto add = [&blocks](bool code, const QStringList& lines, const QString& language) {
+        QString text = lines.join(QLatin1Char('\n'));
+        if (!code) {
+            text = text.trimmed();
+        }
+        if (!text.isEmpty() || code) {
+            blocks << QVariantMap{{QStringLiteral("code"), code},
+                                  {QStringLiteral("text"), text},
+                                  {QStringLiteral("language"), language}};
+        }
+    };
+    QStringList lines;
+    QString language;
+    bool inCode = false;
+    for (const QString& line : markdown.split(QLatin1Char('\n'))) {
+        if (line.trimmed().startsWith(QStringLiteral("```"))) {
+            add(inCode, lines, language);
+            lines.clear();
+            language = inCode ? QString() : line.trimmed().mid(3).trimmed();
+            inCode = !inCode;
+            continue;
+        }
+        lines << line;
+    }
+    add(inCode, lines, language);
+    return blocks;
+}

@@ -1,0 +1,62 @@
+// SamplingPanel against a real SamplingSettings: presets, fields, re-run.
+import QtQuick
+import QtTest
+import Hearth
+
+Item {
+    id: top
+    width: 360
+    height: 1500
+
+    SamplingSettings { id: sampling }
+    Component {
+        id: panelComponent
+        SamplingPanel { width: 340; height: 1480; settings: sampling; canRerun: true }
+    }
+    SignalSpy { id: rerunSpy; signalName: "rerunRequested" }
+
+    TestCase {
+        name: "SamplingPanel"
+        when: windowShown
+
+        function test_presetButtons() {
+            const panel = createTemporaryObject(panelComponent, top)
+            sampling.applyPreset("Balanced")
+            const greedy = findChild(panel, "presetGreedy")
+            const balanced = findChild(panel, "presetBalanced")
+            verify(balanced.checked)
+            verify(!greedy.checked)
+            mouseClick(greedy)
+            compare(sampling.temperature, 0)
+            compare(sampling.preset, "Greedy")
+            tryCompare(greedy, "checked", true)
+            verify(!balanced.checked)
+        }
+
+        function test_fieldEditsTheSetting() {
+            const panel = createTemporaryObject(panelComponent, top)
+            sampling.applyPreset("Balanced")
+            const temperature = findChild(panel, "temperature")
+            const field = findChild(temperature, "field")
+            compare(field.text, "0.70")
+            field.forceActiveFocus()
+            field.selectAll()
+            keyClick(Qt.Key_1)
+            keyClick(Qt.Key_Period)
+            keyClick(Qt.Key_2)
+            keyClick(Qt.Key_Return)
+            compare(sampling.temperature, 1.2)
+            compare(sampling.preset, "")
+            // The model's value flows back into the slider.
+            sampling.temperature = 0.5
+            compare(findChild(temperature, "slider").value, 0.5)
+        }
+
+        function test_rerun() {
+            const panel = createTemporaryObject(panelComponent, top)
+            rerunSpy.target = panel
+            mouseClick(findChild(panel, "rerun"))
+            compare(rerunSpy.count, 1)
+        }
+    }
+}

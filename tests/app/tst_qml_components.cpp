@@ -1,0 +1,20 @@
+// QtQuickTest runner for the QML components in tests/app/qml: the Hearth module (its C++
+// types and QML) is linked in statically, exactly as the application has it.
+#include <QQmlEngine>
+#include <QQuickStyle>
+#include <QtQml/qqmlextensionplugin.h>
+#include <QtQuickTest>
+
+Q_IMPORT_QML_PLUGIN(HearthPlugin)
+
+class Setup : public QObject {
+    Q_OBJECT
+public slots:
+    void applicationAvailable() { QQuickStyle::setStyle(QStringLiteral("Basic")); }
+    void qmlEngineAvailable(QQmlEngine* engine) {
+        engine->addImportPath(QStringLiteral("qrc:/qt/qml"));
+    }
+};
+
+QUICK_TEST_MAIN_WITH_SETUP(tst_qml_components, Setup)
+#include "tst_qml_components.moc"

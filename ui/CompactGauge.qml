@@ -1,0 +1,37 @@
+// The gauge in the status bar: memory, KV fill and decode speed at a glance.
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+import Hearth
+
+RowLayout {
+    id: root
+
+    required property Gauge gauge
+    signal clicked()
+    spacing: 12
+
+    Label {
+        color: Theme.mutedText
+        font.pixelSize: 12
+        text: qsTr("RAM %1").arg(root.gauge.formatBytes(root.gauge.residentBytes))
+    }
+    Label {
+        visible: root.gauge.active
+        color: Theme.mutedText
+        font.pixelSize: 12
+        text: qsTr("KV %1/%2").arg(root.gauge.kvUsed).arg(root.gauge.kvCapacity)
+    }
+    Label {
+        visible: root.gauge.decodeTokensPerSecond > 0
+        color: Theme.mutedText
+        font.pixelSize: 12
+        text: qsTr("%1 tok/s").arg(root.gauge.decodeTokensPerSecond.toFixed(1))
+    }
+    Sparkline {
+        Layout.preferredWidth: 60
+        Layout.preferredHeight: 16
+        values: root.gauge.decodeHistory
+    }
+    TapHandler { onTapped: root.clicked() }
+}

@@ -1,0 +1,116 @@
+// The Gauge panel: memory (weights / KV cache / scratch, and the process against RAM),
+// KV cache fill, prefill and decode speed, time to first token, and decode speed over the
+// last generation.
+pragma ComponentBehavior: Bound
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+import Hearth
+
+ScrollView {
+    id: root
+
+    required property Gauge gauge
+    contentWidth: availableWidth
+    clip: true
+
+    component Figure: ColumnLayout {
+        required property string label
+        required property string value
+        spacing: 0
+        Label { text: parent.label; color: Theme.mutedText; font.pixelSize: 11 }
+        Label { text: parent.value; color: Theme.text; font.pixelSize: 15; font.bold: true }
+    }
+    component Legend: RowLayout {
+        required property color swatch
+        required property string label
+        required property string value
+        Rectangle { width: 10; height: 10; radius: 2; color: parent.swatch }
+        Label { text: parent.label; color: Theme.text; Layout.fillWidth: true }
+        Label { text: parent.value; color: Theme.mutedText }
+    }
+
+    ColumnLayout {
+        x: Theme.spacing
+        width: root.availableWidth - 2 * Theme.spacing
+        spacing: Theme.spacing
+
+        Label { text: qsTr("Memory · %1").arg(root.gauge.deviceName); font.bold: true; color: Theme.text; Layout.topMargin: Theme.spacing }
+        Label {
+            visible: !root.gauge.active
+            text: qsTr("No model loaded.")
+            color: Theme.mutedText
+        }
+        GaugeBar {
+            objectName: "memoryBar"
+            Layout.fillWidth: true
+            visible: root.gauge.active
+            total: root.gauge.planBytes
+            parts: [{ value: root.gauge.weightsBytes, color: Theme.weightsColor },
+                    { value: root.gauge.kvBytes, color: Theme.kvColor },
+                    { value: root.gauge.scratchBytes, color: Theme.scratchColor }]
+        }
+        Legend {
+            Layout.fillWidth: true; visible: root.gauge.active
+            swatch: Theme.weightsColor; label: qsTr("Weights"); value: root.gauge.formatBytes(root.gauge.weightsBytes)
+        }
+        Legend {
+            Layout.fillWidth: true; visible: root.gauge.active
+            swatch: Theme.kvColor; label: qsTr("KV cache (whole context)"); value: root.gauge.formatBytes(root.gauge.kvBytes)
+        }
+        Legend {
+            Layout.fillWidth: true; visible: root.gauge.active
+            swatch: Theme.scratchColor; label: qsTr("Scratch"); value: root.gauge.formatBytes(root.gauge.scratchBytes)
+        }
+        Label {
+            Layout.fillWidth: true
+            wrapMode: Text.Wrap
+            color: Theme.mutedText
+            font.pixelSize: 12
+            text: qsTr("Hearth's process uses %1 of %2 RAM (resident).")
+                      .arg(root.gauge.formatBytes(root.gauge.residentBytes)).arg(root.gauge.formatBytes(root.gauge.deviceTotalBytes))
+        }
+        GaugeBar {
+            Layout.fillWidth: true
+            implicitHeight: 6
+            total: root.gauge.deviceTotalBytes
+            parts: [{ value: root.gauge.residentBytes, color: Theme.accent }]
+        }
+
+        Label { text: qsTr("KV cache fill"); font.bold: true; color: Theme.text; Layout.topMargin: Theme.spacing }
+        GaugeBar {
+            objectName: "kvBar"
+            Layout.fillWidth: true
+            total: Math.max(1, root.gauge.kvCapacity)
+            parts: [{ value: root.gauge.kvUsed, color: Theme.kvColor }]
+        }
+        Label {
+            text: qsTr("%1 of %2 tokens").arg(root.gauge.kvUsed).arg(root.gauge.kvCapacity)
+            color: Theme.mutedText
+            font.pixelSize: 12
+        }
+
+        Label { text: qsTr("Speed"); font.bold: true; color: Theme.text; Layout.topMargin: Theme.spacing }
+        GridLayout {
+            Layout.fillWidth: true
+            columns: 3
+            Figure { Layout.fillWidth: true; label: qsTr("Prefill"); value: qsTr("%1 tok/s").arg(root.gauge.prefillTokensPerSecond.toFixed(0)) }
+            Figure { Layout.fillWidth: true; label: qsTr("Decode"); value: qsTr("%1 tok/s").arg(root.gauge.decodeTokensPerSecond.toFixed(1)) }
+            Figure { Layout.fillWidth: true; label: qsTr("First token"); value: qsTr("%1 ms").arg(root.gauge.ttftMs.toFixed(0)) }
+        }
+        Label { text: qsTr("Decode speed, last reply"); color: Theme.mutedText; font.pixelSize: 11 }
+        Rectangle {
+            Layout.fillWidth: true
+            Layout.bottomMargin: Theme.spacing
+            implicitHeight: 64
+            color: Theme.codeBackground
+            border.color: Theme.border
+            radius: 6
+            Sparkline {
+                anchors.fill: parent
+                anchors.margins: 6
+                values: root.gauge.decodeHistory
+            }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+// The Sampling panel: presets, one SliderField per parameter, the seed, and "re-run the
+// last reply with these settings". A change applies to the next generation.
+pragma ComponentBehavior: Bound
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+import Hearth
+
+ScrollView {
+    id: root
+
+    required property SamplingSettings settings
+    property bool canRerun: false
+    signal rerunRequested()
+
+    contentWidth: availableWidth
+    clip: true
+
+    ColumnLayout {
+        width: root.availableWidth - 2 * Theme.spacing
+        x: Theme.spacing
+        spacing: Theme.spacing
+
+        Label { text: qsTr("Presets"); font.bold: true; color: Theme.text; Layout.topMargin: Theme.spacing }
+        Flow {
+            Layout.fillWidth: true
+            spacing: 6
+            Repeater {
+                model: root.settings.presets
+                delegate: Button {
+                    required property string modelData
+                    objectName: "preset" + modelData
+                    text: modelData
+                    checkable: true
+                    checked: root.settings.preset === modelData
+                    onClicked: root.settings.applyPreset(modelData)
+                }
+            }
+        }
+
+        SliderField {
+            Layout.fillWidth: true
+            label: qsTr("Temperature"); hint: qsTr("0 is greedy: always the most likely token")
+            objectName: "temperature"
+            value: root.settings.temperature; from: 0; to: 2
+            onEdited: (v) => root.settings.temperature = v
+        }
+        SliderField {
+            Layout.fillWidth: true
+            label: qsTr("Top-p"); hint: qsTr("Keep the smallest set of tokens whose probabilities add up to p; 1 is off")
+            value: root.settings.topP; from: 0.01; to: 1
+            onEdited: (v) => root.settings.topP = v
+        }
+        SliderField {
+            Layout.fillWidth: true
+            label: qsTr("Top-k"); hint: qsTr("Keep the k most likely tokens; 0 is off")
+            value: root.settings.topK; from: 0; to: 200; stepSize: 1; decimals: 0
+            onEdited: (v) => root.settings.topK = Math.round(v)
+        }
+        SliderField {
+            Layout.fillWidth: true
+            label: qsTr("Min-p"); hint: qsTr("Drop tokens less likely than min-p × the most likely one; 0 is off")
+            value: root.settings.minP; from: 0; to: 0.5
+            onEdited: (v) => root.settings.minP = v
+        }
+        SliderField {
+            Layout.fillWidth: true
+            label: qsTr("Repetition penalty"); hint: qsTr("Make recently used tokens less likely; 1 is off")
+            value: root.settings.repeatPenalty; from: 1; to: 2
+            onEdited: (v) => root.settings.repeatPenalty = v
+        }
+        SliderField {
+            Layout.fillWidth: true
+            label: qsTr("Penalty window (tokens)"); hint: qsTr("How far back the penalties look; -1 is everything")
+            value: root.settings.repeatLastN; from: -1; to: 1024; stepSize: 1; decimals: 0
+            onEdited: (v) => root.settings.repeatLastN = Math.round(v)
+        }
+        SliderField {
+            Layout.fillWidth: true
+            label: qsTr("Presence penalty")
+            value: root.settings.presencePenalty; from: -2; to: 2
+            onEdited: (v) => root.settings.presencePenalty = v
+        }
+        SliderField {
+            Layout.fillWidth: true
+            label: qsTr("Frequency penalty")
+            value: root.settings.frequencyPenalty; from: -2; to: 2
+            onEdited: (v) => root.settings.frequencyPenalty = v
+        }
+        SliderField {
+            Layout.fillWidth: true
+            label: qsTr("Max tokens")
+            value: root.settings.maxTokens; from: 16; to: 4096; stepSize: 16; decimals: 0
+            onEdited: (v) => root.settings.maxTokens = Math.round(v)
+        }
+
+        RowLayout {
+            Layout.fillWidth: true
+            Label { text: qsTr("Seed"); color: Theme.text; Layout.fillWidth: true }
+            CheckBox {
+                objectName: "randomSeed"
+                text: qsTr("Random")
+                checked: root.settings.randomSeed
+                onToggled: root.settings.randomSeed = checked
+            }
+            TextField {
+                Layout.preferredWidth: 96
+                enabled: !root.settings.randomSeed
+                text: root.settings.seed
+                validator: IntValidator { bottom: 0 }
+                onEditingFinished: root.settings.seed = Number(text)
+                Accessible.name: qsTr("Seed")
+            }
+        }
+
+        Button {
+            objectName: "rerun"
+            Layout.fillWidth: true
+            Layout.bottomMargin: Theme.spacing
+            text: qsTr("Re-run last reply with these settings")
+            enabled: root.canRerun
+            onClicked: root.rerunRequested()
+        }
+    }
+}
