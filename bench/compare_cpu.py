@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Runs hearth-bench and llama.cpp (llama-cpp-python's low-level API, timed as llama-bench
+times it: pp = one batch of p tokens on an empty cache, tg = n single-token decodes)
+alternately on each model, and prints tokens/s and the ratios as a Markdown table."""
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import time
+
+import llama_cpp
+
+
+def llama_cpp_bench(path, n_prompt, n_gen, reps, threads):
+    llama_cpp.llama_backend_init()
+    mparams = llama_cpp.llama_model_default_params()
+    model = llama_cpp.llama_model_load_from_file(path.encode(), mparams)
+    cparams = llama_cpp.llama_context_default_params()
+    cparams.n_ctx = max(n_prompt, n_gen) + 16
+    cparams.n_batch = max(n_prompt, 1)
+    cparams.n_ubatch = max(n_prompt, 1)
+    cparams.n_threads = threads
+    cparams.n_threads_batch = threads
+    cparams.flash_attn_type = 0 if hasattr(cparams, "flash_attn_type") else None
+    ctx = llama_cpp.llama_init_from_model(model, cparams)
+    vocab = llama_cpp.llama_model_get_vocab(model)
+    n_vocab = llama_cpp.llama_vocab_n_tokens(vocab)
+    mem = llama_cpp.llama_get_memory(ctx)
+    rng = random.Random(1234)
+
+    def decode(tokens, pos):
+        batch = llama_cpp.llama_batch_init(len(tokens), 0, 1)
+        for i, tok in enumerate(tokens):
+            batch.token[i] = tok
+            batch.pos[i] = pos + i
+            batch.n_seq_id[i] = 1
+            batch.seq_id[i][0] = 0
+            batch.logits[i] = i == len(tokens) - 1
+        batch.n_tokens = len(tokens)
+        rc = llama_cpp.llama_decode(ctx, batch)
+        llama_cpp.llama_batch_free(batch)
+        if rc != 0:
+            raise RuntimeError(f"llama_decode failed: {rc}")
+
+    out = {}
+    if n_prompt > 0:
+        samples = []
+        for rep in range(reps + 1):
+            tokens = [1] + [rng.randrange(n_vocab) for _ in range(n_prompt - 1)]
+            llama_cpp.llama_memory_clear(mem, True)
+            t0 = time.perf_counter()
+            decode(tokens, 0)
+            llama_cpp.llama_synchronize(ctx)
+            if rep > 0:
+                samples.append(n_prompt / (time.perf_counter() - t0))
+        out[f"pp{n_prompt}"] = samples
+    if n_gen > 0:
+        samples = []
+        for rep in range(reps + 1):
+            llama_cpp.llama_memory_clear(mem, True)
+            token = 1
+            t0 = time.perf_counter()
+            for i in range(n_gen):
+                decode([token], i)
+                token = rng.randrange(n_vocab)
+            llama_cpp.llama_synchronize(ctx)
+            if rep > 0:
+                samples.append(n_gen / (time.perf_counter() - t0))
+        out[f"tg{n_gen}"] = samples
+    llama_cpp.llama_free(ctx)
+    llama_cpp.llama_model_free(model)
+    return out
+
+
+def hearth_bench(binary, path, n_prompt, n_gen, reps, threads):
+    result = subprocess.run([binary, path, "-p", str(n_prompt), "-n", str(n_gen), "-r", str(reps),
+                             "-t", str(threads), "--json"], check=True, capture_output=True, text=True)
+    return {row["test"]: row["samples_ts"] for row in json.loads(result.stdout)}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--hearth-bench", required=True)
+    parser.add_argument("-p", type=int, default=512)
+    parser.add_argument("-n", type=int, default=128)
+    parser.add_argument("-r", type=int, default=5)
+    parser.add_argument("-t", type=int, default=os.cpu_count())
+    parser.add_argument("--json", help="also write the raw figures here")
+    parser.add_argument("models", nargs="+")
+    args = parser.parse_args()
+    rows = []
+    print(f"| model | test | Hearth t/s | llama.cpp t/s | Hearth / llama.cpp |")
+    print(f"|---|---|---|---|---|")
+    for path in args.models:
+        # Alternate: Hearth, llama.cpp, Hearth, llama.cpp — so drift hits both alike.
+        ours, theirs = {}, {}
+        for _ in range(2):
+            for k, v in hearth_bench(args.hearth_bench, path, args.p, args.n, args.r, args.t).items():
+                ours.setdefault(k, []).extend(v)
+            for k, v in llama_cpp_bench(path, args.p, args.n, args.r, args.t).items():
+                theirs.setdefault(k, []).extend(v)
+        for test in ours:
+            a, b = statistics.mean(ours[test]), statistics.mean(theirs[test])
+            sa, sb = statistics.stdev(ours[test]), statistics.stdev(theirs[test])
+            name = os.path.basename(path)
+            print(f"| {name} | {test} | {a:.2f} ± {sa:.2f} | {b:.2f} ± {sb:.2f} | {a / b:.2f} |", flush=True)
+            rows.append({"model": name, "test": test, "hearth": ours[test], "llama_cpp": theirs[test]})
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Writes random-weight GGUF files with the shapes of real models, for benchmarks
+(bench/compare-cpu, bench/compare-gpu). The weights are random valid blocks (finite
+scales), so the files cost no quantization time; speed does not depend on the values.
+
+    .venv/bin/python scripts/gen-bench-models.py [--out DIR] [--only NAME ...]
+
+Default output: $HEARTH_BENCH_MODELS or ~/.cache/hearth/bench-models. Names:
+tinyllama-1.1b-{q4_0,q4_k_m,q8_0}, llama2-7b-{q4_0,q4_k_m,q8_0,f16}, llama3-8b-{...}.
+The vocabulary is SmolLM2's (copied from the default model), resized to the shape's
+vocabulary by padding with unused tokens.
+"""
+import argparse
+import os
+import pathlib
+import sys
+
+import numpy as np
+import gguf
+from gguf import GGMLQuantizationType as Q
+
+SHAPES = {
+    # name: (n_embd, n_layer, n_head, n_head_kv, n_ff, n_vocab, n_ctx, rope_base)
+    "tinyllama-1.1b": (2048, 22, 32, 4, 5632, 32000, 2048, 10000.0),
+    "llama2-7b": (4096, 32, 32, 32, 11008, 32000, 4096, 10000.0),
+    "llama3-8b": (4096, 32, 32, 8, 14336, 128256, 8192, 500000.0),
+}
+# Tensor types per file type: (attention q/k/o, attention v, ffn gate/up, ffn down, embeddings, output)
+MIXES = {
+    "q4_0": dict(attn=Q.Q4_0, attn_v=Q.Q4_0, ffn=Q.Q4_0, ffn_down=Q.Q4_0, embd=Q.Q4_0, out=Q.Q6_K, ftype=2),
+    # llama.cpp's Q4_K_M: Q4_K mostly, Q6_K for attn_v / ffn_down in half the layers, output Q6_K
+    "q4_k_m": dict(attn=Q.Q4_K, attn_v=Q.Q6_K, ffn=Q.Q4_K, ffn_down=Q.Q6_K, embd=Q.Q4_K, out=Q.Q6_K, ftype=15),
+    "q8_0": dict(attn=Q.Q8_0, attn_v=Q.Q8_0, ffn=Q.Q8_0, ffn_down=Q.Q8_0, embd=Q.Q8_0, out=Q.Q8_0, ftype=7),
+    "f16": dict(attn=Q.F16, attn_v=Q.F16, ffn=Q.F16, ffn_down=Q.F16, embd=Q.F16, out=Q.F16, ftype=1),
+}
+# Byte offsets of the f16 scale fields in each block type, set to small finite values.
+SCALE_FIELDS = {Q.Q4_0: [0], Q.Q8_0: [0], Q.Q4_K: [0, 2], Q.Q6_K: [208]}
+
+
+def random_blocks(rng, qtype, n_rows, n_cols):
+    block, size = gguf.GGML_QUANT_SIZES[qtype]
+    if qtype == Q.F16:
+        return (rng.standard_normal((n_rows, n_cols), dtype=np.float32) * 0.02).astype(np.float16)
+    n_blocks = n_rows * n_cols // block
+    raw = rng.integers(0, 256, size=(n_blocks, size), dtype=np.uint8)
+    scale = np.frombuffer(np.float16(0.001).tobytes(), dtype=np.uint8)
+    for offset in SCALE_FIELDS[qtype]:
+        raw[:, offset:offset + 2] = scale
+    return raw.reshape(n_rows, n_cols // block * size)
+
+
+def write_model(path, shape_name, mix_name, vocab):
+    n_embd, n_layer, n_head, n_head_kv, n_ff, n_vocab, n_ctx, rope_base = SHAPES[shape_name]
+    mix = MIXES[mix_name]
+    rng = np.random.default_rng(7)
+    w = gguf.GGUFWriter(str(path), arch="llama")
+    w.add_name(f"random {shape_name} {mix_name}")
+    w.add_block_count(n_layer)
+    w.add_context_length(n_ctx)
+    w.add_embedding_length(n_embd)
+    w.add_feed_forward_length(n_ff)
+    w.add_head_count(n_head)
+    w.add_head_count_kv(n_head_kv)
+    w.add_rope_freq_base(rope_base)
+    w.add_rope_dimension_count(n_embd // n_head)
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_file_type(mix["ftype"])
+    w.add_vocab_size(n_vocab)
+    tokens, types, merges = vocab
+    pad = n_vocab - len(tokens)
+    kept = set(tokens[:n_vocab])
+    # Merges must only name tokens that the (possibly truncated) vocabulary keeps.
+    merges = [m for m in merges if all(part in kept for part in m.split(" ")) and m.replace(" ", "") in kept]
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("smollm")
+    w.add_token_list(tokens[:n_vocab] + [f"<unused{i}>" for i in range(max(pad, 0))])
+    w.add_token_types(types[:n_vocab] + [gguf.TokenType.UNUSED] * max(pad, 0))
+    w.add_token_merges(merges)
+    w.add_bos_token_id(1)
+    w.add_eos_token_id(2)
+    w.add_add_bos_token(False)
+
+    def add(name, qtype, n_rows, n_cols):
+        w.add_tensor(name, random_blocks(rng, qtype, n_rows, n_cols), raw_dtype=qtype)
+
+    def add_norm(name):
+        w.add_tensor(name, np.ones(n_embd, dtype=np.float32))
+
+    head_dim = n_embd // n_head
+    add("token_embd.weight", mix["embd"], n_vocab, n_embd)
+    add_norm("output_norm.weight")
+    add("output.weight", mix["out"], n_vocab, n_embd)
+    for il in range(n_layer):
+        p = f"blk.{il}."
+        add_norm(p + "attn_norm.weight")
+        add(p + "attn_q.weight", mix["attn"], n_embd, n_embd)
+        add(p + "attn_k.weight", mix["attn"], n_head_kv * head_dim, n_embd)
+        add(p + "attn_v.weight", mix["attn_v"] if il % 2 == 0 else mix["attn"], n_head_kv * head_dim, n_embd)
+        add(p + "attn_output.weight", mix["attn"], n_embd, n_embd)
+        add_norm(p + "ffn_norm.weight")
+        add(p + "ffn_gate.weight", mix["ffn"], n_ff, n_embd)
+        add(p + "ffn_up.weight", mix["ffn"], n_ff, n_embd)
+        add(p + "ffn_down.weight", mix["ffn_down"] if il % 2 == 0 else mix["ffn"], n_embd, n_ff)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+def smollm2_vocab():
+    base = os.environ.get("HEARTH_MODELS_DIR") or os.path.join(
+        os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"), "hearth", "models")
+    reader = gguf.GGUFReader(os.path.join(base, "SmolLM2-135M-Instruct.Q4_1.gguf"))
+    field = reader.fields["tokenizer.ggml.tokens"]
+    tokens = [bytes(field.parts[i]).decode() for i in field.data]
+    types = [int(reader.fields["tokenizer.ggml.token_type"].parts[i][0])
+             for i in reader.fields["tokenizer.ggml.token_type"].data]
+    mfield = reader.fields["tokenizer.ggml.merges"]
+    merges = [bytes(mfield.parts[i]).decode() for i in mfield.data]
+    return tokens, types, merges
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", default=os.environ.get("HEARTH_BENCH_MODELS",
+                                                        os.path.expanduser("~/.cache/hearth/bench-models")))
+    parser.add_argument("--only", nargs="*")
+    args = parser.parse_args()
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    vocab = smollm2_vocab()
+    for shape in SHAPES:
+        for mix in MIXES:
+            name = f"{shape}-{mix}"
+            if args.only and name not in args.only:
+                continue
+            path = out / f"{name}.gguf"
+            if path.exists():
+                print(f"{path} exists")
+                continue
+            tmp = path.with_suffix(".gguf.part")
+            write_model(tmp, shape, mix, vocab)
+            tmp.rename(path)
+            print(f"wrote {path} ({path.stat().st_size / 2**30:.2f} GiB)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
