@@ -1,0 +1,377 @@
+// The forward pass, written to follow llama.cpp's CPU numerics where it is cheap to do so
+// (RMSNorm accumulated in double, RoPE angles by repeated multiplication in float, the
+// query and the attention weights rounded to F16 before they meet the F16 cache), so that
+// greedy generations agree token for token.
+//
+// Per layer, for each token t (x: residual stream, (n_tokens, n_embd)):
+//   h = rmsnorm(x) * attn_norm
+//   q = Wq h (+bq), k = Wk h (+bk), v = Wv h (+bv); [qk-norm]; rope(q, k, pos)
+//   cache[pos] = (k, v); a = softmax(q·K / sqrt(d)) V over the cached positions ≤ pos
+//   x += [post-norm] Wo a
+//   h = rmsnorm(x) * ffn_norm;  x += [post-norm] W_down (act(W_gate h) * W_up h)
+// logits = W_out (rmsnorm(x) * output_norm) for the tokens that want them.
+#include "cpu/forward.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "cpu/matmul.h"
+#include "hearth/quant.h"
+#include "model/model_impl.h"
+
+namespace hearth::cpu {
+namespace {
+
+// y = x / sqrt(mean(x²) + eps) * w, as ggml: squares summed in double, scale in float.
+void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+        sum += static_cast<double>(x[i] * x[i]);
+    }
+    const float mean = static_cast<float>(sum / static_cast<double>(n));
+    const float scale = 1.0f / std::sqrt(mean + eps);
+    for (int64_t i = 0; i < n; ++i) {
+        y[i] = (x[i] * scale) * w[i];
+    }
+}
+
+float silu(float x) { return x / (1.0f + std::exp(-x)); }
+
+// GELU with the tanh approximation, as ggml's CPU backend computes it (GGML_GELU_FP16): the
+// input rounded to F16, the result looked up in a table of F16 values, identity and zero
+// beyond ±10. Without the roundings, gemma3's logits drift from llama.cpp's by ~1e-2.
+float gelu_tanh(float x) {
+    constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
+    constexpr float kCoef = 0.044715f;
+    if (x <= -10.0f) {
+        return 0.0f;
+    }
+    if (x >= 10.0f) {
+        return x;
+    }
+    const float h = fp16_to_fp32(fp32_to_fp16(x));
+    return fp16_to_fp32(
+        fp32_to_fp16(0.5f * h * (1.0f + std::tanh(kSqrt2OverPi * h * (1.0f + kCoef * h * h)))));
+}
+
+// Rotation angles for one position, as ggml's rope cache: theta_i = pos · base^(-2i/n_rot)
+// (by repeated multiplication), divided by a frequency factor when the model has them,
+// then linear or YaRN scaling.
+struct RopeParams {
+    int n_rot = 0;
+    float freq_base = 10000.0f;
+    float freq_scale = 1.0f;
+    float ext_factor = 0.0f;
+    float attn_factor = 1.0f;
+    float corr_low = 0.0f, corr_high = 0.0f;
+    const float* freq_factors = nullptr;
+};
+
+float yarn_ramp(float low, float high, int i0) {
+    const float y = (static_cast<float>(i0 / 2) - low) / std::max(0.001f, high - low);
+    return 1.0f - std::min(1.0f, std::max(0.0f, y));
+}
+
+void rope_angles(const RopeParams& p, uint32_t pos, float* cos_out, float* sin_out) {
+    const float theta_scale = std::pow(p.freq_base, -2.0f / static_cast<float>(p.n_rot));
+    float theta = static_cast<float>(pos);
+    for (int i0 = 0; i0 < p.n_rot; i0 += 2) {
+        const float factor = p.freq_factors ? p.freq_factors[i0 / 2] : 1.0f;
+        const float theta_extrap = theta / factor;
+        const float theta_interp = p.freq_scale * theta_extrap;
+        float angle = theta_interp;
+        float mscale = p.attn_factor;
+        if (p.ext_factor != 0.0f) {
+            const float ramp_mix = yarn_ramp(p.corr_low, p.corr_high, i0) * p.ext_factor;
+            angle = theta_interp * (1 - ramp_mix) + theta_extrap * ramp_mix;
+            mscale *= 1.0f + 0.1f * std::log(1.0f / p.freq_scale);
+        }
+        cos_out[i0 / 2] = std::cos(angle) * mscale;
+        sin_out[i0 / 2] = std::sin(angle) * mscale;
+        theta *= theta_scale;
+    }
+}
+
+void apply_rope(float* x, int n_heads, int head_dim, int n_rot, RopeLayout layout,
+                const float* cos_t, const float* sin_t) {
+    for (int h = 0; h < n_heads; ++h) {
+        float* v = x + static_cast<size_t>(h) * head_dim;
+        for (int i = 0; i < n_rot / 2; ++i) {
+            const int a = layout == RopeLayout::normal ? 2 * i : i;
+            const int b = layout == RopeLayout::normal ? 2 * i + 1 : i + n_rot / 2;
+            const float x0 = v[a];
+            const float x1 = v[b];
+            v[a] = x0 * cos_t[i] - x1 * sin_t[i];
+            v[b] = x0 * sin_t[i] + x1 * cos_t[i];
+        }
+    }
+}
+
+RopeParams rope_params(const Model::Impl& m, bool sliding_layer) {
+    const ModelInfo& info = m.info;
+    RopeParams p;
+    p.n_rot = static_cast<int>(info.n_rot);
+    p.freq_base = static_cast<float>(sliding_layer ? m.rope_freq_base_swa : info.rope_freq_base);
+    p.freq_factors = m.rope_freq_factors.empty() ? nullptr : m.rope_freq_factors.data();
+    const auto& scaling = info.rope_scaling;
+    if (sliding_layer) {
+        return p; // gemma3's local layers use plain RoPE at their own base
+    }
+    if ((scaling.type == "linear" || scaling.type == "yarn") && scaling.factor > 0) {
+        p.freq_scale = static_cast<float>(1.0 / scaling.factor);
+    }
+    if (scaling.type == "yarn") {
+        p.ext_factor = 1.0f;
+        const float n_ctx_orig =
+            static_cast<float>(scaling.n_ctx_orig ? scaling.n_ctx_orig : info.n_ctx_train);
+        auto corr_dim = [&](float n_rotations) {
+            return static_cast<float>(p.n_rot) *
+                   std::log(n_ctx_orig / (n_rotations * 2.0f * static_cast<float>(M_PI))) /
+                   (2.0f * std::log(p.freq_base));
+        };
+        p.corr_low = std::max(0.0f, std::floor(corr_dim(32.0f)));
+        p.corr_high = std::min(static_cast<float>(p.n_rot - 1), std::ceil(corr_dim(1.0f)));
+    }
+    return p;
+}
+
+float round_to_f16(float x) { return fp16_to_fp32(fp32_to_fp16(x)); }
+
+} // namespace
+
+Forward::Forward(const Model::Impl& model) : m_(model) {}
+
+void Forward::ensure_capacity(size_t n) {
+    if (n <= capacity_) {
+        return;
+    }
+    const ModelInfo& info = m_.info;
+    const size_t q_width = size_t{info.n_head} * info.head_dim_k;
+    const size_t k_width = size_t{info.n_head_kv} * info.head_dim_k;
+    const size_t v_width = size_t{info.n_head_kv} * info.head_dim_v;
+    const size_t o_width = size_t{info.n_head} * info.head_dim_v;
+    x_.resize(n * info.n_embd);
+    h_.resize(n * std::max<size_t>(info.n_embd, o_width));
+    q_.resize(n * q_width);
+    k_.resize(n * k_width);
+    v_.resize(n * v_width);
+    attn_.resize(n * o_width);
+    gate_.resize(n * info.n_ff);
+    up_.resize(n * info.n_ff);
+    out_.resize(n * info.n_embd);
+    size_t widest = std::max<size_t>({info.n_embd, info.n_ff, o_width});
+    size_t act_bytes = 0;
+    for (TensorType type : {TensorType::Q8_0, TensorType::Q4_1, TensorType::Q4_K, TensorType::F16,
+                            TensorType::F32}) {
+        act_bytes = std::max(act_bytes, activation_row_bytes(type, static_cast<int64_t>(widest)));
+    }
+    scratch_.resize(n * act_bytes + 64);
+    rope_cos_.resize(n * info.n_rot / 2);
+    rope_sin_.resize(n * info.n_rot / 2);
+    capacity_ = n;
+}
+
+void Forward::attention(uint32_t layer, std::span<const BatchToken> batch) {
+    const ModelInfo& info = m_.info;
+    const int n_head = static_cast<int>(info.n_head);
+    const int head_dim_k = static_cast<int>(info.head_dim_k);
+    const int head_dim_v = static_cast<int>(info.head_dim_v);
+    const int group = n_head / static_cast<int>(info.n_head_kv);
+    const size_t q_width = size_t(n_head) * head_dim_k;
+    const size_t o_width = size_t(n_head) * head_dim_v;
+    const float scale = m_.attn_scale;
+    const bool sliding = m_.layers[layer].sliding && info.sliding_window > 0;
+    const bool scale_query = m_.arch.scale_query;
+    const float q_scale = scale_query ? scale : 1.0f;
+    const float score_scale = scale_query ? 1.0f : scale;
+    uint32_t max_ctx = 0;
+    for (const auto& t : batch) {
+        max_ctx = std::max(max_ctx, t.pos + 1);
+    }
+    ThreadPool& pool = *m_.pool;
+    const size_t n_threads = static_cast<size_t>(pool.size());
+    if (scores_.size() < n_threads * max_ctx) {
+        scores_.resize(n_threads * max_ctx);
+    }
+    if (q_rounded_.size() < n_threads * head_dim_k) {
+        q_rounded_.resize(n_threads * head_dim_k);
+    }
+    const int64_t n_items = static_cast<int64_t>(batch.size()) * n_head;
+    pool.run([&](int thread, int threads) {
+        float* scores = scores_.data() + size_t(thread) * max_ctx;
+        float* q16 = q_rounded_.data() + size_t(thread) * head_dim_k;
+        for (int64_t item = thread; item < n_items; item += threads) {
+            const size_t t = static_cast<size_t>(item / n_head);
+            const int h = static_cast<int>(item % n_head);
+            const BatchToken& token = batch[t];
+            const int kv_head = h / group;
+            const float* q = q_.data() + t * q_width + size_t(h) * head_dim_k;
+            for (int i = 0; i < head_dim_k; ++i) {
+                q16[i] = round_to_f16(q[i] * q_scale);
+            }
+            const uint32_t first =
+                sliding && token.pos + 1 > info.sliding_window ? token.pos + 1 - info.sliding_window
+                                                               : 0;
+            const uint32_t n_pos = token.pos + 1 - first;
+            float max_score = -INFINITY;
+            for (uint32_t j = 0; j < n_pos; ++j) {
+                const uint16_t* k = token.cache->k(layer, first + j) + size_t(kv_head) * head_dim_k;
+                scores[j] = dot_f16_f32(k, q16, head_dim_k) * score_scale;
+                max_score = std::max(max_score, scores[j]);
+            }
+            double sum = 0.0;
+            for (uint32_t j = 0; j < n_pos; ++j) {
+                scores[j] = std::exp(scores[j] - max_score);
+                sum += scores[j];
+            }
+            const float inv_sum = static_cast<float>(1.0 / sum);
+            float* out = attn_.data() + t * o_width + size_t(h) * head_dim_v;
+            std::fill(out, out + head_dim_v, 0.0f);
+            for (uint32_t j = 0; j < n_pos; ++j) {
+                const float weight = round_to_f16(scores[j] * inv_sum);
+                const uint16_t* v = token.cache->v(layer, first + j) + size_t(kv_head) * head_dim_v;
+                axpy_f16_f32(v, weight, out, head_dim_v);
+            }
+        }
+    });
+}
+
+Result<void> Forward::run(std::span<const BatchToken> batch, float* logits) {
+    const ModelInfo& info = m_.info;
+    const size_t n = batch.size();
+    if (n == 0) {
+        return {};
+    }
+    for (const auto& t : batch) {
+        if (t.token < 0 || static_cast<uint32_t>(t.token) >= info.n_vocab) {
+            return fail(ErrorCode::invalid_argument,
+                        fmt::format("token id {} is outside the vocabulary (0..{})", t.token,
+                                    info.n_vocab - 1));
+        }
+        if (!t.cache || t.pos >= t.cache->n_ctx()) {
+            return fail(ErrorCode::context_full,
+                        fmt::format("position {} is past the context of {} tokens", t.pos,
+                                    t.cache ? t.cache->n_ctx() : 0));
+        }
+    }
+    ensure_capacity(n);
+    ThreadPool& pool = *m_.pool;
+    const int64_t n_embd = info.n_embd;
+    const int64_t n_ff = info.n_ff;
+    const int n_head = static_cast<int>(info.n_head);
+    const int n_head_kv = static_cast<int>(info.n_head_kv);
+    const int head_dim_k = static_cast<int>(info.head_dim_k);
+    const int head_dim_v = static_cast<int>(info.head_dim_v);
+    const int64_t q_width = int64_t(n_head) * head_dim_k;
+    const int64_t k_width = int64_t(n_head_kv) * head_dim_k;
+    const int64_t v_width = int64_t(n_head_kv) * head_dim_v;
+    const int64_t o_width = int64_t(n_head) * head_dim_v;
+    const float eps = static_cast<float>(info.norm_rms_eps);
+    const int64_t nt = static_cast<int64_t>(n);
+
+    // Embeddings: rows of token_embd, dequantized.
+    const auto embd_traits = tensor_type_traits(m_.token_embd.type);
+    (void)embd_traits;
+    const float embd_scale = m_.arch.embed_scale ? std::sqrt(static_cast<float>(n_embd)) : 1.0f;
+    for (size_t t = 0; t < n; ++t) {
+        const auto* row = static_cast<const uint8_t*>(m_.token_embd.data) +
+                          size_t(batch[t].token) * m_.token_embd.row_bytes;
+        float* x = x_.data() + t * n_embd;
+        if (auto ok = dequantize(m_.token_embd.type, row, x, n_embd); !ok) {
+            return std::unexpected(ok.error());
+        }
+        if (embd_scale != 1.0f) {
+            for (int64_t i = 0; i < n_embd; ++i) {
+                x[i] *= embd_scale;
+            }
+        }
+    }
+
+    for (uint32_t il = 0; il < info.n_layer; ++il) {
+        const LayerWeights& L = m_.layers[il];
+        const RopeParams rope = rope_params(m_, L.sliding);
+        for (size_t t = 0; t < n; ++t) {
+            rope_angles(rope, batch[t].pos, rope_cos_.data() + t * info.n_rot / 2,
+                        rope_sin_.data() + t * info.n_rot / 2);
+            rms_norm(x_.data() + t * n_embd, L.attn_norm.data(), h_.data() + t * n_embd, n_embd,
+                     eps);
+        }
+        matmul(L.wq, h_.data(), nt, n_embd, q_.data(), q_width, scratch_.data(), pool);
+        matmul(L.wk, h_.data(), nt, n_embd, k_.data(), k_width, scratch_.data(), pool);
+        matmul(L.wv, h_.data(), nt, n_embd, v_.data(), v_width, scratch_.data(), pool);
+        for (size_t t = 0; t < n; ++t) {
+            float* q = q_.data() + t * q_width;
+            float* k = k_.data() + t * k_width;
+            float* v = v_.data() + t * v_width;
+            if (!L.bq.empty()) {
+                for (int64_t i = 0; i < q_width; ++i) q[i] += L.bq[i];
+                for (int64_t i = 0; i < k_width; ++i) k[i] += L.bk[i];
+                for (int64_t i = 0; i < v_width; ++i) v[i] += L.bv[i];
+            }
+            if (!L.q_norm.empty()) {
+                for (int h = 0; h < n_head; ++h) {
+                    rms_norm(q + h * head_dim_k, L.q_norm.data(), q + h * head_dim_k, head_dim_k,
+                             eps);
+                }
+                for (int h = 0; h < n_head_kv; ++h) {
+                    rms_norm(k + h * head_dim_k, L.k_norm.data(), k + h * head_dim_k, head_dim_k,
+                             eps);
+                }
+            }
+            const float* cos_t = rope_cos_.data() + t * info.n_rot / 2;
+            const float* sin_t = rope_sin_.data() + t * info.n_rot / 2;
+            apply_rope(q, n_head, head_dim_k, rope.n_rot, m_.arch.rope, cos_t, sin_t);
+            apply_rope(k, n_head_kv, head_dim_k, rope.n_rot, m_.arch.rope, cos_t, sin_t);
+            convert_f32_to_f16(k, batch[t].cache->k(il, batch[t].pos), k_width);
+            convert_f32_to_f16(v, batch[t].cache->v(il, batch[t].pos), v_width);
+        }
+        attention(il, batch);
+        matmul(L.wo, attn_.data(), nt, o_width, out_.data(), n_embd, scratch_.data(), pool);
+        for (size_t t = 0; t < n; ++t) {
+            float* x = x_.data() + t * n_embd;
+            float* o = out_.data() + t * n_embd;
+            if (!L.post_attn_norm.empty()) {
+                rms_norm(o, L.post_attn_norm.data(), o, n_embd, eps);
+            }
+            for (int64_t i = 0; i < n_embd; ++i) {
+                x[i] += o[i];
+            }
+            rms_norm(x, L.ffn_norm.data(), h_.data() + t * n_embd, n_embd, eps);
+        }
+        matmul(L.w_gate, h_.data(), nt, n_embd, gate_.data(), n_ff, scratch_.data(), pool);
+        matmul(L.w_up, h_.data(), nt, n_embd, up_.data(), n_ff, scratch_.data(), pool);
+        const bool gelu = m_.arch.activation == FfnActivation::gelu_tanh;
+        for (size_t i = 0; i < n * size_t(n_ff); ++i) {
+            gate_[i] = (gelu ? gelu_tanh(gate_[i]) : silu(gate_[i])) * up_[i];
+        }
+        matmul(L.w_down, gate_.data(), nt, n_ff, out_.data(), n_embd, scratch_.data(), pool);
+        for (size_t t = 0; t < n; ++t) {
+            float* x = x_.data() + t * n_embd;
+            float* o = out_.data() + t * n_embd;
+            if (!L.post_ffn_norm.empty()) {
+                rms_norm(o, L.post_ffn_norm.data(), o, n_embd, eps);
+            }
+            for (int64_t i = 0; i < n_embd; ++i) {
+                x[i] += o[i];
+            }
+        }
+    }
+
+    // Final norm and output projection for the tokens that want logits.
+    int64_t n_out = 0;
+    for (size_t t = 0; t < n; ++t) {
+        if (batch[t].want_logits) {
+            rms_norm(x_.data() + t * n_embd, m_.output_norm.data(), h_.data() + n_out * n_embd,
+                     n_embd, eps);
+            ++n_out;
+        }
+    }
+    if (n_out > 0) {
+        matmul(m_.output, h_.data(), n_out, n_embd, logits, info.n_vocab, scratch_.data(), pool);
+    }
+    return {};
+}
+
+} // namespace hearth::cpu
