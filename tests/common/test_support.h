@@ -7,9 +7,12 @@
 #include <QString>
 #include <QStringList>
 #include <QtTest>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
+#include <vector>
 
 namespace hearth::test {
 
@@ -18,6 +21,24 @@ inline std::filesystem::path data_dir() {
 }
 inline std::filesystem::path source_dir() {
     return HEARTH_SOURCE_DIR;
+}
+
+// A whole file's bytes (empty when it cannot be read). Read with one read() call rather
+// than istreambuf_iterator, which GCC 12 flags with -Wnull-dereference.
+inline std::string read_text(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    if (!in) {
+        return {};
+    }
+    std::string text(static_cast<size_t>(in.tellg()), '\0');
+    in.seekg(0);
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    return text;
+}
+
+inline std::vector<uint8_t> read_bytes(const std::filesystem::path& path) {
+    const std::string text = read_text(path);
+    return {text.begin(), text.end()};
 }
 
 // The default model (SmolLM2-135M-Instruct Q4_1): $HEARTH_TEST_MODEL, as scripts/test

@@ -23,13 +23,6 @@ inline std::filesystem::path tok_dir() {
     return hearth::test::data_dir() / "tokenizer";
 }
 
-inline std::string read_bytes(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 inline QJsonObject read_json(const std::filesystem::path& path) {
     QFile file(QString::fromStdString(path.string()));
     if (!file.open(QIODevice::ReadOnly)) {
@@ -201,7 +194,7 @@ inline // About 1 MB of English: the licence texts Debian ships, else the corpus
     english_megabyte() {
     std::string seed;
     for (const char* name : {"GPL-3", "GPL-2", "LGPL-3", "Apache-2.0", "Artistic"}) {
-        seed += read_bytes(std::filesystem::path("/usr/share/common-licenses") / name);
+        seed += read_text(std::filesystem::path("/usr/share/common-licenses") / name);
     }
     if (seed.empty()) {
         for (const auto& t : corpus()) {

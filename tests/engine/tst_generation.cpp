@@ -140,8 +140,7 @@ private slots:
 
     void perplexity_matches_llama_cpp() {
         const auto golden = read_json(test::data_dir() / "generation" / "smollm2_perplexity.json");
-        std::ifstream in(test::data_dir() / "generation" / "genesis.txt");
-        const std::string text{std::istreambuf_iterator<char>(in), {}};
+        const std::string text = test::read_text(test::data_dir() / "generation" / "genesis.txt");
         auto tokens = model_->tokenizer().encode(text, {.add_special = true, .parse_special = false});
         QVERIFY(tokens);
         tokens->resize(golden["n_tokens"].get<size_t>());

@@ -21,10 +21,7 @@ nlohmann::json read_json(const std::filesystem::path& path) {
     return nlohmann::json::parse(in);
 }
 
-std::vector<uint8_t> read_bytes(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-}
+using test::read_bytes;
 
 // The value as the reference's contents() shows it (nested arrays flattened).
 nlohmann::json to_reference_json(const GgufValue& value) {

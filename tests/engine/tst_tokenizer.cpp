@@ -205,7 +205,7 @@ private slots:
         const auto base = tok_dir() / ("ggml-vocab-" + name.toStdString() + ".gguf");
         auto tok = Tokenizer::from_gguf_file(base);
         QVERIFY2(tok.has_value(), tok ? "" : tok.error().message.c_str());
-        const std::string all = read_bytes(base.string() + ".inp");
+        const std::string all = read_text(base.string() + ".inp");
         const std::string sep = "\n__ggml_vocab_test__\n";
         std::vector<std::string> inputs;
         for (size_t pos = 0;;) {
@@ -216,7 +216,7 @@ private slots:
             inputs.push_back(all.substr(pos, next - pos));
             pos = next + sep.size();
         }
-        std::istringstream out(read_bytes(base.string() + ".out"));
+        std::istringstream out(read_text(base.string() + ".out"));
         std::string line;
         int passed = 0;
         size_t i = 0;

@@ -61,8 +61,7 @@ private slots:
         QTemporaryDir dir;
         const QString text = dir.filePath("text.txt");
         {
-            std::ifstream in(test::data_dir() / "generation" / "genesis.txt");
-            std::string all{std::istreambuf_iterator<char>(in), {}};
+            const std::string all = test::read_text(test::data_dir() / "generation" / "genesis.txt");
             std::ofstream out(text.toStdString());
             out << all.substr(0, 4000);
         }
@@ -121,8 +120,7 @@ private slots:
         QVERIFY(original);
         const GgufTensorInfo* q = original->find_tensor("blk.0.attn_q.weight");
         QVERIFY(q);
-        std::ifstream in(test::default_model_path(), std::ios::binary);
-        std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(in), {}};
+        std::vector<uint8_t> bytes = test::read_bytes(test::default_model_path());
         // The entry: name length (8) + name + n_dims (4) + dims[0] (8), then dims[1].
         const uint64_t dim1_at = q->info_position + 8 + q->name.size() + 4 + 8;
         uint64_t dim1 = 0;
