@@ -1,7 +1,10 @@
 // The forward pass, written to follow llama.cpp's CPU numerics where it is cheap to do so
 // (RMSNorm accumulated in double, RoPE angles by repeated multiplication in float, the
 // query and the attention weights rounded to F16 before they meet the F16 cache), so that
-// greedy generations agree token for token.
+// greedy generations agree token for token. At the avx2 kernel level the SwiGLU, the RoPE
+// rotation and the attention follow ggml's AVX2 build operation for operation (ggml_numerics.h),
+// which makes the logits bit-identical to llama.cpp's on the models checked; the portable
+// level keeps the simpler order.
 //
 // Per layer, for each token t (x: residual stream, (n_tokens, n_embd)):
 //   h = rmsnorm(x) * attn_norm
@@ -16,7 +19,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
+#include "cpu/cpu_features.h"
+#include "cpu/ggml_numerics.h"
 #include "cpu/matmul.h"
 #include "hearth/quant.h"
 #include "model/model_impl.h"
@@ -94,8 +100,11 @@ void rope_angles(const RopeParams& p, uint32_t pos, float* cos_out, float* sin_o
     }
 }
 
+// fused: ggml's CPU build (compiled with FMA) contracts its rotation into
+// fma(x0, cos, -(x1·sin)) and fma(x0, sin, x1·cos); at the avx2 level we do the same so the
+// rotated q and k keep ggml's bits.
 void apply_rope(float* x, int n_heads, int head_dim, int n_rot, RopeLayout layout,
-                const float* cos_t, const float* sin_t) {
+                const float* cos_t, const float* sin_t, bool fused) {
     for (int h = 0; h < n_heads; ++h) {
         float* v = x + static_cast<size_t>(h) * head_dim;
         for (int i = 0; i < n_rot / 2; ++i) {
@@ -103,8 +112,13 @@ void apply_rope(float* x, int n_heads, int head_dim, int n_rot, RopeLayout layou
             const int b = layout == RopeLayout::normal ? 2 * i + 1 : i + n_rot / 2;
             const float x0 = v[a];
             const float x1 = v[b];
-            v[a] = x0 * cos_t[i] - x1 * sin_t[i];
-            v[b] = x0 * sin_t[i] + x1 * cos_t[i];
+            if (fused) {
+                v[a] = std::fma(x0, cos_t[i], -(x1 * sin_t[i]));
+                v[b] = std::fma(x0, sin_t[i], x1 * cos_t[i]);
+            } else {
+                v[a] = x0 * cos_t[i] - x1 * sin_t[i];
+                v[b] = x0 * sin_t[i] + x1 * cos_t[i];
+            }
         }
     }
 }
@@ -138,6 +152,92 @@ RopeParams rope_params(const Model::Impl& m, bool sliding_layer) {
 }
 
 float round_to_f16(float x) { return fp16_to_fp32(fp32_to_fp16(x)); }
+
+// Attention as llama.cpp's CPU graph computes it without flash attention, at the avx2 level,
+// so that the scores, weights and outputs have ggml's bits and greedy generations agree:
+//   kq = mul_mat(K, Q): Q rounded to F16; each score a ggml F16 dot product;
+//   softmax over n_kv cells (the used ones padded to a multiple of 32, the rest masked to
+//   -INF): wp = score * scale + mask, max, ggml_vec_soft_max_f32, times (float)(1 / sum);
+//   kqv = mul_mat(V^T, kq): the weights rounded to F16, one F16 dot per output dimension.
+// Prompt batches (two or more tokens) run llamafile's tinyBLAS kernel for both products,
+// single tokens ggml_vec_dot_f16, as llamafile_sgemm declines n < 2. Masked cells weigh
+// exactly 0, so the (zeroed) cells past the used ones add nothing, as in llama.cpp.
+void attention_ggml(const Model::Impl& m, uint32_t layer, std::span<const BatchToken> batch,
+                    const float* q_all, float* attn_out) {
+    constexpr uint32_t kKvPad = 32; // llama_kv_cache::get_padding without flash attention
+    const ModelInfo& info = m.info;
+    const int n_head = static_cast<int>(info.n_head);
+    const int head_dim_k = static_cast<int>(info.head_dim_k);
+    const int head_dim_v = static_cast<int>(info.head_dim_v);
+    const int group = n_head / static_cast<int>(info.n_head_kv);
+    const size_t q_width = size_t(n_head) * head_dim_k;
+    const size_t o_width = size_t(n_head) * head_dim_v;
+    const int64_t v_width = int64_t(info.n_head_kv) * head_dim_v; // cache stride between cells
+    const float scale = m.attn_scale;
+    const bool sliding = m.layers[layer].sliding && info.sliding_window > 0;
+    const bool scale_query = m.arch.scale_query;
+    const float q_scale = scale_query ? scale : 1.0f;
+    const float score_scale = scale_query ? 1.0f : scale;
+    uint32_t n_used = 0;
+    for (const auto& t : batch) {
+        n_used = std::max(n_used, t.pos + 1);
+    }
+    const uint32_t n_kv = (n_used + kKvPad - 1) / kKvPad * kKvPad;
+    const bool tinyblas = batch.size() >= 2;
+    const bool tinyblas_kq = tinyblas && head_dim_k % 8 == 0;     // k % 8, m = n_kv % 4
+    const bool tinyblas_kqv = tinyblas && head_dim_v % 4 == 0;    // k = n_kv % 8, m % 4
+    ThreadPool& pool = *m.pool;
+    const int64_t n_items = static_cast<int64_t>(batch.size()) * n_head;
+    pool.run([&](int thread, int threads) {
+        thread_local std::vector<float> scores, probs;
+        thread_local std::vector<uint16_t> q16, p16;
+        scores.resize(n_kv);
+        probs.resize(n_kv);
+        q16.resize(head_dim_k);
+        p16.resize(n_kv);
+        for (int64_t item = thread; item < n_items; item += threads) {
+            const size_t t = static_cast<size_t>(item / n_head);
+            const int h = static_cast<int>(item % n_head);
+            const BatchToken& token = batch[t];
+            const int kv_head = h / group;
+            const float* q = q_all + t * q_width + size_t(h) * head_dim_k;
+            if (q_scale != 1.0f) {
+                for (int i = 0; i < head_dim_k; ++i) {
+                    q16[i] = fp32_to_fp16(q[i] * q_scale);
+                }
+            } else {
+                convert_f32_to_f16(q, q16.data(), head_dim_k);
+            }
+            const uint32_t first =
+                sliding && token.pos + 1 > info.sliding_window ? token.pos + 1 - info.sliding_window
+                                                               : 0;
+            for (uint32_t j = 0; j < n_kv; ++j) {
+                if (j < first || j > token.pos) {
+                    scores[j] = -INFINITY;
+                    continue;
+                }
+                const uint16_t* k = token.cache->k(layer, j) + size_t(kv_head) * head_dim_k;
+                const float s = tinyblas_kq ? ggml::tinyblas_dot_f16(head_dim_k, k, q16.data())
+                                            : ggml::vec_dot_f16(head_dim_k, k, q16.data());
+                scores[j] = s * score_scale;
+            }
+            float max_score = -INFINITY;
+            for (uint32_t j = 0; j < n_kv; ++j) {
+                max_score = std::max(max_score, scores[j]);
+            }
+            const double sum = ggml::soft_max_f32(n_kv, probs.data(), scores.data(), max_score);
+            const float inv_sum = static_cast<float>(1.0 / sum);
+            for (uint32_t j = 0; j < n_kv; ++j) {
+                p16[j] = fp32_to_fp16(probs[j] * inv_sum);
+            }
+            // The rows of V^T dotted with the weights, accumulated cell by cell.
+            float* out = attn_out + t * o_width + size_t(h) * head_dim_v;
+            ggml::weighted_rows_f16(tinyblas_kqv, head_dim_v,
+                                    token.cache->v(layer, 0) + size_t(kv_head) * head_dim_v,
+                                    v_width, first, token.pos, n_kv, p16.data(), out);
+        }
+    });
+}
 
 } // namespace
 
@@ -174,6 +274,10 @@ void Forward::ensure_capacity(size_t n) {
 }
 
 void Forward::attention(uint32_t layer, std::span<const BatchToken> batch) {
+    if (kernel_level() == KernelLevel::avx2) {
+        attention_ggml(m_, layer, batch, q_.data(), attn_.data());
+        return;
+    }
     const ModelInfo& info = m_.info;
     const int n_head = static_cast<int>(info.n_head);
     const int head_dim_k = static_cast<int>(info.head_dim_k);
@@ -270,6 +374,7 @@ Result<void> Forward::run(std::span<const BatchToken> batch, float* logits) {
     const int64_t o_width = int64_t(n_head) * head_dim_v;
     const float eps = static_cast<float>(info.norm_rms_eps);
     const int64_t nt = static_cast<int64_t>(n);
+    const bool fused_rope = kernel_level() == KernelLevel::avx2;
 
     // Embeddings: rows of token_embd, dequantized.
     const auto embd_traits = tensor_type_traits(m_.token_embd.type);
@@ -322,8 +427,9 @@ Result<void> Forward::run(std::span<const BatchToken> batch, float* logits) {
             }
             const float* cos_t = rope_cos_.data() + t * info.n_rot / 2;
             const float* sin_t = rope_sin_.data() + t * info.n_rot / 2;
-            apply_rope(q, n_head, head_dim_k, rope.n_rot, m_.arch.rope, cos_t, sin_t);
-            apply_rope(k, n_head_kv, head_dim_k, rope.n_rot, m_.arch.rope, cos_t, sin_t);
+            apply_rope(q, n_head, head_dim_k, rope.n_rot, m_.arch.rope, cos_t, sin_t, fused_rope);
+            apply_rope(k, n_head_kv, head_dim_k, rope.n_rot, m_.arch.rope, cos_t, sin_t,
+                       fused_rope);
             convert_f32_to_f16(k, batch[t].cache->k(il, batch[t].pos), k_width);
             convert_f32_to_f16(v, batch[t].cache->v(il, batch[t].pos), v_width);
         }
@@ -343,8 +449,16 @@ Result<void> Forward::run(std::span<const BatchToken> batch, float* logits) {
         matmul(L.w_gate, h_.data(), nt, n_embd, gate_.data(), n_ff, scratch_.data(), pool);
         matmul(L.w_up, h_.data(), nt, n_embd, up_.data(), n_ff, scratch_.data(), pool);
         const bool gelu = m_.arch.activation == FfnActivation::gelu_tanh;
-        for (size_t i = 0; i < n * size_t(n_ff); ++i) {
-            gate_[i] = (gelu ? gelu_tanh(gate_[i]) : silu(gate_[i])) * up_[i];
+        if (!gelu && kernel_level() == KernelLevel::avx2) {
+            // ggml's vectorised SiLU (its own exp), row by row as ggml_vec_swiglu_f32.
+            for (size_t t = 0; t < n; ++t) {
+                float* g = gate_.data() + t * n_ff;
+                ggml::swiglu_f32(n_ff, g, g, up_.data() + t * n_ff);
+            }
+        } else {
+            for (size_t i = 0; i < n * size_t(n_ff); ++i) {
+                gate_[i] = (gelu ? gelu_tanh(gate_[i]) : silu(gate_[i])) * up_[i];
+            }
         }
         matmul(L.w_down, gate_.data(), nt, n_ff, out_.data(), n_embd, scratch_.data(), pool);
         for (size_t t = 0; t < n; ++t) {

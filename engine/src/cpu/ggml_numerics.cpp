@@ -1,0 +1,238 @@
+// See ggml_numerics.h. Each function follows the operation order of the ggml CPU source it
+// is named after (ggml/src/ggml-cpu/vec.h, vec.cpp, simd-mappings.h, llamafile/sgemm.cpp).
+#include "cpu/ggml_numerics.h"
+
+#include <cmath>
+#include <vector>
+
+#include "hearth/quant.h"
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+
+#include <immintrin.h>
+
+namespace hearth::cpu::ggml {
+namespace {
+
+// ggml_v_expf (AVX2 + FMA), adapted there from ARM's optimized routines.
+inline __m256 v_expf(__m256 x) {
+    const __m256 r = _mm256_set1_ps(0x1.8p23f);
+    const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), r);
+    const __m256 n = _mm256_sub_ps(z, r);
+    const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f),
+                                      _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+    const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);
+    const __m256 k =
+        _mm256_castsi256_ps(_mm256_add_epi32(e, _mm256_castps_si256(_mm256_set1_ps(1))));
+    const __m256i c = _mm256_castps_si256(
+        _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.f), n), _mm256_set1_ps(126), _CMP_GT_OQ));
+    const __m256 u = _mm256_mul_ps(b, b);
+    const __m256 j = _mm256_fmadd_ps(
+        _mm256_fmadd_ps(
+            _mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
+            _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
+        u, _mm256_mul_ps(_mm256_set1_ps(0x1.ffffecp-1f), b));
+    if (!_mm256_movemask_ps(_mm256_castsi256_ps(c))) {
+        return _mm256_fmadd_ps(j, k, k);
+    }
+    const __m256i g =
+        _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ)),
+                         _mm256_set1_epi32(static_cast<int>(0x82000000u)));
+    const __m256 s1 = _mm256_castsi256_ps(_mm256_add_epi32(g, _mm256_set1_epi32(0x7f000000)));
+    const __m256 s2 = _mm256_castsi256_ps(_mm256_sub_epi32(e, g));
+    const __m256i d = _mm256_castps_si256(
+        _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.f), n), _mm256_set1_ps(192), _CMP_GT_OQ));
+    return _mm256_or_ps(
+        _mm256_and_ps(_mm256_castsi256_ps(d), _mm256_mul_ps(s1, s1)),
+        _mm256_andnot_ps(
+            _mm256_castsi256_ps(d),
+            _mm256_or_ps(
+                _mm256_and_ps(_mm256_castsi256_ps(c), _mm256_mul_ps(_mm256_fmadd_ps(s2, j, s2), s1)),
+                _mm256_andnot_ps(_mm256_castsi256_ps(c), _mm256_fmadd_ps(k, j, k)))));
+}
+
+// ggml_v_silu: x / (1 + exp(-x)) with the vector exp and a true division.
+inline __m256 v_silu(__m256 x) {
+    const __m256 neg_x = _mm256_sub_ps(_mm256_setzero_ps(), x);
+    const __m256 one_plus = _mm256_add_ps(_mm256_set1_ps(1), v_expf(neg_x));
+    return _mm256_div_ps(x, one_plus);
+}
+
+inline __m256 load_f16(const uint16_t* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+} // namespace
+
+void swiglu_f32(int64_t n, float* y, const float* x, const float* g) {
+    int64_t i = 0;
+    for (; i + 7 < n; i += 8) {
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(v_silu(_mm256_loadu_ps(x + i)), _mm256_loadu_ps(g + i)));
+    }
+    for (; i < n; ++i) {
+        y[i] = (x[i] / (1.0f + std::exp(-x[i]))) * g[i];
+    }
+}
+
+float vec_dot_f16(int64_t n, const uint16_t* x, const uint16_t* y) {
+    const int64_t np = n & ~int64_t{31};
+    __m256 sum[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    for (int64_t i = 0; i < np; i += 32) {
+        for (int j = 0; j < 4; ++j) {
+            sum[j] = _mm256_fmadd_ps(load_f16(x + i + j * 8), load_f16(y + i + j * 8), sum[j]);
+        }
+    }
+    // GGML_F32x8_REDUCE: halves added pairwise, then the 8 lanes with two hadds.
+    sum[0] = _mm256_add_ps(sum[0], sum[2]);
+    sum[1] = _mm256_add_ps(sum[1], sum[3]);
+    sum[0] = _mm256_add_ps(sum[0], sum[1]);
+    const __m128 t0 = _mm_add_ps(_mm256_castps256_ps128(sum[0]), _mm256_extractf128_ps(sum[0], 1));
+    const __m128 t1 = _mm_hadd_ps(t0, t0);
+    double sumf = static_cast<double>(_mm_cvtss_f32(_mm_hadd_ps(t1, t1)));
+    for (int64_t i = np; i < n; ++i) {
+        sumf += static_cast<double>(fp16_to_fp32(x[i]) * fp16_to_fp32(y[i]));
+    }
+    return static_cast<float>(sumf);
+}
+
+float tinyblas_dot_f16(int64_t k, const uint16_t* a, const uint16_t* b) {
+    __m256 c = _mm256_setzero_ps();
+    for (int64_t l = 0; l < k; l += 8) {
+        c = _mm256_fmadd_ps(load_f16(a + l), load_f16(b + l), c);
+    }
+    __m128 x = _mm_add_ps(_mm256_extractf128_ps(c, 1), _mm256_castps256_ps128(c));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_add_ss(x, _mm_movehdup_ps(x));
+    return _mm_cvtss_f32(x);
+}
+
+void weighted_rows_f16(bool tinyblas, int64_t dim, const uint16_t* v, int64_t stride,
+                       int64_t first, int64_t last, int64_t n_kv, const uint16_t* p, float* out) {
+    // acc[a][l][d]: accumulator a (vec_dot_f16's four, tinyBLAS's one), lane l, dimension d.
+    // Cell j feeds lane j % 8 of accumulator (j / 8) % 4 (or 0), in increasing j, exactly
+    // as the 8-wide FMAs of the row-wise dot products do.
+    const int n_acc = tinyblas ? 1 : 4;
+    const int64_t np = tinyblas ? n_kv : (n_kv & ~int64_t{31});
+    thread_local std::vector<float> acc;
+    acc.assign(size_t(n_acc) * 8 * dim, 0.0f);
+    thread_local std::vector<double> tail;
+    tail.assign(dim, 0.0);
+    for (int64_t j = first; j <= last; ++j) {
+        const uint16_t* row = v + j * stride;
+        if (j >= np) {
+            const float w = fp16_to_fp32(p[j]);
+            for (int64_t d = 0; d < dim; ++d) {
+                tail[d] += static_cast<double>(fp16_to_fp32(row[d]) * w);
+            }
+            continue;
+        }
+        const int a = tinyblas ? 0 : static_cast<int>((j / 8) % 4);
+        float* dst = acc.data() + (size_t(a) * 8 + size_t(j % 8)) * dim;
+        const __m256 w8 = _mm256_set1_ps(fp16_to_fp32(p[j]));
+        int64_t d = 0;
+        for (; d + 8 <= dim; d += 8) {
+            _mm256_storeu_ps(dst + d, _mm256_fmadd_ps(load_f16(row + d), w8, _mm256_loadu_ps(dst + d)));
+        }
+        const float w = fp16_to_fp32(p[j]);
+        for (; d < dim; ++d) {
+            dst[d] = std::fma(fp16_to_fp32(row[d]), w, dst[d]);
+        }
+    }
+    auto lane = [&](int a, int l, int64_t d) { return acc[(size_t(a) * 8 + size_t(l)) * dim + d]; };
+    for (int64_t d = 0; d < dim; ++d) {
+        float s[8];
+        for (int l = 0; l < 8; ++l) {
+            s[l] = lane(0, l, d);
+        }
+        if (tinyblas) {
+            // hsum: high half + low half, then (x0 + x2) + (x1 + x3).
+            float t[4];
+            for (int i = 0; i < 4; ++i) {
+                t[i] = s[4 + i] + s[i];
+            }
+            out[d] = (t[0] + t[2]) + (t[1] + t[3]);
+            continue;
+        }
+        // GGML_F32x8_REDUCE: (acc0 + acc2) + (acc1 + acc3), low + high half, two hadds.
+        for (int l = 0; l < 8; ++l) {
+            const float s02 = lane(0, l, d) + lane(2, l, d);
+            const float s13 = lane(1, l, d) + lane(3, l, d);
+            s[l] = s02 + s13;
+        }
+        float t[4];
+        for (int i = 0; i < 4; ++i) {
+            t[i] = s[i] + s[4 + i];
+        }
+        double sumf = static_cast<double>((t[0] + t[1]) + (t[2] + t[3]));
+        sumf += tail[d];
+        out[d] = static_cast<float>(sumf);
+    }
+}
+
+double soft_max_f32(int64_t n, float* y, const float* x, float max) {
+    int64_t i = 0;
+    double sum = 0.0;
+    for (; i + 7 < n; i += 8) {
+        const __m256 val = v_expf(_mm256_sub_ps(_mm256_loadu_ps(x + i), _mm256_set1_ps(max)));
+        _mm256_storeu_ps(y + i, val);
+        __m128 val2 = _mm_add_ps(_mm256_extractf128_ps(val, 1), _mm256_castps256_ps128(val));
+        val2 = _mm_add_ps(val2, _mm_movehl_ps(val2, val2));
+        val2 = _mm_add_ss(val2, _mm_movehdup_ps(val2));
+        sum += static_cast<double>(_mm_cvtss_f32(val2));
+    }
+    for (; i < n; ++i) {
+        const float val = std::exp(x[i] - max);
+        sum += static_cast<double>(val);
+        y[i] = val;
+    }
+    return sum;
+}
+
+} // namespace hearth::cpu::ggml
+
+#else // not built for x86 with AVX2: stubs that kernel_level() never lets the forward pass reach
+
+namespace hearth::cpu::ggml {
+
+void swiglu_f32(int64_t n, float* y, const float* x, const float* g) {
+    for (int64_t i = 0; i < n; ++i) {
+        y[i] = (x[i] / (1.0f + std::exp(-x[i]))) * g[i];
+    }
+}
+
+float vec_dot_f16(int64_t n, const uint16_t* x, const uint16_t* y) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+        sum += static_cast<double>(fp16_to_fp32(x[i]) * fp16_to_fp32(y[i]));
+    }
+    return static_cast<float>(sum);
+}
+
+float tinyblas_dot_f16(int64_t k, const uint16_t* a, const uint16_t* b) {
+    return vec_dot_f16(k, a, b);
+}
+
+void weighted_rows_f16(bool, int64_t dim, const uint16_t* v, int64_t stride, int64_t first,
+                       int64_t last, int64_t, const uint16_t* p, float* out) {
+    for (int64_t d = 0; d < dim; ++d) {
+        double sum = 0.0;
+        for (int64_t j = first; j <= last; ++j) {
+            sum += static_cast<double>(fp16_to_fp32(v[j * stride + d]) * fp16_to_fp32(p[j]));
+        }
+        out[d] = static_cast<float>(sum);
+    }
+}
+
+double soft_max_f32(int64_t n, float* y, const float* x, float max) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+        y[i] = std::exp(x[i] - max);
+        sum += static_cast<double>(y[i]);
+    }
+    return sum;
+}
+
+} // namespace hearth::cpu::ggml
+
+#endif

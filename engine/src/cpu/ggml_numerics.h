@@ -1,0 +1,35 @@
+// Row operations in exactly the floating-point order of ggml's AVX2 CPU backend, so that
+// the forward pass gives the same bits as llama.cpp and greedy generations agree with it
+// token for token. Compiled with AVX2/FMA/F16C; call only when kernel_level() is avx2
+// (elsewhere the functions are stubs that are never reached).
+#pragma once
+
+#include <cstdint>
+
+namespace hearth::cpu::ggml {
+
+// y = silu(x) * g as ggml_vec_swiglu_f32: ggml_v_silu (ggml_v_expf) on 8-wide chunks, the
+// scalar x / (1 + expf(-x)) on the leftovers.
+void swiglu_f32(int64_t n, float* y, const float* x, const float* g);
+
+// ggml_vec_dot_f16: four 8-lane FMA accumulators over 32-element steps, reduced as
+// GGML_F32x8_REDUCE, then the leftovers added in double; returned as float.
+float vec_dot_f16(int64_t n, const uint16_t* x, const uint16_t* y);
+
+// One dot product of llamafile's tinyBLAS F16 kernel (prompt batches): a single 8-lane FMA
+// accumulator over the k / 8 chunks, then hsum. k must be a multiple of 8.
+float tinyblas_dot_f16(int64_t k, const uint16_t* a, const uint16_t* b);
+
+// out[d] = Σ_j V[j][d] · p[j] (d < dim), each the dot product of row d of V^T with the
+// weights, in the order of tinyblas_dot_f16 (tinyblas) or vec_dot_f16 over n_kv cells, but
+// read cell by cell: v points at cell 0's row, stride elements apart. Cells outside
+// [first, last] have weight 0, add exactly 0 and are skipped. n_kv: a multiple of 8 for
+// tinyblas.
+void weighted_rows_f16(bool tinyblas, int64_t dim, const uint16_t* v, int64_t stride,
+                       int64_t first, int64_t last, int64_t n_kv, const uint16_t* p, float* out);
+
+// ggml_vec_soft_max_f32: y = exp(x - max) (ggml_v_expf on 8-wide chunks, each chunk summed
+// horizontally in float and accumulated in double; expf on the leftovers). Returns the sum.
+double soft_max_f32(int64_t n, float* y, const float* x, float max);
+
+} // namespace hearth::cpu::ggml
