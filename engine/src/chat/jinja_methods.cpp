@@ -3,6 +3,7 @@
 // Mutating methods are refused as ImmutableSandboxedEnvironment refuses them.
 #include "chat/jinja_args.h"
 #include "chat/jinja_interp.h"
+#include "chat/jinja_text_filters.h"
 
 #include <algorithm>
 #include <cmath>
@@ -15,37 +16,15 @@ namespace {
 
 using Method = Value (*)(Interpreter&, const Value& self, Args&);
 
-std::string strip_impl(const std::string& s, const Value& chars, bool left, bool right) {
-    auto chs = utf8_chars(s);
-    bool whitespace = chars.is_undefined() || chars.is_none();
-    std::string set_str = whitespace ? std::string() : chars.str();
-    auto set = utf8_chars(set_str);
-    auto strip = [&](std::string_view c) {
-        return whitespace ? is_python_space(c) : std::find(set.begin(), set.end(), c) != set.end();
-    };
-    size_t lo = 0;
-    size_t hi = chs.size();
-    while (left && lo < hi && strip(chs[lo])) {
-        ++lo;
-    }
-    while (right && hi > lo && strip(chs[hi - 1])) {
-        --hi;
-    }
-    std::string out;
-    for (size_t i = lo; i < hi; ++i) {
-        out += chs[i];
-    }
-    return out;
-}
 
 Value m_strip(Interpreter&, const Value& s, Args& a) {
-    return Value(strip_impl(s.as_string(), a.get(0, "chars"), true, true));
+    return Value(filters::strip_chars(s.as_string(), a.get(0, "chars"), true, true));
 }
 Value m_lstrip(Interpreter&, const Value& s, Args& a) {
-    return Value(strip_impl(s.as_string(), a.get(0, "chars"), true, false));
+    return Value(filters::strip_chars(s.as_string(), a.get(0, "chars"), true, false));
 }
 Value m_rstrip(Interpreter&, const Value& s, Args& a) {
-    return Value(strip_impl(s.as_string(), a.get(0, "chars"), false, true));
+    return Value(filters::strip_chars(s.as_string(), a.get(0, "chars"), false, true));
 }
 
 Value split_impl(const std::string& s, const Value& sep_v, int64_t maxsplit, bool from_right) {
@@ -85,11 +64,11 @@ Value split_impl(const std::string& s, const Value& sep_v, int64_t maxsplit, boo
             }
             size_t rest = words[static_cast<size_t>(maxsplit)].first;
             std::string tail = text(rest, chars.size());
-            parts.emplace_back(strip_impl(tail, Value(), false, true));
+            parts.emplace_back(filters::strip_chars(tail, Value(), false, true));
         } else {
             size_t keep = n - static_cast<size_t>(maxsplit);
             std::string head = text(0, words[keep - 1].second);
-            parts.emplace_back(strip_impl(head, Value(), true, false));
+            parts.emplace_back(filters::strip_chars(head, Value(), true, false));
             for (size_t k = keep; k < n; ++k) {
                 parts.emplace_back(text(words[k].first, words[k].second));
             }

@@ -11,31 +11,6 @@ namespace hearth::jinja::filters {
 
 namespace {
 
-std::string strip_chars(const std::string& s, const Value& chars, bool left, bool right) {
-    auto chs = utf8_chars(s);
-    std::vector<std::string_view> set;
-    bool whitespace = chars.is_undefined() || chars.is_none();
-    std::string chars_str = whitespace ? std::string() : chars.str();
-    if (!whitespace) {
-        set = utf8_chars(chars_str);
-    }
-    auto strip = [&](std::string_view c) {
-        return whitespace ? is_python_space(c) : std::find(set.begin(), set.end(), c) != set.end();
-    };
-    size_t lo = 0;
-    size_t hi = chs.size();
-    while (left && lo < hi && strip(chs[lo])) {
-        ++lo;
-    }
-    while (right && hi > lo && strip(chs[hi - 1])) {
-        --hi;
-    }
-    std::string out;
-    for (size_t i = lo; i < hi; ++i) {
-        out += chs[i];
-    }
-    return out;
-}
 
 std::string title_case(const std::string& s) {
     // jinja2's do_title: words begin after runs of whitespace, '-', '(', '{', '[', '<'.
@@ -82,6 +57,32 @@ std::string escape_html(const std::string& s) {
 }
 
 } // namespace
+
+std::string strip_chars(const std::string& s, const Value& chars, bool left, bool right) {
+    auto chs = utf8_chars(s);
+    std::vector<std::string_view> set;
+    bool whitespace = chars.is_undefined() || chars.is_none();
+    std::string chars_str = whitespace ? std::string() : chars.str();
+    if (!whitespace) {
+        set = utf8_chars(chars_str);
+    }
+    auto strip = [&](std::string_view c) {
+        return whitespace ? is_python_space(c) : std::find(set.begin(), set.end(), c) != set.end();
+    };
+    size_t lo = 0;
+    size_t hi = chs.size();
+    while (left && lo < hi && strip(chs[lo])) {
+        ++lo;
+    }
+    while (right && hi > lo && strip(chs[hi - 1])) {
+        --hi;
+    }
+    std::string out;
+    for (size_t i = lo; i < hi; ++i) {
+        out += chs[i];
+    }
+    return out;
+}
 
 Value f_string(Interpreter&, Value& v, Args&) {
     return Value(v.str());

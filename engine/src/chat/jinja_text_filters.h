@@ -6,6 +6,10 @@
 
 namespace hearth::jinja::filters {
 
+// Python's str.strip / lstrip / rstrip: `chars` undefined or None strips Unicode whitespace,
+// else any of its characters (code points, not bytes). Shared by |trim and the methods.
+std::string strip_chars(const std::string& s, const Value& chars, bool left, bool right);
+
 Value f_string(Interpreter& in, Value& v, Args& a);
 Value f_trim(Interpreter& in, Value& v, Args& a);
 Value f_upper(Interpreter& in, Value& v, Args& a);
