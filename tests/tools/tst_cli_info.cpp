@@ -70,6 +70,10 @@ private slots:
         QVERIFY(out.contains(QRegularExpression("Q4_1\\s+210 tensors")));
         QVERIFY(out.contains(QRegularExpression("KV cache per token\\s+22.50 KiB")));
         QVERIFY(out.contains(QRegularExpression("chat template\\s+embedded")));
+        // A GPU line either way: the device and its fit, or why there is none.
+        QVERIFY2(out.contains(QRegularExpression(
+                     "GPU( \\d+)?\\s+(none usable \\(.+\\): Hearth runs on the CPU|.+free of)")),
+                 qPrintable(out));
     }
 
     void info_json_and_context() {

@@ -1,6 +1,7 @@
 // `hearth-cli info MODEL [--ctx N] [--json]`: what a model is and what running it costs.
 #include "cli_args.h"
 #include "commands.h"
+#include "hearth/cuda_device.h"
 #include "hearth/gguf.h"
 #include "hearth/memory_plan.h"
 #include "hearth/model_info.h"
@@ -69,6 +70,18 @@ nlohmann::json to_json(const ModelInfo& info, const MemoryPlan& plan, const Gguf
           {"scratch_bytes", plan.scratch_bytes},
           {"total_bytes", plan.total_bytes}}},
     };
+    nlohmann::json gpus = nlohmann::json::array();
+    if (auto devices = list_cuda_devices()) {
+        for (const auto& gpu : *devices) {
+            gpus.push_back({{"index", gpu.index},
+                            {"name", gpu.name},
+                            {"total_bytes", gpu.total_bytes},
+                            {"free_bytes", gpu.free_bytes}});
+        }
+    } else {
+        out["gpu_unavailable"] = devices.error().message;
+    }
+    out["gpus"] = gpus;
     if (host) {
         out["memory"]["host_total_bytes"] = host->total_bytes;
         out["memory"]["host_available_bytes"] = host->available_bytes;
@@ -135,6 +148,24 @@ void print_text(const ModelInfo& info, const MemoryPlan& plan, const GgufFile& f
                 format_bytes(static_cast<double>(plan.scratch_bytes)).c_str());
     std::printf("  total                  %s\n",
                 format_bytes(static_cast<double>(plan.total_bytes)).c_str());
+    if (auto gpus = list_cuda_devices(); gpus && !gpus->empty()) {
+        for (const auto& gpu : *gpus) {
+            MemoryPlanOptions on_gpu;
+            on_gpu.n_ctx = plan.n_ctx;
+            on_gpu.device = DeviceKind::cuda;
+            const MemoryPlan gpu_plan = plan_memory(info, on_gpu);
+            std::printf("  GPU %d                  %s, %s free of %s: %s (with %s of CUDA "
+                        "overhead)\n",
+                        gpu.index, gpu.name.c_str(),
+                        format_bytes(static_cast<double>(gpu.free_bytes)).c_str(),
+                        format_bytes(static_cast<double>(gpu.total_bytes)).c_str(),
+                        fit_name(assess_fit(gpu_plan.total_bytes, gpu.free_bytes)),
+                        format_bytes(static_cast<double>(gpu_plan.overhead_bytes)).c_str());
+        }
+    } else {
+        std::printf("  GPU                    none usable (%s): Hearth runs on the CPU\n",
+                    gpus ? "no CUDA device" : gpus.error().message.c_str());
+    }
     if (host) {
         std::printf("  this machine's RAM     %s available of %s: %s\n",
                     format_bytes(static_cast<double>(host->available_bytes)).c_str(),
