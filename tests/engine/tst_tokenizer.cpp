@@ -487,6 +487,40 @@ private slots:
         QVERIFY(!Tokenizer::from_hf_folder(folder / "nowhere").has_value());
     }
 
+    void hf_folder_sentencepiece_matches_the_library() {
+        // tokenizer.model + tokenizer_config.json, trained and encoded by the sentencepiece
+        // library (scripts/gen-spm-folder-reference.py): BPE, byte fallback, a
+        // user-defined symbol, BOS from the config.
+        const std::filesystem::path folder = tok_dir() / "spm-folder";
+        auto tok = Tokenizer::from_hf_folder(folder);
+        QVERIFY2(tok.has_value(), tok ? "" : tok.error().message.c_str());
+        QCOMPARE(tok->kind(), hearth::TokenizerKind::spm);
+        QVERIFY(tok->add_bos());
+        QCOMPARE(tok->bos_id(), std::optional<int32_t>(1));
+        QCOMPARE(tok->eos_id(), std::optional<int32_t>(2));
+        const QJsonObject expected = read_json(folder / "expected.json");
+        const QJsonArray cases = expected["cases"].toArray();
+        QVERIFY(cases.size() >= 200);
+        for (const auto& value : cases) {
+            const QJsonObject c = value.toObject();
+            const std::string text = c["text"].toString().toStdString();
+            std::vector<int32_t> want;
+            for (const auto& id : c["ids"].toArray()) {
+                want.push_back(id.toInt());
+            }
+            auto got = tok->encode(text);
+            QVERIFY2(got.has_value(), text.c_str());
+            QVERIFY2(*got == want, qPrintable(QString("'%1': got %2 ids, want %3")
+                                                  .arg(QString::fromStdString(text))
+                                                  .arg(got->size())
+                                                  .arg(want.size())));
+            const std::string decoded = tok->decode(std::span<const int32_t>(*got).subspan(1));
+            QVERIFY2(decoded == c["decoded"].toString().toStdString(),
+                     qPrintable(QString("decode of '%1' gave '%2'")
+                                    .arg(c["text"].toString(), QString::fromStdString(decoded))));
+        }
+    }
+
     void concurrent_use() {
         // Const use from several threads gives the same ids as one thread.
         const Tokenizer& g = gemma();

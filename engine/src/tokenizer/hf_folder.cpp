@@ -162,8 +162,14 @@ Result<void> load_tokenizer_model(std::string_view bytes, Tokenizer::Impl& m) {
     }
     m.spm = std::move(*spm);
     m.kind = TokenizerKind::spm;
-    // The model's own normalizer adds the dummy prefix.
+    // The model's own normalizer adds the dummy prefix (when its spec says so): Hearth adds
+    // none on encode, and strips it on decode only if a probe shows the model adds one.
     m.add_space_prefix = false;
+    std::vector<int32_t> probe;
+    if (auto ok = m.spm->encode("a", probe); ok && !probe.empty()) {
+        m.strip_prefix_on_decode =
+            m.texts[static_cast<size_t>(probe[0])].starts_with("\xE2\x96\x81");
+    }
     return {};
 }
 

@@ -204,7 +204,7 @@ void append_piece(const Tokenizer::Impl& m, int32_t id, const DecodeOptions& opt
     if (piece.empty()) {
         return;
     }
-    if (strip_space && m.kind == TokenizerKind::spm && m.add_space_prefix && piece[0] == ' ') {
+    if (strip_space && m.kind == TokenizerKind::spm && m.strip_prefix_on_decode && piece[0] == ' ') {
         piece.remove_prefix(1);
     }
     strip_space = false;

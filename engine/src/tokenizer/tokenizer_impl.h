@@ -108,6 +108,9 @@ struct Tokenizer::Impl {
     bool add_bos = false;
     bool add_eos = false;
     bool add_space_prefix = false;
+    // Decoding drops the space that starts a text fragment: set with add_space_prefix, and
+    // for a tokenizer.model whose own normalizer adds the dummy prefix.
+    bool strip_prefix_on_decode = false;
 
     SpecialMatcher specials;
 

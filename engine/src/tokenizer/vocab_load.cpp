@@ -252,6 +252,7 @@ Result<Tokenizer> Tokenizer::from_gguf(const GgufHeader& header) {
     if (spm) {
         m->add_bos = header.get_bool("tokenizer.ggml.add_bos_token").value_or(true);
         m->add_space_prefix = header.get_bool("tokenizer.ggml.add_space_prefix").value_or(true);
+        m->strip_prefix_on_decode = m->add_space_prefix;
         if (auto r = build_spm(header, *m); !r) {
             return std::unexpected(r.error());
         }
