@@ -2,18 +2,23 @@
 // them, so the two are comparable: pp<N> runs one batch of N prompt tokens on an empty
 // cache; tg<N> generates N tokens one at a time (each fed back, no sampling). Each test
 // runs once to warm up, then -r times; tokens/s is reported as mean ± standard deviation.
-#include <fmt/format.h>
+//
+// `hearth-bench --template FILE.jinja [--turns 50]` times the chat-template renderer instead:
+// a conversation of N turns (a system message, then user/assistant pairs) rendered with
+// the template, microseconds per render.
+#include "hearth/chat_template.h"
+#include "hearth/model.h"
+#include "hearth/session.h"
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <fmt/format.h>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
-
-#include "hearth/model.h"
-#include "hearth/session.h"
 
 using namespace hearth;
 
@@ -26,11 +31,15 @@ struct Options {
     int repetitions = 5;
     int n_threads = 0;
     bool json = false;
+    std::string template_file; // --template: time rendering instead of the model
+    int turns = 50;
 };
 
 int usage() {
-    std::fprintf(stderr, "usage: hearth-bench MODEL [-p 512] [-n 128] [-r 5] [--threads N] [--json]\n"
-                         "  -p 0 or -n 0 skips that test\n");
+    std::fprintf(stderr,
+                 "usage: hearth-bench MODEL [-p 512] [-n 128] [-r 5] [--threads N] [--json]\n"
+                 "       hearth-bench --template FILE.jinja [--turns 50] [-r 5]\n"
+                 "  -p 0 or -n 0 skips that test\n");
     return 2;
 }
 
@@ -50,22 +59,33 @@ bool parse(int argc, char** argv, Options& o) {
             return true;
         };
         if (arg == "-p" || arg == "--n-prompt") {
-            if (!next_int(o.n_prompt)) return false;
+            if (!next_int(o.n_prompt))
+                return false;
         } else if (arg == "-n" || arg == "--n-gen") {
-            if (!next_int(o.n_gen)) return false;
+            if (!next_int(o.n_gen))
+                return false;
         } else if (arg == "-r" || arg == "--repetitions") {
-            if (!next_int(o.repetitions) || o.repetitions < 1) return false;
+            if (!next_int(o.repetitions) || o.repetitions < 1)
+                return false;
         } else if (arg == "-t" || arg == "--threads") {
-            if (!next_int(o.n_threads)) return false;
+            if (!next_int(o.n_threads))
+                return false;
         } else if (arg == "--json") {
             o.json = true;
+        } else if (arg == "--template") {
+            if (i + 1 >= argc)
+                return false;
+            o.template_file = argv[++i];
+        } else if (arg == "--turns") {
+            if (!next_int(o.turns) || o.turns < 1)
+                return false;
         } else if (arg.starts_with("-") || !o.model.empty()) {
             return false;
         } else {
             o.model = arg;
         }
     }
-    return !o.model.empty();
+    return !o.model.empty() || !o.template_file.empty();
 }
 
 struct Figures {
@@ -74,17 +94,72 @@ struct Figures {
     std::vector<double> tokens_per_second;
     double mean() const {
         double sum = 0;
-        for (double v : tokens_per_second) sum += v;
+        for (double v : tokens_per_second)
+            sum += v;
         return sum / static_cast<double>(tokens_per_second.size());
     }
     double stddev() const {
-        if (tokens_per_second.size() < 2) return 0.0;
+        if (tokens_per_second.size() < 2)
+            return 0.0;
         const double m = mean();
         double sum = 0;
-        for (double v : tokens_per_second) sum += (v - m) * (v - m);
+        for (double v : tokens_per_second)
+            sum += (v - m) * (v - m);
         return std::sqrt(sum / static_cast<double>(tokens_per_second.size() - 1));
     }
 };
+
+// Microseconds per render of a `turns`-turn conversation, -r repetitions of 1000 renders.
+int bench_template(const Options& o) {
+    std::ifstream in(o.template_file, std::ios::binary | std::ios::ate);
+    if (!in) {
+        std::fprintf(stderr, "hearth-bench: cannot read %s\n", o.template_file.c_str());
+        return 1;
+    }
+    std::string source(static_cast<size_t>(in.tellg()), '\0');
+    in.seekg(0);
+    in.read(source.data(), static_cast<std::streamsize>(source.size()));
+    auto parsed = ChatTemplate::parse(source);
+    if (!parsed) {
+        std::fprintf(stderr, "hearth-bench: %s\n", parsed.error().message.c_str());
+        return 1;
+    }
+    std::vector<ChatMessage> messages{{"system", "You are a helpful assistant."}};
+    for (int turn = 0; messages.size() < static_cast<size_t>(o.turns); ++turn) {
+        messages.push_back(
+            {"user", fmt::format("Question {}: what is {} times {}?", turn, turn, 7)});
+        messages.push_back({"assistant", fmt::format("{} times 7 is {}.", turn, turn * 7)});
+    }
+    messages.resize(static_cast<size_t>(o.turns));
+    ChatRenderOptions options;
+    options.bos_token = "<|begin_of_text|>";
+    options.eos_token = "<|eot_id|>";
+    options.render.now_unix = 1'700'000'000;
+    size_t bytes = 0;
+    std::vector<double> microseconds;
+    for (int rep = -1; rep < o.repetitions; ++rep) {
+        constexpr int kRenders = 1000;
+        const auto start = std::chrono::steady_clock::now();
+        for (int i = 0; i < kRenders; ++i) {
+            auto text = parsed->render(messages, options);
+            if (!text) {
+                std::fprintf(stderr, "hearth-bench: %s\n", text.error().message.c_str());
+                return 1;
+            }
+            bytes = text->size();
+        }
+        const double us =
+            std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+                .count() /
+            kRenders;
+        if (rep >= 0)
+            microseconds.push_back(us);
+    }
+    Figures f{"render", o.turns, microseconds};
+    std::printf("%s: %d messages, %zu bytes rendered, %.1f ± %.1f µs per render\n",
+                o.template_file.c_str(), o.turns, bytes, f.mean(), f.stddev());
+    return 0;
+}
 
 } // namespace
 
@@ -93,14 +168,18 @@ int main(int argc, char** argv) {
     if (!parse(argc, argv, o)) {
         return usage();
     }
+    if (!o.template_file.empty()) {
+        return bench_template(o);
+    }
     auto model = Model::load(o.model, {.n_threads = o.n_threads, .on_progress = {}});
     if (!model) {
         std::fprintf(stderr, "hearth-bench: %s\n", model.error().message.c_str());
         return 1;
     }
     const uint32_t n_ctx = static_cast<uint32_t>(std::max(o.n_prompt, o.n_gen + 1) + 1);
-    auto session = Session::create(*model, {.n_ctx = std::min(n_ctx, (*model)->info().n_ctx_train),
-                                            .n_batch = static_cast<uint32_t>(std::max(o.n_prompt, 1))});
+    auto session =
+        Session::create(*model, {.n_ctx = std::min(n_ctx, (*model)->info().n_ctx_train),
+                                 .n_batch = static_cast<uint32_t>(std::max(o.n_prompt, 1))});
     if (!session) {
         std::fprintf(stderr, "hearth-bench: %s\n", session.error().message.c_str());
         return 1;
@@ -108,7 +187,9 @@ int main(int argc, char** argv) {
     const int32_t n_vocab = (*model)->tokenizer().n_vocab();
     const int32_t first = (*model)->tokenizer().bos_id().value_or(0);
     std::mt19937 rng(1234);
-    auto random_token = [&] { return static_cast<int32_t>(rng() % static_cast<uint32_t>(n_vocab)); };
+    auto random_token = [&] {
+        return static_cast<int32_t>(rng() % static_cast<uint32_t>(n_vocab));
+    };
     using Clock = std::chrono::steady_clock;
 
     std::vector<Figures> results;
@@ -116,7 +197,8 @@ int main(int argc, char** argv) {
         Figures pp{fmt::format("pp{}", o.n_prompt), o.n_prompt, {}};
         for (int rep = -1; rep < o.repetitions; ++rep) {
             std::vector<int32_t> tokens{first};
-            while (static_cast<int>(tokens.size()) < o.n_prompt) tokens.push_back(random_token());
+            while (static_cast<int>(tokens.size()) < o.n_prompt)
+                tokens.push_back(random_token());
             session->clear();
             const auto start = Clock::now();
             if (auto ok = session->append(tokens); !ok) {
@@ -124,7 +206,8 @@ int main(int argc, char** argv) {
                 return 1;
             }
             const double s = std::chrono::duration<double>(Clock::now() - start).count();
-            if (rep >= 0) pp.tokens_per_second.push_back(o.n_prompt / s);
+            if (rep >= 0)
+                pp.tokens_per_second.push_back(o.n_prompt / s);
         }
         results.push_back(pp);
     }
@@ -142,7 +225,8 @@ int main(int argc, char** argv) {
                 token = random_token();
             }
             const double s = std::chrono::duration<double>(Clock::now() - start).count();
-            if (rep >= 0) tg.tokens_per_second.push_back(o.n_gen / s);
+            if (rep >= 0)
+                tg.tokens_per_second.push_back(o.n_gen / s);
         }
         results.push_back(tg);
     }
@@ -151,14 +235,21 @@ int main(int argc, char** argv) {
     if (o.json) {
         nlohmann::json out = nlohmann::json::array();
         for (const auto& r : results) {
-            out.push_back({{"model", o.model}, {"model_type", info.file_type}, {"n_params", info.n_params},
-                           {"model_size", info.weights_bytes}, {"n_threads", (*model)->n_threads()},
-                           {"test", r.test}, {"n_tokens", r.n_tokens}, {"avg_ts", r.mean()},
-                           {"stddev_ts", r.stddev()}, {"samples_ts", r.tokens_per_second}});
+            out.push_back({{"model", o.model},
+                           {"model_type", info.file_type},
+                           {"n_params", info.n_params},
+                           {"model_size", info.weights_bytes},
+                           {"n_threads", (*model)->n_threads()},
+                           {"test", r.test},
+                           {"n_tokens", r.n_tokens},
+                           {"avg_ts", r.mean()},
+                           {"stddev_ts", r.stddev()},
+                           {"samples_ts", r.tokens_per_second}});
         }
         std::printf("%s\n", out.dump(2).c_str());
     } else {
-        std::printf("| model | size | params | threads | test | t/s |\n|---|---|---|---|---|---|\n");
+        std::printf(
+            "| model | size | params | threads | test | t/s |\n|---|---|---|---|---|---|\n");
         for (const auto& r : results) {
             std::printf("| %s %s | %.2f MiB | %.2f M | %d | %s | %.2f ± %.2f |\n",
                         info.architecture.c_str(), info.file_type.c_str(),
