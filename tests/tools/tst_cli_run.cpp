@@ -1,27 +1,29 @@
 // hearth-cli run / chat / perplexity and hearth-bench as a user runs them: a real
 // completion on the default model, and clear errors (exit status 1, one message) for bad
 // input.
-#include <QTemporaryDir>
-#include <QtTest>
-
-#include <fstream>
-#include <nlohmann/json.hpp>
-
 #include "gguf_builder.h"
 #include "hearth/gguf.h"
 #include "test_support.h"
+
+#include <QTemporaryDir>
+#include <QtTest>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 using namespace hearth;
 using hearth::test::run_cli;
 
 namespace {
 
-QString model_arg() { return QString::fromStdString(test::default_model_path().string()); }
+QString model_arg() {
+    return QString::fromStdString(test::default_model_path().string());
+}
 
 void expect_error(const QStringList& args, const char* needle) {
     auto result = run_cli(args);
-    QVERIFY2(result.exit_code == 1, qPrintable(QString("exit %1: %2").arg(result.exit_code)
-                                                   .arg(QString::fromUtf8(result.err))));
+    QVERIFY2(result.exit_code == 1,
+             qPrintable(
+                 QString("exit %1: %2").arg(result.exit_code).arg(QString::fromUtf8(result.err))));
     QVERIFY2(result.err.contains(needle), result.err.constData());
 }
 
@@ -43,11 +45,12 @@ private slots:
     }
 
     void run_uses_the_chat_template_by_default() {
-        auto result = run_cli({"run", model_arg(), "-p", "Say hello.", "-n", "16", "--temp", "0",
-                               "--show-prompt"});
+        auto result = run_cli(
+            {"run", model_arg(), "-p", "Say hello.", "-n", "16", "--temp", "0", "--show-prompt"});
         QVERIFY2(result.exit_code == 0, result.err.constData());
-        QVERIFY2(result.err.contains("<|im_start|>user\nSay hello.<|im_end|>\n<|im_start|>assistant\n"),
-                 result.err.constData());
+        QVERIFY2(
+            result.err.contains("<|im_start|>user\nSay hello.<|im_end|>\n<|im_start|>assistant\n"),
+            result.err.constData());
     }
 
     void chat_answers_each_line() {
@@ -61,12 +64,13 @@ private slots:
         QTemporaryDir dir;
         const QString text = dir.filePath("text.txt");
         {
-            const std::string all = test::read_text(test::data_dir() / "generation" / "genesis.txt");
+            const std::string all =
+                test::read_text(test::data_dir() / "generation" / "genesis.txt");
             std::ofstream out(text.toStdString());
             out << all.substr(0, 4000);
         }
-        auto result = run_cli({"perplexity", model_arg(), "--file", text, "--ctx", "128",
-                               "--chunks", "2"});
+        auto result =
+            run_cli({"perplexity", model_arg(), "--file", text, "--ctx", "128", "--chunks", "2"});
         QVERIFY2(result.exit_code == 0, result.err.constData());
         const QList<QByteArray> lines = result.out.trimmed().split('\n');
         QVERIFY(lines.last().startsWith("perplexity: "));
@@ -85,6 +89,16 @@ private slots:
         QCOMPARE(results[0]["test"].get<std::string>(), std::string("pp16"));
         QCOMPARE(results[1]["test"].get<std::string>(), std::string("tg4"));
         QVERIFY(results[0]["avg_ts"].get<double>() > 0);
+
+        QProcess render;
+        render.start(
+            QStringLiteral(HEARTH_BENCH_PATH),
+            {"--template",
+             QString::fromStdString((test::source_dir() / "templates" / "llama3.jinja").string()),
+             "--turns", "10", "-r", "1"});
+        QVERIFY(render.waitForFinished(60000));
+        QCOMPARE(render.exitCode(), 0);
+        QVERIFY(render.readAllStandardOutput().contains("10 messages"));
     }
 
     void bad_input_gives_clear_errors() {
