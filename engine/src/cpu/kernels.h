@@ -45,6 +45,17 @@ void dequantize_activation_row(TensorType weight_type, const void* in, float* ou
 // y[t * y_stride] = dot(w, x + t * x_stride) for t in [0, n_tok). n_tok is 1..kMaxTokens.
 using VecDotFn = void (*)(int64_t n, const void* w, const void* x, size_t x_stride, float* y,
                           int64_t y_stride, int n_tok);
+
+// Adapts a one-token dot product (n values of a weight row with one activation row) to the
+// VecDotFn shape, token by token. Used by the kernel files of each instruction set.
+template <float (*Dot)(int64_t, const void*, const void*)>
+void per_token(int64_t n, const void* w, const void* x, size_t x_stride, float* y, int64_t y_stride,
+               int n_tok) {
+    for (int t = 0; t < n_tok; ++t) {
+        y[t * y_stride] = Dot(n, w, static_cast<const uint8_t*>(x) + t * x_stride);
+    }
+}
+
 inline constexpr int kMaxTokens = 4;
 
 // The kernel of a weight type for each family; nullptr where the family has none.

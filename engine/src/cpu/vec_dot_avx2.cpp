@@ -427,14 +427,6 @@ float dot_bf16(int64_t n, const void* vw, const void* vx) {
         [w](int64_t i) { return bf16_to_fp32(w[i]); }, [x](int64_t i) { return x[i]; });
 }
 
-template <float (*Dot)(int64_t, const void*, const void*)>
-void per_token(int64_t n, const void* w, const void* x, size_t x_stride, float* y, int64_t y_stride,
-               int n_tok) {
-    for (int t = 0; t < n_tok; ++t) {
-        y[t * y_stride] = Dot(n, w, static_cast<const uint8_t*>(x) + t * x_stride);
-    }
-}
-
 } // namespace
 
 VecDotFn vec_dot_avx2(TensorType weight_type) {

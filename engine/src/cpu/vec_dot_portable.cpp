@@ -290,15 +290,6 @@ float dot_bf16(int64_t n, const void* vw, const void* vx) {
     return static_cast<float>(sum);
 }
 
-// Adapts a one-token dot product to the VecDotFn shape.
-template <float (*Dot)(int64_t, const void*, const void*)>
-void per_token(int64_t n, const void* w, const void* x, size_t x_stride, float* y, int64_t y_stride,
-               int n_tok) {
-    for (int t = 0; t < n_tok; ++t) {
-        y[t * y_stride] = Dot(n, w, static_cast<const uint8_t*>(x) + t * x_stride);
-    }
-}
-
 } // namespace
 
 VecDotFn vec_dot_portable(TensorType weight_type) {
