@@ -6,17 +6,20 @@
 // called from any thread. It shares its Model with other sessions.
 #pragma once
 
+#include "hearth/error.h"
+#include "hearth/memory_plan.h"
+#include "hearth/model.h"
+#include "hearth/sampling.h"
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
-
-#include "hearth/error.h"
-#include "hearth/model.h"
-#include "hearth/sampling.h"
 
 namespace hearth {
 
@@ -24,14 +27,21 @@ enum class StopReason {
     end_of_generation, // the model emitted EOS / EOT / <|im_end|>
     stop_string,       // a stop string appeared in the text (it is not included)
     max_tokens,
-    context_full,      // the KV cache has no room for another token
+    context_full, // the KV cache has no room for another token
     cancelled,
 };
 const char* stop_reason_name(StopReason reason);
 
+// "f16" / "q8_0", and back (nullopt for anything else).
+const char* kv_cache_type_name(KvCacheType type);
+std::optional<KvCacheType> parse_kv_cache_type(std::string_view name);
+
 struct SessionOptions {
     uint32_t n_ctx = 0;     // 0: the trained context, capped at 4096
     uint32_t n_batch = 512; // prompt tokens per forward pass
+    // F16, or Q8_0 blocks (about half the memory; attention then runs as llama.cpp's flash
+    // attention over a Q8_0 cache). Q8_0 needs head sizes that are multiples of 32.
+    KvCacheType kv_type = KvCacheType::f16;
 };
 
 struct GenerateOptions {
@@ -45,13 +55,14 @@ struct GenerateOptions {
 struct TokenEvent {
     int32_t token = -1;
     std::string text;
-    double ms = 0;                       // since generate() started
+    double ms = 0;                        // since generate() started
     const SamplingTrace* trace = nullptr; // when the sampling parameters ask for it
 };
 
 struct GenerationStats {
     int32_t n_prompt = 0;    // tokens in the prompt
     int32_t n_reused = 0;    // of which found in the cache
+    int32_t n_shared = 0;    // of which copied from another sequence's cache (batched)
     int32_t n_prefilled = 0; // of which computed now
     int32_t n_generated = 0;
     double prefill_ms = 0;
@@ -80,15 +91,15 @@ public:
     // `context_full` when the prompt does not fit the context, `invalid_argument` for an
     // empty prompt or bad sampling parameters. `on_token` returning false stops
     // generation (StopReason::cancelled).
-    Result<GenerationStats> generate(std::span<const int32_t> prompt, const SamplingParams& sampling,
-                                     const GenerateOptions& options,
+    Result<GenerationStats> generate(std::span<const int32_t> prompt,
+                                     const SamplingParams& sampling, const GenerateOptions& options,
                                      const std::function<bool(const TokenEvent&)>& on_token = {});
 
     // Runs `tokens` from position 0 and hands the logits of every position to `on_logits`
     // (perplexity). Replaces the cache's contents.
-    Result<void> evaluate(std::span<const int32_t> tokens,
-                          const std::function<void(size_t position, std::span<const float> logits)>&
-                              on_logits);
+    Result<void>
+    evaluate(std::span<const int32_t> tokens,
+             const std::function<void(size_t position, std::span<const float> logits)>& on_logits);
 
     // Runs `tokens` after the cached ones (as llama_decode does) and returns the logits of
     // the last one; the view is valid until the next call. For benchmarks and scoring.
@@ -111,6 +122,7 @@ public:
     struct Impl;
 
 private:
+    friend struct SessionAccess;
     explicit Session(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };

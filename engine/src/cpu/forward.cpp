@@ -15,17 +15,17 @@
 // logits = W_out (rmsnorm(x) * output_norm) for the tokens that want them.
 #include "cpu/forward.h"
 
-#include <fmt/format.h>
-
-#include <algorithm>
-#include <cmath>
-#include <vector>
-
 #include "cpu/cpu_features.h"
+#include "cpu/flash_attention.h"
 #include "cpu/ggml_numerics.h"
 #include "cpu/matmul.h"
 #include "hearth/quant.h"
 #include "model/model_impl.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fmt/format.h>
+#include <vector>
 
 namespace hearth::cpu {
 namespace {
@@ -43,7 +43,9 @@ void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
     }
 }
 
-float silu(float x) { return x / (1.0f + std::exp(-x)); }
+float silu(float x) {
+    return x / (1.0f + std::exp(-x));
+}
 
 // GELU with the tanh approximation, as ggml's CPU backend computes it (GGML_GELU_FP16): the
 // input rounded to F16, the result looked up in a table of F16 values, identity and zero
@@ -151,7 +153,9 @@ RopeParams rope_params(const Model::Impl& m, bool sliding_layer) {
     return p;
 }
 
-float round_to_f16(float x) { return fp16_to_fp32(fp32_to_fp16(x)); }
+float round_to_f16(float x) {
+    return fp16_to_fp32(fp32_to_fp16(x));
+}
 
 // Attention as llama.cpp's CPU graph computes it without flash attention, at the avx2 level,
 // so that the scores, weights and outputs have ggml's bits and greedy generations agree:
@@ -178,27 +182,37 @@ void attention_ggml(const Model::Impl& m, uint32_t layer, std::span<const BatchT
     const bool scale_query = m.arch.scale_query;
     const float q_scale = scale_query ? scale : 1.0f;
     const float score_scale = scale_query ? 1.0f : scale;
-    uint32_t n_used = 0;
+    // Each token attends over its own cells, padded: the cells past the used ones are masked
+    // and weigh exactly 0, so a token's bits do not depend on how far other sequences in the
+    // batch have got.
+    const auto padded = [](uint32_t n) { return (n + kKvPad - 1) / kKvPad * kKvPad; };
+    uint32_t n_kv_max = 0;
     for (const auto& t : batch) {
-        n_used = std::max(n_used, t.pos + 1);
+        n_kv_max = std::max(n_kv_max, padded(t.pos + 1));
     }
-    const uint32_t n_kv = (n_used + kKvPad - 1) / kKvPad * kKvPad;
-    const bool tinyblas = batch.size() >= 2;
-    const bool tinyblas_kq = tinyblas && head_dim_k % 8 == 0;     // k % 8, m = n_kv % 4
-    const bool tinyblas_kqv = tinyblas && head_dim_v % 4 == 0;    // k = n_kv % 8, m % 4
+    const bool batch_tinyblas = batch.size() >= 2;
     ThreadPool& pool = *m.pool;
     const int64_t n_items = static_cast<int64_t>(batch.size()) * n_head;
     pool.run([&](int thread, int threads) {
         thread_local std::vector<float> scores, probs;
         thread_local std::vector<uint16_t> q16, p16;
-        scores.resize(n_kv);
-        probs.resize(n_kv);
+        scores.resize(n_kv_max);
+        probs.resize(n_kv_max);
         q16.resize(head_dim_k);
-        p16.resize(n_kv);
+        p16.resize(n_kv_max);
         for (int64_t item = thread; item < n_items; item += threads) {
             const size_t t = static_cast<size_t>(item / n_head);
             const int h = static_cast<int>(item % n_head);
             const BatchToken& token = batch[t];
+            if (token.cache->type() != KvCacheType::f16) {
+                continue;
+            }
+            const uint32_t n_kv = padded(token.pos + 1);
+            const bool tinyblas = token.kernels == AttentionKernels::by_batch_size
+                                      ? batch_tinyblas
+                                      : token.kernels == AttentionKernels::prompt_batch;
+            const bool tinyblas_kq = tinyblas && head_dim_k % 8 == 0;  // k % 8, m = n_kv % 4
+            const bool tinyblas_kqv = tinyblas && head_dim_v % 4 == 0; // k = n_kv % 8, m % 4
             const int kv_head = h / group;
             const float* q = q_all + t * q_width + size_t(h) * head_dim_k;
             if (q_scale != 1.0f) {
@@ -208,9 +222,9 @@ void attention_ggml(const Model::Impl& m, uint32_t layer, std::span<const BatchT
             } else {
                 convert_f32_to_f16(q, q16.data(), head_dim_k);
             }
-            const uint32_t first =
-                sliding && token.pos + 1 > info.sliding_window ? token.pos + 1 - info.sliding_window
-                                                               : 0;
+            const uint32_t first = sliding && token.pos + 1 > info.sliding_window
+                                       ? token.pos + 1 - info.sliding_window
+                                       : 0;
             for (uint32_t j = 0; j < n_kv; ++j) {
                 if (j < first || j > token.pos) {
                     scores[j] = -INFINITY;
@@ -263,8 +277,8 @@ void Forward::ensure_capacity(size_t n) {
     out_.resize(n * info.n_embd);
     size_t widest = std::max<size_t>({info.n_embd, info.n_ff, o_width});
     size_t act_bytes = 0;
-    for (TensorType type : {TensorType::Q8_0, TensorType::Q4_1, TensorType::Q4_K, TensorType::F16,
-                            TensorType::F32}) {
+    for (TensorType type :
+         {TensorType::Q8_0, TensorType::Q4_1, TensorType::Q4_K, TensorType::F16, TensorType::F32}) {
         act_bytes = std::max(act_bytes, activation_row_bytes(type, static_cast<int64_t>(widest)));
     }
     scratch_.resize(n * act_bytes + 64);
@@ -274,6 +288,10 @@ void Forward::ensure_capacity(size_t n) {
 }
 
 void Forward::attention(uint32_t layer, std::span<const BatchToken> batch) {
+    if (std::any_of(batch.begin(), batch.end(),
+                    [](const BatchToken& t) { return t.cache->type() == KvCacheType::q8_0; })) {
+        attention_flash_q8_0(m_, layer, batch, q_.data(), attn_.data());
+    }
     if (kernel_level() == KernelLevel::avx2) {
         attention_ggml(m_, layer, batch, q_.data(), attn_.data());
         return;
@@ -310,14 +328,17 @@ void Forward::attention(uint32_t layer, std::span<const BatchToken> batch) {
             const size_t t = static_cast<size_t>(item / n_head);
             const int h = static_cast<int>(item % n_head);
             const BatchToken& token = batch[t];
+            if (token.cache->type() != KvCacheType::f16) {
+                continue;
+            }
             const int kv_head = h / group;
             const float* q = q_.data() + t * q_width + size_t(h) * head_dim_k;
             for (int i = 0; i < head_dim_k; ++i) {
                 q16[i] = round_to_f16(q[i] * q_scale);
             }
-            const uint32_t first =
-                sliding && token.pos + 1 > info.sliding_window ? token.pos + 1 - info.sliding_window
-                                                               : 0;
+            const uint32_t first = sliding && token.pos + 1 > info.sliding_window
+                                       ? token.pos + 1 - info.sliding_window
+                                       : 0;
             const uint32_t n_pos = token.pos + 1 - first;
             float max_score = -INFINITY;
             for (uint32_t j = 0; j < n_pos; ++j) {
@@ -411,9 +432,12 @@ Result<void> Forward::run(std::span<const BatchToken> batch, float* logits) {
             float* k = k_.data() + t * k_width;
             float* v = v_.data() + t * v_width;
             if (!L.bq.empty()) {
-                for (int64_t i = 0; i < q_width; ++i) q[i] += L.bq[i];
-                for (int64_t i = 0; i < k_width; ++i) k[i] += L.bk[i];
-                for (int64_t i = 0; i < v_width; ++i) v[i] += L.bv[i];
+                for (int64_t i = 0; i < q_width; ++i)
+                    q[i] += L.bq[i];
+                for (int64_t i = 0; i < k_width; ++i)
+                    k[i] += L.bk[i];
+                for (int64_t i = 0; i < v_width; ++i)
+                    v[i] += L.bv[i];
             }
             if (!L.q_norm.empty()) {
                 for (int h = 0; h < n_head; ++h) {
@@ -430,8 +454,7 @@ Result<void> Forward::run(std::span<const BatchToken> batch, float* logits) {
             apply_rope(q, n_head, head_dim_k, rope.n_rot, m_.arch.rope, cos_t, sin_t, fused_rope);
             apply_rope(k, n_head_kv, head_dim_k, rope.n_rot, m_.arch.rope, cos_t, sin_t,
                        fused_rope);
-            convert_f32_to_f16(k, batch[t].cache->k(il, batch[t].pos), k_width);
-            convert_f32_to_f16(v, batch[t].cache->v(il, batch[t].pos), v_width);
+            batch[t].cache->store(il, batch[t].pos, k, v);
         }
         attention(il, batch);
         matmul(L.wo, attn_.data(), nt, o_width, out_.data(), n_embd, scratch_.data(), pool);
