@@ -18,7 +18,8 @@ namespace hearth::cli {
 Result<std::shared_ptr<const Model>> load_model_for_cli(const std::string& path, int n_threads);
 
 int cmd_perplexity(int argc, char** argv) {
-    const ArgSpec spec{.options = {"--file", "--ctx", "--threads", "--batch", "--chunks"},
+    const ArgSpec spec{.options = {"--file", "--ctx", "--threads", "--batch", "--chunks",
+                                   "--kv-type"},
                        .flags = {},
                        .repeatable = {},
                        .short_names = {{"-f", "--file"}, {"-c", "--ctx"}, {"-t", "--threads"}}};
@@ -29,7 +30,7 @@ int cmd_perplexity(int argc, char** argv) {
     }
     if (args->positionals.size() != 1 || !args->get("--file")) {
         std::fprintf(stderr, "usage: hearth-cli perplexity MODEL --file TEXT [--ctx N] "
-                             "[--threads N] [--chunks N]\n");
+                             "[--threads N] [--chunks N] [--kv-type f16|q8_0]\n");
         return 2;
     }
     auto ctx = args->get_int("--ctx");
@@ -43,6 +44,10 @@ int cmd_perplexity(int argc, char** argv) {
         if (value->value() && **value < 1) {
             return report_error("--ctx, --threads, --batch and --chunks must be at least 1");
         }
+    }
+    const auto kv_type = parse_kv_cache_type(args->get("--kv-type").value_or("f16"));
+    if (!kv_type) {
+        return report_error("--kv-type must be f16 or q8_0");
     }
     const uint32_t n_ctx = static_cast<uint32_t>(ctx->value_or(512));
     if (n_ctx < 4) {
@@ -73,7 +78,8 @@ int cmd_perplexity(int argc, char** argv) {
                                 .c_str());
     }
     auto session = Session::create(*model, {.n_ctx = n_ctx,
-                                            .n_batch = static_cast<uint32_t>(batch->value_or(512))});
+                                            .n_batch = static_cast<uint32_t>(batch->value_or(512)),
+                                            .kv_type = *kv_type});
     if (!session) {
         return report_error(session.error().message.c_str());
     }

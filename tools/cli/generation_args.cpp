@@ -1,4 +1,4 @@
-// Shared options of hearth-cli run and chat.
+// Shared options of hearth-cli's generating commands.
 #include "generation_args.h"
 
 #include <fmt/format.h>
@@ -6,10 +6,10 @@
 namespace hearth::cli {
 
 void add_generation_options(ArgSpec& spec) {
-    for (const char* option : {"--n-predict", "--temp", "--top-k", "--top-p", "--min-p",
-                               "--repeat-penalty", "--repeat-last-n", "--presence-penalty",
-                               "--frequency-penalty", "--seed", "--ctx", "--threads", "--batch",
-                               "--template", "--system"}) {
+    for (const char* option :
+         {"--n-predict", "--temp", "--top-k", "--top-p", "--min-p", "--repeat-penalty",
+          "--repeat-last-n", "--presence-penalty", "--frequency-penalty", "--seed", "--ctx",
+          "--threads", "--batch", "--template", "--system", "--kv-type"}) {
         spec.options.insert(option);
     }
     spec.short_names["-n"] = "--n-predict";
@@ -70,6 +70,14 @@ Result<GenerationArgs> read_generation_args(const Args& args) {
     out.sampling.seed = seed;
     if (auto valid = out.sampling.validate(); !valid) {
         return std::unexpected(valid.error());
+    }
+    if (auto kv = args.get("--kv-type")) {
+        auto type = parse_kv_cache_type(*kv);
+        if (!type) {
+            return fail(ErrorCode::invalid_argument,
+                        fmt::format("--kv-type must be f16 or q8_0, got '{}'", *kv));
+        }
+        out.session.kv_type = *type;
     }
     out.template_name = args.get("--template").value_or("");
     out.system_prompt = args.get("--system").value_or("");

@@ -1,12 +1,12 @@
-// Options shared by hearth-cli's generating commands (run, chat): model loading, context,
-// threads, template and the sampling chain.
+// Options shared by hearth-cli's generating commands (run, chat, compare): model loading,
+// context, KV cache type, threads, template and the sampling chain.
 #pragma once
-
-#include <string>
 
 #include "cli_args.h"
 #include "hearth/sampling.h"
 #include "hearth/session.h"
+
+#include <string>
 
 namespace hearth::cli {
 

@@ -2,10 +2,10 @@
 // is named after (ggml/src/ggml-cpu/vec.h, vec.cpp, simd-mappings.h, llamafile/sgemm.cpp).
 #include "cpu/ggml_numerics.h"
 
+#include "hearth/quant.h"
+
 #include <cmath>
 #include <vector>
-
-#include "hearth/quant.h"
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 
@@ -46,9 +46,9 @@ inline __m256 v_expf(__m256 x) {
         _mm256_and_ps(_mm256_castsi256_ps(d), _mm256_mul_ps(s1, s1)),
         _mm256_andnot_ps(
             _mm256_castsi256_ps(d),
-            _mm256_or_ps(
-                _mm256_and_ps(_mm256_castsi256_ps(c), _mm256_mul_ps(_mm256_fmadd_ps(s2, j, s2), s1)),
-                _mm256_andnot_ps(_mm256_castsi256_ps(c), _mm256_fmadd_ps(k, j, k)))));
+            _mm256_or_ps(_mm256_and_ps(_mm256_castsi256_ps(c),
+                                       _mm256_mul_ps(_mm256_fmadd_ps(s2, j, s2), s1)),
+                         _mm256_andnot_ps(_mm256_castsi256_ps(c), _mm256_fmadd_ps(k, j, k)))));
 }
 
 // ggml_v_silu: x / (1 + exp(-x)) with the vector exp and a true division.
@@ -67,7 +67,8 @@ inline __m256 load_f16(const uint16_t* p) {
 void swiglu_f32(int64_t n, float* y, const float* x, const float* g) {
     int64_t i = 0;
     for (; i + 7 < n; i += 8) {
-        _mm256_storeu_ps(y + i, _mm256_mul_ps(v_silu(_mm256_loadu_ps(x + i)), _mm256_loadu_ps(g + i)));
+        _mm256_storeu_ps(y + i,
+                         _mm256_mul_ps(v_silu(_mm256_loadu_ps(x + i)), _mm256_loadu_ps(g + i)));
     }
     for (; i < n; ++i) {
         y[i] = (x[i] / (1.0f + std::exp(-x[i]))) * g[i];
@@ -107,8 +108,8 @@ float tinyblas_dot_f16(int64_t k, const uint16_t* a, const uint16_t* b) {
     return _mm_cvtss_f32(x);
 }
 
-void weighted_rows_f16(bool tinyblas, int64_t dim, const uint16_t* v, int64_t stride,
-                       int64_t first, int64_t last, int64_t n_kv, const uint16_t* p, float* out) {
+void weighted_rows_f16(bool tinyblas, int64_t dim, const uint16_t* v, int64_t stride, int64_t first,
+                       int64_t last, int64_t n_kv, const uint16_t* p, float* out) {
     // acc[a][l][d]: accumulator a (vec_dot_f16's four, tinyBLAS's one), lane l, dimension d.
     // Cell j feeds lane j % 8 of accumulator (j / 8) % 4 (or 0), in increasing j, exactly
     // as the 8-wide FMAs of the row-wise dot products do.
@@ -132,7 +133,8 @@ void weighted_rows_f16(bool tinyblas, int64_t dim, const uint16_t* v, int64_t st
         const __m256 w8 = _mm256_set1_ps(fp16_to_fp32(p[j]));
         int64_t d = 0;
         for (; d + 8 <= dim; d += 8) {
-            _mm256_storeu_ps(dst + d, _mm256_fmadd_ps(load_f16(row + d), w8, _mm256_loadu_ps(dst + d)));
+            _mm256_storeu_ps(dst + d,
+                             _mm256_fmadd_ps(load_f16(row + d), w8, _mm256_loadu_ps(dst + d)));
         }
         const float w = fp16_to_fp32(p[j]);
         for (; d < dim; ++d) {
@@ -167,6 +169,38 @@ void weighted_rows_f16(bool tinyblas, int64_t dim, const uint16_t* v, int64_t st
         double sumf = static_cast<double>((t[0] + t[1]) + (t[2] + t[3]));
         sumf += tail[d];
         out[d] = static_cast<float>(sumf);
+    }
+}
+
+float vec_dot_q8_0(int64_t n, const quant::BlockQ8_0* x, const quant::BlockQ8_0* y) {
+    __m256 acc = _mm256_setzero_ps();
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int64_t i = 0; i < n / quant::QK8_0; ++i) {
+        const __m256 d = _mm256_set1_ps(fp16_to_fp32(x[i].d) * fp16_to_fp32(y[i].d));
+        const __m256i qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs));
+        const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs));
+        // mul_sum_i8_pairs_float: |x| times y with x's sign, pairs to int16, fours to int32.
+        const __m256i pairs =
+            _mm256_maddubs_epi16(_mm256_sign_epi8(qx, qx), _mm256_sign_epi8(qy, qx));
+        const __m256 q = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones));
+        acc = _mm256_fmadd_ps(d, q, acc);
+    }
+    __m128 r = _mm_add_ps(_mm256_extractf128_ps(acc, 1), _mm256_castps256_ps128(acc));
+    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    return _mm_cvtss_f32(r);
+}
+
+void mad_q8_0(int64_t n, const quant::BlockQ8_0* v, float w, float* acc) {
+    const __m256 w8 = _mm256_set1_ps(w);
+    for (int64_t b = 0; b < n / quant::QK8_0; ++b) {
+        const __m256 d = _mm256_set1_ps(fp16_to_fp32(v[b].d));
+        for (int g = 0; g < quant::QK8_0; g += 8) {
+            const __m128i q8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(v[b].qs + g));
+            const __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8)), d);
+            float* a = acc + b * quant::QK8_0 + g;
+            _mm256_storeu_ps(a, _mm256_fmadd_ps(x, w8, _mm256_loadu_ps(a)));
+        }
     }
 }
 
@@ -223,6 +257,12 @@ void weighted_rows_f16(bool, int64_t dim, const uint16_t* v, int64_t stride, int
         out[d] = static_cast<float>(sum);
     }
 }
+
+float vec_dot_q8_0(int64_t, const quant::BlockQ8_0*, const quant::BlockQ8_0*) {
+    return 0.0f;
+}
+
+void mad_q8_0(int64_t, const quant::BlockQ8_0*, float, float*) {}
 
 double soft_max_f32(int64_t n, float* y, const float* x, float max) {
     double sum = 0.0;

@@ -4,6 +4,8 @@
 // (elsewhere the functions are stubs that are never reached).
 #pragma once
 
+#include "quant/blocks.h"
+
 #include <cstdint>
 
 namespace hearth::cpu::ggml {
@@ -25,8 +27,17 @@ float tinyblas_dot_f16(int64_t k, const uint16_t* a, const uint16_t* b);
 // read cell by cell: v points at cell 0's row, stride elements apart. Cells outside
 // [first, last] have weight 0, add exactly 0 and are skipped. n_kv: a multiple of 8 for
 // tinyblas.
-void weighted_rows_f16(bool tinyblas, int64_t dim, const uint16_t* v, int64_t stride,
-                       int64_t first, int64_t last, int64_t n_kv, const uint16_t* p, float* out);
+void weighted_rows_f16(bool tinyblas, int64_t dim, const uint16_t* v, int64_t stride, int64_t first,
+                       int64_t last, int64_t n_kv, const uint16_t* p, float* out);
+
+// ggml_vec_dot_q8_0_q8_0 (x86): per block, the integer products summed four by four into
+// eight lanes (mul_sum_i8_pairs_float), accumulated as fma(d_x·d_y, lane, acc), then
+// hsum_float_8. n is a multiple of 32.
+float vec_dot_q8_0(int64_t n, const quant::BlockQ8_0* x, const quant::BlockQ8_0* y);
+
+// acc[i] = fma(q[i] · d, w, acc[i]) over n values in Q8_0 blocks: ggml's
+// dequantize_row_q8_0 followed by ggml_vec_mad_f32. n is a multiple of 32.
+void mad_q8_0(int64_t n, const quant::BlockQ8_0* v, float w, float* acc);
 
 // ggml_vec_soft_max_f32: y = exp(x - max) (ggml_v_expf on 8-wide chunks, each chunk summed
 // horizontally in float and accumulated in double; expf on the leftovers). Returns the sum.

@@ -1,5 +1,8 @@
-// The KV cache of one sequence on the CPU, allocated once for the context length.
+// The KV cache of one sequence on the CPU, allocated once for the context length, in F16
+// (the default) or Q8_0 blocks.
 #pragma once
+
+#include "hearth/memory_plan.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -7,37 +10,64 @@
 
 namespace hearth::cpu {
 
-// Keys and values of every layer for positions [0, n_ctx), stored as F16:
-// k: (n_layer, n_ctx, n_head_kv × head_dim_k), v: (n_layer, n_ctx, n_head_kv × head_dim_v).
+// Keys and values of every layer for positions [0, n_ctx), one row per cell:
+// k: (n_layer, n_ctx, n_head_kv × head_dim_k), v: (n_layer, n_ctx, n_head_kv × head_dim_v),
+// each row F16 values or Q8_0 blocks of 32 (then the widths are multiples of 32). V is kept
+// cell by cell, not transposed, as llama.cpp keeps it for flash attention.
 class KvCache {
 public:
-    KvCache(uint32_t n_layer, uint32_t n_ctx, uint32_t k_width, uint32_t v_width)
-        : n_layer_(n_layer), n_ctx_(n_ctx), k_width_(k_width), v_width_(v_width),
-          k_(size_t{n_layer} * n_ctx * k_width), v_(size_t{n_layer} * n_ctx * v_width) {}
+    KvCache(uint32_t n_layer, uint32_t n_ctx, uint32_t k_width, uint32_t v_width,
+            KvCacheType type = KvCacheType::f16);
 
     uint32_t n_ctx() const { return n_ctx_; }
-    uint64_t bytes() const { return (k_.size() + v_.size()) * sizeof(uint16_t); }
+    KvCacheType type() const { return type_; }
+    uint64_t bytes() const { return k_.size() + v_.size(); }
+    size_t k_row_bytes() const { return k_row_; }
+    size_t v_row_bytes() const { return v_row_; }
 
+    // A cell's row as stored.
+    uint8_t* k_row(uint32_t layer, uint32_t pos) {
+        return k_.data() + (size_t{layer} * n_ctx_ + pos) * k_row_;
+    }
+    uint8_t* v_row(uint32_t layer, uint32_t pos) {
+        return v_.data() + (size_t{layer} * n_ctx_ + pos) * v_row_;
+    }
+    const uint8_t* k_row(uint32_t layer, uint32_t pos) const {
+        return k_.data() + (size_t{layer} * n_ctx_ + pos) * k_row_;
+    }
+    const uint8_t* v_row(uint32_t layer, uint32_t pos) const {
+        return v_.data() + (size_t{layer} * n_ctx_ + pos) * v_row_;
+    }
+
+    // F16 caches only: the row as F16 values.
     uint16_t* k(uint32_t layer, uint32_t pos) {
-        return k_.data() + (size_t{layer} * n_ctx_ + pos) * k_width_;
+        return reinterpret_cast<uint16_t*>(k_row(layer, pos));
     }
     uint16_t* v(uint32_t layer, uint32_t pos) {
-        return v_.data() + (size_t{layer} * n_ctx_ + pos) * v_width_;
+        return reinterpret_cast<uint16_t*>(v_row(layer, pos));
     }
     const uint16_t* k(uint32_t layer, uint32_t pos) const {
-        return k_.data() + (size_t{layer} * n_ctx_ + pos) * k_width_;
+        return reinterpret_cast<const uint16_t*>(k_row(layer, pos));
     }
     const uint16_t* v(uint32_t layer, uint32_t pos) const {
-        return v_.data() + (size_t{layer} * n_ctx_ + pos) * v_width_;
+        return reinterpret_cast<const uint16_t*>(v_row(layer, pos));
     }
 
-    // Copies positions [0, n) of every layer from another cache of the same shape (the
-    // shared prompt prefix of compare-mode columns).
-    void copy_prefix_from(const KvCache& other, uint32_t n);
+    // Stores a cell's key and value rows (k_width and v_width floats), converted to the
+    // cache type as llama.cpp's copy into the cache converts them.
+    void store(uint32_t layer, uint32_t pos, const float* k, const float* v);
+
+    // Whether another cache's cells can be copied into this one (same layers, widths, type).
+    bool same_layout(const KvCache& other) const;
+    // Copies positions [from, to) of every layer from another cache of the same layout (the
+    // shared prompt prefix of sequences generated together).
+    void copy_cells_from(const KvCache& other, uint32_t from, uint32_t to);
 
 private:
     uint32_t n_layer_, n_ctx_, k_width_, v_width_;
-    std::vector<uint16_t> k_, v_;
+    KvCacheType type_;
+    size_t k_row_, v_row_; // bytes per cell
+    std::vector<uint8_t> k_, v_;
 };
 
 } // namespace hearth::cpu
