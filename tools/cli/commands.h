@@ -9,6 +9,7 @@ int cmd_info(int argc, char** argv);
 int cmd_tensor(int argc, char** argv);
 int cmd_run(int argc, char** argv);
 int cmd_chat(int argc, char** argv);
+int cmd_compare(int argc, char** argv);
 int cmd_perplexity(int argc, char** argv);
 int cmd_tokenize(int argc, char** argv);
 int cmd_template(int argc, char** argv);

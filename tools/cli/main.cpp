@@ -21,6 +21,8 @@ constexpr Command kCommands[] = {
     {"tokenize", hearth::cli::cmd_tokenize,
      "tokenize MODEL (--file F | TEXT) [--ids] [--no-add-special] [--parse-special]  token ids"},
     {"run", hearth::cli::cmd_run, "run MODEL -p PROMPT [-n N] [--temp T] ... [--raw]  one completion"},
+    {"compare", hearth::cli::cmd_compare,
+     "compare MODEL -p PROMPT (--template T | --column SPEC)...  columns side by side"},
     {"chat", hearth::cli::cmd_chat, "chat MODEL [--system TEXT]          multi-turn chat in the terminal"},
     {"perplexity", hearth::cli::cmd_perplexity,
      "perplexity MODEL --file TEXT [--ctx N]  perplexity as llama-perplexity computes it"},

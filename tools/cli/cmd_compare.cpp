@@ -1,0 +1,330 @@
+// `hearth-cli compare MODEL -p PROMPT --template A --template B [--column SPEC ...]`: one
+// prompt under several templates or sampling settings, generated together in one batch
+// (the shared prompt prefix computed once), then printed column after column with the
+// rendered prompts, token counts and timings. Every column starts from the shared options
+// (same seed unless a column sets its own), so only the knobs a column changes differ.
+#include "commands.h"
+#include "generation_args.h"
+#include "hearth/batch_generation.h"
+#include "hearth/prompt.h"
+#include "hearth/prompt_diff.h"
+
+#include <cstdio>
+#include <fmt/format.h>
+#include <sstream>
+
+namespace hearth::cli {
+
+Result<std::shared_ptr<const Model>> load_model_for_cli(const std::string& path, int n_threads);
+
+namespace {
+
+constexpr size_t kMaxColumns = 8;
+
+struct Column {
+    std::string spec; // as the user wrote it, for the header
+    std::string template_name;
+    std::string system_prompt;
+    SamplingParams sampling;
+    int32_t max_tokens = 0;
+    // Filled in when rendered.
+    PromptFormat format;
+    std::string rendered;
+    std::vector<int32_t> tokens;
+    std::string output;
+};
+
+Result<double> parse_number(const std::string& key, const std::string& value) {
+    try {
+        size_t used = 0;
+        const double number = std::stod(value, &used);
+        if (used == value.size()) {
+            return number;
+        }
+    } catch (const std::exception&) {
+    }
+    return fail(ErrorCode::invalid_argument,
+                fmt::format("column option {} needs a number, got '{}'", key, value));
+}
+
+Result<long long> parse_integer(const std::string& key, const std::string& value, long long low,
+                                long long high) {
+    try {
+        size_t used = 0;
+        const long long number = std::stoll(value, &used);
+        if (used == value.size() && number >= low && number <= high) {
+            return number;
+        }
+    } catch (const std::exception&) {
+    }
+    return fail(ErrorCode::invalid_argument,
+                fmt::format("column option {} needs a whole number from {} to {}, got '{}'", key,
+                            low, high, value));
+}
+
+// Applies "key=value,key=value" to a column that starts as the shared settings.
+Result<void> apply_column_spec(const std::string& spec, Column& column) {
+    std::stringstream in(spec);
+    std::string item;
+    bool any = false;
+    while (std::getline(in, item, ',')) {
+        if (item.empty()) {
+            continue;
+        }
+        const size_t eq = item.find('=');
+        if (eq == std::string::npos || eq == 0) {
+            return fail(
+                ErrorCode::invalid_argument,
+                fmt::format("column option '{}' is not key=value (in --column '{}')", item, spec));
+        }
+        const std::string key = item.substr(0, eq);
+        const std::string value = item.substr(eq + 1);
+        any = true;
+        SamplingParams& s = column.sampling;
+        auto set_float = [&](float& target) -> Result<void> {
+            auto number = parse_number(key, value);
+            if (!number) {
+                return std::unexpected(number.error());
+            }
+            target = static_cast<float>(*number);
+            return {};
+        };
+        Result<void> ok;
+        if (key == "template") {
+            column.template_name = value;
+        } else if (key == "system") {
+            column.system_prompt = value;
+        } else if (key == "temp" || key == "temperature") {
+            ok = set_float(s.temperature);
+        } else if (key == "top_p") {
+            ok = set_float(s.top_p);
+        } else if (key == "min_p") {
+            ok = set_float(s.min_p);
+        } else if (key == "repeat_penalty") {
+            ok = set_float(s.repeat_penalty);
+        } else if (key == "presence_penalty") {
+            ok = set_float(s.presence_penalty);
+        } else if (key == "frequency_penalty") {
+            ok = set_float(s.frequency_penalty);
+        } else if (key == "top_k" || key == "repeat_last_n" || key == "seed" || key == "n") {
+            const long long low = key == "repeat_last_n" ? -1 : key == "n" ? 1 : 0;
+            const long long high = key == "seed" ? (1ll << 62) : (1 << 24);
+            auto number = parse_integer(key, value, low, high);
+            if (!number) {
+                return std::unexpected(number.error());
+            }
+            if (key == "top_k") {
+                s.top_k = static_cast<int32_t>(*number);
+            } else if (key == "repeat_last_n") {
+                s.repeat_last_n = static_cast<int32_t>(*number);
+            } else if (key == "seed") {
+                s.seed = static_cast<uint64_t>(*number);
+            } else {
+                column.max_tokens = static_cast<int32_t>(*number);
+            }
+        } else {
+            return fail(ErrorCode::invalid_argument,
+                        fmt::format("unknown column option '{}' (known: template, system, temp, "
+                                    "top_k, top_p, min_p, repeat_penalty, repeat_last_n, "
+                                    "presence_penalty, frequency_penalty, seed, n)",
+                                    key));
+        }
+        if (!ok) {
+            return ok;
+        }
+    }
+    if (!any) {
+        return fail(ErrorCode::invalid_argument, "an empty --column; give key=value pairs");
+    }
+    if (auto valid = column.sampling.validate(); !valid) {
+        return fail(ErrorCode::invalid_argument,
+                    fmt::format("--column '{}': {}", spec, valid.error().message));
+    }
+    return {};
+}
+
+// wdiff-style markup of a prompt against the first column's: [-removed-]{+inserted+}.
+std::string diff_markup(const std::vector<TextDiffSpan>& spans) {
+    std::string out;
+    for (const auto& span : spans) {
+        switch (span.op) {
+        case DiffOp::equal:
+            out += span.text;
+            break;
+        case DiffOp::removed:
+            out += "[-" + span.text + "-]";
+            break;
+        case DiffOp::inserted:
+            out += "{+" + span.text + "+}";
+            break;
+        }
+    }
+    return out;
+}
+
+void print_usage() {
+    std::fprintf(stderr,
+                 "usage: hearth-cli compare MODEL -p PROMPT (--template NAME | --column SPEC)... "
+                 "[--show-prompts] [generation options of run]\n"
+                 "  SPEC: key=value,... with keys template, system, temp, top_k, top_p, min_p,\n"
+                 "        repeat_penalty, repeat_last_n, presence_penalty, frequency_penalty,\n"
+                 "        seed, n; unset keys take the shared options (the same seed for all)\n");
+}
+
+} // namespace
+
+int cmd_compare(int argc, char** argv) {
+    ArgSpec spec{.options = {"--prompt", "--column"},
+                 .flags = {"--show-prompts"},
+                 .repeatable = {"--template", "--column"},
+                 .short_names = {{"-p", "--prompt"}}};
+    add_generation_options(spec);
+    auto args = parse_args(argc, argv, 0, spec);
+    if (!args) {
+        std::fprintf(stderr, "hearth-cli compare: %s\n", args.error().message.c_str());
+        return 2;
+    }
+    if (args->positionals.size() != 1 || !args->get("--prompt")) {
+        print_usage();
+        return 2;
+    }
+    // The shared options; --template is per column here, so it is read separately.
+    auto shared = read_generation_args(*args);
+    if (!shared) {
+        return report_error(shared.error().message.c_str());
+    }
+    const std::string prompt_text = *args->get("--prompt");
+    if (prompt_text.empty()) {
+        return report_error("the prompt is empty");
+    }
+    std::vector<Column> columns;
+    const Column base{.spec = {},
+                      .template_name = {},
+                      .system_prompt = shared->system_prompt,
+                      .sampling = shared->sampling,
+                      .max_tokens = shared->max_tokens,
+                      .format = {},
+                      .rendered = {},
+                      .tokens = {},
+                      .output = {}};
+    for (const auto& name : args->all("--template")) {
+        Column column = base;
+        column.template_name = name;
+        column.spec = "template=" + name;
+        columns.push_back(std::move(column));
+    }
+    for (const auto& column_spec : args->all("--column")) {
+        Column column = base;
+        column.spec = column_spec;
+        if (auto ok = apply_column_spec(column_spec, column); !ok) {
+            return report_error(ok.error().message.c_str());
+        }
+        columns.push_back(std::move(column));
+    }
+    if (columns.size() < 2 || columns.size() > kMaxColumns) {
+        return report_error(fmt::format("compare needs 2 to {} columns (--template or --column); "
+                                        "got {}",
+                                        kMaxColumns, columns.size())
+                                .c_str());
+    }
+
+    auto model = load_model_for_cli(args->positionals[0], shared->n_threads);
+    if (!model) {
+        return report_error(model.error().message.c_str());
+    }
+    for (size_t i = 0; i < columns.size(); ++i) {
+        Column& c = columns[i];
+        auto format = resolve_prompt_format(**model, c.template_name);
+        if (!format) {
+            return report_error(
+                fmt::format("column {}: {}", i + 1, format.error().message).c_str());
+        }
+        c.format = std::move(*format);
+        std::vector<ChatMessage> messages;
+        if (!c.system_prompt.empty()) {
+            messages.push_back({"system", c.system_prompt});
+        }
+        messages.push_back({"user", prompt_text});
+        auto text = render_prompt(c.format, messages, true);
+        if (!text) {
+            return report_error(fmt::format("column {}: {}", i + 1, text.error().message).c_str());
+        }
+        c.rendered = std::move(*text);
+        auto tokens = tokenize_prompt((*model)->tokenizer(), c.rendered);
+        if (!tokens) {
+            return report_error(
+                fmt::format("column {}: {}", i + 1, tokens.error().message).c_str());
+        }
+        c.tokens = std::move(*tokens);
+    }
+
+    std::vector<Session> sessions;
+    for (size_t i = 0; i < columns.size(); ++i) {
+        auto session = Session::create(*model, shared->session);
+        if (!session) {
+            return report_error(session.error().message.c_str());
+        }
+        sessions.push_back(std::move(*session));
+    }
+    std::vector<SequenceRequest> requests;
+    for (size_t i = 0; i < columns.size(); ++i) {
+        Column& c = columns[i];
+        requests.push_back(
+            {.session = &sessions[i],
+             .prompt = c.tokens,
+             .sampling = c.sampling,
+             .options = {.max_tokens = c.max_tokens, .stop_strings = c.format.stop_strings},
+             .on_token = [&c](const TokenEvent& event) {
+                 c.output += event.text;
+                 return true;
+             }});
+    }
+    std::fprintf(stderr, "generating %zu columns together...\n", columns.size());
+    auto result = generate_together(requests);
+    if (!result) {
+        return report_error(result.error().message.c_str());
+    }
+
+    const bool show_prompts = args->has("--show-prompts");
+    for (size_t i = 0; i < columns.size(); ++i) {
+        const Column& c = columns[i];
+        const GenerationStats& s = result->sequences[i];
+        const SamplingParams& p = c.sampling;
+        std::printf("=== column %zu: %s ===\n", i + 1, c.spec.c_str());
+        std::printf("template: %s; temp %g, top_k %d, top_p %g, min_p %g, repeat_penalty %g, "
+                    "seed %llu\n",
+                    c.format.choice.name.c_str(), double(p.temperature), p.top_k, double(p.top_p),
+                    double(p.min_p), double(p.repeat_penalty),
+                    static_cast<unsigned long long>(p.seed));
+        for (const auto& warning : c.format.warnings) {
+            std::printf("warning: %s\n", warning.message.c_str());
+        }
+        if (show_prompts) {
+            std::printf("--- rendered prompt (%zu tokens) ---\n%s\n", c.tokens.size(),
+                        c.rendered.c_str());
+            if (i > 0) {
+                const auto text_spans = diff_text(columns[0].rendered, c.rendered);
+                const DiffCounts chars = count_text_diff(text_spans);
+                const DiffCounts toks = count_token_diff(diff_tokens(columns[0].tokens, c.tokens));
+                std::printf("--- against column 1: %zu characters removed, %zu inserted; "
+                            "%zu tokens removed, %zu inserted ---\n%s\n",
+                            chars.removed, chars.inserted, toks.removed, toks.inserted,
+                            diff_markup(text_spans).c_str());
+            }
+        }
+        std::printf("--- output ---\n%s\n", c.output.c_str());
+        std::printf("--- prompt %d tokens (%d shared, %d computed); generated %d tokens, "
+                    "%.1f tokens/s; first token after %.1f ms; stopped: %s ---\n\n",
+                    s.n_prompt, s.n_shared, s.n_prefilled, s.n_generated,
+                    s.decode_tokens_per_second(), s.ttft_ms, stop_reason_name(s.stop));
+    }
+    std::printf("together: %d tokens generated in %d steps, %.1f tokens/s in all; shared prompt "
+                "prefix %d tokens computed once; %llu tokens run through the model; prefill "
+                "%.1f ms\n",
+                result->n_generated(), result->n_steps, result->decode_tokens_per_second(),
+                result->n_shared_prefix, static_cast<unsigned long long>(result->n_computed),
+                result->prefill_ms);
+    return 0;
+}
+
+} // namespace hearth::cli
