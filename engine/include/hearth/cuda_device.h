@@ -6,23 +6,24 @@
 // they are inline stubs that fail with "built without CUDA", so callers need no #if.
 #pragma once
 
+#include "hearth/error.h"
+#include "hearth/tensor_type.h"
+
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "hearth/error.h"
-#include "hearth/tensor_type.h"
-
 namespace hearth {
 
 struct CudaDeviceInfo {
-    int index = 0;            // CUDA runtime ordinal, as cudaSetDevice takes it
-    std::string name;         // "NVIDIA H100 80GB HBM3"
-    int cc_major = 0;         // compute capability, e.g. 9.0 for Hopper
+    int index = 0;    // CUDA runtime ordinal, as cudaSetDevice takes it
+    std::string name; // "NVIDIA H100 80GB HBM3"
+    int cc_major = 0; // compute capability, e.g. 9.0 for Hopper
     int cc_minor = 0;
     uint64_t total_bytes = 0; // device memory, from cudaMemGetInfo at the time of the call
     uint64_t free_bytes = 0;
-    int sm_count = 0;         // streaming multiprocessors
+    int sm_count = 0; // streaming multiprocessors
     // Theoretical peak: 2 (double data rate) x memory clock x bus width; 0 when the device
     // does not report its memory clock. The measured copy bandwidth is lower (~90%).
     double memory_bandwidth_gbs = 0.0;
@@ -49,8 +50,18 @@ Result<void> cuda_dequantize(TensorType type, const void* host_src, float* host_
 Result<void> cuda_dequantize_f16(TensorType type, const void* host_src, uint16_t* host_dst,
                                  int64_t n_elements);
 
+// Device-to-device cudaMemcpy bandwidth of GPU `device` in GB/s (10^9 bytes/s), counting
+// each byte once read and once written (2 x bytes per copy), the figure the decode roofline
+// is compared with: the best of `repetitions` timed copies of `bytes` bytes after a warm-up.
+// Fails with `out_of_memory` when the two buffers do not fit, `device` for other CUDA errors.
+Result<double> measure_copy_bandwidth_gbs(int device, size_t bytes = size_t{1} << 30,
+                                          int repetitions = 10);
+
 #else
 
+inline Result<double> measure_copy_bandwidth_gbs(int, size_t = 0, int = 0) {
+    return fail(ErrorCode::device, "built without CUDA");
+}
 inline Result<std::vector<CudaDeviceInfo>> list_cuda_devices() {
     return fail(ErrorCode::device, "built without CUDA");
 }

@@ -2,16 +2,15 @@
 // Every CUDA runtime call is checked; a failure becomes a hearth::Error naming the call.
 #include "hearth/cuda_device.h"
 
+#include "backend/cuda/cuda_check.h"
+#include "common.cuh"
+#include "dequantize.cuh"
 #include "hearth/quant.h"
 #include "quant/blocks.h"
 
-#include "common.cuh"
-#include "dequantize.cuh"
-
+#include <cstddef>
 #include <cuda_runtime_api.h>
 #include <fmt/format.h>
-
-#include <cstddef>
 #include <string_view>
 #include <utility>
 
@@ -119,22 +118,7 @@ HEARTH_SAME_FIELD(BlockNVFP4, qs);
 
 namespace {
 
-// A failed CUDA call as an engine error: "cudaMalloc(4096 bytes): out of memory". Allocation
-// failures are out_of_memory, everything else a device error. The runtime's last-error
-// state is cleared so that the failure is not reported again by an unrelated later call.
-Error cuda_error(cudaError_t status, std::string_view what) {
-    cudaGetLastError();
-    const ErrorCode code =
-        status == cudaErrorMemoryAllocation ? ErrorCode::out_of_memory : ErrorCode::device;
-    return Error{code, fmt::format("{}: {}", what, cudaGetErrorString(status))};
-}
-
-Result<void> check(cudaError_t status, std::string_view what) {
-    if (status != cudaSuccess) {
-        return std::unexpected(cuda_error(status, what));
-    }
-    return {};
-}
+using cuda_detail::check;
 
 // Device memory owned by one scope. release() frees with the error checked; the destructor
 // frees whatever an early error return left behind (that error is the one reported).
@@ -156,9 +140,7 @@ public:
         void* ptr = std::exchange(ptr_, nullptr);
         return check(cudaFree(ptr), "cudaFree");
     }
-    void* get() const {
-        return ptr_;
-    }
+    void* get() const { return ptr_; }
 
 private:
     void* ptr_ = nullptr;
@@ -184,9 +166,7 @@ public:
         cudaStream_t stream = std::exchange(stream_, nullptr);
         return check(cudaStreamDestroy(stream), "cudaStreamDestroy");
     }
-    cudaStream_t get() const {
-        return stream_;
-    }
+    cudaStream_t get() const { return stream_; }
 
 private:
     cudaStream_t stream_ = nullptr;
@@ -250,8 +230,9 @@ Result<void> dequantize_on_device(TensorType type, const void* host_src, Out* ho
                                   int64_t n_elements, Launcher launcher, std::string_view name) {
     const auto traits = tensor_type_traits(static_cast<uint32_t>(type));
     if (!traits) {
-        return fail(ErrorCode::unsupported, fmt::format("cannot dequantize unknown tensor type id {}",
-                                                        static_cast<uint32_t>(type)));
+        return fail(ErrorCode::unsupported,
+                    fmt::format("cannot dequantize unknown tensor type id {}",
+                                static_cast<uint32_t>(type)));
     }
     const int type_id = static_cast<int>(type);
     if (!kernels::can_launch_dequantize(type_id)) {
@@ -270,8 +251,7 @@ Result<void> dequantize_on_device(TensorType type, const void* host_src, Out* ho
     if (host_src == nullptr || host_dst == nullptr) {
         return fail(ErrorCode::invalid_argument, "cuda_dequantize: null source or destination");
     }
-    const auto src_bytes =
-        static_cast<size_t>(n_elements / traits->block_size) * traits->type_size;
+    const auto src_bytes = static_cast<size_t>(n_elements / traits->block_size) * traits->type_size;
     const auto dst_bytes = static_cast<size_t>(n_elements) * sizeof(Out);
 
     // Each step returns on failure; the RAII owners free what was allocated so far.
@@ -287,26 +267,26 @@ Result<void> dequantize_on_device(TensorType type, const void* host_src, Out* ho
     if (auto ok = dst.allocate(dst_bytes); !ok) {
         return ok;
     }
-    if (auto ok = check(cudaMemcpyAsync(src.get(), host_src, src_bytes, cudaMemcpyHostToDevice,
-                                        stream.get()),
-                        fmt::format("cudaMemcpyAsync({} bytes to the device)", src_bytes));
+    if (auto ok = check(
+            cudaMemcpyAsync(src.get(), host_src, src_bytes, cudaMemcpyHostToDevice, stream.get()),
+            fmt::format("cudaMemcpyAsync({} bytes to the device)", src_bytes));
         !ok) {
         return ok;
     }
-    if (auto ok = check(cudaMemsetAsync(dst.get(), 0xff, dst_bytes, stream.get()),
-                        "cudaMemsetAsync");
+    if (auto ok =
+            check(cudaMemsetAsync(dst.get(), 0xff, dst_bytes, stream.get()), "cudaMemsetAsync");
         !ok) {
         return ok;
     }
-    if (auto ok = check(launcher(type_id, src.get(), static_cast<Out*>(dst.get()), n_elements,
-                                 stream.get()),
-                        fmt::format("{}({}, {} elements)", name, traits->name, n_elements));
+    if (auto ok = check(
+            launcher(type_id, src.get(), static_cast<Out*>(dst.get()), n_elements, stream.get()),
+            fmt::format("{}({}, {} elements)", name, traits->name, n_elements));
         !ok) {
         return ok;
     }
-    if (auto ok = check(cudaMemcpyAsync(host_dst, dst.get(), dst_bytes, cudaMemcpyDeviceToHost,
-                                        stream.get()),
-                        fmt::format("cudaMemcpyAsync({} bytes to the host)", dst_bytes));
+    if (auto ok = check(
+            cudaMemcpyAsync(host_dst, dst.get(), dst_bytes, cudaMemcpyDeviceToHost, stream.get()),
+            fmt::format("cudaMemcpyAsync({} bytes to the host)", dst_bytes));
         !ok) {
         return ok;
     }
@@ -347,7 +327,8 @@ Result<std::vector<CudaDeviceInfo>> list_cuda_devices() {
                                     driver_version / 1000, driver_version % 1000 / 10,
                                     runtime_version / 1000, runtime_version % 1000 / 10));
         }
-        return fail(ErrorCode::device, fmt::format("no CUDA device: {}", cudaGetErrorString(status)));
+        return fail(ErrorCode::device,
+                    fmt::format("no CUDA device: {}", cudaGetErrorString(status)));
     }
     if (count == 0) {
         return fail(ErrorCode::device, "no CUDA device: the runtime reports 0 devices");
@@ -381,6 +362,53 @@ Result<void> cuda_dequantize_f16(TensorType type, const void* host_src, uint16_t
                                  int64_t n_elements) {
     return dequantize_on_device(type, host_src, host_dst, n_elements,
                                 kernels::launch_dequantize_f16, "launch_dequantize_f16");
+}
+
+Result<double> measure_copy_bandwidth_gbs(int device, size_t bytes, int repetitions) {
+    if (bytes == 0 || repetitions < 1) {
+        return fail(ErrorCode::invalid_argument, "measure_copy_bandwidth_gbs: nothing to copy");
+    }
+    HEARTH_CUDA_TRY(cudaSetDevice(device), fmt::format("cudaSetDevice({})", device));
+    Stream stream;
+    DeviceBuffer src, dst;
+    if (auto ok = stream.create(); !ok)
+        return std::unexpected(ok.error());
+    if (auto ok = src.allocate(bytes); !ok)
+        return std::unexpected(ok.error());
+    if (auto ok = dst.allocate(bytes); !ok)
+        return std::unexpected(ok.error());
+    HEARTH_CUDA_TRY(cudaMemsetAsync(src.get(), 1, bytes, stream.get()), "cudaMemsetAsync");
+    cudaEvent_t start = nullptr, stop = nullptr;
+    HEARTH_CUDA_TRY(cudaEventCreate(&start), "cudaEventCreate");
+    if (auto ok = check(cudaEventCreate(&stop), "cudaEventCreate"); !ok) {
+        cudaEventDestroy(start);
+        return std::unexpected(ok.error());
+    }
+    double best_ms = 0.0;
+    Result<void> status;
+    for (int rep = -1; rep < repetitions && status; ++rep) { // rep -1: warm-up
+        status = check(cudaEventRecord(start, stream.get()), "cudaEventRecord");
+        if (status)
+            status = check(cudaMemcpyAsync(dst.get(), src.get(), bytes, cudaMemcpyDeviceToDevice,
+                                           stream.get()),
+                           "cudaMemcpyAsync(device to device)");
+        if (status)
+            status = check(cudaEventRecord(stop, stream.get()), "cudaEventRecord");
+        if (status)
+            status = check(cudaEventSynchronize(stop), "cudaEventSynchronize");
+        float ms = 0.0f;
+        if (status)
+            status = check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
+        if (status && rep >= 0 && (best_ms == 0.0 || ms < best_ms)) {
+            best_ms = ms;
+        }
+    }
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+    if (!status) {
+        return std::unexpected(status.error());
+    }
+    return 2.0 * double(bytes) / (best_ms * 1e-3) / 1e9;
 }
 
 } // namespace hearth

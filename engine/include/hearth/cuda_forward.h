@@ -1,0 +1,103 @@
+// The transformer forward pass on an NVIDIA GPU: the CUDA backend's counterpart of the CPU
+// forward (engine/src/cpu/forward.h). Weights are uploaded once from a loaded Model; the KV
+// cache of n_seq sequences and the scratch buffers live in the backend's own device arenas.
+// This header names no CUDA type: code built without the CUDA backend includes it too.
+//
+// In a build with the CUDA backend (targets linking `hearth_cuda`, HEARTH_HAVE_CUDA=1),
+// CudaForward::create is the real one (engine/src/backend/cuda/cuda_forward.cpp); elsewhere
+// it is an inline stub that fails with "built without CUDA".
+#pragma once
+
+#include "hearth/error.h"
+#include "hearth/model.h"
+#include "hearth/sampling.h"
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace hearth {
+
+struct CudaForwardOptions {
+    uint32_t n_ctx = 0;     // tokens per sequence; 0: the model's trained context
+    uint32_t n_seq = 1;     // sequences (KV slots) decoded together
+    int device = 0;         // CUDA runtime ordinal
+    bool use_graphs = true; // capture each step shape once as a CUDA graph and replay it
+};
+
+// Device memory of one CudaForward, by arena, and the device's at creation.
+struct CudaMemoryReport {
+    uint64_t weights_bytes = 0;
+    uint64_t kv_bytes = 0;
+    uint64_t scratch_bytes = 0;
+    uint64_t device_total_bytes = 0;
+    uint64_t device_free_bytes = 0; // before this forward allocated anything
+    // Weight bytes one decode step reads: every matrix and norm, but of the embedding table
+    // only one row (the whole table when it doubles as the output matrix). With the KV cache
+    // read per token, the numerator of the bandwidth roofline.
+    uint64_t decode_weight_bytes = 0;
+};
+
+// A token drawn on the GPU, and the top candidates of the chain's last stage when asked.
+struct CudaSample {
+    int32_t token = -1;
+    // The kept set was longer than the GPU sorts (top-k > 1024 with top-p, or a top-p / min-p
+    // cut past 1024 candidates): no token was drawn; sample on the CPU from the logits.
+    bool needs_host = false;
+    std::vector<SamplingStage::Candidate> top; // logit after penalties, final probability
+};
+
+struct CudaBatchToken {
+    int32_t token = 0;
+    uint32_t pos = 0; // position in its sequence
+    uint32_t seq = 0; // KV slot, < n_seq
+    bool want_logits = false;
+};
+
+class CudaForward {
+public:
+    // Uploads the model's weights to GPU `options.device` and allocates the KV cache and
+    // scratch. Fails before allocating anything with `out_of_memory` when the model does not
+    // fit the device's free memory (the message gives the arithmetic and the largest context
+    // that would fit), `unsupported` for an architecture feature the CUDA step lacks (named),
+    // `device` for any CUDA error (no device, driver, launch). The Model must outlive the
+    // CudaForward.
+    static Result<std::unique_ptr<CudaForward>> create(const Model& model,
+                                                       const CudaForwardOptions& options);
+
+    virtual ~CudaForward() = default;
+
+    // Runs the batch (tokens of one sequence in position order; a sequence's earlier positions
+    // already cached) in steps of up to 8 tokens, and writes n_vocab logits per token with
+    // want_logits, in batch order, into `logits` (host memory). Fails with `invalid_argument`
+    // for a token id out of range or a bad slot, `context_full` for a position past n_ctx,
+    // `device` for a CUDA error. Not thread-safe: one thread drives one CudaForward.
+    virtual Result<void> run(std::span<const CudaBatchToken> batch, float* logits) = 0;
+
+    // Runs the sampling chain of hearth::Sampler on the GPU over the logits of the last row
+    // of the last run() (computed whether or not that row asked for them), and brings back
+    // only the token and `n_top` (<= 64) candidates. `history`: the sequence so far, of which
+    // the last params.repeat_last_n tokens are penalised. `u`: the uniform draw in [0, 1);
+    // kernels/sampling.cuh's sample_uniform of two outputs of the sequence's std::mt19937
+    // gives the CPU sampler's draw. Fails with `invalid_argument` before any run() or for
+    // invalid params, `device` for a CUDA error.
+    virtual Result<CudaSample> sample(const SamplingParams& params,
+                                      std::span<const int32_t> history, double u,
+                                      int n_top = 0) = 0;
+
+    virtual CudaMemoryReport memory() const = 0;
+    virtual uint32_t n_ctx() const = 0;
+    // "graphs" or why graphs are off ("graphs off: <reason>"), for logs and hearth-bench.
+    virtual std::string graph_status() const = 0;
+};
+
+#if !defined(HEARTH_HAVE_CUDA)
+inline Result<std::unique_ptr<CudaForward>> CudaForward::create(const Model&,
+                                                                const CudaForwardOptions&) {
+    return fail(ErrorCode::device, "built without CUDA");
+}
+#endif
+
+} // namespace hearth

@@ -1,0 +1,398 @@
+// End to end on the GPU: the CUDA forward (engine/src/backend/cuda/cuda_forward.cpp) against
+// the CPU forward (engine/src/cpu/forward.cpp) on the default model (greedy generation) and on
+// the llama-architecture models of tests/data/arch/ (logits of every prompt position); CUDA
+// graphs against plain launches (bit for bit); several sequences in one step against each alone;
+// and the refusals: unsupported architectures, a context that does not fit, bad tokens,
+// positions and slots. Without a CUDA device: "skipped: no CUDA device".
+#include "cpu/forward.h"
+#include "cpu/kv_cache.h"
+#include "cuda_kernel_test.h"
+#include "hearth/cuda_forward.h"
+#include "model/model_impl.h"
+#include "sampling.cuh"
+#include "test_support.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <algorithm>
+
+using namespace cuda_test;
+using namespace hearth::test;
+using hearth::CudaBatchToken;
+using hearth::CudaForward;
+using hearth::Model;
+
+namespace {
+
+// tests/data/arch, or under $HEARTH_TEST_DATA_DIR (scripts/gpu-check --prebuilt runs binaries
+// built in another checkout).
+std::filesystem::path arch_dir() {
+    const char* env = std::getenv("HEARTH_TEST_DATA_DIR");
+    return (env && *env ? std::filesystem::path(env) : data_dir()) / "arch";
+}
+
+std::shared_ptr<const Model> load(const std::filesystem::path& path) {
+    auto model = Model::load(path);
+    if (!model) {
+        qWarning("%s: %s", path.c_str(), model.error().message.c_str());
+        return nullptr;
+    }
+    return *model;
+}
+
+// Logits of every position of `tokens` from the CPU forward.
+std::vector<float> cpu_logits(const Model& model, const std::vector<int32_t>& tokens) {
+    const hearth::ModelInfo& info = model.info();
+    hearth::cpu::KvCache cache(info.n_layer, uint32_t(tokens.size()) + 1,
+                               info.n_head_kv * info.head_dim_k, info.n_head_kv * info.head_dim_v);
+    hearth::cpu::Forward forward(model.impl());
+    std::vector<hearth::cpu::BatchToken> batch;
+    for (size_t i = 0; i < tokens.size(); ++i) {
+        hearth::cpu::BatchToken t;
+        t.token = tokens[i];
+        t.pos = uint32_t(i);
+        t.cache = &cache;
+        t.want_logits = true;
+        batch.push_back(t);
+    }
+    std::vector<float> logits(tokens.size() * info.n_vocab);
+    if (!forward.run(batch, logits.data())) {
+        return {};
+    }
+    return logits;
+}
+
+std::vector<CudaBatchToken> prompt_batch(const std::vector<int32_t>& tokens, uint32_t seq = 0) {
+    std::vector<CudaBatchToken> batch;
+    for (size_t i = 0; i < tokens.size(); ++i) {
+        batch.push_back({tokens[i], uint32_t(i), seq, true});
+    }
+    return batch;
+}
+
+// max |a - b| over max(1, max |b|): the logits' error relative to their scale.
+double relative_error(const std::vector<float>& a, const std::vector<float>& b) {
+    double worst = 0.0, scale = 1.0;
+    for (size_t i = 0; i < b.size(); ++i) {
+        scale = std::max(scale, double(std::abs(b[i])));
+        worst = std::max(worst, std::isnan(a[i]) ? INFINITY : double(std::abs(a[i] - b[i])));
+    }
+    return worst / scale;
+}
+
+int32_t argmax(const float* v, size_t n) {
+    return int32_t(std::max_element(v, v + n) - v);
+}
+
+} // namespace
+
+class TstCudaForward : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase() { CUDA_TEST_REQUIRE_DEVICE(); }
+
+    void arch_models_data() {
+        QTest::addColumn<QString>("gguf");
+        QTest::addColumn<double>("tolerance");
+        const QJsonObject index =
+            QJsonDocument::fromJson(QByteArray::fromStdString(read_text(arch_dir() / "index.json")))
+                .object();
+        for (const QJsonValue& value : index.value("models").toArray()) {
+            const QJsonObject m = value.toObject();
+            if (m.value("architecture").toString() != "llama") {
+                continue;
+            }
+            // The CPU rounds the attention weights to F16 (2^-11 relative each; the GPU keeps
+            // them float32), which alone moves the logits by up to ~1e-3 of their scale. On top,
+            // it quantizes activations to the weights' dot type: F32 keeps them (2e-3 in all),
+            // F16 rounds them to F16 (2^-11 per term: 4e-3), Q8_0 to 8 bits (1/254: 3e-2).
+            const QString type = m.value("weight_type").toString();
+            const double tolerance = type == "F32" ? 2e-3 : type == "F16" ? 4e-3 : 3e-2;
+            QTest::newRow(qPrintable(m.value("name").toString()))
+                << m.value("gguf").toString() << tolerance;
+        }
+    }
+
+    // Every position's logits of the reference prompt, GPU against CPU, with and without graphs.
+    void arch_models() {
+        QFETCH(QString, gguf);
+        QFETCH(double, tolerance);
+        const auto model = load(arch_dir() / gguf.toStdString());
+        QVERIFY(model);
+        const QJsonObject index =
+            QJsonDocument::fromJson(QByteArray::fromStdString(read_text(arch_dir() / "index.json")))
+                .object();
+        std::vector<int32_t> tokens;
+        for (const QJsonValue& t : index.value("tokens").toArray()) {
+            tokens.push_back(t.toInt());
+        }
+        const auto want = cpu_logits(*model, tokens);
+        QVERIFY(!want.empty());
+        std::vector<float> graphs_logits;
+        for (const bool graphs : {true, false}) {
+            auto forward = CudaForward::create(
+                *model, {.n_ctx = 64, .n_seq = 1, .device = 0, .use_graphs = graphs});
+            QVERIFY2(forward, forward ? "" : forward.error().message.c_str());
+            std::vector<float> got(want.size(), NAN);
+            const auto batch = prompt_batch(tokens);
+            const auto ok = (*forward)->run(batch, got.data());
+            QVERIFY2(ok, ok ? "" : ok.error().message.c_str());
+            if (graphs) {
+                QCOMPARE(QString::fromStdString((*forward)->graph_status()), QString("graphs"));
+                graphs_logits = got;
+            } else {
+                QVERIFY(std::memcmp(got.data(), graphs_logits.data(), got.size() * sizeof(float)) ==
+                        0);
+            }
+            const double error = relative_error(got, want);
+            qInfo("%s (graphs %s): max |GPU - CPU| = %.2e of the logit scale", qPrintable(gguf),
+                  graphs ? "on" : "off", error);
+            QVERIFY2(error <= tolerance,
+                     qPrintable(QStringLiteral("error %1 > %2").arg(error).arg(tolerance)));
+        }
+    }
+
+    // Greedy generation on the default model: the same tokens as the CPU, or a divergence only
+    // after a near-tie (the CPU's top two logits within 0.25: the CPU's 8-bit activations move
+    // this Q4_1 model's logits by ~1e-2 of their scale), and logits within 3e-2 of the scale.
+    void default_model_greedy() {
+        HEARTH_REQUIRE_DEFAULT_MODEL(path);
+        const auto model = load(path);
+        QVERIFY(model);
+        const auto prompt = model->tokenizer().encode("The capital of France is");
+        QVERIFY(prompt && !prompt->empty());
+        const size_t n_vocab = model->info().n_vocab;
+        auto forward = CudaForward::create(*model, {.n_ctx = 128});
+        QVERIFY2(forward, forward ? "" : forward.error().message.c_str());
+        const auto mem = (*forward)->memory();
+        qInfo("weights %.1f MiB, KV %.1f MiB, scratch %.1f MiB of %.1f GiB (%s)",
+              mem.weights_bytes / 1048576.0, mem.kv_bytes / 1048576.0,
+              mem.scratch_bytes / 1048576.0, mem.device_total_bytes / 1073741824.0,
+              (*forward)->graph_status().c_str());
+        QVERIFY(mem.weights_bytes > 0 && mem.kv_bytes > 0 && mem.scratch_bytes > 0);
+
+        std::vector<int32_t> cpu_tokens = *prompt, gpu_tokens = *prompt;
+        const hearth::ModelInfo& info = model->info();
+        hearth::cpu::KvCache cache(info.n_layer, 128, info.n_head_kv * info.head_dim_k,
+                                   info.n_head_kv * info.head_dim_v);
+        hearth::cpu::Forward cpu(model->impl());
+        std::vector<float> cpu_out(n_vocab), gpu_out(n_vocab);
+        bool near_tie = false;
+        for (int step = 0; step < 32 && !near_tie; ++step) {
+            // CPU: the whole prompt first, then one token per step.
+            std::vector<hearth::cpu::BatchToken> batch;
+            const size_t from = step == 0 ? 0 : cpu_tokens.size() - 1;
+            for (size_t i = from; i < cpu_tokens.size(); ++i) {
+                hearth::cpu::BatchToken t;
+                t.token = cpu_tokens[i];
+                t.pos = uint32_t(i);
+                t.cache = &cache;
+                t.want_logits = i + 1 == cpu_tokens.size();
+                batch.push_back(t);
+            }
+            QVERIFY(cpu.run(batch, cpu_out.data()));
+            std::vector<CudaBatchToken> gpu_batch;
+            for (size_t i = from; i < gpu_tokens.size(); ++i) {
+                gpu_batch.push_back({gpu_tokens[i], uint32_t(i), 0, i + 1 == gpu_tokens.size()});
+            }
+            const auto ok = (*forward)->run(gpu_batch, gpu_out.data());
+            QVERIFY2(ok, ok ? "" : ok.error().message.c_str());
+            const int32_t c = argmax(cpu_out.data(), n_vocab);
+            const int32_t g = argmax(gpu_out.data(), n_vocab);
+            std::vector<float> sorted = cpu_out;
+            std::partial_sort(sorted.begin(), sorted.begin() + 2, sorted.end(), std::greater<>());
+            near_tie = sorted[0] - sorted[1] < 0.25f;
+            const double error = relative_error(gpu_out, cpu_out);
+            QVERIFY2(error <= 3e-2,
+                     qPrintable(QStringLiteral("step %1: logits differ by %2 of the scale")
+                                    .arg(step)
+                                    .arg(error)));
+            if (!near_tie) {
+                QVERIFY2(
+                    c == g,
+                    qPrintable(QStringLiteral("step %1: CPU %2, GPU %3").arg(step).arg(c).arg(g)));
+            }
+            cpu_tokens.push_back(c);
+            gpu_tokens.push_back(g);
+        }
+    }
+
+    // Perplexity of the default model over the first 4 windows of 512 tokens of
+    // tests/data/generation/genesis.txt, scored as llama.cpp's perplexity tool scores (the
+    // second half of each window): the GPU's within 0.1% of the CPU's.
+    void default_model_perplexity() {
+        HEARTH_REQUIRE_DEFAULT_MODEL(path);
+        const auto model = load(path);
+        QVERIFY(model);
+        const char* env = std::getenv("HEARTH_TEST_DATA_DIR");
+        const auto text_path =
+            (env && *env ? std::filesystem::path(env) : data_dir()) / "generation" / "genesis.txt";
+        auto tokens = model->tokenizer().encode(read_text(text_path),
+                                                {.add_special = true, .parse_special = false});
+        QVERIFY(tokens);
+        constexpr uint32_t n_ctx = 512;
+        constexpr size_t n_windows = 4;
+        QVERIFY(tokens->size() >= n_windows * n_ctx);
+        const hearth::ModelInfo& info = model->info();
+        const size_t n_vocab = info.n_vocab;
+        auto gpu = CudaForward::create(*model, {.n_ctx = n_ctx});
+        QVERIFY2(gpu, gpu ? "" : gpu.error().message.c_str());
+        hearth::cpu::Forward cpu(model->impl());
+        double nll_cpu = 0, nll_gpu = 0;
+        size_t count = 0;
+        std::vector<float> cpu_out(n_ctx * n_vocab), gpu_out(n_ctx * n_vocab);
+        auto score = [&](const std::vector<float>& logits, const std::vector<int32_t>& window,
+                         size_t i) {
+            const float* row = logits.data() + i * n_vocab;
+            const float m = *std::max_element(row, row + n_vocab);
+            double sum = 0;
+            for (size_t v = 0; v < n_vocab; ++v) {
+                sum += std::exp(double(row[v] - m));
+            }
+            return -(double(row[size_t(window[i + 1])] - m) - std::log(sum));
+        };
+        for (size_t w = 0; w < n_windows; ++w) {
+            const std::vector<int32_t> window(tokens->begin() + std::ptrdiff_t(w * n_ctx),
+                                              tokens->begin() + std::ptrdiff_t((w + 1) * n_ctx));
+            hearth::cpu::KvCache cache(info.n_layer, n_ctx, info.n_head_kv * info.head_dim_k,
+                                       info.n_head_kv * info.head_dim_v);
+            std::vector<hearth::cpu::BatchToken> batch;
+            for (size_t i = 0; i < window.size(); ++i) {
+                hearth::cpu::BatchToken t;
+                t.token = window[i];
+                t.pos = uint32_t(i);
+                t.cache = &cache;
+                t.want_logits = true;
+                batch.push_back(t);
+            }
+            QVERIFY(cpu.run(batch, cpu_out.data()));
+            const auto ok = (*gpu)->run(prompt_batch(window), gpu_out.data());
+            QVERIFY2(ok, ok ? "" : ok.error().message.c_str());
+            for (size_t i = n_ctx / 2; i + 1 < n_ctx; ++i) {
+                nll_cpu += score(cpu_out, window, i);
+                nll_gpu += score(gpu_out, window, i);
+                ++count;
+            }
+        }
+        const double ppl_cpu = std::exp(nll_cpu / double(count));
+        const double ppl_gpu = std::exp(nll_gpu / double(count));
+        qInfo("perplexity over %zu tokens: GPU %.4f, CPU %.4f (%.3f%% apart)", count, ppl_gpu,
+              ppl_cpu, 100 * std::abs(ppl_gpu - ppl_cpu) / ppl_cpu);
+        QVERIFY2(std::abs(ppl_gpu - ppl_cpu) / ppl_cpu < 0.001,
+                 qPrintable(QStringLiteral("GPU %1 vs CPU %2").arg(ppl_gpu).arg(ppl_cpu)));
+    }
+
+    // Rows of different sequences in one step give what each gives alone, bit for bit.
+    void sequences_are_independent() {
+        const auto model = load(arch_dir() / "llama.gguf");
+        QVERIFY(model);
+        const size_t n_vocab = model->info().n_vocab;
+        const std::vector<std::vector<int32_t>> prompts = {
+            {1, 2, 3, 4, 5}, {9, 8, 7}, {100, 200, 30, 40, 50, 60, 70, 80, 90, 10}};
+        auto together = CudaForward::create(*model, {.n_ctx = 32, .n_seq = 3});
+        auto alone = CudaForward::create(*model, {.n_ctx = 32, .n_seq = 3});
+        QVERIFY(together && alone);
+        std::vector<CudaBatchToken> mixed;
+        for (size_t i = 0; i < 10; ++i) {
+            for (uint32_t s = 0; s < 3; ++s) {
+                if (i < prompts[s].size()) {
+                    mixed.push_back({prompts[s][i], uint32_t(i), s, i + 1 == prompts[s].size()});
+                }
+            }
+        }
+        std::vector<float> mixed_out(3 * n_vocab), alone_out(3 * n_vocab);
+        QVERIFY((*together)->run(mixed, mixed_out.data()));
+        // The mixed batch emits logits in batch order: sequence 1 ends first, then 0, then 2.
+        const uint32_t order[] = {1, 0, 2};
+        for (size_t k = 0; k < 3; ++k) {
+            const uint32_t s = order[k];
+            std::vector<float> all(prompts[s].size() * n_vocab);
+            QVERIFY((*alone)->run(prompt_batch(prompts[s], s), all.data()));
+            std::copy_n(all.end() - std::ptrdiff_t(n_vocab), n_vocab,
+                        alone_out.begin() + std::ptrdiff_t(k * n_vocab));
+        }
+        QVERIFY(std::memcmp(mixed_out.data(), alone_out.data(), mixed_out.size() * sizeof(float)) ==
+                0);
+    }
+
+    // sample() draws on the GPU from the last step's logits what hearth::Sampler draws from the
+    // same logits on the host, with the same seed; only the token (and the top candidates)
+    // comes back.
+    void gpu_sampling_matches_cpu_sampler() {
+        const auto model = load(arch_dir() / "llama_q8_0.gguf");
+        QVERIFY(model);
+        const size_t n_vocab = model->info().n_vocab;
+        auto forward = CudaForward::create(*model, {.n_ctx = 32});
+        QVERIFY(forward);
+        QCOMPARE((*forward)->sample({}, {}, 0.5).error().code, hearth::ErrorCode::invalid_argument);
+        const std::vector<int32_t> prompt = {5, 17, 17, 200, 3, 17, 42};
+        std::vector<float> logits(prompt.size() * n_vocab);
+        QVERIFY((*forward)->run(prompt_batch(prompt), logits.data()));
+        const std::span<const float> last(logits.data() + (prompt.size() - 1) * n_vocab, n_vocab);
+        for (uint64_t seed = 1; seed <= 20; ++seed) {
+            hearth::SamplingParams params;
+            params.temperature = seed % 5 == 0 ? 0.0f : 0.9f;
+            params.top_k = seed % 3 == 0 ? 0 : 20;
+            params.top_p = seed % 2 == 0 ? 0.8f : 1.0f;
+            params.min_p = seed % 4 == 0 ? 0.05f : 0.0f;
+            params.repeat_penalty = 1.3f;
+            params.seed = seed;
+            hearth::Sampler cpu(params);
+            const int32_t want = cpu.sample(last, prompt);
+            std::mt19937 rng(static_cast<std::mt19937::result_type>(seed));
+            const uint32_t high = rng();
+            const uint32_t low = rng();
+            const auto got =
+                (*forward)->sample(params, prompt, hearth::kernels::sample_uniform(high, low), 5);
+            QVERIFY2(got, got ? "" : got.error().message.c_str());
+            QVERIFY(!got->needs_host); // 268 tokens: always within the GPU's 1024 candidates
+            QCOMPARE(got->token, want);
+            QVERIFY(!got->top.empty());
+            // The candidates come sorted by probability; greedy reports its token alone.
+            if (params.temperature <= 0.0f) {
+                QCOMPARE(got->top.size(), size_t(1));
+                QCOMPARE(got->top.front().token, want);
+            }
+            for (size_t i = 1; i < got->top.size(); ++i) {
+                QVERIFY(got->top[i].probability <= got->top[i - 1].probability);
+            }
+        }
+    }
+
+    void refusals() {
+        const auto gemma = load(arch_dir() / "gemma3.gguf");
+        QVERIFY(gemma);
+        auto r = CudaForward::create(*gemma, {.n_ctx = 16});
+        QVERIFY(!r);
+        QCOMPARE(r.error().code, hearth::ErrorCode::unsupported);
+
+        const auto model = load(arch_dir() / "llama.gguf");
+        QVERIFY(model);
+        // A context whose KV cache cannot fit: refused before allocating, with the arithmetic.
+        r = CudaForward::create(*model, {.n_ctx = 2000000000u, .n_seq = 8});
+        QVERIFY(!r);
+        QCOMPARE(r.error().code, hearth::ErrorCode::out_of_memory);
+        QVERIFY2(QString::fromStdString(r.error().message).contains("would fit"),
+                 r.error().message.c_str());
+
+        auto forward = CudaForward::create(*model, {.n_ctx = 8, .n_seq = 2});
+        QVERIFY(forward);
+        std::vector<float> out(model->info().n_vocab);
+        const CudaBatchToken bad_token{int32_t(model->info().n_vocab), 0, 0, true};
+        QCOMPARE((*forward)->run({&bad_token, 1}, out.data()).error().code,
+                 hearth::ErrorCode::invalid_argument);
+        const CudaBatchToken bad_slot{1, 0, 2, true};
+        QCOMPARE((*forward)->run({&bad_slot, 1}, out.data()).error().code,
+                 hearth::ErrorCode::invalid_argument);
+        const CudaBatchToken past_end{1, 8, 0, true};
+        QCOMPARE((*forward)->run({&past_end, 1}, out.data()).error().code,
+                 hearth::ErrorCode::context_full);
+        const CudaBatchToken fine{1, 0, 0, true};
+        QVERIFY((*forward)->run({&fine, 1}, out.data()));
+    }
+};
+
+QTEST_APPLESS_MAIN(TstCudaForward)
+#include "tst_cuda_forward.moc"

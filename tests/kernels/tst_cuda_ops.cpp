@@ -1,0 +1,337 @@
+// Kernel tests of the elementwise and row operations of the CUDA decode step against the CPU
+// forward's arithmetic: RMSNorm (plain and fused with the residual add, kernels/rms_norm.cu),
+// RoPE (normal and NeoX layouts, linear and YaRN scaling, frequency factors, kernels/rope.cu),
+// SwiGLU / GeGLU (kernels/glu.cu). Sizes include ones that are not multiples of the CTA.
+// The CPU references below restate engine/src/cpu/forward.cpp's private functions line for
+// line (rms_norm, rope_angles + apply_rope, gelu_tanh); SwiGLU uses the engine's own
+// ggml::swiglu_f32. Without a CUDA device: "skipped: no CUDA device".
+#include "cpu/ggml_numerics.h"
+#include "cuda_kernel_test.h"
+#include "glu.cuh"
+#include "hearth/quant.h"
+#include "rms_norm.cuh"
+#include "rope.cuh"
+
+#include <algorithm>
+
+using namespace cuda_test;
+namespace k = hearth::kernels;
+
+namespace {
+
+void cpu_rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+        sum += static_cast<double>(x[i] * x[i]);
+    }
+    const float mean = static_cast<float>(sum / static_cast<double>(n));
+    const float scale = 1.0f / std::sqrt(mean + eps);
+    for (int64_t i = 0; i < n; ++i) {
+        y[i] = (x[i] * scale) * w[i];
+    }
+}
+
+struct CpuRope {
+    int n_rot;
+    float freq_base, freq_scale, ext_factor, attn_factor, corr_low, corr_high;
+    const float* freq_factors;
+    bool neox;
+};
+
+// forward.cpp's rope_angles + apply_rope (the fused form of the avx2 level).
+void cpu_rope(const CpuRope& p, uint32_t pos, float* x, int n_heads, int head_dim) {
+    std::vector<float> cos_t(static_cast<size_t>(p.n_rot / 2)), sin_t(size_t(p.n_rot / 2));
+    const float theta_scale = std::pow(p.freq_base, -2.0f / static_cast<float>(p.n_rot));
+    float theta = static_cast<float>(pos);
+    for (int i0 = 0; i0 < p.n_rot; i0 += 2) {
+        const float factor = p.freq_factors ? p.freq_factors[i0 / 2] : 1.0f;
+        const float theta_extrap = theta / factor;
+        const float theta_interp = p.freq_scale * theta_extrap;
+        float angle = theta_interp;
+        float mscale = p.attn_factor;
+        if (p.ext_factor != 0.0f) {
+            const float y = (static_cast<float>(i0 / 2) - p.corr_low) /
+                            std::max(0.001f, p.corr_high - p.corr_low);
+            const float ramp_mix = (1.0f - std::min(1.0f, std::max(0.0f, y))) * p.ext_factor;
+            angle = theta_interp * (1 - ramp_mix) + theta_extrap * ramp_mix;
+            mscale *= 1.0f + 0.1f * std::log(1.0f / p.freq_scale);
+        }
+        cos_t[size_t(i0 / 2)] = std::cos(angle) * mscale;
+        sin_t[size_t(i0 / 2)] = std::sin(angle) * mscale;
+        theta *= theta_scale;
+    }
+    for (int h = 0; h < n_heads; ++h) {
+        float* v = x + size_t(h) * head_dim;
+        for (int i = 0; i < p.n_rot / 2; ++i) {
+            const int a = p.neox ? i : 2 * i;
+            const int b = p.neox ? i + p.n_rot / 2 : 2 * i + 1;
+            const float x0 = v[a], x1 = v[b];
+            v[a] = std::fma(x0, cos_t[size_t(i)], -(x1 * sin_t[size_t(i)]));
+            v[b] = std::fma(x0, sin_t[size_t(i)], x1 * cos_t[size_t(i)]);
+        }
+    }
+}
+
+float cpu_gelu_tanh(float x) {
+    constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
+    constexpr float kCoef = 0.044715f;
+    if (x <= -10.0f) {
+        return 0.0f;
+    }
+    if (x >= 10.0f) {
+        return x;
+    }
+    const float h = hearth::fp16_to_fp32(hearth::fp32_to_fp16(x));
+    return hearth::fp16_to_fp32(hearth::fp32_to_fp16(
+        0.5f * h * (1.0f + std::tanh(kSqrt2OverPi * h * (1.0f + kCoef * h * h)))));
+}
+
+} // namespace
+
+class TstCudaOps : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase() { CUDA_TEST_REQUIRE_DEVICE(); }
+
+    void rms_norm_data() {
+        QTest::addColumn<int>("n");
+        QTest::addColumn<int>("n_rows");
+        QTest::addColumn<bool>("fused");
+        for (const int n : {1, 64, 576, 1000, 4096, 8193}) {
+            for (const bool fused : {false, true}) {
+                QTest::newRow(
+                    qPrintable(QStringLiteral("%1%2").arg(n).arg(fused ? " +residual" : "")))
+                    << n << (n > 4096 ? 2 : 5) << fused;
+            }
+        }
+    }
+
+    // Bound: the CPU sums squares in double, the GPU in a float32 tree: the scale differs by
+    // at most ~(log2(n) + n/256) 2^-24 relative, the output by that plus 2 roundings: 4e-6
+    // relative (plus an absolute 1e-30 for exact zeros).
+    void rms_norm() {
+        QFETCH(int, n);
+        QFETCH(int, n_rows);
+        QFETCH(bool, fused);
+        const int64_t stride = n + 5;
+        const float eps = 1e-5f;
+        auto x = random_floats(size_t(stride * n_rows), 11 + uint64_t(n), -3.0f, 3.0f);
+        const auto r = random_floats(x.size(), 12 + uint64_t(n));
+        const auto w = random_floats(size_t(n), 13 + uint64_t(n), 0.5f, 1.5f);
+        DeviceArray<float> d_x(x.size()), d_r(r.size()), d_w(w.size()), d_y(x.size());
+        QVERIFY(d_x.ok() && d_r.ok() && d_w.ok() && d_y.ok());
+        CUDA_VERIFY(d_x.upload(x));
+        CUDA_VERIFY(d_r.upload(r));
+        CUDA_VERIFY(d_w.upload(w));
+        CUDA_VERIFY(d_y.poison());
+        if (fused) {
+            CUDA_VERIFY(k::launch_add_rms_norm(d_x.get(), d_r.get(), d_w.get(), d_y.get(), n,
+                                               n_rows, stride, eps, nullptr));
+        } else {
+            CUDA_VERIFY(k::launch_rms_norm(d_x.get(), d_w.get(), d_y.get(), n, n_rows, stride, eps,
+                                           nullptr));
+        }
+        CUDA_VERIFY(cudaDeviceSynchronize());
+        std::vector<float> y, x_after;
+        CUDA_VERIFY(d_y.download(y));
+        CUDA_VERIFY(d_x.download(x_after));
+        std::vector<float> got;
+        std::vector<double> want;
+        for (int row = 0; row < n_rows; ++row) {
+            float* xr = x.data() + row * stride;
+            if (fused) {
+                for (int i = 0; i < n; ++i) {
+                    xr[i] += r[size_t(row * stride + i)];
+                    // The residual stream is updated with exactly x + r.
+                    QCOMPARE(x_after[size_t(row * stride + i)], xr[i]);
+                }
+            }
+            std::vector<float> ref(static_cast<size_t>(n));
+            cpu_rms_norm(xr, w.data(), ref.data(), n, eps);
+            for (int i = 0; i < n; ++i) {
+                got.push_back(y[size_t(row * stride + i)]);
+                want.push_back(ref[size_t(i)]);
+            }
+            QVERIFY(std::isnan(y[size_t(row * stride + n)])); // stride padding untouched
+        }
+        const QString bad =
+            first_mismatch(got, want, [&](size_t i) { return 4e-6 * std::abs(want[i]) + 1e-30; });
+        QVERIFY2(bad.isEmpty(), qPrintable(bad));
+    }
+
+    void rope_data() {
+        QTest::addColumn<bool>("neox");
+        QTest::addColumn<int>("head_dim");
+        QTest::addColumn<int>("n_rot");
+        QTest::addColumn<QString>("scaling");
+        QTest::addColumn<bool>("factors");
+        QTest::newRow("normal 64") << false << 64 << 64 << "none" << false;
+        QTest::newRow("neox 64") << true << 64 << 64 << "none" << false;
+        QTest::newRow("normal 128 linear") << false << 128 << 128 << "linear" << false;
+        QTest::newRow("neox 80 partial 32") << true << 80 << 32 << "none" << false;
+        QTest::newRow("neox 128 yarn") << true << 128 << 128 << "yarn" << false;
+        QTest::newRow("normal 128 freq factors") << false << 128 << 128 << "none" << true;
+    }
+
+    // Bound: the angles are computed with the CPU's float32 operations (theta_scale from the
+    // host's std::pow); cosf / sinf may differ from glibc's by 2 ulps, i.e. the rotated values
+    // by ~3 2^-24 of the head's magnitude; 3e-6 of the largest |x| of the head covers it and
+    // the YaRN mscale (up to 1.2) with margin. Positions up to 30000 test the range
+    // reduction of large angles.
+    void rope() {
+        QFETCH(bool, neox);
+        QFETCH(int, head_dim);
+        QFETCH(int, n_rot);
+        QFETCH(QString, scaling);
+        QFETCH(bool, factors);
+        const int n_heads = 5, n_tokens = 6;
+        const int64_t stride = int64_t(n_heads) * head_dim + 3;
+        const std::vector<int32_t> positions = {0, 1, 17, 511, 4097, 30000};
+        std::vector<float> freq_factors;
+        if (factors) {
+            freq_factors = random_floats(size_t(n_rot / 2), 5, 1.0f, 8.0f);
+        }
+        CpuRope cpu{n_rot, 10000.0f, 1.0f, 0.0f,
+                    1.0f,  0.0f,     0.0f, factors ? freq_factors.data() : nullptr,
+                    neox};
+        if (scaling == "linear") {
+            cpu.freq_scale = 0.25f;
+        } else if (scaling == "yarn") {
+            cpu.freq_scale = 0.125f;
+            cpu.ext_factor = 1.0f;
+            cpu.corr_low = 9.0f;
+            cpu.corr_high = 41.0f;
+            cpu.freq_base = 500000.0f;
+        }
+        k::RopeConfig config;
+        config.n_rot = n_rot;
+        config.theta_scale = std::pow(cpu.freq_base, -2.0f / static_cast<float>(n_rot));
+        config.freq_scale = cpu.freq_scale;
+        config.ext_factor = cpu.ext_factor;
+        config.attn_factor = cpu.attn_factor;
+        config.corr_low = cpu.corr_low;
+        config.corr_high = cpu.corr_high;
+        config.neox = neox;
+
+        auto x = random_floats(size_t(stride * n_tokens), 21 + uint64_t(head_dim), -2.0f, 2.0f);
+        DeviceArray<float> d_x(x.size()), d_factors(std::max<size_t>(1, freq_factors.size()));
+        DeviceArray<int32_t> d_pos(positions.size());
+        QVERIFY(d_x.ok() && d_factors.ok() && d_pos.ok());
+        CUDA_VERIFY(d_x.upload(x));
+        CUDA_VERIFY(d_pos.upload(positions));
+        if (factors) {
+            CUDA_VERIFY(d_factors.upload(freq_factors));
+            config.freq_factors = d_factors.get();
+        }
+        CUDA_VERIFY(k::launch_rope(d_x.get(), n_tokens, n_heads, head_dim, stride, d_pos.get(),
+                                   config, nullptr));
+        CUDA_VERIFY(cudaDeviceSynchronize());
+        std::vector<float> y;
+        CUDA_VERIFY(d_x.download(y));
+        std::vector<float> got(y.begin(), y.end());
+        std::vector<double> want;
+        std::vector<double> magnitude;
+        for (int t = 0; t < n_tokens; ++t) {
+            float* row = x.data() + t * stride;
+            float head_max = 0.0f;
+            for (int i = 0; i < n_heads * head_dim; ++i) {
+                head_max = std::max(head_max, std::abs(row[i]));
+            }
+            cpu_rope(cpu, uint32_t(positions[size_t(t)]), row, n_heads, head_dim);
+            for (int64_t i = 0; i < stride; ++i) {
+                want.push_back(row[i]);
+                magnitude.push_back(head_max);
+            }
+        }
+        // Dimensions past n_rot and the stride padding must be left exactly as they were.
+        const QString bad =
+            first_mismatch(got, want, [&](size_t i) { return 3e-6 * magnitude[i]; });
+        QVERIFY2(bad.isEmpty(), qPrintable(bad));
+        for (int t = 0; t < n_tokens; ++t) {
+            for (int h = 0; h < n_heads; ++h) {
+                for (int i = n_rot; i < head_dim; ++i) {
+                    const size_t at = size_t(t * stride + h * head_dim + i);
+                    QCOMPARE(got[at], float(want[at]));
+                }
+            }
+        }
+    }
+
+    void glu_data() {
+        QTest::addColumn<int>("kind");
+        QTest::addColumn<int>("n");
+        for (const int n : {1, 255, 1536, 100003}) {
+            QTest::newRow(qPrintable(QStringLiteral("swiglu %1").arg(n)))
+                << int(k::GluKind::swiglu) << n;
+            QTest::newRow(qPrintable(QStringLiteral("geglu %1").arg(n)))
+                << int(k::GluKind::geglu) << n;
+        }
+    }
+
+    // SwiGLU bound: ggml's vectorised exp (the CPU reference) and CUDA's expf are each within
+    // ~2 ulps: 1e-6 relative covers the quotient and product. GeGLU: both round h and the GELU
+    // to F16; tanhf differing by an ulp can flip that last F16 rounding, a 2^-11 relative step,
+    // so the bound is one F16 ulp of the GELU (times |up|).
+    void glu() {
+        QFETCH(int, kind);
+        QFETCH(int, n);
+        const auto gate = random_floats(size_t(n), 31 + uint64_t(n), -12.0f, 12.0f);
+        const auto up = random_floats(size_t(n), 32 + uint64_t(n), -2.0f, 2.0f);
+        DeviceArray<float> d_g(gate.size()), d_u(up.size()), d_o(gate.size());
+        QVERIFY(d_g.ok() && d_u.ok() && d_o.ok());
+        CUDA_VERIFY(d_g.upload(gate));
+        CUDA_VERIFY(d_u.upload(up));
+        CUDA_VERIFY(d_o.poison());
+        CUDA_VERIFY(k::launch_glu(k::GluKind(kind), d_g.get(), d_u.get(), d_o.get(), n, nullptr));
+        CUDA_VERIFY(cudaDeviceSynchronize());
+        std::vector<float> out;
+        CUDA_VERIFY(d_o.download(out));
+        std::vector<float> ref(static_cast<size_t>(n));
+        std::vector<double> want(static_cast<size_t>(n)), bound(static_cast<size_t>(n));
+        if (kind == int(k::GluKind::swiglu)) {
+            hearth::cpu::ggml::swiglu_f32(n, ref.data(), gate.data(), up.data());
+            for (size_t i = 0; i < size_t(n); ++i) {
+                want[i] = ref[i];
+                bound[i] = 1e-6 * std::abs(want[i]) + 1e-30;
+            }
+        } else {
+            for (size_t i = 0; i < size_t(n); ++i) {
+                const float g = cpu_gelu_tanh(gate[i]);
+                want[i] = g * up[i];
+                bound[i] = (std::abs(g) * 0x1p-10 + 1e-7) * std::abs(up[i]) + 1e-30;
+            }
+        }
+        const QString bad = first_mismatch(out, want, [&](size_t i) { return bound[i]; });
+        QVERIFY2(bad.isEmpty(), qPrintable(bad));
+    }
+
+    void rejects_bad_arguments() {
+        DeviceArray<float> buf(1024);
+        DeviceArray<int32_t> pos(4);
+        QVERIFY(buf.ok() && pos.ok());
+        QCOMPARE(k::launch_rms_norm(buf.get(), buf.get(), buf.get(), 0, 1, 1, 1e-5f, nullptr),
+                 cudaErrorInvalidValue);
+        QCOMPARE(k::launch_rms_norm(buf.get(), buf.get(), buf.get(), 8, 2, 4, 1e-5f, nullptr),
+                 cudaErrorInvalidValue);
+        QCOMPARE(k::launch_add_rms_norm(buf.get(), buf.get() + 8, buf.get() + 16, buf.get(), 8, 1,
+                                        8, 1e-5f, nullptr),
+                 cudaErrorInvalidValue); // y == x
+        k::RopeConfig odd;
+        odd.n_rot = 63;
+        QCOMPARE(k::launch_rope(buf.get(), 1, 1, 64, 64, pos.get(), odd, nullptr),
+                 cudaErrorInvalidValue);
+        k::RopeConfig wide;
+        wide.n_rot = 128;
+        QCOMPARE(k::launch_rope(buf.get(), 1, 1, 64, 64, pos.get(), wide, nullptr),
+                 cudaErrorInvalidValue);
+        QCOMPARE(k::launch_glu(k::GluKind::swiglu, nullptr, buf.get(), buf.get(), 4, nullptr),
+                 cudaErrorInvalidValue);
+        QCOMPARE(k::launch_glu(k::GluKind(7), buf.get(), buf.get(), buf.get(), 4, nullptr),
+                 cudaErrorInvalidValue);
+        QCOMPARE(cudaGetLastError(), cudaSuccess);
+    }
+};
+
+QTEST_APPLESS_MAIN(TstCudaOps)
+#include "tst_cuda_ops.moc"
