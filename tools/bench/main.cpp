@@ -6,6 +6,8 @@
 // `hearth-bench --template FILE.jinja [--turns 50]` times the chat-template renderer instead:
 // a conversation of N turns (a system message, then user/assistant pairs) rendered with
 // the template, microseconds per render.
+#include "bench_cuda.h"
+#include "bench_sequences.h"
 #include "hearth/chat_template.h"
 #include "hearth/model.h"
 #include "hearth/session.h"
@@ -33,11 +35,14 @@ struct Options {
     bool json = false;
     std::string template_file; // --template: time rendering instead of the model
     int turns = 50;
+    std::string device = "cpu"; // --device cuda: the CUDA forward (bench_cuda.cpp)
+    std::vector<int> sequences; // --sequences 1,2,4: batched generation (bench_sequences.cpp)
 };
 
 int usage() {
     std::fprintf(stderr,
                  "usage: hearth-bench MODEL [-p 512] [-n 128] [-r 5] [--threads N] [--json]\n"
+                 "                    [--device cpu|cuda] [--sequences 1,2,4]\n"
                  "       hearth-bench --template FILE.jinja [--turns 50] [-r 5]\n"
                  "  -p 0 or -n 0 skips that test\n");
     return 2;
@@ -72,6 +77,18 @@ bool parse(int argc, char** argv, Options& o) {
                 return false;
         } else if (arg == "--json") {
             o.json = true;
+        } else if (arg == "--device") {
+            if (i + 1 >= argc)
+                return false;
+            o.device = argv[++i];
+            if (o.device != "cpu" && o.device != "cuda")
+                return false;
+        } else if (arg == "--sequences") {
+            if (i + 1 >= argc)
+                return false;
+            o.sequences = bench::parse_sequence_counts(argv[++i]);
+            if (o.sequences.empty())
+                return false;
         } else if (arg == "--template") {
             if (i + 1 >= argc)
                 return false;
@@ -170,6 +187,13 @@ int main(int argc, char** argv) {
     }
     if (!o.template_file.empty()) {
         return bench_template(o);
+    }
+    if (!o.sequences.empty()) {
+        return bench::bench_sequences(
+            {o.model, o.n_prompt, o.n_gen, o.repetitions, o.n_threads, o.sequences});
+    }
+    if (o.device == "cuda") {
+        return bench::bench_cuda({o.model, o.n_prompt, o.n_gen, o.repetitions, o.json});
     }
     auto model = Model::load(o.model, {.n_threads = o.n_threads, .on_progress = {}});
     if (!model) {
