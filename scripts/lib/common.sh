@@ -16,6 +16,7 @@ HEARTH_APT_PACKAGES=(
     libgl-dev
     libsentencepiece-dev nlohmann-json3-dev libfmt-dev
 )
+    dpkg-dev lintian desktop-file-utils appstream shared-mime-info groff-base
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
