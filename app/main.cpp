@@ -1,13 +1,21 @@
-// Hearth's desktop application: parses the command line, picks the Controls style and
-// loads the QML module's main window. Everything else lives in the Hearth QML module.
+// Hearth's desktop application: parses the command line, hands a model file to the Hearth
+// already running (one window per user and profile), picks the Controls style and loads the
+// QML module's main window. Everything else lives in the Hearth QML module.
+#include "chat_controller.h"
+#include "single_instance.h"
+
 #include <QCommandLineParser>
+#include <QFileInfo>
 #include <QGuiApplication>
+#include <QIcon>
 #include <QQmlApplicationEngine>
 #include <QQuickStyle>
+#include <QQuickWindow>
 #include <QUrl>
 #include <QtQml/qqmlextensionplugin.h>
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 Q_IMPORT_QML_PLUGIN(HearthPlugin)
 
@@ -25,6 +33,36 @@ bool wantsInformationOnly(int argc, char* argv[]) {
     return false;
 }
 
+// An absolute path, so that the running instance (whose working folder differs) finds the
+// file; a file:// URL (what "Open with" may pass) becomes its path.
+QString absoluteModelPath(const QString& argument) {
+    if (argument.isEmpty()) {
+        return {};
+    }
+    const QUrl url(argument);
+    const QString path = url.isLocalFile() ? url.toLocalFile() : argument;
+    return QFileInfo(path).absoluteFilePath();
+}
+
+// What a second launch asks of the first: the window in front, its file in a new chat.
+void answerLaunch(QQmlApplicationEngine& engine, const QStringList& arguments) {
+    if (engine.rootObjects().isEmpty()) {
+        return;
+    }
+    QObject* root = engine.rootObjects().constFirst();
+    if (auto* window = qobject_cast<QQuickWindow*>(root)) {
+        window->setWindowStates(window->windowStates() & ~Qt::WindowMinimized);
+        window->show();
+        window->raise();
+        window->requestActivate();
+    }
+    const QString path = arguments.value(0);
+    auto* controller = qvariant_cast<ChatController*>(root->property("controller"));
+    if (controller && !path.isEmpty()) {
+        controller->openModelInNewConversation(path);
+    }
+}
+
 } // namespace
 
 int main(int argc, char* argv[]) {
@@ -36,6 +74,11 @@ int main(int argc, char* argv[]) {
     QCoreApplication::setApplicationVersion(QStringLiteral(HEARTH_VERSION));
     QGuiApplication::setApplicationDisplayName(QStringLiteral("Hearth"));
     QGuiApplication::setDesktopFileName(QStringLiteral("hearth"));
+    // The installed icon (packaging/icons), for desktops that take it from the window; there is
+    // no window, and no icon to set, for --version and --help.
+    if (qobject_cast<QGuiApplication*>(app.get())) {
+        QGuiApplication::setWindowIcon(QIcon::fromTheme(QStringLiteral("hearth")));
+    }
 
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral("Chat with language models on this computer."));
@@ -54,18 +97,32 @@ int main(int argc, char* argv[]) {
                                                        "screenshots and demonstrations)."),
                                         QStringLiteral("text"));
     const QCommandLineOption panelOption(
-        QStringLiteral("panel"), QStringLiteral("Open a side panel: sampling, template or gauge."),
+        QStringLiteral("panel"),
+        QStringLiteral("Open a side panel: models, sampling, template or gauge "
+                       "(or inspector: the last reply's tokens)."),
         QStringLiteral("name"));
-    parser.addOptions({themeOption, demoOption, panelOption});
+    const QCommandLineOption newInstanceOption(
+        QStringLiteral("new-instance"),
+        QStringLiteral("Open a window of its own even when Hearth is already running."));
+    parser.addOptions({themeOption, demoOption, panelOption, newInstanceOption});
     parser.process(*app);
+
+    const QString modelPath = absoluteModelPath(parser.positionalArguments().value(0));
+    std::optional<SingleInstance> instance;
+    if (!parser.isSet(newInstanceOption)) {
+        instance.emplace(SingleInstance::defaultKey());
+        if (instance->claim({modelPath}) == SingleInstance::Role::Forwarded) {
+            std::fprintf(stderr, "hearth: handed over to the Hearth window already running\n");
+            return 0;
+        }
+    }
 
     // Basic draws everything from the palette, which the Theme sets: light and dark alike.
     QQuickStyle::setStyle(QStringLiteral("Basic"));
 
     QQmlApplicationEngine engine;
-    const QStringList positional = parser.positionalArguments();
     engine.setInitialProperties({
-        {QStringLiteral("modelPathArgument"), positional.value(0)},
+        {QStringLiteral("modelPathArgument"), modelPath},
         {QStringLiteral("themeArgument"), parser.value(themeOption)},
         {QStringLiteral("demoPrompt"), parser.value(demoOption)},
         {QStringLiteral("panelArgument"), parser.value(panelOption)},
@@ -77,6 +134,23 @@ int main(int argc, char* argv[]) {
     if (engine.rootObjects().isEmpty()) {
         std::fprintf(stderr, "hearth: the main window could not be created\n");
         return 1;
+    }
+    // `hearth FILE`: Main.qml's start() has loaded FILE; it gets a conversation of its own
+    // (--demo-prompt has opened one already, and sent to it). start() passes over a file
+    // that is not there; loading it anyway puts the reason in the window.
+    auto* controller =
+        qvariant_cast<ChatController*>(engine.rootObjects().constFirst()->property("controller"));
+    if (controller && !modelPath.isEmpty()) {
+        if (!QFileInfo::exists(modelPath)) {
+            controller->loadModel(modelPath);
+        } else if (!parser.isSet(demoOption)) {
+            controller->newConversation();
+        }
+    }
+    if (instance) {
+        QObject::connect(
+            &*instance, &SingleInstance::messageReceived, &engine,
+            [&engine](const QStringList& arguments) { answerLaunch(engine, arguments); });
     }
     return QGuiApplication::exec();
 }
