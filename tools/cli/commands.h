@@ -13,6 +13,7 @@ int cmd_compare(int argc, char** argv);
 int cmd_perplexity(int argc, char** argv);
 int cmd_tokenize(int argc, char** argv);
 int cmd_template(int argc, char** argv);
+int cmd_pull(int argc, char** argv);
 
 // Prints "hearth-cli: <message>" on stderr and returns 1.
 int report_error(const char* message);

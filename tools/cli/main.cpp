@@ -28,6 +28,8 @@ constexpr Command kCommands[] = {
      "perplexity MODEL --file TEXT [--ctx N]  perplexity as llama-perplexity computes it"},
     {"template", hearth::cli::cmd_template,
      "template (list | render ...)        a conversation rendered with a chat template"},
+    {"pull", hearth::cli::cmd_pull,
+     "pull (URL | owner/repo[:file] | catalog-id) [--dir D] [--sha256 X] [--quant Q]  download a model"},
 };
 
 void print_usage(std::FILE* out) {

@@ -1,0 +1,225 @@
+// `hearth-cli pull` end to end against a local HTTP server standing in for the Hub
+// (HEARTH_HF_ENDPOINT): a repository file, a split model, the choice list, a catalog id,
+// a plain URL, a dropped connection, and the failures (bad checksum, 404, gated, usage).
+#include "../app/download_test_server.h"
+#include "test_support.h"
+
+#include <QCryptographicHash>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+#include <memory>
+
+using hearth::test::DownloadTestServer;
+
+namespace {
+
+QString sha256Hex(const QByteArray& bytes) {
+    return QString::fromLatin1(QCryptographicHash::hash(bytes, QCryptographicHash::Sha256).toHex());
+}
+
+QByteArray pattern(qsizetype size, char seed) {
+    QByteArray bytes(size, Qt::Uninitialized);
+    for (qsizetype i = 0; i < size; ++i) {
+        bytes[i] = static_cast<char>((i * 31 + seed) & 0xff);
+    }
+    return bytes;
+}
+
+QJsonObject lfsEntry(const QString& path, const QByteArray& bytes) {
+    return {{"type", "file"},
+            {"path", path},
+            {"size", 134},
+            {"lfs", QJsonObject{{"oid", sha256Hex(bytes)}, {"size", bytes.size()}}}};
+}
+
+} // namespace
+
+class TestCliPull : public QObject {
+    Q_OBJECT
+
+private:
+    std::unique_ptr<DownloadTestServer> m_server;
+    std::unique_ptr<QTemporaryDir> m_dir;
+    QByteArray m_q4 = pattern(300000, 1);
+    QByteArray m_q8 = pattern(500000, 2);
+    QByteArray m_part1 = pattern(200000, 3);
+    QByteArray m_part2 = pattern(100000, 4);
+
+    // Runs hearth-cli while this thread's event loop keeps serving HTTP.
+    hearth::test::CliResult pull(const QStringList& args, const QByteArray& token = {}) {
+        QProcess process;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert("HEARTH_HF_ENDPOINT", m_server->url("").toString());
+        env.insert("HEARTH_DOWNLOAD_RETRY_MS", "50");
+        env.remove("HF_TOKEN");
+        env.remove("HUGGING_FACE_HUB_TOKEN");
+        if (!token.isEmpty()) {
+            env.insert("MY_TOKEN", QString::fromLatin1(token));
+        }
+        process.setProcessEnvironment(env);
+        process.start(QStringLiteral(HEARTH_CLI_PATH), QStringList{"pull"} + args);
+        hearth::test::CliResult result;
+        QElapsedTimer clock;
+        clock.start();
+        while (process.state() != QProcess::NotRunning && clock.elapsed() < 60000) {
+            QTest::qWait(10);
+        }
+        if (process.state() != QProcess::NotRunning) {
+            process.kill();
+            process.waitForFinished();
+            result.err = "hearth-cli timed out";
+            return result;
+        }
+        result.exit_code = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -2;
+        result.out = process.readAllStandardOutput();
+        result.err = process.readAllStandardError();
+        return result;
+    }
+
+    QString path(const QString& name) const { return m_dir->filePath(name); }
+
+    static QByteArray readAll(const QString& file) {
+        QFile in(file);
+        return in.open(QIODevice::ReadOnly) ? in.readAll() : QByteArray();
+    }
+
+private slots:
+    void init() {
+        m_server = std::make_unique<DownloadTestServer>();
+        QVERIFY(m_server->listen());
+        m_dir = std::make_unique<QTemporaryDir>();
+        m_server->addFile("m-Q4_K_M.gguf", m_q4);
+        m_server->addFile("m-Q8_0.gguf", m_q8);
+        m_server->addFile("m-F16-00001-of-00002.gguf", m_part1);
+        m_server->addFile("m-F16-00002-of-00002.gguf", m_part2);
+        QJsonArray tree{lfsEntry("m-Q4_K_M.gguf", m_q4), lfsEntry("m-Q8_0.gguf", m_q8),
+                        lfsEntry("m-F16-00001-of-00002.gguf", m_part1),
+                        lfsEntry("m-F16-00002-of-00002.gguf", m_part2),
+                        QJsonObject{{"type", "file"}, {"path", "README.md"}, {"size", 10}}};
+        m_server->setListing("owner/repo", QJsonDocument(tree).toJson());
+        QJsonArray single{lfsEntry("m-Q4_K_M.gguf", m_q4)};
+        m_server->setListing("owner/single", QJsonDocument(single).toJson());
+        QJsonArray wrong{
+            QJsonObject{{"type", "file"},
+                        {"path", "m-Q4_K_M.gguf"},
+                        {"lfs", QJsonObject{{"oid", QString(64, 'b')}, {"size", m_q4.size()}}}}};
+        m_server->setListing("owner/badhash", QJsonDocument(wrong).toJson());
+    }
+
+    void pullsOneFileOfARepository() {
+        const auto result = pull({"owner/repo:m-Q8_0.gguf", "--dir", m_dir->path()});
+        QVERIFY2(result.exit_code == 0, result.err.constData());
+        QCOMPARE(readAll(path("m-Q8_0.gguf")), m_q8);
+        QCOMPARE(result.out.trimmed(), QDir::toNativeSeparators(path("m-Q8_0.gguf")).toUtf8());
+        QVERIFY(!QFile::exists(path("m-Q8_0.gguf.part")));
+        QCOMPARE(m_server->requestsFor("/owner/repo/resolve/main/").size(), 1);
+    }
+
+    void pullsByQuantizationAndTheOnlyFile() {
+        auto result = pull({"owner/repo", "--quant", "q4_k_m", "--dir", m_dir->path()});
+        QVERIFY2(result.exit_code == 0, result.err.constData());
+        QCOMPARE(readAll(path("m-Q4_K_M.gguf")), m_q4);
+        QFile::remove(path("m-Q4_K_M.gguf"));
+        result = pull({m_server->url("/owner/single").toString(), "--dir", m_dir->path()});
+        QVERIFY2(result.exit_code == 0, result.err.constData());
+        QCOMPARE(readAll(path("m-Q4_K_M.gguf")), m_q4);
+    }
+
+    void listsChoicesWhenAmbiguous() {
+        const auto result = pull({"owner/repo", "--dir", m_dir->path()});
+        QCOMPARE(result.exit_code, 2);
+        QVERIFY2(result.out.contains("m-Q4_K_M.gguf") && result.out.contains("m-Q8_0.gguf") &&
+                     result.out.contains("m-F16.gguf") && result.out.contains("(2 parts)"),
+                 result.out.constData());
+        QVERIFY(result.out.contains("293.0 KiB")); // 300000 bytes
+        QVERIFY(result.err.contains("choose one"));
+        QVERIFY(QDir(m_dir->path()).isEmpty());
+    }
+
+    void pullsASplitModelTogether() {
+        const auto result = pull({"owner/repo:m-F16.gguf", "--dir", m_dir->path()});
+        QVERIFY2(result.exit_code == 0, result.err.constData());
+        QCOMPARE(readAll(path("m-F16-00001-of-00002.gguf")), m_part1);
+        QCOMPARE(readAll(path("m-F16-00002-of-00002.gguf")), m_part2);
+        QCOMPARE(result.out.count('\n'), 2);
+    }
+
+    void pullsAPlainUrlWithChecksum() {
+        // "localhost": a plain URL, not the Hub endpoint (127.0.0.1). It drops once, resumes.
+        const auto url = m_server->url("/drop/m-Q4_K_M.gguf", "localhost").toString();
+        auto result = pull({url, "--dir", m_dir->path(), "--sha256", sha256Hex(m_q4)});
+        QVERIFY2(result.exit_code == 0, result.err.constData());
+        QCOMPARE(readAll(path("m-Q4_K_M.gguf")), m_q4);
+        QCOMPARE(m_server->requestsFor("/drop/").size(), 2);
+        QVERIFY(m_server->requestsFor("/drop/").last().range.startsWith("bytes="));
+    }
+
+    void rejectsAWrongChecksum() {
+        auto result = pull({"owner/badhash:m-Q4_K_M.gguf", "--dir", m_dir->path()});
+        QCOMPARE(result.exit_code, 1);
+        QVERIFY2(result.err.contains("SHA-256 mismatch"), result.err.constData());
+        QVERIFY(!QFile::exists(path("m-Q4_K_M.gguf")));
+        QVERIFY(!QFile::exists(path("m-Q4_K_M.gguf.part")));
+        result = pull({m_server->url("/file/m-Q8_0.gguf", "localhost").toString(), "--dir",
+                       m_dir->path(), "--sha256", QString(64, 'c')});
+        QCOMPARE(result.exit_code, 1);
+        QVERIFY(!QFile::exists(path("m-Q8_0.gguf")));
+        result = pull({"owner/repo:m-Q8_0.gguf", "--sha256", "xyz"});
+        QCOMPARE(result.exit_code, 1);
+        QVERIFY(result.err.contains("64 hexadecimal digits"));
+    }
+
+    void reportsFailuresClearly() {
+        auto result = pull({"owner/absent", "--dir", m_dir->path()});
+        QCOMPARE(result.exit_code, 1);
+        QVERIFY2(result.err.contains("repository not found: owner/absent"), result.err.constData());
+        result = pull({"owner/repo:nothere.gguf", "--dir", m_dir->path()});
+        QCOMPARE(result.exit_code, 1);
+        QVERIFY(result.err.contains("has no file nothere.gguf"));
+        result = pull(
+            {m_server->url("/file/absent.gguf", "localhost").toString(), "--dir", m_dir->path()});
+        QCOMPARE(result.exit_code, 1);
+        QVERIFY2(result.err.contains("404"), result.err.constData());
+        result = pull({"not a model"});
+        QCOMPARE(result.exit_code, 2);
+        result = pull({});
+        QCOMPARE(result.exit_code, 2);
+        result = pull({"smollm2-135m-instruct", "--quant", "Q2_K"});
+        QCOMPARE(result.exit_code, 1);
+        QVERIFY2(result.err.contains("no quantization Q2_K"), result.err.constData());
+    }
+
+    void gatedFileNeedsTheToken() {
+        m_server->setToken("s3cret");
+        const auto url = m_server->url("/gated/m-Q4_K_M.gguf", "localhost").toString();
+        auto result = pull({url, "--dir", m_dir->path()});
+        QCOMPARE(result.exit_code, 1);
+        QVERIFY2(result.err.contains(
+                     "gated model: accept the license on huggingface.co and set a token"),
+                 result.err.constData());
+        // A plain URL is not on the Hub: the Hub's token is not sent to it...
+        result = pull({url, "--dir", m_dir->path(), "--token-env", "MY_TOKEN"}, "s3cret");
+        QCOMPARE(result.exit_code, 1);
+        // ...but the same file through the Hub's endpoint gets it.
+        m_server->addFile("gated.gguf", m_q4);
+        QJsonArray tree{lfsEntry("gated.gguf", m_q4)};
+        m_server->setListing("owner/gated", QJsonDocument(tree).toJson());
+        result = pull({"owner/gated", "--dir", m_dir->path(), "--token-env", "MY_TOKEN"}, "s3cret");
+        QVERIFY2(result.exit_code == 0, result.err.constData());
+        QCOMPARE(m_server->requests().last().authorization, QByteArray("Bearer s3cret"));
+        QVERIFY(!result.err.contains("s3cret"));
+        result = pull({"owner/gated", "--token-env", "UNSET_VARIABLE_FOR_TEST"});
+        QCOMPARE(result.exit_code, 1);
+        QVERIFY(result.err.contains("UNSET_VARIABLE_FOR_TEST"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCliPull)
+#include "tst_cli_pull.moc"
