@@ -1,0 +1,208 @@
+// The Models panel's Download tab: the curated catalog (search, family and size filters,
+// fit badges), a field for a Hugging Face link or owner/repo that lists its GGUF files,
+// and the download queue. Presentation only: DownloadController does the work.
+pragma ComponentBehavior: Bound
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+import Hearth
+
+ScrollView {
+    id: root
+
+    property DownloadController controller: DownloadController {}
+    // A finished model's path (a split model's first part), for the local model list.
+    signal modelDownloaded(string path)
+
+    contentWidth: availableWidth
+    clip: true
+
+    Connections {
+        target: root.controller
+        function onModelDownloaded(path) { root.modelDownloaded(path) }
+    }
+
+    ColumnLayout {
+        width: root.availableWidth - 2 * Theme.spacing
+        x: Theme.spacing
+        spacing: Theme.spacing
+
+        // Downloads in progress (and those just finished or failed).
+        Label {
+            text: qsTr("Downloads")
+            font.bold: true
+            color: Theme.text
+            visible: downloadList.count > 0
+            Layout.topMargin: Theme.spacing
+        }
+        Repeater {
+            id: downloadList
+            model: root.controller.downloads
+            delegate: DownloadRow {
+                controller: root.controller
+                Layout.fillWidth: true
+            }
+        }
+        Label {
+            objectName: "lastError"
+            visible: text.length > 0
+            text: root.controller.lastError
+            color: Theme.error
+            wrapMode: Text.Wrap
+            Layout.fillWidth: true
+        }
+
+        // Any Hugging Face link or owner/repo.
+        Label { text: qsTr("From Hugging Face"); font.bold: true; color: Theme.text; Layout.topMargin: Theme.spacing }
+        RowLayout {
+            Layout.fillWidth: true
+            TextField {
+                id: linkField
+                objectName: "linkField"
+                Layout.fillWidth: true
+                placeholderText: qsTr("owner/repo or https://huggingface.co/…")
+                onAccepted: root.controller.lookup(text)
+            }
+            FlatButton {
+                text: qsTr("List files")
+                enabled: linkField.text.length > 0 && !root.controller.lookupBusy
+                onClicked: root.controller.lookup(linkField.text)
+            }
+        }
+        BusyIndicator { running: root.controller.lookupBusy; visible: running; Layout.alignment: Qt.AlignHCenter }
+        Label {
+            visible: text.length > 0
+            text: root.controller.lookupError
+            color: Theme.error
+            wrapMode: Text.Wrap
+            Layout.fillWidth: true
+        }
+        Repeater {
+            model: root.controller.lookupFiles
+            delegate: RowLayout {
+                id: fileRow
+                required property var modelData
+                required property int index
+                Layout.fillWidth: true
+                Label {
+                    text: fileRow.modelData.name
+                          + (fileRow.modelData.parts > 1 ? qsTr(" (%1 parts)").arg(fileRow.modelData.parts) : "")
+                    color: Theme.text
+                    elide: Text.ElideMiddle
+                    Layout.fillWidth: true
+                    ToolTip.visible: hovered.hovered && (fileRow.modelData.probeError || "").length > 0
+                    ToolTip.text: fileRow.modelData.probeError || ""
+                    HoverHandler { id: hovered }
+                }
+                Label { text: root.controller.formatBytes(fileRow.modelData.size); color: Theme.mutedText }
+                DownloadFitBadge {
+                    fit: fileRow.modelData.fit
+                    device: fileRow.modelData.fitDevice || ""
+                    estimate: fileRow.modelData.neededBytes === undefined
+                }
+                FlatButton {
+                    text: qsTr("Check fit")
+                    visible: fileRow.modelData.neededBytes === undefined
+                    onClicked: root.controller.probe(fileRow.index)
+                }
+                AccentButton {
+                    text: qsTr("Download")
+                    enabled: fileRow.modelData.complete
+                    onClicked: root.controller.downloadLookupFile(fileRow.index)
+                }
+            }
+        }
+
+        // The curated catalog.
+        Label { text: qsTr("Catalog"); font.bold: true; color: Theme.text; Layout.topMargin: Theme.spacing }
+        RowLayout {
+            Layout.fillWidth: true
+            TextField {
+                objectName: "searchField"
+                Layout.fillWidth: true
+                placeholderText: qsTr("Search models")
+                onTextChanged: root.controller.searchText = text
+            }
+            ComboBox {
+                objectName: "familyFilter"
+                model: root.controller.families
+                onActivated: index => root.controller.familyFilter = index === 0 ? "" : currentText
+            }
+            ComboBox {
+                objectName: "sizeFilter"
+                textRole: "text"
+                valueRole: "value"
+                model: [{ text: qsTr("Any size"), value: "" },
+                        { text: qsTr("Small (< 2B)"), value: "small" },
+                        { text: qsTr("Medium (2–10B)"), value: "medium" },
+                        { text: qsTr("Large (> 10B)"), value: "large" }]
+                onActivated: root.controller.sizeFilter = currentValue
+            }
+        }
+        Label {
+            visible: root.controller.catalogError.length > 0
+            text: root.controller.catalogError
+            color: Theme.error
+        }
+        Repeater {
+            id: catalogList
+            objectName: "catalogList"
+            model: root.controller.catalog
+            delegate: Rectangle {
+                id: entry
+                required property var modelData
+                Layout.fillWidth: true
+                implicitHeight: entryColumn.implicitHeight + 2 * Theme.spacing
+                radius: Theme.radius
+                color: Theme.surface
+                border.color: Theme.border
+
+                ColumnLayout {
+                    id: entryColumn
+                    anchors.fill: parent
+                    anchors.margins: Theme.spacing
+                    spacing: 4
+                    RowLayout {
+                        Label { text: entry.modelData.name; font.bold: true; color: Theme.text; Layout.fillWidth: true }
+                        Label {
+                            text: entry.modelData.family + " · " + entry.modelData.license + " · "
+                                  + qsTr("%1K context").arg(Math.round(entry.modelData.contextLength / 1024))
+                            color: Theme.mutedText
+                            font.pixelSize: 11
+                        }
+                    }
+                    Label {
+                        text: entry.modelData.description
+                        color: Theme.mutedText
+                        wrapMode: Text.Wrap
+                        Layout.fillWidth: true
+                    }
+                    Flow {
+                        Layout.fillWidth: true
+                        spacing: 6
+                        Repeater {
+                            model: entry.modelData.files
+                            delegate: RowLayout {
+                                id: quantRow
+                                required property var modelData
+                                spacing: 4
+                                FlatButton {
+                                    text: quantRow.modelData.quantization + "  "
+                                          + (quantRow.modelData.sizeIsEstimate ? "≈" : "")
+                                          + root.controller.formatBytes(quantRow.modelData.size)
+                                    onClicked: root.controller.downloadCatalogFile(entry.modelData.id,
+                                                                                   quantRow.modelData.quantization)
+                                }
+                                DownloadFitBadge {
+                                    fit: quantRow.modelData.fit
+                                    device: quantRow.modelData.fitDevice || ""
+                                    estimate: true
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
