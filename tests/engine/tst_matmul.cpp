@@ -4,6 +4,7 @@
 #include "cpu/cpu_features.h"
 #include "cpu/kernels.h"
 #include "cpu/matmul.h"
+#include "cpu/repack.h"
 #include "cpu/thread_pool.h"
 #include "hearth/quant.h"
 #include "hearth/tensor_type.h"
@@ -257,6 +258,118 @@ std::string check_case(const Case& c, ThreadPool& pool, std::mt19937& rng) {
     return miss;
 }
 
+// Q4_K sub-block j's 6-bit scale and min (ggml's get_scale_min_k4).
+void q4_k_scale_min(const uint8_t* q, int j, int& sc, int& mn) {
+    if (j < 4) {
+        sc = q[j] & 63;
+        mn = q[j + 4] & 63;
+    } else {
+        sc = (q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4);
+        mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+// One row of a packed type against one quantized activation row, in the float operations of
+// llama.cpp's repacked q4_0_8x8 / q4_K_8x8 kernels: per block the exact integer sum, then
+// acc = fma(float(sum), d_w * d_x, acc) (Q4_K: and the min term likewise, subtracted at the end).
+float packed_reference(TensorType type, const uint8_t* row, const uint8_t* act, int64_t n_cols) {
+    float acc = 0.0f, acc_min = 0.0f;
+    if (type == TensorType::Q4_0) {
+        const auto* w = reinterpret_cast<const quant::BlockQ4_0*>(row);
+        const auto* a = reinterpret_cast<const quant::BlockQ8_0*>(act);
+        for (int64_t b = 0; b < n_cols / 32; ++b) {
+            int isum = 0;
+            for (int i = 0; i < 16; ++i) {
+                isum += ((w[b].qs[i] & 15) - 8) * a[b].qs[i] +
+                        ((w[b].qs[i] >> 4) - 8) * a[b].qs[i + 16];
+            }
+            const float scale = hearth::fp16_to_fp32(w[b].d) * hearth::fp16_to_fp32(a[b].d);
+            acc = std::fma(static_cast<float>(isum), scale, acc);
+        }
+        return acc;
+    }
+    const auto* w = reinterpret_cast<const quant::BlockQ4_K*>(row);
+    const auto* a = reinterpret_cast<const BlockQ8_K*>(act);
+    for (int64_t b = 0; b < n_cols / 256; ++b) {
+        int isum = 0, imin = 0;
+        for (int j = 0; j < 8; ++j) {
+            int sc = 0, mn = 0;
+            q4_k_scale_min(w[b].scales, j, sc, mn);
+            int dot = 0;
+            for (int l = 0; l < 32; ++l) {
+                const uint8_t byte = w[b].qs[32 * (j / 2) + l];
+                dot += (j % 2 ? byte >> 4 : byte & 15) * a[b].qs[32 * j + l];
+            }
+            isum += sc * dot;
+            imin += mn * (a[b].bsums[2 * j] + a[b].bsums[2 * j + 1]);
+        }
+        acc = std::fma(static_cast<float>(isum), hearth::fp16_to_fp32(w[b].d) * a[b].d, acc);
+        acc_min =
+            std::fma(static_cast<float>(imin), hearth::fp16_to_fp32(w[b].dmin) * a[b].d, acc_min);
+    }
+    return acc - acc_min;
+}
+
+// A packed matrix against 1..64 tokens: packed rows exactly packed_reference, the others
+// exactly the per-row kernel; at the portable level, exactly the unpacked result.
+void check_packed(TensorType type, int64_t n_rows, int64_t n_cols, ThreadPool& pool,
+                  std::mt19937& rng) {
+    const auto traits = hearth::tensor_type_traits(type);
+    const size_t row_bytes = static_cast<size_t>(n_cols / traits.block_size) * traits.type_size;
+    const auto w_bytes = random_weights(type, n_rows, n_cols, rng);
+    std::vector<uint8_t> packed(repacked_bytes(type, n_rows, n_cols));
+    const WeightMatrix plain{type, w_bytes.data(), n_cols, n_rows, row_bytes};
+    WeightMatrix matrix = plain;
+    repack_rows(plain, packed.data());
+    matrix.packed = packed.data();
+    for (const int64_t n_tokens : {1, 3, 4, 17, 64}) {
+        const int64_t y_stride = n_rows + 3;
+        std::vector<float> x(static_cast<size_t>(n_tokens * n_cols));
+        std::normal_distribution<float> normal(0.0f, 1.0f);
+        for (float& v : x) {
+            v = normal(rng);
+        }
+        const size_t act_bytes = activation_row_bytes(type, n_cols);
+        std::vector<uint8_t> scratch(act_bytes * static_cast<size_t>(n_tokens));
+        std::vector<float> y(static_cast<size_t>(n_tokens * y_stride), -12345.0f);
+        std::vector<float> y_rows = y;
+        matmul(matrix, x.data(), n_tokens, n_cols, y.data(), y_stride, scratch.data(), pool);
+        matmul(plain, x.data(), n_tokens, n_cols, y_rows.data(), y_stride, scratch.data(), pool);
+        for (int64_t t = 0; t < n_tokens; ++t) {
+            const uint8_t* act = scratch.data() + static_cast<size_t>(t) * act_bytes;
+            for (int64_t r = 0; r < y_stride; ++r) {
+                const size_t k = static_cast<size_t>(t * y_stride + r);
+                // Tail rows and the padding past n_rows: as the per-row kernel left them.
+                const float want =
+                    r < n_rows / 8 * 8
+                        ? packed_reference(type,
+                                           w_bytes.data() + static_cast<size_t>(r) * row_bytes, act,
+                                           n_cols)
+                        : y_rows[k];
+                QVERIFY2(y[k] == want,
+                         qPrintable(QString("%1 rows %2 cols %3 tokens %4: y[%5][%6] = %7, want %8")
+                                        .arg(QString::fromLatin1(hearth::tensor_type_name(type)))
+                                        .arg(n_rows)
+                                        .arg(n_cols)
+                                        .arg(n_tokens)
+                                        .arg(t)
+                                        .arg(r)
+                                        .arg(y[k], 0, 'g', 9)
+                                        .arg(want, 0, 'g', 9)));
+            }
+        }
+        const KernelLevel saved = kernel_level();
+        set_kernel_level(KernelLevel::portable);
+        std::vector<float> y_portable = y, y_portable_rows = y;
+        matmul(matrix, x.data(), n_tokens, n_cols, y_portable.data(), y_stride, scratch.data(),
+               pool);
+        matmul(plain, x.data(), n_tokens, n_cols, y_portable_rows.data(), y_stride, scratch.data(),
+               pool);
+        set_kernel_level(saved);
+        QVERIFY(y_portable == y_portable_rows);
+    }
+}
+
 } // namespace
 
 class TestMatmul : public QObject {
@@ -398,6 +511,32 @@ private slots:
                 set_kernel_level(saved);
             }
         }
+    }
+
+    // Q4_0 and Q4_K interleaved by 8 rows (cpu/repack.h): each full group gives exactly the
+    // float arithmetic of llama.cpp's repacked 8x8 kernels (packed_reference above), the rows
+    // past the last group (37 = 4 × 8 + 5) exactly the per-row kernel's; 1..64 tokens; the
+    // portable level ignores the packed copy.
+    void packed_matches_ggml_order() {
+        std::mt19937 rng(99);
+        ThreadPool two(2);
+        for (const TensorType type : {TensorType::Q4_0, TensorType::Q4_K}) {
+            if (!repack_supported(type)) {
+                QSKIP("no packed kernels at this CPU's kernel level");
+            }
+            const int64_t block = hearth::tensor_type_traits(type).block_size;
+            for (const int64_t n_rows : {8, 37, 64}) {
+                for (const int64_t n_cols : {block, 3 * block, int64_t{2048}}) {
+                    check_packed(type, n_rows, n_cols, two, rng);
+                    if (QTest::currentTestFailed()) {
+                        return;
+                    }
+                }
+            }
+        }
+        // A matrix of fewer than 8 rows has nothing to pack; types without a layout neither.
+        QCOMPARE(repacked_bytes(TensorType::Q4_0, 7, 64), size_t{0});
+        QCOMPARE(repacked_bytes(TensorType::Q8_0, 64, 64), size_t{0});
     }
 
     void kernel_level_override() {

@@ -9,10 +9,12 @@
 
 #include "cpu/cpu_features.h"
 #include "cpu/kernels.h"
+#include "cpu/repack.h"
 #include "cpu/thread_pool.h"
 
 #include <algorithm>
 #include <cassert>
+#include <vector>
 
 namespace hearth::cpu {
 namespace {
@@ -30,6 +32,72 @@ VecDotFn select_kernel(TensorType type) {
         }
     }
     return vec_dot_portable(type);
+}
+
+// A matrix with an 8-row packed copy (Q4_0, Q4_K at the avx2 level): groups of 8 rows through
+// the packed kernel, the rows past the last full group through the per-row one. Same tiling as
+// matmul() below.
+void matmul_packed(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_stride,
+                   float* y, int64_t y_stride, void* scratch, ThreadPool& pool) {
+    const size_t act_bytes = activation_row_bytes(w.type, w.n_cols);
+    const bool q4_0 = w.type == TensorType::Q4_0;
+    const int64_t n_blocks = w.n_cols / QK8_0;
+    auto* act = static_cast<uint8_t*>(scratch);
+    // Q4_0: 8 × each activation block's sum, for the unsigned-nibble products of the kernel
+    // (Q8_K carries its own sums). Kept per calling thread so decode steps do not allocate.
+    thread_local std::vector<int32_t> sums;
+    if (q4_0) {
+        sums.resize(static_cast<size_t>(n_tokens * n_blocks));
+    }
+    int32_t* block_sums = sums.data();
+    const auto quantize = [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) {
+            quantize_activation_row(w.type, x + t * x_stride, act + t * act_bytes, w.n_cols);
+            if (q4_0) {
+                q8_0_block_sums_x8(act + t * act_bytes, block_sums + t * n_blocks, n_blocks);
+            }
+        }
+    };
+    if (n_tokens == 1) {
+        quantize(0, 1);
+    } else {
+        pool.parallel_for(n_tokens, 1, quantize);
+    }
+
+    const int64_t n_groups = w.n_rows / kPackRows;
+    const int64_t n_tail = w.n_rows - n_groups * kPackRows;
+    const size_t group_bytes = repacked_bytes(w.type, kPackRows, w.n_cols);
+    const VecDotFn row_kernel = select_kernel(w.type);
+    // Items: the groups, then the tail rows one by one.
+    pool.parallel_for(n_groups + n_tail, kMinRowsPerChunk / kPackRows, [&](int64_t i0, int64_t i1) {
+        const auto* packed = static_cast<const uint8_t*>(w.packed);
+        const auto* rows = static_cast<const uint8_t*>(w.data);
+        for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
+            const int64_t t1 = std::min(n_tokens, t0 + kTokenTile);
+            const int n_tok = static_cast<int>(t1 - t0);
+            for (int64_t i = i0; i < i1; ++i) {
+                if (i < n_groups) {
+                    const uint8_t* group = packed + static_cast<size_t>(i) * group_bytes;
+                    float* out = y + t0 * y_stride + i * kPackRows;
+                    if (q4_0) {
+                        gemm_q4_0_x8(w.n_cols, group, act + t0 * act_bytes, act_bytes,
+                                     block_sums + t0 * n_blocks, n_blocks, out, y_stride, n_tok);
+                    } else {
+                        gemm_q4_k_x8(w.n_cols, group, act + t0 * act_bytes, act_bytes, out,
+                                     y_stride, n_tok);
+                    }
+                    continue;
+                }
+                const int64_t r = n_groups * kPackRows + (i - n_groups);
+                const void* row = rows + static_cast<size_t>(r) * w.row_bytes;
+                for (int64_t t = t0; t < t1; t += kMaxTokens) {
+                    const int n = static_cast<int>(std::min<int64_t>(kMaxTokens, t1 - t));
+                    row_kernel(w.n_cols, row, act + t * act_bytes, act_bytes, y + t * y_stride + r,
+                               y_stride, n);
+                }
+            }
+        }
+    });
 }
 
 } // namespace
@@ -86,6 +154,10 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
     // Programmer errors: the loader checks types and shapes before building a WeightMatrix.
     assert(matmul_supports(w.type));
     assert(w.n_cols % tensor_type_traits(w.type).block_size == 0);
+    if (w.packed && repack_supported(w.type)) {
+        matmul_packed(w, x, n_tokens, x_stride, y, y_stride, scratch, pool);
+        return;
+    }
     struct Job {
         const WeightMatrix& w;
         const float* x;

@@ -7,10 +7,10 @@
 // time from the CPU's features (AVX-512 VNNI, AVX2+FMA+F16C, or portable C++).
 #pragma once
 
+#include "hearth/tensor_type.h"
+
 #include <cstddef>
 #include <cstdint>
-
-#include "hearth/tensor_type.h"
 
 namespace hearth::cpu {
 
@@ -24,6 +24,9 @@ struct WeightMatrix {
     int64_t n_cols = 0;
     int64_t n_rows = 0;
     size_t row_bytes = 0;
+    // Optional copy of the first n_rows / 8 * 8 rows interleaved by 8 (cpu/repack.h), made at
+    // load where the type has a packed kernel; `data` still holds every row.
+    const void* packed = nullptr;
 };
 
 // Whether matmul supports this weight type.

@@ -1,12 +1,17 @@
 // Model loading: map the file, check the architecture, bind and shape-check every tensor,
 // page the weights in with progress and cancel.
-#include <fmt/format.h>
+#include "cpu/repack.h"
+#include "hearth/quant.h"
+#include "model/model_impl.h"
 
 #include <algorithm>
 #include <cmath>
+#include <fmt/format.h>
 
-#include "hearth/quant.h"
-#include "model/model_impl.h"
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
 
 namespace hearth {
 namespace {
@@ -115,18 +120,18 @@ Result<void> bind_layers(Model::Impl& m, Binder& bind) {
                             : Result<void>{},
             m.arch.qkv_bias ? assign(layer.bv, bind.optional_vector(p + "attn_v.bias", v_width))
                             : Result<void>{},
-            m.arch.qk_norm ? assign(layer.q_norm, bind.vector(p + "attn_q_norm.weight",
-                                                              info.head_dim_k))
-                           : Result<void>{},
-            m.arch.qk_norm ? assign(layer.k_norm, bind.vector(p + "attn_k_norm.weight",
-                                                              info.head_dim_k))
-                           : Result<void>{},
+            m.arch.qk_norm
+                ? assign(layer.q_norm, bind.vector(p + "attn_q_norm.weight", info.head_dim_k))
+                : Result<void>{},
+            m.arch.qk_norm
+                ? assign(layer.k_norm, bind.vector(p + "attn_k_norm.weight", info.head_dim_k))
+                : Result<void>{},
             m.arch.post_norms ? assign(layer.post_attn_norm,
                                        bind.vector(p + "post_attention_norm.weight", info.n_embd))
                               : Result<void>{},
-            m.arch.post_norms ? assign(layer.post_ffn_norm,
-                                       bind.vector(p + "post_ffw_norm.weight", info.n_embd))
-                              : Result<void>{},
+            m.arch.post_norms
+                ? assign(layer.post_ffn_norm, bind.vector(p + "post_ffw_norm.weight", info.n_embd))
+                : Result<void>{},
         };
         for (auto& step : steps) {
             if (!step) {
@@ -182,15 +187,79 @@ bool page_in(const GgufFile& file, const LoadOptions& options) {
     return !options.on_progress || options.on_progress(1.0);
 }
 
+// Interleaves, 8 rows at a time, every matrix whose type has a packed kernel on this CPU
+// (cpu/repack.h), into one allocation, spread over the pool. Only matrices whose row count is a
+// multiple of 8 are packed, as llama.cpp does, so each matrix runs wholly on one kernel and
+// numerically as llama.cpp runs it. The mapped rows of a packed matrix are then released from
+// this process's resident memory (they stay in the file and are faulted back if read).
+void repack_weights(Model::Impl& m) {
+    std::vector<cpu::WeightMatrix*> targets;
+    auto consider = [&](cpu::WeightMatrix& w) {
+        if (cpu::repack_supported(w.type) && w.n_rows % cpu::kPackRows == 0) {
+            targets.push_back(&w);
+        }
+    };
+    for (LayerWeights& layer : m.layers) {
+        for (cpu::WeightMatrix* w : {&layer.wq, &layer.wk, &layer.wv, &layer.wo, &layer.w_gate,
+                                     &layer.w_up, &layer.w_down}) {
+            consider(*w);
+        }
+    }
+    consider(m.output);
+    if (targets.empty()) {
+        return;
+    }
+    std::vector<size_t> offsets;
+    size_t total = 0;
+    for (const cpu::WeightMatrix* w : targets) {
+        offsets.push_back(total);
+        total += (cpu::repacked_bytes(w->type, w->n_rows, w->n_cols) + 63) / 64 * 64;
+    }
+    m.packed_weights = std::make_unique_for_overwrite<uint8_t[]>(total + 64);
+    // 64-byte aligned start, so every packed block row starts on a cache line.
+    uint8_t* base = m.packed_weights.get();
+    base += (64 - reinterpret_cast<uintptr_t>(base) % 64) % 64;
+    const bool tied = m.output.data == m.token_embd.data;
+    m.pool->parallel_for(static_cast<int64_t>(targets.size()), 1, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) {
+            cpu::WeightMatrix& w = *targets[static_cast<size_t>(i)];
+            uint8_t* out = base + offsets[static_cast<size_t>(i)];
+            cpu::repack_rows(w, out);
+            w.packed = out;
+#if defined(__linux__)
+            if (tied && &w == &m.output) {
+                continue; // the embedding rows are looked up from the mapping
+            }
+            const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+            const auto begin = reinterpret_cast<uintptr_t>(w.data);
+            const uintptr_t end = begin + static_cast<uintptr_t>(w.n_rows) * w.row_bytes;
+            const uintptr_t first = (begin + page - 1) / page * page;
+            const uintptr_t last = end / page * page;
+            if (last > first) {
+                madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+            }
+#endif
+        }
+    });
+}
+
 } // namespace
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::~Model() = default;
 
-const ModelInfo& Model::info() const { return impl_->info; }
-const Tokenizer& Model::tokenizer() const { return impl_->tokenizer; }
-const GgufFile& Model::file() const { return impl_->file; }
-int Model::n_threads() const { return impl_->pool->size(); }
+const ModelInfo& Model::info() const {
+    return impl_->info;
+}
+const Tokenizer& Model::tokenizer() const {
+    return impl_->tokenizer;
+}
+const GgufFile& Model::file() const {
+    return impl_->file;
+}
+int Model::n_threads() const {
+    return impl_->pool->size();
+}
 
 Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& path,
                                                  const LoadOptions& options) {
@@ -228,9 +297,9 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& pa
         return fail_in_file(tokenizer.error());
     }
     if (static_cast<uint32_t>(tokenizer->n_vocab()) != info->n_vocab) {
-        return fail_in_file({ErrorCode::bad_format,
-                             fmt::format("the vocabulary has {} tokens but the model {}",
-                                         tokenizer->n_vocab(), info->n_vocab)});
+        return fail_in_file(
+            {ErrorCode::bad_format, fmt::format("the vocabulary has {} tokens but the model {}",
+                                                tokenizer->n_vocab(), info->n_vocab)});
     }
 
     auto impl = std::make_unique<Impl>(Impl{.file = std::move(*file),
@@ -244,7 +313,8 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& pa
                                             .layers = {},
                                             .rope_freq_base_swa = 10000.0,
                                             .attn_scale = 1.0f,
-                                            .pool = nullptr});
+                                            .pool = nullptr,
+                                            .packed_weights = nullptr});
     Binder bind(impl->file);
     const ModelInfo& mi = impl->info;
     auto embd = bind.matrix("token_embd.weight", mi.n_embd, mi.n_vocab);
@@ -280,13 +350,14 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& pa
     // Gemma 3 27B was trained with 1/sqrt(n_embd / n_head) (its query_pre_attn_scalar);
     // llama.cpp recognises it by its 62 layers, as GGUF does not carry the scalar.
     const bool gemma3_27b = mi.architecture == "gemma3" && mi.n_layer == 62;
-    impl->attn_scale = 1.0f / std::sqrt(static_cast<float>(gemma3_27b ? mi.n_embd / mi.n_head
-                                                                      : mi.head_dim_k));
+    impl->attn_scale =
+        1.0f / std::sqrt(static_cast<float>(gemma3_27b ? mi.n_embd / mi.n_head : mi.head_dim_k));
     if (!page_in(impl->file, options)) {
         return fail(ErrorCode::cancelled, "loading " + path.string() + " was cancelled");
     }
     const int n_threads = options.n_threads > 0 ? options.n_threads : cpu::default_thread_count();
     impl->pool = std::make_unique<cpu::ThreadPool>(n_threads);
+    repack_weights(*impl);
     return std::shared_ptr<const Model>(new Model(std::move(impl)));
 }
 

@@ -1,33 +1,34 @@
 // The inside of a Model: weights bound to layers, shapes validated, the thread pool.
 #pragma once
 
-#include <memory>
-#include <vector>
-
 #include "cpu/matmul.h"
 #include "cpu/thread_pool.h"
 #include "hearth/model.h"
 #include "model/llm_arch.h"
+
+#include <cstdint>
+#include <memory>
+#include <vector>
 
 namespace hearth {
 
 // One transformer block. Matrices stay quantized in the mapping; vectors (norms, biases)
 // are small and converted to float32 at load.
 struct LayerWeights {
-    cpu::WeightMatrix wq;     // (n_head × head_dim_k, n_embd)
-    cpu::WeightMatrix wk;     // (n_head_kv × head_dim_k, n_embd)
-    cpu::WeightMatrix wv;     // (n_head_kv × head_dim_v, n_embd)
-    cpu::WeightMatrix wo;     // (n_embd, n_head × head_dim_v)
-    cpu::WeightMatrix w_gate; // (n_ff, n_embd)
-    cpu::WeightMatrix w_up;   // (n_ff, n_embd)
-    cpu::WeightMatrix w_down; // (n_embd, n_ff)
-    std::vector<float> attn_norm; // (n_embd)
-    std::vector<float> ffn_norm;  // (n_embd)
-    std::vector<float> bq, bk, bv;       // qwen2: (n_head × head_dim), (n_head_kv × head_dim) ×2
-    std::vector<float> q_norm, k_norm;   // qwen3, gemma3: (head_dim_k)
-    std::vector<float> post_attn_norm;   // gemma3: (n_embd)
-    std::vector<float> post_ffn_norm;    // gemma3: (n_embd)
-    bool sliding = false;                // gemma3: attends to the last `sliding_window` tokens
+    cpu::WeightMatrix wq;              // (n_head × head_dim_k, n_embd)
+    cpu::WeightMatrix wk;              // (n_head_kv × head_dim_k, n_embd)
+    cpu::WeightMatrix wv;              // (n_head_kv × head_dim_v, n_embd)
+    cpu::WeightMatrix wo;              // (n_embd, n_head × head_dim_v)
+    cpu::WeightMatrix w_gate;          // (n_ff, n_embd)
+    cpu::WeightMatrix w_up;            // (n_ff, n_embd)
+    cpu::WeightMatrix w_down;          // (n_embd, n_ff)
+    std::vector<float> attn_norm;      // (n_embd)
+    std::vector<float> ffn_norm;       // (n_embd)
+    std::vector<float> bq, bk, bv;     // qwen2: (n_head × head_dim), (n_head_kv × head_dim) ×2
+    std::vector<float> q_norm, k_norm; // qwen3, gemma3: (head_dim_k)
+    std::vector<float> post_attn_norm; // gemma3: (n_embd)
+    std::vector<float> post_ffn_norm;  // gemma3: (n_embd)
+    bool sliding = false;              // gemma3: attends to the last `sliding_window` tokens
 };
 
 struct Model::Impl {
@@ -36,15 +37,17 @@ struct Model::Impl {
     ArchTraits arch;
     Tokenizer tokenizer;
 
-    cpu::WeightMatrix token_embd;  // (n_vocab, n_embd): rows are looked up, not multiplied
-    cpu::WeightMatrix output;      // (n_vocab, n_embd): token_embd when tied
-    std::vector<float> output_norm; // (n_embd)
+    cpu::WeightMatrix token_embd;         // (n_vocab, n_embd): rows are looked up, not multiplied
+    cpu::WeightMatrix output;             // (n_vocab, n_embd): token_embd when tied
+    std::vector<float> output_norm;       // (n_embd)
     std::vector<float> rope_freq_factors; // (n_rot / 2) when the model has rope_freqs.weight
     std::vector<LayerWeights> layers;
     double rope_freq_base_swa = 10000.0; // gemma3's sliding-window layers
     float attn_scale = 1.0f;             // multiplies q·k: 1/sqrt(head size) but for gemma3 27B
 
     std::unique_ptr<cpu::ThreadPool> pool;
+    // The 8-row interleaved copies of the matrices that have one (WeightMatrix::packed).
+    std::unique_ptr<uint8_t[]> packed_weights;
 };
 
 } // namespace hearth
