@@ -4,7 +4,7 @@
 #include "hearth/chat_template.h"
 
 #include <algorithm>
-#include <regex>
+#include <cctype>
 
 namespace hearth {
 
@@ -57,8 +57,9 @@ const Signature kSignatures[] = {
 };
 
 bool contains_ci(std::string_view haystack, std::string_view needle) {
-    auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(),
-                          [](char a, char b) { return std::tolower(a) == std::tolower(b); });
+    auto it = std::search(
+        haystack.begin(), haystack.end(), needle.begin(), needle.end(),
+        [](unsigned char a, unsigned char b) { return std::tolower(a) == std::tolower(b); });
     return it != haystack.end();
 }
 
@@ -117,19 +118,85 @@ TemplateChoice choose_template(std::string_view embedded_template,
     });
 }
 
+namespace {
+
+// The length of the run of bytes from `pos` on that satisfy `in_class`.
+template <class Pred>
+size_t run_length(std::string_view text, size_t pos, Pred in_class) {
+    size_t end = pos;
+    while (end < text.size() && in_class(static_cast<unsigned char>(text[end]))) {
+        ++end;
+    }
+    return end - pos;
+}
+
+// The length of the special-token-looking string that starts at `pos`, or 0. It matches what
+// the regular expression
+//   <\|[A-Za-z0-9_.:/\-]+\|>|<｜[^｜<>]{1,40}｜>|</?[a-z]+(?:_[a-z]+)+>|\[/?[A-Z][A-Z_]{1,20}\]
+// matches there (bytewise, as std::regex over char does), written out by hand: libstdc++'s
+// regex executor recurses once per character, and a hostile template with a long `<|aaa...`
+// run overflowed the stack (tests/data/templates/fuzz-regressions/).
+size_t special_token_at(std::string_view text, size_t pos) {
+    constexpr std::string_view bar = "｜"; // DeepSeek's full-width vertical line
+    std::string_view rest = text.substr(pos);
+    if (rest.starts_with("<|")) {
+        size_t n = run_length(text, pos + 2, [](unsigned char c) {
+            return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                   c == '_' || c == '.' || c == ':' || c == '/' || c == '-';
+        });
+        return n > 0 && text.substr(pos + 2 + n).starts_with("|>") ? n + 4 : 0;
+    }
+    if (rest.starts_with("<") && rest.substr(1).starts_with(bar)) {
+        size_t body = pos + 1 + bar.size();
+        size_t n = run_length(text, body, [](unsigned char c) {
+            return c != 0xEF && c != 0xBD && c != 0x9C && c != '<' && c != '>'; // [^｜<>]
+        });
+        std::string_view after = text.substr(body + n);
+        return n >= 1 && n <= 40 && after.starts_with(bar) &&
+                       after.substr(bar.size()).starts_with(">")
+                   ? 1 + bar.size() + n + bar.size() + 1
+                   : 0;
+    }
+    if (rest.starts_with("<")) {
+        // [a-z]+(?:_[a-z]+)+ is a run of letters and underscores that starts and ends with a
+        // letter, has an underscore and no two in a row.
+        size_t body = pos + 1 + (rest.starts_with("</") ? 1 : 0);
+        size_t n = run_length(text, body,
+                              [](unsigned char c) { return (c >= 'a' && c <= 'z') || c == '_'; });
+        std::string_view word = text.substr(body, n);
+        bool ok = n >= 3 && word.front() != '_' && word.back() != '_' &&
+                  word.find('_') != std::string_view::npos &&
+                  word.find("__") == std::string_view::npos &&
+                  text.substr(body + n).starts_with(">");
+        return ok ? body + n + 1 - pos : 0;
+    }
+    if (rest.starts_with("[")) {
+        size_t body = pos + 1 + (rest.starts_with("[/") ? 1 : 0);
+        size_t n = run_length(text, body,
+                              [](unsigned char c) { return (c >= 'A' && c <= 'Z') || c == '_'; });
+        bool ok = n >= 2 && n <= 21 && text[body] != '_' && text.substr(body + n).starts_with("]");
+        return ok ? body + n + 1 - pos : 0;
+    }
+    return 0;
+}
+
+} // namespace
+
 std::vector<std::string> template_special_tokens(std::string_view template_source) {
     // <|...|>, <｜...｜> (DeepSeek's full-width bars), <word_with_underscores> (Gemma),
     // [INST]-style bracketed capitals, <s>/</s>-free: plain HTML-ish tags are not matched.
-    static const std::regex pattern(
-        R"(<\|[A-Za-z0-9_.:/\-]+\|>|<｜[^｜<>]{1,40}｜>|</?[a-z]+(?:_[a-z]+)+>|\[/?[A-Z][A-Z_]{1,20}\])");
     std::vector<std::string> tokens;
-    std::string text(template_source);
-    for (auto it = std::sregex_iterator(text.begin(), text.end(), pattern);
-         it != std::sregex_iterator(); ++it) {
-        std::string token = it->str();
+    for (size_t pos = 0; pos < template_source.size();) {
+        size_t n = special_token_at(template_source, pos);
+        if (n == 0) {
+            ++pos;
+            continue;
+        }
+        std::string token(template_source.substr(pos, n));
         if (std::find(tokens.begin(), tokens.end(), token) == tokens.end()) {
             tokens.push_back(std::move(token));
         }
+        pos += n;
     }
     return tokens;
 }

@@ -13,17 +13,21 @@ class Args {
 public:
     Args(CallArgs& args, std::string_view function) : args_(args), function_(function) {}
 
-    // The argument at `index` (counting after the input value) or named `name`, else `fallback`.
-    Value get(size_t index, std::string_view name, Value fallback = {}) const {
-        if (index < args_.positional.size()) {
-            return args_.positional[index];
+    // The argument at `index` (counting after the input value) or named `name`, else an
+    // Undefined that fails, if used, with Python's message for a missing argument (not with
+    // an empty one: `{{ 5 is divisibleby }}`).
+    Value get(size_t index, std::string_view name) const {
+        if (const Value* v = find(index, name)) {
+            return *v;
         }
-        for (const auto& [k, v] : args_.keywords) {
-            if (k == name) {
-                return v;
-            }
-        }
-        return fallback;
+        return Value::undefined(std::string(function_) +
+                                "() missing 1 required positional argument: '" + std::string(name) +
+                                "'");
+    }
+    // The argument at `index` or named `name`, else `fallback`.
+    Value get(size_t index, std::string_view name, Value fallback) const {
+        const Value* v = find(index, name);
+        return v ? *v : fallback;
     }
 
     size_t positional_count() const { return args_.positional.size(); }
@@ -55,6 +59,18 @@ public:
     }
 
 private:
+    const Value* find(size_t index, std::string_view name) const {
+        if (index < args_.positional.size()) {
+            return &args_.positional[index];
+        }
+        for (const auto& [k, v] : args_.keywords) {
+            if (k == name) {
+                return &v;
+            }
+        }
+        return nullptr;
+    }
+
     CallArgs& args_;
     std::string_view function_;
 };

@@ -5,10 +5,13 @@
 #include "chat/jinja_text_filters.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <optional>
+#include <unordered_set>
 
 namespace hearth::jinja {
 
@@ -29,14 +32,43 @@ Value get_path(Interpreter& in, const Value& item, const Value& path) {
         size_t dot = p.find('.', start);
         std::string part =
             p.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-        bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit);
-        v = in.get_item(v, numeric ? Value(static_cast<int64_t>(std::atoll(part.c_str())))
-                                   : Value(part));
+        bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) {
+            return std::isdigit(static_cast<unsigned char>(c)) != 0;
+        });
+        // strtoll, not atoll: a path part beyond 64 bits saturates instead of being undefined.
+        v = in.get_item(
+            v, numeric ? Value(static_cast<int64_t>(std::strtoll(part.c_str(), nullptr, 10)))
+                       : Value(part));
         if (dot == std::string::npos) {
             return v;
         }
         start = dot + 1;
     }
+}
+
+// A text that two scalars share exactly when Python's == says they are equal, for a hash
+// set; nullopt for lists, dicts and the rest.
+std::optional<std::string> scalar_identity(const Value& v) {
+    if (v.is_string()) {
+        return "s" + v.as_string();
+    }
+    if (v.is_none()) {
+        return std::string("n");
+    }
+    if (v.is_int() || v.is_bool()) {
+        return "i" + std::to_string(v.as_int());
+    }
+    if (v.is_float()) {
+        double d = v.as_double();
+        if (d == std::trunc(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0) {
+            return "i" + std::to_string(static_cast<int64_t>(d)); // 2.0 == 2
+        }
+        if (std::isnan(d)) {
+            return std::nullopt; // nan != nan: never a duplicate, compared one by one
+        }
+        return "f" + format_float(d);
+    }
+    return std::nullopt;
 }
 
 Value lower_if_string(const Value& v, bool case_sensitive) {
@@ -74,7 +106,7 @@ Value f_length(Interpreter&, Value& v, Args&) {
     return Value(length_of(v));
 }
 
-Value f_tojson(Interpreter&, Value& v, Args& a) {
+Value f_tojson(Interpreter& in, Value& v, Args& a) {
     Value indent = a.get(1, "indent", Value(nullptr));
     Value separators = a.get(2, "separators", Value(nullptr));
     bool sort_keys = a.boolean(3, "sort_keys", false);
@@ -82,6 +114,8 @@ Value f_tojson(Interpreter&, Value& v, Args& a) {
     int width = -1;
     std::string indent_str;
     if (indent.is_int()) {
+        // Bounded before the cast and before one line's indentation is built from it.
+        check_string_size(static_cast<size_t>(std::max<int64_t>(0, indent.as_int())), in.limits());
         width = static_cast<int>(std::max<int64_t>(0, indent.as_int()));
     } else if (indent.is_string()) {
         width = 0;
@@ -188,25 +222,41 @@ Value f_sort(Interpreter& in, Value& v, Args& a) {
     bool case_sensitive = a.boolean(1, "case_sensitive", false);
     Value attribute = a.get(2, "attribute", Value(nullptr));
     auto items = in.iterate(v);
-    auto key = [&](const Value& x) {
-        return lower_if_string(attribute.is_none() ? x : get_path(in, x, attribute),
-                               case_sensitive);
-    };
-    std::stable_sort(items.begin(), items.end(), [&](const Value& x, const Value& y) {
-        return reverse ? key(y).less_than(key(x)) : key(x).less_than(key(y));
+    // Each key computed once, as Python's sorted(key=...) does, not once per comparison.
+    std::vector<std::pair<Value, Value>> keyed;
+    keyed.reserve(items.size());
+    for (auto& item : items) {
+        Value key = lower_if_string(attribute.is_none() ? item : get_path(in, item, attribute),
+                                    case_sensitive);
+        keyed.emplace_back(std::move(key), std::move(item));
+    }
+    std::stable_sort(keyed.begin(), keyed.end(), [&](const auto& x, const auto& y) {
+        return reverse ? y.first.less_than(x.first) : x.first.less_than(y.first);
     });
+    items.clear();
+    for (auto& [key, item] : keyed) {
+        items.push_back(std::move(item));
+    }
     return Value::list(std::move(items));
 }
 
 Value f_unique(Interpreter& in, Value& v, Args& a) {
     bool case_sensitive = a.boolean(0, "case_sensitive", false);
     Value attribute = a.get(1, "attribute", Value(nullptr));
+    // Python keeps a set: scalars go into a hash set under a text that is equal exactly when
+    // they are (1 == 1.0 == True); other keys, rare, are compared one by one.
+    std::unordered_set<std::string> seen_scalars;
     std::vector<Value> seen;
     std::vector<Value> out;
     for (const Value& item : in.iterate(v)) {
         Value key = lower_if_string(attribute.is_none() ? item : get_path(in, item, attribute),
                                     case_sensitive);
-        if (std::none_of(seen.begin(), seen.end(), [&](const Value& s) { return s.equals(key); })) {
+        if (std::optional<std::string> scalar = scalar_identity(key)) {
+            if (seen_scalars.insert(std::move(*scalar)).second) {
+                out.push_back(item);
+            }
+        } else if (std::none_of(seen.begin(), seen.end(),
+                                [&](const Value& s) { return s.equals(key); })) {
             seen.push_back(key);
             out.push_back(item);
         }

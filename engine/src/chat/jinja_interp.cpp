@@ -2,6 +2,7 @@
 #include "chat/jinja_interp.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace hearth::jinja {
 
@@ -35,6 +36,16 @@ Interpreter::DepthGuard::DepthGuard(Interpreter& interp) : in(interp) {
     }
 }
 
+Interpreter::NestingGuard::NestingGuard(Interpreter& interp) : in(interp) {
+    if (++in.nesting_ > in.limits_.max_nesting) {
+        --in.nesting_;
+        raise("TemplateRuntimeError", "maximum recursion depth exceeded (statements and "
+                                      "expressions nested more than " +
+                                          std::to_string(in.limits_.max_nesting) +
+                                          " deep across macro calls)");
+    }
+}
+
 Interpreter::Interpreter(const Limits& limits, std::optional<int64_t> now_unix)
     : limits_(limits), now_unix_(now_unix) {}
 
@@ -57,6 +68,7 @@ std::string Interpreter::render(const Body& body, const Value& context) {
             }
         }
     }
+    TextLimitScope text_limit(limits_.max_output_bytes);
     std::string out;
     exec(body, out, root);
     return out;
@@ -124,6 +136,7 @@ void Interpreter::assign(const Expr& target, Value value, Scope& scope) {
 
 Flow Interpreter::exec_node(const Node& node, std::string& out,
                             const std::shared_ptr<Scope>& scope) {
+    NestingGuard nesting(*this);
     switch (node.kind) {
     case NodeKind::text:
         append_output(out, node.text);
@@ -377,6 +390,7 @@ bool Interpreter::apply_test(std::string_view name, const Value& input, CallArgs
 }
 
 Value Interpreter::eval(const Expr& expr, const std::shared_ptr<Scope>& scope) {
+    NestingGuard nesting(*this);
     switch (expr.kind) {
     case ExprKind::literal:
         return expr.value;
@@ -436,6 +450,10 @@ Value Interpreter::eval(const Expr& expr, const std::shared_ptr<Scope>& scope) {
         }
         v.require_defined();
         if (v.is_int() || v.is_bool()) {
+            if (expr.name == "-" && v.as_int() == std::numeric_limits<int64_t>::min()) {
+                // Python's ints do not overflow; Hearth's 64-bit ones say so (binary_op too).
+                raise("OverflowError", "integer result too large");
+            }
             return Value(expr.name == "-" ? -v.as_int() : v.as_int());
         }
         if (v.is_float()) {
@@ -474,7 +492,16 @@ Value Interpreter::eval_binary(const Expr& expr, const std::shared_ptr<Scope>& s
     if (op == "not in") {
         return Value(!contains(b, a));
     }
-    return binary_op(op, a, b, limits_);
+    Value result = binary_op(op, a, b, limits_);
+    // Building a list or a string copies it: each item, and each KiB of text, counts as a loop
+    // step, so that `{% set ns.s = ns.s ~ x %}` in a long loop (quadratic copying) stops at
+    // the iteration bound instead of running for hours within the size bounds.
+    if (result.is_list()) {
+        count_iterations(result.as_list().items.size());
+    } else if (result.is_string()) {
+        count_iterations(result.as_string().size() / 1024);
+    }
+    return result;
 }
 
 } // namespace hearth::jinja

@@ -20,6 +20,10 @@ struct Limits {
     size_t max_depth = 256;
     size_t max_output_bytes = 16u << 20;
     uint64_t max_loop_iterations = 1'000'000;
+    // Statements and expressions evaluated inside one another, across all macro calls and
+    // loops: what bounds the C++ stack. The parser allows 256 levels in one template, but a
+    // macro recursing 256 deep through a 200-deep expression would be 51,200 levels.
+    size_t max_nesting = 1024;
 };
 
 // Variables of one frame (the template, a loop iteration, a macro call); lookups fall back
@@ -76,6 +80,7 @@ private:
     Limits limits_;
     std::optional<int64_t> now_unix_;
     size_t depth_ = 0;
+    size_t nesting_ = 0;
     uint64_t iterations_ = 0;
     std::vector<Value> filter_inputs_; // the body of {% filter %} / {% set x | f %}
     std::vector<Value> namespaces_;
@@ -85,6 +90,11 @@ private:
         Interpreter& in;
         explicit DepthGuard(Interpreter& interp);
         ~DepthGuard() { --in.depth_; }
+    };
+    struct NestingGuard {
+        Interpreter& in;
+        explicit NestingGuard(Interpreter& interp);
+        ~NestingGuard() { --in.nesting_; }
     };
 
     Flow exec(const Body& body, std::string& out, const std::shared_ptr<Scope>& scope);
@@ -110,7 +120,8 @@ void check_string_size(size_t bytes, const Limits& limits);
 Value binary_op(std::string_view op, const Value& a, const Value& b, const Limits& limits);
 bool contains(const Value& container, const Value& item);
 Value slice(const Value& object, const Value& start, const Value& stop, const Value& step);
-std::string percent_format(const std::string& format, const Value& args);
+// Fails like check_string_size when a width or precision exceeds the output limit.
+std::string percent_format(const std::string& format, const Value& args, const Limits& limits);
 
 // The built-in filters, tests, globals and methods (jinja_builtins.cpp).
 bool has_filter(std::string_view name);

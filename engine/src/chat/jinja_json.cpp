@@ -127,6 +127,7 @@ struct JsonWriter {
                 out += "[]";
                 return;
             }
+            NestingGuard guard(" while encoding a JSON object");
             out += '[';
             for (size_t i = 0; i < items.size(); ++i) {
                 if (i) {
@@ -134,6 +135,7 @@ struct JsonWriter {
                 }
                 newline(level + 1);
                 write(items[i], level + 1);
+                check_text_size(out);
             }
             newline(level);
             out += ']';
@@ -170,6 +172,7 @@ struct JsonWriter {
             std::stable_sort(entries.begin(), entries.end(),
                              [](const auto& a, const auto& b) { return a.first < b.first; });
         }
+        NestingGuard guard(" while encoding a JSON object");
         out += '{';
         for (size_t i = 0; i < entries.size(); ++i) {
             if (i) {
@@ -179,6 +182,7 @@ struct JsonWriter {
             append_json_string(out, entries[i].first, ensure_ascii);
             out += key_sep;
             write(*entries[i].second, level + 1);
+            check_text_size(out);
         }
         newline(level);
         out += '}';

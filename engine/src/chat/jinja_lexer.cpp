@@ -84,7 +84,6 @@ public:
             }
             pos_ = tag;
             char kind = src_[tag + 1];
-            std::string_view consumed_end;
             if (kind == '#') {
                 lex_comment(strip_next);
             } else if (kind == '{') {

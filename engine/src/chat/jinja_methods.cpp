@@ -6,6 +6,7 @@
 #include "chat/jinja_text_filters.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -15,7 +16,6 @@ namespace hearth::jinja {
 namespace {
 
 using Method = Value (*)(Interpreter&, const Value& self, Args&);
-
 
 Value m_strip(Interpreter&, const Value& s, Args& a) {
     return Value(filters::strip_chars(s.as_string(), a.get(0, "chars"), true, true));
@@ -274,28 +274,34 @@ Value m_format(Interpreter& in, const Value& s, Args& a) {
             field.resize(field.size() - 2);
         }
         Value v;
+        bool numeric = std::all_of(field.begin(), field.end(), [](char c) {
+            return std::isdigit(static_cast<unsigned char>(c)) != 0;
+        });
+        // Python's int of the field, as text: no digit string is out of its range.
+        std::string index_text = field.substr(
+            std::min(field.find_first_not_of('0'), field.empty() ? 0 : field.size() - 1));
         if (field.empty()) {
             v = a.get(auto_index++, "\x01");
-        } else if (std::all_of(field.begin(), field.end(), ::isdigit)) {
-            v = a.get(static_cast<size_t>(std::stoul(field)), "\x01");
+        } else if (numeric) {
+            v = index_text.size() > 18
+                    ? Value()
+                    : a.get(static_cast<size_t>(std::stoull(index_text)), "\x01");
         } else {
             v = a.get(SIZE_MAX, field);
             if (v.is_undefined()) {
                 raise("KeyError", python_repr(field));
             }
         }
-        if (v.is_undefined() &&
-            (field.empty() || ::isdigit(static_cast<unsigned char>(field[0])))) {
-            raise("IndexError",
-                  "Replacement index " +
-                      std::to_string(field.empty() ? auto_index - 1 : std::stoul(field)) +
-                      " out of range for positional args tuple");
+        if (v.is_undefined() && (field.empty() || numeric)) {
+            raise("IndexError", "Replacement index " +
+                                    (field.empty() ? std::to_string(auto_index - 1) : index_text) +
+                                    " out of range for positional args tuple");
         }
         std::string text = repr ? v.repr() : v.str();
         if (!spec.empty()) {
             if (v.is_number() && !v.is_bool() &&
                 (spec.back() == 'f' || spec.back() == 'd' || spec.back() == 'e')) {
-                text = percent_format("%" + spec, v);
+                text = percent_format("%" + spec, v, in.limits());
             } else {
                 char align = '<';
                 char fill = ' ';
@@ -505,7 +511,11 @@ std::vector<std::pair<std::string, Value>> make_globals() {
             in.count_iterations(static_cast<uint64_t>(count));
             std::vector<Value> items;
             for (int64_t i = 0; i < count; ++i) {
-                items.emplace_back(start + i * step);
+                // Every item lies between start and stop, but i * step alone can overflow:
+                // computed modulo 2**64, the sum comes out exact.
+                items.emplace_back(
+                    static_cast<int64_t>(static_cast<uint64_t>(start) +
+                                         static_cast<uint64_t>(i) * static_cast<uint64_t>(step)));
             }
             return Value::list(std::move(items));
         }));
@@ -519,8 +529,11 @@ std::vector<std::pair<std::string, Value>> make_globals() {
                    }));
     g.emplace_back("raise_exception",
                    Value::callable("raise_exception", [](Interpreter&, CallArgs& args) -> Value {
-                       raise("TemplateError",
-                             args.positional.empty() ? std::string() : args.positional[0].str());
+                       if (args.positional.empty()) {
+                           raise("TypeError", "raise_exception() missing 1 required positional "
+                                              "argument: 'message'");
+                       }
+                       raise("TemplateError", args.positional[0].str());
                    }));
     g.emplace_back("strftime_now",
                    Value::callable("strftime_now", [](Interpreter& in, CallArgs& args) {

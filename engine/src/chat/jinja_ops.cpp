@@ -1,9 +1,11 @@
 // Jinja operators with Python's semantics: int/float arithmetic, str and list concatenation
 // and repetition, `in`, slicing, and printf-style `%` formatting, with Python's messages.
 #include "chat/jinja_interp.h"
+#include "chat/jinja_utf8.h"
 
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 namespace hearth::jinja {
 
@@ -23,8 +25,9 @@ void check_overflow(bool overflow) {
 
 Value repeat(const Value& seq, int64_t times, const Limits& limits) {
     size_t n = times > 0 ? static_cast<size_t>(times) : 0;
+    // Compared by division: size * n can wrap around and pass a multiplied check.
     if (seq.is_string()) {
-        if (n > 0 && seq.as_string().size() * n > limits.max_output_bytes) {
+        if (n > 0 && seq.as_string().size() > limits.max_output_bytes / n) {
             raise("MemoryError", "string repetition result is too large");
         }
         std::string out;
@@ -35,7 +38,7 @@ Value repeat(const Value& seq, int64_t times, const Limits& limits) {
         return Value(std::move(out));
     }
     const auto& items = seq.as_list().items;
-    if (n > 0 && items.size() * n > limits.max_loop_iterations) {
+    if (n > 0 && items.size() > limits.max_loop_iterations / n) {
         raise("MemoryError", "list repetition result is too large");
     }
     std::vector<Value> out;
@@ -43,6 +46,54 @@ Value repeat(const Value& seq, int64_t times, const Limits& limits) {
         out.insert(out.end(), items.begin(), items.end());
     }
     return Value::list(std::move(out), seq.is_tuple());
+}
+
+// Flags, width and precision of one printf conversion ("%-08.3"), checked as Python reads
+// them: flags, then a width, then a precision. Both numbers come from the template, so they
+// are bounded by the output limit before anything is formatted.
+struct FormatSpec {
+    bool left = false;
+    size_t width = 0;
+    std::optional<size_t> precision;
+};
+
+FormatSpec parse_format_spec(std::string_view spec, const Limits& limits) {
+    FormatSpec f;
+    size_t i = 1; // past '%'
+    while (i < spec.size() && std::string_view("-+ #0").find(spec[i]) != std::string_view::npos) {
+        f.left = f.left || spec[i] == '-';
+        ++i;
+    }
+    auto number = [&] {
+        size_t v = 0;
+        for (; i < spec.size() && spec[i] >= '0' && spec[i] <= '9'; ++i) {
+            v = v * 10 + static_cast<size_t>(spec[i] - '0');
+            check_string_size(v, limits);
+        }
+        return v;
+    };
+    f.width = number();
+    if (i < spec.size() && spec[i] == '.') {
+        ++i;
+        f.precision = number();
+    }
+    if (i < spec.size()) {
+        raise("ValueError", std::string("unsupported format character '") + spec[i] + "'");
+    }
+    return f;
+}
+
+// snprintf into a string of the size it needs (the spec's numbers are bounded already).
+template <class T>
+std::string c_format(const std::string& spec, T value) {
+    int n = std::snprintf(nullptr, 0, spec.c_str(), value);
+    if (n < 0) {
+        raise("ValueError", "invalid format " + spec);
+    }
+    std::string out(static_cast<size_t>(n) + 1, '\0');
+    std::snprintf(out.data(), out.size(), spec.c_str(), value);
+    out.resize(static_cast<size_t>(n));
+    return out;
 }
 
 double python_fmod(double a, double b) {
@@ -160,7 +211,7 @@ Value binary_op(std::string_view op, const Value& a, const Value& b, const Limit
     }
     if (op == "//" || op == "%") {
         if (a.is_string() && op == "%") {
-            return Value(percent_format(a.as_string(), b));
+            return Value(percent_format(a.as_string(), b, limits));
         }
         if (!numbers) {
             unsupported(op, a, b);
@@ -170,6 +221,13 @@ Value binary_op(std::string_view op, const Value& a, const Value& b, const Limit
             int64_t y = b.as_int();
             if (y == 0) {
                 raise("ZeroDivisionError", "integer division or modulo by zero");
+            }
+            if (y == -1) { // x / -1 overflows for the most negative x
+                if (op == "%") {
+                    return Value(int64_t{0});
+                }
+                check_overflow(__builtin_sub_overflow(int64_t{0}, x, &r));
+                return Value(r);
             }
             int64_t q = x / y;
             int64_t m = x % y;
@@ -189,12 +247,16 @@ Value binary_op(std::string_view op, const Value& a, const Value& b, const Limit
     }
     if (op == "**") {
         if (ints && b.as_int() >= 0) {
+            // Square and multiply: a few steps for any exponent, with -1, 0 and 1 as bases
+            // that never overflow however large the exponent.
             int64_t base = a.as_int();
             int64_t result = 1;
-            for (int64_t e = b.as_int(); e > 0; --e) {
-                check_overflow(__builtin_mul_overflow(result, base, &result));
-                if (result == 0 || result == 1) {
-                    break;
+            for (int64_t e = b.as_int(); e > 0; e >>= 1) {
+                if (e & 1) {
+                    check_overflow(__builtin_mul_overflow(result, base, &result));
+                }
+                if (e > 1) {
+                    check_overflow(__builtin_mul_overflow(base, base, &base));
                 }
             }
             return Value(result);
@@ -308,7 +370,7 @@ Value slice(const Value& object, const Value& start_v, const Value& stop_v, cons
 
 // printf-style formatting: %s %r %d %i %f %e %g %x %o %c %% with flags, width and precision,
 // and %(name)s with a dict.
-std::string percent_format(const std::string& format, const Value& args) {
+std::string percent_format(const std::string& format, const Value& args, const Limits& limits) {
     std::vector<Value> positional;
     if (args.is_tuple()) {
         positional = args.as_list().items;
@@ -322,6 +384,7 @@ std::string percent_format(const std::string& format, const Value& args) {
             out += format[i];
             continue;
         }
+        check_string_size(out.size(), limits);
         if (++i >= format.size()) {
             raise("ValueError", "incomplete format");
         }
@@ -360,14 +423,21 @@ std::string percent_format(const std::string& format, const Value& args) {
             }
             arg = positional[next_arg++];
         }
-        char buf[512];
+        FormatSpec f = parse_format_spec(spec, limits);
         switch (conv) {
         case 's':
         case 'r': {
+            // Python counts characters, not bytes, and the text may hold NULs: not snprintf.
             std::string s = conv == 's' ? arg.str() : arg.repr();
-            spec += 's';
-            std::snprintf(buf, sizeof buf, spec.c_str(), s.c_str());
-            out += s.size() + 64 > sizeof buf ? s : std::string(buf);
+            if (f.precision) {
+                auto chars = utf8_chars(s);
+                if (chars.size() > *f.precision) {
+                    s.resize(static_cast<size_t>(chars[*f.precision].data() - s.data()));
+                }
+            }
+            size_t length = utf8_length(s);
+            std::string pad(length < f.width ? f.width - length : 0, ' ');
+            out += f.left ? s + pad : pad + s;
             break;
         }
         case 'd':
@@ -381,11 +451,16 @@ std::string percent_format(const std::string& format, const Value& args) {
                                        arg.type_name());
             }
             spec += conv == 'i' ? std::string("lld") : std::string("ll") + conv;
-            std::snprintf(buf, sizeof buf, spec.c_str(),
-                          static_cast<long long>(arg.is_float()
-                                                     ? std::trunc(arg.as_double())
-                                                     : static_cast<double>(arg.as_int())));
-            out += buf;
+            if (arg.is_float()) {
+                // Python's int(): beyond 64 bits it keeps growing; Hearth's says so.
+                double d = std::trunc(arg.as_double());
+                if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) {
+                    raise("OverflowError", "integer result too large");
+                }
+                out += c_format(spec, static_cast<long long>(d));
+            } else {
+                out += c_format(spec, static_cast<long long>(arg.as_int()));
+            }
             break;
         case 'f':
         case 'F':
@@ -397,8 +472,7 @@ std::string percent_format(const std::string& format, const Value& args) {
                 raise("TypeError", "must be real number, not " + arg.type_name());
             }
             spec += conv;
-            std::snprintf(buf, sizeof buf, spec.c_str(), arg.as_double());
-            out += buf;
+            out += c_format(spec, arg.as_double());
             break;
         default:
             raise("ValueError", std::string("unsupported format character '") + conv + "'");

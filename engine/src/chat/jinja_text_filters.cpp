@@ -3,14 +3,25 @@
 #include "chat/jinja_text_filters.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 
 namespace hearth::jinja::filters {
 
 namespace {
 
+// Python's int() of a finite float: truncation toward zero. Beyond 64 bits Python's int keeps
+// growing; Hearth's says so rather than wrapping (the conversion would be undefined).
+int64_t float_to_int(double d) {
+    constexpr double limit = 9223372036854775808.0; // 2**63
+    if (!(d >= -limit && d < limit)) {
+        raise("OverflowError", "integer result too large");
+    }
+    return static_cast<int64_t>(d);
+}
 
 std::string title_case(const std::string& s) {
     // jinja2's do_title: words begin after runs of whitespace, '-', '(', '{', '[', '<'.
@@ -22,6 +33,10 @@ std::string title_case(const std::string& s) {
         if (sep) {
             out += ch;
             word_start = true;
+        } else if (ch.size() == 1) { // ASCII without a string per character: a long text
+            unsigned char c = static_cast<unsigned char>(ch[0]);
+            out += static_cast<char>(word_start ? std::toupper(c) : std::tolower(c));
+            word_start = false;
         } else {
             out += word_start ? utf8_upper(ch) : utf8_lower(ch);
             word_start = false;
@@ -160,19 +175,23 @@ Value f_int(Interpreter&, Value& v, Args& a) {
         return Value(v.as_int());
     }
     if (v.is_float()) {
-        return std::isfinite(v.as_double()) ? Value(static_cast<int64_t>(v.as_double())) : fallback;
+        return std::isfinite(v.as_double()) ? Value(float_to_int(v.as_double())) : fallback;
     }
     if (v.is_string()) {
         std::string s = strip_chars(v.as_string(), Value(), true, true);
         char* end = nullptr;
-        errno = 0;
-        long long i = std::strtoll(s.c_str(), &end, static_cast<int>(base));
-        if (!s.empty() && end && *end == '\0' && errno == 0) {
-            return Value(static_cast<int64_t>(i));
+        // Python's int(s, base) takes base 0 or 2..36; another is a ValueError, which jinja2
+        // answers by trying float(s). strtoll would not even set `end` for it.
+        if (base == 0 || (base >= 2 && base <= 36)) {
+            errno = 0;
+            long long i = std::strtoll(s.c_str(), &end, static_cast<int>(base));
+            if (!s.empty() && end && *end == '\0' && errno == 0) {
+                return Value(static_cast<int64_t>(i));
+            }
         }
         double d = std::strtod(s.c_str(), &end);
         if (!s.empty() && end && *end == '\0' && std::isfinite(d)) {
-            return Value(static_cast<int64_t>(d));
+            return Value(float_to_int(d));
         }
     }
     return fallback;
@@ -196,6 +215,9 @@ Value f_float(Interpreter&, Value& v, Args& a) {
 
 Value f_abs(Interpreter&, Value& v, Args&) {
     if (v.is_int() || v.is_bool()) {
+        if (v.as_int() == std::numeric_limits<int64_t>::min()) {
+            raise("OverflowError", "integer result too large");
+        }
         return Value(v.as_int() < 0 ? -v.as_int() : v.as_int());
     }
     if (v.is_float()) {
@@ -230,10 +252,14 @@ Value f_round(Interpreter&, Value& v, Args& a) {
     return Value((method == "ceil" ? std::ceil(x * scale) : std::floor(x * scale)) / scale);
 }
 
-Value f_indent(Interpreter&, Value& v, Args& a) {
+Value f_indent(Interpreter& in, Value& v, Args& a) {
     Value width = a.get(0, "width", Value(4));
     bool first = a.boolean(1, "first", false);
     bool blank = a.boolean(2, "blank", false);
+    // The width comes from the template: bounded before the indentation string is built.
+    if (!width.is_string()) {
+        check_string_size(static_cast<size_t>(std::max<int64_t>(0, width.as_int())), in.limits());
+    }
     std::string indention =
         width.is_string()
             ? width.as_string()
@@ -255,6 +281,7 @@ Value f_indent(Interpreter&, Value& v, Args& a) {
             }
         }
         rv += lines[i];
+        check_string_size(rv.size() + indention.size(), in.limits());
     }
     return Value(first ? indention + rv : rv);
 }
@@ -274,15 +301,15 @@ Value f_wordcount(Interpreter&, Value& v, Args&) {
     return Value(count);
 }
 
-Value f_format(Interpreter&, Value& v, Args& a) {
+Value f_format(Interpreter& in, Value& v, Args& a) {
     if (!a.raw().keywords.empty()) {
         std::vector<std::pair<Value, Value>> items;
         for (auto& [k, x] : a.raw().keywords) {
             items.emplace_back(Value(k), x);
         }
-        return Value(percent_format(v.str(), Value::dict(std::move(items))));
+        return Value(percent_format(v.str(), Value::dict(std::move(items)), in.limits()));
     }
-    return Value(percent_format(v.str(), Value::list(a.raw().positional, true)));
+    return Value(percent_format(v.str(), Value::list(a.raw().positional, true), in.limits()));
 }
 
 Value f_center(Interpreter& in, Value& v, Args& a) {

@@ -6,13 +6,115 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 namespace hearth::jinja {
 
 void raise(std::string type, std::string message) {
     throw JinjaError{std::move(type), std::move(message)};
+}
+
+namespace {
+
+thread_local size_t t_nesting = 0;
+thread_local size_t t_max_text = SIZE_MAX;
+// The lists and dicts whose repr is being written, innermost last: a namespace can hold
+// itself, and Python prints the repeated container as [...] or {...}.
+thread_local std::vector<const void*> t_repr_stack;
+
+struct ReprEnter {
+    explicit ReprEnter(const void* obj) { t_repr_stack.push_back(obj); }
+    ~ReprEnter() { t_repr_stack.pop_back(); }
+    ReprEnter(const ReprEnter&) = delete;
+    ReprEnter& operator=(const ReprEnter&) = delete;
+};
+
+bool repr_entered(const void* obj) {
+    return std::find(t_repr_stack.begin(), t_repr_stack.end(), obj) != t_repr_stack.end();
+}
+
+// Whether destroying `v` would go on to destroy a list or dict: only those are released
+// iteratively (most containers hold strings and numbers, or containers shared elsewhere).
+bool owns_container(const Value& v) {
+    return (v.is_list() || v.is_dict()) && v.is_last_reference();
+}
+
+// Moves the lists and dicts among `items` that nothing else refers to into `pending`.
+void take_owned_containers(std::vector<Value>& items, std::vector<Value>& pending) {
+    for (Value& item : items) {
+        if (owns_container(item)) {
+            pending.push_back(std::move(item));
+        }
+    }
+}
+
+void take_owned_containers(std::vector<std::pair<Value, Value>>& items,
+                           std::vector<Value>& pending) {
+    for (auto& [k, item] : items) {
+        if (owns_container(k)) {
+            pending.push_back(std::move(k));
+        }
+        if (owns_container(item)) {
+            pending.push_back(std::move(item));
+        }
+    }
+}
+
+// Destroys `pending` and every list and dict only it holds without recursing: each gives up
+// its own such items to `pending` before it is destroyed.
+void release_iteratively(std::vector<Value>& pending) {
+    while (!pending.empty()) {
+        Value v = std::move(pending.back());
+        pending.pop_back();
+        if (v.is_list()) {
+            take_owned_containers(v.as_list().items, pending);
+        } else if (v.is_dict()) {
+            take_owned_containers(v.as_dict().items, pending);
+        }
+    } // v, holding no list or dict of its own any more, is destroyed here
+}
+
+} // namespace
+
+ListObj::~ListObj() {
+    std::vector<Value> pending;
+    take_owned_containers(items, pending);
+    release_iteratively(pending);
+}
+
+DictObj::~DictObj() {
+    std::vector<Value> pending;
+    take_owned_containers(items, pending);
+    release_iteratively(pending);
+}
+
+NestingGuard::NestingGuard(const char* what) {
+    if (t_nesting >= kMaxValueNesting) {
+        raise("RecursionError", std::string("maximum recursion depth exceeded") + what);
+    }
+    ++t_nesting;
+}
+
+NestingGuard::~NestingGuard() {
+    --t_nesting;
+}
+
+TextLimitScope::TextLimitScope(size_t max_bytes) : previous_(t_max_text) {
+    t_max_text = max_bytes;
+}
+
+TextLimitScope::~TextLimitScope() {
+    t_max_text = previous_;
+}
+
+void check_text_size(const std::string& text) {
+    if (text.size() > t_max_text) {
+        raise("TemplateRuntimeError",
+              "rendered output is too large (more than " + std::to_string(t_max_text) + " bytes)");
+    }
 }
 
 const Value* DictObj::find(const Value& key) const {
@@ -45,21 +147,28 @@ void DictObj::set(Value key, Value value) {
 
 Value Value::undefined(std::string message) {
     Value v;
-    v.str_ = std::move(message);
+    v.set_string(std::move(message));
     return v;
 }
 
 Value Value::list(std::vector<Value> items, bool tuple) {
     Value v;
     v.kind_ = Kind::list;
-    v.obj_ = std::make_shared<ListObj>(ListObj{std::move(items), tuple});
+    // Filled in place: the destructor of ListObj leaves it without a move constructor.
+    auto obj = std::make_shared<ListObj>();
+    obj->items = std::move(items);
+    obj->tuple = tuple;
+    v.obj_ = std::move(obj);
     return v;
 }
 
 Value Value::dict(std::vector<std::pair<Value, Value>> items, bool is_namespace) {
     Value v;
     v.kind_ = Kind::dict;
-    v.obj_ = std::make_shared<DictObj>(DictObj{std::move(items), is_namespace});
+    auto obj = std::make_shared<DictObj>();
+    obj->items = std::move(items);
+    obj->is_namespace = is_namespace;
+    v.obj_ = std::move(obj);
     return v;
 }
 
@@ -114,7 +223,7 @@ Value Value::from_json(const nlohmann::ordered_json& json) {
 
 const Value& Value::require_defined() const {
     if (is_undefined()) {
-        raise("UndefinedError", str_);
+        raise("UndefinedError", as_string());
     }
     return *this;
 }
@@ -130,7 +239,7 @@ bool Value::truthy() const {
     case Kind::floating:
         return float_ != 0.0;
     case Kind::string:
-        return !str_.empty();
+        return !as_string().empty();
     case Kind::list:
         return !as_list().items.empty();
     case Kind::dict:
@@ -233,7 +342,7 @@ void Value::append_str(std::string& out) const {
     case Kind::undefined:
         return;
     case Kind::string:
-        out += str_;
+        out += as_string();
         return;
     default:
         append_repr(out);
@@ -258,16 +367,23 @@ void Value::append_repr(std::string& out) const {
         out += format_float(float_);
         return;
     case Kind::string:
-        out += python_repr(str_);
+        out += python_repr(as_string());
         return;
     case Kind::list: {
         const auto& l = as_list();
+        if (repr_entered(obj_.get())) {
+            out += l.tuple ? "(...)" : "[...]";
+            return;
+        }
+        NestingGuard guard(" while getting the repr of an object");
+        ReprEnter enter(obj_.get());
         out += l.tuple ? '(' : '[';
         for (size_t i = 0; i < l.items.size(); ++i) {
             if (i) {
                 out += ", ";
             }
             l.items[i].append_repr(out);
+            check_text_size(out);
         }
         if (l.tuple && l.items.size() == 1) {
             out += ',';
@@ -280,6 +396,12 @@ void Value::append_repr(std::string& out) const {
         if (d.is_namespace) {
             out += "<Namespace ";
         }
+        if (repr_entered(obj_.get())) {
+            out += d.is_namespace ? "{...}>" : "{...}";
+            return;
+        }
+        NestingGuard guard(" while getting the repr of an object");
+        ReprEnter enter(obj_.get());
         out += '{';
         for (size_t i = 0; i < d.items.size(); ++i) {
             if (i) {
@@ -288,6 +410,7 @@ void Value::append_repr(std::string& out) const {
             d.items[i].first.append_repr(out);
             out += ": ";
             d.items[i].second.append_repr(out);
+            check_text_size(out);
         }
         out += '}';
         if (d.is_namespace) {
@@ -359,13 +482,14 @@ bool Value::equals(const Value& other) const {
     case Kind::none:
         return true;
     case Kind::string:
-        return str_ == other.str_;
+        return as_string() == other.as_string();
     case Kind::list: {
         const auto& a = as_list();
         const auto& b = other.as_list();
         if (a.tuple != b.tuple || a.items.size() != b.items.size()) {
             return false;
         }
+        NestingGuard guard(" in comparison");
         for (size_t i = 0; i < a.items.size(); ++i) {
             if (!a.items[i].equals(b.items[i])) {
                 return false;
@@ -382,6 +506,7 @@ bool Value::equals(const Value& other) const {
         if (a.items.size() != b.items.size()) {
             return false;
         }
+        NestingGuard guard(" in comparison");
         for (const auto& [k, v] : a.items) {
             const Value* w = b.find(k);
             if (!w || !v.equals(*w)) {
@@ -403,11 +528,12 @@ bool Value::less_than(const Value& other, std::string_view op) const {
         return int_ < other.int_;
     }
     if (is_string() && other.is_string()) {
-        return str_ < other.str_; // UTF-8 byte order is code point order
+        return as_string() < other.as_string(); // UTF-8 byte order is code point order
     }
     if (is_list() && other.is_list() && is_tuple() == other.is_tuple()) {
         const auto& a = as_list().items;
         const auto& b = other.as_list().items;
+        NestingGuard guard(" in comparison");
         for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
             if (!a[i].equals(b[i])) {
                 return a[i].less_than(b[i], op);

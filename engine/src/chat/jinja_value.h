@@ -47,14 +47,18 @@ struct CallArgs {
 
 using NativeFn = std::function<Value(Interpreter&, CallArgs&)>;
 
+// Destroying a list or dict releases nested lists and dicts iteratively, not recursively: a
+// template can build a list nested a million deep (`{% set ns.x = [ns.x] %}` in a loop).
 struct ListObj {
     std::vector<Value> items;
     bool tuple = false;
+    ~ListObj();
 };
 
 struct DictObj {
     std::vector<std::pair<Value, Value>> items; // insertion order, as Python dicts keep it
     bool is_namespace = false;
+    ~DictObj();
     const Value* find(const Value& key) const;
     const Value* find(std::string_view key) const;
     void set(Value key, Value value);
@@ -74,9 +78,9 @@ public:
     Value(int i) : kind_(Kind::integer), int_(i) {}
     Value(int64_t i) : kind_(Kind::integer), int_(i) {}
     Value(double f) : kind_(Kind::floating), float_(f) {}
-    Value(std::string s) : kind_(Kind::string), str_(std::move(s)) {}
-    Value(std::string_view s) : kind_(Kind::string), str_(s) {}
-    Value(const char* s) : kind_(Kind::string), str_(s) {}
+    Value(std::string s) : kind_(Kind::string) { set_string(std::move(s)); }
+    Value(std::string_view s) : kind_(Kind::string) { set_string(std::string(s)); }
+    Value(const char* s) : kind_(Kind::string) { set_string(s); }
 
     // An Undefined whose use fails with `message` ("'x' is undefined", ...).
     static Value undefined(std::string message);
@@ -103,13 +107,13 @@ public:
     bool as_bool() const { return int_ != 0; }
     int64_t as_int() const { return int_; } // integers and booleans
     double as_double() const { return is_float() ? float_ : static_cast<double>(int_); }
-    const std::string& as_string() const { return str_; }
+    const std::string& as_string() const { return shared_str_ ? *shared_str_ : str_; }
     ListObj& as_list() const { return *static_cast<ListObj*>(obj_.get()); }
     DictObj& as_dict() const { return *static_cast<DictObj*>(obj_.get()); }
     CallableObj& as_callable() const { return *static_cast<CallableObj*>(obj_.get()); }
     LoopState& as_loop() const { return *static_cast<LoopState*>(obj_.get()); }
     // The message an Undefined fails with.
-    const std::string& undefined_message() const { return str_; }
+    const std::string& undefined_message() const { return as_string(); }
     // Throws UndefinedError when this is Undefined (for operations jinja2's Undefined refuses).
     const Value& require_defined() const;
 
@@ -129,6 +133,9 @@ public:
     // Python's < for numbers, strings and sequences; TypeError otherwise.
     bool less_than(const Value& other, std::string_view op = "<") const;
 
+    // Whether this is the only reference to its list, dict, callable or loop.
+    bool is_last_reference() const { return obj_ && obj_.use_count() == 1; }
+
     // json.dumps(self, ensure_ascii=False, indent, separators, sort_keys).
     std::string to_json(int indent = -1, std::string_view indent_str = {},
                         std::string_view item_sep = {}, std::string_view key_sep = {},
@@ -138,9 +145,49 @@ private:
     Kind kind_ = Kind::undefined;
     int64_t int_ = 0;
     double float_ = 0;
-    std::string str_; // string value, or an Undefined's message
+    // The string value, or an Undefined's message: short ones in place (copies of values are
+    // everywhere: lists, scopes, arguments), long ones shared, because a template can put a
+    // megabyte string into a list a hundred thousand times.
+    static constexpr size_t kShareStringsAbove = 64;
+    std::string str_;
+    std::shared_ptr<const std::string> shared_str_;
+    void set_string(std::string s) {
+        if (s.size() > kShareStringsAbove) {
+            shared_str_ = std::make_shared<const std::string>(std::move(s));
+        } else {
+            str_ = std::move(s);
+        }
+    }
     std::shared_ptr<void> obj_;
 };
+
+// Recursion through nested values (repr, ==, <, json.dumps) is bounded as Python's recursion
+// limit bounds it: deeper than this fails with RecursionError ("maximum recursion depth
+// exceeded" + `what`) instead of overflowing the C++ stack. Counted per thread.
+constexpr size_t kMaxValueNesting = 512;
+class NestingGuard {
+public:
+    explicit NestingGuard(const char* what);
+    ~NestingGuard();
+    NestingGuard(const NestingGuard&) = delete;
+    NestingGuard& operator=(const NestingGuard&) = delete;
+};
+
+// While one exists, text that str(), repr() and json.dumps build on this thread fails with
+// the render's output-size message once it passes `max_bytes`: a list holding the same
+// megabyte string a million times must not be printed into memory first and checked after.
+class TextLimitScope {
+public:
+    explicit TextLimitScope(size_t max_bytes);
+    ~TextLimitScope();
+    TextLimitScope(const TextLimitScope&) = delete;
+    TextLimitScope& operator=(const TextLimitScope&) = delete;
+
+private:
+    size_t previous_;
+};
+// Fails when `text` has grown past the current TextLimitScope's bound.
+void check_text_size(const std::string& text);
 
 // Python's repr() of a float: shortest round-trip digits, "1.0", "1e-05", "1e+16".
 std::string format_float(double value);
