@@ -24,6 +24,7 @@ QtObject {
     readonly property color warning: dark ? "#f2c14e" : "#8a5a00"
     readonly property color warningBackground: dark ? "#3a3220" : "#fff4d6"
     readonly property color error: dark ? "#ff8a80" : "#b3261e"
+    readonly property color success: dark ? "#8fd18f" : "#2e7d32"
     readonly property color selection: dark ? "#3f4450" : "#e2dfd8"
 
     // The gauge's three kinds of memory.

@@ -13,10 +13,11 @@ HEARTH_APT_PACKAGES=(
     qml6-module-qtquick qml6-module-qtquick-controls qml6-module-qtquick-layouts
     qml6-module-qtquick-window qml6-module-qtqml-workerscript qml6-module-qtquick-templates
     qml6-module-qttest qml6-module-qtquick-dialogs qml6-module-qtqml qml6-module-qtqml-models
+    qml6-module-qt-labs-folderlistmodel
     libgl-dev
     libsentencepiece-dev nlohmann-json3-dev libfmt-dev
-)
     dpkg-dev lintian desktop-file-utils appstream shared-mime-info groff-base
+)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

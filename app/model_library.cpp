@@ -1,0 +1,351 @@
+// The local model list, its fit badges, and the load settings.
+#include "model_library.h"
+
+#include "hearth/cuda_device.h"
+#include "hearth/memory_plan.h"
+#include "model_locator.h"
+
+#include <QDir>
+#include <QFileInfo>
+#include <QSettings>
+#include <QUrl>
+#include <algorithm>
+
+namespace {
+
+const char* kFoldersKey = "models/folders";
+const char* kContextKey = "models/context";
+const char* kThreadsKey = "models/threads";
+const char* kDeviceKey = "models/device";
+
+// The session's own default when no context is chosen (SessionOptions::n_ctx = 0).
+constexpr uint32_t kDefaultContextCap = 4096;
+
+QString compactCount(qint64 n) {
+    if (n >= 1'000'000'000) {
+        return QStringLiteral("%1B").arg(double(n) / 1e9, 0, 'f', 1);
+    }
+    if (n >= 1'000'000) {
+        return QStringLiteral("%1M").arg(qRound(double(n) / 1e6));
+    }
+    if (n >= 1'000) {
+        return QStringLiteral("%1K").arg(qRound(double(n) / 1e3));
+    }
+    return QString::number(n);
+}
+
+QString bytes(double n) {
+    return QString::fromStdString(hearth::format_bytes(n));
+}
+
+} // namespace
+
+void ModelScanner::scan(quint64 generation, const QList<ScanRoot>& roots) {
+    emit scanned(generation, ModelScan::scan(roots));
+}
+
+ModelLibrary::ModelLibrary(QObject* parent) : QAbstractListModel(parent) {
+    qRegisterMetaType<LocalModel>();
+    qRegisterMetaType<QList<LocalModel>>();
+    qRegisterMetaType<QList<ScanRoot>>();
+
+    const QSettings settings;
+    m_folders = settings.value(QLatin1String(kFoldersKey)).toStringList();
+    m_contextLength = std::max(0, settings.value(QLatin1String(kContextKey), 0).toInt());
+    m_threads = std::clamp(settings.value(QLatin1String(kThreadsKey), 0).toInt(), 0, maxThreads());
+    m_device = settings.value(QLatin1String(kDeviceKey), QStringLiteral("auto")).toString();
+
+    // Asked once: the answer does not change while the app runs, and asking creates a
+    // CUDA context per device.
+    if (auto devices = hearth::list_cuda_devices(); !devices) {
+        m_gpuStatus = QString::fromStdString(devices.error().message);
+    } else if (devices->empty()) {
+        m_gpuStatus = QStringLiteral("no CUDA device found");
+    } else {
+        const hearth::CudaDeviceInfo& gpu = devices->front();
+        m_gpuName = QString::fromStdString(gpu.name);
+        m_gpuStatus = QStringLiteral("%1, %2").arg(m_gpuName, bytes(double(gpu.total_bytes)));
+        m_gpuTotalBytes = gpu.total_bytes;
+        m_gpuFreeBytes = gpu.free_bytes;
+    }
+    if (m_device == QLatin1String("gpu") && !gpuAvailable()) {
+        m_device = QStringLiteral("auto");
+    }
+
+    m_thread.setObjectName(QStringLiteral("hearth-model-scan"));
+    m_scanner = new ModelScanner;
+    m_scanner->moveToThread(&m_thread);
+    connect(&m_thread, &QThread::finished, m_scanner, &QObject::deleteLater);
+    connect(this, &ModelLibrary::scanRequested, m_scanner, &ModelScanner::scan,
+            Qt::QueuedConnection);
+    connect(m_scanner, &ModelScanner::scanned, this, &ModelLibrary::onScanned,
+            Qt::QueuedConnection);
+    m_thread.start();
+}
+
+ModelLibrary::~ModelLibrary() {
+    // A scan in progress finishes its current walk; its result is then dropped with us.
+    m_thread.quit();
+    m_thread.wait();
+}
+
+int ModelLibrary::rowCount(const QModelIndex& parent) const {
+    return parent.isValid() ? 0 : int(m_models.size());
+}
+
+QVariant ModelLibrary::data(const QModelIndex& index, int role) const {
+    if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid)) {
+        return {};
+    }
+    const LocalModel& model = m_models.at(index.row());
+    switch (role) {
+    case Qt::DisplayRole:
+    case NameRole:
+        return model.name;
+    case PathRole:
+        return model.path;
+    case SourceRole:
+        return model.source;
+    case RepoRole:
+        return model.repo;
+    case ArchitectureRole:
+        return model.architecture;
+    case QuantizationRole:
+        return model.quantization;
+    case ParametersRole:
+        return model.parameters > 0 ? compactCount(model.parameters) : QString();
+    case FileSizeRole:
+        return bytes(double(model.fileSize));
+    case TrainedContextRole:
+        return model.trainedContext;
+    case PartsRole:
+        return model.parts;
+    case ErrorRole:
+        return model.error;
+    case FitRole:
+        return m_fits.value(index.row()).fit;
+    case FitDetailRole:
+        return m_fits.value(index.row()).detail;
+    case LoadedRole:
+        return !m_loadedPath.isEmpty() && model.path == m_loadedPath;
+    case DetailsRole: {
+        QStringList parts;
+        for (const QString& part :
+             {model.architecture, model.quantization,
+              model.parameters > 0 ? compactCount(model.parameters) : QString(),
+              bytes(double(model.fileSize))}) {
+            if (!part.isEmpty()) {
+                parts << part;
+            }
+        }
+        if (model.trainedContext > 0) {
+            parts << QStringLiteral("context %1").arg(model.trainedContext);
+        }
+        if (model.parts > 1) {
+            parts << QStringLiteral("%1 parts").arg(model.parts);
+        }
+        return parts.join(QStringLiteral(" · "));
+    }
+    default:
+        return {};
+    }
+}
+
+QHash<int, QByteArray> ModelLibrary::roleNames() const {
+    return {{PathRole, "path"},
+            {NameRole, "name"},
+            {SourceRole, "source"},
+            {RepoRole, "repo"},
+            {ArchitectureRole, "architecture"},
+            {QuantizationRole, "quantization"},
+            {ParametersRole, "parameters"},
+            {FileSizeRole, "fileSize"},
+            {TrainedContextRole, "trainedContext"},
+            {PartsRole, "parts"},
+            {ErrorRole, "error"},
+            {FitRole, "fit"},
+            {FitDetailRole, "fitDetail"},
+            {LoadedRole, "loaded"},
+            {DetailsRole, "details"}};
+}
+
+QString ModelLibrary::modelsDirectory() const {
+    return ModelLocator::modelsDirectory();
+}
+
+QString ModelLibrary::huggingFaceCache() const {
+    return ModelScan::huggingFaceCacheDirectory();
+}
+
+int ModelLibrary::maxThreads() {
+    return std::max(1, QThread::idealThreadCount());
+}
+
+bool ModelLibrary::usesGpu() const {
+    return gpuAvailable() && m_device != QLatin1String("cpu");
+}
+
+QString ModelLibrary::effectiveDevice() const {
+    return usesGpu() ? m_gpuName : QStringLiteral("CPU");
+}
+
+void ModelLibrary::setContextLength(int tokens) {
+    tokens = std::clamp(tokens, 0, 1 << 20);
+    if (tokens != m_contextLength) {
+        m_contextLength = tokens;
+        saveSettings();
+        refreshFits();
+        emit settingsChanged();
+    }
+}
+
+void ModelLibrary::setThreads(int threads) {
+    threads = std::clamp(threads, 0, maxThreads());
+    if (threads != m_threads) {
+        m_threads = threads;
+        saveSettings();
+        emit settingsChanged();
+    }
+}
+
+void ModelLibrary::setDevice(const QString& device) {
+    const bool known = device == QLatin1String("auto") || device == QLatin1String("cpu") ||
+                       (device == QLatin1String("gpu") && gpuAvailable());
+    if (!known || device == m_device) {
+        return;
+    }
+    m_device = device;
+    saveSettings();
+    refreshFits();
+    emit settingsChanged();
+}
+
+void ModelLibrary::setLoadedPath(const QString& path) {
+    if (path == m_loadedPath) {
+        return;
+    }
+    m_loadedPath = path;
+    emit loadedPathChanged();
+    if (!m_models.isEmpty()) {
+        emit dataChanged(index(0), index(int(m_models.size()) - 1), {LoadedRole});
+    }
+}
+
+void ModelLibrary::saveSettings() {
+    QSettings settings;
+    settings.setValue(QLatin1String(kFoldersKey), m_folders);
+    settings.setValue(QLatin1String(kContextKey), m_contextLength);
+    settings.setValue(QLatin1String(kThreadsKey), m_threads);
+    settings.setValue(QLatin1String(kDeviceKey), m_device);
+}
+
+QList<ScanRoot> ModelLibrary::roots() const {
+    QList<ScanRoot> roots{{modelsDirectory(), QStringLiteral("Hearth"), false},
+                          {huggingFaceCache(), QStringLiteral("Hugging Face"), true}};
+    for (const QString& folder : m_folders) {
+        roots.append({folder, QStringLiteral("Folder"), false});
+    }
+    return roots;
+}
+
+void ModelLibrary::rescan() {
+    const bool wasScanning = scanning();
+    m_pendingScan += 1;
+    if (!wasScanning) {
+        emit scanningChanged();
+    }
+    emit scanRequested(m_pendingScan, roots());
+}
+
+void ModelLibrary::onScanned(quint64 generation, const QList<LocalModel>& models) {
+    if (generation != m_pendingScan) {
+        return; // a later scan is on its way
+    }
+    beginResetModel();
+    m_models = models;
+    m_fits.clear();
+    for (const LocalModel& model : m_models) {
+        m_fits.append(model.info ? assessFit(*model.info) : FitResult{});
+    }
+    endResetModel();
+    m_appliedScan = generation;
+    emit countChanged();
+    emit scanningChanged();
+    emit scanFinished();
+}
+
+bool ModelLibrary::addFolder(const QString& pathOrUrl) {
+    const QUrl url(pathOrUrl);
+    const QString path =
+        QDir::cleanPath(url.isLocalFile() ? url.toLocalFile() : pathOrUrl.trimmed());
+    if (path.isEmpty() || !QFileInfo(path).isDir()) {
+        m_folderError = QStringLiteral("%1 is not a folder").arg(path);
+        return false;
+    }
+    if (m_folders.contains(path)) {
+        m_folderError = QStringLiteral("%1 is already listed").arg(path);
+        return false;
+    }
+    m_folderError.clear();
+    m_folders.append(path);
+    saveSettings();
+    emit foldersChanged();
+    rescan();
+    return true;
+}
+
+void ModelLibrary::removeFolder(const QString& path) {
+    if (m_folders.removeAll(path) > 0) {
+        saveSettings();
+        emit foldersChanged();
+        rescan();
+    }
+}
+
+ModelLibrary::FitResult ModelLibrary::assessFit(const hearth::ModelInfo& info) const {
+    uint32_t nCtx = uint32_t(m_contextLength);
+    if (nCtx == 0) {
+        nCtx = info.n_ctx_train > 0 ? std::min(info.n_ctx_train, kDefaultContextCap)
+                                    : kDefaultContextCap;
+    }
+    const bool gpu = usesGpu();
+    const hearth::MemoryPlan plan = hearth::plan_memory(
+        info, {.n_ctx = nCtx,
+               .n_seq = 1,
+               .n_batch = 512,
+               .kv_type = hearth::KvCacheType::f16,
+               .device = gpu ? hearth::DeviceKind::cuda : hearth::DeviceKind::cpu});
+    uint64_t available = 0;
+    QString where;
+    if (gpu) {
+        available = m_gpuFreeBytes;
+        where = QStringLiteral("free on %1").arg(m_gpuName);
+    } else if (const auto host = hearth::read_host_memory()) {
+        available = host->available_bytes;
+        where = QStringLiteral("RAM available");
+    }
+    if (available == 0) {
+        return {
+            QString(),
+            QStringLiteral("needs %1; free memory unknown").arg(bytes(double(plan.total_bytes)))};
+    }
+    const hearth::Fit fit = hearth::assess_fit(plan.total_bytes, available);
+    const QString name = fit == hearth::Fit::fits    ? QStringLiteral("fits")
+                         : fit == hearth::Fit::tight ? QStringLiteral("tight")
+                                                     : QStringLiteral("will not fit");
+    return {name, QStringLiteral("needs %1 at %2 tokens (weights %3, KV cache %4) · %5 %6")
+                      .arg(bytes(double(plan.total_bytes)))
+                      .arg(nCtx)
+                      .arg(bytes(double(plan.weights_bytes)), bytes(double(plan.kv_bytes)),
+                           bytes(double(available)), where)};
+}
+
+void ModelLibrary::refreshFits() {
+    for (qsizetype row = 0; row < m_models.size(); ++row) {
+        const LocalModel& model = m_models.at(row);
+        m_fits[row] = model.info ? assessFit(*model.info) : FitResult{};
+    }
+    if (!m_models.isEmpty()) {
+        emit dataChanged(index(0), index(int(m_models.size()) - 1), {FitRole, FitDetailRole});
+    }
+}

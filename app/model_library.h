@@ -1,0 +1,147 @@
+// The Models panel's list: the local GGUF models (ModelScan) with what each one is and
+// whether it fits this machine at the chosen context and device (the engine's MemoryPlan),
+// and the load settings the worker uses: device, context length, threads. The folders the
+// user adds and the load settings persist in QSettings (models/*).
+//
+// GUI thread only. Scanning runs on the library's own thread: rescan() posts the roots
+// there and the result comes back by a queued signal; only this thread touches the rows.
+#pragma once
+
+#include "model_scan.h"
+
+#include <QAbstractListModel>
+#include <QStringList>
+#include <QThread>
+#include <QtQml/qqmlregistration.h>
+#include <cstdint>
+
+class ModelScanner;
+
+class ModelLibrary : public QAbstractListModel {
+    Q_OBJECT
+    QML_ELEMENT
+    QML_UNCREATABLE("ModelLibrary belongs to ChatController")
+    Q_PROPERTY(int count READ rowCount NOTIFY countChanged)
+    Q_PROPERTY(bool scanning READ scanning NOTIFY scanningChanged)
+    Q_PROPERTY(QStringList folders READ folders NOTIFY foldersChanged)
+    Q_PROPERTY(QString modelsDirectory READ modelsDirectory CONSTANT)
+    Q_PROPERTY(QString huggingFaceCache READ huggingFaceCache CONSTANT)
+    // 0: the model's trained context, capped at 4096 (the session's default).
+    Q_PROPERTY(int contextLength READ contextLength WRITE setContextLength NOTIFY settingsChanged)
+    // 0: the machine's physical cores.
+    Q_PROPERTY(int threads READ threads WRITE setThreads NOTIFY settingsChanged)
+    Q_PROPERTY(int maxThreads READ maxThreads CONSTANT)
+    // "auto", "cpu" or "gpu".
+    Q_PROPERTY(QString device READ device WRITE setDevice NOTIFY settingsChanged)
+    Q_PROPERTY(bool gpuAvailable READ gpuAvailable CONSTANT)
+    // The GPU's name, or why there is none ("built without CUDA", "no CUDA device: ...").
+    Q_PROPERTY(QString gpuStatus READ gpuStatus CONSTANT)
+    // What "auto" and the fit badges resolve to: "CPU" or the GPU's name.
+    Q_PROPERTY(QString effectiveDevice READ effectiveDevice NOTIFY settingsChanged)
+    Q_PROPERTY(QString loadedPath READ loadedPath WRITE setLoadedPath NOTIFY loadedPathChanged)
+
+public:
+    enum Role {
+        PathRole = Qt::UserRole + 1,
+        NameRole,
+        SourceRole,
+        RepoRole,
+        ArchitectureRole,
+        QuantizationRole,
+        ParametersRole, // "135M"
+        FileSizeRole,   // "86.0 MiB"
+        TrainedContextRole,
+        PartsRole,
+        ErrorRole,
+        FitRole,       // "fits", "tight", "will not fit"; "" when unknown
+        FitDetailRole, // "needs 120 MiB of 12.1 GiB available"
+        LoadedRole,
+        DetailsRole // "llama · Q4_1 · 135M · 86.0 MiB · context 8192 · 2 parts"
+    };
+    Q_ENUM(Role)
+
+    explicit ModelLibrary(QObject* parent = nullptr);
+    ~ModelLibrary() override;
+
+    int rowCount(const QModelIndex& parent = {}) const override;
+    QVariant data(const QModelIndex& index, int role) const override;
+    QHash<int, QByteArray> roleNames() const override;
+
+    const QList<LocalModel>& models() const { return m_models; }
+    bool scanning() const { return m_pendingScan != m_appliedScan; }
+    QStringList folders() const { return m_folders; }
+    QString modelsDirectory() const;
+    QString huggingFaceCache() const;
+    int contextLength() const { return m_contextLength; }
+    int threads() const { return m_threads; }
+    static int maxThreads();
+    QString device() const { return m_device; }
+    bool gpuAvailable() const { return m_gpuTotalBytes > 0; }
+    QString gpuStatus() const { return m_gpuStatus; }
+    QString effectiveDevice() const;
+    bool usesGpu() const;
+    QString loadedPath() const { return m_loadedPath; }
+
+    void setContextLength(int tokens);
+    void setThreads(int threads);
+    void setDevice(const QString& device);
+    void setLoadedPath(const QString& path);
+
+    // The roots a scan walks: the models directory, the Hugging Face cache, the folders.
+    QList<ScanRoot> roots() const;
+
+    Q_INVOKABLE void rescan();
+    // A path or a file:// URL. False (and nothing changes) for a folder that does not exist
+    // or is already listed; `folderError` says which.
+    Q_INVOKABLE bool addFolder(const QString& pathOrUrl);
+    Q_INVOKABLE void removeFolder(const QString& path);
+    Q_INVOKABLE QString folderError() const { return m_folderError; }
+
+    // The badge for `info` at the chosen context and device, and its explanation.
+    struct FitResult {
+        QString fit;
+        QString detail;
+    };
+    FitResult assessFit(const hearth::ModelInfo& info) const;
+
+signals:
+    void countChanged();
+    void scanningChanged();
+    void foldersChanged();
+    void settingsChanged();
+    void loadedPathChanged();
+    void scanFinished(); // for tests
+    void scanRequested(quint64 generation, const QList<ScanRoot>& roots);
+
+private:
+    void onScanned(quint64 generation, const QList<LocalModel>& models);
+    void refreshFits();
+    void saveSettings();
+
+    QList<LocalModel> m_models;
+    QList<FitResult> m_fits; // one per row
+    QStringList m_folders;
+    QString m_folderError;
+    int m_contextLength = 0;
+    int m_threads = 0;
+    QString m_device = QStringLiteral("auto");
+    QString m_gpuName;
+    QString m_gpuStatus;
+    uint64_t m_gpuTotalBytes = 0;
+    uint64_t m_gpuFreeBytes = 0;
+    QString m_loadedPath;
+
+    quint64 m_pendingScan = 0;
+    quint64 m_appliedScan = 0;
+    QThread m_thread;
+    ModelScanner* m_scanner = nullptr;
+};
+
+// Lives on ModelLibrary's thread.
+class ModelScanner : public QObject {
+    Q_OBJECT
+public:
+    void scan(quint64 generation, const QList<ScanRoot>& roots);
+signals:
+    void scanned(quint64 generation, const QList<LocalModel>& models);
+};
