@@ -202,7 +202,7 @@ bool readConversation(const json& root, Conversation* conversation, QString* err
             return failWith(
                 QStringLiteral("message %1 has no \"role\" and \"text\" strings").arg(i));
         }
-        Message message{qstr(m["role"]), qstr(m["text"]), {}};
+        Message message{qstr(m["role"]), qstr(m["text"]), {}, {}};
         if (const auto stats = m.find("stats"); stats != m.end() && stats->is_object()) {
             MessageStats& s = message.stats;
             s.promptTokens = stats->value("prompt_tokens", 0);

@@ -2,6 +2,8 @@
 // template, system prompt, sampling), and its JSON form on disk.
 #pragma once
 
+#include "token_trace.h"
+
 #include <QDateTime>
 #include <QList>
 #include <QString>
@@ -25,6 +27,9 @@ struct Message {
     QString role; // "user", "assistant" ("system" lives in Conversation::systemPrompt)
     QString text;
     MessageStats stats; // assistant replies only
+    // The sampler's view of each generated token, for the token inspector. Kept while the
+    // app runs, never saved: a reloaded conversation has no traces.
+    QList<TokenTrace> tokens;
 };
 
 struct Conversation {

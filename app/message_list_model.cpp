@@ -26,14 +26,23 @@ QVariant MessageListModel::data(const QModelIndex& index, int role) const {
         return index.row();
     case BlocksRole:
         return splitBlocks(message.text);
+    case TokensRole: {
+        QStringList pieces;
+        pieces.reserve(message.tokens.size());
+        for (const TokenTrace& token : message.tokens) {
+            pieces << TokenTrace::visible(token.text);
+        }
+        return pieces;
+    }
     default:
         return {};
     }
 }
 
 QHash<int, QByteArray> MessageListModel::roleNames() const {
-    return {{RoleRole, "role"},   {TextRole, "text"},          {StreamingRole, "streaming"},
-            {StatsRole, "stats"}, {IndexRole, "messageIndex"}, {BlocksRole, "blocks"}};
+    return {{RoleRole, "role"},    {TextRole, "text"},          {StreamingRole, "streaming"},
+            {StatsRole, "stats"},  {IndexRole, "messageIndex"}, {BlocksRole, "blocks"},
+            {TokensRole, "tokens"}};
 }
 
 void MessageListModel::setMessages(const QList<Message>& messages) {
@@ -62,6 +71,23 @@ void MessageListModel::appendText(int row, const QString& text) {
     m_messages[row].text += text;
     const QModelIndex at = index(row);
     emit dataChanged(at, at, {TextRole, Qt::DisplayRole, BlocksRole});
+}
+
+void MessageListModel::appendTokens(int row, const QList<TokenTrace>& tokens) {
+    if (row < 0 || row >= m_messages.size() || tokens.isEmpty()) {
+        return;
+    }
+    m_messages[row].tokens += tokens;
+    const QModelIndex at = index(row);
+    emit dataChanged(at, at, {TokensRole});
+}
+
+QVariantMap MessageListModel::tokenTrace(int row, int token) const {
+    if (row < 0 || row >= m_messages.size() || token < 0 ||
+        token >= m_messages.at(row).tokens.size()) {
+        return {};
+    }
+    return m_messages.at(row).tokens.at(token).toVariant();
 }
 
 void MessageListModel::finishStreaming(int row, const QString& text, const MessageStats& stats) {

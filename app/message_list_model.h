@@ -22,7 +22,8 @@ public:
         StreamingRole,
         StatsRole,
         IndexRole,
-        BlocksRole
+        BlocksRole,
+        TokensRole // the generated tokens' visible text, for the token inspector's chips
     };
     Q_ENUM(Role)
 
@@ -36,6 +37,10 @@ public:
     void setMessages(const QList<Message>& messages);
     void append(const Message& message, bool streaming = false);
     void appendText(int row, const QString& text);
+    void appendTokens(int row, const QList<TokenTrace>& tokens);
+    // Token `token` of message `row` for the inspector (TokenTrace::toVariant), or an empty
+    // map when there is no such token.
+    Q_INVOKABLE QVariantMap tokenTrace(int row, int token) const;
     void finishStreaming(int row, const QString& text, const MessageStats& stats);
     void removeFrom(int row); // removes row and every row after it
     int streamingRow() const { return m_streamingRow; }

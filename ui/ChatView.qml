@@ -14,6 +14,17 @@ Rectangle {
     readonly property bool modelReady: controller.modelState === ChatController.Ready
     readonly property bool modelLoading: controller.modelState === ChatController.Loading
     function focusComposer() { composer.focusInput() }
+    // Shows the last reply as tokens with token `token` inspected (the screenshot script's
+    // --panel inspector).
+    function inspectLastReply(token: int) {
+        const item = messages.itemAtIndex(messages.count - 1) as MessageDelegate
+        if (item && item.tokens.length > token) {
+            item.inspecting = true
+            item.inspectedToken = token
+            item.inspectedTrace = root.controller.messages.tokenTrace(messages.count - 1, token)
+            messages.positionViewAtEnd()
+        }
+    }
 
     color: Theme.window
 
@@ -156,9 +167,11 @@ Rectangle {
                 onContentHeightChanged: if (following) positionViewAtEnd()
 
                 delegate: MessageDelegate {
+                    id: messageItem
                     width: ListView.view.width
                     isLast: messageIndex === root.controller.messages.count - 1
                     actionsEnabled: !root.controller.busy
+                    onTokenInspected: (i) => messageItem.inspectedTrace = root.controller.messages.tokenTrace(messageItem.messageIndex, i)
                     onCopyRequested: (text) => root.controller.copyToClipboard(text)
                     onRegenerateRequested: root.controller.regenerate(false)
                     onDeleteRequested: root.controller.deleteMessage(messageIndex)

@@ -1,6 +1,8 @@
 // One message of the chat: Markdown text (code blocks in a monospace box with their own
 // Copy button), the reply's statistics, and its actions (copy, edit and re-run, regenerate,
-// delete). Read-only and selectable; shows a cursor while the reply streams in.
+// delete). Read-only and selectable; shows a cursor while the reply streams in. A reply
+// generated in this session can be shown as its tokens ("Inspect tokens"): clicking one
+// opens the TokenInspector with the sampler's candidates for it.
 pragma ComponentBehavior: Bound
 import QtQuick
 import QtQuick.Controls
@@ -15,6 +17,12 @@ Item {
     required property string stats
     required property int messageIndex
     required property var blocks
+    required property var tokens // each generated token's visible text; [] when not traced
+    property bool inspecting: false
+    // The inspected token's trace (MessageListModel.tokenTrace): ChatView sets it when
+    // tokenInspected(index) asks.
+    property var inspectedTrace: ({})
+    property int inspectedToken: -1
     property bool isLast: false
     property bool actionsEnabled: true
     readonly property bool isUser: role === "user"
@@ -23,6 +31,7 @@ Item {
     signal regenerateRequested()
     signal deleteRequested()
     signal editRequested(string text)
+    signal tokenInspected(int index)
 
     implicitHeight: bubble.height + Theme.spacing
     implicitWidth: 600
@@ -60,7 +69,7 @@ Item {
             }
 
             Repeater {
-                model: root.editing ? [] : root.blocks
+                model: root.editing || root.inspecting ? [] : root.blocks
                 delegate: Item {
                     id: block
                     required property var modelData
@@ -136,6 +145,51 @@ Item {
                 }
             }
 
+            Flow {
+                objectName: "tokenChips"
+                visible: root.inspecting
+                Layout.fillWidth: true
+                spacing: 2
+                Repeater {
+                    model: root.inspecting ? root.tokens : []
+                    delegate: AbstractButton {
+                        id: chip
+                        required property string modelData
+                        required property int index
+                        objectName: "tokenChip"
+                        activeFocusOnTab: true
+                        Accessible.name: qsTr("Token %1: %2").arg(index + 1).arg(modelData)
+                        padding: 2
+                        leftPadding: 4
+                        rightPadding: 4
+                        contentItem: Text {
+                            text: chip.modelData
+                            font.family: Theme.monoFamily
+                            font.pixelSize: 13
+                            color: chip.index === root.inspectedToken ? Theme.accentText : Theme.text
+                        }
+                        background: Rectangle {
+                            radius: 3
+                            color: chip.index === root.inspectedToken ? Theme.accent
+                                   : chip.hovered || chip.visualFocus ? Theme.selection : Theme.raised
+                            border.color: chip.visualFocus ? Theme.accent : "transparent"
+                        }
+                        onClicked: { root.inspectedToken = chip.index; root.tokenInspected(chip.index) }
+                    }
+                }
+            }
+
+            // Created only while a token is inspected: most messages never need one.
+            Repeater {
+                model: root.inspecting && root.inspectedToken >= 0 ? 1 : 0
+                delegate: TokenInspector {
+                    objectName: "tokenInspector"
+                    Layout.fillWidth: true
+                    trace: root.inspectedTrace
+                    onCloseRequested: root.inspectedToken = -1
+                }
+            }
+
             Label {
                 visible: root.streaming && root.text.length === 0
                 text: qsTr("Thinking…")
@@ -173,6 +227,12 @@ Item {
                     color: Theme.mutedText
                     font.pixelSize: 11
                     Layout.rightMargin: Theme.spacing
+                }
+                FlatButton {
+                    objectName: "inspectButton"
+                    visible: !root.isUser && root.tokens.length > 0
+                    text: root.inspecting ? qsTr("Show text") : qsTr("Inspect tokens")
+                    onClicked: { root.inspecting = !root.inspecting; root.inspectedToken = -1 }
                 }
                 FlatButton {
                     objectName: "copyButton"

@@ -20,6 +20,7 @@ Item {
             isLast: true
             blocks: [{ code: false, text: "Some **bold** text.", language: "" },
                      { code: true, text: "print(1)", language: "python" }]
+            tokens: []
         }
     }
     SignalSpy { id: copySpy; signalName: "copyRequested" }
