@@ -50,6 +50,7 @@ EngineWorker::EngineWorker() {
     qRegisterMetaType<ModelSummary>();
     qRegisterMetaType<GenerationResult>();
     qRegisterMetaType<PromptPreview>();
+    qRegisterMetaType<QList<TokenTrace>>();
 }
 
 EngineWorker::~EngineWorker() = default;
@@ -129,6 +130,7 @@ void EngineWorker::loadModel(const QString& path, int contextLength, int threads
 void EngineWorker::unloadModel() {
     const bool had = m_model != nullptr;
     m_formats.clear();
+    m_compareSessions.clear();
     m_session.reset();
     m_model.reset();
     if (had) {
@@ -169,11 +171,20 @@ void EngineWorker::generate(const GenerationRequest& request) {
     const size_t firstTurn = !messages.empty() && messages.front().role == "system" ? 1 : 0;
     int dropped = 0;
 
+    hearth::SamplingParams sampling = request.sampling;
+    sampling.trace = request.traceTopN > 0;
+    sampling.trace_top_n = std::max(request.traceTopN, 1);
+
     std::string pending; // text not yet sent to the GUI thread
+    QList<TokenTrace> pendingTraces;
     int generated = 0;
     QElapsedTimer sinceFlush;
     sinceFlush.start();
     auto flush = [&](double ms) {
+        if (!pendingTraces.isEmpty()) {
+            emit tracesArrived(request.id, pendingTraces);
+            pendingTraces.clear();
+        }
         if (!pending.empty()) {
             emit tokensArrived(request.id, QString::fromStdString(pending), generated, ms);
             pending.clear();
@@ -183,6 +194,10 @@ void EngineWorker::generate(const GenerationRequest& request) {
     auto onToken = [&](const hearth::TokenEvent& event) {
         if (event.token >= 0) {
             ++generated;
+            if (event.trace) {
+                pendingTraces.append(
+                    TokenTrace::fromEngine(event.token, *event.trace, m_model->tokenizer()));
+            }
         }
         pending += event.text;
         if (sinceFlush.elapsed() >= kFlushIntervalMs) {
@@ -204,7 +219,7 @@ void EngineWorker::generate(const GenerationRequest& request) {
             emit generationFailed(request.id, describe(tokens.error()));
             return;
         }
-        stats = m_session->generate(*tokens, request.sampling, options, onToken);
+        stats = m_session->generate(*tokens, sampling, options, onToken);
         const bool full = !stats && stats.error().code == hearth::ErrorCode::context_full;
         // Leave out the oldest exchange and try again, while there is one to leave out.
         if (full && messages.size() > firstTurn + 1) {
@@ -293,6 +308,7 @@ EngineThread::EngineThread() : m_worker(new EngineWorker) {
 EngineThread::~EngineThread() {
     m_worker->cancelLoad();
     m_worker->cancelGeneration(std::numeric_limits<quint64>::max());
+    m_worker->cancelCompare(std::numeric_limits<quint64>::max());
     // Unloading on the worker's thread frees the model where it was made.
     post([worker = m_worker] { worker->unloadModel(); });
     m_thread.quit();

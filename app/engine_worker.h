@@ -8,10 +8,12 @@
 // set atomics that the engine's callbacks read between tokens and between load steps.
 #pragma once
 
+#include "compare/compare_types.h"
 #include "hearth/model.h"
 #include "hearth/prompt.h"
 #include "hearth/sampling.h"
 #include "hearth/session.h"
+#include "token_trace.h"
 
 #include <QList>
 #include <QMetaType>
@@ -23,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <vector>
 
 struct ChatTurn {
     QString role; // "system", "user", "assistant"
@@ -39,6 +42,9 @@ struct ModelSummary {
     int contextLength = 0; // the session's
     int trainedContext = 0;
     int threads = 0;
+    // The CUDA device the weights are on, or -1: Model::load has no device option yet, so
+    // the worker's models run on the CPU.
+    int cudaDevice = -1;
     double loadMs = 0;
     // MemoryPlan at the session's context.
     qint64 weightsBytes = 0;
@@ -55,6 +61,9 @@ struct GenerationRequest {
     hearth::SamplingParams sampling;
     int maxTokens = 512;
     QString templateName; // "" = the model's own or the best match
+    // Candidates kept per sampling stage for the token inspector; 0: no trace. A few are
+    // cheap: the sampler's cost is one partial sort per stage.
+    int traceTopN = 8;
 };
 
 struct GenerationResult {
@@ -103,10 +112,14 @@ public:
     void unloadModel();
     void generate(const GenerationRequest& request);
     void renderPreview(quint64 id, const QList<ChatTurn>& messages, const QString& templateName);
+    // Compare mode: every column generated together in one batch, one Session per column
+    // kept between requests (defined in compare/engine_worker_compare.cpp).
+    void generateCompare(const CompareRequest& request);
 
     // Any thread.
     void cancelGeneration(quint64 upToId); // stops every request with an id <= upToId
     void cancelLoad();
+    void cancelCompare(quint64 upToId); // compare requests have their own ids
 
 signals:
     void loadProgress(double fraction);
@@ -115,9 +128,19 @@ signals:
     void modelUnloaded();
     // New text of request `id`; `generated` tokens so far, `ms` since the request started.
     void tokensArrived(quint64 id, const QString& text, int generated, double ms);
+    // The sampling traces of request `id`'s tokens since the last flush, in order; sent just
+    // before the tokensArrived of the same flush.
+    void tracesArrived(quint64 id, const QList<TokenTrace>& traces);
     void generationFinished(quint64 id, const GenerationResult& result);
     void generationFailed(quint64 id, const QString& message);
     void previewReady(const PromptPreview& preview);
+    // Compare mode: the columns' prompts first, then coalesced text per column, then the end.
+    void compareStarted(quint64 id, const QList<ComparePrompt>& prompts);
+    void compareTokensArrived(quint64 id, int column, const QString& text, int generated,
+                              double ms);
+    void compareFinished(quint64 id, const QList<CompareColumnResult>& results,
+                         const CompareSummary& summary);
+    void compareFailed(quint64 id, const QString& message);
 
 private:
     hearth::Result<const hearth::PromptFormat*> format(const QString& templateName);
@@ -128,6 +151,8 @@ private:
     std::map<QString, hearth::PromptFormat> m_formats; // resolved templates, by name
     std::atomic<quint64> m_cancelUpTo{0};
     std::atomic<bool> m_cancelLoad{false};
+    std::vector<hearth::Session> m_compareSessions; // one per compare column
+    std::atomic<quint64> m_compareCancelUpTo{0};
 };
 
 // Owns the worker's QThread. Destruction is the shutdown: cancel, quit(), wait().

@@ -1,0 +1,178 @@
+// The compare view's column list model (see compare_column_model.h).
+#include "compare_column_model.h"
+
+namespace {
+
+// A float setting as the double a person typed (0.3, not 0.30000001192).
+double shortest(float value) {
+    return QString::number(value).toDouble();
+}
+
+} // namespace
+
+CompareColumnModel::CompareColumnModel(QObject* parent) : QAbstractListModel(parent) {}
+
+int CompareColumnModel::rowCount(const QModelIndex& parent) const {
+    return parent.isValid() ? 0 : int(m_columns.size());
+}
+
+QVariant CompareColumnModel::data(const QModelIndex& index, int role) const {
+    if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid)) {
+        return {};
+    }
+    const CompareColumn& c = m_columns.at(index.row());
+    switch (role) {
+    case Qt::DisplayRole:
+    case TemplateNameRole:
+        return c.templateName;
+    case TemperatureRole:
+        return shortest(c.sampling.temperature);
+    case TopPRole:
+        return shortest(c.sampling.top_p);
+    case TopKRole:
+        return c.sampling.top_k;
+    case SeedRole:
+        return QString::number(c.sampling.seed);
+    case MaxTokensRole:
+        return c.maxTokens;
+    case ResolvedTemplateRole:
+        return c.prompt.templateName;
+    case PromptTextRole:
+        return c.prompt.text;
+    case PromptHtmlRole:
+        return c.prompt.diffHtml;
+    case PromptTokensRole:
+        return c.prompt.tokenCount;
+    case CharsInsertedRole:
+        return c.prompt.charsInserted;
+    case CharsRemovedRole:
+        return c.prompt.charsRemoved;
+    case TokensInsertedRole:
+        return c.prompt.tokensInserted;
+    case TokensRemovedRole:
+        return c.prompt.tokensRemoved;
+    case WarningsRole:
+        return c.prompt.warnings;
+    case ReplyRole:
+        return c.reply;
+    case GeneratedTokensRole:
+        return c.generatedTokens;
+    case TokensPerSecondRole:
+        return c.tokensPerSecond;
+    case TtftMsRole:
+        return c.ttftMs;
+    case SharedTokensRole:
+        return c.sharedTokens;
+    case StopReasonRole:
+        return c.stopReason;
+    case GeneratingRole:
+        return c.generating;
+    default:
+        return {};
+    }
+}
+
+bool CompareColumnModel::setData(const QModelIndex& index, const QVariant& value, int role) {
+    if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid)) {
+        m_lastError = QStringLiteral("no such column");
+        return false;
+    }
+    CompareColumn changed = m_columns.at(index.row());
+    bool ok = true;
+    switch (role) {
+    case TemplateNameRole:
+        changed.templateName = value.toString().trimmed();
+        break;
+    case TemperatureRole:
+        changed.sampling.temperature = value.toFloat(&ok);
+        break;
+    case TopPRole:
+        changed.sampling.top_p = value.toFloat(&ok);
+        break;
+    case TopKRole:
+        changed.sampling.top_k = value.toInt(&ok);
+        break;
+    case SeedRole:
+        changed.sampling.seed = value.toString().trimmed().toULongLong(&ok);
+        break;
+    case MaxTokensRole:
+        changed.maxTokens = value.toInt(&ok);
+        if (ok && (changed.maxTokens < 1 || changed.maxTokens > 1 << 16)) {
+            m_lastError =
+                QStringLiteral("max tokens must be from 1 to 65536, got %1").arg(changed.maxTokens);
+            return false;
+        }
+        break;
+    default:
+        m_lastError = QStringLiteral("that column field cannot be edited");
+        return false;
+    }
+    if (!ok) {
+        m_lastError = QStringLiteral("'%1' is not a valid %2")
+                          .arg(value.toString(), QString::fromUtf8(roleNames().value(role)));
+        return false;
+    }
+    if (auto valid = changed.sampling.validate(); !valid) {
+        m_lastError = QString::fromStdString(valid.error().message);
+        return false;
+    }
+    m_lastError.clear();
+    m_columns[index.row()] = changed;
+    emit dataChanged(index, index, {role});
+    return true;
+}
+
+Qt::ItemFlags CompareColumnModel::flags(const QModelIndex& index) const {
+    return QAbstractListModel::flags(index) |
+           (index.isValid() ? Qt::ItemIsEditable : Qt::NoItemFlags);
+}
+
+QHash<int, QByteArray> CompareColumnModel::roleNames() const {
+    return {{TemplateNameRole, "templateName"},
+            {TemperatureRole, "temperature"},
+            {TopPRole, "topP"},
+            {TopKRole, "topK"},
+            {SeedRole, "seed"},
+            {MaxTokensRole, "maxTokens"},
+            {ResolvedTemplateRole, "resolvedTemplate"},
+            {PromptTextRole, "promptText"},
+            {PromptHtmlRole, "promptHtml"},
+            {PromptTokensRole, "promptTokens"},
+            {CharsInsertedRole, "charsInserted"},
+            {CharsRemovedRole, "charsRemoved"},
+            {TokensInsertedRole, "tokensInserted"},
+            {TokensRemovedRole, "tokensRemoved"},
+            {WarningsRole, "warnings"},
+            {ReplyRole, "reply"},
+            {GeneratedTokensRole, "generatedTokens"},
+            {TokensPerSecondRole, "tokensPerSecond"},
+            {TtftMsRole, "ttftMs"},
+            {SharedTokensRole, "sharedTokens"},
+            {StopReasonRole, "stopReason"},
+            {GeneratingRole, "generating"}};
+}
+
+void CompareColumnModel::insertColumn(int row, const CompareColumn& column) {
+    row = std::clamp(row, 0, int(m_columns.size()));
+    beginInsertRows({}, row, row);
+    m_columns.insert(row, column);
+    endInsertRows();
+    emit countChanged();
+}
+
+void CompareColumnModel::removeColumnAt(int row) {
+    if (row < 0 || row >= m_columns.size()) {
+        return;
+    }
+    beginRemoveRows({}, row, row);
+    m_columns.removeAt(row);
+    endRemoveRows();
+    emit countChanged();
+}
+
+void CompareColumnModel::resetColumns(const QList<CompareColumn>& columns) {
+    beginResetModel();
+    m_columns = columns;
+    endResetModel();
+    emit countChanged();
+}

@@ -1,0 +1,92 @@
+// The columns of the compare view: per column its template and sampling settings (the
+// editable part), the prompt it was last given (with its diff against column 1), its reply
+// as it streams, and the figures of its last generation. Lives on the GUI thread; the
+// CompareController fills it from the engine worker's signals.
+#pragma once
+
+#include "compare_types.h"
+
+#include <QAbstractListModel>
+#include <QStringList>
+#include <QtQml/qqmlregistration.h>
+
+struct CompareColumn {
+    // Settings.
+    QString templateName; // "" = the model's own or the best match
+    hearth::SamplingParams sampling;
+    int maxTokens = 256;
+    // The conversation: this column's replies to the shared user messages, in order.
+    QStringList replies;
+    // The last request.
+    ComparePrompt prompt;
+    bool hasPrompt = false;
+    QString reply; // streaming, then final
+    int generatedTokens = 0;
+    double tokensPerSecond = 0; // live while generating, the decode rate afterwards
+    double ttftMs = 0;
+    int sharedTokens = 0;
+    QString stopReason;
+    bool generating = false;
+};
+
+class CompareColumnModel : public QAbstractListModel {
+    Q_OBJECT
+    QML_ELEMENT
+    QML_UNCREATABLE("owned by CompareController")
+    Q_PROPERTY(int count READ rowCount NOTIFY countChanged)
+
+public:
+    enum Role {
+        TemplateNameRole = Qt::UserRole + 1,
+        TemperatureRole,
+        TopPRole,
+        TopKRole,
+        SeedRole, // as text: seeds go up to 2^62, past what a QML number holds exactly
+        MaxTokensRole,
+        ResolvedTemplateRole,
+        PromptTextRole,
+        PromptHtmlRole, // the diff against column 1, or the prompt itself for column 1
+        PromptTokensRole,
+        CharsInsertedRole,
+        CharsRemovedRole,
+        TokensInsertedRole,
+        TokensRemovedRole,
+        WarningsRole,
+        ReplyRole,
+        GeneratedTokensRole,
+        TokensPerSecondRole,
+        TtftMsRole,
+        SharedTokensRole,
+        StopReasonRole,
+        GeneratingRole,
+    };
+
+    explicit CompareColumnModel(QObject* parent = nullptr);
+
+    int rowCount(const QModelIndex& parent = {}) const override;
+    QVariant data(const QModelIndex& index, int role) const override;
+    // The settings roles only; a value out of range is refused (false) and lastError says why.
+    bool setData(const QModelIndex& index, const QVariant& value, int role) override;
+    Qt::ItemFlags flags(const QModelIndex& index) const override;
+    QHash<int, QByteArray> roleNames() const override;
+
+    const QList<CompareColumn>& columns() const { return m_columns; }
+    const CompareColumn& column(int row) const { return m_columns.at(row); }
+    void insertColumn(int row, const CompareColumn& column);
+    void removeColumnAt(int row);
+    void resetColumns(const QList<CompareColumn>& columns);
+    // Changes column `row` in place and tells the views.
+    template <class F>
+    void update(int row, F&& change) {
+        change(m_columns[row]);
+        emit dataChanged(index(row), index(row));
+    }
+    QString lastError() const { return m_lastError; }
+
+signals:
+    void countChanged();
+
+private:
+    QList<CompareColumn> m_columns;
+    QString m_lastError;
+};

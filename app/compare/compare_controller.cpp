@@ -1,0 +1,358 @@
+// Compare mode's controller (see compare_controller.h).
+#include "compare_controller.h"
+
+#include "engine_worker.h"
+#include "hearth/chat_template.h"
+
+namespace {
+
+const char* const kShootout[] = {"", "chatml", "llama3", "mistral", "raw"};
+
+} // namespace
+
+CompareController::CompareController(QObject* parent) : QObject(parent) {
+    qRegisterMetaType<CompareRequest>();
+    qRegisterMetaType<ComparePrompt>();
+    qRegisterMetaType<CompareColumnResult>();
+    qRegisterMetaType<CompareSummary>();
+    qRegisterMetaType<QList<ComparePrompt>>();
+    qRegisterMetaType<QList<CompareColumnResult>>();
+    CompareColumn first;
+    m_columns.insertColumn(0, first);
+    m_columns.insertColumn(1, first);
+}
+
+QObject* CompareController::engine() const {
+    return m_engine.data();
+}
+
+void CompareController::setEngine(QObject* engine) {
+    auto* worker = qobject_cast<EngineWorker*>(engine);
+    if (engine && !worker) {
+        setError(QStringLiteral("compare needs the chat's engine worker"));
+        return;
+    }
+    if (worker == m_engine) {
+        return;
+    }
+    stop();
+    for (const auto& connection : m_connections) {
+        disconnect(connection);
+    }
+    m_connections.clear();
+    m_engine = worker;
+    if (worker) {
+        // Queued: the worker emits on its own thread.
+        m_connections << connect(worker, &EngineWorker::compareStarted, this,
+                                 &CompareController::onStarted, Qt::QueuedConnection)
+                      << connect(worker, &EngineWorker::compareTokensArrived, this,
+                                 &CompareController::onTokens, Qt::QueuedConnection)
+                      << connect(worker, &EngineWorker::compareFinished, this,
+                                 &CompareController::onFinished, Qt::QueuedConnection)
+                      << connect(worker, &EngineWorker::compareFailed, this,
+                                 &CompareController::onFailed, Qt::QueuedConnection);
+    }
+    emit engineChanged();
+}
+
+void CompareController::setSameSeed(bool on) {
+    if (on == m_sameSeed) {
+        return;
+    }
+    m_sameSeed = on;
+    if (on) {
+        const QString seed = QString::number(m_columns.column(0).sampling.seed);
+        for (int i = 1; i < m_columns.rowCount(); ++i) {
+            m_columns.setData(m_columns.index(i), seed, CompareColumnModel::SeedRole);
+        }
+    }
+    emit sameSeedChanged();
+}
+
+void CompareController::setSystemPrompt(const QString& text) {
+    if (text != m_systemPrompt) {
+        m_systemPrompt = text;
+        emit systemPromptChanged();
+    }
+}
+
+QStringList CompareController::templateChoices() const {
+    QStringList names{QString()};
+    for (const hearth::BuiltinTemplate& builtin : hearth::builtin_templates()) {
+        names << QString::fromStdString(builtin.name);
+    }
+    names << QStringLiteral("raw");
+    return names;
+}
+
+void CompareController::setError(const QString& message) {
+    if (message != m_error) {
+        m_error = message;
+        emit errorChanged();
+    }
+}
+
+bool CompareController::refuse(const QString& message) {
+    setError(message);
+    return false;
+}
+
+CompareColumn CompareController::freshColumn(const CompareColumn& settingsFrom) const {
+    CompareColumn column;
+    column.templateName = settingsFrom.templateName;
+    column.sampling = settingsFrom.sampling;
+    column.maxTokens = settingsFrom.maxTokens;
+    // A column that joins a conversation already under way takes column 1's replies as its
+    // history, so that every column answers the same conversation.
+    column.replies = m_columns.column(0).replies;
+    return column;
+}
+
+bool CompareController::addColumn() {
+    if (busy()) {
+        return refuse(QStringLiteral("wait for the columns to finish, or stop them"));
+    }
+    if (m_columns.rowCount() >= kMaxColumns) {
+        return refuse(QStringLiteral("compare shows at most %1 columns").arg(kMaxColumns));
+    }
+    m_columns.insertColumn(m_columns.rowCount(), freshColumn(m_columns.columns().last()));
+    setError({});
+    return true;
+}
+
+bool CompareController::removeColumn(int column) {
+    if (busy()) {
+        return refuse(QStringLiteral("wait for the columns to finish, or stop them"));
+    }
+    if (column < 0 || column >= m_columns.rowCount()) {
+        return refuse(QStringLiteral("there is no column %1").arg(column + 1));
+    }
+    if (m_columns.rowCount() <= kMinColumns) {
+        return refuse(QStringLiteral("compare needs at least %1 columns").arg(kMinColumns));
+    }
+    m_columns.removeColumnAt(column);
+    setError({});
+    return true;
+}
+
+bool CompareController::duplicateColumn(int column) {
+    if (busy()) {
+        return refuse(QStringLiteral("wait for the columns to finish, or stop them"));
+    }
+    if (column < 0 || column >= m_columns.rowCount()) {
+        return refuse(QStringLiteral("there is no column %1").arg(column + 1));
+    }
+    if (m_columns.rowCount() >= kMaxColumns) {
+        return refuse(QStringLiteral("compare shows at most %1 columns").arg(kMaxColumns));
+    }
+    m_columns.insertColumn(column + 1, m_columns.column(column));
+    setError({});
+    return true;
+}
+
+bool CompareController::templateShootout() {
+    if (busy()) {
+        return refuse(QStringLiteral("wait for the columns to finish, or stop them"));
+    }
+    const CompareColumn base = m_columns.column(0);
+    QList<CompareColumn> columns;
+    for (const char* name : kShootout) {
+        if (columns.size() == kMaxColumns) {
+            break;
+        }
+        CompareColumn column = freshColumn(base);
+        column.templateName = QString::fromUtf8(name);
+        columns << column;
+    }
+    m_columns.resetColumns(columns);
+    setError({});
+    return true;
+}
+
+bool CompareController::setColumnValue(int column, const QString& field, const QVariant& value) {
+    if (column < 0 || column >= m_columns.rowCount()) {
+        return refuse(QStringLiteral("there is no column %1").arg(column + 1));
+    }
+    const int role = m_columns.roleNames().key(field.toUtf8(), -1);
+    if (role < 0) {
+        return refuse(QStringLiteral("columns have no setting '%1'").arg(field));
+    }
+    if (!m_columns.setData(m_columns.index(column), value, role)) {
+        return refuse(QStringLiteral("column %1: %2").arg(column + 1).arg(m_columns.lastError()));
+    }
+    if (role == CompareColumnModel::SeedRole && m_sameSeed) {
+        for (int i = 0; i < m_columns.rowCount(); ++i) {
+            if (i != column) {
+                m_columns.setData(m_columns.index(i), value, role);
+            }
+        }
+    }
+    setError({});
+    return true;
+}
+
+QList<CompareTurn> CompareController::conversationFor(const CompareColumn& column) const {
+    QList<CompareTurn> turns;
+    if (!m_systemPrompt.trimmed().isEmpty()) {
+        turns << CompareTurn{QStringLiteral("system"), m_systemPrompt};
+    }
+    for (int i = 0; i < m_userMessages.size(); ++i) {
+        turns << CompareTurn{QStringLiteral("user"), m_userMessages[i]};
+        if (i < column.replies.size()) {
+            turns << CompareTurn{QStringLiteral("assistant"), column.replies[i]};
+        }
+    }
+    return turns;
+}
+
+bool CompareController::send(const QString& text) {
+    if (text.trimmed().isEmpty()) {
+        return refuse(QStringLiteral("type a message to send to the columns"));
+    }
+    if (!m_engine) {
+        return refuse(QStringLiteral("no engine: load a model in the chat first"));
+    }
+    if (busy()) {
+        return refuse(QStringLiteral("wait for the columns to finish, or stop them"));
+    }
+    m_userMessages << text;
+    CompareRequest request;
+    request.id = m_nextRequest++;
+    for (int i = 0; i < m_columns.rowCount(); ++i) {
+        const CompareColumn& column = m_columns.column(i);
+        CompareColumnRequest columnRequest;
+        columnRequest.templateName = column.templateName;
+        columnRequest.sampling = column.sampling;
+        columnRequest.maxTokens = column.maxTokens;
+        columnRequest.messages = conversationFor(column);
+        request.columns << columnRequest;
+        m_columns.update(i, [](CompareColumn& c) {
+            c.reply.clear();
+            c.generatedTokens = 0;
+            c.tokensPerSecond = 0;
+            c.ttftMs = 0;
+            c.sharedTokens = 0;
+            c.stopReason.clear();
+            c.generating = true;
+        });
+    }
+    m_activeRequest = request.id;
+    m_summaryText.clear();
+    emit summaryChanged();
+    setError({});
+    emit conversationChanged();
+    emit busyChanged();
+    QMetaObject::invokeMethod(
+        m_engine.data(), [worker = m_engine.data(), request] { worker->generateCompare(request); },
+        Qt::QueuedConnection);
+    return true;
+}
+
+void CompareController::stop() {
+    if (m_engine && m_activeRequest != 0) {
+        m_engine->cancelCompare(m_activeRequest);
+    }
+}
+
+bool CompareController::promote(int column) {
+    if (column < 0 || column >= m_columns.rowCount()) {
+        return refuse(QStringLiteral("there is no column %1").arg(column + 1));
+    }
+    const CompareColumn& c = m_columns.column(column);
+    if (c.generating || c.replies.isEmpty() || m_userMessages.isEmpty()) {
+        return refuse(QStringLiteral("column %1 has no finished reply to promote").arg(column + 1));
+    }
+    setError({});
+    emit promoted(m_userMessages.last(), c.replies.last());
+    return true;
+}
+
+void CompareController::clearConversation() {
+    stop();
+    m_userMessages.clear();
+    for (int i = 0; i < m_columns.rowCount(); ++i) {
+        m_columns.update(i, [](CompareColumn& c) {
+            const CompareColumn settings = c;
+            c = CompareColumn{};
+            c.templateName = settings.templateName;
+            c.sampling = settings.sampling;
+            c.maxTokens = settings.maxTokens;
+        });
+    }
+    m_summaryText.clear();
+    emit summaryChanged();
+    emit conversationChanged();
+}
+
+void CompareController::onStarted(quint64 id, const QList<ComparePrompt>& prompts) {
+    if (id != m_activeRequest) {
+        return;
+    }
+    for (int i = 0; i < prompts.size() && i < m_columns.rowCount(); ++i) {
+        m_columns.update(i, [&](CompareColumn& c) {
+            c.prompt = prompts[i];
+            c.hasPrompt = true;
+        });
+    }
+}
+
+void CompareController::onTokens(quint64 id, int column, const QString& text, int generated,
+                                 double ms) {
+    if (id != m_activeRequest || column < 0 || column >= m_columns.rowCount()) {
+        return;
+    }
+    m_columns.update(column, [&](CompareColumn& c) {
+        c.reply += text;
+        c.generatedTokens = generated;
+        c.tokensPerSecond = ms > 0 ? generated * 1000.0 / ms : 0;
+    });
+}
+
+void CompareController::onFinished(quint64 id, const QList<CompareColumnResult>& results,
+                                   const CompareSummary& summary) {
+    if (id != m_activeRequest) {
+        return;
+    }
+    for (int i = 0; i < results.size() && i < m_columns.rowCount(); ++i) {
+        const CompareColumnResult& r = results[i];
+        m_columns.update(i, [&](CompareColumn& c) {
+            c.reply = r.text;
+            c.generatedTokens = r.generatedTokens;
+            c.tokensPerSecond = r.decodeTokensPerSecond;
+            c.ttftMs = r.ttftMs;
+            c.sharedTokens = r.sharedTokens;
+            c.stopReason = r.stopReason;
+            c.generating = false;
+            while (c.replies.size() < m_userMessages.size() - 1) {
+                c.replies << QString(); // a column that joined late and missed a turn
+            }
+            c.replies << r.text;
+        });
+    }
+    m_summaryText = tr("%1 tokens/s for all columns together; shared prompt prefix of %2 "
+                       "tokens computed once; %3 decode steps")
+                        .arg(summary.tokensPerSecond, 0, 'f', 1)
+                        .arg(summary.sharedPrefixTokens)
+                        .arg(summary.steps);
+    emit summaryChanged();
+    m_activeRequest = 0;
+    emit busyChanged();
+    emit finished();
+}
+
+void CompareController::onFailed(quint64 id, const QString& message) {
+    if (id != m_activeRequest) {
+        return;
+    }
+    // The message was not answered: take it back so that every column's conversation stays
+    // one reply per user message.
+    m_userMessages.removeLast();
+    for (int i = 0; i < m_columns.rowCount(); ++i) {
+        m_columns.update(i, [](CompareColumn& c) { c.generating = false; });
+    }
+    setError(message);
+    m_activeRequest = 0;
+    emit conversationChanged();
+    emit busyChanged();
+    emit finished();
+}

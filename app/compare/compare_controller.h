@@ -1,0 +1,111 @@
+// Compare mode's verbs and state: two to four columns over one shared conversation, each
+// with its own template and sampling settings; one message sent to all columns, generated
+// together on the engine thread (EngineWorker::generateCompare), streamed back per column.
+//
+// Lives on the GUI thread and never waits for the engine. It does not own the worker: the
+// window hands it the chat's EngineWorker (the `engine` property), so that compare runs on
+// the model already loaded, one request at a time on the same thread as the chat's.
+#pragma once
+
+#include "compare_column_model.h"
+
+#include <QObject>
+#include <QPointer>
+#include <QStringList>
+#include <QtQml/qqmlregistration.h>
+
+class EngineWorker;
+
+class CompareController : public QObject {
+    Q_OBJECT
+    QML_ELEMENT
+    Q_PROPERTY(CompareColumnModel* columns READ columns CONSTANT)
+    Q_PROPERTY(QObject* engine READ engine WRITE setEngine NOTIFY engineChanged)
+    Q_PROPERTY(bool busy READ busy NOTIFY busyChanged)
+    Q_PROPERTY(bool sameSeed READ sameSeed WRITE setSameSeed NOTIFY sameSeedChanged)
+    Q_PROPERTY(
+        QString systemPrompt READ systemPrompt WRITE setSystemPrompt NOTIFY systemPromptChanged)
+    Q_PROPERTY(QStringList userMessages READ userMessages NOTIFY conversationChanged)
+    Q_PROPERTY(QString error READ error NOTIFY errorChanged)
+    Q_PROPERTY(QString summaryText READ summaryText NOTIFY summaryChanged)
+    Q_PROPERTY(QStringList templateChoices READ templateChoices CONSTANT)
+    Q_PROPERTY(int minColumns READ minColumns CONSTANT)
+    Q_PROPERTY(int maxColumns READ maxColumns CONSTANT)
+
+public:
+    static constexpr int kMinColumns = 2;
+    static constexpr int kMaxColumns = 4;
+
+    explicit CompareController(QObject* parent = nullptr);
+
+    CompareColumnModel* columns() { return &m_columns; }
+    QObject* engine() const;
+    void setEngine(QObject* engine); // an EngineWorker, or null
+    bool busy() const { return m_activeRequest != 0; }
+    bool sameSeed() const { return m_sameSeed; }
+    void setSameSeed(bool on);
+    QString systemPrompt() const { return m_systemPrompt; }
+    void setSystemPrompt(const QString& text);
+    QStringList userMessages() const { return m_userMessages; }
+    QString error() const { return m_error; }
+    QString summaryText() const { return m_summaryText; }
+    // "" (the model's own or the best match), then the built-ins, then "raw".
+    QStringList templateChoices() const;
+    int minColumns() const { return kMinColumns; }
+    int maxColumns() const { return kMaxColumns; }
+
+    // Each returns false, with `error` saying why, when it cannot be done.
+    Q_INVOKABLE bool addColumn();
+    Q_INVOKABLE bool removeColumn(int column);
+    Q_INVOKABLE bool duplicateColumn(int column);
+    // One column per template: the model's own, ChatML, Llama 3, Mistral and raw, with
+    // column 1's sampling settings; as many as fit (the first four).
+    Q_INVOKABLE bool templateShootout();
+    // Edits a column's setting by role name ("temperature", "seed", ...); in same-seed mode a
+    // seed goes to every column.
+    Q_INVOKABLE bool setColumnValue(int column, const QString& field, const QVariant& value);
+    Q_INVOKABLE bool send(const QString& text);
+    Q_INVOKABLE void stop();
+    // Emits promoted() with the column's last reply, for the main conversation.
+    Q_INVOKABLE bool promote(int column);
+    Q_INVOKABLE void clearConversation();
+    // Compare sessions as JSON: saveSession writes atomically (defaultDirectory() when `path`
+    // is a bare name); openSession replaces the columns and the conversation.
+    Q_INVOKABLE bool saveSession(const QString& path);
+    Q_INVOKABLE bool openSession(const QString& path);
+    Q_INVOKABLE QStringList savedSessions() const; // paths in defaultDirectory(), newest first
+    static QString defaultDirectory();             // ~/.local/share/hearth/compare
+
+signals:
+    void engineChanged();
+    void busyChanged();
+    void sameSeedChanged();
+    void systemPromptChanged();
+    void conversationChanged();
+    void errorChanged();
+    void summaryChanged();
+    void promoted(const QString& userText, const QString& replyText);
+    void finished(); // the active request ended (finished, failed or stopped)
+
+private:
+    void onStarted(quint64 id, const QList<ComparePrompt>& prompts);
+    void onTokens(quint64 id, int column, const QString& text, int generated, double ms);
+    void onFinished(quint64 id, const QList<CompareColumnResult>& results,
+                    const CompareSummary& summary);
+    void onFailed(quint64 id, const QString& message);
+    bool refuse(const QString& message);
+    void setError(const QString& message);
+    QList<CompareTurn> conversationFor(const CompareColumn& column) const;
+    CompareColumn freshColumn(const CompareColumn& settingsFrom) const;
+
+    CompareColumnModel m_columns;
+    QPointer<EngineWorker> m_engine;
+    QList<QMetaObject::Connection> m_connections;
+    QStringList m_userMessages; // shared by every column
+    QString m_systemPrompt;
+    bool m_sameSeed = true;
+    QString m_error;
+    QString m_summaryText;
+    quint64 m_nextRequest = 1;
+    quint64 m_activeRequest = 0;
+};

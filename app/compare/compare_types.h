@@ -1,0 +1,68 @@
+// The values compare mode passes between the GUI thread and the engine worker: a request
+// (one conversation and sampling setup per column) and what comes back (each column's
+// rendered prompt with its diff against column 1, and each column's result). Plain values,
+// copied through queued signals.
+#pragma once
+
+#include "hearth/sampling.h"
+
+#include <QList>
+#include <QMetaType>
+#include <QString>
+#include <QStringList>
+
+struct CompareTurn {
+    QString role; // "system", "user", "assistant"
+    QString text;
+};
+
+struct CompareColumnRequest {
+    QString templateName; // "" = the model's own or the best match, "raw", a built-in's name
+    hearth::SamplingParams sampling;
+    int maxTokens = 256;
+    QList<CompareTurn> messages; // this column's conversation, ending with the user's turn
+};
+
+struct CompareRequest {
+    quint64 id = 0;
+    QList<CompareColumnRequest> columns;
+};
+
+// One column's prompt, as the model will see it.
+struct ComparePrompt {
+    QString templateName; // resolved
+    QString text;
+    int tokenCount = 0;
+    QStringList warnings;
+    QStringList specialTokens; // special-token strings that occur in text
+    // Against column 1 (all zero and diffHtml empty for column 1 itself).
+    QString diffHtml; // rich text: insertions and removals highlighted, special tokens marked
+    int charsInserted = 0;
+    int charsRemoved = 0;
+    int tokensInserted = 0;
+    int tokensRemoved = 0;
+};
+
+struct CompareColumnResult {
+    int promptTokens = 0;
+    int sharedTokens = 0; // copied from another column's cache rather than computed
+    int generatedTokens = 0;
+    double ttftMs = 0;
+    double decodeTokensPerSecond = 0;
+    QString stopReason;
+    QString text;
+};
+
+// The batch as a whole.
+struct CompareSummary {
+    int sharedPrefixTokens = 0; // prompt tokens computed once and copied into the others
+    int steps = 0;              // decode forward passes
+    double prefillMs = 0;
+    double decodeMs = 0;
+    double tokensPerSecond = 0; // all columns together
+};
+
+Q_DECLARE_METATYPE(CompareRequest)
+Q_DECLARE_METATYPE(ComparePrompt)
+Q_DECLARE_METATYPE(CompareColumnResult)
+Q_DECLARE_METATYPE(CompareSummary)
