@@ -50,6 +50,12 @@ ChatController::ChatController(QObject* parent)
     connect(worker, &EngineWorker::modelLoaded, this, &ChatController::onModelLoaded);
     connect(worker, &EngineWorker::loadFailed, this, &ChatController::onLoadFailed);
     connect(worker, &EngineWorker::tokensArrived, this, &ChatController::onTokens);
+    connect(worker, &EngineWorker::tracesArrived, this,
+            [this](quint64 id, const QList<TokenTrace>& traces) {
+                if (id == m_activeRequest && m_replyConversationId == m_currentId) {
+                    m_messages.appendTokens(m_messages.streamingRow(), traces);
+                }
+            });
     connect(worker, &EngineWorker::generationFinished, this, &ChatController::onFinished);
     connect(worker, &EngineWorker::generationFailed, this, &ChatController::onFailed);
     connect(worker, &EngineWorker::previewReady, this, [this](const PromptPreview& preview) {
@@ -91,6 +97,10 @@ ChatController::~ChatController() {
     // The EngineThread's destructor cancels, quits and waits: nothing here blocks on a
     // generation in progress for longer than one token.
     m_engine.reset();
+}
+
+QObject* ChatController::engineWorker() const {
+    return m_engine->worker();
 }
 
 QString ChatController::currentTitle() const {
@@ -158,6 +168,7 @@ void ChatController::setModelState(ModelState state) {
 // ---- model ----
 
 void ChatController::start(const QString& modelPath) {
+    m_library.rescan();
     m_list.setConversations(m_store.loadAll());
     emit storeWarningsChanged();
     QSettings settings;
@@ -186,6 +197,12 @@ void ChatController::start(const QString& modelPath) {
     }
 }
 
+void ChatController::openModelInNewConversation(const QString& pathOrUrl) {
+    stop();
+    loadModel(pathOrUrl);
+    newConversation();
+}
+
 void ChatController::loadModel(const QString& pathOrUrl) {
     // The file dialog gives a file:// URL.
     const QUrl url(pathOrUrl);
@@ -199,7 +216,8 @@ void ChatController::loadModel(const QString& pathOrUrl) {
     setModelState(ModelState::Loading);
     setStatus(QStringLiteral("Loading %1…").arg(m_model.name));
     m_gauge.clearModel();
-    m_engine->post([worker = m_engine->worker(), path] { worker->loadModel(path, 0, 0); });
+    m_engine->post([worker = m_engine->worker(), path, context = m_library.contextLength(),
+                    threads = m_library.threads()] { worker->loadModel(path, context, threads); });
 }
 
 void ChatController::cancelLoad() {
@@ -213,6 +231,7 @@ void ChatController::unloadModel() {
     m_engine->post([worker = m_engine->worker()] { worker->unloadModel(); });
     m_model = ModelSummary{};
     m_modelPath.clear();
+    m_library.setLoadedPath(QString());
     m_gauge.clearModel();
     setModelState(ModelState::NoModel);
     setStatus(QStringLiteral("No model loaded"));
@@ -226,13 +245,17 @@ void ChatController::onModelLoaded(const ModelSummary& summary) {
     m_loadProgress = 1;
     emit loadProgressChanged();
     QSettings().setValue(QLatin1String(kLastModelKey), summary.path);
+    m_gauge.setCudaDevice(summary.cudaDevice);
     m_gauge.setModel(summary);
+    m_library.setLoadedPath(summary.path);
     setModelState(ModelState::Ready);
     setStatus(QStringLiteral("Ready · loaded in %1 s").arg(summary.loadMs / 1000.0, 0, 'f', 1));
     schedulePreview();
 }
 
 void ChatController::onLoadFailed(const QString& message) {
+    // The worker drops the old model before loading a new one: none is loaded now.
+    m_library.setLoadedPath(QString());
     m_modelError = message;
     setModelState(ModelState::Failed);
     setStatus(QStringLiteral("The model could not be loaded"));
@@ -391,7 +414,7 @@ bool ChatController::send(const QString& text) {
         newConversation();
     }
     Conversation conversation = *current();
-    conversation.messages.push_back({QStringLiteral("user"), trimmed, {}});
+    conversation.messages.push_back({QStringLiteral("user"), trimmed, {}, {}});
     conversation.modelPath = m_modelPath;
     m_messages.append(conversation.messages.last());
     commit(conversation);
@@ -416,7 +439,7 @@ void ChatController::startReply(quint64 seed) {
     m_lastSeed = seed;
     m_activeRequest = request.id;
     m_replyConversationId = m_currentId;
-    m_messages.append({QStringLiteral("assistant"), QString(), {}}, true);
+    m_messages.append({QStringLiteral("assistant"), QString(), {}, {}}, true);
     m_gauge.generationStarted();
     setStatus(QStringLiteral("Generating…"));
     emit busyChanged();
@@ -463,6 +486,21 @@ bool ChatController::editAndRerun(int row, const QString& text) {
     return send(text);
 }
 
+bool ChatController::appendExchange(const QString& userText, const QString& replyText) {
+    if (busy() || userText.trimmed().isEmpty() || replyText.isEmpty()) {
+        return false;
+    }
+    if (!current()) {
+        newConversation();
+    }
+    Conversation conversation = *current();
+    conversation.messages.push_back({QStringLiteral("user"), userText.trimmed(), {}, {}});
+    conversation.messages.push_back({QStringLiteral("assistant"), replyText, {}, {}});
+    m_messages.setMessages(conversation.messages);
+    commit(conversation);
+    return true;
+}
+
 void ChatController::deleteMessage(int row) {
     if (busy() || row < 0 || row >= m_messages.messages().size()) {
         return;
@@ -507,7 +545,7 @@ void ChatController::endReply(const QString& text, const MessageStats& stats) {
         if (conversationId == m_currentId) {
             conversation.messages = m_messages.messages();
         } else {
-            conversation.messages.push_back({QStringLiteral("assistant"), text, stats});
+            conversation.messages.push_back({QStringLiteral("assistant"), text, stats, {}});
         }
         // A reply that produced nothing at all is not kept.
         if (!conversation.messages.isEmpty() &&

@@ -13,6 +13,7 @@
 #include "engine_worker.h"
 #include "gauge.h"
 #include "message_list_model.h"
+#include "model_library.h"
 #include "sampling_settings.h"
 #include "template_preview.h"
 
@@ -32,6 +33,7 @@ class ChatController : public QObject {
     Q_PROPERTY(SamplingSettings* sampling READ sampling CONSTANT)
     Q_PROPERTY(Gauge* gauge READ gauge CONSTANT)
     Q_PROPERTY(TemplatePreview* templatePreview READ templatePreview CONSTANT)
+    Q_PROPERTY(ModelLibrary* library READ library CONSTANT)
 
     Q_PROPERTY(
         QString currentConversationId READ currentConversationId NOTIFY currentConversationChanged)
@@ -39,6 +41,8 @@ class ChatController : public QObject {
     Q_PROPERTY(
         QString systemPrompt READ systemPrompt WRITE setSystemPrompt NOTIFY systemPromptChanged)
     Q_PROPERTY(QVariantList systemPromptPresets READ systemPromptPresets CONSTANT)
+    // The engine thread's worker, for the compare view (CompareController.engine).
+    Q_PROPERTY(QObject* engineWorker READ engineWorker CONSTANT)
 
     Q_PROPERTY(ModelState modelState READ modelState NOTIFY modelChanged)
     Q_PROPERTY(double loadProgress READ loadProgress NOTIFY loadProgressChanged)
@@ -66,9 +70,11 @@ public:
     ConversationFilterModel* conversations() { return &m_filter; }
     ConversationListModel* allConversations() { return &m_list; }
     MessageListModel* messages() { return &m_messages; }
+    QObject* engineWorker() const;
     SamplingSettings* sampling() { return &m_sampling; }
     Gauge* gauge() { return &m_gauge; }
     TemplatePreview* templatePreview() { return &m_preview; }
+    ModelLibrary* library() { return &m_library; }
 
     QString currentConversationId() const { return m_currentId; }
     QString currentTitle() const;
@@ -94,6 +100,9 @@ public:
     // Reads the saved conversations, reopens the last one, and loads `modelPath`, else the
     // last model used, else the default model. Call once, after construction.
     Q_INVOKABLE void start(const QString& modelPath = {});
+    // Loads a model file (a path or a file:// URL) in a new conversation: what a second
+    // `hearth FILE` (a file manager's "Open with") asks of the running window.
+    Q_INVOKABLE void openModelInNewConversation(const QString& pathOrUrl);
     // A path or a file:// URL.
     Q_INVOKABLE void loadModel(const QString& pathOrUrl);
     Q_INVOKABLE void cancelLoad();
@@ -107,6 +116,9 @@ public:
     // Replaces user message `row` with `text` and generates again from there.
     Q_INVOKABLE bool editAndRerun(int row, const QString& text);
     Q_INVOKABLE void deleteMessage(int row);
+    // Adds a user message and a finished reply to the current conversation (a compare
+    // column promoted into the chat). False while a reply is streaming or when empty.
+    Q_INVOKABLE bool appendExchange(const QString& userText, const QString& replyText);
     Q_INVOKABLE void copyToClipboard(const QString& text);
 
     Q_INVOKABLE void newConversation();
@@ -152,6 +164,7 @@ private:
     SamplingSettings m_sampling;
     Gauge m_gauge;
     TemplatePreview m_preview;
+    ModelLibrary m_library; // the Models panel; its context and threads apply to each load
     QTimer m_previewTimer;
 
     QString m_currentId;

@@ -2,6 +2,7 @@
 #include "gauge.h"
 
 #include "engine_worker.h"
+#include "hearth/cuda_device.h"
 #include "hearth/memory_plan.h"
 
 #include <QFile>
@@ -39,10 +40,46 @@ double Gauge::readResidentBytes() {
     return 0;
 }
 
+QString Gauge::deviceName() const {
+    return m_cudaDevice >= 0 ? QStringLiteral("%1 (GPU memory)").arg(m_cudaName)
+                             : QStringLiteral("CPU (system RAM)");
+}
+
+void Gauge::setCudaDevice(int index) {
+    if (index == m_cudaDevice) {
+        return;
+    }
+    m_cudaDevice = index;
+    m_cudaName.clear();
+    m_deviceTotalBytes = 0;
+    if (index < 0) {
+        if (const auto host = hearth::read_host_memory()) {
+            m_deviceTotalBytes = double(host->total_bytes);
+        }
+    }
+    sampleMemory();
+    emit memoryChanged();
+}
+
 void Gauge::sampleMemory() {
-    const double resident = readResidentBytes();
-    if (resident != m_residentBytes) {
-        m_residentBytes = resident;
+    double used = 0;
+    if (m_cudaDevice >= 0) {
+        // Device memory in use by every process, as cudaMemGetInfo reports it: what matters
+        // is whether the next allocation fits.
+        if (auto devices = hearth::list_cuda_devices(); devices) {
+            for (const hearth::CudaDeviceInfo& device : *devices) {
+                if (device.index == m_cudaDevice) {
+                    m_cudaName = QString::fromStdString(device.name);
+                    m_deviceTotalBytes = double(device.total_bytes);
+                    used = double(device.total_bytes - device.free_bytes);
+                }
+            }
+        }
+    } else {
+        used = readResidentBytes();
+    }
+    if (used != m_residentBytes) {
+        m_residentBytes = used;
         emit memoryChanged();
     }
 }

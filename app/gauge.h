@@ -1,7 +1,9 @@
 // The gauge: what running the model costs, live. Memory split into weights / KV cache /
-// scratch (the engine's MemoryPlan at the session's context) against the process's RSS
-// (/proc/self/status) and the machine's RAM; KV cache fill; prefill and decode speed; time
-// to first token; and the decode speed over the last generation, for a sparkline.
+// scratch (the engine's MemoryPlan at the session's context) against what the device has in
+// use: on the CPU the process's RSS (/proc/self/status) against the machine's RAM; on a CUDA
+// device its used memory (cudaMemGetInfo, through hearth::list_cuda_devices) against its
+// total. KV cache fill; prefill and decode speed; time to first token; and the decode speed
+// over the last generation, for a sparkline.
 // GUI thread only; ChatController feeds it from the worker's signals.
 #pragma once
 
@@ -24,7 +26,8 @@ class Gauge : public QObject {
     Q_PROPERTY(double planBytes READ planBytes NOTIFY modelChanged)
     Q_PROPERTY(double deviceTotalBytes READ deviceTotalBytes NOTIFY memoryChanged)
     Q_PROPERTY(double residentBytes READ residentBytes NOTIFY memoryChanged)
-    Q_PROPERTY(QString deviceName READ deviceName CONSTANT)
+    Q_PROPERTY(QString deviceName READ deviceName NOTIFY memoryChanged)
+    Q_PROPERTY(bool onGpu READ onGpu NOTIFY memoryChanged)
     Q_PROPERTY(int kvUsed READ kvUsed NOTIFY statsChanged)
     Q_PROPERTY(int kvCapacity READ kvCapacity NOTIFY modelChanged)
     Q_PROPERTY(double prefillTokensPerSecond READ prefillTokensPerSecond NOTIFY statsChanged)
@@ -43,7 +46,8 @@ public:
     double planBytes() const { return m_weightsBytes + m_kvBytes + m_scratchBytes; }
     double deviceTotalBytes() const { return m_deviceTotalBytes; }
     double residentBytes() const { return m_residentBytes; }
-    QString deviceName() const { return QStringLiteral("CPU (system RAM)"); }
+    QString deviceName() const;
+    bool onGpu() const { return m_cudaDevice >= 0; }
     int kvUsed() const { return m_kvUsed; }
     int kvCapacity() const { return m_kvCapacity; }
     double prefillTokensPerSecond() const { return m_prefillTps; }
@@ -56,6 +60,8 @@ public:
     Q_INVOKABLE static QString formatBytes(double bytes);
 
     void setModel(const ModelSummary& summary);
+    // The CUDA device the model runs on (its runtime index), or -1 for the CPU.
+    void setCudaDevice(int index);
     void clearModel();
     void generationStarted();
     // A streamed chunk: `generated` tokens after `ms` since the request started.
@@ -75,6 +81,8 @@ private:
     void sampleMemory();
 
     QTimer m_memoryTimer;
+    int m_cudaDevice = -1;
+    QString m_cudaName;
     double m_weightsBytes = 0;
     double m_kvBytes = 0;
     double m_scratchBytes = 0;

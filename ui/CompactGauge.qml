@@ -14,7 +14,7 @@ RowLayout {
     Label {
         color: Theme.mutedText
         font.pixelSize: 12
-        text: qsTr("RAM %1").arg(root.gauge.formatBytes(root.gauge.residentBytes))
+        text: (root.gauge.onGpu ? qsTr("VRAM %1") : qsTr("RAM %1")).arg(root.gauge.formatBytes(root.gauge.residentBytes))
     }
     Label {
         visible: root.gauge.active

@@ -67,7 +67,9 @@ ScrollView {
             wrapMode: Text.Wrap
             color: Theme.mutedText
             font.pixelSize: 12
-            text: qsTr("Hearth's process uses %1 of %2 RAM (resident).")
+            objectName: "deviceMemory"
+            text: (root.gauge.onGpu ? qsTr("%1 of %2 GPU memory in use (all processes).")
+                                    : qsTr("Hearth's process uses %1 of %2 RAM (resident)."))
                       .arg(root.gauge.formatBytes(root.gauge.residentBytes)).arg(root.gauge.formatBytes(root.gauge.deviceTotalBytes))
         }
         GaugeBar {

@@ -1,6 +1,6 @@
-// Hearth's window: conversations on the left, the chat in the centre, the Sampling,
-// Template and Gauge panels on the right (collapsible), a status bar with the compact
-// gauge. main.cpp sets the *Argument properties from the command line.
+// Hearth's window: conversations on the left, the chat in the centre, the Models,
+// Sampling, Template and Gauge panels on the right (collapsible), a status bar with the
+// compact gauge. main.cpp sets the *Argument properties from the command line.
 pragma ComponentBehavior: Bound
 import QtQuick
 import QtQuick.Controls
@@ -15,6 +15,7 @@ ApplicationWindow {
     property string demoPrompt: ""
     property string panelArgument: ""
     readonly property ChatController controller: chat
+    readonly property var panelNames: ["models", "sampling", "template", "gauge"]
 
     function showPanel(name: string) {
         settings.rightPanel = settings.rightPanel === name ? "" : name
@@ -50,6 +51,17 @@ ApplicationWindow {
 
     AppSettings { id: settings }
     ChatController { id: chat }
+    // Compare mode: the conversation's next message under 2-4 templates or sampling settings,
+    // generated together on the chat's engine thread; a promoted reply joins the chat.
+    property bool compareMode: false
+    CompareController {
+        id: compare
+        engine: chat.engineWorker
+        onPromoted: (userText, replyText) => {
+            if (chat.appendExchange(userText, replyText))
+                window.compareMode = false
+        }
+    }
 
     Component.onCompleted: {
         // Bindings onto objects that Main does not declare.
@@ -63,7 +75,7 @@ ApplicationWindow {
         if (settings.maximized)
             showMaximized()
         if (panelArgument.length > 0)
-            settings.rightPanel = panelArgument === "none" ? "" : panelArgument
+            settings.rightPanel = panelArgument === "none" || panelArgument === "inspector" ? "" : panelArgument
         chat.start(modelPathArgument)
         if (demoPrompt.length > 0) {
             chat.newConversation()
@@ -81,6 +93,14 @@ ApplicationWindow {
         }
     }
 
+    Connections {
+        target: chat
+        function onReplyFinished() {
+            if (window.panelArgument === "inspector")
+                chatView.inspectLastReply(4)
+        }
+    }
+
     Shortcut { sequence: "Esc"; enabled: chat.busy; onActivated: chat.stop() }
     Shortcut { sequence: "Ctrl+K"; onActivated: { settings.sidebarVisible = true; sidebar.focusSearch() } }
 
@@ -88,9 +108,23 @@ ApplicationWindow {
         Menu {
             title: qsTr("&File")
             Action { text: qsTr("&New chat"); shortcut: "Ctrl+N"; onTriggered: { chat.newConversation(); chatView.focusComposer() } }
+            Action { text: qsTr("&Models…"); shortcut: "Ctrl+O"; onTriggered: settings.rightPanel = "models" }
             Action { text: qsTr("&Unload model"); enabled: chat.modelState === ChatController.Ready; onTriggered: chat.unloadModel() }
             MenuSeparator {}
             Action { text: qsTr("&Quit"); shortcut: "Ctrl+Q"; onTriggered: window.close() }
+        }
+        Menu {
+            title: qsTr("&Edit")
+            // The focused text field handles these itself; the menu names the keys.
+            Action { text: qsTr("&Undo"); shortcut: "Ctrl+Z"; onTriggered: window.editAction("undo") }
+            Action { text: qsTr("&Redo"); shortcut: "Ctrl+Shift+Z"; onTriggered: window.editAction("redo") }
+            MenuSeparator {}
+            Action { text: qsTr("Cu&t"); shortcut: "Ctrl+X"; onTriggered: window.editAction("cut") }
+            Action { text: qsTr("&Copy"); shortcut: "Ctrl+C"; onTriggered: window.editAction("copy") }
+            Action { text: qsTr("&Paste"); shortcut: "Ctrl+V"; onTriggered: window.editAction("paste") }
+            Action { text: qsTr("Select &all"); shortcut: "Ctrl+A"; onTriggered: window.editAction("selectAll") }
+            MenuSeparator {}
+            Action { text: qsTr("Restore deleted conversation"); enabled: chat.canUndoDelete; onTriggered: chat.undoDelete() }
         }
         Menu {
             title: qsTr("&Chat")
@@ -99,19 +133,80 @@ ApplicationWindow {
             Action { text: qsTr("Regenerate with the &same seed"); shortcut: "Ctrl+Shift+R"; enabled: !chat.busy; onTriggered: chat.regenerate(true) }
             MenuSeparator {}
             Action { text: qsTr("Search conversations"); onTriggered: { settings.sidebarVisible = true; sidebar.focusSearch() } }
+            MenuSeparator {}
+            Action { text: qsTr("C&ompare side by side"); checkable: true; checked: window.compareMode; shortcut: "Ctrl+M"; onTriggered: window.compareMode = !window.compareMode }
         }
         Menu {
             title: qsTr("&View")
             Action { text: qsTr("Conversations"); checkable: true; checked: settings.sidebarVisible; shortcut: "Ctrl+B"; onTriggered: settings.sidebarVisible = !settings.sidebarVisible }
-            Action { text: qsTr("Sampling panel"); checkable: true; checked: settings.rightPanel === "sampling"; shortcut: "Ctrl+1"; onTriggered: window.showPanel("sampling") }
-            Action { text: qsTr("Template panel"); checkable: true; checked: settings.rightPanel === "template"; shortcut: "Ctrl+2"; onTriggered: window.showPanel("template") }
-            Action { text: qsTr("Gauge panel"); checkable: true; checked: settings.rightPanel === "gauge"; shortcut: "Ctrl+3"; onTriggered: window.showPanel("gauge") }
+            Action { text: qsTr("Models panel"); checkable: true; checked: settings.rightPanel === "models"; shortcut: "Ctrl+1"; onTriggered: window.showPanel("models") }
+            Action { text: qsTr("Sampling panel"); checkable: true; checked: settings.rightPanel === "sampling"; shortcut: "Ctrl+2"; onTriggered: window.showPanel("sampling") }
+            Action { text: qsTr("Template panel"); checkable: true; checked: settings.rightPanel === "template"; shortcut: "Ctrl+3"; onTriggered: window.showPanel("template") }
+            Action { text: qsTr("Gauge panel"); checkable: true; checked: settings.rightPanel === "gauge"; shortcut: "Ctrl+4"; onTriggered: window.showPanel("gauge") }
             MenuSeparator {}
             Menu {
                 title: qsTr("Theme")
                 Action { text: qsTr("Follow the system"); checkable: true; checked: settings.theme === "system"; onTriggered: settings.theme = "system" }
                 Action { text: qsTr("Light"); checkable: true; checked: settings.theme === "light"; onTriggered: settings.theme = "light" }
                 Action { text: qsTr("Dark"); checkable: true; checked: settings.theme === "dark"; onTriggered: settings.theme = "dark" }
+            }
+        }
+        Menu {
+            title: qsTr("&Help")
+            Action { text: qsTr("Keyboard shortcuts"); shortcut: "F1"; onTriggered: shortcutsDialog.open() }
+            Action { text: qsTr("&About Hearth"); onTriggered: aboutDialog.open() }
+        }
+    }
+
+    // Sends an edit command to whichever text field has the focus.
+    function editAction(name: string) {
+        const item = window.activeFocusItem
+        if (item && typeof item[name] === "function")
+            item[name]()
+    }
+
+    Dialog {
+        id: aboutDialog
+        objectName: "aboutDialog"
+        title: qsTr("About Hearth")
+        anchors.centerIn: parent
+        // A fixed width: wrapped text inside would otherwise loop on implicitWidth.
+        width: Math.min(460, window.width - 40)
+        modal: true
+        standardButtons: Dialog.Close
+        contentItem: Label {
+            text: qsTr("Hearth %1\nLarge language models on your own machine, on Hearth's own engine.").arg(Qt.application.version)
+            color: Theme.text
+            wrapMode: Text.Wrap
+        }
+    }
+    Dialog {
+        id: shortcutsDialog
+        title: qsTr("Keyboard shortcuts")
+        anchors.centerIn: parent
+        // A fixed width: wrapped text inside would otherwise loop on implicitWidth.
+        width: Math.min(460, window.width - 40)
+        modal: true
+        standardButtons: Dialog.Close
+        contentItem: GridLayout {
+            columns: 2
+            columnSpacing: 2 * Theme.spacing
+            Repeater {
+                // Key, then what it does: the grid's two columns.
+                model: ["Enter", qsTr("Send"), "Shift+Enter", qsTr("New line"),
+                        "Esc", qsTr("Stop generating"), "Ctrl+N", qsTr("New chat"),
+                        "Ctrl+K", qsTr("Search conversations"), "Ctrl+R", qsTr("Regenerate reply"),
+                        "Ctrl+B", qsTr("Show or hide conversations"),
+                        "Ctrl+1 … Ctrl+4", qsTr("Models, Sampling, Template, Gauge panels"),
+                        "Ctrl+M", qsTr("Compare side by side"),
+                        "Ctrl+O", qsTr("Models"), "Ctrl+Q", qsTr("Quit")]
+                delegate: Label {
+                    required property string modelData
+                    required property int index
+                    text: modelData
+                    font.bold: index % 2 === 0
+                    color: Theme.text
+                }
             }
         }
     }
@@ -133,7 +228,15 @@ ApplicationWindow {
             id: chatView
             Layout.fillWidth: true
             Layout.fillHeight: true
+            visible: !window.compareMode
             controller: chat
+        }
+        CompareView {
+            objectName: "compareView"
+            Layout.fillWidth: true
+            Layout.fillHeight: true
+            visible: window.compareMode
+            controller: compare
         }
 
         Rectangle { Layout.fillHeight: true; implicitWidth: 1; color: Theme.border; visible: panels.visible }
@@ -153,7 +256,8 @@ ApplicationWindow {
                     TabBar {
                         id: tabs
                         Layout.fillWidth: true
-                        currentIndex: settings.rightPanel === "template" ? 1 : settings.rightPanel === "gauge" ? 2 : 0
+                        currentIndex: Math.max(0, window.panelNames.indexOf(settings.rightPanel))
+                        TabButton { text: qsTr("Models"); onClicked: settings.rightPanel = "models" }
                         TabButton { text: qsTr("Sampling"); onClicked: settings.rightPanel = "sampling" }
                         TabButton { text: qsTr("Template"); onClicked: settings.rightPanel = "template" }
                         TabButton { text: qsTr("Gauge"); onClicked: settings.rightPanel = "gauge" }
@@ -164,6 +268,7 @@ ApplicationWindow {
                     Layout.fillWidth: true
                     Layout.fillHeight: true
                     currentIndex: Math.max(0, tabs.currentIndex)
+                    ModelsPanel { controller: chat }
                     SamplingPanel {
                         settings: chat.sampling
                         canRerun: !chat.busy && chat.messages.count > 0 && chat.modelState === ChatController.Ready

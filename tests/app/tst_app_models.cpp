@@ -5,6 +5,8 @@
 #include "conversation_list_model.h"
 #include "conversation_store.h"
 #include "engine_worker.h"
+#include "gauge.h"
+#include "hearth/cuda_device.h"
 #include "message_list_model.h"
 #include "sampling_settings.h"
 #include "template_preview.h"
@@ -23,10 +25,11 @@ namespace {
 Conversation makeConversation(const QString& firstMessage, int minutesAgo = 0) {
     Conversation c = Conversation::create();
     c.updated = QDateTime::currentDateTimeUtc().addSecs(-60 * minutesAgo);
-    c.messages = {{QStringLiteral("user"), firstMessage, {}},
+    c.messages = {{QStringLiteral("user"), firstMessage, {}, {}},
                   {QStringLiteral("assistant"),
                    QStringLiteral("Reply to ") + firstMessage,
-                   {10, 5, 100.0, 40.0, 25.0, QStringLiteral("end of generation")}}};
+                   {10, 5, 100.0, 40.0, 25.0, QStringLiteral("end of generation")},
+                   {}}};
     c.systemPrompt = QStringLiteral("Be brief.");
     c.sampling = {{QStringLiteral("temperature"), 0.3}, {QStringLiteral("top_k"), 20}};
     return c;
@@ -103,6 +106,7 @@ private slots:
     void samplingClampsAndRoundTrips();
     void promptHighlight();
     void workerLoadFailure();
+    void gaugeDevice();
     void workerGeneratesCancelsAndPreviews();
 };
 
@@ -174,7 +178,7 @@ void TestAppModels::messageListModel() {
                 .toString()
                 .contains(QStringLiteral("40.0 tok/s")));
 
-    model.append({QStringLiteral("assistant"), QString(), {}}, true);
+    model.append({QStringLiteral("assistant"), QString(), {}, {}}, true);
     QCOMPARE(model.streamingRow(), 2);
     QVERIFY(model.data(model.index(2), MessageListModel::StreamingRole).toBool());
     model.appendText(2, QStringLiteral("Hel"));
@@ -371,6 +375,33 @@ void TestAppModels::promptHighlight() {
     QVERIFY(html.contains(QStringLiteral("&lt;b&gt;&amp;&lt;/b&gt;")));
     QCOMPARE(html.count(QStringLiteral("<span")), 2);
     QVERIFY(TemplatePreview::templates().size() >= 5);
+}
+
+void TestAppModels::gaugeDevice() {
+    Gauge gauge;
+    QVERIFY(!gauge.onGpu());
+    QCOMPARE(gauge.deviceName(), QStringLiteral("CPU (system RAM)"));
+    // On the CPU: this process's resident memory against the machine's RAM.
+    QVERIFY(Gauge::readResidentBytes() > 1'000'000);
+    QVERIFY(gauge.residentBytes() > 0);
+    QVERIFY(gauge.deviceTotalBytes() > gauge.residentBytes());
+    const double hostTotal = gauge.deviceTotalBytes();
+    // A CUDA device: its memory, from the engine's device list (none here: zero, not RAM).
+    QSignalSpy memory(&gauge, &Gauge::memoryChanged);
+    gauge.setCudaDevice(0);
+    QVERIFY(gauge.onGpu());
+    QVERIFY(memory.count() >= 1);
+    QVERIFY(gauge.deviceName().endsWith(QLatin1String("(GPU memory)")));
+    if (auto devices = hearth::list_cuda_devices(); devices && !devices->empty()) {
+        QCOMPARE(gauge.deviceTotalBytes(), double(devices->front().total_bytes));
+        QVERIFY(gauge.residentBytes() > 0);
+    } else {
+        QCOMPARE(gauge.deviceTotalBytes(), 0.0);
+        QCOMPARE(gauge.residentBytes(), 0.0);
+    }
+    gauge.setCudaDevice(-1);
+    QCOMPARE(gauge.deviceTotalBytes(), hostTotal);
+    QVERIFY(gauge.residentBytes() > 0);
 }
 
 void TestAppModels::workerLoadFailure() {
