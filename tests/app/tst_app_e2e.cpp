@@ -1,7 +1,10 @@
 // End to end: the real window (Main.qml and the Hearth module) in-process, offscreen, on
-// the default model, with a temporary profile. Types a prompt and gets a streamed reply,
-// stops a generation midway with Esc, regenerates, then opens the app again and finds the
-// conversation restored. Meanwhile a 5 ms timer records the longest GUI-thread stall.
+// the default model, with a temporary profile. Types a prompt and gets a streamed reply
+// (greedy: exactly `hearth-cli run`'s output for the same prompt), stops a generation midway
+// with Esc, regenerates, then opens the app again and finds the conversation restored; checks
+// the keyboard shortcuts (Ctrl+N, Ctrl+K, Ctrl+1..4, Esc), the Models panel's list, and that
+// its context and threads settings reach the engine. Meanwhile a 5 ms timer records the
+// longest GUI-thread stall.
 #include "chat_controller.h"
 #include "test_support.h"
 
@@ -11,6 +14,7 @@
 #include <QQuickItem>
 #include <QQuickStyle>
 #include <QQuickWindow>
+#include <QSettings>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTimer>
@@ -39,6 +43,12 @@ public:
         m_timer.start();
     }
     double longestMs() const { return m_longest; }
+    // While the test itself blocks the GUI thread (running hearth-cli), nothing is measured.
+    void pause() { m_timer.stop(); }
+    void resume() {
+        m_clock.restart();
+        m_timer.start();
+    }
 
 private:
     QTimer m_timer;
@@ -136,6 +146,20 @@ void TestAppE2E::chatStopRegenerateRestore() {
         // What it says is the engine's business (tst_generation); here: it arrived.
         QVERIFY(reply.trimmed().size() > 2);
         QVERIFY(!chat->busy());
+        // Greedy decoding is deterministic: the app and the CLI (same engine, prompt, template
+        // and limit) give the very same text.
+        stalls.pause();
+        const hearth::test::CliResult cli = hearth::test::run_cli(
+            {QStringLiteral("run"), path, QStringLiteral("-p"),
+             QStringLiteral("What is the capital of France?"), QStringLiteral("-n"),
+             QStringLiteral("96"), QStringLiteral("--temp"), QStringLiteral("0"),
+             QStringLiteral("--repeat-penalty"), QStringLiteral("1")});
+        stalls.resume();
+        QVERIFY2(cli.exit_code == 0, cli.err.constData());
+        QCOMPARE(reply, QString::fromUtf8(cli.out));
+        // Every generated token was traced for the inspector.
+        QCOMPARE(model->data(model->index(1), MessageListModel::TokensRole).toStringList().size(),
+                 model->messages().at(1).stats.generatedTokens);
         conversationId = chat->currentConversationId();
         QCOMPARE(chat->currentTitle(), QStringLiteral("What is the capital of France?"));
 
@@ -168,9 +192,63 @@ void TestAppE2E::chatStopRegenerateRestore() {
         qInfo("longest GUI-thread stall while loading and generating: %.1f ms", longest);
         QVERIFY2(longest < 250,
                  qPrintable(QStringLiteral("the GUI thread stalled for %1 ms").arg(longest)));
+
+        // 4. Shortcuts. Ctrl+K: the search field; Ctrl+N: a new, empty chat, composer focused.
+        auto* search = app.window->findChild<QQuickItem*>(QStringLiteral("searchField"));
+        auto* input = app.window->findChild<QQuickItem*>(QStringLiteral("composerInput"));
+        QVERIFY(search && input);
+        QTest::keyClick(app.window, Qt::Key_K, Qt::ControlModifier);
+        QTRY_VERIFY(search->hasActiveFocus());
+        QTest::keyClick(app.window, Qt::Key_N, Qt::ControlModifier);
+        QTRY_VERIFY(chat->currentConversationId() != conversationId);
+        QCOMPARE(chat->messages()->rowCount(), 0);
+        QTRY_VERIFY(input->hasActiveFocus());
+        // Ctrl+1..4 open the Models, Sampling, Template and Gauge panels; again closes.
+        // AppSettings writes through QSettings, which is shared within the process.
+        const QSettings settings;
+        const QStringList panels{"models", "sampling", "template", "gauge"};
+        for (int i = 0; i < panels.size(); ++i) {
+            QTest::keyClick(app.window, Qt::Key(Qt::Key_1 + i), Qt::ControlModifier);
+            QTRY_COMPARE(settings.value(QStringLiteral("panels/right")).toString(), panels[i]);
+        }
+        QTest::keyClick(app.window, Qt::Key_4, Qt::ControlModifier);
+        QTRY_COMPARE(settings.value(QStringLiteral("panels/right")).toString(), QString());
+
+        // 5. The Models panel lists the loaded model, with a fit badge, marked as in use.
+        ModelLibrary* library = chat->library();
+        QTRY_VERIFY_WITH_TIMEOUT(!library->scanning() && library->rowCount() > 0, 30000);
+        int row = -1;
+        for (int r = 0; r < library->rowCount(); ++r) {
+            if (library->data(library->index(r), ModelLibrary::PathRole).toString() == path) {
+                row = r;
+            }
+        }
+        QVERIFY2(row >= 0, "the default model is not in the Models panel's list");
+        const QModelIndex entry = library->index(row);
+        QVERIFY(library->data(entry, ModelLibrary::LoadedRole).toBool());
+        QCOMPARE(library->data(entry, ModelLibrary::FitRole).toString(), QStringLiteral("fits"));
+        QCOMPARE(library->data(entry, ModelLibrary::ArchitectureRole).toString(),
+                 QStringLiteral("llama"));
+
+        // 6. The panel's context and threads are what the next load uses.
+        library->setContextLength(512);
+        library->setThreads(1);
+        chat->loadModel(path);
+        QCOMPARE(chat->modelState(), ChatController::ModelState::Loading);
+        QTRY_COMPARE_WITH_TIMEOUT(chat->modelState(), ChatController::ModelState::Ready, 120000);
+        QVERIFY2(chat->modelDetails().contains(QLatin1String("context 512")),
+                 qPrintable(chat->modelDetails()));
+        QVERIFY2(chat->modelDetails().contains(QLatin1String("CPU, 1 threads")),
+                 qPrintable(chat->modelDetails()));
+        chat->unloadModel();
+        QCOMPARE(chat->modelState(), ChatController::ModelState::NoModel);
+        QVERIFY(!library->data(entry, ModelLibrary::LoadedRole).toBool());
+        // Back to the conversation (the empty chat from Ctrl+N is dropped), for the restart.
+        chat->selectConversation(conversationId);
+        QCOMPARE(chat->allConversations()->rowCount(), 1);
     }
 
-    // 4. Restart: the conversation is back, with its messages.
+    // 7. Restart: the conversation is back, with its messages.
     AppWindow again = open(path);
     QVERIFY(again.window && again.controller);
     QCOMPARE(again.controller->currentConversationId(), conversationId);
@@ -194,6 +272,14 @@ int main(int argc, char* argv[]) {
                 QByteArray::fromStdString(hearth::test::default_model_path().string()));
     }
     qputenv("XDG_DATA_HOME", profile.filePath(QStringLiteral("data")).toUtf8());
+    // The Models panel looks in the default model's folder, and in an empty Hugging Face
+    // cache rather than the user's.
+    if (qEnvironmentVariableIsEmpty("HEARTH_MODELS_DIR")) {
+        qputenv(
+            "HEARTH_MODELS_DIR",
+            QByteArray::fromStdString(hearth::test::default_model_path().parent_path().string()));
+    }
+    qputenv("HF_HUB_CACHE", profile.filePath(QStringLiteral("hf-hub")).toUtf8());
     qputenv("XDG_CONFIG_HOME", profile.filePath(QStringLiteral("config")).toUtf8());
     if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) {
         qputenv("QT_QPA_PLATFORM", "offscreen");
