@@ -136,10 +136,14 @@ Rectangle {
             font.pixelSize: 12
         }
         ScrollView {
+            id: promptScroll
             Layout.fillWidth: true
             Layout.preferredHeight: 160
             visible: showPrompt.checked
+            // Wrap at the column's width: without it the rich text's implicit width loops.
+            contentWidth: availableWidth
             TextArea {
+                width: promptScroll.availableWidth
                 objectName: "promptText"
                 readOnly: true
                 textFormat: TextEdit.RichText
@@ -168,10 +172,13 @@ Rectangle {
         }
 
         ScrollView {
+            id: replyScroll
             Layout.fillWidth: true
             Layout.fillHeight: true
+            contentWidth: availableWidth
             TextArea {
                 objectName: "replyText"
+                width: replyScroll.availableWidth
                 readOnly: true
                 wrapMode: TextEdit.Wrap
                 textFormat: TextEdit.PlainText

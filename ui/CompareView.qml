@@ -100,19 +100,22 @@ Rectangle {
             elide: Text.ElideRight
         }
 
-        RowLayout {
+        // A horizontal ListView, not a Repeater in a RowLayout: Qt 6.4's layouts crash when a
+        // Repeater replaces all its items at once (the template shoot-out).
+        ListView {
+            id: columnList
+            objectName: "columnRepeater"
             Layout.fillWidth: true
             Layout.fillHeight: true
+            orientation: ListView.Horizontal
+            interactive: false
             spacing: Theme.spacing
-            Repeater {
-                objectName: "columnRepeater"
-                model: root.controller.columns
-                delegate: CompareColumn {
-                    controller: root.controller
-                    Layout.fillWidth: true
-                    Layout.fillHeight: true
-                    Layout.preferredWidth: 1
-                }
+            model: root.controller.columns
+            delegate: CompareColumn {
+                controller: root.controller
+                width: (columnList.width - columnList.spacing * (columnList.count - 1))
+                       / Math.max(1, columnList.count)
+                height: columnList.height
             }
         }
 

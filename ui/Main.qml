@@ -74,10 +74,15 @@ ApplicationWindow {
         }
         if (settings.maximized)
             showMaximized()
+        // --panel compare opens the Compare view (with a template shoot-out for --demo-prompt).
+        compareMode = panelArgument === "compare"
         if (panelArgument.length > 0)
-            settings.rightPanel = panelArgument === "none" || panelArgument === "inspector" ? "" : panelArgument
+            settings.rightPanel = ["none", "inspector", "compare"].includes(panelArgument) ? "" : panelArgument
         chat.start(modelPathArgument)
-        if (demoPrompt.length > 0) {
+        if (demoPrompt.length > 0 && compareMode) {
+            compare.templateShootout()
+            compare.send(demoPrompt)
+        } else if (demoPrompt.length > 0) {
             chat.newConversation()
             chat.send(demoPrompt)
         }

@@ -171,8 +171,17 @@ void CompareColumnModel::removeColumnAt(int row) {
 }
 
 void CompareColumnModel::resetColumns(const QList<CompareColumn>& columns) {
-    beginResetModel();
-    m_columns = columns;
-    endResetModel();
+    // Rows removed and inserted rather than a model reset: Qt 6.4's layouts keep pointers
+    // to a Repeater's items across a reset and crash on the next polish.
+    if (!m_columns.isEmpty()) {
+        beginRemoveRows({}, 0, int(m_columns.size()) - 1);
+        m_columns.clear();
+        endRemoveRows();
+    }
+    if (!columns.isEmpty()) {
+        beginInsertRows({}, 0, int(columns.size()) - 1);
+        m_columns = columns;
+        endInsertRows();
+    }
     emit countChanged();
 }

@@ -23,10 +23,11 @@ Item {
         when: windowShown
 
         function columnsOf(view) {
-            const repeater = findChild(view, "columnRepeater")
+            const list = findChild(view, "columnRepeater")
+            list.forceLayout()
             const items = []
-            for (let i = 0; i < repeater.count; ++i)
-                items.push(repeater.itemAt(i))
+            for (let i = 0; i < list.count; ++i)
+                items.push(list.itemAtIndex(i))
             return items
         }
 
