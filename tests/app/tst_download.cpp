@@ -4,6 +4,7 @@
 #include "catalog.h"
 #include "download_manager.h"
 #include "download_test_server.h"
+#include "download_test_support.h"
 #include "hf_api.h"
 #include "model_fit.h"
 #include "remote_gguf_probe.h"
@@ -23,6 +24,9 @@
 #include <memory>
 
 using hearth::test::DownloadTestServer;
+using hearth::test::kWaitMs;
+using hearth::test::sha256Hex;
+using hearth::test::waitForDownload;
 
 namespace {
 
@@ -35,16 +39,10 @@ QByteArray randomBytes(qsizetype size, quint32 seed) {
     return bytes;
 }
 
-QString sha256Hex(const QByteArray& bytes) {
-    return QString::fromLatin1(QCryptographicHash::hash(bytes, QCryptographicHash::Sha256).toHex());
-}
-
 QByteArray readAll(const QString& path) {
     QFile file(path);
     return file.open(QIODevice::ReadOnly) ? file.readAll() : QByteArray();
 }
-
-constexpr int kWaitMs = 20000;
 
 } // namespace
 
@@ -76,17 +74,6 @@ private:
         return state;
     }
 
-    // Waits for the task to finish or fail; true when it finished.
-    static bool waitDone(DownloadTask* task) {
-        QElapsedTimer clock;
-        clock.start();
-        while (task->status() != DownloadTask::Status::Finished &&
-               task->status() != DownloadTask::Status::Failed && clock.elapsed() < kWaitMs) {
-            QTest::qWait(10);
-        }
-        return task->status() == DownloadTask::Status::Finished;
-    }
-
 private slots:
     void init() {
         m_server = std::make_unique<DownloadTestServer>();
@@ -104,7 +91,7 @@ private slots:
         DownloadTask* task = manager->enqueue(request("/file/model.gguf", "model.gguf", m_file));
         QSignalSpy progress(task, &DownloadTask::progressChanged);
         QSignalSpy finished(manager.get(), &DownloadManager::taskFinished);
-        QVERIFY2(waitDone(task), qPrintable(task->errorMessage()));
+        QVERIFY2(waitForDownload(task), qPrintable(task->errorMessage()));
         QCOMPARE(finished.size(), 1);
         QCOMPARE(readAll(m_dir->filePath("model.gguf")), m_file);
         QCOMPARE(task->sha256(), sha256Hex(m_file));
@@ -119,7 +106,7 @@ private slots:
     void droppedConnectionResumes() {
         auto manager = makeManager();
         DownloadTask* task = manager->enqueue(request("/drop/model.gguf", "model.gguf", m_file));
-        QVERIFY2(waitDone(task), qPrintable(task->errorMessage()));
+        QVERIFY2(waitForDownload(task), qPrintable(task->errorMessage()));
         QCOMPARE(readAll(m_dir->filePath("model.gguf")), m_file);
         const auto requests = m_server->requestsFor("/drop/");
         QCOMPARE(requests.size(), 2);
@@ -139,7 +126,7 @@ private slots:
         part.close();
         auto manager = makeManager();
         DownloadTask* task = manager->enqueue(state);
-        QVERIFY2(waitDone(task), qPrintable(task->errorMessage()));
+        QVERIFY2(waitForDownload(task), qPrintable(task->errorMessage()));
         QCOMPARE(readAll(state.destination), m_file);
         QCOMPARE(m_server->requests().size(), 1);
         QCOMPARE(m_server->requests()[0].range, QByteArray("bytes=100000-"));
@@ -155,7 +142,7 @@ private slots:
         part.close();
         auto manager = makeManager();
         DownloadTask* task = manager->enqueue(request("/file/model.gguf", "model.gguf", m_file));
-        QVERIFY2(waitDone(task), qPrintable(task->errorMessage()));
+        QVERIFY2(waitForDownload(task), qPrintable(task->errorMessage()));
         QCOMPARE(readAll(m_dir->filePath("model.gguf")), m_file);
         QVERIFY(m_server->requests()[0].range.isEmpty());
     }
@@ -165,7 +152,7 @@ private slots:
         DownloadState state = request("/file/model.gguf", "model.gguf", m_file);
         state.sha256 = sha256Hex("something else");
         DownloadTask* task = manager->enqueue(state);
-        QVERIFY(!waitDone(task));
+        QVERIFY(!waitForDownload(task));
         QVERIFY2(task->errorMessage().contains("SHA-256 mismatch"),
                  qPrintable(task->errorMessage()));
         QVERIFY(task->errorMessage().contains(sha256Hex(m_file)));
@@ -179,7 +166,7 @@ private slots:
         DownloadState state = request("/file/model.gguf", "model.gguf", m_file);
         state.expectedSize = m_file.size() + 10;
         DownloadTask* task = manager->enqueue(state);
-        QVERIFY(!waitDone(task));
+        QVERIFY(!waitForDownload(task));
         QVERIFY2(task->errorMessage().contains("expected"), qPrintable(task->errorMessage()));
         QVERIFY(!QFile::exists(state.destination));
     }
@@ -187,7 +174,7 @@ private slots:
     void notFound() {
         auto manager = makeManager();
         DownloadTask* task = manager->enqueue(request("/file/absent.gguf", "absent.gguf", m_file));
-        QVERIFY(!waitDone(task));
+        QVERIFY(!waitForDownload(task));
         QVERIFY2(task->errorMessage().contains("404"), qPrintable(task->errorMessage()));
         QCOMPARE(m_server->requests().size(), 1); // a 404 is not retried
         QVERIFY(!QFile::exists(m_dir->filePath("absent.gguf")));
@@ -199,7 +186,7 @@ private slots:
             auto manager = makeManager();
             DownloadTask* task =
                 manager->enqueue(request("/gated/model.gguf", "model.gguf", m_file));
-            QVERIFY(!waitDone(task));
+            QVERIFY(!waitForDownload(task));
             QVERIFY2(task->errorMessage().startsWith("gated model: accept the license"),
                      qPrintable(task->errorMessage()));
             QVERIFY(!task->errorMessage().contains("secret"));
@@ -207,7 +194,7 @@ private slots:
         auto manager = makeManager();
         manager->setToken("secret", "127.0.0.1");
         DownloadTask* task = manager->enqueue(request("/gated/model.gguf", "model.gguf", m_file));
-        QVERIFY2(waitDone(task), qPrintable(task->errorMessage()));
+        QVERIFY2(waitForDownload(task), qPrintable(task->errorMessage()));
         QCOMPARE(m_server->requests().last().authorization, QByteArray("Bearer secret"));
     }
 
@@ -215,7 +202,7 @@ private slots:
         auto manager = makeManager();
         manager->setToken("secret", "127.0.0.1");
         DownloadTask* task = manager->enqueue(request("/cross/model.gguf", "model.gguf", m_file));
-        QVERIFY2(waitDone(task), qPrintable(task->errorMessage()));
+        QVERIFY2(waitForDownload(task), qPrintable(task->errorMessage()));
         const auto requests = m_server->requests();
         QCOMPARE(requests.size(), 2);
         QCOMPARE(requests[0].authorization, QByteArray("Bearer secret"));
@@ -225,7 +212,7 @@ private slots:
         auto other = makeManager();
         other->setToken("secret", "huggingface.co");
         DownloadTask* second = other->enqueue(request("/file/model.gguf", "again.gguf", m_file));
-        QVERIFY2(waitDone(second), qPrintable(second->errorMessage()));
+        QVERIFY2(waitForDownload(second), qPrintable(second->errorMessage()));
         QVERIFY(m_server->requests().last().authorization.isEmpty());
     }
 
@@ -233,7 +220,7 @@ private slots:
         auto manager = makeManager();
         DownloadTask* task =
             manager->enqueue(request("/redirect/3/model.gguf", "model.gguf", m_file));
-        QVERIFY2(waitDone(task), qPrintable(task->errorMessage()));
+        QVERIFY2(waitForDownload(task), qPrintable(task->errorMessage()));
         QCOMPARE(m_server->requests().size(), 5); // 4 redirects, then the file
         QCOMPARE(m_server->requests().last().path, QString("/file/model.gguf"));
         QCOMPARE(readAll(m_dir->filePath("model.gguf")), m_file);
@@ -242,7 +229,7 @@ private slots:
     void redirectLoopFails() {
         auto manager = makeManager();
         DownloadTask* task = manager->enqueue(request("/loop/a", "loop.gguf", m_file));
-        QVERIFY(!waitDone(task));
+        QVERIFY(!waitForDownload(task));
         QVERIFY2(task->errorMessage().contains("redirect loop"), qPrintable(task->errorMessage()));
         QCOMPARE(m_server->requests().size(), 2);
     }
@@ -251,7 +238,7 @@ private slots:
         auto manager = makeManager();
         DownloadTask* task =
             manager->enqueue(request("/redirect/15/model.gguf", "model.gguf", m_file));
-        QVERIFY(!waitDone(task));
+        QVERIFY(!waitForDownload(task));
         QVERIFY2(task->errorMessage().contains("too many redirects"),
                  qPrintable(task->errorMessage()));
     }
@@ -262,7 +249,7 @@ private slots:
         options.freeSpace = [](const QString&) { return qint64(1000); };
         manager->setOptions(options);
         DownloadTask* task = manager->enqueue(request("/file/model.gguf", "model.gguf", m_file));
-        QVERIFY(!waitDone(task));
+        QVERIFY(!waitForDownload(task));
         QVERIFY2(task->errorMessage().startsWith("not enough disk space"),
                  qPrintable(task->errorMessage()));
         QCOMPARE(m_server->requests().size(), 0); // the size was known: nothing was fetched
@@ -270,7 +257,7 @@ private slots:
         DownloadState unknown = request("/file/model.gguf", "unknown.gguf", m_file);
         unknown.expectedSize = -1;
         DownloadTask* second = manager->enqueue(unknown);
-        QVERIFY(!waitDone(second));
+        QVERIFY(!waitForDownload(second));
         QVERIFY2(second->errorMessage().startsWith("not enough disk space"),
                  qPrintable(second->errorMessage()));
         QVERIFY(!QFile::exists(unknown.destination));
@@ -300,7 +287,7 @@ private slots:
         QTest::qWait(100);
         QCOMPARE(QFileInfo(m_dir->filePath("slow.gguf.part")).size(), kept); // really stopped
         manager->resume(task);
-        QVERIFY2(waitDone(task), qPrintable(task->errorMessage()));
+        QVERIFY2(waitForDownload(task), qPrintable(task->errorMessage()));
         QCOMPARE(readAll(m_dir->filePath("slow.gguf")), m_slowFile);
         const auto requests = m_server->requestsFor("/slow/");
         QCOMPARE(requests.size(), 2);
@@ -320,7 +307,7 @@ private slots:
         QCOMPARE(manager->activeCount(), 2);
         QCOMPARE(c->status(), DownloadTask::Status::Queued);
         for (DownloadTask* task : {a, b, c}) {
-            QVERIFY2(waitDone(task), qPrintable(task->errorMessage()));
+            QVERIFY2(waitForDownload(task), qPrintable(task->errorMessage()));
             QCOMPARE(readAll(task->destination()), m_slowFile);
         }
     }
@@ -363,7 +350,7 @@ private slots:
         QCOMPARE(task->status(), DownloadTask::Status::Paused);
         QCOMPARE(task->bytesReceived(), kept); // shown before it starts again
         manager->resume(task);
-        QVERIFY2(waitDone(task), qPrintable(task->errorMessage()));
+        QVERIFY2(waitForDownload(task), qPrintable(task->errorMessage()));
         QCOMPARE(readAll(m_dir->filePath("slow.gguf")), m_slowFile);
         QCOMPARE(m_server->requestsFor("/slow/").last().range,
                  QByteArray("bytes=") + QByteArray::number(kept) + "-");
@@ -372,7 +359,7 @@ private slots:
     void serverErrorsAreRetried() {
         auto manager = makeManager();
         DownloadTask* task = manager->enqueue(request("/busy/model.gguf", "model.gguf", m_file));
-        QVERIFY2(waitDone(task), qPrintable(task->errorMessage()));
+        QVERIFY2(waitForDownload(task), qPrintable(task->errorMessage()));
         QCOMPARE(m_server->requestsFor("/busy/").size(), 3); // 503, 503, then the file
         QCOMPARE(task->attempts(), 2);
         QCOMPARE(readAll(m_dir->filePath("model.gguf")), m_file);
@@ -381,10 +368,10 @@ private slots:
     void completeFileIsNotFetchedAgain() {
         auto manager = makeManager();
         DownloadTask* first = manager->enqueue(request("/file/model.gguf", "model.gguf", m_file));
-        QVERIFY2(waitDone(first), qPrintable(first->errorMessage()));
+        QVERIFY2(waitForDownload(first), qPrintable(first->errorMessage()));
         manager->remove(first);
         DownloadTask* again = manager->enqueue(request("/file/model.gguf", "model.gguf", m_file));
-        QVERIFY2(waitDone(again), qPrintable(again->errorMessage()));
+        QVERIFY2(waitForDownload(again), qPrintable(again->errorMessage()));
         QCOMPARE(m_server->requests().size(), 1);
         // A file that differs from what is expected is replaced.
         QFile file(m_dir->filePath("model.gguf"));
@@ -393,7 +380,7 @@ private slots:
         file.close();
         manager->remove(again);
         DownloadTask* third = manager->enqueue(request("/file/model.gguf", "model.gguf", m_file));
-        QVERIFY2(waitDone(third), qPrintable(third->errorMessage()));
+        QVERIFY2(waitForDownload(third), qPrintable(third->errorMessage()));
         QCOMPARE(m_server->requests().size(), 2);
         QCOMPARE(readAll(m_dir->filePath("model.gguf")), m_file);
     }
@@ -403,7 +390,7 @@ private slots:
         DownloadState state = request("/file/model.gguf", "model.gguf", m_file);
         state.url = QUrl("http://127.0.0.1:1/model.gguf"); // nothing listens on port 1
         DownloadTask* task = manager->enqueue(state);
-        QVERIFY(!waitDone(task));
+        QVERIFY(!waitForDownload(task));
         QVERIFY2(task->errorMessage().contains("after 4 attempts"),
                  qPrintable(task->errorMessage()));
     }

@@ -3,6 +3,7 @@
 // or cancel during it holds; file_hasher's own checks. Against the local HTTP server.
 #include "download_manager.h"
 #include "download_test_server.h"
+#include "download_test_support.h"
 #include "file_hasher.h"
 
 #include <QCryptographicHash>
@@ -17,6 +18,8 @@
 #include <memory>
 
 using hearth::test::DownloadTestServer;
+using hearth::test::sha256Hex;
+using hearth::test::waitForDownload;
 
 namespace {
 
@@ -27,12 +30,6 @@ QByteArray bigRandomBytes(qsizetype size, quint32 seed) {
                                      static_cast<qsizetype>(size / 4));
     return bytes;
 }
-
-QString sha256Hex(const QByteArray& bytes) {
-    return QString::fromLatin1(QCryptographicHash::hash(bytes, QCryptographicHash::Sha256).toHex());
-}
-
-constexpr int kWaitMs = 20000;
 
 } // namespace
 
@@ -73,17 +70,6 @@ private:
             return {};
         }
         return state;
-    }
-
-    // Waits for the task to finish or fail; true when it finished.
-    static bool waitDone(DownloadTask* task) {
-        QElapsedTimer clock;
-        clock.start();
-        while (task->status() != DownloadTask::Status::Finished &&
-               task->status() != DownloadTask::Status::Failed && clock.elapsed() < kWaitMs) {
-            QTest::qWait(10);
-        }
-        return task->status() == DownloadTask::Status::Finished;
     }
 
 private slots:
@@ -135,7 +121,7 @@ private slots:
         task = manager->enqueue(state);
         QVERIFY(task->isHashing());
         QCOMPARE(task->bytesReceived(), m_bigPart);
-        QVERIFY2(waitDone(task), qPrintable(task->errorMessage()));
+        QVERIFY2(waitForDownload(task), qPrintable(task->errorMessage()));
         ticker.stop();
         QVERIFY(!requestWhileHashing);
         QCOMPARE(task->sha256(), m_bigSha);
@@ -167,7 +153,7 @@ private slots:
         QVERIFY(m_server->requests().isEmpty());
         QCOMPARE(QFileInfo(DownloadState::partPath(state.destination)).size(), m_bigPart);
         manager->resume(task);
-        QVERIFY2(waitDone(task), qPrintable(task->errorMessage()));
+        QVERIFY2(waitForDownload(task), qPrintable(task->errorMessage()));
         QCOMPARE(task->sha256(), m_bigSha);
         QCOMPARE(m_server->requests().size(), 1);
     }

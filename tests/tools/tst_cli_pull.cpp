@@ -2,6 +2,7 @@
 // (HEARTH_HF_ENDPOINT): a repository file, a split model, the choice list, a catalog id,
 // a plain URL, a dropped connection, and the failures (bad checksum, 404, gated, usage).
 #include "../app/download_test_server.h"
+#include "../app/download_test_support.h"
 #include "test_support.h"
 
 #include <QCryptographicHash>
@@ -17,12 +18,9 @@
 #include <memory>
 
 using hearth::test::DownloadTestServer;
+using hearth::test::sha256Hex;
 
 namespace {
-
-QString sha256Hex(const QByteArray& bytes) {
-    return QString::fromLatin1(QCryptographicHash::hash(bytes, QCryptographicHash::Sha256).toHex());
-}
 
 QByteArray pattern(qsizetype size, char seed) {
     QByteArray bytes(size, Qt::Uninitialized);
