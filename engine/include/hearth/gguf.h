@@ -1,8 +1,9 @@
 // GGUF model files: a memory-mapped reader with validated metadata and tensor table.
 //
-// A GgufFile owns a read-only mapping of the whole file; tensor data pointers stay
-// valid for the object's lifetime. Objects are movable, not copyable, and safe to
-// read from several threads at once.
+// A GgufFile owns read-only mappings of the whole model: one file, or every part of a
+// model split by llama.cpp's gguf-split. Tensor data pointers stay valid for the object's
+// lifetime. Objects are movable, not copyable, and safe to read from several threads at
+// once.
 #pragma once
 
 #include "hearth/error.h"
@@ -78,8 +79,9 @@ struct GgufTensorInfo {
     uint64_t n_elements = 0;
     uint64_t n_bytes = 0;       // size of the data in the file
     uint64_t offset = 0;        // relative to the start of the data section
-    uint64_t file_offset = 0;   // absolute position of the data in the file
+    uint64_t file_offset = 0;   // absolute position of the data in the file (its part's)
     uint64_t info_position = 0; // where this tensor's entry starts in the header, for messages
+    uint32_t part = 0;          // index in GgufFile::parts() of the file holding the data
 };
 
 // The parsed header: everything before the tensor data.
@@ -118,10 +120,30 @@ Result<GgufHeader> parse_gguf_header(std::span<const uint8_t> bytes,
                                      std::optional<uint64_t> file_size = std::nullopt,
                                      const GgufLimits& limits = {});
 
+// One file of a model: a single-file model has one part; a split model has one per file,
+// the first holding the model's metadata, each its own tensor table and data.
+struct GgufPart {
+    std::filesystem::path path;
+    std::span<const uint8_t> bytes; // the whole file, mapped read-only
+    uint64_t data_offset = 0;       // start of this file's tensor data section
+};
+
+// llama.cpp's name for part `index` (0-based) of a model split in `count` files:
+// "{prefix}-00001-of-00003.gguf" for index 0 of 3.
+std::filesystem::path gguf_split_path(const std::filesystem::path& prefix, uint32_t index,
+                                      uint32_t count);
+
 class GgufFile {
 public:
     // Maps and validates `path`. Fails with `io` when the file cannot be read, and with
     // `bad_format` / `unsupported` for a malformed or unsupported file.
+    //
+    // A file whose `split.count` metadata is above 1 is part of a split model. Opening its
+    // first part maps and validates every other part too, found beside it by llama.cpp's
+    // naming (gguf_split_path), and the object then presents the whole model: tensors()
+    // lists the tensors of all parts, file_size() is their total. Opening a later part fails
+    // and names the first. A file merely named like a part, without the metadata, is an
+    // ordinary single file.
     static Result<GgufFile> open(const std::filesystem::path& path, const GgufLimits& limits = {});
 
     GgufFile(GgufFile&&) noexcept;
@@ -130,8 +152,13 @@ public:
     GgufFile& operator=(const GgufFile&) = delete;
     ~GgufFile();
 
+    // The path opened: the first part of a split model.
     const std::filesystem::path& path() const { return path_; }
-    uint64_t file_size() const { return size_; }
+    // Bytes on disk, over every part.
+    uint64_t file_size() const { return total_size_; }
+    // The files that make up the model, in order; one for a model that is not split.
+    const std::vector<GgufPart>& parts() const { return parts_; }
+    // The first part's header, with `tensors` holding the tensors of every part.
     const GgufHeader& header() const { return header_; }
     uint32_t version() const { return header_.version; }
     const std::vector<GgufKeyValue>& metadata() const { return header_.metadata; }
@@ -141,7 +168,7 @@ public:
         return header_.find_tensor(name);
     }
 
-    // The raw bytes of a tensor, inside the mapping.
+    // The raw bytes of a tensor, inside the mapping of its part.
     std::span<const uint8_t> tensor_data(const GgufTensorInfo& tensor) const;
 
     // Dequantizes a whole tensor to float32 (numpy order: the last numpy axis is dims[0]).
@@ -149,9 +176,17 @@ public:
 
 private:
     GgufFile() = default;
+    // Maps `path` as the next part and returns its parsed header (tensors tagged with
+    // the part's index); the mapping is released with the object, even on failure.
+    Result<GgufHeader> map_part(const std::filesystem::path& path, const GgufLimits& limits);
+    // For the first part of a split model, maps the others and merges their tensor tables
+    // into header_; does nothing for a model in one file (gguf_split.cpp).
+    Result<void> open_other_parts(const GgufLimits& limits);
+    void unmap_all();
+
     std::filesystem::path path_;
-    const uint8_t* base_ = nullptr;
-    uint64_t size_ = 0;
+    std::vector<GgufPart> parts_;
+    uint64_t total_size_ = 0;
     GgufHeader header_;
 };
 

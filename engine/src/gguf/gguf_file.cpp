@@ -1,4 +1,4 @@
-// GgufFile: a read-only memory mapping of a GGUF file and its validated header.
+// GgufFile: read-only memory mappings of a model's GGUF file(s) and the validated header.
 #include "hearth/gguf.h"
 #include "hearth/quant.h"
 
@@ -14,6 +14,20 @@
 namespace hearth {
 
 Result<GgufFile> GgufFile::open(const std::filesystem::path& path, const GgufLimits& limits) {
+    GgufFile file;
+    file.path_ = path;
+    auto header = file.map_part(path, limits);
+    if (!header) {
+        return std::unexpected(header.error());
+    }
+    file.header_ = std::move(*header);
+    if (auto others = file.open_other_parts(limits); !others) {
+        return std::unexpected(others.error());
+    }
+    return file;
+}
+
+Result<GgufHeader> GgufFile::map_part(const std::filesystem::path& path, const GgufLimits& limits) {
     const std::string where = path.string();
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -38,46 +52,52 @@ Result<GgufFile> GgufFile::open(const std::filesystem::path& path, const GgufLim
         return fail(ErrorCode::io, fmt::format("{}: cannot map {} bytes: {}", where, size,
                                                std::strerror(map_errno)));
     }
-    GgufFile file;
-    file.path_ = path;
-    file.base_ = static_cast<const uint8_t*>(mapping);
-    file.size_ = size;
-    auto header = parse_gguf_header({file.base_, size}, size, limits);
+    const auto index = static_cast<uint32_t>(parts_.size());
+    parts_.push_back(
+        {.path = path, .bytes = {static_cast<const uint8_t*>(mapping), size}, .data_offset = 0});
+    total_size_ += size;
+    auto header = parse_gguf_header(parts_.back().bytes, size, limits);
     if (!header) {
         Error error = header.error();
         error.message = where + ": " + error.message;
         return std::unexpected(error);
     }
-    file.header_ = std::move(*header);
-    return file;
+    parts_.back().data_offset = header->data_offset;
+    for (GgufTensorInfo& tensor : header->tensors) {
+        tensor.part = index;
+    }
+    return header;
+}
+
+void GgufFile::unmap_all() {
+    for (const GgufPart& part : parts_) {
+        ::munmap(const_cast<uint8_t*>(part.bytes.data()), part.bytes.size());
+    }
+    parts_.clear();
 }
 
 GgufFile::GgufFile(GgufFile&& other) noexcept
-    : path_(std::move(other.path_)), base_(std::exchange(other.base_, nullptr)),
-      size_(std::exchange(other.size_, 0)), header_(std::move(other.header_)) {}
+    : path_(std::move(other.path_)), parts_(std::exchange(other.parts_, {})),
+      total_size_(std::exchange(other.total_size_, 0)), header_(std::move(other.header_)) {}
 
 GgufFile& GgufFile::operator=(GgufFile&& other) noexcept {
     if (this != &other) {
-        if (base_) {
-            ::munmap(const_cast<uint8_t*>(base_), size_);
-        }
+        unmap_all();
         path_ = std::move(other.path_);
-        base_ = std::exchange(other.base_, nullptr);
-        size_ = std::exchange(other.size_, 0);
+        parts_ = std::exchange(other.parts_, {});
+        total_size_ = std::exchange(other.total_size_, 0);
         header_ = std::move(other.header_);
     }
     return *this;
 }
 
 GgufFile::~GgufFile() {
-    if (base_) {
-        ::munmap(const_cast<uint8_t*>(base_), size_);
-    }
+    unmap_all();
 }
 
 std::span<const uint8_t> GgufFile::tensor_data(const GgufTensorInfo& tensor) const {
-    // Extents were validated against the file size when the header was parsed.
-    return {base_ + tensor.file_offset, tensor.n_bytes};
+    // Extents were validated against the part's size when its header was parsed.
+    return parts_[tensor.part].bytes.subspan(tensor.file_offset, tensor.n_bytes);
 }
 
 Result<std::vector<float>> GgufFile::read_tensor_f32(const GgufTensorInfo& tensor) const {

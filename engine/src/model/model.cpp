@@ -1,5 +1,5 @@
-// Model loading: map the file, check the architecture, bind and shape-check every tensor,
-// page the weights in with progress and cancel.
+// Model loading: map the file (every part of a split model), check the architecture, bind and
+// shape-check every tensor, page the weights in with progress and cancel.
 #include "cpu/repack.h"
 #include "hearth/quant.h"
 #include "model/model_impl.h"
@@ -163,26 +163,34 @@ void assign_sliding_layers(Model::Impl& m) {
     m.rope_freq_base_swa = m.file.header().get_float("gemma3.rope.freq_base_swa").value_or(10000.0);
 }
 
-// Reads every page of the weights once so that the first token does not pay for disk
-// reads, reporting progress; returns false when cancelled.
+// Reads every page of the weights once, part after part of a split model, so that the
+// first token does not pay for disk reads, reporting progress; returns false when cancelled.
 bool page_in(const GgufFile& file, const LoadOptions& options) {
-    const auto& tensors = file.tensors();
-    if (tensors.empty()) {
+    if (file.tensors().empty()) {
         return true;
     }
-    const uint64_t begin = tensors.front().file_offset;
-    const uint64_t end = file.file_size();
-    const auto* base = file.tensor_data(tensors.front()).data() - begin;
+    auto data_section = [](const GgufPart& part) {
+        return part.bytes.subspan(std::min<uint64_t>(part.data_offset, part.bytes.size()));
+    };
+    uint64_t total = 0;
+    for (const GgufPart& part : file.parts()) {
+        total += data_section(part).size();
+    }
     constexpr uint64_t kPage = 4096;
     constexpr uint64_t kReport = 8ull << 20;
     volatile uint8_t sink = 0;
-    for (uint64_t at = begin; at < end; at += kPage) {
-        sink = sink + base[at];
-        if (options.on_progress && (at - begin) % kReport < kPage) {
-            if (!options.on_progress(double(at - begin) / double(end - begin))) {
+    uint64_t before = 0; // bytes in the parts already read
+    for (const GgufPart& part : file.parts()) {
+        const std::span<const uint8_t> data = data_section(part);
+        for (uint64_t at = 0; at < data.size(); at += kPage) {
+            sink = sink + data[at];
+            const uint64_t done = before + at;
+            if (options.on_progress && done % kReport < kPage &&
+                !options.on_progress(double(done) / double(total))) {
                 return false;
             }
         }
+        before += data.size();
     }
     return !options.on_progress || options.on_progress(1.0);
 }
