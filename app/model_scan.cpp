@@ -122,7 +122,12 @@ LocalModel inspect(const QString& path, const QString& source) {
         model.error = qstr(info.error().message);
         return model;
     }
-    // The weights of a split model are spread over its parts: count them all.
+    // The weights of a split model are spread over its parts. GgufFile has already merged
+    // the parts of a real split (split.count in its metadata); files only named like parts
+    // are counted here.
+    if (gguf->parts().size() > 1) {
+        otherParts.clear();
+    }
     for (const QString& other : otherParts) {
         auto part = hearth::GgufFile::open(other.toStdString());
         if (!part) {
