@@ -1,6 +1,7 @@
 // `hearth-cli pull` end to end against a local HTTP server standing in for the Hub
 // (HEARTH_HF_ENDPOINT): a repository file, a split model, the choice list, a catalog id,
 // a plain URL, a dropped connection, and the failures (bad checksum, 404, gated, usage).
+// A real split model, pulled, loads as one model from its first part.
 #include "../app/download_test_server.h"
 #include "../app/download_test_support.h"
 #include "test_support.h"
@@ -147,6 +148,42 @@ private slots:
         QCOMPARE(readAll(path("m-F16-00001-of-00002.gguf")), m_part1);
         QCOMPARE(readAll(path("m-F16-00002-of-00002.gguf")), m_part2);
         QCOMPARE(result.out.count('\n'), 2);
+    }
+
+    // The parts of tests/data/split (llama.gguf of tests/data/arch split in three): pulled
+    // together, then `hearth-cli info` on part 1 sees the whole model.
+    void pullsASplitModelThatLoadsAsOne() {
+        QJsonArray tree;
+        QList<QByteArray> parts;
+        for (int part = 1; part <= 3; ++part) {
+            const QString name = QString("llama-%1-of-00003.gguf").arg(part, 5, 10, QChar('0'));
+            QFile file(QString::fromStdString((hearth::test::data_dir() / "split").string()) + "/" +
+                       name);
+            QVERIFY2(file.open(QIODevice::ReadOnly), qPrintable(file.fileName()));
+            parts.append(file.readAll());
+            m_server->addFile(name, parts.last());
+            tree.append(lfsEntry(name, parts.last()));
+        }
+        m_server->setListing("owner/split", QJsonDocument(tree).toJson());
+        const auto result = pull({"owner/split:llama.gguf", "--dir", m_dir->path()});
+        QVERIFY2(result.exit_code == 0, result.err.constData());
+        for (int part = 1; part <= 3; ++part) {
+            const QString name = QString("llama-%1-of-00003.gguf").arg(part, 5, 10, QChar('0'));
+            QCOMPARE(readAll(path(name)), parts[part - 1]);
+        }
+        const auto whole = hearth::test::run_cli(
+            {"info", "--json",
+             QString::fromStdString((hearth::test::data_dir() / "arch" / "llama.gguf").string())});
+        const auto split =
+            hearth::test::run_cli({"info", "--json", path("llama-00001-of-00003.gguf")});
+        QVERIFY2(whole.exit_code == 0, whole.err.constData());
+        QVERIFY2(split.exit_code == 0, split.err.constData());
+        const QJsonObject a = QJsonDocument::fromJson(whole.out).object();
+        const QJsonObject b = QJsonDocument::fromJson(split.out).object();
+        QVERIFY(!a.isEmpty());
+        for (const char* key : {"n_params", "n_tensors", "architecture", "hparams", "quant_mix"}) {
+            QVERIFY2(a.value(key) == b.value(key), key);
+        }
     }
 
     void pullsAPlainUrlWithChecksum() {
