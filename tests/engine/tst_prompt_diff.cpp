@@ -1,8 +1,10 @@
 // The rendered-prompt diff of compare mode: character and token edit scripts are minimal,
-// reproduce both inputs, keep UTF-8 characters whole, and stay bounded on unrelated inputs.
+// reproduce both inputs, keep UTF-8 characters and special tokens whole, and stay bounded
+// on unrelated inputs.
 #include "hearth/prompt_diff.h"
 
 #include <QtTest>
+#include <algorithm>
 #include <random>
 
 using namespace hearth;
@@ -67,6 +69,46 @@ private slots:
         QVERIFY(counts.equal >= 7);
         QVERIFY(counts.removed < a.size() && counts.inserted < b.size());
         QVERIFY(!describe(spans).contains("equal:'<|im_start|>"));
+    }
+
+    // Special tokens are units: never split (the character diff alone turns <|im_start|>
+    // against <|im_end|> into "start" → "end"), each a span of its own, marked special.
+    void special_tokens_kept_whole() {
+        const std::vector<std::string> special{"<|im_start|>", "<|im_end|>", "<|eot_id|>",
+                                               "<|start_header_id|>", "<|end_header_id|>"};
+        const std::string a = "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n";
+        const std::string b = "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>";
+        const auto spans = diff_text(a, b, special);
+        QCOMPARE(side(spans, DiffOp::inserted), a);
+        QCOMPARE(side(spans, DiffOp::removed), b);
+        QStringList specials;
+        for (const auto& span : spans) {
+            const bool is_token =
+                std::find(special.begin(), special.end(), span.text) != special.end();
+            QVERIFY2(span.special == is_token, qPrintable(describe(spans)));
+            if (span.special) {
+                specials << QString("%1:%2").arg(diff_op_name(span.op),
+                                                 QString::fromStdString(span.text));
+            }
+        }
+        QCOMPARE(specials, QStringList({"removed:<|im_start|>", "inserted:<|start_header_id|>",
+                                        "inserted:<|end_header_id|>", "removed:<|im_end|>",
+                                        "removed:<|im_start|>", "inserted:<|eot_id|>"}));
+        QVERIFY2(describe(spans).contains("equal:'user'"), qPrintable(describe(spans)));
+        // Without the list the same texts share characters inside the tokens.
+        QVERIFY(describe(diff_text(a, b)).contains("equal:'<|'"));
+
+        // A special token common to both is an equal span of its own; the longer of two
+        // candidates starting at one place wins; counts are in characters as before.
+        const std::vector<std::string> nested{"<s>", "<s>[INST]"};
+        const auto same = diff_text("<s>[INST] hi", "<s>[INST] ho", nested);
+        QCOMPARE(describe(same), QString("equal:'<s>[INST]' equal:' h' removed:'i' inserted:'o'"));
+        QVERIFY(same[0].special && !same[1].special);
+        QCOMPARE(count_text_diff(same).equal, size_t(11));
+        const auto two = diff_text("<|im_end|><|im_start|>", "<|im_end|><|im_start|>", special);
+        QCOMPARE(two.size(), size_t(2));
+        QVERIFY(two[0].special && two[1].special && two[1].op == DiffOp::equal);
+        QVERIFY(diff_text("", "", special).empty());
     }
 
     void exact_spans() {

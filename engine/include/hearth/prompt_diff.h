@@ -21,6 +21,7 @@ const char* diff_op_name(DiffOp op); // "equal", "inserted", "removed"
 struct TextDiffSpan {
     DiffOp op = DiffOp::equal;
     std::string text;
+    bool special = false; // the span is one special token (see diff_text with `special`)
 };
 
 // A run of tokens, in the same sense.
@@ -35,6 +36,14 @@ struct TokenDiffSpan {
 // kMaxDiffEdits places after their common start and end, the middle is reported as one
 // removal and one insertion rather than searched (bounded time and memory).
 std::vector<TextDiffSpan> diff_text(std::string_view before, std::string_view after);
+
+// The same, with every occurrence of a `special` string (the special tokens a template
+// writes, such as <|im_start|>) kept whole: it is equal, removed or inserted as one unit,
+// never split between spans (so <|im_start|> against <|im_end|> is not reported as a change
+// of "start" to "end"), and it comes as a span of its own with `special` set. Where two
+// special strings could start at one place, the longer wins.
+std::vector<TextDiffSpan> diff_text(std::string_view before, std::string_view after,
+                                    std::span<const std::string> special);
 
 // The same over token ids.
 std::vector<TokenDiffSpan> diff_tokens(std::span<const int32_t> before,

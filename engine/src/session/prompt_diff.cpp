@@ -7,32 +7,48 @@
 namespace hearth {
 namespace {
 
-// One UTF-8 character (or a lone invalid byte) of `text`, as an offset and length.
+// One UTF-8 character (or a lone invalid byte) of `text`, or one whole special token, as
+// an offset and length.
 struct Char {
     uint32_t offset;
     uint32_t length;
+    bool special = false;
 };
 
-std::vector<Char> split_utf8(std::string_view text) {
+size_t utf8_length(std::string_view text, size_t i) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    size_t len = lead < 0x80           ? 1
+                 : (lead >> 5) == 0x6  ? 2
+                 : (lead >> 4) == 0xE  ? 3
+                 : (lead >> 3) == 0x1E ? 4
+                                       : 1;
+    if (i + len > text.size()) {
+        return 1;
+    }
+    for (size_t k = 1; k < len; ++k) {
+        if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) {
+            return 1;
+        }
+    }
+    return len;
+}
+
+// The units a diff works on: characters, and each occurrence of a `special` string whole.
+std::vector<Char> split_units(std::string_view text, std::span<const std::string> special = {}) {
     std::vector<Char> chars;
     size_t i = 0;
     while (i < text.size()) {
-        const auto lead = static_cast<unsigned char>(text[i]);
-        size_t len = lead < 0x80           ? 1
-                     : (lead >> 5) == 0x6  ? 2
-                     : (lead >> 4) == 0xE  ? 3
-                     : (lead >> 3) == 0x1E ? 4
-                                           : 1;
-        if (i + len > text.size()) {
-            len = 1;
-        }
-        for (size_t k = 1; k < len; ++k) {
-            if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) {
-                len = 1;
-                break;
+        size_t len = 0;
+        for (const std::string& token : special) {
+            if (token.size() > len && text.substr(i).starts_with(token)) {
+                len = token.size();
             }
         }
-        chars.push_back({static_cast<uint32_t>(i), static_cast<uint32_t>(len)});
+        const bool is_special = len > 0;
+        if (!is_special) {
+            len = utf8_length(text, i);
+        }
+        chars.push_back({static_cast<uint32_t>(i), static_cast<uint32_t>(len), is_special});
         i += len;
     }
     return chars;
@@ -161,15 +177,33 @@ const char* diff_op_name(DiffOp op) {
 }
 
 std::vector<TextDiffSpan> diff_text(std::string_view before, std::string_view after) {
-    const std::vector<Char> a = split_utf8(before);
-    const std::vector<Char> b = split_utf8(after);
+    return diff_text(before, after, {});
+}
+
+std::vector<TextDiffSpan> diff_text(std::string_view before, std::string_view after,
+                                    std::span<const std::string> special) {
+    const std::vector<Char> a = split_units(before, special);
+    const std::vector<Char> b = split_units(after, special);
     const auto text_of = [](std::string_view s, Char c) { return s.substr(c.offset, c.length); };
     const auto ops = edit_script(a.size(), b.size(), [&](size_t i, size_t j) {
-        return text_of(before, a[i]) == text_of(after, b[j]);
+        return a[i].special == b[j].special && text_of(before, a[i]) == text_of(after, b[j]);
     });
-    return group<TextDiffSpan>(ops, [&](TextDiffSpan& span, size_t i, size_t j, DiffOp op) {
-        span.text += op == DiffOp::inserted ? text_of(after, b[j]) : text_of(before, a[i]);
-    });
+    // Grouped into spans; a special token is always a span of its own.
+    std::vector<TextDiffSpan> spans;
+    size_t ia = 0, ib = 0;
+    for (DiffOp op : ops) {
+        const bool from_after = op == DiffOp::inserted;
+        const Char unit = from_after ? b[ib] : a[ia];
+        if (spans.empty() || spans.back().op != op || unit.special || spans.back().special) {
+            spans.push_back({op, {}, unit.special});
+        }
+        spans.back().text += text_of(from_after ? after : before, unit);
+        if (op != DiffOp::inserted)
+            ++ia;
+        if (op != DiffOp::removed)
+            ++ib;
+    }
+    return spans;
 }
 
 std::vector<TokenDiffSpan> diff_tokens(std::span<const int32_t> before,
@@ -184,7 +218,7 @@ std::vector<TokenDiffSpan> diff_tokens(std::span<const int32_t> before,
 DiffCounts count_text_diff(std::span<const TextDiffSpan> spans) {
     DiffCounts counts;
     for (const auto& span : spans) {
-        const size_t n = split_utf8(span.text).size();
+        const size_t n = split_units(span.text).size();
         (span.op == DiffOp::equal      ? counts.equal
          : span.op == DiffOp::inserted ? counts.inserted
                                        : counts.removed) += n;
