@@ -115,6 +115,11 @@ public:
     // Compare mode: every column generated together in one batch, one Session per column
     // kept between requests (defined in compare/engine_worker_compare.cpp).
     void generateCompare(const CompareRequest& request);
+    // The template shoot-out: which of `candidates` renders `probe` (ending with a user turn)
+    // exactly as the model's own template does; answered by ownTemplateMatched (a signal).
+    void matchOwnTemplate(quint64 id, const QList<CompareTurn>& probe,
+                          const QStringList& candidates);
+    Q_SIGNAL void ownTemplateMatched(quint64 id, const OwnTemplateMatch& match);
 
     // Any thread.
     void cancelGeneration(quint64 upToId); // stops every request with an id <= upToId

@@ -1,6 +1,7 @@
-// One column of the compare view: a header with the column's template and sampling
-// settings, its reply as it streams, a "show prompt" toggle with the prompt's diff against
-// column 1, and a footer with the figures of its last generation. Edits go through
+// One column of the compare view: a header with the column's actions ("⋯": duplicate,
+// remove, use the reply in the chat), its template and sampling settings, its reply as it
+// streams, a "show prompt" toggle with the prompt's diff against column 1, and a footer
+// with the figures of its last generation. Edits go through
 // CompareController.setColumnValue, which refuses out-of-range values (shown in red).
 import QtQuick
 import QtQuick.Controls
@@ -45,45 +46,73 @@ Rectangle {
         anchors.margins: Theme.spacing
         spacing: Theme.spacing / 2
 
+        // The header: the column's name and a "⋯" menu with its actions (a row of buttons is
+        // clipped once four or five columns share the width), then the template picker.
         RowLayout {
             Layout.fillWidth: true
+            spacing: 0
             Label {
+                Layout.fillWidth: true
                 text: qsTr("Column %1").arg(root.index + 1)
                 font.bold: true
                 color: Theme.text
+                elide: Text.ElideRight
             }
-            ComboBox {
-                id: templateBox
-                objectName: "templatePicker"
-                Layout.fillWidth: true
-                Layout.minimumWidth: 100
-                implicitWidth: 100
-                model: root.controller.templateChoices
-                displayText: currentText === "" ? qsTr("auto") : currentText
-                delegate: ItemDelegate {
-                    required property string modelData
-                    width: templateBox.width
-                    text: modelData === "" ? qsTr("auto") : modelData
+            FlatButton {
+                objectName: "columnMenuButton"
+                text: "⋯"
+                font.pixelSize: 16
+                implicitWidth: 32
+                Accessible.name: qsTr("Column %1 actions").arg(root.index + 1)
+                ToolTip.visible: hovered
+                ToolTip.delay: 600
+                ToolTip.text: qsTr("Duplicate, remove, or use this column's reply in the chat")
+                onClicked: columnMenu.popup(this, 0, height)
+            }
+            Menu {
+                id: columnMenu
+                objectName: "columnMenu"
+                MenuItem {
+                    objectName: "duplicateColumn"
+                    text: qsTr("Duplicate column")
+                    enabled: !root.controller.busy && root.controller.columns.count < root.controller.maxColumns
+                    onTriggered: root.controller.duplicateColumn(root.index)
                 }
-                currentIndex: Math.max(0, root.controller.templateChoices.indexOf(root.templateName))
-                onActivated: (i) => root.setValue("templateName", root.controller.templateChoices[i])
+                MenuItem {
+                    objectName: "removeColumn"
+                    text: qsTr("Remove column")
+                    enabled: !root.controller.busy && root.controller.columns.count > root.controller.minColumns
+                    onTriggered: root.controller.removeColumn(root.index)
+                }
+                MenuItem {
+                    objectName: "promoteReply"
+                    text: qsTr("Use this reply in the chat")
+                    enabled: !root.generating && root.reply !== ""
+                    onTriggered: root.controller.promote(root.index)
+                }
             }
-            FlatButton {
-                text: qsTr("Duplicate")
-                enabled: !root.controller.busy && root.controller.columns.count < root.controller.maxColumns
-                onClicked: root.controller.duplicateColumn(root.index)
+        }
+        ComboBox {
+            id: templateBox
+            objectName: "templatePicker"
+            Layout.fillWidth: true
+            implicitWidth: 100 // the layout gives it the column's width
+            font.pixelSize: 12
+            model: root.controller.templateChoices
+            displayText: currentText === "" ? root.controller.ownTemplateLabel : currentText
+            delegate: ItemDelegate {
+                required property string modelData
+                width: templateBox.width
+                text: modelData === "" ? root.controller.ownTemplateLabel : modelData
             }
-            FlatButton {
-                objectName: "removeColumn"
-                text: qsTr("Remove")
-                enabled: !root.controller.busy && root.controller.columns.count > root.controller.minColumns
-                onClicked: root.controller.removeColumn(root.index)
-            }
+            currentIndex: Math.max(0, root.controller.templateChoices.indexOf(root.templateName))
+            onActivated: (i) => root.setValue("templateName", root.controller.templateChoices[i])
         }
 
         GridLayout {
             Layout.fillWidth: true
-            columns: 4
+            // Two rows of two in a narrow column, so that the seed keeps room for its digits.
+            columns: root.width < 300 ? 2 : 4
             columnSpacing: Theme.spacing
             rowSpacing: 2
             Repeater {
@@ -132,8 +161,13 @@ Rectangle {
         Switch {
             id: showPrompt
             objectName: "showPrompt"
-            text: root.index === 0 ? qsTr("Show prompt") : qsTr("Show prompt (diff against column 1)")
+            text: root.index === 0 ? qsTr("Show prompt") : qsTr("Show prompt diff")
             font.pixelSize: 12
+            ToolTip.visible: hovered
+            ToolTip.delay: 600
+            ToolTip.text: root.index === 0
+                          ? qsTr("The exact prompt this column's model sees; special tokens in bold purple")
+                          : qsTr("The exact prompt, against column 1's: insertions on green, removals struck through on red, special tokens in bold purple")
         }
         ScrollView {
             id: promptScroll
@@ -189,26 +223,25 @@ Rectangle {
             }
         }
 
-        RowLayout {
+        FlatButton {
+            objectName: "promoteButton"
+            Layout.alignment: Qt.AlignRight
+            visible: !root.generating && root.reply !== ""
+            text: qsTr("Use this reply")
+            onClicked: root.controller.promote(root.index)
+        }
+        Label {
+            objectName: "stats"
             Layout.fillWidth: true
-            Label {
-                objectName: "stats"
-                Layout.fillWidth: true
-                wrapMode: Text.Wrap
-                font.pixelSize: 11
-                color: Theme.mutedText
-                text: qsTr("%1 tokens · %2 tok/s · first token %3 ms%4%5")
-                      .arg(root.generatedTokens)
-                      .arg(root.tokensPerSecond.toFixed(1))
-                      .arg(root.ttftMs.toFixed(0))
-                      .arg(root.sharedTokens > 0 ? qsTr(" · %1 prompt tokens shared").arg(root.sharedTokens) : "")
-                      .arg(root.stopReason !== "" ? " · " + root.stopReason : "")
-            }
-            FlatButton {
-                text: qsTr("Use this reply")
-                enabled: !root.generating && root.reply !== ""
-                onClicked: root.controller.promote(root.index)
-            }
+            wrapMode: Text.Wrap
+            font.pixelSize: 11
+            color: Theme.mutedText
+            text: qsTr("%1 tokens · %2 tok/s · first token %3 ms%4%5")
+                  .arg(root.generatedTokens)
+                  .arg(root.tokensPerSecond.toFixed(1))
+                  .arg(root.ttftMs.toFixed(0))
+                  .arg(root.sharedTokens > 0 ? qsTr(" · %1 prompt tokens shared").arg(root.sharedTokens) : "")
+                  .arg(root.stopReason !== "" ? " · " + root.stopReason : "")
         }
     }
 }

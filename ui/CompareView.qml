@@ -1,7 +1,8 @@
-// Compare mode: two to four columns over one shared conversation, side by side, each with
-// its own template and sampling settings; one composer sends the message to every column,
-// and the columns generate together on the engine thread. `controller` is a
-// CompareController whose `engine` the window has set to the chat's worker.
+// Compare mode: two to five columns over one shared conversation, side by side (scrolling
+// sideways when they do not fit at minColumnWidth), each with its own template and sampling
+// settings; one composer sends the message to every column, and the columns generate
+// together on the engine thread. `controller` is a CompareController whose `engine` the
+// window has set to the chat's worker.
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
@@ -9,6 +10,8 @@ import QtQuick.Layouts
 Rectangle {
     id: root
     required property var controller
+    // Narrower than this, the columns scroll sideways instead of squeezing their fields.
+    property int minColumnWidth: 190
     color: Theme.window
 
     ColumnLayout {
@@ -42,6 +45,9 @@ Rectangle {
                 text: qsTr("Same seed")
                 checked: root.controller.sameSeed
                 onToggled: root.controller.sameSeed = checked
+                ToolTip.visible: hovered
+                ToolTip.delay: 600
+                ToolTip.text: qsTr("One seed for every column: columns with identical settings write identical text, turn after turn, so a changed setting shows only its own effect.\nA reopened comparison computes its earlier turns afresh instead of reusing the first run's cache, and the numbers can differ in their last bits: its next replies may differ from the ones the first run would have written (its identical columns still agree).")
             }
             FlatButton {
                 text: qsTr("New comparison")
@@ -82,6 +88,19 @@ Rectangle {
             Item { Layout.fillWidth: true }
         }
 
+        // Every column's system prompt. With one, SmolLM2's own template renders exactly as
+        // ChatML (without, it writes its own default system prompt), which the shoot-out shows.
+        TextField {
+            objectName: "systemPrompt"
+            Layout.fillWidth: true
+            font.pixelSize: 12
+            placeholderText: qsTr("System prompt for every column (optional)")
+            text: root.controller.systemPrompt
+            enabled: !root.controller.busy
+            selectByMouse: true
+            onTextEdited: root.controller.systemPrompt = text
+        }
+
         Label {
             objectName: "compareError"
             Layout.fillWidth: true
@@ -101,7 +120,8 @@ Rectangle {
         }
 
         // A horizontal ListView, not a Repeater in a RowLayout: Qt 6.4's layouts crash when a
-        // Repeater replaces all its items at once (the template shoot-out).
+        // Repeater replaces all its items at once (the template shoot-out). Not flickable, so
+        // that dragging selects text; the scroll bar moves it when the columns do not fit.
         ListView {
             id: columnList
             objectName: "columnRepeater"
@@ -109,13 +129,20 @@ Rectangle {
             Layout.fillHeight: true
             orientation: ListView.Horizontal
             interactive: false
+            clip: true
             spacing: Theme.spacing
             model: root.controller.columns
+            readonly property real fittedWidth: (width - spacing * (count - 1)) / Math.max(1, count)
+            readonly property bool scrolls: fittedWidth < root.minColumnWidth
+            ScrollBar.horizontal: ScrollBar {
+                objectName: "columnScrollBar"
+                policy: columnList.scrolls ? ScrollBar.AlwaysOn : ScrollBar.AlwaysOff
+            }
             delegate: CompareColumn {
                 controller: root.controller
-                width: (columnList.width - columnList.spacing * (columnList.count - 1))
-                       / Math.max(1, columnList.count)
-                height: columnList.height
+                width: Math.max(root.minColumnWidth, columnList.fittedWidth)
+                // Room for the scroll bar under the columns.
+                height: columnList.height - (columnList.scrolls ? 12 : 0)
             }
         }
 

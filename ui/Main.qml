@@ -51,12 +51,14 @@ ApplicationWindow {
 
     AppSettings { id: settings }
     ChatController { id: chat }
-    // Compare mode: the conversation's next message under 2-4 templates or sampling settings,
-    // generated together on the chat's engine thread; a promoted reply joins the chat.
+    // Compare mode: the conversation's next message under 2-5 templates or sampling settings,
+    // generated together on the chat's engine thread; a promoted reply joins the chat. Fresh
+    // columns start from the Sampling panel's settings.
     property bool compareMode: false
     CompareController {
         id: compare
         engine: chat.engineWorker
+        chatSampling: chat.sampling
         onPromoted: (userText, replyText) => {
             if (chat.appendExchange(userText, replyText))
                 window.compareMode = false

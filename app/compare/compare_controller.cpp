@@ -4,9 +4,17 @@
 #include "engine_worker.h"
 #include "hearth/chat_template.h"
 
+#include <algorithm>
+#include <iterator>
+#include <utility>
+
 namespace {
 
 const char* const kShootout[] = {"", "chatml", "llama3", "mistral", "raw"};
+static_assert(std::size(kShootout) <= size_t(CompareController::kMaxColumns));
+
+// The user's turn the shoot-out renders after the conversation so far, to compare templates.
+const char* const kProbeMessage = "Hello! How are you?";
 
 } // namespace
 
@@ -17,6 +25,7 @@ CompareController::CompareController(QObject* parent) : QObject(parent) {
     qRegisterMetaType<CompareSummary>();
     qRegisterMetaType<QList<ComparePrompt>>();
     qRegisterMetaType<QList<CompareColumnResult>>();
+    qRegisterMetaType<OwnTemplateMatch>();
     CompareColumn first;
     m_columns.insertColumn(0, first);
     m_columns.insertColumn(1, first);
@@ -36,6 +45,12 @@ void CompareController::setEngine(QObject* engine) {
         return;
     }
     stop();
+    if (m_shootoutRequest != 0) {
+        m_shootoutRequest = 0;
+        m_deferredSend.clear();
+        emit busyChanged();
+    }
+    setOwnTemplate({});
     for (const auto& connection : m_connections) {
         disconnect(connection);
     }
@@ -50,7 +65,16 @@ void CompareController::setEngine(QObject* engine) {
                       << connect(worker, &EngineWorker::compareFinished, this,
                                  &CompareController::onFinished, Qt::QueuedConnection)
                       << connect(worker, &EngineWorker::compareFailed, this,
-                                 &CompareController::onFailed, Qt::QueuedConnection);
+                                 &CompareController::onFailed, Qt::QueuedConnection)
+                      << connect(worker, &EngineWorker::ownTemplateMatched, this,
+                                 &CompareController::onOwnTemplateMatched, Qt::QueuedConnection)
+                      // Another model: what is known of its template no longer holds.
+                      << connect(
+                             worker, &EngineWorker::modelLoaded, this,
+                             [this] { setOwnTemplate({}); }, Qt::QueuedConnection)
+                      << connect(
+                             worker, &EngineWorker::modelUnloaded, this,
+                             [this] { setOwnTemplate({}); }, Qt::QueuedConnection);
     }
     emit engineChanged();
 }
@@ -154,19 +178,110 @@ bool CompareController::templateShootout() {
     if (busy()) {
         return refuse(QStringLiteral("wait for the columns to finish, or stop them"));
     }
+    setError({});
+    if (!m_engine) {
+        applyShootout({}); // no model to ask: every template gets a column
+        return true;
+    }
+    QList<CompareTurn> probe = conversationFor(m_columns.column(0));
+    probe << CompareTurn{QStringLiteral("user"), QString::fromUtf8(kProbeMessage)};
+    QStringList candidates;
+    for (const char* name : kShootout) {
+        if (*name != '\0') {
+            candidates << QString::fromUtf8(name);
+        }
+    }
+    const quint64 id = m_nextRequest++;
+    m_shootoutRequest = id;
+    emit busyChanged();
+    QMetaObject::invokeMethod(
+        m_engine.data(),
+        [worker = m_engine.data(), id, probe, candidates] {
+            worker->matchOwnTemplate(id, probe, candidates);
+        },
+        Qt::QueuedConnection);
+    return true;
+}
+
+void CompareController::onOwnTemplateMatched(quint64 id, const OwnTemplateMatch& match) {
+    if (id != m_shootoutRequest) {
+        return;
+    }
+    m_shootoutRequest = 0;
+    setOwnTemplate(match);
+    applyShootout(match);
+    emit busyChanged();
+    if (!m_deferredSend.isEmpty()) {
+        send(std::exchange(m_deferredSend, QString()));
+    }
+}
+
+void CompareController::applyShootout(const OwnTemplateMatch& match) {
     const CompareColumn base = m_columns.column(0);
     QList<CompareColumn> columns;
     for (const char* name : kShootout) {
-        if (columns.size() == kMaxColumns) {
-            break;
+        const QString templateName = QString::fromUtf8(name);
+        if (match.known && !match.twin.isEmpty() && templateName == match.twin) {
+            continue; // the "" column shows it, labelled "chatml (model's own)"
         }
         CompareColumn column = freshColumn(base);
-        column.templateName = QString::fromUtf8(name);
+        column.templateName = templateName;
         columns << column;
     }
     m_columns.resetColumns(columns);
-    setError({});
-    return true;
+}
+
+void CompareController::setOwnTemplate(const OwnTemplateMatch& match) {
+    if (match.known == m_ownTemplate.known && match.resolved == m_ownTemplate.resolved &&
+        match.twin == m_ownTemplate.twin) {
+        return;
+    }
+    m_ownTemplate = match;
+    emit ownTemplateChanged();
+}
+
+QString CompareController::ownTemplateLabel() const {
+    if (!m_ownTemplate.known) {
+        return tr("auto");
+    }
+    if (!m_ownTemplate.twin.isEmpty()) {
+        return m_ownTemplate.resolved == QLatin1String("model")
+                   ? tr("%1 (model's own)").arg(m_ownTemplate.twin)
+                   : tr("%1 (best match)").arg(m_ownTemplate.twin);
+    }
+    return m_ownTemplate.resolved == QLatin1String("model")
+               ? tr("model's own")
+               : tr("%1 (best match)").arg(m_ownTemplate.resolved);
+}
+
+void CompareController::setChatSampling(SamplingSettings* settings) {
+    if (settings == m_chatSampling) {
+        return;
+    }
+    disconnect(m_chatSamplingConnection);
+    m_chatSampling = settings;
+    if (settings) {
+        m_chatSamplingConnection = connect(settings, &SamplingSettings::changed, this,
+                                           &CompareController::followChatSampling);
+    }
+    followChatSampling();
+    emit chatSamplingChanged();
+}
+
+void CompareController::followChatSampling() {
+    if (!m_chatSampling || m_samplingEdited || !m_userMessages.isEmpty() || busy()) {
+        return;
+    }
+    const SamplingSettings& chat = *m_chatSampling;
+    for (int i = 0; i < m_columns.rowCount(); ++i) {
+        m_columns.update(i, [&](CompareColumn& c) {
+            // A chat drawing a random seed per reply has no seed to give: the columns keep
+            // theirs (one for all in same-seed mode).
+            const quint64 seed = chat.randomSeed() ? c.sampling.seed : quint64(chat.seed());
+            c.sampling = chat.toParams(seed);
+            c.maxTokens = std::clamp(chat.maxTokens(), 1, 1 << 16);
+        });
+    }
 }
 
 bool CompareController::setColumnValue(int column, const QString& field, const QVariant& value) {
@@ -179,6 +294,9 @@ bool CompareController::setColumnValue(int column, const QString& field, const Q
     }
     if (!m_columns.setData(m_columns.index(column), value, role)) {
         return refuse(QStringLiteral("column %1: %2").arg(column + 1).arg(m_columns.lastError()));
+    }
+    if (role != CompareColumnModel::TemplateNameRole) {
+        m_samplingEdited = true; // from now on the columns keep their own settings
     }
     if (role == CompareColumnModel::SeedRole && m_sameSeed) {
         for (int i = 0; i < m_columns.rowCount(); ++i) {
@@ -211,6 +329,10 @@ bool CompareController::send(const QString& text) {
     }
     if (!m_engine) {
         return refuse(QStringLiteral("no engine: load a model in the chat first"));
+    }
+    if (m_shootoutRequest != 0 && m_activeRequest == 0 && m_deferredSend.isEmpty()) {
+        m_deferredSend = text; // sent to the shoot-out's columns once they are in place
+        return true;
     }
     if (busy()) {
         return refuse(QStringLiteral("wait for the columns to finish, or stop them"));

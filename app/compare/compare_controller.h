@@ -1,13 +1,16 @@
-// Compare mode's verbs and state: two to four columns over one shared conversation, each
+// Compare mode's verbs and state: two to five columns over one shared conversation, each
 // with its own template and sampling settings; one message sent to all columns, generated
 // together on the engine thread (EngineWorker::generateCompare), streamed back per column.
 //
 // Lives on the GUI thread and never waits for the engine. It does not own the worker: the
 // window hands it the chat's EngineWorker (the `engine` property), so that compare runs on
-// the model already loaded, one request at a time on the same thread as the chat's.
+// the model already loaded, one request at a time on the same thread as the chat's. Until
+// the first message or a column's sampling is edited, the columns follow the chat's
+// sampling settings (`chatSampling`, the Sampling panel's).
 #pragma once
 
 #include "compare_column_model.h"
+#include "sampling_settings.h"
 
 #include <QObject>
 #include <QPointer>
@@ -31,17 +34,25 @@ class CompareController : public QObject {
     Q_PROPERTY(QStringList templateChoices READ templateChoices CONSTANT)
     Q_PROPERTY(int minColumns READ minColumns CONSTANT)
     Q_PROPERTY(int maxColumns READ maxColumns CONSTANT)
+    Q_PROPERTY(SamplingSettings* chatSampling READ chatSampling WRITE setChatSampling NOTIFY
+                   chatSamplingChanged)
+    // How the template picker names "" (the model's own): "auto" until the model is known,
+    // then "model's own", "chatml (best match)", or "chatml (model's own)" when the model's
+    // own template renders the conversation exactly as the built-in ChatML does.
+    Q_PROPERTY(QString ownTemplateLabel READ ownTemplateLabel NOTIFY ownTemplateChanged)
 
 public:
     static constexpr int kMinColumns = 2;
-    static constexpr int kMaxColumns = 4;
+    // The template shoot-out's five: the model's own, ChatML, Llama 3, Mistral and raw.
+    static constexpr int kMaxColumns = 5;
 
     explicit CompareController(QObject* parent = nullptr);
 
     CompareColumnModel* columns() { return &m_columns; }
     QObject* engine() const;
     void setEngine(QObject* engine); // an EngineWorker, or null
-    bool busy() const { return m_activeRequest != 0; }
+    // Generating, or a template shoot-out waiting for the engine's answer.
+    bool busy() const { return m_activeRequest != 0 || m_shootoutRequest != 0; }
     bool sameSeed() const { return m_sameSeed; }
     void setSameSeed(bool on);
     QString systemPrompt() const { return m_systemPrompt; }
@@ -53,13 +64,19 @@ public:
     QStringList templateChoices() const;
     int minColumns() const { return kMinColumns; }
     int maxColumns() const { return kMaxColumns; }
+    SamplingSettings* chatSampling() const { return m_chatSampling.data(); }
+    void setChatSampling(SamplingSettings* settings);
+    QString ownTemplateLabel() const;
 
     // Each returns false, with `error` saying why, when it cannot be done.
     Q_INVOKABLE bool addColumn();
     Q_INVOKABLE bool removeColumn(int column);
     Q_INVOKABLE bool duplicateColumn(int column);
     // One column per template: the model's own, ChatML, Llama 3, Mistral and raw, with
-    // column 1's sampling settings; as many as fit (the first four).
+    // column 1's sampling settings. With an engine the model is asked first (busy until it
+    // answers; a message sent meanwhile waits): a built-in that renders the conversation
+    // exactly as the model's own template (SmolLM2's own is ChatML) shares the "" column
+    // instead of repeating it. Without an engine, all five.
     Q_INVOKABLE bool templateShootout();
     // Edits a column's setting by role name ("temperature", "seed", ...); in same-seed mode a
     // seed goes to every column.
@@ -86,6 +103,8 @@ signals:
     void summaryChanged();
     void promoted(const QString& userText, const QString& replyText);
     void finished(); // the active request ended (finished, failed or stopped)
+    void chatSamplingChanged();
+    void ownTemplateChanged();
 
 private:
     void onStarted(quint64 id, const QList<ComparePrompt>& prompts);
@@ -93,6 +112,10 @@ private:
     void onFinished(quint64 id, const QList<CompareColumnResult>& results,
                     const CompareSummary& summary);
     void onFailed(quint64 id, const QString& message);
+    void onOwnTemplateMatched(quint64 id, const OwnTemplateMatch& match);
+    void setOwnTemplate(const OwnTemplateMatch& match);
+    void applyShootout(const OwnTemplateMatch& match);
+    void followChatSampling();
     bool refuse(const QString& message);
     void setError(const QString& message);
     QList<CompareTurn> conversationFor(const CompareColumn& column) const;
@@ -108,4 +131,10 @@ private:
     QString m_summaryText;
     quint64 m_nextRequest = 1;
     quint64 m_activeRequest = 0;
+    quint64 m_shootoutRequest = 0; // the engine's answer awaited
+    QString m_deferredSend;        // sent once the shoot-out's columns are in place
+    OwnTemplateMatch m_ownTemplate;
+    QPointer<SamplingSettings> m_chatSampling;
+    QMetaObject::Connection m_chatSamplingConnection;
+    bool m_samplingEdited = false; // a column's sampling was set by hand or from a file
 };

@@ -3,43 +3,51 @@
 
 namespace {
 
-// Escapes `text` for Qt's rich text and puts the special tokens in bold. Whitespace is kept
-// by the surrounding pre-wrap block.
-QString markSpecial(const QString& text, const QStringList& specialTokens) {
-    QString out = text.toHtmlEscaped();
-    for (const QString& token : specialTokens) {
-        if (token.isEmpty()) {
-            continue;
-        }
-        const QString escaped = token.toHtmlEscaped();
-        out.replace(escaped, QStringLiteral("<b>") + escaped + QStringLiteral("</b>"));
-    }
-    return out;
-}
-
 QString block(const QString& inner) {
     return QStringLiteral("<pre style=\"white-space:pre-wrap\">") + inner +
            QStringLiteral("</pre>");
 }
 
+// A special token: bold, in its own colour; Qt's rich text has no borders on inline text,
+// so the colour and weight carry the distinction (the diff's backgrounds still apply).
+QString special(const QString& escaped) {
+    return QStringLiteral("<span style=\"color:%1; font-weight:bold\">").arg(kDiffSpecialColor) +
+           escaped + QStringLiteral("</span>");
+}
+
 } // namespace
 
-QString compareDiffHtml(std::span<const hearth::TextDiffSpan> spans,
-                        const QStringList& specialTokens) {
+std::vector<std::string> toStdStrings(const QStringList& strings) {
+    std::vector<std::string> out;
+    out.reserve(size_t(strings.size()));
+    for (const QString& s : strings) {
+        if (!s.isEmpty()) {
+            out.push_back(s.toStdString());
+        }
+    }
+    return out;
+}
+
+QString compareDiffHtml(std::span<const hearth::TextDiffSpan> spans) {
     QString out;
     for (const hearth::TextDiffSpan& span : spans) {
-        const QString text = markSpecial(QString::fromStdString(span.text), specialTokens);
+        QString text = QString::fromStdString(span.text).toHtmlEscaped();
+        if (span.special) {
+            text = special(text);
+        }
         switch (span.op) {
         case hearth::DiffOp::equal:
             out += text;
             break;
         case hearth::DiffOp::removed:
-            out += QStringLiteral("<span style=\"background-color:#f8c9c4\"><s>") + text +
-                   QStringLiteral("</s></span>");
+            out += QStringLiteral("<span style=\"background-color:%1; color:%2\"><s>")
+                       .arg(kDiffRemovedBackground, kDiffChangedText) +
+                   text + QStringLiteral("</s></span>");
             break;
         case hearth::DiffOp::inserted:
-            out += QStringLiteral("<span style=\"background-color:#c6efce\">") + text +
-                   QStringLiteral("</span>");
+            out += QStringLiteral("<span style=\"background-color:%1; color:%2\">")
+                       .arg(kDiffInsertedBackground, kDiffChangedText) +
+                   text + QStringLiteral("</span>");
             break;
         }
     }
@@ -47,5 +55,8 @@ QString compareDiffHtml(std::span<const hearth::TextDiffSpan> spans,
 }
 
 QString comparePromptHtml(const QString& text, const QStringList& specialTokens) {
-    return block(markSpecial(text, specialTokens));
+    const std::string utf8 = text.toStdString();
+    const std::vector<std::string> special = toStdStrings(specialTokens);
+    // The prompt against itself: all equal, split at the special tokens.
+    return compareDiffHtml(hearth::diff_text(utf8, utf8, special));
 }

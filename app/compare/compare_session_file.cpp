@@ -139,6 +139,7 @@ bool CompareController::openSession(const QString& path) {
         columns << c;
     }
     m_columns.resetColumns(columns);
+    m_samplingEdited = true; // the session's settings, not the chat's
     m_userMessages = users;
     setSystemPrompt(root.value("system_prompt").toString());
     if (root.value("same_seed").toBool() != m_sameSeed) {

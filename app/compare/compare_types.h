@@ -1,7 +1,8 @@
 // The values compare mode passes between the GUI thread and the engine worker: a request
 // (one conversation and sampling setup per column) and what comes back (each column's
-// rendered prompt with its diff against column 1, and each column's result). Plain values,
-// copied through queued signals.
+// rendered prompt with its diff against column 1, and each column's result), and the template
+// shoot-out's answer about the model's own template. Plain values, copied through queued
+// signals.
 #pragma once
 
 #include "hearth/sampling.h"
@@ -62,7 +63,15 @@ struct CompareSummary {
     double tokensPerSecond = 0; // all columns together
 };
 
+// The template shoot-out's answer about the loaded model (EngineWorker::matchOwnTemplate).
+struct OwnTemplateMatch {
+    bool known = false; // false: no model loaded, or its own template does not render
+    QString resolved;   // what "" resolves to: "model" (its own), a built-in's name, "raw"
+    QString twin;       // the candidate rendering the conversation exactly as "", or ""
+};
+
 Q_DECLARE_METATYPE(CompareRequest)
 Q_DECLARE_METATYPE(ComparePrompt)
 Q_DECLARE_METATYPE(CompareColumnResult)
 Q_DECLARE_METATYPE(CompareSummary)
+Q_DECLARE_METATYPE(OwnTemplateMatch)

@@ -2,7 +2,8 @@
 // its diff against column 1), then generates all columns together with
 // hearth::generate_together, so that the weights are read once per step for all of them and
 // the prompt prefix they share is computed once. Streamed text is coalesced per column like
-// the chat's (at most one flush per kFlushIntervalMs).
+// the chat's (at most one flush per kFlushIntervalMs). Also the template shoot-out's question:
+// which candidate template renders the conversation exactly as the model's own.
 #include "compare_diff.h"
 #include "engine_worker.h"
 #include "hearth/batch_generation.h"
@@ -10,8 +11,13 @@
 #include "hearth/prompt_diff.h"
 
 #include <QElapsedTimer>
+#include <algorithm>
+#include <cstdint>
 #include <fmt/format.h>
+#include <optional>
+#include <span>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace {
@@ -29,12 +35,88 @@ std::vector<hearth::ChatMessage> toEngine(const QList<CompareTurn>& turns) {
     return messages;
 }
 
+size_t commonStart(std::span<const int32_t> a, std::span<const int32_t> b) {
+    const auto end = std::mismatch(a.begin(), a.end(), b.begin(), b.end());
+    return size_t(end.first - a.begin());
+}
+
+// For each prompt, the index of the session it takes (sessions.size() or more: a new one):
+// greedily by the longest cached start, ties to the session at the column's own index.
+std::vector<size_t> matchSessions(const std::vector<hearth::Session>& sessions,
+                                  const std::vector<std::vector<int32_t>>& prompts) {
+    struct Pair {
+        size_t shared, column, session;
+    };
+    std::vector<Pair> pairs;
+    for (size_t c = 0; c < prompts.size(); ++c) {
+        for (size_t s = 0; s < sessions.size(); ++s) {
+            pairs.push_back({commonStart(sessions[s].cached_tokens(), prompts[c]), c, s});
+        }
+    }
+    std::sort(pairs.begin(), pairs.end(), [](const Pair& a, const Pair& b) {
+        const auto key = [](const Pair& p) {
+            return std::tuple(-int64_t(p.shared), p.column != p.session, p.column, p.session);
+        };
+        return key(a) < key(b);
+    });
+    std::vector<size_t> sessionOf(prompts.size(), SIZE_MAX);
+    std::vector<bool> taken(sessions.size(), false);
+    for (const Pair& p : pairs) {
+        if (sessionOf[p.column] == SIZE_MAX && !taken[p.session]) {
+            sessionOf[p.column] = p.session;
+            taken[p.session] = true;
+        }
+    }
+    return sessionOf;
+}
+
 } // namespace
 
 void EngineWorker::cancelCompare(quint64 upToId) {
     quint64 current = m_compareCancelUpTo.load();
     while (current < upToId && !m_compareCancelUpTo.compare_exchange_weak(current, upToId)) {
     }
+}
+
+void EngineWorker::matchOwnTemplate(quint64 id, const QList<CompareTurn>& probe,
+                                    const QStringList& candidates) {
+    OwnTemplateMatch match; // unknown: the shoot-out keeps every template
+    if (!m_model) {
+        emit ownTemplateMatched(id, match);
+        return;
+    }
+    auto own = format(QString());
+    if (!own) {
+        emit ownTemplateMatched(id, match);
+        return;
+    }
+    match.known = true;
+    match.resolved = QString::fromStdString((*own)->choice.name);
+    // The conversation as the next turn renders it (open, with the generation prompt) and as
+    // the turn after sees it (closed by an assistant reply): both must agree.
+    std::vector<hearth::ChatMessage> open = toEngine(probe);
+    std::vector<hearth::ChatMessage> closed = open;
+    closed.push_back({"assistant", "Fine, thank you."});
+    auto renderings = [&](const hearth::PromptFormat& f) -> std::optional<std::string> {
+        auto a = hearth::render_prompt(f, open, true);
+        auto b = hearth::render_prompt(f, closed, false);
+        if (!a || !b) {
+            return std::nullopt;
+        }
+        return *a + '\0' + *b;
+    };
+    const std::optional<std::string> ownText = renderings(**own);
+    for (const QString& candidate : candidates) {
+        if (candidate.isEmpty() || !ownText) {
+            continue;
+        }
+        auto f = format(candidate);
+        if (f && renderings(**f) == ownText) {
+            match.twin = candidate;
+            break;
+        }
+    }
+    emit ownTemplateMatched(id, match);
 }
 
 void EngineWorker::generateCompare(const CompareRequest& request) {
@@ -106,17 +188,17 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
         if (i == 0) {
             prompt.diffHtml = comparePromptHtml(prompt.text, prompt.specialTokens);
         } else {
-            const auto spans = hearth::diff_text(texts[0], texts[i]);
-            const hearth::DiffCounts chars = hearth::count_text_diff(spans);
-            const hearth::DiffCounts toks =
-                hearth::count_token_diff(hearth::diff_tokens(tokens[0], tokens[i]));
             QStringList marked = prompt.specialTokens;
             for (const QString& token : prompts.front().specialTokens) {
                 if (!marked.contains(token)) {
                     marked << token;
                 }
             }
-            prompt.diffHtml = compareDiffHtml(spans, marked);
+            const auto spans = hearth::diff_text(texts[0], texts[i], toStdStrings(marked));
+            const hearth::DiffCounts chars = hearth::count_text_diff(spans);
+            const hearth::DiffCounts toks =
+                hearth::count_token_diff(hearth::diff_tokens(tokens[0], tokens[i]));
+            prompt.diffHtml = compareDiffHtml(spans);
             prompt.charsInserted = int(chars.inserted);
             prompt.charsRemoved = int(chars.removed);
             prompt.tokensInserted = int(toks.inserted);
@@ -135,22 +217,45 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
     }
 
     // One session per column, kept between requests so that a column's next turn reuses
-    // its cache; the surplus of a shrunk comparison is freed.
-    if (m_compareSessions.size() > n) {
-        m_compareSessions.erase(m_compareSessions.begin() + std::ptrdiff_t(n),
-                                m_compareSessions.end());
-    }
-    while (m_compareSessions.size() < n) {
+    // its cache: each column takes the kept session whose cache shares the longest start
+    // with its prompt, so that removing or duplicating a column leaves the others their own
+    // caches (and two identical columns their identical paths); new sessions for the rest,
+    // and the surplus of a shrunk comparison freed.
+    const std::vector<size_t> sessionOf = matchSessions(m_compareSessions, tokens);
+    std::vector<hearth::Session> ordered;
+    ordered.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+        if (sessionOf[i] < m_compareSessions.size()) {
+            ordered.push_back(std::move(m_compareSessions[sessionOf[i]]));
+            continue;
+        }
         auto session = hearth::Session::create(m_model, {.n_ctx = m_session->n_ctx()});
         if (!session) {
             emit compareFailed(id, QString::fromStdString(session.error().message));
             return;
         }
-        m_compareSessions.push_back(std::move(*session));
+        ordered.push_back(std::move(*session));
+    }
+    m_compareSessions = std::move(ordered);
+    // A conversation's first turn starts from empty caches: reusing the cache of an earlier
+    // comparison would compute the prompt's last token alone rather than in the prefill
+    // batch, which can change the last bits of the logits and with them a draw, so that the
+    // same message, settings and seed would not give the same text twice. Later turns reuse
+    // the column's own cache, a path that repeating the same turns repeats.
+    const bool firstTurn = std::none_of(
+        request.columns.begin(), request.columns.end(), [](const CompareColumnRequest& c) {
+            return std::any_of(c.messages.begin(), c.messages.end(),
+                               [](const CompareTurn& t) { return t.role == "assistant"; });
+        });
+    if (firstTurn) {
+        for (hearth::Session& session : m_compareSessions) {
+            session.clear();
+        }
     }
 
     std::vector<std::string> pending(n);
     std::vector<int> generated(n, 0);
+    std::vector<int> reported(n, 0); // `generated` as last sent
     QElapsedTimer sinceFlush;
     sinceFlush.start();
     QElapsedTimer clock;
@@ -158,10 +263,12 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
     auto flush = [&] {
         const double ms = double(clock.nsecsElapsed()) / 1e6;
         for (size_t i = 0; i < n; ++i) {
-            if (!pending[i].empty()) {
+            // Tokens without text (special ones) still move the column's count and rate.
+            if (!pending[i].empty() || generated[i] != reported[i]) {
                 emit compareTokensArrived(id, int(i), QString::fromStdString(pending[i]),
                                           generated[i], ms);
                 pending[i].clear();
+                reported[i] = generated[i];
             }
         }
         sinceFlush.restart();

@@ -1,7 +1,10 @@
 // CompareView without an engine: the columns follow the controller (add, shoot-out,
-// remove), a refused setting shows its error and keeps the old value, and sending with no
-// engine says so instead of doing nothing.
+// remove through a column's "⋯" menu), five columns scroll sideways when they do not fit
+// and keep their header inside the column, the system prompt field edits the controller's,
+// a refused setting shows its error and keeps the old value, and sending with no engine
+// says so instead of doing nothing.
 import QtQuick
+import QtQuick.Controls
 import QtTest
 import Hearth
 
@@ -37,13 +40,48 @@ Item {
             mouseClick(findChild(view, "addColumn"))
             compare(columnsOf(view).length, 3)
             mouseClick(findChild(view, "shootout"))
-            const columns = columnsOf(view)
-            compare(columns.length, 4)
+            let columns = columnsOf(view)
+            compare(columns.length, 5)
             compare(columns[2].templateName, "llama3")
+            compare(columns[4].templateName, "raw")
             compare(findChild(columns[1], "templatePicker").currentText, "chatml")
+            compare(findChild(columns[0], "templatePicker").displayText, "auto")
             compare(findChild(view, "addColumn").enabled, false)
-            mouseClick(findChild(columns[3], "removeColumn"))
-            compare(columnsOf(view).length, 3)
+            // Remove the last column through its menu.
+            mouseClick(findChild(columns[4], "columnMenuButton"))
+            const menu = findChild(columns[4], "columnMenu")
+            tryCompare(menu, "opened", true)
+            const remove = menu.itemAt(1)
+            compare(remove.objectName, "removeColumn")
+            verify(remove.enabled)
+            mouseClick(remove)
+            compare(columnsOf(view).length, 4)
+            compare(findChild(view, "addColumn").enabled, true)
+        }
+
+        // 1400 px fits five columns; 700 does not: the list scrolls, each column keeps its
+        // minimum width, and the header's menu button stays inside its column.
+        function test_fiveColumnsScrollWhenNarrow() {
+            const view = createTemporaryObject(viewComponent, top)
+            view.controller.templateShootout()
+            let columns = columnsOf(view)
+            compare(columns.length, 5)
+            const list = findChild(view, "columnRepeater")
+            verify(!list.scrolls)
+            view.anchors.fill = undefined
+            view.width = 700
+            view.height = 600
+            list.forceLayout()
+            verify(list.scrolls)
+            compare(findChild(view, "columnScrollBar").policy, ScrollBar.AlwaysOn)
+            columns = columnsOf(view)
+            compare(columns[0].width, view.minColumnWidth)
+            verify(list.contentWidth > list.width)
+            for (const column of columns.filter(c => c !== null)) {
+                const button = findChild(column, "columnMenuButton")
+                const right = button.mapToItem(column, button.width, 0).x
+                verify(right <= column.width, "menu button at " + right + " in " + column.width)
+            }
         }
 
         function test_refusedSettingShowsError() {
@@ -59,6 +97,17 @@ Item {
             verify(error.text.indexOf("temperature") >= 0, error.text)
             compare(field.text, "0.7")
             compare(columnsOf(view)[0].temperature, 0.7)
+        }
+
+        function test_systemPromptGoesToTheController() {
+            const view = createTemporaryObject(viewComponent, top)
+            const field = findChild(view, "systemPrompt")
+            field.forceActiveFocus()
+            keyClick(Qt.Key_B)
+            keyClick(Qt.Key_E)
+            compare(view.controller.systemPrompt, "be")
+            view.controller.systemPrompt = "Be brief."
+            compare(field.text, "Be brief.")
         }
 
         function test_sendWithoutEngineSaysSo() {
