@@ -36,7 +36,7 @@ DownloadTask::DownloadTask(QNetworkAccessManager* network, DownloadState state, 
         };
     }
     m_total = m_state.expectedSize;
-    m_hash = std::make_shared<QCryptographicHash>(QCryptographicHash::Sha256);
+    m_hash = std::make_shared<Sha256>();
     m_retryTimer.setSingleShot(true);
     connect(&m_retryTimer, &QTimer::timeout, this, [this] {
         setStatus(Status::Running);
@@ -98,7 +98,7 @@ bool DownloadTask::alreadyThereCandidate() const {
 }
 
 void DownloadTask::onExistingHashed(const FileHash& result) {
-    const QString actual = QString::fromLatin1(result.hash->result().toHex());
+    const QString actual = result.hash->hexResult();
     if (!result.error.isEmpty() || actual.compare(m_state.sha256, Qt::CaseInsensitive) != 0) {
         prepareTransfer();
         return;
@@ -126,7 +126,7 @@ void DownloadTask::prepareTransfer() {
         fail(QStringLiteral("cannot open %1: %2").arg(partPath(), m_file.errorString()));
         return;
     }
-    m_hash = std::make_shared<QCryptographicHash>(QCryptographicHash::Sha256);
+    m_hash = std::make_shared<Sha256>();
     m_offset = m_file.size();
     if (m_total >= 0 && m_offset > m_total) {
         restartFromZero();
@@ -437,7 +437,11 @@ void DownloadTask::verifyAndRename() {
                    .arg(m_total));
         return;
     }
-    const QString actual = QString::fromLatin1(m_hash->result().toHex());
+    if (!m_hash->ok()) {
+        fail(m_hash->errorString()); // the data may be fine: NAME.part stays to resume
+        return;
+    }
+    const QString actual = m_hash->hexResult();
     if (!m_state.sha256.isEmpty() && actual.compare(m_state.sha256, Qt::CaseInsensitive) != 0) {
         reject(
             QStringLiteral("SHA-256 mismatch for %1: expected %2, got %3; the file was removed")

@@ -15,8 +15,8 @@
 
 #include "download_state.h"
 #include "file_hasher.h"
+#include "sha256.h"
 
-#include <QCryptographicHash>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QFutureWatcher>
@@ -118,7 +118,7 @@ private:
     QPointer<QNetworkReply> m_reply;
     QFile m_file;
     // Shared with nothing once set: the worker hands over the state it built.
-    std::shared_ptr<QCryptographicHash> m_hash;
+    std::shared_ptr<Sha256> m_hash;
     QFutureWatcher<FileHash>* m_hashWatcher = nullptr; // the hashing under way, if any
     std::shared_ptr<std::atomic_bool> m_hashCancel;
     QTimer m_retryTimer;

@@ -3,7 +3,8 @@
 // seconds for gigabytes and must not block the GUI thread its network replies live on.
 #pragma once
 
-#include <QCryptographicHash>
+#include "sha256.h"
+
 #include <QFuture>
 #include <QString>
 #include <atomic>
@@ -11,7 +12,7 @@
 
 struct FileHash {
     // The state after the bytes read, to be continued with the bytes that follow them.
-    std::shared_ptr<QCryptographicHash> hash;
+    std::shared_ptr<Sha256> hash;
     qint64 bytes = 0; // bytes hashed
     QString error;    // empty on success
     bool cancelled = false;

@@ -15,7 +15,7 @@ HEARTH_APT_PACKAGES=(
     qml6-module-qttest qml6-module-qtquick-dialogs qml6-module-qtqml qml6-module-qtqml-models
     qml6-module-qt-labs-folderlistmodel
     libgl-dev
-    libsentencepiece-dev nlohmann-json3-dev libfmt-dev
+    libsentencepiece-dev nlohmann-json3-dev libfmt-dev libssl-dev
     dpkg-dev lintian desktop-file-utils appstream shared-mime-info groff-base
 )
 

@@ -81,7 +81,7 @@ private slots:
         QVERIFY(fields.out.contains(QStringLiteral("Version: ") + kVersion + u'\n'));
         // Computed by dpkg-shlibdeps: the libraries the binaries link.
         for (const char* library :
-             {"libqt6quick6", "libqt6core6", "libfmt9", "libsentencepiece0"}) {
+             {"libqt6quick6", "libqt6core6", "libfmt9", "libsentencepiece0", "libssl3"}) {
             QVERIFY2(fields.out.contains(QLatin1String(library)), qPrintable(fields.out));
         }
         // Named by hand: the QML modules ui/ imports, loaded at run time. Debian calls the
