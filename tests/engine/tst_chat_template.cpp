@@ -146,9 +146,9 @@ private slots:
                          (t.name + ": " + token).c_str());
             }
         }
-        const std::vector<std::string> wanted = {"chatml", "llama3",   "llama2", "mistral",
-                                                 "gemma",  "phi3",     "zephyr", "alpaca",
-                                                 "vicuna", "deepseek", "raw"};
+        const std::vector<std::string> wanted = {"chatml", "llama3", "llama2",   "mistral",
+                                                 "gemma",  "phi3",   "phi4",     "zephyr",
+                                                 "alpaca", "vicuna", "deepseek", "raw"};
         QCOMPARE(names, wanted);
         QVERIFY(!hearth::find_builtin_template("gemma")->supports_system);
         QCOMPARE(hearth::find_builtin_template("llama3")->stop.front(), std::string("<|eot_id|>"));
@@ -202,6 +202,10 @@ private slots:
                                << "gemma";
         QTest::newRow("phi3") << QStringList{"<s>", "<|user|>", "<|end|>", "<|assistant|>"} << ""
                               << "phi3";
+        QTest::newRow("phi4") << QStringList{"<|endoftext|>", "<|im_start|>", "<|im_sep|>",
+                                             "<|im_end|>"}
+                              << ""
+                              << "phi4";
         QTest::newRow("deepseek") << QStringList{"<｜User｜>", "<｜Assistant｜>"} << ""
                                   << "deepseek";
         QTest::newRow("user without end is not phi3") << QStringList{"<|user|>"} << ""
@@ -294,8 +298,8 @@ private slots:
     void cli_list() {
         auto r = hearth::test::run_cli({"template", "list"});
         QCOMPARE(r.exit_code, 0);
-        for (const char* name : {"chatml", "llama3", "llama2", "mistral", "gemma", "phi3", "zephyr",
-                                 "alpaca", "vicuna", "deepseek", "raw"}) {
+        for (const char* name : {"chatml", "llama3", "llama2", "mistral", "gemma", "phi3", "phi4",
+                                 "zephyr", "alpaca", "vicuna", "deepseek", "raw"}) {
             QVERIFY2(r.out.contains(QByteArray(name) + " "), name);
         }
     }

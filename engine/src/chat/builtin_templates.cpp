@@ -49,6 +49,7 @@ struct Signature {
 const Signature kSignatures[] = {
     {{"<|start_header_id|>", "<|eot_id|>"}, "llama3"},
     {{"<|start_header_id|>"}, "llama3"},
+    {{"<|im_start|>", "<|im_sep|>"}, "phi4"},
     {{"<|im_start|>"}, "chatml"},
     {{"<start_of_turn>"}, "gemma"},
     {{"<|user|>", "<|end|>"}, "phi3"},
