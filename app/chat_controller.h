@@ -5,6 +5,9 @@
 // Lives on the GUI thread. Owns the EngineThread: requests go to the worker as queued
 // calls and come back as signals; nothing here ever waits for the engine. Created by
 // Main.qml (one per window); start() begins the first model load.
+//
+// Defined by concern: chat_controller.cpp (wiring, properties, start), chat_model_loading.cpp,
+// chat_conversations.cpp, chat_persistence.cpp, chat_generation.cpp, chat_message_edits.cpp.
 #pragma once
 
 #include "conversation.h"
@@ -141,6 +144,10 @@ signals:
     void replyFinished(const QString& stopReason);
 
 private:
+    // QSettings keys: what the next start() reopens.
+    static constexpr const char* kLastModelKey = "model/last";
+    static constexpr const char* kLastConversationKey = "conversations/last";
+
     void onModelLoaded(const ModelSummary& summary);
     void onLoadFailed(const QString& message);
     void onTokens(quint64 id, const QString& text, int generated, double ms);

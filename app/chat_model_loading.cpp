@@ -1,0 +1,77 @@
+// ChatController: loading and unloading models on the worker, and what a load's end shows.
+#include "chat_controller.h"
+
+#include <QFileInfo>
+#include <QSettings>
+#include <QUrl>
+
+void ChatController::openModelInNewConversation(const QString& pathOrUrl) {
+    stop();
+    loadModel(pathOrUrl);
+    newConversation();
+}
+
+void ChatController::loadModel(const QString& pathOrUrl) {
+    // The file dialog gives a file:// URL.
+    const QUrl url(pathOrUrl);
+    const QString path = url.isLocalFile() ? url.toLocalFile() : pathOrUrl;
+    m_modelPath = path;
+    m_modelError.clear();
+    m_loadProgress = 0;
+    m_model = ModelSummary{};
+    m_model.name = QFileInfo(path).completeBaseName();
+    emit loadProgressChanged();
+    setModelState(ModelState::Loading);
+    setStatus(QStringLiteral("Loading %1…").arg(m_model.name));
+    m_gauge.clearModel();
+    m_engine->post([worker = m_engine->worker(), path, context = m_library.contextLength(),
+                    threads = m_library.threads(), device = m_library.device()] {
+        worker->loadModel(path, context, threads, device);
+    });
+}
+
+void ChatController::cancelLoad() {
+    if (m_modelState == ModelState::Loading) {
+        m_engine->worker()->cancelLoad();
+    }
+}
+
+void ChatController::unloadModel() {
+    stop();
+    m_engine->post([worker = m_engine->worker()] { worker->unloadModel(); });
+    m_model = ModelSummary{};
+    m_modelPath.clear();
+    m_library.setLoadedPath(QString());
+    m_gauge.clearModel();
+    setModelState(ModelState::NoModel);
+    setStatus(QStringLiteral("No model loaded"));
+}
+
+void ChatController::onModelLoaded(const ModelSummary& summary) {
+    if (summary.path != m_modelPath) {
+        return; // superseded by a later load
+    }
+    m_model = summary;
+    m_loadProgress = 1;
+    emit loadProgressChanged();
+    QSettings().setValue(QLatin1String(kLastModelKey), summary.path);
+    m_gauge.setCudaDevice(summary.cudaDevice);
+    m_gauge.setModel(summary);
+    m_library.setLoadedPath(summary.path);
+    setModelState(ModelState::Ready);
+    QString status =
+        QStringLiteral("Ready · loaded in %1 s").arg(summary.loadMs / 1000.0, 0, 'f', 1);
+    if (summary.deviceFellBack && !summary.deviceNote.isEmpty()) {
+        status += QStringLiteral(" · ") + summary.deviceNote; // why the GPU was not used
+    }
+    setStatus(status);
+    schedulePreview();
+}
+
+void ChatController::onLoadFailed(const QString& message) {
+    // The worker drops the old model before loading a new one: none is loaded now.
+    m_library.setLoadedPath(QString());
+    m_modelError = message;
+    setModelState(ModelState::Failed);
+    setStatus(QStringLiteral("The model could not be loaded"));
+}
