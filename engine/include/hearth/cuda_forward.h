@@ -87,6 +87,12 @@ public:
                                       std::span<const int32_t> history, double u,
                                       int n_top = 0) = 0;
 
+    // Copies the keys and values of positions [from, to) of slot `from_seq` into slot `to_seq`
+    // (the prompt prefix sequences share, computed once). Fails with `invalid_argument` for a
+    // bad slot or range, `device` for a CUDA error.
+    virtual Result<void> copy_cells(uint32_t from_seq, uint32_t to_seq, uint32_t from,
+                                    uint32_t to) = 0;
+
     virtual CudaMemoryReport memory() const = 0;
     virtual uint32_t n_ctx() const = 0;
     // "graphs" or why graphs are off ("graphs off: <reason>"), for logs and hearth-bench.

@@ -98,6 +98,8 @@ public:
     Result<void> run(std::span<const CudaBatchToken> batch, float* logits) override;
     Result<CudaSample> sample(const SamplingParams& params, std::span<const int32_t> history,
                               double u, int n_top) override;
+    Result<void> copy_cells(uint32_t from_seq, uint32_t to_seq, uint32_t from,
+                            uint32_t to) override;
     CudaMemoryReport memory() const override { return report_; }
     uint32_t n_ctx() const override { return options_.n_ctx; }
     std::string graph_status() const override {
@@ -239,7 +241,10 @@ Result<void> CudaForwardImpl::init() {
         align_up(3 * R * sizeof(int32_t)) + align_up(R * info.n_embd * 4) * 2 +
         align_up(R * std::max<size_t>(info.n_embd, o_width) * 4) + align_up(R * q_width * 4) +
         align_up(R * k_width * 4) + align_up(R * v_width * 4) + align_up(R * o_width * 4) +
-        2 * align_up(R * info.n_ff * 4) + align_up(R * info.n_vocab * 4) + align_up(ws_floats * 4);
+        2 * align_up(R * info.n_ff * 4) + align_up(R * info.n_vocab * 4) + align_up(ws_floats * 4) +
+        // sample(): the penalty window, the control, the result and the working logits
+        align_up(kMaxHistory * sizeof(int32_t)) + align_up(sizeof(kernels::SampleControl)) +
+        align_up(sizeof(kernels::SampleResult)) + align_up(info.n_vocab * 4);
 
     HEARTH_CUDA_TRY(cudaSetDevice(options_.device),
                     fmt::format("cudaSetDevice({})", options_.device));
@@ -282,6 +287,15 @@ Result<void> CudaForwardImpl::init() {
     HEARTH_CUDA_TRY(
         cudaMallocHost(reinterpret_cast<void**>(&host_logits_), R * info.n_vocab * sizeof(float)),
         "cudaMallocHost(logits)");
+    HEARTH_CUDA_TRY(
+        cudaMallocHost(reinterpret_cast<void**>(&host_history_), kMaxHistory * sizeof(int32_t)),
+        "cudaMallocHost(penalty window)");
+    HEARTH_CUDA_TRY(
+        cudaMallocHost(reinterpret_cast<void**>(&host_control_), sizeof(kernels::SampleControl)),
+        "cudaMallocHost(sampling control)");
+    HEARTH_CUDA_TRY(
+        cudaMallocHost(reinterpret_cast<void**>(&host_result_), sizeof(kernels::SampleResult)),
+        "cudaMallocHost(sampling result)");
 
     if (auto ok = upload(m_.token_embd, token_embd_, "token_embd.weight"); !ok)
         return ok;
@@ -530,6 +544,42 @@ Result<void> CudaForwardImpl::run(std::span<const CudaBatchToken> batch, float* 
             }
         }
     }
+    return {};
+}
+
+Result<void> CudaForwardImpl::copy_cells(uint32_t from_seq, uint32_t to_seq, uint32_t from,
+                                         uint32_t to) {
+    if (from_seq >= options_.n_seq || to_seq >= options_.n_seq || from > to ||
+        to > options_.n_ctx) {
+        return fail(ErrorCode::invalid_argument,
+                    fmt::format("copy_cells: slots {} -> {} and positions [{}, {}) do not fit {} "
+                                "slots of {} positions",
+                                from_seq, to_seq, from, to, options_.n_seq, options_.n_ctx));
+    }
+    if (from_seq == to_seq || from == to) {
+        return {};
+    }
+    const ModelInfo& info = m_.info;
+    const size_t k_width = size_t(info.n_head_kv) * info.head_dim_k;
+    const size_t v_width = size_t(info.n_head_kv) * info.head_dim_v;
+    // A slot's cells are contiguous: (n_seq, n_ctx, width) per layer.
+    auto cell = [&](uint32_t seq, uint32_t pos, size_t width) {
+        return (size_t(seq) * options_.n_ctx + pos) * width;
+    };
+    HEARTH_CUDA_TRY(cudaSetDevice(options_.device), "cudaSetDevice");
+    for (const DeviceLayer& L : layers_) {
+        HEARTH_CUDA_TRY(cudaMemcpyAsync(L.k_cache + cell(to_seq, from, k_width),
+                                        L.k_cache + cell(from_seq, from, k_width),
+                                        size_t(to - from) * k_width * sizeof(uint16_t),
+                                        cudaMemcpyDeviceToDevice, stream_),
+                        "copying keys between slots");
+        HEARTH_CUDA_TRY(cudaMemcpyAsync(L.v_cache + cell(to_seq, from, v_width),
+                                        L.v_cache + cell(from_seq, from, v_width),
+                                        size_t(to - from) * v_width * sizeof(uint16_t),
+                                        cudaMemcpyDeviceToDevice, stream_),
+                        "copying values between slots");
+    }
+    HEARTH_CUDA_TRY(cudaStreamSynchronize(stream_), "copying cells between slots");
     return {};
 }
 
