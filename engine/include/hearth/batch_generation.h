@@ -1,7 +1,9 @@
 // Several sessions on one Model generating together (compare mode, the server): each step
 // runs one forward pass over one token of every sequence still going, so the weights are
-// read once per step for all of them; the prompt prefix the sequences share is computed
-// once, in one session, and its KV cells copied into the others.
+// read once per step for all of them; on the CPU, the prompt prefix the sequences share is
+// computed once, in one session, and its KV cells copied into the others. On CUDA, sessions
+// made by one Session::create_group share one forward (one weight read per step); sessions
+// created apart run one pass per forward each step. All sessions must be on one device.
 //
 // Each sequence keeps its own sampling parameters (and seed), stop strings, token limit and
 // streaming callback, and gets its own statistics and stop reason; one stopping (end of
@@ -66,7 +68,7 @@ struct BatchGenerationStats {
 
 // Generates every request. Fails before generating anything with `invalid_argument` (no
 // requests, more than kMaxSequencesTogether, a missing or repeated session, sessions on
-// different models, an empty prompt, bad sampling parameters or token limit; the message
+// different models or devices, an empty prompt, bad sampling parameters or token limit; the message
 // names the sequence) or `context_full` (a prompt that does not fit its session's context).
 // A failure of the forward pass itself ends the call with that error.
 Result<BatchGenerationStats> generate_together(std::span<const SequenceRequest> requests);

@@ -42,6 +42,21 @@ struct SessionOptions {
     // F16, or Q8_0 blocks (about half the memory; attention then runs as llama.cpp's flash
     // attention over a Q8_0 cache). Q8_0 needs head sizes that are multiples of 32.
     KvCacheType kv_type = KvCacheType::f16;
+    // Where the forward passes run: the CPU, or CUDA device `cuda_device` (runtime ordinal).
+    // A CUDA session keeps its KV cache (F16) in GPU memory, brings each step's last logits
+    // back and samples them on the host with the same Sampler as the CPU.
+    DeviceKind device = DeviceKind::cpu;
+    int cuda_device = 0;
+};
+
+// GPU memory of a CUDA session's forward pass, by arena, and the device's total. Sessions made
+// by one Session::create_group share the weights and scratch; `kv_bytes` counts every slot.
+struct GpuMemory {
+    int cuda_device = 0;
+    uint64_t weights_bytes = 0;
+    uint64_t kv_bytes = 0;
+    uint64_t scratch_bytes = 0;
+    uint64_t device_total_bytes = 0;
 };
 
 struct GenerateOptions {
@@ -81,8 +96,18 @@ struct GenerationStats {
 
 class Session {
 public:
+    // Fails with `invalid_argument` for a context past the trained one, `unsupported` for a
+    // Q8_0 cache the model's heads cannot take (or any Q8_0 cache on CUDA). On CUDA: `device`
+    // when the build has no CUDA backend, there is no such device or the runtime fails
+    // (the message says which), `out_of_memory` when the model does not fit (with the
+    // arithmetic), `unsupported` for an architecture the CUDA backend does not run.
     static Result<Session> create(std::shared_ptr<const Model> model,
                                   const SessionOptions& options = {});
+    // `n` sessions that generate together (generate_together): on CUDA they share one upload
+    // of the weights, each with its own KV slot, and must be used from one thread; on the CPU
+    // they are `n` independent sessions. Fails as create() does.
+    static Result<std::vector<Session>> create_group(std::shared_ptr<const Model> model,
+                                                     const SessionOptions& options, size_t n);
     Session(Session&&) noexcept;
     Session& operator=(Session&&) noexcept;
     ~Session();
@@ -117,7 +142,12 @@ public:
     const std::vector<int32_t>& cached_tokens() const;
     // Tokens run through the model since creation: a test of prefix reuse reads it.
     uint64_t n_tokens_computed() const;
+    // On CUDA, this session's slot of the shared cache.
     uint64_t kv_cache_bytes() const;
+    DeviceKind device() const;
+    int cuda_device() const; // -1 on the CPU
+    // nullopt on the CPU.
+    std::optional<GpuMemory> gpu_memory() const;
 
     struct Impl;
 

@@ -2,7 +2,6 @@
 #include "hearth/prompt.h"
 
 #include <fmt/format.h>
-
 #include <fstream>
 #include <sstream>
 
@@ -25,7 +24,8 @@ Result<PromptFormat> resolve_prompt_format(const Model& model, std::string_view 
     } else if (name == "raw") {
         format.choice = {TemplateOrigin::raw, "raw", "", "chosen by the user"};
     } else if (const BuiltinTemplate* builtin = find_builtin_template(name)) {
-        format.choice = {TemplateOrigin::builtin, builtin->name, builtin->source, "chosen by the user"};
+        format.choice = {TemplateOrigin::builtin, builtin->name, builtin->source,
+                         "chosen by the user"};
     } else {
         std::ifstream in{std::string(name)};
         if (!in) {
@@ -67,8 +67,8 @@ Result<PromptFormat> resolve_prompt_format(const Model& model, std::string_view 
             }
         }
     }
-    format.warnings = template_warnings(facts, format.choice.source,
-                                        format.choice.origin == TemplateOrigin::raw);
+    format.warnings =
+        template_warnings(facts, format.choice.source, format.choice.origin == TemplateOrigin::raw);
     return format;
 }
 

@@ -1,9 +1,11 @@
-// A Session: creation (KV cache sized for the context), generation (through the batched
-// loop with one sequence), evaluation for perplexity and scoring.
+// A Session: creation (KV cache sized for the context, on the CPU or in a CUDA forward's
+// slot), generation (through the batched loop with one sequence), evaluation for perplexity
+// and scoring.
 #include "hearth/session.h"
 
 #include "hearth/batch_generation.h"
 #include "model/model_impl.h"
+#include "session/cuda_session.h"
 #include "session/session_impl.h"
 
 #include <algorithm>
@@ -44,20 +46,30 @@ std::optional<KvCacheType> parse_kv_cache_type(std::string_view name) {
 
 namespace {
 
+// Runs sequence[start, end) at positions start..end-1 through the session's forward pass
+// (the CPU's, or its CUDA slot), writing the logits of every token (`all_logits`) or of the
+// sequence's last token only, when it is in the range.
+Result<void> run_range(Session::Impl& s, std::span<const int32_t> sequence, size_t start,
+                       size_t end, bool all_logits, float* logits) {
+    if (s.cuda) {
+        return cuda_session::run(s, sequence, start, end, all_logits, logits);
+    }
+    std::vector<cpu::BatchToken> batch;
+    for (size_t i = start; i < end; ++i) {
+        batch.push_back({.token = sequence[i],
+                         .pos = static_cast<uint32_t>(i),
+                         .cache = &s.cache,
+                         .want_logits = all_logits || i + 1 == sequence.size()});
+    }
+    return s.forward.run(batch, logits);
+}
+
 // Runs tokens[from, end) after the cached ones in batches of n_batch (a batch's tokens
 // attend with the prompt kernels when it holds two or more); keeps the last logits.
 Result<void> prefill(Session::Impl& s, std::span<const int32_t> sequence, size_t from) {
-    std::vector<cpu::BatchToken> batch;
     for (size_t start = from; start < sequence.size(); start += s.options.n_batch) {
         const size_t end = std::min(sequence.size(), start + s.options.n_batch);
-        batch.clear();
-        for (size_t i = start; i < end; ++i) {
-            batch.push_back({.token = sequence[i],
-                             .pos = static_cast<uint32_t>(i),
-                             .cache = &s.cache,
-                             .want_logits = i + 1 == sequence.size()});
-        }
-        if (auto ok = s.forward.run(batch, s.logits.data()); !ok) {
+        if (auto ok = run_range(s, sequence, start, end, false, s.logits.data()); !ok) {
             return ok;
         }
         s.tokens.insert(s.tokens.end(), sequence.begin() + static_cast<std::ptrdiff_t>(start),
@@ -67,18 +79,8 @@ Result<void> prefill(Session::Impl& s, std::span<const int32_t> sequence, size_t
     return {};
 }
 
-} // namespace
-
-Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Session::Session(Session&&) noexcept = default;
-Session& Session::operator=(Session&&) noexcept = default;
-Session::~Session() = default;
-
-Result<Session> Session::create(std::shared_ptr<const Model> model, const SessionOptions& options) {
-    if (!model) {
-        return fail(ErrorCode::invalid_argument, "no model");
-    }
-    const ModelInfo& info = model->info();
+// The options with the defaults filled in, or why they cannot be used.
+Result<SessionOptions> resolve(const ModelInfo& info, const SessionOptions& options) {
     SessionOptions resolved = options;
     if (resolved.n_ctx == 0) {
         resolved.n_ctx = std::min<uint32_t>(info.n_ctx_train, 4096);
@@ -97,19 +99,80 @@ Result<Session> Session::create(std::shared_ptr<const Model> model, const Sessio
                                 "model's are {} and {}: use an F16 cache",
                                 info.head_dim_k, info.head_dim_v));
     }
+    return resolved;
+}
+
+std::unique_ptr<Session::Impl> make_impl(std::shared_ptr<const Model> model,
+                                         const SessionOptions& resolved,
+                                         std::optional<CudaSlot> cuda) {
+    const ModelInfo& info = model->info();
     const uint32_t k_width = info.n_head_kv * info.head_dim_k;
     const uint32_t v_width = info.n_head_kv * info.head_dim_v;
-    auto impl = std::unique_ptr<Impl>(new Impl{
+    // A CUDA session's cache is its slot in GPU memory: the CPU cache gets no positions.
+    const uint32_t cpu_positions = cuda ? 0 : resolved.n_ctx;
+    return std::unique_ptr<Session::Impl>(new Session::Impl{
         .model = model,
         .options = resolved,
-        .cache = cpu::KvCache(info.n_layer, resolved.n_ctx, k_width, v_width, resolved.kv_type),
+        .cache = cpu::KvCache(info.n_layer, cpu_positions, k_width, v_width, resolved.kv_type),
         .forward = cpu::Forward(model->impl()),
         .tokens = {},
         .logits = std::vector<float>(info.n_vocab),
         .n_computed = 0,
         .cancel_requested = {},
+        .cuda = std::move(cuda),
     });
-    return Session(std::move(impl));
+}
+
+} // namespace
+
+Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+Session::~Session() = default;
+
+Result<Session> Session::create(std::shared_ptr<const Model> model, const SessionOptions& options) {
+    auto group = create_group(std::move(model), options, 1);
+    if (!group) {
+        return std::unexpected(group.error());
+    }
+    return std::move(group->front());
+}
+
+Result<std::vector<Session>> Session::create_group(std::shared_ptr<const Model> model,
+                                                   const SessionOptions& options, size_t n) {
+    if (!model) {
+        return fail(ErrorCode::invalid_argument, "no model");
+    }
+    if (n == 0 || n > kMaxSequencesTogether) {
+        return fail(
+            ErrorCode::invalid_argument,
+            fmt::format("a group holds 1 to {} sessions, not {}", kMaxSequencesTogether, n));
+    }
+    auto resolved = resolve(model->info(), options);
+    if (!resolved) {
+        return std::unexpected(resolved.error());
+    }
+    std::shared_ptr<CudaForward> gpu;
+    if (resolved->device == DeviceKind::cuda) {
+        auto created = cuda_session::create_forward(*model, *resolved, static_cast<uint32_t>(n));
+        if (!created) {
+            return std::unexpected(created.error());
+        }
+        gpu = std::move(*created);
+    }
+    std::vector<Session> sessions;
+    sessions.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+        std::optional<CudaSlot> slot;
+        if (gpu) {
+            slot = CudaSlot{.forward = gpu,
+                            .seq = static_cast<uint32_t>(i),
+                            .n_seq = static_cast<uint32_t>(n),
+                            .device = resolved->cuda_device};
+        }
+        sessions.push_back(Session(make_impl(model, *resolved, std::move(slot))));
+    }
+    return sessions;
 }
 
 Result<GenerationStats> Session::generate(std::span<const int32_t> prompt,
@@ -140,17 +203,9 @@ Result<void> Session::evaluate(
     s.tokens.clear();
     const size_t n_vocab = s.model->info().n_vocab;
     std::vector<float> logits(size_t{s.options.n_batch} * n_vocab);
-    std::vector<cpu::BatchToken> batch;
     for (size_t start = 0; start < tokens.size(); start += s.options.n_batch) {
         const size_t end = std::min(tokens.size(), start + s.options.n_batch);
-        batch.clear();
-        for (size_t i = start; i < end; ++i) {
-            batch.push_back({.token = tokens[i],
-                             .pos = static_cast<uint32_t>(i),
-                             .cache = &s.cache,
-                             .want_logits = true});
-        }
-        if (auto ok = s.forward.run(batch, logits.data()); !ok) {
+        if (auto ok = run_range(s, tokens, start, end, true, logits.data()); !ok) {
             s.tokens.clear();
             return ok;
         }
@@ -203,7 +258,27 @@ uint64_t Session::n_tokens_computed() const {
     return impl_->n_computed;
 }
 uint64_t Session::kv_cache_bytes() const {
+    if (const auto& cuda = impl_->cuda) {
+        return cuda->forward->memory().kv_bytes / cuda->n_seq;
+    }
     return impl_->cache.bytes();
+}
+DeviceKind Session::device() const {
+    return impl_->options.device;
+}
+int Session::cuda_device() const {
+    return impl_->cuda ? impl_->cuda->device : -1;
+}
+std::optional<GpuMemory> Session::gpu_memory() const {
+    if (!impl_->cuda) {
+        return std::nullopt;
+    }
+    const CudaMemoryReport report = impl_->cuda->forward->memory();
+    return GpuMemory{.cuda_device = impl_->cuda->device,
+                     .weights_bytes = report.weights_bytes,
+                     .kv_bytes = report.kv_bytes,
+                     .scratch_bytes = report.scratch_bytes,
+                     .device_total_bytes = report.device_total_bytes};
 }
 
 } // namespace hearth

@@ -1,18 +1,31 @@
 // The inside of a Session, shared by the single-sequence entry points (session.cpp) and the
-// batched generation of several sessions (batch_generation.cpp).
+// batched generation of several sessions (batch_generation.cpp). A CPU session computes with
+// `forward` into `cache`; a CUDA session with the CudaForward of `cuda` into its KV slot
+// (its `cache` then has no positions).
 #pragma once
 
 #include "cpu/forward.h"
 #include "cpu/kv_cache.h"
+#include "hearth/cuda_forward.h"
 #include "hearth/session.h"
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
 namespace hearth {
+
+// A CUDA session's forward pass: shared by the sessions of one Session::create_group, each
+// with its own sequence slot.
+struct CudaSlot {
+    std::shared_ptr<CudaForward> forward;
+    uint32_t seq = 0;   // this session's KV slot
+    uint32_t n_seq = 1; // slots of the forward
+    int device = 0;
+};
 
 struct Session::Impl {
     std::shared_ptr<const Model> model;
@@ -23,6 +36,7 @@ struct Session::Impl {
     std::vector<float> logits;   // of the last token append() ran
     uint64_t n_computed = 0;
     std::atomic<bool> cancel_requested{false};
+    std::optional<CudaSlot> cuda; // set for a CUDA session
 };
 
 // The engine's way into a Session (declared a friend there).

@@ -1,0 +1,28 @@
+// The CUDA side of a Session: creating the forward pass its sessions share (after checking
+// that the build and the machine have the device), and running tokens through a session's
+// slot. Compiled with HEARTH_HAVE_CUDA=1 in a build with the CUDA backend, where
+// CudaForward::create is the real one (engine/CMakeLists.txt).
+#pragma once
+
+#include "session/session_impl.h"
+
+#include <cstdint>
+#include <memory>
+#include <span>
+
+namespace hearth::cuda_session {
+
+// One CudaForward with `n_seq` KV slots of `options.n_ctx` tokens on `options.cuda_device`.
+// Fails with `device` when the build has no CUDA backend, the machine no such device or the
+// runtime fails, `unsupported` for a Q8_0 cache or an architecture the backend does not run,
+// `out_of_memory` with CudaForward::create's arithmetic.
+Result<std::shared_ptr<CudaForward>> create_forward(const Model& model,
+                                                    const SessionOptions& options, uint32_t n_seq);
+
+// Runs sequence[start, end) at positions start..end-1 in the session's slot (positions
+// before `start` already cached), writing n_vocab logits for every token (`all_logits`) or
+// for the sequence's last token only, when it is in the range.
+Result<void> run(Session::Impl& s, std::span<const int32_t> sequence, size_t start, size_t end,
+                 bool all_logits, float* logits);
+
+} // namespace hearth::cuda_session

@@ -1,0 +1,175 @@
+// The device choice of a Session, on any machine: device names ("cpu", "cuda:1", "auto"),
+// what "auto" picks, CPU sessions reporting their device, groups of sessions, and a CUDA
+// session refused with ErrorCode::device and a clear message where there is no GPU or the
+// build has no CUDA (where there is one, created and reporting its GPU memory). The GPU path
+// itself is tests/kernels/tst_cuda_session.cpp.
+#include "hearth/batch_generation.h"
+#include "hearth/device_choice.h"
+#include "hearth/session.h"
+#include "test_support.h"
+
+#include <QtTest>
+
+using namespace hearth;
+
+namespace {
+
+std::shared_ptr<const Model> tiny_model() {
+    auto model = Model::load(test::data_dir() / "arch" / "llama.gguf");
+    if (!model) {
+        qWarning("%s", model.error().message.c_str());
+        return nullptr;
+    }
+    return *model;
+}
+
+SessionOptions cuda_options(int ordinal) {
+    SessionOptions options;
+    options.n_ctx = 32;
+    options.device = DeviceKind::cuda;
+    options.cuda_device = ordinal;
+    return options;
+}
+
+} // namespace
+
+class TstSessionDevice : public QObject {
+    Q_OBJECT
+
+private slots:
+    void parses_device_names() {
+        auto cpu = parse_device("cpu");
+        QVERIFY(cpu && !cpu->automatic && cpu->kind == DeviceKind::cpu);
+        auto cuda = parse_device("cuda");
+        QVERIFY(cuda && cuda->kind == DeviceKind::cuda && cuda->cuda_device == 0);
+        auto gpu = parse_device("gpu");
+        QVERIFY(gpu && gpu->kind == DeviceKind::cuda && gpu->cuda_device == 0);
+        auto second = parse_device("cuda:1");
+        QVERIFY(second && second->kind == DeviceKind::cuda && second->cuda_device == 1);
+        auto automatic = parse_device("auto");
+        QVERIFY(automatic && automatic->automatic);
+        for (const char* bad : {"", "tpu", "cuda:", "cuda:-1", "cuda:x", "cuda:1x", "CPU"}) {
+            auto r = parse_device(bad);
+            QVERIFY2(!r, bad);
+            QCOMPARE(r.error().code, ErrorCode::invalid_argument);
+            QVERIFY2(QString::fromStdString(r.error().message).contains("use cpu, cuda, cuda:N"),
+                     r.error().message.c_str());
+        }
+        QCOMPARE(device_label(DeviceKind::cuda, 2), std::string("CUDA device 2"));
+        QCOMPARE(device_label(DeviceKind::cpu, 0), std::string("CPU"));
+    }
+
+    // An explicit choice stands; "auto" says why it picked what it picked, and never picks
+    // CUDA for a Q8_0 cache (the CUDA backend's cache is F16).
+    void chooses_a_device() {
+        const auto model = tiny_model();
+        QVERIFY(model);
+        const DeviceChoice cpu =
+            choose_device({.automatic = false, .kind = DeviceKind::cpu}, model->info(), {});
+        QCOMPARE(cpu.kind, DeviceKind::cpu);
+        QVERIFY(QString::fromStdString(cpu.reason).contains("as requested"));
+        const DeviceChoice cuda = choose_device(
+            {.automatic = false, .kind = DeviceKind::cuda, .cuda_device = 3}, model->info(), {});
+        QCOMPARE(cuda.kind, DeviceKind::cuda);
+        QCOMPARE(cuda.cuda_device, 3);
+
+        const DeviceChoice automatic = choose_device({.automatic = true}, model->info(), {});
+        QVERIFY(!automatic.reason.empty());
+        if (automatic.kind == DeviceKind::cpu) {
+            QVERIFY2(automatic.reason.starts_with("CPU: "), automatic.reason.c_str());
+        } else {
+            QVERIFY2(automatic.reason.starts_with("CUDA device "), automatic.reason.c_str());
+        }
+        qInfo("auto: %s", automatic.reason.c_str());
+        SessionOptions q8;
+        q8.kv_type = KvCacheType::q8_0;
+        const DeviceChoice quantized = choose_device({.automatic = true}, model->info(), q8);
+        QCOMPARE(quantized.kind, DeviceKind::cpu);
+        QVERIFY2(QString::fromStdString(quantized.reason).contains("F16"),
+                 quantized.reason.c_str());
+    }
+
+    void cpu_session_reports_its_device() {
+        const auto model = tiny_model();
+        QVERIFY(model);
+        auto session = Session::create(model, {.n_ctx = 32});
+        QVERIFY(session);
+        QCOMPARE(session->device(), DeviceKind::cpu);
+        QCOMPARE(session->cuda_device(), -1);
+        QVERIFY(!session->gpu_memory());
+        QVERIFY(session->kv_cache_bytes() > 0);
+    }
+
+    // Without a usable GPU (this build has no CUDA, or the machine no device) a CUDA session
+    // is refused with `device` and a message that says CUDA; with one, it is created on it.
+    void cuda_session_without_a_device() {
+        const auto model = tiny_model();
+        QVERIFY(model);
+        auto session = Session::create(model, cuda_options(0));
+        if (session) {
+            qInfo("a CUDA device is present: the session runs on it");
+            QCOMPARE(session->device(), DeviceKind::cuda);
+            QCOMPARE(session->cuda_device(), 0);
+            QVERIFY(session->gpu_memory() && session->gpu_memory()->weights_bytes > 0);
+            return;
+        }
+        QCOMPARE(session.error().code, ErrorCode::device);
+        const QString message = QString::fromStdString(session.error().message);
+        qInfo("refused: %s", qPrintable(message));
+        QVERIFY2(message.contains("CUDA"), qPrintable(message));
+        QVERIFY2(message.contains("no CUDA device") || message.contains("built without CUDA") ||
+                     message.contains("driver"),
+                 qPrintable(message));
+        auto group = Session::create_group(model, cuda_options(0), 2);
+        QVERIFY(!group);
+        QCOMPARE(group.error().code, ErrorCode::device);
+    }
+
+    // A device number no machine has is refused whatever the machine.
+    void cuda_device_that_does_not_exist() {
+        const auto model = tiny_model();
+        QVERIFY(model);
+        auto session = Session::create(model, cuda_options(4096));
+        QVERIFY(!session);
+        QCOMPARE(session.error().code, ErrorCode::device);
+        QVERIFY2(QString::fromStdString(session.error().message).contains("CUDA"),
+                 session.error().message.c_str());
+    }
+
+    // A group on the CPU is independent sessions; it generates together as they do alone.
+    void cpu_group() {
+        const auto model = tiny_model();
+        QVERIFY(model);
+        for (size_t bad : {size_t(0), kMaxSequencesTogether + 1}) {
+            auto none = Session::create_group(model, {.n_ctx = 32}, bad);
+            QVERIFY(!none);
+            QCOMPARE(none.error().code, ErrorCode::invalid_argument);
+        }
+        auto group = Session::create_group(model, {.n_ctx = 32}, 2);
+        QVERIFY(group);
+        QCOMPARE(group->size(), size_t(2));
+        SamplingParams greedy;
+        greedy.temperature = 0;
+        const std::vector<int32_t> prompts[] = {{1, 2, 3, 4}, {1, 2, 9}};
+        std::vector<SequenceRequest> requests;
+        for (size_t i = 0; i < 2; ++i) {
+            requests.push_back({.session = &(*group)[i],
+                                .prompt = prompts[i],
+                                .sampling = greedy,
+                                .options = {.max_tokens = 6, .stop_strings = {}},
+                                .on_token = {}});
+        }
+        auto together = generate_together(requests);
+        QVERIFY2(together, together ? "" : together.error().message.c_str());
+        for (size_t i = 0; i < 2; ++i) {
+            auto alone = Session::create(model, {.n_ctx = 32});
+            QVERIFY(alone);
+            auto stats = alone->generate(prompts[i], greedy, {.max_tokens = 6, .stop_strings = {}});
+            QVERIFY(stats);
+            QCOMPARE((*group)[i].cached_tokens(), alone->cached_tokens());
+        }
+    }
+};
+
+QTEST_APPLESS_MAIN(TstSessionDevice)
+#include "tst_session_device.moc"
