@@ -76,6 +76,8 @@ private slots:
         QVERIFY(out.contains("--- against column 1: "));
         // The model's template adds a system message that ChatML does not: a removal.
         QVERIFY2(out.contains("[-system\nYou are a helpful AI assistant"), qPrintable(out));
+        // Special tokens whole, inside the change they belong to.
+        QVERIFY2(out.contains("Hugging Face<|im_end|>\n<|im_start|>-]user\n"), qPrintable(out));
         QVERIFY(out.contains("stopped: "));
         QVERIFY(out.contains("first token after"));
     }

@@ -1,16 +1,15 @@
 // `hearth-cli chat MODEL [...]`: multi-turn chat in the terminal. Each turn re-renders the
 // conversation; the session reuses the cached prefix, so only the new turn is computed.
 // When the context is full, the oldest turns are dropped (the system prompt is kept).
-#include <unistd.h>
-
-#include <cstdio>
-#include <iostream>
-#include <string>
-
 #include "commands.h"
 #include "generation_args.h"
 #include "hearth/prompt.h"
 #include "hearth/session.h"
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <unistd.h>
 
 namespace hearth::cli {
 
@@ -45,10 +44,11 @@ int cmd_chat(int argc, char** argv) {
     for (const auto& warning : format->warnings) {
         std::fprintf(stderr, "warning: %s\n", warning.message.c_str());
     }
-    auto session = Session::create(*model, options->session);
-    if (!session) {
-        return report_error(session.error().message.c_str());
+    auto sessions = create_cli_sessions(*model, options->session, options->device);
+    if (!sessions) {
+        return report_error(sessions.error().message.c_str());
     }
+    Session* session = &sessions->front();
     const bool interactive = isatty(STDIN_FILENO);
     const bool quiet = args->has("--quiet");
     std::vector<ChatMessage> messages;
@@ -81,12 +81,12 @@ int cmd_chat(int argc, char** argv) {
             if (!tokens) {
                 return report_error(tokens.error().message.c_str());
             }
-            stats = session->generate(*tokens, options->sampling, generate,
-                                      [](const TokenEvent& event) {
-                                          std::fwrite(event.text.data(), 1, event.text.size(), stdout);
-                                          std::fflush(stdout);
-                                          return true;
-                                      });
+            stats = session->generate(
+                *tokens, options->sampling, generate, [](const TokenEvent& event) {
+                    std::fwrite(event.text.data(), 1, event.text.size(), stdout);
+                    std::fflush(stdout);
+                    return true;
+                });
             const bool full = !stats && stats.error().code == ErrorCode::context_full;
             // Drop the oldest exchange and try again, while there is one to drop.
             if (full && messages.size() > first_turn + 1) {

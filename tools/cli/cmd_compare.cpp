@@ -9,6 +9,7 @@
 #include "hearth/prompt.h"
 #include "hearth/prompt_diff.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <fmt/format.h>
 #include <sstream>
@@ -144,22 +145,41 @@ Result<void> apply_column_spec(const std::string& spec, Column& column) {
 }
 
 // wdiff-style markup of a prompt against the first column's: [-removed-]{+inserted+}.
+// Special tokens come whole (see special_tokens), so "[-<|im_start|>-]{+<|begin|>+}" rather
+// than a change of the characters between "<|" and "|>"; a special token's span and the
+// ordinary text beside it in the same change share one bracket.
 std::string diff_markup(const std::vector<TextDiffSpan>& spans) {
     std::string out;
+    auto close = [&](DiffOp op) {
+        out += op == DiffOp::removed ? "-]" : op == DiffOp::inserted ? "+}" : "";
+    };
+    DiffOp open = DiffOp::equal;
     for (const auto& span : spans) {
-        switch (span.op) {
-        case DiffOp::equal:
-            out += span.text;
-            break;
-        case DiffOp::removed:
-            out += "[-" + span.text + "-]";
-            break;
-        case DiffOp::inserted:
-            out += "{+" + span.text + "+}";
-            break;
+        if (span.op != open) {
+            close(open);
+            out += span.op == DiffOp::removed ? "[-" : span.op == DiffOp::inserted ? "{+" : "";
+            open = span.op;
+        }
+        out += span.text;
+    }
+    close(open);
+    return out;
+}
+
+// The special tokens of both columns' templates, for the diff to keep whole.
+std::vector<std::string> special_tokens(const Column& a, const Column& b) {
+    std::vector<std::string> tokens;
+    for (const Column* c : {&a, &b}) {
+        std::vector<std::string> more = template_special_tokens(c->format.choice.source);
+        more.push_back(c->format.bos_token);
+        more.push_back(c->format.eos_token);
+        for (std::string& token : more) {
+            if (!token.empty() && std::find(tokens.begin(), tokens.end(), token) == tokens.end()) {
+                tokens.push_back(std::move(token));
+            }
         }
     }
-    return out;
+    return tokens;
 }
 
 void print_usage() {
@@ -258,14 +278,12 @@ int cmd_compare(int argc, char** argv) {
         c.tokens = std::move(*tokens);
     }
 
-    std::vector<Session> sessions;
-    for (size_t i = 0; i < columns.size(); ++i) {
-        auto session = Session::create(*model, shared->session);
-        if (!session) {
-            return report_error(session.error().message.c_str());
-        }
-        sessions.push_back(std::move(*session));
+    // One group: on CUDA the columns share one upload of the weights, a KV slot each.
+    auto group = create_cli_sessions(*model, shared->session, shared->device, columns.size());
+    if (!group) {
+        return report_error(group.error().message.c_str());
     }
+    std::vector<Session>& sessions = *group;
     std::vector<SequenceRequest> requests;
     for (size_t i = 0; i < columns.size(); ++i) {
         Column& c = columns[i];
@@ -303,7 +321,8 @@ int cmd_compare(int argc, char** argv) {
             std::printf("--- rendered prompt (%zu tokens) ---\n%s\n", c.tokens.size(),
                         c.rendered.c_str());
             if (i > 0) {
-                const auto text_spans = diff_text(columns[0].rendered, c.rendered);
+                const auto text_spans =
+                    diff_text(columns[0].rendered, c.rendered, special_tokens(columns[0], c));
                 const DiffCounts chars = count_text_diff(text_spans);
                 const DiffCounts toks = count_token_diff(diff_tokens(columns[0].tokens, c.tokens));
                 std::printf("--- against column 1: %zu characters removed, %zu inserted; "

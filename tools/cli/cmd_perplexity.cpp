@@ -2,27 +2,27 @@
 // llama-perplexity computes it: the text cut into non-overlapping windows of n_ctx tokens
 // (the first token of each replaced by BOS when the model adds BOS), and in each window
 // only the second half scored: -log p(token[i+1] | tokens ≤ i) for i in [n_ctx/2, n_ctx-1).
-#include <fmt/format.h>
+#include "cli_args.h"
+#include "commands.h"
+#include "generation_args.h"
+#include "hearth/session.h"
 
 #include <cmath>
 #include <cstdio>
+#include <fmt/format.h>
 #include <fstream>
 #include <sstream>
-
-#include "cli_args.h"
-#include "commands.h"
-#include "hearth/session.h"
 
 namespace hearth::cli {
 
 Result<std::shared_ptr<const Model>> load_model_for_cli(const std::string& path, int n_threads);
 
 int cmd_perplexity(int argc, char** argv) {
-    const ArgSpec spec{.options = {"--file", "--ctx", "--threads", "--batch", "--chunks",
-                                   "--kv-type"},
-                       .flags = {},
-                       .repeatable = {},
-                       .short_names = {{"-f", "--file"}, {"-c", "--ctx"}, {"-t", "--threads"}}};
+    const ArgSpec spec{
+        .options = {"--file", "--ctx", "--threads", "--batch", "--chunks", "--kv-type", "--device"},
+        .flags = {},
+        .repeatable = {},
+        .short_names = {{"-f", "--file"}, {"-c", "--ctx"}, {"-t", "--threads"}}};
     auto args = parse_args(argc, argv, 0, spec);
     if (!args) {
         std::fprintf(stderr, "hearth-cli perplexity: %s\n", args.error().message.c_str());
@@ -30,7 +30,8 @@ int cmd_perplexity(int argc, char** argv) {
     }
     if (args->positionals.size() != 1 || !args->get("--file")) {
         std::fprintf(stderr, "usage: hearth-cli perplexity MODEL --file TEXT [--ctx N] "
-                             "[--threads N] [--chunks N] [--kv-type f16|q8_0]\n");
+                             "[--threads N] [--chunks N] [--kv-type f16|q8_0] "
+                             "[--device cpu|cuda[:N]|auto]\n");
         return 2;
     }
     auto ctx = args->get_int("--ctx");
@@ -48,6 +49,10 @@ int cmd_perplexity(int argc, char** argv) {
     const auto kv_type = parse_kv_cache_type(args->get("--kv-type").value_or("f16"));
     if (!kv_type) {
         return report_error("--kv-type must be f16 or q8_0");
+    }
+    const auto device = read_device(*args);
+    if (!device) {
+        return report_error(device.error().message.c_str());
     }
     const uint32_t n_ctx = static_cast<uint32_t>(ctx->value_or(512));
     if (n_ctx < 4) {
@@ -77,19 +82,23 @@ int cmd_perplexity(int argc, char** argv) {
                                         tokens->size(), n_ctx)
                                 .c_str());
     }
-    auto session = Session::create(*model, {.n_ctx = n_ctx,
-                                            .n_batch = static_cast<uint32_t>(batch->value_or(512)),
-                                            .kv_type = *kv_type});
-    if (!session) {
-        return report_error(session.error().message.c_str());
+    SessionOptions options;
+    options.n_ctx = n_ctx;
+    options.n_batch = static_cast<uint32_t>(batch->value_or(512));
+    options.kv_type = *kv_type;
+    auto sessions = create_cli_sessions(*model, options, *device);
+    if (!sessions) {
+        return report_error(sessions.error().message.c_str());
     }
+    Session* session = &sessions->front();
     std::fprintf(stderr, "%zu tokens, %zu windows of %u\n", tokens->size(), n_chunks, n_ctx);
     const size_t first = n_ctx / 2;
     double nll = 0.0;
     size_t count = 0;
     for (size_t chunk = 0; chunk < n_chunks; ++chunk) {
         std::vector<int32_t> window(tokens->begin() + static_cast<std::ptrdiff_t>(chunk * n_ctx),
-                                    tokens->begin() + static_cast<std::ptrdiff_t>((chunk + 1) * n_ctx));
+                                    tokens->begin() +
+                                        static_cast<std::ptrdiff_t>((chunk + 1) * n_ctx));
         if (tokenizer.add_bos() && tokenizer.bos_id()) {
             window[0] = *tokenizer.bos_id();
         }

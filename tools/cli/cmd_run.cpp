@@ -1,15 +1,14 @@
 // `hearth-cli run MODEL -p PROMPT [...]`: one completion streamed to stdout, timings to
 // stderr. Without --raw the prompt is one user message in the model's chat template.
-#include <fmt/format.h>
-
-#include <cstdio>
-#include <fstream>
-#include <sstream>
-
 #include "commands.h"
 #include "generation_args.h"
 #include "hearth/prompt.h"
 #include "hearth/session.h"
+
+#include <cstdio>
+#include <fmt/format.h>
+#include <fstream>
+#include <sstream>
 
 namespace hearth::cli {
 
@@ -30,8 +29,10 @@ Result<std::shared_ptr<const Model>> load_model_for_cli(const std::string& path,
 }
 
 int cmd_run(int argc, char** argv) {
-    ArgSpec spec{.options = {"--prompt", "--file"}, .flags = {"--raw", "--show-prompt"},
-                 .repeatable = {}, .short_names = {{"-p", "--prompt"}, {"-f", "--file"}}};
+    ArgSpec spec{.options = {"--prompt", "--file"},
+                 .flags = {"--raw", "--show-prompt"},
+                 .repeatable = {},
+                 .short_names = {{"-p", "--prompt"}, {"-f", "--file"}}};
     add_generation_options(spec);
     auto args = parse_args(argc, argv, 0, spec);
     if (!args) {
@@ -42,7 +43,7 @@ int cmd_run(int argc, char** argv) {
         std::fprintf(stderr, "usage: hearth-cli run MODEL (-p PROMPT | -f FILE) [-n N] [--temp T] "
                              "[--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] "
                              "[--repeat-last-n N] [--seed S] [--ctx N] [--kv-type f16|q8_0] "
-                             "[--threads N] [--raw] "
+                             "[--device cpu|cuda[:N]|auto] [--threads N] [--raw] "
                              "[--template NAME|FILE] [--system TEXT] [--show-prompt]\n");
         return 2;
     }
@@ -98,15 +99,17 @@ int cmd_run(int argc, char** argv) {
     if (!tokens) {
         return report_error(tokens.error().message.c_str());
     }
-    auto session = Session::create(*model, options->session);
-    if (!session) {
-        return report_error(session.error().message.c_str());
+    auto sessions = create_cli_sessions(*model, options->session, options->device);
+    if (!sessions) {
+        return report_error(sessions.error().message.c_str());
     }
-    auto stats = session->generate(*tokens, options->sampling, generate, [](const TokenEvent& event) {
-        std::fwrite(event.text.data(), 1, event.text.size(), stdout);
-        std::fflush(stdout);
-        return true;
-    });
+    Session* session = &sessions->front();
+    auto stats =
+        session->generate(*tokens, options->sampling, generate, [](const TokenEvent& event) {
+            std::fwrite(event.text.data(), 1, event.text.size(), stdout);
+            std::fflush(stdout);
+            return true;
+        });
     if (!stats) {
         return report_error(stats.error().message.c_str());
     }

@@ -1,6 +1,7 @@
 // Shared options of hearth-cli's generating commands.
 #include "generation_args.h"
 
+#include <cstdio>
 #include <fmt/format.h>
 
 namespace hearth::cli {
@@ -9,7 +10,7 @@ void add_generation_options(ArgSpec& spec) {
     for (const char* option :
          {"--n-predict", "--temp", "--top-k", "--top-p", "--min-p", "--repeat-penalty",
           "--repeat-last-n", "--presence-penalty", "--frequency-penalty", "--seed", "--ctx",
-          "--threads", "--batch", "--template", "--system", "--kv-type"}) {
+          "--threads", "--batch", "--template", "--system", "--kv-type", "--device"}) {
         spec.options.insert(option);
     }
     spec.short_names["-n"] = "--n-predict";
@@ -79,9 +80,40 @@ Result<GenerationArgs> read_generation_args(const Args& args) {
         }
         out.session.kv_type = *type;
     }
+    auto device = read_device(args);
+    if (!device) {
+        return std::unexpected(device.error());
+    }
+    out.device = *device;
     out.template_name = args.get("--template").value_or("");
     out.system_prompt = args.get("--system").value_or("");
     return out;
+}
+
+Result<DeviceRequest> read_device(const Args& args) {
+    auto device = parse_device(args.get("--device").value_or("auto"));
+    if (!device) {
+        return fail(device.error().code, "--device: " + device.error().message);
+    }
+    return device;
+}
+
+Result<std::vector<Session>> create_cli_sessions(const std::shared_ptr<const Model>& model,
+                                                 SessionOptions options,
+                                                 const DeviceRequest& device, size_t n) {
+    const DeviceChoice choice = choose_device(device, model->info(), options);
+    options.device = choice.kind;
+    options.cuda_device = choice.cuda_device;
+    if (device.automatic) {
+        std::fprintf(stderr, "device: %s\n", choice.reason.c_str());
+    }
+    auto sessions = Session::create_group(model, options, n);
+    if (!sessions && device.automatic && choice.kind == DeviceKind::cuda) {
+        std::fprintf(stderr, "device: CPU: CUDA failed: %s\n", sessions.error().message.c_str());
+        options.device = DeviceKind::cpu;
+        sessions = Session::create_group(model, options, n);
+    }
+    return sessions;
 }
 
 } // namespace hearth::cli

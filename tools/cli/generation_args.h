@@ -1,8 +1,9 @@
 // Options shared by hearth-cli's generating commands (run, chat, compare): model loading,
-// context, KV cache type, threads, template and the sampling chain.
+// context, KV cache type, device, threads, template and the sampling chain.
 #pragma once
 
 #include "cli_args.h"
+#include "hearth/device_choice.h"
 #include "hearth/sampling.h"
 #include "hearth/session.h"
 
@@ -16,6 +17,7 @@ void add_generation_options(ArgSpec& spec);
 struct GenerationArgs {
     SamplingParams sampling;
     SessionOptions session;
+    DeviceRequest device; // --device; SessionOptions' device is set by create_cli_sessions
     int n_threads = 0;
     int32_t max_tokens = 256;
     std::string template_name; // "" = the model's choice
@@ -24,5 +26,15 @@ struct GenerationArgs {
 
 // Reads and validates them; messages name the option and the allowed range.
 Result<GenerationArgs> read_generation_args(const Args& args);
+
+// --device's value ("auto" when absent).
+Result<DeviceRequest> read_device(const Args& args);
+
+// `n` sessions (Session::create_group) on the requested device. "auto" says on stderr which
+// device it chose and why, and falls back to the CPU (saying why) when the GPU cannot take the
+// model; an explicit cuda[:N] fails instead.
+Result<std::vector<Session>> create_cli_sessions(const std::shared_ptr<const Model>& model,
+                                                 SessionOptions options,
+                                                 const DeviceRequest& device, size_t n = 1);
 
 } // namespace hearth::cli
