@@ -8,6 +8,7 @@
 #include "cpu/matmul.h"
 
 #include "cpu/cpu_features.h"
+#include "cpu/gemm_q8_0.h"
 #include "cpu/kernels.h"
 #include "cpu/repack.h"
 #include "cpu/thread_pool.h"
@@ -192,10 +193,22 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
         pool.parallel_for(n_tokens, 1, quantize);
     }
 
-    pool.parallel_for(w.n_rows, kMinRowsPerChunk, [&job](int64_t r0, int64_t r1) {
+    // Q8_0 batches at the avx2 level: register tiles of 4 rows × 4 tokens (gemm_q8_0.h), the
+    // same bits as the per-row kernel. One token (decode) reads each weight once either way and
+    // is bound by memory; it keeps the per-row kernel.
+    const bool q8_0_tiles =
+        w.type == TensorType::Q8_0 && n_tokens > 1 && kernel_level() == KernelLevel::avx2;
+    pool.parallel_for(w.n_rows, kMinRowsPerChunk, [&job, q8_0_tiles](int64_t r0, int64_t r1) {
         const auto* rows = static_cast<const uint8_t*>(job.w.data);
         for (int64_t t0 = 0; t0 < job.n_tokens; t0 += kTokenTile) {
             const int64_t t1 = std::min(job.n_tokens, t0 + kTokenTile);
+            if (q8_0_tiles) {
+                gemm_q8_0_avx2(job.w.n_cols, rows + static_cast<size_t>(r0) * job.w.row_bytes,
+                               job.w.row_bytes, r1 - r0, job.act + t0 * job.act_bytes,
+                               job.act_bytes, t1 - t0, job.y + t0 * job.y_stride + r0,
+                               job.y_stride);
+                continue;
+            }
             for (int64_t r = r0; r < r1; ++r) {
                 const void* row = rows + static_cast<size_t>(r) * job.w.row_bytes;
                 for (int64_t t = t0; t < t1; t += kMaxTokens) {

@@ -1,0 +1,193 @@
+// The register-tiled Q8_0 kernel (cpu/gemm_q8_0.h) against the per-row Q8_0 kernel and against
+// ggml's float order written out in scalar code: bit for bit, on every tile shape and edge
+// (rows and tokens not multiples of 4, block counts not multiples of the 8-block scale run),
+// and through matmul(): a batch gives each token exactly what the token gets alone (decode).
+#include "cpu/cpu_features.h"
+#include "cpu/gemm_q8_0.h"
+#include "cpu/kernels.h"
+#include "cpu/matmul.h"
+#include "cpu/thread_pool.h"
+#include "hearth/quant.h"
+#include "quant/blocks.h"
+
+#include <QObject>
+#include <QtTest>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <vector>
+
+using hearth::TensorType;
+using hearth::quant::BlockQ8_0;
+using namespace hearth::cpu;
+
+namespace {
+
+// Random Q8_0 rows: every quant byte (-128 included) and finite f16 scales of either sign, a
+// few of them zero.
+std::vector<BlockQ8_0> random_rows(int64_t n_rows, int64_t n_cols, std::mt19937& rng) {
+    std::vector<BlockQ8_0> blocks(static_cast<size_t>(n_rows * n_cols / 32));
+    std::uniform_int_distribution<int> byte(-128, 127);
+    std::uniform_real_distribution<float> scale(0.002f, 0.02f);
+    for (BlockQ8_0& b : blocks) {
+        for (int8_t& q : b.qs) {
+            q = static_cast<int8_t>(byte(rng));
+        }
+        const int pick = byte(rng);
+        const float d = pick < -120 ? 0.0f : (pick & 1 ? -1.0f : 1.0f) * scale(rng);
+        b.d = hearth::fp32_to_fp16(d);
+    }
+    return blocks;
+}
+
+// Activations as matmul makes them: normal floats through the Q8_0 quantizer (|q| <= 127).
+std::vector<BlockQ8_0> random_activations(int64_t n_tok, int64_t n_cols, std::mt19937& rng) {
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> x(static_cast<size_t>(n_cols));
+    std::vector<BlockQ8_0> blocks(static_cast<size_t>(n_tok * n_cols / 32));
+    for (int64_t t = 0; t < n_tok; ++t) {
+        for (float& v : x) {
+            v = normal(rng);
+        }
+        quantize_row_q8_0(x.data(), blocks.data() + t * n_cols / 32, n_cols);
+    }
+    return blocks;
+}
+
+// ggml_vec_dot_q8_0_q8_0 on AVX2, in scalar code: lane k of 8 adds, block by block, the integer
+// sum of products k*4..k*4+3 as a float times d_w * d_x (one rounding, FMA), then the lanes are
+// summed as hsum_float_8 does: ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)).
+float ggml_order_dot(const BlockQ8_0* w, const BlockQ8_0* x, int64_t n_blocks) {
+    float lane[8] = {};
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        const float d = hearth::fp16_to_fp32(w[b].d) * hearth::fp16_to_fp32(x[b].d);
+        for (int k = 0; k < 8; ++k) {
+            int sum = 0;
+            for (int i = 4 * k; i < 4 * k + 4; ++i) {
+                sum += w[b].qs[i] * x[b].qs[i];
+            }
+            lane[k] = std::fma(d, static_cast<float>(sum), lane[k]);
+        }
+    }
+    return ((lane[0] + lane[4]) + (lane[2] + lane[6])) +
+           ((lane[1] + lane[5]) + (lane[3] + lane[7]));
+}
+
+QString describe(int64_t n_rows, int64_t n_cols, int64_t n_tok, int64_t t, int64_t r, float got,
+                 float want) {
+    return QString("rows %1 cols %2 tokens %3: y[%4][%5] = %6, want %7")
+        .arg(n_rows)
+        .arg(n_cols)
+        .arg(n_tok)
+        .arg(t)
+        .arg(r)
+        .arg(static_cast<double>(got), 0, 'g', 9)
+        .arg(static_cast<double>(want), 0, 'g', 9);
+}
+
+} // namespace
+
+class TestMatmulQ8_0 : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase() {
+        if (detected_kernel_level() < KernelLevel::avx2) {
+            QSKIP("the tiled Q8_0 kernel needs AVX2, FMA and F16C");
+        }
+    }
+
+    // Every tile shape (1..4 rows × 1..4 tokens, as edges of larger calls), 1 to 64 blocks.
+    void tiles_match_per_row_kernel() {
+        std::mt19937 rng(2024);
+        const VecDotFn per_row = vec_dot_avx2(TensorType::Q8_0);
+        QVERIFY(per_row != nullptr);
+        for (const int64_t n_cols : {32, 96, 288, 2048}) {
+            const int64_t n_blocks = n_cols / 32;
+            const size_t row_bytes = static_cast<size_t>(n_blocks) * sizeof(BlockQ8_0);
+            for (const int64_t n_rows : {1, 3, 4, 5, 8, 13}) {
+                const auto w = random_rows(n_rows, n_cols, rng);
+                for (const int64_t n_tok : {1, 2, 3, 4, 5, 7, 8, 33}) {
+                    const auto x = random_activations(n_tok, n_cols, rng);
+                    const int64_t y_stride = n_rows + 2;
+                    std::vector<float> y(static_cast<size_t>(n_tok * y_stride), -12345.0f);
+                    gemm_q8_0_avx2(n_cols, w.data(), row_bytes, n_rows, x.data(), row_bytes, n_tok,
+                                   y.data(), y_stride);
+                    for (int64_t t = 0; t < n_tok; ++t) {
+                        const BlockQ8_0* xt = x.data() + t * n_blocks;
+                        for (int64_t r = 0; r < y_stride; ++r) {
+                            const float got = y[static_cast<size_t>(t * y_stride + r)];
+                            if (r >= n_rows) {
+                                QVERIFY2(got == -12345.0f, "wrote past n_rows");
+                                continue;
+                            }
+                            const BlockQ8_0* wr = w.data() + r * n_blocks;
+                            float want = 0.0f;
+                            per_row(n_cols, wr, xt, row_bytes, &want, 1, 1);
+                            const float ggml = ggml_order_dot(wr, xt, n_blocks);
+                            QVERIFY2(std::bit_cast<uint32_t>(got) == std::bit_cast<uint32_t>(want),
+                                     qPrintable(describe(n_rows, n_cols, n_tok, t, r, got, want)));
+                            QVERIFY2(std::bit_cast<uint32_t>(got) == std::bit_cast<uint32_t>(ggml),
+                                     qPrintable("ggml order: " +
+                                                describe(n_rows, n_cols, n_tok, t, r, got, ggml)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // Through matmul (row chunks over two threads, token tiles of 32): a batch of n tokens
+    // gives each token the bits it gets alone, as decode computes it; the portable level stays
+    // on its own kernel and agrees within float rounding.
+    void batch_matches_single_tokens() {
+        std::mt19937 rng(77);
+        ThreadPool two(2);
+        for (const int64_t n_rows : {37, 300}) {
+            const int64_t n_cols = 1024;
+            const auto w = random_rows(n_rows, n_cols, rng);
+            const size_t row_bytes = static_cast<size_t>(n_cols / 32) * sizeof(BlockQ8_0);
+            const WeightMatrix matrix{TensorType::Q8_0, w.data(), n_cols, n_rows, row_bytes};
+            for (const int64_t n_tok : {2, 5, 64, 70}) {
+                std::normal_distribution<float> normal(0.0f, 1.0f);
+                std::vector<float> x(static_cast<size_t>(n_tok * n_cols));
+                for (float& v : x) {
+                    v = normal(rng);
+                }
+                const int64_t y_stride = n_rows + 3;
+                std::vector<uint8_t> scratch(activation_row_bytes(TensorType::Q8_0, n_cols) *
+                                             static_cast<size_t>(n_tok));
+                std::vector<float> batch(static_cast<size_t>(n_tok * y_stride), -12345.0f);
+                matmul(matrix, x.data(), n_tok, n_cols, batch.data(), y_stride, scratch.data(),
+                       two);
+                std::vector<float> alone = batch;
+                for (int64_t t = 0; t < n_tok; ++t) {
+                    matmul(matrix, x.data() + t * n_cols, 1, n_cols, alone.data() + t * y_stride,
+                           y_stride, scratch.data(), two);
+                }
+                QVERIFY2(std::memcmp(batch.data(), alone.data(), batch.size() * sizeof(float)) == 0,
+                         qPrintable(QString("rows %1 tokens %2").arg(n_rows).arg(n_tok)));
+
+                const KernelLevel saved = kernel_level();
+                set_kernel_level(KernelLevel::portable);
+                std::vector<float> portable(batch.size(), -12345.0f);
+                matmul(matrix, x.data(), n_tok, n_cols, portable.data(), y_stride, scratch.data(),
+                       two);
+                set_kernel_level(saved);
+                for (size_t k = 0; k < batch.size(); ++k) {
+                    // 32 blocks: a few float roundings of sums below 2^15 * 0.02 * |d_x|.
+                    QVERIFY2(std::fabs(batch[k] - portable[k]) <= 1e-3f * (1 + std::fabs(batch[k])),
+                             qPrintable(QString("portable differs at %1: %2 vs %3")
+                                            .arg(k)
+                                            .arg(static_cast<double>(batch[k]))
+                                            .arg(static_cast<double>(portable[k]))));
+                }
+            }
+        }
+    }
+};
+
+QTEST_APPLESS_MAIN(TestMatmulQ8_0)
+#include "tst_matmul_q8_0.moc"
