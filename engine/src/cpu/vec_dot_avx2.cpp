@@ -11,6 +11,7 @@
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 
+#include <cmath>
 #include <cstring>
 #include <immintrin.h>
 
@@ -265,6 +266,8 @@ inline void k4_scale_min(const uint8_t* q, int j, int& sc, int& mn) {
     }
 }
 
+// The min term as ggml sums it: Q4_K in 4 float lanes, lane c taking sub-blocks 2c and 2c + 1
+// (its ggml_vec_dot_q4_K_q8_K), Q5_K in one float from the whole super-block's integer sum.
 template <class Block, bool kFifthBit>
 float dot_q4_5_k(int64_t n, const void* vw, const void* vx) {
     const auto* w = static_cast<const Block*>(vw);
@@ -272,13 +275,31 @@ float dot_q4_5_k(int64_t n, const void* vw, const void* vx) {
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     const __m256i m1 = _mm256_set1_epi8(1);
     __m256 acc = _mm256_setzero_ps();
+    __m128 acc_min4 = _mm_setzero_ps();
     float acc_min = 0.0f;
     for (int64_t b = 0; b < n / QK_K; ++b) {
         int sc[8], mn[8];
-        int summ = 0;
         for (int j = 0; j < 8; ++j) {
             k4_scale_min(w[b].scales, j, sc[j], mn[j]);
-            summ += mn[j] * (x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
+        }
+        const float dmin = x[b].d * h2f(w[b].dmin);
+        if constexpr (kFifthBit) {
+            int summ = 0;
+            for (int j = 0; j < 8; ++j) {
+                summ += mn[j] * (x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
+            }
+            acc_min = std::fma(dmin, static_cast<float>(summ), acc_min);
+        } else {
+            const __m256i bsums = load32(x[b].bsums);
+            const __m128i sub_sums =
+                _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
+            const __m128i mins =
+                _mm_setr_epi16(static_cast<int16_t>(mn[0]), static_cast<int16_t>(mn[1]),
+                               static_cast<int16_t>(mn[2]), static_cast<int16_t>(mn[3]),
+                               static_cast<int16_t>(mn[4]), static_cast<int16_t>(mn[5]),
+                               static_cast<int16_t>(mn[6]), static_cast<int16_t>(mn[7]));
+            acc_min4 = _mm_fmadd_ps(_mm_set1_ps(dmin),
+                                    _mm_cvtepi32_ps(_mm_madd_epi16(mins, sub_sums)), acc_min4);
         }
         __m256i high_bits = _mm256_setzero_si256();
         if constexpr (kFifthBit) {
@@ -305,7 +326,11 @@ float dot_q4_5_k(int64_t n, const void* vw, const void* vx) {
         }
         const float d = x[b].d * h2f(w[b].d);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
-        acc_min += (x[b].d * h2f(w[b].dmin)) * static_cast<float>(summ);
+    }
+    if constexpr (!kFifthBit) {
+        // ggml adds -dmin terms; the negation is exact, so subtracting gives the same bits.
+        acc_min4 = _mm_add_ps(acc_min4, _mm_movehl_ps(acc_min4, acc_min4));
+        acc_min = _mm_cvtss_f32(_mm_add_ss(acc_min4, _mm_movehdup_ps(acc_min4)));
     }
     return hsum(acc) - acc_min;
 }
