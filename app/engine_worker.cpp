@@ -1,6 +1,9 @@
-// The engine worker: loads the model, renders prompts and generates, on its own thread.
+// The engine worker: loads the model (on the chosen device, falling back to the CPU),
+// renders prompts and generates, on its own thread.
 #include "engine_worker.h"
 
+#include "hearth/cuda_device.h"
+#include "hearth/device_choice.h"
 #include "hearth/memory_plan.h"
 
 #include <QElapsedTimer>
@@ -65,7 +68,8 @@ void EngineWorker::cancelLoad() {
     m_cancelLoad = true;
 }
 
-void EngineWorker::loadModel(const QString& path, int contextLength, int threads) {
+void EngineWorker::loadModel(const QString& path, int contextLength, int threads,
+                             const QString& device) {
     m_cancelLoad = false;
     // Drop the old model first: two models need not fit in memory at once.
     unloadModel();
@@ -89,20 +93,16 @@ void EngineWorker::loadModel(const QString& path, int contextLength, int threads
     }
     hearth::SessionOptions sessionOptions;
     sessionOptions.n_ctx = uint32_t(std::max(contextLength, 0));
-    auto session = hearth::Session::create(*model, sessionOptions);
-    if (!session) {
-        emit loadFailed(describe(session.error()));
+    auto placed = createSession(*model, sessionOptions, device);
+    if (!placed.session) {
+        emit loadFailed(describe(placed.session.error()));
         return;
     }
     m_model = *model;
-    m_session.emplace(std::move(*session));
+    m_session.emplace(std::move(*placed.session));
+    m_sessionOptions = placed.options;
 
     const hearth::ModelInfo& info = m_model->info();
-    const hearth::MemoryPlan plan = hearth::plan_memory(info, {.n_ctx = m_session->n_ctx(),
-                                                               .n_seq = 1,
-                                                               .n_batch = 512,
-                                                               .kv_type = hearth::KvCacheType::f16,
-                                                               .device = hearth::DeviceKind::cpu});
     ModelSummary summary;
     summary.path = path;
     // The file's name: what the user chose and sees in the models folder (general.name is
@@ -116,15 +116,78 @@ void EngineWorker::loadModel(const QString& path, int contextLength, int threads
     summary.trainedContext = int(info.n_ctx_train);
     summary.threads = m_model->n_threads();
     summary.loadMs = double(clock.nsecsElapsed()) / 1e6;
-    summary.weightsBytes = qint64(plan.weights_bytes);
-    summary.kvBytes = qint64(plan.kv_bytes);
-    summary.scratchBytes = qint64(plan.scratch_bytes);
-    summary.planTotalBytes = qint64(plan.total_bytes);
+    summary.cudaDevice = m_session->cuda_device();
+    summary.device = placed.deviceName;
+    summary.deviceNote = placed.note;
+    summary.deviceFellBack = placed.fellBack;
+    if (const auto gpu = m_session->gpu_memory()) {
+        summary.weightsBytes = qint64(gpu->weights_bytes);
+        summary.kvBytes = qint64(gpu->kv_bytes);
+        summary.scratchBytes = qint64(gpu->scratch_bytes);
+        summary.planTotalBytes = qint64(gpu->weights_bytes + gpu->kv_bytes + gpu->scratch_bytes);
+    } else {
+        const hearth::MemoryPlan plan =
+            hearth::plan_memory(info, {.n_ctx = m_session->n_ctx(),
+                                       .n_seq = 1,
+                                       .n_batch = 512,
+                                       .kv_type = hearth::KvCacheType::f16,
+                                       .device = hearth::DeviceKind::cpu});
+        summary.weightsBytes = qint64(plan.weights_bytes);
+        summary.kvBytes = qint64(plan.kv_bytes);
+        summary.scratchBytes = qint64(plan.scratch_bytes);
+        summary.planTotalBytes = qint64(plan.total_bytes);
+    }
     if (auto resolved = format(QString()); resolved) {
         summary.templateName = qstr((*resolved)->choice.name);
         summary.templateReason = qstr((*resolved)->choice.reason);
     }
     emit modelLoaded(summary);
+}
+
+EngineWorker::PlacedSession
+EngineWorker::createSession(const std::shared_ptr<const hearth::Model>& model,
+                            hearth::SessionOptions options, const QString& device) {
+    PlacedSession placed{.session = hearth::fail(hearth::ErrorCode::invalid_argument, ""),
+                         .options = options,
+                         .deviceName = {},
+                         .note = {},
+                         .fellBack = false};
+    auto request = hearth::parse_device(device.toStdString());
+    if (!request) { // an unknown setting: the CPU, saying why
+        placed.note = describe(request.error());
+        request = hearth::DeviceRequest{};
+    }
+    const hearth::DeviceChoice choice = hearth::choose_device(*request, model->info(), options);
+    options.device = choice.kind;
+    options.cuda_device = choice.cuda_device;
+    if (request->automatic) {
+        placed.note = QStringLiteral("auto: %1").arg(qstr(choice.reason));
+    }
+    placed.session = hearth::Session::create(model, options);
+    if (!placed.session && choice.kind == hearth::DeviceKind::cuda) {
+        // The GPU could not take it (memory, an architecture the CUDA backend lacks, no
+        // device): the CPU still can, and a model on the CPU beats no model.
+        placed.note = QStringLiteral("The GPU could not run this model (%1); it runs on the CPU.")
+                          .arg(describe(placed.session.error()));
+        placed.fellBack = true;
+        options.device = hearth::DeviceKind::cpu;
+        placed.session = hearth::Session::create(model, options);
+    }
+    placed.options = options;
+    if (placed.session && options.device == hearth::DeviceKind::cuda) {
+        placed.deviceName = QStringLiteral("CUDA %1").arg(options.cuda_device);
+        if (auto devices = hearth::list_cuda_devices(); devices) {
+            for (const hearth::CudaDeviceInfo& gpu : *devices) {
+                if (gpu.index == options.cuda_device) {
+                    placed.deviceName =
+                        QStringLiteral("%1 (CUDA %2)").arg(qstr(gpu.name)).arg(gpu.index);
+                }
+            }
+        }
+    } else {
+        placed.deviceName = QStringLiteral("CPU, %1 threads").arg(model->n_threads());
+    }
+    return placed;
 }
 
 void EngineWorker::unloadModel() {

@@ -42,11 +42,13 @@ struct ModelSummary {
     int contextLength = 0; // the session's
     int trainedContext = 0;
     int threads = 0;
-    // The CUDA device the weights are on, or -1: Model::load has no device option yet, so
-    // the worker's models run on the CPU.
+    // The CUDA device the session runs on (its runtime ordinal), or -1 for the CPU.
     int cudaDevice = -1;
+    QString device;     // "CPU" or the GPU's name with its ordinal: "NVIDIA H100 (CUDA 0)"
+    QString deviceNote; // why this device: "auto" chose it, or the GPU failed and the CPU took over
+    bool deviceFellBack = false; // the GPU was asked for (or chosen) but could not take the model
     double loadMs = 0;
-    // MemoryPlan at the session's context.
+    // On the CPU, MemoryPlan at the session's context; on CUDA, the session's device arenas.
     qint64 weightsBytes = 0;
     qint64 kvBytes = 0;
     qint64 scratchBytes = 0;
@@ -108,7 +110,10 @@ public:
     ~EngineWorker() override;
 
     // Worker thread (reach them with QMetaObject::invokeMethod, Qt::QueuedConnection).
-    void loadModel(const QString& path, int contextLength, int threads);
+    // `device`: "auto", "cpu", "gpu" / "cuda" / "cuda:N" (hearth::parse_device). A GPU that
+    // cannot take the model leaves it on the CPU, said in ModelSummary::deviceNote.
+    void loadModel(const QString& path, int contextLength, int threads,
+                   const QString& device = QStringLiteral("auto"));
     void unloadModel();
     void generate(const GenerationRequest& request);
     void renderPreview(quint64 id, const QList<ChatTurn>& messages, const QString& templateName);
@@ -148,11 +153,24 @@ signals:
     void compareFailed(quint64 id, const QString& message);
 
 private:
+    // A session on `device` ("auto", "cpu", "gpu", "cuda:N"), or on the CPU when the GPU
+    // cannot take the model; `note` says which and why.
+    struct PlacedSession {
+        hearth::Result<hearth::Session> session;
+        hearth::SessionOptions options; // as created, device included
+        QString deviceName;
+        QString note;
+        bool fellBack = false;
+    };
+    static PlacedSession createSession(const std::shared_ptr<const hearth::Model>& model,
+                                       hearth::SessionOptions options, const QString& device);
     hearth::Result<const hearth::PromptFormat*> format(const QString& templateName);
     bool cancelled(quint64 id) const { return id <= m_cancelUpTo.load(std::memory_order_relaxed); }
 
     std::shared_ptr<const hearth::Model> m_model;
     std::optional<hearth::Session> m_session;
+    // How m_session was created (device included): compare's sessions are made alike.
+    hearth::SessionOptions m_sessionOptions;
     std::map<QString, hearth::PromptFormat> m_formats; // resolved templates, by name
     std::atomic<quint64> m_cancelUpTo{0};
     std::atomic<bool> m_cancelLoad{false};

@@ -1,8 +1,8 @@
 // Gauge figures: the engine's memory plan, /proc/self/status, and generation statistics.
 #include "gauge.h"
 
+#include "device_probe.h"
 #include "engine_worker.h"
-#include "hearth/cuda_device.h"
 #include "hearth/memory_plan.h"
 
 #include <QFile>
@@ -16,7 +16,19 @@ Gauge::Gauge(QObject* parent) : QObject(parent) {
         m_deviceTotalBytes = double(host->total_bytes);
     }
     m_memoryTimer.setInterval(1000);
-    connect(&m_memoryTimer, &QTimer::timeout, this, &Gauge::sampleMemory);
+    // A GPU's figures come from DeviceProbe, read off the GUI thread: each tick shows the
+    // last ones and asks for the next.
+    connect(&m_memoryTimer, &QTimer::timeout, this, [this] {
+        if (m_cudaDevice >= 0) {
+            DeviceProbe::instance()->sampleMemory();
+        }
+        sampleMemory();
+    });
+    connect(DeviceProbe::instance(), &DeviceProbe::memorySampled, this, [this] {
+        if (m_cudaDevice >= 0) {
+            sampleMemory();
+        }
+    });
     m_memoryTimer.start();
     sampleMemory();
 }
@@ -52,10 +64,13 @@ void Gauge::setCudaDevice(int index) {
     m_cudaDevice = index;
     m_cudaName.clear();
     m_deviceTotalBytes = 0;
+    m_residentBytes = 0;
     if (index < 0) {
         if (const auto host = hearth::read_host_memory()) {
             m_deviceTotalBytes = double(host->total_bytes);
         }
+    } else {
+        DeviceProbe::instance()->sampleMemory();
     }
     sampleMemory();
     emit memoryChanged();
@@ -65,15 +80,11 @@ void Gauge::sampleMemory() {
     double used = 0;
     if (m_cudaDevice >= 0) {
         // Device memory in use by every process, as cudaMemGetInfo reports it: what matters
-        // is whether the next allocation fits.
-        if (auto devices = hearth::list_cuda_devices(); devices) {
-            for (const hearth::CudaDeviceInfo& device : *devices) {
-                if (device.index == m_cudaDevice) {
-                    m_cudaName = QString::fromStdString(device.name);
-                    m_deviceTotalBytes = double(device.total_bytes);
-                    used = double(device.total_bytes - device.free_bytes);
-                }
-            }
+        // is whether the next allocation fits. The probe's last sample.
+        if (const DeviceProbe::Gpu* gpu = DeviceProbe::instance()->gpu(m_cudaDevice)) {
+            m_cudaName = gpu->name;
+            m_deviceTotalBytes = double(gpu->totalBytes);
+            used = double(gpu->totalBytes - gpu->freeBytes);
         }
     } else {
         used = readResidentBytes();
@@ -85,6 +96,10 @@ void Gauge::sampleMemory() {
 }
 
 void Gauge::setModel(const ModelSummary& summary) {
+    setCudaDevice(summary.cudaDevice);
+    m_runningOn = summary.device;
+    m_deviceNote = summary.deviceNote;
+    m_deviceFellBack = summary.deviceFellBack;
     m_weightsBytes = double(summary.weightsBytes);
     m_kvBytes = double(summary.kvBytes);
     m_scratchBytes = double(summary.scratchBytes);
@@ -99,6 +114,9 @@ void Gauge::clearModel() {
     m_weightsBytes = m_kvBytes = m_scratchBytes = 0;
     m_kvCapacity = 0;
     m_kvUsed = 0;
+    m_runningOn.clear();
+    m_deviceNote.clear();
+    m_deviceFellBack = false;
     emit modelChanged();
     emit statsChanged();
 }

@@ -1,7 +1,8 @@
 // The gauge: what running the model costs, live. Memory split into weights / KV cache /
-// scratch (the engine's MemoryPlan at the session's context) against what the device has in
+// scratch (on a GPU the session's own device arenas, on the CPU the engine's MemoryPlan at
+// the session's context) against what the device has in
 // use: on the CPU the process's RSS (/proc/self/status) against the machine's RAM; on a CUDA
-// device its used memory (cudaMemGetInfo, through hearth::list_cuda_devices) against its
+// device its used memory (cudaMemGetInfo, read off the GUI thread by DeviceProbe) against its
 // total. KV cache fill; prefill and decode speed; time to first token; and the decode speed
 // over the last generation, for a sparkline.
 // GUI thread only; ChatController feeds it from the worker's signals.
@@ -28,6 +29,11 @@ class Gauge : public QObject {
     Q_PROPERTY(double residentBytes READ residentBytes NOTIFY memoryChanged)
     Q_PROPERTY(QString deviceName READ deviceName NOTIFY memoryChanged)
     Q_PROPERTY(bool onGpu READ onGpu NOTIFY memoryChanged)
+    // Where the model runs ("CPU, 4 threads", "NVIDIA H100 (CUDA 0)") and why ("auto: ...", or
+    // that the GPU could not take it and the CPU did); deviceFellBack marks the latter.
+    Q_PROPERTY(QString runningOn READ runningOn NOTIFY modelChanged)
+    Q_PROPERTY(QString deviceNote READ deviceNote NOTIFY modelChanged)
+    Q_PROPERTY(bool deviceFellBack READ deviceFellBack NOTIFY modelChanged)
     Q_PROPERTY(int kvUsed READ kvUsed NOTIFY statsChanged)
     Q_PROPERTY(int kvCapacity READ kvCapacity NOTIFY modelChanged)
     Q_PROPERTY(double prefillTokensPerSecond READ prefillTokensPerSecond NOTIFY statsChanged)
@@ -48,6 +54,9 @@ public:
     double residentBytes() const { return m_residentBytes; }
     QString deviceName() const;
     bool onGpu() const { return m_cudaDevice >= 0; }
+    QString runningOn() const { return m_runningOn; }
+    QString deviceNote() const { return m_deviceNote; }
+    bool deviceFellBack() const { return m_deviceFellBack; }
     int kvUsed() const { return m_kvUsed; }
     int kvCapacity() const { return m_kvCapacity; }
     double prefillTokensPerSecond() const { return m_prefillTps; }
@@ -59,6 +68,8 @@ public:
     // "1.23 GiB", as the engine spells sizes.
     Q_INVOKABLE static QString formatBytes(double bytes);
 
+    // The figures of a loaded model: on CUDA the session's device arenas (weights, KV cache,
+    // scratch), on the CPU the MemoryPlan; also selects the device whose memory is sampled.
     void setModel(const ModelSummary& summary);
     // The CUDA device the model runs on (its runtime index), or -1 for the CPU.
     void setCudaDevice(int index);
@@ -83,6 +94,9 @@ private:
     QTimer m_memoryTimer;
     int m_cudaDevice = -1;
     QString m_cudaName;
+    QString m_runningOn;
+    QString m_deviceNote;
+    bool m_deviceFellBack = false;
     double m_weightsBytes = 0;
     double m_kvBytes = 0;
     double m_scratchBytes = 0;

@@ -1,7 +1,7 @@
 // The local model list, its fit badges, and the load settings.
 #include "model_library.h"
 
-#include "hearth/cuda_device.h"
+#include "device_probe.h"
 #include "hearth/memory_plan.h"
 #include "model_locator.h"
 
@@ -55,22 +55,28 @@ ModelLibrary::ModelLibrary(QObject* parent) : QAbstractListModel(parent) {
     m_threads = std::clamp(settings.value(QLatin1String(kThreadsKey), 0).toInt(), 0, maxThreads());
     m_device = settings.value(QLatin1String(kDeviceKey), QStringLiteral("auto")).toString();
 
-    // Asked once: the answer does not change while the app runs, and asking creates a
-    // CUDA context per device.
-    if (auto devices = hearth::list_cuda_devices(); !devices) {
-        m_gpuStatus = QString::fromStdString(devices.error().message);
-    } else if (devices->empty()) {
-        m_gpuStatus = QStringLiteral("no CUDA device found");
-    } else {
-        const hearth::CudaDeviceInfo& gpu = devices->front();
-        m_gpuName = QString::fromStdString(gpu.name);
-        m_gpuStatus = QStringLiteral("%1, %2").arg(m_gpuName, bytes(double(gpu.total_bytes)));
-        m_gpuTotalBytes = gpu.total_bytes;
-        m_gpuFreeBytes = gpu.free_bytes;
-    }
-    if (m_device == QLatin1String("gpu") && !gpuAvailable()) {
-        m_device = QStringLiteral("auto");
-    }
+    // The GPU comes from DeviceProbe, asked off the GUI thread (initialising CUDA can take
+    // seconds). Until it answers the badges are for the CPU and a saved "gpu" choice waits.
+    const DeviceProbe* probe = DeviceProbe::instance();
+    auto takeGpu = [this, probe] {
+        m_gpuStatus = probe->status();
+        if (!probe->gpus().isEmpty()) {
+            const DeviceProbe::Gpu& gpu = probe->gpus().front();
+            m_gpuName = gpu.name;
+            m_gpuStatus = QStringLiteral("%1, %2").arg(m_gpuName, bytes(double(gpu.totalBytes)));
+            m_gpuTotalBytes = gpu.totalBytes;
+            m_gpuFreeBytes = gpu.freeBytes;
+        }
+        if (probe->ready() && m_device == QLatin1String("gpu") && !gpuAvailable()) {
+            m_device = QStringLiteral("auto");
+        }
+    };
+    takeGpu();
+    connect(probe, &DeviceProbe::devicesChanged, this, [this, takeGpu] {
+        takeGpu();
+        refreshFits();
+        emit settingsChanged();
+    });
 
     m_thread.setObjectName(QStringLiteral("hearth-model-scan"));
     m_scanner = new ModelScanner;

@@ -33,9 +33,10 @@ class ModelLibrary : public QAbstractListModel {
     Q_PROPERTY(int maxThreads READ maxThreads CONSTANT)
     // "auto", "cpu" or "gpu".
     Q_PROPERTY(QString device READ device WRITE setDevice NOTIFY settingsChanged)
-    Q_PROPERTY(bool gpuAvailable READ gpuAvailable CONSTANT)
+    // Known once DeviceProbe has answered, shortly after start.
+    Q_PROPERTY(bool gpuAvailable READ gpuAvailable NOTIFY settingsChanged)
     // The GPU's name, or why there is none ("built without CUDA", "no CUDA device: ...").
-    Q_PROPERTY(QString gpuStatus READ gpuStatus CONSTANT)
+    Q_PROPERTY(QString gpuStatus READ gpuStatus NOTIFY settingsChanged)
     // What "auto" and the fit badges resolve to: "CPU" or the GPU's name.
     Q_PROPERTY(QString effectiveDevice READ effectiveDevice NOTIFY settingsChanged)
     Q_PROPERTY(QString loadedPath READ loadedPath WRITE setLoadedPath NOTIFY loadedPathChanged)

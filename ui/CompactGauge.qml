@@ -1,4 +1,4 @@
-// The gauge in the status bar: memory, KV fill and decode speed at a glance.
+// The gauge in the status bar: the device, memory, KV fill and decode speed at a glance.
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
@@ -11,6 +11,14 @@ RowLayout {
     signal clicked()
     spacing: 12
 
+    Label {
+        objectName: "compactDevice"
+        visible: root.gauge.active
+        color: root.gauge.deviceFellBack ? Theme.warning : Theme.mutedText
+        font.pixelSize: 12
+        // "CPU*" when the GPU was wanted but could not take the model (the Gauge panel says why).
+        text: (root.gauge.onGpu ? qsTr("GPU") : qsTr("CPU")) + (root.gauge.deviceFellBack ? "*" : "")
+    }
     Label {
         color: Theme.mutedText
         font.pixelSize: 12

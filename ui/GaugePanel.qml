@@ -41,6 +41,21 @@ ScrollView {
             text: qsTr("No model loaded.")
             color: Theme.mutedText
         }
+        Label {
+            objectName: "runningOn"
+            visible: root.gauge.active && root.gauge.runningOn !== ""
+            text: qsTr("Running on %1").arg(root.gauge.runningOn)
+            color: Theme.text
+        }
+        Label {
+            objectName: "deviceNote"
+            visible: root.gauge.active && root.gauge.deviceNote !== ""
+            Layout.fillWidth: true
+            wrapMode: Text.Wrap
+            text: root.gauge.deviceNote
+            color: root.gauge.deviceFellBack ? Theme.warning : Theme.mutedText
+            font.pixelSize: 11
+        }
         GaugeBar {
             objectName: "memoryBar"
             Layout.fillWidth: true

@@ -1,6 +1,7 @@
 // The Download tab's controller (see the header).
 #include "download_controller.h"
 
+#include "device_probe.h"
 #include "model_fit.h"
 #include "model_locator.h"
 #include "remote_gguf_probe.h"
@@ -49,6 +50,11 @@ DownloadController::DownloadController(QObject* parent)
             [this](DownloadTask*, const QString& message) { setLastError(message); });
     // Downloads interrupted in an earlier run, listed paused.
     m_manager->restorePending(m_modelsDirectory, false);
+    // The GPUs become known shortly after start: the badges then count them.
+    connect(DeviceProbe::instance(), &DeviceProbe::devicesChanged, this, [this] {
+        emit fitInputsChanged();
+        emit catalogChanged();
+    });
 }
 
 void DownloadController::setModelsDirectory(const QString& directory) {
@@ -103,7 +109,8 @@ void DownloadController::setSizeFilter(const QString& sizeClass) {
 
 QList<MemoryDevice> DownloadController::fitDevices() const {
     // A figure set by hand stands for the whole machine: RAM of that size, no GPU.
-    return m_availableBytes > 0 ? ramOnly(m_availableBytes) : machineMemory();
+    return m_availableBytes > 0 ? ramOnly(m_availableBytes)
+                                : DeviceProbe::instance()->memoryDevices();
 }
 
 QString DownloadController::fitOf(qint64 bytes) const {

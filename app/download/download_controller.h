@@ -117,7 +117,7 @@ private:
     QString m_modelsDirectory;
     QByteArray m_token;
     int m_contextLength = 4096;
-    quint64 m_availableBytes = 0; // 0: this machine's RAM and GPUs (machineMemory)
+    quint64 m_availableBytes = 0; // 0: this machine's RAM and GPUs (DeviceProbe)
     QString m_searchText;
     QString m_familyFilter;
     QString m_sizeFilter;

@@ -1,8 +1,6 @@
 // The fit badge's decision (see the header).
 #include "model_fit.h"
 
-#include "hearth/cuda_device.h"
-
 #include <algorithm>
 
 namespace {
@@ -19,25 +17,7 @@ int rank(hearth::Fit fit) {
     return 0;
 }
 
-QList<MemoryDevice> readMachineMemory() {
-    QList<MemoryDevice> devices;
-    const auto host = hearth::read_host_memory();
-    devices.append({QStringLiteral("RAM"), host ? host->total_bytes : 0, false});
-    // Without the CUDA backend this is a stub that fails: RAM alone.
-    if (const auto gpus = hearth::list_cuda_devices()) {
-        for (const hearth::CudaDeviceInfo& gpu : *gpus) {
-            devices.append({QString::fromStdString(gpu.name), gpu.total_bytes, true});
-        }
-    }
-    return devices;
-}
-
 } // namespace
-
-const QList<MemoryDevice>& machineMemory() {
-    static const QList<MemoryDevice> devices = readMachineMemory();
-    return devices;
-}
 
 QList<MemoryDevice> ramOnly(quint64 bytes) {
     return {MemoryDevice{QStringLiteral("RAM"), bytes, false}};

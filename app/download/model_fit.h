@@ -1,6 +1,6 @@
 // The fit badge's decision: where a model would run (a CUDA device or the CPU's RAM) and
 // whether its memory plan fits there. The figures of the devices are an argument, so that
-// the decision is tested with any machine; machineMemory() gives this machine's.
+// the decision is tested with any machine; the app's DeviceProbe gives this machine's.
 #pragma once
 
 #include "hearth/memory_plan.h"
@@ -15,10 +15,6 @@ struct MemoryDevice {
     bool gpu = false;
 };
 
-// This machine's memory: RAM first, then each CUDA device the engine sees when it is built
-// with the CUDA backend. Read once per process (listing CUDA devices creates a context on
-// each, which takes a while) and cached; thread-safe.
-const QList<MemoryDevice>& machineMemory();
 // Only RAM, of `bytes` (a figure the user or a test chose).
 QList<MemoryDevice> ramOnly(quint64 bytes);
 
@@ -39,7 +35,7 @@ FitEstimate chooseDevice(quint64 cpuBytes, quint64 gpuBytes, const QList<MemoryD
 // The memory plan of `info` at `nCtx` tokens (0: the trained context, capped at 8192 as the
 // app's default) on the best of `devices`.
 FitEstimate fitOnThisMachine(const hearth::ModelInfo& info, uint32_t nCtx,
-                             const QList<MemoryDevice>& devices = machineMemory());
+                             const QList<MemoryDevice>& devices);
 // The same from catalog facts alone (file size as the weights, no KV arithmetic possible
 // without the header): a first badge, refined by the probe.
-FitEstimate roughFit(qint64 fileSize, const QList<MemoryDevice>& devices = machineMemory());
+FitEstimate roughFit(qint64 fileSize, const QList<MemoryDevice>& devices);

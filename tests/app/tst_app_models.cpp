@@ -4,9 +4,9 @@
 // with the real default model (QSignalSpy through a queued relay).
 #include "conversation_list_model.h"
 #include "conversation_store.h"
+#include "device_probe.h"
 #include "engine_worker.h"
 #include "gauge.h"
-#include "hearth/cuda_device.h"
 #include "message_list_model.h"
 #include "sampling_settings.h"
 #include "template_preview.h"
@@ -392,9 +392,11 @@ void TestAppModels::gaugeDevice() {
     QVERIFY(gauge.onGpu());
     QVERIFY(memory.count() >= 1);
     QVERIFY(gauge.deviceName().endsWith(QLatin1String("(GPU memory)")));
-    if (auto devices = hearth::list_cuda_devices(); devices && !devices->empty()) {
-        QCOMPARE(gauge.deviceTotalBytes(), double(devices->front().total_bytes));
-        QVERIFY(gauge.residentBytes() > 0);
+    // The figures come from DeviceProbe, off the GUI thread.
+    QTRY_VERIFY_WITH_TIMEOUT(DeviceProbe::instance()->ready(), 60000);
+    if (const auto devices = DeviceProbe::listCudaDevices(); !devices.gpus.isEmpty()) {
+        QTRY_COMPARE(gauge.deviceTotalBytes(), double(devices.gpus.front().totalBytes));
+        QTRY_VERIFY(gauge.residentBytes() > 0);
     } else {
         QCOMPARE(gauge.deviceTotalBytes(), 0.0);
         QCOMPARE(gauge.residentBytes(), 0.0);

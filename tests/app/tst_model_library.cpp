@@ -2,6 +2,7 @@
 // models folder, a Hugging Face cache with symlinked blobs, an added folder, a split model,
 // a truncated file, a broken link), the Hugging Face cache location rule, and ModelLibrary
 // under QAbstractItemModelTester (scan off the GUI thread, fit badges, settings, folders).
+#include "device_probe.h"
 #include "model_library.h"
 #include "model_scan.h"
 #include "test_support.h"
@@ -303,7 +304,9 @@ void TestModelLibrary::foldersAndSettings() {
 
         library.setThreads(1);
         library.setContextLength(1024);
-        // Without a GPU, "gpu" is refused and the status says why.
+        // Without a GPU, "gpu" is refused and the status says why (once DeviceProbe, off the
+        // GUI thread, has answered).
+        QTRY_VERIFY_WITH_TIMEOUT(DeviceProbe::instance()->ready(), 60000);
         if (!library.gpuAvailable()) {
             library.setDevice(QStringLiteral("gpu"));
             QCOMPARE(library.device(), QStringLiteral("auto"));
