@@ -27,6 +27,8 @@
 #include <optional>
 #include <vector>
 
+class CompareModelPool;
+
 struct ChatTurn {
     QString role; // "system", "user", "assistant"
     QString text;
@@ -125,11 +127,16 @@ public:
     void matchOwnTemplate(quint64 id, const QList<CompareTurn>& probe,
                           const QStringList& candidates);
     Q_SIGNAL void ownTemplateMatched(quint64 id, const OwnTemplateMatch& match);
+    // Unloads the compare columns' other models that no path in `paths` names.
+    void retainCompareModels(const QStringList& paths);
 
     // Any thread.
     void cancelGeneration(quint64 upToId); // stops every request with an id <= upToId
     void cancelLoad();
     void cancelCompare(quint64 upToId); // compare requests have their own ids
+    // The RAM compare counts as available before loading another model (tests); 0: the
+    // machine's MemAvailable.
+    void setCompareAvailableMemory(quint64 bytes) { m_compareAvailableMemory = bytes; }
 
 signals:
     void loadProgress(double fraction);
@@ -176,6 +183,9 @@ private:
     std::atomic<bool> m_cancelLoad{false};
     std::vector<hearth::Session> m_compareSessions; // one per compare column
     std::atomic<quint64> m_compareCancelUpTo{0};
+    // Columns on other models than the chat's (compare/compare_model_pool.h); made on first use.
+    std::shared_ptr<CompareModelPool> m_compareModels;
+    std::atomic<quint64> m_compareAvailableMemory{0};
 };
 
 // Owns the worker's QThread. Destruction is the shutdown: cancel, quit(), wait().

@@ -1,5 +1,6 @@
 // One column of the compare view: a header with the column's actions ("⋯": duplicate,
-// remove, use the reply in the chat), its template and sampling settings, its reply as it
+// remove, use the reply in the chat), its model, template and sampling settings, its reply
+// (or why the column could not run) as it
 // streams, a "show prompt" toggle with the prompt's diff against column 1, and a footer
 // with the figures of its last generation. Edits go through
 // CompareController.setColumnValue, which refuses out-of-range values (shown in red).
@@ -12,6 +13,8 @@ Rectangle {
     required property var controller
     required property int index
     required property string templateName
+    required property string modelPath
+    required property string columnError
     required property string resolvedTemplate
     required property double temperature
     required property double topP
@@ -91,6 +94,28 @@ Rectangle {
                     onTriggered: root.controller.promote(root.index)
                 }
             }
+        }
+        // The column's model: the chat's, or one of the Models panel's list. Columns on the same
+        // model generate in one batch; each other model's columns run after the previous batch.
+        ComboBox {
+            id: modelBox
+            objectName: "modelPicker"
+            Layout.fillWidth: true
+            implicitWidth: 100 // the layout gives it the column's width
+            font.pixelSize: 12
+            enabled: !root.controller.busy
+            model: root.controller.modelChoices
+            displayText: root.controller.modelLabel(root.modelPath)
+            delegate: ItemDelegate {
+                required property string modelData
+                width: modelBox.width
+                text: root.controller.modelLabel(modelData)
+            }
+            currentIndex: Math.max(0, root.controller.modelChoices.indexOf(root.modelPath))
+            onActivated: (i) => root.setValue("modelPath", root.controller.modelChoices[i])
+            ToolTip.visible: hovered
+            ToolTip.delay: 600
+            ToolTip.text: qsTr("The model this column runs. Columns on the same model generate together in one batch; the columns of each other model run as their own batch, one model after another, and need the memory to load it.")
         }
         ComboBox {
             id: templateBox
@@ -205,6 +230,15 @@ Rectangle {
                     .arg(root.tokensInserted).arg(root.tokensRemoved)
         }
 
+        Label {
+            objectName: "columnError"
+            Layout.fillWidth: true
+            visible: root.columnError !== ""
+            text: root.columnError
+            wrapMode: Text.Wrap
+            color: Theme.error
+            font.pixelSize: 12
+        }
         ScrollView {
             id: replyScroll
             Layout.fillWidth: true

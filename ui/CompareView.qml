@@ -1,7 +1,8 @@
 // Compare mode: two to five columns over one shared conversation, side by side (scrolling
 // sideways when they do not fit at minColumnWidth), each with its own template and sampling
-// settings; one composer sends the message to every column, and the columns generate
-// together on the engine thread. `controller` is a CompareController whose `engine` the
+// settings, and its model (the chat's unless the column picks another); one composer sends
+// the message to every column, and the columns of each model generate together on the
+// engine thread, one model after another. The picker lists `controller.library`'s models. `controller` is a CompareController whose `engine` the
 // window has set to the chat's worker.
 import QtQuick
 import QtQuick.Controls

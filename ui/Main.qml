@@ -59,6 +59,7 @@ ApplicationWindow {
         id: compare
         engine: chat.engineWorker
         chatSampling: chat.sampling
+        library: chat.library
         onPromoted: (userText, replyText) => {
             if (chat.appendExchange(userText, replyText))
                 window.compareMode = false

@@ -1,6 +1,9 @@
 // The compare view's column list model (see compare_column_model.h).
 #include "compare_column_model.h"
 
+#include <QFileInfo>
+#include <QUrl>
+
 namespace {
 
 // A float setting as the double a person typed (0.3, not 0.30000001192).
@@ -67,6 +70,12 @@ QVariant CompareColumnModel::data(const QModelIndex& index, int role) const {
         return c.stopReason;
     case GeneratingRole:
         return c.generating;
+    case ModelPathRole:
+        return c.modelPath;
+    case ModelNameRole:
+        return c.modelPath.isEmpty() ? QString() : QFileInfo(c.modelPath).completeBaseName();
+    case ColumnErrorRole:
+        return c.error;
     default:
         return {};
     }
@@ -83,6 +92,19 @@ bool CompareColumnModel::setData(const QModelIndex& index, const QVariant& value
     case TemplateNameRole:
         changed.templateName = value.toString().trimmed();
         break;
+    case ModelPathRole: {
+        // A path or a file:// URL (what a file dialog gives); "" for the chat's model.
+        QString path = value.toString().trimmed();
+        if (path.startsWith(QLatin1String("file:"))) {
+            path = QUrl(path).toLocalFile();
+        }
+        if (!path.isEmpty() && !QFileInfo(path).isFile()) {
+            m_lastError = QStringLiteral("no model file at %1").arg(path);
+            return false;
+        }
+        changed.modelPath = path;
+        break;
+    }
     case TemperatureRole:
         changed.sampling.temperature = value.toFloat(&ok);
         break;
@@ -149,7 +171,10 @@ QHash<int, QByteArray> CompareColumnModel::roleNames() const {
             {TtftMsRole, "ttftMs"},
             {SharedTokensRole, "sharedTokens"},
             {StopReasonRole, "stopReason"},
-            {GeneratingRole, "generating"}};
+            {GeneratingRole, "generating"},
+            {ModelPathRole, "modelPath"},
+            {ModelNameRole, "modelName"},
+            {ColumnErrorRole, "columnError"}};
 }
 
 void CompareColumnModel::insertColumn(int row, const CompareColumn& column) {

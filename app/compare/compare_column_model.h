@@ -12,6 +12,7 @@
 
 struct CompareColumn {
     // Settings.
+    QString modelPath;    // "" = the chat's model; else a GGUF file of the column's own
     QString templateName; // "" = the model's own or the best match
     hearth::SamplingParams sampling;
     int maxTokens = 256;
@@ -26,6 +27,7 @@ struct CompareColumn {
     double ttftMs = 0;
     int sharedTokens = 0;
     QString stopReason;
+    QString error; // why the column did not run (its model does not fit, ...)
     bool generating = false;
 };
 
@@ -59,6 +61,9 @@ public:
         SharedTokensRole,
         StopReasonRole,
         GeneratingRole,
+        ModelPathRole,
+        ModelNameRole, // the file's name without extension; "" for the chat's model
+        ColumnErrorRole,
     };
 
     explicit CompareColumnModel(QObject* parent = nullptr);

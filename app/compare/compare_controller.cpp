@@ -4,7 +4,9 @@
 #include "engine_worker.h"
 #include "hearth/chat_template.h"
 
+#include <QFileInfo>
 #include <algorithm>
+#include <atomic>
 #include <iterator>
 #include <utility>
 
@@ -12,6 +14,14 @@ namespace {
 
 const char* const kShootout[] = {"", "chatml", "llama3", "mistral", "raw"};
 static_assert(std::size(kShootout) <= size_t(CompareController::kMaxColumns));
+
+// Request ids unique in the process, not per controller: the worker cancels every id up to
+// the last one stopped, and a second controller on the same worker (a test's, a reopened
+// view's) must not start below that.
+quint64 newRequestId() {
+    static std::atomic<quint64> next{1};
+    return next++;
+}
 
 // The user's turn the shoot-out renders after the conversation so far, to compare templates.
 const char* const kProbeMessage = "Hello! How are you?";
@@ -123,6 +133,7 @@ bool CompareController::refuse(const QString& message) {
 
 CompareColumn CompareController::freshColumn(const CompareColumn& settingsFrom) const {
     CompareColumn column;
+    column.modelPath = settingsFrom.modelPath;
     column.templateName = settingsFrom.templateName;
     column.sampling = settingsFrom.sampling;
     column.maxTokens = settingsFrom.maxTokens;
@@ -155,6 +166,7 @@ bool CompareController::removeColumn(int column) {
         return refuse(QStringLiteral("compare needs at least %1 columns").arg(kMinColumns));
     }
     m_columns.removeColumnAt(column);
+    releaseUnusedModels();
     setError({});
     return true;
 }
@@ -191,7 +203,7 @@ bool CompareController::templateShootout() {
             candidates << QString::fromUtf8(name);
         }
     }
-    const quint64 id = m_nextRequest++;
+    const quint64 id = newRequestId();
     m_shootoutRequest = id;
     emit busyChanged();
     QMetaObject::invokeMethod(
@@ -225,6 +237,7 @@ void CompareController::applyShootout(const OwnTemplateMatch& match) {
             continue; // the "" column shows it, labelled "chatml (model's own)"
         }
         CompareColumn column = freshColumn(base);
+        column.modelPath.clear(); // the templates of the chat's model, which was asked
         column.templateName = templateName;
         columns << column;
     }
@@ -252,6 +265,63 @@ QString CompareController::ownTemplateLabel() const {
     return m_ownTemplate.resolved == QLatin1String("model")
                ? tr("model's own")
                : tr("%1 (best match)").arg(m_ownTemplate.resolved);
+}
+
+void CompareController::setLibrary(ModelLibrary* library) {
+    if (library == m_library) {
+        return;
+    }
+    for (const auto& connection : m_libraryConnections) {
+        disconnect(connection);
+    }
+    m_libraryConnections.clear();
+    m_library = library;
+    if (library) {
+        auto changed = [this] { emit modelChoicesChanged(); };
+        m_libraryConnections << connect(library, &QAbstractItemModel::rowsInserted, this, changed)
+                             << connect(library, &QAbstractItemModel::rowsRemoved, this, changed)
+                             << connect(library, &QAbstractItemModel::modelReset, this, changed)
+                             << connect(library, &QAbstractItemModel::dataChanged, this, changed);
+    }
+    emit libraryChanged();
+    emit modelChoicesChanged();
+}
+
+QStringList CompareController::modelChoices() const {
+    QStringList paths{QString()};
+    if (const ModelLibrary* library = m_library.data()) {
+        for (int row = 0; row < library->rowCount(); ++row) {
+            const QModelIndex index = library->index(row);
+            const QString path = index.data(ModelLibrary::PathRole).toString();
+            if (index.data(ModelLibrary::ErrorRole).toString().isEmpty() && !paths.contains(path)) {
+                paths << path;
+            }
+        }
+    }
+    for (const CompareColumn& column : m_columns.columns()) {
+        if (!paths.contains(column.modelPath)) {
+            paths << column.modelPath;
+        }
+    }
+    return paths;
+}
+
+QString CompareController::modelLabel(const QString& path) const {
+    return path.isEmpty() ? tr("chat's model") : QFileInfo(path).completeBaseName();
+}
+
+void CompareController::releaseUnusedModels() {
+    if (!m_engine) {
+        return;
+    }
+    QStringList paths;
+    for (const CompareColumn& column : m_columns.columns()) {
+        paths << column.modelPath;
+    }
+    // Queued behind any comparison under way, which keeps the models it runs on.
+    QMetaObject::invokeMethod(
+        m_engine.data(), [worker = m_engine.data(), paths] { worker->retainCompareModels(paths); },
+        Qt::QueuedConnection);
 }
 
 void CompareController::setChatSampling(SamplingSettings* settings) {
@@ -295,7 +365,10 @@ bool CompareController::setColumnValue(int column, const QString& field, const Q
     if (!m_columns.setData(m_columns.index(column), value, role)) {
         return refuse(QStringLiteral("column %1: %2").arg(column + 1).arg(m_columns.lastError()));
     }
-    if (role != CompareColumnModel::TemplateNameRole) {
+    if (role == CompareColumnModel::ModelPathRole) {
+        releaseUnusedModels();
+        emit modelChoicesChanged(); // a path from outside the library joins the choices
+    } else if (role != CompareColumnModel::TemplateNameRole) {
         m_samplingEdited = true; // from now on the columns keep their own settings
     }
     if (role == CompareColumnModel::SeedRole && m_sameSeed) {
@@ -339,10 +412,11 @@ bool CompareController::send(const QString& text) {
     }
     m_userMessages << text;
     CompareRequest request;
-    request.id = m_nextRequest++;
+    request.id = newRequestId();
     for (int i = 0; i < m_columns.rowCount(); ++i) {
         const CompareColumn& column = m_columns.column(i);
         CompareColumnRequest columnRequest;
+        columnRequest.modelPath = column.modelPath;
         columnRequest.templateName = column.templateName;
         columnRequest.sampling = column.sampling;
         columnRequest.maxTokens = column.maxTokens;
@@ -355,6 +429,7 @@ bool CompareController::send(const QString& text) {
             c.ttftMs = 0;
             c.sharedTokens = 0;
             c.stopReason.clear();
+            c.error.clear();
             c.generating = true;
         });
     }
@@ -396,6 +471,7 @@ void CompareController::clearConversation() {
         m_columns.update(i, [](CompareColumn& c) {
             const CompareColumn settings = c;
             c = CompareColumn{};
+            c.modelPath = settings.modelPath;
             c.templateName = settings.templateName;
             c.sampling = settings.sampling;
             c.maxTokens = settings.maxTokens;
@@ -444,6 +520,7 @@ void CompareController::onFinished(quint64 id, const QList<CompareColumnResult>&
             c.ttftMs = r.ttftMs;
             c.sharedTokens = r.sharedTokens;
             c.stopReason = r.stopReason;
+            c.error = r.error;
             c.generating = false;
             while (c.replies.size() < m_userMessages.size() - 1) {
                 c.replies << QString(); // a column that joined late and missed a turn
@@ -456,6 +533,11 @@ void CompareController::onFinished(quint64 id, const QList<CompareColumnResult>&
                         .arg(summary.tokensPerSecond, 0, 'f', 1)
                         .arg(summary.sharedPrefixTokens)
                         .arg(summary.steps);
+    if (summary.modelGroups > 1) {
+        m_summaryText += tr("; %1 models: each model's columns batched together, the models "
+                            "one after another")
+                             .arg(summary.modelGroups);
+    }
     emit summaryChanged();
     m_activeRequest = 0;
     emit busyChanged();

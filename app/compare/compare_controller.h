@@ -1,6 +1,7 @@
 // Compare mode's verbs and state: two to five columns over one shared conversation, each
-// with its own template and sampling settings; one message sent to all columns, generated
-// together on the engine thread (EngineWorker::generateCompare), streamed back per column.
+// with its own template, sampling settings and model (the chat's unless a column picks
+// another); one message sent to all columns, the columns of each model generated together on
+// the engine thread (EngineWorker::generateCompare), streamed back per column.
 //
 // Lives on the GUI thread and never waits for the engine. It does not own the worker: the
 // window hands it the chat's EngineWorker (the `engine` property), so that compare runs on
@@ -10,6 +11,7 @@
 #pragma once
 
 #include "compare_column_model.h"
+#include "model_library.h"
 #include "sampling_settings.h"
 
 #include <QObject>
@@ -40,6 +42,11 @@ class CompareController : public QObject {
     // then "model's own", "chatml (best match)", or "chatml (model's own)" when the model's
     // own template renders the conversation exactly as the built-in ChatML does.
     Q_PROPERTY(QString ownTemplateLabel READ ownTemplateLabel NOTIFY ownTemplateChanged)
+    // The local models a column can pick (the Models panel's list); may be null.
+    Q_PROPERTY(ModelLibrary* library READ library WRITE setLibrary NOTIFY libraryChanged)
+    // The column model picker's choices: "" (the chat's model), then the library's models
+    // that read without error, then any other path a column uses.
+    Q_PROPERTY(QStringList modelChoices READ modelChoices NOTIFY modelChoicesChanged)
 
 public:
     static constexpr int kMinColumns = 2;
@@ -67,6 +74,11 @@ public:
     SamplingSettings* chatSampling() const { return m_chatSampling.data(); }
     void setChatSampling(SamplingSettings* settings);
     QString ownTemplateLabel() const;
+    ModelLibrary* library() const { return m_library.data(); }
+    void setLibrary(ModelLibrary* library);
+    QStringList modelChoices() const;
+    // How the model picker names `path`: "chat's model" for "", else the file's name.
+    Q_INVOKABLE QString modelLabel(const QString& path) const;
 
     // Each returns false, with `error` saying why, when it cannot be done.
     Q_INVOKABLE bool addColumn();
@@ -105,6 +117,8 @@ signals:
     void finished(); // the active request ended (finished, failed or stopped)
     void chatSamplingChanged();
     void ownTemplateChanged();
+    void libraryChanged();
+    void modelChoicesChanged();
 
 private:
     void onStarted(quint64 id, const QList<ComparePrompt>& prompts);
@@ -120,6 +134,8 @@ private:
     void setError(const QString& message);
     QList<CompareTurn> conversationFor(const CompareColumn& column) const;
     CompareColumn freshColumn(const CompareColumn& settingsFrom) const;
+    // Tells the engine which other models the columns still use, so it unloads the rest.
+    void releaseUnusedModels();
 
     CompareColumnModel m_columns;
     QPointer<EngineWorker> m_engine;
@@ -129,12 +145,13 @@ private:
     bool m_sameSeed = true;
     QString m_error;
     QString m_summaryText;
-    quint64 m_nextRequest = 1;
     quint64 m_activeRequest = 0;
     quint64 m_shootoutRequest = 0; // the engine's answer awaited
     QString m_deferredSend;        // sent once the shoot-out's columns are in place
     OwnTemplateMatch m_ownTemplate;
     QPointer<SamplingSettings> m_chatSampling;
+    QPointer<ModelLibrary> m_library;
+    QList<QMetaObject::Connection> m_libraryConnections;
     QMetaObject::Connection m_chatSamplingConnection;
     bool m_samplingEdited = false; // a column's sampling was set by hand or from a file
 };

@@ -52,6 +52,7 @@ bool CompareController::saveSession(const QString& path) {
     QJsonArray columns;
     for (const CompareColumn& c : m_columns.columns()) {
         columns.append(QJsonObject{
+            {"model", c.modelPath}, // "" = the chat's model
             {"template", c.templateName},
             {"temperature", double(c.sampling.temperature)},
             {"top_p", double(c.sampling.top_p)},
@@ -114,6 +115,7 @@ bool CompareController::openSession(const QString& path) {
     for (qsizetype i = 0; i < array.size(); ++i) {
         const QJsonObject o = array[i].toObject();
         CompareColumn c;
+        c.modelPath = o.value("model").toString(); // absent in older files: the chat's
         c.templateName = o.value("template").toString();
         c.sampling.temperature = float(o.value("temperature").toDouble(c.sampling.temperature));
         c.sampling.top_p = float(o.value("top_p").toDouble(c.sampling.top_p));
@@ -139,6 +141,8 @@ bool CompareController::openSession(const QString& path) {
         columns << c;
     }
     m_columns.resetColumns(columns);
+    releaseUnusedModels();
+    emit modelChoicesChanged();
     m_samplingEdited = true; // the session's settings, not the chat's
     m_userMessages = users;
     setSystemPrompt(root.value("system_prompt").toString());

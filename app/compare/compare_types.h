@@ -18,6 +18,7 @@ struct CompareTurn {
 };
 
 struct CompareColumnRequest {
+    QString modelPath;    // "" = the chat's model; else a GGUF file, loaded when memory allows
     QString templateName; // "" = the model's own or the best match, "raw", a built-in's name
     hearth::SamplingParams sampling;
     int maxTokens = 256;
@@ -50,8 +51,9 @@ struct CompareColumnResult {
     int generatedTokens = 0;
     double ttftMs = 0;
     double decodeTokensPerSecond = 0;
-    QString stopReason;
+    QString stopReason; // "failed" when `error` says why the column did not run
     QString text;
+    QString error; // e.g. its model does not fit the RAM available; the others still ran
 };
 
 // The batch as a whole.
@@ -61,6 +63,7 @@ struct CompareSummary {
     double prefillMs = 0;
     double decodeMs = 0;
     double tokensPerSecond = 0; // all columns together
+    int modelGroups = 1;        // models used; their groups of columns run one after another
 };
 
 // The template shoot-out's answer about the loaded model (EngineWorker::matchOwnTemplate).

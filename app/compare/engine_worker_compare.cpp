@@ -1,13 +1,18 @@
 // EngineWorker's compare mode, on the worker's thread: renders every column's prompt (with
-// its diff against column 1), then generates all columns together with
+// its diff against column 1), then generates the columns that share a model together with
 // hearth::generate_together, so that the weights are read once per step for all of them and
-// the prompt prefix they share is computed once. Streamed text is coalesced per column like
-// the chat's (at most one flush per kFlushIntervalMs). Also the template shoot-out's question:
-// which candidate template renders the conversation exactly as the model's own.
+// the prompt prefix they share is computed once. Columns on other models than the chat's
+// (CompareModelPool, loaded when their memory plan fits the RAM available) form one batch
+// per model, and those batches run one after another, not concurrently. Streamed text is coalesced
+// per column like the chat's (at most one flush per kFlushIntervalMs). Also the template
+// shoot-out's question: which candidate template renders the conversation exactly as the model's
+// own.
 #include "compare_diff.h"
+#include "compare_model_pool.h"
 #include "engine_worker.h"
 #include "hearth/batch_generation.h"
 #include "hearth/chat_template.h"
+#include "hearth/memory_plan.h"
 #include "hearth/prompt_diff.h"
 
 #include <QElapsedTimer>
@@ -70,7 +75,26 @@ std::vector<size_t> matchSessions(const std::vector<hearth::Session>& sessions,
     return sessionOf;
 }
 
+// The columns that share one model: generated together in one batch.
+struct ModelGroup {
+    QString key;                                // "" = the chat's model, else its canonical path
+    std::shared_ptr<const hearth::Model> model; // null: it could not be loaded
+    CompareModelSlot* slot = nullptr;           // null: the chat's model
+    std::vector<size_t> columns;                // indices into the request, in order
+};
+
 } // namespace
+
+void EngineWorker::retainCompareModels(const QStringList& paths) {
+    if (!m_compareModels) {
+        return;
+    }
+    QStringList keys;
+    for (const QString& path : paths) {
+        keys << compareModelKey(path, m_model.get());
+    }
+    m_compareModels->retain(keys);
+}
 
 void EngineWorker::cancelCompare(quint64 upToId) {
     quint64 current = m_compareCancelUpTo.load();
@@ -135,20 +159,74 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
                                                    hearth::kMaxSequencesTogether, n)));
         return;
     }
+    if (!m_compareModels) {
+        m_compareModels = std::make_shared<CompareModelPool>();
+    }
 
-    // Every column's prompt, as text and tokens; the diff against column 1.
+    // The columns by model, in the order the models first appear.
+    std::vector<ModelGroup> groups;
+    std::vector<size_t> groupOf(n);
+    QStringList keysInUse;
+    for (size_t i = 0; i < n; ++i) {
+        const QString key = compareModelKey(request.columns[qsizetype(i)].modelPath, m_model.get());
+        auto it = std::find_if(groups.begin(), groups.end(),
+                               [&](const ModelGroup& g) { return g.key == key; });
+        if (it == groups.end()) {
+            it = groups.insert(
+                groups.end(),
+                ModelGroup{.key = key, .model = nullptr, .slot = nullptr, .columns = {}});
+            keysInUse << key;
+        }
+        it->columns.push_back(i);
+        groupOf[i] = size_t(it - groups.begin());
+    }
+    // Models no column uses any more go first, so that their memory counts as available.
+    m_compareModels->retain(keysInUse);
+    std::vector<QString> failure(n); // why a column cannot run, "" when it can
+    for (ModelGroup& group : groups) {
+        if (group.key.isEmpty()) {
+            group.model = m_model;
+            continue;
+        }
+        std::optional<uint64_t> available;
+        if (const quint64 injected = m_compareAvailableMemory.load(); injected > 0) {
+            available = injected;
+        } else if (const auto host = hearth::read_host_memory()) {
+            available = host->available_bytes;
+        }
+        auto slot =
+            m_compareModels->acquire(group.key, m_session->n_ctx(), uint32_t(group.columns.size()),
+                                     m_model->n_threads(), available);
+        if (!slot) {
+            for (size_t c : group.columns) {
+                failure[c] = QString::fromStdString(slot.error().message);
+            }
+            continue;
+        }
+        group.slot = *slot;
+        group.model = (*slot)->model;
+    }
+
+    // Every column's prompt, as text and tokens; the diff against column 1 (in tokens only
+    // when both use the same model: other vocabularies number tokens differently).
     std::vector<std::string> texts(n);
     std::vector<std::vector<int32_t>> tokens(n);
     std::vector<const hearth::PromptFormat*> formats(n);
     QList<ComparePrompt> prompts;
     for (size_t i = 0; i < n; ++i) {
         const CompareColumnRequest& column = request.columns[qsizetype(i)];
+        ModelGroup& group = groups[groupOf[i]];
+        if (!group.model) {
+            prompts << ComparePrompt{};
+            continue;
+        }
         auto columnError = [&](const hearth::Error& error) {
             emit compareFailed(id, QStringLiteral("column %1: %2")
                                        .arg(i + 1)
                                        .arg(QString::fromStdString(error.message)));
         };
-        auto resolved = format(column.templateName);
+        auto resolved =
+            group.slot ? group.slot->format(column.templateName) : format(column.templateName);
         if (!resolved) {
             columnError(resolved.error());
             return;
@@ -160,7 +238,7 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
             columnError(text.error());
             return;
         }
-        auto ids = hearth::tokenize_prompt(m_model->tokenizer(), *text);
+        auto ids = hearth::tokenize_prompt(group.model->tokenizer(), *text);
         if (!ids) {
             columnError(ids.error());
             return;
@@ -185,7 +263,7 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
                 prompt.specialTokens << q;
             }
         }
-        if (i == 0) {
+        if (i == 0 || !failure[0].isEmpty()) {
             prompt.diffHtml = comparePromptHtml(prompt.text, prompt.specialTokens);
         } else {
             QStringList marked = prompt.specialTokens;
@@ -196,47 +274,27 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
             }
             const auto spans = hearth::diff_text(texts[0], texts[i], toStdStrings(marked));
             const hearth::DiffCounts chars = hearth::count_text_diff(spans);
-            const hearth::DiffCounts toks =
-                hearth::count_token_diff(hearth::diff_tokens(tokens[0], tokens[i]));
             prompt.diffHtml = compareDiffHtml(spans);
             prompt.charsInserted = int(chars.inserted);
             prompt.charsRemoved = int(chars.removed);
-            prompt.tokensInserted = int(toks.inserted);
-            prompt.tokensRemoved = int(toks.removed);
+            if (groupOf[i] == groupOf[0]) {
+                const hearth::DiffCounts toks =
+                    hearth::count_token_diff(hearth::diff_tokens(tokens[0], tokens[i]));
+                prompt.tokensInserted = int(toks.inserted);
+                prompt.tokensRemoved = int(toks.removed);
+            }
         }
         prompts << prompt;
     }
     emit compareStarted(id, prompts);
-    if (cancelled()) {
-        QList<CompareColumnResult> results(static_cast<qsizetype>(n));
-        for (CompareColumnResult& result : results) {
-            result.stopReason = stopText(hearth::StopReason::cancelled);
-        }
-        emit compareFinished(id, results, CompareSummary{});
-        return;
-    }
 
-    // One session per column, kept between requests so that a column's next turn reuses
-    // its cache: each column takes the kept session whose cache shares the longest start
-    // with its prompt, so that removing or duplicating a column leaves the others their own
-    // caches (and two identical columns their identical paths); new sessions for the rest,
-    // and the surplus of a shrunk comparison freed.
-    const std::vector<size_t> sessionOf = matchSessions(m_compareSessions, tokens);
-    std::vector<hearth::Session> ordered;
-    ordered.reserve(n);
+    QList<CompareColumnResult> results(static_cast<qsizetype>(n));
     for (size_t i = 0; i < n; ++i) {
-        if (sessionOf[i] < m_compareSessions.size()) {
-            ordered.push_back(std::move(m_compareSessions[sessionOf[i]]));
-            continue;
+        if (!failure[i].isEmpty()) {
+            results[qsizetype(i)].stopReason = QStringLiteral("failed");
+            results[qsizetype(i)].error = failure[i];
         }
-        auto session = hearth::Session::create(m_model, {.n_ctx = m_session->n_ctx()});
-        if (!session) {
-            emit compareFailed(id, QString::fromStdString(session.error().message));
-            return;
-        }
-        ordered.push_back(std::move(*session));
     }
-    m_compareSessions = std::move(ordered);
     // A conversation's first turn starts from empty caches: reusing the cache of an earlier
     // comparison would compute the prompt's last token alone rather than in the prefill
     // batch, which can change the last bits of the logits and with them a draw, so that the
@@ -247,18 +305,13 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
             return std::any_of(c.messages.begin(), c.messages.end(),
                                [](const CompareTurn& t) { return t.role == "assistant"; });
         });
-    if (firstTurn) {
-        for (hearth::Session& session : m_compareSessions) {
-            session.clear();
-        }
-    }
 
     std::vector<std::string> pending(n);
     std::vector<int> generated(n, 0);
     std::vector<int> reported(n, 0); // `generated` as last sent
     QElapsedTimer sinceFlush;
     sinceFlush.start();
-    QElapsedTimer clock;
+    QElapsedTimer clock; // since the current group started
     clock.start();
     auto flush = [&] {
         const double ms = double(clock.nsecsElapsed()) / 1e6;
@@ -273,49 +326,146 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
         }
         sinceFlush.restart();
     };
-    std::vector<hearth::SequenceRequest> requests;
-    requests.reserve(n);
-    for (size_t i = 0; i < n; ++i) {
-        const CompareColumnRequest& column = request.columns[qsizetype(i)];
-        requests.push_back(
-            {.session = &m_compareSessions[i],
-             .prompt = tokens[i],
-             .sampling = column.sampling,
-             .options = {.max_tokens = column.maxTokens, .stop_strings = formats[i]->stop_strings},
-             .on_token = [&, i](const hearth::TokenEvent& event) {
-                 if (event.token >= 0) {
-                     ++generated[i];
-                 }
-                 pending[i] += event.text;
-                 if (sinceFlush.elapsed() >= kFlushIntervalMs) {
-                     flush();
-                 }
-                 return !cancelled();
-             }});
-    }
-    auto stats = hearth::generate_together(requests);
-    if (!stats) {
-        emit compareFailed(id, QString::fromStdString(stats.error().message));
-        return;
-    }
-    flush();
-    QList<CompareColumnResult> results;
-    for (const hearth::GenerationStats& s : stats->sequences) {
-        CompareColumnResult result;
-        result.promptTokens = s.n_prompt;
-        result.sharedTokens = s.n_shared;
-        result.generatedTokens = s.n_generated;
-        result.ttftMs = s.ttft_ms;
-        result.decodeTokensPerSecond = s.decode_tokens_per_second();
-        result.stopReason = stopText(s.stop);
-        result.text = QString::fromStdString(s.text);
-        results << result;
-    }
+    auto failGroup = [&](const ModelGroup& group, const QString& message) {
+        for (size_t c : group.columns) {
+            results[qsizetype(c)].stopReason = QStringLiteral("failed");
+            results[qsizetype(c)].error = message;
+        }
+    };
+
     CompareSummary summary;
-    summary.sharedPrefixTokens = stats->n_shared_prefix;
-    summary.steps = stats->n_steps;
-    summary.prefillMs = stats->prefill_ms;
-    summary.decodeMs = stats->decode_ms;
-    summary.tokensPerSecond = stats->decode_tokens_per_second();
+    summary.modelGroups = int(groups.size());
+    double decodedTokens = 0; // over all groups, at each group's decode rate
+    int groupsRun = 0;
+    // One batch per model, one after another: two models generating at once would compete
+    // for the same cores and memory bandwidth (running them concurrently is future work).
+    for (const ModelGroup& group : groups) {
+        if (!group.model) {
+            continue;
+        }
+        if (cancelled()) {
+            for (size_t c : group.columns) {
+                results[qsizetype(c)].stopReason = stopText(hearth::StopReason::cancelled);
+            }
+            continue;
+        }
+        // One session per column, kept between requests so that a column's next turn reuses
+        // its cache: each column takes the kept session whose cache shares the longest start
+        // with its prompt, so that removing or duplicating a column leaves the others their
+        // own caches (and two identical columns their identical paths); new sessions for the
+        // rest, and the surplus of a shrunk comparison freed.
+        std::vector<hearth::Session>& kept = group.slot ? group.slot->sessions : m_compareSessions;
+        std::vector<std::vector<int32_t>> groupPrompts;
+        for (size_t c : group.columns) {
+            groupPrompts.push_back(tokens[c]);
+        }
+        // The chat's model: columns run where the chat's session runs (its device); a GPU
+        // that cannot hold the columns' sessions leaves the whole group on the CPU, since
+        // one batch cannot mix devices. Other models run on the CPU.
+        hearth::SessionOptions options;
+        options.n_ctx = group.slot ? group.slot->nCtx : m_session->n_ctx();
+        if (!group.slot) {
+            options.device = m_sessionOptions.device;
+            options.cuda_device = m_sessionOptions.cuda_device;
+        }
+        if (!kept.empty() && kept.front().device() != options.device) {
+            kept.clear(); // the chat's model moved device since the last comparison
+        }
+        // Sessions in column order: kept ones by match, new ones created on `on`. On failure
+        // `kept` is left partly moved from: the caller clears it.
+        const auto arrange =
+            [&](const hearth::SessionOptions& on) -> hearth::Result<std::vector<hearth::Session>> {
+            const std::vector<size_t> sessionOf = matchSessions(kept, groupPrompts);
+            std::vector<hearth::Session> ordered;
+            ordered.reserve(group.columns.size());
+            for (size_t k = 0; k < group.columns.size(); ++k) {
+                if (sessionOf[k] < kept.size()) {
+                    ordered.push_back(std::move(kept[sessionOf[k]]));
+                    continue;
+                }
+                auto session = hearth::Session::create(group.model, on);
+                if (!session) {
+                    return std::unexpected(session.error());
+                }
+                ordered.push_back(std::move(*session));
+            }
+            return ordered;
+        };
+        auto arranged = arrange(options);
+        if (!arranged && options.device != hearth::DeviceKind::cpu) {
+            options.device = hearth::DeviceKind::cpu;
+            kept.clear();
+            arranged = arrange(options);
+        }
+        QString sessionError;
+        std::vector<hearth::Session> ordered;
+        if (!arranged) {
+            sessionError = QString::fromStdString(arranged.error().message);
+        } else {
+            ordered = std::move(*arranged);
+        }
+        if (!sessionError.isEmpty()) {
+            kept.clear();
+            failGroup(group, sessionError);
+            continue;
+        }
+        kept = std::move(ordered);
+        if (firstTurn) {
+            for (hearth::Session& session : kept) {
+                session.clear();
+            }
+        }
+
+        std::vector<hearth::SequenceRequest> requests;
+        requests.reserve(group.columns.size());
+        for (size_t k = 0; k < group.columns.size(); ++k) {
+            const size_t i = group.columns[k];
+            const CompareColumnRequest& column = request.columns[qsizetype(i)];
+            requests.push_back({.session = &kept[k],
+                                .prompt = tokens[i],
+                                .sampling = column.sampling,
+                                .options = {.max_tokens = column.maxTokens,
+                                            .stop_strings = formats[i]->stop_strings},
+                                .on_token = [&, i](const hearth::TokenEvent& event) {
+                                    if (event.token >= 0) {
+                                        ++generated[i];
+                                    }
+                                    pending[i] += event.text;
+                                    if (sinceFlush.elapsed() >= kFlushIntervalMs) {
+                                        flush();
+                                    }
+                                    return !cancelled();
+                                }});
+        }
+        clock.restart();
+        auto stats = hearth::generate_together(requests);
+        flush();
+        if (!stats) {
+            failGroup(group, QString::fromStdString(stats.error().message));
+            continue;
+        }
+        for (size_t k = 0; k < group.columns.size(); ++k) {
+            const hearth::GenerationStats& s = stats->sequences[k];
+            CompareColumnResult& result = results[qsizetype(group.columns[k])];
+            result.promptTokens = s.n_prompt;
+            result.sharedTokens = s.n_shared;
+            result.generatedTokens = s.n_generated;
+            result.ttftMs = s.ttft_ms;
+            result.decodeTokensPerSecond = s.decode_tokens_per_second();
+            result.stopReason = stopText(s.stop);
+            result.text = QString::fromStdString(s.text);
+        }
+        ++groupsRun;
+        summary.sharedPrefixTokens += stats->n_shared_prefix;
+        summary.steps += stats->n_steps;
+        summary.prefillMs += stats->prefill_ms;
+        summary.decodeMs += stats->decode_ms;
+        summary.tokensPerSecond = stats->decode_tokens_per_second();
+        decodedTokens += stats->decode_tokens_per_second() * stats->decode_ms / 1000;
+    }
+    if (groupsRun > 1) {
+        summary.tokensPerSecond =
+            summary.decodeMs > 0 ? decodedTokens * 1000 / summary.decodeMs : 0;
+    }
     emit compareFinished(id, results, summary);
 }

@@ -99,6 +99,21 @@ Item {
             compare(columnsOf(view)[0].temperature, 0.7)
         }
 
+        // Every column starts on the chat's model; a path that is not a file is refused and
+        // the picker keeps showing the chat's model.
+        function test_modelPicker() {
+            const view = createTemporaryObject(viewComponent, top)
+            const column = columnsOf(view)[1]
+            const picker = findChild(column, "modelPicker")
+            compare(picker.displayText, "chat's model")
+            compare(view.controller.modelChoices[0], "")
+            verify(!findChild(column, "columnError").visible)
+            verify(!view.controller.setColumnValue(1, "modelPath", "/nowhere/model.gguf"))
+            verify(findChild(view, "compareError").text.indexOf("no model file at") >= 0)
+            compare(column.modelPath, "")
+            compare(picker.displayText, "chat's model")
+        }
+
         function test_systemPromptGoesToTheController() {
             const view = createTemporaryObject(viewComponent, top)
             const field = findChild(view, "systemPrompt")

@@ -1,0 +1,50 @@
+// Compare mode's other models: the models that columns chose besides the chat's, by path,
+// each with its resolved templates and its columns' sessions, kept between requests so that
+// a column's next turn reuses its cache. Lives on the engine thread (EngineWorker owns one).
+//
+// Before loading a model it checks the model's memory plan (weights, the KV cache of its
+// columns, scratch) against the RAM available, so that a model that does not fit fails its
+// columns with the figures instead of pushing the machine into swap. Extra models run on the
+// CPU, with the chat's context length and threads.
+#pragma once
+
+#include "hearth/chat_template.h"
+#include "hearth/model.h"
+#include "hearth/prompt.h"
+#include "hearth/session.h"
+
+#include <QString>
+#include <QStringList>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+struct CompareModelSlot {
+    std::shared_ptr<const hearth::Model> model;
+    std::map<QString, hearth::PromptFormat> formats; // resolved templates, by name
+    std::vector<hearth::Session> sessions;           // one per column, as last matched
+    uint32_t nCtx = 0; // the chat's context length, capped at the model's trained one
+
+    hearth::Result<const hearth::PromptFormat*> format(const QString& templateName);
+};
+
+class CompareModelPool {
+public:
+    // The model at `path`, loaded unless it already is. Loading first plans its memory for
+    // `columns` sequences of `nCtx` tokens (fewer when the model was trained for fewer) and
+    // fails, saying both figures, when that exceeds
+    // `availableBytes` (std::nullopt: unknown, not checked).
+    hearth::Result<CompareModelSlot*> acquire(const QString& path, uint32_t nCtx, uint32_t columns,
+                                              int threads, std::optional<uint64_t> availableBytes);
+    // Unloads the models whose path is not in `paths`.
+    void retain(const QStringList& paths);
+    QStringList loadedPaths() const;
+
+private:
+    std::map<QString, CompareModelSlot> m_slots;
+};
+
+// "" for the chat's model, else the canonical path of `path` ("" when it is the chat's file).
+QString compareModelKey(const QString& path, const hearth::Model* chatModel);
