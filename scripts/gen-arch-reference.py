@@ -118,6 +118,12 @@ MODELS = [
          about="gemma3: 5 sliding-window layers (window 8, RoPE base 20000, unscaled) and a "
                "global one (base 1e6, linear ×8), GeGLU, embeddings × sqrt(n_embd), "
                "post-attention/FFN norms, Q/K norms, one KV head"),
+    # Last, so that the models above keep their random seeds. `exact`: the logits must equal
+    # llama.cpp's in every bit (both repack these matrices into 8-row blocks at load and sum
+    # in the same order), not only within the tolerance.
+    dict(name="llama_q4_0", arch="llama", n_layer=2, n_head_kv=2, tied=False, wtype=QT.Q4_0,
+         exact=True,
+         about="llama: Q4_0 matrices, 8-row repacked at load as llama.cpp does: bit-identical"),
 ]
 
 
@@ -149,7 +155,8 @@ def write_model(spec: dict, path: pathlib.Path, rng: np.random.Generator):
     writer = gguf.GGUFWriter(path, arch)
     writer.add_name(spec["name"])
     writer.add_file_type({QT.F32: gguf.LlamaFileType.ALL_F32, QT.F16: gguf.LlamaFileType.MOSTLY_F16,
-                          QT.Q8_0: gguf.LlamaFileType.MOSTLY_Q8_0}[spec["wtype"]])
+                          QT.Q8_0: gguf.LlamaFileType.MOSTLY_Q8_0,
+                          QT.Q4_0: gguf.LlamaFileType.MOSTLY_Q4_0}[spec["wtype"]])
     writer.add_context_length(N_CTX_TRAIN)
     writer.add_embedding_length(N_EMBD)
     writer.add_block_count(n_layer)
@@ -254,6 +261,7 @@ def main() -> int:
             "gguf": gguf_path.name,
             "logits": logits_path.name,
             "weight_type": spec["wtype"].name,
+            "exact": spec.get("exact", False),
         })
         print(f"{spec['name']:18} {gguf_path.stat().st_size / 1024:6.0f} KiB  "
               f"logits std {logits.std():.3f}  max |logit| {np.abs(logits).max():.3f}")
