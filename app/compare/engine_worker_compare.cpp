@@ -371,23 +371,28 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
         if (!kept.empty() && kept.front().device() != options.device) {
             kept.clear(); // the chat's model moved device since the last comparison
         }
-        // Sessions in column order: kept ones by match, new ones created on `on`. On failure
-        // `kept` is left partly moved from: the caller clears it.
+        // Sessions in column order: kept ones by match, new ones created on `on` as one group
+        // (on CUDA they share one upload of the weights and decode in one pass). On failure
+        // `kept` is left as it was.
         const auto arrange =
             [&](const hearth::SessionOptions& on) -> hearth::Result<std::vector<hearth::Session>> {
             const std::vector<size_t> sessionOf = matchSessions(kept, groupPrompts);
+            const auto n_new = size_t(std::count_if(sessionOf.begin(), sessionOf.end(),
+                                                    [&](size_t s) { return s >= kept.size(); }));
+            std::vector<hearth::Session> fresh;
+            if (n_new > 0) {
+                auto created = hearth::Session::create_group(group.model, on, n_new);
+                if (!created) {
+                    return std::unexpected(created.error());
+                }
+                fresh = std::move(*created);
+            }
             std::vector<hearth::Session> ordered;
             ordered.reserve(group.columns.size());
+            size_t next_fresh = 0;
             for (size_t k = 0; k < group.columns.size(); ++k) {
-                if (sessionOf[k] < kept.size()) {
-                    ordered.push_back(std::move(kept[sessionOf[k]]));
-                    continue;
-                }
-                auto session = hearth::Session::create(group.model, on);
-                if (!session) {
-                    return std::unexpected(session.error());
-                }
-                ordered.push_back(std::move(*session));
+                ordered.push_back(sessionOf[k] < kept.size() ? std::move(kept[sessionOf[k]])
+                                                             : std::move(fresh[next_fresh++]));
             }
             return ordered;
         };
