@@ -102,4 +102,18 @@ inline CliResult run_cli(const QStringList& args, const QByteArray& input = {},
     return result;
 }
 
+// The default model's path, as a hearth-cli argument.
+inline QString default_model_arg() {
+    return QString::fromStdString(default_model_path().string());
+}
+
+// Runs hearth-cli and requires a failure (exit 1) whose stderr contains `needle`.
+inline void expect_cli_error(const QStringList& args, const char* needle) {
+    const CliResult result = run_cli(args);
+    QVERIFY2(result.exit_code == 1,
+             qPrintable(
+                 QString("exit %1: %2").arg(result.exit_code).arg(QString::fromUtf8(result.err))));
+    QVERIFY2(result.err.contains(needle), result.err.constData());
+}
+
 } // namespace hearth::test

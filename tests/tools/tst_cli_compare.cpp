@@ -7,13 +7,11 @@
 #include <QtTest>
 
 using namespace hearth;
+using hearth::test::default_model_arg;
+using hearth::test::expect_cli_error;
 using hearth::test::run_cli;
 
 namespace {
-
-QString model_arg() {
-    return QString::fromStdString(test::default_model_path().string());
-}
 
 // The text between "--- output ---" and the stats line of each column.
 QStringList outputs(const QString& out) {
@@ -26,12 +24,10 @@ QStringList outputs(const QString& out) {
     return found;
 }
 
+// `hearth-cli compare` on the default model with `args` must fail with `needle`.
 void expect_error(const QStringList& args, const char* needle) {
-    auto result = run_cli(QStringList{"compare", model_arg(), "-p", "Hi", "-n", "2"} + args);
-    QVERIFY2(result.exit_code == 1,
-             qPrintable(
-                 QString("exit %1: %2").arg(result.exit_code).arg(QString::fromUtf8(result.err))));
-    QVERIFY2(result.err.contains(needle), result.err.constData());
+    expect_cli_error(QStringList{"compare", default_model_arg(), "-p", "Hi", "-n", "2"} + args,
+                     needle);
 }
 
 } // namespace
@@ -45,7 +41,7 @@ private slots:
     // Same template, same seed, sampled: the two columns agree; a third with another seed
     // runs alongside. All three share the prompt, so its prefix is computed once.
     void same_seed_columns_agree() {
-        auto result = run_cli({"compare", model_arg(), "-p", "Tell me a story.", "-n", "12",
+        auto result = run_cli({"compare", default_model_arg(), "-p", "Tell me a story.", "-n", "12",
                                "--temp", "0.9", "--seed", "11", "--column", "template=model",
                                "--column", "template=model", "--column", "template=model,seed=5"});
         QVERIFY2(result.exit_code == 0, result.err.constData());
@@ -67,7 +63,7 @@ private slots:
     // Two templates with --show-prompts: both prompts printed, the second with its diff.
     void templates_with_prompts_and_diff() {
         auto result =
-            run_cli({"compare", model_arg(), "-p", "What is 2+2?", "-n", "6", "--temp", "0",
+            run_cli({"compare", default_model_arg(), "-p", "What is 2+2?", "-n", "6", "--temp", "0",
                      "--template", "model", "--template", "chatml", "--show-prompts"});
         QVERIFY2(result.exit_code == 0, result.err.constData());
         const QString out = QString::fromUtf8(result.out);

@@ -8,23 +8,9 @@
 #include <QtTest>
 #include <fstream>
 
+using hearth::test::default_model_arg;
+using hearth::test::expect_cli_error;
 using hearth::test::run_cli;
-
-namespace {
-
-QString model_arg() {
-    return QString::fromStdString(hearth::test::default_model_path().string());
-}
-
-void expect_error(const QStringList& args, const char* needle) {
-    auto result = run_cli(args);
-    QVERIFY2(result.exit_code == 1,
-             qPrintable(
-                 QString("exit %1: %2").arg(result.exit_code).arg(QString::fromUtf8(result.err))));
-    QVERIFY2(result.err.contains(needle), result.err.constData());
-}
-
-} // namespace
 
 class TestCliDevice : public QObject {
     Q_OBJECT
@@ -33,8 +19,8 @@ private slots:
     void initTestCase() { HEARTH_REQUIRE_DEFAULT_MODEL(path); }
 
     void auto_says_which_device() {
-        auto result = run_cli({"run", model_arg(), "-p", "Hello", "-n", "2", "--temp", "0", "--raw",
-                               "--device", "auto"});
+        auto result = run_cli({"run", default_model_arg(), "-p", "Hello", "-n", "2", "--temp", "0",
+                               "--raw", "--device", "auto"});
         QVERIFY2(result.exit_code == 0, result.err.constData());
         QVERIFY2(result.err.contains("device: CPU: ") || result.err.contains("device: CUDA device"),
                  result.err.constData());
@@ -42,22 +28,23 @@ private slots:
     }
 
     void cpu_is_quiet_about_it() {
-        auto result = run_cli({"run", model_arg(), "-p", "Hello", "-n", "2", "--temp", "0", "--raw",
-                               "--device", "cpu"});
+        auto result = run_cli({"run", default_model_arg(), "-p", "Hello", "-n", "2", "--temp", "0",
+                               "--raw", "--device", "cpu"});
         QVERIFY2(result.exit_code == 0, result.err.constData());
         QVERIFY2(!result.err.contains("device:"), result.err.constData());
     }
 
     void bad_devices_are_clear_errors() {
-        const QString m = model_arg();
-        expect_error({"run", m, "-p", "hi", "--device", "tpu"}, "--device: unknown device 'tpu'");
-        expect_error({"chat", m, "--device", "cuda:x"}, "use cpu, cuda, cuda:N");
-        expect_error({"run", m, "-p", "hi", "-n", "2", "--device", "cuda:4096"}, "CUDA");
+        const QString m = default_model_arg();
+        expect_cli_error({"run", m, "-p", "hi", "--device", "tpu"},
+                         "--device: unknown device 'tpu'");
+        expect_cli_error({"chat", m, "--device", "cuda:x"}, "use cpu, cuda, cuda:N");
+        expect_cli_error({"run", m, "-p", "hi", "-n", "2", "--device", "cuda:4096"}, "CUDA");
         QTemporaryDir dir;
         const QString text = dir.filePath("text.txt");
         std::ofstream(text.toStdString()) << "Some text to score. ";
-        expect_error({"perplexity", m, "--file", text, "--device", "gpu0"},
-                     "unknown device 'gpu0'");
+        expect_cli_error({"perplexity", m, "--file", text, "--device", "gpu0"},
+                         "unknown device 'gpu0'");
     }
 };
 

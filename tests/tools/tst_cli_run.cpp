@@ -11,23 +11,9 @@
 #include <nlohmann/json.hpp>
 
 using namespace hearth;
+using hearth::test::default_model_arg;
+using hearth::test::expect_cli_error;
 using hearth::test::run_cli;
-
-namespace {
-
-QString model_arg() {
-    return QString::fromStdString(test::default_model_path().string());
-}
-
-void expect_error(const QStringList& args, const char* needle) {
-    auto result = run_cli(args);
-    QVERIFY2(result.exit_code == 1,
-             qPrintable(
-                 QString("exit %1: %2").arg(result.exit_code).arg(QString::fromUtf8(result.err))));
-    QVERIFY2(result.err.contains(needle), result.err.constData());
-}
-
-} // namespace
 
 class TestCliRun : public QObject {
     Q_OBJECT
@@ -36,8 +22,8 @@ private slots:
     void initTestCase() { HEARTH_REQUIRE_DEFAULT_MODEL(path); }
 
     void run_streams_a_completion() {
-        auto result = run_cli({"run", model_arg(), "-p", "The capital of France is", "-n", "8",
-                               "--temp", "0", "--raw"});
+        auto result = run_cli({"run", default_model_arg(), "-p", "The capital of France is", "-n",
+                               "8", "--temp", "0", "--raw"});
         QVERIFY2(result.exit_code == 0, result.err.constData());
         QVERIFY(!result.out.trimmed().isEmpty());
         QVERIFY2(result.err.contains("generated: 8 tokens"), result.err.constData());
@@ -45,8 +31,8 @@ private slots:
     }
 
     void run_uses_the_chat_template_by_default() {
-        auto result = run_cli(
-            {"run", model_arg(), "-p", "Say hello.", "-n", "16", "--temp", "0", "--show-prompt"});
+        auto result = run_cli({"run", default_model_arg(), "-p", "Say hello.", "-n", "16", "--temp",
+                               "0", "--show-prompt"});
         QVERIFY2(result.exit_code == 0, result.err.constData());
         QVERIFY2(
             result.err.contains("<|im_start|>user\nSay hello.<|im_end|>\n<|im_start|>assistant\n"),
@@ -54,7 +40,7 @@ private slots:
     }
 
     void chat_answers_each_line() {
-        auto result = run_cli({"chat", model_arg(), "-n", "12", "--temp", "0", "--quiet"},
+        auto result = run_cli({"chat", default_model_arg(), "-n", "12", "--temp", "0", "--quiet"},
                               "Hello!\nWhat is 2 + 2?\n");
         QVERIFY2(result.exit_code == 0, result.err.constData());
         QCOMPARE(result.out.count('\n') >= 2, true);
@@ -69,8 +55,8 @@ private slots:
             std::ofstream out(text.toStdString());
             out << all.substr(0, 4000);
         }
-        auto result =
-            run_cli({"perplexity", model_arg(), "--file", text, "--ctx", "128", "--chunks", "2"});
+        auto result = run_cli(
+            {"perplexity", default_model_arg(), "--file", text, "--ctx", "128", "--chunks", "2"});
         QVERIFY2(result.exit_code == 0, result.err.constData());
         const QList<QByteArray> lines = result.out.trimmed().split('\n');
         QVERIFY(lines.last().startsWith("perplexity: "));
@@ -81,7 +67,7 @@ private slots:
     void bench_reports_both_tests() {
         QProcess bench;
         bench.start(QStringLiteral(HEARTH_BENCH_PATH),
-                    {model_arg(), "-p", "16", "-n", "4", "-r", "1", "--json"});
+                    {default_model_arg(), "-p", "16", "-n", "4", "-r", "1", "--json"});
         QVERIFY(bench.waitForFinished(120000));
         QCOMPARE(bench.exitCode(), 0);
         const auto results = nlohmann::json::parse(bench.readAllStandardOutput().toStdString());
@@ -102,16 +88,16 @@ private slots:
     }
 
     void bad_input_gives_clear_errors() {
-        const QString m = model_arg();
-        expect_error({"run", m, "-p", ""}, "the prompt is empty");
-        expect_error({"run", m, "-p", "hi", "-n", "0"}, "--n-predict must be between 1");
-        expect_error({"run", m, "-p", "hi", "--temp", "-0.5"}, "temperature must be 0 or more");
-        expect_error({"run", m, "-p", "hi", "--top-p", "0"}, "top-p must be in (0, 1]");
-        expect_error({"run", m, "-p", "hi", "--top-p", "1.5"}, "top-p must be in (0, 1]");
-        expect_error({"run", m, "-p", QString("word ").repeated(100), "--ctx", "32", "--raw"},
-                     "context holds 32");
-        expect_error({"run", m, "-p", "hi", "--template", "no-such-template"},
-                     "neither a built-in template");
+        const QString m = default_model_arg();
+        expect_cli_error({"run", m, "-p", ""}, "the prompt is empty");
+        expect_cli_error({"run", m, "-p", "hi", "-n", "0"}, "--n-predict must be between 1");
+        expect_cli_error({"run", m, "-p", "hi", "--temp", "-0.5"}, "temperature must be 0 or more");
+        expect_cli_error({"run", m, "-p", "hi", "--top-p", "0"}, "top-p must be in (0, 1]");
+        expect_cli_error({"run", m, "-p", "hi", "--top-p", "1.5"}, "top-p must be in (0, 1]");
+        expect_cli_error({"run", m, "-p", QString("word ").repeated(100), "--ctx", "32", "--raw"},
+                         "context holds 32");
+        expect_cli_error({"run", m, "-p", "hi", "--template", "no-such-template"},
+                         "neither a built-in template");
     }
 
     void unsupported_architecture_is_named() {
@@ -124,8 +110,8 @@ private slots:
                                    .u32("mamba.attention.head_count", 1)
                                    .u32("mamba.context_length", 64)
                                    .build());
-        expect_error({"run", QString::fromStdString(path.string()), "-p", "hi"},
-                     "architecture 'mamba' is not supported");
+        expect_cli_error({"run", QString::fromStdString(path.string()), "-p", "hi"},
+                         "architecture 'mamba' is not supported");
     }
 
     void tensor_of_the_wrong_shape_is_named() {
@@ -144,8 +130,8 @@ private slots:
         QTemporaryDir dir;
         const auto path = std::filesystem::path(dir.path().toStdString()) / "bad-shape.gguf";
         test::write_file(path, bytes);
-        expect_error({"run", QString::fromStdString(path.string()), "-p", "hi"},
-                     "'blk.0.attn_q.weight' has shape [576, 512], expected [576, 576]");
+        expect_cli_error({"run", QString::fromStdString(path.string()), "-p", "hi"},
+                         "'blk.0.attn_q.weight' has shape [576, 512], expected [576, 576]");
     }
 };
 
