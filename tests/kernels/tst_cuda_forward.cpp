@@ -1,9 +1,10 @@
 // End to end on the GPU: the CUDA forward (engine/src/backend/cuda/cuda_forward.cpp) against
 // the CPU forward (engine/src/cpu/forward.cpp) on the default model (greedy generation) and on
-// the llama-architecture models of tests/data/arch/ (logits of every prompt position); CUDA
-// graphs against plain launches (bit for bit); several sequences in one step against each alone;
-// and the refusals: unsupported architectures, a context that does not fit, bad tokens,
-// positions and slots. Without a CUDA device: "skipped: no CUDA device".
+// every model of tests/data/arch/ (llama variants, qwen2, qwen3, gemma3: logits of every
+// prompt position); CUDA graphs against plain launches (bit for bit); several sequences in one
+// step against each alone; one weight upload shared by the forwards of a model; and the
+// refusals: a context that does not fit, bad tokens, positions and slots. Without a CUDA device:
+// "skipped: no CUDA device".
 #include "cpu/forward.h"
 #include "cpu/kv_cache.h"
 #include "cuda_kernel_test.h"
@@ -101,13 +102,14 @@ private slots:
                 .object();
         for (const QJsonValue& value : index.value("models").toArray()) {
             const QJsonObject m = value.toObject();
-            if (m.value("architecture").toString() != "llama") {
-                continue;
-            }
             // The CPU rounds the attention weights to F16 (2^-11 relative each; the GPU keeps
             // them float32), which alone moves the logits by up to ~1e-3 of their scale. On top,
             // it quantizes activations to the weights' dot type: F32 keeps them (2e-3 in all),
-            // F16 rounds them to F16 (2^-11 per term: 4e-3), Q8_0 to 8 bits (1/254: 3e-2).
+            // F16 rounds them to F16 (2^-11 per term: 4e-3), Q8_0 and Q4_0 to 8 bits (1/254:
+            // 3e-2). qwen2 (biases), qwen3 (per-head norms) and gemma3 (per-head norms,
+            // post-norms, scaled query, sliding-window layers, GeGLU) run the same way: their
+            // extra operations are float32 on both sides, the norms' sums in double on the CPU
+            // only (~1e-7 relative), well inside these bounds.
             const QString type = m.value("weight_type").toString();
             const double tolerance = type == "F32" ? 2e-3 : type == "F16" ? 4e-3 : 3e-2;
             QTest::newRow(qPrintable(m.value("name").toString()))
@@ -361,17 +363,41 @@ private slots:
         }
     }
 
-    void refusals() {
-        const auto gemma = load(arch_dir() / "gemma3.gguf");
-        QVERIFY(gemma);
-        auto r = CudaForward::create(*gemma, {.n_ctx = 16});
-        QVERIFY(!r);
-        QCOMPARE(r.error().code, hearth::ErrorCode::unsupported);
+    // Forwards of one model on one device share one upload of the weights while any of them
+    // lives; a forward created after all are gone uploads again.
+    void weights_are_shared() {
+        const auto model = load(arch_dir() / "gemma3.gguf");
+        QVERIFY(model);
+        const auto other = load(arch_dir() / "qwen3.gguf");
+        QVERIFY(other);
+        auto first = CudaForward::create(*model, {.n_ctx = 16});
+        QVERIFY2(first, first ? "" : first.error().message.c_str());
+        QVERIFY(!(*first)->memory().weights_shared);
+        auto second = CudaForward::create(*model, {.n_ctx = 16, .n_seq = 2});
+        QVERIFY2(second, second ? "" : second.error().message.c_str());
+        QVERIFY((*second)->memory().weights_shared);
+        QCOMPARE((*second)->memory().weights_bytes, (*first)->memory().weights_bytes);
+        auto unrelated = CudaForward::create(*other, {.n_ctx = 16});
+        QVERIFY(unrelated && !(*unrelated)->memory().weights_shared);
 
+        // The same tokens through both give the same logits, bit for bit.
+        const std::vector<int32_t> tokens{1, 5, 9, 2};
+        std::vector<float> a(tokens.size() * model->info().n_vocab, NAN), b(a.size(), NAN);
+        QVERIFY((*first)->run(prompt_batch(tokens), a.data()));
+        QVERIFY((*second)->run(prompt_batch(tokens, 1), b.data()));
+        QVERIFY(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+
+        first->reset();
+        second->reset();
+        auto again = CudaForward::create(*model, {.n_ctx = 16});
+        QVERIFY(again && !(*again)->memory().weights_shared);
+    }
+
+    void refusals() {
         const auto model = load(arch_dir() / "llama.gguf");
         QVERIFY(model);
         // A context whose KV cache cannot fit: refused before allocating, with the arithmetic.
-        r = CudaForward::create(*model, {.n_ctx = 2000000000u, .n_seq = 8});
+        auto r = CudaForward::create(*model, {.n_ctx = 2000000000u, .n_seq = 8});
         QVERIFY(!r);
         QCOMPARE(r.error().code, hearth::ErrorCode::out_of_memory);
         QVERIFY2(QString::fromStdString(r.error().message).contains("would fit"),

@@ -38,6 +38,10 @@ struct CudaMemoryReport {
     // only one row (the whole table when it doubles as the output matrix). With the KV cache
     // read per token, the numerator of the bandwidth roofline.
     uint64_t decode_weight_bytes = 0;
+    // The weights were already on the device, uploaded by another live forward of the same
+    // model (the chat's session and a comparison's group share one upload); weights_bytes
+    // then counts memory this forward did not allocate.
+    bool weights_shared = false;
 };
 
 // A token drawn on the GPU, and the top candidates of the chain's last stage when asked.
@@ -58,7 +62,8 @@ struct CudaBatchToken {
 
 class CudaForward {
 public:
-    // Uploads the model's weights to GPU `options.device` and allocates the KV cache and
+    // Uploads the model's weights to GPU `options.device`, unless a live forward of the same
+    // model on that device already holds them (then shared), and allocates the KV cache and
     // scratch. Fails before allocating anything with `out_of_memory` when the model does not
     // fit the device's free memory (the message gives the arithmetic and the largest context
     // that would fit), `unsupported` for an architecture feature the CUDA step lacks (named),

@@ -1,7 +1,7 @@
 // The RoPE parameters of a model for the CUDA kernels, derived as the CPU forward derives
-// its RopeParams (engine/src/cpu/forward.cpp) for the non-sliding layers: linear or YaRN
-// frequency scaling from the GGUF metadata, theta_scale computed on the host with the
-// same float std::pow so that the kernel's angles round as the CPU's do.
+// its RopeParams (engine/src/cpu/forward.cpp): linear or YaRN frequency scaling from the GGUF
+// metadata (gemma3's sliding-window layers: plain RoPE at their own base), theta_scale computed on
+// the host with the same float std::pow so that the kernel's angles round as the CPU's do.
 #pragma once
 
 #include "model/model_impl.h"
@@ -12,14 +12,19 @@
 
 namespace hearth::cuda_detail {
 
-// The rotation of the non-sliding layers, as the CPU forward's rope_params.
-inline kernels::RopeConfig rope_config(const Model::Impl& m) {
+// The rotation of a layer, as the CPU forward's rope_params; freq_factors is left for the
+// caller (a device pointer).
+inline kernels::RopeConfig rope_config(const Model::Impl& m, bool sliding_layer = false) {
     const ModelInfo& info = m.info;
     kernels::RopeConfig c;
     c.n_rot = int(info.n_rot);
-    const float freq_base = static_cast<float>(info.rope_freq_base);
+    const float freq_base =
+        static_cast<float>(sliding_layer ? m.rope_freq_base_swa : info.rope_freq_base);
     c.theta_scale = std::pow(freq_base, -2.0f / static_cast<float>(c.n_rot));
     c.neox = m.arch.rope == RopeLayout::neox;
+    if (sliding_layer) {
+        return c;
+    }
     const auto& scaling = info.rope_scaling;
     if ((scaling.type == "linear" || scaling.type == "yarn") && scaling.factor > 0) {
         c.freq_scale = static_cast<float>(1.0 / scaling.factor);

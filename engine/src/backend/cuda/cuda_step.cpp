@@ -1,0 +1,231 @@
+// The CUDA forward's step: up to 8 token rows through every layer, enqueued on the forward's
+// stream, captured once per row count as a CUDA graph and replayed, with no host
+// synchronisation inside; the host waits once, at the end of each step.
+//
+// Per step of n rows (x: residual stream, (n, n_embd); shapes in floats):
+//   x = embd[tokens] * embd_scale;  for each layer:  h = rmsnorm(x [+= o]) * attn_norm
+//   q, k, v = Wq h (+bq), Wk h (+bk), Wv h (+bv);  [per-head rmsnorm of q and k]
+//   rope(q, k, pos);  cache[slot][pos] = f16(k, v)
+//   a = attention(q, cache[slot][window start..pos]);  o = [post-norm] Wo a
+//   h = rmsnorm(x += o) * ffn_norm;  o = [post-norm] W_down act(W_gate h) * (W_up h)
+// logits = W_out (rmsnorm(x += o) * output_norm).
+// Prefill runs the same step on 8 prompt tokens at a time (each row attends to its own
+// position).
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_forward_impl.h"
+#include "elementwise.cuh"
+#include "rms_norm.cuh"
+
+#include <algorithm>
+#include <cuda_runtime_api.h>
+#include <fmt/format.h>
+
+namespace hearth::cuda_detail {
+
+#define HEARTH_LAUNCH(call, what) HEARTH_CUDA_TRY((call), (what))
+
+Result<void> CudaForwardImpl::enqueue_step(int n, bool copy_logits) {
+    const ModelInfo& info = m_.info;
+    const int64_t n_embd = info.n_embd, n_ff = info.n_ff, n_vocab = info.n_vocab;
+    const int64_t q_width = int64_t(info.n_head) * info.head_dim_k;
+    const int64_t k_width = int64_t(info.n_head_kv) * info.head_dim_k;
+    const int64_t v_width = int64_t(info.n_head_kv) * info.head_dim_v;
+    const int64_t o_width = int64_t(info.n_head) * info.head_dim_v;
+    const float eps = static_cast<float>(info.norm_rms_eps);
+    const int32_t* tokens = d_ints_;
+    const int32_t* positions = d_ints_ + kMaxRows;
+    const int32_t* slots = d_ints_ + 2 * kMaxRows;
+    cudaStream_t s = stream_;
+    const CudaWeights& W = *weights_;
+    auto matvec = [&](const DeviceMatrix& w, const float* x, int64_t x_stride, float* y,
+                      int64_t y_stride) {
+        return kernels::launch_matvec(w.type, w.data, w.row_bytes, w.n_rows, w.n_cols, x, x_stride,
+                                      y, y_stride, n, s);
+    };
+
+    HEARTH_LAUNCH(cudaMemcpyAsync(d_ints_, host_ints_, 3 * kMaxRows * sizeof(int32_t),
+                                  cudaMemcpyHostToDevice, s),
+                  "copying the step's tokens");
+    HEARTH_LAUNCH(kernels::launch_get_rows(W.token_embd.type, W.token_embd.data,
+                                           W.token_embd.row_bytes, W.token_embd.n_rows, n_embd,
+                                           tokens, n, embd_scale_, x_, n_embd, s),
+                  "get_rows(token_embd)");
+    for (size_t il = 0; il < W.layers.size(); ++il) {
+        const DeviceLayerWeights& L = W.layers[il];
+        const DeviceLayerCache& C = caches_[il];
+        if (il == 0) {
+            HEARTH_LAUNCH(
+                kernels::launch_rms_norm(x_, L.attn_norm, h_, int(n_embd), n, n_embd, eps, s),
+                "rms_norm");
+        } else {
+            HEARTH_LAUNCH(kernels::launch_add_rms_norm(x_, o_, L.attn_norm, h_, int(n_embd), n,
+                                                       n_embd, eps, s),
+                          "add_rms_norm");
+        }
+        HEARTH_LAUNCH(matvec(L.wq, h_, n_embd, q_, q_width), "matvec(attn_q)");
+        HEARTH_LAUNCH(matvec(L.wk, h_, n_embd, k_, k_width), "matvec(attn_k)");
+        HEARTH_LAUNCH(matvec(L.wv, h_, n_embd, v_, v_width), "matvec(attn_v)");
+        if (L.bq != nullptr) {
+            HEARTH_LAUNCH(kernels::launch_add_bias(q_, L.bq, int(q_width), n, q_width, s),
+                          "add_bias(attn_q)");
+            HEARTH_LAUNCH(kernels::launch_add_bias(k_, L.bk, int(k_width), n, k_width, s),
+                          "add_bias(attn_k)");
+            HEARTH_LAUNCH(kernels::launch_add_bias(v_, L.bv, int(v_width), n, v_width, s),
+                          "add_bias(attn_v)");
+        }
+        if (L.q_norm != nullptr) {
+            // Rows of q and k are whole heads back to back: n × heads rows of head_dim_k.
+            HEARTH_LAUNCH(kernels::launch_rms_norm(q_, L.q_norm, q_, int(info.head_dim_k),
+                                                   n * int(info.n_head), info.head_dim_k, eps, s),
+                          "rms_norm(attn_q_norm)");
+            HEARTH_LAUNCH(kernels::launch_rms_norm(k_, L.k_norm, k_, int(info.head_dim_k),
+                                                   n * int(info.n_head_kv), info.head_dim_k, eps,
+                                                   s),
+                          "rms_norm(attn_k_norm)");
+        }
+        const kernels::RopeConfig& rope = L.sliding ? rope_sliding_ : rope_;
+        HEARTH_LAUNCH(kernels::launch_rope(q_, n, int(info.n_head), int(info.head_dim_k), q_width,
+                                           positions, rope, s),
+                      "rope(q)");
+        HEARTH_LAUNCH(kernels::launch_rope(k_, n, int(info.n_head_kv), int(info.head_dim_k),
+                                           k_width, positions, rope, s),
+                      "rope(k)");
+        HEARTH_LAUNCH(kernels::launch_kv_append(k_, k_width, v_, v_width, n, C.k, C.v, kv_layout_,
+                                                slots, positions, s),
+                      "kv_append");
+        const int window = L.sliding ? int(info.sliding_window) : 0;
+        HEARTH_LAUNCH(kernels::launch_attention(q_, q_width, C.k, C.v, kv_layout_, slots, positions,
+                                                n, window, q_scale_, score_scale_, workspace_,
+                                                attn_, o_width, s),
+                      "attention");
+        HEARTH_LAUNCH(matvec(L.wo, attn_, o_width, o_, n_embd), "matvec(attn_output)");
+        if (L.post_attn_norm != nullptr) {
+            HEARTH_LAUNCH(
+                kernels::launch_rms_norm(o_, L.post_attn_norm, o_, int(n_embd), n, n_embd, eps, s),
+                "rms_norm(post_attention_norm)");
+        }
+        HEARTH_LAUNCH(
+            kernels::launch_add_rms_norm(x_, o_, L.ffn_norm, h_, int(n_embd), n, n_embd, eps, s),
+            "add_rms_norm");
+        HEARTH_LAUNCH(matvec(L.gate, h_, n_embd, gate_, n_ff), "matvec(ffn_gate)");
+        HEARTH_LAUNCH(matvec(L.up, h_, n_embd, up_, n_ff), "matvec(ffn_up)");
+        HEARTH_LAUNCH(kernels::launch_glu(glu_, gate_, up_, gate_, int64_t(n) * n_ff, s), "glu");
+        HEARTH_LAUNCH(matvec(L.down, gate_, n_ff, o_, n_embd), "matvec(ffn_down)");
+        if (L.post_ffn_norm != nullptr) {
+            HEARTH_LAUNCH(
+                kernels::launch_rms_norm(o_, L.post_ffn_norm, o_, int(n_embd), n, n_embd, eps, s),
+                "rms_norm(post_ffw_norm)");
+        }
+    }
+    HEARTH_LAUNCH(
+        kernels::launch_add_rms_norm(x_, o_, W.output_norm, h_, int(n_embd), n, n_embd, eps, s),
+        "add_rms_norm(output)");
+    HEARTH_LAUNCH(matvec(W.output, h_, n_embd, logits_, n_vocab), "matvec(output)");
+    if (copy_logits) { // else they stay on the device for sample()
+        HEARTH_LAUNCH(cudaMemcpyAsync(host_logits_, logits_, size_t(n) * n_vocab * sizeof(float),
+                                      cudaMemcpyDeviceToHost, s),
+                      "copying logits");
+    }
+    return {};
+}
+
+Result<void> CudaForwardImpl::run_step(int n, bool copy_logits) {
+    bool launched = false;
+    if (options_.use_graphs) {
+        if (graphs_[copy_logits][size_t(n)] == nullptr) {
+            // Capture once per row count; on any failure, fall back to plain launches for good
+            // and say why in graph_status().
+            auto begin = check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal),
+                               "cudaStreamBeginCapture");
+            if (begin) {
+                auto enqueued = enqueue_step(n, copy_logits);
+                cudaGraph_t graph = nullptr;
+                auto ended = check(cudaStreamEndCapture(stream_, &graph), "cudaStreamEndCapture");
+                cudaGraphExec_t exec = nullptr;
+                auto made = enqueued && ended ? check(cudaGraphInstantiate(&exec, graph, 0),
+                                                      "cudaGraphInstantiate")
+                                              : Result<void>{};
+                if (graph != nullptr) {
+                    cudaGraphDestroy(graph);
+                }
+                if (!enqueued || !ended || !made) {
+                    options_.use_graphs = false;
+                    graph_note_ = !enqueued ? enqueued.error().message
+                                  : !ended  ? ended.error().message
+                                            : made.error().message;
+                } else {
+                    graphs_[copy_logits][size_t(n)] = exec;
+                }
+            } else {
+                options_.use_graphs = false;
+                graph_note_ = begin.error().message;
+            }
+        }
+        if (graphs_[copy_logits][size_t(n)] != nullptr) {
+            HEARTH_CUDA_TRY(cudaGraphLaunch(graphs_[copy_logits][size_t(n)], stream_),
+                            "cudaGraphLaunch");
+            launched = true;
+        }
+    }
+    if (!launched) {
+        if (auto ok = enqueue_step(n, copy_logits); !ok) {
+            return ok;
+        }
+    }
+    // The one host synchronisation of a step; kernel faults surface here.
+    HEARTH_CUDA_TRY(cudaStreamSynchronize(stream_), "decode step");
+    return {};
+}
+
+Result<void> CudaForwardImpl::run(std::span<const CudaBatchToken> batch, float* logits) {
+    const ModelInfo& info = m_.info;
+    for (const CudaBatchToken& t : batch) {
+        if (t.token < 0 || uint32_t(t.token) >= info.n_vocab) {
+            return fail(ErrorCode::invalid_argument,
+                        fmt::format("token id {} is outside the vocabulary (0..{})", t.token,
+                                    info.n_vocab - 1));
+        }
+        if (t.seq >= options_.n_seq) {
+            return fail(ErrorCode::invalid_argument,
+                        fmt::format("sequence slot {} does not exist (the CUDA forward has {})",
+                                    t.seq, options_.n_seq));
+        }
+        if (t.pos >= options_.n_ctx) {
+            return fail(
+                ErrorCode::context_full,
+                fmt::format("position {} is past the context of {} tokens", t.pos, options_.n_ctx));
+        }
+        if (t.want_logits && logits == nullptr) {
+            return fail(ErrorCode::invalid_argument, "logits requested without an output buffer");
+        }
+    }
+    HEARTH_CUDA_TRY(cudaSetDevice(options_.device), "cudaSetDevice");
+    size_t out_row = 0;
+    for (size_t first = 0; first < batch.size(); first += kMaxRows) {
+        const int n = int(std::min<size_t>(kMaxRows, batch.size() - first));
+        for (int r = 0; r < kMaxRows; ++r) {
+            const CudaBatchToken& t = batch[first + size_t(std::min(r, n - 1))];
+            host_ints_[r] = t.token;
+            host_ints_[kMaxRows + r] = int32_t(t.pos);
+            host_ints_[2 * kMaxRows + r] = int32_t(t.seq);
+        }
+        bool copy_logits = false;
+        for (int r = 0; r < n; ++r) {
+            copy_logits = copy_logits || batch[first + size_t(r)].want_logits;
+        }
+        if (auto ok = run_step(n, copy_logits); !ok) {
+            return ok;
+        }
+        last_rows_ = n;
+        for (int r = 0; r < n; ++r) {
+            if (batch[first + size_t(r)].want_logits) {
+                std::copy_n(host_logits_ + size_t(r) * info.n_vocab, info.n_vocab,
+                            logits + out_row * info.n_vocab);
+                ++out_row;
+            }
+        }
+    }
+    return {};
+}
+
+} // namespace hearth::cuda_detail

@@ -1,0 +1,77 @@
+// A model's weights in GPU memory: the matrices in their GGUF quantized layout and the norms
+// and biases as float32, in one device arena. One upload serves every CudaForward of the same
+// model on the same device (the chat's session and a comparison's group share it): forwards
+// find a live upload through shared_weights() and keep it alive while they exist.
+#pragma once
+
+#include "backend/cuda/device_arena.h"
+#include "hearth/error.h"
+#include "model/model_impl.h"
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace hearth::cuda_detail {
+
+struct DeviceMatrix {
+    int type = 0;
+    const void* data = nullptr;
+    size_t row_bytes = 0;
+    int64_t n_rows = 0, n_cols = 0;
+};
+
+// A transformer block's weights on the device; the optional vectors are null when the
+// architecture has none (ArchTraits).
+struct DeviceLayerWeights {
+    DeviceMatrix wq, wk, wv, wo, gate, up, down;
+    const float* attn_norm = nullptr;
+    const float* ffn_norm = nullptr;
+    const float *bq = nullptr, *bk = nullptr, *bv = nullptr;         // qwen2
+    const float *q_norm = nullptr, *k_norm = nullptr;                // qwen3, gemma3
+    const float *post_attn_norm = nullptr, *post_ffn_norm = nullptr; // gemma3
+    bool sliding = false; // gemma3: attends to the last sliding_window tokens
+};
+
+// Which weights go to the device: layers [0, n_layers), and whether the embedding table, the
+// output norm and the output matrix go too (a whole model) or stay on the host (a partial
+// offload, whose embeddings and head run on the CPU).
+struct WeightSelection {
+    uint32_t n_layers = 0;
+    bool head = true;
+    bool operator<(const WeightSelection& o) const {
+        return n_layers != o.n_layers ? n_layers < o.n_layers : head < o.head;
+    }
+};
+
+struct CudaWeights {
+    const Model::Impl* model = nullptr;
+    int device = 0;
+    WeightSelection selection;
+    Arena arena;
+    uint64_t bytes = 0;
+    // Bytes one decode step reads: every uploaded matrix and norm, but of the embedding table
+    // only one row (all of it when it doubles as the output matrix).
+    uint64_t decode_bytes = 0;
+    DeviceMatrix token_embd, output; // head only
+    const float* output_norm = nullptr;
+    const float* rope_freq_factors = nullptr;
+    std::vector<DeviceLayerWeights> layers;
+};
+
+// The arena size of a selection, before anything is allocated (each buffer 256-byte aligned).
+uint64_t plan_weight_bytes(const Model::Impl& m, const WeightSelection& selection);
+
+// The weights of `selection` of model `m` on `device`: the upload a live forward already holds,
+// else a new one (which fails with `unsupported` for a matrix type without a kernel, `device` /
+// `out_of_memory` for CUDA errors). `uploaded` (optional) tells which happened. The caller has
+// already set `device` current and checked that a new upload fits.
+Result<std::shared_ptr<const CudaWeights>> shared_weights(const Model::Impl& m, int device,
+                                                          const WeightSelection& selection,
+                                                          bool* uploaded = nullptr);
+
+// The live upload of `selection`, if any, without uploading.
+std::shared_ptr<const CudaWeights> find_shared_weights(const Model::Impl& m, int device,
+                                                       const WeightSelection& selection);
+
+} // namespace hearth::cuda_detail
