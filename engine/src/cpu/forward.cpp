@@ -13,6 +13,8 @@
 //   x += [post-norm] Wo a
 //   h = rmsnorm(x) * ffn_norm;  x += [post-norm] W_down (act(W_gate h) * W_up h)
 // logits = W_out (rmsnorm(x) * output_norm) for the tokens that want them.
+// run() is embed, layers [0, n_layer), head; run_to and run_from cut it at a layer, for a
+// model whose first layers run on the GPU.
 #include "cpu/forward.h"
 
 #include "cpu/cpu_features.h"
@@ -363,25 +365,133 @@ void Forward::attention(uint32_t layer, std::span<const BatchToken> batch) {
     });
 }
 
-Result<void> Forward::run(std::span<const BatchToken> batch, float* logits) {
+// Token ids always; with caches, that each token's cache has its position and the layers
+// [first_layer, last_layer) that will write to it.
+Result<void> Forward::check_batch(std::span<const BatchToken> batch, bool with_caches,
+                                  uint32_t first_layer, uint32_t last_layer) const {
     const ModelInfo& info = m_.info;
-    const size_t n = batch.size();
-    if (n == 0) {
-        return {};
-    }
     for (const auto& t : batch) {
         if (t.token < 0 || static_cast<uint32_t>(t.token) >= info.n_vocab) {
             return fail(ErrorCode::invalid_argument,
                         fmt::format("token id {} is outside the vocabulary (0..{})", t.token,
                                     info.n_vocab - 1));
         }
+        if (!with_caches) {
+            continue;
+        }
         if (!t.cache || t.pos >= t.cache->n_ctx()) {
             return fail(ErrorCode::context_full,
                         fmt::format("position {} is past the context of {} tokens", t.pos,
                                     t.cache ? t.cache->n_ctx() : 0));
         }
+        if (!t.cache->holds_layers(first_layer, last_layer)) {
+            return fail(ErrorCode::invalid_argument,
+                        fmt::format("the KV cache holds layers [{}, {}) but the forward pass "
+                                    "runs layers [{}, {})",
+                                    t.cache->first_layer(), t.cache->n_layer(), first_layer,
+                                    last_layer));
+        }
     }
-    ensure_capacity(n);
+    return {};
+}
+
+Result<void> Forward::check_layer(uint32_t layer, const char* what) const {
+    if (layer > m_.info.n_layer) {
+        return fail(ErrorCode::invalid_argument, fmt::format("{} {} is past the model's {} layers",
+                                                             what, layer, m_.info.n_layer));
+    }
+    return {};
+}
+
+// Embeddings: rows of token_embd, dequantized, times sqrt(n_embd) where the architecture
+// scales them (gemma).
+Result<void> Forward::embed_rows(std::span<const BatchToken> batch, float* x) {
+    const int64_t n_embd = m_.info.n_embd;
+    const float embd_scale = m_.arch.embed_scale ? std::sqrt(static_cast<float>(n_embd)) : 1.0f;
+    for (size_t t = 0; t < batch.size(); ++t) {
+        const auto* row = static_cast<const uint8_t*>(m_.token_embd.data) +
+                          size_t(batch[t].token) * m_.token_embd.row_bytes;
+        float* xt = x + t * n_embd;
+        if (auto ok = dequantize(m_.token_embd.type, row, xt, n_embd); !ok) {
+            return std::unexpected(ok.error());
+        }
+        if (embd_scale != 1.0f) {
+            for (int64_t i = 0; i < n_embd; ++i) {
+                xt[i] *= embd_scale;
+            }
+        }
+    }
+    return {};
+}
+
+Result<void> Forward::run(std::span<const BatchToken> batch, float* logits) {
+    if (batch.empty()) {
+        return {};
+    }
+    if (auto ok = check_batch(batch, true, 0, m_.info.n_layer); !ok) {
+        return ok;
+    }
+    ensure_capacity(batch.size());
+    if (auto ok = embed_rows(batch, x_.data()); !ok) {
+        return ok;
+    }
+    run_layers(batch, 0, m_.info.n_layer);
+    output_head(batch, logits);
+    return {};
+}
+
+Result<void> Forward::embed(std::span<const BatchToken> batch, float* residual) {
+    if (batch.empty()) {
+        return {};
+    }
+    if (auto ok = check_batch(batch, false, 0, 0); !ok) {
+        return ok;
+    }
+    return embed_rows(batch, residual);
+}
+
+Result<void> Forward::run_from(std::span<const BatchToken> batch, uint32_t first_layer,
+                               const float* residual, float* logits) {
+    if (auto ok = check_layer(first_layer, "first layer"); !ok) {
+        return ok;
+    }
+    if (batch.empty()) {
+        return {};
+    }
+    if (auto ok = check_batch(batch, true, first_layer, m_.info.n_layer); !ok) {
+        return ok;
+    }
+    ensure_capacity(batch.size());
+    std::copy_n(residual, batch.size() * m_.info.n_embd, x_.data());
+    run_layers(batch, first_layer, m_.info.n_layer);
+    output_head(batch, logits);
+    return {};
+}
+
+Result<void> Forward::run_to(std::span<const BatchToken> batch, uint32_t last_layer,
+                             float* residual) {
+    if (auto ok = check_layer(last_layer, "last layer"); !ok) {
+        return ok;
+    }
+    if (batch.empty()) {
+        return {};
+    }
+    if (auto ok = check_batch(batch, true, 0, last_layer); !ok) {
+        return ok;
+    }
+    ensure_capacity(batch.size());
+    if (auto ok = embed_rows(batch, x_.data()); !ok) {
+        return ok;
+    }
+    run_layers(batch, 0, last_layer);
+    std::copy_n(x_.data(), batch.size() * m_.info.n_embd, residual);
+    return {};
+}
+
+void Forward::run_layers(std::span<const BatchToken> batch, uint32_t first_layer,
+                         uint32_t last_layer) {
+    const ModelInfo& info = m_.info;
+    const size_t n = batch.size();
     ThreadPool& pool = *m_.pool;
     const int64_t n_embd = info.n_embd;
     const int64_t n_ff = info.n_ff;
@@ -397,25 +507,7 @@ Result<void> Forward::run(std::span<const BatchToken> batch, float* logits) {
     const int64_t nt = static_cast<int64_t>(n);
     const bool fused_rope = kernel_level() == KernelLevel::avx2;
 
-    // Embeddings: rows of token_embd, dequantized.
-    const auto embd_traits = tensor_type_traits(m_.token_embd.type);
-    (void)embd_traits;
-    const float embd_scale = m_.arch.embed_scale ? std::sqrt(static_cast<float>(n_embd)) : 1.0f;
-    for (size_t t = 0; t < n; ++t) {
-        const auto* row = static_cast<const uint8_t*>(m_.token_embd.data) +
-                          size_t(batch[t].token) * m_.token_embd.row_bytes;
-        float* x = x_.data() + t * n_embd;
-        if (auto ok = dequantize(m_.token_embd.type, row, x, n_embd); !ok) {
-            return std::unexpected(ok.error());
-        }
-        if (embd_scale != 1.0f) {
-            for (int64_t i = 0; i < n_embd; ++i) {
-                x[i] *= embd_scale;
-            }
-        }
-    }
-
-    for (uint32_t il = 0; il < info.n_layer; ++il) {
+    for (uint32_t il = first_layer; il < last_layer; ++il) {
         const LayerWeights& L = m_.layers[il];
         const RopeParams rope = rope_params(m_, L.sliding);
         for (size_t t = 0; t < n; ++t) {
@@ -495,10 +587,15 @@ Result<void> Forward::run(std::span<const BatchToken> batch, float* logits) {
             }
         }
     }
+}
 
-    // Final norm and output projection for the tokens that want logits.
+// Final norm and output projection for the tokens that want logits.
+void Forward::output_head(std::span<const BatchToken> batch, float* logits) {
+    const ModelInfo& info = m_.info;
+    const int64_t n_embd = info.n_embd;
+    const float eps = static_cast<float>(info.norm_rms_eps);
     int64_t n_out = 0;
-    for (size_t t = 0; t < n; ++t) {
+    for (size_t t = 0; t < batch.size(); ++t) {
         if (batch[t].want_logits) {
             rms_norm(x_.data() + t * n_embd, m_.output_norm.data(), h_.data() + n_out * n_embd,
                      n_embd, eps);
@@ -506,9 +603,9 @@ Result<void> Forward::run(std::span<const BatchToken> batch, float* logits) {
         }
     }
     if (n_out > 0) {
-        matmul(m_.output, h_.data(), n_out, n_embd, logits, info.n_vocab, scratch_.data(), pool);
+        matmul(m_.output, h_.data(), n_out, n_embd, logits, info.n_vocab, scratch_.data(),
+               *m_.pool);
     }
-    return {};
 }
 
 } // namespace hearth::cpu

@@ -42,7 +42,37 @@ public:
     // on its sequence's cache and its `kernels`, not on the other tokens in the batch.
     Result<void> run(std::span<const BatchToken> batch, float* logits);
 
+    // The pieces of run(), for a model split between devices (the first layers on the GPU,
+    // the rest here). `residual` is (batch.size(), n_embd) floats: the residual stream
+    // entering a layer. Chained on the same batch they give run()'s logits bit for bit:
+    //   run_to(batch, N, x); run_from(batch, N, x, logits);
+    //   embed(batch, x); <layers [0, N) elsewhere, on x>; run_from(batch, N, x, logits).
+    // They fail as run() does, and with `invalid_argument` for a layer past n_layer or a
+    // cache that does not hold the layers they run (KvCache's first layer).
+
+    // The batch's embeddings (embedding scale applied): the residual stream entering
+    // layer 0. Reads no cache; checks only the token ids.
+    Result<void> embed(std::span<const BatchToken> batch, float* residual);
+
+    // Layers [first_layer, n_layer), the output norm and the head, from the residual stream
+    // entering first_layer; writes logits as run() does. Writes the caches' cells of those
+    // layers only, so each token's cache needs first_layer() <= first_layer.
+    Result<void> run_from(std::span<const BatchToken> batch, uint32_t first_layer,
+                          const float* residual, float* logits);
+
+    // The embeddings and layers [0, last_layer); writes the residual stream entering
+    // last_layer. Writes the caches' cells of those layers only.
+    Result<void> run_to(std::span<const BatchToken> batch, uint32_t last_layer, float* residual);
+
 private:
+    Result<void> check_batch(std::span<const BatchToken> batch, bool with_caches,
+                             uint32_t first_layer, uint32_t last_layer) const;
+    Result<void> check_layer(uint32_t layer, const char* what) const;
+    Result<void> embed_rows(std::span<const BatchToken> batch, float* x);
+    // Layers [first_layer, last_layer) on x_; the batch already checked, x_ sized.
+    void run_layers(std::span<const BatchToken> batch, uint32_t first_layer, uint32_t last_layer);
+    // Final norm and output projection of x_ for the tokens that want logits.
+    void output_head(std::span<const BatchToken> batch, float* logits);
     void attention(uint32_t layer, std::span<const BatchToken> batch);
     void ensure_capacity(size_t n_tokens);
 
