@@ -2,6 +2,7 @@
 // scratch and runtime overhead, and whether that fits the memory this machine has.
 #pragma once
 
+#include "hearth/error.h"
 #include "hearth/model_info.h"
 
 #include <cstdint>
@@ -47,6 +48,69 @@ struct HostMemory {
     uint64_t available_bytes = 0;
 };
 std::optional<HostMemory> read_host_memory();
+
+// Partial offload: layers [0, n_gpu_layers) on the GPU, the rest on the CPU, for a model
+// whose whole does not fit the GPU. The embeddings are looked up and the output norm and head
+// run on the CPU, so the GPU holds only its layers' matrices and norms, their F16 KV cache
+// and a scratch:
+//   weights  = sum of layer_weight_bytes[0, N)   (file bytes; the device copy's alignment,
+//              at most 256 bytes a tensor, and the RoPE factors are left to the headroom)
+//   kv       = N × (align(n_seq·n_ctx·k_width·2) + align(n_seq·n_ctx·v_width·2)),
+//              k_width = n_head_kv·head_dim_k, v_width = n_head_kv·head_dim_v
+//   scratch  = for R = kOffloadGpuRows rows (the CUDA matrix-vector batch), each buffer
+//              aligned to 256 bytes: 3R int32 (tokens, positions, slots); float32 rows of
+//              R × n_embd twice (the residual stream in and out), R × max(n_embd, o_width)
+//              (the normed input), R × q_width, R × k_width, R × v_width, R × o_width,
+//              R × n_ff twice (gate, up); and the split attention's partial results,
+//              R × n_head × ceil(n_ctx / 256) × (2 + head_dim_v) floats.
+//   (q_width = n_head·head_dim_k, o_width = n_head·head_dim_v; all zero when N = 0.)
+// It fits when weights + kv + scratch + headroom <= the GPU's free bytes. The CPU keeps the
+// other layers' weights, the non-layer weights, the other layers' F16 KV cache
+// ((n_layer - N) × n_seq × n_ctx × (k_width + v_width) × 2) and plan_memory's CPU scratch.
+inline constexpr uint32_t kOffloadGpuRows = 8;
+inline constexpr uint64_t kOffloadGpuHeadroom = 512ull << 20; // CUDA context, cuBLAS, slack
+
+struct OffloadOptions {
+    uint32_t n_ctx = 0;     // tokens per sequence; 0 means the trained context
+    uint32_t n_seq = 1;     // sequences decoded together
+    uint32_t n_batch = 512; // prompt tokens per CPU forward pass (the CPU scratch)
+    uint64_t gpu_free_bytes = 0;
+    uint64_t gpu_headroom_bytes = kOffloadGpuHeadroom; // kept free on the GPU
+    // Host memory the CPU part may use; 0: not checked (the weights are memory-mapped).
+    uint64_t host_available_bytes = 0;
+    // The user's choice of GPU layers, clamped to n_layer; unset: the most that fit.
+    std::optional<uint32_t> n_gpu_layers = std::nullopt;
+};
+
+// Bytes of one side of the split, by kind.
+struct OffloadBytes {
+    uint64_t weights = 0;
+    uint64_t kv = 0;
+    uint64_t scratch = 0;
+    uint64_t total() const { return weights + kv + scratch; }
+};
+
+struct OffloadPlan {
+    uint32_t n_layer = 0;
+    uint32_t n_gpu_layers = 0; // layers [0, n_gpu_layers) run on the GPU
+    uint32_t n_ctx = 0;
+    uint32_t n_seq = 1;
+    OffloadBytes gpu; // without the headroom
+    OffloadBytes cpu;
+    uint64_t gpu_headroom_bytes = 0;
+    uint64_t gpu_free_bytes = 0;
+    uint32_t max_gpu_layers = 0; // the most layers that fit the GPU
+    // "22 of 32 layers on the GPU (5.10 GiB), 10 on the CPU (2.30 GiB)"
+    std::string summary;
+};
+
+// The split for a model, a context and the GPU's free memory; pure arithmetic, no device
+// call. Fails, with the arithmetic and what would fit in the message, with `out_of_memory`
+// when the requested layers do not fit the GPU (naming the most that would, and the largest
+// context at which the requested number would) or the CPU part does not fit
+// host_available_bytes (naming the fewest GPU layers that would make it fit), and with
+// `invalid_argument` when the info lacks per-layer weight sizes.
+Result<OffloadPlan> plan_offload(const ModelInfo& info, const OffloadOptions& options);
 
 // "1.23 GiB", "512.0 MiB", "900 B".
 std::string format_bytes(double bytes);

@@ -35,6 +35,12 @@ struct ModelInfo {
     uint64_t file_size = 0;
     uint64_t n_params = 0; // sum of tensor elements
     uint64_t weights_bytes = 0;
+    // weights_bytes split by where a partial offload puts them: the tensors of each block
+    // (`blk.{i}.*`, (n_layer) entries) and the rest (embeddings, output norm and head, RoPE
+    // factors). They sum to weights_bytes. layer_weight_bytes is empty when the header has
+    // fewer tensors than blocks (not a runnable model).
+    std::vector<uint64_t> layer_weight_bytes;
+    uint64_t non_layer_weight_bytes = 0;
 
     uint32_t n_layer = 0;
     uint32_t n_embd = 0;

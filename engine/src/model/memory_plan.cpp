@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fmt/format.h>
 #include <fstream>
+#include <numeric>
 #include <sstream>
 
 namespace hearth {
@@ -33,10 +35,199 @@ MemoryPlan plan_memory(const ModelInfo& info, const MemoryPlanOptions& options) 
     plan.scratch_bytes =
         4 * (n_batch * per_token + scores + static_cast<uint64_t>(info.n_vocab) * plan.n_seq);
 
-    // A CUDA context and cuBLAS workspace cost a few hundred MiB of device memory.
-    plan.overhead_bytes = options.device == DeviceKind::cuda ? 400ull << 20 : 0;
+    // The headroom the CUDA forward keeps free for the context, graphs and cuBLAS's workspace
+    // (the same constant, so that the plan refuses what the forward would refuse).
+    plan.overhead_bytes = options.device == DeviceKind::cuda ? kOffloadGpuHeadroom : 0;
     plan.total_bytes =
         plan.weights_bytes + plan.kv_bytes + plan.scratch_bytes + plan.overhead_bytes;
+    return plan;
+}
+
+namespace {
+
+// The CUDA backend starts every buffer on a 256-byte boundary (cuda_detail::align_up).
+uint64_t align_gpu(uint64_t n) {
+    constexpr uint64_t kAlign = 256;
+    return (n + kAlign - 1) / kAlign * kAlign;
+}
+
+// The arithmetic of a split at one context, for any number of GPU layers (the formulas are
+// in memory_plan.h).
+class SplitArithmetic {
+public:
+    SplitArithmetic(const ModelInfo& info, const OffloadOptions& options, uint32_t n_ctx)
+        : info_(info), options_(options), n_ctx_(n_ctx), n_seq_(std::max(options.n_seq, 1u)) {
+        // prefix_[i]: the weights of layers [0, i)
+        prefix_.resize(info.n_layer + 1, 0);
+        std::partial_sum(info.layer_weight_bytes.begin(), info.layer_weight_bytes.end(),
+                         prefix_.begin() + 1);
+    }
+
+    OffloadBytes gpu(uint32_t n_gpu_layers) const {
+        if (n_gpu_layers == 0) {
+            return {};
+        }
+        const uint64_t cells = uint64_t{n_seq_} * n_ctx_;
+        const uint64_t k_width = uint64_t{info_.n_head_kv} * info_.head_dim_k;
+        const uint64_t v_width = uint64_t{info_.n_head_kv} * info_.head_dim_v;
+        const uint64_t q_width = uint64_t{info_.n_head} * info_.head_dim_k;
+        const uint64_t o_width = uint64_t{info_.n_head} * info_.head_dim_v;
+        const uint64_t rows = kOffloadGpuRows;
+        const uint64_t float_buffers = [&] {
+            const uint64_t chunks = (uint64_t{n_ctx_} + 255) / 256;
+            return 2 * align_gpu(rows * info_.n_embd * 4) +
+                   align_gpu(rows * std::max<uint64_t>(info_.n_embd, o_width) * 4) +
+                   align_gpu(rows * q_width * 4) + align_gpu(rows * k_width * 4) +
+                   align_gpu(rows * v_width * 4) + align_gpu(rows * o_width * 4) +
+                   2 * align_gpu(rows * info_.n_ff * 4) +
+                   align_gpu(rows * info_.n_head * chunks * (2 + info_.head_dim_v) * 4);
+        }();
+        OffloadBytes bytes;
+        bytes.weights = prefix_[n_gpu_layers];
+        bytes.kv = uint64_t{n_gpu_layers} *
+                   (align_gpu(cells * k_width * 2) + align_gpu(cells * v_width * 2));
+        bytes.scratch = align_gpu(3 * rows * sizeof(int32_t)) + float_buffers;
+        return bytes;
+    }
+
+    OffloadBytes cpu(uint32_t n_gpu_layers) const {
+        const uint32_t n_cpu_layers = info_.n_layer - n_gpu_layers;
+        OffloadBytes bytes;
+        bytes.weights =
+            info_.non_layer_weight_bytes + prefix_[info_.n_layer] - prefix_[n_gpu_layers];
+        bytes.kv = uint64_t{n_cpu_layers} * n_seq_ * n_ctx_ * info_.n_head_kv *
+                   (info_.head_dim_k + info_.head_dim_v) * 2;
+        bytes.scratch = plan_memory(info_, {.n_ctx = n_ctx_,
+                                            .n_seq = n_seq_,
+                                            .n_batch = options_.n_batch,
+                                            .kv_type = KvCacheType::f16,
+                                            .device = DeviceKind::cpu})
+                            .scratch_bytes;
+        return bytes;
+    }
+
+    bool gpu_fits(uint32_t n_gpu_layers) const {
+        return n_gpu_layers == 0 ||
+               gpu(n_gpu_layers).total() + options_.gpu_headroom_bytes <= options_.gpu_free_bytes;
+    }
+    bool host_fits(uint32_t n_gpu_layers) const {
+        return options_.host_available_bytes == 0 ||
+               cpu(n_gpu_layers).total() <= options_.host_available_bytes;
+    }
+
+    // The most layers that fit the GPU (the need grows with the layers).
+    uint32_t max_gpu_layers() const {
+        uint32_t n = 0;
+        while (n < info_.n_layer && gpu_fits(n + 1)) {
+            ++n;
+        }
+        return n;
+    }
+    // The fewest GPU layers with which the CPU part fits the host; n_layer + 1 when none do.
+    uint32_t min_gpu_layers() const {
+        uint32_t n = 0;
+        while (n <= info_.n_layer && !host_fits(n)) {
+            ++n;
+        }
+        return n;
+    }
+
+private:
+    const ModelInfo& info_;
+    const OffloadOptions& options_;
+    uint32_t n_ctx_, n_seq_;
+    std::vector<uint64_t> prefix_;
+};
+
+// The largest context below n_ctx at which `fits` holds (it holds at smaller contexts when it
+// holds at a larger one, all needs growing with the context); 0 when none does.
+template <class Fits>
+uint32_t largest_context(uint32_t n_ctx, Fits fits) {
+    uint32_t low = 0, high = n_ctx; // fits(low) or low = 0; !fits(high)
+    while (high - low > 1) {
+        const uint32_t mid = low + (high - low) / 2;
+        (fits(mid) ? low : high) = mid;
+    }
+    return low;
+}
+
+std::string bytes_text(uint64_t bytes) {
+    return format_bytes(static_cast<double>(bytes));
+}
+
+} // namespace
+
+Result<OffloadPlan> plan_offload(const ModelInfo& info, const OffloadOptions& options) {
+    if (info.n_layer == 0 || info.layer_weight_bytes.size() != info.n_layer) {
+        return fail(ErrorCode::invalid_argument,
+                    fmt::format("the model's per-layer weight sizes are unknown ({} for {} "
+                                "layers): cannot plan a partial offload",
+                                info.layer_weight_bytes.size(), info.n_layer));
+    }
+    OffloadPlan plan;
+    plan.n_layer = info.n_layer;
+    plan.n_ctx = options.n_ctx ? options.n_ctx : info.n_ctx_train;
+    plan.n_seq = std::max(options.n_seq, 1u);
+    plan.gpu_headroom_bytes = options.gpu_headroom_bytes;
+    plan.gpu_free_bytes = options.gpu_free_bytes;
+    if (plan.n_ctx == 0) {
+        return fail(ErrorCode::invalid_argument, "the context is 0 tokens: cannot plan memory");
+    }
+    const SplitArithmetic split(info, options, plan.n_ctx);
+    auto at_context = [&](uint32_t n_ctx) { return SplitArithmetic(info, options, n_ctx); };
+    plan.max_gpu_layers = split.max_gpu_layers();
+    const uint32_t n =
+        options.n_gpu_layers ? std::min(*options.n_gpu_layers, info.n_layer) : plan.max_gpu_layers;
+
+    if (!split.gpu_fits(n)) {
+        const OffloadBytes gpu = split.gpu(n);
+        const uint32_t fit_ctx =
+            largest_context(plan.n_ctx, [&](uint32_t c) { return at_context(c).gpu_fits(n); });
+        return fail(
+            ErrorCode::out_of_memory,
+            fmt::format("{} layers on the GPU need {}: weights {} + KV cache {} ({} tokens x {} "
+                        "sequences) + scratch {} + headroom {}, but {} is free; at most {} "
+                        "layers fit{}",
+                        n, bytes_text(gpu.total() + options.gpu_headroom_bytes),
+                        bytes_text(gpu.weights), bytes_text(gpu.kv), plan.n_ctx, plan.n_seq,
+                        bytes_text(gpu.scratch), bytes_text(options.gpu_headroom_bytes),
+                        bytes_text(options.gpu_free_bytes), plan.max_gpu_layers,
+                        fit_ctx
+                            ? fmt::format(", or {} at a context of at most {} tokens", n, fit_ctx)
+                            : std::string()));
+    }
+    if (!split.host_fits(n)) {
+        const OffloadBytes cpu = split.cpu(n);
+        const uint32_t fewest = split.min_gpu_layers();
+        std::string what_would;
+        if (fewest <= info.n_layer && fewest <= plan.max_gpu_layers) {
+            what_would = fmt::format("at least {} layers on the GPU would fit", fewest);
+        } else {
+            const uint32_t fit_ctx = largest_context(plan.n_ctx, [&](uint32_t c) {
+                const SplitArithmetic s = at_context(c);
+                return s.min_gpu_layers() <= s.max_gpu_layers();
+            });
+            what_would = fewest <= info.n_layer
+                             ? fmt::format("at least {} layers on the GPU would fit, but at most "
+                                           "{} fit the GPU",
+                                           fewest, plan.max_gpu_layers)
+                             : std::string("no split fits");
+            what_would += fit_ctx ? fmt::format("; a context of at most {} tokens would", fit_ctx)
+                                  : std::string("; no context would");
+        }
+        return fail(ErrorCode::out_of_memory,
+                    fmt::format("with {} layers on the GPU, the CPU part needs {}: weights {} + KV "
+                                "cache {} + scratch {}, but {} of host memory is available; {}",
+                                n, bytes_text(cpu.total()), bytes_text(cpu.weights),
+                                bytes_text(cpu.kv), bytes_text(cpu.scratch),
+                                bytes_text(options.host_available_bytes), what_would));
+    }
+    plan.n_gpu_layers = n;
+    plan.gpu = split.gpu(n);
+    plan.cpu = split.cpu(n);
+    plan.summary =
+        fmt::format("{} of {} layers on the GPU ({}), {} on the CPU ({})", n, info.n_layer,
+                    bytes_text(plan.gpu.total()), info.n_layer - n, bytes_text(plan.cpu.total()));
     return plan;
 }
 

@@ -2,11 +2,29 @@
 #include "hearth/model_info.h"
 
 #include <algorithm>
+#include <charconv>
 #include <fmt/format.h>
 #include <map>
+#include <string_view>
 
 namespace hearth {
 namespace {
+
+// The block a tensor belongs to, from its name (`blk.12.attn_q.weight` is in block 12).
+std::optional<uint32_t> block_index(std::string_view name) {
+    constexpr std::string_view prefix = "blk.";
+    if (!name.starts_with(prefix)) {
+        return std::nullopt;
+    }
+    name.remove_prefix(prefix.size());
+    uint32_t index = 0;
+    const auto [end, error] = std::from_chars(name.data(), name.data() + name.size(), index);
+    if (error != std::errc{} || end == name.data() || end == name.data() + name.size() ||
+        *end != '.') {
+        return std::nullopt;
+    }
+    return index;
+}
 
 // A hyper-parameter stored as a scalar, or as a per-layer array (some models vary it
 // across layers; the largest value sizes the buffers).
@@ -116,9 +134,21 @@ Result<ModelInfo> read_model_info(const GgufHeader& header, uint64_t file_size) 
     }
 
     std::map<TensorType, QuantShare> shares;
+    // A runnable model has tensors in every block; a header claiming more blocks than it has
+    // tensors (a bad or truncated file) gets no per-layer split rather than a huge vector.
+    if (info.n_layer <= header.tensors.size()) {
+        info.layer_weight_bytes.assign(info.n_layer, 0);
+    }
     for (const auto& tensor : header.tensors) {
         info.n_params += tensor.n_elements;
         info.weights_bytes += tensor.n_bytes;
+        // A block index past block_count belongs to no layer the forward pass runs.
+        if (auto block = block_index(tensor.name);
+            block && *block < info.layer_weight_bytes.size()) {
+            info.layer_weight_bytes[*block] += tensor.n_bytes;
+        } else {
+            info.non_layer_weight_bytes += tensor.n_bytes;
+        }
         auto& share = shares[tensor.type];
         share.type = tensor.type;
         share.n_tensors += 1;
