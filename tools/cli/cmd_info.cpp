@@ -1,11 +1,14 @@
-// `hearth-cli info MODEL [--ctx N] [--json]`: what a model is and what running it costs.
+// `hearth-cli info MODEL [--ctx N] [--gpu-free SIZE [--gpu-layers N]] [--json]`: what a model
+// is and what running it costs, and how it would split between a GPU and the CPU.
 #include "cli_args.h"
 #include "commands.h"
 #include "hearth/cuda_device.h"
 #include "hearth/gguf.h"
+#include "hearth/gpu_layers.h"
 #include "hearth/memory_plan.h"
 #include "hearth/model_info.h"
 
+#include <charconv>
 #include <cstdio>
 #include <fmt/format.h>
 #include <iostream>
@@ -22,6 +25,67 @@ std::string format_count(uint64_t n) {
         return fmt::format("{:.2f} M", n / 1e6);
     }
     return std::to_string(n);
+}
+
+// "4GiB", "512MiB", "1.5G", "8000000000": bytes, binary units (K/KiB ... T/TiB, B or none).
+Result<uint64_t> parse_size(const std::string& text) {
+    double value = 0;
+    const char* end = text.data() + text.size();
+    const auto [unit, error] = std::from_chars(text.data(), end, value);
+    std::string suffix(unit, end);
+    std::erase(suffix, ' ');
+    const std::pair<const char*, int> units[] = {{"", 0},   {"B", 0},    {"K", 10}, {"KiB", 10},
+                                                 {"M", 20}, {"MiB", 20}, {"G", 30}, {"GiB", 30},
+                                                 {"T", 40}, {"TiB", 40}};
+    for (const auto& [name, shift] : units) {
+        if (error == std::errc{} && value >= 0 && suffix == name) {
+            const double bytes = value * double(1ull << shift);
+            if (bytes < 1.8e19) {
+                return static_cast<uint64_t>(bytes);
+            }
+        }
+    }
+    return fail(ErrorCode::invalid_argument,
+                fmt::format("expected a size such as 4GiB, 512MiB or 8000000000, got '{}'", text));
+}
+
+// The requested split, or the refusal, as JSON.
+nlohmann::json offload_json(const Result<OffloadPlan>& plan, uint64_t gpu_free_bytes) {
+    if (!plan) {
+        return {{"gpu_free_bytes", gpu_free_bytes}, {"error", plan.error().message}};
+    }
+    auto side = [](const OffloadBytes& b) {
+        return nlohmann::json{{"weights_bytes", b.weights},
+                              {"kv_bytes", b.kv},
+                              {"scratch_bytes", b.scratch},
+                              {"total_bytes", b.total()}};
+    };
+    return {{"gpu_free_bytes", gpu_free_bytes},
+            {"gpu_headroom_bytes", plan->gpu_headroom_bytes},
+            {"n_ctx", plan->n_ctx},
+            {"n_layer", plan->n_layer},
+            {"n_gpu_layers", plan->n_gpu_layers},
+            {"max_gpu_layers", plan->max_gpu_layers},
+            {"gpu", side(plan->gpu)},
+            {"cpu", side(plan->cpu)},
+            {"summary", plan->summary}};
+}
+
+void print_offload(const Result<OffloadPlan>& plan, uint64_t gpu_free_bytes, uint32_t n_ctx) {
+    auto bytes = [](uint64_t n) { return format_bytes(static_cast<double>(n)); };
+    std::printf("\npartial offload with %s free on the GPU, at a context of %u tokens\n",
+                bytes(gpu_free_bytes).c_str(), n_ctx);
+    if (!plan) {
+        std::printf("  will not fit           %s\n", plan.error().message.c_str());
+        return;
+    }
+    std::printf("  split                  %s\n", plan->summary.c_str());
+    std::printf("  on the GPU             weights %s + KV cache %s + scratch %s (+ %s kept free)\n",
+                bytes(plan->gpu.weights).c_str(), bytes(plan->gpu.kv).c_str(),
+                bytes(plan->gpu.scratch).c_str(), bytes(plan->gpu_headroom_bytes).c_str());
+    std::printf("  on the CPU             weights %s + KV cache %s + scratch %s\n",
+                bytes(plan->cpu.weights).c_str(), bytes(plan->cpu.kv).c_str(),
+                bytes(plan->cpu.scratch).c_str());
 }
 
 nlohmann::json to_json(const ModelInfo& info, const MemoryPlan& plan, const GgufFile& file,
@@ -177,7 +241,7 @@ void print_text(const ModelInfo& info, const MemoryPlan& plan, const GgufFile& f
 } // namespace
 
 int cmd_info(int argc, char** argv) {
-    const ArgSpec spec{.options = {"--ctx"},
+    const ArgSpec spec{.options = {"--ctx", "--gpu-free", "--gpu-layers"},
                        .flags = {"--json"},
                        .repeatable = {},
                        .short_names = {{"-c", "--ctx"}}};
@@ -187,7 +251,8 @@ int cmd_info(int argc, char** argv) {
         return 2;
     }
     if (args->positionals.size() != 1) {
-        std::fprintf(stderr, "usage: hearth-cli info MODEL [--ctx N] [--json]\n");
+        std::fprintf(stderr, "usage: hearth-cli info MODEL [--ctx N] [--gpu-free SIZE "
+                             "[--gpu-layers N|all|auto]] [--json]\n");
         return 2;
     }
     auto ctx = args->get_int("--ctx");
@@ -196,6 +261,25 @@ int cmd_info(int argc, char** argv) {
     }
     if (ctx->has_value() && (**ctx <= 0 || **ctx > (1ll << 24))) {
         return report_error("--ctx must be between 1 and 16777216 tokens");
+    }
+    std::optional<uint64_t> gpu_free;
+    if (auto text = args->get("--gpu-free")) {
+        auto size = parse_size(*text);
+        if (!size) {
+            return report_error(("--gpu-free: " + size.error().message).c_str());
+        }
+        gpu_free = *size;
+    }
+    int32_t gpu_layers = kAutoGpuLayers;
+    if (auto text = args->get("--gpu-layers")) {
+        if (!gpu_free) {
+            return report_error("--gpu-layers needs --gpu-free: the plan is for that much memory");
+        }
+        auto layers = parse_gpu_layers(*text);
+        if (!layers) {
+            return report_error(("--gpu-layers: " + layers.error().message).c_str());
+        }
+        gpu_layers = *layers;
     }
     auto file = GgufFile::open(args->positionals[0]);
     if (!file) {
@@ -209,10 +293,27 @@ int cmd_info(int argc, char** argv) {
     options.n_ctx = ctx->has_value() ? static_cast<uint32_t>(**ctx) : 0;
     const MemoryPlan plan = plan_memory(*info, options);
     const auto host = read_host_memory();
+    std::optional<Result<OffloadPlan>> offload;
+    if (gpu_free) {
+        OffloadOptions offload_options{.n_ctx = plan.n_ctx, .gpu_free_bytes = *gpu_free};
+        if (gpu_layers == kAllGpuLayers) {
+            offload_options.n_gpu_layers = info->n_layer;
+        } else if (gpu_layers != kAutoGpuLayers) {
+            offload_options.n_gpu_layers = static_cast<uint32_t>(gpu_layers);
+        }
+        offload = plan_offload(*info, offload_options);
+    }
     if (args->has("--json")) {
-        std::cout << to_json(*info, plan, *file, host).dump(2) << '\n';
+        nlohmann::json out = to_json(*info, plan, *file, host);
+        if (offload) {
+            out["offload"] = offload_json(*offload, *gpu_free);
+        }
+        std::cout << out.dump(2) << '\n';
     } else {
         print_text(*info, plan, *file, host);
+        if (offload) {
+            print_offload(*offload, *gpu_free, plan.n_ctx);
+        }
     }
     return 0;
 }
