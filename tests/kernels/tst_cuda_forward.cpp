@@ -156,6 +156,112 @@ private slots:
         }
     }
 
+    void partial_offload_data() { arch_models_data(); }
+
+    // The first N layers on the GPU, the rest and the head on the CPU: every position's logits
+    // within the same bound of the CPU's as the whole model on the GPU (the CPU layers add no
+    // error of their own), for N = 1, half and all layers; cells copied between slots on both
+    // devices; the memory report says what went where.
+    void partial_offload() {
+        QFETCH(QString, gguf);
+        QFETCH(double, tolerance);
+        const auto model = load(arch_dir() / gguf.toStdString());
+        QVERIFY(model);
+        const hearth::ModelInfo& info = model->info();
+        const std::vector<int32_t> tokens{1, 7, 300, 42, 5, 99, 13, 8, 250, 3, 77};
+        const auto want = cpu_logits(*model, tokens);
+        QVERIFY(!want.empty());
+        for (const uint32_t n : {1u, std::max(1u, info.n_layer / 2), info.n_layer}) {
+            auto forward =
+                CudaForward::create(*model, {.n_ctx = 32, .n_seq = 2, .gpu_layers = int32_t(n)});
+            QVERIFY2(forward, forward ? "" : forward.error().message.c_str());
+            const auto mem = (*forward)->memory();
+            QCOMPARE(mem.gpu_layers, n);
+            QCOMPARE(mem.n_layers, info.n_layer);
+            QVERIFY(!mem.head_on_gpu);
+            const uint64_t host_kv = uint64_t(info.n_layer - n) * 32 * 2 *
+                                     (info.n_head_kv * (info.head_dim_k + info.head_dim_v)) * 2;
+            QCOMPARE(mem.host_kv_bytes, host_kv);
+            std::vector<float> got(want.size(), NAN);
+            const auto ok = (*forward)->run(prompt_batch(tokens), got.data());
+            QVERIFY2(ok, ok ? "" : ok.error().message.c_str());
+            const double error = relative_error(got, want);
+            qInfo("%s, %u of %u layers on the GPU: max |GPU - CPU| = %.2e of the logit scale",
+                  qPrintable(gguf), n, info.n_layer, error);
+            QVERIFY2(
+                error <= tolerance,
+                qPrintable(
+                    QStringLiteral("%1 layers: error %2 > %3").arg(n).arg(error).arg(tolerance)));
+            // Slot 1 gets slot 0's first 6 cells and goes on from there: the same logits as
+            // slot 0 had at those positions.
+            QVERIFY((*forward)->copy_cells(0, 1, 0, 6));
+            const std::vector<int32_t> rest(tokens.begin() + 6, tokens.end());
+            std::vector<CudaBatchToken> batch;
+            for (size_t i = 0; i < rest.size(); ++i) {
+                batch.push_back({rest[i], uint32_t(6 + i), 1, true});
+            }
+            std::vector<float> copied(rest.size() * info.n_vocab, NAN);
+            QVERIFY((*forward)->run(batch, copied.data()));
+            const std::vector<float> slot0(got.begin() + std::ptrdiff_t(6 * info.n_vocab),
+                                           got.end());
+            QVERIFY2(relative_error(copied, slot0) <= tolerance,
+                     qPrintable(QStringLiteral("%1 layers, copied cells").arg(n)));
+            // The logits are the CPU's to sample.
+            const auto sampled = (*forward)->sample({}, {}, 0.5, 0);
+            QVERIFY(sampled && sampled->needs_host);
+        }
+    }
+
+    // Auto: the whole model when it fits; within a memory budget that holds about half the
+    // weights, as many layers as fit, the rest on the CPU, with the same logits.
+    void partial_offload_auto() {
+        const auto model = load(arch_dir() / "llama_q4_0.gguf");
+        QVERIFY(model);
+        const hearth::ModelInfo& info = model->info();
+        hearth::CudaMemoryReport whole;
+        {
+            auto forward =
+                CudaForward::create(*model, {.n_ctx = 32, .gpu_layers = hearth::kAutoGpuLayers});
+            QVERIFY2(forward, forward ? "" : forward.error().message.c_str());
+            whole = (*forward)->memory();
+            QCOMPARE(whole.gpu_layers, info.n_layer);
+            QVERIFY(whole.head_on_gpu);
+        }
+        const std::vector<int32_t> tokens{3, 14, 15, 92, 65, 35};
+        const auto want = cpu_logits(*model, tokens);
+        const uint64_t budget =
+            (512ull << 20) + whole.scratch_bytes + whole.kv_bytes + whole.weights_bytes / 2;
+        auto forward = CudaForward::create(
+            *model, {.n_ctx = 32, .gpu_layers = hearth::kAutoGpuLayers, .memory_budget = budget});
+        QVERIFY2(forward, forward ? "" : forward.error().message.c_str());
+        const auto mem = (*forward)->memory();
+        qInfo("budget %.1f MiB: %u of %u layers on the GPU", budget / 1048576.0, mem.gpu_layers,
+              info.n_layer);
+        QVERIFY(!mem.head_on_gpu);
+        QVERIFY(mem.gpu_layers >= 1 && mem.gpu_layers < info.n_layer);
+        std::vector<float> got(want.size(), NAN);
+        QVERIFY((*forward)->run(prompt_batch(tokens), got.data()));
+        QVERIFY2(relative_error(got, want) <= 3e-2, "auto partial offload logits");
+
+        // The same budget for the whole model is refused with the arithmetic and the layers
+        // that would fit; an explicit count that does not fit names the most that would.
+        auto refused = CudaForward::create(*model, {.n_ctx = 32, .memory_budget = budget});
+        QVERIFY(!refused);
+        QCOMPARE(refused.error().code, hearth::ErrorCode::out_of_memory);
+        QVERIFY2(QString::fromStdString(refused.error().message)
+                     .contains(QStringLiteral("%1 of %2 layers would fit")
+                                   .arg(mem.gpu_layers)
+                                   .arg(info.n_layer)),
+                 refused.error().message.c_str());
+        auto too_many = CudaForward::create(
+            *model, {.n_ctx = 32, .gpu_layers = int32_t(info.n_layer), .memory_budget = budget});
+        QVERIFY(!too_many);
+        QCOMPARE(too_many.error().code, hearth::ErrorCode::out_of_memory);
+        auto none = CudaForward::create(*model, {.n_ctx = 32, .gpu_layers = 0});
+        QVERIFY(!none);
+        QCOMPARE(none.error().code, hearth::ErrorCode::invalid_argument);
+    }
+
     // Greedy generation on the default model: the same tokens as the CPU, or a divergence only
     // after a near-tie (the CPU's top two logits within 0.25: the CPU's 8-bit activations move
     // this Q4_1 model's logits by ~1e-2 of their scale), and logits within 3e-2 of the scale.

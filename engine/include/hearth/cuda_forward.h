@@ -9,6 +9,7 @@
 #pragma once
 
 #include "hearth/error.h"
+#include "hearth/gpu_layers.h"
 #include "hearth/model.h"
 #include "hearth/sampling.h"
 
@@ -25,6 +26,21 @@ struct CudaForwardOptions {
     uint32_t n_seq = 1;     // sequences (KV slots) decoded together
     int device = 0;         // CUDA runtime ordinal
     bool use_graphs = true; // capture each step shape once as a CUDA graph and replay it
+    // kAllGpuLayers, kAutoGpuLayers (hearth/gpu_layers.h), or N >= 1: partial offload, the first N
+    // layers (and their KV cache) on the GPU; the embeddings, the other layers and the output head
+    // on the CPU, whose forward pass takes over the residual stream after layer N - 1. N at or
+    // above the model's layer count puts every layer on the GPU and the head on the CPU.
+    int32_t gpu_layers = kAllGpuLayers;
+    // Use at most this many bytes of the device's free memory (0: all of it), e.g. to leave
+    // room for other programs; plans and refusals count against it.
+    uint64_t memory_budget = 0;
+    // A prompt (at least 16 tokens of one sequence at consecutive positions in one run())
+    // goes through the layers in chunks of up to this many rows, the matrix products on the
+    // tensor cores through cuBLAS (loaded on first use) and a tiled attention, instead of
+    // 8-row steps that each read all the weights. 0: 8-row steps only. Costs scratch memory
+    // proportional to it and cuBLAS's buffers (64 MiB and up), counted in the plan. Partial
+    // offload runs its GPU layers in 8-row steps.
+    uint32_t prefill_rows = 512;
 };
 
 // Device memory of one CudaForward, by arena, and the device's at creation.
@@ -42,6 +58,12 @@ struct CudaMemoryReport {
     // model (the chat's session and a comparison's group share one upload); weights_bytes
     // then counts memory this forward did not allocate.
     bool weights_shared = false;
+    // Layers on the GPU and in the model; fewer on the GPU under partial offload, whose CPU
+    // part keeps the other layers' KV cache in host memory (host_kv_bytes).
+    uint32_t gpu_layers = 0;
+    uint32_t n_layers = 0;
+    bool head_on_gpu = true; // the embeddings and the output head
+    uint64_t host_kv_bytes = 0;
 };
 
 // A token drawn on the GPU, and the top candidates of the chain's last stage when asked.
@@ -64,21 +86,23 @@ class CudaForward {
 public:
     // Uploads the model's weights to GPU `options.device`, unless a live forward of the same
     // model on that device already holds them (then shared), and allocates the KV cache and
-    // scratch. Fails before allocating anything with `out_of_memory` when the model does not
-    // fit the device's free memory (the message gives the arithmetic and the largest context
-    // that would fit), `unsupported` for an architecture feature the CUDA step lacks (named),
-    // `device` for any CUDA error (no device, driver, launch). The Model must outlive the
-    // CudaForward.
+    // scratch. Fails before allocating anything with `out_of_memory` when the model (or the
+    // requested layers) does not fit the device's free memory (the message gives the arithmetic,
+    // the largest context and the most GPU layers that would fit), `invalid_argument` for
+    // gpu_layers below 1 other than the two constants, `unsupported` for an architecture feature
+    // the CUDA step lacks (named), `device` for any CUDA error (no device, driver, launch). The
+    // Model must outlive the CudaForward.
     static Result<std::unique_ptr<CudaForward>> create(const Model& model,
                                                        const CudaForwardOptions& options);
 
     virtual ~CudaForward() = default;
 
     // Runs the batch (tokens of one sequence in position order; a sequence's earlier positions
-    // already cached) in steps of up to 8 tokens, and writes n_vocab logits per token with
-    // want_logits, in batch order, into `logits` (host memory). Fails with `invalid_argument`
-    // for a token id out of range or a bad slot, `context_full` for a position past n_ctx,
-    // `device` for a CUDA error. Not thread-safe: one thread drives one CudaForward.
+    // already cached) in steps of up to 8 tokens, a prompt run in chunks of prefill_rows, and
+    // writes n_vocab logits per token with want_logits, in batch order, into `logits` (host
+    // memory). Fails with `invalid_argument` for a token id out of range or a bad slot,
+    // `context_full` for a position past n_ctx, `device` for a CUDA error. Not thread-safe:
+    // one thread drives one CudaForward.
     virtual Result<void> run(std::span<const CudaBatchToken> batch, float* logits) = 0;
 
     // Runs the sampling chain of hearth::Sampler on the GPU over the logits of the last row
@@ -87,7 +111,8 @@ public:
     // the last params.repeat_last_n tokens are penalised. `u`: the uniform draw in [0, 1);
     // kernels/sampling.cuh's sample_uniform of two outputs of the sequence's std::mt19937
     // gives the CPU sampler's draw. Fails with `invalid_argument` before any run() or for
-    // invalid params, `device` for a CUDA error.
+    // invalid params, `device` for a CUDA error. Under partial offload the logits are the
+    // CPU's: the answer is always needs_host.
     virtual Result<CudaSample> sample(const SamplingParams& params,
                                       std::span<const int32_t> history, double u,
                                       int n_top = 0) = 0;
@@ -102,6 +127,9 @@ public:
     virtual uint32_t n_ctx() const = 0;
     // "graphs" or why graphs are off ("graphs off: <reason>"), for logs and hearth-bench.
     virtual std::string graph_status() const = 0;
+    // "cuBLAS prefill" (loaded), "cuBLAS prefill (not loaded yet)", or why prompts run in
+    // 8-row steps ("prefill off: <reason>", e.g. cuBLAS not found), for logs and hearth-bench.
+    virtual std::string prefill_status() const { return "prefill off: not supported here"; }
 };
 
 #if !defined(HEARTH_HAVE_CUDA)

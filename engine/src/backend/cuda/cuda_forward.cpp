@@ -8,6 +8,7 @@
 // fit with the arithmetic, then allocates the arenas and pinned host buffers.
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_forward_impl.h"
+#include "backend/cuda/hybrid_forward.h"
 #include "backend/cuda/rope_config.h"
 #include "hearth/memory_plan.h"
 
@@ -26,10 +27,12 @@ CudaForwardImpl::~CudaForwardImpl() {
             }
         }
     }
+    cublas_.reset(); // its handle is bound to the stream
     if (stream_ != nullptr) {
         cudaStreamDestroy(stream_);
     }
-    for (void* p : {static_cast<void*>(host_ints_), static_cast<void*>(host_logits_),
+    for (void* p : {static_cast<void*>(host_ints_), static_cast<void*>(host_prefill_ints_),
+                    static_cast<void*>(host_logits_), static_cast<void*>(host_x_),
                     static_cast<void*>(host_history_), static_cast<void*>(host_control_),
                     static_cast<void*>(host_result_)}) {
         if (p != nullptr) {
@@ -60,6 +63,57 @@ Result<void> CudaForwardImpl::check_architecture() const {
     return {};
 }
 
+ForwardPlan plan_forward(const Model::Impl& m, const CudaForwardOptions& options,
+                         const WeightSelection& selection) {
+    const ModelInfo& info = m.info;
+    const size_t k_width = size_t(info.n_head_kv) * info.head_dim_k;
+    const size_t v_width = size_t(info.n_head_kv) * info.head_dim_v;
+    const size_t q_width = size_t(info.n_head) * info.head_dim_k;
+    const size_t o_width = size_t(info.n_head) * info.head_dim_v;
+    const size_t cells = size_t(options.n_seq) * options.n_ctx;
+    ForwardPlan plan;
+    plan.weights_bytes = plan_weight_bytes(m, selection);
+    plan.kv_per_token = uint64_t(selection.n_layers) * (k_width + v_width) * sizeof(uint16_t);
+    plan.kv_bytes = selection.n_layers * (align_up(cells * k_width * sizeof(uint16_t)) +
+                                          align_up(cells * v_width * sizeof(uint16_t)));
+    const kernels::KvLayout layout{int(info.n_head),     int(info.n_head_kv), int(info.head_dim_k),
+                                   int(info.head_dim_v), int(options.n_ctx),  int(options.n_seq)};
+    const size_t ws_floats = kernels::attention_workspace_floats(layout, kMaxRows);
+    const size_t R = kMaxRows;
+    plan.scratch_bytes =
+        align_up(3 * R * sizeof(int32_t)) + align_up(R * info.n_embd * 4) * 2 +
+        align_up(R * std::max<size_t>(info.n_embd, o_width) * 4) + align_up(R * q_width * 4) +
+        align_up(R * k_width * 4) + align_up(R * v_width * 4) + align_up(R * o_width * 4) +
+        2 * align_up(R * info.n_ff * 4) + align_up(R * info.n_vocab * 4) + align_up(ws_floats * 4) +
+        // sample(): the penalty window, the control, the result and the working logits
+        align_up(kMaxHistory * sizeof(int32_t)) + align_up(sizeof(kernels::SampleControl)) +
+        align_up(sizeof(kernels::SampleResult)) + align_up(info.n_vocab * 4);
+    if (selection.head) { // prompts in chunks (cuda_prefill_step.cpp); not under partial offload
+        plan.scratch_bytes += prefill_scratch_bytes(info, options.prefill_rows);
+        plan.prefill_cublas_bytes = prefill_cublas_bytes(info, options.prefill_rows);
+    }
+    return plan;
+}
+
+uint64_t usable_bytes(uint64_t free_bytes, const CudaForwardOptions& options) {
+    return options.memory_budget > 0 ? std::min<uint64_t>(free_bytes, options.memory_budget)
+                                     : free_bytes;
+}
+
+uint32_t most_gpu_layers(const Model::Impl& m, const CudaForwardOptions& options,
+                         uint64_t free_bytes) {
+    for (uint32_t n = m.info.n_layer; n > 0; --n) {
+        const WeightSelection selection{n, false};
+        const ForwardPlan plan = plan_forward(m, options, selection);
+        const bool shared = find_shared_weights(m, options.device, selection) != nullptr;
+        if ((shared ? 0 : plan.weights_bytes) + plan.kv_bytes + plan.scratch_bytes + kHeadroom <=
+            free_bytes) {
+            return n;
+        }
+    }
+    return 0;
+}
+
 Result<void> CudaForwardImpl::init() {
     const ModelInfo& info = m_.info;
     const ArchTraits& arch = m_.arch;
@@ -77,56 +131,65 @@ Result<void> CudaForwardImpl::init() {
                                 options_.n_ctx, options_.n_seq));
     }
 
+    if (options_.prefill_rows > kMaxPrefillRows) {
+        return fail(ErrorCode::invalid_argument,
+                    fmt::format("prefill chunks of {} rows: at most {}", options_.prefill_rows,
+                                kMaxPrefillRows));
+    }
+
     // The plan, before any allocation.
     const size_t k_width = size_t(info.n_head_kv) * info.head_dim_k;
     const size_t v_width = size_t(info.n_head_kv) * info.head_dim_v;
     const size_t q_width = size_t(info.n_head) * info.head_dim_k;
     const size_t o_width = size_t(info.n_head) * info.head_dim_v;
-    const WeightSelection selection{info.n_layer, true};
-    const uint64_t weights_bytes = plan_weight_bytes(m_, selection);
-    const uint64_t kv_per_token = uint64_t(info.n_layer) * (k_width + v_width) * sizeof(uint16_t);
-    const size_t kv_bytes =
-        size_t(info.n_layer) * (align_up(size_t(options_.n_seq) * options_.n_ctx * k_width * 2) +
-                                align_up(size_t(options_.n_seq) * options_.n_ctx * v_width * 2));
+    const ForwardPlan plan = plan_forward(m_, options_, selection_);
+    const uint64_t weights_bytes = plan.weights_bytes;
+    const uint64_t kv_per_token = plan.kv_per_token;
+    const size_t kv_bytes = plan.kv_bytes;
+    const size_t scratch_bytes = plan.scratch_bytes;
     kv_layout_ = kernels::KvLayout{int(info.n_head),     int(info.n_head_kv), int(info.head_dim_k),
                                    int(info.head_dim_v), int(options_.n_ctx), int(options_.n_seq)};
     const size_t ws_floats = kernels::attention_workspace_floats(kv_layout_, kMaxRows);
     const size_t R = kMaxRows;
-    const size_t scratch_bytes =
-        align_up(3 * R * sizeof(int32_t)) + align_up(R * info.n_embd * 4) * 2 +
-        align_up(R * std::max<size_t>(info.n_embd, o_width) * 4) + align_up(R * q_width * 4) +
-        align_up(R * k_width * 4) + align_up(R * v_width * 4) + align_up(R * o_width * 4) +
-        2 * align_up(R * info.n_ff * 4) + align_up(R * info.n_vocab * 4) + align_up(ws_floats * 4) +
-        // sample(): the penalty window, the control, the result and the working logits
-        align_up(kMaxHistory * sizeof(int32_t)) + align_up(sizeof(kernels::SampleControl)) +
-        align_up(sizeof(kernels::SampleResult)) + align_up(info.n_vocab * 4);
+    const WeightSelection selection = selection_;
 
     HEARTH_CUDA_TRY(cudaSetDevice(options_.device),
                     fmt::format("cudaSetDevice({})", options_.device));
     size_t free_bytes = 0, total_bytes = 0;
     HEARTH_CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
+    free_bytes = usable_bytes(free_bytes, options_);
     // Weights another forward of this model already holds on the device cost nothing more.
     const bool weights_shared = find_shared_weights(m_, options_.device, selection) != nullptr;
     const uint64_t new_weights = weights_shared ? 0 : weights_bytes;
-    const uint64_t need = new_weights + kv_bytes + scratch_bytes + kHeadroom;
+    // (CublasPrefill allocates its buffers on the first prompt: counted as scratch here.)
+    const uint64_t need =
+        new_weights + kv_bytes + scratch_bytes + plan.prefill_cublas_bytes + kHeadroom;
     if (need > free_bytes) {
-        const uint64_t fixed = new_weights + scratch_bytes + kHeadroom;
+        const uint64_t fixed = new_weights + scratch_bytes + plan.prefill_cublas_bytes + kHeadroom;
         const uint64_t fit_ctx =
             fixed < free_bytes ? (free_bytes - fixed) / (kv_per_token * options_.n_seq) : 0;
+        const uint32_t fit_layers = most_gpu_layers(m_, options_, free_bytes);
+        const std::string layers_hint =
+            fit_layers == 0
+                ? std::string("not one layer fits")
+                : fmt::format("{} of {} layers would fit (partial offload: --gpu-layers {})",
+                              fit_layers, info.n_layer, fit_layers);
         return fail(
             ErrorCode::out_of_memory,
-            fmt::format("the model does not fit GPU {}: weights {}{} + KV cache {} ({} tokens x "
-                        "{} sequences x {} per token) + scratch {} + headroom {} = {}, but "
-                        "{} of {} is free; {}",
-                        options_.device, format_bytes(double(new_weights)),
-                        weights_shared ? " (already on the device)" : "",
-                        format_bytes(double(kv_bytes)), options_.n_ctx, options_.n_seq,
-                        format_bytes(double(kv_per_token)), format_bytes(double(scratch_bytes)),
-                        format_bytes(double(kHeadroom)), format_bytes(double(need)),
-                        format_bytes(double(free_bytes)), format_bytes(double(total_bytes)),
-                        fit_ctx > 0
-                            ? fmt::format("a context of at most {} tokens would fit", fit_ctx)
-                            : std::string("the weights alone do not fit")));
+            fmt::format(
+                "{} do{} not fit GPU {}: weights {}{} + KV cache {} ({} tokens x "
+                "{} sequences x {} per token) + scratch {} + headroom {} = {}, but "
+                "{} of {} is free; {}; {}",
+                selection_.head ? "the model" : fmt::format("{} layers", selection_.n_layers),
+                selection_.head ? "es" : "", options_.device, format_bytes(double(new_weights)),
+                weights_shared ? " (already on the device)" : "", format_bytes(double(kv_bytes)),
+                options_.n_ctx, options_.n_seq, format_bytes(double(kv_per_token)),
+                format_bytes(double(scratch_bytes + plan.prefill_cublas_bytes)),
+                format_bytes(double(kHeadroom)), format_bytes(double(need)),
+                format_bytes(double(free_bytes)), format_bytes(double(total_bytes)),
+                fit_ctx > 0 ? fmt::format("a context of at most {} tokens would fit", fit_ctx)
+                            : std::string("the weights alone do not fit"),
+                layers_hint));
     }
 
     bool uploaded = false;
@@ -135,9 +198,16 @@ Result<void> CudaForwardImpl::init() {
         return std::unexpected(weights.error());
     }
     weights_ = std::move(*weights);
-    report_ =
-        CudaMemoryReport{weights_->bytes,        kv_bytes, scratch_bytes, total_bytes, free_bytes,
-                         weights_->decode_bytes, !uploaded};
+    report_ = CudaMemoryReport{.weights_bytes = weights_->bytes,
+                               .kv_bytes = kv_bytes,
+                               .scratch_bytes = scratch_bytes,
+                               .device_total_bytes = total_bytes,
+                               .device_free_bytes = free_bytes,
+                               .decode_weight_bytes = weights_->decode_bytes,
+                               .weights_shared = !uploaded,
+                               .gpu_layers = selection_.n_layers,
+                               .n_layers = info.n_layer,
+                               .head_on_gpu = selection_.head};
     if (auto ok = kv_.reserve(kv_bytes, "KV cache"); !ok)
         return ok;
     if (auto ok = scratch_.reserve(scratch_bytes, "scratch"); !ok)
@@ -148,6 +218,9 @@ Result<void> CudaForwardImpl::init() {
     HEARTH_CUDA_TRY(
         cudaMallocHost(reinterpret_cast<void**>(&host_logits_), R * info.n_vocab * sizeof(float)),
         "cudaMallocHost(logits)");
+    HEARTH_CUDA_TRY(
+        cudaMallocHost(reinterpret_cast<void**>(&host_x_), R * info.n_embd * sizeof(float)),
+        "cudaMallocHost(residual rows)");
     HEARTH_CUDA_TRY(
         cudaMallocHost(reinterpret_cast<void**>(&host_history_), kMaxHistory * sizeof(int32_t)),
         "cudaMallocHost(penalty window)");
@@ -161,7 +234,7 @@ Result<void> CudaForwardImpl::init() {
     rope_ = rope_config(m_);
     rope_sliding_ = rope_config(m_, true);
     rope_.freq_factors = rope_sliding_.freq_factors = weights_->rope_freq_factors;
-    caches_.resize(info.n_layer);
+    caches_.resize(selection_.n_layers);
     for (DeviceLayerCache& c : caches_) {
         c.k = kv_.take<uint16_t>(size_t(options_.n_seq) * options_.n_ctx * k_width);
         c.v = kv_.take<uint16_t>(size_t(options_.n_seq) * options_.n_ctx * v_width);
@@ -183,6 +256,9 @@ Result<void> CudaForwardImpl::init() {
     d_control_ = scratch_.take<kernels::SampleControl>(1);
     d_result_ = scratch_.take<kernels::SampleResult>(1);
     d_sample_work_ = scratch_.take<float>(info.n_vocab);
+    if (auto ok = take_prefill_scratch(); !ok) {
+        return ok;
+    }
 
     embd_scale_ = arch.embed_scale ? std::sqrt(static_cast<float>(info.n_embd)) : 1.0f;
     // gemma3 scales the query before it meets the cache, the others the scores (the CPU
@@ -200,11 +276,51 @@ namespace hearth {
 
 Result<std::unique_ptr<CudaForward>> CudaForward::create(const Model& model,
                                                          const CudaForwardOptions& options) {
-    auto forward = std::make_unique<cuda_detail::CudaForwardImpl>(model.impl(), options);
-    if (auto ok = forward->init(); !ok) {
-        return std::unexpected(ok.error());
+    using namespace cuda_detail;
+    const Model::Impl& m = model.impl();
+    const uint32_t n_layer = m.info.n_layer;
+    auto whole = [&]() -> Result<std::unique_ptr<CudaForward>> {
+        auto forward =
+            std::make_unique<CudaForwardImpl>(m, options, WeightSelection{n_layer, true});
+        if (auto ok = forward->init(); !ok) {
+            return std::unexpected(ok.error());
+        }
+        return std::unique_ptr<CudaForward>(std::move(forward));
+    };
+    if (options.gpu_layers == kAllGpuLayers) {
+        return whole();
     }
-    return std::unique_ptr<CudaForward>(std::move(forward));
+    if (options.gpu_layers != kAutoGpuLayers) {
+        if (options.gpu_layers < 1) {
+            return fail(ErrorCode::invalid_argument,
+                        fmt::format("GPU layers must be at least 1 (or all / auto), not {}: with "
+                                    "none, run on the CPU",
+                                    options.gpu_layers));
+        }
+        return create_hybrid_forward(m, options,
+                                     std::min<uint32_t>(uint32_t(options.gpu_layers), n_layer));
+    }
+    // Auto: the whole model when it fits, else as many layers as fit.
+    CudaForwardOptions resolved = options;
+    if (resolved.n_ctx == 0) {
+        resolved.n_ctx = m.info.n_ctx_train;
+    }
+    HEARTH_CUDA_TRY(cudaSetDevice(resolved.device),
+                    fmt::format("cudaSetDevice({})", resolved.device));
+    size_t free_bytes = 0, total_bytes = 0;
+    HEARTH_CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
+    free_bytes = usable_bytes(free_bytes, resolved);
+    const WeightSelection all{n_layer, true};
+    const ForwardPlan plan = plan_forward(m, resolved, all);
+    const bool shared = find_shared_weights(m, resolved.device, all) != nullptr;
+    const uint32_t fit = most_gpu_layers(m, resolved, free_bytes);
+    if ((shared ? 0 : plan.weights_bytes) + plan.kv_bytes + plan.scratch_bytes +
+                plan.prefill_cublas_bytes + kHeadroom <=
+            free_bytes ||
+        fit == 0) {
+        return whole(); // fits, or not even one layer does: then its refusal has the arithmetic
+    }
+    return create_hybrid_forward(m, resolved, fit);
 }
 
 } // namespace hearth

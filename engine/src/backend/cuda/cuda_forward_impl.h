@@ -1,10 +1,12 @@
 // The inside of the CUDA forward pass (hearth/cuda_forward.h): the shared weights, the KV
 // cache of n_seq slots and the scratch in the backend's own arenas, the stream and the captured
 // step graphs. Split by concern: cuda_forward.cpp plans and allocates, cuda_step.cpp runs the
-// 8-row step, cuda_sample.cpp samples on the device.
+// 8-row step, cuda_prefill_step.cpp runs prompts in chunks through cuBLAS, cuda_sample.cpp
+// samples on the device.
 #pragma once
 
 #include "attention.cuh"
+#include "backend/cuda/cublas_prefill.h"
 #include "backend/cuda/cuda_weights.h"
 #include "backend/cuda/device_arena.h"
 #include "glu.cuh"
@@ -15,6 +17,7 @@
 
 #include <array>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -23,7 +26,45 @@ namespace hearth::cuda_detail {
 inline constexpr int kMaxRows = kernels::kMatvecMaxBatch;
 // Device memory left free for the CUDA context's own needs (graphs, kernel stacks, the
 // cuBLAS workspace of prefill): a plan that leaves less is refused.
-inline constexpr uint64_t kHeadroom = 512ull << 20;
+inline constexpr uint64_t kHeadroom = kOffloadGpuHeadroom; // hearth/memory_plan.h
+// Tokens the GPU sampler's repetition penalty looks back over, at most.
+inline constexpr size_t kMaxHistory = 4096;
+
+// The device memory of a forward, planned before anything is allocated.
+struct ForwardPlan {
+    uint64_t weights_bytes = 0;
+    uint64_t kv_bytes = 0;
+    uint64_t scratch_bytes = 0;
+    uint64_t kv_per_token = 0; // of one sequence, over the layers on the device
+    // CublasPrefill's own allocations (weight tile, F16 activations), made on the first
+    // prompt outside the arenas but counted against the device's memory up front.
+    uint64_t prefill_cublas_bytes = 0;
+};
+
+// Prefill (cuda_prefill_step.cpp): runs of at least this many tokens of one sequence at
+// consecutive positions go through the chunked cuBLAS path; shorter ones through 8-row steps.
+inline constexpr int kPrefillMinRows = 16;
+// CublasPrefill's weight tile.
+inline constexpr size_t kPrefillTileBytes = size_t{64} << 20;
+// Largest CudaForwardOptions::prefill_rows (the kernels' grid limit on rows).
+inline constexpr uint32_t kMaxPrefillRows = 65535;
+// Scratch-arena bytes of the prefill buffers for chunks of `rows` rows (0 for 0 rows).
+uint64_t prefill_scratch_bytes(const ModelInfo& info, uint32_t rows);
+// CublasPrefill's own bytes for chunks of `rows` rows (0 for 0 rows).
+uint64_t prefill_cublas_bytes(const ModelInfo& info, uint32_t rows);
+
+// The plan of the forward `options` describes with the layers of `selection` on the device;
+// options.n_ctx must be resolved (non-zero).
+ForwardPlan plan_forward(const Model::Impl& m, const CudaForwardOptions& options,
+                         const WeightSelection& selection);
+
+// The device's free bytes as the options let the forward use them (memory_budget).
+uint64_t usable_bytes(uint64_t free_bytes, const CudaForwardOptions& options);
+
+// The most layers [0, N) whose weights (unless already shared), KV cache and scratch fit
+// `free_bytes` with the headroom, the head on the CPU; 0 when not one does.
+uint32_t most_gpu_layers(const Model::Impl& m, const CudaForwardOptions& options,
+                         uint64_t free_bytes);
 
 // A layer's KV cache: (n_seq, n_ctx, n_head_kv * head_dim) F16 values each.
 struct DeviceLayerCache {
@@ -33,10 +74,22 @@ struct DeviceLayerCache {
 
 class CudaForwardImpl final : public CudaForward {
 public:
-    CudaForwardImpl(const Model::Impl& m, const CudaForwardOptions& o) : m_(m), options_(o) {}
+    // `selection`: every layer and the head (a whole model), or the first layers only (the GPU
+    // part of a partial offload, driven through run_layers()).
+    CudaForwardImpl(const Model::Impl& m, const CudaForwardOptions& o,
+                    const WeightSelection& selection)
+        : m_(m), options_(o), selection_(selection) {}
     ~CudaForwardImpl() override;
 
     Result<void> init();
+    // Layers-only forwards: runs the device's layers on the batch's residual stream
+    // (batch.size() rows of n_embd floats, host memory, entering layer 0) and writes the
+    // stream entering the first layer not on the device to `residual_out` (may equal
+    // residual_in). Fails as run() does.
+    Result<void> run_layers(std::span<const CudaBatchToken> batch, const float* residual_in,
+                            float* residual_out);
+    // Checks a batch as run() does: token ids, slots, positions.
+    Result<void> check_batch(std::span<const CudaBatchToken> batch) const;
     Result<void> run(std::span<const CudaBatchToken> batch, float* logits) override;
     Result<CudaSample> sample(const SamplingParams& params, std::span<const int32_t> history,
                               double u, int n_top) override;
@@ -44,17 +97,37 @@ public:
                             uint32_t to) override;
     CudaMemoryReport memory() const override { return report_; }
     uint32_t n_ctx() const override { return options_.n_ctx; }
+    std::string prefill_status() const override;
     std::string graph_status() const override {
         return options_.use_graphs ? "graphs" : "graphs off: " + graph_note_;
     }
 
 private:
     Result<void> check_architecture() const;
+    // Copies the rows' tokens, positions and slots into the pinned step inputs.
+    void stage_rows(std::span<const CudaBatchToken> rows);
     Result<void> enqueue_step(int n, bool copy_logits);
     Result<void> run_step(int n, bool copy_logits);
+    // One 8-row step over `rows` (at most kMaxRows), their logits appended at `out_row`.
+    Result<void> run_step_rows(std::span<const CudaBatchToken> rows, float* logits,
+                               size_t& out_row);
+
+    // Prefill (cuda_prefill_step.cpp).
+    bool prefill_enabled() const; // by the options, whether or not cuBLAS loads
+    // Carves the prefill buffers out of the scratch arena (init(), after the step's).
+    Result<void> take_prefill_scratch();
+    // Length of the prefill run starting at batch[first]; 0 when it goes through steps.
+    size_t prefill_run_length(std::span<const CudaBatchToken> batch, size_t first) const;
+    // Loads cuBLAS on first use; false (and prefill_note_ says why) when prefill is off.
+    bool ensure_prefill();
+    Result<void> run_prefill(std::span<const CudaBatchToken> rows, float* logits, size_t& out_row);
+    Result<void> enqueue_prefill_chunk(std::span<const CudaBatchToken> rows);
+    Result<void> prefill_logits(std::span<const CudaBatchToken> rows, float* logits,
+                                size_t& out_row);
 
     const Model::Impl& m_;
     CudaForwardOptions options_;
+    WeightSelection selection_;
     CudaMemoryReport report_;
     std::shared_ptr<const CudaWeights> weights_;
     Arena kv_, scratch_;
@@ -76,10 +149,20 @@ private:
     float* workspace_ = nullptr;
     int32_t* host_ints_ = nullptr; // pinned mirror of d_ints_
     float* host_logits_ = nullptr; // pinned (kMaxRows, n_vocab)
+    float* host_x_ = nullptr;      // pinned (kMaxRows, n_embd): residual rows in and out
     int last_rows_ = 0;            // rows of the last step (0: none yet)
 
+    // Prefill scratch, (prefill_rows, width) each; ints: tokens, positions, slots.
+    struct PrefillScratch {
+        int32_t* ints = nullptr;
+        float *x = nullptr, *o = nullptr, *h = nullptr, *q = nullptr, *k = nullptr, *v = nullptr;
+        float *attn = nullptr, *gate = nullptr, *up = nullptr;
+    } prefill_;
+    int32_t* host_prefill_ints_ = nullptr;  // pinned mirror of prefill_.ints
+    std::unique_ptr<CublasPrefill> cublas_; // created on the first prompt
+    std::string prefill_note_;              // why prefill is off after a failed start
+
     // Sampling: the penalty window, the per-call control and the result, device and pinned.
-    static constexpr size_t kMaxHistory = 4096;
     int32_t* d_history_ = nullptr;
     kernels::SampleControl* d_control_ = nullptr;
     kernels::SampleResult* d_result_ = nullptr;

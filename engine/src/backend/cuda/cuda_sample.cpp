@@ -46,6 +46,10 @@ Result<void> CudaForwardImpl::copy_cells(uint32_t from_seq, uint32_t to_seq, uin
 
 Result<CudaSample> CudaForwardImpl::sample(const SamplingParams& params,
                                            std::span<const int32_t> history, double u, int n_top) {
+    if (!selection_.head) {
+        return fail(ErrorCode::invalid_argument,
+                    "the GPU part of a partial offload has no logits to sample");
+    }
     if (last_rows_ == 0) {
         return fail(ErrorCode::invalid_argument, "sample() before any run(): there are no logits");
     }

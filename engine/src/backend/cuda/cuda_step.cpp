@@ -9,8 +9,9 @@
 //   a = attention(q, cache[slot][window start..pos]);  o = [post-norm] Wo a
 //   h = rmsnorm(x += o) * ffn_norm;  o = [post-norm] W_down act(W_gate h) * (W_up h)
 // logits = W_out (rmsnorm(x += o) * output_norm).
-// Prefill runs the same step on 8 prompt tokens at a time (each row attends to its own
-// position).
+// A prompt run of kPrefillMinRows or more tokens goes through cuda_prefill_step.cpp instead
+// (unless prefill_rows is 0 or cuBLAS is missing); other tokens, 8 at a time, through this
+// step (each row attends to its own position).
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_forward_impl.h"
 #include "elementwise.cuh"
@@ -46,10 +47,16 @@ Result<void> CudaForwardImpl::enqueue_step(int n, bool copy_logits) {
     HEARTH_LAUNCH(cudaMemcpyAsync(d_ints_, host_ints_, 3 * kMaxRows * sizeof(int32_t),
                                   cudaMemcpyHostToDevice, s),
                   "copying the step's tokens");
-    HEARTH_LAUNCH(kernels::launch_get_rows(W.token_embd.type, W.token_embd.data,
-                                           W.token_embd.row_bytes, W.token_embd.n_rows, n_embd,
-                                           tokens, n, embd_scale_, x_, n_embd, s),
-                  "get_rows(token_embd)");
+    if (selection_.head) {
+        HEARTH_LAUNCH(kernels::launch_get_rows(W.token_embd.type, W.token_embd.data,
+                                               W.token_embd.row_bytes, W.token_embd.n_rows, n_embd,
+                                               tokens, n, embd_scale_, x_, n_embd, s),
+                      "get_rows(token_embd)");
+    } else { // the CPU's embeddings (partial offload)
+        HEARTH_LAUNCH(cudaMemcpyAsync(x_, host_x_, size_t(n) * n_embd * sizeof(float),
+                                      cudaMemcpyHostToDevice, s),
+                      "copying the residual stream in");
+    }
     for (size_t il = 0; il < W.layers.size(); ++il) {
         const DeviceLayerWeights& L = W.layers[il];
         const DeviceLayerCache& C = caches_[il];
@@ -117,6 +124,15 @@ Result<void> CudaForwardImpl::enqueue_step(int n, bool copy_logits) {
                 "rms_norm(post_ffw_norm)");
         }
     }
+    if (!selection_.head) {
+        // Partial offload: the last layer's output joins the residual stream, which goes back
+        // to the CPU for the layers after it.
+        HEARTH_LAUNCH(kernels::launch_add(x_, o_, int64_t(n) * n_embd, s), "add(residual)");
+        HEARTH_LAUNCH(cudaMemcpyAsync(host_x_, x_, size_t(n) * n_embd * sizeof(float),
+                                      cudaMemcpyDeviceToHost, s),
+                      "copying the residual stream out");
+        return {};
+    }
     HEARTH_LAUNCH(
         kernels::launch_add_rms_norm(x_, o_, W.output_norm, h_, int(n_embd), n, n_embd, eps, s),
         "add_rms_norm(output)");
@@ -177,7 +193,7 @@ Result<void> CudaForwardImpl::run_step(int n, bool copy_logits) {
     return {};
 }
 
-Result<void> CudaForwardImpl::run(std::span<const CudaBatchToken> batch, float* logits) {
+Result<void> CudaForwardImpl::check_batch(std::span<const CudaBatchToken> batch) const {
     const ModelInfo& info = m_.info;
     for (const CudaBatchToken& t : batch) {
         if (t.token < 0 || uint32_t(t.token) >= info.n_vocab) {
@@ -195,34 +211,100 @@ Result<void> CudaForwardImpl::run(std::span<const CudaBatchToken> batch, float* 
                 ErrorCode::context_full,
                 fmt::format("position {} is past the context of {} tokens", t.pos, options_.n_ctx));
         }
+    }
+    return {};
+}
+
+void CudaForwardImpl::stage_rows(std::span<const CudaBatchToken> rows) {
+    const int n = int(rows.size());
+    // Rows past n repeat the last one: the step reads only n, but the copy is of fixed size.
+    for (int r = 0; r < kMaxRows; ++r) {
+        const CudaBatchToken& t = rows[size_t(std::min(r, n - 1))];
+        host_ints_[r] = t.token;
+        host_ints_[kMaxRows + r] = int32_t(t.pos);
+        host_ints_[2 * kMaxRows + r] = int32_t(t.seq);
+    }
+}
+
+Result<void> CudaForwardImpl::run_layers(std::span<const CudaBatchToken> batch,
+                                         const float* residual_in, float* residual_out) {
+    if (selection_.head) {
+        return fail(ErrorCode::invalid_argument,
+                    "run_layers() is for the GPU part of a partial offload");
+    }
+    if (auto ok = check_batch(batch); !ok) {
+        return ok;
+    }
+    const size_t n_embd = m_.info.n_embd;
+    HEARTH_CUDA_TRY(cudaSetDevice(options_.device), "cudaSetDevice");
+    for (size_t first = 0; first < batch.size(); first += kMaxRows) {
+        const size_t n = std::min<size_t>(kMaxRows, batch.size() - first);
+        stage_rows(batch.subspan(first, n));
+        std::copy_n(residual_in + first * n_embd, n * n_embd, host_x_);
+        if (auto ok = run_step(int(n), false); !ok) {
+            return ok;
+        }
+        last_rows_ = int(n);
+        std::copy_n(host_x_, n * n_embd, residual_out + first * n_embd);
+    }
+    return {};
+}
+
+Result<void> CudaForwardImpl::run(std::span<const CudaBatchToken> batch, float* logits) {
+    if (!selection_.head) {
+        return fail(ErrorCode::invalid_argument,
+                    "the GPU part of a partial offload runs through run_layers()");
+    }
+    if (auto ok = check_batch(batch); !ok) {
+        return ok;
+    }
+    for (const CudaBatchToken& t : batch) {
         if (t.want_logits && logits == nullptr) {
             return fail(ErrorCode::invalid_argument, "logits requested without an output buffer");
         }
     }
     HEARTH_CUDA_TRY(cudaSetDevice(options_.device), "cudaSetDevice");
     size_t out_row = 0;
-    for (size_t first = 0; first < batch.size(); first += kMaxRows) {
-        const int n = int(std::min<size_t>(kMaxRows, batch.size() - first));
-        for (int r = 0; r < kMaxRows; ++r) {
-            const CudaBatchToken& t = batch[first + size_t(std::min(r, n - 1))];
-            host_ints_[r] = t.token;
-            host_ints_[kMaxRows + r] = int32_t(t.pos);
-            host_ints_[2 * kMaxRows + r] = int32_t(t.seq);
+    for (size_t first = 0; first < batch.size();) {
+        // A prompt run goes through the prefill path (cuda_prefill_step.cpp); the other tokens
+        // in 8-row steps that stop where such a run starts.
+        if (const size_t n_prefill = prefill_run_length(batch, first); n_prefill > 0) {
+            if (auto ok = run_prefill(batch.subspan(first, n_prefill), logits, out_row); !ok) {
+                return ok;
+            }
+            first += n_prefill;
+            continue;
         }
-        bool copy_logits = false;
-        for (int r = 0; r < n; ++r) {
-            copy_logits = copy_logits || batch[first + size_t(r)].want_logits;
+        size_t n = 1;
+        while (n < size_t(kMaxRows) && first + n < batch.size() &&
+               prefill_run_length(batch, first + n) == 0) {
+            ++n;
         }
-        if (auto ok = run_step(n, copy_logits); !ok) {
+        if (auto ok = run_step_rows(batch.subspan(first, n), logits, out_row); !ok) {
             return ok;
         }
-        last_rows_ = n;
-        for (int r = 0; r < n; ++r) {
-            if (batch[first + size_t(r)].want_logits) {
-                std::copy_n(host_logits_ + size_t(r) * info.n_vocab, info.n_vocab,
-                            logits + out_row * info.n_vocab);
-                ++out_row;
-            }
+        first += n;
+    }
+    return {};
+}
+
+Result<void> CudaForwardImpl::run_step_rows(std::span<const CudaBatchToken> rows, float* logits,
+                                            size_t& out_row) {
+    const size_t n_vocab = m_.info.n_vocab;
+    const int n = int(rows.size());
+    stage_rows(rows);
+    bool copy_logits = false;
+    for (const CudaBatchToken& t : rows) {
+        copy_logits = copy_logits || t.want_logits;
+    }
+    if (auto ok = run_step(n, copy_logits); !ok) {
+        return ok;
+    }
+    last_rows_ = n;
+    for (int r = 0; r < n; ++r) {
+        if (rows[size_t(r)].want_logits) {
+            std::copy_n(host_logits_ + size_t(r) * n_vocab, n_vocab, logits + out_row * n_vocab);
+            ++out_row;
         }
     }
     return {};

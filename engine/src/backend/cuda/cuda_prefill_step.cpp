@@ -1,0 +1,333 @@
+// The CUDA forward's prefill path: a run of at least kPrefillMinRows tokens of one sequence at
+// consecutive positions (a prompt) goes through the layers in chunks of up to
+// options_.prefill_rows rows instead of 8-row steps, so that each weight matrix is read once per
+// chunk rather than once per 8 tokens.
+//
+// Per chunk of n rows at positions p0..p0+n-1 of slot s, the decode step's operations in the
+// same order (cuda_step.cpp), with two substitutions:
+//   - the seven matrix products of a layer go through CublasPrefill::matmul (weights
+//     dequantized to F16 tiles, activations rounded to F16, tensor cores, float32 sums);
+//   - the attention is launch_prompt_attention (kernels/prompt_attention.cu): causal over the
+//     chunk, whose keys and values kv_append has just written, and the cells before it.
+// Logits are computed only for the rows that want them and the chunk's last row (sample()
+// reads the last row's): those rows' normalised hidden states are gathered 8 at a time into
+// the step's buffer and multiplied by the output matrix with launch_matvec, so the scratch
+// never holds n x n_vocab floats. Not captured in a graph: the host waits once per chunk.
+//
+// cuBLAS is loaded on the first prompt; when it cannot be (or a matrix type has no F16
+// dequantizer), prefill is off for good, prefill_status() says why, and prompts run in 8-row
+// steps as before.
+#include "attention.cuh"
+#include "backend/cuda/cublas_prefill.h"
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_forward_impl.h"
+#include "dequantize.cuh"
+#include "elementwise.cuh"
+#include "prompt_attention.cuh"
+#include "rms_norm.cuh"
+
+#include <algorithm>
+#include <cuda_runtime_api.h>
+#include <fmt/format.h>
+
+namespace hearth::cuda_detail {
+
+namespace {
+
+struct PrefillWidths {
+    size_t q, k, v, o;
+};
+
+PrefillWidths widths(const ModelInfo& info) {
+    return {size_t(info.n_head) * info.head_dim_k, size_t(info.n_head_kv) * info.head_dim_k,
+            size_t(info.n_head_kv) * info.head_dim_v, size_t(info.n_head) * info.head_dim_v};
+}
+
+} // namespace
+
+uint64_t prefill_scratch_bytes(const ModelInfo& info, uint32_t rows) {
+    if (rows == 0) {
+        return 0;
+    }
+    const PrefillWidths w = widths(info);
+    const size_t R = rows;
+    // Must match take_prefill_scratch(): ints, then x, o, h, q, k, v, attn, gate, up.
+    return align_up(3 * R * sizeof(int32_t)) + 3 * align_up(R * info.n_embd * sizeof(float)) +
+           align_up(R * w.q * sizeof(float)) + align_up(R * w.k * sizeof(float)) +
+           align_up(R * w.v * sizeof(float)) + align_up(R * w.o * sizeof(float)) +
+           2 * align_up(R * info.n_ff * sizeof(float));
+}
+
+uint64_t prefill_cublas_bytes(const ModelInfo& info, uint32_t rows) {
+    if (rows == 0) {
+        return 0;
+    }
+    // The weight tile, and the F16 copy of the widest activation a product reads.
+    const size_t widest = std::max({size_t(info.n_embd), widths(info).o, size_t(info.n_ff)});
+    return kPrefillTileBytes + uint64_t(rows) * widest * sizeof(uint16_t);
+}
+
+Result<void> CudaForwardImpl::take_prefill_scratch() {
+    if (!prefill_enabled()) {
+        return {};
+    }
+    const ModelInfo& info = m_.info;
+    const PrefillWidths w = widths(info);
+    const size_t R = options_.prefill_rows;
+    prefill_.ints = scratch_.take<int32_t>(3 * R);
+    prefill_.x = scratch_.take<float>(R * info.n_embd);
+    prefill_.o = scratch_.take<float>(R * info.n_embd);
+    prefill_.h = scratch_.take<float>(R * info.n_embd);
+    prefill_.q = scratch_.take<float>(R * w.q);
+    prefill_.k = scratch_.take<float>(R * w.k);
+    prefill_.v = scratch_.take<float>(R * w.v);
+    prefill_.attn = scratch_.take<float>(R * w.o);
+    prefill_.gate = scratch_.take<float>(R * info.n_ff);
+    prefill_.up = scratch_.take<float>(R * info.n_ff);
+    HEARTH_CUDA_TRY(
+        cudaMallocHost(reinterpret_cast<void**>(&host_prefill_ints_), 3 * R * sizeof(int32_t)),
+        "cudaMallocHost(prefill inputs)");
+    return {};
+}
+
+bool CudaForwardImpl::prefill_enabled() const {
+    return options_.prefill_rows > 0 && selection_.head;
+}
+
+std::string CudaForwardImpl::prefill_status() const {
+    if (options_.prefill_rows == 0) {
+        return "prefill off: disabled by the caller";
+    }
+    if (!selection_.head) {
+        return "prefill off: partial offload runs prompts in 8-row steps";
+    }
+    if (!prefill_note_.empty()) {
+        return "prefill off: " + prefill_note_;
+    }
+    return cublas_ != nullptr ? "cuBLAS prefill" : "cuBLAS prefill (not loaded yet)";
+}
+
+size_t CudaForwardImpl::prefill_run_length(std::span<const CudaBatchToken> batch,
+                                           size_t first) const {
+    if (!prefill_enabled() || !prefill_note_.empty()) {
+        return 0;
+    }
+    size_t end = first + 1;
+    while (end < batch.size() && batch[end].seq == batch[first].seq &&
+           batch[end].pos == batch[end - 1].pos + 1) {
+        ++end;
+    }
+    return end - first >= size_t(kPrefillMinRows) ? end - first : 0;
+}
+
+bool CudaForwardImpl::ensure_prefill() {
+    if (cublas_ != nullptr) {
+        return true;
+    }
+    if (!prefill_note_.empty()) {
+        return false;
+    }
+    for (size_t il = 0; il < weights_->layers.size(); ++il) {
+        const DeviceLayerWeights& L = weights_->layers[il];
+        for (const DeviceMatrix* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down}) {
+            if (!kernels::can_launch_dequantize(w->type)) {
+                prefill_note_ =
+                    fmt::format("layer {} has a matrix of type id {}, which has no F16 dequantizer",
+                                il, w->type);
+                return false;
+            }
+        }
+    }
+    auto made = CublasPrefill::create(stream_, kPrefillTileBytes);
+    if (!made) {
+        prefill_note_ = made.error().message;
+        return false;
+    }
+    cublas_ = std::move(*made);
+    return true;
+}
+
+#define HEARTH_LAUNCH(call, what) HEARTH_CUDA_TRY((call), (what))
+
+Result<void> CudaForwardImpl::enqueue_prefill_chunk(std::span<const CudaBatchToken> rows) {
+    const ModelInfo& info = m_.info;
+    const int n = int(rows.size());
+    const int64_t n_embd = info.n_embd, n_ff = info.n_ff;
+    const PrefillWidths w = widths(info);
+    const int64_t q_width = int64_t(w.q), k_width = int64_t(w.k), v_width = int64_t(w.v),
+                  o_width = int64_t(w.o);
+    const float eps = static_cast<float>(info.norm_rms_eps);
+    const size_t R = options_.prefill_rows;
+    const int slot = int(rows[0].seq), p0 = int(rows[0].pos);
+    const PrefillScratch& P = prefill_;
+    const int32_t* tokens = P.ints;
+    const int32_t* positions = P.ints + R;
+    const int32_t* slots = P.ints + 2 * R;
+    cudaStream_t s = stream_;
+    const CudaWeights& W = *weights_;
+    auto matmul = [&](const DeviceMatrix& m, const float* x, float* y, int64_t y_stride) {
+        return cublas_->matmul(m.type, m.data, m.row_bytes, m.n_rows, m.n_cols, x, n, y, y_stride);
+    };
+#define HEARTH_MATMUL(m, x, y, y_stride)                                                           \
+    do {                                                                                           \
+        if (auto ok_ = matmul((m), (x), (y), (y_stride)); !ok_) {                                  \
+            return ok_;                                                                            \
+        }                                                                                          \
+    } while (false)
+
+    for (int r = 0; r < n; ++r) {
+        host_prefill_ints_[r] = rows[size_t(r)].token;
+        host_prefill_ints_[R + size_t(r)] = int32_t(rows[size_t(r)].pos);
+        host_prefill_ints_[2 * R + size_t(r)] = int32_t(rows[size_t(r)].seq);
+    }
+    // (The previous chunk's copy is complete: run_prefill waits for each chunk.)
+    HEARTH_LAUNCH(cudaMemcpyAsync(P.ints, host_prefill_ints_, 3 * R * sizeof(int32_t),
+                                  cudaMemcpyHostToDevice, s),
+                  "copying the prefill tokens");
+    HEARTH_LAUNCH(kernels::launch_get_rows(W.token_embd.type, W.token_embd.data,
+                                           W.token_embd.row_bytes, W.token_embd.n_rows, n_embd,
+                                           tokens, n, embd_scale_, P.x, n_embd, s),
+                  "get_rows(token_embd)");
+    for (size_t il = 0; il < W.layers.size(); ++il) {
+        const DeviceLayerWeights& L = W.layers[il];
+        const DeviceLayerCache& C = caches_[il];
+        if (il == 0) {
+            HEARTH_LAUNCH(
+                kernels::launch_rms_norm(P.x, L.attn_norm, P.h, int(n_embd), n, n_embd, eps, s),
+                "rms_norm");
+        } else {
+            HEARTH_LAUNCH(kernels::launch_add_rms_norm(P.x, P.o, L.attn_norm, P.h, int(n_embd), n,
+                                                       n_embd, eps, s),
+                          "add_rms_norm");
+        }
+        HEARTH_MATMUL(L.wq, P.h, P.q, q_width);
+        HEARTH_MATMUL(L.wk, P.h, P.k, k_width);
+        HEARTH_MATMUL(L.wv, P.h, P.v, v_width);
+        if (L.bq != nullptr) {
+            HEARTH_LAUNCH(kernels::launch_add_bias(P.q, L.bq, int(q_width), n, q_width, s),
+                          "add_bias(attn_q)");
+            HEARTH_LAUNCH(kernels::launch_add_bias(P.k, L.bk, int(k_width), n, k_width, s),
+                          "add_bias(attn_k)");
+            HEARTH_LAUNCH(kernels::launch_add_bias(P.v, L.bv, int(v_width), n, v_width, s),
+                          "add_bias(attn_v)");
+        }
+        if (L.q_norm != nullptr) {
+            HEARTH_LAUNCH(kernels::launch_rms_norm(P.q, L.q_norm, P.q, int(info.head_dim_k),
+                                                   n * int(info.n_head), info.head_dim_k, eps, s),
+                          "rms_norm(attn_q_norm)");
+            HEARTH_LAUNCH(kernels::launch_rms_norm(P.k, L.k_norm, P.k, int(info.head_dim_k),
+                                                   n * int(info.n_head_kv), info.head_dim_k, eps,
+                                                   s),
+                          "rms_norm(attn_k_norm)");
+        }
+        const kernels::RopeConfig& rope = L.sliding ? rope_sliding_ : rope_;
+        HEARTH_LAUNCH(kernels::launch_rope(P.q, n, int(info.n_head), int(info.head_dim_k), q_width,
+                                           positions, rope, s),
+                      "rope(q)");
+        HEARTH_LAUNCH(kernels::launch_rope(P.k, n, int(info.n_head_kv), int(info.head_dim_k),
+                                           k_width, positions, rope, s),
+                      "rope(k)");
+        HEARTH_LAUNCH(kernels::launch_kv_append(P.k, k_width, P.v, v_width, n, C.k, C.v, kv_layout_,
+                                                slots, positions, s),
+                      "kv_append");
+        const int window = L.sliding ? int(info.sliding_window) : 0;
+        HEARTH_LAUNCH(kernels::launch_prompt_attention(P.q, q_width, C.k, C.v, kv_layout_, slot, p0,
+                                                       n, window, q_scale_, score_scale_, P.attn,
+                                                       o_width, s),
+                      "prompt_attention");
+        HEARTH_MATMUL(L.wo, P.attn, P.o, n_embd);
+        if (L.post_attn_norm != nullptr) {
+            HEARTH_LAUNCH(kernels::launch_rms_norm(P.o, L.post_attn_norm, P.o, int(n_embd), n,
+                                                   n_embd, eps, s),
+                          "rms_norm(post_attention_norm)");
+        }
+        HEARTH_LAUNCH(
+            kernels::launch_add_rms_norm(P.x, P.o, L.ffn_norm, P.h, int(n_embd), n, n_embd, eps, s),
+            "add_rms_norm");
+        HEARTH_MATMUL(L.gate, P.h, P.gate, n_ff);
+        HEARTH_MATMUL(L.up, P.h, P.up, n_ff);
+        HEARTH_LAUNCH(kernels::launch_glu(glu_, P.gate, P.up, P.gate, int64_t(n) * n_ff, s), "glu");
+        HEARTH_MATMUL(L.down, P.gate, P.o, n_embd);
+        if (L.post_ffn_norm != nullptr) {
+            HEARTH_LAUNCH(
+                kernels::launch_rms_norm(P.o, L.post_ffn_norm, P.o, int(n_embd), n, n_embd, eps, s),
+                "rms_norm(post_ffw_norm)");
+        }
+    }
+#undef HEARTH_MATMUL
+    HEARTH_LAUNCH(
+        kernels::launch_add_rms_norm(P.x, P.o, W.output_norm, P.h, int(n_embd), n, n_embd, eps, s),
+        "add_rms_norm(output)");
+    return {};
+}
+
+Result<void> CudaForwardImpl::prefill_logits(std::span<const CudaBatchToken> rows, float* logits,
+                                             size_t& out_row) {
+    const ModelInfo& info = m_.info;
+    const size_t n_embd = info.n_embd, n_vocab = info.n_vocab;
+    const DeviceMatrix& out = weights_->output;
+    cudaStream_t s = stream_;
+    // The rows that want logits, and the last row (sample() reads it), in order.
+    std::vector<size_t> picked;
+    for (size_t r = 0; r < rows.size(); ++r) {
+        if (rows[r].want_logits || r + 1 == rows.size()) {
+            picked.push_back(r);
+        }
+    }
+    for (size_t g0 = 0; g0 < picked.size(); g0 += kMaxRows) {
+        const size_t g = std::min<size_t>(kMaxRows, picked.size() - g0);
+        bool copy = false;
+        for (size_t i = 0; i < g; ++i) {
+            const size_t r = picked[g0 + i];
+            copy = copy || rows[r].want_logits;
+            HEARTH_LAUNCH(cudaMemcpyAsync(h_ + i * n_embd, prefill_.h + r * n_embd,
+                                          n_embd * sizeof(float), cudaMemcpyDeviceToDevice, s),
+                          "gathering the rows that want logits");
+        }
+        HEARTH_LAUNCH(kernels::launch_matvec(out.type, out.data, out.row_bytes, out.n_rows,
+                                             out.n_cols, h_, int64_t(n_embd), logits_,
+                                             int64_t(n_vocab), int(g), s),
+                      "matvec(output)");
+        if (copy) {
+            HEARTH_LAUNCH(cudaMemcpyAsync(host_logits_, logits_, g * n_vocab * sizeof(float),
+                                          cudaMemcpyDeviceToHost, s),
+                          "copying logits");
+        }
+        // Faults of the chunk's kernels surface here (once per group of 8 picked rows).
+        HEARTH_CUDA_TRY(cudaStreamSynchronize(s), "prefill chunk");
+        last_rows_ = int(g); // the last group ends with the chunk's last row
+        for (size_t i = 0; i < g; ++i) {
+            if (rows[picked[g0 + i]].want_logits) {
+                std::copy_n(host_logits_ + i * n_vocab, n_vocab, logits + out_row * n_vocab);
+                ++out_row;
+            }
+        }
+    }
+    return {};
+}
+
+Result<void> CudaForwardImpl::run_prefill(std::span<const CudaBatchToken> rows, float* logits,
+                                          size_t& out_row) {
+    if (!ensure_prefill()) { // no cuBLAS: the 8-row steps
+        for (size_t first = 0; first < rows.size(); first += kMaxRows) {
+            const size_t n = std::min<size_t>(kMaxRows, rows.size() - first);
+            if (auto ok = run_step_rows(rows.subspan(first, n), logits, out_row); !ok) {
+                return ok;
+            }
+        }
+        return {};
+    }
+    const size_t chunk = options_.prefill_rows;
+    for (size_t first = 0; first < rows.size(); first += chunk) {
+        const auto part = rows.subspan(first, std::min(chunk, rows.size() - first));
+        if (auto ok = enqueue_prefill_chunk(part); !ok) {
+            return ok;
+        }
+        if (auto ok = prefill_logits(part, logits, out_row); !ok) {
+            return ok;
+        }
+    }
+    return {};
+}
+
+} // namespace hearth::cuda_detail
