@@ -5,6 +5,7 @@
 // itself is tests/kernels/tst_cuda_session.cpp.
 #include "hearth/batch_generation.h"
 #include "hearth/device_choice.h"
+#include "hearth/gpu_layers.h"
 #include "hearth/session.h"
 #include "test_support.h"
 
@@ -59,6 +60,24 @@ private slots:
         QCOMPARE(device_label(DeviceKind::cpu, 0), std::string("CPU"));
     }
 
+    void parses_gpu_layers() {
+        QCOMPARE(*parse_gpu_layers("all"), kAllGpuLayers);
+        QCOMPARE(*parse_gpu_layers("auto"), kAutoGpuLayers);
+        QCOMPARE(*parse_gpu_layers("1"), 1);
+        QCOMPARE(*parse_gpu_layers("48"), 48);
+        for (const char* bad : {"0", "-1", "-2", "", "12x", "half", "1.5"}) {
+            auto r = parse_gpu_layers(bad);
+            QVERIFY2(!r, bad);
+            QCOMPARE(r.error().code, ErrorCode::invalid_argument);
+            QVERIFY(r.error().message.find("use all, auto or a number") != std::string::npos);
+        }
+        for (const int32_t n : {kAllGpuLayers, kAutoGpuLayers, 1, 33}) {
+            QCOMPARE(*parse_gpu_layers(gpu_layers_label(n)), n);
+        }
+        // Sessions ask for as many layers as fit unless told otherwise.
+        QCOMPARE(SessionOptions{}.gpu_layers, kAutoGpuLayers);
+    }
+
     // An explicit choice stands; "auto" says why it picked what it picked, and never picks
     // CUDA for a Q8_0 cache (the CUDA backend's cache is F16).
     void chooses_a_device() {
@@ -87,6 +106,66 @@ private slots:
         QCOMPARE(quantized.kind, DeviceKind::cpu);
         QVERIFY2(QString::fromStdString(quantized.reason).contains("F16"),
                  quantized.reason.c_str());
+    }
+
+    // "auto" among given devices, for a hand-made model of four 1 GiB layers and 0.5 GiB of
+    // embeddings: a device that holds it all, a partial offload on one that holds two layers,
+    // none where not one layer fits, and the user's GPU layers setting honoured.
+    void chooses_among_devices() {
+        const auto model = tiny_model();
+        QVERIFY(model);
+        ModelInfo info = model->info();
+        constexpr uint64_t GiB = 1ull << 30;
+        info.n_layer = 4;
+        info.layer_weight_bytes.assign(4, GiB);
+        info.non_layer_weight_bytes = GiB / 2;
+        info.weights_bytes = 4 * GiB + GiB / 2;
+        auto gpu = [](int index, uint64_t free) {
+            CudaDeviceInfo d;
+            d.index = index;
+            d.name = "Test GPU";
+            d.total_bytes = free;
+            d.free_bytes = free;
+            return d;
+        };
+        const DeviceRequest automatic{.automatic = true};
+        SessionOptions options;
+        options.n_ctx = 256;
+
+        const std::vector<CudaDeviceInfo> small{gpu(0, 3 * GiB)};
+        DeviceChoice c = choose_device_among(automatic, info, options, small);
+        QCOMPARE(c.kind, DeviceKind::cuda);
+        QVERIFY2(c.reason.find("partial offload, 2 of 4 layers on the GPU") != std::string::npos,
+                 c.reason.c_str());
+
+        const std::vector<CudaDeviceInfo> two{gpu(0, 3 * GiB), gpu(1, 10 * GiB)};
+        c = choose_device_among(automatic, info, options, two);
+        QCOMPARE(c.kind, DeviceKind::cuda);
+        QCOMPARE(c.cuda_device, 1);
+        QVERIFY2(c.reason.find("partial") == std::string::npos, c.reason.c_str());
+
+        SessionOptions whole = options;
+        whole.gpu_layers = kAllGpuLayers;
+        c = choose_device_among(automatic, info, whole, small);
+        QCOMPARE(c.kind, DeviceKind::cpu);
+        QVERIFY2(c.reason.find("GPU layers: all") != std::string::npos, c.reason.c_str());
+
+        SessionOptions one = options;
+        one.gpu_layers = 1;
+        c = choose_device_among(automatic, info, one, two);
+        QCOMPARE(c.kind, DeviceKind::cuda);
+        QCOMPARE(c.cuda_device, 0);
+        QVERIFY2(c.reason.find("1 of 4 layers on the GPU") != std::string::npos, c.reason.c_str());
+
+        c = choose_device_among(automatic, info, options, std::vector{gpu(0, 256ull << 20)});
+        QCOMPARE(c.kind, DeviceKind::cpu);
+        QVERIFY2(c.reason.find("not one layer") != std::string::npos, c.reason.c_str());
+
+        const Result<std::vector<CudaDeviceInfo>> broken =
+            std::unexpected(Error{ErrorCode::device, "no CUDA device: driver too old"});
+        c = choose_device_among(automatic, info, options, broken);
+        QCOMPARE(c.kind, DeviceKind::cpu);
+        QVERIFY2(c.reason.find("driver too old") != std::string::npos, c.reason.c_str());
     }
 
     void cpu_session_reports_its_device() {

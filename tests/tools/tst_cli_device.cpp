@@ -45,6 +45,10 @@ private slots:
         std::ofstream(text.toStdString()) << "Some text to score. ";
         expect_cli_error({"perplexity", m, "--file", text, "--device", "gpu0"},
                          "unknown device 'gpu0'");
+        expect_cli_error({"run", m, "-p", "hi", "--gpu-layers", "0"},
+                         "--gpu-layers: GPU layers '0': use all, auto or a number");
+        expect_cli_error({"perplexity", m, "--file", text, "--gpu-layers", "most"},
+                         "GPU layers 'most'");
     }
 };
 

@@ -18,11 +18,11 @@ namespace hearth::cli {
 Result<std::shared_ptr<const Model>> load_model_for_cli(const std::string& path, int n_threads);
 
 int cmd_perplexity(int argc, char** argv) {
-    const ArgSpec spec{
-        .options = {"--file", "--ctx", "--threads", "--batch", "--chunks", "--kv-type", "--device"},
-        .flags = {},
-        .repeatable = {},
-        .short_names = {{"-f", "--file"}, {"-c", "--ctx"}, {"-t", "--threads"}}};
+    const ArgSpec spec{.options = {"--file", "--ctx", "--threads", "--batch", "--chunks",
+                                   "--kv-type", "--device", "--gpu-layers"},
+                       .flags = {},
+                       .repeatable = {},
+                       .short_names = {{"-f", "--file"}, {"-c", "--ctx"}, {"-t", "--threads"}}};
     auto args = parse_args(argc, argv, 0, spec);
     if (!args) {
         std::fprintf(stderr, "hearth-cli perplexity: %s\n", args.error().message.c_str());
@@ -31,7 +31,7 @@ int cmd_perplexity(int argc, char** argv) {
     if (args->positionals.size() != 1 || !args->get("--file")) {
         std::fprintf(stderr, "usage: hearth-cli perplexity MODEL --file TEXT [--ctx N] "
                              "[--threads N] [--chunks N] [--kv-type f16|q8_0] "
-                             "[--device cpu|cuda[:N]|auto]\n");
+                             "[--device cpu|cuda[:N]|auto] [--gpu-layers all|auto|N]\n");
         return 2;
     }
     auto ctx = args->get_int("--ctx");
@@ -53,6 +53,10 @@ int cmd_perplexity(int argc, char** argv) {
     const auto device = read_device(*args);
     if (!device) {
         return report_error(device.error().message.c_str());
+    }
+    const auto gpu_layers = read_gpu_layers(*args);
+    if (!gpu_layers) {
+        return report_error(gpu_layers.error().message.c_str());
     }
     const uint32_t n_ctx = static_cast<uint32_t>(ctx->value_or(512));
     if (n_ctx < 4) {
@@ -86,6 +90,7 @@ int cmd_perplexity(int argc, char** argv) {
     options.n_ctx = n_ctx;
     options.n_batch = static_cast<uint32_t>(batch->value_or(512));
     options.kv_type = *kv_type;
+    options.gpu_layers = *gpu_layers;
     auto sessions = create_cli_sessions(*model, options, *device);
     if (!sessions) {
         return report_error(sessions.error().message.c_str());

@@ -40,11 +40,12 @@ int cmd_run(int argc, char** argv) {
         return 2;
     }
     if (args->positionals.size() != 1 || (!args->get("--prompt") && !args->get("--file"))) {
-        std::fprintf(stderr, "usage: hearth-cli run MODEL (-p PROMPT | -f FILE) [-n N] [--temp T] "
-                             "[--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] "
-                             "[--repeat-last-n N] [--seed S] [--ctx N] [--kv-type f16|q8_0] "
-                             "[--device cpu|cuda[:N]|auto] [--threads N] [--raw] "
-                             "[--template NAME|FILE] [--system TEXT] [--show-prompt]\n");
+        std::fprintf(stderr,
+                     "usage: hearth-cli run MODEL (-p PROMPT | -f FILE) [-n N] [--temp T] "
+                     "[--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] "
+                     "[--repeat-last-n N] [--seed S] [--ctx N] [--kv-type f16|q8_0] "
+                     "[--device cpu|cuda[:N]|auto] [--gpu-layers all|auto|N] [--threads N] [--raw] "
+                     "[--template NAME|FILE] [--system TEXT] [--show-prompt]\n");
         return 2;
     }
     auto options = read_generation_args(*args);

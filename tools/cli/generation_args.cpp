@@ -7,10 +7,10 @@
 namespace hearth::cli {
 
 void add_generation_options(ArgSpec& spec) {
-    for (const char* option :
-         {"--n-predict", "--temp", "--top-k", "--top-p", "--min-p", "--repeat-penalty",
-          "--repeat-last-n", "--presence-penalty", "--frequency-penalty", "--seed", "--ctx",
-          "--threads", "--batch", "--template", "--system", "--kv-type", "--device"}) {
+    for (const char* option : {"--n-predict", "--temp", "--top-k", "--top-p", "--min-p",
+                               "--repeat-penalty", "--repeat-last-n", "--presence-penalty",
+                               "--frequency-penalty", "--seed", "--ctx", "--threads", "--batch",
+                               "--template", "--system", "--kv-type", "--device", "--gpu-layers"}) {
         spec.options.insert(option);
     }
     spec.short_names["-n"] = "--n-predict";
@@ -85,6 +85,11 @@ Result<GenerationArgs> read_generation_args(const Args& args) {
         return std::unexpected(device.error());
     }
     out.device = *device;
+    auto gpu_layers = read_gpu_layers(args);
+    if (!gpu_layers) {
+        return std::unexpected(gpu_layers.error());
+    }
+    out.session.gpu_layers = *gpu_layers;
     out.template_name = args.get("--template").value_or("");
     out.system_prompt = args.get("--system").value_or("");
     return out;
@@ -96,6 +101,14 @@ Result<DeviceRequest> read_device(const Args& args) {
         return fail(device.error().code, "--device: " + device.error().message);
     }
     return device;
+}
+
+Result<int32_t> read_gpu_layers(const Args& args) {
+    auto layers = parse_gpu_layers(args.get("--gpu-layers").value_or("auto"));
+    if (!layers) {
+        return fail(layers.error().code, "--gpu-layers: " + layers.error().message);
+    }
+    return layers;
 }
 
 Result<std::vector<Session>> create_cli_sessions(const std::shared_ptr<const Model>& model,
@@ -112,6 +125,15 @@ Result<std::vector<Session>> create_cli_sessions(const std::shared_ptr<const Mod
         std::fprintf(stderr, "device: CPU: CUDA failed: %s\n", sessions.error().message.c_str());
         options.device = DeviceKind::cpu;
         sessions = Session::create_group(model, options, n);
+    }
+    if (sessions) {
+        if (const auto gpu = sessions->front().gpu_memory();
+            gpu && gpu->gpu_layers < gpu->n_layers) {
+            std::fprintf(stderr,
+                         "device: partial offload: %u of %u layers on CUDA device %d, the rest "
+                         "and the output head on the CPU\n",
+                         gpu->gpu_layers, gpu->n_layers, gpu->cuda_device);
+        }
     }
     return sessions;
 }

@@ -30,6 +30,9 @@ Result<GenerationArgs> read_generation_args(const Args& args);
 // --device's value ("auto" when absent).
 Result<DeviceRequest> read_device(const Args& args);
 
+// --gpu-layers' value: all, auto (when absent) or a count (hearth/gpu_layers.h).
+Result<int32_t> read_gpu_layers(const Args& args);
+
 // `n` sessions (Session::create_group) on the requested device. "auto" says on stderr which
 // device it chose and why, and falls back to the CPU (saying why) when the GPU cannot take the
 // model; an explicit cuda[:N] fails instead.

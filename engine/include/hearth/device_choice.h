@@ -6,6 +6,7 @@
 // Thread-safe. choose_device() creates a CUDA context on each device (to read free memory).
 #pragma once
 
+#include "hearth/cuda_device.h"
 #include "hearth/error.h"
 #include "hearth/memory_plan.h"
 #include "hearth/model_info.h"
@@ -13,6 +14,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace hearth {
 
@@ -37,9 +39,18 @@ struct DeviceChoice {
 
 // Resolves `request` for `info` at `options`' context (0: the session's default) and KV type.
 // An explicit request comes back as it is (its reason says so); "auto" picks CUDA only when a
-// device exists, the build has CUDA, the cache is F16 and the plan fits its free memory.
+// device exists, the build has CUDA and the cache is F16: the first device whose free memory
+// holds the whole model (MemoryPlan), else, unless options.gpu_layers is all, the first that
+// takes at least one layer of a partial offload (plan_offload; its summary in the reason).
+// options.gpu_layers as a count below the model's layers asks for that split directly.
 DeviceChoice choose_device(const DeviceRequest& request, const ModelInfo& info,
                            const SessionOptions& options);
+
+// The same choice among `devices` (list_cuda_devices()'s answer), for callers that have listed
+// them already and for tests.
+DeviceChoice choose_device_among(const DeviceRequest& request, const ModelInfo& info,
+                                 const SessionOptions& options,
+                                 const Result<std::vector<CudaDeviceInfo>>& devices);
 
 // "CPU" or "CUDA device N".
 std::string device_label(DeviceKind kind, int cuda_device);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "hearth/error.h"
+#include "hearth/gpu_layers.h"
 #include "hearth/memory_plan.h"
 #include "hearth/model.h"
 #include "hearth/sampling.h"
@@ -47,6 +48,10 @@ struct SessionOptions {
     // back and samples them on the host with the same Sampler as the CPU.
     DeviceKind device = DeviceKind::cpu;
     int cuda_device = 0;
+    // On CUDA: the layers on the GPU (hearth/gpu_layers.h): all (refused when the model does
+    // not fit), auto (all when they fit, else the first that fit and the rest on the CPU,
+    // whose steps then sample on the host as the CPU's do) or a count.
+    int32_t gpu_layers = kAutoGpuLayers;
 };
 
 // GPU memory of a CUDA session's forward pass, by arena, and the device's total. Sessions made
@@ -57,6 +62,11 @@ struct GpuMemory {
     uint64_t kv_bytes = 0;
     uint64_t scratch_bytes = 0;
     uint64_t device_total_bytes = 0;
+    // Partial offload: fewer layers on the GPU than the model has; the rest's KV cache is in
+    // host memory.
+    uint32_t gpu_layers = 0;
+    uint32_t n_layers = 0;
+    uint64_t host_kv_bytes = 0;
 };
 
 struct GenerateOptions {

@@ -40,7 +40,8 @@ Result<std::shared_ptr<CudaForward>> create_forward(const Model& model,
     auto forward = CudaForward::create(model, {.n_ctx = options.n_ctx,
                                                .n_seq = n_seq,
                                                .device = options.cuda_device,
-                                               .use_graphs = true});
+                                               .use_graphs = true,
+                                               .gpu_layers = options.gpu_layers});
     if (!forward) {
         return std::unexpected(forward.error());
     }

@@ -45,6 +45,18 @@ std::string device_label(DeviceKind kind, int cuda_device) {
 DeviceChoice choose_device(const DeviceRequest& request, const ModelInfo& info,
                            const SessionOptions& options) {
     if (!request.automatic) {
+        return choose_device_among(request, info, options, std::vector<CudaDeviceInfo>{});
+    }
+    if (options.kv_type != KvCacheType::f16) { // decided without asking the driver
+        return choose_device_among(request, info, options, std::vector<CudaDeviceInfo>{});
+    }
+    return choose_device_among(request, info, options, list_cuda_devices());
+}
+
+DeviceChoice choose_device_among(const DeviceRequest& request, const ModelInfo& info,
+                                 const SessionOptions& options,
+                                 const Result<std::vector<CudaDeviceInfo>>& devices) {
+    if (!request.automatic) {
         return {request.kind, request.cuda_device,
                 fmt::format("{}: as requested", device_label(request.kind, request.cuda_device))};
     }
@@ -54,7 +66,6 @@ DeviceChoice choose_device(const DeviceRequest& request, const ModelInfo& info,
     if (options.kv_type != KvCacheType::f16) {
         return cpu("the CUDA backend keeps an F16 KV cache only");
     }
-    auto devices = list_cuda_devices();
     if (!devices) {
         return cpu(devices.error().message);
     }
@@ -70,18 +81,46 @@ DeviceChoice choose_device(const DeviceRequest& request, const ModelInfo& info,
                                                .n_batch = options.n_batch,
                                                .kv_type = KvCacheType::f16,
                                                .device = DeviceKind::cuda});
-    for (const CudaDeviceInfo& gpu : *devices) {
-        if (plan.total_bytes <= gpu.free_bytes) {
-            return {DeviceKind::cuda, gpu.index,
-                    fmt::format("CUDA device {} ({}): needs {} of {} free", gpu.index, gpu.name,
-                                format_bytes(double(plan.total_bytes)),
-                                format_bytes(double(gpu.free_bytes)))};
+    // A count of layers asks for a split even where the whole model would fit.
+    const bool whole = options.gpu_layers < 1 || uint32_t(options.gpu_layers) >= info.n_layer;
+    if (whole) {
+        for (const CudaDeviceInfo& gpu : *devices) {
+            if (plan.total_bytes <= gpu.free_bytes) {
+                return {DeviceKind::cuda, gpu.index,
+                        fmt::format("CUDA device {} ({}): needs {} of {} free", gpu.index, gpu.name,
+                                    format_bytes(double(plan.total_bytes)),
+                                    format_bytes(double(gpu.free_bytes)))};
+            }
+        }
+    }
+    // Partial offload, unless the whole model was asked for: the first device that takes at
+    // least one layer (every layer on the GPU is one the CPU does not compute).
+    if (options.gpu_layers != kAllGpuLayers) {
+        const auto host = read_host_memory();
+        for (const CudaDeviceInfo& gpu : *devices) {
+            OffloadOptions offload{.n_ctx = n_ctx,
+                                   .n_seq = 1,
+                                   .n_batch = options.n_batch,
+                                   .gpu_free_bytes = gpu.free_bytes,
+                                   .host_available_bytes = host ? host->available_bytes : 0};
+            if (options.gpu_layers >= 1) {
+                offload.n_gpu_layers = uint32_t(options.gpu_layers);
+            }
+            const auto split = plan_offload(info, offload);
+            if (split && split->n_gpu_layers >= 1) {
+                return {DeviceKind::cuda, gpu.index,
+                        fmt::format("CUDA device {} ({}): partial offload, {}", gpu.index, gpu.name,
+                                    split->summary)};
+            }
         }
     }
     const CudaDeviceInfo& first = devices->front();
-    return cpu(fmt::format("the model needs {} at a context of {}, GPU {} has {} free",
+    return cpu(fmt::format("the model needs {} at a context of {}, GPU {} has {} free{}",
                            format_bytes(double(plan.total_bytes)), n_ctx, first.index,
-                           format_bytes(double(first.free_bytes))));
+                           format_bytes(double(first.free_bytes)),
+                           options.gpu_layers == kAllGpuLayers
+                               ? std::string(" (GPU layers: all, so no partial offload)")
+                               : std::string(" and takes not one layer")));
 }
 
 } // namespace hearth

@@ -259,7 +259,8 @@ uint64_t Session::n_tokens_computed() const {
 }
 uint64_t Session::kv_cache_bytes() const {
     if (const auto& cuda = impl_->cuda) {
-        return cuda->forward->memory().kv_bytes / cuda->n_seq;
+        const CudaMemoryReport report = cuda->forward->memory();
+        return (report.kv_bytes + report.host_kv_bytes) / cuda->n_seq;
     }
     return impl_->cache.bytes();
 }
@@ -278,7 +279,10 @@ std::optional<GpuMemory> Session::gpu_memory() const {
                      .weights_bytes = report.weights_bytes,
                      .kv_bytes = report.kv_bytes,
                      .scratch_bytes = report.scratch_bytes,
-                     .device_total_bytes = report.device_total_bytes};
+                     .device_total_bytes = report.device_total_bytes,
+                     .gpu_layers = report.gpu_layers,
+                     .n_layers = report.n_layers,
+                     .host_kv_bytes = report.host_kv_bytes};
 }
 
 } // namespace hearth
