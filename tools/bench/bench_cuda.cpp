@@ -75,8 +75,11 @@ int bench_cuda(const CudaBenchOptions& o) {
     }
     const ModelInfo& info = (*model)->info();
     const uint32_t n_ctx = uint32_t(std::max(o.n_prompt, o.n_gen + 1) + 1);
-    auto forward = CudaForward::create(
-        **model, {.n_ctx = n_ctx, .n_seq = 1, .device = gpu.index, .use_graphs = true});
+    auto forward = CudaForward::create(**model, {.n_ctx = n_ctx,
+                                                 .n_seq = 1,
+                                                 .device = gpu.index,
+                                                 .use_graphs = true,
+                                                 .gpu_layers = o.gpu_layers});
     if (!forward) {
         std::fprintf(stderr, "hearth-bench: %s\n", forward.error().message.c_str());
         return 1;
@@ -162,7 +165,10 @@ int bench_cuda(const CudaBenchOptions& o) {
                            {"decode_gbs", r.test.starts_with("tg") ? decode_gbs : 0.0},
                            {"weights_bytes", mem.weights_bytes},
                            {"kv_bytes", mem.kv_bytes},
-                           {"scratch_bytes", mem.scratch_bytes}});
+                           {"scratch_bytes", mem.scratch_bytes},
+                           {"gpu_layers", mem.gpu_layers},
+                           {"n_layers", mem.n_layers},
+                           {"host_kv_bytes", mem.host_kv_bytes}});
         }
         std::printf("%s\n", out.dump(2).c_str());
         return 0;
@@ -179,6 +185,12 @@ int bench_cuda(const CudaBenchOptions& o) {
     std::printf("GPU memory: weights %.1f MiB, KV cache %.1f MiB, scratch %.1f MiB\n",
                 double(mem.weights_bytes) / (1 << 20), double(mem.kv_bytes) / (1 << 20),
                 double(mem.scratch_bytes) / (1 << 20));
+    if (!mem.head_on_gpu) {
+        std::printf("partial offload: %u of %u layers on the GPU, the rest and the output head on "
+                    "the CPU (their KV cache %.1f MiB in RAM); the roofline below counts the "
+                    "GPU's bytes only\n",
+                    mem.gpu_layers, mem.n_layers, double(mem.host_kv_bytes) / (1 << 20));
+    }
     if (o.n_gen > 0) {
         std::printf(
             "decode roofline: %.0f GB/s read = %.0f%% of the measured copy bandwidth %.0f GB/s "

@@ -2,6 +2,7 @@
 // the decode bandwidth roofline against the measured device-to-device copy bandwidth.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace hearth::bench {
@@ -12,6 +13,7 @@ struct CudaBenchOptions {
     int n_gen = 128;
     int repetitions = 5;
     bool json = false;
+    int32_t gpu_layers = -1; // hearth/gpu_layers.h: -1 all, -2 auto, N partial offload
 };
 
 // Prints the results (a Markdown table, or JSON with --json) and returns the exit status:

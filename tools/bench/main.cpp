@@ -9,6 +9,7 @@
 #include "bench_cuda.h"
 #include "bench_sequences.h"
 #include "hearth/chat_template.h"
+#include "hearth/gpu_layers.h"
 #include "hearth/model.h"
 #include "hearth/session.h"
 
@@ -35,16 +36,18 @@ struct Options {
     bool json = false;
     std::string template_file; // --template: time rendering instead of the model
     int turns = 50;
-    std::string device = "cpu"; // --device cuda: the CUDA forward (bench_cuda.cpp)
+    std::string device = "cpu";                 // --device cuda: the CUDA forward (bench_cuda.cpp)
+    int32_t gpu_layers = hearth::kAllGpuLayers; // --gpu-layers, with --device cuda
     std::vector<int> sequences; // --sequences 1,2,4: batched generation (bench_sequences.cpp)
 };
 
 int usage() {
-    std::fprintf(stderr,
-                 "usage: hearth-bench MODEL [-p 512] [-n 128] [-r 5] [--threads N] [--json]\n"
-                 "                    [--device cpu|cuda] [--sequences 1,2,4]\n"
-                 "       hearth-bench --template FILE.jinja [--turns 50] [-r 5]\n"
-                 "  -p 0 or -n 0 skips that test\n");
+    std::fprintf(
+        stderr,
+        "usage: hearth-bench MODEL [-p 512] [-n 128] [-r 5] [--threads N] [--json]\n"
+        "                    [--device cpu|cuda] [--gpu-layers all|auto|N] [--sequences 1,2,4]\n"
+        "       hearth-bench --template FILE.jinja [--turns 50] [-r 5]\n"
+        "  -p 0 or -n 0 skips that test\n");
     return 2;
 }
 
@@ -83,6 +86,13 @@ bool parse(int argc, char** argv, Options& o) {
             o.device = argv[++i];
             if (o.device != "cpu" && o.device != "cuda")
                 return false;
+        } else if (arg == "--gpu-layers") {
+            if (i + 1 >= argc)
+                return false;
+            const auto layers = hearth::parse_gpu_layers(argv[++i]);
+            if (!layers)
+                return false;
+            o.gpu_layers = *layers;
         } else if (arg == "--sequences") {
             if (i + 1 >= argc)
                 return false;
@@ -193,7 +203,8 @@ int main(int argc, char** argv) {
             {o.model, o.n_prompt, o.n_gen, o.repetitions, o.n_threads, o.sequences});
     }
     if (o.device == "cuda") {
-        return bench::bench_cuda({o.model, o.n_prompt, o.n_gen, o.repetitions, o.json});
+        return bench::bench_cuda(
+            {o.model, o.n_prompt, o.n_gen, o.repetitions, o.json, o.gpu_layers});
     }
     auto model = Model::load(o.model, {.n_threads = o.n_threads, .on_progress = {}});
     if (!model) {
