@@ -2,6 +2,7 @@
 #include "model_library.h"
 
 #include "device_probe.h"
+#include "hearth/gpu_layers.h"
 #include "hearth/memory_plan.h"
 #include "model_locator.h"
 
@@ -17,6 +18,7 @@ const char* kFoldersKey = "models/folders";
 const char* kContextKey = "models/context";
 const char* kThreadsKey = "models/threads";
 const char* kDeviceKey = "models/device";
+const char* kGpuLayersKey = "models/gpuLayers";
 
 // The session's own default when no context is chosen (SessionOptions::n_ctx = 0).
 constexpr uint32_t kDefaultContextCap = 4096;
@@ -38,6 +40,16 @@ QString bytes(double n) {
     return QString::fromStdString(hearth::format_bytes(n));
 }
 
+// The GPU layers setting in its canonical spelling ("auto", "all", "18"), or the engine's
+// reason for refusing it.
+hearth::Result<QString> canonicalGpuLayers(const QString& text) {
+    const auto parsed = hearth::parse_gpu_layers(text.trimmed().toStdString());
+    if (!parsed) {
+        return std::unexpected(parsed.error());
+    }
+    return QString::fromStdString(hearth::gpu_layers_label(*parsed));
+}
+
 } // namespace
 
 void ModelScanner::scan(quint64 generation, const QList<ScanRoot>& roots) {
@@ -54,6 +66,11 @@ ModelLibrary::ModelLibrary(QObject* parent) : QAbstractListModel(parent) {
     m_contextLength = std::max(0, settings.value(QLatin1String(kContextKey), 0).toInt());
     m_threads = std::clamp(settings.value(QLatin1String(kThreadsKey), 0).toInt(), 0, maxThreads());
     m_device = settings.value(QLatin1String(kDeviceKey), QStringLiteral("auto")).toString();
+    // A hand-edited or older value the engine refuses falls back to "auto".
+    if (const auto saved = canonicalGpuLayers(
+            settings.value(QLatin1String(kGpuLayersKey), QStringLiteral("auto")).toString())) {
+        m_gpuLayers = *saved;
+    }
 
     // The GPU comes from DeviceProbe, asked off the GUI thread (initialising CUDA can take
     // seconds). Until it answers the badges are for the CPU and a saved "gpu" choice waits.
@@ -226,12 +243,52 @@ void ModelLibrary::setDevice(const QString& device) {
     emit settingsChanged();
 }
 
+void ModelLibrary::setGpuLayers(const QString& gpuLayers) {
+    const auto canonical = canonicalGpuLayers(gpuLayers);
+    if (!canonical) {
+        m_gpuLayersError = QString::fromStdString(canonical.error().message);
+        emit settingsChanged(); // also puts the old value back into an edited field
+        return;
+    }
+    if (*canonical == m_gpuLayers && m_gpuLayersError.isEmpty()) {
+        return;
+    }
+    m_gpuLayers = *canonical;
+    m_gpuLayersError.clear();
+    saveSettings();
+    refreshFits();
+    emit settingsChanged();
+}
+
+int ModelLibrary::layerCount() const {
+    uint32_t most = 0;
+    for (const LocalModel& model : m_models) {
+        if (!model.info) {
+            continue;
+        }
+        if (!m_loadedPath.isEmpty() && model.path == m_loadedPath) {
+            return int(model.info->n_layer);
+        }
+        most = std::max(most, model.info->n_layer);
+    }
+    return int(most);
+}
+
+QStringList ModelLibrary::gpuLayerChoices() const {
+    QStringList choices{QStringLiteral("auto"), QStringLiteral("all")};
+    for (int layers = 1; layers <= layerCount(); ++layers) {
+        choices << QString::number(layers);
+    }
+    return choices;
+}
+
 void ModelLibrary::setLoadedPath(const QString& path) {
     if (path == m_loadedPath) {
         return;
     }
     m_loadedPath = path;
     emit loadedPathChanged();
+    emit layerCountChanged();
     if (!m_models.isEmpty()) {
         emit dataChanged(index(0), index(int(m_models.size()) - 1), {LoadedRole});
     }
@@ -243,6 +300,7 @@ void ModelLibrary::saveSettings() {
     settings.setValue(QLatin1String(kContextKey), m_contextLength);
     settings.setValue(QLatin1String(kThreadsKey), m_threads);
     settings.setValue(QLatin1String(kDeviceKey), m_device);
+    settings.setValue(QLatin1String(kGpuLayersKey), m_gpuLayers);
 }
 
 QList<ScanRoot> ModelLibrary::roots() const {
@@ -276,6 +334,7 @@ void ModelLibrary::onScanned(quint64 generation, const QList<LocalModel>& models
     endResetModel();
     m_appliedScan = generation;
     emit countChanged();
+    emit layerCountChanged();
     emit scanningChanged();
     emit scanFinished();
 }
@@ -309,41 +368,21 @@ void ModelLibrary::removeFolder(const QString& path) {
 }
 
 ModelLibrary::FitResult ModelLibrary::assessFit(const hearth::ModelInfo& info) const {
-    uint32_t nCtx = uint32_t(m_contextLength);
-    if (nCtx == 0) {
-        nCtx = info.n_ctx_train > 0 ? std::min(info.n_ctx_train, kDefaultContextCap)
-                                    : kDefaultContextCap;
+    FitTarget target;
+    target.nCtx = uint32_t(m_contextLength);
+    if (target.nCtx == 0) {
+        target.nCtx = info.n_ctx_train > 0 ? std::min(info.n_ctx_train, kDefaultContextCap)
+                                           : kDefaultContextCap;
     }
-    const bool gpu = usesGpu();
-    const hearth::MemoryPlan plan = hearth::plan_memory(
-        info, {.n_ctx = nCtx,
-               .n_seq = 1,
-               .n_batch = 512,
-               .kv_type = hearth::KvCacheType::f16,
-               .device = gpu ? hearth::DeviceKind::cuda : hearth::DeviceKind::cpu});
-    uint64_t available = 0;
-    QString where;
-    if (gpu) {
-        available = m_gpuFreeBytes;
-        where = QStringLiteral("free on %1").arg(m_gpuName);
-    } else if (const auto host = hearth::read_host_memory()) {
-        available = host->available_bytes;
-        where = QStringLiteral("RAM available");
+    target.gpu = usesGpu();
+    target.gpuName = m_gpuName;
+    target.gpuFreeBytes = m_gpuFreeBytes;
+    target.gpuLayers =
+        hearth::parse_gpu_layers(m_gpuLayers.toStdString()).value_or(hearth::kAutoGpuLayers);
+    if (const auto host = hearth::read_host_memory()) {
+        target.hostAvailableBytes = host->available_bytes;
     }
-    if (available == 0) {
-        return {
-            QString(),
-            QStringLiteral("needs %1; free memory unknown").arg(bytes(double(plan.total_bytes)))};
-    }
-    const hearth::Fit fit = hearth::assess_fit(plan.total_bytes, available);
-    const QString name = fit == hearth::Fit::fits    ? QStringLiteral("fits")
-                         : fit == hearth::Fit::tight ? QStringLiteral("tight")
-                                                     : QStringLiteral("will not fit");
-    return {name, QStringLiteral("needs %1 at %2 tokens (weights %3, KV cache %4) · %5 %6")
-                      .arg(bytes(double(plan.total_bytes)))
-                      .arg(nCtx)
-                      .arg(bytes(double(plan.weights_bytes)), bytes(double(plan.kv_bytes)),
-                           bytes(double(available)), where)};
+    return ::assessFit(info, target);
 }
 
 void ModelLibrary::refreshFits() {

@@ -1,12 +1,13 @@
 // The Models panel's list: the local GGUF models (ModelScan) with what each one is and
 // whether it fits this machine at the chosen context and device (the engine's MemoryPlan),
-// and the load settings the worker uses: device, context length, threads. The folders the
-// user adds and the load settings persist in QSettings (models/*).
+// and the load settings the worker uses: device, GPU layers, context length, threads. The
+// folders the user adds and the load settings persist in QSettings (models/*).
 //
 // GUI thread only. Scanning runs on the library's own thread: rescan() posts the roots
 // there and the result comes back by a queued signal; only this thread touches the rows.
 #pragma once
 
+#include "fit_badge.h"
 #include "model_scan.h"
 
 #include <QAbstractListModel>
@@ -33,6 +34,15 @@ class ModelLibrary : public QAbstractListModel {
     Q_PROPERTY(int maxThreads READ maxThreads CONSTANT)
     // "auto", "cpu" or "gpu".
     Q_PROPERTY(QString device READ device WRITE setDevice NOTIFY settingsChanged)
+    // How many layers run on the GPU (hearth/gpu_layers.h): "auto" (all when they fit, else
+    // the most that fit), "all" or a count. A value parse_gpu_layers refuses is not taken:
+    // the old one stays and gpuLayersError says why.
+    Q_PROPERTY(QString gpuLayers READ gpuLayers WRITE setGpuLayers NOTIFY settingsChanged)
+    Q_PROPERTY(QString gpuLayersError READ gpuLayersError NOTIFY settingsChanged)
+    // The loaded model's layers, else the most any listed model has; 0 when none is known.
+    Q_PROPERTY(int layerCount READ layerCount NOTIFY layerCountChanged)
+    // What the GPU layers choice lists: "auto", "all", then "1" to layerCount.
+    Q_PROPERTY(QStringList gpuLayerChoices READ gpuLayerChoices NOTIFY layerCountChanged)
     // Known once DeviceProbe has answered, shortly after start.
     Q_PROPERTY(bool gpuAvailable READ gpuAvailable NOTIFY settingsChanged)
     // The GPU's name, or why there is none ("built without CUDA", "no CUDA device: ...").
@@ -54,7 +64,7 @@ public:
         TrainedContextRole,
         PartsRole,
         ErrorRole,
-        FitRole,       // "fits", "tight", "will not fit"; "" when unknown
+        FitRole,       // "fits", "tight", "partial", "will not fit"; "" when unknown
         FitDetailRole, // "needs 120 MiB of 12.1 GiB available"
         LoadedRole,
         DetailsRole // "llama · Q4_1 · 135M · 86.0 MiB · context 8192 · 2 parts"
@@ -77,6 +87,10 @@ public:
     int threads() const { return m_threads; }
     static int maxThreads();
     QString device() const { return m_device; }
+    QString gpuLayers() const { return m_gpuLayers; }
+    QString gpuLayersError() const { return m_gpuLayersError; }
+    int layerCount() const;
+    QStringList gpuLayerChoices() const;
     bool gpuAvailable() const { return m_gpuTotalBytes > 0; }
     QString gpuStatus() const { return m_gpuStatus; }
     QString effectiveDevice() const;
@@ -86,6 +100,7 @@ public:
     void setContextLength(int tokens);
     void setThreads(int threads);
     void setDevice(const QString& device);
+    void setGpuLayers(const QString& gpuLayers);
     void setLoadedPath(const QString& path);
 
     // The roots a scan walks: the models directory, the Hugging Face cache, the folders.
@@ -98,11 +113,8 @@ public:
     Q_INVOKABLE void removeFolder(const QString& path);
     Q_INVOKABLE QString folderError() const { return m_folderError; }
 
-    // The badge for `info` at the chosen context and device, and its explanation.
-    struct FitResult {
-        QString fit;
-        QString detail;
-    };
+    // The badge for `info` at the chosen context, device and GPU layers, and its explanation.
+    using FitResult = FitBadge;
     FitResult assessFit(const hearth::ModelInfo& info) const;
 
 signals:
@@ -111,6 +123,7 @@ signals:
     void foldersChanged();
     void settingsChanged();
     void loadedPathChanged();
+    void layerCountChanged();
     void scanFinished(); // for tests
     void scanRequested(quint64 generation, const QList<ScanRoot>& roots);
 
@@ -126,6 +139,8 @@ private:
     int m_contextLength = 0;
     int m_threads = 0;
     QString m_device = QStringLiteral("auto");
+    QString m_gpuLayers = QStringLiteral("auto");
+    QString m_gpuLayersError;
     QString m_gpuName;
     QString m_gpuStatus;
     uint64_t m_gpuTotalBytes = 0;

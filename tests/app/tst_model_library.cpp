@@ -1,8 +1,11 @@
 // The Models panel's C++: scanning a temporary tree of real small GGUF files (Hearth's
 // models folder, a Hugging Face cache with symlinked blobs, an added folder, a split model,
 // a truncated file, a broken link), the Hugging Face cache location rule, and ModelLibrary
-// under QAbstractItemModelTester (scan off the GUI thread, fit badges, settings, folders).
+// under QAbstractItemModelTester (scan off the GUI thread, fit badges, settings, folders),
+// and the GPU fit badge's arithmetic with partial offload on hand-made figures.
 #include "device_probe.h"
+#include "fit_badge.h"
+#include "hearth/gpu_layers.h"
 #include "model_library.h"
 #include "model_scan.h"
 #include "test_support.h"
@@ -10,6 +13,7 @@
 #include <QAbstractItemModelTester>
 #include <QDir>
 #include <QFile>
+#include <QSettings>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -59,7 +63,9 @@ private slots:
     void scanTree();
     void libraryModel();
     void fitBadges();
+    void gpuFitBadges();
     void foldersAndSettings();
+    void gpuLayersSetting();
 
 private:
     QTemporaryDir m_root;
@@ -289,6 +295,93 @@ void TestModelLibrary::fitBadges() {
     QVERIFY(tooBig.detail.contains(QLatin1String("RAM available")));
 }
 
+// A model of four 1 GiB layers and 0.5 GiB of other weights, with tiny widths so that its KV
+// cache and scratch are a few MiB: 2.5 GiB free past the headroom hold two layers, not three.
+void TestModelLibrary::gpuFitBadges() {
+    constexpr uint64_t kGiB = uint64_t(1) << 30;
+    hearth::ModelInfo info;
+    info.architecture = "llama";
+    info.n_layer = 4;
+    info.n_embd = 64;
+    info.n_ff = 128;
+    info.n_head = 4;
+    info.n_head_kv = 4;
+    info.head_dim_k = info.head_dim_v = 16;
+    info.n_vocab = 256;
+    info.n_ctx_train = 512;
+    info.layer_weight_bytes.assign(4, kGiB);
+    info.non_layer_weight_bytes = kGiB / 2;
+    info.weights_bytes = 4 * kGiB + kGiB / 2;
+    info.n_params = 1 << 19;
+
+    FitTarget target;
+    target.nCtx = 512;
+    target.gpu = true;
+    target.gpuName = QStringLiteral("Test GPU");
+    target.gpuFreeBytes = hearth::kOffloadGpuHeadroom + 5 * kGiB / 2;
+    target.hostAvailableBytes = 64 * kGiB;
+
+    // The most layers that fit, said in the badge and its line ("auto" and "gpu" devices
+    // split alike).
+    FitBadge badge = assessFit(info, target);
+    QCOMPARE(badge.fit, QStringLiteral("partial"));
+    QVERIFY2(badge.detail.startsWith(QStringLiteral("partial: 2 of 4 layers on the GPU (")) &&
+                 badge.detail.contains(QStringLiteral("2 on the CPU")) &&
+                 badge.detail.contains(QStringLiteral("at 512 tokens")) &&
+                 badge.detail.contains(QStringLiteral("free on Test GPU")),
+             qPrintable(badge.detail));
+
+    // "all", or a count of at least the model's layers: the whole model, which does not fit.
+    for (int32_t layers : {hearth::kAllGpuLayers, 4, 40}) {
+        target.gpuLayers = layers;
+        badge = assessFit(info, target);
+        QCOMPARE(badge.fit, QStringLiteral("will not fit"));
+        QVERIFY2(badge.detail.startsWith(QStringLiteral("needs ")) &&
+                     !badge.detail.contains(QStringLiteral("layers")),
+                 qPrintable(badge.detail));
+    }
+
+    // A count that does not fit: the engine's arithmetic, naming the most that would.
+    target.gpuLayers = 3;
+    badge = assessFit(info, target);
+    QCOMPARE(badge.fit, QStringLiteral("will not fit"));
+    QVERIFY2(badge.detail.startsWith(QStringLiteral("3 layers on the GPU need ")) &&
+                 badge.detail.contains(QStringLiteral("at most 2 layers fit")),
+             qPrintable(badge.detail));
+
+    // A count below what fits splits even a model the GPU could hold whole.
+    target.gpuLayers = 1;
+    target.gpuFreeBytes = 64 * kGiB;
+    badge = assessFit(info, target);
+    QCOMPARE(badge.fit, QStringLiteral("partial"));
+    QVERIFY2(badge.detail.startsWith(QStringLiteral("partial: 1 of 4 layers on the GPU")),
+             qPrintable(badge.detail));
+    target.gpuLayers = hearth::kAutoGpuLayers;
+    QCOMPARE(assessFit(info, target).fit, QStringLiteral("fits"));
+
+    // Not one layer fits: the whole model's badge, saying so.
+    target.gpuFreeBytes = hearth::kOffloadGpuHeadroom + kGiB / 2;
+    badge = assessFit(info, target);
+    QCOMPARE(badge.fit, QStringLiteral("will not fit"));
+    QVERIFY2(badge.detail.endsWith(QStringLiteral(" · not one layer fits the GPU")),
+             qPrintable(badge.detail));
+
+    // The CPU's part must fit the RAM: two layers stay there with the other weights (2.5 GiB).
+    target.gpuFreeBytes = hearth::kOffloadGpuHeadroom + 5 * kGiB / 2;
+    target.hostAvailableBytes = 2 * kGiB;
+    badge = assessFit(info, target);
+    QCOMPARE(badge.fit, QStringLiteral("will not fit"));
+    QVERIFY2(badge.detail.contains(QStringLiteral("the CPU part needs")), qPrintable(badge.detail));
+
+    // On the CPU the GPU layers do not matter.
+    target.gpu = false;
+    target.gpuLayers = 1;
+    target.hostAvailableBytes = 64 * kGiB;
+    badge = assessFit(info, target);
+    QCOMPARE(badge.fit, QStringLiteral("fits"));
+    QVERIFY2(badge.detail.endsWith(QStringLiteral("RAM available")), qPrintable(badge.detail));
+}
+
 void TestModelLibrary::foldersAndSettings() {
     {
         ModelLibrary library;
@@ -331,6 +424,64 @@ void TestModelLibrary::foldersAndSettings() {
         QVERIFY(finished.wait(20000));
         QCOMPARE(library.rowCount(), 6);
     }
+}
+
+void TestModelLibrary::gpuLayersSetting() {
+    {
+        ModelLibrary library;
+        QCOMPARE(library.gpuLayers(), QStringLiteral("auto"));
+        QSignalSpy changed(&library, &ModelLibrary::settingsChanged);
+        library.setGpuLayers(QStringLiteral(" 18 "));
+        QCOMPARE(library.gpuLayers(), QStringLiteral("18"));
+        QVERIFY(library.gpuLayersError().isEmpty());
+        QCOMPARE(changed.count(), 1);
+        // Refused: the old value stays, the error says what is accepted.
+        for (const QString& bad : {QStringLiteral("lots"), QStringLiteral("0"),
+                                   QStringLiteral("-3"), QStringLiteral("12abc"), QString()}) {
+            library.setGpuLayers(bad);
+            QCOMPARE(library.gpuLayers(), QStringLiteral("18"));
+            QVERIFY2(library.gpuLayersError().contains(QStringLiteral("use all, auto or a number")),
+                     qPrintable(library.gpuLayersError()));
+        }
+        library.setGpuLayers(QStringLiteral("all"));
+        QCOMPARE(library.gpuLayers(), QStringLiteral("all"));
+        QVERIFY(library.gpuLayersError().isEmpty());
+        library.setGpuLayers(QStringLiteral("12"));
+    }
+    {
+        ModelLibrary library; // the next run
+        QCOMPARE(library.gpuLayers(), QStringLiteral("12"));
+
+        // The layer choices: the most any listed model has, else the loaded model's.
+        QSignalSpy finished(&library, &ModelLibrary::scanFinished);
+        QSignalSpy layers(&library, &ModelLibrary::layerCountChanged);
+        library.rescan();
+        QVERIFY(finished.wait(20000));
+        QVERIFY(layers.count() >= 1);
+        uint32_t most = 0;
+        const LocalModel* fewest = nullptr;
+        for (const LocalModel& model : library.models()) {
+            if (model.info) {
+                most = std::max(most, model.info->n_layer);
+                if (!fewest || model.info->n_layer < fewest->info->n_layer) {
+                    fewest = &model;
+                }
+            }
+        }
+        QVERIFY(fewest && most > 0);
+        QCOMPARE(library.layerCount(), int(most));
+        QCOMPARE(library.gpuLayerChoices().size(), 2 + int(most));
+        QCOMPARE(library.gpuLayerChoices().mid(0, 3),
+                 (QStringList{QStringLiteral("auto"), QStringLiteral("all"), QStringLiteral("1")}));
+        QCOMPARE(library.gpuLayerChoices().last(), QString::number(most));
+        library.setLoadedPath(fewest->path);
+        QCOMPARE(library.layerCount(), int(fewest->info->n_layer));
+        library.setLoadedPath(QString());
+        QCOMPARE(library.layerCount(), int(most));
+    }
+    // A saved value the engine refuses (edited by hand) is read as "auto".
+    QSettings().setValue(QStringLiteral("models/gpuLayers"), QStringLiteral("many"));
+    QCOMPARE(ModelLibrary().gpuLayers(), QStringLiteral("auto"));
 }
 
 QTEST_GUILESS_MAIN(TestModelLibrary)
