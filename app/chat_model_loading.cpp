@@ -25,8 +25,9 @@ void ChatController::loadModel(const QString& pathOrUrl) {
     setStatus(QStringLiteral("Loading %1…").arg(m_model.name));
     m_gauge.clearModel();
     m_engine->post([worker = m_engine->worker(), path, context = m_library.contextLength(),
-                    threads = m_library.threads(), device = m_library.device()] {
-        worker->loadModel(path, context, threads, device);
+                    threads = m_library.threads(), device = m_library.device(),
+                    gpuLayers = m_library.gpuLayers()] {
+        worker->loadModel(path, context, threads, device, gpuLayers);
     });
 }
 

@@ -4,6 +4,7 @@
 
 #include "hearth/cuda_device.h"
 #include "hearth/device_choice.h"
+#include "hearth/gpu_layers.h"
 #include "hearth/memory_plan.h"
 
 #include <QElapsedTimer>
@@ -69,7 +70,7 @@ void EngineWorker::cancelLoad() {
 }
 
 void EngineWorker::loadModel(const QString& path, int contextLength, int threads,
-                             const QString& device) {
+                             const QString& device, const QString& gpuLayers) {
     m_cancelLoad = false;
     // Drop the old model first: two models need not fit in memory at once.
     unloadModel();
@@ -93,6 +94,12 @@ void EngineWorker::loadModel(const QString& path, int contextLength, int threads
     }
     hearth::SessionOptions sessionOptions;
     sessionOptions.n_ctx = uint32_t(std::max(contextLength, 0));
+    QString gpuLayersNote;
+    if (const auto parsed = hearth::parse_gpu_layers(gpuLayers.trimmed().toStdString())) {
+        sessionOptions.gpu_layers = *parsed;
+    } else { // the default, saying why
+        gpuLayersNote = QStringLiteral("%1; auto used").arg(describe(parsed.error()));
+    }
     auto placed = createSession(*model, sessionOptions, device);
     if (!placed.session) {
         emit loadFailed(describe(placed.session.error()));
@@ -118,13 +125,22 @@ void EngineWorker::loadModel(const QString& path, int contextLength, int threads
     summary.loadMs = double(clock.nsecsElapsed()) / 1e6;
     summary.cudaDevice = m_session->cuda_device();
     summary.device = placed.deviceName;
-    summary.deviceNote = placed.note;
     summary.deviceFellBack = placed.fellBack;
+    summary.layerCount = int(info.n_layer);
+    QStringList notes;
     if (const auto gpu = m_session->gpu_memory()) {
         summary.weightsBytes = qint64(gpu->weights_bytes);
         summary.kvBytes = qint64(gpu->kv_bytes);
         summary.scratchBytes = qint64(gpu->scratch_bytes);
         summary.planTotalBytes = qint64(gpu->weights_bytes + gpu->kv_bytes + gpu->scratch_bytes);
+        summary.gpuLayers = int(gpu->gpu_layers);
+        summary.layerCount = int(gpu->n_layers);
+        summary.hostKvBytes = qint64(gpu->host_kv_bytes);
+        if (gpu->gpu_layers < gpu->n_layers) {
+            notes << QStringLiteral("partial offload: %1 of %2 layers on the GPU")
+                         .arg(gpu->gpu_layers)
+                         .arg(gpu->n_layers);
+        }
     } else {
         const hearth::MemoryPlan plan =
             hearth::plan_memory(info, {.n_ctx = m_session->n_ctx(),
@@ -137,6 +153,10 @@ void EngineWorker::loadModel(const QString& path, int contextLength, int threads
         summary.scratchBytes = qint64(plan.scratch_bytes);
         summary.planTotalBytes = qint64(plan.total_bytes);
     }
+    notes.prepend(placed.note);
+    notes << gpuLayersNote;
+    notes.removeAll(QString());
+    summary.deviceNote = notes.join(QStringLiteral(" · "));
     if (auto resolved = format(QString()); resolved) {
         summary.templateName = qstr((*resolved)->choice.name);
         summary.templateReason = qstr((*resolved)->choice.reason);

@@ -46,11 +46,19 @@ struct ModelSummary {
     int threads = 0;
     // The CUDA device the session runs on (its runtime ordinal), or -1 for the CPU.
     int cudaDevice = -1;
-    QString device;     // "CPU" or the GPU's name with its ordinal: "NVIDIA H100 (CUDA 0)"
-    QString deviceNote; // why this device: "auto" chose it, or the GPU failed and the CPU took over
+    QString device; // "CPU" or the GPU's name with its ordinal: "NVIDIA H100 (CUDA 0)"
+    // why this device: "auto" chose it, or the GPU failed and the CPU took over; and a
+    // partial offload ("partial offload: 18 of 32 layers on the GPU")
+    QString deviceNote;
     bool deviceFellBack = false; // the GPU was asked for (or chosen) but could not take the model
+    // Layers on the GPU (0 on the CPU) of the model's layerCount: fewer is a partial offload,
+    // whose other layers' KV cache (hostKvBytes) is in RAM.
+    int gpuLayers = 0;
+    int layerCount = 0;
+    qint64 hostKvBytes = 0;
     double loadMs = 0;
-    // On the CPU, MemoryPlan at the session's context; on CUDA, the session's device arenas.
+    // On the CPU, MemoryPlan at the session's context; on CUDA, the session's device arenas
+    // (with a partial offload, those of the GPU's layers).
     qint64 weightsBytes = 0;
     qint64 kvBytes = 0;
     qint64 scratchBytes = 0;
@@ -114,8 +122,11 @@ public:
     // Worker thread (reach them with QMetaObject::invokeMethod, Qt::QueuedConnection).
     // `device`: "auto", "cpu", "gpu" / "cuda" / "cuda:N" (hearth::parse_device). A GPU that
     // cannot take the model leaves it on the CPU, said in ModelSummary::deviceNote.
+    // `gpuLayers`: "auto", "all" or a count (hearth::parse_gpu_layers), for a GPU session;
+    // a value it refuses is taken as "auto", said in the note.
     void loadModel(const QString& path, int contextLength, int threads,
-                   const QString& device = QStringLiteral("auto"));
+                   const QString& device = QStringLiteral("auto"),
+                   const QString& gpuLayers = QStringLiteral("auto"));
     void unloadModel();
     void generate(const GenerationRequest& request);
     void renderPreview(quint64 id, const QList<ChatTurn>& messages, const QString& templateName);
@@ -129,6 +140,8 @@ public:
     Q_SIGNAL void ownTemplateMatched(quint64 id, const OwnTemplateMatch& match);
     // Unloads the compare columns' other models that no path in `paths` names.
     void retainCompareModels(const QStringList& paths);
+    // The options the chat's session was created with (device and GPU layers included).
+    const hearth::SessionOptions& sessionOptions() const { return m_sessionOptions; }
 
     // Any thread.
     void cancelGeneration(quint64 upToId); // stops every request with an id <= upToId

@@ -367,6 +367,7 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
         if (!group.slot) {
             options.device = m_sessionOptions.device;
             options.cuda_device = m_sessionOptions.cuda_device;
+            options.gpu_layers = m_sessionOptions.gpu_layers;
         }
         if (!kept.empty() && kept.front().device() != options.device) {
             kept.clear(); // the chat's model moved device since the last comparison
