@@ -100,6 +100,9 @@ void Gauge::setModel(const ModelSummary& summary) {
     m_runningOn = summary.device;
     m_deviceNote = summary.deviceNote;
     m_deviceFellBack = summary.deviceFellBack;
+    m_gpuLayers = summary.gpuLayers;
+    m_layerCount = summary.layerCount;
+    m_hostKvBytes = double(summary.hostKvBytes);
     m_weightsBytes = double(summary.weightsBytes);
     m_kvBytes = double(summary.kvBytes);
     m_scratchBytes = double(summary.scratchBytes);
@@ -117,6 +120,8 @@ void Gauge::clearModel() {
     m_runningOn.clear();
     m_deviceNote.clear();
     m_deviceFellBack = false;
+    m_gpuLayers = m_layerCount = 0;
+    m_hostKvBytes = 0;
     emit modelChanged();
     emit statsChanged();
 }

@@ -3,9 +3,10 @@
 // the session's context) against what the device has in
 // use: on the CPU the process's RSS (/proc/self/status) against the machine's RAM; on a CUDA
 // device its used memory (cudaMemGetInfo, read off the GUI thread by DeviceProbe) against its
-// total. KV cache fill; prefill and decode speed; time to first token; and the decode speed
-// over the last generation, for a sparkline.
-// GUI thread only; ChatController feeds it from the worker's signals.
+// total; with a partial offload, how many layers are on the GPU and the KV cache of the
+// others, in RAM. KV cache fill; prefill and decode speed; time to first token; and the decode
+// speed over the last generation, for a sparkline. GUI thread only; ChatController feeds it from
+// the worker's signals.
 #pragma once
 
 #include <QList>
@@ -34,6 +35,12 @@ class Gauge : public QObject {
     Q_PROPERTY(QString runningOn READ runningOn NOTIFY modelChanged)
     Q_PROPERTY(QString deviceNote READ deviceNote NOTIFY modelChanged)
     Q_PROPERTY(bool deviceFellBack READ deviceFellBack NOTIFY modelChanged)
+    // Partial offload: gpuLayers of layerCount layers on the GPU, the rest on the CPU with
+    // their KV cache (hostKvBytes) in RAM.
+    Q_PROPERTY(int gpuLayers READ gpuLayers NOTIFY modelChanged)
+    Q_PROPERTY(int layerCount READ layerCount NOTIFY modelChanged)
+    Q_PROPERTY(bool partialOffload READ partialOffload NOTIFY modelChanged)
+    Q_PROPERTY(double hostKvBytes READ hostKvBytes NOTIFY modelChanged)
     Q_PROPERTY(int kvUsed READ kvUsed NOTIFY statsChanged)
     Q_PROPERTY(int kvCapacity READ kvCapacity NOTIFY modelChanged)
     Q_PROPERTY(double prefillTokensPerSecond READ prefillTokensPerSecond NOTIFY statsChanged)
@@ -57,6 +64,10 @@ public:
     QString runningOn() const { return m_runningOn; }
     QString deviceNote() const { return m_deviceNote; }
     bool deviceFellBack() const { return m_deviceFellBack; }
+    int gpuLayers() const { return m_gpuLayers; }
+    int layerCount() const { return m_layerCount; }
+    bool partialOffload() const { return onGpu() && m_gpuLayers < m_layerCount; }
+    double hostKvBytes() const { return m_hostKvBytes; }
     int kvUsed() const { return m_kvUsed; }
     int kvCapacity() const { return m_kvCapacity; }
     double prefillTokensPerSecond() const { return m_prefillTps; }
@@ -97,6 +108,9 @@ private:
     QString m_runningOn;
     QString m_deviceNote;
     bool m_deviceFellBack = false;
+    int m_gpuLayers = 0;
+    int m_layerCount = 0;
+    double m_hostKvBytes = 0;
     double m_weightsBytes = 0;
     double m_kvBytes = 0;
     double m_scratchBytes = 0;

@@ -16,8 +16,10 @@ RowLayout {
         visible: root.gauge.active
         color: root.gauge.deviceFellBack ? Theme.warning : Theme.mutedText
         font.pixelSize: 12
-        // "CPU*" when the GPU was wanted but could not take the model (the Gauge panel says why).
-        text: (root.gauge.onGpu ? qsTr("GPU") : qsTr("CPU")) + (root.gauge.deviceFellBack ? "*" : "")
+        // "CPU*" when the GPU was wanted but could not take the model (the Gauge panel says why);
+        // "GPU 18/32" when only some layers are on the GPU.
+        text: (root.gauge.partialOffload ? qsTr("GPU %1/%2").arg(root.gauge.gpuLayers).arg(root.gauge.layerCount)
+               : root.gauge.onGpu ? qsTr("GPU") : qsTr("CPU")) + (root.gauge.deviceFellBack ? "*" : "")
     }
     Label {
         color: Theme.mutedText

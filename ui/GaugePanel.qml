@@ -1,4 +1,5 @@
-// The Gauge panel: memory (weights / KV cache / scratch, and the process against RAM),
+// The Gauge panel: memory (weights / KV cache / scratch, and the process against RAM; with a
+// partial offload, the GPU's layers and the KV cache the CPU's layers keep in RAM),
 // KV cache fill, prefill and decode speed, time to first token, and decode speed over the
 // last generation.
 pragma ComponentBehavior: Bound
@@ -56,6 +57,16 @@ ScrollView {
             color: root.gauge.deviceFellBack ? Theme.warning : Theme.mutedText
             font.pixelSize: 11
         }
+        Label {
+            objectName: "gpuLayers"
+            visible: root.gauge.active && root.gauge.partialOffload
+            Layout.fillWidth: true
+            wrapMode: Text.Wrap
+            text: qsTr("GPU layers %1/%2 · the other %3 run on the CPU")
+                      .arg(root.gauge.gpuLayers).arg(root.gauge.layerCount)
+                      .arg(root.gauge.layerCount - root.gauge.gpuLayers)
+            color: Theme.text
+        }
         GaugeBar {
             objectName: "memoryBar"
             Layout.fillWidth: true
@@ -67,11 +78,18 @@ ScrollView {
         }
         Legend {
             Layout.fillWidth: true; visible: root.gauge.active
-            swatch: Theme.weightsColor; label: qsTr("Weights"); value: root.gauge.formatBytes(root.gauge.weightsBytes)
+            swatch: Theme.weightsColor
+            label: root.gauge.partialOffload ? qsTr("Weights (GPU layers)") : qsTr("Weights")
+            value: root.gauge.formatBytes(root.gauge.weightsBytes)
         }
         Legend {
             Layout.fillWidth: true; visible: root.gauge.active
-            swatch: Theme.kvColor; label: qsTr("KV cache (whole context)"); value: root.gauge.formatBytes(root.gauge.kvBytes)
+            objectName: "kvLegend"
+            swatch: Theme.kvColor; label: qsTr("KV cache (whole context)")
+            // The bar is the GPU's; the CPU's layers keep their KV cache in RAM.
+            value: root.gauge.partialOffload
+                   ? qsTr("%1 + %2 in RAM").arg(root.gauge.formatBytes(root.gauge.kvBytes)).arg(root.gauge.formatBytes(root.gauge.hostKvBytes))
+                   : root.gauge.formatBytes(root.gauge.kvBytes)
         }
         Legend {
             Layout.fillWidth: true; visible: root.gauge.active
