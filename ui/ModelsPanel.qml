@@ -1,7 +1,7 @@
 // The Models panel. Its first page lists the local GGUF models (Hearth's models folder,
 // the Hugging Face cache, folders the user adds) with what each is and whether it fits at
-// the chosen context and device, and loads / unloads them; the load settings (device,
-// context length, threads) sit above the list. The pages sit in a TabBar + StackLayout so
+// the chosen context and device, and loads / unloads them; the load settings (device, GPU
+// layers, context length, threads) sit above the list. The pages sit in a TabBar + StackLayout so
 // that more pages (downloads) can be added beside the local list.
 pragma ComponentBehavior: Bound
 import QtQuick
@@ -146,6 +146,50 @@ ColumnLayout {
                         wrapMode: Text.Wrap
                     }
 
+                    Label { text: qsTr("GPU layers"); color: Theme.text }
+                    RowLayout {
+                        id: gpuLayersRow
+                        readonly property bool onCpu: !root.library.gpuAvailable || root.library.device === "cpu"
+                        Layout.fillWidth: true
+                        // A disabled control gets no hover: the row says why it is greyed.
+                        ToolTip.visible: gpuLayersHover.hovered && onCpu
+                        ToolTip.text: qsTr("runs on the CPU")
+                        HoverHandler { id: gpuLayersHover }
+                        ComboBox {
+                            id: gpuLayersBox
+                            objectName: "gpuLayers"
+                            Layout.fillWidth: true
+                            editable: true
+                            enabled: !gpuLayersRow.onCpu
+                            // Any other count can be typed.
+                            model: root.library.gpuLayerChoices
+                            Accessible.name: qsTr("Layers on the GPU: auto, all or a number")
+                            readonly property string setting: root.library.gpuLayers
+                            // The text too: an edit leaves currentIndex where it was.
+                            function showSetting() {
+                                currentIndex = find(setting)
+                                editText = setting
+                            }
+                            Component.onCompleted: showSetting()
+                            onSettingChanged: showSetting()
+                            onModelChanged: showSetting()
+                            onActivated: root.library.gpuLayers = currentText
+                            // A refused value leaves the setting as it was: show it again.
+                            onAccepted: { root.library.gpuLayers = editText; showSetting() }
+                        }
+                    }
+                    Item { implicitWidth: 1; visible: gpuLayersError.visible }
+                    Label {
+                        id: gpuLayersError
+                        objectName: "gpuLayersError"
+                        Layout.fillWidth: true
+                        visible: text.length > 0
+                        text: root.library.gpuLayersError
+                        color: Theme.error
+                        font.pixelSize: 11
+                        wrapMode: Text.Wrap
+                    }
+
                     Label { text: qsTr("Context"); color: Theme.text }
                     SpinBox {
                         objectName: "contextLength"
@@ -275,7 +319,8 @@ ColumnLayout {
                                         text: entry.fit
                                         font.pixelSize: 11
                                         color: entry.fit === "fits" ? Theme.success
-                                               : entry.fit === "tight" ? Theme.warning : Theme.error
+                                               : entry.fit === "tight" || entry.fit === "partial" ? Theme.warning
+                                               : Theme.error
                                     }
                                 }
                             }

@@ -1,5 +1,5 @@
-// ModelsPanel: the load settings (device without a GPU says why, context and threads spin
-// boxes that write the library), the local list's rows with their badges, no QML errors.
+// ModelsPanel: the load settings (device without a GPU says why, GPU layers bound to the
+// library and greyed on the CPU, context and threads spin boxes that write the library), the local list's rows with their badges, no QML errors.
 import QtQuick
 import QtQuick.Controls
 import QtTest
@@ -40,6 +40,46 @@ Item {
             compare(chat.library.device, "cpu")
             mouseClick(findChild(panel, "deviceAuto"))
             compare(chat.library.device, "auto")
+        }
+
+        function test_gpuLayers() {
+            const device = chat.library.device
+            chat.library.gpuLayers = "auto"
+            chat.library.rescan()
+            tryCompare(chat.library, "scanning", false, 20000)
+            const panel = createTemporaryObject(panelComponent, testRoot)
+            const box = findChild(panel, "gpuLayers")
+            compare(box.editText, "auto")
+            // auto, all, then a count for each layer of the largest listed model
+            compare(box.count, 2 + chat.library.layerCount)
+            compare(box.enabled, chat.library.gpuAvailable && chat.library.device !== "cpu")
+            chat.library.device = "cpu"
+            verify(!box.enabled)
+
+            // The library's value shows, listed or typed.
+            chat.library.gpuLayers = "all"
+            compare(box.editText, "all")
+            compare(box.currentIndex, 1)
+            chat.library.gpuLayers = "4096"
+            compare(box.editText, "4096")
+            compare(box.currentIndex, -1)
+
+            // What is entered reaches the library; a bad value is refused and put back.
+            box.editText = "7"
+            box.accepted()
+            compare(chat.library.gpuLayers, "7")
+            const error = findChild(panel, "gpuLayersError")
+            verify(!error.visible)
+            box.editText = "many"
+            box.accepted()
+            compare(chat.library.gpuLayers, "7")
+            compare(box.editText, "7")
+            verify(error.visible)
+            verify(error.text.indexOf("GPU layers 'many'") >= 0, error.text)
+
+            chat.library.gpuLayers = "auto"
+            verify(!error.visible)
+            chat.library.device = device
         }
 
         function test_contextAndThreads() {
