@@ -177,28 +177,30 @@ EngineWorker::createSession(const std::shared_ptr<const hearth::Model>& model,
         placed.note = describe(request.error());
         request = hearth::DeviceRequest{};
     }
-    const hearth::DeviceChoice choice = hearth::choose_device(*request, model->info(), options);
-    options.device = choice.kind;
-    options.cuda_device = choice.cuda_device;
+    hearth::Placement placement = hearth::place_sessions(model, std::move(options), *request, 1,
+                                                         hearth::FallbackPolicy::always);
     if (request->automatic) {
-        placed.note = QStringLiteral("auto: %1").arg(qstr(choice.reason));
+        placed.note = QStringLiteral("auto: %1").arg(qstr(placement.choice.reason));
     }
-    placed.session = hearth::Session::create(model, options);
-    if (!placed.session && choice.kind == hearth::DeviceKind::cuda) {
+    if (placement.fell_back) {
         // The GPU could not take it (memory, an architecture the CUDA backend lacks, no
         // device): the CPU still can, and a model on the CPU beats no model.
         placed.note = QStringLiteral("The GPU could not run this model (%1); it runs on the CPU.")
-                          .arg(describe(placed.session.error()));
+                          .arg(qstr(placement.cuda_error));
         placed.fellBack = true;
-        options.device = hearth::DeviceKind::cpu;
-        placed.session = hearth::Session::create(model, options);
     }
-    placed.options = options;
-    if (placed.session && options.device == hearth::DeviceKind::cuda) {
-        placed.deviceName = QStringLiteral("CUDA %1").arg(options.cuda_device);
+    if (placement.sessions) {
+        placed.session = std::move(placement.sessions->front());
+    } else {
+        placed.session = std::unexpected(placement.sessions.error());
+    }
+    placed.options = placement.options;
+    const int cudaDevice = placed.options.cuda_device;
+    if (placed.session && placed.options.device == hearth::DeviceKind::cuda) {
+        placed.deviceName = QStringLiteral("CUDA %1").arg(cudaDevice);
         if (auto devices = hearth::list_cuda_devices(); devices) {
             for (const hearth::CudaDeviceInfo& gpu : *devices) {
-                if (gpu.index == options.cuda_device) {
+                if (gpu.index == cudaDevice) {
                     placed.deviceName =
                         QStringLiteral("%1 (CUDA %2)").arg(qstr(gpu.name)).arg(gpu.index);
                 }

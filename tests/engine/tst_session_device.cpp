@@ -1,8 +1,9 @@
 // The device choice of a Session, on any machine: device names ("cpu", "cuda:1", "auto"),
 // what "auto" picks, CPU sessions reporting their device, groups of sessions, and a CUDA
 // session refused with ErrorCode::device and a clear message where there is no GPU or the
-// build has no CUDA (where there is one, created and reporting its GPU memory). The GPU path
-// itself is tests/kernels/tst_cuda_session.cpp.
+// build has no CUDA (where there is one, created and reporting its GPU memory), and
+// place_sessions' fall back to the CPU per policy. The GPU path itself is
+// tests/kernels/tst_cuda_session.cpp.
 #include "hearth/batch_generation.h"
 #include "hearth/device_choice.h"
 #include "hearth/gpu_layers.h"
@@ -213,6 +214,93 @@ private slots:
         QCOMPARE(session.error().code, ErrorCode::device);
         QVERIFY2(QString::fromStdString(session.error().message).contains("CUDA"),
                  session.error().message.c_str());
+    }
+
+    // place_sessions: a CPU request is made as asked, "auto" reports its choice as the note.
+    void places_sessions_as_chosen() {
+        const auto model = tiny_model();
+        QVERIFY(model);
+        const SessionOptions options{.n_ctx = 32};
+        for (const FallbackPolicy policy :
+             {FallbackPolicy::only_when_automatic, FallbackPolicy::always}) {
+            Placement cpu = place_sessions(model, options, {.kind = DeviceKind::cpu}, 2, policy);
+            QVERIFY2(cpu.sessions, cpu.sessions ? "" : cpu.sessions.error().message.c_str());
+            QCOMPARE(cpu.sessions->size(), size_t(2));
+            QCOMPARE(cpu.sessions->front().device(), DeviceKind::cpu);
+            QCOMPARE(cpu.options.device, DeviceKind::cpu);
+            QCOMPARE(cpu.options.n_ctx, 32u);
+            QVERIFY(!cpu.fell_back);
+            QVERIFY(cpu.cuda_error.empty());
+            QCOMPARE(cpu.note, std::string("CPU: as requested"));
+            QCOMPARE(cpu.note, cpu.choice.reason);
+        }
+        Placement automatic = place_sessions(model, options, {.automatic = true}, 1,
+                                             FallbackPolicy::only_when_automatic);
+        QVERIFY2(automatic.sessions,
+                 automatic.sessions ? "" : automatic.sessions.error().message.c_str());
+        QCOMPARE(automatic.sessions->size(), size_t(1));
+        QCOMPARE(automatic.options.device, automatic.sessions->front().device());
+        if (automatic.fell_back) { // a GPU that was chosen and then failed
+            QCOMPARE(automatic.choice.kind, DeviceKind::cuda);
+            QCOMPARE(automatic.note, "CPU: CUDA failed: " + automatic.cuda_error);
+        } else {
+            QCOMPARE(automatic.note, automatic.choice.reason);
+            QCOMPARE(automatic.options.device, automatic.choice.kind);
+        }
+        // A bad count fails as create_group does, after the choice is made.
+        Placement none =
+            place_sessions(model, options, {.kind = DeviceKind::cpu}, 0, FallbackPolicy::always);
+        QVERIFY(!none.sessions);
+        QCOMPARE(none.sessions.error().code, ErrorCode::invalid_argument);
+        QCOMPARE(none.note, std::string("CPU: as requested"));
+        Placement nothing =
+            place_sessions(nullptr, options, {.automatic = true}, 1, FallbackPolicy::always);
+        QVERIFY(!nothing.sessions);
+        QCOMPARE(nothing.sessions.error().code, ErrorCode::invalid_argument);
+        QCOMPARE(nothing.sessions.error().message, std::string("no model"));
+    }
+
+    // A CUDA device no machine has: the CLI's policy fails with the CUDA error (only "auto"
+    // falls back), the app's runs on the CPU and says why.
+    void falls_back_per_policy() {
+        const auto model = tiny_model();
+        QVERIFY(model);
+        const DeviceRequest missing{.kind = DeviceKind::cuda, .cuda_device = 4096};
+        const SessionOptions options{.n_ctx = 32};
+
+        Placement strict =
+            place_sessions(model, options, missing, 2, FallbackPolicy::only_when_automatic);
+        QVERIFY(!strict.sessions);
+        QCOMPARE(strict.sessions.error().code, ErrorCode::device);
+        QVERIFY2(strict.sessions.error().message.find("CUDA") != std::string::npos,
+                 strict.sessions.error().message.c_str());
+        QVERIFY(!strict.fell_back);
+        QVERIFY(strict.cuda_error.empty());
+        QCOMPARE(strict.choice.kind, DeviceKind::cuda);
+        QCOMPARE(strict.note, std::string("CUDA device 4096: as requested"));
+        QCOMPARE(strict.options.device, DeviceKind::cuda);
+        QCOMPARE(strict.options.cuda_device, 4096);
+
+        Placement lenient = place_sessions(model, options, missing, 2, FallbackPolicy::always);
+        QVERIFY2(lenient.sessions,
+                 lenient.sessions ? "" : lenient.sessions.error().message.c_str());
+        QCOMPARE(lenient.sessions->size(), size_t(2));
+        QCOMPARE(lenient.sessions->front().device(), DeviceKind::cpu);
+        QVERIFY(lenient.fell_back);
+        QCOMPARE(lenient.choice.kind, DeviceKind::cuda);
+        QCOMPARE(lenient.options.device, DeviceKind::cpu);
+        // The CUDA attempt's error, word for word, as the note's reason.
+        QCOMPARE(lenient.cuda_error, strict.sessions.error().message);
+        QCOMPARE(lenient.note, "CPU: CUDA failed: " + strict.sessions.error().message);
+
+        // Where the CPU cannot make them either, its error is the answer.
+        SessionOptions too_long = options;
+        too_long.n_ctx = model->info().n_ctx_train + 1;
+        Placement neither = place_sessions(model, too_long, missing, 1, FallbackPolicy::always);
+        QVERIFY(!neither.sessions);
+        QVERIFY(neither.fell_back);
+        QCOMPARE(neither.options.device, DeviceKind::cpu);
+        QCOMPARE(neither.sessions.error().code, ErrorCode::invalid_argument);
     }
 
     // A group on the CPU is independent sessions; it generates together as they do alone.

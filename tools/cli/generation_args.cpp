@@ -114,20 +114,16 @@ Result<int32_t> read_gpu_layers(const Args& args) {
 Result<std::vector<Session>> create_cli_sessions(const std::shared_ptr<const Model>& model,
                                                  SessionOptions options,
                                                  const DeviceRequest& device, size_t n) {
-    const DeviceChoice choice = choose_device(device, model->info(), options);
-    options.device = choice.kind;
-    options.cuda_device = choice.cuda_device;
-    if (device.automatic) {
-        std::fprintf(stderr, "device: %s\n", choice.reason.c_str());
+    Placement placed =
+        place_sessions(model, std::move(options), device, n, FallbackPolicy::only_when_automatic);
+    if (device.automatic) { // "auto" decided: say what and why
+        std::fprintf(stderr, "device: %s\n", placed.choice.reason.c_str());
     }
-    auto sessions = Session::create_group(model, options, n);
-    if (!sessions && device.automatic && choice.kind == DeviceKind::cuda) {
-        std::fprintf(stderr, "device: CPU: CUDA failed: %s\n", sessions.error().message.c_str());
-        options.device = DeviceKind::cpu;
-        sessions = Session::create_group(model, options, n);
+    if (placed.fell_back) {
+        std::fprintf(stderr, "device: %s\n", placed.note.c_str());
     }
-    if (sessions) {
-        if (const auto gpu = sessions->front().gpu_memory();
+    if (placed.sessions) {
+        if (const auto gpu = placed.sessions->front().gpu_memory();
             gpu && gpu->gpu_layers < gpu->n_layers) {
             std::fprintf(stderr,
                          "device: partial offload: %u of %u layers on CUDA device %d, the rest "
@@ -135,7 +131,7 @@ Result<std::vector<Session>> create_cli_sessions(const std::shared_ptr<const Mod
                          gpu->gpu_layers, gpu->n_layers, gpu->cuda_device);
         }
     }
-    return sessions;
+    return std::move(placed.sessions);
 }
 
 } // namespace hearth::cli

@@ -1,7 +1,9 @@
 // Which device a session runs on, by the name a user types ("cpu", "cuda", "cuda:1",
 // "auto"), and what "auto" picks: the first CUDA device whose free memory holds the model at
-// the session's context (the MemoryPlan arithmetic), else the CPU. hearth-cli's --device and
-// the desktop app's device setting both go through here, so that they agree.
+// the session's context (the MemoryPlan arithmetic), else the first that holds some of its
+// layers (a partial offload), else the CPU. hearth-cli's --device and
+// the desktop app's device setting both go through here, so that they agree, and both create
+// their sessions with place_sessions(), which falls back to the CPU when CUDA fails.
 //
 // Thread-safe. choose_device() creates a CUDA context on each device (to read free memory).
 #pragma once
@@ -12,6 +14,7 @@
 #include "hearth/model_info.h"
 #include "hearth/session.h"
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,5 +57,30 @@ DeviceChoice choose_device_among(const DeviceRequest& request, const ModelInfo& 
 
 // "CPU" or "CUDA device N".
 std::string device_label(DeviceKind kind, int cuda_device);
+
+// What place_sessions does when the CUDA sessions it chose cannot be created.
+enum class FallbackPolicy {
+    only_when_automatic, // "auto" retries on the CPU; an explicit cuda[:N] fails (hearth-cli)
+    always,              // any CUDA failure retries on the CPU: a model on the CPU beats none
+};
+
+struct Placement {
+    // `n` sessions on one device, or why they could not be made: the CUDA error where there
+    // was no retry, else the CPU's (as Session::create_group fails).
+    Result<std::vector<Session>> sessions;
+    SessionOptions options; // as the sessions were (last) created, device included
+    DeviceChoice choice;    // what choose_device() picked, before any fall back
+    bool fell_back = false; // CUDA failed and the CPU was tried
+    std::string cuda_error; // when fell_back: why CUDA failed (create_group's message)
+    // A line for the user: the choice's reason, or after a fall back "CPU: CUDA failed: <why>".
+    std::string note;
+};
+
+// `n` sessions (Session::create_group) on the device choose_device() picks for `request`,
+// retried on the CPU per `policy` when that is CUDA and creation fails. The choice and the
+// fall back are reported whether or not the sessions were made, so that a caller can say
+// what was tried. Thread-safe as choose_device() and create_group() are.
+Placement place_sessions(const std::shared_ptr<const Model>& model, SessionOptions options,
+                         const DeviceRequest& request, size_t n, FallbackPolicy policy);
 
 } // namespace hearth

@@ -123,4 +123,32 @@ DeviceChoice choose_device_among(const DeviceRequest& request, const ModelInfo& 
                                : std::string(" and takes not one layer")));
 }
 
+Placement place_sessions(const std::shared_ptr<const Model>& model, SessionOptions options,
+                         const DeviceRequest& request, size_t n, FallbackPolicy policy) {
+    Placement placed{.sessions = fail(ErrorCode::invalid_argument, "no model"),
+                     .options = options,
+                     .choice = {},
+                     .fell_back = false,
+                     .cuda_error = {},
+                     .note = {}};
+    if (!model) {
+        return placed;
+    }
+    placed.choice = choose_device(request, model->info(), options);
+    placed.note = placed.choice.reason;
+    options.device = placed.choice.kind;
+    options.cuda_device = placed.choice.cuda_device;
+    placed.sessions = Session::create_group(model, options, n);
+    const bool may_retry = policy == FallbackPolicy::always || request.automatic;
+    if (!placed.sessions && options.device == DeviceKind::cuda && may_retry) {
+        placed.fell_back = true;
+        placed.cuda_error = placed.sessions.error().message;
+        placed.note = "CPU: CUDA failed: " + placed.cuda_error;
+        options.device = DeviceKind::cpu;
+        placed.sessions = Session::create_group(model, options, n);
+    }
+    placed.options = options;
+    return placed;
+}
+
 } // namespace hearth
