@@ -4,10 +4,10 @@
 // model on a real engine thread, that two columns with the same settings and seed write the
 // same text (over two turns, and in a reopened session), that two templates give prompts
 // whose diff is not empty, that the shoot-out merges the model's own template with the
-// built-in it renders like, and that columns on two models each write what a run of their
-// model alone writes, a model that does not fit the RAM failing its column only.
+// built-in it renders like. Columns on other models than the chat's: tst_compare_models.cpp.
 #include "compare_controller.h"
 #include "compare_diff.h"
+#include "compare_test_support.h"
 #include "engine_worker.h"
 #include "sampling_settings.h"
 #include "test_support.h"
@@ -17,7 +17,10 @@
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QtTest>
-#include <memory>
+
+using hearth::test::compare::loadWorker;
+using hearth::test::compare::reply;
+using hearth::test::compare::SharedEngine;
 
 class TestCompare : public QObject {
     Q_OBJECT
@@ -33,15 +36,11 @@ private slots:
     void shootoutMergesOwnTemplate();
     void templatesDiffer();
     void stopCancelsEveryColumn();
-    void columnsOnTwoModels();
-    void modelThatDoesNotFit();
     void cleanupTestCase() { m_engine.reset(); }
 
 private:
     // The engine thread with the default model loaded, shared by the tests that generate.
-    EngineWorker* loadedWorker();
-    // Another engine thread with the model loaded on it, empty caches.
-    static EngineWorker* loadWorker(EngineThread& engine);
+    EngineWorker* loadedWorker() { return m_engine.worker(); }
     static QStringList templatesOf(CompareController& c) {
         QStringList names;
         for (int i = 0; i < c.columns()->rowCount(); ++i) {
@@ -49,17 +48,8 @@ private:
         }
         return names;
     }
-    static QString reply(CompareController& c, int column) {
-        return c.columns()->index(column).data(CompareColumnModel::ReplyRole).toString();
-    }
-    // A second real model: the tiny random-weight llama of the architecture tests.
-    static QString secondModelPath() {
-        return QString::fromStdString((hearth::test::data_dir() / "arch" / "llama.gguf").string());
-    }
-    // The text of a comparison of one column alone, on the worker directly.
-    static QString runAlone(EngineWorker* worker, const CompareColumnRequest& column);
 
-    std::unique_ptr<EngineThread> m_engine;
+    SharedEngine m_engine;
 };
 
 void TestCompare::columnModel() {
@@ -246,33 +236,6 @@ void TestCompare::sessionFile() {
     QCOMPARE(second.data(CompareColumnModel::SeedRole).toString(), "99");
     QCOMPARE(second.data(CompareColumnModel::ModelPathRole).toString(), "");
 
-    // A column's own model is kept; a file that is not there is refused.
-    QVERIFY2(controller.setColumnValue(2, "modelPath", secondModelPath()),
-             qPrintable(controller.error()));
-    QVERIFY(!controller.setColumnValue(1, "modelPath", dir.filePath("nowhere.gguf")));
-    QVERIFY2(controller.error().contains("no model file at"), qPrintable(controller.error()));
-    QVERIFY(controller.modelChoices().contains(secondModelPath()));
-    QCOMPARE(controller.modelLabel(secondModelPath()), "llama");
-    QVERIFY2(controller.saveSession(path), qPrintable(controller.error()));
-    QVERIFY2(reopened.openSession(path), qPrintable(reopened.error()));
-    QCOMPARE(reopened.columns()->index(2).data(CompareColumnModel::ModelPathRole).toString(),
-             secondModelPath());
-    QCOMPARE(reopened.columns()->index(2).data(CompareColumnModel::ModelNameRole).toString(),
-             "llama");
-    QCOMPARE(reopened.columns()->index(0).data(CompareColumnModel::ModelPathRole).toString(), "");
-    // A file from before per-column models (no "model" key): the chat's model everywhere.
-    QFile older(dir.filePath("older.json"));
-    QVERIFY(older.open(QIODevice::WriteOnly));
-    older.write(R"({"version": 1, "user_messages": [], "columns": [
-        {"template": "", "seed": "1"}, {"template": "raw", "seed": "2"}]})");
-    older.close();
-    QVERIFY2(reopened.openSession(older.fileName()), qPrintable(reopened.error()));
-    QCOMPARE(reopened.columns()->rowCount(), 2);
-    QCOMPARE(reopened.columns()->index(1).data(CompareColumnModel::ModelPathRole).toString(), "");
-    QCOMPARE(reopened.columns()->index(1).data(CompareColumnModel::TemplateNameRole).toString(),
-             "raw");
-    QVERIFY2(reopened.openSession(path), qPrintable(reopened.error()));
-
     QVERIFY(!reopened.openSession(dir.filePath("missing.json")));
     QVERIFY2(reopened.error().contains("could not open"), qPrintable(reopened.error()));
     QFile broken(dir.filePath("broken.json"));
@@ -289,38 +252,6 @@ void TestCompare::sessionFile() {
     QVERIFY2(reopened.error().contains("2 to 5 columns"), qPrintable(reopened.error()));
     // The failed opens left the good session in place.
     QCOMPARE(reopened.columns()->rowCount(), 3);
-}
-
-EngineWorker* TestCompare::loadWorker(EngineThread& engine) {
-    EngineWorker* worker = engine.worker();
-    bool loaded = false;
-    QString failure;
-    QObject context;
-    connect(
-        worker, &EngineWorker::modelLoaded, &context, [&] { loaded = true; }, Qt::QueuedConnection);
-    connect(
-        worker, &EngineWorker::loadFailed, &context, [&](const QString& m) { failure = m; },
-        Qt::QueuedConnection);
-    const QString path = QString::fromStdString(hearth::test::default_model_path().string());
-    engine.post([worker, path] { worker->loadModel(path, 512, 2); });
-    if (!QTest::qWaitFor([&] { return loaded || !failure.isEmpty(); }, 120000)) {
-        qWarning("the default model did not load in 2 minutes");
-    }
-    if (!failure.isEmpty()) {
-        qWarning("loading the default model failed: %s", qPrintable(failure));
-    }
-    return loaded ? worker : nullptr;
-}
-
-EngineWorker* TestCompare::loadedWorker() {
-    if (!m_engine) {
-        m_engine = std::make_unique<EngineThread>();
-        if (!loadWorker(*m_engine)) {
-            m_engine.reset();
-            return nullptr;
-        }
-    }
-    return m_engine->worker();
 }
 
 void TestCompare::sameSeedSameText() {
@@ -563,128 +494,6 @@ void TestCompare::stopCancelsEveryColumn() {
     }
     QVERIFY(!controller.busy());
     QVERIFY(controller.promote(0)); // a stopped reply can still be promoted
-}
-
-QString TestCompare::runAlone(EngineWorker* worker, const CompareColumnRequest& column) {
-    static quint64 nextId = 1'000'000; // apart from the controllers' ids
-    const quint64 id = nextId++;
-    QString text;
-    bool done = false;
-    QObject context;
-    connect(
-        worker, &EngineWorker::compareFinished, &context,
-        [&](quint64 finishedId, const QList<CompareColumnResult>& results) {
-            if (finishedId == id && results.size() == 1) {
-                text = results[0].error.isEmpty() ? results[0].text : "error: " + results[0].error;
-                done = true;
-            }
-        },
-        Qt::QueuedConnection);
-    connect(
-        worker, &EngineWorker::compareFailed, &context,
-        [&](quint64 failedId, const QString& message) {
-            if (failedId == id) {
-                text = "failed: " + message;
-                done = true;
-            }
-        },
-        Qt::QueuedConnection);
-    CompareRequest request;
-    request.id = id;
-    request.columns << column;
-    QMetaObject::invokeMethod(
-        worker, [worker, request] { worker->generateCompare(request); }, Qt::QueuedConnection);
-    if (!QTest::qWaitFor([&] { return done; }, 120000)) {
-        return QStringLiteral("timed out");
-    }
-    return text;
-}
-
-// A column on the tiny llama beside one on the chat's model: one batch per model, one after
-// the other; each column writes what its model writes alone, and the summary says two
-// models ran.
-void TestCompare::columnsOnTwoModels() {
-    HEARTH_REQUIRE_DEFAULT_MODEL(modelPath);
-    EngineWorker* worker = loadedWorker();
-    QVERIFY(worker);
-    CompareController controller;
-    controller.setEngine(worker);
-    QSignalSpy finished(&controller, &CompareController::finished);
-    for (int i = 0; i < 2; ++i) {
-        QVERIFY(controller.setColumnValue(i, "temperature", 1.0));
-        QVERIFY(controller.setColumnValue(i, "topK", 100));
-        QVERIFY(controller.setColumnValue(i, "maxTokens", 12));
-    }
-    QVERIFY(controller.setColumnValue(0, "seed", "31"));
-    QVERIFY(controller.setColumnValue(1, "modelPath", secondModelPath()));
-    const QString message = "Write a short line about the sea.";
-    QVERIFY2(controller.send(message), qPrintable(controller.error()));
-    QVERIFY(finished.wait(120000));
-    QVERIFY2(controller.error().isEmpty(), qPrintable(controller.error()));
-    const QString own = reply(controller, 0);
-    const QString llama = reply(controller, 1);
-    QVERIFY(!own.isEmpty());
-    QVERIFY(!llama.isEmpty());
-    QVERIFY(own != llama);
-    const QModelIndex second = controller.columns()->index(1);
-    QCOMPARE(second.data(CompareColumnModel::ColumnErrorRole).toString(), "");
-    QVERIFY(second.data(CompareColumnModel::GeneratedTokensRole).toInt() > 0);
-    QVERIFY(second.data(CompareColumnModel::PromptTokensRole).toInt() > 0);
-    QCOMPARE(second.data(CompareColumnModel::SharedTokensRole).toInt(), 0); // nothing to share
-    QVERIFY2(controller.summaryText().contains("2 models"), qPrintable(controller.summaryText()));
-
-    for (int i = 0; i < 2; ++i) {
-        const CompareColumn& column = controller.columns()->column(i);
-        CompareColumnRequest alone;
-        alone.modelPath = column.modelPath;
-        alone.templateName = column.templateName;
-        alone.sampling = column.sampling;
-        alone.maxTokens = column.maxTokens;
-        alone.messages << CompareTurn{"user", message};
-        QCOMPARE(runAlone(worker, alone), reply(controller, i));
-    }
-}
-
-// A model whose memory plan exceeds the RAM available is not loaded: its column says so
-// with both figures, and the chat model's column still writes its reply.
-void TestCompare::modelThatDoesNotFit() {
-    HEARTH_REQUIRE_DEFAULT_MODEL(modelPath);
-    EngineWorker* worker = loadedWorker();
-    QVERIFY(worker);
-    CompareController controller;
-    controller.setEngine(worker);
-    QSignalSpy finished(&controller, &CompareController::finished);
-    // Whatever an earlier test left loaded goes once no column uses it: the columns are on
-    // the chat's model until column 2 picks the llama below.
-    QVERIFY(controller.setColumnValue(1, "modelPath", ""));
-    worker->setCompareAvailableMemory(1024);
-    QVERIFY(controller.setColumnValue(1, "modelPath", secondModelPath()));
-    for (int i = 0; i < 2; ++i) {
-        QVERIFY(controller.setColumnValue(i, "maxTokens", 6));
-    }
-    QVERIFY(controller.send("Hello!"));
-    const bool ended = finished.wait(120000);
-    worker->setCompareAvailableMemory(0);
-    QVERIFY(ended);
-    QVERIFY2(controller.error().isEmpty(), qPrintable(controller.error()));
-    const QModelIndex first = controller.columns()->index(0);
-    const QModelIndex second = controller.columns()->index(1);
-    QVERIFY(!reply(controller, 0).isEmpty());
-    QCOMPARE(first.data(CompareColumnModel::ColumnErrorRole).toString(), "");
-    const QString why = second.data(CompareColumnModel::ColumnErrorRole).toString();
-    QVERIFY2(why.startsWith("llama.gguf needs ") && why.endsWith(", 1.00 KiB RAM available"),
-             qPrintable(why));
-    QCOMPARE(second.data(CompareColumnModel::StopReasonRole).toString(), "failed");
-    QCOMPARE(reply(controller, 1), "");
-    QVERIFY(!second.data(CompareColumnModel::GeneratingRole).toBool());
-
-    // With the memory back, the next message runs both columns; the conversation stays one
-    // reply per message in each column.
-    QVERIFY(controller.send("And again?"));
-    QVERIFY(finished.wait(120000));
-    QCOMPARE(second.data(CompareColumnModel::ColumnErrorRole).toString(), "");
-    QVERIFY(!reply(controller, 1).isEmpty());
-    QCOMPARE(controller.columns()->column(1).replies.size(), 2);
 }
 
 QTEST_GUILESS_MAIN(TestCompare)
