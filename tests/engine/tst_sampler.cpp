@@ -1,10 +1,10 @@
 // The sampling chain on hand-made distributions, and statistics of the seeded draw.
-#include <QtTest>
+#include "hearth/sampling.h"
 
+#include <QtTest>
 #include <cmath>
 #include <numeric>
-
-#include "hearth/sampling.h"
+#include <random>
 
 using namespace hearth;
 
@@ -39,6 +39,26 @@ const SamplingStage* stage(const Sampler& sampler, const char* name) {
     return nullptr;
 }
 
+// kernels/sampling.cuh's sample_uniform: the draw the GPU chain is given.
+double uniform_of(uint32_t high, uint32_t low) {
+    const uint64_t bits = (static_cast<uint64_t>(high) << 21) | (low >> 11);
+    return static_cast<double>(bits & ((uint64_t{1} << 53) - 1)) * 0x1.0p-53;
+}
+
+// `n` logits of a peaked random row: a few large ones over a normal background.
+std::vector<float> random_row(std::mt19937& rng, size_t n) {
+    std::normal_distribution<float> background(0.0f, 2.0f);
+    std::uniform_int_distribution<size_t> pick(0, n - 1);
+    std::vector<float> logits(n);
+    for (float& l : logits) {
+        l = background(rng);
+    }
+    for (int i = 0; i < 5; ++i) {
+        logits[pick(rng)] += 8.0f;
+    }
+    return logits;
+}
+
 } // namespace
 
 class TestSampler : public QObject {
@@ -67,9 +87,12 @@ private slots:
         const SamplingStage* penalties = stage(sampler, "penalties");
         QVERIFY(penalties);
         for (const auto& c : penalties->top) {
-            if (c.token == 1) QCOMPARE(c.logit, 1.5f);
-            if (c.token == 3) QCOMPARE(c.logit, -2.0f);
-            if (c.token == 2) QCOMPARE(c.logit, 2.0f);
+            if (c.token == 1)
+                QCOMPARE(c.logit, 1.5f);
+            if (c.token == 3)
+                QCOMPARE(c.logit, -2.0f);
+            if (c.token == 2)
+                QCOMPARE(c.logit, 2.0f);
         }
     }
 
@@ -88,9 +111,12 @@ private slots:
         const SamplingStage* penalties = stage(sampler, "penalties");
         QVERIFY(penalties);
         for (const auto& c : penalties->top) {
-            if (c.token == 0) QCOMPARE(c.logit, 2.0f - 1.0f - 0.25f);
-            if (c.token == 1) QCOMPARE(c.logit, 1.0f);
-            if (c.token == 2) QCOMPARE(c.logit, 0.0f - 0.5f - 0.25f);
+            if (c.token == 0)
+                QCOMPARE(c.logit, 2.0f - 1.0f - 0.25f);
+            if (c.token == 1)
+                QCOMPARE(c.logit, 1.0f);
+            if (c.token == 2)
+                QCOMPARE(c.logit, 0.0f - 0.5f - 0.25f);
         }
     }
 
@@ -108,8 +134,9 @@ private slots:
 
     void top_p_keeps_the_smallest_prefix_reaching_p() {
         const auto logits = logits_for({0.05, 0.5, 0.15, 0.3});
-        for (auto [top_p, expected] : {std::pair{0.49f, 1}, std::pair{0.79f, 2}, std::pair{0.81f, 3},
-                                       std::pair{0.96f, 4}, std::pair{1.0f, -1}}) {
+        for (auto [top_p, expected] :
+             {std::pair{0.49f, 1}, std::pair{0.79f, 2}, std::pair{0.81f, 3}, std::pair{0.96f, 4},
+              std::pair{1.0f, -1}}) {
             SamplingParams p = plain();
             p.top_p = top_p;
             Sampler sampler(p);
@@ -146,7 +173,8 @@ private slots:
             const SamplingStage* s = stage(sampler, "temperature");
             QVERIFY(s);
             double z = 0;
-            for (double q : {0.6, 0.3, 0.1}) z += std::pow(q, 1.0 / t);
+            for (double q : {0.6, 0.3, 0.1})
+                z += std::pow(q, 1.0 / t);
             QCOMPARE(s->top[0].token, 0);
             QVERIFY(std::abs(s->top[0].probability - std::pow(0.6, 1.0 / t) / z) < 1e-5);
         }
@@ -183,11 +211,91 @@ private slots:
             p.seed = seed;
             Sampler sampler(p);
             std::vector<int32_t> tokens;
-            for (int i = 0; i < 64; ++i) tokens.push_back(sampler.sample(logits, {}));
+            for (int i = 0; i < 64; ++i)
+                tokens.push_back(sampler.sample(logits, {}));
             return tokens;
         };
         QCOMPARE(run(7), run(7));
         QVERIFY(run(7) != run(8));
+    }
+
+    // The GPU path: peek_uniform() gives the draw of the next sample(), sample_with_uniform()
+    // evaluates the chain with it and consume_draw() advances the generator as sample()
+    // would. Over many random rows, with the tokens fed back as history, the stream is
+    // sample()'s, and each u is the sample_uniform of the next two outputs of mt19937(seed).
+    void peeked_draws_give_the_tokens_of_sample_data() {
+        QTest::addColumn<float>("temperature");
+        QTest::addColumn<int>("top_k");
+        QTest::addColumn<float>("top_p");
+        QTest::addColumn<float>("min_p");
+        QTest::newRow("top-k 40, top-p 0.9") << 0.8f << 40 << 0.9f << 0.0f;
+        QTest::newRow("min-p") << 1.0f << 0 << 1.0f << 0.05f;
+        QTest::newRow("whole vocabulary") << 1.3f << 0 << 1.0f << 0.0f;
+        QTest::newRow("greedy") << 0.0f << 40 << 0.9f << 0.0f;
+    }
+    void peeked_draws_give_the_tokens_of_sample() {
+        QFETCH(float, temperature);
+        QFETCH(int, top_k);
+        QFETCH(float, top_p);
+        QFETCH(float, min_p);
+        SamplingParams p;
+        p.temperature = temperature;
+        p.top_k = top_k;
+        p.top_p = top_p;
+        p.min_p = min_p;
+        p.repeat_penalty = 1.1f;
+        p.frequency_penalty = 0.1f;
+        for (uint64_t seed : {3ull, 0xC0FFEEull}) {
+            p.seed = seed;
+            Sampler cpu(p), split(p);
+            std::mt19937 reference(static_cast<std::mt19937::result_type>(seed));
+            std::mt19937 rows(static_cast<std::mt19937::result_type>(seed + 1));
+            std::vector<int32_t> history{1, 2, 3};
+            for (int step = 0; step < 300; ++step) {
+                const auto logits = random_row(rows, 700);
+                const int32_t want = cpu.sample(logits, history);
+                const std::optional<double> u = split.peek_uniform();
+                QCOMPARE(u.has_value(), temperature > 0.0f);
+                if (u) {
+                    QCOMPARE(split.peek_uniform(), u); // peeking does not advance
+                    const uint32_t high = reference();
+                    const uint32_t low = reference();
+                    QVERIFY(*u == uniform_of(high, low)); // exactly, bit for bit
+                }
+                const int32_t got = split.sample_with_uniform(logits, history, u.value_or(0.0));
+                split.consume_draw();
+                QVERIFY2(
+                    got == want,
+                    qPrintable(
+                        QString("step %1: %2 against sample()'s %3").arg(step).arg(got).arg(want)));
+                history.push_back(want);
+            }
+        }
+    }
+
+    void sample_with_uniform_walks_the_distribution_without_drawing() {
+        SamplingParams p = plain();
+        p.trace = false;
+        Sampler sampler(p);
+        const auto logits = logits_for({0.25, 0.5, 0.25});
+        const std::optional<double> before = sampler.peek_uniform();
+        // Sorted by logit: token 1 (0.5), then 0 and 2 (0.25 each, lower id first).
+        QCOMPARE(sampler.sample_with_uniform(logits, {}, 0.1), 1);
+        QCOMPARE(sampler.sample_with_uniform(logits, {}, 0.6), 0);
+        QCOMPARE(sampler.sample_with_uniform(logits, {}, 0.8), 2);
+        QCOMPARE(sampler.sample_with_uniform(logits, {}, 0.999999), 2);
+        QCOMPARE(sampler.peek_uniform(), before);
+        sampler.consume_draw();
+        QVERIFY(sampler.peek_uniform() != before);
+    }
+
+    void consume_draw_leaves_no_trace() {
+        Sampler sampler(plain()); // traced
+        const auto logits = logits_for({0.5, 0.5});
+        sampler.sample(logits, {});
+        QVERIFY(sampler.last_trace());
+        sampler.consume_draw();
+        QVERIFY(!sampler.last_trace());
     }
 
     void trace_lists_stages_in_chain_order() {
@@ -199,8 +307,10 @@ private slots:
         const std::vector<int32_t> history{0};
         const int32_t chosen = sampler.sample(logits, history);
         QStringList names;
-        for (const auto& s : sampler.last_trace()->stages) names << QString::fromStdString(s.name);
-        QCOMPARE(names, (QStringList{"logits", "penalties", "top-k", "top-p", "min-p", "temperature"}));
+        for (const auto& s : sampler.last_trace()->stages)
+            names << QString::fromStdString(s.name);
+        QCOMPARE(names,
+                 (QStringList{"logits", "penalties", "top-k", "top-p", "min-p", "temperature"}));
         QCOMPARE(sampler.last_trace()->chosen, chosen);
     }
 

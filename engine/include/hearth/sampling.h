@@ -6,6 +6,8 @@
 // on every run and machine. Not thread-safe; one per sequence.
 #pragma once
 
+#include "hearth/error.h"
+
 #include <cstdint>
 #include <optional>
 #include <random>
@@ -13,21 +15,19 @@
 #include <string>
 #include <vector>
 
-#include "hearth/error.h"
-
 namespace hearth {
 
 struct SamplingParams {
-    float temperature = 0.7f;     // 0: greedy
-    int32_t top_k = 40;           // 0: off
-    float top_p = 0.9f;           // 1: off; must be in (0, 1]
-    float min_p = 0.0f;           // 0: off; a token needs min_p × the top probability
-    float repeat_penalty = 1.1f;  // 1: off; divides positive logits, multiplies negative ones
-    int32_t repeat_last_n = 64;   // tokens looked back for the penalties; 0: off, -1: all
+    float temperature = 0.7f;       // 0: greedy
+    int32_t top_k = 40;             // 0: off
+    float top_p = 0.9f;             // 1: off; must be in (0, 1]
+    float min_p = 0.0f;             // 0: off; a token needs min_p × the top probability
+    float repeat_penalty = 1.1f;    // 1: off; divides positive logits, multiplies negative ones
+    int32_t repeat_last_n = 64;     // tokens looked back for the penalties; 0: off, -1: all
     float presence_penalty = 0.0f;  // subtracted once from a token seen in the window
     float frequency_penalty = 0.0f; // subtracted per occurrence in the window
     uint64_t seed = 0xC0FFEE;
-    bool trace = false;           // record candidates after each stage
+    bool trace = false; // record candidates after each stage
     int32_t trace_top_n = 10;
 
     // Checks ranges; the message names the parameter and the allowed range.
@@ -60,6 +60,17 @@ public:
     // penalties look at its last repeat_last_n tokens). Fills the trace when asked.
     int32_t sample(std::span<const float> logits, std::span<const int32_t> history);
 
+    // The chain of sample() with the draw `u` in [0, 1) given (ignored when greedy); neither
+    // draws from nor advances the generator. sample() is this with the generator's next draw.
+    int32_t sample_with_uniform(std::span<const float> logits, std::span<const int32_t> history,
+                                double u);
+
+    // For a chain run elsewhere (the GPU): the draw the next sample() would make, or none when
+    // it makes none (greedy); and, once that token is chosen, the generator advanced exactly as
+    // sample() would have. consume_draw() leaves no trace (last_trace() is empty after it).
+    std::optional<double> peek_uniform() const;
+    void consume_draw();
+
     const SamplingParams& params() const { return params_; }
     const std::optional<SamplingTrace>& last_trace() const { return trace_; }
     void reseed(uint64_t seed);
@@ -72,6 +83,7 @@ private:
     };
     void softmax(std::vector<Candidate>& candidates) const;
     void record(const char* stage, std::vector<Candidate>& candidates);
+    bool draws() const { return params_.temperature > 0.0f; }
 
     SamplingParams params_;
     std::mt19937 rng_;

@@ -3,13 +3,12 @@
 // count × frequency + presence; top-k keeps the k largest logits; top-p keeps the smallest
 // prefix whose probability reaches p; min-p keeps logits ≥ max + ln(min_p); temperature
 // divides the logits; the draw walks the cumulative distribution with a seeded generator.
-#include <fmt/format.h>
+#include "hearth/sampling.h"
 
 #include <algorithm>
 #include <cmath>
+#include <fmt/format.h>
 #include <unordered_map>
-
-#include "hearth/sampling.h"
 
 namespace hearth {
 
@@ -31,8 +30,8 @@ Result<void> SamplingParams::validate() const {
         return bad(fmt::format("repeat penalty must be more than 0, got {}", repeat_penalty));
     }
     if (repeat_last_n < -1) {
-        return bad(fmt::format("repeat-last-n must be -1 (all), 0 (off) or more, got {}",
-                               repeat_last_n));
+        return bad(
+            fmt::format("repeat-last-n must be -1 (all), 0 (off) or more, got {}", repeat_last_n));
     }
     if (!std::isfinite(presence_penalty) || !std::isfinite(frequency_penalty)) {
         return bad("presence and frequency penalties must be finite numbers");
@@ -69,17 +68,55 @@ void Sampler::record(const char* stage, std::vector<Candidate>& candidates) {
     }
     softmax(candidates);
     std::vector<Candidate> top = candidates;
-    const size_t n = std::min<size_t>(top.size(), static_cast<size_t>(std::max(params_.trace_top_n, 1)));
+    const size_t n =
+        std::min<size_t>(top.size(), static_cast<size_t>(std::max(params_.trace_top_n, 1)));
     std::partial_sort(top.begin(), top.begin() + static_cast<std::ptrdiff_t>(n), top.end(),
                       [](const Candidate& a, const Candidate& b) { return a.logit > b.logit; });
-    SamplingStage out{.name = stage, .top = {}, .n_remaining = static_cast<int32_t>(candidates.size())};
+    SamplingStage out{
+        .name = stage, .top = {}, .n_remaining = static_cast<int32_t>(candidates.size())};
     for (size_t i = 0; i < n; ++i) {
         out.top.push_back({top[i].token, top[i].logit, top[i].p});
     }
     trace_->stages.push_back(std::move(out));
 }
 
+namespace {
+
+// The seeded draw: a uniform double from two 32-bit outputs of mt19937, so the result does not
+// depend on the standard library's distribution implementation (kernels/sampling.cuh's
+// sample_uniform is the same formula).
+double draw_uniform(std::mt19937& rng) {
+    const uint64_t high = rng();
+    const uint64_t low = rng();
+    const uint64_t bits = (high << 21) | (low >> 11);
+    return static_cast<double>(bits & ((uint64_t{1} << 53) - 1)) * 0x1.0p-53;
+}
+
+} // namespace
+
+std::optional<double> Sampler::peek_uniform() const {
+    if (!draws()) {
+        return std::nullopt;
+    }
+    std::mt19937 copy = rng_;
+    return draw_uniform(copy);
+}
+
+void Sampler::consume_draw() {
+    trace_.reset();
+    if (draws()) {
+        draw_uniform(rng_);
+    }
+}
+
 int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> history) {
+    // Only the draw's stage reads u: drawing it first consumes the generator as before.
+    const double u = draws() ? draw_uniform(rng_) : 0.0;
+    return sample_with_uniform(logits, history, u);
+}
+
+int32_t Sampler::sample_with_uniform(std::span<const float> logits,
+                                     std::span<const int32_t> history, double u) {
     if (params_.trace) {
         trace_ = SamplingTrace{};
     } else {
@@ -109,8 +146,8 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
             }
             float& logit = c[static_cast<size_t>(token)].logit;
             logit = logit <= 0 ? logit * params_.repeat_penalty : logit / params_.repeat_penalty;
-            logit -= static_cast<float>(count) * params_.frequency_penalty +
-                     params_.presence_penalty;
+            logit -=
+                static_cast<float>(count) * params_.frequency_penalty + params_.presence_penalty;
         }
         record("penalties", c);
     }
@@ -118,7 +155,7 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
     auto by_logit = [](const Candidate& a, const Candidate& b) {
         return a.logit > b.logit || (a.logit == b.logit && a.token < b.token);
     };
-    if (params_.temperature <= 0.0f) {
+    if (!draws()) {
         const auto best = std::min_element(c.begin(), c.end(), by_logit);
         if (trace_) {
             trace_->chosen = best->token;
@@ -167,12 +204,7 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
     softmax(c);
     record("temperature", c);
 
-    // The seeded draw: a uniform double from two 32-bit outputs of mt19937, so the result
-    // does not depend on the standard library's distribution implementation.
-    const uint64_t high = rng_();
-    const uint64_t low = rng_();
-    const uint64_t bits = (high << 21) | (low >> 11);
-    const double u = static_cast<double>(bits & ((uint64_t{1} << 53) - 1)) * 0x1.0p-53;
+    // The draw walks the cumulative distribution.
     double cumulative = 0.0;
     int32_t chosen = c.back().token;
     for (const auto& candidate : c) {
