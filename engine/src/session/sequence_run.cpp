@@ -39,6 +39,10 @@ SequenceRun::SequenceRun(const Tokenizer& tokenizer, const SamplingParams& sampl
 }
 
 bool SequenceRun::step(std::span<const float> logits, const std::atomic<bool>& cancel) {
+    return wants_next(cancel) && take(sampler_.sample(logits, history_));
+}
+
+bool SequenceRun::wants_next(const std::atomic<bool>& cancel) {
     if (stats_.n_generated >= options_.max_tokens) {
         return false;
     }
@@ -46,7 +50,10 @@ bool SequenceRun::step(std::span<const float> logits, const std::atomic<bool>& c
         stats_.stop = StopReason::cancelled;
         return false;
     }
-    const int32_t token = sampler_.sample(logits, history_);
+    return true;
+}
+
+bool SequenceRun::take(int32_t token) {
     if (stats_.n_generated == 0) {
         stats_.ttft_ms = ms_since(start_);
         decode_start_ = Clock::now();

@@ -26,10 +26,18 @@ public:
                 const GenerateOptions& options, std::span<const int32_t> prompt,
                 const std::function<bool(const TokenEvent&)>& on_token, Clock::time_point start);
 
-    // Samples the next token from `logits`, streams its text and decides whether to go on.
-    // Returns true when the token must be run through the model for the next logits; false
-    // when the sequence has finished (stats().stop says why). `cancel` is checked first.
+    // Samples the next token from `logits`, streams its text and decides whether to go on:
+    // wants_next(cancel), then take(sampler().sample(logits, history())). Returns true when
+    // the token must be run through the model for the next logits; false when the sequence has
+    // finished (stats().stop says why).
     bool step(std::span<const float> logits, const std::atomic<bool>& cancel);
+
+    // The two halves of step() for a token chosen elsewhere (on the GPU, with sampler()'s
+    // draw). wants_next: whether the sequence wants another token; false at max_tokens or when
+    // `cancel` is set (stop: cancelled). take: the chosen token, streamed and checked for the
+    // end and the stop strings; returns as step() does.
+    bool wants_next(const std::atomic<bool>& cancel);
+    bool take(int32_t token);
 
     // The sequence stopped for want of room in the KV cache.
     void stop_context_full() { stats_.stop = StopReason::context_full; }
@@ -38,6 +46,8 @@ public:
     GenerationStats finish();
 
     int32_t last_token() const { return history_.back(); }
+    std::span<const int32_t> history() const { return history_; } // prompt and generated
+    Sampler& sampler() { return sampler_; }
     GenerationStats& stats() { return stats_; }
 
 private:
