@@ -13,6 +13,7 @@
 #include "hearth/model.h"
 #include "hearth/sampling.h"
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -75,6 +76,9 @@ struct CudaSample {
     std::vector<SamplingStage::Candidate> top; // logit after penalties, final probability
 };
 
+// The most tokens CudaForward::sample penalises (the repeat_last_n window it accepts).
+inline constexpr size_t kCudaSampleMaxHistory = 4096;
+
 struct CudaBatchToken {
     int32_t token = 0;
     uint32_t pos = 0; // position in its sequence
@@ -110,12 +114,19 @@ public:
     // only the token and `n_top` (<= 64) candidates. `history`: the sequence so far, of which
     // the last params.repeat_last_n tokens are penalised. `u`: the uniform draw in [0, 1);
     // kernels/sampling.cuh's sample_uniform of two outputs of the sequence's std::mt19937
-    // gives the CPU sampler's draw. Fails with `invalid_argument` before any run() or for
-    // invalid params, `device` for a CUDA error. Under partial offload the logits are the
-    // CPU's: the answer is always needs_host.
+    // gives the CPU sampler's draw (Sampler::peek_uniform, then Sampler::consume_draw). Fails
+    // with `invalid_argument` before any run(), for invalid params or a penalty window past
+    // kCudaSampleMaxHistory, `device` for a CUDA error. Under partial offload the logits are
+    // the CPU's: the answer is always needs_host.
     virtual Result<CudaSample> sample(const SamplingParams& params,
                                       std::span<const int32_t> history, double u,
                                       int n_top = 0) = 0;
+
+    // Copies the logits sample() reads (the last row of the last run()) into `out`: n_vocab
+    // floats of host memory, for the host's chain where sample() answers needs_host. Fails
+    // with `invalid_argument` before any run(), `unsupported` under partial offload (the
+    // logits are the CPU's: ask run() for them), `device` for a CUDA error.
+    virtual Result<void> last_logits(float* out) = 0;
 
     // Copies the keys and values of positions [from, to) of slot `from_seq` into slot `to_seq`
     // (the prompt prefix sequences share, computed once). Fails with `invalid_argument` for a

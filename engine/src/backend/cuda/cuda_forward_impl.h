@@ -28,7 +28,7 @@ inline constexpr int kMaxRows = kernels::kMatvecMaxBatch;
 // cuBLAS workspace of prefill): a plan that leaves less is refused.
 inline constexpr uint64_t kHeadroom = kOffloadGpuHeadroom; // hearth/memory_plan.h
 // Tokens the GPU sampler's repetition penalty looks back over, at most.
-inline constexpr size_t kMaxHistory = 4096;
+inline constexpr size_t kMaxHistory = kCudaSampleMaxHistory;
 
 // The device memory of a forward, planned before anything is allocated.
 struct ForwardPlan {
@@ -93,6 +93,7 @@ public:
     Result<void> run(std::span<const CudaBatchToken> batch, float* logits) override;
     Result<CudaSample> sample(const SamplingParams& params, std::span<const int32_t> history,
                               double u, int n_top) override;
+    Result<void> last_logits(float* out) override;
     Result<void> copy_cells(uint32_t from_seq, uint32_t to_seq, uint32_t from,
                             uint32_t to) override;
     CudaMemoryReport memory() const override { return report_; }

@@ -1,4 +1,5 @@
-// Sampling on the GPU over the last step's logits, and the KV cells copied between slots.
+// Sampling on the GPU over the last step's logits (or those logits brought to the host), and
+// the KV cells copied between slots.
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_forward_impl.h"
 
@@ -41,6 +42,27 @@ Result<void> CudaForwardImpl::copy_cells(uint32_t from_seq, uint32_t to_seq, uin
                         "copying values between slots");
     }
     HEARTH_CUDA_TRY(cudaStreamSynchronize(stream_), "copying cells between slots");
+    return {};
+}
+
+Result<void> CudaForwardImpl::last_logits(float* out) {
+    if (!selection_.head) {
+        return fail(ErrorCode::unsupported,
+                    "the GPU part of a partial offload has no logits: the CPU computes them");
+    }
+    if (last_rows_ == 0) {
+        return fail(ErrorCode::invalid_argument,
+                    "last_logits() before any run(): there are no logits");
+    }
+    if (out == nullptr) {
+        return fail(ErrorCode::invalid_argument, "last_logits() without an output buffer");
+    }
+    const size_t n_vocab = m_.info.n_vocab;
+    HEARTH_CUDA_TRY(cudaSetDevice(options_.device), "cudaSetDevice");
+    HEARTH_CUDA_TRY(cudaMemcpyAsync(out, logits_ + size_t(last_rows_ - 1) * n_vocab,
+                                    n_vocab * sizeof(float), cudaMemcpyDeviceToHost, stream_),
+                    "copying the last row's logits");
+    HEARTH_CUDA_TRY(cudaStreamSynchronize(stream_), "copying the last row's logits");
     return {};
 }
 

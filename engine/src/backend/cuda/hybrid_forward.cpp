@@ -93,6 +93,11 @@ public:
         return host;
     }
 
+    Result<void> last_logits(float*) override {
+        return fail(ErrorCode::unsupported,
+                    "a partial offload computes its logits on the CPU: ask run() for them");
+    }
+
     Result<void> copy_cells(uint32_t from_seq, uint32_t to_seq, uint32_t from,
                             uint32_t to) override {
         if (auto ok = gpu_->copy_cells(from_seq, to_seq, from, to); !ok) {
