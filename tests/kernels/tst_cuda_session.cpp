@@ -2,12 +2,14 @@
 // default model: greedy generation token for token, the logits append() returns, prefix
 // reuse, cancel, a full context, perplexity through evaluate(), generate_together of CUDA
 // sessions (one shared forward, with a prompt prefix copied between slots, and one forward
-// each) against each alone, CudaForward::copy_cells, and the refusals.
+// each) against each alone, CudaForward::copy_cells, sampling on the GPU against the host
+// sampler, and the refusals.
 // Without a CUDA device: "skipped: no CUDA device" (a failure under HEARTH_REQUIRE_CUDA=1).
 #include "cuda_kernel_test.h"
 #include "hearth/batch_generation.h"
 #include "hearth/cuda_forward.h"
 #include "hearth/session.h"
+#include "session/session_impl.h"
 #include "test_support.h"
 
 #include <algorithm>
@@ -85,6 +87,52 @@ float top2_gap(std::span<const float> logits) {
         }
     }
     return best - second;
+}
+
+// A session's CudaForward with counts of what the session asked of it: rows whose logits came
+// back to the host, tokens sampled on the GPU, needs_host answers, last_logits() copies.
+class CountingForward final : public CudaForward {
+public:
+    explicit CountingForward(std::shared_ptr<CudaForward> inner) : inner_(std::move(inner)) {}
+
+    Result<void> run(std::span<const CudaBatchToken> batch, float* logits) override {
+        for (const CudaBatchToken& t : batch) {
+            rows_with_logits += t.want_logits;
+        }
+        return inner_->run(batch, logits);
+    }
+    Result<CudaSample> sample(const SamplingParams& params, std::span<const int32_t> history,
+                              double u, int n_top) override {
+        auto drawn = inner_->sample(params, history, u, n_top);
+        samples += 1;
+        needs_host += drawn && drawn->needs_host;
+        return drawn;
+    }
+    Result<void> last_logits(float* out) override {
+        host_copies += 1;
+        return inner_->last_logits(out);
+    }
+    Result<void> copy_cells(uint32_t from_seq, uint32_t to_seq, uint32_t from,
+                            uint32_t to) override {
+        return inner_->copy_cells(from_seq, to_seq, from, to);
+    }
+    CudaMemoryReport memory() const override { return inner_->memory(); }
+    uint32_t n_ctx() const override { return inner_->n_ctx(); }
+    std::string graph_status() const override { return inner_->graph_status(); }
+    std::string prefill_status() const override { return inner_->prefill_status(); }
+
+    int rows_with_logits = 0, samples = 0, needs_host = 0, host_copies = 0;
+
+private:
+    std::shared_ptr<CudaForward> inner_;
+};
+
+// Puts a CountingForward between a CUDA session and its forward.
+std::shared_ptr<CountingForward> count_calls(Session& session) {
+    CudaSlot& slot = *SessionAccess::impl(session).cuda;
+    auto counting = std::make_shared<CountingForward>(slot.forward);
+    slot.forward = counting;
+    return counting;
 }
 
 QString tokens_text(const std::vector<int32_t>& tokens) {
@@ -456,6 +504,81 @@ private slots:
         QCOMPARE((*forward)->copy_cells(0, 2, 0, 1).error().code, ErrorCode::invalid_argument);
         QCOMPARE((*forward)->copy_cells(0, 1, 5, 4).error().code, ErrorCode::invalid_argument);
         QCOMPARE((*forward)->copy_cells(0, 1, 0, 65).error().code, ErrorCode::invalid_argument);
+    }
+
+    // One CUDA session alone samples on the GPU: no logits come back, only the token, drawn
+    // with the session's Sampler's draw, so that the tokens are those of the host sampler over
+    // the same logits (a CUDA session asked for a trace samples on the host). Past 1024
+    // candidates the GPU answers needs_host and the last row's logits come back instead.
+    void gpu_sampling_matches_host_sampling_data() {
+        QTest::addColumn<int>("top_k");
+        QTest::addColumn<float>("top_p");
+        QTest::newRow("top-k 40, top-p 0.9") << 40 << 0.9f;
+        QTest::newRow("whole vocabulary: needs_host") << 0 << 1.0f;
+    }
+    void gpu_sampling_matches_host_sampling() {
+        QFETCH(int, top_k);
+        QFETCH(float, top_p);
+        const bool past_gpu = top_k == 0 && top_p >= 1.0f;
+        SamplingParams sampled;
+        sampled.temperature = 0.8f;
+        sampled.top_k = top_k;
+        sampled.top_p = top_p;
+        sampled.min_p = 0.0f;
+        sampled.repeat_penalty = 1.1f;
+        sampled.seed = 1234;
+        SamplingParams traced = sampled;
+        traced.trace = true;
+        for (const char* text : {"Once upon a time, there was a", "def fibonacci(n):"}) {
+            const auto prompt = encode(text);
+            Session gpu = make(DeviceKind::cuda);
+            const auto counts = count_calls(gpu);
+            auto got = generate(gpu, prompt, sampled, 32);
+            QVERIFY2(got, got ? "" : got.error().message.c_str());
+            Session host = make(DeviceKind::cuda);
+            auto want = generate(host, prompt, traced, 32);
+            QVERIFY2(want, want ? "" : want.error().message.c_str());
+            QVERIFY2(tokens_text(got->tokens) == tokens_text(want->tokens),
+                     qPrintable(QString("prompt '%1'\n  GPU sampling:  %2\n  host sampling: %3")
+                                    .arg(text)
+                                    .arg(tokens_text(got->tokens), tokens_text(want->tokens))));
+            QCOMPARE(QString::fromStdString(got->stats.text),
+                     QString::fromStdString(want->stats.text));
+            QCOMPARE(got->stats.stop, want->stats.stop);
+            QCOMPARE(want->traces, int(want->tokens.size()));
+            QCOMPARE(got->traces, 0);
+            // Every token drawn by sample(), prefill's first included; no row asked for logits.
+            QCOMPARE(counts->samples, int(got->tokens.size()));
+            QCOMPARE(counts->rows_with_logits, 0);
+            QCOMPARE(counts->needs_host, past_gpu ? counts->samples : 0);
+            QCOMPARE(counts->host_copies, counts->needs_host);
+        }
+    }
+
+    // Two sequences together sample on the host: sample() reads one row.
+    void several_sequences_sample_on_the_host() {
+        Session a = make(DeviceKind::cuda, 256);
+        Session b = make(DeviceKind::cuda, 256);
+        const auto counts_a = count_calls(a);
+        const auto counts_b = count_calls(b);
+        const auto prompt = encode("The three primary colors are");
+        SamplingParams sampled;
+        sampled.temperature = 0.8f;
+        const SequenceRequest requests[] = {{.session = &a,
+                                             .prompt = prompt,
+                                             .sampling = sampled,
+                                             .options = {.max_tokens = 4, .stop_strings = {}},
+                                             .on_token = {}},
+                                            {.session = &b,
+                                             .prompt = prompt,
+                                             .sampling = greedy(),
+                                             .options = {.max_tokens = 4, .stop_strings = {}},
+                                             .on_token = {}}};
+        auto result = generate_together(requests);
+        QVERIFY2(result, result ? "" : result.error().message.c_str());
+        QCOMPARE(counts_a->samples + counts_b->samples, 0);
+        QVERIFY(counts_a->rows_with_logits >= result->sequences[0].n_generated);
+        QVERIFY(counts_b->rows_with_logits >= result->sequences[1].n_generated);
     }
 
     // Sampling traces come from the host sampler as on the CPU.

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "hearth/batch_generation.h"
+#include "hearth/sampling.h"
 #include "session/session_impl.h"
 
 #include <cstddef>
@@ -24,7 +25,7 @@ struct BatchMember {
     std::span<const int32_t> prompt;
     size_t reused = 0;         // prompt tokens found in its own cache (s->tokens holds them)
     size_t shared = 0;         // prompt tokens copied from another sequence's cache
-    std::vector<float> logits; // of its last token run (n_vocab)
+    std::vector<float> logits; // of its last token run (n_vocab; unused while on the device)
 };
 
 // A token of one decode step: the next token of members[member], at position `pos`.
@@ -61,11 +62,30 @@ public:
     // token, in order, into `logits`. The caller records the tokens.
     virtual Result<void> decode(std::vector<BatchMember>& members,
                                 std::span<const DecodeToken> tokens, float* logits) = 0;
+
+    // Whether prefill() and decode() leave the logits on the device instead (decode() then
+    // writes nothing to `logits`, member.logits stays unused): next_token() reads them there.
+    virtual bool logits_on_device() const { return false; }
+
+    // The next token of `member` by `sampler` (`history`: its sequence so far) from the
+    // logits the last prefill() or decode() left: here the host's, in member.logits.
+    virtual Result<int32_t> next_token(BatchMember& member, Sampler& sampler,
+                                       std::span<const int32_t> history) {
+        return sampler.sample(member.logits, history);
+    }
 };
 
 // The CPU backend; all members are CPU sessions (validated by the caller).
 std::unique_ptr<BatchBackend> make_cpu_batch_backend(size_t n_vocab);
-// The CUDA backend; all members are CUDA sessions.
-std::unique_ptr<BatchBackend> make_cuda_batch_backend(size_t n_vocab);
+// The CUDA backend; all members are CUDA sessions. With `sample_on_gpu` (gpu_sampling()), the
+// logits stay on the GPU and next_token() runs the chain there (CudaForward::sample), bringing
+// back the token only, or the logits when the GPU cannot draw it.
+std::unique_ptr<BatchBackend> make_cuda_batch_backend(size_t n_vocab, bool sample_on_gpu);
+
+// Whether generate_together samples the CUDA sessions' tokens on the GPU: one member, whose
+// forward has the output head on the GPU (not a partial offload) and whose sampling wants no
+// trace (the UI's trace comes from the host sampler).
+bool gpu_sampling(const std::vector<BatchMember>& members,
+                  std::span<const SequenceRequest> requests);
 
 } // namespace hearth

@@ -128,7 +128,8 @@ Result<BatchGenerationStats> generate_together(std::span<const SequenceRequest> 
         m.s->tokens.resize(m.reused);
     }
     const std::unique_ptr<BatchBackend> backend =
-        members[0].s->cuda ? make_cuda_batch_backend(n_vocab) : make_cpu_batch_backend(n_vocab);
+        members[0].s->cuda ? make_cuda_batch_backend(n_vocab, gpu_sampling(members, requests))
+                           : make_cpu_batch_backend(n_vocab);
 
     BatchGenerationStats result;
     if (auto ok = backend->prefill(members, result); !ok) {
@@ -150,30 +151,38 @@ Result<BatchGenerationStats> generate_together(std::span<const SequenceRequest> 
         stats.prefill_ms = result.prefill_ms;
     }
 
-    // Decode: every step samples each running sequence's next token from its logits and
-    // runs all the new tokens in one pass.
+    // Decode: every step samples each running sequence's next token from its logits (on the
+    // host, or where the backend keeps them) and runs all the new tokens in one pass.
     std::vector<size_t> running(n);
     for (size_t i = 0; i < n; ++i) {
         running[i] = i;
     }
     std::vector<DecodeToken> step;
     std::vector<size_t> order;
-    std::vector<float> out(n * n_vocab);
+    std::vector<float> out(backend->logits_on_device() ? 0 : n * n_vocab);
     Clock::time_point decode_start = Clock::now();
     while (!running.empty()) {
         step.clear();
         order.clear();
         for (size_t i : running) {
             BatchMember& m = members[i];
-            if (!runs[i].step(m.logits, m.s->cancel_requested)) {
+            SequenceRun& run = runs[i];
+            if (!run.wants_next(m.s->cancel_requested)) {
+                continue;
+            }
+            auto token = backend->next_token(m, run.sampler(), run.history());
+            if (!token) {
+                return std::unexpected(token.error());
+            }
+            if (!run.take(*token)) {
                 continue;
             }
             if (m.s->tokens.size() + 1 >= m.s->options.n_ctx) {
-                runs[i].stop_context_full();
+                run.stop_context_full();
                 continue;
             }
             step.push_back({.member = i,
-                            .token = runs[i].last_token(),
+                            .token = run.last_token(),
                             .pos = static_cast<uint32_t>(m.s->tokens.size())});
             order.push_back(i);
         }
@@ -193,8 +202,10 @@ Result<BatchGenerationStats> generate_together(std::span<const SequenceRequest> 
             BatchMember& m = members[step[k].member];
             m.s->tokens.push_back(step[k].token);
             m.s->n_computed += 1;
-            std::copy_n(out.begin() + static_cast<std::ptrdiff_t>(k * n_vocab), n_vocab,
-                        m.logits.begin());
+            if (!backend->logits_on_device()) {
+                std::copy_n(out.begin() + static_cast<std::ptrdiff_t>(k * n_vocab), n_vocab,
+                            m.logits.begin());
+            }
         }
     }
     result.decode_ms = result.n_steps > 0 ? ms_since(decode_start) : 0;

@@ -6,6 +6,10 @@
 // so that they still stream together, without sharing the weight reads.
 // As on the CPU, the prompt prefix the sequences share is computed once, in one slot, and its
 // cells copied into the other slots of the same forward (CudaForward::copy_cells).
+// One sequence alone samples on the GPU (gpu_sampling()): its steps bring back no logits, only
+// the token CudaForward::sample draws with the sequence's own Sampler's draw, so that the
+// tokens are the host sampler's; when the GPU cannot draw (a kept set past what it sorts) the
+// last row's logits come back and the host samples them.
 #include "session/batch_backend.h"
 
 #include <algorithm>
@@ -13,9 +17,45 @@
 namespace hearth {
 namespace {
 
+// Tokens CudaForward::sample would penalise for `params` after `history_size` tokens.
+size_t penalty_window(const SamplingParams& params, size_t history_size) {
+    if (params.repeat_last_n < 0) {
+        return history_size;
+    }
+    return std::min(history_size, size_t(params.repeat_last_n));
+}
+
 class CudaBatchBackend final : public BatchBackend {
 public:
-    explicit CudaBatchBackend(size_t n_vocab) : n_vocab_(n_vocab) {}
+    CudaBatchBackend(size_t n_vocab, bool sample_on_gpu)
+        : n_vocab_(n_vocab), sample_on_gpu_(sample_on_gpu) {}
+
+    bool logits_on_device() const override { return sample_on_gpu_; }
+
+    Result<int32_t> next_token(BatchMember& member, Sampler& sampler,
+                               std::span<const int32_t> history) override {
+        if (!sample_on_gpu_) {
+            return BatchBackend::next_token(member, sampler, history);
+        }
+        CudaForward& forward = *member.s->cuda->forward;
+        if (penalty_window(sampler.params(), history.size()) <= kCudaSampleMaxHistory) {
+            auto drawn =
+                forward.sample(sampler.params(), history, sampler.peek_uniform().value_or(0.0));
+            if (!drawn) {
+                return std::unexpected(drawn.error());
+            }
+            if (!drawn->needs_host) {
+                sampler.consume_draw();
+                return drawn->token;
+            }
+        }
+        // The host's chain over the last row, which draws from the sampler itself.
+        member.logits.resize(n_vocab_);
+        if (auto ok = forward.last_logits(member.logits.data()); !ok) {
+            return std::unexpected(ok.error());
+        }
+        return sampler.sample(member.logits, history);
+    }
 
     Result<void> prefill(std::vector<BatchMember>& members, BatchGenerationStats& result) override {
         if (auto ok = share_prefix(members, result); !ok) {
@@ -30,16 +70,17 @@ public:
                     continue;
                 }
                 for (size_t pos = m.s->tokens.size(); pos < m.prompt.size(); ++pos) {
+                    // The last row's logits stay on the device for sample() either way.
                     const bool last = pos + 1 == m.prompt.size();
                     batch_.push_back({.token = m.prompt[pos],
                                       .pos = static_cast<uint32_t>(pos),
                                       .seq = m.s->cuda->seq,
-                                      .want_logits = last});
+                                      .want_logits = last && !sample_on_gpu_});
                 }
                 wants.push_back(i);
             }
-            out_.resize(wants.size() * n_vocab_);
-            if (auto ok = forward->run(batch_, out_.data()); !ok) {
+            out_.resize(sample_on_gpu_ ? 0 : wants.size() * n_vocab_);
+            if (auto ok = forward->run(batch_, sample_on_gpu_ ? nullptr : out_.data()); !ok) {
                 return ok;
             }
             for (size_t w = 0; w < wants.size(); ++w) {
@@ -48,6 +89,9 @@ public:
                 m.s->tokens.assign(m.prompt.begin(), m.prompt.end());
                 m.s->n_computed += n_new;
                 result.n_computed += n_new;
+                if (sample_on_gpu_) {
+                    continue;
+                }
                 m.logits.assign(out_.begin() + static_cast<std::ptrdiff_t>(w * n_vocab_),
                                 out_.begin() + static_cast<std::ptrdiff_t>((w + 1) * n_vocab_));
             }
@@ -66,11 +110,17 @@ public:
                     batch_.push_back({.token = tokens[k].token,
                                       .pos = tokens[k].pos,
                                       .seq = slot.seq,
-                                      .want_logits = true});
+                                      .want_logits = !sample_on_gpu_});
                     rows.push_back(k);
                 }
             }
             if (batch_.empty()) {
+                continue;
+            }
+            if (sample_on_gpu_) { // one row, whose logits next_token() samples on the device
+                if (auto ok = forward->run(batch_, nullptr); !ok) {
+                    return ok;
+                }
                 continue;
             }
             out_.resize(batch_.size() * n_vocab_);
@@ -144,14 +194,26 @@ private:
     }
 
     size_t n_vocab_;
+    bool sample_on_gpu_;
     std::vector<CudaBatchToken> batch_;
     std::vector<float> out_;
 };
 
 } // namespace
 
-std::unique_ptr<BatchBackend> make_cuda_batch_backend(size_t n_vocab) {
-    return std::make_unique<CudaBatchBackend>(n_vocab);
+std::unique_ptr<BatchBackend> make_cuda_batch_backend(size_t n_vocab, bool sample_on_gpu) {
+    return std::make_unique<CudaBatchBackend>(n_vocab, sample_on_gpu);
+}
+
+bool gpu_sampling(const std::vector<BatchMember>& members,
+                  std::span<const SequenceRequest> requests) {
+    // CudaForward::sample reads one row, the last of the last run(): a step of several
+    // sequences brings their logits to the host and samples there.
+    if (members.size() != 1 || requests.size() != 1 || !members[0].s->cuda) {
+        return false;
+    }
+    // The trace is the host sampler's; a partial offload computes the logits on the CPU.
+    return !requests[0].sampling.trace && members[0].s->cuda->forward->memory().head_on_gpu;
 }
 
 } // namespace hearth
