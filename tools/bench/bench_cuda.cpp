@@ -154,6 +154,7 @@ int bench_cuda(const CudaBenchOptions& o) {
                            {"device", gpu.name},
                            {"backend", "cuda"},
                            {"graphs", (*forward)->graph_status()},
+                           {"prefill", (*forward)->prefill_status()},
                            {"test", r.test},
                            {"n_tokens", r.n_tokens},
                            {"avg_ts", r.mean()},
@@ -180,8 +181,9 @@ int bench_cuda(const CudaBenchOptions& o) {
                     double(info.weights_bytes) / (1 << 20), double(info.n_params) / 1e6,
                     gpu.name.c_str(), r.test.c_str(), r.mean(), r.stddev());
     }
-    std::printf("\nload (map + upload) %.2f s, first token %.1f ms, %s\n", load_s,
-                first_token_s * 1e3, (*forward)->graph_status().c_str());
+    std::printf("\nload (map + upload) %.2f s, first token %.1f ms, %s, %s\n", load_s,
+                first_token_s * 1e3, (*forward)->graph_status().c_str(),
+                (*forward)->prefill_status().c_str());
     std::printf("GPU memory: weights %.1f MiB, KV cache %.1f MiB, scratch %.1f MiB\n",
                 double(mem.weights_bytes) / (1 << 20), double(mem.kv_bytes) / (1 << 20),
                 double(mem.scratch_bytes) / (1 << 20));

@@ -112,6 +112,7 @@ public:
     CudaMemoryReport memory() const override { return report_; }
     uint32_t n_ctx() const override { return gpu_->n_ctx(); }
     std::string graph_status() const override { return gpu_->graph_status(); }
+    std::string prefill_status() const override { return gpu_->prefill_status(); }
 
 private:
     const Model::Impl& m_;
