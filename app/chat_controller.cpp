@@ -135,8 +135,14 @@ QString ChatController::modelDetails() const {
     }
     parts << QStringLiteral("%1 parameters").arg(compactCount(m_model.parameters))
           << QStringLiteral("context %1").arg(m_model.contextLength)
-          << (m_model.cudaDevice >= 0 ? m_model.device
-                                      : QStringLiteral("CPU, %1 threads").arg(m_model.threads));
+          << (m_model.cudaDevice < 0 ? QStringLiteral("CPU, %1 threads").arg(m_model.threads)
+              : m_model.gpuLayers < m_model.layerCount
+                  // partial offload: the rest of the layers run on the CPU's threads
+                  ? QStringLiteral("%1, %2 of %3 layers (the rest on the CPU)")
+                        .arg(m_model.device)
+                        .arg(m_model.gpuLayers)
+                        .arg(m_model.layerCount)
+                  : m_model.device);
     return parts.join(QStringLiteral(" · "));
 }
 
