@@ -9,6 +9,7 @@
 // wrong cell or a missed or stray write shows. Without a CUDA device: "skipped: no CUDA
 // device".
 #include "attention.cuh"
+#include "attention_reference.h"
 #include "cuda_kernel_test.h"
 #include "hearth/quant.h"
 #include "prompt_attention.cuh"
@@ -17,46 +18,6 @@
 
 using namespace cuda_test;
 namespace k = hearth::kernels;
-
-namespace {
-
-constexpr uint16_t kF16NaN = 0x7e00;
-
-// The CPU forward's attention for one head, in double, with the query rounded to F16 as there:
-// out = softmax((f16(q * q_scale) . K_j) * score_scale) V over j in [first, pos].
-std::vector<double> reference(const float* q, const uint16_t* k_cells, const uint16_t* v_cells,
-                              int64_t k_width, int64_t v_width, int dk, int dv, int first, int pos,
-                              float q_scale, float score_scale) {
-    std::vector<double> qr(static_cast<size_t>(dk));
-    for (int d = 0; d < dk; ++d) {
-        qr[size_t(d)] = hearth::fp16_to_fp32(hearth::fp32_to_fp16(q[d] * q_scale));
-    }
-    std::vector<double> s;
-    double m = -INFINITY;
-    for (int j = first; j <= pos; ++j) {
-        double dot = 0.0;
-        for (int d = 0; d < dk; ++d) {
-            dot += qr[size_t(d)] * hearth::fp16_to_fp32(k_cells[j * k_width + d]);
-        }
-        s.push_back(dot * score_scale);
-        m = std::max(m, s.back());
-    }
-    double sum = 0.0;
-    for (double& v : s) {
-        v = std::exp(v - m);
-        sum += v;
-    }
-    std::vector<double> out(size_t(dv), 0.0);
-    for (int j = first; j <= pos; ++j) {
-        for (int d = 0; d < dv; ++d) {
-            out[size_t(d)] +=
-                s[size_t(j - first)] / sum * hearth::fp16_to_fp32(v_cells[j * v_width + d]);
-        }
-    }
-    return out;
-}
-
-} // namespace
 
 class TstCudaPromptAttention : public QObject {
     Q_OBJECT
@@ -173,10 +134,10 @@ private slots:
             for (int h = 0; h < n_head; ++h) {
                 const int g = h / group;
                 const auto ref =
-                    reference(q.data() + r * q_stride + h * dk,
-                              kc.data() + size_t(slot) * n_ctx * k_width + g * dk,
-                              vc.data() + size_t(slot) * n_ctx * v_width + g * dv, k_width, v_width,
-                              dk, dv, first, pos, q_scale, score_scale);
+                    attention_reference(q.data() + r * q_stride + h * dk,
+                                        kc.data() + size_t(slot) * n_ctx * k_width + g * dk,
+                                        vc.data() + size_t(slot) * n_ctx * v_width + g * dv,
+                                        k_width, v_width, dk, dv, first, pos, q_scale, score_scale);
                 for (int d = 0; d < dv; ++d) {
                     const size_t at = size_t(r * out_stride + h * dv + d);
                     got.push_back(out[at]);

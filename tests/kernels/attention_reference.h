@@ -1,0 +1,53 @@
+// The CPU forward's attention for one head, in double: the reference of the CUDA attention
+// kernels' tests (tst_cuda_attention for decode, tst_cuda_prompt_attention for prefill).
+#pragma once
+
+#include "hearth/quant.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+namespace cuda_test {
+
+// A NaN in F16 bits: fills the cache cells a kernel must not read.
+inline constexpr uint16_t kF16NaN = 0x7e00;
+
+// With the query rounded to F16 as the CPU forward rounds it:
+// out = softmax((f16(q * q_scale) . K_j) * score_scale) V over cells j in [first, pos], cell j's
+// keys at k_cells + j * k_width and values at v_cells + j * v_width (F16 bits).
+inline std::vector<double> attention_reference(const float* q, const uint16_t* k_cells,
+                                               const uint16_t* v_cells, int64_t k_width,
+                                               int64_t v_width, int dk, int dv, int first, int pos,
+                                               float q_scale, float score_scale) {
+    std::vector<double> qr(static_cast<size_t>(dk));
+    for (int d = 0; d < dk; ++d) {
+        qr[size_t(d)] = hearth::fp16_to_fp32(hearth::fp32_to_fp16(q[d] * q_scale));
+    }
+    std::vector<double> s;
+    double m = -INFINITY;
+    for (int j = first; j <= pos; ++j) {
+        double dot = 0.0;
+        for (int d = 0; d < dk; ++d) {
+            dot += qr[size_t(d)] * hearth::fp16_to_fp32(k_cells[j * k_width + d]);
+        }
+        s.push_back(dot * score_scale);
+        m = std::max(m, s.back());
+    }
+    double sum = 0.0;
+    for (double& v : s) {
+        v = std::exp(v - m);
+        sum += v;
+    }
+    std::vector<double> out(size_t(dv), 0.0);
+    for (int j = first; j <= pos; ++j) {
+        for (int d = 0; d < dv; ++d) {
+            out[size_t(d)] +=
+                s[size_t(j - first)] / sum * hearth::fp16_to_fp32(v_cells[j * v_width + d]);
+        }
+    }
+    return out;
+}
+
+} // namespace cuda_test
