@@ -9,6 +9,7 @@
 #include "cpu/kv_cache.h"
 #include "cuda_kernel_test.h"
 #include "hearth/cuda_forward.h"
+#include "logit_compare.h"
 #include "model/model_impl.h"
 #include "sampling.cuh"
 #include "test_support.h"
@@ -70,20 +71,6 @@ std::vector<CudaBatchToken> prompt_batch(const std::vector<int32_t>& tokens, uin
         batch.push_back({tokens[i], uint32_t(i), seq, true});
     }
     return batch;
-}
-
-// max |a - b| over max(1, max |b|): the logits' error relative to their scale.
-double relative_error(const std::vector<float>& a, const std::vector<float>& b) {
-    double worst = 0.0, scale = 1.0;
-    for (size_t i = 0; i < b.size(); ++i) {
-        scale = std::max(scale, double(std::abs(b[i])));
-        worst = std::max(worst, std::isnan(a[i]) ? INFINITY : double(std::abs(a[i] - b[i])));
-    }
-    return worst / scale;
-}
-
-int32_t argmax(const float* v, size_t n) {
-    return int32_t(std::max_element(v, v + n) - v);
 }
 
 } // namespace

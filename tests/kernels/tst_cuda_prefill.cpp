@@ -15,6 +15,7 @@
 #include "cpu/kv_cache.h"
 #include "cuda_kernel_test.h"
 #include "hearth/cuda_forward.h"
+#include "logit_compare.h"
 #include "model/model_impl.h"
 #include "random_weights.h"
 #include "test_support.h"
@@ -61,33 +62,6 @@ std::vector<int32_t> genesis_tokens(const Model& model, size_t n) {
     }
     tokens->resize(n);
     return *tokens;
-}
-
-// max |a - b| over max(1, max |b|): the logits' error relative to their scale.
-double relative_error(const std::vector<float>& a, const std::vector<float>& b) {
-    double worst = 0.0, scale = 1.0;
-    for (size_t i = 0; i < b.size(); ++i) {
-        scale = std::max(scale, double(std::abs(b[i])));
-        worst = std::max(worst, std::isnan(a[i]) ? INFINITY : double(std::abs(a[i] - b[i])));
-    }
-    return worst / scale;
-}
-
-int32_t argmax(const float* v, size_t n) {
-    return int32_t(std::max_element(v, v + n) - v);
-}
-
-bool near_tie(const float* v, size_t n) {
-    float first = -INFINITY, second = -INFINITY;
-    for (size_t i = 0; i < n; ++i) {
-        if (v[i] > first) {
-            second = first;
-            first = v[i];
-        } else if (v[i] > second) {
-            second = v[i];
-        }
-    }
-    return first - second < kNearTie;
 }
 
 // A prompt's logits (of the rows marked) and then `n_decode` greedy tokens, each with its
@@ -322,7 +296,7 @@ private slots:
         QCOMPARE(steps->tokens[0], argmax(last, n_vocab));
         QCOMPARE(prefill->tokens[0], argmax(last_prefill, n_vocab));
         // Greedy tokens agree up to the first near-tie (after it they may differ).
-        if (near_tie(last, n_vocab)) {
+        if (top2_gap({last, n_vocab}) < kNearTie) {
             return;
         }
         for (size_t i = 0; i < steps->step_logits.size(); ++i) {
@@ -331,7 +305,7 @@ private slots:
                 relative_error(prefill->step_logits[i], steps->step_logits[i]);
             QVERIFY2(step_error <= kPrefillTolerance,
                      qPrintable(QStringLiteral("decode step %1: error %2").arg(i).arg(step_error)));
-            if (near_tie(steps->step_logits[i].data(), n_vocab)) {
+            if (top2_gap({steps->step_logits[i].data(), n_vocab}) < kNearTie) {
                 break;
             }
         }
@@ -398,7 +372,7 @@ private slots:
         // Greedy sample() reads the last row: position 24 of slot 1 on both.
         const float* steps_last = tail_logits[1].data() + n_vocab;
         QCOMPARE(sampled[1], argmax(steps_last, n_vocab));
-        if (!near_tie(steps_last, n_vocab)) {
+        if (top2_gap({steps_last, n_vocab}) >= kNearTie) {
             QCOMPARE(sampled[0], sampled[1]);
         }
     }
@@ -447,7 +421,7 @@ private slots:
                 qPrintable(QStringLiteral("step %1: logits differ by %2").arg(step).arg(error)));
             const int32_t c = argmax(cpu_out.data(), n_vocab);
             const int32_t g = argmax(gpu_out.data(), n_vocab);
-            if (near_tie(cpu_out.data(), n_vocab)) {
+            if (top2_gap({cpu_out.data(), n_vocab}) < kNearTie) {
                 break;
             }
             QVERIFY2(c == g,

@@ -9,6 +9,7 @@
 #include "hearth/batch_generation.h"
 #include "hearth/cuda_forward.h"
 #include "hearth/session.h"
+#include "logit_compare.h"
 #include "session/session_impl.h"
 #include "test_support.h"
 
@@ -19,6 +20,8 @@
 
 using namespace hearth;
 using namespace hearth::test;
+using cuda_test::relative_error;
+using cuda_test::top2_gap;
 
 namespace {
 
@@ -64,29 +67,6 @@ Result<Generated> generate(Session& session, std::span<const int32_t> prompt,
     }
     out.stats = std::move(*stats);
     return out;
-}
-
-// max |a - b| over max(1, max |b|).
-double relative_error(std::span<const float> a, std::span<const float> b) {
-    double worst = 0.0, scale = 1.0;
-    for (size_t i = 0; i < b.size(); ++i) {
-        scale = std::max(scale, double(std::abs(b[i])));
-        worst = std::max(worst, std::isnan(a[i]) ? INFINITY : double(std::abs(a[i] - b[i])));
-    }
-    return worst / scale;
-}
-
-float top2_gap(std::span<const float> logits) {
-    float best = -INFINITY, second = -INFINITY;
-    for (float l : logits) {
-        if (l > best) {
-            second = best;
-            best = l;
-        } else if (l > second) {
-            second = l;
-        }
-    }
-    return best - second;
 }
 
 // A session's CudaForward with counts of what the session asked of it: rows whose logits came
