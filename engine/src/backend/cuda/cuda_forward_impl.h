@@ -16,6 +16,7 @@
 #include "sampling.cuh"
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -66,6 +67,14 @@ uint64_t usable_bytes(uint64_t free_bytes, const CudaForwardOptions& options);
 uint32_t most_gpu_layers(const Model::Impl& m, const CudaForwardOptions& options,
                          uint64_t free_bytes);
 
+// The activations of a step's rows, (rows, width) each, and the rows' positions and slots
+// (device memory).
+struct StepBuffers {
+    float *x, *o, *h, *q, *k, *v, *attn, *gate, *up;
+    const int32_t* positions;
+    const int32_t* slots;
+};
+
 // A layer's KV cache: (n_seq, n_ctx, n_head_kv * head_dim) F16 values each.
 struct DeviceLayerCache {
     uint16_t* k = nullptr;
@@ -107,6 +116,16 @@ private:
     Result<void> check_architecture() const;
     // Copies the rows' tokens, positions and slots into the pinned step inputs.
     void stage_rows(std::span<const CudaBatchToken> rows);
+    // y = W x for the step's rows (x and y rows x_stride and y_stride floats apart); `what`
+    // names the matrix for error messages.
+    using MatmulFn =
+        std::function<Result<void>(const DeviceMatrix& w, const float* x, int64_t x_stride,
+                                   float* y, int64_t y_stride, const char* what)>;
+    // The attention of the step's rows over `cache` (the rows' keys and values appended),
+    // into StepBuffers::attn.
+    using AttentionFn = std::function<Result<void>(const DeviceLayerCache& cache, int window)>;
+    Result<void> enqueue_layers(const StepBuffers& buffers, int n, const MatmulFn& matmul,
+                                const AttentionFn& attention);
     Result<void> enqueue_step(int n, bool copy_logits);
     Result<void> run_step(int n, bool copy_logits);
     // One 8-row step over `rows` (at most kMaxRows), their logits appended at `out_row`.

@@ -152,10 +152,9 @@ bool CudaForwardImpl::ensure_prefill() {
 Result<void> CudaForwardImpl::enqueue_prefill_chunk(std::span<const CudaBatchToken> rows) {
     const ModelInfo& info = m_.info;
     const int n = int(rows.size());
-    const int64_t n_embd = info.n_embd, n_ff = info.n_ff;
+    const int64_t n_embd = info.n_embd;
     const PrefillWidths w = widths(info);
-    const int64_t q_width = int64_t(w.q), k_width = int64_t(w.k), v_width = int64_t(w.v),
-                  o_width = int64_t(w.o);
+    const int64_t q_width = int64_t(w.q), o_width = int64_t(w.o);
     const float eps = static_cast<float>(info.norm_rms_eps);
     const size_t R = options_.prefill_rows;
     const int slot = int(rows[0].seq), p0 = int(rows[0].pos);
@@ -165,15 +164,6 @@ Result<void> CudaForwardImpl::enqueue_prefill_chunk(std::span<const CudaBatchTok
     const int32_t* slots = P.ints + 2 * R;
     cudaStream_t s = stream_;
     const CudaWeights& W = *weights_;
-    auto matmul = [&](const DeviceMatrix& m, const float* x, float* y, int64_t y_stride) {
-        return cublas_->matmul(m.type, m.data, m.row_bytes, m.n_rows, m.n_cols, x, n, y, y_stride);
-    };
-#define HEARTH_MATMUL(m, x, y, y_stride)                                                           \
-    do {                                                                                           \
-        if (auto ok_ = matmul((m), (x), (y), (y_stride)); !ok_) {                                  \
-            return ok_;                                                                            \
-        }                                                                                          \
-    } while (false)
 
     for (int r = 0; r < n; ++r) {
         host_prefill_ints_[r] = rows[size_t(r)].token;
@@ -188,73 +178,21 @@ Result<void> CudaForwardImpl::enqueue_prefill_chunk(std::span<const CudaBatchTok
                                            W.token_embd.row_bytes, W.token_embd.n_rows, n_embd,
                                            tokens, n, embd_scale_, P.x, n_embd, s),
                   "get_rows(token_embd)");
-    for (size_t il = 0; il < W.layers.size(); ++il) {
-        const DeviceLayerWeights& L = W.layers[il];
-        const DeviceLayerCache& C = caches_[il];
-        if (il == 0) {
-            HEARTH_LAUNCH(
-                kernels::launch_rms_norm(P.x, L.attn_norm, P.h, int(n_embd), n, n_embd, eps, s),
-                "rms_norm");
-        } else {
-            HEARTH_LAUNCH(kernels::launch_add_rms_norm(P.x, P.o, L.attn_norm, P.h, int(n_embd), n,
-                                                       n_embd, eps, s),
-                          "add_rms_norm");
-        }
-        HEARTH_MATMUL(L.wq, P.h, P.q, q_width);
-        HEARTH_MATMUL(L.wk, P.h, P.k, k_width);
-        HEARTH_MATMUL(L.wv, P.h, P.v, v_width);
-        if (L.bq != nullptr) {
-            HEARTH_LAUNCH(kernels::launch_add_bias(P.q, L.bq, int(q_width), n, q_width, s),
-                          "add_bias(attn_q)");
-            HEARTH_LAUNCH(kernels::launch_add_bias(P.k, L.bk, int(k_width), n, k_width, s),
-                          "add_bias(attn_k)");
-            HEARTH_LAUNCH(kernels::launch_add_bias(P.v, L.bv, int(v_width), n, v_width, s),
-                          "add_bias(attn_v)");
-        }
-        if (L.q_norm != nullptr) {
-            HEARTH_LAUNCH(kernels::launch_rms_norm(P.q, L.q_norm, P.q, int(info.head_dim_k),
-                                                   n * int(info.n_head), info.head_dim_k, eps, s),
-                          "rms_norm(attn_q_norm)");
-            HEARTH_LAUNCH(kernels::launch_rms_norm(P.k, L.k_norm, P.k, int(info.head_dim_k),
-                                                   n * int(info.n_head_kv), info.head_dim_k, eps,
-                                                   s),
-                          "rms_norm(attn_k_norm)");
-        }
-        const kernels::RopeConfig& rope = L.sliding ? rope_sliding_ : rope_;
-        HEARTH_LAUNCH(kernels::launch_rope(P.q, n, int(info.n_head), int(info.head_dim_k), q_width,
-                                           positions, rope, s),
-                      "rope(q)");
-        HEARTH_LAUNCH(kernels::launch_rope(P.k, n, int(info.n_head_kv), int(info.head_dim_k),
-                                           k_width, positions, rope, s),
-                      "rope(k)");
-        HEARTH_LAUNCH(kernels::launch_kv_append(P.k, k_width, P.v, v_width, n, C.k, C.v, kv_layout_,
-                                                slots, positions, s),
-                      "kv_append");
-        const int window = L.sliding ? int(info.sliding_window) : 0;
-        HEARTH_LAUNCH(kernels::launch_prompt_attention(P.q, q_width, C.k, C.v, kv_layout_, slot, p0,
-                                                       n, window, q_scale_, score_scale_, P.attn,
-                                                       o_width, s),
-                      "prompt_attention");
-        HEARTH_MATMUL(L.wo, P.attn, P.o, n_embd);
-        if (L.post_attn_norm != nullptr) {
-            HEARTH_LAUNCH(kernels::launch_rms_norm(P.o, L.post_attn_norm, P.o, int(n_embd), n,
-                                                   n_embd, eps, s),
-                          "rms_norm(post_attention_norm)");
-        }
-        HEARTH_LAUNCH(
-            kernels::launch_add_rms_norm(P.x, P.o, L.ffn_norm, P.h, int(n_embd), n, n_embd, eps, s),
-            "add_rms_norm");
-        HEARTH_MATMUL(L.gate, P.h, P.gate, n_ff);
-        HEARTH_MATMUL(L.up, P.h, P.up, n_ff);
-        HEARTH_LAUNCH(kernels::launch_glu(glu_, P.gate, P.up, P.gate, int64_t(n) * n_ff, s), "glu");
-        HEARTH_MATMUL(L.down, P.gate, P.o, n_embd);
-        if (L.post_ffn_norm != nullptr) {
-            HEARTH_LAUNCH(
-                kernels::launch_rms_norm(P.o, L.post_ffn_norm, P.o, int(n_embd), n, n_embd, eps, s),
-                "rms_norm(post_ffw_norm)");
-        }
+    const StepBuffers buffers{P.x, P.o, P.h, P.q, P.k, P.v, P.attn, P.gate, P.up, positions, slots};
+    auto chunk_matmul = [&](const DeviceMatrix& m, const float* x, int64_t, float* y,
+                            int64_t y_stride, const char*) {
+        // cuBLAS reads the chunk's rows of x back to back (x_stride is their width).
+        return cublas_->matmul(m.type, m.data, m.row_bytes, m.n_rows, m.n_cols, x, n, y, y_stride);
+    };
+    auto chunk_attention = [&](const DeviceLayerCache& C, int window) {
+        return check(kernels::launch_prompt_attention(P.q, q_width, C.k, C.v, kv_layout_, slot, p0,
+                                                      n, window, q_scale_, score_scale_, P.attn,
+                                                      o_width, s),
+                     "prompt_attention");
+    };
+    if (auto ok = enqueue_layers(buffers, n, chunk_matmul, chunk_attention); !ok) {
+        return ok;
     }
-#undef HEARTH_MATMUL
     HEARTH_LAUNCH(
         kernels::launch_add_rms_norm(P.x, P.o, W.output_norm, P.h, int(n_embd), n, n_embd, eps, s),
         "add_rms_norm(output)");

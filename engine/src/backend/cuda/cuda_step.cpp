@@ -25,12 +25,102 @@ namespace hearth::cuda_detail {
 
 #define HEARTH_LAUNCH(call, what) HEARTH_CUDA_TRY((call), (what))
 
-Result<void> CudaForwardImpl::enqueue_step(int n, bool copy_logits) {
+// The layers' operations on n rows, in the order of the CPU forward, with the matrix products
+// and the attention supplied by the caller: the decode step's matrix-vector kernels and
+// flash-decoding, or prefill's cuBLAS products and tiled prompt attention. One sequence of
+// operations for both, so that an architecture's extra operation cannot be missing from one.
+Result<void> CudaForwardImpl::enqueue_layers(const StepBuffers& b, int n, const MatmulFn& matmul,
+                                             const AttentionFn& attention) {
     const ModelInfo& info = m_.info;
-    const int64_t n_embd = info.n_embd, n_ff = info.n_ff, n_vocab = info.n_vocab;
+    const int64_t n_embd = info.n_embd, n_ff = info.n_ff;
     const int64_t q_width = int64_t(info.n_head) * info.head_dim_k;
     const int64_t k_width = int64_t(info.n_head_kv) * info.head_dim_k;
     const int64_t v_width = int64_t(info.n_head_kv) * info.head_dim_v;
+    const int64_t o_width = int64_t(info.n_head) * info.head_dim_v;
+    const float eps = static_cast<float>(info.norm_rms_eps);
+    const int32_t* positions = b.positions;
+    cudaStream_t s = stream_;
+    const CudaWeights& W = *weights_;
+#define HEARTH_MATMUL(w, x, x_stride, y, y_stride, what)                                           \
+    do {                                                                                           \
+        if (auto ok_ = matmul((w), (x), (x_stride), (y), (y_stride), (what)); !ok_) {              \
+            return ok_;                                                                            \
+        }                                                                                          \
+    } while (false)
+    for (size_t il = 0; il < W.layers.size(); ++il) {
+        const DeviceLayerWeights& L = W.layers[il];
+        const DeviceLayerCache& C = caches_[il];
+        if (il == 0) {
+            HEARTH_LAUNCH(
+                kernels::launch_rms_norm(b.x, L.attn_norm, b.h, int(n_embd), n, n_embd, eps, s),
+                "rms_norm");
+        } else {
+            HEARTH_LAUNCH(kernels::launch_add_rms_norm(b.x, b.o, L.attn_norm, b.h, int(n_embd), n,
+                                                       n_embd, eps, s),
+                          "add_rms_norm");
+        }
+        HEARTH_MATMUL(L.wq, b.h, n_embd, b.q, q_width, "attn_q");
+        HEARTH_MATMUL(L.wk, b.h, n_embd, b.k, k_width, "attn_k");
+        HEARTH_MATMUL(L.wv, b.h, n_embd, b.v, v_width, "attn_v");
+        if (L.bq != nullptr) {
+            HEARTH_LAUNCH(kernels::launch_add_bias(b.q, L.bq, int(q_width), n, q_width, s),
+                          "add_bias(attn_q)");
+            HEARTH_LAUNCH(kernels::launch_add_bias(b.k, L.bk, int(k_width), n, k_width, s),
+                          "add_bias(attn_k)");
+            HEARTH_LAUNCH(kernels::launch_add_bias(b.v, L.bv, int(v_width), n, v_width, s),
+                          "add_bias(attn_v)");
+        }
+        if (L.q_norm != nullptr) {
+            // Rows of q and k are whole heads back to back: n × heads rows of head_dim_k.
+            HEARTH_LAUNCH(kernels::launch_rms_norm(b.q, L.q_norm, b.q, int(info.head_dim_k),
+                                                   n * int(info.n_head), info.head_dim_k, eps, s),
+                          "rms_norm(attn_q_norm)");
+            HEARTH_LAUNCH(kernels::launch_rms_norm(b.k, L.k_norm, b.k, int(info.head_dim_k),
+                                                   n * int(info.n_head_kv), info.head_dim_k, eps,
+                                                   s),
+                          "rms_norm(attn_k_norm)");
+        }
+        const kernels::RopeConfig& rope = L.sliding ? rope_sliding_ : rope_;
+        HEARTH_LAUNCH(kernels::launch_rope(b.q, n, int(info.n_head), int(info.head_dim_k), q_width,
+                                           positions, rope, s),
+                      "rope(q)");
+        HEARTH_LAUNCH(kernels::launch_rope(b.k, n, int(info.n_head_kv), int(info.head_dim_k),
+                                           k_width, positions, rope, s),
+                      "rope(k)");
+        HEARTH_LAUNCH(kernels::launch_kv_append(b.k, k_width, b.v, v_width, n, C.k, C.v, kv_layout_,
+                                                b.slots, positions, s),
+                      "kv_append");
+        const int window = L.sliding ? int(info.sliding_window) : 0;
+        if (auto ok = attention(C, window); !ok) {
+            return ok;
+        }
+        HEARTH_MATMUL(L.wo, b.attn, o_width, b.o, n_embd, "attn_output");
+        if (L.post_attn_norm != nullptr) {
+            HEARTH_LAUNCH(kernels::launch_rms_norm(b.o, L.post_attn_norm, b.o, int(n_embd), n,
+                                                   n_embd, eps, s),
+                          "rms_norm(post_attention_norm)");
+        }
+        HEARTH_LAUNCH(
+            kernels::launch_add_rms_norm(b.x, b.o, L.ffn_norm, b.h, int(n_embd), n, n_embd, eps, s),
+            "add_rms_norm");
+        HEARTH_MATMUL(L.gate, b.h, n_embd, b.gate, n_ff, "ffn_gate");
+        HEARTH_MATMUL(L.up, b.h, n_embd, b.up, n_ff, "ffn_up");
+        HEARTH_LAUNCH(kernels::launch_glu(glu_, b.gate, b.up, b.gate, int64_t(n) * n_ff, s), "glu");
+        HEARTH_MATMUL(L.down, b.gate, n_ff, b.o, n_embd, "ffn_down");
+        if (L.post_ffn_norm != nullptr) {
+            HEARTH_LAUNCH(
+                kernels::launch_rms_norm(b.o, L.post_ffn_norm, b.o, int(n_embd), n, n_embd, eps, s),
+                "rms_norm(post_ffw_norm)");
+        }
+    }
+#undef HEARTH_MATMUL
+    return {};
+}
+
+Result<void> CudaForwardImpl::enqueue_step(int n, bool copy_logits) {
+    const ModelInfo& info = m_.info;
+    const int64_t n_embd = info.n_embd, n_vocab = info.n_vocab;
+    const int64_t q_width = int64_t(info.n_head) * info.head_dim_k;
     const int64_t o_width = int64_t(info.n_head) * info.head_dim_v;
     const float eps = static_cast<float>(info.norm_rms_eps);
     const int32_t* tokens = d_ints_;
@@ -57,72 +147,19 @@ Result<void> CudaForwardImpl::enqueue_step(int n, bool copy_logits) {
                                       cudaMemcpyHostToDevice, s),
                       "copying the residual stream in");
     }
-    for (size_t il = 0; il < W.layers.size(); ++il) {
-        const DeviceLayerWeights& L = W.layers[il];
-        const DeviceLayerCache& C = caches_[il];
-        if (il == 0) {
-            HEARTH_LAUNCH(
-                kernels::launch_rms_norm(x_, L.attn_norm, h_, int(n_embd), n, n_embd, eps, s),
-                "rms_norm");
-        } else {
-            HEARTH_LAUNCH(kernels::launch_add_rms_norm(x_, o_, L.attn_norm, h_, int(n_embd), n,
-                                                       n_embd, eps, s),
-                          "add_rms_norm");
-        }
-        HEARTH_LAUNCH(matvec(L.wq, h_, n_embd, q_, q_width), "matvec(attn_q)");
-        HEARTH_LAUNCH(matvec(L.wk, h_, n_embd, k_, k_width), "matvec(attn_k)");
-        HEARTH_LAUNCH(matvec(L.wv, h_, n_embd, v_, v_width), "matvec(attn_v)");
-        if (L.bq != nullptr) {
-            HEARTH_LAUNCH(kernels::launch_add_bias(q_, L.bq, int(q_width), n, q_width, s),
-                          "add_bias(attn_q)");
-            HEARTH_LAUNCH(kernels::launch_add_bias(k_, L.bk, int(k_width), n, k_width, s),
-                          "add_bias(attn_k)");
-            HEARTH_LAUNCH(kernels::launch_add_bias(v_, L.bv, int(v_width), n, v_width, s),
-                          "add_bias(attn_v)");
-        }
-        if (L.q_norm != nullptr) {
-            // Rows of q and k are whole heads back to back: n × heads rows of head_dim_k.
-            HEARTH_LAUNCH(kernels::launch_rms_norm(q_, L.q_norm, q_, int(info.head_dim_k),
-                                                   n * int(info.n_head), info.head_dim_k, eps, s),
-                          "rms_norm(attn_q_norm)");
-            HEARTH_LAUNCH(kernels::launch_rms_norm(k_, L.k_norm, k_, int(info.head_dim_k),
-                                                   n * int(info.n_head_kv), info.head_dim_k, eps,
-                                                   s),
-                          "rms_norm(attn_k_norm)");
-        }
-        const kernels::RopeConfig& rope = L.sliding ? rope_sliding_ : rope_;
-        HEARTH_LAUNCH(kernels::launch_rope(q_, n, int(info.n_head), int(info.head_dim_k), q_width,
-                                           positions, rope, s),
-                      "rope(q)");
-        HEARTH_LAUNCH(kernels::launch_rope(k_, n, int(info.n_head_kv), int(info.head_dim_k),
-                                           k_width, positions, rope, s),
-                      "rope(k)");
-        HEARTH_LAUNCH(kernels::launch_kv_append(k_, k_width, v_, v_width, n, C.k, C.v, kv_layout_,
-                                                slots, positions, s),
-                      "kv_append");
-        const int window = L.sliding ? int(info.sliding_window) : 0;
-        HEARTH_LAUNCH(kernels::launch_attention(q_, q_width, C.k, C.v, kv_layout_, slots, positions,
-                                                n, window, q_scale_, score_scale_, workspace_,
-                                                attn_, o_width, s),
-                      "attention");
-        HEARTH_LAUNCH(matvec(L.wo, attn_, o_width, o_, n_embd), "matvec(attn_output)");
-        if (L.post_attn_norm != nullptr) {
-            HEARTH_LAUNCH(
-                kernels::launch_rms_norm(o_, L.post_attn_norm, o_, int(n_embd), n, n_embd, eps, s),
-                "rms_norm(post_attention_norm)");
-        }
-        HEARTH_LAUNCH(
-            kernels::launch_add_rms_norm(x_, o_, L.ffn_norm, h_, int(n_embd), n, n_embd, eps, s),
-            "add_rms_norm");
-        HEARTH_LAUNCH(matvec(L.gate, h_, n_embd, gate_, n_ff), "matvec(ffn_gate)");
-        HEARTH_LAUNCH(matvec(L.up, h_, n_embd, up_, n_ff), "matvec(ffn_up)");
-        HEARTH_LAUNCH(kernels::launch_glu(glu_, gate_, up_, gate_, int64_t(n) * n_ff, s), "glu");
-        HEARTH_LAUNCH(matvec(L.down, gate_, n_ff, o_, n_embd), "matvec(ffn_down)");
-        if (L.post_ffn_norm != nullptr) {
-            HEARTH_LAUNCH(
-                kernels::launch_rms_norm(o_, L.post_ffn_norm, o_, int(n_embd), n, n_embd, eps, s),
-                "rms_norm(post_ffw_norm)");
-        }
+    const StepBuffers buffers{x_, o_, h_, q_, k_, v_, attn_, gate_, up_, positions, slots};
+    auto step_matvec = [&](const DeviceMatrix& w, const float* x, int64_t x_stride, float* y,
+                           int64_t y_stride, const char* what) {
+        return check(matvec(w, x, x_stride, y, y_stride), fmt::format("matvec({})", what));
+    };
+    auto step_attention = [&](const DeviceLayerCache& C, int window) {
+        return check(kernels::launch_attention(q_, q_width, C.k, C.v, kv_layout_, slots, positions,
+                                               n, window, q_scale_, score_scale_, workspace_, attn_,
+                                               o_width, s),
+                     "attention");
+    };
+    if (auto ok = enqueue_layers(buffers, n, step_matvec, step_attention); !ok) {
+        return ok;
     }
     if (!selection_.head) {
         // Partial offload: the last layer's output joins the residual stream, which goes back
