@@ -97,6 +97,14 @@ private slots:
     }
 
     void penalty_window_and_presence_frequency() {
+        SamplingParams window;
+        window.repeat_last_n = 3;
+        QCOMPARE(window.penalty_window(10), size_t(3));
+        QCOMPARE(window.penalty_window(2), size_t(2));
+        window.repeat_last_n = -1;
+        QCOMPARE(window.penalty_window(10), size_t(10));
+        window.repeat_last_n = 0;
+        QCOMPARE(window.penalty_window(10), size_t(0));
         SamplingParams p = plain();
         p.temperature = 0.0f;
         p.repeat_penalty = 1.0f;

@@ -8,6 +8,7 @@
 
 #include "hearth/error.h"
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <random>
@@ -32,6 +33,9 @@ struct SamplingParams {
 
     // Checks ranges; the message names the parameter and the allowed range.
     Result<void> validate() const;
+    // How many of the last `history_size` tokens the penalties look at: repeat_last_n of them
+    // (all for -1, none for 0), never more than there are. The CPU and GPU samplers share it.
+    size_t penalty_window(size_t history_size) const;
 };
 
 // One stage of the chain as the UI shows it: the top candidates and their probabilities

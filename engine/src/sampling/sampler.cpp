@@ -12,6 +12,11 @@
 
 namespace hearth {
 
+size_t SamplingParams::penalty_window(size_t history_size) const {
+    return repeat_last_n < 0 ? history_size
+                             : std::min(history_size, static_cast<size_t>(repeat_last_n));
+}
+
 Result<void> SamplingParams::validate() const {
     auto bad = [](std::string message) { return fail(ErrorCode::invalid_argument, message); };
     if (!(temperature >= 0.0f) || !std::isfinite(temperature)) {
@@ -133,9 +138,7 @@ int32_t Sampler::sample_with_uniform(std::span<const float> logits,
     const bool penalise = params_.repeat_penalty != 1.0f || params_.presence_penalty != 0.0f ||
                           params_.frequency_penalty != 0.0f;
     if (penalise && params_.repeat_last_n != 0 && !history.empty()) {
-        const size_t window = params_.repeat_last_n < 0
-                                  ? history.size()
-                                  : std::min(history.size(), size_t(params_.repeat_last_n));
+        const size_t window = params_.penalty_window(history.size());
         std::unordered_map<int32_t, int> counts;
         for (size_t i = history.size() - window; i < history.size(); ++i) {
             counts[history[i]] += 1;

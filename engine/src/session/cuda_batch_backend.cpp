@@ -17,14 +17,6 @@
 namespace hearth {
 namespace {
 
-// Tokens CudaForward::sample would penalise for `params` after `history_size` tokens.
-size_t penalty_window(const SamplingParams& params, size_t history_size) {
-    if (params.repeat_last_n < 0) {
-        return history_size;
-    }
-    return std::min(history_size, size_t(params.repeat_last_n));
-}
-
 class CudaBatchBackend final : public BatchBackend {
 public:
     CudaBatchBackend(size_t n_vocab, bool sample_on_gpu)
@@ -38,7 +30,7 @@ public:
             return BatchBackend::next_token(member, sampler, history);
         }
         CudaForward& forward = *member.s->cuda->forward;
-        if (penalty_window(sampler.params(), history.size()) <= kCudaSampleMaxHistory) {
+        if (sampler.params().penalty_window(history.size()) <= kCudaSampleMaxHistory) {
             auto drawn =
                 forward.sample(sampler.params(), history, sampler.peek_uniform().value_or(0.0));
             if (!drawn) {

@@ -83,10 +83,7 @@ Result<CudaSample> CudaForwardImpl::sample(const SamplingParams& params,
             ErrorCode::invalid_argument,
             fmt::format("sample(): n_top must be 0..{} and u in [0, 1)", kernels::kSampleMaxTop));
     }
-    const size_t window = params.repeat_last_n == 0 ? 0
-                          : params.repeat_last_n < 0
-                              ? history.size()
-                              : std::min(history.size(), size_t(params.repeat_last_n));
+    const size_t window = params.penalty_window(history.size());
     if (window > kMaxHistory) {
         return fail(ErrorCode::invalid_argument,
                     fmt::format("the GPU sampler penalises at most the last {} tokens, not {}",
