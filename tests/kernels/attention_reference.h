@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <random>
 #include <vector>
 
 namespace cuda_test {
@@ -48,6 +49,36 @@ inline std::vector<double> attention_reference(const float* q, const uint16_t* k
         }
     }
     return out;
+}
+
+// A KV cache of n_slots x n_ctx cells laid out as the kernels read it (kernels/attention.cuh's
+// KvLayout): random F16 keys and values in [-1, 1) in the cells `used(slot, pos)` names, NaN
+// everywhere else so that a kernel reading an unused cell shows in the comparison.
+struct RandomCache {
+    std::vector<uint16_t> k, v;
+};
+
+template <class Used>
+RandomCache random_cache(int n_slots, int n_ctx, int64_t k_width, int64_t v_width, uint64_t seed,
+                         Used used) {
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+    RandomCache c{std::vector<uint16_t>(size_t(n_slots * n_ctx * k_width)),
+                  std::vector<uint16_t>(size_t(n_slots * n_ctx * v_width))};
+    for (int s = 0; s < n_slots; ++s) {
+        for (int j = 0; j < n_ctx; ++j) {
+            const bool written = used(s, j);
+            for (int64_t i = 0; i < k_width; ++i) {
+                c.k[size_t((s * n_ctx + j) * k_width + i)] =
+                    written ? hearth::fp32_to_fp16(unit(rng)) : kF16NaN;
+            }
+            for (int64_t i = 0; i < v_width; ++i) {
+                c.v[size_t((s * n_ctx + j) * v_width + i)] =
+                    written ? hearth::fp32_to_fp16(unit(rng)) : kF16NaN;
+            }
+        }
+    }
+    return c;
 }
 
 } // namespace cuda_test

@@ -73,22 +73,9 @@ private slots:
 
         // Slot 1 holds cells [0, p0 + n): the earlier cells and the chunk's own, appended
         // before the attention. Everything else is NaN.
-        std::mt19937_64 rng(uint64_t(n) * 1009 + uint64_t(p0) * 31 + uint64_t(dk));
-        std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
-        std::vector<uint16_t> kc(size_t(3 * n_ctx * k_width)), vc(size_t(3 * n_ctx * v_width));
-        for (int s = 0; s < 3; ++s) {
-            for (int j = 0; j < n_ctx; ++j) {
-                const bool used = s == slot && j < p0 + n;
-                for (int64_t i = 0; i < k_width; ++i) {
-                    kc[size_t((s * n_ctx + j) * k_width + i)] =
-                        used ? hearth::fp32_to_fp16(unit(rng)) : kF16NaN;
-                }
-                for (int64_t i = 0; i < v_width; ++i) {
-                    vc[size_t((s * n_ctx + j) * v_width + i)] =
-                        used ? hearth::fp32_to_fp16(unit(rng)) : kF16NaN;
-                }
-            }
-        }
+        const auto [kc, vc] = random_cache(3, n_ctx, k_width, v_width,
+                                           uint64_t(n) * 1009 + uint64_t(p0) * 31 + uint64_t(dk),
+                                           [&](int s, int j) { return s == slot && j < p0 + n; });
         const int64_t q_stride = int64_t(n_head) * dk + 7, out_stride = int64_t(n_head) * dv + 3;
         const auto q = random_floats(size_t(q_stride * n), 7 + uint64_t(n), -3.0f, 3.0f);
         const float q_scale = 0.7f, score_scale = 1.0f / std::sqrt(float(dk));
