@@ -1,6 +1,6 @@
 // libFuzzer target for the chat-template parser and renderer: each input is a template
 // (optionally followed by a NUL byte and JSON variables) run through the whole public chat
-// API. Built with clang by tests/fuzz/CMakeLists.txt; run by scripts/fuzz-templates.
+// API. Built with clang by tests/fuzz/CMakeLists.txt; run by scripts/fuzz templates.
 #include "template_fuzz_input.h"
 
 #include <cstddef>

@@ -1,6 +1,6 @@
 // Replays fuzz inputs through the chat-template fuzz entry and prints what each one gave,
 // or with --write-expected records it next to the input as FILE.expected (the outcome that
-// tst_template_fuzz_regressions checks). For triaging what scripts/fuzz-templates found.
+// tst_template_fuzz_regressions checks). For triaging what scripts/fuzz templates found.
 #include "template_fuzz_input.h"
 
 #include <cstdio>
