@@ -37,7 +37,7 @@ int cmd_chat(int argc, char** argv) {
     if (!model) {
         return report_error(model.error().message.c_str());
     }
-    auto format = resolve_prompt_format(**model, options->template_name);
+    auto format = resolve_cli_template(**model, options->template_name);
     if (!format) {
         return report_error(format.error().message.c_str());
     }

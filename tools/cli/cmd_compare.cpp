@@ -254,7 +254,7 @@ int cmd_compare(int argc, char** argv) {
     }
     for (size_t i = 0; i < columns.size(); ++i) {
         Column& c = columns[i];
-        auto format = resolve_prompt_format(**model, c.template_name);
+        auto format = resolve_cli_template(**model, c.template_name);
         if (!format) {
             return report_error(
                 fmt::format("column {}: {}", i + 1, format.error().message).c_str());

@@ -74,7 +74,7 @@ int cmd_run(int argc, char** argv) {
     std::string rendered = prompt_text;
     GenerateOptions generate{.max_tokens = options->max_tokens, .stop_strings = {}};
     if (!args->has("--raw")) {
-        auto format = resolve_prompt_format(**model, options->template_name);
+        auto format = resolve_cli_template(**model, options->template_name);
         if (!format) {
             return report_error(format.error().message.c_str());
         }

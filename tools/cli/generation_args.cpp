@@ -1,7 +1,10 @@
 // Shared options of hearth-cli's generating commands.
 #include "generation_args.h"
 
+#include "hearth/file_input.h"
+
 #include <cstdio>
+#include <filesystem>
 #include <fmt/format.h>
 
 namespace hearth::cli {
@@ -93,6 +96,21 @@ Result<GenerationArgs> read_generation_args(const Args& args) {
     out.template_name = args.get("--template").value_or("");
     out.system_prompt = args.get("--system").value_or("");
     return out;
+}
+
+Result<PromptFormat> resolve_cli_template(const Model& model, const std::string& name_or_file) {
+    if (is_template_name(name_or_file)) {
+        return resolve_prompt_format(model, name_or_file);
+    }
+    const std::filesystem::path path(name_or_file);
+    auto text = read_file_input(path, "the --template file", kMaxTemplateFileBytes);
+    if (!text) {
+        return fail(text.error().code,
+                    fmt::format("--template '{}' is neither a built-in template (hearth-cli "
+                                "template list) nor a readable template file: {}",
+                                name_or_file, text.error().message));
+    }
+    return resolve_prompt_format_source(model, path.filename().string(), std::move(*text));
 }
 
 Result<DeviceRequest> read_device(const Args& args) {

@@ -4,6 +4,7 @@
 
 #include "cli_args.h"
 #include "hearth/device_choice.h"
+#include "hearth/prompt.h"
 #include "hearth/sampling.h"
 #include "hearth/session.h"
 
@@ -26,6 +27,12 @@ struct GenerationArgs {
 
 // Reads and validates them; messages name the option and the allowed range.
 Result<GenerationArgs> read_generation_args(const Args& args);
+
+// The template --template names (hearth/prompt.h): "", "model", "raw" or a built-in's name;
+// anything else is a Jinja file, read here at the user's request (at most
+// kMaxTemplateFileBytes, a regular file) and labelled with its file name. The one place a
+// template is read from a file: a name read from a saved file never reaches here.
+Result<PromptFormat> resolve_cli_template(const Model& model, const std::string& name_or_file);
 
 // --device's value ("auto" when absent).
 Result<DeviceRequest> read_device(const Args& args);

@@ -3,13 +3,14 @@
 // BOS token never doubled.
 #pragma once
 
-#include <string>
-#include <string_view>
-#include <vector>
-
 #include "hearth/chat_template.h"
 #include "hearth/error.h"
 #include "hearth/model.h"
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
 
 namespace hearth {
 
@@ -23,10 +24,27 @@ struct PromptFormat {
     std::vector<TemplateWarning> warnings;
 };
 
+// The largest template file hearth-cli's --template reads (docs/LIMITS.md): real chat
+// templates, tool-calling ones included, are under 64 KiB.
+inline constexpr size_t kMaxTemplateFileBytes = size_t{1} << 20;
+
+// Whether `name` is one resolve_prompt_format takes: "", "model", "raw" or a built-in's name.
+// A saved conversation or compare session may name only these, so that a value read from a
+// file never makes Hearth read another file.
+bool is_template_name(std::string_view name);
+
 // `name`: "" (the model's own, else a built-in matched from its vocabulary, else raw),
-// "model", "raw", a built-in's name, or a path to a .jinja file. Fails with a message
-// naming the template when it does not parse or does not exist.
+// "model", "raw" or a built-in's name; never a path (a template kept in a file is read by
+// the caller, at the user's request, and given to resolve_prompt_format_source). Fails with
+// a message naming the template when it is unknown or does not parse.
 Result<PromptFormat> resolve_prompt_format(const Model& model, std::string_view name);
+
+// A template given as Jinja text: what hearth-cli's --template FILE read, or a custom
+// template stored inline in a saved conversation. `label` names it in PromptFormat::choice
+// and in messages ("my-template.jinja"). No stop strings of its own: the model's EOG tokens
+// stop it. Fails with a message naming `label` when the text does not parse.
+Result<PromptFormat> resolve_prompt_format_source(const Model& model, std::string_view label,
+                                                  std::string source);
 
 // Renders `messages` (and, when asked, the assistant's generation prompt). Raw format:
 // the messages' contents joined, the way a base model continues text.

@@ -2,47 +2,24 @@
 #include "hearth/prompt.h"
 
 #include <fmt/format.h>
-#include <fstream>
-#include <sstream>
 
 namespace hearth {
 
-Result<PromptFormat> resolve_prompt_format(const Model& model, std::string_view name) {
+namespace {
+
+// "chatml, llama3, ...": the built-ins' names, for messages.
+std::string builtin_names() {
+    std::string names;
+    for (const BuiltinTemplate& builtin : builtin_templates()) {
+        names += (names.empty() ? "" : ", ") + builtin.name;
+    }
+    return names;
+}
+
+// What every choice gets once made: the BOS/EOS strings, the parsed template and the warnings
+// about it for this model.
+Result<PromptFormat> complete_format(const Model& model, PromptFormat format) {
     const Tokenizer& tokenizer = model.tokenizer();
-    const std::string embedded = model.info().chat_template.value_or("");
-    const VocabularyLookup has_token = [&tokenizer](std::string_view text) {
-        return tokenizer.find_token(text).has_value();
-    };
-    PromptFormat format;
-    if (name.empty()) {
-        format.choice = choose_template(embedded, has_token);
-    } else if (name == "model") {
-        if (embedded.empty()) {
-            return fail(ErrorCode::invalid_argument, "this model has no chat template of its own");
-        }
-        format.choice = {TemplateOrigin::embedded, "model", embedded, "the model's own template"};
-    } else if (name == "raw") {
-        format.choice = {TemplateOrigin::raw, "raw", "", "chosen by the user"};
-    } else if (const BuiltinTemplate* builtin = find_builtin_template(name)) {
-        format.choice = {TemplateOrigin::builtin, builtin->name, builtin->source,
-                         "chosen by the user"};
-    } else {
-        std::ifstream in{std::string(name)};
-        if (!in) {
-            return fail(ErrorCode::invalid_argument,
-                        fmt::format("'{}' is neither a built-in template (hearth-cli template "
-                                    "list) nor a readable file",
-                                    name));
-        }
-        std::stringstream text;
-        text << in.rdbuf();
-        format.choice = {TemplateOrigin::builtin, std::string(name), text.str(), "from a file"};
-    }
-    if (format.choice.origin == TemplateOrigin::builtin) {
-        if (const BuiltinTemplate* builtin = find_builtin_template(format.choice.name)) {
-            format.stop_strings = builtin->stop;
-        }
-    }
     auto token_text = [&tokenizer](std::optional<int32_t> id) {
         return id ? tokenizer.token_text(*id) : std::string();
     };
@@ -56,9 +33,12 @@ Result<PromptFormat> resolve_prompt_format(const Model& model, std::string_view 
         }
         format.chat_template = std::move(*parsed);
     }
+    const VocabularyLookup has_token = [&tokenizer](std::string_view text) {
+        return tokenizer.find_token(text).has_value();
+    };
     ModelTemplateFacts facts{.name = model.info().name,
                              .tags = {},
-                             .embedded_template = embedded,
+                             .embedded_template = model.info().chat_template.value_or(""),
                              .has_token = has_token};
     if (const GgufValue* tags = model.file().find("general.tags"); tags && tags->as_array()) {
         for (const auto& tag : tags->as_array()->items) {
@@ -70,6 +50,53 @@ Result<PromptFormat> resolve_prompt_format(const Model& model, std::string_view 
     format.warnings =
         template_warnings(facts, format.choice.source, format.choice.origin == TemplateOrigin::raw);
     return format;
+}
+
+} // namespace
+
+bool is_template_name(std::string_view name) {
+    return name.empty() || name == "model" || name == "raw" ||
+           find_builtin_template(name) != nullptr;
+}
+
+Result<PromptFormat> resolve_prompt_format(const Model& model, std::string_view name) {
+    const Tokenizer& tokenizer = model.tokenizer();
+    const std::string embedded = model.info().chat_template.value_or("");
+    PromptFormat format;
+    if (name.empty()) {
+        format.choice = choose_template(embedded, [&tokenizer](std::string_view text) {
+            return tokenizer.find_token(text).has_value();
+        });
+    } else if (name == "model") {
+        if (embedded.empty()) {
+            return fail(ErrorCode::invalid_argument, "this model has no chat template of its own");
+        }
+        format.choice = {TemplateOrigin::embedded, "model", embedded, "the model's own template"};
+    } else if (name == "raw") {
+        format.choice = {TemplateOrigin::raw, "raw", "", "chosen by the user"};
+    } else if (const BuiltinTemplate* builtin = find_builtin_template(name)) {
+        format.choice = {TemplateOrigin::builtin, builtin->name, builtin->source,
+                         "chosen by the user"};
+    } else {
+        return fail(ErrorCode::invalid_argument,
+                    fmt::format("'{}' is not a chat template name: use model (the model's own), "
+                                "raw, or a built-in one ({})",
+                                name, builtin_names()));
+    }
+    if (format.choice.origin == TemplateOrigin::builtin) {
+        if (const BuiltinTemplate* builtin = find_builtin_template(format.choice.name)) {
+            format.stop_strings = builtin->stop;
+        }
+    }
+    return complete_format(model, std::move(format));
+}
+
+Result<PromptFormat> resolve_prompt_format_source(const Model& model, std::string_view label,
+                                                  std::string source) {
+    PromptFormat format;
+    format.choice = {TemplateOrigin::builtin, std::string(label), std::move(source),
+                     "a custom template"};
+    return complete_format(model, std::move(format));
 }
 
 Result<std::string> render_prompt(const PromptFormat& format, std::span<const ChatMessage> messages,
