@@ -27,12 +27,26 @@
 
 namespace hearth {
 
+// Bounds on parsing a template (docs/LIMITS.md, "Chat templates (Jinja)"). Exceeding one
+// fails the parse with a message naming the bound; real templates are under 16 KB, with a
+// few thousand nodes at most and expressions a few dozen levels deep.
+struct ParseLimits {
+    size_t max_source_bytes = 1u << 20; // the template text
+    // Blocks, brackets and expressions inside one another, and chains of operators, filters,
+    // attributes, subscripts and calls (`1+1+1+…` is as deep as it is long).
+    size_t max_depth = 256;
+    size_t max_nodes = 100'000; // statements and expressions in the syntax tree
+};
+
 // Bounds on one render, so that a hostile template in a downloaded model cannot hang or
 // exhaust memory. Exceeding one fails the render with a message naming the bound.
 struct RenderLimits {
     size_t max_depth = 256;                   // nested macro calls and loops
     size_t max_output_bytes = 16u << 20;      // the rendered text (and any captured block)
     uint64_t max_loop_iterations = 1'000'000; // all loop iterations of the render together
+    // Arrays and objects nested inside one variable's value (messages, tools, --var values):
+    // JsonLimits::max_depth, so that whatever parse_json_input accepts can be rendered.
+    size_t max_variable_depth = 512;
 };
 
 struct RenderOptions {
@@ -59,8 +73,9 @@ struct ChatRenderOptions {
 
 class ChatTemplate {
 public:
-    // Parses `source`. A syntax error gives "line L, column C: <what was expected>".
-    static Result<ChatTemplate> parse(std::string_view source);
+    // Parses `source`. A syntax error gives "line L, column C: <what was expected>"; so does
+    // a template past one of `limits`, naming it.
+    static Result<ChatTemplate> parse(std::string_view source, const ParseLimits& limits = {});
 
     // Renders with `context` (a JSON object) as the template's variables, exactly as given:
     // messages, add_generation_prompt, bos_token, eos_token, tools, and any others.

@@ -22,6 +22,10 @@ struct JsonLimits {
 // strings (no recursion, no allocation). Text that is not JSON still gets a count.
 size_t json_nesting_depth(std::string_view text);
 
+// The deepest nesting of arrays and objects in a parsed value (a scalar is 0, `[]` is 1),
+// found without recursion: for values that a caller built rather than parsed here.
+size_t json_value_depth(const nlohmann::ordered_json& value);
+
 // Parses `text` as one JSON value. `what` names the input in the error message ("the
 // messages file", "--var tools"). Fails with bad_format on malformed JSON, invalid UTF-8,
 // or text past either limit; the message names the limit.

@@ -4,6 +4,7 @@
 
 #include "chat/jinja_interp.h"
 #include "chat/jinja_parser.h"
+#include "hearth/json_input.h"
 
 #include <new>
 
@@ -14,13 +15,16 @@ struct ChatTemplate::Impl {
     jinja::Body body;
 };
 
-Result<ChatTemplate> ChatTemplate::parse(std::string_view source) {
+Result<ChatTemplate> ChatTemplate::parse(std::string_view source, const ParseLimits& limits) {
     try {
         auto impl = std::make_shared<Impl>();
         impl->source = std::string(source);
         jinja::ParseOptions options;
         options.is_filter = jinja::has_filter;
         options.is_test = jinja::has_test;
+        options.max_source_bytes = limits.max_source_bytes;
+        options.max_depth = limits.max_depth;
+        options.max_nodes = limits.max_nodes;
         impl->body = jinja::parse_template(impl->source, options);
         return ChatTemplate(std::move(impl));
     } catch (const jinja::SyntaxError& e) {
@@ -45,7 +49,8 @@ Result<std::string> ChatTemplate::render(const nlohmann::ordered_json& context,
         jinja::Limits limits{options.limits.max_depth, options.limits.max_output_bytes,
                              options.limits.max_loop_iterations};
         jinja::Interpreter interpreter(limits, options.now_unix);
-        return interpreter.render(impl_->body, jinja::Value::from_json(context));
+        return interpreter.render(
+            impl_->body, jinja::Value::from_json(context, options.limits.max_variable_depth));
     } catch (const jinja::JinjaError& e) {
         return fail(ErrorCode::bad_format, e.message);
     } catch (const std::bad_alloc&) {
@@ -90,10 +95,36 @@ nlohmann::ordered_json alias_reasoning_fields(const nlohmann::ordered_json& mess
     return out;
 }
 
+// Checked before the variables are copied into the context: nlohmann copies recursively.
+Result<void> check_variable_depth(const nlohmann::ordered_json& value, const std::string& what,
+                                  size_t limit) {
+    if (const size_t depth = json_value_depth(value); depth > limit) {
+        return fail(ErrorCode::bad_format, what + " nest arrays and objects " +
+                                               std::to_string(depth) + " deep, over the limit of " +
+                                               std::to_string(limit) + " for template variables");
+    }
+    return {};
+}
+
 } // namespace
 
 Result<std::string> ChatTemplate::render_messages(const nlohmann::ordered_json& messages,
                                                   const ChatRenderOptions& options) const {
+    const size_t depth_limit = options.render.limits.max_variable_depth;
+    auto checked = check_variable_depth(messages, "the messages", depth_limit);
+    if (checked) {
+        checked = check_variable_depth(options.tools, "the tools", depth_limit);
+    }
+    if (checked && options.extra.is_object()) {
+        for (const auto& [key, value] : options.extra.items()) {
+            if (checked) {
+                checked = check_variable_depth(value, "the variable '" + key + "'", depth_limit);
+            }
+        }
+    }
+    if (!checked) {
+        return std::unexpected(checked.error());
+    }
     // The variables in the order render_jinja_template passes them (order matters only for
     // templates that iterate over their context, which none can).
     nlohmann::ordered_json context = nlohmann::ordered_json::object();

@@ -1,5 +1,5 @@
 // Jinja syntax tree: expressions and statements, as the parser builds them and the
-// interpreter walks them. Nodes own their children.
+// interpreter walks them. Nodes own their children, and release them without recursion.
 #pragma once
 
 #include "chat/jinja_value.h"
@@ -35,11 +35,20 @@ struct Expr {
     ExprKind kind = ExprKind::literal;
     int line = 1;
     int column = 1;
+    // Levels from this node down to its deepest leaf (1 for a leaf): what the parser bounds,
+    // since an operator chain (`1+1+1+…`) is as deep as it is long.
+    uint32_t height = 1;
     std::string name;
     Value value;
     std::vector<ExprPtr> args;
     std::vector<std::pair<std::string, ExprPtr>> kwargs;
     bool negated = false; // `is not`
+
+    Expr() = default;
+    Expr(const Expr&) = delete;
+    Expr& operator=(const Expr&) = delete;
+    // Releases the subtree iteratively: a hostile chain must not cost a stack frame per node.
+    ~Expr();
 };
 
 struct Node;
@@ -66,6 +75,12 @@ struct Param {
 };
 
 struct Node {
+    Node() = default;
+    Node(Node&&) = default;
+    Node& operator=(Node&&) = default;
+    // Releases nested blocks iteratively, as ~Expr releases expressions.
+    ~Node();
+
     NodeKind kind = NodeKind::text;
     int line = 1;
     std::string text;

@@ -35,7 +35,9 @@ ExprPtr ParserBase::parse_tuple(bool explicit_parens, bool no_condexpr) {
         return std::move(items.front());
     }
     auto tuple = make(ExprKind::tuple, start);
-    tuple->args = std::move(items);
+    for (ExprPtr& item : items) {
+        add_arg(*tuple, std::move(item));
+    }
     return tuple;
 }
 
@@ -47,9 +49,9 @@ ExprPtr ParserBase::parse_expression() {
         next();
         SoftGuard soft(*this, true);
         auto cond = make(ExprKind::condition, start);
-        cond->args.push_back(std::move(expr));
-        cond->args.push_back(parse_or());
-        cond->args.push_back(skip_name("else") ? parse_expression() : nullptr);
+        add_arg(*cond, std::move(expr));
+        add_arg(*cond, parse_or());
+        add_arg(*cond, skip_name("else") ? parse_expression() : nullptr);
         expr = std::move(cond);
     }
     return expr;
@@ -58,8 +60,8 @@ ExprPtr ParserBase::parse_expression() {
 ExprPtr ParserBase::binary(const Token& at, std::string op, ExprPtr left, ExprPtr right) {
     auto e = make(ExprKind::binary, at);
     e->name = std::move(op);
-    e->args.push_back(std::move(left));
-    e->args.push_back(std::move(right));
+    add_arg(*e, std::move(left));
+    add_arg(*e, std::move(right));
     return e;
 }
 
@@ -86,7 +88,7 @@ ExprPtr ParserBase::parse_not() {
         DepthGuard guard(*this);
         auto e = make(ExprKind::unary, next());
         e->name = "not";
-        e->args.push_back(parse_not());
+        add_arg(*e, parse_not());
         return e;
     }
     return parse_compare();
@@ -129,11 +131,14 @@ ExprPtr ParserBase::parse_compare() {
     return result ? std::move(result) : std::move(left);
 }
 
+// Recursion bounded by the height of `e`, already checked; each copy counts as a node.
 ExprPtr ParserBase::clone(const Expr& e) {
+    count_node(e.line, e.column);
     auto c = std::make_unique<Expr>();
     c->kind = e.kind;
     c->line = e.line;
     c->column = e.column;
+    c->height = e.height;
     c->name = e.name;
     c->value = e.value;
     c->negated = e.negated;
@@ -188,7 +193,7 @@ ExprPtr ParserBase::parse_unary(bool with_filter) {
     if (is_op("-") || is_op("+")) {
         auto e = make(ExprKind::unary, cur());
         e->name = next().value;
-        e->args.push_back(parse_unary(false));
+        add_arg(*e, parse_unary(false));
         node = std::move(e);
     } else {
         node = parse_primary();
@@ -247,7 +252,7 @@ ExprPtr ParserBase::parse_primary() {
                     break;
                 }
             }
-            e->args.push_back(parse_expression());
+            add_arg(*e, parse_expression());
         }
         next();
         return e;
@@ -261,9 +266,9 @@ ExprPtr ParserBase::parse_primary() {
                     break;
                 }
             }
-            e->args.push_back(parse_expression());
+            add_arg(*e, parse_expression());
             expect_op(":");
-            e->args.push_back(parse_expression());
+            add_arg(*e, parse_expression());
         }
         next();
         return e;
@@ -277,15 +282,15 @@ ExprPtr ParserBase::parse_postfix(ExprPtr node) {
             const Token& at = next();
             if (cur().type == Tok::integer) {
                 auto e = make(ExprKind::getitem, at);
-                e->args.push_back(std::move(node));
+                add_arg(*e, std::move(node));
                 auto index = make(ExprKind::literal, cur());
                 index->value = Value(next().int_value);
-                e->args.push_back(std::move(index));
+                add_arg(*e, std::move(index));
                 node = std::move(e);
             } else {
                 auto e = make(ExprKind::getattr, at);
                 e->name = expect_name();
-                e->args.push_back(std::move(node));
+                add_arg(*e, std::move(node));
                 node = std::move(e);
             }
         } else if (is_op("[")) {
@@ -319,25 +324,25 @@ ExprPtr ParserBase::parse_subscript(ExprPtr node) {
         if (is_op(",")) {
             // x[a, b] subscripts with a tuple
             auto tuple = make(ExprKind::tuple, cur());
-            tuple->args.push_back(std::move(parts[part]));
+            add_arg(*tuple, std::move(parts[part]));
             while (skip_op(",") && !is_op("]")) {
-                tuple->args.push_back(parse_expression());
+                add_arg(*tuple, parse_expression());
             }
             parts[part] = std::move(tuple);
         }
     }
     next();
     auto e = make(is_slice ? ExprKind::slice : ExprKind::getitem, at);
-    e->args.push_back(std::move(node));
+    add_arg(*e, std::move(node));
     if (is_slice) {
         for (auto& p : parts) {
-            e->args.push_back(std::move(p));
+            add_arg(*e, std::move(p));
         }
     } else {
         if (!parts[0]) {
             fail_at(at, "expected an expression in subscript");
         }
-        e->args.push_back(std::move(parts[0]));
+        add_arg(*e, std::move(parts[0]));
     }
     return e;
 }
@@ -357,14 +362,14 @@ void ParserBase::parse_arguments(Expr& e) {
         if (cur().type == Tok::name && peek().type == Tok::op && peek().value == "=") {
             std::string key = next().value;
             next();
-            e.kwargs.emplace_back(std::move(key), parse_expression());
+            add_kwarg(e, std::move(key), parse_expression());
         } else if (is_op("*") || is_op("**")) {
             fail("*args and **kwargs in calls are not supported");
         } else {
             if (!e.kwargs.empty()) {
                 fail("positional argument follows keyword argument");
             }
-            e.args.push_back(parse_expression());
+            add_arg(e, parse_expression());
         }
     }
     next();
@@ -372,7 +377,7 @@ void ParserBase::parse_arguments(Expr& e) {
 
 ExprPtr ParserBase::parse_call(ExprPtr node) {
     auto e = make(ExprKind::call, cur());
-    e->args.push_back(std::move(node));
+    add_arg(*e, std::move(node));
     parse_arguments(*e);
     return e;
 }
@@ -396,7 +401,7 @@ ExprPtr ParserBase::parse_filter_chain(ExprPtr node, bool leading_pipe) {
         }
         auto e = make(ExprKind::filter, at);
         e->name = std::move(name);
-        e->args.push_back(std::move(node));
+        add_arg(*e, std::move(node));
         if (is_op("(")) {
             parse_arguments(*e);
         }
@@ -435,7 +440,7 @@ ExprPtr ParserBase::parse_test(ExprPtr node) {
     auto e = make(ExprKind::test, at);
     e->name = std::move(name);
     e->negated = negated;
-    e->args.push_back(std::move(node));
+    add_arg(*e, std::move(node));
     if (is_op("(")) {
         parse_arguments(*e);
     } else if ((cur().type == Tok::name || cur().type == Tok::string ||
@@ -445,7 +450,7 @@ ExprPtr ParserBase::parse_test(ExprPtr node) {
         if (is_name("is")) {
             fail("You cannot chain multiple tests with is");
         }
-        e->args.push_back(parse_postfix(parse_primary()));
+        add_arg(*e, parse_postfix(parse_primary()));
     }
     return e;
 }

@@ -33,6 +33,7 @@ private:
                 return body;
             }
             if (t.type == Tok::text) {
+                count_node(t.line, t.column);
                 Node n;
                 n.kind = NodeKind::text;
                 n.line = t.line;
@@ -41,6 +42,7 @@ private:
                 next();
             } else if (t.type == Tok::var_begin) {
                 next();
+                count_node(t.line, t.column);
                 Node n;
                 n.kind = NodeKind::output;
                 n.line = t.line;
@@ -86,6 +88,7 @@ private:
             fail("tag name expected");
         }
         std::string name = tag.value;
+        count_node(tag.line, tag.column);
         Node n;
         n.line = tag.line;
         if (name == "if") {
@@ -148,6 +151,7 @@ private:
         n.body = parse_body({"elif", "else", "endif"});
         std::string tag = next().value;
         if (tag == "elif") {
+            count_node(cur().line, cur().column);
             Node inner;
             inner.line = cur().line;
             parse_if(inner);
@@ -172,21 +176,21 @@ private:
             next();
             auto attr = make(ExprKind::getattr, start);
             attr->name = expect_name();
-            attr->args.push_back(std::move(target));
+            add_arg(*attr, std::move(target));
             return attr;
         }
         if (!is_op(",")) {
             return target;
         }
         auto tuple = make(ExprKind::tuple, start);
-        tuple->args.push_back(std::move(target));
+        add_arg(*tuple, std::move(target));
         while (skip_op(",")) {
             if (cur().type != Tok::name) {
                 break;
             }
             auto item = make(ExprKind::name, cur());
             item->name = expect_name();
-            tuple->args.push_back(std::move(item));
+            add_arg(*tuple, std::move(item));
         }
         return tuple;
     }
@@ -326,6 +330,13 @@ private:
 } // namespace
 
 Body parse_template(std::string_view source, const ParseOptions& options) {
+    if (source.size() > options.max_source_bytes) {
+        // Checked before lexing: a token costs more memory than the byte it came from.
+        throw SyntaxError{"template is " + std::to_string(source.size()) +
+                              " bytes, over the limit of " +
+                              std::to_string(options.max_source_bytes) + " bytes",
+                          1, 1};
+    }
     return Parser(tokenize(source), options).parse_all();
 }
 

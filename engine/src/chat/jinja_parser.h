@@ -14,10 +14,14 @@ struct ParseOptions {
     // except inside an `if` (statement or expression), where it fails only when evaluated.
     std::function<bool(std::string_view)> is_filter;
     std::function<bool(std::string_view)> is_test;
-    int max_depth = 256; // nesting of blocks and expressions
+    // docs/LIMITS.md, "Chat templates (Jinja)"; hearth::ParseLimits gives the defaults.
+    size_t max_source_bytes = 1u << 20; // the template text
+    size_t max_depth = 256;             // nesting of blocks and expressions, and operator chains
+    size_t max_nodes = 100'000;         // statements and expressions in the tree
 };
 
-// Parses a whole template. Throws SyntaxError with the location of the problem.
+// Parses a whole template. Throws SyntaxError with the location of the problem, or at a
+// limit, with the limit.
 Body parse_template(std::string_view source, const ParseOptions& options);
 
 } // namespace hearth::jinja

@@ -19,7 +19,8 @@ protected:
     std::vector<Token> tokens_;
     const ParseOptions& options_;
     size_t pos_ = 0;
-    int depth_ = 0;
+    size_t depth_ = 0;
+    size_t nodes_ = 0;
     bool soft_ = false; // inside an `if`: unknown filters and tests fail at render time
 
     struct DepthGuard {
@@ -112,12 +113,46 @@ protected:
         return next().value;
     }
 
-    ExprPtr make(ExprKind kind, const Token& at) const {
+    // Counts one more statement or expression toward ParseOptions::max_nodes.
+    void count_node(int line, int column) {
+        if (++nodes_ > options_.max_nodes) {
+            throw SyntaxError{"template is too large (more than " +
+                                  std::to_string(options_.max_nodes) +
+                                  " statements and expressions)",
+                              line, column};
+        }
+    }
+
+    ExprPtr make(ExprKind kind, const Token& at) {
+        count_node(at.line, at.column);
         auto e = std::make_unique<Expr>();
         e->kind = kind;
         e->line = at.line;
         e->column = at.column;
         return e;
+    }
+
+    // Every child joins its parent through these, which keep Expr::height and bound it: an
+    // operator chain is built by a loop, not by recursion, so only the height can stop it.
+    void adopt_height(Expr& parent, const ExprPtr& child) const {
+        if (!child || child->height < parent.height) {
+            return;
+        }
+        parent.height = child->height + 1;
+        if (parent.height > options_.max_depth) {
+            throw SyntaxError{"expression is nested too deeply (more than " +
+                                  std::to_string(options_.max_depth) +
+                                  " levels of operators, filters, attributes, calls or brackets)",
+                              parent.line, parent.column};
+        }
+    }
+    void add_arg(Expr& parent, ExprPtr child) {
+        adopt_height(parent, child);
+        parent.args.push_back(std::move(child));
+    }
+    void add_kwarg(Expr& parent, std::string name, ExprPtr child) {
+        adopt_height(parent, child);
+        parent.kwargs.emplace_back(std::move(name), std::move(child));
     }
 
     // ---- expressions (jinja_parse_expr.cpp) ----
@@ -128,7 +163,7 @@ protected:
     ExprPtr parse_and();
     ExprPtr parse_not();
     ExprPtr parse_compare();
-    static ExprPtr clone(const Expr& e);
+    ExprPtr clone(const Expr& e);
     ExprPtr parse_math1();
     ExprPtr parse_concat();
     ExprPtr parse_math2();

@@ -186,7 +186,18 @@ Value Value::loop(std::shared_ptr<LoopState> state) {
     return v;
 }
 
-Value Value::from_json(const nlohmann::ordered_json& json) {
+Value Value::from_json(const nlohmann::ordered_json& json, size_t max_depth) {
+    return from_json_at(json, max_depth, 0);
+}
+
+// Recursive, one level per array or object, so bounded by max_depth: the engine's API takes
+// any ordered_json, not only what parse_json_input bounded.
+Value Value::from_json_at(const nlohmann::ordered_json& json, size_t max_depth, size_t depth) {
+    if ((json.is_array() || json.is_object()) && depth > max_depth) {
+        raise("TemplateError", "template variables nest arrays and objects deeper than the "
+                               "limit of " +
+                                   std::to_string(max_depth) + " levels");
+    }
     switch (json.type()) {
     case nlohmann::ordered_json::value_t::null:
         return Value(nullptr);
@@ -204,7 +215,7 @@ Value Value::from_json(const nlohmann::ordered_json& json) {
         std::vector<Value> items;
         items.reserve(json.size());
         for (const auto& item : json) {
-            items.push_back(from_json(item));
+            items.push_back(from_json_at(item, max_depth, depth + 1));
         }
         return list(std::move(items));
     }
@@ -212,7 +223,7 @@ Value Value::from_json(const nlohmann::ordered_json& json) {
         std::vector<std::pair<Value, Value>> items;
         items.reserve(json.size());
         for (const auto& [key, item] : json.items()) {
-            items.emplace_back(Value(key), from_json(item));
+            items.emplace_back(Value(key), from_json_at(item, max_depth, depth + 1));
         }
         return dict(std::move(items));
     }

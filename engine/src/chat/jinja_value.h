@@ -88,7 +88,9 @@ public:
     static Value dict(std::vector<std::pair<Value, Value>> items = {}, bool is_namespace = false);
     static Value callable(std::string name, NativeFn fn, bool is_macro = false);
     static Value loop(std::shared_ptr<LoopState> state);
-    static Value from_json(const nlohmann::ordered_json& json);
+    // Fails (TemplateError) on arrays and objects nested more than `max_depth` deep inside
+    // `json` (the object of the template's variables is level 0, a variable's list level 1).
+    static Value from_json(const nlohmann::ordered_json& json, size_t max_depth);
 
     Kind kind() const { return kind_; }
     bool is_undefined() const { return kind_ == Kind::undefined; }
@@ -142,6 +144,8 @@ public:
                         bool sort_keys = false, bool ensure_ascii = false) const;
 
 private:
+    static Value from_json_at(const nlohmann::ordered_json& json, size_t max_depth, size_t depth);
+
     Kind kind_ = Kind::undefined;
     int64_t int_ = 0;
     double float_ = 0;

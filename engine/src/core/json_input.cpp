@@ -1,7 +1,10 @@
 // Bounded parsing of JSON from outside: size and nesting checked before nlohmann parses.
 #include "hearth/json_input.h"
 
+#include <algorithm>
 #include <fmt/format.h>
+#include <utility>
+#include <vector>
 
 namespace hearth {
 
@@ -27,6 +30,23 @@ size_t json_nesting_depth(std::string_view text) {
             deepest = std::max(deepest, ++depth);
         } else if ((c == ']' || c == '}') && depth > 0) {
             --depth;
+        }
+    }
+    return deepest;
+}
+
+size_t json_value_depth(const nlohmann::ordered_json& value) {
+    std::vector<std::pair<const nlohmann::ordered_json*, size_t>> pending{{&value, 0}};
+    size_t deepest = 0;
+    while (!pending.empty()) {
+        const auto [item, depth] = pending.back();
+        pending.pop_back();
+        if (!item->is_array() && !item->is_object()) {
+            continue;
+        }
+        deepest = std::max(deepest, depth + 1);
+        for (const auto& child : *item) {
+            pending.emplace_back(&child, depth + 1);
         }
     }
     return deepest;
