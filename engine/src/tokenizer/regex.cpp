@@ -1,8 +1,10 @@
-// A small backtracking regex engine over code points (see regex.h for what it accepts).
+// The compiler of the small regex engine: pattern -> syntax tree -> Pike VM program (see
+// regex.h for what it accepts and the limits it enforces).
 #include "tokenizer/regex.h"
 
 #include "tokenizer/unicode.h"
 
+#include <algorithm>
 #include <limits>
 #include <memory>
 
@@ -11,8 +13,6 @@ namespace hearth {
 namespace {
 
 constexpr uint32_t kUnbounded = std::numeric_limits<uint32_t>::max();
-// A bounded repeat of a group is unrolled; keep patterns from exploding.
-constexpr uint32_t kMaxUnroll = 16;
 
 struct Ast {
     enum class Kind { empty, klass, concat, alt, repeat, neg_look, pos_look, begin, end };
@@ -30,6 +30,11 @@ public:
         : pattern_(pattern), cps_(unicode::to_codepoints(pattern)) {}
 
     Result<Regex> compile() {
+        if (cps_.size() > kMaxRegexPatternChars) {
+            return error("the pattern has " + std::to_string(cps_.size()) +
+                         " characters; at most " + std::to_string(kMaxRegexPatternChars) +
+                         " are accepted");
+        }
         auto ast = parse_alt();
         if (!ast) {
             return std::unexpected(ast.error());
@@ -38,8 +43,11 @@ public:
             return error("unbalanced ')'");
         }
         regex_.pattern_ = std::string(pattern_);
-        const int32_t accept = add_node({});
-        auto start = emit(*ast, accept, accept);
+        auto match = add_inst({.op = Regex::Op::match});
+        if (!match) {
+            return std::unexpected(match.error());
+        }
+        auto start = emit(*ast, *match);
         if (!start) {
             return std::unexpected(start.error());
         }
@@ -56,8 +64,10 @@ public:
 
 private:
     std::unexpected<Error> error(const std::string& what) const {
-        return fail(ErrorCode::unsupported, "regular expression '" + std::string(pattern_) + "': " +
-                                                what + " at character " + std::to_string(pos_));
+        // The pattern may come from a tokenizer.json: quote the start of it only.
+        return fail(ErrorCode::unsupported, "regular expression '" +
+                                                unicode::excerpt(pattern_, 80) + "': " + what +
+                                                " at character " + std::to_string(pos_));
     }
     bool at_end() const { return pos_ >= cps_.size(); }
     char32_t peek(size_t ahead = 0) const {
@@ -68,9 +78,13 @@ private:
         regex_.classes_.push_back(std::move(c));
         return static_cast<int32_t>(regex_.classes_.size() - 1);
     }
-    int32_t add_node(Regex::Node n) {
-        regex_.nodes_.push_back(std::move(n));
-        return static_cast<int32_t>(regex_.nodes_.size() - 1);
+    Result<int32_t> add_inst(Regex::Inst inst) {
+        if (regex_.program_.size() >= kMaxRegexProgram) {
+            return error("the pattern compiles to more than " + std::to_string(kMaxRegexProgram) +
+                         " instructions (bounded repeats are unrolled)");
+        }
+        regex_.program_.push_back(std::move(inst));
+        return static_cast<int32_t>(regex_.program_.size() - 1);
     }
 
     void add_literal(Regex::Class& c, char32_t cp) const {
@@ -237,6 +251,10 @@ private:
         const char32_t ch = cps_[pos_++];
         switch (ch) {
         case '(': {
+            if (depth_ >= kMaxRegexNesting) {
+                return error("groups nested more than " + std::to_string(kMaxRegexNesting) +
+                             " deep");
+            }
             Ast::Kind kind = Ast::Kind::concat;
             const bool saved_case = ignore_case_;
             if (peek() == '?') {
@@ -252,7 +270,9 @@ private:
                     return error("unsupported group");
                 }
             }
+            ++depth_;
             auto inner = parse_alt();
+            --depth_;
             ignore_case_ = saved_case;
             if (!inner) {
                 return inner;
@@ -334,9 +354,17 @@ private:
         if (!atom) {
             return atom;
         }
-        while (!at_end()) {
+        if (!at_end()) {
             uint32_t min = 0, max = 0;
             const char32_t q = peek();
+            if (q != '?' && q != '*' && q != '+' && q != '{') {
+                return atom;
+            }
+            const Ast::Kind kind = atom->kind;
+            if (kind == Ast::Kind::begin || kind == Ast::Kind::end || kind == Ast::Kind::neg_look ||
+                kind == Ast::Kind::pos_look) {
+                return error("nothing to repeat");
+            }
             if (q == '?') {
                 min = 0, max = 1;
             } else if (q == '*') {
@@ -364,12 +392,13 @@ private:
                 if (peek() != '}' || max < min) {
                     return error("bad {m,n}");
                 }
-            } else {
-                break;
             }
             ++pos_;
             if (peek() == '?' || peek() == '+') {
                 return error("lazy and possessive quantifiers are not supported");
+            }
+            if (peek() == '*' || peek() == '{') {
+                return error("multiple repeat");
             }
             Ast rep;
             rep.kind = Ast::Kind::repeat;
@@ -413,101 +442,142 @@ private:
         return alt;
     }
 
-    // Emits `ast` followed by node `next`; returns the start node.
-    Result<int32_t> emit(const Ast& ast, int32_t next, int32_t accept) {
+    // The most characters `ast` can match; kUnbounded when there is no bound.
+    static uint64_t max_width(const Ast& ast) {
+        switch (ast.kind) {
+        case Ast::Kind::klass:
+            return 1;
+        case Ast::Kind::concat: {
+            uint64_t sum = 0;
+            for (const Ast& kid : ast.kids) {
+                sum = std::min<uint64_t>(sum + max_width(kid), kUnbounded);
+            }
+            return sum;
+        }
+        case Ast::Kind::alt: {
+            uint64_t most = 0;
+            for (const Ast& kid : ast.kids) {
+                most = std::max(most, max_width(kid));
+            }
+            return most;
+        }
+        case Ast::Kind::repeat: {
+            const uint64_t kid = max_width(ast.kids[0]);
+            if (kid == 0) {
+                return 0;
+            }
+            return ast.max == kUnbounded ? kUnbounded
+                                         : std::min<uint64_t>(kid * ast.max, kUnbounded);
+        }
+        default:
+            return 0;
+        }
+    }
+
+    // Emits `ast` followed by instruction `next`; returns its first instruction.
+    Result<int32_t> emit(const Ast& ast, int32_t next) {
         switch (ast.kind) {
         case Ast::Kind::empty:
             return next;
-        case Ast::Kind::klass: {
-            Regex::Node n;
-            n.op = Regex::Op::klass;
-            n.klass = ast.klass;
-            n.next = next;
-            return add_node(std::move(n));
-        }
+        case Ast::Kind::klass:
+            return add_inst({.op = Regex::Op::klass, .next = next, .klass = ast.klass});
         case Ast::Kind::concat: {
             int32_t cur = next;
             for (auto it = ast.kids.rbegin(); it != ast.kids.rend(); ++it) {
-                auto start = emit(*it, cur, accept);
-                if (!start) {
-                    return start;
+                auto first = emit(*it, cur);
+                if (!first) {
+                    return first;
                 }
-                cur = *start;
+                cur = *first;
             }
             return cur;
         }
         case Ast::Kind::alt: {
-            Regex::Node n;
-            n.op = Regex::Op::alt;
+            Regex::Inst fork{.op = Regex::Op::fork};
             for (const auto& kid : ast.kids) {
-                auto start = emit(kid, next, accept);
-                if (!start) {
-                    return start;
+                auto first = emit(kid, next);
+                if (!first) {
+                    return first;
                 }
-                n.branches.push_back(*start);
+                fork.targets.push_back(*first);
             }
-            return add_node(std::move(n));
+            return add_inst(std::move(fork));
         }
-        case Ast::Kind::repeat: {
-            const Ast& kid = ast.kids[0];
-            if (kid.kind == Ast::Kind::klass) {
-                Regex::Node n;
-                n.op = Regex::Op::repeat;
-                n.klass = kid.klass;
-                n.min = ast.min;
-                n.max = ast.max;
-                n.next = next;
-                return add_node(std::move(n));
-            }
-            if (ast.max == kUnbounded || ast.max > kMaxUnroll) {
-                return error("unbounded repeat of a group");
-            }
-            int32_t cur = next;
-            for (uint32_t i = ast.min; i < ast.max; ++i) {
-                auto body = emit(kid, cur, accept);
-                if (!body) {
-                    return body;
-                }
-                Regex::Node opt;
-                opt.op = Regex::Op::alt;
-                opt.branches = {*body, next};
-                cur = add_node(std::move(opt));
-            }
-            for (uint32_t i = 0; i < ast.min; ++i) {
-                auto body = emit(kid, cur, accept);
-                if (!body) {
-                    return body;
-                }
-                cur = *body;
-            }
-            return cur;
-        }
+        case Ast::Kind::repeat:
+            return emit_repeat(ast, next);
         case Ast::Kind::neg_look:
         case Ast::Kind::pos_look: {
-            auto body = emit(ast.kids[0], accept, accept);
+            if (max_width(ast.kids[0]) > kMaxLookaheadWidth) {
+                return error("a lookahead may look at most " + std::to_string(kMaxLookaheadWidth) +
+                             " characters ahead");
+            }
+            auto accept = add_inst({.op = Regex::Op::look_accept});
+            if (!accept) {
+                return accept;
+            }
+            auto body = emit(ast.kids[0], *accept);
             if (!body) {
                 return body;
             }
-            Regex::Node n;
-            n.op = ast.kind == Ast::Kind::neg_look ? Regex::Op::neg_look : Regex::Op::pos_look;
-            n.branches = {*body};
-            n.next = next;
-            return add_node(std::move(n));
+            const auto body_last = static_cast<int32_t>(regex_.program_.size());
+            return add_inst(
+                {.op = ast.kind == Ast::Kind::pos_look ? Regex::Op::ahead : Regex::Op::not_ahead,
+                 .next = next,
+                 .targets = {*body},
+                 .body_first = *accept,
+                 .body_last = body_last});
         }
         case Ast::Kind::begin:
-        case Ast::Kind::end: {
-            Regex::Node n;
-            n.op = ast.kind == Ast::Kind::begin ? Regex::Op::begin : Regex::Op::end;
-            n.next = next;
-            return add_node(std::move(n));
-        }
+        case Ast::Kind::end:
+            return add_inst({.op = ast.kind == Ast::Kind::begin ? Regex::Op::begin : Regex::Op::end,
+                             .next = next});
         }
         return error("internal error");
+    }
+
+    // X{min,max}: min copies of X, then max - min optional ones (each skipping straight to
+    // `next`), or a loop when max is unbounded; greedy: going on is preferred to stopping.
+    Result<int32_t> emit_repeat(const Ast& ast, int32_t next) {
+        const Ast& kid = ast.kids[0];
+        int32_t cur = next;
+        if (ast.max == kUnbounded) {
+            auto loop = add_inst({.op = Regex::Op::fork});
+            if (!loop) {
+                return loop;
+            }
+            auto body = emit(kid, *loop);
+            if (!body) {
+                return body;
+            }
+            regex_.program_[static_cast<size_t>(*loop)].targets = {*body, next};
+            cur = *loop;
+        } else {
+            for (uint32_t i = ast.min; i < ast.max; ++i) {
+                auto body = emit(kid, cur);
+                if (!body) {
+                    return body;
+                }
+                auto optional = add_inst({.op = Regex::Op::fork, .targets = {*body, next}});
+                if (!optional) {
+                    return optional;
+                }
+                cur = *optional;
+            }
+        }
+        for (uint32_t i = 0; i < ast.min; ++i) {
+            auto body = emit(kid, cur);
+            if (!body) {
+                return body;
+            }
+            cur = *body;
+        }
+        return cur;
     }
 
     std::string_view pattern_;
     std::vector<char32_t> cps_;
     size_t pos_ = 0;
+    size_t depth_ = 0; // groups open at pos_
     bool ignore_case_ = false;
     Regex regex_;
 };

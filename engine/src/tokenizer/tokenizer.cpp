@@ -137,8 +137,7 @@ Result<std::vector<int32_t>> Tokenizer::encode(std::string_view text, EncodeOpti
             return {};
         }
         if (m.kind == TokenizerKind::bpe) {
-            m.bpe_text(fragment, out);
-            return {};
+            return m.bpe_text(fragment, out);
         }
         std::string_view input = fragment;
         if (m.add_space_prefix && after_special) {
@@ -204,7 +203,8 @@ void append_piece(const Tokenizer::Impl& m, int32_t id, const DecodeOptions& opt
     if (piece.empty()) {
         return;
     }
-    if (strip_space && m.kind == TokenizerKind::spm && m.strip_prefix_on_decode && piece[0] == ' ') {
+    if (strip_space && m.kind == TokenizerKind::spm && m.strip_prefix_on_decode &&
+        piece[0] == ' ') {
         piece.remove_prefix(1);
     }
     strip_space = false;

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -136,12 +137,18 @@ struct Tokenizer::Impl {
     // Appends the BPE tokens of one pre-tokenized word.
     void bpe_word(std::string_view word, std::vector<int32_t>& out) const;
     // Appends the BPE tokens of plain text (pre-tokenized here).
-    void bpe_text(std::string_view text, std::vector<int32_t>& out) const;
+    Result<void> bpe_text(std::string_view text, std::vector<int32_t>& out) const;
 };
 
-// Regular expressions of a BPE pre-tokenizer, applied one after the other (each one splits
-// the pieces the previous ones produced). Fails with `unsupported` naming an unknown name.
+// Splits `text` into words with a pre-tokenizer's regexes, applied one after the other (each
+// one splits the pieces the previous ones produced); [begin, end) offsets into `text`.
+Result<void> pre_tokenize(std::span<const Regex> regexes, std::span<const char32_t> text,
+                          std::vector<std::pair<size_t, size_t>>& words);
+// Regular expressions of a BPE pre-tokenizer, applied one after the other by pre_tokenize().
+// Fails with `unsupported` naming an unknown name.
 Result<std::vector<std::string>> pre_tokenizer_patterns(std::string_view name);
+// Every name the pre-tokenizer table knows (aliases included), in table order.
+std::vector<std::string> pre_tokenizer_names();
 // Llama 3-style vocabularies skip merging for words that are whole tokens.
 bool pre_tokenizer_ignores_merges(std::string_view name);
 // llama.cpp's add_bos default for a BPE pre-tokenizer when the GGUF does not say.

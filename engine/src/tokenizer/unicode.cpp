@@ -209,6 +209,14 @@ std::string sanitize_utf8(std::string_view text) {
     return out;
 }
 
+std::string excerpt(std::string_view text, size_t max_bytes) {
+    if (text.size() <= max_bytes) {
+        return sanitize_utf8(text);
+    }
+    const std::string_view head = text.substr(0, max_bytes);
+    return sanitize_utf8(head.substr(0, complete_utf8_prefix(head))) + "...";
+}
+
 void append_utf8(std::string& out, char32_t cp) {
     if (cp < 0x80) {
         out.push_back(static_cast<char>(cp));

@@ -85,6 +85,9 @@ size_t complete_utf8_prefix(std::string_view text);
 // Replaces ill-formed subsequences with U+FFFD (the "maximal subpart" practice, as Python's
 // bytes.decode(errors="replace") and Rust's from_utf8_lossy do).
 std::string sanitize_utf8(std::string_view text);
+// At most `max_bytes` of untrusted text (a token, a name from a file) for an error message:
+// cut on a character boundary, ill-formed bytes replaced, "..." added when cut.
+std::string excerpt(std::string_view text, size_t max_bytes = 64);
 void append_utf8(std::string& out, char32_t cp);
 // Decodes valid UTF-8 (callers validate first); ill-formed bytes decode as U+FFFD.
 std::vector<char32_t> to_codepoints(std::string_view text);
