@@ -8,11 +8,15 @@
 
 #include <QDir>
 #include <QFileInfo>
+#include <QLoggingCategory>
+#include <QRegularExpression>
 #include <QSettings>
 #include <QUrl>
 #include <algorithm>
 
 namespace {
+
+Q_LOGGING_CATEGORY(lcModelScan, "hearth.models.scan")
 
 const char* kFoldersKey = "models/folders";
 const char* kContextKey = "models/context";
@@ -53,19 +57,36 @@ hearth::Result<QString> canonicalGpuLayers(const QString& text) {
 } // namespace
 
 void ModelScanner::scan(quint64 generation, const QList<ScanRoot>& roots) {
-    emit scanned(generation, ModelScan::scan(roots));
+    if (m_wanted->load() != generation) {
+        return; // superseded while it waited in the queue
+    }
+    const ScanResult result =
+        ModelScan::scan(roots, {}, [this, generation] { return m_wanted->load() != generation; });
+    for (const QString& reason : result.skipped) {
+        qCInfo(lcModelScan, "%s", qPrintable(reason));
+    }
+    emit scanned(generation, result);
 }
 
 ModelLibrary::ModelLibrary(QObject* parent) : QAbstractListModel(parent) {
     qRegisterMetaType<LocalModel>();
     qRegisterMetaType<QList<LocalModel>>();
     qRegisterMetaType<QList<ScanRoot>>();
+    qRegisterMetaType<ScanResult>();
+
+    m_usable.setSourceModel(this);
+    m_usable.setFilterRole(ErrorRole);
+    m_usable.setFilterRegularExpression(QStringLiteral("^$")); // the rows without an error
 
     const QSettings settings;
     m_folders = settings.value(QLatin1String(kFoldersKey)).toStringList();
     m_contextLength = std::max(0, settings.value(QLatin1String(kContextKey), 0).toInt());
     m_threads = std::clamp(settings.value(QLatin1String(kThreadsKey), 0).toInt(), 0, maxThreads());
     m_device = settings.value(QLatin1String(kDeviceKey), QStringLiteral("auto")).toString();
+    // A hand-edited value ("cuda:7") is not a choice the panel offers: "auto".
+    if (m_device != QLatin1String("cpu") && m_device != QLatin1String("gpu")) {
+        m_device = QStringLiteral("auto");
+    }
     // A hand-edited or older value the engine refuses falls back to "auto".
     if (const auto saved = canonicalGpuLayers(
             settings.value(QLatin1String(kGpuLayersKey), QStringLiteral("auto")).toString())) {
@@ -96,7 +117,8 @@ ModelLibrary::ModelLibrary(QObject* parent) : QAbstractListModel(parent) {
     });
 
     m_thread.setObjectName(QStringLiteral("hearth-model-scan"));
-    m_scanner = new ModelScanner;
+    m_wantedScan = std::make_shared<std::atomic<quint64>>(0);
+    m_scanner = new ModelScanner(m_wantedScan);
     m_scanner->moveToThread(&m_thread);
     connect(&m_thread, &QThread::finished, m_scanner, &QObject::deleteLater);
     connect(this, &ModelLibrary::scanRequested, m_scanner, &ModelScanner::scan,
@@ -107,7 +129,8 @@ ModelLibrary::ModelLibrary(QObject* parent) : QAbstractListModel(parent) {
 }
 
 ModelLibrary::~ModelLibrary() {
-    // A scan in progress finishes its current walk; its result is then dropped with us.
+    // A scan in progress stops at its next folder entry; its result is dropped with us.
+    m_wantedScan->store(~quint64(0));
     m_thread.quit();
     m_thread.wait();
 }
@@ -151,6 +174,10 @@ QVariant ModelLibrary::data(const QModelIndex& index, int role) const {
         return m_fits.value(index.row()).detail;
     case LoadedRole:
         return !m_loadedPath.isEmpty() && model.path == m_loadedPath;
+    case OriginRole:
+        return model.origin;
+    case OtherAppRole:
+        return model.otherApp;
     case DetailsRole: {
         QStringList parts;
         for (const QString& part :
@@ -189,7 +216,9 @@ QHash<int, QByteArray> ModelLibrary::roleNames() const {
             {FitRole, "fit"},
             {FitDetailRole, "fitDetail"},
             {LoadedRole, "loaded"},
-            {DetailsRole, "details"}};
+            {DetailsRole, "details"},
+            {OriginRole, "origin"},
+            {OtherAppRole, "otherApp"}};
 }
 
 QString ModelLibrary::modelsDirectory() const {
@@ -198,6 +227,34 @@ QString ModelLibrary::modelsDirectory() const {
 
 QString ModelLibrary::huggingFaceCache() const {
     return ModelScan::huggingFaceCacheDirectory();
+}
+
+QStringList ModelLibrary::otherAppFolders() const {
+    QStringList folders;
+    for (const ScanRoot& root : ModelScan::otherAppRoots()) {
+        folders << QStringLiteral("%1: %2").arg(root.source, QDir::toNativeSeparators(root.path));
+    }
+    return folders;
+}
+
+int ModelLibrary::usableCount() const {
+    return int(std::count_if(m_models.cbegin(), m_models.cend(),
+                             [](const LocalModel& model) { return model.error.isEmpty(); }));
+}
+
+int ModelLibrary::otherAppCount() const {
+    return int(std::count_if(m_models.cbegin(), m_models.cend(), [](const LocalModel& model) {
+        return model.otherApp && model.error.isEmpty();
+    }));
+}
+
+QString ModelLibrary::nameOf(const QString& path) const {
+    for (const LocalModel& model : m_models) {
+        if (model.path == path) {
+            return model.name;
+        }
+    }
+    return {};
 }
 
 int ModelLibrary::maxThreads() {
@@ -304,10 +361,10 @@ void ModelLibrary::saveSettings() {
 }
 
 QList<ScanRoot> ModelLibrary::roots() const {
-    QList<ScanRoot> roots{{modelsDirectory(), QStringLiteral("Hearth"), false},
-                          {huggingFaceCache(), QStringLiteral("Hugging Face"), true}};
+    QList<ScanRoot> roots{{modelsDirectory(), QStringLiteral("Hearth")}};
+    roots << ModelScan::otherAppRoots();
     for (const QString& folder : m_folders) {
-        roots.append({folder, QStringLiteral("Folder"), false});
+        roots.append({folder, QStringLiteral("Folder")});
     }
     return roots;
 }
@@ -315,18 +372,20 @@ QList<ScanRoot> ModelLibrary::roots() const {
 void ModelLibrary::rescan() {
     const bool wasScanning = scanning();
     m_pendingScan += 1;
+    m_wantedScan->store(m_pendingScan);
     if (!wasScanning) {
         emit scanningChanged();
     }
     emit scanRequested(m_pendingScan, roots());
 }
 
-void ModelLibrary::onScanned(quint64 generation, const QList<LocalModel>& models) {
+void ModelLibrary::onScanned(quint64 generation, const ScanResult& result) {
     if (generation != m_pendingScan) {
         return; // a later scan is on its way
     }
     beginResetModel();
-    m_models = models;
+    m_models = result.models;
+    m_skipped = result.skipped;
     m_fits.clear();
     for (const LocalModel& model : m_models) {
         m_fits.append(model.info ? assessFit(*model.info) : FitResult{});

@@ -1,20 +1,25 @@
-// The Models panel's list: the local GGUF models (ModelScan) with what each one is and
-// whether it fits this machine at the chosen context and device (the engine's MemoryPlan),
-// and the load settings the worker uses: device, GPU layers, context length, threads. The
-// folders the user adds and the load settings persist in QSettings (models/*).
+// The Models panel's list: the local GGUF models (ModelScan: Hearth's folder, the folders
+// the user adds, and what other apps downloaded) with what each one is, where it came from,
+// and whether it fits this machine at the chosen context and device (the engine's
+// MemoryPlan), and the load settings the worker uses: device, GPU layers, context length,
+// threads. The folders the user adds and the load settings persist in QSettings (models/*).
 //
 // GUI thread only. Scanning runs on the library's own thread: rescan() posts the roots
-// there and the result comes back by a queued signal; only this thread touches the rows.
+// there and the result comes back by a queued signal; only this thread touches the rows. A
+// newer rescan, or the library's end, stops a scan under way between two folder entries.
 #pragma once
 
 #include "fit_badge.h"
 #include "model_scan.h"
 
 #include <QAbstractListModel>
+#include <QSortFilterProxyModel>
 #include <QStringList>
 #include <QThread>
 #include <QtQml/qqmlregistration.h>
+#include <atomic>
 #include <cstdint>
+#include <memory>
 
 class ModelScanner;
 
@@ -27,6 +32,12 @@ class ModelLibrary : public QAbstractListModel {
     Q_PROPERTY(QStringList folders READ folders NOTIFY foldersChanged)
     Q_PROPERTY(QString modelsDirectory READ modelsDirectory CONSTANT)
     Q_PROPERTY(QString huggingFaceCache READ huggingFaceCache CONSTANT)
+    // The other apps' folders searched: "LM Studio: /home/me/.lmstudio/models", ...
+    Q_PROPERTY(QStringList otherAppFolders READ otherAppFolders CONSTANT)
+    // The rows that can be loaded (no error), and how many of them other apps downloaded.
+    Q_PROPERTY(QAbstractItemModel* usableModels READ usableModels CONSTANT)
+    Q_PROPERTY(int usableCount READ usableCount NOTIFY countChanged)
+    Q_PROPERTY(int otherAppCount READ otherAppCount NOTIFY countChanged)
     // 0: the model's trained context, capped at 4096 (the session's default).
     Q_PROPERTY(int contextLength READ contextLength WRITE setContextLength NOTIFY settingsChanged)
     // 0: the machine's physical cores.
@@ -67,7 +78,9 @@ public:
         FitRole,       // "fits", "tight", "partial", "will not fit"; "" when unknown
         FitDetailRole, // "needs 120 MiB of 12.1 GiB available"
         LoadedRole,
-        DetailsRole // "llama · Q4_1 · 135M · 86.0 MiB · context 8192 · 2 parts"
+        DetailsRole, // "llama · Q4_1 · 135M · 86.0 MiB · context 8192 · 2 parts"
+        OriginRole,  // "from LM Studio", "from Ollama: llama3.2:3b"
+        OtherAppRole
     };
     Q_ENUM(Role)
 
@@ -83,6 +96,15 @@ public:
     QStringList folders() const { return m_folders; }
     QString modelsDirectory() const;
     QString huggingFaceCache() const;
+    QStringList otherAppFolders() const;
+    QAbstractItemModel* usableModels() { return &m_usable; }
+    int usableCount() const;
+    int otherAppCount() const;
+    // What the last scan skipped, and why ("PATH: reason"); also in the log.
+    QStringList skipped() const { return m_skipped; }
+    // The listed name of the model at `path` ("llama3.2:3b" for an Ollama blob); empty when
+    // it is not listed.
+    QString nameOf(const QString& path) const;
     int contextLength() const { return m_contextLength; }
     int threads() const { return m_threads; }
     static int maxThreads();
@@ -103,7 +125,8 @@ public:
     void setGpuLayers(const QString& gpuLayers);
     void setLoadedPath(const QString& path);
 
-    // The roots a scan walks: the models directory, the Hugging Face cache, the folders.
+    // The roots a scan walks: the models directory, the other apps' folders
+    // (ModelScan::otherAppRoots), the folders the user added.
     QList<ScanRoot> roots() const;
 
     Q_INVOKABLE void rescan();
@@ -128,12 +151,14 @@ signals:
     void scanRequested(quint64 generation, const QList<ScanRoot>& roots);
 
 private:
-    void onScanned(quint64 generation, const QList<LocalModel>& models);
+    void onScanned(quint64 generation, const ScanResult& result);
     void refreshFits();
     void saveSettings();
 
     QList<LocalModel> m_models;
     QList<FitResult> m_fits; // one per row
+    QStringList m_skipped;
+    QSortFilterProxyModel m_usable;
     QStringList m_folders;
     QString m_folderError;
     int m_contextLength = 0;
@@ -149,6 +174,9 @@ private:
 
     quint64 m_pendingScan = 0;
     quint64 m_appliedScan = 0;
+    // The scan wanted now, read by the scanning thread: an older one stops early. Shared so
+    // that the scanner can outlive the library while its thread winds down.
+    std::shared_ptr<std::atomic<quint64>> m_wantedScan;
     QThread m_thread;
     ModelScanner* m_scanner = nullptr;
 };
@@ -157,7 +185,12 @@ private:
 class ModelScanner : public QObject {
     Q_OBJECT
 public:
+    explicit ModelScanner(std::shared_ptr<std::atomic<quint64>> wanted)
+        : m_wanted(std::move(wanted)) {}
     void scan(quint64 generation, const QList<ScanRoot>& roots);
 signals:
-    void scanned(quint64 generation, const QList<LocalModel>& models);
+    void scanned(quint64 generation, const ScanResult& result);
+
+private:
+    std::shared_ptr<std::atomic<quint64>> m_wanted;
 };

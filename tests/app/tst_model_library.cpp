@@ -76,8 +76,12 @@ private:
 
 void TestModelLibrary::initTestCase() {
     QVERIFY(m_root.isValid());
-    // Keep away from the user's settings and models.
+    // Keep away from the user's settings and models, and from other apps' (a home of its own,
+    // no Ollama service folder).
+    qputenv("HOME", (m_root.path() + QLatin1String("/home")).toUtf8());
     qputenv("XDG_CONFIG_HOME", (m_root.path() + QLatin1String("/config")).toUtf8());
+    qputenv("XDG_DATA_HOME", (m_root.path() + QLatin1String("/data")).toUtf8());
+    qputenv("OLLAMA_MODELS", (m_root.path() + QLatin1String("/ollama")).toUtf8());
     QCoreApplication::setOrganizationName(QStringLiteral("hearth-test"));
     QCoreApplication::setApplicationName(QStringLiteral("tst_model_library"));
     m_hearthDir = m_root.path() + QLatin1String("/models");
@@ -133,6 +137,10 @@ void TestModelLibrary::huggingFaceCacheLocation() {
     qputenv("HF_HOME", "/somewhere/hf");
     QCOMPARE(ModelScan::huggingFaceCacheDirectory(), QStringLiteral("/somewhere/hf/hub"));
     qunsetenv("HF_HOME");
+    qputenv("XDG_CACHE_HOME", "/elsewhere/cache");
+    QCOMPARE(ModelScan::huggingFaceCacheDirectory(),
+             QStringLiteral("/elsewhere/cache/huggingface/hub"));
+    qunsetenv("XDG_CACHE_HOME");
     QCOMPARE(ModelScan::huggingFaceCacheDirectory(),
              QDir::homePath() + QStringLiteral("/.cache/huggingface/hub"));
     qputenv("HF_HUB_CACHE", hubCache);
@@ -140,11 +148,13 @@ void TestModelLibrary::huggingFaceCacheLocation() {
 }
 
 void TestModelLibrary::scanTree() {
-    const QList<LocalModel> models = ModelScan::scan(
-        {{m_hearthDir, QStringLiteral("Hearth"), false},
-         {m_hubDir, QStringLiteral("Hugging Face"), true},
-         {m_folderDir, QStringLiteral("Folder"), false},
-         {m_root.path() + QLatin1String("/missing"), QStringLiteral("Folder"), false}});
+    using Layout = ScanRoot::Layout;
+    const QList<LocalModel> models =
+        ModelScan::scan({{m_hearthDir, QStringLiteral("Hearth")},
+                         {m_hubDir, QStringLiteral("Hugging Face"), Layout::HuggingFaceCache, true},
+                         {m_folderDir, QStringLiteral("Folder")},
+                         {m_root.path() + QLatin1String("/missing"), QStringLiteral("Folder")}})
+            .models;
     QStringList names;
     for (const LocalModel& model : models) {
         names << model.name;
@@ -156,6 +166,8 @@ void TestModelLibrary::scanTree() {
     const LocalModel* llama = findByName(models, QStringLiteral("llama"));
     QVERIFY(llama && llama->error.isEmpty());
     QCOMPARE(llama->source, QStringLiteral("Hearth"));
+    QCOMPARE(llama->origin, QStringLiteral("in Hearth's models folder"));
+    QVERIFY(!llama->otherApp);
     QCOMPARE(llama->architecture, QStringLiteral("llama"));
     QCOMPARE(llama->fileSize, fileSize(archModel("llama.gguf")));
     QVERIFY(llama->parameters > 0);
@@ -178,6 +190,8 @@ void TestModelLibrary::scanTree() {
     QVERIFY(gemma && gemma->error.isEmpty());
     QCOMPARE(gemma->source, QStringLiteral("Hugging Face"));
     QCOMPARE(gemma->repo, QStringLiteral("someone/Tiny-GGUF"));
+    QCOMPARE(gemma->origin, QStringLiteral("from the Hugging Face cache: someone/Tiny-GGUF"));
+    QVERIFY(gemma->otherApp);
     QCOMPARE(gemma->architecture, QStringLiteral("gemma3"));
     // The size is the blob's, not the link's.
     QCOMPARE(gemma->fileSize, fileSize(archModel("gemma3.gguf")));
@@ -203,6 +217,7 @@ void TestModelLibrary::scanTree() {
     const LocalModel* tiny = findByName(models, QStringLiteral("tiny"));
     QVERIFY(tiny);
     QCOMPARE(tiny->source, QStringLiteral("Folder"));
+    QCOMPARE(tiny->origin, QStringLiteral("in ") + m_folderDir);
     QCOMPARE(tiny->trainedContext, 256);
 }
 
