@@ -1,5 +1,7 @@
-// Window and panel state in QSettings.
+// Window and panel state in QSettings, checked as it is read.
 #include "app_settings.h"
+
+#include <algorithm>
 
 AppSettings::AppSettings(QObject* parent) : QObject(parent) {}
 
@@ -10,17 +12,23 @@ void AppSettings::write(const char* key, const QVariant& value) {
     }
 }
 
+int AppSettings::readInt(const char* key, int fallback, int low, int high) const {
+    bool ok = false;
+    const qlonglong value = m_settings.value(QLatin1String(key)).toLongLong(&ok);
+    return ok ? int(std::clamp<qlonglong>(value, low, high)) : fallback;
+}
+
 int AppSettings::windowX() const {
-    return m_settings.value("window/x", -1).toInt();
+    return readInt("window/x", -1, -kMaxWindowPosition, kMaxWindowPosition);
 }
 int AppSettings::windowY() const {
-    return m_settings.value("window/y", -1).toInt();
+    return readInt("window/y", -1, -kMaxWindowPosition, kMaxWindowPosition);
 }
 int AppSettings::windowWidth() const {
-    return m_settings.value("window/width", 1180).toInt();
+    return readInt("window/width", 1180, kMinWindowSide, kMaxWindowSide);
 }
 int AppSettings::windowHeight() const {
-    return m_settings.value("window/height", 760).toInt();
+    return readInt("window/height", 760, kMinWindowSide, kMaxWindowSide);
 }
 bool AppSettings::maximized() const {
     return m_settings.value("window/maximized", false).toBool();
@@ -29,10 +37,17 @@ bool AppSettings::sidebarVisible() const {
     return m_settings.value("panels/sidebar", true).toBool();
 }
 QString AppSettings::rightPanel() const {
-    return m_settings.value("panels/right", QStringLiteral("gauge")).toString();
+    const QString panel = m_settings.value("panels/right", QStringLiteral("gauge")).toString();
+    const bool known = panel.isEmpty() || panel == QLatin1String("models") ||
+                       panel == QLatin1String("sampling") || panel == QLatin1String("template") ||
+                       panel == QLatin1String("gauge");
+    return known ? panel : QStringLiteral("gauge");
 }
 QString AppSettings::theme() const {
-    return m_settings.value("appearance/theme", QStringLiteral("system")).toString();
+    const QString theme = m_settings.value("appearance/theme", QStringLiteral("system")).toString();
+    const bool known = theme == QLatin1String("system") || theme == QLatin1String("light") ||
+                       theme == QLatin1String("dark");
+    return known ? theme : QStringLiteral("system");
 }
 
 void AppSettings::setWindowX(int value) {

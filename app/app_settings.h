@@ -1,5 +1,8 @@
 // What the window remembers between runs (QSettings, ~/.config/hearth/hearth.conf): its
-// geometry, which panels are open, and the theme. Created by Main.qml.
+// geometry, which panels are open, and the theme. Created by Main.qml. The file may have been
+// edited by hand: a size or position out of range is clamped (a window a billion pixels wide
+// would ask the window system for a buffer of that size) and an unknown panel or theme reads
+// as the default.
 #pragma once
 
 #include <QObject>
@@ -21,6 +24,13 @@ class AppSettings : public QObject {
     Q_PROPERTY(QString theme READ theme WRITE setTheme NOTIFY changed)
 
 public:
+    // docs/LIMITS.md, "Conversations, settings and other files the app reads". Sides: past
+    // the minimum Main.qml sets and the largest texture a GPU draws into; positions: X11's
+    // 16-bit coordinates (-1: let the window system place it).
+    static constexpr int kMinWindowSide = 320;
+    static constexpr int kMaxWindowSide = 16384;
+    static constexpr int kMaxWindowPosition = 32767;
+
     explicit AppSettings(QObject* parent = nullptr);
 
     int windowX() const;
@@ -46,5 +56,6 @@ signals:
 
 private:
     void write(const char* key, const QVariant& value);
+    int readInt(const char* key, int fallback, int low, int high) const;
     QSettings m_settings;
 };

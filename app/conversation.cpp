@@ -1,10 +1,15 @@
 // Conversation values and their JSON form (format version 1).
 #include "conversation.h"
 
+#include "hearth/prompt.h"
+#include "json_fields.h"
+
 #include <QUuid>
+#include <climits>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 namespace {
 
@@ -128,7 +133,49 @@ json conversationToJson(const Conversation& conversation) {
 
 namespace {
 
-bool readConversation(const json& root, Conversation* conversation, QString* error) {
+// A message's statistics, which only the UI shows: counts are whole numbers from 0 to
+// INT_MAX, rates and times finite and not negative. "" when they are, else what is wrong.
+QString readStats(const json& stats, MessageStats* out) {
+    MessageStats s;
+    for (auto [key, target] :
+         {std::pair{"prompt_tokens", &s.promptTokens}, {"generated_tokens", &s.generatedTokens}}) {
+        const auto it = stats.find(key);
+        if (it == stats.end()) {
+            continue;
+        }
+        const auto n = wholeNumberIn(*it, 0, INT_MAX);
+        if (!n) {
+            return QStringLiteral("its \"%1\" is not a whole number from 0 to %2")
+                .arg(QLatin1String(key))
+                .arg(INT_MAX);
+        }
+        *target = int(*n);
+    }
+    for (auto [key, target] : {std::pair{"prefill_tokens_per_second", &s.prefillTokensPerSecond},
+                               {"decode_tokens_per_second", &s.decodeTokensPerSecond},
+                               {"ttft_ms", &s.ttftMs}}) {
+        const auto it = stats.find(key);
+        if (it == stats.end()) {
+            continue;
+        }
+        if (!it->is_number() || !std::isfinite(it->get<double>()) || it->get<double>() < 0) {
+            return QStringLiteral("its \"%1\" is not a number of 0 or more")
+                .arg(QLatin1String(key));
+        }
+        *target = it->get<double>();
+    }
+    if (const auto it = stats.find("stop_reason"); it != stats.end()) {
+        if (!it->is_string()) {
+            return QStringLiteral("its \"stop_reason\" is not a string");
+        }
+        s.stopReason = qstr(*it);
+    }
+    *out = s;
+    return {};
+}
+
+bool readConversation(const json& root, Conversation* conversation, QString* error,
+                      QString* notice) {
     auto failWith = [error](const QString& message) {
         *error = message;
         return false;
@@ -180,6 +227,17 @@ bool readConversation(const json& root, Conversation* conversation, QString* err
     if (c.id.isEmpty()) {
         return failWith(QStringLiteral("the \"id\" is empty"));
     }
+    // A name, never a path: an old file's path is not opened (issue 16, item 11).
+    if (!hearth::is_template_name(c.templateName.toStdString())) {
+        if (notice) {
+            *notice = QStringLiteral("its template \"%1\" is not a chat template name (a "
+                                     "conversation names the model's own or a built-in "
+                                     "template, never a file); it uses the model's own "
+                                     "template")
+                          .arg(c.templateName.left(200));
+        }
+        c.templateName.clear();
+    }
     c.created = QDateTime::fromString(created, Qt::ISODateWithMs);
     c.updated = QDateTime::fromString(updated, Qt::ISODateWithMs);
     if (!c.updated.isValid()) {
@@ -203,14 +261,16 @@ bool readConversation(const json& root, Conversation* conversation, QString* err
                 QStringLiteral("message %1 has no \"role\" and \"text\" strings").arg(i));
         }
         Message message{qstr(m["role"]), qstr(m["text"]), {}, {}};
+        if (message.role != QLatin1String("user") && message.role != QLatin1String("assistant")) {
+            return failWith(QStringLiteral("message %1 has the role \"%2\"; a conversation "
+                                           "holds \"user\" and \"assistant\" messages")
+                                .arg(i)
+                                .arg(message.role.left(40)));
+        }
         if (const auto stats = m.find("stats"); stats != m.end() && stats->is_object()) {
-            MessageStats& s = message.stats;
-            s.promptTokens = stats->value("prompt_tokens", 0);
-            s.generatedTokens = stats->value("generated_tokens", 0);
-            s.prefillTokensPerSecond = stats->value("prefill_tokens_per_second", 0.0);
-            s.decodeTokensPerSecond = stats->value("decode_tokens_per_second", 0.0);
-            s.ttftMs = stats->value("ttft_ms", 0.0);
-            s.stopReason = QString::fromStdString(stats->value("stop_reason", std::string()));
+            if (QString bad = readStats(*stats, &message.stats); !bad.isEmpty()) {
+                return failWith(QStringLiteral("message %1: %2").arg(i).arg(bad));
+            }
         }
         c.messages.push_back(std::move(message));
     }
@@ -220,10 +280,11 @@ bool readConversation(const json& root, Conversation* conversation, QString* err
 
 } // namespace
 
-bool conversationFromJson(const json& root, Conversation* conversation, QString* error) {
+bool conversationFromJson(const json& root, Conversation* conversation, QString* error,
+                          QString* notice) {
     // nlohmann's typed accessors throw on a wrong type; a bad file is a value, not a crash.
     try {
-        return readConversation(root, conversation, error);
+        return readConversation(root, conversation, error, notice);
     } catch (const json::exception& e) {
         *error = QStringLiteral("unexpected value: %1").arg(QString::fromUtf8(e.what()));
         return false;

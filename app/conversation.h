@@ -52,6 +52,10 @@ struct Conversation {
 };
 
 // The JSON form. fromJson fails with a sentence naming the problem (missing key, wrong
-// type, newer version) and never throws.
-nlohmann::json conversationToJson(const Conversation& conversation);
-bool conversationFromJson(const nlohmann::json& json, Conversation* conversation, QString* error);
+// type, a role other than "user" or "assistant", a statistic out of range, newer version) and
+// never throws. A "template" that is not a template name (hearth::is_template_name: an old
+// file may hold a path there) is not followed: the conversation takes "" (the model's own
+// template) and `notice`, when given, says so.
+nlohmann::ordered_json conversationToJson(const Conversation& conversation);
+bool conversationFromJson(const nlohmann::ordered_json& json, Conversation* conversation,
+                          QString* error, QString* notice = nullptr);

@@ -1,5 +1,9 @@
-// One JSON file per conversation, written with QSaveFile; unreadable files reported and kept.
+// One JSON file per conversation, written with QSaveFile; unreadable files reported and kept,
+// every file read bounded and without blocking.
 #include "conversation_store.h"
+
+#include "hearth/file_input.h"
+#include "hearth/json_input.h"
 
 #include <QDir>
 #include <QFile>
@@ -26,28 +30,47 @@ QList<Conversation> ConversationStore::loadAll() {
     m_unreadable.clear();
     QList<Conversation> conversations;
     const QDir dir(m_directory);
-    const QStringList names = dir.entryList({QStringLiteral("*.json")}, QDir::Files, QDir::Name);
-    for (const QString& name : names) {
+    // Every entry named *.json, whatever its kind (System: FIFOs, sockets, devices and
+    // links to them), so that what is skipped is said; newest first for the limits below.
+    const QFileInfoList entries =
+        dir.entryInfoList({QStringLiteral("*.json")},
+                          QDir::AllEntries | QDir::System | QDir::NoDotAndDotDot, QDir::Time);
+    qint64 totalBytes = 0;
+    int filesRead = 0;
+    int notRead = 0;
+    for (const QFileInfo& entry : entries) {
+        const QString name = entry.fileName();
         auto skip = [&](const QString& why) {
             m_warnings << QStringLiteral("%1: %2; skipped").arg(name, why);
             m_unreadable.insert(name);
         };
-        QFile file(dir.filePath(name));
-        if (!file.open(QIODevice::ReadOnly)) {
-            skip(file.errorString());
+        if (filesRead >= kMaxFiles || totalBytes >= kMaxTotalBytes) {
+            m_unreadable.insert(name);
+            ++notRead;
             continue;
         }
-        const QByteArray bytes = file.readAll();
-        const auto json = nlohmann::json::parse(bytes.constBegin(), bytes.constEnd(), nullptr,
-                                                /*allow_exceptions=*/false);
-        if (json.is_discarded()) {
-            skip(bytes.isEmpty() ? QStringLiteral("the file is empty")
-                                 : QStringLiteral("not valid JSON (corrupted or cut short)"));
+        ++filesRead;
+        auto text = hearth::read_file_input(QFile::encodeName(entry.filePath()).toStdString(),
+                                            "the file", size_t(kMaxFileBytes));
+        if (!text) {
+            skip(QString::fromStdString(text.error().message));
+            continue;
+        }
+        totalBytes += qint64(text->size());
+        if (text->empty()) {
+            skip(QStringLiteral("the file is empty"));
+            continue;
+        }
+        auto json = hearth::parse_json_input(
+            *text, "the file", {.max_bytes = size_t(kMaxFileBytes), .max_depth = kMaxNesting});
+        if (!json) {
+            skip(QString::fromStdString(json.error().message));
             continue;
         }
         Conversation conversation;
         QString error;
-        if (!conversationFromJson(json, &conversation, &error)) {
+        QString notice;
+        if (!conversationFromJson(*json, &conversation, &error, &notice)) {
             skip(error);
             continue;
         }
@@ -55,7 +78,17 @@ QList<Conversation> ConversationStore::loadAll() {
             skip(QStringLiteral("its id \"%1\" does not match the file name").arg(conversation.id));
             continue;
         }
+        if (!notice.isEmpty()) {
+            m_warnings << QStringLiteral("%1: %2").arg(name, notice);
+        }
         conversations.push_back(std::move(conversation));
+    }
+    if (notRead > 0) {
+        m_warnings << QStringLiteral("%1 older conversation files not read: Hearth reads the "
+                                     "%2 most recent, %3 MiB at most")
+                          .arg(notRead)
+                          .arg(kMaxFiles)
+                          .arg(kMaxTotalBytes >> 20);
     }
     std::stable_sort(
         conversations.begin(), conversations.end(),

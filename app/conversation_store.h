@@ -2,9 +2,12 @@
 // $XDG_DATA_HOME/hearth/conversations/, each written atomically (QSaveFile: a temporary file,
 // then a rename), so that a crash never leaves a half-written conversation.
 //
-// A file that cannot be read (corrupted, truncated, written by a newer Hearth) is reported
-// in warnings() and skipped; its name is remembered and the store never writes over it.
-// GUI thread only; files are small and each write is a few milliseconds.
+// A file that cannot be read (corrupted, truncated, written by a newer Hearth, past a limit,
+// not a regular file: a FIFO, a directory, a device) is reported in warnings() and skipped;
+// its name is remembered and the store never writes over it. Files are opened without
+// blocking and only when they are regular files, so a FIFO in the folder cannot freeze the
+// start-up; their size, their nesting and how many are read are bounded (the limits below,
+// docs/LIMITS.md). GUI thread only; files are small and each write is a few milliseconds.
 #pragma once
 
 #include "conversation.h"
@@ -16,6 +19,16 @@
 
 class ConversationStore {
 public:
+    // docs/LIMITS.md, "Conversations, settings and other files the app reads".
+    // One file: a conversation filling a 128k-token context is about 1 MiB of text.
+    static constexpr qint64 kMaxFileBytes = qint64{16} << 20;
+    // Arrays and objects inside one another: a conversation file nests 4 deep.
+    static constexpr size_t kMaxNesting = 16;
+    // Files read at start-up, the most recently modified first, and their bytes together:
+    // the sidebar stays quick and the memory bounded; older files are listed in warnings().
+    static constexpr int kMaxFiles = 5000;
+    static constexpr qint64 kMaxTotalBytes = qint64{512} << 20;
+
     // `directory` empty: the standard location ($XDG_DATA_HOME/hearth/conversations).
     explicit ConversationStore(QString directory = {});
 
@@ -29,7 +42,8 @@ public:
     bool save(const Conversation& conversation);
     bool remove(const QString& id);
 
-    // "name.json: <what is wrong>; skipped", one per unreadable file or failed write.
+    // "name.json: <what is wrong>; skipped", one per unreadable file or failed write, and
+    // "name.json: <what was changed>" for a file read with a correction (a template path).
     QStringList warnings() const { return m_warnings; }
 
 private:

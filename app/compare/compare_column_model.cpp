@@ -1,6 +1,8 @@
 // The compare view's column list model (see compare_column_model.h).
 #include "compare_column_model.h"
 
+#include "hearth/prompt.h"
+
 #include <QFileInfo>
 #include <QUrl>
 
@@ -90,7 +92,13 @@ bool CompareColumnModel::setData(const QModelIndex& index, const QVariant& value
     bool ok = true;
     switch (role) {
     case TemplateNameRole:
+        // A name, never a path (hearth::is_template_name): the worker reads no file for it.
         changed.templateName = value.toString().trimmed();
+        if (!hearth::is_template_name(changed.templateName.toStdString())) {
+            m_lastError =
+                QStringLiteral("'%1' is not a chat template name").arg(changed.templateName);
+            return false;
+        }
         break;
     case ModelPathRole: {
         // A path or a file:// URL (what a file dialog gives); "" for the chat's model.
@@ -119,9 +127,10 @@ bool CompareColumnModel::setData(const QModelIndex& index, const QVariant& value
         break;
     case MaxTokensRole:
         changed.maxTokens = value.toInt(&ok);
-        if (ok && (changed.maxTokens < 1 || changed.maxTokens > 1 << 16)) {
-            m_lastError =
-                QStringLiteral("max tokens must be from 1 to 65536, got %1").arg(changed.maxTokens);
+        if (ok && (changed.maxTokens < 1 || changed.maxTokens > kMaxTokens)) {
+            m_lastError = QStringLiteral("max tokens must be from 1 to %1, got %2")
+                              .arg(kMaxTokens)
+                              .arg(changed.maxTokens);
             return false;
         }
         break;

@@ -38,6 +38,10 @@ class CompareColumnModel : public QAbstractListModel {
     Q_PROPERTY(int count READ rowCount NOTIFY countChanged)
 
 public:
+    // A column's "max tokens" runs from 1 to this (docs/LIMITS.md): a reply past it would
+    // overflow any context the app offers.
+    static constexpr int kMaxTokens = 1 << 16;
+
     enum Role {
         TemplateNameRole = Qt::UserRole + 1,
         TemperatureRole,

@@ -349,7 +349,7 @@ void CompareController::followChatSampling() {
             // theirs (one for all in same-seed mode).
             const quint64 seed = chat.randomSeed() ? c.sampling.seed : quint64(chat.seed());
             c.sampling = chat.toParams(seed);
-            c.maxTokens = std::clamp(chat.maxTokens(), 1, 1 << 16);
+            c.maxTokens = std::clamp(chat.maxTokens(), 1, CompareColumnModel::kMaxTokens);
         });
     }
 }

@@ -52,6 +52,10 @@ public:
     static constexpr int kMinColumns = 2;
     // The template shoot-out's five: the model's own, ChatML, Llama 3, Mistral and raw.
     static constexpr int kMaxColumns = 5;
+    // A compare session file (docs/LIMITS.md): five columns of a long conversation fit in a
+    // few MiB; it nests 3 deep.
+    static constexpr qint64 kMaxSessionFileBytes = qint64{32} << 20;
+    static constexpr size_t kMaxSessionNesting = 16;
 
     explicit CompareController(QObject* parent = nullptr);
 

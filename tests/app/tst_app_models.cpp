@@ -274,7 +274,7 @@ void TestAppModels::storeSkipsBadFiles_data() {
     QTest::newRow("stats of the wrong type")
         << QByteArray(R"({"format":"hearth-conversation","version":1,"id":"x","messages":)"
                       R"([{"role":"user","text":"a","stats":{"generated_tokens":"many"}}]})")
-        << "unexpected value";
+        << "message 0: its \"generated_tokens\" is not a whole number";
     QTest::newRow("id is a number")
         << QByteArray(R"({"format":"hearth-conversation","version":1,"id":7,"messages":[]})")
         << "\"id\"";
