@@ -1,6 +1,5 @@
 // The centre of the window: the conversation's header and system prompt, its messages
-// (following the reply as it streams), the empty states (with no model: FirstRunPanel's
-// recommended download and the models found on this computer), and the composer.
+// (following the reply as it streams), the empty states, and the composer.
 pragma ComponentBehavior: Bound
 import QtQuick
 import QtQuick.Controls
@@ -14,9 +13,6 @@ Rectangle {
     required property ChatController controller
     readonly property bool modelReady: controller.modelState === ChatController.Ready
     readonly property bool modelLoading: controller.modelState === ChatController.Loading
-    // The Models panel, on its Download tab (the catalog) or on its list; Main.qml opens it.
-    signal catalogRequested()
-    signal modelsRequested()
     function focusComposer() { composer.focusInput() }
     // Shows the last reply as tokens with token `token` inspected (the screenshot script's
     // --panel inspector).
@@ -210,7 +206,7 @@ Rectangle {
                     text: root.modelReady ? qsTr("%1 runs on this computer. Nothing you type leaves it.").arg(root.controller.modelName)
                         : root.modelLoading ? qsTr("You can start typing; your message is sent as soon as the model is ready.")
                         : root.controller.modelState === ChatController.Failed ? root.controller.modelError
-                        : qsTr("Hearth runs GGUF models on this computer; nothing you type leaves it. Download one to start, or use one you already have.")
+                        : qsTr("Hearth runs GGUF models on this computer. Put one in %1 (scripts/fetch-default-model fetches the default, SmolLM2-135M-Instruct) or open one.").arg(root.controller.modelsDirectory)
                 }
                 ProgressBar {
                     visible: root.modelLoading
@@ -218,20 +214,19 @@ Rectangle {
                     Layout.preferredWidth: 280
                     value: root.controller.loadProgress
                 }
-                Button {
+                RowLayout {
                     Layout.alignment: Qt.AlignHCenter
-                    visible: root.modelLoading
-                    text: qsTr("Cancel")
-                    onClicked: root.controller.cancelLoad()
-                }
-                FirstRunPanel {
-                    objectName: "firstRun"
-                    Layout.fillWidth: true
-                    visible: !root.modelReady && !root.modelLoading
-                    controller: root.controller
-                    onCatalogRequested: root.catalogRequested()
-                    onModelsRequested: root.modelsRequested()
-                    onOpenFileRequested: openModel.open()
+                    visible: !root.modelReady
+                    Button {
+                        visible: root.modelLoading
+                        text: qsTr("Cancel")
+                        onClicked: root.controller.cancelLoad()
+                    }
+                    AccentButton {
+                        visible: !root.modelLoading
+                        text: qsTr("Open model…")
+                        onClicked: openModel.open()
+                    }
                 }
                 Flow {
                     Layout.fillWidth: true
