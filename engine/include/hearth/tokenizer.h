@@ -115,22 +115,37 @@ private:
     friend class StreamingDetokenizer;
 };
 
-// Turns ids into text one at a time, as they are generated: the concatenation of everything
-// push() and flush() return equals tokenizer.decode(all ids), and no returned chunk ever ends
-// in the middle of a UTF-8 character (bytes are held back until the character completes).
+// Turns ids into text one at a time, as they are generated, in the context of the tokens
+// before them (a prompt): the concatenation of everything push() and flush() return equals
+// decode(context + ids) minus decode(context), exactly, as llama.cpp and vLLM stream a
+// completion. So a SentencePiece continuation keeps the space it starts with (" Mensumes"
+// after "Once upon a time": decode drops that space only at the start of a text and after a
+// special token). Where the context ends inside a character, decode(context) ends with
+// U+FFFD and decode(context + ids) may show the whole character there: "minus" is then what
+// follows the two texts' common prefix, so the completed character is returned whole. No
+// returned chunk ends in the middle of a UTF-8 character: bytes are held back until the
+// character completes.
 class StreamingDetokenizer {
 public:
-    explicit StreamingDetokenizer(const Tokenizer& tokenizer, DecodeOptions options = {});
+    // `context` is read here and not kept. Costs O(context) once.
+    explicit StreamingDetokenizer(const Tokenizer& tokenizer, DecodeOptions options = {},
+                                  std::span<const int32_t> context = {});
 
     std::string push(int32_t id);
-    // What is still held back (an unfinished character becomes U+FFFD); resets the state.
+    // What is still held back (an unfinished character becomes U+FFFD); resets the state to
+    // that of an empty context.
     std::string flush();
 
 private:
+    std::string take_text(std::string_view bytes);
+
     const Tokenizer* tokenizer_;
     DecodeOptions options_;
     std::string pending_;
     bool strip_space_ = true;
+    // The U+FFFD that decode(context) ended with for the bytes of its unfinished last
+    // character: not returned again if those bytes still make no character.
+    size_t context_replacements_ = 0;
 };
 
 } // namespace hearth

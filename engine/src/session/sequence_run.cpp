@@ -32,7 +32,7 @@ SequenceRun::SequenceRun(const Tokenizer& tokenizer, const SamplingParams& sampl
                          const std::function<bool(const TokenEvent&)>& on_token,
                          Clock::time_point start)
     : tokenizer_(tokenizer), options_(options), on_token_(on_token), start_(start),
-      sampler_(sampling), detokenizer_(tokenizer, {.skip_special = true}),
+      sampler_(sampling), detokenizer_(tokenizer, {.skip_special = true}, prompt),
       history_(prompt.begin(), prompt.end()) {
     stats_.n_prompt = static_cast<int32_t>(prompt.size());
     stats_.stop = StopReason::max_tokens;

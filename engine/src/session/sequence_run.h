@@ -58,8 +58,10 @@ private:
     Sampler sampler_;
     StreamingDetokenizer detokenizer_;
     std::vector<int32_t> history_; // prompt and generated tokens (for the penalties)
-    std::string text_;             // complete characters generated so far
-    size_t emitted_ = 0;           // bytes of text_ handed to on_token
+    // Complete characters generated so far: decode(prompt + generated) minus decode(prompt),
+    // so a SentencePiece continuation keeps its leading space.
+    std::string text_;
+    size_t emitted_ = 0; // bytes of text_ handed to on_token
     GenerationStats stats_;
 };
 

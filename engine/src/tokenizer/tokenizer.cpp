@@ -298,22 +298,46 @@ std::string Tokenizer::pre_tokenizer() const {
     return impl_->pre;
 }
 
-StreamingDetokenizer::StreamingDetokenizer(const Tokenizer& tokenizer, DecodeOptions options)
-    : tokenizer_(&tokenizer), options_(options) {}
+StreamingDetokenizer::StreamingDetokenizer(const Tokenizer& tokenizer, DecodeOptions options,
+                                           std::span<const int32_t> context)
+    : tokenizer_(&tokenizer), options_(options) {
+    // Decode the context as decode() would, keeping only its state: whether the next piece
+    // loses its leading space, and the bytes of an unfinished last character.
+    for (const int32_t id : context) {
+        append_piece(*tokenizer_->impl_, id, options_, strip_space_, pending_);
+        pending_.erase(0, pending_.size() - held_tail(pending_));
+    }
+    const std::string shown = unicode::sanitize_utf8(pending_); // U+FFFD only
+    context_replacements_ = shown.size() / 3;
+}
+
+std::string StreamingDetokenizer::take_text(std::string_view bytes) {
+    std::string out = unicode::sanitize_utf8(bytes);
+    if (context_replacements_ > 0 && !out.empty()) {
+        // The first text after the context starts with its unfinished character's bytes.
+        size_t drop = 0;
+        while (drop < context_replacements_ && out.compare(drop * 3, 3, "\xEF\xBF\xBD") == 0) {
+            ++drop;
+        }
+        out.erase(0, drop * 3);
+        context_replacements_ = 0;
+    }
+    return out;
+}
 
 std::string StreamingDetokenizer::push(int32_t id) {
     append_piece(*tokenizer_->impl_, id, options_, strip_space_, pending_);
     const size_t keep = held_tail(pending_);
-    std::string out =
-        unicode::sanitize_utf8(std::string_view(pending_).substr(0, pending_.size() - keep));
+    std::string out = take_text(std::string_view(pending_).substr(0, pending_.size() - keep));
     pending_.erase(0, pending_.size() - keep);
     return out;
 }
 
 std::string StreamingDetokenizer::flush() {
-    std::string out = unicode::sanitize_utf8(pending_);
+    std::string out = take_text(pending_);
     pending_.clear();
     strip_space_ = true;
+    context_replacements_ = 0;
     return out;
 }
 
