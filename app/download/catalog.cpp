@@ -1,6 +1,8 @@
 // The curated model catalog: parsing and plausibility checks.
 #include "catalog.h"
 
+#include "hearth/model.h"
+
 #include <QFile>
 #include <QHash>
 #include <QJsonArray>
@@ -45,6 +47,7 @@ std::expected<QList<CatalogEntry>, QString> parseCatalog(const QByteArray& json)
                                                             {&entry.name, "name"},
                                                             {&entry.family, "family"},
                                                             {&entry.repo, "repo"},
+                                                            {&entry.architecture, "architecture"},
                                                             {&entry.license, "license"},
                                                             {&entry.templateFamily, "template"},
                                                             {&entry.description, "description"}};
@@ -65,6 +68,10 @@ std::expected<QList<CatalogEntry>, QString> parseCatalog(const QByteArray& json)
         if (!repoPattern.match(entry.repo).hasMatch()) {
             return std::unexpected(
                 QStringLiteral("%1: repo '%2' is not owner/name").arg(where, entry.repo));
+        }
+        if (!hearth::architecture_supported(entry.architecture.toStdString())) {
+            return std::unexpected(QStringLiteral("%1: architecture '%2' is not one Hearth runs")
+                                       .arg(where, entry.architecture));
         }
         entry.parameters = object.value("parameters").toInteger(0);
         if (entry.parameters < 10'000'000 || entry.parameters > 1'000'000'000'000) {

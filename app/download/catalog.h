@@ -18,6 +18,7 @@ struct CatalogEntry {
     QString name; // "Qwen2.5 7B Instruct"
     QString family;
     QString repo;
+    QString architecture; // general.architecture of its files, as llama.cpp writes it: llama, qwen2
     qint64 parameters = 0;
     int contextLength = 0;
     QString license;
@@ -28,7 +29,8 @@ struct CatalogEntry {
 
 // Parses and checks a catalog: every required field present, values plausible (repository
 // owner/name, files *.gguf, 10M to 1T parameters, context 512 to 2M tokens, SHA-256 as 64
-// hex digits), ids unique. The message names the entry and the field.
+// hex digits), an architecture the engine runs (no entry a user could download and then
+// not load), ids unique. The message names the entry and the field.
 std::expected<QList<CatalogEntry>, QString> parseCatalog(const QByteArray& json);
 // The catalog compiled into the binary.
 std::expected<QList<CatalogEntry>, QString> builtinCatalog();

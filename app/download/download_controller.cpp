@@ -154,6 +154,7 @@ QVariantList DownloadController::catalog() const {
                                {"name", entry.name},
                                {"family", entry.family},
                                {"repo", entry.repo},
+                               {"architecture", entry.architecture},
                                {"parameters", static_cast<double>(entry.parameters)},
                                {"contextLength", entry.contextLength},
                                {"license", entry.license},

@@ -1,11 +1,10 @@
 // Model downloads (hearth_download) against a local HTTP server: resume, redirects, errors,
 // checksums, disk space, pause/cancel, the queue, app restarts; the Hub listing and
-// references; the catalog; reading a remote GGUF header; the fit badge's choice of device.
-#include "catalog.h"
+// references; reading a remote GGUF header; the fit badge's choice of device. The catalog:
+// tst_catalog; hostile servers and the limits: tst_download_limits, tst_hf_api.
 #include "download_manager.h"
 #include "download_test_server.h"
 #include "download_test_support.h"
-#include "hearth/chat_template.h"
 #include "hf_api.h"
 #include "model_fit.h"
 #include "remote_gguf_probe.h"
@@ -18,7 +17,6 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QRandomGenerator>
-#include <QSet>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -485,57 +483,6 @@ private slots:
         QVERIFY(!HfApi::parseTree("{not json"));
         QVERIFY(!HfApi::parseTree("{}"));
         qunsetenv("HEARTH_HF_ENDPOINT");
-    }
-
-    void builtinCatalogIsComplete() {
-        auto catalog = builtinCatalog();
-        QVERIFY2(catalog, catalog ? "" : qPrintable(catalog.error()));
-        QVERIFY(catalog->size() >= 12);
-        QSet<QString> families;
-        qint64 smallest = std::numeric_limits<qint64>::max();
-        qint64 largest = 0;
-        for (const CatalogEntry& entry : *catalog) {
-            families.insert(entry.family);
-            smallest = std::min(smallest, entry.parameters);
-            largest = std::max(largest, entry.parameters);
-            QVERIFY2(entry.files.size() >= 2 && entry.files.size() <= 3, qPrintable(entry.id));
-            // The template family named is one of the engine's built-ins.
-            QVERIFY2(hearth::find_builtin_template(entry.templateFamily.toStdString()),
-                     qPrintable(entry.id + QStringLiteral(": no built-in template ") +
-                                entry.templateFamily));
-            for (const CatalogFile& file : entry.files) {
-                // The quantization named is the one in the file name.
-                QCOMPARE(HfApi::quantizationFromName(file.file), file.quantization.toUpper());
-            }
-        }
-        QVERIFY(families.size() >= 5);
-        QVERIFY(smallest <= 150'000'000);
-        QVERIFY(largest >= 70'000'000'000);
-        QVERIFY(findCatalogEntry(*catalog, "SMOLLM2-135M-INSTRUCT"));
-        QVERIFY(!findCatalogEntry(*catalog, "no-such-model"));
-    }
-
-    void catalogErrorsNameTheProblem() {
-        const QByteArray good = R"({"models":[{"id":"x","name":"X","family":"F","repo":"a/b",
-            "parameters":1000000000,"context_length":4096,"license":"mit","template":"chatml",
-            "description":"d","files":[{"quantization":"Q4_K_M","file":"x-Q4_K_M.gguf"}]}]})";
-        QVERIFY(parseCatalog(good));
-        const std::pair<QByteArray, QByteArray> bad[] = {
-            {"not json", "catalog:"},
-            {R"({"models":[]})", "no \"models\""},
-            {QByteArray(good).replace("\"repo\":\"a/b\"", "\"repo\":\"ab\""), "not owner/name"},
-            {QByteArray(good).replace("1000000000", "5"), "parameters"},
-            {QByteArray(good).replace("4096", "10"), "context_length"},
-            {QByteArray(good).replace("\"license\":\"mit\",", ""), "\"license\""},
-            {QByteArray(good).replace("x-Q4_K_M.gguf", "x.bin"), "not a .gguf"},
-            {QByteArray(good).replace("\"file\":", "\"sha256\":\"abc\",\"file\":"), "sha256"},
-        };
-        for (const auto& [json, expected] : bad) {
-            auto result = parseCatalog(json);
-            QVERIFY2(!result, json.constData());
-            QVERIFY2(result.error().contains(QString::fromLatin1(expected)),
-                     qPrintable(result.error()));
-        }
     }
 
     void fitPicksTheBestDevice() {

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <string_view>
 
 #include "hearth/error.h"
 #include "hearth/gguf.h"
@@ -17,6 +18,10 @@
 #include "hearth/tokenizer.h"
 
 namespace hearth {
+
+// True when Model::load runs models of this `general.architecture` ("llama", "qwen2", ...);
+// for any other, load fails with `unsupported` and names the ones it runs.
+bool architecture_supported(std::string_view architecture);
 
 struct LoadOptions {
     int n_threads = 0; // 0: the machine's physical cores

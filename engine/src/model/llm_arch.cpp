@@ -1,6 +1,8 @@
 // The differences between supported architectures, as llama.cpp's llama-model.cpp sets them.
 #include "llm_arch.h"
 
+#include "hearth/model.h"
+
 #include <array>
 
 namespace hearth {
@@ -29,6 +31,10 @@ std::optional<ArchTraits> arch_traits(std::string_view architecture) {
         }
     }
     return std::nullopt;
+}
+
+bool architecture_supported(std::string_view architecture) {
+    return arch_traits(architecture).has_value();
 }
 
 std::string_view supported_architectures() { return "llama, mistral, qwen2, qwen3, gemma3"; }
