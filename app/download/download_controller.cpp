@@ -36,7 +36,7 @@ DownloadController::DownloadController(QObject* parent)
     } else {
         m_catalogError = catalog.error();
     }
-    m_manager->setToken(effectiveToken(), HfApi::endpoint().host());
+    m_manager->setToken(effectiveToken(), HfApi::endpoint());
     connect(m_manager, &DownloadManager::taskFinished, this,
             [this](DownloadTask* task, const QString& path) {
                 if (task->state().group.isEmpty()) {
@@ -68,7 +68,7 @@ void DownloadController::setModelsDirectory(const QString& directory) {
 
 void DownloadController::setToken(const QString& token) {
     m_token = token.trimmed().toUtf8();
-    m_manager->setToken(effectiveToken(), HfApi::endpoint().host());
+    m_manager->setToken(effectiveToken(), HfApi::endpoint());
     emit tokenChanged();
 }
 
@@ -247,9 +247,7 @@ void DownloadController::probe(int index) {
     const QUrl url = m_lookupUrl.isValid()
                          ? m_lookupUrl
                          : HfApi::resolveUrl(m_lookupRepo, choice.parts.first().path);
-    auto* probe = new RemoteGgufProbe(
-        &m_network, url, url.host() == HfApi::endpoint().host() ? effectiveToken() : QByteArray(),
-        this);
+    auto* probe = new RemoteGgufProbe(&m_network, url, effectiveToken(), HfApi::endpoint(), this);
     const int generation = m_lookupGeneration;
     connect(probe, &RemoteGgufProbe::finished, this, [=, this](const hearth::ModelInfo& info) {
         probe->deleteLater();
@@ -282,14 +280,22 @@ void DownloadController::probe(int index) {
 void DownloadController::enqueueParts(const QString& repo, const QList<HfApi::RemoteFile>& parts,
                                       const QUrl& direct) {
     const QString group = parts.size() > 1 ? repo + '/' + parts.first().path : QString();
+    QList<DownloadState> requests;
     for (const HfApi::RemoteFile& part : parts) {
         DownloadState request;
         request.url = direct.isValid() ? direct : HfApi::resolveUrl(repo, part.path);
-        request.destination =
-            QDir(m_modelsDirectory).absoluteFilePath(QFileInfo(request.url.path()).fileName());
+        auto destination = DownloadState::destinationIn(m_modelsDirectory, request.url);
+        if (!destination) {
+            setLastError(destination.error()); // no part starts: the model would be incomplete
+            return;
+        }
+        request.destination = *destination;
         request.expectedSize = part.size;
         request.sha256 = part.sha256;
         request.group = group;
+        requests.append(request);
+    }
+    for (const DownloadState& request : requests) {
         m_manager->enqueue(request);
     }
 }

@@ -18,9 +18,9 @@ void DownloadManager::setMaxConcurrent(int count) {
     schedule();
 }
 
-void DownloadManager::setToken(const QByteArray& token, const QString& host) {
+void DownloadManager::setToken(const QByteArray& token, const QUrl& origin) {
     m_token = token;
-    m_tokenHost = host;
+    m_tokenOrigin = origin;
 }
 
 DownloadTask* DownloadManager::find(const QString& destination) const {
@@ -48,7 +48,7 @@ DownloadTask* DownloadManager::enqueue(const DownloadState& request, bool start)
         remove(existing);
     }
     const QByteArray token =
-        !m_token.isEmpty() && request.url.host() == m_tokenHost ? m_token : QByteArray();
+        HttpPolicy::sameOrigin(request.url, m_tokenOrigin) ? m_token : QByteArray();
     auto* task = new DownloadTask(&m_network, request, token, m_options, this);
     connect(task, &DownloadTask::finished, this,
             [this, task](const QString& path) { onTaskFinished(task, path); });

@@ -20,15 +20,17 @@ public:
 
     void setMaxConcurrent(int count);
     int maxConcurrent() const { return m_maxConcurrent; }
-    // The token (Hugging Face's) and the host it belongs to: tasks whose URL is on that host
-    // send it; other hosts never see it. Empty token: none sent.
-    void setToken(const QByteArray& token, const QString& host);
+    // The token (Hugging Face's) and the origin it belongs to (scheme, host and port, as
+    // HfApi::endpoint() gives them): tasks whose URL is on that origin send it; other origins
+    // never see it, nor does the CDN a redirect leads to. Empty token: none sent.
+    void setToken(const QByteArray& token, const QUrl& origin);
     void setOptions(const DownloadOptions& options) { m_options = options; }
     DownloadOptions options() const { return m_options; }
 
     // Adds a download; it starts when a slot is free. A download already in the queue for
     // the same destination is returned instead of a second one. With `start` false the task
-    // is added paused.
+    // is added paused. A task that starts at once may end before this returns (a directory
+    // that cannot be made, a disk too small): connect to taskFailed and taskFinished first.
     DownloadTask* enqueue(const DownloadState& request, bool start = true);
     // Re-enqueues the interrupted downloads whose state files are in `directory`, paused
     // (autoStart false) or queued. Returns how many.
@@ -60,6 +62,6 @@ private:
     QList<DownloadTask*> m_tasks;
     DownloadOptions m_options;
     QByteArray m_token;
-    QString m_tokenHost;
+    QUrl m_tokenOrigin;
     int m_maxConcurrent = 2;
 };

@@ -10,6 +10,8 @@
 #include <QRegularExpression>
 #include <QStorageInfo>
 
+using HttpPolicy::displayUrl;
+
 namespace {
 
 constexpr qint64 kSpeedWindowMs = 3000;
@@ -17,11 +19,6 @@ constexpr qint64 kProgressIntervalMs = 100;
 
 QString sizeText(qint64 bytes) {
     return QLocale::c().formattedDataSize(bytes, 1, QLocale::DataSizeIecFormat);
-}
-
-// The URL as shown in messages: without its query, which may carry a signature.
-QString displayUrl(const QUrl& url) {
-    return url.adjusted(QUrl::RemoveQuery | QUrl::RemoveUserInfo).toString();
 }
 
 } // namespace
@@ -36,6 +33,7 @@ DownloadTask::DownloadTask(QNetworkAccessManager* network, DownloadState state, 
         };
     }
     m_total = m_state.expectedSize;
+    m_redirects = HttpPolicy::RedirectChain(m_options.maxRedirects);
     m_hash = std::make_shared<Sha256>();
     m_retryTimer.setSingleShot(true);
     connect(&m_retryTimer, &QTimer::timeout, this, [this] {
@@ -74,7 +72,13 @@ void DownloadTask::start() {
     }
     m_error.clear();
     m_pendingFailure.clear();
+    m_ownsPartFiles = false;
     m_total = m_state.expectedSize;
+    if (!HttpPolicy::isHttp(m_state.url)) {
+        fail(QStringLiteral("cannot download %1: only http and https URLs are fetched")
+                 .arg(displayUrl(m_state.url)));
+        return;
+    }
     const QString directory = QFileInfo(m_state.destination).absolutePath();
     if (!QDir().mkpath(directory)) {
         fail(QStringLiteral("cannot create the directory %1").arg(directory));
@@ -114,13 +118,24 @@ void DownloadTask::onExistingHashed(const FileHash& result) {
 // file) and hashes what it already holds before the transfer goes on.
 void DownloadTask::prepareTransfer() {
     const auto saved = DownloadState::load(m_state.destination);
-    if (!saved || !saved->sameTarget(m_state)) {
+    // Only a regular file is continued: never a symbolic link (the data would go where it
+    // points) nor a FIFO (writes would block).
+    const QFileInfo part(partPath());
+    const bool plainPart = !part.isSymLink() && (part.isFile() || !part.exists());
+    const bool continuing = saved && saved->sameTarget(m_state) && plainPart;
+    // Checked before anything is written: a download that cannot fit leaves no files behind.
+    const qint64 kept = continuing ? QFileInfo(partPath()).size() : 0;
+    if (m_total >= 0 && !checkFreeSpace(m_total - std::min(kept, m_total))) {
+        return;
+    }
+    if (!continuing) {
         QFile::remove(partPath());
     }
     if (const QString error = m_state.save(); !error.isEmpty()) {
         fail(error);
         return;
     }
+    m_ownsPartFiles = true;
     m_file.setFileName(partPath());
     if (!m_file.open(QIODevice::ReadWrite)) {
         fail(QStringLiteral("cannot open %1: %2").arg(partPath(), m_file.errorString()));
@@ -129,12 +144,9 @@ void DownloadTask::prepareTransfer() {
     m_hash = std::make_shared<Sha256>();
     m_offset = m_file.size();
     if (m_total >= 0 && m_offset > m_total) {
-        restartFromZero();
+        restartFromZero({});
     }
     m_file.seek(m_offset);
-    if (m_total >= 0 && !checkFreeSpace(m_total - m_offset)) {
-        return;
-    }
     if (m_offset == 0) {
         beginTransfer();
         return;
@@ -154,7 +166,9 @@ void DownloadTask::onPartHashed(const FileHash& result) {
 
 void DownloadTask::beginTransfer() {
     m_attempt = 0;
-    m_offsetAtAttempt = m_offset;
+    m_failedAttempts = 0;
+    m_furthest = m_offset;
+    m_restartReason.clear();
     m_clock.start();
     m_samples.clear();
     m_speed = 0;
@@ -162,9 +176,7 @@ void DownloadTask::beginTransfer() {
         verifyAndRename();
         return;
     }
-    m_currentUrl = m_state.url;
-    m_visited.clear();
-    m_redirects = 0;
+    m_redirects.start(m_state.url);
     sendRequest();
 }
 
@@ -201,18 +213,9 @@ void DownloadTask::abortHashing() {
 }
 
 void DownloadTask::sendRequest() {
-    QNetworkRequest request(m_currentUrl);
-    request.setAttribute(QNetworkRequest::RedirectPolicyAttribute,
-                         QNetworkRequest::ManualRedirectPolicy);
-    request.setTransferTimeout(m_options.transferTimeoutMs);
-    request.setHeader(QNetworkRequest::UserAgentHeader, QByteArray("Hearth/" HEARTH_VERSION));
-    // Byte offsets must be those of the file itself, not of a compressed stream.
-    request.setRawHeader("Accept-Encoding", "identity");
-    // The token goes to the host it was given for, never to the CDN a redirect points at.
-    if (!m_token.isEmpty() && m_currentUrl.host() == m_state.url.host() &&
-        m_currentUrl.port() == m_state.url.port()) {
-        request.setRawHeader("Authorization", "Bearer " + m_token);
-    }
+    // The token goes to the origin it was given for, never to the CDN a redirect points at.
+    QNetworkRequest request = HttpPolicy::makeRequest(m_redirects.current(), m_token, m_state.url,
+                                                      m_options.transferTimeoutMs);
     if (m_offset > 0) {
         request.setRawHeader("Range", QByteArray("bytes=") + QByteArray::number(m_offset) + "-");
     }
@@ -236,7 +239,7 @@ bool DownloadTask::acceptResponse() {
     if (status == 200) {
         if (m_offset > 0) {
             // The server ignored the Range header: its body is the whole file.
-            restartFromZero();
+            restartFromZero(QStringLiteral("it ignored the Range request"));
         }
         total = m_reply->header(QNetworkRequest::ContentLengthHeader).toLongLong(nullptr);
         if (!m_reply->header(QNetworkRequest::ContentLengthHeader).isValid()) {
@@ -280,6 +283,14 @@ void DownloadTask::onReadyRead() {
     if (!acceptResponse()) {
         if (!m_pendingFailure.isEmpty()) {
             fail(m_pendingFailure);
+            return;
+        }
+        // Not file data (a redirect, an error page): its headers say all there is to know. A
+        // body that goes on (it might never end) is cut short and the headers acted on.
+        if (HttpPolicy::discardUnwantedBody(m_reply)) {
+            QNetworkReply* reply = takeReply();
+            reply->abort();
+            handleResponse(reply);
         }
         return;
     }
@@ -302,22 +313,34 @@ void DownloadTask::onFinished() {
     if (!reply || sender() != reply) {
         return; // a reply aborted by pause() or cancel()
     }
-    m_reply = nullptr;
-    reply->deleteLater();
-    if (m_status != Status::Running) {
-        return;
-    }
-    if (reply->bytesAvailable() > 0) {
-        m_reply = reply;
+    if (m_status == Status::Running && reply->bytesAvailable() > 0) {
         onReadyRead(); // the last bytes
-        m_reply = nullptr;
-        if (m_status != Status::Running) {
-            return; // failed on them
+        if (m_reply != reply) {
+            return; // failed on them, or handled as a response that is not file data
         }
     }
-    const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+    takeReply();
+    if (m_status == Status::Running) {
+        handleResponse(reply);
+    }
+}
+
+// The reply, no longer this task's: no more signals from it, deleted later.
+QNetworkReply* DownloadTask::takeReply() {
+    QNetworkReply* reply = m_reply;
+    m_reply = nullptr;
+    if (reply) {
+        disconnect(reply, nullptr, this, nullptr);
+        reply->deleteLater();
+    }
+    return reply;
+}
+
+// What a finished response (or one ended at its headers) means for the download.
+void DownloadTask::handleResponse(QNetworkReply* reply) {
+    const int status = HttpPolicy::statusOf(reply);
     const QString url = displayUrl(m_state.url);
-    if (status == 301 || status == 302 || status == 303 || status == 307 || status == 308) {
+    if (HttpPolicy::isRedirect(status)) {
         followRedirect(reply->rawHeader("Location"));
         return;
     }
@@ -337,7 +360,7 @@ void DownloadTask::onFinished() {
         if (m_total >= 0 && m_offset == m_total) {
             verifyAndRename();
         } else {
-            restartFromZero();
+            restartFromZero(QStringLiteral("it refused the Range request with HTTP 416"));
             retryOrFail(QStringLiteral("the server refused the range request (HTTP 416)"));
         }
         return;
@@ -349,74 +372,84 @@ void DownloadTask::onFinished() {
                 .arg(reply->attribute(QNetworkRequest::HttpReasonPhraseAttribute).toString(), url));
         return;
     }
-    if (status >= 500 || reply->error() != QNetworkReply::NoError) {
-        retryOrFail(status >= 500 ? QStringLiteral("HTTP %1 from %2").arg(status).arg(url)
-                                  : reply->errorString());
+    if (status >= 500) {
+        retryOrFail(QStringLiteral("HTTP %1 from %2").arg(status).arg(url));
+        return;
+    }
+    if (status != 0 && status != 200 && status != 206) {
+        fail(QStringLiteral("unexpected answer HTTP %1 from %2").arg(status).arg(url));
+        return;
+    }
+    const QString cutShort =
+        QStringLiteral("the connection closed after %1 of %2 bytes").arg(m_offset).arg(m_total);
+    if (reply->error() != QNetworkReply::NoError) {
+        const bool closed = reply->error() == QNetworkReply::RemoteHostClosedError && m_total >= 0;
+        retryOrFail(closed ? cutShort
+                           : HttpPolicy::failureText(reply, m_options.transferTimeoutMs));
         return;
     }
     if (m_total >= 0 && m_offset < m_total) {
-        retryOrFail(QStringLiteral("the connection closed after %1 of %2 bytes")
-                        .arg(m_offset)
-                        .arg(m_total));
+        retryOrFail(cutShort);
         return;
     }
     verifyAndRename();
 }
 
 void DownloadTask::followRedirect(const QByteArray& location) {
-    if (location.isEmpty()) {
-        fail(QStringLiteral("a redirect without a Location header from %1")
-                 .arg(displayUrl(m_currentUrl)));
+    if (const auto next = m_redirects.follow(location); !next) {
+        fail(next.error());
         return;
     }
-    const QUrl next = m_currentUrl.resolved(QUrl::fromEncoded(location));
-    m_visited.insert(m_currentUrl);
-    if (m_visited.contains(next)) {
-        fail(QStringLiteral("redirect loop: %1 leads back to %2")
-                 .arg(displayUrl(m_currentUrl), displayUrl(next)));
-        return;
-    }
-    if (++m_redirects > m_options.maxRedirects) {
-        fail(QStringLiteral("too many redirects (more than %1) from %2")
-                 .arg(m_options.maxRedirects)
-                 .arg(displayUrl(m_state.url)));
-        return;
-    }
-    if (m_currentUrl.scheme() == QLatin1String("https") &&
-        next.scheme() != QLatin1String("https")) {
-        fail(QStringLiteral("refusing a redirect from https to %1").arg(displayUrl(next)));
-        return;
-    }
-    m_currentUrl = next;
     sendRequest();
 }
 
 void DownloadTask::retryOrFail(const QString& reason) {
-    // Failures that moved the download forward do not use up the attempts.
-    if (m_offset > m_offsetAtAttempt) {
+    // Only a failure that took the file further than ever before resets the count: a server
+    // that drops every response half way, and ignores or refuses the Range that would resume
+    // it, starts over each time and never gets past that mark.
+    if (m_offset > m_furthest) {
+        m_furthest = m_offset;
         m_attempt = 0;
     }
-    m_offsetAtAttempt = m_offset;
+    ++m_failedAttempts;
     if (++m_attempt > m_options.maxRetries) {
-        fail(QStringLiteral("download failed after %1 attempts: %2").arg(m_attempt).arg(reason));
+        const QString restarts =
+            m_restartReason.isEmpty()
+                ? QString()
+                : QStringLiteral("; the server does not resume downloads (%1), so every attempt "
+                                 "started over")
+                      .arg(m_restartReason);
+        fail(QStringLiteral("download failed after %1 attempts: %2%3")
+                 .arg(m_attempt)
+                 .arg(reason, restarts));
+        return;
+    }
+    if (m_failedAttempts >= m_options.maxAttempts) {
+        fail(QStringLiteral("download stopped after %1 attempts in all, each cut short: %2; the "
+                            "%3 bytes received are kept, to resume later")
+                 .arg(m_failedAttempts)
+                 .arg(reason)
+                 .arg(m_offset));
         return;
     }
     m_file.flush();
     setStatus(Status::Retrying);
     m_error = reason;
     // Signed CDN URLs expire: each attempt starts again from the original URL.
-    m_currentUrl = m_state.url;
-    m_visited.clear();
-    m_redirects = 0;
+    m_redirects.start(m_state.url);
     m_retryTimer.start(m_options.retryBaseDelayMs << std::min(m_attempt - 1, 6));
 }
 
-void DownloadTask::restartFromZero() {
+// Throws away what NAME.part holds; `why` (the server's fault, for the final message) is
+// empty when the bytes on disk were simply too many.
+void DownloadTask::restartFromZero(const QString& why) {
+    if (!why.isEmpty()) {
+        m_restartReason = why;
+    }
     m_file.resize(0);
     m_file.seek(0);
     m_hash->reset();
     m_offset = 0;
-    m_offsetAtAttempt = 0;
     m_samples.clear();
 }
 
@@ -497,10 +530,8 @@ void DownloadTask::cancel() {
 }
 
 void DownloadTask::abortReply() {
-    if (QNetworkReply* reply = m_reply) {
-        m_reply = nullptr; // onFinished ignores a reply that is no longer ours
-        reply->abort();
-        reply->deleteLater();
+    if (QNetworkReply* reply = takeReply()) {
+        reply->abort(); // its finished() no longer reaches this task
     }
 }
 
@@ -509,6 +540,11 @@ void DownloadTask::fail(const QString& message) {
     abortHashing();
     abortReply();
     m_file.close();
+    // Nothing to resume from: no empty NAME.part for the next run to list as interrupted.
+    if (m_offset == 0 && m_ownsPartFiles) {
+        QFile::remove(partPath());
+        DownloadState::remove(m_state.destination);
+    }
     m_error = message;
     m_speed = 0;
     setStatus(Status::Failed);

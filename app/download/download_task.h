@@ -1,13 +1,15 @@
 // One file downloaded over HTTP(S) into NAME.part, verified, then renamed to NAME.
 //
-// The task follows redirects itself (Hugging Face answers with a redirect to its CDN) so
-// that it can stop loops and send the access token only to the host it was given for. It
-// resumes with an HTTP Range request from the bytes already in NAME.part (after a dropped
-// connection, a pause or an app restart: see DownloadState), starts over cleanly when the
-// server ignores the range, retries network failures with exponential back-off, hashes the
-// data as it arrives, and renames the file only when its size and SHA-256 match. The bytes
-// already on disk (a NAME.part it continues, a finished file it may not need to fetch again)
-// are hashed on a worker thread (file_hasher.h); the request waits for that hash.
+// The task follows redirects itself (Hugging Face answers with a redirect to its CDN) under
+// http_policy.h's rules: bounded, no loops, the access token only to the origin it was given
+// for. It resumes with an HTTP Range request from the bytes already in NAME.part (after a
+// dropped connection, a pause or an app restart: see DownloadState), starts over cleanly when
+// the server ignores the range, retries failures with exponential back-off until they stop
+// taking the file further (DownloadOptions), hashes the data as it arrives, and renames the
+// file only when its size and SHA-256 match. The bytes already on disk (a NAME.part it
+// continues, a finished file it may not need to fetch again) are hashed on a worker thread
+// (file_hasher.h); the request waits for that hash. A download that fails before its first
+// byte leaves no NAME.part behind.
 //
 // Lives on the thread of its QNetworkAccessManager (the GUI thread in the app). Not
 // thread-safe. The token is never written to a log, a message or the state file.
@@ -15,6 +17,7 @@
 
 #include "download_state.h"
 #include "file_hasher.h"
+#include "http_policy.h"
 #include "sha256.h"
 
 #include <QElapsedTimer>
@@ -22,7 +25,6 @@
 #include <QFutureWatcher>
 #include <QObject>
 #include <QPointer>
-#include <QSet>
 #include <QTimer>
 #include <QUrl>
 #include <atomic>
@@ -33,11 +35,19 @@
 class QNetworkAccessManager;
 class QNetworkReply;
 
+// docs/LIMITS.md, "Downloads and Hugging Face".
 struct DownloadOptions {
-    int maxRetries = 4;            // attempts after a failure that made no progress
-    int retryBaseDelayMs = 1000;   // back-off: base, 2×base, 4×base, ...
-    int transferTimeoutMs = 30000; // a stalled connection counts as dropped after this
-    int maxRedirects = 10;
+    // Failed attempts in a row that made no lasting progress before the task gives up. An
+    // attempt makes lasting progress when it takes the file further than every attempt before
+    // it; one that started over from zero (the server ignored or refused the Range) and fell
+    // short of that mark did not, however many bytes it fetched.
+    int maxRetries = 4;
+    // Attempts in all, progress or not, for one start(): a server that sends a few more bytes
+    // on each connection stops here. NAME.part stays, to resume later.
+    int maxAttempts = 100;
+    int retryBaseDelayMs = 1000; // back-off: base, 2×base, 4×base, ... (at most 64×base)
+    int transferTimeoutMs = HttpPolicy::kTransferTimeoutMs;
+    int maxRedirects = HttpPolicy::kMaxRedirects;
     // Free bytes on the volume of a directory; QStorageInfo by default, a fixed figure in tests.
     std::function<qint64(const QString& directory)> freeSpace;
 };
@@ -48,7 +58,8 @@ public:
     enum class Status { Queued, Running, Retrying, Paused, Verifying, Finished, Failed, Cancelled };
     Q_ENUM(Status)
 
-    // `token` (may be empty) is sent as "Authorization: Bearer" to the host of state.url only.
+    // `token` (may be empty) is sent as "Authorization: Bearer" to the origin of state.url only
+    // (the manager gives it to tasks whose URL is on the hub's origin).
     DownloadTask(QNetworkAccessManager* network, DownloadState state, QByteArray token,
                  DownloadOptions options, QObject* parent = nullptr);
     ~DownloadTask() override;
@@ -96,9 +107,11 @@ private:
     void onReadyRead();
     void onFinished();
     bool acceptResponse();
+    QNetworkReply* takeReply();
+    void handleResponse(QNetworkReply* reply);
     void followRedirect(const QByteArray& location);
     void retryOrFail(const QString& reason);
-    void restartFromZero();
+    void restartFromZero(const QString& why);
     void verifyAndRename();
     void abortReply();
     void fail(const QString& message);
@@ -123,16 +136,17 @@ private:
     std::shared_ptr<std::atomic_bool> m_hashCancel;
     QTimer m_retryTimer;
 
-    QUrl m_currentUrl;    // after redirects
-    QSet<QUrl> m_visited; // URLs of this redirect chain, to stop loops
-    int m_redirects = 0;
+    HttpPolicy::RedirectChain m_redirects; // of the current attempt
     bool m_responseAccepted = false;
-    QString m_pendingFailure; // a fatal problem acceptResponse() found
+    QString m_pendingFailure;     // a fatal problem acceptResponse() found
+    bool m_ownsPartFiles = false; // this start() wrote NAME.part.json (and opened NAME.part)
 
     qint64 m_offset = 0; // bytes in NAME.part
     qint64 m_total = -1;
-    int m_attempt = 0;
-    qint64 m_offsetAtAttempt = 0;
+    int m_attempt = 0;        // failed attempts since the last one that made lasting progress
+    int m_failedAttempts = 0; // in all, since start()
+    qint64 m_furthest = 0;    // the furthest offset any attempt since start() reached
+    QString m_restartReason;  // why an attempt had to start over from zero, if one did
 
     QElapsedTimer m_clock;
     std::deque<std::pair<qint64, qint64>> m_samples; // (ms, offset) over the last seconds

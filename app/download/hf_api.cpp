@@ -1,13 +1,15 @@
 // Hugging Face Hub: references, URLs and the GGUF files of a repository (see the header).
 #include "hf_api.h"
 
-#include <QJsonArray>
-#include <QJsonDocument>
-#include <QJsonObject>
+#include "hearth/json_input.h"
+#include "http_policy.h"
+
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
 #include <QPointer>
 #include <QRegularExpression>
+#include <QSet>
+#include <limits>
 #include <map>
 #include <memory>
 
@@ -30,12 +32,31 @@ QString envString(const char* name) {
     return qEnvironmentVariable(name).trimmed();
 }
 
+// The endpoint's path, without trailing slashes: "" for the Hub, "/mirror" for a mirror
+// served under a path.
+QString endpointPath(const QUrl& hub) {
+    QString path = hub.path();
+    while (path.endsWith('/')) {
+        path.chop(1);
+    }
+    return path;
+}
+
+// A URL on the endpoint: its path (a mirror's, if any) followed by `path`.
+QUrl endpointUrl(const QString& path) {
+    QUrl url = endpoint();
+    url.setPath(endpointPath(url) + path);
+    return url;
+}
+
 } // namespace
 
 QUrl endpoint() {
     for (const char* name : {"HEARTH_HF_ENDPOINT", "HF_ENDPOINT"}) {
         if (const QString value = envString(name); !value.isEmpty()) {
-            return QUrl(value.endsWith('/') ? value.chopped(1) : value);
+            QUrl url(value);
+            url.setPath(endpointPath(url));
+            return url.adjusted(QUrl::RemoveQuery | QUrl::RemoveFragment);
         }
     }
     return QUrl(QStringLiteral("https://huggingface.co"));
@@ -78,16 +99,22 @@ std::expected<ModelReference, QString> parseReference(const QString& input) {
     }
     const QUrl hub = endpoint();
     const QString host = url.host().toLower();
-    const bool onHub = (host == hub.host().toLower() && url.port() == hub.port()) ||
-                       host == QLatin1String("huggingface.co") || host == QLatin1String("hf.co") ||
+    const bool onEndpoint = HttpPolicy::sameOrigin(url, hub);
+    const bool onHub = onEndpoint || host == QLatin1String("huggingface.co") ||
+                       host == QLatin1String("hf.co") ||
                        host == QLatin1String("www.huggingface.co");
     ModelReference reference;
     if (!onHub) {
         reference.url = url;
         return reference;
     }
-    // /owner/repo[/(tree|blob|resolve)/REV[/path...]]
-    const QStringList segments = url.path().split('/', Qt::SkipEmptyParts);
+    // [/mirror]/owner/repo[/(tree|blob|resolve)/REV[/path...]]
+    QString path = url.path();
+    if (const QString prefix = endpointPath(hub);
+        onEndpoint && !prefix.isEmpty() && path.startsWith(prefix + '/')) {
+        path = path.mid(prefix.size());
+    }
+    const QStringList segments = path.split('/', Qt::SkipEmptyParts);
     if (segments.size() < 2) {
         return std::unexpected(usage());
     }
@@ -107,44 +134,85 @@ std::expected<ModelReference, QString> parseReference(const QString& input) {
 }
 
 QUrl resolveUrl(const QString& repo, const QString& file, const QString& revision) {
-    QUrl url = endpoint();
-    url.setPath(QStringLiteral("/%1/resolve/%2/%3").arg(repo, revision, file));
-    return url;
+    return endpointUrl(QStringLiteral("/%1/resolve/%2/%3").arg(repo, revision, file));
 }
 
 QUrl treeUrl(const QString& repo, const QString& revision) {
-    QUrl url = endpoint();
-    url.setPath(QStringLiteral("/api/models/%1/tree/%2").arg(repo, revision));
+    QUrl url = endpointUrl(QStringLiteral("/api/models/%1/tree/%2").arg(repo, revision));
     url.setQuery(QStringLiteral("recursive=1"));
     return url;
 }
 
-std::expected<QList<RemoteFile>, QString> parseTree(const QByteArray& json) {
-    QJsonParseError error;
-    const QJsonDocument document = QJsonDocument::fromJson(json, &error);
-    if (error.error != QJsonParseError::NoError) {
-        return std::unexpected(QStringLiteral("the repository listing is not JSON: %1 at offset %2")
-                                   .arg(error.errorString())
-                                   .arg(error.offset));
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+QString stringField(const Json& object, const char* key) {
+    const auto it = object.find(key);
+    return it != object.end() && it->is_string() ? QString::fromStdString(it->get<std::string>())
+                                                 : QString();
+}
+
+// A file's size from the listing: -1 when absent; an error for a value that is not a byte
+// count Hearth accepts (negative, fractional, past kMaxFileBytes).
+std::expected<qint64, QString> sizeField(const Json& object, const QString& path) {
+    const auto it = object.find("size");
+    if (it == object.end()) {
+        return -1;
     }
-    if (!document.isArray()) {
+    if (it->is_number_unsigned() && it->get<uint64_t>() <= uint64_t(kMaxFileBytes)) {
+        return static_cast<qint64>(it->get<uint64_t>());
+    }
+    if (it->is_number_integer() && it->get<int64_t>() >= 0 && it->get<int64_t>() <= kMaxFileBytes) {
+        return it->get<int64_t>();
+    }
+    return std::unexpected(QStringLiteral("the repository listing gives %1 the size %2, not a "
+                                          "byte count up to %3")
+                               .arg(path, QString::fromStdString(it->dump()))
+                               .arg(kMaxFileBytes));
+}
+
+} // namespace
+
+std::expected<QList<RemoteFile>, QString> parseTree(const QByteArray& json) {
+    auto document = hearth::parse_json_input(
+        std::string_view(json.constData(), json.size()), "the repository listing",
+        hearth::JsonLimits{.max_bytes = static_cast<size_t>(kMaxListingPageBytes)});
+    if (!document) {
+        return std::unexpected(QString::fromStdString(document.error().message));
+    }
+    if (!document->is_array()) {
         return std::unexpected(QStringLiteral("the repository listing is not a JSON array"));
     }
+    static const QRegularExpression shaPattern(QStringLiteral("^[0-9a-f]{64}$"));
     QList<RemoteFile> files;
-    for (const QJsonValue& value : document.array()) {
-        const QJsonObject object = value.toObject();
-        if (object.value("type").toString() != QLatin1String("file")) {
+    for (const Json& object : *document) {
+        if (!object.is_object() || stringField(object, "type") != QLatin1String("file")) {
             continue;
         }
         RemoteFile file;
-        file.path = object.value("path").toString();
-        const QJsonObject lfs = object.value("lfs").toObject();
-        file.size = lfs.contains("size") ? lfs.value("size").toInteger(-1)
-                                         : object.value("size").toInteger(-1);
-        file.sha256 = lfs.value("oid").toString().toLower();
-        if (!file.path.isEmpty()) {
-            files.append(file);
+        file.path = stringField(object, "path");
+        if (file.path.isEmpty()) {
+            continue;
         }
+        const auto lfs = object.find("lfs");
+        const bool inLfs = lfs != object.end() && lfs->is_object();
+        // An LFS file's own size and SHA-256; `size` beside it is the pointer's.
+        const auto size = sizeField(inLfs ? *lfs : object, file.path);
+        if (!size) {
+            return std::unexpected(size.error());
+        }
+        file.size = *size;
+        if (inLfs) {
+            file.sha256 = stringField(*lfs, "oid").toLower();
+            if (!shaPattern.match(file.sha256).hasMatch()) {
+                return std::unexpected(
+                    QStringLiteral("the repository listing gives %1 the SHA-256 '%2', not 64 "
+                                   "hexadecimal digits")
+                        .arg(file.path, file.sha256.left(80)));
+            }
+        }
+        files.append(file);
     }
     return files;
 }
@@ -205,8 +273,9 @@ QList<GgufChoice> groupGguf(const QList<RemoteFile>& files) {
         choice.totalSize = 0;
         for (const auto& [index, part] : parts) {
             choice.parts.append(part);
-            choice.totalSize =
-                choice.totalSize < 0 || part.size < 0 ? -1 : choice.totalSize + part.size;
+            const bool known = choice.totalSize >= 0 && part.size >= 0 &&
+                               part.size <= std::numeric_limits<qint64>::max() - choice.totalSize;
+            choice.totalSize = known ? choice.totalSize + part.size : -1;
         }
         choice.complete = static_cast<int>(parts.size()) == count && parts.begin()->first == 1 &&
                           parts.rbegin()->first == count;
@@ -219,52 +288,113 @@ QList<GgufChoice> groupGguf(const QList<RemoteFile>& files) {
 
 namespace {
 
-// One page of the listing; the next page's URL comes in a Link header (rel="next").
-void fetchPage(QNetworkAccessManager* network, const QUrl& url, const QString& repo,
-               const QByteArray& token, QPointer<QObject> context,
-               std::shared_ptr<QList<RemoteFile>> files,
-               std::function<void(std::expected<QList<GgufChoice>, QString>)> done) {
-    QNetworkRequest request(url);
-    request.setAttribute(QNetworkRequest::RedirectPolicyAttribute,
-                         QNetworkRequest::SameOriginRedirectPolicy);
-    request.setTransferTimeout(30000);
-    if (!token.isEmpty()) {
-        request.setRawHeader("Authorization", "Bearer " + token);
+// One listing under way: the pages so far and where it stands.
+struct Listing {
+    QNetworkAccessManager* network = nullptr;
+    QString repo;
+    QByteArray token;
+    QPointer<QObject> context;
+    std::function<void(std::expected<QList<GgufChoice>, QString>)> done;
+    QList<RemoteFile> files;
+    QSet<QUrl> pages; // asked for already: a listing that links back to one is refused
+    HttpPolicy::RedirectChain redirects;
+};
+
+constexpr const char* kTooLargeProperty = "hearthListingTooLarge";
+
+void sendPage(const std::shared_ptr<Listing>& listing);
+
+// The next page of the listing, at `url` (the first page, or what a Link header named).
+void fetchPage(const std::shared_ptr<Listing>& listing, const QUrl& url) {
+    if (listing->pages.contains(url)) {
+        listing->done(std::unexpected(
+            QStringLiteral("cannot list %1: the listing links back to a page it gave before (%2)")
+                .arg(listing->repo, HttpPolicy::displayUrl(url))));
+        return;
     }
-    QNetworkReply* reply = network->get(request);
-    QObject::connect(reply, &QNetworkReply::finished, context, [=] {
+    if (listing->pages.size() >= kMaxListingPages) {
+        listing->done(std::unexpected(
+            QStringLiteral("cannot list %1: the listing runs past %2 pages, the most Hearth reads")
+                .arg(listing->repo)
+                .arg(kMaxListingPages)));
+        return;
+    }
+    listing->pages.insert(url);
+    listing->redirects.start(url);
+    sendPage(listing);
+}
+
+void onPage(const std::shared_ptr<Listing>& listing, QNetworkReply* reply) {
+    const QString& repo = listing->repo;
+    const auto fail = [&](const QString& message) { listing->done(std::unexpected(message)); };
+    const int status = HttpPolicy::statusOf(reply);
+    if (reply->property(kTooLargeProperty).toBool()) {
+        fail(QStringLiteral("cannot list %1: a page of the listing is larger than %2 MiB")
+                 .arg(repo)
+                 .arg(kMaxListingPageBytes >> 20));
+        return;
+    }
+    if (HttpPolicy::isRedirect(status)) {
+        if (const auto next = listing->redirects.follow(reply->rawHeader("Location")); !next) {
+            fail(QStringLiteral("cannot list %1: %2").arg(repo, next.error()));
+            return;
+        }
+        sendPage(listing);
+        return;
+    }
+    if (status == 401 || status == 403) {
+        fail(QStringLiteral("gated or private repository %1: accept the license on "
+                            "huggingface.co and set a token (HF_TOKEN)")
+                 .arg(repo));
+        return;
+    }
+    if (status == 404) {
+        fail(QStringLiteral("repository not found: %1").arg(repo));
+        return;
+    }
+    if (reply->error() != QNetworkReply::NoError || status != 200) {
+        fail(QStringLiteral("cannot list %1: %2")
+                 .arg(repo, reply->error() != QNetworkReply::NoError
+                                ? HttpPolicy::failureText(reply)
+                                : QStringLiteral("HTTP %1").arg(status)));
+        return;
+    }
+    auto page = parseTree(reply->readAll());
+    if (!page) {
+        fail(page.error());
+        return;
+    }
+    listing->files.append(*page);
+    static const QRegularExpression next(QStringLiteral(R"(<([^>]+)>\s*;\s*rel="next")"));
+    const auto match = next.match(QString::fromLatin1(reply->rawHeader("Link")));
+    if (!match.hasMatch()) {
+        listing->done(groupGguf(listing->files));
+        return;
+    }
+    // The next page may be anywhere; the token still goes to the hub's origin only.
+    const QUrl nextUrl = listing->redirects.current().resolved(QUrl(match.captured(1)));
+    if (!HttpPolicy::isHttp(nextUrl)) {
+        fail(QStringLiteral("cannot list %1: the listing's next page is not an http(s) URL: %2")
+                 .arg(repo, HttpPolicy::displayUrl(nextUrl)));
+        return;
+    }
+    fetchPage(listing, nextUrl);
+}
+
+void sendPage(const std::shared_ptr<Listing>& listing) {
+    QNetworkReply* reply = listing->network->get(
+        HttpPolicy::makeRequest(listing->redirects.current(), listing->token, endpoint()));
+    // The body is bounded as it arrives, whatever the status or Content-Length claim.
+    QObject::connect(reply, &QNetworkReply::downloadProgress, reply,
+                     [reply](qint64 received, qint64 total) {
+                         if (received > kMaxListingPageBytes || total > kMaxListingPageBytes) {
+                             reply->setProperty(kTooLargeProperty, true);
+                             reply->abort();
+                         }
+                     });
+    QObject::connect(reply, &QNetworkReply::finished, listing->context, [listing, reply] {
         reply->deleteLater();
-        const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-        if (status == 401 || status == 403) {
-            done(
-                std::unexpected(QStringLiteral("gated or private repository %1: accept the license "
-                                               "on huggingface.co and set a token (HF_TOKEN)")
-                                    .arg(repo)));
-            return;
-        }
-        if (status == 404) {
-            done(std::unexpected(QStringLiteral("repository not found: %1").arg(repo)));
-            return;
-        }
-        if (reply->error() != QNetworkReply::NoError) {
-            done(std::unexpected(
-                QStringLiteral("cannot list %1: %2").arg(repo, reply->errorString())));
-            return;
-        }
-        auto page = parseTree(reply->readAll());
-        if (!page) {
-            done(std::unexpected(page.error()));
-            return;
-        }
-        files->append(*page);
-        static const QRegularExpression next(QStringLiteral(R"(<([^>]+)>\s*;\s*rel="next")"));
-        if (const auto match = next.match(QString::fromLatin1(reply->rawHeader("Link")));
-            match.hasMatch()) {
-            fetchPage(network, url.resolved(QUrl(match.captured(1))), repo, token, context, files,
-                      done);
-            return;
-        }
-        done(groupGguf(*files));
+        onPage(listing, reply);
     });
 }
 
@@ -273,8 +403,13 @@ void fetchPage(QNetworkAccessManager* network, const QUrl& url, const QString& r
 void listGguf(QNetworkAccessManager* network, const QString& repo, const QByteArray& token,
               QObject* context,
               std::function<void(std::expected<QList<GgufChoice>, QString>)> done) {
-    fetchPage(network, treeUrl(repo), repo, token, context, std::make_shared<QList<RemoteFile>>(),
-              std::move(done));
+    auto listing = std::make_shared<Listing>();
+    listing->network = network;
+    listing->repo = repo;
+    listing->token = token;
+    listing->context = context;
+    listing->done = std::move(done);
+    fetchPage(listing, treeUrl(repo));
 }
 
 } // namespace HfApi

@@ -4,7 +4,9 @@
 // Split GGUF files (NAME-00001-of-00003.gguf) are grouped into one choice.
 //
 // The endpoint is $HEARTH_HF_ENDPOINT, else $HF_ENDPOINT (as huggingface_hub reads it),
-// else https://huggingface.co; tests point it at a local server.
+// else https://huggingface.co; tests point it at a local server. A mirror may serve the Hub
+// under a path (http://host/mirror): every URL built here keeps it. Requests follow
+// http_policy.h's rules; the token goes to the endpoint's origin only.
 #pragma once
 
 #include <QList>
@@ -18,6 +20,12 @@ class QObject;
 
 namespace HfApi {
 
+// docs/LIMITS.md, "Downloads and Hugging Face".
+inline constexpr int kMaxListingPages = 100;                     // 1000 files a page on the Hub
+inline constexpr qint64 kMaxListingPageBytes = qint64{16} << 20; // a page of 1000 files: ~0.3 MiB
+inline constexpr qint64 kMaxFileBytes = qint64{1} << 46;         // 64 TiB: no model file is near
+
+// The Hub's base URL: scheme, host, port and a mirror's path (no trailing slash).
 QUrl endpoint();
 // The token for gated models: $HF_TOKEN, else $HUGGING_FACE_HUB_TOKEN, else `fallback`
 // (the settings' value).
@@ -53,14 +61,20 @@ struct GgufChoice {
     bool complete = true;    // false when parts of a split file are missing from the listing
 };
 
+// One page of the tree API's answer (hearth::parse_json_input, at most kMaxListingPageBytes).
+// Fails on JSON that is not a listing, a size that is not a byte count up to kMaxFileBytes, or
+// an LFS SHA-256 that is not 64 hex digits, naming the file.
 std::expected<QList<RemoteFile>, QString> parseTree(const QByteArray& json);
 QList<GgufChoice> groupGguf(const QList<RemoteFile>& files);
 // For NAME-00001-of-00003.gguf: the three part names in order; otherwise just `file`.
 QStringList splitPartNames(const QString& file);
 QString quantizationFromName(const QString& file);
 
-// Lists a repository's GGUF files (following the API's pagination). Calls `done` once, in
-// `context`'s thread, with the choices or an error message (404, gated, bad JSON, network).
+// Lists a repository's GGUF files, following the API's pagination (Link: rel="next") for at
+// most kMaxListingPages pages, none seen twice, each at most kMaxListingPageBytes. `token`
+// goes to the endpoint's origin only, never to a page or redirect elsewhere. Calls `done`
+// once, in `context`'s thread, with the choices or an error message (404, gated, bad JSON,
+// network, a limit).
 void listGguf(QNetworkAccessManager* network, const QString& repo, const QByteArray& token,
               QObject* context,
               std::function<void(std::expected<QList<GgufChoice>, QString>)> done);

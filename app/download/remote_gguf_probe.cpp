@@ -8,70 +8,77 @@
 #include <algorithm>
 
 RemoteGgufProbe::RemoteGgufProbe(QNetworkAccessManager* network, QUrl url, QByteArray token,
-                                 QObject* parent)
-    : QObject(parent), m_network(network), m_url(std::move(url)), m_token(std::move(token)) {}
+                                 QUrl tokenOrigin, QObject* parent)
+    : QObject(parent), m_network(network), m_url(std::move(url)), m_token(std::move(token)),
+      m_tokenOrigin(std::move(tokenOrigin)) {}
 
 void RemoteGgufProbe::start(qint64 fileSize, qint64 totalSize) {
     m_fileSize = fileSize;
     m_totalSize = totalSize;
     m_want = kFirstRequestBytes;
-    m_current = m_url;
-    m_visited.clear();
+    m_redirects.start(m_url);
     request();
 }
 
 void RemoteGgufProbe::request() {
-    QNetworkRequest request(m_current);
-    // Redirects by hand, as DownloadTask does: the token must not follow them to a CDN.
-    request.setAttribute(QNetworkRequest::RedirectPolicyAttribute,
-                         QNetworkRequest::ManualRedirectPolicy);
-    request.setTransferTimeout(30000);
-    request.setRawHeader("Accept-Encoding", "identity");
+    QNetworkRequest request =
+        HttpPolicy::makeRequest(m_redirects.current(), m_token, m_tokenOrigin);
     request.setRawHeader("Range", "bytes=0-" + QByteArray::number(m_want - 1));
-    if (!m_token.isEmpty() && m_current.host() == m_url.host()) {
-        request.setRawHeader("Authorization", "Bearer " + m_token);
-    }
     m_bytes.clear();
     m_reply = m_network->get(request);
-    // A server that ignores Range sends the whole file: stop reading at what we asked for.
-    connect(m_reply, &QNetworkReply::readyRead, this, [this] {
-        QNetworkReply* reply = m_reply;
-        if (!reply) {
-            return;
-        }
-        const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-        if (status != 200 && status != 206) {
-            return;
-        }
-        m_bytes += reply->read(m_want - m_bytes.size());
-        if (m_bytes.size() >= m_want) {
-            disconnect(reply, nullptr, this, nullptr);
-            reply->abort();
-            reply->deleteLater();
-            m_reply = reply; // onFinished reads the status and the bytes gathered
-            onFinished();
-        }
-    });
+    connect(m_reply, &QNetworkReply::readyRead, this, &RemoteGgufProbe::onReadyRead);
     connect(m_reply, &QNetworkReply::finished, this, &RemoteGgufProbe::onFinished);
 }
 
-void RemoteGgufProbe::onFinished() {
+void RemoteGgufProbe::onReadyRead() {
     QNetworkReply* reply = m_reply;
     if (!reply) {
         return;
     }
-    m_reply = nullptr;
-    reply->deleteLater();
-    const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-    if (status >= 300 && status < 400) {
-        const QUrl next = m_current.resolved(QUrl::fromEncoded(reply->rawHeader("Location")));
-        m_visited.insert(m_current);
-        if (m_visited.contains(next) || m_visited.size() > 10) {
-            emit failed(QStringLiteral("redirect loop while reading the header of %1")
-                            .arg(m_url.toString(QUrl::RemoveQuery)));
+    const int status = HttpPolicy::statusOf(reply);
+    if (status == 200 || status == 206) {
+        // A server that ignores Range sends the whole file: stop reading at what we asked for.
+        m_bytes += reply->read(m_want - m_bytes.size());
+        if (m_bytes.size() < m_want) {
             return;
         }
-        m_current = next;
+    } else if (!HttpPolicy::discardUnwantedBody(reply)) {
+        return; // a redirect or an error page: its headers say what to do once it ends
+    }
+    // Enough bytes, or an unwanted body that goes on and on: done with it.
+    takeReply();
+    reply->abort();
+    handleResponse(reply);
+}
+
+void RemoteGgufProbe::onFinished() {
+    QNetworkReply* reply = m_reply;
+    if (!reply || sender() != reply) {
+        return;
+    }
+    takeReply();
+    handleResponse(reply);
+}
+
+QNetworkReply* RemoteGgufProbe::takeReply() {
+    QNetworkReply* reply = m_reply;
+    m_reply = nullptr;
+    if (reply) {
+        disconnect(reply, nullptr, this, nullptr);
+        reply->deleteLater();
+    }
+    return reply;
+}
+
+void RemoteGgufProbe::handleResponse(QNetworkReply* reply) {
+    const int status = HttpPolicy::statusOf(reply);
+    const QString shown = HttpPolicy::displayUrl(m_url);
+    if (HttpPolicy::isRedirect(status)) {
+        if (const auto next = m_redirects.follow(reply->rawHeader("Location")); !next) {
+            emit failed(
+                QStringLiteral("cannot read the header of %1: %2").arg(shown, next.error()));
+            return;
+        }
         request();
         return;
     }
@@ -80,14 +87,17 @@ void RemoteGgufProbe::onFinished() {
             QStringLiteral("gated model: accept the license on huggingface.co and set a token"));
         return;
     }
-    if (status != 200 && status != 206) {
-        emit failed(
-            QStringLiteral("cannot read the header of %1: %2")
-                .arg(m_url.toString(QUrl::RemoveQuery),
-                     status ? QStringLiteral("HTTP %1").arg(status) : reply->errorString()));
+    if (reply->isOpen()) {
+        m_bytes += reply->read(std::max<qint64>(0, m_want - m_bytes.size()));
+    }
+    const bool cutShort = m_bytes.size() < m_want && reply->error() != QNetworkReply::NoError;
+    if ((status != 200 && status != 206) || cutShort) {
+        const QString why = status != 200 && status != 206 && status != 0
+                                ? QStringLiteral("HTTP %1").arg(status)
+                                : HttpPolicy::failureText(reply);
+        emit failed(QStringLiteral("cannot read the header of %1: %2").arg(shown, why));
         return;
     }
-    m_bytes += reply->read(std::max<qint64>(0, m_want - m_bytes.size()));
     const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(m_bytes.constData()),
                                          static_cast<size_t>(m_bytes.size()));
     const std::optional<uint64_t> size =
@@ -99,8 +109,7 @@ void RemoteGgufProbe::onFinished() {
         const bool more = m_bytes.size() >= m_want && (m_fileSize < 0 || m_want < m_fileSize);
         if (truncated && more && m_want < kMaxRequestBytes) {
             m_want *= 4;
-            m_current = m_url;
-            m_visited.clear();
+            m_redirects.start(m_url);
             request();
             return;
         }

@@ -1,15 +1,16 @@
 // What a GGUF file on a server is, before downloading it: a Range request for its first
 // megabytes (more when the metadata is longer), parsed by the engine's parse_gguf_header,
 // which accepts a prefix of the file, then read_model_info. The fit badge comes from the
-// model's memory plan against this machine's memory (model_fit.h).
+// model's memory plan against this machine's memory (model_fit.h). Requests follow
+// http_policy.h's rules (the token to the hub's origin only, bounded redirects).
 #pragma once
 
 #include "hearth/model_info.h"
+#include "http_policy.h"
 
 #include <QByteArray>
 #include <QObject>
 #include <QPointer>
-#include <QSet>
 #include <QUrl>
 
 class QNetworkAccessManager;
@@ -21,14 +22,16 @@ Q_DECLARE_METATYPE(hearth::ModelInfo)
 class RemoteGgufProbe : public QObject {
     Q_OBJECT
 public:
-    // `token` goes to the host of the URL only, as for downloads.
-    RemoteGgufProbe(QNetworkAccessManager* network, QUrl url, QByteArray token,
-                    QObject* parent = nullptr);
+    // `token` goes to `tokenOrigin` only (the hub's), as for downloads.
+    RemoteGgufProbe(QNetworkAccessManager* network, QUrl url, QByteArray token = {},
+                    QUrl tokenOrigin = {}, QObject* parent = nullptr);
 
     // `fileSize`: the whole file's size when known (the API gives it); for a split model,
     // `totalSize` is all parts together and the weights are counted from it.
     void start(qint64 fileSize = -1, qint64 totalSize = -1);
 
+    // The first request asks for 4 MiB, each next one for 4 times more, up to 64 MiB: a
+    // vocabulary of 256k tokens fits in about 8 MiB. docs/LIMITS.md.
     static constexpr qint64 kFirstRequestBytes = 4ll << 20;
     static constexpr qint64 kMaxRequestBytes = 64ll << 20;
 
@@ -38,16 +41,19 @@ signals:
 
 private:
     void request();
+    void onReadyRead();
     void onFinished();
+    QNetworkReply* takeReply();
+    void handleResponse(QNetworkReply* reply);
 
     QNetworkAccessManager* m_network;
     QUrl m_url;
-    QUrl m_current;
     QByteArray m_token;
+    QUrl m_tokenOrigin;
+    HttpPolicy::RedirectChain m_redirects;
     QPointer<QNetworkReply> m_reply;
     QByteArray m_bytes;
     qint64 m_want = kFirstRequestBytes;
     qint64 m_fileSize = -1;
     qint64 m_totalSize = -1;
-    QSet<QUrl> m_visited;
 };

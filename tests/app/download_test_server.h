@@ -4,16 +4,28 @@
 //   /norange/NAME    the file, always 200 with the whole body (a server that ignores Range)
 //   /drop/NAME       the first request sends half the body and closes; later ones behave
 //   /slow/NAME       the file in 32 KiB pieces every 10 ms (for pause, cancel, restart)
+//   /dropall/NAME    ignores Range: always 200 with the whole file's length, sends half of
+//                    the body and closes, on every request
+//   /refuse/NAME     416 to every Range request; a request without one gets half the body
+//   /trickle/NAME    honours Range but sends at most setTrickleBytes() of the body, then closes
 //   /busy/NAME       503 for the first two requests, then like /file
+//   /endless/STATUS/NAME  answers STATUS (a 302 to /file/NAME, or 503) with a body that never
+//                    ends (pieces every 5 ms while the connection lasts)
+//   /headers/NAME    a status line, then header lines every 5 ms, never the blank line
 //   /gated/NAME      401 without "Authorization: Bearer <token>", else like /file (also
 //                    /OWNER/gated/resolve/main/NAME)
 //   /redirect/K/NAME K redirects (302) before /file/NAME
 //   /cross/NAME      a redirect to the same server under another host name (localhost)
 //   /loop/a, /loop/b redirects to each other
-//   /api/models/OWNER/REPO/tree/main   the listing set with setListing (404 otherwise)
+//   /api/models/OWNER/REPO/tree/main   the listing set with setListing (404 otherwise), with
+//                    a "Link: <URL>; rel=next" header when one was given ("{n}" in it
+//                    becomes the number of listing requests so far)
 //   /OWNER/REPO/resolve/main/NAME      like /file/NAME (the Hub's download URL)
-// Anything else, or an unknown NAME: 404. Each request is recorded (path, Range,
-// Authorization, host). One response per connection ("Connection: close").
+//   any path given to setRedirect      a 302 to where it says
+// With setPathPrefix("/mirror"), all of these are under /mirror (a mirror of the Hub served
+// under a path) and anything outside it is 404. Anything else, or an unknown NAME: 404. Each
+// request is recorded (path, Range, Authorization, host). One response per connection
+// ("Connection: close").
 #pragma once
 
 #include <QHash>
@@ -53,7 +65,13 @@ public:
     }
 
     void addFile(const QString& name, const QByteArray& bytes) { m_files[name] = bytes; }
-    void setListing(const QString& repo, const QByteArray& json) { m_listings[repo] = json; }
+    void setListing(const QString& repo, const QByteArray& json, const QString& nextPage = {}) {
+        m_listings[repo] = json;
+        m_nextPages[repo] = nextPage;
+    }
+    void setRedirect(const QString& path, const QString& location) { m_redirects[path] = location; }
+    void setPathPrefix(const QString& prefix) { m_prefix = prefix; }
+    void setTrickleBytes(qsizetype bytes) { m_trickleBytes = bytes; }
     void setToken(const QByteArray& token) { m_token = token; }
     // The delay between pieces of /slow (ms).
     void setSlowInterval(int ms) { m_slowIntervalMs = ms; }
@@ -100,7 +118,18 @@ private:
     }
 
     void respond(QTcpSocket* socket, const Request& request) {
-        const QString path = QUrl(request.path).path();
+        QString path = QUrl(request.path).path();
+        if (const auto it = m_redirects.constFind(path); it != m_redirects.constEnd()) {
+            redirect(socket, *it);
+            return;
+        }
+        if (!m_prefix.isEmpty()) {
+            if (!path.startsWith(m_prefix + '/')) {
+                send(socket, 404, "Not Found", {}, "not under the mirror's path");
+                return;
+            }
+            path = path.mid(m_prefix.size());
+        }
         const QStringList segments = path.split('/', Qt::SkipEmptyParts);
         const QString kind = segments.value(0);
         const QString name = segments.value(segments.size() - 1);
@@ -117,12 +146,41 @@ private:
         } else if (kind == QLatin1String("api") && segments.size() == 6) {
             const QString repo = segments[2] + '/' + segments[3];
             if (m_listings.contains(repo)) {
-                send(socket, 200, "OK", {{"Content-Type", "application/json"}}, m_listings[repo]);
+                QList<std::pair<QByteArray, QByteArray>> headers{
+                    {"Content-Type", "application/json"}};
+                ++m_listingRequests;
+                if (QString next = m_nextPages[repo]; !next.isEmpty()) {
+                    next.replace(QStringLiteral("{n}"), QString::number(m_listingRequests));
+                    headers.append({"Link", "<" + next.toUtf8() + ">; rel=\"next\""});
+                }
+                send(socket, 200, "OK", headers, m_listings[repo]);
             } else {
                 send(socket, 404, "Not Found", {}, "{\"error\":\"Repository not found\"}");
             }
+        } else if (kind == QLatin1String("headers")) {
+            endlessHeaders(socket);
         } else if (!m_files.contains(name)) {
             send(socket, 404, "Not Found", {}, "not found");
+        } else if (kind == QLatin1String("endless") && segments.size() == 3) {
+            const bool moved = segments[1] == QLatin1String("302");
+            writeHead(socket, moved ? 302 : 503, moved ? "Found" : "Service Unavailable",
+                      moved ? QList<std::pair<QByteArray, QByteArray>>{{"Location",
+                                                                        "/file/" + name.toUtf8()}}
+                            : QList<std::pair<QByteArray, QByteArray>>{},
+                      qint64(1) << 40);
+            writeForever(socket, QByteArray(16 * 1024, 'x'));
+        } else if (kind == QLatin1String("dropall")) {
+            sendFile(socket, Request{}, m_files[name], Mode::Drop); // Range ignored
+        } else if (kind == QLatin1String("refuse")) {
+            if (request.range.isEmpty()) {
+                sendFile(socket, request, m_files[name], Mode::Drop);
+            } else {
+                send(socket, 416, "Range Not Satisfiable",
+                     {{"Content-Range", "bytes */" + QByteArray::number(m_files[name].size())}},
+                     {});
+            }
+        } else if (kind == QLatin1String("trickle")) {
+            sendFile(socket, request, m_files[name], Mode::Trickle);
         } else if ((kind == QLatin1String("gated") ||
                     segments.value(1) == QLatin1String("gated")) &&
                    (m_token.isEmpty() || request.authorization != "Bearer " + m_token)) {
@@ -146,7 +204,7 @@ private:
         }
     }
 
-    enum class Mode { Whole, Drop, Slow };
+    enum class Mode { Whole, Drop, Slow, Trickle };
 
     void sendFile(QTcpSocket* socket, const Request& request, const QByteArray& file, Mode mode) {
         qint64 start = 0;
@@ -172,9 +230,9 @@ private:
             return;
         }
         writeHead(socket, status, reason, headers, body.size());
-        if (mode == Mode::Drop) {
-            socket->write(body.left(body.size() / 2));
-            socket->disconnectFromHost(); // after the half is written
+        if (mode == Mode::Drop || mode == Mode::Trickle) {
+            socket->write(body.left(mode == Mode::Drop ? body.size() / 2 : m_trickleBytes));
+            socket->disconnectFromHost(); // after the bytes are written
             return;
         }
         // Slow: pieces on a timer that dies with the socket.
@@ -190,6 +248,26 @@ private:
             }
         });
         timer->start(m_slowIntervalMs);
+    }
+
+    // `piece` every 5 ms until the client goes away (the timer dies with the socket).
+    static void writeForever(QTcpSocket* socket, const QByteArray& piece) {
+        auto* timer = new QTimer(socket);
+        QObject::connect(timer, &QTimer::timeout, socket, [socket, piece] {
+            if (socket->bytesToWrite() < (1 << 20)) {
+                socket->write(piece);
+            }
+        });
+        timer->start(5);
+    }
+
+    static void endlessHeaders(QTcpSocket* socket) {
+        socket->write("HTTP/1.1 200 OK\r\n");
+        QByteArray lines;
+        for (int i = 0; i < 256; ++i) {
+            lines += "X-Filler: " + QByteArray(50, 'h') + "\r\n";
+        }
+        writeForever(socket, lines);
     }
 
     void redirect(QTcpSocket* socket, const QString& location) {
@@ -218,6 +296,11 @@ private:
     QHash<QTcpSocket*, QByteArray> m_buffers;
     QHash<QString, QByteArray> m_files;
     QHash<QString, QByteArray> m_listings;
+    QHash<QString, QString> m_nextPages;
+    QHash<QString, QString> m_redirects;
+    QString m_prefix;
+    qsizetype m_trickleBytes = 1000;
+    int m_listingRequests = 0;
     QByteArray m_token;
     QList<Request> m_requests;
     int m_slowIntervalMs = 10;

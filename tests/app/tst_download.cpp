@@ -191,7 +191,7 @@ private slots:
             QVERIFY(!task->errorMessage().contains("secret"));
         }
         auto manager = makeManager();
-        manager->setToken("secret", "127.0.0.1");
+        manager->setToken("secret", m_server->url("/"));
         DownloadTask* task = manager->enqueue(request("/gated/model.gguf", "model.gguf", m_file));
         QVERIFY2(waitForDownload(task), qPrintable(task->errorMessage()));
         QCOMPARE(m_server->requests().last().authorization, QByteArray("Bearer secret"));
@@ -199,7 +199,7 @@ private slots:
 
     void tokenDoesNotFollowRedirectToAnotherHost() {
         auto manager = makeManager();
-        manager->setToken("secret", "127.0.0.1");
+        manager->setToken("secret", m_server->url("/"));
         DownloadTask* task = manager->enqueue(request("/cross/model.gguf", "model.gguf", m_file));
         QVERIFY2(waitForDownload(task), qPrintable(task->errorMessage()));
         const auto requests = m_server->requests();
@@ -209,7 +209,7 @@ private slots:
         QVERIFY(requests[1].authorization.isEmpty());
         // A token for another host is not sent at all.
         auto other = makeManager();
-        other->setToken("secret", "huggingface.co");
+        other->setToken("secret", QUrl("https://huggingface.co"));
         DownloadTask* second = other->enqueue(request("/file/model.gguf", "again.gguf", m_file));
         QVERIFY2(waitForDownload(second), qPrintable(second->errorMessage()));
         QVERIFY(m_server->requests().last().authorization.isEmpty());
