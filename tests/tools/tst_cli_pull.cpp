@@ -1,7 +1,10 @@
 // `hearth-cli pull` end to end against a local HTTP server standing in for the Hub
 // (HEARTH_HF_ENDPOINT): a repository file, a split model, the choice list, a catalog id,
 // a plain URL, a dropped connection, and the failures (bad checksum, 404, gated, usage).
-// A real split model, pulled, loads as one model from its first part.
+// A real split model, pulled, loads as one model from its first part. Hostile and odd
+// servers: one that never resumes, failures before the transfer starts, the token kept to
+// the Hub's origin (a second server logs what it receives), a mirror under a path. Each
+// pull that could hang runs under a timeout that fails the test instead.
 #include "../app/download_test_server.h"
 #include "../app/download_test_support.h"
 #include "test_support.h"
@@ -10,6 +13,7 @@
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -51,11 +55,15 @@ private:
     QByteArray m_part1 = pattern(200000, 3);
     QByteArray m_part2 = pattern(100000, 4);
 
-    // Runs hearth-cli while this thread's event loop keeps serving HTTP.
-    hearth::test::CliResult pull(const QStringList& args, const QByteArray& token = {}) {
+    QString m_endpoint; // HEARTH_HF_ENDPOINT for the next pull
+
+    // Runs hearth-cli while this thread's event loop keeps serving HTTP; killed, and reported
+    // as "hearth-cli timed out", past `timeoutMs`.
+    hearth::test::CliResult pull(const QStringList& args, const QByteArray& token = {},
+                                 int timeoutMs = 60000) {
         QProcess process;
         QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-        env.insert("HEARTH_HF_ENDPOINT", m_server->url("").toString());
+        env.insert("HEARTH_HF_ENDPOINT", m_endpoint);
         env.insert("HEARTH_DOWNLOAD_RETRY_MS", "50");
         env.remove("HF_TOKEN");
         env.remove("HUGGING_FACE_HUB_TOKEN");
@@ -67,7 +75,7 @@ private:
         hearth::test::CliResult result;
         QElapsedTimer clock;
         clock.start();
-        while (process.state() != QProcess::NotRunning && clock.elapsed() < 60000) {
+        while (process.state() != QProcess::NotRunning && clock.elapsed() < timeoutMs) {
             QTest::qWait(10);
         }
         if (process.state() != QProcess::NotRunning) {
@@ -93,6 +101,7 @@ private slots:
     void init() {
         m_server = std::make_unique<DownloadTestServer>();
         QVERIFY(m_server->listen());
+        m_endpoint = m_server->url("").toString();
         m_dir = std::make_unique<QTemporaryDir>();
         m_server->addFile("m-Q4_K_M.gguf", m_q4);
         m_server->addFile("m-Q8_0.gguf", m_q8);
@@ -253,6 +262,113 @@ private slots:
         result = pull({"owner/gated", "--token-env", "UNSET_VARIABLE_FOR_TEST"});
         QCOMPARE(result.exit_code, 1);
         QVERIFY(result.err.contains("UNSET_VARIABLE_FOR_TEST"));
+    }
+
+    // Item 8: a server that ignores Range (or refuses it with 416) and drops every response
+    // half way. The pull gives up with a message that says why, instead of looping forever.
+    void givesUpOnAServerThatNeverResumes() {
+        for (const char* kind : {"/dropall/", "/refuse/"}) {
+            const auto url = m_server->url(kind + QString("m-Q8_0.gguf"), "localhost").toString();
+            const auto result =
+                pull({url, "--dir", m_dir->path(), "--sha256", sha256Hex(m_q8)}, {}, 20000);
+            QCOMPARE(result.exit_code, 1);
+            QVERIFY2(result.err.contains("download failed after 5 attempts"),
+                     result.err.constData());
+            QVERIFY2(result.err.contains("does not resume downloads"), result.err.constData());
+            QVERIFY(!QFile::exists(path("m-Q8_0.gguf")));
+            QVERIFY(m_server->requestsFor(kind).size() <= 6);
+        }
+    }
+
+    // Item 9: a task that fails as it is enqueued (a --dir under a regular file, a disk too
+    // small for the size the listing announces) ends the pull at once.
+    void exitsWhenTheTaskFailsAtStart() {
+        QFile plain(path("plain-file"));
+        QVERIFY(plain.open(QIODevice::WriteOnly));
+        plain.close();
+        auto result =
+            pull({"owner/repo:m-Q8_0.gguf", "--dir", path("plain-file/models")}, {}, 20000);
+        QCOMPARE(result.exit_code, 1);
+        QVERIFY2(result.err.contains("cannot create the directory"), result.err.constData());
+        // 32 TiB: more than any disk this runs on has free.
+        QJsonArray tree{QJsonObject{
+            {"type", "file"},
+            {"path", "huge-Q4_0.gguf"},
+            {"lfs", QJsonObject{{"oid", QString(64, 'a')}, {"size", qint64(1) << 45}}}}};
+        m_server->setListing("owner/huge", QJsonDocument(tree).toJson());
+        result = pull({"owner/huge", "--dir", m_dir->path()}, {}, 20000);
+        QCOMPARE(result.exit_code, 1);
+        QVERIFY2(result.err.contains("not enough disk space in " + m_dir->path().toUtf8() +
+                                     ": 32.0 TiB needed"),
+                 result.err.constData());
+        QCOMPARE(QDir(m_dir->path()).entryList(QDir::Files), QStringList{"plain-file"});
+        QVERIFY(m_server->requestsFor("/owner/huge/resolve/").isEmpty());
+    }
+
+    // A file of zero bytes is complete as soon as it starts: the pull still ends, with it.
+    void exitsWhenTheTaskFinishesAtStart() {
+        m_server->addFile("empty-Q4_0.gguf", {});
+        m_server->setListing("owner/empty",
+                             QJsonDocument(QJsonArray{lfsEntry("empty-Q4_0.gguf", {})}).toJson());
+        const auto result = pull({"owner/empty", "--dir", m_dir->path()}, {}, 20000);
+        QVERIFY2(result.exit_code == 0, result.err.constData());
+        QVERIFY(QFileInfo(path("empty-Q4_0.gguf")).isFile());
+        QCOMPARE(QFileInfo(path("empty-Q4_0.gguf")).size(), 0);
+    }
+
+    // Item 10: HF_TOKEN goes to the Hub's origin only: not to the next page of a listing on
+    // another origin, nor to the CDN its download redirects to.
+    void tokenStaysOnTheHub() {
+        DownloadTestServer other;
+        QVERIFY(other.listen());
+        m_server->setListing("owner/paged",
+                             QJsonDocument(QJsonArray{lfsEntry("m-Q4_K_M.gguf", m_q4)}).toJson(),
+                             other.url("/api/models/owner/paged/tree/main?cursor=2").toString());
+        other.setListing("owner/paged",
+                         QJsonDocument(QJsonArray{lfsEntry("m-Q8_0.gguf", m_q8)}).toJson());
+        other.addFile("m-Q8_0.gguf", m_q8);
+        m_server->setRedirect("/owner/paged/resolve/main/m-Q8_0.gguf",
+                              other.url("/file/m-Q8_0.gguf").toString());
+        const auto result =
+            pull({"owner/paged:m-Q8_0.gguf", "--dir", m_dir->path(), "--token-env", "MY_TOKEN"},
+                 "s3cret", 20000);
+        QVERIFY2(result.exit_code == 0, result.err.constData());
+        QCOMPARE(readAll(path("m-Q8_0.gguf")), m_q8);
+        QCOMPARE(m_server->requests().size(), 2); // the first page, the download's redirect
+        for (const auto& request : m_server->requests()) {
+            QCOMPARE(request.authorization, QByteArray("Bearer s3cret"));
+        }
+        QCOMPARE(other.requests().size(), 2); // the second page, the file
+        for (const auto& request : other.requests()) {
+            QVERIFY2(request.authorization.isEmpty(), qPrintable(request.path));
+        }
+    }
+
+    // Item 12: a mirror served under a path (HEARTH_HF_ENDPOINT=http://host/mirror).
+    void pullsFromAMirrorUnderAPath() {
+        m_server->setPathPrefix("/mirror");
+        m_endpoint = m_server->url("/mirror").toString();
+        const auto result =
+            pull({"owner/repo:m-Q8_0.gguf", "--dir", m_dir->path(), "--token-env", "MY_TOKEN"},
+                 "s3cret", 20000);
+        QVERIFY2(result.exit_code == 0, result.err.constData());
+        QCOMPARE(readAll(path("m-Q8_0.gguf")), m_q8);
+        const auto requests = m_server->requests();
+        QCOMPARE(requests.size(), 2);
+        QCOMPARE(requests[0].path, QString("/mirror/api/models/owner/repo/tree/main?recursive=1"));
+        QCOMPARE(requests[1].path, QString("/mirror/owner/repo/resolve/main/m-Q8_0.gguf"));
+        QCOMPARE(requests[1].authorization, QByteArray("Bearer s3cret")); // the mirror is the hub
+    }
+
+    // The name a link ends with becomes a file name in --dir, or the pull refuses it.
+    void refusesANameThatIsNotAFileName() {
+        const auto result =
+            pull({m_server->url("/file/%2E%2E", "localhost").toString(), "--dir", m_dir->path()},
+                 {}, 20000);
+        QCOMPARE(result.exit_code, 1);
+        QVERIFY2(result.err.contains("does not end with a file name"), result.err.constData());
+        QVERIFY(m_server->requests().isEmpty());
+        QVERIFY(QDir(m_dir->path()).isEmpty());
     }
 };
 

@@ -252,22 +252,27 @@ int pull(const Args& args) {
         manager.setOptions(options);
     }
     const QString group = files.size() > 1 ? files[0].path : QString();
+    QList<DownloadState> requests;
     QStringList destinations;
     for (const auto& remote : files) {
         DownloadState request;
         request.url = directUrl.isValid() ? directUrl : HfApi::resolveUrl(repo, remote.path);
-        const QString name =
-            QFileInfo(directUrl.isValid() ? directUrl.path() : remote.path).fileName();
-        if (name.isEmpty()) {
-            return report_error(
-                fmt::format("cannot tell a file name from {}", what.toStdString()).c_str());
+        auto destination = DownloadState::destinationIn(dir, request.url);
+        if (!destination) {
+            return report_error(destination.error().toUtf8().constData());
         }
-        request.destination = QDir(dir).absoluteFilePath(name);
+        if (destinations.contains(*destination)) {
+            return report_error(fmt::format("two files of {} would be saved as {}",
+                                            what.toStdString(),
+                                            QDir::toNativeSeparators(*destination).toStdString())
+                                    .c_str());
+        }
+        request.destination = *destination;
         request.expectedSize = remote.size;
         request.sha256 = remote.sha256;
         request.group = group;
         destinations << request.destination;
-        manager.enqueue(request);
+        requests << request;
     }
     std::fprintf(stderr, "pulling %s into %s\n",
                  qPrintable(destinations.size() == 1
@@ -281,23 +286,30 @@ int pull(const Args& args) {
     redraw.start(200);
     int status = -1;
     QString failure;
+    qsizetype finished = 0;
     QEventLoop loop;
+    // Listening before enqueue(): a task can fail (a directory that cannot be made, a disk too
+    // small) or finish (an empty file) before enqueue() returns.
     QObject::connect(&manager, &DownloadManager::taskFailed,
                      [&](DownloadTask*, const QString& message) {
-                         failure = message;
-                         status = 1;
-                         loop.quit();
+                         if (status < 0) {
+                             failure = message;
+                             status = 1;
+                             loop.quit();
+                         }
                      });
     QObject::connect(&manager, &DownloadManager::taskFinished, [&](DownloadTask*, const QString&) {
-        const bool all =
-            std::all_of(manager.tasks().begin(), manager.tasks().end(), [](auto* task) {
-                return task->status() == DownloadTask::Status::Finished;
-            });
-        if (all) {
+        if (++finished == requests.size() && status < 0) {
             status = 0;
             loop.quit();
         }
     });
+    for (const DownloadState& request : requests) {
+        manager.enqueue(request);
+        if (status == 1) {
+            break; // the other parts would only be stopped
+        }
+    }
     if (status < 0) {
         loop.exec();
     }
