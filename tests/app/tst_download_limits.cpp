@@ -180,8 +180,6 @@ private slots:
     // never ends is answered at its headers. Neither body is read (nor buffered).
     void bodiesOfRedirectsAndErrorsAreNotRead() {
         auto manager = makeManager(2);
-        QElapsedTimer clock;
-        clock.start();
         DownloadTask* moved = manager->enqueue(request(m_server->url("/endless/302/model.gguf")));
         QVERIFY2(waitForDownload(moved, kBoundedWaitMs), qPrintable(moved->errorMessage()));
         QCOMPARE(readAll(m_dir->filePath("model.gguf")), m_file);
@@ -192,7 +190,6 @@ private slots:
         QVERIFY2(busy->errorMessage().startsWith("download failed after 3 attempts: HTTP 503"),
                  qPrintable(busy->errorMessage()));
         QCOMPARE(m_server->requestsFor("/endless/503/").size(), 3);
-        QVERIFY2(clock.elapsed() < 5000, qPrintable(QString::number(clock.elapsed())));
     }
 
     // Headers that never end: Qt bounds neither their size nor their count, but they bring no
@@ -200,13 +197,13 @@ private slots:
     void headersThatNeverEndAreDropped() {
         auto manager = makeManager(1);
         DownloadOptions options = manager->options();
-        options.transferTimeoutMs = 500;
+        options.transferTimeoutMs = 1000;
         manager->setOptions(options);
         DownloadTask* task = manager->enqueue(request(m_server->url("/headers/model.gguf")));
         QVERIFY(!waitForDownload(task, kBoundedWaitMs));
-        QVERIFY2(task->errorMessage().contains("no data from 127.0.0.1 for 0.5 s"),
+        QVERIFY2(task->errorMessage().startsWith("download failed after 2 attempts: no data "
+                                                 "from 127.0.0.1 for 1 s"),
                  qPrintable(task->errorMessage()));
-        QCOMPARE(m_server->requestsFor("/headers/").size(), 2);
     }
 
     // http and https only: not a file: URL given, nor one a redirect leads to.
