@@ -245,7 +245,7 @@ int pull(const Args& args) {
 
     DownloadManager manager;
     manager.setMaxConcurrent(static_cast<int>(files.size())); // the parts of a split file together
-    manager.setToken(token, HfApi::endpoint()); // sent to the Hub's origin only
+    manager.setToken(token, HfApi::endpoint());               // sent to the Hub's origin only
     if (const int ms = qEnvironmentVariableIntValue("HEARTH_DOWNLOAD_RETRY_MS"); ms > 0) {
         DownloadOptions options;
         options.retryBaseDelayMs = ms; // tests: quick retries
