@@ -303,7 +303,7 @@ private slots:
         test::patch<uint64_t>(bytes, at, uint64_t{1} << 33);
         expect_failure(bytes, ErrorCode::bad_format, "length");
         test::patch<uint64_t>(bytes, at, 4000);
-        expect_failure(bytes, ErrorCode::bad_format, "only");
+        expect_failure(bytes, ErrorCode::bad_format, "cannot fit");
     }
 
     void array_count_larger_than_the_file() {

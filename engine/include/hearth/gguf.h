@@ -102,20 +102,29 @@ struct GgufHeader {
     std::optional<bool> get_bool(std::string_view key) const;
 };
 
-// Limits that keep a hostile header from exhausting memory.
+// Limits that keep a hostile header from exhausting memory or overflowing size arithmetic
+// (docs/LIMITS.md, "GGUF files and model loading"). Besides these, every count and length
+// read from the file must fit in the bytes that follow it.
 struct GgufLimits {
-    uint64_t max_string_bytes = 64ull << 20;  // one string
-    uint64_t max_array_items = 64ull << 20;   // one array
-    uint64_t max_metadata_bytes = 1ull << 30; // all parsed values together (approximate)
+    uint64_t max_string_bytes = 64ull << 20; // one string
+    uint64_t max_array_items = 64ull << 20;  // one array
+    // Memory the parsed header may take: every value, key, string and tensor entry counted at
+    // its size in memory (a one-byte array item takes a 40-byte GgufValue).
+    uint64_t max_metadata_bytes = 1ull << 30;
     uint64_t max_tensors = 1ull << 20;
     uint32_t max_dims = 4;
     uint32_t max_array_depth = 8;
+    // Elements of one tensor: keeps every size computed from its dimensions inside int64_t.
+    uint64_t max_tensor_elements = 1ull << 62;
 };
 
 // Parses a GGUF header from `bytes`, which may be a prefix of the file (for example the
 // first megabytes fetched over HTTP). `file_size` is the size of the whole file when
 // known: tensor extents are then checked against it. Errors name the problem and the
-// byte offset where it was found.
+// byte offset where it was found. A count or length that runs past the end of `bytes` but
+// not past `file_size` (a prefix too short) gives a message starting "file truncated", so
+// that a caller reading piecewise knows to read more; one that runs past the end of the
+// file is corrupt. Tensors must not share or overlap their data.
 Result<GgufHeader> parse_gguf_header(std::span<const uint8_t> bytes,
                                      std::optional<uint64_t> file_size = std::nullopt,
                                      const GgufLimits& limits = {});

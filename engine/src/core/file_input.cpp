@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <utility>
 
 namespace hearth {
 
@@ -29,29 +30,28 @@ const char* kind_of(mode_t mode) {
     return "not a regular file";
 }
 
-// Closes the descriptor on every path out.
-struct FileDescriptor {
-    int fd = -1;
-    ~FileDescriptor() {
-        if (fd >= 0) {
-            ::close(fd);
-        }
-    }
-};
-
 } // namespace
 
-Result<std::string> read_file_input(const std::filesystem::path& path, std::string_view what,
-                                    size_t max_bytes) {
+RegularFile::RegularFile(RegularFile&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), size_(other.size_) {}
+
+RegularFile::~RegularFile() {
+    if (fd_ >= 0) {
+        ::close(fd_);
+    }
+}
+
+Result<RegularFile> open_regular_file(const std::filesystem::path& path, std::string_view what) {
     // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever. The
     // kind is then checked on the open descriptor, so the file cannot be swapped in between.
-    FileDescriptor file{::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)};
-    if (file.fd < 0) {
+    // (For a regular file the flag changes nothing.)
+    RegularFile file(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY), 0);
+    if (file.fd_ < 0) {
         return fail(ErrorCode::io, fmt::format("cannot open {} ({}): {}", what, path.string(),
                                                std::strerror(errno)));
     }
     struct stat info {};
-    if (::fstat(file.fd, &info) != 0) {
+    if (::fstat(file.fd_, &info) != 0) {
         return fail(ErrorCode::io, fmt::format("cannot read {} ({}): {}", what, path.string(),
                                                std::strerror(errno)));
     }
@@ -59,14 +59,24 @@ Result<std::string> read_file_input(const std::filesystem::path& path, std::stri
         return fail(ErrorCode::bad_format, fmt::format("{} ({}) is {}, not a regular file", what,
                                                        path.string(), kind_of(info.st_mode)));
     }
-    if (info.st_size < 0 || uint64_t(info.st_size) > max_bytes) {
+    file.size_ = static_cast<uint64_t>(std::max<off_t>(info.st_size, 0));
+    return file;
+}
+
+Result<std::string> read_file_input(const std::filesystem::path& path, std::string_view what,
+                                    size_t max_bytes) {
+    auto file = open_regular_file(path, what);
+    if (!file) {
+        return std::unexpected(file.error());
+    }
+    if (file->size() > max_bytes) {
         return fail(ErrorCode::bad_format,
                     fmt::format("{} ({}) is {} bytes, over the limit of {} bytes", what,
-                                path.string(), info.st_size, max_bytes));
+                                path.string(), file->size(), max_bytes));
     }
     // The size may change while reading: read at most one byte past the limit to notice.
     std::string text;
-    text.resize(size_t(info.st_size));
+    text.resize(size_t(file->size()));
     size_t filled = 0;
     while (true) {
         if (filled == text.size()) {
@@ -77,7 +87,7 @@ Result<std::string> read_file_input(const std::filesystem::path& path, std::stri
             }
             text.resize(std::min(max_bytes + 1, std::max<size_t>(text.size() * 2, 4096)));
         }
-        const ssize_t n = ::read(file.fd, text.data() + filled, text.size() - filled);
+        const ssize_t n = ::read(file->fd(), text.data() + filled, text.size() - filled);
         if (n < 0 && errno == EINTR) {
             continue;
         }

@@ -1,14 +1,12 @@
 // GgufFile: read-only memory mappings of a model's GGUF file(s) and the validated header.
+#include "hearth/file_input.h"
 #include "hearth/gguf.h"
 #include "hearth/quant.h"
 
 #include <cerrno>
 #include <cstring>
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <utility>
 
 namespace hearth {
@@ -29,25 +27,17 @@ Result<GgufFile> GgufFile::open(const std::filesystem::path& path, const GgufLim
 
 Result<GgufHeader> GgufFile::map_part(const std::filesystem::path& path, const GgufLimits& limits) {
     const std::string where = path.string();
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return fail(ErrorCode::io, fmt::format("{}: cannot open: {}", where, std::strerror(errno)));
+    // Never blocks on a FIFO or a device (a symbolic link to one named *.gguf included).
+    auto file = open_regular_file(path, "the GGUF file");
+    if (!file) {
+        return std::unexpected(file.error());
     }
-    struct stat info {};
-    if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-        const int err = errno;
-        ::close(fd);
-        return fail(ErrorCode::io, fmt::format("{}: not a regular file{}", where,
-                                               err ? std::string(": ") + std::strerror(err) : ""));
-    }
-    const auto size = static_cast<uint64_t>(info.st_size);
+    const uint64_t size = file->size();
     if (size == 0) {
-        ::close(fd);
         return fail(ErrorCode::bad_format, where + ": the file is empty");
     }
-    void* mapping = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    void* mapping = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, file->fd(), 0);
     const int map_errno = errno;
-    ::close(fd);
     if (mapping == MAP_FAILED) {
         return fail(ErrorCode::io, fmt::format("{}: cannot map {} bytes: {}", where, size,
                                                std::strerror(map_errno)));

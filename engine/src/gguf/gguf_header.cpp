@@ -7,6 +7,7 @@
 // A string is u64 length + bytes; an array is u32 element type, u64 count, items.
 #include "hearth/gguf.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <fmt/format.h>
@@ -16,14 +17,40 @@ namespace hearth {
 namespace {
 
 constexpr uint32_t kMagic = 0x46554747; // "GGUF" read as little-endian u32
+// How every message about a header cut short starts (parse_gguf_header in gguf.h).
+constexpr std::string_view kTruncated = "file truncated: ";
 
 class HeaderReader {
 public:
-    HeaderReader(std::span<const uint8_t> bytes, const GgufLimits& limits)
-        : bytes_(bytes), limits_(limits) {}
+    HeaderReader(std::span<const uint8_t> bytes, std::optional<uint64_t> file_size,
+                 const GgufLimits& limits)
+        : bytes_(bytes), file_size_(file_size), limits_(limits) {}
 
     uint64_t position() const { return pos_; }
     uint64_t size() const { return bytes_.size(); }
+
+    // Checks, before anything is allocated for them, that `count` items of at least
+    // `item_bytes` each can follow the current position. `what` names them ("tensor count
+    // 9"). Past the end of the file the header is corrupt; past the end of the bytes at hand
+    // but not of the file (a prefix read first), it is a truncation, reported as such.
+    Result<void> check_fits(uint64_t count, uint64_t item_bytes, const std::string& what,
+                            uint64_t at) const {
+        const uint64_t left = bytes_.size() - pos_;
+        if (count <= left / item_bytes) {
+            return {};
+        }
+        // Without the file's size, or with only a prefix of the file at hand, the items may
+        // lie in the part not read yet.
+        const bool prefix = !file_size_ || *file_size_ > bytes_.size();
+        const uint64_t left_in_file = file_size_ && prefix ? *file_size_ - pos_ : left;
+        if (!file_size_ || (prefix && count <= left_in_file / item_bytes)) {
+            return fail(ErrorCode::bad_format,
+                        fmt::format("{}{} runs past the {} bytes read (at byte offset {})",
+                                    kTruncated, what, bytes_.size(), at));
+        }
+        return bad(
+            fmt::format("{} cannot fit in the {} bytes left in the file", what, left_in_file), at);
+    }
 
     template <class T>
     Result<T> read(const char* what) {
@@ -47,10 +74,9 @@ public:
                                    *length, limits_.max_string_bytes),
                        at);
         }
-        if (*length > bytes_.size() - pos_) {
-            return bad(fmt::format("{} claims a length of {} bytes but only {} remain in the file",
-                                   what, *length, bytes_.size() - pos_),
-                       at);
+        if (auto fits = check_fits(*length, 1, fmt::format("{} of {} bytes", what, *length), at);
+            !fits) {
+            return std::unexpected(fits.error());
         }
         if (auto budget = charge(*length, at); !budget) {
             return std::unexpected(budget.error());
@@ -68,9 +94,8 @@ public:
 
     std::unexpected<Error> truncated(uint64_t needed, const char* what) const {
         return fail(ErrorCode::bad_format,
-                    fmt::format("file truncated: {} needs {} bytes at byte offset {} but the file "
-                                "ends at {}",
-                                what, needed, pos_, bytes_.size()));
+                    fmt::format("{}{} needs {} bytes at byte offset {} but the file ends at {}",
+                                kTruncated, what, needed, pos_, bytes_.size()));
     }
 
     // Counts parsed bytes against the metadata budget.
@@ -86,6 +111,7 @@ public:
 
 private:
     std::span<const uint8_t> bytes_;
+    std::optional<uint64_t> file_size_;
     const GgufLimits& limits_;
     uint64_t pos_ = 0;
     uint64_t parsed_bytes_ = 0;
@@ -199,11 +225,11 @@ Result<GgufValue> HeaderReader::read_value(GgufType type, uint32_t depth) {
                                    limits_.max_array_items),
                        at);
         }
-        if (*count > (bytes_.size() - pos_) / min_encoded_size(item_type)) {
-            return bad(fmt::format("array of {} items of type {} cannot fit in the {} bytes left "
-                                   "in the file",
-                                   *count, gguf_type_name(item_type), bytes_.size() - pos_),
-                       at);
+        if (auto fits = check_fits(
+                *count, min_encoded_size(item_type),
+                fmt::format("array of {} items of type {}", *count, gguf_type_name(item_type)), at);
+            !fits) {
+            return std::unexpected(fits.error());
         }
         if (auto budget = charge(*count * sizeof(GgufValue), at); !budget) {
             return std::unexpected(budget.error());
@@ -223,17 +249,93 @@ Result<GgufValue> HeaderReader::read_value(GgufType type, uint32_t depth) {
     return bad("unknown value type", pos_);
 }
 
-// a + b, or nullopt on overflow.
-std::optional<uint64_t> checked_add(uint64_t a, uint64_t b) {
-    uint64_t sum = 0;
-    if (__builtin_add_overflow(a, b, &sum)) {
-        return std::nullopt;
+// `error` said of `context` (a metadata key), keeping "file truncated: " first (gguf.h).
+Error in_context(Error error, const std::string& context) {
+    const bool truncated = error.message.starts_with(kTruncated);
+    const std::string_view rest =
+        std::string_view(error.message).substr(truncated ? kTruncated.size() : 0);
+    error.message = fmt::format("{}{}: {}", truncated ? kTruncated : "", context, rest);
+    return error;
+}
+
+// The smallest tensor entry: an empty name (8), one dimension (4 + 8), type (4), offset (8).
+constexpr uint64_t kMinTensorInfoBytes = 32;
+// The smallest metadata entry: an empty key (8), the type (4) and a one-byte value.
+constexpr uint64_t kMinMetadataEntryBytes = 13;
+
+// Reads one tensor's dimensions, checking the element count against the limit as it grows.
+Result<void> read_dims(HeaderReader& reader, GgufTensorInfo& info, const GgufLimits& limits) {
+    const uint64_t dims_at = reader.position();
+    auto n_dims = reader.read<uint32_t>("a tensor's dimension count");
+    if (!n_dims) {
+        return std::unexpected(n_dims.error());
     }
-    return sum;
+    if (*n_dims == 0 || *n_dims > limits.max_dims) {
+        return reader.bad(fmt::format("tensor '{}' has {} dimensions (1 to {} allowed)", info.name,
+                                      *n_dims, limits.max_dims),
+                          dims_at);
+    }
+    info.n_elements = 1;
+    for (uint32_t d = 0; d < *n_dims; ++d) {
+        const uint64_t dim_at = reader.position();
+        auto dim = reader.read<uint64_t>("a tensor dimension");
+        if (!dim) {
+            return std::unexpected(dim.error());
+        }
+        if (*dim == 0 || __builtin_mul_overflow(info.n_elements, *dim, &info.n_elements) ||
+            info.n_elements > limits.max_tensor_elements) {
+            return reader.bad(fmt::format("tensor '{}' has an impossible dimension {}: its "
+                                          "elements would number more than the limit of {}",
+                                          info.name, *dim, limits.max_tensor_elements),
+                              dim_at);
+        }
+        info.dims.push_back(*dim);
+    }
+    return {};
+}
+
+// Reads one tensor's type and computes its size in bytes, overflow-checked.
+Result<void> read_type(HeaderReader& reader, GgufTensorInfo& info) {
+    const uint64_t type_at = reader.position();
+    auto type_id = reader.read<uint32_t>("a tensor type");
+    if (!type_id) {
+        return std::unexpected(type_id.error());
+    }
+    auto traits = tensor_type_traits(*type_id);
+    if (!traits) {
+        return fail(ErrorCode::unsupported,
+                    fmt::format("tensor '{}' has unknown tensor type {} (at byte offset {})",
+                                info.name, *type_id, type_at));
+    }
+    info.type = traits->type;
+    if (info.dims[0] % traits->block_size != 0) {
+        return reader.bad(fmt::format("tensor '{}' has rows of {} elements, not a multiple of "
+                                      "{}'s block size {}",
+                                      info.name, info.dims[0], traits->name, traits->block_size),
+                          type_at);
+    }
+    // Rows are whole blocks, so the element count is a whole number of blocks.
+    if (__builtin_mul_overflow(info.n_elements / traits->block_size, uint64_t{traits->type_size},
+                               &info.n_bytes)) {
+        return reader.bad(fmt::format("tensor '{}' of {} {} elements would take more than 2^64 "
+                                      "bytes",
+                                      info.name, info.n_elements, traits->name),
+                          type_at);
+    }
+    return {};
 }
 
 Result<void> read_tensor_infos(HeaderReader& reader, GgufHeader& header, uint64_t n_tensors,
                                const GgufLimits& limits) {
+    const uint64_t table_at = reader.position();
+    if (auto fits = reader.check_fits(n_tensors, kMinTensorInfoBytes,
+                                      fmt::format("tensor count {}", n_tensors), table_at);
+        !fits) {
+        return fits;
+    }
+    if (auto budget = reader.charge(n_tensors * sizeof(GgufTensorInfo), table_at); !budget) {
+        return budget;
+    }
     std::unordered_set<std::string> names;
     header.tensors.reserve(n_tensors);
     for (uint64_t t = 0; t < n_tensors; ++t) {
@@ -248,51 +350,12 @@ Result<void> read_tensor_infos(HeaderReader& reader, GgufHeader& header, uint64_
             return reader.bad(fmt::format("tensor '{}' appears twice", info.name),
                               info.info_position);
         }
-        const uint64_t dims_at = reader.position();
-        auto n_dims = reader.read<uint32_t>("a tensor's dimension count");
-        if (!n_dims) {
-            return std::unexpected(n_dims.error());
+        if (auto dims = read_dims(reader, info, limits); !dims) {
+            return dims;
         }
-        if (*n_dims == 0 || *n_dims > limits.max_dims) {
-            return reader.bad(fmt::format("tensor '{}' has {} dimensions (1 to {} allowed)",
-                                          info.name, *n_dims, limits.max_dims),
-                              dims_at);
+        if (auto type = read_type(reader, info); !type) {
+            return type;
         }
-        info.n_elements = 1;
-        for (uint32_t d = 0; d < *n_dims; ++d) {
-            const uint64_t dim_at = reader.position();
-            auto dim = reader.read<uint64_t>("a tensor dimension");
-            if (!dim) {
-                return std::unexpected(dim.error());
-            }
-            if (*dim == 0 || __builtin_mul_overflow(info.n_elements, *dim, &info.n_elements) ||
-                info.n_elements > (1ull << 62)) {
-                return reader.bad(
-                    fmt::format("tensor '{}' has an impossible dimension {}", info.name, *dim),
-                    dim_at);
-            }
-            info.dims.push_back(*dim);
-        }
-        const uint64_t type_at = reader.position();
-        auto type_id = reader.read<uint32_t>("a tensor type");
-        if (!type_id) {
-            return std::unexpected(type_id.error());
-        }
-        auto traits = tensor_type_traits(*type_id);
-        if (!traits) {
-            return fail(ErrorCode::unsupported,
-                        fmt::format("tensor '{}' has unknown tensor type {} (at byte offset {})",
-                                    info.name, *type_id, type_at));
-        }
-        info.type = traits->type;
-        if (info.dims[0] % traits->block_size != 0) {
-            return reader.bad(fmt::format("tensor '{}' has rows of {} elements, not a multiple of "
-                                          "{}'s block size {}",
-                                          info.name, info.dims[0], traits->name,
-                                          traits->block_size),
-                              dims_at);
-        }
-        info.n_bytes = info.n_elements / traits->block_size * traits->type_size;
         const uint64_t offset_at = reader.position();
         auto offset = reader.read<uint64_t>("a tensor data offset");
         if (!offset) {
@@ -310,11 +373,91 @@ Result<void> read_tensor_infos(HeaderReader& reader, GgufHeader& header, uint64_
     return {};
 }
 
+// Every tensor's data lies in the file, and no two tensors share a byte.
+Result<void> check_tensor_extents(const GgufHeader& header, std::optional<uint64_t> file_size) {
+    for (const GgufTensorInfo& tensor : header.tensors) {
+        uint64_t start = 0;
+        uint64_t end = 0;
+        const bool overflows = __builtin_add_overflow(header.data_offset, tensor.offset, &start) ||
+                               __builtin_add_overflow(start, tensor.n_bytes, &end);
+        if (overflows || (file_size && end > *file_size)) {
+            return fail(ErrorCode::bad_format,
+                        fmt::format("tensor '{}' data ({} bytes at byte offset {}) runs past "
+                                    "the end of the file{}: the file is truncated or corrupt "
+                                    "(tensor entry at byte offset {})",
+                                    tensor.name, tensor.n_bytes,
+                                    overflows ? "(overflowing)" : std::to_string(start),
+                                    file_size ? fmt::format(" ({} bytes)", *file_size) : "",
+                                    tensor.info_position));
+        }
+    }
+    std::vector<const GgufTensorInfo*> by_offset;
+    by_offset.reserve(header.tensors.size());
+    for (const GgufTensorInfo& tensor : header.tensors) {
+        by_offset.push_back(&tensor);
+    }
+    // Stable: tensors at one offset are named in the order of the table.
+    std::ranges::stable_sort(by_offset, {}, &GgufTensorInfo::offset);
+    for (size_t i = 1; i < by_offset.size(); ++i) {
+        const GgufTensorInfo& before = *by_offset[i - 1];
+        const GgufTensorInfo& after = *by_offset[i];
+        // Offsets are distinct or the tensors overlap; extents were checked not to overflow.
+        if (before.offset + before.n_bytes > after.offset) {
+            return fail(ErrorCode::bad_format,
+                        fmt::format("tensors '{}' and '{}' overlap: '{}' takes bytes {} to {} of "
+                                    "the data section and '{}' starts at {} (tensor entries at "
+                                    "byte offsets {} and {})",
+                                    before.name, after.name, before.name, before.offset,
+                                    before.offset + before.n_bytes, after.name, after.offset,
+                                    before.info_position, after.info_position));
+        }
+    }
+    return {};
+}
+
+// Reads the metadata entries, each key once.
+Result<void> read_metadata(HeaderReader& reader, GgufHeader& header, uint64_t n_kv) {
+    if (auto fits = reader.check_fits(n_kv, kMinMetadataEntryBytes,
+                                      fmt::format("metadata count {}", n_kv), 16);
+        !fits) {
+        return fits;
+    }
+    std::unordered_set<std::string> keys;
+    for (uint64_t i = 0; i < n_kv; ++i) {
+        const uint64_t at = reader.position();
+        if (auto budget = reader.charge(sizeof(GgufKeyValue), at); !budget) {
+            return budget;
+        }
+        auto key = reader.read_string("a metadata key");
+        if (!key) {
+            return std::unexpected(key.error());
+        }
+        if (!keys.insert(*key).second) {
+            return reader.bad(fmt::format("metadata key '{}' appears twice", *key), at);
+        }
+        const uint64_t type_at = reader.position();
+        auto type = reader.read<uint32_t>("a metadata value type");
+        if (!type) {
+            return std::unexpected(type.error());
+        }
+        if (!is_valid_type(*type)) {
+            return reader.bad(fmt::format("metadata '{}' has unknown value type {}", *key, *type),
+                              type_at);
+        }
+        auto value = reader.read_value(static_cast<GgufType>(*type), 0);
+        if (!value) {
+            return std::unexpected(in_context(value.error(), fmt::format("metadata '{}'", *key)));
+        }
+        header.metadata.push_back({std::move(*key), std::move(*value)});
+    }
+    return {};
+}
+
 } // namespace
 
 Result<GgufHeader> parse_gguf_header(std::span<const uint8_t> bytes,
                                      std::optional<uint64_t> file_size, const GgufLimits& limits) {
-    HeaderReader reader(bytes, limits);
+    HeaderReader reader(bytes, file_size, limits);
     auto magic = reader.read<uint32_t>("the magic number");
     if (!magic) {
         return std::unexpected(magic.error());
@@ -354,39 +497,8 @@ Result<GgufHeader> parse_gguf_header(std::span<const uint8_t> bytes,
     if (!n_kv) {
         return std::unexpected(n_kv.error());
     }
-    // Each entry needs at least a key length, a type and a one-byte value.
-    if (*n_kv > (reader.size() - reader.position()) / 13) {
-        return reader.bad(fmt::format("file truncated or corrupt: metadata count {} cannot fit "
-                                      "in the {} bytes that follow",
-                                      *n_kv, reader.size() - reader.position()),
-                          16);
-    }
-    std::unordered_set<std::string> keys;
-    for (uint64_t i = 0; i < *n_kv; ++i) {
-        const uint64_t at = reader.position();
-        auto key = reader.read_string("a metadata key");
-        if (!key) {
-            return std::unexpected(key.error());
-        }
-        if (!keys.insert(*key).second) {
-            return reader.bad(fmt::format("metadata key '{}' appears twice", *key), at);
-        }
-        const uint64_t type_at = reader.position();
-        auto type = reader.read<uint32_t>("a metadata value type");
-        if (!type) {
-            return std::unexpected(type.error());
-        }
-        if (!is_valid_type(*type)) {
-            return reader.bad(fmt::format("metadata '{}' has unknown value type {}", *key, *type),
-                              type_at);
-        }
-        auto value = reader.read_value(static_cast<GgufType>(*type), 0);
-        if (!value) {
-            Error error = value.error();
-            error.message = fmt::format("metadata '{}': {}", *key, error.message);
-            return std::unexpected(error);
-        }
-        header.metadata.push_back({std::move(*key), std::move(*value)});
+    if (auto metadata = read_metadata(reader, header, *n_kv); !metadata) {
+        return std::unexpected(metadata.error());
     }
     if (const GgufValue* alignment = header.find("general.alignment")) {
         auto value = alignment->as_uint();
@@ -403,25 +515,13 @@ Result<GgufHeader> parse_gguf_header(std::span<const uint8_t> bytes,
     const uint64_t end_of_infos = reader.position();
     header.data_offset =
         (end_of_infos + header.alignment - 1) / header.alignment * header.alignment;
-    if (file_size) {
-        if (header.data_offset > *file_size && !header.tensors.empty()) {
-            return reader.bad(fmt::format("tensor data would start at byte {} but the file has {}",
-                                          header.data_offset, *file_size),
-                              end_of_infos);
-        }
-        for (auto& tensor : header.tensors) {
-            auto start = checked_add(header.data_offset, tensor.offset);
-            auto end = start ? checked_add(*start, tensor.n_bytes) : std::nullopt;
-            if (!end || *end > *file_size) {
-                return fail(ErrorCode::bad_format,
-                            fmt::format("tensor '{}' data ({} bytes at byte offset {}) runs past "
-                                        "the end of the file ({} bytes): the file is truncated "
-                                        "or corrupt (tensor entry at byte offset {})",
-                                        tensor.name, tensor.n_bytes,
-                                        start ? std::to_string(*start) : "overflowing", *file_size,
-                                        tensor.info_position));
-            }
-        }
+    if (file_size && header.data_offset > *file_size && !header.tensors.empty()) {
+        return reader.bad(fmt::format("tensor data would start at byte {} but the file has {}",
+                                      header.data_offset, *file_size),
+                          end_of_infos);
+    }
+    if (auto extents = check_tensor_extents(header, file_size); !extents) {
+        return std::unexpected(extents.error());
     }
     for (auto& tensor : header.tensors) {
         tensor.file_offset = header.data_offset + tensor.offset;
