@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -160,6 +161,116 @@ private:
     std::vector<Entry> entries_;
     std::vector<Tensor> tensors_;
 };
+
+// ---- Rewriting a parsed file --------------------------------------------------------------
+// For tests that start from a real model and change one thing: its metadata entries and
+// tensors, edited, then written again as GGUF v3.
+
+// One tensor to write: its data is copied as it is (its size is not checked against dims).
+struct TensorRecord {
+    std::string name;
+    TensorType type = TensorType::F32;
+    std::vector<uint64_t> dims;
+    std::span<const uint8_t> data;
+};
+
+// Every tensor of `file`, in order, with its bytes in the file's mapping.
+inline std::vector<TensorRecord> tensor_records(const GgufFile& file) {
+    std::vector<TensorRecord> records;
+    for (const GgufTensorInfo& tensor : file.tensors()) {
+        records.push_back({tensor.name, tensor.type, tensor.dims, file.tensor_data(tensor)});
+    }
+    return records;
+}
+
+// Replaces the value of `key`, or appends the entry.
+inline void set_key(std::vector<GgufKeyValue>& metadata, const std::string& key, GgufValue value) {
+    for (GgufKeyValue& entry : metadata) {
+        if (entry.key == key) {
+            entry.value = std::move(value);
+            return;
+        }
+    }
+    metadata.push_back({key, std::move(value)});
+}
+
+inline void erase_key(std::vector<GgufKeyValue>& metadata, const std::string& key) {
+    std::erase_if(metadata, [&](const GgufKeyValue& entry) { return entry.key == key; });
+}
+
+// A value's bytes as GGUF stores them (its type written by the caller).
+inline void put_value(std::vector<uint8_t>& out, const GgufValue& value) {
+    using B = GgufBuilder;
+    const uint64_t bits =
+        value.as_uint().value_or(static_cast<uint64_t>(value.as_int().value_or(0)));
+    switch (value.type) {
+    case GgufType::uint8:
+    case GgufType::int8:
+        return B::put(out, static_cast<uint8_t>(bits));
+    case GgufType::uint16:
+    case GgufType::int16:
+        return B::put(out, static_cast<uint16_t>(bits));
+    case GgufType::uint32:
+    case GgufType::int32:
+        return B::put(out, static_cast<uint32_t>(bits));
+    case GgufType::uint64:
+    case GgufType::int64:
+        return B::put(out, bits);
+    case GgufType::float32:
+        return B::put(out, static_cast<float>(*value.as_float()));
+    case GgufType::float64:
+        return B::put(out, *value.as_float());
+    case GgufType::boolean:
+        return B::put(out, static_cast<uint8_t>(*value.as_bool()));
+    case GgufType::string:
+        return B::put_string(out, *value.as_string());
+    case GgufType::array: {
+        const GgufArray& array = *value.as_array();
+        B::put(out, static_cast<uint32_t>(array.element_type));
+        B::put(out, static_cast<uint64_t>(array.items.size()));
+        for (const GgufValue& item : array.items) {
+            put_value(out, item);
+        }
+        return;
+    }
+    }
+}
+
+// A whole GGUF v3 file: the metadata, then the tensors laid out in order, each at a multiple
+// of `alignment`.
+inline std::vector<uint8_t> serialize_gguf(const std::vector<GgufKeyValue>& metadata,
+                                           const std::vector<TensorRecord>& tensors,
+                                           uint64_t alignment = 32) {
+    using B = GgufBuilder;
+    auto align = [&](uint64_t n) { return (n + alignment - 1) / alignment * alignment; };
+    std::vector<uint8_t> out;
+    B::put(out, uint32_t{0x46554747});
+    B::put(out, uint32_t{3});
+    B::put(out, static_cast<uint64_t>(tensors.size()));
+    B::put(out, static_cast<uint64_t>(metadata.size()));
+    for (const GgufKeyValue& entry : metadata) {
+        B::put_string(out, entry.key);
+        B::put(out, static_cast<uint32_t>(entry.value.type));
+        put_value(out, entry.value);
+    }
+    uint64_t offset = 0;
+    for (const TensorRecord& tensor : tensors) {
+        B::put_string(out, tensor.name);
+        B::put(out, static_cast<uint32_t>(tensor.dims.size()));
+        for (uint64_t dim : tensor.dims) {
+            B::put(out, dim);
+        }
+        B::put(out, static_cast<uint32_t>(tensor.type));
+        B::put(out, offset);
+        offset = align(offset + tensor.data.size());
+    }
+    out.resize(align(out.size()), 0);
+    for (const TensorRecord& tensor : tensors) {
+        out.insert(out.end(), tensor.data.begin(), tensor.data.end());
+        out.resize(align(out.size()), 0);
+    }
+    return out;
+}
 
 // Overwrites sizeof(T) bytes at `at` with `value`.
 template <class T>

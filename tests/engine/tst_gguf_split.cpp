@@ -4,6 +4,7 @@
 // Broken splits (a part missing, truncated, from another split, a tensor in two parts, a
 // wrong tensor count, a later part opened, a renamed first part) fail with an error that
 // names the part and the problem.
+#include "gguf_builder.h"
 #include "hearth/gguf.h"
 #include "hearth/memory_plan.h"
 #include "hearth/model.h"
@@ -19,6 +20,8 @@
 #include <nlohmann/json.hpp>
 
 using namespace hearth;
+using hearth::test::erase_key;
+using hearth::test::set_key;
 
 namespace {
 
@@ -29,20 +32,6 @@ struct PartSpec {
     std::vector<GgufKeyValue> metadata;
     std::vector<const GgufTensorInfo*> tensors;
 };
-
-void set_key(std::vector<GgufKeyValue>& metadata, const std::string& key, GgufValue value) {
-    for (GgufKeyValue& entry : metadata) {
-        if (entry.key == key) {
-            entry.value = std::move(value);
-            return;
-        }
-    }
-    metadata.push_back({key, std::move(value)});
-}
-
-void erase_key(std::vector<GgufKeyValue>& metadata, const std::string& key) {
-    std::erase_if(metadata, [&](const GgufKeyValue& entry) { return entry.key == key; });
-}
 
 GgufValue u16(uint64_t value) {
     return {.type = GgufType::uint16, .data = value};
@@ -68,90 +57,13 @@ std::vector<PartSpec> plan_split(const GgufFile& file, uint32_t n_parts) {
     return parts;
 }
 
-template <class T>
-void put(std::vector<uint8_t>& out, T value) {
-    uint8_t bytes[sizeof(T)];
-    std::memcpy(bytes, &value, sizeof(T));
-    out.insert(out.end(), bytes, bytes + sizeof(T));
-}
-
-void put_string(std::vector<uint8_t>& out, const std::string& text) {
-    put(out, uint64_t{text.size()});
-    out.insert(out.end(), text.begin(), text.end());
-}
-
-void put_value(std::vector<uint8_t>& out, const GgufValue& value) {
-    switch (value.type) {
-    case GgufType::uint8:
-        return put(out, static_cast<uint8_t>(*value.as_uint()));
-    case GgufType::int8:
-        return put(out, static_cast<int8_t>(*value.as_int()));
-    case GgufType::uint16:
-        return put(out, static_cast<uint16_t>(*value.as_uint()));
-    case GgufType::int16:
-        return put(out, static_cast<int16_t>(*value.as_int()));
-    case GgufType::uint32:
-        return put(out, static_cast<uint32_t>(*value.as_uint()));
-    case GgufType::int32:
-        return put(out, static_cast<int32_t>(*value.as_int()));
-    case GgufType::uint64:
-        return put(out, *value.as_uint());
-    case GgufType::int64:
-        return put(out, *value.as_int());
-    case GgufType::float32:
-        return put(out, static_cast<float>(*value.as_float()));
-    case GgufType::float64:
-        return put(out, *value.as_float());
-    case GgufType::boolean:
-        return put(out, static_cast<uint8_t>(*value.as_bool()));
-    case GgufType::string:
-        return put_string(out, *value.as_string());
-    case GgufType::array: {
-        const GgufArray& array = *value.as_array();
-        put(out, static_cast<uint32_t>(array.element_type));
-        put(out, uint64_t{array.items.size()});
-        for (const GgufValue& item : array.items) {
-            put_value(out, item);
-        }
-        return;
-    }
-    }
-}
-
 // Writes one part as GGUF v3 with 32-byte alignment, copying the tensor bytes from `file`.
 void write_part(const GgufFile& file, const PartSpec& spec, const std::filesystem::path& path) {
-    constexpr uint64_t kAlignment = 32;
-    auto align = [](uint64_t n) { return (n + kAlignment - 1) / kAlignment * kAlignment; };
-    std::vector<uint8_t> header;
-    put(header, uint32_t{0x46554747});
-    put(header, uint32_t{3});
-    put(header, uint64_t{spec.tensors.size()});
-    put(header, uint64_t{spec.metadata.size()});
-    for (const GgufKeyValue& entry : spec.metadata) {
-        put_string(header, entry.key);
-        put(header, static_cast<uint32_t>(entry.value.type));
-        put_value(header, entry.value);
-    }
-    uint64_t offset = 0;
+    std::vector<test::TensorRecord> tensors;
     for (const GgufTensorInfo* tensor : spec.tensors) {
-        put_string(header, tensor->name);
-        put(header, static_cast<uint32_t>(tensor->dims.size()));
-        for (uint64_t dim : tensor->dims) {
-            put(header, dim);
-        }
-        put(header, static_cast<uint32_t>(tensor->type));
-        put(header, offset);
-        offset = align(offset + tensor->n_bytes);
+        tensors.push_back({tensor->name, tensor->type, tensor->dims, file.tensor_data(*tensor)});
     }
-    header.resize(align(header.size()), 0);
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(header.data()), std::streamsize(header.size()));
-    const char padding[kAlignment] = {};
-    for (const GgufTensorInfo* tensor : spec.tensors) {
-        const auto data = file.tensor_data(*tensor);
-        out.write(reinterpret_cast<const char*>(data.data()), std::streamsize(data.size()));
-        out.write(padding, std::streamsize(align(data.size()) - data.size()));
-    }
+    test::write_file(path, test::serialize_gguf(spec.metadata, tensors));
 }
 
 std::filesystem::path part_path(const std::filesystem::path& prefix, uint32_t index,

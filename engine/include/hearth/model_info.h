@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace hearth {
@@ -61,10 +62,28 @@ struct ModelInfo {
     std::optional<std::string> chat_template;
 };
 
-// Reads a model's facts from a parsed header. Fails with `bad_format` when a required key
-// is missing or inconsistent (names the key), never for an unknown architecture: the
-// caller decides whether it can run it.
+// Bounds on the hyper-parameters read from a file (docs/LIMITS.md, "GGUF files and model
+// loading"): each far above every published model, and small enough that the buffer sizes
+// computed from them (a layer's matrices, the KV cache, the scratch) stay far from 64-bit
+// overflow.
+inline constexpr uint32_t kMaxLayers = 512;               // llama.cpp's LLAMA_MAX_LAYERS
+inline constexpr uint32_t kMaxEmbeddingLength = 1u << 16; // largest published: 18,432
+inline constexpr uint32_t kMaxHeads = 1u << 12;           // attention heads, query or KV
+inline constexpr uint32_t kMaxHeadSize = 1u << 12;        // per-head key or value size
+inline constexpr uint32_t kMaxFeedForwardLength = 1u << 20;
+inline constexpr uint32_t kMaxVocabulary = 1u << 24;    // token ids stay int32
+inline constexpr uint32_t kMaxContextLength = 1u << 24; // trained context, sliding window
+
+// Reads a model's facts from a parsed header. Fails with `bad_format`, naming the key, when
+// a required key is missing, a key holds a value of the wrong type (a string for a count, a
+// negative or wider-than-32-bit integer, a NaN), or a hyper-parameter is zero, out of the
+// bounds above or inconsistent (a head size that does not divide the embedding); never for
+// an unknown architecture: the caller decides whether it can run it.
 Result<ModelInfo> read_model_info(const GgufHeader& header, uint64_t file_size);
+
+// The block (layer) a tensor belongs to, from its name: 12 for `blk.12.attn_q.weight`;
+// nullopt for a tensor outside the blocks (`token_embd.weight`).
+std::optional<uint32_t> tensor_block_index(std::string_view tensor_name);
 
 // llama.cpp's name for a `general.file_type` value ("Q4_K_M"), or "" when unknown.
 std::string file_type_name(int64_t file_type);

@@ -5,10 +5,34 @@
 #include <cstdio>
 #include <fmt/format.h>
 #include <fstream>
+#include <initializer_list>
 #include <numeric>
 #include <sstream>
 
 namespace hearth {
+namespace {
+
+// A byte count computed in floating point, as uint64_t; UINT64_MAX when it does not fit (a
+// plain conversion would be undefined), so that a huge need never looks small.
+uint64_t saturating_bytes(double bytes) {
+    constexpr double kLimit = 18446744073709549568.0; // the largest double below 2^64
+    if (!(bytes < kLimit)) {                          // NaN too
+        return UINT64_MAX;
+    }
+    return bytes > 0 ? static_cast<uint64_t>(bytes) : 0;
+}
+
+uint64_t saturating_sum(std::initializer_list<uint64_t> terms) {
+    uint64_t sum = 0;
+    for (uint64_t term : terms) {
+        if (__builtin_add_overflow(sum, term, &sum)) {
+            return UINT64_MAX;
+        }
+    }
+    return sum;
+}
+
+} // namespace
 
 MemoryPlan plan_memory(const ModelInfo& info, const MemoryPlanOptions& options) {
     MemoryPlan plan;
@@ -20,7 +44,7 @@ MemoryPlan plan_memory(const ModelInfo& info, const MemoryPlanOptions& options) 
     const double bytes_per_element = options.kv_type == KvCacheType::q8_0 ? 34.0 / 32.0 : 2.0;
     plan.kv_bytes_per_token = static_cast<double>(info.n_layer) * info.n_head_kv *
                               (info.head_dim_k + info.head_dim_v) * bytes_per_element;
-    plan.kv_bytes = static_cast<uint64_t>(plan.kv_bytes_per_token * plan.n_ctx * plan.n_seq);
+    plan.kv_bytes = saturating_bytes(plan.kv_bytes_per_token * plan.n_ctx * plan.n_seq);
 
     // One batch of activations in float32: the residual stream and its normalised copy,
     // Q/K/V, the attention output, the feed-forward gate and up projections, plus one
@@ -38,8 +62,8 @@ MemoryPlan plan_memory(const ModelInfo& info, const MemoryPlanOptions& options) 
     // The headroom the CUDA forward keeps free for the context, graphs and cuBLAS's workspace
     // (the same constant, so that the plan refuses what the forward would refuse).
     plan.overhead_bytes = options.device == DeviceKind::cuda ? kOffloadGpuHeadroom : 0;
-    plan.total_bytes =
-        plan.weights_bytes + plan.kv_bytes + plan.scratch_bytes + plan.overhead_bytes;
+    plan.total_bytes = saturating_sum(
+        {plan.weights_bytes, plan.kv_bytes, plan.scratch_bytes, plan.overhead_bytes});
     return plan;
 }
 

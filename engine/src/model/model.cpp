@@ -144,23 +144,99 @@ Result<void> bind_layers(Model::Impl& m, Binder& bind) {
 
 // Gemma 3: which layers attend to a sliding window. `sliding_window_pattern` is either a
 // period n (layer il slides unless il % n == n - 1; 0 means every layer slides; 6 when
-// absent) or a per-layer array of booleans.
-void assign_sliding_layers(Model::Impl& m) {
+// absent) or a per-layer array of booleans, one per layer.
+Result<void> assign_sliding_layers(Model::Impl& m) {
     if (m.info.architecture != "gemma3" || m.info.sliding_window == 0) {
-        return;
+        return {};
     }
-    const GgufValue* pattern = m.file.find("gemma3.attention.sliding_window_pattern");
+    constexpr std::string_view kPatternKey = "gemma3.attention.sliding_window_pattern";
+    constexpr std::string_view kBaseKey = "gemma3.rope.freq_base_swa";
+    const GgufValue* pattern = m.file.find(kPatternKey);
     const GgufArray* per_layer = pattern ? pattern->as_array() : nullptr;
-    const int64_t period = pattern && !per_layer ? pattern->as_int().value_or(6) : 6;
-    for (uint32_t il = 0; il < m.info.n_layer; ++il) {
-        if (per_layer) {
-            m.layers[il].sliding =
-                il < per_layer->items.size() && per_layer->items[il].as_int().value_or(0) != 0;
-        } else {
-            m.layers[il].sliding = period == 0 || il % period != period - 1;
+    if (per_layer) {
+        const bool all_flags = std::ranges::all_of(per_layer->items, [](const GgufValue& item) {
+            const auto flag = item.as_int();
+            return flag && (*flag == 0 || *flag == 1);
+        });
+        if (per_layer->items.size() != m.info.n_layer || !all_flags) {
+            return fail(ErrorCode::bad_format,
+                        fmt::format("{} must hold one boolean for each of the {} layers, but it "
+                                    "is {}",
+                                    kPatternKey, m.info.n_layer, pattern->to_display_string()));
         }
     }
-    m.rope_freq_base_swa = m.file.header().get_float("gemma3.rope.freq_base_swa").value_or(10000.0);
+    const auto period = pattern && !per_layer ? pattern->as_uint() : std::optional<uint64_t>(6);
+    if (!period || *period > kMaxLayers) {
+        return fail(ErrorCode::bad_format,
+                    fmt::format("{} must be a period from 0 to {} layers or an array of "
+                                "booleans, but it is {}",
+                                kPatternKey, kMaxLayers, pattern->to_display_string()));
+    }
+    for (uint32_t il = 0; il < m.info.n_layer; ++il) {
+        m.layers[il].sliding = per_layer ? *per_layer->items[il].as_int() != 0
+                                         : *period == 0 || il % *period != *period - 1;
+    }
+    m.rope_freq_base_swa = 10000.0;
+    if (const GgufValue* base = m.file.find(kBaseKey)) {
+        const auto value = base->type == GgufType::boolean ? std::nullopt : base->as_float();
+        if (!value || !std::isfinite(*value) || *value <= 1.0) {
+            return fail(ErrorCode::bad_format,
+                        fmt::format("{} must be a finite number above 1, but it is {}", kBaseKey,
+                                    base->to_display_string()));
+        }
+        m.rope_freq_base_swa = *value;
+    }
+    return {};
+}
+
+// What read_model_info accepts for any architecture but this engine cannot run: heads that
+// do not share KV heads evenly, no feed-forward, a RoPE size it cannot rotate, a scaling it
+// does not implement, or a block count that is not the blocks the file holds. Checked before
+// anything is sized from the hyper-parameters.
+Result<void> check_runnable(const ModelInfo& info, const GgufFile& file) {
+    const std::string arch = info.architecture + ".";
+    if (info.n_head_kv > info.n_head || info.n_head % info.n_head_kv != 0) {
+        return fail(ErrorCode::bad_format,
+                    fmt::format("{}attention.head_count {} is not a multiple of "
+                                "{}attention.head_count_kv {}: the attention heads cannot share "
+                                "the KV heads evenly",
+                                arch, info.n_head, arch, info.n_head_kv));
+    }
+    if (info.n_ff == 0) {
+        return fail(ErrorCode::bad_format,
+                    fmt::format("{}feed_forward_length is missing or 0", arch));
+    }
+    if (info.n_rot == 0 || info.n_rot % 2 != 0 || info.n_rot > info.head_dim_k) {
+        return fail(ErrorCode::bad_format,
+                    fmt::format("{}rope.dimension_count {} must be even, from 2 to the head size "
+                                "{}",
+                                arch, info.n_rot, info.head_dim_k));
+    }
+    if (info.n_vocab == 0) {
+        return fail(ErrorCode::bad_format,
+                    fmt::format("the vocabulary size is unknown: neither {}vocab_size nor "
+                                "tokenizer.ggml.tokens gives it",
+                                arch));
+    }
+    const std::string& scaling = info.rope_scaling.type;
+    if (scaling != "none" && scaling != "linear" && scaling != "yarn") {
+        return fail(ErrorCode::unsupported,
+                    fmt::format("{}rope.scaling.type '{}' is not supported (Hearth runs none, "
+                                "linear and yarn)",
+                                arch, scaling));
+    }
+    uint32_t n_blocks = 0; // one past the highest block index among the tensors
+    for (const GgufTensorInfo& tensor : file.tensors()) {
+        if (auto block = tensor_block_index(tensor.name)) {
+            n_blocks = std::max(n_blocks, std::min(*block, kMaxLayers) + 1);
+        }
+    }
+    if (n_blocks != info.n_layer) {
+        return fail(ErrorCode::bad_format,
+                    fmt::format("{}block_count is {} but the file holds tensors of {} blocks", arch,
+                                info.n_layer, n_blocks));
+    }
+    return {};
 }
 
 // Reads every page of the weights once, part after part of a split model, so that the
@@ -289,16 +365,8 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& pa
                              fmt::format("architecture '{}' is not supported (Hearth runs {})",
                                          info->architecture, supported_architectures())});
     }
-    if (info->n_head % std::max<uint32_t>(info->n_head_kv, 1) != 0 || info->n_head_kv == 0) {
-        return fail_in_file({ErrorCode::bad_format,
-                             fmt::format("{} attention heads cannot be shared by {} KV heads",
-                                         info->n_head, info->n_head_kv)});
-    }
-    if (info->n_rot > info->head_dim_k || info->n_rot % 2 != 0 || info->n_ff == 0 ||
-        info->n_vocab == 0) {
-        return fail_in_file({ErrorCode::bad_format,
-                             "inconsistent hyper-parameters (RoPE dimensions, feed-forward or "
-                             "vocabulary size)"});
+    if (auto runnable = check_runnable(*info, *file); !runnable) {
+        return fail_in_file(runnable.error());
     }
     auto tokenizer = Tokenizer::from_gguf(file->header());
     if (!tokenizer) {
@@ -354,7 +422,9 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& pa
     if (auto layers = bind_layers(*impl, bind); !layers) {
         return fail_in_file(layers.error());
     }
-    assign_sliding_layers(*impl);
+    if (auto sliding = assign_sliding_layers(*impl); !sliding) {
+        return fail_in_file(sliding.error());
+    }
     // Gemma 3 27B was trained with 1/sqrt(n_embd / n_head) (its query_pre_attn_scalar);
     // llama.cpp recognises it by its 62 layers, as GGUF does not carry the scalar.
     const bool gemma3_27b = mi.architecture == "gemma3" && mi.n_layer == 62;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <fmt/format.h>
 #include <map>
 #include <string_view>
@@ -10,8 +11,201 @@
 namespace hearth {
 namespace {
 
-// The block a tensor belongs to, from its name (`blk.12.attn_q.weight` is in block 12).
-std::optional<uint32_t> block_index(std::string_view name) {
+// "a u64 value, 4294967299", for messages about a value of the wrong kind.
+std::string describe(const GgufValue& value) {
+    return fmt::format("{} ({})", value.to_display_string(), gguf_type_name(value.type));
+}
+
+// A count stored as an integer, or as a per-layer array of them (some models vary it across
+// layers; the largest value sizes the buffers). nullopt when absent; an error naming the key
+// when present but not an integer (a string, a float, a bool), negative, or outside
+// [min, max] (a wider integer is never truncated).
+Result<std::optional<uint32_t>> read_count(const GgufHeader& header, const std::string& key,
+                                           uint32_t min, uint32_t max) {
+    const GgufValue* value = header.find(key);
+    if (!value) {
+        return std::optional<uint32_t>{};
+    }
+    auto integer = [](const GgufValue& v) -> std::optional<uint64_t> {
+        return v.type == GgufType::boolean ? std::nullopt : v.as_uint();
+    };
+    std::optional<uint64_t> count;
+    if (const GgufArray* array = value->as_array(); array && !array->items.empty()) {
+        count = 0;
+        for (const auto& item : array->items) {
+            const auto v = integer(item);
+            count = v ? std::optional(std::max(*count, *v)) : std::nullopt;
+            if (!count) {
+                break;
+            }
+        }
+    } else {
+        count = integer(*value);
+    }
+    if (!count || *count < min || *count > max) {
+        return fail(ErrorCode::bad_format,
+                    fmt::format("{} must be {}a whole number from {} to {}, but it is {}", key,
+                                value->as_array() ? "(the largest of the per-layer values) " : "",
+                                min, max, describe(*value)));
+    }
+    return std::optional<uint32_t>{static_cast<uint32_t>(*count)};
+}
+
+// A real number; nullopt when absent; an error naming the key when present but not a number,
+// not finite or outside (low, high].
+Result<std::optional<double>> read_real(const GgufHeader& header, const std::string& key,
+                                        double low, double high) {
+    const GgufValue* value = header.find(key);
+    if (!value) {
+        return std::optional<double>{};
+    }
+    const auto number = value->type == GgufType::boolean ? std::nullopt : value->as_float();
+    if (!number || !std::isfinite(*number) || *number <= low || *number > high) {
+        return fail(ErrorCode::bad_format,
+                    fmt::format("{} must be a number above {} and at most {}, but it is {}", key,
+                                low, high, describe(*value)));
+    }
+    return number;
+}
+
+// Reads `{architecture}.*` keys, keeping the first failure: after one, reads do nothing.
+class KeyReader {
+public:
+    KeyReader(const GgufHeader& header, const std::string& architecture)
+        : header_(header), prefix_(architecture + ".") {}
+
+    std::string key(std::string_view name) const { return prefix_ + std::string(name); }
+    const GgufValue* find(std::string_view name) const { return header_.find(key(name)); }
+    bool has(std::string_view name) const { return find(name) != nullptr; }
+    const std::optional<Error>& error() const { return error_; }
+    void set_error(Error error) {
+        if (!error_) {
+            error_ = std::move(error);
+        }
+    }
+
+    // A count into `out`, left as it is when the key is absent and not `required`.
+    void count(std::string_view name, uint32_t& out, uint32_t min, uint32_t max, bool required) {
+        if (error_) {
+            return;
+        }
+        auto value = read_count(header_, key(name), min, max);
+        if (!value) {
+            error_ = value.error();
+        } else if (*value) {
+            out = **value;
+        } else if (required) {
+            error_ = Error{ErrorCode::bad_format,
+                           fmt::format("{} is missing: the file does not say how large the "
+                                       "model is",
+                                       key(name))};
+        }
+    }
+
+    // A real number in (low, high] into `out`, left as it is when the key is absent.
+    void real(std::string_view name, double& out, double low, double high) {
+        if (error_) {
+            return;
+        }
+        auto value = read_real(header_, key(name), low, high);
+        if (!value) {
+            error_ = value.error();
+        } else if (*value) {
+            out = **value;
+        }
+    }
+
+private:
+    const GgufHeader& header_;
+    std::string prefix_;
+    std::optional<Error> error_;
+};
+
+// Layers, widths and head sizes (the bounds are in model_info.h).
+void read_sizes(KeyReader& keys, ModelInfo& info) {
+    keys.count("block_count", info.n_layer, 1, kMaxLayers, true);
+    keys.count("embedding_length", info.n_embd, 1, kMaxEmbeddingLength, true);
+    keys.count("attention.head_count", info.n_head, 1, kMaxHeads, true);
+    keys.count("context_length", info.n_ctx_train, 1, kMaxContextLength, true);
+    if (keys.error()) {
+        return;
+    }
+    info.n_head_kv = info.n_head;
+    keys.count("attention.head_count_kv", info.n_head_kv, 1, kMaxHeads, false);
+    keys.count("feed_forward_length", info.n_ff, 0, kMaxFeedForwardLength, false);
+    if (!keys.has("attention.key_length") || !keys.has("attention.value_length")) {
+        const uint32_t head_size = info.n_embd / info.n_head;
+        if (info.n_embd % info.n_head != 0 || head_size > kMaxHeadSize) {
+            keys.set_error(
+                {ErrorCode::bad_format,
+                 fmt::format("{} / {} ({} / {}) must be a whole head size up to {}, as {} and {} "
+                             "do not give it",
+                             keys.key("embedding_length"), keys.key("attention.head_count"),
+                             info.n_embd, info.n_head, kMaxHeadSize,
+                             keys.key("attention.key_length"),
+                             keys.key("attention.value_length"))});
+            return;
+        }
+        info.head_dim_k = head_size;
+        info.head_dim_v = head_size;
+    }
+    keys.count("attention.key_length", info.head_dim_k, 1, kMaxHeadSize, false);
+    keys.count("attention.value_length", info.head_dim_v, 1, kMaxHeadSize, false);
+    keys.count("vocab_size", info.n_vocab, 1, kMaxVocabulary, false);
+    keys.count("attention.sliding_window", info.sliding_window, 0, kMaxContextLength, false);
+}
+
+// RoPE and normalisation.
+void read_rope_and_norm(KeyReader& keys, ModelInfo& info) {
+    info.n_rot = info.head_dim_k;
+    keys.count("rope.dimension_count", info.n_rot, 0, kMaxHeadSize, false);
+    // A base of 1 or less makes the rotation frequencies not decrease; YaRN divides by its log.
+    keys.real("rope.freq_base", info.rope_freq_base, 1.0, 1e30);
+    keys.real("rope.scaling.factor", info.rope_scaling.factor, 0.0, 1e30);
+    keys.count("rope.scaling.original_context_length", info.rope_scaling.n_ctx_orig, 0,
+               kMaxContextLength, false);
+    keys.real(keys.has("attention.layer_norm_rms_epsilon") ? "attention.layer_norm_rms_epsilon"
+                                                           : "attention.layer_norm_epsilon",
+              info.norm_rms_eps, 0.0, 1.0);
+    if (const GgufValue* type = keys.find("rope.scaling.type")) {
+        if (!type->as_string()) {
+            keys.set_error({ErrorCode::bad_format,
+                            fmt::format("{} must be a string, but it is {}",
+                                        keys.key("rope.scaling.type"), describe(*type))});
+            return;
+        }
+        info.rope_scaling.type = *type->as_string();
+    }
+}
+
+// The hyper-parameters of ModelInfo, read and range-checked.
+Result<void> read_hyper_parameters(const GgufHeader& header, ModelInfo& info) {
+    KeyReader keys(header, info.architecture);
+    read_sizes(keys, info);
+    if (!keys.error()) {
+        read_rope_and_norm(keys, info);
+    }
+    if (keys.error()) {
+        return std::unexpected(*keys.error());
+    }
+    if (info.n_vocab == 0) {
+        if (const GgufValue* tokens = header.find("tokenizer.ggml.tokens");
+            tokens && tokens->as_array()) {
+            const size_t n_tokens = tokens->as_array()->items.size();
+            if (n_tokens > kMaxVocabulary) {
+                return fail(ErrorCode::bad_format,
+                            fmt::format("tokenizer.ggml.tokens has {} tokens, over the limit of {}",
+                                        n_tokens, kMaxVocabulary));
+            }
+            info.n_vocab = static_cast<uint32_t>(n_tokens);
+        }
+    }
+    return {};
+}
+
+} // namespace
+
+std::optional<uint32_t> tensor_block_index(std::string_view name) {
     constexpr std::string_view prefix = "blk.";
     if (!name.starts_with(prefix)) {
         return std::nullopt;
@@ -25,32 +219,6 @@ std::optional<uint32_t> block_index(std::string_view name) {
     }
     return index;
 }
-
-// A hyper-parameter stored as a scalar, or as a per-layer array (some models vary it
-// across layers; the largest value sizes the buffers).
-std::optional<uint64_t> read_count(const GgufHeader& header, const std::string& key) {
-    const GgufValue* value = header.find(key);
-    if (!value) {
-        return std::nullopt;
-    }
-    if (auto scalar = value->as_uint()) {
-        return scalar;
-    }
-    if (const GgufArray* array = value->as_array(); array && !array->items.empty()) {
-        uint64_t largest = 0;
-        for (const auto& item : array->items) {
-            auto v = item.as_uint();
-            if (!v) {
-                return std::nullopt;
-            }
-            largest = std::max(largest, *v);
-        }
-        return largest;
-    }
-    return std::nullopt;
-}
-
-} // namespace
 
 std::string file_type_name(int64_t file_type) {
     static const std::map<int64_t, std::string> names = {
@@ -81,56 +249,8 @@ Result<ModelInfo> read_model_info(const GgufHeader& header, uint64_t file_size) 
     }
     info.file_size = file_size;
 
-    const std::string arch = info.architecture + ".";
-    auto required = [&](const std::string& key, uint32_t& out) -> Result<void> {
-        auto value = read_count(header, arch + key);
-        if (!value || *value > UINT32_MAX) {
-            return fail(ErrorCode::bad_format,
-                        fmt::format("{}{} is missing or not a count", arch, key));
-        }
-        out = static_cast<uint32_t>(*value);
-        return {};
-    };
-    for (auto [key, field] :
-         {std::pair{"block_count", &info.n_layer}, std::pair{"embedding_length", &info.n_embd},
-          std::pair{"attention.head_count", &info.n_head},
-          std::pair{"context_length", &info.n_ctx_train}}) {
-        if (auto ok = required(key, *field); !ok) {
-            return std::unexpected(ok.error());
-        }
-    }
-    if (info.n_head == 0 || info.n_layer == 0 || info.n_embd == 0) {
-        return fail(ErrorCode::bad_format,
-                    fmt::format("{}: zero layers, heads or embedding size", info.architecture));
-    }
-    info.n_head_kv = static_cast<uint32_t>(
-        read_count(header, arch + "attention.head_count_kv").value_or(info.n_head));
-    info.n_ff = static_cast<uint32_t>(read_count(header, arch + "feed_forward_length").value_or(0));
-    const uint32_t default_head_dim = info.n_embd / info.n_head;
-    info.head_dim_k = static_cast<uint32_t>(
-        read_count(header, arch + "attention.key_length").value_or(default_head_dim));
-    info.head_dim_v = static_cast<uint32_t>(
-        read_count(header, arch + "attention.value_length").value_or(default_head_dim));
-    info.n_rot = static_cast<uint32_t>(
-        read_count(header, arch + "rope.dimension_count").value_or(info.head_dim_k));
-    info.rope_freq_base = header.get_float(arch + "rope.freq_base").value_or(10000.0);
-    if (auto type = header.get_string(arch + "rope.scaling.type")) {
-        info.rope_scaling.type = *type;
-    }
-    info.rope_scaling.factor = header.get_float(arch + "rope.scaling.factor").value_or(1.0);
-    info.rope_scaling.n_ctx_orig = static_cast<uint32_t>(
-        header.get_int(arch + "rope.scaling.original_context_length").value_or(0));
-    info.norm_rms_eps =
-        header.get_float(arch + "attention.layer_norm_rms_epsilon")
-            .value_or(header.get_float(arch + "attention.layer_norm_epsilon").value_or(1e-5));
-    info.sliding_window =
-        static_cast<uint32_t>(header.get_int(arch + "attention.sliding_window").value_or(0));
-
-    if (auto vocab = read_count(header, arch + "vocab_size")) {
-        info.n_vocab = static_cast<uint32_t>(*vocab);
-    } else if (const GgufValue* tokens = header.find("tokenizer.ggml.tokens");
-               tokens && tokens->as_array()) {
-        info.n_vocab = static_cast<uint32_t>(tokens->as_array()->items.size());
+    if (auto hyper = read_hyper_parameters(header, info); !hyper) {
+        return std::unexpected(hyper.error());
     }
 
     std::map<TensorType, QuantShare> shares;
@@ -140,10 +260,13 @@ Result<ModelInfo> read_model_info(const GgufHeader& header, uint64_t file_size) 
         info.layer_weight_bytes.assign(info.n_layer, 0);
     }
     for (const auto& tensor : header.tensors) {
-        info.n_params += tensor.n_elements;
+        // Saturating: a header read without its file size holds tensors of any size.
+        if (__builtin_add_overflow(info.n_params, tensor.n_elements, &info.n_params)) {
+            info.n_params = UINT64_MAX;
+        }
         info.weights_bytes += tensor.n_bytes;
         // A block index past block_count belongs to no layer the forward pass runs.
-        if (auto block = block_index(tensor.name);
+        if (auto block = tensor_block_index(tensor.name);
             block && *block < info.layer_weight_bytes.size()) {
             info.layer_weight_bytes[*block] += tensor.n_bytes;
         } else {

@@ -1,0 +1,353 @@
+// Hostile hyper-parameters and weights against Model::load, read_model_info and
+// `hearth-cli info`, on the architecture test models (tests/data/arch/) with one thing changed:
+// block counts that would size a huge allocation (issue 16, item 3); values that are NaN,
+// zero, negative, wider than 32 bits or of the wrong type (the loader's validation); every
+// weight given a wrong shape or type, or left out; blocks the block count does not cover;
+// and the memory plan at the limits. Each must fail at load with a message that names the
+// key or the tensor, never crash or abort, and never reach the forward pass.
+#include "gguf_builder.h"
+#include "hearth/gguf.h"
+#include "hearth/memory_plan.h"
+#include "hearth/model.h"
+#include "hearth/model_info.h"
+#include "test_support.h"
+
+#include <QTemporaryDir>
+#include <QtTest>
+#include <cmath>
+#include <fmt/format.h>
+#include <limits>
+#include <map>
+
+using namespace hearth;
+
+namespace {
+
+GgufValue u32(uint64_t v) {
+    return {.type = GgufType::uint32, .data = v};
+}
+GgufValue u64(uint64_t v) {
+    return {.type = GgufType::uint64, .data = v};
+}
+GgufValue i32(int64_t v) {
+    return {.type = GgufType::int32, .data = v};
+}
+GgufValue i64(int64_t v) {
+    return {.type = GgufType::int64, .data = v};
+}
+GgufValue f32(double v) {
+    return {.type = GgufType::float32, .data = v};
+}
+GgufValue str(std::string v) {
+    return {.type = GgufType::string, .data = std::move(v)};
+}
+GgufValue bool_array(std::vector<bool> flags) {
+    GgufArray array{.element_type = GgufType::boolean, .items = {}};
+    for (bool flag : flags) {
+        array.items.push_back({.type = GgufType::boolean, .data = flag});
+    }
+    return {.type = GgufType::array, .data = std::move(array)};
+}
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// A change to a model's metadata: a key set to a value (or erased when `value` is unset).
+struct KeyEdit {
+    std::string key;
+    std::optional<GgufValue> value;
+};
+
+bool optional_tensor(const std::string& name) {
+    return name == "output.weight" || name == "rope_freqs.weight" || name.ends_with(".bias");
+}
+
+// The tensors whose shapes the tests change: outside the blocks and in the first block (the
+// other blocks are bound by the same code).
+bool in_first_block_or_global(const std::string& name) {
+    auto block = tensor_block_index(name);
+    return !block || *block == 0;
+}
+
+} // namespace
+
+Q_DECLARE_METATYPE(GgufValue)
+Q_DECLARE_METATYPE(std::optional<GgufValue>)
+
+class TestModelHostile : public QObject {
+    Q_OBJECT
+
+    QTemporaryDir m_dir;
+    std::map<std::string, GgufFile> m_models;
+    int m_written = 0;
+
+    const GgufFile& model(const std::string& name) { return m_models.at(name); }
+
+    // Writes `base` with `metadata` and `tensors` in place of its own; returns the path.
+    std::filesystem::path write(const std::vector<GgufKeyValue>& metadata,
+                                const std::vector<test::TensorRecord>& tensors) {
+        const auto path = std::filesystem::path(m_dir.path().toStdString()) /
+                          fmt::format("m{}.gguf", ++m_written);
+        test::write_file(path, test::serialize_gguf(metadata, tensors));
+        return path;
+    }
+
+    std::filesystem::path with_key(const std::string& base, const KeyEdit& edit) {
+        auto metadata = model(base).metadata();
+        if (edit.value) {
+            test::set_key(metadata, edit.key, *edit.value);
+        } else {
+            test::erase_key(metadata, edit.key);
+        }
+        return write(metadata, test::tensor_records(model(base)));
+    }
+
+    std::filesystem::path with_tensors(const std::string& base,
+                                       const std::vector<test::TensorRecord>& tensors) {
+        return write(model(base).metadata(), tensors);
+    }
+
+    static void expect_load_error(const std::filesystem::path& path, const std::string& needle) {
+        auto loaded = Model::load(path, {.n_threads = 1, .on_progress = {}});
+        QVERIFY2(!loaded, ("loaded; expected an error with: " + needle).c_str());
+        const std::string& message = loaded.error().message;
+        QVERIFY2(message.find(needle) != std::string::npos, message.c_str());
+        QVERIFY2(message.find(path.string()) != std::string::npos, message.c_str());
+        QVERIFY2(loaded.error().code == ErrorCode::bad_format ||
+                     loaded.error().code == ErrorCode::unsupported,
+                 message.c_str());
+    }
+
+private slots:
+    void initTestCase() {
+        QVERIFY(m_dir.isValid());
+        for (const char* name :
+             {"llama", "llama_yarn", "llama_rope_freqs", "qwen2", "qwen3", "gemma3"}) {
+            auto file = GgufFile::open(test::data_dir() / "arch" / (std::string(name) + ".gguf"));
+            QVERIFY2(file, file ? "" : file.error().message.c_str());
+            m_models.emplace(name, std::move(*file));
+        }
+    }
+
+    void rewritten_models_load() {
+        // The files below differ from these in one thing only.
+        for (const auto& [name, file] : m_models) {
+            const auto path = with_tensors(name, test::tensor_records(file));
+            auto loaded = Model::load(path, {.n_threads = 1, .on_progress = {}});
+            QVERIFY2(loaded, loaded ? "" : loaded.error().message.c_str());
+        }
+    }
+
+    void bad_hyper_parameter_data() {
+        QTest::addColumn<QString>("base");
+        QTest::addColumn<QString>("key");
+        QTest::addColumn<std::optional<GgufValue>>("value");
+        QTest::addColumn<QString>("needle");
+        QTest::addColumn<bool>("info_fails"); // read_model_info refuses it too, so `info` does
+        auto row = [](const char* name, const char* base, const char* key,
+                      std::optional<GgufValue> value, const char* needle, bool info_fails) {
+            QTest::newRow(name) << QString(base) << QString(key) << std::move(value)
+                                << QString(needle) << info_fails;
+        };
+        // Item 3: a block count sized the layers before any tensor was looked up.
+        row("block_count 0xFFFFFFFF", "llama", "llama.block_count", u32(0xFFFFFFFFu),
+            "llama.block_count", true);
+        row("block_count 10^8", "llama", "llama.block_count", u32(100'000'000), "llama.block_count",
+            true);
+        row("block_count 2^32 + 2 (u64)", "llama", "llama.block_count", u64((1ull << 32) + 2),
+            "llama.block_count", true);
+        row("block_count 3 of 2 blocks", "llama", "llama.block_count", u32(3),
+            "llama.block_count is 3 but the file holds tensors of 2 blocks", false);
+        row("block_count 1 of 2 blocks", "llama", "llama.block_count", u32(1),
+            "llama.block_count is 1 but the file holds tensors of 2 blocks", false);
+        row("block_count as f32", "llama", "llama.block_count", f32(2.0), "llama.block_count",
+            true);
+        // Counts truncated to 32 bits, of the wrong type, zero or out of range.
+        row("head_count_kv 2^32 + 2", "llama", "llama.attention.head_count_kv",
+            u64((1ull << 32) + 2), "llama.attention.head_count_kv", true);
+        row("head_count_kv 2^32 + 3", "llama", "llama.attention.head_count_kv",
+            u64((1ull << 32) + 3), "llama.attention.head_count_kv", true);
+        row("head_count_kv as a string", "llama", "llama.attention.head_count_kv", str("2"),
+            "llama.attention.head_count_kv", true);
+        row("head_count_kv 0", "llama", "llama.attention.head_count_kv", u32(0),
+            "llama.attention.head_count_kv", true);
+        row("head_count_kv 3 of 4 heads", "llama", "llama.attention.head_count_kv", u32(3),
+            "llama.attention.head_count_kv 3", false);
+        row("head_count 0", "llama", "llama.attention.head_count", u32(0),
+            "llama.attention.head_count", true);
+        row("head_count not dividing", "llama", "llama.attention.head_count", u32(5), "(64 / 5)",
+            true);
+        row("embedding_length 0", "llama", "llama.embedding_length", u32(0),
+            "llama.embedding_length", true);
+        row("embedding_length -64 (i32)", "llama", "llama.embedding_length", i32(-64),
+            "llama.embedding_length", true);
+        row("context_length 0", "llama", "llama.context_length", u32(0), "llama.context_length",
+            true);
+        row("context_length 2^31", "llama", "llama.context_length", u32(1u << 31),
+            "llama.context_length", true);
+        row("context_length missing", "llama", "llama.context_length", std::nullopt,
+            "llama.context_length is missing", true);
+        row("feed_forward_length 0", "llama", "llama.feed_forward_length", u32(0),
+            "llama.feed_forward_length", false);
+        row("vocab_size 267 of 268 tokens", "llama", "llama.vocab_size", u32(267), "267", false);
+        row("vocab_size 2^30", "llama", "llama.vocab_size", u32(1u << 30), "llama.vocab_size",
+            true);
+        row("key_length 0", "qwen3", "qwen3.attention.key_length", u32(0),
+            "qwen3.attention.key_length", true);
+        row("key_length 5000", "qwen3", "qwen3.attention.key_length", u32(5000),
+            "qwen3.attention.key_length", true);
+        row("rope.dimension_count odd", "llama", "llama.rope.dimension_count", u32(15),
+            "llama.rope.dimension_count 15", false);
+        row("rope.dimension_count 0", "llama", "llama.rope.dimension_count", u32(0),
+            "llama.rope.dimension_count 0", false);
+        row("rope.dimension_count past the head", "llama", "llama.rope.dimension_count", u32(64),
+            "llama.rope.dimension_count 64", false);
+        // Real numbers: NaN, infinite, zero or negative.
+        for (auto [name, value] : {std::pair{"NaN", kNaN}, std::pair{"-1e-5", -1e-5},
+                                   std::pair{"0", 0.0}, std::pair{"inf", kInf}}) {
+            row(qPrintable(QString("rms epsilon %1").arg(name)), "llama",
+                "llama.attention.layer_norm_rms_epsilon", f32(value),
+                "llama.attention.layer_norm_rms_epsilon", true);
+        }
+        row("rms epsilon as a string", "llama", "llama.attention.layer_norm_rms_epsilon",
+            str("1e-5"), "llama.attention.layer_norm_rms_epsilon", true);
+        for (auto [name, value] : {std::pair{"0", 0.0}, std::pair{"NaN", kNaN},
+                                   std::pair{"-10000", -1e4}, std::pair{"1", 1.0}}) {
+            row(qPrintable(QString("rope.freq_base %1").arg(name)), "llama", "llama.rope.freq_base",
+                f32(value), "llama.rope.freq_base", true);
+        }
+        for (auto [name, value] :
+             {std::pair{"0", 0.0}, std::pair{"NaN", kNaN}, std::pair{"-4", -4.0}}) {
+            row(qPrintable(QString("YaRN factor %1").arg(name)), "llama_yarn",
+                "llama.rope.scaling.factor", f32(value), "llama.rope.scaling.factor", true);
+        }
+        row("YaRN original context -64", "llama_yarn", "llama.rope.scaling.original_context_length",
+            i32(-64), "llama.rope.scaling.original_context_length", true);
+        row("rope.scaling.type longrope", "llama", "llama.rope.scaling.type", str("longrope"),
+            "llama.rope.scaling.type 'longrope' is not supported", false);
+        row("rope.scaling.type as a number", "llama", "llama.rope.scaling.type", u32(2),
+            "llama.rope.scaling.type", true);
+        // Gemma 3's sliding window.
+        row("sliding_window -1", "gemma3", "gemma3.attention.sliding_window", i32(-1),
+            "gemma3.attention.sliding_window", true);
+        row("sliding_window_pattern INT64_MIN", "gemma3", "gemma3.attention.sliding_window_pattern",
+            i64(std::numeric_limits<int64_t>::min()), "gemma3.attention.sliding_window_pattern",
+            false);
+        row("sliding_window_pattern as a string", "gemma3",
+            "gemma3.attention.sliding_window_pattern", str("6"),
+            "gemma3.attention.sliding_window_pattern", false);
+        row("sliding_window_pattern of 2 layers", "gemma3",
+            "gemma3.attention.sliding_window_pattern", bool_array({true, false}),
+            "gemma3.attention.sliding_window_pattern", false);
+        row("rope.freq_base_swa NaN", "gemma3", "gemma3.rope.freq_base_swa", f32(kNaN),
+            "gemma3.rope.freq_base_swa", false);
+        row("rope.freq_base_swa 0", "gemma3", "gemma3.rope.freq_base_swa", f32(0.0),
+            "gemma3.rope.freq_base_swa", false);
+    }
+
+    void bad_hyper_parameter() {
+        QFETCH(QString, base);
+        QFETCH(QString, key);
+        QFETCH(std::optional<GgufValue>, value);
+        QFETCH(QString, needle);
+        QFETCH(bool, info_fails);
+        const auto path = with_key(base.toStdString(), {key.toStdString(), value});
+        expect_load_error(path, needle.toStdString());
+        if (QTest::currentTestFailed()) {
+            return;
+        }
+        auto file = GgufFile::open(path);
+        QVERIFY2(file, file ? "" : file.error().message.c_str());
+        auto info = read_model_info(file->header(), file->file_size());
+        QCOMPARE(!info, info_fails);
+        const auto cli = test::run_cli({"info", QString::fromStdString(path.string())});
+        QVERIFY2(cli.exit_code == (info_fails ? 1 : 0),
+                 qPrintable(QString("exit %1: %2").arg(cli.exit_code).arg(QString(cli.err))));
+        if (info_fails) {
+            QVERIFY2(cli.err.contains(needle.toUtf8()), cli.err.constData());
+        }
+    }
+
+    void gemma3_sliding_pattern_as_written_loads() {
+        // The validation keeps what llama.cpp writes: a period, or one boolean per layer.
+        for (const auto& value : {u32(3), bool_array({true, true, false, true, true, false})}) {
+            const auto path =
+                with_key("gemma3", {"gemma3.attention.sliding_window_pattern", value});
+            auto loaded = Model::load(path, {.n_threads = 1, .on_progress = {}});
+            QVERIFY2(loaded, loaded ? "" : loaded.error().message.c_str());
+        }
+    }
+
+    void wrong_shaped_weight_data() {
+        QTest::addColumn<QString>("base");
+        QTest::addColumn<QString>("tensor");
+        for (const auto& [name, file] : m_models) {
+            for (const GgufTensorInfo& tensor : file.tensors()) {
+                if (in_first_block_or_global(tensor.name)) {
+                    QTest::addRow("%s %s", name.c_str(), tensor.name.c_str())
+                        << QString::fromStdString(name) << QString::fromStdString(tensor.name);
+                }
+            }
+        }
+    }
+
+    void wrong_shaped_weight() {
+        // The same bytes under another shape (the forward pass would read past its rows), then
+        // under a type of the same size that cannot be computed with, then left out.
+        QFETCH(QString, base);
+        QFETCH(QString, tensor);
+        const std::string name = tensor.toStdString();
+        auto records = test::tensor_records(model(base.toStdString()));
+        auto target = std::ranges::find(records, name, &test::TensorRecord::name);
+        QVERIFY(target != records.end());
+        const test::TensorRecord original = *target;
+        std::vector<uint64_t>& dims = target->dims;
+        if (dims.size() == 1) {
+            dims = {dims[0] / 2, 2};
+        } else if (dims[0] != dims[1]) {
+            std::swap(dims[0], dims[1]);
+        } else {
+            dims = {dims[0] * 2, dims[1] / 2};
+        }
+        expect_load_error(with_tensors(base.toStdString(), records), "tensor '" + name + "'");
+
+        *target = original;
+        target->type = original.type == TensorType::F32 ? TensorType::I32 : TensorType::I16;
+        QCOMPARE(tensor_type_traits(target->type).type_size * 1u,
+                 tensor_type_traits(original.type).type_size * 1u);
+        expect_load_error(with_tensors(base.toStdString(), records), "tensor '" + name + "'");
+
+        if (!optional_tensor(name)) {
+            records.erase(records.begin() + (target - records.begin()));
+            expect_load_error(with_tensors(base.toStdString(), records),
+                              "tensor '" + name + "' is missing");
+        }
+    }
+
+    void memory_plan_saturates_at_the_limits() {
+        // A model at every hyper-parameter limit, planned for the largest context and many
+        // sequences: the KV cache needs more than 2^64 bytes, which the plan must not wrap.
+        ModelInfo info;
+        info.n_layer = kMaxLayers;
+        info.n_embd = kMaxEmbeddingLength;
+        info.n_head = kMaxHeads;
+        info.n_head_kv = kMaxHeads;
+        info.head_dim_k = kMaxHeadSize;
+        info.head_dim_v = kMaxHeadSize;
+        info.n_ff = kMaxFeedForwardLength;
+        info.n_vocab = kMaxVocabulary;
+        info.n_ctx_train = kMaxContextLength;
+        info.weights_bytes = 1ull << 40;
+        const MemoryPlan plan = plan_memory(info, {.n_ctx = 0, .n_seq = 1u << 20});
+        QCOMPARE(plan.kv_bytes, UINT64_MAX);
+        QCOMPARE(plan.total_bytes, UINT64_MAX);
+        QCOMPARE(assess_fit(plan.total_bytes, 1ull << 40), Fit::wont_fit);
+        // One sequence at the trained context still fits in 64 bits, exactly.
+        const MemoryPlan one = plan_memory(info, {});
+        QCOMPARE(one.kv_bytes,
+                 uint64_t{kMaxLayers} * kMaxHeads * 2 * kMaxHeadSize * 2 * kMaxContextLength);
+    }
+};
+
+QTEST_APPLESS_MAIN(TestModelHostile)
+#include "tst_model_hostile.moc"
