@@ -10,6 +10,7 @@
 #include <QJsonObject>
 #include <QRegularExpression>
 #include <QSet>
+#include <algorithm>
 
 namespace {
 
@@ -114,6 +115,16 @@ std::expected<QList<CatalogEntry>, QString> parseCatalog(const QByteArray& json)
             }
             entry.files.append(file);
         }
+        const QJsonValue recommended = object.value("recommended");
+        if (!recommended.isUndefined() && !recommended.isBool()) {
+            return std::unexpected(
+                QStringLiteral("%1: \"recommended\" must be true or false").arg(where));
+        }
+        entry.recommended = recommended.toBool();
+        if (entry.recommended && recommendedCatalogEntry(entries)) {
+            return std::unexpected(
+                QStringLiteral("%1: only one entry may be \"recommended\"").arg(where));
+        }
         entries.append(entry);
     }
     return entries;
@@ -135,6 +146,12 @@ const CatalogEntry* findCatalogEntry(const QList<CatalogEntry>& catalog, const Q
         }
     }
     return nullptr;
+}
+
+const CatalogEntry* recommendedCatalogEntry(const QList<CatalogEntry>& catalog) {
+    const auto it = std::find_if(catalog.cbegin(), catalog.cend(),
+                                 [](const CatalogEntry& entry) { return entry.recommended; });
+    return it == catalog.cend() ? nullptr : &*it;
 }
 
 qint64 estimatedFileSize(qint64 parameters, const QString& quantization) {

@@ -25,6 +25,9 @@ struct CatalogEntry {
     QString templateFamily; // chatml, llama3, mistral, gemma, phi3, ...
     QString description;
     QList<CatalogFile> files;
+    // What a new user is offered first (the empty state's one-click download): its first
+    // file. At most one entry is recommended.
+    bool recommended = false;
 };
 
 // Parses and checks a catalog: every required field present, values plausible (repository
@@ -36,6 +39,8 @@ std::expected<QList<CatalogEntry>, QString> parseCatalog(const QByteArray& json)
 std::expected<QList<CatalogEntry>, QString> builtinCatalog();
 // The entry with `id` (case-insensitive), or nullptr.
 const CatalogEntry* findCatalogEntry(const QList<CatalogEntry>& catalog, const QString& id);
+// The entry marked "recommended", or nullptr.
+const CatalogEntry* recommendedCatalogEntry(const QList<CatalogEntry>& catalog);
 
 // An estimate of a file's size from the parameter count and the quantization's average bits
 // per weight (llama.cpp's figures for its mixes: Q4_K_M 4.89, Q8_0 8.5, ...), for the fit

@@ -69,6 +69,43 @@ private slots:
         QVERIFY(!hearth::architecture_supported(""));
     }
 
+    // The empty state offers one model with one click: the tiniest, SmolLM2 135M (its first
+    // file). "recommended" is a boolean on at most one entry.
+    void oneEntryIsRecommended() {
+        auto catalog = builtinCatalog();
+        QVERIFY2(catalog, catalog ? "" : qPrintable(catalog.error()));
+        const CatalogEntry* recommended = recommendedCatalogEntry(*catalog);
+        QVERIFY(recommended);
+        QCOMPARE(recommended->id, QStringLiteral("smollm2-135m-instruct"));
+        QCOMPARE(std::count_if(catalog->cbegin(), catalog->cend(),
+                               [](const CatalogEntry& entry) { return entry.recommended; }),
+                 1);
+        QVERIFY(!recommendedCatalogEntry({}));
+
+        const QByteArray entry = R"({"id":"ID","name":"X","family":"F","repo":"a/b",
+            "architecture":"llama","parameters":1000000000,"context_length":4096,
+            "license":"mit","template":"chatml","description":"d",RECOMMENDED
+            "files":[{"quantization":"Q4_K_M","file":"x-Q4_K_M.gguf"}]})";
+        auto catalogOf = [&entry](const QByteArray& first, const QByteArray& second) {
+            return "{\"models\":[" +
+                   QByteArray(entry).replace("ID", "x").replace("RECOMMENDED", first) + "," +
+                   QByteArray(entry).replace("ID", "y").replace("RECOMMENDED", second) + "]}";
+        };
+        auto parsed = parseCatalog(catalogOf("", "\"recommended\":true,"));
+        QVERIFY2(parsed, parsed ? "" : qPrintable(parsed.error()));
+        QCOMPARE(recommendedCatalogEntry(*parsed)->id, QStringLiteral("y"));
+        parsed = parseCatalog(catalogOf("\"recommended\":false,", ""));
+        QVERIFY(parsed && !recommendedCatalogEntry(*parsed));
+        parsed = parseCatalog(catalogOf("\"recommended\":true,", "\"recommended\":true,"));
+        QVERIFY(!parsed);
+        QCOMPARE(parsed.error(), QStringLiteral("catalog entry 'y': only one entry may be "
+                                                "\"recommended\""));
+        parsed = parseCatalog(catalogOf("\"recommended\":\"yes\",", ""));
+        QVERIFY(!parsed);
+        QCOMPARE(parsed.error(),
+                 QStringLiteral("catalog entry 'x': \"recommended\" must be true or false"));
+    }
+
     void catalogErrorsNameTheProblem() {
         const QByteArray good = R"({"models":[{"id":"x","name":"X","family":"F","repo":"a/b",
             "architecture":"llama","parameters":1000000000,"context_length":4096,
