@@ -191,13 +191,13 @@ private slots:
                                     .arg(size)
                                     .arg(QString::fromStdString(header.error().message))));
         }
-        // The same counts past the end of the whole file are corruption.
+        // The same counts past the end of the whole file: cut short or corrupt.
         GgufBuilder::Layout layout;
         auto corrupt = GgufBuilder().str_array("t", {"a", "b"}).build(&layout);
         test::patch<uint64_t>(corrupt, layout.key_at["t"] + 8 + 1 + 4 + 4, 1000);
         auto header = parse_gguf_header(corrupt, corrupt.size());
         QVERIFY(!header);
-        QVERIFY2(!header.error().message.starts_with("file truncated"),
+        QVERIFY2(header.error().message.starts_with("file truncated or corrupt: "),
                  header.error().message.c_str());
         QVERIFY2(header.error().message.find("cannot fit") != std::string::npos,
                  header.error().message.c_str());
@@ -219,6 +219,27 @@ private slots:
                      std::string::npos,
                  header.error().message.c_str());
         QVERIFY(parse_gguf_header(bytes, bytes.size()));
+    }
+
+    void names_from_the_file_are_printable_and_short_in_messages() {
+        // A tensor name with a terminal escape and 10,000 more bytes: the message escapes it
+        // and cuts it, rather than clearing the user's screen or printing 10 KB.
+        const std::string name = "\x1b[2J\xc2\x9b" + std::string(10000, 'a');
+        const auto bytes =
+            GgufBuilder().tensor(name, TensorType::F32, {1ull << 62}, {0, 0, 0, 0}).build();
+        auto header = parse_gguf_header(bytes, bytes.size());
+        QVERIFY(!header);
+        const std::string& message = header.error().message;
+        QVERIFY2(message.find("\\x1b[2J\\xc2\\x9baaa") != std::string::npos, message.c_str());
+        QVERIFY2(message.find('\x1b') == std::string::npos, message.c_str());
+        QVERIFY2(message.size() < 400, message.c_str());
+        QCOMPARE(QString::fromStdString(gguf_printable("tab\there\nline\x7f", 80)),
+                 QStringLiteral("tab\\x09here\\nline\\x7f"));
+        // Cut at a character boundary: "é" is two bytes.
+        QCOMPARE(QString::fromStdString(gguf_printable("ab\xc3\xa9"
+                                                       "cd",
+                                                       3)),
+                 QString::fromUtf8("ab\xc3\xa9..."));
     }
 
     // ---- Files that are not regular files (issue 16, item 6) --------------------------------

@@ -149,6 +149,11 @@ private slots:
             QTest::newRow(name) << QString(base) << QString(key) << std::move(value)
                                 << QString(needle) << info_fails;
         };
+        // The architecture prefixes every key named in a message.
+        row("architecture with an escape", "llama", "general.architecture", str("llama\x1b[2J"),
+            "general.architecture must be a name", true);
+        row("architecture of 100 letters", "llama", "general.architecture",
+            str(std::string(100, 'a')), "general.architecture must be a name", true);
         // Item 3: a block count sized the layers before any tensor was looked up.
         row("block_count 0xFFFFFFFF", "llama", "llama.block_count", u32(0xFFFFFFFFu),
             "llama.block_count", true);

@@ -40,6 +40,11 @@ enum class GgufType : uint32_t {
 
 std::string_view gguf_type_name(GgufType type);
 
+// Text from a file (a key, a tensor name, a string value) made safe to put in a message or on
+// a terminal: control characters (C0, DEL and C1) escaped as \xNN, and cut after about
+// `max_bytes` bytes (at a character boundary) with "..." appended.
+std::string gguf_printable(std::string_view text, size_t max_bytes = 80);
+
 struct GgufValue;
 
 // An array value: all items have `element_type` (arrays of arrays are allowed).
@@ -122,9 +127,9 @@ struct GgufLimits {
 // first megabytes fetched over HTTP). `file_size` is the size of the whole file when
 // known: tensor extents are then checked against it. Errors name the problem and the
 // byte offset where it was found. A count or length that runs past the end of `bytes` but
-// not past `file_size` (a prefix too short) gives a message starting "file truncated", so
-// that a caller reading piecewise knows to read more; one that runs past the end of the
-// file is corrupt. Tensors must not share or overlap their data.
+// not past `file_size` (a prefix too short) gives a message starting "file truncated: ", so
+// that a caller reading piecewise knows to read more; one that runs past the end of the file
+// starts "file truncated or corrupt: ". Tensors must not share or overlap their data.
 Result<GgufHeader> parse_gguf_header(std::span<const uint8_t> bytes,
                                      std::optional<uint64_t> file_size = std::nullopt,
                                      const GgufLimits& limits = {});

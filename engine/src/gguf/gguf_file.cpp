@@ -94,7 +94,7 @@ Result<std::vector<float>> GgufFile::read_tensor_f32(const GgufTensorInfo& tenso
     if (!can_dequantize(tensor.type)) {
         return fail(ErrorCode::unsupported,
                     fmt::format("tensor '{}' has type {}, which Hearth cannot dequantize yet",
-                                tensor.name, tensor_type_name(tensor.type)));
+                                gguf_printable(tensor.name), tensor_type_name(tensor.type)));
     }
     std::vector<float> values(tensor.n_elements);
     auto done = dequantize(tensor.type, tensor_data(tensor).data(), values.data(),

@@ -17,8 +17,10 @@ namespace hearth {
 namespace {
 
 constexpr uint32_t kMagic = 0x46554747; // "GGUF" read as little-endian u32
-// How every message about a header cut short starts (parse_gguf_header in gguf.h).
+// How the messages about a header cut short start (parse_gguf_header in gguf.h): a prefix
+// of the file too short, or the file itself.
 constexpr std::string_view kTruncated = "file truncated: ";
+constexpr std::string_view kTruncatedOrCorrupt = "file truncated or corrupt: ";
 
 class HeaderReader {
 public:
@@ -31,8 +33,8 @@ public:
 
     // Checks, before anything is allocated for them, that `count` items of at least
     // `item_bytes` each can follow the current position. `what` names them ("tensor count
-    // 9"). Past the end of the file the header is corrupt; past the end of the bytes at hand
-    // but not of the file (a prefix read first), it is a truncation, reported as such.
+    // 9"). Past the end of the file, the file is cut short or corrupt; past the end of the
+    // bytes at hand but not of the file (a prefix read first), only the bytes read are few.
     Result<void> check_fits(uint64_t count, uint64_t item_bytes, const std::string& what,
                             uint64_t at) const {
         const uint64_t left = bytes_.size() - pos_;
@@ -48,8 +50,9 @@ public:
                         fmt::format("{}{} runs past the {} bytes read (at byte offset {})",
                                     kTruncated, what, bytes_.size(), at));
         }
-        return bad(
-            fmt::format("{} cannot fit in the {} bytes left in the file", what, left_in_file), at);
+        return bad(fmt::format("{}{} cannot fit in the {} bytes left in the file",
+                               kTruncatedOrCorrupt, what, left_in_file),
+                   at);
     }
 
     template <class T>
@@ -249,12 +252,16 @@ Result<GgufValue> HeaderReader::read_value(GgufType type, uint32_t depth) {
     return bad("unknown value type", pos_);
 }
 
-// `error` said of `context` (a metadata key), keeping "file truncated: " first (gguf.h).
+// `error` said of `context` (a metadata key), keeping a "file truncated" start first.
 Error in_context(Error error, const std::string& context) {
-    const bool truncated = error.message.starts_with(kTruncated);
-    const std::string_view rest =
-        std::string_view(error.message).substr(truncated ? kTruncated.size() : 0);
-    error.message = fmt::format("{}{}: {}", truncated ? kTruncated : "", context, rest);
+    std::string_view start;
+    for (std::string_view kind : {kTruncated, kTruncatedOrCorrupt}) {
+        if (error.message.starts_with(kind)) {
+            start = kind;
+        }
+    }
+    const std::string_view rest = std::string_view(error.message).substr(start.size());
+    error.message = fmt::format("{}{}: {}", start, context, rest);
     return error;
 }
 
@@ -271,8 +278,8 @@ Result<void> read_dims(HeaderReader& reader, GgufTensorInfo& info, const GgufLim
         return std::unexpected(n_dims.error());
     }
     if (*n_dims == 0 || *n_dims > limits.max_dims) {
-        return reader.bad(fmt::format("tensor '{}' has {} dimensions (1 to {} allowed)", info.name,
-                                      *n_dims, limits.max_dims),
+        return reader.bad(fmt::format("tensor '{}' has {} dimensions (1 to {} allowed)",
+                                      gguf_printable(info.name), *n_dims, limits.max_dims),
                           dims_at);
     }
     info.n_elements = 1;
@@ -286,7 +293,8 @@ Result<void> read_dims(HeaderReader& reader, GgufTensorInfo& info, const GgufLim
             info.n_elements > limits.max_tensor_elements) {
             return reader.bad(fmt::format("tensor '{}' has an impossible dimension {}: its "
                                           "elements would number more than the limit of {}",
-                                          info.name, *dim, limits.max_tensor_elements),
+                                          gguf_printable(info.name), *dim,
+                                          limits.max_tensor_elements),
                               dim_at);
         }
         info.dims.push_back(*dim);
@@ -305,13 +313,14 @@ Result<void> read_type(HeaderReader& reader, GgufTensorInfo& info) {
     if (!traits) {
         return fail(ErrorCode::unsupported,
                     fmt::format("tensor '{}' has unknown tensor type {} (at byte offset {})",
-                                info.name, *type_id, type_at));
+                                gguf_printable(info.name), *type_id, type_at));
     }
     info.type = traits->type;
     if (info.dims[0] % traits->block_size != 0) {
         return reader.bad(fmt::format("tensor '{}' has rows of {} elements, not a multiple of "
                                       "{}'s block size {}",
-                                      info.name, info.dims[0], traits->name, traits->block_size),
+                                      gguf_printable(info.name), info.dims[0], traits->name,
+                                      traits->block_size),
                           type_at);
     }
     // Rows are whole blocks, so the element count is a whole number of blocks.
@@ -319,7 +328,7 @@ Result<void> read_type(HeaderReader& reader, GgufTensorInfo& info) {
                                &info.n_bytes)) {
         return reader.bad(fmt::format("tensor '{}' of {} {} elements would take more than 2^64 "
                                       "bytes",
-                                      info.name, info.n_elements, traits->name),
+                                      gguf_printable(info.name), info.n_elements, traits->name),
                           type_at);
     }
     return {};
@@ -347,7 +356,7 @@ Result<void> read_tensor_infos(HeaderReader& reader, GgufHeader& header, uint64_
         }
         info.name = std::move(*name);
         if (!names.insert(info.name).second) {
-            return reader.bad(fmt::format("tensor '{}' appears twice", info.name),
+            return reader.bad(fmt::format("tensor '{}' appears twice", gguf_printable(info.name)),
                               info.info_position);
         }
         if (auto dims = read_dims(reader, info, limits); !dims) {
@@ -365,7 +374,7 @@ Result<void> read_tensor_infos(HeaderReader& reader, GgufHeader& header, uint64_
         if (info.offset % header.alignment != 0) {
             return reader.bad(fmt::format("tensor '{}' data offset {} is not a multiple of the "
                                           "alignment {}",
-                                          info.name, info.offset, header.alignment),
+                                          gguf_printable(info.name), info.offset, header.alignment),
                               offset_at);
         }
         header.tensors.push_back(std::move(info));
@@ -385,7 +394,7 @@ Result<void> check_tensor_extents(const GgufHeader& header, std::optional<uint64
                         fmt::format("tensor '{}' data ({} bytes at byte offset {}) runs past "
                                     "the end of the file{}: the file is truncated or corrupt "
                                     "(tensor entry at byte offset {})",
-                                    tensor.name, tensor.n_bytes,
+                                    gguf_printable(tensor.name), tensor.n_bytes,
                                     overflows ? "(overflowing)" : std::to_string(start),
                                     file_size ? fmt::format(" ({} bytes)", *file_size) : "",
                                     tensor.info_position));
@@ -407,9 +416,10 @@ Result<void> check_tensor_extents(const GgufHeader& header, std::optional<uint64
                         fmt::format("tensors '{}' and '{}' overlap: '{}' takes bytes {} to {} of "
                                     "the data section and '{}' starts at {} (tensor entries at "
                                     "byte offsets {} and {})",
-                                    before.name, after.name, before.name, before.offset,
-                                    before.offset + before.n_bytes, after.name, after.offset,
-                                    before.info_position, after.info_position));
+                                    gguf_printable(before.name), gguf_printable(after.name),
+                                    gguf_printable(before.name), before.offset,
+                                    before.offset + before.n_bytes, gguf_printable(after.name),
+                                    after.offset, before.info_position, after.info_position));
         }
     }
     return {};
@@ -433,7 +443,8 @@ Result<void> read_metadata(HeaderReader& reader, GgufHeader& header, uint64_t n_
             return std::unexpected(key.error());
         }
         if (!keys.insert(*key).second) {
-            return reader.bad(fmt::format("metadata key '{}' appears twice", *key), at);
+            return reader.bad(fmt::format("metadata key '{}' appears twice", gguf_printable(*key)),
+                              at);
         }
         const uint64_t type_at = reader.position();
         auto type = reader.read<uint32_t>("a metadata value type");
@@ -441,12 +452,14 @@ Result<void> read_metadata(HeaderReader& reader, GgufHeader& header, uint64_t n_
             return std::unexpected(type.error());
         }
         if (!is_valid_type(*type)) {
-            return reader.bad(fmt::format("metadata '{}' has unknown value type {}", *key, *type),
-                              type_at);
+            return reader.bad(
+                fmt::format("metadata '{}' has unknown value type {}", gguf_printable(*key), *type),
+                type_at);
         }
         auto value = reader.read_value(static_cast<GgufType>(*type), 0);
         if (!value) {
-            return std::unexpected(in_context(value.error(), fmt::format("metadata '{}'", *key)));
+            return std::unexpected(
+                in_context(value.error(), fmt::format("metadata '{}'", gguf_printable(*key))));
         }
         header.metadata.push_back({std::move(*key), std::move(*value)});
     }

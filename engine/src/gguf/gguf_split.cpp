@@ -175,7 +175,7 @@ Result<void> GgufFile::open_other_parts(const GgufLimits& limits) {
                 return in_part({ErrorCode::bad_format,
                                 fmt::format("tensor '{}' is also in part {}: a tensor must be in "
                                             "one part only",
-                                            tensor.name, seen->second + 1)});
+                                            gguf_printable(tensor.name), seen->second + 1)});
             }
             header_.tensors.push_back(std::move(tensor));
         }

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <fmt/format.h>
 #include <limits>
 
 namespace hearth {
@@ -37,6 +38,28 @@ std::string_view gguf_type_name(GgufType type) {
         return "f64";
     }
     return "?";
+}
+
+std::string gguf_printable(std::string_view text, size_t max_bytes) {
+    std::string out;
+    for (size_t i = 0; i < text.size(); ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        const bool continuation = (c & 0xC0) == 0x80;
+        if (out.size() >= max_bytes && !continuation) {
+            return out + "...";
+        }
+        // C1 controls (U+0080 to U+009F) are two bytes in UTF-8: C2 80 to C2 9F.
+        const bool c1 = c == 0xC2 && i + 1 < text.size() &&
+                        (static_cast<unsigned char>(text[i + 1]) & 0xE0) == 0x80;
+        if (c < 0x20 || c == 0x7F) {
+            out += c == '\n' ? std::string("\\n") : fmt::format("\\x{:02x}", c);
+        } else if (c1) {
+            out += fmt::format("\\xc2\\x{:02x}", static_cast<unsigned char>(text[++i]));
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out;
 }
 
 std::optional<int64_t> GgufValue::as_int() const {
@@ -97,18 +120,8 @@ namespace {
 
 std::string quote(const std::string& text, size_t max_chars) {
     std::string out = "\"";
-    for (size_t i = 0; i < text.size() && i < max_chars; ++i) {
-        char c = text[i];
-        if (c == '\n') {
-            out += "\\n";
-        } else if (c == '"') {
-            out += "\\\"";
-        } else {
-            out += c;
-        }
-    }
-    if (text.size() > max_chars) {
-        out += "...";
+    for (char c : gguf_printable(text, max_chars)) {
+        out += c == '"' ? std::string("\\\"") : std::string(1, c);
     }
     return out + "\"";
 }

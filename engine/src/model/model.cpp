@@ -223,7 +223,7 @@ Result<void> check_runnable(const ModelInfo& info, const GgufFile& file) {
         return fail(ErrorCode::unsupported,
                     fmt::format("{}rope.scaling.type '{}' is not supported (Hearth runs none, "
                                 "linear and yarn)",
-                                arch, scaling));
+                                arch, gguf_printable(scaling)));
     }
     uint32_t n_blocks = 0; // one past the highest block index among the tensors
     for (const GgufTensorInfo& tensor : file.tensors()) {

@@ -242,6 +242,19 @@ Result<ModelInfo> read_model_info(const GgufHeader& header, uint64_t file_size) 
                     "general.architecture is missing: this GGUF file does not say what model it "
                     "holds");
     }
+    // A name like llama.cpp's ("llama", "gpt-neox", "qwen2moe"): it prefixes keys in messages.
+    constexpr size_t kMaxArchitectureName = 64;
+    const bool is_name = architecture->size() <= kMaxArchitectureName &&
+                         std::ranges::all_of(*architecture, [](char c) {
+                             return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                    (c >= '0' && c <= '9') || c == '_' || c == '-';
+                         });
+    if (!is_name) {
+        return fail(ErrorCode::bad_format,
+                    fmt::format("general.architecture must be a name of letters, digits, '-' "
+                                "and '_' of at most {} characters, but it is \"{}\"",
+                                kMaxArchitectureName, gguf_printable(*architecture)));
+    }
     info.architecture = *architecture;
     info.name = header.get_string("general.name").value_or("");
     if (auto file_type = header.get_int("general.file_type")) {
