@@ -1,7 +1,7 @@
 // One column of the compare view: a header with the column's actions ("⋯": duplicate,
 // remove, use the reply in the chat), its model, template and sampling settings, its reply
-// (or why the column could not run) as it
-// streams, a "show prompt" toggle with the prompt's diff against column 1, and a footer
+// as it streams (or why there is none: the column could not run, the model ended the reply at
+// once, ...), a "show prompt" toggle with the prompt's diff against column 1, and a footer
 // with the figures of its last generation. Edits go through
 // CompareController.setColumnValue, which refuses out-of-range values (shown in red).
 import QtQuick
@@ -35,6 +35,7 @@ Rectangle {
     required property int sharedTokens
     required property string stopReason
     required property bool generating
+    required property string replyNote
 
     color: Theme.surface
     border.color: Theme.border
@@ -239,6 +240,17 @@ Rectangle {
             color: Theme.error
             font.pixelSize: 12
         }
+        // Why there is no text: not sent yet, or how the reply ended (wrapped: a TextArea's
+        // placeholder is cut to one line).
+        Label {
+            objectName: "replyNote"
+            Layout.fillWidth: true
+            visible: !root.generating && root.replyNote !== ""
+            text: root.replyNote
+            wrapMode: Text.Wrap
+            color: Theme.mutedText
+            font.pixelSize: 12
+        }
         ScrollView {
             id: replyScroll
             Layout.fillWidth: true
@@ -251,8 +263,9 @@ Rectangle {
                 wrapMode: TextEdit.Wrap
                 textFormat: TextEdit.PlainText
                 color: Theme.text
-                text: root.reply
-                placeholderText: root.generating ? qsTr("…") : qsTr("The reply appears here.")
+                // A reply of white space alone gives way to the note on why it is empty.
+                text: root.generating || root.replyNote === "" ? root.reply : ""
+                placeholderText: root.generating ? qsTr("…") : ""
                 background: null
             }
         }

@@ -2,6 +2,7 @@
 #include "compare_column_model.h"
 
 #include "hearth/prompt.h"
+#include "hearth/session.h"
 
 #include <QFileInfo>
 #include <QUrl>
@@ -78,6 +79,8 @@ QVariant CompareColumnModel::data(const QModelIndex& index, int role) const {
         return c.modelPath.isEmpty() ? QString() : QFileInfo(c.modelPath).completeBaseName();
     case ColumnErrorRole:
         return c.error;
+    case ReplyNoteRole:
+        return replyNote(c);
     default:
         return {};
     }
@@ -153,6 +156,50 @@ bool CompareColumnModel::setData(const QModelIndex& index, const QVariant& value
     return true;
 }
 
+QString CompareColumnModel::replyNote(const CompareColumn& c) {
+    if (c.generating) {
+        return QStringLiteral("…");
+    }
+    if (!c.reply.trimmed().isEmpty()) {
+        return {};
+    }
+    if (!c.error.isEmpty()) {
+        return QStringLiteral("No reply: this column did not run (the reason is above).");
+    }
+    if (c.stopReason.isEmpty()) {
+        return QStringLiteral("The reply appears here.");
+    }
+    const QString tokens = c.generatedTokens == 1
+                               ? QStringLiteral("1 token")
+                               : QStringLiteral("%1 tokens").arg(c.generatedTokens);
+    auto is = [&c](hearth::StopReason reason) {
+        return c.stopReason == QLatin1String(hearth::stop_reason_name(reason));
+    };
+    if (is(hearth::StopReason::end_of_generation)) {
+        return QStringLiteral("The model ended its reply at once (end of generation after %1, "
+                              "none of them text). Another template, or a higher temperature, "
+                              "may get an answer.")
+            .arg(tokens);
+    }
+    if (is(hearth::StopReason::stop_string)) {
+        return QStringLiteral("The reply stopped at a stop string before any text (after %1).")
+            .arg(tokens);
+    }
+    if (is(hearth::StopReason::cancelled)) {
+        return QStringLiteral("Stopped before any text arrived (after %1).").arg(tokens);
+    }
+    if (is(hearth::StopReason::max_tokens)) {
+        return QStringLiteral("Max tokens reached after %1, none of them text: raise max tokens, "
+                              "or try another template.")
+            .arg(tokens);
+    }
+    if (is(hearth::StopReason::context_full)) {
+        return QStringLiteral("The context is full: there is no room for a reply. Clear the "
+                              "conversation, or load the model with a longer context.");
+    }
+    return QStringLiteral("The reply is empty (stopped: %1).").arg(c.stopReason);
+}
+
 Qt::ItemFlags CompareColumnModel::flags(const QModelIndex& index) const {
     return QAbstractListModel::flags(index) |
            (index.isValid() ? Qt::ItemIsEditable : Qt::NoItemFlags);
@@ -183,7 +230,8 @@ QHash<int, QByteArray> CompareColumnModel::roleNames() const {
             {GeneratingRole, "generating"},
             {ModelPathRole, "modelPath"},
             {ModelNameRole, "modelName"},
-            {ColumnErrorRole, "columnError"}};
+            {ColumnErrorRole, "columnError"},
+            {ReplyNoteRole, "replyNote"}};
 }
 
 void CompareColumnModel::insertColumn(int row, const CompareColumn& column) {

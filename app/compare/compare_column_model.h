@@ -68,6 +68,7 @@ public:
         ModelPathRole,
         ModelNameRole, // the file's name without extension; "" for the chat's model
         ColumnErrorRole,
+        ReplyNoteRole, // what the reply area says while it shows no text (replyNote())
     };
 
     explicit CompareColumnModel(QObject* parent = nullptr);
@@ -91,6 +92,11 @@ public:
         emit dataChanged(index(row), index(row));
     }
     QString lastError() const { return m_lastError; }
+    // What the reply area says while `column` has no text to show: "…" while generating,
+    // "The reply appears here." before its first request, else why the reply is empty (the
+    // model ended it at once, a stop string, cancelled, max tokens, a full context, or the
+    // column did not run). "" when there is text.
+    static QString replyNote(const CompareColumn& column);
 
 signals:
     void countChanged();

@@ -9,6 +9,7 @@
 #include "compare_diff.h"
 #include "compare_test_support.h"
 #include "engine_worker.h"
+#include "hearth/session.h"
 #include "sampling_settings.h"
 #include "test_support.h"
 
@@ -28,6 +29,7 @@ class TestCompare : public QObject {
 private slots:
     void columnModel();
     void refusedInput();
+    void emptyReplySaysWhy();
     void followsChatSampling();
     void diffMarkup();
     void sessionFile();
@@ -130,6 +132,58 @@ void TestCompare::refusedInput() {
     controller.setEngine(this); // not an EngineWorker
     QVERIFY2(controller.error().contains("engine worker"), qPrintable(controller.error()));
     QVERIFY(!controller.engine());
+}
+
+// A reply that ended at once (1 token, end of generation) showed "The reply appears here.",
+// as if nothing had been sent (issue 16): the column says how each empty reply ended.
+void TestCompare::emptyReplySaysWhy() {
+    CompareColumn column;
+    QCOMPARE(CompareColumnModel::replyNote(column), QStringLiteral("The reply appears here."));
+    column.generating = true;
+    QCOMPARE(CompareColumnModel::replyNote(column), QStringLiteral("…"));
+    column.generating = false;
+    column.generatedTokens = 1;
+    column.stopReason =
+        QString::fromUtf8(hearth::stop_reason_name(hearth::StopReason::end_of_generation));
+    QVERIFY2(CompareColumnModel::replyNote(column).startsWith(
+                 "The model ended its reply at once (end of generation after 1 token, none of "
+                 "them text)"),
+             qPrintable(CompareColumnModel::replyNote(column)));
+    column.reply = QStringLiteral(" \n"); // white space alone is no reply either
+    QVERIFY(CompareColumnModel::replyNote(column).startsWith("The model ended its reply at once"));
+    column.reply = QStringLiteral("Hi");
+    QCOMPARE(CompareColumnModel::replyNote(column), QString());
+    column.reply.clear();
+    struct Case {
+        hearth::StopReason reason;
+        const char* says;
+    };
+    column.generatedTokens = 3;
+    for (const Case& c : {Case{hearth::StopReason::stop_string, "stopped at a stop string before "
+                                                                "any text (after 3 tokens)"},
+                          Case{hearth::StopReason::cancelled, "Stopped before any text"},
+                          Case{hearth::StopReason::max_tokens, "Max tokens reached after 3 tokens"},
+                          Case{hearth::StopReason::context_full, "The context is full"}}) {
+        column.stopReason = QString::fromUtf8(hearth::stop_reason_name(c.reason));
+        QVERIFY2(CompareColumnModel::replyNote(column).contains(QLatin1String(c.says)),
+                 qPrintable(CompareColumnModel::replyNote(column)));
+    }
+    column.stopReason = QStringLiteral("failed");
+    column.error = QStringLiteral("model.gguf needs 9 GiB, 2 GiB RAM available");
+    QVERIFY(CompareColumnModel::replyNote(column).contains("did not run"));
+
+    // The role the column's QML reads.
+    CompareController controller;
+    CompareColumnModel* model = controller.columns();
+    QCOMPARE(model->roleNames().value(CompareColumnModel::ReplyNoteRole), QByteArray("replyNote"));
+    model->update(1, [](CompareColumn& c) {
+        c.generatedTokens = 1;
+        c.stopReason =
+            QString::fromUtf8(hearth::stop_reason_name(hearth::StopReason::end_of_generation));
+    });
+    QVERIFY(model->index(1).data(CompareColumnModel::ReplyNoteRole).toString().contains("at once"));
+    QCOMPARE(model->index(0).data(CompareColumnModel::ReplyNoteRole).toString(),
+             QStringLiteral("The reply appears here."));
 }
 
 void TestCompare::followsChatSampling() {
