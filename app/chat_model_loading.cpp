@@ -26,8 +26,8 @@ void ChatController::loadModel(const QString& pathOrUrl) {
     m_gauge.clearModel();
     m_engine->post([worker = m_engine->worker(), path, context = m_library.contextLength(),
                     threads = m_library.threads(), device = m_library.device(),
-                    gpuLayers = m_library.gpuLayers()] {
-        worker->loadModel(path, context, threads, device, gpuLayers);
+                    gpuLayers = m_library.gpuLayers(), kvType = m_library.kvType()] {
+        worker->loadModel(path, context, threads, device, gpuLayers, kvType);
     });
 }
 

@@ -70,7 +70,8 @@ void EngineWorker::cancelLoad() {
 }
 
 void EngineWorker::loadModel(const QString& path, int contextLength, int threads,
-                             const QString& device, const QString& gpuLayers) {
+                             const QString& device, const QString& gpuLayers,
+                             const QString& kvType) {
     m_cancelLoad = false;
     // Drop the old model first: two models need not fit in memory at once.
     unloadModel();
@@ -100,7 +101,20 @@ void EngineWorker::loadModel(const QString& path, int contextLength, int threads
     } else { // the default, saying why
         gpuLayersNote = QStringLiteral("%1; auto used").arg(describe(parsed.error()));
     }
+    QString kvNote;
+    if (const auto parsed = hearth::parse_kv_cache_type(kvType.trimmed().toStdString())) {
+        sessionOptions.kv_type = *parsed;
+    } else {
+        kvNote = QStringLiteral("unknown KV cache type '%1'; F16 used").arg(kvType);
+    }
     auto placed = createSession(*model, sessionOptions, device);
+    if (!placed.session) {
+        if (QString note = fallBackToF16Cache(placed.session.error(), sessionOptions);
+            !note.isEmpty()) {
+            kvNote = note;
+            placed = createSession(*model, sessionOptions, device);
+        }
+    }
     if (!placed.session) {
         emit loadFailed(describe(placed.session.error()));
         return;
@@ -127,6 +141,7 @@ void EngineWorker::loadModel(const QString& path, int contextLength, int threads
     summary.device = placed.deviceName;
     summary.deviceFellBack = placed.fellBack;
     summary.layerCount = int(info.n_layer);
+    summary.kvType = qstr(hearth::kv_cache_type_name(m_sessionOptions.kv_type));
     QStringList notes;
     if (const auto gpu = m_session->gpu_memory()) {
         summary.weightsBytes = qint64(gpu->weights_bytes);
@@ -146,7 +161,7 @@ void EngineWorker::loadModel(const QString& path, int contextLength, int threads
             hearth::plan_memory(info, {.n_ctx = m_session->n_ctx(),
                                        .n_seq = 1,
                                        .n_batch = 512,
-                                       .kv_type = hearth::KvCacheType::f16,
+                                       .kv_type = m_sessionOptions.kv_type,
                                        .device = hearth::DeviceKind::cpu});
         summary.weightsBytes = qint64(plan.weights_bytes);
         summary.kvBytes = qint64(plan.kv_bytes);
@@ -154,7 +169,7 @@ void EngineWorker::loadModel(const QString& path, int contextLength, int threads
         summary.planTotalBytes = qint64(plan.total_bytes);
     }
     notes.prepend(placed.note);
-    notes << gpuLayersNote;
+    notes << gpuLayersNote << kvNote;
     notes.removeAll(QString());
     summary.deviceNote = notes.join(QStringLiteral(" · "));
     if (auto resolved = format(QString()); resolved) {
@@ -210,6 +225,16 @@ EngineWorker::createSession(const std::shared_ptr<const hearth::Model>& model,
         placed.deviceName = QStringLiteral("CPU, %1 threads").arg(model->n_threads());
     }
     return placed;
+}
+
+QString EngineWorker::fallBackToF16Cache(const hearth::Error& error,
+                                         hearth::SessionOptions& options) {
+    if (error.code != hearth::ErrorCode::unsupported ||
+        options.kv_type == hearth::KvCacheType::f16) {
+        return {};
+    }
+    options.kv_type = hearth::KvCacheType::f16;
+    return QStringLiteral("KV cache F16: %1").arg(describe(error));
 }
 
 void EngineWorker::unloadModel() {

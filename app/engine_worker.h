@@ -56,6 +56,7 @@ struct ModelSummary {
     int gpuLayers = 0;
     int layerCount = 0;
     qint64 hostKvBytes = 0;
+    QString kvType; // the KV cache's: "f16" or "q8_0"
     double loadMs = 0;
     // On the CPU, MemoryPlan at the session's context; on CUDA, the session's device arenas
     // (with a partial offload, those of the GPU's layers).
@@ -123,10 +124,14 @@ public:
     // `device`: "auto", "cpu", "gpu" / "cuda" / "cuda:N" (hearth::parse_device). A GPU that
     // cannot take the model leaves it on the CPU, said in ModelSummary::deviceNote.
     // `gpuLayers`: "auto", "all" or a count (hearth::parse_gpu_layers), for a GPU session;
-    // a value it refuses is taken as "auto", said in the note.
+    // a value it refuses is taken as "auto", said in the note. `kvType`: "f16" or "q8_0"
+    // (hearth::parse_kv_cache_type), for the chat's session and compare's; a Q8_0 cache runs
+    // on the CPU, and a model that cannot take one (head sizes not multiples of 32) gets F16,
+    // said in the note.
     void loadModel(const QString& path, int contextLength, int threads,
                    const QString& device = QStringLiteral("auto"),
-                   const QString& gpuLayers = QStringLiteral("auto"));
+                   const QString& gpuLayers = QStringLiteral("auto"),
+                   const QString& kvType = QStringLiteral("f16"));
     void unloadModel();
     void generate(const GenerationRequest& request);
     void renderPreview(quint64 id, const QList<ChatTurn>& messages, const QString& templateName);
@@ -184,6 +189,10 @@ private:
     };
     static PlacedSession createSession(const std::shared_ptr<const hearth::Model>& model,
                                        hearth::SessionOptions options, const QString& device);
+    // When `error` says the model cannot take `options`' KV cache type (Session::create's
+    // `unsupported` for a Q8_0 cache), switches `options` to F16 and returns the note that
+    // says why; "" (and `options` unchanged) otherwise. The chat's sessions and compare's.
+    static QString fallBackToF16Cache(const hearth::Error& error, hearth::SessionOptions& options);
     hearth::Result<const hearth::PromptFormat*> format(const QString& templateName);
     bool cancelled(quint64 id) const { return id <= m_cancelUpTo.load(std::memory_order_relaxed); }
 

@@ -2,6 +2,7 @@
 #include "fit_badge.h"
 
 #include "hearth/memory_plan.h"
+#include "hearth/session.h"
 
 #include <optional>
 
@@ -30,7 +31,7 @@ FitBadge assessFit(const hearth::ModelInfo& info, const FitTarget& target) {
         info, {.n_ctx = target.nCtx,
                .n_seq = 1,
                .n_batch = 512,
-               .kv_type = hearth::KvCacheType::f16,
+               .kv_type = target.kvType,
                .device = target.gpu ? hearth::DeviceKind::cuda : hearth::DeviceKind::cpu});
     const uint64_t available = target.gpu ? target.gpuFreeBytes : target.hostAvailableBytes;
     const QString where = target.gpu ? QStringLiteral("free on %1").arg(target.gpuName)
@@ -41,12 +42,14 @@ FitBadge assessFit(const hearth::ModelInfo& info, const FitTarget& target) {
             QStringLiteral("needs %1; free memory unknown").arg(bytes(double(plan.total_bytes)))};
     }
     const hearth::Fit whole = hearth::assess_fit(plan.total_bytes, available);
-    FitBadge wholeBadge{fitName(whole),
-                        QStringLiteral("needs %1 at %2 tokens (weights %3, KV cache %4) · %5 %6")
-                            .arg(bytes(double(plan.total_bytes)))
-                            .arg(target.nCtx)
-                            .arg(bytes(double(plan.weights_bytes)), bytes(double(plan.kv_bytes)),
-                                 bytes(double(available)), where)};
+    FitBadge wholeBadge{
+        fitName(whole),
+        QStringLiteral("needs %1 at %2 tokens (weights %3, KV cache %4 %5) · %6 %7")
+            .arg(bytes(double(plan.total_bytes)))
+            .arg(target.nCtx)
+            .arg(bytes(double(plan.weights_bytes)), bytes(double(plan.kv_bytes)),
+                 QString::fromUtf8(hearth::kv_cache_type_name(target.kvType)).toUpper(),
+                 bytes(double(available)), where)};
     if (!target.gpu) {
         return wholeBadge;
     }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "hearth/gpu_layers.h"
+#include "hearth/memory_plan.h"
 #include "hearth/model_info.h"
 
 #include <QString>
@@ -13,6 +14,8 @@
 
 struct FitTarget {
     uint32_t nCtx = 0; // tokens; the caller resolves "auto"
+    // The KV cache's type: Q8_0 holds it in about half the memory of F16.
+    hearth::KvCacheType kvType = hearth::KvCacheType::f16;
     // The GPU, when the session would run there.
     bool gpu = false;
     QString gpuName;
@@ -25,7 +28,7 @@ struct FitTarget {
 
 struct FitBadge {
     QString fit;    // "fits", "tight", "partial", "will not fit"; "" when unknown
-    QString detail; // "needs 120 MiB at 4096 tokens (weights ..., KV cache ...) · 12 GiB ..."
+    QString detail; // "needs 120 MiB at 4096 tokens (weights ..., KV cache ... F16) · 12 GiB ..."
 };
 
 FitBadge assessFit(const hearth::ModelInfo& info, const FitTarget& target);

@@ -105,6 +105,7 @@ void Gauge::setModel(const ModelSummary& summary) {
     m_hostKvBytes = double(summary.hostKvBytes);
     m_weightsBytes = double(summary.weightsBytes);
     m_kvBytes = double(summary.kvBytes);
+    m_kvType = summary.kvType.toUpper();
     m_scratchBytes = double(summary.scratchBytes);
     m_kvCapacity = summary.contextLength;
     m_kvUsed = 0;
@@ -115,6 +116,7 @@ void Gauge::setModel(const ModelSummary& summary) {
 
 void Gauge::clearModel() {
     m_weightsBytes = m_kvBytes = m_scratchBytes = 0;
+    m_kvType.clear();
     m_kvCapacity = 0;
     m_kvUsed = 0;
     m_runningOn.clear();

@@ -1,12 +1,11 @@
-// The gauge: what running the model costs, live. Memory split into weights / KV cache /
-// scratch (on a GPU the session's own device arenas, on the CPU the engine's MemoryPlan at
-// the session's context) against what the device has in
-// use: on the CPU the process's RSS (/proc/self/status) against the machine's RAM; on a CUDA
-// device its used memory (cudaMemGetInfo, read off the GUI thread by DeviceProbe) against its
-// total; with a partial offload, how many layers are on the GPU and the KV cache of the
-// others, in RAM. KV cache fill; prefill and decode speed; time to first token; and the decode
-// speed over the last generation, for a sparkline. GUI thread only; ChatController feeds it from
-// the worker's signals.
+// The gauge: what running the model costs, live. Memory split into weights / KV cache (and
+// its type) / scratch (on a GPU the session's own device arenas, on the CPU the engine's MemoryPlan
+// at the session's context) against what the device has in use: on the CPU the process's RSS
+// (/proc/self/status) against the machine's RAM; on a CUDA device its used memory (cudaMemGetInfo,
+// read off the GUI thread by DeviceProbe) against its total; with a partial offload, how many
+// layers are on the GPU and the KV cache of the others, in RAM. KV cache fill; prefill and decode
+// speed; time to first token; and the decode speed over the last generation, for a sparkline. GUI
+// thread only; ChatController feeds it from the worker's signals.
 #pragma once
 
 #include <QList>
@@ -24,6 +23,8 @@ class Gauge : public QObject {
     Q_PROPERTY(bool active READ active NOTIFY modelChanged)
     Q_PROPERTY(double weightsBytes READ weightsBytes NOTIFY modelChanged)
     Q_PROPERTY(double kvBytes READ kvBytes NOTIFY modelChanged)
+    // The KV cache's type as the engine names it, upper case: "F16" or "Q8_0"; "" unloaded.
+    Q_PROPERTY(QString kvType READ kvType NOTIFY modelChanged)
     Q_PROPERTY(double scratchBytes READ scratchBytes NOTIFY modelChanged)
     Q_PROPERTY(double planBytes READ planBytes NOTIFY modelChanged)
     Q_PROPERTY(double deviceTotalBytes READ deviceTotalBytes NOTIFY memoryChanged)
@@ -55,6 +56,7 @@ public:
     bool active() const { return m_kvCapacity > 0; }
     double weightsBytes() const { return m_weightsBytes; }
     double kvBytes() const { return m_kvBytes; }
+    QString kvType() const { return m_kvType; }
     double scratchBytes() const { return m_scratchBytes; }
     double planBytes() const { return m_weightsBytes + m_kvBytes + m_scratchBytes; }
     double deviceTotalBytes() const { return m_deviceTotalBytes; }
@@ -113,6 +115,7 @@ private:
     double m_hostKvBytes = 0;
     double m_weightsBytes = 0;
     double m_kvBytes = 0;
+    QString m_kvType;
     double m_scratchBytes = 0;
     double m_deviceTotalBytes = 0;
     double m_residentBytes = 0;

@@ -4,6 +4,7 @@
 #include "device_probe.h"
 #include "hearth/gpu_layers.h"
 #include "hearth/memory_plan.h"
+#include "hearth/session.h"
 #include "model_locator.h"
 
 #include <QDir>
@@ -23,6 +24,7 @@ const char* kContextKey = "models/context";
 const char* kThreadsKey = "models/threads";
 const char* kDeviceKey = "models/device";
 const char* kGpuLayersKey = "models/gpuLayers";
+const char* kKvTypeKey = "models/kvType";
 
 // The session's own default when no context is chosen (SessionOptions::n_ctx = 0).
 constexpr uint32_t kDefaultContextCap = 4096;
@@ -87,6 +89,10 @@ ModelLibrary::ModelLibrary(QObject* parent) : QAbstractListModel(parent) {
     if (m_device != QLatin1String("cpu") && m_device != QLatin1String("gpu")) {
         m_device = QStringLiteral("auto");
     }
+    // A hand-edited value the engine does not know reads as F16.
+    m_kvType = hearth::parse_kv_cache_type(
+                   settings.value(QLatin1String(kKvTypeKey)).toString().toStdString())
+                   .value_or(hearth::KvCacheType::f16);
     // A hand-edited or older value the engine refuses falls back to "auto".
     if (const auto saved = canonicalGpuLayers(
             settings.value(QLatin1String(kGpuLayersKey), QStringLiteral("auto")).toString())) {
@@ -262,7 +268,37 @@ int ModelLibrary::maxThreads() {
 }
 
 bool ModelLibrary::usesGpu() const {
-    return gpuAvailable() && m_device != QLatin1String("cpu");
+    // A Q8_0 cache runs on the CPU: "auto" picks it (hearth::choose_device) and "gpu" falls
+    // back to it (the CUDA backend refuses the cache).
+    return gpuAvailable() && m_device != QLatin1String("cpu") &&
+           m_kvType == hearth::KvCacheType::f16;
+}
+
+QString ModelLibrary::kvType() const {
+    return QString::fromUtf8(hearth::kv_cache_type_name(m_kvType));
+}
+
+QString ModelLibrary::kvTypeNote() const {
+    if (m_kvType == hearth::KvCacheType::f16) {
+        return {};
+    }
+    QString note = QStringLiteral("Q8_0 holds the KV cache in about half the memory of F16, "
+                                  "with a small loss of precision.");
+    if (gpuAvailable() && m_device != QLatin1String("cpu")) {
+        note += QStringLiteral(" The model runs on the CPU: the GPU keeps an F16 cache only.");
+    }
+    return note;
+}
+
+void ModelLibrary::setKvType(const QString& kvType) {
+    const auto parsed = hearth::parse_kv_cache_type(kvType.trimmed().toStdString());
+    if (!parsed || *parsed == m_kvType) {
+        return;
+    }
+    m_kvType = *parsed;
+    saveSettings();
+    refreshFits();
+    emit settingsChanged();
 }
 
 QString ModelLibrary::effectiveDevice() const {
@@ -358,6 +394,7 @@ void ModelLibrary::saveSettings() {
     settings.setValue(QLatin1String(kThreadsKey), m_threads);
     settings.setValue(QLatin1String(kDeviceKey), m_device);
     settings.setValue(QLatin1String(kGpuLayersKey), m_gpuLayers);
+    settings.setValue(QLatin1String(kKvTypeKey), kvType());
 }
 
 QList<ScanRoot> ModelLibrary::roots() const {
@@ -433,6 +470,7 @@ ModelLibrary::FitResult ModelLibrary::assessFit(const hearth::ModelInfo& info) c
         target.nCtx = info.n_ctx_train > 0 ? std::min(info.n_ctx_train, kDefaultContextCap)
                                            : kDefaultContextCap;
     }
+    target.kvType = m_kvType;
     target.gpu = usesGpu();
     target.gpuName = m_gpuName;
     target.gpuFreeBytes = m_gpuFreeBytes;

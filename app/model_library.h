@@ -10,6 +10,7 @@
 #pragma once
 
 #include "fit_badge.h"
+#include "hearth/memory_plan.h"
 #include "model_scan.h"
 
 #include <QAbstractListModel>
@@ -50,6 +51,11 @@ class ModelLibrary : public QAbstractListModel {
     // the old one stays and gpuLayersError says why.
     Q_PROPERTY(QString gpuLayers READ gpuLayers WRITE setGpuLayers NOTIFY settingsChanged)
     Q_PROPERTY(QString gpuLayersError READ gpuLayersError NOTIFY settingsChanged)
+    // The KV cache's type (hearth::parse_kv_cache_type): "f16", or "q8_0" (about half the
+    // memory, on the CPU only: the CUDA backend keeps an F16 cache). kvTypeNote says what the
+    // choice means here ("" when nothing needs saying).
+    Q_PROPERTY(QString kvType READ kvType WRITE setKvType NOTIFY settingsChanged)
+    Q_PROPERTY(QString kvTypeNote READ kvTypeNote NOTIFY settingsChanged)
     // The loaded model's layers, else the most any listed model has; 0 when none is known.
     Q_PROPERTY(int layerCount READ layerCount NOTIFY layerCountChanged)
     // What the GPU layers choice lists: "auto", "all", then "1" to layerCount.
@@ -111,6 +117,9 @@ public:
     QString device() const { return m_device; }
     QString gpuLayers() const { return m_gpuLayers; }
     QString gpuLayersError() const { return m_gpuLayersError; }
+    QString kvType() const;
+    hearth::KvCacheType kvCacheType() const { return m_kvType; }
+    QString kvTypeNote() const;
     int layerCount() const;
     QStringList gpuLayerChoices() const;
     bool gpuAvailable() const { return m_gpuTotalBytes > 0; }
@@ -123,6 +132,7 @@ public:
     void setThreads(int threads);
     void setDevice(const QString& device);
     void setGpuLayers(const QString& gpuLayers);
+    void setKvType(const QString& kvType); // an unknown name is ignored
     void setLoadedPath(const QString& path);
 
     // The roots a scan walks: the models directory, the other apps' folders
@@ -166,6 +176,7 @@ private:
     QString m_device = QStringLiteral("auto");
     QString m_gpuLayers = QStringLiteral("auto");
     QString m_gpuLayersError;
+    hearth::KvCacheType m_kvType = hearth::KvCacheType::f16;
     QString m_gpuName;
     QString m_gpuStatus;
     uint64_t m_gpuTotalBytes = 0;

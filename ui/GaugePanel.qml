@@ -1,5 +1,5 @@
-// The Gauge panel: memory (weights / KV cache / scratch, and the process against RAM; with a
-// partial offload, the GPU's layers and the KV cache the CPU's layers keep in RAM),
+// The Gauge panel: memory (weights / KV cache and its type / scratch, and the process against
+// RAM; with a partial offload, the GPU's layers and the KV cache the CPU's layers keep in RAM),
 // KV cache fill, prefill and decode speed, time to first token, and decode speed over the
 // last generation.
 pragma ComponentBehavior: Bound
@@ -85,7 +85,9 @@ ScrollView {
         Legend {
             Layout.fillWidth: true; visible: root.gauge.active
             objectName: "kvLegend"
-            swatch: Theme.kvColor; label: qsTr("KV cache (whole context)")
+            swatch: Theme.kvColor
+            label: root.gauge.kvType.length > 0 ? qsTr("KV cache (%1, whole context)").arg(root.gauge.kvType)
+                                                : qsTr("KV cache (whole context)")
             // The bar is the GPU's; the CPU's layers keep their KV cache in RAM.
             value: root.gauge.partialOffload
                    ? qsTr("%1 + %2 in RAM").arg(root.gauge.formatBytes(root.gauge.kvBytes)).arg(root.gauge.formatBytes(root.gauge.hostKvBytes))

@@ -1,7 +1,7 @@
 // The Models panel. Its first page lists the local GGUF models (Hearth's models folder,
 // the Hugging Face cache, folders the user adds) with what each is and whether it fits at
 // the chosen context and device, and loads / unloads them; the load settings (device, GPU
-// layers, context length, threads) sit above the list. The pages sit in a TabBar + StackLayout so
+// layers, KV cache type, context length, threads) sit above the list. The pages sit in a TabBar + StackLayout so
 // that more pages (downloads) can be added beside the local list.
 pragma ComponentBehavior: Bound
 import QtQuick
@@ -186,6 +186,39 @@ ColumnLayout {
                         visible: text.length > 0
                         text: root.library.gpuLayersError
                         color: Theme.error
+                        font.pixelSize: 11
+                        wrapMode: Text.Wrap
+                    }
+
+                    Label { text: qsTr("KV cache"); color: Theme.text }
+                    RowLayout {
+                        spacing: 0
+                        ButtonGroup { id: kvGroup }
+                        RadioButton {
+                            objectName: "kvF16"
+                            text: qsTr("F16")
+                            ButtonGroup.group: kvGroup
+                            checked: root.library.kvType === "f16"
+                            onClicked: root.library.kvType = "f16"
+                            Accessible.name: qsTr("KV cache in F16")
+                        }
+                        RadioButton {
+                            objectName: "kvQ8_0"
+                            text: qsTr("Q8_0 (half the memory)")
+                            ButtonGroup.group: kvGroup
+                            checked: root.library.kvType === "q8_0"
+                            onClicked: root.library.kvType = "q8_0"
+                            Accessible.name: qsTr("KV cache in Q8_0, about half the memory")
+                        }
+                    }
+                    Item { implicitWidth: 1; visible: kvTypeNote.visible }
+                    Label {
+                        id: kvTypeNote
+                        objectName: "kvTypeNote"
+                        Layout.fillWidth: true
+                        visible: text.length > 0
+                        text: root.library.kvTypeNote
+                        color: Theme.mutedText
                         font.pixelSize: 11
                         wrapMode: Text.Wrap
                     }

@@ -533,6 +533,12 @@ void CompareController::onFinished(quint64 id, const QList<CompareColumnResult>&
                         .arg(summary.tokensPerSecond, 0, 'f', 1)
                         .arg(summary.sharedPrefixTokens)
                         .arg(summary.steps);
+    // Said only when it is not the default: a Q8_0 cache (and F16 for a model that cannot
+    // take one).
+    if (summary.kvTypes != QStringList{QStringLiteral("f16")} && !summary.kvTypes.isEmpty()) {
+        m_summaryText +=
+            tr("; KV cache %1").arg(summary.kvTypes.join(QStringLiteral(", ")).toUpper());
+    }
     if (summary.modelGroups > 1) {
         m_summaryText += tr("; %1 models: each model's columns batched together, the models "
                             "one after another")

@@ -22,7 +22,7 @@ hearth::Result<const hearth::PromptFormat*> CompareModelSlot::format(const QStri
 
 hearth::Result<CompareModelSlot*>
 CompareModelPool::acquire(const QString& path, uint32_t nCtx, uint32_t columns, int threads,
-                          std::optional<uint64_t> availableBytes) {
+                          hearth::KvCacheType kvType, std::optional<uint64_t> availableBytes) {
     if (auto it = m_slots.find(path); it != m_slots.end()) {
         return &it->second;
     }
@@ -48,7 +48,7 @@ CompareModelPool::acquire(const QString& path, uint32_t nCtx, uint32_t columns, 
             hearth::plan_memory(*info, {.n_ctx = contextLength,
                                         .n_seq = columns,
                                         .n_batch = 512,
-                                        .kv_type = hearth::KvCacheType::f16,
+                                        .kv_type = kvType,
                                         .device = hearth::DeviceKind::cpu});
         if (availableBytes && plan.total_bytes > *availableBytes) {
             return hearth::fail(hearth::ErrorCode::out_of_memory,

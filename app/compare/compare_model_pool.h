@@ -26,6 +26,10 @@ struct CompareModelSlot {
     std::map<QString, hearth::PromptFormat> formats; // resolved templates, by name
     std::vector<hearth::Session> sessions;           // one per column, as last matched
     uint32_t nCtx = 0; // the chat's context length, capped at the model's trained one
+    // The KV cache type asked for (the chat's) and the one `sessions` have: F16 when the
+    // model cannot take a Q8_0 cache, so that it is not tried again on every turn.
+    hearth::KvCacheType kvAsked = hearth::KvCacheType::f16;
+    hearth::KvCacheType kvType = hearth::KvCacheType::f16;
 
     hearth::Result<const hearth::PromptFormat*> format(const QString& templateName);
 };
@@ -33,11 +37,12 @@ struct CompareModelSlot {
 class CompareModelPool {
 public:
     // The model at `path`, loaded unless it already is. Loading first plans its memory for
-    // `columns` sequences of `nCtx` tokens (fewer when the model was trained for fewer) and
-    // fails, saying both figures, when that exceeds
-    // `availableBytes` (std::nullopt: unknown, not checked).
+    // `columns` sequences of `nCtx` tokens (fewer when the model was trained for fewer) with a
+    // `kvType` cache and fails, saying both figures, when that exceeds `availableBytes`
+    // (std::nullopt: unknown, not checked).
     hearth::Result<CompareModelSlot*> acquire(const QString& path, uint32_t nCtx, uint32_t columns,
-                                              int threads, std::optional<uint64_t> availableBytes);
+                                              int threads, hearth::KvCacheType kvType,
+                                              std::optional<uint64_t> availableBytes);
     // Unloads the models whose path is not in `paths`.
     void retain(const QStringList& paths);
     QStringList loadedPaths() const;

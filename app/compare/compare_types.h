@@ -64,6 +64,7 @@ struct CompareSummary {
     double decodeMs = 0;
     double tokensPerSecond = 0; // all columns together
     int modelGroups = 1;        // models used; their groups of columns run one after another
+    QStringList kvTypes;        // the KV cache types of the columns' sessions: "f16", "q8_0"
 };
 
 // The template shoot-out's answer about the loaded model (EngineWorker::matchOwnTemplate).

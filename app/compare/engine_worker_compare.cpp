@@ -196,7 +196,7 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
         }
         auto slot =
             m_compareModels->acquire(group.key, m_session->n_ctx(), uint32_t(group.columns.size()),
-                                     m_model->n_threads(), available);
+                                     m_model->n_threads(), m_sessionOptions.kv_type, available);
         if (!slot) {
             for (size_t c : group.columns) {
                 failure[c] = QString::fromStdString(slot.error().message);
@@ -364,10 +364,18 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
         // one batch cannot mix devices. Other models run on the CPU.
         hearth::SessionOptions options;
         options.n_ctx = group.slot ? group.slot->nCtx : m_session->n_ctx();
+        // The chat's KV cache type (as its session got it); another model may need F16.
+        options.kv_type = m_sessionOptions.kv_type;
         if (!group.slot) {
             options.device = m_sessionOptions.device;
             options.cuda_device = m_sessionOptions.cuda_device;
             options.gpu_layers = m_sessionOptions.gpu_layers;
+        } else {
+            if (group.slot->kvAsked != options.kv_type) {
+                kept.clear(); // the chat was reloaded with another cache type
+                group.slot->kvAsked = group.slot->kvType = options.kv_type;
+            }
+            options.kv_type = group.slot->kvType;
         }
         if (!kept.empty() && kept.front().device() != options.device) {
             kept.clear(); // the chat's model moved device since the last comparison
@@ -402,6 +410,13 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
             options.device = hearth::DeviceKind::cpu;
             kept.clear();
             arranged = arrange(options);
+        }
+        if (!arranged && !fallBackToF16Cache(arranged.error(), options).isEmpty()) {
+            kept.clear();
+            arranged = arrange(options);
+            if (group.slot) {
+                group.slot->kvType = options.kv_type;
+            }
         }
         QString sessionError;
         std::vector<hearth::Session> ordered;
@@ -462,6 +477,10 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
             result.text = QString::fromStdString(s.text);
         }
         ++groupsRun;
+        if (const QString kv = QString::fromUtf8(hearth::kv_cache_type_name(options.kv_type));
+            !summary.kvTypes.contains(kv)) {
+            summary.kvTypes << kv;
+        }
         summary.sharedPrefixTokens += stats->n_shared_prefix;
         summary.steps += stats->n_steps;
         summary.prefillMs += stats->prefill_ms;

@@ -1,5 +1,6 @@
 // ModelsPanel: the load settings (device without a GPU says why, GPU layers bound to the
-// library and greyed on the CPU, context and threads spin boxes that write the library), the local list's rows with their badges, no QML errors.
+// library and greyed on the CPU, the KV cache type with its note, context and threads spin
+// boxes that write the library), the local list's rows with their badges, no QML errors.
 import QtQuick
 import QtQuick.Controls
 import QtTest
@@ -40,6 +41,23 @@ Item {
             compare(chat.library.device, "cpu")
             mouseClick(findChild(panel, "deviceAuto"))
             compare(chat.library.device, "auto")
+        }
+
+        function test_kvCacheType() {
+            const panel = createTemporaryObject(panelComponent, testRoot)
+            const f16 = findChild(panel, "kvF16")
+            const q8 = findChild(panel, "kvQ8_0")
+            const note = findChild(panel, "kvTypeNote")
+            chat.library.kvType = "f16"
+            verify(f16.checked && !q8.checked)
+            verify(!note.visible)
+            mouseClick(q8)
+            compare(chat.library.kvType, "q8_0")
+            verify(note.visible)
+            verify(note.text.indexOf("half the memory") >= 0, note.text)
+            mouseClick(f16)
+            compare(chat.library.kvType, "f16")
+            verify(!note.visible)
         }
 
         function test_gpuLayers() {
