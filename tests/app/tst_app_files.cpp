@@ -46,13 +46,18 @@ void giveWriter(const QString& fifo) {
 
 // Runs `work` on a thread of its own and waits at most `ms`. False when it has not finished:
 // a hang, which is then undone by giving each FIFO in `fifos` a writer (a reader blocked in
-// open() returns), so that the thread can be joined and the test fail rather than freeze.
+// open() returns), so that the thread can be joined and the test fail rather than freeze. A
+// hang no writer ends (an endless read of a device) aborts the test with a message.
 bool finishesWithin(int ms, const std::function<void()>& work, const QStringList& fifos) {
     std::packaged_task<void()> task(work);
     std::future<void> done = task.get_future();
     std::thread thread(std::move(task));
     const bool finished = done.wait_for(std::chrono::milliseconds(ms)) == std::future_status::ready;
-    while (done.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
+    for (int tries = 0; done.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready;
+         ++tries) {
+        if (tries == 100) {
+            qFatal("still blocked %d ms after the %d ms it was given: aborted", tries * 50, ms);
+        }
         for (const QString& fifo : fifos) {
             giveWriter(fifo);
         }
