@@ -2,6 +2,8 @@
 // writer of GGUF metadata in memory (for bad-vocabulary cases).
 #pragma once
 
+#include "hearth/gguf.h"
+#include "hearth/tokenizer.h"
 #include "test_support.h"
 
 #include <QFile>
@@ -188,6 +190,26 @@ private:
     std::string kv_;
     uint64_t n_ = 0;
 };
+
+// A tiny valid byte-level BPE vocabulary: "a", "b", "ab", "<s>".
+inline GgufBuilder tiny_bpe(const std::string& pre = "gpt-2") {
+    GgufBuilder b;
+    b.str("tokenizer.ggml.model", "gpt2")
+        .str("tokenizer.ggml.pre", pre)
+        .strings("tokenizer.ggml.tokens", {"a", "b", "ab", "<s>"})
+        .ints("tokenizer.ggml.token_type", {1, 1, 1, 3})
+        .strings("tokenizer.ggml.merges", {"a b"});
+    return b;
+}
+
+// A Tokenizer from GGUF metadata in memory.
+inline hearth::Result<hearth::Tokenizer> from_bytes(const std::vector<uint8_t>& bytes) {
+    auto header = hearth::parse_gguf_header(bytes, bytes.size());
+    if (!header) {
+        return std::unexpected(header.error());
+    }
+    return hearth::Tokenizer::from_gguf(*header);
+}
 
 inline // About 1 MB of English: the licence texts Debian ships, else the corpus's prose.
     std::string

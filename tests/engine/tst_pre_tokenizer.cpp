@@ -109,6 +109,20 @@ private slots:
         }
     }
 
+    // Every name makes a working tokenizer: a deepseek-llm vocabulary used to fail to load
+    // ("reversed range").
+    void every_pre_tokenizer_loads() {
+        for (const auto& name : hearth::pre_tokenizer_names()) {
+            auto tok = from_bytes(tiny_bpe(name).u32("tokenizer.ggml.bos_token_id", 3).bytes());
+            QVERIFY2(tok.has_value(), qPrintable(QString::fromStdString(
+                                          name + ": " + (tok ? "" : tok.error().message))));
+            QCOMPARE(tok->pre_tokenizer(), name);
+            auto ids = tok->encode("abab", {.add_special = false, .parse_special = false});
+            QVERIFY(ids.has_value());
+            QCOMPARE(tok->decode(*ids), std::string("abab"));
+        }
+    }
+
     void patterns_equal_the_llama_cpp_source() {
         const QJsonObject ref = read_json(tok_dir() / "pre_tokenizer_patterns.json");
         const QJsonObject names = ref["names"].toObject();

@@ -155,25 +155,6 @@ CorpusResult run_corpus(const Tokenizer& tok, const char* ref_name) {
     return r;
 }
 
-// A tiny valid byte-level BPE vocabulary: "a", "b", "ab", "<s>".
-GgufBuilder tiny_bpe() {
-    GgufBuilder b;
-    b.str("tokenizer.ggml.model", "gpt2")
-        .str("tokenizer.ggml.pre", "gpt-2")
-        .strings("tokenizer.ggml.tokens", {"a", "b", "ab", "<s>"})
-        .ints("tokenizer.ggml.token_type", {1, 1, 1, 3})
-        .strings("tokenizer.ggml.merges", {"a b"});
-    return b;
-}
-
-hearth::Result<Tokenizer> from_bytes(const std::vector<uint8_t>& bytes) {
-    auto header = hearth::parse_gguf_header(bytes, bytes.size());
-    if (!header) {
-        return std::unexpected(header.error());
-    }
-    return Tokenizer::from_gguf(*header);
-}
-
 } // namespace
 
 class TestTokenizer : public QObject {

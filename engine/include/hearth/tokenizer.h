@@ -28,6 +28,21 @@ namespace hearth {
 
 struct GgufHeader;
 
+// docs/LIMITS.md, "Tokenizer input".
+// The most text encode() takes at once: about 4 million tokens, 30 times the longest context
+// a model here has. Bounds the work and memory of one call (about 25 bytes per byte of text
+// for byte-level BPE, up to 100 for the sentencepiece library on one endless word).
+inline constexpr size_t kMaxEncodeBytes = size_t{16} << 20;
+// The longest special (control, user-defined, unknown) token a vocabulary may have: encode()
+// tries them at every position of a text. Real ones are at most 31 bytes (Gemma's runs of
+// spaces).
+inline constexpr size_t kMaxSpecialTokenBytes = 256;
+// The files of a Hugging Face folder, read only when they are regular files of at most this
+// size: Gemma 3's tokenizer.json (262k tokens) is 33 MiB, its tokenizer.model 4.5 MiB.
+inline constexpr size_t kMaxTokenizerJsonBytes = size_t{128} << 20;
+inline constexpr size_t kMaxTokenizerModelBytes = size_t{64} << 20;
+inline constexpr size_t kMaxTokenizerConfigBytes = size_t{16} << 20;
+
 enum class TokenizerKind {
     spm, // SentencePiece (`tokenizer.ggml.model = "llama"`): Llama 2, Mistral, Phi-3, Gemma
     bpe, // byte-level BPE (`tokenizer.ggml.model = "gpt2"`)

@@ -34,8 +34,21 @@ void SpecialMatcher::add(std::string_view text, int32_t id) {
     first_[first >> 6] |= uint64_t{1} << (first & 63);
 }
 
-void Tokenizer::Impl::finish() {
+Result<void> Tokenizer::Impl::finish() {
     const size_t n = texts.size();
+    for (size_t i = 0; i < n; ++i) {
+        const TokenType type = types[i];
+        const bool special = type == TokenType::control || type == TokenType::user_defined ||
+                             type == TokenType::unknown;
+        if (special && texts[i].size() > kMaxSpecialTokenBytes) {
+            return fail(ErrorCode::bad_format,
+                        "token " + std::to_string(i) + " is a special token of " +
+                            std::to_string(texts[i].size()) + " bytes; at most " +
+                            std::to_string(kMaxSpecialTokenBytes) +
+                            " are accepted (special tokens are looked for at every position "
+                            "of a text)");
+        }
+    }
     pieces.assign(n, {});
     text_to_id.reserve(n);
     byte_tokens.fill(-1);
@@ -112,6 +125,7 @@ void Tokenizer::Impl::finish() {
             }
         }
     }
+    return {};
 }
 
 Tokenizer::Tokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -121,6 +135,12 @@ Tokenizer::~Tokenizer() = default;
 
 Result<std::vector<int32_t>> Tokenizer::encode(std::string_view text, EncodeOptions options) const {
     const Impl& m = *impl_;
+    if (text.size() > kMaxEncodeBytes) {
+        return fail(ErrorCode::invalid_argument,
+                    "the text to tokenize is " + std::to_string(text.size()) +
+                        " bytes; at most 16 MiB (" + std::to_string(kMaxEncodeBytes) +
+                        " bytes) is tokenized at once");
+    }
     if (const auto bad = unicode::find_invalid_utf8(text)) {
         return fail(ErrorCode::invalid_argument,
                     "text to tokenize is not valid UTF-8 (at byte " + std::to_string(*bad) + ")");

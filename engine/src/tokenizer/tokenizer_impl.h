@@ -132,8 +132,9 @@ struct Tokenizer::Impl {
     bool valid(int32_t id) const { return id >= 0 && static_cast<size_t>(id) < texts.size(); }
 
     // Fills pieces, text_to_id, the special matcher and the end-of-generation set; for BPE
-    // also byte_tokens and bytes_to_id. Called once the vocabulary and ids are set.
-    void finish();
+    // also byte_tokens and bytes_to_id. Called once the vocabulary and ids are set. Fails
+    // for a special token longer than kMaxSpecialTokenBytes.
+    Result<void> finish();
     // Appends the BPE tokens of one pre-tokenized word.
     void bpe_word(std::string_view word, std::vector<int32_t>& out) const;
     // Appends the BPE tokens of plain text (pre-tokenized here).

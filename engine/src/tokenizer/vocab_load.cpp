@@ -2,6 +2,7 @@
 // inconsistent vocabulary into an error naming the key, instead of a crash later.
 #include "hearth/gguf.h"
 #include "tokenizer/tokenizer_impl.h"
+#include "tokenizer/unicode.h"
 
 #include <cstdio>
 #include <set>
@@ -57,6 +58,9 @@ Result<void> load_merges(const GgufHeader& header, Tokenizer::Impl& m) {
         return std::unexpected(merges.error());
     }
     const auto& items = (*merges)->items;
+    if (items.size() > static_cast<size_t>(INT32_MAX)) {
+        return bad("tokenizer.ggml.merges has too many entries");
+    }
     m.merges.reserve(items.size());
     for (size_t i = 0; i < items.size(); ++i) {
         const std::string* merge = items[i].as_string();
@@ -66,7 +70,8 @@ Result<void> load_merges(const GgufHeader& header, Tokenizer::Impl& m) {
         }
         const size_t space = merge->find(' ', 1);
         if (space == std::string::npos) {
-            return bad(where + " '" + *merge + "' is not two tokens separated by a space");
+            return bad(where + " '" + unicode::excerpt(*merge) +
+                       "' is not two tokens separated by a space");
         }
         const std::string left = merge->substr(0, space);
         const std::string right = merge->substr(space + 1);
@@ -75,12 +80,13 @@ Result<void> load_merges(const GgufHeader& header, Tokenizer::Impl& m) {
         const auto c = m.text_to_id.find(left + right);
         for (const auto& [it, name] : {std::pair{a, &left}, std::pair{b, &right}}) {
             if (it == m.text_to_id.end()) {
-                return bad(where + " '" + *merge + "' names unknown token '" + *name + "'");
+                return bad(where + " '" + unicode::excerpt(*merge) + "' names unknown token '" +
+                           unicode::excerpt(*name) + "'");
             }
         }
         if (c == m.text_to_id.end()) {
-            return bad(where + " '" + *merge + "' makes '" + left + right +
-                       "', which is not in the vocabulary");
+            return bad(where + " '" + unicode::excerpt(*merge) + "' makes '" +
+                       unicode::excerpt(left + right) + "', which is not in the vocabulary");
         }
         const uint64_t key = static_cast<uint64_t>(static_cast<uint32_t>(a->second)) << 32 |
                              static_cast<uint32_t>(b->second);
@@ -110,7 +116,7 @@ Result<void> build_spm(const GgufHeader& header, Tokenizer::Impl& m) {
         if (types[i] == TokenType::byte) {
             unsigned byte = 0;
             if (texts[i].size() != 6 || std::sscanf(texts[i].c_str(), "<0x%02X>", &byte) != 1) {
-                return bad("token " + std::to_string(i) + " '" + texts[i] +
+                return bad("token " + std::to_string(i) + " '" + unicode::excerpt(texts[i]) +
                            "' has type byte in tokenizer.ggml.token_type but is not <0xNN>");
             }
             ++byte_count;
@@ -160,7 +166,7 @@ Result<Tokenizer> Tokenizer::from_gguf(const GgufHeader& header) {
     } else if (*model == "gpt2") {
         m->kind = TokenizerKind::bpe;
     } else {
-        return fail(ErrorCode::unsupported, "tokenizer.ggml.model '" + *model +
+        return fail(ErrorCode::unsupported, "tokenizer.ggml.model '" + unicode::excerpt(*model) +
                                                 "' is not supported (only 'llama' and 'gpt2')");
     }
 
@@ -287,7 +293,9 @@ Result<Tokenizer> Tokenizer::from_gguf(const GgufHeader& header) {
                    "tokenizer.ggml.eos_token_id");
     }
     m->text_to_id.clear();
-    m->finish();
+    if (auto ok = m->finish(); !ok) {
+        return std::unexpected(ok.error());
+    }
     return Tokenizer(std::move(m));
 }
 
