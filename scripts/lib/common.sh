@@ -3,6 +3,7 @@
 
 HEARTH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HEARTH_BUILD_DIR="${HEARTH_BUILD_DIR:-$HEARTH_ROOT/build}"
+HEARTH_SANITIZE_BUILD_DIR="${HEARTH_SANITIZE_BUILD_DIR:-$HEARTH_ROOT/build-asan}"
 HEARTH_VENV="$HEARTH_ROOT/.venv"
 
 # Debian 12 packages needed to build, test and run Hearth.
@@ -69,6 +70,20 @@ build_hearth() {
     fi
     log "building"
     cmake --build "$HEARTH_BUILD_DIR" -j "$(nproc)" >&2
+}
+
+# The hostile-input tests (hearth_add_test ... SANITIZE: parsers, tokenizer, templates, GGUF)
+# in their own build with AddressSanitizer and UndefinedBehaviorSanitizer, CPU only, at -O1
+# with assertions on. Only those tests and what they link are built.
+build_sanitized_tests() {
+    if [ ! -f "$HEARTH_SANITIZE_BUILD_DIR/CMakeCache.txt" ]; then
+        log "configuring the sanitizer build in $HEARTH_SANITIZE_BUILD_DIR"
+        cmake -S "$HEARTH_ROOT" -B "$HEARTH_SANITIZE_BUILD_DIR" -G Ninja \
+            -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE=-O1 -DCMAKE_C_FLAGS_RELEASE=-O1 \
+            -DHEARTH_SANITIZE=ON -DHEARTH_CUDA=OFF >&2
+    fi
+    log "building the hostile-input tests with ASan and UBSan"
+    cmake --build "$HEARTH_SANITIZE_BUILD_DIR" -j "$(nproc)" --target hearth_sanitized_tests >&2
 }
 
 # A Python virtual environment in .venv, created on first need. With arguments, also
