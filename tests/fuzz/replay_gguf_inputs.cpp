@@ -1,0 +1,8 @@
+// Replays GGUF fuzz inputs through the fuzz target's entry (gguf_fuzz_input.h) and prints what
+// each gave, or records it with --write-expected for tst_gguf_fuzz_regressions.
+#include "gguf_fuzz_input.h"
+#include "replay_main.h"
+
+int main(int argc, char** argv) {
+    return hearth::fuzz::replay_inputs(argc, argv, hearth::fuzz::run_gguf_input);
+}
