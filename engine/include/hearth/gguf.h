@@ -150,7 +150,8 @@ std::filesystem::path gguf_split_path(const std::filesystem::path& prefix, uint3
 class GgufFile {
 public:
     // Maps and validates `path`. Fails with `io` when the file cannot be read, and with
-    // `bad_format` / `unsupported` for a malformed or unsupported file.
+    // `bad_format` / `unsupported` for a malformed or unsupported file, or a path that is not
+    // a regular file (a FIFO, a device, a directory: refused without blocking, said which).
     //
     // A file whose `split.count` metadata is above 1 is part of a split model. Opening its
     // first part maps and validates every other part too, found beside it by llama.cpp's

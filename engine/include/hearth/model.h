@@ -32,9 +32,12 @@ struct LoadOptions {
 
 class Model {
 public:
-    // Fails with `io`/`bad_format` for an unreadable file, `unsupported` for an
-    // architecture or tensor type Hearth does not run (named in the message),
-    // `bad_format` for a tensor missing or of the wrong shape (named, with both shapes).
+    // Fails with `io`/`bad_format` for an unreadable file or one that is not a regular file,
+    // `unsupported` for an architecture, tensor type or RoPE scaling Hearth does not run
+    // (named in the message), `bad_format` for a hyper-parameter missing, of the wrong type
+    // or out of range (the key named; the bounds are in model_info.h), a block_count other
+    // than the blocks the file holds, or a tensor missing or of the wrong shape (named, with
+    // both shapes). Every check comes before anything is sized from the file's values.
     static Result<std::shared_ptr<const Model>> load(const std::filesystem::path& path,
                                                      const LoadOptions& options = {});
 
