@@ -1,8 +1,8 @@
 // The Debian package, end to end: CPack makes hearth_<version>_<arch>.deb from this build;
 // it is unpacked with dpkg -x into a fresh root, where every binary's libraries resolve,
 // the programs answer --version, nothing points back into the build or source tree, the
-// desktop entry, the AppStream metadata, the MIME type and the manual pages validate, and
-// lintian finds no error.
+// desktop entry, the AppStream metadata, the MIME type and the manual pages validate, the
+// copyright file matches LICENSE (MIT), and lintian finds no error.
 #include <QDir>
 #include <QFile>
 #include <QProcess>
@@ -233,6 +233,45 @@ private slots:
                                   {QStringLiteral("-c"),
                                    QStringLiteral("zcat \"$0\" | groff -man -Tutf8 -ww -z"), path});
             QVERIFY2(groff.exitCode == 0 && groff.err.isEmpty(), qPrintable(describe(groff)));
+        }
+    }
+
+    // The licence: LICENSE is MIT, and the package's DEP-5 copyright file says so for every
+    // file of Hearth's own (Files: *), with the same holder and the same permission text.
+    void copyrightMatchesTheLicence() {
+        QFile licence(QStringLiteral(HEARTH_SOURCE_DIR "/LICENSE"));
+        QVERIFY2(licence.open(QIODevice::ReadOnly), "no LICENSE at the top of the source tree");
+        const QString mit = QString::fromUtf8(licence.readAll());
+        QVERIFY(mit.startsWith(QStringLiteral("MIT License\n")));
+        QVERIFY(mit.contains(QStringLiteral("Copyright (c) 2026 The Hearth developers\n")));
+        QFile file(QDir(m_root).filePath(QStringLiteral("usr/share/doc/hearth/copyright")));
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        const QString copyright = QString::fromUtf8(file.readAll());
+        QVERIFY(copyright.startsWith(QStringLiteral(
+            "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n")));
+        QVERIFY2(copyright.contains(QStringLiteral("\nFiles: *\nCopyright: 2026 The Hearth "
+                                                   "developers\nLicense: Expat\n")),
+                 qPrintable(copyright));
+        // The stand-alone Expat paragraph holds LICENSE's text from "Permission" on, each line
+        // indented by one space and each blank line a " .".
+        const qsizetype start = copyright.indexOf(QStringLiteral("\nLicense: Expat\n Permission"));
+        QVERIFY(start >= 0);
+        QStringList paragraph;
+        for (const QString& line : copyright.mid(start + 16).split(QLatin1Char('\n'))) {
+            if (!line.startsWith(QLatin1Char(' '))) {
+                break;
+            }
+            paragraph << (line == QLatin1String(" .") ? QString() : line.mid(1));
+        }
+        const QString permission = mit.mid(mit.indexOf(QStringLiteral("Permission")));
+        QCOMPARE(paragraph.join(QLatin1Char('\n')) + QLatin1Char('\n'), permission);
+        // Every license short name used has its paragraph.
+        const QRegularExpression used(QStringLiteral("^License: (\\S+)$"),
+                                      QRegularExpression::MultilineOption);
+        for (auto it = used.globalMatch(copyright); it.hasNext();) {
+            const QString name = it.next().captured(1);
+            QVERIFY2(copyright.contains(QStringLiteral("\nLicense: %1\n ").arg(name)),
+                     qPrintable(name + QStringLiteral(" has no licence text")));
         }
     }
 
