@@ -54,6 +54,23 @@ ChatController::ChatController(QObject* parent)
         }
     });
 
+    // A downloaded model joins the Models panel's list. The recommended one, asked for from
+    // the empty state, is loaded too, unless the user has loaded another model meanwhile.
+    connect(&m_downloads, &DownloadController::modelDownloaded, &m_library, &ModelLibrary::rescan);
+    connect(&m_recommended, &RecommendedModel::downloaded, this, [this](const QString& path) {
+        if (m_modelState != ModelState::Ready && m_modelState != ModelState::Loading) {
+            loadModel(path);
+        }
+    });
+    // The model's name as the list has it ("llama3.2:3b" for an Ollama blob), once scanned.
+    connect(&m_library, &ModelLibrary::countChanged, this, [this] {
+        const QString listed = m_library.nameOf(m_modelPath);
+        if (!listed.isEmpty() && listed != m_model.name) {
+            m_model.name = listed;
+            emit modelChanged();
+        }
+    });
+
     // Settings edited in the panels belong to the conversation on screen.
     connect(&m_sampling, &SamplingSettings::changed, this, &ChatController::storeSettingsInCurrent);
     connect(&m_preview, &TemplatePreview::templateNameChanged, this, [this] {

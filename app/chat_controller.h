@@ -13,10 +13,12 @@
 #include "conversation.h"
 #include "conversation_list_model.h"
 #include "conversation_store.h"
+#include "download_controller.h"
 #include "engine_worker.h"
 #include "gauge.h"
 #include "message_list_model.h"
 #include "model_library.h"
+#include "recommended_model.h"
 #include "sampling_settings.h"
 #include "template_preview.h"
 
@@ -37,6 +39,10 @@ class ChatController : public QObject {
     Q_PROPERTY(Gauge* gauge READ gauge CONSTANT)
     Q_PROPERTY(TemplatePreview* templatePreview READ templatePreview CONSTANT)
     Q_PROPERTY(ModelLibrary* library READ library CONSTANT)
+    // The Download tab's controller, shared with the empty state's recommended model.
+    Q_PROPERTY(DownloadController* downloads READ downloads CONSTANT)
+    // The empty state's one-click download; loaded when it arrives if no model is.
+    Q_PROPERTY(RecommendedModel* recommended READ recommended CONSTANT)
 
     Q_PROPERTY(
         QString currentConversationId READ currentConversationId NOTIFY currentConversationChanged)
@@ -78,6 +84,8 @@ public:
     Gauge* gauge() { return &m_gauge; }
     TemplatePreview* templatePreview() { return &m_preview; }
     ModelLibrary* library() { return &m_library; }
+    DownloadController* downloads() { return &m_downloads; }
+    RecommendedModel* recommended() { return &m_recommended; }
 
     QString currentConversationId() const { return m_currentId; }
     QString currentTitle() const;
@@ -155,6 +163,7 @@ private:
     void onFailed(quint64 id, const QString& message);
 
     std::optional<Conversation> current() const;
+    QString displayName(const QString& modelPath) const;
     void startReply(quint64 seed);
     void endReply(const QString& text, const MessageStats& stats);
     void commit(Conversation& conversation); // list model and disk
@@ -172,6 +181,8 @@ private:
     Gauge m_gauge;
     TemplatePreview m_preview;
     ModelLibrary m_library; // the Models panel; its context and threads apply to each load
+    DownloadController m_downloads;
+    RecommendedModel m_recommended{&m_downloads};
     QTimer m_previewTimer;
 
     QString m_currentId;

@@ -19,7 +19,7 @@ void ChatController::loadModel(const QString& pathOrUrl) {
     m_modelError.clear();
     m_loadProgress = 0;
     m_model = ModelSummary{};
-    m_model.name = QFileInfo(path).completeBaseName();
+    m_model.name = displayName(path);
     emit loadProgressChanged();
     setModelState(ModelState::Loading);
     setStatus(QStringLiteral("Loading %1…").arg(m_model.name));
@@ -29,6 +29,12 @@ void ChatController::loadModel(const QString& pathOrUrl) {
                     gpuLayers = m_library.gpuLayers(), kvType = m_library.kvType()] {
         worker->loadModel(path, context, threads, device, gpuLayers, kvType);
     });
+}
+
+QString ChatController::displayName(const QString& path) const {
+    // The Models panel's name: an Ollama blob's file name is a hash.
+    const QString listed = m_library.nameOf(path);
+    return listed.isEmpty() ? QFileInfo(path).completeBaseName() : listed;
 }
 
 void ChatController::cancelLoad() {
@@ -53,6 +59,7 @@ void ChatController::onModelLoaded(const ModelSummary& summary) {
         return; // superseded by a later load
     }
     m_model = summary;
+    m_model.name = displayName(summary.path);
     m_loadProgress = 1;
     emit loadProgressChanged();
     QSettings().setValue(QLatin1String(kLastModelKey), summary.path);

@@ -10,7 +10,6 @@
 #include <QDir>
 #include <QFileInfo>
 #include <QLoggingCategory>
-#include <QRegularExpression>
 #include <QSettings>
 #include <QUrl>
 #include <algorithm>
@@ -75,10 +74,6 @@ ModelLibrary::ModelLibrary(QObject* parent) : QAbstractListModel(parent) {
     qRegisterMetaType<QList<LocalModel>>();
     qRegisterMetaType<QList<ScanRoot>>();
     qRegisterMetaType<ScanResult>();
-
-    m_usable.setSourceModel(this);
-    m_usable.setFilterRole(ErrorRole);
-    m_usable.setFilterRegularExpression(QStringLiteral("^$")); // the rows without an error
 
     const QSettings settings;
     m_folders = settings.value(QLatin1String(kFoldersKey)).toStringList();
@@ -241,6 +236,20 @@ QStringList ModelLibrary::otherAppFolders() const {
         folders << QStringLiteral("%1: %2").arg(root.source, QDir::toNativeSeparators(root.path));
     }
     return folders;
+}
+
+QVariantList ModelLibrary::usableModels() const {
+    QVariantList usable;
+    for (int row = 0; row < rowCount(); ++row) {
+        const QModelIndex at = index(row);
+        if (data(at, ErrorRole).toString().isEmpty()) {
+            usable.append(QVariantMap{{"path", data(at, PathRole)},
+                                      {"name", data(at, NameRole)},
+                                      {"origin", data(at, OriginRole)},
+                                      {"details", data(at, DetailsRole)}});
+        }
+    }
+    return usable;
 }
 
 int ModelLibrary::usableCount() const {

@@ -14,7 +14,6 @@
 #include "model_scan.h"
 
 #include <QAbstractListModel>
-#include <QSortFilterProxyModel>
 #include <QStringList>
 #include <QThread>
 #include <QtQml/qqmlregistration.h>
@@ -35,8 +34,9 @@ class ModelLibrary : public QAbstractListModel {
     Q_PROPERTY(QString huggingFaceCache READ huggingFaceCache CONSTANT)
     // The other apps' folders searched: "LM Studio: /home/me/.lmstudio/models", ...
     Q_PROPERTY(QStringList otherAppFolders READ otherAppFolders CONSTANT)
-    // The rows that can be loaded (no error), and how many of them other apps downloaded.
-    Q_PROPERTY(QAbstractItemModel* usableModels READ usableModels CONSTANT)
+    // The rows that can be loaded (no error), as {path, name, origin, details} maps for the
+    // empty state, and how many of them other apps downloaded.
+    Q_PROPERTY(QVariantList usableModels READ usableModels NOTIFY countChanged)
     Q_PROPERTY(int usableCount READ usableCount NOTIFY countChanged)
     Q_PROPERTY(int otherAppCount READ otherAppCount NOTIFY countChanged)
     // 0: the model's trained context, capped at 4096 (the session's default).
@@ -103,7 +103,7 @@ public:
     QString modelsDirectory() const;
     QString huggingFaceCache() const;
     QStringList otherAppFolders() const;
-    QAbstractItemModel* usableModels() { return &m_usable; }
+    QVariantList usableModels() const;
     int usableCount() const;
     int otherAppCount() const;
     // What the last scan skipped, and why ("PATH: reason"); also in the log.
@@ -168,7 +168,6 @@ private:
     QList<LocalModel> m_models;
     QList<FitResult> m_fits; // one per row
     QStringList m_skipped;
-    QSortFilterProxyModel m_usable;
     QStringList m_folders;
     QString m_folderError;
     int m_contextLength = 0;

@@ -1,5 +1,6 @@
 // The centre of the window: the conversation's header and system prompt, its messages
-// (following the reply as it streams), the empty states, and the composer.
+// (following the reply as it streams), the empty states (with no model: FirstRunPanel's
+// recommended download and the models found on this computer), and the composer.
 pragma ComponentBehavior: Bound
 import QtQuick
 import QtQuick.Controls
@@ -13,6 +14,9 @@ Rectangle {
     required property ChatController controller
     readonly property bool modelReady: controller.modelState === ChatController.Ready
     readonly property bool modelLoading: controller.modelState === ChatController.Loading
+    // The Models panel, on its Download tab (the catalog) or on its list; Main.qml opens it.
+    signal catalogRequested()
+    signal modelsRequested()
     function focusComposer() { composer.focusInput() }
     // Shows the last reply as tokens with token `token` inspected (the screenshot script's
     // --panel inspector).
@@ -179,67 +183,80 @@ Rectangle {
                 }
             }
 
-            ColumnLayout {
-                id: emptyState
-                objectName: "emptyState"
-                anchors.centerIn: parent
-                width: Math.min(parent.width - 4 * Theme.spacing, 520)
+            // Centred, and scrolled when the window is too short for it.
+            Flickable {
+                id: emptyScroll
+                anchors.fill: parent
                 visible: messages.count === 0
-                spacing: 12
+                contentWidth: width
+                contentHeight: Math.max(height, emptyState.implicitHeight + 4 * Theme.spacing)
+                boundsBehavior: Flickable.StopAtBounds
+                clip: true
+                ScrollBar.vertical: ScrollBar {}
 
-                Label {
-                    Layout.fillWidth: true
-                    horizontalAlignment: Text.AlignHCenter
-                    font.pixelSize: 22
-                    color: Theme.text
-                    wrapMode: Text.Wrap
-                    text: root.modelReady ? qsTr("What shall we talk about?")
-                        : root.modelLoading ? qsTr("Loading %1…").arg(root.controller.modelName)
-                        : root.controller.modelState === ChatController.Failed ? qsTr("The model could not be loaded")
-                        : qsTr("No model yet")
-                }
-                Label {
-                    Layout.fillWidth: true
-                    horizontalAlignment: Text.AlignHCenter
-                    wrapMode: Text.Wrap
-                    color: root.controller.modelState === ChatController.Failed ? Theme.error : Theme.mutedText
-                    text: root.modelReady ? qsTr("%1 runs on this computer. Nothing you type leaves it.").arg(root.controller.modelName)
-                        : root.modelLoading ? qsTr("You can start typing; your message is sent as soon as the model is ready.")
-                        : root.controller.modelState === ChatController.Failed ? root.controller.modelError
-                        : qsTr("Hearth runs GGUF models on this computer. Put one in %1 (scripts/fetch-default-model fetches the default, SmolLM2-135M-Instruct) or open one.").arg(root.controller.modelsDirectory)
-                }
-                ProgressBar {
-                    visible: root.modelLoading
-                    Layout.alignment: Qt.AlignHCenter
-                    Layout.preferredWidth: 280
-                    value: root.controller.loadProgress
-                }
-                RowLayout {
-                    Layout.alignment: Qt.AlignHCenter
-                    visible: !root.modelReady
+                ColumnLayout {
+                    id: emptyState
+                    objectName: "emptyState"
+                    width: Math.min(emptyScroll.width - 4 * Theme.spacing, 520)
+                    x: (emptyScroll.width - width) / 2
+                    y: (emptyScroll.contentHeight - implicitHeight) / 2
+                    spacing: 12
+
+                    Label {
+                        Layout.fillWidth: true
+                        horizontalAlignment: Text.AlignHCenter
+                        font.pixelSize: 22
+                        color: Theme.text
+                        wrapMode: Text.Wrap
+                        text: root.modelReady ? qsTr("What shall we talk about?")
+                            : root.modelLoading ? qsTr("Loading %1…").arg(root.controller.modelName)
+                            : root.controller.modelState === ChatController.Failed ? qsTr("The model could not be loaded")
+                            : qsTr("No model yet")
+                    }
+                    Label {
+                        Layout.fillWidth: true
+                        horizontalAlignment: Text.AlignHCenter
+                        wrapMode: Text.Wrap
+                        color: root.controller.modelState === ChatController.Failed ? Theme.error : Theme.mutedText
+                        text: root.modelReady ? qsTr("%1 runs on this computer. Nothing you type leaves it.").arg(root.controller.modelName)
+                            : root.modelLoading ? qsTr("You can start typing; your message is sent as soon as the model is ready.")
+                            : root.controller.modelState === ChatController.Failed ? root.controller.modelError
+                            : qsTr("Hearth runs GGUF models on this computer; nothing you type leaves it. Download one to start, or use one you already have.")
+                    }
+                    ProgressBar {
+                        visible: root.modelLoading
+                        Layout.alignment: Qt.AlignHCenter
+                        Layout.preferredWidth: 280
+                        value: root.controller.loadProgress
+                    }
                     Button {
+                        Layout.alignment: Qt.AlignHCenter
                         visible: root.modelLoading
                         text: qsTr("Cancel")
                         onClicked: root.controller.cancelLoad()
                     }
-                    AccentButton {
-                        visible: !root.modelLoading
-                        text: qsTr("Open model…")
-                        onClicked: openModel.open()
+                    FirstRunPanel {
+                        objectName: "firstRun"
+                        Layout.fillWidth: true
+                        visible: !root.modelReady && !root.modelLoading
+                        controller: root.controller
+                        onCatalogRequested: root.catalogRequested()
+                        onModelsRequested: root.modelsRequested()
+                        onOpenFileRequested: openModel.open()
                     }
-                }
-                Flow {
-                    Layout.fillWidth: true
-                    visible: root.modelReady
-                    spacing: 6
-                    Repeater {
-                        model: [qsTr("Explain what a KV cache is"), qsTr("Write a haiku about a warm fire"),
-                                qsTr("Give me three tips for learning to cook")]
-                        delegate: FlatButton {
-                            required property string modelData
-                            text: modelData
-                            font.pixelSize: 13
-                            onClicked: root.controller.send(modelData)
+                    Flow {
+                        Layout.fillWidth: true
+                        visible: root.modelReady
+                        spacing: 6
+                        Repeater {
+                            model: [qsTr("Explain what a KV cache is"), qsTr("Write a haiku about a warm fire"),
+                                    qsTr("Give me three tips for learning to cook")]
+                            delegate: FlatButton {
+                                required property string modelData
+                                text: modelData
+                                font.pixelSize: 13
+                                onClicked: root.controller.send(modelData)
+                            }
                         }
                     }
                 }

@@ -10,7 +10,9 @@ import Hearth
 ScrollView {
     id: root
 
-    property DownloadController controller: DownloadController {}
+    // One per window (ChatController.downloads): a second controller would restore the same
+    // interrupted downloads a second time.
+    required property DownloadController controller
     // A finished model's path (a split model's first part), for the local model list.
     signal modelDownloaded(string path)
 

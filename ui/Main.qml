@@ -238,6 +238,14 @@ ApplicationWindow {
             Layout.fillHeight: true
             visible: !window.compareMode
             controller: chat
+            onCatalogRequested: {
+                settings.rightPanel = "models"
+                modelsPanel.showDownloads()
+            }
+            onModelsRequested: {
+                settings.rightPanel = "models"
+                modelsPanel.showLocal()
+            }
         }
         CompareView {
             objectName: "compareView"
@@ -276,7 +284,7 @@ ApplicationWindow {
                     Layout.fillWidth: true
                     Layout.fillHeight: true
                     currentIndex: Math.max(0, tabs.currentIndex)
-                    ModelsPanel { controller: chat }
+                    ModelsPanel { id: modelsPanel; controller: chat }
                     SamplingPanel {
                         settings: chat.sampling
                         canRerun: !chat.busy && chat.messages.count > 0 && chat.modelState === ChatController.Ready

@@ -1,6 +1,7 @@
 // The Models panel. Its first page lists the local GGUF models (Hearth's models folder,
-// the Hugging Face cache, folders the user adds) with what each is and whether it fits at
-// the chosen context and device, and loads / unloads them; the load settings (device, GPU
+// folders the user adds, and what LM Studio, GPT4All, Ollama and the Hugging Face cache
+// downloaded) with what each is, where it came from and whether it fits at the chosen
+// context and device, and loads / unloads them; the load settings (device, GPU
 // layers, KV cache type, context length, threads) sit above the list. The pages sit in a TabBar + StackLayout so
 // that more pages (downloads) can be added beside the local list.
 pragma ComponentBehavior: Bound
@@ -18,6 +19,10 @@ ColumnLayout {
     readonly property bool loading: controller.modelState === ChatController.Loading
     property string folderMessage: ""
     spacing: 0
+
+    // The Download tab (the catalog), or the list of local models.
+    function showDownloads() { pages.currentIndex = 1 }
+    function showLocal() { pages.currentIndex = 0 }
 
     FolderDialog {
         id: folderDialog
@@ -284,8 +289,8 @@ ColumnLayout {
                     Layout.leftMargin: Theme.spacing
                     Layout.rightMargin: Theme.spacing
                     visible: !root.library.scanning && root.library.count === 0
-                    text: qsTr("No GGUF model found in %1 or the Hugging Face cache (%2).")
-                              .arg(root.library.modelsDirectory).arg(root.library.huggingFaceCache)
+                    text: qsTr("No GGUF model found in %1 or in the other apps' folders listed below.")
+                              .arg(root.library.modelsDirectory)
                     color: Theme.mutedText
                     wrapMode: Text.Wrap
                 }
@@ -310,6 +315,7 @@ ColumnLayout {
                         required property string fit
                         required property string fitDetail
                         required property bool loaded
+                        required property string origin
 
                         Layout.fillWidth: true
                         Layout.leftMargin: Theme.spacing
@@ -366,8 +372,9 @@ ColumnLayout {
                                 wrapMode: Text.Wrap
                             }
                             Label {
+                                objectName: "modelOrigin"
                                 Layout.fillWidth: true
-                                text: entry.repo.length > 0 ? entry.source + " · " + entry.repo : entry.source
+                                text: entry.origin
                                 color: Theme.mutedText
                                 font.pixelSize: 11
                                 elide: Text.ElideRight
@@ -413,10 +420,25 @@ ColumnLayout {
                     Layout.fillWidth: true
                     Layout.leftMargin: Theme.spacing
                     Layout.rightMargin: Theme.spacing
-                    text: qsTr("Always searched: %1 and %2").arg(root.library.modelsDirectory).arg(root.library.huggingFaceCache)
+                    text: qsTr("Always searched: %1, and what other apps downloaded (used where it is, not copied):")
+                              .arg(root.library.modelsDirectory)
                     color: Theme.mutedText
                     font.pixelSize: 11
                     wrapMode: Text.WrapAnywhere
+                }
+                Repeater {
+                    objectName: "otherAppFolders"
+                    model: root.library.otherAppFolders
+                    delegate: Label {
+                        required property string modelData
+                        Layout.fillWidth: true
+                        Layout.leftMargin: 2 * Theme.spacing
+                        Layout.rightMargin: Theme.spacing
+                        text: modelData
+                        color: Theme.mutedText
+                        font.pixelSize: 11
+                        wrapMode: Text.WrapAnywhere
+                    }
                 }
                 Repeater {
                     model: root.library.folders
@@ -458,11 +480,12 @@ ColumnLayout {
             }
         }
 
-        // The catalog, Hugging Face links and the download queue; a finished model joins
-        // the list of the first page at once.
+        // The catalog, Hugging Face links and the download queue, on the controller the
+        // empty state's recommended download shares; a finished model joins the list of the
+        // first page at once (ChatController rescans).
         DownloadPage {
             objectName: "downloadPage"
-            onModelDownloaded: root.library.rescan()
+            controller: root.controller.downloads
         }
     }
 }

@@ -277,7 +277,7 @@ void DownloadController::probe(int index) {
     probe->start(choice.parts.first().size, choice.totalSize);
 }
 
-void DownloadController::enqueueParts(const QString& repo, const QList<HfApi::RemoteFile>& parts,
+bool DownloadController::enqueueParts(const QString& repo, const QList<HfApi::RemoteFile>& parts,
                                       const QUrl& direct) {
     const QString group = parts.size() > 1 ? repo + '/' + parts.first().path : QString();
     QList<DownloadState> requests;
@@ -287,7 +287,7 @@ void DownloadController::enqueueParts(const QString& repo, const QList<HfApi::Re
         auto destination = DownloadState::destinationIn(m_modelsDirectory, request.url);
         if (!destination) {
             setLastError(destination.error()); // no part starts: the model would be incomplete
-            return;
+            return false;
         }
         request.destination = *destination;
         request.expectedSize = part.size;
@@ -298,6 +298,7 @@ void DownloadController::enqueueParts(const QString& repo, const QList<HfApi::Re
     for (const DownloadState& request : requests) {
         m_manager->enqueue(request);
     }
+    return true;
 }
 
 void DownloadController::downloadLookupFile(int index) {
@@ -314,9 +315,14 @@ void DownloadController::downloadLookupFile(int index) {
 }
 
 void DownloadController::downloadCatalogFile(const QString& id, const QString& quantization) {
+    // Said twice: in lastError for the Download tab, and to whoever asked for this file.
+    auto fail = [this, id, quantization](const QString& message) {
+        setLastError(message);
+        emit catalogDownloadFailed(id, quantization, message);
+    };
     const CatalogEntry* entry = findCatalogEntry(m_catalog, id);
     if (!entry) {
-        setLastError(tr("no catalog entry %1").arg(id));
+        fail(tr("no catalog entry %1").arg(id));
         return;
     }
     QString file;
@@ -326,23 +332,26 @@ void DownloadController::downloadCatalogFile(const QString& id, const QString& q
         }
     }
     if (file.isEmpty()) {
-        setLastError(tr("%1 has no quantization %2").arg(id, quantization));
+        fail(tr("%1 has no quantization %2").arg(id, quantization));
         return;
     }
     const QString repo = entry->repo;
-    HfApi::listGguf(&m_network, repo, effectiveToken(), this, [this, repo, file](auto result) {
-        if (!result) {
-            setLastError(result.error());
-            return;
-        }
-        for (const HfApi::GgufChoice& choice : *result) {
-            if (choice.parts.first().path == file || choice.name == file) {
-                enqueueParts(repo, choice.parts, {});
-                return;
-            }
-        }
-        setLastError(tr("%1 is no longer in %2").arg(file, repo));
-    });
+    HfApi::listGguf(&m_network, repo, effectiveToken(), this,
+                    [this, repo, file, fail](auto result) {
+                        if (!result) {
+                            fail(result.error());
+                            return;
+                        }
+                        for (const HfApi::GgufChoice& choice : *result) {
+                            if (choice.parts.first().path == file || choice.name == file) {
+                                if (!enqueueParts(repo, choice.parts, {})) {
+                                    fail(m_lastError);
+                                }
+                                return;
+                            }
+                        }
+                        fail(tr("%1 is no longer in %2").arg(file, repo));
+                    });
 }
 
 void DownloadController::pause(int row) {

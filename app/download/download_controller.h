@@ -98,9 +98,13 @@ signals:
     void lookupChanged();
     void lastErrorChanged();
     void modelDownloaded(const QString& path);
+    // downloadCatalogFile(id, quantization) queued nothing (also in lastError).
+    void catalogDownloadFailed(const QString& id, const QString& quantization,
+                               const QString& message);
 
 private:
-    void enqueueParts(const QString& repo, const QList<HfApi::RemoteFile>& parts,
+    // False (and lastError set) when no part was queued.
+    bool enqueueParts(const QString& repo, const QList<HfApi::RemoteFile>& parts,
                       const QUrl& direct);
     QList<MemoryDevice> fitDevices() const;
     QString fitOf(qint64 bytes) const;

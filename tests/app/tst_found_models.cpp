@@ -472,7 +472,20 @@ void TestFoundModels::library() {
     QCOMPARE(library.rowCount(), 6);
     QCOMPARE(library.usableCount(), 6);
     QCOMPARE(library.otherAppCount(), 6);
-    QCOMPARE(library.usableModels()->rowCount(), 6);
+    QCOMPARE(library.usableModels().size(), 6);
+    const QString blob = m_ollama + QLatin1String("/blobs/sha256-") + m_llamaDigest.mid(7);
+    bool offered = false;
+    for (const QVariant& value : library.usableModels()) {
+        const QVariantMap model = value.toMap();
+        if (model.value("path").toString() == blob) {
+            offered = true;
+            QCOMPARE(model.value("name").toString(), QStringLiteral("llama3.2:3b"));
+            QCOMPARE(model.value("origin").toString(),
+                     QStringLiteral("from Ollama: llama3.2:3b, llama3.2:latest"));
+            QVERIFY(model.value("details").toString().startsWith(QStringLiteral("llama · ")));
+        }
+    }
+    QVERIFY(offered);
     QVERIFY(anyContains(library.skipped(), QStringLiteral("library/license/latest"),
                         QStringLiteral("not a GGUF file")));
     QStringList origins;
@@ -485,7 +498,6 @@ void TestFoundModels::library() {
                  origins.contains(QStringLiteral("from LM Studio")) &&
                  origins.contains(QStringLiteral("from GPT4All")),
              qPrintable(origins.join('\n')));
-    const QString blob = m_ollama + QLatin1String("/blobs/sha256-") + m_llamaDigest.mid(7);
     QCOMPARE(library.nameOf(blob), QStringLiteral("llama3.2:3b"));
     QCOMPARE(library.nameOf(QStringLiteral("/nowhere.gguf")), QString());
     QVERIFY(library.otherAppFolders().contains(QStringLiteral("Ollama: ") + m_ollama));
@@ -496,7 +508,7 @@ void TestFoundModels::library() {
     QVERIFY(finished.wait(kScanDeadlineMs));
     QCOMPARE(library.rowCount(), 7);
     QCOMPARE(library.usableCount(), 6);
-    QCOMPARE(library.usableModels()->rowCount(), 6);
+    QCOMPARE(library.usableModels().size(), 6);
     QFile::remove(m_home + QLatin1String("/.local/share/nomic.ai/GPT4All/broken.gguf"));
 }
 

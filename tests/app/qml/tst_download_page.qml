@@ -11,7 +11,7 @@ Item {
 
     Component {
         id: pageComponent
-        DownloadPage { width: 680; height: 1180 }
+        DownloadPage { width: 680; height: 1180; controller: DownloadController {} }
     }
 
     TestCase {
