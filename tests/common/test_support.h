@@ -116,4 +116,14 @@ inline void expect_cli_error(const QStringList& args, const char* needle) {
     QVERIFY2(result.err.contains(needle), result.err.constData());
 }
 
+// Runs hearth-cli and requires a usage error (exit 2: an unknown option, a missing or malformed
+// value, a number out of range) whose stderr contains `needle`.
+inline void expect_cli_usage_error(const QStringList& args, const char* needle) {
+    const CliResult result = run_cli(args);
+    QVERIFY2(result.exit_code == 2,
+             qPrintable(
+                 QString("exit %1: %2").arg(result.exit_code).arg(QString::fromUtf8(result.err))));
+    QVERIFY2(result.err.contains(needle), result.err.constData());
+}
+
 } // namespace hearth::test

@@ -166,7 +166,7 @@ private slots:
         QVERIFY2(ok.exit_code == 0, ok.err.constData());
         QVERIFY(ok.out.contains("Paris"));
         auto bad = test::run_cli({"run", model, "-p", "x", "--kv-type", "q4"});
-        QCOMPARE(bad.exit_code, 1);
+        QCOMPARE(bad.exit_code, 2); // a usage error
         QVERIFY(bad.err.contains("--kv-type must be f16 or q8_0"));
     }
 };

@@ -484,10 +484,10 @@ private slots:
         QVERIFY2(text.out.contains("will not fit           25 layers on the GPU need") &&
                      text.out.contains("at most 10 layers fit"),
                  text.out.constData());
-        test::expect_cli_error({"info", model, "--gpu-free", "4x"},
-                               "--gpu-free: expected a size such as 4GiB");
-        test::expect_cli_error({"info", model, "--gpu-layers", "3"},
-                               "--gpu-layers needs --gpu-free");
+        test::expect_cli_usage_error({"info", model, "--gpu-free", "4x"},
+                                     "--gpu-free: expected a size such as 4GiB");
+        test::expect_cli_usage_error({"info", model, "--gpu-layers", "3"},
+                                     "--gpu-layers needs --gpu-free");
     }
 
     void plan_needs_layer_sizes() {

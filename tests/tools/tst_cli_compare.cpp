@@ -24,10 +24,15 @@ QStringList outputs(const QString& out) {
     return found;
 }
 
-// `hearth-cli compare` on the default model with `args` must fail with `needle`.
+// `hearth-cli compare` on the default model with `args` must fail with `needle`: with exit
+// status 2 when the command line itself is wrong, 1 when it fails while running.
 void expect_error(const QStringList& args, const char* needle) {
     expect_cli_error(QStringList{"compare", default_model_arg(), "-p", "Hi", "-n", "2"} + args,
                      needle);
+}
+void expect_usage_error(const QStringList& args, const char* needle) {
+    hearth::test::expect_cli_usage_error(
+        QStringList{"compare", default_model_arg(), "-p", "Hi", "-n", "2"} + args, needle);
 }
 
 } // namespace
@@ -79,16 +84,18 @@ private slots:
     }
 
     void bad_columns() {
-        expect_error({"--template", "model"}, "compare needs 2 to 8 columns");
-        expect_error({"--template", "model", "--column", "temp"}, "is not key=value");
-        expect_error({"--template", "model", "--column", "colour=blue"},
-                     "unknown column option 'colour'");
-        expect_error({"--template", "model", "--column", "temp=warm"}, "temp needs a number");
-        expect_error({"--template", "model", "--column", "seed=-1"}, "seed needs a whole number");
-        expect_error({"--template", "model", "--column", "top_p=0"}, "top_p");
+        expect_usage_error({"--template", "model"}, "compare needs 2 to 8 columns");
+        expect_usage_error({"--template", "model", "--column", "temp"}, "is not key=value");
+        expect_usage_error({"--template", "model", "--column", "colour=blue"},
+                           "unknown column option 'colour'");
+        expect_usage_error({"--template", "model", "--column", "temp=warm"}, "temp needs a number");
+        expect_usage_error({"--template", "model", "--column", "seed=-1"},
+                           "seed needs a whole number");
+        expect_usage_error({"--template", "model", "--column", "top_p=0"}, "top_p");
         expect_error({"--template", "model", "--template", "no-such-template"}, "column 2:");
-        expect_error({"--template", "model", "--column", "template=chatml", "--kv-type", "q4"},
-                     "--kv-type must be f16 or q8_0");
+        expect_usage_error(
+            {"--template", "model", "--column", "template=chatml", "--kv-type", "q4"},
+            "--kv-type must be f16 or q8_0");
     }
 };
 

@@ -34,21 +34,24 @@ private slots:
         QVERIFY2(!result.err.contains("device:"), result.err.constData());
     }
 
+    // A malformed --device or --gpu-layers is a usage error (exit 2); a device that is not
+    // there fails when the sessions are made (exit 1).
     void bad_devices_are_clear_errors() {
+        using hearth::test::expect_cli_usage_error;
         const QString m = default_model_arg();
-        expect_cli_error({"run", m, "-p", "hi", "--device", "tpu"},
-                         "--device: unknown device 'tpu'");
-        expect_cli_error({"chat", m, "--device", "cuda:x"}, "use cpu, cuda, cuda:N");
+        expect_cli_usage_error({"run", m, "-p", "hi", "--device", "tpu"},
+                               "--device: unknown device 'tpu'");
+        expect_cli_usage_error({"chat", m, "--device", "cuda:x"}, "use cpu, cuda, cuda:N");
         expect_cli_error({"run", m, "-p", "hi", "-n", "2", "--device", "cuda:4096"}, "CUDA");
         QTemporaryDir dir;
         const QString text = dir.filePath("text.txt");
         std::ofstream(text.toStdString()) << "Some text to score. ";
-        expect_cli_error({"perplexity", m, "--file", text, "--device", "gpu0"},
-                         "unknown device 'gpu0'");
-        expect_cli_error({"run", m, "-p", "hi", "--gpu-layers", "0"},
-                         "--gpu-layers: GPU layers '0': use all, auto or a number");
-        expect_cli_error({"perplexity", m, "--file", text, "--gpu-layers", "most"},
-                         "GPU layers 'most'");
+        expect_cli_usage_error({"perplexity", m, "--file", text, "--device", "gpu0"},
+                               "unknown device 'gpu0'");
+        expect_cli_usage_error({"run", m, "-p", "hi", "--gpu-layers", "0"},
+                               "--gpu-layers: GPU layers '0': use all, auto or a number");
+        expect_cli_usage_error({"perplexity", m, "--file", text, "--gpu-layers", "most"},
+                               "GPU layers 'most'");
     }
 };
 

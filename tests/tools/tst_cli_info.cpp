@@ -46,6 +46,45 @@ bool read_npy(const QString& path, QString& shape, QByteArray& data) {
     return true;
 }
 
+// A small llama GGUF whose name and file name are not UTF-8: `info --json` aborted on it
+// (nlohmann type_error 316) before it replaced invalid bytes with U+FFFD.
+std::vector<uint8_t> model_with_bad_utf8() {
+    return GgufBuilder()
+        .str("general.architecture", "llama")
+        .str("general.name", "caf\xe9 \xff\xfe model \xe2\x82")
+        .u32("llama.block_count", 1)
+        .u32("llama.context_length", 64)
+        .u32("llama.embedding_length", 32)
+        .u32("llama.feed_forward_length", 64)
+        .u32("llama.attention.head_count", 4)
+        .str_array("tokenizer.ggml.tokens", {"a", "\xff", "c"})
+        .tensor("token_embd.weight", TensorType::F32, {32, 3}, std::vector<uint8_t>(384, 0))
+        .build();
+}
+
+// Runs hearth-cli with arguments as raw bytes (QProcess would re-encode them as UTF-8): the
+// shell's printf writes them.
+test::CliResult run_cli_bytes(const QString& printf_format, const QStringList& printf_args,
+                              const QStringList& after) {
+    QProcess process;
+    process.start("/bin/sh", QStringList{"-c",
+                                         "cli=$1; shift; exec \"$cli\" info "
+                                         "\"$(printf \"$@\")\" " +
+                                             after.join(' '),
+                                         "sh", QStringLiteral(HEARTH_CLI_PATH), printf_format} +
+                                 printf_args);
+    test::CliResult result;
+    if (!process.waitForFinished(60000)) {
+        process.kill();
+        process.waitForFinished();
+        return result;
+    }
+    result.exit_code = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -2;
+    result.out = process.readAllStandardOutput();
+    result.err = process.readAllStandardError();
+    return result;
+}
+
 } // namespace
 
 class TestCliInfo : public QObject {
@@ -100,12 +139,35 @@ private slots:
         QVERIFY(info["chat_template"].get<bool>());
     }
 
+    void info_json_is_valid_for_any_bytes() {
+        QTemporaryDir dir;
+        const std::string folder = dir.path().toStdString();
+        test::write_file(folder + "/plain.gguf", model_with_bad_utf8());
+        test::write_file(folder + "/model-\xff.gguf", model_with_bad_utf8());
+        // The metadata's invalid bytes, in a file with a plain name.
+        auto result = run_cli({"info", QString::fromStdString(folder + "/plain.gguf"), "--json"});
+        QVERIFY2(result.exit_code == 0, result.err.constData());
+        auto info = nlohmann::json::parse(result.out.toStdString()); // throws if not valid
+        QCOMPARE(info["name"].get<std::string>(),
+                 std::string("caf\uFFFD \uFFFD\uFFFD model \uFFFD"));
+        QCOMPARE(info["architecture"].get<std::string>(), std::string("llama"));
+        // A file name with byte 0xFF, passed as raw bytes.
+        result = run_cli_bytes("%s/model-\\377.gguf", {dir.path()}, {"--json"});
+        QVERIFY2(result.exit_code == 0, result.err.constData());
+        info = nlohmann::json::parse(result.out.toStdString());
+        QCOMPARE(info["path"].get<std::string>(), folder + "/model-\uFFFD.gguf");
+        // The text output keeps the bytes as they are.
+        result = run_cli_bytes("%s/model-\\377.gguf", {dir.path()}, {});
+        QVERIFY2(result.exit_code == 0, result.err.constData());
+        QVERIFY(result.out.contains("model-\xff.gguf"));
+    }
+
     void usage_errors() {
         QCOMPARE(run_cli({"info"}).exit_code, 2);
         QCOMPARE(run_cli({"info", "a.gguf", "--bogus"}).exit_code, 2);
         QCOMPARE(run_cli({"no-such-command"}).exit_code, 2);
         auto result = run_cli({"info", "a.gguf", "--ctx", "zero"});
-        QCOMPARE(result.exit_code, 1);
+        QCOMPARE(result.exit_code, 2);
         QVERIFY(result.err.contains("--ctx expects an integer"));
         result = run_cli({"info", "/nonexistent.gguf"});
         QCOMPARE(result.exit_code, 1);

@@ -81,6 +81,40 @@ private slots:
         QVERIFY2(ppl > 1.0 && ppl < 100.0, lines.last().constData());
     }
 
+    // `perplexity MODEL --file TEXT [--ctx N]`, as the README shows it, aborted with
+    // std::bad_optional_access whenever --chunks was left out (issue 16, item 5b). Without
+    // --chunks every whole window is scored; with --chunks 2 the result is the running figure
+    // after the second window of the full run.
+    void perplexity_without_chunks_scores_every_window() {
+        QTemporaryDir dir;
+        const QString text = dir.filePath("text.txt");
+        {
+            const std::string all =
+                test::read_text(test::data_dir() / "generation" / "genesis.txt");
+            std::ofstream out(text.toStdString());
+            out << all.substr(0, 3000);
+        }
+        const auto all =
+            run_cli({"perplexity", default_model_arg(), "--file", text, "--ctx", "128"});
+        QVERIFY2(all.exit_code == 0, all.err.constData());
+        static const QRegularExpression windows("(\\d+) tokens, (\\d+) windows of 128");
+        const auto counts = windows.match(QString::fromUtf8(all.err));
+        QVERIFY2(counts.hasMatch(), all.err.constData());
+        QCOMPARE(counts.captured(2).toInt(), counts.captured(1).toInt() / 128);
+        QVERIFY(counts.captured(2).toInt() >= 3);
+        static const QRegularExpression second("\\[2\\]([0-9.]+)\\n");
+        const auto running = second.match(QString::fromUtf8(all.err));
+        QVERIFY2(running.hasMatch(), all.err.constData());
+        QVERIFY(all.out.startsWith("perplexity: "));
+
+        const auto two = run_cli(
+            {"perplexity", default_model_arg(), "--file", text, "--ctx", "128", "--chunks", "2"});
+        QVERIFY2(two.exit_code == 0, two.err.constData());
+        QVERIFY2(two.err.contains("2 windows of 128"), two.err.constData());
+        const double last = two.out.trimmed().mid(12).toDouble();
+        QCOMPARE(QString::number(last, 'f', 4), running.captured(1));
+    }
+
     void bench_reports_both_tests() {
         QProcess bench;
         bench.start(QStringLiteral(HEARTH_BENCH_PATH),
@@ -104,13 +138,33 @@ private slots:
         QVERIFY(render.readAllStandardOutput().contains("10 messages"));
     }
 
+    // hearth-bench --json names the model by its path: one with byte 0xFF made nlohmann throw.
+    void bench_json_is_valid_for_any_path() {
+        QTemporaryDir dir;
+        const std::string link = dir.path().toStdString() + "/model-\xff.gguf";
+        std::filesystem::create_symlink(test::default_model_path(), link);
+        QProcess bench;
+        bench.start("/bin/sh", {"-c",
+                                "exec \"$0\" \"$(printf '%s/model-\\377.gguf' \"$1\")\" -p 4 -n 2 "
+                                "-r 1 --json",
+                                QStringLiteral(HEARTH_BENCH_PATH), dir.path()});
+        QVERIFY(bench.waitForFinished(120000));
+        QCOMPARE(bench.exitStatus(), QProcess::NormalExit);
+        QVERIFY2(bench.exitCode() == 0, bench.readAllStandardError().constData());
+        const auto results = nlohmann::json::parse(bench.readAllStandardOutput().toStdString());
+        QCOMPARE(results[0]["model"].get<std::string>(),
+                 dir.path().toStdString() + "/model-\uFFFD.gguf");
+    }
+
     void bad_input_gives_clear_errors() {
+        using hearth::test::expect_cli_usage_error;
         const QString m = default_model_arg();
         expect_cli_error({"run", m, "-p", ""}, "the prompt is empty");
-        expect_cli_error({"run", m, "-p", "hi", "-n", "0"}, "--n-predict must be between 1");
-        expect_cli_error({"run", m, "-p", "hi", "--temp", "-0.5"}, "temperature must be 0 or more");
-        expect_cli_error({"run", m, "-p", "hi", "--top-p", "0"}, "top-p must be in (0, 1]");
-        expect_cli_error({"run", m, "-p", "hi", "--top-p", "1.5"}, "top-p must be in (0, 1]");
+        expect_cli_usage_error({"run", m, "-p", "hi", "-n", "0"}, "--n-predict must be between 1");
+        expect_cli_usage_error({"run", m, "-p", "hi", "--temp", "-0.5"},
+                               "temperature must be 0 or more");
+        expect_cli_usage_error({"run", m, "-p", "hi", "--top-p", "0"}, "top-p must be in (0, 1]");
+        expect_cli_usage_error({"run", m, "-p", "hi", "--top-p", "1.5"}, "top-p must be in (0, 1]");
         expect_cli_error({"run", m, "-p", QString("word ").repeated(100), "--ctx", "32", "--raw"},
                          "context holds 32");
         expect_cli_error({"run", m, "-p", "hi", "--template", "no-such-template"},

@@ -10,6 +10,7 @@
 #include "hearth/cuda_device.h"
 #include "hearth/cuda_forward.h"
 #include "hearth/model.h"
+#include "json_output.h"
 
 #include <algorithm>
 #include <chrono>
@@ -171,7 +172,7 @@ int bench_cuda(const CudaBenchOptions& o) {
                            {"n_layers", mem.n_layers},
                            {"host_kv_bytes", mem.host_kv_bytes}});
         }
-        std::printf("%s\n", out.dump(2).c_str());
+        std::printf("%s\n", hearth::cli::json_text(out).c_str()); // valid for any model path
         return 0;
     }
     std::printf("| model | size | params | device | test | t/s |\n|---|---|---|---|---|---|\n");

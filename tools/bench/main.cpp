@@ -8,16 +8,21 @@
 // the template, microseconds per render.
 #include "bench_cuda.h"
 #include "bench_sequences.h"
+#include "cli_args.h"
+#include "hearth/batch_generation.h"
 #include "hearth/chat_template.h"
+#include "hearth/file_input.h"
 #include "hearth/gpu_layers.h"
 #include "hearth/model.h"
+#include "hearth/prompt.h"
 #include "hearth/session.h"
+#include "json_output.h"
+#include "top_level.h"
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fmt/format.h>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
@@ -41,78 +46,102 @@ struct Options {
     std::vector<int> sequences; // --sequences 1,2,4: batched generation (bench_sequences.cpp)
 };
 
-int usage() {
-    std::fprintf(
-        stderr,
-        "usage: hearth-bench MODEL [-p 512] [-n 128] [-r 5] [--threads N] [--json]\n"
-        "                    [--device cpu|cuda] [--gpu-layers all|auto|N] [--sequences 1,2,4]\n"
-        "       hearth-bench --template FILE.jinja [--turns 50] [-r 5]\n"
-        "  -p 0 or -n 0 skips that test\n");
-    return 2;
+using hearth::cli::Args;
+using hearth::cli::CommandSpec;
+using hearth::cli::IntRange;
+using hearth::cli::option;
+
+const CommandSpec& bench_spec() {
+    constexpr IntRange kTokens{0, 1 << 20};
+    static const CommandSpec spec{
+        .program = "hearth-bench",
+        .name = "",
+        .synopsis = "(MODEL | --template FILE.jinja) [OPTIONS]",
+        .summary = "Prefill (pp<N>: one batch of N prompt tokens) and decode (tg<N>: N tokens "
+                   "one at a time) speed as llama-bench measures them, in tokens/s; or how long "
+                   "a chat template takes to render.",
+        .options = {
+            option("--n-prompt", "N",
+                   fmt::format("prompt tokens of the prefill test, {} (skip it) to {} (default {})",
+                               kTokens.low, kTokens.high, Options{}.n_prompt))
+                .alias("-p")
+                .within(kTokens),
+            option("--n-gen", "N",
+                   fmt::format("tokens of the decode test, {} (skip it) to {} (default {})",
+                               kTokens.low, kTokens.high, Options{}.n_gen))
+                .alias("-n")
+                .within(kTokens),
+            option("--repetitions", "N",
+                   fmt::format("runs of each test after one to warm up, 1 to 1000 (default {})",
+                               Options{}.repetitions))
+                .alias("-r")
+                .within(IntRange{1, 1000}),
+            hearth::cli::threads_option(),
+            hearth::cli::flag("--json", "print the results as JSON"),
+            option("--device", "cpu|cuda",
+                   "the CPU forward, or the CUDA one with its load time and bandwidth roofline "
+                   "(default cpu)"),
+            option("--gpu-layers", "all|auto|N",
+                   "with --device cuda, the layers on the GPU, the rest on the CPU (default all)"),
+            option("--sequences", "LIST",
+                   fmt::format("decode 1 to {} sequences in one batch, each count of the list "
+                               "in turn, e.g. 1,2,4 (default: off)",
+                               kMaxSequencesTogether)),
+            option("--template", "FILE.jinja",
+                   "time the rendering of this chat template instead of a model"),
+            option("--turns", "N",
+                   fmt::format("messages in the conversation --template renders, 1 to 100000 "
+                               "(default {})",
+                               Options{}.turns))
+                .within(IntRange{1, 100000}),
+        }};
+    return spec;
 }
 
-bool parse(int argc, char** argv, Options& o) {
-    for (int i = 1; i < argc; ++i) {
-        std::string arg = argv[i];
-        auto next_int = [&](int& target) {
-            if (i + 1 >= argc) {
-                return false;
-            }
-            char* end = nullptr;
-            long value = std::strtol(argv[++i], &end, 10);
-            if (*end != '\0' || value < 0 || value > (1 << 20)) {
-                return false;
-            }
-            target = static_cast<int>(value);
-            return true;
-        };
-        if (arg == "-p" || arg == "--n-prompt") {
-            if (!next_int(o.n_prompt))
-                return false;
-        } else if (arg == "-n" || arg == "--n-gen") {
-            if (!next_int(o.n_gen))
-                return false;
-        } else if (arg == "-r" || arg == "--repetitions") {
-            if (!next_int(o.repetitions) || o.repetitions < 1)
-                return false;
-        } else if (arg == "-t" || arg == "--threads") {
-            if (!next_int(o.n_threads))
-                return false;
-        } else if (arg == "--json") {
-            o.json = true;
-        } else if (arg == "--device") {
-            if (i + 1 >= argc)
-                return false;
-            o.device = argv[++i];
-            if (o.device != "cpu" && o.device != "cuda")
-                return false;
-        } else if (arg == "--gpu-layers") {
-            if (i + 1 >= argc)
-                return false;
-            const auto layers = hearth::parse_gpu_layers(argv[++i]);
-            if (!layers)
-                return false;
-            o.gpu_layers = *layers;
-        } else if (arg == "--sequences") {
-            if (i + 1 >= argc)
-                return false;
-            o.sequences = bench::parse_sequence_counts(argv[++i]);
-            if (o.sequences.empty())
-                return false;
-        } else if (arg == "--template") {
-            if (i + 1 >= argc)
-                return false;
-            o.template_file = argv[++i];
-        } else if (arg == "--turns") {
-            if (!next_int(o.turns) || o.turns < 1)
-                return false;
-        } else if (arg.starts_with("-") || !o.model.empty()) {
-            return false;
-        } else {
-            o.model = arg;
+// Options from the parsed command line; an error is a usage error naming the option.
+hearth::Result<Options> read_options(const Args& args) {
+    Options o;
+    if (args.positionals.size() > 1 ||
+        (args.positionals.empty() == !args.get("--template").has_value())) {
+        return hearth::fail(hearth::ErrorCode::invalid_argument,
+                            "expects either one MODEL or --template FILE.jinja");
+    }
+    o.model = args.positionals.empty() ? std::string() : args.positionals[0];
+    o.template_file = args.get("--template").value_or("");
+    o.json = args.has("--json");
+    for (auto [name, target] : {std::pair{"--n-prompt", &o.n_prompt},
+                                {"--n-gen", &o.n_gen},
+                                {"--repetitions", &o.repetitions},
+                                {"--threads", &o.n_threads},
+                                {"--turns", &o.turns}}) {
+        auto value = args.get_int(name);
+        if (!value) {
+            return std::unexpected(value.error());
+        }
+        *target = static_cast<int>(value->value_or(*target));
+    }
+    o.device = args.get("--device").value_or(o.device);
+    if (o.device != "cpu" && o.device != "cuda") {
+        return hearth::fail(hearth::ErrorCode::invalid_argument,
+                            "--device must be cpu or cuda, got '" + o.device + "'");
+    }
+    if (auto text = args.get("--gpu-layers")) {
+        const auto layers = hearth::parse_gpu_layers(*text);
+        if (!layers) {
+            return hearth::fail(layers.error().code, "--gpu-layers: " + layers.error().message);
+        }
+        o.gpu_layers = *layers;
+    }
+    if (auto text = args.get("--sequences")) {
+        o.sequences = bench::parse_sequence_counts(*text);
+        if (o.sequences.empty()) {
+            return hearth::fail(hearth::ErrorCode::invalid_argument,
+                                fmt::format("--sequences wants counts from 1 to {} separated by "
+                                            "commas, got '{}'",
+                                            kMaxSequencesTogether, *text));
         }
     }
-    return !o.model.empty() || !o.template_file.empty();
+    return o;
 }
 
 struct Figures {
@@ -138,15 +167,12 @@ struct Figures {
 
 // Microseconds per render of a `turns`-turn conversation, -r repetitions of 1000 renders.
 int bench_template(const Options& o) {
-    std::ifstream in(o.template_file, std::ios::binary | std::ios::ate);
-    if (!in) {
-        std::fprintf(stderr, "hearth-bench: cannot read %s\n", o.template_file.c_str());
+    auto source = read_file_input(o.template_file, "the --template file", kMaxTemplateFileBytes);
+    if (!source) {
+        std::fprintf(stderr, "hearth-bench: %s\n", source.error().message.c_str());
         return 1;
     }
-    std::string source(static_cast<size_t>(in.tellg()), '\0');
-    in.seekg(0);
-    in.read(source.data(), static_cast<std::streamsize>(source.size()));
-    auto parsed = ChatTemplate::parse(source);
+    auto parsed = ChatTemplate::parse(*source);
     if (!parsed) {
         std::fprintf(stderr, "hearth-bench: %s\n", parsed.error().message.c_str());
         return 1;
@@ -188,13 +214,7 @@ int bench_template(const Options& o) {
     return 0;
 }
 
-} // namespace
-
-int main(int argc, char** argv) {
-    Options o;
-    if (!parse(argc, argv, o)) {
-        return usage();
-    }
+int run_bench(const Options& o) {
     if (!o.template_file.empty()) {
         return bench_template(o);
     }
@@ -281,7 +301,7 @@ int main(int argc, char** argv) {
                            {"stddev_ts", r.stddev()},
                            {"samples_ts", r.tokens_per_second}});
         }
-        std::printf("%s\n", out.dump(2).c_str());
+        std::printf("%s\n", hearth::cli::json_text(out).c_str());
     } else {
         std::printf(
             "| model | size | params | threads | test | t/s |\n|---|---|---|---|---|---|\n");
@@ -294,4 +314,26 @@ int main(int argc, char** argv) {
         }
     }
     return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    hearth::cli::install_terminate_handler("hearth-bench");
+    return hearth::cli::run_guarded("hearth-bench", [&] {
+        const CommandSpec& spec = bench_spec();
+        auto args = hearth::cli::parse_args(argc - 1, argv + 1, spec);
+        if (!args) {
+            return hearth::cli::usage_error(spec, args.error().message);
+        }
+        if (args->help) {
+            std::fputs(hearth::cli::format_help(spec).c_str(), stdout);
+            return 0;
+        }
+        auto options = read_options(*args);
+        if (!options) {
+            return hearth::cli::usage_error(spec, options.error().message);
+        }
+        return run_bench(*options);
+    });
 }

@@ -16,24 +16,15 @@ namespace hearth::cli {
 void print_generation_stats(const GenerationStats& stats);
 Result<std::shared_ptr<const Model>> load_model_for_cli(const std::string& path, int n_threads);
 
-int cmd_chat(int argc, char** argv) {
-    ArgSpec spec{.options = {}, .flags = {"--quiet"}, .repeatable = {}, .short_names = {}};
-    add_generation_options(spec);
-    auto args = parse_args(argc, argv, 0, spec);
-    if (!args) {
-        std::fprintf(stderr, "hearth-cli chat: %s\n", args.error().message.c_str());
-        return 2;
+int cmd_chat(const Args& args) {
+    if (args.positionals.size() != 1) {
+        return usage_error(*args.spec, "expects one MODEL");
     }
-    if (args->positionals.size() != 1) {
-        std::fprintf(stderr, "usage: hearth-cli chat MODEL [--system TEXT] [--template NAME|FILE] "
-                             "[sampling options as for run]\n");
-        return 2;
-    }
-    auto options = read_generation_args(*args);
+    auto options = read_generation_args(args);
     if (!options) {
-        return report_error(options.error().message.c_str());
+        return usage_error(*args.spec, options.error().message);
     }
-    auto model = load_model_for_cli(args->positionals[0], options->n_threads);
+    auto model = load_model_for_cli(args.positionals[0], options->n_threads);
     if (!model) {
         return report_error(model.error().message.c_str());
     }
@@ -50,7 +41,7 @@ int cmd_chat(int argc, char** argv) {
     }
     Session* session = &sessions->front();
     const bool interactive = isatty(STDIN_FILENO);
-    const bool quiet = args->has("--quiet");
+    const bool quiet = args.has("--quiet");
     std::vector<ChatMessage> messages;
     if (!options->system_prompt.empty()) {
         messages.push_back({"system", options->system_prompt});

@@ -20,8 +20,6 @@ Result<std::shared_ptr<const Model>> load_model_for_cli(const std::string& path,
 
 namespace {
 
-constexpr size_t kMaxColumns = 8;
-
 struct Column {
     std::string spec; // as the user wrote it, for the header
     std::string template_name;
@@ -182,38 +180,18 @@ std::vector<std::string> special_tokens(const Column& a, const Column& b) {
     return tokens;
 }
 
-void print_usage() {
-    std::fprintf(stderr,
-                 "usage: hearth-cli compare MODEL -p PROMPT (--template NAME | --column SPEC)... "
-                 "[--show-prompts] [generation options of run]\n"
-                 "  SPEC: key=value,... with keys template, system, temp, top_k, top_p, min_p,\n"
-                 "        repeat_penalty, repeat_last_n, presence_penalty, frequency_penalty,\n"
-                 "        seed, n; unset keys take the shared options (the same seed for all)\n");
-}
-
 } // namespace
 
-int cmd_compare(int argc, char** argv) {
-    ArgSpec spec{.options = {"--prompt", "--column"},
-                 .flags = {"--show-prompts"},
-                 .repeatable = {"--template", "--column"},
-                 .short_names = {{"-p", "--prompt"}}};
-    add_generation_options(spec);
-    auto args = parse_args(argc, argv, 0, spec);
-    if (!args) {
-        std::fprintf(stderr, "hearth-cli compare: %s\n", args.error().message.c_str());
-        return 2;
-    }
-    if (args->positionals.size() != 1 || !args->get("--prompt")) {
-        print_usage();
-        return 2;
+int cmd_compare(const Args& args) {
+    if (args.positionals.size() != 1 || !args.get("--prompt")) {
+        return usage_error(*args.spec, "expects one MODEL and -p PROMPT");
     }
     // The shared options; --template is per column here, so it is read separately.
-    auto shared = read_generation_args(*args);
+    auto shared = read_generation_args(args);
     if (!shared) {
-        return report_error(shared.error().message.c_str());
+        return usage_error(*args.spec, shared.error().message);
     }
-    const std::string prompt_text = *args->get("--prompt");
+    const std::string prompt_text = *args.get("--prompt");
     if (prompt_text.empty()) {
         return report_error("the prompt is empty");
     }
@@ -227,28 +205,28 @@ int cmd_compare(int argc, char** argv) {
                       .rendered = {},
                       .tokens = {},
                       .output = {}};
-    for (const auto& name : args->all("--template")) {
+    for (const auto& name : args.all("--template")) {
         Column column = base;
         column.template_name = name;
         column.spec = "template=" + name;
         columns.push_back(std::move(column));
     }
-    for (const auto& column_spec : args->all("--column")) {
+    for (const auto& column_spec : args.all("--column")) {
         Column column = base;
         column.spec = column_spec;
         if (auto ok = apply_column_spec(column_spec, column); !ok) {
-            return report_error(ok.error().message.c_str());
+            return usage_error(*args.spec, ok.error().message);
         }
         columns.push_back(std::move(column));
     }
-    if (columns.size() < 2 || columns.size() > kMaxColumns) {
-        return report_error(fmt::format("compare needs 2 to {} columns (--template or --column); "
-                                        "got {}",
-                                        kMaxColumns, columns.size())
-                                .c_str());
+    if (columns.size() < 2 || columns.size() > kMaxCompareColumns) {
+        return usage_error(*args.spec,
+                           fmt::format("compare needs 2 to {} columns (--template or --column); "
+                                       "got {}",
+                                       kMaxCompareColumns, columns.size()));
     }
 
-    auto model = load_model_for_cli(args->positionals[0], shared->n_threads);
+    auto model = load_model_for_cli(args.positionals[0], shared->n_threads);
     if (!model) {
         return report_error(model.error().message.c_str());
     }
@@ -303,7 +281,7 @@ int cmd_compare(int argc, char** argv) {
         return report_error(result.error().message.c_str());
     }
 
-    const bool show_prompts = args->has("--show-prompts");
+    const bool show_prompts = args.has("--show-prompts");
     for (size_t i = 0; i < columns.size(); ++i) {
         const Column& c = columns[i];
         const GenerationStats& s = result->sequences[i];

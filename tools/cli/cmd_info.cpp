@@ -7,6 +7,7 @@
 #include "hearth/gpu_layers.h"
 #include "hearth/memory_plan.h"
 #include "hearth/model_info.h"
+#include "json_output.h"
 
 #include <charconv>
 #include <cstdio>
@@ -240,48 +241,35 @@ void print_text(const ModelInfo& info, const MemoryPlan& plan, const GgufFile& f
 
 } // namespace
 
-int cmd_info(int argc, char** argv) {
-    const ArgSpec spec{.options = {"--ctx", "--gpu-free", "--gpu-layers"},
-                       .flags = {"--json"},
-                       .repeatable = {},
-                       .short_names = {{"-c", "--ctx"}}};
-    auto args = parse_args(argc, argv, 0, spec);
-    if (!args) {
-        std::fprintf(stderr, "hearth-cli info: %s\n", args.error().message.c_str());
-        return 2;
+int cmd_info(const Args& args) {
+    if (args.positionals.size() != 1) {
+        return usage_error(*args.spec, "expects one MODEL");
     }
-    if (args->positionals.size() != 1) {
-        std::fprintf(stderr, "usage: hearth-cli info MODEL [--ctx N] [--gpu-free SIZE "
-                             "[--gpu-layers N|all|auto]] [--json]\n");
-        return 2;
-    }
-    auto ctx = args->get_int("--ctx");
+    auto ctx = args.get_int("--ctx");
     if (!ctx) {
-        return report_error(ctx.error().message.c_str());
-    }
-    if (ctx->has_value() && (**ctx <= 0 || **ctx > (1ll << 24))) {
-        return report_error("--ctx must be between 1 and 16777216 tokens");
+        return usage_error(*args.spec, ctx.error().message);
     }
     std::optional<uint64_t> gpu_free;
-    if (auto text = args->get("--gpu-free")) {
+    if (auto text = args.get("--gpu-free")) {
         auto size = parse_size(*text);
         if (!size) {
-            return report_error(("--gpu-free: " + size.error().message).c_str());
+            return usage_error(*args.spec, "--gpu-free: " + size.error().message);
         }
         gpu_free = *size;
     }
     int32_t gpu_layers = kAutoGpuLayers;
-    if (auto text = args->get("--gpu-layers")) {
+    if (auto text = args.get("--gpu-layers")) {
         if (!gpu_free) {
-            return report_error("--gpu-layers needs --gpu-free: the plan is for that much memory");
+            return usage_error(*args.spec,
+                               "--gpu-layers needs --gpu-free: the plan is for that much memory");
         }
         auto layers = parse_gpu_layers(*text);
         if (!layers) {
-            return report_error(("--gpu-layers: " + layers.error().message).c_str());
+            return usage_error(*args.spec, "--gpu-layers: " + layers.error().message);
         }
         gpu_layers = *layers;
     }
-    auto file = GgufFile::open(args->positionals[0]);
+    auto file = GgufFile::open(args.positionals[0]);
     if (!file) {
         return report_error(file.error().message.c_str());
     }
@@ -303,12 +291,12 @@ int cmd_info(int argc, char** argv) {
         }
         offload = plan_offload(*info, offload_options);
     }
-    if (args->has("--json")) {
+    if (args.has("--json")) {
         nlohmann::json out = to_json(*info, plan, *file, host);
         if (offload) {
             out["offload"] = offload_json(*offload, *gpu_free);
         }
-        std::cout << out.dump(2) << '\n';
+        std::cout << json_text(out) << '\n';
     } else {
         print_text(*info, plan, *file, host);
         if (offload) {

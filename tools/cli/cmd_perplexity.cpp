@@ -5,80 +5,59 @@
 #include "cli_args.h"
 #include "commands.h"
 #include "generation_args.h"
+#include "hearth/file_input.h"
 #include "hearth/session.h"
 
 #include <cmath>
 #include <cstdio>
 #include <fmt/format.h>
-#include <fstream>
-#include <sstream>
 
 namespace hearth::cli {
 
 Result<std::shared_ptr<const Model>> load_model_for_cli(const std::string& path, int n_threads);
 
-int cmd_perplexity(int argc, char** argv) {
-    const ArgSpec spec{.options = {"--file", "--ctx", "--threads", "--batch", "--chunks",
-                                   "--kv-type", "--device", "--gpu-layers"},
-                       .flags = {},
-                       .repeatable = {},
-                       .short_names = {{"-f", "--file"}, {"-c", "--ctx"}, {"-t", "--threads"}}};
-    auto args = parse_args(argc, argv, 0, spec);
-    if (!args) {
-        std::fprintf(stderr, "hearth-cli perplexity: %s\n", args.error().message.c_str());
-        return 2;
+int cmd_perplexity(const Args& args) {
+    if (args.positionals.size() != 1 || !args.get("--file")) {
+        return usage_error(*args.spec, "expects one MODEL and --file TEXT");
     }
-    if (args->positionals.size() != 1 || !args->get("--file")) {
-        std::fprintf(stderr, "usage: hearth-cli perplexity MODEL --file TEXT [--ctx N] "
-                             "[--threads N] [--chunks N] [--kv-type f16|q8_0] "
-                             "[--device cpu|cuda[:N]|auto] [--gpu-layers all|auto|N]\n");
-        return 2;
-    }
-    auto ctx = args->get_int("--ctx");
-    auto threads = args->get_int("--threads");
-    auto batch = args->get_int("--batch");
-    auto chunks = args->get_int("--chunks");
+    // Ranges from the declarations (command_specs.cpp); absent options keep their defaults.
+    auto ctx = args.get_int("--ctx");
+    auto threads = args.get_int("--threads");
+    auto batch = args.get_int("--batch");
+    auto chunks = args.get_int("--chunks");
     for (const auto* value : {&ctx, &threads, &batch, &chunks}) {
         if (!*value) {
-            return report_error(value->error().message.c_str());
-        }
-        if (value->value() && **value < 1) {
-            return report_error("--ctx, --threads, --batch and --chunks must be at least 1");
+            return usage_error(*args.spec, value->error().message);
         }
     }
-    const auto kv_type = parse_kv_cache_type(args->get("--kv-type").value_or("f16"));
+    const auto kv_type = read_kv_type(args);
     if (!kv_type) {
-        return report_error("--kv-type must be f16 or q8_0");
+        return usage_error(*args.spec, kv_type.error().message);
     }
-    const auto device = read_device(*args);
+    const auto device = read_device(args);
     if (!device) {
-        return report_error(device.error().message.c_str());
+        return usage_error(*args.spec, device.error().message);
     }
-    const auto gpu_layers = read_gpu_layers(*args);
+    const auto gpu_layers = read_gpu_layers(args);
     if (!gpu_layers) {
-        return report_error(gpu_layers.error().message.c_str());
+        return usage_error(*args.spec, gpu_layers.error().message);
     }
-    const uint32_t n_ctx = static_cast<uint32_t>(ctx->value_or(512));
-    if (n_ctx < 4) {
-        return report_error("--ctx must be at least 4");
+    const auto n_ctx = static_cast<uint32_t>(ctx->value_or(kDefaultPerplexityContext));
+    auto text = read_file_input(*args.get("--file"), "the --file text", kMaxTextInputBytes);
+    if (!text) {
+        return report_error(text.error().message.c_str());
     }
-    std::ifstream in(*args->get("--file"), std::ios::binary);
-    if (!in) {
-        return report_error(fmt::format("cannot read {}", *args->get("--file")).c_str());
-    }
-    std::stringstream text;
-    text << in.rdbuf();
-    auto model = load_model_for_cli(args->positionals[0], static_cast<int>(threads->value_or(0)));
+    auto model = load_model_for_cli(args.positionals[0], static_cast<int>(threads->value_or(0)));
     if (!model) {
         return report_error(model.error().message.c_str());
     }
     const Tokenizer& tokenizer = (*model)->tokenizer();
-    auto tokens = tokenizer.encode(text.str(), {.add_special = true, .parse_special = false});
+    auto tokens = tokenizer.encode(*text, {.add_special = true, .parse_special = false});
     if (!tokens) {
         return report_error(tokens.error().message.c_str());
     }
     size_t n_chunks = tokens->size() / n_ctx;
-    if (chunks->value()) {
+    if (chunks->has_value()) {
         n_chunks = std::min<size_t>(n_chunks, static_cast<size_t>(**chunks));
     }
     if (n_chunks == 0) {
@@ -88,7 +67,7 @@ int cmd_perplexity(int argc, char** argv) {
     }
     SessionOptions options;
     options.n_ctx = n_ctx;
-    options.n_batch = static_cast<uint32_t>(batch->value_or(512));
+    options.n_batch = static_cast<uint32_t>(batch->value_or(options.n_batch));
     options.kv_type = *kv_type;
     options.gpu_layers = *gpu_layers;
     auto sessions = create_cli_sessions(*model, options, *device);

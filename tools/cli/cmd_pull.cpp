@@ -23,10 +23,6 @@
 namespace hearth::cli {
 namespace {
 
-constexpr const char* kUsage =
-    "usage: hearth-cli pull (URL | owner/repo[:file] | catalog-id) [--dir D] [--sha256 X] "
-    "[--quant Q] [--token-env VAR]";
-
 std::string sizeText(qint64 bytes) {
     return bytes < 0
                ? std::string("?")
@@ -157,8 +153,7 @@ private:
 
 int pull(const Args& args) {
     if (args.positionals.size() != 1) {
-        std::fprintf(stderr, "%s\n", kUsage);
-        return 2;
+        return usage_error(*args.spec, "expects one URL, OWNER/REPO[:FILE] or catalog id");
     }
     const QString what = QString::fromStdString(args.positionals[0]);
     const QString dir =
@@ -327,20 +322,12 @@ int pull(const Args& args) {
 
 } // namespace
 
-int cmd_pull(int argc, char** argv) {
-    ArgSpec spec;
-    spec.options = {"--dir", "--sha256", "--quant", "--token-env"};
-    spec.flags = {"--list"};
-    auto args = parse_args(argc, argv, 0, spec);
-    if (!args) {
-        std::fprintf(stderr, "hearth-cli: %s\n%s\n", args.error().message.c_str(), kUsage);
-        return 2;
-    }
+int cmd_pull(const Args& args) {
     int qtArgc = 1;
     char name[] = "hearth-cli";
     char* qtArgv[] = {name, nullptr};
     QCoreApplication app(qtArgc, qtArgv);
-    if (args->has("--list")) {
+    if (args.has("--list")) {
         auto catalog = builtinCatalog();
         if (!catalog) {
             return report_error(catalog.error().toUtf8().constData());
@@ -355,7 +342,7 @@ int cmd_pull(int argc, char** argv) {
         }
         return 0;
     }
-    return pull(*args);
+    return pull(args);
 }
 
 } // namespace hearth::cli

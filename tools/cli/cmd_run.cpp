@@ -2,13 +2,11 @@
 // stderr. Without --raw the prompt is one user message in the model's chat template.
 #include "commands.h"
 #include "generation_args.h"
+#include "hearth/file_input.h"
 #include "hearth/prompt.h"
 #include "hearth/session.h"
 
 #include <cstdio>
-#include <fmt/format.h>
-#include <fstream>
-#include <sstream>
 
 namespace hearth::cli {
 
@@ -28,52 +26,35 @@ Result<std::shared_ptr<const Model>> load_model_for_cli(const std::string& path,
     return Model::load(path, {.n_threads = n_threads, .on_progress = {}});
 }
 
-int cmd_run(int argc, char** argv) {
-    ArgSpec spec{.options = {"--prompt", "--file"},
-                 .flags = {"--raw", "--show-prompt"},
-                 .repeatable = {},
-                 .short_names = {{"-p", "--prompt"}, {"-f", "--file"}}};
-    add_generation_options(spec);
-    auto args = parse_args(argc, argv, 0, spec);
-    if (!args) {
-        std::fprintf(stderr, "hearth-cli run: %s\n", args.error().message.c_str());
-        return 2;
+int cmd_run(const Args& args) {
+    if (args.positionals.size() != 1 ||
+        args.get("--prompt").has_value() == args.get("--file").has_value()) {
+        return usage_error(*args.spec, "expects one MODEL and either -p PROMPT or -f FILE");
     }
-    if (args->positionals.size() != 1 || (!args->get("--prompt") && !args->get("--file"))) {
-        std::fprintf(stderr,
-                     "usage: hearth-cli run MODEL (-p PROMPT | -f FILE) [-n N] [--temp T] "
-                     "[--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] "
-                     "[--repeat-last-n N] [--seed S] [--ctx N] [--kv-type f16|q8_0] "
-                     "[--device cpu|cuda[:N]|auto] [--gpu-layers all|auto|N] [--threads N] [--raw] "
-                     "[--template NAME|FILE] [--system TEXT] [--show-prompt]\n");
-        return 2;
-    }
-    auto options = read_generation_args(*args);
+    auto options = read_generation_args(args);
     if (!options) {
-        return report_error(options.error().message.c_str());
+        return usage_error(*args.spec, options.error().message);
     }
     std::string prompt_text;
-    if (auto file = args->get("--file")) {
-        std::ifstream in(*file, std::ios::binary);
-        if (!in) {
-            return report_error(fmt::format("cannot read {}", *file).c_str());
+    if (auto file = args.get("--file")) {
+        auto text = read_file_input(*file, "the prompt file", kMaxTextInputBytes);
+        if (!text) {
+            return report_error(text.error().message.c_str());
         }
-        std::stringstream text;
-        text << in.rdbuf();
-        prompt_text = text.str();
+        prompt_text = std::move(*text);
     } else {
-        prompt_text = *args->get("--prompt");
+        prompt_text = *args.get("--prompt");
     }
     if (prompt_text.empty()) {
         return report_error("the prompt is empty");
     }
-    auto model = load_model_for_cli(args->positionals[0], options->n_threads);
+    auto model = load_model_for_cli(args.positionals[0], options->n_threads);
     if (!model) {
         return report_error(model.error().message.c_str());
     }
     std::string rendered = prompt_text;
     GenerateOptions generate{.max_tokens = options->max_tokens, .stop_strings = {}};
-    if (!args->has("--raw")) {
+    if (!args.has("--raw")) {
         auto format = resolve_cli_template(**model, options->template_name);
         if (!format) {
             return report_error(format.error().message.c_str());
@@ -93,7 +74,7 @@ int cmd_run(int argc, char** argv) {
         rendered = std::move(*text);
         generate.stop_strings = format->stop_strings;
     }
-    if (args->has("--show-prompt")) {
+    if (args.has("--show-prompt")) {
         std::fprintf(stderr, "%s", rendered.c_str());
     }
     auto tokens = tokenize_prompt((*model)->tokenizer(), rendered);

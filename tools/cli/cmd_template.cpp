@@ -4,7 +4,9 @@
 #include "cli_args.h"
 #include "commands.h"
 #include "hearth/chat_template.h"
+#include "hearth/file_input.h"
 #include "hearth/gguf.h"
+#include "hearth/json_input.h"
 
 #include <cstdio>
 #include <string>
@@ -12,28 +14,10 @@
 namespace hearth::cli {
 namespace {
 
-constexpr const char* kUsage =
-    "usage: hearth-cli template list\n"
-    "       hearth-cli template render (--model MODEL | --template NAME | --template-file F)\n"
-    "                  --messages FILE.json [--add-generation-prompt] [--bos-token S]\n"
-    "                  [--eos-token S] [--tools FILE.json] [--var NAME=JSON ...]\n";
-
+// A template, messages or tools file: a regular file (a FIFO never blocks the read), at most
+// as large as a JSON input may be (hearth/json_input.h).
 Result<std::string> read_file(const std::string& path) {
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) {
-        return fail(ErrorCode::io, "cannot read " + path);
-    }
-    std::string text;
-    char buf[65536];
-    for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) {
-        text.append(buf, n);
-    }
-    bool failed = std::ferror(f) != 0;
-    std::fclose(f);
-    if (failed) {
-        return fail(ErrorCode::io, "cannot read " + path);
-    }
-    return text;
+    return read_file_input(path, "the file", JsonLimits{}.max_bytes);
 }
 
 Result<nlohmann::ordered_json> read_json(const std::string& path) {
@@ -41,11 +25,7 @@ Result<nlohmann::ordered_json> read_json(const std::string& path) {
     if (!text) {
         return std::unexpected(text.error());
     }
-    auto json = nlohmann::ordered_json::parse(*text, nullptr, false);
-    if (json.is_discarded()) {
-        return fail(ErrorCode::bad_format, path + " is not valid JSON");
-    }
-    return json;
+    return parse_json_input(*text, path);
 }
 
 struct TemplateSource {
@@ -86,7 +66,7 @@ Result<TemplateSource> from_model(const std::string& path) {
     return out;
 }
 
-int list_templates() {
+int list() {
     for (const auto& t : builtin_templates()) {
         std::printf("%-10s %s%s\n", t.name.c_str(), t.description.c_str(),
                     t.supports_system ? "" : " [no system message]");
@@ -94,32 +74,23 @@ int list_templates() {
     return 0;
 }
 
-int render(int argc, char** argv) {
-    ArgSpec spec;
-    spec.options = {"--model",     "--template",  "--template-file", "--messages",
-                    "--bos-token", "--eos-token", "--var",           "--tools"};
-    spec.flags = {"--add-generation-prompt"};
-    spec.repeatable = {"--var"};
-    auto args = parse_args(argc, argv, 0, spec);
-    if (!args) {
-        std::fprintf(stderr, "hearth-cli: %s\n%s", args.error().message.c_str(), kUsage);
-        return 2;
-    }
-    int sources = int(args->get("--model").has_value()) + int(args->get("--template").has_value()) +
-                  int(args->get("--template-file").has_value());
-    if (sources != 1 || !args->get("--messages") || !args->positionals.empty()) {
-        std::fprintf(stderr, "%s", kUsage);
-        return 2;
+int render(const Args& args) {
+    const int sources = int(args.get("--model").has_value()) +
+                        int(args.get("--template").has_value()) +
+                        int(args.get("--template-file").has_value());
+    if (sources != 1 || !args.get("--messages") || !args.positionals.empty()) {
+        return usage_error(*args.spec, "expects one of --model, --template and --template-file, "
+                                       "and --messages FILE.json");
     }
 
     TemplateSource source;
-    if (auto model = args->get("--model")) {
+    if (auto model = args.get("--model")) {
         auto loaded = from_model(*model);
         if (!loaded) {
             return report_error(loaded.error().message.c_str());
         }
         source = std::move(*loaded);
-    } else if (auto name = args->get("--template")) {
+    } else if (auto name = args.get("--template")) {
         const BuiltinTemplate* builtin = find_builtin_template(*name);
         if (!builtin) {
             return report_error(
@@ -128,7 +99,7 @@ int render(int argc, char** argv) {
         }
         source = {builtin->source, builtin->bos_token, builtin->eos_token};
     } else {
-        auto text = read_file(*args->get("--template-file"));
+        auto text = read_file(*args.get("--template-file"));
         if (!text) {
             return report_error(text.error().message.c_str());
         }
@@ -136,29 +107,31 @@ int render(int argc, char** argv) {
     }
 
     ChatRenderOptions options;
-    options.add_generation_prompt = args->has("--add-generation-prompt");
-    options.bos_token = args->get("--bos-token").value_or(source.bos_token);
-    options.eos_token = args->get("--eos-token").value_or(source.eos_token);
-    auto messages = read_json(*args->get("--messages"));
+    options.add_generation_prompt = args.has("--add-generation-prompt");
+    options.bos_token = args.get("--bos-token").value_or(source.bos_token);
+    options.eos_token = args.get("--eos-token").value_or(source.eos_token);
+    auto messages = read_json(*args.get("--messages"));
     if (!messages) {
         return report_error(messages.error().message.c_str());
     }
-    if (auto tools = args->get("--tools")) {
+    if (auto tools = args.get("--tools")) {
         auto json = read_json(*tools);
         if (!json) {
             return report_error(json.error().message.c_str());
         }
         options.tools = std::move(*json);
     }
-    for (const std::string& var : args->all("--var")) {
-        size_t eq = var.find('=');
-        auto value = eq == std::string::npos
-                         ? nlohmann::ordered_json()
-                         : nlohmann::ordered_json::parse(var.substr(eq + 1), nullptr, false);
-        if (eq == std::string::npos || eq == 0 || value.is_discarded()) {
+    for (const std::string& var : args.all("--var")) {
+        const size_t eq = var.find('=');
+        if (eq == std::string::npos || eq == 0) {
             return report_error(("--var wants NAME=JSON, got '" + var + "'").c_str());
         }
-        options.extra[var.substr(0, eq)] = std::move(value);
+        const std::string name = var.substr(0, eq);
+        auto value = parse_json_input(std::string_view(var).substr(eq + 1), "--var " + name);
+        if (!value) {
+            return report_error(value.error().message.c_str());
+        }
+        options.extra[name] = std::move(*value);
     }
 
     auto chat_template = ChatTemplate::parse(source.text);
@@ -175,16 +148,15 @@ int render(int argc, char** argv) {
 
 } // namespace
 
-int cmd_template(int argc, char** argv) {
-    std::string_view action = argc > 0 ? argv[0] : "";
-    if (action == "list") {
-        return list_templates();
+int cmd_template_list(const Args& args) {
+    if (!args.positionals.empty()) {
+        return usage_error(*args.spec, "takes no arguments");
     }
-    if (action == "render") {
-        return render(argc - 1, argv + 1);
-    }
-    std::fprintf(stderr, "%s", kUsage);
-    return 2;
+    return list();
+}
+
+int cmd_template_render(const Args& args) {
+    return render(args);
 }
 
 } // namespace hearth::cli

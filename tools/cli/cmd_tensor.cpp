@@ -40,24 +40,16 @@ std::string npy_header(const std::vector<uint64_t>& ggml_dims) {
 
 } // namespace
 
-int cmd_tensor(int argc, char** argv) {
-    const ArgSpec spec{
-        .options = {"--out"}, .flags = {}, .repeatable = {}, .short_names = {{"-o", "--out"}}};
-    auto args = parse_args(argc, argv, 0, spec);
-    if (!args) {
-        std::fprintf(stderr, "hearth-cli tensor: %s\n", args.error().message.c_str());
-        return 2;
+int cmd_tensor(const Args& args) {
+    auto out_path = args.get("--out");
+    if (args.positionals.size() != 2 || !out_path) {
+        return usage_error(*args.spec, "expects MODEL NAME --out FILE.npy");
     }
-    auto out_path = args->get("--out");
-    if (args->positionals.size() != 2 || !out_path) {
-        std::fprintf(stderr, "usage: hearth-cli tensor MODEL NAME --out FILE.npy\n");
-        return 2;
-    }
-    auto file = GgufFile::open(args->positionals[0]);
+    auto file = GgufFile::open(args.positionals[0]);
     if (!file) {
         return report_error(file.error().message.c_str());
     }
-    const std::string& name = args->positionals[1];
+    const std::string& name = args.positionals[1];
     const GgufTensorInfo* tensor = file->find_tensor(name);
     if (!tensor) {
         return report_error(fmt::format("{}: no tensor named '{}' ({} tensors; `hearth-cli info` "

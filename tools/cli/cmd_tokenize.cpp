@@ -3,13 +3,12 @@
 // MODEL is a GGUF file or a Hugging Face folder. The text is used exactly as given.
 #include "cli_args.h"
 #include "commands.h"
+#include "hearth/file_input.h"
 #include "hearth/tokenizer.h"
 
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 namespace hearth::cli {
@@ -72,44 +71,33 @@ std::string hex_bytes(const std::string& piece) {
 
 } // namespace
 
-int cmd_tokenize(int argc, char** argv) {
-    const ArgSpec spec{.options = {"--file"},
-                       .flags = {"--ids", "--no-add-special", "--parse-special", "--time"},
-                       .repeatable = {},
-                       .short_names = {{"-f", "--file"}}};
-    auto args = parse_args(argc, argv, 0, spec);
-    const char* usage = "usage: hearth-cli tokenize MODEL (--file F | TEXT) [--ids] "
-                        "[--no-add-special] [--parse-special]\n";
-    if (!args) {
-        std::fprintf(stderr, "hearth-cli tokenize: %s\n%s", args.error().message.c_str(), usage);
-        return 2;
-    }
-    const auto file = args->get("--file");
-    if (args->positionals.size() != (file ? 1u : 2u)) {
-        std::fputs(usage, stderr);
-        return 2;
+int cmd_tokenize(const Args& args) {
+    const auto file = args.get("--file");
+    if (args.positionals.size() != (file ? 1u : 2u)) {
+        return usage_error(*args.spec, file ? "expects one MODEL with --file"
+                                            : "expects MODEL and TEXT (or --file FILE)");
     }
     std::string text;
     if (file) {
-        std::ifstream in(*file, std::ios::binary);
-        if (!in) {
-            return report_error(("cannot read " + *file).c_str());
+        auto read = read_file_input(*file, "the --file text", kMaxTextInputBytes);
+        if (!read) {
+            return report_error(read.error().message.c_str());
         }
-        std::ostringstream ss;
-        ss << in.rdbuf();
-        text = ss.str();
+        text = std::move(*read);
     } else {
-        text = args->positionals[1];
+        text = args.positionals[1];
     }
-    const std::filesystem::path model = args->positionals[0];
-    auto tokenizer = std::filesystem::is_directory(model) ? Tokenizer::from_hf_folder(model)
-                                                          : Tokenizer::from_gguf_file(model);
+    const std::filesystem::path model = args.positionals[0];
+    std::error_code not_a_folder; // a name too long, a symlink loop: then it is no folder
+    auto tokenizer = std::filesystem::is_directory(model, not_a_folder)
+                         ? Tokenizer::from_hf_folder(model)
+                         : Tokenizer::from_gguf_file(model);
     if (!tokenizer) {
         return report_error(tokenizer.error().message.c_str());
     }
     EncodeOptions options;
-    options.add_special = !args->has("--no-add-special");
-    options.parse_special = args->has("--parse-special");
+    options.add_special = !args.has("--no-add-special");
+    options.parse_special = args.has("--parse-special");
     const auto start = std::chrono::steady_clock::now();
     auto ids = tokenizer->encode(text, options);
     const double seconds =
@@ -117,7 +105,7 @@ int cmd_tokenize(int argc, char** argv) {
     if (!ids) {
         return report_error(ids.error().message.c_str());
     }
-    if (args->has("--ids")) {
+    if (args.has("--ids")) {
         std::string line = "[";
         for (size_t i = 0; i < ids->size(); ++i) {
             if (i > 0) {
@@ -136,7 +124,7 @@ int cmd_tokenize(int argc, char** argv) {
         }
         std::printf("%zu tokens, %zu bytes\n", ids->size(), text.size());
     }
-    if (args->has("--time")) {
+    if (args.has("--time")) {
         std::fprintf(stderr, "encoded %zu bytes into %zu tokens in %.3f s (%.1f MB/s)\n",
                      text.size(), ids->size(), seconds, text.size() / 1e6 / seconds);
     }

@@ -9,19 +9,6 @@
 
 namespace hearth::cli {
 
-void add_generation_options(ArgSpec& spec) {
-    for (const char* option : {"--n-predict", "--temp", "--top-k", "--top-p", "--min-p",
-                               "--repeat-penalty", "--repeat-last-n", "--presence-penalty",
-                               "--frequency-penalty", "--seed", "--ctx", "--threads", "--batch",
-                               "--template", "--system", "--kv-type", "--device", "--gpu-layers"}) {
-        spec.options.insert(option);
-    }
-    spec.short_names["-n"] = "--n-predict";
-    spec.short_names["-c"] = "--ctx";
-    spec.short_names["-t"] = "--threads";
-    spec.short_names["-s"] = "--seed";
-}
-
 Result<GenerationArgs> read_generation_args(const Args& args) {
     GenerationArgs out;
     auto read_float = [&](const char* option, float& target) -> Result<void> {
@@ -34,18 +21,13 @@ Result<GenerationArgs> read_generation_args(const Args& args) {
         }
         return {};
     };
-    auto read_int = [&](const char* option, long long low, long long high,
-                        auto& target) -> Result<void> {
+    // The range is the one the option's declaration gives (command_specs.cpp).
+    auto read_int = [&](const char* option, auto& target) -> Result<void> {
         auto value = args.get_int(option);
         if (!value) {
             return std::unexpected(value.error());
         }
         if (*value) {
-            if (**value < low || **value > high) {
-                return fail(ErrorCode::invalid_argument,
-                            fmt::format("{} must be between {} and {}, got {}", option, low, high,
-                                        **value));
-            }
             target = static_cast<std::remove_reference_t<decltype(target)>>(**value);
         }
         return {};
@@ -58,13 +40,13 @@ Result<GenerationArgs> read_generation_args(const Args& args) {
         read_float("--repeat-penalty", out.sampling.repeat_penalty),
         read_float("--presence-penalty", out.sampling.presence_penalty),
         read_float("--frequency-penalty", out.sampling.frequency_penalty),
-        read_int("--top-k", 0, 1 << 30, out.sampling.top_k),
-        read_int("--repeat-last-n", -1, 1 << 30, out.sampling.repeat_last_n),
-        read_int("--seed", 0, (1ll << 62), seed),
-        read_int("--n-predict", 1, 1 << 24, out.max_tokens),
-        read_int("--ctx", 1, 1 << 24, out.session.n_ctx),
-        read_int("--batch", 1, 4096, out.session.n_batch),
-        read_int("--threads", 1, 1024, out.n_threads),
+        read_int("--top-k", out.sampling.top_k),
+        read_int("--repeat-last-n", out.sampling.repeat_last_n),
+        read_int("--seed", seed),
+        read_int("--n-predict", out.max_tokens),
+        read_int("--ctx", out.session.n_ctx),
+        read_int("--batch", out.session.n_batch),
+        read_int("--threads", out.n_threads),
     };
     for (auto& step : steps) {
         if (!step) {
@@ -75,14 +57,11 @@ Result<GenerationArgs> read_generation_args(const Args& args) {
     if (auto valid = out.sampling.validate(); !valid) {
         return std::unexpected(valid.error());
     }
-    if (auto kv = args.get("--kv-type")) {
-        auto type = parse_kv_cache_type(*kv);
-        if (!type) {
-            return fail(ErrorCode::invalid_argument,
-                        fmt::format("--kv-type must be f16 or q8_0, got '{}'", *kv));
-        }
-        out.session.kv_type = *type;
+    auto kv_type = read_kv_type(args);
+    if (!kv_type) {
+        return std::unexpected(kv_type.error());
     }
+    out.session.kv_type = *kv_type;
     auto device = read_device(args);
     if (!device) {
         return std::unexpected(device.error());
@@ -111,6 +90,16 @@ Result<PromptFormat> resolve_cli_template(const Model& model, const std::string&
                                 name_or_file, text.error().message));
     }
     return resolve_prompt_format_source(model, path.filename().string(), std::move(*text));
+}
+
+Result<KvCacheType> read_kv_type(const Args& args) {
+    const std::string name = args.get("--kv-type").value_or("f16");
+    const auto type = parse_kv_cache_type(name);
+    if (!type) {
+        return fail(ErrorCode::invalid_argument,
+                    fmt::format("--kv-type must be f16 or q8_0, got '{}'", name));
+    }
+    return *type;
 }
 
 Result<DeviceRequest> read_device(const Args& args) {

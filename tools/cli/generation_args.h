@@ -12,8 +12,13 @@
 
 namespace hearth::cli {
 
-// Adds the shared options to a command's spec.
-void add_generation_options(ArgSpec& spec);
+// The command line's own bounds (docs/LIMITS.md, "The command line"); the options' --help
+// lines (command_specs.cpp) state them.
+inline constexpr long long kMaxContextTokens = 1 << 24;     // --ctx: the loader's largest context
+inline constexpr long long kMaxPredictTokens = 1 << 24;     // -n: no reply needs more
+inline constexpr long long kMaxSeed = 1ll << 62;            // --seed, as compare's columns take it
+inline constexpr long long kMinPerplexityContext = 4;       // scores n_ctx/2 - 1 >= 1 tokens
+inline constexpr long long kDefaultPerplexityContext = 512; // llama-perplexity's default
 
 struct GenerationArgs {
     SamplingParams sampling;
@@ -25,7 +30,8 @@ struct GenerationArgs {
     std::string system_prompt;
 };
 
-// Reads and validates them; messages name the option and the allowed range.
+// Reads and validates the options command_specs.cpp declares for run, chat and compare; an
+// error (a usage error: exit status 2) names the option and the allowed range.
 Result<GenerationArgs> read_generation_args(const Args& args);
 
 // The template --template names (hearth/prompt.h): "", "model", "raw" or a built-in's name;
@@ -33,6 +39,9 @@ Result<GenerationArgs> read_generation_args(const Args& args);
 // kMaxTemplateFileBytes, a regular file) and labelled with its file name. The one place a
 // template is read from a file: a name read from a saved file never reaches here.
 Result<PromptFormat> resolve_cli_template(const Model& model, const std::string& name_or_file);
+
+// --kv-type's value (f16 when absent).
+Result<KvCacheType> read_kv_type(const Args& args);
 
 // --device's value ("auto" when absent).
 Result<DeviceRequest> read_device(const Args& args);

@@ -1,62 +1,74 @@
-// hearth-cli: Hearth's engine from the terminal.
+// hearth-cli: Hearth's engine from the terminal. Finds the command, parses its options
+// (command_specs.cpp), answers --help, and runs it behind the catch at the top (top_level.h).
 #include "commands.h"
+#include "top_level.h"
 
 #include <cstdio>
-#include <cstring>
+#include <string>
 #include <string_view>
 
 namespace {
 
-struct Command {
-    const char* name;
-    int (*run)(int argc, char** argv);
-    const char* usage;
-};
+using hearth::cli::CommandSpec;
 
-constexpr Command kCommands[] = {
-    {"info", hearth::cli::cmd_info,
-     "info MODEL [--ctx N] [--json]    model facts and memory arithmetic"},
-    {"tensor", hearth::cli::cmd_tensor,
-     "tensor MODEL NAME --out FILE.npy  one tensor, dequantized to float32"},
-    {"tokenize", hearth::cli::cmd_tokenize,
-     "tokenize MODEL (--file F | TEXT) [--ids] [--no-add-special] [--parse-special]  token ids"},
-    {"run", hearth::cli::cmd_run, "run MODEL -p PROMPT [-n N] [--temp T] ... [--raw]  one completion"},
-    {"compare", hearth::cli::cmd_compare,
-     "compare MODEL -p PROMPT (--template T | --column SPEC)...  columns side by side"},
-    {"chat", hearth::cli::cmd_chat, "chat MODEL [--system TEXT]          multi-turn chat in the terminal"},
-    {"perplexity", hearth::cli::cmd_perplexity,
-     "perplexity MODEL --file TEXT [--ctx N]  perplexity as llama-perplexity computes it"},
-    {"template", hearth::cli::cmd_template,
-     "template (list | render ...)        a conversation rendered with a chat template"},
-    {"pull", hearth::cli::cmd_pull,
-     "pull (URL | owner/repo[:file] | catalog-id) [--dir D] [--sha256 X] [--quant Q]  download a model"},
-};
+// "run MODEL (-p PROMPT | -f FILE) [OPTIONS]"; "template list".
+std::string usage_line(const CommandSpec& spec) {
+    return spec.synopsis.empty() ? spec.name : spec.name + " " + spec.synopsis;
+}
 
 void print_usage(std::FILE* out) {
-    std::fprintf(out, "usage: hearth-cli COMMAND [ARGS]\n\ncommands:\n");
-    for (const auto& command : kCommands) {
-        std::fprintf(out, "  %s\n", command.usage);
+    std::fprintf(out, "usage: hearth-cli COMMAND [OPTIONS]\n\ncommands:\n");
+    for (const auto& command : hearth::cli::commands()) {
+        const CommandSpec& spec = command.spec();
+        std::fprintf(out, "  %s\n      %s\n", usage_line(spec).c_str(), spec.summary.c_str());
     }
-    std::fprintf(out, "\n  --version, --help\n");
+    std::fprintf(out, "\nhearth-cli COMMAND --help lists a command's options.\n"
+                      "hearth-cli --version prints the version.\n");
 }
 
-} // namespace
-
-namespace hearth::cli {
-
-int report_error(const char* message) {
-    std::fprintf(stderr, "hearth-cli: %s\n", message);
-    return 1;
+// The command named by argv[1] (and argv[2] for two-word commands such as "template render");
+// `words` says how many arguments the name took.
+const hearth::cli::Command* find_command(int argc, char** argv, int& words) {
+    for (const auto& command : hearth::cli::commands()) {
+        const std::string& name = command.spec().name;
+        const size_t space = name.find(' ');
+        if (space == std::string::npos ? name == argv[1]
+                                       : argc > 2 && name.substr(0, space) == argv[1] &&
+                                             name.substr(space + 1) == argv[2]) {
+            words = space == std::string::npos ? 1 : 2;
+            return &command;
+        }
+    }
+    return nullptr;
 }
 
-} // namespace hearth::cli
+// "hearth-cli template" without list or render: the group's commands.
+int command_group(std::string_view group, int argc, char** argv) {
+    const bool help =
+        argc > 2 && (std::string_view(argv[2]) == "--help" || std::string_view(argv[2]) == "-h");
+    std::FILE* out = help ? stdout : stderr;
+    if (!help) {
+        std::fprintf(stderr, "hearth-cli %.*s: %s\n", static_cast<int>(group.size()), group.data(),
+                     argc > 2 ? (std::string("unknown subcommand '") + argv[2] + "'").c_str()
+                              : "which one?");
+    }
+    std::fprintf(out, "usage:\n");
+    for (const auto& command : hearth::cli::commands()) {
+        const CommandSpec& spec = command.spec();
+        if (spec.name.starts_with(std::string(group) + " ")) {
+            std::fprintf(out, "  hearth-cli %s\n      %s\n", usage_line(spec).c_str(),
+                         spec.summary.c_str());
+        }
+    }
+    return help ? 0 : hearth::cli::kUsageExitStatus;
+}
 
-int main(int argc, char** argv) {
+int dispatch(int argc, char** argv) {
     if (argc < 2) {
         print_usage(stderr);
-        return 2;
+        return hearth::cli::kUsageExitStatus;
     }
-    std::string_view name = argv[1];
+    const std::string_view name = argv[1];
     if (name == "--version" || name == "-V") {
         std::printf("hearth-cli %s\n", HEARTH_VERSION);
         return 0;
@@ -65,12 +77,43 @@ int main(int argc, char** argv) {
         print_usage(stdout);
         return 0;
     }
-    for (const auto& command : kCommands) {
-        if (name == command.name) {
-            return command.run(argc - 2, argv + 2);
+    int words = 0;
+    const hearth::cli::Command* command = find_command(argc, argv, words);
+    if (!command) {
+        for (const auto& other : hearth::cli::commands()) {
+            if (other.spec().name.starts_with(std::string(name) + " ")) {
+                return command_group(name, argc, argv);
+            }
         }
+        std::fprintf(stderr, "hearth-cli: unknown command '%s'\n\n", argv[1]);
+        print_usage(stderr);
+        return hearth::cli::kUsageExitStatus;
     }
-    std::fprintf(stderr, "hearth-cli: unknown command '%s'\n\n", argv[1]);
-    print_usage(stderr);
-    return 2;
+    const CommandSpec& spec = command->spec();
+    auto args = hearth::cli::parse_args(argc - 1 - words, argv + 1 + words, spec);
+    if (!args) {
+        return hearth::cli::usage_error(spec, args.error().message);
+    }
+    if (args->help) {
+        std::fputs(hearth::cli::format_help(spec).c_str(), stdout);
+        return 0;
+    }
+    return hearth::cli::run_guarded(spec.title(), [&] { return command->run(*args); });
+}
+
+} // namespace
+
+namespace hearth::cli {
+
+int report_error(const char* message) {
+    std::fprintf(stderr, "hearth-cli: %s\n", message);
+    return kFailureExitStatus;
+}
+
+} // namespace hearth::cli
+
+int main(int argc, char** argv) {
+    hearth::cli::install_terminate_handler("hearth-cli");
+    // Parsing and --help allocate too: they run behind the same catch as the commands.
+    return hearth::cli::run_guarded("hearth-cli", [&] { return dispatch(argc, argv); });
 }

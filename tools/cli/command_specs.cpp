@@ -1,0 +1,339 @@
+// hearth-cli's command lines: every command's synopsis, summary and options with their --help
+// lines, ranges and defaults, declared once. The parser (cli_args.cpp), `--help` and the tests
+// that compare `--help` with the manual page (tests/tools/tst_cli_documented.cpp) read these.
+#include "commands.h"
+#include "generation_args.h"
+#include "hearth/sampling.h"
+#include "hearth/session.h"
+
+#include <fmt/format.h>
+
+namespace hearth::cli {
+namespace {
+
+constexpr const char* kProgram = "hearth-cli";
+
+// Ranges shared by several commands (docs/LIMITS.md, "The command line").
+constexpr IntRange kContextRange{1, kMaxContextTokens};
+constexpr IntRange kBatchRange{1, 4096};
+
+OptionSpec batch_option() {
+    return option("--batch", "N",
+                  fmt::format("prompt tokens per forward pass, {} to {} (default {})",
+                              kBatchRange.low, kBatchRange.high, SessionOptions{}.n_batch))
+        .within(kBatchRange);
+}
+
+// Where the forward passes run: the KV cache type, the device and the GPU's share of layers.
+std::vector<OptionSpec> placement_options() {
+    return {
+        option("--kv-type", "f16|q8_0",
+               "the KV cache's type; q8_0 takes about half the memory (default f16)"),
+        option("--device", "cpu|cuda[:N]|auto",
+               "where the forward passes run; auto takes a GPU that holds the model, else the "
+               "CPU (default auto)"),
+        option("--gpu-layers", "all|auto|N",
+               "with CUDA, how many layers go on the GPU, the rest on the CPU (default auto)"),
+    };
+}
+
+std::vector<OptionSpec> sampling_options() {
+    const SamplingParams defaults;
+    return {
+        option("--temp", "T",
+               fmt::format("temperature, 0 or more; 0 picks the most likely token every time "
+                           "(default {})",
+                           defaults.temperature)),
+        option("--top-k", "K",
+               fmt::format("keep the K most likely tokens, 0 to {}; 0 turns it off (default {})",
+                           1 << 30, defaults.top_k))
+            .within(IntRange{0, 1 << 30}),
+        option("--top-p", "P",
+               fmt::format("keep the most likely tokens whose probabilities add up to P, in "
+                           "(0, 1]; 1 turns it off (default {})",
+                           defaults.top_p)),
+        option("--min-p", "P",
+               fmt::format("drop tokens less likely than P times the most likely one, in [0, 1] "
+                           "(default {})",
+                           defaults.min_p)),
+        option("--repeat-penalty", "R",
+               fmt::format("penalise the tokens in the last --repeat-last-n, more than 0; 1 "
+                           "turns it off (default {})",
+                           defaults.repeat_penalty)),
+        option("--repeat-last-n", "N",
+               fmt::format("tokens the penalties look back, -1 (all) to {}; 0 turns them off "
+                           "(default {})",
+                           1 << 30, defaults.repeat_last_n))
+            .within(IntRange{-1, 1 << 30}),
+        option("--presence-penalty", "P",
+               fmt::format("subtracted once from a token's logit if it is in the window "
+                           "(default {})",
+                           defaults.presence_penalty)),
+        option("--frequency-penalty", "P",
+               fmt::format("subtracted from a token's logit once per time it is in the window "
+                           "(default {})",
+                           defaults.frequency_penalty)),
+        option("--seed", "S",
+               fmt::format("the seed of the random draw, 0 to {} (default {})", kMaxSeed,
+                           defaults.seed))
+            .alias("-s")
+            .within(IntRange{0, kMaxSeed}),
+    };
+}
+
+// The options of run, chat and compare (generation_args.h reads them).
+std::vector<OptionSpec> generation_options() {
+    std::vector<OptionSpec> options{
+        option("--n-predict", "N",
+               fmt::format("the most tokens to generate, 1 to {} (default {})", kMaxPredictTokens,
+                           GenerationArgs{}.max_tokens))
+            .alias("-n")
+            .within(IntRange{1, kMaxPredictTokens}),
+    };
+    for (OptionSpec& each : sampling_options()) {
+        options.push_back(std::move(each));
+    }
+    options.push_back(option("--ctx", "N",
+                             fmt::format("context length in tokens, {} to {} and at most the "
+                                         "model's trained context (default: the trained "
+                                         "context, at most 4096)",
+                                         kContextRange.low, kContextRange.high))
+                          .alias("-c")
+                          .within(kContextRange));
+    options.push_back(threads_option());
+    options.push_back(batch_option());
+    options.push_back(option("--template", "NAME|FILE",
+                             "a built-in chat template or a Jinja file instead of the model's "
+                             "own (default: the model's own)"));
+    options.push_back(option("--system", "TEXT", "a system prompt (default: none)"));
+    for (OptionSpec& each : placement_options()) {
+        options.push_back(std::move(each));
+    }
+    return options;
+}
+
+CommandSpec with_generation_options(CommandSpec spec) {
+    for (OptionSpec& each : generation_options()) {
+        if (!spec.find(each.name)) { // a command's own declaration of an option wins
+            spec.options.push_back(std::move(each));
+        }
+    }
+    return spec;
+}
+
+} // namespace
+
+const CommandSpec& info_spec() {
+    static const CommandSpec spec{
+        .program = kProgram,
+        .name = "info",
+        .synopsis = "MODEL [OPTIONS]",
+        .summary = "What a model is and what running it costs: hyper-parameters, quantization "
+                   "mix and the memory arithmetic against this machine.",
+        .options = {
+            option("--ctx", "N",
+                   fmt::format("the context the memory is planned for, {} to {} tokens "
+                               "(default: the model's trained context)",
+                               kContextRange.low, kContextRange.high))
+                .alias("-c")
+                .within(kContextRange),
+            option("--gpu-free", "SIZE",
+                   "plan a partial offload to a GPU with SIZE free (4GiB, 512MiB, 8000000000; "
+                   "default: no plan)"),
+            option("--gpu-layers", "all|auto|N",
+                   "the layers the --gpu-free plan puts on the GPU (default auto: as many as "
+                   "fit)"),
+            flag("--json", "print the same facts as one JSON object"),
+        }};
+    return spec;
+}
+
+const CommandSpec& tensor_spec() {
+    static const CommandSpec spec{
+        .program = kProgram,
+        .name = "tensor",
+        .synopsis = "MODEL NAME --out FILE.npy",
+        .summary = "One tensor of a model, dequantized to float32, written as a NumPy file.",
+        .options = {
+            option("--out", "FILE.npy", "where to write the tensor (required)").alias("-o"),
+        }};
+    return spec;
+}
+
+const CommandSpec& tokenize_spec() {
+    static const CommandSpec spec{
+        .program = kProgram,
+        .name = "tokenize",
+        .synopsis = "MODEL (--file FILE | TEXT) [OPTIONS]",
+        .summary = "The tokens of a text: id, piece and bytes of each (MODEL is a GGUF file or a "
+                   "Hugging Face tokenizer folder).",
+        .options = {
+            option("--file", "FILE", "tokenize FILE's text").alias("-f"),
+            flag("--ids", "print the ids only, as one JSON array"),
+            flag("--no-add-special", "leave out the beginning-of-sequence token the model adds"),
+            flag("--parse-special", "recognise special tokens written in the text"),
+            flag("--time", "say on stderr how long tokenization took"),
+        }};
+    return spec;
+}
+
+const CommandSpec& run_spec() {
+    static const CommandSpec spec = with_generation_options({
+        .program = kProgram,
+        .name = "run",
+        .synopsis = "MODEL (-p PROMPT | -f FILE) [OPTIONS]",
+        .summary = "One completion, streamed to stdout (timings on stderr); the prompt is one "
+                   "user message in the chat template unless --raw.",
+        .options =
+            {
+                option("--prompt", "PROMPT", "the prompt").alias("-p"),
+                option("--file", "FILE", "read the prompt from FILE").alias("-f"),
+                flag("--raw", "send the prompt as it is, without a chat template"),
+                flag("--show-prompt", "print the rendered prompt on stderr first"),
+            },
+    });
+    return spec;
+}
+
+const CommandSpec& compare_spec() {
+    static const CommandSpec spec = with_generation_options({
+        .program = kProgram,
+        .name = "compare",
+        .synopsis = "MODEL -p PROMPT (--template NAME | --column SPEC)... [OPTIONS]",
+        .summary = fmt::format("One prompt under 2 to {} templates or sampling settings, "
+                               "generated together in one batch, printed column after column.",
+                               kMaxCompareColumns),
+        .options =
+            {
+                option("--prompt", "PROMPT", "the prompt").alias("-p"),
+                option("--template", "NAME|FILE", "a column with this chat template (repeatable)")
+                    .repeated(),
+                option("--column", "SPEC",
+                       "a column with its own settings: key=value,... of template, system, temp, "
+                       "top_k, top_p, min_p, repeat_penalty, repeat_last_n, presence_penalty, "
+                       "frequency_penalty, seed, n (repeatable)")
+                    .repeated(),
+                flag("--show-prompts",
+                     "print each column's rendered prompt and its diff against the first"),
+            },
+    });
+    return spec;
+}
+
+const CommandSpec& chat_spec() {
+    static const CommandSpec spec = with_generation_options({
+        .program = kProgram,
+        .name = "chat",
+        .synopsis = "MODEL [OPTIONS]",
+        .summary = "A multi-turn chat in the terminal: each line of stdin is a user turn; /exit, "
+                   "/quit or the end of input leaves.",
+        .options =
+            {
+                flag("--quiet", "no timings after each reply"),
+            },
+    });
+    return spec;
+}
+
+const CommandSpec& perplexity_spec() {
+    static const CommandSpec spec = [] {
+        CommandSpec s{
+            .program = kProgram,
+            .name = "perplexity",
+            .synopsis = "MODEL --file TEXT [OPTIONS]",
+            .summary = "The perplexity of a model over a text, in windows of the context length, "
+                       "as llama-perplexity computes it.",
+            .options = {
+                option("--file", "TEXT", "the text file (required)").alias("-f"),
+                option("--ctx", "N",
+                       fmt::format("tokens per window, {} to {} (default {})",
+                                   kMinPerplexityContext, kContextRange.high,
+                                   kDefaultPerplexityContext))
+                    .alias("-c")
+                    .within(IntRange{kMinPerplexityContext, kContextRange.high}),
+                option("--chunks", "N",
+                       fmt::format("score at most N windows, 1 to {} (default: every whole "
+                                   "window in the text)",
+                                   kContextRange.high))
+                    .within(IntRange{1, kContextRange.high}),
+                threads_option(),
+                batch_option(),
+            }};
+        for (OptionSpec& each : placement_options()) {
+            s.options.push_back(std::move(each));
+        }
+        return s;
+    }();
+    return spec;
+}
+
+const CommandSpec& template_list_spec() {
+    static const CommandSpec spec{.program = kProgram,
+                                  .name = "template list",
+                                  .synopsis = "",
+                                  .summary = "The chat templates built into Hearth.",
+                                  .options = {}};
+    return spec;
+}
+
+const CommandSpec& template_render_spec() {
+    static const CommandSpec spec{
+        .program = kProgram,
+        .name = "template render",
+        .synopsis = "(--model MODEL | --template NAME | --template-file FILE) --messages FILE.json "
+                    "[OPTIONS]",
+        .summary = "A conversation (a JSON array of messages) rendered with a chat template, "
+                   "exactly as the model sees it; stdout holds the prompt and nothing else.",
+        .options = {
+            option("--model", "MODEL", "the template of a GGUF model"),
+            option("--template", "NAME", "a built-in template"),
+            option("--template-file", "FILE", "a Jinja template file"),
+            option("--messages", "FILE.json", "the conversation (required)"),
+            flag("--add-generation-prompt", "end with the assistant's header"),
+            option("--bos-token", "S",
+                   "the BOS token's text (default: the model's or the template's)"),
+            option("--eos-token", "S",
+                   "the EOS token's text (default: the model's or the template's)"),
+            option("--tools", "FILE.json", "tool definitions (a JSON array)"),
+            option("--var", "NAME=JSON", "an extra template variable (repeatable)").repeated(),
+        }};
+    return spec;
+}
+
+const CommandSpec& pull_spec() {
+    static const CommandSpec spec{
+        .program = kProgram,
+        .name = "pull",
+        .synopsis = "(URL | OWNER/REPO[:FILE] | CATALOG-ID) [OPTIONS]",
+        .summary = "Downloads a GGUF model as the app does, with a progress bar; the file "
+                   "appears once its size and SHA-256 match. `pull --list` lists the catalog.",
+        .options = {
+            option("--dir", "D", "the folder to download into (default: the models folder)"),
+            option("--quant", "Q", "the quantization to pick from a catalog entry or a repository"),
+            option("--sha256", "X",
+                   "the file's expected SHA-256, 64 hexadecimal digits (default: the "
+                   "repository's)"),
+            option("--token-env", "VAR",
+                   "read the Hugging Face token from the variable VAR (default HF_TOKEN)"),
+            flag("--list", "list the model catalog: id, repository, quantizations"),
+        }};
+    return spec;
+}
+
+std::span<const Command> commands() {
+    static const Command all[] = {
+        {info_spec, cmd_info},
+        {tensor_spec, cmd_tensor},
+        {tokenize_spec, cmd_tokenize},
+        {run_spec, cmd_run},
+        {compare_spec, cmd_compare},
+        {chat_spec, cmd_chat},
+        {perplexity_spec, cmd_perplexity},
+        {template_list_spec, cmd_template_list},
+        {template_render_spec, cmd_template_render},
+        {pull_spec, cmd_pull},
+    };
+    return all;
+}
+
+} // namespace hearth::cli
