@@ -130,6 +130,50 @@ private slots:
         QVERIFY2(failures.empty(), failures.c_str());
     }
 
+    // The work budget (RenderLimits::max_work) must leave real templates room: each renders a
+    // long conversation (200 turns of 2 KB, 400 KB in all, with tools and a tool call) within
+    // a tenth of it. A template may still refuse the conversation (roles, tools), but never
+    // for lack of budget.
+    void corpus_fits_a_tenth_of_the_work_budget() {
+        std::string text;
+        while (text.size() < 2048) {
+            text += "Grüße — line of a long message, with {{ braces }} and <tags>.\n";
+        }
+        ordered_json messages = ordered_json::array();
+        messages.push_back({{"role", "system"}, {"content", text}});
+        for (int turn = 0; turn < 100; ++turn) {
+            messages.push_back({{"role", "user"}, {"content", text}});
+            messages.push_back({{"role", "assistant"}, {"content", text}});
+        }
+        messages.push_back({{"role", "user"}, {"content", text}});
+        hearth::ChatRenderOptions options;
+        options.bos_token = "<s>";
+        options.eos_token = "</s>";
+        options.tools = ordered_json::parse(R"~([{"type": "function", "function": {"name": "f",
+            "description": "d", "parameters": {"type": "object", "properties":
+            {"a": {"type": "string"}}}}}])~");
+        options.render.limits.max_work = hearth::RenderLimits{}.max_work / 10;
+        std::vector<fs::path> files;
+        for (const auto& entry : fs::directory_iterator(templates_data() / "corpus")) {
+            files.push_back(entry.path());
+        }
+        QVERIFY(files.size() >= 30);
+        size_t rendered = 0;
+        for (const auto& path : files) {
+            auto parsed = hearth::ChatTemplate::parse(read_text(path));
+            QVERIFY(parsed);
+            auto out = parsed->render_messages(messages, options);
+            if (!out) {
+                QVERIFY2(out.error().message.find("work budget") == std::string::npos,
+                         (path.filename().string() + ": " + out.error().message).c_str());
+                continue;
+            }
+            QVERIFY(out->size() > 200 * 2048);
+            ++rendered;
+        }
+        QVERIFY2(rendered >= files.size() - 5, std::to_string(rendered).c_str());
+    }
+
     void builtins() {
         const auto& all = hearth::builtin_templates();
         std::vector<std::string> names;

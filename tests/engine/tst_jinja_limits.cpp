@@ -50,6 +50,62 @@ std::string depth_message(int column) {
            "attributes, calls or brackets)";
 }
 
+// Hostile templates that do unbounded work without building anything large: each must stop at
+// the work budget (issue 16, item 7: only binary operators used to be charged).
+const char* const kBusyTemplates[][2] = {
+    {"upper 16 MB in a loop",
+     "{% set s = 'ab' * 8000000 %}{% for i in range(100000) %}{% set t = s.upper() %}{% endfor %}"},
+    {"replace 16 MB in a loop", "{% set s = 'ab' * 8000000 %}{% for i in range(100000) %}"
+                                "{% set t = s | replace('a', 'b') %}{% endfor %}"},
+    {"reverse 16 MB in a loop", "{% set s = 'ab' * 8000000 %}{% for i in range(100000) %}"
+                                "{% set t = s | reverse %}{% endfor %}"},
+    {"title 1 MB in a loop", "{% set s = 'ab ' * 333333 %}{% for i in range(100000) %}"
+                             "{% set t = s | title %}{% endfor %}"},
+    {"trim 1 MB in a loop", "{% set s = ' ab ' * 250000 %}{% for i in range(100000) %}"
+                            "{% set t = s | trim %}{% endfor %}"},
+    {"split 1 MB in a loop", "{% set s = 'a ' * 500000 %}{% for i in range(100000) %}"
+                             "{% set t = s.split() %}{% endfor %}"},
+    {"index into 1 MB in a loop", "{% set s = 'ab' * 500000 %}{% for i in range(100000) %}"
+                                  "{% set t = s[999999] %}{% endfor %}"},
+    {"quadratic substring search", "{% set s = 'a' * 1000000 %}{% set n = 'a' * 1000 ~ 'b' %}"
+                                   "{% for i in range(100000) %}{% set t = n in s %}{% endfor %}"},
+    {"equal 1 MB strings", "{% set s = 'a' * 1000000 %}{% set u = 'a' * 1000000 %}"
+                           "{% for i in range(100000) %}{% set t = s == u %}{% endfor %}"},
+    {"sort 100k items in a loop", "{% set l = range(100000) | list | reverse | list %}"
+                                  "{% for i in range(100000) %}{% set m = l | sort %}{% endfor %}"},
+    {"unique 100k items in a loop", "{% set l = range(100000) | list %}"
+                                    "{% for i in range(100000) %}{% set m = l | unique | list %}"
+                                    "{% endfor %}"},
+    {"tojson of 100k items in a loop", "{% set l = range(100000) | list %}"
+                                       "{% for i in range(100000) %}{% set m = l | tojson %}"
+                                       "{% endfor %}"},
+    {"dictsort in a loop", "{% set d = {'b': 1, 'a': 2, 'c': 3} %}{% for i in range(100000) %}"
+                           "{% for j in range(100000) %}{% set t = d | dictsort %}{% endfor %}"
+                           "{% endfor %}"},
+    {"empty nested loops",
+     "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"},
+    {"macro calls", "{% macro f(a) %}{{ a }}{% endmacro %}{% for i in range(100000) %}"
+                    "{% for j in range(100000) %}{{ f(j) }}{% endfor %}{% endfor %}"},
+    {"growing string", "{% set ns = namespace(s='') %}{% for i in range(100000) %}"
+                       "{% for j in range(100000) %}{% set ns.s = ns.s ~ 'xxxxxxxxxx' %}"
+                       "{% endfor %}{% endfor %}"},
+    {"list repetition in a loop", "{% for i in range(100000) %}"
+                                  "{% set l = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] * 100000 %}"
+                                  "{% endfor %}"},
+};
+
+// A hostile template stops within a second in a release build (issue 16); the sanitizers
+// make every step several times slower.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr double kBusySeconds = 10.0;
+#else
+constexpr double kBusySeconds = 1.0;
+#endif
+
+const char* const kBudgetMessage = "template rendering exceeded its work budget (100000000 units "
+                                   "of work: loop iterations, expressions, and the text and "
+                                   "items they handle)";
+
 } // namespace
 
 class TestJinjaLimits : public QObject {
@@ -231,6 +287,83 @@ private slots:
         QVERIFY2(out.error().message.find("the variable 'documents' nest arrays and objects "
                                           "20000 deep") == 0,
                  out.error().message.c_str());
+    }
+
+    void busy_templates_stop_at_the_work_budget_data() {
+        QTest::addColumn<QString>("source");
+        for (const auto& busy : kBusyTemplates) {
+            QTest::newRow(busy[0]) << QString::fromUtf8(busy[1]);
+        }
+    }
+
+    void busy_templates_stop_at_the_work_budget() {
+        QFETCH(QString, source);
+        auto parsed = hearth::ChatTemplate::parse(source.toStdString());
+        QVERIFY(parsed);
+        const auto start = std::chrono::steady_clock::now();
+        auto out = parsed->render(ordered_json::object());
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        QVERIFY(!out);
+        QCOMPARE(out.error().message, std::string(kBudgetMessage));
+        qInfo("stopped after %.3f s", seconds);
+        QVERIFY2(seconds < kBusySeconds, qPrintable(QString("took %1 s").arg(seconds)));
+    }
+
+    void empty_repetition_is_immediate() {
+        // '' * 2**62 used to append nothing 2**62 times.
+        auto parsed = hearth::ChatTemplate::parse(
+            "{{ ('' * 4611686018427387904) | length }} {{ ([] * 4611686018427387904) | length }}");
+        QVERIFY(parsed);
+        auto out = parsed->render(ordered_json::object());
+        QVERIFY2(out, out ? "" : out.error().message.c_str());
+        QCOMPARE(*out, std::string("0 0"));
+    }
+
+    void work_budget_at_and_past_the_limit() {
+        // `{{ x }}` with x = "abc": the context's one variable taken in (an item), one output
+        // statement and one name evaluated (two steps), the name found at the first variable
+        // compared (a unit), 3 bytes copied to the output (a unit per 16 bytes begun).
+        using namespace hearth::jinja;
+        auto parsed = hearth::ChatTemplate::parse("{{ x }}");
+        QVERIFY(parsed);
+        const ordered_json context = {{"x", "abc"}};
+        hearth::RenderOptions options;
+        options.limits.max_work = kWorkPerItem + 2 * kWorkPerStep + 1 + 1;
+        auto out = parsed->render(context, options);
+        QVERIFY2(out, out ? "" : out.error().message.c_str());
+        QCOMPARE(*out, std::string("abc"));
+        options.limits.max_work -= 1;
+        out = parsed->render(context, options);
+        QVERIFY(!out);
+        QCOMPARE(out.error().message,
+                 "template rendering exceeded its work budget (" +
+                     std::to_string(options.limits.max_work) +
+                     " units of work: loop iterations, expressions, and the text and items they "
+                     "handle)");
+    }
+
+    void list_size_limit() {
+        // A budget large enough that the list's size is what stops these.
+        hearth::RenderOptions options;
+        options.limits.max_work = 1'000'000'000;
+        auto parsed = hearth::ChatTemplate::parse("{{ ([1] * n) | length }}");
+        QVERIFY(parsed);
+        auto out = parsed->render({{"n", 1'000'000}}, options);
+        QVERIFY2(out, out ? "" : out.error().message.c_str());
+        QCOMPARE(*out, std::string("1000000"));
+        out = parsed->render({{"n", 1'000'001}}, options);
+        QVERIFY(!out);
+        QCOMPARE(out.error().message, std::string("list repetition result is too large"));
+        parsed = hearth::ChatTemplate::parse("{{ (s.split(',')) | length }}");
+        QVERIFY(parsed);
+        out = parsed->render({{"s", std::string(999'999, ',')}}, options);
+        QVERIFY2(out, out ? "" : out.error().message.c_str());
+        QCOMPARE(*out, std::string("1000000"));
+        out = parsed->render({{"s", std::string(1'000'000, ',')}}, options);
+        QVERIFY(!out);
+        QCOMPARE(out.error().message,
+                 std::string("list is too large (1000001 items, more than 1000000)"));
     }
 
     void variables_at_the_nesting_limit_render() {

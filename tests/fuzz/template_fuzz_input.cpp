@@ -1,85 +1,20 @@
 // One fuzz input through the whole chat-template API (see template_fuzz_input.h).
 #include "template_fuzz_input.h"
 
+#include "fuzz_outcome.h"
 #include "hearth/chat_template.h"
+#include "hearth/json_input.h"
 
 #include <algorithm>
-#include <cstdint>
-#include <cstdio>
 #include <vector>
 
 namespace hearth::fuzz {
 
 namespace {
 
-constexpr int64_t kFrozenNow = 1736937045; // 2025-01-15 10:30:45 UTC: renders are reproducible
-
 // JSON nested deeper than this is not passed on: nlohmann's copy and comparison recurse, and
 // the variables are the caller's own data, not what a downloaded template controls.
-constexpr int kMaxJsonDepth = 64;
-
-// The default depth bound (stack overflow is what it guards against, and the fuzzer must see
-// it as the app does), with smaller output and iteration bounds than the app's so that one
-// input runs in milliseconds: the work of a render grows with both, and libFuzzer needs many
-// runs per second to explore. At 100,000 iterations the three renders of one input could
-// take 6 s under the sanitizers on a busy machine (timeout-nested-list-loop.input): bounded
-// work, but past the 5 s that counts as a hang.
-RenderOptions fuzz_render_options() {
-    RenderOptions options;
-    options.limits.max_output_bytes = 1u << 20;
-    options.limits.max_loop_iterations = 20'000;
-    options.now_unix = kFrozenNow;
-    return options;
-}
-
-std::string hex64(uint64_t v) {
-    char buf[17];
-    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-    return buf;
-}
-
-// FNV-1a: a stable digest of a rendered text, so that recorded outcomes stay small.
-uint64_t fnv1a(std::string_view text) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (unsigned char c : text) {
-        h = (h ^ c) * 0x100000001b3ull;
-    }
-    return h;
-}
-
-std::string describe(const Result<std::string>& result) {
-    if (!result) {
-        return std::string("error (") + error_code_name(result.error().code) +
-               "): " + result.error().message;
-    }
-    return "ok, " + std::to_string(result->size()) + " bytes, fnv1a " + hex64(fnv1a(*result));
-}
-
-// Nesting depth of brackets outside strings: an upper bound of the parsed JSON's depth.
-int json_depth(std::string_view text) {
-    int depth = 0;
-    int deepest = 0;
-    bool in_string = false;
-    bool escaped = false;
-    for (char c : text) {
-        if (in_string) {
-            if (escaped) {
-                escaped = false;
-            } else if (c == '\\') {
-                escaped = true;
-            } else if (c == '"') {
-                in_string = false;
-            }
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            deepest = std::max(deepest, ++depth);
-        } else if (c == ']' || c == '}') {
-            --depth;
-        }
-    }
-    return deepest;
-}
+constexpr size_t kMaxJsonDepth = 64;
 
 using Json = nlohmann::ordered_json;
 
@@ -125,11 +60,9 @@ std::string run_template_input(std::string_view data) {
     Json vars = Json::object();
     std::string user_text = "Hi! <|im_end|> {{ 1 }}";
     if (have_vars) {
-        Json parsed = json_depth(vars_text) <= kMaxJsonDepth
-                          ? Json::parse(vars_text.begin(), vars_text.end(), nullptr, false)
-                          : Json(Json::value_t::discarded);
-        if (parsed.is_object()) {
-            vars = std::move(parsed);
+        auto parsed = parse_json_input(vars_text, "variables", {.max_depth = kMaxJsonDepth});
+        if (parsed && parsed->is_object()) {
+            vars = std::move(*parsed);
         } else {
             user_text = std::string(vars_text);
         }
@@ -165,7 +98,7 @@ std::string run_template_input(std::string_view data) {
 
     Result<ChatTemplate> parsed = ChatTemplate::parse(source);
     if (!parsed) {
-        out += "parse: " + describe(std::unexpected(parsed.error())) + "\n";
+        out += "parse: " + describe_error(parsed.error()) + "\n";
         return out;
     }
     const ChatTemplate& tmpl = *parsed;

@@ -41,9 +41,12 @@ struct ParseLimits {
 // Bounds on one render, so that a hostile template in a downloaded model cannot hang or
 // exhaust memory. Exceeding one fails the render with a message naming the bound.
 struct RenderLimits {
-    size_t max_depth = 256;                   // nested macro calls and loops
-    size_t max_output_bytes = 16u << 20;      // the rendered text (and any captured block)
-    uint64_t max_loop_iterations = 1'000'000; // all loop iterations of the render together
+    size_t max_depth = 256;              // nested macro calls and loops
+    size_t max_output_bytes = 16u << 20; // the rendered text (and any captured block)
+    // The render's work budget: every loop iteration, expression, byte of text and item of a
+    // list or dict that the template handles is charged, in units of about one byte's work,
+    // so that a hostile template stops with an error within a second (docs/LIMITS.md).
+    uint64_t max_work = 100'000'000;
     // Arrays and objects nested inside one variable's value (messages, tools, --var values):
     // JsonLimits::max_depth, so that whatever parse_json_input accepts can be rendered.
     size_t max_variable_depth = 512;

@@ -47,7 +47,7 @@ Result<std::string> ChatTemplate::render(const nlohmann::ordered_json& context,
     }
     try {
         jinja::Limits limits{options.limits.max_depth, options.limits.max_output_bytes,
-                             options.limits.max_loop_iterations};
+                             options.limits.max_work};
         jinja::Interpreter interpreter(limits, options.now_unix);
         return interpreter.render(
             impl_->body, jinja::Value::from_json(context, options.limits.max_variable_depth));

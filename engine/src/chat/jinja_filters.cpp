@@ -50,6 +50,7 @@ Value get_path(Interpreter& in, const Value& item, const Value& path) {
 // set; nullopt for lists, dicts and the rest.
 std::optional<std::string> scalar_identity(const Value& v) {
     if (v.is_string()) {
+        charge_bytes(v.as_string().size());
         return "s" + v.as_string();
     }
     if (v.is_none()) {
@@ -144,6 +145,7 @@ Value f_join(Interpreter& in, Value& v, Args& a) {
     bool first = true;
     for (const Value& item : in.iterate(v)) {
         if (!first) {
+            charge_copy(sep.size());
             out += sep;
         }
         first = false;
@@ -174,7 +176,9 @@ Value f_last(Interpreter& in, Value& v, Args&) {
 Value f_reverse(Interpreter& in, Value& v, Args&) {
     if (v.is_string()) {
         auto chars = utf8_chars(v.as_string());
+        charge_bytes(v.as_string().size());
         std::string out;
+        out.reserve(v.as_string().size());
         for (size_t i = chars.size(); i-- > 0;) {
             out += chars[i];
         }
@@ -192,6 +196,7 @@ Value f_items(Interpreter&, Value& v, Args&) {
     if (!v.is_dict() || v.is_namespace()) {
         raise("TypeError", "Can only get item pairs from a mapping.");
     }
+    charge_items(v.as_dict().items.size());
     std::vector<Value> out;
     for (const auto& [k, item] : v.as_dict().items) {
         out.push_back(Value::list({k, item}, true));
@@ -210,6 +215,7 @@ Value f_dictsort(Interpreter& in, Value& v, Args& a) {
     auto& items = pairs.as_list().items;
     size_t pos = by == "key" ? 0 : 1;
     std::stable_sort(items.begin(), items.end(), [&](const Value& x, const Value& y) {
+        charge_items(2); // a comparison of two keys, each lowered first
         Value kx = lower_if_string(x.as_list().items[pos], case_sensitive);
         Value ky = lower_if_string(y.as_list().items[pos], case_sensitive);
         return reverse ? ky.less_than(kx) : kx.less_than(ky);
@@ -231,6 +237,7 @@ Value f_sort(Interpreter& in, Value& v, Args& a) {
         keyed.emplace_back(std::move(key), std::move(item));
     }
     std::stable_sort(keyed.begin(), keyed.end(), [&](const auto& x, const auto& y) {
+        charge_items(1); // a comparison
         return reverse ? y.first.less_than(x.first) : x.first.less_than(y.first);
     });
     items.clear();
@@ -251,12 +258,15 @@ Value f_unique(Interpreter& in, Value& v, Args& a) {
     for (const Value& item : in.iterate(v)) {
         Value key = lower_if_string(attribute.is_none() ? item : get_path(in, item, attribute),
                                     case_sensitive);
+        charge_items(6); // hashing and inserting the key cost several items' work
         if (std::optional<std::string> scalar = scalar_identity(key)) {
             if (seen_scalars.insert(std::move(*scalar)).second) {
                 out.push_back(item);
             }
-        } else if (std::none_of(seen.begin(), seen.end(),
-                                [&](const Value& s) { return s.equals(key); })) {
+        } else if (std::none_of(seen.begin(), seen.end(), [&](const Value& s) {
+                       charge_items(1);
+                       return s.equals(key);
+                   })) {
             seen.push_back(key);
             out.push_back(item);
         }
@@ -277,6 +287,7 @@ Value min_max(Interpreter& in, Value& v, Args& a, bool want_max) {
     };
     size_t best = 0;
     for (size_t i = 1; i < items.size(); ++i) {
+        charge_items(1);
         bool better = want_max ? key(items[best]).less_than(key(items[i]))
                                : key(items[i]).less_than(key(items[best]));
         if (better) {
@@ -428,6 +439,14 @@ const std::map<std::string, Filter, std::less<>>& filter_table() {
 
 bool has_filter(std::string_view name) {
     return filter_table().contains(name);
+}
+
+std::vector<std::string> filter_names() {
+    std::vector<std::string> out;
+    for (const auto& [name, filter] : filter_table()) {
+        out.push_back(name);
+    }
+    return out;
 }
 
 Value call_filter(Interpreter& in, std::string_view name, Value input, CallArgs& args) {

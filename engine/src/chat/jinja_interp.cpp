@@ -6,18 +6,25 @@
 
 namespace hearth::jinja {
 
+// Lookups scan the frames' variables, a name compared costing a byte: the template's own
+// variables are few, but the caller's (the render's context) may be many.
 const Value* Scope::find(std::string_view name) const {
+    size_t scanned = 0;
     for (const Scope* s = this; s; s = s->parent.get()) {
         for (const auto& [k, v] : s->vars) {
+            ++scanned;
             if (k == name) {
+                charge_work(scanned);
                 return &v;
             }
         }
     }
+    charge_work(scanned);
     return nullptr;
 }
 
 void Scope::set(std::string_view name, Value value) {
+    charge_work(vars.size() + 1);
     for (auto& [k, v] : vars) {
         if (k == name) {
             v = std::move(value);
@@ -37,6 +44,7 @@ Interpreter::DepthGuard::DepthGuard(Interpreter& interp) : in(interp) {
 }
 
 Interpreter::NestingGuard::NestingGuard(Interpreter& interp) : in(interp) {
+    charge_work(kWorkPerStep); // every statement and expression evaluated passes here
     if (++in.nesting_ > in.limits_.max_nesting) {
         --in.nesting_;
         raise("TemplateRuntimeError", "maximum recursion depth exceeded (statements and "
@@ -61,10 +69,13 @@ std::string Interpreter::render(const Body& body, const Value& context) {
     auto root = std::make_shared<Scope>();
     root->parent = globals;
     root_ = root;
+    WorkBudget budget(limits_.max_work);
     if (context.is_dict()) {
+        // The keys of a dict are distinct already: appended, not set one by one (quadratic).
+        charge_items(context.as_dict().items.size());
         for (const auto& [k, v] : context.as_dict().items) {
             if (k.is_string()) {
-                root->set(k.as_string(), v);
+                root->vars.emplace_back(k.as_string(), v);
             }
         }
     }
@@ -74,15 +85,8 @@ std::string Interpreter::render(const Body& body, const Value& context) {
     return out;
 }
 
-void Interpreter::count_iterations(uint64_t n) {
-    iterations_ += n;
-    if (iterations_ > limits_.max_loop_iterations) {
-        raise("TemplateRuntimeError", "too many loop iterations (more than " +
-                                          std::to_string(limits_.max_loop_iterations) + ")");
-    }
-}
-
 void Interpreter::append_output(std::string& out, std::string_view text) const {
+    charge_copy(text.size());
     if (out.size() + text.size() > limits_.max_output_bytes) {
         raise("TemplateRuntimeError", "rendered output is too large (more than " +
                                           std::to_string(limits_.max_output_bytes) + " bytes)");
@@ -189,6 +193,7 @@ Flow Interpreter::exec_node(const Node& node, std::string& out,
             "caller",
             [call_node, call_scope](Interpreter& in, CallArgs& args) {
                 DepthGuard guard(in);
+                charge_work(kWorkPerScope);
                 auto frame = std::make_shared<Scope>();
                 frame->parent = call_scope;
                 for (size_t i = 0; i < call_node->params.size(); ++i) {
@@ -240,7 +245,7 @@ Flow Interpreter::exec_for(const Node& node, std::string& out, const std::shared
         // `for x in xs if cond`: filtered before the loop, so loop.length counts what passes.
         std::vector<Value> kept;
         for (auto& item : items) {
-            count_iterations(1);
+            charge_work(kWorkPerScope);
             auto frame = std::make_shared<Scope>();
             frame->parent = scope;
             assign(*node.target, item, *frame);
@@ -262,7 +267,7 @@ Flow Interpreter::exec_for(const Node& node, std::string& out, const std::shared
     }
     Value loop = Value::loop(state);
     for (size_t i = 0; i < state->items.size(); ++i) {
-        count_iterations(1);
+        charge_work(kWorkPerScope);
         state->index0 = i;
         auto frame = std::make_shared<Scope>();
         frame->parent = scope;
@@ -304,6 +309,8 @@ Value Interpreter::make_macro(const Node& node, const std::shared_ptr<Scope>& sc
 Value Interpreter::call_macro(const Node& node, const std::shared_ptr<Scope>& defining,
                               CallArgs& args, const Value& caller) {
     DepthGuard guard(*this);
+    charge_work(kWorkPerScope);
+    charge_items(args.positional.size() + args.keywords.size());
     auto frame = std::make_shared<Scope>();
     frame->parent = defining;
     std::vector<Value> varargs;
@@ -492,16 +499,9 @@ Value Interpreter::eval_binary(const Expr& expr, const std::shared_ptr<Scope>& s
     if (op == "not in") {
         return Value(!contains(b, a));
     }
-    Value result = binary_op(op, a, b, limits_);
-    // Building a list or a string copies it: each item, and each KiB of text, counts as a loop
-    // step, so that `{% set ns.s = ns.s ~ x %}` in a long loop (quadratic copying) stops at
-    // the iteration bound instead of running for hours within the size bounds.
-    if (result.is_list()) {
-        count_iterations(result.as_list().items.size());
-    } else if (result.is_string()) {
-        count_iterations(result.as_string().size() / 1024);
-    }
-    return result;
+    // binary_op charges what it builds: `{% set ns.s = ns.s ~ x %}` in a long loop copies
+    // the text each time, and stops at the work budget instead of running for hours.
+    return binary_op(op, a, b, limits_);
 }
 
 } // namespace hearth::jinja

@@ -19,7 +19,7 @@ namespace hearth::jinja {
 struct Limits {
     size_t max_depth = 256;
     size_t max_output_bytes = 16u << 20;
-    uint64_t max_loop_iterations = 1'000'000;
+    uint64_t max_work = 100'000'000; // units of WorkBudget (jinja_value.h)
     // Statements and expressions evaluated inside one another, across all macro calls and
     // loops: what bounds the C++ stack. The parser allows 256 levels in one template, but a
     // macro recursing 256 deep through a 200-deep expression would be 51,200 levels.
@@ -69,7 +69,6 @@ public:
     Value get_attr(const Value& object, const std::string& name);
     Value get_item(const Value& object, const Value& key);
     std::vector<Value> iterate(const Value& value);
-    void count_iterations(uint64_t n);
     const Limits& limits() const { return limits_; }
     // Namespaces are the only mutable values, so the only ones that can form a cycle
     // (`{% set ns.self = ns %}`); the interpreter breaks them when it is done.
@@ -81,7 +80,6 @@ private:
     std::optional<int64_t> now_unix_;
     size_t depth_ = 0;
     size_t nesting_ = 0;
-    uint64_t iterations_ = 0;
     std::vector<Value> filter_inputs_; // the body of {% filter %} / {% set x | f %}
     std::vector<Value> namespaces_;
     std::shared_ptr<Scope> root_;
@@ -126,6 +124,9 @@ std::string percent_format(const std::string& format, const Value& args, const L
 // The built-in filters, tests, globals and methods (jinja_builtins.cpp).
 bool has_filter(std::string_view name);
 bool has_test(std::string_view name);
+// Every filter and test name, for the differential test that covers them all.
+std::vector<std::string> filter_names();
+std::vector<std::string> test_names();
 Value call_filter(Interpreter& in, std::string_view name, Value input, CallArgs& args);
 bool call_test(Interpreter& in, std::string_view name, const Value& input, CallArgs& args);
 std::vector<std::pair<std::string, Value>> make_globals();

@@ -11,6 +11,7 @@ namespace hearth::jinja {
 namespace {
 
 void append_json_string(std::string& out, std::string_view s, bool ensure_ascii) {
+    charge_bytes(s.size());
     out += '"';
     for (size_t i = 0; i < s.size(); ++i) {
         char ch = s[i];
@@ -78,6 +79,10 @@ struct JsonWriter {
         if (indent < 0) {
             return;
         }
+        // Checked before it is written: a wide indent times a deep level is a lot of text.
+        const size_t bytes = 1 + indent_str.size() * static_cast<size_t>(level);
+        charge_copy(bytes);
+        check_text_size(out.size() + bytes);
         out += '\n';
         for (int i = 0; i < level; ++i) {
             out += indent_str;
@@ -134,6 +139,7 @@ struct JsonWriter {
                     out += item_sep;
                 }
                 newline(level + 1);
+                charge_items(1);
                 write(items[i], level + 1);
                 check_text_size(out);
             }
@@ -179,6 +185,7 @@ struct JsonWriter {
                 out += item_sep;
             }
             newline(level + 1);
+            charge_items(1);
             append_json_string(out, entries[i].first, ensure_ascii);
             out += key_sep;
             write(*entries[i].second, level + 1);

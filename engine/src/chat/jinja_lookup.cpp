@@ -131,14 +131,17 @@ Value Interpreter::get_item(const Value& object, const Value& key) {
                             " has no element " + key.repr());
 }
 
+// Copies the items, each charged (a string's characters each become a value).
 std::vector<Value> Interpreter::iterate(const Value& value) {
     switch (value.kind()) {
     case Kind::undefined:
         return {};
     case Kind::list:
+        charge_items(value.as_list().items.size());
         return value.as_list().items;
     case Kind::dict:
         if (!value.is_namespace()) {
+            charge_items(value.as_dict().items.size());
             std::vector<Value> keys;
             keys.reserve(value.as_dict().items.size());
             for (const auto& [k, v] : value.as_dict().items) {
@@ -148,8 +151,11 @@ std::vector<Value> Interpreter::iterate(const Value& value) {
         }
         break;
     case Kind::string: {
+        const auto parts = utf8_chars(value.as_string());
+        charge_items(parts.size());
         std::vector<Value> chars;
-        for (auto ch : utf8_chars(value.as_string())) {
+        chars.reserve(parts.size());
+        for (auto ch : parts) {
             chars.emplace_back(ch);
         }
         return chars;

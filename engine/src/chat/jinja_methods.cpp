@@ -51,9 +51,12 @@ Value split_impl(const std::string& s, const Value& sep_v, int64_t maxsplit, boo
             for (size_t k = b; k < e; ++k) {
                 out += chars[k];
             }
+            charge_bytes(out.size());
             return out;
         };
+        check_list_size(words.size());
         size_t n = words.size();
+        charge_items(3 * n); // a word's bounds, its text and its value
         if (maxsplit < 0 || static_cast<size_t>(maxsplit) + 1 >= n) {
             for (auto [b, e] : words) {
                 parts.emplace_back(text(b, e));
@@ -82,10 +85,12 @@ Value split_impl(const std::string& s, const Value& sep_v, int64_t maxsplit, boo
     std::vector<std::string> pieces;
     size_t pos = 0;
     for (;;) {
-        size_t hit = s.find(sep, pos);
+        size_t hit = find_text(s, sep, pos);
         if (hit == std::string::npos) {
             break;
         }
+        check_list_size(pieces.size() + 2);
+        charge_items(3); // the piece's text, its value and its place in the list
         pieces.push_back(s.substr(pos, hit - pos));
         pos = hit + sep.size();
     }
@@ -127,6 +132,7 @@ Value m_rsplit(Interpreter&, const Value& s, Args& a) {
 Value m_splitlines(Interpreter&, const Value& s, Args& a) {
     bool keepends = a.boolean(0, "keepends", false);
     const std::string& text = s.as_string();
+    charge_copy(text.size());
     std::vector<Value> lines;
     size_t pos = 0;
     while (pos < text.size()) {
@@ -137,6 +143,8 @@ Value m_splitlines(Interpreter&, const Value& s, Args& a) {
         }
         size_t end =
             nl + ((text[nl] == '\r' && nl + 1 < text.size() && text[nl + 1] == '\n') ? 2 : 1);
+        check_list_size(lines.size() + 1);
+        charge_items(3); // the line's text, its value and its place in the list
         lines.emplace_back(text.substr(pos, (keepends ? end : nl) - pos));
         pos = end;
     }
@@ -151,6 +159,7 @@ bool affix_match(const std::string& s, const Value& affix, bool prefix) {
                                    v.type_name());
         }
         const std::string& x = v.as_string();
+        charge_copy(x.size());
         return x.size() <= s.size() && (prefix ? s.compare(0, x.size(), x) == 0
                                                : s.compare(s.size() - x.size(), x.size(), x) == 0);
     };
@@ -175,9 +184,17 @@ Value m_lower(Interpreter&, const Value& s, Args&) {
 
 // Python's str.title(): a letter after a letter is lowered, any other letter is raised.
 Value m_title(Interpreter&, const Value& s, Args&) {
+    charge_bytes(3 * s.as_string().size()); // each character classified and mapped
     std::string out;
     bool prev_cased = false;
     for (auto ch : utf8_chars(s.as_string())) {
+        if (ch.size() == 1) { // ASCII without a string per character: a long text
+            const auto c = static_cast<unsigned char>(ch[0]);
+            const bool cased = std::isalpha(c) != 0;
+            out += static_cast<char>(cased ? (prev_cased ? std::tolower(c) : std::toupper(c)) : c);
+            prev_cased = cased;
+            continue;
+        }
         std::string up = utf8_upper(ch);
         std::string low = utf8_lower(ch);
         bool cased = up != low;
@@ -188,6 +205,7 @@ Value m_title(Interpreter&, const Value& s, Args&) {
 }
 
 Value m_capitalize(Interpreter&, const Value& s, Args&) {
+    charge_bytes(3 * s.as_string().size()); // a string made for each character
     auto chars = utf8_chars(s.as_string());
     std::string out;
     for (size_t i = 0; i < chars.size(); ++i) {
@@ -204,7 +222,7 @@ Value m_replace(Interpreter& in, const Value& s, Args& a) {
 }
 
 Value m_find(Interpreter&, const Value& s, Args& a) {
-    size_t hit = s.as_string().find(a.string(0, "sub"));
+    size_t hit = find_text(s.as_string(), a.string(0, "sub"));
     if (hit == std::string::npos) {
         return Value(-1);
     }
@@ -217,8 +235,8 @@ Value m_count(Interpreter&, const Value& s, Args& a) {
         return Value(static_cast<int64_t>(utf8_length(s.as_string()) + 1));
     }
     int64_t n = 0;
-    for (size_t pos = s.as_string().find(sub); pos != std::string::npos;
-         pos = s.as_string().find(sub, pos + sub.size())) {
+    for (size_t pos = find_text(s.as_string(), sub); pos != std::string::npos;
+         pos = find_text(s.as_string(), sub, pos + sub.size())) {
         ++n;
     }
     return Value(n);
@@ -232,7 +250,9 @@ Value m_join(Interpreter& in, const Value& s, Args& a) {
             raise("TypeError",
                   "sequence item: expected str instance, " + item.type_name() + " found");
         }
+        charge_copy((first ? 0 : s.as_string().size()) + item.as_string().size());
         out += (first ? "" : s.as_string()) + item.as_string();
+        check_string_size(out.size(), in.limits());
         first = false;
     }
     return Value(std::move(out));
@@ -326,13 +346,17 @@ Value m_format(Interpreter& in, const Value& s, Args& a) {
                 }
             }
         }
+        charge_copy(text.size());
         out += text;
+        check_string_size(out.size(), in.limits());
         i = close;
     }
+    charge_bytes(f.size());
     return Value(std::move(out));
 }
 
 Value m_items(Interpreter&, const Value& d, Args&) {
+    charge_items(d.as_dict().items.size());
     std::vector<Value> out;
     for (const auto& [k, v] : d.as_dict().items) {
         out.push_back(Value::list({k, v}, true));
@@ -340,6 +364,7 @@ Value m_items(Interpreter&, const Value& d, Args&) {
     return Value::list(std::move(out));
 }
 Value m_keys(Interpreter&, const Value& d, Args&) {
+    charge_items(d.as_dict().items.size());
     std::vector<Value> out;
     for (const auto& [k, v] : d.as_dict().items) {
         out.push_back(k);
@@ -347,6 +372,7 @@ Value m_keys(Interpreter&, const Value& d, Args&) {
     return Value::list(std::move(out));
 }
 Value m_values(Interpreter&, const Value& d, Args&) {
+    charge_items(d.as_dict().items.size());
     std::vector<Value> out;
     for (const auto& [k, v] : d.as_dict().items) {
         out.push_back(v);
@@ -358,6 +384,7 @@ Value m_get(Interpreter&, const Value& d, Args& a) {
     return v ? *v : a.get(1, "default", Value(nullptr));
 }
 Value m_copy(Interpreter&, const Value& self, Args&) {
+    charge_items(self.is_dict() ? self.as_dict().items.size() : self.as_list().items.size());
     return self.is_dict() ? Value::dict(self.as_dict().items) : Value::list(self.as_list().items);
 }
 
@@ -365,6 +392,7 @@ Value m_index(Interpreter&, const Value& l, Args& a) {
     Value x = a.get(0, "value");
     const auto& items = l.as_list().items;
     for (size_t i = 0; i < items.size(); ++i) {
+        charge_items(1);
         if (items[i].equals(x)) {
             return Value(static_cast<int64_t>(i));
         }
@@ -374,6 +402,7 @@ Value m_index(Interpreter&, const Value& l, Args& a) {
 Value m_list_count(Interpreter&, const Value& l, Args& a) {
     Value x = a.get(0, "value");
     const auto& items = l.as_list().items;
+    charge_items(items.size());
     return Value(static_cast<int64_t>(
         std::count_if(items.begin(), items.end(), [&](const Value& v) { return v.equals(x); })));
 }
@@ -425,6 +454,7 @@ std::string strftime_at(const std::string& format, std::optional<int64_t> now_un
     } else {
         localtime_r(&t, &tm);
     }
+    charge_bytes(format.size() * 4 + 64);
     std::string out(format.size() * 4 + 64, '\0');
     size_t n = std::strftime(out.data(), out.size(), format.c_str(), &tm);
     out.resize(n);
@@ -481,7 +511,7 @@ std::optional<Value> find_method(const Value& self, const std::string& name) {
 std::vector<std::pair<std::string, Value>> make_globals() {
     std::vector<std::pair<std::string, Value>> g;
     g.emplace_back(
-        "range", Value::callable("range", [](Interpreter& in, CallArgs& args) {
+        "range", Value::callable("range", [](Interpreter&, CallArgs& args) {
             std::vector<int64_t> p;
             for (const Value& v : args.positional) {
                 v.require_defined();
@@ -508,7 +538,7 @@ std::vector<std::pair<std::string, Value>> make_globals() {
                       "Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
             }
             int64_t count = count_ld > 0 ? static_cast<int64_t>(count_ld) : 0;
-            in.count_iterations(static_cast<uint64_t>(count));
+            charge_items(static_cast<size_t>(count));
             std::vector<Value> items;
             for (int64_t i = 0; i < count; ++i) {
                 // Every item lies between start and stop, but i * step alone can overflow:

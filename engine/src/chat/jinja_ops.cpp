@@ -25,23 +25,34 @@ void check_overflow(bool overflow) {
 
 Value repeat(const Value& seq, int64_t times, const Limits& limits) {
     size_t n = times > 0 ? static_cast<size_t>(times) : 0;
+    if (seq.is_string() ? seq.as_string().empty() : seq.as_list().items.empty()) {
+        n = 0; // '' * 2**62 is '' at once, not 2**62 empty appends
+    }
     // Compared by division: size * n can wrap around and pass a multiplied check.
     if (seq.is_string()) {
         if (n > 0 && seq.as_string().size() > limits.max_output_bytes / n) {
             raise("MemoryError", "string repetition result is too large");
         }
+        const size_t total = seq.as_string().size() * n;
+        charge_copy(total);
+        // By doubling: block copies, not one small append per repetition.
         std::string out;
-        out.reserve(seq.as_string().size() * n);
-        for (size_t i = 0; i < n; ++i) {
-            out += seq.as_string();
+        out.reserve(total);
+        if (n > 0) {
+            out = seq.as_string();
+        }
+        while (out.size() < total) {
+            out.append(out, 0, std::min(out.size(), total - out.size()));
         }
         return Value(std::move(out));
     }
     const auto& items = seq.as_list().items;
-    if (n > 0 && items.size() > limits.max_loop_iterations / n) {
+    if (n > 0 && items.size() > kMaxListItems / n) {
         raise("MemoryError", "list repetition result is too large");
     }
+    charge_items(items.size() * n);
     std::vector<Value> out;
+    out.reserve(items.size() * n);
     for (size_t i = 0; i < n; ++i) {
         out.insert(out.end(), items.begin(), items.end());
     }
@@ -90,6 +101,7 @@ std::string c_format(const std::string& spec, T value) {
     if (n < 0) {
         raise("ValueError", "invalid format " + spec);
     }
+    charge_bytes(static_cast<size_t>(n));
     std::string out(static_cast<size_t>(n) + 1, '\0');
     std::snprintf(out.data(), out.size(), spec.c_str(), value);
     out.resize(static_cast<size_t>(n));
@@ -153,12 +165,14 @@ Value binary_op(std::string_view op, const Value& a, const Value& b, const Limit
         }
         if (a.is_string() && b.is_string()) {
             check_string_size(a.as_string().size() + b.as_string().size(), limits);
+            charge_copy(a.as_string().size() + b.as_string().size());
             return Value(a.as_string() + b.as_string());
         }
         if (a.is_list() && b.is_list() && a.is_tuple() == b.is_tuple()) {
-            if (a.as_list().items.size() + b.as_list().items.size() > limits.max_loop_iterations) {
+            if (a.as_list().items.size() + b.as_list().items.size() > kMaxListItems) {
                 raise("MemoryError", "list concatenation result is too large");
             }
+            charge_items(a.as_list().items.size() + b.as_list().items.size());
             std::vector<Value> items = a.as_list().items;
             items.insert(items.end(), b.as_list().items.begin(), b.as_list().items.end());
             return Value::list(std::move(items), a.is_tuple());
@@ -284,9 +298,10 @@ bool contains(const Value& container, const Value& item) {
             raise("TypeError",
                   "'in <string>' requires string as left operand, not " + item.type_name());
         }
-        return container.as_string().find(item.as_string()) != std::string::npos;
+        return find_text(container.as_string(), item.as_string()) != std::string_view::npos;
     case Kind::list:
         for (const auto& v : container.as_list().items) {
+            charge_items(1);
             if (v.equals(item)) {
                 return true;
             }
@@ -354,6 +369,7 @@ Value slice(const Value& object, const Value& start_v, const Value& stop_v, cons
     for (int64_t i = lo; step > 0 ? i < hi : i > hi; i += step) {
         picks.push_back(i);
     }
+    charge_items(picks.size());
     if (object.is_string()) {
         std::string out;
         for (int64_t i : picks) {
@@ -371,6 +387,7 @@ Value slice(const Value& object, const Value& start_v, const Value& stop_v, cons
 // printf-style formatting: %s %r %d %i %f %e %g %x %o %c %% with flags, width and precision,
 // and %(name)s with a dict.
 std::string percent_format(const std::string& format, const Value& args, const Limits& limits) {
+    charge_bytes(format.size());
     std::vector<Value> positional;
     if (args.is_tuple()) {
         positional = args.as_list().items;
@@ -437,6 +454,7 @@ std::string percent_format(const std::string& format, const Value& args, const L
             }
             size_t length = utf8_length(s);
             std::string pad(length < f.width ? f.width - length : 0, ' ');
+            charge_bytes(pad.size() + s.size()); // new text, a fresh allocation
             out += f.left ? s + pad : pad + s;
             break;
         }

@@ -162,6 +162,14 @@ bool has_test(std::string_view name) {
     return test_table().contains(name);
 }
 
+std::vector<std::string> test_names() {
+    std::vector<std::string> out;
+    for (const auto& [name, test] : test_table()) {
+        out.push_back(name);
+    }
+    return out;
+}
+
 bool call_test(Interpreter& in, std::string_view name, const Value& input, CallArgs& args) {
     auto it = test_table().find(name);
     if (it == test_table().end()) {

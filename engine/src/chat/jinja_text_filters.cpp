@@ -25,6 +25,7 @@ int64_t float_to_int(double d) {
 
 std::string title_case(const std::string& s) {
     // jinja2's do_title: words begin after runs of whitespace, '-', '(', '{', '[', '<'.
+    charge_bytes(3 * s.size()); // each character classified and mapped
     std::string out;
     bool word_start = true;
     for (auto ch : utf8_chars(s)) {
@@ -46,6 +47,7 @@ std::string title_case(const std::string& s) {
 }
 
 std::string escape_html(const std::string& s) {
+    charge_bytes(s.size());
     std::string out;
     for (char c : s) {
         switch (c) {
@@ -96,6 +98,7 @@ std::string strip_chars(const std::string& s, const Value& chars, bool left, boo
     for (size_t i = lo; i < hi; ++i) {
         out += chs[i];
     }
+    charge_bytes(out.size());
     return out;
 }
 
@@ -121,6 +124,7 @@ Value f_capitalize(Interpreter&, Value& v, Args&) {
     for (size_t i = 0; i < chars.size(); ++i) {
         out += i == 0 ? utf8_upper(chars[i]) : utf8_lower(chars[i]);
     }
+    charge_bytes(3 * out.size()); // a string made for each character
     return Value(std::move(out));
 }
 Value f_escape(Interpreter&, Value& v, Args&) {
@@ -151,14 +155,16 @@ Value f_replace(Interpreter& in, Value& v, Args& a) {
         if (count < 0 || done < count) {
             out += repl;
         }
+        charge_bytes(out.size());
         return Value(std::move(out));
     }
     size_t pos = 0;
     for (int64_t done = 0; count < 0 || done < count; ++done) {
-        size_t hit = s.find(old, pos);
+        size_t hit = find_text(s, old, pos);
         if (hit == std::string::npos) {
             break;
         }
+        charge_copy(repl.size());
         out.append(s, pos, hit - pos);
         out += repl;
         pos = hit + old.size();
@@ -179,6 +185,7 @@ Value f_int(Interpreter&, Value& v, Args& a) {
     }
     if (v.is_string()) {
         std::string s = strip_chars(v.as_string(), Value(), true, true);
+        charge_bytes(2 * s.size()); // parsed as a number
         char* end = nullptr;
         // Python's int(s, base) takes base 0 or 2..36; another is a ValueError, which jinja2
         // answers by trying float(s). strtoll would not even set `end` for it.
@@ -204,6 +211,7 @@ Value f_float(Interpreter&, Value& v, Args& a) {
     }
     if (v.is_string()) {
         std::string s = strip_chars(v.as_string(), Value(), true, true);
+        charge_bytes(2 * s.size()); // parsed as a number
         char* end = nullptr;
         double d = std::strtod(s.c_str(), &end);
         if (!s.empty() && end && *end == '\0') {
@@ -265,10 +273,12 @@ Value f_indent(Interpreter& in, Value& v, Args& a) {
             ? width.as_string()
             : std::string(static_cast<size_t>(std::max<int64_t>(0, width.as_int())), ' ');
     std::string s = v.str() + "\n";
+    charge_copy(s.size());
     std::vector<std::string> lines;
     size_t pos = 0;
     while (pos < s.size()) {
         size_t nl = s.find_first_of("\r\n", pos);
+        charge_items(1);
         lines.push_back(s.substr(pos, nl - pos));
         pos = nl + ((s[nl] == '\r' && nl + 1 < s.size() && s[nl + 1] == '\n') ? 2 : 1);
     }
@@ -283,6 +293,7 @@ Value f_indent(Interpreter& in, Value& v, Args& a) {
         rv += lines[i];
         check_string_size(rv.size() + indention.size(), in.limits());
     }
+    charge_copy(rv.size());
     return Value(first ? indention + rv : rv);
 }
 
@@ -290,6 +301,7 @@ Value f_wordcount(Interpreter&, Value& v, Args&) {
     int64_t count = 0;
     bool in_word = false;
     std::string text = v.str();
+    charge_bytes(2 * text.size()); // each character classified
     for (auto ch : utf8_chars(text)) {
         unsigned char c = static_cast<unsigned char>(ch[0]);
         bool word = c >= 0x80 ? !is_python_space(ch) : (std::isalnum(c) || c == '_');
@@ -322,6 +334,7 @@ Value f_center(Interpreter& in, Value& v, Args& a) {
     }
     int64_t total = width - n;
     int64_t left = total / 2 + (total & width & 1);
+    charge_bytes(static_cast<size_t>(width)); // new text, a fresh allocation
     return Value(std::string(static_cast<size_t>(left), ' ') + s +
                  std::string(static_cast<size_t>(total - left), ' '));
 }

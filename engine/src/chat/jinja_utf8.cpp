@@ -1,6 +1,10 @@
 // UTF-8 helpers: Python strings count, index and case-map by code point.
 #include "chat/jinja_utf8.h"
 
+#include "chat/jinja_value.h"
+
+#include <cstring>
+
 namespace hearth::jinja {
 
 uint32_t utf8_decode(std::string_view text, size_t& i) {
@@ -90,7 +94,10 @@ uint32_t to_lower_cp(uint32_t c) {
 
 } // namespace
 
+// Each walk over a text is charged to the render's work budget by the bytes it reads; a
+// split into characters twice, for the 16-byte view it makes of each.
 std::vector<std::string_view> utf8_chars(std::string_view text) {
+    charge_bytes(2 * text.size());
     std::vector<std::string_view> chars;
     chars.reserve(text.size());
     for (size_t i = 0; i < text.size();) {
@@ -102,6 +109,7 @@ std::vector<std::string_view> utf8_chars(std::string_view text) {
 }
 
 size_t utf8_length(std::string_view text) {
+    charge_bytes(text.size());
     size_t n = 0;
     for (size_t i = 0; i < text.size();) {
         utf8_decode(text, i);
@@ -111,6 +119,7 @@ size_t utf8_length(std::string_view text) {
 }
 
 std::string utf8_upper(std::string_view text) {
+    charge_bytes(2 * text.size()); // decoded, mapped and encoded again
     std::string out;
     out.reserve(text.size());
     for (size_t i = 0; i < text.size();) {
@@ -125,12 +134,32 @@ std::string utf8_upper(std::string_view text) {
 }
 
 std::string utf8_lower(std::string_view text) {
+    charge_bytes(2 * text.size());
     std::string out;
     out.reserve(text.size());
     for (size_t i = 0; i < text.size();) {
         utf8_append(out, to_lower_cp(utf8_decode(text, i)));
     }
     return out;
+}
+
+size_t find_text(std::string_view text, std::string_view needle, size_t from) {
+    if (from > text.size()) {
+        return std::string_view::npos;
+    }
+    if (needle.empty()) {
+        return from;
+    }
+    // Two-way compares each byte two or three times; each search also has a fixed cost.
+    const char* start = text.data() + from;
+    const void* hit = memmem(start, text.size() - from, needle.data(), needle.size());
+    if (!hit) {
+        charge_bytes(3 * (text.size() - from + needle.size()) + 8);
+        return std::string_view::npos;
+    }
+    const auto at = static_cast<size_t>(static_cast<const char*>(hit) - text.data());
+    charge_bytes(3 * (at - from + needle.size()) + 8);
+    return at;
 }
 
 bool is_python_space(std::string_view ch) {

@@ -22,4 +22,10 @@ std::string utf8_lower(std::string_view text);
 // Python's str.isspace() for one character.
 bool is_python_space(std::string_view ch);
 
+// The first occurrence of `needle` in `text` at or after byte `from`, or npos, in time linear
+// in the bytes scanned whatever the texts (glibc's two-way memmem, where std::string::find
+// compares the needle again at every position: quadratic for 'aaa…ab' in 'aaa…a'), and
+// charged by them to the render's work budget.
+size_t find_text(std::string_view text, std::string_view needle, size_t from = 0);
+
 } // namespace hearth::jinja

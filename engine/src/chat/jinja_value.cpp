@@ -21,6 +21,8 @@ namespace {
 
 thread_local size_t t_nesting = 0;
 thread_local size_t t_max_text = SIZE_MAX;
+thread_local uint64_t t_work_max = UINT64_MAX; // UINT64_MAX: no budget, charges are free
+thread_local uint64_t t_work_used = 0;
 // The lists and dicts whose repr is being written, innermost last: a namespace can hold
 // itself, and Python prints the repeated container as [...] or {...}.
 thread_local std::vector<const void*> t_repr_stack;
@@ -110,38 +112,93 @@ TextLimitScope::~TextLimitScope() {
     t_max_text = previous_;
 }
 
+WorkBudget::WorkBudget(uint64_t max_units)
+    : previous_max_(t_work_max), previous_used_(t_work_used) {
+    t_work_max = std::min<uint64_t>(max_units, UINT64_MAX - 1);
+    t_work_used = 0;
+}
+
+WorkBudget::~WorkBudget() {
+    t_work_max = previous_max_;
+    t_work_used = previous_used_;
+}
+
+void charge_work(uint64_t units) {
+    if (t_work_max == UINT64_MAX) {
+        return;
+    }
+    // Saturating: a charge computed from a huge count must not wrap around to a small one.
+    t_work_used = units > UINT64_MAX - t_work_used ? UINT64_MAX : t_work_used + units;
+    if (t_work_used > t_work_max) {
+        t_work_used = t_work_max; // later charges (while unwinding) fail the same way
+        raise("TemplateRuntimeError",
+              "template rendering exceeded its work budget (" + std::to_string(t_work_max) +
+                  " units of work: loop iterations, expressions, and the text and items "
+                  "they handle)");
+    }
+}
+
+void check_list_size(size_t items) {
+    if (items > kMaxListItems) {
+        raise("MemoryError", "list is too large (" + std::to_string(items) + " items, more than " +
+                                 std::to_string(kMaxListItems) + ")");
+    }
+}
+
+void charge_items(size_t items) {
+    charge_work(items > UINT64_MAX / kWorkPerItem ? UINT64_MAX : items * kWorkPerItem);
+}
+
 void check_text_size(const std::string& text) {
-    if (text.size() > t_max_text) {
+    check_text_size(text.size());
+}
+
+void check_text_size(size_t bytes) {
+    if (bytes > t_max_text) {
         raise("TemplateRuntimeError",
               "rendered output is too large (more than " + std::to_string(t_max_text) + " bytes)");
     }
 }
 
+// Lookups scan the items (dicts in templates are small, and keep Python's order): each key
+// compared is charged, so that a dict of 100,000 keys looked up in a loop stops at the budget.
 const Value* DictObj::find(const Value& key) const {
+    size_t scanned = 0;
     for (const auto& [k, v] : items) {
+        ++scanned;
         if (k.equals(key)) {
+            charge_items(scanned);
             return &v;
         }
     }
+    charge_items(scanned);
     return nullptr;
 }
 
 const Value* DictObj::find(std::string_view key) const {
+    size_t scanned = 0;
     for (const auto& [k, v] : items) {
+        ++scanned;
         if (k.is_string() && k.as_string() == key) {
+            charge_items(scanned);
             return &v;
         }
     }
+    charge_items(scanned);
     return nullptr;
 }
 
 void DictObj::set(Value key, Value value) {
+    size_t scanned = 0;
     for (auto& [k, v] : items) {
+        ++scanned;
         if (k.equals(key)) {
+            charge_items(scanned);
             v = std::move(value);
             return;
         }
     }
+    charge_items(scanned + 1);
     items.emplace_back(std::move(key), std::move(value));
 }
 
@@ -197,6 +254,11 @@ Value Value::from_json_at(const nlohmann::ordered_json& json, size_t max_depth, 
         raise("TemplateError", "template variables nest arrays and objects deeper than the "
                                "limit of " +
                                    std::to_string(max_depth) + " levels");
+    }
+    if ((json.is_array() || json.is_object()) && json.size() > kMaxListItems) {
+        raise("TemplateError", "template variables hold an array or object of " +
+                                   std::to_string(json.size()) + " items, over the limit of " +
+                                   std::to_string(kMaxListItems));
     }
     switch (json.type()) {
     case nlohmann::ordered_json::value_t::null:
@@ -353,6 +415,7 @@ void Value::append_str(std::string& out) const {
     case Kind::undefined:
         return;
     case Kind::string:
+        charge_copy(as_string().size());
         out += as_string();
         return;
     default:
@@ -378,6 +441,7 @@ void Value::append_repr(std::string& out) const {
         out += format_float(float_);
         return;
     case Kind::string:
+        charge_bytes(as_string().size());
         out += python_repr(as_string());
         return;
     case Kind::list: {
@@ -393,6 +457,7 @@ void Value::append_repr(std::string& out) const {
             if (i) {
                 out += ", ";
             }
+            charge_items(1);
             l.items[i].append_repr(out);
             check_text_size(out);
         }
@@ -418,6 +483,7 @@ void Value::append_repr(std::string& out) const {
             if (i) {
                 out += ", ";
             }
+            charge_items(1);
             d.items[i].first.append_repr(out);
             out += ": ";
             d.items[i].second.append_repr(out);
@@ -493,6 +559,10 @@ bool Value::equals(const Value& other) const {
     case Kind::none:
         return true;
     case Kind::string:
+        if (as_string().size() != other.as_string().size()) {
+            return false;
+        }
+        charge_copy(as_string().size());
         return as_string() == other.as_string();
     case Kind::list: {
         const auto& a = as_list();
@@ -502,6 +572,7 @@ bool Value::equals(const Value& other) const {
         }
         NestingGuard guard(" in comparison");
         for (size_t i = 0; i < a.items.size(); ++i) {
+            charge_items(1);
             if (!a.items[i].equals(b.items[i])) {
                 return false;
             }
@@ -519,7 +590,7 @@ bool Value::equals(const Value& other) const {
         }
         NestingGuard guard(" in comparison");
         for (const auto& [k, v] : a.items) {
-            const Value* w = b.find(k);
+            const Value* w = b.find(k); // charged by the lookup
             if (!w || !v.equals(*w)) {
                 return false;
             }
@@ -539,6 +610,7 @@ bool Value::less_than(const Value& other, std::string_view op) const {
         return int_ < other.int_;
     }
     if (is_string() && other.is_string()) {
+        charge_copy(std::min(as_string().size(), other.as_string().size()));
         return as_string() < other.as_string(); // UTF-8 byte order is code point order
     }
     if (is_list() && other.is_list() && is_tuple() == other.is_tuple()) {
@@ -546,6 +618,7 @@ bool Value::less_than(const Value& other, std::string_view op) const {
         const auto& b = other.as_list().items;
         NestingGuard guard(" in comparison");
         for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+            charge_items(1);
             if (!a[i].equals(b[i])) {
                 return a[i].less_than(b[i], op);
             }

@@ -190,8 +190,49 @@ public:
 private:
     size_t previous_;
 };
-// Fails when `text` has grown past the current TextLimitScope's bound.
+// Fails when `text` has grown, or would grow to `bytes`, past the current TextLimitScope's
+// bound.
 void check_text_size(const std::string& text);
+void check_text_size(size_t bytes);
+
+// The render's work budget (RenderLimits::max_work, docs/LIMITS.md): every operation charges
+// the work it does, in units of about what handling one byte of text costs, so that no
+// template can keep the CPU busy for long whatever it loops over. A byte read or written
+// costs 1; the other kinds of work cost what they take compared with that (measured, see
+// tst_jinja_work). While a WorkBudget exists, charges on its thread count against it, and
+// the one that goes past it fails the render (TemplateRuntimeError); without one, charging
+// costs nothing (parsing, and values handled outside a render).
+inline constexpr uint64_t kWorkPerItem = 32;  // a list or dict item visited, copied or compared
+inline constexpr uint64_t kWorkPerStep = 32;  // a statement or expression evaluated
+inline constexpr uint64_t kWorkPerScope = 96; // a new scope: a loop iteration, a macro call
+class WorkBudget {
+public:
+    explicit WorkBudget(uint64_t max_units);
+    ~WorkBudget();
+    WorkBudget(const WorkBudget&) = delete;
+    WorkBudget& operator=(const WorkBudget&) = delete;
+
+private:
+    uint64_t previous_max_;
+    uint64_t previous_used_;
+};
+void charge_work(uint64_t units);
+inline void charge_bytes(size_t bytes) {
+    charge_work(bytes);
+}
+// Text only copied or compared as a block (memcpy, memcmp) costs a unit per 16 bytes: a
+// template that builds its output by appending to a namespace string (`ns.out ~ x`) copies it
+// over and over, as Python's jinja2 does, and a long conversation must still fit.
+inline constexpr uint64_t kBytesPerCopyUnit = 16;
+inline void charge_copy(size_t bytes) {
+    charge_work(bytes / kBytesPerCopyUnit + 1);
+}
+void charge_items(size_t items);
+
+// The most items one list built during a render may hold (docs/LIMITS.md): a list at the
+// limit takes about 90 MB. A longer one fails with MemoryError before it is allocated.
+inline constexpr size_t kMaxListItems = 1'000'000;
+void check_list_size(size_t items);
 
 // Python's repr() of a float: shortest round-trip digits, "1.0", "1e-05", "1e+16".
 std::string format_float(double value);
