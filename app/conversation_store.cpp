@@ -4,6 +4,7 @@
 
 #include "hearth/file_input.h"
 #include "hearth/json_input.h"
+#include "hearth/memory_plan.h"
 
 #include <QDir>
 #include <QFile>
@@ -12,8 +13,9 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-ConversationStore::ConversationStore(QString directory)
-    : m_directory(directory.isEmpty() ? defaultDirectory() : std::move(directory)) {}
+ConversationStore::ConversationStore(QString directory, ConversationLimits limits)
+    : m_directory(directory.isEmpty() ? defaultDirectory() : std::move(directory)),
+      m_limits(limits) {}
 
 QString ConversationStore::defaultDirectory() {
     // GenericDataLocation is $XDG_DATA_HOME (~/.local/share): Hearth's files live in hearth/.
@@ -44,14 +46,14 @@ QList<Conversation> ConversationStore::loadAll() {
             m_warnings << QStringLiteral("%1: %2; skipped").arg(name, why);
             m_unreadable.insert(name);
         };
-        if (filesRead >= kMaxFiles || totalBytes >= kMaxTotalBytes) {
+        if (filesRead >= m_limits.maxFiles || totalBytes >= m_limits.maxTotalBytes) {
             m_unreadable.insert(name);
             ++notRead;
             continue;
         }
         ++filesRead;
         auto text = hearth::read_file_input(QFile::encodeName(entry.filePath()).toStdString(),
-                                            "the file", size_t(kMaxFileBytes));
+                                            "the file", size_t(m_limits.maxFileBytes));
         if (!text) {
             skip(QString::fromStdString(text.error().message));
             continue;
@@ -62,7 +64,8 @@ QList<Conversation> ConversationStore::loadAll() {
             continue;
         }
         auto json = hearth::parse_json_input(
-            *text, "the file", {.max_bytes = size_t(kMaxFileBytes), .max_depth = kMaxNesting});
+            *text, "the file",
+            {.max_bytes = size_t(m_limits.maxFileBytes), .max_depth = m_limits.maxNesting});
         if (!json) {
             skip(QString::fromStdString(json.error().message));
             continue;
@@ -85,10 +88,11 @@ QList<Conversation> ConversationStore::loadAll() {
     }
     if (notRead > 0) {
         m_warnings << QStringLiteral("%1 older conversation files not read: Hearth reads the "
-                                     "%2 most recent, %3 MiB at most")
+                                     "%2 most recent, %3 at most")
                           .arg(notRead)
-                          .arg(kMaxFiles)
-                          .arg(kMaxTotalBytes >> 20);
+                          .arg(m_limits.maxFiles)
+                          .arg(QString::fromStdString(
+                              hearth::format_bytes(double(m_limits.maxTotalBytes))));
     }
     std::stable_sort(
         conversations.begin(), conversations.end(),

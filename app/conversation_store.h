@@ -17,20 +17,22 @@
 #include <QString>
 #include <QStringList>
 
-class ConversationStore {
-public:
-    // docs/LIMITS.md, "Conversations, settings and other files the app reads".
+// docs/LIMITS.md, "Conversations, settings and other files the app reads".
+struct ConversationLimits {
     // One file: a conversation filling a 128k-token context is about 1 MiB of text.
-    static constexpr qint64 kMaxFileBytes = qint64{16} << 20;
+    qint64 maxFileBytes = qint64{16} << 20;
     // Arrays and objects inside one another: a conversation file nests 4 deep.
-    static constexpr size_t kMaxNesting = 16;
+    size_t maxNesting = 16;
     // Files read at start-up, the most recently modified first, and their bytes together:
     // the sidebar stays quick and the memory bounded; older files are listed in warnings().
-    static constexpr int kMaxFiles = 5000;
-    static constexpr qint64 kMaxTotalBytes = qint64{512} << 20;
+    int maxFiles = 5000;
+    qint64 maxTotalBytes = qint64{512} << 20;
+};
 
+class ConversationStore {
+public:
     // `directory` empty: the standard location ($XDG_DATA_HOME/hearth/conversations).
-    explicit ConversationStore(QString directory = {});
+    explicit ConversationStore(QString directory = {}, ConversationLimits limits = {});
 
     static QString defaultDirectory();
     QString directory() const { return m_directory; }
@@ -50,6 +52,7 @@ private:
     QString pathFor(const QString& id) const;
 
     QString m_directory;
+    ConversationLimits m_limits;
     QStringList m_warnings;
     QSet<QString> m_unreadable; // file names never to overwrite
 };

@@ -159,7 +159,7 @@ void TestAppFiles::storeRefusesHugeAndDeepFiles() {
     ConversationStore store(dir.path());
     // Past the size limit by one byte: refused before it is read.
     QByteArray huge = conversationFile(QStringLiteral("huge"));
-    huge.append(QByteArray(ConversationStore::kMaxFileBytes + 1 - huge.size(), ' '));
+    huge.append(QByteArray(ConversationLimits{}.maxFileBytes + 1 - huge.size(), ' '));
     writeFile(dir.filePath("huge.json"), huge);
     // 200,000 nested arrays: refused by the nesting limit, never recursed into.
     const int depth = 200000;
@@ -169,48 +169,79 @@ void TestAppFiles::storeRefusesHugeAndDeepFiles() {
                                                      QByteArray(depth, ']') + "},"));
     // Just inside both limits: read.
     QByteArray fits = conversationFile(QStringLiteral("fits"));
-    fits.append(QByteArray(ConversationStore::kMaxFileBytes - fits.size(), ' '));
+    fits.append(QByteArray(ConversationLimits{}.maxFileBytes - fits.size(), ' '));
     writeFile(dir.filePath("fits.json"), fits);
 
     const QList<Conversation> loaded = store.loadAll();
     QCOMPARE(loaded.size(), 1);
     QCOMPARE(loaded[0].id, QStringLiteral("fits"));
     const QString tooBig = warningAbout(store, QStringLiteral("huge.json"));
-    QVERIFY2(tooBig.contains(QString::number(ConversationStore::kMaxFileBytes + 1)) &&
+    QVERIFY2(tooBig.contains(QString::number(ConversationLimits{}.maxFileBytes + 1)) &&
                  tooBig.contains(QStringLiteral("limit")),
              qPrintable(tooBig));
     const QString tooDeep = warningAbout(store, QStringLiteral("deep.json"));
     QVERIFY2(tooDeep.contains(QStringLiteral("nests")) &&
-                 tooDeep.contains(QString::number(ConversationStore::kMaxNesting)),
+                 tooDeep.contains(QString::number(ConversationLimits{}.maxNesting)),
              qPrintable(tooDeep));
 }
 
 void TestAppFiles::storeReadsTheNewestFilesUpToItsLimit() {
+    // Small limits, the same code as the defaults (5,000 files, 512 MiB).
     QTemporaryDir dir;
-    ConversationStore store(dir.path());
+    const int files = 30;
     const QDateTime now = QDateTime::currentDateTimeUtc();
-    for (int i = 0; i <= ConversationStore::kMaxFiles; ++i) {
-        const QString id = QStringLiteral("c%1").arg(i, 5, 10, QLatin1Char('0'));
+    qint64 bytes = 0;
+    for (int i = 0; i < files; ++i) {
+        const QString id = QStringLiteral("c%1").arg(i, 2, 10, QLatin1Char('0'));
         const QString path = dir.filePath(id + QStringLiteral(".json"));
-        writeFile(path, conversationFile(id));
+        const QByteArray text = conversationFile(id);
+        bytes = text.size();
+        writeFile(path, text);
         QFile file(path);
         QVERIFY(file.open(QIODevice::ReadWrite));
-        // c00000 is the oldest.
-        QVERIFY(file.setFileTime(now.addSecs(i - ConversationStore::kMaxFiles),
-                                 QFileDevice::FileModificationTime));
+        // c00 is the oldest.
+        QVERIFY(file.setFileTime(now.addSecs(i - files), QFileDevice::FileModificationTime));
     }
-    const QList<Conversation> loaded = store.loadAll();
-    QCOMPARE(loaded.size(), ConversationStore::kMaxFiles);
-    QVERIFY(std::none_of(loaded.begin(), loaded.end(),
-                         [](const Conversation& c) { return c.id == QLatin1String("c00000"); }));
-    QCOMPARE(store.warnings().size(), 1);
-    QVERIFY2(store.warnings()[0].startsWith(QStringLiteral("1 older conversation files not read")),
-             qPrintable(store.warnings()[0]));
-    // The one not read is not written over either.
-    Conversation old = Conversation::create();
-    old.id = QStringLiteral("c00000");
-    old.messages = loaded[0].messages;
-    QVERIFY(!store.save(old));
+    const auto newest = [](const QList<Conversation>& loaded, int count) {
+        QStringList ids;
+        for (const Conversation& c : loaded) {
+            ids << c.id;
+        }
+        ids.sort();
+        QStringList expected;
+        for (int i = files - count; i < files; ++i) {
+            expected << QStringLiteral("c%1").arg(i, 2, 10, QLatin1Char('0'));
+        }
+        return ids == expected;
+    };
+    {
+        ConversationStore store(dir.path(), {.maxFiles = 20});
+        const QList<Conversation> loaded = store.loadAll();
+        QCOMPARE(loaded.size(), 20);
+        QVERIFY(newest(loaded, 20));
+        QCOMPARE(store.warnings().size(), 1);
+        QVERIFY2(store.warnings()[0].startsWith(
+                     QStringLiteral("10 older conversation files not read: Hearth reads the 20 "
+                                    "most recent")),
+                 qPrintable(store.warnings()[0]));
+        // The files not read are not written over either.
+        Conversation old = Conversation::create();
+        old.id = QStringLiteral("c00");
+        old.messages = loaded[0].messages;
+        QVERIFY(!store.save(old));
+    }
+    {
+        // Bytes in all: reading stops once the budget is spent (the file that spends it is
+        // read whole).
+        ConversationStore store(dir.path(), {.maxTotalBytes = 5 * bytes});
+        QCOMPARE(store.loadAll().size(), 5);
+        QVERIFY2(store.warnings().value(0).startsWith(
+                     QStringLiteral("25 older conversation files not read")),
+                 qPrintable(store.warnings().value(0)));
+    }
+    // The defaults.
+    QCOMPARE(ConversationLimits{}.maxFiles, 5000);
+    QCOMPARE(ConversationLimits{}.maxTotalBytes, qint64{512} << 20);
 }
 
 void TestAppFiles::conversationFieldsAreChecked_data() {
