@@ -169,6 +169,10 @@ Value f_first(Interpreter& in, Value& v, Args&) {
 }
 
 Value f_last(Interpreter& in, Value& v, Args&) {
+    // Python's reversed(): what cannot be iterated cannot be reversed either.
+    if (!(v.is_undefined() || v.is_string() || v.is_list() || (v.is_dict() && !v.is_namespace()))) {
+        raise("TypeError", "'" + v.type_name() + "' object is not reversible");
+    }
     auto items = in.iterate(v);
     return items.empty() ? Value::undefined("No last item, sequence was empty.") : items.back();
 }
@@ -183,6 +187,9 @@ Value f_reverse(Interpreter& in, Value& v, Args&) {
             out += chars[i];
         }
         return Value(std::move(out));
+    }
+    if (!(v.is_undefined() || v.is_list() || (v.is_dict() && !v.is_namespace()))) {
+        raise("FilterArgumentError", "argument must be iterable");
     }
     auto items = in.iterate(v);
     std::reverse(items.begin(), items.end());
@@ -211,6 +218,11 @@ Value f_dictsort(Interpreter& in, Value& v, Args& a) {
     if (by != "key" && by != "value") {
         raise("FilterArgumentError", "You can only sort by either \"key\" or \"value\"");
     }
+    // jinja2 calls value.items(): only a mapping has them.
+    v.require_defined();
+    if (!v.is_dict() || v.is_namespace()) {
+        raise("AttributeError", "'" + v.type_name() + "' object has no attribute 'items'");
+    }
     Value pairs = f_items(in, v, a);
     auto& items = pairs.as_list().items;
     size_t pos = by == "key" ? 0 : 1;
@@ -228,7 +240,9 @@ Value f_sort(Interpreter& in, Value& v, Args& a) {
     bool case_sensitive = a.boolean(1, "case_sensitive", false);
     Value attribute = a.get(2, "attribute", Value(nullptr));
     auto items = in.iterate(v);
-    // Each key computed once, as Python's sorted(key=...) does, not once per comparison.
+    // Each key computed once, as Python's sorted(key=...) does, not once per comparison. jinja2
+    // wraps each key in a list, and lists compare their items for equality first: equal keys
+    // are never compared with <, so [{}, {}] or Undefined keys sort without an error.
     std::vector<std::pair<Value, Value>> keyed;
     keyed.reserve(items.size());
     for (auto& item : items) {
@@ -238,7 +252,9 @@ Value f_sort(Interpreter& in, Value& v, Args& a) {
     }
     std::stable_sort(keyed.begin(), keyed.end(), [&](const auto& x, const auto& y) {
         charge_items(1); // a comparison
-        return reverse ? y.first.less_than(x.first) : x.first.less_than(y.first);
+        const Value& lo = reverse ? y.first : x.first;
+        const Value& hi = reverse ? x.first : y.first;
+        return !lo.equals(hi) && lo.less_than(hi);
     });
     items.clear();
     for (auto& [key, item] : keyed) {
@@ -258,7 +274,8 @@ Value f_unique(Interpreter& in, Value& v, Args& a) {
     for (const Value& item : in.iterate(v)) {
         Value key = lower_if_string(attribute.is_none() ? item : get_path(in, item, attribute),
                                     case_sensitive);
-        charge_items(6); // hashing and inserting the key cost several items' work
+        charge_items(6);       // hashing and inserting the key cost several items' work
+        require_hashable(key); // Python keeps the keys in a set
         if (std::optional<std::string> scalar = scalar_identity(key)) {
             if (seen_scalars.insert(std::move(*scalar)).second) {
                 out.push_back(item);
@@ -285,11 +302,12 @@ Value min_max(Interpreter& in, Value& v, Args& a, bool want_max) {
         return lower_if_string(attribute.is_none() ? x : get_path(in, x, attribute),
                                case_sensitive);
     };
+    // Python's max() asks `item > best`, min() `item < best`, the new item on the left.
     size_t best = 0;
     for (size_t i = 1; i < items.size(); ++i) {
         charge_items(1);
-        bool better = want_max ? key(items[best]).less_than(key(items[i]))
-                               : key(items[i]).less_than(key(items[best]));
+        bool better = want_max ? key(items[best]).less_than(key(items[i]), ">", true)
+                               : key(items[i]).less_than(key(items[best]), "<");
         if (better) {
             best = i;
         }
@@ -314,6 +332,12 @@ Value f_sum(Interpreter& in, Value& v, Args& a) {
 }
 
 Value f_map(Interpreter& in, Value& v, Args& a) {
+    // jinja2's map, select, reject, selectattr and rejectattr start with `if value:`: None,
+    // Undefined and empty values give nothing, without even a check of the arguments
+    // (Hugging Face passes tools=None).
+    if (!v.truthy()) {
+        return Value::list();
+    }
     std::vector<Value> out;
     Value attribute = a.get(999, "attribute");
     if (!attribute.is_undefined()) {
@@ -339,6 +363,9 @@ Value f_map(Interpreter& in, Value& v, Args& a) {
 }
 
 Value select_common(Interpreter& in, Value& v, Args& a, bool by_attribute, bool keep) {
+    if (!v.truthy()) {
+        return Value::list(); // as f_map
+    }
     size_t first = by_attribute ? 1 : 0;
     Value attribute = by_attribute ? a.get(0, "attribute") : Value();
     std::string test;
@@ -379,8 +406,7 @@ Value f_rejectattr(Interpreter& in, Value& v, Args& a) {
 }
 
 Value f_attr(Interpreter& in, Value& v, Args& a) {
-    Value r = in.get_attr(v, a.string(0, "name"));
-    return r;
+    return in.get_attr(v, a.string(0, "name"), /*dict_items=*/false);
 }
 
 Value f_count(Interpreter& in, Value& v, Args& a) {

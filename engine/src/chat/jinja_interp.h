@@ -66,7 +66,9 @@ public:
     Value call(const Value& callee, CallArgs& args);
     Value apply_filter(std::string_view name, Value input, CallArgs& args);
     bool apply_test(std::string_view name, const Value& input, CallArgs& args);
-    Value get_attr(const Value& object, const std::string& name);
+    // `x.y`: for a dict, a method, else the item (`dict_items`), as jinja2's getattr; the
+    // attr filter is Python's getattr alone, which finds no items.
+    Value get_attr(const Value& object, const std::string& name, bool dict_items = true);
     Value get_item(const Value& object, const Value& key);
     std::vector<Value> iterate(const Value& value);
     const Limits& limits() const { return limits_; }
@@ -117,6 +119,9 @@ void check_string_size(size_t bytes, const Limits& limits);
 // Operators, with Python's semantics and error messages (jinja_ops.cpp).
 Value binary_op(std::string_view op, const Value& a, const Value& b, const Limits& limits);
 bool contains(const Value& container, const Value& item);
+// Python's TypeError "unhashable type: 'list'" for a value that cannot be a dict key or a set
+// member: a list, a dict, or a tuple holding one.
+void require_hashable(const Value& v);
 Value slice(const Value& object, const Value& start, const Value& stop, const Value& step);
 // Fails like check_string_size when a width or precision exceeds the output limit.
 std::string percent_format(const std::string& format, const Value& args, const Limits& limits);

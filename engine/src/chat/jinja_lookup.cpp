@@ -59,7 +59,7 @@ Value loop_attribute(const Value& loop, const std::string& name) {
 
 } // namespace
 
-Value Interpreter::get_attr(const Value& object, const std::string& name) {
+Value Interpreter::get_attr(const Value& object, const std::string& name, bool dict_items) {
     switch (object.kind()) {
     case Kind::undefined:
         object.require_defined();
@@ -72,8 +72,10 @@ Value Interpreter::get_attr(const Value& object, const std::string& name) {
                 return *method;
             }
         }
-        if (const Value* v = object.as_dict().find(std::string_view(name))) {
-            return *v;
+        if (dict_items || object.is_namespace()) {
+            if (const Value* v = object.as_dict().find(std::string_view(name))) {
+                return *v;
+            }
         }
         break;
     case Kind::string:

@@ -136,10 +136,10 @@ Value binary_op(std::string_view op, const Value& a, const Value& b, const Limit
         return Value(a.less_than(b, "<"));
     }
     if (op == ">") {
-        return Value(b.less_than(a, ">"));
+        return Value(b.less_than(a, ">", true));
     }
     if (op == "<=") {
-        return Value(!b.less_than(a, "<=")); // total orders only: numbers, strings, sequences
+        return Value(!b.less_than(a, "<=", true)); // total orders: numbers, strings, sequences
     }
     if (op == ">=") {
         return Value(!a.less_than(b, ">="));
@@ -284,6 +284,19 @@ Value binary_op(std::string_view op, const Value& a, const Value& b, const Limit
         unsupported("** or pow()", a, b);
     }
     raise("TemplateRuntimeError", "unknown operator " + std::string(op));
+}
+
+void require_hashable(const Value& v) {
+    if ((v.is_list() && !v.is_tuple()) || (v.is_dict() && !v.is_namespace())) {
+        raise("TypeError", "unhashable type: '" + v.type_name() + "'");
+    }
+    if (v.is_tuple()) {
+        NestingGuard guard(" while hashing a tuple");
+        for (const Value& item : v.as_list().items) {
+            charge_items(1);
+            require_hashable(item);
+        }
+    }
 }
 
 bool contains(const Value& container, const Value& item) {

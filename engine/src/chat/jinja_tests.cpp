@@ -50,20 +50,15 @@ bool t_iterable(Interpreter&, const Value& v, Args&) {
     return v.is_string() || v.is_list() || (v.is_dict() && !v.is_namespace()) || v.is_undefined();
 }
 bool t_callable(Interpreter&, const Value& v, Args&) {
-    return v.is_callable() || v.kind() == Kind::loop;
+    // jinja2's Undefined has __call__ (calling it fails).
+    return v.is_callable() || v.kind() == Kind::loop || v.is_undefined();
 }
-int64_t int_operand(const Value& v) {
-    v.require_defined();
-    if (!(v.is_int() || v.is_bool())) {
-        raise("TypeError", "not all arguments converted during string formatting");
-    }
-    return v.as_int();
+// jinja2's `value % 2 == 1`: floats count, strings format, others fail as `%` fails.
+bool t_odd(Interpreter& in, const Value& v, Args&) {
+    return binary_op("%", v, Value(2), in.limits()).equals(Value(1));
 }
-bool t_odd(Interpreter&, const Value& v, Args&) {
-    return (int_operand(v) % 2 + 2) % 2 == 1;
-}
-bool t_even(Interpreter&, const Value& v, Args&) {
-    return int_operand(v) % 2 == 0;
+bool t_even(Interpreter& in, const Value& v, Args&) {
+    return binary_op("%", v, Value(2), in.limits()).equals(Value(0));
 }
 bool t_divisibleby(Interpreter& in, const Value& v, Args& a) {
     return binary_op("%", v, a.get(0, "num"), in.limits()).equals(Value(0));
@@ -78,10 +73,10 @@ bool t_lt(Interpreter&, const Value& v, Args& a) {
     return v.less_than(a.get(0, "other"), "<");
 }
 bool t_gt(Interpreter&, const Value& v, Args& a) {
-    return a.get(0, "other").less_than(v, ">");
+    return a.get(0, "other").less_than(v, ">", true);
 }
 bool t_le(Interpreter&, const Value& v, Args& a) {
-    return !a.get(0, "other").less_than(v, "<=");
+    return !a.get(0, "other").less_than(v, "<=", true);
 }
 bool t_ge(Interpreter&, const Value& v, Args& a) {
     return !v.less_than(a.get(0, "other"), ">=");
@@ -104,10 +99,13 @@ bool t_upper(Interpreter&, const Value& v, Args&) {
 bool t_escaped(Interpreter&, const Value&, Args&) {
     return false;
 }
+// jinja2 looks the value up in a dict of names: a list or dict cannot be a key.
 bool t_filter(Interpreter&, const Value& v, Args&) {
+    require_hashable(v);
     return v.is_string() && has_filter(v.as_string());
 }
 bool t_test(Interpreter&, const Value& v, Args&) {
+    require_hashable(v);
     return v.is_string() && has_test(v.as_string());
 }
 

@@ -177,6 +177,7 @@ Value f_replace(Interpreter& in, Value& v, Args& a) {
 Value f_int(Interpreter&, Value& v, Args& a) {
     Value fallback = a.get(0, "default", Value(0));
     int64_t base = a.integer(1, "base", 10);
+    v.require_defined(); // int(Undefined) fails with UndefinedError, which jinja2 lets through
     if (v.is_int() || v.is_bool()) {
         return Value(v.as_int());
     }
@@ -206,6 +207,7 @@ Value f_int(Interpreter&, Value& v, Args& a) {
 
 Value f_float(Interpreter&, Value& v, Args& a) {
     Value fallback = a.get(0, "default", Value(0.0));
+    v.require_defined(); // as f_int
     if (v.is_number()) {
         return Value(v.as_double());
     }
@@ -231,7 +233,6 @@ Value f_abs(Interpreter&, Value& v, Args&) {
     if (v.is_float()) {
         return Value(std::fabs(v.as_double()));
     }
-    v.require_defined();
     raise("TypeError", "bad operand type for abs(): '" + v.type_name() + "'");
 }
 
@@ -241,7 +242,6 @@ Value f_round(Interpreter&, Value& v, Args& a) {
     if (method != "common" && method != "ceil" && method != "floor") {
         raise("FilterArgumentError", "method must be common, ceil or floor");
     }
-    v.require_defined();
     if (!v.is_number()) {
         raise("TypeError", "type " + v.type_name() + " doesn't define __round__ method");
     }
@@ -267,6 +267,17 @@ Value f_indent(Interpreter& in, Value& v, Args& a) {
     // The width comes from the template: bounded before the indentation string is built.
     if (!width.is_string()) {
         check_string_size(static_cast<size_t>(std::max<int64_t>(0, width.as_int())), in.limits());
+    }
+    // jinja2 appends "\n" to the value and splits its lines: only text has them.
+    v.require_defined();
+    if (v.is_list() && !v.is_tuple()) {
+        raise("AttributeError", "'list' object has no attribute 'splitlines'");
+    }
+    if (v.is_tuple()) {
+        raise("TypeError", "can only concatenate tuple (not \"str\") to tuple");
+    }
+    if (!v.is_string()) {
+        raise("TypeError", "unsupported operand type(s) for +=: '" + v.type_name() + "' and 'str'");
     }
     std::string indention =
         width.is_string()

@@ -602,7 +602,12 @@ bool Value::equals(const Value& other) const {
     }
 }
 
-bool Value::less_than(const Value& other, std::string_view op) const {
+bool Value::less_than(const Value& other, std::string_view op, bool swapped) const {
+    // As the template wrote them: jinja2's Undefined fails any comparison, the left first.
+    const Value& left = swapped ? other : *this;
+    const Value& right = swapped ? *this : other;
+    left.require_defined();
+    right.require_defined();
     if (is_number() && other.is_number()) {
         if (is_float() || other.is_float()) {
             return as_double() < other.as_double();
@@ -620,14 +625,14 @@ bool Value::less_than(const Value& other, std::string_view op) const {
         for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
             charge_items(1);
             if (!a[i].equals(b[i])) {
-                return a[i].less_than(b[i], op);
+                return a[i].less_than(b[i], op, swapped);
             }
         }
         return a.size() < b.size();
     }
     std::string message = "'";
-    message.append(op).append("' not supported between instances of '").append(type_name());
-    message.append("' and '").append(other.type_name()).append("'");
+    message.append(op).append("' not supported between instances of '").append(left.type_name());
+    message.append("' and '").append(right.type_name()).append("'");
     raise("TypeError", std::move(message));
 }
 

@@ -132,8 +132,10 @@ public:
 
     // Python's == (1 == 1.0 == True; tuple != list; dict order-insensitive).
     bool equals(const Value& other) const;
-    // Python's < for numbers, strings and sequences; TypeError otherwise.
-    bool less_than(const Value& other, std::string_view op = "<") const;
+    // Python's < for numbers, strings and sequences; TypeError otherwise, naming `op` and the
+    // operands' types in the order the template wrote them (`swapped`: `other op this`, as
+    // `a > b` is computed b < a); UndefinedError when either is Undefined.
+    bool less_than(const Value& other, std::string_view op = "<", bool swapped = false) const;
 
     // Whether this is the only reference to its list, dict, callable or loop.
     bool is_last_reference() const { return obj_ && obj_.use_count() == 1; }
