@@ -514,9 +514,14 @@ void TestCompare::templatesDiffer() {
     QVERIFY(llama.data(CompareColumnModel::PromptTextRole).toString().contains("Hello!"));
     QCOMPARE(controller.userMessages().size(), 2);
 
-    // A template that does not exist fails the request with the column named, and the
-    // message is taken back.
-    QVERIFY(controller.setColumnValue(1, "templateName", "no-such-template"));
+    // A template name that is not one is refused at the edit (a name never reads a file); a
+    // template that cannot render the conversation (Gemma's has no system role) fails the
+    // request with the column named, and the message is taken back.
+    QVERIFY(!controller.setColumnValue(1, "templateName", "no-such-template"));
+    QVERIFY2(controller.error().contains("not a chat template name"),
+             qPrintable(controller.error()));
+    QVERIFY(controller.setColumnValue(1, "templateName", "gemma"));
+    controller.setSystemPrompt("Be brief.");
     QVERIFY(controller.send("Third?"));
     QVERIFY(finished.wait(120000));
     QVERIFY2(controller.error().contains("column 2"), qPrintable(controller.error()));
