@@ -21,9 +21,10 @@ class TestJsonInput : public QObject {
 private slots:
     void counts_nesting_outside_strings() {
         QCOMPARE(json_nesting_depth("1"), size_t{0});
-        QCOMPARE(json_nesting_depth(R"({"a": [1, {"b": []}]})"), size_t{3});
-        QCOMPARE(json_nesting_depth(R"(["[[[[", "\"[[", {}])"), size_t{2});
-        QCOMPARE(json_nesting_depth(R"(["\\", [[]]])"), size_t{3});
+        // (No raw string literals in this file: moc 6.4 misreads them and finds no class.)
+        QCOMPARE(json_nesting_depth("{\"a\": [1, {\"b\": []}]}"), size_t{4});
+        QCOMPARE(json_nesting_depth("[\"[[[[\", \"\\\"[[\", {}]"), size_t{2});
+        QCOMPARE(json_nesting_depth("[\"\\\\\", [[]]]"), size_t{3});
     }
 
     void accepts_the_deepest_allowed_nesting() {
@@ -44,17 +45,45 @@ private slots:
         }
         std::string objects;
         for (int i = 0; i < 20'000; ++i) {
-            objects += R"({"a":)";
+            objects += "{\"a\":";
         }
         QVERIFY(!parse_json_input(objects, "objects"));
     }
 
     void refuses_text_over_the_size_limit() {
-        const std::string text = R"(")" + std::string(100, 'x') + R"(")";
+        const std::string text = "\"" + std::string(100, 'x') + "\"";
         auto parsed = parse_json_input(text, "--var x", JsonLimits{.max_bytes = 64});
         QVERIFY(!parsed);
         QVERIFY(parsed.error().message.find("over the limit of 64 bytes") != std::string::npos);
         QVERIFY(parse_json_input(text, "--var x", JsonLimits{.max_bytes = 102}));
+    }
+
+    void depth_of_a_parsed_value_without_recursion() {
+        QCOMPARE(json_value_depth(nlohmann::ordered_json(1)), size_t{0});
+        QCOMPARE(json_value_depth(nlohmann::ordered_json::parse("{\"a\": [1, {\"b\": []}]}")),
+                 size_t{4});
+        // A million levels, built by nlohmann's (iterative) parser: counted, not recursed.
+        const auto deep = nlohmann::ordered_json::parse(nested_arrays(1'000'000));
+        QCOMPARE(json_value_depth(deep), size_t{1'000'000});
+    }
+
+    // nlohmann keeps integers from -2**63 to 2**64 - 1 exactly and rounds others to a double;
+    // Python keeps them all. Past that range the input is refused rather than changed.
+    void integers_are_kept_exactly_or_refused() {
+        auto parsed = parse_json_input("[18446744073709551615, -9223372036854775808, 1e30, 2.5]",
+                                       "the messages file");
+        QVERIFY2(parsed, parsed ? "" : parsed.error().message.c_str());
+        QCOMPARE((*parsed)[0].get<uint64_t>(), uint64_t{18446744073709551615u});
+        QCOMPARE((*parsed)[1].get<int64_t>(), INT64_MIN);
+        for (const char* text : {"[18446744073709551616]", "{\"id\": -9223372036854775809}",
+                                 "123456789012345678901234567890"}) {
+            auto refused = parse_json_input(text, "the messages file");
+            QVERIFY2(!refused, text);
+            QVERIFY2(refused.error().message.find("the messages file holds the integer ") == 0 &&
+                         refused.error().message.find("outside the range Hearth keeps exactly "
+                                                      "(-2^63 to 2^64 - 1)") != std::string::npos,
+                     refused.error().message.c_str());
+        }
     }
 
     void reports_malformed_json_and_bad_utf8() {

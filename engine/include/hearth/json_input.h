@@ -28,7 +28,9 @@ size_t json_value_depth(const nlohmann::ordered_json& value);
 
 // Parses `text` as one JSON value. `what` names the input in the error message ("the
 // messages file", "--var tools"). Fails with bad_format on malformed JSON, invalid UTF-8,
-// or text past either limit; the message names the limit.
+// text past either limit (the message names the limit), or an integer outside -2**63 to
+// 2**64 - 1: nlohmann would keep it only as a rounded float, and a template would print a
+// different number than the file holds (Python keeps it exactly).
 Result<nlohmann::ordered_json> parse_json_input(std::string_view text, std::string_view what,
                                                 const JsonLimits& limits = {});
 

@@ -57,12 +57,12 @@ std::optional<std::string> scalar_identity(const Value& v) {
         return std::string("n");
     }
     if (v.is_int() || v.is_bool()) {
-        return "i" + std::to_string(v.as_int());
+        return "i" + int128_digits(v.as_wide());
     }
     if (v.is_float()) {
         double d = v.as_double();
-        if (d == std::trunc(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0) {
-            return "i" + std::to_string(static_cast<int64_t>(d)); // 2.0 == 2
+        if (d == std::trunc(d) && d >= -0x1p127 && d < 0x1p127) {
+            return "i" + int128_digits(static_cast<Int128>(d)); // 2.0 == 2, exactly
         }
         if (std::isnan(d)) {
             return std::nullopt; // nan != nan: never a duplicate, compared one by one

@@ -457,11 +457,11 @@ Value Interpreter::eval(const Expr& expr, const std::shared_ptr<Scope>& scope) {
         }
         v.require_defined();
         if (v.is_int() || v.is_bool()) {
-            if (expr.name == "-" && v.as_int() == std::numeric_limits<int64_t>::min()) {
-                // Python's ints do not overflow; Hearth's 64-bit ones say so (binary_op too).
+            if (expr.name == "-" && v.as_wide() == kInt128Min) {
+                // Python's ints do not overflow; Hearth's 128-bit ones say so (binary_op too).
                 raise("OverflowError", "integer result too large");
             }
-            return Value(expr.name == "-" ? -v.as_int() : v.as_int());
+            return Value::integer(expr.name == "-" ? -v.as_wide() : v.as_wide());
         }
         if (v.is_float()) {
             return Value(expr.name == "-" ? -v.as_double() : v.as_double());

@@ -114,7 +114,7 @@ struct JsonWriter {
             out += v.as_bool() ? "true" : "false";
             return;
         case Kind::integer:
-            out += std::to_string(v.as_int());
+            v.append_repr(out); // exact, past 64 bits too
             return;
         case Kind::floating: {
             double f = v.as_double();

@@ -4,6 +4,7 @@
 #include "chat/jinja_lexer.h"
 
 #include "chat/jinja_utf8.h"
+#include "chat/jinja_value.h"
 
 #include <algorithm>
 #include <cctype>
@@ -345,8 +346,9 @@ private:
         } else {
             errno = 0;
             token.int_value = std::strtoll(text.c_str(), nullptr, 10);
-            if (errno == ERANGE) {
-                fail("integer literal too large: " + text, start);
+            // Past 64 bits the text keeps the exact value, up to Hearth's 128.
+            if (errno == ERANGE && !parse_int128(text)) {
+                fail("integer literal too large (more than 128 bits): " + text, start);
             }
         }
     }

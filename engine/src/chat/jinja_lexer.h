@@ -25,8 +25,8 @@ enum class Tok : uint8_t {
 
 struct Token {
     Tok type = Tok::eof;
-    std::string value; // text, name, decoded string, operator
-    int64_t int_value = 0;
+    std::string value;     // text, name, decoded string, operator
+    int64_t int_value = 0; // saturated past 64 bits; `value` holds the digits
     double float_value = 0;
     int line = 1;
     int column = 1;

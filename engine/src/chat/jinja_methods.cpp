@@ -512,40 +512,46 @@ std::vector<std::pair<std::string, Value>> make_globals() {
     std::vector<std::pair<std::string, Value>> g;
     g.emplace_back(
         "range", Value::callable("range", [](Interpreter&, CallArgs& args) {
-            std::vector<int64_t> p;
+            std::vector<Int128> p;
             for (const Value& v : args.positional) {
                 v.require_defined();
                 if (!(v.is_int() || v.is_bool())) {
                     raise("TypeError",
                           "'" + v.type_name() + "' object cannot be interpreted as an integer");
                 }
-                p.push_back(v.as_int());
+                p.push_back(v.as_wide());
             }
             if (p.empty() || p.size() > 3) {
                 raise("TypeError",
                       "range expected at most 3 arguments, got " + std::to_string(p.size()));
             }
-            int64_t start = p.size() == 1 ? 0 : p[0];
-            int64_t stop = p.size() == 1 ? p[0] : p[1];
-            int64_t step = p.size() == 3 ? p[2] : 1;
+            const Int128 start = p.size() == 1 ? 0 : p[0];
+            const Int128 stop = p.size() == 1 ? p[0] : p[1];
+            const Int128 step = p.size() == 3 ? p[2] : 1;
             if (step == 0) {
                 raise("ValueError", "range() arg 3 must not be zero");
             }
-            long double span = static_cast<long double>(stop) - static_cast<long double>(start);
-            long double count_ld = std::ceil(span / static_cast<long double>(step));
-            if (count_ld > 100000) { // jinja2.sandbox.MAX_RANGE
+            // The count, exactly: the distance between the ends fits an unsigned 128 bits.
+            UInt128 count = 0;
+            if (step > 0 && start < stop) {
+                const UInt128 span = static_cast<UInt128>(stop) - static_cast<UInt128>(start);
+                count = (span - 1) / static_cast<UInt128>(step) + 1;
+            } else if (step < 0 && start > stop) {
+                const UInt128 span = static_cast<UInt128>(start) - static_cast<UInt128>(stop);
+                count = (span - 1) / (UInt128{0} - static_cast<UInt128>(step)) + 1;
+            }
+            if (count > 100000) { // jinja2.sandbox.MAX_RANGE
                 raise("OverflowError",
                       "Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
             }
-            int64_t count = count_ld > 0 ? static_cast<int64_t>(count_ld) : 0;
             charge_items(static_cast<size_t>(count));
             std::vector<Value> items;
-            for (int64_t i = 0; i < count; ++i) {
+            items.reserve(static_cast<size_t>(count));
+            for (UInt128 i = 0; i < count; ++i) {
                 // Every item lies between start and stop, but i * step alone can overflow:
-                // computed modulo 2**64, the sum comes out exact.
-                items.emplace_back(
-                    static_cast<int64_t>(static_cast<uint64_t>(start) +
-                                         static_cast<uint64_t>(i) * static_cast<uint64_t>(step)));
+                // computed modulo 2**128, the sum comes out exact.
+                items.push_back(Value::integer(static_cast<Int128>(
+                    static_cast<UInt128>(start) + i * static_cast<UInt128>(step))));
             }
             return Value::list(std::move(items));
         }));

@@ -16,7 +16,7 @@ namespace {
                            a.type_name() + "' and '" + b.type_name() + "'");
 }
 
-// Python integers do not overflow; Hearth's are 64-bit and say so instead of wrapping.
+// Python integers do not overflow; Hearth's are exact to 128 bits and say so past them.
 void check_overflow(bool overflow) {
     if (overflow) {
         raise("OverflowError", "integer result too large");
@@ -63,7 +63,11 @@ Value repeat(const Value& seq, int64_t times, const Limits& limits) {
 // them: flags, then a width, then a precision. Both numbers come from the template, so they
 // are bounded by the output limit before anything is formatted.
 struct FormatSpec {
-    bool left = false;
+    bool left = false;      // '-'
+    bool plus = false;      // '+'
+    bool space = false;     // ' '
+    bool zero = false;      // '0'
+    bool alternate = false; // '#'
     size_t width = 0;
     std::optional<size_t> precision;
 };
@@ -73,6 +77,10 @@ FormatSpec parse_format_spec(std::string_view spec, const Limits& limits) {
     size_t i = 1; // past '%'
     while (i < spec.size() && std::string_view("-+ #0").find(spec[i]) != std::string_view::npos) {
         f.left = f.left || spec[i] == '-';
+        f.plus = f.plus || spec[i] == '+';
+        f.space = f.space || spec[i] == ' ';
+        f.zero = f.zero || spec[i] == '0';
+        f.alternate = f.alternate || spec[i] == '#';
         ++i;
     }
     auto number = [&] {
@@ -92,6 +100,31 @@ FormatSpec parse_format_spec(std::string_view spec, const Limits& limits) {
         raise("ValueError", std::string("unsupported format character '") + spec[i] + "'");
     }
     return f;
+}
+
+// %d %i %x %X %o of an exact integer, as Python formats it: the sign ('-', or '+' / ' ' by
+// flag), the '#' prefix (0x, 0X, 0o), zeros up to the precision, then the width, filled with
+// zeros after the prefix ('0') or with spaces on the left or, for '-', the right.
+std::string format_integer(const FormatSpec& f, char conv, Int128 v) {
+    const unsigned base = conv == 'x' || conv == 'X' ? 16 : conv == 'o' ? 8 : 10;
+    std::string digits = int128_digits(v, base, conv == 'X', /*sign=*/false);
+    if (f.precision && digits.size() < *f.precision) {
+        digits.insert(0, *f.precision - digits.size(), '0');
+    }
+    std::string prefix = v < 0 ? "-" : f.plus ? "+" : f.space ? " " : "";
+    if (f.alternate && base != 10) {
+        prefix += conv == 'x' ? "0x" : conv == 'X' ? "0X" : "0o";
+    }
+    const size_t length = prefix.size() + digits.size();
+    const size_t pad = f.width > length ? f.width - length : 0;
+    charge_bytes(length + pad);
+    if (f.left) {
+        return prefix + digits + std::string(pad, ' ');
+    }
+    if (f.zero) {
+        return prefix + std::string(pad, '0') + digits;
+    }
+    return std::string(pad, ' ') + prefix + digits;
 }
 
 // snprintf into a string of the size it needs (the spec's numbers are bounded already).
@@ -154,11 +187,11 @@ Value binary_op(std::string_view op, const Value& a, const Value& b, const Limit
     b.require_defined();
     bool ints = (a.is_int() || a.is_bool()) && (b.is_int() || b.is_bool());
     bool numbers = a.is_number() && b.is_number();
-    int64_t r = 0;
+    Int128 r = 0;
     if (op == "+") {
         if (ints) {
-            check_overflow(__builtin_add_overflow(a.as_int(), b.as_int(), &r));
-            return Value(r);
+            check_overflow(__builtin_add_overflow(a.as_wide(), b.as_wide(), &r));
+            return Value::integer(r);
         }
         if (numbers) {
             return Value(a.as_double() + b.as_double());
@@ -186,8 +219,8 @@ Value binary_op(std::string_view op, const Value& a, const Value& b, const Limit
     }
     if (op == "-") {
         if (ints) {
-            check_overflow(__builtin_sub_overflow(a.as_int(), b.as_int(), &r));
-            return Value(r);
+            check_overflow(__builtin_sub_overflow(a.as_wide(), b.as_wide(), &r));
+            return Value::integer(r);
         }
         if (numbers) {
             return Value(a.as_double() - b.as_double());
@@ -196,8 +229,8 @@ Value binary_op(std::string_view op, const Value& a, const Value& b, const Limit
     }
     if (op == "*") {
         if (ints) {
-            check_overflow(__builtin_mul_overflow(a.as_int(), b.as_int(), &r));
-            return Value(r);
+            check_overflow(__builtin_mul_overflow(a.as_wide(), b.as_wide(), &r));
+            return Value::integer(r);
         }
         if (numbers) {
             return Value(a.as_double() * b.as_double());
@@ -221,6 +254,9 @@ Value binary_op(std::string_view op, const Value& a, const Value& b, const Limit
         if (b.as_double() == 0) {
             raise("ZeroDivisionError", "division by zero");
         }
+        if (ints) {
+            return Value(int_true_divide(a.as_wide(), b.as_wide())); // rounded once, as Python
+        }
         return Value(a.as_double() / b.as_double());
     }
     if (op == "//" || op == "%") {
@@ -231,8 +267,8 @@ Value binary_op(std::string_view op, const Value& a, const Value& b, const Limit
             unsupported(op, a, b);
         }
         if (ints) {
-            int64_t x = a.as_int();
-            int64_t y = b.as_int();
+            const Int128 x = a.as_wide();
+            const Int128 y = b.as_wide();
             if (y == 0) {
                 raise("ZeroDivisionError", "integer division or modulo by zero");
             }
@@ -240,16 +276,16 @@ Value binary_op(std::string_view op, const Value& a, const Value& b, const Limit
                 if (op == "%") {
                     return Value(int64_t{0});
                 }
-                check_overflow(__builtin_sub_overflow(int64_t{0}, x, &r));
-                return Value(r);
+                check_overflow(__builtin_sub_overflow(Int128{0}, x, &r));
+                return Value::integer(r);
             }
-            int64_t q = x / y;
-            int64_t m = x % y;
-            if (m != 0 && ((m < 0) != (y < 0))) {
+            Int128 q = x / y;
+            Int128 m = x % y;
+            if (m != 0 && ((m < 0) != (y < 0))) { // Python floors
                 --q;
                 m += y;
             }
-            return Value(op == "//" ? q : m);
+            return Value::integer(op == "//" ? q : m);
         }
         double x = a.as_double();
         double y = b.as_double();
@@ -260,12 +296,12 @@ Value binary_op(std::string_view op, const Value& a, const Value& b, const Limit
         return Value(op == "//" ? std::floor(x / y) : python_fmod(x, y));
     }
     if (op == "**") {
-        if (ints && b.as_int() >= 0) {
+        if (ints && b.as_wide() >= 0) {
             // Square and multiply: a few steps for any exponent, with -1, 0 and 1 as bases
             // that never overflow however large the exponent.
-            int64_t base = a.as_int();
-            int64_t result = 1;
-            for (int64_t e = b.as_int(); e > 0; e >>= 1) {
+            Int128 base = a.as_wide();
+            Int128 result = 1;
+            for (Int128 e = b.as_wide(); e > 0; e >>= 1) {
                 if (e & 1) {
                     check_overflow(__builtin_mul_overflow(result, base, &result));
                 }
@@ -273,7 +309,7 @@ Value binary_op(std::string_view op, const Value& a, const Value& b, const Limit
                     check_overflow(__builtin_mul_overflow(base, base, &base));
                 }
             }
-            return Value(result);
+            return Value::integer(result);
         }
         if (numbers) {
             if (a.as_double() == 0 && b.as_double() < 0) {
@@ -481,16 +517,19 @@ std::string percent_format(const std::string& format, const Value& args, const L
                                        " format: a real number is required, not " +
                                        arg.type_name());
             }
-            spec += conv == 'i' ? std::string("lld") : std::string("ll") + conv;
             if (arg.is_float()) {
-                // Python's int(): beyond 64 bits it keeps growing; Hearth's says so.
-                double d = std::trunc(arg.as_double());
-                if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) {
+                if (conv != 'd' && conv != 'i') {
+                    raise("TypeError",
+                          std::string("%") + conv + " format: an integer is required, not float");
+                }
+                // Python's int(): past 128 bits it keeps growing; Hearth's says so.
+                const double d = std::trunc(arg.as_double());
+                if (!(d >= -0x1p127 && d < 0x1p127)) {
                     raise("OverflowError", "integer result too large");
                 }
-                out += c_format(spec, static_cast<long long>(d));
+                out += format_integer(f, conv, static_cast<Int128>(d));
             } else {
-                out += c_format(spec, static_cast<long long>(arg.as_int()));
+                out += format_integer(f, conv, arg.as_wide());
             }
             break;
         case 'f':

@@ -234,7 +234,8 @@ ExprPtr ParserBase::parse_primary() {
     if (t.type == Tok::integer || t.type == Tok::floating) {
         next();
         auto e = make(ExprKind::literal, t);
-        e->value = t.type == Tok::integer ? Value(t.int_value) : Value(t.float_value);
+        e->value = t.type == Tok::integer ? Value::integer(parse_int128(t.value).value_or(0))
+                                          : Value(t.float_value);
         return e;
     }
     if (is_op("(")) {

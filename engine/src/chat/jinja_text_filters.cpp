@@ -13,14 +13,13 @@ namespace hearth::jinja::filters {
 
 namespace {
 
-// Python's int() of a finite float: truncation toward zero. Beyond 64 bits Python's int keeps
-// growing; Hearth's says so rather than wrapping (the conversion would be undefined).
-int64_t float_to_int(double d) {
-    constexpr double limit = 9223372036854775808.0; // 2**63
-    if (!(d >= -limit && d < limit)) {
+// Python's int() of a finite float: truncation toward zero, exact. Beyond 128 bits Python's
+// int keeps growing; Hearth's says so rather than wrapping (the conversion would be undefined).
+Value float_to_int(double d) {
+    if (!(d >= -0x1p127 && d < 0x1p127)) {
         raise("OverflowError", "integer result too large");
     }
-    return static_cast<int64_t>(d);
+    return Value::integer(static_cast<Int128>(d));
 }
 
 std::string title_case(const std::string& s) {
@@ -179,10 +178,10 @@ Value f_int(Interpreter&, Value& v, Args& a) {
     int64_t base = a.integer(1, "base", 10);
     v.require_defined(); // int(Undefined) fails with UndefinedError, which jinja2 lets through
     if (v.is_int() || v.is_bool()) {
-        return Value(v.as_int());
+        return Value::integer(v.as_wide());
     }
     if (v.is_float()) {
-        return std::isfinite(v.as_double()) ? Value(float_to_int(v.as_double())) : fallback;
+        return std::isfinite(v.as_double()) ? float_to_int(v.as_double()) : fallback;
     }
     if (v.is_string()) {
         std::string s = strip_chars(v.as_string(), Value(), true, true);
@@ -196,10 +195,16 @@ Value f_int(Interpreter&, Value& v, Args& a) {
             if (!s.empty() && end && *end == '\0' && errno == 0) {
                 return Value(static_cast<int64_t>(i));
             }
+            // Past 64 bits, decimal digits are still an exact int (Python's have no bound).
+            if (errno == ERANGE && (base == 10 || base == 0)) {
+                if (auto wide = parse_int128(s)) {
+                    return Value::integer(*wide);
+                }
+            }
         }
         double d = std::strtod(s.c_str(), &end);
         if (!s.empty() && end && *end == '\0' && std::isfinite(d)) {
-            return Value(float_to_int(d));
+            return float_to_int(d);
         }
     }
     return fallback;
@@ -225,10 +230,11 @@ Value f_float(Interpreter&, Value& v, Args& a) {
 
 Value f_abs(Interpreter&, Value& v, Args&) {
     if (v.is_int() || v.is_bool()) {
-        if (v.as_int() == std::numeric_limits<int64_t>::min()) {
+        const Int128 x = v.as_wide();
+        if (x == kInt128Min) {
             raise("OverflowError", "integer result too large");
         }
-        return Value(v.as_int() < 0 ? -v.as_int() : v.as_int());
+        return Value::integer(x < 0 ? -x : x);
     }
     if (v.is_float()) {
         return Value(std::fabs(v.as_double()));
@@ -248,7 +254,8 @@ Value f_round(Interpreter&, Value& v, Args& a) {
     double x = v.as_double();
     if (method == "common") {
         if (v.is_int() || v.is_bool()) {
-            return precision >= 0 ? Value(v.as_int()) : Value(x); // Python: round(int, n) is an int
+            // Python: round(int, n) is an int
+            return precision >= 0 ? Value::integer(v.as_wide()) : Value(x);
         }
         // Python rounds the exact binary value half-to-even, as glibc's printf does.
         char buf[512];

@@ -202,6 +202,124 @@ void DictObj::set(Value key, Value value) {
     items.emplace_back(std::move(key), std::move(value));
 }
 
+std::string int128_digits(Int128 v, unsigned base, bool upper, bool sign) {
+    const char* digits =
+        upper ? "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ" : "0123456789abcdefghijklmnopqrstuvwxyz";
+    UInt128 magnitude = v < 0 ? UInt128{0} - static_cast<UInt128>(v) : static_cast<UInt128>(v);
+    std::string out;
+    do {
+        out += digits[static_cast<unsigned>(magnitude % base)];
+        magnitude /= base;
+    } while (magnitude != 0);
+    if (v < 0 && sign) {
+        out += '-';
+    }
+    std::reverse(out.begin(), out.end());
+    return out;
+}
+
+std::optional<Int128> parse_int128(std::string_view text) {
+    bool negative = false;
+    if (!text.empty() && (text.front() == '-' || text.front() == '+')) {
+        negative = text.front() == '-';
+        text.remove_prefix(1);
+    }
+    if (text.empty()) {
+        return std::nullopt;
+    }
+    // Accumulated negatively: the most negative value has no positive counterpart.
+    Int128 value = 0;
+    for (const char c : text) {
+        if (c < '0' || c > '9') {
+            return std::nullopt;
+        }
+        if (__builtin_mul_overflow(value, 10, &value) ||
+            __builtin_sub_overflow(value, c - '0', &value)) {
+            return std::nullopt;
+        }
+    }
+    if (!negative) {
+        if (value == kInt128Min) {
+            return std::nullopt;
+        }
+        value = -value;
+    }
+    return value;
+}
+
+double int_true_divide(Int128 x, Int128 y) {
+    const bool negative = (x < 0) != (y < 0);
+    const auto magnitude = [](Int128 v) {
+        return v < 0 ? UInt128{0} - static_cast<UInt128>(v) : static_cast<UInt128>(v);
+    };
+    const UInt128 a = magnitude(x);
+    const UInt128 b = magnitude(y);
+    constexpr UInt128 exact = UInt128{1} << 53;
+    if (a <= exact && b <= exact) { // both exact as doubles: one correctly rounded division
+        const double q = static_cast<double>(a) / static_cast<double>(b);
+        return negative ? -q : q;
+    }
+    // Long division to at least 55 significant bits, then a sticky bit for what remains:
+    // converting that integer to double rounds exactly as the true quotient would round.
+    UInt128 q = a / b;
+    UInt128 r = a % b;
+    int shift = 0;
+    while (q < (UInt128{1} << 55)) {
+        r <<= 1;
+        q <<= 1;
+        if (r >= b) {
+            r -= b;
+            q |= 1;
+        }
+        ++shift;
+    }
+    if (r != 0) {
+        q |= 1;
+    }
+    const double result = std::ldexp(static_cast<double>(q), -shift);
+    return negative ? -result : result;
+}
+
+namespace {
+
+// <0, 0 or >0 as the integer v is below, equal to or above d (not NaN), exactly: Python
+// compares ints with floats without rounding the int (2**53 + 1 != 2.0**53).
+int compare_exact(Int128 v, double d) {
+    if (d >= 0x1p127) {
+        return -1;
+    }
+    if (d < -0x1p127) {
+        return 1;
+    }
+    const double whole = std::trunc(d);
+    const auto w = static_cast<Int128>(whole); // exact: |whole| < 2**127
+    if (v != w) {
+        return v < w ? -1 : 1;
+    }
+    return d > whole ? -1 : (d < whole ? 1 : 0);
+}
+
+} // namespace
+
+Value Value::integer(Int128 v) {
+    if (v >= INT64_MIN && v <= INT64_MAX) {
+        return Value(static_cast<int64_t>(v));
+    }
+    Value out;
+    out.kind_ = Kind::integer;
+    out.big_ = true;
+    out.int_ = v < 0 ? INT64_MIN : INT64_MAX;
+    out.str_ = int128_digits(v);
+    return out;
+}
+
+Int128 Value::as_wide() const {
+    if (!big_) {
+        return int_;
+    }
+    return *parse_int128(str_); // written by integer(), so always digits that fit
+}
+
 Value Value::undefined(std::string message) {
     Value v;
     v.set_string(std::move(message));
@@ -268,7 +386,7 @@ Value Value::from_json_at(const nlohmann::ordered_json& json, size_t max_depth, 
     case nlohmann::ordered_json::value_t::number_integer:
         return Value(json.get<int64_t>());
     case nlohmann::ordered_json::value_t::number_unsigned:
-        return Value(static_cast<int64_t>(json.get<uint64_t>()));
+        return integer(static_cast<Int128>(json.get<uint64_t>())); // past 2**63 too
     case nlohmann::ordered_json::value_t::number_float:
         return Value(json.get<double>());
     case nlohmann::ordered_json::value_t::string:
@@ -435,7 +553,7 @@ void Value::append_repr(std::string& out) const {
         out += int_ ? "True" : "False";
         return;
     case Kind::integer:
-        out += std::to_string(int_);
+        out += big_ ? str_ : std::to_string(int_);
         return;
     case Kind::floating:
         out += format_float(float_);
@@ -546,10 +664,15 @@ std::string Value::object_type_repr() const {
 
 bool Value::equals(const Value& other) const {
     if (is_number() && other.is_number()) {
-        if (is_float() || other.is_float()) {
-            return as_double() == other.as_double();
+        if (is_float() && other.is_float()) {
+            return float_ == other.float_;
         }
-        return int_ == other.int_;
+        if (is_float() || other.is_float()) {
+            const double d = is_float() ? float_ : other.float_;
+            const Int128 i = is_float() ? other.as_wide() : as_wide();
+            return !std::isnan(d) && compare_exact(i, d) == 0;
+        }
+        return as_wide() == other.as_wide();
     }
     if (kind_ != other.kind_) {
         return false;
@@ -609,10 +732,16 @@ bool Value::less_than(const Value& other, std::string_view op, bool swapped) con
     left.require_defined();
     right.require_defined();
     if (is_number() && other.is_number()) {
-        if (is_float() || other.is_float()) {
-            return as_double() < other.as_double();
+        if (is_float() && other.is_float()) {
+            return float_ < other.float_;
         }
-        return int_ < other.int_;
+        if (is_float()) {
+            return !std::isnan(float_) && compare_exact(other.as_wide(), float_) > 0;
+        }
+        if (other.is_float()) {
+            return !std::isnan(other.float_) && compare_exact(as_wide(), other.float_) < 0;
+        }
+        return as_wide() < other.as_wide();
     }
     if (is_string() && other.is_string()) {
         charge_copy(std::min(as_string().size(), other.as_string().size()));

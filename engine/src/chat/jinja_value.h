@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -39,6 +40,19 @@ enum class Kind : uint8_t {
 class Value;
 class Interpreter;
 struct LoopState;
+
+// Python's ints are exact at any size; Hearth's are exact from -2**127 to 2**127 - 1, and
+// arithmetic past that raises OverflowError ("integer result too large"): never a wrong value.
+__extension__ using Int128 = __int128;
+__extension__ using UInt128 = unsigned __int128;
+inline constexpr Int128 kInt128Max = static_cast<Int128>(~UInt128{0} >> 1);
+inline constexpr Int128 kInt128Min = -kInt128Max - 1;
+// The digits of |v| in `base` (2..36), with a leading '-' when v < 0 and `sign` is set.
+std::string int128_digits(Int128 v, unsigned base = 10, bool upper = false, bool sign = true);
+// An optional sign and decimal digits (nothing else), when the value fits Int128.
+std::optional<Int128> parse_int128(std::string_view text);
+// Python's int / int: the quotient correctly rounded to a double (y != 0).
+double int_true_divide(Int128 x, Int128 y);
 
 struct CallArgs {
     std::vector<Value> positional;
@@ -108,7 +122,11 @@ public:
 
     bool as_bool() const { return int_ != 0; }
     int64_t as_int() const { return int_; } // integers and booleans
-    double as_double() const { return is_float() ? float_ : static_cast<double>(int_); }
+    double as_double() const {
+        return is_float() ? float_
+               : big_     ? static_cast<double>(as_wide())
+                          : static_cast<double>(int_);
+    }
     const std::string& as_string() const { return shared_str_ ? *shared_str_ : str_; }
     ListObj& as_list() const { return *static_cast<ListObj*>(obj_.get()); }
     DictObj& as_dict() const { return *static_cast<DictObj*>(obj_.get()); }
@@ -137,6 +155,13 @@ public:
     // `a > b` is computed b < a); UndefinedError when either is Undefined.
     bool less_than(const Value& other, std::string_view op = "<", bool swapped = false) const;
 
+    // An integer: 64-bit values as such, larger ones (from JSON, literals or arithmetic) kept
+    // exactly. as_int() gives those the nearest 64-bit value, which is past every count and
+    // index limit; as_wide() the exact one.
+    static Value integer(Int128 v);
+    bool is_big_int() const { return big_; }
+    Int128 as_wide() const; // integers and booleans
+
     // Whether this is the only reference to its list, dict, callable or loop.
     bool is_last_reference() const { return obj_ && obj_.use_count() == 1; }
 
@@ -149,6 +174,7 @@ private:
     static Value from_json_at(const nlohmann::ordered_json& json, size_t max_depth, size_t depth);
 
     Kind kind_ = Kind::undefined;
+    bool big_ = false; // an integer past 64 bits: its decimal digits in str_, int_ saturated
     int64_t int_ = 0;
     double float_ = 0;
     // The string value, or an Undefined's message: short ones in place (copies of values are

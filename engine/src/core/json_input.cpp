@@ -35,6 +35,37 @@ size_t json_nesting_depth(std::string_view text) {
     return deepest;
 }
 
+namespace {
+
+// A SAX pass that finds the first integer nlohmann could not keep exactly: it reaches
+// number_float with text that has no fraction or exponent.
+struct InexactIntegerFinder : nlohmann::json_sax<nlohmann::ordered_json> {
+    std::string found;
+
+    bool number_float(number_float_t, const string_t& text) override {
+        if (found.empty() && text.find_first_of(".eE") == string_t::npos) {
+            found = text;
+        }
+        return true;
+    }
+    bool null() override { return true; }
+    bool boolean(bool) override { return true; }
+    bool number_integer(number_integer_t) override { return true; }
+    bool number_unsigned(number_unsigned_t) override { return true; }
+    bool string(string_t&) override { return true; }
+    bool binary(binary_t&) override { return true; }
+    bool start_object(std::size_t) override { return true; }
+    bool key(string_t&) override { return true; }
+    bool end_object() override { return true; }
+    bool start_array(std::size_t) override { return true; }
+    bool end_array() override { return true; }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+        return false;
+    }
+};
+
+} // namespace
+
 size_t json_value_depth(const nlohmann::ordered_json& value) {
     std::vector<std::pair<const nlohmann::ordered_json*, size_t>> pending{{&value, 0}};
     size_t deepest = 0;
@@ -65,7 +96,18 @@ Result<nlohmann::ordered_json> parse_json_input(std::string_view text, std::stri
                                 depth, limits.max_depth));
     }
     try {
-        return nlohmann::ordered_json::parse(text);
+        nlohmann::ordered_json value = nlohmann::ordered_json::parse(text);
+        InexactIntegerFinder finder;
+        nlohmann::ordered_json::sax_parse(text, &finder);
+        if (!finder.found.empty()) {
+            const std::string shown =
+                finder.found.size() > 48 ? finder.found.substr(0, 45) + "..." : finder.found;
+            return fail(ErrorCode::bad_format,
+                        fmt::format("{} holds the integer {}, outside the range Hearth keeps "
+                                    "exactly (-2^63 to 2^64 - 1)",
+                                    what, shown));
+        }
+        return value;
     } catch (const nlohmann::json::exception& error) {
         // nlohmann's message names the byte and what it expected there.
         return fail(ErrorCode::bad_format,
