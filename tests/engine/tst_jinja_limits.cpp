@@ -366,6 +366,19 @@ private slots:
                  std::string("list is too large (1000001 items, more than 1000000)"));
     }
 
+    void variables_hold_at_most_a_million_items() {
+        // As lists built during a render: a 64 MB messages file of `0,` holds 32 million.
+        auto parsed = hearth::ChatTemplate::parse("{{ messages | length }}");
+        QVERIFY(parsed);
+        auto out = parsed->render(variables("messages", ordered_json(std::vector<int>(1'000'000))));
+        QVERIFY2(out, out ? "" : out.error().message.c_str());
+        QCOMPARE(*out, std::string("1000000"));
+        out = parsed->render(variables("messages", ordered_json(std::vector<int>(1'000'001))));
+        QVERIFY(!out);
+        QCOMPARE(out.error().message, std::string("template variables hold an array or object of "
+                                                  "1000001 items, over the limit of 1000000"));
+    }
+
     void variables_at_the_nesting_limit_render() {
         auto parsed = hearth::ChatTemplate::parse("{{ messages | length }}");
         QVERIFY(parsed);

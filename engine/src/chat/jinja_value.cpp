@@ -19,10 +19,6 @@ void raise(std::string type, std::string message) {
 
 namespace {
 
-thread_local size_t t_nesting = 0;
-thread_local size_t t_max_text = SIZE_MAX;
-thread_local uint64_t t_work_max = UINT64_MAX; // UINT64_MAX: no budget, charges are free
-thread_local uint64_t t_work_used = 0;
 // The lists and dicts whose repr is being written, innermost last: a namespace can hold
 // itself, and Python prints the repeated container as [...] or {...}.
 thread_local std::vector<const void*> t_repr_stack;
@@ -93,73 +89,6 @@ DictObj::~DictObj() {
     release_iteratively(pending);
 }
 
-NestingGuard::NestingGuard(const char* what) {
-    if (t_nesting >= kMaxValueNesting) {
-        raise("RecursionError", std::string("maximum recursion depth exceeded") + what);
-    }
-    ++t_nesting;
-}
-
-NestingGuard::~NestingGuard() {
-    --t_nesting;
-}
-
-TextLimitScope::TextLimitScope(size_t max_bytes) : previous_(t_max_text) {
-    t_max_text = max_bytes;
-}
-
-TextLimitScope::~TextLimitScope() {
-    t_max_text = previous_;
-}
-
-WorkBudget::WorkBudget(uint64_t max_units)
-    : previous_max_(t_work_max), previous_used_(t_work_used) {
-    t_work_max = std::min<uint64_t>(max_units, UINT64_MAX - 1);
-    t_work_used = 0;
-}
-
-WorkBudget::~WorkBudget() {
-    t_work_max = previous_max_;
-    t_work_used = previous_used_;
-}
-
-void charge_work(uint64_t units) {
-    if (t_work_max == UINT64_MAX) {
-        return;
-    }
-    // Saturating: a charge computed from a huge count must not wrap around to a small one.
-    t_work_used = units > UINT64_MAX - t_work_used ? UINT64_MAX : t_work_used + units;
-    if (t_work_used > t_work_max) {
-        t_work_used = t_work_max; // later charges (while unwinding) fail the same way
-        raise("TemplateRuntimeError",
-              "template rendering exceeded its work budget (" + std::to_string(t_work_max) +
-                  " units of work: loop iterations, expressions, and the text and items "
-                  "they handle)");
-    }
-}
-
-void check_list_size(size_t items) {
-    if (items > kMaxListItems) {
-        raise("MemoryError", "list is too large (" + std::to_string(items) + " items, more than " +
-                                 std::to_string(kMaxListItems) + ")");
-    }
-}
-
-void charge_items(size_t items) {
-    charge_work(items > UINT64_MAX / kWorkPerItem ? UINT64_MAX : items * kWorkPerItem);
-}
-
-void check_text_size(const std::string& text) {
-    check_text_size(text.size());
-}
-
-void check_text_size(size_t bytes) {
-    if (bytes > t_max_text) {
-        raise("TemplateRuntimeError",
-              "rendered output is too large (more than " + std::to_string(t_max_text) + " bytes)");
-    }
-}
-
 // Lookups scan the items (dicts in templates are small, and keep Python's order): each key
 // compared is charged, so that a dict of 100,000 keys looked up in a loop stops at the budget.
 const Value* DictObj::find(const Value& key) const {
@@ -201,105 +130,6 @@ void DictObj::set(Value key, Value value) {
     charge_items(scanned + 1);
     items.emplace_back(std::move(key), std::move(value));
 }
-
-std::string int128_digits(Int128 v, unsigned base, bool upper, bool sign) {
-    const char* digits =
-        upper ? "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ" : "0123456789abcdefghijklmnopqrstuvwxyz";
-    UInt128 magnitude = v < 0 ? UInt128{0} - static_cast<UInt128>(v) : static_cast<UInt128>(v);
-    std::string out;
-    do {
-        out += digits[static_cast<unsigned>(magnitude % base)];
-        magnitude /= base;
-    } while (magnitude != 0);
-    if (v < 0 && sign) {
-        out += '-';
-    }
-    std::reverse(out.begin(), out.end());
-    return out;
-}
-
-std::optional<Int128> parse_int128(std::string_view text) {
-    bool negative = false;
-    if (!text.empty() && (text.front() == '-' || text.front() == '+')) {
-        negative = text.front() == '-';
-        text.remove_prefix(1);
-    }
-    if (text.empty()) {
-        return std::nullopt;
-    }
-    // Accumulated negatively: the most negative value has no positive counterpart.
-    Int128 value = 0;
-    for (const char c : text) {
-        if (c < '0' || c > '9') {
-            return std::nullopt;
-        }
-        if (__builtin_mul_overflow(value, 10, &value) ||
-            __builtin_sub_overflow(value, c - '0', &value)) {
-            return std::nullopt;
-        }
-    }
-    if (!negative) {
-        if (value == kInt128Min) {
-            return std::nullopt;
-        }
-        value = -value;
-    }
-    return value;
-}
-
-double int_true_divide(Int128 x, Int128 y) {
-    const bool negative = (x < 0) != (y < 0);
-    const auto magnitude = [](Int128 v) {
-        return v < 0 ? UInt128{0} - static_cast<UInt128>(v) : static_cast<UInt128>(v);
-    };
-    const UInt128 a = magnitude(x);
-    const UInt128 b = magnitude(y);
-    constexpr UInt128 exact = UInt128{1} << 53;
-    if (a <= exact && b <= exact) { // both exact as doubles: one correctly rounded division
-        const double q = static_cast<double>(a) / static_cast<double>(b);
-        return negative ? -q : q;
-    }
-    // Long division to at least 55 significant bits, then a sticky bit for what remains:
-    // converting that integer to double rounds exactly as the true quotient would round.
-    UInt128 q = a / b;
-    UInt128 r = a % b;
-    int shift = 0;
-    while (q < (UInt128{1} << 55)) {
-        r <<= 1;
-        q <<= 1;
-        if (r >= b) {
-            r -= b;
-            q |= 1;
-        }
-        ++shift;
-    }
-    if (r != 0) {
-        q |= 1;
-    }
-    const double result = std::ldexp(static_cast<double>(q), -shift);
-    return negative ? -result : result;
-}
-
-namespace {
-
-// <0, 0 or >0 as the integer v is below, equal to or above d (not NaN), exactly: Python
-// compares ints with floats without rounding the int (2**53 + 1 != 2.0**53).
-int compare_exact(Int128 v, double d) {
-    if (d >= 0x1p127) {
-        return -1;
-    }
-    if (d < -0x1p127) {
-        return 1;
-    }
-    const double whole = std::trunc(d);
-    const auto w = static_cast<Int128>(whole); // exact: |whole| < 2**127
-    if (v != w) {
-        return v < w ? -1 : 1;
-    }
-    return d > whole ? -1 : (d < whole ? 1 : 0);
-}
-
-} // namespace
 
 Value Value::integer(Int128 v) {
     if (v >= INT64_MIN && v <= INT64_MAX) {
@@ -670,7 +500,7 @@ bool Value::equals(const Value& other) const {
         if (is_float() || other.is_float()) {
             const double d = is_float() ? float_ : other.float_;
             const Int128 i = is_float() ? other.as_wide() : as_wide();
-            return !std::isnan(d) && compare_exact(i, d) == 0;
+            return !std::isnan(d) && compare_int_float(i, d) == 0;
         }
         return as_wide() == other.as_wide();
     }
@@ -736,10 +566,10 @@ bool Value::less_than(const Value& other, std::string_view op, bool swapped) con
             return float_ < other.float_;
         }
         if (is_float()) {
-            return !std::isnan(float_) && compare_exact(other.as_wide(), float_) > 0;
+            return !std::isnan(float_) && compare_int_float(other.as_wide(), float_) > 0;
         }
         if (other.is_float()) {
-            return !std::isnan(other.float_) && compare_exact(as_wide(), other.float_) < 0;
+            return !std::isnan(other.float_) && compare_int_float(as_wide(), other.float_) < 0;
         }
         return as_wide() < other.as_wide();
     }

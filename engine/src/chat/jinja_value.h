@@ -53,6 +53,9 @@ std::string int128_digits(Int128 v, unsigned base = 10, bool upper = false, bool
 std::optional<Int128> parse_int128(std::string_view text);
 // Python's int / int: the quotient correctly rounded to a double (y != 0).
 double int_true_divide(Int128 x, Int128 y);
+// <0, 0 or >0 as v is below, equal to or above d (not NaN), exactly: Python compares ints
+// with floats without rounding the int (2**53 + 1 != 2.0**53).
+int compare_int_float(Int128 v, double d);
 
 struct CallArgs {
     std::vector<Value> positional;

@@ -64,6 +64,20 @@ struct InexactIntegerFinder : nlohmann::json_sax<nlohmann::ordered_json> {
     }
 };
 
+// Whether the text has 19 digits in a row anywhere: an integer outside nlohmann's exact range
+// has at least that many, and most texts (a tokenizer.json of 20 MB) have none, so they skip
+// the second pass.
+bool has_long_digit_run(std::string_view text) {
+    size_t run = 0;
+    for (const char c : text) {
+        run = c >= '0' && c <= '9' ? run + 1 : 0;
+        if (run >= 19) {
+            return true;
+        }
+    }
+    return false;
+}
+
 } // namespace
 
 size_t json_value_depth(const nlohmann::ordered_json& value) {
@@ -98,7 +112,9 @@ Result<nlohmann::ordered_json> parse_json_input(std::string_view text, std::stri
     try {
         nlohmann::ordered_json value = nlohmann::ordered_json::parse(text);
         InexactIntegerFinder finder;
-        nlohmann::ordered_json::sax_parse(text, &finder);
+        if (has_long_digit_run(text)) {
+            nlohmann::ordered_json::sax_parse(text, &finder);
+        }
         if (!finder.found.empty()) {
             const std::string shown =
                 finder.found.size() > 48 ? finder.found.substr(0, 45) + "..." : finder.found;
