@@ -1,7 +1,7 @@
 // A new user's first run, end to end in the real window (Main.qml, offscreen) with a fresh
 // profile and a fake home: no model, so the empty state offers the catalog's recommended
 // model and the model LM Studio already downloaded ("1 model found on this computer, 1 from
-// other apps"); Load uses that file where it is. Then, with no model again, one click on
+// other apps"; the Models panel's row says "from LM Studio"); Load uses that file where it is. Then, with no model again, one click on
 // the recommended model's button: the Hub's listing and the file come from a local server on
 // 127.0.0.1 standing in for Hugging Face (redirecting the download to a slow "CDN", as the
 // Hub does), the progress bar moves, the downloader checks the SHA-256, and the model is
@@ -85,6 +85,18 @@ QQuickItem* findVisible(QQuickItem* parent, const QString& name) {
     return nullptr;
 }
 
+// The texts of the labels called `name` below `parent`, shown or not.
+QStringList textsOf(QQuickItem* parent, const QString& name) {
+    QStringList texts;
+    for (QQuickItem* child : parent->childItems()) {
+        if (child->objectName() == name) {
+            texts << child->property("text").toString();
+        }
+        texts << textsOf(child, name);
+    }
+    return texts;
+}
+
 } // namespace
 
 class TestFirstRun : public QObject {
@@ -151,6 +163,9 @@ void TestFirstRun::emptyStateDownloadsAndLoads() {
     QCOMPARE(count->property("text").toString(),
              QStringLiteral("1 model found on this computer, 1 from other apps. They load from "
                             "where they are; nothing is copied."));
+    // The Models panel's row says where it came from.
+    QCOMPARE(textsOf(window->contentItem(), QStringLiteral("modelOrigin")),
+             QStringList{QStringLiteral("from LM Studio")});
 
     // 2. Load what LM Studio downloaded, where it is.
     QVERIFY(click(window, findVisible(firstRun, QStringLiteral("loadFound"))));
