@@ -1,12 +1,13 @@
 // A new user's first run, end to end in the real window (Main.qml, offscreen) with a fresh
 // profile and a fake home: no model, so the empty state offers the catalog's recommended
 // model and the model LM Studio already downloaded ("1 model found on this computer, 1 from
-// other apps"; the Models panel's row says "from LM Studio"); Load uses that file where it is. Then, with no model again, one click on
-// the recommended model's button: the Hub's listing and the file come from a local server on
-// 127.0.0.1 standing in for Hugging Face (redirecting the download to a slow "CDN", as the
-// Hub does), the progress bar moves, the downloader checks the SHA-256, and the model is
-// loaded. "Browse the catalog" opens the Models panel's Download tab. Then what a failed
-// download says: a checksum that does not match, a repository the Hub does not have.
+// other apps"; the Models panel's row says "from LM Studio"); Load uses that file where it
+// is. Then, with no model again, one click on the recommended model's button: the Hub's
+// listing and the file come from a local server on 127.0.0.1 standing in for Hugging Face
+// (redirecting the download to a slow "CDN", as the Hub does), the progress bar moves, the
+// downloader checks the SHA-256, and the model is loaded. "Browse the catalog" opens the Models
+// panel's Download tab. Then what a failed download says: a checksum that does not match, a
+// repository the Hub does not have.
 #include "chat_controller.h"
 #include "download_test_server.h"
 #include "test_support.h"
