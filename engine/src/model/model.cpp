@@ -87,6 +87,23 @@ private:
     size_t used_ = 0;
 };
 
+// The Q, K and V biases are optional together: the forward pass adds all three when the
+// first is there, so a layer with only some of them would read past an empty one.
+Result<void> check_qkv_biases(const LayerWeights& layer, const std::string& prefix) {
+    const std::pair<const std::vector<float>*, const char*> biases[] = {
+        {&layer.bq, "attn_q.bias"}, {&layer.bk, "attn_k.bias"}, {&layer.bv, "attn_v.bias"}};
+    const bool any = std::ranges::any_of(biases, [](auto& b) { return !b.first->empty(); });
+    for (const auto& [bias, name] : biases) {
+        if (any && bias->empty()) {
+            return fail(ErrorCode::bad_format,
+                        fmt::format("tensor '{}{}' is missing: the Q, K and V biases come "
+                                    "together",
+                                    prefix, name));
+        }
+    }
+    return {};
+}
+
 Result<void> bind_layers(Model::Impl& m, Binder& bind) {
     const ModelInfo& info = m.info;
     const uint64_t q_width = uint64_t{info.n_head} * info.head_dim_k;
@@ -137,6 +154,9 @@ Result<void> bind_layers(Model::Impl& m, Binder& bind) {
             if (!step) {
                 return std::unexpected(step.error());
             }
+        }
+        if (auto biases = check_qkv_biases(layer, p); !biases) {
+            return biases;
         }
     }
     return {};
