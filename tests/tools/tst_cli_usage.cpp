@@ -196,10 +196,10 @@ private slots:
             << QStringList{"bench", m, "--bogus"} << "unknown option --bogus";
     }
 
-    // An input that still makes the engine throw: a context whose KV cache does not fit in the
-    // memory the process may use (here an address-space limit of ~290 MiB; the model maps 94
-    // MiB, the 8192-token cache needs 180 MiB more). std::bad_alloc escaped to std::terminate
-    // and hearth-cli aborted; now it says what ran out and exits 1.
+    // A context whose KV cache does not fit in the memory the process may use (here an
+    // address-space limit of ~290 MiB; the model maps 94 MiB, the 8192-token cache needs 180
+    // MiB more). std::bad_alloc escaped to std::terminate and hearth-cli aborted; now the
+    // session returns an out-of-memory error that names the KV cache, and hearth-cli exits 1.
     void running_out_of_memory_ends_in_a_message() {
         HEARTH_REQUIRE_DEFAULT_MODEL(model);
         QProcess process;
@@ -212,7 +212,8 @@ private slots:
         const QByteArray err = process.readAllStandardError();
         QCOMPARE(process.exitStatus(), QProcess::NormalExit); // not SIGABRT
         QVERIFY2(process.exitCode() == 1, err.constData());
-        QVERIFY2(err.contains("hearth-cli") && err.contains("memory"), err.constData());
+        QVERIFY2(err.contains("hearth-cli") && err.contains("not enough memory for the KV cache"),
+                 err.constData());
     }
 
     // Text read whole (a prompt, a perplexity text, a tokenizer input, a messages file) comes

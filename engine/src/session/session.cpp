@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fmt/format.h>
+#include <new>
 
 namespace hearth {
 
@@ -102,6 +103,14 @@ Result<SessionOptions> resolve(const ModelInfo& info, const SessionOptions& opti
     return resolved;
 }
 
+// The CPU KV cache one session of these options holds, in GiB (for messages).
+double cpu_cache_gib(const ModelInfo& info, const SessionOptions& resolved) {
+    const cpu::KvCache empty(info.n_layer, 0, info.n_head_kv * info.head_dim_k,
+                             info.n_head_kv * info.head_dim_v, resolved.kv_type);
+    const double row_bytes = static_cast<double>(empty.k_row_bytes() + empty.v_row_bytes());
+    return row_bytes * info.n_layer * resolved.n_ctx / double(1u << 30);
+}
+
 std::unique_ptr<Session::Impl> make_impl(std::shared_ptr<const Model> model,
                                          const SessionOptions& resolved,
                                          std::optional<CudaSlot> cuda) {
@@ -170,7 +179,18 @@ Result<std::vector<Session>> Session::create_group(std::shared_ptr<const Model> 
                             .n_seq = static_cast<uint32_t>(n),
                             .device = resolved->cuda_device};
         }
-        sessions.push_back(Session(make_impl(model, *resolved, std::move(slot))));
+        // A file's sizes can be valid and still imply a cache larger than this machine's
+        // memory: that is an error for the caller to show, not an abort.
+        try {
+            sessions.push_back(Session(make_impl(model, *resolved, std::move(slot))));
+        } catch (const std::bad_alloc&) {
+            const std::string sequences = n == 1 ? "" : fmt::format(" for each of {} sequences", n);
+            return fail(
+                ErrorCode::out_of_memory,
+                fmt::format("not enough memory for the KV cache of {} tokens ({:.2f} GiB){}: "
+                            "use a shorter context",
+                            resolved->n_ctx, cpu_cache_gib(model->info(), *resolved), sequences));
+        }
     }
     return sessions;
 }
