@@ -54,7 +54,9 @@ std::optional<ModelSummary> load(EngineThread& engine, const QString& path, cons
         worker->loadModel(path, contextLength, 2, QStringLiteral("cpu"), QStringLiteral("auto"),
                           kvType);
     });
-    QTest::qWaitFor([&] { return summary || !failure.isEmpty(); }, 120000);
+    if (!QTest::qWaitFor([&] { return summary || !failure.isEmpty(); }, 120000)) {
+        qWarning("the model did not load within 120 s");
+    }
     if (!failure.isEmpty()) {
         qWarning("load failed: %s", qPrintable(failure));
     }
@@ -95,7 +97,9 @@ void TestKvCacheType::initTestCase() {
 
 void TestKvCacheType::fitBadgeTakesTheType() {
     const hearth::ModelInfo info = infoOf(hearth::test::data_dir() / "arch" / "llama.gguf");
-    FitTarget target{.nCtx = 256, .hostAvailableBytes = uint64_t(1) << 34};
+    FitTarget target;
+    target.nCtx = 256;
+    target.hostAvailableBytes = uint64_t(1) << 34;
     const FitBadge f16 = assessFit(info, target);
     target.kvType = hearth::KvCacheType::q8_0;
     const FitBadge q8 = assessFit(info, target);
