@@ -169,7 +169,11 @@ private slots:
         QCOMPARE(app.out.trimmed(), QStringLiteral("hearth ") + kVersion);
         const Ran bench = run(bin + QStringLiteral("hearth-bench"), {});
         QCOMPARE(bench.exitCode, 2);
-        QVERIFY2(bench.err.contains(QStringLiteral("usage: hearth-bench")), qPrintable(bench.err));
+        QVERIFY2(bench.err.contains(QStringLiteral("hearth-bench --help")), qPrintable(bench.err));
+        const Ran benchHelp = run(bin + QStringLiteral("hearth-bench"), {QStringLiteral("--help")});
+        QCOMPARE(benchHelp.exitCode, 0);
+        QVERIFY2(benchHelp.out.startsWith(QStringLiteral("usage: hearth-bench")),
+                 qPrintable(benchHelp.out));
     }
 
     void desktopEntryValidates() {
