@@ -14,12 +14,15 @@
 #include <QObject>
 #include <QtTest>
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <future>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
@@ -623,6 +626,47 @@ private slots:
         QCOMPARE(total.load(), int64_t{10000} * (63 * 64 / 2));
         qInfo("10000 parallel_for(64) on 2 threads: %.1f us each", loop_seconds * 1e6 / 10000);
         QVERIFY2(loop_seconds < 30.0, "parallel_for hand-offs are far too slow");
+    }
+
+    // A worker late for a parallel_for (the caller took every chunk and closed it) must not
+    // slip into the next job before it is announced and then run it again once it is: that
+    // ran run()'s job twice on one thread, and run() then waited forever for a count below
+    // zero (the app's end-to-end test hung in attention once). Alternating the two kinds of
+    // job 200,000 times hit it within about 30,000 on two threads. The loop runs on its own
+    // thread so that a hang fails the test in a minute instead of stopping it.
+    void late_worker_never_runs_a_job_twice() {
+        constexpr int kThreads = 2;
+        auto outcome = std::make_shared<std::promise<std::string>>();
+        std::future<std::string> done = outcome->get_future();
+        std::thread loop([outcome] {
+            ThreadPool pool(kThreads);
+            std::array<std::atomic<int>, kThreads> runs{};
+            for (int i = 0; i < 200'000; ++i) {
+                pool.parallel_for(2, 1, [](int64_t, int64_t) {});
+                for (auto& count : runs) {
+                    count.store(0);
+                }
+                pool.run(
+                    [&runs](int index, int) { runs[static_cast<size_t>(index)].fetch_add(1); });
+                for (int t = 0; t < kThreads; ++t) {
+                    if (runs[static_cast<size_t>(t)].load() != 1) {
+                        outcome->set_value("job " + std::to_string(i) + ": thread " +
+                                           std::to_string(t) + " ran it " +
+                                           std::to_string(runs[static_cast<size_t>(t)].load()) +
+                                           " times");
+                        return;
+                    }
+                }
+            }
+            outcome->set_value("");
+        });
+        if (done.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+            loop.detach(); // stuck in run(): the process ends with it
+            QFAIL("run() never returned: a worker ran a job twice");
+        }
+        loop.join();
+        const std::string failure = done.get();
+        QVERIFY2(failure.empty(), failure.c_str());
     }
 
     // A job after the workers have fallen asleep still runs everywhere (the wake-up path).

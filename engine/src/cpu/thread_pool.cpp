@@ -1,12 +1,16 @@
 // The thread pool: workers created once, woken per job by a generation counter.
 //
-// Hand-off: the caller publishes the job, marks it open and bumps `generation`; workers spin
-// on it for up to kSpinTime (a decode step issues a job every few microseconds, and a futex
-// wake-up costs tens), then sleep on a condition variable. A worker enters a job by
-// incrementing `inside` and checking that the job is still open and current. run() waits for
-// every worker (`pending`); parallel_for() only for the chunks, so on a machine busy with
-// other processes the caller takes the chunks of a worker that is not scheduled. Either way
-// the caller then closes the job and waits until no worker is inside it before returning.
+// Hand-off: `generation` is odd while a job is open and even while none is. The caller
+// publishes the job and bumps `generation` to odd; workers spin on it for up to kSpinTime (a
+// decode step issues a job every few microseconds, and a futex wake-up costs tens), then
+// sleep on a condition variable. A worker enters a job by incrementing `inside` and checking
+// that `generation` still holds the odd value it saw: open and current are one atomic fact,
+// so a worker late for one job can neither run the next one early nor run it twice (with a
+// separate "open" flag it could, between the flag and the bump, and run() then waited
+// forever for a count that had gone below zero). run() waits for every worker (`pending`);
+// parallel_for() only for the chunks, so on a machine busy with other processes the caller
+// takes the chunks of a worker that is not scheduled. Either way the caller then closes the
+// job (bumps `generation` to even) and waits until no worker is inside it before returning.
 #include "cpu/thread_pool.h"
 
 #include <algorithm>
@@ -44,13 +48,12 @@ struct ThreadPool::State {
     int n_threads = 1;
     std::vector<std::thread> workers;
 
-    // The job: written by the caller before `open` and `generation` are published.
+    // The job: written by the caller before `generation` turns odd, while no worker is inside.
     const std::function<void(int, int)>* job = nullptr;
     bool every_thread = false; // run(): each worker must take part; parallel_for(): optional
-    std::atomic<uint64_t> generation{0};
-    std::atomic<bool> open{false};
-    std::atomic<int> inside{0};  // workers between entering and leaving a job
-    std::atomic<int> pending{0}; // run(): workers yet to finish
+    std::atomic<uint64_t> generation{0}; // odd: a job is open; even: none is
+    std::atomic<int> inside{0};          // workers between entering and leaving a job
+    std::atomic<int> pending{0};         // run(): workers yet to finish
     std::atomic<bool> stop{false};
 
     // parallel_for's loop: chunks handed out from `next`.
@@ -74,11 +77,13 @@ struct ThreadPool::State {
                 return;
             }
             seen = now;
+            if ((now & 1) == 0) {
+                continue; // a job was closed: wait for the next one
+            }
             // Enter, then check the job is still the one announced: a worker that comes late
             // to a parallel_for the caller has already finished and closed leaves untouched.
             inside.fetch_add(1, std::memory_order_seq_cst);
-            if (open.load(std::memory_order_seq_cst) &&
-                generation.load(std::memory_order_seq_cst) == now) {
+            if (generation.load(std::memory_order_seq_cst) == now) {
                 (*job)(index, n_threads);
                 if (every_thread) {
                     pending.fetch_sub(1, std::memory_order_acq_rel);
@@ -125,14 +130,13 @@ struct ThreadPool::State {
         job = &fn;
         every_thread = all;
         pending.store(all ? n_threads - 1 : 0, std::memory_order_relaxed);
-        open.store(true, std::memory_order_seq_cst);
-        generation.fetch_add(1, std::memory_order_seq_cst);
+        generation.fetch_add(1, std::memory_order_seq_cst); // odd: open
         notify();
         fn(0, n_threads);
         spin_until([&] { return pending.load(std::memory_order_acquire) == 0; });
         // Close the job, then wait out the workers inside it: after this no worker touches
         // `fn` or the loop state, which live only as long as this call.
-        open.store(false, std::memory_order_seq_cst);
+        generation.fetch_add(1, std::memory_order_seq_cst); // even: closed
         spin_until([&] { return inside.load(std::memory_order_seq_cst) == 0; });
     }
 
