@@ -209,7 +209,9 @@ ColumnLayout {
                         }
                         RadioButton {
                             objectName: "kvQ8_0"
-                            text: qsTr("Q8_0 (half the memory)")
+                            // The note below says what it saves; the row stays as narrow
+                            // as the panel.
+                            text: qsTr("Q8_0")
                             ButtonGroup.group: kvGroup
                             checked: root.library.kvType === "q8_0"
                             onClicked: root.library.kvType = "q8_0"
