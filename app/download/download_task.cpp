@@ -327,13 +327,7 @@ void DownloadTask::onFinished() {
 
 // The reply, no longer this task's: no more signals from it, deleted later.
 QNetworkReply* DownloadTask::takeReply() {
-    QNetworkReply* reply = m_reply;
-    m_reply = nullptr;
-    if (reply) {
-        disconnect(reply, nullptr, this, nullptr);
-        reply->deleteLater();
-    }
-    return reply;
+    return HttpPolicy::takeReply(m_reply, this);
 }
 
 // What a finished response (or one ended at its headers) means for the download.

@@ -55,6 +55,16 @@ bool discardUnwantedBody(QNetworkReply* reply) {
     return discarded > kMaxUnwantedBodyBytes;
 }
 
+QNetworkReply* takeReply(QPointer<QNetworkReply>& reply, const QObject* receiver) {
+    QNetworkReply* taken = reply;
+    reply = nullptr;
+    if (taken) {
+        QObject::disconnect(taken, nullptr, receiver, nullptr);
+        taken->deleteLater();
+    }
+    return taken;
+}
+
 int statusOf(const QNetworkReply* reply) {
     return reply ? reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt() : 0;
 }

@@ -15,6 +15,7 @@
 
 #include <QByteArray>
 #include <QNetworkRequest>
+#include <QPointer>
 #include <QSet>
 #include <QString>
 #include <QUrl>
@@ -46,6 +47,10 @@ QString failureText(const QNetworkReply* reply, int transferTimeoutMs = kTransfe
 // Reads and drops what has arrived of a body that is not wanted. True once more than
 // kMaxUnwantedBodyBytes came: the caller then aborts the reply and acts on its headers.
 bool discardUnwantedBody(QNetworkReply* reply);
+
+// Takes `reply` from its owner: sets it to null, disconnects its signals from `receiver` and
+// deletes it later. Returns what it held (null when nothing).
+QNetworkReply* takeReply(QPointer<QNetworkReply>& reply, const QObject* receiver);
 
 // The HTTP status of a reply whose headers are in; 0 before, or when none came.
 int statusOf(const QNetworkReply* reply);

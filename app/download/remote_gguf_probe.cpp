@@ -61,13 +61,7 @@ void RemoteGgufProbe::onFinished() {
 }
 
 QNetworkReply* RemoteGgufProbe::takeReply() {
-    QNetworkReply* reply = m_reply;
-    m_reply = nullptr;
-    if (reply) {
-        disconnect(reply, nullptr, this, nullptr);
-        reply->deleteLater();
-    }
-    return reply;
+    return HttpPolicy::takeReply(m_reply, this);
 }
 
 void RemoteGgufProbe::handleResponse(QNetworkReply* reply) {

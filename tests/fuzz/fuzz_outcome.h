@@ -26,6 +26,19 @@ inline RenderOptions fuzz_render_options() {
     return options;
 }
 
+// One tool schema, for the renders that pass tools.
+inline nlohmann::ordered_json fuzz_tools() {
+    using Json = nlohmann::ordered_json;
+    return Json::array({{{"type", "function"},
+                         {"function",
+                          {{"name", "get_time"},
+                           {"description", "The time now"},
+                           {"parameters",
+                            {{"type", "object"},
+                             {"properties", {{"tz", {{"type", "string"}}}}},
+                             {"required", Json::array({"tz"})}}}}}}});
+}
+
 // FNV-1a: a stable digest of a rendered text, so that recorded outcomes stay small.
 inline uint64_t fnv1a(std::string_view text) {
     uint64_t h = 0xcbf29ce484222325ull;

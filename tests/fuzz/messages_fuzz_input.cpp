@@ -46,17 +46,6 @@ const std::vector<NamedTemplate>& templates() {
     return list;
 }
 
-Json default_tools() {
-    return Json::array({{{"type", "function"},
-                         {"function",
-                          {{"name", "get_time"},
-                           {"description", "The time now"},
-                           {"parameters",
-                            {{"type", "object"},
-                             {"properties", {{"tz", {{"type", "string"}}}}},
-                             {"required", Json::array({"tz"})}}}}}}});
-}
-
 } // namespace
 
 std::string run_messages_input(std::string_view data) {
@@ -77,7 +66,7 @@ std::string run_messages_input(std::string_view data) {
     options.render = fuzz_render_options();
     options.bos_token = "<s>";
     options.eos_token = "</s>";
-    options.tools = default_tools();
+    options.tools = fuzz_tools();
     if (nul != std::string_view::npos) {
         auto tools = parse_json_input(tools_text, "the tools file");
         out += "tools: " + (tools ? std::string("ok") : describe_error(tools.error())) + "\n";

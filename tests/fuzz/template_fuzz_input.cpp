@@ -35,17 +35,6 @@ Json rich_messages(const std::string& user_text) {
     });
 }
 
-Json tools_list() {
-    return Json::array({{{"type", "function"},
-                         {"function",
-                          {{"name", "get_time"},
-                           {"description", "The time now"},
-                           {"parameters",
-                            {{"type", "object"},
-                             {"properties", {{"tz", {{"type", "string"}}}}},
-                             {"required", Json::array({"tz"})}}}}}}});
-}
-
 } // namespace
 
 std::string run_template_input(std::string_view data) {
@@ -118,7 +107,7 @@ std::string run_template_input(std::string_view data) {
     // 2. Several turns ending with the assistant, tools given, no generation prompt, and the
     //    input's variables as extra keyword variables (the messages entry).
     chat.add_generation_prompt = false;
-    chat.tools = tools_list();
+    chat.tools = fuzz_tools();
     chat.extra = vars;
     Json messages = rich_messages(user_text);
     if (auto it = vars.find("messages"); it != vars.end()) {
