@@ -632,16 +632,27 @@ private slots:
     // slip into the next job before it is announced and then run it again once it is: that
     // ran run()'s job twice on one thread, and run() then waited forever for a count below
     // zero (the app's end-to-end test hung in attention once). Alternating the two kinds of
-    // job 200,000 times hit it within about 30,000 on two threads. The loop runs on its own
-    // thread so that a hang fails the test in a minute instead of stopping it.
+    // job hit it within about 30,000 rounds on two threads; the test runs up to 200,000, for
+    // at most 20 s. The loop runs on its own thread, watched by this one: a round that does
+    // not end within 30 s is the hang. On a machine busy with other processes each round
+    // waits for the worker to be scheduled, so the watchdog looks at progress, not at the
+    // time the whole loop takes.
     void late_worker_never_runs_a_job_twice() {
-        constexpr int kThreads = 2;
-        auto outcome = std::make_shared<std::promise<std::string>>();
-        std::future<std::string> done = outcome->get_future();
-        std::thread loop([outcome] {
+        static constexpr int kThreads = 2;
+        static constexpr int kMaxRounds = 200'000;
+        static constexpr auto kMaxLoopTime = std::chrono::seconds(20);
+        static constexpr auto kStuckRound = std::chrono::seconds(30);
+        struct Shared {
+            std::atomic<int> rounds{0};
+            std::atomic<bool> finished{false};
+            std::string failure; // written before `finished`
+        };
+        auto shared = std::make_shared<Shared>();
+        std::thread loop([shared] {
             ThreadPool pool(kThreads);
             std::array<std::atomic<int>, kThreads> runs{};
-            for (int i = 0; i < 200'000; ++i) {
+            const auto end = std::chrono::steady_clock::now() + kMaxLoopTime;
+            for (int i = 0; i < kMaxRounds && std::chrono::steady_clock::now() < end; ++i) {
                 pool.parallel_for(2, 1, [](int64_t, int64_t) {});
                 for (auto& count : runs) {
                     count.store(0);
@@ -649,24 +660,39 @@ private slots:
                 pool.run(
                     [&runs](int index, int) { runs[static_cast<size_t>(index)].fetch_add(1); });
                 for (int t = 0; t < kThreads; ++t) {
-                    if (runs[static_cast<size_t>(t)].load() != 1) {
-                        outcome->set_value("job " + std::to_string(i) + ": thread " +
-                                           std::to_string(t) + " ran it " +
-                                           std::to_string(runs[static_cast<size_t>(t)].load()) +
-                                           " times");
-                        return;
+                    const int count = runs[static_cast<size_t>(t)].load();
+                    if (count != 1 && shared->failure.empty()) {
+                        shared->failure = "round " + std::to_string(i) + ": thread " +
+                                          std::to_string(t) + " ran the job " +
+                                          std::to_string(count) + " times";
                     }
                 }
+                if (!shared->failure.empty()) {
+                    break;
+                }
+                shared->rounds.fetch_add(1);
             }
-            outcome->set_value("");
+            shared->finished.store(true);
         });
-        if (done.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
-            loop.detach(); // stuck in run(): the process ends with it
-            QFAIL("run() never returned: a worker ran a job twice");
+        int last_rounds = -1;
+        auto last_progress = std::chrono::steady_clock::now();
+        while (!shared->finished.load()) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            const int rounds = shared->rounds.load();
+            const auto now = std::chrono::steady_clock::now();
+            if (rounds != last_rounds) {
+                last_rounds = rounds;
+                last_progress = now;
+            } else if (now - last_progress > kStuckRound) {
+                loop.detach(); // stuck in run(): the process ends with it
+                QFAIL(qPrintable(QString("run() never returned after %1 rounds: a worker ran a "
+                                         "job twice")
+                                     .arg(rounds)));
+            }
         }
         loop.join();
-        const std::string failure = done.get();
-        QVERIFY2(failure.empty(), failure.c_str());
+        qInfo("%d rounds", shared->rounds.load());
+        QVERIFY2(shared->failure.empty(), shared->failure.c_str());
     }
 
     // A job after the workers have fallen asleep still runs everywhere (the wake-up path).
