@@ -176,21 +176,24 @@ ScrollView {
 
         // The curated catalog.
         Label { text: qsTr("Catalog"); font.bold: true; color: Theme.text; Layout.topMargin: Theme.spacing }
+        // The search on a line of its own: beside the filters it had no room in the panel.
+        TextField {
+            objectName: "searchField"
+            Layout.fillWidth: true
+            placeholderText: qsTr("Search models")
+            onTextChanged: root.controller.searchText = text
+        }
         RowLayout {
             Layout.fillWidth: true
-            TextField {
-                objectName: "searchField"
-                Layout.fillWidth: true
-                placeholderText: qsTr("Search models")
-                onTextChanged: root.controller.searchText = text
-            }
             ComboBox {
                 objectName: "familyFilter"
+                Layout.fillWidth: true
                 model: root.controller.families
                 onActivated: index => root.controller.familyFilter = index === 0 ? "" : currentText
             }
             ComboBox {
                 objectName: "sizeFilter"
+                Layout.fillWidth: true
                 textRole: "text"
                 valueRole: "value"
                 model: [{ text: qsTr("Any size"), value: "" },
@@ -225,21 +228,23 @@ ScrollView {
                     anchors.fill: parent
                     anchors.margins: Theme.spacing
                     spacing: 4
-                    RowLayout {
-                        Label {
-                            text: entry.modelData.name
-                            font.bold: true
-                            color: entry.cannotRun.length > 0 ? Theme.mutedText : Theme.text
-                            Layout.fillWidth: true
-                        }
-                        Label {
-                            objectName: "entryFacts"
-                            text: entry.modelData.family + " · " + entry.modelData.architecture + " · "
-                                  + entry.modelData.license + " · "
-                                  + qsTr("%1K context").arg(Math.round(entry.modelData.contextLength / 1024))
-                            color: Theme.mutedText
-                            font.pixelSize: 11
-                        }
+                    Label {
+                        text: entry.modelData.name
+                        font.bold: true
+                        color: entry.cannotRun.length > 0 ? Theme.mutedText : Theme.text
+                        elide: Text.ElideRight
+                        Layout.fillWidth: true
+                    }
+                    // Under the name: side by side they overlapped in the panel's width.
+                    Label {
+                        objectName: "entryFacts"
+                        text: entry.modelData.family + " · " + entry.modelData.architecture + " · "
+                              + entry.modelData.license + " · "
+                              + qsTr("%1K context").arg(Math.round(entry.modelData.contextLength / 1024))
+                        color: Theme.mutedText
+                        font.pixelSize: 11
+                        wrapMode: Text.Wrap
+                        Layout.fillWidth: true
                     }
                     Label {
                         objectName: "cannotRun"
