@@ -75,7 +75,8 @@ private slots:
         // The families llama.cpp writes for these models: SmolLM2, Llama and Mistral (Small
         // 3.2 converted as Llama too) are "llama", Qwen2.5 and the DeepSeek-R1 distills
         // "qwen2", Qwen3 "qwen3", Gemma 3 "gemma3".
-        QCOMPARE(architectures, QSet<QString>({"llama", "qwen2", "qwen3", "gemma3"}));
+        // (More join them as coming entries move in.)
+        QVERIFY(architectures.contains(QSet<QString>({"llama", "qwen2", "qwen3", "gemma3"})));
         QCOMPARE(findCatalogEntry(*catalog, "qwen2.5-7b-instruct")->architecture, "qwen2");
         QCOMPARE(findCatalogEntry(*catalog, "gemma-3-4b-it")->architecture, "gemma3");
         QCOMPARE(findCatalogEntry(*catalog, "qwen3-8b")->architecture, "qwen3");
@@ -133,8 +134,11 @@ private slots:
     void cannotRunMessagesNameWhatRuns() {
         const QString runs = QString::fromUtf8(hearth::supported_architectures().data(),
                                                hearth::supported_architectures().size());
-        QVERIFY2(runs.startsWith("llama, mistral, qwen2, qwen3, gemma3"), qPrintable(runs));
-        for (const QString& name : runs.split(", ")) {
+        const QStringList names = runs.split(", ");
+        for (const char* name : {"llama", "mistral", "qwen2", "qwen3", "gemma3"}) {
+            QVERIFY2(names.contains(name), qPrintable(runs));
+        }
+        for (const QString& name : names) {
             QVERIFY2(hearth::architecture_supported(name.toStdString()), qPrintable(name));
             QVERIFY(cannotRunArchitecture(name).isEmpty());
         }
