@@ -69,7 +69,7 @@ ScrollView {
         // A download held because Hearth cannot run the model: why, and the user's choice.
         Rectangle {
             objectName: "heldDownload"
-            visible: root.controller.heldDownload.message !== undefined
+            visible: root.controller.heldMessage.length > 0
             Layout.fillWidth: true
             implicitHeight: heldColumn.implicitHeight + 2 * Theme.spacing
             radius: Theme.radius
@@ -82,8 +82,7 @@ ScrollView {
                 Label {
                     objectName: "heldMessage"
                     text: qsTr("%1 was not downloaded: %2.")
-                          .arg(root.controller.heldDownload.name || "")
-                          .arg(root.controller.heldDownload.message || "")
+                          .arg(root.controller.heldName).arg(root.controller.heldMessage)
                     color: Theme.text
                     wrapMode: Text.Wrap
                     Layout.fillWidth: true

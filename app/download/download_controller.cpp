@@ -362,13 +362,6 @@ void DownloadController::hold(const PendingDownload& download) {
     }
 }
 
-QVariantMap DownloadController::heldDownload() const {
-    if (!m_held) {
-        return {};
-    }
-    return {{"name", m_held->name}, {"message", m_held->message}};
-}
-
 void DownloadController::downloadAnyway() {
     if (!m_held) {
         return;

@@ -4,7 +4,7 @@
 // complete (for a split model: its first part, once every part is there).
 //
 // Every download first reads the file's header (checkBeforeDownload): one of a model Hearth
-// cannot run yet is held, with the reason in heldDownload, until downloadAnyway() or
+// cannot run yet is held, with the reason in heldMessage, until downloadAnyway() or
 // dismissHeld(). Catalog entries Hearth cannot run yet are listed with cannotRun set.
 //
 // GUI-thread object. Interrupted downloads found in the models directory at start are
@@ -19,7 +19,6 @@
 
 #include <QObject>
 #include <QVariantList>
-#include <QVariantMap>
 #include <QtQml/qqmlregistration.h>
 #include <optional>
 
@@ -51,8 +50,10 @@ class DownloadController : public QObject {
     Q_PROPERTY(QString lastError READ lastError NOTIFY lastErrorChanged)
     // The files whose headers are being read before their downloads start; empty when none.
     Q_PROPERTY(QString checkingFile READ checkingFile NOTIFY heldChanged)
-    // A download held because Hearth cannot run the model: {name, message}; empty when none.
-    Q_PROPERTY(QVariantMap heldDownload READ heldDownload NOTIFY heldChanged)
+    // A download held because Hearth cannot run the model: the file and why; both empty
+    // when none is held.
+    Q_PROPERTY(QString heldName READ heldName NOTIFY heldChanged)
+    Q_PROPERTY(QString heldMessage READ heldMessage NOTIFY heldChanged)
 
 public:
     explicit DownloadController(QObject* parent = nullptr);
@@ -84,7 +85,8 @@ public:
     QAbstractListModel* downloads() const { return m_list; }
     QString lastError() const { return m_lastError; }
     QString checkingFile() const { return m_checking.join(QStringLiteral(", ")); }
-    QVariantMap heldDownload() const;
+    QString heldName() const { return m_held ? m_held->name : QString(); }
+    QString heldMessage() const { return m_held ? m_held->message : QString(); }
     DownloadManager* manager() const { return m_manager; }
 
     // Lists the GGUF files of a link or owner/repo (or offers a plain URL as one file).
@@ -93,7 +95,7 @@ public:
     Q_INVOKABLE void probe(int index);
     Q_INVOKABLE void downloadLookupFile(int index);
     // Downloads a catalog entry's file; its size and SHA-256 come from the API first. An
-    // entry Hearth cannot run yet is held (heldDownload) rather than started.
+    // entry Hearth cannot run yet is held (heldMessage) rather than started.
     Q_INVOKABLE void downloadCatalogFile(const QString& id, const QString& quantization);
     // Starts the held download as the user insists; forgets it.
     Q_INVOKABLE void downloadAnyway();
@@ -116,7 +118,7 @@ signals:
     void heldChanged();
     void modelDownloaded(const QString& path);
     // downloadCatalogFile(id, quantization) queued nothing (also in lastError, or in
-    // heldDownload when Hearth cannot run the model).
+    // heldMessage when Hearth cannot run the model).
     void catalogDownloadFailed(const QString& id, const QString& quantization,
                                const QString& message);
 

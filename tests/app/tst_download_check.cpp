@@ -100,23 +100,22 @@ private slots:
         m_controller->downloadLookupFile(0);
         QCOMPARE(m_controller->checkingFile(), QStringLiteral("rwkv-Q8_0.gguf"));
         QVERIFY(checked());
-        const QVariantMap hold = m_controller->heldDownload();
-        QCOMPARE(hold.value("name").toString(), QStringLiteral("rwkv-Q8_0.gguf"));
-        QCOMPARE(hold.value("message").toString(), cannotRunArchitecture("rwkv7"));
+        QCOMPARE(m_controller->heldName(), QStringLiteral("rwkv-Q8_0.gguf"));
+        QCOMPARE(m_controller->heldMessage(), cannotRunArchitecture("rwkv7"));
         QVERIFY(held.size() >= 2);
         QCOMPARE(rows(), 0);
         QVERIFY(m_server->downloadsOf("/owner/rwkv/resolve/").isEmpty());
         // Dismissed: forgotten, nothing downloaded.
         m_controller->dismissHeld();
-        QVERIFY(m_controller->heldDownload().isEmpty());
+        QVERIFY(m_controller->heldMessage().isEmpty());
         QCOMPARE(rows(), 0);
         // Asked again, then insisted on: it downloads.
         m_controller->downloadLookupFile(0);
         QVERIFY(checked());
-        QVERIFY(!m_controller->heldDownload().isEmpty());
+        QVERIFY(!m_controller->heldMessage().isEmpty());
         QSignalSpy downloaded(m_controller.get(), &DownloadController::modelDownloaded);
         m_controller->downloadAnyway();
-        QVERIFY(m_controller->heldDownload().isEmpty());
+        QVERIFY(m_controller->heldMessage().isEmpty());
         QCOMPARE(rows(), 1);
         QTRY_COMPARE_WITH_TIMEOUT(downloaded.size(), 1, kWaitMs);
         QCOMPARE(downloaded[0][0].toString(), m_dir->filePath("rwkv-Q8_0.gguf"));
@@ -130,7 +129,7 @@ private slots:
         QSignalSpy downloaded(m_controller.get(), &DownloadController::modelDownloaded);
         m_controller->downloadLookupFile(0);
         QVERIFY(checked());
-        QVERIFY(m_controller->heldDownload().isEmpty());
+        QVERIFY(m_controller->heldMessage().isEmpty());
         QTRY_COMPARE_WITH_TIMEOUT(downloaded.size(), 1, kWaitMs);
         // The header, then the download.
         QCOMPARE(m_server->requestsFor("/owner/tiny/resolve/").size(), 2);
@@ -180,8 +179,7 @@ private slots:
                                           file.value("quantization").toString());
         QTRY_COMPARE_WITH_TIMEOUT(failed.size(), 1, kWaitMs);
         QCOMPARE(failed[0][2].toString(), coming.value("cannotRun").toString());
-        QCOMPARE(m_controller->heldDownload().value("message").toString(),
-                 coming.value("cannotRun").toString());
+        QCOMPARE(m_controller->heldMessage(), coming.value("cannotRun").toString());
         QVERIFY(m_server->requestsFor("/" + repo + "/resolve/").isEmpty());
         QCOMPARE(rows(), 0);
         m_controller->downloadAnyway();
