@@ -99,8 +99,8 @@ int main(int argc, char* argv[]) {
     const QCommandLineOption panelOption(
         QStringLiteral("panel"),
         QStringLiteral("Open a side panel: models, sampling, template or gauge "
-                       "(or inspector: the last reply's tokens; compare: the Compare "
-                       "view)."),
+                       "(or download: the Models panel's Download tab; inspector: the last "
+                       "reply's tokens; compare: the Compare view)."),
         QStringLiteral("name"));
     const QCommandLineOption newInstanceOption(
         QStringLiteral("new-instance"),

@@ -1,6 +1,8 @@
 // The Models panel's Download tab: the curated catalog (search, family and size filters,
-// fit badges), a field for a Hugging Face link or owner/repo that lists its GGUF files,
-// and the download queue. Presentation only: DownloadController does the work.
+// fit badges, each entry's architecture; those Hearth cannot run yet disabled, saying why),
+// a field for a Hugging Face link or owner/repo that lists its GGUF files, and the download
+// queue. A download whose header names a model Hearth cannot run is held, with the reason
+// and "Download anyway". Presentation only: DownloadController does the work.
 pragma ComponentBehavior: Bound
 import QtQuick
 import QtQuick.Controls
@@ -53,6 +55,52 @@ ScrollView {
             wrapMode: Text.Wrap
             Layout.fillWidth: true
         }
+        RowLayout {
+            visible: root.controller.checkingFile.length > 0
+            Layout.fillWidth: true
+            BusyIndicator { running: parent.visible; implicitWidth: 20; implicitHeight: 20 }
+            Label {
+                text: qsTr("Reading the header of %1…").arg(root.controller.checkingFile)
+                color: Theme.mutedText
+                elide: Text.ElideMiddle
+                Layout.fillWidth: true
+            }
+        }
+        // A download held because Hearth cannot run the model: why, and the user's choice.
+        Rectangle {
+            objectName: "heldDownload"
+            visible: root.controller.heldMessage.length > 0
+            Layout.fillWidth: true
+            implicitHeight: heldColumn.implicitHeight + 2 * Theme.spacing
+            radius: Theme.radius
+            color: Theme.warningBackground
+            border.color: Theme.warning
+            ColumnLayout {
+                id: heldColumn
+                anchors.fill: parent
+                anchors.margins: Theme.spacing
+                Label {
+                    objectName: "heldMessage"
+                    text: qsTr("%1 was not downloaded: %2.")
+                          .arg(root.controller.heldName).arg(root.controller.heldMessage)
+                    color: Theme.text
+                    wrapMode: Text.Wrap
+                    Layout.fillWidth: true
+                }
+                RowLayout {
+                    Layout.alignment: Qt.AlignRight
+                    FlatButton {
+                        text: qsTr("Cancel")
+                        onClicked: root.controller.dismissHeld()
+                    }
+                    FlatButton {
+                        objectName: "downloadAnyway"
+                        text: qsTr("Download anyway")
+                        onClicked: root.controller.downloadAnyway()
+                    }
+                }
+            }
+        }
 
         // Any Hugging Face link or owner/repo.
         Label { text: qsTr("From Hugging Face"); font.bold: true; color: Theme.text; Layout.topMargin: Theme.spacing }
@@ -86,25 +134,35 @@ ScrollView {
                 required property var modelData
                 required property int index
                 Layout.fillWidth: true
+                // Set once "Check fit" read the header of a model Hearth cannot run.
+                readonly property string cannotRun: modelData.cannotRun || ""
                 Label {
                     text: fileRow.modelData.name
                           + (fileRow.modelData.parts > 1 ? qsTr(" (%1 parts)").arg(fileRow.modelData.parts) : "")
+                          + (fileRow.modelData.architecture ? " · " + fileRow.modelData.architecture : "")
                     color: Theme.text
                     elide: Text.ElideMiddle
                     Layout.fillWidth: true
-                    ToolTip.visible: hovered.hovered && (fileRow.modelData.probeError || "").length > 0
-                    ToolTip.text: fileRow.modelData.probeError || ""
+                    ToolTip.visible: hovered.hovered && (fileRow.modelData.probeError || fileRow.cannotRun).length > 0
+                    ToolTip.text: fileRow.modelData.probeError || fileRow.cannotRun
                     HoverHandler { id: hovered }
                 }
                 Label { text: root.controller.formatBytes(fileRow.modelData.size); color: Theme.mutedText }
                 DownloadFitBadge {
+                    visible: fileRow.cannotRun.length === 0
                     fit: fileRow.modelData.fit
                     device: fileRow.modelData.fitDevice || ""
                     estimate: fileRow.modelData.neededBytes === undefined
                 }
+                Label {
+                    visible: fileRow.cannotRun.length > 0
+                    text: qsTr("Hearth cannot run it yet")
+                    color: Theme.warning
+                    font.pixelSize: 11
+                }
                 FlatButton {
                     text: qsTr("Check fit")
-                    visible: fileRow.modelData.neededBytes === undefined
+                    visible: fileRow.modelData.neededBytes === undefined && fileRow.cannotRun.length === 0
                     onClicked: root.controller.probe(fileRow.index)
                 }
                 AccentButton {
@@ -117,21 +175,24 @@ ScrollView {
 
         // The curated catalog.
         Label { text: qsTr("Catalog"); font.bold: true; color: Theme.text; Layout.topMargin: Theme.spacing }
+        // The search on a line of its own: beside the filters it had no room in the panel.
+        TextField {
+            objectName: "searchField"
+            Layout.fillWidth: true
+            placeholderText: qsTr("Search models")
+            onTextChanged: root.controller.searchText = text
+        }
         RowLayout {
             Layout.fillWidth: true
-            TextField {
-                objectName: "searchField"
-                Layout.fillWidth: true
-                placeholderText: qsTr("Search models")
-                onTextChanged: root.controller.searchText = text
-            }
             ComboBox {
                 objectName: "familyFilter"
+                Layout.fillWidth: true
                 model: root.controller.families
                 onActivated: index => root.controller.familyFilter = index === 0 ? "" : currentText
             }
             ComboBox {
                 objectName: "sizeFilter"
+                Layout.fillWidth: true
                 textRole: "text"
                 valueRole: "value"
                 model: [{ text: qsTr("Any size"), value: "" },
@@ -153,10 +214,12 @@ ScrollView {
             delegate: Rectangle {
                 id: entry
                 required property var modelData
+                // Why Hearth cannot run this entry yet; empty when it can.
+                readonly property string cannotRun: modelData.cannotRun
                 Layout.fillWidth: true
                 implicitHeight: entryColumn.implicitHeight + 2 * Theme.spacing
                 radius: Theme.radius
-                color: Theme.surface
+                color: entry.cannotRun.length > 0 ? Theme.raised : Theme.surface
                 border.color: Theme.border
 
                 ColumnLayout {
@@ -164,14 +227,31 @@ ScrollView {
                     anchors.fill: parent
                     anchors.margins: Theme.spacing
                     spacing: 4
-                    RowLayout {
-                        Label { text: entry.modelData.name; font.bold: true; color: Theme.text; Layout.fillWidth: true }
-                        Label {
-                            text: entry.modelData.family + " · " + entry.modelData.license + " · "
-                                  + qsTr("%1K context").arg(Math.round(entry.modelData.contextLength / 1024))
-                            color: Theme.mutedText
-                            font.pixelSize: 11
-                        }
+                    Label {
+                        text: entry.modelData.name
+                        font.bold: true
+                        color: entry.cannotRun.length > 0 ? Theme.mutedText : Theme.text
+                        elide: Text.ElideRight
+                        Layout.fillWidth: true
+                    }
+                    // Under the name: side by side they overlapped in the panel's width.
+                    Label {
+                        objectName: "entryFacts"
+                        text: entry.modelData.family + " · " + entry.modelData.architecture + " · "
+                              + entry.modelData.license + " · "
+                              + qsTr("%1K context").arg(Math.round(entry.modelData.contextLength / 1024))
+                        color: Theme.mutedText
+                        font.pixelSize: 11
+                        wrapMode: Text.Wrap
+                        Layout.fillWidth: true
+                    }
+                    Label {
+                        objectName: "cannotRun"
+                        visible: entry.cannotRun.length > 0
+                        text: entry.cannotRun
+                        color: Theme.warning
+                        wrapMode: Text.Wrap
+                        Layout.fillWidth: true
                     }
                     Label {
                         text: entry.modelData.description
@@ -189,9 +269,13 @@ ScrollView {
                                 required property var modelData
                                 spacing: 4
                                 FlatButton {
+                                    objectName: "quantButton"
                                     text: quantRow.modelData.quantization + "  "
                                           + (quantRow.modelData.sizeIsEstimate ? "≈" : "")
                                           + root.controller.formatBytes(quantRow.modelData.size)
+                                          + (quantRow.modelData.cannotRun.length > 0 ? qsTr(" · not yet") : "")
+                                    // Disabled until Hearth runs it: the entry (or " · not yet") says why.
+                                    enabled: entry.cannotRun.length === 0 && quantRow.modelData.cannotRun.length === 0
                                     onClicked: root.controller.downloadCatalogFile(entry.modelData.id,
                                                                                    quantRow.modelData.quantization)
                                 }

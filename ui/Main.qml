@@ -79,8 +79,12 @@ ApplicationWindow {
             showMaximized()
         // --panel compare opens the Compare view (with a template shoot-out for --demo-prompt).
         compareMode = panelArgument === "compare"
-        if (panelArgument.length > 0)
+        if (panelArgument === "download") {
+            settings.rightPanel = "models" // on its Download tab
+            modelsPanel.showDownloads()
+        } else if (panelArgument.length > 0) {
             settings.rightPanel = ["none", "inspector", "compare"].includes(panelArgument) ? "" : panelArgument
+        }
         chat.start(modelPathArgument)
         if (demoPrompt.length > 0 && compareMode) {
             compare.templateShootout()

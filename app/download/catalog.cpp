@@ -25,7 +25,7 @@ std::expected<QString, QString> requireString(const QJsonObject& object, const c
 
 } // namespace
 
-std::expected<QList<CatalogEntry>, QString> parseCatalog(const QByteArray& json) {
+std::expected<QList<CatalogEntry>, QString> parseCatalog(const QByteArray& json, CatalogPart part) {
     QJsonParseError error;
     const QJsonDocument document = QJsonDocument::fromJson(json, &error);
     if (error.error != QJsonParseError::NoError) {
@@ -70,7 +70,9 @@ std::expected<QList<CatalogEntry>, QString> parseCatalog(const QByteArray& json)
             return std::unexpected(
                 QStringLiteral("%1: repo '%2' is not owner/name").arg(where, entry.repo));
         }
-        if (!hearth::architecture_supported(entry.architecture.toStdString())) {
+        entry.coming = part == CatalogPart::coming;
+        entry.cannotRun = cannotRunArchitecture(entry.architecture);
+        if (!entry.cannotRun.isEmpty() && !entry.coming) {
             return std::unexpected(QStringLiteral("%1: architecture '%2' is not one Hearth runs")
                                        .arg(where, entry.architecture));
         }
@@ -99,6 +101,16 @@ std::expected<QList<CatalogEntry>, QString> parseCatalog(const QByteArray& json)
             }
             file.file = *name;
             file.quantization = *quantization;
+            if (quantizationWeightTypes(file.quantization).isEmpty()) {
+                return std::unexpected(QStringLiteral("%1: quantization '%2' of %3 is not a "
+                                                      "llama.cpp mix Hearth knows")
+                                           .arg(where, file.quantization, file.file));
+            }
+            file.cannotRun = cannotRunQuantization(file.quantization);
+            if (!file.cannotRun.isEmpty() && !entry.coming) {
+                return std::unexpected(
+                    QStringLiteral("%1: %2 (%3)").arg(where, file.cannotRun, file.file));
+            }
             if (!file.file.endsWith(QLatin1String(".gguf"))) {
                 return std::unexpected(
                     QStringLiteral("%1: file '%2' is not a .gguf").arg(where, file.file));
@@ -121,6 +133,11 @@ std::expected<QList<CatalogEntry>, QString> parseCatalog(const QByteArray& json)
                 QStringLiteral("%1: \"recommended\" must be true or false").arg(where));
         }
         entry.recommended = recommended.toBool();
+        if (entry.recommended && entry.coming) {
+            return std::unexpected(
+                QStringLiteral("%1: an entry Hearth cannot run yet is not \"recommended\"")
+                    .arg(where));
+        }
         if (entry.recommended && recommendedCatalogEntry(entries)) {
             return std::unexpected(
                 QStringLiteral("%1: only one entry may be \"recommended\"").arg(where));
@@ -130,13 +147,42 @@ std::expected<QList<CatalogEntry>, QString> parseCatalog(const QByteArray& json)
     return entries;
 }
 
-std::expected<QList<CatalogEntry>, QString> builtinCatalog() {
-    QFile file(QStringLiteral(":/hearth/catalog.json"));
+std::expected<QList<CatalogEntry>, QString> builtinCatalogPart(CatalogPart part) {
+    const QString path = part == CatalogPart::shipped
+                             ? QStringLiteral(":/hearth/catalog.json")
+                             : QStringLiteral(":/hearth/catalog-coming.json");
+    QFile file(path);
     if (!file.open(QIODevice::ReadOnly)) {
-        return std::unexpected(
-            QStringLiteral("the built-in catalog is missing (:/hearth/catalog.json)"));
+        return std::unexpected(QStringLiteral("the built-in catalog is missing (%1)").arg(path));
     }
-    return parseCatalog(file.readAll());
+    const QByteArray json = file.readAll();
+    // The coming part may be empty: every model it held runs now.
+    if (part == CatalogPart::coming &&
+        QJsonDocument::fromJson(json).object().value("models").toArray().isEmpty()) {
+        return QList<CatalogEntry>{};
+    }
+    auto entries = parseCatalog(json, part);
+    if (!entries) {
+        return std::unexpected(
+            QStringLiteral("%1: %2").arg(path.mid(path.lastIndexOf('/') + 1), entries.error()));
+    }
+    return entries;
+}
+
+std::expected<QList<CatalogEntry>, QString> builtinCatalog() {
+    auto shipped = builtinCatalogPart(CatalogPart::shipped);
+    auto coming = builtinCatalogPart(CatalogPart::coming);
+    if (!shipped || !coming) {
+        return std::unexpected(!shipped ? shipped.error() : coming.error());
+    }
+    for (const CatalogEntry& entry : *coming) {
+        if (findCatalogEntry(*shipped, entry.id)) {
+            return std::unexpected(QStringLiteral("catalog entry '%1' is in both catalog.json and "
+                                                  "catalog-coming.json")
+                                       .arg(entry.id));
+        }
+    }
+    return *shipped + *coming;
 }
 
 const CatalogEntry* findCatalogEntry(const QList<CatalogEntry>& catalog, const QString& id) {
@@ -154,13 +200,77 @@ const CatalogEntry* recommendedCatalogEntry(const QList<CatalogEntry>& catalog) 
     return it == catalog.cend() ? nullptr : &*it;
 }
 
+QString cannotRunArchitecture(const QString& architecture) {
+    if (hearth::architecture_supported(architecture.toStdString())) {
+        return {};
+    }
+    return QStringLiteral("Hearth cannot run %1 models yet (it runs %2)")
+        .arg(architecture,
+             QString::fromUtf8(hearth::supported_architectures().data(),
+                               static_cast<qsizetype>(hearth::supported_architectures().size())));
+}
+
+QList<hearth::TensorType> quantizationWeightTypes(const QString& quantization) {
+    using T = hearth::TensorType;
+    // llama-quant.cpp: each mix's default type, and the types its rules promote the output,
+    // attention V and feed-forward down tensors to (Q6_K for the output of most mixes).
+    static const QHash<QString, QList<T>> mixes = {
+        {"F32", {T::F32}},
+        {"F16", {T::F16}},
+        {"BF16", {T::BF16}},
+        {"Q8_0", {T::Q8_0}},
+        {"Q6_K", {T::Q6_K}},
+        {"Q5_K_M", {T::Q5_K, T::Q6_K}},
+        {"Q5_K_S", {T::Q5_K, T::Q6_K}},
+        {"Q5_0", {T::Q5_0, T::Q6_K}},
+        {"Q5_1", {T::Q5_1, T::Q6_K}},
+        {"Q4_K_M", {T::Q4_K, T::Q6_K}},
+        {"Q4_K_S", {T::Q4_K, T::Q5_K, T::Q6_K}},
+        {"Q4_0", {T::Q4_0, T::Q6_K}},
+        {"Q4_1", {T::Q4_1, T::Q6_K}},
+        {"Q3_K_L", {T::Q3_K, T::Q5_K, T::Q6_K}},
+        {"Q3_K_M", {T::Q3_K, T::Q4_K, T::Q5_K, T::Q6_K}},
+        {"Q3_K_S", {T::Q3_K, T::Q6_K}},
+        {"Q2_K", {T::Q2_K, T::Q3_K, T::Q4_K, T::Q6_K}},
+        {"IQ4_XS", {T::IQ4_XS, T::Q6_K}},
+        {"IQ4_NL", {T::IQ4_NL, T::Q6_K}},
+        {"IQ3_M", {T::IQ3_S, T::IQ4_XS, T::Q6_K}},
+        {"IQ3_S", {T::IQ3_S, T::Q6_K}},
+        {"IQ3_XS", {T::IQ3_XXS, T::IQ3_S, T::Q6_K}},
+        {"IQ3_XXS", {T::IQ3_XXS, T::IQ3_S, T::Q6_K}},
+        {"IQ2_M", {T::IQ2_S, T::IQ3_S, T::Q6_K}},
+        {"IQ2_S", {T::IQ2_XS, T::IQ2_S, T::Q6_K}},
+        {"IQ2_XS", {T::IQ2_XS, T::IQ3_S, T::Q6_K}},
+        {"IQ2_XXS", {T::IQ2_XXS, T::IQ3_XXS, T::Q6_K}},
+        {"IQ1_M", {T::IQ1_M, T::IQ2_XXS, T::Q6_K}},
+        {"IQ1_S", {T::IQ1_S, T::IQ2_XXS, T::Q6_K}},
+        {"TQ1_0", {T::TQ1_0, T::Q6_K}},
+        {"TQ2_0", {T::TQ2_0, T::Q6_K}},
+        // gpt-oss: the experts in MXFP4, the rest as the original's BF16 or Q8_0.
+        {"MXFP4", {T::MXFP4, T::Q8_0}},
+    };
+    return mixes.value(quantization.toUpper());
+}
+
+QString cannotRunQuantization(const QString& quantization) {
+    for (const hearth::TensorType type : quantizationWeightTypes(quantization)) {
+        if (!hearth::weight_type_supported(type)) {
+            return QStringLiteral("Hearth cannot compute with %1 weights yet")
+                .arg(quantization.toUpper());
+        }
+    }
+    return {};
+}
+
 qint64 estimatedFileSize(qint64 parameters, const QString& quantization) {
     static const QHash<QString, double> bitsPerWeight = {
-        {"F32", 32.0},    {"F16", 16.0},    {"BF16", 16.0},   {"Q8_0", 8.5},   {"Q6_K", 6.56},
-        {"Q5_K_M", 5.7},  {"Q5_K_S", 5.54}, {"Q5_0", 5.5},    {"Q5_1", 6.0},   {"Q4_K_M", 4.89},
-        {"Q4_K_S", 4.58}, {"Q4_0", 4.5},    {"Q4_1", 5.0},    {"Q4", 4.89},    {"Q3_K_M", 3.91},
-        {"Q3_K_L", 4.27}, {"Q3_K_S", 3.5},  {"IQ4_XS", 4.25}, {"IQ3_XS", 3.3}, {"IQ3_M", 3.66},
-        {"Q2_K", 2.96},   {"IQ2_XS", 2.31}, {"IQ2_M", 2.7},
+        {"F32", 32.0},    {"F16", 16.0},    {"BF16", 16.0},    {"Q8_0", 8.5},   {"Q6_K", 6.56},
+        {"Q5_K_M", 5.7},  {"Q5_K_S", 5.54}, {"Q5_0", 5.5},     {"Q5_1", 6.0},   {"Q4_K_M", 4.89},
+        {"Q4_K_S", 4.58}, {"Q4_0", 4.5},    {"Q4_1", 5.0},     {"Q4", 4.89},    {"Q3_K_M", 3.91},
+        {"Q3_K_L", 4.27}, {"Q3_K_S", 3.5},  {"IQ4_XS", 4.25},  {"IQ4_NL", 4.5}, {"IQ3_XS", 3.3},
+        {"IQ3_M", 3.66},  {"IQ3_S", 3.44},  {"IQ3_XXS", 3.06}, {"Q2_K", 2.96},  {"IQ2_XS", 2.31},
+        {"IQ2_M", 2.7},   {"IQ2_S", 2.5},   {"IQ2_XXS", 2.06}, {"IQ1_M", 1.75}, {"IQ1_S", 1.56},
+        {"TQ1_0", 1.69},  {"TQ2_0", 2.06},  {"MXFP4", 4.25},
     };
     const auto it = bitsPerWeight.constFind(quantization.toUpper());
     if (it == bitsPerWeight.constEnd() || parameters <= 0) {

@@ -148,7 +148,8 @@ QVariantList DownloadController::catalog() const {
                                      {"size", static_cast<double>(bytes)},
                                      {"sizeIsEstimate", file.size <= 0},
                                      {"fit", fitOf(bytes)},
-                                     {"fitDevice", fitDeviceOf(bytes)}});
+                                     {"fitDevice", fitDeviceOf(bytes)},
+                                     {"cannotRun", file.cannotRun}});
         }
         out.append(QVariantMap{{"id", entry.id},
                                {"name", entry.name},
@@ -160,6 +161,7 @@ QVariantList DownloadController::catalog() const {
                                {"license", entry.license},
                                {"template", entry.templateFamily},
                                {"description", entry.description},
+                               {"cannotRun", entry.cannotRun},
                                {"files", files}});
     }
     return out;
@@ -274,6 +276,17 @@ void DownloadController::probe(int index) {
             emit lookupChanged();
         }
     });
+    connect(probe, &RemoteGgufProbe::unsupported, this,
+            [=, this](const QString& architecture, const QString& message) {
+                probe->deleteLater();
+                if (generation == m_lookupGeneration && index < m_lookupFiles.size()) {
+                    QVariantMap file = m_lookupFiles[index].toMap();
+                    file["architecture"] = architecture;
+                    file["cannotRun"] = message;
+                    m_lookupFiles[index] = file;
+                    emit lookupChanged();
+                }
+            });
     probe->start(choice.parts.first().size, choice.totalSize);
 }
 
@@ -311,7 +324,59 @@ void DownloadController::downloadLookupFile(int index) {
             tr("%1: parts of this split file are missing from the repository").arg(choice.name));
         return;
     }
-    enqueueParts(m_lookupRepo, choice.parts, m_lookupUrl);
+    PendingDownload download;
+    download.name = choice.name;
+    download.repo = m_lookupRepo;
+    download.parts = choice.parts;
+    download.direct = m_lookupUrl;
+    checkThenEnqueue(download);
+}
+
+void DownloadController::checkThenEnqueue(const PendingDownload& download) {
+    const QUrl url = download.direct.isValid()
+                         ? download.direct
+                         : HfApi::resolveUrl(download.repo, download.parts.first().path);
+    m_checking.append(download.name);
+    emit heldChanged();
+    checkBeforeDownload(
+        &m_network, url, effectiveToken(), HfApi::endpoint(), download.parts.first().size, this,
+        [this, download](const QString& refusal) {
+            m_checking.removeOne(download.name);
+            emit heldChanged();
+            if (!refusal.isEmpty()) {
+                PendingDownload held = download;
+                held.message = refusal;
+                hold(held);
+            } else if (!enqueueParts(download.repo, download.parts, download.direct) &&
+                       !download.catalogId.isEmpty()) {
+                emit catalogDownloadFailed(download.catalogId, download.quantization, m_lastError);
+            }
+        });
+}
+
+void DownloadController::hold(const PendingDownload& download) {
+    m_held = download;
+    emit heldChanged();
+    if (!download.catalogId.isEmpty()) {
+        emit catalogDownloadFailed(download.catalogId, download.quantization, download.message);
+    }
+}
+
+void DownloadController::downloadAnyway() {
+    if (!m_held) {
+        return;
+    }
+    const PendingDownload held = *m_held;
+    m_held.reset();
+    emit heldChanged();
+    enqueueParts(held.repo, held.parts, held.direct);
+}
+
+void DownloadController::dismissHeld() {
+    if (m_held) {
+        m_held.reset();
+        emit heldChanged();
+    }
 }
 
 void DownloadController::downloadCatalogFile(const QString& id, const QString& quantization) {
@@ -325,27 +390,39 @@ void DownloadController::downloadCatalogFile(const QString& id, const QString& q
         fail(tr("no catalog entry %1").arg(id));
         return;
     }
-    QString file;
+    const CatalogFile* chosen = nullptr;
     for (const CatalogFile& candidate : entry->files) {
         if (candidate.quantization == quantization) {
-            file = candidate.file;
+            chosen = &candidate;
         }
     }
-    if (file.isEmpty()) {
+    if (!chosen) {
         fail(tr("%1 has no quantization %2").arg(id, quantization));
         return;
     }
+    const QString file = chosen->file;
+    // What the catalog already knows Hearth cannot run is held without reading the header.
+    const QString known = !entry->cannotRun.isEmpty() ? entry->cannotRun : chosen->cannotRun;
     const QString repo = entry->repo;
     HfApi::listGguf(&m_network, repo, effectiveToken(), this,
-                    [this, repo, file, fail](auto result) {
+                    [this, id, quantization, repo, file, known, fail](auto result) {
                         if (!result) {
                             fail(result.error());
                             return;
                         }
                         for (const HfApi::GgufChoice& choice : *result) {
                             if (choice.parts.first().path == file || choice.name == file) {
-                                if (!enqueueParts(repo, choice.parts, {})) {
-                                    fail(m_lastError);
+                                PendingDownload download;
+                                download.name = choice.name;
+                                download.repo = repo;
+                                download.parts = choice.parts;
+                                download.catalogId = id;
+                                download.quantization = quantization;
+                                if (!known.isEmpty()) {
+                                    download.message = known;
+                                    hold(download);
+                                } else {
+                                    checkThenEnqueue(download);
                                 }
                                 return;
                             }

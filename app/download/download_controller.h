@@ -3,6 +3,10 @@
 // download queue (pause / resume / cancel). Emits modelDownloaded(path) when a model is
 // complete (for a split model: its first part, once every part is there).
 //
+// Every download first reads the file's header (checkBeforeDownload): one of a model Hearth
+// cannot run yet is held, with the reason in heldMessage, until downloadAnyway() or
+// dismissHeld(). Catalog entries Hearth cannot run yet are listed with cannotRun set.
+//
 // GUI-thread object. Interrupted downloads found in the models directory at start are
 // listed paused, ready to resume.
 #pragma once
@@ -16,6 +20,7 @@
 #include <QObject>
 #include <QVariantList>
 #include <QtQml/qqmlregistration.h>
+#include <optional>
 
 class DownloadController : public QObject {
     Q_OBJECT
@@ -43,6 +48,12 @@ class DownloadController : public QObject {
     Q_PROPERTY(QString lookupError READ lookupError NOTIFY lookupChanged)
     Q_PROPERTY(QAbstractListModel* downloads READ downloads CONSTANT)
     Q_PROPERTY(QString lastError READ lastError NOTIFY lastErrorChanged)
+    // The files whose headers are being read before their downloads start; empty when none.
+    Q_PROPERTY(QString checkingFile READ checkingFile NOTIFY heldChanged)
+    // A download held because Hearth cannot run the model: the file and why; both empty
+    // when none is held.
+    Q_PROPERTY(QString heldName READ heldName NOTIFY heldChanged)
+    Q_PROPERTY(QString heldMessage READ heldMessage NOTIFY heldChanged)
 
 public:
     explicit DownloadController(QObject* parent = nullptr);
@@ -73,6 +84,9 @@ public:
     QString lookupError() const { return m_lookupError; }
     QAbstractListModel* downloads() const { return m_list; }
     QString lastError() const { return m_lastError; }
+    QString checkingFile() const { return m_checking.join(QStringLiteral(", ")); }
+    QString heldName() const { return m_held ? m_held->name : QString(); }
+    QString heldMessage() const { return m_held ? m_held->message : QString(); }
     DownloadManager* manager() const { return m_manager; }
 
     // Lists the GGUF files of a link or owner/repo (or offers a plain URL as one file).
@@ -80,8 +94,12 @@ public:
     // Reads the header of lookupFiles[index] (a Range request) for a precise fit badge.
     Q_INVOKABLE void probe(int index);
     Q_INVOKABLE void downloadLookupFile(int index);
-    // Downloads a catalog entry's file; its size and SHA-256 come from the API first.
+    // Downloads a catalog entry's file; its size and SHA-256 come from the API first. An
+    // entry Hearth cannot run yet is held (heldMessage) rather than started.
     Q_INVOKABLE void downloadCatalogFile(const QString& id, const QString& quantization);
+    // Starts the held download as the user insists; forgets it.
+    Q_INVOKABLE void downloadAnyway();
+    Q_INVOKABLE void dismissHeld();
     Q_INVOKABLE void pause(int row);
     Q_INVOKABLE void resume(int row);
     Q_INVOKABLE void cancel(int row);
@@ -97,15 +115,30 @@ signals:
     void catalogChanged();
     void lookupChanged();
     void lastErrorChanged();
+    void heldChanged();
     void modelDownloaded(const QString& path);
-    // downloadCatalogFile(id, quantization) queued nothing (also in lastError).
+    // downloadCatalogFile(id, quantization) queued nothing (also in lastError, or in
+    // heldMessage when Hearth cannot run the model).
     void catalogDownloadFailed(const QString& id, const QString& quantization,
                                const QString& message);
 
 private:
+    // What a download needs: the repository's parts, or a plain URL.
+    struct PendingDownload {
+        QString name; // the file, as the user sees it
+        QString repo;
+        QList<HfApi::RemoteFile> parts;
+        QUrl direct;
+        QString catalogId; // with the quantization, when the catalog asked for it
+        QString quantization;
+        QString message; // why it is held
+    };
     // False (and lastError set) when no part was queued.
     bool enqueueParts(const QString& repo, const QList<HfApi::RemoteFile>& parts,
                       const QUrl& direct);
+    // Reads the header first (checkBeforeDownload), then queues the parts or holds them.
+    void checkThenEnqueue(const PendingDownload& download);
+    void hold(const PendingDownload& download);
     QList<MemoryDevice> fitDevices() const;
     QString fitOf(qint64 bytes) const;
     QString fitDeviceOf(qint64 bytes) const; // the GPU's name or "RAM"
@@ -133,4 +166,6 @@ private:
     QString m_lookupError;
     QString m_lastError;
     int m_lookupGeneration = 0;
+    QStringList m_checking; // files whose headers are being read, oldest first
+    std::optional<PendingDownload> m_held;
 };

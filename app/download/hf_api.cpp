@@ -219,7 +219,7 @@ std::expected<QList<RemoteFile>, QString> parseTree(const QByteArray& json) {
 
 QString quantizationFromName(const QString& file) {
     static const QRegularExpression pattern(
-        QStringLiteral(R"((?:^|[-_.])((?:I?Q\d(?:_[A-Z0-9]+)*)|BF16|F16|F32|FP16)(?=[-_.]))"),
+        QStringLiteral(R"((?:^|[-_.])((?:I?Q\d(?:_[A-Z0-9]+)*)|MXFP4|BF16|F16|F32|FP16)(?=[-_.]))"),
         QRegularExpression::CaseInsensitiveOption);
     QString found;
     auto it = pattern.globalMatch(file);

@@ -1,6 +1,7 @@
 // Reads a remote GGUF file's header with Range requests (see the header).
 #include "remote_gguf_probe.h"
 
+#include "catalog.h"
 #include "hearth/gguf.h"
 
 #include <QNetworkAccessManager>
@@ -110,6 +111,15 @@ void RemoteGgufProbe::handleResponse(QNetworkReply* reply) {
         emit failed(QString::fromStdString(header.error().message));
         return;
     }
+    // An architecture Hearth does not run is said before the other keys are read: they may
+    // be ones read_model_info does not know (per-layer arrays of a hybrid model).
+    if (const auto architecture = hearth::read_architecture(*header)) {
+        const QString name = QString::fromStdString(*architecture);
+        if (const QString why = cannotRunArchitecture(name); !why.isEmpty()) {
+            emit unsupported(name, why);
+            return;
+        }
+    }
     auto info = hearth::read_model_info(*header, size.value_or(0));
     if (!info) {
         emit failed(QString::fromStdString(info.error().message));
@@ -121,4 +131,22 @@ void RemoteGgufProbe::handleResponse(QNetworkReply* reply) {
         info->weights_bytes = static_cast<uint64_t>(m_totalSize);
     }
     emit finished(*info);
+}
+
+void checkBeforeDownload(QNetworkAccessManager* network, const QUrl& url, const QByteArray& token,
+                         const QUrl& tokenOrigin, qint64 fileSize, QObject* context,
+                         std::function<void(const QString& refusal)> done) {
+    auto* probe = new RemoteGgufProbe(network, url, token, tokenOrigin, context);
+    auto finish = [probe, done](const QString& refusal) {
+        probe->disconnect();
+        probe->deleteLater();
+        done(refusal);
+    };
+    QObject::connect(probe, &RemoteGgufProbe::finished, context,
+                     [finish](const hearth::ModelInfo&) { finish({}); });
+    QObject::connect(probe, &RemoteGgufProbe::failed, context,
+                     [finish](const QString&) { finish({}); });
+    QObject::connect(probe, &RemoteGgufProbe::unsupported, context,
+                     [finish](const QString&, const QString& message) { finish(message); });
+    probe->start(fileSize);
 }

@@ -3,6 +3,10 @@
 // which accepts a prefix of the file, then read_model_info. The fit badge comes from the
 // model's memory plan against this machine's memory (model_fit.h). Requests follow
 // http_policy.h's rules (the token to the hub's origin only, bounded redirects).
+//
+// checkBeforeDownload is the one rule every download follows (the Download tab, the
+// empty state's one click, hearth-cli pull): read the header first, and hold the download
+// when the file's architecture is one Hearth does not run.
 #pragma once
 
 #include "hearth/model_info.h"
@@ -12,6 +16,7 @@
 #include <QObject>
 #include <QPointer>
 #include <QUrl>
+#include <functional>
 
 class QNetworkAccessManager;
 class QNetworkReply;
@@ -37,6 +42,9 @@ public:
 
 signals:
     void finished(const hearth::ModelInfo& info);
+    // The header names an architecture Hearth does not run; `message` says so and names the
+    // ones it runs (cannotRunArchitecture). The rest of the metadata is not read.
+    void unsupported(const QString& architecture, const QString& message);
     void failed(const QString& message);
 
 private:
@@ -57,3 +65,12 @@ private:
     qint64 m_fileSize = -1;
     qint64 m_totalSize = -1;
 };
+
+// Reads the header of the file at `url` (the first part of a split model) and calls `done`
+// on `context`'s thread with why Hearth cannot run it ("Hearth cannot run qwen3moe models
+// yet (it runs …)"), or with an empty string when it can, or when the header could not be
+// read: a probe that fails (a network error, a file that is not GGUF) does not block the
+// download, which then fails or loads as before and says why.
+void checkBeforeDownload(QNetworkAccessManager* network, const QUrl& url, const QByteArray& token,
+                         const QUrl& tokenOrigin, qint64 fileSize, QObject* context,
+                         std::function<void(const QString& refusal)> done);

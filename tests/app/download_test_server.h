@@ -2,7 +2,8 @@
 // with the behaviours a downloader must cope with, chosen by the path:
 //   /file/NAME       the file, honouring "Range: bytes=N-" with 206
 //   /norange/NAME    the file, always 200 with the whole body (a server that ignores Range)
-//   /drop/NAME       the first request sends half the body and closes; later ones behave
+//   /drop/NAME       the first request sends half the body and closes; later ones behave (a
+//                    header probe's bounded "Range: bytes=0-N" is answered, and not counted)
 //   /slow/NAME       the file in 32 KiB pieces every 10 ms (for pause, cancel, restart)
 //   /dropall/NAME    ignores Range: always 200 with the whole file's length, sends half of
 //                    the body and closes, on every request
@@ -77,6 +78,21 @@ public:
     void setSlowInterval(int ms) { m_slowIntervalMs = ms; }
 
     const QList<Request>& requests() const { return m_requests; }
+    // A header probe asks for the file's first bytes with a bounded range ("bytes=0-N"); a
+    // download asks for all of it, or from an offset on ("bytes=N-").
+    static bool isProbe(const Request& request) {
+        return request.range.startsWith("bytes=0-") && !request.range.endsWith('-');
+    }
+    // The requests under `prefix` that downloads made (header probes left out).
+    QList<Request> downloadsOf(const QString& prefix) const {
+        QList<Request> out;
+        for (const Request& request : requestsFor(prefix)) {
+            if (!isProbe(request)) {
+                out.append(request);
+            }
+        }
+        return out;
+    }
     QList<Request> requestsFor(const QString& prefix) const {
         QList<Request> out;
         for (const Request& request : m_requests) {
@@ -191,7 +207,8 @@ private:
                    requestsFor(QStringLiteral("/busy/") + name).size() <= 2) {
             send(socket, 503, "Service Unavailable", {}, "try again");
         } else if (kind == QLatin1String("drop")) {
-            const bool first = requestsFor(QStringLiteral("/drop/") + name).size() == 1;
+            const bool first =
+                !isProbe(request) && downloadsOf(QStringLiteral("/drop/") + name).size() == 1;
             sendFile(socket, request, m_files[name], first ? Mode::Drop : Mode::Whole);
         } else if (kind == QLatin1String("slow")) {
             sendFile(socket, request, m_files[name], Mode::Slow);

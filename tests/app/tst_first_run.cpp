@@ -223,9 +223,10 @@ void TestFirstRun::emptyStateDownloadsAndLoads() {
     const bool between = std::any_of(shownProgress.cbegin(), shownProgress.cend(),
                                      [](double value) { return value > 0 && value < 1; });
     QVERIFY2(between, "the progress bar showed no partial progress");
-    // The file came through the Hub's URL, redirected.
+    // The file came through the Hub's URL, redirected, its header read first (a bounded Range).
     QCOMPARE(m_server->requestsFor(QStringLiteral("/api/models/") + kRepo).size(), 1);
-    QCOMPARE(m_server->requestsFor(QStringLiteral("/%1/resolve/main/").arg(kRepo)).size(), 1);
+    QCOMPARE(m_server->requestsFor(QStringLiteral("/%1/resolve/main/").arg(kRepo)).size(), 2);
+    QCOMPARE(m_server->downloadsOf(QStringLiteral("/%1/resolve/main/").arg(kRepo)).size(), 1);
     QVERIFY(m_server->requestsFor(QStringLiteral("/slow/") + kFile).size() >= 1);
 
     // The chat is ready; the model is in the Models panel's list.

@@ -2,7 +2,9 @@
 // servers: the token kept to the hub's origin across pagination and redirects (a second
 // server logs what it receives), pagination loops and page bounds, page sizes, a mirror
 // served under a path, listing values that are not sizes or SHA-256s, and probe responses
-// whose bodies never end or headers longer than it reads.
+// whose bodies never end or headers longer than it reads. The check before a download: a
+// model Hearth cannot run named from its header, the others let through.
+#include "catalog.h"
 #include "download_test_server.h"
 #include "download_test_support.h"
 #include "gguf_builder.h"
@@ -246,6 +248,62 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(localFailed.size(), 1, kWaitMs);
         QVERIFY2(localFailed[0][0].toString().contains("only http and https"),
                  qPrintable(localFailed[0][0].toString()));
+    }
+
+    // A model Hearth cannot run is named from general.architecture before any other key is
+    // read (its per-layer arrays would fail read_model_info).
+    void probeNamesAnArchitectureHearthCannotRun() {
+        m_server->addFile("rwkv.gguf", hearth::test::ggufOfArchitecture());
+        RemoteGgufProbe probe(m_network.get(), m_server->url("/file/rwkv.gguf"));
+        QSignalSpy unsupported(&probe, &RemoteGgufProbe::unsupported);
+        QSignalSpy finished(&probe, &RemoteGgufProbe::finished);
+        QSignalSpy failed(&probe, &RemoteGgufProbe::failed);
+        probe.start();
+        QTRY_VERIFY_WITH_TIMEOUT(unsupported.size() + finished.size() + failed.size() == 1,
+                                 kWaitMs);
+        QCOMPARE(unsupported.size(), 1);
+        QCOMPARE(unsupported[0][0].toString(), QStringLiteral("rwkv7"));
+        const QString message = unsupported[0][1].toString();
+        QCOMPARE(message, cannotRunArchitecture("rwkv7"));
+        QVERIFY2(message.startsWith("Hearth cannot run rwkv7 models yet (it runs llama, "),
+                 qPrintable(message));
+        // A name that is not one (a control character in it) is read_model_info's to refuse.
+        m_server->addFile("odd.gguf", hearth::test::ggufOfArchitecture("rwkv\x1b"
+                                                                       "7"));
+        RemoteGgufProbe odd(m_network.get(), m_server->url("/file/odd.gguf"));
+        QSignalSpy oddFailed(&odd, &RemoteGgufProbe::failed);
+        odd.start();
+        QTRY_COMPARE_WITH_TIMEOUT(oddFailed.size(), 1, kWaitMs);
+        QVERIFY2(oddFailed[0][0].toString().contains("general.architecture must be a name"),
+                 qPrintable(oddFailed[0][0].toString()));
+    }
+
+    // checkBeforeDownload refuses a model Hearth cannot run, saying why, and lets through a
+    // model it runs and a file whose header cannot be read (the download says what is wrong).
+    void checkBeforeDownloadRefusesOnlyWhatCannotRun() {
+        m_server->addFile("rwkv.gguf", hearth::test::ggufOfArchitecture());
+        m_server->addFile("tiny.gguf", tinyGguf());
+        m_server->addFile("text.gguf", QByteArray("not a GGUF file").repeated(100));
+        auto check = [this](const QString& path) -> std::optional<QString> {
+            std::optional<QString> verdict;
+            checkBeforeDownload(m_network.get(), m_server->url(path), {}, {}, -1, this,
+                                [&](const QString& refusal) { verdict = refusal; });
+            QElapsedTimer clock;
+            clock.start();
+            while (!verdict && clock.elapsed() < kWaitMs) {
+                QTest::qWait(10);
+            }
+            return verdict;
+        };
+        QCOMPARE(check("/file/rwkv.gguf"), std::optional(cannotRunArchitecture("rwkv7")));
+        QCOMPARE(check("/file/tiny.gguf"), std::optional(QString()));
+        QCOMPARE(check("/file/text.gguf"), std::optional(QString()));
+        QCOMPARE(check("/file/absent.gguf"), std::optional(QString()));
+        // Through redirects as a download goes.
+        m_server->addFile("rwkv-moved.gguf", hearth::test::ggufOfArchitecture());
+        QCOMPARE(check("/redirect/2/rwkv-moved.gguf"),
+                 std::optional(cannotRunArchitecture("rwkv7")));
+        QCOMPARE(m_server->requestsFor("/file/rwkv.gguf").size(), 1);
     }
 
     // A header longer than the probe reads (two 33 MiB strings): it asks for 4, 16, then

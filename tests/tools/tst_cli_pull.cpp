@@ -7,6 +7,7 @@
 // pull that could hang runs under a timeout that fails the test instead.
 #include "../app/download_test_server.h"
 #include "../app/download_test_support.h"
+#include "catalog.h"
 #include "test_support.h"
 
 #include <QCryptographicHash>
@@ -127,7 +128,10 @@ private slots:
         QCOMPARE(readAll(path("m-Q8_0.gguf")), m_q8);
         QCOMPARE(result.out.trimmed(), QDir::toNativeSeparators(path("m-Q8_0.gguf")).toUtf8());
         QVERIFY(!QFile::exists(path("m-Q8_0.gguf.part")));
-        QCOMPARE(m_server->requestsFor("/owner/repo/resolve/main/").size(), 1);
+        // The header first (a bounded Range), then the download.
+        QCOMPARE(m_server->requestsFor("/owner/repo/resolve/main/").size(), 2);
+        QVERIFY(DownloadTestServer::isProbe(m_server->requestsFor("/owner/repo/resolve/").first()));
+        QCOMPARE(m_server->downloadsOf("/owner/repo/resolve/main/").size(), 1);
     }
 
     void pullsByQuantizationAndTheOnlyFile() {
@@ -201,8 +205,8 @@ private slots:
         auto result = pull({url, "--dir", m_dir->path(), "--sha256", sha256Hex(m_q4)});
         QVERIFY2(result.exit_code == 0, result.err.constData());
         QCOMPARE(readAll(path("m-Q4_K_M.gguf")), m_q4);
-        QCOMPARE(m_server->requestsFor("/drop/").size(), 2);
-        QVERIFY(m_server->requestsFor("/drop/").last().range.startsWith("bytes="));
+        QCOMPARE(m_server->downloadsOf("/drop/").size(), 2);
+        QVERIFY(m_server->downloadsOf("/drop/").last().range.startsWith("bytes="));
     }
 
     void rejectsAWrongChecksum() {
@@ -302,7 +306,7 @@ private slots:
                                      ": 32.0 TiB needed"),
                  result.err.constData());
         QCOMPARE(QDir(m_dir->path()).entryList(QDir::Files), QStringList{"plain-file"});
-        QVERIFY(m_server->requestsFor("/owner/huge/resolve/").isEmpty());
+        QVERIFY(m_server->downloadsOf("/owner/huge/resolve/").isEmpty());
     }
 
     // A file of zero bytes is complete as soon as it starts: the pull still ends, with it.
@@ -334,11 +338,12 @@ private slots:
                  "s3cret", 20000);
         QVERIFY2(result.exit_code == 0, result.err.constData());
         QCOMPARE(readAll(path("m-Q8_0.gguf")), m_q8);
-        QCOMPARE(m_server->requests().size(), 2); // the first page, the download's redirect
+        // The first page, the header probe's and the download's redirects.
+        QCOMPARE(m_server->requests().size(), 3);
         for (const auto& request : m_server->requests()) {
             QCOMPARE(request.authorization, QByteArray("Bearer s3cret"));
         }
-        QCOMPARE(other.requests().size(), 2); // the second page, the file
+        QCOMPARE(other.requests().size(), 3); // the second page, the header, the file
         for (const auto& request : other.requests()) {
             QVERIFY2(request.authorization.isEmpty(), qPrintable(request.path));
         }
@@ -354,10 +359,96 @@ private slots:
         QVERIFY2(result.exit_code == 0, result.err.constData());
         QCOMPARE(readAll(path("m-Q8_0.gguf")), m_q8);
         const auto requests = m_server->requests();
-        QCOMPARE(requests.size(), 2);
+        QCOMPARE(requests.size(), 3); // the listing, the header, the file
         QCOMPARE(requests[0].path, QString("/mirror/api/models/owner/repo/tree/main?recursive=1"));
-        QCOMPARE(requests[1].path, QString("/mirror/owner/repo/resolve/main/m-Q8_0.gguf"));
-        QCOMPARE(requests[1].authorization, QByteArray("Bearer s3cret")); // the mirror is the hub
+        for (const qsizetype i : {1, 2}) {
+            QCOMPARE(requests[i].path, QString("/mirror/owner/repo/resolve/main/m-Q8_0.gguf"));
+            QCOMPARE(requests[i].authorization,
+                     QByteArray("Bearer s3cret")); // the mirror is the hub
+        }
+        QVERIFY(DownloadTestServer::isProbe(requests[1]));
+    }
+
+    // A model Hearth cannot run: its header is read, the pull refuses with the reason and
+    // downloads nothing; --force downloads it all the same. A catalog entry not yet runnable
+    // is refused without a request.
+    void refusesAModelHearthCannotRun() {
+        const QByteArray rwkv = hearth::test::ggufOfArchitecture();
+        m_server->addFile("rwkv-Q8_0.gguf", rwkv);
+        m_server->setListing("owner/rwkv",
+                             QJsonDocument(QJsonArray{lfsEntry("rwkv-Q8_0.gguf", rwkv)}).toJson());
+        auto result = pull({"owner/rwkv", "--dir", m_dir->path()}, {}, 20000);
+        QCOMPARE(result.exit_code, 1);
+        QVERIFY2(result.err.contains("hearth-cli: Hearth cannot run rwkv7 models yet (it runs "
+                                     "llama, ") &&
+                     result.err.contains("; --force downloads it anyway"),
+                 result.err.constData());
+        QVERIFY(QDir(m_dir->path()).isEmpty());
+        QCOMPARE(m_server->requestsFor("/owner/rwkv/resolve/").size(), 1);
+        QVERIFY(m_server->downloadsOf("/owner/rwkv/resolve/").isEmpty());
+        // A plain URL too.
+        result = pull(
+            {m_server->url("/file/rwkv-Q8_0.gguf", "localhost").toString(), "--dir", m_dir->path()},
+            {}, 20000);
+        QCOMPARE(result.exit_code, 1);
+        QVERIFY2(result.err.contains("Hearth cannot run rwkv7 models yet"), result.err.constData());
+        QVERIFY(QDir(m_dir->path()).isEmpty());
+
+        result = pull({"owner/rwkv", "--dir", m_dir->path(), "--force"}, {}, 20000);
+        QVERIFY2(result.exit_code == 0, result.err.constData());
+        QVERIFY2(result.err.contains("downloading it anyway (--force)"), result.err.constData());
+        QCOMPARE(readAll(path("rwkv-Q8_0.gguf")), rwkv);
+
+        // A model it runs (and a file that is not GGUF, as the other tests pull) goes through.
+        QFile tinyFile(
+            QString::fromStdString((hearth::test::data_dir() / "gguf" / "tiny.gguf").string()));
+        QVERIFY(tinyFile.open(QIODevice::ReadOnly));
+        const QByteArray tinyBytes = tinyFile.readAll();
+        m_server->addFile("tiny-Q8_0.gguf", tinyBytes);
+        m_server->setListing(
+            "owner/tiny",
+            QJsonDocument(QJsonArray{lfsEntry("tiny-Q8_0.gguf", tinyBytes)}).toJson());
+        result = pull({"owner/tiny", "--dir", m_dir->path()}, {}, 20000);
+        QVERIFY2(result.exit_code == 0, result.err.constData());
+        QVERIFY(!result.err.contains("cannot run"));
+        QCOMPARE(readAll(path("tiny-Q8_0.gguf")), tinyBytes);
+
+        // The catalog knows: a coming entry is refused before any request, unless --force.
+        const auto catalog = builtinCatalog();
+        QVERIFY(catalog);
+        const CatalogEntry* coming = nullptr;
+        for (const CatalogEntry& entry : *catalog) {
+            if (!entry.cannotRun.isEmpty() && !coming) {
+                coming = &entry;
+            }
+        }
+        if (!coming) {
+            return; // every catalog entry runs now
+        }
+        m_server->setListing(
+            coming->repo,
+            QJsonDocument(QJsonArray{lfsEntry(coming->files[0].file, rwkv)}).toJson());
+        m_server->addFile(coming->files[0].file, rwkv);
+        const qsizetype before = m_server->requests().size();
+        result = pull({coming->id, "--dir", m_dir->path()}, {}, 20000);
+        QCOMPARE(result.exit_code, 1);
+        QVERIFY2(result.err.contains(coming->cannotRun.toUtf8()), result.err.constData());
+        QVERIFY(m_server->downloadsOf("/" + coming->repo + "/resolve/").isEmpty());
+        QVERIFY(m_server->requests().size() - before <= 1); // the listing, no header probe
+        result = pull({coming->id, "--dir", m_dir->path(), "--force"}, {}, 20000);
+        QVERIFY2(result.exit_code == 0, result.err.constData());
+        QCOMPARE(readAll(path(coming->files[0].file)), rwkv);
+        // pull --list says which entries Hearth cannot run yet, with their architecture.
+        result = pull({"--list"});
+        QCOMPARE(result.exit_code, 0);
+        const QList<QByteArray> lines = result.out.split('\n');
+        const auto line = std::find_if(lines.begin(), lines.end(), [&](const QByteArray& l) {
+            return l.startsWith(coming->id.toUtf8() + ' ');
+        });
+        QVERIFY(line != lines.end());
+        QVERIFY2(line->contains(coming->architecture.toUtf8()) &&
+                     line->endsWith("(not yet runnable)"),
+                 line->constData());
     }
 
     // The name a link ends with becomes a file name in --dir, or the pull refuses it.

@@ -1,12 +1,15 @@
 // `hearth-cli pull (URL | owner/repo[:file] | catalog-id) [--dir D] [--sha256 X] [--quant Q]
-// [--token-env VAR]`: downloads a model as the app does (hearth_download, Qt Core/Network),
-// with a progress bar on stderr. The file appears under its final name only once its size
-// and SHA-256 are checked; an interrupted pull resumes from NAME.part when run again.
+// [--token-env VAR] [--force]`: downloads a model as the app does (hearth_download, Qt
+// Core/Network), with a progress bar on stderr. The file appears under its final name only
+// once its size and SHA-256 are checked; an interrupted pull resumes from NAME.part when run
+// again. A model Hearth cannot run (its header's architecture, or a catalog entry not yet
+// runnable) is refused unless --force.
 #include "catalog.h"
 #include "cli_args.h"
 #include "commands.h"
 #include "download_manager.h"
 #include "hf_api.h"
+#include "remote_gguf_probe.h"
 
 #include <QCoreApplication>
 #include <QDir>
@@ -177,6 +180,7 @@ int pull(const Args& args) {
     QString repo;
     QString file;
     QUrl directUrl;
+    QString refusal; // why Hearth cannot run it, when the catalog already says
     auto catalog = builtinCatalog();
     if (!catalog) {
         return report_error(catalog.error().toUtf8().constData());
@@ -200,6 +204,7 @@ int pull(const Args& args) {
                                     .c_str());
         }
         file = chosen->file;
+        refusal = !entry->cannotRun.isEmpty() ? entry->cannotRun : chosen->cannotRun;
     } else {
         auto reference = HfApi::parseReference(what);
         if (!reference) {
@@ -269,6 +274,22 @@ int pull(const Args& args) {
         destinations << request.destination;
         requests << request;
     }
+    // The header before the download (once the names are known good): a model Hearth cannot
+    // run is not downloaded unless the user insists.
+    if (refusal.isEmpty()) {
+        refusal = waitFor<QString>([&](auto done) {
+            checkBeforeDownload(&network, requests[0].url, token, HfApi::endpoint(), files[0].size,
+                                &network, done);
+        });
+    }
+    if (!refusal.isEmpty()) {
+        if (!args.has("--force")) {
+            return report_error(
+                fmt::format("{}; --force downloads it anyway", refusal.toStdString()).c_str());
+        }
+        std::fprintf(stderr, "hearth-cli: %s; downloading it anyway (--force)\n",
+                     qPrintable(refusal));
+    }
     std::fprintf(stderr, "pulling %s into %s\n",
                  qPrintable(destinations.size() == 1
                                 ? QFileInfo(destinations[0]).fileName()
@@ -334,11 +355,15 @@ int cmd_pull(const Args& args) {
         }
         for (const CatalogEntry& entry : *catalog) {
             QStringList quants;
+            bool runs = entry.cannotRun.isEmpty();
             for (const CatalogFile& file : entry.files) {
                 quants << file.quantization;
+                runs = runs && file.cannotRun.isEmpty();
             }
-            std::printf("%-28s %-28s %s\n", qPrintable(entry.id), qPrintable(entry.repo),
-                        qPrintable(quants.join(' ')));
+            // Entries Hearth cannot run yet say so: pulling them needs --force.
+            std::printf("%-36s %-10s %-60s %s%s\n", qPrintable(entry.id),
+                        qPrintable(entry.architecture), qPrintable(entry.repo),
+                        qPrintable(quants.join(' ')), runs ? "" : "  (not yet runnable)");
         }
         return 0;
     }

@@ -315,7 +315,10 @@ const CommandSpec& pull_spec() {
                    "repository's)"),
             option("--token-env", "VAR",
                    "read the Hugging Face token from the variable VAR (default HF_TOKEN)"),
-            flag("--list", "list the model catalog: id, repository, quantizations"),
+            flag("--force", "download a model Hearth cannot run yet (its architecture is read "
+                            "from the file's header first)"),
+            flag("--list", "list the model catalog: id, architecture, repository, "
+                           "quantizations"),
         }};
     return spec;
 }

@@ -22,6 +22,11 @@ namespace hearth {
 // True when Model::load runs models of this `general.architecture` ("llama", "qwen2", ...);
 // for any other, load fails with `unsupported` and names the ones it runs.
 bool architecture_supported(std::string_view architecture);
+// The architectures Hearth runs, for messages: "llama, mistral, qwen2, qwen3, gemma3".
+std::string_view supported_architectures();
+// True when the forward pass computes with weight matrices of this type (Q4_K, F16, ...);
+// a model with another type fails to load with `unsupported`, naming the tensor.
+bool weight_type_supported(TensorType type);
 
 struct LoadOptions {
     int n_threads = 0; // 0: the machine's physical cores

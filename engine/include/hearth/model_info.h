@@ -74,6 +74,10 @@ inline constexpr uint32_t kMaxFeedForwardLength = 1u << 20;
 inline constexpr uint32_t kMaxVocabulary = 1u << 24;    // token ids stay int32
 inline constexpr uint32_t kMaxContextLength = 1u << 24; // trained context, sliding window
 
+// general.architecture ("llama", "qwen3moe"), checked to be a name: letters, digits, '-' and
+// '_', at most 64 characters. Fails with `bad_format` when it is missing or not a name.
+Result<std::string> read_architecture(const GgufHeader& header);
+
 // Reads a model's facts from a parsed header. Fails with `bad_format`, naming the key, when
 // a required key is missing, a key holds a value of the wrong type (a string for a count, a
 // negative or wider-than-32-bit integer, a NaN), or a hyper-parameter is zero, out of the

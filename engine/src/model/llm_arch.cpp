@@ -4,6 +4,7 @@
 #include "hearth/model.h"
 
 #include <array>
+#include <string>
 
 namespace hearth {
 namespace {
@@ -37,6 +38,16 @@ bool architecture_supported(std::string_view architecture) {
     return arch_traits(architecture).has_value();
 }
 
-std::string_view supported_architectures() { return "llama, mistral, qwen2, qwen3, gemma3"; }
+std::string_view supported_architectures() {
+    // Built from the table, so a new architecture is named as soon as it runs.
+    static const std::string names = [] {
+        std::string out;
+        for (const auto& traits : kArchitectures) {
+            out += (out.empty() ? "" : ", ") + std::string(traits.name);
+        }
+        return out;
+    }();
+    return names;
+}
 
 } // namespace hearth

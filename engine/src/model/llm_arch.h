@@ -29,7 +29,4 @@ struct ArchTraits {
 
 std::optional<ArchTraits> arch_traits(std::string_view architecture);
 
-// The architectures Hearth runs, for messages: "llama, qwen2, qwen3, gemma3".
-std::string_view supported_architectures();
-
 } // namespace hearth

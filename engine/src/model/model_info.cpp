@@ -234,8 +234,7 @@ std::string file_type_name(int64_t file_type) {
     return it == names.end() ? std::string() : it->second;
 }
 
-Result<ModelInfo> read_model_info(const GgufHeader& header, uint64_t file_size) {
-    ModelInfo info;
+Result<std::string> read_architecture(const GgufHeader& header) {
     auto architecture = header.get_string("general.architecture");
     if (!architecture || architecture->empty()) {
         return fail(ErrorCode::bad_format,
@@ -254,6 +253,15 @@ Result<ModelInfo> read_model_info(const GgufHeader& header, uint64_t file_size) 
                     fmt::format("general.architecture must be a name of letters, digits, '-' "
                                 "and '_' of at most {} characters, but it is \"{}\"",
                                 kMaxArchitectureName, gguf_printable(*architecture)));
+    }
+    return *architecture;
+}
+
+Result<ModelInfo> read_model_info(const GgufHeader& header, uint64_t file_size) {
+    ModelInfo info;
+    auto architecture = read_architecture(header);
+    if (!architecture) {
+        return std::unexpected(architecture.error());
     }
     info.architecture = *architecture;
     info.name = header.get_string("general.name").value_or("");

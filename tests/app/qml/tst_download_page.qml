@@ -1,5 +1,6 @@
 // DownloadPage against a real DownloadController: the built-in catalog, search and filters,
-// a bad link's message, and the fit badges.
+// a bad link's message, the fit badges, each entry's architecture, and the entries Hearth
+// cannot run yet listed disabled with the reason.
 import QtQuick
 import QtTest
 import Hearth
@@ -31,6 +32,48 @@ Item {
                     verify(["fits", "tight", "wont_fit"].indexOf(file.fit) >= 0, file.fit)
                 }
             }
+        }
+
+        function test_architecturesAndEntriesNotYetRunnable() {
+            const page = createTemporaryObject(pageComponent, top)
+            const list = findChild(page, "catalogList")
+            let coming = -1
+            for (let i = 0; i < list.count; ++i) {
+                const entry = page.controller.catalog[i]
+                const row = list.itemAt(i)
+                verify(findChild(row, "entryFacts").text.indexOf(" · " + entry.architecture + " · ") > 0,
+                       entry.id)
+                const reason = findChild(row, "cannotRun")
+                compare(reason.visible, entry.cannotRun.length > 0, entry.id)
+                if (entry.cannotRun.length > 0 && coming < 0)
+                    coming = i
+            }
+            if (coming < 0)
+                skip("every catalog entry runs now")
+            const entry = page.controller.catalog[coming]
+            verify(entry.cannotRun.indexOf("Hearth cannot run " + entry.architecture + " models yet (it runs llama") === 0,
+                   entry.cannotRun)
+            compare(findChild(list.itemAt(coming), "cannotRun").text, entry.cannotRun)
+            // Its download buttons are disabled; a runnable entry's (the first) are not.
+            const buttons = []
+            const collect = item => {
+                const children = item.children || []
+                for (let i = 0; i < children.length; ++i) {
+                    if (children[i].objectName === "quantButton")
+                        buttons.push(children[i])
+                    collect(children[i])
+                }
+            }
+            collect(list.itemAt(coming))
+            compare(buttons.length, entry.files.length)
+            for (const button of buttons)
+                verify(!button.enabled, button.text)
+            buttons.length = 0
+            collect(list.itemAt(0))
+            verify(buttons.length > 0)
+            for (const button of buttons)
+                verify(button.enabled, button.text)
+            compare(findChild(page, "heldDownload").visible, false)
         }
 
         function test_searchAndFilters() {
