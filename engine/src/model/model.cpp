@@ -115,8 +115,10 @@ cpu::WeightMatrix row_view(const cpu::WeightMatrix& w, int64_t first, int64_t n_
 // Q, K and V: three matrices, or one fused `attn_qkv.weight` (phi3) whose rows are Q's, K's,
 // then V's, as llama.cpp's create_tensor_qkv accepts either. Each product row is the same dot
 // product either way, so the views compute what llama.cpp's fused product does.
-Result<void> bind_qkv(LayerWeights& layer, Binder& bind, const std::string& p, uint64_t n_embd,
-                      uint64_t q_width, uint64_t k_width, uint64_t v_width) {
+// fused_by_default: the architecture's files have the fused one (phi3), so name it if missing.
+Result<void> bind_qkv(LayerWeights& layer, Binder& bind, const std::string& p,
+                      bool fused_by_default, uint64_t n_embd, uint64_t q_width, uint64_t k_width,
+                      uint64_t v_width) {
     if (bind.find(p + "attn_qkv.weight")) {
         auto qkv = bind.matrix(p + "attn_qkv.weight", n_embd, q_width + k_width + v_width);
         if (!qkv) {
@@ -127,6 +129,12 @@ Result<void> bind_qkv(LayerWeights& layer, Binder& bind, const std::string& p, u
         layer.wv =
             row_view(*qkv, static_cast<int64_t>(q_width + k_width), static_cast<int64_t>(v_width));
         return {};
+    }
+    if (fused_by_default && !bind.find(p + "attn_q.weight")) {
+        return fail(ErrorCode::bad_format,
+                    fmt::format("tensor '{}attn_qkv.weight' is missing (and so are the separate "
+                                "attn_q, attn_k and attn_v)",
+                                p));
     }
     for (auto [target, name, width] : {std::tuple{&layer.wq, "attn_q.weight", q_width},
                                        std::tuple{&layer.wk, "attn_k.weight", k_width},
@@ -200,7 +208,7 @@ Result<void> bind_layers(Model::Impl& m, Binder& bind) {
         };
         Result<void> steps[] = {
             assign(layer.attn_norm, bind.vector(p + "attn_norm.weight", info.n_embd)),
-            bind_qkv(layer, bind, p, info.n_embd, q_width, k_width, v_width),
+            bind_qkv(layer, bind, p, m.arch.fused_gate_up, info.n_embd, q_width, k_width, v_width),
             assign(layer.wo, bind.matrix(p + "attn_output.weight", o_width, info.n_embd)),
             assign(layer.ffn_norm, bind.vector(p + "ffn_norm.weight", info.n_embd)),
             bind_gate_up(layer, bind, p, m.arch.fused_gate_up, info.n_embd, info.n_ff),
