@@ -129,15 +129,16 @@ MODELS = [
 # Issue 17's dense architectures (src/models/{phi3,gemma2,smollm3,mistral3}.cpp). llama.cpp
 # pads a context of 64 to 256, and phi3 takes its long RoPE factors when that padded context
 # exceeds the original one: `phi3_long` (original 128) takes the long factors, `phi3_short`
-# (original 256) the short ones.
+# (original 256) the short ones. Their general.name leaves out "phi3": llama.cpp gives models so
+# named the attributes of Phi-3's special tokens, which this vocabulary does not have.
 DENSE_MODELS = [
     dict(name="phi3_long", arch="phi3", n_layer=2, n_head_kv=2, tied=False, wtype=QT.F16,
-         phi3=True, n_ctx_orig=128, n_rot=12, sliding_window=2047,
+         phi3=True, n_ctx_orig=128, n_rot=12, sliding_window=2047, general_name="Tiny Phi long",
          about="phi3: fused QKV and gate+up, LongRoPE long factors (context 256 > 128) with "
                "attention factor, partial RoPE (12 of 16 dims), sliding window ignored as "
                "llama.cpp does, separate output, F16 matrices"),
     dict(name="phi3_short", arch="phi3", n_layer=2, n_head_kv=4, tied=True, wtype=QT.Q8_0,
-         phi3=True, n_ctx_orig=256,
+         phi3=True, n_ctx_orig=256, general_name="Tiny Phi short",
          about="phi3: LongRoPE short factors (context 256, original 256), multi-head, tied "
                "output, Q8_0 matrices"),
     dict(name="gemma2", arch="gemma2", n_layer=4, n_head_kv=2, head_dim=32, tied=True,
@@ -146,14 +147,17 @@ DENSE_MODELS = [
          about="gemma2: attention (cap 2) and final (cap 3) logit soft-capping, even layers "
                "sliding (window 8), GeGLU, embeddings × sqrt(n_embd), post-norms, query scaled "
                "before the cache"),
-    dict(name="smollm3", arch="smollm3", n_layer=4, n_head_kv=2, tied=True, wtype=QT.F32,
+    dict(name="smollm3", arch="smollm3", n_layer=4, n_head_kv=2, tied=True, wtype=QT.F16,
          rope_base=5000.0,
-         about="smollm3: layer 3 of 4 without RoPE (NoPE every 4th layer), tied output"),
+         about="smollm3: layer 3 of 4 without RoPE (NoPE every 4th layer), tied output, F16 "
+               "matrices"),
+    # RoPE base 100 and an original context of 16 put YaRN's ramp where beta_slow moves it
+    # (1 pair instead of 2) and the attention temperature steps at position 16.
     dict(name="mistral3", arch="mistral3", n_layer=2, n_head_kv=2, tied=False, wtype=QT.F32,
-         rope_base=1000000.0, rope_scaling=("yarn", 4.0), yarn_orig_ctx=8, yarn_beta=(16.0, 2.0),
+         rope_base=100.0, rope_scaling=("yarn", 4.0), yarn_orig_ctx=16, yarn_beta=(16.0, 2.0),
          yarn_log_mul=0.5, temperature_scale=0.1,
-         about="mistral3: YaRN ×4 from 8 with beta_fast 16, beta_slow 2 and log multiplier 0.5, "
-               "attention temperature tuning (scale 0.1, steps every 8 positions)"),
+         about="mistral3: YaRN ×4 from 16 with beta_fast 16, beta_slow 2 and log multiplier "
+               "0.5, attention temperature tuning (scale 0.1, a step at position 16)"),
 ]
 MODELS += DENSE_MODELS
 
@@ -214,7 +218,7 @@ def write_model(spec: dict, path: pathlib.Path, rng: np.random.Generator):
     head_dim = spec.get("head_dim", N_EMBD // N_HEAD)
     rope_base = spec.get("rope_base", 10000.0)
     writer = gguf.GGUFWriter(path, arch)
-    writer.add_name(spec["name"])
+    writer.add_name(spec.get("general_name", spec["name"]))
     writer.add_file_type({QT.F32: gguf.LlamaFileType.ALL_F32, QT.F16: gguf.LlamaFileType.MOSTLY_F16,
                           QT.Q8_0: gguf.LlamaFileType.MOSTLY_Q8_0,
                           QT.Q4_0: gguf.LlamaFileType.MOSTLY_Q4_0}[spec["wtype"]])
@@ -306,8 +310,10 @@ def write_model(spec: dict, path: pathlib.Path, rng: np.random.Generator):
 def llama_logits(path: pathlib.Path, tokens: list[int]) -> np.ndarray:
     from llama_cpp import Llama
 
+    # YaRN's betas at -1: the model's own (mistral3 writes them), as llama.cpp's tools take
+    # them; llama-cpp-python's defaults (32, 1) would override the file's.
     llm = Llama(model_path=str(path), n_ctx=64, n_batch=64, logits_all=True, flash_attn=False,
-                n_threads=2, verbose=False)
+                n_threads=2, verbose=False, yarn_beta_fast=-1.0, yarn_beta_slow=-1.0)
     llm.eval(tokens)
     logits = np.array(llm.scores[: len(tokens)], dtype=np.float32)
     del llm
