@@ -133,12 +133,13 @@ MODELS = [
 # named the attributes of Phi-3's special tokens, which this vocabulary does not have.
 DENSE_MODELS = [
     dict(name="phi3_long", arch="phi3", n_layer=2, n_head_kv=2, tied=False, wtype=QT.F16,
-         phi3=True, n_ctx_orig=128, n_rot=12, sliding_window=2047, general_name="Tiny Phi long",
+         phi3=True, n_ctx_train=4096, n_ctx_orig=128, n_rot=12, sliding_window=2047,
+         general_name="Tiny Phi long",
          about="phi3: fused QKV and gate+up, LongRoPE long factors (context 256 > 128) with "
                "attention factor, partial RoPE (12 of 16 dims), sliding window ignored as "
                "llama.cpp does, separate output, F16 matrices"),
     dict(name="phi3_short", arch="phi3", n_layer=2, n_head_kv=4, tied=True, wtype=QT.Q8_0,
-         phi3=True, n_ctx_orig=256, general_name="Tiny Phi short",
+         phi3=True, n_ctx_train=4096, n_ctx_orig=256, general_name="Tiny Phi short",
          about="phi3: LongRoPE short factors (context 256, original 256), multi-head, tied "
                "output, Q8_0 matrices"),
     dict(name="gemma2", arch="gemma2", n_layer=4, n_head_kv=2, head_dim=32, tied=True,
@@ -187,7 +188,7 @@ def write_dense_keys(spec: dict, writer: gguf.GGUFWriter, head_dim: int):
         # Phi-3.5-mini: 128k context from an original 4k, here 4096 from n_ctx_orig.
         writer.add_rope_dimension_count(spec.get("n_rot", head_dim))
         writer.add_rope_scaling_orig_ctx_len(spec["n_ctx_orig"])
-        scale = 4096 / spec["n_ctx_orig"]
+        scale = spec["n_ctx_train"] / spec["n_ctx_orig"]
         writer.add_rope_scaling_attn_factors(
             math.sqrt(1 + math.log(scale) / math.log(spec["n_ctx_orig"])))
     if "attn_softcap" in spec:
@@ -222,7 +223,7 @@ def write_model(spec: dict, path: pathlib.Path, rng: np.random.Generator):
     writer.add_file_type({QT.F32: gguf.LlamaFileType.ALL_F32, QT.F16: gguf.LlamaFileType.MOSTLY_F16,
                           QT.Q8_0: gguf.LlamaFileType.MOSTLY_Q8_0,
                           QT.Q4_0: gguf.LlamaFileType.MOSTLY_Q4_0}[spec["wtype"]])
-    writer.add_context_length(N_CTX_TRAIN)
+    writer.add_context_length(spec.get("n_ctx_train", N_CTX_TRAIN))
     writer.add_embedding_length(N_EMBD)
     writer.add_block_count(n_layer)
     writer.add_feed_forward_length(N_FF)

@@ -1,8 +1,10 @@
 // The CPU forward pass of every supported architecture against llama.cpp, on tiny
 // random-weight models: llama (GQA, MHA, linear / YaRN RoPE scaling, Llama 3 rope_freqs,
 // F32 / F16 / Q8_0 matrices, tied and separate output), qwen2 (Q/K/V biases), qwen3 (Q/K
-// norms, head_dim ≠ n_embd/n_head) and gemma3 (sliding-window layers with their own RoPE
-// base, GeGLU, embedding scale, post norms). Golden files: tests/data/arch/, made by
+// norms, head_dim ≠ n_embd/n_head), gemma3 (sliding-window layers with their own RoPE
+// base, GeGLU, embedding scale, post norms), phi3 (fused QKV and gate+up, LongRoPE), gemma2
+// (logit soft-capping), smollm3 (NoPE layers) and mistral3 (YaRN betas, attention
+// temperature). Golden files: tests/data/arch/, made by
 //     .venv/bin/python scripts/gen-arch-reference.py
 // Each model's logits at every position of a 32-token input are compared, once run as one
 // batch (Session::evaluate, the prefill path) and once token by token (Session::append, the
@@ -181,6 +183,37 @@ private slots:
                                     .arg(c.max_error, 0, 'g', 3)
                                     .arg(tolerance, 0, 'g', 3)));
         }
+    }
+
+    void longrope_follows_the_padded_context() {
+        // phi3_short's original context is 256 (of 4096 trained): llama.cpp pads a session's
+        // context to a multiple of 256 and takes the long factors above it, so 64 and 256 give
+        // the short factors (the golden file's) and 257 the long ones.
+        std::ifstream in(arch_dir() / "index.json");
+        const auto tokens = nlohmann::json::parse(in)["tokens"].get<std::vector<int32_t>>();
+        auto model =
+            Model::load(arch_dir() / "phi3_short.gguf", {.n_threads = 2, .on_progress = {}});
+        QVERIFY2(model, model ? "" : model.error().message.c_str());
+        auto last_logits = [&](uint32_t n_ctx) {
+            auto session = Session::create(*model, {.n_ctx = n_ctx});
+            std::vector<float> last;
+            if (!session) {
+                qWarning("%s", session.error().message.c_str());
+                return last;
+            }
+            auto ok = session->evaluate(tokens, [&](size_t position, std::span<const float> l) {
+                if (position + 1 == tokens.size()) {
+                    last.assign(l.begin(), l.end());
+                }
+            });
+            return ok ? last : std::vector<float>{};
+        };
+        const auto at_64 = last_logits(64);
+        QVERIFY(!at_64.empty());
+        QCOMPARE(last_logits(256), at_64);
+        const auto at_257 = last_logits(257);
+        QVERIFY(!at_257.empty());
+        QVERIFY(at_257 != at_64);
     }
 };
 
