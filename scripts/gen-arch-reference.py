@@ -9,6 +9,8 @@ Writes, for each model NAME of MODELS below, into tests/data/arch/:
   NAME.gguf         the model: n_embd 64, 4 heads, a byte-level BPE vocabulary of 268 tokens
   NAME.logits.f32   llama.cpp's logits for every position of TOKENS, (n_tokens, n_vocab)
                     little-endian float32, row-major
+  NAME.q8_0_cache.logits.f32  the same with a Q8_0 KV cache and flash attention, for the
+                    models marked q8_0_cache
 and index.json: per model, what it exercises, its token ids, n_vocab and its file names.
 
 llama.cpp runs with an F16 KV cache and without flash attention (Hearth's CPU path). The
@@ -32,6 +34,7 @@ N_FF = 128
 N_HEAD = 4
 N_TOKENS = 32
 SEED = 1234
+GGML_TYPE_Q8_0 = 8
 
 
 def bytes_to_unicode() -> dict[int, str]:
@@ -144,7 +147,7 @@ DENSE_MODELS = [
                "output, Q8_0 matrices"),
     dict(name="gemma2", arch="gemma2", n_layer=4, n_head_kv=2, head_dim=32, tied=True,
          wtype=QT.F16, post_norms=True, rope_base=10000.0, sliding_window=8,
-         attn_softcap=2.0, final_softcap=3.0,
+         attn_softcap=2.0, final_softcap=3.0, q8_0_cache=True,
          about="gemma2: attention (cap 2) and final (cap 3) logit soft-capping, even layers "
                "sliding (window 8), GeGLU, embeddings × sqrt(n_embd), post-norms, query scaled "
                "before the cache"),
@@ -308,13 +311,16 @@ def write_model(spec: dict, path: pathlib.Path, rng: np.random.Generator):
     writer.close()
 
 
-def llama_logits(path: pathlib.Path, tokens: list[int]) -> np.ndarray:
+def llama_logits(path: pathlib.Path, tokens: list[int], q8_0_cache: bool = False) -> np.ndarray:
+    """q8_0_cache: a Q8_0 KV cache, which llama.cpp runs only with flash attention."""
     from llama_cpp import Llama
 
     # YaRN's betas at -1: the model's own (mistral3 writes them), as llama.cpp's tools take
     # them; llama-cpp-python's defaults (32, 1) would override the file's.
-    llm = Llama(model_path=str(path), n_ctx=64, n_batch=64, logits_all=True, flash_attn=False,
-                n_threads=2, verbose=False, yarn_beta_fast=-1.0, yarn_beta_slow=-1.0)
+    cache = dict(flash_attn=True, type_k=GGML_TYPE_Q8_0, type_v=GGML_TYPE_Q8_0) if q8_0_cache \
+        else dict(flash_attn=False)
+    llm = Llama(model_path=str(path), n_ctx=64, n_batch=64, logits_all=True, n_threads=2,
+                verbose=False, yarn_beta_fast=-1.0, yarn_beta_slow=-1.0, **cache)
     llm.eval(tokens)
     logits = np.array(llm.scores[: len(tokens)], dtype=np.float32)
     del llm
@@ -342,6 +348,10 @@ def main() -> int:
             "weight_type": spec["wtype"].name,
             "exact": spec.get("exact", False),
         })
+        if spec.get("q8_0_cache"):
+            q8_path = OUT / f"{spec['name']}.q8_0_cache.logits.f32"
+            llama_logits(gguf_path, tokens, q8_0_cache=True).astype("<f4").tofile(q8_path)
+            index["models"][-1]["q8_0_cache_logits"] = q8_path.name
         print(f"{spec['name']:18} {gguf_path.stat().st_size / 1024:6.0f} KiB  "
               f"logits std {logits.std():.3f}  max |logit| {np.abs(logits).max():.3f}")
     (OUT / "index.json").write_text(json.dumps(index, indent=1) + "\n")
