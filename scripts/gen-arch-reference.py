@@ -16,6 +16,19 @@ and index.json: per model, what it exercises, its token ids, n_vocab and its fil
 llama.cpp runs with an F16 KV cache and without flash attention (Hearth's CPU path). The
 weights are drawn with a fixed seed, so the files are the same on every run; the logits may
 move in the last bits with the llama.cpp version (summation order).
+
+The references follow ggml's AVX2 kernels, as Hearth's avx2 level does. On a CPU with AVX-512
+a native build of llama-cpp-python takes other kernels (logits up to 5e-3 of the spread away,
+and its AMX Q8_0 path crashed on these models), so build the same llama.cpp for AVX2 and point
+llama-cpp-python at it; every existing reference then comes out bit for bit:
+
+    cmake -S <llama-cpp-python sdist>/vendor/llama.cpp -B /tmp/llama-avx2 -G Ninja \
+        -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON -DGGML_NATIVE=OFF -DGGML_AVX=ON \
+        -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF \
+        -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF \
+        -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_COMMON=OFF -DLLAMA_CURL=OFF
+    ninja -C /tmp/llama-avx2 llama
+    LLAMA_CPP_LIB_PATH=/tmp/llama-avx2/bin .venv/bin/python scripts/gen-arch-reference.py
 """
 import json
 import math
