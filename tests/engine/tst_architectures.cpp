@@ -232,6 +232,25 @@ private slots:
         check_against_llama_cpp(gguf, logits, weight_type, false, KvCacheType::q8_0);
     }
 
+    // `hearth-cli run` greedy-decodes a few tokens and `info` names the architecture, for
+    // every architecture model.
+    void cli_runs_every_architecture() {
+        std::ifstream in(arch_dir() / "index.json");
+        QVERIFY2(in, "tests/data/arch/index.json is missing");
+        for (const auto& m : nlohmann::json::parse(in)["models"]) {
+            const QString path =
+                QString::fromStdString((arch_dir() / m["gguf"].get<std::string>()).string());
+            const auto run = test::run_cli(
+                {"run", path, "--raw", "-p", "the cat", "-n", "6", "--temp", "0", "-t", "2"});
+            QVERIFY2(run.exit_code == 0 && run.err.contains("generated:"),
+                     qPrintable(path + ": " + QString(run.err)));
+            const auto info = test::run_cli({"info", path, "--json"});
+            QCOMPARE(info.exit_code, 0);
+            QCOMPARE(nlohmann::json::parse(info.out.toStdString())["architecture"],
+                     m["architecture"]);
+        }
+    }
+
     void longrope_follows_the_padded_context() {
         // phi3_short's original context is 256 (of 4096 trained): llama.cpp pads a session's
         // context to a multiple of 256 and takes the long factors above it, so 64 and 256 give

@@ -177,12 +177,13 @@ const float* longrope_factors(const Model::Impl& m, const KvCache& cache) {
 }
 
 // mistral3's attention temperature (Llama 4's): the query times
-// 1 + scale · log(floor(pos / n_ctx_orig) + 1), computed in double as llama.cpp does.
+// 1 + scale · log(floor(pos / n_ctx_orig) + 1), as llama.cpp computes it: the quotient in
+// float, the rest in double.
 float attention_temperature(const ModelInfo& info, uint32_t pos) {
-    const double floor_scale =
-        info.rope_scaling.n_ctx_orig ? info.rope_scaling.n_ctx_orig : info.n_ctx_train;
-    return static_cast<float>(
-        std::log(std::floor(double(pos) / floor_scale) + 1.0) * info.attn_temperature_scale + 1.0);
+    const auto floor_scale = static_cast<float>(
+        info.rope_scaling.n_ctx_orig ? info.rope_scaling.n_ctx_orig : info.n_ctx_train);
+    const double steps = std::floor(static_cast<float>(pos) / floor_scale);
+    return static_cast<float>(std::log(steps + 1.0) * info.attn_temperature_scale + 1.0);
 }
 
 } // namespace

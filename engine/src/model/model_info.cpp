@@ -200,14 +200,15 @@ void read_arch_specifics(KeyReader& keys, ModelInfo& info) {
         keys.real("rope.scaling.yarn_beta_fast", info.rope_scaling.yarn_beta_fast, 0.0, kMaxReal);
         keys.real("rope.scaling.yarn_beta_slow", info.rope_scaling.yarn_beta_slow, 0.0, kMaxReal);
         // 0 is a valid multiplier and a valid temperature scale: both mean "off".
-        keys.real("rope.scaling.yarn_log_multiplier", info.rope_scaling.yarn_log_mul, -1.0,
-                  kMaxReal);
-        keys.real("attention.temperature_scale", info.attn_temperature_scale, -1.0, kMaxReal);
-        if (info.rope_scaling.yarn_log_mul < 0.0 || info.attn_temperature_scale < 0.0) {
-            keys.set_error(
-                {ErrorCode::bad_format, fmt::format("{} and {} must not be negative",
-                                                    keys.key("rope.scaling.yarn_log_multiplier"),
-                                                    keys.key("attention.temperature_scale"))});
+        for (auto [name, out] :
+             {std::pair{"rope.scaling.yarn_log_multiplier", &info.rope_scaling.yarn_log_mul},
+              std::pair{"attention.temperature_scale", &info.attn_temperature_scale}}) {
+            keys.real(name, *out, -kMaxReal, kMaxReal);
+            if (*out < 0.0) {
+                keys.set_error({ErrorCode::bad_format,
+                                fmt::format("{} must be a number from 0 to {}, but it is {}",
+                                            keys.key(name), kMaxReal, *out)});
+            }
         }
     }
 }
