@@ -75,7 +75,7 @@ constexpr double kTolerance = 1e-2;
 // by up to 9.8e-3 of the spread, and Hearth differs from its batch run by as much (1.0e-2).
 // The tolerance is 2.5 times that, as above; it stays far below what it guards: without
 // soft-capping in the flash kernel the logits move by 2.8 spreads, and the F16 cache's
-// logits differ from the Q8_0 cache's by 7e-2.
+// logits differ from the Q8_0 cache's by 7e-2 of the spread.
 constexpr double kQ8CacheTolerance = 2.5e-2;
 
 struct Comparison {

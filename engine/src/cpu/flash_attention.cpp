@@ -50,10 +50,10 @@ void mad_q8_0_portable(int64_t n, const quant::BlockQ8_0* v, float w, float* acc
 // with flash attention, whose CPU kernel (ggml_compute_forward_flash_attn_ext_f16) runs, per
 // query row and head:
 //   q quantized to Q8_0 (the K type's dot type); for each visible cell j in order:
-//   s = vec_dot_q8_0(K[j], q) * scale (soft-capped: scale / cap, then cap · tanh(s)); online
-//   softmax with running max M and sum S: a new maximum rescales the accumulator by ms = expf(M_old
-//   - M), otherwise the cell weighs vs = expf(s - M); acc += V[j] (dequantized to F32) * vs; S = S
-//   * ms + vs; out = acc / S.
+//   s = vec_dot_q8_0(K[j], q) * scale (soft-capped: scale / cap, then cap · tanh(s));
+//   online softmax with running max M and sum S: a new maximum rescales the accumulator by
+//   ms = expf(M_old - M), otherwise the cell weighs vs = expf(s - M);
+//   acc += V[j] (dequantized to F32) * vs; S = S * ms + vs; out = acc / S.
 // Its compiler contracts S * ms + vs into an FMA, as it does the vectorised multiply-adds.
 void attention_flash_q8_0(const Model::Impl& m, uint32_t layer, std::span<const BatchToken> batch,
                           const float* q_all, float* attn_out) {
