@@ -424,6 +424,28 @@ private slots:
                  loaded.error().message.c_str());
     }
 
+    void absent_keys_take_llama_cpps_defaults() {
+        // gemma2 without its soft-caps or window: llama.cpp's 50, 30 and 4096; phi3's sliding
+        // window (2047 in the file) is ignored, as llama.cpp ignores it.
+        auto metadata = model("gemma2").metadata();
+        for (const char* key : {"gemma2.attn_logit_softcapping", "gemma2.final_logit_softcapping",
+                                "gemma2.attention.sliding_window"}) {
+            test::erase_key(metadata, key);
+        }
+        auto file = GgufFile::open(write(metadata, test::tensor_records(model("gemma2"))));
+        QVERIFY(file);
+        auto gemma2 = read_model_info(file->header(), file->file_size());
+        QVERIFY2(gemma2, gemma2 ? "" : gemma2.error().message.c_str());
+        QCOMPARE(gemma2->attn_logit_softcap, 50.0);
+        QCOMPARE(gemma2->final_logit_softcap, 30.0);
+        QCOMPARE(gemma2->sliding_window, 4096u);
+        const GgufFile& phi3 = model("phi3_long");
+        QVERIFY(phi3.find("phi3.attention.sliding_window"));
+        auto info = read_model_info(phi3.header(), phi3.file_size());
+        QVERIFY(info);
+        QCOMPARE(info->sliding_window, 0u);
+    }
+
     void longrope_scaling_type_loads_for_phi3() {
         // "longrope" is what a Phi-3 file may declare; llama still refuses it (above).
         auto loaded =
