@@ -9,11 +9,26 @@ Writes, for each model NAME of MODELS below, into tests/data/arch/:
   NAME.gguf         the model: n_embd 64, 4 heads, a byte-level BPE vocabulary of 268 tokens
   NAME.logits.f32   llama.cpp's logits for every position of TOKENS, (n_tokens, n_vocab)
                     little-endian float32, row-major
+  NAME.q8_0_cache.logits.f32  the same with a Q8_0 KV cache and flash attention, for the
+                    models marked q8_0_cache
 and index.json: per model, what it exercises, its token ids, n_vocab and its file names.
 
 llama.cpp runs with an F16 KV cache and without flash attention (Hearth's CPU path). The
 weights are drawn with a fixed seed, so the files are the same on every run; the logits may
 move in the last bits with the llama.cpp version (summation order).
+
+The references follow ggml's AVX2 kernels, as Hearth's avx2 level does. On a CPU with AVX-512
+a native build of llama-cpp-python takes other kernels (logits up to 5e-3 of the spread away,
+and its AMX Q8_0 path crashed on these models), so build the same llama.cpp for AVX2 and point
+llama-cpp-python at it; every existing reference then comes out bit for bit:
+
+    cmake -S <llama-cpp-python sdist>/vendor/llama.cpp -B /tmp/llama-avx2 -G Ninja \
+        -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON -DGGML_NATIVE=OFF -DGGML_AVX=ON \
+        -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF \
+        -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF \
+        -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_COMMON=OFF -DLLAMA_CURL=OFF
+    ninja -C /tmp/llama-avx2 llama
+    LLAMA_CPP_LIB_PATH=/tmp/llama-avx2/bin .venv/bin/python scripts/gen-arch-reference.py
 """
 import json
 import math
@@ -32,6 +47,7 @@ N_FF = 128
 N_HEAD = 4
 N_TOKENS = 32
 SEED = 1234
+GGML_TYPE_Q8_0 = 8
 
 
 def bytes_to_unicode() -> dict[int, str]:
@@ -126,6 +142,42 @@ MODELS = [
          about="llama: Q4_0 matrices, 8-row repacked at load as llama.cpp does: bit-identical"),
 ]
 
+# Issue 17's dense architectures (src/models/{phi3,gemma2,smollm3,mistral3}.cpp). llama.cpp
+# pads a context of 64 to 256, and phi3 takes its long RoPE factors when that padded context
+# exceeds the original one: `phi3_long` (original 128) takes the long factors, `phi3_short`
+# (original 256) the short ones. Their general.name leaves out "phi3": llama.cpp gives models so
+# named the attributes of Phi-3's special tokens, which this vocabulary does not have.
+DENSE_MODELS = [
+    dict(name="phi3_long", arch="phi3", n_layer=2, n_head_kv=2, tied=False, wtype=QT.F16,
+         phi3=True, n_ctx_train=4096, n_ctx_orig=128, n_rot=12, sliding_window=2047,
+         general_name="Tiny Phi long",
+         about="phi3: fused QKV and gate+up, LongRoPE long factors (context 256 > 128) with "
+               "attention factor, partial RoPE (12 of 16 dims), sliding window ignored as "
+               "llama.cpp does, separate output, F16 matrices"),
+    dict(name="phi3_short", arch="phi3", n_layer=2, n_head_kv=4, tied=True, wtype=QT.Q8_0,
+         phi3=True, n_ctx_train=4096, n_ctx_orig=256, general_name="Tiny Phi short",
+         about="phi3: LongRoPE short factors (context 256, original 256), multi-head, tied "
+               "output, Q8_0 matrices"),
+    dict(name="gemma2", arch="gemma2", n_layer=4, n_head_kv=2, head_dim=32, tied=True,
+         wtype=QT.F16, post_norms=True, rope_base=10000.0, sliding_window=8,
+         attn_softcap=2.0, final_softcap=3.0, q8_0_cache=True,
+         about="gemma2: attention (cap 2) and final (cap 3) logit soft-capping, even layers "
+               "sliding (window 8), GeGLU, embeddings × sqrt(n_embd), post-norms, query scaled "
+               "before the cache"),
+    dict(name="smollm3", arch="smollm3", n_layer=4, n_head_kv=2, tied=True, wtype=QT.F16,
+         rope_base=5000.0,
+         about="smollm3: layer 3 of 4 without RoPE (NoPE every 4th layer), tied output, F16 "
+               "matrices"),
+    # RoPE base 100 and an original context of 16 put YaRN's ramp where beta_slow moves it
+    # (1 pair instead of 2) and the attention temperature steps at position 16.
+    dict(name="mistral3", arch="mistral3", n_layer=2, n_head_kv=2, tied=False, wtype=QT.F32,
+         rope_base=100.0, rope_scaling=("yarn", 4.0), yarn_orig_ctx=16, yarn_beta=(16.0, 2.0),
+         yarn_log_mul=0.5, temperature_scale=0.1,
+         about="mistral3: YaRN ×4 from 16 with beta_fast 16, beta_slow 2 and log multiplier "
+               "0.5, attention temperature tuning (scale 0.1, a step at position 16)"),
+]
+MODELS += DENSE_MODELS
+
 
 class Weights:
     def __init__(self, rng: np.random.Generator, writer: gguf.GGUFWriter, wtype: QT):
@@ -146,6 +198,36 @@ class Weights:
         self.writer.add_tensor(name, (mean + self.rng.standard_normal(n) * std).astype(np.float32))
 
 
+def write_dense_keys(spec: dict, writer: gguf.GGUFWriter, head_dim: int):
+    """The keys of issue 17's dense architectures, as llama.cpp's converters write them."""
+    if spec.get("phi3"):
+        # Phi-3.5-mini: 128k context from an original 4k, here 4096 from n_ctx_orig.
+        writer.add_rope_dimension_count(spec.get("n_rot", head_dim))
+        writer.add_rope_scaling_orig_ctx_len(spec["n_ctx_orig"])
+        scale = spec["n_ctx_train"] / spec["n_ctx_orig"]
+        writer.add_rope_scaling_attn_factors(
+            math.sqrt(1 + math.log(scale) / math.log(spec["n_ctx_orig"])))
+    if "attn_softcap" in spec:
+        writer.add_attn_logit_softcapping(spec["attn_softcap"])
+        writer.add_final_logit_softcapping(spec["final_softcap"])
+    if "yarn_beta" in spec:
+        writer.add_rope_scaling_yarn_beta_fast(spec["yarn_beta"][0])
+        writer.add_rope_scaling_yarn_beta_slow(spec["yarn_beta"][1])
+        writer.add_rope_scaling_yarn_log_mul(spec["yarn_log_mul"])
+    if "temperature_scale" in spec:
+        writer.add_attn_temperature_scale(spec["temperature_scale"])
+
+
+def write_longrope_factors(spec: dict, writer: gguf.GGUFWriter, rng: np.random.Generator):
+    """rope_factors_long/short.weight (n_rot / 2 each): short near 1, long growing to ~20 over
+    the dimensions, as Phi-3.5's (1.0-1.2 and 1.0-64)."""
+    half = spec.get("n_rot", N_EMBD // N_HEAD) // 2
+    short = 1.0 + rng.uniform(0.0, 0.2, half)
+    long = np.geomspace(1.0, 20.0, half) * (1.0 + rng.uniform(0.0, 0.1, half))
+    writer.add_tensor("rope_factors_long.weight", long.astype(np.float32))
+    writer.add_tensor("rope_factors_short.weight", short.astype(np.float32))
+
+
 def write_model(spec: dict, path: pathlib.Path, rng: np.random.Generator):
     arch = spec["arch"]
     n_layer = spec["n_layer"]
@@ -153,11 +235,11 @@ def write_model(spec: dict, path: pathlib.Path, rng: np.random.Generator):
     head_dim = spec.get("head_dim", N_EMBD // N_HEAD)
     rope_base = spec.get("rope_base", 10000.0)
     writer = gguf.GGUFWriter(path, arch)
-    writer.add_name(spec["name"])
+    writer.add_name(spec.get("general_name", spec["name"]))
     writer.add_file_type({QT.F32: gguf.LlamaFileType.ALL_F32, QT.F16: gguf.LlamaFileType.MOSTLY_F16,
                           QT.Q8_0: gguf.LlamaFileType.MOSTLY_Q8_0,
                           QT.Q4_0: gguf.LlamaFileType.MOSTLY_Q4_0}[spec["wtype"]])
-    writer.add_context_length(N_CTX_TRAIN)
+    writer.add_context_length(spec.get("n_ctx_train", N_CTX_TRAIN))
     writer.add_embedding_length(N_EMBD)
     writer.add_block_count(n_layer)
     writer.add_feed_forward_length(N_FF)
@@ -176,10 +258,12 @@ def write_model(spec: dict, path: pathlib.Path, rng: np.random.Generator):
         writer.add_rope_scaling_type(gguf.RopeScalingType(kind))
         writer.add_rope_scaling_factor(factor)
         if kind == "yarn":
-            writer.add_rope_scaling_orig_ctx_len(64)
+            writer.add_rope_scaling_orig_ctx_len(spec.get("yarn_orig_ctx", 64))
     if "sliding_window" in spec:
         writer.add_sliding_window(spec["sliding_window"])
-        writer.add_rope_freq_base_swa(spec["rope_base_swa"])
+        if "rope_base_swa" in spec:
+            writer.add_rope_freq_base_swa(spec["rope_base_swa"])
+    write_dense_keys(spec, writer, head_dim)
 
     writer.add_tokenizer_model("gpt2")
     writer.add_tokenizer_pre("gpt-2")
@@ -195,20 +279,26 @@ def write_model(spec: dict, path: pathlib.Path, rng: np.random.Generator):
     # uniform nor one-hot) and logits of std ~1.
     w = Weights(rng, writer, spec["wtype"])
     emb_type = QT.Q8_0 if spec["wtype"] == QT.Q8_0 else QT.F32
-    w.matrix("token_embd.weight", N_VOCAB, N_EMBD, 0.1 if arch == "gemma3" else 0.5, emb_type)
+    w.matrix("token_embd.weight", N_VOCAB, N_EMBD, 0.1 if arch in ("gemma2", "gemma3") else 0.5,
+             emb_type)
     if not spec["tied"]:
         w.matrix("output.weight", N_VOCAB, N_EMBD, 0.15)
     w.vector("output_norm.weight", N_EMBD, 1.0, 0.1)
     if spec.get("rope_freqs"):
         factors = llama3_rope_factors(head_dim, rope_base, 8.0, 1.0, 4.0, 64)
         writer.add_tensor("rope_freqs.weight", factors)
+    if spec.get("phi3"):
+        write_longrope_factors(spec, writer, rng)
     q_width, kv_width = N_HEAD * head_dim, n_head_kv * head_dim
     for il in range(n_layer):
         p = f"blk.{il}."
         w.vector(p + "attn_norm.weight", N_EMBD, 1.0, 0.1)
-        w.matrix(p + "attn_q.weight", q_width, N_EMBD, 0.15)
-        w.matrix(p + "attn_k.weight", kv_width, N_EMBD, 0.15)
-        w.matrix(p + "attn_v.weight", kv_width, N_EMBD, 0.1)
+        if spec.get("phi3"):  # one fused Q, K, V matrix, as Phi-3's qkv_proj
+            w.matrix(p + "attn_qkv.weight", q_width + 2 * kv_width, N_EMBD, 0.15)
+        else:
+            w.matrix(p + "attn_q.weight", q_width, N_EMBD, 0.15)
+            w.matrix(p + "attn_k.weight", kv_width, N_EMBD, 0.15)
+            w.matrix(p + "attn_v.weight", kv_width, N_EMBD, 0.1)
         w.matrix(p + "attn_output.weight", N_EMBD, q_width, 0.1)
         if spec.get("qkv_bias"):
             w.vector(p + "attn_q.bias", q_width, 0.0, 0.3)
@@ -221,8 +311,11 @@ def write_model(spec: dict, path: pathlib.Path, rng: np.random.Generator):
             w.vector(p + "post_attention_norm.weight", N_EMBD, 1.0, 0.1)
             w.vector(p + "post_ffw_norm.weight", N_EMBD, 1.0, 0.1)
         w.vector(p + "ffn_norm.weight", N_EMBD, 1.0, 0.1)
-        w.matrix(p + "ffn_gate.weight", N_FF, N_EMBD, 0.15)
-        w.matrix(p + "ffn_up.weight", N_FF, N_EMBD, 0.15)
+        if spec.get("phi3"):  # gate rows, then up rows, as Phi-3's gate_up_proj
+            w.matrix(p + "ffn_up.weight", 2 * N_FF, N_EMBD, 0.15)
+        else:
+            w.matrix(p + "ffn_gate.weight", N_FF, N_EMBD, 0.15)
+            w.matrix(p + "ffn_up.weight", N_FF, N_EMBD, 0.15)
         w.matrix(p + "ffn_down.weight", N_EMBD, N_FF, 0.1)
 
     writer.write_header_to_file()
@@ -231,11 +324,16 @@ def write_model(spec: dict, path: pathlib.Path, rng: np.random.Generator):
     writer.close()
 
 
-def llama_logits(path: pathlib.Path, tokens: list[int]) -> np.ndarray:
+def llama_logits(path: pathlib.Path, tokens: list[int], q8_0_cache: bool = False) -> np.ndarray:
+    """q8_0_cache: a Q8_0 KV cache, which llama.cpp runs only with flash attention."""
     from llama_cpp import Llama
 
-    llm = Llama(model_path=str(path), n_ctx=64, n_batch=64, logits_all=True, flash_attn=False,
-                n_threads=2, verbose=False)
+    # YaRN's betas at -1: the model's own (mistral3 writes them), as llama.cpp's tools take
+    # them; llama-cpp-python's defaults (32, 1) would override the file's.
+    cache = dict(flash_attn=True, type_k=GGML_TYPE_Q8_0, type_v=GGML_TYPE_Q8_0) if q8_0_cache \
+        else dict(flash_attn=False)
+    llm = Llama(model_path=str(path), n_ctx=64, n_batch=64, logits_all=True, n_threads=2,
+                verbose=False, yarn_beta_fast=-1.0, yarn_beta_slow=-1.0, **cache)
     llm.eval(tokens)
     logits = np.array(llm.scores[: len(tokens)], dtype=np.float32)
     del llm
@@ -263,6 +361,10 @@ def main() -> int:
             "weight_type": spec["wtype"].name,
             "exact": spec.get("exact", False),
         })
+        if spec.get("q8_0_cache"):
+            q8_path = OUT / f"{spec['name']}.q8_0_cache.logits.f32"
+            llama_logits(gguf_path, tokens, q8_0_cache=True).astype("<f4").tofile(q8_path)
+            index["models"][-1]["q8_0_cache_logits"] = q8_path.name
         print(f"{spec['name']:18} {gguf_path.stat().st_size / 1024:6.0f} KiB  "
               f"logits std {logits.std():.3f}  max |logit| {np.abs(logits).max():.3f}")
     (OUT / "index.json").write_text(json.dumps(index, indent=1) + "\n")

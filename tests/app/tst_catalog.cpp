@@ -90,7 +90,9 @@ private slots:
               "deepseek-r1-distill-qwen-7b", "mistral-small-3.2-24b-instruct-2506"}) {
             QVERIFY2(findCatalogEntry(*catalog, id), id);
         }
+        // Architectures the engine does not run yet (gemma2 and phi3 run since issue 17).
         QVERIFY(!hearth::architecture_supported("mamba2"));
+        QVERIFY(!hearth::architecture_supported("falcon"));
         QVERIFY(!hearth::architecture_supported(""));
     }
 

@@ -15,6 +15,7 @@
 #include <QTemporaryDir>
 #include <QtTest>
 #include <cmath>
+#include <cstring>
 #include <fmt/format.h>
 #include <limits>
 #include <map>
@@ -61,6 +62,14 @@ struct KeyEdit {
 // Tensors a model may leave out alone (the Q, K and V biases only go together).
 bool optional_tensor(const std::string& name) {
     return name == "output.weight" || name == "rope_freqs.weight";
+}
+
+// A tensor's bytes with the first float32 set to `value`, kept alive for the writer.
+std::span<const uint8_t> with_first_float(std::span<const uint8_t> data, float value,
+                                          std::vector<uint8_t>& storage) {
+    storage.assign(data.begin(), data.end());
+    std::memcpy(storage.data(), &value, sizeof value);
+    return storage;
 }
 
 // The tensors whose shapes the tests change: outside the blocks and in the first block (the
@@ -122,8 +131,8 @@ class TestModelHostile : public QObject {
 private slots:
     void initTestCase() {
         QVERIFY(m_dir.isValid());
-        for (const char* name :
-             {"llama", "llama_yarn", "llama_rope_freqs", "qwen2", "qwen3", "gemma3"}) {
+        for (const char* name : {"llama", "llama_yarn", "llama_rope_freqs", "qwen2", "qwen3",
+                                 "gemma3", "phi3_long", "gemma2", "smollm3", "mistral3"}) {
             auto file = GgufFile::open(test::data_dir() / "arch" / (std::string(name) + ".gguf"));
             QVERIFY2(file, file ? "" : file.error().message.c_str());
             m_models.emplace(name, std::move(*file));
@@ -249,6 +258,34 @@ private slots:
             "gemma3.rope.freq_base_swa", false);
         row("rope.freq_base_swa 0", "gemma3", "gemma3.rope.freq_base_swa", f32(0.0),
             "gemma3.rope.freq_base_swa", false);
+        // Issue 17's dense architectures: soft-caps, RoPE attention factor, YaRN's betas and
+        // multiplier, attention temperature; each NaN, infinite, zero or negative.
+        for (auto [name, value] : {std::pair{"NaN", kNaN}, std::pair{"0", 0.0},
+                                   std::pair{"-50", -50.0}, std::pair{"inf", kInf}}) {
+            for (const char* key :
+                 {"gemma2.attn_logit_softcapping", "gemma2.final_logit_softcapping"}) {
+                row(qPrintable(QString("%1 %2").arg(key, name)), "gemma2", key, f32(value), key,
+                    true);
+            }
+            row(qPrintable(QString("rope.scaling.attn_factor %1").arg(name)), "phi3_long",
+                "phi3.rope.scaling.attn_factor", f32(value), "phi3.rope.scaling.attn_factor", true);
+            row(qPrintable(QString("yarn_beta_fast %1").arg(name)), "mistral3",
+                "mistral3.rope.scaling.yarn_beta_fast", f32(value),
+                "mistral3.rope.scaling.yarn_beta_fast", true);
+        }
+        row("softcapping as a string", "gemma2", "gemma2.attn_logit_softcapping", str("50"),
+            "gemma2.attn_logit_softcapping", true);
+        row("yarn_log_multiplier -0.5", "mistral3", "mistral3.rope.scaling.yarn_log_multiplier",
+            f32(-0.5), "mistral3.rope.scaling.yarn_log_multiplier", true);
+        row("temperature_scale NaN", "mistral3", "mistral3.attention.temperature_scale", f32(kNaN),
+            "mistral3.attention.temperature_scale", true);
+        row("temperature_scale -0.1", "mistral3", "mistral3.attention.temperature_scale", f32(-0.1),
+            "mistral3.attention.temperature_scale", true);
+        row("gemma2 sliding_window_pattern of 2 layers", "gemma2",
+            "gemma2.attention.sliding_window_pattern", bool_array({true, false}),
+            "gemma2.attention.sliding_window_pattern", false);
+        row("gemma2 sliding_window -1", "gemma2", "gemma2.attention.sliding_window", i32(-1),
+            "gemma2.attention.sliding_window", true);
     }
 
     void bad_hyper_parameter() {
@@ -347,6 +384,74 @@ private slots:
             expect_load_error(with_tensors("qwen2", some),
                               std::string("tensor 'blk.1.") + bias + "' is missing");
         }
+    }
+
+    void longrope_factors_come_together_and_finite() {
+        // phi3: one of the two factor tensors alone, or a factor that is NaN, 0 or negative,
+        // would rotate by nonsense angles.
+        for (const char* name : {"rope_factors_long.weight", "rope_factors_short.weight"}) {
+            auto records = test::tensor_records(model("phi3_long"));
+            std::erase_if(records, [&](const test::TensorRecord& r) { return r.name == name; });
+            expect_load_error(with_tensors("phi3_long", records),
+                              std::string("tensor '") + name + "' is missing");
+            for (float bad : {std::numeric_limits<float>::quiet_NaN(), 0.0f, -1.0f}) {
+                auto changed = test::tensor_records(model("phi3_long"));
+                auto target = std::ranges::find(changed, name, &test::TensorRecord::name);
+                QVERIFY(target != changed.end());
+                std::vector<uint8_t> storage;
+                target->data = with_first_float(target->data, bad, storage);
+                expect_load_error(with_tensors("phi3_long", changed),
+                                  std::string("tensor '") + name + "' must hold finite factors");
+            }
+        }
+    }
+
+    void mistral3_biases_are_refused() {
+        // llama.cpp binds optional output and feed-forward biases for mistral3; Hearth does not
+        // add them yet, so a file with one is refused rather than run without it.
+        auto records = test::tensor_records(model("mistral3"));
+        const auto norm =
+            std::ranges::find(records, "blk.0.ffn_norm.weight", &test::TensorRecord::name);
+        QVERIFY(norm != records.end());
+        test::TensorRecord bias = *norm;
+        bias.name = "blk.0.attn_output.bias";
+        records.push_back(bias);
+        auto loaded =
+            Model::load(with_tensors("mistral3", records), {.n_threads = 1, .on_progress = {}});
+        QVERIFY(!loaded);
+        QCOMPARE(loaded.error().code, ErrorCode::unsupported);
+        QVERIFY2(loaded.error().message.find("blk.0.attn_output.bias") != std::string::npos,
+                 loaded.error().message.c_str());
+    }
+
+    void absent_keys_take_llama_cpps_defaults() {
+        // gemma2 without its soft-caps or window: llama.cpp's 50, 30 and 4096; phi3's sliding
+        // window (2047 in the file) is ignored, as llama.cpp ignores it.
+        auto metadata = model("gemma2").metadata();
+        for (const char* key : {"gemma2.attn_logit_softcapping", "gemma2.final_logit_softcapping",
+                                "gemma2.attention.sliding_window"}) {
+            test::erase_key(metadata, key);
+        }
+        auto file = GgufFile::open(write(metadata, test::tensor_records(model("gemma2"))));
+        QVERIFY(file);
+        auto gemma2 = read_model_info(file->header(), file->file_size());
+        QVERIFY2(gemma2, gemma2 ? "" : gemma2.error().message.c_str());
+        QCOMPARE(gemma2->attn_logit_softcap, 50.0);
+        QCOMPARE(gemma2->final_logit_softcap, 30.0);
+        QCOMPARE(gemma2->sliding_window, 4096u);
+        const GgufFile& phi3 = model("phi3_long");
+        QVERIFY(phi3.find("phi3.attention.sliding_window"));
+        auto info = read_model_info(phi3.header(), phi3.file_size());
+        QVERIFY(info);
+        QCOMPARE(info->sliding_window, 0u);
+    }
+
+    void longrope_scaling_type_loads_for_phi3() {
+        // "longrope" is what a Phi-3 file may declare; llama still refuses it (above).
+        auto loaded =
+            Model::load(with_key("phi3_long", {"phi3.rope.scaling.type", str("longrope")}),
+                        {.n_threads = 1, .on_progress = {}});
+        QVERIFY2(loaded, loaded ? "" : loaded.error().message.c_str());
     }
 
     void memory_plan_saturates_at_the_limits() {

@@ -124,7 +124,10 @@ nlohmann::json to_json(const ModelInfo& info, const MemoryPlan& plan, const Gguf
             {"factor", info.rope_scaling.factor},
             {"n_ctx_orig", info.rope_scaling.n_ctx_orig}}},
           {"norm_rms_eps", info.norm_rms_eps},
-          {"sliding_window", info.sliding_window}}},
+          {"sliding_window", info.sliding_window},
+          {"attn_logit_softcap", info.attn_logit_softcap},
+          {"final_logit_softcap", info.final_logit_softcap},
+          {"attn_temperature_scale", info.attn_temperature_scale}}},
         {"quant_mix", mix},
         {"chat_template", info.chat_template.has_value()},
         {"memory",
@@ -183,10 +186,23 @@ void print_text(const ModelInfo& info, const MemoryPlan& plan, const GgufFile& f
             rope += fmt::format(" (from {})", info.rope_scaling.n_ctx_orig);
         }
     }
+    if (info.rope_scaling.attn_factor != 1.0) {
+        rope += fmt::format(", attention factor {:.4g}", info.rope_scaling.attn_factor);
+    }
     row("RoPE", rope);
     row("RMS norm epsilon", fmt::format("{}", static_cast<float>(info.norm_rms_eps)));
     if (info.sliding_window) {
         row("sliding window", std::to_string(info.sliding_window));
+    }
+    if (info.attn_logit_softcap != 0.0 || info.final_logit_softcap != 0.0) {
+        row("logit soft-capping", fmt::format("attention {:.4g}, final {:.4g}",
+                                              info.attn_logit_softcap, info.final_logit_softcap));
+    }
+    if (info.attn_temperature_scale != 0.0) {
+        row("attention temperature",
+            fmt::format(
+                "query × (1 + {:.4g} · ln(1 + floor(pos / {})))", info.attn_temperature_scale,
+                info.rope_scaling.n_ctx_orig ? info.rope_scaling.n_ctx_orig : info.n_ctx_train));
     }
     row("chat template", info.chat_template
                              ? fmt::format("embedded ({} characters)", info.chat_template->size())

@@ -18,7 +18,13 @@ namespace hearth {
 struct RopeScaling {
     std::string type = "none"; // none, linear, yarn, longrope, llama3
     double factor = 1.0;
-    uint32_t n_ctx_orig = 0; // context the model was trained at before scaling
+    uint32_t n_ctx_orig = 0;  // context the model was trained at before scaling
+    double attn_factor = 1.0; // rope.scaling.attn_factor: multiplies cos and sin (LongRoPE)
+    // YaRN's ramp between interpolation and extrapolation, and its magnitude correction
+    // (rope.scaling.yarn_*; read where llama.cpp reads them: mistral3).
+    double yarn_beta_fast = 32.0;
+    double yarn_beta_slow = 1.0;
+    double yarn_log_mul = 0.0;
 };
 
 // Bytes and tensor count stored in one tensor type.
@@ -57,6 +63,11 @@ struct ModelInfo {
     RopeScaling rope_scaling;
     double norm_rms_eps = 1e-5;
     uint32_t sliding_window = 0; // 0: every layer attends to the whole context
+    // gemma2: attention scores and final logits soft-capped, cap · tanh(x / cap); 0: none.
+    double attn_logit_softcap = 0.0;
+    double final_logit_softcap = 0.0;
+    // mistral3: the query is scaled by 1 + scale · log(1 + floor(pos / n_ctx_orig)); 0: none.
+    double attn_temperature_scale = 0.0;
 
     std::vector<QuantShare> quant_mix; // largest share first
     std::optional<std::string> chat_template;

@@ -3,6 +3,7 @@
 #include "cpu/attention_ggml.h"
 
 #include "cpu/ggml_numerics.h"
+#include "cpu/soft_cap.h"
 #include "hearth/quant.h"
 
 #include <algorithm>
@@ -13,7 +14,8 @@ namespace hearth::cpu {
 
 // Attention as llama.cpp's CPU graph computes it without flash attention, at the avx2 level,
 // so that the scores, weights and outputs have ggml's bits and greedy generations agree:
-//   kq = mul_mat(K, Q): Q rounded to F16; each score a ggml F16 dot product;
+//   kq = mul_mat(K, Q): Q rounded to F16; each score a ggml F16 dot product, soft-capped
+//   where the model caps them (gemma2);
 //   softmax over n_kv cells (the used ones padded to a multiple of 32, the rest masked to
 //   -INF): wp = score * scale + mask, max, ggml_vec_soft_max_f32, times (float)(1 / sum);
 //   kqv = mul_mat(V^T, kq): the weights rounded to F16, one F16 dot per output dimension.
@@ -36,6 +38,7 @@ void attention_ggml(const Model::Impl& m, uint32_t layer, std::span<const BatchT
     const bool scale_query = m.arch.scale_query;
     const float q_scale = scale_query ? scale : 1.0f;
     const float score_scale = scale_query ? 1.0f : scale;
+    const ScoreSoftCap soft_cap(info.attn_logit_softcap); // before the softmax's scale
     // Each token attends over its own cells, padded: the cells past the used ones are masked
     // and weigh exactly 0, so a token's bits do not depend on how far other sequences in the
     // batch have got.
@@ -87,7 +90,7 @@ void attention_ggml(const Model::Impl& m, uint32_t layer, std::span<const BatchT
                 const uint16_t* k = token.cache->k(layer, j) + size_t(kv_head) * head_dim_k;
                 const float s = tinyblas_kq ? ggml::tinyblas_dot_f16(head_dim_k, k, q16.data())
                                             : ggml::vec_dot_f16(head_dim_k, k, q16.data());
-                scores[j] = s * score_scale;
+                scores[j] = soft_cap(s) * score_scale;
             }
             float max_score = -INFINITY;
             for (uint32_t j = 0; j < n_kv; ++j) {

@@ -50,10 +50,10 @@ void mad_q8_0_portable(int64_t n, const quant::BlockQ8_0* v, float w, float* acc
 // with flash attention, whose CPU kernel (ggml_compute_forward_flash_attn_ext_f16) runs, per
 // query row and head:
 //   q quantized to Q8_0 (the K type's dot type); for each visible cell j in order:
-//   s = vec_dot_q8_0(K[j], q) * scale; online softmax with running max M and sum S:
-//   a new maximum rescales the accumulator by ms = expf(M_old - M), otherwise the cell
-//   weighs vs = expf(s - M); acc += V[j] (dequantized to F32) * vs; S = S * ms + vs;
-//   out = acc / S.
+//   s = vec_dot_q8_0(K[j], q) * scale (soft-capped: scale / cap, then cap · tanh(s));
+//   online softmax with running max M and sum S: a new maximum rescales the accumulator by
+//   ms = expf(M_old - M), otherwise the cell weighs vs = expf(s - M);
+//   acc += V[j] (dequantized to F32) * vs; S = S * ms + vs; out = acc / S.
 // Its compiler contracts S * ms + vs into an FMA, as it does the vectorised multiply-adds.
 void attention_flash_q8_0(const Model::Impl& m, uint32_t layer, std::span<const BatchToken> batch,
                           const float* q_all, float* attn_out) {
@@ -69,6 +69,9 @@ void attention_flash_q8_0(const Model::Impl& m, uint32_t layer, std::span<const 
     const bool scale_query = m.arch.scale_query;
     const float q_scale = scale_query ? scale : 1.0f;
     const float score_scale = scale_query ? 1.0f : scale;
+    // Soft-capping (gemma2): ggml folds 1/cap into the scale, then s = cap · tanh(s).
+    const auto cap = static_cast<float>(info.attn_logit_softcap);
+    const float dot_scale = cap != 0.0f ? score_scale / cap : score_scale;
     const int k_blocks = head_dim_k / quant::QK8_0; // per head
     const int v_blocks = head_dim_v / quant::QK8_0;
     const int64_t n_items = static_cast<int64_t>(batch.size()) * n_head;
@@ -104,7 +107,10 @@ void attention_flash_q8_0(const Model::Impl& m, uint32_t layer, std::span<const 
                 const auto* k =
                     reinterpret_cast<const quant::BlockQ8_0*>(token.cache->k_row(layer, j)) +
                     size_t(kv_head) * k_blocks;
-                const float s = dot(head_dim_k, k, q8.data()) * score_scale;
+                float s = dot(head_dim_k, k, q8.data()) * dot_scale;
+                if (cap != 0.0f) {
+                    s = cap * std::tanh(s);
+                }
                 float ms = 1.0f;
                 float vs = 1.0f;
                 if (s > max_score) {

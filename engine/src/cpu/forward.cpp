@@ -22,6 +22,7 @@
 #include "cpu/flash_attention.h"
 #include "cpu/ggml_numerics.h"
 #include "cpu/matmul.h"
+#include "cpu/soft_cap.h"
 #include "hearth/quant.h"
 #include "model/model_impl.h"
 
@@ -134,11 +135,13 @@ RopeParams rope_params(const Model::Impl& m, bool sliding_layer) {
     p.n_rot = static_cast<int>(info.n_rot);
     p.freq_base = static_cast<float>(sliding_layer ? m.rope_freq_base_swa : info.rope_freq_base);
     p.freq_factors = m.rope_freq_factors.empty() ? nullptr : m.rope_freq_factors.data();
+    p.attn_factor = m.rope_attn_factor;
     const auto& scaling = info.rope_scaling;
-    if (sliding_layer) {
+    if (sliding_layer && !m.arch.swa_rope_scaled) {
         return p; // gemma3's local layers use plain RoPE at their own base
     }
-    if ((scaling.type == "linear" || scaling.type == "yarn") && scaling.factor > 0) {
+    if ((scaling.type == "linear" || scaling.type == "yarn" || scaling.type == "longrope") &&
+        scaling.factor > 0) {
         p.freq_scale = static_cast<float>(1.0 / scaling.factor);
     }
     if (scaling.type == "yarn") {
@@ -150,14 +153,37 @@ RopeParams rope_params(const Model::Impl& m, bool sliding_layer) {
                    std::log(n_ctx_orig / (n_rotations * 2.0f * static_cast<float>(M_PI))) /
                    (2.0f * std::log(p.freq_base));
         };
-        p.corr_low = std::max(0.0f, std::floor(corr_dim(32.0f)));
-        p.corr_high = std::min(static_cast<float>(p.n_rot - 1), std::ceil(corr_dim(1.0f)));
+        p.corr_low =
+            std::max(0.0f, std::floor(corr_dim(static_cast<float>(scaling.yarn_beta_fast))));
+        p.corr_high = std::min(static_cast<float>(p.n_rot - 1),
+                               std::ceil(corr_dim(static_cast<float>(scaling.yarn_beta_slow))));
     }
     return p;
 }
 
 float round_to_f16(float x) {
     return fp16_to_fp32(fp32_to_fp16(x));
+}
+
+// LongRoPE (phi3): llama.cpp picks the long factors when the sequence's context, padded to
+// a multiple of 256 as llama_context pads it, exceeds the original context.
+const float* longrope_factors(const Model::Impl& m, const KvCache& cache) {
+    if (m.rope_factors_long.empty() || !m.rope_freq_factors.empty()) {
+        return nullptr;
+    }
+    constexpr uint64_t kContextPad = 256;
+    const uint64_t padded = (uint64_t{cache.n_ctx()} + kContextPad - 1) / kContextPad * kContextPad;
+    return padded > m.rope_long_above ? m.rope_factors_long.data() : m.rope_factors_short.data();
+}
+
+// mistral3's attention temperature (Llama 4's): the query times
+// 1 + scale · log(floor(pos / n_ctx_orig) + 1), as llama.cpp computes it: the quotient in
+// float, the rest in double.
+float attention_temperature(const ModelInfo& info, uint32_t pos) {
+    const auto floor_scale = static_cast<float>(
+        info.rope_scaling.n_ctx_orig ? info.rope_scaling.n_ctx_orig : info.n_ctx_train);
+    const double steps = std::floor(static_cast<float>(pos) / floor_scale);
+    return static_cast<float>(std::log(steps + 1.0) * info.attn_temperature_scale + 1.0);
 }
 
 } // namespace
@@ -215,6 +241,7 @@ void Forward::attention(uint32_t layer, std::span<const BatchToken> batch) {
     const bool scale_query = m_.arch.scale_query;
     const float q_scale = scale_query ? scale : 1.0f;
     const float score_scale = scale_query ? 1.0f : scale;
+    const ScoreSoftCap soft_cap(info.attn_logit_softcap);
     uint32_t max_ctx = 0;
     for (const auto& t : batch) {
         max_ctx = std::max(max_ctx, t.pos + 1);
@@ -250,7 +277,7 @@ void Forward::attention(uint32_t layer, std::span<const BatchToken> batch) {
             float max_score = -INFINITY;
             for (uint32_t j = 0; j < n_pos; ++j) {
                 const uint16_t* k = token.cache->k(layer, first + j) + size_t(kv_head) * head_dim_k;
-                scores[j] = dot_f16_f32(k, q16, head_dim_k) * score_scale;
+                scores[j] = soft_cap(dot_f16_f32(k, q16, head_dim_k)) * score_scale;
                 max_score = std::max(max_score, scores[j]);
             }
             double sum = 0.0;
@@ -416,7 +443,11 @@ void Forward::run_layers(std::span<const BatchToken> batch, uint32_t first_layer
         const LayerWeights& L = m_.layers[il];
         const RopeParams rope = rope_params(m_, L.sliding);
         for (size_t t = 0; t < n; ++t) {
-            rope_angles(rope, batch[t].pos, rope_cos_.data() + t * info.n_rot / 2,
+            RopeParams token_rope = rope;
+            if (const float* factors = longrope_factors(m_, *batch[t].cache)) {
+                token_rope.freq_factors = factors;
+            }
+            rope_angles(token_rope, batch[t].pos, rope_cos_.data() + t * info.n_rot / 2,
                         rope_sin_.data() + t * info.n_rot / 2);
             rms_norm(x_.data() + t * n_embd, L.attn_norm.data(), h_.data() + t * n_embd, n_embd,
                      eps);
@@ -448,9 +479,18 @@ void Forward::run_layers(std::span<const BatchToken> batch, uint32_t first_layer
             }
             const float* cos_t = rope_cos_.data() + t * info.n_rot / 2;
             const float* sin_t = rope_sin_.data() + t * info.n_rot / 2;
-            apply_rope(q, n_head, head_dim_k, rope.n_rot, m_.arch.rope, cos_t, sin_t, fused_rope);
-            apply_rope(k, n_head_kv, head_dim_k, rope.n_rot, m_.arch.rope, cos_t, sin_t,
-                       fused_rope);
+            if (!L.no_rope) {
+                apply_rope(q, n_head, head_dim_k, rope.n_rot, m_.arch.rope, cos_t, sin_t,
+                           fused_rope);
+                apply_rope(k, n_head_kv, head_dim_k, rope.n_rot, m_.arch.rope, cos_t, sin_t,
+                           fused_rope);
+            }
+            if (info.attn_temperature_scale != 0.0) {
+                const float temperature = attention_temperature(info, batch[t].pos);
+                for (int64_t i = 0; i < q_width; ++i) {
+                    q[i] *= temperature;
+                }
+            }
             batch[t].cache->store(il, batch[t].pos, k, v);
         }
         attention(il, batch);
@@ -510,6 +550,14 @@ void Forward::output_head(std::span<const BatchToken> batch, float* logits) {
     if (n_out > 0) {
         matmul(m_.output, h_.data(), n_out, n_embd, logits, info.n_vocab, scratch_.data(),
                *m_.pool);
+    }
+    if (n_out > 0 && info.final_logit_softcap != 0.0) {
+        // gemma2: ggml_scale by 1/cap, ggml_tanh, ggml_scale by cap.
+        const auto cap = static_cast<float>(info.final_logit_softcap);
+        const float inv_cap = 1.0f / cap;
+        for (size_t i = 0; i < size_t(n_out) * info.n_vocab; ++i) {
+            logits[i] = std::tanh(logits[i] * inv_cap) * cap;
+        }
     }
 }
 

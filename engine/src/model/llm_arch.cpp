@@ -20,7 +20,25 @@ constexpr std::array kArchitectures{
                .qk_norm = true,
                .post_norms = true,
                .embed_scale = true,
-               .scale_query = true},
+               .scale_query = true,
+               .swa_period = 6},
+    // Issue 17's dense architectures (src/models/{phi3,gemma2,smollm3,mistral3}.cpp).
+    ArchTraits{.name = "phi3",
+               .rope = RopeLayout::neox,
+               .scale_query = true,
+               .fused_gate_up = true,
+               .longrope = true},
+    ArchTraits{.name = "gemma2",
+               .rope = RopeLayout::neox,
+               .activation = FfnActivation::gelu_tanh,
+               .post_norms = true,
+               .embed_scale = true,
+               .scale_query = true,
+               .logit_softcap = true,
+               .swa_period = 2,
+               .swa_rope_scaled = true},
+    ArchTraits{.name = "smollm3", .nope_period = 4},
+    ArchTraits{.name = "mistral3", .longrope = true, .attn_temperature = true, .yarn_keys = true},
 };
 
 } // namespace

@@ -18,13 +18,24 @@ struct ArchTraits {
     std::string_view name;
     RopeLayout rope = RopeLayout::normal;
     FfnActivation activation = FfnActivation::silu;
-    bool qkv_bias = false;       // qwen2: biases on Q, K and V
-    bool qk_norm = false;        // qwen3, gemma3: RMSNorm on each head of Q and K
-    bool post_norms = false;     // gemma3: norms after attention and feed-forward
-    bool embed_scale = false;    // gemma: embeddings multiplied by sqrt(n_embd)
+    bool qkv_bias = false;    // qwen2: biases on Q, K and V
+    bool qk_norm = false;     // qwen3, gemma3: RMSNorm on each head of Q and K
+    bool post_norms = false;  // gemma3: norms after attention and feed-forward
+    bool embed_scale = false; // gemma: embeddings multiplied by sqrt(n_embd)
     // gemma3: the query is scaled before it meets the cache (not the scores): same value,
     // other rounding, as llama.cpp builds the graph.
     bool scale_query = false;
+    bool fused_gate_up = false; // phi3: ffn_up holds the gate rows, then the up rows (2 × n_ff)
+    bool longrope = false;      // phi3: rope_factors_long/short, picked by the context size
+    // gemma2: attention scores and logits soft-capped, cap · tanh(x / cap)
+    bool logit_softcap = false;
+    // gemma2 (2), gemma3 (6): the default period of sliding-window layers; 0: none slide
+    uint32_t swa_period = 0;
+    // gemma2: the sliding layers keep the trained RoPE scaling (gemma3's do not)
+    bool swa_rope_scaled = false;
+    uint32_t nope_period = 0;      // smollm3 (4): layer il has no RoPE when (il + 1) % it == 0
+    bool attn_temperature = false; // mistral3: the query scaled by position (Llama 4 tuning)
+    bool yarn_keys = false;        // mistral3: YaRN's beta_fast, beta_slow and log multiplier
 };
 
 std::optional<ArchTraits> arch_traits(std::string_view architecture);

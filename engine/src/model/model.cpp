@@ -2,6 +2,7 @@
 // shape-check every tensor, page the weights in with progress and cancel.
 #include "cpu/repack.h"
 #include "hearth/quant.h"
+#include "model/bind_dense.h"
 #include "model/model_impl.h"
 
 #include <algorithm>
@@ -123,14 +124,12 @@ Result<void> bind_layers(Model::Impl& m, Binder& bind) {
         };
         Result<void> steps[] = {
             assign(layer.attn_norm, bind.vector(p + "attn_norm.weight", info.n_embd)),
-            assign(layer.wq, bind.matrix(p + "attn_q.weight", info.n_embd, q_width)),
-            assign(layer.wk, bind.matrix(p + "attn_k.weight", info.n_embd, k_width)),
-            assign(layer.wv, bind.matrix(p + "attn_v.weight", info.n_embd, v_width)),
+            bind_qkv(layer, bind, p, m.arch.fused_gate_up, info.n_embd, q_width, k_width, v_width),
             assign(layer.wo, bind.matrix(p + "attn_output.weight", o_width, info.n_embd)),
             assign(layer.ffn_norm, bind.vector(p + "ffn_norm.weight", info.n_embd)),
-            assign(layer.w_gate, bind.matrix(p + "ffn_gate.weight", info.n_embd, info.n_ff)),
-            assign(layer.w_up, bind.matrix(p + "ffn_up.weight", info.n_embd, info.n_ff)),
+            bind_gate_up(layer, bind, p, m.arch.fused_gate_up, info.n_embd, info.n_ff),
             assign(layer.w_down, bind.matrix(p + "ffn_down.weight", info.n_ff, info.n_embd)),
+            refuse_unsupported_tensors(m, bind, p),
             m.arch.qkv_bias ? assign(layer.bq, bind.optional_vector(p + "attn_q.bias", q_width))
                             : Result<void>{},
             m.arch.qkv_bias ? assign(layer.bk, bind.optional_vector(p + "attn_k.bias", k_width))
@@ -158,20 +157,21 @@ Result<void> bind_layers(Model::Impl& m, Binder& bind) {
         if (auto biases = check_qkv_biases(layer, p); !biases) {
             return biases;
         }
+        layer.no_rope = m.arch.nope_period != 0 && (il + 1) % m.arch.nope_period == 0;
     }
     return {};
 }
 
-// Gemma 3: which layers attend to a sliding window. `sliding_window_pattern` is either a
-// period n (layer il slides unless il % n == n - 1; 0 means every layer slides; 6 when
-// absent) or a per-layer array of booleans, one per layer.
+// Gemma 2 and 3: which layers attend to a sliding window. `sliding_window_pattern` is either
+// a period n (layer il slides unless il % n == n - 1; 0 means every layer slides; the
+// architecture's period when absent) or a per-layer array of booleans, one per layer.
 Result<void> assign_sliding_layers(Model::Impl& m) {
-    if (m.info.architecture != "gemma3" || m.info.sliding_window == 0) {
+    if (m.arch.swa_period == 0 || m.info.sliding_window == 0) {
         return {};
     }
-    constexpr std::string_view kPatternKey = "gemma3.attention.sliding_window_pattern";
-    constexpr std::string_view kBaseKey = "gemma3.rope.freq_base_swa";
-    const GgufValue* pattern = m.file.find(kPatternKey);
+    const std::string pattern_key = m.info.architecture + ".attention.sliding_window_pattern";
+    const std::string base_key = m.info.architecture + ".rope.freq_base_swa";
+    const GgufValue* pattern = m.file.find(pattern_key);
     const GgufArray* per_layer = pattern ? pattern->as_array() : nullptr;
     if (per_layer) {
         const bool all_flags = std::ranges::all_of(per_layer->items, [](const GgufValue& item) {
@@ -182,26 +182,28 @@ Result<void> assign_sliding_layers(Model::Impl& m) {
             return fail(ErrorCode::bad_format,
                         fmt::format("{} must hold one boolean for each of the {} layers, but it "
                                     "is {}",
-                                    kPatternKey, m.info.n_layer, pattern->to_display_string()));
+                                    pattern_key, m.info.n_layer, pattern->to_display_string()));
         }
     }
-    const auto period = pattern && !per_layer ? pattern->as_uint() : std::optional<uint64_t>(6);
+    const auto period =
+        pattern && !per_layer ? pattern->as_uint() : std::optional<uint64_t>(m.arch.swa_period);
     if (!period || *period > kMaxLayers) {
         return fail(ErrorCode::bad_format,
                     fmt::format("{} must be a period from 0 to {} layers or an array of "
                                 "booleans, but it is {}",
-                                kPatternKey, kMaxLayers, pattern->to_display_string()));
+                                pattern_key, kMaxLayers, pattern->to_display_string()));
     }
     for (uint32_t il = 0; il < m.info.n_layer; ++il) {
         m.layers[il].sliding = per_layer ? *per_layer->items[il].as_int() != 0
                                          : *period == 0 || il % *period != *period - 1;
     }
-    m.rope_freq_base_swa = 10000.0;
-    if (const GgufValue* base = m.file.find(kBaseKey)) {
+    // gemma2's sliding layers default to the model's base, gemma3's to 10000.
+    m.rope_freq_base_swa = m.arch.swa_rope_scaled ? m.info.rope_freq_base : 10000.0;
+    if (const GgufValue* base = m.file.find(base_key)) {
         const auto value = base->type == GgufType::boolean ? std::nullopt : base->as_float();
         if (!value || !std::isfinite(*value) || *value <= 1.0) {
             return fail(ErrorCode::bad_format,
-                        fmt::format("{} must be a finite number above 1, but it is {}", kBaseKey,
+                        fmt::format("{} must be a finite number above 1, but it is {}", base_key,
                                     base->to_display_string()));
         }
         m.rope_freq_base_swa = *value;
@@ -239,10 +241,11 @@ Result<void> check_runnable(const ModelInfo& info, const GgufFile& file) {
                                 arch));
     }
     const std::string& scaling = info.rope_scaling.type;
-    if (scaling != "none" && scaling != "linear" && scaling != "yarn") {
+    const bool longrope = scaling == "longrope" && arch_traits(info.architecture)->longrope;
+    if (scaling != "none" && scaling != "linear" && scaling != "yarn" && !longrope) {
         return fail(ErrorCode::unsupported,
                     fmt::format("{}rope.scaling.type '{}' is not supported (Hearth runs none, "
-                                "linear and yarn)",
+                                "linear and yarn, and longrope for phi3 and mistral3)",
                                 arch, gguf_printable(scaling)));
     }
     uint32_t n_blocks = 0; // one past the highest block index among the tensors
@@ -409,6 +412,10 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& pa
                                             .layers = {},
                                             .rope_freq_base_swa = 10000.0,
                                             .attn_scale = 1.0f,
+                                            .rope_factors_long = {},
+                                            .rope_factors_short = {},
+                                            .rope_long_above = 0,
+                                            .rope_attn_factor = 1.0f,
                                             .pool = nullptr,
                                             .packed_weights = nullptr});
     Binder bind(impl->file);
@@ -439,17 +446,21 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& pa
         }
         impl->rope_freq_factors = std::move(*factors);
     }
+    if (auto rope = bind_rope_extras(*impl, bind); !rope) {
+        return fail_in_file(rope.error());
+    }
     if (auto layers = bind_layers(*impl, bind); !layers) {
         return fail_in_file(layers.error());
     }
     if (auto sliding = assign_sliding_layers(*impl); !sliding) {
         return fail_in_file(sliding.error());
     }
-    // Gemma 3 27B was trained with 1/sqrt(n_embd / n_head) (its query_pre_attn_scalar);
-    // llama.cpp recognises it by its 62 layers, as GGUF does not carry the scalar.
-    const bool gemma3_27b = mi.architecture == "gemma3" && mi.n_layer == 62;
+    // Gemma 2 and 3 27B were trained with 1/sqrt(n_embd / n_head) (their query_pre_attn_scalar);
+    // llama.cpp recognises them by their 46 and 62 layers, as GGUF does not carry the scalar.
+    const bool gemma_27b = (mi.architecture == "gemma3" && mi.n_layer == 62) ||
+                           (mi.architecture == "gemma2" && mi.n_layer == 46);
     impl->attn_scale =
-        1.0f / std::sqrt(static_cast<float>(gemma3_27b ? mi.n_embd / mi.n_head : mi.head_dim_k));
+        1.0f / std::sqrt(static_cast<float>(gemma_27b ? mi.n_embd / mi.n_head : mi.head_dim_k));
     if (!page_in(impl->file, options)) {
         return fail(ErrorCode::cancelled, "loading " + path.string() + " was cancelled");
     }

@@ -29,6 +29,7 @@ struct LayerWeights {
     std::vector<float> post_attn_norm; // gemma3: (n_embd)
     std::vector<float> post_ffn_norm;  // gemma3: (n_embd)
     bool sliding = false;              // gemma3: attends to the last `sliding_window` tokens
+    bool no_rope = false;              // smollm3: a NoPE layer (Q and K not rotated)
 };
 
 struct Model::Impl {
@@ -44,6 +45,11 @@ struct Model::Impl {
     std::vector<LayerWeights> layers;
     double rope_freq_base_swa = 10000.0; // gemma3's sliding-window layers
     float attn_scale = 1.0f;             // multiplies q·k: 1/sqrt(head size) but for gemma3 27B
+    // phi3's LongRoPE factors, (n_rot / 2) each or both empty: a sequence whose context,
+    // rounded up to 256 as llama.cpp pads it, exceeds rope_long_above uses the long ones.
+    std::vector<float> rope_factors_long, rope_factors_short;
+    uint32_t rope_long_above = 0;
+    float rope_attn_factor = 1.0f; // multiplies cos and sin: llama.cpp's yarn_attn_factor
 
     std::unique_ptr<cpu::ThreadPool> pool;
     // The 8-row interleaved copies of the matrices that have one (WeightMatrix::packed).

@@ -178,12 +178,50 @@ void read_rope_and_norm(KeyReader& keys, ModelInfo& info) {
     }
 }
 
+// Issue 17's dense architectures: what llama.cpp reads for them alone, with its defaults
+// (src/models/{phi3,gemma2,mistral3}.cpp). The bounds only keep the arithmetic finite.
+void read_arch_specifics(KeyReader& keys, ModelInfo& info) {
+    constexpr double kMaxReal = 1e6;
+    keys.real("rope.scaling.attn_factor", info.rope_scaling.attn_factor, 0.0, kMaxReal);
+    const std::string& arch = info.architecture;
+    if (arch == "phi3") {
+        info.sliding_window = 0; // llama.cpp disables Phi's sliding window (its PR 13676)
+    }
+    if (arch == "gemma2") {
+        if (!keys.has("attention.sliding_window")) {
+            info.sliding_window = 4096;
+        }
+        info.attn_logit_softcap = 50.0;
+        info.final_logit_softcap = 30.0;
+        keys.real("attn_logit_softcapping", info.attn_logit_softcap, 0.0, kMaxReal);
+        keys.real("final_logit_softcapping", info.final_logit_softcap, 0.0, kMaxReal);
+    }
+    if (arch == "mistral3") {
+        keys.real("rope.scaling.yarn_beta_fast", info.rope_scaling.yarn_beta_fast, 0.0, kMaxReal);
+        keys.real("rope.scaling.yarn_beta_slow", info.rope_scaling.yarn_beta_slow, 0.0, kMaxReal);
+        // 0 is a valid multiplier and a valid temperature scale: both mean "off".
+        for (auto [name, out] :
+             {std::pair{"rope.scaling.yarn_log_multiplier", &info.rope_scaling.yarn_log_mul},
+              std::pair{"attention.temperature_scale", &info.attn_temperature_scale}}) {
+            keys.real(name, *out, -kMaxReal, kMaxReal);
+            if (*out < 0.0) {
+                keys.set_error({ErrorCode::bad_format,
+                                fmt::format("{} must be a number from 0 to {}, but it is {}",
+                                            keys.key(name), kMaxReal, *out)});
+            }
+        }
+    }
+}
+
 // The hyper-parameters of ModelInfo, read and range-checked.
 Result<void> read_hyper_parameters(const GgufHeader& header, ModelInfo& info) {
     KeyReader keys(header, info.architecture);
     read_sizes(keys, info);
     if (!keys.error()) {
         read_rope_and_norm(keys, info);
+    }
+    if (!keys.error()) {
+        read_arch_specifics(keys, info);
     }
     if (keys.error()) {
         return std::unexpected(*keys.error());

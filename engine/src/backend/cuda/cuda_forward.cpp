@@ -52,6 +52,29 @@ Result<void> CudaForwardImpl::check_architecture() const {
                                 kernels::kAttentionMaxHeadDim, info.head_dim_k, info.head_dim_v,
                                 info.n_rot));
     }
+    // Issue 17's operations without CUDA kernels yet: refused, so `--device auto` runs the
+    // model on the CPU rather than wrongly here.
+    const RopeScaling& scaling = info.rope_scaling;
+    const std::pair<bool, const char*> missing[] = {
+        {info.attn_logit_softcap != 0.0 || info.final_logit_softcap != 0.0,
+         "attention and final logit soft-capping (gemma2)"},
+        {m_.arch.swa_rope_scaled, "sliding-window layers with the trained RoPE scaling (gemma2)"},
+        {m_.arch.nope_period != 0, "layers without RoPE (smollm3)"},
+        {!m_.rope_factors_long.empty() || scaling.attn_factor != 1.0,
+         "LongRoPE factors and RoPE attention factors (phi3)"},
+        {m_.arch.fused_gate_up || m_.file.find_tensor("blk.0.attn_qkv.weight") != nullptr,
+         "fused QKV and gate+up matrices (phi3)"},
+        {info.attn_temperature_scale != 0.0, "attention temperature tuning (mistral3)"},
+        {scaling.yarn_beta_fast != 32.0 || scaling.yarn_beta_slow != 1.0 ||
+             scaling.yarn_log_mul != 0.0,
+         "YaRN with its own beta_fast, beta_slow or log multiplier (mistral3)"},
+    };
+    for (const auto& [absent, what] : missing) {
+        if (absent) {
+            return fail(ErrorCode::unsupported,
+                        fmt::format("the CUDA backend does not run {} yet", what));
+        }
+    }
     if (m_.arch.qkv_bias) {
         for (const LayerWeights& L : m_.layers) {
             if (L.bq.empty() || L.bk.empty() || L.bv.empty()) {

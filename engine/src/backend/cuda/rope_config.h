@@ -22,6 +22,7 @@ inline kernels::RopeConfig rope_config(const Model::Impl& m, bool sliding_layer 
         static_cast<float>(sliding_layer ? m.rope_freq_base_swa : info.rope_freq_base);
     c.theta_scale = std::pow(freq_base, -2.0f / static_cast<float>(c.n_rot));
     c.neox = m.arch.rope == RopeLayout::neox;
+    c.attn_factor = m.rope_attn_factor; // llama.cpp's yarn_attn_factor, as the CPU's
     if (sliding_layer) {
         return c;
     }
