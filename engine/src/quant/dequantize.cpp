@@ -10,6 +10,7 @@
 // the rest of the engine is checked against.
 #include "hearth/quant.h"
 #include "quant/blocks.h"
+#include "quant/dequantize_grid.h"
 
 #include <bit>
 #include <cmath>
@@ -367,6 +368,20 @@ DequantizeFn dequantizer(TensorType type) {
         return dequantize_iq4_nl;
     case TensorType::IQ4_XS:
         return dequantize_iq4_xs;
+    case TensorType::IQ2_XXS:
+        return dequantize_iq2_xxs;
+    case TensorType::IQ2_XS:
+        return dequantize_iq2_xs;
+    case TensorType::IQ2_S:
+        return dequantize_iq2_s;
+    case TensorType::IQ3_XXS:
+        return dequantize_iq3_xxs;
+    case TensorType::IQ3_S:
+        return dequantize_iq3_s;
+    case TensorType::IQ1_S:
+        return dequantize_iq1_s;
+    case TensorType::IQ1_M:
+        return dequantize_iq1_m;
     case TensorType::TQ1_0:
         return dequantize_tq1_0;
     case TensorType::TQ2_0:
