@@ -7,6 +7,8 @@
 // split into sub-blocks, each with its own small integer scale multiplied by the f16 `d`.
 #pragma once
 
+#include <bit>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
@@ -244,5 +246,24 @@ inline constexpr int8_t kvalues_iq4nl[16] = {-127, -104, -83, -65, -49, -35, -22
 // Doubled e2m1 values of MXFP4 and NVFP4: codes 8..15 are the negatives of 0..7.
 inline constexpr int8_t kvalues_mxfp4[16] = {0, 1,  2,  3,  4,  6,  8,  12,
                                              0, -1, -2, -3, -4, -6, -8, -12};
+
+// MXFP4's scale, ggml_e8m0_to_fp32_half: 2^(e - 128) as float bits; e < 2 gives subnormals.
+inline float e8m0_to_fp32_half(uint8_t e) {
+    const uint32_t bits = e < 2 ? 0x00200000u << e : static_cast<uint32_t>(e - 1) << 23;
+    return std::bit_cast<float>(bits);
+}
+
+// NVFP4's scale: unsigned e4m3 (bias 7) times 0.5, as ggml and gguf decode it: the top bit of
+// the byte is ignored, 0x00 and 0x7f read as zero; every step is exact in float32.
+inline float ue4m3_to_fp32_half(uint8_t x) {
+    if (x == 0 || x == 0x7f) {
+        return 0.0f;
+    }
+    const int exp = (x >> 3) & 0x0f;
+    const int man = x & 0x07;
+    const float raw = exp == 0 ? std::ldexp(static_cast<float>(man), -9)
+                               : std::ldexp(static_cast<float>(8 + man), exp - 10);
+    return raw * 0.5f;
+}
 
 } // namespace hearth::quant

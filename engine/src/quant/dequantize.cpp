@@ -275,12 +275,6 @@ void dequantize_tq2_0(const void* src, float* dst, int64_t n_blocks) {
     }
 }
 
-// ggml_e8m0_to_fp32_half: 2^(e - 128) as float bits; e < 2 gives subnormals.
-float e8m0_to_fp32_half(uint8_t e) {
-    const uint32_t bits = e < 2 ? 0x00200000u << e : static_cast<uint32_t>(e - 1) << 23;
-    return std::bit_cast<float>(bits);
-}
-
 void dequantize_mxfp4(const void* src, float* dst, int64_t n_blocks) {
     for (int64_t b = 0; b < n_blocks; ++b, dst += QK_MXFP4) {
         const auto block = load_block<BlockMXFP4>(src, b);
@@ -289,18 +283,6 @@ void dequantize_mxfp4(const void* src, float* dst, int64_t n_blocks) {
             dst[i] = d * f(kvalues_mxfp4[nibble(block.qs, i, QK_MXFP4 / 2)]);
         }
     }
-}
-
-// Unsigned e4m3 (bias 7) times 0.5, as the reference decodes it: the top bit of the byte is
-// ignored, 0x00 and 0x7f read as zero; every step is exact in float32.
-float ue4m3_to_fp32_half(uint8_t x) {
-    if (x == 0 || x == 0x7f) {
-        return 0.0f;
-    }
-    const int exp = (x >> 3) & 0x0f;
-    const int man = x & 0x07;
-    const float raw = exp == 0 ? std::ldexp(f(man), -9) : std::ldexp(f(8 + man), exp - 10);
-    return raw * 0.5f;
 }
 
 void dequantize_nvfp4(const void* src, float* dst, int64_t n_blocks) {
