@@ -324,6 +324,139 @@ def write_model(spec: dict, path: pathlib.Path, rng: np.random.Generator):
     writer.close()
 
 
+# ---- Weight types: MXFP4, BF16, the ternary and the grid i-quants (s6-quants) ----
+# Tiny llama models whose matrices are MXFP4, BF16, or a mix of the grid i-quants and the
+# ternary types, as the "dynamic" quantizations of big models mix them. gguf-py quantizes
+# MXFP4, BF16, TQ1_0 and TQ2_0 from float weights. It cannot quantize the grid i-quants, and
+# llama.cpp's quantizer wants an importance matrix for the 1-2 bit ones, so their blocks are
+# drawn at random instead: every pattern of grid indices, signs and sub-block scales is a valid
+# block, and the f16 scale is set so that the dequantized matrix has the wanted standard
+# deviation. Random weights are all these tests need; llama.cpp reads the same blocks. The
+# 256-value types need rows of a multiple of 256: these models are 256 wide (n_ff 512).
+#
+# Tolerance: the matrix kernels give llama.cpp's bits (tst_matmul checks each type's products
+# against ggml's own), but every activation is quantized (Q8_0/Q8_K) or rounded (BF16) so
+# coarsely that a last-bit difference elsewhere in the pass (the reference build's AVX-512
+# softmax, norms and attention sums against Hearth's AVX2 order) now and then sends one
+# rounding the other way, and these random low-bit weights carry that step to the logits: up
+# to 8% of the spread on these files (4% for MXFP4), where the same model in F32 moves by
+# 0.02%. The tolerance is 15% of the spread: IQ2_XXS's group scale off by one step in the two
+# of 16 matrices that use it already moves the mix model's logits by 31% of the spread.
+LOWBIT_TOLERANCE = 0.15
+
+# Per layer: the types of attn_q, attn_k, attn_v, attn_output, ffn_gate, ffn_up, ffn_down.
+LOWBIT_MIX = [
+    (QT.IQ2_XXS, QT.IQ2_XS, QT.IQ2_S, QT.IQ3_XXS, QT.IQ3_S, QT.IQ1_S, QT.IQ1_M),
+    (QT.TQ1_0, QT.TQ2_0, QT.IQ3_S, QT.IQ2_S, QT.IQ2_XXS, QT.IQ3_XXS, QT.IQ2_XS),
+]
+GRID_IQ_TYPES = {QT.IQ2_XXS, QT.IQ2_XS, QT.IQ2_S, QT.IQ3_XXS, QT.IQ3_S, QT.IQ1_S, QT.IQ1_M}
+
+LOWBIT_MODELS = [
+    dict(name="llama_mxfp4", arch="llama", n_layer=2, n_head_kv=2, n_embd=64, n_ff=128,
+         types=QT.MXFP4, emb_type=QT.MXFP4, ftype=gguf.LlamaFileType.MOSTLY_MXFP4_MOE, label="MXFP4",
+         tolerance=LOWBIT_TOLERANCE,
+         about="llama: MXFP4 matrices and embeddings (gpt-oss's expert format)"),
+    dict(name="llama_bf16", arch="llama", n_layer=2, n_head_kv=2, n_embd=64, n_ff=128,
+         types=QT.BF16, emb_type=QT.BF16, ftype=gguf.LlamaFileType.MOSTLY_BF16, label="BF16",
+         tolerance=LOWBIT_TOLERANCE,
+         about="llama: BF16 matrices and embeddings"),
+    dict(name="llama_iq_mix", arch="llama", n_layer=2, n_head_kv=2, n_embd=256, n_ff=512,
+         types=LOWBIT_MIX, emb_type=QT.TQ2_0, out_type=QT.IQ3_S,
+         ftype=gguf.LlamaFileType.MOSTLY_IQ2_XXS, label="IQ1/IQ2/IQ3/TQ mix",
+         tolerance=LOWBIT_TOLERANCE,
+         about="llama: a mix of IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, TQ1_0 "
+               "and TQ2_0 matrices (TQ2_0 embeddings, IQ3_S output)"),
+]
+
+
+def set_block_scale(blocks: np.ndarray, qtype: QT, d: np.float16):
+    """Writes the f16 super-block scale d into every block (IQ1_M: the top nibbles of its four
+    scale words; the others: the first two bytes)."""
+    bits = int(np.array(d, dtype=np.float16).view(np.uint16))
+    if qtype == QT.IQ1_M:
+        for i in range(4):  # scales start at byte 48; the high byte of word i is 49 + 2i
+            at = 49 + 2 * i
+            blocks[:, at] = (blocks[:, at] & 0x0F) | (((bits >> (4 * i)) & 0x0F) << 4)
+    else:
+        blocks[:, 0] = bits & 0xFF
+        blocks[:, 1] = bits >> 8
+
+
+def lowbit_matrix(rng: np.random.Generator, qtype: QT, n_rows: int, n_cols: int, std: float):
+    """A (n_rows, n_cols) matrix of qtype as raw blocks (GGML dims {n_cols, n_rows})."""
+    data = (rng.standard_normal((n_rows, n_cols)) * std).astype(np.float32)
+    if qtype not in GRID_IQ_TYPES:
+        return gguf.quants.quantize(data, qtype)
+    block_size, type_size = gguf.GGML_QUANT_SIZES[qtype]
+    blocks = rng.integers(0, 256, (n_rows * n_cols // block_size, type_size), dtype=np.uint8)
+    set_block_scale(blocks, qtype, np.float16(1.0))
+    unit = float(gguf.quants.dequantize(blocks, qtype).std())
+    set_block_scale(blocks, qtype, np.float16(std / unit))
+    return blocks.reshape(n_rows, n_cols // block_size * type_size)
+
+
+def write_lowbit_model(spec: dict, path: pathlib.Path, rng: np.random.Generator):
+    """write_model's llama layout at the spec's width, each matrix in its own type."""
+    n_embd, n_ff, n_layer, n_head_kv = spec["n_embd"], spec["n_ff"], spec["n_layer"], spec["n_head_kv"]
+    head_dim = n_embd // N_HEAD
+    writer = gguf.GGUFWriter(path, spec["arch"])
+    writer.add_name(spec["name"])
+    writer.add_file_type(spec["ftype"])
+    writer.add_context_length(N_CTX_TRAIN)
+    writer.add_embedding_length(n_embd)
+    writer.add_block_count(n_layer)
+    writer.add_feed_forward_length(n_ff)
+    writer.add_head_count(N_HEAD)
+    writer.add_head_count_kv(n_head_kv)
+    writer.add_layer_norm_rms_eps(1e-5)
+    writer.add_rope_freq_base(10000.0)
+    writer.add_rope_dimension_count(head_dim)
+    writer.add_vocab_size(N_VOCAB)
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("gpt-2")
+    writer.add_token_list(TOKENS_TEXT)
+    writer.add_token_types(TOKEN_TYPES)
+    writer.add_token_merges(MERGES)
+    writer.add_bos_token_id(BOS_ID)
+    writer.add_eos_token_id(EOS_ID)
+    writer.add_add_bos_token(False)
+
+    def matrix(name, qtype, n_rows, n_cols, std):
+        data = lowbit_matrix(rng, qtype, n_rows, n_cols, std)
+        if qtype == QT.BF16:
+            writer.add_tensor(name, data.view(np.uint8), raw_dtype=qtype)
+        else:
+            writer.add_tensor(name, data, raw_dtype=qtype)
+
+    def vector(name, n):
+        writer.add_tensor(name, (1.0 + rng.standard_normal(n) * 0.1).astype(np.float32))
+
+    # Standard deviations scaled from write_model's so that projections stay of order 1.
+    scale = math.sqrt(N_EMBD / n_embd)
+    matrix("token_embd.weight", spec["emb_type"], N_VOCAB, n_embd, 0.5)
+    matrix("output.weight", spec.get("out_type", spec["emb_type"]), N_VOCAB, n_embd, 0.15 * scale)
+    vector("output_norm.weight", n_embd)
+    kv_width = n_head_kv * head_dim
+    for il in range(n_layer):
+        types = spec["types"]
+        t = types[il % len(types)] if isinstance(types, list) else (types,) * 7
+        p = f"blk.{il}."
+        vector(p + "attn_norm.weight", n_embd)
+        matrix(p + "attn_q.weight", t[0], n_embd, n_embd, 0.15 * scale)
+        matrix(p + "attn_k.weight", t[1], kv_width, n_embd, 0.15 * scale)
+        matrix(p + "attn_v.weight", t[2], kv_width, n_embd, 0.1 * scale)
+        matrix(p + "attn_output.weight", t[3], n_embd, n_embd, 0.1 * scale)
+        vector(p + "ffn_norm.weight", n_embd)
+        matrix(p + "ffn_gate.weight", t[4], n_ff, n_embd, 0.15 * scale)
+        matrix(p + "ffn_up.weight", t[5], n_ff, n_embd, 0.15 * scale)
+        matrix(p + "ffn_down.weight", t[6], n_embd, n_ff, 0.1 * math.sqrt(N_FF / n_ff))
+
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
 def llama_logits(path: pathlib.Path, tokens: list[int], q8_0_cache: bool = False) -> np.ndarray:
     """q8_0_cache: a Q8_0 KV cache, which llama.cpp runs only with flash attention."""
     from llama_cpp import Llama
@@ -345,9 +478,10 @@ def main() -> int:
     token_rng = np.random.default_rng(SEED)
     tokens = [int(t) for t in token_rng.integers(0, N_VOCAB, N_TOKENS)]
     index = {"tokens": tokens, "n_vocab": N_VOCAB, "models": []}
-    for i, spec in enumerate(MODELS):
+    for i, spec in enumerate(MODELS + LOWBIT_MODELS):
         gguf_path = OUT / f"{spec['name']}.gguf"
-        write_model(spec, gguf_path, np.random.default_rng(SEED + 1 + i))
+        writer = write_lowbit_model if spec in LOWBIT_MODELS else write_model
+        writer(spec, gguf_path, np.random.default_rng(SEED + 1 + i))
         logits = llama_logits(gguf_path, tokens)
         assert logits.shape == (N_TOKENS, N_VOCAB), logits.shape
         logits_path = OUT / f"{spec['name']}.logits.f32"
@@ -358,8 +492,9 @@ def main() -> int:
             "about": spec["about"],
             "gguf": gguf_path.name,
             "logits": logits_path.name,
-            "weight_type": spec["wtype"].name,
+            "weight_type": spec["wtype"].name if "wtype" in spec else spec["label"],
             "exact": spec.get("exact", False),
+            **({"tolerance": spec["tolerance"]} if "tolerance" in spec else {}),
         })
         if spec.get("q8_0_cache"):
             q8_path = OUT / f"{spec['name']}.q8_0_cache.logits.f32"

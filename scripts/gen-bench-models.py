@@ -6,7 +6,8 @@ scales), so the files cost no quantization time; speed does not depend on the va
     .venv/bin/python scripts/gen-bench-models.py [--out DIR] [--only NAME ...]
 
 Default output: $HEARTH_BENCH_MODELS or ~/.cache/hearth/bench-models. Names:
-tinyllama-1.1b-{q4_0,q4_k_m,q8_0}, llama2-7b-{q4_0,q4_k_m,q8_0,f16}, llama3-8b-{...}.
+tinyllama-1.1b-{q4_0,q4_k_m,q8_0,mxfp4,iq2_xxs,iq3_s}, llama2-7b-{q4_0,q4_k_m,q8_0,f16},
+llama3-8b-{...}.
 The vocabulary is SmolLM2's (copied from the default model), resized to the shape's
 vocabulary by padding with unused tokens.
 """
@@ -32,9 +33,14 @@ MIXES = {
     "q4_k_m": dict(attn=Q.Q4_K, attn_v=Q.Q6_K, ffn=Q.Q4_K, ffn_down=Q.Q6_K, embd=Q.Q4_K, out=Q.Q6_K, ftype=15),
     "q8_0": dict(attn=Q.Q8_0, attn_v=Q.Q8_0, ffn=Q.Q8_0, ffn_down=Q.Q8_0, embd=Q.Q8_0, out=Q.Q8_0, ftype=7),
     "f16": dict(attn=Q.F16, attn_v=Q.F16, ffn=Q.F16, ffn_down=Q.F16, embd=Q.F16, out=Q.F16, ftype=1),
+    # Every matrix in one low-bit type: the speed of its kernel, not a quantizer's recipe.
+    "mxfp4": dict(attn=Q.MXFP4, attn_v=Q.MXFP4, ffn=Q.MXFP4, ffn_down=Q.MXFP4, embd=Q.Q8_0, out=Q.Q8_0, ftype=38),
+    "iq2_xxs": dict(attn=Q.IQ2_XXS, attn_v=Q.IQ2_XXS, ffn=Q.IQ2_XXS, ffn_down=Q.IQ2_XXS, embd=Q.Q4_K, out=Q.Q6_K,
+                    ftype=19),
+    "iq3_s": dict(attn=Q.IQ3_S, attn_v=Q.IQ3_S, ffn=Q.IQ3_S, ffn_down=Q.IQ3_S, embd=Q.Q4_K, out=Q.Q6_K, ftype=26),
 }
 # Byte offsets of the f16 scale fields in each block type, set to small finite values.
-SCALE_FIELDS = {Q.Q4_0: [0], Q.Q8_0: [0], Q.Q4_K: [0, 2], Q.Q6_K: [208]}
+SCALE_FIELDS = {Q.Q4_0: [0], Q.Q8_0: [0], Q.Q4_K: [0, 2], Q.Q6_K: [208], Q.IQ2_XXS: [0], Q.IQ3_S: [0]}
 
 
 def random_blocks(rng, qtype, n_rows, n_cols):
@@ -44,8 +50,10 @@ def random_blocks(rng, qtype, n_rows, n_cols):
     n_blocks = n_rows * n_cols // block
     raw = rng.integers(0, 256, size=(n_blocks, size), dtype=np.uint8)
     scale = np.frombuffer(np.float16(0.001).tobytes(), dtype=np.uint8)
-    for offset in SCALE_FIELDS[qtype]:
+    for offset in SCALE_FIELDS.get(qtype, []):
         raw[:, offset:offset + 2] = scale
+    if qtype == Q.MXFP4:
+        raw[:, 0] = 118  # the e8m0 scale: 2^-10
     return raw.reshape(n_rows, n_cols // block * size)
 
 

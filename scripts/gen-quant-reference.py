@@ -13,7 +13,9 @@ and tests/data/quant/index.json lists them (name, type, type_id, n_elements). Ca
     quantized  realistic weights (normal values, some zeros, a few large magnitudes) quantized by
                gguf.quants.quantize, or, for the types it cannot quantize (K, IQ4 and NVFP4
                formats), by the simple round-to-nearest packers below: the goldens only need
-               plausible blocks, the expected values always come from gguf's dequantizer
+               plausible blocks, the expected values always come from gguf's dequantizer.
+               The grid i-quants (IQ1/IQ2/IQ3) have none: searching their code books is the
+               quantizer's business, and their random blocks are already plausible ones
     random     random bytes with every f16 scale field replaced by a random finite half
     special    random bytes with scale fields set to Inf, NaN, zero, subnormal and max halves
 It also writes fp32_to_fp16.in.f32 / fp32_to_fp16.expected.f16: tricky float32 values (ties,
@@ -37,7 +39,13 @@ SCALE_FIELDS = {
     T.Q2_K: [80, 82], T.Q3_K: [108], T.Q4_K: [0, 2], T.Q5_K: [0, 2], T.Q6_K: [208],
     T.IQ4_NL: [0], T.IQ4_XS: [0], T.TQ1_0: [52], T.TQ2_0: [64],
     T.MXFP4: [], T.NVFP4: [],  # their scales are 8-bit codes: every byte is a valid scale
+    # The grid i-quants: gguf cannot quantize them, so they have no "quantized" case; every
+    # byte pattern of their indices, signs and small scales is a valid block. IQ1_M's f16 scale
+    # is spread over the top nibbles of four words (random bytes cover it, NaN and Inf included).
+    T.IQ2_XXS: [0], T.IQ2_XS: [0], T.IQ2_S: [0], T.IQ3_XXS: [0], T.IQ3_S: [0], T.IQ1_S: [0],
+    T.IQ1_M: [],
 }
+GRID_TYPES = {T.IQ2_XXS, T.IQ2_XS, T.IQ2_S, T.IQ3_XXS, T.IQ3_S, T.IQ1_S, T.IQ1_M}
 BLOCK_TYPES = list(SCALE_FIELDS)
 QUANTIZABLE = {T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0, T.TQ1_0, T.TQ2_0, T.MXFP4}
 
@@ -244,23 +252,14 @@ def dequantize(blocks, qtype):
                              qtype)
 
 
-def gen_block_types(rng, index):
-    for qtype in BLOCK_TYPES:
+def gen_block_types(rng, index, qtypes):
+    for qtype in qtypes:
         block_size, type_size = GGML_QUANT_SIZES[qtype]
         n_blocks = n_blocks_for(qtype)
         fields = SCALE_FIELDS[qtype]
 
-        data = realistic_weights(rng, n_blocks * block_size).reshape(-1, block_size)
-        if qtype in QUANTIZABLE:
-            blocks = quants.quantize(data, qtype)
-        else:
-            blocks = OWN_QUANTIZERS[qtype](data)
-        blocks = np.ascontiguousarray(blocks, dtype=np.uint8).reshape(n_blocks, type_size)
-        restored = dequantize(blocks, qtype)
-        # Our packers must round-trip: |error| within a modest fraction of each block's range.
-        err = np.abs(restored.reshape(data.shape) - data).max(axis=-1)
-        assert qtype in QUANTIZABLE or np.all(err <= 0.35 * np.abs(data).max(axis=-1) + 1e-6), (qtype.name, err.max())
-        write_case(index, qtype, "quantized", blocks, restored)
+        if qtype not in GRID_TYPES:
+            write_quantized_case(rng, index, qtype, n_blocks)
 
         blocks = rng.integers(0, 256, (n_blocks, type_size), dtype=np.uint8)
         set_halves(blocks, fields, random_finite_halves(rng, n_blocks * len(fields)))
@@ -275,6 +274,22 @@ def gen_block_types(rng, index):
             set_halves(blocks, fields, halves)
             with np.errstate(invalid="ignore", over="ignore"):
                 write_case(index, qtype, "special", blocks, dequantize(blocks, qtype))
+
+
+def write_quantized_case(rng, index, qtype, n_blocks):
+    """Realistic weights quantized by gguf, or by the packers above where gguf cannot."""
+    block_size, type_size = GGML_QUANT_SIZES[qtype]
+    data = realistic_weights(rng, n_blocks * block_size).reshape(-1, block_size)
+    if qtype in QUANTIZABLE:
+        blocks = quants.quantize(data, qtype)
+    else:
+        blocks = OWN_QUANTIZERS[qtype](data)
+    blocks = np.ascontiguousarray(blocks, dtype=np.uint8).reshape(n_blocks, type_size)
+    restored = dequantize(blocks, qtype)
+    # Our packers must round-trip: |error| within a modest fraction of each block's range.
+    err = np.abs(restored.reshape(data.shape) - data).max(axis=-1)
+    assert qtype in QUANTIZABLE or np.all(err <= 0.35 * np.abs(data).max(axis=-1) + 1e-6), (qtype.name, err.max())
+    write_case(index, qtype, "quantized", blocks, restored)
 
 
 def gen_float_types(rng, index):
@@ -334,9 +349,11 @@ def main():
     rng = np.random.default_rng(SEED)
     index = []
     gen_float_types(rng, index)
-    gen_block_types(rng, index)
+    gen_block_types(rng, index, [t for t in BLOCK_TYPES if t not in GRID_TYPES])
 
     inputs, expected = fp32_to_fp16_cases(rng)
+    # Added later: drawn last, so that the cases above keep their random streams.
+    gen_block_types(rng, index, [t for t in BLOCK_TYPES if t in GRID_TYPES])
     (OUT / "fp32_to_fp16.in.f32").write_bytes(inputs.astype("<f4").tobytes())
     (OUT / "fp32_to_fp16.expected.f16").write_bytes(expected.view(np.uint16).astype("<u2").tobytes())
 

@@ -245,13 +245,15 @@ private slots:
     // can_dequantize says exactly what is implemented, and every implemented type has goldens.
     void supported_types_are_exactly_the_tested_ones() {
         const QSet<int> implemented = {
-            int(TensorType::F32),   int(TensorType::F16),    int(TensorType::BF16),
-            int(TensorType::Q4_0),  int(TensorType::Q4_1),   int(TensorType::Q5_0),
-            int(TensorType::Q5_1),  int(TensorType::Q8_0),   int(TensorType::Q2_K),
-            int(TensorType::Q3_K),  int(TensorType::Q4_K),   int(TensorType::Q5_K),
-            int(TensorType::Q6_K),  int(TensorType::IQ4_NL), int(TensorType::IQ4_XS),
-            int(TensorType::TQ1_0), int(TensorType::TQ2_0),  int(TensorType::MXFP4),
-            int(TensorType::NVFP4),
+            int(TensorType::F32),   int(TensorType::F16),     int(TensorType::BF16),
+            int(TensorType::Q4_0),  int(TensorType::Q4_1),    int(TensorType::Q5_0),
+            int(TensorType::Q5_1),  int(TensorType::Q8_0),    int(TensorType::Q2_K),
+            int(TensorType::Q3_K),  int(TensorType::Q4_K),    int(TensorType::Q5_K),
+            int(TensorType::Q6_K),  int(TensorType::IQ4_NL),  int(TensorType::IQ4_XS),
+            int(TensorType::TQ1_0), int(TensorType::TQ2_0),   int(TensorType::MXFP4),
+            int(TensorType::NVFP4), int(TensorType::IQ2_XXS), int(TensorType::IQ2_XS),
+            int(TensorType::IQ2_S), int(TensorType::IQ3_XXS), int(TensorType::IQ3_S),
+            int(TensorType::IQ1_S), int(TensorType::IQ1_M),
         };
         QSet<int> golden;
         for (const QJsonValue& value : read_index().value("cases").toArray()) {
@@ -291,15 +293,15 @@ private slots:
     void rejects_unsupported_types() {
         const std::vector<uint8_t> zeros(4096);
         std::vector<float> out(1024);
-        for (const auto type : {TensorType::IQ2_XXS, TensorType::IQ1_M, TensorType::Q8_K,
+        for (const auto type : {TensorType::Q1_0, TensorType::Q8_1, TensorType::Q8_K,
                                 TensorType::I32, static_cast<TensorType>(4) /* retired id */}) {
             QVERIFY(!hearth::can_dequantize(type));
             const auto result = hearth::dequantize(type, zeros.data(), out.data(), 256);
             QVERIFY(!result);
             QCOMPARE(result.error().code, hearth::ErrorCode::unsupported);
         }
-        const auto result = hearth::dequantize(TensorType::IQ2_XXS, zeros.data(), out.data(), 256);
-        QVERIFY(result.error().message.find("IQ2_XXS") != std::string::npos);
+        const auto result = hearth::dequantize(TensorType::Q1_0, zeros.data(), out.data(), 256);
+        QVERIFY(result.error().message.find("Q1_0") != std::string::npos);
     }
 };
 

@@ -35,9 +35,13 @@ namespace quant = hearth::quant;
 namespace {
 
 constexpr TensorType kTypes[] = {
-    TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q4_0,   TensorType::Q4_1,
-    TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0, TensorType::Q2_K,   TensorType::Q3_K,
-    TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K, TensorType::IQ4_NL, TensorType::IQ4_XS};
+    TensorType::F32,    TensorType::F16,    TensorType::BF16,    TensorType::Q4_0,
+    TensorType::Q4_1,   TensorType::Q5_0,   TensorType::Q5_1,    TensorType::Q8_0,
+    TensorType::Q2_K,   TensorType::Q3_K,   TensorType::Q4_K,    TensorType::Q5_K,
+    TensorType::Q6_K,   TensorType::IQ4_NL, TensorType::IQ4_XS,  TensorType::MXFP4,
+    TensorType::NVFP4,  TensorType::TQ1_0,  TensorType::TQ2_0,   TensorType::IQ2_XXS,
+    TensorType::IQ2_XS, TensorType::IQ2_S,  TensorType::IQ3_XXS, TensorType::IQ3_S,
+    TensorType::IQ1_S,  TensorType::IQ1_M};
 
 // Offsets of a block's f16 scale (d) and, where the format has one, its min scale (m/dmin).
 struct ScaleFields {
@@ -72,6 +76,22 @@ ScaleFields scale_fields(TensorType type) {
         return {offsetof(BlockIQ4_NL, d), -1};
     case TensorType::IQ4_XS:
         return {offsetof(BlockIQ4_XS, d), -1};
+    case TensorType::TQ1_0:
+        return {offsetof(BlockTQ1_0, d), -1};
+    case TensorType::TQ2_0:
+        return {offsetof(BlockTQ2_0, d), -1};
+    case TensorType::IQ2_XXS:
+        return {offsetof(BlockIQ2_XXS, d), -1};
+    case TensorType::IQ2_XS:
+        return {offsetof(BlockIQ2_XS, d), -1};
+    case TensorType::IQ2_S:
+        return {offsetof(BlockIQ2_S, d), -1};
+    case TensorType::IQ3_XXS:
+        return {offsetof(BlockIQ3_XXS, d), -1};
+    case TensorType::IQ3_S:
+        return {offsetof(BlockIQ3_S, d), -1};
+    case TensorType::IQ1_S:
+        return {offsetof(BlockIQ1_S, d), -1};
     default:
         return {};
     }
@@ -117,6 +137,24 @@ std::vector<uint8_t> random_weights(TensorType type, int64_t n_rows, int64_t n_c
     const ScaleFields fields = scale_fields(type);
     for (size_t at = 0; at < bytes.size(); at += traits.type_size) {
         const float sign = byte(rng) & 1 ? -1.0f : 1.0f;
+        if (type == TensorType::MXFP4) {
+            // An e8m0 exponent: 2^(e - 128) from 2^-9 to 2^-4 keeps the products in range.
+            bytes[at + offsetof(quant::BlockMXFP4, e)] = static_cast<uint8_t>(119 + byte(rng) % 6);
+            continue;
+        }
+        if (type == TensorType::IQ1_M) {
+            // Its f16 scale is the top nibble of each of the four scale words.
+            const uint16_t d = hearth::fp32_to_fp16(sign * scale(rng));
+            uint8_t* scales = bytes.data() + at + offsetof(quant::BlockIQ1_M, scales);
+            for (int i = 0; i < 4; ++i) {
+                scales[2 * i + 1] = static_cast<uint8_t>((scales[2 * i + 1] & 0x0f) |
+                                                         (((d >> (4 * i)) & 0x0f) << 4));
+            }
+            continue;
+        }
+        if (fields.d < 0) {
+            continue; // NVFP4: every e4m3 byte is a modest scale
+        }
         put_u16(bytes, at + static_cast<size_t>(fields.d), hearth::fp32_to_fp16(sign * scale(rng)));
         if (fields.min >= 0) {
             put_u16(bytes, at + static_cast<size_t>(fields.min), hearth::fp32_to_fp16(scale(rng)));

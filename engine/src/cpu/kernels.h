@@ -61,6 +61,14 @@ inline constexpr int kMaxTokens = 4;
 // The kernel of a weight type for each family; nullptr where the family has none.
 VecDotFn vec_dot_portable(TensorType weight_type);
 VecDotFn vec_dot_avx2(TensorType weight_type);
+// The same for the low-bit types (MXFP4, NVFP4, TQ1_0, TQ2_0, the grid i-quants), kept in
+// their own files; vec_dot_portable/vec_dot_avx2 fall back to these.
+VecDotFn vec_dot_lowbit_portable(TensorType weight_type);
+VecDotFn vec_dot_lowbit_avx2(TensorType weight_type);
+
+// BF16 activations for BF16 weights: ggml's ggml_compute_fp32_to_bf16 (round to nearest even,
+// NaN kept quiet).
+void convert_f32_to_bf16(const float* x, uint16_t* out, int64_t n);
 
 // F16 row helpers (matmul.h's dot_f16_f32, axpy_f16_f32 and convert_f32_to_f16).
 float dot_f16_f32_portable(const uint16_t* a, const float* b, int64_t n);

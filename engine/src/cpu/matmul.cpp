@@ -113,6 +113,8 @@ TensorType dot_type(TensorType weight_type) {
     case TensorType::Q5_0:
     case TensorType::Q8_0:
     case TensorType::IQ4_NL:
+    case TensorType::MXFP4:
+    case TensorType::NVFP4:
         return TensorType::Q8_0;
     case TensorType::Q4_1:
     case TensorType::Q5_1:
@@ -123,9 +125,20 @@ TensorType dot_type(TensorType weight_type) {
     case TensorType::Q5_K:
     case TensorType::Q6_K:
     case TensorType::IQ4_XS:
+    case TensorType::TQ1_0:
+    case TensorType::TQ2_0:
+    case TensorType::IQ2_XXS:
+    case TensorType::IQ2_XS:
+    case TensorType::IQ2_S:
+    case TensorType::IQ3_XXS:
+    case TensorType::IQ3_S:
+    case TensorType::IQ1_S:
+    case TensorType::IQ1_M:
         return TensorType::Q8_K;
     case TensorType::F16:
         return TensorType::F16;
+    case TensorType::BF16:
+        return TensorType::BF16;
     default:
         return TensorType::F32;
     }
@@ -141,6 +154,7 @@ size_t activation_row_bytes(TensorType weight_type, int64_t n_cols) {
     case TensorType::Q8_K:
         return n / QK_K * sizeof(BlockQ8_K);
     case TensorType::F16:
+    case TensorType::BF16:
         return n * sizeof(uint16_t);
     default:
         return n * sizeof(float);

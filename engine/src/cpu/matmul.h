@@ -2,7 +2,7 @@
 // model): y = W x for one token (decode) and Y = X W^T for a batch (prefill).
 //
 // As in llama.cpp, activations are first quantized to the weight type's "dot type"
-// (Q8_0, Q8_1 or Q8_K blocks; F16 for F16 weights; F32 for F32/BF16 weights) and
+// (Q8_0, Q8_1 or Q8_K blocks; F16 for F16 weights, BF16 for BF16, F32 for F32) and
 // the inner products run on integers where the formats allow. Kernels are chosen at run
 // time from the CPU's features (AVX-512 VNNI, AVX2+FMA+F16C, or portable C++).
 #pragma once

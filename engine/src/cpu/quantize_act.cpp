@@ -1,4 +1,4 @@
-// Activation quantization to the dot types of the weight formats (Q8_0, Q8_1, Q8_K, F16),
+// Activation quantization to the dot types of the weight formats (Q8_0, Q8_1, Q8_K, F16, BF16),
 // following llama.cpp's x86 numerics so that greedy decoding matches it.
 #include "cpu/kernels.h"
 #include "cpu/matmul.h"
@@ -89,6 +89,18 @@ void quantize_row_q8_K(const float* x, BlockQ8_K* out, int64_t n) {
     }
 }
 
+void convert_f32_to_bf16(const float* x, uint16_t* out, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) {
+        uint32_t bits = 0;
+        std::memcpy(&bits, &x[i], sizeof(bits));
+        if ((bits & 0x7fffffffu) > 0x7f800000u) {
+            out[i] = static_cast<uint16_t>((bits >> 16) | 64); // NaN: forced quiet
+        } else {
+            out[i] = static_cast<uint16_t>((bits + (0x7fffu + ((bits >> 16) & 1u))) >> 16);
+        }
+    }
+}
+
 void quantize_activation_row(TensorType weight_type, const float* x, void* out, int64_t n_cols) {
     switch (dot_type(weight_type)) {
     case TensorType::Q8_0:
@@ -102,6 +114,9 @@ void quantize_activation_row(TensorType weight_type, const float* x, void* out, 
         break;
     case TensorType::F16:
         convert_f32_to_f16(x, static_cast<uint16_t*>(out), n_cols);
+        break;
+    case TensorType::BF16:
+        convert_f32_to_bf16(x, static_cast<uint16_t*>(out), n_cols);
         break;
     default:
         std::memcpy(out, x, static_cast<size_t>(n_cols) * sizeof(float));
@@ -136,6 +151,13 @@ void dequantize_activation_row(TensorType weight_type, const void* in, float* ou
         const auto* halves = static_cast<const uint16_t*>(in);
         for (int64_t i = 0; i < n; ++i) {
             out[i] = fp16_to_fp32(halves[i]);
+        }
+        break;
+    }
+    case TensorType::BF16: {
+        const auto* halves = static_cast<const uint16_t*>(in);
+        for (int64_t i = 0; i < n; ++i) {
+            out[i] = bf16_to_fp32(halves[i]);
         }
         break;
     }

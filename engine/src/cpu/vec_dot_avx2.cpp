@@ -443,13 +443,26 @@ float dot_f16(int64_t n, const void* vw, const void* vx) {
         [x](int64_t i) { return h2f(x[i]); });
 }
 
+// BF16 weights against BF16 activations in the operations of ggml's AVX2 ggml_vec_dot_bf16:
+// four 8-lane accumulators of separate multiplies and adds, combined as (c1 + c3) + (c2 + c4),
+// and the tail in double.
 float dot_bf16(int64_t n, const void* vw, const void* vx) {
     const auto* w = static_cast<const uint16_t*>(vw);
-    const auto* x = static_cast<const float*>(vx);
-    return dot_float_rows(
-        n, [w](int64_t i) { return load_bf16x8(w + i); },
-        [x](int64_t i) { return _mm256_loadu_ps(x + i); },
-        [w](int64_t i) { return bf16_to_fp32(w[i]); }, [x](int64_t i) { return x[i]; });
+    const auto* x = static_cast<const uint16_t*>(vx);
+    __m256 c[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        for (int k = 0; k < 4; ++k) {
+            const __m256 p = _mm256_mul_ps(load_bf16x8(w + i + 8 * k), load_bf16x8(x + i + 8 * k));
+            c[k] = _mm256_add_ps(p, c[k]);
+        }
+    }
+    double sum = hsum(_mm256_add_ps(_mm256_add_ps(c[0], c[2]), _mm256_add_ps(c[1], c[3])));
+    for (; i < n; ++i) {
+        sum += static_cast<double>(bf16_to_fp32(w[i]) * bf16_to_fp32(x[i]));
+    }
+    return static_cast<float>(sum);
 }
 
 } // namespace
@@ -487,7 +500,7 @@ VecDotFn vec_dot_avx2(TensorType weight_type) {
     case TensorType::IQ4_XS:
         return per_token<dot_iq4_xs>;
     default:
-        return nullptr;
+        return vec_dot_lowbit_avx2(weight_type);
     }
 }
 

@@ -4,7 +4,8 @@
 // Every kernel computes, per block b, the exact integer dot product of the quants, then
 // accumulates it in float scaled by the two block scales, as ggml's kernels do:
 //   sum_b (d_w[b] * d_x[b]) * sum_i q_w[i] * q_x[i]   (minus the min terms where present).
-// F16/F32/BF16 rows accumulate in double, as ggml's scalar f16 dot product does.
+// F16/F32/BF16 rows accumulate in double, as ggml's scalar f16 dot product does. The low-bit
+// types (MXFP4, TQ, grid i-quants) are in vec_dot_lowbit_portable.cpp.
 #include "cpu/kernels.h"
 #include "hearth/quant.h"
 
@@ -282,10 +283,10 @@ float dot_f16(int64_t n, const void* vw, const void* vx) {
 
 float dot_bf16(int64_t n, const void* vw, const void* vx) {
     const auto* w = static_cast<const uint16_t*>(vw);
-    const auto* x = static_cast<const float*>(vx);
+    const auto* x = static_cast<const uint16_t*>(vx);
     double sum = 0.0;
     for (int64_t i = 0; i < n; ++i) {
-        sum += static_cast<double>(bf16_to_fp32(w[i]) * x[i]);
+        sum += static_cast<double>(bf16_to_fp32(w[i]) * bf16_to_fp32(x[i]));
     }
     return static_cast<float>(sum);
 }
@@ -325,7 +326,7 @@ VecDotFn vec_dot_portable(TensorType weight_type) {
     case TensorType::IQ4_XS:
         return per_token<dot_iq4_xs>;
     default:
-        return nullptr;
+        return vec_dot_lowbit_portable(weight_type);
     }
 }
 

@@ -7,6 +7,8 @@
 // split into sub-blocks, each with its own small integer scale multiplied by the f16 `d`.
 #pragma once
 
+#include <bit>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
@@ -133,6 +135,78 @@ struct BlockIQ4_XS {
 };
 static_assert(sizeof(BlockIQ4_XS) == 136);
 
+// ---- Grid i-quants: 8 (IQ2, IQ1) or 4 (IQ3) values at a time are one entry of a code book
+// (quant/iq_grids.h), with signs stored apart (IQ2/IQ3) or an offset of +-1/8 (IQ1). ----
+
+// IQ2_XXS: 8 groups of 32. Group g is the little-endian words w0 = qs[4g..4g+2), w1 =
+// qs[4g+2..4g+4) as uint32: byte l of w0 indexes iq2xxs_grid for values 8l..8l+8, bits 7l..7l+7
+// of w1 are their 7 sign bits, the top 4 bits of w1 the scale s: x = d * (0.5 + s) * 0.25 * grid.
+struct BlockIQ2_XXS {
+    uint16_t d;
+    uint16_t qs[QK_K / 8];
+};
+static_assert(sizeof(BlockIQ2_XXS) == 66);
+
+// IQ2_XS: qs[k] covers values 8k..8k+8: a 9-bit iq2xs_grid index and 7 sign bits above it;
+// scales hold one 4-bit s per 16 values: x = d * (0.5 + s) * 0.25 * grid.
+struct BlockIQ2_XS {
+    uint16_t d;
+    uint16_t qs[QK_K / 8];
+    uint8_t scales[QK_K / 32];
+};
+static_assert(sizeof(BlockIQ2_XS) == 74);
+
+// IQ2_S: qs[k] (k < 32) are the low 8 bits of the 10-bit iq2s_grid index of values 8k..8k+8,
+// bits 2(k%4).. of qh[k/4] the high 2; qs[32 + k] their 8 sign bits; scales as IQ2_XS.
+struct BlockIQ2_S {
+    uint16_t d;
+    uint8_t qs[QK_K / 4];
+    uint8_t qh[QK_K / 32];
+    uint8_t scales[QK_K / 32];
+};
+static_assert(sizeof(BlockIQ2_S) == 82);
+
+// IQ3_XXS: qs[0..64) index iq3xxs_grid, 4 values each; then 8 little-endian uint32, one per
+// group of 32: 4 × 7 sign bits (one per 8 values) and the 4-bit scale s on top:
+// x = d * (0.5 + s) * 0.5 * grid.
+struct BlockIQ3_XXS {
+    uint16_t d;
+    uint8_t qs[3 * QK_K / 8];
+};
+static_assert(sizeof(BlockIQ3_XXS) == 98);
+
+// IQ3_S: 9-bit iq3s_grid indices: qs[k] plus bit k%8 of qh[k/8], 4 values each; bit i of
+// signs[k] negates value 8k + i; one 4-bit s per 32 values (nibbles of scales):
+// x = d * (1 + 2s) * grid.
+struct BlockIQ3_S {
+    uint16_t d;
+    uint8_t qs[QK_K / 4];
+    uint8_t qh[QK_K / 32];
+    uint8_t signs[QK_K / 8];
+    uint8_t scales[QK_K / 64];
+};
+static_assert(sizeof(BlockIQ3_S) == 110);
+
+// IQ1_S: per group g of 32, qh[g] holds four 3-bit high parts of the 11-bit iq1s_grid indices
+// (low 8 bits in qs[4g..4g+4)), a 3-bit scale s at bit 12 and the delta's sign at bit 15:
+// x = d * (2s + 1) * (grid +- 0.125).
+struct BlockIQ1_S {
+    uint16_t d;
+    uint8_t qs[QK_K / 8];
+    uint16_t qh[QK_K / 32];
+};
+static_assert(sizeof(BlockIQ1_S) == 50);
+
+// IQ1_M: no f16 field: d is the top nibbles of the four little-endian uint16 of scales (first
+// word lowest); the rest holds one 3-bit s per 16 values. qh[k/2] nibble k%2 gives the 3 high
+// index bits of qs[k] and (bit 3) the delta's sign: x = d * (2s + 1) * (grid +- 0.125).
+struct BlockIQ1_M {
+    uint8_t qs[QK_K / 8];
+    uint8_t qh[QK_K / 16];
+    uint8_t scales[QK_K / 32];
+};
+static_assert(sizeof(BlockIQ1_M) == 56);
+
 // TQ1_0 (ternary): q in {-1, 0, 1} packed 5 per byte (4 per byte in qh) in base 3, scaled
 // to fill the byte: trit p of byte b is ((uint8_t)(b * 3^p) * 3) >> 8. x = d * q.
 struct BlockTQ1_0 {
@@ -172,5 +246,24 @@ inline constexpr int8_t kvalues_iq4nl[16] = {-127, -104, -83, -65, -49, -35, -22
 // Doubled e2m1 values of MXFP4 and NVFP4: codes 8..15 are the negatives of 0..7.
 inline constexpr int8_t kvalues_mxfp4[16] = {0, 1,  2,  3,  4,  6,  8,  12,
                                              0, -1, -2, -3, -4, -6, -8, -12};
+
+// MXFP4's scale, ggml_e8m0_to_fp32_half: 2^(e - 128) as float bits; e < 2 gives subnormals.
+inline float e8m0_to_fp32_half(uint8_t e) {
+    const uint32_t bits = e < 2 ? 0x00200000u << e : static_cast<uint32_t>(e - 1) << 23;
+    return std::bit_cast<float>(bits);
+}
+
+// NVFP4's scale: unsigned e4m3 (bias 7) times 0.5, as ggml and gguf decode it: the top bit of
+// the byte is ignored, 0x00 and 0x7f read as zero; every step is exact in float32.
+inline float ue4m3_to_fp32_half(uint8_t x) {
+    if (x == 0 || x == 0x7f) {
+        return 0.0f;
+    }
+    const int exp = (x >> 3) & 0x0f;
+    const int man = x & 0x07;
+    const float raw = exp == 0 ? std::ldexp(static_cast<float>(man), -9)
+                               : std::ldexp(static_cast<float>(8 + man), exp - 10);
+    return raw * 0.5f;
+}
 
 } // namespace hearth::quant

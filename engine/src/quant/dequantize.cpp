@@ -10,6 +10,7 @@
 // the rest of the engine is checked against.
 #include "hearth/quant.h"
 #include "quant/blocks.h"
+#include "quant/dequantize_grid.h"
 
 #include <bit>
 #include <cmath>
@@ -274,12 +275,6 @@ void dequantize_tq2_0(const void* src, float* dst, int64_t n_blocks) {
     }
 }
 
-// ggml_e8m0_to_fp32_half: 2^(e - 128) as float bits; e < 2 gives subnormals.
-float e8m0_to_fp32_half(uint8_t e) {
-    const uint32_t bits = e < 2 ? 0x00200000u << e : static_cast<uint32_t>(e - 1) << 23;
-    return std::bit_cast<float>(bits);
-}
-
 void dequantize_mxfp4(const void* src, float* dst, int64_t n_blocks) {
     for (int64_t b = 0; b < n_blocks; ++b, dst += QK_MXFP4) {
         const auto block = load_block<BlockMXFP4>(src, b);
@@ -288,18 +283,6 @@ void dequantize_mxfp4(const void* src, float* dst, int64_t n_blocks) {
             dst[i] = d * f(kvalues_mxfp4[nibble(block.qs, i, QK_MXFP4 / 2)]);
         }
     }
-}
-
-// Unsigned e4m3 (bias 7) times 0.5, as the reference decodes it: the top bit of the byte is
-// ignored, 0x00 and 0x7f read as zero; every step is exact in float32.
-float ue4m3_to_fp32_half(uint8_t x) {
-    if (x == 0 || x == 0x7f) {
-        return 0.0f;
-    }
-    const int exp = (x >> 3) & 0x0f;
-    const int man = x & 0x07;
-    const float raw = exp == 0 ? std::ldexp(f(man), -9) : std::ldexp(f(8 + man), exp - 10);
-    return raw * 0.5f;
 }
 
 void dequantize_nvfp4(const void* src, float* dst, int64_t n_blocks) {
@@ -367,6 +350,20 @@ DequantizeFn dequantizer(TensorType type) {
         return dequantize_iq4_nl;
     case TensorType::IQ4_XS:
         return dequantize_iq4_xs;
+    case TensorType::IQ2_XXS:
+        return dequantize_iq2_xxs;
+    case TensorType::IQ2_XS:
+        return dequantize_iq2_xs;
+    case TensorType::IQ2_S:
+        return dequantize_iq2_s;
+    case TensorType::IQ3_XXS:
+        return dequantize_iq3_xxs;
+    case TensorType::IQ3_S:
+        return dequantize_iq3_s;
+    case TensorType::IQ1_S:
+        return dequantize_iq1_s;
+    case TensorType::IQ1_M:
+        return dequantize_iq1_m;
     case TensorType::TQ1_0:
         return dequantize_tq1_0;
     case TensorType::TQ2_0:
