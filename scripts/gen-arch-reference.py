@@ -334,14 +334,14 @@ def write_model(spec: dict, path: pathlib.Path, rng: np.random.Generator):
 # deviation. Random weights are all these tests need; llama.cpp reads the same blocks. The
 # 256-value types need rows of a multiple of 256: these models are 256 wide (n_ff 512).
 #
-# Tolerance: the matrix kernels give llama.cpp's bits (tst_matmul checks each type's products
-# against ggml's own), but every activation is quantized (Q8_0/Q8_K) or rounded (BF16) so
-# coarsely that a last-bit difference elsewhere in the pass (the reference build's AVX-512
-# softmax, norms and attention sums against Hearth's AVX2 order) now and then sends one
-# rounding the other way, and these random low-bit weights carry that step to the logits: up
-# to 8% of the spread on these files (4% for MXFP4), where the same model in F32 moves by
-# 0.02%. The tolerance is 15% of the spread: IQ2_XXS's group scale off by one step in the two
-# of 16 matrices that use it already moves the mix model's logits by 31% of the spread.
+# Tolerance: against the AVX2 build of llama.cpp (see the top of this file) the MXFP4 model's
+# logits are bit-identical and the BF16 model's within 5e-7, so both take the common 1e-2 of
+# the spread. The mix differs by 4.2% of the spread: Hearth has only portable kernels for
+# TQ1_0 and IQ1_M, which sum in another order than ggml's AVX2 ones, and with every
+# activation quantized to Q8_K such a last-bit difference now and then sends a rounding the
+# other way, which these random low-bit weights carry to the logits (the same model in F32
+# moves by 0.02%). The mix's tolerance is 15% of the spread: IQ2_XXS's group scale off by one
+# step in the two of 16 matrices that use it already moves its logits by 31% of the spread.
 LOWBIT_TOLERANCE = 0.15
 
 # Per layer: the types of attn_q, attn_k, attn_v, attn_output, ffn_gate, ffn_up, ffn_down.
@@ -354,11 +354,9 @@ GRID_IQ_TYPES = {QT.IQ2_XXS, QT.IQ2_XS, QT.IQ2_S, QT.IQ3_XXS, QT.IQ3_S, QT.IQ1_S
 LOWBIT_MODELS = [
     dict(name="llama_mxfp4", arch="llama", n_layer=2, n_head_kv=2, n_embd=64, n_ff=128,
          types=QT.MXFP4, emb_type=QT.MXFP4, ftype=gguf.LlamaFileType.MOSTLY_MXFP4_MOE, label="MXFP4",
-         tolerance=LOWBIT_TOLERANCE,
          about="llama: MXFP4 matrices and embeddings (gpt-oss's expert format)"),
     dict(name="llama_bf16", arch="llama", n_layer=2, n_head_kv=2, n_embd=64, n_ff=128,
          types=QT.BF16, emb_type=QT.BF16, ftype=gguf.LlamaFileType.MOSTLY_BF16, label="BF16",
-         tolerance=LOWBIT_TOLERANCE,
          about="llama: BF16 matrices and embeddings"),
     dict(name="llama_iq_mix", arch="llama", n_layer=2, n_head_kv=2, n_embd=256, n_ff=512,
          types=LOWBIT_MIX, emb_type=QT.TQ2_0, out_type=QT.IQ3_S,
