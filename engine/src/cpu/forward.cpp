@@ -162,6 +162,22 @@ float round_to_f16(float x) {
 
 } // namespace
 
+void gated_activation(FfnActivation activation, float* gate, const float* up, size_t n_rows,
+                      int64_t width) {
+    const bool gelu = activation == FfnActivation::gelu_tanh;
+    if (!gelu && kernel_level() == KernelLevel::avx2) {
+        // ggml's vectorised SiLU (its own exp), row by row as ggml_vec_swiglu_f32.
+        for (size_t t = 0; t < n_rows; ++t) {
+            float* g = gate + t * width;
+            ggml::swiglu_f32(width, g, g, up + t * width);
+        }
+    } else {
+        for (size_t i = 0; i < n_rows * size_t(width); ++i) {
+            gate[i] = (gelu ? gelu_tanh(gate[i]) : silu(gate[i])) * up[i];
+        }
+    }
+}
+
 Forward::Forward(const Model::Impl& model) : m_(model) {}
 
 void Forward::ensure_capacity(size_t n) {
@@ -466,21 +482,14 @@ void Forward::run_layers(std::span<const BatchToken> batch, uint32_t first_layer
             }
             rms_norm(x, L.ffn_norm.data(), h_.data() + t * n_embd, n_embd, eps);
         }
-        matmul(L.w_gate, h_.data(), nt, n_embd, gate_.data(), n_ff, scratch_.data(), pool);
-        matmul(L.w_up, h_.data(), nt, n_embd, up_.data(), n_ff, scratch_.data(), pool);
-        const bool gelu = m_.arch.activation == FfnActivation::gelu_tanh;
-        if (!gelu && kernel_level() == KernelLevel::avx2) {
-            // ggml's vectorised SiLU (its own exp), row by row as ggml_vec_swiglu_f32.
-            for (size_t t = 0; t < n; ++t) {
-                float* g = gate_.data() + t * n_ff;
-                ggml::swiglu_f32(n_ff, g, g, up_.data() + t * n_ff);
-            }
+        if (!L.experts.empty()) {
+            moe_.run(info, m_.arch.activation, L.experts, h_.data(), nt, out_.data(), pool);
         } else {
-            for (size_t i = 0; i < n * size_t(n_ff); ++i) {
-                gate_[i] = (gelu ? gelu_tanh(gate_[i]) : silu(gate_[i])) * up_[i];
-            }
+            matmul(L.w_gate, h_.data(), nt, n_embd, gate_.data(), n_ff, scratch_.data(), pool);
+            matmul(L.w_up, h_.data(), nt, n_embd, up_.data(), n_ff, scratch_.data(), pool);
+            gated_activation(m_.arch.activation, gate_.data(), up_.data(), n, n_ff);
+            matmul(L.w_down, gate_.data(), nt, n_ff, out_.data(), n_embd, scratch_.data(), pool);
         }
-        matmul(L.w_down, gate_.data(), nt, n_ff, out_.data(), n_embd, scratch_.data(), pool);
         for (size_t t = 0; t < n; ++t) {
             float* x = x_.data() + t * n_embd;
             float* o = out_.data() + t * n_embd;

@@ -9,10 +9,14 @@ namespace hearth {
 namespace {
 
 constexpr std::array kArchitectures{
-    ArchTraits{.name = "llama"},
+    ArchTraits{.name = "llama", .experts = Experts::optional},
     ArchTraits{.name = "mistral"},
     ArchTraits{.name = "qwen2", .rope = RopeLayout::neox, .qkv_bias = true},
     ArchTraits{.name = "qwen3", .rope = RopeLayout::neox, .qk_norm = true},
+    ArchTraits{.name = "qwen3moe",
+               .rope = RopeLayout::neox,
+               .qk_norm = true,
+               .experts = Experts::required},
     ArchTraits{.name = "gemma3",
                .rope = RopeLayout::neox,
                .activation = FfnActivation::gelu_tanh,
@@ -37,6 +41,8 @@ bool architecture_supported(std::string_view architecture) {
     return arch_traits(architecture).has_value();
 }
 
-std::string_view supported_architectures() { return "llama, mistral, qwen2, qwen3, gemma3"; }
+std::string_view supported_architectures() {
+    return "llama, mistral, qwen2, qwen3, qwen3moe, gemma3";
+}
 
 } // namespace hearth

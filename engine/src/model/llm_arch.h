@@ -14,6 +14,13 @@ enum class RopeLayout {
 
 enum class FfnActivation { silu, gelu_tanh };
 
+// Whether the feed-forward blocks route tokens to experts (ffn_gate_inp, ffn_*_exps).
+enum class Experts {
+    none,     // dense feed-forward; an expert count in the file is not used
+    optional, // llama: experts when {arch}.expert_count > 0 (Mixtral), else dense
+    required, // qwen3moe: every layer routes
+};
+
 struct ArchTraits {
     std::string_view name;
     RopeLayout rope = RopeLayout::normal;
@@ -25,6 +32,7 @@ struct ArchTraits {
     // gemma3: the query is scaled before it meets the cache (not the scores): same value,
     // other rounding, as llama.cpp builds the graph.
     bool scale_query = false;
+    Experts experts = Experts::none;
 };
 
 std::optional<ArchTraits> arch_traits(std::string_view architecture);

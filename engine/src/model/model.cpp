@@ -110,6 +110,7 @@ Result<void> bind_layers(Model::Impl& m, Binder& bind) {
     const uint64_t k_width = uint64_t{info.n_head_kv} * info.head_dim_k;
     const uint64_t v_width = uint64_t{info.n_head_kv} * info.head_dim_v;
     const uint64_t o_width = uint64_t{info.n_head} * info.head_dim_v;
+    const bool moe = uses_experts(m.arch, info);
     m.layers.resize(info.n_layer);
     for (uint32_t il = 0; il < info.n_layer; ++il) {
         LayerWeights& layer = m.layers[il];
@@ -128,9 +129,12 @@ Result<void> bind_layers(Model::Impl& m, Binder& bind) {
             assign(layer.wv, bind.matrix(p + "attn_v.weight", info.n_embd, v_width)),
             assign(layer.wo, bind.matrix(p + "attn_output.weight", o_width, info.n_embd)),
             assign(layer.ffn_norm, bind.vector(p + "ffn_norm.weight", info.n_embd)),
-            assign(layer.w_gate, bind.matrix(p + "ffn_gate.weight", info.n_embd, info.n_ff)),
-            assign(layer.w_up, bind.matrix(p + "ffn_up.weight", info.n_embd, info.n_ff)),
-            assign(layer.w_down, bind.matrix(p + "ffn_down.weight", info.n_ff, info.n_embd)),
+            moe ? assign(layer.experts, bind_experts(m.file, info, p))
+                : assign(layer.w_gate, bind.matrix(p + "ffn_gate.weight", info.n_embd, info.n_ff)),
+            moe ? Result<void>{}
+                : assign(layer.w_up, bind.matrix(p + "ffn_up.weight", info.n_embd, info.n_ff)),
+            moe ? Result<void>{}
+                : assign(layer.w_down, bind.matrix(p + "ffn_down.weight", info.n_ff, info.n_embd)),
             m.arch.qkv_bias ? assign(layer.bq, bind.optional_vector(p + "attn_q.bias", q_width))
                             : Result<void>{},
             m.arch.qkv_bias ? assign(layer.bk, bind.optional_vector(p + "attn_k.bias", k_width))
@@ -308,6 +312,9 @@ void repack_weights(Model::Impl& m) {
                                      &layer.w_up, &layer.w_down}) {
             consider(*w);
         }
+        for (auto* experts : {&layer.experts.gate, &layer.experts.up, &layer.experts.down}) {
+            std::ranges::for_each(*experts, consider);
+        }
     }
     consider(m.output);
     if (targets.empty()) {
@@ -387,6 +394,11 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& pa
     }
     if (auto runnable = check_runnable(*info, *file); !runnable) {
         return fail_in_file(runnable.error());
+    }
+    if (uses_experts(*arch, *info)) {
+        if (auto experts = check_expert_hparams(*info); !experts) {
+            return fail_in_file(experts.error());
+        }
     }
     auto tokenizer = Tokenizer::from_gguf(file->header());
     if (!tokenizer) {

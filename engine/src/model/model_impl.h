@@ -5,6 +5,7 @@
 #include "cpu/thread_pool.h"
 #include "hearth/model.h"
 #include "model/llm_arch.h"
+#include "model/moe_weights.h"
 
 #include <cstdint>
 #include <memory>
@@ -29,6 +30,7 @@ struct LayerWeights {
     std::vector<float> post_attn_norm; // gemma3: (n_embd)
     std::vector<float> post_ffn_norm;  // gemma3: (n_embd)
     bool sliding = false;              // gemma3: attends to the last `sliding_window` tokens
+    ExpertWeights experts; // qwen3moe, Mixtral: in place of w_gate/w_up/w_down (left empty)
 };
 
 struct Model::Impl {
