@@ -126,6 +126,23 @@ MODELS = [
          about="llama: Q4_0 matrices, 8-row repacked at load as llama.cpp does: bit-identical"),
 ]
 
+# Mixture of experts (issue 17): a router (ffn_gate_inp, F32 as llama.cpp's quantizer keeps it)
+# and the 3-D ffn_{gate,up,down}_exps tensors. `moe`: (experts, used per token, expert width;
+# None: llama's experts are feed_forward_length wide). `greedy`: also record llama.cpp's greedy
+# continuation of the first tokens (tests/engine/tst_moe.cpp).
+MODELS += [
+    dict(name="qwen3moe", arch="qwen3moe", n_layer=2, n_head_kv=2, tied=False, wtype=QT.F16,
+         qk_norm=True, rope_base=1000000.0, moe=(8, 3, 32), greedy=True,
+         about="qwen3moe: 8 experts of width 32, 3 per token, softmax top-k re-normalised, "
+               "Q/K norms, F16 matrices"),
+    dict(name="qwen3moe_q8_0", arch="qwen3moe", n_layer=2, n_head_kv=2, tied=True,
+         wtype=QT.Q8_0, qk_norm=True, rope_base=1000000.0, moe=(16, 4, 64), greedy=True,
+         about="qwen3moe: 16 experts of width 64, 4 per token, Q8_0 matrices, tied output"),
+    dict(name="llama_moe", arch="llama", n_layer=2, n_head_kv=2, tied=False, wtype=QT.F16,
+         moe=(4, 2, None), greedy=True,
+         about="llama with experts (Mixtral): 4 experts of feed_forward_length 128, top-2, F16"),
+]
+
 
 class Weights:
     def __init__(self, rng: np.random.Generator, writer: gguf.GGUFWriter, wtype: QT):
@@ -141,6 +158,17 @@ class Weights:
             self.writer.add_tensor(name, data.astype(np.float16))
         else:
             self.writer.add_tensor(name, gguf.quants.quantize(data, wtype), raw_dtype=wtype)
+
+    def experts(self, name: str, n_expert: int, n_rows: int, n_cols: int, std: float):
+        """n_expert (n_rows, n_cols) matrices in one tensor: GGML dims {n_cols, n_rows, n_expert}."""
+        data = (self.rng.standard_normal((n_expert, n_rows, n_cols)) * std).astype(np.float32)
+        if self.wtype == QT.F32:
+            self.writer.add_tensor(name, data)
+        elif self.wtype == QT.F16:
+            self.writer.add_tensor(name, data.astype(np.float16))
+        else:
+            self.writer.add_tensor(name, gguf.quants.quantize(data, self.wtype),
+                                   raw_dtype=self.wtype)
 
     def vector(self, name: str, n: int, mean: float, std: float):
         self.writer.add_tensor(name, (mean + self.rng.standard_normal(n) * std).astype(np.float32))
@@ -177,6 +205,12 @@ def write_model(spec: dict, path: pathlib.Path, rng: np.random.Generator):
         writer.add_rope_scaling_factor(factor)
         if kind == "yarn":
             writer.add_rope_scaling_orig_ctx_len(64)
+    if "moe" in spec:
+        n_expert, n_used, n_ff_exp = spec["moe"]
+        writer.add_expert_count(n_expert)
+        writer.add_expert_used_count(n_used)
+        if n_ff_exp:
+            writer.add_expert_feed_forward_length(n_ff_exp)
     if "sliding_window" in spec:
         writer.add_sliding_window(spec["sliding_window"])
         writer.add_rope_freq_base_swa(spec["rope_base_swa"])
@@ -221,6 +255,14 @@ def write_model(spec: dict, path: pathlib.Path, rng: np.random.Generator):
             w.vector(p + "post_attention_norm.weight", N_EMBD, 1.0, 0.1)
             w.vector(p + "post_ffw_norm.weight", N_EMBD, 1.0, 0.1)
         w.vector(p + "ffn_norm.weight", N_EMBD, 1.0, 0.1)
+        if "moe" in spec:
+            n_expert, _, n_ff_exp = spec["moe"]
+            n_ff_exp = n_ff_exp or N_FF
+            w.matrix(p + "ffn_gate_inp.weight", n_expert, N_EMBD, 0.15, QT.F32)
+            w.experts(p + "ffn_gate_exps.weight", n_expert, n_ff_exp, N_EMBD, 0.15)
+            w.experts(p + "ffn_up_exps.weight", n_expert, n_ff_exp, N_EMBD, 0.15)
+            w.experts(p + "ffn_down_exps.weight", n_expert, N_EMBD, n_ff_exp, 0.2)
+            continue
         w.matrix(p + "ffn_gate.weight", N_FF, N_EMBD, 0.15)
         w.matrix(p + "ffn_up.weight", N_FF, N_EMBD, 0.15)
         w.matrix(p + "ffn_down.weight", N_EMBD, N_FF, 0.1)
@@ -240,6 +282,26 @@ def llama_logits(path: pathlib.Path, tokens: list[int]) -> np.ndarray:
     logits = np.array(llm.scores[: len(tokens)], dtype=np.float32)
     del llm
     return logits
+
+
+def llama_greedy(path: pathlib.Path, prompt: list[int], n_generate: int) -> dict:
+    """llama.cpp's greedy continuation of `prompt`, one token at a time, with the gap between
+    the two largest logits at each step (a near-tie may go either way in another engine)."""
+    from llama_cpp import Llama
+
+    llm = Llama(model_path=str(path), n_ctx=64, n_batch=64, logits_all=True, flash_attn=False,
+                n_threads=2, verbose=False)
+    llm.eval(prompt)
+    tokens, gaps = [], []
+    for _ in range(n_generate):
+        logits = np.array(llm.scores[llm.n_tokens - 1], dtype=np.float32)
+        top2 = np.sort(logits)[-2:]
+        token = int(np.argmax(logits))
+        tokens.append(token)
+        gaps.append(float(top2[1] - top2[0]))
+        llm.eval([token])
+    del llm
+    return {"prompt": prompt, "tokens": tokens, "gaps": gaps}
 
 
 def main() -> int:
@@ -263,6 +325,8 @@ def main() -> int:
             "weight_type": spec["wtype"].name,
             "exact": spec.get("exact", False),
         })
+        if spec.get("greedy"):
+            index["models"][-1]["greedy"] = llama_greedy(gguf_path, tokens[:8], 24)
         print(f"{spec['name']:18} {gguf_path.stat().st_size / 1024:6.0f} KiB  "
               f"logits std {logits.std():.3f}  max |logit| {np.abs(logits).max():.3f}")
     (OUT / "index.json").write_text(json.dumps(index, indent=1) + "\n")
