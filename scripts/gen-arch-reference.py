@@ -9,7 +9,9 @@ Writes, for each model NAME of MODELS below, into tests/data/arch/:
   NAME.gguf         the model: n_embd 64, 4 heads, a byte-level BPE vocabulary of 268 tokens
   NAME.logits.f32   llama.cpp's logits for every position of TOKENS, (n_tokens, n_vocab)
                     little-endian float32, row-major
-and index.json: per model, what it exercises, its token ids, n_vocab and its file names.
+and index.json: per model, what it exercises, its token ids, n_vocab and its file names; for
+the mixture-of-experts models, their expert count and llama.cpp's greedy continuation of the
+first 8 tokens (24 tokens, with the margin between the two best logits at each step).
 
 llama.cpp runs with an F16 KV cache and without flash attention (Hearth's CPU path). The
 weights are drawn with a fixed seed, so the files are the same on every run; the logits may
@@ -325,6 +327,8 @@ def main() -> int:
             "weight_type": spec["wtype"].name,
             "exact": spec.get("exact", False),
         })
+        if "moe" in spec:
+            index["models"][-1]["experts"] = spec["moe"][0]
         if spec.get("greedy"):
             index["models"][-1]["greedy"] = llama_greedy(gguf_path, tokens[:8], 24)
         print(f"{spec['name']:18} {gguf_path.stat().st_size / 1024:6.0f} KiB  "
