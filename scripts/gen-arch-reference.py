@@ -140,6 +140,12 @@ MODELS += [
     dict(name="qwen3moe_q8_0", arch="qwen3moe", n_layer=2, n_head_kv=2, tied=True,
          wtype=QT.Q8_0, qk_norm=True, rope_base=1000000.0, moe=(16, 4, 64), greedy=True,
          about="qwen3moe: 16 experts of width 64, 4 per token, Q8_0 matrices, tied output"),
+    dict(name="gpt_oss", arch="gpt-oss", n_layer=2, n_head_kv=2, tied=False, wtype=QT.F16,
+         qkv_bias=True, rope_base=150000.0, rope_scaling=("yarn", 4.0), moe=(8, 4, 32),
+         gpt_oss=True, greedy=True,
+         about="gpt-oss (engine side): attention sinks, Q/K/V and output biases, layer 0 on a "
+               "sliding window of 8 at the global YaRN RoPE, router and expert biases, the k "
+               "best logits softmaxed, the clamped SwiGLU; F16 experts (not MXFP4)"),
     dict(name="llama_moe", arch="llama", n_layer=2, n_head_kv=2, tied=False, wtype=QT.F16,
          moe=(4, 2, None), greedy=True,
          about="llama with experts (Mixtral): 4 experts of feed_forward_length 128, top-2, F16"),
@@ -213,6 +219,8 @@ def write_model(spec: dict, path: pathlib.Path, rng: np.random.Generator):
         writer.add_expert_used_count(n_used)
         if n_ff_exp:
             writer.add_expert_feed_forward_length(n_ff_exp)
+    if spec.get("gpt_oss"):
+        writer.add_sliding_window(8)
     if "sliding_window" in spec:
         writer.add_sliding_window(spec["sliding_window"])
         writer.add_rope_freq_base_swa(spec["rope_base_swa"])
@@ -253,10 +261,14 @@ def write_model(spec: dict, path: pathlib.Path, rng: np.random.Generator):
         if spec.get("qk_norm"):
             w.vector(p + "attn_q_norm.weight", head_dim, 1.0, 0.2)
             w.vector(p + "attn_k_norm.weight", head_dim, 1.0, 0.2)
+        if spec.get("gpt_oss"):
+            w.vector(p + "attn_output.bias", N_EMBD, 0.0, 0.1)
+            w.vector(p + "attn_sinks.weight", N_HEAD, 0.5, 1.0)
         if spec.get("post_norms"):
             w.vector(p + "post_attention_norm.weight", N_EMBD, 1.0, 0.1)
             w.vector(p + "post_ffw_norm.weight", N_EMBD, 1.0, 0.1)
-        w.vector(p + "ffn_norm.weight", N_EMBD, 1.0, 0.1)
+        ffn_norm = "post_attention_norm" if spec.get("gpt_oss") else "ffn_norm"
+        w.vector(p + ffn_norm + ".weight", N_EMBD, 1.0, 0.1)
         if "moe" in spec:
             n_expert, _, n_ff_exp = spec["moe"]
             n_ff_exp = n_ff_exp or N_FF
@@ -264,6 +276,12 @@ def write_model(spec: dict, path: pathlib.Path, rng: np.random.Generator):
             w.experts(p + "ffn_gate_exps.weight", n_expert, n_ff_exp, N_EMBD, 0.15)
             w.experts(p + "ffn_up_exps.weight", n_expert, n_ff_exp, N_EMBD, 0.15)
             w.experts(p + "ffn_down_exps.weight", n_expert, N_EMBD, n_ff_exp, 0.2)
+            if spec.get("gpt_oss"):
+                w.vector(p + "ffn_gate_inp.bias", n_expert, 0.0, 0.5)
+                for part, width in (("gate", n_ff_exp), ("up", n_ff_exp), ("down", N_EMBD)):
+                    w.writer.add_tensor(p + f"ffn_{part}_exps.bias",
+                                        (w.rng.standard_normal((n_expert, width)) * 0.1)
+                                        .astype(np.float32))
             continue
         w.matrix(p + "ffn_gate.weight", N_FF, N_EMBD, 0.15)
         w.matrix(p + "ffn_up.weight", N_FF, N_EMBD, 0.15)

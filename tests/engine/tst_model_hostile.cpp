@@ -124,7 +124,7 @@ private slots:
     void initTestCase() {
         QVERIFY(m_dir.isValid());
         for (const char* name : {"llama", "llama_yarn", "llama_rope_freqs", "qwen2", "qwen3",
-                                 "gemma3", "qwen3moe", "llama_moe"}) {
+                                 "gemma3", "qwen3moe", "llama_moe", "gpt_oss"}) {
             auto file = GgufFile::open(test::data_dir() / "arch" / (std::string(name) + ".gguf"));
             QVERIFY2(file, file ? "" : file.error().message.c_str());
             m_models.emplace(name, std::move(*file));

@@ -19,6 +19,8 @@
 
 using namespace hearth;
 
+Q_DECLARE_METATYPE(Routing)
+
 namespace {
 
 std::filesystem::path arch_model(const char* name) {
@@ -57,22 +59,30 @@ private slots:
     void routing_matches_its_definition_data() {
         QTest::addColumn<std::vector<float>>("logits");
         QTest::addColumn<int>("n_used");
-        QTest::newRow("8 experts, top 3")
-            << std::vector<float>{0.3f, -1.2f, 2.5f, 0.9f, 2.4f, -0.1f, 1.7f, 0.0f} << 3;
-        QTest::newRow("top 1 of 4") << std::vector<float>{-3.0f, 1.0f, 0.5f, 0.9f} << 1;
-        QTest::newRow("all 5 used") << std::vector<float>{1, 2, 3, 4, 5} << 5;
-        QTest::newRow("20 experts with large logits (the softmax's max shift)") << [] {
-            std::vector<float> v(20);
-            for (size_t i = 0; i < v.size(); ++i) {
-                v[i] = 80.0f * std::sin(float(i) * 1.7f);
-            }
-            return v;
-        }() << 4;
+        QTest::addColumn<Routing>("routing");
+        const std::vector<float> eight{0.3f, -1.2f, 2.5f, 0.9f, 2.4f, -0.1f, 1.7f, 0.0f};
+        std::vector<float> twenty(20);
+        for (size_t i = 0; i < twenty.size(); ++i) {
+            twenty[i] = 80.0f * std::sin(float(i) * 1.7f);
+        }
+        QTest::newRow("8 experts, top 3") << eight << 3 << Routing::softmax_top_k;
+        QTest::newRow("gpt-oss: 8 experts, top 3") << eight << 3 << Routing::top_k_softmax;
+        QTest::newRow("top 1 of 4")
+            << std::vector<float>{-3.0f, 1.0f, 0.5f, 0.9f} << 1 << Routing::softmax_top_k;
+        QTest::newRow("all 5 used")
+            << std::vector<float>{1, 2, 3, 4, 5} << 5 << Routing::softmax_top_k;
+        QTest::newRow("20 experts with large logits (the softmax's max shift)")
+            << twenty << 4 << Routing::softmax_top_k;
+        QTest::newRow("gpt-oss: 20 experts with large logits")
+            << twenty << 4 << Routing::top_k_softmax;
     }
 
     void routing_matches_its_definition() {
         QFETCH(std::vector<float>, logits);
         QFETCH(int, n_used);
+        QFETCH(Routing, routing);
+        // Both routings pick the same experts (the softmax keeps the order), and weigh them
+        // p_s / Σ_S p either way: a softmax over the chosen logits gives the same ratios.
         const int n = static_cast<int>(logits.size());
         // In double: p = softmax(logits); the n_used largest, largest first; p / Σ p.
         std::vector<double> p(logits.begin(), logits.end());
@@ -93,7 +103,7 @@ private slots:
         std::vector<float> work = logits;
         std::vector<int32_t> selected(static_cast<size_t>(n_used));
         std::vector<float> weights(static_cast<size_t>(n_used));
-        cpu::route_token(work.data(), n, n_used, selected.data(), weights.data());
+        cpu::route_token(routing, work.data(), n, n_used, selected.data(), weights.data());
         double weight_sum = 0;
         for (int s = 0; s < n_used; ++s) {
             QCOMPARE(selected[s], order[s]);
@@ -109,7 +119,7 @@ private slots:
     }
 
     void decode_reads_only_the_routed_experts() {
-        for (const char* name : {"qwen3moe", "qwen3moe_q8_0", "llama_moe"}) {
+        for (const char* name : {"qwen3moe", "qwen3moe_q8_0", "gpt_oss", "llama_moe"}) {
             auto model = Model::load(arch_model(name), {.n_threads = 2, .on_progress = {}});
             QVERIFY2(model, model ? "" : model.error().message.c_str());
             const ModelInfo& info = (*model)->info();

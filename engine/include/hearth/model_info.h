@@ -59,11 +59,11 @@ struct ModelInfo {
     uint32_t sliding_window = 0; // 0: every layer attends to the whole context
 
     // Mixture of experts (qwen3moe, llama with `llama.expert_count`); all 0 for a dense model.
-    uint32_t n_expert = 0;      // routed experts per layer
-    uint32_t n_expert_used = 0; // experts each token is routed to
-    uint32_t n_ff_exp = 0;      // rows of each expert's gate and up matrices
-    uint64_t expert_params = 0; // elements of the ffn_*_exps tensors (all experts)
-    uint64_t expert_weight_bytes = 0;
+    uint32_t n_expert = 0;            // routed experts per layer
+    uint32_t n_expert_used = 0;       // experts each token is routed to
+    uint32_t n_ff_exp = 0;            // rows of each expert's gate and up matrices
+    uint64_t expert_params = 0;       // elements of the ffn_*_exps tensors (all experts)
+    uint64_t expert_weight_bytes = 0; // bytes of the ffn_*_exps.weight matrices
     // Parameters a token uses: n_params with the experts counted at n_expert_used / n_expert
     // (the "A3B" of Qwen3-30B-A3B); n_params for a dense model.
     uint64_t n_active_params = 0;

@@ -38,10 +38,24 @@ void softmax_in_place(float* x, int n) {
     }
 }
 
+// x += the bias of expert e (row e of `bias`, width wide), when the model has biases.
+void add_bias(float* x, const std::vector<float>& bias, int e, int64_t width) {
+    if (bias.empty()) {
+        return;
+    }
+    const float* b = bias.data() + int64_t(e) * width;
+    for (int64_t i = 0; i < width; ++i) {
+        x[i] += b[i];
+    }
+}
+
 } // namespace
 
-void route_token(float* logits, int n_expert, int n_used, int32_t* selected, float* weights) {
-    softmax_in_place(logits, n_expert);
+void route_token(Routing routing, float* logits, int n_expert, int n_used, int32_t* selected,
+                 float* weights) {
+    if (routing == Routing::softmax_top_k) {
+        softmax_in_place(logits, n_expert);
+    }
     // ggml_argsort (descending) then its first n_used: std::sort over the indices 0..n-1
     // with the same comparison, so that even ties break as llama.cpp's do.
     thread_local std::vector<int32_t> order;
@@ -49,10 +63,16 @@ void route_token(float* logits, int n_expert, int n_used, int32_t* selected, flo
     std::iota(order.begin(), order.end(), 0);
     std::sort(order.begin(), order.end(),
               [logits](int32_t a, int32_t b) { return logits[a] > logits[b]; });
-    double sum = 0.0; // ggml_sum_rows: a double accumulator, rounded to float
     for (int s = 0; s < n_used; ++s) {
         selected[s] = order[static_cast<size_t>(s)];
         weights[s] = logits[selected[s]];
+    }
+    if (routing == Routing::top_k_softmax) {
+        softmax_in_place(weights, n_used);
+        return;
+    }
+    double sum = 0.0; // ggml_sum_rows: a double accumulator, rounded to float
+    for (int s = 0; s < n_used; ++s) {
         sum += static_cast<double>(weights[s]);
     }
     const float divisor = std::max(static_cast<float>(sum), kMinWeightSum);
@@ -81,7 +101,7 @@ void MoeFeedForward::ensure_capacity(const ModelInfo& info, const ExpertWeights&
     scratch_.resize(n * act_bytes + 64);
 }
 
-void MoeFeedForward::run(const ModelInfo& info, FfnActivation activation, const ExpertWeights& w,
+void MoeFeedForward::run(const ModelInfo& info, const ArchTraits& arch, const ExpertWeights& w,
                          const float* h, int64_t n_tokens, float* out, ThreadPool& pool) {
     ensure_capacity(info, w, n_tokens);
     const int n_expert = static_cast<int>(info.n_expert);
@@ -92,7 +112,9 @@ void MoeFeedForward::run(const ModelInfo& info, FfnActivation activation, const 
 
     matmul(w.router, h, n_tokens, n_embd, probs_.data(), n_expert, scratch_.data(), pool);
     for (size_t t = 0; t < n; ++t) {
-        route_token(probs_.data() + t * n_expert, n_expert, n_used, selected_.data() + t * n_used,
+        float* logits = probs_.data() + t * n_expert;
+        add_bias(logits, w.router_bias, 0, n_expert);
+        route_token(arch.routing, logits, n_expert, n_used, selected_.data() + t * n_used,
                     weights_.data() + t * n_used);
     }
 
@@ -122,11 +144,19 @@ void MoeFeedForward::run(const ModelInfo& info, FfnActivation activation, const 
         }
         matmul(w.gate[e], x_.data(), rows, n_embd, gate_.data(), n_ff, scratch_.data(), pool);
         matmul(w.up[e], x_.data(), rows, n_embd, up_.data(), n_ff, scratch_.data(), pool);
-        gated_activation(activation, gate_.data(), up_.data(), static_cast<size_t>(rows), n_ff);
+        for (int64_t r = 0; r < rows; ++r) {
+            add_bias(gate_.data() + r * n_ff, w.gate_bias, e, n_ff);
+            add_bias(up_.data() + r * n_ff, w.up_bias, e, n_ff);
+        }
+        gated_activation(arch.activation, gate_.data(), up_.data(), static_cast<size_t>(rows),
+                         n_ff);
         // Straight into each slot's row when the expert has one token (decode), else via x_.
         float* y =
             rows == 1 ? down_.data() + size_t(by_expert_[size_t(begin)]) * n_embd : x_.data();
         matmul(w.down[e], gate_.data(), rows, n_ff, y, n_embd, scratch_.data(), pool);
+        for (int64_t r = 0; r < rows; ++r) {
+            add_bias(y + r * n_embd, w.down_bias, e, n_embd);
+        }
         if (rows > 1) {
             for (int64_t r = 0; r < rows; ++r) {
                 const auto slot = static_cast<size_t>(by_expert_[static_cast<size_t>(begin + r)]);

@@ -1,5 +1,7 @@
 // The routed feed-forward of a mixture-of-experts layer on the CPU (llama.cpp's
-// build_moe_ffn with softmax gating, as qwen3moe and Mixtral use it):
+// build_moe_ffn with softmax gating, as qwen3moe and Mixtral use it; gpt-oss's variant, with
+// biases, routing by a softmax over the k best logits and its clamped SwiGLU, in route_token
+// and gated_activation):
 //
 //   p = softmax(W_router h)                      (n_expert probabilities per token)
 //   S = the n_expert_used largest p, largest first
@@ -32,17 +34,19 @@ struct MoeTraffic {
     uint64_t routed_tokens = 0; // (layer, token) pairs routed
 };
 
-// Routing of one token: the softmax of the router's logits (in ggml's order at the avx2
-// level), the n_used largest probabilities, largest first, and their weights re-normalised
-// to sum to 1. `logits` is overwritten with the probabilities.
-void route_token(float* logits, int n_expert, int n_used, int32_t* selected, float* weights);
+// Routing of one token, in ggml's order at the avx2 level. softmax_top_k: the softmax of the
+// router's logits, the n_used largest probabilities, largest first, their weights
+// re-normalised to sum to 1 (`logits` is overwritten with the probabilities). top_k_softmax
+// (gpt-oss): the n_used largest logits, largest first, weighted by a softmax over them.
+void route_token(Routing routing, float* logits, int n_expert, int n_used, int32_t* selected,
+                 float* weights);
 
 class MoeFeedForward {
 public:
     // out[t] = the routed feed-forward of h[t] for the n_tokens rows of h, each n_embd wide
     // (rows contiguous). Weights and hyper-parameters were checked at load.
-    void run(const ModelInfo& info, FfnActivation activation, const ExpertWeights& w,
-             const float* h, int64_t n_tokens, float* out, ThreadPool& pool);
+    void run(const ModelInfo& info, const ArchTraits& arch, const ExpertWeights& w, const float* h,
+             int64_t n_tokens, float* out, ThreadPool& pool);
 
     const MoeTraffic& traffic() const { return traffic_; }
 

@@ -17,6 +17,17 @@ constexpr std::array kArchitectures{
                .rope = RopeLayout::neox,
                .qk_norm = true,
                .experts = Experts::required},
+    ArchTraits{.name = "gpt-oss",
+               .rope = RopeLayout::neox,
+               .activation = FfnActivation::swiglu_oai,
+               .qkv_bias = true,
+               .experts = Experts::required,
+               .routing = Routing::top_k_softmax,
+               .attn_out_bias = true,
+               .attn_sinks = true,
+               .expert_biases = true,
+               .swa_period = 2,
+               .ffn_norm = "post_attention_norm"},
     ArchTraits{.name = "gemma3",
                .rope = RopeLayout::neox,
                .activation = FfnActivation::gelu_tanh,
@@ -42,7 +53,7 @@ bool architecture_supported(std::string_view architecture) {
 }
 
 std::string_view supported_architectures() {
-    return "llama, mistral, qwen2, qwen3, qwen3moe, gemma3";
+    return "llama, mistral, qwen2, qwen3, qwen3moe, gpt-oss, gemma3";
 }
 
 } // namespace hearth

@@ -2,6 +2,7 @@
 // model name): RoPE layout, feed-forward activation, which optional tensors exist.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string_view>
 
@@ -12,13 +13,23 @@ enum class RopeLayout {
     neox,   // rotates pairs (x[i], x[i + n_rot/2]) — LLAMA_ROPE_TYPE_NEOX
 };
 
-enum class FfnActivation { silu, gelu_tanh };
+enum class FfnActivation {
+    silu,
+    gelu_tanh,
+    swiglu_oai, // gpt-oss: min(gate, 7) · sigmoid(1.702 · min(gate, 7)) · (clamp(up, ±7) + 1)
+};
 
 // Whether the feed-forward blocks route tokens to experts (ffn_gate_inp, ffn_*_exps).
 enum class Experts {
     none,     // dense feed-forward; an expert count in the file is not used
     optional, // llama: experts when {arch}.expert_count > 0 (Mixtral), else dense
-    required, // qwen3moe: every layer routes
+    required, // qwen3moe, gpt-oss: every layer routes
+};
+
+// How a token's experts and their weights come from the router's logits.
+enum class Routing {
+    softmax_top_k, // softmax over all experts, the k most likely, weights re-normalised
+    top_k_softmax, // gpt-oss: the k largest logits, weights a softmax over those k
 };
 
 struct ArchTraits {
@@ -33,6 +44,16 @@ struct ArchTraits {
     // other rounding, as llama.cpp builds the graph.
     bool scale_query = false;
     Experts experts = Experts::none;
+    Routing routing = Routing::softmax_top_k;
+    // gpt-oss: biases on the attention output, the router and the experts; a learned "sink"
+    // logit per head that takes part in every attention softmax; every other layer attending
+    // to a sliding window (at the same RoPE as the others, unlike gemma3's local layers); the
+    // feed-forward norm stored as post_attention_norm.
+    bool attn_out_bias = false;
+    bool attn_sinks = false;
+    bool expert_biases = false;
+    uint32_t swa_period = 0; // layer il slides when il % period < period - 1
+    std::string_view ffn_norm = "ffn_norm";
 };
 
 std::optional<ArchTraits> arch_traits(std::string_view architecture);

@@ -128,8 +128,9 @@ Result<void> bind_layers(Model::Impl& m, Binder& bind) {
             assign(layer.wk, bind.matrix(p + "attn_k.weight", info.n_embd, k_width)),
             assign(layer.wv, bind.matrix(p + "attn_v.weight", info.n_embd, v_width)),
             assign(layer.wo, bind.matrix(p + "attn_output.weight", o_width, info.n_embd)),
-            assign(layer.ffn_norm, bind.vector(p + "ffn_norm.weight", info.n_embd)),
-            moe ? assign(layer.experts, bind_experts(m.file, info, p))
+            assign(layer.ffn_norm,
+                   bind.vector(p + std::string(m.arch.ffn_norm) + ".weight", info.n_embd)),
+            moe ? assign(layer.experts, bind_experts(m.file, info, p, m.arch.expert_biases))
                 : assign(layer.w_gate, bind.matrix(p + "ffn_gate.weight", info.n_embd, info.n_ff)),
             moe ? Result<void>{}
                 : assign(layer.w_up, bind.matrix(p + "ffn_up.weight", info.n_embd, info.n_ff)),
@@ -152,6 +153,12 @@ Result<void> bind_layers(Model::Impl& m, Binder& bind) {
                               : Result<void>{},
             m.arch.post_norms
                 ? assign(layer.post_ffn_norm, bind.vector(p + "post_ffw_norm.weight", info.n_embd))
+                : Result<void>{},
+            m.arch.attn_out_bias
+                ? assign(layer.bo, bind.vector(p + "attn_output.bias", info.n_embd))
+                : Result<void>{},
+            m.arch.attn_sinks
+                ? assign(layer.attn_sinks, bind.vector(p + "attn_sinks.weight", info.n_head))
                 : Result<void>{},
         };
         for (auto& step : steps) {
@@ -456,6 +463,12 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& pa
     }
     if (auto sliding = assign_sliding_layers(*impl); !sliding) {
         return fail_in_file(sliding.error());
+    }
+    if (impl->arch.swa_period > 0 && mi.sliding_window > 0) {
+        const uint32_t period = impl->arch.swa_period;
+        for (uint32_t il = 0; il < mi.n_layer; ++il) {
+            impl->layers[il].sliding = il % period < period - 1;
+        }
     }
     // Gemma 3 27B was trained with 1/sqrt(n_embd / n_head) (its query_pre_attn_scalar);
     // llama.cpp recognises it by its 62 layers, as GGUF does not carry the scalar.

@@ -30,7 +30,9 @@ struct LayerWeights {
     std::vector<float> post_attn_norm; // gemma3: (n_embd)
     std::vector<float> post_ffn_norm;  // gemma3: (n_embd)
     bool sliding = false;              // gemma3: attends to the last `sliding_window` tokens
-    ExpertWeights experts; // qwen3moe, Mixtral: in place of w_gate/w_up/w_down (left empty)
+    ExpertWeights experts;         // qwen3moe, Mixtral: in place of w_gate/w_up/w_down (left empty)
+    std::vector<float> bo;         // gpt-oss: attention output bias (n_embd)
+    std::vector<float> attn_sinks; // gpt-oss: one sink logit per head (n_head)
 };
 
 struct Model::Impl {

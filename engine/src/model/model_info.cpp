@@ -239,9 +239,12 @@ void count_active(ModelInfo& info, const GgufTensorInfo& tensor, bool tied_outpu
     const bool expert = info.n_expert > 0 && tensor.name.find("_exps.") != std::string::npos;
     if (expert) {
         add(info.expert_params, tensor.n_elements);
-        add(info.expert_weight_bytes, tensor.n_bytes);
         add(info.n_active_params, tensor.n_elements / info.n_expert * info.n_expert_used);
-        add(info.active_weight_bytes, tensor.n_bytes / info.n_expert * info.n_expert_used);
+        // gpt-oss's expert biases are converted at load, like the other vectors.
+        if (tensor.name.ends_with(".weight")) {
+            add(info.expert_weight_bytes, tensor.n_bytes);
+            add(info.active_weight_bytes, tensor.n_bytes / info.n_expert * info.n_expert_used);
+        }
         return;
     }
     add(info.n_active_params, tensor.n_elements);

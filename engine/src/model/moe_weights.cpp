@@ -63,6 +63,39 @@ Result<std::vector<cpu::WeightMatrix>> bind_expert_matrices(const GgufFile& file
     return experts;
 }
 
+// A bias of GGML shape `expected` (1-D or 2-D), converted to float32.
+Result<std::vector<float>> read_bias(const GgufFile& file, const std::string& name,
+                                     const std::vector<uint64_t>& expected) {
+    const GgufTensorInfo* tensor = file.find_tensor(name);
+    if (!tensor) {
+        return fail(ErrorCode::bad_format, fmt::format("tensor '{}' is missing", name));
+    }
+    if (tensor->dims != expected) {
+        return fail(ErrorCode::bad_format,
+                    fmt::format("tensor '{}' has shape {}, expected {}", name,
+                                dims_text(tensor->dims), dims_text(expected)));
+    }
+    return file.read_tensor_f32(*tensor);
+}
+
+Result<void> bind_biases(const GgufFile& file, const ModelInfo& info, const std::string& prefix,
+                         ExpertWeights& experts) {
+    const std::pair<std::vector<float>*, std::pair<const char*, std::vector<uint64_t>>> biases[] = {
+        {&experts.router_bias, {"ffn_gate_inp.bias", {info.n_expert}}},
+        {&experts.gate_bias, {"ffn_gate_exps.bias", {info.n_ff_exp, info.n_expert}}},
+        {&experts.up_bias, {"ffn_up_exps.bias", {info.n_ff_exp, info.n_expert}}},
+        {&experts.down_bias, {"ffn_down_exps.bias", {info.n_embd, info.n_expert}}},
+    };
+    for (const auto& [target, spec] : biases) {
+        auto bias = read_bias(file, prefix + spec.first, spec.second);
+        if (!bias) {
+            return std::unexpected(bias.error());
+        }
+        *target = std::move(*bias);
+    }
+    return {};
+}
+
 } // namespace
 
 uint64_t ExpertWeights::bytes_per_expert() const {
@@ -92,7 +125,7 @@ Result<void> check_expert_hparams(const ModelInfo& info) {
 }
 
 Result<ExpertWeights> bind_experts(const GgufFile& file, const ModelInfo& info,
-                                   const std::string& prefix) {
+                                   const std::string& prefix, bool biases) {
     ExpertWeights experts;
     const GgufTensorInfo* router = nullptr;
     if (auto found =
@@ -123,6 +156,11 @@ Result<ExpertWeights> bind_experts(const GgufFile& file, const ModelInfo& info,
             return std::unexpected(bound.error());
         }
         *target = std::move(*bound);
+    }
+    if (biases) {
+        if (auto bound = bind_biases(file, info, prefix, experts); !bound) {
+            return std::unexpected(bound.error());
+        }
     }
     return experts;
 }

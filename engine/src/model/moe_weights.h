@@ -18,6 +18,11 @@ struct ExpertWeights {
     std::vector<cpu::WeightMatrix> gate; // n_expert × (n_ff_exp, n_embd): ffn_gate_exps
     std::vector<cpu::WeightMatrix> up;   // n_expert × (n_ff_exp, n_embd): ffn_up_exps
     std::vector<cpu::WeightMatrix> down; // n_expert × (n_embd, n_ff_exp): ffn_down_exps
+    // gpt-oss's biases, converted at load; empty elsewhere.
+    std::vector<float> router_bias; // (n_expert)
+    std::vector<float> gate_bias;   // (n_expert, n_ff_exp)
+    std::vector<float> up_bias;     // (n_expert, n_ff_exp)
+    std::vector<float> down_bias;   // (n_expert, n_embd)
 
     bool empty() const { return gate.empty(); }
     // Bytes of one expert's three matrices: what routing a token to it reads.
@@ -36,8 +41,9 @@ Result<void> check_expert_hparams(const ModelInfo& info);
 
 // Binds layer `prefix`'s router and expert tensors (`blk.N.`), checking each one's shape
 // (router [n_embd, n_expert]; gate/up [n_embd, n_ff_exp, n_expert]; down [n_ff_exp, n_embd,
-// n_expert]) and type; `bad_format` or `unsupported` naming the tensor.
+// n_expert]; with `biases`, the router's [n_expert], gate/up's [n_ff_exp, n_expert] and down's
+// [n_embd, n_expert]) and type; `bad_format` or `unsupported` naming the tensor.
 Result<ExpertWeights> bind_experts(const GgufFile& file, const ModelInfo& info,
-                                   const std::string& prefix);
+                                   const std::string& prefix, bool biases);
 
 } // namespace hearth
