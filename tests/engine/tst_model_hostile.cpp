@@ -265,6 +265,8 @@ private slots:
             "tensor 'blk.0.ffn_gate_inp.weight' has shape [64, 8]", false);
         row("expert_used_count 9 of 8", "qwen3moe", "qwen3moe.expert_used_count", u32(9),
             "qwen3moe.expert_used_count must be from 1 to qwen3moe.expert_count (8)", true);
+        row("expert_used_count 65", "qwen3moe", "qwen3moe.expert_used_count", u32(65),
+            "qwen3moe.expert_used_count is 65, over the limit of 64", true);
         row("expert_used_count 0", "qwen3moe", "qwen3moe.expert_used_count", u32(0),
             "qwen3moe.expert_used_count", true);
         row("expert_used_count missing", "qwen3moe", "qwen3moe.expert_used_count", std::nullopt,

@@ -89,6 +89,7 @@ inline constexpr uint32_t kMaxFeedForwardLength = 1u << 20;
 inline constexpr uint32_t kMaxVocabulary = 1u << 24;    // token ids stay int32
 inline constexpr uint32_t kMaxContextLength = 1u << 24; // trained context, sliding window
 inline constexpr uint32_t kMaxExperts = 1024;           // llama.cpp's LLAMA_MAX_EXPERTS
+inline constexpr uint32_t kMaxExpertsUsed = 64; // routed per token; published models use 1-10
 
 // Reads a model's facts from a parsed header. Fails with `bad_format`, naming the key, when
 // a required key is missing, a key holds a value of the wrong type (a string for a count, a

@@ -132,6 +132,14 @@ void read_experts(KeyReader& keys, ModelInfo& info) {
     if (keys.error()) {
         return;
     }
+    // Each routed slot of a batch keeps an n_embd-wide output until the slots are summed.
+    if (info.n_expert_used > kMaxExpertsUsed) {
+        keys.set_error(
+            {ErrorCode::bad_format,
+             fmt::format("{} is {}, over the limit of {} experts per token",
+                         keys.key("expert_used_count"), info.n_expert_used, kMaxExpertsUsed)});
+        return;
+    }
     if (info.n_expert_used > info.n_expert || (info.n_expert > 0 && info.n_expert_used == 0)) {
         keys.set_error({ErrorCode::bad_format,
                         fmt::format("{} must be from 1 to {} ({}), but it is {}",
