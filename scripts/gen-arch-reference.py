@@ -149,12 +149,14 @@ MODELS += [
          moe=(16, 4, 64), greedy=True, reference_batch=1,
          about="qwen3moe: 16 experts of width 64, 4 per token, Q8_0 experts, F32 attention, "
                "tied output"),
-    dict(name="gpt_oss", arch="gpt-oss", n_layer=2, n_head_kv=2, tied=False, wtype=QT.F16,
+    dict(name="gpt_oss", arch="gpt-oss", n_layer=2, n_head_kv=2, head_dim=32, tied=False,
+         wtype=QT.F16,
          qkv_bias=True, rope_base=150000.0, rope_scaling=("yarn", 4.0), moe=(8, 4, 32),
          gpt_oss=True, greedy=True,
          about="gpt-oss (engine side): attention sinks, Q/K/V and output biases, layer 0 on a "
                "sliding window of 8 at the global YaRN RoPE, router and expert biases, the k "
-               "best logits softmaxed, the clamped SwiGLU; F16 experts (not MXFP4)"),
+               "best logits softmaxed, the clamped SwiGLU; F16 experts (not MXFP4); heads of 32 "
+               "(a Q8_0 KV cache takes them)"),
     dict(name="llama_moe", arch="llama", n_layer=2, n_head_kv=2, tied=False, wtype=QT.F16,
          moe=(4, 2, None), greedy=True,
          about="llama with experts (Mixtral): 4 experts of feed_forward_length 128, top-2, F16"),

@@ -16,6 +16,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <utility>
 
 using namespace hearth;
 
@@ -177,6 +178,57 @@ private slots:
         QVERIFY2(traffic.expert_loads <= uint64_t{info.n_layer} * info.n_expert,
                  qPrintable(QString("%1 expert loads").arg(traffic.expert_loads)));
         QCOMPARE(traffic.expert_bytes, traffic.expert_loads * per_expert);
+    }
+
+    void attention_sinks_in_every_attention_path() {
+        // gpt-oss's sink logits join the softmax of the F16-cache attention (checked against
+        // llama.cpp in tst_architectures) and of the Q8_0-cache flash attention: the two caches
+        // agree within the Q8_0 rounding, far closer than either is to the model without sinks.
+        auto model = Model::load(arch_model("gpt_oss"), {.n_threads = 2, .on_progress = {}});
+        QVERIFY2(model, model ? "" : model.error().message.c_str());
+        const auto index = arch_index();
+        const auto tokens = index["tokens"].get<std::vector<int32_t>>();
+        auto last_logits = [&](KvCacheType type) {
+            auto session = Session::create(*model, {.n_ctx = 64, .kv_type = type});
+            if (!session) {
+                qWarning("%s", session.error().message.c_str());
+                return std::vector<float>{};
+            }
+            auto logits = session->append(tokens);
+            return logits ? std::vector<float>(logits->begin(), logits->end())
+                          : std::vector<float>{};
+        };
+        auto max_difference = [](const std::vector<float>& a, const std::vector<float>& b) {
+            double d = 0;
+            for (size_t i = 0; i < a.size(); ++i) {
+                d = std::max(d, std::abs(double(a[i]) - double(b[i])));
+            }
+            return d;
+        };
+        const auto f16 = last_logits(KvCacheType::f16);
+        const auto q8 = last_logits(KvCacheType::q8_0);
+        QVERIFY(!f16.empty() && f16.size() == q8.size());
+        // The same model with its sinks emptied (the engine then leaves them out).
+        auto& layers = const_cast<Model::Impl&>((*model)->impl()).layers;
+        std::vector<std::vector<float>> sinks;
+        for (auto& layer : layers) {
+            sinks.push_back(std::exchange(layer.attn_sinks, {}));
+        }
+        const auto f16_without = last_logits(KvCacheType::f16);
+        const auto q8_without = last_logits(KvCacheType::q8_0);
+        for (size_t il = 0; il < layers.size(); ++il) {
+            layers[il].attn_sinks = std::move(sinks[il]);
+        }
+        const double caches = max_difference(f16, q8);
+        const double sinks_f16 = max_difference(f16, f16_without);
+        const double sinks_q8 = max_difference(q8, q8_without);
+        qInfo("F16 vs Q8_0 cache %.2e; without sinks: F16 %.2e, Q8_0 %.2e", caches, sinks_f16,
+              sinks_q8);
+        QVERIFY2(caches * 10 < sinks_f16 && caches * 10 < sinks_q8,
+                 qPrintable(QString("caches differ by %1, the sinks move the logits by %2 / %3")
+                                .arg(caches)
+                                .arg(sinks_f16)
+                                .arg(sinks_q8)));
     }
 
     void greedy_matches_llama_cpp_data() {
