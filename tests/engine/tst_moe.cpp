@@ -119,6 +119,23 @@ private slots:
         QVERIFY(std::abs(weight_sum - 1.0) < 1e-6);
     }
 
+    void routing_survives_nan_logits() {
+        // NaN weights in a file give NaN router logits: the routing still picks n_used
+        // distinct experts in range (the output is NaN, as llama.cpp's would be) and never
+        // reads outside its arrays.
+        for (const Routing routing : {Routing::softmax_top_k, Routing::top_k_softmax}) {
+            std::vector<float> logits(64, NAN);
+            logits[5] = 1.0f;
+            logits[40] = 2.0f;
+            std::vector<int32_t> selected(8);
+            std::vector<float> weights(8);
+            cpu::route_token(routing, logits.data(), 64, 8, selected.data(), weights.data());
+            std::ranges::sort(selected);
+            QVERIFY(std::ranges::adjacent_find(selected) == selected.end());
+            QVERIFY(selected.front() >= 0 && selected.back() < 64);
+        }
+    }
+
     void decode_reads_only_the_routed_experts() {
         for (const char* name : {"qwen3moe", "qwen3moe_q8_0", "gpt_oss", "llama_moe"}) {
             auto model = Model::load(arch_model(name), {.n_threads = 2, .on_progress = {}});

@@ -57,12 +57,15 @@ void route_token(Routing routing, float* logits, int n_expert, int n_used, int32
         softmax_in_place(logits, n_expert);
     }
     // ggml_argsort (descending) then its first n_used: std::sort over the indices 0..n-1
-    // with the same comparison, so that even ties break as llama.cpp's do.
+    // with the same comparison, so that even ties break as llama.cpp's do. A NaN (from a
+    // file's NaN weights) ranks last: compared as such it would break std::sort's ordering
+    // requirement, which lets the sort read outside the range.
+    const auto rank = [logits](int32_t i) { return std::isnan(logits[i]) ? -INFINITY : logits[i]; };
     thread_local std::vector<int32_t> order;
     order.resize(static_cast<size_t>(n_expert));
     std::iota(order.begin(), order.end(), 0);
     std::sort(order.begin(), order.end(),
-              [logits](int32_t a, int32_t b) { return logits[a] > logits[b]; });
+              [&rank](int32_t a, int32_t b) { return rank(a) > rank(b); });
     for (int s = 0; s < n_used; ++s) {
         selected[s] = order[static_cast<size_t>(s)];
         weights[s] = logits[selected[s]];
