@@ -13,9 +13,10 @@ import time
 import llama_cpp
 
 
-def llama_cpp_bench(path, n_prompt, n_gen, reps, threads):
+def llama_cpp_bench(path, n_prompt, n_gen, reps, threads, extra_buffers=True):
     llama_cpp.llama_backend_init()
     mparams = llama_cpp.llama_model_default_params()
+    mparams.use_extra_bufts = extra_buffers
     model = llama_cpp.llama_model_load_from_file(path.encode(), mparams)
     cparams = llama_cpp.llama_context_default_params()
     cparams.n_ctx = max(n_prompt, n_gen) + 16
@@ -88,6 +89,9 @@ def main():
     parser.add_argument("-r", type=int, default=5)
     parser.add_argument("-t", type=int, default=os.cpu_count())
     parser.add_argument("--json", help="also write the raw figures here")
+    parser.add_argument("--no-extra-buffers", action="store_true",
+                        help="llama.cpp without its extra buffer types (AMX, 8-row repacking): "
+                             "for a build whose AMX kernel crashes on this CPU")
     parser.add_argument("models", nargs="+")
     args = parser.parse_args()
     rows = []
@@ -99,7 +103,8 @@ def main():
         for _ in range(2):
             for k, v in hearth_bench(args.hearth_bench, path, args.p, args.n, args.r, args.t).items():
                 ours.setdefault(k, []).extend(v)
-            for k, v in llama_cpp_bench(path, args.p, args.n, args.r, args.t).items():
+            for k, v in llama_cpp_bench(path, args.p, args.n, args.r, args.t,
+                                        not args.no_extra_buffers).items():
                 theirs.setdefault(k, []).extend(v)
         for test in ours:
             a, b = statistics.mean(ours[test]), statistics.mean(theirs[test])

@@ -7,7 +7,7 @@ scales), so the files cost no quantization time; speed does not depend on the va
 
 Default output: $HEARTH_BENCH_MODELS or ~/.cache/hearth/bench-models. Names:
 tinyllama-1.1b-{q4_0,q4_k_m,q8_0,mxfp4,iq2_xxs,iq3_s}, llama2-7b-{q4_0,q4_k_m,q8_0,f16},
-llama3-8b-{...}.
+llama3-8b-{...}, qwen3moe-3b-a1b-{q4_0,q4_k_m} (mixture of experts).
 The vocabulary is SmolLM2's (copied from the default model), resized to the shape's
 vocabulary by padding with unused tokens.
 """
@@ -26,6 +26,15 @@ SHAPES = {
     "llama2-7b": (4096, 32, 32, 32, 11008, 32000, 4096, 10000.0),
     "llama3-8b": (4096, 32, 32, 8, 14336, 128256, 8192, 500000.0),
 }
+# Mixture of experts: Qwen3-30B-A3B's layer (n_embd 2048, 32 heads of 128, 4 KV heads, experts
+# 768 wide, 8 routed per token, vocabulary 151936) with 16 layers of 32 experts instead of 48 of
+# 128, so that it fits this machine: 3.3 B parameters, 1.2 B of them read per token.
+MOE_SHAPES = {
+    # name: (n_embd, n_layer, n_head, n_head_kv, head_dim, n_expert, n_used, n_ff_exp, n_vocab,
+    #        n_ctx, rope_base)
+    "qwen3moe-3b-a1b": (2048, 16, 32, 4, 128, 32, 8, 768, 151936, 4096, 1000000.0),
+}
+MOE_MIXES = ("q4_0", "q4_k_m")
 # Tensor types per file type: (attention q/k/o, attention v, ffn gate/up, ffn down, embeddings, output)
 MIXES = {
     "q4_0": dict(attn=Q.Q4_0, attn_v=Q.Q4_0, ffn=Q.Q4_0, ffn_down=Q.Q4_0, embd=Q.Q4_0, out=Q.Q6_K, ftype=2),
@@ -57,6 +66,23 @@ def random_blocks(rng, qtype, n_rows, n_cols):
     return raw.reshape(n_rows, n_cols // block * size)
 
 
+def add_vocab(w, vocab, n_vocab):
+    """SmolLM2's tokenizer, truncated or padded with unused tokens to n_vocab."""
+    tokens, types, merges = vocab
+    pad = n_vocab - len(tokens)
+    kept = set(tokens[:n_vocab])
+    # Merges must only name tokens that the (possibly truncated) vocabulary keeps.
+    merges = [m for m in merges if all(part in kept for part in m.split(" ")) and m.replace(" ", "") in kept]
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("smollm")
+    w.add_token_list(tokens[:n_vocab] + [f"<unused{i}>" for i in range(max(pad, 0))])
+    w.add_token_types(types[:n_vocab] + [gguf.TokenType.UNUSED] * max(pad, 0))
+    w.add_token_merges(merges)
+    w.add_bos_token_id(1)
+    w.add_eos_token_id(2)
+    w.add_add_bos_token(False)
+
+
 def write_model(path, shape_name, mix_name, vocab):
     n_embd, n_layer, n_head, n_head_kv, n_ff, n_vocab, n_ctx, rope_base = SHAPES[shape_name]
     mix = MIXES[mix_name]
@@ -74,19 +100,7 @@ def write_model(path, shape_name, mix_name, vocab):
     w.add_layer_norm_rms_eps(1e-5)
     w.add_file_type(mix["ftype"])
     w.add_vocab_size(n_vocab)
-    tokens, types, merges = vocab
-    pad = n_vocab - len(tokens)
-    kept = set(tokens[:n_vocab])
-    # Merges must only name tokens that the (possibly truncated) vocabulary keeps.
-    merges = [m for m in merges if all(part in kept for part in m.split(" ")) and m.replace(" ", "") in kept]
-    w.add_tokenizer_model("gpt2")
-    w.add_tokenizer_pre("smollm")
-    w.add_token_list(tokens[:n_vocab] + [f"<unused{i}>" for i in range(max(pad, 0))])
-    w.add_token_types(types[:n_vocab] + [gguf.TokenType.UNUSED] * max(pad, 0))
-    w.add_token_merges(merges)
-    w.add_bos_token_id(1)
-    w.add_eos_token_id(2)
-    w.add_add_bos_token(False)
+    add_vocab(w, vocab, n_vocab)
 
     def add(name, qtype, n_rows, n_cols):
         w.add_tensor(name, random_blocks(rng, qtype, n_rows, n_cols), raw_dtype=qtype)
@@ -115,6 +129,66 @@ def write_model(path, shape_name, mix_name, vocab):
     w.close()
 
 
+def write_moe_model(path, shape_name, mix_name, vocab):
+    """A qwen3moe file: Q/K norms, a router (F32, as llama.cpp's quantizer keeps it) and the
+    3-D expert tensors ffn_{gate,up,down}_exps of the mix's feed-forward types."""
+    (n_embd, n_layer, n_head, n_head_kv, head_dim, n_expert, n_used, n_ff_exp, n_vocab, n_ctx,
+     rope_base) = MOE_SHAPES[shape_name]
+    mix = MIXES[mix_name]
+    rng = np.random.default_rng(7)
+    w = gguf.GGUFWriter(str(path), arch="qwen3moe")
+    w.add_name(f"random {shape_name} {mix_name}")
+    w.add_block_count(n_layer)
+    w.add_context_length(n_ctx)
+    w.add_embedding_length(n_embd)
+    w.add_feed_forward_length(n_ff_exp * n_used)
+    w.add_head_count(n_head)
+    w.add_head_count_kv(n_head_kv)
+    w.add_key_length(head_dim)
+    w.add_value_length(head_dim)
+    w.add_rope_freq_base(rope_base)
+    w.add_layer_norm_rms_eps(1e-6)
+    w.add_expert_count(n_expert)
+    w.add_expert_used_count(n_used)
+    w.add_expert_feed_forward_length(n_ff_exp)
+    w.add_file_type(mix["ftype"])
+    add_vocab(w, vocab, n_vocab)
+
+    def add(name, qtype, n_rows, n_cols, n_mats=None):
+        data = random_blocks(rng, qtype, n_rows * (n_mats or 1), n_cols)
+        if n_mats:
+            data = data.reshape(n_mats, n_rows, -1)
+        w.add_tensor(name, data, raw_dtype=qtype)
+
+    def add_ones(name, n):
+        w.add_tensor(name, np.ones(n, dtype=np.float32))
+
+    add("token_embd.weight", mix["embd"], n_vocab, n_embd)
+    add_ones("output_norm.weight", n_embd)
+    add("output.weight", mix["out"], n_vocab, n_embd)
+    for il in range(n_layer):
+        p = f"blk.{il}."
+        add_ones(p + "attn_norm.weight", n_embd)
+        add(p + "attn_q.weight", mix["attn"], n_head * head_dim, n_embd)
+        add(p + "attn_k.weight", mix["attn"], n_head_kv * head_dim, n_embd)
+        add(p + "attn_v.weight", mix["attn_v"] if il % 2 == 0 else mix["attn"],
+            n_head_kv * head_dim, n_embd)
+        add(p + "attn_output.weight", mix["attn"], n_embd, n_head * head_dim)
+        add_ones(p + "attn_q_norm.weight", head_dim)
+        add_ones(p + "attn_k_norm.weight", head_dim)
+        add_ones(p + "ffn_norm.weight", n_embd)
+        w.add_tensor(p + "ffn_gate_inp.weight",
+                     (rng.standard_normal((n_expert, n_embd), dtype=np.float32) * 0.02))
+        add(p + "ffn_gate_exps.weight", mix["ffn"], n_ff_exp, n_embd, n_expert)
+        add(p + "ffn_up_exps.weight", mix["ffn"], n_ff_exp, n_embd, n_expert)
+        add(p + "ffn_down_exps.weight", mix["ffn_down"] if il % 2 == 0 else mix["ffn"], n_embd,
+            n_ff_exp, n_expert)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
 def smollm2_vocab():
     base = os.environ.get("HEARTH_MODELS_DIR") or os.path.join(
         os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"), "hearth", "models")
@@ -137,19 +211,20 @@ def main():
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     vocab = smollm2_vocab()
-    for shape in SHAPES:
-        for mix in MIXES:
-            name = f"{shape}-{mix}"
-            if args.only and name not in args.only:
-                continue
-            path = out / f"{name}.gguf"
-            if path.exists():
-                print(f"{path} exists")
-                continue
-            tmp = path.with_suffix(".gguf.part")
-            write_model(tmp, shape, mix, vocab)
-            tmp.rename(path)
-            print(f"wrote {path} ({path.stat().st_size / 2**30:.2f} GiB)")
+    jobs = [(shape, mix, write_model) for shape in SHAPES for mix in MIXES]
+    jobs += [(shape, mix, write_moe_model) for shape in MOE_SHAPES for mix in MOE_MIXES]
+    for shape, mix, writer in jobs:
+        name = f"{shape}-{mix}"
+        if args.only and name not in args.only:
+            continue
+        path = out / f"{name}.gguf"
+        if path.exists():
+            print(f"{path} exists")
+            continue
+        tmp = path.with_suffix(".gguf.part")
+        writer(tmp, shape, mix, vocab)
+        tmp.rename(path)
+        print(f"wrote {path} ({path.stat().st_size / 2**30:.2f} GiB)")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
 // block counts that would size a huge allocation (issue 16, item 3); values that are NaN,
 // zero, negative, wider than 32 bits or of the wrong type (the loader's validation); every
 // weight given a wrong shape or type, or left out; blocks the block count does not cover;
-// and the memory plan at the limits. Each must fail at load with a message that names the
-// key or the tensor, never crash or abort, and never reach the forward pass.
+// expert counts and expert tensors of mixture-of-experts models (issue 17); and the memory plan
+// at the limits. Each must fail at load with a message that names the key or the tensor,
+// never crash or abort, and never reach the forward pass.
 #include "gguf_builder.h"
 #include "hearth/gguf.h"
 #include "hearth/memory_plan.h"
@@ -131,8 +132,9 @@ class TestModelHostile : public QObject {
 private slots:
     void initTestCase() {
         QVERIFY(m_dir.isValid());
-        for (const char* name : {"llama", "llama_yarn", "llama_rope_freqs", "qwen2", "qwen3",
-                                 "gemma3", "phi3_long", "gemma2", "smollm3", "mistral3"}) {
+        for (const char* name :
+             {"llama", "llama_yarn", "llama_rope_freqs", "qwen2", "qwen3", "gemma3", "phi3_long",
+              "gemma2", "smollm3", "mistral3", "qwen3moe", "llama_moe", "gpt_oss"}) {
             auto file = GgufFile::open(test::data_dir() / "arch" / (std::string(name) + ".gguf"));
             QVERIFY2(file, file ? "" : file.error().message.c_str());
             m_models.emplace(name, std::move(*file));
@@ -286,6 +288,40 @@ private slots:
             "gemma2.attention.sliding_window_pattern", false);
         row("gemma2 sliding_window -1", "gemma2", "gemma2.attention.sliding_window", i32(-1),
             "gemma2.attention.sliding_window", true);
+        // Mixture of experts (issue 17): counts checked before the experts are bound.
+        row("expert_count 0", "qwen3moe", "qwen3moe.expert_count", u32(0),
+            "qwen3moe.expert_count (0)", true);
+        row("expert_count missing", "qwen3moe", "qwen3moe.expert_count", std::nullopt,
+            "qwen3moe.expert_count (0)", true);
+        row("expert_count 10^9", "qwen3moe", "qwen3moe.expert_count", u32(1'000'000'000),
+            "qwen3moe.expert_count", true);
+        row("expert_count 2^32 + 8 (u64)", "qwen3moe", "qwen3moe.expert_count",
+            u64((1ull << 32) + 8), "qwen3moe.expert_count", true);
+        row("expert_count as a string", "qwen3moe", "qwen3moe.expert_count", str("8"),
+            "qwen3moe.expert_count", true);
+        row("expert_count 16 of 8 experts", "qwen3moe", "qwen3moe.expert_count", u32(16),
+            "tensor 'blk.0.ffn_gate_inp.weight' has shape [64, 8]", false);
+        row("expert_used_count 9 of 8", "qwen3moe", "qwen3moe.expert_used_count", u32(9),
+            "qwen3moe.expert_used_count must be from 1 to qwen3moe.expert_count (8)", true);
+        row("expert_used_count 65", "qwen3moe", "qwen3moe.expert_used_count", u32(65),
+            "qwen3moe.expert_used_count is 65, over the limit of 64", true);
+        row("expert_used_count 0", "qwen3moe", "qwen3moe.expert_used_count", u32(0),
+            "qwen3moe.expert_used_count", true);
+        row("expert_used_count missing", "qwen3moe", "qwen3moe.expert_used_count", std::nullopt,
+            "qwen3moe.expert_used_count", true);
+        row("expert_used_count -3", "qwen3moe", "qwen3moe.expert_used_count", i32(-3),
+            "qwen3moe.expert_used_count", true);
+        row("expert_feed_forward_length 2^30", "qwen3moe", "qwen3moe.expert_feed_forward_length",
+            u32(1u << 30), "qwen3moe.expert_feed_forward_length", true);
+        row("expert_feed_forward_length 64 of 32", "qwen3moe",
+            "qwen3moe.expert_feed_forward_length", u32(64),
+            "tensor 'blk.0.ffn_gate_exps.weight' has shape [64, 32, 8], expected [64, 64, 8]",
+            false);
+        // Without the key, an expert is feed_forward_length / expert_used_count = 42 wide.
+        row("expert_feed_forward_length missing", "qwen3moe", "qwen3moe.expert_feed_forward_length",
+            std::nullopt, "expected [64, 42, 8]", false);
+        row("llama experts removed", "llama_moe", "llama.expert_count", u32(0),
+            "llama.expert_used_count must be from 1 to llama.expert_count (0)", true);
     }
 
     void bad_hyper_parameter() {
@@ -406,6 +442,24 @@ private slots:
         }
     }
 
+    void expert_tensors_of_another_rank() {
+        // An expert tensor flattened to 2-D or given a fourth dimension: the same bytes, which
+        // the per-expert views would otherwise read as n_expert matrices.
+        for (const char* name : {"blk.0.ffn_up_exps.weight", "blk.1.ffn_down_exps.weight"}) {
+            for (const bool flatten : {true, false}) {
+                auto records = test::tensor_records(model("qwen3moe"));
+                auto target =
+                    std::ranges::find(records, std::string(name), &test::TensorRecord::name);
+                QVERIFY(target != records.end());
+                auto& dims = target->dims;
+                dims = flatten ? std::vector<uint64_t>{dims[0], dims[1] * dims[2]}
+                               : std::vector<uint64_t>{dims[0], dims[1], dims[2] / 2, 2};
+                expect_load_error(with_tensors("qwen3moe", records),
+                                  std::string("tensor '") + name + "' has shape");
+            }
+        }
+    }
+
     void mistral3_biases_are_refused() {
         // llama.cpp binds optional output and feed-forward biases for mistral3; Hearth does not
         // add them yet, so a file with one is refused rather than run without it.
@@ -452,6 +506,15 @@ private slots:
             Model::load(with_key("phi3_long", {"phi3.rope.scaling.type", str("longrope")}),
                         {.n_threads = 1, .on_progress = {}});
         QVERIFY2(loaded, loaded ? "" : loaded.error().message.c_str());
+    }
+
+    void llama_claiming_experts_needs_them() {
+        // A dense llama file that claims experts must have them: the router is looked for.
+        auto metadata = model("llama").metadata();
+        test::set_key(metadata, "llama.expert_count", u32(4));
+        test::set_key(metadata, "llama.expert_used_count", u32(2));
+        expect_load_error(write(metadata, test::tensor_records(model("llama"))),
+                          "tensor 'blk.0.ffn_gate_inp.weight' is missing");
     }
 
     void memory_plan_saturates_at_the_limits() {

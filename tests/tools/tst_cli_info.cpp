@@ -115,6 +115,42 @@ private slots:
                  qPrintable(out));
     }
 
+    void info_and_run_on_mixture_of_experts_models() {
+        // qwen3moe.gguf (tests/data/arch): 2 layers of 8 experts, 3 routed, 32 wide, F16.
+        const auto model = hearth::test::data_dir() / "arch" / "qwen3moe.gguf";
+        auto text = run_cli({"info", str(model)});
+        QVERIFY2(text.exit_code == 0, text.err.constData());
+        const QString out = QString::fromUtf8(text.out);
+        QVERIFY2(out.contains(QRegularExpression(
+                     "experts\\s+8 per layer, 3 routed per token, 32 wide; 192.00 KiB of weights "
+                     "\\(72.00 KiB a token\\)")),
+                 qPrintable(out));
+        QVERIFY2(out.contains(QRegularExpression("weights read per token \\S+ KiB\\s+\\(the "
+                                                 "experts at 3 of 8\\)")),
+                 qPrintable(out));
+        auto json = run_cli({"info", str(model), "--json"});
+        QVERIFY2(json.exit_code == 0, json.err.constData());
+        const auto info = nlohmann::json::parse(json.out.toStdString());
+        const auto& experts = info["experts"];
+        QCOMPARE(experts["n_expert"].get<int>(), 8);
+        QCOMPARE(experts["n_expert_used"].get<int>(), 3);
+        QCOMPARE(experts["n_ff_exp"].get<int>(), 32);
+        // gate, up and down of 8 experts in 2 layers, 32 × 64 F16 values each
+        QCOMPARE(experts["bytes"].get<uint64_t>(), uint64_t{2 * 3 * 8 * 32 * 64 * 2});
+        QCOMPARE(experts["params"].get<uint64_t>(), uint64_t{2 * 3 * 8 * 32 * 64});
+        QCOMPARE(info["n_active_params"].get<uint64_t>(),
+                 info["n_params"].get<uint64_t>() - uint64_t{2 * 3 * 5 * 32 * 64});
+
+        // `run` on each random-weight MoE file: greedy, eight tokens, timings on stderr.
+        for (const char* name : {"qwen3moe", "qwen3moe_q8_0", "llama_moe", "gpt_oss"}) {
+            const auto path = hearth::test::data_dir() / "arch" / (std::string(name) + ".gguf");
+            auto run = run_cli(
+                {"run", str(path), "-p", "the cat", "--raw", "-n", "8", "--temp", "0", "-t", "2"});
+            QVERIFY2(run.exit_code == 0, run.err.constData());
+            QVERIFY2(run.err.contains("generated: 8 tokens"), run.err.constData());
+        }
+    }
+
     void info_json_and_context() {
         HEARTH_REQUIRE_DEFAULT_MODEL(model);
         auto result = run_cli({"info", str(model), "--ctx", "1024", "--json"});

@@ -13,6 +13,7 @@
 #include "hearth/chat_template.h"
 #include "hearth/file_input.h"
 #include "hearth/gpu_layers.h"
+#include "hearth/memory_plan.h"
 #include "hearth/model.h"
 #include "hearth/prompt.h"
 #include "hearth/session.h"
@@ -294,6 +295,9 @@ int run_bench(const Options& o) {
                            {"model_type", info.file_type},
                            {"n_params", info.n_params},
                            {"model_size", info.weights_bytes},
+                           {"active_weight_bytes", info.active_weight_bytes},
+                           {"n_expert", info.n_expert},
+                           {"n_expert_used", info.n_expert_used},
                            {"n_threads", (*model)->n_threads()},
                            {"test", r.test},
                            {"n_tokens", r.n_tokens},
@@ -312,6 +316,21 @@ int run_bench(const Options& o) {
                         static_cast<double>(info.n_params) / 1e6, (*model)->n_threads(),
                         r.test.c_str(), r.mean(), r.stddev());
         }
+        // Decode is bound by reading the weights: what a token reads, and at what rate.
+        std::printf("\nweights read per decoded token: %s",
+                    format_bytes(static_cast<double>(info.active_weight_bytes)).c_str());
+        if (info.n_expert > 0) {
+            std::printf(" (%u of %u experts per layer; all weights %s)", info.n_expert_used,
+                        info.n_expert,
+                        format_bytes(static_cast<double>(info.weights_bytes)).c_str());
+        }
+        for (const auto& r : results) {
+            if (r.test.starts_with("tg")) {
+                std::printf("; at %s, %.1f GB/s", r.test.c_str(),
+                            static_cast<double>(info.active_weight_bytes) * r.mean() / 1e9);
+            }
+        }
+        std::printf("\n");
     }
     return 0;
 }

@@ -106,6 +106,14 @@ nlohmann::json to_json(const ModelInfo& info, const MemoryPlan& plan, const Gguf
         {"file_type", info.file_type},
         {"file_size", info.file_size},
         {"n_params", info.n_params},
+        {"n_active_params", info.n_active_params},
+        {"active_weight_bytes", info.active_weight_bytes},
+        {"experts",
+         {{"n_expert", info.n_expert},
+          {"n_expert_used", info.n_expert_used},
+          {"n_ff_exp", info.n_ff_exp},
+          {"params", info.expert_params},
+          {"bytes", info.expert_weight_bytes}}},
         {"n_tensors", file.tensors().size()},
         {"hparams",
          {{"n_layer", info.n_layer},
@@ -170,6 +178,11 @@ void print_text(const ModelInfo& info, const MemoryPlan& plan, const GgufFile& f
                             info.file_size, file.version(), file.tensors().size()));
     row("file type", info.file_type.empty() ? "(not stated)" : info.file_type);
     row("parameters", fmt::format("{} ({})", format_count(info.n_params), info.n_params));
+    if (info.n_expert > 0) {
+        row("active parameters",
+            fmt::format("{} per token ({})", format_count(info.n_active_params),
+                        info.n_active_params));
+    }
     row("layers", std::to_string(info.n_layer));
     row("embedding size", std::to_string(info.n_embd));
     row("attention heads", fmt::format("{} (KV heads {})", info.n_head, info.n_head_kv));
@@ -177,6 +190,14 @@ void print_text(const ModelInfo& info, const MemoryPlan& plan, const GgufFile& f
                          ? std::to_string(info.head_dim_k)
                          : fmt::format("K {} / V {}", info.head_dim_k, info.head_dim_v));
     row("feed-forward size", std::to_string(info.n_ff));
+    if (info.n_expert > 0) {
+        row("experts", fmt::format("{} per layer, {} routed per token, {} wide; {} of weights "
+                                   "({} a token)",
+                                   info.n_expert, info.n_expert_used, info.n_ff_exp,
+                                   format_bytes(static_cast<double>(info.expert_weight_bytes)),
+                                   format_bytes(static_cast<double>(info.expert_weight_bytes) *
+                                                info.n_expert_used / info.n_expert)));
+    }
     row("vocabulary", std::to_string(info.n_vocab));
     row("trained context", std::to_string(info.n_ctx_train));
     std::string rope = fmt::format("base {}, {} dims", info.rope_freq_base, info.n_rot);
@@ -219,6 +240,12 @@ void print_text(const ModelInfo& info, const MemoryPlan& plan, const GgufFile& f
     std::printf("\nmemory at a context of %u tokens\n", plan.n_ctx);
     std::printf("  weights                %s\n",
                 format_bytes(static_cast<double>(plan.weights_bytes)).c_str());
+    std::printf(
+        "  weights read per token %s%s\n",
+        format_bytes(static_cast<double>(info.active_weight_bytes)).c_str(),
+        info.n_expert > 0
+            ? fmt::format("  (the experts at {} of {})", info.n_expert_used, info.n_expert).c_str()
+            : "");
     std::printf("  KV cache per token     %s  (2 × %u layers × %u KV heads × %u head size × 2 "
                 "bytes, F16)\n",
                 format_bytes(plan.kv_bytes_per_token).c_str(), info.n_layer, info.n_head_kv,

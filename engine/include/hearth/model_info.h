@@ -69,6 +69,21 @@ struct ModelInfo {
     // mistral3: the query is scaled by 1 + scale · log(1 + floor(pos / n_ctx_orig)); 0: none.
     double attn_temperature_scale = 0.0;
 
+    // Mixture of experts (qwen3moe, llama with `llama.expert_count`); all 0 for a dense model.
+    uint32_t n_expert = 0;            // routed experts per layer
+    uint32_t n_expert_used = 0;       // experts each token is routed to
+    uint32_t n_ff_exp = 0;            // rows of each expert's gate and up matrices
+    uint64_t expert_params = 0;       // elements of the ffn_*_exps tensors (all experts)
+    uint64_t expert_weight_bytes = 0; // bytes of the ffn_*_exps.weight matrices
+    // Parameters a token uses: n_params with the experts counted at n_expert_used / n_expert
+    // (the "A3B" of Qwen3-30B-A3B); n_params for a dense model.
+    uint64_t n_active_params = 0;
+    // Weight bytes one decoded token reads: every matrix it multiplies, the experts at
+    // n_expert_used / n_expert of their size, and its row of the embeddings (the whole table
+    // when the output head is tied to it). Vectors (norms, biases) are left out: they are
+    // converted at load. cpu::Forward measures the expert part as it runs (MoeTraffic).
+    uint64_t active_weight_bytes = 0;
+
     std::vector<QuantShare> quant_mix; // largest share first
     std::optional<std::string> chat_template;
 };
@@ -84,6 +99,8 @@ inline constexpr uint32_t kMaxHeadSize = 1u << 12;        // per-head key or val
 inline constexpr uint32_t kMaxFeedForwardLength = 1u << 20;
 inline constexpr uint32_t kMaxVocabulary = 1u << 24;    // token ids stay int32
 inline constexpr uint32_t kMaxContextLength = 1u << 24; // trained context, sliding window
+inline constexpr uint32_t kMaxExperts = 1024;           // llama.cpp's LLAMA_MAX_EXPERTS
+inline constexpr uint32_t kMaxExpertsUsed = 64; // routed per token; published models use 1-10
 
 // general.architecture ("llama", "qwen3moe"), checked to be a name: letters, digits, '-' and
 // '_', at most 64 characters. Fails with `bad_format` when it is missing or not a name.

@@ -35,6 +35,8 @@ void attention_ggml(const Model::Impl& m, uint32_t layer, std::span<const BatchT
     const int64_t v_width = int64_t(info.n_head_kv) * head_dim_v; // cache stride between cells
     const float scale = m.attn_scale;
     const bool sliding = m.layers[layer].sliding && info.sliding_window > 0;
+    const float* sinks =
+        m.layers[layer].attn_sinks.empty() ? nullptr : m.layers[layer].attn_sinks.data();
     const bool scale_query = m.arch.scale_query;
     const float q_scale = scale_query ? scale : 1.0f;
     const float score_scale = scale_query ? 1.0f : scale;
@@ -96,7 +98,13 @@ void attention_ggml(const Model::Impl& m, uint32_t layer, std::span<const BatchT
             for (uint32_t j = 0; j < n_kv; ++j) {
                 max_score = std::max(max_score, scores[j]);
             }
-            const double sum = ggml::soft_max_f32(n_kv, probs.data(), scores.data(), max_score);
+            if (sinks) {
+                max_score = std::max(max_score, sinks[h]); // gpt-oss, as ggml_soft_max_add_sinks
+            }
+            double sum = ggml::soft_max_f32(n_kv, probs.data(), scores.data(), max_score);
+            if (sinks) {
+                sum += static_cast<double>(std::exp(sinks[h] - max_score));
+            }
             const float inv_sum = static_cast<float>(1.0 / sum);
             for (uint32_t j = 0; j < n_kv; ++j) {
                 p16[j] = fp32_to_fp16(probs[j] * inv_sum);

@@ -66,6 +66,8 @@ void attention_flash_q8_0(const Model::Impl& m, uint32_t layer, std::span<const 
     const size_t o_width = size_t(n_head) * head_dim_v;
     const float scale = m.attn_scale;
     const bool sliding = m.layers[layer].sliding && info.sliding_window > 0;
+    const float* sinks =
+        m.layers[layer].attn_sinks.empty() ? nullptr : m.layers[layer].attn_sinks.data();
     const bool scale_query = m.arch.scale_query;
     const float q_scale = scale_query ? scale : 1.0f;
     const float score_scale = scale_query ? 1.0f : scale;
@@ -128,6 +130,19 @@ void attention_flash_q8_0(const Model::Impl& m, uint32_t layer, std::span<const 
                     size_t(kv_head) * v_blocks;
                 mad(head_dim_v, v, vs, acc.data());
                 sum = std::fma(sum, ms, vs);
+            }
+            if (sinks) {
+                // gpt-oss: the head's sink logit joins the softmax's sum, with no value.
+                const float sink = sinks[h];
+                if (sink > max_score) {
+                    const float ms = std::exp(max_score - sink);
+                    for (float& a : acc) {
+                        a *= ms;
+                    }
+                    sum *= ms;
+                    max_score = sink;
+                }
+                sum += std::exp(sink - max_score);
             }
             const float inv_sum = sum == 0.0f ? 0.0f : 1.0f / sum;
             float* out = attn_out + t * o_width + size_t(h) * head_dim_v;

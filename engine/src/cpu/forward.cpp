@@ -188,6 +188,34 @@ float attention_temperature(const ModelInfo& info, uint32_t pos) {
 
 } // namespace
 
+void gated_activation(FfnActivation activation, float* gate, const float* up, size_t n_rows,
+                      int64_t width) {
+    const size_t n = n_rows * size_t(width);
+    if (activation == FfnActivation::swiglu_oai) {
+        // ggml_swiglu_oai (alpha 1.702, limit 7): the gate clamped above, up on both sides.
+        constexpr float kAlpha = 1.702f;
+        constexpr float kLimit = 7.0f;
+        for (size_t i = 0; i < n; ++i) {
+            const float x = std::min(gate[i], kLimit);
+            const float y = std::clamp(up[i], -kLimit, kLimit);
+            gate[i] = x / (1.0f + std::exp(kAlpha * (-x))) * (y + 1.0f);
+        }
+        return;
+    }
+    const bool gelu = activation == FfnActivation::gelu_tanh;
+    if (!gelu && kernel_level() == KernelLevel::avx2) {
+        // ggml's vectorised SiLU (its own exp), row by row as ggml_vec_swiglu_f32.
+        for (size_t t = 0; t < n_rows; ++t) {
+            float* g = gate + t * width;
+            ggml::swiglu_f32(width, g, g, up + t * width);
+        }
+    } else {
+        for (size_t i = 0; i < n; ++i) {
+            gate[i] = (gelu ? gelu_tanh(gate[i]) : silu(gate[i])) * up[i];
+        }
+    }
+}
+
 Forward::Forward(const Model::Impl& model) : m_(model) {}
 
 void Forward::ensure_capacity(size_t n) {
@@ -280,7 +308,12 @@ void Forward::attention(uint32_t layer, std::span<const BatchToken> batch) {
                 scores[j] = soft_cap(dot_f16_f32(k, q16, head_dim_k)) * score_scale;
                 max_score = std::max(max_score, scores[j]);
             }
-            double sum = 0.0;
+            const auto& layer_sinks = m_.layers[layer].attn_sinks;
+            const float* sinks = layer_sinks.empty() ? nullptr : layer_sinks.data();
+            if (sinks) {
+                max_score = std::max(max_score, sinks[h]); // gpt-oss: a sink logit per head
+            }
+            double sum = sinks ? std::exp(sinks[h] - max_score) : 0.0;
             for (uint32_t j = 0; j < n_pos; ++j) {
                 scores[j] = std::exp(scores[j] - max_score);
                 sum += scores[j];
@@ -441,6 +474,7 @@ void Forward::run_layers(std::span<const BatchToken> batch, uint32_t first_layer
 
     for (uint32_t il = first_layer; il < last_layer; ++il) {
         const LayerWeights& L = m_.layers[il];
+        // gemma3's local layers have a RoPE of their own; gpt-oss's (swa_period) the global one.
         const RopeParams rope = rope_params(m_, L.sliding);
         for (size_t t = 0; t < n; ++t) {
             RopeParams token_rope = rope;
@@ -498,6 +532,9 @@ void Forward::run_layers(std::span<const BatchToken> batch, uint32_t first_layer
         for (size_t t = 0; t < n; ++t) {
             float* x = x_.data() + t * n_embd;
             float* o = out_.data() + t * n_embd;
+            for (size_t i = 0; i < L.bo.size(); ++i) {
+                o[i] += L.bo[i];
+            }
             if (!L.post_attn_norm.empty()) {
                 rms_norm(o, L.post_attn_norm.data(), o, n_embd, eps);
             }
@@ -506,21 +543,14 @@ void Forward::run_layers(std::span<const BatchToken> batch, uint32_t first_layer
             }
             rms_norm(x, L.ffn_norm.data(), h_.data() + t * n_embd, n_embd, eps);
         }
-        matmul(L.w_gate, h_.data(), nt, n_embd, gate_.data(), n_ff, scratch_.data(), pool);
-        matmul(L.w_up, h_.data(), nt, n_embd, up_.data(), n_ff, scratch_.data(), pool);
-        const bool gelu = m_.arch.activation == FfnActivation::gelu_tanh;
-        if (!gelu && kernel_level() == KernelLevel::avx2) {
-            // ggml's vectorised SiLU (its own exp), row by row as ggml_vec_swiglu_f32.
-            for (size_t t = 0; t < n; ++t) {
-                float* g = gate_.data() + t * n_ff;
-                ggml::swiglu_f32(n_ff, g, g, up_.data() + t * n_ff);
-            }
+        if (!L.experts.empty()) {
+            moe_.run(info, m_.arch, L.experts, h_.data(), nt, out_.data(), pool);
         } else {
-            for (size_t i = 0; i < n * size_t(n_ff); ++i) {
-                gate_[i] = (gelu ? gelu_tanh(gate_[i]) : silu(gate_[i])) * up_[i];
-            }
+            matmul(L.w_gate, h_.data(), nt, n_embd, gate_.data(), n_ff, scratch_.data(), pool);
+            matmul(L.w_up, h_.data(), nt, n_embd, up_.data(), n_ff, scratch_.data(), pool);
+            gated_activation(m_.arch.activation, gate_.data(), up_.data(), n, n_ff);
+            matmul(L.w_down, gate_.data(), nt, n_ff, out_.data(), n_embd, scratch_.data(), pool);
         }
-        matmul(L.w_down, gate_.data(), nt, n_ff, out_.data(), n_embd, scratch_.data(), pool);
         for (size_t t = 0; t < n; ++t) {
             float* x = x_.data() + t * n_embd;
             float* o = out_.data() + t * n_embd;

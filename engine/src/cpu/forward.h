@@ -3,8 +3,10 @@
 #pragma once
 
 #include "cpu/kv_cache.h"
+#include "cpu/moe_ffn.h"
 #include "hearth/error.h"
 #include "hearth/model.h"
+#include "model/llm_arch.h"
 
 #include <cstdint>
 #include <span>
@@ -30,6 +32,11 @@ struct BatchToken {
     bool want_logits = false;
     AttentionKernels kernels = AttentionKernels::by_batch_size;
 };
+
+// gate[i] = act(gate[i]) · up[i] over n_rows rows of `width` values: the feed-forward's gated
+// activation (SwiGLU in ggml's order at the avx2 level; GeGLU from F16 values).
+void gated_activation(FfnActivation activation, float* gate, const float* up, size_t n_rows,
+                      int64_t width);
 
 class Forward {
 public:
@@ -64,6 +71,9 @@ public:
     // last_layer. Writes the caches' cells of those layers only.
     Result<void> run_to(std::span<const BatchToken> batch, uint32_t last_layer, float* residual);
 
+    // What the routed feed-forward layers have read so far (zero for a dense model).
+    const MoeTraffic& moe_traffic() const { return moe_.traffic(); }
+
 private:
     Result<void> check_batch(std::span<const BatchToken> batch, bool with_caches,
                              uint32_t first_layer, uint32_t last_layer) const;
@@ -84,6 +94,7 @@ private:
     std::vector<float> scores_;              // (n_threads, n_ctx_max) attention rows
     std::vector<float> q_rounded_;           // (n_threads, head_dim) query rounded to F16
     std::vector<float> rope_cos_, rope_sin_; // (n_tokens, n_rot / 2)
+    MoeFeedForward moe_;                     // the expert layers' routing and buffers
 };
 
 } // namespace hearth::cpu

@@ -2,6 +2,7 @@
 // model name): RoPE layout, feed-forward activation, which optional tensors exist.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string_view>
 
@@ -12,7 +13,24 @@ enum class RopeLayout {
     neox,   // rotates pairs (x[i], x[i + n_rot/2]) — LLAMA_ROPE_TYPE_NEOX
 };
 
-enum class FfnActivation { silu, gelu_tanh };
+enum class FfnActivation {
+    silu,
+    gelu_tanh,
+    swiglu_oai, // gpt-oss: min(gate, 7) · sigmoid(1.702 · min(gate, 7)) · (clamp(up, ±7) + 1)
+};
+
+// Whether the feed-forward blocks route tokens to experts (ffn_gate_inp, ffn_*_exps).
+enum class Experts {
+    none,     // dense feed-forward; an expert count in the file is not used
+    optional, // llama: experts when {arch}.expert_count > 0 (Mixtral), else dense
+    required, // qwen3moe, gpt-oss: every layer routes
+};
+
+// How a token's experts and their weights come from the router's logits.
+enum class Routing {
+    softmax_top_k, // softmax over all experts, the k most likely, weights re-normalised
+    top_k_softmax, // gpt-oss: the k largest logits, weights a softmax over those k
+};
 
 struct ArchTraits {
     std::string_view name;
@@ -36,6 +54,16 @@ struct ArchTraits {
     uint32_t nope_period = 0;      // smollm3 (4): layer il has no RoPE when (il + 1) % it == 0
     bool attn_temperature = false; // mistral3: the query scaled by position (Llama 4 tuning)
     bool yarn_keys = false;        // mistral3: YaRN's beta_fast, beta_slow and log multiplier
+    Experts experts = Experts::none;
+    Routing routing = Routing::softmax_top_k;
+    // gpt-oss: biases on the attention output, the router and the experts; a learned "sink"
+    // logit per head that takes part in every attention softmax; every other layer attending
+    // to a sliding window (at the same RoPE as the others, unlike gemma3's local layers); the
+    // feed-forward norm stored as post_attention_norm.
+    bool attn_out_bias = false;
+    bool attn_sinks = false;
+    bool expert_biases = false;
+    std::string_view ffn_norm = "ffn_norm";
 };
 
 std::optional<ArchTraits> arch_traits(std::string_view architecture);

@@ -54,7 +54,13 @@ MemoryPlan plan_memory(const ModelInfo& info, const MemoryPlanOptions& options) 
     const uint64_t q_width = static_cast<uint64_t>(info.n_head) * info.head_dim_k;
     const uint64_t kv_width =
         static_cast<uint64_t>(info.n_head_kv) * (info.head_dim_k + info.head_dim_v);
-    const uint64_t per_token = 3ull * info.n_embd + q_width + kv_width + 2ull * info.n_ff;
+    uint64_t per_token = 3ull * info.n_embd + q_width + kv_width + 2ull * info.n_ff;
+    if (info.n_expert > 0) {
+        // The routed feed-forward: router probabilities, the gathered input, an expert's gate
+        // and up, and each routed slot's output (cpu/moe_ffn.h).
+        per_token += info.n_expert + info.n_embd + 2ull * info.n_ff_exp +
+                     uint64_t{info.n_expert_used} * info.n_embd;
+    }
     const uint64_t scores = static_cast<uint64_t>(info.n_head) * plan.n_ctx;
     plan.scratch_bytes =
         4 * (n_batch * per_token + scores + static_cast<uint64_t>(info.n_vocab) * plan.n_seq);

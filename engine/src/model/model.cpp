@@ -111,6 +111,7 @@ Result<void> bind_layers(Model::Impl& m, Binder& bind) {
     const uint64_t k_width = uint64_t{info.n_head_kv} * info.head_dim_k;
     const uint64_t v_width = uint64_t{info.n_head_kv} * info.head_dim_v;
     const uint64_t o_width = uint64_t{info.n_head} * info.head_dim_v;
+    const bool moe = uses_experts(m.arch, info);
     m.layers.resize(info.n_layer);
     for (uint32_t il = 0; il < info.n_layer; ++il) {
         LayerWeights& layer = m.layers[il];
@@ -126,9 +127,12 @@ Result<void> bind_layers(Model::Impl& m, Binder& bind) {
             assign(layer.attn_norm, bind.vector(p + "attn_norm.weight", info.n_embd)),
             bind_qkv(layer, bind, p, m.arch.fused_gate_up, info.n_embd, q_width, k_width, v_width),
             assign(layer.wo, bind.matrix(p + "attn_output.weight", o_width, info.n_embd)),
-            assign(layer.ffn_norm, bind.vector(p + "ffn_norm.weight", info.n_embd)),
-            bind_gate_up(layer, bind, p, m.arch.fused_gate_up, info.n_embd, info.n_ff),
-            assign(layer.w_down, bind.matrix(p + "ffn_down.weight", info.n_ff, info.n_embd)),
+            assign(layer.ffn_norm,
+                   bind.vector(p + std::string(m.arch.ffn_norm) + ".weight", info.n_embd)),
+            moe ? assign(layer.experts, bind_experts(m.file, info, p, m.arch.expert_biases))
+                : bind_gate_up(layer, bind, p, m.arch.fused_gate_up, info.n_embd, info.n_ff),
+            moe ? Result<void>{}
+                : assign(layer.w_down, bind.matrix(p + "ffn_down.weight", info.n_ff, info.n_embd)),
             refuse_unsupported_tensors(m, bind, p),
             m.arch.qkv_bias ? assign(layer.bq, bind.optional_vector(p + "attn_q.bias", q_width))
                             : Result<void>{},
@@ -147,6 +151,12 @@ Result<void> bind_layers(Model::Impl& m, Binder& bind) {
                               : Result<void>{},
             m.arch.post_norms
                 ? assign(layer.post_ffn_norm, bind.vector(p + "post_ffw_norm.weight", info.n_embd))
+                : Result<void>{},
+            m.arch.attn_out_bias
+                ? assign(layer.bo, bind.vector(p + "attn_output.bias", info.n_embd))
+                : Result<void>{},
+            m.arch.attn_sinks
+                ? assign(layer.attn_sinks, bind.vector(p + "attn_sinks.weight", info.n_head))
                 : Result<void>{},
         };
         for (auto& step : steps) {
@@ -311,6 +321,9 @@ void repack_weights(Model::Impl& m) {
                                      &layer.w_up, &layer.w_down}) {
             consider(*w);
         }
+        for (auto* experts : {&layer.experts.gate, &layer.experts.up, &layer.experts.down}) {
+            std::ranges::for_each(*experts, consider);
+        }
     }
     consider(m.output);
     if (targets.empty()) {
@@ -390,6 +403,11 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& pa
     }
     if (auto runnable = check_runnable(*info, *file); !runnable) {
         return fail_in_file(runnable.error());
+    }
+    if (uses_experts(*arch, *info)) {
+        if (auto experts = check_expert_hparams(*info); !experts) {
+            return fail_in_file(experts.error());
+        }
     }
     auto tokenizer = Tokenizer::from_gguf(file->header());
     if (!tokenizer) {

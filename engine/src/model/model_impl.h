@@ -5,6 +5,7 @@
 #include "cpu/thread_pool.h"
 #include "hearth/model.h"
 #include "model/llm_arch.h"
+#include "model/moe_weights.h"
 
 #include <cstdint>
 #include <memory>
@@ -30,6 +31,9 @@ struct LayerWeights {
     std::vector<float> post_ffn_norm;  // gemma3: (n_embd)
     bool sliding = false;              // gemma3: attends to the last `sliding_window` tokens
     bool no_rope = false;              // smollm3: a NoPE layer (Q and K not rotated)
+    ExpertWeights experts;         // qwen3moe, Mixtral: in place of w_gate/w_up/w_down (left empty)
+    std::vector<float> bo;         // gpt-oss: attention output bias (n_embd)
+    std::vector<float> attn_sinks; // gpt-oss: one sink logit per head (n_head)
 };
 
 struct Model::Impl {

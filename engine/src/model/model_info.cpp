@@ -121,6 +121,38 @@ private:
     std::optional<Error> error_;
 };
 
+// Mixture of experts: the expert count, how many each token uses (at least one, at most the
+// count) and each expert's width. Without expert_feed_forward_length an expert is as wide as
+// llama.cpp makes it: feed_forward_length / expert_used_count for qwen3moe, feed_forward_length
+// for llama (Mixtral).
+void read_experts(KeyReader& keys, ModelInfo& info) {
+    keys.count("expert_count", info.n_expert, 0, kMaxExperts, false);
+    keys.count("expert_used_count", info.n_expert_used, 0, kMaxExperts, false);
+    keys.count("expert_feed_forward_length", info.n_ff_exp, 0, kMaxFeedForwardLength, false);
+    if (keys.error()) {
+        return;
+    }
+    // Each routed slot of a batch keeps an n_embd-wide output until the slots are summed.
+    if (info.n_expert_used > kMaxExpertsUsed) {
+        keys.set_error(
+            {ErrorCode::bad_format,
+             fmt::format("{} is {}, over the limit of {} experts per token",
+                         keys.key("expert_used_count"), info.n_expert_used, kMaxExpertsUsed)});
+        return;
+    }
+    if (info.n_expert_used > info.n_expert || (info.n_expert > 0 && info.n_expert_used == 0)) {
+        keys.set_error({ErrorCode::bad_format,
+                        fmt::format("{} must be from 1 to {} ({}), but it is {}",
+                                    keys.key("expert_used_count"), keys.key("expert_count"),
+                                    info.n_expert, info.n_expert_used)});
+        return;
+    }
+    if (info.n_expert > 0 && info.n_ff_exp == 0) {
+        info.n_ff_exp =
+            info.architecture == "qwen3moe" ? info.n_ff / info.n_expert_used : info.n_ff;
+    }
+}
+
 // Layers, widths and head sizes (the bounds are in model_info.h).
 void read_sizes(KeyReader& keys, ModelInfo& info) {
     keys.count("block_count", info.n_layer, 1, kMaxLayers, true);
@@ -153,6 +185,7 @@ void read_sizes(KeyReader& keys, ModelInfo& info) {
     keys.count("attention.value_length", info.head_dim_v, 1, kMaxHeadSize, false);
     keys.count("vocab_size", info.n_vocab, 1, kMaxVocabulary, false);
     keys.count("attention.sliding_window", info.sliding_window, 0, kMaxContextLength, false);
+    read_experts(keys, info);
 }
 
 // RoPE and normalisation.
@@ -241,6 +274,38 @@ Result<void> read_hyper_parameters(const GgufHeader& header, ModelInfo& info) {
     return {};
 }
 
+// Adds a tensor's share of what one token uses to n_active_params and active_weight_bytes
+// (saturating, like n_params), and an expert tensor to the expert totals.
+void count_active(ModelInfo& info, const GgufTensorInfo& tensor, bool tied_output) {
+    auto add = [](uint64_t& total, uint64_t n) {
+        if (__builtin_add_overflow(total, n, &total)) {
+            total = UINT64_MAX;
+        }
+    };
+    const bool expert = info.n_expert > 0 && tensor.name.find("_exps.") != std::string::npos;
+    if (expert) {
+        add(info.expert_params, tensor.n_elements);
+        add(info.n_active_params, tensor.n_elements / info.n_expert * info.n_expert_used);
+        // gpt-oss's expert biases are converted at load, like the other vectors.
+        if (tensor.name.ends_with(".weight")) {
+            add(info.expert_weight_bytes, tensor.n_bytes);
+            add(info.active_weight_bytes, tensor.n_bytes / info.n_expert * info.n_expert_used);
+        }
+        return;
+    }
+    add(info.n_active_params, tensor.n_elements);
+    if (tensor.dims.size() < 2) {
+        return;
+    }
+    if (tensor.name == "token_embd.weight") {
+        const uint64_t n_rows = tensor.dims[1] ? tensor.dims[1] : 1;
+        add(info.active_weight_bytes, tied_output ? tensor.n_bytes : 0);
+        add(info.active_weight_bytes, tensor.n_bytes / n_rows);
+        return;
+    }
+    add(info.active_weight_bytes, tensor.n_bytes);
+}
+
 } // namespace
 
 std::optional<uint32_t> tensor_block_index(std::string_view name) {
@@ -318,7 +383,10 @@ Result<ModelInfo> read_model_info(const GgufHeader& header, uint64_t file_size) 
     if (info.n_layer <= header.tensors.size()) {
         info.layer_weight_bytes.assign(info.n_layer, 0);
     }
+    const bool tied_output = !std::ranges::any_of(
+        header.tensors, [](const GgufTensorInfo& t) { return t.name == "output.weight"; });
     for (const auto& tensor : header.tensors) {
+        count_active(info, tensor, tied_output);
         // Saturating: a header read without its file size holds tensors of any size.
         if (__builtin_add_overflow(info.n_params, tensor.n_elements, &info.n_params)) {
             info.n_params = UINT64_MAX;

@@ -43,6 +43,12 @@ CudaForwardImpl::~CudaForwardImpl() {
 
 Result<void> CudaForwardImpl::check_architecture() const {
     const ModelInfo& info = m_.info;
+    if (!m_.layers.empty() && !m_.layers[0].experts.empty()) {
+        return fail(ErrorCode::unsupported,
+                    fmt::format("the CUDA backend does not run mixture-of-experts models yet ({}, "
+                                "{} experts): it runs on the CPU",
+                                info.architecture, info.n_expert));
+    }
     if (info.n_rot % 2 != 0 || info.n_rot > info.head_dim_k ||
         info.head_dim_k > uint32_t(kernels::kAttentionMaxHeadDim) ||
         info.head_dim_v > uint32_t(kernels::kAttentionMaxHeadDim)) {

@@ -1,0 +1,168 @@
+// Binding a mixture-of-experts layer: shape and type checks of the router and the 3-D expert
+// tensors, then one WeightMatrix per expert over its slice of the mapped tensor.
+#include "model/moe_weights.h"
+
+#include "hearth/tensor_type.h"
+
+#include <fmt/format.h>
+
+namespace hearth {
+namespace {
+
+std::string dims_text(const std::vector<uint64_t>& dims) {
+    std::string out = "[";
+    for (size_t i = 0; i < dims.size(); ++i) {
+        out += (i ? ", " : "") + std::to_string(dims[i]);
+    }
+    return out + "]";
+}
+
+// The tensor `name` of GGML shape `expected` (2 or 3 dims) and a type matmul computes with.
+Result<const GgufTensorInfo*> find_shaped(const GgufFile& file, const std::string& name,
+                                          const std::vector<uint64_t>& expected) {
+    const GgufTensorInfo* tensor = file.find_tensor(name);
+    if (!tensor) {
+        return fail(ErrorCode::bad_format, fmt::format("tensor '{}' is missing", name));
+    }
+    if (tensor->dims != expected) {
+        return fail(ErrorCode::bad_format,
+                    fmt::format("tensor '{}' has shape {}, expected {} for this architecture's "
+                                "hyper-parameters",
+                                name, dims_text(tensor->dims), dims_text(expected)));
+    }
+    if (!cpu::matmul_supports(tensor->type)) {
+        return fail(ErrorCode::unsupported,
+                    fmt::format("tensor '{}' has type {}, which Hearth cannot compute with yet",
+                                name, tensor_type_name(tensor->type)));
+    }
+    return tensor;
+}
+
+// One matrix of n_rows × n_cols per expert, consecutive in the tensor's data.
+Result<std::vector<cpu::WeightMatrix>> bind_expert_matrices(const GgufFile& file,
+                                                            const std::string& name,
+                                                            uint64_t n_cols, uint64_t n_rows,
+                                                            uint32_t n_expert) {
+    auto tensor = find_shaped(file, name, {n_cols, n_rows, n_expert});
+    if (!tensor) {
+        return std::unexpected(tensor.error());
+    }
+    const auto traits = tensor_type_traits((*tensor)->type);
+    const size_t row_bytes = n_cols / traits.block_size * traits.type_size;
+    const auto* data = file.tensor_data(**tensor).data();
+    std::vector<cpu::WeightMatrix> experts(n_expert);
+    for (uint32_t e = 0; e < n_expert; ++e) {
+        experts[e] = cpu::WeightMatrix{
+            .type = (*tensor)->type,
+            .data = data + size_t{e} * n_rows * row_bytes,
+            .n_cols = static_cast<int64_t>(n_cols),
+            .n_rows = static_cast<int64_t>(n_rows),
+            .row_bytes = row_bytes,
+        };
+    }
+    return experts;
+}
+
+// A bias of GGML shape `expected` (1-D or 2-D), converted to float32.
+Result<std::vector<float>> read_bias(const GgufFile& file, const std::string& name,
+                                     const std::vector<uint64_t>& expected) {
+    const GgufTensorInfo* tensor = file.find_tensor(name);
+    if (!tensor) {
+        return fail(ErrorCode::bad_format, fmt::format("tensor '{}' is missing", name));
+    }
+    if (tensor->dims != expected) {
+        return fail(ErrorCode::bad_format,
+                    fmt::format("tensor '{}' has shape {}, expected {}", name,
+                                dims_text(tensor->dims), dims_text(expected)));
+    }
+    return file.read_tensor_f32(*tensor);
+}
+
+Result<void> bind_biases(const GgufFile& file, const ModelInfo& info, const std::string& prefix,
+                         ExpertWeights& experts) {
+    const std::pair<std::vector<float>*, std::pair<const char*, std::vector<uint64_t>>> biases[] = {
+        {&experts.router_bias, {"ffn_gate_inp.bias", {info.n_expert}}},
+        {&experts.gate_bias, {"ffn_gate_exps.bias", {info.n_ff_exp, info.n_expert}}},
+        {&experts.up_bias, {"ffn_up_exps.bias", {info.n_ff_exp, info.n_expert}}},
+        {&experts.down_bias, {"ffn_down_exps.bias", {info.n_embd, info.n_expert}}},
+    };
+    for (const auto& [target, spec] : biases) {
+        auto bias = read_bias(file, prefix + spec.first, spec.second);
+        if (!bias) {
+            return std::unexpected(bias.error());
+        }
+        *target = std::move(*bias);
+    }
+    return {};
+}
+
+} // namespace
+
+uint64_t ExpertWeights::bytes_per_expert() const {
+    if (empty()) {
+        return 0;
+    }
+    auto bytes = [](const cpu::WeightMatrix& w) { return uint64_t(w.n_rows) * w.row_bytes; };
+    return bytes(gate[0]) + bytes(up[0]) + bytes(down[0]);
+}
+
+Result<void> check_expert_hparams(const ModelInfo& info) {
+    const std::string arch = info.architecture + ".";
+    if (info.n_expert == 0) {
+        return fail(ErrorCode::bad_format,
+                    fmt::format("{}expert_count is missing or 0: a {} model routes every token to "
+                                "experts",
+                                arch, info.architecture));
+    }
+    // read_model_info keeps 1 <= n_expert_used <= n_expert <= kMaxExperts.
+    if (info.n_ff_exp == 0) {
+        return fail(ErrorCode::bad_format,
+                    fmt::format("{}expert_feed_forward_length is missing or 0, and {}"
+                                "feed_forward_length does not give the experts' width",
+                                arch, arch));
+    }
+    return {};
+}
+
+Result<ExpertWeights> bind_experts(const GgufFile& file, const ModelInfo& info,
+                                   const std::string& prefix, bool biases) {
+    ExpertWeights experts;
+    const GgufTensorInfo* router = nullptr;
+    if (auto found =
+            find_shaped(file, prefix + "ffn_gate_inp.weight", {info.n_embd, info.n_expert});
+        found) {
+        router = *found;
+    } else {
+        return std::unexpected(found.error());
+    }
+    const auto traits = tensor_type_traits(router->type);
+    experts.router = cpu::WeightMatrix{
+        .type = router->type,
+        .data = file.tensor_data(*router).data(),
+        .n_cols = info.n_embd,
+        .n_rows = info.n_expert,
+        .row_bytes = info.n_embd / traits.block_size * traits.type_size,
+    };
+    const std::pair<std::vector<cpu::WeightMatrix>*, const char*> parts[] = {
+        {&experts.gate, "ffn_gate_exps.weight"},
+        {&experts.up, "ffn_up_exps.weight"},
+        {&experts.down, "ffn_down_exps.weight"},
+    };
+    for (const auto& [target, name] : parts) {
+        const bool down = target == &experts.down;
+        auto bound = bind_expert_matrices(file, prefix + name, down ? info.n_ff_exp : info.n_embd,
+                                          down ? info.n_embd : info.n_ff_exp, info.n_expert);
+        if (!bound) {
+            return std::unexpected(bound.error());
+        }
+        *target = std::move(*bound);
+    }
+    if (biases) {
+        if (auto bound = bind_biases(file, info, prefix, experts); !bound) {
+            return std::unexpected(bound.error());
+        }
+    }
+    return experts;
+}
+
+} // namespace hearth

@@ -1,0 +1,49 @@
+// A mixture-of-experts layer's weights (qwen3moe, llama with experts): the router and, for
+// each of the three 3-D expert tensors, one matrix view per expert into the mapping.
+#pragma once
+
+#include "cpu/matmul.h"
+#include "hearth/error.h"
+#include "hearth/gguf.h"
+#include "hearth/model_info.h"
+#include "model/llm_arch.h"
+
+#include <string>
+#include <vector>
+
+namespace hearth {
+
+struct ExpertWeights {
+    cpu::WeightMatrix router;            // (n_expert, n_embd): ffn_gate_inp
+    std::vector<cpu::WeightMatrix> gate; // n_expert × (n_ff_exp, n_embd): ffn_gate_exps
+    std::vector<cpu::WeightMatrix> up;   // n_expert × (n_ff_exp, n_embd): ffn_up_exps
+    std::vector<cpu::WeightMatrix> down; // n_expert × (n_embd, n_ff_exp): ffn_down_exps
+    // gpt-oss's biases, converted at load; empty elsewhere.
+    std::vector<float> router_bias; // (n_expert)
+    std::vector<float> gate_bias;   // (n_expert, n_ff_exp)
+    std::vector<float> up_bias;     // (n_expert, n_ff_exp)
+    std::vector<float> down_bias;   // (n_expert, n_embd)
+
+    bool empty() const { return gate.empty(); }
+    // Bytes of one expert's three matrices: what routing a token to it reads.
+    uint64_t bytes_per_expert() const;
+};
+
+// Whether the model's feed-forward blocks route to experts.
+inline bool uses_experts(const ArchTraits& arch, const ModelInfo& info) {
+    return arch.experts == Experts::required ||
+           (arch.experts == Experts::optional && info.n_expert > 0);
+}
+
+// Checks the expert hyper-parameters an architecture with experts needs (a count, the
+// number used, a width), before anything is sized from them; `bad_format` naming the key.
+Result<void> check_expert_hparams(const ModelInfo& info);
+
+// Binds layer `prefix`'s router and expert tensors (`blk.N.`), checking each one's shape
+// (router [n_embd, n_expert]; gate/up [n_embd, n_ff_exp, n_expert]; down [n_ff_exp, n_embd,
+// n_expert]; with `biases`, the router's [n_expert], gate/up's [n_ff_exp, n_expert] and down's
+// [n_embd, n_expert]) and type; `bad_format` or `unsupported` naming the tensor.
+Result<ExpertWeights> bind_experts(const GgufFile& file, const ModelInfo& info,
+                                   const std::string& prefix, bool biases);
+
+} // namespace hearth

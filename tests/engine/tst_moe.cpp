@@ -1,0 +1,316 @@
+// Mixture-of-experts on the CPU (issue 17): the routing arithmetic against its definition;
+// that a decoded token reads only its routed experts and a prompt batch reads each selected
+// expert once (the forward pass's MoeTraffic counter, checked against the bytes the header
+// says a token reads); and llama.cpp's greedy tokens on the random-weight MoE models of
+// tests/data/arch/ (made by scripts/gen-arch-reference.py, which records them in index.json).
+#include "cpu/moe_ffn.h"
+#include "hearth/model.h"
+#include "hearth/session.h"
+#include "model/model_impl.h"
+#include "session/session_impl.h"
+#include "test_support.h"
+
+#include <QtTest>
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <utility>
+
+using namespace hearth;
+
+Q_DECLARE_METATYPE(Routing)
+
+namespace {
+
+std::filesystem::path arch_model(const char* name) {
+    return test::data_dir() / "arch" / (std::string(name) + ".gguf");
+}
+
+nlohmann::json arch_index() {
+    std::ifstream in(test::data_dir() / "arch" / "index.json");
+    return in ? nlohmann::json::parse(in) : nlohmann::json();
+}
+
+uint64_t matrix_bytes(const cpu::WeightMatrix& w) {
+    return uint64_t(w.n_rows) * w.row_bytes;
+}
+
+// What one decoded token multiplies with, from the bound weights: the layers' attention
+// matrices and routers (or dense feed-forward), the output head, one embedding row; the
+// experts apart.
+uint64_t dense_bytes_per_token(const Model::Impl& m) {
+    uint64_t bytes = matrix_bytes(m.output) + m.token_embd.row_bytes;
+    for (const LayerWeights& L : m.layers) {
+        for (const auto* w :
+             {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down, &L.experts.router}) {
+            bytes += w->data ? matrix_bytes(*w) : 0;
+        }
+    }
+    return bytes;
+}
+
+} // namespace
+
+class TestMoe : public QObject {
+    Q_OBJECT
+
+private slots:
+    void routing_matches_its_definition_data() {
+        QTest::addColumn<std::vector<float>>("logits");
+        QTest::addColumn<int>("n_used");
+        QTest::addColumn<Routing>("routing");
+        const std::vector<float> eight{0.3f, -1.2f, 2.5f, 0.9f, 2.4f, -0.1f, 1.7f, 0.0f};
+        std::vector<float> twenty(20);
+        for (size_t i = 0; i < twenty.size(); ++i) {
+            twenty[i] = 80.0f * std::sin(float(i) * 1.7f);
+        }
+        QTest::newRow("8 experts, top 3") << eight << 3 << Routing::softmax_top_k;
+        QTest::newRow("gpt-oss: 8 experts, top 3") << eight << 3 << Routing::top_k_softmax;
+        QTest::newRow("top 1 of 4")
+            << std::vector<float>{-3.0f, 1.0f, 0.5f, 0.9f} << 1 << Routing::softmax_top_k;
+        QTest::newRow("all 5 used")
+            << std::vector<float>{1, 2, 3, 4, 5} << 5 << Routing::softmax_top_k;
+        QTest::newRow("20 experts with large logits (the softmax's max shift)")
+            << twenty << 4 << Routing::softmax_top_k;
+        QTest::newRow("gpt-oss: 20 experts with large logits")
+            << twenty << 4 << Routing::top_k_softmax;
+    }
+
+    void routing_matches_its_definition() {
+        QFETCH(std::vector<float>, logits);
+        QFETCH(int, n_used);
+        QFETCH(Routing, routing);
+        // Both routings pick the same experts (the softmax keeps the order), and weigh them
+        // p_s / Σ_S p either way: a softmax over the chosen logits gives the same ratios.
+        const int n = static_cast<int>(logits.size());
+        // In double: p = softmax(logits); the n_used largest, largest first; p / Σ p.
+        std::vector<double> p(logits.begin(), logits.end());
+        const double max = *std::ranges::max_element(p);
+        double sum = 0;
+        for (double& v : p) {
+            v = std::exp(v - max);
+            sum += v;
+        }
+        std::vector<int> order(static_cast<size_t>(n));
+        std::iota(order.begin(), order.end(), 0);
+        std::ranges::stable_sort(order, [&](int a, int b) { return p[a] > p[b]; });
+        double top_sum = 0;
+        for (int s = 0; s < n_used; ++s) {
+            top_sum += p[order[s]] / sum;
+        }
+
+        std::vector<float> work = logits;
+        std::vector<int32_t> selected(static_cast<size_t>(n_used));
+        std::vector<float> weights(static_cast<size_t>(n_used));
+        cpu::route_token(routing, work.data(), n, n_used, selected.data(), weights.data());
+        double weight_sum = 0;
+        for (int s = 0; s < n_used; ++s) {
+            QCOMPARE(selected[s], order[s]);
+            const double expected = p[order[s]] / sum / top_sum;
+            QVERIFY2(std::abs(weights[s] - expected) <= 1e-6 * std::max(1.0, expected),
+                     qPrintable(QString("slot %1: weight %2, expected %3")
+                                    .arg(s)
+                                    .arg(weights[s])
+                                    .arg(expected)));
+            weight_sum += weights[s];
+        }
+        QVERIFY(std::abs(weight_sum - 1.0) < 1e-6);
+    }
+
+    void routing_survives_nan_logits() {
+        // NaN weights in a file give NaN router logits: the routing still picks n_used
+        // distinct experts in range (the output is NaN, as llama.cpp's would be) and never
+        // reads outside its arrays.
+        for (const Routing routing : {Routing::softmax_top_k, Routing::top_k_softmax}) {
+            std::vector<float> logits(64, NAN);
+            logits[5] = 1.0f;
+            logits[40] = 2.0f;
+            std::vector<int32_t> selected(8);
+            std::vector<float> weights(8);
+            cpu::route_token(routing, logits.data(), 64, 8, selected.data(), weights.data());
+            std::ranges::sort(selected);
+            QVERIFY(std::ranges::adjacent_find(selected) == selected.end());
+            QVERIFY(selected.front() >= 0 && selected.back() < 64);
+        }
+    }
+
+    void decode_reads_only_the_routed_experts() {
+        for (const char* name : {"qwen3moe", "qwen3moe_q8_0", "gpt_oss", "llama_moe"}) {
+            auto model = Model::load(arch_model(name), {.n_threads = 2, .on_progress = {}});
+            QVERIFY2(model, model ? "" : model.error().message.c_str());
+            const ModelInfo& info = (*model)->info();
+            const Model::Impl& m = (*model)->impl();
+            QVERIFY(info.n_expert > info.n_expert_used);
+            const uint64_t per_expert = m.layers[0].experts.bytes_per_expert();
+            QVERIFY(per_expert > 0);
+            // The header's arithmetic and the bound weights agree on what a token reads.
+            QCOMPARE(info.expert_weight_bytes, uint64_t{info.n_layer} * info.n_expert * per_expert);
+            QCOMPARE(info.active_weight_bytes, dense_bytes_per_token(m) + uint64_t{info.n_layer} *
+                                                                              info.n_expert_used *
+                                                                              per_expert);
+
+            auto session = Session::create(*model, {.n_ctx = 64});
+            QVERIFY2(session, session ? "" : session.error().message.c_str());
+            const cpu::MoeTraffic& traffic = SessionAccess::impl(*session).forward.moe_traffic();
+            const std::vector<int32_t> tokens = {5, 77, 260, 12, 199, 40, 3, 101};
+            for (size_t i = 0; i < tokens.size(); ++i) {
+                const cpu::MoeTraffic before = traffic;
+                QVERIFY(session->append(std::span(tokens).subspan(i, 1)));
+                // Each layer: the token's n_expert_used distinct experts, each read once.
+                QCOMPARE(traffic.expert_loads - before.expert_loads,
+                         uint64_t{info.n_layer} * info.n_expert_used);
+                QCOMPARE(traffic.expert_bytes - before.expert_bytes,
+                         info.expert_weight_bytes / info.n_expert * info.n_expert_used);
+                QCOMPARE(traffic.routed_tokens - before.routed_tokens, uint64_t{info.n_layer});
+            }
+            qInfo("%s: a decoded token reads %llu of %llu expert bytes, %llu bytes of weights in "
+                  "all",
+                  name,
+                  static_cast<unsigned long long>(info.expert_weight_bytes / info.n_expert *
+                                                  info.n_expert_used),
+                  static_cast<unsigned long long>(info.expert_weight_bytes),
+                  static_cast<unsigned long long>(info.active_weight_bytes));
+        }
+    }
+
+    void prefill_reads_each_selected_expert_once() {
+        auto model = Model::load(arch_model("qwen3moe"), {.n_threads = 2, .on_progress = {}});
+        QVERIFY2(model, model ? "" : model.error().message.c_str());
+        const ModelInfo& info = (*model)->info();
+        const uint64_t per_expert = (*model)->impl().layers[0].experts.bytes_per_expert();
+        auto session = Session::create(*model, {.n_ctx = 64});
+        QVERIFY(session);
+        std::vector<int32_t> tokens(32);
+        for (size_t i = 0; i < tokens.size(); ++i) {
+            tokens[i] = static_cast<int32_t>((i * 37 + 11) % info.n_vocab);
+        }
+        QVERIFY(session->append(tokens));
+        const cpu::MoeTraffic& traffic = SessionAccess::impl(*session).forward.moe_traffic();
+        // One batch: each layer reads each expert some token chose once, not once per token
+        // (32 tokens × 3 routed = 96 uses a layer, over 8 experts).
+        QCOMPARE(traffic.routed_tokens, uint64_t{info.n_layer} * tokens.size());
+        QVERIFY(traffic.expert_loads >= uint64_t{info.n_layer} * info.n_expert_used);
+        QVERIFY2(traffic.expert_loads <= uint64_t{info.n_layer} * info.n_expert,
+                 qPrintable(QString("%1 expert loads").arg(traffic.expert_loads)));
+        QCOMPARE(traffic.expert_bytes, traffic.expert_loads * per_expert);
+    }
+
+    void attention_sinks_in_every_attention_path() {
+        // gpt-oss's sink logits join the softmax of the F16-cache attention (checked against
+        // llama.cpp in tst_architectures) and of the Q8_0-cache flash attention: the two caches
+        // agree within the Q8_0 rounding, far closer than either is to the model without sinks.
+        auto model = Model::load(arch_model("gpt_oss"), {.n_threads = 2, .on_progress = {}});
+        QVERIFY2(model, model ? "" : model.error().message.c_str());
+        const auto index = arch_index();
+        const auto tokens = index["tokens"].get<std::vector<int32_t>>();
+        auto last_logits = [&](KvCacheType type) {
+            auto session = Session::create(*model, {.n_ctx = 64, .kv_type = type});
+            if (!session) {
+                qWarning("%s", session.error().message.c_str());
+                return std::vector<float>{};
+            }
+            auto logits = session->append(tokens);
+            return logits ? std::vector<float>(logits->begin(), logits->end())
+                          : std::vector<float>{};
+        };
+        auto max_difference = [](const std::vector<float>& a, const std::vector<float>& b) {
+            double d = 0;
+            for (size_t i = 0; i < a.size(); ++i) {
+                d = std::max(d, std::abs(double(a[i]) - double(b[i])));
+            }
+            return d;
+        };
+        const auto f16 = last_logits(KvCacheType::f16);
+        const auto q8 = last_logits(KvCacheType::q8_0);
+        QVERIFY(!f16.empty() && f16.size() == q8.size());
+        // The same model with its sinks emptied (the engine then leaves them out).
+        auto& layers = const_cast<Model::Impl&>((*model)->impl()).layers;
+        std::vector<std::vector<float>> sinks;
+        for (auto& layer : layers) {
+            sinks.push_back(std::exchange(layer.attn_sinks, {}));
+        }
+        const auto f16_without = last_logits(KvCacheType::f16);
+        const auto q8_without = last_logits(KvCacheType::q8_0);
+        for (size_t il = 0; il < layers.size(); ++il) {
+            layers[il].attn_sinks = std::move(sinks[il]);
+        }
+        const double caches = max_difference(f16, q8);
+        const double sinks_f16 = max_difference(f16, f16_without);
+        const double sinks_q8 = max_difference(q8, q8_without);
+        qInfo("F16 vs Q8_0 cache %.2e; without sinks: F16 %.2e, Q8_0 %.2e", caches, sinks_f16,
+              sinks_q8);
+        QVERIFY2(caches * 10 < sinks_f16 && caches * 10 < sinks_q8,
+                 qPrintable(QString("caches differ by %1, the sinks move the logits by %2 / %3")
+                                .arg(caches)
+                                .arg(sinks_f16)
+                                .arg(sinks_q8)));
+    }
+
+    void greedy_matches_llama_cpp_data() {
+        QTest::addColumn<QString>("gguf");
+        QTest::addColumn<std::vector<int32_t>>("prompt");
+        QTest::addColumn<std::vector<int32_t>>("expected");
+        QTest::addColumn<std::vector<double>>("gaps");
+        const auto index = arch_index();
+        if (index.is_null()) {
+            QTest::newRow("index.json missing") << QString() << std::vector<int32_t>{}
+                                                << std::vector<int32_t>{} << std::vector<double>{};
+            return;
+        }
+        bool any = false;
+        for (const auto& m : index["models"]) {
+            if (m.contains("greedy")) {
+                any = true;
+                QTest::newRow(m["name"].get<std::string>().c_str())
+                    << QString::fromStdString(m["gguf"].get<std::string>())
+                    << m["greedy"]["prompt"].get<std::vector<int32_t>>()
+                    << m["greedy"]["tokens"].get<std::vector<int32_t>>()
+                    << m["greedy"]["gaps"].get<std::vector<double>>();
+            }
+        }
+        if (!any) {
+            QTest::newRow("no greedy tokens in index.json")
+                << QString() << std::vector<int32_t>{} << std::vector<int32_t>{}
+                << std::vector<double>{};
+        }
+    }
+
+    void greedy_matches_llama_cpp() {
+        // llama.cpp's procedure: the prompt as one batch, then one token at a time, each the
+        // argmax of the last logits. A step whose two best logits were within kNearTie in
+        // llama.cpp may go either way; none of these does.
+        constexpr double kNearTie = 1e-4;
+        QFETCH(QString, gguf);
+        QFETCH(std::vector<int32_t>, prompt);
+        QFETCH(std::vector<int32_t>, expected);
+        QFETCH(std::vector<double>, gaps);
+        QVERIFY2(!gguf.isEmpty(), "tests/data/arch/index.json is missing or records no greedy "
+                                  "tokens: run scripts/gen-arch-reference.py");
+        auto model = Model::load(test::data_dir() / "arch" / gguf.toStdString(),
+                                 {.n_threads = 2, .on_progress = {}});
+        QVERIFY2(model, model ? "" : model.error().message.c_str());
+        auto session = Session::create(*model, {.n_ctx = 64});
+        QVERIFY(session);
+        auto logits = session->append(prompt);
+        for (size_t step = 0; step < expected.size(); ++step) {
+            QVERIFY2(logits, logits ? "" : logits.error().message.c_str());
+            const auto best =
+                static_cast<int32_t>(std::ranges::max_element(*logits) - logits->begin());
+            if (best != expected[step]) {
+                QVERIFY2(gaps[step] < kNearTie,
+                         qPrintable(QString("step %1: token %2, llama.cpp's %3 (its margin %4)")
+                                        .arg(step)
+                                        .arg(best)
+                                        .arg(expected[step])
+                                        .arg(gaps[step])));
+                return;
+            }
+            logits = session->append(std::span(&best, 1));
+        }
+    }
+};
+
+QTEST_APPLESS_MAIN(TestMoe)
+#include "tst_moe.moc"
