@@ -5,7 +5,9 @@
 // scripts/gen-reasoning-reference.py).
 #include "hearth/chat_template.h"
 #include "hearth/reasoning.h"
+#include "hearth/tokenizer.h"
 #include "test_support.h"
+#include "tokenizer_test_support.h"
 
 #include <QtTest>
 #include <nlohmann/json.hpp>
@@ -113,31 +115,33 @@ private slots:
         QTest::addColumn<QString>("variable");
         const int tags = int(ReasoningSyntax::tags);
         const int boolean = int(ThinkingSwitchKind::boolean);
-        QTest::newRow("Qwen3") << "Qwen-Qwen3-0.6B" << tags << "<think>" << "</think>" << boolean
-                               << "enable_thinking";
-        QTest::newRow("Qwen3.5") << "Qwen3.5-4B" << tags << "<think>" << "</think>" << boolean
-                                 << "enable_thinking";
+        QTest::newRow("Qwen3") << "Qwen-Qwen3-0.6B" << tags << "<think>"
+                               << "</think>" << boolean << "enable_thinking";
+        QTest::newRow("Qwen3.5") << "Qwen3.5-4B" << tags << "<think>"
+                                 << "</think>" << boolean << "enable_thinking";
         QTest::newRow("gpt-oss") << "openai-gpt-oss-120b" << int(ReasoningSyntax::harmony) << ""
                                  << "" << int(ThinkingSwitchKind::effort) << "reasoning_effort";
-        QTest::newRow("R1 distill (Llama)") << "deepseek-ai-DeepSeek-R1-Distill-Llama-8B" << tags
-                                            << "<think>" << "</think>"
-                                            << int(ThinkingSwitchKind::none) << "";
-        QTest::newRow("SmolLM3") << "HuggingFaceTB-SmolLM3-3B" << tags << "<think>" << "</think>"
-                                 << boolean << "enable_thinking";
+        QTest::newRow("R1 distill (Llama)")
+            << "deepseek-ai-DeepSeek-R1-Distill-Llama-8B" << tags << "<think>"
+            << "</think>" << int(ThinkingSwitchKind::none) << "";
+        QTest::newRow("SmolLM3") << "HuggingFaceTB-SmolLM3-3B" << tags << "<think>"
+                                 << "</think>" << boolean << "enable_thinking";
         QTest::newRow("DeepSeek V3.1") << "deepseek-ai-DeepSeek-V3.1" << tags << "<think>"
                                        << "</think>" << boolean << "enable_thinking";
         QTest::newRow("Granite 3.3") << "ibm-granite-granite-3.3-2B-Instruct" << tags << "<think>"
                                      << "</think>" << boolean << "thinking";
-        QTest::newRow("Gemma 4") << "google-gemma-4-31B-it-interleaved" << tags << "<|channel>thought"
+        QTest::newRow("Gemma 4") << "google-gemma-4-31B-it-interleaved" << tags
+                                 << "<|channel>thought"
                                  << "<channel|>" << boolean << "enable_thinking";
         QTest::newRow("Ministral reasoning")
-            << "mistralai-Ministral-3-14B-Reasoning-2512" << tags << "[THINK]" << "[/THINK]"
-            << int(ThinkingSwitchKind::none) << "";
-        QTest::newRow("Qwen2.5: none") << "Qwen-Qwen2.5-7B-Instruct" << int(ReasoningSyntax::none)
-                                       << "" << "" << int(ThinkingSwitchKind::none) << "";
+            << "mistralai-Ministral-3-14B-Reasoning-2512" << tags << "[THINK]"
+            << "[/THINK]" << int(ThinkingSwitchKind::none) << "";
+        QTest::newRow("Qwen2.5: none")
+            << "Qwen-Qwen2.5-7B-Instruct" << int(ReasoningSyntax::none) << ""
+            << "" << int(ThinkingSwitchKind::none) << "";
         QTest::newRow("Llama 3.2: none")
-            << "meta-llama-Llama-3.2-3B-Instruct" << int(ReasoningSyntax::none) << "" << ""
-            << int(ThinkingSwitchKind::none) << "";
+            << "meta-llama-Llama-3.2-3B-Instruct" << int(ReasoningSyntax::none) << ""
+            << "" << int(ThinkingSwitchKind::none) << "";
     }
 
     void detects_markers_and_switches() {
@@ -164,14 +168,13 @@ private slots:
         QCOMPARE(int(tags.syntax), int(ReasoningSyntax::tags));
         QCOMPARE(QString::fromStdString(tags.close), QStringLiteral("</think>"));
         const std::set<std::string, std::less<>> oss{"<|channel|>", "<|message|>", "<|end|>"};
-        QCOMPARE(int(detect_reasoning_format("", [&](std::string_view t) {
-                         return oss.contains(t);
-                     }).syntax),
-                 int(ReasoningSyntax::harmony));
+        QCOMPARE(
+            int(detect_reasoning_format("", [&](std::string_view t) { return oss.contains(t); })
+                    .syntax),
+            int(ReasoningSyntax::harmony));
         // Only one of the pair: nothing.
-        QCOMPARE(int(detect_reasoning_format("", [](std::string_view t) {
-                         return t == "<think>";
-                     }).syntax),
+        QCOMPARE(int(detect_reasoning_format("", [](std::string_view t) { return t == "<think>"; })
+                         .syntax),
                  int(ReasoningSyntax::none));
     }
 
@@ -267,8 +270,8 @@ private slots:
         check_every_split(think_tags(), false, "No reasoning at all.", "", "No reasoning at all.",
                           false);
         // Multi-byte characters and white space inside the reasoning are kept as they are.
-        check_every_split(think_tags(), false, "<think>Grüße\n\n世界 🌍</think>→ ok", "Grüße\n\n世界 🌍",
-                          "→ ok", true);
+        check_every_split(think_tags(), false, "<think>Grüße\n\n世界 🌍</think>→ ok",
+                          "Grüße\n\n世界 🌍", "→ ok", true);
     }
 
     void unclosed_reasoning_is_all_reasoning() {
@@ -323,9 +326,10 @@ private slots:
         // Random bytes rich in marker fragments: chunked output equals whole output, nothing is
         // invented, and the splitter never holds back more than a marker's length.
         std::mt19937 rng(17);
-        const std::vector<std::string> parts{"<think>", "</think>", "<", "</", "think", ">", "a",
-                                             " ", "\n", "é", "<|channel|>", "<|message|>",
-                                             "<|end|>", "<|start|>", "analysis", "final"};
+        const std::vector<std::string> parts{"<think>", "</think>",  "<",           "</",
+                                             "think",   ">",         "a",           " ",
+                                             "\n",      "é",         "<|channel|>", "<|message|>",
+                                             "<|end|>", "<|start|>", "analysis",    "final"};
         for (const ReasoningFormat& format : {think_tags(), harmony()}) {
             for (int round = 0; round < 300; ++round) {
                 std::string reply;
@@ -351,6 +355,36 @@ private slots:
         const ReasoningDelta d = splitter.feed(header);
         QCOMPARE(d.answer, header);
         QCOMPARE(QString::fromStdString(splitter.feed("more").answer), QStringLiteral("more"));
+    }
+
+    void harmony_vocabulary_keeps_headers_and_ends_on_return() {
+        // As llama.cpp reads o200k_harmony: the headers' tokens and <|end|> are text the
+        // splitter reads, and <|return|> / <|call|> end generation instead of <|end|>.
+        test::GgufBuilder vocab;
+        vocab.str("tokenizer.ggml.model", "gpt2")
+            .str("tokenizer.ggml.pre", "gpt-2")
+            .strings("tokenizer.ggml.tokens",
+                     {"a", "<|start|>", "<|channel|>", "<|message|>", "<|end|>", "<|return|>",
+                      "<|call|>", "<|constrain|>"})
+            .ints("tokenizer.ggml.token_type", {1, 3, 3, 3, 3, 3, 3, 3})
+            .strings("tokenizer.ggml.merges", {});
+        auto tokenizer = test::from_bytes(vocab.bytes());
+        QVERIFY2(tokenizer, tokenizer ? "" : tokenizer.error().message.c_str());
+        QVERIFY(!tokenizer->is_end_of_generation(4));
+        QVERIFY(tokenizer->is_end_of_generation(5));
+        QVERIFY(tokenizer->is_end_of_generation(6));
+        const std::vector<int32_t> reply{2, 0, 3, 0, 4, 1};
+        QCOMPARE(QString::fromStdString(tokenizer->decode(reply, {.skip_special = true})),
+                 QStringLiteral("<|channel|>a<|message|>a<|end|><|start|>"));
+        // Without <|return|> and <|call|> (Phi-3's vocabulary), <|end|> still ends a turn.
+        test::GgufBuilder phi;
+        phi.str("tokenizer.ggml.model", "gpt2")
+            .str("tokenizer.ggml.pre", "gpt-2")
+            .strings("tokenizer.ggml.tokens", {"a", "<|end|>"})
+            .ints("tokenizer.ggml.token_type", {1, 3})
+            .strings("tokenizer.ggml.merges", {});
+        auto phi_tokenizer = test::from_bytes(phi.bytes());
+        QVERIFY(phi_tokenizer && phi_tokenizer->is_end_of_generation(1));
     }
 
     // ---- the splitter: harmony ----

@@ -42,8 +42,7 @@ bool is_space(char c) {
 }
 
 bool is_identifier_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
 
 // The names a template reads as top-level variables: identifiers inside {% %} and {{ }},
@@ -149,17 +148,17 @@ Result<nlohmann::ordered_json> ThinkingSwitch::variables(std::string_view choice
     const auto allowed = choices();
     if (std::find(allowed.begin(), allowed.end(), choice) == allowed.end()) {
         if (allowed.empty()) {
-            return fail(ErrorCode::invalid_argument,
-                        fmt::format("thinking '{}': this chat template has no thinking switch",
-                                    choice));
+            return fail(
+                ErrorCode::invalid_argument,
+                fmt::format("thinking '{}': this chat template has no thinking switch", choice));
         }
         std::string list;
         for (const auto& each : allowed) {
             list += (list.empty() ? "" : ", ") + each;
         }
-        return fail(ErrorCode::invalid_argument,
-                    fmt::format("thinking '{}': this chat template's {} takes {}", choice,
-                                variable, list));
+        return fail(
+            ErrorCode::invalid_argument,
+            fmt::format("thinking '{}': this chat template's {} takes {}", choice, variable, list));
     }
     if (kind == ThinkingSwitchKind::boolean) {
         out[variable] = choice == "on";
@@ -332,16 +331,15 @@ void ReasoningSplitter::feed_harmony(ReasoningDelta& out) {
             const std::string_view head = pending_;
             // A header starts with <|channel|> (the first, after the prompt's
             // "<|start|>assistant") or <|start|>; anything else is not harmony: plain answer.
-            const bool may_be_header = head.starts_with(kHarmonyChannel) ||
-                                       head.starts_with(kHarmonyStart) ||
-                                       kHarmonyChannel.starts_with(head) ||
-                                       kHarmonyStart.starts_with(head);
+            const bool may_be_header =
+                head.starts_with(kHarmonyChannel) || head.starts_with(kHarmonyStart) ||
+                kHarmonyChannel.starts_with(head) || kHarmonyStart.starts_with(head);
             size_t message = head.find(kHarmonyMessage);
             if (message != std::string_view::npos && message > kMaxHarmonyHeaderBytes) {
                 message = std::string_view::npos; // as if the stream had been cut before it
             }
-            if (!may_be_header || (message == std::string_view::npos &&
-                                   head.size() > kMaxHarmonyHeaderBytes)) {
+            if (!may_be_header ||
+                (message == std::string_view::npos && head.size() > kMaxHarmonyHeaderBytes)) {
                 format_.syntax = ReasoningSyntax::none; // from here on, all answer
                 if (phase_ == Phase::reasoning) {
                     reasoning_ws_.clear();
@@ -358,8 +356,8 @@ void ReasoningSplitter::feed_harmony(ReasoningDelta& out) {
             std::string_view channel;
             if (const size_t at = head.substr(0, message).find(kHarmonyChannel);
                 at != std::string_view::npos) {
-                channel = head.substr(at + kHarmonyChannel.size(),
-                                      message - at - kHarmonyChannel.size());
+                channel =
+                    head.substr(at + kHarmonyChannel.size(), message - at - kHarmonyChannel.size());
                 // "commentary json" or "commentary <|constrain|>json": the channel is one word.
                 channel = channel.substr(0, std::min(channel.find(' '), channel.find("<|")));
             }
