@@ -322,6 +322,32 @@ private slots:
                  QStringLiteral("  <think>x</think>"));
     }
 
+    void counts_the_reasoning_tokens_and_time() {
+        ReasoningSplitter splitter(think_tags(), false);
+        const std::vector<std::string> tokens{"<think>", "\n",       "Two",  " plus", " two", ".",
+                                              "\n",      "</think>", "\n\n", "Four",  "."};
+        std::string reasoning;
+        std::string answer;
+        for (size_t i = 0; i < tokens.size(); ++i) {
+            const ReasoningDelta d = splitter.feed_token(tokens[i], 100.0 + 10.0 * double(i));
+            reasoning += d.reasoning;
+            answer += d.answer;
+        }
+        QCOMPARE(QString::fromStdString(reasoning), QStringLiteral("Two plus two."));
+        QCOMPARE(QString::fromStdString(answer), QStringLiteral("Four."));
+        // Eight tokens up to and including </think>; "\n\n" is white space before the answer,
+        // so it counts as the answer's.
+        QCOMPARE(splitter.reasoning_tokens(), 8);
+        QCOMPARE(splitter.reasoning_ms(), 70.0);
+        // No reasoning: no tokens, no time; a leading white-space token is the answer's.
+        ReasoningSplitter plain(think_tags(), false);
+        for (const char* token : {" ", "Hi", "!"}) {
+            plain.feed_token(token, 5);
+        }
+        QCOMPARE(plain.reasoning_tokens(), 0);
+        QCOMPARE(plain.reasoning_ms(), 0.0);
+    }
+
     void hostile_streams_hold_back_little() {
         // Random bytes rich in marker fragments: chunked output equals whole output, nothing is
         // invented, and the splitter never holds back more than a marker's length.

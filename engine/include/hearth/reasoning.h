@@ -102,6 +102,16 @@ public:
     // The end of the reply: whatever was held back, where it belongs.
     ReasoningDelta finish();
 
+    // feed() for one generated token (TokenEvent: its text and when it came, in ms since
+    // generation started), counting the reasoning's tokens and time: a token belongs to the
+    // reasoning when it comes before the answer's first byte (the markers' tokens included).
+    ReasoningDelta feed_token(std::string_view text, double ms);
+    int32_t reasoning_tokens() const { return reasoning_tokens_; }
+    // From the first token to the last token of the reasoning; 0 without reasoning.
+    double reasoning_ms() const {
+        return reasoning_tokens_ > 0 ? last_reasoning_ms_ - first_ms_ : 0;
+    }
+
     Phase phase() const { return phase_; }
     // The reasoning was closed (the answer may still be empty).
     bool reasoning_closed() const { return closed_; }
@@ -121,7 +131,32 @@ private:
     bool reasoning_message_start_ = true; // drop white space until the reasoning's text
     bool in_harmony_header_ = false;
     bool harmony_reasoning_ = false; // the current harmony message is on the analysis channel
+    int32_t reasoning_tokens_ = 0;
+    int32_t undecided_tokens_ = 0; // tokens before the splitter knew where they belong
+    double first_ms_ = -1;
+    double last_reasoning_ms_ = 0;
 };
+
+// A reply's generation divided between its reasoning and its answer, so that each has its
+// own speed. Speeds are decode speeds: the first token's time (the prompt's prefill) is not
+// the reasoning's.
+struct ReplyTiming {
+    int32_t reasoning_tokens = 0;
+    double reasoning_ms = 0; // first token to the reasoning's last
+    int32_t answer_tokens = 0;
+    double answer_ms = 0; // the reasoning's last token to the reply's last
+
+    double reasoning_tokens_per_second() const {
+        return reasoning_tokens > 1 && reasoning_ms > 0
+                   ? (reasoning_tokens - 1) * 1000.0 / reasoning_ms
+                   : 0;
+    }
+    double answer_tokens_per_second() const {
+        return answer_tokens > 0 && answer_ms > 0 ? answer_tokens * 1000.0 / answer_ms : 0;
+    }
+};
+// `n_generated` and `decode_ms` as GenerationStats has them (decode_ms: first token to last).
+ReplyTiming reply_timing(const ReasoningSplitter& splitter, int32_t n_generated, double decode_ms);
 
 // A whole reply at once (a saved reply, the CLI's --json): what a splitter fed every byte
 // would give.

@@ -417,6 +417,33 @@ ReasoningDelta ReasoningSplitter::finish() {
     return out;
 }
 
+ReasoningDelta ReasoningSplitter::feed_token(std::string_view text, double ms) {
+    if (first_ms_ < 0) {
+        first_ms_ = ms;
+    }
+    const bool was_closed = closed_;
+    ReasoningDelta out = feed(text);
+    if (phase_ == Phase::undecided) {
+        ++undecided_tokens_;
+    } else if (phase_ == Phase::reasoning || closed_ != was_closed) {
+        reasoning_tokens_ += 1 + undecided_tokens_;
+        undecided_tokens_ = 0;
+        last_reasoning_ms_ = ms;
+    } else {
+        undecided_tokens_ = 0; // they were the answer's
+    }
+    return out;
+}
+
+ReplyTiming reply_timing(const ReasoningSplitter& splitter, int32_t n_generated, double decode_ms) {
+    ReplyTiming timing;
+    timing.reasoning_tokens = std::min(splitter.reasoning_tokens(), n_generated);
+    timing.reasoning_ms = std::min(splitter.reasoning_ms(), decode_ms);
+    timing.answer_tokens = n_generated - timing.reasoning_tokens;
+    timing.answer_ms = decode_ms - timing.reasoning_ms;
+    return timing;
+}
+
 SplitReply split_reasoning(const ReasoningFormat& format, bool starts_in_reasoning,
                            std::string_view reply) {
     ReasoningSplitter splitter(format, starts_in_reasoning);
