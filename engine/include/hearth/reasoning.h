@@ -119,7 +119,7 @@ public:
 private:
     void feed_tags(ReasoningDelta& out);
     void feed_harmony(ReasoningDelta& out);
-    void emit(ReasoningDelta& out, bool to_reasoning, std::string_view text);
+    void put(ReasoningDelta& out, bool to_reasoning, std::string_view text);
 
     ReasoningFormat format_;
     Phase phase_ = Phase::answer;

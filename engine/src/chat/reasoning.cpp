@@ -235,7 +235,7 @@ ReasoningSplitter::ReasoningSplitter(ReasoningFormat format, bool starts_in_reas
     in_harmony_header_ = format_.syntax == ReasoningSyntax::harmony;
 }
 
-void ReasoningSplitter::emit(ReasoningDelta& out, bool to_reasoning, std::string_view text) {
+void ReasoningSplitter::put(ReasoningDelta& out, bool to_reasoning, std::string_view text) {
     if (to_reasoning) {
         if (reasoning_message_start_) { // white space opening a message is dropped
             while (!text.empty() && is_space(text.front())) {
@@ -311,17 +311,17 @@ void ReasoningSplitter::feed_tags(ReasoningDelta& out) {
         const size_t close = pending_.find(format_.close);
         if (close == std::string::npos) {
             const size_t keep = partial_suffix(pending_, format_.close);
-            emit(out, true, std::string_view(pending_).substr(0, pending_.size() - keep));
+            put(out, true, std::string_view(pending_).substr(0, pending_.size() - keep));
             pending_.erase(0, pending_.size() - keep);
             return;
         }
-        emit(out, true, std::string_view(pending_).substr(0, close));
+        put(out, true, std::string_view(pending_).substr(0, close));
         reasoning_ws_.clear();
         closed_ = true;
         phase_ = Phase::answer;
         pending_.erase(0, close + format_.close.size());
     }
-    emit(out, false, pending_);
+    put(out, false, pending_);
     pending_.clear();
 }
 
@@ -346,7 +346,7 @@ void ReasoningSplitter::feed_harmony(ReasoningDelta& out) {
                     closed_ = true;
                 }
                 phase_ = Phase::answer;
-                emit(out, false, pending_);
+                put(out, false, pending_);
                 pending_.clear();
                 return;
             }
@@ -386,12 +386,12 @@ void ReasoningSplitter::feed_harmony(ReasoningDelta& out) {
             for (std::string_view marker : kHarmonyEnds) {
                 keep = std::max(keep, partial_suffix(pending_, marker));
             }
-            emit(out, harmony_reasoning_,
+            put(out, harmony_reasoning_,
                  std::string_view(pending_).substr(0, pending_.size() - keep));
             pending_.erase(0, pending_.size() - keep);
             return;
         }
-        emit(out, harmony_reasoning_, std::string_view(pending_).substr(0, end));
+        put(out, harmony_reasoning_, std::string_view(pending_).substr(0, end));
         pending_.erase(0, end + end_size);
         in_harmony_header_ = true;
     }
@@ -404,14 +404,14 @@ ReasoningDelta ReasoningSplitter::finish() {
     }
     if (format_.syntax == ReasoningSyntax::harmony) {
         if (!in_harmony_header_) { // a partial end marker: it was text after all
-            emit(out, harmony_reasoning_, pending_);
+            put(out, harmony_reasoning_, pending_);
         }
         // A header cut short is markup, not text: dropped.
     } else if (phase_ == Phase::reasoning) {
-        emit(out, true, pending_);
+        put(out, true, pending_);
     } else {
         phase_ = Phase::answer;
-        emit(out, false, pending_);
+        put(out, false, pending_);
     }
     pending_.clear();
     return out;
