@@ -186,8 +186,9 @@ signals:
     void previewReady(const PromptPreview& preview);
     // Compare mode: the columns' prompts first, then coalesced text per column, then the end.
     void compareStarted(quint64 id, const QList<ComparePrompt>& prompts);
-    void compareTokensArrived(quint64 id, int column, const QString& text, int generated,
-                              double ms);
+    // `reasoning` and `text` (the answer) as the column's template splits its reply.
+    void compareTokensArrived(quint64 id, int column, const QString& reasoning,
+                              const QString& text, int generated, double ms);
     void compareFinished(quint64 id, const QList<CompareColumnResult>& results,
                          const CompareSummary& summary);
     void compareFailed(quint64 id, const QString& message);

@@ -66,6 +66,7 @@ ColumnLayout {
         model: root.open ? 1 : 0
         delegate: Rectangle {
             Layout.fillWidth: true
+            Layout.bottomMargin: 6 // apart from the answer below
             implicitHeight: reasoning.implicitHeight
             color: "transparent"
             Rectangle {

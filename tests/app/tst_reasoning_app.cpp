@@ -3,6 +3,7 @@
 // message model streams reasoning and answer apart and says while it is thinking; and the
 // worker, on the real default model given a reasoning template, splits the reply, counts the
 // thinking's tokens, offers the template's switch and passes earlier reasoning back to it.
+#include "compare_controller.h"
 #include "conversation.h"
 #include "conversation_store.h"
 #include "engine_worker.h"
@@ -246,6 +247,30 @@ private slots:
         QVERIFY2(preview.text.contains(
                      QStringLiteral("<|im_start|>assistant\n<think>\nSimple sum.\n</think>\n\n4.")),
                  qPrintable(preview.text));
+
+        // Compare's columns split their replies the same way: a column of the model's own
+        // template has reasoning (shown collapsed), a ChatML column none.
+        CompareController compare;
+        compare.setEngine(worker);
+        QSignalSpy compared(&compare, &CompareController::finished);
+        for (int i = 0; i < 2; ++i) {
+            QVERIFY(compare.setColumnValue(i, "temperature", 0.0));
+            QVERIFY(compare.setColumnValue(i, "maxTokens", 8));
+        }
+        QVERIFY(compare.setColumnValue(1, "templateName", "chatml"));
+        QVERIFY2(compare.send("Say hello."), qPrintable(compare.error()));
+        QVERIFY(compared.wait(120000));
+        QVERIFY2(compare.error().isEmpty(), qPrintable(compare.error()));
+        const QModelIndex own = compare.columns()->index(0);
+        const QModelIndex chatml = compare.columns()->index(1);
+        QVERIFY(!own.data(CompareColumnModel::ReplyReasoningRole).toString().isEmpty());
+        QCOMPARE(own.data(CompareColumnModel::ReplyRole).toString(), QString());
+        QCOMPARE(own.data(CompareColumnModel::ReasoningTokensRole).toInt(), 8);
+        QVERIFY(own.data(CompareColumnModel::ReplyNoteRole)
+                    .toString()
+                    .contains(QStringLiteral("still thinking")));
+        QCOMPARE(chatml.data(CompareColumnModel::ReplyReasoningRole).toString(), QString());
+        QVERIFY(!chatml.data(CompareColumnModel::ReplyRole).toString().isEmpty());
     }
 };
 
