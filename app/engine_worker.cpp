@@ -45,6 +45,15 @@ std::vector<hearth::ChatMessage> toEngine(const QList<ChatTurn>& turns) {
     return messages;
 }
 
+// The template variables for the thinking switch's `choice`: none for "" or for a choice the
+// template does not offer (a setting kept from another model), so that it is the template's
+// default rather than an error.
+nlohmann::ordered_json thinkingVariables(const hearth::PromptFormat& format,
+                                         const QString& choice) {
+    auto variables = format.reasoning.thinking_switch.variables(choice.toStdString());
+    return variables ? *variables : nlohmann::ordered_json::object();
+}
+
 QString describe(const hearth::Error& error) {
     return qstr(error.message);
 }
@@ -289,10 +298,7 @@ void EngineWorker::generate(const GenerationRequest& request) {
     sampling.trace = request.traceTopN > 0;
     sampling.trace_top_n = std::max(request.traceTopN, 1);
 
-    // The template's thinking switch, when it offers the choice asked for.
-    auto thinking = (*prompt)->reasoning.thinking_switch.variables(request.thinking.toStdString());
-    const nlohmann::ordered_json variables =
-        thinking ? *thinking : nlohmann::ordered_json::object();
+    const nlohmann::ordered_json variables = thinkingVariables(**prompt, request.thinking);
 
     hearth::ReasoningSplitter splitter;
     bool opened = false;
@@ -398,7 +404,7 @@ void EngineWorker::generate(const GenerationRequest& request) {
 }
 
 void EngineWorker::renderPreview(quint64 id, const QList<ChatTurn>& messages,
-                                 const QString& templateName) {
+                                 const QString& templateName, const QString& thinking) {
     PromptPreview preview;
     preview.id = id;
     if (!m_model) {
@@ -419,7 +425,7 @@ void EngineWorker::renderPreview(quint64 id, const QList<ChatTurn>& messages,
         preview.warnings << qstr(warning.message);
     }
     const std::vector<hearth::ChatMessage> engineMessages = toEngine(messages);
-    auto text = hearth::render_prompt(f, engineMessages, true);
+    auto text = hearth::render_prompt(f, engineMessages, true, thinkingVariables(f, thinking));
     if (!text) {
         preview.error = describe(text.error());
         emit previewReady(preview);

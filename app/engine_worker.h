@@ -146,7 +146,9 @@ public:
                    const QString& kvType = QStringLiteral("f16"));
     void unloadModel();
     void generate(const GenerationRequest& request);
-    void renderPreview(quint64 id, const QList<ChatTurn>& messages, const QString& templateName);
+    // `thinking`: as GenerationRequest::thinking, so that the preview is the prompt sent.
+    void renderPreview(quint64 id, const QList<ChatTurn>& messages, const QString& templateName,
+                       const QString& thinking = QString());
     // Compare mode: every column generated together in one batch, one Session per column
     // kept between requests (defined in compare/engine_worker_compare.cpp).
     void generateCompare(const CompareRequest& request);
@@ -187,8 +189,8 @@ signals:
     // Compare mode: the columns' prompts first, then coalesced text per column, then the end.
     void compareStarted(quint64 id, const QList<ComparePrompt>& prompts);
     // `reasoning` and `text` (the answer) as the column's template splits its reply.
-    void compareTokensArrived(quint64 id, int column, const QString& reasoning,
-                              const QString& text, int generated, double ms);
+    void compareTokensArrived(quint64 id, int column, const QString& reasoning, const QString& text,
+                              int generated, double ms);
     void compareFinished(quint64 id, const QList<CompareColumnResult>& results,
                          const CompareSummary& summary);
     void compareFailed(quint64 id, const QString& message);

@@ -247,6 +247,18 @@ private slots:
         QVERIFY2(preview.text.contains(
                      QStringLiteral("<|im_start|>assistant\n<think>\nSimple sum.\n</think>\n\n4.")),
                  qPrintable(preview.text));
+        QVERIFY(preview.text.endsWith(QStringLiteral("<|im_start|>assistant\n<think>\n")));
+        // The preview is the prompt sent: with the switch off, the template closes the
+        // reasoning; a choice this template does not offer leaves its default.
+        previews.clear();
+        engine.post([worker, turns] { worker->renderPreview(8, turns, QString(), "off"); });
+        QVERIFY(previews.wait(60000));
+        QVERIFY(previews[0][0].value<PromptPreview>().text.endsWith(
+            QStringLiteral("<think>\n\n</think>\n\n")));
+        previews.clear();
+        engine.post([worker, turns] { worker->renderPreview(9, turns, QString(), "high"); });
+        QVERIFY(previews.wait(60000));
+        QCOMPARE(previews[0][0].value<PromptPreview>().text, preview.text);
 
         // Compare's columns split their replies the same way: a column of the model's own
         // template has reasoning (shown collapsed), a ChatML column none.

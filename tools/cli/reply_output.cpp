@@ -44,8 +44,6 @@ void ReplyPrinter::finish() {
 }
 
 void ReplyPrinter::print(const ReasoningDelta& delta) {
-    reasoning_ += delta.reasoning;
-    answer_ += delta.answer;
     if (!show_) {
         return;
     }

@@ -20,8 +20,8 @@ namespace hearth::cli {
 // switch or another one.
 Result<nlohmann::ordered_json> read_thinking(const Args& args, const PromptFormat& format);
 
-// Streams one reply to `out`, split as `format` marks it. With `show` false it only collects
-// (run --json prints at the end).
+// Streams one reply to `out`, split as `format` marks it. With `show` false it prints nothing
+// and only counts the reasoning's tokens and time (run --json prints at the end).
 class ReplyPrinter {
 public:
     ReplyPrinter(const ReasoningFormat& format, bool starts_in_reasoning, std::FILE* out,
@@ -30,8 +30,6 @@ public:
     void on_token(const TokenEvent& event);
     void finish(); // prints what the splitter held back and ends the reasoning's block
 
-    const std::string& reasoning() const { return reasoning_; }
-    const std::string& answer() const { return answer_; }
     const ReasoningSplitter& splitter() const { return splitter_; }
 
 private:
@@ -43,8 +41,6 @@ private:
     bool terminal_;
     bool in_reasoning_block_ = false;
     bool reasoning_block_done_ = false;
-    std::string reasoning_;
-    std::string answer_;
 };
 
 // run --json: the reply (reasoning and answer apart) and its timings, as one JSON object on
