@@ -73,6 +73,8 @@ ChatController::ChatController(QObject* parent)
 
     // Settings edited in the panels belong to the conversation on screen.
     connect(&m_sampling, &SamplingSettings::changed, this, &ChatController::storeSettingsInCurrent);
+    // The thinking switch changes the prompt.
+    connect(&m_sampling, &SamplingSettings::changed, this, &ChatController::schedulePreview);
     connect(&m_preview, &TemplatePreview::templateNameChanged, this, [this] {
         storeSettingsInCurrent();
         schedulePreview();
@@ -88,14 +90,15 @@ ChatController::ChatController(QObject* parent)
             turns.push_back({QStringLiteral("system"), m_systemPrompt});
         }
         for (const Message& message : m_messages.messages()) {
-            turns.push_back({message.role, message.text});
+            turns.push_back({message.role, message.text, message.reasoning});
         }
         if (turns.isEmpty() || turns.last().role != QLatin1String("user")) {
             turns.push_back({QStringLiteral("user"), kNextMessagePlaceholder});
         }
         const quint64 id = ++m_previewRequest;
-        m_engine->post([worker = m_engine->worker(), id, turns, name = m_preview.templateName()] {
-            worker->renderPreview(id, turns, name);
+        m_engine->post([worker = m_engine->worker(), id, turns, name = m_preview.templateName(),
+                        thinking = m_sampling.thinking()] {
+            worker->renderPreview(id, turns, name, thinking);
         });
     });
 }

@@ -59,6 +59,9 @@ class ChatController : public QObject {
     Q_PROPERTY(QString modelDetails READ modelDetails NOTIFY modelChanged)
     Q_PROPERTY(QString modelPath READ modelPath NOTIFY modelChanged)
     Q_PROPERTY(QString modelError READ modelError NOTIFY modelChanged)
+    // The loaded model's thinking switch ("on", "off" or "low", "medium", "high"), empty when
+    // its template has none: the sampling panel shows the switch only then.
+    Q_PROPERTY(QStringList thinkingChoices READ thinkingChoices NOTIFY modelChanged)
     Q_PROPERTY(QString modelsDirectory READ modelsDirectory CONSTANT)
 
     Q_PROPERTY(bool busy READ busy NOTIFY busyChanged)
@@ -99,6 +102,7 @@ public:
     QString modelDetails() const;
     QString modelPath() const { return m_modelPath; }
     QString modelError() const { return m_modelError; }
+    QStringList thinkingChoices() const { return m_model.thinkingChoices; }
     static QString modelsDirectory();
 
     bool busy() const { return m_activeRequest != 0; }
@@ -158,14 +162,15 @@ private:
 
     void onModelLoaded(const ModelSummary& summary);
     void onLoadFailed(const QString& message);
-    void onTokens(quint64 id, const QString& text, int generated, double ms);
+    void onTokens(quint64 id, const QString& reasoning, const QString& answer, int generated,
+                  int reasoningTokens, double ms);
     void onFinished(quint64 id, const GenerationResult& result);
     void onFailed(quint64 id, const QString& message);
 
     std::optional<Conversation> current() const;
     QString displayName(const QString& modelPath) const;
     void startReply(quint64 seed);
-    void endReply(const QString& text, const MessageStats& stats);
+    void endReply(const QString& reasoning, const QString& text, const MessageStats& stats);
     void commit(Conversation& conversation); // list model and disk
     void showConversation(const Conversation& conversation);
     void storeSettingsInCurrent();

@@ -7,8 +7,14 @@
 namespace {
 
 MessageStats toStats(const GenerationResult& result) {
-    return {result.promptTokens,          result.generatedTokens, result.prefillTokensPerSecond,
-            result.decodeTokensPerSecond, result.ttftMs,          result.stopReason};
+    MessageStats stats{
+        result.promptTokens,          result.generatedTokens, result.prefillTokensPerSecond,
+        result.decodeTokensPerSecond, result.ttftMs,          result.stopReason};
+    stats.reasoningTokens = result.reasoningTokens;
+    stats.reasoningMs = result.reasoningMs;
+    stats.reasoningTokensPerSecond = result.reasoningTokensPerSecond;
+    stats.answerTokensPerSecond = result.answerTokensPerSecond;
+    return stats;
 }
 
 } // namespace
@@ -40,11 +46,12 @@ void ChatController::startReply(quint64 seed) {
         request.messages.push_back({QStringLiteral("system"), m_systemPrompt});
     }
     for (const Message& message : m_messages.messages()) {
-        request.messages.push_back({message.role, message.text});
+        request.messages.push_back({message.role, message.text, message.reasoning});
     }
     request.sampling = m_sampling.toParams(seed);
     request.maxTokens = m_sampling.maxTokens();
     request.templateName = m_preview.templateName();
+    request.thinking = m_sampling.thinking();
     m_lastSeed = seed;
     m_activeRequest = request.id;
     m_replyConversationId = m_currentId;
@@ -83,38 +90,42 @@ bool ChatController::regenerate(bool sameSeed) {
     return true;
 }
 
-void ChatController::onTokens(quint64 id, const QString& text, int generated, double ms) {
+void ChatController::onTokens(quint64 id, const QString& reasoning, const QString& answer,
+                              int generated, int reasoningTokens, double ms) {
     if (id != m_activeRequest) {
         return;
     }
     if (m_replyConversationId == m_currentId) {
-        m_messages.appendText(m_messages.streamingRow(), text);
+        m_messages.appendText(m_messages.streamingRow(), reasoning, answer);
     }
-    m_gauge.progress(generated, ms);
+    m_gauge.progress(generated, ms, reasoningTokens);
     if (m_gauge.decodeTokensPerSecond() > 0) {
         setStatus(
             QStringLiteral("Generating… %1 tok/s").arg(m_gauge.decodeTokensPerSecond(), 0, 'f', 1));
     }
 }
 
-void ChatController::endReply(const QString& text, const MessageStats& stats) {
+void ChatController::endReply(const QString& reasoning, const QString& text,
+                              const MessageStats& stats) {
     const QString conversationId = m_replyConversationId;
     m_activeRequest = 0;
     m_replyConversationId.clear();
     if (conversationId == m_currentId && m_messages.streamingRow() >= 0) {
-        m_messages.finishStreaming(m_messages.streamingRow(), text, stats);
+        m_messages.finishStreaming(m_messages.streamingRow(), reasoning, text, stats);
     }
     if (const Conversation* found = m_list.find(conversationId)) {
         Conversation conversation = *found;
         if (conversationId == m_currentId) {
             conversation.messages = m_messages.messages();
         } else {
-            conversation.messages.push_back({QStringLiteral("assistant"), text, stats, {}});
+            conversation.messages.push_back(
+                {QStringLiteral("assistant"), text, stats, {}, reasoning});
         }
         // A reply that produced nothing at all is not kept.
         if (!conversation.messages.isEmpty() &&
             conversation.messages.last().role == QLatin1String("assistant") &&
-            conversation.messages.last().text.isEmpty()) {
+            conversation.messages.last().text.isEmpty() &&
+            conversation.messages.last().reasoning.isEmpty()) {
             conversation.messages.removeLast();
             if (conversationId == m_currentId) {
                 m_messages.setMessages(conversation.messages);
@@ -130,10 +141,13 @@ void ChatController::onFinished(quint64 id, const GenerationResult& result) {
         return;
     }
     // The streamed text is what the user saw; the result's is the same without a stop string.
-    endReply(result.text.isEmpty() && m_messages.streamingRow() >= 0
-                 ? m_messages.messages().at(m_messages.streamingRow()).text
-                 : result.text,
-             toStats(result));
+    const bool streamedOnly =
+        result.text.isEmpty() && result.reasoning.isEmpty() && m_messages.streamingRow() >= 0;
+    const Message* streamed =
+        streamedOnly ? &m_messages.messages().at(m_messages.streamingRow()) : nullptr;
+    const QString reasoning = streamed ? streamed->reasoning : result.reasoning;
+    const QString text = streamed ? streamed->text : result.text;
+    endReply(reasoning, text, toStats(result));
     m_gauge.generationFinished(result);
     QString status = QStringLiteral("%1 tokens · %2 tok/s")
                          .arg(result.generatedTokens)
@@ -153,7 +167,7 @@ void ChatController::onFailed(quint64 id, const QString& message) {
     if (id != m_activeRequest) {
         return;
     }
-    endReply(QString(), {});
+    endReply(QString(), QString(), {});
     m_gauge.generationFinished({});
     setStatus(QStringLiteral("Could not generate: %1").arg(message));
     emit replyFinished(QString());

@@ -65,15 +65,37 @@ QString MessageStats::summary() const {
         return {};
     }
     QStringList parts;
-    parts << QStringLiteral("%1 tokens").arg(generatedTokens);
-    if (decodeTokensPerSecond > 0) {
-        parts << QStringLiteral("%1 tok/s").arg(decodeTokensPerSecond, 0, 'f', 1);
+    if (reasoningTokens > 0) {
+        parts << QStringLiteral("answer %1 tokens").arg(generatedTokens - reasoningTokens);
+        if (answerTokensPerSecond > 0) {
+            parts << QStringLiteral("%1 tok/s").arg(answerTokensPerSecond, 0, 'f', 1);
+        }
+    } else {
+        parts << QStringLiteral("%1 tokens").arg(generatedTokens);
+        if (decodeTokensPerSecond > 0) {
+            parts << QStringLiteral("%1 tok/s").arg(decodeTokensPerSecond, 0, 'f', 1);
+        }
     }
     if (ttftMs > 0) {
         parts << QStringLiteral("first token %1 ms").arg(qRound(ttftMs));
     }
     if (!stopReason.isEmpty()) {
         parts << QStringLiteral("stopped: %1").arg(stopReason);
+    }
+    return parts.join(QStringLiteral(" · "));
+}
+
+QString MessageStats::thinkingSummary() const {
+    if (reasoningTokens <= 0) {
+        return {};
+    }
+    QStringList parts;
+    parts << (reasoningMs >= 1000
+                  ? QStringLiteral("Thought for %1 s").arg(reasoningMs / 1000.0, 0, 'f', 1)
+                  : QStringLiteral("Thought for %1 ms").arg(qRound(reasoningMs)));
+    parts << QStringLiteral("%1 tokens").arg(reasoningTokens);
+    if (reasoningTokensPerSecond > 0) {
+        parts << QStringLiteral("%1 tok/s").arg(reasoningTokensPerSecond, 0, 'f', 1);
     }
     return parts.join(QStringLiteral(" · "));
 }
@@ -103,6 +125,9 @@ json conversationToJson(const Conversation& conversation) {
     json messages = json::array();
     for (const Message& message : conversation.messages) {
         json m{{"role", utf8(message.role)}, {"text", utf8(message.text)}};
+        if (!message.reasoning.isEmpty()) {
+            m["reasoning"] = utf8(message.reasoning);
+        }
         if (!message.stats.isEmpty()) {
             const MessageStats& s = message.stats;
             m["stats"] = {{"prompt_tokens", s.promptTokens},
@@ -111,6 +136,12 @@ json conversationToJson(const Conversation& conversation) {
                           {"decode_tokens_per_second", s.decodeTokensPerSecond},
                           {"ttft_ms", s.ttftMs},
                           {"stop_reason", utf8(s.stopReason)}};
+            if (s.reasoningTokens > 0) {
+                m["stats"]["reasoning_tokens"] = s.reasoningTokens;
+                m["stats"]["reasoning_ms"] = s.reasoningMs;
+                m["stats"]["reasoning_tokens_per_second"] = s.reasoningTokensPerSecond;
+                m["stats"]["answer_tokens_per_second"] = s.answerTokensPerSecond;
+            }
         }
         messages.push_back(std::move(m));
     }
@@ -137,8 +168,9 @@ namespace {
 // INT_MAX, rates and times finite and not negative. "" when they are, else what is wrong.
 QString readStats(const json& stats, MessageStats* out) {
     MessageStats s;
-    for (auto [key, target] :
-         {std::pair{"prompt_tokens", &s.promptTokens}, {"generated_tokens", &s.generatedTokens}}) {
+    for (auto [key, target] : {std::pair{"prompt_tokens", &s.promptTokens},
+                               {"generated_tokens", &s.generatedTokens},
+                               {"reasoning_tokens", &s.reasoningTokens}}) {
         const auto it = stats.find(key);
         if (it == stats.end()) {
             continue;
@@ -153,7 +185,10 @@ QString readStats(const json& stats, MessageStats* out) {
     }
     for (auto [key, target] : {std::pair{"prefill_tokens_per_second", &s.prefillTokensPerSecond},
                                {"decode_tokens_per_second", &s.decodeTokensPerSecond},
-                               {"ttft_ms", &s.ttftMs}}) {
+                               {"ttft_ms", &s.ttftMs},
+                               {"reasoning_ms", &s.reasoningMs},
+                               {"reasoning_tokens_per_second", &s.reasoningTokensPerSecond},
+                               {"answer_tokens_per_second", &s.answerTokensPerSecond}}) {
         const auto it = stats.find(key);
         if (it == stats.end()) {
             continue;
@@ -169,6 +204,9 @@ QString readStats(const json& stats, MessageStats* out) {
             return QStringLiteral("its \"stop_reason\" is not a string");
         }
         s.stopReason = qstr(*it);
+    }
+    if (s.reasoningTokens > s.generatedTokens) {
+        return QStringLiteral("its \"reasoning_tokens\" is more than its \"generated_tokens\"");
     }
     *out = s;
     return {};
@@ -266,6 +304,14 @@ bool readConversation(const json& root, Conversation* conversation, QString* err
                                            "holds \"user\" and \"assistant\" messages")
                                 .arg(i)
                                 .arg(message.role.left(40)));
+        }
+        if (const auto reasoning = m.find("reasoning"); reasoning != m.end()) {
+            if (!reasoning->is_string() || message.role != QLatin1String("assistant")) {
+                return failWith(QStringLiteral("message %1 has a \"reasoning\" that is not an "
+                                               "assistant reply's text")
+                                    .arg(i));
+            }
+            message.reasoning = qstr(*reasoning);
         }
         if (const auto stats = m.find("stats"); stats != m.end() && stats->is_object()) {
             if (QString bad = readStats(*stats, &message.stats); !bad.isEmpty()) {

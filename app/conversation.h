@@ -17,10 +17,19 @@ struct MessageStats {
     double decodeTokensPerSecond = 0;
     double ttftMs = 0;
     QString stopReason;
+    // A reasoning reply's thinking (hearth::ReplyTiming): its tokens (of generatedTokens), its
+    // time from the first token, and the two parts' own speeds. 0 without reasoning.
+    int reasoningTokens = 0;
+    double reasoningMs = 0;
+    double reasoningTokensPerSecond = 0;
+    double answerTokensPerSecond = 0;
 
     bool isEmpty() const { return generatedTokens == 0 && stopReason.isEmpty(); }
-    // "42 tokens · 88.1 tok/s · first token 120 ms · stopped: end of generation"
+    // "42 tokens · 88.1 tok/s · first token 120 ms · stopped: end of generation"; with
+    // reasoning, the answer's tokens and speed ("answer 40 tokens · 41.0 tok/s · …").
     QString summary() const;
+    // "Thought for 3.1 s · 120 tokens · 38.4 tok/s", or "" without reasoning.
+    QString thinkingSummary() const;
 };
 
 struct Message {
@@ -30,6 +39,9 @@ struct Message {
     // The sampler's view of each generated token, for the token inspector. Kept while the
     // app runs, never saved: a reloaded conversation has no traces.
     QList<TokenTrace> tokens;
+    // An assistant reply's reasoning ("thinking"), apart from its answer (`text`); saved as
+    // "reasoning", absent in files from before it existed.
+    QString reasoning = {};
 };
 
 struct Conversation {

@@ -39,9 +39,19 @@ std::vector<hearth::ChatMessage> toEngine(const QList<ChatTurn>& turns) {
     std::vector<hearth::ChatMessage> messages;
     messages.reserve(size_t(turns.size()));
     for (const ChatTurn& turn : turns) {
-        messages.push_back({turn.role.toStdString(), turn.text.toStdString()});
+        messages.push_back(
+            {turn.role.toStdString(), turn.text.toStdString(), turn.reasoning.toStdString()});
     }
     return messages;
+}
+
+// The template variables for the thinking switch's `choice`: none for "" or for a choice the
+// template does not offer (a setting kept from another model), so that it is the template's
+// default rather than an error.
+nlohmann::ordered_json thinkingVariables(const hearth::PromptFormat& format,
+                                         const QString& choice) {
+    auto variables = format.reasoning.thinking_switch.variables(choice.toStdString());
+    return variables ? *variables : nlohmann::ordered_json::object();
 }
 
 QString describe(const hearth::Error& error) {
@@ -175,6 +185,9 @@ void EngineWorker::loadModel(const QString& path, int contextLength, int threads
     if (auto resolved = format(QString()); resolved) {
         summary.templateName = qstr((*resolved)->choice.name);
         summary.templateReason = qstr((*resolved)->choice.reason);
+        for (const std::string& choice : (*resolved)->reasoning.thinking_switch.choices()) {
+            summary.thinkingChoices << qstr(choice);
+        }
     }
     emit modelLoaded(summary);
 }
@@ -285,7 +298,11 @@ void EngineWorker::generate(const GenerationRequest& request) {
     sampling.trace = request.traceTopN > 0;
     sampling.trace_top_n = std::max(request.traceTopN, 1);
 
-    std::string pending; // text not yet sent to the GUI thread
+    const nlohmann::ordered_json variables = thinkingVariables(**prompt, request.thinking);
+
+    hearth::ReasoningSplitter splitter;
+    bool opened = false;
+    hearth::ReasoningDelta pending; // text not yet sent to the GUI thread
     QList<TokenTrace> pendingTraces;
     int generated = 0;
     QElapsedTimer sinceFlush;
@@ -296,8 +313,10 @@ void EngineWorker::generate(const GenerationRequest& request) {
             pendingTraces.clear();
         }
         if (!pending.empty()) {
-            emit tokensArrived(request.id, QString::fromStdString(pending), generated, ms);
-            pending.clear();
+            emit tokensArrived(request.id, QString::fromStdString(pending.reasoning),
+                               QString::fromStdString(pending.answer), generated,
+                               splitter.reasoning_tokens(), ms);
+            pending = {};
         }
         sinceFlush.restart();
     };
@@ -309,7 +328,9 @@ void EngineWorker::generate(const GenerationRequest& request) {
                     TokenTrace::fromEngine(event.token, *event.trace, m_model->tokenizer()));
             }
         }
-        pending += event.text;
+        hearth::ReasoningDelta delta = splitter.feed_token(event.text, event.ms);
+        pending.reasoning += delta.reasoning;
+        pending.answer += delta.answer;
         if (sinceFlush.elapsed() >= kFlushIntervalMs) {
             flush(event.ms);
         }
@@ -319,11 +340,15 @@ void EngineWorker::generate(const GenerationRequest& request) {
     hearth::Result<hearth::GenerationStats> stats =
         hearth::fail(hearth::ErrorCode::context_full, "");
     while (true) {
-        auto text = hearth::render_prompt(**prompt, messages, true);
+        auto text = hearth::render_prompt(**prompt, messages, true, variables);
         if (!text) {
             emit generationFailed(request.id, describe(text.error()));
             return;
         }
+        // A retry after a full context starts the reply again.
+        opened = hearth::prompt_opens_reasoning((*prompt)->reasoning, *text);
+        splitter = hearth::ReasoningSplitter((*prompt)->reasoning, opened);
+        pending = {};
         auto tokens = hearth::tokenize_prompt(m_model->tokenizer(), *text);
         if (!tokens) {
             emit generationFailed(request.id, describe(tokens.error()));
@@ -345,7 +370,17 @@ void EngineWorker::generate(const GenerationRequest& request) {
         emit generationFailed(request.id, describe(stats.error()));
         return;
     }
+    {
+        const hearth::ReasoningDelta rest = splitter.finish();
+        pending.reasoning += rest.reasoning;
+        pending.answer += rest.answer;
+    }
     flush(stats->prefill_ms + stats->decode_ms);
+    // The reply without a stop string, split as it streamed.
+    const hearth::SplitReply reply =
+        hearth::split_reasoning((*prompt)->reasoning, opened, stats->text);
+    const hearth::ReplyTiming timing =
+        hearth::reply_timing(splitter, stats->n_generated, stats->decode_ms);
     GenerationResult result;
     result.promptTokens = stats->n_prompt;
     result.reusedTokens = stats->n_reused;
@@ -357,14 +392,19 @@ void EngineWorker::generate(const GenerationRequest& request) {
     result.prefillTokensPerSecond = stats->prefill_tokens_per_second();
     result.decodeTokensPerSecond = stats->decode_tokens_per_second();
     result.stopReason = stopReasonText(stats->stop);
-    result.text = qstr(stats->text);
+    result.text = qstr(reply.answer);
+    result.reasoning = qstr(reply.reasoning);
+    result.reasoningTokens = timing.reasoning_tokens;
+    result.reasoningMs = timing.reasoning_ms;
+    result.reasoningTokensPerSecond = timing.reasoning_tokens_per_second();
+    result.answerTokensPerSecond = timing.answer_tokens_per_second();
     result.kvUsed = int(m_session->cached_tokens().size());
     result.droppedTurns = dropped;
     emit generationFinished(request.id, result);
 }
 
 void EngineWorker::renderPreview(quint64 id, const QList<ChatTurn>& messages,
-                                 const QString& templateName) {
+                                 const QString& templateName, const QString& thinking) {
     PromptPreview preview;
     preview.id = id;
     if (!m_model) {
@@ -385,7 +425,7 @@ void EngineWorker::renderPreview(quint64 id, const QList<ChatTurn>& messages,
         preview.warnings << qstr(warning.message);
     }
     const std::vector<hearth::ChatMessage> engineMessages = toEngine(messages);
-    auto text = hearth::render_prompt(f, engineMessages, true);
+    auto text = hearth::render_prompt(f, engineMessages, true, thinkingVariables(f, thinking));
     if (!text) {
         preview.error = describe(text.error());
         emit previewReady(preview);

@@ -32,6 +32,7 @@ class CompareModelPool;
 struct ChatTurn {
     QString role; // "system", "user", "assistant"
     QString text;
+    QString reasoning = {}; // an assistant turn's, passed to the template as reasoning_content
 };
 
 struct ModelSummary {
@@ -66,6 +67,8 @@ struct ModelSummary {
     qint64 planTotalBytes = 0;
     QString templateName; // what "" resolves to for this model
     QString templateReason;
+    // Its template's thinking switch (hearth::ThinkingSwitch::choices), empty without one.
+    QStringList thinkingChoices;
 };
 
 struct GenerationRequest {
@@ -74,6 +77,9 @@ struct GenerationRequest {
     hearth::SamplingParams sampling;
     int maxTokens = 512;
     QString templateName; // "" = the model's own or the best match
+    // The thinking switch's choice (SamplingSettings::thinking): "" leaves the template's
+    // default; a choice the template does not offer is left out too.
+    QString thinking;
     // Candidates kept per sampling stage for the token inspector; 0: no trace. A few are
     // cheap: the sampler's cost is one partial sort per stage.
     int traceTopN = 8;
@@ -91,7 +97,13 @@ struct GenerationResult {
     double decodeTokensPerSecond = 0;
     QString
         stopReason; // "end of generation", "stop string", "max tokens", "context full", "cancelled"
-    QString text;
+    QString text;   // the answer: a reasoning model's reply without its reasoning
+    QString reasoning; // the reply's reasoning, "" when none
+    // hearth::ReplyTiming: the reasoning's tokens and time, and each part's speed.
+    int reasoningTokens = 0;
+    double reasoningMs = 0;
+    double reasoningTokensPerSecond = 0;
+    double answerTokensPerSecond = 0;
     int kvUsed = 0;       // tokens in the cache afterwards
     int droppedTurns = 0; // oldest turns left out because the context was full
 };
@@ -134,7 +146,9 @@ public:
                    const QString& kvType = QStringLiteral("f16"));
     void unloadModel();
     void generate(const GenerationRequest& request);
-    void renderPreview(quint64 id, const QList<ChatTurn>& messages, const QString& templateName);
+    // `thinking`: as GenerationRequest::thinking, so that the preview is the prompt sent.
+    void renderPreview(quint64 id, const QList<ChatTurn>& messages, const QString& templateName,
+                       const QString& thinking = QString());
     // Compare mode: every column generated together in one batch, one Session per column
     // kept between requests (defined in compare/engine_worker_compare.cpp).
     void generateCompare(const CompareRequest& request);
@@ -161,8 +175,11 @@ signals:
     void modelLoaded(const ModelSummary& summary);
     void loadFailed(const QString& message);
     void modelUnloaded();
-    // New text of request `id`; `generated` tokens so far, `ms` since the request started.
-    void tokensArrived(quint64 id, const QString& text, int generated, double ms);
+    // New text of request `id`, split into reasoning and answer (hearth::ReasoningSplitter);
+    // `generated` tokens so far, `reasoningTokens` of them the reasoning's, `ms` since the
+    // request started.
+    void tokensArrived(quint64 id, const QString& reasoning, const QString& answer, int generated,
+                       int reasoningTokens, double ms);
     // The sampling traces of request `id`'s tokens since the last flush, in order; sent just
     // before the tokensArrived of the same flush.
     void tracesArrived(quint64 id, const QList<TokenTrace>& traces);
@@ -171,8 +188,9 @@ signals:
     void previewReady(const PromptPreview& preview);
     // Compare mode: the columns' prompts first, then coalesced text per column, then the end.
     void compareStarted(quint64 id, const QList<ComparePrompt>& prompts);
-    void compareTokensArrived(quint64 id, int column, const QString& text, int generated,
-                              double ms);
+    // `reasoning` and `text` (the answer) as the column's template splits its reply.
+    void compareTokensArrived(quint64 id, int column, const QString& reasoning, const QString& text,
+                              int generated, double ms);
     void compareFinished(quint64 id, const QList<CompareColumnResult>& results,
                          const CompareSummary& summary);
     void compareFailed(quint64 id, const QString& message);

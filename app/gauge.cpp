@@ -133,10 +133,14 @@ void Gauge::generationStarted() {
     m_decodeHistory.clear();
     m_firstGenerated = 0;
     m_firstMs = 0;
+    m_thinkingTokens = 0;
+    m_thinkingTps = 0;
+    m_answerTps = 0;
     emit statsChanged();
 }
 
-void Gauge::progress(int generated, double ms) {
+void Gauge::progress(int generated, double ms, int thinkingTokens) {
+    m_thinkingTokens = thinkingTokens;
     if (m_firstGenerated == 0) {
         m_firstGenerated = generated;
         m_firstMs = ms;
@@ -160,6 +164,9 @@ void Gauge::generationFinished(const GenerationResult& result) {
         m_prefillTps = result.prefillTokensPerSecond;
         m_decodeTps = result.decodeTokensPerSecond;
         m_ttftMs = result.ttftMs;
+        m_thinkingTokens = result.reasoningTokens;
+        m_thinkingTps = result.reasoningTokensPerSecond;
+        m_answerTps = result.answerTokensPerSecond;
     }
     m_kvUsed = result.kvUsed;
     emit statsChanged();

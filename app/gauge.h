@@ -48,6 +48,11 @@ class Gauge : public QObject {
     Q_PROPERTY(double decodeTokensPerSecond READ decodeTokensPerSecond NOTIFY statsChanged)
     Q_PROPERTY(double ttftMs READ ttftMs NOTIFY statsChanged)
     Q_PROPERTY(QList<qreal> decodeHistory READ decodeHistory NOTIFY statsChanged)
+    // A reasoning reply's thinking, apart from its answer: the thinking's tokens (live while
+    // it streams) and, once the reply ends, each part's decode speed. 0 without reasoning.
+    Q_PROPERTY(int thinkingTokens READ thinkingTokens NOTIFY statsChanged)
+    Q_PROPERTY(double thinkingTokensPerSecond READ thinkingTokensPerSecond NOTIFY statsChanged)
+    Q_PROPERTY(double answerTokensPerSecond READ answerTokensPerSecond NOTIFY statsChanged)
     Q_PROPERTY(bool live READ live NOTIFY statsChanged)
 
 public:
@@ -76,6 +81,9 @@ public:
     double decodeTokensPerSecond() const { return m_decodeTps; }
     double ttftMs() const { return m_ttftMs; }
     QList<qreal> decodeHistory() const { return m_decodeHistory; }
+    int thinkingTokens() const { return m_thinkingTokens; }
+    double thinkingTokensPerSecond() const { return m_thinkingTps; }
+    double answerTokensPerSecond() const { return m_answerTps; }
     bool live() const { return m_live; }
 
     // "1.23 GiB", as the engine spells sizes.
@@ -88,8 +96,9 @@ public:
     void setCudaDevice(int index);
     void clearModel();
     void generationStarted();
-    // A streamed chunk: `generated` tokens after `ms` since the request started.
-    void progress(int generated, double ms);
+    // A streamed chunk: `generated` tokens, `thinkingTokens` of them the reasoning's, after
+    // `ms` since the request started.
+    void progress(int generated, double ms, int thinkingTokens = 0);
     void generationFinished(const GenerationResult& result);
     void setKvUsed(int tokens);
 
@@ -125,6 +134,9 @@ private:
     double m_decodeTps = 0;
     double m_ttftMs = 0;
     QList<qreal> m_decodeHistory;
+    int m_thinkingTokens = 0;
+    double m_thinkingTps = 0;
+    double m_answerTps = 0;
     bool m_live = false;
     // The first streamed chunk marks where decoding starts: speed is measured from it.
     int m_firstGenerated = 0;

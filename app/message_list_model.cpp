@@ -26,6 +26,13 @@ QVariant MessageListModel::data(const QModelIndex& index, int role) const {
         return index.row();
     case BlocksRole:
         return splitBlocks(message.text);
+    case ReasoningRole:
+        return message.reasoning;
+    case ThinkingRole:
+        return index.row() == m_streamingRow && message.text.isEmpty() &&
+               !message.reasoning.isEmpty();
+    case ThinkingStatsRole:
+        return message.stats.thinkingSummary();
     case TokensRole: {
         QStringList pieces;
         pieces.reserve(message.tokens.size());
@@ -40,9 +47,11 @@ QVariant MessageListModel::data(const QModelIndex& index, int role) const {
 }
 
 QHash<int, QByteArray> MessageListModel::roleNames() const {
-    return {{RoleRole, "role"},    {TextRole, "text"},          {StreamingRole, "streaming"},
-            {StatsRole, "stats"},  {IndexRole, "messageIndex"}, {BlocksRole, "blocks"},
-            {TokensRole, "tokens"}};
+    return {{RoleRole, "role"},           {TextRole, "text"},
+            {StreamingRole, "streaming"}, {StatsRole, "stats"},
+            {IndexRole, "messageIndex"},  {BlocksRole, "blocks"},
+            {TokensRole, "tokens"},       {ReasoningRole, "reasoning"},
+            {ThinkingRole, "thinking"},   {ThinkingStatsRole, "thinkingStats"}};
 }
 
 void MessageListModel::setMessages(const QList<Message>& messages) {
@@ -64,13 +73,28 @@ void MessageListModel::append(const Message& message, bool streaming) {
     emit countChanged();
 }
 
-void MessageListModel::appendText(int row, const QString& text) {
-    if (row < 0 || row >= m_messages.size() || text.isEmpty()) {
+void MessageListModel::appendText(int row, const QString& reasoning, const QString& answer) {
+    if (row < 0 || row >= m_messages.size() || (reasoning.isEmpty() && answer.isEmpty())) {
         return;
     }
-    m_messages[row].text += text;
+    Message& message = m_messages[row];
+    // The section opens with the reasoning's first text and closes with the answer's.
+    const bool thinkingChanged = (message.text.isEmpty() && !answer.isEmpty()) ||
+                                 (message.reasoning.isEmpty() && !reasoning.isEmpty());
+    message.reasoning += reasoning;
+    message.text += answer;
+    QList<int> roles;
+    if (!reasoning.isEmpty()) {
+        roles << ReasoningRole;
+    }
+    if (!answer.isEmpty()) {
+        roles << TextRole << Qt::DisplayRole << BlocksRole;
+    }
+    if (thinkingChanged) {
+        roles << ThinkingRole;
+    }
     const QModelIndex at = index(row);
-    emit dataChanged(at, at, {TextRole, Qt::DisplayRole, BlocksRole});
+    emit dataChanged(at, at, roles);
 }
 
 void MessageListModel::appendTokens(int row, const QList<TokenTrace>& tokens) {
@@ -90,17 +114,21 @@ QVariantMap MessageListModel::tokenTrace(int row, int token) const {
     return m_messages.at(row).tokens.at(token).toVariant();
 }
 
-void MessageListModel::finishStreaming(int row, const QString& text, const MessageStats& stats) {
+void MessageListModel::finishStreaming(int row, const QString& reasoning, const QString& text,
+                                       const MessageStats& stats) {
     if (row < 0 || row >= m_messages.size()) {
         return;
     }
+    m_messages[row].reasoning = reasoning;
     m_messages[row].text = text;
     m_messages[row].stats = stats;
     if (m_streamingRow == row) {
         m_streamingRow = -1;
     }
     const QModelIndex at = index(row);
-    emit dataChanged(at, at, {TextRole, Qt::DisplayRole, StreamingRole, StatsRole, BlocksRole});
+    emit dataChanged(at, at,
+                     {TextRole, Qt::DisplayRole, StreamingRole, StatsRole, BlocksRole,
+                      ReasoningRole, ThinkingRole, ThinkingStatsRole});
 }
 
 void MessageListModel::removeFrom(int row) {

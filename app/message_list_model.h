@@ -23,7 +23,10 @@ public:
         StatsRole,
         IndexRole,
         BlocksRole,
-        TokensRole // the generated tokens' visible text, for the token inspector's chips
+        TokensRole,       // the generated tokens' visible text, for the token inspector's chips
+        ReasoningRole,    // the reply's reasoning ("thinking"), "" when none
+        ThinkingRole,     // streaming the reasoning: some reasoning, no answer yet
+        ThinkingStatsRole // MessageStats::thinkingSummary()
     };
     Q_ENUM(Role)
 
@@ -36,12 +39,14 @@ public:
     const QList<Message>& messages() const { return m_messages; }
     void setMessages(const QList<Message>& messages);
     void append(const Message& message, bool streaming = false);
-    void appendText(int row, const QString& text);
+    // Streamed text of the reply in `row`: reasoning and answer, as the worker split it.
+    void appendText(int row, const QString& reasoning, const QString& answer);
     void appendTokens(int row, const QList<TokenTrace>& tokens);
     // Token `token` of message `row` for the inspector (TokenTrace::toVariant), or an empty
     // map when there is no such token.
     Q_INVOKABLE QVariantMap tokenTrace(int row, int token) const;
-    void finishStreaming(int row, const QString& text, const MessageStats& stats);
+    void finishStreaming(int row, const QString& reasoning, const QString& text,
+                         const MessageStats& stats);
     void removeFrom(int row); // removes row and every row after it
     int streamingRow() const { return m_streamingRow; }
 

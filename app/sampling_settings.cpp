@@ -72,6 +72,12 @@ void SamplingSettings::setSeed(double v) {
 void SamplingSettings::setRandomSeed(bool v) {
     assign(m_randomSeed, v);
 }
+void SamplingSettings::setThinking(const QString& v) {
+    static const QStringList known{QStringLiteral("on"), QStringLiteral("off"),
+                                   QStringLiteral("low"), QStringLiteral("medium"),
+                                   QStringLiteral("high")};
+    assign(m_thinking, known.contains(v) ? v : QString());
+}
 
 QStringList SamplingSettings::presets() {
     QStringList names;
@@ -122,7 +128,8 @@ QVariantMap SamplingSettings::toVariantMap() const {
             {QStringLiteral("frequency_penalty"), m_frequencyPenalty},
             {QStringLiteral("max_tokens"), m_maxTokens},
             {QStringLiteral("seed"), m_seed},
-            {QStringLiteral("random_seed"), m_randomSeed}};
+            {QStringLiteral("random_seed"), m_randomSeed},
+            {QStringLiteral("thinking"), m_thinking}};
 }
 
 void SamplingSettings::fromVariantMap(const QVariantMap& map) {
@@ -144,6 +151,7 @@ void SamplingSettings::fromVariantMap(const QVariantMap& map) {
         read("max_tokens", [this](const QVariant& v) { setMaxTokens(v.toInt()); });
         read("seed", [this](const QVariant& v) { setSeed(v.toDouble()); });
         read("random_seed", [this](const QVariant& v) { setRandomSeed(v.toBool()); });
+        read("thinking", [this](const QVariant& v) { setThinking(v.toString()); });
     }
     emit changed();
 }

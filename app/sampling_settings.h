@@ -24,6 +24,9 @@ class SamplingSettings : public QObject {
     Q_PROPERTY(int maxTokens READ maxTokens WRITE setMaxTokens NOTIFY changed)
     Q_PROPERTY(double seed READ seed WRITE setSeed NOTIFY changed)
     Q_PROPERTY(bool randomSeed READ randomSeed WRITE setRandomSeed NOTIFY changed)
+    // A reasoning model's thinking switch (hearth::ThinkingSwitch::choices): "" (the template's
+    // own default), "on", "off", "low", "medium" or "high"; anything else reads as "".
+    Q_PROPERTY(QString thinking READ thinking WRITE setThinking NOTIFY changed)
     // The preset the values match exactly, or "" (custom).
     Q_PROPERTY(QString preset READ preset NOTIFY changed)
     Q_PROPERTY(QStringList presets READ presets CONSTANT)
@@ -40,6 +43,7 @@ public:
     double presencePenalty() const { return m_presencePenalty; }
     double frequencyPenalty() const { return m_frequencyPenalty; }
     int maxTokens() const { return m_maxTokens; }
+    QString thinking() const { return m_thinking; }
     // A double for QML, whose numbers are doubles: seeds up to 2^53.
     double seed() const { return double(m_seed); }
     bool randomSeed() const { return m_randomSeed; }
@@ -57,6 +61,7 @@ public:
     void setMaxTokens(int value);
     void setSeed(double value);
     void setRandomSeed(bool value);
+    void setThinking(const QString& value);
 
     // "Greedy", "Balanced", "Creative", "Precise". Leaves max tokens and the seed alone.
     Q_INVOKABLE void applyPreset(const QString& name);
@@ -86,4 +91,5 @@ private:
     int m_maxTokens = 512;
     qint64 m_seed = 42;
     bool m_randomSeed = true;
+    QString m_thinking;
 };

@@ -36,6 +36,8 @@ Rectangle {
     required property string stopReason
     required property bool generating
     required property string replyNote
+    required property string replyReasoning // shown collapsed above the reply
+    required property int reasoningTokens
 
     color: Theme.surface
     border.color: Theme.border
@@ -239,6 +241,16 @@ Rectangle {
             wrapMode: Text.Wrap
             color: Theme.error
             font.pixelSize: 12
+        }
+        // A reasoning model's thinking: closed unless the user opens it, so that the columns'
+        // answers stay side by side.
+        ThinkingSection {
+            objectName: "columnThinking"
+            Layout.fillWidth: true
+            Layout.maximumHeight: open ? replyScroll.height : implicitHeight
+            clip: true
+            text: root.replyReasoning
+            summary: root.reasoningTokens > 0 ? qsTr("%1 tokens").arg(root.reasoningTokens) : ""
         }
         // Why there is no text: not sent yet, or how the reply ended (wrapped: a TextArea's
         // placeholder is cut to one line).

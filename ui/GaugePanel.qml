@@ -1,7 +1,7 @@
 // The Gauge panel: memory (weights / KV cache and its type / scratch, and the process against
 // RAM; with a partial offload, the GPU's layers and the KV cache the CPU's layers keep in RAM),
-// KV cache fill, prefill and decode speed, time to first token, and decode speed over the
-// last generation.
+// KV cache fill, prefill and decode speed, time to first token (a reasoning reply's thinking
+// and answer each with its own speed), and decode speed over the last generation.
 pragma ComponentBehavior: Bound
 import QtQuick
 import QtQuick.Controls
@@ -134,6 +134,24 @@ ScrollView {
             Figure { Layout.fillWidth: true; label: qsTr("Prefill"); value: qsTr("%1 tok/s").arg(root.gauge.prefillTokensPerSecond.toFixed(0)) }
             Figure { Layout.fillWidth: true; label: qsTr("Decode"); value: qsTr("%1 tok/s").arg(root.gauge.decodeTokensPerSecond.toFixed(1)) }
             Figure { Layout.fillWidth: true; label: qsTr("First token"); value: qsTr("%1 ms").arg(root.gauge.ttftMs.toFixed(0)) }
+        }
+        // A reasoning reply: the thinking's tokens and speed, then the answer's.
+        GridLayout {
+            objectName: "thinkingFigures"
+            visible: root.gauge.thinkingTokens > 0
+            Layout.fillWidth: true
+            columns: 3
+            Figure { Layout.fillWidth: true; label: qsTr("Thinking"); value: qsTr("%1 tokens").arg(root.gauge.thinkingTokens) }
+            Figure {
+                Layout.fillWidth: true
+                label: qsTr("Thinking speed")
+                value: root.gauge.thinkingTokensPerSecond > 0 ? qsTr("%1 tok/s").arg(root.gauge.thinkingTokensPerSecond.toFixed(1)) : "…"
+            }
+            Figure {
+                Layout.fillWidth: true
+                label: qsTr("Answer speed")
+                value: root.gauge.answerTokensPerSecond > 0 ? qsTr("%1 tok/s").arg(root.gauge.answerTokensPerSecond.toFixed(1)) : "…"
+            }
         }
         Label { text: qsTr("Decode speed, last reply"); color: Theme.mutedText; font.pixelSize: 11 }
         Rectangle {

@@ -291,6 +291,7 @@ ApplicationWindow {
                     ModelsPanel { id: modelsPanel; controller: chat }
                     SamplingPanel {
                         settings: chat.sampling
+                        thinkingChoices: chat.thinkingChoices
                         canRerun: !chat.busy && chat.messages.count > 0 && chat.modelState === ChatController.Ready
                         onRerunRequested: chat.regenerate(true)
                     }

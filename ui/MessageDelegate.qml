@@ -18,6 +18,9 @@ Item {
     required property int messageIndex
     required property var blocks
     required property var tokens // each generated token's visible text; [] when not traced
+    required property string reasoning // the reply's thinking, "" when none
+    required property bool thinking // streaming, and still in the reasoning
+    required property string thinkingStats
     property bool inspecting: false
     // The inspected token's trace (MessageListModel.tokenTrace): ChatView sets it when
     // tokenInspected(index) asks.
@@ -66,6 +69,15 @@ Item {
                 font.bold: true
                 color: Theme.mutedText
                 font.pixelSize: 12
+            }
+
+            ThinkingSection {
+                objectName: "thinkingSection"
+                Layout.fillWidth: true
+                visible: !root.isUser && !root.inspecting && (root.reasoning.length > 0 || root.thinking)
+                text: root.reasoning
+                thinking: root.thinking
+                summary: root.thinkingStats
             }
 
             Repeater {
@@ -191,7 +203,7 @@ Item {
             }
 
             Label {
-                visible: root.streaming && root.text.length === 0
+                visible: root.streaming && root.text.length === 0 && root.reasoning.length === 0
                 text: qsTr("Thinking…")
                 color: Theme.mutedText
                 font.italic: true

@@ -1,5 +1,6 @@
-// The Sampling panel: presets, one SliderField per parameter, the seed, and "re-run the
-// last reply with these settings". A change applies to the next generation.
+// The Sampling panel: a reasoning model's thinking switch (where its template has one),
+// presets, one SliderField per parameter, the seed, and "re-run the last reply with these
+// settings". A change applies to the next generation.
 pragma ComponentBehavior: Bound
 import QtQuick
 import QtQuick.Controls
@@ -11,6 +12,9 @@ ScrollView {
 
     required property SamplingSettings settings
     property bool canRerun: false
+    // The loaded model's thinking switch (ChatController.thinkingChoices): ["on", "off"] or
+    // ["low", "medium", "high"]; empty hides it.
+    property var thinkingChoices: []
     signal rerunRequested()
 
     contentWidth: availableWidth
@@ -20,6 +24,35 @@ ScrollView {
         width: root.availableWidth - 2 * Theme.spacing
         x: Theme.spacing
         spacing: Theme.spacing
+
+        Label {
+            visible: root.thinkingChoices.length > 0
+            text: root.thinkingChoices.length === 2 ? qsTr("Thinking") : qsTr("Reasoning effort")
+            font.bold: true
+            color: Theme.text
+            Layout.topMargin: Theme.spacing
+        }
+        Flow {
+            objectName: "thinkingSwitch"
+            visible: root.thinkingChoices.length > 0
+            Layout.fillWidth: true
+            spacing: 6
+            Repeater {
+                // "" is the template's own default.
+                model: [""].concat(root.thinkingChoices)
+                delegate: Button {
+                    required property string modelData
+                    objectName: "thinking_" + (modelData.length > 0 ? modelData : "default")
+                    text: modelData.length === 0 ? qsTr("Model default")
+                          : modelData === "on" ? qsTr("On") : modelData === "off" ? qsTr("Off")
+                          : modelData === "low" ? qsTr("Low") : modelData === "medium" ? qsTr("Medium")
+                          : qsTr("High")
+                    checkable: true
+                    checked: root.settings.thinking === modelData
+                    onClicked: root.settings.thinking = modelData
+                }
+            }
+        }
 
         Label { text: qsTr("Presets"); font.bold: true; color: Theme.text; Layout.topMargin: Theme.spacing }
         Flow {

@@ -61,6 +61,10 @@ QVariant CompareColumnModel::data(const QModelIndex& index, int role) const {
         return c.prompt.warnings;
     case ReplyRole:
         return c.reply;
+    case ReplyReasoningRole:
+        return c.replyReasoning;
+    case ReasoningTokensRole:
+        return c.reasoningTokens;
     case GeneratedTokensRole:
         return c.generatedTokens;
     case TokensPerSecondRole:
@@ -188,6 +192,11 @@ QString CompareColumnModel::replyNote(const CompareColumn& c) {
     if (is(hearth::StopReason::cancelled)) {
         return QStringLiteral("Stopped before any text arrived (after %1).").arg(tokens);
     }
+    if (is(hearth::StopReason::max_tokens) && !c.replyReasoning.isEmpty()) {
+        return QStringLiteral("Max tokens reached after %1 while the model was still thinking: "
+                              "raise max tokens, or turn thinking off.")
+            .arg(tokens);
+    }
     if (is(hearth::StopReason::max_tokens)) {
         return QStringLiteral("Max tokens reached after %1, none of them text: raise max tokens, "
                               "or try another template.")
@@ -231,7 +240,9 @@ QHash<int, QByteArray> CompareColumnModel::roleNames() const {
             {ModelPathRole, "modelPath"},
             {ModelNameRole, "modelName"},
             {ColumnErrorRole, "columnError"},
-            {ReplyNoteRole, "replyNote"}};
+            {ReplyNoteRole, "replyNote"},
+            {ReplyReasoningRole, "replyReasoning"},
+            {ReasoningTokensRole, "reasoningTokens"}};
 }
 
 void CompareColumnModel::insertColumn(int row, const CompareColumn& column) {

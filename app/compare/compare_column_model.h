@@ -21,7 +21,9 @@ struct CompareColumn {
     // The last request.
     ComparePrompt prompt;
     bool hasPrompt = false;
-    QString reply; // streaming, then final
+    QString reply;          // streaming, then final: the answer
+    QString replyReasoning; // its reasoning, streaming then final; "" when none
+    int reasoningTokens = 0;
     int generatedTokens = 0;
     double tokensPerSecond = 0; // live while generating, the decode rate afterwards
     double ttftMs = 0;
@@ -68,7 +70,9 @@ public:
         ModelPathRole,
         ModelNameRole, // the file's name without extension; "" for the chat's model
         ColumnErrorRole,
-        ReplyNoteRole, // what the reply area says while it shows no text (replyNote())
+        ReplyNoteRole,      // what the reply area says while it shows no text (replyNote())
+        ReplyReasoningRole, // the reply's reasoning, which the column shows collapsed
+        ReasoningTokensRole,
     };
 
     explicit CompareColumnModel(QObject* parent = nullptr);

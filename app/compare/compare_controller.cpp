@@ -424,6 +424,8 @@ bool CompareController::send(const QString& text) {
         request.columns << columnRequest;
         m_columns.update(i, [](CompareColumn& c) {
             c.reply.clear();
+            c.replyReasoning.clear();
+            c.reasoningTokens = 0;
             c.generatedTokens = 0;
             c.tokensPerSecond = 0;
             c.ttftMs = 0;
@@ -494,12 +496,13 @@ void CompareController::onStarted(quint64 id, const QList<ComparePrompt>& prompt
     }
 }
 
-void CompareController::onTokens(quint64 id, int column, const QString& text, int generated,
-                                 double ms) {
+void CompareController::onTokens(quint64 id, int column, const QString& reasoning,
+                                 const QString& text, int generated, double ms) {
     if (id != m_activeRequest || column < 0 || column >= m_columns.rowCount()) {
         return;
     }
     m_columns.update(column, [&](CompareColumn& c) {
+        c.replyReasoning += reasoning;
         c.reply += text;
         c.generatedTokens = generated;
         c.tokensPerSecond = ms > 0 ? generated * 1000.0 / ms : 0;
@@ -515,6 +518,8 @@ void CompareController::onFinished(quint64 id, const QList<CompareColumnResult>&
         const CompareColumnResult& r = results[i];
         m_columns.update(i, [&](CompareColumn& c) {
             c.reply = r.text;
+            c.replyReasoning = r.reasoning;
+            c.reasoningTokens = r.reasoningTokens;
             c.generatedTokens = r.generatedTokens;
             c.tokensPerSecond = r.decodeTokensPerSecond;
             c.ttftMs = r.ttftMs;

@@ -126,7 +126,8 @@ signals:
 
 private:
     void onStarted(quint64 id, const QList<ComparePrompt>& prompts);
-    void onTokens(quint64 id, int column, const QString& text, int generated, double ms);
+    void onTokens(quint64 id, int column, const QString& reasoning, const QString& text,
+                  int generated, double ms);
     void onFinished(quint64 id, const QList<CompareColumnResult>& results,
                     const CompareSummary& summary);
     void onFailed(quint64 id, const QString& message);

@@ -52,7 +52,9 @@ struct CompareColumnResult {
     double ttftMs = 0;
     double decodeTokensPerSecond = 0;
     QString stopReason; // "failed" when `error` says why the column did not run
-    QString text;
+    QString text;       // the answer: a reasoning model's reply without its reasoning
+    QString reasoning;  // its reasoning ("thinking"), shown collapsed; "" when none
+    int reasoningTokens = 0;
     QString error; // e.g. its model does not fit the RAM available; the others still ran
 };
 

@@ -306,7 +306,16 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
                                [](const CompareTurn& t) { return t.role == "assistant"; });
         });
 
-    std::vector<std::string> pending(n);
+    // Each column's reply split as its template marks reasoning (hearth/reasoning.h).
+    std::vector<hearth::ReasoningSplitter> splitters(n);
+    std::vector<bool> opened(n, false);
+    for (size_t i = 0; i < n; ++i) {
+        if (formats[i]) {
+            opened[i] = hearth::prompt_opens_reasoning(formats[i]->reasoning, texts[i]);
+            splitters[i] = hearth::ReasoningSplitter(formats[i]->reasoning, opened[i]);
+        }
+    }
+    std::vector<hearth::ReasoningDelta> pending(n);
     std::vector<int> generated(n, 0);
     std::vector<int> reported(n, 0); // `generated` as last sent
     QElapsedTimer sinceFlush;
@@ -318,9 +327,10 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
         for (size_t i = 0; i < n; ++i) {
             // Tokens without text (special ones) still move the column's count and rate.
             if (!pending[i].empty() || generated[i] != reported[i]) {
-                emit compareTokensArrived(id, int(i), QString::fromStdString(pending[i]),
-                                          generated[i], ms);
-                pending[i].clear();
+                emit compareTokensArrived(id, int(i), QString::fromStdString(pending[i].reasoning),
+                                          QString::fromStdString(pending[i].answer), generated[i],
+                                          ms);
+                pending[i] = {};
                 reported[i] = generated[i];
             }
         }
@@ -451,7 +461,10 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
                                     if (event.token >= 0) {
                                         ++generated[i];
                                     }
-                                    pending[i] += event.text;
+                                    const hearth::ReasoningDelta delta =
+                                        splitters[i].feed_token(event.text, event.ms);
+                                    pending[i].reasoning += delta.reasoning;
+                                    pending[i].answer += delta.answer;
                                     if (sinceFlush.elapsed() >= kFlushIntervalMs) {
                                         flush();
                                     }
@@ -460,6 +473,11 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
         }
         clock.restart();
         auto stats = hearth::generate_together(requests);
+        for (size_t i : group.columns) {
+            const hearth::ReasoningDelta rest = splitters[i].finish();
+            pending[i].reasoning += rest.reasoning;
+            pending[i].answer += rest.answer;
+        }
         flush();
         if (!stats) {
             failGroup(group, QString::fromStdString(stats.error().message));
@@ -474,7 +492,12 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
             result.ttftMs = s.ttft_ms;
             result.decodeTokensPerSecond = s.decode_tokens_per_second();
             result.stopReason = stopText(s.stop);
-            result.text = QString::fromStdString(s.text);
+            const size_t i = group.columns[k];
+            const hearth::SplitReply reply =
+                hearth::split_reasoning(formats[i]->reasoning, opened[i], s.text);
+            result.text = QString::fromStdString(reply.answer);
+            result.reasoning = QString::fromStdString(reply.reasoning);
+            result.reasoningTokens = splitters[i].reasoning_tokens();
         }
         ++groupsRun;
         if (const QString kv = QString::fromUtf8(hearth::kv_cache_type_name(options.kv_type));

@@ -71,7 +71,8 @@ signals:
     void loadProgress(double fraction);
     void modelLoaded(const ModelSummary& summary);
     void loadFailed(const QString& message);
-    void tokensArrived(quint64 id, const QString& text, int generated, double ms);
+    void tokensArrived(quint64 id, const QString& reasoning, const QString& text, int generated,
+                       int reasoningTokens, double ms);
     void generationFinished(quint64 id, const GenerationResult& result);
     void generationFailed(quint64 id, const QString& message);
     void previewReady(const PromptPreview& preview);
@@ -181,13 +182,13 @@ void TestAppModels::messageListModel() {
     model.append({QStringLiteral("assistant"), QString(), {}, {}}, true);
     QCOMPARE(model.streamingRow(), 2);
     QVERIFY(model.data(model.index(2), MessageListModel::StreamingRole).toBool());
-    model.appendText(2, QStringLiteral("Hel"));
-    model.appendText(2, QStringLiteral("lo"));
-    model.appendText(7, QStringLiteral("ignored"));
+    model.appendText(2, QString(), QStringLiteral("Hel"));
+    model.appendText(2, QString(), QStringLiteral("lo"));
+    model.appendText(7, QString(), QStringLiteral("ignored"));
     QCOMPARE(model.data(model.index(2), MessageListModel::TextRole).toString(),
              QStringLiteral("Hello"));
     QCOMPARE(changed.count(), 2);
-    model.finishStreaming(2, QStringLiteral("Hello!"),
+    model.finishStreaming(2, QString(), QStringLiteral("Hello!"),
                           {3, 2, 0, 0, 0, QStringLiteral("cancelled")});
     QCOMPARE(model.streamingRow(), -1);
     QVERIFY(!model.data(model.index(2), MessageListModel::StreamingRole).toBool());
@@ -459,7 +460,8 @@ void TestAppModels::workerGeneratesCancelsAndPreviews() {
     QString streamed;
     for (const QList<QVariant>& args : std::as_const(tokens)) {
         QCOMPARE(args[0].toULongLong(), 1u);
-        streamed += args[1].toString();
+        QCOMPARE(args[1].toString(), QString()); // the default model does not reason
+        streamed += args[2].toString();
     }
     QCOMPARE(streamed, result.text);
     QVERIFY(tokens.count() >= 1);

@@ -5,9 +5,11 @@
 #include "generation_args.h"
 #include "hearth/prompt.h"
 #include "hearth/session.h"
+#include "reply_output.h"
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <unistd.h>
 
@@ -34,6 +36,10 @@ int cmd_chat(const Args& args) {
     }
     for (const auto& warning : format->warnings) {
         std::fprintf(stderr, "warning: %s\n", warning.message.c_str());
+    }
+    auto thinking = read_thinking(args, *format);
+    if (!thinking) {
+        return usage_error(*args.spec, thinking.error().message);
     }
     auto sessions = create_cli_sessions(*model, options->session, options->device);
     if (!sessions) {
@@ -63,8 +69,10 @@ int cmd_chat(const Args& args) {
         }
         messages.push_back({"user", line});
         Result<GenerationStats> stats = fail(ErrorCode::context_full, "");
+        std::optional<ReplyPrinter> printer;
+        bool opened = false;
         while (true) {
-            auto text = render_prompt(*format, messages, true);
+            auto text = render_prompt(*format, messages, true, *thinking);
             if (!text) {
                 return report_error(text.error().message.c_str());
             }
@@ -72,12 +80,13 @@ int cmd_chat(const Args& args) {
             if (!tokens) {
                 return report_error(tokens.error().message.c_str());
             }
-            stats = session->generate(
-                *tokens, options->sampling, generate, [](const TokenEvent& event) {
-                    std::fwrite(event.text.data(), 1, event.text.size(), stdout);
-                    std::fflush(stdout);
-                    return true;
-                });
+            opened = prompt_opens_reasoning(format->reasoning, *text);
+            printer.emplace(format->reasoning, opened, stdout, true);
+            stats = session->generate(*tokens, options->sampling, generate,
+                                      [&printer](const TokenEvent& event) {
+                                          printer->on_token(event);
+                                          return true;
+                                      });
             const bool full = !stats && stats.error().code == ErrorCode::context_full;
             // Drop the oldest exchange and try again, while there is one to drop.
             if (full && messages.size() > first_turn + 1) {
@@ -92,10 +101,14 @@ int cmd_chat(const Args& args) {
         if (!stats) {
             return report_error(stats.error().message.c_str());
         }
-        messages.push_back({"assistant", stats->text});
+        printer->finish();
+        // The template decides what earlier turns' reasoning becomes (reasoning_content).
+        SplitReply reply = split_reasoning(format->reasoning, opened, stats->text);
+        messages.push_back({"assistant", std::move(reply.answer), std::move(reply.reasoning)});
         std::fprintf(stdout, "\n");
         if (!quiet) {
             print_generation_stats(*stats);
+            print_reasoning_stats(printer->splitter(), *stats);
         }
     }
     return 0;

@@ -5,6 +5,8 @@
 #include "hearth/file_input.h"
 #include "hearth/prompt.h"
 #include "hearth/session.h"
+#include "json_output.h"
+#include "reply_output.h"
 
 #include <cstdio>
 
@@ -22,6 +24,28 @@ void print_generation_stats(const GenerationStats& stats) {
                  stats.ttft_ms, stop_reason_name(stats.stop));
 }
 
+void print_reply_json(const GenerationStats& stats, const SplitReply& reply,
+                      const ReplyTiming& timing) {
+    const nlohmann::json out = {
+        {"reasoning", reply.reasoning},
+        {"answer", reply.answer},
+        {"reasoning_closed", reply.reasoning_closed},
+        {"text", stats.text},
+        {"stop", stop_reason_name(stats.stop)},
+        {"prompt_tokens", stats.n_prompt},
+        {"generated_tokens", stats.n_generated},
+        {"reasoning_tokens", timing.reasoning_tokens},
+        {"answer_tokens", timing.answer_tokens},
+        {"prefill_ms", stats.prefill_ms},
+        {"first_token_ms", stats.ttft_ms},
+        {"decode_ms", stats.decode_ms},
+        {"reasoning_ms", timing.reasoning_ms},
+        {"reasoning_tokens_per_second", timing.reasoning_tokens_per_second()},
+        {"answer_tokens_per_second", timing.answer_tokens_per_second()},
+    };
+    std::printf("%s\n", json_text(out).c_str());
+}
+
 Result<std::shared_ptr<const Model>> load_model_for_cli(const std::string& path, int n_threads) {
     return Model::load(path, {.n_threads = n_threads, .on_progress = {}});
 }
@@ -34,6 +58,9 @@ int cmd_run(const Args& args) {
     auto options = read_generation_args(args);
     if (!options) {
         return usage_error(*args.spec, options.error().message);
+    }
+    if (args.has("--raw") && args.get("--think")) {
+        return usage_error(*args.spec, "--think sets a chat template's switch: not with --raw");
     }
     std::string prompt_text;
     if (auto file = args.get("--file")) {
@@ -54,6 +81,7 @@ int cmd_run(const Args& args) {
     }
     std::string rendered = prompt_text;
     GenerateOptions generate{.max_tokens = options->max_tokens, .stop_strings = {}};
+    ReasoningFormat reasoning; // none with --raw: the text is printed as the model writes it
     if (!args.has("--raw")) {
         auto format = resolve_cli_template(**model, options->template_name);
         if (!format) {
@@ -67,12 +95,17 @@ int cmd_run(const Args& args) {
             messages.push_back({"system", options->system_prompt});
         }
         messages.push_back({"user", prompt_text});
-        auto text = render_prompt(*format, messages, true);
+        auto thinking = read_thinking(args, *format);
+        if (!thinking) {
+            return usage_error(*args.spec, thinking.error().message);
+        }
+        auto text = render_prompt(*format, messages, true, *thinking);
         if (!text) {
             return report_error(text.error().message.c_str());
         }
         rendered = std::move(*text);
         generate.stop_strings = format->stop_strings;
+        reasoning = format->reasoning;
     }
     if (args.has("--show-prompt")) {
         std::fprintf(stderr, "%s", rendered.c_str());
@@ -86,16 +119,25 @@ int cmd_run(const Args& args) {
         return report_error(sessions.error().message.c_str());
     }
     Session* session = &sessions->front();
-    auto stats =
-        session->generate(*tokens, options->sampling, generate, [](const TokenEvent& event) {
-            std::fwrite(event.text.data(), 1, event.text.size(), stdout);
-            std::fflush(stdout);
-            return true;
-        });
+    const bool json = args.has("--json");
+    const bool opened = prompt_opens_reasoning(reasoning, rendered);
+    ReplyPrinter printer(reasoning, opened, stdout, !json);
+    auto stats = session->generate(*tokens, options->sampling, generate,
+                                   [&printer](const TokenEvent& event) {
+                                       printer.on_token(event);
+                                       return true;
+                                   });
     if (!stats) {
         return report_error(stats.error().message.c_str());
     }
+    printer.finish();
+    if (json) {
+        print_reply_json(*stats, split_reasoning(reasoning, opened, stats->text),
+                         reply_timing(printer.splitter(), stats->n_generated, stats->decode_ms));
+        return 0;
+    }
     print_generation_stats(*stats);
+    print_reasoning_stats(printer.splitter(), *stats);
     return 0;
 }
 

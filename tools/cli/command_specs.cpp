@@ -112,6 +112,13 @@ std::vector<OptionSpec> generation_options() {
     return options;
 }
 
+// run's and chat's switch of a reasoning model's thinking (reply_output.h reads it).
+OptionSpec think_option() {
+    return option("--think", "on|off|low|medium|high",
+                  "turn the model's thinking on or off (templates with enable_thinking), or set "
+                  "its effort (gpt-oss's reasoning_effort); default: the template's own");
+}
+
 CommandSpec with_generation_options(CommandSpec spec) {
     for (OptionSpec& each : generation_options()) {
         if (!spec.find(each.name)) { // a command's own declaration of an option wins
@@ -190,6 +197,10 @@ const CommandSpec& run_spec() {
                 option("--file", "FILE", "read the prompt from FILE").alias("-f"),
                 flag("--raw", "send the prompt as it is, without a chat template"),
                 flag("--show-prompt", "print the rendered prompt on stderr first"),
+                think_option(),
+                flag("--json",
+                     "print the reply at the end as one JSON object: reasoning, answer, text "
+                     "and timings"),
             },
     });
     return spec;
@@ -230,6 +241,7 @@ const CommandSpec& chat_spec() {
         .options =
             {
                 flag("--quiet", "no timings after each reply"),
+                think_option(),
             },
     });
     return spec;

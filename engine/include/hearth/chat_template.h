@@ -62,6 +62,9 @@ struct RenderOptions {
 struct ChatMessage {
     std::string role; // "system", "user", "assistant", "tool"
     std::string content;
+    // An assistant reply's reasoning, passed as reasoning_content (and thinking): the template
+    // decides whether earlier turns keep it. Empty: none.
+    std::string reasoning = {};
 };
 
 struct ChatRenderOptions {

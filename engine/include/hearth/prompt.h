@@ -6,6 +6,7 @@
 #include "hearth/chat_template.h"
 #include "hearth/error.h"
 #include "hearth/model.h"
+#include "hearth/reasoning.h"
 
 #include <cstddef>
 #include <string>
@@ -22,6 +23,9 @@ struct PromptFormat {
     std::string bos_token;                     // strings the template's bos_token/eos_token get
     std::string eos_token;
     std::vector<TemplateWarning> warnings;
+    // How the template marks a reply's reasoning and which variable switches it, detected
+    // from its source and the vocabulary (hearth/reasoning.h).
+    ReasoningFormat reasoning;
 };
 
 // The largest template file hearth-cli's --template reads (docs/LIMITS.md): real chat
@@ -46,10 +50,12 @@ Result<PromptFormat> resolve_prompt_format(const Model& model, std::string_view 
 Result<PromptFormat> resolve_prompt_format_source(const Model& model, std::string_view label,
                                                   std::string source);
 
-// Renders `messages` (and, when asked, the assistant's generation prompt). Raw format:
-// the messages' contents joined, the way a base model continues text.
+// Renders `messages` (and, when asked, the assistant's generation prompt), with `variables`
+// (a JSON object: ThinkingSwitch::variables' enable_thinking, ...) added to the template's.
+// Raw format: the messages' contents joined, the way a base model continues text.
 Result<std::string> render_prompt(const PromptFormat& format, std::span<const ChatMessage> messages,
-                                  bool add_generation_prompt);
+                                  bool add_generation_prompt,
+                                  const nlohmann::ordered_json& variables = {});
 
 // Tokenizes a rendered prompt: special tokens written by the template are parsed, and BOS
 // is added only when the model wants it and the text does not already start with it.

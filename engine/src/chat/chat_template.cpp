@@ -147,6 +147,9 @@ Result<std::string> ChatTemplate::render(std::span<const ChatMessage> messages,
     nlohmann::ordered_json list = nlohmann::ordered_json::array();
     for (const auto& m : messages) {
         list.push_back({{"role", m.role}, {"content", m.content}});
+        if (!m.reasoning.empty()) {
+            list.back()["reasoning_content"] = m.reasoning;
+        }
     }
     return render_messages(list, options);
 }

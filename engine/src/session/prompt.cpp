@@ -49,6 +49,7 @@ Result<PromptFormat> complete_format(const Model& model, PromptFormat format) {
     }
     format.warnings =
         template_warnings(facts, format.choice.source, format.choice.origin == TemplateOrigin::raw);
+    format.reasoning = detect_reasoning_format(format.choice.source, has_token);
     return format;
 }
 
@@ -100,7 +101,8 @@ Result<PromptFormat> resolve_prompt_format_source(const Model& model, std::strin
 }
 
 Result<std::string> render_prompt(const PromptFormat& format, std::span<const ChatMessage> messages,
-                                  bool add_generation_prompt) {
+                                  bool add_generation_prompt,
+                                  const nlohmann::ordered_json& variables) {
     if (!format.chat_template) {
         std::string text;
         for (const auto& message : messages) {
@@ -112,6 +114,9 @@ Result<std::string> render_prompt(const PromptFormat& format, std::span<const Ch
     options.add_generation_prompt = add_generation_prompt;
     options.bos_token = format.bos_token;
     options.eos_token = format.eos_token;
+    if (variables.is_object()) {
+        options.extra = variables;
+    }
     return format.chat_template->render(messages, options);
 }
 

@@ -34,6 +34,19 @@ void SpecialMatcher::add(std::string_view text, int32_t id) {
     first_[first >> 6] |= uint64_t{1} << (first & 63);
 }
 
+namespace {
+
+// gpt-oss's o200k_harmony vocabulary, as llama.cpp reads it: a reply is several messages
+// (<|channel|>analysis<|message|>…<|end|><|start|>assistant<|channel|>final<|message|>…), so
+// the headers' tokens and <|end|> are text the reply's reader needs (the reasoning splitter),
+// and only <|return|> or <|call|> ends generation.
+bool is_harmony_vocabulary(const std::unordered_map<std::string, int32_t>& text_to_id) {
+    return text_to_id.contains("<|return|>") && text_to_id.contains("<|call|>") &&
+           text_to_id.contains("<|end|>") && text_to_id.contains("<|channel|>");
+}
+
+} // namespace
+
 Result<void> Tokenizer::Impl::finish() {
     const size_t n = texts.size();
     for (size_t i = 0; i < n; ++i) {
@@ -123,6 +136,22 @@ Result<void> Tokenizer::Impl::finish() {
                 std::string_view(name) != "<|eom_id|>") {
                 eot = it->second;
             }
+        }
+    }
+    for (const char* shown : {"<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"}) {
+        if (auto it = text_to_id.find(shown); it != text_to_id.end()) {
+            types[static_cast<size_t>(it->second)] = TokenType::user_defined;
+        }
+    }
+    if (is_harmony_vocabulary(text_to_id)) {
+        const int32_t end = text_to_id.at("<|end|>");
+        eog[static_cast<size_t>(end)] = 0;
+        types[static_cast<size_t>(end)] = TokenType::user_defined;
+        for (const char* name : {"<|return|>", "<|call|>"}) {
+            eog[static_cast<size_t>(text_to_id.at(name))] = 1;
+        }
+        if (eot == end) {
+            eot = text_to_id.at("<|return|>");
         }
     }
     return {};

@@ -21,6 +21,9 @@ Item {
             blocks: [{ code: false, text: "Some **bold** text.", language: "" },
                      { code: true, text: "print(1)", language: "python" }]
             tokens: []
+            reasoning: ""
+            thinking: false
+            thinkingStats: ""
         }
     }
     SignalSpy { id: copySpy; signalName: "copyRequested" }
@@ -51,6 +54,42 @@ Item {
             mouseClick(findChild(message, "copyCodeButton"))
             compare(copySpy.count, 2)
             compare(copySpy.signalArguments[1][0], "print(1)")
+        }
+
+        function test_thinkingOpenWhileItStreamsThenClosed() {
+            const message = createTemporaryObject(delegateComponent, top, {
+                streaming: true, text: "", blocks: [], reasoning: "Two plus two is four.",
+                thinking: true })
+            const section = findChild(message, "thinkingSection")
+            verify(section.visible)
+            compare(findChild(message, "thinkingTitle").text, "Thinking…")
+            const open = findChild(message, "thinkingText")
+            verify(open)
+            compare(open.text, "Two plus two is four.")
+            // The answer starts: the section closes and says what the thinking took.
+            message.thinking = false
+            message.streaming = false
+            message.text = "4."
+            message.blocks = [{ code: false, text: "4.", language: "" }]
+            message.thinkingStats = "Thought for 1.2 s · 31 tokens · 25.0 tok/s"
+            verify(!findChild(message, "thinkingText"))
+            compare(findChild(message, "thinkingSummary").text, message.thinkingStats)
+            // Opened by hand, it stays open.
+            mouseClick(findChild(message, "thinkingHeader"))
+            tryVerify(() => findChild(message, "thinkingText") !== null)
+            compare(findChild(message, "thinkingText").text, "Two plus two is four.")
+            // The answer's own text is still what Copy copies.
+            copySpy.target = message
+            copySpy.clear()
+            mouseClick(findChild(message, "copyButton"))
+            compare(copySpy.signalArguments[0][0], "4.")
+        }
+
+        function test_noReasoningNoSection() {
+            const message = createTemporaryObject(delegateComponent, top)
+            verify(!findChild(message, "thinkingSection").visible)
+            const user = createTemporaryObject(delegateComponent, top, { role: "user", reasoning: "x" })
+            verify(!findChild(user, "thinkingSection").visible)
         }
 
         function test_streamingHidesActions() {

@@ -52,6 +52,31 @@ Item {
             compare(findChild(temperature, "slider").value, 0.5)
         }
 
+        function test_thinkingSwitchOnlyWhereTheTemplateHasOne() {
+            sampling.thinking = ""
+            const plain = createTemporaryObject(panelComponent, top)
+            verify(!findChild(plain, "thinkingSwitch").visible)
+            const panel = createTemporaryObject(panelComponent, top, { thinkingChoices: ["on", "off"] })
+            verify(findChild(panel, "thinkingSwitch").visible)
+            verify(findChild(panel, "thinking_default").checked)
+            mouseClick(findChild(panel, "thinking_off"))
+            compare(sampling.thinking, "off")
+            tryCompare(findChild(panel, "thinking_off"), "checked", true)
+            verify(!findChild(panel, "thinking_default").checked)
+            // gpt-oss: an effort, not a switch (the other panels out of the way of the mouse).
+            plain.visible = false
+            panel.visible = false
+            const effort = createTemporaryObject(panelComponent, top, { thinkingChoices: ["low", "medium", "high"] })
+            const high = findChild(effort, "thinking_high")
+            tryVerify(() => high.width > 0 && high.x + high.width <= effort.width)
+            waitForRendering(effort)
+            mouseClick(high)
+            compare(sampling.thinking, "high")
+            // A value no template offers reads as the default.
+            sampling.thinking = "sideways"
+            compare(sampling.thinking, "")
+        }
+
         function test_rerun() {
             const panel = createTemporaryObject(panelComponent, top)
             rerunSpy.target = panel

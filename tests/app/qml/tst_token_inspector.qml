@@ -37,6 +37,9 @@ Item {
             isLast: true
             blocks: [{ code: false, text: "Hello world", language: "" }]
             tokens: ["Hello", "␣world"]
+            reasoning: ""
+            thinking: false
+            thinkingStats: ""
             onTokenInspected: (i) => { message.inspectedTrace = testRoot.fakeTrace(i) }
         }
     }
