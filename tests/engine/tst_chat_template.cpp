@@ -190,12 +190,16 @@ private slots:
                          (t.name + ": " + token).c_str());
             }
         }
-        const std::vector<std::string> wanted = {"chatml", "llama3", "llama2",   "mistral",
-                                                 "gemma",  "phi3",   "phi4",     "zephyr",
-                                                 "alpaca", "vicuna", "deepseek", "raw"};
+        const std::vector<std::string> wanted = {
+            "chatml",  "llama3", "llama2", "mistral", "gemma",    "phi3", "phi4",
+            "gpt-oss", "zephyr", "alpaca", "vicuna",  "deepseek", "raw"};
         QCOMPARE(names, wanted);
         QVERIFY(!hearth::find_builtin_template("gemma")->supports_system);
         QCOMPARE(hearth::find_builtin_template("llama3")->stop.front(), std::string("<|eot_id|>"));
+        // gpt-oss ends a reply on <|return|> (or <|call|> for a tool call), not on <|end|>,
+        // which closes its analysis channel before the final answer.
+        QCOMPARE(hearth::find_builtin_template("gpt-oss")->stop,
+                 std::vector<std::string>({"<|return|>", "<|call|>"}));
         QVERIFY(hearth::find_builtin_template("nonexistent") == nullptr);
     }
 
