@@ -20,6 +20,8 @@ constexpr std::array kArchitectures{
                .post_norms = true,
                .embed_scale = true,
                .scale_query = true},
+    ArchTraits{
+        .name = "qwen35", .rope = RopeLayout::neox, .qk_norm = true, .hybrid_delta_net = true},
 };
 
 } // namespace
@@ -37,6 +39,8 @@ bool architecture_supported(std::string_view architecture) {
     return arch_traits(architecture).has_value();
 }
 
-std::string_view supported_architectures() { return "llama, mistral, qwen2, qwen3, gemma3"; }
+std::string_view supported_architectures() {
+    return "llama, mistral, qwen2, qwen3, gemma3, qwen35";
+}
 
 } // namespace hearth
