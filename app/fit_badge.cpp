@@ -42,13 +42,18 @@ FitBadge assessFit(const hearth::ModelInfo& info, const FitTarget& target) {
             QStringLiteral("needs %1; free memory unknown").arg(bytes(double(plan.total_bytes)))};
     }
     const hearth::Fit whole = hearth::assess_fit(plan.total_bytes, available);
+    // A hybrid model's recurrent state is its own line: fixed, whatever the context.
+    const QString recurrent =
+        plan.recurrent_bytes > 0
+            ? QStringLiteral(", recurrent state %1").arg(bytes(double(plan.recurrent_bytes)))
+            : QString();
     FitBadge wholeBadge{
         fitName(whole),
-        QStringLiteral("needs %1 at %2 tokens (weights %3, KV cache %4 %5) · %6 %7")
+        QStringLiteral("needs %1 at %2 tokens (weights %3, KV cache %4 %5%6) · %7 %8")
             .arg(bytes(double(plan.total_bytes)))
             .arg(target.nCtx)
             .arg(bytes(double(plan.weights_bytes)), bytes(double(plan.kv_bytes)),
-                 QString::fromUtf8(hearth::kv_cache_type_name(target.kvType)).toUpper(),
+                 QString::fromUtf8(hearth::kv_cache_type_name(target.kvType)).toUpper(), recurrent,
                  bytes(double(available)), where)};
     if (!target.gpu) {
         return wholeBadge;
