@@ -43,6 +43,12 @@ CudaForwardImpl::~CudaForwardImpl() {
 
 Result<void> CudaForwardImpl::check_architecture() const {
     const ModelInfo& info = m_.info;
+    if (m_.arch.hybrid_delta_net) {
+        return fail(ErrorCode::unsupported,
+                    fmt::format("the CUDA backend has no gated delta-net (linear attention) "
+                                "kernels yet: {} models run on the CPU",
+                                info.architecture));
+    }
     if (info.n_rot % 2 != 0 || info.n_rot > info.head_dim_k ||
         info.head_dim_k > uint32_t(kernels::kAttentionMaxHeadDim) ||
         info.head_dim_v > uint32_t(kernels::kAttentionMaxHeadDim)) {
