@@ -2,7 +2,9 @@
 // random-weight models: llama (GQA, MHA, linear / YaRN RoPE scaling, Llama 3 rope_freqs,
 // F32 / F16 / Q8_0 matrices, tied and separate output), qwen2 (Q/K/V biases), qwen3 (Q/K
 // norms, head_dim ≠ n_embd/n_head) and gemma3 (sliding-window layers with their own RoPE
-// base, GeGLU, embedding scale, post norms). Golden files: tests/data/arch/, made by
+// base, GeGLU, embedding scale, post norms) and qwen35 (gated delta-net layers with a
+// recurrent state between gated attention layers, multi-section RoPE; F32 matrices, on which
+// the two engines agree to ~1e-4 of the spread). Golden files: tests/data/arch/, made by
 //     .venv/bin/python scripts/gen-arch-reference.py
 // Each model's logits at every position of a 32-token input are compared, once run as one
 // batch (Session::evaluate, the prefill path) and once token by token (Session::append, the
