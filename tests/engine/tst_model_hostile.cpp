@@ -49,6 +49,14 @@ GgufValue bool_array(std::vector<bool> flags) {
     return {.type = GgufType::array, .data = std::move(array)};
 }
 
+GgufValue u32_array(std::vector<uint32_t> values) {
+    GgufArray array{.element_type = GgufType::uint32, .items = {}};
+    for (uint32_t v : values) {
+        array.items.push_back(u32(v));
+    }
+    return {.type = GgufType::array, .data = std::move(array)};
+}
+
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
@@ -123,7 +131,7 @@ private slots:
     void initTestCase() {
         QVERIFY(m_dir.isValid());
         for (const char* name :
-             {"llama", "llama_yarn", "llama_rope_freqs", "qwen2", "qwen3", "gemma3"}) {
+             {"llama", "llama_yarn", "llama_rope_freqs", "qwen2", "qwen3", "gemma3", "qwen35"}) {
             auto file = GgufFile::open(test::data_dir() / "arch" / (std::string(name) + ".gguf"));
             QVERIFY2(file, file ? "" : file.error().message.c_str());
             m_models.emplace(name, std::move(*file));
@@ -249,6 +257,47 @@ private slots:
             "gemma3.rope.freq_base_swa", false);
         row("rope.freq_base_swa 0", "gemma3", "gemma3.rope.freq_base_swa", f32(0.0),
             "gemma3.rope.freq_base_swa", false);
+        // qwen35's gated delta-net sizes, checked before the recurrent state is sized.
+        row("ssm.conv_kernel 0", "qwen35", "qwen35.ssm.conv_kernel", u32(0),
+            "qwen35.ssm.conv_kernel", true);
+        row("ssm.conv_kernel 2^20", "qwen35", "qwen35.ssm.conv_kernel", u32(1u << 20),
+            "qwen35.ssm.conv_kernel", true);
+        row("ssm.state_size 0", "qwen35", "qwen35.ssm.state_size", u32(0), "qwen35.ssm.state_size",
+            true);
+        row("ssm.state_size 2^31", "qwen35", "qwen35.ssm.state_size", u32(1u << 31),
+            "qwen35.ssm.state_size", true);
+        row("ssm.state_size as a string", "qwen35", "qwen35.ssm.state_size", str("16"),
+            "qwen35.ssm.state_size", true);
+        row("ssm.time_step_rank 3 of 2 groups", "qwen35", "qwen35.ssm.time_step_rank", u32(3),
+            "qwen35.ssm.time_step_rank 3 is not a multiple", true);
+        row("ssm.time_step_rank 2^32 + 4", "qwen35", "qwen35.ssm.time_step_rank",
+            u64((1ull << 32) + 4), "qwen35.ssm.time_step_rank", true);
+        row("ssm.group_count missing", "qwen35", "qwen35.ssm.group_count", std::nullopt,
+            "qwen35.ssm.group_count is missing", true);
+        row("ssm.group_count 0", "qwen35", "qwen35.ssm.group_count", u32(0),
+            "qwen35.ssm.group_count", true);
+        row("ssm.inner_size not heads × state", "qwen35", "qwen35.ssm.inner_size", u32(65),
+            "qwen35.ssm.inner_size 65 must be", true);
+        row("full_attention_interval 0", "qwen35", "qwen35.full_attention_interval", u32(0),
+            "qwen35.full_attention_interval", true);
+        row("full_attention_interval 1 (no delta-net tensors read)", "qwen35",
+            "qwen35.full_attention_interval", u32(1), "tensor 'blk.0.attn_q.weight' is missing",
+            false);
+        row("recurrent_layers of 2 layers", "qwen35", "qwen35.attention.recurrent_layers",
+            bool_array({true, false}), "qwen35.attention.recurrent_layers", true);
+        row("recurrent_layers marking an attention layer", "qwen35",
+            "qwen35.attention.recurrent_layers", bool_array({true, true, true, false}),
+            "tensor 'blk.1.attn_qkv.weight' is missing", false);
+        row("rope.dimension_sections missing", "qwen35", "qwen35.rope.dimension_sections",
+            std::nullopt, "qwen35.rope.dimension_sections", true);
+        row("rope.dimension_sections past the head", "qwen35", "qwen35.rope.dimension_sections",
+            u32_array({40, 0, 0, 0}), "qwen35.rope.dimension_sections", true);
+        row("rope.dimension_sections all 0", "qwen35", "qwen35.rope.dimension_sections",
+            u32_array({0, 0, 0, 0}), "qwen35.rope.dimension_sections", true);
+        row("rope.dimension_sections of 5", "qwen35", "qwen35.rope.dimension_sections",
+            u32_array({1, 1, 1, 1, 1}), "qwen35.rope.dimension_sections", true);
+        row("value_length ≠ key_length", "qwen35", "qwen35.attention.value_length", u32(8),
+            "must be equal in a model with recurrent layers", false);
     }
 
     void bad_hyper_parameter() {
