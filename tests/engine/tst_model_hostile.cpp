@@ -10,6 +10,7 @@
 #include "hearth/memory_plan.h"
 #include "hearth/model.h"
 #include "hearth/model_info.h"
+#include "hearth/session.h"
 #include "test_support.h"
 
 #include <QTemporaryDir>
@@ -330,6 +331,28 @@ private slots:
                 with_key("gemma3", {"gemma3.attention.sliding_window_pattern", value});
             auto loaded = Model::load(path, {.n_threads = 1, .on_progress = {}});
             QVERIFY2(loaded, loaded ? "" : loaded.error().message.c_str());
+        }
+    }
+
+    void qwen35_prediction_blocks_are_not_run() {
+        // llama.cpp's converter appends multi-token-prediction blocks to a qwen35 file and says
+        // how many in nextn_predict_layers: they are not layers of the forward pass (here the
+        // file's last block stands for one).
+        const auto path = with_key("qwen35", {"qwen35.nextn_predict_layers", u32(1)});
+        auto loaded = Model::load(path, {.n_threads = 1, .on_progress = {}});
+        QVERIFY2(loaded, loaded ? "" : loaded.error().message.c_str());
+        const ModelInfo& info = (*loaded)->info();
+        QCOMPARE(info.n_layer, 3u);
+        QCOMPARE(info.recurrent_layers, (std::vector<bool>{true, false, true}));
+        QCOMPARE(info.layer_weight_bytes.size(), size_t{3});
+        auto session = Session::create(*loaded, {.n_ctx = 16});
+        QVERIFY(session);
+        const int32_t tokens[] = {1, 2, 3};
+        QVERIFY(session->append(tokens));
+        // All of them, or more than there are, is refused naming the key.
+        for (uint32_t n : {4u, 1000u}) {
+            expect_load_error(with_key("qwen35", {"qwen35.nextn_predict_layers", u32(n)}),
+                              "qwen35.nextn_predict_layers");
         }
     }
 

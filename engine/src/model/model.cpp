@@ -316,10 +316,15 @@ Result<void> check_runnable(const ModelInfo& info, const GgufFile& file) {
             n_blocks = std::max(n_blocks, std::min(*block, kMaxLayers) + 1);
         }
     }
-    if (n_blocks != info.n_layer) {
+    // A hybrid model's multi-token-prediction blocks come after its layers (validated by
+    // read_model_info); their tensors stay unused.
+    const int64_t n_extra = info.recurrent_layers.empty()
+                                ? 0
+                                : file.header().get_int(arch + "nextn_predict_layers").value_or(0);
+    if (n_blocks != info.n_layer + n_extra) {
         return fail(ErrorCode::bad_format,
                     fmt::format("{}block_count is {} but the file holds tensors of {} blocks", arch,
-                                info.n_layer, n_blocks));
+                                info.n_layer + n_extra, n_blocks));
     }
     return {};
 }

@@ -236,6 +236,12 @@ void read_rope_sections(KeyReader& keys, ModelInfo& info) {
 // absent), as llama.cpp decides. Checked here so that nothing is sized from bad values: the
 // value heads share the key heads evenly and inner_size is their total width.
 void read_linear_attention(KeyReader& keys, ModelInfo& info) {
+    // Multi-token-prediction blocks (nextn_predict_layers, written by llama.cpp's converter
+    // by default) follow the layers in the file; the forward pass does not run them.
+    uint32_t n_extra = 0;
+    keys.count("nextn_predict_layers", n_extra, 0, info.n_layer - 1, false);
+    const uint32_t n_blocks = info.n_layer;
+    info.n_layer -= n_extra;
     LinearAttentionInfo& la = info.linear_attention;
     keys.count("ssm.conv_kernel", la.d_conv, 1, kMaxConvKernel, true);
     keys.count("ssm.state_size", la.d_state, 1, kMaxStateSize, true);
@@ -262,11 +268,12 @@ void read_linear_attention(KeyReader& keys, ModelInfo& info) {
         return;
     }
     if (const GgufValue* flags = keys.find("attention.recurrent_layers")) {
-        if (auto ok = read_layer_flags(*flags, keys.key("attention.recurrent_layers"), info.n_layer,
+        if (auto ok = read_layer_flags(*flags, keys.key("attention.recurrent_layers"), n_blocks,
                                        info.recurrent_layers);
             !ok) {
             keys.set_error(ok.error());
         }
+        info.recurrent_layers.resize(info.n_layer);
     } else {
         uint32_t interval = 4;
         keys.count("full_attention_interval", interval, 1, kMaxLayers, false);
