@@ -26,7 +26,12 @@ QString fitName(hearth::Fit fit) {
 
 } // namespace
 
-FitBadge assessFit(const hearth::ModelInfo& info, const FitTarget& target) {
+FitBadge assessFit(const hearth::ModelInfo& info, const FitTarget& requested) {
+    // The CUDA backend does not run hybrid (recurrent-layer) models yet: they load on the CPU.
+    FitTarget target = requested;
+    if (!info.recurrent_layers.empty()) {
+        target.gpu = false;
+    }
     const hearth::MemoryPlan plan = hearth::plan_memory(
         info, {.n_ctx = target.nCtx,
                .n_seq = 1,
