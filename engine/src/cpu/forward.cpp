@@ -13,6 +13,8 @@
 //   x += [post-norm] Wo a
 //   h = rmsnorm(x) * ffn_norm;  x += [post-norm] W_down (act(W_gate h) * W_up h)
 // logits = W_out (rmsnorm(x) * output_norm) for the tokens that want them.
+// A hybrid model's recurrent layers mix tokens with the gated delta-net (cpu/delta_net.h)
+// instead of attention; the feed-forward is the same.
 // run() is embed, layers [0, n_layer), head; run_to and run_from cut it at a layer, for a
 // model whose first layers run on the GPU.
 #include "cpu/forward.h"
