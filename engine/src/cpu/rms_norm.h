@@ -15,8 +15,14 @@ inline void rms_norm(const float* x, const float* w, float* y, int64_t n, float 
     }
     const float mean = static_cast<float>(sum / static_cast<double>(n));
     const float scale = 1.0f / std::sqrt(mean + eps);
+    if (!w) {
+        for (int64_t i = 0; i < n; ++i) {
+            y[i] = x[i] * scale;
+        }
+        return;
+    }
     for (int64_t i = 0; i < n; ++i) {
-        y[i] = w ? (x[i] * scale) * w[i] : x[i] * scale;
+        y[i] = (x[i] * scale) * w[i];
     }
 }
 
