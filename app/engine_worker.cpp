@@ -175,6 +175,7 @@ void EngineWorker::loadModel(const QString& path, int contextLength, int threads
                                        .device = hearth::DeviceKind::cpu});
         summary.weightsBytes = qint64(plan.weights_bytes);
         summary.kvBytes = qint64(plan.kv_bytes);
+        summary.recurrentBytes = qint64(plan.recurrent_bytes);
         summary.scratchBytes = qint64(plan.scratch_bytes);
         summary.planTotalBytes = qint64(plan.total_bytes);
     }

@@ -64,6 +64,8 @@ struct ModelSummary {
     qint64 weightsBytes = 0;
     qint64 kvBytes = 0;
     qint64 scratchBytes = 0;
+    // A hybrid model's recurrent state (fixed whatever the context; 0 for other models).
+    qint64 recurrentBytes = 0;
     qint64 planTotalBytes = 0;
     QString templateName; // what "" resolves to for this model
     QString templateReason;

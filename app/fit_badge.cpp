@@ -26,7 +26,12 @@ QString fitName(hearth::Fit fit) {
 
 } // namespace
 
-FitBadge assessFit(const hearth::ModelInfo& info, const FitTarget& target) {
+FitBadge assessFit(const hearth::ModelInfo& info, const FitTarget& requested) {
+    // The CUDA backend does not run hybrid (recurrent-layer) models yet: they load on the CPU.
+    FitTarget target = requested;
+    if (!info.recurrent_layers.empty()) {
+        target.gpu = false;
+    }
     const hearth::MemoryPlan plan = hearth::plan_memory(
         info, {.n_ctx = target.nCtx,
                .n_seq = 1,
@@ -42,13 +47,18 @@ FitBadge assessFit(const hearth::ModelInfo& info, const FitTarget& target) {
             QStringLiteral("needs %1; free memory unknown").arg(bytes(double(plan.total_bytes)))};
     }
     const hearth::Fit whole = hearth::assess_fit(plan.total_bytes, available);
+    // A hybrid model's recurrent state is its own line: fixed, whatever the context.
+    const QString recurrent =
+        plan.recurrent_bytes > 0
+            ? QStringLiteral(", recurrent state %1").arg(bytes(double(plan.recurrent_bytes)))
+            : QString();
     FitBadge wholeBadge{
         fitName(whole),
-        QStringLiteral("needs %1 at %2 tokens (weights %3, KV cache %4 %5) · %6 %7")
+        QStringLiteral("needs %1 at %2 tokens (weights %3, KV cache %4 %5%6) · %7 %8")
             .arg(bytes(double(plan.total_bytes)))
             .arg(target.nCtx)
             .arg(bytes(double(plan.weights_bytes)), bytes(double(plan.kv_bytes)),
-                 QString::fromUtf8(hearth::kv_cache_type_name(target.kvType)).toUpper(),
+                 QString::fromUtf8(hearth::kv_cache_type_name(target.kvType)).toUpper(), recurrent,
                  bytes(double(available)), where)};
     if (!target.gpu) {
         return wholeBadge;

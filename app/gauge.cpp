@@ -107,6 +107,7 @@ void Gauge::setModel(const ModelSummary& summary) {
     m_kvBytes = double(summary.kvBytes);
     m_kvType = summary.kvType.toUpper();
     m_scratchBytes = double(summary.scratchBytes);
+    m_recurrentBytes = double(summary.recurrentBytes);
     m_kvCapacity = summary.contextLength;
     m_kvUsed = 0;
     emit modelChanged();
@@ -115,7 +116,7 @@ void Gauge::setModel(const ModelSummary& summary) {
 }
 
 void Gauge::clearModel() {
-    m_weightsBytes = m_kvBytes = m_scratchBytes = 0;
+    m_weightsBytes = m_kvBytes = m_scratchBytes = m_recurrentBytes = 0;
     m_kvType.clear();
     m_kvCapacity = 0;
     m_kvUsed = 0;

@@ -1,6 +1,7 @@
 // The gauge: what running the model costs, live. Memory split into weights / KV cache (and
-// its type) / scratch (on a GPU the session's own device arenas, on the CPU the engine's MemoryPlan
-// at the session's context) against what the device has in use: on the CPU the process's RSS
+// its type) / a hybrid model's recurrent state / scratch (on a GPU the session's own device arenas,
+// on the CPU the engine's MemoryPlan at the session's context) against what the device has in use:
+// on the CPU the process's RSS
 // (/proc/self/status) against the machine's RAM; on a CUDA device its used memory (cudaMemGetInfo,
 // read off the GUI thread by DeviceProbe) against its total; with a partial offload, how many
 // layers are on the GPU and the KV cache of the others, in RAM. KV cache fill; prefill and decode
@@ -26,6 +27,8 @@ class Gauge : public QObject {
     // The KV cache's type as the engine names it, upper case: "F16" or "Q8_0"; "" unloaded.
     Q_PROPERTY(QString kvType READ kvType NOTIFY modelChanged)
     Q_PROPERTY(double scratchBytes READ scratchBytes NOTIFY modelChanged)
+    // A hybrid model's recurrent state: fixed, whatever the context; 0 for other models.
+    Q_PROPERTY(double recurrentBytes READ recurrentBytes NOTIFY modelChanged)
     Q_PROPERTY(double planBytes READ planBytes NOTIFY modelChanged)
     Q_PROPERTY(double deviceTotalBytes READ deviceTotalBytes NOTIFY memoryChanged)
     Q_PROPERTY(double residentBytes READ residentBytes NOTIFY memoryChanged)
@@ -63,7 +66,10 @@ public:
     double kvBytes() const { return m_kvBytes; }
     QString kvType() const { return m_kvType; }
     double scratchBytes() const { return m_scratchBytes; }
-    double planBytes() const { return m_weightsBytes + m_kvBytes + m_scratchBytes; }
+    double recurrentBytes() const { return m_recurrentBytes; }
+    double planBytes() const {
+        return m_weightsBytes + m_kvBytes + m_recurrentBytes + m_scratchBytes;
+    }
     double deviceTotalBytes() const { return m_deviceTotalBytes; }
     double residentBytes() const { return m_residentBytes; }
     QString deviceName() const;
@@ -126,6 +132,7 @@ private:
     double m_kvBytes = 0;
     QString m_kvType;
     double m_scratchBytes = 0;
+    double m_recurrentBytes = 0;
     double m_deviceTotalBytes = 0;
     double m_residentBytes = 0;
     int m_kvUsed = 0;

@@ -532,6 +532,120 @@ def write_lowbit_model(spec: dict, path: pathlib.Path, rng: np.random.Generator)
     writer.close()
 
 
+# --- qwen35: the hybrid of gated delta-net (linear attention) layers and gated full attention.
+# Real tensor layout (llama.cpp's qwen35.cpp): recurrent layers hold attn_qkv, attn_gate,
+# ssm_conv1d, ssm_dt.bias, ssm_a, ssm_beta, ssm_alpha, ssm_norm and ssm_out; attention layers
+# a query projection of [q | gate] per head, Q/K norms and multi-section RoPE; every layer
+# attn_norm, post_attention_norm (the feed-forward's norm) and a SwiGLU feed-forward. Small:
+# 4 layers, 2 key heads of 16 shared by 4 value heads, a 4-tap convolution.
+QWEN35_SSM = dict(d_conv=4, d_state=16, n_k_heads=2, n_v_heads=4)
+
+
+def write_qwen35(spec: dict, path: pathlib.Path, rng: np.random.Generator):
+    n_layer, n_head_kv, head_dim = spec["n_layer"], spec["n_head_kv"], spec["head_dim"]
+    ssm = QWEN35_SSM
+    d_inner = ssm["n_v_heads"] * ssm["d_state"]
+    key_dim = ssm["n_k_heads"] * ssm["d_state"]
+    conv_dim = 2 * key_dim + d_inner
+    writer = gguf.GGUFWriter(path, "qwen35")
+    writer.add_name(spec["name"])
+    writer.add_file_type({QT.F32: gguf.LlamaFileType.ALL_F32, QT.F16: gguf.LlamaFileType.MOSTLY_F16,
+                          QT.Q8_0: gguf.LlamaFileType.MOSTLY_Q8_0}[spec["wtype"]])
+    writer.add_context_length(N_CTX_TRAIN)
+    writer.add_embedding_length(N_EMBD)
+    writer.add_block_count(n_layer)
+    n_ff = spec["n_ff"]
+    writer.add_feed_forward_length(n_ff)
+    writer.add_head_count(N_HEAD)
+    writer.add_head_count_kv(n_head_kv)
+    writer.add_key_length(head_dim)
+    writer.add_value_length(head_dim)
+    writer.add_layer_norm_rms_eps(1e-6)
+    writer.add_rope_freq_base(spec["rope_base"])
+    writer.add_rope_dimension_count(spec["n_rot"])
+    writer.add_rope_dimension_sections(spec["sections"])
+    writer.add_ssm_conv_kernel(ssm["d_conv"])
+    writer.add_ssm_inner_size(d_inner)
+    writer.add_ssm_state_size(ssm["d_state"])
+    writer.add_ssm_time_step_rank(ssm["n_v_heads"])
+    writer.add_ssm_group_count(ssm["n_k_heads"])
+    interval = spec.get("full_attention_interval")
+    if interval is not None:
+        writer.add_full_attention_interval(interval)
+    interval = interval or 4  # llama.cpp's default
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("gpt-2")
+    writer.add_token_list(TOKENS_TEXT)
+    writer.add_token_types(TOKEN_TYPES)
+    writer.add_token_merges(MERGES)
+    writer.add_bos_token_id(BOS_ID)
+    writer.add_eos_token_id(EOS_ID)
+    writer.add_add_bos_token(False)
+
+    w = Weights(rng, writer, spec["wtype"])
+    emb_type = QT.Q8_0 if spec["wtype"] == QT.Q8_0 else QT.F32
+    w.matrix("token_embd.weight", N_VOCAB, N_EMBD, 0.5, emb_type)
+    if not spec.get("tied"):
+        w.matrix("output.weight", N_VOCAB, N_EMBD, 0.15)
+    w.vector("output_norm.weight", N_EMBD, 1.0, 0.1)
+    for il in range(n_layer):
+        p = f"blk.{il}."
+        w.vector(p + "attn_norm.weight", N_EMBD, 1.0, 0.1)
+        if (il + 1) % interval != 0:  # a gated delta-net layer
+            w.matrix(p + "attn_qkv.weight", conv_dim, N_EMBD, 0.15)
+            w.matrix(p + "attn_gate.weight", d_inner, N_EMBD, 0.15)
+            # Taps of std 0.5 keep the convolution's output of order 1.
+            writer.add_tensor(p + "ssm_conv1d.weight",
+                              (rng.standard_normal((conv_dim, ssm["d_conv"])) * 0.5)
+                              .astype(np.float32))
+            w.vector(p + "ssm_dt.bias", ssm["n_v_heads"], 0.0, 0.5)
+            # -exp(A_log) as the converter writes it: decays exp(a · softplus(·)) of 0.3-0.9.
+            writer.add_tensor(p + "ssm_a", -np.exp(rng.uniform(-1.5, 0.0, ssm["n_v_heads"]))
+                              .astype(np.float32))
+            w.matrix(p + "ssm_beta.weight", ssm["n_v_heads"], N_EMBD, 0.15)
+            w.matrix(p + "ssm_alpha.weight", ssm["n_v_heads"], N_EMBD, 0.15)
+            w.vector(p + "ssm_norm.weight", ssm["d_state"], 1.0, 0.1)
+            w.matrix(p + "ssm_out.weight", N_EMBD, d_inner, 0.15)
+        else:  # gated full attention
+            w.matrix(p + "attn_q.weight", 2 * N_HEAD * head_dim, N_EMBD, 0.15)
+            w.matrix(p + "attn_k.weight", n_head_kv * head_dim, N_EMBD, 0.15)
+            w.matrix(p + "attn_v.weight", n_head_kv * head_dim, N_EMBD, 0.1)
+            w.vector(p + "attn_q_norm.weight", head_dim, 1.0, 0.2)
+            w.vector(p + "attn_k_norm.weight", head_dim, 1.0, 0.2)
+            w.matrix(p + "attn_output.weight", N_EMBD, N_HEAD * head_dim, 0.1)
+        w.vector(p + "post_attention_norm.weight", N_EMBD, 1.0, 0.1)
+        w.matrix(p + "ffn_gate.weight", n_ff, N_EMBD, 0.15)
+        w.matrix(p + "ffn_up.weight", n_ff, N_EMBD, 0.15)
+        w.matrix(p + "ffn_down.weight", N_EMBD, n_ff, 0.1)
+
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+# After every other model, so that their seeds (SEED + 1 + index) and files stay the same.
+HYBRID_MODELS = [
+    # F32 matrices: no activation is rounded to F16, so the recurrence carries only the
+    # engines' last-bit differences (the logits agree to ~1e-4 of their spread).
+    dict(name="qwen35", arch="qwen35", write=write_qwen35, n_layer=4, n_head_kv=2, head_dim=16,
+         n_rot=8, n_ff=64, sections=[1, 1, 1, 1], full_attention_interval=2,
+         rope_base=1000000.0, wtype=QT.F32,
+         about="qwen35: gated delta-net layers 0 and 2 (4-tap conv, 4 value heads over 2 key "
+               "heads, recurrent state), gated attention layers 1 and 3 (query gate, Q/K "
+               "norms, partial multi-section RoPE with a position-0 section), F32 matrices"),
+    # F16 matrices would round the activations before every product, and the recurrence
+    # carries a rounding that goes the other way: against a llama.cpp built for AVX-512 (other
+    # F16 kernels than the AVX2 order Hearth follows) such a model differs by 2e-2 of the
+    # spread, five times the plain F16 models. The F16 products are those of every model.
+    dict(name="qwen35_interval4", arch="qwen35", write=write_qwen35, n_layer=4, n_head_kv=1,
+         head_dim=16, n_rot=16, n_ff=64, sections=[3, 3, 2, 0], rope_base=10000000.0,
+         wtype=QT.F32, tied=True,
+         about="qwen35: full_attention_interval absent (layers 0-2 recurrent, layer 3 "
+               "attends), one KV head, RoPE over the whole head in three sections, tied output"),
+]
+
+
 def llama_logits(path: pathlib.Path, tokens: list[int], q8_0_cache: bool = False,
                  n_batch: int = 64) -> np.ndarray:
     """q8_0_cache: a Q8_0 KV cache, which llama.cpp runs only with flash attention."""
@@ -584,13 +698,16 @@ def main() -> int:
         old = json.loads((OUT / "index.json").read_text())
         assert old["tokens"] == tokens and old["n_vocab"] == N_VOCAB
         kept = {m["name"]: m for m in old["models"]}
-    for i, spec in enumerate(MODELS + LOWBIT_MODELS):
+    for i, spec in enumerate(MODELS + LOWBIT_MODELS + HYBRID_MODELS):
         if args.only and spec["name"] not in args.only:
             if spec["name"] in kept:
                 index["models"].append(kept[spec["name"]])
             continue
         gguf_path = OUT / f"{spec['name']}.gguf"
-        writer = write_lowbit_model if spec in LOWBIT_MODELS else write_model
+        if "write" in spec:
+            writer = spec["write"]
+        else:
+            writer = write_lowbit_model if spec in LOWBIT_MODELS else write_model
         writer(spec, gguf_path, np.random.default_rng(SEED + 1 + i))
         logits = llama_logits(gguf_path, tokens, n_batch=spec.get("reference_batch", 64))
         assert logits.shape == (N_TOKENS, N_VOCAB), logits.shape

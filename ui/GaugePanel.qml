@@ -74,6 +74,7 @@ ScrollView {
             total: root.gauge.planBytes
             parts: [{ value: root.gauge.weightsBytes, color: Theme.weightsColor },
                     { value: root.gauge.kvBytes, color: Theme.kvColor },
+                    { value: root.gauge.recurrentBytes, color: Theme.recurrentColor },
                     { value: root.gauge.scratchBytes, color: Theme.scratchColor }]
         }
         Legend {
@@ -92,6 +93,14 @@ ScrollView {
             value: root.gauge.partialOffload
                    ? qsTr("%1 + %2 in RAM").arg(root.gauge.formatBytes(root.gauge.kvBytes)).arg(root.gauge.formatBytes(root.gauge.hostKvBytes))
                    : root.gauge.formatBytes(root.gauge.kvBytes)
+        }
+        Legend {
+            // A hybrid model's recurrent layers keep a fixed state instead of a KV cache.
+            objectName: "recurrentLegend"
+            Layout.fillWidth: true; visible: root.gauge.active && root.gauge.recurrentBytes > 0
+            swatch: Theme.recurrentColor
+            label: qsTr("Recurrent state (fixed, any context)")
+            value: root.gauge.formatBytes(root.gauge.recurrentBytes)
         }
         Legend {
             Layout.fillWidth: true; visible: root.gauge.active

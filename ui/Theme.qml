@@ -30,6 +30,7 @@ QtObject {
     // The gauge's three kinds of memory.
     readonly property color weightsColor: dark ? "#6aa5ff" : "#2f6fd6"
     readonly property color kvColor: dark ? "#f0a050" : "#d9822b"
+    readonly property color recurrentColor: dark ? "#c89af0" : "#8a4fc4"
     readonly property color scratchColor: dark ? "#8fd18f" : "#3f9a49"
 
     readonly property int spacing: 8

@@ -11,6 +11,7 @@
 #include "hearth/memory_plan.h"
 #include "hearth/model.h"
 #include "hearth/model_info.h"
+#include "hearth/session.h"
 #include "test_support.h"
 
 #include <QTemporaryDir>
@@ -47,6 +48,14 @@ GgufValue bool_array(std::vector<bool> flags) {
     GgufArray array{.element_type = GgufType::boolean, .items = {}};
     for (bool flag : flags) {
         array.items.push_back({.type = GgufType::boolean, .data = flag});
+    }
+    return {.type = GgufType::array, .data = std::move(array)};
+}
+
+GgufValue u32_array(std::vector<uint32_t> values) {
+    GgufArray array{.element_type = GgufType::uint32, .items = {}};
+    for (uint32_t v : values) {
+        array.items.push_back(u32(v));
     }
     return {.type = GgufType::array, .data = std::move(array)};
 }
@@ -134,7 +143,7 @@ private slots:
         QVERIFY(m_dir.isValid());
         for (const char* name :
              {"llama", "llama_yarn", "llama_rope_freqs", "qwen2", "qwen3", "gemma3", "phi3_long",
-              "gemma2", "smollm3", "mistral3", "qwen3moe", "llama_moe", "gpt_oss"}) {
+              "gemma2", "smollm3", "mistral3", "qwen3moe", "llama_moe", "gpt_oss", "qwen35"}) {
             auto file = GgufFile::open(test::data_dir() / "arch" / (std::string(name) + ".gguf"));
             QVERIFY2(file, file ? "" : file.error().message.c_str());
             m_models.emplace(name, std::move(*file));
@@ -322,6 +331,48 @@ private slots:
             std::nullopt, "expected [64, 42, 8]", false);
         row("llama experts removed", "llama_moe", "llama.expert_count", u32(0),
             "llama.expert_used_count must be from 1 to llama.expert_count (0)", true);
+        // qwen35's gated delta-net sizes, checked before the recurrent state is sized.
+        row("ssm.conv_kernel 0", "qwen35", "qwen35.ssm.conv_kernel", u32(0),
+            "qwen35.ssm.conv_kernel", true);
+        row("ssm.conv_kernel 2^20", "qwen35", "qwen35.ssm.conv_kernel", u32(1u << 20),
+            "qwen35.ssm.conv_kernel", true);
+        row("ssm.state_size 0", "qwen35", "qwen35.ssm.state_size", u32(0), "qwen35.ssm.state_size",
+            true);
+        row("ssm.state_size 2^31", "qwen35", "qwen35.ssm.state_size", u32(1u << 31),
+            "qwen35.ssm.state_size", true);
+        row("ssm.state_size as a string", "qwen35", "qwen35.ssm.state_size", str("16"),
+            "qwen35.ssm.state_size", true);
+        row("ssm.time_step_rank 3 of 2 groups", "qwen35", "qwen35.ssm.time_step_rank", u32(3),
+            "qwen35.ssm.time_step_rank 3 is not a multiple", true);
+        row("ssm.time_step_rank 2^32 + 4", "qwen35", "qwen35.ssm.time_step_rank",
+            u64((1ull << 32) + 4), "qwen35.ssm.time_step_rank", true);
+        row("ssm.group_count missing", "qwen35", "qwen35.ssm.group_count", std::nullopt,
+            "qwen35.ssm.group_count is missing", true);
+        row("ssm.group_count 0", "qwen35", "qwen35.ssm.group_count", u32(0),
+            "qwen35.ssm.group_count", true);
+        row("ssm.inner_size not heads × state", "qwen35", "qwen35.ssm.inner_size", u32(65),
+            "qwen35.ssm.inner_size 65 must be", true);
+        row("full_attention_interval 0", "qwen35", "qwen35.full_attention_interval", u32(0),
+            "qwen35.full_attention_interval", true);
+        // Layer 0 then attends, and its delta-net projection attn_qkv is taken for a fused Q/K/V.
+        row("full_attention_interval 1 (no delta-net tensors read)", "qwen35",
+            "qwen35.full_attention_interval", u32(1),
+            "tensor 'blk.0.attn_qkv.weight' has shape [64, 128], expected [64, 192]", false);
+        row("recurrent_layers of 2 layers", "qwen35", "qwen35.attention.recurrent_layers",
+            bool_array({true, false}), "qwen35.attention.recurrent_layers", true);
+        row("recurrent_layers marking an attention layer", "qwen35",
+            "qwen35.attention.recurrent_layers", bool_array({true, true, true, false}),
+            "tensor 'blk.1.attn_qkv.weight' is missing", false);
+        row("rope.dimension_sections missing", "qwen35", "qwen35.rope.dimension_sections",
+            std::nullopt, "qwen35.rope.dimension_sections", true);
+        row("rope.dimension_sections past the head", "qwen35", "qwen35.rope.dimension_sections",
+            u32_array({40, 0, 0, 0}), "qwen35.rope.dimension_sections", true);
+        row("rope.dimension_sections all 0", "qwen35", "qwen35.rope.dimension_sections",
+            u32_array({0, 0, 0, 0}), "qwen35.rope.dimension_sections", true);
+        row("rope.dimension_sections of 5", "qwen35", "qwen35.rope.dimension_sections",
+            u32_array({1, 1, 1, 1, 1}), "qwen35.rope.dimension_sections", true);
+        row("value_length ≠ key_length", "qwen35", "qwen35.attention.value_length", u32(8),
+            "must be equal in a model with recurrent layers", false);
     }
 
     void bad_hyper_parameter() {
@@ -354,6 +405,28 @@ private slots:
                 with_key("gemma3", {"gemma3.attention.sliding_window_pattern", value});
             auto loaded = Model::load(path, {.n_threads = 1, .on_progress = {}});
             QVERIFY2(loaded, loaded ? "" : loaded.error().message.c_str());
+        }
+    }
+
+    void qwen35_prediction_blocks_are_not_run() {
+        // llama.cpp's converter appends multi-token-prediction blocks to a qwen35 file and says
+        // how many in nextn_predict_layers: they are not layers of the forward pass (here the
+        // file's last block stands for one).
+        const auto path = with_key("qwen35", {"qwen35.nextn_predict_layers", u32(1)});
+        auto loaded = Model::load(path, {.n_threads = 1, .on_progress = {}});
+        QVERIFY2(loaded, loaded ? "" : loaded.error().message.c_str());
+        const ModelInfo& info = (*loaded)->info();
+        QCOMPARE(info.n_layer, 3u);
+        QCOMPARE(info.recurrent_layers, (std::vector<bool>{true, false, true}));
+        QCOMPARE(info.layer_weight_bytes.size(), size_t{3});
+        auto session = Session::create(*loaded, {.n_ctx = 16});
+        QVERIFY(session);
+        const int32_t tokens[] = {1, 2, 3};
+        QVERIFY(session->append(tokens));
+        // All of them, or more than there are, is refused naming the key.
+        for (uint32_t n : {4u, 1000u}) {
+            expect_load_error(with_key("qwen35", {"qwen35.nextn_predict_layers", u32(n)}),
+                              "qwen35.nextn_predict_layers");
         }
     }
 

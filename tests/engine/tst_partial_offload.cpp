@@ -173,6 +173,19 @@ private slots:
         const uint32_t n_layer = m.info.n_layer;
         const size_t n_vocab = m.info.n_vocab;
         const KvCacheType type = q8_0_cache ? KvCacheType::q8_0 : KvCacheType::f16;
+        if (!m.info.recurrent_layers.empty()) {
+            // A hybrid model is never split between devices (CUDA refuses it): a cut is refused.
+            cpu::KvCache cache = make_cache(m.info, 8, type);
+            cpu::RecurrentState state(m.info);
+            const std::vector<cpu::BatchToken> batch = {
+                {.token = prompt[0], .pos = 0, .cache = &cache, .state = &state}};
+            std::vector<float> residual(m.info.n_embd);
+            cpu::Forward forward(m);
+            auto cut = forward.run_to(batch, 1, residual.data());
+            QVERIFY(!cut);
+            QCOMPARE(cut.error().code, ErrorCode::unsupported);
+            return;
+        }
 
         // The reference: run() throughout, decoding greedily.
         std::vector<int32_t> decode;

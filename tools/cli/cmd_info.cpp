@@ -135,7 +135,9 @@ nlohmann::json to_json(const ModelInfo& info, const MemoryPlan& plan, const Gguf
           {"sliding_window", info.sliding_window},
           {"attn_logit_softcap", info.attn_logit_softcap},
           {"final_logit_softcap", info.final_logit_softcap},
-          {"attn_temperature_scale", info.attn_temperature_scale}}},
+          {"attn_temperature_scale", info.attn_temperature_scale},
+          {"n_attention_layers", info.n_attention_layers()},
+          {"recurrent_layers", info.recurrent_layers}}},
         {"quant_mix", mix},
         {"chat_template", info.chat_template.has_value()},
         {"memory",
@@ -143,6 +145,8 @@ nlohmann::json to_json(const ModelInfo& info, const MemoryPlan& plan, const Gguf
           {"weights_bytes", plan.weights_bytes},
           {"kv_bytes_per_token", plan.kv_bytes_per_token},
           {"kv_bytes", plan.kv_bytes},
+          {"recurrent_bytes_per_seq", plan.recurrent_bytes_per_seq},
+          {"recurrent_bytes", plan.recurrent_bytes},
           {"scratch_bytes", plan.scratch_bytes},
           {"total_bytes", plan.total_bytes}}},
     };
@@ -183,7 +187,20 @@ void print_text(const ModelInfo& info, const MemoryPlan& plan, const GgufFile& f
             fmt::format("{} per token ({})", format_count(info.n_active_params),
                         info.n_active_params));
     }
-    row("layers", std::to_string(info.n_layer));
+    const uint32_t n_recurrent = info.n_layer - info.n_attention_layers();
+    row("layers", n_recurrent == 0
+                      ? std::to_string(info.n_layer)
+                      : fmt::format("{} ({} gated delta-net with a recurrent state, "
+                                    "{} attention)",
+                                    info.n_layer, n_recurrent, info.n_attention_layers()));
+    if (n_recurrent > 0) {
+        const LinearAttentionInfo& la = info.linear_attention;
+        row("linear attention",
+            fmt::format("{}-tap convolution over {} channels, {} value heads over {} key heads, "
+                        "state {} × {} per head",
+                        la.d_conv, la.conv_channels(), la.n_v_heads, la.n_k_heads, la.d_state,
+                        la.d_state));
+    }
     row("embedding size", std::to_string(info.n_embd));
     row("attention heads", fmt::format("{} (KV heads {})", info.n_head, info.n_head_kv));
     row("head size", info.head_dim_k == info.head_dim_v
@@ -246,12 +263,21 @@ void print_text(const ModelInfo& info, const MemoryPlan& plan, const GgufFile& f
         info.n_expert > 0
             ? fmt::format("  (the experts at {} of {})", info.n_expert_used, info.n_expert).c_str()
             : "");
-    std::printf("  KV cache per token     %s  (2 × %u layers × %u KV heads × %u head size × 2 "
+    std::printf("  KV cache per token     %s  (2 × %u %slayers × %u KV heads × %u head size × 2 "
                 "bytes, F16)\n",
-                format_bytes(plan.kv_bytes_per_token).c_str(), info.n_layer, info.n_head_kv,
+                format_bytes(plan.kv_bytes_per_token).c_str(), plan.n_attention_layers,
+                n_recurrent > 0 ? "attention " : "", info.n_head_kv,
                 (info.head_dim_k + info.head_dim_v) / 2);
     std::printf("  KV cache               %s  (%u tokens)\n",
                 format_bytes(static_cast<double>(plan.kv_bytes)).c_str(), plan.n_ctx);
+    if (n_recurrent > 0) {
+        const LinearAttentionInfo& la = info.linear_attention;
+        std::printf("  recurrent state        %s  (per sequence, whatever the context: %u layers × "
+                    "(%llu conv + %llu state) floats × 4 bytes, twice: live and a checkpoint)\n",
+                    format_bytes(static_cast<double>(plan.recurrent_bytes)).c_str(), n_recurrent,
+                    static_cast<unsigned long long>(la.conv_state_floats()),
+                    static_cast<unsigned long long>(la.ssm_state_floats()));
+    }
     std::printf("  scratch                %s\n",
                 format_bytes(static_cast<double>(plan.scratch_bytes)).c_str());
     std::printf("  total                  %s\n",

@@ -26,11 +26,18 @@ struct MemoryPlan {
     uint32_t n_ctx = 0;
     uint32_t n_seq = 1;
     uint64_t weights_bytes = 0;
-    // 2 (K and V) × layers × KV heads × head size × bytes per element
+    // 2 (K and V) × attention layers × KV heads × head size × bytes per element (a hybrid
+    // model's recurrent layers have no KV cache)
     double kv_bytes_per_token = 0;
-    uint64_t kv_bytes = 0;       // kv_bytes_per_token × n_ctx × n_seq
-    uint64_t scratch_bytes = 0;  // activations of one batch and the logits
-    uint64_t overhead_bytes = 0; // runtime: CUDA context and cuBLAS workspace on a GPU
+    uint64_t kv_bytes = 0; // kv_bytes_per_token × n_ctx × n_seq
+    uint32_t n_attention_layers = 0;
+    // Hybrid models: the recurrent state of one sequence (float32 conv and delta-rule states
+    // of each recurrent layer), fixed whatever the context, held twice: the live state and
+    // the checkpoint a rewound conversation resumes from. 0 for other models.
+    uint64_t recurrent_bytes_per_seq = 0;
+    uint64_t recurrent_bytes = 0; // recurrent_bytes_per_seq × n_seq
+    uint64_t scratch_bytes = 0;   // activations of one batch and the logits
+    uint64_t overhead_bytes = 0;  // runtime: CUDA context and cuBLAS workspace on a GPU
     uint64_t total_bytes = 0;
 };
 

@@ -6,6 +6,7 @@
 #include "hearth/gguf.h"
 #include "hearth/tensor_type.h"
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -33,6 +34,23 @@ struct QuantShare {
     uint64_t n_tensors = 0;
     uint64_t n_bytes = 0;
     uint64_t n_elements = 0;
+};
+
+// The gated delta-net (linear attention) layers of a hybrid model (qwen35), as
+// `{arch}.ssm.*` gives them: a short causal convolution over conv_channels() and, per value
+// head, a d_state × d_state recurrent state. Zero everywhere for other models.
+struct LinearAttentionInfo {
+    uint32_t d_conv = 0;    // ssm.conv_kernel: convolution taps (the state keeps d_conv - 1)
+    uint32_t d_inner = 0;   // ssm.inner_size: value width, n_v_heads × d_state
+    uint32_t d_state = 0;   // ssm.state_size: key and value size per head
+    uint32_t n_v_heads = 0; // ssm.time_step_rank
+    uint32_t n_k_heads = 0; // ssm.group_count: query/key heads, shared by n_v_heads / n_k_heads
+    uint64_t key_width() const { return uint64_t{n_k_heads} * d_state; }
+    uint64_t conv_channels() const { return 2 * key_width() + d_inner; } // q, k and v
+    // Per sequence and recurrent layer, float32 as llama.cpp keeps them: the convolution's
+    // last d_conv - 1 inputs and the delta-rule state.
+    uint64_t conv_state_floats() const { return uint64_t{d_conv - 1} * conv_channels(); }
+    uint64_t ssm_state_floats() const { return uint64_t{n_v_heads} * d_state * d_state; }
 };
 
 struct ModelInfo {
@@ -84,6 +102,21 @@ struct ModelInfo {
     // converted at load. cpu::Forward measures the expert part as it runs (MoeTraffic).
     uint64_t active_weight_bytes = 0;
 
+    // Hybrid models: which layers are gated delta-net layers with a recurrent state (the
+    // others attend, and only they have a KV cache); empty for models without them.
+    std::vector<bool> recurrent_layers;
+    LinearAttentionInfo linear_attention;
+    // rope.dimension_sections (qwen35's multi-section RoPE); all 0 when absent.
+    std::array<uint32_t, 4> rope_sections{};
+
+    bool is_recurrent(uint32_t layer) const {
+        return layer < recurrent_layers.size() && recurrent_layers[layer];
+    }
+    // The layers with a KV cache: all of them but the recurrent ones.
+    uint32_t n_attention_layers() const;
+    // The recurrent state of one sequence, in bytes: fixed, whatever the context.
+    uint64_t recurrent_state_bytes() const;
+
     std::vector<QuantShare> quant_mix; // largest share first
     std::optional<std::string> chat_template;
 };
@@ -105,6 +138,10 @@ inline constexpr uint32_t kMaxExpertsUsed = 64; // routed per token; published m
 // general.architecture ("llama", "qwen3moe"), checked to be a name: letters, digits, '-' and
 // '_', at most 64 characters. Fails with `bad_format` when it is missing or not a name.
 Result<std::string> read_architecture(const GgufHeader& header);
+// Gated delta-net layers: convolution taps (published models use 4) and the per-head state
+// size (128); the state of one head is d_state² floats.
+inline constexpr uint32_t kMaxConvKernel = 64;
+inline constexpr uint32_t kMaxStateSize = 1024;
 
 // Reads a model's facts from a parsed header. Fails with `bad_format`, naming the key, when
 // a required key is missing, a key holds a value of the wrong type (a string for a count, a

@@ -13,15 +13,19 @@
 //   x += [post-norm] Wo a
 //   h = rmsnorm(x) * ffn_norm;  x += [post-norm] W_down (act(W_gate h) * W_up h)
 // logits = W_out (rmsnorm(x) * output_norm) for the tokens that want them.
+// A hybrid model's recurrent layers mix tokens with the gated delta-net (cpu/delta_net.h)
+// instead of attention; the feed-forward is the same.
 // run() is embed, layers [0, n_layer), head; run_to and run_from cut it at a layer, for a
 // model whose first layers run on the GPU.
 #include "cpu/forward.h"
 
 #include "cpu/attention_ggml.h"
 #include "cpu/cpu_features.h"
+#include "cpu/delta_net.h"
 #include "cpu/flash_attention.h"
 #include "cpu/ggml_numerics.h"
 #include "cpu/matmul.h"
+#include "cpu/rms_norm.h"
 #include "cpu/soft_cap.h"
 #include "hearth/quant.h"
 #include "model/model_impl.h"
@@ -33,19 +37,6 @@
 
 namespace hearth::cpu {
 namespace {
-
-// y = x / sqrt(mean(x²) + eps) * w, as ggml: squares summed in double, scale in float.
-void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
-    double sum = 0.0;
-    for (int64_t i = 0; i < n; ++i) {
-        sum += static_cast<double>(x[i] * x[i]);
-    }
-    const float mean = static_cast<float>(sum / static_cast<double>(n));
-    const float scale = 1.0f / std::sqrt(mean + eps);
-    for (int64_t i = 0; i < n; ++i) {
-        y[i] = (x[i] * scale) * w[i];
-    }
-}
 
 float silu(float x) {
     return x / (1.0f + std::exp(-x));
@@ -79,6 +70,8 @@ struct RopeParams {
     float attn_factor = 1.0f;
     float corr_low = 0.0f, corr_high = 0.0f;
     const float* freq_factors = nullptr;
+    // qwen35's multi-section RoPE: the pairs whose section has position 0 for text (1 each).
+    const uint8_t* at_position_zero = nullptr;
 };
 
 float yarn_ramp(float low, float high, int i0) {
@@ -91,7 +84,8 @@ void rope_angles(const RopeParams& p, uint32_t pos, float* cos_out, float* sin_o
     float theta = static_cast<float>(pos);
     for (int i0 = 0; i0 < p.n_rot; i0 += 2) {
         const float factor = p.freq_factors ? p.freq_factors[i0 / 2] : 1.0f;
-        const float theta_extrap = theta / factor;
+        const bool at_zero = p.at_position_zero && p.at_position_zero[i0 / 2];
+        const float theta_extrap = (at_zero ? 0.0f : theta) / factor;
         const float theta_interp = p.freq_scale * theta_extrap;
         float angle = theta_interp;
         float mscale = p.attn_factor;
@@ -136,6 +130,7 @@ RopeParams rope_params(const Model::Impl& m, bool sliding_layer) {
     p.freq_base = static_cast<float>(sliding_layer ? m.rope_freq_base_swa : info.rope_freq_base);
     p.freq_factors = m.rope_freq_factors.empty() ? nullptr : m.rope_freq_factors.data();
     p.attn_factor = m.rope_attn_factor;
+    p.at_position_zero = m.rope_at_position_zero.empty() ? nullptr : m.rope_at_position_zero.data();
     const auto& scaling = info.rope_scaling;
     if (sliding_layer && !m.arch.swa_rope_scaled) {
         return p; // gemma3's local layers use plain RoPE at their own base
@@ -216,7 +211,11 @@ void gated_activation(FfnActivation activation, float* gate, const float* up, si
     }
 }
 
-Forward::Forward(const Model::Impl& model) : m_(model) {}
+Forward::Forward(const Model::Impl& model)
+    : m_(model),
+      delta_net_(model.arch.hybrid_delta_net ? std::make_unique<DeltaNet>(model) : nullptr) {}
+Forward::Forward(Forward&&) noexcept = default;
+Forward::~Forward() = default;
 
 void Forward::ensure_capacity(size_t n) {
     if (n <= capacity_) {
@@ -357,6 +356,9 @@ Result<void> Forward::check_batch(std::span<const BatchToken> batch, bool with_c
                                     last_layer));
         }
     }
+    if (with_caches && m_.arch.hybrid_delta_net) {
+        return check_recurrent_batch(m_, batch, first_layer, last_layer);
+    }
     return {};
 }
 
@@ -400,7 +402,9 @@ Result<void> Forward::run(std::span<const BatchToken> batch, float* logits) {
     if (auto ok = embed_rows(batch, x_.data()); !ok) {
         return ok;
     }
+    begin_recurrent_batch(batch);
     run_layers(batch, 0, m_.info.n_layer);
+    end_recurrent_batch(batch);
     output_head(batch, logits);
     return {};
 }
@@ -460,88 +464,15 @@ void Forward::run_layers(std::span<const BatchToken> batch, uint32_t first_layer
     ThreadPool& pool = *m_.pool;
     const int64_t n_embd = info.n_embd;
     const int64_t n_ff = info.n_ff;
-    const int n_head = static_cast<int>(info.n_head);
-    const int n_head_kv = static_cast<int>(info.n_head_kv);
-    const int head_dim_k = static_cast<int>(info.head_dim_k);
-    const int head_dim_v = static_cast<int>(info.head_dim_v);
-    const int64_t q_width = int64_t(n_head) * head_dim_k;
-    const int64_t k_width = int64_t(n_head_kv) * head_dim_k;
-    const int64_t v_width = int64_t(n_head_kv) * head_dim_v;
-    const int64_t o_width = int64_t(n_head) * head_dim_v;
     const float eps = static_cast<float>(info.norm_rms_eps);
     const int64_t nt = static_cast<int64_t>(n);
-    const bool fused_rope = kernel_level() == KernelLevel::avx2;
 
     for (uint32_t il = first_layer; il < last_layer; ++il) {
         const LayerWeights& L = m_.layers[il];
-        // gemma3's local layers have a RoPE of their own; gpt-oss's (swa_period) the global one.
-        const RopeParams rope = rope_params(m_, L.sliding);
-        for (size_t t = 0; t < n; ++t) {
-            RopeParams token_rope = rope;
-            if (const float* factors = longrope_factors(m_, *batch[t].cache)) {
-                token_rope.freq_factors = factors;
-            }
-            rope_angles(token_rope, batch[t].pos, rope_cos_.data() + t * info.n_rot / 2,
-                        rope_sin_.data() + t * info.n_rot / 2);
-            rms_norm(x_.data() + t * n_embd, L.attn_norm.data(), h_.data() + t * n_embd, n_embd,
-                     eps);
-        }
-        matmul(L.wq, h_.data(), nt, n_embd, q_.data(), q_width, scratch_.data(), pool);
-        matmul(L.wk, h_.data(), nt, n_embd, k_.data(), k_width, scratch_.data(), pool);
-        matmul(L.wv, h_.data(), nt, n_embd, v_.data(), v_width, scratch_.data(), pool);
-        for (size_t t = 0; t < n; ++t) {
-            float* q = q_.data() + t * q_width;
-            float* k = k_.data() + t * k_width;
-            float* v = v_.data() + t * v_width;
-            if (!L.bq.empty()) {
-                for (int64_t i = 0; i < q_width; ++i)
-                    q[i] += L.bq[i];
-                for (int64_t i = 0; i < k_width; ++i)
-                    k[i] += L.bk[i];
-                for (int64_t i = 0; i < v_width; ++i)
-                    v[i] += L.bv[i];
-            }
-            if (!L.q_norm.empty()) {
-                for (int h = 0; h < n_head; ++h) {
-                    rms_norm(q + h * head_dim_k, L.q_norm.data(), q + h * head_dim_k, head_dim_k,
-                             eps);
-                }
-                for (int h = 0; h < n_head_kv; ++h) {
-                    rms_norm(k + h * head_dim_k, L.k_norm.data(), k + h * head_dim_k, head_dim_k,
-                             eps);
-                }
-            }
-            const float* cos_t = rope_cos_.data() + t * info.n_rot / 2;
-            const float* sin_t = rope_sin_.data() + t * info.n_rot / 2;
-            if (!L.no_rope) {
-                apply_rope(q, n_head, head_dim_k, rope.n_rot, m_.arch.rope, cos_t, sin_t,
-                           fused_rope);
-                apply_rope(k, n_head_kv, head_dim_k, rope.n_rot, m_.arch.rope, cos_t, sin_t,
-                           fused_rope);
-            }
-            if (info.attn_temperature_scale != 0.0) {
-                const float temperature = attention_temperature(info, batch[t].pos);
-                for (int64_t i = 0; i < q_width; ++i) {
-                    q[i] *= temperature;
-                }
-            }
-            batch[t].cache->store(il, batch[t].pos, k, v);
-        }
-        attention(il, batch);
-        matmul(L.wo, attn_.data(), nt, o_width, out_.data(), n_embd, scratch_.data(), pool);
-        for (size_t t = 0; t < n; ++t) {
-            float* x = x_.data() + t * n_embd;
-            float* o = out_.data() + t * n_embd;
-            for (size_t i = 0; i < L.bo.size(); ++i) {
-                o[i] += L.bo[i];
-            }
-            if (!L.post_attn_norm.empty()) {
-                rms_norm(o, L.post_attn_norm.data(), o, n_embd, eps);
-            }
-            for (int64_t i = 0; i < n_embd; ++i) {
-                x[i] += o[i];
-            }
-            rms_norm(x, L.ffn_norm.data(), h_.data() + t * n_embd, n_embd, eps);
+        if (info.is_recurrent(il)) {
+            delta_net_block(il, batch);
+        } else {
+            attention_block(il, batch);
         }
         if (!L.experts.empty()) {
             moe_.run(info, m_.arch, L.experts, h_.data(), nt, out_.data(), pool);
@@ -562,6 +493,120 @@ void Forward::run_layers(std::span<const BatchToken> batch, uint32_t first_layer
             }
         }
     }
+}
+
+// A gated delta-net layer: its recurrent token mixer in place of attention.
+void Forward::delta_net_block(uint32_t il, std::span<const BatchToken> batch) {
+    const ModelInfo& info = m_.info;
+    const int64_t n_embd = info.n_embd;
+    const float eps = static_cast<float>(info.norm_rms_eps);
+    for (size_t t = 0; t < batch.size(); ++t) {
+        rms_norm(x_.data() + t * n_embd, m_.layers[il].attn_norm.data(), h_.data() + t * n_embd,
+                 n_embd, eps);
+    }
+    delta_net_->run(il, batch, h_.data(), out_.data());
+    add_mixer_output(il, batch.size());
+}
+
+void Forward::add_mixer_output(uint32_t il, size_t n) {
+    const LayerWeights& L = m_.layers[il];
+    const int64_t n_embd = m_.info.n_embd;
+    const float eps = static_cast<float>(m_.info.norm_rms_eps);
+    for (size_t t = 0; t < n; ++t) {
+        float* x = x_.data() + t * n_embd;
+        float* o = out_.data() + t * n_embd;
+        for (size_t i = 0; i < L.bo.size(); ++i) {
+            o[i] += L.bo[i];
+        }
+        if (!L.post_attn_norm.empty()) {
+            rms_norm(o, L.post_attn_norm.data(), o, n_embd, eps);
+        }
+        for (int64_t i = 0; i < n_embd; ++i) {
+            x[i] += o[i];
+        }
+        rms_norm(x, L.ffn_norm.data(), h_.data() + t * n_embd, n_embd, eps);
+    }
+}
+
+void Forward::attention_block(uint32_t il, std::span<const BatchToken> batch) {
+    const ModelInfo& info = m_.info;
+    const size_t n = batch.size();
+    ThreadPool& pool = *m_.pool;
+    const int64_t n_embd = info.n_embd;
+    const int n_head = static_cast<int>(info.n_head);
+    const int n_head_kv = static_cast<int>(info.n_head_kv);
+    const int head_dim_k = static_cast<int>(info.head_dim_k);
+    const int head_dim_v = static_cast<int>(info.head_dim_v);
+    const int64_t q_width = int64_t(n_head) * head_dim_k;
+    const int64_t k_width = int64_t(n_head_kv) * head_dim_k;
+    const int64_t v_width = int64_t(n_head_kv) * head_dim_v;
+    const int64_t o_width = int64_t(n_head) * head_dim_v;
+    const float eps = static_cast<float>(info.norm_rms_eps);
+    const int64_t nt = static_cast<int64_t>(n);
+    const bool fused_rope = kernel_level() == KernelLevel::avx2;
+
+    const LayerWeights& L = m_.layers[il];
+    // gemma3's local layers have a RoPE of their own; gpt-oss's (swa_period) the global one.
+    const RopeParams rope = rope_params(m_, L.sliding);
+    for (size_t t = 0; t < n; ++t) {
+        RopeParams token_rope = rope;
+        if (const float* factors = longrope_factors(m_, *batch[t].cache)) {
+            token_rope.freq_factors = factors;
+        }
+        rope_angles(token_rope, batch[t].pos, rope_cos_.data() + t * info.n_rot / 2,
+                    rope_sin_.data() + t * info.n_rot / 2);
+        rms_norm(x_.data() + t * n_embd, L.attn_norm.data(), h_.data() + t * n_embd, n_embd, eps);
+    }
+    if (m_.arch.hybrid_delta_net) {
+        float* projection = attn_gate_.projection(n, size_t(n_head), size_t(head_dim_k));
+        matmul(L.wq, h_.data(), nt, n_embd, projection, 2 * q_width, scratch_.data(), pool);
+        attn_gate_.split(n, q_.data());
+    } else {
+        matmul(L.wq, h_.data(), nt, n_embd, q_.data(), q_width, scratch_.data(), pool);
+    }
+    matmul(L.wk, h_.data(), nt, n_embd, k_.data(), k_width, scratch_.data(), pool);
+    matmul(L.wv, h_.data(), nt, n_embd, v_.data(), v_width, scratch_.data(), pool);
+    for (size_t t = 0; t < n; ++t) {
+        float* q = q_.data() + t * q_width;
+        float* k = k_.data() + t * k_width;
+        float* v = v_.data() + t * v_width;
+        if (!L.bq.empty()) {
+            for (int64_t i = 0; i < q_width; ++i)
+                q[i] += L.bq[i];
+            for (int64_t i = 0; i < k_width; ++i)
+                k[i] += L.bk[i];
+            for (int64_t i = 0; i < v_width; ++i)
+                v[i] += L.bv[i];
+        }
+        if (!L.q_norm.empty()) {
+            for (int h = 0; h < n_head; ++h) {
+                rms_norm(q + h * head_dim_k, L.q_norm.data(), q + h * head_dim_k, head_dim_k, eps);
+            }
+            for (int h = 0; h < n_head_kv; ++h) {
+                rms_norm(k + h * head_dim_k, L.k_norm.data(), k + h * head_dim_k, head_dim_k, eps);
+            }
+        }
+        const float* cos_t = rope_cos_.data() + t * info.n_rot / 2;
+        const float* sin_t = rope_sin_.data() + t * info.n_rot / 2;
+        if (!L.no_rope) {
+            apply_rope(q, n_head, head_dim_k, rope.n_rot, m_.arch.rope, cos_t, sin_t, fused_rope);
+            apply_rope(k, n_head_kv, head_dim_k, rope.n_rot, m_.arch.rope, cos_t, sin_t,
+                       fused_rope);
+        }
+        if (info.attn_temperature_scale != 0.0) {
+            const float temperature = attention_temperature(info, batch[t].pos);
+            for (int64_t i = 0; i < q_width; ++i) {
+                q[i] *= temperature;
+            }
+        }
+        batch[t].cache->store(il, batch[t].pos, k, v);
+    }
+    attention(il, batch);
+    if (m_.arch.hybrid_delta_net) {
+        attn_gate_.apply(attn_.data(), n);
+    }
+    matmul(L.wo, attn_.data(), nt, o_width, out_.data(), n_embd, scratch_.data(), pool);
+    add_mixer_output(il, n);
 }
 
 // Final norm and output projection for the tokens that want logits.

@@ -2,13 +2,16 @@
 // sequences, each with its own KV cache) in, logits out for the tokens that ask.
 #pragma once
 
+#include "cpu/gated_attention.h"
 #include "cpu/kv_cache.h"
 #include "cpu/moe_ffn.h"
+#include "cpu/recurrent_state.h"
 #include "hearth/error.h"
 #include "hearth/model.h"
 #include "model/llm_arch.h"
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -31,16 +34,22 @@ struct BatchToken {
     KvCache* cache = nullptr; // the sequence's cache; positions [0, pos] are attended
     bool want_logits = false;
     AttentionKernels kernels = AttentionKernels::by_batch_size;
+    // Hybrid models (recurrent layers): the sequence's recurrent state, which must stand at
+    // `pos` (or `pos` is 0, which starts it over); nullptr for other models.
+    RecurrentState* state = nullptr;
 };
 
 // gate[i] = act(gate[i]) · up[i] over n_rows rows of `width` values: the feed-forward's gated
 // activation (SwiGLU in ggml's order at the avx2 level; GeGLU from F16 values).
 void gated_activation(FfnActivation activation, float* gate, const float* up, size_t n_rows,
                       int64_t width);
+class DeltaNet;
 
 class Forward {
 public:
     explicit Forward(const ::hearth::Model::Impl& model);
+    Forward(Forward&&) noexcept;
+    ~Forward();
 
     // Runs the batch; writes n_vocab logits per token with want_logits, in batch order,
     // into `logits`. Tokens of one sequence must come in position order, and a sequence's
@@ -84,6 +93,12 @@ private:
     // Final norm and output projection of x_ for the tokens that want logits.
     void output_head(std::span<const BatchToken> batch, float* logits);
     void attention(uint32_t layer, std::span<const BatchToken> batch);
+    // A layer's token mixer, on x_: x += mixer(rmsnorm(x) · attn_norm), then
+    // h_ = rmsnorm(x) · ffn_norm for the feed-forward.
+    void attention_block(uint32_t layer, std::span<const BatchToken> batch);
+    void delta_net_block(uint32_t layer, std::span<const BatchToken> batch);
+    // x += out_ (post-normed where the architecture has it); h_ = rmsnorm(x) · ffn_norm.
+    void add_mixer_output(uint32_t layer, size_t n_tokens);
     void ensure_capacity(size_t n_tokens);
 
     const ::hearth::Model::Impl& m_;
@@ -95,6 +110,8 @@ private:
     std::vector<float> q_rounded_;           // (n_threads, head_dim) query rounded to F16
     std::vector<float> rope_cos_, rope_sin_; // (n_tokens, n_rot / 2)
     MoeFeedForward moe_;                     // the expert layers' routing and buffers
+    AttentionGate attn_gate_;                // qwen35's gated query
+    std::unique_ptr<DeltaNet> delta_net_;    // hybrid models' recurrent layers
 };
 
 } // namespace hearth::cpu

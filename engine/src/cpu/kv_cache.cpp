@@ -18,11 +18,19 @@ size_t row_bytes(KvCacheType type, uint32_t width) {
 } // namespace
 
 KvCache::KvCache(uint32_t n_layer, uint32_t n_ctx, uint32_t k_width, uint32_t v_width,
-                 KvCacheType type, uint32_t first_layer)
+                 KvCacheType type, uint32_t first_layer, const std::vector<bool>& recurrent_layers)
     : n_layer_(n_layer), n_ctx_(n_ctx), k_width_(k_width), v_width_(v_width), type_(type),
       first_layer_(std::min(first_layer, n_layer)), k_row_(row_bytes(type, k_width)),
-      v_row_(row_bytes(type, v_width)), k_(size_t{n_layer - first_layer_} * n_ctx * k_row_),
-      v_(size_t{n_layer - first_layer_} * n_ctx * v_row_) {}
+      v_row_(row_bytes(type, v_width)), slot_(n_layer, UINT32_MAX) {
+    uint32_t held = 0;
+    for (uint32_t layer = first_layer_; layer < n_layer; ++layer) {
+        if (layer >= recurrent_layers.size() || !recurrent_layers[layer]) {
+            slot_[layer] = held++;
+        }
+    }
+    k_.resize(size_t{held} * n_ctx * k_row_);
+    v_.resize(size_t{held} * n_ctx * v_row_);
+}
 
 void KvCache::store(uint32_t layer, uint32_t pos, const float* k, const float* v) {
     if (type_ == KvCacheType::q8_0) {
@@ -37,7 +45,8 @@ void KvCache::store(uint32_t layer, uint32_t pos, const float* k, const float* v
 
 bool KvCache::same_layout(const KvCache& other) const {
     return n_layer_ == other.n_layer_ && first_layer_ == other.first_layer_ &&
-           k_width_ == other.k_width_ && v_width_ == other.v_width_ && type_ == other.type_;
+           k_width_ == other.k_width_ && v_width_ == other.v_width_ && type_ == other.type_ &&
+           slot_ == other.slot_;
 }
 
 void KvCache::copy_cells_from(const KvCache& other, uint32_t from, uint32_t to) {
@@ -47,6 +56,9 @@ void KvCache::copy_cells_from(const KvCache& other, uint32_t from, uint32_t to) 
     }
     const size_t n = to - from;
     for (uint32_t layer = first_layer_; layer < n_layer_; ++layer) {
+        if (slot_[layer] == UINT32_MAX) {
+            continue;
+        }
         std::memcpy(k_row(layer, from), other.k_row(layer, from), n * k_row_);
         std::memcpy(v_row(layer, from), other.v_row(layer, from), n * v_row_);
     }

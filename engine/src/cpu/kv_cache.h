@@ -21,8 +21,11 @@ namespace hearth::cpu {
 // layer index; addressing a layer below first_layer is a programmer error.
 class KvCache {
 public:
+    // `recurrent_layers` (a hybrid model's, ModelInfo::recurrent_layers): layers that attend
+    // to nothing and get no cells.
     KvCache(uint32_t n_layer, uint32_t n_ctx, uint32_t k_width, uint32_t v_width,
-            KvCacheType type = KvCacheType::f16, uint32_t first_layer = 0);
+            KvCacheType type = KvCacheType::f16, uint32_t first_layer = 0,
+            const std::vector<bool>& recurrent_layers = {});
 
     uint32_t n_ctx() const { return n_ctx_; }
     uint32_t n_layer() const { return n_layer_; }
@@ -38,16 +41,16 @@ public:
 
     // A cell's row as stored.
     uint8_t* k_row(uint32_t layer, uint32_t pos) {
-        return k_.data() + (size_t{layer - first_layer_} * n_ctx_ + pos) * k_row_;
+        return k_.data() + (size_t{slot_[layer]} * n_ctx_ + pos) * k_row_;
     }
     uint8_t* v_row(uint32_t layer, uint32_t pos) {
-        return v_.data() + (size_t{layer - first_layer_} * n_ctx_ + pos) * v_row_;
+        return v_.data() + (size_t{slot_[layer]} * n_ctx_ + pos) * v_row_;
     }
     const uint8_t* k_row(uint32_t layer, uint32_t pos) const {
-        return k_.data() + (size_t{layer - first_layer_} * n_ctx_ + pos) * k_row_;
+        return k_.data() + (size_t{slot_[layer]} * n_ctx_ + pos) * k_row_;
     }
     const uint8_t* v_row(uint32_t layer, uint32_t pos) const {
-        return v_.data() + (size_t{layer - first_layer_} * n_ctx_ + pos) * v_row_;
+        return v_.data() + (size_t{slot_[layer]} * n_ctx_ + pos) * v_row_;
     }
 
     // F16 caches only: the row as F16 values.
@@ -79,6 +82,9 @@ private:
     KvCacheType type_;
     uint32_t first_layer_; // layers below it are not held (they run elsewhere)
     size_t k_row_, v_row_; // bytes per cell
+    // Each layer's block of cells: layer - first_layer, or its rank among the attention
+    // layers held when some layers are recurrent; UINT32_MAX for a layer without cells.
+    std::vector<uint32_t> slot_;
     std::vector<uint8_t> k_, v_;
 };
 

@@ -55,6 +55,12 @@ constexpr std::array kArchitectures{
                .swa_rope_scaled = true},
     ArchTraits{.name = "smollm3", .nope_period = 4},
     ArchTraits{.name = "mistral3", .longrope = true, .attn_temperature = true, .yarn_keys = true},
+    // Issue 17's hybrid (src/models/qwen35.cpp): gated delta-net layers between attention layers.
+    ArchTraits{.name = "qwen35",
+               .rope = RopeLayout::neox,
+               .qk_norm = true,
+               .ffn_norm = "post_attention_norm",
+               .hybrid_delta_net = true},
 };
 
 } // namespace

@@ -64,6 +64,12 @@ struct ArchTraits {
     bool attn_sinks = false;
     bool expert_biases = false;
     std::string_view ffn_norm = "ffn_norm";
+    // qwen35: gated delta-net layers (ModelInfo::recurrent_layers) between attention layers,
+    // whose query projection carries a per-head output gate ([q | gate] per head, sigmoid
+    // applied to the attention output) and whose RoPE is interleaved multi-section
+    // (rope_sections; for text every section sees the token's position but the fourth,
+    // position 0). The feed-forward norm is `post_attention_norm`.
+    bool hybrid_delta_net = false;
 };
 
 std::optional<ArchTraits> arch_traits(std::string_view architecture);

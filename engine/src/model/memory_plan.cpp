@@ -42,9 +42,13 @@ MemoryPlan plan_memory(const ModelInfo& info, const MemoryPlanOptions& options) 
 
     // Q8_0 stores 32 values in 34 bytes; F16 two bytes a value.
     const double bytes_per_element = options.kv_type == KvCacheType::q8_0 ? 34.0 / 32.0 : 2.0;
-    plan.kv_bytes_per_token = static_cast<double>(info.n_layer) * info.n_head_kv *
+    plan.n_attention_layers = info.n_attention_layers();
+    plan.kv_bytes_per_token = static_cast<double>(plan.n_attention_layers) * info.n_head_kv *
                               (info.head_dim_k + info.head_dim_v) * bytes_per_element;
     plan.kv_bytes = saturating_bytes(plan.kv_bytes_per_token * plan.n_ctx * plan.n_seq);
+    plan.recurrent_bytes_per_seq = saturating_bytes(2.0 * double(info.recurrent_state_bytes()));
+    plan.recurrent_bytes =
+        saturating_bytes(double(plan.recurrent_bytes_per_seq) * double(plan.n_seq));
 
     // One batch of activations in float32: the residual stream and its normalised copy,
     // Q/K/V, the attention output, the feed-forward gate and up projections, plus one
@@ -54,7 +58,15 @@ MemoryPlan plan_memory(const ModelInfo& info, const MemoryPlanOptions& options) 
     const uint64_t q_width = static_cast<uint64_t>(info.n_head) * info.head_dim_k;
     const uint64_t kv_width =
         static_cast<uint64_t>(info.n_head_kv) * (info.head_dim_k + info.head_dim_v);
-    uint64_t per_token = 3ull * info.n_embd + q_width + kv_width + 2ull * info.n_ff;
+    // A hybrid model's recurrent layers: the projection before and after the convolution,
+    // the output gate and the delta rule's output, four small per-head values.
+    const LinearAttentionInfo& la = info.linear_attention;
+    const uint64_t recurrent_width =
+        info.recurrent_layers.empty()
+            ? 0
+            : 2 * la.conv_channels() + 2ull * la.d_inner + 2ull * la.n_v_heads;
+    uint64_t per_token = 3ull * info.n_embd + q_width + kv_width + 2ull * info.n_ff +
+                         recurrent_width + (info.recurrent_layers.empty() ? 0 : q_width);
     if (info.n_expert > 0) {
         // The routed feed-forward: router probabilities, the gathered input, an expert's gate
         // and up, and each routed slot's output (cpu/moe_ffn.h).
@@ -68,8 +80,8 @@ MemoryPlan plan_memory(const ModelInfo& info, const MemoryPlanOptions& options) 
     // The headroom the CUDA forward keeps free for the context, graphs and cuBLAS's workspace
     // (the same constant, so that the plan refuses what the forward would refuse).
     plan.overhead_bytes = options.device == DeviceKind::cuda ? kOffloadGpuHeadroom : 0;
-    plan.total_bytes = saturating_sum(
-        {plan.weights_bytes, plan.kv_bytes, plan.scratch_bytes, plan.overhead_bytes});
+    plan.total_bytes = saturating_sum({plan.weights_bytes, plan.kv_bytes, plan.recurrent_bytes,
+                                       plan.scratch_bytes, plan.overhead_bytes});
     return plan;
 }
 

@@ -1,5 +1,6 @@
 // Model loading: map the file (every part of a split model), check the architecture, bind and
 // shape-check every tensor, page the weights in with progress and cancel.
+#include "cpu/gated_attention.h"
 #include "cpu/repack.h"
 #include "hearth/quant.h"
 #include "model/bind_dense.h"
@@ -74,6 +75,21 @@ public:
         return file_.read_tensor_f32(*tensor);
     }
 
+    // A (n_rows, n_cols) table of float32 values (a convolution's taps), converted at load.
+    Result<std::vector<float>> table(const std::string& name, uint64_t n_cols, uint64_t n_rows) {
+        const GgufTensorInfo* tensor = find(name);
+        if (!tensor) {
+            return fail(ErrorCode::bad_format, fmt::format("tensor '{}' is missing", name));
+        }
+        if (tensor->dims.size() != 2 || tensor->dims[0] != n_cols || tensor->dims[1] != n_rows) {
+            return fail(ErrorCode::bad_format,
+                        fmt::format("tensor '{}' has shape {}, expected [{}, {}]", name,
+                                    shape_text(tensor->dims), n_cols, n_rows));
+        }
+        used_ += 1;
+        return file_.read_tensor_f32(*tensor);
+    }
+
     Result<std::vector<float>> optional_vector(const std::string& name, uint64_t n) {
         if (!find(name)) {
             return std::vector<float>{};
@@ -105,6 +121,39 @@ Result<void> check_qkv_biases(const LayerWeights& layer, const std::string& pref
     return {};
 }
 
+// A gated delta-net layer's own tensors (its norms and feed-forward are bound as any
+// layer's), shaped from the ssm.* sizes.
+Result<void> bind_delta_net(Model::Impl& m, Binder& bind, uint32_t il) {
+    const ModelInfo& info = m.info;
+    const LinearAttentionInfo& la = info.linear_attention;
+    cpu::DeltaNetWeights& w = m.layers[il].delta;
+    const std::string p = fmt::format("blk.{}.", il);
+    auto assign = [](auto& target, auto&& result) -> Result<void> {
+        if (!result) {
+            return std::unexpected(result.error());
+        }
+        target = std::move(*result);
+        return {};
+    };
+    Result<void> steps[] = {
+        assign(w.w_qkv, bind.matrix(p + "attn_qkv.weight", info.n_embd, la.conv_channels())),
+        assign(w.w_z, bind.matrix(p + "attn_gate.weight", info.n_embd, la.d_inner)),
+        assign(w.w_beta, bind.matrix(p + "ssm_beta.weight", info.n_embd, la.n_v_heads)),
+        assign(w.w_alpha, bind.matrix(p + "ssm_alpha.weight", info.n_embd, la.n_v_heads)),
+        assign(w.w_out, bind.matrix(p + "ssm_out.weight", la.d_inner, info.n_embd)),
+        assign(w.conv, bind.table(p + "ssm_conv1d.weight", la.d_conv, la.conv_channels())),
+        assign(w.dt_bias, bind.vector(p + "ssm_dt.bias", la.n_v_heads)),
+        assign(w.a, bind.vector(p + "ssm_a", la.n_v_heads)),
+        assign(w.norm, bind.vector(p + "ssm_norm.weight", la.d_state)),
+    };
+    for (auto& step : steps) {
+        if (!step) {
+            return std::unexpected(step.error());
+        }
+    }
+    return {};
+}
+
 Result<void> bind_layers(Model::Impl& m, Binder& bind) {
     const ModelInfo& info = m.info;
     const uint64_t q_width = uint64_t{info.n_head} * info.head_dim_k;
@@ -123,10 +172,17 @@ Result<void> bind_layers(Model::Impl& m, Binder& bind) {
             target = std::move(*result);
             return {};
         };
+        // qwen35: recurrent layers have no attention; the others a gated query
+        // ([q | gate] per head); the feed-forward norm is post_attention_norm (ArchTraits).
+        const bool attends = !info.is_recurrent(il);
+        const uint64_t q_rows = m.arch.hybrid_delta_net ? 2 * q_width : q_width;
         Result<void> steps[] = {
             assign(layer.attn_norm, bind.vector(p + "attn_norm.weight", info.n_embd)),
-            bind_qkv(layer, bind, p, m.arch.fused_gate_up, info.n_embd, q_width, k_width, v_width),
-            assign(layer.wo, bind.matrix(p + "attn_output.weight", o_width, info.n_embd)),
+            attends ? bind_qkv(layer, bind, p, m.arch.fused_gate_up, info.n_embd, q_rows, k_width,
+                               v_width)
+                    : bind_delta_net(m, bind, il),
+            attends ? assign(layer.wo, bind.matrix(p + "attn_output.weight", o_width, info.n_embd))
+                    : Result<void>{},
             assign(layer.ffn_norm,
                    bind.vector(p + std::string(m.arch.ffn_norm) + ".weight", info.n_embd)),
             moe ? assign(layer.experts, bind_experts(m.file, info, p, m.arch.expert_biases))
@@ -140,10 +196,10 @@ Result<void> bind_layers(Model::Impl& m, Binder& bind) {
                             : Result<void>{},
             m.arch.qkv_bias ? assign(layer.bv, bind.optional_vector(p + "attn_v.bias", v_width))
                             : Result<void>{},
-            m.arch.qk_norm
+            m.arch.qk_norm && attends
                 ? assign(layer.q_norm, bind.vector(p + "attn_q_norm.weight", info.head_dim_k))
                 : Result<void>{},
-            m.arch.qk_norm
+            m.arch.qk_norm && attends
                 ? assign(layer.k_norm, bind.vector(p + "attn_k_norm.weight", info.head_dim_k))
                 : Result<void>{},
             m.arch.post_norms ? assign(layer.post_attn_norm,
@@ -258,16 +314,27 @@ Result<void> check_runnable(const ModelInfo& info, const GgufFile& file) {
                                 "linear and yarn, and longrope for phi3 and mistral3)",
                                 arch, gguf_printable(scaling)));
     }
+    if (info.recurrent_layers.size() == info.n_layer && info.head_dim_k != info.head_dim_v) {
+        return fail(ErrorCode::bad_format,
+                    fmt::format("{}attention.key_length {} and value_length {} must be equal in a "
+                                "model with recurrent layers",
+                                arch, info.head_dim_k, info.head_dim_v));
+    }
     uint32_t n_blocks = 0; // one past the highest block index among the tensors
     for (const GgufTensorInfo& tensor : file.tensors()) {
         if (auto block = tensor_block_index(tensor.name)) {
             n_blocks = std::max(n_blocks, std::min(*block, kMaxLayers) + 1);
         }
     }
-    if (n_blocks != info.n_layer) {
+    // A hybrid model's multi-token-prediction blocks come after its layers (validated by
+    // read_model_info); their tensors stay unused.
+    const int64_t n_extra = info.recurrent_layers.empty()
+                                ? 0
+                                : file.header().get_int(arch + "nextn_predict_layers").value_or(0);
+    if (n_blocks != info.n_layer + n_extra) {
         return fail(ErrorCode::bad_format,
                     fmt::format("{}block_count is {} but the file holds tensors of {} blocks", arch,
-                                info.n_layer, n_blocks));
+                                info.n_layer + n_extra, n_blocks));
     }
     return {};
 }
@@ -317,9 +384,13 @@ void repack_weights(Model::Impl& m) {
         }
     };
     for (LayerWeights& layer : m.layers) {
-        for (cpu::WeightMatrix* w : {&layer.wq, &layer.wk, &layer.wv, &layer.wo, &layer.w_gate,
-                                     &layer.w_up, &layer.w_down}) {
-            consider(*w);
+        for (cpu::WeightMatrix* w :
+             {&layer.wq, &layer.wk, &layer.wv, &layer.wo, &layer.w_gate, &layer.w_up, &layer.w_down,
+              &layer.delta.w_qkv, &layer.delta.w_z, &layer.delta.w_beta, &layer.delta.w_alpha,
+              &layer.delta.w_out}) {
+            if (w->data) { // a recurrent layer has no attention matrices, others no delta-net
+                consider(*w);
+            }
         }
         for (auto* experts : {&layer.experts.gate, &layer.experts.up, &layer.experts.down}) {
             std::ranges::for_each(*experts, consider);
@@ -435,7 +506,8 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& pa
                                             .rope_long_above = 0,
                                             .rope_attn_factor = 1.0f,
                                             .pool = nullptr,
-                                            .packed_weights = nullptr});
+                                            .packed_weights = nullptr,
+                                            .rope_at_position_zero = {}});
     Binder bind(impl->file);
     const ModelInfo& mi = impl->info;
     auto embd = bind.matrix("token_embd.weight", mi.n_embd, mi.n_vocab);
@@ -472,6 +544,10 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& pa
     }
     if (auto sliding = assign_sliding_layers(*impl); !sliding) {
         return fail_in_file(sliding.error());
+    }
+    if (impl->arch.hybrid_delta_net) {
+        impl->rope_at_position_zero =
+            cpu::imrope_pairs_at_position_zero(mi.n_rot, mi.rope_sections);
     }
     // Gemma 2 and 3 27B were trained with 1/sqrt(n_embd / n_head) (their query_pre_attn_scalar);
     // llama.cpp recognises them by their 46 and 62 layers, as GGUF does not carry the scalar.

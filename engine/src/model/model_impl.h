@@ -1,6 +1,7 @@
 // The inside of a Model: weights bound to layers, shapes validated, the thread pool.
 #pragma once
 
+#include "cpu/delta_net_weights.h"
 #include "cpu/matmul.h"
 #include "cpu/thread_pool.h"
 #include "hearth/model.h"
@@ -34,6 +35,7 @@ struct LayerWeights {
     ExpertWeights experts;         // qwen3moe, Mixtral: in place of w_gate/w_up/w_down (left empty)
     std::vector<float> bo;         // gpt-oss: attention output bias (n_embd)
     std::vector<float> attn_sinks; // gpt-oss: one sink logit per head (n_head)
+    cpu::DeltaNetWeights delta;    // qwen35's recurrent layers (their attention unused)
 };
 
 struct Model::Impl {
@@ -58,6 +60,8 @@ struct Model::Impl {
     std::unique_ptr<cpu::ThreadPool> pool;
     // The 8-row interleaved copies of the matrices that have one (WeightMatrix::packed).
     std::unique_ptr<uint8_t[]> packed_weights;
+    // qwen35: for each RoPE pair (n_rot / 2), 1 where its section sees position 0 for text.
+    std::vector<uint8_t> rope_at_position_zero;
 };
 
 } // namespace hearth

@@ -246,6 +246,113 @@ void read_arch_specifics(KeyReader& keys, ModelInfo& info) {
     }
 }
 
+// The architectures whose layers mix gated delta-net (linear attention) layers with full
+// attention, as llama.cpp reads them.
+bool has_linear_attention(std::string_view architecture) {
+    return architecture == "qwen35" || architecture == "qwen35moe" || architecture == "qwen3next";
+}
+
+// A per-layer array of booleans (0 or 1) of exactly n_layer items, into `out`.
+Result<void> read_layer_flags(const GgufValue& value, const std::string& key, uint32_t n_layer,
+                              std::vector<bool>& out) {
+    const GgufArray* array = value.as_array();
+    const bool all_flags = array && std::ranges::all_of(array->items, [](const GgufValue& item) {
+                               const auto flag = item.as_int();
+                               return flag && (*flag == 0 || *flag == 1);
+                           });
+    if (!all_flags || array->items.size() != n_layer) {
+        return fail(ErrorCode::bad_format,
+                    fmt::format("{} must hold one boolean for each of the {} layers, but it is {}",
+                                key, n_layer, describe(value)));
+    }
+    out.resize(n_layer);
+    for (uint32_t il = 0; il < n_layer; ++il) {
+        out[il] = *array->items[il].as_int() != 0;
+    }
+    return {};
+}
+
+// rope.dimension_sections: four counts of rotated pairs (time, height, width, extra) that
+// qwen35's multi-section RoPE assigns positions by; required for it, as llama.cpp does.
+void read_rope_sections(KeyReader& keys, ModelInfo& info) {
+    const GgufValue* value = keys.find("rope.dimension_sections");
+    const GgufArray* array = value ? value->as_array() : nullptr;
+    uint64_t sum = 0;
+    bool valid = array && array->items.size() >= 1 && array->items.size() <= 4;
+    for (size_t i = 0; valid && i < array->items.size(); ++i) {
+        const auto n =
+            array->items[i].type == GgufType::boolean ? std::nullopt : array->items[i].as_uint();
+        valid = n && *n <= kMaxHeadSize;
+        if (valid) {
+            info.rope_sections[i] = static_cast<uint32_t>(*n);
+            sum += *n;
+        }
+    }
+    // ggml requires a section and at most a head's worth of them.
+    if (!valid || sum == 0 || sum > info.head_dim_k) {
+        keys.set_error(
+            {ErrorCode::bad_format,
+             fmt::format("{} must be up to 4 counts of rotated pairs summing to 1 to the "
+                         "head size {}, but it is {}",
+                         keys.key("rope.dimension_sections"), info.head_dim_k,
+                         value ? describe(*value) : std::string("missing"))});
+    }
+}
+
+// The gated delta-net sizes and which layers are recurrent: `attention.recurrent_layers`
+// (a boolean per layer) or else every layer but each `full_attention_interval`-th (4 when
+// absent), as llama.cpp decides. Checked here so that nothing is sized from bad values: the
+// value heads share the key heads evenly and inner_size is their total width.
+void read_linear_attention(KeyReader& keys, ModelInfo& info) {
+    // Multi-token-prediction blocks (nextn_predict_layers, written by llama.cpp's converter
+    // by default) follow the layers in the file; the forward pass does not run them.
+    uint32_t n_extra = 0;
+    keys.count("nextn_predict_layers", n_extra, 0, info.n_layer - 1, false);
+    const uint32_t n_blocks = info.n_layer;
+    info.n_layer -= n_extra;
+    LinearAttentionInfo& la = info.linear_attention;
+    keys.count("ssm.conv_kernel", la.d_conv, 1, kMaxConvKernel, true);
+    keys.count("ssm.state_size", la.d_state, 1, kMaxStateSize, true);
+    keys.count("ssm.time_step_rank", la.n_v_heads, 1, kMaxHeads, true);
+    keys.count("ssm.group_count", la.n_k_heads, 1, kMaxHeads, true);
+    keys.count("ssm.inner_size", la.d_inner, 1, kMaxFeedForwardLength, true);
+    if (keys.error()) {
+        return;
+    }
+    if (la.n_v_heads % la.n_k_heads != 0) {
+        keys.set_error(
+            {ErrorCode::bad_format,
+             fmt::format("{} {} is not a multiple of {} {}: the value heads cannot share "
+                         "the key heads evenly",
+                         keys.key("ssm.time_step_rank"), la.n_v_heads, keys.key("ssm.group_count"),
+                         la.n_k_heads)});
+        return;
+    }
+    if (uint64_t{la.n_v_heads} * la.d_state != la.d_inner) {
+        keys.set_error({ErrorCode::bad_format,
+                        fmt::format("{} {} must be {} × {} ({} × {})", keys.key("ssm.inner_size"),
+                                    la.d_inner, keys.key("ssm.time_step_rank"),
+                                    keys.key("ssm.state_size"), la.n_v_heads, la.d_state)});
+        return;
+    }
+    if (const GgufValue* flags = keys.find("attention.recurrent_layers")) {
+        if (auto ok = read_layer_flags(*flags, keys.key("attention.recurrent_layers"), n_blocks,
+                                       info.recurrent_layers);
+            !ok) {
+            keys.set_error(ok.error());
+        }
+        info.recurrent_layers.resize(info.n_layer);
+    } else {
+        uint32_t interval = 4;
+        keys.count("full_attention_interval", interval, 1, kMaxLayers, false);
+        info.recurrent_layers.resize(info.n_layer);
+        for (uint32_t il = 0; il < info.n_layer; ++il) {
+            info.recurrent_layers[il] = (il + 1) % interval != 0;
+        }
+    }
+    read_rope_sections(keys, info);
+}
+
 // The hyper-parameters of ModelInfo, read and range-checked.
 Result<void> read_hyper_parameters(const GgufHeader& header, ModelInfo& info) {
     KeyReader keys(header, info.architecture);
@@ -255,6 +362,9 @@ Result<void> read_hyper_parameters(const GgufHeader& header, ModelInfo& info) {
     }
     if (!keys.error()) {
         read_arch_specifics(keys, info);
+    }
+    if (!keys.error() && has_linear_attention(info.architecture)) {
+        read_linear_attention(keys, info);
     }
     if (keys.error()) {
         return std::unexpected(*keys.error());
@@ -307,6 +417,17 @@ void count_active(ModelInfo& info, const GgufTensorInfo& tensor, bool tied_outpu
 }
 
 } // namespace
+
+uint32_t ModelInfo::n_attention_layers() const {
+    return n_layer - static_cast<uint32_t>(std::ranges::count(recurrent_layers, true));
+}
+
+uint64_t ModelInfo::recurrent_state_bytes() const {
+    const uint64_t n_recurrent = n_layer - n_attention_layers();
+    return n_recurrent *
+           (linear_attention.conv_state_floats() + linear_attention.ssm_state_floats()) *
+           sizeof(float);
+}
 
 std::optional<uint32_t> tensor_block_index(std::string_view name) {
     constexpr std::string_view prefix = "blk.";

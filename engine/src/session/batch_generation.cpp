@@ -125,6 +125,12 @@ Result<BatchGenerationStats> generate_together(std::span<const SequenceRequest> 
         m.prompt = requests[i].prompt;
         // Reuse the cached prefix; at least the last prompt token is run again for its logits.
         m.reused = std::min(common_prefix(m.s->tokens, m.prompt), m.prompt.size() - 1);
+        // A recurrent state cannot be cut back like the cache: it resumes from its checkpoint
+        // or the start. It keeps one before this prompt's last token, where the next call
+        // resumes when it regenerates this reply, or when the template renders this reply
+        // differently in the next turn (a reasoning section dropped).
+        m.reused = m.s->state.rewind(static_cast<uint32_t>(m.reused));
+        m.s->state.request_checkpoint(static_cast<uint32_t>(m.prompt.size() - 1));
         m.s->tokens.resize(m.reused);
     }
     const std::unique_ptr<BatchBackend> backend =

@@ -69,7 +69,8 @@ Result<void> prefill_ranges(cpu::Forward& forward, std::vector<BatchMember>& mem
                  .pos = static_cast<uint32_t>(pos),
                  .cache = &m.s->cache,
                  .want_logits = last,
-                 .kernels = prompt_kernels(pos, r.ref_start, r.ref_end, m.s->options.n_batch)});
+                 .kernels = prompt_kernels(pos, r.ref_start, r.ref_end, m.s->options.n_batch),
+                 .state = m.s->state.empty() ? nullptr : &m.s->state});
             owner.push_back(r.member);
             if (last) {
                 wants.push_back(r.member);
@@ -110,6 +111,12 @@ public:
             }
             for (size_t i : plan.takers) {
                 BatchMember& m = members[i];
+                // A recurrent state is taken whole, only where the donor's stands at the prefix;
+                // a member that cannot take it computes its own.
+                if (!m.s->state.empty() &&
+                    !m.s->state.take_from(d.s->state, static_cast<uint32_t>(prefix))) {
+                    continue;
+                }
                 m.s->cache.copy_cells_from(d.s->cache, static_cast<uint32_t>(m.reused),
                                            static_cast<uint32_t>(prefix));
                 m.s->tokens.assign(m.prompt.begin(),
@@ -135,7 +142,10 @@ public:
                               .pos = t.pos,
                               .cache = &members[t.member].s->cache,
                               .want_logits = true,
-                              .kernels = cpu::AttentionKernels::single_token});
+                              .kernels = cpu::AttentionKernels::single_token,
+                              .state = members[t.member].s->state.empty()
+                                           ? nullptr
+                                           : &members[t.member].s->state});
         }
         return members[0].s->forward.run(batch_, logits);
     }

@@ -60,7 +60,8 @@ Result<void> run_range(Session::Impl& s, std::span<const int32_t> sequence, size
         batch.push_back({.token = sequence[i],
                          .pos = static_cast<uint32_t>(i),
                          .cache = &s.cache,
-                         .want_logits = all_logits || i + 1 == sequence.size()});
+                         .want_logits = all_logits || i + 1 == sequence.size(),
+                         .state = s.state.empty() ? nullptr : &s.state});
     }
     return s.forward.run(batch, logits);
 }
@@ -108,7 +109,9 @@ double cpu_cache_gib(const ModelInfo& info, const SessionOptions& resolved) {
     const cpu::KvCache empty(info.n_layer, 0, info.n_head_kv * info.head_dim_k,
                              info.n_head_kv * info.head_dim_v, resolved.kv_type);
     const double row_bytes = static_cast<double>(empty.k_row_bytes() + empty.v_row_bytes());
-    return row_bytes * info.n_layer * resolved.n_ctx / double(1u << 30);
+    return (row_bytes * info.n_attention_layers() * resolved.n_ctx +
+            2.0 * static_cast<double>(info.recurrent_state_bytes())) /
+           double(1u << 30);
 }
 
 std::unique_ptr<Session::Impl> make_impl(std::shared_ptr<const Model> model,
@@ -122,7 +125,9 @@ std::unique_ptr<Session::Impl> make_impl(std::shared_ptr<const Model> model,
     return std::unique_ptr<Session::Impl>(new Session::Impl{
         .model = model,
         .options = resolved,
-        .cache = cpu::KvCache(info.n_layer, cpu_positions, k_width, v_width, resolved.kv_type),
+        .cache = cpu::KvCache(info.n_layer, cpu_positions, k_width, v_width, resolved.kv_type, 0,
+                              info.recurrent_layers),
+        .state = cuda ? cpu::RecurrentState() : cpu::RecurrentState(info),
         .forward = cpu::Forward(model->impl()),
         .tokens = {},
         .logits = std::vector<float>(info.n_vocab),
@@ -253,7 +258,8 @@ Result<std::span<const float>> Session::append(std::span<const int32_t> tokens) 
     sequence.insert(sequence.end(), tokens.begin(), tokens.end());
     const size_t from = s.tokens.size();
     if (auto ok = prefill(s, sequence, from); !ok) {
-        s.tokens.resize(from);
+        // A recurrent state that took in part of the tokens goes back to where it can.
+        s.tokens.resize(s.state.rewind(static_cast<uint32_t>(from)));
         return std::unexpected(ok.error());
     }
     return std::span<const float>(s.logits);
@@ -282,7 +288,7 @@ uint64_t Session::kv_cache_bytes() const {
         const CudaMemoryReport report = cuda->forward->memory();
         return (report.kv_bytes + report.host_kv_bytes) / cuda->n_seq;
     }
-    return impl_->cache.bytes();
+    return impl_->cache.bytes() + impl_->state.bytes();
 }
 DeviceKind Session::device() const {
     return impl_->options.device;

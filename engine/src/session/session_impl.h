@@ -31,6 +31,10 @@ struct Session::Impl {
     std::shared_ptr<const Model> model;
     SessionOptions options;
     cpu::KvCache cache;
+    // Hybrid models: the recurrent state beside the cache, at the position of tokens.size()
+    // (cpu/recurrent_state.h: rewound to a checkpoint or to the start when the prompt
+    // diverges earlier). Empty for other models.
+    cpu::RecurrentState state;
     cpu::Forward forward;
     std::vector<int32_t> tokens; // in the cache, positions 0..size-1
     std::vector<float> logits;   // of the last token append() ran

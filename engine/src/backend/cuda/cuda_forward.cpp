@@ -43,6 +43,12 @@ CudaForwardImpl::~CudaForwardImpl() {
 
 Result<void> CudaForwardImpl::check_architecture() const {
     const ModelInfo& info = m_.info;
+    if (m_.arch.hybrid_delta_net) {
+        return fail(ErrorCode::unsupported,
+                    fmt::format("the CUDA backend has no gated delta-net (linear attention) "
+                                "kernels yet: {} models run on the CPU",
+                                info.architecture));
+    }
     if (!m_.layers.empty() && !m_.layers[0].experts.empty()) {
         return fail(ErrorCode::unsupported,
                     fmt::format("the CUDA backend does not run mixture-of-experts models yet ({}, "

@@ -1,0 +1,289 @@
+// The gated delta-net layers of a hybrid model (see delta_net.h), and the bookkeeping of the
+// sequences' recurrent states around a batch.
+#include "cpu/delta_net.h"
+
+#include "cpu/cpu_features.h"
+#include "cpu/delta_net_ggml.h"
+#include "cpu/ggml_numerics.h"
+#include "cpu/rms_norm.h"
+#include "model/model_impl.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fmt/format.h>
+
+namespace hearth::cpu {
+namespace {
+
+float sigmoid(float x) {
+    return 1.0f / (1.0f + std::exp(-x)); // ggml_vec_sigmoid_f32
+}
+
+float softplus(float x) {
+    return x > 20.0f ? x : std::log(1.0f + std::exp(x)); // ggml's op_softplus
+}
+
+// y = silu(x) over a row, as ggml_vec_silu_f32 (through swiglu with a gate of ones, which
+// multiplies by exactly 1) at the avx2 level.
+void silu_row(int64_t n, float* y, const float* x, const float* ones) {
+    if (kernel_level() == KernelLevel::avx2) {
+        ggml::swiglu_f32(n, y, x, ones);
+        return;
+    }
+    for (int64_t i = 0; i < n; ++i) {
+        y[i] = x[i] / (1.0f + std::exp(-x[i]));
+    }
+}
+
+float dot(int64_t n, const float* x, const float* y, bool ggml_order) {
+    if (ggml_order) {
+        return ggml::vec_dot_f32(n, x, y);
+    }
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; ++i) {
+        sum += x[i] * y[i];
+    }
+    return sum;
+}
+
+void mad(int64_t n, float* y, const float* x, float v, bool ggml_order) {
+    if (ggml_order) {
+        ggml::vec_mad_f32(n, y, x, v);
+        return;
+    }
+    for (int64_t i = 0; i < n; ++i) {
+        y[i] += x[i] * v;
+    }
+}
+
+// The recurrent layers' l2 normalisation, as llama.cpp builds it from ggml_rms_norm:
+// rms_norm(x, eps / n) / sqrt(n).
+void l2_norm(float* x, int64_t n, float eps) {
+    const float nf = static_cast<float>(n);
+    rms_norm(x, nullptr, x, n, eps / nf);
+    const float scale = 1.0f / std::sqrt(nf);
+    for (int64_t i = 0; i < n; ++i) {
+        x[i] *= scale;
+    }
+}
+
+} // namespace
+
+DeltaNet::DeltaNet(const Model::Impl& model) : m_(model) {}
+
+void DeltaNet::ensure_capacity(size_t n) {
+    const LinearAttentionInfo& la = m_.info.linear_attention;
+    const size_t channels = la.conv_channels();
+    if (n > capacity_) {
+        qkv_.resize(n * channels);
+        conv_.resize(n * channels);
+        z_.resize(n * la.d_inner);
+        core_.resize(n * la.d_inner);
+        beta_.resize(n * la.n_v_heads);
+        g_.resize(n * la.n_v_heads);
+        const int64_t widest = std::max<int64_t>(m_.info.n_embd, la.d_inner);
+        size_t row_bytes = 0;
+        for (TensorType type : {TensorType::Q8_0, TensorType::Q4_1, TensorType::Q4_K,
+                                TensorType::F16, TensorType::F32}) {
+            row_bytes = std::max(row_bytes, activation_row_bytes(type, widest));
+        }
+        scratch_.resize(n * row_bytes + 64);
+        capacity_ = n;
+    }
+    ones_.assign(std::max<size_t>(channels, la.d_inner), 1.0f);
+    delta_.resize(size_t(m_.pool->size()) * la.d_state);
+}
+
+// The input projections and the per-head gates: beta = sigmoid(W_beta h),
+// g = a · softplus(W_alpha h + dt_bias).
+void DeltaNet::project(uint32_t layer, const float* h, size_t n) {
+    const DeltaNetWeights& w = m_.layers[layer].delta;
+    const LinearAttentionInfo& la = m_.info.linear_attention;
+    const int64_t nt = static_cast<int64_t>(n);
+    const int64_t n_embd = m_.info.n_embd;
+    const int64_t n_heads = la.n_v_heads;
+    ThreadPool& pool = *m_.pool;
+    matmul(w.w_qkv, h, nt, n_embd, qkv_.data(), static_cast<int64_t>(la.conv_channels()),
+           scratch_.data(), pool);
+    matmul(w.w_z, h, nt, n_embd, z_.data(), la.d_inner, scratch_.data(), pool);
+    matmul(w.w_beta, h, nt, n_embd, beta_.data(), n_heads, scratch_.data(), pool);
+    matmul(w.w_alpha, h, nt, n_embd, g_.data(), n_heads, scratch_.data(), pool);
+    for (size_t t = 0; t < n; ++t) {
+        for (int64_t i = 0; i < n_heads; ++i) {
+            float& beta = beta_[t * size_t(n_heads) + size_t(i)];
+            beta = sigmoid(beta);
+            float& g = g_[t * size_t(n_heads) + size_t(i)];
+            g = softplus(g + w.dt_bias[size_t(i)]) * w.a[size_t(i)];
+        }
+    }
+}
+
+// The causal convolution over each channel's last d_conv inputs (the state keeps d_conv - 1
+// of them, oldest first), token after token of each sequence, then silu; q and k
+// l2-normalised per head.
+void DeltaNet::convolve(uint32_t layer, std::span<const BatchToken> batch) {
+    const DeltaNetWeights& w = m_.layers[layer].delta;
+    const LinearAttentionInfo& la = m_.info.linear_attention;
+    const size_t channels = la.conv_channels();
+    const size_t taps = la.d_conv;
+    const size_t kept = taps - 1;
+    const bool ggml_order = kernel_level() == KernelLevel::avx2;
+    std::vector<float> window(taps);
+    for (size_t t = 0; t < batch.size(); ++t) {
+        RecurrentState& state = *batch[t].state;
+        float* history = state.conv(layer); // (channels, kept)
+        const float* x = qkv_.data() + t * channels;
+        float* y = conv_.data() + t * channels;
+        for (size_t c = 0; c < channels; ++c) {
+            float* past = history + c * kept;
+            std::copy_n(past, kept, window.data());
+            window[kept] = x[c];
+            const float* tap = w.conv.data() + c * taps;
+            y[c] = ggml_order ? ggml::conv_dot(int64_t(taps), window.data(), tap)
+                              : dot(int64_t(taps), window.data(), tap, false);
+            std::copy_n(window.data() + 1, kept, past);
+        }
+        if (state.checkpoint_wanted(batch[t].pos + 1)) {
+            state.take_checkpoint_conv(layer);
+        }
+        silu_row(int64_t(channels), y, y, ones_.data());
+        const float eps = static_cast<float>(m_.info.norm_rms_eps);
+        for (size_t head = 0; head < 2 * size_t(la.n_k_heads); ++head) {
+            l2_norm(y + head * la.d_state, la.d_state, eps);
+        }
+    }
+}
+
+// The delta rule, value head by value head (spread over the pool), each head's tokens in
+// batch order: decay, the write of k ⊗ beta (v − Sᵀk), the read Sᵀq. The state of a head is
+// kept transposed, as ggml keeps it: row j is column j of S, so each product is a row dot.
+void DeltaNet::delta_rule(uint32_t layer, std::span<const BatchToken> batch) {
+    const LinearAttentionInfo& la = m_.info.linear_attention;
+    const int64_t d = la.d_state;
+    const size_t channels = la.conv_channels();
+    const size_t key_width = la.key_width();
+    const int64_t n_heads = la.n_v_heads;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+    const bool ggml_order = kernel_level() == KernelLevel::avx2;
+    m_.pool->run([&](int thread, int threads) {
+        float* delta = delta_.data() + size_t(thread) * size_t(d);
+        for (int64_t head = thread; head < n_heads; head += threads) {
+            const size_t k_head = size_t(head % la.n_k_heads);
+            for (size_t t = 0; t < batch.size(); ++t) {
+                RecurrentState& state = *batch[t].state;
+                float* s = state.ssm(layer) + size_t(head) * size_t(d * d);
+                const float* row = conv_.data() + t * channels;
+                const float* q = row + k_head * size_t(d);
+                const float* k = row + key_width + k_head * size_t(d);
+                const float* v = row + 2 * key_width + size_t(head) * size_t(d);
+                const float beta = beta_[t * size_t(n_heads) + size_t(head)];
+                const float decay = std::exp(g_[t * size_t(n_heads) + size_t(head)]);
+                for (int64_t i = 0; i < d * d; ++i) {
+                    s[i] *= decay;
+                }
+                for (int64_t j = 0; j < d; ++j) {
+                    delta[j] = (v[j] - dot(d, s + j * d, k, ggml_order)) * beta;
+                }
+                for (int64_t j = 0; j < d; ++j) {
+                    mad(d, s + j * d, k, delta[j], ggml_order);
+                }
+                float* out = core_.data() + t * la.d_inner + size_t(head) * size_t(d);
+                for (int64_t j = 0; j < d; ++j) {
+                    out[j] = dot(d, s + j * d, q, ggml_order) * scale;
+                }
+                if (state.checkpoint_wanted(batch[t].pos + 1)) {
+                    state.take_checkpoint_ssm(layer, static_cast<uint32_t>(head));
+                }
+            }
+        }
+    });
+}
+
+// Each head's output RMS-normed with ssm_norm, times silu(z).
+void DeltaNet::gated_norm(uint32_t layer, size_t n) {
+    const LinearAttentionInfo& la = m_.info.linear_attention;
+    const float* norm = m_.layers[layer].delta.norm.data();
+    const float eps = static_cast<float>(m_.info.norm_rms_eps);
+    for (size_t t = 0; t < n; ++t) {
+        float* z = z_.data() + t * la.d_inner;
+        float* o = core_.data() + t * la.d_inner;
+        for (size_t head = 0; head < la.n_v_heads; ++head) {
+            float* zh = z + head * la.d_state;
+            float* oh = o + head * la.d_state;
+            silu_row(la.d_state, zh, zh, ones_.data());
+            rms_norm(oh, norm, oh, la.d_state, eps);
+            for (uint32_t i = 0; i < la.d_state; ++i) {
+                oh[i] *= zh[i];
+            }
+        }
+    }
+}
+
+void DeltaNet::run(uint32_t layer, std::span<const BatchToken> batch, const float* h, float* out) {
+    const size_t n = batch.size();
+    ensure_capacity(n);
+    project(layer, h, n);
+    convolve(layer, batch);
+    delta_rule(layer, batch);
+    gated_norm(layer, n);
+    const LinearAttentionInfo& la = m_.info.linear_attention;
+    matmul(m_.layers[layer].delta.w_out, core_.data(), static_cast<int64_t>(n), la.d_inner, out,
+           m_.info.n_embd, scratch_.data(), *m_.pool);
+}
+
+Result<void> check_recurrent_batch(const Model::Impl& model, std::span<const BatchToken> batch,
+                                   uint32_t first_layer, uint32_t last_layer) {
+    if (first_layer != 0 || last_layer != model.info.n_layer) {
+        return fail(ErrorCode::unsupported,
+                    fmt::format("the layers of a model with recurrent layers run together; "
+                                "[{}, {}) of {} cannot run alone",
+                                first_layer, last_layer, model.info.n_layer));
+    }
+    // Each sequence's next position, in order of appearance (a batch holds few sequences).
+    std::vector<std::pair<const RecurrentState*, uint32_t>> next;
+    for (const BatchToken& t : batch) {
+        if (!t.state || t.state->empty()) {
+            return fail(ErrorCode::invalid_argument,
+                        "a token of a model with recurrent layers comes without its sequence's "
+                        "recurrent state");
+        }
+        auto seen =
+            std::ranges::find(next, t.state, &std::pair<const RecurrentState*, uint32_t>::first);
+        const uint32_t expected = seen != next.end() ? seen->second
+                                  : t.pos == 0       ? 0
+                                                     : t.state->position();
+        if (t.pos != expected) {
+            return fail(ErrorCode::invalid_argument,
+                        fmt::format("position {} cannot be computed: the sequence's recurrent "
+                                    "state stands at position {} and cannot be moved back; "
+                                    "run the sequence again from an earlier checkpoint or "
+                                    "from the start",
+                                    t.pos, expected));
+        }
+        if (seen != next.end()) {
+            seen->second = t.pos + 1;
+        } else {
+            next.emplace_back(t.state, t.pos + 1);
+        }
+    }
+    return {};
+}
+
+void begin_recurrent_batch(std::span<const BatchToken> batch) {
+    for (const BatchToken& t : batch) {
+        if (t.state && t.pos == 0) {
+            t.state->reset();
+        }
+    }
+}
+
+void end_recurrent_batch(std::span<const BatchToken> batch) {
+    for (const BatchToken& t : batch) {
+        if (t.state && t.state->position() <= t.pos) {
+            t.state->commit_checkpoint(t.state->position(), t.pos + 1);
+            t.state->set_position(t.pos + 1);
+        }
+    }
+}
+
+} // namespace hearth::cpu
