@@ -356,7 +356,7 @@ private slots:
 
     void truncated_tensor_data() {
         auto bytes = small_file(nullptr);
-        bytes.resize(bytes.size() - 1);
+        bytes.pop_back(); // (resize(size() - 1) trips a -Wstringop-overflow false positive at -O1)
         expect_failure(bytes, ErrorCode::bad_format, "truncated");
     }
 
