@@ -11,6 +11,8 @@
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 
+#include "cpu/avx2_helpers.h"
+
 #include <cmath>
 #include <cstring>
 #include <immintrin.h>
@@ -20,20 +22,9 @@ namespace {
 
 using namespace quant;
 
-inline float h2f(uint16_t h) {
-    return _cvtsh_ss(h);
-}
-
-inline float hsum(__m256 v) {
-    __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
-}
-
-inline __m256i load32(const void* p) {
-    return _mm256_loadu_si256(static_cast<const __m256i*>(p));
-}
+using avx2::h2f;
+using avx2::hsum;
+using avx2::load32;
 
 // 32 nibbles to 32 bytes: the low nibbles of p[0..16) to bytes 0..15, the high ones to 16..31.
 inline __m256i nibbles_32(const uint8_t* p) {

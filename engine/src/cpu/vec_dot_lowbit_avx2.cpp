@@ -13,6 +13,7 @@
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 
+#include "cpu/avx2_helpers.h"
 #include "quant/iq_grids.h"
 
 #include <array>
@@ -24,21 +25,9 @@ namespace {
 
 using namespace quant;
 
-inline float h2f(uint16_t h) {
-    return _cvtsh_ss(h);
-}
-
-// ggml's hsum_float_8.
-inline float hsum(__m256 v) {
-    __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
-}
-
-inline __m256i load32(const void* p) {
-    return _mm256_loadu_si256(static_cast<const __m256i*>(p));
-}
+using avx2::h2f;
+using avx2::hsum;
+using avx2::load32;
 
 // For 8 sign bits, 8 bytes of 0xff (negate) or 0x01 (keep): the vpsignb operand.
 constexpr std::array<uint64_t, 256> make_sign_bytes() {

@@ -1,0 +1,26 @@
+// Small AVX2 helpers shared by the kernel files compiled for AVX2 (vec_dot_avx2.cpp,
+// vec_dot_lowbit_avx2.cpp). Include only inside their `#if defined(__AVX2__) ...` blocks.
+#pragma once
+
+#include <cstdint>
+#include <immintrin.h>
+
+namespace hearth::cpu::avx2 {
+
+inline float h2f(uint16_t h) {
+    return _cvtsh_ss(h);
+}
+
+// ggml's hsum_float_8: the horizontal sum of 8 floats, in its order.
+inline float hsum(__m256 v) {
+    __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
+    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    return _mm_cvtss_f32(r);
+}
+
+inline __m256i load32(const void* p) {
+    return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
+
+} // namespace hearth::cpu::avx2
