@@ -15,6 +15,8 @@
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 
+#include "cpu/avx2_helpers.h"
+
 #include <algorithm>
 #include <array>
 #include <immintrin.h>
@@ -33,17 +35,8 @@ constexpr int kTileTokens = 4;
 // Blocks whose scale products are formed together (one 8-float vector per row × token pair).
 constexpr int kScaleRun = 8;
 
-inline __m256i load32(const void* p) {
-    return _mm256_loadu_si256(static_cast<const __m256i*>(p));
-}
-
-// ggml's hsum_float_8: the high half onto the low, then pairs, then the last two.
-inline float hsum(__m256 v) {
-    __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
-}
+using avx2::hsum;
+using avx2::load32;
 
 // Scales are read as floats, converted once per call: ws[i * scale_stride + b] is d of block b
 // of row i, xs[j * scale_stride + b] that of token j, both zero-padded to a multiple of

@@ -19,6 +19,8 @@
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 
+#include "cpu/avx2_helpers.h"
+
 #include <cstring>
 #include <immintrin.h>
 
@@ -27,9 +29,7 @@ namespace {
 
 using quant::BlockQ8_0;
 
-inline __m256i load32(const void* p) {
-    return _mm256_loadu_si256(static_cast<const __m256i*>(p));
-}
+using avx2::load32;
 
 inline __m256i broadcast_quad(const int8_t* p) {
     int32_t v = 0;
