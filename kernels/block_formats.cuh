@@ -284,12 +284,8 @@ struct FormatTQ2_0 {
     }
 };
 
-// ggml_e8m0_to_fp32_half: 2^(e - 128) as float bits; e < 2 gives subnormals.
-__device__ __forceinline__ float e8m0_to_fp32_half(uint8_t e) {
-    const uint32_t bits = e < 2 ? 0x00200000u << e : static_cast<uint32_t>(e - 1) << 23;
-    return __uint_as_float(bits);
-}
-
+// The MXFP4 and NVFP4 scales decode with block_layout.h's e8m0_to_fp32_half and
+// ue4m3_to_fp32_half, the CPU's own functions.
 struct FormatMXFP4 {
     using Block = BlockMXFP4;
     static constexpr int qk = QK_MXFP4;
@@ -301,20 +297,6 @@ struct FormatMXFP4 {
         }
     }
 };
-
-// Unsigned e4m3 (bias 7) halved, as the CPU decodes it: the top bit is ignored, 0x00 and 0x7f
-// read as zero. Scaling by a power of two built from its bits is exact, as ldexp is.
-__device__ __forceinline__ float ue4m3_to_fp32_half(uint8_t x) {
-    if (x == 0 || x == 0x7f) {
-        return 0.0f;
-    }
-    const int exp = (x >> 3) & 0x0f;
-    const int man = x & 0x07;
-    const float raw = exp == 0 ? mul(to_float(man), 0x1p-9f)
-                               : mul(to_float(8 + man),
-                                     __uint_as_float(static_cast<uint32_t>(exp - 10 + 127) << 23));
-    return mul(raw, 0.5f);
-}
 
 struct FormatNVFP4 {
     using Block = BlockNVFP4;

@@ -1,14 +1,15 @@
-// Shared by Hearth's CUDA kernels: GGML type ids, the on-disk block layouts, and the exact
-// half-precision conversions that device code uses.
+// Shared by Hearth's CUDA kernels: GGML type ids, the on-disk block layouts and exact
+// half-precision conversions (the engine's quant/block_layout.h), and device helpers.
 //
-// The kernels are compiled by nvcc as C++20 and cannot include the engine's headers (C++23),
-// so the block layouts are repeated here. They must match engine/src/quant/blocks.h byte for
-// byte: the sizes are checked below, and engine/src/backend/cuda/cuda_device.cpp (compiled by
-// g++ with both headers) checks every field offset and the type ids against the engine's.
+// The kernels are compiled by nvcc as C++20 and cannot include the engine's other headers
+// (C++23): block_layout.h is written for both compilers, the type ids are repeated here and
+// engine/src/backend/cuda/cuda_device.cpp (g++, with hearth/tensor_type.h) checks them.
 //
-// The type ids and block structs are plain C++ so that host code can include this header;
+// The type ids and code book words are plain C++ so that host code can include this header;
 // everything that needs the device compiler sits under __CUDACC__.
 #pragma once
+
+#include "quant/block_layout.h"
 
 #include <cstdint>
 
@@ -39,117 +40,34 @@ enum TypeId : int {
     type_nvfp4 = 40,
 };
 
-inline constexpr int QK4_0 = 32;
-inline constexpr int QK4_1 = 32;
-inline constexpr int QK5_0 = 32;
-inline constexpr int QK5_1 = 32;
-inline constexpr int QK8_0 = 32;
-inline constexpr int QK4_NL = 32;
-inline constexpr int QK_MXFP4 = 32;
-inline constexpr int QK_NVFP4 = 64;
-inline constexpr int QK_K = 256;
-inline constexpr int K_SCALE_SIZE = 12;
+// The block layouts, code books and bit-exact conversions are the engine's own
+// (quant/block_layout.h, compiled here by nvcc for host and device): device code names them
+// unqualified, as if declared here.
+using namespace ::hearth::quant;
 
-// Block layouts (formulas in blocks.h). f16 fields are raw binary16 bits.
-struct BlockQ4_0 {
-    uint16_t d;
-    uint8_t qs[QK4_0 / 2];
-};
-struct BlockQ4_1 {
-    uint16_t d;
-    uint16_t m;
-    uint8_t qs[QK4_1 / 2];
-};
-struct BlockQ5_0 {
-    uint16_t d;
-    uint8_t qh[4];
-    uint8_t qs[QK5_0 / 2];
-};
-struct BlockQ5_1 {
-    uint16_t d;
-    uint16_t m;
-    uint8_t qh[4];
-    uint8_t qs[QK5_1 / 2];
-};
-struct BlockQ8_0 {
-    uint16_t d;
-    int8_t qs[QK8_0];
-};
-struct BlockQ2_K {
-    uint8_t scales[QK_K / 16];
-    uint8_t qs[QK_K / 4];
-    uint16_t d;
-    uint16_t dmin;
-};
-struct BlockQ3_K {
-    uint8_t hmask[QK_K / 8];
-    uint8_t qs[QK_K / 4];
-    uint8_t scales[12];
-    uint16_t d;
-};
-struct BlockQ4_K {
-    uint16_t d;
-    uint16_t dmin;
-    uint8_t scales[K_SCALE_SIZE];
-    uint8_t qs[QK_K / 2];
-};
-struct BlockQ5_K {
-    uint16_t d;
-    uint16_t dmin;
-    uint8_t scales[K_SCALE_SIZE];
-    uint8_t qh[QK_K / 8];
-    uint8_t qs[QK_K / 2];
-};
-struct BlockQ6_K {
-    uint8_t ql[QK_K / 2];
-    uint8_t qh[QK_K / 4];
-    int8_t scales[QK_K / 16];
-    uint16_t d;
-};
-struct BlockIQ4_NL {
-    uint16_t d;
-    uint8_t qs[QK4_NL / 2];
-};
-struct BlockIQ4_XS {
-    uint16_t d;
-    uint16_t scales_h;
-    uint8_t scales_l[QK_K / 64];
-    uint8_t qs[QK_K / 2];
-};
-struct BlockTQ1_0 {
-    uint8_t qs[(QK_K - 4 * QK_K / 64) / 5];
-    uint8_t qh[QK_K / 64];
-    uint16_t d;
-};
-struct BlockTQ2_0 {
-    uint8_t qs[QK_K / 4];
-    uint16_t d;
-};
-struct BlockMXFP4 {
-    uint8_t e;
-    uint8_t qs[QK_MXFP4 / 2];
-};
-struct BlockNVFP4 {
-    uint8_t d[QK_NVFP4 / 16];
-    uint8_t qs[QK_NVFP4 / 2];
-};
+// The IQ4 and MXFP4 code books packed little-endian four entries a word, for codebook16.
+// (Scalars: device code may read a host constexpr scalar, not an array.)
+inline constexpr uint32_t kIq4nlWord0 = 0xbfad9881u, kIq4nlWord1 = 0xf6eaddcfu,
+                          kIq4nlWord2 = 0x26190d01u, kIq4nlWord3 = 0x71594535u;
+inline constexpr uint32_t kMxfp4Word0 = 0x03020100u, kMxfp4Word1 = 0x0c080604u,
+                          kMxfp4Word2 = 0xfdfeff00u, kMxfp4Word3 = 0xf4f8fafcu;
 
-static_assert(sizeof(BlockQ4_0) == 18, "must match blocks.h");
-static_assert(sizeof(BlockQ4_1) == 20, "must match blocks.h");
-static_assert(sizeof(BlockQ5_0) == 22, "must match blocks.h");
-static_assert(sizeof(BlockQ5_1) == 24, "must match blocks.h");
-static_assert(sizeof(BlockQ8_0) == 34, "must match blocks.h");
-static_assert(sizeof(BlockQ2_K) == 84, "must match blocks.h");
-static_assert(sizeof(BlockQ3_K) == 110, "must match blocks.h");
-static_assert(sizeof(BlockQ4_K) == 144, "must match blocks.h");
-static_assert(sizeof(BlockQ5_K) == 176, "must match blocks.h");
-static_assert(sizeof(BlockQ6_K) == 210, "must match blocks.h");
-static_assert(sizeof(BlockIQ4_NL) == 18, "must match blocks.h");
-static_assert(sizeof(BlockIQ4_XS) == 136, "must match blocks.h");
-static_assert(sizeof(BlockTQ1_0) == 54, "must match blocks.h");
-static_assert(sizeof(BlockTQ2_0) == 66, "must match blocks.h");
-static_assert(sizeof(BlockMXFP4) == 17, "must match blocks.h");
-static_assert(sizeof(BlockNVFP4) == 36, "must match blocks.h");
+// True when the four words hold exactly the 16 entries of `book`.
+constexpr bool packs_codebook(uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3,
+                              const int8_t (&book)[16]) {
+    const uint32_t words[4] = {w0, w1, w2, w3};
+    for (int q = 0; q < 16; ++q) {
+        const auto byte = static_cast<uint8_t>(words[q / 4] >> (8 * (q % 4)));
+        if (static_cast<int8_t>(byte) != book[q]) {
+            return false;
+        }
+    }
+    return true;
+}
+static_assert(packs_codebook(kIq4nlWord0, kIq4nlWord1, kIq4nlWord2, kIq4nlWord3, kvalues_iq4nl),
+              "IQ4 code book words differ from kvalues_iq4nl");
+static_assert(packs_codebook(kMxfp4Word0, kMxfp4Word1, kMxfp4Word2, kMxfp4Word3, kvalues_mxfp4),
+              "MXFP4 code book words differ from kvalues_mxfp4");
 
 #if defined(__CUDACC__)
 
@@ -161,80 +79,14 @@ __device__ __forceinline__ int codebook16(uint32_t w0, uint32_t w1, uint32_t w2,
     return static_cast<int8_t>(static_cast<uint8_t>(word >> (8 * (q & 3))));
 }
 
-// IQ4_NL / IQ4_XS code book: {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69,
-// 89, 113} (blocks.h's kvalues_iq4nl).
+// IQ4_NL / IQ4_XS code book entry q (kvalues_iq4nl[q]).
 __device__ __forceinline__ int kvalue_iq4nl(int q) {
-    return codebook16(0xbfad9881u, 0xf6eaddcfu, 0x26190d01u, 0x71594535u, q);
+    return codebook16(kIq4nlWord0, kIq4nlWord1, kIq4nlWord2, kIq4nlWord3, q);
 }
 
-// MXFP4 / NVFP4 doubled e2m1 values: {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12}
-// (blocks.h's kvalues_mxfp4).
+// MXFP4 / NVFP4 doubled e2m1 value of code q (kvalues_mxfp4[q]).
 __device__ __forceinline__ int kvalue_mxfp4(int q) {
-    return codebook16(0x03020100u, 0x0c080604u, 0xfdfeff00u, 0xf4f8fafcu, q);
-}
-
-// binary16 bits -> float32, exact for every input with NaN payloads kept, by the same bit
-// moves as hearth::fp16_to_fp32 (the hardware conversion may quiet a signalling NaN).
-__device__ __forceinline__ float fp16_bits_to_fp32(uint16_t bits) {
-    const uint32_t sign = static_cast<uint32_t>(bits & 0x8000u) << 16;
-    const uint32_t exp = (bits >> 10) & 0x1fu;
-    const uint32_t mant = bits & 0x3ffu;
-    if (exp == 0x1f) {
-        return __uint_as_float(sign | 0x7f800000u | (mant << 13));
-    }
-    if (exp != 0) {
-        return __uint_as_float(sign | ((exp + 112) << 23) | (mant << 13));
-    }
-    if (mant == 0) {
-        return __uint_as_float(sign);
-    }
-    // Subnormal: shift the leading 1 (bit 31 - clz) up to bit 10, the hidden bit.
-    const int shift = __clz(mant) - 21;
-    const uint32_t float_exp = static_cast<uint32_t>(113 - shift);
-    return __uint_as_float(sign | (float_exp << 23) | (((mant << shift) & 0x3ffu) << 13));
-}
-
-// float32 -> binary16 bits, round to nearest even, NaN payloads as numpy keeps them: the
-// same steps as hearth::fp32_to_fp16, so that F16 output is the CPU's result converted.
-__device__ __forceinline__ uint16_t fp32_to_fp16_bits(float value) {
-    const uint32_t f = __float_as_uint(value);
-    const auto sign = static_cast<uint16_t>((f & 0x80000000u) >> 16);
-    const uint32_t f_exp = f & 0x7f800000u;
-    const uint32_t f_sig = f & 0x007fffffu;
-    if (f_exp >= 0x47800000u) {
-        if (f_exp == 0x7f800000u && f_sig != 0) {
-            auto payload = static_cast<uint16_t>(f_sig >> 13);
-            if (payload == 0) {
-                payload = 1;
-            }
-            return static_cast<uint16_t>(sign | 0x7c00u | payload);
-        }
-        return static_cast<uint16_t>(sign | 0x7c00u);
-    }
-    if (f_exp <= 0x38000000u) {
-        if (f_exp < 0x33000000u) {
-            return sign;
-        }
-        const uint32_t e = f_exp >> 23;
-        const uint32_t sig = 0x00800000u | f_sig;
-        const uint32_t shift = 113 - e;
-        uint32_t shifted = sig >> shift;
-        const bool lost_bits = (sig & ((1u << shift) - 1)) != 0;
-        if ((shifted & 0x3fffu) != 0x1000u || lost_bits) {
-            shifted += 0x1000u;
-        }
-        return static_cast<uint16_t>(sign | (shifted >> 13));
-    }
-    const auto h_exp = static_cast<uint16_t>((f_exp - 0x38000000u) >> 13);
-    uint32_t sig = f_sig;
-    if ((sig & 0x3fffu) != 0x1000u) {
-        sig += 0x1000u;
-    }
-    return static_cast<uint16_t>(sign | (h_exp + (sig >> 13)));
-}
-
-__device__ __forceinline__ float bf16_bits_to_fp32(uint16_t bits) {
-    return __uint_as_float(static_cast<uint32_t>(bits) << 16);
+    return codebook16(kMxfp4Word0, kMxfp4Word1, kMxfp4Word2, kMxfp4Word3, q);
 }
 
 // Exact int -> float for the small integers of quantized codes.

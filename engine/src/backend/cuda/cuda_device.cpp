@@ -6,7 +6,6 @@
 #include "common.cuh"
 #include "dequantize.cuh"
 #include "hearth/quant.h"
-#include "quant/blocks.h"
 
 #include <cstddef>
 #include <cuda_runtime_api.h>
@@ -16,8 +15,9 @@
 
 namespace hearth {
 
-// The kernels repeat the engine's type ids and block layouts (nvcc cannot compile the engine's
-// C++23 headers); this file sees both, so a divergence fails the build here.
+// The kernels repeat the engine's type ids (nvcc cannot compile hearth/tensor_type.h, C++23);
+// this file sees both, so a divergence fails the build here. (The block layouts need no check:
+// both sides compile the one quant/block_layout.h.)
 #define HEARTH_SAME_TYPE_ID(kernel_id, Type)                                                       \
     static_assert(kernels::kernel_id == static_cast<int>(TensorType::Type), #Type " id differs")
 HEARTH_SAME_TYPE_ID(type_f32, F32);
@@ -40,81 +40,6 @@ HEARTH_SAME_TYPE_ID(type_tq2_0, TQ2_0);
 HEARTH_SAME_TYPE_ID(type_mxfp4, MXFP4);
 HEARTH_SAME_TYPE_ID(type_nvfp4, NVFP4);
 #undef HEARTH_SAME_TYPE_ID
-
-#define HEARTH_SAME_FIELD(Block, field)                                                            \
-    static_assert(offsetof(quant::Block, field) == offsetof(kernels::Block, field) &&              \
-                      sizeof(quant::Block::field) == sizeof(kernels::Block::field),                \
-                  #Block "::" #field " differs between blocks.h and common.cuh")
-#define HEARTH_SAME_SIZE(Block)                                                                    \
-    static_assert(sizeof(quant::Block) == sizeof(kernels::Block), #Block " size differs")
-HEARTH_SAME_SIZE(BlockQ4_0);
-HEARTH_SAME_FIELD(BlockQ4_0, d);
-HEARTH_SAME_FIELD(BlockQ4_0, qs);
-HEARTH_SAME_SIZE(BlockQ4_1);
-HEARTH_SAME_FIELD(BlockQ4_1, d);
-HEARTH_SAME_FIELD(BlockQ4_1, m);
-HEARTH_SAME_FIELD(BlockQ4_1, qs);
-HEARTH_SAME_SIZE(BlockQ5_0);
-HEARTH_SAME_FIELD(BlockQ5_0, d);
-HEARTH_SAME_FIELD(BlockQ5_0, qh);
-HEARTH_SAME_FIELD(BlockQ5_0, qs);
-HEARTH_SAME_SIZE(BlockQ5_1);
-HEARTH_SAME_FIELD(BlockQ5_1, d);
-HEARTH_SAME_FIELD(BlockQ5_1, m);
-HEARTH_SAME_FIELD(BlockQ5_1, qh);
-HEARTH_SAME_FIELD(BlockQ5_1, qs);
-HEARTH_SAME_SIZE(BlockQ8_0);
-HEARTH_SAME_FIELD(BlockQ8_0, d);
-HEARTH_SAME_FIELD(BlockQ8_0, qs);
-HEARTH_SAME_SIZE(BlockQ2_K);
-HEARTH_SAME_FIELD(BlockQ2_K, scales);
-HEARTH_SAME_FIELD(BlockQ2_K, qs);
-HEARTH_SAME_FIELD(BlockQ2_K, d);
-HEARTH_SAME_FIELD(BlockQ2_K, dmin);
-HEARTH_SAME_SIZE(BlockQ3_K);
-HEARTH_SAME_FIELD(BlockQ3_K, hmask);
-HEARTH_SAME_FIELD(BlockQ3_K, qs);
-HEARTH_SAME_FIELD(BlockQ3_K, scales);
-HEARTH_SAME_FIELD(BlockQ3_K, d);
-HEARTH_SAME_SIZE(BlockQ4_K);
-HEARTH_SAME_FIELD(BlockQ4_K, d);
-HEARTH_SAME_FIELD(BlockQ4_K, dmin);
-HEARTH_SAME_FIELD(BlockQ4_K, scales);
-HEARTH_SAME_FIELD(BlockQ4_K, qs);
-HEARTH_SAME_SIZE(BlockQ5_K);
-HEARTH_SAME_FIELD(BlockQ5_K, d);
-HEARTH_SAME_FIELD(BlockQ5_K, dmin);
-HEARTH_SAME_FIELD(BlockQ5_K, scales);
-HEARTH_SAME_FIELD(BlockQ5_K, qh);
-HEARTH_SAME_FIELD(BlockQ5_K, qs);
-HEARTH_SAME_SIZE(BlockQ6_K);
-HEARTH_SAME_FIELD(BlockQ6_K, ql);
-HEARTH_SAME_FIELD(BlockQ6_K, qh);
-HEARTH_SAME_FIELD(BlockQ6_K, scales);
-HEARTH_SAME_FIELD(BlockQ6_K, d);
-HEARTH_SAME_SIZE(BlockIQ4_NL);
-HEARTH_SAME_FIELD(BlockIQ4_NL, d);
-HEARTH_SAME_FIELD(BlockIQ4_NL, qs);
-HEARTH_SAME_SIZE(BlockIQ4_XS);
-HEARTH_SAME_FIELD(BlockIQ4_XS, d);
-HEARTH_SAME_FIELD(BlockIQ4_XS, scales_h);
-HEARTH_SAME_FIELD(BlockIQ4_XS, scales_l);
-HEARTH_SAME_FIELD(BlockIQ4_XS, qs);
-HEARTH_SAME_SIZE(BlockTQ1_0);
-HEARTH_SAME_FIELD(BlockTQ1_0, qs);
-HEARTH_SAME_FIELD(BlockTQ1_0, qh);
-HEARTH_SAME_FIELD(BlockTQ1_0, d);
-HEARTH_SAME_SIZE(BlockTQ2_0);
-HEARTH_SAME_FIELD(BlockTQ2_0, qs);
-HEARTH_SAME_FIELD(BlockTQ2_0, d);
-HEARTH_SAME_SIZE(BlockMXFP4);
-HEARTH_SAME_FIELD(BlockMXFP4, e);
-HEARTH_SAME_FIELD(BlockMXFP4, qs);
-HEARTH_SAME_SIZE(BlockNVFP4);
-HEARTH_SAME_FIELD(BlockNVFP4, d);
-HEARTH_SAME_FIELD(BlockNVFP4, qs);
-#undef HEARTH_SAME_FIELD
-#undef HEARTH_SAME_SIZE
 
 namespace {
 
