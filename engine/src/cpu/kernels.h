@@ -10,23 +10,9 @@
 
 namespace hearth::cpu {
 
-// Q8_1: as Q8_0 plus s = d * sum(qs), which turns a Q4_1/Q5_1 block's min term into one
-// multiply. d and s are f16 bits.
-struct BlockQ8_1 {
-    uint16_t d;
-    uint16_t s;
-    int8_t qs[quant::QK8_0];
-};
-static_assert(sizeof(BlockQ8_1) == 36);
-
-// Q8_K: a 256-value super-block with a float scale and the sums of each 16 values, which the
-// K-quant kernels multiply by the sub-block minimums.
-struct BlockQ8_K {
-    float d;
-    int8_t qs[quant::QK_K];
-    int16_t bsums[quant::QK_K / 16];
-};
-static_assert(sizeof(BlockQ8_K) == 292);
+// The activation blocks Q8_1 and Q8_K (quant/block_layout.h, beside the weight formats).
+using quant::BlockQ8_1;
+using quant::BlockQ8_K;
 
 // Activation quantizers, numerically those of llama.cpp's x86 build: Q8_0/Q8_1 take
 // d = amax / 127 and round x * (127 / amax) to nearest even; Q8_K takes iscale = -127 / max

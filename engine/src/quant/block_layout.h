@@ -73,6 +73,15 @@ struct BlockQ8_0 {
 };
 static_assert(sizeof(BlockQ8_0) == 34);
 
+// Q8_1 (activations, as ggml's block_q8_1): as Q8_0 plus s = d * sum(qs), which turns a
+// Q4_1/Q5_1 block's min term into one multiply. d and s are f16 bits.
+struct BlockQ8_1 {
+    uint16_t d;
+    uint16_t s;
+    int8_t qs[QK8_0];
+};
+static_assert(sizeof(BlockQ8_1) == 36);
+
 // Q2_K: 16 sub-blocks of 16. scales[s] = sc | (mn << 4), 4 bits each;
 // x = (d * sc) * q - (dmin * mn), q 2-bit. Value e = 128h + 32k + l (h < 2, k < 4, l < 32)
 // is bits 2k..2k+1 of qs[32h + l].
@@ -126,6 +135,15 @@ struct BlockQ6_K {
     uint16_t d;
 };
 static_assert(sizeof(BlockQ6_K) == 210);
+
+// Q8_K (activations, as ggml's block_q8_K): a 256-value super-block with a float scale and the
+// sums of each 16 values, which the K-quant kernels multiply by the sub-block minimums.
+struct BlockQ8_K {
+    float d;
+    int8_t qs[QK_K];
+    int16_t bsums[QK_K / 16];
+};
+static_assert(sizeof(BlockQ8_K) == 292);
 
 // IQ4_NL: x[i] = d * kvalues_iq4nl[q[i]], q a 4-bit index (nibbles as in Q4_0).
 struct BlockIQ4_NL {
