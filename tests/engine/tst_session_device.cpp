@@ -8,6 +8,7 @@
 #include "hearth/device_choice.h"
 #include "hearth/gpu_layers.h"
 #include "hearth/session.h"
+#include "quant/blocks.h"
 #include "test_support.h"
 
 #include <QtTest>
@@ -203,6 +204,49 @@ private slots:
         auto group = Session::create_group(model, cuda_options(0), 2);
         QVERIFY(!group);
         QCOMPARE(group.error().code, ErrorCode::device);
+    }
+
+    // The CUDA entry points are those of the build: with the CUDA backend none answers as
+    // hearth_cuda_stub does (a caller silently getting the stub is the bug a per-file define
+    // allowed); without it, each fails with `device` and "built without CUDA".
+    void cuda_entry_points_match_the_build() {
+        const bool built_with_cuda = HEARTH_TEST_BUILT_WITH_CUDA;
+        QCOMPARE(cuda_backend_available(), built_with_cuda);
+        const quant::BlockQ4_0 zero_block{};
+        std::vector<float> values(quant::QK4_0);
+        std::vector<uint16_t> halves(quant::QK4_0);
+        const auto model = tiny_model();
+        QVERIFY(model);
+        std::vector<Error> failures;
+        if (auto devices = list_cuda_devices(); !devices) {
+            failures.push_back(devices.error());
+        }
+        if (auto ok = cuda_dequantize(TensorType::Q4_0, &zero_block, values.data(), quant::QK4_0);
+            !ok) {
+            failures.push_back(ok.error());
+        }
+        if (auto ok =
+                cuda_dequantize_f16(TensorType::Q4_0, &zero_block, halves.data(), quant::QK4_0);
+            !ok) {
+            failures.push_back(ok.error());
+        }
+        if (auto gbs = measure_copy_bandwidth_gbs(0, size_t{1} << 20, 1); !gbs) {
+            failures.push_back(gbs.error());
+        }
+        if (auto session = Session::create(model, cuda_options(0)); !session) {
+            failures.push_back(session.error());
+        }
+        if (!built_with_cuda) {
+            QCOMPARE(failures.size(), size_t{5});
+        }
+        for (const Error& failure : failures) {
+            const QString message = QString::fromStdString(failure.message);
+            qInfo("%s", qPrintable(message));
+            QCOMPARE(message.contains("built without CUDA"), !built_with_cuda);
+            if (!built_with_cuda) {
+                QCOMPARE(failure.code, ErrorCode::device);
+            }
+        }
     }
 
     // A device number no machine has is refused whatever the machine.

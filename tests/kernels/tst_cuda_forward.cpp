@@ -5,10 +5,10 @@
 // step against each alone; one weight upload shared by the forwards of a model; and the
 // refusals: a context that does not fit, bad tokens, positions and slots. Without a CUDA device:
 // "skipped: no CUDA device".
+#include "backend/cuda/cuda_forward.h"
 #include "cpu/forward.h"
 #include "cpu/kv_cache.h"
 #include "cuda_kernel_test.h"
-#include "hearth/cuda_forward.h"
 #include "logit_compare.h"
 #include "model/model_impl.h"
 #include "sampling.cuh"

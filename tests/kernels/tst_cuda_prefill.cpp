@@ -10,11 +10,11 @@
 // CUDA device: "skipped: no CUDA device"; without cuBLAS the products and the forward tests
 // skip with the loader's reason (a failure under HEARTH_REQUIRE_CUDA=1).
 #include "backend/cuda/cublas_prefill.h"
+#include "backend/cuda/cuda_forward.h"
 #include "convert.cuh"
 #include "cpu/forward.h"
 #include "cpu/kv_cache.h"
 #include "cuda_kernel_test.h"
-#include "hearth/cuda_forward.h"
 #include "logit_compare.h"
 #include "model/model_impl.h"
 #include "random_weights.h"

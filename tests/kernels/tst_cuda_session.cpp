@@ -5,9 +5,9 @@
 // each) against each alone, CudaForward::copy_cells, sampling on the GPU against the host
 // sampler, and the refusals.
 // Without a CUDA device: "skipped: no CUDA device" (a failure under HEARTH_REQUIRE_CUDA=1).
+#include "backend/cuda/cuda_forward.h"
 #include "cuda_kernel_test.h"
 #include "hearth/batch_generation.h"
-#include "hearth/cuda_forward.h"
 #include "hearth/session.h"
 #include "logit_compare.h"
 #include "session/session_impl.h"

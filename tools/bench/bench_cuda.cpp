@@ -7,8 +7,8 @@
 // device-to-device copy bandwidth measured in the same run.
 #include "bench_cuda.h"
 
+#include "backend/cuda/cuda_forward.h"
 #include "hearth/cuda_device.h"
-#include "hearth/cuda_forward.h"
 #include "hearth/model.h"
 #include "json_output.h"
 

@@ -1,9 +1,8 @@
 // CUDA devices as the engine sees them, and GPU dequantization for tests and tools.
-// This header names no CUDA type: code that does not link the CUDA backend includes it too.
-//
-// In a build with the CUDA backend, targets that link `hearth_cuda` get HEARTH_HAVE_CUDA=1 and
-// the functions below are the real ones (engine/src/backend/cuda/cuda_device.cpp). Elsewhere
-// they are inline stubs that fail with "built without CUDA", so callers need no #if.
+// This header names no CUDA type and is the same in every build: hearth_engine links either
+// the CUDA backend (hearth_cuda, engine/src/backend/cuda/cuda_device.cpp) or, in a build
+// without CUDA, hearth_cuda_stub, whose functions fail with "built without CUDA". Callers need
+// no #if; what depends on the build asks cuda_backend_available().
 #pragma once
 
 #include "hearth/error.h"
@@ -29,7 +28,9 @@ struct CudaDeviceInfo {
     double memory_bandwidth_gbs = 0.0;
 };
 
-#if defined(HEARTH_HAVE_CUDA)
+// True when this build has the CUDA backend (the machine may still have no driver or device:
+// list_cuda_devices says). Thread-safe.
+bool cuda_backend_available();
 
 // The CUDA devices this process can use, in runtime order. Never aborts: without a driver,
 // without a device, or when the runtime fails, returns an ErrorCode::device error whose
@@ -56,22 +57,5 @@ Result<void> cuda_dequantize_f16(TensorType type, const void* host_src, uint16_t
 // Fails with `out_of_memory` when the two buffers do not fit, `device` for other CUDA errors.
 Result<double> measure_copy_bandwidth_gbs(int device, size_t bytes = size_t{1} << 30,
                                           int repetitions = 10);
-
-#else
-
-inline Result<double> measure_copy_bandwidth_gbs(int, size_t = 0, int = 0) {
-    return fail(ErrorCode::device, "built without CUDA");
-}
-inline Result<std::vector<CudaDeviceInfo>> list_cuda_devices() {
-    return fail(ErrorCode::device, "built without CUDA");
-}
-inline Result<void> cuda_dequantize(TensorType, const void*, float*, int64_t) {
-    return fail(ErrorCode::device, "built without CUDA");
-}
-inline Result<void> cuda_dequantize_f16(TensorType, const void*, uint16_t*, int64_t) {
-    return fail(ErrorCode::device, "built without CUDA");
-}
-
-#endif
 
 } // namespace hearth

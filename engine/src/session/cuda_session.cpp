@@ -10,13 +10,10 @@ namespace hearth::cuda_session {
 
 Result<std::shared_ptr<CudaForward>> create_forward(const Model& model,
                                                     const SessionOptions& options, uint32_t n_seq) {
-#if !defined(HEARTH_HAVE_CUDA)
-    (void)model;
-    (void)options;
-    (void)n_seq;
-    return fail(ErrorCode::device, "this build of Hearth has no CUDA backend (built without "
-                                   "CUDA): run on the CPU, or rebuild with -DHEARTH_CUDA=ON");
-#else
+    if (!cuda_backend_available()) {
+        return fail(ErrorCode::device, "this build of Hearth has no CUDA backend (built without "
+                                       "CUDA): run on the CPU, or rebuild with -DHEARTH_CUDA=ON");
+    }
     if (options.kv_type != KvCacheType::f16) {
         return fail(ErrorCode::unsupported,
                     fmt::format("the CUDA backend keeps an F16 KV cache; a {} cache runs on the "
@@ -46,7 +43,6 @@ Result<std::shared_ptr<CudaForward>> create_forward(const Model& model,
         return std::unexpected(forward.error());
     }
     return std::shared_ptr<CudaForward>(std::move(*forward));
-#endif
 }
 
 Result<void> run(Session::Impl& s, std::span<const int32_t> sequence, size_t start, size_t end,

@@ -1,7 +1,7 @@
 // The CUDA side of a Session: creating the forward pass its sessions share (after checking
 // that the build and the machine have the device), and running tokens through a session's
-// slot. Compiled with HEARTH_HAVE_CUDA=1 in a build with the CUDA backend, where
-// CudaForward::create is the real one (engine/CMakeLists.txt).
+// slot. The same code in every build: without CUDA, cuda_backend_available() says so and
+// CudaForward::create is hearth_cuda_stub's.
 #pragma once
 
 #include "session/session_impl.h"

@@ -1,6 +1,4 @@
-// Device names and the "auto" choice (see hearth/device_choice.h). Compiled with
-// HEARTH_HAVE_CUDA=1 in a build with the CUDA backend, so that list_cuda_devices is the
-// real one there (engine/CMakeLists.txt).
+// Device names and the "auto" choice (see hearth/device_choice.h).
 #include "hearth/device_choice.h"
 
 #include "hearth/cuda_device.h"

@@ -4,9 +4,9 @@
 // (its `cache` then has no positions).
 #pragma once
 
+#include "backend/cuda/cuda_forward.h"
 #include "cpu/forward.h"
 #include "cpu/kv_cache.h"
-#include "hearth/cuda_forward.h"
 #include "hearth/session.h"
 
 #include <atomic>

@@ -232,6 +232,10 @@ Result<void> dequantize_on_device(TensorType type, const void* host_src, Out* ho
 
 } // namespace
 
+bool cuda_backend_available() {
+    return true; // this file is the CUDA backend's; hearth_cuda_stub answers false
+}
+
 Result<std::vector<CudaDeviceInfo>> list_cuda_devices() {
     // With the static runtime, a machine without the NVIDIA driver still links and starts;
     // the runtime reports driver version 0 there.

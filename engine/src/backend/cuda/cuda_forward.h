@@ -1,11 +1,11 @@
 // The transformer forward pass on an NVIDIA GPU: the CUDA backend's counterpart of the CPU
 // forward (engine/src/cpu/forward.h). Weights are uploaded once from a loaded Model; the KV
 // cache of n_seq sequences and the scratch buffers live in the backend's own device arenas.
-// This header names no CUDA type: code built without the CUDA backend includes it too.
-//
-// In a build with the CUDA backend (targets linking `hearth_cuda`, HEARTH_HAVE_CUDA=1),
-// CudaForward::create is the real one (engine/src/backend/cuda/cuda_forward.cpp); elsewhere
-// it is an inline stub that fails with "built without CUDA".
+// Private to the engine (sessions create it; hearth-bench and the kernel tests measure it):
+// the app and tools reach the GPU through hearth::Session and hearth/cuda_device.h.
+// This header names no CUDA type and is the same in every build: CudaForward::create is the
+// real one in hearth_cuda (cuda_forward.cpp) or fails with "built without CUDA" in
+// hearth_cuda_stub (engine/src/backend/cuda_stub/).
 #pragma once
 
 #include "hearth/error.h"
@@ -142,12 +142,5 @@ public:
     // 8-row steps ("prefill off: <reason>", e.g. cuBLAS not found), for logs and hearth-bench.
     virtual std::string prefill_status() const { return "prefill off: not supported here"; }
 };
-
-#if !defined(HEARTH_HAVE_CUDA)
-inline Result<std::unique_ptr<CudaForward>> CudaForward::create(const Model&,
-                                                                const CudaForwardOptions&) {
-    return fail(ErrorCode::device, "built without CUDA");
-}
-#endif
 
 } // namespace hearth

@@ -7,10 +7,10 @@
 
 #include "attention.cuh"
 #include "backend/cuda/cublas_prefill.h"
+#include "backend/cuda/cuda_forward.h"
 #include "backend/cuda/cuda_weights.h"
 #include "backend/cuda/device_arena.h"
 #include "glu.cuh"
-#include "hearth/cuda_forward.h"
 #include "matvec.cuh"
 #include "rope.cuh"
 #include "sampling.cuh"

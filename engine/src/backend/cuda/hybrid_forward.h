@@ -2,7 +2,7 @@
 // embeddings and the output head on the CPU, behind the CudaForward interface.
 #pragma once
 
-#include "hearth/cuda_forward.h"
+#include "backend/cuda/cuda_forward.h"
 #include "model/model_impl.h"
 
 #include <cstdint>
