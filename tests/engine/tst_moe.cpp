@@ -4,6 +4,7 @@
 // says a token reads); and llama.cpp's greedy tokens on the random-weight MoE models of
 // tests/data/arch/ (made by scripts/gen-arch-reference.py, which records them in index.json).
 #include "cpu/moe_ffn.h"
+#include "hearth/memory_plan.h"
 #include "hearth/model.h"
 #include "hearth/session.h"
 #include "model/model_impl.h"
@@ -38,15 +39,21 @@ uint64_t matrix_bytes(const cpu::WeightMatrix& w) {
 }
 
 // What one decoded token multiplies with, from the bound weights: the layers' attention
-// matrices and routers (or dense feed-forward), the output head, one embedding row; the
-// experts apart.
+// matrices and routers (or dense feed-forward), qwen35moe's delta-net matrices and shared
+// expert, the output head, one embedding row; the experts apart. The delta-net's convolution
+// taps are converted to float32 at load but, as a 2-D tensor of the file, counted at their
+// (float32) size in the file.
 uint64_t dense_bytes_per_token(const Model::Impl& m) {
     uint64_t bytes = matrix_bytes(m.output) + m.token_embd.row_bytes;
     for (const LayerWeights& L : m.layers) {
-        for (const auto* w :
-             {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down, &L.experts.router}) {
+        const ExpertWeights& e = L.experts;
+        const cpu::DeltaNetWeights& d = L.delta;
+        for (const auto* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down, &e.router,
+                              &e.shared_gate_inp, &e.shared_gate, &e.shared_up, &e.shared_down,
+                              &d.w_qkv, &d.w_z, &d.w_beta, &d.w_alpha, &d.w_out}) {
             bytes += w->data ? matrix_bytes(*w) : 0;
         }
+        bytes += d.conv.size() * sizeof(float);
     }
     return bytes;
 }
@@ -137,7 +144,8 @@ private slots:
     }
 
     void decode_reads_only_the_routed_experts() {
-        for (const char* name : {"qwen3moe", "qwen3moe_q8_0", "gpt_oss", "llama_moe"}) {
+        for (const char* name :
+             {"qwen3moe", "qwen3moe_q8_0", "gpt_oss", "llama_moe", "qwen35moe", "qwen35moe_q8_0"}) {
             auto model = Model::load(arch_model(name), {.n_threads = 2, .on_progress = {}});
             QVERIFY2(model, model ? "" : model.error().message.c_str());
             const ModelInfo& info = (*model)->info();
@@ -195,6 +203,50 @@ private slots:
         QVERIFY2(traffic.expert_loads <= uint64_t{info.n_layer} * info.n_expert,
                  qPrintable(QString("%1 expert loads").arg(traffic.expert_loads)));
         QCOMPARE(traffic.expert_bytes, traffic.expert_loads * per_expert);
+    }
+
+    void qwen35moe_memory_and_parameters() {
+        // The hybrid MoE: a recurrent state per sequence for its delta-net layers, a KV cache for
+        // its attention layers only; the shared expert counted whole in the active parameters
+        // (every token uses it), the routed experts at n_expert_used / n_expert.
+        for (const char* name : {"qwen35moe", "qwen35moe_q8_0"}) {
+            auto model = Model::load(arch_model(name), {.n_threads = 2, .on_progress = {}});
+            QVERIFY2(model, model ? "" : model.error().message.c_str());
+            const ModelInfo& info = (*model)->info();
+            const bool explicit_widths = std::string(name) == "qwen35moe";
+            // qwen35moe states both widths; qwen35moe_q8_0 takes feed_forward_length's.
+            QCOMPARE(info.n_ff_exp, explicit_widths ? 8u : info.n_ff / info.n_expert_used);
+            QCOMPARE(info.n_ff_shexp, explicit_widths ? 16u : info.n_ff);
+            QCOMPARE(info.n_attention_layers(), explicit_widths ? 2u : 1u);
+
+            const MemoryPlan plan = plan_memory(info, {.n_ctx = 64, .n_seq = 2});
+            QCOMPARE(plan.kv_bytes_per_token, double(info.n_attention_layers()) * info.n_head_kv *
+                                                  (info.head_dim_k + info.head_dim_v) * 2);
+            const LinearAttentionInfo& la = info.linear_attention;
+            const uint64_t state_per_layer = (uint64_t{la.d_conv - 1} * la.conv_channels() +
+                                              uint64_t{la.n_v_heads} * la.d_state * la.d_state) *
+                                             sizeof(float);
+            QCOMPARE(plan.recurrent_bytes_per_seq,
+                     2 * (info.n_layer - info.n_attention_layers()) * state_per_layer);
+            auto session = Session::create(*model, {.n_ctx = 64});
+            QVERIFY(session);
+            QCOMPARE(session->kv_cache_bytes(),
+                     uint64_t(plan.kv_bytes_per_token) * 64 + plan.recurrent_bytes_per_seq);
+
+            // Routed experts: n_layer × 3 matrices of n_expert × n_embd × width. The shared
+            // expert and its gate input are dense parameters, active for every token.
+            const uint64_t routed =
+                uint64_t{info.n_layer} * 3 * info.n_expert * info.n_embd * info.n_ff_exp;
+            QCOMPARE(info.expert_params, routed);
+            QCOMPARE(info.n_active_params,
+                     info.n_params - routed + routed / info.n_expert * info.n_expert_used);
+            const Model::Impl& m = (*model)->impl();
+            for (const LayerWeights& L : m.layers) {
+                QVERIFY(L.experts.has_shared_expert());
+                QCOMPARE(L.experts.shared_gate.n_rows, int64_t{info.n_ff_shexp});
+                QCOMPARE(L.experts.shared_gate_inp.n_rows, int64_t{1});
+            }
+        }
     }
 
     void attention_sinks_in_every_attention_path() {
