@@ -112,6 +112,7 @@ nlohmann::json to_json(const ModelInfo& info, const MemoryPlan& plan, const Gguf
          {{"n_expert", info.n_expert},
           {"n_expert_used", info.n_expert_used},
           {"n_ff_exp", info.n_ff_exp},
+          {"n_ff_shexp", info.n_ff_shexp},
           {"params", info.expert_params},
           {"bytes", info.expert_weight_bytes}}},
         {"n_tensors", file.tensors().size()},
@@ -214,6 +215,10 @@ void print_text(const ModelInfo& info, const MemoryPlan& plan, const GgufFile& f
                                    format_bytes(static_cast<double>(info.expert_weight_bytes)),
                                    format_bytes(static_cast<double>(info.expert_weight_bytes) *
                                                 info.n_expert_used / info.n_expert)));
+        if (info.n_ff_shexp > 0) {
+            row("shared expert",
+                fmt::format("{} wide, gated, used by every token", info.n_ff_shexp));
+        }
     }
     row("vocabulary", std::to_string(info.n_vocab));
     row("trained context", std::to_string(info.n_ctx_train));
