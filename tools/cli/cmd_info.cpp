@@ -207,7 +207,8 @@ void print_text(const ModelInfo& info, const MemoryPlan& plan, const GgufFile& f
     row("head size", info.head_dim_k == info.head_dim_v
                          ? std::to_string(info.head_dim_k)
                          : fmt::format("K {} / V {}", info.head_dim_k, info.head_dim_v));
-    row("feed-forward size", std::to_string(info.n_ff));
+    row("feed-forward size",
+        info.n_ff > 0 || info.n_expert == 0 ? std::to_string(info.n_ff) : "none (all experts)");
     if (info.n_expert > 0) {
         row("experts", fmt::format("{} per layer, {} routed per token, {} wide; {} of weights "
                                    "({} a token)",
