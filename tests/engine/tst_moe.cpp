@@ -4,6 +4,7 @@
 // says a token reads); and llama.cpp's greedy tokens on the random-weight MoE models of
 // tests/data/arch/ (made by scripts/gen-arch-reference.py, which records them in index.json).
 #include "cpu/moe_ffn.h"
+#include "gguf_builder.h"
 #include "hearth/memory_plan.h"
 #include "hearth/model.h"
 #include "hearth/session.h"
@@ -11,6 +12,7 @@
 #include "session/session_impl.h"
 #include "test_support.h"
 
+#include <QTemporaryDir>
 #include <QtTest>
 #include <algorithm>
 #include <cmath>
@@ -247,6 +249,74 @@ private slots:
                 QCOMPARE(L.experts.shared_gate_inp.n_rows, int64_t{1});
             }
         }
+    }
+
+    void fused_gate_up_experts_compute_the_same() {
+        // llama.cpp's converter may fuse each layer's ffn_gate_exps and ffn_up_exps into one
+        // ffn_gate_up_exps (--fuse-gate-up-exps): expert e's gate rows, then its up rows. The
+        // same weights fused must give the same logits, and a fused tensor of another width is
+        // refused naming it.
+        auto original = GgufFile::open(arch_model("qwen35moe"));
+        QVERIFY(original);
+        std::vector<test::TensorRecord> records;
+        std::vector<std::vector<uint8_t>> storage(original->header().tensors.size());
+        for (const test::TensorRecord& r : test::tensor_records(*original)) {
+            if (r.name.ends_with("ffn_up_exps.weight")) {
+                continue; // joined to its gate below
+            }
+            if (!r.name.ends_with("ffn_gate_exps.weight")) {
+                records.push_back(r);
+                continue;
+            }
+            const std::string prefix = r.name.substr(0, r.name.find("ffn_gate_exps"));
+            const GgufTensorInfo* up = original->find_tensor(prefix + "ffn_up_exps.weight");
+            QVERIFY(up);
+            const auto gate_bytes = r.data;
+            const auto up_bytes = original->tensor_data(*up);
+            const size_t per_expert = gate_bytes.size() / r.dims[2];
+            std::vector<uint8_t>& fused = storage[records.size()];
+            for (size_t e = 0; e < r.dims[2]; ++e) {
+                fused.insert(fused.end(), gate_bytes.begin() + e * per_expert,
+                             gate_bytes.begin() + (e + 1) * per_expert);
+                fused.insert(fused.end(), up_bytes.begin() + e * per_expert,
+                             up_bytes.begin() + (e + 1) * per_expert);
+            }
+            records.push_back({.name = prefix + "ffn_gate_up_exps.weight",
+                               .type = r.type,
+                               .dims = {r.dims[0], 2 * r.dims[1], r.dims[2]},
+                               .data = fused});
+        }
+        QTemporaryDir dir;
+        const auto path = std::filesystem::path(dir.path().toStdString()) / "fused.gguf";
+        test::write_file(path, test::serialize_gguf(original->metadata(), records));
+        auto last_logits = [](const std::filesystem::path& file) {
+            auto model = Model::load(file, {.n_threads = 2, .on_progress = {}});
+            if (!model) {
+                qWarning("%s", model.error().message.c_str());
+                return std::vector<float>{};
+            }
+            auto session = Session::create(*model, {.n_ctx = 16});
+            const int32_t tokens[] = {5, 77, 260, 12};
+            auto logits = session ? session->append(tokens) : Result<std::span<const float>>{};
+            return logits ? std::vector<float>(logits->begin(), logits->end())
+                          : std::vector<float>{};
+        };
+        const auto fused = last_logits(path);
+        QVERIFY(!fused.empty());
+        QCOMPARE(fused, last_logits(arch_model("qwen35moe")));
+
+        auto wrong = records;
+        auto target =
+            std::ranges::find(wrong, "blk.0.ffn_gate_up_exps.weight", &test::TensorRecord::name);
+        QVERIFY(target != wrong.end());
+        target->dims = {target->dims[0], target->dims[1] / 2, target->dims[2] * 2};
+        const auto wrong_path = std::filesystem::path(dir.path().toStdString()) / "wrong.gguf";
+        test::write_file(wrong_path, test::serialize_gguf(original->metadata(), wrong));
+        auto refused = Model::load(wrong_path, {.n_threads = 1, .on_progress = {}});
+        QVERIFY(!refused);
+        QVERIFY2(refused.error().message.find("tensor 'blk.0.ffn_gate_up_exps.weight' has shape") !=
+                     std::string::npos,
+                 refused.error().message.c_str());
     }
 
     void attention_sinks_in_every_attention_path() {

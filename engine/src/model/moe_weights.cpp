@@ -106,6 +106,41 @@ Result<std::vector<cpu::WeightMatrix>> bind_expert_matrices(const GgufFile& file
     return experts;
 }
 
+// The experts' gate and up matrices: ffn_gate_exps and ffn_up_exps, or one ffn_gate_up_exps
+// (llama.cpp's converter with --fuse-gate-up-exps) whose expert e holds e's gate rows, then its up
+// rows. Each row's product is the same dot product either way, so the views compute what
+// llama.cpp's single mul_mat_id over the fused rows does.
+Result<void> bind_gate_up(const GgufFile& file, const ModelInfo& info, const std::string& prefix,
+                          ExpertWeights& experts) {
+    const std::string fused_name = prefix + "ffn_gate_up_exps.weight";
+    if (!file.find_tensor(fused_name)) {
+        for (auto [target, name] : {std::pair{&experts.gate, "ffn_gate_exps.weight"},
+                                    std::pair{&experts.up, "ffn_up_exps.weight"}}) {
+            auto bound = bind_expert_matrices(file, prefix + name, info.n_embd, info.n_ff_exp,
+                                              info.n_expert);
+            if (!bound) {
+                return std::unexpected(bound.error());
+            }
+            *target = std::move(*bound);
+        }
+        return {};
+    }
+    auto fused =
+        bind_expert_matrices(file, fused_name, info.n_embd, 2ull * info.n_ff_exp, info.n_expert);
+    if (!fused) {
+        return std::unexpected(fused.error());
+    }
+    for (const cpu::WeightMatrix& both : *fused) {
+        cpu::WeightMatrix gate = both;
+        gate.n_rows = info.n_ff_exp;
+        cpu::WeightMatrix up = gate;
+        up.data = static_cast<const uint8_t*>(both.data) + size_t{info.n_ff_exp} * both.row_bytes;
+        experts.gate.push_back(gate);
+        experts.up.push_back(up);
+    }
+    return {};
+}
+
 // A bias of GGML shape `expected` (1-D or 2-D), converted to float32.
 Result<std::vector<float>> read_bias(const GgufFile& file, const std::string& name,
                                      const std::vector<uint64_t>& expected) {
@@ -181,20 +216,15 @@ Result<ExpertWeights> bind_experts(const GgufFile& file, const ModelInfo& info,
         return std::unexpected(router.error());
     }
     experts.router = *router;
-    const std::pair<std::vector<cpu::WeightMatrix>*, const char*> parts[] = {
-        {&experts.gate, "ffn_gate_exps.weight"},
-        {&experts.up, "ffn_up_exps.weight"},
-        {&experts.down, "ffn_down_exps.weight"},
-    };
-    for (const auto& [target, name] : parts) {
-        const bool down = target == &experts.down;
-        auto bound = bind_expert_matrices(file, prefix + name, down ? info.n_ff_exp : info.n_embd,
-                                          down ? info.n_embd : info.n_ff_exp, info.n_expert);
-        if (!bound) {
-            return std::unexpected(bound.error());
-        }
-        *target = std::move(*bound);
+    if (auto bound = bind_gate_up(file, info, prefix, experts); !bound) {
+        return std::unexpected(bound.error());
     }
+    auto down = bind_expert_matrices(file, prefix + "ffn_down_exps.weight", info.n_ff_exp,
+                                     info.n_embd, info.n_expert);
+    if (!down) {
+        return std::unexpected(down.error());
+    }
+    experts.down = std::move(*down);
     if (biases) {
         if (auto bound = bind_biases(file, info, prefix, experts); !bound) {
             return std::unexpected(bound.error());

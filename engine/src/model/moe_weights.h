@@ -49,11 +49,11 @@ inline bool uses_experts(const ArchTraits& arch, const ModelInfo& info) {
 Result<void> check_expert_hparams(const ModelInfo& info, const ArchTraits& arch);
 
 // Binds layer `prefix`'s router and expert tensors (`blk.N.`), checking each one's shape
-// (router [n_embd, n_expert]; gate/up [n_embd, n_ff_exp, n_expert]; down [n_ff_exp, n_embd,
-// n_expert]; with `biases`, the router's [n_expert], gate/up's [n_ff_exp, n_expert] and down's
-// [n_embd, n_expert]; with `shared`, the shared expert's gate/up [n_embd, n_ff_shexp], down
-// [n_ff_shexp, n_embd] and gate input [n_embd]) and type; `bad_format` or `unsupported`
-// naming the tensor.
+// (router [n_embd, n_expert]; gate/up [n_embd, n_ff_exp, n_expert], or one fused gate_up
+// [n_embd, 2 × n_ff_exp, n_expert]; down [n_ff_exp, n_embd, n_expert]; with `biases`, the
+// router's [n_expert], gate/up's [n_ff_exp, n_expert] and down's [n_embd, n_expert]; with
+// `shared`, the shared expert's gate/up [n_embd, n_ff_shexp], down [n_ff_shexp, n_embd] and
+// gate input [n_embd]) and type; `bad_format` or `unsupported` naming the tensor.
 Result<ExpertWeights> bind_experts(const GgufFile& file, const ModelInfo& info,
                                    const std::string& prefix, bool biases, bool shared);
 
