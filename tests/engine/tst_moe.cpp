@@ -5,6 +5,7 @@
 // tests/data/arch/ (made by scripts/gen-arch-reference.py, which records them in index.json).
 #include "cpu/moe_ffn.h"
 #include "gguf_builder.h"
+#include "hearth/batch_generation.h"
 #include "hearth/memory_plan.h"
 #include "hearth/model.h"
 #include "hearth/session.h"
@@ -317,6 +318,69 @@ private slots:
         QVERIFY2(refused.error().message.find("tensor 'blk.0.ffn_gate_up_exps.weight' has shape") !=
                      std::string::npos,
                  refused.error().message.c_str());
+    }
+
+    void qwen35moe_sequences_together_match_each_alone() {
+        // Three sequences of the hybrid MoE in one batch (their tokens routed to experts together,
+        // each with its own recurrent state) against each generated alone: the same greedy tokens,
+        // and the logits after them within the kernels' rounding (1e-3 of their spread; a state or
+        // an expert output mixed up between sequences moves them by a large part of it).
+        auto model = Model::load(arch_model("qwen35moe"), {.n_threads = 2, .on_progress = {}});
+        QVERIFY2(model, model ? "" : model.error().message.c_str());
+        const auto all = arch_index()["tokens"].get<std::vector<int32_t>>();
+        const std::vector<std::vector<int32_t>> prompts = {{all.begin(), all.begin() + 9},
+                                                           {all.begin() + 9, all.begin() + 14},
+                                                           {all.begin() + 14, all.begin() + 26}};
+        SamplingParams greedy;
+        greedy.temperature = 0.0f;
+        greedy.repeat_penalty = 1.0f;
+        GenerateOptions options;
+        options.max_tokens = 6;
+        const int32_t probe = 7;
+        auto group = Session::create_group(*model, {.n_ctx = 64, .n_batch = 512}, 3);
+        QVERIFY2(group, group ? "" : group.error().message.c_str());
+        std::vector<std::vector<int32_t>> together(prompts.size());
+        std::vector<SequenceRequest> requests;
+        for (size_t i = 0; i < prompts.size(); ++i) {
+            requests.push_back({.session = &(*group)[i],
+                                .prompt = prompts[i],
+                                .sampling = greedy,
+                                .options = options,
+                                .on_token = [&together, i](const TokenEvent& e) {
+                                    together[i].push_back(e.token);
+                                    return true;
+                                }});
+        }
+        auto result = generate_together(requests);
+        QVERIFY2(result, result ? "" : result.error().message.c_str());
+        for (size_t i = 0; i < prompts.size(); ++i) {
+            auto alone = Session::create(*model, {.n_ctx = 64, .n_batch = 512});
+            QVERIFY(alone);
+            std::vector<int32_t> tokens;
+            QVERIFY(alone->generate(prompts[i], greedy, options, [&](const TokenEvent& e) {
+                tokens.push_back(e.token);
+                return true;
+            }));
+            QCOMPARE(together[i], tokens);
+            auto next_together = (*group)[i].append({&probe, 1});
+            QVERIFY(next_together);
+            const std::vector<float> a(next_together->begin(), next_together->end());
+            auto next_alone = alone->append({&probe, 1});
+            QVERIFY(next_alone);
+            double sum = 0, sum_sq = 0, worst = 0;
+            for (size_t v = 0; v < a.size(); ++v) {
+                sum += (*next_alone)[v];
+                sum_sq += double((*next_alone)[v]) * (*next_alone)[v];
+                worst = std::max(worst, std::abs(double(a[v]) - double((*next_alone)[v])));
+            }
+            const double mean = sum / double(a.size());
+            const double spread = std::sqrt(sum_sq / double(a.size()) - mean * mean);
+            QVERIFY2(worst <= 1e-3 * spread,
+                     qPrintable(QString("sequence %1: logits differ by %2 (spread %3)")
+                                    .arg(i)
+                                    .arg(worst)
+                                    .arg(spread)));
+        }
     }
 
     void attention_sinks_in_every_attention_path() {
