@@ -690,10 +690,11 @@ def write_qwen35moe_ffn(spec: dict, w: Weights, p: str):
 # After every other model (their seeds stay the same). The reference is llama.cpp's
 # token-by-token run (reference_batch 1): Hearth's batch and one-token paths give the same
 # logits here, and agree with it to 6e-6 of the spread (Q8_0 model) and 1.3e-4 (F32). llama.cpp's
-# own batch run differs from its token-by-token one by 7e-3 of the spread on the Q8_0 model:
-# its prompt batches take llamafile's tinyBLAS for the F32 products (another summation order),
-# and a last-bit difference in an activation then and there sends a Q8_0 rounding of it the
-# other way, which the recurrent state carries on. Both get the common tolerance (1e-2).
+# own batch run differs from its token-by-token one by 7e-3 of the spread on the Q8_0 model.
+# The likely cause (not traced value by value): its prompt batches take llamafile's tinyBLAS
+# for the F32 products (llamafile_sgemm runs for 2 tokens or more), which sums in another order,
+# and a last-bit difference in an activation now and then sends its Q8_0 rounding the other
+# way, which the recurrent state carries on. Both get the common tolerance (1e-2).
 QWEN35MOE_MODELS = [
     dict(name="qwen35moe", arch="qwen35moe", write=write_qwen35, n_layer=4, n_head_kv=2,
          head_dim=16, n_rot=8, n_ff=64, sections=[1, 1, 1, 1], full_attention_interval=2,
