@@ -249,6 +249,17 @@ private slots:
                 QCOMPARE(L.experts.shared_gate.n_rows, int64_t{info.n_ff_shexp});
                 QCOMPARE(L.experts.shared_gate_inp.n_rows, int64_t{1});
             }
+
+            // `hearth-cli info --json` reports the same figures.
+            const auto cli = test::run_cli(
+                {"info", QString::fromStdString(arch_model(name).string()), "--json"});
+            QCOMPARE(cli.exit_code, 0);
+            const auto json = nlohmann::json::parse(cli.out.toStdString());
+            QCOMPARE(json["experts"]["n_ff_shexp"].get<uint32_t>(), info.n_ff_shexp);
+            QCOMPARE(json["n_active_params"].get<uint64_t>(), info.n_active_params);
+            QCOMPARE(json["active_weight_bytes"].get<uint64_t>(), info.active_weight_bytes);
+            QCOMPARE(json["memory"]["recurrent_bytes_per_seq"].get<uint64_t>(),
+                     plan_memory(info, {}).recurrent_bytes_per_seq);
         }
     }
 
