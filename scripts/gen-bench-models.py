@@ -7,7 +7,8 @@ scales), so the files cost no quantization time; speed does not depend on the va
 
 Default output: $HEARTH_BENCH_MODELS or ~/.cache/hearth/bench-models. Names:
 tinyllama-1.1b-{q4_0,q4_k_m,q8_0,mxfp4,iq2_xxs,iq3_s}, llama2-7b-{q4_0,q4_k_m,q8_0,f16},
-llama3-8b-{...}, qwen3moe-3b-a1b-{q4_0,q4_k_m} (mixture of experts).
+llama3-8b-{...}, qwen3moe-3b-a1b-{q4_0,q4_k_m} (mixture of experts), qwen35moe-3b-a1b-q4_0
+(the hybrid with experts).
 The vocabulary is SmolLM2's (copied from the default model), resized to the shape's
 vocabulary by padding with unused tokens.
 """
@@ -35,6 +36,19 @@ MOE_SHAPES = {
     "qwen3moe-3b-a1b": (2048, 16, 32, 4, 128, 32, 8, 768, 151936, 4096, 1000000.0),
 }
 MOE_MIXES = ("q4_0", "q4_k_m")
+# qwen35moe: Qwen3.5-35B-A3B's layer (n_embd 2048; gated delta-net layers of 16 key heads and 32
+# value heads of 128 with a 4-tap convolution; every 4th layer gated attention of 16 heads of
+# 256 over 2 KV heads, a quarter of each head rotated in sections [11, 11, 10, 0]; 8 of the
+# experts 512 wide routed per token plus a shared expert 512 wide; vocabulary 248,320) with 12
+# layers of 32 experts instead of 40 of 256: 2.6 B parameters, 1.2 B of them read per token.
+HYBRID_MOE_SHAPES = {
+    # name: (n_embd, n_layer, n_head, n_head_kv, head_dim, n_expert, n_used, n_ff_exp,
+    #        n_ff_shexp, n_vocab, n_ctx, rope_base)
+    "qwen35moe-3b-a1b": (2048, 12, 16, 2, 256, 32, 8, 512, 512, 248320, 4096, 10000000.0),
+}
+# (d_conv, d_state, n_k_heads, n_v_heads, rope sections) of the delta-net layers and the RoPE.
+HYBRID_MOE_LINEAR = {"qwen35moe-3b-a1b": (4, 128, 16, 32, [11, 11, 10, 0])}
+HYBRID_MOE_MIXES = ("q4_0",)
 # Tensor types per file type: (attention q/k/o, attention v, ffn gate/up, ffn down, embeddings, output)
 MIXES = {
     "q4_0": dict(attn=Q.Q4_0, attn_v=Q.Q4_0, ffn=Q.Q4_0, ffn_down=Q.Q4_0, embd=Q.Q4_0, out=Q.Q6_K, ftype=2),
@@ -189,6 +203,91 @@ def write_moe_model(path, shape_name, mix_name, vocab):
     w.close()
 
 
+def write_hybrid_moe_model(path, shape_name, mix_name, vocab):
+    """A qwen35moe file: gated delta-net layers (attn_qkv, attn_gate, ssm_*) between gated
+    attention layers (a [q | gate] query, Q/K norms), each with a router, the 3-D experts and a
+    shared expert with its gate input, the tensor layout of llama.cpp's qwen35moe.cpp."""
+    (n_embd, n_layer, n_head, n_head_kv, head_dim, n_expert, n_used, n_ff_exp, n_ff_shexp,
+     n_vocab, n_ctx, rope_base) = HYBRID_MOE_SHAPES[shape_name]
+    d_conv, d_state, n_k_heads, n_v_heads, sections = HYBRID_MOE_LINEAR[shape_name]
+    d_inner = n_v_heads * d_state
+    conv_dim = 2 * n_k_heads * d_state + d_inner
+    mix = MIXES[mix_name]
+    rng = np.random.default_rng(7)
+    w = gguf.GGUFWriter(str(path), arch="qwen35moe")
+    w.add_name(f"random {shape_name} {mix_name}")
+    w.add_block_count(n_layer)
+    w.add_context_length(n_ctx)
+    w.add_embedding_length(n_embd)
+    w.add_head_count(n_head)
+    w.add_head_count_kv(n_head_kv)
+    w.add_key_length(head_dim)
+    w.add_value_length(head_dim)
+    w.add_rope_freq_base(rope_base)
+    w.add_rope_dimension_count(head_dim // 4)
+    w.add_rope_dimension_sections(sections)
+    w.add_layer_norm_rms_eps(1e-6)
+    w.add_expert_count(n_expert)
+    w.add_expert_used_count(n_used)
+    w.add_expert_feed_forward_length(n_ff_exp)
+    w.add_expert_shared_feed_forward_length(n_ff_shexp)
+    w.add_ssm_conv_kernel(d_conv)
+    w.add_ssm_inner_size(d_inner)
+    w.add_ssm_state_size(d_state)
+    w.add_ssm_time_step_rank(n_v_heads)
+    w.add_ssm_group_count(n_k_heads)
+    w.add_full_attention_interval(4)
+    w.add_file_type(mix["ftype"])
+    add_vocab(w, vocab, n_vocab)
+
+    def add(name, qtype, n_rows, n_cols, n_mats=None):
+        data = random_blocks(rng, qtype, n_rows * (n_mats or 1), n_cols)
+        if n_mats:
+            data = data.reshape(n_mats, n_rows, -1)
+        w.add_tensor(name, data, raw_dtype=qtype)
+
+    def add_f32(name, shape, scale, offset=0.0):
+        w.add_tensor(name, (offset + rng.standard_normal(shape, dtype=np.float32) * scale)
+                     .astype(np.float32))
+
+    add("token_embd.weight", mix["embd"], n_vocab, n_embd)
+    add_f32("output_norm.weight", n_embd, 0.0, 1.0)
+    add("output.weight", mix["out"], n_vocab, n_embd)
+    for il in range(n_layer):
+        p = f"blk.{il}."
+        add_f32(p + "attn_norm.weight", n_embd, 0.0, 1.0)
+        if (il + 1) % 4 != 0:
+            add(p + "attn_qkv.weight", mix["attn"], conv_dim, n_embd)
+            add(p + "attn_gate.weight", mix["attn"], d_inner, n_embd)
+            add_f32(p + "ssm_conv1d.weight", (conv_dim, d_conv), 0.5)
+            add_f32(p + "ssm_dt.bias", n_v_heads, 0.5)
+            w.add_tensor(p + "ssm_a", -np.exp(rng.uniform(-1.5, 0.0, n_v_heads)).astype(np.float32))
+            add(p + "ssm_beta.weight", mix["attn"], n_v_heads, n_embd)
+            add(p + "ssm_alpha.weight", mix["attn"], n_v_heads, n_embd)
+            add_f32(p + "ssm_norm.weight", d_state, 0.0, 1.0)
+            add(p + "ssm_out.weight", mix["attn"], n_embd, d_inner)
+        else:
+            add(p + "attn_q.weight", mix["attn"], 2 * n_head * head_dim, n_embd)
+            add(p + "attn_k.weight", mix["attn"], n_head_kv * head_dim, n_embd)
+            add(p + "attn_v.weight", mix["attn_v"], n_head_kv * head_dim, n_embd)
+            add(p + "attn_output.weight", mix["attn"], n_embd, n_head * head_dim)
+            add_f32(p + "attn_q_norm.weight", head_dim, 0.0, 1.0)
+            add_f32(p + "attn_k_norm.weight", head_dim, 0.0, 1.0)
+        add_f32(p + "post_attention_norm.weight", n_embd, 0.0, 1.0)
+        add_f32(p + "ffn_gate_inp.weight", (n_expert, n_embd), 0.02)
+        add(p + "ffn_gate_exps.weight", mix["ffn"], n_ff_exp, n_embd, n_expert)
+        add(p + "ffn_up_exps.weight", mix["ffn"], n_ff_exp, n_embd, n_expert)
+        add(p + "ffn_down_exps.weight", mix["ffn_down"], n_embd, n_ff_exp, n_expert)
+        add_f32(p + "ffn_gate_inp_shexp.weight", n_embd, 0.02)
+        add(p + "ffn_gate_shexp.weight", mix["ffn"], n_ff_shexp, n_embd)
+        add(p + "ffn_up_shexp.weight", mix["ffn"], n_ff_shexp, n_embd)
+        add(p + "ffn_down_shexp.weight", mix["ffn_down"], n_embd, n_ff_shexp)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
 def smollm2_vocab():
     base = os.environ.get("HEARTH_MODELS_DIR") or os.path.join(
         os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"), "hearth", "models")
@@ -213,6 +312,8 @@ def main():
     vocab = smollm2_vocab()
     jobs = [(shape, mix, write_model) for shape in SHAPES for mix in MIXES]
     jobs += [(shape, mix, write_moe_model) for shape in MOE_SHAPES for mix in MOE_MIXES]
+    jobs += [(shape, mix, write_hybrid_moe_model) for shape in HYBRID_MOE_SHAPES
+             for mix in HYBRID_MOE_MIXES]
     for shape, mix, writer in jobs:
         name = f"{shape}-{mix}"
         if args.only and name not in args.only:

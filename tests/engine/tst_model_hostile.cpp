@@ -21,6 +21,7 @@
 #include <fmt/format.h>
 #include <limits>
 #include <map>
+#include <numeric>
 
 using namespace hearth;
 
@@ -141,9 +142,9 @@ class TestModelHostile : public QObject {
 private slots:
     void initTestCase() {
         QVERIFY(m_dir.isValid());
-        for (const char* name :
-             {"llama", "llama_yarn", "llama_rope_freqs", "qwen2", "qwen3", "gemma3", "phi3_long",
-              "gemma2", "smollm3", "mistral3", "qwen3moe", "llama_moe", "gpt_oss", "qwen35"}) {
+        for (const char* name : {"llama", "llama_yarn", "llama_rope_freqs", "qwen2", "qwen3",
+                                 "gemma3", "phi3_long", "gemma2", "smollm3", "mistral3", "qwen3moe",
+                                 "llama_moe", "gpt_oss", "qwen35", "qwen35moe"}) {
             auto file = GgufFile::open(test::data_dir() / "arch" / (std::string(name) + ".gguf"));
             QVERIFY2(file, file ? "" : file.error().message.c_str());
             m_models.emplace(name, std::move(*file));
@@ -373,6 +374,41 @@ private slots:
             u32_array({1, 1, 1, 1, 1}), "qwen35.rope.dimension_sections", true);
         row("value_length ≠ key_length", "qwen35", "qwen35.attention.value_length", u32(8),
             "must be equal in a model with recurrent layers", false);
+        // qwen35moe: its expert counts and the widths of its routed and shared experts (8 and
+        // 16 in the file; feed_forward_length 64).
+        row("qwen35moe expert_count 0", "qwen35moe", "qwen35moe.expert_count", u32(0),
+            "qwen35moe.expert_used_count must be from 1 to qwen35moe.expert_count (0)", true);
+        row("qwen35moe expert_count 2^32 + 8 (u64)", "qwen35moe", "qwen35moe.expert_count",
+            u64((1ull << 32) + 8), "qwen35moe.expert_count", true);
+        row("qwen35moe expert_count 16 of 8 experts", "qwen35moe", "qwen35moe.expert_count",
+            u32(16), "tensor 'blk.0.ffn_gate_inp.weight' has shape [64, 8], expected [64, 16]",
+            false);
+        row("qwen35moe expert_used_count 9 of 8", "qwen35moe", "qwen35moe.expert_used_count",
+            u32(9), "qwen35moe.expert_used_count must be from 1 to qwen35moe.expert_count (8)",
+            true);
+        row("qwen35moe expert_used_count 1000", "qwen35moe", "qwen35moe.expert_used_count",
+            u32(1000), "qwen35moe.expert_used_count", true);
+        // Without the key, an expert is feed_forward_length / expert_used_count = 32 wide.
+        row("qwen35moe expert_feed_forward_length missing", "qwen35moe",
+            "qwen35moe.expert_feed_forward_length", std::nullopt,
+            "tensor 'blk.0.ffn_gate_exps.weight' has shape [64, 8, 8], expected [64, 32, 8]",
+            false);
+        row("qwen35moe expert_shared_feed_forward_length 2^30", "qwen35moe",
+            "qwen35moe.expert_shared_feed_forward_length", u32(1u << 30),
+            "qwen35moe.expert_shared_feed_forward_length", true);
+        row("qwen35moe expert_shared_feed_forward_length as a string", "qwen35moe",
+            "qwen35moe.expert_shared_feed_forward_length", str("16"),
+            "qwen35moe.expert_shared_feed_forward_length", true);
+        row("qwen35moe expert_shared_feed_forward_length 0", "qwen35moe",
+            "qwen35moe.expert_shared_feed_forward_length", u32(0),
+            "qwen35moe.expert_shared_feed_forward_length is missing or 0", false);
+        row("qwen35moe expert_shared_feed_forward_length 32 of 16", "qwen35moe",
+            "qwen35moe.expert_shared_feed_forward_length", u32(32),
+            "tensor 'blk.0.ffn_gate_shexp.weight' has shape [64, 16], expected [64, 32]", false);
+        // Without the key, the shared expert is feed_forward_length (64) wide.
+        row("qwen35moe expert_shared_feed_forward_length missing", "qwen35moe",
+            "qwen35moe.expert_shared_feed_forward_length", std::nullopt,
+            "tensor 'blk.0.ffn_gate_shexp.weight' has shape [64, 16], expected [64, 64]", false);
     }
 
     void bad_hyper_parameter() {
@@ -427,6 +463,56 @@ private slots:
         for (uint32_t n : {4u, 1000u}) {
             expect_load_error(with_key("qwen35", {"qwen35.nextn_predict_layers", u32(n)}),
                               "qwen35.nextn_predict_layers");
+        }
+    }
+
+    void qwen35moe_widths_need_no_feed_forward_length() {
+        // Every feed-forward of qwen35moe is experts: with both expert widths in the file,
+        // feed_forward_length is not needed (a dense model without it is refused above). Without
+        // it and the shared width, the shared expert's width is unknown, named by its key.
+        auto loaded = Model::load(with_key("qwen35moe", {"qwen35moe.feed_forward_length", {}}),
+                                  {.n_threads = 1, .on_progress = {}});
+        QVERIFY2(loaded, loaded ? "" : loaded.error().message.c_str());
+        QCOMPARE((*loaded)->info().n_ff, 0u);
+        auto original = Model::load(test::data_dir() / "arch" / "qwen35moe.gguf",
+                                    {.n_threads = 1, .on_progress = {}});
+        QVERIFY(original);
+        auto last_logits = [](const std::shared_ptr<const Model>& m) {
+            auto session = Session::create(m, {.n_ctx = 16});
+            if (!session) {
+                return std::vector<float>{};
+            }
+            const int32_t tokens[] = {1, 2, 3};
+            auto logits = session->append(tokens);
+            return logits ? std::vector<float>(logits->begin(), logits->end())
+                          : std::vector<float>{};
+        };
+        const auto without = last_logits(*loaded);
+        QVERIFY(!without.empty());
+        QCOMPARE(without, last_logits(*original));
+        auto metadata = model("qwen35moe").metadata();
+        test::erase_key(metadata, "qwen35moe.feed_forward_length");
+        test::erase_key(metadata, "qwen35moe.expert_shared_feed_forward_length");
+        expect_load_error(write(metadata, test::tensor_records(model("qwen35moe"))),
+                          "qwen35moe.expert_shared_feed_forward_length is missing or 0");
+    }
+
+    void qwen35moe_shared_gate_input_of_another_shape() {
+        // The shared expert's gate input is one row: [64] or [64, 1]. Two rows of 32, or a row
+        // of another width, would be read past.
+        for (const auto& dims : {std::vector<uint64_t>{32, 2}, std::vector<uint64_t>{32}}) {
+            auto records = test::tensor_records(model("qwen35moe"));
+            auto target = std::ranges::find(records, "blk.1.ffn_gate_inp_shexp.weight",
+                                            &test::TensorRecord::name);
+            QVERIFY(target != records.end());
+            const uint64_t n =
+                std::accumulate(dims.begin(), dims.end(), uint64_t{1}, std::multiplies<>());
+            if (n != 64) {
+                target->data = target->data.first(n * sizeof(float));
+            }
+            target->dims = dims;
+            expect_load_error(with_tensors("qwen35moe", records),
+                              "tensor 'blk.1.ffn_gate_inp_shexp.weight' has shape");
         }
     }
 

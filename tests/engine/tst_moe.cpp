@@ -4,12 +4,16 @@
 // says a token reads); and llama.cpp's greedy tokens on the random-weight MoE models of
 // tests/data/arch/ (made by scripts/gen-arch-reference.py, which records them in index.json).
 #include "cpu/moe_ffn.h"
+#include "gguf_builder.h"
+#include "hearth/batch_generation.h"
+#include "hearth/memory_plan.h"
 #include "hearth/model.h"
 #include "hearth/session.h"
 #include "model/model_impl.h"
 #include "session/session_impl.h"
 #include "test_support.h"
 
+#include <QTemporaryDir>
 #include <QtTest>
 #include <algorithm>
 #include <cmath>
@@ -38,15 +42,21 @@ uint64_t matrix_bytes(const cpu::WeightMatrix& w) {
 }
 
 // What one decoded token multiplies with, from the bound weights: the layers' attention
-// matrices and routers (or dense feed-forward), the output head, one embedding row; the
-// experts apart.
+// matrices and routers (or dense feed-forward), qwen35moe's delta-net matrices and shared
+// expert, the output head, one embedding row; the experts apart. The delta-net's convolution
+// taps are converted to float32 at load but, as a 2-D tensor of the file, counted at their
+// (float32) size in the file.
 uint64_t dense_bytes_per_token(const Model::Impl& m) {
     uint64_t bytes = matrix_bytes(m.output) + m.token_embd.row_bytes;
     for (const LayerWeights& L : m.layers) {
-        for (const auto* w :
-             {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down, &L.experts.router}) {
+        const ExpertWeights& e = L.experts;
+        const cpu::DeltaNetWeights& d = L.delta;
+        for (const auto* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down, &e.router,
+                              &e.shared_gate_inp, &e.shared_gate, &e.shared_up, &e.shared_down,
+                              &d.w_qkv, &d.w_z, &d.w_beta, &d.w_alpha, &d.w_out}) {
             bytes += w->data ? matrix_bytes(*w) : 0;
         }
+        bytes += d.conv.size() * sizeof(float);
     }
     return bytes;
 }
@@ -137,7 +147,8 @@ private slots:
     }
 
     void decode_reads_only_the_routed_experts() {
-        for (const char* name : {"qwen3moe", "qwen3moe_q8_0", "gpt_oss", "llama_moe"}) {
+        for (const char* name :
+             {"qwen3moe", "qwen3moe_q8_0", "gpt_oss", "llama_moe", "qwen35moe", "qwen35moe_q8_0"}) {
             auto model = Model::load(arch_model(name), {.n_threads = 2, .on_progress = {}});
             QVERIFY2(model, model ? "" : model.error().message.c_str());
             const ModelInfo& info = (*model)->info();
@@ -195,6 +206,192 @@ private slots:
         QVERIFY2(traffic.expert_loads <= uint64_t{info.n_layer} * info.n_expert,
                  qPrintable(QString("%1 expert loads").arg(traffic.expert_loads)));
         QCOMPARE(traffic.expert_bytes, traffic.expert_loads * per_expert);
+    }
+
+    void qwen35moe_memory_and_parameters() {
+        // The hybrid MoE: a recurrent state per sequence for its delta-net layers, a KV cache for
+        // its attention layers only; the shared expert counted whole in the active parameters
+        // (every token uses it), the routed experts at n_expert_used / n_expert.
+        for (const char* name : {"qwen35moe", "qwen35moe_q8_0"}) {
+            auto model = Model::load(arch_model(name), {.n_threads = 2, .on_progress = {}});
+            QVERIFY2(model, model ? "" : model.error().message.c_str());
+            const ModelInfo& info = (*model)->info();
+            const bool explicit_widths = std::string(name) == "qwen35moe";
+            // qwen35moe states both widths; qwen35moe_q8_0 takes feed_forward_length's.
+            QCOMPARE(info.n_ff_exp, explicit_widths ? 8u : info.n_ff / info.n_expert_used);
+            QCOMPARE(info.n_ff_shexp, explicit_widths ? 16u : info.n_ff);
+            QCOMPARE(info.n_attention_layers(), explicit_widths ? 2u : 1u);
+
+            const MemoryPlan plan = plan_memory(info, {.n_ctx = 64, .n_seq = 2});
+            QCOMPARE(plan.kv_bytes_per_token, double(info.n_attention_layers()) * info.n_head_kv *
+                                                  (info.head_dim_k + info.head_dim_v) * 2);
+            const LinearAttentionInfo& la = info.linear_attention;
+            const uint64_t state_per_layer = (uint64_t{la.d_conv - 1} * la.conv_channels() +
+                                              uint64_t{la.n_v_heads} * la.d_state * la.d_state) *
+                                             sizeof(float);
+            QCOMPARE(plan.recurrent_bytes_per_seq,
+                     2 * (info.n_layer - info.n_attention_layers()) * state_per_layer);
+            auto session = Session::create(*model, {.n_ctx = 64});
+            QVERIFY(session);
+            QCOMPARE(session->kv_cache_bytes(),
+                     uint64_t(plan.kv_bytes_per_token) * 64 + plan.recurrent_bytes_per_seq);
+
+            // Routed experts: n_layer × 3 matrices of n_expert × n_embd × width. The shared
+            // expert and its gate input are dense parameters, active for every token.
+            const uint64_t routed =
+                uint64_t{info.n_layer} * 3 * info.n_expert * info.n_embd * info.n_ff_exp;
+            QCOMPARE(info.expert_params, routed);
+            QCOMPARE(info.n_active_params,
+                     info.n_params - routed + routed / info.n_expert * info.n_expert_used);
+            const Model::Impl& m = (*model)->impl();
+            for (const LayerWeights& L : m.layers) {
+                QVERIFY(L.experts.has_shared_expert());
+                QCOMPARE(L.experts.shared_gate.n_rows, int64_t{info.n_ff_shexp});
+                QCOMPARE(L.experts.shared_gate_inp.n_rows, int64_t{1});
+            }
+
+            // `hearth-cli info --json` reports the same figures.
+            const auto cli = test::run_cli(
+                {"info", QString::fromStdString(arch_model(name).string()), "--json"});
+            QCOMPARE(cli.exit_code, 0);
+            const auto json = nlohmann::json::parse(cli.out.toStdString());
+            QCOMPARE(json["experts"]["n_ff_shexp"].get<uint32_t>(), info.n_ff_shexp);
+            QCOMPARE(json["n_active_params"].get<uint64_t>(), info.n_active_params);
+            QCOMPARE(json["active_weight_bytes"].get<uint64_t>(), info.active_weight_bytes);
+            QCOMPARE(json["memory"]["recurrent_bytes_per_seq"].get<uint64_t>(),
+                     plan_memory(info, {}).recurrent_bytes_per_seq);
+        }
+    }
+
+    void fused_gate_up_experts_compute_the_same() {
+        // llama.cpp's converter may fuse each layer's ffn_gate_exps and ffn_up_exps into one
+        // ffn_gate_up_exps (--fuse-gate-up-exps): expert e's gate rows, then its up rows. The
+        // same weights fused must give the same logits, and a fused tensor of another width is
+        // refused naming it.
+        auto original = GgufFile::open(arch_model("qwen35moe"));
+        QVERIFY(original);
+        std::vector<test::TensorRecord> records;
+        std::vector<std::vector<uint8_t>> storage(original->header().tensors.size());
+        for (const test::TensorRecord& r : test::tensor_records(*original)) {
+            if (r.name.ends_with("ffn_up_exps.weight")) {
+                continue; // joined to its gate below
+            }
+            if (!r.name.ends_with("ffn_gate_exps.weight")) {
+                records.push_back(r);
+                continue;
+            }
+            const std::string prefix = r.name.substr(0, r.name.find("ffn_gate_exps"));
+            const GgufTensorInfo* up = original->find_tensor(prefix + "ffn_up_exps.weight");
+            QVERIFY(up);
+            const auto gate_bytes = r.data;
+            const auto up_bytes = original->tensor_data(*up);
+            const size_t per_expert = gate_bytes.size() / r.dims[2];
+            std::vector<uint8_t>& fused = storage[records.size()];
+            for (size_t e = 0; e < r.dims[2]; ++e) {
+                fused.insert(fused.end(), gate_bytes.begin() + e * per_expert,
+                             gate_bytes.begin() + (e + 1) * per_expert);
+                fused.insert(fused.end(), up_bytes.begin() + e * per_expert,
+                             up_bytes.begin() + (e + 1) * per_expert);
+            }
+            records.push_back({.name = prefix + "ffn_gate_up_exps.weight",
+                               .type = r.type,
+                               .dims = {r.dims[0], 2 * r.dims[1], r.dims[2]},
+                               .data = fused});
+        }
+        QTemporaryDir dir;
+        const auto path = std::filesystem::path(dir.path().toStdString()) / "fused.gguf";
+        test::write_file(path, test::serialize_gguf(original->metadata(), records));
+        auto last_logits = [](const std::filesystem::path& file) {
+            auto model = Model::load(file, {.n_threads = 2, .on_progress = {}});
+            if (!model) {
+                qWarning("%s", model.error().message.c_str());
+                return std::vector<float>{};
+            }
+            auto session = Session::create(*model, {.n_ctx = 16});
+            const int32_t tokens[] = {5, 77, 260, 12};
+            auto logits = session ? session->append(tokens) : Result<std::span<const float>>{};
+            return logits ? std::vector<float>(logits->begin(), logits->end())
+                          : std::vector<float>{};
+        };
+        const auto fused = last_logits(path);
+        QVERIFY(!fused.empty());
+        QCOMPARE(fused, last_logits(arch_model("qwen35moe")));
+
+        auto wrong = records;
+        auto target =
+            std::ranges::find(wrong, "blk.0.ffn_gate_up_exps.weight", &test::TensorRecord::name);
+        QVERIFY(target != wrong.end());
+        target->dims = {target->dims[0], target->dims[1] / 2, target->dims[2] * 2};
+        const auto wrong_path = std::filesystem::path(dir.path().toStdString()) / "wrong.gguf";
+        test::write_file(wrong_path, test::serialize_gguf(original->metadata(), wrong));
+        auto refused = Model::load(wrong_path, {.n_threads = 1, .on_progress = {}});
+        QVERIFY(!refused);
+        QVERIFY2(refused.error().message.find("tensor 'blk.0.ffn_gate_up_exps.weight' has shape") !=
+                     std::string::npos,
+                 refused.error().message.c_str());
+    }
+
+    void qwen35moe_sequences_together_match_each_alone() {
+        // Three sequences of the hybrid MoE in one batch (their tokens routed to experts together,
+        // each with its own recurrent state) against each generated alone: the same greedy tokens,
+        // and the logits after them within the kernels' rounding (1e-3 of their spread; a state or
+        // an expert output mixed up between sequences moves them by a large part of it).
+        auto model = Model::load(arch_model("qwen35moe"), {.n_threads = 2, .on_progress = {}});
+        QVERIFY2(model, model ? "" : model.error().message.c_str());
+        const auto all = arch_index()["tokens"].get<std::vector<int32_t>>();
+        const std::vector<std::vector<int32_t>> prompts = {{all.begin(), all.begin() + 9},
+                                                           {all.begin() + 9, all.begin() + 14},
+                                                           {all.begin() + 14, all.begin() + 26}};
+        SamplingParams greedy;
+        greedy.temperature = 0.0f;
+        greedy.repeat_penalty = 1.0f;
+        GenerateOptions options;
+        options.max_tokens = 6;
+        const int32_t probe = 7;
+        auto group = Session::create_group(*model, {.n_ctx = 64, .n_batch = 512}, 3);
+        QVERIFY2(group, group ? "" : group.error().message.c_str());
+        std::vector<std::vector<int32_t>> together(prompts.size());
+        std::vector<SequenceRequest> requests;
+        for (size_t i = 0; i < prompts.size(); ++i) {
+            requests.push_back({.session = &(*group)[i],
+                                .prompt = prompts[i],
+                                .sampling = greedy,
+                                .options = options,
+                                .on_token = [&together, i](const TokenEvent& e) {
+                                    together[i].push_back(e.token);
+                                    return true;
+                                }});
+        }
+        auto result = generate_together(requests);
+        QVERIFY2(result, result ? "" : result.error().message.c_str());
+        for (size_t i = 0; i < prompts.size(); ++i) {
+            auto alone = Session::create(*model, {.n_ctx = 64, .n_batch = 512});
+            QVERIFY(alone);
+            std::vector<int32_t> tokens;
+            QVERIFY(alone->generate(prompts[i], greedy, options, [&](const TokenEvent& e) {
+                tokens.push_back(e.token);
+                return true;
+            }));
+            QCOMPARE(together[i], tokens);
+            auto next_together = (*group)[i].append({&probe, 1});
+            QVERIFY(next_together);
+            const std::vector<float> a(next_together->begin(), next_together->end());
+            auto next_alone = alone->append({&probe, 1});
+            QVERIFY(next_alone);
+            double sum = 0, sum_sq = 0, worst = 0;
+            for (size_t v = 0; v < a.size(); ++v) {
+                sum += (*next_alone)[v];
+                sum_sq += double((*next_alone)[v]) * (*next_alone)[v];
+                worst = std::max(worst, std::abs(double(a[v]) - double((*next_alone)[v])));
+            }
+            const double mean = sum / double(a.size());
+            const double spread = std::sqrt(sum_sq / double(a.size()) - mean * mean);
+            QVERIFY2(worst <= 1e-3 * spread,
+                     qPrintable(QString("sequence %1: logits differ by %2 (spread %3)")
+                                    .arg(i)
+                                    .arg(worst)
+                                    .arg(spread)));
+        }
     }
 
     void attention_sinks_in_every_attention_path() {

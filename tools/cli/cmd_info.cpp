@@ -112,6 +112,7 @@ nlohmann::json to_json(const ModelInfo& info, const MemoryPlan& plan, const Gguf
          {{"n_expert", info.n_expert},
           {"n_expert_used", info.n_expert_used},
           {"n_ff_exp", info.n_ff_exp},
+          {"n_ff_shexp", info.n_ff_shexp},
           {"params", info.expert_params},
           {"bytes", info.expert_weight_bytes}}},
         {"n_tensors", file.tensors().size()},
@@ -206,7 +207,8 @@ void print_text(const ModelInfo& info, const MemoryPlan& plan, const GgufFile& f
     row("head size", info.head_dim_k == info.head_dim_v
                          ? std::to_string(info.head_dim_k)
                          : fmt::format("K {} / V {}", info.head_dim_k, info.head_dim_v));
-    row("feed-forward size", std::to_string(info.n_ff));
+    row("feed-forward size",
+        info.n_ff > 0 || info.n_expert == 0 ? std::to_string(info.n_ff) : "none (all experts)");
     if (info.n_expert > 0) {
         row("experts", fmt::format("{} per layer, {} routed per token, {} wide; {} of weights "
                                    "({} a token)",
@@ -214,6 +216,10 @@ void print_text(const ModelInfo& info, const MemoryPlan& plan, const GgufFile& f
                                    format_bytes(static_cast<double>(info.expert_weight_bytes)),
                                    format_bytes(static_cast<double>(info.expert_weight_bytes) *
                                                 info.n_expert_used / info.n_expert)));
+        if (info.n_ff_shexp > 0) {
+            row("shared expert",
+                fmt::format("{} wide, gated, used by every token", info.n_ff_shexp));
+        }
     }
     row("vocabulary", std::to_string(info.n_vocab));
     row("trained context", std::to_string(info.n_ctx_train));

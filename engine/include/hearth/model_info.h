@@ -91,6 +91,7 @@ struct ModelInfo {
     uint32_t n_expert = 0;            // routed experts per layer
     uint32_t n_expert_used = 0;       // experts each token is routed to
     uint32_t n_ff_exp = 0;            // rows of each expert's gate and up matrices
+    uint32_t n_ff_shexp = 0;          // qwen35moe: rows of the shared expert's gate and up matrices
     uint64_t expert_params = 0;       // elements of the ffn_*_exps tensors (all experts)
     uint64_t expert_weight_bytes = 0; // bytes of the ffn_*_exps.weight matrices
     // Parameters a token uses: n_params with the experts counted at n_expert_used / n_expert

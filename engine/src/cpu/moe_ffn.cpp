@@ -182,6 +182,9 @@ void MoeFeedForward::run(const ModelInfo& info, const ArchTraits& arch, const Ex
             }
         }
     }
+    if (w.has_shared_expert()) {
+        add_shared_expert(info, arch, w, h, n_tokens, out, pool);
+    }
 }
 
 } // namespace hearth::cpu

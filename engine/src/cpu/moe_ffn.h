@@ -8,6 +8,10 @@
 //   w_s = p_s / max(Σ_S p, 2^-14)                (the top-k weights re-normalised)
 //   y = Σ_{s ∈ S, in order} w_s · W_down,s (silu(W_gate,s h) ⊙ W_up,s h)
 //
+// qwen35moe adds a shared expert every token goes through, gated per token (moe_shared_expert.cpp):
+//
+//   y += sigmoid(w_gate_inp · h) · W_down,sh (silu(W_gate,sh h) ⊙ W_up,sh h)
+//
 // The batch's tokens are grouped by expert, so each selected expert's three matrices are read
 // once per batch however many tokens chose it (llama.cpp's mul_mat_id), and a decoded token
 // reads only its n_expert_used experts' rows. What was read is counted (MoeTraffic).
@@ -52,6 +56,9 @@ public:
 
 private:
     void ensure_capacity(const ModelInfo& info, const ExpertWeights& w, int64_t n_tokens);
+    // out[t] += the gated shared expert of h[t] (w.has_shared_expert()).
+    void add_shared_expert(const ModelInfo& info, const ArchTraits& arch, const ExpertWeights& w,
+                           const float* h, int64_t n_tokens, float* out, ThreadPool& pool);
 
     MoeTraffic traffic_;
     std::vector<float> probs_;          // (n_tokens, n_expert) router logits, then probabilities
@@ -64,6 +71,9 @@ private:
     std::vector<float> gate_, up_;      // (rows, n_ff_exp)
     std::vector<float> down_;           // (n_tokens × n_used, n_embd) each slot's output
     std::vector<uint8_t> scratch_;      // quantized activation rows for matmul
+    std::vector<float> shared_gate_, shared_up_; // (n_tokens, n_ff_shexp)
+    std::vector<float> shared_out_;              // (n_tokens, n_embd)
+    std::vector<float> shared_weight_;           // (n_tokens) the gate's logit, then sigmoid
 };
 
 } // namespace hearth::cpu

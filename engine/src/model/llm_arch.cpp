@@ -61,6 +61,15 @@ constexpr std::array kArchitectures{
                .qk_norm = true,
                .ffn_norm = "post_attention_norm",
                .hybrid_delta_net = true},
+    // Its mixture-of-experts variant (src/models/qwen35moe.cpp): the routed experts (softmax
+    // top-k, re-normalised) plus a sigmoid-gated shared expert in every layer.
+    ArchTraits{.name = "qwen35moe",
+               .rope = RopeLayout::neox,
+               .qk_norm = true,
+               .experts = Experts::required,
+               .ffn_norm = "post_attention_norm",
+               .hybrid_delta_net = true,
+               .shared_expert = true},
 };
 
 } // namespace

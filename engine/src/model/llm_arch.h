@@ -70,6 +70,9 @@ struct ArchTraits {
     // (rope_sections; for text every section sees the token's position but the fourth,
     // position 0). The feed-forward norm is `post_attention_norm`.
     bool hybrid_delta_net = false;
+    // qwen35moe: beside the routed experts, a shared expert every token goes through
+    // (ffn_{gate,up,down}_shexp), its output scaled by sigmoid(ffn_gate_inp_shexp · h).
+    bool shared_expert = false;
 };
 
 std::optional<ArchTraits> arch_traits(std::string_view architecture);

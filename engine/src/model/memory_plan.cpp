@@ -72,6 +72,8 @@ MemoryPlan plan_memory(const ModelInfo& info, const MemoryPlanOptions& options) 
         // and up, and each routed slot's output (cpu/moe_ffn.h).
         per_token += info.n_expert + info.n_embd + 2ull * info.n_ff_exp +
                      uint64_t{info.n_expert_used} * info.n_embd;
+        // qwen35moe's shared expert: its gate and up, its output and its gate's weight.
+        per_token += info.n_ff_shexp > 0 ? 2ull * info.n_ff_shexp + info.n_embd + 1 : 0;
     }
     const uint64_t scores = static_cast<uint64_t>(info.n_head) * plan.n_ctx;
     plan.scratch_bytes =

@@ -185,7 +185,8 @@ Result<void> bind_layers(Model::Impl& m, Binder& bind) {
                     : Result<void>{},
             assign(layer.ffn_norm,
                    bind.vector(p + std::string(m.arch.ffn_norm) + ".weight", info.n_embd)),
-            moe ? assign(layer.experts, bind_experts(m.file, info, p, m.arch.expert_biases))
+            moe ? assign(layer.experts,
+                         bind_experts(m.file, info, p, m.arch.expert_biases, m.arch.shared_expert))
                 : bind_gate_up(layer, bind, p, m.arch.fused_gate_up, info.n_embd, info.n_ff),
             moe ? Result<void>{}
                 : assign(layer.w_down, bind.matrix(p + "ffn_down.weight", info.n_ff, info.n_embd)),
@@ -290,7 +291,9 @@ Result<void> check_runnable(const ModelInfo& info, const GgufFile& file) {
                                 "the KV heads evenly",
                                 arch, info.n_head, arch, info.n_head_kv));
     }
-    if (info.n_ff == 0) {
+    // An all-experts model needs feed_forward_length only for the widths its expert keys do
+    // not give (check_expert_hparams).
+    if (info.n_ff == 0 && arch_traits(info.architecture)->experts != Experts::required) {
         return fail(ErrorCode::bad_format,
                     fmt::format("{}feed_forward_length is missing or 0", arch));
     }
@@ -395,6 +398,12 @@ void repack_weights(Model::Impl& m) {
         for (auto* experts : {&layer.experts.gate, &layer.experts.up, &layer.experts.down}) {
             std::ranges::for_each(*experts, consider);
         }
+        if (layer.experts.has_shared_expert()) { // its 1-row gate input is never packed
+            for (cpu::WeightMatrix* w : {&layer.experts.shared_gate, &layer.experts.shared_up,
+                                         &layer.experts.shared_down}) {
+                consider(*w);
+            }
+        }
     }
     consider(m.output);
     if (targets.empty()) {
@@ -476,7 +485,7 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& pa
         return fail_in_file(runnable.error());
     }
     if (uses_experts(*arch, *info)) {
-        if (auto experts = check_expert_hparams(*info); !experts) {
+        if (auto experts = check_expert_hparams(*info, *arch); !experts) {
             return fail_in_file(experts.error());
         }
     }

@@ -123,12 +123,19 @@ private:
 
 // Mixture of experts: the expert count, how many each token uses (at least one, at most the
 // count) and each expert's width. Without expert_feed_forward_length an expert is as wide as
-// llama.cpp makes it: feed_forward_length / expert_used_count for qwen3moe, feed_forward_length
-// for llama (Mixtral).
+// llama.cpp makes it: feed_forward_length / expert_used_count for qwen3moe and qwen35moe,
+// feed_forward_length for llama (Mixtral). qwen35moe's shared expert is
+// expert_shared_feed_forward_length wide, else feed_forward_length.
 void read_experts(KeyReader& keys, ModelInfo& info) {
     keys.count("expert_count", info.n_expert, 0, kMaxExperts, false);
     keys.count("expert_used_count", info.n_expert_used, 0, kMaxExperts, false);
     keys.count("expert_feed_forward_length", info.n_ff_exp, 0, kMaxFeedForwardLength, false);
+    const bool qwen35moe = info.architecture == "qwen35moe";
+    if (qwen35moe) {
+        info.n_ff_shexp = info.n_ff;
+        keys.count("expert_shared_feed_forward_length", info.n_ff_shexp, 0, kMaxFeedForwardLength,
+                   false);
+    }
     if (keys.error()) {
         return;
     }
@@ -148,8 +155,9 @@ void read_experts(KeyReader& keys, ModelInfo& info) {
         return;
     }
     if (info.n_expert > 0 && info.n_ff_exp == 0) {
-        info.n_ff_exp =
-            info.architecture == "qwen3moe" ? info.n_ff / info.n_expert_used : info.n_ff;
+        info.n_ff_exp = info.architecture == "qwen3moe" || qwen35moe
+                            ? info.n_ff / info.n_expert_used
+                            : info.n_ff;
     }
 }
 
@@ -404,7 +412,9 @@ void count_active(ModelInfo& info, const GgufTensorInfo& tensor, bool tied_outpu
         return;
     }
     add(info.n_active_params, tensor.n_elements);
-    if (tensor.dims.size() < 2) {
+    // qwen35moe's shared-expert gate input is one row, stored 1-D by llama.cpp's quantizer,
+    // and multiplied like a matrix.
+    if (tensor.dims.size() < 2 && !tensor.name.ends_with("ffn_gate_inp_shexp.weight")) {
         return;
     }
     if (tensor.name == "token_embd.weight") {

@@ -5,6 +5,7 @@
 #include "hearth/tensor_type.h"
 
 #include <fmt/format.h>
+#include <tuple>
 
 namespace hearth {
 namespace {
@@ -38,6 +39,48 @@ Result<const GgufTensorInfo*> find_shaped(const GgufFile& file, const std::strin
     return tensor;
 }
 
+// The tensor `name` as a matrix of n_rows × n_cols (GGML dims {n_cols, n_rows}; a single row
+// may also be stored as the 1-D {n_cols}, as llama.cpp's quantizer writes a [n_cols, 1] one).
+Result<cpu::WeightMatrix> bind_matrix(const GgufFile& file, const std::string& name,
+                                      uint64_t n_cols, uint64_t n_rows) {
+    const GgufTensorInfo* one_dim = file.find_tensor(name);
+    const bool single_row = n_rows == 1 && one_dim && one_dim->dims.size() == 1;
+    auto tensor = find_shaped(file, name,
+                              single_row ? std::vector<uint64_t>{n_cols}
+                                         : std::vector<uint64_t>{n_cols, n_rows});
+    if (!tensor) {
+        return std::unexpected(tensor.error());
+    }
+    const auto traits = tensor_type_traits((*tensor)->type);
+    return cpu::WeightMatrix{
+        .type = (*tensor)->type,
+        .data = file.tensor_data(**tensor).data(),
+        .n_cols = static_cast<int64_t>(n_cols),
+        .n_rows = static_cast<int64_t>(n_rows),
+        .row_bytes = n_cols / traits.block_size * traits.type_size,
+    };
+}
+
+// qwen35moe's shared expert: its gate input (one row, F32 as the converters keep it) and its
+// SwiGLU matrices of n_ff_shexp rows.
+Result<void> bind_shared_expert(const GgufFile& file, const ModelInfo& info,
+                                const std::string& prefix, ExpertWeights& experts) {
+    const std::tuple<cpu::WeightMatrix*, const char*, uint64_t, uint64_t> parts[] = {
+        {&experts.shared_gate_inp, "ffn_gate_inp_shexp.weight", info.n_embd, 1},
+        {&experts.shared_gate, "ffn_gate_shexp.weight", info.n_embd, info.n_ff_shexp},
+        {&experts.shared_up, "ffn_up_shexp.weight", info.n_embd, info.n_ff_shexp},
+        {&experts.shared_down, "ffn_down_shexp.weight", info.n_ff_shexp, info.n_embd},
+    };
+    for (const auto& [target, name, n_cols, n_rows] : parts) {
+        auto bound = bind_matrix(file, prefix + name, n_cols, n_rows);
+        if (!bound) {
+            return std::unexpected(bound.error());
+        }
+        *target = *bound;
+    }
+    return {};
+}
+
 // One matrix of n_rows × n_cols per expert, consecutive in the tensor's data.
 Result<std::vector<cpu::WeightMatrix>> bind_expert_matrices(const GgufFile& file,
                                                             const std::string& name,
@@ -61,6 +104,41 @@ Result<std::vector<cpu::WeightMatrix>> bind_expert_matrices(const GgufFile& file
         };
     }
     return experts;
+}
+
+// The experts' gate and up matrices: ffn_gate_exps and ffn_up_exps, or one ffn_gate_up_exps
+// (llama.cpp's converter with --fuse-gate-up-exps) whose expert e holds e's gate rows, then its up
+// rows. Each row's product is the same dot product either way, so the views compute what
+// llama.cpp's single mul_mat_id over the fused rows does.
+Result<void> bind_gate_up(const GgufFile& file, const ModelInfo& info, const std::string& prefix,
+                          ExpertWeights& experts) {
+    const std::string fused_name = prefix + "ffn_gate_up_exps.weight";
+    if (!file.find_tensor(fused_name)) {
+        for (auto [target, name] : {std::pair{&experts.gate, "ffn_gate_exps.weight"},
+                                    std::pair{&experts.up, "ffn_up_exps.weight"}}) {
+            auto bound = bind_expert_matrices(file, prefix + name, info.n_embd, info.n_ff_exp,
+                                              info.n_expert);
+            if (!bound) {
+                return std::unexpected(bound.error());
+            }
+            *target = std::move(*bound);
+        }
+        return {};
+    }
+    auto fused =
+        bind_expert_matrices(file, fused_name, info.n_embd, 2ull * info.n_ff_exp, info.n_expert);
+    if (!fused) {
+        return std::unexpected(fused.error());
+    }
+    for (const cpu::WeightMatrix& both : *fused) {
+        cpu::WeightMatrix gate = both;
+        gate.n_rows = info.n_ff_exp;
+        cpu::WeightMatrix up = gate;
+        up.data = static_cast<const uint8_t*>(both.data) + size_t{info.n_ff_exp} * both.row_bytes;
+        experts.gate.push_back(gate);
+        experts.up.push_back(up);
+    }
+    return {};
 }
 
 // A bias of GGML shape `expected` (1-D or 2-D), converted to float32.
@@ -106,7 +184,7 @@ uint64_t ExpertWeights::bytes_per_expert() const {
     return bytes(gate[0]) + bytes(up[0]) + bytes(down[0]);
 }
 
-Result<void> check_expert_hparams(const ModelInfo& info) {
+Result<void> check_expert_hparams(const ModelInfo& info, const ArchTraits& traits) {
     const std::string arch = info.architecture + ".";
     if (info.n_expert == 0) {
         return fail(ErrorCode::bad_format,
@@ -121,44 +199,39 @@ Result<void> check_expert_hparams(const ModelInfo& info) {
                                 "feed_forward_length does not give the experts' width",
                                 arch, arch));
     }
+    if (traits.shared_expert && info.n_ff_shexp == 0) {
+        return fail(ErrorCode::bad_format,
+                    fmt::format("{}expert_shared_feed_forward_length is missing or 0, and {}"
+                                "feed_forward_length does not give the shared expert's width",
+                                arch, arch));
+    }
     return {};
 }
 
 Result<ExpertWeights> bind_experts(const GgufFile& file, const ModelInfo& info,
-                                   const std::string& prefix, bool biases) {
+                                   const std::string& prefix, bool biases, bool shared) {
     ExpertWeights experts;
-    const GgufTensorInfo* router = nullptr;
-    if (auto found =
-            find_shaped(file, prefix + "ffn_gate_inp.weight", {info.n_embd, info.n_expert});
-        found) {
-        router = *found;
-    } else {
-        return std::unexpected(found.error());
+    auto router = bind_matrix(file, prefix + "ffn_gate_inp.weight", info.n_embd, info.n_expert);
+    if (!router) {
+        return std::unexpected(router.error());
     }
-    const auto traits = tensor_type_traits(router->type);
-    experts.router = cpu::WeightMatrix{
-        .type = router->type,
-        .data = file.tensor_data(*router).data(),
-        .n_cols = info.n_embd,
-        .n_rows = info.n_expert,
-        .row_bytes = info.n_embd / traits.block_size * traits.type_size,
-    };
-    const std::pair<std::vector<cpu::WeightMatrix>*, const char*> parts[] = {
-        {&experts.gate, "ffn_gate_exps.weight"},
-        {&experts.up, "ffn_up_exps.weight"},
-        {&experts.down, "ffn_down_exps.weight"},
-    };
-    for (const auto& [target, name] : parts) {
-        const bool down = target == &experts.down;
-        auto bound = bind_expert_matrices(file, prefix + name, down ? info.n_ff_exp : info.n_embd,
-                                          down ? info.n_embd : info.n_ff_exp, info.n_expert);
-        if (!bound) {
-            return std::unexpected(bound.error());
-        }
-        *target = std::move(*bound);
+    experts.router = *router;
+    if (auto bound = bind_gate_up(file, info, prefix, experts); !bound) {
+        return std::unexpected(bound.error());
     }
+    auto down = bind_expert_matrices(file, prefix + "ffn_down_exps.weight", info.n_ff_exp,
+                                     info.n_embd, info.n_expert);
+    if (!down) {
+        return std::unexpected(down.error());
+    }
+    experts.down = std::move(*down);
     if (biases) {
         if (auto bound = bind_biases(file, info, prefix, experts); !bound) {
+            return std::unexpected(bound.error());
+        }
+    }
+    if (shared) {
+        if (auto bound = bind_shared_expert(file, info, prefix, experts); !bound) {
             return std::unexpected(bound.error());
         }
     }

@@ -1,5 +1,6 @@
-// A mixture-of-experts layer's weights (qwen3moe, llama with experts): the router and, for
-// each of the three 3-D expert tensors, one matrix view per expert into the mapping.
+// A mixture-of-experts layer's weights (qwen3moe, llama with experts, qwen35moe): the router
+// and, for each of the three 3-D expert tensors, one matrix view per expert into the mapping;
+// qwen35moe's shared expert and its gate.
 #pragma once
 
 #include "cpu/matmul.h"
@@ -23,8 +24,15 @@ struct ExpertWeights {
     std::vector<float> gate_bias;   // (n_expert, n_ff_exp)
     std::vector<float> up_bias;     // (n_expert, n_ff_exp)
     std::vector<float> down_bias;   // (n_expert, n_embd)
+    // qwen35moe's shared expert (no data elsewhere): a SwiGLU feed-forward every token goes
+    // through, its output scaled by sigmoid(shared_gate_inp · h) and added to the routed sum.
+    cpu::WeightMatrix shared_gate_inp; // (1, n_embd): ffn_gate_inp_shexp
+    cpu::WeightMatrix shared_gate;     // (n_ff_shexp, n_embd): ffn_gate_shexp
+    cpu::WeightMatrix shared_up;       // (n_ff_shexp, n_embd): ffn_up_shexp
+    cpu::WeightMatrix shared_down;     // (n_embd, n_ff_shexp): ffn_down_shexp
 
     bool empty() const { return gate.empty(); }
+    bool has_shared_expert() const { return shared_gate.data != nullptr; }
     // Bytes of one expert's three matrices: what routing a token to it reads.
     uint64_t bytes_per_expert() const;
 };
@@ -36,14 +44,17 @@ inline bool uses_experts(const ArchTraits& arch, const ModelInfo& info) {
 }
 
 // Checks the expert hyper-parameters an architecture with experts needs (a count, the
-// number used, a width), before anything is sized from them; `bad_format` naming the key.
-Result<void> check_expert_hparams(const ModelInfo& info);
+// number used, a width; the shared expert's width where it has one), before anything is sized
+// from them; `bad_format` naming the key.
+Result<void> check_expert_hparams(const ModelInfo& info, const ArchTraits& arch);
 
 // Binds layer `prefix`'s router and expert tensors (`blk.N.`), checking each one's shape
-// (router [n_embd, n_expert]; gate/up [n_embd, n_ff_exp, n_expert]; down [n_ff_exp, n_embd,
-// n_expert]; with `biases`, the router's [n_expert], gate/up's [n_ff_exp, n_expert] and down's
-// [n_embd, n_expert]) and type; `bad_format` or `unsupported` naming the tensor.
+// (router [n_embd, n_expert]; gate/up [n_embd, n_ff_exp, n_expert], or one fused gate_up
+// [n_embd, 2 × n_ff_exp, n_expert]; down [n_ff_exp, n_embd, n_expert]; with `biases`, the
+// router's [n_expert], gate/up's [n_ff_exp, n_expert] and down's [n_embd, n_expert]; with
+// `shared`, the shared expert's gate/up [n_embd, n_ff_shexp], down [n_ff_shexp, n_embd] and
+// gate input [n_embd]) and type; `bad_format` or `unsupported` naming the tensor.
 Result<ExpertWeights> bind_experts(const GgufFile& file, const ModelInfo& info,
-                                   const std::string& prefix, bool biases);
+                                   const std::string& prefix, bool biases, bool shared);
 
 } // namespace hearth
