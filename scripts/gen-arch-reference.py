@@ -743,9 +743,9 @@ GEMMA4_MODELS = [
     # F32 they stay within 0.5% (the F16 KV cache and the GeLU table still round).
     dict(name="gemma4", arch="gemma4", write=write_gemma4, wtype=QT.F32,
          sliding=[True, False, True, False], n_shared=2, n_embd_per_layer=8, n_ff=64,
-         swa_heads=(16, 2), full_heads=(32, 1), sliding_window=8,
+         swa_heads=(16, 2), full_heads=(32, 2), sliding_window=8,
          about="gemma4: sliding layers (heads of 16, 2 KV heads, window 8, base 1e4) and global "
-               "ones (heads of 32, 1 KV head, V = K, rope_freqs over a quarter, base 1e6), "
+               "ones (heads of 32, 2 KV heads, V = K, rope_freqs over a quarter, base 1e6), "
                "layers 2-3 reading layers 0-1's caches with double-wide feed-forwards, "
                "per-layer embeddings of 8, layer output scales, V norm, logits soft-capped "
                "at 30, F32 matrices"),
