@@ -345,6 +345,11 @@ Result<void> Forward::run_from(std::span<const BatchToken> batch, uint32_t first
     }
     ensure_capacity(batch.size());
     std::copy_n(residual, batch.size() * m_.info.n_embd, x_.data());
+    if (first_layer == 0) { // the residual is the embeddings
+        if (auto ok = gemma4_per_layer_inputs(batch); !ok) {
+            return ok;
+        }
+    }
     run_layers(batch, first_layer, m_.info.n_layer);
     output_head(batch, logits);
     return {};
