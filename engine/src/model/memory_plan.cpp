@@ -66,6 +66,8 @@ MemoryPlan plan_memory(const ModelInfo& info, const MemoryPlanOptions& options) 
             : 2 * la.conv_channels() + 2ull * la.d_inner + 2ull * la.n_v_heads;
     uint64_t per_token = 3ull * info.n_embd + q_width + kv_width + 2ull * info.n_ff +
                          recurrent_width + (info.recurrent_layers.empty() ? 0 : q_width);
+    // gemma4's per-layer embedding inputs: looked up, projected and combined, every layer's.
+    per_token += 3ull * info.n_layer * info.n_embd_per_layer;
     if (info.n_expert > 0) {
         // The routed feed-forward: router probabilities, the gathered input, an expert's gate
         // and up, and each routed slot's output (cpu/moe_ffn.h).
