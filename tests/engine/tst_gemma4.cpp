@@ -47,6 +47,10 @@ private slots:
         QCOMPARE(info.head_dim_k, 32u);
         QCOMPARE(info.n_ff, 128u);
         QCOMPARE(info.n_embd_per_layer, 8u);
+        // A token reads one row of per_layer_token_embd (268 rows of 4 × 8 floats), not all.
+        const GgufTensorInfo* table = m_model->file().find_tensor("per_layer_token_embd.weight");
+        QVERIFY(table);
+        QVERIFY(info.active_weight_bytes < info.weights_bytes - table->n_bytes + 32 * 4 + 1);
     }
 
     void memory_counts_only_the_layers_that_keep_a_cache() {

@@ -421,6 +421,10 @@ void count_active(ModelInfo& info, const GgufTensorInfo& tensor, bool tied_outpu
     if (tensor.dims.size() < 2) {
         return;
     }
+    if (tensor.name == "per_layer_token_embd.weight") { // gemma4: a row looked up per token
+        add(info.active_weight_bytes, tensor.n_bytes / (tensor.dims[1] ? tensor.dims[1] : 1));
+        return;
+    }
     if (tensor.name == "token_embd.weight") {
         const uint64_t n_rows = tensor.dims[1] ? tensor.dims[1] : 1;
         add(info.active_weight_bytes, tied_output ? tensor.n_bytes : 0);
