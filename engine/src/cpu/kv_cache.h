@@ -15,7 +15,9 @@ namespace hearth::cpu {
 // cell: k: (n_layer - first_layer, n_ctx, n_head_kv × head_dim_k),
 // v: (n_layer - first_layer, n_ctx, n_head_kv × head_dim_v), each row F16 values or Q8_0
 // blocks of 32 (then the widths are multiples of 32). V is kept cell by cell, not
-// transposed, as llama.cpp keeps it for flash attention.
+// transposed, as llama.cpp keeps it for flash attention. Built from a ModelInfo, each layer's
+// rows have that layer's widths (gemma4), and a layer that shares an earlier layer's cache
+// reads (and must not write) that layer's cells.
 //
 // A first layer above 0 is for a partially offloaded sequence: the GPU keeps the cells of
 // layers [0, first_layer), the CPU only the rest. Cells are still addressed by absolute
