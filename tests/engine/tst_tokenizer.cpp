@@ -428,6 +428,12 @@ private slots:
         QVERIFY2(tok.has_value(), tok ? "" : tok.error().message.c_str());
         const QJsonArray cases = read_json(tok_dir() / "gemma4-tiny.ref.json")["cases"].toArray();
         QVERIFY(cases.size() >= 6);
+        // llama.cpp's end of generation for Gemma 4: <eos>, <turn|>, <|tool_response>.
+        QVERIFY(tok->is_end_of_generation(1));
+        QVERIFY(tok->is_end_of_generation(5));
+        QCOMPARE(tok->eot_id(), std::optional<int32_t>(5));
+        QVERIFY(!tok->is_end_of_generation(4)); // <|turn>
+        QVERIFY(tok->add_bos());
         for (const auto& value : cases) {
             const QJsonObject c = value.toObject();
             const std::string text = c["text"].toString().toStdString();

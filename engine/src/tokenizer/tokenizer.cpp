@@ -145,6 +145,16 @@ Result<void> Tokenizer::Impl::finish() {
             }
         }
     }
+    if (spm_style) { // gemma4: a turn ends at <turn|>, a tool call at <|tool_response>
+        for (const char* name : {"<turn|>", "<|tool_response>"}) {
+            if (auto it = text_to_id.find(name); it != text_to_id.end()) {
+                eog[static_cast<size_t>(it->second)] = 1;
+            }
+        }
+        if (auto it = text_to_id.find("<turn|>"); it != text_to_id.end()) {
+            eot = it->second;
+        }
+    }
     for (const char* shown : {"<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"}) {
         if (auto it = text_to_id.find(shown); it != text_to_id.end()) {
             types[static_cast<size_t>(it->second)] = TokenType::user_defined;
