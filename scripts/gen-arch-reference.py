@@ -713,6 +713,112 @@ QWEN35MOE_MODELS = [
 ]
 
 
+# Issue 17's Gemma 4 (src/models/gemma4.cpp). Appended after every other list, so that the
+# models above keep their seeds (SEED + 1 + index).
+def write_gemma4(spec: dict, path: pathlib.Path, rng: np.random.Generator):
+    """gemma4: sliding layers with smaller heads and more KV heads than the global ones, the
+    global layers' V taken from K (no attn_v) and rotated with rope_freqs (a quarter of the
+    pairs, the rest frozen by factors of 1e30, as Gemma 4's proportional RoPE), the last
+    `n_shared` layers reading the cache of the last earlier layer of their kind (with a
+    double-wide feed-forward), per-layer token embeddings, a per-layer output scale and the
+    final logit soft-cap."""
+    sliding, n_shared, n_epl = spec["sliding"], spec["n_shared"], spec["n_embd_per_layer"]
+    n_layer = len(sliding)
+    (hd_swa, kv_swa), (hd_full, kv_full) = spec["swa_heads"], spec["full_heads"]
+    n_ff = [spec["n_ff"] * (2 if il >= n_layer - n_shared else 1) for il in range(n_layer)]
+    writer = gguf.GGUFWriter(path, "gemma4")
+    writer.add_name(spec["name"])
+    writer.add_file_type({QT.F32: gguf.LlamaFileType.ALL_F32,
+                          QT.F16: gguf.LlamaFileType.MOSTLY_F16}[spec["wtype"]])
+    writer.add_context_length(N_CTX_TRAIN)
+    writer.add_embedding_length(N_EMBD)
+    writer.add_block_count(n_layer)
+    writer.add_feed_forward_length(n_ff)
+    writer.add_head_count(N_HEAD)
+    writer.add_head_count_kv([kv_swa if s else kv_full for s in sliding])
+    writer.add_key_length(hd_full)
+    writer.add_value_length(hd_full)
+    writer.add_key_length_swa(hd_swa)
+    writer.add_value_length_swa(hd_swa)
+    writer.add_rope_dimension_count(hd_full)
+    writer.add_rope_dimension_count_swa(hd_swa)
+    writer.add_layer_norm_rms_eps(1e-6)
+    writer.add_rope_freq_base(1000000.0)
+    writer.add_rope_freq_base_swa(10000.0)
+    writer.add_sliding_window(spec["sliding_window"])
+    writer.add_sliding_window_pattern(sliding)
+    writer.add_shared_kv_layers(n_shared)
+    writer.add_embedding_length_per_layer_input(n_epl)
+    writer.add_final_logit_softcapping(30.0)
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("gpt-2")
+    writer.add_token_list(TOKENS_TEXT)
+    writer.add_token_types(TOKEN_TYPES)
+    writer.add_token_merges(MERGES)
+    writer.add_bos_token_id(BOS_ID)
+    writer.add_eos_token_id(EOS_ID)
+    writer.add_add_bos_token(False)
+
+    # Gemma 4 does not scale the scores (its q/k norms do): norm weights of head_dim^-1/4
+    # keep them of std ~1, as the other models' are (the script's scales, above).
+    w = Weights(rng, writer, spec["wtype"])
+    w.matrix("token_embd.weight", N_VOCAB, N_EMBD, 0.1, QT.F32)
+    w.vector("output_norm.weight", N_EMBD, 1.0, 0.1)
+    if n_epl:
+        w.matrix("per_layer_token_embd.weight", N_VOCAB, n_epl * n_layer, 0.5)
+        w.matrix("per_layer_model_proj.weight", n_epl * n_layer, N_EMBD, 0.15)
+        w.vector("per_layer_proj_norm.weight", n_epl, 1.0, 0.1)
+    factors = np.full(hd_full // 2, 1e30, dtype=np.float32)
+    factors[: hd_full // 8] = 1.0
+    writer.add_tensor("rope_freqs.weight", factors)
+    for il in range(n_layer):
+        p = f"blk.{il}."
+        hd, n_kv = (hd_swa, kv_swa) if sliding[il] else (hd_full, kv_full)
+        owns_kv = il < n_layer - n_shared
+        w.vector(p + "attn_norm.weight", N_EMBD, 1.0, 0.1)
+        w.matrix(p + "attn_q.weight", N_HEAD * hd, N_EMBD, 0.15)
+        if owns_kv:
+            w.matrix(p + "attn_k.weight", n_kv * hd, N_EMBD, 0.15)
+            if sliding[il]:
+                w.matrix(p + "attn_v.weight", n_kv * hd, N_EMBD, 0.1)
+            w.vector(p + "attn_k_norm.weight", hd, hd ** -0.25, 0.05)
+        w.vector(p + "attn_q_norm.weight", hd, hd ** -0.25, 0.05)
+        w.matrix(p + "attn_output.weight", N_EMBD, N_HEAD * hd, 0.1)
+        w.vector(p + "post_attention_norm.weight", N_EMBD, 1.0, 0.1)
+        w.vector(p + "ffn_norm.weight", N_EMBD, 1.0, 0.1)
+        w.matrix(p + "ffn_gate.weight", n_ff[il], N_EMBD, 0.15)
+        w.matrix(p + "ffn_up.weight", n_ff[il], N_EMBD, 0.15)
+        w.matrix(p + "ffn_down.weight", N_EMBD, n_ff[il], 0.1)
+        w.vector(p + "post_ffw_norm.weight", N_EMBD, 1.0, 0.1)
+        if n_epl:
+            w.matrix(p + "inp_gate.weight", n_epl, N_EMBD, 0.15)
+            w.matrix(p + "proj.weight", N_EMBD, n_epl, 0.15)
+            w.vector(p + "post_norm.weight", N_EMBD, 1.0, 0.1)
+        writer.add_tensor(p + "layer_output_scale.weight",
+                          rng.uniform(0.5, 1.0, 1).astype(np.float32))
+
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+GEMMA4_MODELS = [
+    # F32 matrices: no activation is rounded to F16 before a product. With F16 matrices the
+    # logits agree bit for bit until one rounding lands the other way, and then, through the
+    # unscaled attention and the per-layer embeddings' gating, by up to 3% of the spread; in
+    # F32 they stay within 0.5% (the F16 KV cache and the GeLU table still round).
+    dict(name="gemma4", arch="gemma4", write=write_gemma4, wtype=QT.F32,
+         sliding=[True, False, True, False], n_shared=2, n_embd_per_layer=8, n_ff=64,
+         swa_heads=(16, 2), full_heads=(32, 2), sliding_window=8,
+         about="gemma4: sliding layers (heads of 16, 2 KV heads, window 8, base 1e4) and global "
+               "ones (heads of 32, 2 KV heads, V = K, rope_freqs over a quarter, base 1e6), "
+               "layers 2-3 reading layers 0-1's caches with double-wide feed-forwards, "
+               "per-layer embeddings of 8, layer output scales, V norm, logits soft-capped "
+               "at 30, F32 matrices"),
+]
+
+
 def llama_logits(path: pathlib.Path, tokens: list[int], q8_0_cache: bool = False,
                  n_batch: int = 64) -> np.ndarray:
     """q8_0_cache: a Q8_0 KV cache, which llama.cpp runs only with flash attention."""
@@ -765,7 +871,8 @@ def main() -> int:
         old = json.loads((OUT / "index.json").read_text())
         assert old["tokens"] == tokens and old["n_vocab"] == N_VOCAB
         kept = {m["name"]: m for m in old["models"]}
-    for i, spec in enumerate(MODELS + LOWBIT_MODELS + HYBRID_MODELS + QWEN35MOE_MODELS):
+    for i, spec in enumerate(MODELS + LOWBIT_MODELS + HYBRID_MODELS + QWEN35MOE_MODELS
+                                     + GEMMA4_MODELS):
         if args.only and spec["name"] not in args.only:
             if spec["name"] in kept:
                 index["models"].append(kept[spec["name"]])

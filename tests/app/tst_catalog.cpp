@@ -79,6 +79,7 @@ private slots:
         QVERIFY(architectures.contains(QSet<QString>({"llama", "qwen2", "qwen3", "gemma3"})));
         QCOMPARE(findCatalogEntry(*catalog, "qwen2.5-7b-instruct")->architecture, "qwen2");
         QCOMPARE(findCatalogEntry(*catalog, "gemma-3-4b-it")->architecture, "gemma3");
+        QCOMPARE(findCatalogEntry(*catalog, "gemma-4-e4b-it")->architecture, "gemma4");
         QCOMPARE(findCatalogEntry(*catalog, "qwen3-8b")->architecture, "qwen3");
         QCOMPARE(findCatalogEntry(*catalog, "deepseek-r1-distill-qwen-7b")->architecture, "qwen2");
         // What people pick: each of these is offered.

@@ -191,8 +191,8 @@ private slots:
             }
         }
         const std::vector<std::string> wanted = {
-            "chatml",  "llama3", "llama2", "mistral", "gemma",    "phi3", "phi4",
-            "gpt-oss", "zephyr", "alpaca", "vicuna",  "deepseek", "raw"};
+            "chatml", "llama3",  "llama2", "mistral", "gemma",  "gemma4",   "phi3",
+            "phi4",   "gpt-oss", "zephyr", "alpaca",  "vicuna", "deepseek", "raw"};
         QCOMPARE(names, wanted);
         QVERIFY(!hearth::find_builtin_template("gemma")->supports_system);
         QCOMPARE(hearth::find_builtin_template("llama3")->stop.front(), std::string("<|eot_id|>"));
@@ -248,6 +248,8 @@ private slots:
                                  << "mistral";
         QTest::newRow("gemma") << QStringList{"<bos>", "<start_of_turn>", "<end_of_turn>"} << ""
                                << "gemma";
+        QTest::newRow("gemma4") << QStringList{"<bos>", "<|turn>", "<turn|>", "<|channel>"} << ""
+                                << "gemma4";
         QTest::newRow("phi3") << QStringList{"<s>", "<|user|>", "<|end|>", "<|assistant|>"} << ""
                               << "phi3";
         QTest::newRow("phi4") << QStringList{"<|endoftext|>", "<|im_start|>", "<|im_sep|>",
@@ -346,8 +348,8 @@ private slots:
     void cli_list() {
         auto r = hearth::test::run_cli({"template", "list"});
         QCOMPARE(r.exit_code, 0);
-        for (const char* name : {"chatml", "llama3", "llama2", "mistral", "gemma", "phi3", "phi4",
-                                 "zephyr", "alpaca", "vicuna", "deepseek", "raw"}) {
+        for (const char* name : {"chatml", "llama3", "llama2", "mistral", "gemma", "gemma4", "phi3",
+                                 "phi4", "zephyr", "alpaca", "vicuna", "deepseek", "raw"}) {
             QVERIFY2(r.out.contains(QByteArray(name) + " "), name);
         }
     }

@@ -186,6 +186,26 @@ private slots:
             QCOMPARE(cut.error().code, ErrorCode::unsupported);
             return;
         }
+        if (m.info.n_embd_per_layer > 0) {
+            // gemma4's per-layer embeddings come from layer 0's input, which a device running
+            // the upper layers does not have: a cut above 0 is refused (CUDA refuses gemma4).
+            cpu::KvCache cache(m.info, 8, type);
+            const std::vector<cpu::BatchToken> batch = {
+                {.token = prompt[0], .pos = 0, .cache = &cache, .want_logits = true}};
+            std::vector<float> residual(m.info.n_embd), logits(n_vocab);
+            cpu::Forward forward(m);
+            QVERIFY(forward.run_to(batch, 1, residual.data()));
+            auto cut = forward.run_from(batch, 1, residual.data(), logits.data());
+            QVERIFY(!cut);
+            QCOMPARE(cut.error().code, ErrorCode::unsupported);
+            // From layer 0 (the embeddings) a second Forward gives run()'s logits.
+            std::vector<float> ran(n_vocab);
+            QVERIFY(cpu::Forward(m).run(batch, ran.data()));
+            QVERIFY(forward.embed(batch, residual.data()));
+            QVERIFY(cpu::Forward(m).run_from(batch, 0, residual.data(), logits.data()));
+            QVERIFY(std::memcmp(ran.data(), logits.data(), n_vocab * sizeof(float)) == 0);
+            return;
+        }
 
         // The reference: run() throughout, decoding greedily.
         std::vector<int32_t> decode;

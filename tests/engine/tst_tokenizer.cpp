@@ -419,6 +419,40 @@ private slots:
         QCOMPARE(*tok->encode("ba<s>", {false, true}), (std::vector<int32_t>{1, 0, 3}));
     }
 
+    void gemma4_matches_llama_cpp() {
+        // Gemma 4's SentencePiece-style BPE (`tokenizer.ggml.model = "gemma4"`) on a tiny
+        // vocabulary (scripts/gen-gemma4-tokenizer-reference.py): spaces as U+2581, merges over
+        // UTF-8 characters, newline runs kept whole when they are tokens, <0xNN> for a
+        // character without a token, special tokens parsed, BOS always added; llama.cpp's ids.
+        auto tok = Tokenizer::from_gguf_file(tok_dir() / "gemma4-tiny-vocab.gguf");
+        QVERIFY2(tok.has_value(), tok ? "" : tok.error().message.c_str());
+        const QJsonArray cases = read_json(tok_dir() / "gemma4-tiny.ref.json")["cases"].toArray();
+        QVERIFY(cases.size() >= 6);
+        // llama.cpp's end of generation for Gemma 4: <eos>, <turn|>, <|tool_response>.
+        QVERIFY(tok->is_end_of_generation(1));
+        QVERIFY(tok->is_end_of_generation(5));
+        QCOMPARE(tok->eot_id(), std::optional<int32_t>(5));
+        QVERIFY(!tok->is_end_of_generation(4)); // <|turn>
+        QVERIFY(tok->add_bos());
+        for (const auto& value : cases) {
+            const QJsonObject c = value.toObject();
+            const std::string text = c["text"].toString().toStdString();
+            std::vector<int32_t> expected;
+            for (const auto& id : c["ids"].toArray()) {
+                expected.push_back(id.toInt());
+            }
+            auto ids = tok->encode(text, {.add_special = true, .parse_special = true});
+            QVERIFY2(ids.has_value(), text.c_str());
+            QCOMPARE(*ids, expected);
+            // Decoding gives the text back (llama.cpp's detokenizer leaves control tokens out,
+            // so the case with them is not compared).
+            if (c["detokenized"].toString().toStdString() == text) {
+                const std::vector<int32_t> body(ids->begin() + 1, ids->end());
+                QCOMPARE(tok->decode(body), text);
+            }
+        }
+    }
+
     void invalid_utf8() {
         HEARTH_REQUIRE_DEFAULT_MODEL(model);
         auto tok = Tokenizer::from_gguf_file(model);

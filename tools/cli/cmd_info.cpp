@@ -8,6 +8,7 @@
 #include "hearth/memory_plan.h"
 #include "hearth/model_info.h"
 #include "json_output.h"
+#include "layer_kinds.h"
 
 #include <charconv>
 #include <cstdio>
@@ -163,6 +164,9 @@ nlohmann::json to_json(const ModelInfo& info, const MemoryPlan& plan, const Gguf
         out["gpu_unavailable"] = devices.error().message;
     }
     out["gpus"] = gpus;
+    if (!info.layer_shapes.empty()) {
+        out["memory"]["layer_kinds"] = layer_kinds_json(info); // gemma4
+    }
     if (host) {
         out["memory"]["host_total_bytes"] = host->total_bytes;
         out["memory"]["host_available_bytes"] = host->available_bytes;
@@ -203,7 +207,9 @@ void print_text(const ModelInfo& info, const MemoryPlan& plan, const GgufFile& f
                         la.d_state));
     }
     row("embedding size", std::to_string(info.n_embd));
-    row("attention heads", fmt::format("{} (KV heads {})", info.n_head, info.n_head_kv));
+    // gemma4's layers differ: the largest, with each kind under "memory".
+    const char* largest = info.layer_shapes.empty() ? "" : ", the largest layer's";
+    row("attention heads", fmt::format("{} (KV heads {}{})", info.n_head, info.n_head_kv, largest));
     row("head size", info.head_dim_k == info.head_dim_v
                          ? std::to_string(info.head_dim_k)
                          : fmt::format("K {} / V {}", info.head_dim_k, info.head_dim_v));
@@ -269,11 +275,18 @@ void print_text(const ModelInfo& info, const MemoryPlan& plan, const GgufFile& f
         info.n_expert > 0
             ? fmt::format("  (the experts at {} of {})", info.n_expert_used, info.n_expert).c_str()
             : "");
-    std::printf("  KV cache per token     %s  (2 × %u %slayers × %u KV heads × %u head size × 2 "
-                "bytes, F16)\n",
-                format_bytes(plan.kv_bytes_per_token).c_str(), plan.n_attention_layers,
-                n_recurrent > 0 ? "attention " : "", info.n_head_kv,
-                (info.head_dim_k + info.head_dim_v) / 2);
+    if (info.layer_shapes.empty()) {
+        std::printf(
+            "  KV cache per token     %s  (2 × %u %slayers × %u KV heads × %u head size × 2 "
+            "bytes, F16)\n",
+            format_bytes(plan.kv_bytes_per_token).c_str(), plan.n_attention_layers,
+            n_recurrent > 0 ? "attention " : "", info.n_head_kv,
+            (info.head_dim_k + info.head_dim_v) / 2);
+    } else { // gemma4: each kind of layer at its own sizes
+        std::printf("  KV cache per token     %s  (F16)\n",
+                    format_bytes(plan.kv_bytes_per_token).c_str());
+        print_layer_kinds(info);
+    }
     std::printf("  KV cache               %s  (%u tokens)\n",
                 format_bytes(static_cast<double>(plan.kv_bytes)).c_str(), plan.n_ctx);
     if (n_recurrent > 0) {

@@ -53,6 +53,28 @@ struct LinearAttentionInfo {
     uint64_t ssm_state_floats() const { return uint64_t{n_v_heads} * d_state * d_state; }
 };
 
+// One layer's attention and feed-forward sizes, for models whose layers differ (gemma4: the
+// sliding-window layers have other head sizes and KV head counts than the global ones, and
+// its last layers attend to an earlier layer's KV cache instead of writing their own).
+struct LayerShape {
+    uint32_t n_head = 0;
+    uint32_t n_head_kv = 0;
+    uint32_t head_dim = 0; // key and value size per head (equal in gemma4)
+    uint32_t n_rot = 0;
+    uint32_t n_ff = 0;
+    bool sliding = false;
+    uint32_t kv_layer = 0; // the layer whose KV cache it attends to: itself or an earlier one
+    uint64_t kv_width() const { return uint64_t{n_head_kv} * head_dim; }
+};
+
+// The attention sizes of one layer.
+struct AttentionDims {
+    uint32_t n_head = 0;
+    uint32_t n_head_kv = 0;
+    uint32_t head_dim_k = 0;
+    uint32_t head_dim_v = 0;
+};
+
 struct ModelInfo {
     std::string architecture; // general.architecture: llama, qwen2, gemma3, ...
     std::string name;         // general.name, or empty
@@ -109,6 +131,20 @@ struct ModelInfo {
     LinearAttentionInfo linear_attention;
     // rope.dimension_sections (qwen35's multi-section RoPE); all 0 when absent.
     std::array<uint32_t, 4> rope_sections{};
+
+    // gemma4: each layer's sizes (n_head, n_head_kv, head_dim_k/v, n_rot and n_ff above are
+    // then the largest, which size the buffers); empty for models whose layers are alike.
+    std::vector<LayerShape> layer_shapes;
+    uint32_t n_embd_per_layer = 0; // gemma4: width of each layer's own token embedding; 0: none
+
+    // The layer whose KV cache `layer` attends to (itself unless gemma4 shares a cache).
+    uint32_t kv_layer(uint32_t layer) const {
+        return layer < layer_shapes.size() ? layer_shapes[layer].kv_layer : layer;
+    }
+    // A layer's attention sizes: its own (layer_shapes) or the model's.
+    AttentionDims attention_dims(uint32_t layer) const;
+    // KV elements (keys and values) one token adds to the caches of all layers that own one.
+    uint64_t kv_elements_per_token() const;
 
     bool is_recurrent(uint32_t layer) const {
         return layer < recurrent_layers.size() && recurrent_layers[layer];

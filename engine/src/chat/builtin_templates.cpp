@@ -51,6 +51,7 @@ const Signature kSignatures[] = {
     {{"<|start_header_id|>"}, "llama3"},
     {{"<|im_start|>", "<|im_sep|>"}, "phi4"},
     {{"<|im_start|>"}, "chatml"},
+    {{"<|turn>", "<turn|>"}, "gemma4"},
     {{"<start_of_turn>"}, "gemma"},
     {{"<|user|>", "<|end|>"}, "phi3"},
     {{"<｜User｜>"}, "deepseek"},

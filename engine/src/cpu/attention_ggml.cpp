@@ -26,13 +26,14 @@ void attention_ggml(const Model::Impl& m, uint32_t layer, std::span<const BatchT
                     const float* q_all, float* attn_out) {
     constexpr uint32_t kKvPad = 32; // llama_kv_cache::get_padding without flash attention
     const ModelInfo& info = m.info;
-    const int n_head = static_cast<int>(info.n_head);
-    const int head_dim_k = static_cast<int>(info.head_dim_k);
-    const int head_dim_v = static_cast<int>(info.head_dim_v);
-    const int group = n_head / static_cast<int>(info.n_head_kv);
+    const AttentionDims dims = info.attention_dims(layer); // gemma4's differ by layer
+    const int n_head = static_cast<int>(dims.n_head);
+    const int head_dim_k = static_cast<int>(dims.head_dim_k);
+    const int head_dim_v = static_cast<int>(dims.head_dim_v);
+    const int group = n_head / static_cast<int>(dims.n_head_kv);
     const size_t q_width = size_t(n_head) * head_dim_k;
     const size_t o_width = size_t(n_head) * head_dim_v;
-    const int64_t v_width = int64_t(info.n_head_kv) * head_dim_v; // cache stride between cells
+    const int64_t v_width = int64_t(dims.n_head_kv) * head_dim_v; // cache stride between cells
     const float scale = m.attn_scale;
     const bool sliding = m.layers[layer].sliding && info.sliding_window > 0;
     const float* sinks =

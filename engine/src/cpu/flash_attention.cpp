@@ -58,10 +58,11 @@ void mad_q8_0_portable(int64_t n, const quant::BlockQ8_0* v, float w, float* acc
 void attention_flash_q8_0(const Model::Impl& m, uint32_t layer, std::span<const BatchToken> batch,
                           const float* q_all, float* attn_out) {
     const ModelInfo& info = m.info;
-    const int n_head = static_cast<int>(info.n_head);
-    const int head_dim_k = static_cast<int>(info.head_dim_k);
-    const int head_dim_v = static_cast<int>(info.head_dim_v);
-    const int group = n_head / static_cast<int>(info.n_head_kv);
+    const AttentionDims dims = info.attention_dims(layer); // gemma4's differ by layer
+    const int n_head = static_cast<int>(dims.n_head);
+    const int head_dim_k = static_cast<int>(dims.head_dim_k);
+    const int head_dim_v = static_cast<int>(dims.head_dim_v);
+    const int group = n_head / static_cast<int>(dims.n_head_kv);
     const size_t q_width = size_t(n_head) * head_dim_k;
     const size_t o_width = size_t(n_head) * head_dim_v;
     const float scale = m.attn_scale;

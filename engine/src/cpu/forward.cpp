@@ -26,6 +26,7 @@
 #include "cpu/ggml_numerics.h"
 #include "cpu/matmul.h"
 #include "cpu/rms_norm.h"
+#include "cpu/rope.h"
 #include "cpu/soft_cap.h"
 #include "hearth/quant.h"
 #include "model/model_impl.h"
@@ -57,103 +58,6 @@ float gelu_tanh(float x) {
     const float h = fp16_to_fp32(fp32_to_fp16(x));
     return fp16_to_fp32(
         fp32_to_fp16(0.5f * h * (1.0f + std::tanh(kSqrt2OverPi * h * (1.0f + kCoef * h * h)))));
-}
-
-// Rotation angles for one position, as ggml's rope cache: theta_i = pos · base^(-2i/n_rot)
-// (by repeated multiplication), divided by a frequency factor when the model has them,
-// then linear or YaRN scaling.
-struct RopeParams {
-    int n_rot = 0;
-    float freq_base = 10000.0f;
-    float freq_scale = 1.0f;
-    float ext_factor = 0.0f;
-    float attn_factor = 1.0f;
-    float corr_low = 0.0f, corr_high = 0.0f;
-    const float* freq_factors = nullptr;
-    // qwen35's multi-section RoPE: the pairs whose section has position 0 for text (1 each).
-    const uint8_t* at_position_zero = nullptr;
-};
-
-float yarn_ramp(float low, float high, int i0) {
-    const float y = (static_cast<float>(i0 / 2) - low) / std::max(0.001f, high - low);
-    return 1.0f - std::min(1.0f, std::max(0.0f, y));
-}
-
-void rope_angles(const RopeParams& p, uint32_t pos, float* cos_out, float* sin_out) {
-    const float theta_scale = std::pow(p.freq_base, -2.0f / static_cast<float>(p.n_rot));
-    float theta = static_cast<float>(pos);
-    for (int i0 = 0; i0 < p.n_rot; i0 += 2) {
-        const float factor = p.freq_factors ? p.freq_factors[i0 / 2] : 1.0f;
-        const bool at_zero = p.at_position_zero && p.at_position_zero[i0 / 2];
-        const float theta_extrap = (at_zero ? 0.0f : theta) / factor;
-        const float theta_interp = p.freq_scale * theta_extrap;
-        float angle = theta_interp;
-        float mscale = p.attn_factor;
-        if (p.ext_factor != 0.0f) {
-            const float ramp_mix = yarn_ramp(p.corr_low, p.corr_high, i0) * p.ext_factor;
-            angle = theta_interp * (1 - ramp_mix) + theta_extrap * ramp_mix;
-            mscale *= 1.0f + 0.1f * std::log(1.0f / p.freq_scale);
-        }
-        cos_out[i0 / 2] = std::cos(angle) * mscale;
-        sin_out[i0 / 2] = std::sin(angle) * mscale;
-        theta *= theta_scale;
-    }
-}
-
-// fused: ggml's CPU build (compiled with FMA) contracts its rotation into
-// fma(x0, cos, -(x1·sin)) and fma(x0, sin, x1·cos); at the avx2 level we do the same so the
-// rotated q and k keep ggml's bits.
-void apply_rope(float* x, int n_heads, int head_dim, int n_rot, RopeLayout layout,
-                const float* cos_t, const float* sin_t, bool fused) {
-    for (int h = 0; h < n_heads; ++h) {
-        float* v = x + static_cast<size_t>(h) * head_dim;
-        for (int i = 0; i < n_rot / 2; ++i) {
-            const int a = layout == RopeLayout::normal ? 2 * i : i;
-            const int b = layout == RopeLayout::normal ? 2 * i + 1 : i + n_rot / 2;
-            const float x0 = v[a];
-            const float x1 = v[b];
-            if (fused) {
-                v[a] = std::fma(x0, cos_t[i], -(x1 * sin_t[i]));
-                v[b] = std::fma(x0, sin_t[i], x1 * cos_t[i]);
-            } else {
-                v[a] = x0 * cos_t[i] - x1 * sin_t[i];
-                v[b] = x0 * sin_t[i] + x1 * cos_t[i];
-            }
-        }
-    }
-}
-
-RopeParams rope_params(const Model::Impl& m, bool sliding_layer) {
-    const ModelInfo& info = m.info;
-    RopeParams p;
-    p.n_rot = static_cast<int>(info.n_rot);
-    p.freq_base = static_cast<float>(sliding_layer ? m.rope_freq_base_swa : info.rope_freq_base);
-    p.freq_factors = m.rope_freq_factors.empty() ? nullptr : m.rope_freq_factors.data();
-    p.attn_factor = m.rope_attn_factor;
-    p.at_position_zero = m.rope_at_position_zero.empty() ? nullptr : m.rope_at_position_zero.data();
-    const auto& scaling = info.rope_scaling;
-    if (sliding_layer && !m.arch.swa_rope_scaled) {
-        return p; // gemma3's local layers use plain RoPE at their own base
-    }
-    if ((scaling.type == "linear" || scaling.type == "yarn" || scaling.type == "longrope") &&
-        scaling.factor > 0) {
-        p.freq_scale = static_cast<float>(1.0 / scaling.factor);
-    }
-    if (scaling.type == "yarn") {
-        p.ext_factor = 1.0f;
-        const float n_ctx_orig =
-            static_cast<float>(scaling.n_ctx_orig ? scaling.n_ctx_orig : info.n_ctx_train);
-        auto corr_dim = [&](float n_rotations) {
-            return static_cast<float>(p.n_rot) *
-                   std::log(n_ctx_orig / (n_rotations * 2.0f * static_cast<float>(M_PI))) /
-                   (2.0f * std::log(p.freq_base));
-        };
-        p.corr_low =
-            std::max(0.0f, std::floor(corr_dim(static_cast<float>(scaling.yarn_beta_fast))));
-        p.corr_high = std::min(static_cast<float>(p.n_rot - 1),
-                               std::ceil(corr_dim(static_cast<float>(scaling.yarn_beta_slow))));
-    }
-    return p;
 }
 
 float round_to_f16(float x) {
@@ -257,10 +161,11 @@ void Forward::attention(uint32_t layer, std::span<const BatchToken> batch) {
         return;
     }
     const ModelInfo& info = m_.info;
-    const int n_head = static_cast<int>(info.n_head);
-    const int head_dim_k = static_cast<int>(info.head_dim_k);
-    const int head_dim_v = static_cast<int>(info.head_dim_v);
-    const int group = n_head / static_cast<int>(info.n_head_kv);
+    const AttentionDims dims = info.attention_dims(layer); // gemma4's differ by layer
+    const int n_head = static_cast<int>(dims.n_head);
+    const int head_dim_k = static_cast<int>(dims.head_dim_k);
+    const int head_dim_v = static_cast<int>(dims.head_dim_v);
+    const int group = n_head / static_cast<int>(dims.n_head_kv);
     const size_t q_width = size_t(n_head) * head_dim_k;
     const size_t o_width = size_t(n_head) * head_dim_v;
     const float scale = m_.attn_scale;
@@ -402,6 +307,9 @@ Result<void> Forward::run(std::span<const BatchToken> batch, float* logits) {
     if (auto ok = embed_rows(batch, x_.data()); !ok) {
         return ok;
     }
+    if (auto ok = gemma4_per_layer_inputs(batch); !ok) {
+        return ok;
+    }
     begin_recurrent_batch(batch);
     run_layers(batch, 0, m_.info.n_layer);
     end_recurrent_batch(batch);
@@ -430,8 +338,18 @@ Result<void> Forward::run_from(std::span<const BatchToken> batch, uint32_t first
     if (auto ok = check_batch(batch, true, first_layer, m_.info.n_layer); !ok) {
         return ok;
     }
+    if (m_.info.n_embd_per_layer > 0 && first_layer > 0) {
+        return fail(ErrorCode::unsupported,
+                    "gemma4's per-layer embeddings come from layer 0's input: its layers cannot "
+                    "start from another device's residual stream");
+    }
     ensure_capacity(batch.size());
     std::copy_n(residual, batch.size() * m_.info.n_embd, x_.data());
+    if (first_layer == 0) { // the residual is the embeddings
+        if (auto ok = gemma4_per_layer_inputs(batch); !ok) {
+            return ok;
+        }
+    }
     run_layers(batch, first_layer, m_.info.n_layer);
     output_head(batch, logits);
     return {};
@@ -452,6 +370,9 @@ Result<void> Forward::run_to(std::span<const BatchToken> batch, uint32_t last_la
     if (auto ok = embed_rows(batch, x_.data()); !ok) {
         return ok;
     }
+    if (auto ok = gemma4_per_layer_inputs(batch); !ok) {
+        return ok;
+    }
     run_layers(batch, 0, last_layer);
     std::copy_n(x_.data(), batch.size() * m_.info.n_embd, residual);
     return {};
@@ -463,14 +384,16 @@ void Forward::run_layers(std::span<const BatchToken> batch, uint32_t first_layer
     const size_t n = batch.size();
     ThreadPool& pool = *m_.pool;
     const int64_t n_embd = info.n_embd;
-    const int64_t n_ff = info.n_ff;
     const float eps = static_cast<float>(info.norm_rms_eps);
     const int64_t nt = static_cast<int64_t>(n);
 
     for (uint32_t il = first_layer; il < last_layer; ++il) {
         const LayerWeights& L = m_.layers[il];
+        const int64_t n_ff = L.w_gate.n_rows; // gemma4's differ by layer
         if (info.is_recurrent(il)) {
             delta_net_block(il, batch);
+        } else if (m_.arch.gemma4_layers) {
+            gemma4_attention_block(il, batch);
         } else {
             attention_block(il, batch);
         }
@@ -491,6 +414,9 @@ void Forward::run_layers(std::span<const BatchToken> batch, uint32_t first_layer
             for (int64_t i = 0; i < n_embd; ++i) {
                 x[i] += o[i];
             }
+        }
+        if (m_.arch.gemma4_layers) {
+            gemma4_layer_output(il, n);
         }
     }
 }

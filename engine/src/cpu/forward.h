@@ -100,6 +100,12 @@ private:
     // x += out_ (post-normed where the architecture has it); h_ = rmsnorm(x) · ffn_norm.
     void add_mixer_output(uint32_t layer, size_t n_tokens);
     void ensure_capacity(size_t n_tokens);
+    // gemma4 (cpu/gemma4_layer.cpp): the batch's per-layer embedding inputs, from x_ (the
+    // scaled embeddings); a layer's attention at its own sizes (attention_block's contract);
+    // what follows its feed-forward: the per-layer embedding and the output scale, on x_.
+    Result<void> gemma4_per_layer_inputs(std::span<const BatchToken> batch);
+    void gemma4_attention_block(uint32_t layer, std::span<const BatchToken> batch);
+    void gemma4_layer_output(uint32_t layer, size_t n_tokens);
 
     const ::hearth::Model::Impl& m_;
     size_t capacity_ = 0;
@@ -112,6 +118,9 @@ private:
     MoeFeedForward moe_;                     // the expert layers' routing and buffers
     AttentionGate attn_gate_;                // qwen35's gated query
     std::unique_ptr<DeltaNet> delta_net_;    // hybrid models' recurrent layers
+    // gemma4: per-layer inputs (n_layer, n_tokens, n_embd_per_layer), their projection and
+    // looked-up rows (n_tokens, n_layer × n_embd_per_layer), a layer's gated input.
+    std::vector<float> ple_inputs_, ple_projected_, ple_gate_;
 };
 
 } // namespace hearth::cpu

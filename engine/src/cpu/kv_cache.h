@@ -3,6 +3,7 @@
 #pragma once
 
 #include "hearth/memory_plan.h"
+#include "hearth/model_info.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -14,7 +15,9 @@ namespace hearth::cpu {
 // cell: k: (n_layer - first_layer, n_ctx, n_head_kv × head_dim_k),
 // v: (n_layer - first_layer, n_ctx, n_head_kv × head_dim_v), each row F16 values or Q8_0
 // blocks of 32 (then the widths are multiples of 32). V is kept cell by cell, not
-// transposed, as llama.cpp keeps it for flash attention.
+// transposed, as llama.cpp keeps it for flash attention. Built from a ModelInfo, each layer's
+// rows have that layer's widths (gemma4), and a layer that shares an earlier layer's cache
+// reads (and must not write) that layer's cells.
 //
 // A first layer above 0 is for a partially offloaded sequence: the GPU keeps the cells of
 // layers [0, first_layer), the CPU only the rest. Cells are still addressed by absolute
@@ -26,6 +29,11 @@ public:
     KvCache(uint32_t n_layer, uint32_t n_ctx, uint32_t k_width, uint32_t v_width,
             KvCacheType type = KvCacheType::f16, uint32_t first_layer = 0,
             const std::vector<bool>& recurrent_layers = {});
+    // The cache a sequence of `info`'s model needs: each layer's own widths (gemma4's
+    // sliding and global layers differ), no cells for recurrent layers nor for a layer that
+    // attends to an earlier layer's cache (ModelInfo::kv_layer): its rows are that layer's.
+    KvCache(const ModelInfo& info, uint32_t n_ctx, KvCacheType type = KvCacheType::f16,
+            uint32_t first_layer = 0);
 
     uint32_t n_ctx() const { return n_ctx_; }
     uint32_t n_layer() const { return n_layer_; }
@@ -36,21 +44,24 @@ public:
     }
     KvCacheType type() const { return type_; }
     uint64_t bytes() const { return k_.size() + v_.size(); }
+    // The widest layer's bytes per cell (every layer's, unless they differ).
     size_t k_row_bytes() const { return k_row_; }
     size_t v_row_bytes() const { return v_row_; }
+    size_t k_row_bytes(uint32_t layer) const { return layers_[layer].k_row; }
+    size_t v_row_bytes(uint32_t layer) const { return layers_[layer].v_row; }
 
     // A cell's row as stored.
     uint8_t* k_row(uint32_t layer, uint32_t pos) {
-        return k_.data() + (size_t{slot_[layer]} * n_ctx_ + pos) * k_row_;
+        return k_.data() + layers_[layer].k_offset + size_t{pos} * layers_[layer].k_row;
     }
     uint8_t* v_row(uint32_t layer, uint32_t pos) {
-        return v_.data() + (size_t{slot_[layer]} * n_ctx_ + pos) * v_row_;
+        return v_.data() + layers_[layer].v_offset + size_t{pos} * layers_[layer].v_row;
     }
     const uint8_t* k_row(uint32_t layer, uint32_t pos) const {
-        return k_.data() + (size_t{slot_[layer]} * n_ctx_ + pos) * k_row_;
+        return k_.data() + layers_[layer].k_offset + size_t{pos} * layers_[layer].k_row;
     }
     const uint8_t* v_row(uint32_t layer, uint32_t pos) const {
-        return v_.data() + (size_t{slot_[layer]} * n_ctx_ + pos) * v_row_;
+        return v_.data() + layers_[layer].v_offset + size_t{pos} * layers_[layer].v_row;
     }
 
     // F16 caches only: the row as F16 values.
@@ -78,13 +89,26 @@ public:
     void copy_cells_from(const KvCache& other, uint32_t from, uint32_t to);
 
 private:
+    // One layer's cells: its widths, the layer that owns the cells it reads (itself, an
+    // earlier layer, or UINT32_MAX: none held) and where they start.
+    struct LayerCells {
+        uint32_t k_width = 0, v_width = 0;
+        uint32_t owner = UINT32_MAX;
+        size_t k_row = 0, v_row = 0; // bytes per cell
+        size_t k_offset = 0, v_offset = 0;
+        bool same_shape(const LayerCells& o) const {
+            return k_width == o.k_width && v_width == o.v_width && owner == o.owner;
+        }
+    };
+    // Lays out the cells of the layers [first_layer, n_layer) that own theirs, one block after
+    // another, and points the layers that share at their owner's block.
+    void allocate();
+
     uint32_t n_layer_, n_ctx_, k_width_, v_width_;
     KvCacheType type_;
     uint32_t first_layer_; // layers below it are not held (they run elsewhere)
-    size_t k_row_, v_row_; // bytes per cell
-    // Each layer's block of cells: layer - first_layer, or its rank among the attention
-    // layers held when some layers are recurrent; UINT32_MAX for a layer without cells.
-    std::vector<uint32_t> slot_;
+    size_t k_row_, v_row_; // the widest layer's bytes per cell
+    std::vector<LayerCells> layers_;
     std::vector<uint8_t> k_, v_;
 };
 

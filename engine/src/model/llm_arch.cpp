@@ -70,6 +70,16 @@ constexpr std::array kArchitectures{
                .ffn_norm = "post_attention_norm",
                .hybrid_delta_net = true,
                .shared_expert = true},
+    // Issue 17's Gemma 4 (src/models/gemma4.cpp); its files carry the sliding layers as a
+    // per-layer array, so the period is only the shape of the published models (4 + 1).
+    ArchTraits{.name = "gemma4",
+               .rope = RopeLayout::neox,
+               .activation = FfnActivation::gelu_tanh,
+               .qk_norm = true,
+               .post_norms = true,
+               .embed_scale = true,
+               .swa_period = 5,
+               .gemma4_layers = true},
 };
 
 } // namespace

@@ -73,6 +73,12 @@ struct ArchTraits {
     // qwen35moe: beside the routed experts, a shared expert every token goes through
     // (ffn_{gate,up,down}_shexp), its output scaled by sigmoid(ffn_gate_inp_shexp · h).
     bool shared_expert = false;
+    // gemma4 (src/models/gemma4.cpp): layers of their own sizes (ModelInfo::layer_shapes), the
+    // last ones reading an earlier layer's KV cache; V normed without a weight (and K's
+    // projection when attn_v is absent); attention unscaled (1, not 1/sqrt(head size)); the
+    // global layers' RoPE with frequency factors; per-layer token embeddings added after each
+    // layer's feed-forward, and a per-layer output scale (cpu/gemma4_layer.cpp).
+    bool gemma4_layers = false;
 };
 
 std::optional<ArchTraits> arch_traits(std::string_view architecture);

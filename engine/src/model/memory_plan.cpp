@@ -43,8 +43,7 @@ MemoryPlan plan_memory(const ModelInfo& info, const MemoryPlanOptions& options) 
     // Q8_0 stores 32 values in 34 bytes; F16 two bytes a value.
     const double bytes_per_element = options.kv_type == KvCacheType::q8_0 ? 34.0 / 32.0 : 2.0;
     plan.n_attention_layers = info.n_attention_layers();
-    plan.kv_bytes_per_token = static_cast<double>(plan.n_attention_layers) * info.n_head_kv *
-                              (info.head_dim_k + info.head_dim_v) * bytes_per_element;
+    plan.kv_bytes_per_token = static_cast<double>(info.kv_elements_per_token()) * bytes_per_element;
     plan.kv_bytes = saturating_bytes(plan.kv_bytes_per_token * plan.n_ctx * plan.n_seq);
     plan.recurrent_bytes_per_seq = saturating_bytes(2.0 * double(info.recurrent_state_bytes()));
     plan.recurrent_bytes =
@@ -67,6 +66,8 @@ MemoryPlan plan_memory(const ModelInfo& info, const MemoryPlanOptions& options) 
             : 2 * la.conv_channels() + 2ull * la.d_inner + 2ull * la.n_v_heads;
     uint64_t per_token = 3ull * info.n_embd + q_width + kv_width + 2ull * info.n_ff +
                          recurrent_width + (info.recurrent_layers.empty() ? 0 : q_width);
+    // gemma4's per-layer embedding inputs: looked up, projected and combined, every layer's.
+    per_token += 3ull * info.n_layer * info.n_embd_per_layer;
     if (info.n_expert > 0) {
         // The routed feed-forward: router probabilities, the gathered input, an expert's gate
         // and up, and each routed slot's output (cpu/moe_ffn.h).

@@ -4,6 +4,7 @@
 #include "cpu/repack.h"
 #include "hearth/quant.h"
 #include "model/bind_dense.h"
+#include "model/bind_gemma4.h"
 #include "model/model_impl.h"
 
 #include <algorithm>
@@ -284,7 +285,9 @@ Result<void> assign_sliding_layers(Model::Impl& m) {
 // anything is sized from the hyper-parameters.
 Result<void> check_runnable(const ModelInfo& info, const GgufFile& file) {
     const std::string arch = info.architecture + ".";
-    if (info.n_head_kv > info.n_head || info.n_head % info.n_head_kv != 0) {
+    // gemma4's heads are checked layer by layer (read_gemma4_layer_shapes).
+    if (info.layer_shapes.empty() &&
+        (info.n_head_kv > info.n_head || info.n_head % info.n_head_kv != 0)) {
         return fail(ErrorCode::bad_format,
                     fmt::format("{}attention.head_count {} is not a multiple of "
                                 "{}attention.head_count_kv {}: the attention heads cannot share "
@@ -390,7 +393,7 @@ void repack_weights(Model::Impl& m) {
         for (cpu::WeightMatrix* w :
              {&layer.wq, &layer.wk, &layer.wv, &layer.wo, &layer.w_gate, &layer.w_up, &layer.w_down,
               &layer.delta.w_qkv, &layer.delta.w_z, &layer.delta.w_beta, &layer.delta.w_alpha,
-              &layer.delta.w_out}) {
+              &layer.delta.w_out, &layer.ple_gate, &layer.ple_proj}) {
             if (w->data) { // a recurrent layer has no attention matrices, others no delta-net
                 consider(*w);
             }
@@ -406,6 +409,9 @@ void repack_weights(Model::Impl& m) {
         }
     }
     consider(m.output);
+    if (m.gemma4.model_proj.data) {
+        consider(m.gemma4.model_proj); // a repeating-layer matrix in llama.cpp: repacked there
+    }
     if (targets.empty()) {
         return;
     }
@@ -516,7 +522,8 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& pa
                                             .rope_attn_factor = 1.0f,
                                             .pool = nullptr,
                                             .packed_weights = nullptr,
-                                            .rope_at_position_zero = {}});
+                                            .rope_at_position_zero = {},
+                                            .gemma4 = {}});
     Binder bind(impl->file);
     const ModelInfo& mi = impl->info;
     auto embd = bind.matrix("token_embd.weight", mi.n_embd, mi.n_vocab);
@@ -538,7 +545,7 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& pa
         return fail_in_file(output_norm.error());
     }
     impl->output_norm = std::move(*output_norm);
-    if (bind.find("rope_freqs.weight")) {
+    if (bind.find("rope_freqs.weight") && !impl->arch.gemma4_layers) {
         auto factors = bind.vector("rope_freqs.weight", mi.n_rot / 2);
         if (!factors) {
             return fail_in_file(factors.error());
@@ -548,7 +555,9 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& pa
     if (auto rope = bind_rope_extras(*impl, bind); !rope) {
         return fail_in_file(rope.error());
     }
-    if (auto layers = bind_layers(*impl, bind); !layers) {
+    if (auto layers =
+            impl->arch.gemma4_layers ? bind_gemma4(*impl, bind) : bind_layers(*impl, bind);
+        !layers) {
         return fail_in_file(layers.error());
     }
     if (auto sliding = assign_sliding_layers(*impl); !sliding) {
@@ -564,6 +573,9 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& pa
                            (mi.architecture == "gemma2" && mi.n_layer == 46);
     impl->attn_scale =
         1.0f / std::sqrt(static_cast<float>(gemma_27b ? mi.n_embd / mi.n_head : mi.head_dim_k));
+    if (impl->arch.gemma4_layers) {
+        impl->attn_scale = 1.0f; // llama.cpp's f_attention_scale for Gemma 4 (its q/k norms)
+    }
     if (!page_in(impl->file, options)) {
         return fail(ErrorCode::cancelled, "loading " + path.string() + " was cancelled");
     }

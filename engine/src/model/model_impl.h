@@ -36,6 +36,24 @@ struct LayerWeights {
     std::vector<float> bo;         // gpt-oss: attention output bias (n_embd)
     std::vector<float> attn_sinks; // gpt-oss: one sink logit per head (n_head)
     cpu::DeltaNetWeights delta;    // qwen35's recurrent layers (their attention unused)
+    // gemma4: V is K's projection when attn_v is absent (its global layers); the layer's
+    // output scale (layer_output_scale, 1 when absent); its per-layer embedding's gate
+    // (n_embd_per_layer, n_embd), projection back (n_embd, n_embd_per_layer) and norm.
+    bool v_from_k = false;
+    float out_scale = 1.0f;
+    cpu::WeightMatrix ple_gate, ple_proj;
+    std::vector<float> ple_post_norm;
+};
+
+// gemma4's per-layer embeddings (absent when n_embd_per_layer is 0): a token's row of
+// per_layer_token_embd (n_vocab, n_layer × n_embd_per_layer), looked up, plus the projection
+// of its embedding by per_layer_model_proj (n_layer × n_embd_per_layer, n_embd), normed by
+// per_layer_proj_norm; and the global layers' RoPE frequency factors (rope_freqs).
+struct Gemma4Weights {
+    cpu::WeightMatrix token_embd;
+    cpu::WeightMatrix model_proj;
+    std::vector<float> proj_norm;
+    std::vector<float> rope_freqs;
 };
 
 struct Model::Impl {
@@ -62,6 +80,7 @@ struct Model::Impl {
     std::unique_ptr<uint8_t[]> packed_weights;
     // qwen35: for each RoPE pair (n_rot / 2), 1 where its section sees position 0 for text.
     std::vector<uint8_t> rope_at_position_zero;
+    Gemma4Weights gemma4;
 };
 
 } // namespace hearth

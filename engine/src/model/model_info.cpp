@@ -1,6 +1,8 @@
 // Model facts from GGUF metadata: keys are `{architecture}.*` as llama.cpp writes them.
 #include "hearth/model_info.h"
 
+#include "model/gemma4_info.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -237,6 +239,13 @@ void read_arch_specifics(KeyReader& keys, ModelInfo& info) {
         keys.real("attn_logit_softcapping", info.attn_logit_softcap, 0.0, kMaxReal);
         keys.real("final_logit_softcapping", info.final_logit_softcap, 0.0, kMaxReal);
     }
+    if (arch == "gemma4") {
+        keys.real("final_logit_softcapping", info.final_logit_softcap, 0.0, kMaxReal);
+        if (!keys.has("attention.sliding_window")) {
+            keys.set_error({ErrorCode::bad_format,
+                            fmt::format("{} is missing", keys.key("attention.sliding_window"))});
+        }
+    }
     if (arch == "mistral3") {
         keys.real("rope.scaling.yarn_beta_fast", info.rope_scaling.yarn_beta_fast, 0.0, kMaxReal);
         keys.real("rope.scaling.yarn_beta_slow", info.rope_scaling.yarn_beta_slow, 0.0, kMaxReal);
@@ -377,6 +386,11 @@ Result<void> read_hyper_parameters(const GgufHeader& header, ModelInfo& info) {
     if (keys.error()) {
         return std::unexpected(*keys.error());
     }
+    if (info.architecture == "gemma4") {
+        if (auto shapes = read_gemma4_layer_shapes(header, info); !shapes) {
+            return shapes;
+        }
+    }
     if (info.n_vocab == 0) {
         if (const GgufValue* tokens = header.find("tokenizer.ggml.tokens");
             tokens && tokens->as_array()) {
@@ -417,6 +431,10 @@ void count_active(ModelInfo& info, const GgufTensorInfo& tensor, bool tied_outpu
     if (tensor.dims.size() < 2 && !tensor.name.ends_with("ffn_gate_inp_shexp.weight")) {
         return;
     }
+    if (tensor.name == "per_layer_token_embd.weight") { // gemma4: a row looked up per token
+        add(info.active_weight_bytes, tensor.n_bytes / (tensor.dims[1] ? tensor.dims[1] : 1));
+        return;
+    }
     if (tensor.name == "token_embd.weight") {
         const uint64_t n_rows = tensor.dims[1] ? tensor.dims[1] : 1;
         add(info.active_weight_bytes, tied_output ? tensor.n_bytes : 0);
@@ -430,6 +448,27 @@ void count_active(ModelInfo& info, const GgufTensorInfo& tensor, bool tied_outpu
 
 uint32_t ModelInfo::n_attention_layers() const {
     return n_layer - static_cast<uint32_t>(std::ranges::count(recurrent_layers, true));
+}
+
+AttentionDims ModelInfo::attention_dims(uint32_t layer) const {
+    if (layer < layer_shapes.size()) {
+        const LayerShape& shape = layer_shapes[layer];
+        return {shape.n_head, shape.n_head_kv, shape.head_dim, shape.head_dim};
+    }
+    return {n_head, n_head_kv, head_dim_k, head_dim_v};
+}
+
+uint64_t ModelInfo::kv_elements_per_token() const {
+    if (layer_shapes.empty()) {
+        return uint64_t{n_attention_layers()} * n_head_kv * (head_dim_k + head_dim_v);
+    }
+    uint64_t total = 0;
+    for (uint32_t il = 0; il < layer_shapes.size(); ++il) {
+        if (layer_shapes[il].kv_layer == il) {
+            total += 2 * layer_shapes[il].kv_width();
+        }
+    }
+    return total;
 }
 
 uint64_t ModelInfo::recurrent_state_bytes() const {

@@ -94,8 +94,11 @@ Result<SessionOptions> resolve(const ModelInfo& info, const SessionOptions& opti
                                 resolved.n_ctx, info.n_ctx_train));
     }
     resolved.n_batch = std::clamp<uint32_t>(resolved.n_batch, 1, 4096);
+    const bool heads_of_32 = std::ranges::all_of(info.layer_shapes, [](const LayerShape& l) {
+        return l.head_dim % 32 == 0; // gemma4's sliding and global head sizes
+    });
     if (resolved.kv_type == KvCacheType::q8_0 &&
-        (info.head_dim_k % 32 != 0 || info.head_dim_v % 32 != 0)) {
+        (info.head_dim_k % 32 != 0 || info.head_dim_v % 32 != 0 || !heads_of_32)) {
         return fail(ErrorCode::unsupported,
                     fmt::format("a Q8_0 KV cache needs head sizes that are multiples of 32; this "
                                 "model's are {} and {}: use an F16 cache",
@@ -106,10 +109,9 @@ Result<SessionOptions> resolve(const ModelInfo& info, const SessionOptions& opti
 
 // The CPU KV cache one session of these options holds, in GiB (for messages).
 double cpu_cache_gib(const ModelInfo& info, const SessionOptions& resolved) {
-    const cpu::KvCache empty(info.n_layer, 0, info.n_head_kv * info.head_dim_k,
-                             info.n_head_kv * info.head_dim_v, resolved.kv_type);
-    const double row_bytes = static_cast<double>(empty.k_row_bytes() + empty.v_row_bytes());
-    return (row_bytes * info.n_attention_layers() * resolved.n_ctx +
+    // Q8_0 stores 32 values in 34 bytes (the widths are then multiples of 32), F16 two bytes.
+    const double bytes_per_element = resolved.kv_type == KvCacheType::q8_0 ? 34.0 / 32.0 : 2.0;
+    return (static_cast<double>(info.kv_elements_per_token()) * bytes_per_element * resolved.n_ctx +
             2.0 * static_cast<double>(info.recurrent_state_bytes())) /
            double(1u << 30);
 }
@@ -118,15 +120,12 @@ std::unique_ptr<Session::Impl> make_impl(std::shared_ptr<const Model> model,
                                          const SessionOptions& resolved,
                                          std::optional<CudaSlot> cuda) {
     const ModelInfo& info = model->info();
-    const uint32_t k_width = info.n_head_kv * info.head_dim_k;
-    const uint32_t v_width = info.n_head_kv * info.head_dim_v;
     // A CUDA session's cache is its slot in GPU memory: the CPU cache gets no positions.
     const uint32_t cpu_positions = cuda ? 0 : resolved.n_ctx;
     return std::unique_ptr<Session::Impl>(new Session::Impl{
         .model = model,
         .options = resolved,
-        .cache = cpu::KvCache(info.n_layer, cpu_positions, k_width, v_width, resolved.kv_type, 0,
-                              info.recurrent_layers),
+        .cache = cpu::KvCache(info, cpu_positions, resolved.kv_type),
         .state = cuda ? cpu::RecurrentState() : cpu::RecurrentState(info),
         .forward = cpu::Forward(model->impl()),
         .tokens = {},

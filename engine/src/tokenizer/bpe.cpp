@@ -183,13 +183,40 @@ void Tokenizer::Impl::bpe_word(std::string_view word, std::vector<int32_t>& out)
     thread_local std::vector<Symbol> symbols;
     thread_local std::vector<Candidate> heap;
     symbols.clear();
-    for (const char c : word) {
-        const int32_t id = byte_tokens[static_cast<uint8_t>(c)];
+    const auto push = [&](int32_t id) {
         if (id < 0) {
-            continue; // a byte the vocabulary lacks is dropped, as tokenizers does without <unk>
+            return; // a byte the vocabulary lacks is dropped, as tokenizers does without <unk>
         }
         const auto n = static_cast<int32_t>(symbols.size());
         symbols.push_back({id, n - 1, n + 1});
+    };
+    if (spm_style) {
+        // llama.cpp's gemma4 fix: a run of newlines that is a token stays whole.
+        if (word.find_first_not_of('\n') == std::string_view::npos) {
+            if (auto it = text_to_id.find(std::string(word)); it != text_to_id.end()) {
+                out.push_back(it->second);
+                return;
+            }
+        }
+        // UTF-8 characters; one without a token becomes its bytes' <0xNN> tokens, which no
+        // merge joins (llama.cpp falls back to them after merging, the same tokens).
+        for (size_t p = 0; p < word.size();) {
+            char32_t cp = 0;
+            const size_t len = std::max<size_t>(1, unicode::decode_utf8(word, p, cp));
+            if (auto it = text_to_id.find(std::string(word.substr(p, len)));
+                it != text_to_id.end()) {
+                push(it->second);
+            } else {
+                for (size_t b = p; b < p + len && b < word.size(); ++b) {
+                    push(byte_tokens[static_cast<uint8_t>(word[b])]);
+                }
+            }
+            p += len;
+        }
+    } else {
+        for (const char c : word) {
+            push(byte_tokens[static_cast<uint8_t>(c)]);
+        }
     }
     if (symbols.empty()) {
         return;
@@ -264,6 +291,14 @@ Result<void> pre_tokenize(std::span<const Regex> regexes, std::span<const char32
 }
 
 Result<void> Tokenizer::Impl::bpe_text(std::string_view text, std::vector<int32_t>& out) const {
+    thread_local std::string escaped;
+    if (spm_style) { // llama.cpp's llama_escape_whitespace: every space becomes U+2581
+        escaped.clear();
+        for (const char c : text) {
+            escaped += c == ' ' ? std::string_view("\xE2\x96\x81") : std::string_view(&c, 1);
+        }
+        text = escaped;
+    }
     // Code points and their byte offsets (offsets[i] is where code point i starts).
     thread_local std::vector<char32_t> cps;
     thread_local std::vector<size_t> offsets;

@@ -5,6 +5,7 @@
 #include "tokenizer/unicode.h"
 
 #include <cstdio>
+#include <fmt/format.h>
 
 namespace hearth {
 
@@ -75,7 +76,7 @@ Result<void> Tokenizer::Impl::finish() {
             specials.add(text, id);
         }
         std::string& piece = pieces[i];
-        if (kind == TokenizerKind::spm) {
+        if (kind == TokenizerKind::spm || spm_style) {
             unsigned byte = 0;
             if (type == TokenType::byte && std::sscanf(text.c_str(), "<0x%02X>", &byte) == 1) {
                 piece.assign(1, static_cast<char>(byte));
@@ -112,7 +113,13 @@ Result<void> Tokenizer::Impl::finish() {
             bytes_to_id.emplace(piece, id);
         }
     }
-    if (kind == TokenizerKind::bpe) {
+    if (spm_style) {
+        for (int b = 0; b < 256; ++b) {
+            if (auto it = text_to_id.find(fmt::format("<0x{:02X}>", b)); it != text_to_id.end()) {
+                byte_tokens[static_cast<size_t>(b)] = it->second;
+            }
+        }
+    } else if (kind == TokenizerKind::bpe) {
         for (int b = 0; b < 256; ++b) {
             std::string spelled;
             unicode::append_utf8(spelled, byte_to_unicode(static_cast<uint8_t>(b)));
@@ -136,6 +143,16 @@ Result<void> Tokenizer::Impl::finish() {
                 std::string_view(name) != "<|eom_id|>") {
                 eot = it->second;
             }
+        }
+    }
+    if (spm_style) { // gemma4: a turn ends at <turn|>, a tool call at <|tool_response>
+        for (const char* name : {"<turn|>", "<|tool_response>"}) {
+            if (auto it = text_to_id.find(name); it != text_to_id.end()) {
+                eog[static_cast<size_t>(it->second)] = 1;
+            }
+        }
+        if (auto it = text_to_id.find("<turn|>"); it != text_to_id.end()) {
+            eot = it->second;
         }
     }
     for (const char* shown : {"<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"}) {

@@ -125,6 +125,11 @@ struct Tokenizer::Impl {
     std::unordered_map<std::string, int32_t> bytes_to_id; // raw bytes -> normal token
     std::vector<Regex> pre_regexes;
     bool ignore_merges = false;
+    // gemma4 (`tokenizer.ggml.model = "gemma4"`): SentencePiece-style BPE, as llama.cpp runs it.
+    // Spaces become U+2581 before the merges, which join UTF-8 characters (not GPT-2's byte
+    // characters); a character without a token falls back to its bytes' <0xNN> tokens
+    // (byte_tokens); a word of newlines only is its own token where the vocabulary has one.
+    bool spm_style = false;
 
     // SentencePiece.
     std::shared_ptr<const SpmModel> spm;

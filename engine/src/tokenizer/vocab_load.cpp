@@ -165,9 +165,13 @@ Result<Tokenizer> Tokenizer::from_gguf(const GgufHeader& header) {
         m->kind = TokenizerKind::spm;
     } else if (*model == "gpt2") {
         m->kind = TokenizerKind::bpe;
+    } else if (*model == "gemma4") {
+        m->kind = TokenizerKind::bpe; // SentencePiece-style (Impl::spm_style)
+        m->spm_style = true;
     } else {
         return fail(ErrorCode::unsupported, "tokenizer.ggml.model '" + unicode::excerpt(*model) +
-                                                "' is not supported (only 'llama' and 'gpt2')");
+                                                "' is not supported (only 'llama', 'gpt2' and "
+                                                "'gemma4')");
     }
 
     auto tokens = get_array(header, "tokenizer.ggml.tokens", true);
@@ -264,7 +268,12 @@ Result<Tokenizer> Tokenizer::from_gguf(const GgufHeader& header) {
         }
     } else {
         m->pre = header.get_string("tokenizer.ggml.pre").value_or("default");
-        auto patterns = pre_tokenizer_patterns(m->pre);
+        // gemma4 splits at newlines only (llama.cpp's LLAMA_VOCAB_PRE_TYPE_GEMMA4), whatever
+        // tokenizer.ggml.pre says.
+        auto patterns =
+            m->spm_style
+                ? Result<std::vector<std::string>>(std::vector<std::string>{"[^\\n]+|[\\n]+"})
+                : pre_tokenizer_patterns(m->pre);
         if (!patterns) {
             return std::unexpected(patterns.error());
         }
@@ -278,6 +287,7 @@ Result<Tokenizer> Tokenizer::from_gguf(const GgufHeader& header) {
         m->ignore_merges = pre_tokenizer_ignores_merges(m->pre);
         m->add_bos = header.get_bool("tokenizer.ggml.add_bos_token")
                          .value_or(pre_tokenizer_adds_bos(m->pre));
+        m->add_bos = m->add_bos || m->spm_style; // llama.cpp forces it for Gemma 4
         m->add_space_prefix = header.get_bool("tokenizer.ggml.add_space_prefix").value_or(false);
         if (auto r = load_merges(header, *m); !r) {
             return std::unexpected(r.error());

@@ -49,6 +49,12 @@ Result<void> CudaForwardImpl::check_architecture() const {
                                 "kernels yet: {} models run on the CPU",
                                 info.architecture));
     }
+    if (m_.arch.gemma4_layers) {
+        return fail(ErrorCode::unsupported,
+                    fmt::format("the CUDA backend does not run {} yet (per-layer head sizes, "
+                                "shared KV layers, per-layer embeddings): it runs on the CPU",
+                                info.architecture));
+    }
     if (!m_.layers.empty() && !m_.layers[0].experts.empty()) {
         return fail(ErrorCode::unsupported,
                     fmt::format("the CUDA backend does not run mixture-of-experts models yet ({}, "
