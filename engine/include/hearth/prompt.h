@@ -77,7 +77,7 @@ struct FittedPrompt {
 
 // The one context-overflow policy: renders `messages` (a system prompt first or not, ending
 // with the user's message) with the generation prompt and tokenizes them; while the prompt
-// and `reply_reserve` tokens do not fit `n_ctx`, leaves out the oldest exchange (a user message
+// and `reserve` tokens do not fit `n_ctx`, leaves out the oldest exchange (a user message
 // with the assistant and tool messages after it; messages before the first user one are one
 // exchange), never the leading system prompt and never the last exchange. Earlier replies'
 // reasoning is given to the template, which keeps or drops it as the model was trained.
@@ -85,11 +85,10 @@ struct FittedPrompt {
 // When only the system prompt and the last exchange are left it is enough that they leave
 // room for one token: the reply then gets what the context has left. Fails with
 // `context_full`, giving the arithmetic, when they do not; `invalid_argument` for a context
-// of 0 or a conversation without a user message; the render's and tokenizer's own errors.
+// of 0 or an empty conversation; the render's and tokenizer's own errors.
 // Renders O(log turns) times (the oldest exchanges to leave out are found by bisection).
 Result<FittedPrompt> fit_prompt(const PromptFormat& format, const Tokenizer& tokenizer,
-                                std::span<const ChatMessage> messages, size_t n_ctx,
-                                size_t reply_reserve,
+                                std::span<const ChatMessage> messages, size_t n_ctx, size_t reserve,
                                 const nlohmann::ordered_json& variables = {});
 
 } // namespace hearth

@@ -30,8 +30,8 @@ size_t reply_reserve(int max_tokens, size_t n_ctx) {
 }
 
 Result<FittedPrompt> fit_prompt(const PromptFormat& format, const Tokenizer& tokenizer,
-                                std::span<const ChatMessage> messages, size_t n_ctx,
-                                size_t reply_reserve, const nlohmann::ordered_json& variables) {
+                                std::span<const ChatMessage> messages, size_t n_ctx, size_t reserve,
+                                const nlohmann::ordered_json& variables) {
     if (n_ctx == 0) {
         return fail(ErrorCode::invalid_argument, "the context holds 0 tokens");
     }
@@ -63,7 +63,7 @@ Result<FittedPrompt> fit_prompt(const PromptFormat& format, const Tokenizer& tok
     };
     // Compared without overflow: a reserve near SIZE_MAX is as good as "the whole context".
     auto fits = [&](const FittedPrompt& p) {
-        return p.tokens.size() < n_ctx && n_ctx - p.tokens.size() >= reply_reserve;
+        return p.tokens.size() < n_ctx && n_ctx - p.tokens.size() >= reserve;
     };
 
     auto best = render(0);
