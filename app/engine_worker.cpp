@@ -291,18 +291,23 @@ void EngineWorker::generate(const GenerationRequest& request) {
     }
     const hearth::GenerateOptions options{.max_tokens = request.maxTokens,
                                           .stop_strings = (*prompt)->stop_strings};
-    std::vector<hearth::ChatMessage> messages = toEngine(request.messages);
-    const size_t firstTurn = !messages.empty() && messages.front().role == "system" ? 1 : 0;
-    int dropped = 0;
-
     hearth::SamplingParams sampling = request.sampling;
     sampling.trace = request.traceTopN > 0;
     sampling.trace_top_n = std::max(request.traceTopN, 1);
 
     const nlohmann::ordered_json variables = thinkingVariables(**prompt, request.thinking);
 
-    hearth::ReasoningSplitter splitter;
-    bool opened = false;
+    // The conversation as it fits the context, the oldest turns left out (hearth::fit_prompt).
+    const std::vector<hearth::ChatMessage> messages = toEngine(request.messages);
+    auto fitted =
+        hearth::fit_prompt(**prompt, m_model->tokenizer(), messages, m_session->n_ctx(),
+                           hearth::reply_reserve(request.maxTokens, m_session->n_ctx()), variables);
+    if (!fitted) {
+        emit generationFailed(request.id, describe(fitted.error()));
+        return;
+    }
+    const bool opened = hearth::prompt_opens_reasoning((*prompt)->reasoning, fitted->text);
+    hearth::ReasoningSplitter splitter((*prompt)->reasoning, opened);
     hearth::ReasoningDelta pending; // text not yet sent to the GUI thread
     QList<TokenTrace> pendingTraces;
     int generated = 0;
@@ -338,35 +343,8 @@ void EngineWorker::generate(const GenerationRequest& request) {
         return !cancelled(request.id);
     };
 
-    hearth::Result<hearth::GenerationStats> stats =
-        hearth::fail(hearth::ErrorCode::context_full, "");
-    while (true) {
-        auto text = hearth::render_prompt(**prompt, messages, true, variables);
-        if (!text) {
-            emit generationFailed(request.id, describe(text.error()));
-            return;
-        }
-        // A retry after a full context starts the reply again.
-        opened = hearth::prompt_opens_reasoning((*prompt)->reasoning, *text);
-        splitter = hearth::ReasoningSplitter((*prompt)->reasoning, opened);
-        pending = {};
-        auto tokens = hearth::tokenize_prompt(m_model->tokenizer(), *text);
-        if (!tokens) {
-            emit generationFailed(request.id, describe(tokens.error()));
-            return;
-        }
-        stats = m_session->generate(*tokens, sampling, options, onToken);
-        const bool full = !stats && stats.error().code == hearth::ErrorCode::context_full;
-        // Leave out the oldest exchange and try again, while there is one to leave out.
-        if (full && messages.size() > firstTurn + 1) {
-            const size_t drop = messages.size() > firstTurn + 2 ? 2 : 1;
-            messages.erase(messages.begin() + std::ptrdiff_t(firstTurn),
-                           messages.begin() + std::ptrdiff_t(firstTurn + drop));
-            dropped += int(drop);
-            continue;
-        }
-        break;
-    }
+    const hearth::Result<hearth::GenerationStats> stats =
+        m_session->generate(fitted->tokens, sampling, options, onToken);
     if (!stats) {
         emit generationFailed(request.id, describe(stats.error()));
         return;
@@ -400,7 +378,7 @@ void EngineWorker::generate(const GenerationRequest& request) {
     result.reasoningTokensPerSecond = timing.reasoning_tokens_per_second();
     result.answerTokensPerSecond = timing.answer_tokens_per_second();
     result.kvUsed = int(m_session->cached_tokens().size());
-    result.droppedTurns = dropped;
+    result.droppedTurns = int(fitted->dropped_messages);
     emit generationFinished(request.id, result);
 }
 

@@ -544,6 +544,13 @@ void CompareController::onFinished(quint64 id, const QList<CompareColumnResult>&
         m_summaryText +=
             tr("; KV cache %1").arg(summary.kvTypes.join(QStringLiteral(", ")).toUpper());
     }
+    for (int i = 0; i < results.size(); ++i) {
+        if (results[i].droppedTurns > 0) {
+            m_summaryText += tr("; context full: column %1 left out its %2 oldest messages")
+                                 .arg(i + 1)
+                                 .arg(results[i].droppedTurns);
+        }
+    }
     if (summary.modelGroups > 1) {
         m_summaryText += tr("; %1 models: each model's columns batched together, the models "
                             "one after another")

@@ -55,7 +55,8 @@ struct CompareColumnResult {
     QString text;       // the answer: a reasoning model's reply without its reasoning
     QString reasoning;  // its reasoning ("thinking"), shown collapsed; "" when none
     int reasoningTokens = 0;
-    QString error; // e.g. its model does not fit the RAM available; the others still ran
+    int droppedTurns = 0; // oldest messages left out because the context was full
+    QString error;        // e.g. its model does not fit the RAM available; the others still ran
 };
 
 // The batch as a whole.

@@ -212,6 +212,7 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
     std::vector<std::string> texts(n);
     std::vector<std::vector<int32_t>> tokens(n);
     std::vector<const hearth::PromptFormat*> formats(n);
+    std::vector<int> droppedTurns(n, 0); // oldest messages left out to fit the context
     QList<ComparePrompt> prompts;
     for (size_t i = 0; i < n; ++i) {
         const CompareColumnRequest& column = request.columns[qsizetype(i)];
@@ -233,18 +234,17 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
         }
         formats[i] = *resolved;
         const hearth::PromptFormat& f = **resolved;
-        auto text = hearth::render_prompt(f, toEngine(column.messages), true);
-        if (!text) {
-            columnError(text.error());
+        // The column's conversation as it fits its context (hearth::fit_prompt), as the chat's.
+        const uint32_t nCtx = group.slot ? group.slot->nCtx : m_session->n_ctx();
+        auto fitted = hearth::fit_prompt(f, group.model->tokenizer(), toEngine(column.messages),
+                                         nCtx, hearth::reply_reserve(column.maxTokens, nCtx));
+        if (!fitted) {
+            columnError(fitted.error());
             return;
         }
-        auto ids = hearth::tokenize_prompt(group.model->tokenizer(), *text);
-        if (!ids) {
-            columnError(ids.error());
-            return;
-        }
-        texts[i] = std::move(*text);
-        tokens[i] = std::move(*ids);
+        texts[i] = std::move(fitted->text);
+        tokens[i] = std::move(fitted->tokens);
+        droppedTurns[i] = int(fitted->dropped_messages);
 
         ComparePrompt prompt;
         prompt.templateName = QString::fromStdString(f.choice.name);
@@ -498,6 +498,7 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
             result.text = QString::fromStdString(reply.answer);
             result.reasoning = QString::fromStdString(reply.reasoning);
             result.reasoningTokens = splitters[i].reasoning_tokens();
+            result.droppedTurns = droppedTurns[i];
         }
         ++groupsRun;
         if (const QString kv = QString::fromUtf8(hearth::kv_cache_type_name(options.kv_type));
