@@ -5,7 +5,6 @@
 #include "engine_worker.h"
 #include "test_support.h"
 
-#include <QSignalSpy>
 #include <QtTest>
 
 namespace {
@@ -32,6 +31,35 @@ QList<ChatTurn> longConversation() {
     return turns;
 }
 
+// What the worker sent, delivered on the test's thread (queued), kept in order.
+struct Heard {
+    QList<GenerationResult> finished;
+    QStringList failed;
+    QList<QList<ComparePrompt>> started;
+    QList<QList<GenerationResult>> compared;
+    QStringList compareFailed;
+    QObject context;
+
+    explicit Heard(EngineWorker* worker) {
+        const auto queued = Qt::QueuedConnection;
+        QObject::connect(
+            worker, &EngineWorker::generationFinished, &context,
+            [this](quint64, const GenerationResult& r) { finished << r; }, queued);
+        QObject::connect(
+            worker, &EngineWorker::generationFailed, &context,
+            [this](quint64, const QString& m) { failed << m; }, queued);
+        QObject::connect(
+            worker, &EngineWorker::compareStarted, &context,
+            [this](quint64, const QList<ComparePrompt>& p) { started << p; }, queued);
+        QObject::connect(
+            worker, &EngineWorker::compareFinished, &context,
+            [this](quint64, const QList<GenerationResult>& r) { compared << r; }, queued);
+        QObject::connect(
+            worker, &EngineWorker::compareFailed, &context,
+            [this](quint64, const QString& m) { compareFailed << m; }, queued);
+    }
+};
+
 } // namespace
 
 class TestContextFit : public QObject {
@@ -41,23 +69,27 @@ private slots:
     void initTestCase() {
         HEARTH_REQUIRE_DEFAULT_MODEL(path);
         const QString model = QString::fromStdString(path.string());
-        QSignalSpy loaded(m_engine.worker(), &EngineWorker::modelLoaded);
         EngineWorker* worker = m_engine.worker();
+        bool loaded = false;
+        QObject context;
+        connect(
+            worker, &EngineWorker::modelLoaded, &context, [&] { loaded = true; },
+            Qt::QueuedConnection);
         m_engine.post([worker, model] { worker->loadModel(model, kContext, 2); });
-        QVERIFY(loaded.wait(120000));
+        QTRY_VERIFY_WITH_TIMEOUT(loaded, 120000);
     }
 
     void chatAndCompareLeaveOutTheSameOldestMessages() {
         EngineWorker* worker = m_engine.worker();
-        QSignalSpy finished(worker, &EngineWorker::generationFinished);
+        Heard heard(worker);
         GenerationRequest request;
         request.id = 1;
         request.messages = longConversation();
         request.sampling.temperature = 0;
         request.maxTokens = kMaxTokens;
         m_engine.post([worker, request] { worker->generate(request); });
-        QVERIFY(finished.wait(120000));
-        const auto chat = finished[0][1].value<GenerationResult>();
+        QTRY_VERIFY_WITH_TIMEOUT(!heard.finished.isEmpty(), 120000);
+        const GenerationResult chat = heard.finished[0];
         QVERIFY(chat.droppedTurns > 0);
         QCOMPARE(chat.droppedTurns % 2, 0); // whole exchanges
         QVERIFY(chat.droppedTurns < 12);    // the last question and some history stay
@@ -65,8 +97,6 @@ private slots:
                  qPrintable(QString::number(chat.promptTokens)));
         QVERIFY(chat.generatedTokens > 0);
 
-        QSignalSpy started(worker, &EngineWorker::compareStarted);
-        QSignalSpy compared(worker, &EngineWorker::compareFinished);
         CompareRequest compare;
         compare.id = 1;
         for (const QList<ChatTurn>& turns :
@@ -74,19 +104,18 @@ private slots:
             CompareColumnRequest column;
             column.sampling.temperature = 0;
             column.maxTokens = kMaxTokens;
-            for (const ChatTurn& turn : turns) {
-                column.messages << CompareTurn{turn.role, turn.text};
-            }
+            column.messages = turns;
             compare.columns << column;
         }
         m_engine.post([worker, compare] { worker->generateCompare(compare); });
-        QVERIFY(compared.wait(120000));
-        const auto results = compared[0][1].value<QList<CompareColumnResult>>();
+        QTRY_VERIFY_WITH_TIMEOUT(!heard.compared.isEmpty(), 120000);
+        const QList<GenerationResult> results = heard.compared[0];
         QCOMPARE(results.size(), 2);
         QCOMPARE(results[0].droppedTurns, chat.droppedTurns);
         QCOMPARE(results[1].droppedTurns, 0);
         QCOMPARE(results[0].promptTokens, chat.promptTokens);
-        const auto prompts = started[0][1].value<QList<ComparePrompt>>();
+        QCOMPARE(heard.started.size(), 1);
+        const QList<ComparePrompt> prompts = heard.started[0];
         QCOMPARE(prompts[0].tokenCount, chat.promptTokens);
         QVERIFY(prompts[0].text.contains(QStringLiteral("You answer briefly.")));
         QVERIFY(!prompts[0].text.contains(QStringLiteral("the number 1,")));
@@ -95,30 +124,27 @@ private slots:
 
     void aMessageLongerThanTheContextFails() {
         EngineWorker* worker = m_engine.worker();
-        QSignalSpy failed(worker, &EngineWorker::generationFailed);
+        Heard heard(worker);
         GenerationRequest request;
         request.id = 2;
         request.messages = {{QStringLiteral("user"), QStringLiteral("word ").repeated(400)}};
         request.maxTokens = kMaxTokens;
         m_engine.post([worker, request] { worker->generate(request); });
-        QVERIFY(failed.wait(60000));
-        const QString message = failed[0][1].toString();
+        QTRY_VERIFY_WITH_TIMEOUT(!heard.failed.isEmpty(), 60000);
+        const QString message = heard.failed[0];
         QVERIFY2(message.contains(QStringLiteral("but the context holds %1").arg(kContext)),
                  qPrintable(message));
 
-        QSignalSpy compareFailed(worker, &EngineWorker::compareFailed);
         CompareRequest compare;
         compare.id = 2;
         CompareColumnRequest column;
         column.maxTokens = kMaxTokens;
-        column.messages << CompareTurn{QStringLiteral("user"),
-                                       QStringLiteral("word ").repeated(400)};
+        column.messages << ChatTurn{QStringLiteral("user"), QStringLiteral("word ").repeated(400)};
         compare.columns << column;
         m_engine.post([worker, compare] { worker->generateCompare(compare); });
-        QVERIFY(compareFailed.wait(60000));
-        QVERIFY2(
-            compareFailed[0][1].toString().startsWith(QStringLiteral("column 1: the prompt has")),
-            qPrintable(compareFailed[0][1].toString()));
+        QTRY_VERIFY_WITH_TIMEOUT(!heard.compareFailed.isEmpty(), 60000);
+        QVERIFY2(heard.compareFailed[0].startsWith(QStringLiteral("column 1: the prompt has")),
+                 qPrintable(heard.compareFailed[0]));
     }
 
 private:
