@@ -12,6 +12,7 @@
 #include "hearth/prompt_diff.h"
 #include "hearth/reasoning.h"
 #include "json_output.h"
+#include "reply_output.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -233,43 +234,29 @@ void print_column_reply(const Column& c, const GenerationStats& s) {
                 s.ttft_ms, stop_reason_name(s.stop));
 }
 
-// --json: one column as an object, its reasoning and answer apart (as run --json gives them).
-nlohmann::ordered_json column_json(const Column& c, const GenerationStats& s, bool with_prompt) {
-    const SplitReply reply = split_reasoning(c.format.reasoning, c.opened, s.text);
-    const ReplyTiming timing = reply_timing(c.splitter, s.n_generated, s.decode_ms);
+// --json: one column as an object: its settings, then its reply as run --json gives it
+// (reply_json) with the batch's figures for it.
+nlohmann::json column_json(const Column& c, const GenerationStats& s, bool with_prompt) {
+    nlohmann::json out = reply_json(s, split_reasoning(c.format.reasoning, c.opened, s.text),
+                                    reply_timing(c.splitter, s.n_generated, s.decode_ms));
     const SamplingParams& p = c.sampling;
-    nlohmann::ordered_json warnings = nlohmann::ordered_json::array();
+    nlohmann::json warnings = nlohmann::json::array();
     for (const auto& warning : c.format.warnings) {
         warnings.push_back(warning.message);
     }
-    nlohmann::ordered_json out = {
-        {"spec", c.spec},
-        {"template", c.format.choice.name},
-        {"think", c.think ? nlohmann::ordered_json(*c.think) : nlohmann::ordered_json()},
-        {"sampling",
-         {{"temperature", p.temperature},
-          {"top_k", p.top_k},
-          {"top_p", p.top_p},
-          {"min_p", p.min_p},
-          {"repeat_penalty", p.repeat_penalty},
-          {"seed", p.seed}}},
-        {"warnings", std::move(warnings)},
-        {"reasoning", reply.reasoning},
-        {"answer", reply.answer},
-        {"reasoning_closed", reply.reasoning_closed},
-        {"text", s.text},
-        {"stop", stop_reason_name(s.stop)},
-        {"prompt_tokens", s.n_prompt},
-        {"shared_tokens", s.n_shared},
-        {"computed_tokens", s.n_prefilled},
-        {"generated_tokens", s.n_generated},
-        {"reasoning_tokens", timing.reasoning_tokens},
-        {"answer_tokens", timing.answer_tokens},
-        {"first_token_ms", s.ttft_ms},
-        {"decode_tokens_per_second", s.decode_tokens_per_second()},
-        {"reasoning_tokens_per_second", timing.reasoning_tokens_per_second()},
-        {"answer_tokens_per_second", timing.answer_tokens_per_second()},
-    };
+    out["spec"] = c.spec;
+    out["template"] = c.format.choice.name;
+    out["think"] = c.think ? nlohmann::json(*c.think) : nlohmann::json();
+    out["sampling"] = {{"temperature", p.temperature},
+                       {"top_k", p.top_k},
+                       {"top_p", p.top_p},
+                       {"min_p", p.min_p},
+                       {"repeat_penalty", p.repeat_penalty},
+                       {"seed", p.seed}};
+    out["warnings"] = std::move(warnings);
+    out["shared_tokens"] = s.n_shared;
+    out["computed_tokens"] = s.n_prefilled;
+    out["decode_tokens_per_second"] = s.decode_tokens_per_second();
     if (with_prompt) {
         out["prompt"] = c.rendered;
     }
@@ -394,19 +381,18 @@ int cmd_compare(const Args& args) {
 
     const bool show_prompts = args.has("--show-prompts");
     if (args.has("--json")) {
-        nlohmann::ordered_json out_columns = nlohmann::ordered_json::array();
+        nlohmann::json out_columns = nlohmann::json::array();
         for (size_t i = 0; i < columns.size(); ++i) {
             out_columns.push_back(column_json(columns[i], result->sequences[i], show_prompts));
         }
-        const nlohmann::ordered_json out = {
-            {"columns", std::move(out_columns)},
-            {"together",
-             {{"generated_tokens", result->n_generated()},
-              {"steps", result->n_steps},
-              {"tokens_per_second", result->decode_tokens_per_second()},
-              {"shared_prefix_tokens", result->n_shared_prefix},
-              {"computed_tokens", result->n_computed},
-              {"prefill_ms", result->prefill_ms}}}};
+        const nlohmann::json out = {{"columns", std::move(out_columns)},
+                                    {"together",
+                                     {{"generated_tokens", result->n_generated()},
+                                      {"steps", result->n_steps},
+                                      {"tokens_per_second", result->decode_tokens_per_second()},
+                                      {"shared_prefix_tokens", result->n_shared_prefix},
+                                      {"computed_tokens", result->n_computed},
+                                      {"prefill_ms", result->prefill_ms}}}};
         std::printf("%s\n", json_text(out).c_str());
         return 0;
     }
