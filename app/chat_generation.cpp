@@ -4,21 +4,6 @@
 
 #include <QRandomGenerator>
 
-namespace {
-
-MessageStats toStats(const GenerationResult& result) {
-    MessageStats stats{
-        result.promptTokens,          result.generatedTokens, result.prefillTokensPerSecond,
-        result.decodeTokensPerSecond, result.ttftMs,          result.stopReason};
-    stats.reasoningTokens = result.reasoningTokens;
-    stats.reasoningMs = result.reasoningMs;
-    stats.reasoningTokensPerSecond = result.reasoningTokensPerSecond;
-    stats.answerTokensPerSecond = result.answerTokensPerSecond;
-    return stats;
-}
-
-} // namespace
-
 bool ChatController::send(const QString& text) {
     const QString trimmed = text.trimmed();
     if (trimmed.isEmpty() || busy() ||
@@ -147,7 +132,8 @@ void ChatController::onFinished(quint64 id, const GenerationResult& result) {
         streamedOnly ? &m_messages.messages().at(m_messages.streamingRow()) : nullptr;
     const QString reasoning = streamed ? streamed->reasoning : result.reasoning;
     const QString text = streamed ? streamed->text : result.text;
-    endReply(reasoning, text, toStats(result));
+    // What the message keeps of the result: its MessageStats base.
+    endReply(reasoning, text, static_cast<const MessageStats&>(result));
     m_gauge.generationFinished(result);
     QString status = QStringLiteral("%1 tokens · %2 tok/s")
                          .arg(result.generatedTokens)

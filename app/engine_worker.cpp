@@ -6,6 +6,7 @@
 #include "hearth/device_choice.h"
 #include "hearth/gpu_layers.h"
 #include "hearth/memory_plan.h"
+#include "reply_stream.h"
 
 #include <QElapsedTimer>
 #include <QFileInfo>
@@ -17,22 +18,6 @@ namespace {
 
 QString qstr(const std::string& text) {
     return QString::fromStdString(text);
-}
-
-QString stopReasonText(hearth::StopReason reason) {
-    switch (reason) {
-    case hearth::StopReason::end_of_generation:
-        return QStringLiteral("end of generation");
-    case hearth::StopReason::stop_string:
-        return QStringLiteral("stop string");
-    case hearth::StopReason::max_tokens:
-        return QStringLiteral("max tokens");
-    case hearth::StopReason::context_full:
-        return QStringLiteral("context full");
-    case hearth::StopReason::cancelled:
-        return QStringLiteral("cancelled");
-    }
-    return {};
 }
 
 std::vector<hearth::ChatMessage> toEngine(const QList<ChatTurn>& turns) {
@@ -280,7 +265,8 @@ void EngineWorker::generate(const GenerationRequest& request) {
     }
     if (cancelled(request.id)) {
         GenerationResult result;
-        result.stopReason = stopReasonText(hearth::StopReason::cancelled);
+        result.stopReason =
+            QString::fromUtf8(hearth::stop_reason_name(hearth::StopReason::cancelled));
         emit generationFinished(request.id, result);
         return;
     }
@@ -291,21 +277,23 @@ void EngineWorker::generate(const GenerationRequest& request) {
     }
     const hearth::GenerateOptions options{.max_tokens = request.maxTokens,
                                           .stop_strings = (*prompt)->stop_strings};
-    std::vector<hearth::ChatMessage> messages = toEngine(request.messages);
-    const size_t firstTurn = !messages.empty() && messages.front().role == "system" ? 1 : 0;
-    int dropped = 0;
-
     hearth::SamplingParams sampling = request.sampling;
     sampling.trace = request.traceTopN > 0;
     sampling.trace_top_n = std::max(request.traceTopN, 1);
 
     const nlohmann::ordered_json variables = thinkingVariables(**prompt, request.thinking);
 
-    hearth::ReasoningSplitter splitter;
-    bool opened = false;
-    hearth::ReasoningDelta pending; // text not yet sent to the GUI thread
+    // The conversation as it fits the context, the oldest turns left out (hearth::fit_prompt).
+    const std::vector<hearth::ChatMessage> messages = toEngine(request.messages);
+    auto fitted =
+        hearth::fit_prompt(**prompt, m_model->tokenizer(), messages, m_session->n_ctx(),
+                           hearth::reply_reserve(request.maxTokens, m_session->n_ctx()), variables);
+    if (!fitted) {
+        emit generationFailed(request.id, describe(fitted.error()));
+        return;
+    }
+    ReplyStream reply((*prompt)->reasoning, fitted->text);
     QList<TokenTrace> pendingTraces;
-    int generated = 0;
     QElapsedTimer sinceFlush;
     sinceFlush.start();
     auto flush = [&](double ms) {
@@ -313,94 +301,37 @@ void EngineWorker::generate(const GenerationRequest& request) {
             emit tracesArrived(request.id, pendingTraces);
             pendingTraces.clear();
         }
-        if (!pending.empty()) {
-            emit tokensArrived(request.id, QString::fromStdString(pending.reasoning),
-                               QString::fromStdString(pending.answer), generated,
-                               splitter.reasoning_tokens(), ms);
-            pending = {};
+        if (reply.hasNews()) {
+            const hearth::ReasoningDelta delta = reply.take();
+            emit tokensArrived(request.id, qstr(delta.reasoning), qstr(delta.answer),
+                               reply.generated(), reply.reasoningTokens(), ms);
         }
         sinceFlush.restart();
     };
     auto onToken = [&](const hearth::TokenEvent& event) {
-        if (event.token >= 0) {
-            ++generated;
-            if (event.trace) {
-                pendingTraces.append(
-                    TokenTrace::fromEngine(event.token, *event.trace, m_model->tokenizer()));
-            }
+        if (event.token >= 0 && event.trace) {
+            pendingTraces.append(
+                TokenTrace::fromEngine(event.token, *event.trace, m_model->tokenizer()));
         }
-        hearth::ReasoningDelta delta = splitter.feed_token(event.text, event.ms);
-        pending.reasoning += delta.reasoning;
-        pending.answer += delta.answer;
+        reply.feed(event);
         if (sinceFlush.elapsed() >= kFlushIntervalMs) {
             flush(event.ms);
         }
         return !cancelled(request.id);
     };
 
-    hearth::Result<hearth::GenerationStats> stats =
-        hearth::fail(hearth::ErrorCode::context_full, "");
-    while (true) {
-        auto text = hearth::render_prompt(**prompt, messages, true, variables);
-        if (!text) {
-            emit generationFailed(request.id, describe(text.error()));
-            return;
-        }
-        // A retry after a full context starts the reply again.
-        opened = hearth::prompt_opens_reasoning((*prompt)->reasoning, *text);
-        splitter = hearth::ReasoningSplitter((*prompt)->reasoning, opened);
-        pending = {};
-        auto tokens = hearth::tokenize_prompt(m_model->tokenizer(), *text);
-        if (!tokens) {
-            emit generationFailed(request.id, describe(tokens.error()));
-            return;
-        }
-        stats = m_session->generate(*tokens, sampling, options, onToken);
-        const bool full = !stats && stats.error().code == hearth::ErrorCode::context_full;
-        // Leave out the oldest exchange and try again, while there is one to leave out.
-        if (full && messages.size() > firstTurn + 1) {
-            const size_t drop = messages.size() > firstTurn + 2 ? 2 : 1;
-            messages.erase(messages.begin() + std::ptrdiff_t(firstTurn),
-                           messages.begin() + std::ptrdiff_t(firstTurn + drop));
-            dropped += int(drop);
-            continue;
-        }
-        break;
-    }
+    const hearth::Result<hearth::GenerationStats> stats =
+        m_session->generate(fitted->tokens, sampling, options, onToken);
     if (!stats) {
         emit generationFailed(request.id, describe(stats.error()));
         return;
     }
-    {
-        const hearth::ReasoningDelta rest = splitter.finish();
-        pending.reasoning += rest.reasoning;
-        pending.answer += rest.answer;
-    }
+    reply.finish();
     flush(stats->prefill_ms + stats->decode_ms);
-    // The reply without a stop string, split as it streamed.
-    const hearth::SplitReply reply =
-        hearth::split_reasoning((*prompt)->reasoning, opened, stats->text);
-    const hearth::ReplyTiming timing =
-        hearth::reply_timing(splitter, stats->n_generated, stats->decode_ms);
-    GenerationResult result;
-    result.promptTokens = stats->n_prompt;
-    result.reusedTokens = stats->n_reused;
-    result.prefilledTokens = stats->n_prefilled;
-    result.generatedTokens = stats->n_generated;
-    result.prefillMs = stats->prefill_ms;
-    result.decodeMs = stats->decode_ms;
-    result.ttftMs = stats->ttft_ms;
-    result.prefillTokensPerSecond = stats->prefill_tokens_per_second();
-    result.decodeTokensPerSecond = stats->decode_tokens_per_second();
-    result.stopReason = stopReasonText(stats->stop);
-    result.text = qstr(reply.answer);
-    result.reasoning = qstr(reply.reasoning);
-    result.reasoningTokens = timing.reasoning_tokens;
-    result.reasoningMs = timing.reasoning_ms;
-    result.reasoningTokensPerSecond = timing.reasoning_tokens_per_second();
-    result.answerTokensPerSecond = timing.answer_tokens_per_second();
+    GenerationResult result = reply.result(*stats);
     result.kvUsed = int(m_session->cached_tokens().size());
-    result.droppedTurns = dropped;
+    result.droppedTurns = int(fitted->dropped_messages);
+    result.device = qstr(hearth::device_label(m_session->device(), m_session->cuda_device()));
     emit generationFinished(request.id, result);
 }
 
@@ -436,17 +367,24 @@ void EngineWorker::renderPreview(quint64 id, const QList<ChatTurn>& messages,
     if (auto tokens = hearth::tokenize_prompt(m_model->tokenizer(), *text); tokens) {
         preview.tokenCount = int(tokens->size());
     }
-    // The special tokens to highlight: those the template writes, and BOS/EOS.
-    std::vector<std::string> special = hearth::template_special_tokens(f.choice.source);
-    special.push_back(f.bos_token);
-    special.push_back(f.eos_token);
+    preview.specialTokens = specialTokensIn(f, *text);
+    emit previewReady(preview);
+}
+
+QStringList EngineWorker::specialTokensIn(const hearth::PromptFormat& format,
+                                          const std::string& text) {
+    // Those the template writes, and BOS/EOS.
+    std::vector<std::string> special = hearth::template_special_tokens(format.choice.source);
+    special.push_back(format.bos_token);
+    special.push_back(format.eos_token);
+    QStringList found;
     for (const std::string& token : special) {
-        if (!token.empty() && text->find(token) != std::string::npos &&
-            !preview.specialTokens.contains(qstr(token))) {
-            preview.specialTokens << qstr(token);
+        if (!token.empty() && text.find(token) != std::string::npos &&
+            !found.contains(qstr(token))) {
+            found << qstr(token);
         }
     }
-    emit previewReady(preview);
+    return found;
 }
 
 EngineThread::EngineThread() : m_worker(new EngineWorker) {

@@ -29,12 +29,6 @@
 
 class CompareModelPool;
 
-struct ChatTurn {
-    QString role; // "system", "user", "assistant"
-    QString text;
-    QString reasoning = {}; // an assistant turn's, passed to the template as reasoning_content
-};
-
 struct ModelSummary {
     QString path;
     QString name; // general.name, else the file name
@@ -87,29 +81,6 @@ struct GenerationRequest {
     int traceTopN = 8;
 };
 
-struct GenerationResult {
-    int promptTokens = 0;
-    int reusedTokens = 0;
-    int prefilledTokens = 0;
-    int generatedTokens = 0;
-    double prefillMs = 0;
-    double decodeMs = 0;
-    double ttftMs = 0;
-    double prefillTokensPerSecond = 0;
-    double decodeTokensPerSecond = 0;
-    QString
-        stopReason; // "end of generation", "stop string", "max tokens", "context full", "cancelled"
-    QString text;   // the answer: a reasoning model's reply without its reasoning
-    QString reasoning; // the reply's reasoning, "" when none
-    // hearth::ReplyTiming: the reasoning's tokens and time, and each part's speed.
-    int reasoningTokens = 0;
-    double reasoningMs = 0;
-    double reasoningTokensPerSecond = 0;
-    double answerTokensPerSecond = 0;
-    int kvUsed = 0;       // tokens in the cache afterwards
-    int droppedTurns = 0; // oldest turns left out because the context was full
-};
-
 struct PromptPreview {
     quint64 id = 0;
     QString text; // the exact prompt, with the generation prompt
@@ -122,7 +93,6 @@ struct PromptPreview {
 };
 
 Q_DECLARE_METATYPE(ModelSummary)
-Q_DECLARE_METATYPE(GenerationResult)
 Q_DECLARE_METATYPE(PromptPreview)
 
 class EngineWorker : public QObject {
@@ -156,8 +126,7 @@ public:
     void generateCompare(const CompareRequest& request);
     // The template shoot-out: which of `candidates` renders `probe` (ending with a user turn)
     // exactly as the model's own template does; answered by ownTemplateMatched (a signal).
-    void matchOwnTemplate(quint64 id, const QList<CompareTurn>& probe,
-                          const QStringList& candidates);
+    void matchOwnTemplate(quint64 id, const QList<ChatTurn>& probe, const QStringList& candidates);
     Q_SIGNAL void ownTemplateMatched(quint64 id, const OwnTemplateMatch& match);
     // Unloads the compare columns' other models that no path in `paths` names.
     void retainCompareModels(const QStringList& paths);
@@ -193,7 +162,7 @@ signals:
     // `reasoning` and `text` (the answer) as the column's template splits its reply.
     void compareTokensArrived(quint64 id, int column, const QString& reasoning, const QString& text,
                               int generated, double ms);
-    void compareFinished(quint64 id, const QList<CompareColumnResult>& results,
+    void compareFinished(quint64 id, const QList<GenerationResult>& results,
                          const CompareSummary& summary);
     void compareFailed(quint64 id, const QString& message);
 
@@ -214,6 +183,9 @@ private:
     // says why; "" (and `options` unchanged) otherwise. The chat's sessions and compare's.
     static QString fallBackToF16Cache(const hearth::Error& error, hearth::SessionOptions& options);
     hearth::Result<const hearth::PromptFormat*> format(const QString& templateName);
+    // The special-token strings (the template's own, BOS and EOS) that occur in `text`, for
+    // the prompt view and Compare's diff to mark.
+    static QStringList specialTokensIn(const hearth::PromptFormat& format, const std::string& text);
     bool cancelled(quint64 id) const { return id <= m_cancelUpTo.load(std::memory_order_relaxed); }
 
     std::shared_ptr<const hearth::Model> m_model;

@@ -18,6 +18,9 @@ struct CompareColumn {
     int maxTokens = 256;
     // The conversation: this column's replies to the shared user messages, in order.
     QStringList replies;
+    // Each reply's reasoning ("" when none), as `replies`: given back to the template with
+    // its reply, which keeps or drops it as the model expects.
+    QStringList reasonings;
     // The last request.
     ComparePrompt prompt;
     bool hasPrompt = false;

@@ -31,10 +31,10 @@ const char* const kProbeMessage = "Hello! How are you?";
 CompareController::CompareController(QObject* parent) : QObject(parent) {
     qRegisterMetaType<CompareRequest>();
     qRegisterMetaType<ComparePrompt>();
-    qRegisterMetaType<CompareColumnResult>();
+    qRegisterMetaType<GenerationResult>();
     qRegisterMetaType<CompareSummary>();
     qRegisterMetaType<QList<ComparePrompt>>();
-    qRegisterMetaType<QList<CompareColumnResult>>();
+    qRegisterMetaType<QList<GenerationResult>>();
     qRegisterMetaType<OwnTemplateMatch>();
     CompareColumn first;
     m_columns.insertColumn(0, first);
@@ -140,6 +140,7 @@ CompareColumn CompareController::freshColumn(const CompareColumn& settingsFrom) 
     // A column that joins a conversation already under way takes column 1's replies as its
     // history, so that every column answers the same conversation.
     column.replies = m_columns.column(0).replies;
+    column.reasonings = m_columns.column(0).reasonings;
     return column;
 }
 
@@ -195,8 +196,8 @@ bool CompareController::templateShootout() {
         applyShootout({}); // no model to ask: every template gets a column
         return true;
     }
-    QList<CompareTurn> probe = conversationFor(m_columns.column(0));
-    probe << CompareTurn{QStringLiteral("user"), QString::fromUtf8(kProbeMessage)};
+    QList<ChatTurn> probe = conversationFor(m_columns.column(0));
+    probe << ChatTurn{QStringLiteral("user"), QString::fromUtf8(kProbeMessage)};
     QStringList candidates;
     for (const char* name : kShootout) {
         if (*name != '\0') {
@@ -382,15 +383,16 @@ bool CompareController::setColumnValue(int column, const QString& field, const Q
     return true;
 }
 
-QList<CompareTurn> CompareController::conversationFor(const CompareColumn& column) const {
-    QList<CompareTurn> turns;
+QList<ChatTurn> CompareController::conversationFor(const CompareColumn& column) const {
+    QList<ChatTurn> turns;
     if (!m_systemPrompt.trimmed().isEmpty()) {
-        turns << CompareTurn{QStringLiteral("system"), m_systemPrompt};
+        turns << ChatTurn{QStringLiteral("system"), m_systemPrompt};
     }
     for (int i = 0; i < m_userMessages.size(); ++i) {
-        turns << CompareTurn{QStringLiteral("user"), m_userMessages[i]};
+        turns << ChatTurn{QStringLiteral("user"), m_userMessages[i]};
         if (i < column.replies.size()) {
-            turns << CompareTurn{QStringLiteral("assistant"), column.replies[i]};
+            turns << ChatTurn{QStringLiteral("assistant"), column.replies[i],
+                              column.reasonings.value(i)};
         }
     }
     return turns;
@@ -509,13 +511,13 @@ void CompareController::onTokens(quint64 id, int column, const QString& reasonin
     });
 }
 
-void CompareController::onFinished(quint64 id, const QList<CompareColumnResult>& results,
+void CompareController::onFinished(quint64 id, const QList<GenerationResult>& results,
                                    const CompareSummary& summary) {
     if (id != m_activeRequest) {
         return;
     }
     for (int i = 0; i < results.size() && i < m_columns.rowCount(); ++i) {
-        const CompareColumnResult& r = results[i];
+        const GenerationResult& r = results[i];
         m_columns.update(i, [&](CompareColumn& c) {
             c.reply = r.text;
             c.replyReasoning = r.reasoning;
@@ -531,6 +533,10 @@ void CompareController::onFinished(quint64 id, const QList<CompareColumnResult>&
                 c.replies << QString(); // a column that joined late and missed a turn
             }
             c.replies << r.text;
+            while (c.reasonings.size() < c.replies.size() - 1) {
+                c.reasonings << QString();
+            }
+            c.reasonings << r.reasoning;
         });
     }
     m_summaryText = tr("%1 tokens/s for all columns together; shared prompt prefix of %2 "
@@ -543,6 +549,13 @@ void CompareController::onFinished(quint64 id, const QList<CompareColumnResult>&
     if (summary.kvTypes != QStringList{QStringLiteral("f16")} && !summary.kvTypes.isEmpty()) {
         m_summaryText +=
             tr("; KV cache %1").arg(summary.kvTypes.join(QStringLiteral(", ")).toUpper());
+    }
+    for (int i = 0; i < results.size(); ++i) {
+        if (results[i].droppedTurns > 0) {
+            m_summaryText += tr("; context full: column %1 left out its %2 oldest messages")
+                                 .arg(i + 1)
+                                 .arg(results[i].droppedTurns);
+        }
     }
     if (summary.modelGroups > 1) {
         m_summaryText += tr("; %1 models: each model's columns batched together, the models "

@@ -128,7 +128,7 @@ private:
     void onStarted(quint64 id, const QList<ComparePrompt>& prompts);
     void onTokens(quint64 id, int column, const QString& reasoning, const QString& text,
                   int generated, double ms);
-    void onFinished(quint64 id, const QList<CompareColumnResult>& results,
+    void onFinished(quint64 id, const QList<GenerationResult>& results,
                     const CompareSummary& summary);
     void onFailed(quint64 id, const QString& message);
     void onOwnTemplateMatched(quint64 id, const OwnTemplateMatch& match);
@@ -137,7 +137,7 @@ private:
     void followChatSampling();
     bool refuse(const QString& message);
     void setError(const QString& message);
-    QList<CompareTurn> conversationFor(const CompareColumn& column) const;
+    QList<ChatTurn> conversationFor(const CompareColumn& column) const;
     CompareColumn freshColumn(const CompareColumn& settingsFrom) const;
     // Tells the engine which other models the columns still use, so it unloads the rest.
     void releaseUnusedModels();

@@ -1,8 +1,8 @@
 // Compare sessions on disk: one JSON file per session under ~/.local/share/hearth/compare/,
 // written atomically (QSaveFile), holding the columns' settings, the shared user messages
-// and every column's replies, so that a reopened session can go on where it stopped. Read as
-// hostile input: a regular file only, bounded in size and nesting, every value checked; a
-// template is a name and a model a GGUF file that exists, never anything else.
+// and every column's replies (with their reasoning), so that a reopened session can go on where it
+// stopped. Read as hostile input: a regular file only, bounded in size and nesting, every value
+// checked; a template is a name and a model a GGUF file that exists, never anything else.
 #include "compare_controller.h"
 #include "hearth/file_input.h"
 #include "hearth/json_input.h"
@@ -128,6 +128,27 @@ bool readColumn(const json& o, int number, int userMessages, CompareColumn* colu
                           .arg(c.replies.size())
                           .arg(userMessages));
     }
+    // Each reply's reasoning and the last one's token count: absent in files from before
+    // reasoning was kept (no reasoning, then).
+    if (!readStrings(o, "reasoning", &c.reasonings)) {
+        return refuse(QStringLiteral("\"reasoning\" is not a list of strings"));
+    }
+    if (c.reasonings.size() > c.replies.size()) {
+        return refuse(QStringLiteral("%1 reasonings for %2 replies")
+                          .arg(c.reasonings.size())
+                          .arg(c.replies.size()));
+    }
+    while (c.reasonings.size() < c.replies.size()) {
+        c.reasonings << QString();
+    }
+    if (const auto it = o.find("reasoning_tokens"); it != o.end()) {
+        const auto n = wholeNumberIn(*it, 0, CompareColumnModel::kMaxTokens);
+        if (!n) {
+            return refuse(QStringLiteral("\"reasoning_tokens\" is not a whole number from 0 to %1")
+                              .arg(CompareColumnModel::kMaxTokens));
+        }
+        c.reasoningTokens = c.replies.isEmpty() ? 0 : int(*n);
+    }
     // Names, never paths: the worker reads no template file (issue 16, item 11).
     if (!hearth::is_template_name(c.templateName.toStdString())) {
         *notes << QStringLiteral("column %1 named the template \"%2\", which is not a chat "
@@ -149,6 +170,7 @@ bool readColumn(const json& o, int number, int userMessages, CompareColumn* colu
     }
     if (!c.replies.isEmpty()) {
         c.reply = c.replies.last();
+        c.replyReasoning = c.reasonings.last();
     }
     *column = c;
     return true;
@@ -185,6 +207,10 @@ bool CompareController::saveSession(const QString& path) {
         for (const QString& reply : c.replies) {
             replies.push_back(utf8(reply));
         }
+        json reasonings = json::array();
+        for (const QString& reasoning : c.reasonings) {
+            reasonings.push_back(utf8(reasoning));
+        }
         columns.push_back({
             {"model", utf8(c.modelPath)}, // "" = the chat's model
             {"template", utf8(c.templateName)},
@@ -194,6 +220,8 @@ bool CompareController::saveSession(const QString& path) {
             {"seed", std::to_string(c.sampling.seed)},
             {"max_tokens", c.maxTokens},
             {"replies", std::move(replies)},
+            {"reasoning", std::move(reasonings)},    // each reply's, "" when none
+            {"reasoning_tokens", c.reasoningTokens}, // the last reply's
         });
     }
     json users = json::array();

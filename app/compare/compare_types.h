@@ -1,10 +1,11 @@
 // The values compare mode passes between the GUI thread and the engine worker: a request
 // (one conversation and sampling setup per column) and what comes back (each column's
-// rendered prompt with its diff against column 1, and each column's result), and the template
-// shoot-out's answer about the model's own template. Plain values, copied through queued
-// signals.
+// rendered prompt with its diff against column 1; each column's result is a GenerationResult,
+// as the chat's), and the template shoot-out's answer about the model's own template. Plain
+// values, copied through queued signals.
 #pragma once
 
+#include "generation_types.h"
 #include "hearth/sampling.h"
 
 #include <QList>
@@ -12,17 +13,12 @@
 #include <QString>
 #include <QStringList>
 
-struct CompareTurn {
-    QString role; // "system", "user", "assistant"
-    QString text;
-};
-
 struct CompareColumnRequest {
     QString modelPath;    // "" = the chat's model; else a GGUF file, loaded when memory allows
     QString templateName; // "" = the model's own or the best match, "raw", a built-in's name
     hearth::SamplingParams sampling;
     int maxTokens = 256;
-    QList<CompareTurn> messages; // this column's conversation, ending with the user's turn
+    QList<ChatTurn> messages; // this column's conversation, ending with the user's turn
 };
 
 struct CompareRequest {
@@ -45,19 +41,6 @@ struct ComparePrompt {
     int tokensRemoved = 0;
 };
 
-struct CompareColumnResult {
-    int promptTokens = 0;
-    int sharedTokens = 0; // copied from another column's cache rather than computed
-    int generatedTokens = 0;
-    double ttftMs = 0;
-    double decodeTokensPerSecond = 0;
-    QString stopReason; // "failed" when `error` says why the column did not run
-    QString text;       // the answer: a reasoning model's reply without its reasoning
-    QString reasoning;  // its reasoning ("thinking"), shown collapsed; "" when none
-    int reasoningTokens = 0;
-    QString error; // e.g. its model does not fit the RAM available; the others still ran
-};
-
 // The batch as a whole.
 struct CompareSummary {
     int sharedPrefixTokens = 0; // prompt tokens computed once and copied into the others
@@ -78,6 +61,5 @@ struct OwnTemplateMatch {
 
 Q_DECLARE_METATYPE(CompareRequest)
 Q_DECLARE_METATYPE(ComparePrompt)
-Q_DECLARE_METATYPE(CompareColumnResult)
 Q_DECLARE_METATYPE(CompareSummary)
 Q_DECLARE_METATYPE(OwnTemplateMatch)

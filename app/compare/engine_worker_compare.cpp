@@ -12,13 +12,16 @@
 #include "engine_worker.h"
 #include "hearth/batch_generation.h"
 #include "hearth/chat_template.h"
+#include "hearth/device_choice.h"
 #include "hearth/memory_plan.h"
 #include "hearth/prompt_diff.h"
+#include "reply_stream.h"
 
 #include <QElapsedTimer>
 #include <algorithm>
 #include <cstdint>
 #include <fmt/format.h>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -31,10 +34,10 @@ QString stopText(hearth::StopReason reason) {
     return QString::fromUtf8(hearth::stop_reason_name(reason));
 }
 
-std::vector<hearth::ChatMessage> toEngine(const QList<CompareTurn>& turns) {
+std::vector<hearth::ChatMessage> toEngine(const QList<ChatTurn>& turns) {
     std::vector<hearth::ChatMessage> messages;
     messages.reserve(size_t(turns.size()));
-    for (const CompareTurn& turn : turns) {
+    for (const ChatTurn& turn : turns) {
         messages.push_back({turn.role.toStdString(), turn.text.toStdString()});
     }
     return messages;
@@ -75,6 +78,49 @@ std::vector<size_t> matchSessions(const std::vector<hearth::Session>& sessions,
     return sessionOf;
 }
 
+// The sessions of one model's columns, in column order: kept ones by match (matchSessions),
+// new ones created on `on` as one group (on CUDA they share one upload of the weights and
+// decode in one pass) through the device fall back the chat's session takes
+// (hearth::place_sessions); `on` comes back as they were created. When the GPU cannot take
+// the new ones, the kept GPU sessions go too and every column runs on the CPU, since one
+// batch cannot mix devices. On failure `kept` is left as it was.
+hearth::Result<std::vector<hearth::Session>>
+arrangeSessions(std::vector<hearth::Session>& kept,
+                const std::vector<std::vector<int32_t>>& prompts,
+                const std::shared_ptr<const hearth::Model>& model, hearth::SessionOptions& on) {
+    const size_t columns = prompts.size();
+    std::vector<size_t> sessionOf = matchSessions(kept, prompts);
+    auto n_new = size_t(std::count_if(sessionOf.begin(), sessionOf.end(),
+                                      [&](size_t s) { return s >= kept.size(); }));
+    std::vector<hearth::Session> fresh;
+    if (n_new > 0) {
+        const hearth::DeviceRequest where{
+            .automatic = false, .kind = on.device, .cuda_device = on.cuda_device};
+        hearth::Placement placed =
+            hearth::place_sessions(model, on, where, n_new, hearth::FallbackPolicy::always);
+        if (placed.sessions && placed.fell_back && n_new < columns) {
+            kept.clear();
+            n_new = columns;
+            sessionOf.assign(n_new, 0); // all new
+            placed = hearth::place_sessions(model, placed.options, hearth::DeviceRequest{}, n_new,
+                                            hearth::FallbackPolicy::always);
+        }
+        if (!placed.sessions) {
+            return std::unexpected(placed.sessions.error());
+        }
+        on = placed.options;
+        fresh = std::move(*placed.sessions);
+    }
+    std::vector<hearth::Session> ordered;
+    ordered.reserve(columns);
+    size_t next_fresh = 0;
+    for (size_t k = 0; k < columns; ++k) {
+        ordered.push_back(sessionOf[k] < kept.size() ? std::move(kept[sessionOf[k]])
+                                                     : std::move(fresh[next_fresh++]));
+    }
+    return ordered;
+}
+
 // The columns that share one model: generated together in one batch.
 struct ModelGroup {
     QString key;                                // "" = the chat's model, else its canonical path
@@ -102,7 +148,7 @@ void EngineWorker::cancelCompare(quint64 upToId) {
     }
 }
 
-void EngineWorker::matchOwnTemplate(quint64 id, const QList<CompareTurn>& probe,
+void EngineWorker::matchOwnTemplate(quint64 id, const QList<ChatTurn>& probe,
                                     const QStringList& candidates) {
     OwnTemplateMatch match; // unknown: the shoot-out keeps every template
     if (!m_model) {
@@ -212,6 +258,7 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
     std::vector<std::string> texts(n);
     std::vector<std::vector<int32_t>> tokens(n);
     std::vector<const hearth::PromptFormat*> formats(n);
+    std::vector<int> droppedTurns(n, 0); // oldest messages left out to fit the context
     QList<ComparePrompt> prompts;
     for (size_t i = 0; i < n; ++i) {
         const CompareColumnRequest& column = request.columns[qsizetype(i)];
@@ -233,18 +280,17 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
         }
         formats[i] = *resolved;
         const hearth::PromptFormat& f = **resolved;
-        auto text = hearth::render_prompt(f, toEngine(column.messages), true);
-        if (!text) {
-            columnError(text.error());
+        // The column's conversation as it fits its context (hearth::fit_prompt), as the chat's.
+        const uint32_t nCtx = group.slot ? group.slot->nCtx : m_session->n_ctx();
+        auto fitted = hearth::fit_prompt(f, group.model->tokenizer(), toEngine(column.messages),
+                                         nCtx, hearth::reply_reserve(column.maxTokens, nCtx));
+        if (!fitted) {
+            columnError(fitted.error());
             return;
         }
-        auto ids = hearth::tokenize_prompt(group.model->tokenizer(), *text);
-        if (!ids) {
-            columnError(ids.error());
-            return;
-        }
-        texts[i] = std::move(*text);
-        tokens[i] = std::move(*ids);
+        texts[i] = std::move(fitted->text);
+        tokens[i] = std::move(fitted->tokens);
+        droppedTurns[i] = int(fitted->dropped_messages);
 
         ComparePrompt prompt;
         prompt.templateName = QString::fromStdString(f.choice.name);
@@ -253,16 +299,7 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
         for (const hearth::TemplateWarning& warning : f.warnings) {
             prompt.warnings << QString::fromStdString(warning.message);
         }
-        std::vector<std::string> special = hearth::template_special_tokens(f.choice.source);
-        special.push_back(f.bos_token);
-        special.push_back(f.eos_token);
-        for (const std::string& token : special) {
-            const QString q = QString::fromStdString(token);
-            if (!token.empty() && texts[i].find(token) != std::string::npos &&
-                !prompt.specialTokens.contains(q)) {
-                prompt.specialTokens << q;
-            }
-        }
+        prompt.specialTokens = specialTokensIn(f, texts[i]);
         if (i == 0 || !failure[0].isEmpty()) {
             prompt.diffHtml = comparePromptHtml(prompt.text, prompt.specialTokens);
         } else {
@@ -288,7 +325,7 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
     }
     emit compareStarted(id, prompts);
 
-    QList<CompareColumnResult> results(static_cast<qsizetype>(n));
+    QList<GenerationResult> results(static_cast<qsizetype>(n));
     for (size_t i = 0; i < n; ++i) {
         if (!failure[i].isEmpty()) {
             results[qsizetype(i)].stopReason = QStringLiteral("failed");
@@ -303,21 +340,16 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
     const bool firstTurn = std::none_of(
         request.columns.begin(), request.columns.end(), [](const CompareColumnRequest& c) {
             return std::any_of(c.messages.begin(), c.messages.end(),
-                               [](const CompareTurn& t) { return t.role == "assistant"; });
+                               [](const ChatTurn& t) { return t.role == "assistant"; });
         });
 
-    // Each column's reply split as its template marks reasoning (hearth/reasoning.h).
-    std::vector<hearth::ReasoningSplitter> splitters(n);
-    std::vector<bool> opened(n, false);
+    // Each column's reply as it streams, split as its template marks reasoning.
+    std::vector<ReplyStream> streams(n);
     for (size_t i = 0; i < n; ++i) {
         if (formats[i]) {
-            opened[i] = hearth::prompt_opens_reasoning(formats[i]->reasoning, texts[i]);
-            splitters[i] = hearth::ReasoningSplitter(formats[i]->reasoning, opened[i]);
+            streams[i] = ReplyStream(formats[i]->reasoning, texts[i]);
         }
     }
-    std::vector<hearth::ReasoningDelta> pending(n);
-    std::vector<int> generated(n, 0);
-    std::vector<int> reported(n, 0); // `generated` as last sent
     QElapsedTimer sinceFlush;
     sinceFlush.start();
     QElapsedTimer clock; // since the current group started
@@ -325,13 +357,11 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
     auto flush = [&] {
         const double ms = double(clock.nsecsElapsed()) / 1e6;
         for (size_t i = 0; i < n; ++i) {
-            // Tokens without text (special ones) still move the column's count and rate.
-            if (!pending[i].empty() || generated[i] != reported[i]) {
-                emit compareTokensArrived(id, int(i), QString::fromStdString(pending[i].reasoning),
-                                          QString::fromStdString(pending[i].answer), generated[i],
-                                          ms);
-                pending[i] = {};
-                reported[i] = generated[i];
+            if (streams[i].hasNews()) {
+                const hearth::ReasoningDelta delta = streams[i].take();
+                emit compareTokensArrived(id, int(i), QString::fromStdString(delta.reasoning),
+                                          QString::fromStdString(delta.answer),
+                                          streams[i].generated(), ms);
             }
         }
         sinceFlush.restart();
@@ -390,40 +420,10 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
         if (!kept.empty() && kept.front().device() != options.device) {
             kept.clear(); // the chat's model moved device since the last comparison
         }
-        // Sessions in column order: kept ones by match, new ones created on `on` as one group
-        // (on CUDA they share one upload of the weights and decode in one pass). On failure
-        // `kept` is left as it was.
-        const auto arrange =
-            [&](const hearth::SessionOptions& on) -> hearth::Result<std::vector<hearth::Session>> {
-            const std::vector<size_t> sessionOf = matchSessions(kept, groupPrompts);
-            const auto n_new = size_t(std::count_if(sessionOf.begin(), sessionOf.end(),
-                                                    [&](size_t s) { return s >= kept.size(); }));
-            std::vector<hearth::Session> fresh;
-            if (n_new > 0) {
-                auto created = hearth::Session::create_group(group.model, on, n_new);
-                if (!created) {
-                    return std::unexpected(created.error());
-                }
-                fresh = std::move(*created);
-            }
-            std::vector<hearth::Session> ordered;
-            ordered.reserve(group.columns.size());
-            size_t next_fresh = 0;
-            for (size_t k = 0; k < group.columns.size(); ++k) {
-                ordered.push_back(sessionOf[k] < kept.size() ? std::move(kept[sessionOf[k]])
-                                                             : std::move(fresh[next_fresh++]));
-            }
-            return ordered;
-        };
-        auto arranged = arrange(options);
-        if (!arranged && options.device != hearth::DeviceKind::cpu) {
-            options.device = hearth::DeviceKind::cpu;
-            kept.clear();
-            arranged = arrange(options);
-        }
+        auto arranged = arrangeSessions(kept, groupPrompts, group.model, options);
         if (!arranged && !fallBackToF16Cache(arranged.error(), options).isEmpty()) {
             kept.clear();
-            arranged = arrange(options);
+            arranged = arrangeSessions(kept, groupPrompts, group.model, options);
             if (group.slot) {
                 group.slot->kvType = options.kv_type;
             }
@@ -458,13 +458,7 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
                                 .options = {.max_tokens = column.maxTokens,
                                             .stop_strings = formats[i]->stop_strings},
                                 .on_token = [&, i](const hearth::TokenEvent& event) {
-                                    if (event.token >= 0) {
-                                        ++generated[i];
-                                    }
-                                    const hearth::ReasoningDelta delta =
-                                        splitters[i].feed_token(event.text, event.ms);
-                                    pending[i].reasoning += delta.reasoning;
-                                    pending[i].answer += delta.answer;
+                                    streams[i].feed(event);
                                     if (sinceFlush.elapsed() >= kFlushIntervalMs) {
                                         flush();
                                     }
@@ -474,30 +468,22 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
         clock.restart();
         auto stats = hearth::generate_together(requests);
         for (size_t i : group.columns) {
-            const hearth::ReasoningDelta rest = splitters[i].finish();
-            pending[i].reasoning += rest.reasoning;
-            pending[i].answer += rest.answer;
+            streams[i].finish();
         }
         flush();
         if (!stats) {
             failGroup(group, QString::fromStdString(stats.error().message));
             continue;
         }
+        const QString device = QString::fromStdString(
+            hearth::device_label(options.device, kept.front().cuda_device()));
         for (size_t k = 0; k < group.columns.size(); ++k) {
-            const hearth::GenerationStats& s = stats->sequences[k];
-            CompareColumnResult& result = results[qsizetype(group.columns[k])];
-            result.promptTokens = s.n_prompt;
-            result.sharedTokens = s.n_shared;
-            result.generatedTokens = s.n_generated;
-            result.ttftMs = s.ttft_ms;
-            result.decodeTokensPerSecond = s.decode_tokens_per_second();
-            result.stopReason = stopText(s.stop);
             const size_t i = group.columns[k];
-            const hearth::SplitReply reply =
-                hearth::split_reasoning(formats[i]->reasoning, opened[i], s.text);
-            result.text = QString::fromStdString(reply.answer);
-            result.reasoning = QString::fromStdString(reply.reasoning);
-            result.reasoningTokens = splitters[i].reasoning_tokens();
+            GenerationResult& result = results[qsizetype(i)];
+            result = streams[i].result(stats->sequences[k]);
+            result.kvUsed = int(kept[k].cached_tokens().size());
+            result.droppedTurns = droppedTurns[i];
+            result.device = device;
         }
         ++groupsRun;
         if (const QString kv = QString::fromUtf8(hearth::kv_cache_type_name(options.kv_type));

@@ -421,6 +421,18 @@ void TestAppFiles::compareSessionValuesAreChecked_data() {
     QTest::newRow("more replies than messages")
         << QByteArray(R"("replies":["a","b"])") << "2 replies to 1 user messages";
     QTest::newRow("a model that is not text") << QByteArray(R"("model":{})") << "\"model\"";
+    QTest::newRow("a reasoning not text")
+        << QByteArray(R"("replies":["a"],"reasoning":[1])") << "\"reasoning\" is not a list";
+    QTest::newRow("reasoning not a list")
+        << QByteArray(R"("replies":["a"],"reasoning":"x")") << "\"reasoning\" is not a list";
+    QTest::newRow("more reasonings than replies")
+        << QByteArray(R"("replies":["a"],"reasoning":["x","y"])") << "2 reasonings for 1 replies";
+    QTest::newRow("negative reasoning tokens")
+        << QByteArray(R"("replies":["a"],"reasoning_tokens":-1)") << "\"reasoning_tokens\"";
+    QTest::newRow("reasoning tokens past the limit")
+        << QByteArray(R"("reasoning_tokens":1e300)") << "\"reasoning_tokens\" is not a whole";
+    QTest::newRow("reasoning tokens as text")
+        << QByteArray(R"("reasoning_tokens":"7")") << "\"reasoning_tokens\"";
 }
 
 void TestAppFiles::compareSessionValuesAreChecked() {

@@ -33,6 +33,7 @@ private slots:
     void followsChatSampling();
     void diffMarkup();
     void sessionFile();
+    void sessionFileKeepsReasoning();
     void sameSeedSameText();
     void sameSeedOverTurnsAndReopened();
     void shootoutMergesOwnTemplate();
@@ -306,6 +307,52 @@ void TestCompare::sessionFile() {
     QVERIFY2(reopened.error().contains("2 to 5 columns"), qPrintable(reopened.error()));
     // The failed opens left the good session in place.
     QCOMPARE(reopened.columns()->rowCount(), 3);
+}
+
+// Each column's reasoning and its token count are saved and read back, so that a reopened
+// session shows the Thinking section as before; a file from before reasoning was kept opens
+// without one.
+void TestCompare::sessionFileKeepsReasoning() {
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const QString written = dir.filePath("written.json");
+    QFile file(written);
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.write(R"({"version": 1, "user_messages": ["2 + 2?", "Times 3?"], "columns": [
+        {"seed": "1", "replies": ["4.", "12."], "reasoning": ["Two and two.", "Four times three."],
+         "reasoning_tokens": 7},
+        {"seed": "1", "replies": ["Four.", "Twelve."]}]})");
+    file.close();
+    CompareController controller;
+    QVERIFY2(controller.openSession(written), qPrintable(controller.error()));
+    auto check = [](CompareController& c) {
+        const QModelIndex first = c.columns()->index(0);
+        QCOMPARE(first.data(CompareColumnModel::ReplyRole).toString(), "12.");
+        QCOMPARE(first.data(CompareColumnModel::ReplyReasoningRole).toString(),
+                 "Four times three.");
+        QCOMPARE(first.data(CompareColumnModel::ReasoningTokensRole).toInt(), 7);
+        QCOMPARE(c.columns()->column(0).reasonings,
+                 QStringList({"Two and two.", "Four times three."}));
+        // The column written before reasoning was kept: none, and no Thinking section.
+        const QModelIndex second = c.columns()->index(1);
+        QCOMPARE(second.data(CompareColumnModel::ReplyRole).toString(), "Twelve.");
+        QCOMPARE(second.data(CompareColumnModel::ReplyReasoningRole).toString(), "");
+        QCOMPARE(second.data(CompareColumnModel::ReasoningTokensRole).toInt(), 0);
+        QCOMPARE(c.columns()->column(1).reasonings, QStringList({"", ""}));
+    };
+    check(controller);
+    if (QTest::currentTestFailed()) {
+        return;
+    }
+    // Saved by this build and opened again: the same.
+    const QString saved = dir.filePath("saved.json");
+    QVERIFY2(controller.saveSession(saved), qPrintable(controller.error()));
+    CompareController reopened;
+    QVERIFY2(reopened.openSession(saved), qPrintable(reopened.error()));
+    check(reopened);
+    QFile text(saved);
+    QVERIFY(text.open(QIODevice::ReadOnly));
+    QVERIFY(text.readAll().contains(R"("reasoning_tokens": 7)"));
 }
 
 void TestCompare::sameSeedSameText() {

@@ -78,7 +78,7 @@ QString TestCompareModels::runAlone(EngineWorker* worker, const CompareColumnReq
     QObject context;
     connect(
         worker, &EngineWorker::compareFinished, &context,
-        [&](quint64 finishedId, const QList<CompareColumnResult>& results) {
+        [&](quint64 finishedId, const QList<GenerationResult>& results) {
             if (finishedId == id && results.size() == 1) {
                 text = results[0].error.isEmpty() ? results[0].text : "error: " + results[0].error;
                 done = true;
@@ -145,7 +145,7 @@ void TestCompareModels::columnsOnTwoModels() {
         alone.templateName = column.templateName;
         alone.sampling = column.sampling;
         alone.maxTokens = column.maxTokens;
-        alone.messages << CompareTurn{"user", message};
+        alone.messages << ChatTurn{"user", message};
         QCOMPARE(runAlone(worker, alone), reply(controller, i));
     }
 }

@@ -1,7 +1,7 @@
 // hearth-cli run and chat with a reasoning template, end to end on the default model: the
 // reasoning printed between <think> lines when stdout is not a terminal, run --json carrying
 // reasoning and answer apart with their token counts, --think setting the template's switch,
-// and earlier turns' reasoning passed back to the template.
+// earlier turns' reasoning passed back to the template, and compare's --think and --json.
 #include "test_support.h"
 
 #include <QtTest>
@@ -110,6 +110,62 @@ private slots:
         QCOMPARE(result.out.count("<think>\n"), 2);
         QCOMPARE(result.out.count("\n</think>"), 2);
         QCOMPARE(result.err.count("thinking: 6 tokens"), 2);
+    }
+
+    // compare --think and think=: thinking on beside thinking off on the same template, the
+    // reasoning printed apart from the answer and kept apart in --json; a column whose template
+    // has no switch keeps its default under the shared --think.
+    void compare_sets_each_columns_thinking() {
+        const QString on = "template=" + think_template() + ",think=on";
+        const QString off = "template=" + think_template() + ",think=off";
+        const QStringList args{
+            "compare", default_model_arg(), "-p", "Say hello.", "-n", "6", "--temp",
+            "0",       "--column",          on,   "--column",   off};
+        auto text = run_cli(args);
+        QVERIFY2(text.exit_code == 0, text.err.constData());
+        const QString out = QString::fromUtf8(text.out);
+        QCOMPARE(out.count("--- thinking: 6 tokens"), 1);
+        QVERIFY2(out.contains("(thinking on)") && out.contains("(thinking off)"), qPrintable(out));
+        // Column 1 thought all 6 tokens: its answer is empty.
+        QVERIFY2(out.contains(", not closed ---\n") && out.contains("--- output ---\n\n--- prompt"),
+                 qPrintable(out));
+
+        auto json = run_cli(args + QStringList{"--json"});
+        QVERIFY2(json.exit_code == 0, json.err.constData());
+        const auto doc = nlohmann::json::parse(json.out.toStdString());
+        const auto& columns = doc.at("columns");
+        QCOMPARE(columns.size(), size_t{2});
+        QCOMPARE(columns[0].at("think").get<std::string>(), std::string("on"));
+        QVERIFY(!columns[0].at("reasoning").get<std::string>().empty());
+        QCOMPARE(columns[0].at("answer").get<std::string>(), std::string());
+        QCOMPARE(columns[0].at("reasoning_tokens").get<int>(), 6);
+        QCOMPARE(columns[1].at("reasoning").get<std::string>(), std::string());
+        QVERIFY(!columns[1].at("answer").get<std::string>().empty());
+        QCOMPARE(columns[1].at("reasoning_tokens").get<int>(), 0);
+        // The reply as printed is the reply as generated: reasoning marked, answer apart.
+        QCOMPARE(trimmed(columns[1].at("text").get<std::string>()),
+                 trimmed(columns[1].at("answer").get<std::string>()));
+        QCOMPARE(doc.at("together").at("generated_tokens").get<int>(), 12);
+
+        // The shared --think on a template with a switch and one without.
+        auto shared = run_cli({"compare", default_model_arg(), "-p", "Say hello.", "-n", "4",
+                               "--temp", "0", "--think", "off", "--json", "--template",
+                               think_template(), "--template", "model"});
+        QVERIFY2(shared.exit_code == 0, shared.err.constData());
+        const auto both = nlohmann::json::parse(shared.out.toStdString()).at("columns");
+        QCOMPARE(both[0].at("think").get<std::string>(), std::string("off"));
+        QVERIFY(both[1].at("think").is_null());
+
+        expect_cli_usage_error({"compare", default_model_arg(), "-p", "Hi", "-n", "2", "--think",
+                                "on", "--template", "chatml", "--template", "model"},
+                               "no column's template has a thinking switch");
+        expect_cli_usage_error({"compare", default_model_arg(), "-p", "Hi", "-n", "2", "--template",
+                                think_template(), "--column", "template=model,think=on"},
+                               "column 2: thinking 'on'");
+        expect_cli_usage_error({"compare", default_model_arg(), "-p", "Hi", "-n", "2", "--column",
+                                "template=" + think_template() + ",think=maybe", "--template",
+                                "model"},
+                               "column 2: thinking 'maybe'");
     }
 };
 

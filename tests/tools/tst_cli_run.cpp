@@ -63,6 +63,26 @@ private slots:
         QCOMPARE(result.out.count('\n') >= 2, true);
     }
 
+    // A context too small for the whole conversation: the oldest exchange is left out
+    // (hearth::fit_prompt), the chat goes on; a message longer than the context is refused
+    // with the arithmetic.
+    void chat_leaves_out_the_oldest_turns_when_the_context_is_full() {
+        auto result = run_cli(
+            {"chat", default_model_arg(), "-n", "8", "--ctx", "96", "--temp", "0", "--quiet"},
+            "Hello there, who are you?\nWhat is two plus two?\nName a "
+            "colour.\nName a fruit.\n");
+        QVERIFY2(result.exit_code == 0, result.err.constData());
+        QVERIFY2(result.err.contains("(context full: dropped the 2 oldest messages)"),
+                 result.err.constData());
+        QCOMPARE(result.out.count('\n'), 4);
+        auto too_long = run_cli(
+            {"chat", default_model_arg(), "-n", "8", "--ctx", "96", "--temp", "0", "--quiet"},
+            QByteArray("word ").repeated(200) + "\n");
+        QCOMPARE(too_long.exit_code, 1);
+        QVERIFY2(too_long.err.contains("the context holds 96: shorten the last message"),
+                 too_long.err.constData());
+    }
+
     void perplexity_prints_its_last_line() {
         QTemporaryDir dir;
         const QString text = dir.filePath("text.txt");

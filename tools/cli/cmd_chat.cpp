@@ -1,6 +1,7 @@
 // `hearth-cli chat MODEL [...]`: multi-turn chat in the terminal. Each turn re-renders the
 // conversation; the session reuses the cached prefix, so only the new turn is computed.
-// When the context is full, the oldest turns are dropped (the system prompt is kept).
+// When the context is full, the oldest turns are dropped (hearth::fit_prompt: the system
+// prompt and the last message are kept).
 #include "commands.h"
 #include "generation_args.h"
 #include "hearth/prompt.h"
@@ -9,7 +10,6 @@
 
 #include <cstdio>
 #include <iostream>
-#include <optional>
 #include <string>
 #include <unistd.h>
 
@@ -68,47 +68,37 @@ int cmd_chat(const Args& args) {
             continue;
         }
         messages.push_back({"user", line});
-        Result<GenerationStats> stats = fail(ErrorCode::context_full, "");
-        std::optional<ReplyPrinter> printer;
-        bool opened = false;
-        while (true) {
-            auto text = render_prompt(*format, messages, true, *thinking);
-            if (!text) {
-                return report_error(text.error().message.c_str());
-            }
-            auto tokens = tokenize_prompt((*model)->tokenizer(), *text);
-            if (!tokens) {
-                return report_error(tokens.error().message.c_str());
-            }
-            opened = prompt_opens_reasoning(format->reasoning, *text);
-            printer.emplace(format->reasoning, opened, stdout, true);
-            stats = session->generate(*tokens, options->sampling, generate,
-                                      [&printer](const TokenEvent& event) {
-                                          printer->on_token(event);
-                                          return true;
-                                      });
-            const bool full = !stats && stats.error().code == ErrorCode::context_full;
-            // Drop the oldest exchange and try again, while there is one to drop.
-            if (full && messages.size() > first_turn + 1) {
-                const size_t drop = messages.size() > first_turn + 2 ? 2 : 1;
-                messages.erase(messages.begin() + static_cast<std::ptrdiff_t>(first_turn),
-                               messages.begin() + static_cast<std::ptrdiff_t>(first_turn + drop));
-                std::fprintf(stderr, "(context full: dropped the oldest turn)\n");
-                continue;
-            }
-            break;
+        auto prompt = fit_prompt(*format, (*model)->tokenizer(), messages, session->n_ctx(),
+                                 reply_reserve(options->max_tokens, session->n_ctx()), *thinking);
+        if (!prompt) {
+            return report_error(prompt.error().message.c_str());
         }
+        if (prompt->dropped_messages > 0) {
+            // Left out for good: the next turn starts from what was sent.
+            messages.erase(messages.begin() + static_cast<std::ptrdiff_t>(first_turn),
+                           messages.begin() +
+                               static_cast<std::ptrdiff_t>(first_turn + prompt->dropped_messages));
+            std::fprintf(stderr, "(context full: dropped the %zu oldest messages)\n",
+                         prompt->dropped_messages);
+        }
+        const bool opened = prompt_opens_reasoning(format->reasoning, prompt->text);
+        ReplyPrinter printer(format->reasoning, opened, stdout, true);
+        Result<GenerationStats> stats = session->generate(
+            prompt->tokens, options->sampling, generate, [&printer](const TokenEvent& event) {
+                printer.on_token(event);
+                return true;
+            });
         if (!stats) {
             return report_error(stats.error().message.c_str());
         }
-        printer->finish();
+        printer.finish();
         // The template decides what earlier turns' reasoning becomes (reasoning_content).
         SplitReply reply = split_reasoning(format->reasoning, opened, stats->text);
         messages.push_back({"assistant", std::move(reply.answer), std::move(reply.reasoning)});
         std::fprintf(stdout, "\n");
         if (!quiet) {
             print_generation_stats(*stats);
-            print_reasoning_stats(printer->splitter(), *stats);
+            print_reasoning_stats(printer.splitter(), *stats);
         }
     }
     return 0;

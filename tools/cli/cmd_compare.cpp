@@ -3,16 +3,23 @@
 // (the shared prompt prefix computed once), then printed column after column with the
 // rendered prompts, token counts and timings. Every column starts from the shared options
 // (same seed unless a column sets its own), so only the knobs a column changes differ.
+// --think (or a column's think=) sets the template's thinking switch; a reasoning reply's
+// thinking is printed apart from its answer, marked, and kept apart in --json.
 #include "commands.h"
 #include "generation_args.h"
 #include "hearth/batch_generation.h"
 #include "hearth/prompt.h"
 #include "hearth/prompt_diff.h"
+#include "hearth/reasoning.h"
+#include "json_output.h"
+#include "reply_output.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <fmt/format.h>
+#include <optional>
 #include <sstream>
+#include <unistd.h>
 
 namespace hearth::cli {
 
@@ -26,11 +33,17 @@ struct Column {
     std::string system_prompt;
     SamplingParams sampling;
     int32_t max_tokens = 0;
+    std::optional<std::string> think; // the thinking switch's choice: --think or think=
+    bool think_is_own = false;        // set by the column's think=, not the shared --think
     // Filled in when rendered.
     PromptFormat format;
+    nlohmann::ordered_json variables = nlohmann::ordered_json::object(); // the switch's
     std::string rendered;
     std::vector<int32_t> tokens;
+    bool opened = false; // the prompt opens the reply's reasoning
+    // Filled in as it generates.
     std::string output;
+    ReasoningSplitter splitter;
 };
 
 Result<double> parse_number(const std::string& key, const std::string& value) {
@@ -93,6 +106,9 @@ Result<void> apply_column_spec(const std::string& spec, Column& column) {
             column.template_name = value;
         } else if (key == "system") {
             column.system_prompt = value;
+        } else if (key == "think") {
+            column.think = value;
+            column.think_is_own = true;
         } else if (key == "temp" || key == "temperature") {
             ok = set_float(s.temperature);
         } else if (key == "top_p") {
@@ -122,11 +138,12 @@ Result<void> apply_column_spec(const std::string& spec, Column& column) {
                 column.max_tokens = static_cast<int32_t>(*number);
             }
         } else {
-            return fail(ErrorCode::invalid_argument,
-                        fmt::format("unknown column option '{}' (known: template, system, temp, "
-                                    "top_k, top_p, min_p, repeat_penalty, repeat_last_n, "
-                                    "presence_penalty, frequency_penalty, seed, n)",
-                                    key));
+            return fail(
+                ErrorCode::invalid_argument,
+                fmt::format("unknown column option '{}' (known: template, system, think, temp, "
+                            "top_k, top_p, min_p, repeat_penalty, repeat_last_n, "
+                            "presence_penalty, frequency_penalty, seed, n)",
+                            key));
         }
         if (!ok) {
             return ok;
@@ -180,6 +197,72 @@ std::vector<std::string> special_tokens(const Column& a, const Column& b) {
     return tokens;
 }
 
+// The thinking switch's variables for column `i` (number i + 1): --think applies to the
+// columns whose template has a switch, a column's own think= must suit its template.
+Result<void> apply_thinking(Column& c, size_t i) {
+    const ThinkingSwitch& thinking = c.format.reasoning.thinking_switch;
+    if (!c.think || (thinking.kind == ThinkingSwitchKind::none && !c.think_is_own)) {
+        c.think.reset(); // not this template's: its default
+        return {};
+    }
+    auto variables = thinking.variables(*c.think);
+    if (!variables) {
+        return fail(ErrorCode::invalid_argument,
+                    fmt::format("column {}: {}{}", i + 1,
+                                c.think_is_own ? "" : "--think: ", variables.error().message));
+    }
+    c.variables = std::move(*variables);
+    return {};
+}
+
+// One column's reply and figures as text: a reasoning reply's thinking marked apart (dimmed
+// on a terminal), then the answer as "--- output ---".
+void print_column_reply(const Column& c, const GenerationStats& s) {
+    const SplitReply reply = split_reasoning(c.format.reasoning, c.opened, c.output);
+    const ReplyTiming timing = reply_timing(c.splitter, s.n_generated, s.decode_ms);
+    if (!reply.reasoning.empty() || timing.reasoning_tokens > 0) {
+        const bool terminal = isatty(fileno(stdout)) != 0;
+        std::printf("--- thinking: %d tokens, %.1f tokens/s%s ---\n%s%s%s\n",
+                    timing.reasoning_tokens, timing.reasoning_tokens_per_second(),
+                    reply.reasoning_closed ? "" : ", not closed", terminal ? "\033[2m" : "",
+                    reply.reasoning.c_str(), terminal ? "\033[0m" : "");
+    }
+    std::printf("--- output ---\n%s\n", reply.answer.c_str());
+    std::printf("--- prompt %d tokens (%d shared, %d computed); generated %d tokens, "
+                "%.1f tokens/s; first token after %.1f ms; stopped: %s ---\n\n",
+                s.n_prompt, s.n_shared, s.n_prefilled, s.n_generated, s.decode_tokens_per_second(),
+                s.ttft_ms, stop_reason_name(s.stop));
+}
+
+// --json: one column as an object: its settings, then its reply as run --json gives it
+// (reply_json) with the batch's figures for it.
+nlohmann::json column_json(const Column& c, const GenerationStats& s, bool with_prompt) {
+    nlohmann::json out = reply_json(s, split_reasoning(c.format.reasoning, c.opened, s.text),
+                                    reply_timing(c.splitter, s.n_generated, s.decode_ms));
+    const SamplingParams& p = c.sampling;
+    nlohmann::json warnings = nlohmann::json::array();
+    for (const auto& warning : c.format.warnings) {
+        warnings.push_back(warning.message);
+    }
+    out["spec"] = c.spec;
+    out["template"] = c.format.choice.name;
+    out["think"] = c.think ? nlohmann::json(*c.think) : nlohmann::json();
+    out["sampling"] = {{"temperature", p.temperature},
+                       {"top_k", p.top_k},
+                       {"top_p", p.top_p},
+                       {"min_p", p.min_p},
+                       {"repeat_penalty", p.repeat_penalty},
+                       {"seed", p.seed}};
+    out["warnings"] = std::move(warnings);
+    out["shared_tokens"] = s.n_shared;
+    out["computed_tokens"] = s.n_prefilled;
+    out["decode_tokens_per_second"] = s.decode_tokens_per_second();
+    if (with_prompt) {
+        out["prompt"] = c.rendered;
+    }
+    return out;
+}
+
 } // namespace
 
 int cmd_compare(const Args& args) {
@@ -201,10 +284,15 @@ int cmd_compare(const Args& args) {
                       .system_prompt = shared->system_prompt,
                       .sampling = shared->sampling,
                       .max_tokens = shared->max_tokens,
+                      .think = args.get("--think"),
+                      .think_is_own = false,
                       .format = {},
+                      .variables = nlohmann::ordered_json::object(),
                       .rendered = {},
                       .tokens = {},
-                      .output = {}};
+                      .opened = false,
+                      .output = {},
+                      .splitter = {}};
     for (const auto& name : args.all("--template")) {
         Column column = base;
         column.template_name = name;
@@ -238,12 +326,15 @@ int cmd_compare(const Args& args) {
                 fmt::format("column {}: {}", i + 1, format.error().message).c_str());
         }
         c.format = std::move(*format);
+        if (auto ok = apply_thinking(c, i); !ok) {
+            return usage_error(*args.spec, ok.error().message);
+        }
         std::vector<ChatMessage> messages;
         if (!c.system_prompt.empty()) {
             messages.push_back({"system", c.system_prompt});
         }
         messages.push_back({"user", prompt_text});
-        auto text = render_prompt(c.format, messages, true);
+        auto text = render_prompt(c.format, messages, true, c.variables);
         if (!text) {
             return report_error(fmt::format("column {}: {}", i + 1, text.error().message).c_str());
         }
@@ -254,6 +345,12 @@ int cmd_compare(const Args& args) {
                 fmt::format("column {}: {}", i + 1, tokens.error().message).c_str());
         }
         c.tokens = std::move(*tokens);
+        c.opened = prompt_opens_reasoning(c.format.reasoning, c.rendered);
+        c.splitter = ReasoningSplitter(c.format.reasoning, c.opened);
+    }
+    if (args.get("--think") &&
+        std::none_of(columns.begin(), columns.end(), [](const Column& c) { return c.think; })) {
+        return usage_error(*args.spec, "--think: no column's template has a thinking switch");
     }
 
     // One group: on CUDA the columns share one upload of the weights, a KV slot each.
@@ -272,6 +369,7 @@ int cmd_compare(const Args& args) {
              .options = {.max_tokens = c.max_tokens, .stop_strings = c.format.stop_strings},
              .on_token = [&c](const TokenEvent& event) {
                  c.output += event.text;
+                 c.splitter.feed_token(event.text, event.ms);
                  return true;
              }});
     }
@@ -282,16 +380,32 @@ int cmd_compare(const Args& args) {
     }
 
     const bool show_prompts = args.has("--show-prompts");
+    if (args.has("--json")) {
+        nlohmann::json out_columns = nlohmann::json::array();
+        for (size_t i = 0; i < columns.size(); ++i) {
+            out_columns.push_back(column_json(columns[i], result->sequences[i], show_prompts));
+        }
+        const nlohmann::json out = {{"columns", std::move(out_columns)},
+                                    {"together",
+                                     {{"generated_tokens", result->n_generated()},
+                                      {"steps", result->n_steps},
+                                      {"tokens_per_second", result->decode_tokens_per_second()},
+                                      {"shared_prefix_tokens", result->n_shared_prefix},
+                                      {"computed_tokens", result->n_computed},
+                                      {"prefill_ms", result->prefill_ms}}}};
+        std::printf("%s\n", json_text(out).c_str());
+        return 0;
+    }
     for (size_t i = 0; i < columns.size(); ++i) {
         const Column& c = columns[i];
-        const GenerationStats& s = result->sequences[i];
         const SamplingParams& p = c.sampling;
         std::printf("=== column %zu: %s ===\n", i + 1, c.spec.c_str());
-        std::printf("template: %s; temp %g, top_k %d, top_p %g, min_p %g, repeat_penalty %g, "
+        std::printf("template: %s%s; temp %g, top_k %d, top_p %g, min_p %g, repeat_penalty %g, "
                     "seed %llu\n",
-                    c.format.choice.name.c_str(), double(p.temperature), p.top_k, double(p.top_p),
-                    double(p.min_p), double(p.repeat_penalty),
-                    static_cast<unsigned long long>(p.seed));
+                    c.format.choice.name.c_str(),
+                    c.think ? fmt::format(" (thinking {})", *c.think).c_str() : "",
+                    double(p.temperature), p.top_k, double(p.top_p), double(p.min_p),
+                    double(p.repeat_penalty), static_cast<unsigned long long>(p.seed));
         for (const auto& warning : c.format.warnings) {
             std::printf("warning: %s\n", warning.message.c_str());
         }
@@ -309,11 +423,7 @@ int cmd_compare(const Args& args) {
                             diff_markup(text_spans).c_str());
             }
         }
-        std::printf("--- output ---\n%s\n", c.output.c_str());
-        std::printf("--- prompt %d tokens (%d shared, %d computed); generated %d tokens, "
-                    "%.1f tokens/s; first token after %.1f ms; stopped: %s ---\n\n",
-                    s.n_prompt, s.n_shared, s.n_prefilled, s.n_generated,
-                    s.decode_tokens_per_second(), s.ttft_ms, stop_reason_name(s.stop));
+        print_column_reply(c, result->sequences[i]);
     }
     std::printf("together: %d tokens generated in %d steps, %.1f tokens/s in all; shared prompt "
                 "prefix %d tokens computed once; %llu tokens run through the model; prefill "

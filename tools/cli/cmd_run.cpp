@@ -5,7 +5,6 @@
 #include "hearth/file_input.h"
 #include "hearth/prompt.h"
 #include "hearth/session.h"
-#include "json_output.h"
 #include "reply_output.h"
 
 #include <cstdio>
@@ -22,28 +21,6 @@ void print_generation_stats(const GenerationStats& stats) {
                  "stopped: %s\n",
                  stats.n_generated, stats.decode_ms, stats.decode_tokens_per_second(),
                  stats.ttft_ms, stop_reason_name(stats.stop));
-}
-
-void print_reply_json(const GenerationStats& stats, const SplitReply& reply,
-                      const ReplyTiming& timing) {
-    const nlohmann::json out = {
-        {"reasoning", reply.reasoning},
-        {"answer", reply.answer},
-        {"reasoning_closed", reply.reasoning_closed},
-        {"text", stats.text},
-        {"stop", stop_reason_name(stats.stop)},
-        {"prompt_tokens", stats.n_prompt},
-        {"generated_tokens", stats.n_generated},
-        {"reasoning_tokens", timing.reasoning_tokens},
-        {"answer_tokens", timing.answer_tokens},
-        {"prefill_ms", stats.prefill_ms},
-        {"first_token_ms", stats.ttft_ms},
-        {"decode_ms", stats.decode_ms},
-        {"reasoning_ms", timing.reasoning_ms},
-        {"reasoning_tokens_per_second", timing.reasoning_tokens_per_second()},
-        {"answer_tokens_per_second", timing.answer_tokens_per_second()},
-    };
-    std::printf("%s\n", json_text(out).c_str());
 }
 
 Result<std::shared_ptr<const Model>> load_model_for_cli(const std::string& path, int n_threads) {

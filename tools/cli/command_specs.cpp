@@ -112,7 +112,8 @@ std::vector<OptionSpec> generation_options() {
     return options;
 }
 
-// run's and chat's switch of a reasoning model's thinking (reply_output.h reads it).
+// run's, chat's and compare's switch of a reasoning model's thinking (reply_output.h and
+// cmd_compare.cpp read it).
 OptionSpec think_option() {
     return option("--think", "on|off|low|medium|high",
                   "turn the model's thinking on or off (templates with enable_thinking), or set "
@@ -220,12 +221,17 @@ const CommandSpec& compare_spec() {
                 option("--template", "NAME|FILE", "a column with this chat template (repeatable)")
                     .repeated(),
                 option("--column", "SPEC",
-                       "a column with its own settings: key=value,... of template, system, temp, "
+                       "a column with its own settings: key=value,... of template, system, think, "
+                       "temp, "
                        "top_k, top_p, min_p, repeat_penalty, repeat_last_n, presence_penalty, "
                        "frequency_penalty, seed, n (repeatable)")
                     .repeated(),
                 flag("--show-prompts",
                      "print each column's rendered prompt and its diff against the first"),
+                think_option(),
+                flag("--json",
+                     "print the columns at the end as one JSON object: each column's reasoning, "
+                     "answer, text and figures, and the batch's"),
             },
     });
     return spec;

@@ -1,5 +1,7 @@
-// Printing a reply's reasoning and answer for hearth-cli run and chat.
+// Printing a reply's reasoning and answer for hearth-cli run, chat and compare.
 #include "reply_output.h"
+
+#include "json_output.h"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -63,6 +65,32 @@ void ReplyPrinter::print(const ReasoningDelta& delta) {
         std::fwrite(delta.answer.data(), 1, delta.answer.size(), out_);
     }
     std::fflush(out_);
+}
+
+nlohmann::json reply_json(const GenerationStats& stats, const SplitReply& reply,
+                          const ReplyTiming& timing) {
+    return {
+        {"reasoning", reply.reasoning},
+        {"answer", reply.answer},
+        {"reasoning_closed", reply.reasoning_closed},
+        {"text", stats.text},
+        {"stop", stop_reason_name(stats.stop)},
+        {"prompt_tokens", stats.n_prompt},
+        {"generated_tokens", stats.n_generated},
+        {"reasoning_tokens", timing.reasoning_tokens},
+        {"answer_tokens", timing.answer_tokens},
+        {"prefill_ms", stats.prefill_ms},
+        {"first_token_ms", stats.ttft_ms},
+        {"decode_ms", stats.decode_ms},
+        {"reasoning_ms", timing.reasoning_ms},
+        {"reasoning_tokens_per_second", timing.reasoning_tokens_per_second()},
+        {"answer_tokens_per_second", timing.answer_tokens_per_second()},
+    };
+}
+
+void print_reply_json(const GenerationStats& stats, const SplitReply& reply,
+                      const ReplyTiming& timing) {
+    std::printf("%s\n", json_text(reply_json(stats, reply, timing)).c_str());
 }
 
 void print_reasoning_stats(const ReasoningSplitter& splitter, const GenerationStats& stats) {

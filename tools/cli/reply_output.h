@@ -43,8 +43,12 @@ private:
     bool reasoning_block_done_ = false;
 };
 
-// run --json: the reply (reasoning and answer apart) and its timings, as one JSON object on
-// stdout.
+// A reply (reasoning and answer apart) and its timings as JSON: run --json's object, and
+// each column of compare --json.
+nlohmann::json reply_json(const GenerationStats& stats, const SplitReply& reply,
+                          const ReplyTiming& timing);
+
+// run --json: reply_json as one JSON object on stdout.
 void print_reply_json(const GenerationStats& stats, const SplitReply& reply,
                       const ReplyTiming& timing);
 

@@ -62,4 +62,33 @@ Result<std::string> render_prompt(const PromptFormat& format, std::span<const Ch
 Result<std::vector<int32_t>> tokenize_prompt(const Tokenizer& tokenizer, std::string_view text,
                                              bool parse_special = true);
 
+// The room a reply is given when the conversation is fitted to the context: its max tokens,
+// but at most a quarter of the context, so that a long reply setting does not leave a small
+// context without history (and at least 1). The chat, Compare and hearth-cli use it alike.
+size_t reply_reserve(int max_tokens, size_t n_ctx);
+
+// A conversation fitted to a context: the prompt as sent, and what was left out.
+struct FittedPrompt {
+    std::string text;            // rendered, with the generation prompt
+    std::vector<int32_t> tokens; // tokenize_prompt(text)
+    size_t dropped_turns = 0;    // exchanges left out: a user message and the replies after it
+    size_t dropped_messages = 0; // the messages those exchanges held
+};
+
+// The one context-overflow policy: renders `messages` (a system prompt first or not, ending
+// with the user's message) with the generation prompt and tokenizes them; while the prompt
+// and `reserve` tokens do not fit `n_ctx`, leaves out the oldest exchange (a user message
+// with the assistant and tool messages after it; messages before the first user one are one
+// exchange), never the leading system prompt and never the last exchange. Earlier replies'
+// reasoning is given to the template, which keeps or drops it as the model was trained.
+//
+// When only the system prompt and the last exchange are left it is enough that they leave
+// room for one token: the reply then gets what the context has left. Fails with
+// `context_full`, giving the arithmetic, when they do not; `invalid_argument` for a context
+// of 0 or an empty conversation; the render's and tokenizer's own errors.
+// Renders O(log turns) times (the oldest exchanges to leave out are found by bisection).
+Result<FittedPrompt> fit_prompt(const PromptFormat& format, const Tokenizer& tokenizer,
+                                std::span<const ChatMessage> messages, size_t n_ctx, size_t reserve,
+                                const nlohmann::ordered_json& variables = {});
+
 } // namespace hearth

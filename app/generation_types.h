@@ -1,0 +1,36 @@
+// The values one generated sequence passes between the engine worker and the GUI thread, the
+// same for the chat and for a Compare column: a turn of the conversation it continues, and
+// its result (the reply's text and reasoning, the figures a message keeps, and the rest the
+// worker measured). Plain values, copied through queued signals.
+#pragma once
+
+#include "conversation.h"
+
+#include <QMetaType>
+#include <QString>
+
+struct ChatTurn {
+    QString role; // "system", "user", "assistant"
+    QString text;
+    QString reasoning = {}; // an assistant turn's, passed to the template as reasoning_content
+};
+
+// One sequence's result: the chat's reply or one Compare column's. What a message keeps of it
+// (MessageStats: tokens, speeds, stop reason, reasoning's figures) is its base.
+struct GenerationResult : MessageStats {
+    QString text;            // the answer: a reasoning model's reply without its reasoning
+    QString reasoning;       // the reply's reasoning ("thinking"), "" when none
+    int reusedTokens = 0;    // prompt tokens found in the sequence's own cache
+    int sharedTokens = 0;    // copied from another sequence's cache rather than computed
+    int prefilledTokens = 0; // computed now
+    double prefillMs = 0;
+    double decodeMs = 0;
+    int kvUsed = 0;       // tokens in the cache afterwards
+    int droppedTurns = 0; // oldest messages left out because the context was full
+    QString device;       // where it ran: "CPU" or "CUDA device N"
+    // Set with stopReason "failed" when the sequence did not run (a Compare column whose
+    // model does not fit the RAM available; the others still ran).
+    QString error;
+};
+
+Q_DECLARE_METATYPE(GenerationResult)
