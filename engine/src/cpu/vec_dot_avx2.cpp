@@ -12,6 +12,8 @@
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 
 #include "cpu/avx2_helpers.h"
+#include "cpu/delta_net_ggml.h"
+#include "cpu/ggml_numerics.h"
 
 #include <cmath>
 #include <cstring>
@@ -416,22 +418,13 @@ float dot_float_rows(int64_t n, LoadW load_w, LoadX load_x, ScalarW w_at, Scalar
     return sum;
 }
 
+// F32 and F16 rows in the order of ggml's vec_dot (single tokens; batches: vec_dot_tinyblas_avx2).
 float dot_f32(int64_t n, const void* vw, const void* vx) {
-    const auto* w = static_cast<const float*>(vw);
-    const auto* x = static_cast<const float*>(vx);
-    return dot_float_rows(
-        n, [w](int64_t i) { return _mm256_loadu_ps(w + i); },
-        [x](int64_t i) { return _mm256_loadu_ps(x + i); }, [w](int64_t i) { return w[i]; },
-        [x](int64_t i) { return x[i]; });
+    return ggml::vec_dot_f32(n, static_cast<const float*>(vw), static_cast<const float*>(vx));
 }
 
 float dot_f16(int64_t n, const void* vw, const void* vx) {
-    const auto* w = static_cast<const uint16_t*>(vw);
-    const auto* x = static_cast<const uint16_t*>(vx);
-    return dot_float_rows(
-        n, [w](int64_t i) { return load_f16x8(w + i); },
-        [x](int64_t i) { return load_f16x8(x + i); }, [w](int64_t i) { return h2f(w[i]); },
-        [x](int64_t i) { return h2f(x[i]); });
+    return ggml::vec_dot_f16(n, static_cast<const uint16_t*>(vw), static_cast<const uint16_t*>(vx));
 }
 
 // BF16 weights against BF16 activations in the operations of ggml's AVX2 ggml_vec_dot_bf16:
@@ -456,7 +449,27 @@ float dot_bf16(int64_t n, const void* vw, const void* vx) {
     return static_cast<float>(sum);
 }
 
+float dot_f32_tinyblas(int64_t n, const void* vw, const void* vx) {
+    return ggml::tinyblas_dot_f32(n, static_cast<const float*>(vw), static_cast<const float*>(vx));
+}
+
+float dot_f16_tinyblas(int64_t n, const void* vw, const void* vx) {
+    return ggml::tinyblas_dot_f16(n, static_cast<const uint16_t*>(vw),
+                                  static_cast<const uint16_t*>(vx));
+}
+
 } // namespace
+
+VecDotFn vec_dot_tinyblas_avx2(TensorType weight_type) {
+    switch (weight_type) {
+    case TensorType::F32:
+        return per_token<dot_f32_tinyblas>;
+    case TensorType::F16:
+        return per_token<dot_f16_tinyblas>;
+    default:
+        return nullptr;
+    }
+}
 
 VecDotFn vec_dot_avx2(TensorType weight_type) {
     switch (weight_type) {
@@ -531,6 +544,9 @@ void convert_f32_to_f16_avx2(const float* x, uint16_t* out, int64_t n) {
 namespace hearth::cpu {
 
 VecDotFn vec_dot_avx2(TensorType) {
+    return nullptr;
+}
+VecDotFn vec_dot_tinyblas_avx2(TensorType) {
     return nullptr;
 }
 float dot_f16_f32_avx2(const uint16_t* a, const float* b, int64_t n) {
