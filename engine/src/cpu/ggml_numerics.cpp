@@ -97,32 +97,15 @@ float vec_dot_f16(int64_t n, const uint16_t* x, const uint16_t* y) {
     return static_cast<float>(sumf);
 }
 
-namespace {
-
-// tinyBLAS's hsum of its accumulator.
-float tinyblas_hsum(__m256 c) {
-    __m128 x = _mm_add_ps(_mm256_extractf128_ps(c, 1), _mm256_castps256_ps128(c));
-    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
-    x = _mm_add_ss(x, _mm_movehdup_ps(x));
-    return _mm_cvtss_f32(x);
-}
-
-} // namespace
-
 float tinyblas_dot_f16(int64_t k, const uint16_t* a, const uint16_t* b) {
     __m256 c = _mm256_setzero_ps();
     for (int64_t l = 0; l < k; l += 8) {
         c = _mm256_fmadd_ps(load_f16(a + l), load_f16(b + l), c);
     }
-    return tinyblas_hsum(c);
-}
-
-float tinyblas_dot_f32(int64_t k, const float* a, const float* b) {
-    __m256 c = _mm256_setzero_ps();
-    for (int64_t l = 0; l < k; l += 8) {
-        c = _mm256_fmadd_ps(_mm256_loadu_ps(a + l), _mm256_loadu_ps(b + l), c);
-    }
-    return tinyblas_hsum(c);
+    __m128 x = _mm_add_ps(_mm256_extractf128_ps(c, 1), _mm256_castps256_ps128(c));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_add_ss(x, _mm_movehdup_ps(x));
+    return _mm_cvtss_f32(x);
 }
 
 void weighted_rows_f16(bool tinyblas, int64_t dim, const uint16_t* v, int64_t stride, int64_t first,
@@ -262,14 +245,6 @@ float vec_dot_f16(int64_t n, const uint16_t* x, const uint16_t* y) {
 
 float tinyblas_dot_f16(int64_t k, const uint16_t* a, const uint16_t* b) {
     return vec_dot_f16(k, a, b);
-}
-
-float tinyblas_dot_f32(int64_t k, const float* a, const float* b) {
-    float sum = 0.0f;
-    for (int64_t i = 0; i < k; ++i) {
-        sum += a[i] * b[i];
-    }
-    return sum;
 }
 
 void weighted_rows_f16(bool, int64_t dim, const uint16_t* v, int64_t stride, int64_t first,

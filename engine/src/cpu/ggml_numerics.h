@@ -21,8 +21,6 @@ float vec_dot_f16(int64_t n, const uint16_t* x, const uint16_t* y);
 // One dot product of llamafile's tinyBLAS F16 kernel (prompt batches): a single 8-lane FMA
 // accumulator over the k / 8 chunks, then hsum. k must be a multiple of 8.
 float tinyblas_dot_f16(int64_t k, const uint16_t* a, const uint16_t* b);
-// The same for F32 rows (tinyBLAS's F32 kernel). k must be a multiple of 8.
-float tinyblas_dot_f32(int64_t k, const float* a, const float* b);
 
 // out[d] = Σ_j V[j][d] · p[j] (d < dim), each the dot product of row d of V^T with the
 // weights, in the order of tinyblas_dot_f16 (tinyblas) or vec_dot_f16 over n_kv cells, but

@@ -449,13 +449,53 @@ float dot_bf16(int64_t n, const void* vw, const void* vx) {
     return static_cast<float>(sum);
 }
 
-float dot_f32_tinyblas(int64_t n, const void* vw, const void* vx) {
-    return ggml::tinyblas_dot_f32(n, static_cast<const float*>(vw), static_cast<const float*>(vx));
+// llamafile's tinyBLAS order (ggml_mul_mat on F32/F16 prompt batches): each output sums its
+// row in one 8-lane FMA accumulator, then hsum. One accumulator per token is a chain of
+// dependent FMAs; running up to kMaxTokens tokens per weight row gives independent chains.
+struct LoadF32 {
+    static __m256 at(const void* p, int64_t i) {
+        return _mm256_loadu_ps(static_cast<const float*>(p) + i);
+    }
+};
+struct LoadF16 {
+    static __m256 at(const void* p, int64_t i) {
+        return load_f16x8(static_cast<const uint16_t*>(p) + i);
+    }
+};
+
+template <class Load, int NTok>
+void tinyblas_tokens(int64_t n, const void* w, const void* x, size_t x_stride, float* y,
+                     int64_t y_stride) {
+    const auto* act = static_cast<const uint8_t*>(x);
+    __m256 acc[NTok];
+    for (int t = 0; t < NTok; ++t) {
+        acc[t] = _mm256_setzero_ps();
+    }
+    for (int64_t l = 0; l < n; l += 8) {
+        const __m256 wv = Load::at(w, l);
+        for (int t = 0; t < NTok; ++t) {
+            acc[t] = _mm256_fmadd_ps(wv, Load::at(act + t * x_stride, l), acc[t]);
+        }
+    }
+    for (int t = 0; t < NTok; ++t) {
+        y[t * y_stride] = hsum(acc[t]); // tinyBLAS's hsum is hsum_float_8's order
+    }
 }
 
-float dot_f16_tinyblas(int64_t n, const void* vw, const void* vx) {
-    return ggml::tinyblas_dot_f16(n, static_cast<const uint16_t*>(vw),
-                                  static_cast<const uint16_t*>(vx));
+template <class Load>
+void tinyblas_kernel(int64_t n, const void* w, const void* x, size_t x_stride, float* y,
+                     int64_t y_stride, int n_tok) {
+    static_assert(kMaxTokens == 4);
+    switch (n_tok) {
+    case 1:
+        return tinyblas_tokens<Load, 1>(n, w, x, x_stride, y, y_stride);
+    case 2:
+        return tinyblas_tokens<Load, 2>(n, w, x, x_stride, y, y_stride);
+    case 3:
+        return tinyblas_tokens<Load, 3>(n, w, x, x_stride, y, y_stride);
+    default:
+        return tinyblas_tokens<Load, 4>(n, w, x, x_stride, y, y_stride);
+    }
 }
 
 } // namespace
@@ -463,9 +503,9 @@ float dot_f16_tinyblas(int64_t n, const void* vw, const void* vx) {
 VecDotFn vec_dot_tinyblas_avx2(TensorType weight_type) {
     switch (weight_type) {
     case TensorType::F32:
-        return per_token<dot_f32_tinyblas>;
+        return tinyblas_kernel<LoadF32>;
     case TensorType::F16:
-        return per_token<dot_f16_tinyblas>;
+        return tinyblas_kernel<LoadF16>;
     default:
         return nullptr;
     }
