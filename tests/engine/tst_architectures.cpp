@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <tuple>
 #include <nlohmann/json.hpp>
 
 using namespace hearth;
@@ -65,6 +66,12 @@ std::vector<float> read_f32(const std::filesystem::path& path) {
 // tolerance, since one activation quantized on the other side of a rounding step would move
 // a logit by ~1e-3.
 //
+// Since the F32/F16 matmuls follow ggml's two orders (tinyBLAS's one accumulator on batches,
+// vec_dot's four on single tokens; cpu/matmul.cpp), the batch path matches llama.cpp's to the
+// bit on most of these files (gemma2/3, the BF16 and recurrent ones excepted) and one token at
+// a time differs by what llama.cpp's own token-by-token run differs from its batch (up to
+// 2.4e-3 of the spread, smollm3). The portable kernels keep the other orders.
+//
 // The tolerance is still 30 times smaller than what any feature under test does to the
 // logits: on gemma3, ignoring the sliding window moves them by 4.5 spreads, the sliding
 // layers' RoPE base by 0.5, the global layer's linear RoPE scaling by 0.4.
@@ -79,7 +86,9 @@ std::vector<float> read_f32(const std::filesystem::path& path) {
 //
 // Models marked `exact` in index.json (Q4_0, whose matrices both engines repack into 8-row
 // blocks and sum in one order) must match to the last bit on the AVX2 path, the one that
-// follows ggml's operation order; elsewhere they get the tolerance.
+// follows ggml's operation order; elsewhere they get the tolerance. Those marked
+// `exact_batch` must match to the bit as one batch (the reference's own path) on the AVX2
+// path: F32/F16 batches in tinyBLAS's order, experts in vec_dot's.
 //
 // A model may state its own tolerance in index.json ("tolerance", with the reason in
 // scripts/gen-arch-reference.py): the low-bit weight types (MXFP4, BF16, the grid i-quants)
@@ -132,7 +141,8 @@ class TestArchitectures : public QObject {
     // token, against llama.cpp's in `logits`.
     static void check_against_llama_cpp(const QString& gguf, const QString& logits,
                                         const QString& weight_type, bool exact, KvCacheType kv_type,
-                                        double relative_tolerance = kTolerance) {
+                                        double relative_tolerance = kTolerance,
+                                        bool exact_batch = false) {
         QVERIFY2(!gguf.isEmpty(),
                  "tests/data/arch/index.json is missing: run scripts/gen-arch-reference.py");
         std::ifstream in(arch_dir() / "index.json");
@@ -189,20 +199,23 @@ class TestArchitectures : public QObject {
             compare(*l, row(position), position, decode);
         }
 
+        const double batch_tolerance =
+            exact_batch && cpu::kernel_level() == cpu::KernelLevel::avx2 ? 0.0 : tolerance;
         qInfo("%s (%s, %s cache): logit spread %.3f, max |error| batch %.2e (position %zu), "
               "decode %.2e (position %zu), tolerance %.2e",
               qPrintable(gguf), qPrintable(weight_type), kv_cache_type_name(kv_type), spread,
               batch.max_error, batch.worst_position, decode.max_error, decode.worst_position,
               tolerance);
-        for (const auto& [path, c] : {std::pair{"batch", batch}, std::pair{"decode", decode}}) {
-            QVERIFY2(c.max_error <= tolerance,
+        for (const auto& [path, c, limit] : {std::tuple{"batch", batch, batch_tolerance},
+                                             std::tuple{"decode", decode, tolerance}}) {
+            QVERIFY2(c.max_error <= limit,
                      qPrintable(QString("%1 path: logit of token %2 at position %3 differs by "
                                         "%4 from llama.cpp's (tolerance %5)")
                                     .arg(path)
                                     .arg(c.worst_token)
                                     .arg(c.worst_position)
                                     .arg(c.max_error, 0, 'g', 3)
-                                    .arg(tolerance, 0, 'g', 3)));
+                                    .arg(limit, 0, 'g', 3)));
         }
     }
 
@@ -213,10 +226,11 @@ private slots:
         QTest::addColumn<QString>("weight_type");
         QTest::addColumn<bool>("exact");
         QTest::addColumn<double>("relative_tolerance");
+        QTest::addColumn<bool>("exact_batch");
         std::ifstream in(arch_dir() / "index.json");
         if (!in) {
             QTest::newRow("index.json missing")
-                << QString() << QString() << QString() << false << kTolerance;
+                << QString() << QString() << QString() << false << kTolerance << false;
             return;
         }
         const auto index = nlohmann::json::parse(in);
@@ -225,7 +239,8 @@ private slots:
                 << QString::fromStdString(m["gguf"].get<std::string>())
                 << QString::fromStdString(m["logits"].get<std::string>())
                 << QString::fromStdString(m["weight_type"].get<std::string>())
-                << optional_field(m, "exact", false) << optional_field(m, "tolerance", kTolerance);
+                << optional_field(m, "exact", false) << optional_field(m, "tolerance", kTolerance)
+                << optional_field(m, "exact_batch", false);
         }
     }
 
@@ -235,8 +250,9 @@ private slots:
         QFETCH(QString, weight_type);
         QFETCH(bool, exact);
         QFETCH(double, relative_tolerance);
+        QFETCH(bool, exact_batch);
         check_against_llama_cpp(gguf, logits, weight_type, exact, KvCacheType::f16,
-                                relative_tolerance);
+                                relative_tolerance, exact_batch);
     }
 
     // The models whose head size a Q8_0 cache can hold (gemma2), against llama.cpp's flash

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstddef>
@@ -411,6 +412,51 @@ void check_packed(TensorType type, int64_t n_rows, int64_t n_cols, ThreadPool& p
     }
 }
 
+// ggml's float orders, emulated lane by lane (FMA as std::fma): llamafile's tinyBLAS (one 8-lane
+// accumulator, then hsum_float_8) and ggml_vec_dot_f32/f16 (four accumulators over 32-value
+// steps, GGML_F32x8_REDUCE, the leftovers added in float with FMA / in double).
+float emulate_tinyblas(const std::vector<float>& w, const std::vector<float>& x) {
+    std::array<float, 8> acc{};
+    for (size_t l = 0; l < w.size(); l += 8) {
+        for (size_t k = 0; k < 8; ++k) {
+            acc[k] = std::fma(w[l + k], x[l + k], acc[k]);
+        }
+    }
+    const float r0 = acc[4] + acc[0], r1 = acc[5] + acc[1], r2 = acc[6] + acc[2],
+                r3 = acc[7] + acc[3];
+    return (r0 + r2) + (r1 + r3);
+}
+
+float emulate_vec_dot(const std::vector<float>& w, const std::vector<float>& x, bool f16) {
+    const size_t np = w.size() & ~size_t{31};
+    std::array<std::array<float, 8>, 4> acc{};
+    for (size_t i = 0; i < np; i += 32) {
+        for (size_t j = 0; j < 4; ++j) {
+            for (size_t k = 0; k < 8; ++k) {
+                acc[j][k] = std::fma(w[i + 8 * j + k], x[i + 8 * j + k], acc[j][k]);
+            }
+        }
+    }
+    std::array<float, 8> a{};
+    for (size_t k = 0; k < 8; ++k) {
+        a[k] = (acc[0][k] + acc[2][k]) + (acc[1][k] + acc[3][k]);
+    }
+    const float t0 = a[0] + a[4], t1 = a[1] + a[5], t2 = a[2] + a[6], t3 = a[3] + a[7];
+    const float sum = (t0 + t1) + (t2 + t3);
+    if (f16) {
+        double wide = sum;
+        for (size_t i = np; i < w.size(); ++i) {
+            wide += static_cast<double>(w[i] * x[i]);
+        }
+        return static_cast<float>(wide);
+    }
+    float narrow = sum;
+    for (size_t i = np; i < w.size(); ++i) {
+        narrow = std::fma(w[i], x[i], narrow);
+    }
+    return narrow;
+}
+
 } // namespace
 
 class TestMatmul : public QObject {
@@ -578,6 +624,85 @@ private slots:
         // A matrix of fewer than 8 rows has nothing to pack; types without a layout neither.
         QCOMPARE(repacked_bytes(TensorType::Q4_0, 7, 64), size_t{0});
         QCOMPARE(repacked_bytes(TensorType::Q8_0, 64, 64), size_t{0});
+    }
+
+    // F32 and F16 matrices at the avx2 level sum as ggml does: batches of 2+ tokens (k % 8,
+    // m % 4) in tinyBLAS's order, whatever the kernel's token grouping (7 = 4 + 3 tokens);
+    // single tokens, the experts' mul_mat_id and other shapes in vec_dot's. n_cols 72 has a
+    // leftover past vec_dot's 32-value steps.
+    void f32_f16_follow_ggml_orders() {
+        if (detected_kernel_level() != KernelLevel::avx2) {
+            QSKIP("ggml's orders are followed at the avx2 level only");
+        }
+        const KernelLevel saved = kernel_level();
+        set_kernel_level(KernelLevel::avx2);
+        std::mt19937 rng(5);
+        std::normal_distribution<float> normal(0.0f, 1.0f);
+        ThreadPool two(2);
+        const int64_t n_cols = 72;
+        const int64_t n_tokens = 7;
+        for (const TensorType type : {TensorType::F32, TensorType::F16}) {
+            const bool f16 = type == TensorType::F16;
+            for (const int64_t n_rows : {8, 6}) {
+                // Weights and activations as the kernels see them (F16 rounded for F16).
+                std::vector<float> w(size_t(n_rows * n_cols)), x(size_t(n_tokens * n_cols));
+                std::vector<uint16_t> w16(w.size());
+                for (size_t i = 0; i < w.size(); ++i) {
+                    w16[i] = hearth::fp32_to_fp16(normal(rng));
+                    w[i] = f16 ? hearth::fp16_to_fp32(w16[i]) : normal(rng);
+                }
+                for (float& v : x) {
+                    v = normal(rng);
+                }
+                WeightMatrix m;
+                m.type = type;
+                m.data = f16 ? static_cast<const void*>(w16.data()) : w.data();
+                m.n_cols = n_cols;
+                m.n_rows = n_rows;
+                m.row_bytes = size_t(n_cols) * (f16 ? 2 : 4);
+                std::vector<uint8_t> scratch(size_t(n_tokens) * activation_row_bytes(type, n_cols));
+                const auto expect = [&](int64_t r, int64_t t, bool tinyblas) {
+                    std::vector<float> wr(w.begin() + r * n_cols, w.begin() + (r + 1) * n_cols);
+                    std::vector<float> xt(x.begin() + t * n_cols, x.begin() + (t + 1) * n_cols);
+                    if (f16) {
+                        for (float& v : xt) {
+                            v = hearth::fp16_to_fp32(hearth::fp32_to_fp16(v));
+                        }
+                    }
+                    return tinyblas ? emulate_tinyblas(wr, xt) : emulate_vec_dot(wr, xt, f16);
+                };
+                for (const MatmulOp op : {MatmulOp::mul_mat, MatmulOp::mul_mat_id}) {
+                    for (const int64_t tokens : {n_tokens, int64_t{1}}) {
+                        std::vector<float> y(size_t(tokens * n_rows), NAN);
+                        matmul(m, x.data(), tokens, n_cols, y.data(), n_rows, scratch.data(), two,
+                               op);
+                        const bool tinyblas =
+                            op == MatmulOp::mul_mat && tokens >= 2 && n_rows % 4 == 0;
+                        for (int64_t t = 0; t < tokens; ++t) {
+                            for (int64_t r = 0; r < n_rows; ++r) {
+                                const float got = y[size_t(t * n_rows + r)];
+                                const float want = expect(r, t, tinyblas);
+                                QVERIFY2(
+                                    std::bit_cast<uint32_t>(got) == std::bit_cast<uint32_t>(want),
+                                    qPrintable(
+                                        QString("%1 rows %2 tokens %3 %4: row %5 token %6: %7, "
+                                                "expected %8 (%9 order)")
+                                            .arg(f16 ? "F16" : "F32")
+                                            .arg(n_rows)
+                                            .arg(tokens)
+                                            .arg(op == MatmulOp::mul_mat ? "mul_mat" : "mul_mat_id")
+                                            .arg(r)
+                                            .arg(t)
+                                            .arg(double(got), 0, 'g', 9)
+                                            .arg(double(want), 0, 'g', 9)
+                                            .arg(tinyblas ? "tinyBLAS" : "vec_dot")));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        set_kernel_level(saved);
     }
 
     void kernel_level_override() {

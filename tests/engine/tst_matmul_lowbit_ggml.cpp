@@ -17,6 +17,7 @@
 #include <QJsonObject>
 #include <QObject>
 #include <QtTest>
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -132,28 +133,43 @@ private slots:
             // reference build uses AVX512-BF16 instructions, so BF16 gets the bound.
             const bool bits = simd && type != TensorType::BF16;
             const VecDotFn kernel = simd ? vec_dot_avx2(type) : vec_dot_portable(type);
-            for (int64_t t = 0; t < n_tokens; ++t) {
-                for (int64_t r = 0; r < n_rows; ++r) {
-                    float got = 0.0f;
-                    kernel(n_cols, w.data() + size_t(r) * row_bytes,
-                           ggml_act.data() + size_t(t) * act_bytes, act_bytes, &got, 1, 1);
-                    const float ref = x86[size_t(t * n_rows + r)];
-                    const QString where = QString("%1 level %2 token %3 row %4: %5, ggml %6")
-                                              .arg(entry.value("type").toString())
-                                              .arg(kernel_level_name(KernelLevel(level)))
-                                              .arg(t)
-                                              .arg(r)
-                                              .arg(double(got), 0, 'g', 9)
-                                              .arg(double(ref), 0, 'g', 9);
-                    if (bits) {
-                        QVERIFY2(std::bit_cast<uint32_t>(got) == std::bit_cast<uint32_t>(ref),
-                                 qPrintable(where));
-                    } else {
-                        // Two float orders of one sum: at most n_cols / 8 + 8 roundings of
-                        // 2^-24 of the sum of magnitudes each (as in tst_matmul).
-                        const double bound = (double(n_cols) / 8 + 8) * std::ldexp(1.0, -24) *
-                                             magnitude[size_t(t * n_rows + r)];
-                        QVERIFY2(std::fabs(double(got) - ref) <= bound, qPrintable(where));
+            const auto check = [&](int64_t t, int64_t r, float got, int n_tok) {
+                const float ref = x86[size_t(t * n_rows + r)];
+                const QString where =
+                    QString("%1 level %2 token %3 row %4 (%5 at once): %6, ggml %7")
+                        .arg(entry.value("type").toString())
+                        .arg(kernel_level_name(KernelLevel(level)))
+                        .arg(t)
+                        .arg(r)
+                        .arg(n_tok)
+                        .arg(double(got), 0, 'g', 9)
+                        .arg(double(ref), 0, 'g', 9);
+                if (bits) {
+                    QVERIFY2(std::bit_cast<uint32_t>(got) == std::bit_cast<uint32_t>(ref),
+                             qPrintable(where));
+                } else {
+                    // Two float orders of one sum: at most n_cols / 8 + 8 roundings of
+                    // 2^-24 of the sum of magnitudes each (as in tst_matmul).
+                    const double bound = (double(n_cols) / 8 + 8) * std::ldexp(1.0, -24) *
+                                         magnitude[size_t(t * n_rows + r)];
+                    QVERIFY2(std::fabs(double(got) - ref) <= bound, qPrintable(where));
+                }
+            };
+            // Each row against 1..kMaxTokens tokens in one call (prefill's shape; the grid
+            // i-quants decode a weight block once for all of them): the same values per token.
+            for (int n_tok = 1; n_tok <= std::min<int64_t>(kMaxTokens, n_tokens); ++n_tok) {
+                for (int64_t t0 = 0; t0 + n_tok <= n_tokens; ++t0) {
+                    for (int64_t r = 0; r < n_rows; ++r) {
+                        std::vector<float> got(size_t(n_tok) * 3, NAN);
+                        kernel(n_cols, w.data() + size_t(r) * row_bytes,
+                               ggml_act.data() + size_t(t0) * act_bytes, act_bytes, got.data(), 3,
+                               n_tok);
+                        for (int t = 0; t < n_tok; ++t) {
+                            check(t0 + t, r, got[size_t(t) * 3], n_tok);
+                            if (QTest::currentTestFailed()) {
+                                return;
+                            }
+                        }
                     }
                 }
             }

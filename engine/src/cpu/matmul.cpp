@@ -35,6 +35,20 @@ VecDotFn select_kernel(TensorType type) {
     return vec_dot_portable(type);
 }
 
+// ggml_mul_mat's kernel on this shape: at the avx2 level, F32 and F16 batches of two or more
+// tokens go to llamafile_sgemm, whose tinyBLAS (AVX2: 8-float vectors, 16 registers) takes
+// them when k % 8 == 0 and m % 4 == 0 and sums each output in one FMA accumulator; single
+// tokens and other shapes fall through to ggml's vec_dot (four accumulators).
+VecDotFn select_kernel(const WeightMatrix& w, int64_t n_tokens, MatmulOp op) {
+    if (op == MatmulOp::mul_mat && n_tokens >= 2 && w.n_cols % 8 == 0 && w.n_rows % 4 == 0 &&
+        kernel_level() == KernelLevel::avx2) {
+        if (VecDotFn fn = vec_dot_tinyblas_avx2(w.type)) {
+            return fn;
+        }
+    }
+    return select_kernel(w.type);
+}
+
 // A matrix with an 8-row packed copy (Q4_0, Q4_K at the avx2 level): groups of 8 rows through
 // the packed kernel, the rows past the last full group through the per-row one. Same tiling as
 // matmul() below.
@@ -162,7 +176,7 @@ size_t activation_row_bytes(TensorType weight_type, int64_t n_cols) {
 }
 
 void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_stride, float* y,
-            int64_t y_stride, void* scratch, ThreadPool& pool) {
+            int64_t y_stride, void* scratch, ThreadPool& pool, MatmulOp op) {
     if (n_tokens <= 0 || w.n_rows <= 0) {
         return;
     }
@@ -191,7 +205,7 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
           y_stride,
           static_cast<uint8_t*>(scratch),
           activation_row_bytes(w.type, w.n_cols),
-          select_kernel(w.type)};
+          select_kernel(w, n_tokens, op)};
 
     // Activations to the dot type: on this thread for one token (a second hand-off would cost
     // more than the conversion), else over the pool.

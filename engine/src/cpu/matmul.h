@@ -41,11 +41,16 @@ size_t activation_row_bytes(TensorType weight_type, int64_t n_cols);
 // Converts one activation row x[n_cols] to dot_type(weight_type) into `out`.
 void quantize_activation_row(TensorType weight_type, const float* x, void* out, int64_t n_cols);
 
+// Which ggml operation a matmul stands for, where their float orders differ: ggml_mul_mat
+// hands F32/F16 prompt batches to llamafile's tinyBLAS, ggml_mul_mat_id (the experts of a
+// mixture-of-experts layer) always runs the per-row vec_dot kernels.
+enum class MatmulOp { mul_mat, mul_mat_id };
+
 // y[t * y_stride + r] = sum_c W[r][c] * x[t][c] for t in [0, n_tokens), r in [0, n_rows).
 // `x` holds n_tokens rows of n_cols floats, `x_stride` floats apart. `scratch` must hold
 // n_tokens * activation_row_bytes(W.type, W.n_cols) bytes. Rows are split over the pool.
 void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_stride, float* y,
-            int64_t y_stride, void* scratch, ThreadPool& pool);
+            int64_t y_stride, void* scratch, ThreadPool& pool, MatmulOp op = MatmulOp::mul_mat);
 
 // Dot products over an F16 row (the KV cache): sum_i f16(a[i]) * b[i], and
 // y[i] += f16(a[i]) * scale. Vectorised with F16C when the CPU has it.

@@ -145,8 +145,10 @@ void MoeFeedForward::run(const ModelInfo& info, const ArchTraits& arch, const Ex
                                  static_cast<size_t>(n_used);
             std::copy_n(h + token * n_embd, n_embd, x_.data() + r * n_embd);
         }
-        matmul(w.gate[e], x_.data(), rows, n_embd, gate_.data(), n_ff, scratch_.data(), pool);
-        matmul(w.up[e], x_.data(), rows, n_embd, up_.data(), n_ff, scratch_.data(), pool);
+        matmul(w.gate[e], x_.data(), rows, n_embd, gate_.data(), n_ff, scratch_.data(), pool,
+               MatmulOp::mul_mat_id);
+        matmul(w.up[e], x_.data(), rows, n_embd, up_.data(), n_ff, scratch_.data(), pool,
+               MatmulOp::mul_mat_id);
         for (int64_t r = 0; r < rows; ++r) {
             add_bias(gate_.data() + r * n_ff, w.gate_bias, e, n_ff);
             add_bias(up_.data() + r * n_ff, w.up_bias, e, n_ff);
@@ -156,7 +158,8 @@ void MoeFeedForward::run(const ModelInfo& info, const ArchTraits& arch, const Ex
         // Straight into each slot's row when the expert has one token (decode), else via x_.
         float* y =
             rows == 1 ? down_.data() + size_t(by_expert_[size_t(begin)]) * n_embd : x_.data();
-        matmul(w.down[e], gate_.data(), rows, n_ff, y, n_embd, scratch_.data(), pool);
+        matmul(w.down[e], gate_.data(), rows, n_ff, y, n_embd, scratch_.data(), pool,
+               MatmulOp::mul_mat_id);
         for (int64_t r = 0; r < rows; ++r) {
             add_bias(y + r * n_embd, w.down_bias, e, n_embd);
         }

@@ -12,6 +12,8 @@
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 
 #include "cpu/avx2_helpers.h"
+#include "cpu/delta_net_ggml.h"
+#include "cpu/ggml_numerics.h"
 
 #include <cmath>
 #include <cstring>
@@ -416,22 +418,13 @@ float dot_float_rows(int64_t n, LoadW load_w, LoadX load_x, ScalarW w_at, Scalar
     return sum;
 }
 
+// F32 and F16 rows in the order of ggml's vec_dot (single tokens; batches: vec_dot_tinyblas_avx2).
 float dot_f32(int64_t n, const void* vw, const void* vx) {
-    const auto* w = static_cast<const float*>(vw);
-    const auto* x = static_cast<const float*>(vx);
-    return dot_float_rows(
-        n, [w](int64_t i) { return _mm256_loadu_ps(w + i); },
-        [x](int64_t i) { return _mm256_loadu_ps(x + i); }, [w](int64_t i) { return w[i]; },
-        [x](int64_t i) { return x[i]; });
+    return ggml::vec_dot_f32(n, static_cast<const float*>(vw), static_cast<const float*>(vx));
 }
 
 float dot_f16(int64_t n, const void* vw, const void* vx) {
-    const auto* w = static_cast<const uint16_t*>(vw);
-    const auto* x = static_cast<const uint16_t*>(vx);
-    return dot_float_rows(
-        n, [w](int64_t i) { return load_f16x8(w + i); },
-        [x](int64_t i) { return load_f16x8(x + i); }, [w](int64_t i) { return h2f(w[i]); },
-        [x](int64_t i) { return h2f(x[i]); });
+    return ggml::vec_dot_f16(n, static_cast<const uint16_t*>(vw), static_cast<const uint16_t*>(vx));
 }
 
 // BF16 weights against BF16 activations in the operations of ggml's AVX2 ggml_vec_dot_bf16:
@@ -456,7 +449,67 @@ float dot_bf16(int64_t n, const void* vw, const void* vx) {
     return static_cast<float>(sum);
 }
 
+// llamafile's tinyBLAS order (ggml_mul_mat on F32/F16 prompt batches): each output sums its
+// row in one 8-lane FMA accumulator, then hsum. One accumulator per token is a chain of
+// dependent FMAs; running up to kMaxTokens tokens per weight row gives independent chains.
+struct LoadF32 {
+    static __m256 at(const void* p, int64_t i) {
+        return _mm256_loadu_ps(static_cast<const float*>(p) + i);
+    }
+};
+struct LoadF16 {
+    static __m256 at(const void* p, int64_t i) {
+        return load_f16x8(static_cast<const uint16_t*>(p) + i);
+    }
+};
+
+template <class Load, int NTok>
+void tinyblas_tokens(int64_t n, const void* w, const void* x, size_t x_stride, float* y,
+                     int64_t y_stride) {
+    const auto* act = static_cast<const uint8_t*>(x);
+    __m256 acc[NTok];
+    for (int t = 0; t < NTok; ++t) {
+        acc[t] = _mm256_setzero_ps();
+    }
+    for (int64_t l = 0; l < n; l += 8) {
+        const __m256 wv = Load::at(w, l);
+        for (int t = 0; t < NTok; ++t) {
+            acc[t] = _mm256_fmadd_ps(wv, Load::at(act + t * x_stride, l), acc[t]);
+        }
+    }
+    for (int t = 0; t < NTok; ++t) {
+        y[t * y_stride] = hsum(acc[t]); // tinyBLAS's hsum is hsum_float_8's order
+    }
+}
+
+template <class Load>
+void tinyblas_kernel(int64_t n, const void* w, const void* x, size_t x_stride, float* y,
+                     int64_t y_stride, int n_tok) {
+    static_assert(kMaxTokens == 4);
+    switch (n_tok) {
+    case 1:
+        return tinyblas_tokens<Load, 1>(n, w, x, x_stride, y, y_stride);
+    case 2:
+        return tinyblas_tokens<Load, 2>(n, w, x, x_stride, y, y_stride);
+    case 3:
+        return tinyblas_tokens<Load, 3>(n, w, x, x_stride, y, y_stride);
+    default:
+        return tinyblas_tokens<Load, 4>(n, w, x, x_stride, y, y_stride);
+    }
+}
+
 } // namespace
+
+VecDotFn vec_dot_tinyblas_avx2(TensorType weight_type) {
+    switch (weight_type) {
+    case TensorType::F32:
+        return tinyblas_kernel<LoadF32>;
+    case TensorType::F16:
+        return tinyblas_kernel<LoadF16>;
+    default:
+        return nullptr;
+    }
+}
 
 VecDotFn vec_dot_avx2(TensorType weight_type) {
     switch (weight_type) {
@@ -531,6 +584,9 @@ void convert_f32_to_f16_avx2(const float* x, uint16_t* out, int64_t n) {
 namespace hearth::cpu {
 
 VecDotFn vec_dot_avx2(TensorType) {
+    return nullptr;
+}
+VecDotFn vec_dot_tinyblas_avx2(TensorType) {
     return nullptr;
 }
 float dot_f16_f32_avx2(const uint16_t* a, const float* b, int64_t n) {

@@ -56,14 +56,6 @@ inline int64_t grid_pair(uint32_t lo, uint32_t hi) {
     return static_cast<int64_t>(lo | static_cast<uint64_t>(hi) << 32);
 }
 
-// 32 unsigned grid bytes times 32 signed activations with the signs applied, as 8 int32 lanes
-// scaled by the group scale ls.
-inline __m256i signed_group(__m256i grid, __m256i signs, const int8_t* q8, int ls) {
-    const __m256i q8s = _mm256_sign_epi8(load32(q8), signs);
-    const __m256i dot = _mm256_maddubs_epi16(grid, q8s);
-    return _mm256_madd_epi16(dot, _mm256_set1_epi16(static_cast<int16_t>(ls)));
-}
-
 float dot_mxfp4(int64_t n, const void* vw, const void* vx) {
     const auto* w = static_cast<const BlockMXFP4*>(vw);
     const auto* x = static_cast<const BlockQ8_0*>(vx);
@@ -129,143 +121,163 @@ float dot_tq2_0(int64_t n, const void* vw, const void* vx) {
     return hsum(acc);
 }
 
-float dot_iq2_xxs(int64_t n, const void* vw, const void* vx) {
-    const auto* w = static_cast<const BlockIQ2_XXS*>(vw);
-    const auto* x = static_cast<const BlockQ8_K*>(vx);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t b = 0; b < n / QK_K; ++b) {
-        const int8_t* q8 = x[b].qs;
-        __m256i sumi = _mm256_setzero_si256();
-        for (int g = 0; g < QK_K / 32; ++g, q8 += 32) {
-            uint32_t aux[2];
-            std::memcpy(aux, w[b].qs + 4 * g, sizeof(aux));
-            const __m256i grid = _mm256_set_epi64x(
-                grid64(iq2xxs_grid[aux[0] >> 24]), grid64(iq2xxs_grid[(aux[0] >> 16) & 0xff]),
-                grid64(iq2xxs_grid[(aux[0] >> 8) & 0xff]), grid64(iq2xxs_grid[aux[0] & 0xff]));
-            const __m256i signs = _mm256_set_epi64x(
-                sign_bytes(expand_signs7(aux[1] >> 21)), sign_bytes(expand_signs7(aux[1] >> 14)),
-                sign_bytes(expand_signs7(aux[1] >> 7)), sign_bytes(expand_signs7(aux[1])));
-            const int ls = 2 * static_cast<int>(aux[1] >> 28) + 1;
-            sumi = _mm256_add_epi32(sumi, signed_group(grid, signs, q8, ls));
-        }
-        const float d = h2f(w[b].d) * x[b].d;
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
-    }
-    return 0.125f * hsum(acc);
+// One 32-value group of a grid i-quant super-block, decoded: 32 unsigned grid bytes, their
+// signs as the vpsignb operand, and the group scale in each 16-bit lane.
+struct GridGroup {
+    __m256i grid;
+    __m256i signs;
+    __m256i scale;
+};
+
+inline __m256i scale_lanes(int ls) {
+    return _mm256_set1_epi16(static_cast<int16_t>(ls));
 }
 
-float dot_iq2_xs(int64_t n, const void* vw, const void* vx) {
-    const auto* w = static_cast<const BlockIQ2_XS*>(vw);
-    const auto* x = static_cast<const BlockQ8_K*>(vx);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t b = 0; b < n / QK_K; ++b) {
-        const int8_t* q8 = x[b].qs;
-        const uint16_t* q2 = w[b].qs;
-        __m256i sumi = _mm256_setzero_si256();
-        for (int g = 0; g < QK_K / 32; ++g, q8 += 32, q2 += 4) {
-            const __m256i grid =
-                _mm256_set_epi64x(grid64(iq2xs_grid[q2[3] & 511]), grid64(iq2xs_grid[q2[2] & 511]),
-                                  grid64(iq2xs_grid[q2[1] & 511]), grid64(iq2xs_grid[q2[0] & 511]));
-            const __m256i signs = _mm256_set_epi64x(
-                sign_bytes(expand_signs7(q2[3] >> 9)), sign_bytes(expand_signs7(q2[2] >> 9)),
-                sign_bytes(expand_signs7(q2[1] >> 9)), sign_bytes(expand_signs7(q2[0] >> 9)));
-            const __m256i q8s = _mm256_sign_epi8(load32(q8), signs);
-            const __m256i dot = _mm256_maddubs_epi16(grid, q8s);
-            // Scales per 16 values: the low lane takes the low nibble, the high lane the high.
-            const uint8_t sc = w[b].scales[g];
-            const __m256i ls =
-                _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(2 * (sc >> 4) + 1)),
-                                 _mm_set1_epi16(static_cast<int16_t>(2 * (sc & 0x0f) + 1)));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(dot, ls));
-        }
-        const float d = h2f(w[b].d) * x[b].d;
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
-    }
-    return 0.125f * hsum(acc);
+// Scales per 16 values: the low lane takes the low nibble, the high lane the high one.
+inline __m256i nibble_scale_lanes(uint8_t sc) {
+    return _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(2 * (sc >> 4) + 1)),
+                            _mm_set1_epi16(static_cast<int16_t>(2 * (sc & 0x0f) + 1)));
 }
 
-float dot_iq2_s(int64_t n, const void* vw, const void* vx) {
-    const auto* w = static_cast<const BlockIQ2_S*>(vw);
-    const auto* x = static_cast<const BlockQ8_K*>(vx);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t b = 0; b < n / QK_K; ++b) {
-        const int8_t* q8 = x[b].qs;
-        const uint8_t* qs = w[b].qs;
-        const uint8_t* signs = w[b].qs + QK_K / 8;
-        __m256i sumi = _mm256_setzero_si256();
-        for (int g = 0; g < QK_K / 32; ++g, q8 += 32, qs += 4, signs += 4) {
-            const int qh = w[b].qh[g];
-            const auto index = [&](int l) { return qs[l] | ((qh >> (2 * l)) & 3) << 8; };
-            const __m256i grid =
-                _mm256_set_epi64x(grid64(iq2s_grid[index(3)]), grid64(iq2s_grid[index(2)]),
-                                  grid64(iq2s_grid[index(1)]), grid64(iq2s_grid[index(0)]));
-            const __m256i sign = _mm256_set_epi64x(sign_bytes(signs[3]), sign_bytes(signs[2]),
-                                                   sign_bytes(signs[1]), sign_bytes(signs[0]));
-            const __m256i dot = _mm256_maddubs_epi16(grid, _mm256_sign_epi8(load32(q8), sign));
-            const uint8_t sc = w[b].scales[g];
-            const __m256i ls =
-                _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(2 * (sc >> 4) + 1)),
-                                 _mm_set1_epi16(static_cast<int16_t>(2 * (sc & 0x0f) + 1)));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(dot, ls));
-        }
-        const float d = h2f(w[b].d) * x[b].d;
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+// The grid i-quants' block decoders: `group(b, g)` decodes group g of super-block b, and
+// kScale is the factor ggml applies to the finished sum.
+struct Iq2xxs {
+    using Block = BlockIQ2_XXS;
+    static constexpr float kScale = 0.125f;
+    static GridGroup group(const Block& b, int g) {
+        uint32_t aux[2];
+        std::memcpy(aux, b.qs + 4 * g, sizeof(aux));
+        return {_mm256_set_epi64x(
+                    grid64(iq2xxs_grid[aux[0] >> 24]), grid64(iq2xxs_grid[(aux[0] >> 16) & 0xff]),
+                    grid64(iq2xxs_grid[(aux[0] >> 8) & 0xff]), grid64(iq2xxs_grid[aux[0] & 0xff])),
+                _mm256_set_epi64x(sign_bytes(expand_signs7(aux[1] >> 21)),
+                                  sign_bytes(expand_signs7(aux[1] >> 14)),
+                                  sign_bytes(expand_signs7(aux[1] >> 7)),
+                                  sign_bytes(expand_signs7(aux[1]))),
+                scale_lanes(2 * static_cast<int>(aux[1] >> 28) + 1)};
     }
-    return 0.125f * hsum(acc);
-}
+};
 
-float dot_iq3_xxs(int64_t n, const void* vw, const void* vx) {
-    const auto* w = static_cast<const BlockIQ3_XXS*>(vw);
-    const auto* x = static_cast<const BlockQ8_K*>(vx);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t b = 0; b < n / QK_K; ++b) {
-        const int8_t* q8 = x[b].qs;
-        const uint8_t* q3 = w[b].qs;
-        __m256i sumi = _mm256_setzero_si256();
-        for (int g = 0; g < QK_K / 32; ++g, q8 += 32, q3 += 8) {
-            uint32_t aux = 0;
-            std::memcpy(&aux, w[b].qs + QK_K / 4 + 4 * g, sizeof(aux));
-            const __m256i grid =
-                _mm256_set_epi64x(grid_pair(iq3xxs_grid[q3[6]], iq3xxs_grid[q3[7]]),
+struct Iq2xs {
+    using Block = BlockIQ2_XS;
+    static constexpr float kScale = 0.125f;
+    static GridGroup group(const Block& b, int g) {
+        const uint16_t* q2 = b.qs + 4 * g;
+        return {_mm256_set_epi64x(grid64(iq2xs_grid[q2[3] & 511]), grid64(iq2xs_grid[q2[2] & 511]),
+                                  grid64(iq2xs_grid[q2[1] & 511]), grid64(iq2xs_grid[q2[0] & 511])),
+                _mm256_set_epi64x(
+                    sign_bytes(expand_signs7(q2[3] >> 9)), sign_bytes(expand_signs7(q2[2] >> 9)),
+                    sign_bytes(expand_signs7(q2[1] >> 9)), sign_bytes(expand_signs7(q2[0] >> 9))),
+                nibble_scale_lanes(b.scales[g])};
+    }
+};
+
+struct Iq2s {
+    using Block = BlockIQ2_S;
+    static constexpr float kScale = 0.125f;
+    static GridGroup group(const Block& b, int g) {
+        const uint8_t* qs = b.qs + 4 * g;
+        const uint8_t* signs = b.qs + QK_K / 8 + 4 * g;
+        const int qh = b.qh[g];
+        const auto index = [&](int l) { return qs[l] | ((qh >> (2 * l)) & 3) << 8; };
+        return {_mm256_set_epi64x(grid64(iq2s_grid[index(3)]), grid64(iq2s_grid[index(2)]),
+                                  grid64(iq2s_grid[index(1)]), grid64(iq2s_grid[index(0)])),
+                _mm256_set_epi64x(sign_bytes(signs[3]), sign_bytes(signs[2]), sign_bytes(signs[1]),
+                                  sign_bytes(signs[0])),
+                nibble_scale_lanes(b.scales[g])};
+    }
+};
+
+struct Iq3xxs {
+    using Block = BlockIQ3_XXS;
+    static constexpr float kScale = 0.25f;
+    static GridGroup group(const Block& b, int g) {
+        const uint8_t* q3 = b.qs + 8 * g;
+        uint32_t aux = 0;
+        std::memcpy(&aux, b.qs + QK_K / 4 + 4 * g, sizeof(aux));
+        return {_mm256_set_epi64x(grid_pair(iq3xxs_grid[q3[6]], iq3xxs_grid[q3[7]]),
                                   grid_pair(iq3xxs_grid[q3[4]], iq3xxs_grid[q3[5]]),
                                   grid_pair(iq3xxs_grid[q3[2]], iq3xxs_grid[q3[3]]),
-                                  grid_pair(iq3xxs_grid[q3[0]], iq3xxs_grid[q3[1]]));
-            const __m256i signs = _mm256_set_epi64x(
-                sign_bytes(expand_signs7(aux >> 21)), sign_bytes(expand_signs7(aux >> 14)),
-                sign_bytes(expand_signs7(aux >> 7)), sign_bytes(expand_signs7(aux)));
-            const int ls = 2 * static_cast<int>(aux >> 28) + 1;
-            sumi = _mm256_add_epi32(sumi, signed_group(grid, signs, q8, ls));
-        }
-        const float d = h2f(w[b].d) * x[b].d;
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+                                  grid_pair(iq3xxs_grid[q3[0]], iq3xxs_grid[q3[1]])),
+                _mm256_set_epi64x(
+                    sign_bytes(expand_signs7(aux >> 21)), sign_bytes(expand_signs7(aux >> 14)),
+                    sign_bytes(expand_signs7(aux >> 7)), sign_bytes(expand_signs7(aux))),
+                scale_lanes(2 * static_cast<int>(aux >> 28) + 1)};
     }
-    return 0.25f * hsum(acc);
+};
+
+struct Iq3s {
+    using Block = BlockIQ3_S;
+    static constexpr float kScale = 1.0f;
+    static GridGroup group(const Block& b, int g) {
+        const uint8_t* qs = b.qs + 8 * g;
+        const int qh = b.qh[g];
+        const auto entry = [&](int i) { return iq3s_grid[qs[i] | ((qh >> i) & 1) << 8]; };
+        const uint8_t* s = b.signs + 4 * g;
+        return {_mm256_set_epi64x(grid_pair(entry(6), entry(7)), grid_pair(entry(4), entry(5)),
+                                  grid_pair(entry(2), entry(3)), grid_pair(entry(0), entry(1))),
+                _mm256_set_epi64x(sign_bytes(s[3]), sign_bytes(s[2]), sign_bytes(s[1]),
+                                  sign_bytes(s[0])),
+                scale_lanes(2 * ((b.scales[g / 2] >> (4 * (g % 2))) & 0x0f) + 1)};
+    }
+};
+
+// A grid i-quant weight row against NTok activation rows. Decoding a group (table gathers,
+// sign expansion) costs more than its multiply, so prefill decodes each group once and
+// multiplies it with every token's activations. Per token the operations and their order are
+// those of ggml's one-token kernel: 32 signed bytes times the grid bytes (vpmaddubsw), pairs
+// times the group scale (vpmaddwd), integer sums over the super-block, then
+// acc += (d_w * d_x) * sum in float, and kScale times the horizontal sum at the end.
+template <class Type, int NTok>
+void grid_dot(int64_t n, const void* vw, const void* vx, size_t x_stride, float* y,
+              int64_t y_stride) {
+    const auto* w = static_cast<const typename Type::Block*>(vw);
+    const auto* act = static_cast<const uint8_t*>(vx);
+    const auto token = [&](int t, int64_t b) {
+        return reinterpret_cast<const BlockQ8_K*>(act + t * x_stride) + b;
+    };
+    __m256 acc[NTok];
+    for (int t = 0; t < NTok; ++t) {
+        acc[t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        __m256i sumi[NTok];
+        for (int t = 0; t < NTok; ++t) {
+            sumi[t] = _mm256_setzero_si256();
+        }
+        for (int g = 0; g < QK_K / 32; ++g) {
+            const GridGroup group = Type::group(w[b], g);
+            for (int t = 0; t < NTok; ++t) {
+                const __m256i q8s = _mm256_sign_epi8(load32(token(t, b)->qs + 32 * g), group.signs);
+                const __m256i dot = _mm256_maddubs_epi16(group.grid, q8s);
+                sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(dot, group.scale));
+            }
+        }
+        const float dw = h2f(w[b].d);
+        for (int t = 0; t < NTok; ++t) {
+            const float d = dw * token(t, b)->d;
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+        }
+    }
+    for (int t = 0; t < NTok; ++t) {
+        y[t * y_stride] = Type::kScale * hsum(acc[t]);
+    }
 }
 
-float dot_iq3_s(int64_t n, const void* vw, const void* vx) {
-    const auto* w = static_cast<const BlockIQ3_S*>(vw);
-    const auto* x = static_cast<const BlockQ8_K*>(vx);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t b = 0; b < n / QK_K; ++b) {
-        const int8_t* q8 = x[b].qs;
-        const uint8_t* qs = w[b].qs;
-        __m256i sumi = _mm256_setzero_si256();
-        for (int g = 0; g < QK_K / 32; ++g, q8 += 32, qs += 8) {
-            const int qh = w[b].qh[g];
-            const auto entry = [&](int i) { return iq3s_grid[qs[i] | ((qh >> i) & 1) << 8]; };
-            const __m256i grid =
-                _mm256_set_epi64x(grid_pair(entry(6), entry(7)), grid_pair(entry(4), entry(5)),
-                                  grid_pair(entry(2), entry(3)), grid_pair(entry(0), entry(1)));
-            const uint8_t* s = w[b].signs + 4 * g;
-            const __m256i signs = _mm256_set_epi64x(sign_bytes(s[3]), sign_bytes(s[2]),
-                                                    sign_bytes(s[1]), sign_bytes(s[0]));
-            const int ls = 2 * ((w[b].scales[g / 2] >> (4 * (g % 2))) & 0x0f) + 1;
-            sumi = _mm256_add_epi32(sumi, signed_group(grid, signs, q8, ls));
-        }
-        const float d = h2f(w[b].d) * x[b].d;
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+template <class Type>
+void grid_kernel(int64_t n, const void* w, const void* x, size_t x_stride, float* y,
+                 int64_t y_stride, int n_tok) {
+    static_assert(kMaxTokens == 4);
+    switch (n_tok) {
+    case 1:
+        return grid_dot<Type, 1>(n, w, x, x_stride, y, y_stride);
+    case 2:
+        return grid_dot<Type, 2>(n, w, x, x_stride, y, y_stride);
+    case 3:
+        return grid_dot<Type, 3>(n, w, x, x_stride, y, y_stride);
+    default:
+        return grid_dot<Type, 4>(n, w, x, x_stride, y, y_stride);
     }
-    return hsum(acc);
 }
 
 float dot_iq1_s(int64_t n, const void* vw, const void* vx) {
@@ -308,15 +320,15 @@ VecDotFn vec_dot_lowbit_avx2(TensorType weight_type) {
     case TensorType::TQ2_0:
         return per_token<dot_tq2_0>;
     case TensorType::IQ2_XXS:
-        return per_token<dot_iq2_xxs>;
+        return grid_kernel<Iq2xxs>;
     case TensorType::IQ2_XS:
-        return per_token<dot_iq2_xs>;
+        return grid_kernel<Iq2xs>;
     case TensorType::IQ2_S:
-        return per_token<dot_iq2_s>;
+        return grid_kernel<Iq2s>;
     case TensorType::IQ3_XXS:
-        return per_token<dot_iq3_xxs>;
+        return grid_kernel<Iq3xxs>;
     case TensorType::IQ3_S:
-        return per_token<dot_iq3_s>;
+        return grid_kernel<Iq3s>;
     case TensorType::IQ1_S:
         return per_token<dot_iq1_s>;
     default:
