@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -67,10 +68,20 @@ struct Case {
     GenerateOptions options;
 };
 
+// The raw logits of the trace's top candidates: bit-exact evidence of a token's pass.
+void record_trace(const TokenEvent& e, std::vector<float>& out) {
+    if (e.trace && !e.trace->stages.empty()) {
+        for (const auto& c : e.trace->stages.front().top) {
+            out.push_back(c.logit);
+        }
+    }
+}
+
 // What one request produced, and the scheduler step of each of its tokens.
 struct Output {
     std::vector<int32_t> tokens;
     std::vector<uint64_t> steps;
+    std::vector<float> logits; // the trace's top logits of every token, when traced
     std::string text;
     std::optional<Result<GenerationStats>> result;
 };
@@ -96,6 +107,7 @@ public:
                 if (e.token >= 0) {
                     outputs_[i].tokens.push_back(e.token);
                     outputs_[i].steps.push_back(step);
+                    record_trace(e, outputs_[i].logits);
                 }
                 outputs_[i].text += e.text;
                 index = outputs_[i].tokens.size();
@@ -141,6 +153,7 @@ Output alone(const std::shared_ptr<const Model>& model, const Case& c, uint32_t 
     out.result = session->generate(c.prompt, c.sampling, c.options, [&](const TokenEvent& e) {
         if (e.token >= 0) {
             out.tokens.push_back(e.token);
+            record_trace(e, out.logits);
         }
         out.text += e.text;
         return true;
@@ -171,6 +184,10 @@ void compare(const Output& got, const Output& want, size_t i) {
                                   .arg(got.tokens.size())
                                   .arg(want.tokens.size())));
     QCOMPARE(got.text, want.text);
+    QVERIFY2(got.logits.size() == want.logits.size() &&
+                 std::memcmp(got.logits.data(), want.logits.data(),
+                             got.logits.size() * sizeof(float)) == 0,
+             qPrintable(who + ": the traced logits differ from its run alone"));
     QCOMPARE((*got.result)->stop, (*want.result)->stop);
     QCOMPARE((*got.result)->n_generated, (*want.result)->n_generated);
 }
@@ -220,7 +237,9 @@ private slots:
             cases.push_back({prompt_of(lengths[i], uint32_t(i + 1), n_vocab), sampling,
                              limit(int32_t(6 + 3 * i))});
         }
-        cases[5].sampling.trace = true; // the token inspector on, for one
+        for (Case& c : cases) {
+            c.sampling.trace = true; // the token inspector's logits: compared bit for bit
+        }
 
         auto scheduler = Scheduler::create(m, sched_options(4, 128, 8, 16));
         QVERIFY2(scheduler, scheduler ? "" : scheduler.error().message.c_str());
@@ -379,6 +398,9 @@ private slots:
         std::vector<Case> cases = {{with(31, 6), greedy(), limit(4)},
                                    {with(32, 9), greedy(), limit(30)},
                                    {with(33, 5), seeded(5, 0.8f), limit(8)}};
+        for (Case& c : cases) {
+            c.sampling.trace = true; // copied cells must give the logits computed ones give
+        }
         auto scheduler = Scheduler::create(m, sched_options(2, 128));
         QVERIFY(scheduler);
         Scheduler* s = scheduler->get();
