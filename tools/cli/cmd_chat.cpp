@@ -41,11 +41,11 @@ int cmd_chat(const Args& args) {
     if (!thinking) {
         return usage_error(*args.spec, thinking.error().message);
     }
-    auto sessions = create_cli_sessions(*model, options->session, options->device);
-    if (!sessions) {
-        return report_error(sessions.error().message.c_str());
+    // One slot, reused across turns: each turn reuses the conversation's cached prefix.
+    auto scheduler = create_cli_scheduler(*model, options->session, options->device);
+    if (!scheduler) {
+        return report_error(scheduler.error().message.c_str());
     }
-    Session* session = &sessions->front();
     const bool interactive = isatty(STDIN_FILENO);
     const bool quiet = args.has("--quiet");
     std::vector<ChatMessage> messages;
@@ -82,11 +82,16 @@ int cmd_chat(const Args& args) {
             }
             opened = prompt_opens_reasoning(format->reasoning, *text);
             printer.emplace(format->reasoning, opened, stdout, true);
-            stats = session->generate(*tokens, options->sampling, generate,
-                                      [&printer](const TokenEvent& event) {
-                                          printer->on_token(event);
-                                          return true;
-                                      });
+            stats = (*scheduler)
+                        ->generate({.prompt = std::move(*tokens),
+                                    .sampling = options->sampling,
+                                    .options = generate,
+                                    .on_token =
+                                        [&printer](const TokenEvent& event) {
+                                            printer->on_token(event);
+                                            return true;
+                                        },
+                                    .on_done = {}});
             const bool full = !stats && stats.error().code == ErrorCode::context_full;
             // Drop the oldest exchange and try again, while there is one to drop.
             if (full && messages.size() > first_turn + 1) {

@@ -87,6 +87,11 @@ public:
     // budget out of range, or as Session::create_group does.
     static Result<std::unique_ptr<Scheduler>> create(std::shared_ptr<const Model> model,
                                                      const SchedulerOptions& options);
+    // On sessions already made (place_sessions: the device fallback decided; one
+    // Session::create_group, so that CUDA slots share a forward): they become the slots, and
+    // keep what they have cached. `options.n_slots` and `options.session` are not used.
+    static Result<std::unique_ptr<Scheduler>> create(std::vector<Session> slots,
+                                                     const SchedulerOptions& options);
     // Cancels what is queued and running (their on_done is called, on the worker) and joins
     // the worker.
     ~Scheduler();
@@ -102,6 +107,9 @@ public:
     // `cancelled`); a queued one is removed (on_done with the error `cancelled`). Fails with
     // `invalid_argument` for an id that is neither queued nor running.
     Result<void> cancel(RequestId id);
+    // Submits and waits for the end: the one request's statistics or error (submit's
+    // included). Not from a callback.
+    Result<GenerationStats> generate(SchedulerRequest request);
     // Cancels everything and stops the worker; later submits fail. Idempotent.
     void shutdown();
 

@@ -13,6 +13,7 @@
 #include <deque>
 #include <fmt/format.h>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace hearth {
@@ -33,6 +34,20 @@ struct Queued {
     Clock::time_point submitted;
     std::string why_dropped; // set when it ends without running
 };
+
+Result<void> check_options(const SchedulerOptions& options) {
+    if (options.queue_capacity == 0 || options.queue_capacity > kMaxSchedulerQueue) {
+        return fail(ErrorCode::invalid_argument,
+                    fmt::format("a scheduler's queue holds 1 to {} requests, not {}",
+                                kMaxSchedulerQueue, options.queue_capacity));
+    }
+    if (options.step_prompt_budget == 0 || options.step_prompt_budget > kMaxStepPromptBudget) {
+        return fail(ErrorCode::invalid_argument,
+                    fmt::format("a step's prompt budget is 1 to {} tokens, not {}",
+                                kMaxStepPromptBudget, options.step_prompt_budget));
+    }
+    return {};
+}
 
 } // namespace
 
@@ -258,35 +273,49 @@ Result<std::unique_ptr<Scheduler>> Scheduler::create(std::shared_ptr<const Model
                     fmt::format("a scheduler has 1 to {} slots, not {}", kMaxSchedulerSlots,
                                 options.n_slots));
     }
-    if (options.queue_capacity == 0 || options.queue_capacity > kMaxSchedulerQueue) {
-        return fail(ErrorCode::invalid_argument,
-                    fmt::format("a scheduler's queue holds 1 to {} requests, not {}",
-                                kMaxSchedulerQueue, options.queue_capacity));
-    }
-    if (options.step_prompt_budget == 0 || options.step_prompt_budget > kMaxStepPromptBudget) {
-        return fail(ErrorCode::invalid_argument,
-                    fmt::format("a step's prompt budget is 1 to {} tokens, not {}",
-                                kMaxStepPromptBudget, options.step_prompt_budget));
+    if (auto ok = check_options(options); !ok) {
+        return std::unexpected(ok.error());
     }
     auto sessions = Session::create_group(model, options.session, options.n_slots);
     if (!sessions) {
         return std::unexpected(sessions.error());
     }
+    return create(std::move(*sessions), options);
+}
+
+Result<std::unique_ptr<Scheduler>> Scheduler::create(std::vector<Session> slots,
+                                                     const SchedulerOptions& options) {
+    if (slots.empty() || slots.size() > kMaxSchedulerSlots) {
+        return fail(
+            ErrorCode::invalid_argument,
+            fmt::format("a scheduler has 1 to {} slots, not {}", kMaxSchedulerSlots, slots.size()));
+    }
+    if (auto ok = check_options(options); !ok) {
+        return std::unexpected(ok.error());
+    }
+    for (const Session& s : slots) {
+        if (&s.model() != &slots[0].model() || s.device() != slots[0].device()) {
+            return fail(ErrorCode::invalid_argument,
+                        "a scheduler's slots must be sessions on one model and one device");
+        }
+    }
     auto impl = std::make_unique<Impl>();
-    impl->model = std::move(model);
+    impl->model = SessionAccess::impl(slots[0]).model;
     impl->options = options;
-    impl->sessions = std::move(*sessions);
-    std::vector<Session::Impl*> slots;
+    impl->options.n_slots = slots.size();
+    impl->sessions = std::move(slots);
+    const size_t n_slots = impl->sessions.size();
+    std::vector<Session::Impl*> impls;
     for (Session& s : impl->sessions) {
-        slots.push_back(&SessionAccess::impl(s));
+        impls.push_back(&SessionAccess::impl(s));
     }
     const size_t n_vocab = impl->model->info().n_vocab;
     impl->loop = std::make_unique<StepLoop>(
-        slots, slots[0]->cuda ? make_cuda_batch_backend(n_vocab, false) : make_cpu_batch_backend());
-    impl->slot_request.assign(options.n_slots, 0);
-    impl->slot_done.resize(options.n_slots);
-    impl->slot_submitted.resize(options.n_slots);
-    impl->slot_last_used.assign(options.n_slots, 0);
+        impls, impls[0]->cuda ? make_cuda_batch_backend(n_vocab, false) : make_cpu_batch_backend());
+    impl->slot_request.assign(n_slots, 0);
+    impl->slot_done.resize(n_slots);
+    impl->slot_submitted.resize(n_slots);
+    impl->slot_last_used.assign(n_slots, 0);
     impl->publish();
     Impl* raw = impl.get();
     impl->worker = std::thread([raw] { raw->run(); });
@@ -345,6 +374,23 @@ Result<void> Scheduler::cancel(RequestId id) {
                 fmt::format("no request {} is queued or running (it finished, was cancelled or "
                             "never existed)",
                             id));
+}
+
+Result<GenerationStats> Scheduler::generate(SchedulerRequest request) {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<Result<GenerationStats>> outcome;
+    request.on_done = [&](RequestId, const Result<GenerationStats>& result) {
+        std::lock_guard lock(mu);
+        outcome = result;
+        cv.notify_all();
+    };
+    if (auto id = submit(std::move(request)); !id) {
+        return std::unexpected(id.error());
+    }
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return outcome.has_value(); });
+    return std::move(*outcome);
 }
 
 void Scheduler::shutdown() {
