@@ -509,6 +509,19 @@ private slots:
             QCOMPARE(refused.error().code, ErrorCode::invalid_argument);
         }
         QVERIFY(!Scheduler::create(nullptr, sched_options(1, 64)));
+        // Slots made elsewhere: none, or sessions of two models, are refused.
+        auto none = Scheduler::create(std::vector<Session>{}, sched_options(1, 64));
+        QVERIFY(!none);
+        QCOMPARE(none.error().code, ErrorCode::invalid_argument);
+        std::vector<Session> mixed;
+        for (const char* name : {"llama", "qwen3"}) {
+            auto session = Session::create(tiny(name), {.n_ctx = 64});
+            QVERIFY(session);
+            mixed.push_back(std::move(*session));
+        }
+        auto two_models = Scheduler::create(std::move(mixed), sched_options(1, 64));
+        QVERIFY(!two_models);
+        QVERIFY(two_models.error().message.find("one model") != std::string::npos);
         auto scheduler = Scheduler::create(m, sched_options(2, 64));
         QVERIFY(scheduler);
         Scheduler* s = scheduler->get();
