@@ -7,6 +7,7 @@
 // a conversation of N turns (a system message, then user/assistant pairs) rendered with
 // the template, microseconds per render.
 #include "bench_cuda.h"
+#include "bench_requests.h"
 #include "bench_sequences.h"
 #include "cli_args.h"
 #include "hearth/batch_generation.h"
@@ -16,6 +17,7 @@
 #include "hearth/memory_plan.h"
 #include "hearth/model.h"
 #include "hearth/prompt.h"
+#include "hearth/scheduler.h"
 #include "hearth/session.h"
 #include "json_output.h"
 #include "top_level.h"
@@ -45,6 +47,7 @@ struct Options {
     std::string device = "cpu";                 // --device cuda: the CUDA forward (bench_cuda.cpp)
     int32_t gpu_layers = hearth::kAllGpuLayers; // --gpu-layers, with --device cuda
     std::vector<int> sequences; // --sequences 1,2,4: batched generation (bench_sequences.cpp)
+    std::vector<int> requests;  // --requests 1,2,4,8: the Scheduler (bench_requests.cpp)
 };
 
 using hearth::cli::Args;
@@ -88,6 +91,10 @@ const CommandSpec& bench_spec() {
                    fmt::format("decode 1 to {} sequences in one batch, each count of the list "
                                "in turn, e.g. 1,2,4 (default: off)",
                                kMaxSequencesTogether)),
+            option("--requests", "LIST",
+                   fmt::format("N concurrent requests on a scheduler of N slots, 1 to {}, each "
+                               "count of the list in turn, e.g. 1,2,4,8 (default: off)",
+                               kMaxSchedulerSlots)),
             option("--template", "FILE.jinja",
                    "time the rendering of this chat template instead of a model"),
             option("--turns", "N",
@@ -132,6 +139,15 @@ hearth::Result<Options> read_options(const Args& args) {
             return hearth::fail(layers.error().code, "--gpu-layers: " + layers.error().message);
         }
         o.gpu_layers = *layers;
+    }
+    if (auto text = args.get("--requests")) {
+        o.requests = bench::parse_sequence_counts(*text);
+        if (o.requests.empty()) {
+            return hearth::fail(hearth::ErrorCode::invalid_argument,
+                                fmt::format("--requests wants counts from 1 to {} separated by "
+                                            "commas, got '{}'",
+                                            kMaxSchedulerSlots, *text));
+        }
     }
     if (auto text = args.get("--sequences")) {
         o.sequences = bench::parse_sequence_counts(*text);
@@ -218,6 +234,10 @@ int bench_template(const Options& o) {
 int run_bench(const Options& o) {
     if (!o.template_file.empty()) {
         return bench_template(o);
+    }
+    if (!o.requests.empty()) {
+        return bench::bench_requests(
+            {o.model, o.n_prompt, o.n_gen, o.repetitions, o.n_threads, o.requests});
     }
     if (!o.sequences.empty()) {
         return bench::bench_sequences(

@@ -41,11 +41,11 @@ int cmd_chat(const Args& args) {
     if (!thinking) {
         return usage_error(*args.spec, thinking.error().message);
     }
-    auto sessions = create_cli_sessions(*model, options->session, options->device);
-    if (!sessions) {
-        return report_error(sessions.error().message.c_str());
+    // One slot, reused across turns: each turn reuses the conversation's cached prefix.
+    auto scheduler = create_cli_scheduler(*model, options->session, options->device);
+    if (!scheduler) {
+        return report_error(scheduler.error().message.c_str());
     }
-    Session* session = &sessions->front();
     const bool interactive = isatty(STDIN_FILENO);
     const bool quiet = args.has("--quiet");
     std::vector<ChatMessage> messages;
@@ -68,8 +68,9 @@ int cmd_chat(const Args& args) {
             continue;
         }
         messages.push_back({"user", line});
-        auto prompt = fit_prompt(*format, (*model)->tokenizer(), messages, session->n_ctx(),
-                                 reply_reserve(options->max_tokens, session->n_ctx()), *thinking);
+        auto prompt =
+            fit_prompt(*format, (*model)->tokenizer(), messages, (*scheduler)->n_ctx(),
+                       reply_reserve(options->max_tokens, (*scheduler)->n_ctx()), *thinking);
         if (!prompt) {
             return report_error(prompt.error().message.c_str());
         }
@@ -83,11 +84,16 @@ int cmd_chat(const Args& args) {
         }
         const bool opened = prompt_opens_reasoning(format->reasoning, prompt->text);
         ReplyPrinter printer(format->reasoning, opened, stdout, true);
-        Result<GenerationStats> stats = session->generate(
-            prompt->tokens, options->sampling, generate, [&printer](const TokenEvent& event) {
-                printer.on_token(event);
-                return true;
-            });
+        Result<GenerationStats> stats = (*scheduler)
+                                            ->generate({.prompt = std::move(prompt->tokens),
+                                                        .sampling = options->sampling,
+                                                        .options = generate,
+                                                        .on_token =
+                                                            [&printer](const TokenEvent& event) {
+                                                                printer.on_token(event);
+                                                                return true;
+                                                            },
+                                                        .on_done = {}});
         if (!stats) {
             return report_error(stats.error().message.c_str());
         }

@@ -91,19 +91,24 @@ int cmd_run(const Args& args) {
     if (!tokens) {
         return report_error(tokens.error().message.c_str());
     }
-    auto sessions = create_cli_sessions(*model, options->session, options->device);
-    if (!sessions) {
-        return report_error(sessions.error().message.c_str());
+    auto scheduler = create_cli_scheduler(*model, options->session, options->device);
+    if (!scheduler) {
+        return report_error(scheduler.error().message.c_str());
     }
-    Session* session = &sessions->front();
     const bool json = args.has("--json");
     const bool opened = prompt_opens_reasoning(reasoning, rendered);
     ReplyPrinter printer(reasoning, opened, stdout, !json);
-    auto stats = session->generate(*tokens, options->sampling, generate,
-                                   [&printer](const TokenEvent& event) {
-                                       printer.on_token(event);
-                                       return true;
-                                   });
+    // The printer is used by the scheduler's thread while this one waits.
+    auto stats = (*scheduler)
+                     ->generate({.prompt = std::move(*tokens),
+                                 .sampling = options->sampling,
+                                 .options = generate,
+                                 .on_token =
+                                     [&printer](const TokenEvent& event) {
+                                         printer.on_token(event);
+                                         return true;
+                                     },
+                                 .on_done = {}});
     if (!stats) {
         return report_error(stats.error().message.c_str());
     }

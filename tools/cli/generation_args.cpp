@@ -3,6 +3,7 @@
 
 #include "hearth/file_input.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fmt/format.h>
@@ -139,6 +140,18 @@ Result<std::vector<Session>> create_cli_sessions(const std::shared_ptr<const Mod
         }
     }
     return std::move(placed.sessions);
+}
+
+Result<std::unique_ptr<Scheduler>> create_cli_scheduler(const std::shared_ptr<const Model>& model,
+                                                        SessionOptions options,
+                                                        const DeviceRequest& device, size_t n) {
+    SchedulerOptions scheduler;
+    scheduler.step_prompt_budget = std::clamp<uint32_t>(options.n_batch, 1, kMaxStepPromptBudget);
+    auto sessions = create_cli_sessions(model, std::move(options), device, n);
+    if (!sessions) {
+        return std::unexpected(sessions.error());
+    }
+    return Scheduler::create(std::move(*sessions), scheduler);
 }
 
 } // namespace hearth::cli

@@ -6,6 +6,7 @@
 #include "hearth/device_choice.h"
 #include "hearth/prompt.h"
 #include "hearth/sampling.h"
+#include "hearth/scheduler.h"
 #include "hearth/session.h"
 
 #include <string>
@@ -55,5 +56,11 @@ Result<int32_t> read_gpu_layers(const Args& args);
 Result<std::vector<Session>> create_cli_sessions(const std::shared_ptr<const Model>& model,
                                                  SessionOptions options,
                                                  const DeviceRequest& device, size_t n = 1);
+
+// A scheduler of `n` slots on the sessions create_cli_sessions makes (the same device
+// choice and messages), its step's prompt budget the session's --batch.
+Result<std::unique_ptr<Scheduler>> create_cli_scheduler(const std::shared_ptr<const Model>& model,
+                                                        SessionOptions options,
+                                                        const DeviceRequest& device, size_t n = 1);
 
 } // namespace hearth::cli
