@@ -16,6 +16,7 @@ enum class ErrorCode {
     device,           // a GPU runtime or library call failed
     context_full,     // the KV cache has no room for more tokens
     cancelled,        // the operation was cancelled by the caller
+    busy,             // a queue is full: try again later (the server's 429/503)
 };
 
 // A failure with a message a user can act on. The message is complete on its own:

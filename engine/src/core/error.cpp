@@ -21,6 +21,8 @@ const char* error_code_name(ErrorCode code) {
         return "context full";
     case ErrorCode::cancelled:
         return "cancelled";
+    case ErrorCode::busy:
+        return "busy";
     }
     return "error";
 }

@@ -1,9 +1,9 @@
-// The forward passes of generate_together (batch_generation.cpp), by device: the loop there
-// (prefix reuse, sampling, stop conditions, statistics) is the same for every session; how
-// the prompts are prefilled and each decode step is run is the backend's. The CPU runs
-// every sequence's tokens in one pass of the first session's cpu::Forward into each
-// session's own KvCache; CUDA runs them through the sessions' CudaForward slots, one pass per
-// forward (sessions of one Session::create_group share one).
+// The forward passes of the step loop (step_loop.h), by device: the loop (prefix reuse,
+// chunked prefill, sampling, stop conditions, statistics) is the same for every session; how
+// a step's tokens run and cells are copied is the backend's. The CPU runs every sequence's
+// tokens in one pass of the first session's cpu::Forward into each session's own KvCache;
+// CUDA runs them through the sessions' CudaForward slots (sessions of one
+// Session::create_group share one), prompt rows and decode rows in two passes.
 #pragma once
 
 #include "hearth/batch_generation.h"
@@ -19,7 +19,7 @@
 
 namespace hearth {
 
-// One sequence's state during a generate_together call.
+// One slot's state in the step loop.
 struct BatchMember {
     Session::Impl* s = nullptr;
     std::span<const int32_t> prompt;
@@ -28,11 +28,15 @@ struct BatchMember {
     std::vector<float> logits; // of its last token run (n_vocab; unused while on the device)
 };
 
-// A token of one decode step: the next token of members[member], at position `pos`.
-struct DecodeToken {
+// A token of one step's forward pass: a prompt token or a sequence's next token
+// (`decode`), at position `pos` of members[member]'s cache.
+struct StepToken {
     size_t member = 0;
     int32_t token = 0;
     uint32_t pos = 0;
+    bool want_logits = false;
+    bool decode = false;
+    cpu::AttentionKernels kernels = cpu::AttentionKernels::single_token; // on the CPU
 };
 
 // The prompt prefix all members share (short of each one's last token), computed once by
@@ -51,24 +55,26 @@ class BatchBackend {
 public:
     virtual ~BatchBackend() = default;
 
-    // Runs every member's prompt after its cached tokens, appending them to s->tokens and
-    // counting them (s->n_computed, result.n_computed); leaves the last prompt token's logits
-    // in `logits`. May compute a shared prefix once and copy it (setting `shared` and
-    // result.n_shared_prefix).
-    virtual Result<void> prefill(std::vector<BatchMember>& members,
-                                 BatchGenerationStats& result) = 0;
+    // Runs the tokens (each after its member's cached ones, a member's in position order)
+    // and writes n_vocab logits per token that wants them, in order, into `logits`. The
+    // caller records the tokens.
+    virtual Result<void> run(std::vector<BatchMember>& members, std::span<const StepToken> tokens,
+                             float* logits) = 0;
 
-    // Runs one step: each token at the end of its member's cache. Writes n_vocab logits per
-    // token, in order, into `logits`. The caller records the tokens.
-    virtual Result<void> decode(std::vector<BatchMember>& members,
-                                std::span<const DecodeToken> tokens, float* logits) = 0;
+    // Whether `taker`'s cache can take `donor`'s cells.
+    virtual bool can_share(const BatchMember& taker, const BatchMember& donor) const = 0;
+    // Copies positions [from, to) of `donor`'s cache into `taker`'s; false, and nothing
+    // changed, when the taker's recurrent state cannot take the donor's (which must stand at
+    // `to`). The caller records the tokens.
+    virtual Result<bool> copy_prefix(BatchMember& taker, const BatchMember& donor, size_t from,
+                                     size_t to) = 0;
 
-    // Whether prefill() and decode() leave the logits on the device instead (decode() then
-    // writes nothing to `logits`, member.logits stays unused): next_token() reads them there.
+    // Whether run() leaves the logits on the device instead (it then writes nothing to
+    // `logits`, member.logits stays unused): next_token() reads them there.
     virtual bool logits_on_device() const { return false; }
 
     // The next token of `member` by `sampler` (`history`: its sequence so far) from the
-    // logits the last prefill() or decode() left: here the host's, in member.logits.
+    // logits the last run() left: here the host's, in member.logits.
     virtual Result<int32_t> next_token(BatchMember& member, Sampler& sampler,
                                        std::span<const int32_t> history) {
         return sampler.sample(member.logits, history);
@@ -76,16 +82,16 @@ public:
 };
 
 // The CPU backend; all members are CPU sessions (validated by the caller).
-std::unique_ptr<BatchBackend> make_cpu_batch_backend(size_t n_vocab);
+std::unique_ptr<BatchBackend> make_cpu_batch_backend();
 // The CUDA backend; all members are CUDA sessions. With `sample_on_gpu` (gpu_sampling()), the
 // logits stay on the GPU and next_token() runs the chain there (CudaForward::sample), bringing
 // back the token only, or the logits when the GPU cannot draw it.
 std::unique_ptr<BatchBackend> make_cuda_batch_backend(size_t n_vocab, bool sample_on_gpu);
 
-// Whether generate_together samples the CUDA sessions' tokens on the GPU: one member, whose
+// Whether generate_together samples the CUDA sessions' tokens on the GPU: one session, whose
 // forward has the output head on the GPU (not a partial offload) and whose sampling wants no
 // trace (the UI's trace comes from the host sampler).
-bool gpu_sampling(const std::vector<BatchMember>& members,
+bool gpu_sampling(std::span<Session::Impl* const> sessions,
                   std::span<const SequenceRequest> requests);
 
 } // namespace hearth

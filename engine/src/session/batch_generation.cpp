@@ -1,12 +1,11 @@
-// Generation of several sessions together: validation, the cached prefixes reused, the
-// prompts prefilled by the device's backend (session/batch_backend.h: the CPU computes a
-// prefix the prompts share once), then one decode pass per step over every sequence still
-// going, sampled, streamed and stopped by each sequence's SequenceRun.
+// Generation of several sessions together: validation, then the step loop (step_loop.h)
+// over the sessions as its slots: the cached prefixes reused, the prefix the prompts share
+// computed once, every prompt prefilled, then one decode pass per step over every sequence
+// still going, sampled, streamed and stopped by each sequence's SequenceRun.
 #include "hearth/batch_generation.h"
 
 #include "session/batch_backend.h"
-#include "session/sequence_run.h"
-#include "session/session_impl.h"
+#include "session/step_loop.h"
 
 #include <algorithm>
 #include <chrono>
@@ -53,31 +52,12 @@ Result<void> validate(std::span<const SequenceRequest> requests) {
                         who + "its session is on another device; sessions on the CPU and on "
                               "CUDA do not generate together");
         }
-        if (r.prompt.empty()) {
-            return fail(ErrorCode::invalid_argument, who + "the prompt is empty");
-        }
-        if (auto valid = r.sampling.validate(); !valid) {
-            return fail(valid.error().code, who + valid.error().message);
-        }
-        if (r.options.max_tokens < 0) {
-            return fail(ErrorCode::invalid_argument, who + "max tokens must be 0 or more");
-        }
-        if (r.prompt.size() >= r.session->n_ctx()) {
-            return fail(ErrorCode::context_full,
-                        fmt::format("{}the prompt has {} tokens but the context holds {}: "
-                                    "shorten the conversation or raise the context length",
-                                    who, r.prompt.size(), r.session->n_ctx()));
+        if (auto ok = validate_sequence(r.prompt, r.sampling, r.options, r.session->n_ctx(), who);
+            !ok) {
+            return ok;
         }
     }
     return {};
-}
-
-size_t common_prefix(std::span<const int32_t> a, std::span<const int32_t> b) {
-    size_t n = 0;
-    while (n < a.size() && n < b.size() && a[n] == b[n]) {
-        ++n;
-    }
-    return n;
 }
 
 } // namespace
@@ -116,108 +96,69 @@ Result<BatchGenerationStats> generate_together(std::span<const SequenceRequest> 
     }
     const auto start = Clock::now();
     const size_t n = requests.size();
-    const size_t n_vocab = requests[0].session->model().info().n_vocab;
-    std::vector<BatchMember> members(n);
+    std::vector<Session::Impl*> sessions(n);
+    size_t max_batch = 1;
     for (size_t i = 0; i < n; ++i) {
-        BatchMember& m = members[i];
-        m.s = &SessionAccess::impl(*requests[i].session);
-        m.s->cancel_requested = false;
-        m.prompt = requests[i].prompt;
-        // Reuse the cached prefix; at least the last prompt token is run again for its logits.
-        m.reused = std::min(common_prefix(m.s->tokens, m.prompt), m.prompt.size() - 1);
-        // A recurrent state cannot be cut back like the cache: it resumes from its checkpoint
-        // or the start. It keeps one before this prompt's last token, where the next call
-        // resumes when it regenerates this reply, or when the template renders this reply
-        // differently in the next turn (a reasoning section dropped).
-        m.reused = m.s->state.rewind(static_cast<uint32_t>(m.reused));
-        m.s->state.request_checkpoint(static_cast<uint32_t>(m.prompt.size() - 1));
-        m.s->tokens.resize(m.reused);
+        sessions[i] = &SessionAccess::impl(*requests[i].session);
+        sessions[i]->cancel_requested = false;
+        max_batch = std::max<size_t>(max_batch, sessions[i]->options.n_batch);
     }
-    const std::unique_ptr<BatchBackend> backend =
-        members[0].s->cuda ? make_cuda_batch_backend(n_vocab, gpu_sampling(members, requests))
-                           : make_cpu_batch_backend(n_vocab);
-
-    BatchGenerationStats result;
-    if (auto ok = backend->prefill(members, result); !ok) {
-        return std::unexpected(ok.error());
-    }
-    result.prefill_ms = ms_since(start);
-
-    std::vector<SequenceRun> runs;
-    runs.reserve(n);
+    const size_t n_vocab = sessions[0]->model->info().n_vocab;
+    StepLoop loop(sessions, sessions[0]->cuda
+                                ? make_cuda_batch_backend(n_vocab, gpu_sampling(sessions, requests))
+                                : make_cpu_batch_backend());
     for (size_t i = 0; i < n; ++i) {
         const SequenceRequest& r = requests[i];
-        runs.emplace_back(members[i].s->model->tokenizer(), r.sampling, r.options, r.prompt,
-                          r.on_token, start);
-        GenerationStats& stats = runs.back().stats();
-        stats.n_reused = static_cast<int32_t>(members[i].reused);
-        stats.n_shared = static_cast<int32_t>(members[i].shared);
-        stats.n_prefilled =
-            static_cast<int32_t>(r.prompt.size() - members[i].reused - members[i].shared);
-        stats.prefill_ms = result.prefill_ms;
+        loop.start(i,
+                   SequenceSpec{.prompt = {r.prompt.begin(), r.prompt.end()},
+                                .sampling = r.sampling,
+                                .options = r.options,
+                                .on_token = r.on_token},
+                   start);
     }
-
-    // Decode: every step samples each running sequence's next token from its logits (on the
-    // host, or where the backend keeps them) and runs all the new tokens in one pass.
-    std::vector<size_t> running(n);
-    for (size_t i = 0; i < n; ++i) {
-        running[i] = i;
+    BatchGenerationStats result;
+    std::vector<GenerationStats> done(n);
+    auto collect = [&] {
+        for (auto& f : loop.take_finished()) {
+            done[f.slot] = std::move(f.stats);
+        }
+    };
+    auto shared = loop.share_common_prefix(max_batch, result.n_computed);
+    if (!shared) {
+        return std::unexpected(shared.error());
     }
-    std::vector<DecodeToken> step;
-    std::vector<size_t> order;
-    std::vector<float> out(backend->logits_on_device() ? 0 : n * n_vocab);
+    result.n_shared_prefix = static_cast<int32_t>(*shared);
+    // Every prompt first, in passes of up to the largest n_batch; then one decode pass per step.
+    while (loop.any_prefilling()) {
+        auto counts = loop.step(max_batch, false);
+        if (!counts) {
+            return std::unexpected(counts.error());
+        }
+        result.n_computed += counts->n_prompt;
+    }
+    result.prefill_ms = ms_since(start);
+    collect(); // sequences cancelled while prefilling
     Clock::time_point decode_start = Clock::now();
-    while (!running.empty()) {
-        step.clear();
-        order.clear();
-        for (size_t i : running) {
-            BatchMember& m = members[i];
-            SequenceRun& run = runs[i];
-            if (!run.wants_next(m.s->cancel_requested)) {
-                continue;
-            }
-            auto token = backend->next_token(m, run.sampler(), run.history());
-            if (!token) {
-                return std::unexpected(token.error());
-            }
-            if (!run.take(*token)) {
-                continue;
-            }
-            if (m.s->tokens.size() + 1 >= m.s->options.n_ctx) {
-                run.stop_context_full();
-                continue;
-            }
-            step.push_back({.member = i,
-                            .token = run.last_token(),
-                            .pos = static_cast<uint32_t>(m.s->tokens.size())});
-            order.push_back(i);
+    while (loop.any_running()) {
+        auto counts = loop.step(0, true);
+        if (!counts) {
+            return std::unexpected(counts.error());
         }
-        running = order;
-        if (step.empty()) {
-            break;
-        }
-        if (result.n_steps == 0) {
-            decode_start = Clock::now();
-        }
-        if (auto ok = backend->decode(members, step, out.data()); !ok) {
-            return std::unexpected(ok.error());
-        }
-        result.n_steps += 1;
-        result.n_computed += step.size();
-        for (size_t k = 0; k < step.size(); ++k) {
-            BatchMember& m = members[step[k].member];
-            m.s->tokens.push_back(step[k].token);
-            m.s->n_computed += 1;
-            if (!backend->logits_on_device()) {
-                std::copy_n(out.begin() + static_cast<std::ptrdiff_t>(k * n_vocab), n_vocab,
-                            m.logits.begin());
+        if (counts->n_decode > 0) {
+            if (result.n_steps == 0) {
+                decode_start = Clock::now();
             }
+            result.n_steps += 1;
+            result.n_computed += counts->n_decode;
         }
+        collect();
     }
     result.decode_ms = result.n_steps > 0 ? ms_since(decode_start) : 0;
-    for (auto& run : runs) {
-        result.sequences.push_back(run.finish());
+    collect();
+    for (GenerationStats& stats : done) {
+        stats.prefill_ms = result.prefill_ms;
     }
+    result.sequences = std::move(done);
     return result;
 }
 
