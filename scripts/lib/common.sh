@@ -16,7 +16,7 @@ HEARTH_APT_PACKAGES=(
     qml6-module-qttest qml6-module-qtquick-dialogs qml6-module-qtqml qml6-module-qtqml-models
     qml6-module-qt-labs-folderlistmodel
     libgl-dev
-    libsentencepiece-dev nlohmann-json3-dev libfmt-dev libssl-dev
+    libsentencepiece-dev nlohmann-json3-dev libfmt-dev libssl-dev libcpp-httplib-dev
     dpkg-dev lintian desktop-file-utils appstream shared-mime-info groff-base
 )
 
@@ -86,8 +86,9 @@ build_sanitized_tests() {
     cmake --build "$HEARTH_SANITIZE_BUILD_DIR" -j "$(nproc)" --target hearth_sanitized_tests >&2
 }
 
-# A Python virtual environment in .venv, created on first need. With arguments, also
-# installs the reference tools from scripts/requirements-reference.txt.
+# A Python virtual environment in .venv, created on first need. With --reference-tools, also
+# installs the reference tools from scripts/requirements-reference.txt; with --test-tools, what
+# the tests drive (scripts/requirements-test.txt: the openai client).
 ensure_venv() {
     if [ ! -x "$HEARTH_VENV/bin/python" ]; then
         log "creating the Python virtual environment in $HEARTH_VENV"
@@ -98,6 +99,14 @@ ensure_venv() {
         if [ ! -f "$stamp" ] || [ "$HEARTH_ROOT/scripts/requirements-reference.txt" -nt "$stamp" ]; then
             log "installing the reference tools into $HEARTH_VENV"
             "$HEARTH_VENV/bin/pip" install -q -r "$HEARTH_ROOT/scripts/requirements-reference.txt" >&2
+            touch "$stamp"
+        fi
+    fi
+    if [ "${1:-}" = "--test-tools" ]; then
+        local stamp="$HEARTH_VENV/.test-tools"
+        if [ ! -f "$stamp" ] || [ "$HEARTH_ROOT/scripts/requirements-test.txt" -nt "$stamp" ]; then
+            log "installing the test tools into $HEARTH_VENV"
+            "$HEARTH_VENV/bin/pip" install -q -r "$HEARTH_ROOT/scripts/requirements-test.txt" >&2
             touch "$stamp"
         fi
     fi

@@ -322,6 +322,30 @@ private slots:
         QCOMPARE(sampler.last_trace()->chosen, chosen);
     }
 
+    // OpenAI's logprobs: the chosen token's log probability in the raw distribution, whatever
+    // the penalties and temperature did to the draw.
+    void trace_gives_the_chosen_tokens_log_probability() {
+        const std::vector<float> logits{2.0f, 1.0f, 0.5f, -1.0f};
+        double sum = 0;
+        for (float x : logits) {
+            sum += std::exp(x);
+        }
+        for (const float temperature : {0.0f, 0.7f, 1.5f}) {
+            SamplingParams p;
+            p.trace = true;
+            p.temperature = temperature;
+            p.top_k = 0;
+            p.top_p = 1.0f;
+            p.repeat_penalty = 2.0f;
+            Sampler sampler(p);
+            const std::vector<int32_t> history{0};
+            const int32_t chosen = sampler.sample(logits, history);
+            const double expected = logits[static_cast<size_t>(chosen)] - std::log(sum);
+            QVERIFY2(std::fabs(sampler.last_trace()->chosen_logprob - expected) < 1e-5,
+                     qPrintable(QString::number(temperature)));
+        }
+    }
+
     void invalid_parameters_are_rejected() {
         auto check = [](auto&& mutate, const char* needle) {
             SamplingParams p;

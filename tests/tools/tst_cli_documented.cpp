@@ -210,7 +210,13 @@ private:
     }
 
     // Runs the program while this thread's event loop serves the local Hub.
-    hearth::test::CliResult run(const QString& program, const QStringList& args) {
+    hearth::test::CliResult run(const QString& program, QStringList args) {
+        // serve runs until stopped: on a free port, stopped by SIGTERM once it prints its URL.
+        const bool serve = !args.isEmpty() && args.first() == "serve";
+        if (serve && !args.contains("--port")) {
+            args << "--port"
+                 << "0";
+        }
         QProcess process;
         QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
         env.insert("HEARTH_HF_ENDPOINT", m_server->url("").toString());
@@ -226,8 +232,13 @@ private:
         QElapsedTimer clock;
         clock.start();
         // hearth-bench's documented default run takes seconds, but minutes on a loaded machine.
+        bool stopping = false;
         while (process.state() != QProcess::NotRunning && clock.elapsed() < 1200000) {
             QTest::qWait(10);
+            if (serve && !stopping && process.canReadLine()) {
+                process.terminate();
+                stopping = true;
+            }
         }
         hearth::test::CliResult result;
         if (process.state() != QProcess::NotRunning) {

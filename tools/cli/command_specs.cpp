@@ -4,6 +4,7 @@
 #include "commands.h"
 #include "generation_args.h"
 #include "hearth/sampling.h"
+#include "hearth/scheduler.h"
 #include "hearth/session.h"
 
 #include <fmt/format.h>
@@ -341,6 +342,58 @@ const CommandSpec& pull_spec() {
     return spec;
 }
 
+const CommandSpec& serve_spec() {
+    static const CommandSpec spec = [] {
+        CommandSpec s{
+            .program = kProgram,
+            .name = "serve",
+            .synopsis = "MODEL [OPTIONS]",
+            .summary = "An OpenAI-compatible HTTP server for the model (/v1/chat/completions, "
+                       "/v1/completions, /v1/models, /health), until interrupted.",
+            .options = {
+                option("--host", "HOST",
+                       "the address to listen on (default 127.0.0.1); any other than loopback "
+                       "needs --api-key-env"),
+                option("--port", "N", "the TCP port, 0 for any free one (default 8080)")
+                    .within(IntRange{0, 65535}),
+                option("--slots", "N",
+                       fmt::format("requests generated at once, each with its own KV cache, 1 "
+                                   "to {} (default 4)",
+                                   kMaxSchedulerSlots))
+                    .within(IntRange{1, static_cast<long long>(kMaxSchedulerSlots)}),
+                option("--queue", "N",
+                       fmt::format("requests waiting for a slot before new ones get 503, 1 to "
+                                   "{} (default 64)",
+                                   kMaxSchedulerQueue))
+                    .within(IntRange{1, static_cast<long long>(kMaxSchedulerQueue)}),
+                option("--ctx", "N",
+                       fmt::format("each slot's context in tokens, {} to {} and at most the "
+                                   "model's trained context (default: the trained context, at "
+                                   "most 4096)",
+                                   kContextRange.low, kContextRange.high))
+                    .alias("-c")
+                    .within(kContextRange),
+                threads_option(),
+                option("--api-key-env", "VAR",
+                       "require the API key held in environment variable VAR (Authorization: "
+                       "Bearer KEY)"),
+                option("--cors", "ORIGIN",
+                       "let web pages from ORIGIN call the server (default: no CORS headers)"),
+                option("--name", "NAME",
+                       "the model's name in /v1/models (default: the file name without .gguf)"),
+                option("--template", "NAME|FILE",
+                       "the chat template: model, raw, a built-in's name or a Jinja file "
+                       "(default: the model's own)"),
+            }};
+        for (OptionSpec& each : placement_options()) {
+            s.options.push_back(std::move(each));
+        }
+        s.options.push_back(batch_option());
+        return s;
+    }();
+    return spec;
+}
+
 std::span<const Command> commands() {
     static const Command all[] = {
         {info_spec, cmd_info},
@@ -353,6 +406,7 @@ std::span<const Command> commands() {
         {template_list_spec, cmd_template_list},
         {template_render_spec, cmd_template_render},
         {pull_spec, cmd_pull},
+        {serve_spec, cmd_serve},
     };
     return all;
 }

@@ -38,6 +38,7 @@ const CommandSpec& perplexity_spec();
 const CommandSpec& template_list_spec();
 const CommandSpec& template_render_spec();
 const CommandSpec& pull_spec();
+const CommandSpec& serve_spec();
 
 int cmd_info(const Args& args);
 int cmd_tensor(const Args& args);
@@ -49,6 +50,7 @@ int cmd_perplexity(const Args& args);
 int cmd_template_list(const Args& args);
 int cmd_template_render(const Args& args);
 int cmd_pull(const Args& args);
+int cmd_serve(const Args& args);
 
 // Prints "hearth-cli: <message>" on stderr and returns 1.
 int report_error(const char* message);

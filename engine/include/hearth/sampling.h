@@ -54,6 +54,9 @@ struct SamplingStage {
 struct SamplingTrace {
     std::vector<SamplingStage> stages;
     int32_t chosen = -1;
+    // The natural log of the chosen token's probability in the model's own distribution (the
+    // "logits" stage: softmax of the raw logits), what OpenAI's logprobs report.
+    float chosen_logprob = 0;
 };
 
 class Sampler {

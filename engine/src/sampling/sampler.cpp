@@ -87,6 +87,17 @@ void Sampler::record(const char* stage, std::vector<Candidate>& candidates) {
 
 namespace {
 
+// log softmax(logits)[token], computed in double from the largest logit.
+float log_probability(std::span<const float> logits, int32_t token) {
+    const float max_logit = *std::max_element(logits.begin(), logits.end());
+    double sum = 0.0;
+    for (const float logit : logits) {
+        sum += std::exp(static_cast<double>(logit) - max_logit);
+    }
+    const double logit = logits[static_cast<size_t>(token)];
+    return static_cast<float>(logit - max_logit - std::log(sum));
+}
+
 // The seeded draw: a uniform double from two 32-bit outputs of mt19937, so the result does not
 // depend on the standard library's distribution implementation (kernels/sampling.cuh's
 // sample_uniform is the same formula).
@@ -162,6 +173,7 @@ int32_t Sampler::sample_with_uniform(std::span<const float> logits,
         const auto best = std::min_element(c.begin(), c.end(), by_logit);
         if (trace_) {
             trace_->chosen = best->token;
+            trace_->chosen_logprob = log_probability(logits, best->token);
         }
         return best->token;
     }
@@ -219,6 +231,7 @@ int32_t Sampler::sample_with_uniform(std::span<const float> logits,
     }
     if (trace_) {
         trace_->chosen = chosen;
+        trace_->chosen_logprob = log_probability(logits, chosen);
     }
     return chosen;
 }
