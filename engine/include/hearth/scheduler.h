@@ -7,7 +7,10 @@
 // prefix with its prompt, and copies a longer prefix from another slot when one holds it.
 //
 // A request's tokens are the same as Session::generate gives on a fresh session (greedy and
-// seeded sampling alike): its passes do not depend on the other requests in them.
+// seeded sampling alike): its passes do not depend on the other requests in them, nor on the
+// prefix a slot had cached (its prompt tokens take the attention kernels of a prefill from
+// position 0, reused or not), so a repeated request repeats its answer. A prompt that
+// continues a reply generated in the slot reuses that reply's cells as they were decoded.
 //
 // Threads: submit(), cancel(), metrics() and shutdown() may be called from any thread,
 // including from inside a callback. The callbacks (on_token, on_done) run on the scheduler's

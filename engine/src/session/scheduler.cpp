@@ -312,6 +312,8 @@ Result<std::unique_ptr<Scheduler>> Scheduler::create(std::vector<Session> slots,
     const size_t n_vocab = impl->model->info().n_vocab;
     impl->loop = std::make_unique<StepLoop>(
         impls, impls[0]->cuda ? make_cuda_batch_backend(n_vocab, false) : make_cpu_batch_backend());
+    // A request's logits must not depend on what the slots happened to cache.
+    impl->loop->set_kernel_origin(KernelOrigin::prompt_start);
     impl->slot_request.assign(n_slots, 0);
     impl->slot_done.resize(n_slots);
     impl->slot_submitted.resize(n_slots);

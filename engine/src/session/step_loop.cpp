@@ -91,7 +91,7 @@ void StepLoop::start(size_t slot, SequenceSpec spec, Clock::time_point start) {
     m.reused = m.s->state.rewind(static_cast<uint32_t>(m.reused));
     m.s->state.request_checkpoint(static_cast<uint32_t>(m.prompt.size() - 1));
     m.s->tokens.resize(m.reused);
-    seq->chunk_origin = m.reused;
+    seq->chunk_origin = kernel_origin_ == KernelOrigin::prompt_start ? 0 : m.reused;
     seq->run.emplace(m.s->model->tokenizer(), seq->spec.sampling, seq->spec.options, m.prompt,
                      seq->spec.on_token, start);
     GenerationStats& stats = seq->run->stats();

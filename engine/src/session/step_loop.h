@@ -45,6 +45,13 @@ Result<void> validate_sequence(std::span<const int32_t> prompt, const SamplingPa
 
 size_t common_prefix(std::span<const int32_t> a, std::span<const int32_t> b);
 
+// Where a prompt's chunks of n_batch are counted from when its tokens' attention kernels are
+// chosen (prompt_kernels). reused_prefix: from the slot's reused prefix, as Session::generate
+// and llama.cpp prefill the new tokens. prompt_start: from position 0, as a fresh session
+// would, so that a request gets the same logits whatever the slots happened to cache: the
+// Scheduler's choice, where a server's repeated request must repeat its answer.
+enum class KernelOrigin { reused_prefix, prompt_start };
+
 class StepLoop {
 public:
     using Clock = std::chrono::steady_clock;
@@ -52,6 +59,8 @@ public:
     // `slots`: sessions on one model and device, outliving the loop; their forward passes go
     // through `backend`.
     StepLoop(std::vector<Session::Impl*> slots, std::unique_ptr<BatchBackend> backend);
+
+    void set_kernel_origin(KernelOrigin origin) { kernel_origin_ = origin; }
 
     size_t n_slots() const { return members_.size(); }
     bool busy(size_t slot) const { return sequences_[slot] != nullptr; }
@@ -105,6 +114,8 @@ public:
     size_t prompt_left(size_t slot) const;
 
 private:
+    KernelOrigin kernel_origin_ = KernelOrigin::reused_prefix;
+
     struct Sequence {
         SequenceSpec spec;
         std::optional<SequenceRun> run;
