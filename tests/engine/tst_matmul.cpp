@@ -626,10 +626,11 @@ private slots:
         QCOMPARE(repacked_bytes(TensorType::Q8_0, 64, 64), size_t{0});
     }
 
-    // F32 and F16 matrices at the avx2 level sum as ggml does: batches of 2+ tokens (k % 8,
-    // m % 4) in tinyBLAS's order, whatever the kernel's token grouping (7 = 4 + 3 tokens);
-    // single tokens, the experts' mul_mat_id and other shapes in vec_dot's. n_cols 72 has a
-    // leftover past vec_dot's 32-value steps.
+    // F32 and F16 matrices at the avx2 level sum as ggml's batches do (k % 8, m % 4): in
+    // tinyBLAS's order, whatever the kernel's token grouping (7 = 4 + 3 tokens) and for a lone
+    // token too (ggml's vec_dot there: a token's products must not depend on its batch); the
+    // experts' mul_mat_id and other shapes in vec_dot's. n_cols 72 has a leftover past
+    // vec_dot's 32-value steps.
     void f32_f16_follow_ggml_orders() {
         if (detected_kernel_level() != KernelLevel::avx2) {
             QSKIP("ggml's orders are followed at the avx2 level only");
@@ -676,8 +677,9 @@ private slots:
                         std::vector<float> y(size_t(tokens * n_rows), NAN);
                         matmul(m, x.data(), tokens, n_cols, y.data(), n_rows, scratch.data(), two,
                                op);
-                        const bool tinyblas =
-                            op == MatmulOp::mul_mat && tokens >= 2 && n_rows % 4 == 0;
+                        // tinyBLAS's order for mul_mat at any token count (a token's products
+                        // must not depend on its batch), vec_dot's for the experts.
+                        const bool tinyblas = op == MatmulOp::mul_mat && n_rows % 4 == 0;
                         for (int64_t t = 0; t < tokens; ++t) {
                             for (int64_t r = 0; r < n_rows; ++r) {
                                 const float got = y[size_t(t * n_rows + r)];

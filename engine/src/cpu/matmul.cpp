@@ -35,12 +35,15 @@ VecDotFn select_kernel(TensorType type) {
     return vec_dot_portable(type);
 }
 
-// ggml_mul_mat's kernel on this shape: at the avx2 level, F32 and F16 batches of two or more
-// tokens go to llamafile_sgemm, whose tinyBLAS (AVX2: 8-float vectors, 16 registers) takes
-// them when k % 8 == 0 and m % 4 == 0 and sums each output in one FMA accumulator; single
-// tokens and other shapes fall through to ggml's vec_dot (four accumulators).
-VecDotFn select_kernel(const WeightMatrix& w, int64_t n_tokens, MatmulOp op) {
-    if (op == MatmulOp::mul_mat && n_tokens >= 2 && w.n_cols % 8 == 0 && w.n_rows % 4 == 0 &&
+// The kernel for this shape. At the avx2 level, ggml hands F32 and F16 batches of two or more
+// tokens to llamafile_sgemm, whose tinyBLAS (AVX2: 8-float vectors, 16 registers) takes them
+// when k % 8 == 0 and m % 4 == 0 and sums each output in one FMA accumulator, and single tokens
+// to vec_dot (four accumulators). Hearth takes tinyBLAS's order for every token count: a
+// token's products must not depend on how many tokens share its pass (the scheduler mixes one
+// request's prompt with the others' next tokens), so batches match llama.cpp to the bit and a
+// lone token differs from its vec_dot in the last bits, as before.
+VecDotFn select_kernel(const WeightMatrix& w, int64_t /*n_tokens*/, MatmulOp op) {
+    if (op == MatmulOp::mul_mat && w.n_cols % 8 == 0 && w.n_rows % 4 == 0 &&
         kernel_level() == KernelLevel::avx2) {
         if (VecDotFn fn = vec_dot_tinyblas_avx2(w.type)) {
             return fn;
