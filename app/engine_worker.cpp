@@ -10,6 +10,7 @@
 
 #include <QElapsedTimer>
 #include <QFileInfo>
+#include <future>
 #include <limits>
 #include <string>
 #include <vector>
@@ -57,6 +58,11 @@ EngineWorker::~EngineWorker() = default;
 void EngineWorker::cancelGeneration(quint64 upToId) {
     quint64 current = m_cancelUpTo.load();
     while (current < upToId && !m_cancelUpTo.compare_exchange_weak(current, upToId)) {
+    }
+    // The running request stops at the scheduler's next step, a prefill's chunk included.
+    const std::lock_guard lock(m_chatMutex);
+    if (m_chatRunning && m_chatRunning->id <= upToId) {
+        (void)m_scheduler->cancel(m_chatRunning->request); // it may have just ended
     }
 }
 
@@ -114,8 +120,8 @@ void EngineWorker::loadModel(const QString& path, int contextLength, int threads
         emit loadFailed(describe(placed.session.error()));
         return;
     }
+    hearth::Session& session = *placed.session;
     m_model = *model;
-    m_session.emplace(std::move(*placed.session));
     m_sessionOptions = placed.options;
 
     const hearth::ModelInfo& info = m_model->info();
@@ -128,17 +134,17 @@ void EngineWorker::loadModel(const QString& path, int contextLength, int threads
     summary.quantization = qstr(info.file_type);
     summary.fileSize = qint64(info.file_size);
     summary.parameters = qint64(info.n_params);
-    summary.contextLength = int(m_session->n_ctx());
+    summary.contextLength = int(session.n_ctx());
     summary.trainedContext = int(info.n_ctx_train);
     summary.threads = m_model->n_threads();
     summary.loadMs = double(clock.nsecsElapsed()) / 1e6;
-    summary.cudaDevice = m_session->cuda_device();
+    summary.cudaDevice = session.cuda_device();
     summary.device = placed.deviceName;
     summary.deviceFellBack = placed.fellBack;
     summary.layerCount = int(info.n_layer);
     summary.kvType = qstr(hearth::kv_cache_type_name(m_sessionOptions.kv_type));
     QStringList notes;
-    if (const auto gpu = m_session->gpu_memory()) {
+    if (const auto gpu = session.gpu_memory()) {
         summary.weightsBytes = qint64(gpu->weights_bytes);
         summary.kvBytes = qint64(gpu->kv_bytes);
         summary.scratchBytes = qint64(gpu->scratch_bytes);
@@ -153,7 +159,7 @@ void EngineWorker::loadModel(const QString& path, int contextLength, int threads
         }
     } else {
         const hearth::MemoryPlan plan =
-            hearth::plan_memory(info, {.n_ctx = m_session->n_ctx(),
+            hearth::plan_memory(info, {.n_ctx = session.n_ctx(),
                                        .n_seq = 1,
                                        .n_batch = 512,
                                        .kv_type = m_sessionOptions.kv_type,
@@ -168,6 +174,17 @@ void EngineWorker::loadModel(const QString& path, int contextLength, int threads
     notes << gpuLayersNote << kvNote;
     notes.removeAll(QString());
     summary.deviceNote = notes.join(QStringLiteral(" · "));
+    // The chat is one request at a time on the scheduler's one slot, whose cache keeps the
+    // conversation's prefix between turns as the session did.
+    std::vector<hearth::Session> oneSlot;
+    oneSlot.push_back(std::move(session));
+    auto scheduler = hearth::Scheduler::create(std::move(oneSlot), chatSchedulerOptions());
+    if (!scheduler) {
+        m_model.reset();
+        emit loadFailed(describe(scheduler.error()));
+        return;
+    }
+    m_scheduler = std::move(*scheduler);
     if (auto resolved = format(QString()); resolved) {
         summary.templateName = qstr((*resolved)->choice.name);
         summary.templateReason = qstr((*resolved)->choice.reason);
@@ -239,8 +256,8 @@ QString EngineWorker::fallBackToF16Cache(const hearth::Error& error,
 void EngineWorker::unloadModel() {
     const bool had = m_model != nullptr;
     m_formats.clear();
-    m_compareSessions.clear();
-    m_session.reset();
+    m_compareColumns.scheduler.reset();
+    m_scheduler.reset(); // joins its thread: nothing runs on the model after this
     m_model.reset();
     if (had) {
         emit modelUnloaded();
@@ -259,7 +276,7 @@ hearth::Result<const hearth::PromptFormat*> EngineWorker::format(const QString& 
 }
 
 void EngineWorker::generate(const GenerationRequest& request) {
-    if (!m_session) {
+    if (!m_scheduler) {
         emit generationFailed(request.id, QStringLiteral("no model is loaded"));
         return;
     }
@@ -285,13 +302,15 @@ void EngineWorker::generate(const GenerationRequest& request) {
 
     // The conversation as it fits the context, the oldest turns left out (hearth::fit_prompt).
     const std::vector<hearth::ChatMessage> messages = toEngine(request.messages);
-    auto fitted =
-        hearth::fit_prompt(**prompt, m_model->tokenizer(), messages, m_session->n_ctx(),
-                           hearth::reply_reserve(request.maxTokens, m_session->n_ctx()), variables);
+    auto fitted = hearth::fit_prompt(**prompt, m_model->tokenizer(), messages, m_scheduler->n_ctx(),
+                                     hearth::reply_reserve(request.maxTokens, m_scheduler->n_ctx()),
+                                     variables);
     if (!fitted) {
         emit generationFailed(request.id, describe(fitted.error()));
         return;
     }
+    // The request's callbacks run on the scheduler's thread: they feed the reply and emit
+    // its coalesced pieces there (queued to the GUI thread); this thread waits for the end.
     ReplyStream reply((*prompt)->reasoning, fitted->text);
     QList<TokenTrace> pendingTraces;
     QElapsedTimer sinceFlush;
@@ -308,20 +327,35 @@ void EngineWorker::generate(const GenerationRequest& request) {
         }
         sinceFlush.restart();
     };
-    auto onToken = [&](const hearth::TokenEvent& event) {
-        if (event.token >= 0 && event.trace) {
-            pendingTraces.append(
-                TokenTrace::fromEngine(event.token, *event.trace, m_model->tokenizer()));
-        }
-        reply.feed(event);
-        if (sinceFlush.elapsed() >= kFlushIntervalMs) {
-            flush(event.ms);
-        }
-        return !cancelled(request.id);
-    };
-
-    const hearth::Result<hearth::GenerationStats> stats =
-        m_session->generate(fitted->tokens, sampling, options, onToken);
+    std::promise<hearth::Result<hearth::GenerationStats>> done;
+    std::future<hearth::Result<hearth::GenerationStats>> finished = done.get_future();
+    hearth::SchedulerRequest chat{
+        .prompt = std::move(fitted->tokens),
+        .sampling = sampling,
+        .options = options,
+        .on_token =
+            [&](const hearth::TokenEvent& event) {
+                if (event.token >= 0 && event.trace) {
+                    pendingTraces.append(
+                        TokenTrace::fromEngine(event.token, *event.trace, m_model->tokenizer()));
+                }
+                reply.feed(event);
+                if (sinceFlush.elapsed() >= kFlushIntervalMs) {
+                    flush(event.ms);
+                }
+                return !cancelled(request.id);
+            },
+        .on_done =
+            [&done](hearth::RequestId, const hearth::Result<hearth::GenerationStats>& stats) {
+                done.set_value(stats);
+            }};
+    if (const hearth::Result<void> started = startChatRequest(request.id, std::move(chat));
+        !started) {
+        emit generationFailed(request.id, describe(started.error()));
+        return;
+    }
+    const hearth::Result<hearth::GenerationStats> stats = finished.get();
+    endChatRequest();
     if (!stats) {
         emit generationFailed(request.id, describe(stats.error()));
         return;
@@ -329,10 +363,32 @@ void EngineWorker::generate(const GenerationRequest& request) {
     reply.finish();
     flush(stats->prefill_ms + stats->decode_ms);
     GenerationResult result = reply.result(*stats);
-    result.kvUsed = int(m_session->cached_tokens().size());
+    const hearth::SchedulerMetrics metrics = m_scheduler->metrics();
+    result.kvUsed = metrics.kv_cells.empty() ? 0 : int(metrics.kv_cells.front());
     result.droppedTurns = int(fitted->dropped_messages);
-    result.device = qstr(hearth::device_label(m_session->device(), m_session->cuda_device()));
+    result.device = qstr(hearth::device_label(m_scheduler->device(), m_sessionOptions.cuda_device));
     emit generationFinished(request.id, result);
+}
+
+hearth::SchedulerOptions EngineWorker::chatSchedulerOptions() {
+    hearth::SchedulerOptions options;
+    options.queue_capacity = 1; // the chat submits one request and waits for it
+    return options;
+}
+
+hearth::Result<void> EngineWorker::startChatRequest(quint64 id, hearth::SchedulerRequest request) {
+    const std::lock_guard lock(m_chatMutex);
+    auto submitted = m_scheduler->submit(std::move(request));
+    if (!submitted) {
+        return std::unexpected(submitted.error());
+    }
+    m_chatRunning = ChatRunning{.id = id, .request = *submitted};
+    return {};
+}
+
+void EngineWorker::endChatRequest() {
+    const std::lock_guard lock(m_chatMutex);
+    m_chatRunning.reset();
 }
 
 void EngineWorker::renderPreview(quint64 id, const QList<ChatTurn>& messages,

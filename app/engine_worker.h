@@ -1,17 +1,22 @@
-// The engine's thread: an EngineWorker lives on its own QThread and owns the Model and the
-// Session. The GUI thread talks to it only by queued calls (see EngineThread) and hears
-// back through signals that carry values. Streamed text is coalesced: at most one
+// The engine's thread: an EngineWorker lives on its own QThread and hosts the Model and the
+// chat's Scheduler (one slot). The GUI thread talks to it only by queued calls (see
+// EngineThread) and hears back through signals that carry values. The chat's request runs on
+// the scheduler's thread, whose callbacks emit the streamed text (queued to the GUI thread)
+// while the worker's thread waits for the end. Streamed text is coalesced: at most one
 // tokensArrived per kFlushIntervalMs, plus one at the end, so that the GUI thread gets at
 // most one model update per frame however fast the engine decodes.
 //
-// Cancelling is the one call made from another thread: cancelGeneration() and cancelLoad()
-// set atomics that the engine's callbacks read between tokens and between load steps.
+// Cancelling is the one call made from another thread: cancelGeneration() cancels the chat's
+// request on its scheduler, and it and cancelLoad() set atomics that the engine's callbacks
+// read between tokens and between load steps.
 #pragma once
 
+#include "compare/compare_model_pool.h"
 #include "compare/compare_types.h"
 #include "hearth/model.h"
 #include "hearth/prompt.h"
 #include "hearth/sampling.h"
+#include "hearth/scheduler.h"
 #include "hearth/session.h"
 #include "token_trace.h"
 
@@ -24,10 +29,9 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <vector>
-
-class CompareModelPool;
 
 struct ModelSummary {
     QString path;
@@ -121,7 +125,7 @@ public:
     // `thinking`: as GenerationRequest::thinking, so that the preview is the prompt sent.
     void renderPreview(quint64 id, const QList<ChatTurn>& messages, const QString& templateName,
                        const QString& thinking = QString());
-    // Compare mode: every column generated together in one batch, one Session per column
+    // Compare mode: each column one request on the scheduler of its model, a slot per column
     // kept between requests (defined in compare/engine_worker_compare.cpp).
     void generateCompare(const CompareRequest& request);
     // The template shoot-out: which of `candidates` renders `probe` (ending with a user turn)
@@ -182,20 +186,39 @@ private:
     // `unsupported` for a Q8_0 cache), switches `options` to F16 and returns the note that
     // says why; "" (and `options` unchanged) otherwise. The chat's sessions and compare's.
     static QString fallBackToF16Cache(const hearth::Error& error, hearth::SessionOptions& options);
+    // The scheduler of one model's compare columns in `host`: kept when it has `columns`
+    // slots made as `asked`, else made anew (place_sessions' device fall back, F16 for a model
+    // that cannot take the cache asked for).
+    static hearth::Result<hearth::Scheduler*>
+    columnsScheduler(CompareColumns& host, const std::shared_ptr<const hearth::Model>& model,
+                     const hearth::SessionOptions& asked, size_t columns);
     hearth::Result<const hearth::PromptFormat*> format(const QString& templateName);
     // The special-token strings (the template's own, BOS and EOS) that occur in `text`, for
     // the prompt view and Compare's diff to mark.
     static QStringList specialTokensIn(const hearth::PromptFormat& format, const std::string& text);
     bool cancelled(quint64 id) const { return id <= m_cancelUpTo.load(std::memory_order_relaxed); }
 
+    // The chat's scheduler: one slot (its session placed by createSession), one request at a
+    // time. The chat's request runs on its thread; m_chatRunning lets cancelGeneration (any
+    // thread) cancel it there.
+    static hearth::SchedulerOptions chatSchedulerOptions();
+    hearth::Result<void> startChatRequest(quint64 id, hearth::SchedulerRequest request);
+    void endChatRequest();
+
     std::shared_ptr<const hearth::Model> m_model;
-    std::optional<hearth::Session> m_session;
-    // How m_session was created (device included): compare's sessions are made alike.
+    std::unique_ptr<hearth::Scheduler> m_scheduler;
+    struct ChatRunning {
+        quint64 id = 0;
+        hearth::RequestId request = 0;
+    };
+    std::mutex m_chatMutex; // guards m_chatRunning
+    std::optional<ChatRunning> m_chatRunning;
+    // How the chat's slot was created (device included): compare's sessions are made alike.
     hearth::SessionOptions m_sessionOptions;
     std::map<QString, hearth::PromptFormat> m_formats; // resolved templates, by name
     std::atomic<quint64> m_cancelUpTo{0};
     std::atomic<bool> m_cancelLoad{false};
-    std::vector<hearth::Session> m_compareSessions; // one per compare column
+    CompareColumns m_compareColumns; // the compare columns on the chat's model
     std::atomic<quint64> m_compareCancelUpTo{0};
     // Columns on other models than the chat's (compare/compare_model_pool.h); made on first use.
     std::shared_ptr<CompareModelPool> m_compareModels;

@@ -25,7 +25,7 @@ struct GenerationResult : MessageStats {
     int prefilledTokens = 0; // computed now
     double prefillMs = 0;
     double decodeMs = 0;
-    int kvUsed = 0;       // tokens in the cache afterwards
+    int kvUsed = 0;       // the chat's: tokens in its cache afterwards (0 for a Compare column)
     int droppedTurns = 0; // oldest messages left out because the context was full
     QString device;       // where it ran: "CPU" or "CUDA device N"
     // Set with stopReason "failed" when the sequence did not run (a Compare column whose

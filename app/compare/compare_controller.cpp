@@ -540,7 +540,7 @@ void CompareController::onFinished(quint64 id, const QList<GenerationResult>& re
         });
     }
     m_summaryText = tr("%1 tokens/s for all columns together; shared prompt prefix of %2 "
-                       "tokens computed once; %3 decode steps")
+                       "tokens computed once; %3 forward steps")
                         .arg(summary.tokensPerSecond, 0, 'f', 1)
                         .arg(summary.sharedPrefixTokens)
                         .arg(summary.steps);

@@ -1,5 +1,5 @@
 // Compare mode's other models: the models that columns chose besides the chat's, by path,
-// each with its resolved templates and its columns' sessions, kept between requests so that
+// each with its resolved templates and its columns' scheduler, kept between requests so that
 // a column's next turn reuses its cache. Lives on the engine thread (EngineWorker owns one).
 //
 // Before loading a model it checks the model's memory plan (weights, the KV cache of its
@@ -11,6 +11,7 @@
 #include "hearth/chat_template.h"
 #include "hearth/model.h"
 #include "hearth/prompt.h"
+#include "hearth/scheduler.h"
 #include "hearth/session.h"
 
 #include <QString>
@@ -21,15 +22,25 @@
 #include <optional>
 #include <vector>
 
+// One model's compare columns on the engine's scheduler: a slot per column, kept between
+// requests so that a column's next turn reuses its cache (the scheduler gives each request the
+// slot whose cache shares most of its prompt); made again when the number of columns or the
+// options asked for change (EngineWorker::columnsScheduler).
+struct CompareColumns {
+    std::unique_ptr<hearth::Scheduler> scheduler;
+    hearth::SessionOptions asked; // context, cache type and device the columns asked for
+    // As the slots were made: F16 for a model that cannot take a Q8_0 cache, the CPU when the
+    // GPU could not hold them.
+    hearth::KvCacheType kvType = hearth::KvCacheType::f16;
+    hearth::DeviceKind device = hearth::DeviceKind::cpu;
+    int cudaDevice = -1;
+};
+
 struct CompareModelSlot {
     std::shared_ptr<const hearth::Model> model;
     std::map<QString, hearth::PromptFormat> formats; // resolved templates, by name
-    std::vector<hearth::Session> sessions;           // one per column, as last matched
-    uint32_t nCtx = 0; // the chat's context length, capped at the model's trained one
-    // The KV cache type asked for (the chat's) and the one `sessions` have: F16 when the
-    // model cannot take a Q8_0 cache, so that it is not tried again on every turn.
-    hearth::KvCacheType kvAsked = hearth::KvCacheType::f16;
-    hearth::KvCacheType kvType = hearth::KvCacheType::f16;
+    uint32_t nCtx = 0;      // the chat's context length, capped at the model's trained one
+    CompareColumns columns; // after `model`: its slots go first
 
     hearth::Result<const hearth::PromptFormat*> format(const QString& templateName);
 };

@@ -1,20 +1,22 @@
 // EngineWorker's compare mode, on the worker's thread: renders every column's prompt (with
-// its diff against column 1), then generates the columns that share a model together with
-// hearth::generate_together, so that the weights are read once per step for all of them and
-// the prompt prefix they share is computed once. Columns on other models than the chat's
-// (CompareModelPool, loaded when their memory plan fits the RAM available) form one batch
-// per model, and those batches run one after another, not concurrently. Streamed text is coalesced
-// per column like the chat's (at most one flush per kFlushIntervalMs). Also the template
-// shoot-out's question: which candidate template renders the conversation exactly as the model's
-// own.
+// its diff against column 1), then submits each column as one request to the scheduler of its
+// model (a slot per column, kept between requests so that a column's next turn reuses its
+// cache), so that the weights are read once per step for all of them; the first column runs
+// alone until its prompt is prefilled, and the others copy the prefix they share with it
+// rather than compute it again. Columns on other models than the chat's (CompareModelPool,
+// loaded when their memory plan fits the RAM available) have their own scheduler, and the
+// models run one after another, not concurrently. Streamed text is coalesced per column like
+// the chat's (at most one flush per kFlushIntervalMs). Also the template shoot-out's question:
+// which candidate template renders the conversation exactly as the model's own.
 #include "compare_diff.h"
 #include "compare_model_pool.h"
 #include "engine_worker.h"
-#include "hearth/batch_generation.h"
 #include "hearth/chat_template.h"
 #include "hearth/device_choice.h"
 #include "hearth/memory_plan.h"
 #include "hearth/prompt_diff.h"
+#include "hearth/scheduler.h"
+#include "hearth/scheduler_together.h"
 #include "reply_stream.h"
 
 #include <QElapsedTimer>
@@ -43,84 +45,6 @@ std::vector<hearth::ChatMessage> toEngine(const QList<ChatTurn>& turns) {
     return messages;
 }
 
-size_t commonStart(std::span<const int32_t> a, std::span<const int32_t> b) {
-    const auto end = std::mismatch(a.begin(), a.end(), b.begin(), b.end());
-    return size_t(end.first - a.begin());
-}
-
-// For each prompt, the index of the session it takes (sessions.size() or more: a new one):
-// greedily by the longest cached start, ties to the session at the column's own index.
-std::vector<size_t> matchSessions(const std::vector<hearth::Session>& sessions,
-                                  const std::vector<std::vector<int32_t>>& prompts) {
-    struct Pair {
-        size_t shared, column, session;
-    };
-    std::vector<Pair> pairs;
-    for (size_t c = 0; c < prompts.size(); ++c) {
-        for (size_t s = 0; s < sessions.size(); ++s) {
-            pairs.push_back({commonStart(sessions[s].cached_tokens(), prompts[c]), c, s});
-        }
-    }
-    std::sort(pairs.begin(), pairs.end(), [](const Pair& a, const Pair& b) {
-        const auto key = [](const Pair& p) {
-            return std::tuple(-int64_t(p.shared), p.column != p.session, p.column, p.session);
-        };
-        return key(a) < key(b);
-    });
-    std::vector<size_t> sessionOf(prompts.size(), SIZE_MAX);
-    std::vector<bool> taken(sessions.size(), false);
-    for (const Pair& p : pairs) {
-        if (sessionOf[p.column] == SIZE_MAX && !taken[p.session]) {
-            sessionOf[p.column] = p.session;
-            taken[p.session] = true;
-        }
-    }
-    return sessionOf;
-}
-
-// The sessions of one model's columns, in column order: kept ones by match (matchSessions),
-// new ones created on `on` as one group (on CUDA they share one upload of the weights and
-// decode in one pass) through the device fall back the chat's session takes
-// (hearth::place_sessions); `on` comes back as they were created. When the GPU cannot take
-// the new ones, the kept GPU sessions go too and every column runs on the CPU, since one
-// batch cannot mix devices. On failure `kept` is left as it was.
-hearth::Result<std::vector<hearth::Session>>
-arrangeSessions(std::vector<hearth::Session>& kept,
-                const std::vector<std::vector<int32_t>>& prompts,
-                const std::shared_ptr<const hearth::Model>& model, hearth::SessionOptions& on) {
-    const size_t columns = prompts.size();
-    std::vector<size_t> sessionOf = matchSessions(kept, prompts);
-    auto n_new = size_t(std::count_if(sessionOf.begin(), sessionOf.end(),
-                                      [&](size_t s) { return s >= kept.size(); }));
-    std::vector<hearth::Session> fresh;
-    if (n_new > 0) {
-        const hearth::DeviceRequest where{
-            .automatic = false, .kind = on.device, .cuda_device = on.cuda_device};
-        hearth::Placement placed =
-            hearth::place_sessions(model, on, where, n_new, hearth::FallbackPolicy::always);
-        if (placed.sessions && placed.fell_back && n_new < columns) {
-            kept.clear();
-            n_new = columns;
-            sessionOf.assign(n_new, 0); // all new
-            placed = hearth::place_sessions(model, placed.options, hearth::DeviceRequest{}, n_new,
-                                            hearth::FallbackPolicy::always);
-        }
-        if (!placed.sessions) {
-            return std::unexpected(placed.sessions.error());
-        }
-        on = placed.options;
-        fresh = std::move(*placed.sessions);
-    }
-    std::vector<hearth::Session> ordered;
-    ordered.reserve(columns);
-    size_t next_fresh = 0;
-    for (size_t k = 0; k < columns; ++k) {
-        ordered.push_back(sessionOf[k] < kept.size() ? std::move(kept[sessionOf[k]])
-                                                     : std::move(fresh[next_fresh++]));
-    }
-    return ordered;
-}
-
 // The columns that share one model: generated together in one batch.
 struct ModelGroup {
     QString key;                                // "" = the chat's model, else its canonical path
@@ -140,6 +64,48 @@ void EngineWorker::retainCompareModels(const QStringList& paths) {
         keys << compareModelKey(path, m_model.get());
     }
     m_compareModels->retain(keys);
+}
+
+hearth::Result<hearth::Scheduler*>
+EngineWorker::columnsScheduler(CompareColumns& host,
+                               const std::shared_ptr<const hearth::Model>& model,
+                               const hearth::SessionOptions& asked, size_t columns) {
+    const auto same = [](const hearth::SessionOptions& a, const hearth::SessionOptions& b) {
+        return a.n_ctx == b.n_ctx && a.kv_type == b.kv_type && a.device == b.device &&
+               a.cuda_device == b.cuda_device && a.gpu_layers == b.gpu_layers;
+    };
+    if (host.scheduler && host.scheduler->n_slots() == columns && same(host.asked, asked)) {
+        return host.scheduler.get();
+    }
+    host.scheduler.reset(); // its memory goes before the new slots take theirs
+    // The device fall back the chat's session takes (hearth::place_sessions): a GPU that
+    // cannot hold the columns' slots leaves them all on the CPU, since one scheduler's slots
+    // share one device.
+    const hearth::DeviceRequest where{
+        .automatic = false, .kind = asked.device, .cuda_device = asked.cuda_device};
+    hearth::SessionOptions options = asked;
+    hearth::Placement placed =
+        hearth::place_sessions(model, options, where, columns, hearth::FallbackPolicy::always);
+    if (!placed.sessions && !fallBackToF16Cache(placed.sessions.error(), options).isEmpty()) {
+        placed =
+            hearth::place_sessions(model, options, where, columns, hearth::FallbackPolicy::always);
+    }
+    if (!placed.sessions) {
+        return std::unexpected(placed.sessions.error());
+    }
+    hearth::SchedulerOptions schedulerOptions;
+    schedulerOptions.queue_capacity = columns; // a comparison submits one request per column
+    auto scheduler = hearth::Scheduler::create(std::move(*placed.sessions), schedulerOptions);
+    if (!scheduler) {
+        return std::unexpected(scheduler.error());
+    }
+    host.scheduler = std::move(*scheduler);
+    host.asked = asked;
+    host.kvType = placed.options.kv_type;
+    host.device = placed.options.device;
+    host.cudaDevice =
+        placed.options.device == hearth::DeviceKind::cuda ? placed.options.cuda_device : -1;
+    return host.scheduler.get();
 }
 
 void EngineWorker::cancelCompare(quint64 upToId) {
@@ -194,15 +160,15 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
     auto cancelled = [this, id] {
         return id <= m_compareCancelUpTo.load(std::memory_order_relaxed);
     };
-    if (!m_model || !m_session) {
+    if (!m_model || !m_scheduler) {
         emit compareFailed(id, QStringLiteral("no model is loaded"));
         return;
     }
     const size_t n = size_t(request.columns.size());
-    if (n == 0 || n > hearth::kMaxSequencesTogether) {
+    if (n == 0 || n > hearth::kMaxSchedulerSlots) {
         emit compareFailed(
             id, QString::fromStdString(fmt::format("compare needs 1 to {} columns, got {}",
-                                                   hearth::kMaxSequencesTogether, n)));
+                                                   hearth::kMaxSchedulerSlots, n)));
         return;
     }
     if (!m_compareModels) {
@@ -240,9 +206,9 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
         } else if (const auto host = hearth::read_host_memory()) {
             available = host->available_bytes;
         }
-        auto slot =
-            m_compareModels->acquire(group.key, m_session->n_ctx(), uint32_t(group.columns.size()),
-                                     m_model->n_threads(), m_sessionOptions.kv_type, available);
+        auto slot = m_compareModels->acquire(group.key, m_scheduler->n_ctx(),
+                                             uint32_t(group.columns.size()), m_model->n_threads(),
+                                             m_sessionOptions.kv_type, available);
         if (!slot) {
             for (size_t c : group.columns) {
                 failure[c] = QString::fromStdString(slot.error().message);
@@ -281,7 +247,7 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
         formats[i] = *resolved;
         const hearth::PromptFormat& f = **resolved;
         // The column's conversation as it fits its context (hearth::fit_prompt), as the chat's.
-        const uint32_t nCtx = group.slot ? group.slot->nCtx : m_session->n_ctx();
+        const uint32_t nCtx = group.slot ? group.slot->nCtx : m_scheduler->n_ctx();
         auto fitted = hearth::fit_prompt(f, group.model->tokenizer(), toEngine(column.messages),
                                          nCtx, hearth::reply_reserve(column.maxTokens, nCtx));
         if (!fitted) {
@@ -332,18 +298,8 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
             results[qsizetype(i)].error = failure[i];
         }
     }
-    // A conversation's first turn starts from empty caches: reusing the cache of an earlier
-    // comparison would compute the prompt's last token alone rather than in the prefill
-    // batch, which can change the last bits of the logits and with them a draw, so that the
-    // same message, settings and seed would not give the same text twice. Later turns reuse
-    // the column's own cache, a path that repeating the same turns repeats.
-    const bool firstTurn = std::none_of(
-        request.columns.begin(), request.columns.end(), [](const CompareColumnRequest& c) {
-            return std::any_of(c.messages.begin(), c.messages.end(),
-                               [](const ChatTurn& t) { return t.role == "assistant"; });
-        });
-
-    // Each column's reply as it streams, split as its template marks reasoning.
+    // Each column's reply as it streams (fed on its scheduler's thread), split as its
+    // template marks reasoning.
     std::vector<ReplyStream> streams(n);
     for (size_t i = 0; i < n; ++i) {
         if (formats[i]) {
@@ -375,10 +331,10 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
 
     CompareSummary summary;
     summary.modelGroups = int(groups.size());
-    double decodedTokens = 0; // over all groups, at each group's decode rate
-    int groupsRun = 0;
-    // One batch per model, one after another: two models generating at once would compete
-    // for the same cores and memory bandwidth (running them concurrently is future work).
+    int generatedTokens = 0; // by every column that ran
+    double elapsedMs = 0;    // of the models' runs, one after another
+    // One model after another: two models generating at once would compete for the same
+    // cores and memory bandwidth (running them concurrently is future work).
     for (const ModelGroup& group : groups) {
         if (!group.model) {
             continue;
@@ -389,117 +345,72 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
             }
             continue;
         }
-        // One session per column, kept between requests so that a column's next turn reuses
-        // its cache: each column takes the kept session whose cache shares the longest start
-        // with its prompt, so that removing or duplicating a column leaves the others their
-        // own caches (and two identical columns their identical paths); new sessions for the
-        // rest, and the surplus of a shrunk comparison freed.
-        std::vector<hearth::Session>& kept = group.slot ? group.slot->sessions : m_compareSessions;
-        std::vector<std::vector<int32_t>> groupPrompts;
-        for (size_t c : group.columns) {
-            groupPrompts.push_back(tokens[c]);
-        }
-        // The chat's model: columns run where the chat's session runs (its device); a GPU
-        // that cannot hold the columns' sessions leaves the whole group on the CPU, since
-        // one batch cannot mix devices. Other models run on the CPU.
-        hearth::SessionOptions options;
-        options.n_ctx = group.slot ? group.slot->nCtx : m_session->n_ctx();
-        // The chat's KV cache type (as its session got it); another model may need F16.
-        options.kv_type = m_sessionOptions.kv_type;
+        // The chat's model: columns run where the chat's session runs (its device). Other
+        // models run on the CPU. The chat's KV cache type (another model may need F16).
+        hearth::SessionOptions asked;
+        asked.n_ctx = group.slot ? group.slot->nCtx : m_scheduler->n_ctx();
+        asked.kv_type = m_sessionOptions.kv_type;
         if (!group.slot) {
-            options.device = m_sessionOptions.device;
-            options.cuda_device = m_sessionOptions.cuda_device;
-            options.gpu_layers = m_sessionOptions.gpu_layers;
-        } else {
-            if (group.slot->kvAsked != options.kv_type) {
-                kept.clear(); // the chat was reloaded with another cache type
-                group.slot->kvAsked = group.slot->kvType = options.kv_type;
-            }
-            options.kv_type = group.slot->kvType;
+            asked.device = m_sessionOptions.device;
+            asked.cuda_device = m_sessionOptions.cuda_device;
+            asked.gpu_layers = m_sessionOptions.gpu_layers;
         }
-        if (!kept.empty() && kept.front().device() != options.device) {
-            kept.clear(); // the chat's model moved device since the last comparison
-        }
-        auto arranged = arrangeSessions(kept, groupPrompts, group.model, options);
-        if (!arranged && !fallBackToF16Cache(arranged.error(), options).isEmpty()) {
-            kept.clear();
-            arranged = arrangeSessions(kept, groupPrompts, group.model, options);
-            if (group.slot) {
-                group.slot->kvType = options.kv_type;
-            }
-        }
-        QString sessionError;
-        std::vector<hearth::Session> ordered;
-        if (!arranged) {
-            sessionError = QString::fromStdString(arranged.error().message);
-        } else {
-            ordered = std::move(*arranged);
-        }
-        if (!sessionError.isEmpty()) {
-            kept.clear();
-            failGroup(group, sessionError);
+        CompareColumns& host = group.slot ? group.slot->columns : m_compareColumns;
+        auto scheduler = columnsScheduler(host, group.model, asked, group.columns.size());
+        if (!scheduler) {
+            failGroup(group, QString::fromStdString(scheduler.error().message));
             continue;
         }
-        kept = std::move(ordered);
-        if (firstTurn) {
-            for (hearth::Session& session : kept) {
-                session.clear();
-            }
-        }
-
-        std::vector<hearth::SequenceRequest> requests;
-        requests.reserve(group.columns.size());
-        for (size_t k = 0; k < group.columns.size(); ++k) {
-            const size_t i = group.columns[k];
+        std::vector<hearth::SchedulerRequest> requests;
+        for (size_t i : group.columns) {
             const CompareColumnRequest& column = request.columns[qsizetype(i)];
-            requests.push_back({.session = &kept[k],
-                                .prompt = tokens[i],
+            requests.push_back({.prompt = tokens[i],
                                 .sampling = column.sampling,
                                 .options = {.max_tokens = column.maxTokens,
                                             .stop_strings = formats[i]->stop_strings},
-                                .on_token = [&, i](const hearth::TokenEvent& event) {
-                                    streams[i].feed(event);
-                                    if (sinceFlush.elapsed() >= kFlushIntervalMs) {
-                                        flush();
-                                    }
-                                    return !cancelled();
-                                }});
+                                .on_token =
+                                    [&, i](const hearth::TokenEvent& event) {
+                                        streams[i].feed(event);
+                                        if (sinceFlush.elapsed() >= kFlushIntervalMs) {
+                                            flush();
+                                        }
+                                        return !cancelled();
+                                    },
+                                .on_done = {}});
         }
         clock.restart();
-        auto stats = hearth::generate_together(requests);
+        const hearth::TogetherOutcome outcome =
+            hearth::run_together(**scheduler, std::move(requests));
         for (size_t i : group.columns) {
             streams[i].finish();
         }
         flush();
-        if (!stats) {
-            failGroup(group, QString::fromStdString(stats.error().message));
-            continue;
-        }
-        const QString device = QString::fromStdString(
-            hearth::device_label(options.device, kept.front().cuda_device()));
+        const QString device =
+            QString::fromStdString(hearth::device_label(host.device, host.cudaDevice));
         for (size_t k = 0; k < group.columns.size(); ++k) {
             const size_t i = group.columns[k];
+            const hearth::Result<hearth::GenerationStats>& stats = outcome.sequences[k];
             GenerationResult& result = results[qsizetype(i)];
-            result = streams[i].result(stats->sequences[k]);
-            result.kvUsed = int(kept[k].cached_tokens().size());
+            if (!stats) {
+                result.stopReason = QStringLiteral("failed");
+                result.error = QString::fromStdString(stats.error().message);
+                continue;
+            }
+            result = streams[i].result(*stats);
             result.droppedTurns = droppedTurns[i];
             result.device = device;
         }
-        ++groupsRun;
-        if (const QString kv = QString::fromUtf8(hearth::kv_cache_type_name(options.kv_type));
+        if (const QString kv = QString::fromUtf8(hearth::kv_cache_type_name(host.kvType));
             !summary.kvTypes.contains(kv)) {
             summary.kvTypes << kv;
         }
-        summary.sharedPrefixTokens += stats->n_shared_prefix;
-        summary.steps += stats->n_steps;
-        summary.prefillMs += stats->prefill_ms;
-        summary.decodeMs += stats->decode_ms;
-        summary.tokensPerSecond = stats->decode_tokens_per_second();
-        decodedTokens += stats->decode_tokens_per_second() * stats->decode_ms / 1000;
+        summary.sharedPrefixTokens += outcome.n_shared_prefix;
+        summary.steps += int(outcome.n_steps);
+        summary.prefillMs += outcome.prefill_ms;
+        summary.decodeMs += outcome.elapsed_ms - outcome.prefill_ms;
+        generatedTokens += outcome.n_generated;
+        elapsedMs += outcome.elapsed_ms;
     }
-    if (groupsRun > 1) {
-        summary.tokensPerSecond =
-            summary.decodeMs > 0 ? decodedTokens * 1000 / summary.decodeMs : 0;
-    }
+    summary.tokensPerSecond = elapsedMs > 0 ? generatedTokens * 1000.0 / elapsedMs : 0;
     emit compareFinished(id, results, summary);
 }

@@ -8,6 +8,7 @@
 #include "hearth/scheduler.h"
 #include "hearth/session.h"
 #include "test_support.h"
+#include "token_prompt.h"
 
 #include <QtTest>
 #include <algorithm>
@@ -161,19 +162,7 @@ Output alone(const std::shared_ptr<const Model>& model, const Case& c, uint32_t 
     return out;
 }
 
-// A prompt of `n` tokens, below `n_vocab`, distinct from the others by its first token.
-std::vector<int32_t> prompt_of(size_t n, uint32_t seed, int32_t n_vocab) {
-    std::vector<int32_t> p(n);
-    uint32_t x = seed * 2654435761u + 12345u;
-    for (size_t i = 0; i < n; ++i) {
-        x = x * 1664525u + 1013904223u;
-        p[i] = static_cast<int32_t>((x >> 8) % static_cast<uint32_t>(n_vocab - 8)) + 4;
-    }
-    if (!p.empty()) {
-        p[0] = static_cast<int32_t>(4 + seed % static_cast<uint32_t>(n_vocab - 8));
-    }
-    return p;
-}
+using test::prompt_of;
 
 void compare(const Output& got, const Output& want, size_t i) {
     const QString who = QString("request %1").arg(i);

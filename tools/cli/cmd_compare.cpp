@@ -1,16 +1,17 @@
 // `hearth-cli compare MODEL -p PROMPT --template A --template B [--column SPEC ...]`: one
-// prompt under several templates or sampling settings, generated together in one batch
-// (the shared prompt prefix computed once), then printed column after column with the
-// rendered prompts, token counts and timings. Every column starts from the shared options
-// (same seed unless a column sets its own), so only the knobs a column changes differ.
+// prompt under several templates or sampling settings, each column one request on one
+// scheduler (hearth::run_together: the shared prompt prefix computed once), then printed column
+// after column with the rendered prompts, token counts and timings. Every column starts from the
+// shared options (same seed unless a column sets its own), so only the knobs a column changes
+// differ.
 // --think (or a column's think=) sets the template's thinking switch; a reasoning reply's
 // thinking is printed apart from its answer, marked, and kept apart in --json.
 #include "commands.h"
 #include "generation_args.h"
-#include "hearth/batch_generation.h"
 #include "hearth/prompt.h"
 #include "hearth/prompt_diff.h"
 #include "hearth/reasoning.h"
+#include "hearth/scheduler_together.h"
 #include "json_output.h"
 #include "reply_output.h"
 
@@ -353,46 +354,51 @@ int cmd_compare(const Args& args) {
         return usage_error(*args.spec, "--think: no column's template has a thinking switch");
     }
 
-    // One group: on CUDA the columns share one upload of the weights, a KV slot each.
-    auto group = create_cli_sessions(*model, shared->session, shared->device, columns.size());
-    if (!group) {
-        return report_error(group.error().message.c_str());
+    // A slot per column on one scheduler (on CUDA they share one upload of the weights), each
+    // column one request.
+    auto scheduler = create_cli_scheduler(*model, shared->session, shared->device, columns.size());
+    if (!scheduler) {
+        return report_error(scheduler.error().message.c_str());
     }
-    std::vector<Session>& sessions = *group;
-    std::vector<SequenceRequest> requests;
-    for (size_t i = 0; i < columns.size(); ++i) {
-        Column& c = columns[i];
+    std::vector<SchedulerRequest> requests;
+    for (Column& c : columns) {
         requests.push_back(
-            {.session = &sessions[i],
-             .prompt = c.tokens,
+            {.prompt = c.tokens,
              .sampling = c.sampling,
              .options = {.max_tokens = c.max_tokens, .stop_strings = c.format.stop_strings},
-             .on_token = [&c](const TokenEvent& event) {
-                 c.output += event.text;
-                 c.splitter.feed_token(event.text, event.ms);
-                 return true;
-             }});
+             .on_token =
+                 [&c](const TokenEvent& event) {
+                     c.output += event.text;
+                     c.splitter.feed_token(event.text, event.ms);
+                     return true;
+                 },
+             .on_done = {}});
     }
     std::fprintf(stderr, "generating %zu columns together...\n", columns.size());
-    auto result = generate_together(requests);
-    if (!result) {
-        return report_error(result.error().message.c_str());
+    const TogetherOutcome result = run_together(**scheduler, std::move(requests));
+    std::vector<GenerationStats> sequences;
+    for (size_t i = 0; i < columns.size(); ++i) {
+        if (!result.sequences[i]) {
+            return report_error(
+                fmt::format("column {}: {}", i + 1, result.sequences[i].error().message).c_str());
+        }
+        sequences.push_back(*result.sequences[i]);
     }
 
     const bool show_prompts = args.has("--show-prompts");
     if (args.has("--json")) {
         nlohmann::json out_columns = nlohmann::json::array();
         for (size_t i = 0; i < columns.size(); ++i) {
-            out_columns.push_back(column_json(columns[i], result->sequences[i], show_prompts));
+            out_columns.push_back(column_json(columns[i], sequences[i], show_prompts));
         }
         const nlohmann::json out = {{"columns", std::move(out_columns)},
                                     {"together",
-                                     {{"generated_tokens", result->n_generated()},
-                                      {"steps", result->n_steps},
-                                      {"tokens_per_second", result->decode_tokens_per_second()},
-                                      {"shared_prefix_tokens", result->n_shared_prefix},
-                                      {"computed_tokens", result->n_computed},
-                                      {"prefill_ms", result->prefill_ms}}}};
+                                     {{"generated_tokens", result.n_generated},
+                                      {"steps", result.n_steps},
+                                      {"tokens_per_second", result.tokens_per_second()},
+                                      {"shared_prefix_tokens", result.n_shared_prefix},
+                                      {"computed_tokens", result.n_computed},
+                                      {"prefill_ms", result.prefill_ms}}}};
         std::printf("%s\n", json_text(out).c_str());
         return 0;
     }
@@ -423,14 +429,14 @@ int cmd_compare(const Args& args) {
                             diff_markup(text_spans).c_str());
             }
         }
-        print_column_reply(c, result->sequences[i]);
+        print_column_reply(c, sequences[i]);
     }
     std::printf("together: %d tokens generated in %d steps, %.1f tokens/s in all; shared prompt "
                 "prefix %d tokens computed once; %llu tokens run through the model; prefill "
                 "%.1f ms\n",
-                result->n_generated(), result->n_steps, result->decode_tokens_per_second(),
-                result->n_shared_prefix, static_cast<unsigned long long>(result->n_computed),
-                result->prefill_ms);
+                result.n_generated, static_cast<int>(result.n_steps), result.tokens_per_second(),
+                result.n_shared_prefix, static_cast<unsigned long long>(result.n_computed),
+                result.prefill_ms);
     return 0;
 }
 

@@ -17,7 +17,7 @@ namespace hearth::cli {
 inline constexpr size_t kMaxTextInputBytes = size_t{1} << 30;
 
 // compare's columns: as many as fit side by side in a terminal, within the engine's
-// kMaxSequencesTogether (16).
+// kMaxSchedulerSlots (16).
 inline constexpr size_t kMaxCompareColumns = 8;
 
 struct Command {

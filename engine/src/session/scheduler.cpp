@@ -77,6 +77,15 @@ struct Scheduler::Impl {
     double step_seconds = 0;
     std::deque<std::pair<uint32_t, uint32_t>> recent; // (batch size, prompt tokens) per step
 
+    // Finished requests whose on_done is due: called after the metrics that count them are
+    // published, so that metrics() read in or after on_done includes their last step.
+    struct Due {
+        std::function<void(RequestId, const Result<GenerationStats>&)> done;
+        RequestId id = 0;
+        Result<GenerationStats> result;
+    };
+    std::vector<Due> due;
+
     mutable std::mutex metrics_mu;
     SchedulerMetrics snapshot;
 
@@ -88,6 +97,7 @@ struct Scheduler::Impl {
     void start(size_t slot, Queued queued);
     void complete(size_t slot, const Result<GenerationStats>& result);
     void publish();
+    void deliver();
 };
 
 // The free slot whose cache shares the longest prefix with the prompt (llama-server's
@@ -152,7 +162,13 @@ void Scheduler::Impl::complete(size_t slot, const Result<GenerationStats>& resul
         generated_done += static_cast<uint64_t>(result->n_generated);
     }
     if (auto done = std::exchange(slot_done[slot], {})) {
-        done(id, result);
+        due.push_back({.done = std::move(done), .id = id, .result = result});
+    }
+}
+
+void Scheduler::Impl::deliver() {
+    for (Due& d : std::exchange(due, {})) {
+        d.done(d.id, d.result);
     }
 }
 
@@ -198,10 +214,12 @@ void Scheduler::Impl::run() {
                 complete(f.slot, std::move(f.stats));
             }
             publish();
+            deliver();
             return;
         }
         if (!loop->any_running()) {
             publish();
+            deliver();
             continue;
         }
         const auto step_start = Clock::now();
@@ -228,6 +246,7 @@ void Scheduler::Impl::run() {
             }
         }
         publish();
+        deliver();
     }
 }
 
