@@ -123,6 +123,9 @@ ExportedRequest hearth_request(const RequestExportInput& input) {
             "the chat's look back {}.",
             default_server_sampling().repeat_last_n, input.sampling.repeat_last_n));
     }
+    r.notes.push_back("Every setting is sent: the server gives a field left out llama.cpp's "
+                      "server default (temperature 0.8, top_p 0.95, min_p 0.05, "
+                      "repeat_penalty 1.0), not the chat's.");
     r.notes.push_back("repeat_penalty is also accepted as repetition_penalty (vLLM's name).");
     if (input.fixed_seed) {
         r.notes.push_back("With the same model, template and seed, the server gives the chat's "
@@ -237,6 +240,18 @@ std::string endpoint(RequestTarget target) {
     return {};
 }
 
+// The comment that starts the server stays one line whatever the names hold: a newline in a
+// path would end the comment and run the rest of the line when the command is pasted.
+std::string one_line(std::string comment) {
+    for (size_t i = 0; i + 1 < comment.size(); ++i) {
+        const auto c = static_cast<unsigned char>(comment[i]);
+        if (c < 0x20 || c == 0x7f) {
+            comment[i] = '?';
+        }
+    }
+    return comment;
+}
+
 } // namespace
 
 std::string shell_quote(std::string_view text) {
@@ -268,6 +283,8 @@ ExportedRequest export_request(const RequestExportInput& input, RequestTarget ta
     }();
     // Text that is not UTF-8 goes out with U+FFFD rather than failing the whole export.
     const std::string body = r.body.dump(2, ' ', false, Json::error_handler_t::replace);
+    r.body = Json::parse(body); // the body as sent
+    r.command = one_line(std::move(r.command));
     r.command += fmt::format("curl {} \\\n  -H 'Content-Type: application/json' \\\n  -d {}\n",
                              endpoint(target), shell_quote(body));
     return r;

@@ -8,6 +8,7 @@
 #include <QProcess>
 #include <QStandardPaths>
 #include <QtTest>
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -255,8 +256,30 @@ private slots:
             std::string url;
             const Json body = body_from_command(r.command, &url);
             QVERIFY(body.is_object());
+            QCOMPARE(body, r.body); // the body as sent, replaced bytes included
             QCOMPARE(body["messages"][1]["content"].get<std::string>(),
                      std::string("bad \xEF\xBF\xBD( bytes \xEF\xBF\xBD"));
+        }
+    }
+
+    // A newline in the model's path or name cannot end the comment that starts the server
+    // and run what follows when the command is pasted.
+    void namesCannotEscapeTheComment() {
+        RequestExportInput input = hostile_input();
+        input.model_file = "/m/x\nprintf INJECTED\n'\nprintf INJECTED\n";
+        input.model = "name\nprintf INJECTED\n";
+        input.template_name = "t\rprintf INJECTED\n";
+        for (RequestTarget target : kRequestTargets) {
+            const ExportedRequest r = export_request(input, target);
+            QCOMPARE(run_bash({QStringLiteral("-n")}, r.command), QByteArray());
+            const auto args = curl_arguments(r.command);
+            QVERIFY(!args.empty());
+            QVERIFY(args.front().starts_with("http://127.0.0.1:"));
+            for (const std::string& arg : args) {
+                QVERIFY(arg.find("INJECTED") == std::string::npos || arg.starts_with("{"));
+            }
+            QVERIFY(r.command.substr(0, r.command.find('\n')).find("INJECTED") !=
+                    std::string::npos); // kept, on the comment's one line
         }
     }
 
