@@ -285,7 +285,7 @@ ExportedRequest export_request(const RequestExportInput& input, RequestTarget ta
     const std::string body = r.body.dump(2, ' ', false, Json::error_handler_t::replace);
     r.body = Json::parse(body); // the body as sent
     r.command = one_line(std::move(r.command));
-    r.command += fmt::format("curl {} \\\n  -H 'Content-Type: application/json' \\\n  -d {}\n",
+    r.command += fmt::format("curl -sS {} \\\n  -H 'Content-Type: application/json' \\\n  -d {}\n",
                              endpoint(target), shell_quote(body));
     return r;
 }

@@ -84,7 +84,7 @@ Json body_from_command(const std::string& command, std::string* url) {
     const auto args = curl_arguments(command);
     for (size_t i = 0; i + 1 < args.size(); ++i) {
         if (args[i] == "-d") {
-            *url = args.front();
+            *url = args.size() > 1 && args[0] == "-sS" ? args[1] : std::string();
             return Json::parse(args[i + 1]);
         }
     }
@@ -274,7 +274,8 @@ private slots:
             QCOMPARE(run_bash({QStringLiteral("-n")}, r.command), QByteArray());
             const auto args = curl_arguments(r.command);
             QVERIFY(!args.empty());
-            QVERIFY(args.front().starts_with("http://127.0.0.1:"));
+            QCOMPARE(args.front(), std::string("-sS")); // nothing ran before curl
+            QVERIFY(args[1].starts_with("http://127.0.0.1:"));
             for (const std::string& arg : args) {
                 QVERIFY(arg.find("INJECTED") == std::string::npos || arg.starts_with("{"));
             }
