@@ -7,7 +7,8 @@
 // Main.qml (one per window); start() begins the first model load.
 //
 // Defined by concern: chat_controller.cpp (wiring, properties, start), chat_model_loading.cpp,
-// chat_conversations.cpp, chat_persistence.cpp, chat_generation.cpp, chat_message_edits.cpp.
+// chat_conversations.cpp, chat_persistence.cpp, chat_generation.cpp, chat_message_edits.cpp,
+// chat_request_export.cpp.
 #pragma once
 
 #include "conversation.h"
@@ -16,6 +17,7 @@
 #include "download_controller.h"
 #include "engine_worker.h"
 #include "gauge.h"
+#include "hearth/server/request_export.h"
 #include "message_list_model.h"
 #include "model_library.h"
 #include "recommended_model.h"
@@ -135,6 +137,13 @@ public:
     // column promoted into the chat). False while a reply is streaming or when empty.
     Q_INVOKABLE bool appendExchange(const QString& userText, const QString& replyText);
     Q_INVOKABLE void copyToClipboard(const QString& text);
+    // "Copy as…": the current conversation and settings as a request to a server, one entry
+    // per hearth::server::kRequestTargets (Hearth, llama-server, vLLM, Ollama), each
+    // {name, command, notes}; requestAs is one format's command ("" for an unknown index).
+    Q_INVOKABLE QVariantList requestExports() const;
+    Q_INVOKABLE QString requestAs(int format) const;
+    // Puts requestAs(format) on the clipboard; false for an unknown index.
+    Q_INVOKABLE bool copyRequestAs(int format);
 
     Q_INVOKABLE void newConversation();
     Q_INVOKABLE void selectConversation(const QString& id);
@@ -168,6 +177,7 @@ private:
     void onFailed(quint64 id, const QString& message);
 
     std::optional<Conversation> current() const;
+    hearth::server::RequestExportInput requestExportInput() const;
     QString displayName(const QString& modelPath) const;
     void startReply(quint64 seed);
     void endReply(const QString& reasoning, const QString& text, const MessageStats& stats);

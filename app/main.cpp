@@ -100,7 +100,8 @@ int main(int argc, char* argv[]) {
         QStringLiteral("panel"),
         QStringLiteral("Open a side panel: models, sampling, template or gauge "
                        "(or download: the Models panel's Download tab; inspector: the last "
-                       "reply's tokens; compare: the Compare view)."),
+                       "reply's tokens; compare: the Compare view; copyas: \"Copy as…\" on the "
+                       "reply)."),
         QStringLiteral("name"));
     const QCommandLineOption newInstanceOption(
         QStringLiteral("new-instance"),

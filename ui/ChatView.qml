@@ -18,6 +18,14 @@ Rectangle {
     signal catalogRequested()
     signal modelsRequested()
     function focusComposer() { composer.focusInput() }
+    // Opens "Copy as…" on format `format` (0 Hearth, 1 llama-server, 2 vLLM, 3 Ollama) with
+    // the conversation and settings as they are now.
+    function openCopyAs(format = 0) {
+        copyAsPopup.formats = root.controller.requestExports()
+        copyAsPopup.current = format
+        copyAsPopup.copied = false
+        copyAsPopup.open()
+    }
     // Shows the last reply as tokens with token `token` inspected (the screenshot script's
     // --panel inspector).
     function inspectLastReply(token: int) {
@@ -74,9 +82,86 @@ Rectangle {
                     }
                 }
                 FlatButton {
+                    text: qsTr("Copy as…")
+                    font.pixelSize: 13
+                    onClicked: root.openCopyAs()
+                    Accessible.name: qsTr("Copy this chat as a request to a server")
+                }
+                FlatButton {
                     text: root.controller.systemPrompt.length > 0 ? qsTr("System prompt ✓") : qsTr("System prompt")
                     font.pixelSize: 13
                     onClicked: systemPopup.open()
+                }
+            }
+            // "Copy as…": the conversation as a curl request to Hearth's server, llama-server,
+            // vLLM or Ollama, with the settings each names or defaults differently.
+            Popup {
+                id: copyAsPopup
+                property var formats: []
+                property int current: 0
+                property bool copied: false
+                x: parent.width - width - Theme.spacing
+                y: parent.height
+                width: Math.min(640, root.width - 2 * Theme.spacing)
+                height: Math.min(560, root.height - parent.height - Theme.spacing)
+                padding: 12
+                background: Rectangle { color: Theme.surface; border.color: Theme.border; radius: Theme.radius }
+                contentItem: ColumnLayout {
+                    spacing: Theme.spacing
+                    Label { text: qsTr("Copy this chat as a request"); font.bold: true; color: Theme.text }
+                    RowLayout {
+                        spacing: 4
+                        Repeater {
+                            model: copyAsPopup.formats
+                            delegate: FlatButton {
+                                required property var modelData
+                                required property int index
+                                text: modelData.name
+                                font.bold: index === copyAsPopup.current
+                                onClicked: { copyAsPopup.current = index; copyAsPopup.copied = false }
+                            }
+                        }
+                    }
+                    ScrollView {
+                        Layout.fillWidth: true
+                        Layout.fillHeight: true
+                        Layout.minimumHeight: 120
+                        TextArea {
+                            readOnly: true
+                            selectByMouse: true
+                            wrapMode: TextEdit.NoWrap
+                            font.family: Theme.monoFamily
+                            font.pixelSize: 12
+                            color: Theme.text
+                            text: copyAsPopup.formats.length > 0 ? copyAsPopup.formats[copyAsPopup.current].command : ""
+                            background: Rectangle { color: Theme.codeBackground; radius: 4 }
+                            Accessible.name: qsTr("Request")
+                        }
+                    }
+                    Repeater {
+                        model: copyAsPopup.formats.length > 0 ? copyAsPopup.formats[copyAsPopup.current].notes : []
+                        delegate: Label {
+                            required property var modelData
+                            text: "• " + modelData
+                            color: Theme.mutedText
+                            font.pixelSize: 12
+                            wrapMode: Text.Wrap
+                            Layout.fillWidth: true
+                        }
+                    }
+                    RowLayout {
+                        Item { Layout.fillWidth: true }
+                        Label {
+                            visible: copyAsPopup.copied
+                            text: qsTr("Copied to the clipboard")
+                            color: Theme.success
+                            font.pixelSize: 12
+                        }
+                        AccentButton {
+                            text: qsTr("Copy")
+                            onClicked: copyAsPopup.copied = root.controller.copyRequestAs(copyAsPopup.current)
+                        }
+                    }
                 }
             }
             Popup {

@@ -83,7 +83,7 @@ ApplicationWindow {
             settings.rightPanel = "models" // on its Download tab
             modelsPanel.showDownloads()
         } else if (panelArgument.length > 0) {
-            settings.rightPanel = ["none", "inspector", "compare"].includes(panelArgument) ? "" : panelArgument
+            settings.rightPanel = ["none", "inspector", "compare", "copyas"].includes(panelArgument) ? "" : panelArgument
         }
         chat.start(modelPathArgument)
         if (demoPrompt.length > 0 && compareMode) {
@@ -110,6 +110,8 @@ ApplicationWindow {
         function onReplyFinished() {
             if (window.panelArgument === "inspector")
                 chatView.inspectLastReply(4)
+            else if (window.panelArgument === "copyas")
+                chatView.openCopyAs(2) // vLLM's: the most notes
         }
     }
 
@@ -143,6 +145,7 @@ ApplicationWindow {
             Action { text: qsTr("&Stop generating"); enabled: chat.busy; onTriggered: chat.stop() }
             Action { text: qsTr("&Regenerate reply"); shortcut: "Ctrl+R"; enabled: !chat.busy; onTriggered: chat.regenerate(false) }
             Action { text: qsTr("Regenerate with the &same seed"); shortcut: "Ctrl+Shift+R"; enabled: !chat.busy; onTriggered: chat.regenerate(true) }
+            Action { text: qsTr("Copy &as request…"); enabled: !window.compareMode; onTriggered: chatView.openCopyAs() }
             MenuSeparator {}
             Action { text: qsTr("Search conversations"); onTriggered: { settings.sidebarVisible = true; sidebar.focusSearch() } }
             MenuSeparator {}
