@@ -11,8 +11,9 @@ Starts nothing itself and contacts loopback addresses only (127.0.0.0/8, localho
 
 Start llama-server with flash attention off: its default (`-fa auto`) turns ggml's CPU
 flash-attention kernel on, which rounds Q and the softmax-weighted sum of V to FP16, so its
-log-probabilities move by a few hundredths and greedy replies part where two candidates are close. Hearth follows
-ggml's attention without it (soft_max, then mul_mat in F32), as llama-cpp-python does:
+log-probabilities move by a few hundredths and greedy replies part where two candidates are
+close. Hearth follows ggml's attention without it (soft_max, then mul_mat in F32), as
+llama-cpp-python does by default:
 
     hearth-cli serve MODEL --port 8080 --slots 4 --ctx 2048 --threads 2
     llama-server -m MODEL --port 8081 -np 4 -c 8192 --no-kv-unified -t 2 --jinja -fa off
