@@ -2,16 +2,6 @@
 // generation endpoints (completion_endpoints.cpp).
 #pragma once
 
-// Connections the kernel holds until the listener accepts them (docs/LIMITS.md). Debian's
-// cpp-httplib 0.11 defaults to 5: when several streams end together and their clients
-// reconnect while the listener thread waits for a core, the queue overflows and the kernel
-// drops their handshakes (a client stalls a second or more for its retransmit). 128 is what
-// llama.cpp's server builds with. Defined before httplib.h is included.
-#ifdef CPPHTTPLIB_LISTEN_BACKLOG
-#error "httplib.h's listen backlog is set here, before httplib.h is included"
-#endif
-#define CPPHTTPLIB_LISTEN_BACKLOG 128
-
 #include "hearth/prompt.h"
 #include "hearth/server/api_error.h"
 #include "hearth/server/openai_response.h"
@@ -36,6 +26,7 @@ struct OpenAiServer::Impl {
     httplib::Server http;
     std::thread listener;
     int port = 0;
+    int listen_socket = -1; // the listener's socket, for its backlog
     std::atomic<bool> stopped{false};
 
     std::atomic<uint64_t> in_flight{0}; // generation requests being answered
