@@ -223,8 +223,12 @@ Result<std::unique_ptr<OpenAiServer>> OpenAiServer::start(std::shared_ptr<const 
     install_routes(*impl);
 
     Impl& s = *impl;
+    // SO_REUSEADDR, so a restarted server binds while its old connections linger. Not
+    // cpp-httplib's default SO_REUSEPORT: with it a second server on a taken port binds too and
+    // the kernel splits the connections between the two.
     s.http.set_socket_options([&s](socket_t sock) {
-        httplib::default_socket_options(sock);
+        const int yes = 1;
+        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
         s.listen_socket = sock;
     });
     if (s.options.port == 0) {
