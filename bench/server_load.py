@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import zlib
 
 TOPICS = ["the sea", "a city at night", "bread", "the moon", "a library", "winter", "trains",
           "a garden", "mountains", "rain", "an old clock", "the desert", "a market", "snow",
@@ -36,7 +37,7 @@ def percentile(values, p):
 def one_request(url, model, prompt, max_tokens, timeout, api_key):
     """Streams one chat request; returns (ttft_s, latency_s, tokens) or raises."""
     body = json.dumps({"model": model, "stream": True, "max_tokens": max_tokens,
-                       "temperature": 0.7, "seed": hash(prompt) & 0xFFFF,
+                       "temperature": 0.7, "seed": zlib.crc32(prompt.encode()) & 0xFFFF,
                        "stream_options": {"include_usage": True},
                        "messages": [{"role": "user", "content": prompt}]})
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)

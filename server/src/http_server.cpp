@@ -7,9 +7,13 @@
 #include "server_impl.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <fmt/format.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace hearth::server {
 namespace {
@@ -219,6 +223,14 @@ Result<std::unique_ptr<OpenAiServer>> OpenAiServer::start(std::shared_ptr<const 
     install_routes(*impl);
 
     Impl& s = *impl;
+    // SO_REUSEADDR, so a restarted server binds while its old connections linger. Not
+    // cpp-httplib's default SO_REUSEPORT: with it a second server on a taken port binds too and
+    // the kernel splits the connections between the two.
+    s.http.set_socket_options([&s](socket_t sock) {
+        const int yes = 1;
+        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+        s.listen_socket = sock;
+    });
     if (s.options.port == 0) {
         s.port = s.http.bind_to_any_port(s.options.host);
     } else {
@@ -229,6 +241,14 @@ Result<std::unique_ptr<OpenAiServer>> OpenAiServer::start(std::shared_ptr<const 
                     fmt::format("could not listen on {}:{}: the port is taken, or the address is "
                                 "not this machine's",
                                 s.options.host, s.options.port));
+    }
+    // The library's listen() is compiled into Debian's libcpp-httplib with a backlog of 5; a
+    // second listen() on the bound socket only sets the backlog (Linux, BSDs).
+    if (s.listen_socket >= 0 && ::listen(s.listen_socket, kListenBacklog) != 0) {
+        const std::string why = std::strerror(errno);
+        ::close(s.listen_socket);
+        return fail(ErrorCode::io,
+                    fmt::format("could not listen on {}:{}: {}", s.options.host, s.port, why));
     }
     s.listener = std::thread([&s] { s.http.listen_after_bind(); });
     return std::unique_ptr<OpenAiServer>(new OpenAiServer(std::move(impl)));

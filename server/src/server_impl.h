@@ -26,6 +26,7 @@ struct OpenAiServer::Impl {
     httplib::Server http;
     std::thread listener;
     int port = 0;
+    int listen_socket = -1; // the listener's socket, for its backlog
     std::atomic<bool> stopped{false};
 
     std::atomic<uint64_t> in_flight{0}; // generation requests being answered

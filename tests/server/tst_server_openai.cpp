@@ -3,7 +3,7 @@
 // streamed (equal to each other and to hearth-cli run), stop strings, completions with the
 // tokenizer's prompt count, seeds, log probabilities, n, eight concurrent streams equal to
 // their single-request outputs, every error status with the server still answering, a client
-// that disconnects mid-stream freeing its slot, and the API key.
+// that disconnects mid-stream freeing its slot, the API key, and a port already taken.
 #include "test_support.h"
 
 #include <QJsonArray>
@@ -195,6 +195,16 @@ private slots:
         QVERIFY(!disconnect["next_request"].toString().isEmpty());
 
         QCOMPARE(server.stop(), 0);
+    }
+
+    // A second server on a port already served fails with a message, rather than sharing the
+    // port (cpp-httplib's default SO_REUSEPORT let the kernel split connections between them).
+    void refuses_a_port_already_served() {
+        Server first({});
+        const QString port = first.url().section(':', -1).section('/', 0, 0);
+        QVERIFY2(port.toInt() > 0, first.log().constData());
+        expect_cli_error({"serve", default_model_arg(), "--port", port}, "the port is taken");
+        QCOMPARE(first.stop(), 0);
     }
 
     void asks_for_the_api_key_and_never_logs_it() {

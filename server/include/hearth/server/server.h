@@ -30,6 +30,11 @@ namespace hearth::server {
 // Connection threads, at most (docs/LIMITS.md): each holds one request while it streams.
 inline constexpr size_t kMaxHttpThreads = 256;
 
+// Connections the kernel holds until the listener accepts them (docs/LIMITS.md): Debian's
+// cpp-httplib 0.11 listens with 5, which clients reconnecting as their streams end overflow
+// while the listener thread waits for a core. 128: llama.cpp's server's value.
+inline constexpr int kListenBacklog = 128;
+
 struct ServerOptions {
     std::string host = "127.0.0.1"; // anything but loopback needs an api_key
     int port = 8080;                // 0: any free port (port() says which)
