@@ -11,6 +11,7 @@
 #include "token_prompt.h"
 
 #include <QtTest>
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -125,12 +126,26 @@ private slots:
             generated += stats.n_generated;
             computed += uint64_t(stats.n_prefilled) + uint64_t(std::max(stats.n_generated - 1, 0));
         }
+        // The others take the prefix they share with the first from its slot: copied while it
+        // runs, or found in place when the first has finished before they are admitted and one
+        // of them gets its slot (a timing the test does not control). Either way none of them
+        // computes it again.
+        const auto taken = [&](size_t i) {
+            return outcome.sequences[i]->n_shared + outcome.sequences[i]->n_reused;
+        };
         QCOMPARE(outcome.sequences[0]->n_shared, 0);
-        QCOMPARE(outcome.sequences[1]->n_shared, int32_t(system.size()));
-        QCOMPARE(outcome.sequences[2]->n_shared, int32_t(system.size()));
-        QCOMPARE(outcome.sequences[3]->n_shared, int32_t(prompts[3].size() - 1));
-        QCOMPARE(outcome.sequences[3]->n_prefilled, 1);
-        QCOMPARE(outcome.n_shared_prefix, int32_t(prompts[3].size() - 1));
+        QCOMPARE(taken(1), int32_t(system.size()));
+        QCOMPARE(taken(2), int32_t(system.size()));
+        // The fourth repeats the first's prompt: all of it but the last token when the first's
+        // slot still holds it, else (the second was admitted into that slot first) the shared
+        // system prompt.
+        QVERIFY(taken(3) == int32_t(prompts[3].size() - 1) || taken(3) == int32_t(system.size()));
+        QCOMPARE(outcome.sequences[3]->n_prefilled, int32_t(prompts[3].size()) - taken(3));
+        int32_t most_shared = 0;
+        for (const auto& s : outcome.sequences) {
+            most_shared = std::max(most_shared, s->n_shared);
+        }
+        QCOMPARE(outcome.n_shared_prefix, most_shared);
         QCOMPARE(outcome.n_generated, generated);
         QCOMPARE(outcome.n_computed, computed);
         QVERIFY(outcome.n_steps > 0);
