@@ -3,7 +3,6 @@
 // script that asked for --port 0 can read which port it got.
 #include "commands.h"
 #include "generation_args.h"
-#include "hearth/device_choice.h"
 #include "hearth/scheduler.h"
 #include "hearth/server/access.h"
 #include "hearth/server/server.h"
@@ -20,24 +19,6 @@ namespace hearth::cli {
 Result<std::shared_ptr<const Model>> load_model_for_cli(const std::string& path, int n_threads);
 
 namespace {
-
-// The scheduler on the device --device asks for; "auto" falls back to the CPU when CUDA
-// cannot take the model (the policy hearth-cli's other commands follow).
-Result<std::unique_ptr<Scheduler>> start_scheduler(const std::shared_ptr<const Model>& model,
-                                                   SchedulerOptions options,
-                                                   const DeviceRequest& request) {
-    const DeviceChoice choice = choose_device(request, model->info(), options.session);
-    options.session.device = choice.kind;
-    options.session.cuda_device = choice.cuda_device;
-    std::fprintf(stderr, "device: %s\n", choice.reason.c_str());
-    auto scheduler = Scheduler::create(model, options);
-    if (!scheduler && request.automatic && choice.kind == DeviceKind::cuda) {
-        std::fprintf(stderr, "device: CPU: CUDA failed: %s\n", scheduler.error().message.c_str());
-        options.session.device = DeviceKind::cpu;
-        scheduler = Scheduler::create(model, options);
-    }
-    return scheduler;
-}
 
 Result<server::ServerOptions> read_server_options(const Args& args, const std::string& path) {
     server::ServerOptions options;
@@ -133,7 +114,10 @@ int cmd_serve(const Args& args) {
     if (!model) {
         return report_error(model.error().message.c_str());
     }
-    auto scheduler = start_scheduler(*model, scheduler_options, *device);
+    // The device choice and its CPU fall back are the other commands' (create_cli_sessions).
+    auto scheduler =
+        create_cli_scheduler(*model, scheduler_options.session, *device, scheduler_options.n_slots,
+                             scheduler_options.queue_capacity);
     if (!scheduler) {
         return report_error(scheduler.error().message.c_str());
     }

@@ -144,8 +144,10 @@ Result<std::vector<Session>> create_cli_sessions(const std::shared_ptr<const Mod
 
 Result<std::unique_ptr<Scheduler>> create_cli_scheduler(const std::shared_ptr<const Model>& model,
                                                         SessionOptions options,
-                                                        const DeviceRequest& device, size_t n) {
+                                                        const DeviceRequest& device, size_t n,
+                                                        size_t queue_capacity) {
     SchedulerOptions scheduler;
+    scheduler.queue_capacity = queue_capacity;
     scheduler.step_prompt_budget = std::clamp<uint32_t>(options.n_batch, 1, kMaxStepPromptBudget);
     auto sessions = create_cli_sessions(model, std::move(options), device, n);
     if (!sessions) {

@@ -58,9 +58,11 @@ Result<std::vector<Session>> create_cli_sessions(const std::shared_ptr<const Mod
                                                  const DeviceRequest& device, size_t n = 1);
 
 // A scheduler of `n` slots on the sessions create_cli_sessions makes (the same device
-// choice and messages), its step's prompt budget the session's --batch.
-Result<std::unique_ptr<Scheduler>> create_cli_scheduler(const std::shared_ptr<const Model>& model,
-                                                        SessionOptions options,
-                                                        const DeviceRequest& device, size_t n = 1);
+// choice and messages), its step's prompt budget the session's --batch, its queue
+// `queue_capacity` requests long.
+Result<std::unique_ptr<Scheduler>>
+create_cli_scheduler(const std::shared_ptr<const Model>& model, SessionOptions options,
+                     const DeviceRequest& device, size_t n = 1,
+                     size_t queue_capacity = SchedulerOptions{}.queue_capacity);
 
 } // namespace hearth::cli
