@@ -407,6 +407,7 @@ std::span<const Command> commands() {
         {template_render_spec, cmd_template_render},
         {pull_spec, cmd_pull},
         {serve_spec, cmd_serve},
+        {quantize_spec, cmd_quantize},
     };
     return all;
 }

@@ -1,0 +1,513 @@
+// The K-quant quantizers (Q2_K .. Q6_K) without an importance matrix, transcribed from
+// ggml-quants.c's quantize_row_q*_K_ref and their helpers (make_qx_quants, make_q3_quants,
+// make_qkx2_quants) so that the bytes match llama-quantize's.
+#include "quant/quantize_rows.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace hearth::quant {
+
+namespace {
+
+// make_qx_quants with rmse_type 1 and no importance weights (weights x^2): a symmetric scale,
+// refined over 18 trial inverse scales. L gets the levels shifted by nmax.
+float make_qx_quants(int n, int nmax, const float* x, int8_t* L) {
+    float max = 0;
+    float amax = 0;
+    for (int i = 0; i < n; ++i) {
+        const float ax = std::fabs(x[i]);
+        if (ax > amax) {
+            amax = ax;
+            max = x[i];
+        }
+    }
+    if (amax < kGroupMaxEps) {
+        for (int i = 0; i < n; ++i)
+            L[i] = 0;
+        return 0.f;
+    }
+    float iscale = static_cast<float>(-nmax) / max;
+    float sumlx = 0;
+    float suml2 = 0;
+    for (int i = 0; i < n; ++i) {
+        int l = nearest_int_ggml(iscale * x[i]);
+        l = std::max(-nmax, std::min(nmax - 1, l));
+        L[i] = static_cast<int8_t>(l + nmax);
+        const float w = x[i] * x[i];
+        sumlx += w * x[i] * static_cast<float>(l);
+        suml2 += w * static_cast<float>(l) * static_cast<float>(l);
+    }
+    float scale = suml2 != 0.0f ? sumlx / suml2 : 0.0f;
+    float best = scale * sumlx;
+    for (int is = -9; is <= 9; ++is) {
+        if (is == 0)
+            continue;
+        iscale = -(static_cast<float>(nmax) + 0.1f * static_cast<float>(is)) / max;
+        sumlx = 0;
+        suml2 = 0;
+        for (int i = 0; i < n; ++i) {
+            int l = nearest_int_ggml(iscale * x[i]);
+            l = std::max(-nmax, std::min(nmax - 1, l));
+            const float w = x[i] * x[i];
+            sumlx += w * x[i] * static_cast<float>(l);
+            suml2 += w * static_cast<float>(l) * static_cast<float>(l);
+        }
+        if (suml2 > 0 && sumlx * sumlx > best * suml2) {
+            for (int i = 0; i < n; ++i) {
+                const int l = nearest_int_ggml(iscale * x[i]);
+                L[i] = static_cast<int8_t>(nmax + std::max(-nmax, std::min(nmax - 1, l)));
+            }
+            scale = sumlx / suml2;
+            best = scale * sumlx;
+        }
+    }
+    return scale;
+}
+
+// make_q3_quants with do_rmse: a symmetric scale improved by moving one level at a time.
+float make_q3_quants(int n, int nmax, const float* x, int8_t* L) {
+    float max = 0;
+    float amax = 0;
+    for (int i = 0; i < n; ++i) {
+        const float ax = std::fabs(x[i]);
+        if (ax > amax) {
+            amax = ax;
+            max = x[i];
+        }
+    }
+    if (amax < kGroupMaxEps) {
+        for (int i = 0; i < n; ++i)
+            L[i] = 0;
+        return 0.f;
+    }
+    const float iscale = static_cast<float>(-nmax) / max;
+    float sumlx = 0;
+    float suml2 = 0;
+    for (int i = 0; i < n; ++i) {
+        int l = nearest_int_ggml(iscale * x[i]);
+        l = std::max(-nmax, std::min(nmax - 1, l));
+        L[i] = static_cast<int8_t>(l);
+        const float w = x[i] * x[i];
+        sumlx += w * x[i] * static_cast<float>(l);
+        suml2 += w * static_cast<float>(l) * static_cast<float>(l);
+    }
+    for (int itry = 0; itry < 5; ++itry) {
+        int n_changed = 0;
+        for (int i = 0; i < n; ++i) {
+            const float w = x[i] * x[i];
+            float slx = sumlx - w * x[i] * static_cast<float>(L[i]);
+            if (slx > 0) {
+                float sl2 = suml2 - w * static_cast<float>(L[i]) * static_cast<float>(L[i]);
+                int new_l = nearest_int_ggml(x[i] * sl2 / slx);
+                new_l = std::max(-nmax, std::min(nmax - 1, new_l));
+                if (new_l != L[i]) {
+                    slx += w * x[i] * static_cast<float>(new_l);
+                    sl2 += w * static_cast<float>(new_l) * static_cast<float>(new_l);
+                    if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
+                        L[i] = static_cast<int8_t>(new_l);
+                        sumlx = slx;
+                        suml2 = sl2;
+                        ++n_changed;
+                    }
+                }
+            }
+        }
+        if (n_changed == 0)
+            break;
+    }
+    for (int i = 0; i < n; ++i)
+        L[i] = static_cast<int8_t>(L[i] + nmax);
+    return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+}
+
+// make_qkx2_quants: an asymmetric scale and min minimising the weighted error (squared or,
+// with use_mad, absolute) over nstep + 1 trial scales. Returns the scale; *the_min = -min.
+float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L,
+                       float* the_min, uint8_t* Laux, float rmin, float rdelta, int nstep,
+                       bool use_mad) {
+    float min = x[0];
+    float max = x[0];
+    float sum_w = weights[0];
+    float sum_x = sum_w * x[0];
+    for (int i = 1; i < n; ++i) {
+        if (x[i] < min)
+            min = x[i];
+        if (x[i] > max)
+            max = x[i];
+        const float w = weights[i];
+        sum_w += w;
+        sum_x += w * x[i];
+    }
+    if (min > 0)
+        min = 0;
+    if (max == min) {
+        for (int i = 0; i < n; ++i)
+            L[i] = 0;
+        *the_min = -min;
+        return 0.f;
+    }
+    float iscale = static_cast<float>(nmax) / (max - min);
+    float scale = 1 / iscale;
+    float best_error = 0;
+    for (int i = 0; i < n; ++i) {
+        const int l = nearest_int_ggml(iscale * (x[i] - min));
+        L[i] = static_cast<uint8_t>(std::max(0, std::min(nmax, l)));
+        float diff = scale * static_cast<float>(L[i]) + min - x[i];
+        diff = use_mad ? std::fabs(diff) : diff * diff;
+        best_error += weights[i] * diff;
+    }
+    for (int is = 0; is <= nstep; ++is) {
+        iscale = (rmin + rdelta * static_cast<float>(is) + static_cast<float>(nmax)) / (max - min);
+        float sum_l = 0;
+        float sum_l2 = 0;
+        float sum_xl = 0;
+        for (int i = 0; i < n; ++i) {
+            int l = nearest_int_ggml(iscale * (x[i] - min));
+            l = std::max(0, std::min(nmax, l));
+            Laux[i] = static_cast<uint8_t>(l);
+            const float w = weights[i];
+            const auto lf = static_cast<float>(l);
+            sum_l += w * lf;
+            sum_l2 += w * lf * lf;
+            sum_xl += w * lf * x[i];
+        }
+        const float D = sum_w * sum_l2 - sum_l * sum_l;
+        if (D > 0) {
+            float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
+            float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+            if (this_min > 0) {
+                this_min = 0;
+                this_scale = sum_xl / sum_l2;
+            }
+            float cur_error = 0;
+            for (int i = 0; i < n; ++i) {
+                float diff = this_scale * static_cast<float>(Laux[i]) + this_min - x[i];
+                diff = use_mad ? std::fabs(diff) : diff * diff;
+                cur_error += weights[i] * diff;
+            }
+            if (cur_error < best_error) {
+                for (int i = 0; i < n; ++i)
+                    L[i] = Laux[i];
+                best_error = cur_error;
+                scale = this_scale;
+                min = this_min;
+            }
+        }
+    }
+    *the_min = -min;
+    return scale;
+}
+
+void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
+    if (j < 4) {
+        *d = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *d = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4));
+    }
+}
+
+// Q2_K and Q3_K store 2-bit values e = 128h + 32k + l in bits 2k of qs[32h + l].
+void pack_2bit(const uint8_t* L, uint8_t* qs) {
+    for (int j = 0; j < QK_K; j += 128) {
+        for (int l = 0; l < 32; ++l) {
+            qs[j / 4 + l] = static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 2) |
+                                                 (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
+        }
+    }
+}
+
+// The 6-bit scales and mins of Q4_K / Q5_K, each quantized against its largest.
+void pack_k4_scales(const float* scales, const float* mins, float max_scale, float max_min,
+                    uint8_t* out) {
+    const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
+    const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+    for (int j = 0; j < QK_K / 32; ++j) {
+        auto ls = static_cast<uint8_t>(nearest_int_ggml(inv_scale * scales[j]));
+        auto lm = static_cast<uint8_t>(nearest_int_ggml(inv_min * mins[j]));
+        ls = std::min<uint8_t>(63, ls);
+        lm = std::min<uint8_t>(63, lm);
+        if (j < 4) {
+            out[j] = ls;
+            out[j + 4] = lm;
+        } else {
+            out[j + 4] = static_cast<uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
+            out[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
+            out[j - 0] |= static_cast<uint8_t>((lm >> 4) << 6);
+        }
+    }
+}
+
+// The first pass of Q4_K / Q5_K: each sub-block of 32's scale and min, weighted by
+// rms(x) + |x|; then the levels again with the stored (quantized) scales and mins.
+void k4_levels(const float* x, int nmax, float rmin, int nstep, uint16_t& d_bits,
+               uint16_t& dmin_bits, uint8_t* scale_bytes, uint8_t* L) {
+    float mins[QK_K / 32];
+    float scales[QK_K / 32];
+    float weights[32];
+    uint8_t Laux[32];
+    float max_scale = 0;
+    float max_min = 0;
+    for (int j = 0; j < QK_K / 32; ++j) {
+        float sum_x2 = 0;
+        for (int l = 0; l < 32; ++l)
+            sum_x2 += x[32 * j + l] * x[32 * j + l];
+        const float av_x = std::sqrt(sum_x2 / 32);
+        for (int l = 0; l < 32; ++l)
+            weights[l] = av_x + std::fabs(x[32 * j + l]);
+        scales[j] = make_qkx2_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux,
+                                     rmin, 0.1f, nstep, false);
+        if (scales[j] > max_scale)
+            max_scale = scales[j];
+        if (mins[j] > max_min)
+            max_min = mins[j];
+    }
+    pack_k4_scales(scales, mins, max_scale, max_min, scale_bytes);
+    d_bits = fp32_to_fp16_bits(max_scale / 63.f);
+    dmin_bits = fp32_to_fp16_bits(max_min / 63.f);
+    for (int j = 0; j < QK_K / 32; ++j) {
+        uint8_t sc = 0;
+        uint8_t m = 0;
+        get_scale_min_k4(j, scale_bytes, &sc, &m);
+        const float d = fp16_bits_to_fp32(d_bits) * static_cast<float>(sc);
+        if (d == 0.0f)
+            continue;
+        const float dm = fp16_bits_to_fp32(dmin_bits) * static_cast<float>(m);
+        for (int ii = 0; ii < 32; ++ii) {
+            const int l = nearest_int_ggml((x[32 * j + ii] + dm) / d);
+            L[32 * j + ii] = static_cast<uint8_t>(std::max(0, std::min(nmax, l)));
+        }
+    }
+}
+
+} // namespace
+
+void quantize_row_q2_K(const float* x, BlockQ2_K* y, int64_t k) {
+    const int64_t nb = k / QK_K;
+    constexpr float q4scale = 15.f;
+    for (int64_t i = 0; i < nb; ++i, x += QK_K) {
+        uint8_t L[QK_K];
+        uint8_t Laux[16];
+        float weights[16];
+        float mins[QK_K / 16];
+        float scales[QK_K / 16];
+        float max_scale = 0;
+        float max_min = 0;
+        for (int j = 0; j < QK_K / 16; ++j) {
+            for (int l = 0; l < 16; ++l)
+                weights[l] = std::fabs(x[16 * j + l]);
+            scales[j] = make_qkx2_quants(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux,
+                                         -0.5f, 0.1f, 15, true);
+            if (scales[j] > max_scale)
+                max_scale = scales[j];
+            if (mins[j] > max_min)
+                max_min = mins[j];
+        }
+        if (max_scale > 0) {
+            const float iscale = q4scale / max_scale;
+            for (int j = 0; j < QK_K / 16; ++j) {
+                y[i].scales[j] = static_cast<uint8_t>(nearest_int_ggml(iscale * scales[j]));
+            }
+            y[i].d = fp32_to_fp16_bits(max_scale / q4scale);
+        } else {
+            for (int j = 0; j < QK_K / 16; ++j)
+                y[i].scales[j] = 0;
+            y[i].d = fp32_to_fp16_bits(0.f);
+        }
+        if (max_min > 0) {
+            const float iscale = q4scale / max_min;
+            for (int j = 0; j < QK_K / 16; ++j) {
+                const int l = nearest_int_ggml(iscale * mins[j]);
+                y[i].scales[j] |= static_cast<uint8_t>(l << 4);
+            }
+            y[i].dmin = fp32_to_fp16_bits(max_min / q4scale);
+        } else {
+            y[i].dmin = fp32_to_fp16_bits(0.f);
+        }
+        for (int j = 0; j < QK_K / 16; ++j) {
+            const float d = fp16_bits_to_fp32(y[i].d) * static_cast<float>(y[i].scales[j] & 0xF);
+            if (d == 0.0f)
+                continue;
+            const float dm = fp16_bits_to_fp32(y[i].dmin) * static_cast<float>(y[i].scales[j] >> 4);
+            for (int ii = 0; ii < 16; ++ii) {
+                const int l = nearest_int_ggml((x[16 * j + ii] + dm) / d);
+                L[16 * j + ii] = static_cast<uint8_t>(std::max(0, std::min(3, l)));
+            }
+        }
+        pack_2bit(L, y[i].qs);
+    }
+}
+
+void quantize_row_q3_K(const float* x, BlockQ3_K* y, int64_t k) {
+    const int64_t nb = k / QK_K;
+    for (int64_t i = 0; i < nb; ++i, x += QK_K) {
+        int8_t L[QK_K];
+        float scales[QK_K / 16];
+        float max_scale = 0;
+        float amax = 0;
+        for (int j = 0; j < QK_K / 16; ++j) {
+            scales[j] = make_q3_quants(16, 4, x + 16 * j, L + 16 * j);
+            const float scale = std::fabs(scales[j]);
+            if (scale > amax) {
+                amax = scale;
+                max_scale = scales[j];
+            }
+        }
+        std::memset(y[i].scales, 0, 12);
+        if (max_scale != 0.0f) {
+            const float iscale = -32.f / max_scale;
+            for (int j = 0; j < QK_K / 16; ++j) {
+                auto l = static_cast<int8_t>(nearest_int_ggml(iscale * scales[j]));
+                l = static_cast<int8_t>(std::max<int>(-32, std::min<int>(31, l)) + 32);
+                if (j < 8) {
+                    y[i].scales[j] = static_cast<uint8_t>(l & 0xF);
+                } else {
+                    y[i].scales[j - 8] |= static_cast<uint8_t>((l & 0xF) << 4);
+                }
+                l = static_cast<int8_t>(l >> 4);
+                y[i].scales[j % 4 + 8] |= static_cast<uint8_t>(l << (2 * (j / 4)));
+            }
+            y[i].d = fp32_to_fp16_bits(1 / iscale);
+        } else {
+            y[i].d = fp32_to_fp16_bits(0.f);
+        }
+        for (int j = 0; j < QK_K / 16; ++j) {
+            int sc = j < 8 ? y[i].scales[j] & 0xF : y[i].scales[j - 8] >> 4;
+            sc = (sc | (((y[i].scales[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
+            const float d = fp16_bits_to_fp32(y[i].d) * static_cast<float>(sc);
+            if (d == 0.0f)
+                continue;
+            for (int ii = 0; ii < 16; ++ii) {
+                int l = nearest_int_ggml(x[16 * j + ii] / d);
+                l = std::max(-4, std::min(3, l));
+                L[16 * j + ii] = static_cast<int8_t>(l + 4);
+            }
+        }
+        // The high bit of values 32b .. 32b + 32 goes to bit b of hmask.
+        std::memset(y[i].hmask, 0, QK_K / 8);
+        uint8_t low[QK_K];
+        int m = 0;
+        uint8_t hm = 1;
+        for (int j = 0; j < QK_K; ++j) {
+            int level = L[j];
+            if (level > 3) {
+                y[i].hmask[m] |= hm;
+                level -= 4;
+            }
+            low[j] = static_cast<uint8_t>(level);
+            if (++m == QK_K / 8) {
+                m = 0;
+                hm = static_cast<uint8_t>(hm << 1);
+            }
+        }
+        pack_2bit(low, y[i].qs);
+    }
+}
+
+void quantize_row_q4_K(const float* x, BlockQ4_K* y, int64_t k) {
+    const int64_t nb = k / QK_K;
+    for (int64_t i = 0; i < nb; ++i, x += QK_K) {
+        uint8_t L[QK_K];
+        k4_levels(x, 15, -1.f, 20, y[i].d, y[i].dmin, y[i].scales, L);
+        uint8_t* q = y[i].qs;
+        for (int j = 0; j < QK_K; j += 64) {
+            for (int l = 0; l < 32; ++l)
+                q[l] = static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 4));
+            q += 32;
+        }
+    }
+}
+
+void quantize_row_q5_K(const float* x, BlockQ5_K* y, int64_t k) {
+    const int64_t nb = k / QK_K;
+    for (int64_t i = 0; i < nb; ++i, x += QK_K) {
+        uint8_t L[QK_K];
+        k4_levels(x, 31, -0.5f, 15, y[i].d, y[i].dmin, y[i].scales, L);
+        uint8_t* qh = y[i].qh;
+        uint8_t* ql = y[i].qs;
+        std::memset(qh, 0, QK_K / 8);
+        uint8_t m1 = 1;
+        uint8_t m2 = 2;
+        for (int n = 0; n < QK_K; n += 64) {
+            for (int j = 0; j < 32; ++j) {
+                int l1 = L[n + j];
+                if (l1 > 15) {
+                    l1 -= 16;
+                    qh[j] |= m1;
+                }
+                int l2 = L[n + j + 32];
+                if (l2 > 15) {
+                    l2 -= 16;
+                    qh[j] |= m2;
+                }
+                ql[j] = static_cast<uint8_t>(l1 | (l2 << 4));
+            }
+            m1 = static_cast<uint8_t>(m1 << 2);
+            m2 = static_cast<uint8_t>(m2 << 2);
+            ql += 32;
+        }
+    }
+}
+
+void quantize_row_q6_K(const float* x, BlockQ6_K* y, int64_t k) {
+    const int64_t nb = k / QK_K;
+    for (int64_t i = 0; i < nb; ++i, x += QK_K) {
+        int8_t L[QK_K];
+        float scales[QK_K / 16];
+        float max_scale = 0;
+        float max_abs_scale = 0;
+        for (int ib = 0; ib < QK_K / 16; ++ib) {
+            const float scale = make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib);
+            scales[ib] = scale;
+            const float abs_scale = std::fabs(scale);
+            if (abs_scale > max_abs_scale) {
+                max_abs_scale = abs_scale;
+                max_scale = scale;
+            }
+        }
+        if (max_abs_scale < kGroupMaxEps) {
+            std::memset(&y[i], 0, sizeof(BlockQ6_K));
+            y[i].d = fp32_to_fp16_bits(0.f);
+            continue;
+        }
+        const float iscale = -128.f / max_scale;
+        y[i].d = fp32_to_fp16_bits(1 / iscale);
+        for (int ib = 0; ib < QK_K / 16; ++ib) {
+            y[i].scales[ib] =
+                static_cast<int8_t>(std::min(127, nearest_int_ggml(iscale * scales[ib])));
+        }
+        for (int j = 0; j < QK_K / 16; ++j) {
+            const float d = fp16_bits_to_fp32(y[i].d) * static_cast<float>(y[i].scales[j]);
+            if (d == 0.0f)
+                continue;
+            for (int ii = 0; ii < 16; ++ii) {
+                int l = nearest_int_ggml(x[16 * j + ii] / d);
+                l = std::max(-32, std::min(31, l));
+                L[16 * j + ii] = static_cast<int8_t>(l + 32);
+            }
+        }
+        uint8_t* ql = y[i].ql;
+        uint8_t* qh = y[i].qh;
+        for (int j = 0; j < QK_K; j += 128) {
+            for (int l = 0; l < 32; ++l) {
+                const auto u = [&](int e) { return static_cast<uint8_t>(L[e]); };
+                const uint8_t q1 = u(j + l + 0) & 0xF;
+                const uint8_t q2 = u(j + l + 32) & 0xF;
+                const uint8_t q3 = u(j + l + 64) & 0xF;
+                const uint8_t q4 = u(j + l + 96) & 0xF;
+                ql[l + 0] = static_cast<uint8_t>(q1 | (q3 << 4));
+                ql[l + 32] = static_cast<uint8_t>(q2 | (q4 << 4));
+                qh[l] =
+                    static_cast<uint8_t>((u(j + l) >> 4) | ((u(j + l + 32) >> 4) << 2) |
+                                         ((u(j + l + 64) >> 4) << 4) | ((u(j + l + 96) >> 4) << 6));
+            }
+            ql += 64;
+            qh += 32;
+        }
+    }
+}
+
+} // namespace hearth::quant
