@@ -13,7 +13,8 @@ test reimplements, so only each input's header is committed; the test rebuilds t
 from it and checks the input's SHA-256 first. Writes into tests/data/quantize/:
   MODEL.SOURCE.header.gguf  the input's bytes up to its tensor data (metadata and tensor table)
   index.json                per input its size and SHA-256; per case (input, type, options) the
-                            output's size and SHA-256 and each tensor's type and SHA-256
+                            output's size and SHA-256 and each tensor's [name, type, the
+                            first 16 hex digits of its SHA-256]
 
 With --hearth-cli, each case is also quantized by Hearth, compared byte for byte with
 llama.cpp's file, and Hearth's output is loaded by llama.cpp, which evaluates a few tokens.
@@ -179,7 +180,7 @@ def sha256(data: bytes) -> str:
 
 def tensor_hashes(path: pathlib.Path) -> list[dict]:
     r = gguf.GGUFReader(path)
-    return [dict(name=t.name, type=QT(t.tensor_type).name, sha256=sha256(bytes(t.data.tobytes())))
+    return [[t.name, QT(t.tensor_type).name, sha256(bytes(t.data.tobytes()))[:16]]
             for t in r.tensors]
 
 
@@ -238,7 +239,10 @@ def main() -> int:
                     return 1
                 llama_loads(mine)
                 checked += 1
-    (OUT / "index.json").write_text(json.dumps(index, indent=1) + "\n")
+    # One case a line: the file stays small and a regeneration's diff readable.
+    lines = [json.dumps(case, separators=(",", ":")) for case in index["cases"]]
+    text = '{"inputs":' + json.dumps(index["inputs"]) + ',\n"cases":[\n' + ",\n".join(lines) + "]}\n"
+    (OUT / "index.json").write_text(text)
     print(f"{len(index['cases'])} cases written; {checked} checked against Hearth's output, "
           f"which llama.cpp loaded")
     return 0
