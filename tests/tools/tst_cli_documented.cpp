@@ -97,6 +97,9 @@ private:
         if (name == "FILE.npy") {
             return fresh_path("tensor.npy");
         }
+        if (command == "quantize" && name == "OUT.gguf") {
+            return fresh_path("quantized.gguf");
+        }
         if (command == "pull" && option == "--dir" && name == "D") {
             return fresh_path("");
         }
@@ -117,6 +120,8 @@ private:
             {"*|--template|A", "chatml"},
             {"*|--template|B", "zephyr"},
             {"tensor|*|NAME", "output_norm.weight"},
+            {"quantize|*|IN.gguf", model},
+            {"quantize|*|TYPE", "Q4_0"},
             {"*|-n|N", "4"},
             {"*|--n-predict|N", "4"},
             {"*|--ctx|N", "256"},
@@ -351,7 +356,8 @@ private slots:
                                         .arg(where, shown)
                                         .arg(result.exit_code)
                                         .arg(QString::fromUtf8(result.err.right(600)))));
-                const qsizetype out = args.indexOf("--out");
+                // tensor --out and quantize write a file; the others to standard output.
+                const qsizetype out = args.first() == "quantize" ? 1 : args.indexOf("--out");
                 QVERIFY2(out >= 0 ? QFile::exists(args[out + 1]) : !result.out.isEmpty(),
                          qPrintable(where + ": '" + shown + "' wrote nothing"));
                 qInfo("ran %s", qPrintable(shown));
