@@ -6,8 +6,9 @@ llama-cpp-python), for tests/engine/tst_quantize.cpp.
         scripts/gen-quantize-reference.py [--hearth-cli build/tools/hearth-cli]
 
 The inputs are tiny random-weight models of the real tensor layout (MODELS below: a llama with
-8 layers, so that the _M mixes' "use_more_bits" layer choice shows, and a qwen2 with tied
-embeddings and a feed-forward width of 288, whose ffn_down rows fall back from the K-quants).
+8 layers, so that the _M mixes' "use_more_bits" layer choice shows, a qwen2 with tied
+embeddings and a feed-forward width of 288, whose ffn_down rows fall back from the K-quants,
+and a qwen3moe with 8 experts, for which the mix has rules of its own).
 Their weights come from a counter-based generator (splitmix64, `values` below) that the C++
 test reimplements, so only each input's header is committed; the test rebuilds the whole file
 from it and checks the input's SHA-256 first. Writes into tests/data/quantize/:
@@ -49,6 +50,10 @@ MODELS = [
          tied=False, qkv_bias=False),
     dict(name="qwen2_tied", arch="qwen2", n_layer=5, n_embd=256, n_head=4, n_head_kv=2, n_ff=288,
          tied=True, qkv_bias=True),
+    # 8 experts: llama.cpp's mix gives such models Q8_0 attn_k/attn_v and Q5_K attn_output, and
+    # reads the 3-D expert tensors' layer from their names.
+    dict(name="qwen3moe8", arch="qwen3moe", n_layer=2, n_embd=256, n_head=4, n_head_kv=2,
+         n_ff=256, tied=False, qkv_bias=False, moe=(8, 2)),
 ]
 
 # llama_ftype values (include/llama.h).
@@ -62,7 +67,8 @@ CASES = [("llama8", "F16", t, False) for t in ALL_TYPES] + \
         [("qwen2_tied", "F16", t, False) for t in ALL_TYPES] + \
         [("llama8", src, t, False) for src in ("F32", "BF16") for t in ("Q8_0", "Q4_K_M", "IQ4_XS")] + \
         [("llama8", "F16", "Q4_K_M", True), ("qwen2_tied", "F16", "Q5_K_M", True),
-         ("llama8", "Q8_0", "Q4_K_M", False)]
+         ("llama8", "Q8_0", "Q4_K_M", False)] + \
+        [("qwen3moe8", "F16", t, False) for t in ("Q8_0", "Q4_K_M", "Q3_K_M", "Q2_K", "IQ4_XS")]
 
 
 def splitmix(z: np.ndarray) -> np.ndarray:
@@ -122,9 +128,18 @@ def tensor_list(m: dict) -> list[tuple[str, list[int]]]:
         if m["qkv_bias"]:
             tensors += [(p + "attn_q.bias", [e]), (p + "attn_k.bias", [m["n_head_kv"] * hd]),
                         (p + "attn_v.bias", [m["n_head_kv"] * hd])]
-        tensors += [(p + "attn_output.weight", [e, e]), (p + "ffn_norm.weight", [e]),
-                    (p + "ffn_gate.weight", [e, m["n_ff"]]), (p + "ffn_up.weight", [e, m["n_ff"]]),
-                    (p + "ffn_down.weight", [m["n_ff"], e])]
+        tensors += [(p + "attn_output.weight", [e, e]), (p + "ffn_norm.weight", [e])]
+        if "moe" in m:
+            n_expert, f = m["moe"][0], m["n_ff"]
+            tensors += [(p + "attn_q_norm.weight", [hd]), (p + "attn_k_norm.weight", [hd]),
+                        (p + "ffn_gate_inp.weight", [e, n_expert]),
+                        (p + "ffn_gate_exps.weight", [e, f, n_expert]),
+                        (p + "ffn_up_exps.weight", [e, f, n_expert]),
+                        (p + "ffn_down_exps.weight", [f, e, n_expert])]
+        else:
+            tensors += [(p + "ffn_gate.weight", [e, m["n_ff"]]),
+                        (p + "ffn_up.weight", [e, m["n_ff"]]),
+                        (p + "ffn_down.weight", [m["n_ff"], e])]
     return tensors
 
 
@@ -145,6 +160,10 @@ def write_input(m: dict, source: str, path: pathlib.Path):
     if m["arch"] == "llama":
         w.add_rope_dimension_count(m["n_embd"] // m["n_head"])
         w.add_vocab_size(_arch.N_VOCAB)
+    if "moe" in m:
+        w.add_expert_count(m["moe"][0])
+        w.add_expert_used_count(m["moe"][1])
+        w.add_expert_feed_forward_length(m["n_ff"])
     w.add_tokenizer_model("gpt2")
     w.add_tokenizer_pre("gpt-2")
     w.add_token_list(_arch.TOKENS_TEXT)

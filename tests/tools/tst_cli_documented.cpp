@@ -357,8 +357,8 @@ private slots:
                                         .arg(result.exit_code)
                                         .arg(QString::fromUtf8(result.err.right(600)))));
                 // tensor --out and quantize write a file; the others to standard output.
-                const qsizetype out =
-                    !args.isEmpty() && args.first() == "quantize" ? 1 : args.indexOf("--out");
+                const bool quantize = args.size() >= 3 && args.first() == "quantize";
+                const qsizetype out = quantize ? 1 : args.indexOf("--out");
                 QVERIFY2(out >= 0 ? QFile::exists(args[out + 1]) : !result.out.isEmpty(),
                          qPrintable(where + ": '" + shown + "' wrote nothing"));
                 qInfo("ran %s", qPrintable(shown));
