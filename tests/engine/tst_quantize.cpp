@@ -10,6 +10,7 @@
 #include "test_support.h"
 
 #include <QCryptographicHash>
+#include <QDir>
 #include <QTemporaryDir>
 #include <QtTest>
 #include <cmath>
@@ -156,6 +157,7 @@ private slots:
     void refuses_the_input_as_output();
     void cancel_leaves_no_file();
     void hostile_inputs_are_refused();
+    void cli_reports_progress_and_refuses_clearly();
 };
 
 void TstQuantize::initTestCase() {
@@ -433,6 +435,39 @@ void TstQuantize::hostile_inputs_are_refused() {
                    static_cast<std::streamsize>(whole.size() / 2));
         QVERIFY(!GgufFile::open(path));
     }
+}
+
+void TstQuantize::cli_reports_progress_and_refuses_clearly() {
+    const QString dir = dir_.filePath("cli");
+    QVERIFY(QDir().mkpath(dir));
+    const QString out = dir + "/out.gguf";
+    const QString f16 = QString::fromStdString(inputs_.at("qwen2_tied.F16").string());
+    auto result = test::run_cli({"quantize", f16, out, "q4_k_m", "--threads", "2"});
+    QCOMPARE(result.exit_code, 0);
+    QVERIFY2(result.err.contains("[  62/  62] output_norm.weight") || result.err.contains("/  62]"),
+             result.err.constData());
+    QVERIFY(result.err.contains("wrote " + out.toUtf8()));
+    QVERIFY(QFile::exists(out));
+    // A quantized source: said that the quality is bounded by it.
+    result = test::run_cli({"quantize", QString::fromStdString(inputs_.at("llama8.Q8_0").string()),
+                            dir + "/requant.gguf", "Q4_K_M"});
+    QCOMPARE(result.exit_code, 0);
+    QVERIFY2(result.err.contains("bounded by the source"), result.err.constData());
+    // Usage errors exit 2; failures exit 1 with the cause; nothing is left behind.
+    result = test::run_cli({"quantize", f16, dir + "/x.gguf", "Q7_X"});
+    QCOMPARE(result.exit_code, 2);
+    QVERIFY2(result.err.contains("unknown type 'Q7_X'") && result.err.contains("Q4_K_M"),
+             result.err.constData());
+    result = test::run_cli({"quantize", f16, dir + "/x.gguf", "Q4_0", "--imatrix", "m.dat"});
+    QCOMPARE(result.exit_code, 1);
+    QVERIFY2(result.err.contains("not supported"), result.err.constData());
+    result = test::run_cli({"quantize", f16, dir + "/missing/x.gguf", "Q4_0"});
+    QCOMPARE(result.exit_code, 1);
+    QVERIFY2(result.err.contains("does not exist"), result.err.constData());
+    result = test::run_cli({"quantize", f16, f16, "Q4_0"});
+    QCOMPARE(result.exit_code, 1);
+    QVERIFY2(result.err.contains("refusing to overwrite"), result.err.constData());
+    QCOMPARE(QDir(dir).entryList(QDir::Files | QDir::NoDotAndDotDot).size(), 2);
 }
 
 QTEST_GUILESS_MAIN(TstQuantize)

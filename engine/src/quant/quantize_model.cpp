@@ -239,6 +239,10 @@ Result<QuantizePlan> quantize_model(const GgufFile& input, const fs::path& outpu
     if (auto ok = check_output_path(input, output); !ok)
         return std::unexpected(ok.error());
     const fs::path directory = fs::absolute(output).parent_path();
+    if (std::error_code error; !fs::is_directory(directory, error)) {
+        return fail(ErrorCode::io,
+                    fmt::format("the output's folder {} does not exist", directory.string()));
+    }
     if (auto ok = check_free_space(directory, plan->output_bytes); !ok) {
         return std::unexpected(ok.error());
     }
