@@ -3,6 +3,7 @@
 // the output that is renamed over it once complete.
 #include "hearth/quant.h"
 #include "hearth/quantize.h"
+#include "quant/block_layout.h"
 #include "quant/quantize_plan.h"
 
 #include <algorithm>
@@ -42,7 +43,8 @@ Result<void> read_rows(TensorType type, const uint8_t* src, float* dst, int64_t 
         for (int64_t i = 0; i < n; ++i) {
             uint16_t bits = 0;
             std::memcpy(&bits, src + 2 * i, 2);
-            dst[i] = type == TensorType::F16 ? fp16_to_fp32(bits) : bf16_to_fp32(bits);
+            dst[i] = type == TensorType::F16 ? quant::fp16_bits_to_fp32(bits)
+                                             : quant::bf16_bits_to_fp32(bits);
         }
         return {};
     }
