@@ -57,8 +57,9 @@ MODELS = [
 ]
 
 # llama_ftype values (include/llama.h).
-FTYPES = {"Q4_0": 2, "Q4_1": 3, "Q8_0": 7, "Q2_K": 10, "Q3_K_M": 12, "Q4_K_S": 14,
-          "Q4_K_M": 15, "Q5_K_S": 16, "Q5_K_M": 17, "Q6_K": 18, "IQ4_NL": 25, "IQ4_XS": 30}
+FTYPES = {"Q4_0": 2, "Q4_1": 3, "Q8_0": 7, "Q5_0": 8, "Q5_1": 9, "Q2_K": 10, "Q3_K_S": 11,
+          "Q3_K_M": 12, "Q3_K_L": 13, "Q4_K_S": 14, "Q4_K_M": 15, "Q5_K_S": 16, "Q5_K_M": 17,
+          "Q6_K": 18, "IQ4_NL": 25, "IQ4_XS": 30}
 ALL_TYPES = list(FTYPES)
 
 # (model, source, type, keep_output_f16); "Q8_0-requant" sources are llama.cpp's own Q8_0 of
@@ -68,7 +69,7 @@ CASES = [("llama8", "F16", t, False) for t in ALL_TYPES] + \
         [("llama8", src, t, False) for src in ("F32", "BF16") for t in ("Q8_0", "Q4_K_M", "IQ4_XS")] + \
         [("llama8", "F16", "Q4_K_M", True), ("qwen2_tied", "F16", "Q5_K_M", True),
          ("llama8", "Q8_0", "Q4_K_M", False)] + \
-        [("qwen3moe8", "F16", t, False) for t in ("Q8_0", "Q4_K_M", "Q3_K_M", "Q2_K", "IQ4_XS")]
+        [("qwen3moe8", "F16", t, False) for t in ("Q8_0", "Q4_K_M", "Q3_K_M", "Q3_K_L", "Q2_K", "IQ4_XS")]
 
 
 def splitmix(z: np.ndarray) -> np.ndarray:
