@@ -62,14 +62,18 @@ FTYPES = {"Q4_0": 2, "Q4_1": 3, "Q8_0": 7, "Q5_0": 8, "Q5_1": 9, "Q2_K": 10, "Q3
           "Q6_K": 18, "IQ4_NL": 25, "IQ4_XS": 30}
 ALL_TYPES = list(FTYPES)
 
-# (model, source, type, keep_output_f16); "Q8_0-requant" sources are llama.cpp's own Q8_0 of
-# the F16 input, requantized.
+# (model, source, type, keep_output_f16); a quantized source (REQUANT_SOURCES) is llama.cpp's
+# own quantization of the F16 llama, requantized.
 CASES = [("llama8", "F16", t, False) for t in ALL_TYPES] + \
         [("qwen2_tied", "F16", t, False) for t in ALL_TYPES] + \
         [("llama8", src, t, False) for src in ("F32", "BF16") for t in ("Q8_0", "Q4_K_M", "IQ4_XS")] + \
         [("llama8", "F16", "Q4_K_M", True), ("qwen2_tied", "F16", "Q5_K_M", True),
-         ("llama8", "Q8_0", "Q4_K_M", False)] + \
+         ("llama8", "Q8_0", "Q4_K_M", False), ("llama8", "Q6_K", "Q4_K_M", False),
+         ("llama8", "Q4_K_M", "Q4_0", False)] + \
         [("qwen3moe8", "F16", t, False) for t in ("Q8_0", "Q4_K_M", "Q3_K_M", "Q3_K_L", "Q2_K", "IQ4_XS")]
+
+
+REQUANT_SOURCES = ("Q8_0", "Q6_K", "Q4_K_M")
 
 
 def splitmix(z: np.ndarray) -> np.ndarray:
@@ -234,9 +238,10 @@ def main() -> int:
                 index["inputs"][f"{m['name']}.{source}"] = dict(
                     header=f"{m['name']}.{source}.header.gguf", size=len(data), sha256=sha256(data))
                 inputs[(m["name"], source)] = path
-        # The requantization source: llama.cpp's Q8_0 of the F16 llama.
-        inputs[("llama8", "Q8_0")] = tmp / "llama8.Q8_0.gguf"
-        llama_quantize(inputs[("llama8", "F16")], inputs[("llama8", "Q8_0")], "Q8_0", False)
+        # The requantization sources: llama.cpp's quantizations of the F16 llama.
+        for source in REQUANT_SOURCES:
+            inputs[("llama8", source)] = tmp / f"llama8.{source}.gguf"
+            llama_quantize(inputs[("llama8", "F16")], inputs[("llama8", source)], source, False)
 
         checked = 0
         for model, source, type_name, keep in CASES:

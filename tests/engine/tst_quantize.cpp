@@ -7,6 +7,7 @@
 #include "hearth/quant.h"
 #include "hearth/quantize.h"
 #include "hearth/session.h"
+#include "quant/quantize_plan.h"
 #include "test_support.h"
 
 #include <QCryptographicHash>
@@ -158,6 +159,7 @@ private slots:
     void cancel_leaves_no_file();
     void hostile_inputs_are_refused();
     void cli_reports_progress_and_refuses_clearly();
+    void too_little_disk_space_is_refused_before_writing();
 };
 
 void TstQuantize::initTestCase() {
@@ -166,13 +168,16 @@ void TstQuantize::initTestCase() {
     for (const auto& [name, entry] : index_["inputs"].items()) {
         inputs_[name] = rebuild_input(entry, dir_.path().toStdString(), name);
     }
-    // The requantization source is llama.cpp's Q8_0 of the F16 model, which Hearth's Q8_0 is
-    // (checked by the llama8/F16/Q8_0 case).
+    // The requantization sources are llama.cpp's quantizations of the F16 model, which
+    // Hearth's are (checked by the llama8.F16 cases).
     auto f16 = GgufFile::open(inputs_.at("llama8.F16"));
     QVERIFY(f16);
-    const fs::path q8 = fs::path(dir_.path().toStdString()) / "llama8.Q8_0.gguf";
-    QVERIFY(quantize_model(*f16, q8, {.type = QuantFileType::Q8_0, .threads = 2}));
-    inputs_["llama8.Q8_0"] = q8;
+    for (const char* source : {"Q8_0", "Q6_K", "Q4_K_M"}) {
+        const std::string name = std::string("llama8.") + source;
+        const fs::path path = fs::path(dir_.path().toStdString()) / (name + ".gguf");
+        QVERIFY(quantize_model(*f16, path, {.type = *parse_quant_file_type(source), .threads = 2}));
+        inputs_[name] = path;
+    }
 }
 
 void TstQuantize::outputs_are_llama_cpp_s_bytes_data() {
@@ -468,6 +473,20 @@ void TstQuantize::cli_reports_progress_and_refuses_clearly() {
     QCOMPARE(result.exit_code, 1);
     QVERIFY2(result.err.contains("refusing to overwrite"), result.err.constData());
     QCOMPARE(QDir(dir).entryList(QDir::Files | QDir::NoDotAndDotDot).size(), 2);
+}
+
+void TstQuantize::too_little_disk_space_is_refused_before_writing() {
+    // quantize_model checks the plan's exact size (plan_size_is_the_file_size_...) against
+    // the output folder's free space before it creates any file.
+    const fs::path dir = dir_.path().toStdString();
+    QVERIFY(quant::check_free_space(dir, 1));
+    auto refused = quant::check_free_space(dir, uint64_t{1} << 62);
+    QVERIFY(!refused);
+    QCOMPARE(refused.error().code, ErrorCode::io);
+    const std::string& message = refused.error().message;
+    QVERIFY2(message.find("needs 4294967296.00 GiB") != std::string::npos &&
+                 message.find("free on " + dir.string()) != std::string::npos,
+             message.c_str());
 }
 
 QTEST_GUILESS_MAIN(TstQuantize)

@@ -121,21 +121,6 @@ Result<void> check_output_path(const GgufFile& input, const fs::path& output) {
     return {};
 }
 
-Result<void> check_free_space(const fs::path& directory, uint64_t needed) {
-    std::error_code error;
-    const fs::space_info space = fs::space(directory, error);
-    if (error) {
-        return fail(ErrorCode::io, fmt::format("cannot read the free space on {}: {}",
-                                               directory.string(), error.message()));
-    }
-    if (space.available < needed) {
-        return fail(ErrorCode::io, fmt::format("not enough disk space: needs {}, {} free on {}",
-                                               human_bytes(needed), human_bytes(space.available),
-                                               directory.string()));
-    }
-    return {};
-}
-
 // Converts and quantizes rows [0, n_rows) of one slab over `threads` threads.
 Result<void> quantize_slab(const QuantizeTensorPlan& tensor, const uint8_t* src, uint8_t* dst,
                            int64_t n_rows, int64_t n_per_row, unsigned threads,
@@ -216,6 +201,25 @@ Result<void> write_tensor(const GgufFile& input, const GgufTensorInfo& info,
 
 } // namespace
 
+namespace quant {
+
+Result<void> check_free_space(const fs::path& directory, uint64_t needed) {
+    std::error_code error;
+    const fs::space_info space = fs::space(directory, error);
+    if (error) {
+        return fail(ErrorCode::io, fmt::format("cannot read the free space on {}: {}",
+                                               directory.string(), error.message()));
+    }
+    if (space.available < needed) {
+        return fail(ErrorCode::io, fmt::format("not enough disk space: needs {}, {} free on {}",
+                                               human_bytes(needed), human_bytes(space.available),
+                                               directory.string()));
+    }
+    return {};
+}
+
+} // namespace quant
+
 Result<QuantizePlan> plan_quantization(const GgufFile& input, const QuantizeOptions& options) {
     auto model = quant::read_mix_model(input);
     if (!model)
@@ -245,7 +249,7 @@ Result<QuantizePlan> quantize_model(const GgufFile& input, const fs::path& outpu
         return fail(ErrorCode::io,
                     fmt::format("the output's folder {} does not exist", directory.string()));
     }
-    if (auto ok = check_free_space(directory, plan->output_bytes); !ok) {
+    if (auto ok = quant::check_free_space(directory, plan->output_bytes); !ok) {
         return std::unexpected(ok.error());
     }
     const fs::path temp_path = fs::path(output).concat(fmt::format(".partial-{}", ::getpid()));

@@ -5,6 +5,7 @@
 #include "hearth/quantize.h"
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,10 @@ Result<QuantizePlan> plan_tensor_types(const GgufFile& input, const MixModel& mo
 // as gguf_set_val does), and the tensor table of `plan`.
 std::vector<uint8_t> serialize_output_header(const GgufFile& input, const QuantizePlan& plan,
                                              QuantFileType type);
+
+// Fails with `io` ("not enough disk space: needs X, Y free on DIR") when the file system of
+// `directory` has less than `needed` bytes available.
+Result<void> check_free_space(const std::filesystem::path& directory, uint64_t needed);
 
 inline uint64_t align_up(uint64_t n, uint64_t alignment) {
     return (n + alignment - 1) / alignment * alignment;
