@@ -15,6 +15,7 @@
 #include <QTemporaryDir>
 #include <QtTest>
 #include <cmath>
+#include <csignal>
 #include <fmt/format.h>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -160,6 +161,7 @@ private slots:
     void hostile_inputs_are_refused();
     void cli_reports_progress_and_refuses_clearly();
     void too_little_disk_space_is_refused_before_writing();
+    void interrupt_leaves_no_file();
 };
 
 void TstQuantize::initTestCase() {
@@ -487,6 +489,34 @@ void TstQuantize::too_little_disk_space_is_refused_before_writing() {
     QVERIFY2(message.find("needs 4294967296.00 GiB") != std::string::npos &&
                  message.find("free on " + dir.string()) != std::string::npos,
              message.c_str());
+}
+
+void TstQuantize::interrupt_leaves_no_file() {
+    // The default model (272 tensors) on one thread: the signal comes after the first tensor's
+    // line, long before the last.
+    HEARTH_REQUIRE_DEFAULT_MODEL(model);
+    const QString dir = dir_.filePath("interrupt");
+    QVERIFY(QDir().mkpath(dir));
+    for (const int signal : {SIGINT, SIGTERM}) {
+        QProcess process;
+        process.start(QStringLiteral(HEARTH_CLI_PATH),
+                      {"quantize", QString::fromStdString(model.string()), dir + "/out.gguf",
+                       "Q2_K", "--threads", "1"});
+        QVERIFY(process.waitForStarted());
+        QByteArray err;
+        while (!err.contains("[   1/") && process.state() == QProcess::Running) {
+            process.waitForReadyRead(1000);
+            err += process.readAllStandardError();
+        }
+        QVERIFY2(err.contains("[   1/"), err.constData());
+        ::kill(static_cast<pid_t>(process.processId()), signal);
+        process.waitForFinished(-1);
+        err += process.readAllStandardError();
+        QCOMPARE(process.exitStatus(), QProcess::NormalExit);
+        QCOMPARE(process.exitCode(), 130);
+        QVERIFY2(err.contains("cancelled; no output written"), err.constData());
+        QVERIFY(QDir(dir).entryList(QDir::Files | QDir::NoDotAndDotDot).isEmpty());
+    }
 }
 
 QTEST_GUILESS_MAIN(TstQuantize)
