@@ -37,6 +37,8 @@ ColumnLayout {
         }
         Switch {
             objectName: "serverSwitch"
+            // The track in the accent colour when on (the style draws it in palette.dark).
+            palette.dark: Theme.accent
             checked: root.server.enabled
             onToggled: root.server.enabled = checked
             Accessible.name: qsTr("Serve the loaded model over an OpenAI-compatible API")
