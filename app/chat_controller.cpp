@@ -28,6 +28,7 @@ QString compactCount(qint64 n) {
 
 ChatController::ChatController(QObject* parent)
     : QObject(parent), m_engine(std::make_unique<EngineThread>()) {
+    m_server = std::make_unique<LocalServer>(*m_engine);
     m_filter.setSourceModel(&m_list);
     m_previewTimer.setSingleShot(true);
     m_previewTimer.setInterval(120);
@@ -105,7 +106,9 @@ ChatController::ChatController(QObject* parent)
 
 ChatController::~ChatController() {
     // The EngineThread's destructor cancels, quits and waits: nothing here blocks on a
-    // generation in progress for longer than one token.
+    // generation in progress for longer than one token; the server's stop, if one is under
+    // way, ends first (unloading stops a running server).
+    m_server->shutdown();
     m_engine.reset();
 }
 

@@ -18,6 +18,7 @@
 #include "engine_worker.h"
 #include "gauge.h"
 #include "hearth/server/request_export.h"
+#include "local_server.h"
 #include "message_list_model.h"
 #include "model_library.h"
 #include "recommended_model.h"
@@ -45,6 +46,8 @@ class ChatController : public QObject {
     Q_PROPERTY(DownloadController* downloads READ downloads CONSTANT)
     // The empty state's one-click download; loaded when it arrives if no model is.
     Q_PROPERTY(RecommendedModel* recommended READ recommended CONSTANT)
+    // The Models panel's "Local server": the loaded model over an OpenAI-compatible API.
+    Q_PROPERTY(LocalServer* server READ server CONSTANT)
 
     Q_PROPERTY(
         QString currentConversationId READ currentConversationId NOTIFY currentConversationChanged)
@@ -91,6 +94,7 @@ public:
     ModelLibrary* library() { return &m_library; }
     DownloadController* downloads() { return &m_downloads; }
     RecommendedModel* recommended() { return &m_recommended; }
+    LocalServer* server() { return m_server.get(); }
 
     QString currentConversationId() const { return m_currentId; }
     QString currentTitle() const;
@@ -218,6 +222,8 @@ private:
     quint64 m_lastSeed = 0;
     bool m_applyingConversation = false; // showing one: settings changes are not edits
 
+    // Made after m_engine, whose worker it talks to; shut down before it.
+    std::unique_ptr<LocalServer> m_server;
     // Declared last: destroyed first, so the worker stops before the models go away.
     std::unique_ptr<EngineThread> m_engine;
 };

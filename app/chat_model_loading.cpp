@@ -24,6 +24,7 @@ void ChatController::loadModel(const QString& pathOrUrl) {
     setModelState(ModelState::Loading);
     setStatus(QStringLiteral("Loading %1…").arg(m_model.name));
     m_gauge.clearModel();
+    m_server->modelGone(); // the worker stops a running server before it loads
     m_engine->post([worker = m_engine->worker(), path, context = m_library.contextLength(),
                     threads = m_library.threads(), device = m_library.device(),
                     gpuLayers = m_library.gpuLayers(), kvType = m_library.kvType()] {
@@ -50,6 +51,7 @@ void ChatController::unloadModel() {
     m_modelPath.clear();
     m_library.setLoadedPath(QString());
     m_gauge.clearModel();
+    m_server->modelGone(); // the worker stops a running server before it unloads
     setModelState(ModelState::NoModel);
     setStatus(QStringLiteral("No model loaded"));
 }
@@ -74,6 +76,7 @@ void ChatController::onModelLoaded(const ModelSummary& summary) {
     }
     setStatus(status);
     schedulePreview();
+    m_server->modelReady(summary); // starts it when the switch is on
 }
 
 void ChatController::onLoadFailed(const QString& message) {

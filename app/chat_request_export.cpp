@@ -35,6 +35,10 @@ hearth::server::RequestExportInput ChatController::requestExportInput() const {
     input.sampling = m_sampling.toParams(quint64(m_sampling.seed()));
     input.max_tokens = m_sampling.maxTokens();
     input.context_length = m_modelState == ModelState::Ready ? m_model.contextLength : 0;
+    if (m_server->state() == LocalServer::State::Running) {
+        input.hearth_url = utf8(m_server->url());
+        input.hearth_api_key = m_server->hasApiKey();
+    }
     return input;
 }
 

@@ -74,6 +74,7 @@ void EngineWorker::loadModel(const QString& path, int contextLength, int threads
                              const QString& device, const QString& gpuLayers,
                              const QString& kvType) {
     m_cancelLoad = false;
+    stopServer(QStringLiteral("another model is loading"));
     // Drop the old model first: two models need not fit in memory at once.
     unloadModel();
     QElapsedTimer clock;
@@ -152,6 +153,8 @@ void EngineWorker::loadModel(const QString& path, int contextLength, int threads
         summary.gpuLayers = int(gpu->gpu_layers);
         summary.layerCount = int(gpu->n_layers);
         summary.hostKvBytes = qint64(gpu->host_kv_bytes);
+        summary.slotBytes = qint64(gpu->kv_bytes);
+        summary.slotHostBytes = qint64(gpu->host_kv_bytes);
         if (gpu->gpu_layers < gpu->n_layers) {
             notes << QStringLiteral("partial offload: %1 of %2 layers on the GPU")
                          .arg(gpu->gpu_layers)
@@ -169,6 +172,7 @@ void EngineWorker::loadModel(const QString& path, int contextLength, int threads
         summary.recurrentBytes = qint64(plan.recurrent_bytes);
         summary.scratchBytes = qint64(plan.scratch_bytes);
         summary.planTotalBytes = qint64(plan.total_bytes);
+        summary.slotBytes = qint64(plan.kv_bytes + plan.recurrent_bytes);
     }
     notes.prepend(placed.note);
     notes << gpuLayersNote << kvNote;
@@ -184,7 +188,10 @@ void EngineWorker::loadModel(const QString& path, int contextLength, int threads
         emit loadFailed(describe(scheduler.error()));
         return;
     }
-    m_scheduler = std::move(*scheduler);
+    setScheduler(std::move(*scheduler));
+    m_modelPath = path;
+    m_slotBytes = summary.slotBytes;
+    m_slotHostBytes = summary.slotHostBytes;
     if (auto resolved = format(QString()); resolved) {
         summary.templateName = qstr((*resolved)->choice.name);
         summary.templateReason = qstr((*resolved)->choice.reason);
@@ -255,9 +262,10 @@ QString EngineWorker::fallBackToF16Cache(const hearth::Error& error,
 
 void EngineWorker::unloadModel() {
     const bool had = m_model != nullptr;
+    stopServer(QStringLiteral("the model was unloaded"));
     m_formats.clear();
     m_compareColumns.scheduler.reset();
-    m_scheduler.reset(); // joins its thread: nothing runs on the model after this
+    setScheduler(nullptr); // joins its thread: nothing runs on the model after this
     m_model.reset();
     if (had) {
         emit modelUnloaded();
@@ -333,6 +341,7 @@ void EngineWorker::generate(const GenerationRequest& request) {
         .prompt = std::move(fitted->tokens),
         .sampling = sampling,
         .options = options,
+        .reserved = true, // the chat's own slot, whatever the local server's requests take
         .on_token =
             [&](const hearth::TokenEvent& event) {
                 if (event.token >= 0 && event.trace) {
@@ -364,6 +373,7 @@ void EngineWorker::generate(const GenerationRequest& request) {
     flush(stats->prefill_ms + stats->decode_ms);
     GenerationResult result = reply.result(*stats);
     const hearth::SchedulerMetrics metrics = m_scheduler->metrics();
+    // The chat's slot: the first (reserved when the local server has the others).
     result.kvUsed = metrics.kv_cells.empty() ? 0 : int(metrics.kv_cells.front());
     result.droppedTurns = int(fitted->dropped_messages);
     result.device = qstr(hearth::device_label(m_scheduler->device(), m_sessionOptions.cuda_device));

@@ -17,7 +17,9 @@
 #include "hearth/prompt.h"
 #include "hearth/sampling.h"
 #include "hearth/scheduler.h"
+#include "hearth/server/server.h"
 #include "hearth/session.h"
+#include "local_server_types.h"
 #include "token_trace.h"
 
 #include <QList>
@@ -69,6 +71,11 @@ struct ModelSummary {
     QString templateReason;
     // Its template's thinking switch (hearth::ThinkingSwitch::choices), empty without one.
     QStringList thinkingChoices;
+    // One more slot (the local server's): its KV cache and recurrent state at the session's
+    // context on the session's device (the memory plan on the CPU, the session's arena on a
+    // GPU); with a partial offload, slotHostBytes more in RAM for the CPU's layers.
+    qint64 slotBytes = 0;
+    qint64 slotHostBytes = 0;
 };
 
 struct GenerationRequest {
@@ -134,6 +141,19 @@ public:
     Q_SIGNAL void ownTemplateMatched(quint64 id, const OwnTemplateMatch& match);
     // Unloads the compare columns' other models that no path in `paths` names.
     void retainCompareModels(const QStringList& paths);
+    // The local server (engine_worker_server.cpp). startServer (worker thread): the scheduler
+    // gets options.slots slots beside the chat's reserved one (re-created between the chat's
+    // requests: this thread runs them) when their memory fits, and the server starts on it;
+    // answered by serverStarted or serverFailed. stopServer (any thread; it waits for the
+    // server's threads): its requests are cancelled and it stops, said by serverStopped(why)
+    // when one ran; leaveServerSlots (worker thread) then gives the chat back its one slot.
+    // Unloading or loading a model stops the server first.
+    void startServer(quint64 ticket, const LocalServerOptions& options);
+    void stopServer(const QString& why);
+    void leaveServerSlots();
+    LocalServerSnapshot serverSnapshot() const; // any thread
+    // The memory the server's slots count as available (tests); 0: the device's free memory.
+    void setServerAvailableMemory(quint64 bytes) { m_serverAvailableMemory = bytes; }
     // The options the chat's session was created with (device and GPU layers included).
     const hearth::SessionOptions& sessionOptions() const { return m_sessionOptions; }
 
@@ -169,6 +189,10 @@ signals:
     void compareFinished(quint64 id, const QList<GenerationResult>& results,
                          const CompareSummary& summary);
     void compareFailed(quint64 id, const QString& message);
+    // The local server listens at `url` ("http://127.0.0.1:8080/v1") with `slotCount` server slots.
+    void serverStarted(quint64 ticket, const QString& url, int slotCount);
+    void serverFailed(quint64 ticket, const QString& message);
+    void serverStopped(const QString& why);
 
 private:
     // A session on `device` ("auto", "cpu", "gpu", "cuda:N"), or on the CPU when the GPU
@@ -204,6 +228,13 @@ private:
     static hearth::SchedulerOptions chatSchedulerOptions();
     hearth::Result<void> startChatRequest(quint64 id, hearth::SchedulerRequest request);
     void endChatRequest();
+    // Replaces the scheduler, under m_liveMutex, so that serverSnapshot never reads a dead one.
+    void setScheduler(std::unique_ptr<hearth::Scheduler> scheduler);
+    // The chat's scheduler again with `serverSlots` slots beside its reserved one; on failure
+    // back to the chat's one slot, and the error. Under m_serverLifeMutex, no server running.
+    hearth::Result<void> resizeScheduler(size_t serverSlots);
+    // Why `serverSlots` slots do not fit the memory available, with the arithmetic; "" if they do.
+    QString serverMemoryRefusal(size_t serverSlots) const;
 
     std::shared_ptr<const hearth::Model> m_model;
     std::unique_ptr<hearth::Scheduler> m_scheduler;
@@ -223,6 +254,17 @@ private:
     // Columns on other models than the chat's (compare/compare_model_pool.h); made on first use.
     std::shared_ptr<CompareModelPool> m_compareModels;
     std::atomic<quint64> m_compareAvailableMemory{0};
+
+    QString m_modelPath;
+    qint64 m_slotBytes = 0; // ModelSummary::slotBytes of the loaded model
+    qint64 m_slotHostBytes = 0;
+    // Held while the server starts or stops and while the scheduler is replaced, so that a
+    // stop on another thread has ended before the scheduler it serves goes.
+    std::mutex m_serverLifeMutex;
+    std::unique_ptr<hearth::server::OpenAiServer> m_server; // under both mutexes to change
+    mutable std::mutex m_liveMutex; // m_server and m_liveScheduler, for serverSnapshot
+    hearth::Scheduler* m_liveScheduler = nullptr;
+    std::atomic<quint64> m_serverAvailableMemory{0};
 };
 
 // Owns the worker's QThread. Destruction is the shutdown: cancel, quit(), wait().

@@ -321,6 +321,13 @@ ApplicationWindow {
                 elide: Text.ElideRight
                 Layout.fillWidth: true
             }
+            FlatButton {
+                // The local server at work, whichever panel is open.
+                objectName: "serverIndicator"
+                visible: chat.server.state === LocalServer.Running
+                text: qsTr("Server :%1 · %2 in flight").arg(chat.server.port).arg(chat.server.requestsInFlight)
+                onClicked: settings.rightPanel = "models"
+            }
             CompactGauge {
                 gauge: chat.gauge
                 onClicked: window.showPanel("gauge")

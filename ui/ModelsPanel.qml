@@ -104,6 +104,15 @@ ColumnLayout {
 
                 Rectangle { Layout.fillWidth: true; implicitHeight: 1; color: Theme.border }
 
+                LocalServerSection {
+                    Layout.fillWidth: true
+                    Layout.leftMargin: Theme.spacing
+                    Layout.rightMargin: Theme.spacing
+                    server: root.controller.server
+                }
+
+                Rectangle { Layout.fillWidth: true; implicitHeight: 1; color: Theme.border }
+
                 // ---- load settings ----
                 GridLayout {
                     Layout.fillWidth: true

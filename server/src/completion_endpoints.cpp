@@ -319,12 +319,13 @@ void run(OpenAiServer::Impl& server, httplib::Response& response, const Endpoint
          std::shared_ptr<InFlight> counted) {
     auto job = std::make_shared<GenerationJob>(
         server.model->tokenizer(), scheduler_request(server, prompt, generation, endpoint.chat),
-        generation.n, generation.logprobs ? generation.top_logprobs : -1);
+        generation.n, generation.logprobs ? generation.top_logprobs : -1, server.tokens);
     if (auto submitted = job->submit(server.scheduler); !submitted) {
         send_error(response,
                    scheduler_refusal(submitted.error(), server.options.queue_full_status));
         return;
     }
+    server.track(job);
     answer(server, response, endpoint, std::move(job), generation, prompt, std::move(counted));
 }
 

@@ -17,9 +17,11 @@ float log_of(float probability) {
 } // namespace
 
 GenerationJob::GenerationJob(const Tokenizer& tokenizer, SchedulerRequest request,
-                             int32_t n_choices, int32_t top_logprobs)
+                             int32_t n_choices, int32_t top_logprobs,
+                             std::atomic<uint64_t>& tokens_generated)
     : tokenizer_(tokenizer), request_(std::move(request)), n_choices_(n_choices),
-      top_logprobs_(top_logprobs), results_(static_cast<size_t>(n_choices)) {
+      top_logprobs_(top_logprobs), tokens_generated_(tokens_generated),
+      results_(static_cast<size_t>(n_choices)) {
     if (top_logprobs_ >= 0) {
         request_.sampling.trace = true;
         request_.sampling.trace_top_n = std::max(top_logprobs_, 1);
@@ -69,6 +71,9 @@ bool GenerationJob::on_token(int32_t choice, const TokenEvent& event) {
     std::lock_guard lock(mutex_);
     if (abandoned_) {
         return false;
+    }
+    if (event.token >= 0) {
+        tokens_generated_ += 1;
     }
     pieces_.push_back(std::move(piece));
     changed_.notify_all();

@@ -7,6 +7,7 @@
 #include "hearth/server/openai_response.h"
 #include "hearth/tokenizer.h"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -31,9 +32,10 @@ public:
     };
 
     // `request` is each choice's request without callbacks; choice i samples with seed + i so
-    // that the choices differ. `top_logprobs` < 0: no log probabilities.
+    // that the choices differ. `top_logprobs` < 0: no log probabilities. Each generated token
+    // adds one to `tokens_generated` (the server's count; it outlives the job).
     GenerationJob(const Tokenizer& tokenizer, SchedulerRequest request, int32_t n_choices,
-                  int32_t top_logprobs);
+                  int32_t top_logprobs, std::atomic<uint64_t>& tokens_generated);
 
     // Submits every choice. When the scheduler refuses one, the choices already submitted are
     // cancelled and the refusal returned.
@@ -58,6 +60,7 @@ private:
     SchedulerRequest request_;
     int32_t n_choices_;
     int32_t top_logprobs_;
+    std::atomic<uint64_t>& tokens_generated_;
     std::vector<RequestId> ids_;
 
     mutable std::mutex mutex_;

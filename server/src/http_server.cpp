@@ -3,6 +3,7 @@
 // listener's lifetime. cpp-httplib (Debian's libcpp-httplib): what llama.cpp's server uses; it
 // streams a response from a callback on the connection's thread, which server-sent events
 // need (Qt's QHttpServer 6.4 cannot stream).
+#include "generation_job.h"
 #include "hearth/server/access.h"
 #include "server_impl.h"
 
@@ -12,6 +13,7 @@
 #include <cstring>
 #include <ctime>
 #include <fmt/format.h>
+#include <netdb.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -150,6 +152,48 @@ Result<void> check_options(const ServerOptions& options) {
     return {};
 }
 
+// Why `host`:`port` cannot be bound, in words a user can act on: cpp-httplib says only that
+// it failed, so the bind is tried again here (SO_REUSEADDR, as the server binds) for errno.
+std::string bind_failure(const std::string& host, int port) {
+    const std::string where = fmt::format("could not listen on {}:{}", host, port);
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    addrinfo* found = nullptr;
+    const std::string service = std::to_string(port);
+    if (::getaddrinfo(host.c_str(), service.c_str(), &hints, &found) != 0 || !found) {
+        return fmt::format("{}: '{}' is not an address of this machine", where, host);
+    }
+    int error = 0;
+    const int probe = ::socket(found->ai_family, found->ai_socktype, found->ai_protocol);
+    if (probe < 0) {
+        error = errno;
+    } else {
+        const int yes = 1;
+        ::setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+        error = ::bind(probe, found->ai_addr, found->ai_addrlen) == 0 ? 0 : errno;
+        ::close(probe);
+    }
+    ::freeaddrinfo(found);
+    switch (error) {
+    case EADDRINUSE:
+        return fmt::format("{}: port {} is in use — choose another", where, port);
+    case EACCES:
+        return fmt::format("{}: ports below 1024 need administrator rights — choose a port "
+                           "above 1023",
+                           where);
+    case EADDRNOTAVAIL:
+        return fmt::format("{}: '{}' is not an address of this machine", where, host);
+    case 0:
+        return fmt::format("{}: the port could not be bound (it may have been taken and freed "
+                           "meanwhile); try again",
+                           where);
+    default:
+        return fmt::format("{}: {}", where, std::strerror(error));
+    }
+}
+
 } // namespace
 
 void send_error(httplib::Response& response, const ApiError& error) {
@@ -237,10 +281,7 @@ Result<std::unique_ptr<OpenAiServer>> OpenAiServer::start(std::shared_ptr<const 
         s.port = s.http.bind_to_port(s.options.host, s.options.port) ? s.options.port : -1;
     }
     if (s.port <= 0) {
-        return fail(ErrorCode::io,
-                    fmt::format("could not listen on {}:{}: the port is taken, or the address is "
-                                "not this machine's",
-                                s.options.host, s.options.port));
+        return fail(ErrorCode::io, bind_failure(s.options.host, s.options.port));
     }
     // The library's listen() is compiled into Debian's libcpp-httplib with a backlog of 5; a
     // second listen() on the bound socket only sets the backlog (Linux, BSDs).
@@ -270,10 +311,39 @@ std::string OpenAiServer::url() const {
     return fmt::format("http://{}{}{}:{}/v1", v6 ? "[" : "", host, v6 ? "]" : "", impl_->port);
 }
 
-void OpenAiServer::stop() {
-    if (impl_->stopped.exchange(true)) {
+void OpenAiServer::Impl::track(const std::shared_ptr<GenerationJob>& job) {
+    std::lock_guard lock(jobs_mu);
+    if (stopped) {
+        job->abandon(scheduler);
         return;
     }
+    std::erase_if(jobs, [](const std::weak_ptr<GenerationJob>& j) { return j.expired(); });
+    jobs.push_back(job);
+}
+
+void OpenAiServer::Impl::abandon_all() {
+    std::vector<std::weak_ptr<GenerationJob>> open;
+    {
+        std::lock_guard lock(jobs_mu);
+        open.swap(jobs);
+    }
+    for (const auto& weak : open) {
+        if (auto job = weak.lock()) {
+            job->abandon(scheduler);
+        }
+    }
+}
+
+void OpenAiServer::stop() {
+    {
+        // Under jobs_mu: a job tracked from now on is abandoned as it arrives.
+        std::lock_guard lock(impl_->jobs_mu);
+        if (impl_->stopped.exchange(true)) {
+            return;
+        }
+    }
+    // The handlers wait for their jobs: cancelled, they end at the scheduler's next step.
+    impl_->abandon_all();
     impl_->http.stop();
     if (impl_->listener.joinable()) {
         impl_->listener.join();
@@ -282,7 +352,7 @@ void OpenAiServer::stop() {
 
 ServerStats OpenAiServer::stats() const {
     return {impl_->in_flight.load(), impl_->served.load(), impl_->refused.load(),
-            impl_->disconnected.load()};
+            impl_->disconnected.load(), impl_->tokens.load()};
 }
 
 } // namespace hearth::server

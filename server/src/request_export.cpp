@@ -107,14 +107,28 @@ ExportedRequest hearth_request(const RequestExportInput& input) {
     r.body["model"] = input.model;
     r.body["messages"] = chat_messages(input, "reasoning_content");
     add_openai_sampling(r.body, input, "repeat_penalty", true);
-    std::string start = fmt::format("hearth-cli serve {}", shell_quote(model_file(input)));
-    if (input.context_length > 0) {
-        start += fmt::format(" --ctx {}", input.context_length);
+    if (!input.hearth_url.empty()) {
+        r.command = fmt::format("# Hearth's local server is running at {}{}\n", input.hearth_url,
+                                input.hearth_api_key ? " (its key in $HEARTH_API_KEY)" : "");
+        if (input.hearth_api_key) {
+            r.notes.push_back("The server asks for its API key: export HEARTH_API_KEY=<the key "
+                              "the app showed> before running the command.");
+        }
+        if (!input.template_name.empty()) {
+            r.notes.push_back(fmt::format("The chat uses the template '{}'; the local server "
+                                          "uses the model's own.",
+                                          input.template_name));
+        }
+    } else {
+        std::string start = fmt::format("hearth-cli serve {}", shell_quote(model_file(input)));
+        if (input.context_length > 0) {
+            start += fmt::format(" --ctx {}", input.context_length);
+        }
+        if (!input.template_name.empty()) {
+            start += fmt::format(" --template {}", shell_quote(input.template_name));
+        }
+        r.command = fmt::format("# Start the server: {}\n", start);
     }
-    if (!input.template_name.empty()) {
-        start += fmt::format(" --template {}", shell_quote(input.template_name));
-    }
-    r.command = fmt::format("# Start the server: {}\n", start);
     r.notes.push_back("The context length is the server's, set when it starts (--ctx); a "
                       "request cannot change it.");
     if (input.sampling.repeat_last_n != default_server_sampling().repeat_last_n) {
@@ -227,9 +241,13 @@ ExportedRequest ollama_request(const RequestExportInput& input) {
     return r;
 }
 
-std::string endpoint(RequestTarget target) {
+std::string endpoint(const RequestExportInput& input, RequestTarget target) {
     switch (target) {
     case RequestTarget::hearth:
+        if (!input.hearth_url.empty()) {
+            return input.hearth_url + "/chat/completions";
+        }
+        [[fallthrough]];
     case RequestTarget::llama_server:
         return "http://127.0.0.1:8080/v1/chat/completions";
     case RequestTarget::vllm:
@@ -285,8 +303,13 @@ ExportedRequest export_request(const RequestExportInput& input, RequestTarget ta
     const std::string body = r.body.dump(2, ' ', false, Json::error_handler_t::replace);
     r.body = Json::parse(body); // the body as sent
     r.command = one_line(std::move(r.command));
-    r.command += fmt::format("curl -sS {} \\\n  -H 'Content-Type: application/json' \\\n  -d {}\n",
-                             endpoint(target), shell_quote(body));
+    // The key stays in the environment: a placeholder the shell fills, never the key itself.
+    const std::string auth = target == RequestTarget::hearth && input.hearth_api_key
+                                 ? "  -H \"Authorization: Bearer $HEARTH_API_KEY\" \\\n"
+                                 : "";
+    r.command +=
+        fmt::format("curl -sS {} \\\n  -H 'Content-Type: application/json' \\\n{}  -d {}\n",
+                    endpoint(input, target), auth, shell_quote(body));
     return r;
 }
 

@@ -537,6 +537,73 @@ private slots:
         expect(plain(prompt_of(4, 1, n_vocab)), ErrorCode::cancelled, "shut down");
     }
 
+    // Two slots, the first reserved (the app's chat beside its server): while the worker is
+    // held in the first request's callback, a second plain request queues, a third is refused
+    // (a queue of one), and a reserved one is still taken and goes ahead. Released, the reserved
+    // one runs in its slot beside the first, and the queued plain one waits for the first to
+    // end although the reserved slot is free again by then. Each equals its run alone.
+    void reserved_slot_for_its_owner() {
+        auto m = tiny("llama");
+        QVERIFY(m);
+        const auto n_vocab = static_cast<int32_t>(m->info().n_vocab);
+        SchedulerOptions options = sched_options(2, 128, 1);
+        options.reserved_slots = 1;
+        auto scheduler = Scheduler::create(m, options);
+        QVERIFY2(scheduler, scheduler ? "" : scheduler.error().message.c_str());
+        Scheduler* s = scheduler->get();
+        QCOMPARE(s->metrics().reserved_slots, size_t(1));
+        Recorder recorder(3);
+        std::mutex gate_mu;
+        std::condition_variable gate_cv;
+        bool holding = false;
+        bool release = false;
+        auto hold = [&](size_t n) {
+            if (n == 1) {
+                std::unique_lock lock(gate_mu);
+                holding = true;
+                gate_cv.notify_all();
+                gate_cv.wait(lock, [&] { return release; });
+            }
+        };
+        const Case first{prompt_of(8, 1, n_vocab), greedy(), limit(40)};
+        const Case waiting{prompt_of(9, 2, n_vocab), greedy(), limit(4)};
+        const Case owner{prompt_of(10, 3, n_vocab), greedy(), limit(3)};
+        QVERIFY(s->submit(recorder.request(0, first, s, hold)));
+        {
+            std::unique_lock lock(gate_mu);
+            gate_cv.wait(lock, [&] { return holding; });
+        }
+        QVERIFY(s->submit(recorder.request(1, waiting, s)));
+        auto refused = s->submit(plain(prompt_of(5, 4, n_vocab)));
+        QVERIFY(!refused);
+        QCOMPARE(refused.error().code, ErrorCode::busy);
+        SchedulerRequest mine = recorder.request(2, owner, s);
+        mine.reserved = true;
+        QVERIFY(s->submit(std::move(mine)));
+        QCOMPARE(s->metrics().queue_length, size_t(2));
+        {
+            std::lock_guard lock(gate_mu);
+            release = true;
+        }
+        gate_cv.notify_all();
+        recorder.wait_done(3);
+        const Output a = recorder.get(0);
+        const Output b = recorder.get(1);
+        const Output c = recorder.get(2);
+        QVERIFY(!a.steps.empty() && !b.steps.empty() && !c.steps.empty());
+        QVERIFY2(c.steps.back() < a.steps.back(), "the reserved request did not run beside");
+        QVERIFY2(b.steps.front() > a.steps.back(), "a plain request took the reserved slot");
+        compare(a, alone(m, first, 128), 0);
+        compare(b, alone(m, waiting, 128), 1);
+        compare(c, alone(m, owner, 128), 2);
+
+        // Every slot reserved would leave the others none.
+        options.reserved_slots = 2;
+        auto all_reserved = Scheduler::create(m, options);
+        QVERIFY(!all_reserved);
+        QCOMPARE(all_reserved.error().code, ErrorCode::invalid_argument);
+    }
+
     // Destroying the scheduler with requests running and queued: every request gets its
     // final callback (running: stop `cancelled`; queued: the error `cancelled`), no hang.
     void destroy_with_requests_in_flight() {

@@ -143,6 +143,27 @@ private slots:
         QVERIFY(r.command.starts_with("# "));
     }
 
+    // The app's Local server running: the command targets its URL and reads the key from
+    // $HEARTH_API_KEY as bash runs it; the key itself is never in the text.
+    void runningServerAndItsKey() {
+        RequestExportInput input = hostile_input();
+        input.hearth_url = "http://127.0.0.1:18123/v1";
+        input.hearth_api_key = true;
+        const ExportedRequest r = export_request(input, RequestTarget::hearth);
+        QVERIFY(r.command.starts_with("# Hearth's local server is running at "
+                                      "http://127.0.0.1:18123/v1"));
+        QVERIFY(r.command.find("hearth-cli serve") == std::string::npos);
+        const auto args = curl_arguments("HEARTH_API_KEY=s3cret\n" + r.command);
+        QCOMPARE(args.at(1), std::string("http://127.0.0.1:18123/v1/chat/completions"));
+        QVERIFY(std::ranges::find(args, std::string("Authorization: Bearer s3cret")) != args.end());
+        // The other servers take no key from it, and without one none is sent.
+        const ExportedRequest other = export_request(input, RequestTarget::llama_server);
+        QVERIFY(other.command.find("HEARTH_API_KEY") == std::string::npos);
+        input.hearth_api_key = false;
+        QVERIFY(export_request(input, RequestTarget::hearth).command.find("Authorization") ==
+                std::string::npos);
+    }
+
     // Hearth's body read by the server's own parser gives back the chat's settings.
     void hearthBodyParsesBack() {
         const RequestExportInput input = hostile_input();

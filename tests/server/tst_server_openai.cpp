@@ -203,7 +203,8 @@ private slots:
         Server first({});
         const QString port = first.url().section(':', -1).section('/', 0, 0);
         QVERIFY2(port.toInt() > 0, first.log().constData());
-        expect_cli_error({"serve", default_model_arg(), "--port", port}, "the port is taken");
+        expect_cli_error({"serve", default_model_arg(), "--port", port},
+                         "is in use — choose another");
         QCOMPARE(first.stop(), 0);
     }
 

@@ -44,12 +44,19 @@ struct SchedulerOptions {
     SessionOptions session;     // of every slot (context, cache type, device)
     size_t queue_capacity = 64; // 1..kMaxSchedulerQueue
     uint32_t step_prompt_budget = 512; // prompt tokens per step, 1..kMaxStepPromptBudget
+    // Slots [0, reserved_slots) take only `reserved` requests, and those only them: the app's
+    // chat keeps its slot (and its conversation's cache) while the server's requests fill the
+    // others. Below the slot count; 0: every slot takes every request.
+    size_t reserved_slots = 0;
 };
 
 struct SchedulerRequest {
     std::vector<int32_t> prompt; // the whole conversation so far, as tokens
     SamplingParams sampling;     // its seed and trace (the token inspector) included
     GenerateOptions options;     // max tokens, stop strings
+    // Runs in a reserved slot (any slot when there is none), queued ahead of the others; a full
+    // queue refuses it only past reserved_slots more requests.
+    bool reserved = false;
     // Each generated piece; false stops this request (stop: cancelled). May be empty.
     std::function<bool(const TokenEvent&)> on_token;
     // Once, at the end: the statistics (stop says why it ended: cancelled too) or the error
@@ -70,6 +77,7 @@ struct RequestMetrics {
 
 struct SchedulerMetrics {
     size_t n_slots = 0;
+    size_t reserved_slots = 0; // the first slots, SchedulerOptions::reserved_slots
     size_t slots_busy = 0;
     size_t queue_length = 0;
     uint64_t steps = 0;            // forward steps run

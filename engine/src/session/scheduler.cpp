@@ -93,7 +93,7 @@ struct Scheduler::Impl {
     std::thread worker;
 
     void run();
-    size_t choose_slot(const std::vector<int32_t>& prompt) const;
+    size_t choose_slot(const std::vector<int32_t>& prompt, bool reserved) const;
     void start(size_t slot, Queued queued);
     void complete(size_t slot, const Result<GenerationStats>& result);
     void publish();
@@ -101,12 +101,14 @@ struct Scheduler::Impl {
 };
 
 // The free slot whose cache shares the longest prefix with the prompt (llama-server's
-// choice), the least recently used among equals; kMaxSchedulerSlots when none is free.
-size_t Scheduler::Impl::choose_slot(const std::vector<int32_t>& prompt) const {
+// choice), the least recently used among equals, among the reserved slots for a reserved
+// request and the others otherwise; kMaxSchedulerSlots when none is free.
+size_t Scheduler::Impl::choose_slot(const std::vector<int32_t>& prompt, bool reserved) const {
     size_t best = kMaxSchedulerSlots;
     size_t best_prefix = 0;
+    const size_t n_reserved = options.reserved_slots;
     for (size_t slot = 0; slot < sessions.size(); ++slot) {
-        if (slot_request[slot] != 0) {
+        if (slot_request[slot] != 0 || (n_reserved > 0 && (slot < n_reserved) != reserved)) {
             continue;
         }
         const size_t prefix = common_prefix(sessions[slot].cached_tokens(), prompt);
@@ -190,7 +192,9 @@ void Scheduler::Impl::run() {
                 queue.pop_front();
             }
             while (!queue.empty()) {
-                const size_t slot = choose_slot(queue.front().request.prompt);
+                // Reserved requests queue first: the front waits only for its own kind of slot.
+                const size_t slot =
+                    choose_slot(queue.front().request.prompt, queue.front().request.reserved);
                 if (slot == kMaxSchedulerSlots) {
                     break;
                 }
@@ -253,6 +257,7 @@ void Scheduler::Impl::run() {
 void Scheduler::Impl::publish() {
     SchedulerMetrics m;
     m.n_slots = sessions.size();
+    m.reserved_slots = options.reserved_slots;
     m.steps = steps;
     m.requests_done = requests_done;
     m.tokens_generated = generated_done;
@@ -312,6 +317,11 @@ Result<std::unique_ptr<Scheduler>> Scheduler::create(std::vector<Session> slots,
     if (auto ok = check_options(options); !ok) {
         return std::unexpected(ok.error());
     }
+    if (options.reserved_slots >= slots.size() && options.reserved_slots > 0) {
+        return fail(ErrorCode::invalid_argument,
+                    fmt::format("{} reserved slots of {}: at least one must take every request",
+                                options.reserved_slots, slots.size()));
+    }
     for (const Session& s : slots) {
         if (&s.model() != &slots[0].model() || s.device() != slots[0].device()) {
             return fail(ErrorCode::invalid_argument,
@@ -363,14 +373,22 @@ Result<RequestId> Scheduler::submit(SchedulerRequest request) {
     if (impl_->stopping) {
         return fail(ErrorCode::cancelled, "the scheduler has shut down: it takes no requests");
     }
-    if (impl_->queue.size() >= impl_->options.queue_capacity) {
+    const size_t room =
+        impl_->options.queue_capacity + (request.reserved ? impl_->options.reserved_slots : 0);
+    if (impl_->queue.size() >= room) {
         return fail(ErrorCode::busy,
                     fmt::format("the queue is full ({} requests wait for {} slots): try again "
                                 "later",
                                 impl_->queue.size(), impl_->sessions.size()));
     }
     const RequestId id = impl_->next_id++;
-    impl_->queue.push_back(
+    // A reserved request goes behind the other reserved ones, ahead of the rest.
+    const auto place =
+        request.reserved ? std::ranges::find_if(impl_->queue,
+                                                [](const Queued& q) { return !q.request.reserved; })
+                         : impl_->queue.end();
+    impl_->queue.insert(
+        place,
         {.id = id, .request = std::move(request), .submitted = Clock::now(), .why_dropped = {}});
     impl_->wake.notify_one();
     return id;

@@ -37,6 +37,12 @@ struct RequestExportInput {
     std::optional<int32_t> max_tokens;
     std::vector<std::string> stop;
     int32_t context_length = 0; // tokens; 0 when unknown (no model loaded)
+    // Hearth's server when one runs already (the app's Local server): its base URL
+    // ("http://127.0.0.1:8080/v1"; "": the command says how to start hearth-cli serve), and
+    // whether it asks for a key, which the command reads from $HEARTH_API_KEY (the key itself
+    // never goes into the text).
+    std::string hearth_url;
+    bool hearth_api_key = false;
 };
 
 enum class RequestTarget { hearth, llama_server, vllm, ollama };

@@ -56,14 +56,15 @@ struct ServerStats {
     uint64_t requests_served = 0;      // answered with 2xx
     uint64_t requests_refused = 0;     // answered with 4xx or 5xx
     uint64_t clients_disconnected = 0; // streams whose client went away
+    uint64_t tokens_generated = 0;     // by the server's requests so far, counted as they come
 };
 
 class OpenAiServer {
 public:
     // Checks the options (the bind address needs a key beyond loopback), resolves the chat
     // template, binds the port and starts listening. Fails with invalid_argument (options),
-    // bad_format (the template) or io (the port is taken or cannot be bound: the message says
-    // which address).
+    // bad_format (the template) or io (the port cannot be bound: the message says which and
+    // why, "port 8080 is in use — choose another" for a port another program holds).
     static Result<std::unique_ptr<OpenAiServer>> start(std::shared_ptr<const Model> model,
                                                        Scheduler& scheduler, ServerOptions options);
     ~OpenAiServer(); // stops
@@ -72,8 +73,8 @@ public:
 
     int port() const;
     std::string url() const; // "http://127.0.0.1:8080/v1"
-    // Stops listening, ends open streams (their requests are cancelled) and joins the threads.
-    // Idempotent.
+    // Stops listening, cancels the requests being answered (open streams end, whole replies
+    // come back cut short) and joins the threads. Idempotent.
     void stop();
     ServerStats stats() const;
 
