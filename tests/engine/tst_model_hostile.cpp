@@ -764,6 +764,29 @@ private slots:
         }
     }
 
+    void expert_gate_and_up_scales_are_refused() {
+        // llama.cpp multiplies each expert's gate or up projection by ffn_{gate,up}_exps.scale;
+        // Hearth does not, so a file with one is refused naming it, not run without it.
+        for (const char* name : {"blk.1.ffn_gate_exps.scale", "blk.0.ffn_up_exps.scale"}) {
+            auto records = test::tensor_records(model("qwen3moe"));
+            const auto norm =
+                std::ranges::find(records, "blk.0.attn_q_norm.weight", &test::TensorRecord::name);
+            QVERIFY(norm != records.end());
+            test::TensorRecord scale = *norm; // F32: one factor for each of the 8 experts
+            scale.name = name;
+            scale.dims = {8};
+            scale.data = scale.data.first(8 * sizeof(float));
+            records.push_back(scale);
+            auto loaded =
+                Model::load(with_tensors("qwen3moe", records), {.n_threads = 1, .on_progress = {}});
+            QVERIFY(!loaded);
+            QCOMPARE(loaded.error().code, ErrorCode::unsupported);
+            QVERIFY2(loaded.error().message.find(std::string("tensor '") + name + "'") !=
+                         std::string::npos,
+                     loaded.error().message.c_str());
+        }
+    }
+
     void absent_keys_take_llama_cpps_defaults() {
         // gemma2 without its soft-caps or window: llama.cpp's 50, 30 and 4096; phi3's sliding
         // window (2047 in the file) is ignored, as llama.cpp ignores it.
