@@ -752,6 +752,8 @@ def write_gemma4(spec: dict, path: pathlib.Path, rng: np.random.Generator):
     writer.add_shared_kv_layers(n_shared)
     writer.add_embedding_length_per_layer_input(n_epl)
     writer.add_final_logit_softcapping(30.0)
+    if "moe" in spec:
+        write_gemma4_moe_keys(spec, writer)
     writer.add_tokenizer_model("gpt2")
     writer.add_tokenizer_pre("gpt-2")
     writer.add_token_list(TOKENS_TEXT)
@@ -798,6 +800,8 @@ def write_gemma4(spec: dict, path: pathlib.Path, rng: np.random.Generator):
             w.vector(p + "post_norm.weight", N_EMBD, 1.0, 0.1)
         writer.add_tensor(p + "layer_output_scale.weight",
                           rng.uniform(0.5, 1.0, 1).astype(np.float32))
+        if "moe" in spec:
+            write_gemma4_experts(spec, w, p)
 
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
@@ -818,6 +822,78 @@ GEMMA4_MODELS = [
                "layers 2-3 reading layers 0-1's caches with double-wide feed-forwards, "
                "per-layer embeddings of 8, layer output scales, V norm, logits soft-capped "
                "at 30, F32 matrices"),
+]
+
+
+# --- Gemma 4's mixture-of-experts model (26B-A4B; gemma4.cpp's is_moe_layer): in every layer
+# the dense GeGLU feed-forward (ffn_norm, then post_ffw_norm_1) beside routed GeGLU experts
+# (pre_ffw_norm_2, then post_ffw_norm_2), the two outputs summed before post_ffw_norm. The
+# router reads rmsnorm(residual) / sqrt(n_embd) · ffn_gate_inp.scale; softmax top-k,
+# re-normalised; each expert's output times its ffn_down_exps.scale (HF's per_expert_scale).
+# Written by write_gemma4 with these two helpers.
+def write_gemma4_moe_keys(spec: dict, writer: gguf.GGUFWriter):
+    n_expert, n_used, n_ff_exp = spec["moe"]
+    writer.add_expert_count(n_expert)
+    writer.add_expert_used_count(n_used)
+    writer.add_expert_feed_forward_length(n_ff_exp)
+
+
+def write_gemma4_experts(spec: dict, w: Weights, p: str):
+    """A layer's router (F32, as llama.cpp's quantizer keeps it), its input scale, the three
+    extra norms and the experts: gate and up fused (the converter's ffn_gate_up_exps, from HF's
+    experts.gate_up_proj) or apart, and the per-expert output scales where `down_scale`.
+    The router's weights and input scale are larger than the other matrices' (its input is
+    rmsnorm / sqrt(n_embd)), so that its logits have a std of ~1, as the other models'."""
+    n_expert, _, n_ff_exp = spec["moe"]
+    ewtype = spec.get("expert_wtype")
+    w.matrix(p + "ffn_gate_inp.weight", n_expert, N_EMBD, 1.0, QT.F32)
+    w.vector(p + "ffn_gate_inp.scale", N_EMBD, 1.0, 0.3)
+    w.vector(p + "pre_ffw_norm_2.weight", N_EMBD, 1.0, 0.1)
+    w.vector(p + "post_ffw_norm_1.weight", N_EMBD, 1.0, 0.1)
+    w.vector(p + "post_ffw_norm_2.weight", N_EMBD, 1.0, 0.1)
+    if spec.get("fused_gate_up"):
+        w.experts(p + "ffn_gate_up_exps.weight", n_expert, 2 * n_ff_exp, N_EMBD, 0.15, ewtype)
+    else:
+        w.experts(p + "ffn_gate_exps.weight", n_expert, n_ff_exp, N_EMBD, 0.15, ewtype)
+        w.experts(p + "ffn_up_exps.weight", n_expert, n_ff_exp, N_EMBD, 0.15, ewtype)
+    w.experts(p + "ffn_down_exps.weight", n_expert, N_EMBD, n_ff_exp, 0.2, ewtype)
+    if spec.get("down_scale"):
+        w.writer.add_tensor(p + "ffn_down_exps.scale",
+                            w.rng.uniform(0.5, 1.5, n_expert).astype(np.float32))
+
+
+# After every other list (their seeds stay the same).
+GEMMA4_MOE_MODELS = [
+    # The 26B-A4B's layout: no per-layer embeddings, no shared KV layers, gate and up fused,
+    # per-expert output scales. Bit-exact as one batch: experts 16 wide take the leftover path
+    # of ggml_vec_dot_f32 (fewer than 32 values), which Hearth follows as GCC built it.
+    dict(name="gemma4_moe", arch="gemma4", write=write_gemma4, wtype=QT.F32,
+         sliding=[True, False, True], n_shared=0, n_embd_per_layer=0, n_ff=64,
+         swa_heads=(16, 2), full_heads=(32, 1), sliding_window=8, moe=(8, 2, 16),
+         fused_gate_up=True, down_scale=True, greedy=True, exact_batch=True,
+         about="gemma4 with experts (the 26B-A4B's layout): 8 GeGLU experts of width 16, 2 per "
+               "token, beside the dense GeGLU feed-forward of 64, each with its own norms; the "
+               "router on rmsnorm(residual) / sqrt(n_embd) · ffn_gate_inp.scale, softmax top-k "
+               "re-normalised; ffn_gate_up_exps fused; per-expert output scales; sliding and "
+               "global layers, no per-layer embeddings; F32 matrices"),
+    # The experts with everything else of Gemma 4's: per-layer embeddings, shared KV layers.
+    # As one batch it matches llama.cpp's to 1e-6 of the spread (one position differs). One
+    # token at a time it differs from that reference by 2.3% of the spread: the two engines'
+    # single-token runs agree to 1e-6 of the spread up to position 18, where a last-bit
+    # difference (Hearth multiplies a lone token's F32 rows in tinyBLAS's order, llama.cpp in
+    # vec_dot's, cpu/matmul.cpp) sends one Q8_0 rounding of an expert's input the other way,
+    # and gemma4's unscaled attention and per-layer gating carry the step on. llama.cpp's own
+    # token-by-token run differs from its batch by 1.3% of the spread on this file. Tolerance
+    # 5% (2x), still 30 times below what each expert feature does to the logits: leaving out
+    # the router's input scale, post_ffw_norm_2, or routing from the experts' input moves them
+    # by 2.8-3.3 spreads (1.4 for the output scales, on gemma4_moe).
+    dict(name="gemma4_moe_q8_0", arch="gemma4", write=write_gemma4, wtype=QT.F32,
+         expert_wtype=QT.Q8_0, sliding=[True, False, True, False], n_shared=2,
+         n_embd_per_layer=8, n_ff=32, swa_heads=(16, 2), full_heads=(32, 2), sliding_window=8,
+         moe=(8, 3, 32), greedy=True, tolerance=0.05,
+         about="gemma4 with experts: 8 Q8_0 experts of width 32 (gate and up apart), 3 per "
+               "token, no output scales, with per-layer embeddings of 8 and layers 2-3 reading "
+               "layers 0-1's caches; F32 elsewhere"),
 ]
 
 
@@ -874,7 +950,7 @@ def main() -> int:
         assert old["tokens"] == tokens and old["n_vocab"] == N_VOCAB
         kept = {m["name"]: m for m in old["models"]}
     for i, spec in enumerate(MODELS + LOWBIT_MODELS + HYBRID_MODELS + QWEN35MOE_MODELS
-                                     + GEMMA4_MODELS):
+                                     + GEMMA4_MODELS + GEMMA4_MOE_MODELS):
         if args.only and spec["name"] not in args.only:
             if spec["name"] in kept:
                 index["models"].append(kept[spec["name"]])

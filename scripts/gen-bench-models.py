@@ -8,7 +8,7 @@ scales), so the files cost no quantization time; speed does not depend on the va
 Default output: $HEARTH_BENCH_MODELS or ~/.cache/hearth/bench-models. Names:
 tinyllama-1.1b-{q4_0,q4_k_m,q8_0,mxfp4,iq2_xxs,iq3_s}, llama2-7b-{q4_0,q4_k_m,q8_0,f16},
 llama3-8b-{...}, qwen3moe-3b-a1b-{q4_0,q4_k_m} (mixture of experts), qwen35moe-3b-a1b-q4_0
-(the hybrid with experts).
+(the hybrid with experts), gemma4moe-4b-a2b-q4_0 (Gemma 4's experts beside its dense FFN).
 The vocabulary is SmolLM2's (copied from the default model), resized to the shape's
 vocabulary by padding with unused tokens.
 """
@@ -49,6 +49,18 @@ HYBRID_MOE_SHAPES = {
 # (d_conv, d_state, n_k_heads, n_v_heads, rope sections) of the delta-net layers and the RoPE.
 HYBRID_MOE_LINEAR = {"qwen35moe-3b-a1b": (4, 128, 16, 32, [11, 11, 10, 0])}
 HYBRID_MOE_MIXES = ("q4_0",)
+# gemma4 with experts: Gemma 4 26B-A4B's layer (n_embd 2816, 16 query heads; sliding layers of 8
+# KV heads of 256 over a window of 1024, every 6th layer global with 2 KV heads of 512 and V = K,
+# a quarter of its pairs rotated; a dense GeGLU feed-forward of 2112 beside experts 704 wide, 8
+# routed per token; vocabulary 262,144, tied output) with 12 layers of 32 experts instead of 30
+# of 128: 3.6 B parameters, 2.0 B of them read per token (the tied output head among them).
+GEMMA4_MOE_SHAPES = {
+    # name: (n_embd, n_layer, n_head, (swa head_dim, KV heads), (global head_dim, KV heads),
+    #        n_ff, n_expert, n_used, n_ff_exp, n_vocab, n_ctx, window)
+    "gemma4moe-4b-a2b": (2816, 12, 16, (256, 8), (512, 2), 2112, 32, 8, 704, 262144, 4096,
+                         1024),
+}
+GEMMA4_MOE_MIXES = ("q4_0",)
 # Tensor types per file type: (attention q/k/o, attention v, ffn gate/up, ffn down, embeddings, output)
 MIXES = {
     "q4_0": dict(attn=Q.Q4_0, attn_v=Q.Q4_0, ffn=Q.Q4_0, ffn_down=Q.Q4_0, embd=Q.Q4_0, out=Q.Q6_K, ftype=2),
@@ -288,6 +300,91 @@ def write_hybrid_moe_model(path, shape_name, mix_name, vocab):
     w.close()
 
 
+def write_gemma4_moe_model(path, shape_name, mix_name, vocab):
+    """A gemma4 file with experts, the tensor layout of llama.cpp's gemma4.cpp for the
+    26B-A4B: per-layer head sizes and KV heads, rope_freqs for the global layers, the dense
+    feed-forward and its norms beside the router (and its input scale), the fused gate_up and
+    down experts with their output scales, a layer output scale."""
+    (n_embd, n_layer, n_head, (hd_swa, kv_swa), (hd_full, kv_full), n_ff, n_expert, n_used,
+     n_ff_exp, n_vocab, n_ctx, window) = GEMMA4_MOE_SHAPES[shape_name]
+    sliding = [(il + 1) % 6 != 0 for il in range(n_layer)]
+    mix = MIXES[mix_name]
+    rng = np.random.default_rng(7)
+    w = gguf.GGUFWriter(str(path), arch="gemma4")
+    w.add_name(f"random {shape_name} {mix_name}")
+    w.add_block_count(n_layer)
+    w.add_context_length(n_ctx)
+    w.add_embedding_length(n_embd)
+    w.add_feed_forward_length(n_ff)
+    w.add_head_count(n_head)
+    w.add_head_count_kv([kv_swa if s else kv_full for s in sliding])
+    w.add_key_length(hd_full)
+    w.add_value_length(hd_full)
+    w.add_key_length_swa(hd_swa)
+    w.add_value_length_swa(hd_swa)
+    w.add_rope_dimension_count(hd_full)
+    w.add_rope_dimension_count_swa(hd_swa)
+    w.add_rope_freq_base(1000000.0)
+    w.add_rope_freq_base_swa(10000.0)
+    w.add_layer_norm_rms_eps(1e-6)
+    w.add_sliding_window(window)
+    w.add_sliding_window_pattern(sliding)
+    w.add_shared_kv_layers(0)
+    w.add_embedding_length_per_layer_input(0)
+    w.add_final_logit_softcapping(30.0)
+    w.add_expert_count(n_expert)
+    w.add_expert_used_count(n_used)
+    w.add_expert_feed_forward_length(n_ff_exp)
+    w.add_file_type(mix["ftype"])
+    add_vocab(w, vocab, n_vocab)
+
+    def add(name, qtype, n_rows, n_cols, n_mats=None):
+        data = random_blocks(rng, qtype, n_rows * (n_mats or 1), n_cols)
+        if n_mats:
+            data = data.reshape(n_mats, n_rows, -1)
+        w.add_tensor(name, data, raw_dtype=qtype)
+
+    def add_f32(name, shape, scale, offset=0.0):
+        w.add_tensor(name, (offset + rng.standard_normal(shape, dtype=np.float32) * scale)
+                     .astype(np.float32))
+
+    add("token_embd.weight", mix["embd"], n_vocab, n_embd)
+    add_f32("output_norm.weight", n_embd, 0.0, 1.0)
+    factors = np.full(hd_full // 2, 1e30, dtype=np.float32)
+    factors[: hd_full // 8] = 1.0
+    w.add_tensor("rope_freqs.weight", factors)
+    for il in range(n_layer):
+        p = f"blk.{il}."
+        hd, n_kv = (hd_swa, kv_swa) if sliding[il] else (hd_full, kv_full)
+        add_f32(p + "attn_norm.weight", n_embd, 0.0, 1.0)
+        add(p + "attn_q.weight", mix["attn"], n_head * hd, n_embd)
+        add(p + "attn_k.weight", mix["attn"], n_kv * hd, n_embd)
+        if sliding[il]:
+            add(p + "attn_v.weight", mix["attn_v"], n_kv * hd, n_embd)
+        add(p + "attn_output.weight", mix["attn"], n_embd, n_head * hd)
+        add_f32(p + "attn_q_norm.weight", hd, 0.0, 1.0)
+        add_f32(p + "attn_k_norm.weight", hd, 0.0, 1.0)
+        add_f32(p + "post_attention_norm.weight", n_embd, 0.0, 1.0)
+        add_f32(p + "ffn_norm.weight", n_embd, 0.0, 1.0)
+        add(p + "ffn_gate.weight", mix["ffn"], n_ff, n_embd)
+        add(p + "ffn_up.weight", mix["ffn"], n_ff, n_embd)
+        add(p + "ffn_down.weight", mix["ffn_down"], n_embd, n_ff)
+        add_f32(p + "post_ffw_norm.weight", n_embd, 0.0, 1.0)
+        add_f32(p + "post_ffw_norm_1.weight", n_embd, 0.0, 1.0)
+        add_f32(p + "pre_ffw_norm_2.weight", n_embd, 0.0, 1.0)
+        add_f32(p + "post_ffw_norm_2.weight", n_embd, 0.0, 1.0)
+        add_f32(p + "ffn_gate_inp.weight", (n_expert, n_embd), 0.02)
+        add_f32(p + "ffn_gate_inp.scale", n_embd, 0.0, 1.0)
+        add(p + "ffn_gate_up_exps.weight", mix["ffn"], 2 * n_ff_exp, n_embd, n_expert)
+        add(p + "ffn_down_exps.weight", mix["ffn_down"], n_embd, n_ff_exp, n_expert)
+        add_f32(p + "ffn_down_exps.scale", n_expert, 0.0, 1.0)
+        add_f32(p + "layer_output_scale.weight", 1, 0.0, 1.0)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
 def smollm2_vocab():
     base = os.environ.get("HEARTH_MODELS_DIR") or os.path.join(
         os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"), "hearth", "models")
@@ -314,6 +411,8 @@ def main():
     jobs += [(shape, mix, write_moe_model) for shape in MOE_SHAPES for mix in MOE_MIXES]
     jobs += [(shape, mix, write_hybrid_moe_model) for shape in HYBRID_MOE_SHAPES
              for mix in HYBRID_MOE_MIXES]
+    jobs += [(shape, mix, write_gemma4_moe_model) for shape in GEMMA4_MOE_SHAPES
+             for mix in GEMMA4_MOE_MIXES]
     for shape, mix, writer in jobs:
         name = f"{shape}-{mix}"
         if args.only and name not in args.only:

@@ -8,9 +8,11 @@
 // Q8_0 experts), llama with experts, gpt-oss's engine side (sinks, biases, alternating
 // sliding window, YaRN, its routing and SwiGLU), and qwen35 (gated delta-net layers with a
 // recurrent state between gated attention layers, multi-section RoPE; F32 matrices, on which
-// the two engines agree to ~1e-4 of the spread), and qwen35moe (that hybrid with routed experts
-// and a sigmoid-gated shared expert; F32, and Q8_0 experts). Golden files: tests/data/arch/,
-// made by
+// the two engines agree to ~1e-4 of the spread), qwen35moe (that hybrid with routed experts
+// and a sigmoid-gated shared expert; F32, and Q8_0 experts), and gemma4 (per-layer sizes, shared
+// KV layers, per-layer embeddings) with its mixture-of-experts layers (the 26B-A4B's: experts
+// beside the dense feed-forward; F32, bit-exact as a batch, and Q8_0 experts). Golden files:
+// tests/data/arch/, made by
 //     .venv/bin/python scripts/gen-arch-reference.py
 // Each model's logits at every position of a 32-token input are compared, once run as one
 // batch (Session::evaluate, the prefill path) and once token by token (Session::append, the

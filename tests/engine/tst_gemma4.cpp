@@ -1,6 +1,7 @@
 // gemma4 beyond its logits (tst_architectures): the KV cache and the memory plan sized layer by
 // layer, the shared layers writing no cells of their own, `hearth-cli info`'s arithmetic per
-// kind of layer, and what a sequence does with the cache (rewinding, a Q8_0 cache refused).
+// kind of layer, and what a sequence does with the cache (rewinding, a Q8_0 cache refused);
+// for the mixture-of-experts model (gemma4_moe.gguf), `info`'s experts at their share.
 // On tests/data/arch/gemma4.gguf: layers 0 (sliding, 2 KV heads of 16) and 1 (global, 2 KV
 // heads of 32) keep caches; layers 2 and 3 read theirs.
 #include "cpu/kv_cache.h"
@@ -149,6 +150,35 @@ private slots:
         QCOMPARE(kinds["kinds"][1]["kv_bytes_per_token"].get<double>(), 256.0);
         QCOMPARE(kinds["shared_kv"]["3"].get<uint32_t>(), 1u);
         QCOMPARE(out["memory"]["kv_bytes"].get<uint64_t>(), uint64_t{40 * 384});
+    }
+
+    void cli_info_counts_the_routed_experts() {
+        // tests/data/arch/gemma4_moe.gguf (the 26B-A4B's layout): 3 layers, each with a dense
+        // feed-forward of 64 beside 8 experts of 16 (gate and up fused, F32), 2 per token. An
+        // expert is 3 × 16 × 64 floats; a token reads 2 of the 8 in each layer.
+        const QString path =
+            QString::fromStdString((test::data_dir() / "arch" / "gemma4_moe.gguf").string());
+        const auto text = test::run_cli({"info", path});
+        QVERIFY2(text.exit_code == 0, text.err.constData());
+        QVERIFY2(text.out.contains("feed-forward size      64\n"), text.out.constData());
+        QVERIFY2(text.out.contains("experts                8 per layer, 2 routed per token, 16 "
+                                   "wide; 288.00 KiB of weights (72.00 KiB a token)"),
+                 text.out.constData());
+        QVERIFY2(text.out.contains("(the experts at 2 of 8)"), text.out.constData());
+        const auto json = test::run_cli({"info", path, "--json"});
+        QVERIFY2(json.exit_code == 0, json.err.constData());
+        const auto out = nlohmann::json::parse(json.out.toStdString());
+        constexpr uint64_t kExpertBytes = 3 * 16 * 64 * 4;
+        QCOMPARE(out["experts"]["bytes"].get<uint64_t>(), 3 * 8 * kExpertBytes);
+        // The dense parts are read whole, the experts at 2 of 8.
+        const auto active = out["active_weight_bytes"].get<uint64_t>();
+        auto model = Model::load(test::data_dir() / "arch" / "gemma4_moe.gguf",
+                                 {.n_threads = 1, .on_progress = {}});
+        QVERIFY(model);
+        const ModelInfo& info = (*model)->info();
+        QCOMPARE(active, info.active_weight_bytes);
+        QVERIFY(active + 3 * 6 * kExpertBytes <= info.weights_bytes);
+        QVERIFY(active + 3 * 6 * kExpertBytes > info.weights_bytes - info.weights_bytes / 10);
     }
 };
 

@@ -71,10 +71,17 @@ struct KeyEdit {
 };
 
 // Tensors a model may leave out alone (the Q, K and V biases only go together; gemma4's V is
-// then K's projection and its layer output scale 1).
+// then K's projection and its layer output scale 1; the experts' output scales then 1).
 bool optional_tensor(const std::string& name) {
     return name == "output.weight" || name == "rope_freqs.weight" ||
-           name == "blk.0.attn_v.weight" || name == "blk.0.layer_output_scale.weight";
+           name == "blk.0.attn_v.weight" || name == "blk.0.layer_output_scale.weight" ||
+           name == "blk.0.ffn_down_exps.scale";
+}
+
+// The tensor a missing one is reported as: without the fused gate_up experts the loader looks
+// for the separate pair, and names the first.
+std::string reported_missing(const std::string& name) {
+    return name == "blk.0.ffn_gate_up_exps.weight" ? "blk.0.ffn_gate_exps.weight" : name;
 }
 
 // A tensor's bytes with the first float32 set to `value`, kept alive for the writer.
@@ -144,10 +151,10 @@ class TestModelHostile : public QObject {
 private slots:
     void initTestCase() {
         QVERIFY(m_dir.isValid());
-        for (const char* name : {"llama", "llama_yarn", "llama_rope_freqs", "qwen2", "qwen3",
-                                 "gemma3", "phi3_long", "gemma2", "smollm3", "mistral3", "qwen3moe",
-                                 "llama_moe", "gpt_oss", "qwen35", "qwen35moe",
-                                 "gemma4"}) {
+        for (const char* name :
+             {"llama", "llama_yarn", "llama_rope_freqs", "qwen2", "qwen3", "gemma3", "phi3_long",
+              "gemma2", "smollm3", "mistral3", "qwen3moe", "llama_moe", "gpt_oss", "qwen35",
+              "qwen35moe", "gemma4", "gemma4_moe"}) {
             auto file = GgufFile::open(test::data_dir() / "arch" / (std::string(name) + ".gguf"));
             QVERIFY2(file, file ? "" : file.error().message.c_str());
             m_models.emplace(name, std::move(*file));
@@ -471,6 +478,34 @@ private slots:
             "tensor 'blk.0.inp_gate.weight' has shape", false);
         row("gemma4 experts", "gemma4", "gemma4.expert_count", u32(8), "gemma4.expert_used_count",
             true);
+        // gemma4 with experts (8 of width 16, 2 per token, gate and up fused).
+        row("gemma4_moe expert_count 10^9", "gemma4_moe", "gemma4.expert_count", u32(1'000'000'000),
+            "gemma4.expert_count", true);
+        row("gemma4_moe expert_count 2^32 + 8 (u64)", "gemma4_moe", "gemma4.expert_count",
+            u64((1ull << 32) + 8), "gemma4.expert_count", true);
+        row("gemma4_moe expert_count 0", "gemma4_moe", "gemma4.expert_count", u32(0),
+            "gemma4.expert_used_count must be from 1 to gemma4.expert_count (0)", true);
+        row("gemma4_moe expert_count missing", "gemma4_moe", "gemma4.expert_count", std::nullopt,
+            "gemma4.expert_used_count must be from 1 to gemma4.expert_count (0)", true);
+        row("gemma4_moe expert_count 16 of 8 experts", "gemma4_moe", "gemma4.expert_count", u32(16),
+            "tensor 'blk.0.ffn_gate_inp.weight' has shape [64, 8], expected [64, 16]", false);
+        row("gemma4_moe expert_used_count 9 of 8", "gemma4_moe", "gemma4.expert_used_count", u32(9),
+            "gemma4.expert_used_count must be from 1 to gemma4.expert_count (8)", true);
+        row("gemma4_moe expert_used_count 65", "gemma4_moe", "gemma4.expert_used_count", u32(65),
+            "gemma4.expert_used_count is 65, over the limit of 64", true);
+        row("gemma4_moe expert_used_count as a string", "gemma4_moe", "gemma4.expert_used_count",
+            str("2"), "gemma4.expert_used_count", true);
+        row("gemma4_moe expert_feed_forward_length 2^30", "gemma4_moe",
+            "gemma4.expert_feed_forward_length", u32(1u << 30), "gemma4.expert_feed_forward_length",
+            true);
+        // No fallback to feed_forward_length (the dense FFN's width), as in llama.cpp.
+        row("gemma4_moe expert_feed_forward_length missing", "gemma4_moe",
+            "gemma4.expert_feed_forward_length", std::nullopt,
+            "gemma4.expert_feed_forward_length is missing or 0", false);
+        row("gemma4_moe expert_feed_forward_length 32 of 16", "gemma4_moe",
+            "gemma4.expert_feed_forward_length", u32(32),
+            "tensor 'blk.0.ffn_gate_up_exps.weight' has shape [64, 32, 8], expected [64, 64, 8]",
+            false);
     }
 
     void bad_hyper_parameter() {
@@ -620,7 +655,7 @@ private slots:
         if (!optional_tensor(name)) {
             records.erase(records.begin() + (target - records.begin()));
             expect_load_error(with_tensors(base.toStdString(), records),
-                              "tensor '" + name + "' is missing");
+                              "tensor '" + reported_missing(name) + "' is missing");
         }
     }
 
@@ -699,9 +734,9 @@ private slots:
                  loaded.error().message.c_str());
     }
 
-    void gemma4_experts_are_refused() {
-        // Gemma 4 26B-A4B's routed experts (ffn_gate_inp and the expert tensors) are not run
-        // yet: a file with a router is refused naming it, not run as a dense model.
+    void gemma4_router_needs_an_expert_count() {
+        // A router in a gemma4 file that counts no experts is refused naming it, not run as a
+        // dense model without its experts.
         auto records = test::tensor_records(model("gemma4"));
         const auto gate =
             std::ranges::find(records, "blk.0.inp_gate.weight", &test::TensorRecord::name);
@@ -709,12 +744,47 @@ private slots:
         test::TensorRecord router = *gate;
         router.name = "blk.0.ffn_gate_inp.weight";
         records.push_back(router);
-        auto loaded =
-            Model::load(with_tensors("gemma4", records), {.n_threads = 1, .on_progress = {}});
-        QVERIFY(!loaded);
-        QCOMPARE(loaded.error().code, ErrorCode::unsupported);
-        QVERIFY2(loaded.error().message.find("blk.0.ffn_gate_inp.weight") != std::string::npos,
-                 loaded.error().message.c_str());
+        expect_load_error(with_tensors("gemma4", records),
+                          "tensor 'blk.0.ffn_gate_inp.weight' routes to experts, but "
+                          "gemma4.expert_count is missing or 0");
+    }
+
+    void expert_output_scales_are_finite() {
+        // ffn_down_exps.scale multiplies each expert's output: NaN or infinite is refused.
+        for (float bad :
+             {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+            auto records = test::tensor_records(model("gemma4_moe"));
+            auto target =
+                std::ranges::find(records, "blk.1.ffn_down_exps.scale", &test::TensorRecord::name);
+            QVERIFY(target != records.end());
+            std::vector<uint8_t> storage;
+            target->data = with_first_float(target->data, bad, storage);
+            expect_load_error(with_tensors("gemma4_moe", records),
+                              "tensor 'blk.1.ffn_down_exps.scale' must hold finite factors");
+        }
+    }
+
+    void expert_gate_and_up_scales_are_refused() {
+        // llama.cpp multiplies each expert's gate or up projection by ffn_{gate,up}_exps.scale;
+        // Hearth does not, so a file with one is refused naming it, not run without it.
+        for (const char* name : {"blk.1.ffn_gate_exps.scale", "blk.0.ffn_up_exps.scale"}) {
+            auto records = test::tensor_records(model("qwen3moe"));
+            const auto norm =
+                std::ranges::find(records, "blk.0.attn_q_norm.weight", &test::TensorRecord::name);
+            QVERIFY(norm != records.end());
+            test::TensorRecord scale = *norm; // F32: one factor for each of the 8 experts
+            scale.name = name;
+            scale.dims = {8};
+            scale.data = scale.data.first(8 * sizeof(float));
+            records.push_back(scale);
+            auto loaded =
+                Model::load(with_tensors("qwen3moe", records), {.n_threads = 1, .on_progress = {}});
+            QVERIFY(!loaded);
+            QCOMPARE(loaded.error().code, ErrorCode::unsupported);
+            QVERIFY2(loaded.error().message.find(std::string("tensor '") + name + "'") !=
+                         std::string::npos,
+                     loaded.error().message.c_str());
+        }
     }
 
     void absent_keys_take_llama_cpps_defaults() {

@@ -43,18 +43,24 @@ uint64_t matrix_bytes(const cpu::WeightMatrix& w) {
 
 // What one decoded token multiplies with, from the bound weights: the layers' attention
 // matrices and routers (or dense feed-forward), qwen35moe's delta-net matrices and shared
-// expert, the output head, one embedding row; the experts apart. The delta-net's convolution
-// taps are converted to float32 at load but, as a 2-D tensor of the file, counted at their
-// (float32) size in the file.
+// expert, gemma4's dense feed-forward beside its experts and per-layer embedding matrices (one
+// row of its table), the output head, one embedding row; the experts apart. The delta-net's
+// convolution taps are converted to float32 at load but, as a 2-D tensor of the file, counted
+// at their (float32) size in the file. gemma4's V, where it is K's projection, is not a tensor.
 uint64_t dense_bytes_per_token(const Model::Impl& m) {
     uint64_t bytes = matrix_bytes(m.output) + m.token_embd.row_bytes;
+    if (m.gemma4.token_embd.data) {
+        bytes += m.gemma4.token_embd.row_bytes + matrix_bytes(m.gemma4.model_proj);
+    }
     for (const LayerWeights& L : m.layers) {
         const ExpertWeights& e = L.experts;
         const cpu::DeltaNetWeights& d = L.delta;
-        for (const auto* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down, &e.router,
-                              &e.shared_gate_inp, &e.shared_gate, &e.shared_up, &e.shared_down,
-                              &d.w_qkv, &d.w_z, &d.w_beta, &d.w_alpha, &d.w_out}) {
-            bytes += w->data ? matrix_bytes(*w) : 0;
+        for (const auto* w :
+             {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down, &e.router,
+              &e.shared_gate_inp, &e.shared_gate, &e.shared_up, &e.shared_down, &d.w_qkv, &d.w_z,
+              &d.w_beta, &d.w_alpha, &d.w_out, &L.ple_gate, &L.ple_proj}) {
+            const bool v_is_k = w == &L.wv && L.v_from_k;
+            bytes += w->data && !v_is_k ? matrix_bytes(*w) : 0;
         }
         bytes += d.conv.size() * sizeof(float);
     }
@@ -147,8 +153,8 @@ private slots:
     }
 
     void decode_reads_only_the_routed_experts() {
-        for (const char* name :
-             {"qwen3moe", "qwen3moe_q8_0", "gpt_oss", "llama_moe", "qwen35moe", "qwen35moe_q8_0"}) {
+        for (const char* name : {"qwen3moe", "qwen3moe_q8_0", "gpt_oss", "llama_moe", "qwen35moe",
+                                 "qwen35moe_q8_0", "gemma4_moe", "gemma4_moe_q8_0"}) {
             auto model = Model::load(arch_model(name), {.n_threads = 2, .on_progress = {}});
             QVERIFY2(model, model ? "" : model.error().message.c_str());
             const ModelInfo& info = (*model)->info();

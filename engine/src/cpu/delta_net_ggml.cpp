@@ -26,7 +26,26 @@ float vec_dot_f32(int64_t n, const float* x, const float* y) {
     const __m128 t0 = _mm_add_ps(_mm256_castps256_ps128(sum[0]), _mm256_extractf128_ps(sum[0], 1));
     const __m128 t1 = _mm_hadd_ps(t0, t0);
     float sumf = _mm_cvtss_f32(_mm_hadd_ps(t1, t1));
-    for (int64_t i = np; i < n; ++i) {
+    // The leftovers as GCC compiles ggml's `sumf += x[i]*y[i]` loop in the reference build:
+    // vectorised over groups of 8, then one of 4, the products rounded before the in-order
+    // adds; the last 0-3 in its scalar epilogue, contracted to FMA. (Stored products, so that
+    // this compiler cannot fuse them into the adds.)
+    alignas(32) float products[8];
+    int64_t i = np;
+    for (; n - i >= 8; i += 8) {
+        _mm256_store_ps(products, _mm256_mul_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+        for (float product : products) {
+            sumf += product;
+        }
+    }
+    if (n - i >= 4) {
+        _mm_store_ps(products, _mm_mul_ps(_mm_loadu_ps(x + i), _mm_loadu_ps(y + i)));
+        for (int k = 0; k < 4; ++k) {
+            sumf += products[k];
+        }
+        i += 4;
+    }
+    for (; i < n; ++i) {
         sumf = std::fma(x[i], y[i], sumf);
     }
     return sumf;

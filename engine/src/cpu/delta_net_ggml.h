@@ -9,7 +9,8 @@
 namespace hearth::cpu::ggml {
 
 // ggml_vec_dot_f32: four 8-lane FMA accumulators over 32-element steps, reduced as
-// GGML_F32x8_REDUCE, then the leftovers added one by one with FMA, in float.
+// GGML_F32x8_REDUCE, then the leftovers added one by one in float, as GCC compiled them in the
+// reference build (products of groups of 8 and 4 rounded first, the last 0-3 with FMA).
 float vec_dot_f32(int64_t n, const float* x, const float* y);
 
 // ggml_vec_mad_f32: y[i] = fma(x[i], v, y[i]).

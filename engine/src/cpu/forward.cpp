@@ -389,7 +389,6 @@ void Forward::run_layers(std::span<const BatchToken> batch, uint32_t first_layer
 
     for (uint32_t il = first_layer; il < last_layer; ++il) {
         const LayerWeights& L = m_.layers[il];
-        const int64_t n_ff = L.w_gate.n_rows; // gemma4's differ by layer
         if (info.is_recurrent(il)) {
             delta_net_block(il, batch);
         } else if (m_.arch.gemma4_layers) {
@@ -397,13 +396,12 @@ void Forward::run_layers(std::span<const BatchToken> batch, uint32_t first_layer
         } else {
             attention_block(il, batch);
         }
-        if (!L.experts.empty()) {
+        if (m_.arch.gemma4_layers && !L.experts.empty()) {
+            gemma4_experts_block(il, n);
+        } else if (!L.experts.empty()) {
             moe_.run(info, m_.arch, L.experts, h_.data(), nt, out_.data(), pool);
         } else {
-            matmul(L.w_gate, h_.data(), nt, n_embd, gate_.data(), n_ff, scratch_.data(), pool);
-            matmul(L.w_up, h_.data(), nt, n_embd, up_.data(), n_ff, scratch_.data(), pool);
-            gated_activation(m_.arch.activation, gate_.data(), up_.data(), n, n_ff);
-            matmul(L.w_down, gate_.data(), nt, n_ff, out_.data(), n_embd, scratch_.data(), pool);
+            dense_feed_forward(L, n);
         }
         for (size_t t = 0; t < n; ++t) {
             float* x = x_.data() + t * n_embd;
@@ -419,6 +417,17 @@ void Forward::run_layers(std::span<const BatchToken> batch, uint32_t first_layer
             gemma4_layer_output(il, n);
         }
     }
+}
+
+void Forward::dense_feed_forward(const LayerWeights& L, size_t n) {
+    const int64_t n_embd = m_.info.n_embd;
+    const int64_t n_ff = L.w_gate.n_rows; // gemma4's differ by layer
+    const auto nt = static_cast<int64_t>(n);
+    ThreadPool& pool = *m_.pool;
+    matmul(L.w_gate, h_.data(), nt, n_embd, gate_.data(), n_ff, scratch_.data(), pool);
+    matmul(L.w_up, h_.data(), nt, n_embd, up_.data(), n_ff, scratch_.data(), pool);
+    gated_activation(m_.arch.activation, gate_.data(), up_.data(), n, n_ff);
+    matmul(L.w_down, gate_.data(), nt, n_ff, out_.data(), n_embd, scratch_.data(), pool);
 }
 
 // A gated delta-net layer: its recurrent token mixer in place of attention.

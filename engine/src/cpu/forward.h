@@ -15,6 +15,10 @@
 #include <span>
 #include <vector>
 
+namespace hearth {
+struct LayerWeights;
+}
+
 namespace hearth::cpu {
 
 // Which attention kernels a token uses. llama.cpp picks them by the size of the batch the
@@ -99,6 +103,8 @@ private:
     void delta_net_block(uint32_t layer, std::span<const BatchToken> batch);
     // x += out_ (post-normed where the architecture has it); h_ = rmsnorm(x) · ffn_norm.
     void add_mixer_output(uint32_t layer, size_t n_tokens);
+    // out_ = W_down (act(W_gate h_) ⊙ W_up h_): the layer's dense feed-forward.
+    void dense_feed_forward(const ::hearth::LayerWeights& layer, size_t n_tokens);
     void ensure_capacity(size_t n_tokens);
     // gemma4 (cpu/gemma4_layer.cpp): the batch's per-layer embedding inputs, from x_ (the
     // scaled embeddings); a layer's attention at its own sizes (attention_block's contract);
@@ -106,6 +112,9 @@ private:
     Result<void> gemma4_per_layer_inputs(std::span<const BatchToken> batch);
     void gemma4_attention_block(uint32_t layer, std::span<const BatchToken> batch);
     void gemma4_layer_output(uint32_t layer, size_t n_tokens);
+    // gemma4's expert layers (cpu/gemma4_experts.cpp): out_ = the normed dense feed-forward of
+    // h_ plus the normed routed experts of x_ (the residual after attention).
+    void gemma4_experts_block(uint32_t layer, size_t n_tokens);
 
     const ::hearth::Model::Impl& m_;
     size_t capacity_ = 0;
@@ -121,6 +130,9 @@ private:
     // gemma4: per-layer inputs (n_layer, n_tokens, n_embd_per_layer), their projection and
     // looked-up rows (n_tokens, n_layer × n_embd_per_layer), a layer's gated input.
     std::vector<float> ple_inputs_, ple_projected_, ple_gate_;
+    // gemma4's expert layers: the experts' input, the router's input and the experts' output,
+    // (n_tokens, n_embd) each.
+    std::vector<float> experts_in_, router_in_, experts_out_;
 };
 
 } // namespace hearth::cpu

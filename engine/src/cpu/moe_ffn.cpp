@@ -49,6 +49,18 @@ void add_bias(float* x, const std::vector<float>& bias, int e, int64_t width) {
     }
 }
 
+// x *= the scale of expert e, when the model has per-expert scales (llama.cpp's ggml_mul of
+// the mul_mat_id result by the scales it gathered, before any bias).
+void scale_row(float* x, const std::vector<float>& scales, int e, int64_t width) {
+    if (scales.empty()) {
+        return;
+    }
+    const float scale = scales[static_cast<size_t>(e)];
+    for (int64_t i = 0; i < width; ++i) {
+        x[i] *= scale;
+    }
+}
+
 } // namespace
 
 void route_token(Routing routing, float* logits, int n_expert, int n_used, int32_t* selected,
@@ -105,7 +117,8 @@ void MoeFeedForward::ensure_capacity(const ModelInfo& info, const ExpertWeights&
 }
 
 void MoeFeedForward::run(const ModelInfo& info, const ArchTraits& arch, const ExpertWeights& w,
-                         const float* h, int64_t n_tokens, float* out, ThreadPool& pool) {
+                         const float* h, int64_t n_tokens, float* out, ThreadPool& pool,
+                         const float* router_input) {
     ensure_capacity(info, w, n_tokens);
     const int n_expert = static_cast<int>(info.n_expert);
     const int n_used = static_cast<int>(info.n_expert_used);
@@ -113,7 +126,8 @@ void MoeFeedForward::run(const ModelInfo& info, const ArchTraits& arch, const Ex
     const int64_t n_ff = info.n_ff_exp;
     const auto n = static_cast<size_t>(n_tokens);
 
-    matmul(w.router, h, n_tokens, n_embd, probs_.data(), n_expert, scratch_.data(), pool);
+    matmul(w.router, router_input ? router_input : h, n_tokens, n_embd, probs_.data(), n_expert,
+           scratch_.data(), pool);
     for (size_t t = 0; t < n; ++t) {
         float* logits = probs_.data() + t * n_expert;
         add_bias(logits, w.router_bias, 0, n_expert);
@@ -161,6 +175,7 @@ void MoeFeedForward::run(const ModelInfo& info, const ArchTraits& arch, const Ex
         matmul(w.down[e], gate_.data(), rows, n_ff, y, n_embd, scratch_.data(), pool,
                MatmulOp::mul_mat_id);
         for (int64_t r = 0; r < rows; ++r) {
+            scale_row(y + r * n_embd, w.down_scale, e, n_embd);
             add_bias(y + r * n_embd, w.down_bias, e, n_embd);
         }
         if (rows > 1) {

@@ -8,6 +8,9 @@
 //   w_s = p_s / max(Σ_S p, 2^-14)                (the top-k weights re-normalised)
 //   y = Σ_{s ∈ S, in order} w_s · W_down,s (silu(W_gate,s h) ⊙ W_up,s h)
 //
+// Gemma 4 routes from an input of its own (r, not h) and scales each expert's down projection
+// by a factor of the file's (c_s, ffn_down_exps.scale): w_s · (c_s · W_down,s (...)), GeGLU.
+//
 // qwen35moe adds a shared expert every token goes through, gated per token (moe_shared_expert.cpp):
 //
 //   y += sigmoid(w_gate_inp · h) · W_down,sh (silu(W_gate,sh h) ⊙ W_up,sh h)
@@ -48,9 +51,10 @@ void route_token(Routing routing, float* logits, int n_expert, int n_used, int32
 class MoeFeedForward {
 public:
     // out[t] = the routed feed-forward of h[t] for the n_tokens rows of h, each n_embd wide
-    // (rows contiguous). Weights and hyper-parameters were checked at load.
+    // (rows contiguous), routed by the router's logits of router_input[t] (gemma4), or of h[t]
+    // when it is null. Weights and hyper-parameters were checked at load.
     void run(const ModelInfo& info, const ArchTraits& arch, const ExpertWeights& w, const float* h,
-             int64_t n_tokens, float* out, ThreadPool& pool);
+             int64_t n_tokens, float* out, ThreadPool& pool, const float* router_input = nullptr);
 
     const MoeTraffic& traffic() const { return traffic_; }
 

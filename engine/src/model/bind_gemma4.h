@@ -1,7 +1,7 @@
 // Binding gemma4's tensors (llama.cpp's llama_model_gemma4::load_arch_tensors): each layer at
 // its own sizes (ModelInfo::layer_shapes), a layer reading an earlier layer's cache without K
-// and V of its own, V optional (K's projection then), the per-layer embeddings. Generic over
-// model.cpp's Binder, as bind_dense.h.
+// and V of its own, V optional (K's projection then), the per-layer embeddings, the routed
+// experts of the mixture-of-experts model. Generic over model.cpp's Binder, as bind_dense.h.
 #pragma once
 
 #include "model/bind_dense.h"
@@ -45,17 +45,42 @@ inline Result<void> bind_attention(LayerWeights& layer, DenseBinder auto& bind,
     return assign_to(layer.wv, bind.matrix(p + "attn_v.weight", info.n_embd, kv_width));
 }
 
+// The routed experts beside the dense feed-forward (Gemma 4 26B-A4B), in every layer when
+// the file counts experts (its enable_moe_block is the whole model's): the router, its input
+// scale, the experts (gate and up fused or apart, the optional per-expert output scale) and
+// the three extra norms. A router in a file without an expert count is refused, naming it.
+inline Result<void> bind_experts_block(Model::Impl& m, DenseBinder auto& bind, const std::string& p,
+                                       LayerWeights& layer) {
+    const ModelInfo& info = m.info;
+    if (info.n_expert == 0) {
+        if (bind.find(p + "ffn_gate_inp.weight")) {
+            return fail(ErrorCode::bad_format,
+                        fmt::format("tensor '{}ffn_gate_inp.weight' routes to experts, but "
+                                    "{}.expert_count is missing or 0",
+                                    p, info.architecture));
+        }
+        return {};
+    }
+    Result<void> steps[] = {
+        assign_to(layer.experts, bind_experts(m.file, info, p, false, false)),
+        assign_to(layer.router_input_scale, bind.vector(p + "ffn_gate_inp.scale", info.n_embd)),
+        assign_to(layer.ffn_post_norm_1, bind.vector(p + "post_ffw_norm_1.weight", info.n_embd)),
+        assign_to(layer.ffn_pre_norm_2, bind.vector(p + "pre_ffw_norm_2.weight", info.n_embd)),
+        assign_to(layer.ffn_post_norm_2, bind.vector(p + "post_ffw_norm_2.weight", info.n_embd)),
+    };
+    for (auto& step : steps) {
+        if (!step) {
+            return step;
+        }
+    }
+    return {};
+}
+
 inline Result<void> bind_layer(Model::Impl& m, DenseBinder auto& bind, uint32_t il) {
     const ModelInfo& info = m.info;
     const LayerShape& shape = info.layer_shapes[il];
     LayerWeights& layer = m.layers[il];
     const std::string p = fmt::format("blk.{}.", il);
-    if (bind.find(p + "ffn_gate_inp.weight")) {
-        return fail(ErrorCode::unsupported,
-                    fmt::format("tensor '{}ffn_gate_inp.weight': gemma4's mixture-of-experts "
-                                "layers (Gemma 4 26B-A4B) are not supported yet",
-                                p));
-    }
     const bool owns_kv = shape.kv_layer == il;
     const uint64_t n_epl = info.n_embd_per_layer;
     Result<void> steps[] = {
@@ -77,6 +102,7 @@ inline Result<void> bind_layer(Model::Impl& m, DenseBinder auto& bind, uint32_t 
               : Result<void>{},
         n_epl ? assign_to(layer.ple_post_norm, bind.vector(p + "post_norm.weight", info.n_embd))
               : Result<void>{},
+        bind_experts_block(m, bind, p, layer),
     };
     for (auto& step : steps) {
         if (!step) {

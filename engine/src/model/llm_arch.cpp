@@ -71,7 +71,8 @@ constexpr std::array kArchitectures{
                .hybrid_delta_net = true,
                .shared_expert = true},
     // Issue 17's Gemma 4 (src/models/gemma4.cpp); its files carry the sliding layers as a
-    // per-layer array, so the period is only the shape of the published models (4 + 1).
+    // per-layer array, so the period is only the shape of the published models (4 + 1). The
+    // 26B-A4B routes to experts (GeGLU, softmax top-k re-normalised) beside the dense FFN.
     ArchTraits{.name = "gemma4",
                .rope = RopeLayout::neox,
                .activation = FfnActivation::gelu_tanh,
@@ -79,6 +80,7 @@ constexpr std::array kArchitectures{
                .post_norms = true,
                .embed_scale = true,
                .swa_period = 5,
+               .experts = Experts::optional,
                .gemma4_layers = true},
 };
 

@@ -22,7 +22,7 @@ enum class FfnActivation {
 // Whether the feed-forward blocks route tokens to experts (ffn_gate_inp, ffn_*_exps).
 enum class Experts {
     none,     // dense feed-forward; an expert count in the file is not used
-    optional, // llama: experts when {arch}.expert_count > 0 (Mixtral), else dense
+    optional, // llama, gemma4: experts when {arch}.expert_count > 0 (Mixtral, 26B-A4B)
     required, // qwen3moe, gpt-oss: every layer routes
 };
 

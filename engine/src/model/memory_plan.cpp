@@ -75,6 +75,8 @@ MemoryPlan plan_memory(const ModelInfo& info, const MemoryPlanOptions& options) 
                      uint64_t{info.n_expert_used} * info.n_embd;
         // qwen35moe's shared expert: its gate and up, its output and its gate's weight.
         per_token += info.n_ff_shexp > 0 ? 2ull * info.n_ff_shexp + info.n_embd + 1 : 0;
+        // gemma4's experts beside its dense FFN: their input, the router's and their output.
+        per_token += info.layer_shapes.empty() ? 0 : 3ull * info.n_embd;
     }
     const uint64_t scores = static_cast<uint64_t>(info.n_head) * plan.n_ctx;
     plan.scratch_bytes =

@@ -43,6 +43,10 @@ struct LayerWeights {
     float out_scale = 1.0f;
     cpu::WeightMatrix ple_gate, ple_proj;
     std::vector<float> ple_post_norm;
+    // gemma4's expert layers (`experts` beside the dense feed-forward): the dense output's norm
+    // (post_ffw_norm_1), the experts' input and output norms (pre_ffw_norm_2, post_ffw_norm_2)
+    // and the router input's scale (ffn_gate_inp.scale), each (n_embd).
+    std::vector<float> ffn_post_norm_1, ffn_pre_norm_2, ffn_post_norm_2, router_input_scale;
 };
 
 // gemma4's per-layer embeddings (absent when n_embd_per_layer is 0): a token's row of

@@ -126,8 +126,9 @@ private:
 // Mixture of experts: the expert count, how many each token uses (at least one, at most the
 // count) and each expert's width. Without expert_feed_forward_length an expert is as wide as
 // llama.cpp makes it: feed_forward_length / expert_used_count for qwen3moe and qwen35moe,
-// feed_forward_length for llama (Mixtral). qwen35moe's shared expert is
-// expert_shared_feed_forward_length wide, else feed_forward_length.
+// feed_forward_length for llama (Mixtral), none for gemma4 (its FFN beside the experts is
+// feed_forward_length wide). qwen35moe's shared expert is expert_shared_feed_forward_length
+// wide, else feed_forward_length.
 void read_experts(KeyReader& keys, ModelInfo& info) {
     keys.count("expert_count", info.n_expert, 0, kMaxExperts, false);
     keys.count("expert_used_count", info.n_expert_used, 0, kMaxExperts, false);
@@ -156,7 +157,7 @@ void read_experts(KeyReader& keys, ModelInfo& info) {
                                     info.n_expert, info.n_expert_used)});
         return;
     }
-    if (info.n_expert > 0 && info.n_ff_exp == 0) {
+    if (info.n_expert > 0 && info.n_ff_exp == 0 && info.architecture != "gemma4") {
         info.n_ff_exp = info.architecture == "qwen3moe" || qwen35moe
                             ? info.n_ff / info.n_expert_used
                             : info.n_ff;

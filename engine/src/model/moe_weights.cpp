@@ -4,6 +4,8 @@
 
 #include "hearth/tensor_type.h"
 
+#include <algorithm>
+#include <cmath>
 #include <fmt/format.h>
 #include <tuple>
 
@@ -174,6 +176,26 @@ Result<void> bind_biases(const GgufFile& file, const ModelInfo& info, const std:
     return {};
 }
 
+// ffn_down_exps.scale, when the file has it: one finite factor per expert, multiplying that
+// expert's down projection (llama.cpp's build_lora_mm_id with a scale).
+Result<void> bind_down_scale(const GgufFile& file, const ModelInfo& info, const std::string& prefix,
+                             ExpertWeights& experts) {
+    const std::string name = prefix + "ffn_down_exps.scale";
+    if (!file.find_tensor(name)) {
+        return {};
+    }
+    auto scale = read_bias(file, name, {info.n_expert});
+    if (!scale) {
+        return std::unexpected(scale.error());
+    }
+    if (!std::ranges::all_of(*scale, [](float s) { return std::isfinite(s); })) {
+        return fail(ErrorCode::bad_format,
+                    fmt::format("tensor '{}' must hold finite factors", name));
+    }
+    experts.down_scale = std::move(*scale);
+    return {};
+}
+
 } // namespace
 
 uint64_t ExpertWeights::bytes_per_expert() const {
@@ -225,6 +247,19 @@ Result<ExpertWeights> bind_experts(const GgufFile& file, const ModelInfo& info,
         return std::unexpected(down.error());
     }
     experts.down = std::move(*down);
+    if (auto bound = bind_down_scale(file, info, prefix, experts); !bound) {
+        return std::unexpected(bound.error());
+    }
+    // llama.cpp also multiplies the gate and up projections by these (NVFP4 conversions' second
+    // scales); Hearth does not yet, so such a file is refused rather than run without them.
+    for (const char* name : {"ffn_gate_exps.scale", "ffn_up_exps.scale"}) {
+        if (file.find_tensor(prefix + name)) {
+            return fail(ErrorCode::unsupported,
+                        fmt::format("tensor '{}{}' is a per-expert scale Hearth does not apply "
+                                    "yet",
+                                    prefix, name));
+        }
+    }
     if (biases) {
         if (auto bound = bind_biases(file, info, prefix, experts); !bound) {
             return std::unexpected(bound.error());

@@ -24,6 +24,9 @@ struct ExpertWeights {
     std::vector<float> gate_bias;   // (n_expert, n_ff_exp)
     std::vector<float> up_bias;     // (n_expert, n_ff_exp)
     std::vector<float> down_bias;   // (n_expert, n_embd)
+    // ffn_down_exps.scale (n_expert): each expert's output multiplied by its scale (Gemma 4's
+    // per_expert_scale; llama.cpp binds it for every architecture); empty when absent.
+    std::vector<float> down_scale;
     // qwen35moe's shared expert (no data elsewhere): a SwiGLU feed-forward every token goes
     // through, its output scaled by sigmoid(shared_gate_inp · h) and added to the routed sum.
     cpu::WeightMatrix shared_gate_inp; // (1, n_embd): ffn_gate_inp_shexp
@@ -53,7 +56,8 @@ Result<void> check_expert_hparams(const ModelInfo& info, const ArchTraits& arch)
 // [n_embd, 2 × n_ff_exp, n_expert]; down [n_ff_exp, n_embd, n_expert]; with `biases`, the
 // router's [n_expert], gate/up's [n_ff_exp, n_expert] and down's [n_embd, n_expert]; with
 // `shared`, the shared expert's gate/up [n_embd, n_ff_shexp], down [n_ff_shexp, n_embd] and
-// gate input [n_embd]) and type; `bad_format` or `unsupported` naming the tensor.
+// gate input [n_embd]) and type, and the optional per-expert output scale [n_expert] (finite);
+// `bad_format` or `unsupported` naming the tensor.
 Result<ExpertWeights> bind_experts(const GgufFile& file, const ModelInfo& info,
                                    const std::string& prefix, bool biases, bool shared);
 

@@ -52,8 +52,9 @@ Result<void> CudaForwardImpl::check_architecture() const {
     if (m_.arch.gemma4_layers) {
         return fail(ErrorCode::unsupported,
                     fmt::format("the CUDA backend does not run {} yet (per-layer head sizes, "
-                                "shared KV layers, per-layer embeddings): it runs on the CPU",
-                                info.architecture));
+                                "shared KV layers, per-layer embeddings{}): it runs on the CPU",
+                                info.architecture,
+                                info.n_expert > 0 ? ", mixture-of-experts layers" : ""));
     }
     if (!m_.layers.empty() && !m_.layers[0].experts.empty()) {
         return fail(ErrorCode::unsupported,
