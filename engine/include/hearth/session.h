@@ -92,7 +92,7 @@ struct GenerationStats {
     int32_t n_shared = 0;    // of which copied from another sequence's cache (batched)
     int32_t n_prefilled = 0; // of which computed now
     int32_t n_generated = 0;
-    int32_t n_drafted = 0;        // speculation: draft tokens the target checked
+    int32_t n_drafted = 0;        // speculation: draft tokens proposed and run
     int32_t n_draft_accepted = 0; // of which it accepted
     double prefill_ms = 0;
     double decode_ms = 0;

@@ -40,7 +40,10 @@ struct SpeculationOptions {
     int32_t draft_max = 8;    // tokens proposed per step, 1..kMaxDraftTokens
     int32_t draft_min = 1;    // a shorter proposal is not verified (plain decoding that step)
     int32_t lookup_ngram = 3; // lookup: the longest n-gram matched (then shorter), 1..max
-    std::shared_ptr<const Model> draft_model; // draft_model mode
+    // A draft model stops drafting at a token its own top probability is below this, in
+    // [0, 1] (llama.cpp's --draft-p-min default): an unsure draft is mostly rejected.
+    float draft_p_min = 0.75f;
+    std::shared_ptr<const Model> draft_model = nullptr; // draft_model mode
 
     bool enabled() const { return mode != SpeculationMode::off; }
     // Ranges, and a draft model where the mode needs one (`invalid_argument`).

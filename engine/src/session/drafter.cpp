@@ -6,6 +6,7 @@
 #include "session/step_loop.h"
 
 #include <algorithm>
+#include <cmath>
 #include <fmt/format.h>
 
 namespace hearth {
@@ -39,6 +40,10 @@ Result<void> SpeculationOptions::validate() const {
         return fail(ErrorCode::invalid_argument,
                     fmt::format("the lookup n-gram must be 1 to {} tokens, not {}", kMaxLookupNgram,
                                 lookup_ngram));
+    }
+    if (!(draft_p_min >= 0.0f && draft_p_min <= 1.0f)) {
+        return fail(ErrorCode::invalid_argument,
+                    fmt::format("draft p-min must be in [0, 1], not {}", draft_p_min));
     }
     if (mode == SpeculationMode::draft_model && !draft_model) {
         return fail(ErrorCode::invalid_argument, "speculation with a draft model needs the model");
@@ -134,6 +139,16 @@ void lookup_draft(std::span<const int32_t> history, size_t ngram_max, size_t max
 
 namespace {
 
+// The largest probability of softmax(logits).
+float top_probability(std::span<const float> logits) {
+    const float max_logit = *std::ranges::max_element(logits);
+    double sum = 0.0;
+    for (const float logit : logits) {
+        sum += std::exp(static_cast<double>(logit) - max_logit);
+    }
+    return static_cast<float>(1.0 / sum);
+}
+
 SamplingParams draft_sampling(SamplingParams params) {
     params.trace = false;
     params.seed ^= 0x5DEECE66DULL; // its own draws, fixed by the request's seed
@@ -196,6 +211,11 @@ Result<void> Speculator::propose_with_model(Session::Impl& slot, std::span<const
     scratch_.assign(history.begin(), history.end());
     for (size_t i = 0; i < max; ++i) {
         std::vector<TokenProbability> q = sampler_.distribution(*logits, scratch_);
+        const float top = q.size() > 1 ? std::ranges::max(q, {}, &TokenProbability::p).p
+                                       : top_probability(*logits);
+        if (top < options_.draft_p_min) {
+            break;
+        }
         const int32_t token = sampler_.draw(q);
         out.tokens.push_back(token);
         if (q.size() > 1) {

@@ -319,6 +319,7 @@ Result<size_t> StepLoop::add_draft(size_t slot) {
         !ok) {
         return std::unexpected(ok.error());
     }
+    run.stats().n_drafted += static_cast<int32_t>(seq.draft.tokens.size());
     // Decode rows come first in the pass and all want logits: the row is the pass index.
     seq.draft_row = pass_.size() - 1;
     for (size_t i = 0; i < seq.draft.tokens.size(); ++i) {
@@ -341,6 +342,8 @@ void StepLoop::verify_draft(size_t slot) {
     const size_t first = m.s->tokens.size() - n_draft; // where the draft's first token stands
     size_t accepted = 0;
     bool finished = false;
+    bool ended_on_token = false; // the last token taken ended the sequence
+    size_t taken = 0;
     for (size_t i = 0; i < n_draft; ++i) {
         if (!run.wants_next(m.s->cancel_requested)) {
             finished = true;
@@ -350,11 +353,11 @@ void StepLoop::verify_draft(size_t slot) {
                                             n_vocab_);
         const Sampler::Verdict verdict =
             run.sampler().verify(logits, run.history(), seq.draft.tokens[i], seq.draft.q_at(i));
-        run.stats().n_drafted += 1;
         run.stats().n_draft_accepted += verdict.accepted ? 1 : 0;
         accepted += verdict.accepted ? 1 : 0;
+        taken += 1;
         if (!run.take(verdict.token)) {
-            finished = true;
+            finished = ended_on_token = true;
             break;
         }
         if (!verdict.accepted) {
@@ -363,8 +366,14 @@ void StepLoop::verify_draft(size_t slot) {
         }
     }
     // The rejected tokens leave the cache; an accepted one stays, computed from its true
-    // prefix. When all were accepted, the last row's logits (member.logits) come next.
-    m.s->tokens.resize(first + accepted);
+    // prefix. When all were accepted, the last row's logits (member.logits) come next. A
+    // sequence that ends leaves what one-token decoding leaves: not its last token, which
+    // the next turn's prompt runs with the prompt's kernels.
+    size_t keep = first + accepted;
+    if (ended_on_token) {
+        keep = std::min(keep, first + taken - 1);
+    }
+    m.s->tokens.resize(keep);
     seq.draft.clear();
     if (finished) {
         finish(slot);
