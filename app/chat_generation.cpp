@@ -37,6 +37,8 @@ void ChatController::startReply(quint64 seed) {
     request.maxTokens = m_sampling.maxTokens();
     request.templateName = m_preview.templateName();
     request.thinking = m_sampling.thinking();
+    request.speculation = m_sampling.speculation();
+    request.draftModel = m_sampling.draftModel();
     m_lastSeed = seed;
     m_activeRequest = request.id;
     m_replyConversationId = m_currentId;

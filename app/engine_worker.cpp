@@ -300,8 +300,14 @@ void EngineWorker::generate(const GenerationRequest& request) {
         emit generationFailed(request.id, describe(prompt.error()));
         return;
     }
+    auto speculation = speculationOptions(request);
+    if (!speculation) {
+        emit generationFailed(request.id, describe(speculation.error()));
+        return;
+    }
     const hearth::GenerateOptions options{.max_tokens = request.maxTokens,
-                                          .stop_strings = (*prompt)->stop_strings};
+                                          .stop_strings = (*prompt)->stop_strings,
+                                          .speculation = *speculation};
     hearth::SamplingParams sampling = request.sampling;
     sampling.trace = request.traceTopN > 0;
     sampling.trace_top_n = std::max(request.traceTopN, 1);
@@ -376,6 +382,8 @@ void EngineWorker::generate(const GenerationRequest& request) {
     // The chat's slot: the first (reserved when the local server has the others).
     result.kvUsed = metrics.kv_cells.empty() ? 0 : int(metrics.kv_cells.front());
     result.droppedTurns = int(fitted->dropped_messages);
+    result.draftedTokens = stats->n_drafted;
+    result.acceptedDraftTokens = stats->n_draft_accepted;
     result.device = qstr(hearth::device_label(m_scheduler->device(), m_sessionOptions.cuda_device));
     emit generationFinished(request.id, result);
 }

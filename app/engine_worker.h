@@ -90,6 +90,10 @@ struct GenerationRequest {
     // Candidates kept per sampling stage for the token inspector; 0: no trace. A few are
     // cheap: the sampler's cost is one partial sort per stage.
     int traceTopN = 8;
+    // Speculative decoding (SamplingSettings::speculation): "off", "lookup" or "draft" with
+    // the draft model file.
+    QString speculation = QStringLiteral("off");
+    QString draftModel;
 };
 
 struct PromptPreview {
@@ -217,6 +221,9 @@ private:
     columnsScheduler(CompareColumns& host, const std::shared_ptr<const hearth::Model>& model,
                      const hearth::SessionOptions& asked, size_t columns);
     hearth::Result<const hearth::PromptFormat*> format(const QString& templateName);
+    // The request's speculation (engine_worker_speculation.cpp): the draft model loaded once
+    // per file, with the model's threads.
+    hearth::Result<hearth::SpeculationOptions> speculationOptions(const GenerationRequest& request);
     // The special-token strings (the template's own, BOS and EOS) that occur in `text`, for
     // the prompt view and Compare's diff to mark.
     static QStringList specialTokensIn(const hearth::PromptFormat& format, const std::string& text);
@@ -237,6 +244,8 @@ private:
     QString serverMemoryRefusal(size_t serverSlots) const;
 
     std::shared_ptr<const hearth::Model> m_model;
+    std::shared_ptr<const hearth::Model> m_draftModel; // the last draft model, from m_draftPath
+    QString m_draftPath;
     std::unique_ptr<hearth::Scheduler> m_scheduler;
     struct ChatRunning {
         quint64 id = 0;

@@ -137,6 +137,7 @@ void Gauge::generationStarted() {
     m_thinkingTokens = 0;
     m_thinkingTps = 0;
     m_answerTps = 0;
+    m_draftedTokens = m_acceptedDraftTokens = 0;
     emit statsChanged();
 }
 
@@ -169,6 +170,8 @@ void Gauge::generationFinished(const GenerationResult& result) {
         m_thinkingTps = result.reasoningTokensPerSecond;
         m_answerTps = result.answerTokensPerSecond;
     }
+    m_draftedTokens = result.draftedTokens;
+    m_acceptedDraftTokens = result.acceptedDraftTokens;
     m_kvUsed = result.kvUsed;
     emit statsChanged();
     sampleMemory();

@@ -57,6 +57,9 @@ class Gauge : public QObject {
     Q_PROPERTY(double thinkingTokensPerSecond READ thinkingTokensPerSecond NOTIFY statsChanged)
     Q_PROPERTY(double answerTokensPerSecond READ answerTokensPerSecond NOTIFY statsChanged)
     Q_PROPERTY(bool live READ live NOTIFY statsChanged)
+    // Speculative decoding in the last reply: draft tokens proposed and accepted (0: off).
+    Q_PROPERTY(int draftedTokens READ draftedTokens NOTIFY statsChanged)
+    Q_PROPERTY(int acceptedDraftTokens READ acceptedDraftTokens NOTIFY statsChanged)
 
 public:
     explicit Gauge(QObject* parent = nullptr);
@@ -90,6 +93,8 @@ public:
     int thinkingTokens() const { return m_thinkingTokens; }
     double thinkingTokensPerSecond() const { return m_thinkingTps; }
     double answerTokensPerSecond() const { return m_answerTps; }
+    int draftedTokens() const { return m_draftedTokens; }
+    int acceptedDraftTokens() const { return m_acceptedDraftTokens; }
     bool live() const { return m_live; }
 
     // "1.23 GiB", as the engine spells sizes.
@@ -144,6 +149,8 @@ private:
     int m_thinkingTokens = 0;
     double m_thinkingTps = 0;
     double m_answerTps = 0;
+    int m_draftedTokens = 0;
+    int m_acceptedDraftTokens = 0;
     bool m_live = false;
     // The first streamed chunk marks where decoding starts: speed is measured from it.
     int m_firstGenerated = 0;

@@ -27,7 +27,10 @@ struct GenerationResult : MessageStats {
     double decodeMs = 0;
     int kvUsed = 0;       // the chat's: tokens in its cache afterwards (0 for a Compare column)
     int droppedTurns = 0; // oldest messages left out because the context was full
-    QString device;       // where it ran: "CPU" or "CUDA device N"
+    // Speculative decoding: draft tokens proposed, and of them accepted (0 when off).
+    int draftedTokens = 0;
+    int acceptedDraftTokens = 0;
+    QString device; // where it ran: "CPU" or "CUDA device N"
     // Set with stopReason "failed" when the sequence did not run (a Compare column whose
     // model does not fit the RAM available; the others still ran).
     QString error;

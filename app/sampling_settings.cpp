@@ -117,6 +117,15 @@ void SamplingSettings::applyPreset(const QString& name) {
     }
 }
 
+void SamplingSettings::setSpeculation(const QString& value) {
+    const bool known = value == QLatin1String("lookup") || value == QLatin1String("draft");
+    assign(m_speculation, known ? value : QStringLiteral("off"));
+}
+
+void SamplingSettings::setDraftModel(const QString& path) {
+    assign(m_draftModel, path);
+}
+
 QVariantMap SamplingSettings::toVariantMap() const {
     return {{QStringLiteral("temperature"), m_temperature},
             {QStringLiteral("top_p"), m_topP},
@@ -129,7 +138,9 @@ QVariantMap SamplingSettings::toVariantMap() const {
             {QStringLiteral("max_tokens"), m_maxTokens},
             {QStringLiteral("seed"), m_seed},
             {QStringLiteral("random_seed"), m_randomSeed},
-            {QStringLiteral("thinking"), m_thinking}};
+            {QStringLiteral("thinking"), m_thinking},
+            {QStringLiteral("speculation"), m_speculation},
+            {QStringLiteral("draft_model"), m_draftModel}};
 }
 
 void SamplingSettings::fromVariantMap(const QVariantMap& map) {
@@ -152,6 +163,8 @@ void SamplingSettings::fromVariantMap(const QVariantMap& map) {
         read("seed", [this](const QVariant& v) { setSeed(v.toDouble()); });
         read("random_seed", [this](const QVariant& v) { setRandomSeed(v.toBool()); });
         read("thinking", [this](const QVariant& v) { setThinking(v.toString()); });
+        read("speculation", [this](const QVariant& v) { setSpeculation(v.toString()); });
+        read("draft_model", [this](const QVariant& v) { setDraftModel(v.toString()); });
     }
     emit changed();
 }

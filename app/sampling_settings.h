@@ -27,6 +27,10 @@ class SamplingSettings : public QObject {
     // A reasoning model's thinking switch (hearth::ThinkingSwitch::choices): "" (the template's
     // own default), "on", "off", "low", "medium" or "high"; anything else reads as "".
     Q_PROPERTY(QString thinking READ thinking WRITE setThinking NOTIFY changed)
+    // Speculative decoding (hearth/speculation.h): "off", "lookup" (prompt lookup) or "draft"
+    // (the draft model file `draftModel`, with the loaded model's vocabulary).
+    Q_PROPERTY(QString speculation READ speculation WRITE setSpeculation NOTIFY changed)
+    Q_PROPERTY(QString draftModel READ draftModel WRITE setDraftModel NOTIFY changed)
     // The preset the values match exactly, or "" (custom).
     Q_PROPERTY(QString preset READ preset NOTIFY changed)
     Q_PROPERTY(QStringList presets READ presets CONSTANT)
@@ -44,6 +48,8 @@ public:
     double frequencyPenalty() const { return m_frequencyPenalty; }
     int maxTokens() const { return m_maxTokens; }
     QString thinking() const { return m_thinking; }
+    QString speculation() const { return m_speculation; }
+    QString draftModel() const { return m_draftModel; }
     // A double for QML, whose numbers are doubles: seeds up to 2^53.
     double seed() const { return double(m_seed); }
     bool randomSeed() const { return m_randomSeed; }
@@ -62,6 +68,8 @@ public:
     void setSeed(double value);
     void setRandomSeed(bool value);
     void setThinking(const QString& value);
+    void setSpeculation(const QString& value); // anything but "lookup" or "draft" reads as "off"
+    void setDraftModel(const QString& path);
 
     // "Greedy", "Balanced", "Creative", "Precise". Leaves max tokens and the seed alone.
     Q_INVOKABLE void applyPreset(const QString& name);
@@ -92,4 +100,6 @@ private:
     qint64 m_seed = 42;
     bool m_randomSeed = true;
     QString m_thinking;
+    QString m_speculation = QStringLiteral("off");
+    QString m_draftModel;
 };

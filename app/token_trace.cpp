@@ -9,6 +9,11 @@ TokenTrace TokenTrace::fromEngine(int token, const hearth::SamplingTrace& trace,
     TokenTrace out;
     out.token = token;
     out.text = QString::fromStdString(tokenizer.token_to_piece(token));
+    out.drafted = trace.drafted;
+    out.draftAccepted = trace.draft_accepted;
+    if (trace.drafted >= 0) {
+        out.draftedText = QString::fromStdString(tokenizer.token_to_piece(trace.drafted));
+    }
     out.stages.reserve(qsizetype(trace.stages.size()));
     for (const hearth::SamplingStage& stage : trace.stages) {
         TraceStage converted;
@@ -54,5 +59,8 @@ QVariantMap TokenTrace::toVariant() const {
     return {{QStringLiteral("token"), token},
             {QStringLiteral("text"), text},
             {QStringLiteral("display"), visible(text)},
-            {QStringLiteral("stages"), stageList}};
+            {QStringLiteral("stages"), stageList},
+            {QStringLiteral("drafted"), drafted},
+            {QStringLiteral("draftedDisplay"), visible(draftedText)},
+            {QStringLiteral("draftAccepted"), draftAccepted}};
 }

@@ -30,11 +30,16 @@ struct TokenTrace {
     int token = -1;
     QString text; // the token's piece, as the tokenizer decodes it alone
     QList<TraceStage> stages;
+    // Speculative decoding: the token the draft proposed here (-1: none) and its text, and
+    // whether the model accepted it (then it is `token`).
+    int drafted = -1;
+    QString draftedText;
+    bool draftAccepted = false;
 
     static TokenTrace fromEngine(int token, const hearth::SamplingTrace& trace,
                                  const hearth::Tokenizer& tokenizer);
     // {token, text, display, stages: [{name, remaining, candidates: [{token, text, display,
-    // probability, chosen}]}]} for QML.
+    // probability, chosen}]}], drafted, draftedDisplay, draftAccepted} for QML.
     QVariantMap toVariant() const;
     // The piece with its invisible characters made visible: "␣" for a space, "↵" for a
     // newline, "⇥" for a tab; "∅" for an empty piece.

@@ -162,6 +162,16 @@ ScrollView {
                 value: root.gauge.answerTokensPerSecond > 0 ? qsTr("%1 tok/s").arg(root.gauge.answerTokensPerSecond.toFixed(1)) : "…"
             }
         }
+        // Speculative decoding: how much of the draft the model kept.
+        Figure {
+            objectName: "draftAcceptance"
+            visible: root.gauge.draftedTokens > 0
+            Layout.fillWidth: true
+            label: qsTr("Draft accepted")
+            value: qsTr("%1% (%2 of %3 tokens)")
+                .arg((100 * root.gauge.acceptedDraftTokens / Math.max(root.gauge.draftedTokens, 1)).toFixed(0))
+                .arg(root.gauge.acceptedDraftTokens).arg(root.gauge.draftedTokens)
+        }
         Label { text: qsTr("Decode speed, last reply"); color: Theme.mutedText; font.pixelSize: 11 }
         Rectangle {
             Layout.fillWidth: true

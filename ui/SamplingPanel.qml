@@ -127,6 +127,35 @@ ScrollView {
             onEdited: (v) => root.settings.maxTokens = Math.round(v)
         }
 
+        // Speculative decoding: drafts the model verifies several at a time (CPU only).
+        Label { text: qsTr("Speculative decoding"); font.bold: true; color: Theme.text; Layout.topMargin: Theme.spacing }
+        Flow {
+            objectName: "speculation"
+            Layout.fillWidth: true
+            spacing: 6
+            Repeater {
+                model: ["off", "lookup", "draft"]
+                delegate: Button {
+                    required property string modelData
+                    objectName: "speculation_" + modelData
+                    text: modelData === "off" ? qsTr("Off")
+                          : modelData === "lookup" ? qsTr("Prompt lookup") : qsTr("Draft model")
+                    checkable: true
+                    checked: root.settings.speculation === modelData
+                    onClicked: root.settings.speculation = modelData
+                }
+            }
+        }
+        TextField {
+            objectName: "draftModel"
+            visible: root.settings.speculation === "draft"
+            Layout.fillWidth: true
+            placeholderText: qsTr("Draft model file (.gguf, same vocabulary)")
+            text: root.settings.draftModel
+            onEditingFinished: root.settings.draftModel = text
+            Accessible.name: qsTr("Draft model file")
+        }
+
         RowLayout {
             Layout.fillWidth: true
             Label { text: qsTr("Seed"); color: Theme.text; Layout.fillWidth: true }

@@ -2,7 +2,8 @@
 // sampling chain (logits, penalties, top-k, top-p, min-p, temperature) the candidates that
 // were left with their probabilities, the chosen one marked. `trace` is
 // MessageListModel.tokenTrace(): {token, text, display, stages: [{name, remaining,
-// candidates: [{token, display, probability, chosen}]}]}.
+// candidates: [{token, display, probability, chosen}]}], drafted, draftedDisplay,
+// draftAccepted}: with speculative decoding, the draft's token here and whether it was kept.
 pragma ComponentBehavior: Bound
 import QtQuick
 import QtQuick.Controls
@@ -43,6 +44,21 @@ Rectangle {
                 text: qsTr("Close")
                 onClicked: root.closeRequested()
             }
+        }
+
+        // Speculative decoding: whether the draft proposed this token or the model replaced
+        // the draft's.
+        Label {
+            objectName: "draftMark"
+            Layout.fillWidth: true
+            visible: root.hasTrace && root.trace.drafted !== undefined && root.trace.drafted >= 0
+            text: !visible ? ""
+                  : root.trace.draftAccepted ? qsTr("Drafted · accepted: the draft proposed this token and the model agreed")
+                  : qsTr("Drafted · rejected: the draft proposed “%1” (token %2); the model chose this one")
+                        .arg(root.trace.draftedDisplay).arg(root.trace.drafted)
+            color: root.trace.draftAccepted ? Theme.accent : Theme.mutedText
+            font.pixelSize: 11
+            wrapMode: Text.Wrap
         }
 
         Label {

@@ -49,6 +49,7 @@ class TestTokenTraces : public QObject {
 private slots:
     void visibleText();
     void tracesArriveWithSaneProbabilities();
+    void speculationMarksDraftedTokens();
 };
 
 void TestTokenTraces::visibleText() {
@@ -75,6 +76,7 @@ void TestTokenTraces::visibleText() {
     QVERIFY(candidates[0].toMap().value("chosen").toBool());
     QVERIFY(!candidates[1].toMap().value("chosen").toBool());
     QCOMPARE(candidates[1].toMap().value("probability").toDouble(), 0.25);
+    QCOMPARE(map.value("drafted").toInt(), -1);
     // Out of range: an empty map, not a crash.
     QVERIFY(model.tokenTrace(0, 2).isEmpty());
     QVERIFY(model.tokenTrace(1, 0).isEmpty());
@@ -176,6 +178,72 @@ void TestTokenTraces::tracesArriveWithSaneProbabilities() {
     // What tracing costs (noisy on a shared machine; for the record, not a pass mark).
     qInfo("greedy decode: %.1f tokens/s traced, %.1f untraced", tracedSpeed,
           finished[0][1].value<GenerationResult>().decodeTokensPerSecond);
+}
+
+// Speculative decoding from the app's setting: the reply is the one without it (greedy), the
+// traces mark the drafted tokens (accepted ones, and the model's token where it rejected a
+// draft), and the result carries the counts the Gauge shows.
+void TestTokenTraces::speculationMarksDraftedTokens() {
+    HEARTH_REQUIRE_DEFAULT_MODEL(modelPath);
+    EngineThread engine;
+    EngineWorker* worker = engine.worker();
+    Relay relay(worker);
+    QSignalSpy loaded(&relay, &Relay::modelLoaded);
+    QSignalSpy traces(&relay, &Relay::tracesArrived);
+    QSignalSpy finished(&relay, &Relay::generationFinished);
+    const QString path = QString::fromStdString(modelPath.string());
+    engine.post([worker, path] { worker->loadModel(path, 512, 1, QStringLiteral("cpu")); });
+    QVERIFY(loaded.wait(120000));
+
+    GenerationRequest request;
+    request.messages = {{QStringLiteral("user"),
+                         QStringLiteral("Repeat this line exactly: the quick brown fox jumps "
+                                        "over the lazy dog, the quick brown fox jumps.")}};
+    request.sampling.temperature = 0;
+    request.sampling.repeat_penalty = 1;
+    request.maxTokens = 32;
+    request.traceTopN = 4;
+    QList<GenerationResult> results;
+    for (const QString& mode :
+         {QStringLiteral("off"), QStringLiteral("lookup"), QStringLiteral("draft")}) {
+        request.id += 1;
+        request.speculation = mode;
+        request.draftModel = path; // the model as its own draft
+        traces.clear();
+        finished.clear();
+        engine.post([worker, request] { worker->generate(request); });
+        QVERIFY(finished.wait(120000));
+        results.push_back(finished[0][1].value<GenerationResult>());
+        const GenerationResult& result = results.back();
+        const QList<TokenTrace> all = collect(traces, request.id);
+        QCOMPARE(all.size(), result.generatedTokens);
+        int accepted = 0, drafted = 0;
+        for (const TokenTrace& trace : all) {
+            drafted += trace.drafted >= 0 ? 1 : 0;
+            accepted += trace.draftAccepted ? 1 : 0;
+            QVERIFY(!trace.draftAccepted || trace.drafted == trace.token);
+        }
+        QCOMPARE(accepted, result.acceptedDraftTokens);
+        QCOMPARE(result.text, results.front().text);
+        if (mode == QLatin1String("off")) {
+            QCOMPARE(drafted, 0);
+            QCOMPARE(result.draftedTokens, 0);
+        } else {
+            QVERIFY2(result.acceptedDraftTokens > 0, qPrintable(mode));
+            QVERIFY(result.draftedTokens >= result.acceptedDraftTokens);
+            QVERIFY(drafted > 0);
+        }
+    }
+
+    // A draft model file that cannot be loaded fails the request with a message.
+    QSignalSpy failed(worker, &EngineWorker::generationFailed);
+    request.id += 1;
+    request.speculation = QStringLiteral("draft");
+    request.draftModel = QStringLiteral("/nonexistent/draft.gguf");
+    engine.post([worker, request] { worker->generate(request); });
+    QVERIFY(failed.wait(120000));
+    QVERIFY2(failed[0][1].toString().contains(QStringLiteral("draft model")),
+             qPrintable(failed[0][1].toString()));
 }
 
 QTEST_GUILESS_MAIN(TestTokenTraces)

@@ -30,6 +30,9 @@ int cmd_chat(const Args& args) {
     if (!model) {
         return report_error(model.error().message.c_str());
     }
+    if (auto draft = load_cli_draft(*options); !draft) {
+        return report_error(draft.error().message.c_str());
+    }
     auto format = resolve_cli_template(**model, options->template_name);
     if (!format) {
         return report_error(format.error().message.c_str());
@@ -54,7 +57,8 @@ int cmd_chat(const Args& args) {
     }
     const size_t first_turn = messages.size();
     const GenerateOptions generate{.max_tokens = options->max_tokens,
-                                   .stop_strings = format->stop_strings};
+                                   .stop_strings = format->stop_strings,
+                                   .speculation = options->speculation};
     std::string line;
     while (true) {
         if (interactive) {

@@ -21,6 +21,10 @@ void print_generation_stats(const GenerationStats& stats) {
                  "stopped: %s\n",
                  stats.n_generated, stats.decode_ms, stats.decode_tokens_per_second(),
                  stats.ttft_ms, stop_reason_name(stats.stop));
+    if (stats.n_drafted > 0) {
+        std::fprintf(stderr, "drafted: %d tokens, %d accepted (%.1f%%)\n", stats.n_drafted,
+                     stats.n_draft_accepted, 100.0 * stats.draft_acceptance_rate());
+    }
 }
 
 Result<std::shared_ptr<const Model>> load_model_for_cli(const std::string& path, int n_threads) {
@@ -56,8 +60,12 @@ int cmd_run(const Args& args) {
     if (!model) {
         return report_error(model.error().message.c_str());
     }
+    if (auto draft = load_cli_draft(*options); !draft) {
+        return report_error(draft.error().message.c_str());
+    }
     std::string rendered = prompt_text;
-    GenerateOptions generate{.max_tokens = options->max_tokens, .stop_strings = {}};
+    GenerateOptions generate{
+        .max_tokens = options->max_tokens, .stop_strings = {}, .speculation = options->speculation};
     ReasoningFormat reasoning; // none with --raw: the text is printed as the model writes it
     if (!args.has("--raw")) {
         auto format = resolve_cli_template(**model, options->template_name);

@@ -110,6 +110,25 @@ std::vector<OptionSpec> generation_options() {
     for (OptionSpec& each : placement_options()) {
         options.push_back(std::move(each));
     }
+    const SpeculationOptions speculation;
+    options.push_back(option("--draft", "MODEL",
+                             "speculative decoding with a draft model of the same vocabulary "
+                             "(a smaller one of the family); CPU only"));
+    options.push_back(option("--lookup", "N",
+                             fmt::format("speculative decoding by prompt lookup: draft what "
+                                         "followed the last N-gram (1 to {}) where it occurred "
+                                         "before; CPU only",
+                                         kMaxLookupNgram))
+                          .within(IntRange{1, kMaxLookupNgram}));
+    options.push_back(option("--draft-max", "N",
+                             fmt::format("tokens drafted per step, 1 to {} (default {})",
+                                         kMaxDraftTokens, speculation.draft_max))
+                          .within(IntRange{1, kMaxDraftTokens}));
+    options.push_back(option("--draft-min", "N",
+                             fmt::format("a shorter draft is not verified, 0 to --draft-max "
+                                         "(default {})",
+                                         speculation.draft_min))
+                          .within(IntRange{0, kMaxDraftTokens}));
     return options;
 }
 

@@ -48,6 +48,9 @@ Result<GenerationArgs> read_generation_args(const Args& args) {
         read_int("--ctx", out.session.n_ctx),
         read_int("--batch", out.session.n_batch),
         read_int("--threads", out.n_threads),
+        read_int("--draft-max", out.speculation.draft_max),
+        read_int("--draft-min", out.speculation.draft_min),
+        read_int("--lookup", out.speculation.lookup_ngram),
     };
     for (auto& step : steps) {
         if (!step) {
@@ -75,7 +78,44 @@ Result<GenerationArgs> read_generation_args(const Args& args) {
     out.session.gpu_layers = *gpu_layers;
     out.template_name = args.get("--template").value_or("");
     out.system_prompt = args.get("--system").value_or("");
+    out.draft_path = args.get("--draft").value_or("");
+    if (!out.draft_path.empty() && args.get("--lookup")) {
+        return fail(ErrorCode::invalid_argument,
+                    "--draft and --lookup are two ways to draft: choose one");
+    }
+    out.speculation.mode = !out.draft_path.empty() ? SpeculationMode::draft_model
+                           : args.get("--lookup")  ? SpeculationMode::lookup
+                                                   : SpeculationMode::off;
+    if (!out.speculation.enabled() && (args.get("--draft-max") || args.get("--draft-min"))) {
+        return fail(ErrorCode::invalid_argument,
+                    "--draft-max and --draft-min size a draft: give --draft MODEL or --lookup N");
+    }
+    if (out.speculation.draft_min > out.speculation.draft_max) {
+        return fail(ErrorCode::invalid_argument,
+                    fmt::format("--draft-min ({}) is more than --draft-max ({})",
+                                out.speculation.draft_min, out.speculation.draft_max));
+    }
     return out;
+}
+
+Result<void> load_cli_draft(GenerationArgs& args) {
+    if (!args.speculation.enabled()) {
+        return {};
+    }
+    if (args.device.automatic) {
+        std::fprintf(stderr, "device: the CPU, for speculative decoding (not on CUDA yet)\n");
+        args.device = DeviceRequest{.automatic = false, .kind = DeviceKind::cpu, .cuda_device = 0};
+    }
+    if (args.speculation.mode != SpeculationMode::draft_model) {
+        return {};
+    }
+    auto draft = Model::load(args.draft_path, {.n_threads = args.n_threads, .on_progress = {}});
+    if (!draft) {
+        return fail(draft.error().code,
+                    fmt::format("the --draft model: {}", draft.error().message));
+    }
+    args.speculation.draft_model = std::move(*draft);
+    return {};
 }
 
 Result<PromptFormat> resolve_cli_template(const Model& model, const std::string& name_or_file) {

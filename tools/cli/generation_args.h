@@ -29,6 +29,10 @@ struct GenerationArgs {
     int32_t max_tokens = 256;
     std::string template_name; // "" = the model's choice
     std::string system_prompt;
+    // --draft FILE / --lookup N with --draft-max, --draft-min; the draft model is loaded by
+    // load_cli_draft.
+    SpeculationOptions speculation = {};
+    std::string draft_path;
 };
 
 // Reads and validates the options command_specs.cpp declares for run, chat and compare; an
@@ -40,6 +44,10 @@ Result<GenerationArgs> read_generation_args(const Args& args);
 // kMaxTemplateFileBytes, a regular file) and labelled with its file name. The one place a
 // template is read from a file: a name read from a saved file never reaches here.
 Result<PromptFormat> resolve_cli_template(const Model& model, const std::string& name_or_file);
+
+// Loads the --draft model (with the target's thread count) into `args.speculation`, and makes an
+// automatic device choice the CPU when speculation is on (CUDA does not run it yet), saying so.
+Result<void> load_cli_draft(GenerationArgs& args);
 
 // --kv-type's value (f16 when absent).
 Result<KvCacheType> read_kv_type(const Args& args);

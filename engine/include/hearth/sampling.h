@@ -57,6 +57,16 @@ struct SamplingTrace {
     // The natural log of the chosen token's probability in the model's own distribution (the
     // "logits" stage: softmax of the raw logits), what OpenAI's logprobs report.
     float chosen_logprob = 0;
+    // Speculative decoding: the token the drafter proposed at this position (-1: none) and
+    // whether the target accepted it (chosen == drafted) or chose `chosen` instead.
+    int32_t drafted = -1;
+    bool draft_accepted = false;
+};
+
+// A token and its probability in a sampling distribution.
+struct TokenProbability {
+    int32_t token;
+    float p;
 };
 
 class Sampler {
@@ -78,6 +88,24 @@ public:
     std::optional<double> peek_uniform() const;
     void consume_draw();
 
+    // Speculative decoding (speculative_sampling.cpp). distribution: what sample() would draw
+    // from (the chain's survivors and their probabilities; greedy: the argmax with p 1). draw:
+    // a token from such a distribution with the generator's next draw (none when greedy).
+    std::vector<TokenProbability> distribution(std::span<const float> logits,
+                                               std::span<const int32_t> history);
+    int32_t draw(std::span<const TokenProbability> distribution);
+    // Checks the drafted token against the target's `logits`: greedy accepts it when it is the
+    // argmax, else chooses the argmax; sampling accepts it with probability min(1, p/q) and
+    // otherwise draws from the residual max(p - q, 0), normalised, so the token returned is
+    // distributed as sample()'s. `draft_q`: the distribution the draft was drawn from; empty
+    // for a deterministic drafter (q is 1 at `drafted`). Fills the trace when asked.
+    struct Verdict {
+        int32_t token;
+        bool accepted;
+    };
+    Verdict verify(std::span<const float> logits, std::span<const int32_t> history, int32_t drafted,
+                   std::span<const TokenProbability> draft_q);
+
     const SamplingParams& params() const { return params_; }
     const std::optional<SamplingTrace>& last_trace() const { return trace_; }
     void reseed(uint64_t seed);
@@ -91,11 +119,16 @@ private:
     void softmax(std::vector<Candidate>& candidates) const;
     void record(const char* stage, std::vector<Candidate>& candidates);
     bool draws() const { return params_.temperature > 0.0f; }
+    // The chain on `logits` into candidates_ (final probabilities); returns the greedy choice,
+    // or -1 when a draw decides.
+    int32_t run_chain(std::span<const float> logits, std::span<const int32_t> history);
+    void note_chosen(std::span<const float> logits, int32_t token);
 
     SamplingParams params_;
     std::mt19937 rng_;
     std::vector<Candidate> candidates_;
     std::optional<SamplingTrace> trace_;
+    std::vector<float> dense_q_; // verify's draft distribution by token
 };
 
 } // namespace hearth

@@ -11,6 +11,7 @@
 #include "hearth/memory_plan.h"
 #include "hearth/model.h"
 #include "hearth/sampling.h"
+#include "hearth/speculation.h"
 
 #include <atomic>
 #include <cstdint>
@@ -72,6 +73,7 @@ struct GpuMemory {
 struct GenerateOptions {
     int32_t max_tokens = 512;
     std::vector<std::string> stop_strings;
+    SpeculationOptions speculation = {}; // off unless asked (hearth/speculation.h)
 };
 
 // One generated token. `text` is what became printable with it: possibly empty (part of a
@@ -90,6 +92,8 @@ struct GenerationStats {
     int32_t n_shared = 0;    // of which copied from another sequence's cache (batched)
     int32_t n_prefilled = 0; // of which computed now
     int32_t n_generated = 0;
+    int32_t n_drafted = 0;        // speculation: draft tokens proposed and run
+    int32_t n_draft_accepted = 0; // of which it accepted
     double prefill_ms = 0;
     double decode_ms = 0;
     double ttft_ms = 0; // start to first token sampled
@@ -98,6 +102,9 @@ struct GenerationStats {
 
     double prefill_tokens_per_second() const {
         return prefill_ms > 0 ? n_prefilled * 1000.0 / prefill_ms : 0;
+    }
+    double draft_acceptance_rate() const {
+        return n_drafted > 0 ? static_cast<double>(n_draft_accepted) / n_drafted : 0;
     }
     double decode_tokens_per_second() const {
         return decode_ms > 0 && n_generated > 1 ? (n_generated - 1) * 1000.0 / decode_ms : 0;

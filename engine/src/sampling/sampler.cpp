@@ -133,6 +133,32 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
 
 int32_t Sampler::sample_with_uniform(std::span<const float> logits,
                                      std::span<const int32_t> history, double u) {
+    if (const int32_t greedy = run_chain(logits, history); greedy >= 0) {
+        note_chosen(logits, greedy);
+        return greedy;
+    }
+    // The draw walks the cumulative distribution.
+    double cumulative = 0.0;
+    int32_t chosen = candidates_.back().token;
+    for (const auto& candidate : candidates_) {
+        cumulative += candidate.p;
+        if (u < cumulative) {
+            chosen = candidate.token;
+            break;
+        }
+    }
+    note_chosen(logits, chosen);
+    return chosen;
+}
+
+void Sampler::note_chosen(std::span<const float> logits, int32_t token) {
+    if (trace_) {
+        trace_->chosen = token;
+        trace_->chosen_logprob = log_probability(logits, token);
+    }
+}
+
+int32_t Sampler::run_chain(std::span<const float> logits, std::span<const int32_t> history) {
     if (params_.trace) {
         trace_ = SamplingTrace{};
     } else {
@@ -170,12 +196,7 @@ int32_t Sampler::sample_with_uniform(std::span<const float> logits,
         return a.logit > b.logit || (a.logit == b.logit && a.token < b.token);
     };
     if (!draws()) {
-        const auto best = std::min_element(c.begin(), c.end(), by_logit);
-        if (trace_) {
-            trace_->chosen = best->token;
-            trace_->chosen_logprob = log_probability(logits, best->token);
-        }
-        return best->token;
+        return std::min_element(c.begin(), c.end(), by_logit)->token;
     }
 
     // top-k: the k largest logits, sorted.
@@ -218,22 +239,99 @@ int32_t Sampler::sample_with_uniform(std::span<const float> logits,
     }
     softmax(c);
     record("temperature", c);
+    return -1;
+}
 
-    // The draw walks the cumulative distribution.
+} // namespace hearth
+
+// Speculative decoding's side of the sampler (hearth/speculation.h).
+namespace hearth {
+
+std::vector<TokenProbability> Sampler::distribution(std::span<const float> logits,
+                                                    std::span<const int32_t> history) {
+    if (const int32_t greedy = run_chain(logits, history); greedy >= 0) {
+        return {{greedy, 1.0f}};
+    }
+    std::vector<TokenProbability> out;
+    out.reserve(candidates_.size());
+    for (const Candidate& c : candidates_) {
+        out.push_back({c.token, c.p});
+    }
+    return out;
+}
+
+int32_t Sampler::draw(std::span<const TokenProbability> distribution) {
+    if (!draws() || distribution.size() == 1) {
+        consume_draw();
+        return distribution.front().token;
+    }
+    const double u = draw_uniform(rng_);
     double cumulative = 0.0;
-    int32_t chosen = c.back().token;
-    for (const auto& candidate : c) {
-        cumulative += candidate.p;
+    for (const TokenProbability& t : distribution) {
+        cumulative += t.p;
         if (u < cumulative) {
-            chosen = candidate.token;
-            break;
+            return t.token;
         }
     }
-    if (trace_) {
-        trace_->chosen = chosen;
-        trace_->chosen_logprob = log_probability(logits, chosen);
+    return distribution.back().token;
+}
+
+Sampler::Verdict Sampler::verify(std::span<const float> logits, std::span<const int32_t> history,
+                                 int32_t drafted, std::span<const TokenProbability> draft_q) {
+    if (drafted < 0 || static_cast<size_t>(drafted) >= logits.size()) {
+        return {.token = sample(logits, history), .accepted = false}; // not a token: no draft
     }
-    return chosen;
+    Verdict verdict{.token = run_chain(logits, history), .accepted = false};
+    if (verdict.token >= 0) {
+        verdict.accepted = verdict.token == drafted;
+    } else {
+        // q as a dense vector: a deterministic drafter put all its mass on `drafted`.
+        dense_q_.assign(logits.size(), 0.0f);
+        if (draft_q.empty()) {
+            dense_q_[static_cast<size_t>(drafted)] = 1.0f;
+        }
+        for (const TokenProbability& t : draft_q) {
+            if (t.token >= 0 && static_cast<size_t>(t.token) < dense_q_.size()) {
+                dense_q_[static_cast<size_t>(t.token)] = t.p;
+            }
+        }
+        double p_drafted = 0.0;
+        for (const Candidate& c : candidates_) {
+            p_drafted = c.token == drafted ? c.p : p_drafted;
+        }
+        const double q_drafted = dense_q_[static_cast<size_t>(drafted)];
+        // Accept with probability min(1, p/q): u·q < p.
+        if (draw_uniform(rng_) * q_drafted < p_drafted) {
+            verdict = {.token = drafted, .accepted = true};
+        } else {
+            double residual = 0.0;
+            for (Candidate& c : candidates_) {
+                c.p = std::max(0.0f, c.p - dense_q_[static_cast<size_t>(c.token)]);
+                residual += c.p;
+            }
+            // Rounding can leave no residual where p and q agree; p itself is then exact.
+            const double u = draw_uniform(rng_);
+            double cumulative = 0.0;
+            verdict.token = candidates_.back().token;
+            for (const Candidate& c : candidates_) {
+                cumulative += residual > 0.0 ? c.p / residual : 0.0;
+                if (u < cumulative) {
+                    verdict.token = c.token;
+                    break;
+                }
+            }
+            if (residual <= 0.0) {
+                verdict.token = drafted;
+                verdict.accepted = true;
+            }
+        }
+    }
+    note_chosen(logits, verdict.token);
+    if (trace_) {
+        trace_->drafted = drafted;
+        trace_->draft_accepted = verdict.accepted;
+    }
+    return verdict;
 }
 
 } // namespace hearth

@@ -56,6 +56,11 @@ Result<void> validate(std::span<const SequenceRequest> requests) {
             !ok) {
             return ok;
         }
+        if (auto ok =
+                check_speculation(SessionAccess::impl(*r.session), r.options.speculation, who);
+            !ok) {
+            return ok;
+        }
     }
     return {};
 }
@@ -149,7 +154,7 @@ Result<BatchGenerationStats> generate_together(std::span<const SequenceRequest> 
                 decode_start = Clock::now();
             }
             result.n_steps += 1;
-            result.n_computed += counts->n_decode;
+            result.n_computed += counts->n_decode + counts->n_draft;
         }
         collect();
     }

@@ -241,10 +241,11 @@ void Scheduler::Impl::run() {
             for (size_t slot : failed) {
                 complete(slot, std::unexpected(counts.error()));
             }
-        } else if (counts->n_decode + counts->n_prompt > 0) {
+        } else if (counts->n_decode + counts->n_draft + counts->n_prompt > 0) {
             steps += 1;
-            recent.emplace_back(static_cast<uint32_t>(counts->n_decode + counts->n_prompt),
-                                static_cast<uint32_t>(counts->n_prompt));
+            recent.emplace_back(
+                static_cast<uint32_t>(counts->n_decode + counts->n_draft + counts->n_prompt),
+                static_cast<uint32_t>(counts->n_prompt));
             if (recent.size() > kRecentSteps) {
                 recent.pop_front();
             }
@@ -366,6 +367,11 @@ Scheduler::~Scheduler() {
 Result<RequestId> Scheduler::submit(SchedulerRequest request) {
     if (auto ok = validate_sequence(request.prompt, request.sampling, request.options,
                                     impl_->sessions[0].n_ctx(), "");
+        !ok) {
+        return std::unexpected(ok.error());
+    }
+    if (auto ok = check_speculation(SessionAccess::impl(impl_->sessions[0]),
+                                    request.options.speculation, "");
         !ok) {
         return std::unexpected(ok.error());
     }

@@ -133,6 +133,7 @@ std::unique_ptr<Session::Impl> make_impl(std::shared_ptr<const Model> model,
         .n_computed = 0,
         .cancel_requested = {},
         .cuda = std::move(cuda),
+        .draft = {},
     });
 }
 

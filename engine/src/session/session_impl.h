@@ -27,6 +27,8 @@ struct CudaSlot {
     int device = 0;
 };
 
+struct DraftSession; // drafter.h
+
 struct Session::Impl {
     std::shared_ptr<const Model> model;
     SessionOptions options;
@@ -41,6 +43,9 @@ struct Session::Impl {
     uint64_t n_computed = 0;
     std::atomic<bool> cancel_requested{false};
     std::optional<CudaSlot> cuda; // set for a CUDA session
+    // Speculation with a draft model: the draft's own session beside this one, kept between
+    // generations so that it reuses its cached prefix (drafter.h).
+    std::shared_ptr<DraftSession> draft;
 };
 
 // The engine's way into a Session (declared a friend there).

@@ -94,6 +94,9 @@ void StepLoop::start(size_t slot, SequenceSpec spec, Clock::time_point start) {
     seq->chunk_origin = kernel_origin_ == KernelOrigin::prompt_start ? 0 : m.reused;
     seq->run.emplace(m.s->model->tokenizer(), seq->spec.sampling, seq->spec.options, m.prompt,
                      seq->spec.on_token, start);
+    if (seq->spec.options.speculation.enabled()) {
+        seq->speculator.emplace(seq->spec.options.speculation, seq->spec.sampling);
+    }
     GenerationStats& stats = seq->run->stats();
     stats.n_reused = static_cast<int32_t>(m.reused);
     stats.n_prefilled = static_cast<int32_t>(m.prompt.size() - m.reused);
@@ -190,13 +193,16 @@ Result<StepLoop::StepCounts> StepLoop::step(size_t prompt_budget, bool decode) {
             finish(slot);
             continue;
         }
-        auto token = backend_->next_token(m, run.sampler(), run.history());
-        if (!token) {
-            return std::unexpected(token.error());
-        }
-        if (!run.take(*token)) {
-            finish(slot);
-            continue;
+        // After a rejected draft the target's own token is taken already.
+        if (!std::exchange(seq->last_unrun, false)) {
+            auto token = backend_->next_token(m, run.sampler(), run.history());
+            if (!token) {
+                return std::unexpected(token.error());
+            }
+            if (!run.take(*token)) {
+                finish(slot);
+                continue;
+            }
         }
         if (m.s->tokens.size() + 1 >= m.s->options.n_ctx) {
             run.stop_context_full();
@@ -210,6 +216,13 @@ Result<StepLoop::StepCounts> StepLoop::step(size_t prompt_budget, bool decode) {
                          .decode = true,
                          .kernels = cpu::AttentionKernels::single_token});
         counts.n_decode += 1;
+        if (seq->speculator) {
+            auto drafted = add_draft(slot);
+            if (!drafted) {
+                return std::unexpected(drafted.error());
+            }
+            counts.n_draft += *drafted;
+        }
     }
     // The prompts still prefilling, oldest first, share the budget; a cancelled one ends.
     std::vector<size_t> prefilling;
@@ -249,6 +262,11 @@ Result<StepLoop::StepCounts> StepLoop::step(size_t prompt_budget, bool decode) {
     if (auto ok = run_pass(); !ok) {
         return std::unexpected(ok.error());
     }
+    for (size_t slot = 0; slot < sequences_.size(); ++slot) {
+        if (sequences_[slot] && !sequences_[slot]->draft.tokens.empty()) {
+            verify_draft(slot);
+        }
+    }
     for (size_t slot : prefilling) {
         Sequence& seq = *sequences_[slot];
         if (members_[slot].s->tokens.size() == members_[slot].prompt.size()) {
@@ -285,6 +303,81 @@ Result<void> StepLoop::run_pass() {
         row += t.want_logits ? 1 : 0;
     }
     return {};
+}
+
+Result<size_t> StepLoop::add_draft(size_t slot) {
+    Sequence& seq = *sequences_[slot];
+    BatchMember& m = members_[slot];
+    SequenceRun& run = *seq.run;
+    // Room: the draft's positions follow the next token's, inside the context, and no more
+    // tokens than the reply may still take.
+    const size_t next_pos = m.s->tokens.size();
+    const size_t room = m.s->options.n_ctx - next_pos - 2;
+    const size_t wanted =
+        static_cast<size_t>(seq.spec.options.max_tokens - run.stats().n_generated);
+    if (auto ok = seq.speculator->propose(*m.s, run.history(), std::min(room, wanted), seq.draft);
+        !ok) {
+        return std::unexpected(ok.error());
+    }
+    run.stats().n_drafted += static_cast<int32_t>(seq.draft.tokens.size());
+    // Decode rows come first in the pass and all want logits: the row is the pass index.
+    seq.draft_row = pass_.size() - 1;
+    for (size_t i = 0; i < seq.draft.tokens.size(); ++i) {
+        // The single-token kernels: each position's logits are one-token decoding's, bit for bit.
+        pass_.push_back({.member = slot,
+                         .token = seq.draft.tokens[i],
+                         .pos = static_cast<uint32_t>(next_pos + 1 + i),
+                         .want_logits = true,
+                         .decode = true,
+                         .kernels = cpu::AttentionKernels::single_token});
+    }
+    return seq.draft.tokens.size();
+}
+
+void StepLoop::verify_draft(size_t slot) {
+    Sequence& seq = *sequences_[slot];
+    BatchMember& m = members_[slot];
+    SequenceRun& run = *seq.run;
+    const size_t n_draft = seq.draft.tokens.size();
+    const size_t first = m.s->tokens.size() - n_draft; // where the draft's first token stands
+    size_t accepted = 0;
+    bool finished = false;
+    bool ended_on_token = false; // the last token taken ended the sequence
+    size_t taken = 0;
+    for (size_t i = 0; i < n_draft; ++i) {
+        if (!run.wants_next(m.s->cancel_requested)) {
+            finished = true;
+            break;
+        }
+        const std::span<const float> logits(logits_.data() + (seq.draft_row + i) * n_vocab_,
+                                            n_vocab_);
+        const Sampler::Verdict verdict =
+            run.sampler().verify(logits, run.history(), seq.draft.tokens[i], seq.draft.q_at(i));
+        run.stats().n_draft_accepted += verdict.accepted ? 1 : 0;
+        accepted += verdict.accepted ? 1 : 0;
+        taken += 1;
+        if (!run.take(verdict.token)) {
+            finished = ended_on_token = true;
+            break;
+        }
+        if (!verdict.accepted) {
+            seq.last_unrun = true;
+            break;
+        }
+    }
+    // The rejected tokens leave the cache; an accepted one stays, computed from its true
+    // prefix. When all were accepted, the last row's logits (member.logits) come next. A
+    // sequence that ends leaves what one-token decoding leaves: not its last token, which
+    // the next turn's prompt runs with the prompt's kernels.
+    size_t keep = first + accepted;
+    if (ended_on_token) {
+        keep = std::min(keep, first + taken - 1);
+    }
+    m.s->tokens.resize(keep);
+    seq.draft.clear();
+    if (finished) {
+        finish(slot);
+    }
 }
 
 void StepLoop::finish(size_t slot) {

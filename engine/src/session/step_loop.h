@@ -13,6 +13,7 @@
 #include "hearth/sampling.h"
 #include "hearth/session.h"
 #include "session/batch_backend.h"
+#include "session/drafter.h"
 #include "session/sequence_run.h"
 #include "session/session_impl.h"
 
@@ -88,13 +89,16 @@ public:
     struct StepCounts {
         size_t n_decode = 0; // sequences that ran their next token
         size_t n_prompt = 0; // prompt tokens run
+        size_t n_draft = 0;  // draft tokens run for verification (speculation)
     };
     // One step: samples the next token of every sequence done prefilling (when `decode`; each
-    // may finish instead), then runs those tokens and up to `prompt_budget` prompt tokens of
+    // may finish instead) and, for a sequence that speculates, drafts the tokens after it,
+    // then runs those tokens and up to `prompt_budget` prompt tokens of
     // the sequences still prefilling (oldest first) in one forward pass. A prefilling sequence
-    // whose slot was cancelled finishes. No pass runs when there is nothing to run. On a
-    // failed pass the sequences' caches are put back where they stood; the caller ends them
-    // (abandon_all).
+    // whose slot was cancelled finishes. Drafted tokens are verified after the pass: the
+    // accepted ones and the target's own next one are taken, the rejected ones leave the cache.
+    // No pass runs when there is nothing to run. On a failed pass the sequences' caches are put
+    // back where they stood; the caller ends them (abandon_all).
     Result<StepCounts> step(size_t prompt_budget, bool decode);
 
     struct Finished {
@@ -123,9 +127,22 @@ private:
         uint64_t order = 0;      // start order: the oldest prefills first
         bool prefilling = true;  // the prompt has tokens not yet run
         size_t chunk_origin = 0; // where prefilling it alone would start (prompt_kernels)
+        // Speculation: the drafter, this step's draft and its first logits row in the pass,
+        // and whether the last token taken is still to run (the target chose it at a rejected
+        // draft's position, so no sampling precedes it).
+        std::optional<Speculator> speculator;
+        Draft draft;
+        size_t draft_row = 0;
+        bool last_unrun = false;
     };
 
     void finish(size_t slot);
+    // The decoding sequence in `slot` speculates: drafts after its next token (just added to
+    // the pass) and adds the draft to the pass. Returns the draft tokens added.
+    Result<size_t> add_draft(size_t slot);
+    // After the pass: takes the accepted draft tokens and the target's next one, and drops
+    // the rejected ones from the cache.
+    void verify_draft(size_t slot);
     // Runs pass_ and records its tokens and logits.
     Result<void> run_pass();
     Result<void> prefill_range(size_t slot, size_t from, size_t to, size_t max_batch,
