@@ -51,6 +51,8 @@ VecDotFn vec_dot_avx2(TensorType weight_type);
 // their own files; vec_dot_portable/vec_dot_avx2 fall back to these.
 VecDotFn vec_dot_lowbit_portable(TensorType weight_type);
 VecDotFn vec_dot_lowbit_avx2(TensorType weight_type);
+// Q6_K at the avx2 level (vec_dot_q6_k_avx2.cpp; nullptr where not built for x86).
+VecDotFn vec_dot_q6_k_avx2();
 // F32 and F16 rows in the order of llamafile's tinyBLAS, which ggml's mul_mat takes on prompt
 // batches (see matmul()); nullptr for other types. n must be a multiple of 8.
 VecDotFn vec_dot_tinyblas_avx2(TensorType weight_type);

@@ -328,40 +328,6 @@ float dot_q4_5_k(int64_t n, const void* vw, const void* vx) {
     return hsum(acc) - acc_min;
 }
 
-float dot_q6_k(int64_t n, const void* vw, const void* vx) {
-    const auto* w = static_cast<const BlockQ6_K*>(vw);
-    const auto* x = static_cast<const BlockQ8_K*>(vx);
-    const __m256i m4 = _mm256_set1_epi8(0x0f);
-    const __m256i m3 = _mm256_set1_epi8(3);
-    const __m256i m32 = _mm256_set1_epi8(32);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t b = 0; b < n / QK_K; ++b) {
-        __m256i sumi = _mm256_setzero_si256();
-        for (int h = 0; h < 2; ++h) {
-            const __m256i ql0 = load32(w[b].ql + 64 * h);
-            const __m256i ql1 = load32(w[b].ql + 64 * h + 32);
-            const __m256i qh = load32(w[b].qh + 32 * h);
-            const __m256i lows[4] = {_mm256_and_si256(ql0, m4), _mm256_and_si256(ql1, m4),
-                                     _mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
-                                     _mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4)};
-            for (int k = 0; k < 4; ++k) {
-                const __m256i high = _mm256_slli_epi16(_mm256_and_si256(srl16(qh, 2 * k), m3), 4);
-                const __m256i q = _mm256_or_si256(lows[k], high);
-                const __m256i qy = load32(x[b].qs + 128 * h + 32 * k);
-                // (q - 32) * y as two unsigned products.
-                const __m256i p =
-                    _mm256_sub_epi16(_mm256_maddubs_epi16(q, qy), _mm256_maddubs_epi16(m32, qy));
-                const int s = 8 * h + 2 * k;
-                const __m256i sc = scale_pair(w[b].scales[s], w[b].scales[s + 1]);
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, sc));
-            }
-        }
-        const float d = x[b].d * h2f(w[b].d);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
-    }
-    return hsum(acc);
-}
-
 float dot_iq4_xs(int64_t n, const void* vw, const void* vx) {
     const auto* w = static_cast<const BlockIQ4_XS*>(vw);
     const auto* x = static_cast<const BlockQ8_K*>(vx);
@@ -540,7 +506,7 @@ VecDotFn vec_dot_avx2(TensorType weight_type) {
     case TensorType::Q5_K:
         return per_token<dot_q4_5_k<BlockQ5_K, true>>;
     case TensorType::Q6_K:
-        return per_token<dot_q6_k>;
+        return vec_dot_q6_k_avx2();
     case TensorType::IQ4_XS:
         return per_token<dot_iq4_xs>;
     default:
