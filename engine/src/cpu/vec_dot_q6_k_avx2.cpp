@@ -26,36 +26,33 @@ using avx2::h2f;
 using avx2::hsum;
 using avx2::load32;
 
-// The four 32-value chunks of one 128-value half of a super-block, as unsigned bytes 0..63:
-// chunk k takes the low (k < 2) or high nibbles of ql[32 * (k % 2)..] and bits 2k, 2k + 1 of qh.
-struct Q6Half {
-    __m256i q[4];
-};
-
-inline Q6Half unpack_half(const BlockQ6_K& w, int h) {
+// Chunk c (0..7) of a super-block's 256 quants as unsigned bytes 0..63: in half h = c / 4,
+// chunk k = c % 4 takes the low (k < 2) or high nibbles of ql[64h + 32(k % 2)..] and bits 2k,
+// 2k + 1 of qh[32h..]. One chunk at a time keeps few registers live across the token loop.
+inline __m256i unpack_chunk(const BlockQ6_K& w, int c) {
+    const int h = c / 4, k = c % 4;
     const __m256i m15 = _mm256_set1_epi8(15);
-    const __m256i ql0 = load32(w.ql + 64 * h);
-    const __m256i ql1 = load32(w.ql + 64 * h + 32);
+    const __m256i ql = load32(w.ql + 64 * h + 32 * (k % 2));
+    const __m256i low = _mm256_and_si256(k < 2 ? ql : _mm256_srli_epi16(ql, 4), m15);
     const __m256i qh = load32(w.qh + 32 * h);
-    const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(3)), 4);
-    const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(12)), 2);
-    const __m256i h2 = _mm256_and_si256(qh, _mm256_set1_epi8(48));
-    const __m256i h3 = _mm256_srli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(-64)), 2);
-    return {{_mm256_or_si256(_mm256_and_si256(ql0, m15), h0),
-             _mm256_or_si256(_mm256_and_si256(ql1, m15), h1),
-             _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m15), h2),
-             _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m15), h3)}};
+    const __m256i high =
+        _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * k)), _mm256_set1_epi8(3));
+    return _mm256_or_si256(low, _mm256_slli_epi16(high, 4));
 }
 
-// 16-bit scales of chunk c (0..7): sub-block 2c in the low 128-bit lane, 2c + 1 in the high.
+// 16-bit scales of chunk c: sub-block 2c in the low 128-bit lane, 2c + 1 in the high one
+// (ggml's get_scale_shuffle).
 inline __m256i chunk_scales(__m128i scales, int c) {
-    const __m128i pick = _mm_set_epi8(
-        static_cast<char>(2 * c + 1), static_cast<char>(2 * c + 1), static_cast<char>(2 * c + 1),
-        static_cast<char>(2 * c + 1), static_cast<char>(2 * c + 1), static_cast<char>(2 * c + 1),
-        static_cast<char>(2 * c + 1), static_cast<char>(2 * c + 1), static_cast<char>(2 * c),
-        static_cast<char>(2 * c), static_cast<char>(2 * c), static_cast<char>(2 * c),
-        static_cast<char>(2 * c), static_cast<char>(2 * c), static_cast<char>(2 * c),
-        static_cast<char>(2 * c));
+    alignas(16) static constexpr uint8_t kPick[8][16] = {
+        {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1},
+        {2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3},
+        {4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5},
+        {6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7},
+        {8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9},
+        {10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11},
+        {12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13},
+        {14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15}};
+    const __m128i pick = _mm_load_si128(reinterpret_cast<const __m128i*>(kPick[c]));
     return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(scales, pick));
 }
 
@@ -75,15 +72,12 @@ void dot_q6_k_nt(int64_t n, const void* vw, const uint8_t* x, size_t x_stride, f
         for (int t = 0; t < NT; ++t) {
             sumi[t] = _mm256_setzero_si256();
         }
-        for (int h = 0; h < 2; ++h) {
-            const Q6Half q = unpack_half(w[b], h);
-            for (int k = 0; k < 4; ++k) {
-                const __m256i sc = chunk_scales(scales, 4 * h + k);
-                for (int t = 0; t < NT; ++t) {
-                    const __m256i p =
-                        _mm256_maddubs_epi16(q.q[k], load32(a[t][b].qs + 128 * h + 32 * k));
-                    sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(sc, p));
-                }
+        for (int c = 0; c < 8; ++c) {
+            const __m256i q = unpack_chunk(w[b], c);
+            const __m256i sc = chunk_scales(scales, c);
+            for (int t = 0; t < NT; ++t) {
+                const __m256i p = _mm256_maddubs_epi16(q, load32(a[t][b].qs + 32 * c));
+                sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(sc, p));
             }
         }
         const __m256i scales_16 = _mm256_cvtepi8_epi16(scales);
