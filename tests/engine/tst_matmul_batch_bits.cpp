@@ -1,11 +1,12 @@
 // Prompt batches against single tokens through matmul(), bit for bit, for the per-row kernels
 // whose batched forms take shortcuts: the 32-value formats with their activation scales
-// converted once per matrix (VecDotScaledFn) and Q6_K unpacking a super-block once for up to
-// 4 tokens. A token's products must not depend on the batch it rides in (the scheduler mixes
-// prompts with other requests' next tokens, and a cached prefix must equal a fresh prompt);
-// the single-token kernels are held to ggml's bits by tst_matmul_lowbit_ggml (Q6_K) and the
-// architecture references. Ragged shapes: 37 rows, token counts that are not multiples of the
-// 4-token groups or the 32-token tiles, one and two threads, every kernel level.
+// converted once per matrix (VecDotScaledFn, checked against the per-row kernels below) and
+// Q6_K unpacking a super-block once for up to 4 tokens. A token's products must not depend on the
+// batch it rides in (the scheduler mixes prompts with other requests' next tokens, and a cached
+// prefix must equal a fresh prompt); the single-token kernels are held to ggml's bits by
+// tst_matmul_lowbit_ggml (Q6_K) and the architecture references. Ragged shapes: 37 rows, token
+// counts that are not multiples of the 4-token groups or the 32-token tiles, one and two threads,
+// every kernel level.
 #include "cpu/cpu_features.h"
 #include "cpu/kernels.h"
 #include "cpu/matmul.h"
@@ -143,15 +144,64 @@ private slots:
         check_type(kCases[static_cast<size_t>(index)]);
     }
 
-    // The scaled kernels exist where the batched path is meant to take them, so the test above
-    // covers them rather than the plain per-row kernels alone.
-    void scaled_kernels_are_used() {
+    // The scaled kernels (which matmul() takes for these types at the avx2 level, one token or
+    // many) give the bits of the per-row kernels, which read the f16 scales themselves and are
+    // held to ggml's bits elsewhere: 1..4 tokens per call, every token offset.
+    void scaled_kernels_equal_per_row_kernels() {
         if (detected_kernel_level() < KernelLevel::avx2) {
             QSKIP("the AVX2 kernels need AVX2, FMA and F16C");
         }
         for (const TypeCase& c : kCases) {
-            if (c.type != TensorType::Q6_K && c.type != TensorType::Q8_0) {
-                QVERIFY2(vec_dot_scaled_avx2(c.type) != nullptr, qPrintable(type_name(c.type)));
+            if (c.type == TensorType::Q6_K) {
+                continue;
+            }
+            const VecDotScaledFn scaled = vec_dot_scaled_avx2(c.type);
+            const VecDotFn plain = vec_dot_avx2(c.type);
+            QVERIFY2(scaled && plain, qPrintable(type_name(c.type)));
+            std::mt19937 rng(5 + static_cast<unsigned>(c.type));
+            constexpr int64_t kRows = 5, kTokens = 7;
+            const auto traits = hearth::tensor_type_traits(c.type);
+            const size_t row_bytes =
+                static_cast<size_t>(c.n_cols / traits.block_size) * traits.type_size;
+            const std::vector<uint8_t> w = random_rows(c, kRows, rng);
+            const size_t act_bytes = activation_row_bytes(c.type, c.n_cols);
+            const int64_t n_scales = activation_scale_count(c.type, c.n_cols);
+            std::vector<uint8_t> act(act_bytes * kTokens);
+            std::vector<float> scales(static_cast<size_t>(n_scales * kTokens));
+            std::vector<float> x(static_cast<size_t>(c.n_cols));
+            std::normal_distribution<float> normal(0.0f, 1.0f);
+            for (int64_t t = 0; t < kTokens; ++t) {
+                for (float& v : x) {
+                    v = normal(rng);
+                }
+                quantize_activation_row(c.type, x.data(), act.data() + t * act_bytes, c.n_cols);
+                activation_scales(c.type, act.data() + t * act_bytes, scales.data() + t * n_scales,
+                                  c.n_cols);
+            }
+            for (int64_t r = 0; r < kRows; ++r) {
+                const uint8_t* row = w.data() + r * row_bytes;
+                for (int n_tok = 1; n_tok <= kMaxTokens; ++n_tok) {
+                    for (int64_t t0 = 0; t0 + n_tok <= kTokens; ++t0) {
+                        float got[kMaxTokens], want[kMaxTokens];
+                        scaled(c.n_cols, row, act.data() + t0 * act_bytes, act_bytes,
+                               scales.data() + t0 * n_scales, static_cast<size_t>(n_scales), got, 1,
+                               n_tok);
+                        plain(c.n_cols, row, act.data() + t0 * act_bytes, act_bytes, want, 1,
+                              n_tok);
+                        for (int t = 0; t < n_tok; ++t) {
+                            QVERIFY2(std::bit_cast<uint32_t>(got[t]) ==
+                                         std::bit_cast<uint32_t>(want[t]),
+                                     qPrintable(QString("%1 row %2 token %3 (%4 at once): %5, "
+                                                        "per-row kernel %6")
+                                                    .arg(type_name(c.type))
+                                                    .arg(r)
+                                                    .arg(t0 + t)
+                                                    .arg(n_tok)
+                                                    .arg(static_cast<double>(got[t]), 0, 'g', 9)
+                                                    .arg(static_cast<double>(want[t]), 0, 'g', 9)));
+                        }
+                    }
+                }
             }
         }
     }

@@ -218,11 +218,11 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
     // is bound by memory; it keeps the per-row kernel.
     const bool q8_0_tiles =
         w.type == TensorType::Q8_0 && n_tokens > 1 && kernel_level() == KernelLevel::avx2;
-    // Other 32-value formats' batches: the activations' f16 block scales converted once here
-    // rather than once per weight row (same bits; the kernel's float work roughly halves).
-    job.scaled_kernel = n_tokens > 1 && !q8_0_tiles && kernel_level() == KernelLevel::avx2
-                            ? vec_dot_scaled_avx2(w.type)
-                            : nullptr;
+    // The other 32-value formats (and Q8_0's single tokens): the activations' f16 block scales
+    // converted once here rather than once per weight row (the same bits; the kernel's float
+    // work roughly halves).
+    job.scaled_kernel =
+        !q8_0_tiles && kernel_level() == KernelLevel::avx2 ? vec_dot_scaled_avx2(w.type) : nullptr;
     // Kept per calling thread so that prompt batches do not allocate each time.
     thread_local std::vector<float> act_scales;
     if (job.scaled_kernel) {
