@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Dot products of llama.cpp's own CPU kernels on random blocks of the low-bit weight types, for
-tst_matmul to compare Hearth's kernels with bit for bit.
+"""Dot products of llama.cpp's own CPU kernels on random blocks of the low-bit weight types and
+Q6_K, for tst_matmul_lowbit_ggml to compare Hearth's kernels with bit for bit.
 
-    .venv/bin/python scripts/gen-dot-reference.py
+    LLAMA_CPP_LIB_PATH=/tmp/dense-llama-avx2/bin .venv/bin/python scripts/gen-dot-reference.py
 
 Needs llama-cpp-python in the venv: its libggml-cpu exports the kernels (ggml_vec_dot_<type>)
 and the activation quantizers, which this script calls through ctypes. Writes
@@ -16,6 +16,7 @@ and index.json. Deterministic (fixed seed).
 """
 import ctypes
 import json
+import os
 import pathlib
 import sys
 
@@ -34,17 +35,22 @@ TYPES = {
     T.IQ2_S: ("Q8_K", "iq2_s_q8_K"), T.IQ3_XXS: ("Q8_K", "iq3_xxs_q8_K"),
     T.IQ3_S: ("Q8_K", "iq3_s_q8_K"), T.IQ1_S: ("Q8_K", "iq1_s_q8_K"),
     T.IQ1_M: ("Q8_K", "iq1_m_q8_K"), T.BF16: ("BF16", "bf16"),
+    # Q6_K (a third of every Q4_K_M file): its multi-token AVX2 kernel against ggml's.
+    T.Q6_K: ("Q8_K", "q6_K_q8_K"),
 }
 # Byte offset of the f16 super-block scale (IQ1_M: spread over its scale words; MXFP4 and
 # NVFP4: 8-bit scale codes).
 F16_SCALE = {T.TQ1_0: 52, T.TQ2_0: 64, T.IQ2_XXS: 0, T.IQ2_XS: 0, T.IQ2_S: 0, T.IQ3_XXS: 0,
-             T.IQ3_S: 0, T.IQ1_S: 0}
+             T.IQ3_S: 0, T.IQ1_S: 0, T.Q6_K: 208}
 ACT_BYTES = {"Q8_0": 34 * N_COLS // 32, "Q8_K": 292 * N_COLS // 256, "BF16": 2 * N_COLS}
 
 
 def load_ggml():
     import llama_cpp
-    lib_dir = pathlib.Path(llama_cpp.__file__).parent / "lib"
+    # LLAMA_CPP_LIB_PATH, as llama-cpp-python itself reads it: the AVX2 build of the same
+    # llama.cpp, whose x86 kernels are the ones Hearth's AVX2 kernels follow.
+    lib_dir = pathlib.Path(os.environ.get("LLAMA_CPP_LIB_PATH") or
+                           pathlib.Path(llama_cpp.__file__).parent / "lib")
     ctypes.CDLL(str(lib_dir / "libggml-base.so"), mode=ctypes.RTLD_GLOBAL)
     ggml = ctypes.CDLL(str(lib_dir / "libggml-cpu.so"))
     ggml.ggml_cpu_init()

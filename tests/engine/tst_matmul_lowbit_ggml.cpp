@@ -1,10 +1,10 @@
-// The low-bit weight types' products against llama.cpp's own kernels, bit for bit: the
+// The low-bit weight types' and Q6_K's products against llama.cpp's own kernels, bit for bit: the
 // activations Hearth quantizes equal ggml's bytes, and the AVX2 kernels give the bits of ggml's
 // x86 kernels. The portable kernels follow ggml's portable (`_generic`) ones but are held to a
 // float bound only: the reference library is compiled for this CPU, so its portable C fuses
 // multiply-adds (FMA) that a CPU without AVX2 would not have. The reference
 // (tests/data/quant/dot/) is written by scripts/gen-dot-reference.py, which calls ggml's
-// functions in llama-cpp-python's libggml-cpu.
+// functions in the AVX2 build of llama-cpp-python's libggml-cpu (LLAMA_CPP_LIB_PATH).
 #include "cpu/cpu_features.h"
 #include "cpu/kernels.h"
 #include "cpu/matmul.h"
@@ -129,9 +129,9 @@ private slots:
         for (int level = 0; level <= int(detected_kernel_level()); ++level) {
             set_kernel_level(static_cast<KernelLevel>(level));
             const bool simd = level > 0 && vec_dot_avx2(type) != nullptr;
-            // Bits where Hearth has the AVX2 twin of ggml's x86 kernel; BF16's x86 kernel in the
-            // reference build uses AVX512-BF16 instructions, so BF16 gets the bound.
-            const bool bits = simd && type != TensorType::BF16;
+            // Bits where Hearth has the AVX2 twin of ggml's x86 kernel (the reference comes from
+            // llama.cpp's AVX2 build, so BF16 too).
+            const bool bits = simd;
             const VecDotFn kernel = simd ? vec_dot_avx2(type) : vec_dot_portable(type);
             const auto check = [&](int64_t t, int64_t r, float got, int n_tok) {
                 const float ref = x86[size_t(t * n_rows + r)];

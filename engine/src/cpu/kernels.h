@@ -44,6 +44,18 @@ void per_token(int64_t n, const void* w, const void* x, size_t x_stride, float* 
 
 inline constexpr int kMaxTokens = 4;
 
+// The same for the 32-value formats of prompt batches, with the activations' block scales as
+// floats (activation_scales()), scales_stride floats apart per token: ggml's order, the bits of
+// the VecDotFn kernel, without converting each token's f16 scales again for every weight row.
+using VecDotScaledFn = void (*)(int64_t n, const void* w, const void* x, size_t x_stride,
+                                const float* scales, size_t scales_stride, float* y,
+                                int64_t y_stride, int n_tok);
+
+// Floats per activation row that activation_scales() writes: d of each Q8_0/Q8_1 block, then
+// (Q8_1) its s. 0 for the other dot types.
+int64_t activation_scale_count(TensorType weight_type, int64_t n_cols);
+void activation_scales(TensorType weight_type, const void* act, float* out, int64_t n_cols);
+
 // The kernel of a weight type for each family; nullptr where the family has none.
 VecDotFn vec_dot_portable(TensorType weight_type);
 VecDotFn vec_dot_avx2(TensorType weight_type);
@@ -51,6 +63,9 @@ VecDotFn vec_dot_avx2(TensorType weight_type);
 // their own files; vec_dot_portable/vec_dot_avx2 fall back to these.
 VecDotFn vec_dot_lowbit_portable(TensorType weight_type);
 VecDotFn vec_dot_lowbit_avx2(TensorType weight_type);
+VecDotScaledFn vec_dot_scaled_avx2(TensorType weight_type);
+// Q6_K at the avx2 level (vec_dot_q6_k_avx2.cpp; nullptr where not built for x86).
+VecDotFn vec_dot_q6_k_avx2();
 // F32 and F16 rows in the order of llamafile's tinyBLAS, which ggml's mul_mat takes on prompt
 // batches (see matmul()); nullptr for other types. n must be a multiple of 8.
 VecDotFn vec_dot_tinyblas_avx2(TensorType weight_type);

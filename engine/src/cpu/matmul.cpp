@@ -200,6 +200,9 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
         uint8_t* act;
         size_t act_bytes;
         VecDotFn kernel;
+        VecDotScaledFn scaled_kernel = nullptr;
+        float* scales = nullptr;
+        int64_t scales_stride = 0;
     } job{w,
           x,
           n_tokens,
@@ -210,12 +213,34 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
           activation_row_bytes(w.type, w.n_cols),
           select_kernel(w, n_tokens, op)};
 
+    // Q8_0 batches at the avx2 level: register tiles of 4 rows × 4 tokens (gemm_q8_0.h), the
+    // same bits as the per-row kernel. One token (decode) reads each weight once either way and
+    // is bound by memory; it keeps the per-row kernel.
+    const bool q8_0_tiles =
+        w.type == TensorType::Q8_0 && n_tokens > 1 && kernel_level() == KernelLevel::avx2;
+    // The other 32-value formats (and Q8_0's single tokens): the activations' f16 block scales
+    // converted once here rather than once per weight row (the same bits; the kernel's float
+    // work roughly halves).
+    job.scaled_kernel =
+        !q8_0_tiles && kernel_level() == KernelLevel::avx2 ? vec_dot_scaled_avx2(w.type) : nullptr;
+    // Kept per calling thread so that prompt batches do not allocate each time.
+    thread_local std::vector<float> act_scales;
+    if (job.scaled_kernel) {
+        job.scales_stride = activation_scale_count(w.type, w.n_cols);
+        act_scales.resize(static_cast<size_t>(n_tokens * job.scales_stride));
+        job.scales = act_scales.data();
+    }
+
     // Activations to the dot type: on this thread for one token (a second hand-off would cost
     // more than the conversion), else over the pool.
     const auto quantize = [&job](int64_t t0, int64_t t1) {
         for (int64_t t = t0; t < t1; ++t) {
             quantize_activation_row(job.w.type, job.x + t * job.x_stride,
                                     job.act + t * job.act_bytes, job.w.n_cols);
+            if (job.scales) {
+                activation_scales(job.w.type, job.act + t * job.act_bytes,
+                                  job.scales + t * job.scales_stride, job.w.n_cols);
+            }
         }
     };
     if (n_tokens == 1) {
@@ -224,11 +249,6 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
         pool.parallel_for(n_tokens, 1, quantize);
     }
 
-    // Q8_0 batches at the avx2 level: register tiles of 4 rows × 4 tokens (gemm_q8_0.h), the
-    // same bits as the per-row kernel. One token (decode) reads each weight once either way and
-    // is bound by memory; it keeps the per-row kernel.
-    const bool q8_0_tiles =
-        w.type == TensorType::Q8_0 && n_tokens > 1 && kernel_level() == KernelLevel::avx2;
     pool.parallel_for(w.n_rows, kMinRowsPerChunk, [&job, q8_0_tiles](int64_t r0, int64_t r1) {
         const auto* rows = static_cast<const uint8_t*>(job.w.data);
         for (int64_t t0 = 0; t0 < job.n_tokens; t0 += kTokenTile) {
@@ -244,6 +264,13 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
                 const void* row = rows + static_cast<size_t>(r) * job.w.row_bytes;
                 for (int64_t t = t0; t < t1; t += kMaxTokens) {
                     const int n_tok = static_cast<int>(std::min<int64_t>(kMaxTokens, t1 - t));
+                    if (job.scaled_kernel) {
+                        job.scaled_kernel(job.w.n_cols, row, job.act + t * job.act_bytes,
+                                          job.act_bytes, job.scales + t * job.scales_stride,
+                                          static_cast<size_t>(job.scales_stride),
+                                          job.y + t * job.y_stride + r, job.y_stride, n_tok);
+                        continue;
+                    }
                     job.kernel(job.w.n_cols, row, job.act + t * job.act_bytes, job.act_bytes,
                                job.y + t * job.y_stride + r, job.y_stride, n_tok);
                 }

@@ -124,6 +124,33 @@ void quantize_activation_row(TensorType weight_type, const float* x, void* out, 
     }
 }
 
+int64_t activation_scale_count(TensorType weight_type, int64_t n_cols) {
+    switch (dot_type(weight_type)) {
+    case TensorType::Q8_0:
+        return n_cols / QK8_0;
+    case TensorType::Q8_1:
+        return 2 * (n_cols / QK8_0);
+    default:
+        return 0;
+    }
+}
+
+void activation_scales(TensorType weight_type, const void* act, float* out, int64_t n_cols) {
+    const int64_t n_blocks = n_cols / QK8_0;
+    if (dot_type(weight_type) == TensorType::Q8_0) {
+        const auto* blocks = static_cast<const BlockQ8_0*>(act);
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            out[b] = fp16_to_fp32(blocks[b].d);
+        }
+    } else if (dot_type(weight_type) == TensorType::Q8_1) {
+        const auto* blocks = static_cast<const BlockQ8_1*>(act);
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            out[b] = fp16_to_fp32(blocks[b].d);
+            out[n_blocks + b] = fp16_to_fp32(blocks[b].s);
+        }
+    }
+}
+
 void dequantize_activation_row(TensorType weight_type, const void* in, float* out, int64_t n) {
     switch (dot_type(weight_type)) {
     case TensorType::Q8_0: {

@@ -121,21 +121,25 @@ struct IQ4_NLW {
 
 // One accumulator per token, blocks in order, as ggml's vec_dot does: every token's result is
 // then the same bits whether it is computed alone (decode) or with others (prefill, batched
-// sequences), so a cached prefix and a fresh prompt give identical logits.
-template <class W, int NT>
-void dot_32_nt(int64_t n, const void* vw, const uint8_t* x, size_t x_stride, float* y,
-               int64_t y_stride) {
+// sequences), so a cached prefix and a fresh prompt give identical logits. With kScales the
+// activations' block scales come as floats (act_scales: per token, d of each block, then s),
+// converted once per matrix instead of once per weight row: the same values, fewer operations.
+template <class W, int NT, bool kScales>
+void dot_32_nt(int64_t n, const void* vw, const uint8_t* x, size_t x_stride,
+               const float* act_scales, size_t scales_stride, float* y, int64_t y_stride) {
     using Act = typename W::Act;
     const auto* w = static_cast<const typename W::Block*>(vw);
+    const int64_t n_blocks = n / 32;
     const Act* a[NT];
+    const float* ad[NT];
     __m256 acc[NT];
     float mins[NT];
     for (int t = 0; t < NT; ++t) {
         a[t] = reinterpret_cast<const Act*>(x + t * x_stride);
+        ad[t] = kScales ? act_scales + t * scales_stride : nullptr;
         acc[t] = _mm256_setzero_ps();
         mins[t] = 0.0f;
     }
-    const int64_t n_blocks = n / 32;
     for (int64_t b = 0; b < n_blocks; ++b) {
         const __m256i q = W::values(w[b]);
         const __m256i uq = W::kSigned ? _mm256_sign_epi8(q, q) : q;
@@ -146,9 +150,11 @@ void dot_32_nt(int64_t n, const void* vw, const uint8_t* x, size_t x_stride, flo
                 qy = _mm256_sign_epi8(qy, q);
             }
             const __m256 p = _mm256_cvtepi32_ps(dot_us8(uq, qy));
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * h2f(a[t][b].d)), p, acc[t]);
+            const float da = kScales ? ad[t][b] : h2f(a[t][b].d);
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * da), p, acc[t]);
             if constexpr (W::kMin) {
-                mins[t] += h2f(w[b].m) * h2f(a[t][b].s);
+                const float sa = kScales ? ad[t][n_blocks + b] : h2f(a[t][b].s);
+                mins[t] = std::fma(h2f(w[b].m), sa, mins[t]);
             }
         }
     }
@@ -157,26 +163,42 @@ void dot_32_nt(int64_t n, const void* vw, const uint8_t* x, size_t x_stride, flo
     }
 }
 
-template <class W>
-void dot_32(int64_t n, const void* w, const void* vx, size_t x_stride, float* y, int64_t y_stride,
-            int n_tok) {
-    const auto* x = static_cast<const uint8_t*>(vx);
-    for (; n_tok >= 4; n_tok -= 4, x += 4 * x_stride, y += 4 * y_stride) {
-        dot_32_nt<W, 4>(n, w, x, x_stride, y, y_stride);
+template <class W, bool kScales>
+void dot_32_tokens(int64_t n, const void* w, const uint8_t* x, size_t x_stride, const float* scales,
+                   size_t scales_stride, float* y, int64_t y_stride, int n_tok) {
+    for (; n_tok >= 4; n_tok -= 4) {
+        dot_32_nt<W, 4, kScales>(n, w, x, x_stride, scales, scales_stride, y, y_stride);
+        x += 4 * x_stride;
+        y += 4 * y_stride;
+        scales += kScales ? 4 * scales_stride : 0;
     }
     switch (n_tok) {
     case 3:
-        dot_32_nt<W, 3>(n, w, x, x_stride, y, y_stride);
+        dot_32_nt<W, 3, kScales>(n, w, x, x_stride, scales, scales_stride, y, y_stride);
         break;
     case 2:
-        dot_32_nt<W, 2>(n, w, x, x_stride, y, y_stride);
+        dot_32_nt<W, 2, kScales>(n, w, x, x_stride, scales, scales_stride, y, y_stride);
         break;
     case 1:
-        dot_32_nt<W, 1>(n, w, x, x_stride, y, y_stride);
+        dot_32_nt<W, 1, kScales>(n, w, x, x_stride, scales, scales_stride, y, y_stride);
         break;
     default:
         break;
     }
+}
+
+template <class W>
+void dot_32(int64_t n, const void* w, const void* x, size_t x_stride, float* y, int64_t y_stride,
+            int n_tok) {
+    dot_32_tokens<W, false>(n, w, static_cast<const uint8_t*>(x), x_stride, nullptr, 0, y, y_stride,
+                            n_tok);
+}
+
+template <class W>
+void dot_32_scaled(int64_t n, const void* w, const void* x, size_t x_stride, const float* scales,
+                   size_t scales_stride, float* y, int64_t y_stride, int n_tok) {
+    dot_32_tokens<W, true>(n, w, static_cast<const uint8_t*>(x), x_stride, scales, scales_stride, y,
+                           y_stride, n_tok);
 }
 
 // ---- K-quants and IQ4_XS against Q8_K, one token at a time ----
@@ -328,40 +350,6 @@ float dot_q4_5_k(int64_t n, const void* vw, const void* vx) {
     return hsum(acc) - acc_min;
 }
 
-float dot_q6_k(int64_t n, const void* vw, const void* vx) {
-    const auto* w = static_cast<const BlockQ6_K*>(vw);
-    const auto* x = static_cast<const BlockQ8_K*>(vx);
-    const __m256i m4 = _mm256_set1_epi8(0x0f);
-    const __m256i m3 = _mm256_set1_epi8(3);
-    const __m256i m32 = _mm256_set1_epi8(32);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t b = 0; b < n / QK_K; ++b) {
-        __m256i sumi = _mm256_setzero_si256();
-        for (int h = 0; h < 2; ++h) {
-            const __m256i ql0 = load32(w[b].ql + 64 * h);
-            const __m256i ql1 = load32(w[b].ql + 64 * h + 32);
-            const __m256i qh = load32(w[b].qh + 32 * h);
-            const __m256i lows[4] = {_mm256_and_si256(ql0, m4), _mm256_and_si256(ql1, m4),
-                                     _mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
-                                     _mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4)};
-            for (int k = 0; k < 4; ++k) {
-                const __m256i high = _mm256_slli_epi16(_mm256_and_si256(srl16(qh, 2 * k), m3), 4);
-                const __m256i q = _mm256_or_si256(lows[k], high);
-                const __m256i qy = load32(x[b].qs + 128 * h + 32 * k);
-                // (q - 32) * y as two unsigned products.
-                const __m256i p =
-                    _mm256_sub_epi16(_mm256_maddubs_epi16(q, qy), _mm256_maddubs_epi16(m32, qy));
-                const int s = 8 * h + 2 * k;
-                const __m256i sc = scale_pair(w[b].scales[s], w[b].scales[s + 1]);
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, sc));
-            }
-        }
-        const float d = x[b].d * h2f(w[b].d);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
-    }
-    return hsum(acc);
-}
-
 float dot_iq4_xs(int64_t n, const void* vw, const void* vx) {
     const auto* w = static_cast<const BlockIQ4_XS*>(vw);
     const auto* x = static_cast<const BlockQ8_K*>(vx);
@@ -500,6 +488,25 @@ void tinyblas_kernel(int64_t n, const void* w, const void* x, size_t x_stride, f
 
 } // namespace
 
+VecDotScaledFn vec_dot_scaled_avx2(TensorType weight_type) {
+    switch (weight_type) {
+    case TensorType::Q4_0:
+        return dot_32_scaled<Q4_0W>;
+    case TensorType::Q4_1:
+        return dot_32_scaled<Q4_1W>;
+    case TensorType::Q5_0:
+        return dot_32_scaled<Q5_0W>;
+    case TensorType::Q5_1:
+        return dot_32_scaled<Q5_1W>;
+    case TensorType::Q8_0:
+        return dot_32_scaled<Q8_0W>;
+    case TensorType::IQ4_NL:
+        return dot_32_scaled<IQ4_NLW>;
+    default:
+        return nullptr;
+    }
+}
+
 VecDotFn vec_dot_tinyblas_avx2(TensorType weight_type) {
     switch (weight_type) {
     case TensorType::F32:
@@ -540,7 +547,7 @@ VecDotFn vec_dot_avx2(TensorType weight_type) {
     case TensorType::Q5_K:
         return per_token<dot_q4_5_k<BlockQ5_K, true>>;
     case TensorType::Q6_K:
-        return per_token<dot_q6_k>;
+        return vec_dot_q6_k_avx2();
     case TensorType::IQ4_XS:
         return per_token<dot_iq4_xs>;
     default:
@@ -587,6 +594,9 @@ VecDotFn vec_dot_avx2(TensorType) {
     return nullptr;
 }
 VecDotFn vec_dot_tinyblas_avx2(TensorType) {
+    return nullptr;
+}
+VecDotScaledFn vec_dot_scaled_avx2(TensorType) {
     return nullptr;
 }
 float dot_f16_f32_avx2(const uint16_t* a, const float* b, int64_t n) {
