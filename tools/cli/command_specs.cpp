@@ -394,6 +394,35 @@ const CommandSpec& serve_spec() {
     return spec;
 }
 
+const CommandSpec& doctor_spec() {
+    static const CommandSpec spec = with_generation_options(CommandSpec{
+        .program = kProgram,
+        .name = "doctor",
+        .synopsis = "MODEL [OPTIONS]",
+        .summary = "The pre-flight checklist: memory, format, runtime and sampling checked "
+                   "against this machine, with the fixes; --warmup runs the model and "
+                   "diagnoses a reply.",
+        .options = {
+            option("--slots", "N",
+                   "sequences decoded together, as the server's slots, 1 to 64 (default 1)")
+                .within(IntRange{1, 64}),
+            option("--memory-budget", "SIZE",
+                   "the memory to fit in (4GiB, 512MiB, 8000000000) instead of the free RAM "
+                   "(default: MemAvailable)"),
+            option("--n-predict", "N",
+                   fmt::format("tokens of each --warmup reply, 1 to {} (default 64)",
+                               kMaxPredictTokens))
+                .alias("-n")
+                .within(IntRange{1, kMaxPredictTokens}),
+            flag("--warmup", "load the model and run it: the first and second run, the plan "
+                             "against resident memory, and the diagnoses of a reply"),
+            flag("--calibrate", "measure the token-stream thresholds on replies under healthy "
+                                "and broken sampling"),
+            flag("--json", "print the checklist and findings as one JSON object"),
+        }});
+    return spec;
+}
+
 std::span<const Command> commands() {
     static const Command all[] = {
         {info_spec, cmd_info},
@@ -407,6 +436,7 @@ std::span<const Command> commands() {
         {template_render_spec, cmd_template_render},
         {pull_spec, cmd_pull},
         {serve_spec, cmd_serve},
+        {doctor_spec, cmd_doctor},
     };
     return all;
 }

@@ -46,10 +46,10 @@ const char* severity_name(Severity severity);
 struct Diagnosis {
     DiagnosisKind kind = DiagnosisKind::out_of_memory;
     Severity severity = Severity::warning;
-    std::string title;                 // "The reply shows another chat template's markup"
-    std::string explanation;           // two or three sentences: what it means
-    std::vector<std::string> evidence; // the facts it rests on, one sentence each
-    std::vector<Fix> fixes;            // best first; may be empty (nothing to apply)
+    std::string title = {};                 // "The reply shows another chat template's markup"
+    std::string explanation = {};           // two or three sentences: what it means
+    std::vector<std::string> evidence = {}; // the facts it rests on, one sentence each
+    std::vector<Fix> fixes = {};            // best first; may be empty (nothing to apply)
 };
 nlohmann::ordered_json diagnosis_json(const Diagnosis& diagnosis);
 
@@ -57,7 +57,7 @@ nlohmann::ordered_json diagnosis_json(const Diagnosis& diagnosis);
 
 struct MemoryEvidence {
     MemoryPlan fitted;            // the plan that ran (or the last one that fit)
-    MemoryPlan needed;            // the plan that failed: a larger context, more slots, ...
+    MemoryPlan needed = {};       // the plan that failed: a larger context, more slots, ...
     uint64_t available_bytes = 0; // free RAM (or the budget), or the GPU's free memory
     DeviceKind device = DeviceKind::cpu;
 };
@@ -73,15 +73,15 @@ std::optional<Diagnosis> diagnose_out_of_memory(const ModelInfo& info, const Mem
 
 // One finished reply and how it was produced.
 struct ReplyEvidence {
-    std::string text; // the reply as shown
+    std::string text = {}; // the reply as shown
     StopReason stop = StopReason::end_of_generation;
     int32_t n_generated = 0;
-    std::string template_name;   // the template it was prompted with ("model", "llama2", ...)
-    std::string template_source; // its Jinja text
+    std::string template_name;        // the template it was prompted with ("model", "llama2", ...)
+    std::string template_source = {}; // its Jinja text
     // The template choose_template picks for the model, with its name ("model" when embedded).
-    std::string model_template_name;
-    std::vector<std::string> template_tokens_missing; // the template's special tokens the
-                                                      // vocabulary lacks (template_warnings)
+    std::string model_template_name = {};
+    std::vector<std::string> template_tokens_missing = {}; // the template's special tokens the
+                                                           // vocabulary lacks (template_warnings)
     bool chat_prompt = true; // the prompt was rendered with a chat template (not raw)
 };
 
@@ -119,10 +119,10 @@ std::optional<Diagnosis> diagnose_tokenizer_round_trip(const Tokenizer& tokenize
 // a restrictive system prompt (words like "only", "never", "refuse", "do not"), a template
 // that adds a safety preamble of its own (a system text the user did not write), a base model.
 struct RefusalEvidence {
-    std::string reply;
-    std::string system_prompt;   // the user's, "" when none
-    std::string rendered_prompt; // what the model saw
-    std::string user_message;    // the last user message
+    std::string reply = {};
+    std::string system_prompt = {};   // the user's, "" when none
+    std::string rendered_prompt = {}; // what the model saw
+    std::string user_message = {};    // the last user message
     ModelTuning tuning = ModelTuning::unknown;
 };
 std::optional<Diagnosis> diagnose_refusal(const RefusalEvidence& evidence);
@@ -181,9 +181,9 @@ public:
                                     const SamplingParams& sampling) const;
 
 private:
-    StreamThresholds thresholds_;
-    std::vector<int32_t> tokens_;
-    std::deque<double> entropies_; // the last `window` traced tokens'
+    StreamThresholds thresholds_ = {};
+    std::vector<int32_t> tokens_ = {};
+    std::deque<double> entropies_ = {}; // the last `window` traced tokens'
     double entropy_sum_ = 0;
     double max_mean_entropy_ = 0;
 };

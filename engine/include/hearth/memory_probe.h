@@ -42,7 +42,7 @@ struct MemoryTruth {
     double difference() const; // (measured - predicted) / predicted; 0 when nothing predicted
     // "within 5%" or why not: the mapped file's pages not all touched, buffers the plan does not
     // count (the tokenizer, repacked weights), ...
-    std::string explanation;
+    std::string explanation = {};
 };
 // The tolerance the memory truth is held to (docs/DOCTOR.md).
 inline constexpr double kMemoryTruthTolerance = 0.05;

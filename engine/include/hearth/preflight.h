@@ -16,10 +16,13 @@
 #include "hearth/memory_plan.h"
 #include "hearth/model_info.h"
 #include "hearth/sampling.h"
+#include "hearth/session.h"
 
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,19 +35,19 @@ const char* check_status_name(CheckStatus status); // "green", "amber", "red"
 // A change of settings that a fix applies; only the fields it sets change. The app maps each
 // onto its own setting, hearth-cli onto its options (--ctx, --kv-type, --gpu-layers, ...).
 struct SettingsChange {
-    std::optional<uint32_t> context;          // tokens per sequence
-    std::optional<KvCacheType> kv_type;       // the KV cache's element type
-    std::optional<int32_t> gpu_layers;        // hearth/gpu_layers.h: a count, all or auto
-    std::optional<std::string> device;        // "cpu", "cuda:N", "auto" (parse_device)
-    std::optional<uint32_t> slots;            // sequences decoded together
-    std::optional<std::string> model;         // another file: "…-Q3_K_M.gguf"
-    std::optional<std::string> template_name; // "model", "raw" or a built-in's name
-    std::optional<std::string> system_prompt; // "" removes it
-    std::optional<int> threads;               // CPU threads
-    std::optional<float> temperature;
-    std::optional<int32_t> top_k;
-    std::optional<float> top_p;
-    std::optional<float> repeat_penalty;
+    std::optional<uint32_t> context = {};          // tokens per sequence
+    std::optional<KvCacheType> kv_type = {};       // the KV cache's element type
+    std::optional<int32_t> gpu_layers = {};        // hearth/gpu_layers.h: a count, all or auto
+    std::optional<std::string> device = {};        // "cpu", "cuda:N", "auto" (parse_device)
+    std::optional<uint32_t> slots = {};            // sequences decoded together
+    std::optional<std::string> model = {};         // another file: "…-Q3_K_M.gguf"
+    std::optional<std::string> template_name = {}; // "model", "raw" or a built-in's name
+    std::optional<std::string> system_prompt = {}; // "" removes it
+    std::optional<int> threads = {};               // CPU threads
+    std::optional<float> temperature = {};
+    std::optional<int32_t> top_k = {};
+    std::optional<float> top_p = {};
+    std::optional<float> repeat_penalty = {};
     bool empty() const;
 };
 
@@ -54,34 +57,34 @@ nlohmann::ordered_json settings_change_json(const SettingsChange& change);
 
 // One way to make a check pass, and what it would do, computed (not guessed).
 struct Fix {
-    std::string label;  // "Use a context of 6,144 tokens"
-    std::string effect; // "needs 1.42 GiB of the 1.50 GiB available"
-    SettingsChange change;
+    std::string label = {};  // "Use a context of 6,144 tokens"
+    std::string effect = {}; // "needs 1.42 GiB of the 1.50 GiB available"
+    SettingsChange change = {};
     // Memory fixes: the total the plan gives once applied; 0 where not a memory fix.
     uint64_t needed_bytes = 0;
 };
 
 // A number the check rests on, for display: "KV cache" = "180.0 MiB" (value 188743680, "B").
 struct Figure {
-    std::string label;
-    std::string text; // formatted for a person
-    double value = 0; // the raw number
-    std::string unit; // "B", "tokens", "threads", "", ...
+    std::string label = {};
+    std::string text = {}; // formatted for a person
+    double value = 0;      // the raw number
+    std::string unit = {}; // "B", "tokens", "threads", "", ...
 };
 
 struct CheckItem {
-    std::string id;    // "memory", "format", "runtime", "sampling", "warmup"
-    std::string title; // "Memory", "Format", ...
+    std::string id = {};    // "memory", "format", "runtime", "sampling", "warmup"
+    std::string title = {}; // "Memory", "Format", ...
     CheckStatus status = CheckStatus::green;
-    std::string summary;               // one line: "Fits: needs 283.8 MiB of 22.7 GiB free RAM"
-    std::vector<Figure> figures;       // the numbers, in reading order
-    std::vector<std::string> evidence; // one sentence each: what was read and what it means
-    std::vector<Fix> fixes;            // empty when green; best first
+    std::string summary = {};         // one line: "Fits: needs 283.8 MiB of 22.7 GiB free RAM"
+    std::vector<Figure> figures = {}; // the numbers, in reading order
+    std::vector<std::string> evidence = {}; // one sentence each: what was read and what it means
+    std::vector<Fix> fixes = {};            // empty when green; best first
 };
 
 struct Checklist {
-    std::vector<CheckItem> items; // memory, format, runtime, sampling, then warmup if measured
-    CheckStatus overall() const;  // the worst item's status
+    std::vector<CheckItem> items = {}; // memory, format, runtime, sampling, then warmup if measured
+    CheckStatus overall() const;       // the worst item's status
 };
 
 // ---- what the checks read ----
@@ -89,30 +92,30 @@ struct Checklist {
 // This machine, read once: free RAM (/proc/meminfo MemAvailable), the CUDA devices with their
 // free memory (or why there are none), the CPU's cores.
 struct MachineFacts {
-    std::optional<HostMemory> host;   // nullopt when /proc/meminfo is unreadable
-    std::vector<CudaDeviceInfo> gpus; // empty when none
-    std::string gpu_error;            // why there are none: list_cuda_devices()'s error
-    bool cuda_built = false;          // cuda_backend_available()
-    bool cuda_driver_found = false;   // libcuda.so.1 loads (whatever the build)
-    std::string cuda_toolkit;         // "CUDA runtime 12.4" or "" when not found
-    int physical_cores = 0;           // what the engine's default thread count uses
-    int logical_cpus = 0;             // hardware threads this process may run on
+    std::optional<HostMemory> host = {};   // nullopt when /proc/meminfo is unreadable
+    std::vector<CudaDeviceInfo> gpus = {}; // empty when none
+    std::string gpu_error;                 // why there are none: list_cuda_devices()'s error
+    bool cuda_built = false;               // cuda_backend_available()
+    bool cuda_driver_found = false;        // libcuda.so.1 loads (whatever the build)
+    std::string cuda_toolkit = {};         // "CUDA runtime 12.4" or "" when not found
+    int physical_cores = 0;                // what the engine's default thread count uses
+    int logical_cpus = 0;                  // hardware threads this process may run on
 };
 // Reads the facts above. Creates a CUDA context on each device in a CUDA build.
 MachineFacts read_machine_facts();
 
 // Facts of the model file beyond ModelInfo, read from its header: what Format needs.
 struct ModelFileFacts {
-    std::string file_name; // the path's file name, no directory
-    std::string name;      // general.name
-    std::string basename;  // general.basename
-    std::string finetune;  // general.finetune
-    std::string size_label;
-    std::vector<std::string> tags;       // general.tags
-    std::string embedded_template;       // tokenizer.chat_template, "" when none
-    std::vector<std::string> vocabulary; // tokenizer.ggml.tokens
-    std::string bos_token;               // the BOS and EOS tokens' text, "" when not given
-    std::string eos_token;
+    std::string file_name = {}; // the path's file name, no directory
+    std::string name = {};      // general.name
+    std::string basename = {};  // general.basename
+    std::string finetune = {};  // general.finetune
+    std::string size_label = {};
+    std::vector<std::string> tags = {};       // general.tags
+    std::string embedded_template = {};       // tokenizer.chat_template, "" when none
+    std::vector<std::string> vocabulary = {}; // tokenizer.ggml.tokens
+    std::string bos_token = {};               // the BOS and EOS tokens' text, "" when not given
+    std::string eos_token = {};
 };
 // Fails with `bad_format` when tokenizer.ggml.tokens is missing or not an array of strings.
 Result<ModelFileFacts> read_model_file_facts(const GgufFile& file);
@@ -124,14 +127,14 @@ struct PreflightSettings {
     uint32_t n_batch = 512;
     KvCacheType kv_type = KvCacheType::f16;
     DeviceRequest device{.automatic = true};
-    int32_t gpu_layers = -2;   // kAutoGpuLayers
-    int n_threads = 0;         // 0: one per physical core
-    std::string template_name; // as resolve_prompt_format takes it; "" the model's own
-    std::string system_prompt;
-    SamplingParams sampling;
+    int32_t gpu_layers = -2;        // kAutoGpuLayers
+    int n_threads = 0;              // 0: one per physical core
+    std::string template_name = {}; // as resolve_prompt_format takes it; "" the model's own
+    std::string system_prompt = {};
+    SamplingParams sampling = {};
     // The memory to fit in instead of MemAvailable (a test, or a user keeping room for other
     // programs); unset: the machine's.
-    std::optional<uint64_t> memory_budget_bytes;
+    std::optional<uint64_t> memory_budget_bytes = {};
 };
 
 // The context the settings mean for this model: n_ctx, or the trained context capped at 4096.
@@ -139,9 +142,9 @@ uint32_t effective_context(const ModelInfo& info, const PreflightSettings& setti
 
 // Another quantization of the same model (from the catalog), for "a smaller quantization".
 struct QuantSibling {
-    std::string quantization; // "Q3_K_M"
-    std::string file;         // "SmolLM2-135M-Instruct-Q3_K_M.gguf"
-    uint64_t size_bytes = 0;  // 0: unknown; estimated from the bits per weight then
+    std::string quantization = {}; // "Q3_K_M"
+    std::string file = {};         // "SmolLM2-135M-Instruct-Q3_K_M.gguf"
+    uint64_t size_bytes = 0;       // 0: unknown; estimated from the bits per weight then
 };
 
 // The catalog's quantizations of the model whose file is named `model_file_name` (matched
@@ -180,7 +183,7 @@ enum class ModelTuning { chat, base, unknown };
 const char* model_tuning_name(ModelTuning tuning); // "chat-tuned", "base", "unknown"
 struct TuningVerdict {
     ModelTuning tuning = ModelTuning::unknown;
-    std::vector<std::string> evidence; // each fact read and which way it points
+    std::vector<std::string> evidence = {}; // each fact read and which way it points
 };
 // From the metadata: an embedded chat template; instruct/chat/-it/sft/dpo/rlhf in the name,
 // fine-tune or file name; "base" in the name or tags. Vocabulary chat tokens alone do not make
@@ -210,9 +213,16 @@ struct WarmupRun {
     int32_t n_generated = 0;
 };
 struct WarmupMeasurement {
-    WarmupRun first;
-    WarmupRun second;
+    WarmupRun first = {};
+    WarmupRun second = {};
 };
+// Generates `max_tokens` greedily from `prompt` twice on one new session of `model` (the cache
+// cleared between, so that both prefill the whole prompt) and reports both runs; `load_ms` is
+// the caller's measure of Model::load, kept with the first. Fails as Session::create and
+// generate do. Timing: for tools and the app, never a test's assertion.
+Result<WarmupMeasurement> measure_warmup(const std::shared_ptr<const Model>& model, double load_ms,
+                                         const SessionOptions& options,
+                                         std::span<const int32_t> prompt, int32_t max_tokens);
 // Green when the second run's decode is within 20% of the first's, amber otherwise, with the
 // ratio and why (pages of the mapped file faulted in, caches cold).
 CheckItem check_warmup(const WarmupMeasurement& measured);
@@ -238,9 +248,9 @@ uint32_t largest_fitting_context(const ModelInfo& info, MemoryPlanOptions option
 struct RuleOfThumb {
     double kv_bytes_per_token_7b = 0.5 * 1024 * 1024; // Llama-2-7B: 32 layers × 4096 × 2 × 2 B
     double kv_bytes_per_token = 0;                    // this model's, at the KV type
-    double weights_bytes_rule = 0;    // parameters × bits per weight (of its file type) / 8
-    uint64_t weights_bytes = 0;       // the file's real tensor bytes
-    std::vector<std::string> reasons; // why it differs: GQA, head size, layers, KV type, state
+    double weights_bytes_rule = 0;         // parameters × bits per weight (of its file type) / 8
+    uint64_t weights_bytes = 0;            // the file's real tensor bytes
+    std::vector<std::string> reasons = {}; // why it differs: GQA, head size, layers, KV type, state
 };
 RuleOfThumb rule_of_thumb(const ModelInfo& info, KvCacheType kv_type);
 
