@@ -6,16 +6,16 @@
 // in place from the mapping: nothing is dequantized at load.
 #pragma once
 
-#include "hearth/error.h"
-#include "hearth/gguf.h"
-#include "hearth/model_info.h"
-#include "hearth/tokenizer.h"
-
 #include <atomic>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <string_view>
+
+#include "hearth/error.h"
+#include "hearth/gguf.h"
+#include "hearth/model_info.h"
+#include "hearth/tokenizer.h"
 
 namespace hearth {
 
