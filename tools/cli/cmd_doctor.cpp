@@ -79,6 +79,7 @@ Result<RunReport> run_model(const std::string& path, const GenerationArgs& gener
     }
     const double load_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    const uint64_t resident_after_load = read_resident_bytes().value_or(0);
     auto format = resolve_cli_template(**model, generation.template_name);
     if (!format) {
         return std::unexpected(format.error());
@@ -99,7 +100,11 @@ Result<RunReport> run_model(const std::string& path, const GenerationArgs& gener
     SessionOptions options = generation.session;
     options.n_ctx = effective_context(info, settings);
     options.device = DeviceKind::cpu; // the memory truth and roofline are the CPU's
-    auto warmup = measure_warmup(*model, load_ms, options, *prompt, max_tokens);
+    auto session = Session::create(*model, options);
+    if (!session) {
+        return std::unexpected(session.error());
+    }
+    auto warmup = measure_warmup(*session, load_ms, *prompt, max_tokens);
     if (!warmup) {
         return std::unexpected(warmup.error());
     }
@@ -107,8 +112,8 @@ Result<RunReport> run_model(const std::string& path, const GenerationArgs& gener
     MemoryPlanOptions plan_options{
         .n_ctx = options.n_ctx, .n_batch = options.n_batch, .kv_type = options.kv_type};
     report.memory_truth = compare_memory(plan_memory(info, plan_options), resident_before,
-                                         read_resident_bytes().value_or(0));
-    auto probe = probe_reply(*model, *format, *text, *prompt, generation, settings, info, file,
+                                         resident_after_load, read_resident_bytes().value_or(0));
+    auto probe = probe_reply(*session, *format, *text, *prompt, generation, settings, info, file,
                              machine, max_tokens);
     if (!probe) {
         return std::unexpected(probe.error());

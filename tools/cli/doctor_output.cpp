@@ -120,6 +120,7 @@ nlohmann::json doctor_json(const DoctorReport& report) {
                          {"second", run_json(run.warmup.second)}};
         out["memory_truth"] = {{"predicted_bytes", run.memory_truth.predicted_bytes},
                                {"resident_before", run.memory_truth.resident_before},
+                               {"resident_after_load", run.memory_truth.resident_after_load},
                                {"resident_after", run.memory_truth.resident_after},
                                {"measured_bytes", run.memory_truth.measured_bytes()},
                                {"difference", run.memory_truth.difference()},

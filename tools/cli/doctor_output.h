@@ -40,11 +40,10 @@ struct DoctorReport {
     std::optional<RunReport> run;
 };
 
-// The probe reply: `prompt` generated with the user's sampling (traced), watched by a
-// TokenStreamMonitor, then every reply diagnosis run on it.
-Result<ProbeReport> probe_reply(const std::shared_ptr<const Model>& model,
-                                const PromptFormat& format, const std::string& prompt_text,
-                                const std::vector<int32_t>& prompt,
+// The probe reply: `prompt` generated on `session` with the user's sampling (traced), watched
+// by a TokenStreamMonitor, then every reply diagnosis run on it.
+Result<ProbeReport> probe_reply(Session& session, const PromptFormat& format,
+                                const std::string& prompt_text, const std::vector<int32_t>& prompt,
                                 const GenerationArgs& generation, const PreflightSettings& settings,
                                 const ModelInfo& info, const ModelFileFacts& file,
                                 const MachineFacts& machine, int32_t max_tokens);

@@ -23,12 +23,12 @@ Result<TracedReply> traced_reply(Session& session, std::span<const int32_t> prom
     sampling.trace = true;
     TokenStreamMonitor monitor(thresholds);
     session.clear();
-    auto stats = session.generate(prompt, sampling,
-                                  {.max_tokens = max_tokens, .stop_strings = stop_strings},
-                                  [&](const TokenEvent& event) {
-                                      monitor.observe(event.token, event.trace);
-                                      return true;
-                                  });
+    auto stats =
+        session.generate(prompt, sampling, {.max_tokens = max_tokens, .stop_strings = stop_strings},
+                         [&](const TokenEvent& event) {
+                             monitor.observe(event.token, event.trace);
+                             return true;
+                         });
     if (!stats) {
         return std::unexpected(stats.error());
     }
@@ -62,21 +62,14 @@ void add(std::vector<Diagnosis>& all, std::optional<Diagnosis> diagnosis) {
 
 } // namespace
 
-Result<ProbeReport> probe_reply(const std::shared_ptr<const Model>& model,
-                                const PromptFormat& format, const std::string& prompt_text,
-                                const std::vector<int32_t>& prompt,
+Result<ProbeReport> probe_reply(Session& session, const PromptFormat& format,
+                                const std::string& prompt_text, const std::vector<int32_t>& prompt,
                                 const GenerationArgs& generation, const PreflightSettings& settings,
                                 const ModelInfo& info, const ModelFileFacts& file,
                                 const MachineFacts& machine, int32_t max_tokens) {
-    SessionOptions options = generation.session;
-    options.n_ctx = effective_context(info, settings);
-    options.device = DeviceKind::cpu;
-    auto session = Session::create(model, options);
-    if (!session) {
-        return std::unexpected(session.error());
-    }
+    const Model& model = session.model();
     auto reply =
-        traced_reply(*session, prompt, generation.sampling, max_tokens, format.stop_strings);
+        traced_reply(session, prompt, generation.sampling, max_tokens, format.stop_strings);
     if (!reply) {
         return std::unexpected(reply.error());
     }
@@ -90,14 +83,14 @@ Result<ProbeReport> probe_reply(const std::shared_ptr<const Model>& model,
                                  .n_generated = reply->stats.n_generated,
                                  .template_name = format.choice.name,
                                  .template_source = format.choice.source,
-                                 .model_template_name = model_template_name(*model),
+                                 .model_template_name = model_template_name(model),
                                  .template_tokens_missing = missing_tokens(format),
                                  .chat_prompt = format.choice.origin != TemplateOrigin::raw};
     std::vector<Diagnosis>& found = report.diagnoses;
     add(found, diagnose_template_mismatch(evidence));
     add(found, diagnose_base_model_chat(classify_model_tuning(info, file), evidence));
     add(found, diagnose_temperature(generation.sampling));
-    add(found, diagnose_tokenizer_round_trip(model->tokenizer(), prompt_text));
+    add(found, diagnose_tokenizer_round_trip(model.tokenizer(), prompt_text));
     add(found, diagnose_refusal({.reply = reply->text,
                                  .system_prompt = generation.system_prompt,
                                  .rendered_prompt = prompt_text,
@@ -108,9 +101,9 @@ Result<ProbeReport> probe_reply(const std::shared_ptr<const Model>& model,
                    {.dropped_turns = 0,
                     .dropped_messages = 0,
                     .reply_hit_context_full = reply->stats.stop == StopReason::context_full,
-                    .n_ctx = options.n_ctx},
+                    .n_ctx = session.n_ctx()},
                    settings, machine));
-    for (Diagnosis& d : reply->monitor.diagnose(&model->tokenizer(), generation.sampling)) {
+    for (Diagnosis& d : reply->monitor.diagnose(&model.tokenizer(), generation.sampling)) {
         found.push_back(std::move(d));
     }
     const int threads = generation.n_threads > 0 ? generation.n_threads : machine.physical_cores;

@@ -31,23 +31,31 @@ Result<double> measure_memory_bandwidth_gbs(int threads = 0, size_t bytes = kBan
 std::optional<uint64_t> read_resident_bytes();
 
 // The plan's prediction against what the process holds after loading a model and creating its
-// session (CPU): resident growth from `before` (taken before the load) to `after`.
+// session (CPU): resident growth from `resident_before` (before Model::load) through
+// `resident_after_load` to `resident_after` (the session created and run), compared part by
+// part: the load against the weights, the session against the KV cache, state and scratch.
 struct MemoryTruth {
-    uint64_t predicted_bytes = 0; // the plan's total
+    uint64_t predicted_bytes = 0;         // the plan's total
+    uint64_t predicted_load_bytes = 0;    // the plan's weights
+    uint64_t predicted_session_bytes = 0; // the plan's KV cache, recurrent state and scratch
     uint64_t resident_before = 0;
+    uint64_t resident_after_load = 0;
     uint64_t resident_after = 0;
-    uint64_t measured_bytes() const {
-        return resident_after > resident_before ? resident_after - resident_before : 0;
-    }
+    uint64_t measured_bytes() const { return grew(resident_before, resident_after); }
+    uint64_t measured_load_bytes() const { return grew(resident_before, resident_after_load); }
+    uint64_t measured_session_bytes() const { return grew(resident_after_load, resident_after); }
     double difference() const; // (measured - predicted) / predicted; 0 when nothing predicted
-    // "within 5%" or why not: the mapped file's pages not all touched, buffers the plan does not
-    // count (the tokenizer, repacked weights), ...
+    // "within 5%", or which part differs and why: the file's header and the tokenizer's tables
+    // beside the weights, pages of the cache not yet written, ...
     std::string explanation = {};
+
+private:
+    static uint64_t grew(uint64_t from, uint64_t to) { return to > from ? to - from : 0; }
 };
 // The tolerance the memory truth is held to (docs/DOCTOR.md).
 inline constexpr double kMemoryTruthTolerance = 0.05;
 MemoryTruth compare_memory(const MemoryPlan& plan, uint64_t resident_before,
-                           uint64_t resident_after);
+                           uint64_t resident_after_load, uint64_t resident_after);
 
 // The KV cache (and recurrent state) at a context length, for the context-cost table and plot.
 struct ContextCostPoint {

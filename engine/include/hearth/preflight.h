@@ -216,12 +216,12 @@ struct WarmupMeasurement {
     WarmupRun first = {};
     WarmupRun second = {};
 };
-// Generates `max_tokens` greedily from `prompt` twice on one new session of `model` (the cache
-// cleared between, so that both prefill the whole prompt) and reports both runs; `load_ms` is
-// the caller's measure of Model::load, kept with the first. Fails as Session::create and
-// generate do. Timing: for tools and the app, never a test's assertion.
-Result<WarmupMeasurement> measure_warmup(const std::shared_ptr<const Model>& model, double load_ms,
-                                         const SessionOptions& options,
+// Generates `max_tokens` greedily from `prompt` twice on `session` (its cache cleared before
+// each, so that both prefill the whole prompt) and reports both runs; `load_ms` is the caller's
+// measure of Model::load, kept with the first. The session stays the caller's, so that the
+// memory it holds can be measured after. Fails as generate does. Timing: for tools and the
+// app, never a test's assertion.
+Result<WarmupMeasurement> measure_warmup(Session& session, double load_ms,
                                          std::span<const int32_t> prompt, int32_t max_tokens);
 // Green when the second run's decode is within 20% of the first's, amber otherwise, with the
 // ratio and why (pages of the mapped file faulted in, caches cold).

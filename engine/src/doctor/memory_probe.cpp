@@ -100,28 +100,50 @@ double MemoryTruth::difference() const {
     return (double(measured_bytes()) - double(predicted_bytes)) / double(predicted_bytes);
 }
 
+namespace {
+
+// "+3.2% (+1.50 MiB)"
+std::string deviation(uint64_t measured, uint64_t predicted) {
+    const double delta = double(measured) - double(predicted);
+    return fmt::format("{:+.1f}% ({}{})", predicted ? 100 * delta / double(predicted) : 0.0,
+                       delta < 0 ? "-" : "+", format_bytes(std::abs(delta)));
+}
+
+} // namespace
+
 MemoryTruth compare_memory(const MemoryPlan& plan, uint64_t resident_before,
-                           uint64_t resident_after) {
+                           uint64_t resident_after_load, uint64_t resident_after) {
     MemoryTruth truth{.predicted_bytes = plan.total_bytes,
+                      .predicted_load_bytes = plan.weights_bytes,
+                      .predicted_session_bytes =
+                          plan.kv_bytes + plan.recurrent_bytes + plan.scratch_bytes,
                       .resident_before = resident_before,
+                      .resident_after_load = resident_after_load,
                       .resident_after = resident_after};
+    const std::string parts = fmt::format(
+        "the load grew {} against {} of weights, {}; the session grew {} against {} of KV cache, "
+        "state and scratch, {}",
+        format_bytes(double(truth.measured_load_bytes())),
+        format_bytes(double(truth.predicted_load_bytes)),
+        deviation(truth.measured_load_bytes(), truth.predicted_load_bytes),
+        format_bytes(double(truth.measured_session_bytes())),
+        format_bytes(double(truth.predicted_session_bytes)),
+        deviation(truth.measured_session_bytes(), truth.predicted_session_bytes));
     const double difference = truth.difference();
     if (std::abs(difference) <= kMemoryTruthTolerance) {
-        truth.explanation =
-            fmt::format("within {:.0f}%: the plan predicted {}, the process grew "
-                        "by {}",
-                        100 * kMemoryTruthTolerance, format_bytes(double(truth.predicted_bytes)),
-                        format_bytes(double(truth.measured_bytes())));
-    } else if (difference < 0) {
+        truth.explanation = fmt::format("within {:.0f}%: {}", 100 * kMemoryTruthTolerance, parts);
+    } else if (difference > 0) {
         truth.explanation = fmt::format(
-            "{:.1f}% below the plan: the KV cache and scratch are allocated but only the pages "
-            "written so far are resident, and the mapped weights count only once read",
-            -100 * difference);
+            "{:.1f}% above the plan: {}. Beyond the weights the load keeps the file's header "
+            "(the vocabulary and metadata, mapped and read) and the tokenizer's tables; the "
+            "session adds the sampler's candidates and the threads' stacks; none of these are "
+            "in the plan",
+            100 * difference, parts);
     } else {
         truth.explanation = fmt::format(
-            "{:.1f}% above the plan: buffers the plan does not count (the tokenizer's tables, "
-            "weights repacked for the CPU kernels, the allocator's slack) are resident too",
-            100 * difference);
+            "{:.1f}% below the plan: {}. Pages not yet touched are not resident: mapped weights "
+            "count once read, and a buffer once written",
+            -100 * difference, parts);
     }
     return truth;
 }

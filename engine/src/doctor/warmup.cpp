@@ -14,20 +14,15 @@ WarmupRun run_of(const GenerationStats& stats) {
 
 } // namespace
 
-Result<WarmupMeasurement> measure_warmup(const std::shared_ptr<const Model>& model, double load_ms,
-                                         const SessionOptions& options,
+Result<WarmupMeasurement> measure_warmup(Session& session, double load_ms,
                                          std::span<const int32_t> prompt, int32_t max_tokens) {
-    auto session = Session::create(model, options);
-    if (!session) {
-        return std::unexpected(session.error());
-    }
     SamplingParams greedy;
     greedy.temperature = 0; // both runs make the same tokens
     const GenerateOptions generate{.max_tokens = max_tokens, .stop_strings = {}};
     WarmupMeasurement measured;
     for (WarmupRun* run : {&measured.first, &measured.second}) {
-        session->clear();
-        auto stats = session->generate(prompt, greedy, generate);
+        session.clear();
+        auto stats = session.generate(prompt, greedy, generate);
         if (!stats) {
             return std::unexpected(stats.error());
         }
