@@ -348,7 +348,7 @@ void TestDoctor::streamMonitorsOnRealTraces() {
     loop_prone.temperature = 0;
     loop_prone.repeat_penalty = 1.0f;
     auto looping =
-        reply_of(*model, "", {{"user", "Tell me a story about a dragon."}}, loop_prone, 160);
+        reply_of(*model, "", {{"user", "What is the capital of France?"}}, loop_prone, 128);
     QVERIFY(looping);
     const auto loops = looping->monitor.diagnose(&(*model)->tokenizer(), loop_prone);
     QVERIFY2(std::any_of(loops.begin(), loops.end(),
