@@ -76,7 +76,9 @@ Result<ProbeReport> probe_reply(Session& session, const PromptFormat& format,
     ProbeReport report;
     report.reply = reply->text;
     report.stats = reply->stats;
-    report.max_mean_entropy = reply->monitor.max_mean_entropy();
+    // A reply shorter than the window has no window mean: its running mean stands in.
+    report.max_mean_entropy =
+        std::max(reply->monitor.max_mean_entropy(), reply->monitor.mean_entropy());
     report.worst_loop_repeats = reply->monitor.worst_loop().repeats;
     const ReplyEvidence evidence{.text = reply->text,
                                  .stop = reply->stats.stop,

@@ -35,12 +35,12 @@ const char* check_status_name(CheckStatus status); // "green", "amber", "red"
 // A change of settings that a fix applies; only the fields it sets change. The app maps each
 // onto its own setting, hearth-cli onto its options (--ctx, --kv-type, --gpu-layers, ...).
 struct SettingsChange {
-    std::optional<uint32_t> context = {};          // tokens per sequence
-    std::optional<KvCacheType> kv_type = {};       // the KV cache's element type
-    std::optional<int32_t> gpu_layers = {};        // hearth/gpu_layers.h: a count, all or auto
-    std::optional<std::string> device = {};        // "cpu", "cuda:N", "auto" (parse_device)
-    std::optional<uint32_t> slots = {};            // sequences decoded together
-    std::optional<std::string> model = {};         // another file: "…-Q3_K_M.gguf"
+    std::optional<uint32_t> context = {};    // tokens per sequence
+    std::optional<KvCacheType> kv_type = {}; // the KV cache's element type
+    std::optional<int32_t> gpu_layers = {};  // hearth/gpu_layers.h: a count, all or auto
+    std::optional<std::string> device = {};  // "cpu", "cuda:N", "auto" (parse_device)
+    std::optional<uint32_t> n_seq = {};      // sequences decoded together (not `slots`: a Qt macro)
+    std::optional<std::string> model = {};   // another file: "…-Q3_K_M.gguf"
     std::optional<std::string> template_name = {}; // "model", "raw" or a built-in's name
     std::optional<std::string> system_prompt = {}; // "" removes it
     std::optional<int> threads = {};               // CPU threads

@@ -133,7 +133,7 @@ std::vector<Fix> memory_fixes(const ModelInfo& info, const PreflightSettings& se
                 fixes.push_back({.label = fmt::format("Decode {} sequences together instead of {}",
                                                       n, options.n_seq),
                                  .effect = fits_text(total, available),
-                                 .change = {.slots = n},
+                                 .change = {.n_seq = n},
                                  .needed_bytes = total});
                 break;
             }

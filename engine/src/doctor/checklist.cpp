@@ -21,7 +21,7 @@ const char* check_status_name(CheckStatus status) {
 }
 
 bool SettingsChange::empty() const {
-    return !context && !kv_type && !gpu_layers && !device && !slots && !model && !template_name &&
+    return !context && !kv_type && !gpu_layers && !device && !n_seq && !model && !template_name &&
            !system_prompt && !threads && !temperature && !top_k && !top_p && !repeat_penalty;
 }
 
@@ -43,8 +43,8 @@ nlohmann::ordered_json settings_change_json(const SettingsChange& change) {
     if (change.device) {
         out["device"] = *change.device;
     }
-    if (change.slots) {
-        out["slots"] = *change.slots;
+    if (change.n_seq) {
+        out["slots"] = *change.n_seq;
     }
     if (change.model) {
         out["model"] = *change.model;
