@@ -2,6 +2,7 @@
 #include "catalog.h"
 
 #include "hearth/model.h"
+#include "hearth/preflight.h"
 
 #include <QFile>
 #include <QHash>
@@ -263,18 +264,11 @@ QString cannotRunQuantization(const QString& quantization) {
 }
 
 qint64 estimatedFileSize(qint64 parameters, const QString& quantization) {
-    static const QHash<QString, double> bitsPerWeight = {
-        {"F32", 32.0},    {"F16", 16.0},    {"BF16", 16.0},    {"Q8_0", 8.5},   {"Q6_K", 6.56},
-        {"Q5_K_M", 5.7},  {"Q5_K_S", 5.54}, {"Q5_0", 5.5},     {"Q5_1", 6.0},   {"Q4_K_M", 4.89},
-        {"Q4_K_S", 4.58}, {"Q4_0", 4.5},    {"Q4_1", 5.0},     {"Q4", 4.89},    {"Q3_K_M", 3.91},
-        {"Q3_K_L", 4.27}, {"Q3_K_S", 3.5},  {"IQ4_XS", 4.25},  {"IQ4_NL", 4.5}, {"IQ3_XS", 3.3},
-        {"IQ3_M", 3.66},  {"IQ3_S", 3.44},  {"IQ3_XXS", 3.06}, {"Q2_K", 2.96},  {"IQ2_XS", 2.31},
-        {"IQ2_M", 2.7},   {"IQ2_S", 2.5},   {"IQ2_XXS", 2.06}, {"IQ1_M", 1.75}, {"IQ1_S", 1.56},
-        {"TQ1_0", 1.69},  {"TQ2_0", 2.06},  {"MXFP4", 4.25},
-    };
-    const auto it = bitsPerWeight.constFind(quantization.toUpper());
-    if (it == bitsPerWeight.constEnd() || parameters <= 0) {
+    // llama.cpp's bits per weight of each mix, kept once in the engine (the doctor's
+    // smaller-quantization fix reads the same table).
+    const auto bits = hearth::quantization_bits_per_weight(quantization.toStdString());
+    if (!bits || parameters <= 0) {
         return -1;
     }
-    return static_cast<qint64>(static_cast<double>(parameters) * *it / 8.0);
+    return static_cast<qint64>(static_cast<double>(parameters) * *bits / 8.0);
 }

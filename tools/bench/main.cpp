@@ -13,9 +13,11 @@
 #include "cli_args.h"
 #include "hearth/batch_generation.h"
 #include "hearth/chat_template.h"
+#include "hearth/diagnosis.h"
 #include "hearth/file_input.h"
 #include "hearth/gpu_layers.h"
 #include "hearth/memory_plan.h"
+#include "hearth/memory_probe.h"
 #include "hearth/model.h"
 #include "hearth/prompt.h"
 #include "hearth/scheduler.h"
@@ -401,6 +403,14 @@ int run_bench(const Options& o) {
             }
         }
         std::printf("\n");
+        // The roofline the doctor holds decoding against (hearth/memory_probe.h).
+        if (auto bandwidth = hearth::measure_memory_bandwidth_gbs((*model)->n_threads())) {
+            std::printf(
+                "host memory read bandwidth: %.1f GB/s measured (%d threads): decode "
+                "roofline %.1f tokens/s\n",
+                *bandwidth, (*model)->n_threads(),
+                hearth::decode_roofline_tokens_per_second(info.active_weight_bytes, *bandwidth));
+        }
     }
     return 0;
 }

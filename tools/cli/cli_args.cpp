@@ -222,4 +222,26 @@ int usage_error(const CommandSpec& spec, std::string_view message) {
     return kUsageExitStatus;
 }
 
+// "4GiB", "512MiB", "1.5G", "8000000000": bytes, binary units (K/KiB ... T/TiB, B or none).
+Result<uint64_t> parse_size(const std::string& text) {
+    double value = 0;
+    const char* end = text.data() + text.size();
+    const auto [unit, error] = std::from_chars(text.data(), end, value);
+    std::string suffix(unit, end);
+    std::erase(suffix, ' ');
+    const std::pair<const char*, int> units[] = {{"", 0},   {"B", 0},    {"K", 10}, {"KiB", 10},
+                                                 {"M", 20}, {"MiB", 20}, {"G", 30}, {"GiB", 30},
+                                                 {"T", 40}, {"TiB", 40}};
+    for (const auto& [name, shift] : units) {
+        if (error == std::errc{} && value >= 0 && suffix == name) {
+            const double bytes = value * double(1ull << shift);
+            if (bytes < 1.8e19) {
+                return static_cast<uint64_t>(bytes);
+            }
+        }
+    }
+    return fail(ErrorCode::invalid_argument,
+                fmt::format("expected a size such as 4GiB, 512MiB or 8000000000, got '{}'", text));
+}
+
 } // namespace hearth::cli

@@ -5,6 +5,7 @@
 
 #include "hearth/error.h"
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -85,5 +86,9 @@ std::string format_help(const CommandSpec& spec);
 // Prints "hearth-cli run: <message>" and where the options are listed on stderr; returns
 // kUsageExitStatus.
 int usage_error(const CommandSpec& spec, std::string_view message);
+
+// "4GiB", "512MiB", "1.5G", "8000000000": a size in bytes, binary units (K/KiB ... T/TiB, B or
+// none), for info's --gpu-free and doctor's --memory-budget. Fails with `invalid_argument`.
+Result<uint64_t> parse_size(const std::string& text);
 
 } // namespace hearth::cli

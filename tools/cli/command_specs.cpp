@@ -413,6 +413,58 @@ const CommandSpec& serve_spec() {
     return spec;
 }
 
+const CommandSpec& doctor_spec() {
+    static const CommandSpec spec = [] {
+        CommandSpec s{
+            .program = kProgram,
+            .name = "doctor",
+            .synopsis = "MODEL [OPTIONS]",
+            .summary = "The pre-flight checklist: memory, format, runtime and sampling checked "
+                       "against this machine, with the fixes; --warmup runs the model and "
+                       "diagnoses a reply.",
+            .options = {
+                option("--ctx", "N",
+                       fmt::format("the context to check, {} to {} tokens (default: the "
+                                   "trained context, at most 4096)",
+                                   kContextRange.low, kContextRange.high))
+                    .alias("-c")
+                    .within(kContextRange),
+                option("--slots", "N",
+                       "sequences decoded together, as the server's slots, 1 to 64 (default 1)")
+                    .within(IntRange{1, 64}),
+                option("--memory-budget", "SIZE",
+                       "the memory to fit in (4GiB, 512MiB, 8000000000) instead of the free "
+                       "RAM (default: MemAvailable)"),
+                threads_option(),
+                option("--template", "NAME",
+                       "a built-in chat template, or raw, instead of the model's own (default: "
+                       "the model's own)"),
+                option("--system", "TEXT", "a system prompt (default: none)"),
+                option("--n-predict", "N",
+                       fmt::format("tokens of each --warmup reply, 1 to {} (default 64)",
+                                   kMaxPredictTokens))
+                    .alias("-n")
+                    .within(IntRange{1, kMaxPredictTokens}),
+                flag("--warmup", "load the model and run it: the first and second run, the "
+                                 "plan against resident memory, and the diagnoses of a reply"),
+                flag("--calibrate", "measure the token-stream thresholds on replies under "
+                                    "healthy and broken sampling"),
+                flag("--json", "print the checklist and findings as one JSON object"),
+            }};
+        for (OptionSpec& each : sampling_options()) {
+            if (each.name == "--temp" || each.name == "--top-k" || each.name == "--top-p" ||
+                each.name == "--repeat-penalty") {
+                s.options.push_back(std::move(each));
+            }
+        }
+        for (OptionSpec& each : placement_options()) {
+            s.options.push_back(std::move(each));
+        }
+        return s;
+    }();
+    return spec;
+}
+
 std::span<const Command> commands() {
     static const Command all[] = {
         {info_spec, cmd_info},
@@ -427,6 +479,7 @@ std::span<const Command> commands() {
         {pull_spec, cmd_pull},
         {serve_spec, cmd_serve},
         {quantize_spec, cmd_quantize},
+        {doctor_spec, cmd_doctor},
     };
     return all;
 }
