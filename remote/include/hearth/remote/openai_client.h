@@ -96,7 +96,8 @@ struct RemoteTimings {
     double time_to_first_token_s = 0; // until the first text or reasoning arrived; 0 if none
     double total_s = 0;               // until the reply was complete (or failed)
     // Completion tokens after the first over the time from the first to the last: the decode
-    // speed as the user sees it (network included). 0 when fewer than two tokens.
+    // speed as the user sees it (network included). 0 when fewer than two tokens. A reply not
+    // streamed arrives in one piece: its tokens over the whole request time.
     double tokens_per_second = 0;
     int32_t text_events = 0; // stream events that carried text or reasoning
 };
@@ -180,6 +181,9 @@ public:
 
 private:
     RemoteClient(EndpointConfig config, EndpointUrl url, ServerFamily family);
+    RemoteResult generate(const char* path, nlohmann::ordered_json body, bool chat,
+                          std::string_view model, const DeltaHandler& on_delta,
+                          const CancelToken& cancel) const;
 
     EndpointConfig config_;
     EndpointUrl url_;

@@ -19,6 +19,7 @@ namespace hearth::remote {
 // docs/LIMITS.md, "Remote servers".
 inline constexpr size_t kMaxSseLineBytes = size_t{1} << 20;  // one line (a chunk is one line)
 inline constexpr size_t kMaxSseEventBytes = size_t{4} << 20; // one event's data, lines joined
+inline constexpr size_t kMaxSseFieldBytes = 256; // an `event:` or `id:` value kept (longer: cut)
 
 // One event: its `data:` lines joined by "\n" (the spec's rule), its `event:` name ("" when
 // none: OpenAI's chunks have none; TGI and llama.cpp name errors "error" on some paths) and
@@ -31,8 +32,9 @@ struct SseEvent {
 
 class SseParser {
 public:
-    // Called for each complete event (one that a blank line ended) with non-empty data or a
-    // name; returning false stops the parse (feed then returns what stopped it). Comments
+    // Called for each complete event: one that a blank line ended after at least one `data:`
+    // line (the spec dispatches nothing else); returning false stops the parse (feed then returns
+    // what stopped it). Comments
     // (": keep-alive", ": ping") and fields other than data/event/id/retry are skipped, as the
     // spec says a client must; `on_comment` counts them for tests and keep-alive tracking.
     using EventHandler = std::function<bool(const SseEvent& event)>;
@@ -57,8 +59,10 @@ private:
     Result<void> dispatch();
 
     EventHandler on_event_;
-    std::string line_; // the line being read, without its end
-    SseEvent pending_; // the event being built
+    std::string line_;    // the line being read, without its end
+    SseEvent pending_;    // the event being built
+    std::string last_id_; // the spec's "last event ID": it carries over to later events
+    bool seen_line_ = false;
     bool has_data_ = false;
     bool skip_lf_ = false; // the last piece ended in \r: a \n starting the next one is its pair
     bool ended_mid_event_ = false;
