@@ -24,6 +24,8 @@ Item {
             reasoning: ""
             thinking: false
             thinkingStats: ""
+            answeredBy: ""
+            error: ""
         }
     }
     SignalSpy { id: copySpy; signalName: "copyRequested" }
