@@ -147,7 +147,11 @@ int main(int argc, char* argv[]) {
     auto* controller =
         qvariant_cast<ChatController*>(engine.rootObjects().constFirst()->property("controller"));
     if (controller && !modelPath.isEmpty()) {
-        if (!QFileInfo::exists(modelPath)) {
+        // A remote entry ("remote:<id>") start() has connected to, unless it is not listed.
+        const bool missing = RemoteServers::isRemotePath(modelPath)
+                                 ? controller->remoteServers()->nameOf(modelPath).isEmpty()
+                                 : !QFileInfo::exists(modelPath);
+        if (missing) {
             controller->loadModel(modelPath);
         } else if (!parser.isSet(demoOption)) {
             controller->newConversation();
