@@ -93,6 +93,7 @@ ScrollView {
         }
         SliderField {
             Layout.fillWidth: true
+            objectName: "topK"
             label: qsTr("Top-k"); hint: qsTr("Keep the k most likely tokens; 0 is off")
             ignoredBy: root.ignoredBy("top-k")
             value: root.settings.topK; from: 0; to: 200; stepSize: 1; decimals: 0
