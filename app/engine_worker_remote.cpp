@@ -48,7 +48,6 @@ ModelSummary remoteSummary(const RemoteTarget& target, const remote::RemoteClien
     summary.contextLength = int(std::min<uint32_t>(context, uint32_t(INT32_MAX)));
     summary.trainedContext = summary.contextLength;
     summary.device = QStringLiteral("%1 at %2").arg(summary.serverDescription, summary.endpoint);
-    summary.deviceNote = QStringLiteral("runs on the server: its memory is the server's");
     return summary;
 }
 

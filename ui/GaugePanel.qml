@@ -120,12 +120,14 @@ ScrollView {
             color: Theme.mutedText
             font.pixelSize: 12
             objectName: "deviceMemory"
+            visible: !root.gauge.remote // the app's own RAM says nothing of a remote model
             text: (root.gauge.onGpu ? qsTr("%1 of %2 GPU memory in use (all processes).")
                                     : qsTr("Hearth's process uses %1 of %2 RAM (resident)."))
                       .arg(root.gauge.formatBytes(root.gauge.residentBytes)).arg(root.gauge.formatBytes(root.gauge.deviceTotalBytes))
         }
         GaugeBar {
             Layout.fillWidth: true
+            visible: !root.gauge.remote
             implicitHeight: 6
             total: root.gauge.deviceTotalBytes
             parts: [{ value: root.gauge.residentBytes, color: Theme.accent }]

@@ -216,31 +216,30 @@ ScrollView {
                 implicitHeight: entryRow.implicitHeight + Theme.spacing
                 radius: 6
                 color: loaded ? Theme.selection : "transparent"
-                RowLayout {
+                ColumnLayout {
                     id: entryRow
                     anchors.fill: parent
                     anchors.margins: Theme.spacing / 2
-                    ColumnLayout {
-                        Layout.fillWidth: true
-                        spacing: 1
-                        Label { text: entry.name; color: Theme.text; font.bold: true; elide: Text.ElideRight; Layout.fillWidth: true }
-                        Label { text: entry.model + " · " + entry.url; color: Theme.mutedText; font.pixelSize: 11; elide: Text.ElideMiddle; Layout.fillWidth: true }
-                    }
-                    Button {
-                        objectName: "useRemote"
-                        text: entry.loaded ? qsTr("In use") : qsTr("Use")
-                        enabled: !entry.loaded
-                        onClicked: root.controller.loadModel(entry.path)
-                    }
-                    FlatButton {
-                        text: qsTr("Set key")
-                        ToolTip.visible: hovered
-                        ToolTip.text: qsTr("Use the API key typed above for this server")
-                        onClicked: { root.servers.setKey(entry.path, keyField.text); keyField.text = "" }
-                    }
-                    FlatButton {
-                        text: qsTr("Remove")
-                        onClicked: root.servers.remove(entry.path)
+                    spacing: 1
+                    Label { text: entry.name; color: Theme.text; font.bold: true; elide: Text.ElideRight; Layout.fillWidth: true }
+                    Label { text: entry.model + " · " + entry.url; color: Theme.mutedText; font.pixelSize: 11; elide: Text.ElideMiddle; Layout.fillWidth: true }
+                    RowLayout {
+                        Button {
+                            objectName: "useRemote"
+                            text: entry.loaded ? qsTr("In use") : qsTr("Use")
+                            enabled: !entry.loaded
+                            onClicked: root.controller.loadModel(entry.path)
+                        }
+                        FlatButton {
+                            text: qsTr("Set key")
+                            ToolTip.visible: hovered
+                            ToolTip.text: qsTr("Use the API key typed above for this server")
+                            onClicked: { root.servers.setKey(entry.path, keyField.text); keyField.text = "" }
+                        }
+                        FlatButton {
+                            text: qsTr("Remove")
+                            onClicked: root.servers.remove(entry.path)
+                        }
                     }
                 }
             }
