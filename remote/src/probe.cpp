@@ -11,6 +11,7 @@
 #include "hearth/json_input.h"
 #include "hearth/remote/openai_client.h"
 #include "http_transport.h"
+#include "server_text.h"
 
 #include <fmt/format.h>
 
