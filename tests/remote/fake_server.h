@@ -52,10 +52,17 @@ public:
             response.set_content(body, "application/json");
         });
         port_ = http_.bind_to_any_port("127.0.0.1");
-        thread_ = std::thread([this] { http_.listen_after_bind(); });
+        thread_ = std::thread([this] {
+            http_.listen_after_bind();
+            listener_done_ = true;
+        });
     }
     ~FakeServer() {
         release();
+        // stop() does nothing before the listener has started: wait for it.
+        while (!http_.is_running() && !listener_done_) {
+            std::this_thread::yield();
+        }
         http_.stop();
         thread_.join();
     }
@@ -167,6 +174,7 @@ private:
     std::condition_variable wake_;
     bool released_ = false;
     std::atomic<bool> client_gone_{false};
+    std::atomic<bool> listener_done_{false};
     Reply reply_;
     std::map<std::string, std::pair<Stall, std::string>> gets_;
     std::string last_body_;

@@ -200,8 +200,7 @@ private slots:
         QVERIFY(c.chat(sea(true, 4)));
     }
 
-    void errors_a_user_meets() {
-        // A wrong key, and the right one.
+    void wrong_api_key() {
         auto wrong = client(keyed_->url(), "wrong-key").chat(sea(true, 4));
         QVERIFY(!wrong);
         QCOMPARE(wrong.error().error.kind, RemoteErrorKind::unauthorized);
@@ -211,7 +210,9 @@ private slots:
         QCOMPARE(none.error().kind, RemoteErrorKind::unauthorized);
         QVERIFY(client(keyed_->url(), "right-key").chat(sea(true, 4)));
 
-        // A model the server does not have.
+    }
+
+    void unknown_model() {
         RemoteChatRequest unknown = sea(true, 4);
         unknown.model = "no-such-model";
         auto missing = client().chat(unknown);
@@ -219,13 +220,18 @@ private slots:
         QCOMPARE(missing.error().error.kind, RemoteErrorKind::model_not_found);
         QVERIFY(missing.error().error.error.message.find("no-such-model") != std::string::npos);
 
-        // https to the plain port: a TLS failure that says so.
+    }
+
+    void https_to_the_plain_port() {
         std::string https = server_->url();
         https.replace(0, 4, "https");
         auto tls = client(https).list_models();
         QVERIFY(!tls);
         QCOMPARE(tls.error().kind, RemoteErrorKind::tls);
 
+    }
+
+    void refused_connection() {
         // A port nobody listens on (the server's, once stopped).
         auto other = server::OpenAiServer::start(model_, *scheduler_, [&] {
             server::ServerOptions o;
