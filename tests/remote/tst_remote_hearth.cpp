@@ -10,6 +10,9 @@
 #include "hearth/server/server.h"
 #include "test_support.h"
 
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QtTest>
 #include <future>
 
@@ -209,7 +212,6 @@ private slots:
         auto none = client(keyed_->url()).list_models();
         QCOMPARE(none.error().kind, RemoteErrorKind::unauthorized);
         QVERIFY(client(keyed_->url(), "right-key").chat(sea(true, 4)));
-
     }
 
     void unknown_model() {
@@ -219,7 +221,6 @@ private slots:
         QVERIFY(!missing);
         QCOMPARE(missing.error().error.kind, RemoteErrorKind::model_not_found);
         QVERIFY(missing.error().error.error.message.find("no-such-model") != std::string::npos);
-
     }
 
     void https_to_the_plain_port() {
@@ -228,7 +229,6 @@ private slots:
         auto tls = client(https).list_models();
         QVERIFY(!tls);
         QCOMPARE(tls.error().kind, RemoteErrorKind::tls);
-
     }
 
     void refused_connection() {
@@ -246,6 +246,74 @@ private slots:
         QVERIFY(!refused);
         QCOMPARE(refused.error().error.kind, RemoteErrorKind::connection_refused);
         QVERIFY(is_retryable(refused.error().error.kind));
+    }
+
+    void cli_run_and_chat_through_the_endpoint() {
+        const QString url = QString::fromStdString(server_->url());
+        const QStringList greedy_args{"--temp", "0", "--repeat-penalty", "1", "-n", "16"};
+        // run --raw: exactly the local raw output, byte for byte.
+        const CliResult local = run_cli(QStringList{"run", default_model_arg(), "--raw", "-p",
+                                                    "The capital of France is", "--ctx", "2048"} +
+                                        greedy_args);
+        const CliResult remote = run_cli(
+            QStringList{"run", "--endpoint", url, "--raw", "-p", "The capital of France is"} +
+            greedy_args);
+        QCOMPARE(local.exit_code, 0);
+        QVERIFY2(remote.exit_code == 0, remote.err.constData());
+        QCOMPARE(remote.out, local.out);
+        QVERIFY(remote.err.contains("endpoint: Hearth"));
+
+        // run --json: run's object, with the endpoint's figures.
+        const CliResult json = run_cli(QStringList{"run", "--endpoint", url, "--model",
+                                                   QString::fromStdString(model_id_), "-p",
+                                                   "Write one sentence about the sea.", "--json"} +
+                                       greedy_args);
+        QVERIFY2(json.exit_code == 0, json.err.constData());
+        const QJsonObject reply = QJsonDocument::fromJson(json.out).object();
+        QCOMPARE(reply["generated_tokens"].toInt(), 16);
+        QCOMPARE(reply["stop"].toString(), QString("max tokens"));
+        QVERIFY(!reply["answer"].toString().isEmpty());
+        QCOMPARE(reply["endpoint"].toObject()["server"].toString(), QString("Hearth"));
+        QVERIFY(reply["endpoint"].toObject()["tokens_counted_by_server"].toBool());
+
+        // chat: two turns, the second sees the first.
+        const CliResult chat =
+            run_cli(QStringList{"chat", "--endpoint", url, "--quiet"} + greedy_args,
+                    "Hello!\nWhat did I just say?\n");
+        QVERIFY2(chat.exit_code == 0, chat.err.constData());
+        QCOMPARE(chat.out.count('\n') >= 2, true);
+
+        // Usage errors and the failures a user meets.
+        expect_cli_usage_error({"run", "--endpoint", url, default_model_arg(), "-p", "x"},
+                               "no MODEL");
+        expect_cli_usage_error({"run", "--endpoint", url, "-p", "x", "--ctx", "512"}, "--ctx");
+        expect_cli_usage_error(
+            {"run", "--endpoint", url, "-p", "x", "--api-key-env", "HEARTH_NO_SUCH_VARIABLE_SET"},
+            "HEARTH_NO_SUCH_VARIABLE_SET");
+        expect_cli_error({"run", "--endpoint", "ftp://host", "-p", "x"}, "neither http nor https");
+        expect_cli_error({"run", "--endpoint", QString::fromStdString(keyed_->url()), "-p", "x"},
+                         "refused the API key");
+        expect_cli_error({"run", "--endpoint", url, "--model", "nope", "-p", "x"},
+                         "no model named 'nope'");
+    }
+
+    void cli_compare_puts_the_endpoint_beside_a_local_column() {
+        // The same template rendered here, run locally and sent raw to the server: the same
+        // greedy text.
+        const CliResult compare =
+            run_cli({"compare", default_model_arg(), "-p", "Name three colours.", "--template",
+                     "chatml", "--column", "template=chatml,remote=1", "--endpoint",
+                     QString::fromStdString(server_->url()), "--temp", "0", "--repeat-penalty", "1",
+                     "-n", "16", "--ctx", "2048", "--json"});
+        QVERIFY2(compare.exit_code == 0, compare.err.constData());
+        const QJsonArray columns =
+            QJsonDocument::fromJson(compare.out).object()["columns"].toArray();
+        QCOMPARE(columns.size(), 2);
+        QVERIFY(columns[0].toObject()["remote"].isNull());
+        QVERIFY(columns[1].toObject()["remote"].toString().contains("/v1/completions"));
+        QVERIFY(!columns[0].toObject()["text"].toString().isEmpty());
+        QCOMPARE(columns[1].toObject()["text"].toString(),
+                 columns[0].toObject()["text"].toString());
     }
 };
 

@@ -158,7 +158,8 @@ private:
             // --endpoint: the test's own hearth-cli serve (key-less, so any key is let in)
             {"*|--endpoint|URL", m_endpoint},
             {"*|--api-key-env|VAR", "HEARTH_DOCUMENTED_TOKEN"},
-            {"*|--model|NAME", QString::fromStdString(hearth::test::default_model_path().stem().string())},
+            {"*|--model|NAME",
+             QString::fromStdString(hearth::test::default_model_path().stem().string())},
             {"serve|--port|N", "0"},
             {"serve|--slots|N", "2"},
             {"bench|-p|N", "16"},

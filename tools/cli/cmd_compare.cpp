@@ -429,9 +429,10 @@ int cmd_compare(const Args& args) {
 
     std::optional<CliEndpoint> endpoint;
     if (has_endpoint) {
-        endpoint = connect_cli_endpoint(args);
+        int status = 1;
+        endpoint = connect_cli_endpoint(args, status);
         if (!endpoint) {
-            return 1;
+            return status;
         }
     }
     std::vector<GenerationStats> sequences(columns.size());
@@ -469,9 +470,9 @@ int cmd_compare(const Args& args) {
         result = run_together(**scheduler, std::move(requests));
         for (size_t k = 0; k < local.size(); ++k) {
             if (!result.sequences[k]) {
-                return report_error(fmt::format("column {}: {}", local[k] + 1,
-                                                result.sequences[k].error().message)
-                                        .c_str());
+                return report_error(
+                    fmt::format("column {}: {}", local[k] + 1, result.sequences[k].error().message)
+                        .c_str());
             }
             sequences[local[k]] = *result.sequences[k];
         }

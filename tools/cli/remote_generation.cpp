@@ -104,8 +104,8 @@ GenerationStats remote_stats(const RemoteReply& reply) {
 }
 
 std::optional<std::string> local_only_option(const Args& args) {
-    for (const char* option : {"--ctx", "--threads", "--batch", "--device", "--gpu-layers",
-                               "--kv-type", "--template"}) {
+    for (const char* option :
+         {"--ctx", "--threads", "--batch", "--device", "--gpu-layers", "--kv-type", "--template"}) {
         if (args.get(option)) {
             return fmt::format("{} is for a local model: with --endpoint the server has its own",
                                option);
@@ -114,37 +114,38 @@ std::optional<std::string> local_only_option(const Args& args) {
     return std::nullopt;
 }
 
-std::optional<CliEndpoint> connect_cli_endpoint(const Args& args) {
+std::optional<CliEndpoint> connect_cli_endpoint(const Args& args, int& status) {
     remote::EndpointConfig config;
     config.url = *args.get("--endpoint");
     if (auto var = args.get("--api-key-env")) {
         const char* key = std::getenv(var->c_str());
         if (!key || !*key) {
-            usage_error(*args.spec,
-                        fmt::format("--api-key-env: the environment variable {} is not set or "
-                                    "empty",
-                                    *var));
+            status = usage_error(
+                *args.spec, fmt::format("--api-key-env: the environment variable {} is not set or "
+                                        "empty",
+                                        *var));
             return std::nullopt;
         }
         config.api_key = key;
     }
     auto client = remote::RemoteClient::create(config);
     if (!client) {
-        report_error(client.error().error.message.c_str());
+        status = report_error(client.error().error.message.c_str());
         return std::nullopt;
     }
     auto probe = client->probe();
     if (!probe) {
-        report_error(probe.error().error.message.c_str());
+        status = report_error(probe.error().error.message.c_str());
         return std::nullopt;
     }
     client->set_family(probe->family);
     std::string model = args.get("--model").value_or("");
     if (model.empty()) {
         if (probe->models.empty()) {
-            report_error(fmt::format("{} lists no model (GET /v1/models); name one with --model",
-                                     client->url().display())
-                             .c_str());
+            status = report_error(
+                fmt::format("{} lists no model (GET /v1/models); name one with --model",
+                            client->url().display())
+                    .c_str());
             return std::nullopt;
         }
         model = probe->models.front().id;
@@ -165,7 +166,8 @@ std::optional<CliEndpoint> connect_cli_endpoint(const Args& args) {
 int cmd_run_remote(const Args& args) {
     if (!args.positionals.empty() ||
         args.get("--prompt").has_value() == args.get("--file").has_value()) {
-        return usage_error(*args.spec, "with --endpoint: no MODEL, and either -p PROMPT or -f FILE");
+        return usage_error(*args.spec,
+                           "with --endpoint: no MODEL, and either -p PROMPT or -f FILE");
     }
     if (auto local = local_only_option(args)) {
         return usage_error(*args.spec, *local);
@@ -194,9 +196,10 @@ int cmd_run_remote(const Args& args) {
     if (prompt.empty()) {
         return report_error("the prompt is empty");
     }
-    auto endpoint = connect_cli_endpoint(args);
+    int status = 1;
+    auto endpoint = connect_cli_endpoint(args, status);
     if (!endpoint) {
-        return 1;
+        return status;
     }
     const bool json = args.has("--json");
     ReplyPrinter printer(ReasoningFormat{}, false, stdout, !json);
@@ -257,9 +260,10 @@ int cmd_chat_remote(const Args& args) {
     if (!thinking) {
         return usage_error(*args.spec, thinking.error().message);
     }
-    auto endpoint = connect_cli_endpoint(args);
+    int status = 1;
+    auto endpoint = connect_cli_endpoint(args, status);
     if (!endpoint) {
-        return 1;
+        return status;
     }
     const bool interactive = isatty(STDIN_FILENO);
     const bool quiet = args.has("--quiet");

@@ -22,8 +22,9 @@ struct CliEndpoint {
 // --endpoint, --model and --api-key-env: checks the URL, reads the key from the variable
 // (never from the command line, where `ps` would show it), runs the connection test and picks
 // the model (--model, else the server's first). Says on stderr what the server is and which
-// knobs it ignores. An error is printed; nullopt then.
-std::optional<CliEndpoint> connect_cli_endpoint(const Args& args);
+// knobs it ignores. An error is printed; nullopt then, with `status` the exit status (2 for a
+// usage error, 1 for a failure).
+std::optional<CliEndpoint> connect_cli_endpoint(const Args& args, int& status);
 
 // The options that only make sense for a local model, refused with --endpoint (a usage
 // error naming the first one given).
