@@ -8,8 +8,10 @@
 #include "test_support.h"
 
 #include <QProcess>
-#include <QTcpServer>
 #include <QtTest>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 using namespace hearth;
 using namespace hearth::remote;
@@ -35,6 +37,10 @@ QProcessEnvironment python_environment() {
 }
 
 bool server_importable(QString* why) {
+    if (!QFile::exists(python_path())) {
+        *why = "no such interpreter";
+        return false;
+    }
     QProcess p;
     p.setProcessEnvironment(python_environment());
     p.start(python_path(), {"-c", "import llama_cpp.server.app"});
@@ -45,10 +51,17 @@ bool server_importable(QString* why) {
     return true;
 }
 
+// A port nobody listens on: bound on 127.0.0.1, then closed.
 int free_port() {
-    QTcpServer probe;
-    probe.listen(QHostAddress::LocalHost, 0);
-    return probe.serverPort();
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    socklen_t length = sizeof addr;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length);
+    close(fd);
+    return ntohs(addr.sin_port);
 }
 
 } // namespace
