@@ -119,7 +119,8 @@ std::vector<OptionSpec> endpoint_options() {
         option("--endpoint", "URL",
                "talk to an OpenAI-compatible server (vLLM, TGI, llama.cpp's server, Ollama, "
                "hearth-cli serve) at URL instead of a local MODEL"),
-        option("--model", "NAME", "with --endpoint: the server's model (default: its first)"),
+        option("--model", "NAME",
+               "with --endpoint: the server's model (default: the first it lists)"),
         option("--api-key-env", "VAR",
                "with --endpoint: send the API key held in the environment variable VAR"),
     };
