@@ -4,6 +4,7 @@
 
 #include "cancel_state.h"
 #include "hearth/json_input.h"
+#include "server_text.h"
 
 #include <chrono>
 #include <condition_variable>
@@ -261,41 +262,6 @@ bool mentions_model(std::string_view message) {
 
 } // namespace
 
-std::string quote_server_text(std::string_view text, size_t max_bytes) {
-    std::string out;
-    size_t i = 0;
-    while (i < text.size() && out.size() < max_bytes) {
-        const auto c = static_cast<unsigned char>(text[i]);
-        size_t length = c < 0x80           ? 1
-                        : (c >> 5) == 0x6  ? 2
-                        : (c >> 4) == 0xE  ? 3
-                        : (c >> 3) == 0x1E ? 4
-                                           : 0;
-        bool valid = length > 0 && i + length <= text.size();
-        for (size_t k = 1; valid && k < length; ++k) {
-            valid = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
-        }
-        if (!valid) {
-            out += '?';
-            ++i;
-            continue;
-        }
-        if (out.size() + length > max_bytes) {
-            break;
-        }
-        if (length == 1 && (c < 0x20 || c == 0x7f)) {
-            out += ' ';
-        } else {
-            out.append(text.substr(i, length));
-        }
-        i += length;
-    }
-    if (i < text.size()) {
-        out += "…";
-    }
-    return out;
-}
-
 RemoteError status_error(const EndpointUrl& url, const HttpResponse& response,
                          std::string_view model) {
     const ServerMessage said = server_message(response.body);
@@ -367,11 +333,14 @@ http_exchange(const EndpointConfig& config, const EndpointUrl& url, const HttpRe
     const auto seconds = [](std::chrono::milliseconds ms) {
         return std::pair<time_t, time_t>(ms.count() / 1000, (ms.count() % 1000) * 1000);
     };
-    // cpp-httplib's own timeouts are a backstop: the watchdog enforces the phases.
-    const auto connect = seconds(t.connect);
+    // cpp-httplib's own timeouts are a backstop, longer than the watchdog's deadlines so that
+    // the watchdog decides (and names the phase that timed out).
+    const auto connect = seconds(request.generation ? t.connect : std::min(t.connect, t.metadata));
     client.set_connection_timeout(connect.first, connect.second);
-    const auto read =
-        seconds(request.generation ? std::max(t.first_byte, t.between_chunks) : t.metadata);
+    constexpr std::chrono::milliseconds kBackstopSlack{5000};
+    const auto read = seconds(
+        kBackstopSlack +
+        (request.generation ? std::max(t.connect + t.first_byte, t.between_chunks) : t.metadata));
     client.set_read_timeout(read.first, read.second);
     client.set_write_timeout(read.first, read.second);
     client.set_keep_alive(false);

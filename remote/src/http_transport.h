@@ -49,8 +49,4 @@ http_exchange(const EndpointConfig& config, const EndpointUrl& url, const HttpRe
 RemoteError status_error(const EndpointUrl& url, const HttpResponse& response,
                          std::string_view model);
 
-// A message piece from a server, made safe to show: at most `max_bytes`, control characters
-// replaced, cut on a UTF-8 boundary.
-std::string quote_server_text(std::string_view text, size_t max_bytes = 300);
-
 } // namespace hearth::remote::detail

@@ -4,10 +4,11 @@
 #include "hearth/remote/openai_client.h"
 
 #include "hearth/json_input.h"
-#include "hearth/remote/sse_parser.h"
 #include "http_transport.h"
 #include "reply_reader.h"
+#include "server_text.h"
 
+#include <array>
 #include <fmt/format.h>
 
 namespace hearth::remote {
@@ -30,7 +31,11 @@ server::RequestTarget export_target(ServerFamily family) {
 }
 
 void drop_ignored_knobs(Json& body, const KnobSupport& knobs) {
-    const std::pair<bool, std::initializer_list<const char*>> fields[] = {
+    struct Field {
+        bool honoured;
+        std::array<const char*, 3> names; // the family's names for it; nullptr: none more
+    };
+    const Field fields[] = {
         {knobs.temperature, {"temperature"}},
         {knobs.top_p, {"top_p"}},
         {knobs.top_k, {"top_k"}},
@@ -42,9 +47,9 @@ void drop_ignored_knobs(Json& body, const KnobSupport& knobs) {
         {knobs.stop, {"stop"}},
         {knobs.max_tokens, {"max_tokens"}},
     };
-    for (const auto& [honoured, names] : fields) {
-        if (!honoured) {
-            for (const char* name : names) {
+    for (const Field& field : fields) {
+        for (const char* name : field.names) {
+            if (!field.honoured && name) {
                 body.erase(name);
             }
         }
@@ -79,23 +84,6 @@ Json generation_body(ServerFamily family, const std::string& model,
 
 RemoteFailure failure(RemoteError error, RemoteReply partial) {
     return RemoteFailure{std::move(error), std::move(partial)};
-}
-
-RemoteError interrupted(const EndpointUrl& url) {
-    return RemoteError{
-        Error{ErrorCode::io, fmt::format("The stream from {} ended in the middle of the reply "
-                                         "(no [DONE] and no finish_reason): the server may have "
-                                         "stopped or restarted, or a proxy cut the connection. "
-                                         "The text received so far is kept.",
-                                         url.display())},
-        RemoteErrorKind::stream_interrupted, 0};
-}
-
-RemoteError malformed_sse(const Error& error) {
-    return RemoteError{
-        Error{ErrorCode::bad_format,
-              fmt::format("The server's event stream is malformed: {}.", error.message)},
-        RemoteErrorKind::malformed_response, 0};
 }
 
 } // namespace
@@ -223,76 +211,38 @@ RemoteResult RemoteClient::generate(const char* path, Json body, bool chat, std:
     detail::HttpRequest request{"POST", url_.api_prefix + path,
                                 body.dump(-1, ' ', false, Json::error_handler_t::replace), true,
                                 stream};
-    detail::ReplyReader reader(chat, on_delta, Clock::now());
-    std::optional<RemoteError> stop_reason;
+    const Clock::time_point sent = Clock::now();
+    detail::StreamReader streamed(chat, on_delta, sent, url_.display());
     std::string plain; // a 2xx body that is not an event stream (a server ignoring "stream")
-    SseParser parser([&](const SseEvent& event) {
-        if (event.event == "error" && !event.data.starts_with('{')) {
-            stop_reason = RemoteError{
-                Error{ErrorCode::io, fmt::format("The server stopped the reply with an error: "
-                                                 "\"{}\"",
-                                                 detail::quote_server_text(event.data))},
-                RemoteErrorKind::error_in_stream, 0};
-            return false;
-        }
-        if (auto error = reader.on_event(event.data)) {
-            stop_reason = std::move(error);
-            return false;
-        }
-        return !reader.done(); // nothing after [DONE] is read
-    });
     detail::BodyHandler on_body;
     if (stream) {
         on_body = [&](std::string_view piece, const detail::HttpResponse& head) {
-            if (head.content_type.find("text/event-stream") == std::string::npos) {
-                if (plain.size() + piece.size() > kMaxResponseBytes) {
-                    return false;
-                }
-                plain.append(piece);
-                return true;
+            if (head.content_type.find("text/event-stream") != std::string::npos) {
+                return streamed.feed(piece);
             }
-            auto fed = parser.feed(piece);
-            if (!fed && !reader.done() && !stop_reason) {
-                stop_reason = malformed_sse(fed.error());
+            if (plain.size() + piece.size() > kMaxResponseBytes) {
+                return false;
             }
-            return fed.has_value();
+            plain.append(piece);
+            return true;
         };
     }
     auto response =
         detail::http_exchange(config_, url_, request, on_body, cancel, kMaxResponseBytes);
-    if (stop_reason) {
-        return std::unexpected(failure(std::move(*stop_reason), reader.take(Clock::now())));
-    }
     if (!response) {
-        if (reader.done()) {
-            return reader.take(Clock::now()); // we closed the connection after [DONE]
-        }
-        RemoteError error = response.error();
-        if (error.kind == RemoteErrorKind::stream_interrupted && reader.done() == false &&
-            response.error().error.code == ErrorCode::io) {
-            error = interrupted(url_);
-        }
-        return std::unexpected(failure(std::move(error), reader.take(Clock::now())));
+        return streamed.fail_with(response.error());
     }
     if (response->status < 200 || response->status >= 300) {
         return std::unexpected(failure(detail::status_error(url_, *response, model), {}));
     }
     if (!stream || !plain.empty()) {
-        const std::string& whole = stream ? plain : response->body;
-        if (auto error = reader.on_whole(whole)) {
-            return std::unexpected(failure(std::move(*error), reader.take(Clock::now())));
+        detail::ReplyReader whole(chat, on_delta, sent);
+        if (auto error = whole.on_whole(stream ? plain : response->body)) {
+            return std::unexpected(failure(std::move(*error), whole.take(Clock::now())));
         }
-        return reader.take(Clock::now());
+        return whole.take(Clock::now());
     }
-    if (auto finished = parser.finish(); !finished) {
-        return std::unexpected(failure(malformed_sse(finished.error()), reader.take(Clock::now())));
-    }
-    // A stream without [DONE] is whole if its last choice said why it finished and no event
-    // was cut; otherwise the server stopped in the middle.
-    if (!reader.done() && (!reader.finished() || parser.ended_mid_event())) {
-        return std::unexpected(failure(interrupted(url_), reader.take(Clock::now())));
-    }
-    return reader.take(Clock::now());
+    return streamed.finish();
 }
 
 RemoteResult RemoteClient::chat(const RemoteChatRequest& request, const DeltaHandler& on_delta,

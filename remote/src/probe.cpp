@@ -11,6 +11,7 @@
 #include "hearth/json_input.h"
 #include "hearth/remote/openai_client.h"
 #include "http_transport.h"
+#include "server_text.h"
 
 #include <fmt/format.h>
 
@@ -167,6 +168,92 @@ ServerFamily family_from_owner(const std::vector<RemoteModel>& models) {
     return ServerFamily::unknown;
 }
 
+// The servers' own endpoints, each asked only while the family is still open: fills the
+// family, version, context and memory figures. Fails only when cancelled.
+std::expected<void, RemoteError> identify(const Prober& prober, ServerProbe& probe) {
+    const auto open_or = [&](ServerFamily family) {
+        return probe.family == ServerFamily::unknown || probe.family == family;
+    };
+    // Each answer, or nullopt for an endpoint the server lacks; cancellation passes up.
+    std::optional<RemoteError> cancelled;
+    const auto ask = [&](const char* path) -> std::optional<Json> {
+        auto answer = prober.get(path);
+        if (!answer) {
+            cancelled = answer.error();
+            return std::nullopt;
+        }
+        return *answer;
+    };
+    if (open_or(ServerFamily::llama_server)) {
+        if (auto props = ask("/props"); props && props->contains("default_generation_settings")) {
+            read_llama_props(*props, probe);
+        }
+    }
+    if (!cancelled && open_or(ServerFamily::vllm)) {
+        if (auto version = ask("/version"); version && !string_at(*version, "version").empty()) {
+            probe.family = ServerFamily::vllm;
+            probe.version = string_at(*version, "version");
+        }
+    }
+    if (!cancelled && probe.family == ServerFamily::unknown) {
+        if (auto info = ask("/info"); info && info->contains("max_total_tokens")) {
+            read_tgi_info(*info, probe);
+        }
+    }
+    if (!cancelled && probe.family == ServerFamily::unknown) {
+        if (auto version = ask("/api/version");
+            version && !string_at(*version, "version").empty()) {
+            probe.family = ServerFamily::ollama;
+            probe.version = string_at(*version, "version");
+            if (auto ps = ask("/api/ps")) {
+                read_ollama_ps(*ps, probe);
+            }
+        }
+    }
+    if (!cancelled && probe.family == ServerFamily::hearth) {
+        if (auto health = ask("/health"); health && health->contains("slots_idle")) {
+            probe.facts.push_back(fmt::format("{} slots idle, {} busy (/health)",
+                                              count_at(*health, "slots_idle"),
+                                              count_at(*health, "slots_processing")));
+        }
+    }
+    if (cancelled) {
+        return std::unexpected(*cancelled);
+    }
+    return {};
+}
+
+// The context from the model list (vLLM's serving length; others' training length as a fact),
+// the knobs, and the one-line description.
+void describe(ServerProbe& probe) {
+    if (!probe.models.empty() && probe.models.front().context_length > 0) {
+        const RemoteModel& m = probe.models.front(); // it speaks for the server
+        if (probe.family == ServerFamily::vllm && probe.context_length == 0) {
+            probe.context_length = m.context_length;
+            probe.facts.push_back(
+                fmt::format("context {} tokens (/v1/models max_model_len)", m.context_length));
+        } else if (probe.family != ServerFamily::vllm) {
+            probe.facts.push_back(fmt::format("'{}' was trained for {} tokens (meta.n_ctx_train)",
+                                              m.id, m.context_length));
+        }
+    }
+    probe.facts.push_back(probe.has_completions
+                              ? "raw prompts: /v1/completions is there"
+                              : "no /v1/completions: the server applies its own chat template");
+    probe.knobs = knob_support(probe.family);
+    probe.description = probe.version.empty()
+                            ? std::string(server_family_name(probe.family))
+                            : fmt::format("{} {}", server_family_name(probe.family), probe.version);
+    probe.facts.front() = fmt::format("server: {}", probe.description); // kept first
+    if (const auto ignored = ignored_knobs(probe.family); !ignored.empty()) {
+        std::string list;
+        for (const std::string& name : ignored) {
+            list += list.empty() ? name : ", " + name;
+        }
+        probe.facts.push_back(fmt::format("ignores: {}", list));
+    }
+}
+
 } // namespace
 
 std::expected<ServerProbe, RemoteError> RemoteClient::probe(const CancelToken& cancel) const {
@@ -176,101 +263,20 @@ std::expected<ServerProbe, RemoteError> RemoteClient::probe(const CancelToken& c
     }
     ServerProbe probe;
     probe.models = std::move(*models);
+    probe.facts.emplace_back(); // "server: ...", once known (describe)
     probe.facts.push_back(fmt::format("{} model{} listed (/v1/models)", probe.models.size(),
                                       probe.models.size() == 1 ? "" : "s"));
     probe.family = family_from_owner(probe.models);
     const Prober prober{config_, url_, cancel};
-    const auto ask = [&](const char* path) { return prober.get(path); };
-
-    if (probe.family == ServerFamily::unknown || probe.family == ServerFamily::llama_server) {
-        auto props = ask("/props");
-        if (!props) {
-            return std::unexpected(props.error());
-        }
-        if (*props && (**props).contains("default_generation_settings")) {
-            read_llama_props(**props, probe);
-        }
+    if (auto identified = identify(prober, probe); !identified) {
+        return std::unexpected(identified.error());
     }
-    if (probe.family == ServerFamily::unknown || probe.family == ServerFamily::vllm) {
-        auto version = ask("/version");
-        if (!version) {
-            return std::unexpected(version.error());
-        }
-        if (*version && !string_at(**version, "version").empty()) {
-            probe.family = ServerFamily::vllm;
-            probe.version = string_at(**version, "version");
-        }
-    }
-    if (probe.family == ServerFamily::unknown) {
-        auto info = ask("/info");
-        if (!info) {
-            return std::unexpected(info.error());
-        }
-        if (*info && (**info).contains("max_total_tokens")) {
-            read_tgi_info(**info, probe);
-        }
-    }
-    if (probe.family == ServerFamily::unknown) {
-        auto version = ask("/api/version");
-        if (!version) {
-            return std::unexpected(version.error());
-        }
-        if (*version && !string_at(**version, "version").empty()) {
-            probe.family = ServerFamily::ollama;
-            probe.version = string_at(**version, "version");
-            auto ps = ask("/api/ps");
-            if (!ps) {
-                return std::unexpected(ps.error());
-            }
-            if (*ps) {
-                read_ollama_ps(**ps, probe);
-            }
-        }
-    }
-    if (probe.family == ServerFamily::hearth) {
-        auto health = ask("/health");
-        if (!health) {
-            return std::unexpected(health.error());
-        }
-        if (*health && (**health).contains("slots_idle")) {
-            probe.facts.push_back(fmt::format("{} slots idle, {} busy (/health)",
-                                              count_at(**health, "slots_idle"),
-                                              count_at(**health, "slots_processing")));
-        }
-    }
-    for (const RemoteModel& m : probe.models) {
-        if (m.context_length > 0 && probe.context_length == 0 &&
-            probe.family == ServerFamily::vllm) {
-            probe.context_length = m.context_length;
-            probe.facts.push_back(
-                fmt::format("context {} tokens (/v1/models max_model_len)", m.context_length));
-        } else if (m.context_length > 0 && probe.family != ServerFamily::vllm) {
-            probe.facts.push_back(fmt::format("'{}' was trained for {} tokens (meta.n_ctx_train)",
-                                              m.id, m.context_length));
-        }
-        break; // the first model speaks for the server's context
-    }
-
     auto completions = prober.has_completions();
     if (!completions) {
         return std::unexpected(completions.error());
     }
     probe.has_completions = *completions;
-    probe.facts.push_back(probe.has_completions
-                              ? "raw prompts: /v1/completions is there"
-                              : "no /v1/completions: the server applies its own chat template");
-    probe.knobs = knob_support(probe.family);
-    probe.description = probe.version.empty()
-                            ? std::string(server_family_name(probe.family))
-                            : fmt::format("{} {}", server_family_name(probe.family), probe.version);
-    probe.facts.insert(probe.facts.begin(), fmt::format("server: {}", probe.description));
-    if (const auto ignored = ignored_knobs(probe.family); !ignored.empty()) {
-        std::string list;
-        for (const std::string& name : ignored) {
-            list += list.empty() ? name : ", " + name;
-        }
-        probe.facts.push_back(fmt::format("ignores: {}", list));
-    }
+    describe(probe);
     return probe;
 }
 

@@ -12,7 +12,7 @@
 
 #include "hearth/json_input.h"
 #include "hearth/remote/sse_parser.h"
-#include "http_transport.h"
+#include "server_text.h"
 
 #include <fmt/format.h>
 
@@ -284,6 +284,86 @@ RemoteReply ReplyReader::take(Clock::time_point now) {
         t.tokens_per_second = (reply_.completion_tokens - 1) / seconds(last_text_ - *first_text_);
     }
     return std::move(reply_);
+}
+
+namespace {
+
+RemoteError interrupted(const std::string& server) {
+    return RemoteError{
+        Error{ErrorCode::io, fmt::format("The stream from {} ended in the middle of the reply "
+                                         "(no [DONE] and no finish_reason): the server may have "
+                                         "stopped or restarted, or a proxy cut the connection. "
+                                         "The text received so far is kept.",
+                                         server)},
+        RemoteErrorKind::stream_interrupted, 0};
+}
+
+RemoteError malformed_sse(const Error& error) {
+    return RemoteError{
+        Error{ErrorCode::bad_format,
+              fmt::format("The server's event stream is malformed: {}.", error.message)},
+        RemoteErrorKind::malformed_response, 0};
+}
+
+} // namespace
+
+StreamReader::StreamReader(bool chat, const DeltaHandler& on_delta,
+                           ReplyReader::Clock::time_point sent, std::string server)
+    : reader_(chat, on_delta, sent), parser_([this](const SseEvent& event) {
+          // An error event whose data is not JSON (some proxies): its text is the message.
+          if (event.event == "error" && !event.data.starts_with('{')) {
+              failure_ = RemoteError{
+                  Error{ErrorCode::io, fmt::format("The server stopped the reply with an error: "
+                                                   "\"{}\"",
+                                                   quote_server_text(event.data))},
+                  RemoteErrorKind::error_in_stream, 0};
+              return false;
+          }
+          if (auto error = reader_.on_event(event.data)) {
+              failure_ = std::move(error);
+              return false;
+          }
+          return !reader_.done(); // nothing after [DONE] is read
+      }),
+      server_(std::move(server)) {}
+
+bool StreamReader::feed(std::string_view piece) {
+    if (failure_ || reader_.done()) {
+        return false;
+    }
+    auto fed = parser_.feed(piece);
+    if (!fed && !reader_.done() && !failure_) {
+        failure_ = malformed_sse(fed.error());
+    }
+    return fed.has_value();
+}
+
+RemoteResult StreamReader::finish() {
+    const auto now = ReplyReader::Clock::now();
+    if (!failure_ && !reader_.done()) {
+        if (auto finished = parser_.finish(); !finished) {
+            failure_ = malformed_sse(finished.error());
+        } else if (!reader_.finished() || parser_.ended_mid_event()) {
+            // Without [DONE], a stream is whole only if its choice said why it finished and
+            // no event was cut.
+            failure_ = interrupted(server_);
+        }
+    }
+    if (failure_) {
+        return std::unexpected(RemoteFailure{std::move(*failure_), reader_.take(now)});
+    }
+    return reader_.take(now);
+}
+
+RemoteResult StreamReader::fail_with(RemoteError error) {
+    if (reader_.done() || failure_) {
+        return finish(); // we closed the connection ourselves
+    }
+    if (error.kind == RemoteErrorKind::stream_interrupted) {
+        error = interrupted(server_);
+    }
+    return std::unexpected(
+        RemoteFailure{std::move(error), reader_.take(ReplyReader::Clock::now())});
 }
 
 } // namespace hearth::remote::detail

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "hearth/remote/openai_client.h"
+#include "hearth/remote/sse_parser.h"
 
 #include <chrono>
 #include <optional>
@@ -45,6 +46,34 @@ private:
     bool done_ = false;
     bool whole_ = false;
     RemoteReply reply_;
+};
+
+// A whole event stream into a reply: the SSE parser feeding a ReplyReader, and the rule for
+// when a stream is complete ([DONE], or a finish_reason with no event cut). The client reads
+// the network through it, the fuzz target (tests/fuzz/sse_fuzz_input.cpp) its input.
+class StreamReader {
+public:
+    // `server` names the server in the interrupted-stream message.
+    StreamReader(bool chat, const DeltaHandler& on_delta, ReplyReader::Clock::time_point sent,
+                 std::string server);
+
+    // The next piece of the body. False: stop reading ([DONE] was seen, or the stream failed).
+    bool feed(std::string_view piece);
+    bool done() const { return reader_.done(); }
+    bool failed() const { return failure_.has_value(); }
+
+    // The stream has ended (the connection closed, or feed returned false): the reply, or the
+    // failure with the text received so far.
+    RemoteResult finish();
+    // The transport failed with `error` (cancelled, timed out, broken connection): the reply
+    // if [DONE] had come, else the stream's own failure or `error`, with the partial text.
+    RemoteResult fail_with(RemoteError error);
+
+private:
+    ReplyReader reader_;
+    SseParser parser_;
+    std::string server_;
+    std::optional<RemoteError> failure_;
 };
 
 } // namespace hearth::remote::detail

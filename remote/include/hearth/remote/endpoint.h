@@ -62,11 +62,11 @@ bool https_supported();
 
 // A remote server to talk to. Plain values: copy freely.
 struct EndpointConfig {
-    std::string url;
-    std::string api_key; // sent as "Authorization: Bearer KEY"; "" sends none. Never logged,
-                         // never put in an error message.
-    std::string ca_file; // PEM CA bundle for https to a server with its own CA; "" = system's
-    Timeouts timeouts;
+    std::string url = {};
+    std::string api_key = {}; // sent as "Authorization: Bearer KEY"; "" sends none. Never logged,
+                              // never put in an error message.
+    std::string ca_file = {}; // PEM CA bundle for https to a server with its own CA; "": system's
+    Timeouts timeouts = {};
 };
 
 namespace detail {
