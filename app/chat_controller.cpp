@@ -72,6 +72,16 @@ ChatController::ChatController(QObject* parent)
         }
     });
 
+    // A key fixed in the Models panel applies to the remote model in use at once (Regenerate
+    // then retries with it).
+    connect(&m_remoteServers, &RemoteServers::keyChanged, this,
+            [this](const QString& path, const QString& apiKey) {
+                if (path == m_modelPath) {
+                    m_engine->post(
+                        [worker = m_engine->worker(), apiKey] { worker->setRemoteKey(apiKey); });
+                }
+            });
+
     // Settings edited in the panels belong to the conversation on screen.
     connect(&m_sampling, &SamplingSettings::changed, this, &ChatController::storeSettingsInCurrent);
     // The thinking switch changes the prompt.
@@ -152,6 +162,13 @@ QString ChatController::modelDetails() const {
     if (m_modelState != ModelState::Ready) {
         return {};
     }
+    if (m_model.remote) {
+        QStringList parts{m_model.serverDescription, m_model.endpoint};
+        if (m_model.contextLength > 0) {
+            parts << QStringLiteral("context %1").arg(m_model.contextLength);
+        }
+        return parts.join(QStringLiteral(" · "));
+    }
     QStringList parts{m_model.architecture};
     if (!m_model.quantization.isEmpty()) {
         parts << m_model.quantization;
@@ -210,11 +227,14 @@ void ChatController::start(const QString& modelPath) {
         const QString lastModel = settings.value(QLatin1String(kLastModelKey)).toString();
         // Reopened without the user asking: only a regular file (a FIFO or a device named
         // in a hand-edited settings file would stall the load).
-        path = !lastModel.isEmpty() && QFileInfo(lastModel).isFile()
+        path = !lastModel.isEmpty() &&
+                       (QFileInfo(lastModel).isFile() || RemoteServers::isRemotePath(lastModel))
                    ? lastModel
                    : ModelLocator::defaultModelPath();
     }
-    if (QFileInfo::exists(path)) {
+    if (RemoteServers::isRemotePath(path) && !m_remoteServers.nameOf(path).isEmpty()) {
+        loadModel(path); // a remote server, asked for or used last
+    } else if (QFileInfo::exists(path)) {
         loadModel(path);
     } else {
         m_modelPath.clear();

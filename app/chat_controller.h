@@ -22,6 +22,7 @@
 #include "message_list_model.h"
 #include "model_library.h"
 #include "recommended_model.h"
+#include "remote_servers.h"
 #include "sampling_settings.h"
 #include "template_preview.h"
 
@@ -42,6 +43,8 @@ class ChatController : public QObject {
     Q_PROPERTY(Gauge* gauge READ gauge CONSTANT)
     Q_PROPERTY(TemplatePreview* templatePreview READ templatePreview CONSTANT)
     Q_PROPERTY(ModelLibrary* library READ library CONSTANT)
+    // The Models panel's remote servers (issue 20): loaded as models "remote:<id>".
+    Q_PROPERTY(RemoteServers* remoteServers READ remoteServers CONSTANT)
     // The Download tab's controller, shared with the empty state's recommended model.
     Q_PROPERTY(DownloadController* downloads READ downloads CONSTANT)
     // The empty state's one-click download; loaded when it arrives if no model is.
@@ -68,6 +71,13 @@ class ChatController : public QObject {
     // its template has none: the sampling panel shows the switch only then.
     Q_PROPERTY(QStringList thinkingChoices READ thinkingChoices NOTIFY modelChanged)
     Q_PROPERTY(QString modelsDirectory READ modelsDirectory CONSTANT)
+    // The model is a remote server's: the sampling panel greys the knobs it ignores
+    // (ignoredKnobs, in the panel's words: "top-k", "min-p", "repetition penalty", ...) and
+    // names the server family (serverFamily) in their tooltips.
+    Q_PROPERTY(bool remoteModel READ remoteModel NOTIFY modelChanged)
+    Q_PROPERTY(QString modelEndpoint READ modelEndpoint NOTIFY modelChanged)
+    Q_PROPERTY(QString serverFamily READ serverFamily NOTIFY modelChanged)
+    Q_PROPERTY(QStringList ignoredKnobs READ ignoredKnobs NOTIFY modelChanged)
 
     Q_PROPERTY(bool busy READ busy NOTIFY busyChanged)
     Q_PROPERTY(QString statusText READ statusText NOTIFY statusTextChanged)
@@ -92,6 +102,11 @@ public:
     Gauge* gauge() { return &m_gauge; }
     TemplatePreview* templatePreview() { return &m_preview; }
     ModelLibrary* library() { return &m_library; }
+    RemoteServers* remoteServers() { return &m_remoteServers; }
+    bool remoteModel() const { return m_model.remote; }
+    QString modelEndpoint() const { return m_model.endpoint; }
+    QString serverFamily() const { return m_model.serverFamily; }
+    QStringList ignoredKnobs() const { return m_model.ignoredKnobs; }
     DownloadController* downloads() { return &m_downloads; }
     RecommendedModel* recommended() { return &m_recommended; }
     LocalServer* server() { return m_server.get(); }
@@ -184,6 +199,7 @@ private:
     hearth::server::RequestExportInput requestExportInput() const;
     QString displayName(const QString& modelPath) const;
     void startReply(quint64 seed);
+    void loadRemote(const QString& path); // a RemoteServers entry
     void endReply(const QString& reasoning, const QString& text, const MessageStats& stats);
     void commit(Conversation& conversation); // list model and disk
     void showConversation(const Conversation& conversation);
@@ -200,6 +216,7 @@ private:
     Gauge m_gauge;
     TemplatePreview m_preview;
     ModelLibrary m_library; // the Models panel; its context and threads apply to each load
+    RemoteServers m_remoteServers;
     DownloadController m_downloads;
     RecommendedModel m_recommended{&m_downloads};
     QTimer m_previewTimer;

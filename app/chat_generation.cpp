@@ -31,6 +31,11 @@ void ChatController::startReply(quint64 seed) {
         request.messages.push_back({QStringLiteral("system"), m_systemPrompt});
     }
     for (const Message& message : m_messages.messages()) {
+        // A failed reply that produced nothing stays on screen (its error) but is no turn.
+        if (message.role == QLatin1String("assistant") && message.text.isEmpty() &&
+            message.reasoning.isEmpty()) {
+            continue;
+        }
         request.messages.push_back({message.role, message.text, message.reasoning});
     }
     request.sampling = m_sampling.toParams(seed);
@@ -108,11 +113,13 @@ void ChatController::endReply(const QString& reasoning, const QString& text,
             conversation.messages.push_back(
                 {QStringLiteral("assistant"), text, stats, {}, reasoning});
         }
-        // A reply that produced nothing at all is not kept.
+        // A reply that produced nothing at all is not kept, unless it failed: its error stays
+        // in the chat until Regenerate retries it.
         if (!conversation.messages.isEmpty() &&
             conversation.messages.last().role == QLatin1String("assistant") &&
             conversation.messages.last().text.isEmpty() &&
-            conversation.messages.last().reasoning.isEmpty()) {
+            conversation.messages.last().reasoning.isEmpty() &&
+            conversation.messages.last().stats.error.isEmpty()) {
             conversation.messages.removeLast();
             if (conversationId == m_currentId) {
                 m_messages.setMessages(conversation.messages);
@@ -146,6 +153,9 @@ void ChatController::onFinished(quint64 id, const GenerationResult& result) {
     }
     if (result.stopReason == QLatin1String("cancelled")) {
         status = QStringLiteral("Stopped · ") + status;
+    }
+    if (!result.error.isEmpty()) {
+        status = QStringLiteral("Could not generate: %1").arg(result.error);
     }
     setStatus(status);
     emit replyFinished(result.stopReason);

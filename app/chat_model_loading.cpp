@@ -15,6 +15,10 @@ void ChatController::loadModel(const QString& pathOrUrl) {
     // The file dialog gives a file:// URL.
     const QUrl url(pathOrUrl);
     const QString path = url.isLocalFile() ? url.toLocalFile() : pathOrUrl;
+    if (RemoteServers::isRemotePath(path)) {
+        loadRemote(path);
+        return;
+    }
     m_modelPath = path;
     m_modelError.clear();
     m_loadProgress = 0;
@@ -32,7 +36,33 @@ void ChatController::loadModel(const QString& pathOrUrl) {
     });
 }
 
+void ChatController::loadRemote(const QString& path) {
+    m_modelPath = path;
+    m_modelError.clear();
+    m_loadProgress = 0;
+    m_model = ModelSummary{};
+    m_model.name = displayName(path);
+    emit loadProgressChanged();
+    setModelState(ModelState::Loading);
+    setStatus(QStringLiteral("Connecting to %1…").arg(m_model.name));
+    m_gauge.clearModel();
+    m_remoteServers.target(path, [this, path](std::optional<RemoteTarget> target) {
+        if (path != m_modelPath) {
+            return; // another model was asked for meanwhile
+        }
+        if (!target) {
+            onLoadFailed(QStringLiteral("This remote server is no longer in the Models panel."));
+            return;
+        }
+        m_engine->post(
+            [worker = m_engine->worker(), target = *target] { worker->connectRemote(target); });
+    });
+}
+
 QString ChatController::displayName(const QString& path) const {
+    if (RemoteServers::isRemotePath(path)) {
+        return m_remoteServers.nameOf(path);
+    }
     // The Models panel's name: an Ollama blob's file name is a hash.
     const QString listed = m_library.nameOf(path);
     return listed.isEmpty() ? QFileInfo(path).completeBaseName() : listed;
@@ -50,6 +80,7 @@ void ChatController::unloadModel() {
     m_model = ModelSummary{};
     m_modelPath.clear();
     m_library.setLoadedPath(QString());
+    m_remoteServers.setLoadedPath(QString());
     m_gauge.clearModel();
     m_server->modelGone(); // the worker stops a running server before it unloads
     setModelState(ModelState::NoModel);
@@ -67,10 +98,13 @@ void ChatController::onModelLoaded(const ModelSummary& summary) {
     QSettings().setValue(QLatin1String(kLastModelKey), summary.path);
     m_gauge.setCudaDevice(summary.cudaDevice);
     m_gauge.setModel(summary);
-    m_library.setLoadedPath(summary.path);
+    m_library.setLoadedPath(summary.remote ? QString() : summary.path);
+    m_remoteServers.setLoadedPath(summary.remote ? summary.path : QString());
     setModelState(ModelState::Ready);
     QString status =
-        QStringLiteral("Ready · loaded in %1 s").arg(summary.loadMs / 1000.0, 0, 'f', 1);
+        summary.remote
+            ? QStringLiteral("Ready · %1 at %2").arg(summary.serverDescription, summary.endpoint)
+            : QStringLiteral("Ready · loaded in %1 s").arg(summary.loadMs / 1000.0, 0, 'f', 1);
     if (summary.deviceFellBack && !summary.deviceNote.isEmpty()) {
         status += QStringLiteral(" · ") + summary.deviceNote; // why the GPU was not used
     }
@@ -82,6 +116,7 @@ void ChatController::onModelLoaded(const ModelSummary& summary) {
 void ChatController::onLoadFailed(const QString& message) {
     // The worker drops the old model before loading a new one: none is loaded now.
     m_library.setLoadedPath(QString());
+    m_remoteServers.setLoadedPath(QString());
     m_modelError = message;
     setModelState(ModelState::Failed);
     setStatus(QStringLiteral("The model could not be loaded"));

@@ -85,6 +85,13 @@ QString MessageStats::summary() const {
     return parts.join(QStringLiteral(" · "));
 }
 
+QString MessageStats::answeredBy() const {
+    if (endpoint.isEmpty()) {
+        return {};
+    }
+    return model.isEmpty() ? endpoint : model + QStringLiteral(" · ") + endpoint;
+}
+
 QString MessageStats::thinkingSummary() const {
     if (reasoningTokens <= 0) {
         return {};
@@ -141,6 +148,13 @@ json conversationToJson(const Conversation& conversation) {
                 m["stats"]["reasoning_ms"] = s.reasoningMs;
                 m["stats"]["reasoning_tokens_per_second"] = s.reasoningTokensPerSecond;
                 m["stats"]["answer_tokens_per_second"] = s.answerTokensPerSecond;
+            }
+            for (const auto& [key, value] :
+                 {std::pair{"endpoint", &s.endpoint}, std::pair{"model", &s.model},
+                  std::pair{"error", &s.error}}) {
+                if (!value->isEmpty()) {
+                    m["stats"][key] = utf8(*value);
+                }
             }
         }
         messages.push_back(std::move(m));
@@ -204,6 +218,15 @@ QString readStats(const json& stats, MessageStats* out) {
             return QStringLiteral("its \"stop_reason\" is not a string");
         }
         s.stopReason = qstr(*it);
+    }
+    for (const auto& [key, target] : {std::pair{"endpoint", &s.endpoint},
+                                      std::pair{"model", &s.model}, std::pair{"error", &s.error}}) {
+        if (const auto it = stats.find(key); it != stats.end()) {
+            if (!it->is_string()) {
+                return QStringLiteral("its \"%1\" is not a string").arg(QLatin1String(key));
+            }
+            *target = qstr(*it);
+        }
     }
     if (s.reasoningTokens > s.generatedTokens) {
         return QStringLiteral("its \"reasoning_tokens\" is more than its \"generated_tokens\"");

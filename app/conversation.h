@@ -23,8 +23,21 @@ struct MessageStats {
     double reasoningMs = 0;
     double reasoningTokensPerSecond = 0;
     double answerTokensPerSecond = 0;
+    // A remote server's reply (issue 20): the endpoint that answered ("http://gpu-box:8000/v1")
+    // and the model as the server named it; "" for a local model's. Saved as "endpoint" and
+    // "model"; absent in files from before them.
+    QString endpoint = {};
+    QString model = {};
+    // Why the reply failed (refused connection, 401, a stream cut off, ...), with stopReason
+    // "error": the text before the failure is kept, marked by this. Saved as "error".
+    QString error = {};
 
-    bool isEmpty() const { return generatedTokens == 0 && stopReason.isEmpty(); }
+    bool isEmpty() const {
+        return generatedTokens == 0 && stopReason.isEmpty() && error.isEmpty() &&
+               endpoint.isEmpty();
+    }
+    // "SmolLM2 · http://127.0.0.1:8080/v1", or "" for a local reply.
+    QString answeredBy() const;
     // "42 tokens · 88.1 tok/s · first token 120 ms · stopped: end of generation"; with
     // reasoning, the answer's tokens and speed ("answer 40 tokens · 41.0 tok/s · …").
     QString summary() const;

@@ -59,6 +59,7 @@ void EngineWorker::cancelGeneration(quint64 upToId) {
     quint64 current = m_cancelUpTo.load();
     while (current < upToId && !m_cancelUpTo.compare_exchange_weak(current, upToId)) {
     }
+    cancelRemote(upToId); // a remote model's stream is closed at once
     // The running request stops at the scheduler's next step, a prefill's chunk included.
     const std::lock_guard lock(m_chatMutex);
     if (m_chatRunning && m_chatRunning->id <= upToId) {
@@ -261,8 +262,9 @@ QString EngineWorker::fallBackToF16Cache(const hearth::Error& error,
 }
 
 void EngineWorker::unloadModel() {
-    const bool had = m_model != nullptr;
+    const bool had = m_model != nullptr || m_remote.has_value();
     stopServer(QStringLiteral("the model was unloaded"));
+    m_remote.reset();
     m_formats.clear();
     m_compareColumns.scheduler.reset();
     setScheduler(nullptr); // joins its thread: nothing runs on the model after this
@@ -284,6 +286,10 @@ hearth::Result<const hearth::PromptFormat*> EngineWorker::format(const QString& 
 }
 
 void EngineWorker::generate(const GenerationRequest& request) {
+    if (m_remote) {
+        generateRemote(request);
+        return;
+    }
     if (!m_scheduler) {
         emit generationFailed(request.id, QStringLiteral("no model is loaded"));
         return;
@@ -413,6 +419,11 @@ void EngineWorker::renderPreview(quint64 id, const QList<ChatTurn>& messages,
                                  const QString& templateName, const QString& thinking) {
     PromptPreview preview;
     preview.id = id;
+    if (m_remote) {
+        preview.error = QStringLiteral("The server applies its own template to the chat.");
+        emit previewReady(preview);
+        return;
+    }
     if (!m_model) {
         preview.error = QStringLiteral("Load a model to see the prompt it will be given.");
         emit previewReady(preview);

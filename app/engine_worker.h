@@ -15,6 +15,7 @@
 #include "compare/compare_types.h"
 #include "hearth/model.h"
 #include "hearth/prompt.h"
+#include "hearth/remote/openai_client.h"
 #include "hearth/sampling.h"
 #include "hearth/scheduler.h"
 #include "hearth/server/server.h"
@@ -76,6 +77,17 @@ struct ModelSummary {
     // GPU); with a partial offload, slotHostBytes more in RAM for the CPU's layers.
     qint64 slotBytes = 0;
     qint64 slotHostBytes = 0;
+    // A remote server's model (issue 20; path "remote:<entry id>"): it runs on the server, and
+    // the connection test (hearth::remote::ServerProbe) said what the server is.
+    bool remote = false;
+    QString endpoint;          // "http://gpu-box:8000/v1"
+    QString serverFamily;      // "vLLM", "Hearth", ... (server_family_name)
+    QString serverDescription; // "vLLM 0.6.3"
+    QStringList serverFacts;   // the probe's lines
+    QStringList ignoredKnobs;  // the sampling knobs the server ignores ("top-k", ...)
+    bool serverHasCompletions = false;
+    qint64 serverModelBytes = 0; // the model's memory on the server, where it says (Ollama)
+    qint64 serverGpuBytes = 0;
 };
 
 struct GenerationRequest {
@@ -132,6 +144,12 @@ public:
                    const QString& gpuLayers = QStringLiteral("auto"),
                    const QString& kvType = QStringLiteral("f16"));
     void unloadModel();
+    // Drops any local model and talks to `target` instead (engine_worker_remote.cpp): the
+    // connection test, then modelLoaded (remote) or loadFailed with what went wrong. The chat's
+    // requests then go to the server's /v1/chat/completions, streamed through the same signals.
+    void connectRemote(const RemoteTarget& target);
+    // A new key for the remote model in use (the user fixed or rotated it); "" sends none.
+    void setRemoteKey(const QString& apiKey);
     void generate(const GenerationRequest& request);
     // `thinking`: as GenerationRequest::thinking, so that the preview is the prompt sent.
     void renderPreview(quint64 id, const QList<ChatTurn>& messages, const QString& templateName,
@@ -228,6 +246,23 @@ private:
     // the prompt view and Compare's diff to mark.
     static QStringList specialTokensIn(const hearth::PromptFormat& format, const std::string& text);
     bool cancelled(quint64 id) const { return id <= m_cancelUpTo.load(std::memory_order_relaxed); }
+
+    // The chat's remote model, when it is one (engine_worker_remote.cpp).
+    struct RemoteChat {
+        RemoteTarget target;
+        hearth::remote::RemoteClient client;
+    };
+    void generateRemote(const GenerationRequest& request);
+    void cancelRemote(quint64 upToId);
+    std::optional<RemoteChat> m_remote;
+    std::mutex m_remoteMutex; // guards m_remoteRunning and m_compareRemoteRunning
+    std::optional<std::pair<quint64, hearth::remote::CancelToken>> m_remoteRunning;
+    // A Compare column on a remote server (compare/engine_worker_compare_remote.cpp): its
+    // request streamed as the column's text; `rawPrompt` non-empty sends it to /v1/completions.
+    GenerationResult runRemoteColumn(quint64 id, int column, const CompareColumnRequest& request,
+                                     const std::string& rawPrompt);
+    std::optional<std::pair<quint64, hearth::remote::CancelToken>> m_compareRemoteRunning;
+    std::map<QString, hearth::remote::ServerFamily> m_remoteFamilies; // by URL, probed once
 
     // The chat's scheduler: one slot (its session placed by createSession), one request at a
     // time. The chat's request runs on its thread; m_chatRunning lets cancelGeneration (any

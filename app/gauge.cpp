@@ -110,6 +110,22 @@ void Gauge::setModel(const ModelSummary& summary) {
     m_recurrentBytes = double(summary.recurrentBytes);
     m_kvCapacity = summary.contextLength;
     m_kvUsed = 0;
+    m_remote = summary.remote;
+    m_serverMemory.clear();
+    if (m_remote) {
+        m_serverMemory = QStringLiteral("The model's memory is on the server (%1).")
+                             .arg(summary.serverDescription);
+        if (summary.serverModelBytes > 0) {
+            m_serverMemory += QStringLiteral(" The server reports %1 for the model")
+                                  .arg(formatBytes(double(summary.serverModelBytes)));
+            m_serverMemory += summary.serverGpuBytes > 0
+                                  ? QStringLiteral(", %1 of it on GPUs.")
+                                        .arg(formatBytes(double(summary.serverGpuBytes)))
+                                  : QStringLiteral(".");
+        } else {
+            m_serverMemory += QStringLiteral(" This server does not report its memory.");
+        }
+    }
     emit modelChanged();
     emit statsChanged();
     sampleMemory();
@@ -120,6 +136,8 @@ void Gauge::clearModel() {
     m_kvType.clear();
     m_kvCapacity = 0;
     m_kvUsed = 0;
+    m_remote = false;
+    m_serverMemory.clear();
     m_runningOn.clear();
     m_deviceNote.clear();
     m_deviceFellBack = false;

@@ -22,6 +22,11 @@ class Gauge : public QObject {
     QML_ELEMENT
     QML_UNCREATABLE("Gauge belongs to ChatController")
     Q_PROPERTY(bool active READ active NOTIFY modelChanged)
+    // A remote server's model (issue 20): speeds and time to first token measured here, token
+    // counts from the server's usage; its memory is the server's, which serverMemory describes
+    // (with the server's own figures where its connection test got them).
+    Q_PROPERTY(bool remote READ remote NOTIFY modelChanged)
+    Q_PROPERTY(QString serverMemory READ serverMemory NOTIFY modelChanged)
     Q_PROPERTY(double weightsBytes READ weightsBytes NOTIFY modelChanged)
     Q_PROPERTY(double kvBytes READ kvBytes NOTIFY modelChanged)
     // The KV cache's type as the engine names it, upper case: "F16" or "Q8_0"; "" unloaded.
@@ -64,7 +69,9 @@ class Gauge : public QObject {
 public:
     explicit Gauge(QObject* parent = nullptr);
 
-    bool active() const { return m_kvCapacity > 0; }
+    bool active() const { return m_kvCapacity > 0 || m_remote; }
+    bool remote() const { return m_remote; }
+    QString serverMemory() const { return m_serverMemory; }
     double weightsBytes() const { return m_weightsBytes; }
     double kvBytes() const { return m_kvBytes; }
     QString kvType() const { return m_kvType; }
@@ -125,6 +132,8 @@ private:
     void sampleMemory();
 
     QTimer m_memoryTimer;
+    bool m_remote = false;
+    QString m_serverMemory;
     int m_cudaDevice = -1;
     QString m_cudaName;
     QString m_runningOn;

@@ -30,10 +30,20 @@ struct GenerationResult : MessageStats {
     // Speculative decoding: draft tokens proposed, and of them accepted (0 when off).
     int draftedTokens = 0;
     int acceptedDraftTokens = 0;
-    QString device; // where it ran: "CPU" or "CUDA device N"
-    // Set with stopReason "failed" when the sequence did not run (a Compare column whose
-    // model does not fit the RAM available; the others still ran).
-    QString error;
+    QString device; // where it ran: "CPU" or "CUDA device N"; "server" for a remote one
+    // MessageStats::error is set with stopReason "failed" when the sequence did not run (a
+    // Compare column whose model does not fit the RAM available; the others still ran), and
+    // with "error" when a remote server's reply failed (the text before it kept).
+};
+
+// A remote server's model to talk to (RemoteServers::target): where, the key, which model.
+// The chat's model when it is remote, or a Compare column's.
+struct RemoteTarget {
+    QString path; // "remote:<entry id>", what ModelSummary::path echoes
+    QString name; // the entry's name
+    QString url;
+    QString apiKey;
+    QString model; // as the server lists it
 };
 
 Q_DECLARE_METATYPE(GenerationResult)

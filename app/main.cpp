@@ -39,6 +39,9 @@ QString absoluteModelPath(const QString& argument) {
     if (argument.isEmpty()) {
         return {};
     }
+    if (RemoteServers::isRemotePath(argument)) {
+        return argument; // a remote server's entry (the Models panel's "remote:<id>")
+    }
     const QUrl url(argument);
     const QString path = url.isLocalFile() ? url.toLocalFile() : argument;
     return QFileInfo(path).absoluteFilePath();
@@ -99,7 +102,8 @@ int main(int argc, char* argv[]) {
     const QCommandLineOption panelOption(
         QStringLiteral("panel"),
         QStringLiteral("Open a side panel: models, sampling, template or gauge "
-                       "(or download: the Models panel's Download tab; inspector: the last "
+                       "(or download: the Models panel's Download tab; remote: its Remote server "
+                       "tab, testing the remote server in use; inspector: the last "
                        "reply's tokens; compare: the Compare view; copyas: \"Copy as…\" on the "
                        "reply)."),
         QStringLiteral("name"));
@@ -143,7 +147,11 @@ int main(int argc, char* argv[]) {
     auto* controller =
         qvariant_cast<ChatController*>(engine.rootObjects().constFirst()->property("controller"));
     if (controller && !modelPath.isEmpty()) {
-        if (!QFileInfo::exists(modelPath)) {
+        // A remote entry ("remote:<id>") start() has connected to, unless it is not listed.
+        const bool missing = RemoteServers::isRemotePath(modelPath)
+                                 ? controller->remoteServers()->nameOf(modelPath).isEmpty()
+                                 : !QFileInfo::exists(modelPath);
+        if (missing) {
             controller->loadModel(modelPath);
         } else if (!parser.isSet(demoOption)) {
             controller->newConversation();

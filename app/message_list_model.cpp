@@ -33,6 +33,10 @@ QVariant MessageListModel::data(const QModelIndex& index, int role) const {
                !message.reasoning.isEmpty();
     case ThinkingStatsRole:
         return message.stats.thinkingSummary();
+    case AnsweredByRole:
+        return message.stats.answeredBy();
+    case ErrorRole:
+        return message.stats.error;
     case TokensRole: {
         QStringList pieces;
         pieces.reserve(message.tokens.size());
@@ -47,11 +51,18 @@ QVariant MessageListModel::data(const QModelIndex& index, int role) const {
 }
 
 QHash<int, QByteArray> MessageListModel::roleNames() const {
-    return {{RoleRole, "role"},           {TextRole, "text"},
-            {StreamingRole, "streaming"}, {StatsRole, "stats"},
-            {IndexRole, "messageIndex"},  {BlocksRole, "blocks"},
-            {TokensRole, "tokens"},       {ReasoningRole, "reasoning"},
-            {ThinkingRole, "thinking"},   {ThinkingStatsRole, "thinkingStats"}};
+    return {{RoleRole, "role"},
+            {TextRole, "text"},
+            {StreamingRole, "streaming"},
+            {StatsRole, "stats"},
+            {IndexRole, "messageIndex"},
+            {BlocksRole, "blocks"},
+            {TokensRole, "tokens"},
+            {ReasoningRole, "reasoning"},
+            {ThinkingRole, "thinking"},
+            {ThinkingStatsRole, "thinkingStats"},
+            {AnsweredByRole, "answeredBy"},
+            {ErrorRole, "error"}};
 }
 
 void MessageListModel::setMessages(const QList<Message>& messages) {
@@ -128,7 +139,7 @@ void MessageListModel::finishStreaming(int row, const QString& reasoning, const 
     const QModelIndex at = index(row);
     emit dataChanged(at, at,
                      {TextRole, Qt::DisplayRole, StreamingRole, StatsRole, BlocksRole,
-                      ReasoningRole, ThinkingRole, ThinkingStatsRole});
+                      ReasoningRole, ThinkingRole, ThinkingStatsRole, AnsweredByRole, ErrorRole});
 }
 
 void MessageListModel::removeFrom(int row) {

@@ -23,10 +23,12 @@ public:
         StatsRole,
         IndexRole,
         BlocksRole,
-        TokensRole,       // the generated tokens' visible text, for the token inspector's chips
-        ReasoningRole,    // the reply's reasoning ("thinking"), "" when none
-        ThinkingRole,     // streaming the reasoning: some reasoning, no answer yet
-        ThinkingStatsRole // MessageStats::thinkingSummary()
+        TokensRole,        // the generated tokens' visible text, for the token inspector's chips
+        ReasoningRole,     // the reply's reasoning ("thinking"), "" when none
+        ThinkingRole,      // streaming the reasoning: some reasoning, no answer yet
+        ThinkingStatsRole, // MessageStats::thinkingSummary()
+        AnsweredByRole,    // MessageStats::answeredBy(): a remote reply's model and endpoint
+        ErrorRole          // why the reply failed ("" when it did not)
     };
     Q_ENUM(Role)
 

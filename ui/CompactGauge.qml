@@ -18,16 +18,19 @@ RowLayout {
         font.pixelSize: 12
         // "CPU*" when the GPU was wanted but could not take the model (the Gauge panel says why);
         // "GPU 18/32" when only some layers are on the GPU.
-        text: (root.gauge.partialOffload ? qsTr("GPU %1/%2").arg(root.gauge.gpuLayers).arg(root.gauge.layerCount)
-               : root.gauge.onGpu ? qsTr("GPU") : qsTr("CPU")) + (root.gauge.deviceFellBack ? "*" : "")
+        // "Remote" for a remote server's model.
+        text: root.gauge.remote ? qsTr("Remote")
+              : (root.gauge.partialOffload ? qsTr("GPU %1/%2").arg(root.gauge.gpuLayers).arg(root.gauge.layerCount)
+                 : root.gauge.onGpu ? qsTr("GPU") : qsTr("CPU")) + (root.gauge.deviceFellBack ? "*" : "")
     }
     Label {
+        visible: !root.gauge.remote // a remote model's memory is the server's
         color: Theme.mutedText
         font.pixelSize: 12
         text: (root.gauge.onGpu ? qsTr("VRAM %1") : qsTr("RAM %1")).arg(root.gauge.formatBytes(root.gauge.residentBytes))
     }
     Label {
-        visible: root.gauge.active
+        visible: root.gauge.active && root.gauge.kvCapacity > 0
         color: Theme.mutedText
         font.pixelSize: 12
         text: qsTr("KV %1/%2").arg(root.gauge.kvUsed).arg(root.gauge.kvCapacity)

@@ -36,11 +36,19 @@ ScrollView {
         width: root.availableWidth - 2 * Theme.spacing
         spacing: Theme.spacing
 
-        Label { text: qsTr("Memory · %1").arg(root.gauge.deviceName); font.bold: true; color: Theme.text; Layout.topMargin: Theme.spacing }
+        Label { text: qsTr("Memory · %1").arg(root.gauge.remote ? qsTr("server") : root.gauge.deviceName); font.bold: true; color: Theme.text; Layout.topMargin: Theme.spacing }
         Label {
             visible: !root.gauge.active
             text: qsTr("No model loaded.")
             color: Theme.mutedText
+        }
+        Label {
+            objectName: "serverMemory"
+            visible: root.gauge.active && root.gauge.remote
+            Layout.fillWidth: true
+            wrapMode: Text.Wrap
+            text: root.gauge.serverMemory
+            color: Theme.text
         }
         Label {
             objectName: "runningOn"
@@ -59,7 +67,7 @@ ScrollView {
         }
         Label {
             objectName: "gpuLayers"
-            visible: root.gauge.active && root.gauge.partialOffload
+            visible: root.gauge.active && !root.gauge.remote && root.gauge.partialOffload
             Layout.fillWidth: true
             wrapMode: Text.Wrap
             text: qsTr("GPU layers %1/%2 · the other %3 run on the CPU")
@@ -70,7 +78,7 @@ ScrollView {
         GaugeBar {
             objectName: "memoryBar"
             Layout.fillWidth: true
-            visible: root.gauge.active
+            visible: root.gauge.active && !root.gauge.remote
             total: root.gauge.planBytes
             parts: [{ value: root.gauge.weightsBytes, color: Theme.weightsColor },
                     { value: root.gauge.kvBytes, color: Theme.kvColor },
@@ -78,13 +86,13 @@ ScrollView {
                     { value: root.gauge.scratchBytes, color: Theme.scratchColor }]
         }
         Legend {
-            Layout.fillWidth: true; visible: root.gauge.active
+            Layout.fillWidth: true; visible: root.gauge.active && !root.gauge.remote
             swatch: Theme.weightsColor
             label: root.gauge.partialOffload ? qsTr("Weights (GPU layers)") : qsTr("Weights")
             value: root.gauge.formatBytes(root.gauge.weightsBytes)
         }
         Legend {
-            Layout.fillWidth: true; visible: root.gauge.active
+            Layout.fillWidth: true; visible: root.gauge.active && !root.gauge.remote
             objectName: "kvLegend"
             swatch: Theme.kvColor
             label: root.gauge.kvType.length > 0 ? qsTr("KV cache (%1, whole context)").arg(root.gauge.kvType)
@@ -97,13 +105,13 @@ ScrollView {
         Legend {
             // A hybrid model's recurrent layers keep a fixed state instead of a KV cache.
             objectName: "recurrentLegend"
-            Layout.fillWidth: true; visible: root.gauge.active && root.gauge.recurrentBytes > 0
+            Layout.fillWidth: true; visible: root.gauge.active && !root.gauge.remote && root.gauge.recurrentBytes > 0
             swatch: Theme.recurrentColor
             label: qsTr("Recurrent state (fixed, any context)")
             value: root.gauge.formatBytes(root.gauge.recurrentBytes)
         }
         Legend {
-            Layout.fillWidth: true; visible: root.gauge.active
+            Layout.fillWidth: true; visible: root.gauge.active && !root.gauge.remote
             swatch: Theme.scratchColor; label: qsTr("Scratch"); value: root.gauge.formatBytes(root.gauge.scratchBytes)
         }
         Label {
@@ -112,12 +120,14 @@ ScrollView {
             color: Theme.mutedText
             font.pixelSize: 12
             objectName: "deviceMemory"
+            visible: !root.gauge.remote // the app's own RAM says nothing of a remote model
             text: (root.gauge.onGpu ? qsTr("%1 of %2 GPU memory in use (all processes).")
                                     : qsTr("Hearth's process uses %1 of %2 RAM (resident)."))
                       .arg(root.gauge.formatBytes(root.gauge.residentBytes)).arg(root.gauge.formatBytes(root.gauge.deviceTotalBytes))
         }
         GaugeBar {
             Layout.fillWidth: true
+            visible: !root.gauge.remote
             implicitHeight: 6
             total: root.gauge.deviceTotalBytes
             parts: [{ value: root.gauge.residentBytes, color: Theme.accent }]

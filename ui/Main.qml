@@ -60,6 +60,7 @@ ApplicationWindow {
         engine: chat.engineWorker
         chatSampling: chat.sampling
         library: chat.library
+        remoteServers: chat.remoteServers
         onPromoted: (userText, replyText) => {
             if (chat.appendExchange(userText, replyText))
                 window.compareMode = false
@@ -82,6 +83,9 @@ ApplicationWindow {
         if (panelArgument === "download") {
             settings.rightPanel = "models" // on its Download tab
             modelsPanel.showDownloads()
+        } else if (panelArgument === "remote") {
+            settings.rightPanel = "models" // on its Remote server tab
+            modelsPanel.showRemote()
         } else if (panelArgument.length > 0) {
             settings.rightPanel = ["none", "inspector", "compare", "copyas"].includes(panelArgument) ? "" : panelArgument
         }
@@ -107,6 +111,11 @@ ApplicationWindow {
 
     Connections {
         target: chat
+        // --panel remote: the connection test of the remote server in use, once connected.
+        function onModelChanged() {
+            if (window.panelArgument === "remote" && chat.remoteModel && chat.modelState === ChatController.Ready)
+                modelsPanel.testRemote(chat.modelEndpoint)
+        }
         function onReplyFinished() {
             if (window.panelArgument === "inspector")
                 chatView.inspectLastReply(4)
@@ -295,6 +304,8 @@ ApplicationWindow {
                     SamplingPanel {
                         settings: chat.sampling
                         thinkingChoices: chat.thinkingChoices
+                        ignoredKnobs: chat.ignoredKnobs
+                        serverFamily: chat.serverFamily
                         canRerun: !chat.busy && chat.messages.count > 0 && chat.modelState === ChatController.Ready
                         onRerunRequested: chat.regenerate(true)
                     }

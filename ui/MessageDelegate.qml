@@ -21,6 +21,8 @@ Item {
     required property string reasoning // the reply's thinking, "" when none
     required property bool thinking // streaming, and still in the reasoning
     required property string thinkingStats
+    required property string answeredBy // a remote reply's "model · endpoint", "" for a local one
+    required property string error // why the reply failed, "" when it did not
     property bool inspecting: false
     // The inspected token's trace (MessageListModel.tokenTrace): ChatView sets it when
     // tokenInspected(index) asks.
@@ -228,6 +230,27 @@ Item {
                     }
                     Button { text: qsTr("Cancel"); flat: true; onClicked: root.editing = false }
                 }
+            }
+
+            // A failed reply: what went wrong, the text before it kept above; Regenerate retries.
+            Label {
+                objectName: "replyError"
+                Layout.fillWidth: true
+                visible: root.error.length > 0 && !root.streaming
+                text: (root.text.length > 0 ? qsTr("The reply stopped: %1") : qsTr("No reply: %1")).arg(root.error)
+                color: Theme.error
+                wrapMode: Text.Wrap
+                font.pixelSize: 12
+            }
+            // Which server and model answered, discreetly.
+            Label {
+                objectName: "answeredBy"
+                visible: root.answeredBy.length > 0 && !root.streaming
+                text: qsTr("answered by %1").arg(root.answeredBy)
+                color: Theme.mutedText
+                font.pixelSize: 10
+                elide: Text.ElideMiddle
+                Layout.maximumWidth: 560
             }
 
             RowLayout {

@@ -23,6 +23,9 @@ ColumnLayout {
     // The Download tab (the catalog), or the list of local models.
     function showDownloads() { pages.currentIndex = 1 }
     function showLocal() { pages.currentIndex = 0 }
+    function showRemote() { pages.currentIndex = 2 }
+    // The Remote server tab with `url` tested (what --panel remote shows).
+    function testRemote(url) { pages.currentIndex = 2; remotePage.test(url) }
 
     FolderDialog {
         id: folderDialog
@@ -38,6 +41,7 @@ ColumnLayout {
         Layout.fillWidth: true
         TabButton { text: qsTr("On this computer") }
         TabButton { text: qsTr("Download") }
+        TabButton { objectName: "remoteTab"; text: qsTr("Remote server") }
     }
 
     StackLayout {
@@ -497,6 +501,13 @@ ColumnLayout {
         DownloadPage {
             objectName: "downloadPage"
             controller: root.controller.downloads
+        }
+
+        // Remote OpenAI-compatible servers as models (issue 20).
+        RemoteServerPage {
+            id: remotePage
+            objectName: "remoteServerPage"
+            controller: root.controller
         }
     }
 }

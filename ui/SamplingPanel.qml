@@ -15,6 +15,11 @@ ScrollView {
     // The loaded model's thinking switch (ChatController.thinkingChoices): ["on", "off"] or
     // ["low", "medium", "high"]; empty hides it.
     property var thinkingChoices: []
+    // A remote model's server (ChatController.ignoredKnobs / serverFamily): the knobs it
+    // ignores, in the panel's words ("top-k", "min-p", "repetition penalty", ...), are greyed.
+    property var ignoredKnobs: []
+    property string serverFamily: ""
+    function ignoredBy(knob) { return ignoredKnobs.indexOf(knob) >= 0 ? serverFamily : "" }
     signal rerunRequested()
 
     contentWidth: availableWidth
@@ -74,6 +79,7 @@ ScrollView {
         SliderField {
             Layout.fillWidth: true
             label: qsTr("Temperature"); hint: qsTr("0 is greedy: always the most likely token")
+            ignoredBy: root.ignoredBy("temperature")
             objectName: "temperature"
             value: root.settings.temperature; from: 0; to: 2
             onEdited: (v) => root.settings.temperature = v
@@ -81,48 +87,57 @@ ScrollView {
         SliderField {
             Layout.fillWidth: true
             label: qsTr("Top-p"); hint: qsTr("Keep the smallest set of tokens whose probabilities add up to p; 1 is off")
+            ignoredBy: root.ignoredBy("top-p")
             value: root.settings.topP; from: 0.01; to: 1
             onEdited: (v) => root.settings.topP = v
         }
         SliderField {
             Layout.fillWidth: true
+            objectName: "topK"
             label: qsTr("Top-k"); hint: qsTr("Keep the k most likely tokens; 0 is off")
+            ignoredBy: root.ignoredBy("top-k")
             value: root.settings.topK; from: 0; to: 200; stepSize: 1; decimals: 0
             onEdited: (v) => root.settings.topK = Math.round(v)
         }
         SliderField {
             Layout.fillWidth: true
             label: qsTr("Min-p"); hint: qsTr("Drop tokens less likely than min-p × the most likely one; 0 is off")
+            ignoredBy: root.ignoredBy("min-p")
             value: root.settings.minP; from: 0; to: 0.5
             onEdited: (v) => root.settings.minP = v
         }
         SliderField {
             Layout.fillWidth: true
             label: qsTr("Repetition penalty"); hint: qsTr("Make recently used tokens less likely; 1 is off")
+            ignoredBy: root.ignoredBy("repetition penalty")
             value: root.settings.repeatPenalty; from: 1; to: 2
             onEdited: (v) => root.settings.repeatPenalty = v
         }
         SliderField {
             Layout.fillWidth: true
             label: qsTr("Penalty window (tokens)"); hint: qsTr("How far back the penalties look; -1 is everything")
+            ignoredBy: root.ignoredBy("repetition penalty")
             value: root.settings.repeatLastN; from: -1; to: 1024; stepSize: 1; decimals: 0
             onEdited: (v) => root.settings.repeatLastN = Math.round(v)
         }
         SliderField {
             Layout.fillWidth: true
             label: qsTr("Presence penalty")
+            ignoredBy: root.ignoredBy("presence penalty")
             value: root.settings.presencePenalty; from: -2; to: 2
             onEdited: (v) => root.settings.presencePenalty = v
         }
         SliderField {
             Layout.fillWidth: true
             label: qsTr("Frequency penalty")
+            ignoredBy: root.ignoredBy("frequency penalty")
             value: root.settings.frequencyPenalty; from: -2; to: 2
             onEdited: (v) => root.settings.frequencyPenalty = v
         }
         SliderField {
             Layout.fillWidth: true
             label: qsTr("Max tokens")
+            ignoredBy: root.ignoredBy("max tokens")
             value: root.settings.maxTokens; from: 16; to: 4096; stepSize: 16; decimals: 0
             onEdited: (v) => root.settings.maxTokens = Math.round(v)
         }
@@ -158,7 +173,13 @@ ScrollView {
 
         RowLayout {
             Layout.fillWidth: true
-            Label { text: qsTr("Seed"); color: Theme.text; Layout.fillWidth: true }
+            opacity: root.ignoredBy("seed").length > 0 ? 0.45 : 1
+            Label {
+                text: qsTr("Seed"); color: Theme.text; Layout.fillWidth: true
+                ToolTip.visible: root.ignoredBy("seed").length > 0 && seedHover.hovered
+                ToolTip.text: qsTr("%1 ignores this setting").arg(root.ignoredBy("seed"))
+                HoverHandler { id: seedHover }
+            }
             CheckBox {
                 objectName: "randomSeed"
                 text: qsTr("Random")

@@ -14,9 +14,13 @@ ColumnLayout {
     property real stepSize: 0.01
     property int decimals: 2
     property string hint: ""
+    // The remote server family that ignores this knob ("vLLM"), "" when it is honoured: the
+    // field is greyed and its tooltip says so (it still applies to local models).
+    property string ignoredBy: ""
     signal edited(real value)
 
     spacing: 2
+    opacity: ignoredBy.length > 0 ? 0.45 : 1
 
     RowLayout {
         Layout.fillWidth: true
@@ -24,8 +28,8 @@ ColumnLayout {
             text: root.label
             color: Theme.text
             Layout.fillWidth: true
-            ToolTip.visible: root.hint.length > 0 && labelHover.hovered
-            ToolTip.text: root.hint
+            ToolTip.visible: (root.hint.length > 0 || root.ignoredBy.length > 0) && labelHover.hovered
+            ToolTip.text: root.ignoredBy.length > 0 ? qsTr("%1 ignores this setting").arg(root.ignoredBy) : root.hint
             HoverHandler { id: labelHover }
         }
         TextField {

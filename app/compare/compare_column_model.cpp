@@ -80,7 +80,9 @@ QVariant CompareColumnModel::data(const QModelIndex& index, int role) const {
     case ModelPathRole:
         return c.modelPath;
     case ModelNameRole:
-        return c.modelPath.isEmpty() ? QString() : QFileInfo(c.modelPath).completeBaseName();
+        return c.modelPath.isEmpty() || c.modelPath.startsWith(QLatin1String("remote:"))
+                   ? QString() // the controller's modelLabel names a remote server
+                   : QFileInfo(c.modelPath).completeBaseName();
     case ColumnErrorRole:
         return c.error;
     case ReplyNoteRole:
@@ -113,7 +115,9 @@ bool CompareColumnModel::setData(const QModelIndex& index, const QVariant& value
         if (path.startsWith(QLatin1String("file:"))) {
             path = QUrl(path).toLocalFile();
         }
-        if (!path.isEmpty() && !QFileInfo(path).isFile()) {
+        // "remote:<id>" is a remote server's entry (RemoteServers), checked when sent.
+        if (!path.isEmpty() && !path.startsWith(QLatin1String("remote:")) &&
+            !QFileInfo(path).isFile()) {
             m_lastError = QStringLiteral("no model file at %1").arg(path);
             return false;
         }

@@ -288,8 +288,26 @@ void CompareController::setLibrary(ModelLibrary* library) {
     emit modelChoicesChanged();
 }
 
+void CompareController::setRemoteServers(RemoteServers* servers) {
+    if (servers == m_remoteServers) {
+        return;
+    }
+    m_remoteServers = servers;
+    if (servers) {
+        connect(servers, &RemoteServers::countChanged, this,
+                &CompareController::modelChoicesChanged);
+    }
+    emit libraryChanged();
+    emit modelChoicesChanged();
+}
+
 QStringList CompareController::modelChoices() const {
     QStringList paths{QString()};
+    if (const RemoteServers* servers = m_remoteServers.data()) {
+        for (int row = 0; row < servers->rowCount(); ++row) {
+            paths << servers->index(row).data(RemoteServers::PathRole).toString();
+        }
+    }
     if (const ModelLibrary* library = m_library.data()) {
         for (int row = 0; row < library->rowCount(); ++row) {
             const QModelIndex index = library->index(row);
@@ -308,6 +326,10 @@ QStringList CompareController::modelChoices() const {
 }
 
 QString CompareController::modelLabel(const QString& path) const {
+    if (RemoteServers::isRemotePath(path)) {
+        const QString name = m_remoteServers ? m_remoteServers->nameOf(path) : QString();
+        return name.isEmpty() ? tr("a removed remote server") : name;
+    }
     return path.isEmpty() ? tr("chat's model") : QFileInfo(path).completeBaseName();
 }
 
@@ -412,6 +434,15 @@ bool CompareController::send(const QString& text) {
     if (busy()) {
         return refuse(QStringLiteral("wait for the columns to finish, or stop them"));
     }
+    for (int i = 0; i < m_columns.rowCount(); ++i) {
+        const QString& path = m_columns.column(i).modelPath;
+        if (RemoteServers::isRemotePath(path) &&
+            (!m_remoteServers || !m_remoteServers->targetNow(path))) {
+            return refuse(
+                QStringLiteral("column %1's remote server is no longer in the Models panel")
+                    .arg(i + 1));
+        }
+    }
     m_userMessages << text;
     CompareRequest request;
     request.id = newRequestId();
@@ -423,6 +454,9 @@ bool CompareController::send(const QString& text) {
         columnRequest.sampling = column.sampling;
         columnRequest.maxTokens = column.maxTokens;
         columnRequest.messages = conversationFor(column);
+        if (RemoteServers::isRemotePath(column.modelPath)) {
+            columnRequest.remote = m_remoteServers->targetNow(column.modelPath); // checked above
+        }
         request.columns << columnRequest;
         m_columns.update(i, [](CompareColumn& c) {
             c.reply.clear();

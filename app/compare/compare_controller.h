@@ -12,6 +12,7 @@
 
 #include "compare_column_model.h"
 #include "model_library.h"
+#include "remote_servers.h"
 #include "sampling_settings.h"
 
 #include <QObject>
@@ -44,6 +45,9 @@ class CompareController : public QObject {
     Q_PROPERTY(QString ownTemplateLabel READ ownTemplateLabel NOTIFY ownTemplateChanged)
     // The local models a column can pick (the Models panel's list); may be null.
     Q_PROPERTY(ModelLibrary* library READ library WRITE setLibrary NOTIFY libraryChanged)
+    // The Models panel's remote servers: each entry a column's model choice too ("remote:<id>").
+    Q_PROPERTY(RemoteServers* remoteServers READ remoteServers WRITE setRemoteServers NOTIFY
+                   libraryChanged)
     // The column model picker's choices: "" (the chat's model), then the library's models
     // that read without error, then any other path a column uses.
     Q_PROPERTY(QStringList modelChoices READ modelChoices NOTIFY modelChoicesChanged)
@@ -80,6 +84,8 @@ public:
     QString ownTemplateLabel() const;
     ModelLibrary* library() const { return m_library.data(); }
     void setLibrary(ModelLibrary* library);
+    RemoteServers* remoteServers() const { return m_remoteServers.data(); }
+    void setRemoteServers(RemoteServers* servers);
     QStringList modelChoices() const;
     // How the model picker names `path`: "chat's model" for "", else the file's name.
     Q_INVOKABLE QString modelLabel(const QString& path) const;
@@ -156,6 +162,7 @@ private:
     OwnTemplateMatch m_ownTemplate;
     QPointer<SamplingSettings> m_chatSampling;
     QPointer<ModelLibrary> m_library;
+    QPointer<RemoteServers> m_remoteServers;
     QList<QMetaObject::Connection> m_libraryConnections;
     QMetaObject::Connection m_chatSamplingConnection;
     bool m_samplingEdited = false; // a column's sampling was set by hand or from a file

@@ -12,9 +12,15 @@
 #include <QMetaType>
 #include <QString>
 #include <QStringList>
+#include <optional>
 
 struct CompareColumnRequest {
-    QString modelPath;    // "" = the chat's model; else a GGUF file, loaded when memory allows
+    QString modelPath; // "" = the chat's model; else a GGUF file, loaded when memory allows
+    // A remote server's model ("remote:<id>" modelPath): its own request to the server. With
+    // templateName "" the server applies its own template (/v1/chat/completions); with a
+    // template, the prompt is rendered here with the chat's model and sent raw to
+    // /v1/completions, for the template shoot-out.
+    std::optional<RemoteTarget> remote;
     QString templateName; // "" = the model's own or the best match, "raw", a built-in's name
     hearth::SamplingParams sampling;
     int maxTokens = 256;

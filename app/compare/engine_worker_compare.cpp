@@ -112,6 +112,10 @@ void EngineWorker::cancelCompare(quint64 upToId) {
     quint64 current = m_compareCancelUpTo.load();
     while (current < upToId && !m_compareCancelUpTo.compare_exchange_weak(current, upToId)) {
     }
+    const std::lock_guard lock(m_remoteMutex);
+    if (m_compareRemoteRunning && m_compareRemoteRunning->first <= upToId) {
+        m_compareRemoteRunning->second.cancel(); // a remote column's stream is closed at once
+    }
 }
 
 void EngineWorker::matchOwnTemplate(quint64 id, const QList<ChatTurn>& probe,
@@ -179,7 +183,13 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
     std::vector<ModelGroup> groups;
     std::vector<size_t> groupOf(n);
     QStringList keysInUse;
+    std::vector<size_t> remoteColumns; // their own requests to their servers, after the models
     for (size_t i = 0; i < n; ++i) {
+        if (request.columns[qsizetype(i)].remote) {
+            remoteColumns.push_back(i);
+            groupOf[i] = n; // in no group
+            continue;
+        }
         const QString key = compareModelKey(request.columns[qsizetype(i)].modelPath, m_model.get());
         auto it = std::find_if(groups.begin(), groups.end(),
                                [&](const ModelGroup& g) { return g.key == key; });
@@ -228,8 +238,17 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
     QList<ComparePrompt> prompts;
     for (size_t i = 0; i < n; ++i) {
         const CompareColumnRequest& column = request.columns[qsizetype(i)];
-        ModelGroup& group = groups[groupOf[i]];
-        if (!group.model) {
+        // A remote column: its prompt is rendered here with the chat's model only when it
+        // names a template (sent raw to /v1/completions); else the server applies its own.
+        if (column.remote && column.templateName.isEmpty()) {
+            ComparePrompt prompt;
+            prompt.templateName = QStringLiteral("server's own");
+            prompt.warnings << QStringLiteral("The server applies its own template to the chat.");
+            prompts << prompt;
+            continue;
+        }
+        ModelGroup* group = column.remote ? nullptr : &groups[groupOf[i]];
+        if (group && !group->model) {
             prompts << ComparePrompt{};
             continue;
         }
@@ -238,8 +257,8 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
                                        .arg(i + 1)
                                        .arg(QString::fromStdString(error.message)));
         };
-        auto resolved =
-            group.slot ? group.slot->format(column.templateName) : format(column.templateName);
+        auto resolved = group && group->slot ? group->slot->format(column.templateName)
+                                             : format(column.templateName);
         if (!resolved) {
             columnError(resolved.error());
             return;
@@ -247,9 +266,10 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
         formats[i] = *resolved;
         const hearth::PromptFormat& f = **resolved;
         // The column's conversation as it fits its context (hearth::fit_prompt), as the chat's.
-        const uint32_t nCtx = group.slot ? group.slot->nCtx : m_scheduler->n_ctx();
-        auto fitted = hearth::fit_prompt(f, group.model->tokenizer(), toEngine(column.messages),
-                                         nCtx, hearth::reply_reserve(column.maxTokens, nCtx));
+        const uint32_t nCtx = group && group->slot ? group->slot->nCtx : m_scheduler->n_ctx();
+        const hearth::Model& model = group ? *group->model : *m_model;
+        auto fitted = hearth::fit_prompt(f, model.tokenizer(), toEngine(column.messages), nCtx,
+                                         hearth::reply_reserve(column.maxTokens, nCtx));
         if (!fitted) {
             columnError(fitted.error());
             return;
@@ -302,7 +322,7 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
     // template marks reasoning.
     std::vector<ReplyStream> streams(n);
     for (size_t i = 0; i < n; ++i) {
-        if (formats[i]) {
+        if (formats[i] && !request.columns[qsizetype(i)].remote) {
             streams[i] = ReplyStream(formats[i]->reasoning, texts[i]);
         }
     }
@@ -410,6 +430,16 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
         summary.decodeMs += outcome.elapsed_ms - outcome.prefill_ms;
         generatedTokens += outcome.n_generated;
         elapsedMs += outcome.elapsed_ms;
+    }
+    // The remote columns, one after another: each its own request, the same prompt and seed.
+    for (size_t i : remoteColumns) {
+        if (cancelled()) {
+            results[qsizetype(i)].stopReason = stopText(hearth::StopReason::cancelled);
+            continue;
+        }
+        results[qsizetype(i)] =
+            runRemoteColumn(id, int(i), request.columns[qsizetype(i)], texts[i]);
+        summary.modelGroups += 1;
     }
     summary.tokensPerSecond = elapsedMs > 0 ? generatedTokens * 1000.0 / elapsedMs : 0;
     emit compareFinished(id, results, summary);

@@ -17,6 +17,7 @@ HEARTH_APT_PACKAGES=(
     qml6-module-qt-labs-folderlistmodel
     libgl-dev
     libsentencepiece-dev nlohmann-json3-dev libfmt-dev libssl-dev libcpp-httplib-dev
+    qtkeychain-qt6-dev
     dpkg-dev lintian desktop-file-utils appstream shared-mime-info groff-base
 )
 

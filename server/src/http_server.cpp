@@ -291,7 +291,10 @@ Result<std::unique_ptr<OpenAiServer>> OpenAiServer::start(std::shared_ptr<const 
         return fail(ErrorCode::io,
                     fmt::format("could not listen on {}:{}: {}", s.options.host, s.port, why));
     }
-    s.listener = std::thread([&s] { s.http.listen_after_bind(); });
+    s.listener = std::thread([&s] {
+        s.http.listen_after_bind();
+        s.listener_done = true;
+    });
     return std::unique_ptr<OpenAiServer>(new OpenAiServer(std::move(impl)));
 }
 
@@ -344,6 +347,12 @@ void OpenAiServer::stop() {
     }
     // The handlers wait for their jobs: cancelled, they end at the scheduler's next step.
     impl_->abandon_all();
+    // cpp-httplib's stop() does nothing until listen_after_bind has marked the server running:
+    // a stop() right after start() would leave the listener accepting and the join below
+    // waiting for ever.
+    while (!impl_->http.is_running() && !impl_->listener_done) {
+        std::this_thread::yield();
+    }
     impl_->http.stop();
     if (impl_->listener.joinable()) {
         impl_->listener.join();

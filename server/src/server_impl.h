@@ -32,6 +32,7 @@ struct OpenAiServer::Impl {
     int port = 0;
     int listen_socket = -1; // the listener's socket, for its backlog
     std::atomic<bool> stopped{false};
+    std::atomic<bool> listener_done{false}; // listen_after_bind has returned
 
     std::atomic<uint64_t> in_flight{0}; // generation requests being answered
     std::atomic<uint64_t> served{0};

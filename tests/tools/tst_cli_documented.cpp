@@ -16,6 +16,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
 #include <memory>
@@ -67,6 +68,9 @@ class TestCliDocumented : public QObject {
 private:
     std::unique_ptr<QTemporaryDir> m_dir;
     std::unique_ptr<hearth::test::DownloadTestServer> m_server;
+    // --endpoint's server: hearth-cli serve on the default model, on a free port.
+    std::unique_ptr<QProcess> m_endpoint_server;
+    QString m_endpoint;
     QByteArray m_served = QByteArray("GGUF served by the documentation test").repeated(100);
     QString m_catalog_id, m_catalog_quant, m_catalog_file;
     int m_fresh = 0;
@@ -156,6 +160,11 @@ private:
             {"pull|--sha256|X", sha256_hex(m_served)},
             {"pull|--token-env|VAR", "HEARTH_DOCUMENTED_TOKEN"},
             {"serve|--api-key-env|VAR", "HEARTH_DOCUMENTED_TOKEN"},
+            // --endpoint: the test's own hearth-cli serve (key-less, so any key is let in)
+            {"*|--endpoint|URL", m_endpoint},
+            {"*|--api-key-env|VAR", "HEARTH_DOCUMENTED_TOKEN"},
+            {"*|--model|NAME",
+             QString::fromStdString(hearth::test::default_model_path().stem().string())},
             {"serve|--port|N", "0"},
             {"serve|--slots|N", "2"},
             {"doctor|--slots|N", "2"},
@@ -275,6 +284,13 @@ private:
     }
 
 private slots:
+    void cleanupTestCase() {
+        if (m_endpoint_server && m_endpoint_server->state() != QProcess::NotRunning) {
+            m_endpoint_server->terminate();
+            m_endpoint_server->waitForFinished(60000);
+        }
+    }
+
     void initTestCase() {
         HEARTH_REQUIRE_DEFAULT_MODEL(model);
         m_dir = std::make_unique<QTemporaryDir>();
@@ -294,6 +310,18 @@ private slots:
             QJsonDocument::fromJson(read_source("resources/catalog.json").toUtf8()).object();
         m_server = std::make_unique<hearth::test::DownloadTestServer>();
         QVERIFY(m_server->listen());
+        m_endpoint_server = std::make_unique<QProcess>();
+        m_endpoint_server->start(QStringLiteral(HEARTH_CLI_PATH),
+                                 {"serve", hearth::test::default_model_arg(), "--port", "0",
+                                  "--slots", "2", "--ctx", "2048"});
+        // The first line on stdout is the URL, once the model is loaded and the port bound.
+        while (!m_endpoint_server->canReadLine() &&
+               m_endpoint_server->state() != QProcess::NotRunning) {
+            m_endpoint_server->waitForReadyRead(1000);
+        }
+        m_endpoint = QString::fromUtf8(m_endpoint_server->readLine()).trimmed();
+        QVERIFY2(m_endpoint.startsWith("http://127.0.0.1:"),
+                 m_endpoint_server->readAllStandardError().constData());
         const QJsonArray models = catalog["models"].toArray();
         QVERIFY(!models.isEmpty());
         for (const QJsonValue& entry : models) {

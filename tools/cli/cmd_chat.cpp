@@ -6,6 +6,7 @@
 #include "generation_args.h"
 #include "hearth/prompt.h"
 #include "hearth/session.h"
+#include "remote_generation.h"
 #include "reply_output.h"
 
 #include <cstdio>
@@ -19,6 +20,9 @@ void print_generation_stats(const GenerationStats& stats);
 Result<std::shared_ptr<const Model>> load_model_for_cli(const std::string& path, int n_threads);
 
 int cmd_chat(const Args& args) {
+    if (args.get("--endpoint")) {
+        return cmd_chat_remote(args);
+    }
     if (args.positionals.size() != 1) {
         return usage_error(*args.spec, "expects one MODEL");
     }

@@ -1,9 +1,14 @@
-// `hearth-cli compare MODEL -p PROMPT --template A --template B [--column SPEC ...]`: one
+// `hearth-cli compare MODEL -p PROMPT --template A --template B [--column SPEC ...]
+// [--endpoint URL]`: one
 // prompt under several templates or sampling settings, each column one request on one
 // scheduler (hearth::run_together: the shared prompt prefix computed once), then printed column
 // after column with the rendered prompts, token counts and timings. Every column starts from the
 // shared options (same seed unless a column sets its own), so only the knobs a column changes
 // differ.
+// --endpoint URL adds a column answered by a remote server (or runs the columns marked
+// remote=1 there): the prompt rendered with the column's template is sent as it is to
+// /v1/completions, so templates can be compared on a served model too; a server without that
+// endpoint gets the conversation as a chat and applies its own template, as the column says.
 // --think (or a column's think=) sets the template's thinking switch; a reasoning reply's
 // thinking is printed apart from its answer, marked, and kept apart in --json.
 #include "commands.h"
@@ -13,9 +18,11 @@
 #include "hearth/reasoning.h"
 #include "hearth/scheduler_together.h"
 #include "json_output.h"
+#include "remote_generation.h"
 #include "reply_output.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <fmt/format.h>
 #include <optional>
@@ -36,6 +43,8 @@ struct Column {
     int32_t max_tokens = 0;
     std::optional<std::string> think; // the thinking switch's choice: --think or think=
     bool think_is_own = false;        // set by the column's think=, not the shared --think
+    bool remote = false;              // answered by --endpoint's server (remote=1)
+    std::string remote_note = {};     // how the server was asked
     // Filled in when rendered.
     PromptFormat format;
     nlohmann::ordered_json variables = nlohmann::ordered_json::object(); // the switch's
@@ -105,6 +114,11 @@ Result<void> apply_column_spec(const std::string& spec, Column& column) {
         Result<void> ok;
         if (key == "template") {
             column.template_name = value;
+        } else if (key == "remote") {
+            if (value != "0" && value != "1") {
+                return fail(ErrorCode::invalid_argument, "column option remote takes 0 or 1");
+            }
+            column.remote = value == "1";
         } else if (key == "system") {
             column.system_prompt = value;
         } else if (key == "think") {
@@ -247,6 +261,7 @@ nlohmann::json column_json(const Column& c, const GenerationStats& s, bool with_
     }
     out["spec"] = c.spec;
     out["template"] = c.format.choice.name;
+    out["remote"] = c.remote ? nlohmann::json(c.remote_note) : nlohmann::json();
     out["think"] = c.think ? nlohmann::json(*c.think) : nlohmann::json();
     out["sampling"] = {{"temperature", p.temperature},
                        {"top_k", p.top_k},
@@ -262,6 +277,50 @@ nlohmann::json column_json(const Column& c, const GenerationStats& s, bool with_
         out["prompt"] = c.rendered;
     }
     return out;
+}
+
+// One column on the remote server: its rendered prompt sent raw to /v1/completions where the
+// server has it (the template under test applies), else the conversation as a chat (the
+// server's template applies, which the column says).
+Result<GenerationStats> run_remote_column(const CliEndpoint& endpoint, Column& c,
+                                          const std::string& prompt_text) {
+    remote::RemoteGeneration generation;
+    generation.sampling = c.sampling;
+    generation.max_tokens = c.max_tokens;
+    const auto start = std::chrono::steady_clock::now();
+    const remote::DeltaHandler on_delta = [&](const remote::RemoteDelta& d) {
+        const double ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                .count();
+        c.output.append(d.content);
+        c.splitter.feed_token(std::string(d.content), ms);
+        return true;
+    };
+    remote::RemoteResult reply;
+    if (endpoint.probe.has_completions) {
+        generation.stop = c.format.stop_strings;
+        c.remote_note = fmt::format("{} '{}' at {}: the rendered prompt sent as it is "
+                                    "(/v1/completions)",
+                                    endpoint.probe.description, endpoint.model,
+                                    endpoint.client.url().display());
+        reply = endpoint.client.complete({endpoint.model, c.rendered, generation}, on_delta);
+    } else {
+        c.remote_note = fmt::format("{} '{}' at {}: no /v1/completions, so the server applies "
+                                    "its own template to the chat (this column's template is "
+                                    "not used)",
+                                    endpoint.probe.description, endpoint.model,
+                                    endpoint.client.url().display());
+        remote::RemoteChatRequest chat;
+        chat.model = endpoint.model;
+        chat.system_prompt = c.system_prompt;
+        chat.messages = {{"user", prompt_text, ""}};
+        chat.generation = generation;
+        reply = endpoint.client.chat(chat, on_delta);
+    }
+    if (!reply) {
+        return std::unexpected(reply.error().error.error);
+    }
+    return remote_stats(*reply);
 }
 
 } // namespace
@@ -287,6 +346,8 @@ int cmd_compare(const Args& args) {
                       .max_tokens = shared->max_tokens,
                       .think = args.get("--think"),
                       .think_is_own = false,
+                      .remote = false,
+                      .remote_note = {},
                       .format = {},
                       .variables = nlohmann::ordered_json::object(),
                       .rendered = {},
@@ -306,6 +367,18 @@ int cmd_compare(const Args& args) {
         if (auto ok = apply_column_spec(column_spec, column); !ok) {
             return usage_error(*args.spec, ok.error().message);
         }
+        columns.push_back(std::move(column));
+    }
+    const bool has_endpoint = args.get("--endpoint").has_value();
+    const bool any_remote =
+        std::any_of(columns.begin(), columns.end(), [](const Column& c) { return c.remote; });
+    if (any_remote && !has_endpoint) {
+        return usage_error(*args.spec, "a column with remote=1 needs --endpoint URL");
+    }
+    if (has_endpoint && !any_remote) { // the endpoint's own column, the model's template
+        Column column = base;
+        column.spec = "remote=1";
+        column.remote = true;
         columns.push_back(std::move(column));
     }
     if (columns.size() < 2 || columns.size() > kMaxCompareColumns) {
@@ -354,35 +427,65 @@ int cmd_compare(const Args& args) {
         return usage_error(*args.spec, "--think: no column's template has a thinking switch");
     }
 
-    // A slot per column on one scheduler (on CUDA they share one upload of the weights), each
-    // column one request.
-    auto scheduler = create_cli_scheduler(*model, shared->session, shared->device, columns.size());
-    if (!scheduler) {
-        return report_error(scheduler.error().message.c_str());
-    }
-    std::vector<SchedulerRequest> requests;
-    for (Column& c : columns) {
-        requests.push_back(
-            {.prompt = c.tokens,
-             .sampling = c.sampling,
-             .options = {.max_tokens = c.max_tokens, .stop_strings = c.format.stop_strings},
-             .on_token =
-                 [&c](const TokenEvent& event) {
-                     c.output += event.text;
-                     c.splitter.feed_token(event.text, event.ms);
-                     return true;
-                 },
-             .on_done = {}});
-    }
-    std::fprintf(stderr, "generating %zu columns together...\n", columns.size());
-    const TogetherOutcome result = run_together(**scheduler, std::move(requests));
-    std::vector<GenerationStats> sequences;
-    for (size_t i = 0; i < columns.size(); ++i) {
-        if (!result.sequences[i]) {
-            return report_error(
-                fmt::format("column {}: {}", i + 1, result.sequences[i].error().message).c_str());
+    std::optional<CliEndpoint> endpoint;
+    if (has_endpoint) {
+        int status = 1;
+        endpoint = connect_cli_endpoint(args, status);
+        if (!endpoint) {
+            return status;
         }
-        sequences.push_back(*result.sequences[i]);
+    }
+    std::vector<GenerationStats> sequences(columns.size());
+    std::vector<size_t> local;
+    for (size_t i = 0; i < columns.size(); ++i) {
+        if (!columns[i].remote) {
+            local.push_back(i);
+        }
+    }
+    TogetherOutcome result;
+    if (!local.empty()) {
+        // A slot per local column on one scheduler (on CUDA they share one upload of the
+        // weights), each column one request.
+        auto scheduler =
+            create_cli_scheduler(*model, shared->session, shared->device, local.size());
+        if (!scheduler) {
+            return report_error(scheduler.error().message.c_str());
+        }
+        std::vector<SchedulerRequest> requests;
+        for (size_t i : local) {
+            Column& c = columns[i];
+            requests.push_back(
+                {.prompt = c.tokens,
+                 .sampling = c.sampling,
+                 .options = {.max_tokens = c.max_tokens, .stop_strings = c.format.stop_strings},
+                 .on_token =
+                     [&c](const TokenEvent& event) {
+                         c.output += event.text;
+                         c.splitter.feed_token(event.text, event.ms);
+                         return true;
+                     },
+                 .on_done = {}});
+        }
+        std::fprintf(stderr, "generating %zu columns together...\n", local.size());
+        result = run_together(**scheduler, std::move(requests));
+        for (size_t k = 0; k < local.size(); ++k) {
+            if (!result.sequences[k]) {
+                return report_error(
+                    fmt::format("column {}: {}", local[k] + 1, result.sequences[k].error().message)
+                        .c_str());
+            }
+            sequences[local[k]] = *result.sequences[k];
+        }
+    }
+    for (size_t i = 0; i < columns.size(); ++i) {
+        if (!columns[i].remote) {
+            continue;
+        }
+        auto stats = run_remote_column(*endpoint, columns[i], prompt_text);
+        if (!stats) {
+            return report_error(fmt::format("column {}: {}", i + 1, stats.error().message).c_str());
+        }
+        sequences[i] = *stats;
     }
 
     const bool show_prompts = args.has("--show-prompts");
@@ -412,6 +515,9 @@ int cmd_compare(const Args& args) {
                     c.think ? fmt::format(" (thinking {})", *c.think).c_str() : "",
                     double(p.temperature), p.top_k, double(p.top_p), double(p.min_p),
                     double(p.repeat_penalty), static_cast<unsigned long long>(p.seed));
+        if (c.remote) {
+            std::printf("remote: %s\n", c.remote_note.c_str());
+        }
         for (const auto& warning : c.format.warnings) {
             std::printf("warning: %s\n", warning.message.c_str());
         }
@@ -430,6 +536,9 @@ int cmd_compare(const Args& args) {
             }
         }
         print_column_reply(c, sequences[i]);
+    }
+    if (local.empty()) {
+        return 0;
     }
     std::printf("together: %d tokens generated in %d steps, %.1f tokens/s in all; shared prompt "
                 "prefix %d tokens computed once; %llu tokens run through the model; prefill "

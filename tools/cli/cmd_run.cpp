@@ -5,6 +5,7 @@
 #include "hearth/file_input.h"
 #include "hearth/prompt.h"
 #include "hearth/session.h"
+#include "remote_generation.h"
 #include "reply_output.h"
 
 #include <cstdio>
@@ -32,6 +33,9 @@ Result<std::shared_ptr<const Model>> load_model_for_cli(const std::string& path,
 }
 
 int cmd_run(const Args& args) {
+    if (args.get("--endpoint")) {
+        return cmd_run_remote(args);
+    }
     if (args.positionals.size() != 1 ||
         args.get("--prompt").has_value() == args.get("--file").has_value()) {
         return usage_error(*args.spec, "expects one MODEL and either -p PROMPT or -f FILE");

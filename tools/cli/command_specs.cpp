@@ -132,6 +132,19 @@ std::vector<OptionSpec> generation_options() {
     return options;
 }
 
+// run's, chat's and compare's remote server instead of a local model (remote_generation.h).
+std::vector<OptionSpec> endpoint_options() {
+    return {
+        option("--endpoint", "URL",
+               "talk to an OpenAI-compatible server (vLLM, TGI, llama.cpp's server, Ollama, "
+               "hearth-cli serve) at URL instead of a local MODEL"),
+        option("--model", "NAME",
+               "with --endpoint: the server's model (default: the first it lists)"),
+        option("--api-key-env", "VAR",
+               "with --endpoint: send the API key held in the environment variable VAR"),
+    };
+}
+
 // run's, chat's and compare's switch of a reasoning model's thinking (reply_output.h and
 // cmd_compare.cpp read it).
 OptionSpec think_option() {
@@ -141,7 +154,11 @@ OptionSpec think_option() {
 }
 
 CommandSpec with_generation_options(CommandSpec spec) {
-    for (OptionSpec& each : generation_options()) {
+    std::vector<OptionSpec> shared = generation_options();
+    for (OptionSpec& each : endpoint_options()) {
+        shared.push_back(std::move(each));
+    }
+    for (OptionSpec& each : shared) {
         if (!spec.find(each.name)) { // a command's own declaration of an option wins
             spec.options.push_back(std::move(each));
         }
@@ -209,7 +226,7 @@ const CommandSpec& run_spec() {
     static const CommandSpec spec = with_generation_options({
         .program = kProgram,
         .name = "run",
-        .synopsis = "MODEL (-p PROMPT | -f FILE) [OPTIONS]",
+        .synopsis = "(MODEL | --endpoint URL) (-p PROMPT | -f FILE) [OPTIONS]",
         .summary = "One completion, streamed to stdout (timings on stderr); the prompt is one "
                    "user message in the chat template unless --raw.",
         .options =
@@ -231,7 +248,8 @@ const CommandSpec& compare_spec() {
     static const CommandSpec spec = with_generation_options({
         .program = kProgram,
         .name = "compare",
-        .synopsis = "MODEL -p PROMPT (--template NAME | --column SPEC)... [OPTIONS]",
+        .synopsis = "MODEL -p PROMPT (--template NAME | --column SPEC)... [--endpoint URL] "
+                    "[OPTIONS]",
         .summary = fmt::format("One prompt under 2 to {} templates or sampling settings, "
                                "generated together in one batch, printed column after column.",
                                kMaxCompareColumns),
@@ -244,7 +262,8 @@ const CommandSpec& compare_spec() {
                        "a column with its own settings: key=value,... of template, system, think, "
                        "temp, "
                        "top_k, top_p, min_p, repeat_penalty, repeat_last_n, presence_penalty, "
-                       "frequency_penalty, seed, n (repeatable)")
+                       "frequency_penalty, seed, n, remote (1: answered by --endpoint's server) "
+                       "(repeatable)")
                     .repeated(),
                 flag("--show-prompts",
                      "print each column's rendered prompt and its diff against the first"),
@@ -261,7 +280,7 @@ const CommandSpec& chat_spec() {
     static const CommandSpec spec = with_generation_options({
         .program = kProgram,
         .name = "chat",
-        .synopsis = "MODEL [OPTIONS]",
+        .synopsis = "(MODEL | --endpoint URL) [OPTIONS]",
         .summary = "A multi-turn chat in the terminal: each line of stdin is a user turn; /exit, "
                    "/quit or the end of input leaves.",
         .options =

@@ -28,6 +28,8 @@ public:
                  bool show);
 
     void on_token(const TokenEvent& event);
+    // Text a remote server already split into reasoning and answer (reasoning_content).
+    void on_delta(const ReasoningDelta& delta) { print(delta); }
     void finish(); // prints what the splitter held back and ends the reasoning's block
 
     const ReasoningSplitter& splitter() const { return splitter_; }

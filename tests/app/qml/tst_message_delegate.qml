@@ -24,6 +24,8 @@ Item {
             reasoning: ""
             thinking: false
             thinkingStats: ""
+            answeredBy: ""
+            error: ""
         }
     }
     SignalSpy { id: copySpy; signalName: "copyRequested" }
@@ -43,6 +45,21 @@ Item {
             verify(markdown.height > 10)
             verify(markdown.parent.height >= markdown.height)
             verify(message.height > 60)
+        }
+
+        // A remote reply says discreetly who answered; a failed one says why, under what arrived.
+        function test_answeredByAndError() {
+            const plain = createTemporaryObject(delegateComponent, top)
+            verify(!findChild(plain, "answeredBy").visible)
+            verify(!findChild(plain, "replyError").visible)
+            const remote = createTemporaryObject(delegateComponent, top, {
+                answeredBy: "llama-70b · http://gpu-box:8000/v1",
+                error: "the stream stopped before the reply was complete" })
+            verify(findChild(remote, "answeredBy").visible)
+            compare(findChild(remote, "answeredBy").text, "answered by llama-70b · http://gpu-box:8000/v1")
+            verify(findChild(remote, "replyError").visible)
+            compare(findChild(remote, "replyError").text,
+                    "The reply stopped: the stream stopped before the reply was complete")
         }
 
         function test_copyButtons() {

@@ -52,6 +52,20 @@ Item {
             compare(findChild(temperature, "slider").value, 0.5)
         }
 
+        // A remote server's model: the knobs its family ignores are greyed and say who ignores
+        // them; the others stay as they are.
+        function test_knobsTheServerIgnoresAreGreyed() {
+            const panel = createTemporaryObject(panelComponent, top,
+                { ignoredKnobs: ["top-k", "min-p", "repetition penalty"], serverFamily: "vLLM" })
+            const topK = findChild(panel, "topK")
+            compare(topK.ignoredBy, "vLLM")
+            verify(topK.opacity < 1)
+            compare(findChild(panel, "temperature").ignoredBy, "")
+            compare(findChild(panel, "temperature").opacity, 1)
+            const local = createTemporaryObject(panelComponent, top)
+            compare(findChild(local, "topK").ignoredBy, "")
+        }
+
         function test_thinkingSwitchOnlyWhereTheTemplateHasOne() {
             sampling.thinking = ""
             const plain = createTemporaryObject(panelComponent, top)

@@ -40,6 +40,8 @@ Item {
             reasoning: ""
             thinking: false
             thinkingStats: ""
+            answeredBy: ""
+            error: ""
             onTokenInspected: (i) => { message.inspectedTrace = testRoot.fakeTrace(i) }
         }
     }
