@@ -335,15 +335,20 @@ private slots:
 
     void timeouts_end_requests_that_stall() {
         FakeServer server;
-        Timeouts quick;
-        quick.connect = std::chrono::milliseconds(300);
-        quick.first_byte = std::chrono::milliseconds(300);
-        quick.between_chunks = std::chrono::milliseconds(300);
-        quick.metadata = std::chrono::milliseconds(300);
+        // One short deadline per case, the others left long, so that a loaded machine cannot
+        // make another phase's deadline fire first.
+        Timeouts between_only;
+        between_only.between_chunks = std::chrono::milliseconds(300);
+        Timeouts first_only;
+        first_only.connect = std::chrono::milliseconds(300);
+        first_only.first_byte = std::chrono::milliseconds(300);
+        Timeouts metadata_only;
+        metadata_only.metadata = std::chrono::milliseconds(300);
 
         server.set_reply({200, "text/event-stream", fixture("vllm-chat-reasoning.sse"), 0,
                           FakeServer::Stall::after_first_event_silent});
-        const RemoteResult between = client_for(server, ServerFamily::vllm, quick).chat(hello());
+        const RemoteResult between =
+            client_for(server, ServerFamily::vllm, between_only).chat(hello());
         QVERIFY(!between);
         QCOMPARE(between.error().error.kind, RemoteErrorKind::timeout);
         QVERIFY2(between.error().error.error.message.find("between-chunks") != std::string::npos,
@@ -353,7 +358,7 @@ private slots:
 
         server.set_reply({200, "text/event-stream", fixture("vllm-chat-reasoning.sse"), 0,
                           FakeServer::Stall::before_headers});
-        const RemoteResult first = client_for(server, ServerFamily::vllm, quick).chat(hello());
+        const RemoteResult first = client_for(server, ServerFamily::vllm, first_only).chat(hello());
         QVERIFY(!first);
         QCOMPARE(first.error().error.kind, RemoteErrorKind::timeout);
         QVERIFY2(first.error().error.error.message.find("first-byte") != std::string::npos,
@@ -362,7 +367,7 @@ private slots:
         server.rearm();
 
         server.set_get("/v1/models", "{}", FakeServer::Stall::before_headers);
-        auto models = client_for(server, ServerFamily::vllm, quick).list_models();
+        auto models = client_for(server, ServerFamily::vllm, metadata_only).list_models();
         QVERIFY(!models);
         QCOMPARE(models.error().kind, RemoteErrorKind::timeout);
         QVERIFY(is_retryable(models.error().kind));
