@@ -59,6 +59,14 @@ const CommandSpec& quantize_spec() {
 }
 
 int cmd_quantize(const Args& args) {
+    // Installed before anything is printed: whoever sees a line of ours may signal us, and the
+    // quantizer sees the flag after the tensor in hand (tst_quantize relies on this order).
+    struct sigaction action {};
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+
     if (args.positionals.size() != 3) {
         return usage_error(*args.spec, "expects IN.gguf OUT.gguf TYPE");
     }
@@ -100,12 +108,6 @@ int cmd_quantize(const Args& args) {
     std::fprintf(stderr, "quantizing %s (%s) to %s as %s (%s)\n", args.positionals[0].c_str(),
                  mib(plan->input_bytes).c_str(), args.positionals[1].c_str(),
                  std::string(quant_file_type_name(*type)).c_str(), mib(plan->output_bytes).c_str());
-
-    struct sigaction action {};
-    action.sa_handler = on_stop_signal;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, nullptr);
-    sigaction(SIGTERM, &action, nullptr);
 
     const auto progress = [](const QuantizeProgress& p) {
         const QuantizeTensorPlan& t = *p.tensor;
