@@ -450,8 +450,17 @@ float emulate_vec_dot(const std::vector<float>& w, const std::vector<float>& x, 
         }
         return static_cast<float>(wide);
     }
+    // The leftovers as GCC built ggml's `sumf += x[i]*y[i]` loop in the reference build: groups
+    // of 8, then one of 4, with the products rounded before the in-order adds (volatile: no
+    // contraction here either); the last 0-3 in its scalar epilogue, fused.
     float narrow = sum;
-    for (size_t i = np; i < w.size(); ++i) {
+    size_t i = np;
+    const size_t grouped = np + ((w.size() - np) & ~size_t{3});
+    for (; i < grouped; ++i) {
+        const volatile float product = w[i] * x[i];
+        narrow += product;
+    }
+    for (; i < w.size(); ++i) {
         narrow = std::fma(w[i], x[i], narrow);
     }
     return narrow;
