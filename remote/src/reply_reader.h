@@ -39,7 +39,7 @@ private:
     void take_metadata(const nlohmann::ordered_json& object);
 
     bool chat_;
-    const DeltaHandler& on_delta_;
+    DeltaHandler on_delta_; // a copy: callers may pass a temporary (tst_remote_protocol does)
     Clock::time_point sent_;
     std::optional<Clock::time_point> first_text_;
     Clock::time_point last_text_;
