@@ -11,6 +11,7 @@
 #include "hearth/gguf.h"
 #include "message_list_model.h"
 #include "test_support.h"
+#include "worker_relay.h"
 
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -18,29 +19,6 @@
 #include <nlohmann/json.hpp>
 
 namespace {
-
-class Relay : public QObject {
-    Q_OBJECT
-public:
-    explicit Relay(EngineWorker* worker) {
-        connect(worker, &EngineWorker::modelLoaded, this, &Relay::modelLoaded,
-                Qt::QueuedConnection);
-        connect(worker, &EngineWorker::loadFailed, this, &Relay::loadFailed, Qt::QueuedConnection);
-        connect(worker, &EngineWorker::tokensArrived, this, &Relay::tokensArrived,
-                Qt::QueuedConnection);
-        connect(worker, &EngineWorker::generationFinished, this, &Relay::generationFinished,
-                Qt::QueuedConnection);
-        connect(worker, &EngineWorker::previewReady, this, &Relay::previewReady,
-                Qt::QueuedConnection);
-    }
-signals:
-    void modelLoaded(const ModelSummary& summary);
-    void loadFailed(const QString& message);
-    void tokensArrived(quint64 id, const QString& reasoning, const QString& answer, int generated,
-                       int reasoningTokens, double ms);
-    void generationFinished(quint64 id, const GenerationResult& result);
-    void previewReady(const PromptPreview& preview);
-};
 
 Message reasoningReply() {
     Message reply{QStringLiteral("assistant"),
@@ -189,11 +167,11 @@ private slots:
 
         EngineThread engine;
         EngineWorker* worker = engine.worker();
-        Relay relay(worker);
-        QSignalSpy loaded(&relay, &Relay::modelLoaded);
-        QSignalSpy tokens(&relay, &Relay::tokensArrived);
-        QSignalSpy finished(&relay, &Relay::generationFinished);
-        QSignalSpy previews(&relay, &Relay::previewReady);
+        WorkerRelay relay(worker);
+        QSignalSpy loaded(&relay, &WorkerRelay::modelLoaded);
+        QSignalSpy tokens(&relay, &WorkerRelay::tokensArrived);
+        QSignalSpy finished(&relay, &WorkerRelay::generationFinished);
+        QSignalSpy previews(&relay, &WorkerRelay::previewReady);
         const QString qpath = QString::fromStdString(path.string());
         engine.post([worker, qpath] { worker->loadModel(qpath, 512, 2); });
         QVERIFY(loaded.wait(120000));

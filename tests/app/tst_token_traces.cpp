@@ -6,30 +6,12 @@
 #include "engine_worker.h"
 #include "message_list_model.h"
 #include "test_support.h"
+#include "worker_relay.h"
 
 #include <QSignalSpy>
 #include <QtTest>
 
 namespace {
-
-class Relay : public QObject {
-    Q_OBJECT
-public:
-    explicit Relay(EngineWorker* worker) {
-        connect(worker, &EngineWorker::modelLoaded, this, &Relay::modelLoaded,
-                Qt::QueuedConnection);
-        connect(worker, &EngineWorker::loadFailed, this, &Relay::loadFailed, Qt::QueuedConnection);
-        connect(worker, &EngineWorker::tracesArrived, this, &Relay::tracesArrived,
-                Qt::QueuedConnection);
-        connect(worker, &EngineWorker::generationFinished, this, &Relay::generationFinished,
-                Qt::QueuedConnection);
-    }
-signals:
-    void modelLoaded(const ModelSummary& summary);
-    void loadFailed(const QString& message);
-    void tracesArrived(quint64 id, const QList<TokenTrace>& traces);
-    void generationFinished(quint64 id, const GenerationResult& result);
-};
 
 QList<TokenTrace> collect(const QSignalSpy& spy, quint64 id) {
     QList<TokenTrace> all;
@@ -87,10 +69,10 @@ void TestTokenTraces::tracesArriveWithSaneProbabilities() {
     HEARTH_REQUIRE_DEFAULT_MODEL(modelPath);
     EngineThread engine;
     EngineWorker* worker = engine.worker();
-    Relay relay(worker);
-    QSignalSpy loaded(&relay, &Relay::modelLoaded);
-    QSignalSpy traces(&relay, &Relay::tracesArrived);
-    QSignalSpy finished(&relay, &Relay::generationFinished);
+    WorkerRelay relay(worker);
+    QSignalSpy loaded(&relay, &WorkerRelay::modelLoaded);
+    QSignalSpy traces(&relay, &WorkerRelay::tracesArrived);
+    QSignalSpy finished(&relay, &WorkerRelay::generationFinished);
 
     // The load settings reach the engine: this context, this many threads.
     const QString path = QString::fromStdString(modelPath.string());
@@ -187,10 +169,10 @@ void TestTokenTraces::speculationMarksDraftedTokens() {
     HEARTH_REQUIRE_DEFAULT_MODEL(modelPath);
     EngineThread engine;
     EngineWorker* worker = engine.worker();
-    Relay relay(worker);
-    QSignalSpy loaded(&relay, &Relay::modelLoaded);
-    QSignalSpy traces(&relay, &Relay::tracesArrived);
-    QSignalSpy finished(&relay, &Relay::generationFinished);
+    WorkerRelay relay(worker);
+    QSignalSpy loaded(&relay, &WorkerRelay::modelLoaded);
+    QSignalSpy traces(&relay, &WorkerRelay::tracesArrived);
+    QSignalSpy finished(&relay, &WorkerRelay::generationFinished);
     const QString path = QString::fromStdString(modelPath.string());
     engine.post([worker, path] { worker->loadModel(path, 512, 1, QStringLiteral("cpu")); });
     QVERIFY(loaded.wait(120000));
@@ -234,6 +216,16 @@ void TestTokenTraces::speculationMarksDraftedTokens() {
             QVERIFY(drafted > 0);
         }
     }
+
+    // A draft model file that cannot be loaded fails the request with a message.
+    QSignalSpy failed(&relay, &WorkerRelay::generationFailed);
+    request.id += 1;
+    request.speculation = QStringLiteral("draft");
+    request.draftModel = QStringLiteral("/nonexistent/draft.gguf");
+    engine.post([worker, request] { worker->generate(request); });
+    QVERIFY(failed.wait(120000));
+    QVERIFY2(failed[0][1].toString().contains(QStringLiteral("draft model")),
+             qPrintable(failed[0][1].toString()));
 }
 
 QTEST_GUILESS_MAIN(TestTokenTraces)
