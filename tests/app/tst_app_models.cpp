@@ -11,6 +11,7 @@
 #include "sampling_settings.h"
 #include "template_preview.h"
 #include "test_support.h"
+#include "worker_relay.h"
 
 #include <QAbstractItemModelTester>
 #include <QDir>
@@ -45,38 +46,6 @@ void writeFile(const QString& path, const QByteArray& bytes) {
     QVERIFY(file.open(QIODevice::WriteOnly | QIODevice::Truncate));
     QCOMPARE(file.write(bytes), bytes.size());
 }
-
-// Receives the worker's signals on the test thread: QSignalSpy is not thread-safe, so the
-// spies watch this relay, which the worker reaches by queued connections, as the GUI does.
-class WorkerRelay : public QObject {
-    Q_OBJECT
-public:
-    explicit WorkerRelay(EngineWorker* worker) {
-        connect(worker, &EngineWorker::loadProgress, this, &WorkerRelay::loadProgress,
-                Qt::QueuedConnection);
-        connect(worker, &EngineWorker::modelLoaded, this, &WorkerRelay::modelLoaded,
-                Qt::QueuedConnection);
-        connect(worker, &EngineWorker::loadFailed, this, &WorkerRelay::loadFailed,
-                Qt::QueuedConnection);
-        connect(worker, &EngineWorker::tokensArrived, this, &WorkerRelay::tokensArrived,
-                Qt::QueuedConnection);
-        connect(worker, &EngineWorker::generationFinished, this, &WorkerRelay::generationFinished,
-                Qt::QueuedConnection);
-        connect(worker, &EngineWorker::generationFailed, this, &WorkerRelay::generationFailed,
-                Qt::QueuedConnection);
-        connect(worker, &EngineWorker::previewReady, this, &WorkerRelay::previewReady,
-                Qt::QueuedConnection);
-    }
-signals:
-    void loadProgress(double fraction);
-    void modelLoaded(const ModelSummary& summary);
-    void loadFailed(const QString& message);
-    void tokensArrived(quint64 id, const QString& reasoning, const QString& text, int generated,
-                       int reasoningTokens, double ms);
-    void generationFinished(quint64 id, const GenerationResult& result);
-    void generationFailed(quint64 id, const QString& message);
-    void previewReady(const PromptPreview& preview);
-};
 
 GenerationRequest request(quint64 id, const QString& prompt, int maxTokens) {
     GenerationRequest r;

@@ -10,33 +10,11 @@
 #include "hearth/cuda_device.h"
 #include "hearth/gpu_layers.h"
 #include "test_support.h"
+#include "worker_relay.h"
 
 #include <QSignalSpy>
 #include <QtTest>
 #include <atomic>
-
-namespace {
-
-// The worker's signals, received on the test thread by queued connections (QSignalSpy is not
-// thread-safe).
-class LoadRelay : public QObject {
-    Q_OBJECT
-public:
-    explicit LoadRelay(EngineWorker* worker) {
-        connect(worker, &EngineWorker::modelLoaded, this, &LoadRelay::modelLoaded,
-                Qt::QueuedConnection);
-        connect(worker, &EngineWorker::loadFailed, this, &LoadRelay::loadFailed,
-                Qt::QueuedConnection);
-        connect(worker, &EngineWorker::generationFinished, this, &LoadRelay::generationFinished,
-                Qt::QueuedConnection);
-    }
-signals:
-    void modelLoaded(const ModelSummary& summary);
-    void loadFailed(const QString& message);
-    void generationFinished(quint64 id, const GenerationResult& result);
-};
-
-} // namespace
 
 class TestWorkerDevice : public QObject {
     Q_OBJECT
@@ -48,10 +26,10 @@ class TestWorkerDevice : public QObject {
 
     ModelSummary load(const QString& device, const QString& gpuLayers = QStringLiteral("auto")) {
         EngineThread engine;
-        LoadRelay relay(engine.worker());
-        QSignalSpy loaded(&relay, &LoadRelay::modelLoaded);
-        QSignalSpy failed(&relay, &LoadRelay::loadFailed);
-        QSignalSpy finished(&relay, &LoadRelay::generationFinished);
+        WorkerRelay relay(engine.worker());
+        QSignalSpy loaded(&relay, &WorkerRelay::modelLoaded);
+        QSignalSpy failed(&relay, &WorkerRelay::loadFailed);
+        QSignalSpy finished(&relay, &WorkerRelay::generationFinished);
         engine.post([w = engine.worker(), path = modelPath_, device, gpuLayers] {
             w->loadModel(path, 256, 1, device, gpuLayers);
         });

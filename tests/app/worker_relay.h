@@ -12,6 +12,8 @@ class WorkerRelay : public QObject {
     Q_OBJECT
 public:
     explicit WorkerRelay(EngineWorker* worker) {
+        connect(worker, &EngineWorker::loadProgress, this, &WorkerRelay::loadProgress,
+                Qt::QueuedConnection);
         connect(worker, &EngineWorker::modelLoaded, this, &WorkerRelay::modelLoaded,
                 Qt::QueuedConnection);
         connect(worker, &EngineWorker::loadFailed, this, &WorkerRelay::loadFailed,
@@ -29,6 +31,7 @@ public:
     }
 
 signals:
+    void loadProgress(double fraction);
     void modelLoaded(const ModelSummary& summary);
     void loadFailed(const QString& message);
     void tokensArrived(quint64 id, const QString& reasoning, const QString& answer, int generated,
