@@ -30,15 +30,6 @@ constexpr int kWait = 180000; // ms: progress bounds these waits, not speed
 const QString kQuestion = QStringLiteral("What is the capital of France?");
 constexpr int kMaxTokens = 40;
 
-// A port nothing listens on now: bound to port 0 and released.
-int freePort() {
-    QTcpServer probe;
-    if (!probe.listen(QHostAddress::LocalHost, 0)) {
-        return 0;
-    }
-    return probe.serverPort();
-}
-
 bool portFree(int port) {
     QTcpServer probe;
     return probe.listen(QHostAddress::LocalHost, quint16(port));
@@ -131,7 +122,7 @@ private slots:
         qInfo("the chat's reply alone: %s", qPrintable(alone));
         QVERIFY(!alone.trimmed().isEmpty());
 
-        const int port = freePort();
+        const int port = hearth::test::free_port();
         QVERIFY(port > 0);
         server.setPort(port);
         server.setServerSlots(2);
@@ -225,7 +216,7 @@ private slots:
         ChatController& chat = open();
         LocalServer& server = *chat.server();
         EngineWorker* worker = qobject_cast<EngineWorker*>(chat.engineWorker());
-        const int port = freePort();
+        const int port = hearth::test::free_port();
         server.setPort(port);
         server.setServerSlots(1);
         server.setEnabled(true);
@@ -256,7 +247,7 @@ private slots:
     void apiKeyAskedForAndNeverStored() {
         ChatController& chat = open();
         LocalServer& server = *chat.server();
-        const int port = freePort();
+        const int port = hearth::test::free_port();
         server.setPort(port);
         server.setServerSlots(1);
         const QString key = server.generateApiKey();
@@ -285,7 +276,7 @@ private slots:
     }
 
     void unloadStopsAndALoadStartsAgain() {
-        const int port = freePort();
+        const int port = hearth::test::free_port();
         {
             ChatController& chat = open();
             LocalServer& server = *chat.server();

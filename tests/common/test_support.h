@@ -11,7 +11,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <netinet/in.h>
 #include <string>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <vector>
 
 namespace hearth::test {
@@ -124,6 +127,23 @@ inline void expect_cli_usage_error(const QStringList& args, const char* needle) 
              qPrintable(
                  QString("exit %1: %2").arg(result.exit_code).arg(QString::fromUtf8(result.err))));
     QVERIFY2(result.err.contains(needle), result.err.constData());
+}
+
+// A loopback port nothing listens on now: bound to port 0, read back and released (0 if the
+// system gave none). Another process may take it before the caller does; tests accept that.
+inline int free_port() {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+        return 0;
+    }
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof addr;
+    const bool bound = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+                       getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length) == 0;
+    close(fd);
+    return bound ? ntohs(addr.sin_port) : 0;
 }
 
 } // namespace hearth::test

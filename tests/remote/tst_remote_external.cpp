@@ -9,9 +9,6 @@
 
 #include <QProcess>
 #include <QtTest>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 using namespace hearth;
 using namespace hearth::remote;
@@ -49,19 +46,6 @@ bool server_importable(QString* why) {
         return false;
     }
     return true;
-}
-
-// A port nobody listens on: bound on 127.0.0.1, then closed.
-int free_port() {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t length = sizeof addr;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length);
-    close(fd);
-    return ntohs(addr.sin_port);
 }
 
 } // namespace

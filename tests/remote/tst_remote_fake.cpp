@@ -9,14 +9,12 @@
 
 #include <QtTest>
 #include <future>
-#include <netinet/in.h>
 #include <nlohmann/json.hpp>
-#include <sys/socket.h>
-#include <unistd.h>
 
 using namespace hearth;
 using namespace hearth::remote;
 using hearth::test::FakeServer;
+using hearth::test::free_port;
 
 namespace {
 
@@ -40,19 +38,6 @@ RemoteChatRequest hello(bool stream = true) {
     request.generation.stream = stream;
     request.generation.max_tokens = 16;
     return request;
-}
-
-// A port nobody listens on: bound, then closed.
-int free_port() {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t length = sizeof addr;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length);
-    close(fd);
-    return ntohs(addr.sin_port);
 }
 
 QString message_of(const RemoteResult& result) {
