@@ -9,6 +9,7 @@
 #include "compare_controller.h"
 #include "conversation.h"
 #include "conversation_store.h"
+#include "isolated_profile.h"
 #include "model_library.h"
 
 #include <QDir>
@@ -107,13 +108,7 @@ private:
 
 void TestAppFiles::initTestCase() {
     QVERIFY(m_root.isValid());
-    qputenv("HOME", (m_root.path() + QLatin1String("/home")).toUtf8());
-    qputenv("XDG_CONFIG_HOME", (m_root.path() + QLatin1String("/config")).toUtf8());
-    qputenv("XDG_DATA_HOME", (m_root.path() + QLatin1String("/data")).toUtf8());
-    qputenv("HEARTH_MODELS_DIR", (m_root.path() + QLatin1String("/models")).toUtf8());
-    qputenv("HF_HUB_CACHE", (m_root.path() + QLatin1String("/hub")).toUtf8());
-    QCoreApplication::setOrganizationName(QStringLiteral("hearth-test"));
-    QCoreApplication::setApplicationName(QStringLiteral("tst_app_files"));
+    useIsolatedProfile(m_root.path(), QStringLiteral("tst_app_files"));
 }
 
 void TestAppFiles::storeSkipsWhatIsNotARegularFile() {

@@ -3,6 +3,7 @@
 // hearth::server::export_request makes of the same conversation and settings.
 #include "chat_controller.h"
 #include "conversation.h"
+#include "isolated_profile.h"
 
 #include <QClipboard>
 #include <QDir>
@@ -27,13 +28,7 @@ class TestCopyAs : public QObject {
 private slots:
     void initTestCase() {
         QVERIFY(m_root.isValid());
-        qputenv("HOME", (m_root.path() + QLatin1String("/home")).toUtf8());
-        qputenv("XDG_CONFIG_HOME", (m_root.path() + QLatin1String("/config")).toUtf8());
-        qputenv("XDG_DATA_HOME", (m_root.path() + QLatin1String("/data")).toUtf8());
-        qputenv("HEARTH_MODELS_DIR", (m_root.path() + QLatin1String("/models")).toUtf8());
-        qputenv("HF_HUB_CACHE", (m_root.path() + QLatin1String("/hub")).toUtf8());
-        QCoreApplication::setOrganizationName(QStringLiteral("hearth-test"));
-        QCoreApplication::setApplicationName(QStringLiteral("tst_copy_as"));
+        useIsolatedProfile(m_root.path(), QStringLiteral("tst_copy_as"));
     }
 
     void controllerTextEqualsTheGenerators() {

@@ -9,6 +9,7 @@
 // again) serves again.
 #include "chat_controller.h"
 #include "engine_worker.h"
+#include "isolated_profile.h"
 #include "test_support.h"
 
 #include <QEventLoop>
@@ -98,13 +99,7 @@ class TestLocalServer : public QObject {
 private slots:
     void initTestCase() {
         QVERIFY(m_root.isValid());
-        qputenv("HOME", (m_root.path() + QLatin1String("/home")).toUtf8());
-        qputenv("XDG_CONFIG_HOME", (m_root.path() + QLatin1String("/config")).toUtf8());
-        qputenv("XDG_DATA_HOME", (m_root.path() + QLatin1String("/data")).toUtf8());
-        qputenv("HEARTH_MODELS_DIR", (m_root.path() + QLatin1String("/models")).toUtf8());
-        qputenv("HF_HUB_CACHE", (m_root.path() + QLatin1String("/hub")).toUtf8());
-        QCoreApplication::setOrganizationName(QStringLiteral("hearth-test"));
-        QCoreApplication::setApplicationName(QStringLiteral("tst_local_server"));
+        useIsolatedProfile(m_root.path(), QStringLiteral("tst_local_server"));
         HEARTH_REQUIRE_DEFAULT_MODEL(path);
         m_model = QString::fromStdString(path.string());
     }
