@@ -200,6 +200,7 @@ private:
     QString displayName(const QString& modelPath) const;
     void startReply(quint64 seed);
     void loadRemote(const QString& path); // a RemoteServers entry
+    void beginLoad(const QString& path, const QString& statusFormat);
     void endReply(const QString& reasoning, const QString& text, const MessageStats& stats);
     void commit(Conversation& conversation); // list model and disk
     void showConversation(const Conversation& conversation);

@@ -19,16 +19,7 @@ void ChatController::loadModel(const QString& pathOrUrl) {
         loadRemote(path);
         return;
     }
-    m_modelPath = path;
-    m_modelError.clear();
-    m_loadProgress = 0;
-    m_model = ModelSummary{};
-    m_model.name = displayName(path);
-    emit loadProgressChanged();
-    setModelState(ModelState::Loading);
-    setStatus(QStringLiteral("Loading %1…").arg(m_model.name));
-    m_gauge.clearModel();
-    m_server->modelGone(); // the worker stops a running server before it loads
+    beginLoad(path, QStringLiteral("Loading %1…"));
     m_engine->post([worker = m_engine->worker(), path, context = m_library.contextLength(),
                     threads = m_library.threads(), device = m_library.device(),
                     gpuLayers = m_library.gpuLayers(), kvType = m_library.kvType()] {
@@ -36,7 +27,9 @@ void ChatController::loadModel(const QString& pathOrUrl) {
     });
 }
 
-void ChatController::loadRemote(const QString& path) {
+// What the window shows from the moment a model is asked for: its name, no error, no progress,
+// no Gauge figures. The worker drops the old model (and stops the local server) first.
+void ChatController::beginLoad(const QString& path, const QString& statusFormat) {
     m_modelPath = path;
     m_modelError.clear();
     m_loadProgress = 0;
@@ -44,8 +37,13 @@ void ChatController::loadRemote(const QString& path) {
     m_model.name = displayName(path);
     emit loadProgressChanged();
     setModelState(ModelState::Loading);
-    setStatus(QStringLiteral("Connecting to %1…").arg(m_model.name));
+    setStatus(statusFormat.arg(m_model.name));
     m_gauge.clearModel();
+    m_server->modelGone();
+}
+
+void ChatController::loadRemote(const QString& path) {
+    beginLoad(path, QStringLiteral("Connecting to %1…"));
     m_remoteServers.target(path, [this, path](std::optional<RemoteTarget> target) {
         if (path != m_modelPath) {
             return; // another model was asked for meanwhile
