@@ -764,21 +764,31 @@ private slots:
         }
     }
 
-    void expert_gate_and_up_scales_are_refused() {
-        // llama.cpp multiplies each expert's gate or up projection by ffn_{gate,up}_exps.scale;
-        // Hearth does not, so a file with one is refused naming it, not run without it.
-        for (const char* name : {"blk.1.ffn_gate_exps.scale", "blk.0.ffn_up_exps.scale"}) {
-            auto records = test::tensor_records(model("qwen3moe"));
+    void weight_scales_are_refused() {
+        // llama.cpp multiplies a matrix's product by NAME.scale (NVFP4 conversions: one factor
+        // for a matrix, one per expert for the experts'); Hearth applies only the experts'
+        // output scales and gemma4's router scale, so a file with another is refused naming it,
+        // not run without it.
+        const std::pair<const char*, const char*> cases[] = {
+            {"qwen3moe", "blk.1.ffn_gate_exps.scale"},
+            {"qwen3moe", "blk.0.ffn_up_exps.scale"},
+            {"llama", "blk.0.attn_q.scale"},
+            {"llama", "blk.1.ffn_down.scale"},
+            {"llama", "output.scale"},
+            {"qwen35", "blk.0.ssm_out.scale"}};
+        for (const auto& [base, name] : cases) {
+            auto records = test::tensor_records(model(base));
             const auto norm =
-                std::ranges::find(records, "blk.0.attn_q_norm.weight", &test::TensorRecord::name);
+                std::ranges::find(records, "blk.0.attn_norm.weight", &test::TensorRecord::name);
             QVERIFY(norm != records.end());
-            test::TensorRecord scale = *norm; // F32: one factor for each of the 8 experts
+            test::TensorRecord scale = *norm; // F32
             scale.name = name;
-            scale.dims = {8};
-            scale.data = scale.data.first(8 * sizeof(float));
+            const uint64_t n = std::string_view(name).ends_with("exps.scale") ? 8 : 1;
+            scale.dims = {n};
+            scale.data = scale.data.first(n * sizeof(float));
             records.push_back(scale);
             auto loaded =
-                Model::load(with_tensors("qwen3moe", records), {.n_threads = 1, .on_progress = {}});
+                Model::load(with_tensors(base, records), {.n_threads = 1, .on_progress = {}});
             QVERIFY(!loaded);
             QCOMPARE(loaded.error().code, ErrorCode::unsupported);
             QVERIFY2(loaded.error().message.find(std::string("tensor '") + name + "'") !=

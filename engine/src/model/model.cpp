@@ -283,6 +283,29 @@ Result<void> assign_sliding_layers(Model::Impl& m) {
 // do not share KV heads evenly, no feed-forward, a RoPE size it cannot rotate, a scaling it
 // does not implement, or a block count that is not the blocks the file holds. Checked before
 // anything is sized from the hyper-parameters.
+// llama.cpp multiplies a matrix's product by its `NAME.scale` tensor when the file has one (NVFP4
+// conversions write them beside attention, feed-forward, expert and output matrices). Hearth
+// applies gemma4's router input scale and the experts' output scales; a file with any other is
+// refused naming it, rather than run without it.
+Result<void> check_weight_scales(const ModelInfo& info, const GgufFile& file) {
+    for (const GgufTensorInfo& tensor : file.tensors()) {
+        const std::string& name = tensor.name;
+        if (!name.ends_with(".scale")) {
+            continue;
+        }
+        const bool applied =
+            name.ends_with(".ffn_down_exps.scale") ||
+            (info.architecture == "gemma4" && name.ends_with(".ffn_gate_inp.scale"));
+        if (!applied) {
+            return fail(ErrorCode::unsupported,
+                        fmt::format("tensor '{}' is a weight scale (as NVFP4 conversions write) "
+                                    "that Hearth does not apply yet",
+                                    gguf_printable(name)));
+        }
+    }
+    return {};
+}
+
 Result<void> check_runnable(const ModelInfo& info, const GgufFile& file) {
     const std::string arch = info.architecture + ".";
     // gemma4's heads are checked layer by layer (read_gemma4_layer_shapes).
@@ -325,6 +348,9 @@ Result<void> check_runnable(const ModelInfo& info, const GgufFile& file) {
                     fmt::format("{}attention.key_length {} and value_length {} must be equal in a "
                                 "model with recurrent layers",
                                 arch, info.head_dim_k, info.head_dim_v));
+    }
+    if (auto scales = check_weight_scales(info, file); !scales) {
+        return scales;
     }
     uint32_t n_blocks = 0; // one past the highest block index among the tensors
     for (const GgufTensorInfo& tensor : file.tensors()) {

@@ -250,16 +250,7 @@ Result<ExpertWeights> bind_experts(const GgufFile& file, const ModelInfo& info,
     if (auto bound = bind_down_scale(file, info, prefix, experts); !bound) {
         return std::unexpected(bound.error());
     }
-    // llama.cpp also multiplies the gate and up projections by these (NVFP4 conversions' second
-    // scales); Hearth does not yet, so such a file is refused rather than run without them.
-    for (const char* name : {"ffn_gate_exps.scale", "ffn_up_exps.scale"}) {
-        if (file.find_tensor(prefix + name)) {
-            return fail(ErrorCode::unsupported,
-                        fmt::format("tensor '{}{}' is a per-expert scale Hearth does not apply "
-                                    "yet",
-                                    prefix, name));
-        }
-    }
+    // ffn_gate_exps.scale and ffn_up_exps.scale are refused by check_weight_scales (model.cpp).
     if (biases) {
         if (auto bound = bind_biases(file, info, prefix, experts); !bound) {
             return std::unexpected(bound.error());
