@@ -200,7 +200,8 @@ private slots:
         QCOMPARE(plain.exit_code, 0);
         QVERIFY(!plain.err.contains("drafted:"));
         for (const QStringList& extra :
-             {QStringList{"--lookup", "3"}, QStringList{"--draft", model, "--draft-max", "4"}}) {
+             {QStringList{"--lookup", "3"}, QStringList{"--draft", model, "--draft-max", "4"},
+              QStringList{"--draft", model, "--draft-p-min", "0"}}) {
             const test::CliResult fast = test::run_cli(base + extra);
             QVERIFY2(fast.exit_code == 0, fast.err.constData());
             QCOMPARE(fast.out, plain.out);
@@ -211,6 +212,12 @@ private slots:
         test::expect_cli_usage_error(base + QStringList{"--lookup", "2", "--draft", model},
                                      "choose one");
         test::expect_cli_usage_error(base + QStringList{"--draft-max", "4"}, "--draft MODEL");
+        test::expect_cli_usage_error(base + QStringList{"--lookup", "3", "--draft-p-min", "0.5"},
+                                     "--draft MODEL");
+        test::expect_cli_usage_error(base + QStringList{"--draft", model, "--draft-p-min", "1.5"},
+                                     "from 0 to 1");
+        test::expect_cli_usage_error(base + QStringList{"--draft", model, "--draft-p-min", "nan"},
+                                     "--draft-p-min");
         test::expect_cli_error(
             base + QStringList{"--draft", QString::fromStdString(
                                               (test::data_dir() / "arch" / "llama.gguf").string())},

@@ -129,6 +129,10 @@ std::vector<OptionSpec> generation_options() {
                                          "(default {})",
                                          speculation.draft_min))
                           .within(IntRange{0, kMaxDraftTokens}));
+    options.push_back(option("--draft-p-min", "P",
+                             fmt::format("the draft model stops drafting at a token it gives a "
+                                         "probability below P, 0 to 1 (default {:g})",
+                                         speculation.draft_p_min)));
     return options;
 }
 

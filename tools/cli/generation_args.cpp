@@ -51,6 +51,7 @@ Result<GenerationArgs> read_generation_args(const Args& args) {
         read_int("--draft-max", out.speculation.draft_max),
         read_int("--draft-min", out.speculation.draft_min),
         read_int("--lookup", out.speculation.lookup_ngram),
+        read_float("--draft-p-min", out.speculation.draft_p_min),
     };
     for (auto& step : steps) {
         if (!step) {
@@ -89,6 +90,15 @@ Result<GenerationArgs> read_generation_args(const Args& args) {
     if (!out.speculation.enabled() && (args.get("--draft-max") || args.get("--draft-min"))) {
         return fail(ErrorCode::invalid_argument,
                     "--draft-max and --draft-min size a draft: give --draft MODEL or --lookup N");
+    }
+    if (out.speculation.mode != SpeculationMode::draft_model && args.get("--draft-p-min")) {
+        return fail(ErrorCode::invalid_argument,
+                    "--draft-p-min is the draft model's confidence: give --draft MODEL");
+    }
+    if (!(out.speculation.draft_p_min >= 0.0f && out.speculation.draft_p_min <= 1.0f)) {
+        return fail(ErrorCode::invalid_argument,
+                    fmt::format("--draft-p-min takes a probability from 0 to 1, not {}",
+                                out.speculation.draft_p_min));
     }
     if (out.speculation.draft_min > out.speculation.draft_max) {
         return fail(ErrorCode::invalid_argument,
