@@ -206,6 +206,8 @@ Parsed<GenerationRequest> read_generation(const Json& body, const RequestLimits&
     const auto frequency = f.number("frequency_penalty", -2, 2);
     const auto repetition = f.number("repetition_penalty", 0, 10);
     const auto repeat = f.number("repeat_penalty", 0, 10);
+    // llama.cpp's server: how many recent tokens the penalties look at (-1 all, 0 off).
+    const auto repeat_last_n = f.integer("repeat_last_n", -1, std::numeric_limits<int32_t>::max());
     const auto seed =
         f.integer("seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max());
     const auto n = f.integer("n", 1, limits.max_choices);
@@ -256,6 +258,9 @@ Parsed<GenerationRequest> read_generation(const Json& body, const RequestLimits&
                              "greater than 0 and at most 10"));
         }
         s.repeat_penalty = static_cast<float>(*penalty);
+    }
+    if (repeat_last_n) {
+        s.repeat_last_n = static_cast<int32_t>(*repeat_last_n);
     }
     if (seed) {
         s.seed = static_cast<uint64_t>(*seed);

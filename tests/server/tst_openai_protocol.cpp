@@ -119,12 +119,14 @@ private slots:
     void takes_the_extension_names_of_llama_cpp_and_vllm() {
         Json body = user_chat();
         body["repeat_penalty"] = 1.3;
+        body["repeat_last_n"] = 256;
         body["top_k"] = -1; // vLLM's "off"
         body["max_tokens"] = 5;
         body["stop"] = Json::array({"a", "", "b"}); // the empty one is dropped
         auto parsed = parse_chat_completion_request(body.dump());
         QVERIFY2(parsed, parsed ? "" : parsed.error().message.c_str());
         QCOMPARE(parsed->generation.sampling.repeat_penalty, 1.3f);
+        QCOMPARE(parsed->generation.sampling.repeat_last_n, 256);
         QCOMPARE(parsed->generation.sampling.top_k, 0);
         QCOMPARE(*parsed->generation.max_tokens, 5);
         QCOMPARE(parsed->generation.stop, (std::vector<std::string>{"a", "b"}));
@@ -212,6 +214,8 @@ private slots:
             {"stop", 5},
             {"stop", Json::array({"a", 1})},
             {"repeat_penalty", 0},
+            {"repeat_last_n", -2},
+            {"repeat_last_n", 1.5},
             {"model", 5},
             {"messages", "hi"},
             {"tools", Json::object()},
