@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Runs hearth-bench and llama.cpp (llama-cpp-python's low-level API, timed as llama-bench
-times it: pp = one batch of p tokens on an empty cache, tg = n single-token decodes)
+times it: pp = one batch of p tokens on an empty cache, tg = n single-token decodes; with -d,
+after d tokens already in the cache, filled untimed and cut back to d before each run)
 alternately on each model, and prints tokens/s and the ratios as a Markdown table."""
 import argparse
 import json
@@ -13,13 +14,13 @@ import time
 import llama_cpp
 
 
-def llama_cpp_bench(path, n_prompt, n_gen, reps, threads, extra_buffers=True):
+def llama_cpp_bench(path, n_prompt, n_gen, reps, threads, extra_buffers=True, depth=0):
     llama_cpp.llama_backend_init()
     mparams = llama_cpp.llama_model_default_params()
     mparams.use_extra_bufts = extra_buffers
     model = llama_cpp.llama_model_load_from_file(path.encode(), mparams)
     cparams = llama_cpp.llama_context_default_params()
-    cparams.n_ctx = max(n_prompt, n_gen) + 16
+    cparams.n_ctx = depth + max(n_prompt, n_gen) + 16
     cparams.n_batch = max(n_prompt, 1)
     cparams.n_ubatch = max(n_prompt, 1)
     cparams.n_threads = threads
@@ -45,39 +46,53 @@ def llama_cpp_bench(path, n_prompt, n_gen, reps, threads, extra_buffers=True):
         if rc != 0:
             raise RuntimeError(f"llama_decode failed: {rc}")
 
+    def to_depth():
+        if depth == 0:
+            llama_cpp.llama_memory_clear(mem, True)
+            return
+        if llama_cpp.llama_memory_seq_pos_max(mem, 0) + 1 < depth:
+            llama_cpp.llama_memory_clear(mem, True)
+            context = [1] + [rng.randrange(n_vocab) for _ in range(depth - 1)]
+            for start in range(0, depth, cparams.n_batch):
+                decode(context[start:start + cparams.n_batch], start)
+        llama_cpp.llama_memory_seq_rm(mem, 0, depth, -1)
+
+    at_depth = f" @ d{depth}" if depth else ""
     out = {}
     if n_prompt > 0:
         samples = []
         for rep in range(reps + 1):
-            tokens = [1] + [rng.randrange(n_vocab) for _ in range(n_prompt - 1)]
-            llama_cpp.llama_memory_clear(mem, True)
+            tokens = [rng.randrange(n_vocab) if depth else 1]
+            tokens += [rng.randrange(n_vocab) for _ in range(n_prompt - 1)]
+            to_depth()
             t0 = time.perf_counter()
-            decode(tokens, 0)
+            decode(tokens, depth)
             llama_cpp.llama_synchronize(ctx)
             if rep > 0:
                 samples.append(n_prompt / (time.perf_counter() - t0))
-        out[f"pp{n_prompt}"] = samples
+        out[f"pp{n_prompt}{at_depth}"] = samples
     if n_gen > 0:
         samples = []
         for rep in range(reps + 1):
-            llama_cpp.llama_memory_clear(mem, True)
-            token = 1
+            to_depth()
+            token = rng.randrange(n_vocab) if depth else 1
             t0 = time.perf_counter()
             for i in range(n_gen):
-                decode([token], i)
+                decode([token], depth + i)
                 token = rng.randrange(n_vocab)
             llama_cpp.llama_synchronize(ctx)
             if rep > 0:
                 samples.append(n_gen / (time.perf_counter() - t0))
-        out[f"tg{n_gen}"] = samples
+        out[f"tg{n_gen}{at_depth}"] = samples
     llama_cpp.llama_free(ctx)
     llama_cpp.llama_model_free(model)
     return out
 
 
-def hearth_bench(binary, path, n_prompt, n_gen, reps, threads):
+def hearth_bench(binary, path, n_prompt, n_gen, reps, threads, depth=0):
     result = subprocess.run([binary, path, "-p", str(n_prompt), "-n", str(n_gen), "-r", str(reps),
-                             "-t", str(threads), "--json"], check=True, capture_output=True, text=True)
+                             "-t", str(threads), "-d", str(depth), "--json"],
+                            check=True, capture_output=True, text=True)
     return {row["test"]: row["samples_ts"] for row in json.loads(result.stdout)}
 
 
@@ -86,6 +101,7 @@ def main():
     parser.add_argument("--hearth-bench", required=True)
     parser.add_argument("-p", type=int, default=512)
     parser.add_argument("-n", type=int, default=128)
+    parser.add_argument("-d", type=int, default=0, help="tokens in the cache before each test")
     parser.add_argument("-r", type=int, default=5)
     parser.add_argument("-t", type=int, default=os.cpu_count())
     parser.add_argument("--json", help="also write the raw figures here")
@@ -101,10 +117,11 @@ def main():
         # Alternate: Hearth, llama.cpp, Hearth, llama.cpp — so drift hits both alike.
         ours, theirs = {}, {}
         for _ in range(2):
-            for k, v in hearth_bench(args.hearth_bench, path, args.p, args.n, args.r, args.t).items():
+            for k, v in hearth_bench(args.hearth_bench, path, args.p, args.n, args.r, args.t,
+                                     args.d).items():
                 ours.setdefault(k, []).extend(v)
             for k, v in llama_cpp_bench(path, args.p, args.n, args.r, args.t,
-                                        not args.no_extra_buffers).items():
+                                        not args.no_extra_buffers, args.d).items():
                 theirs.setdefault(k, []).extend(v)
         for test in ours:
             a, b = statistics.mean(ours[test]), statistics.mean(theirs[test])

@@ -1,18 +1,17 @@
 // The CPU engine end to end on the default model: greedy generations and perplexity
 // against llama.cpp (golden files from scripts/gen-generation-reference.py), and the
 // Session's behaviour: prefix reuse, stop conditions, cancel, bad input.
-#include <QtTest>
-
-#include <cmath>
-#include <fstream>
-#include <nlohmann/json.hpp>
-#include <thread>
-
 #include "cpu/cpu_features.h"
 #include "hearth/model.h"
 #include "hearth/prompt.h"
 #include "hearth/session.h"
 #include "test_support.h"
+
+#include <QtTest>
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
 
 using namespace hearth;
 
@@ -34,7 +33,8 @@ std::shared_ptr<const Model> load_default_model() {
 
 int32_t argmax(std::span<const float> logits, float* gap) {
     size_t best = 0, second = 1;
-    if (logits[second] > logits[best]) std::swap(best, second);
+    if (logits[second] > logits[best])
+        std::swap(best, second);
     for (size_t i = 2; i < logits.size(); ++i) {
         if (logits[i] > logits[best]) {
             second = best;
@@ -148,7 +148,8 @@ private slots:
     void perplexity_matches_llama_cpp() {
         const auto golden = read_json(test::data_dir() / "generation" / "smollm2_perplexity.json");
         const std::string text = test::read_text(test::data_dir() / "generation" / "genesis.txt");
-        auto tokens = model_->tokenizer().encode(text, {.add_special = true, .parse_special = false});
+        auto tokens =
+            model_->tokenizer().encode(text, {.add_special = true, .parse_special = false});
         QVERIFY(tokens);
         tokens->resize(golden["n_tokens"].get<size_t>());
         const uint32_t n_ctx = golden["n_ctx"].get<uint32_t>();
@@ -161,10 +162,12 @@ private slots:
             std::vector<int32_t> window(tokens->begin() + chunk * n_ctx,
                                         tokens->begin() + (chunk + 1) * n_ctx);
             auto ok = session->evaluate(window, [&](size_t i, std::span<const float> logits) {
-                if (i < n_ctx / 2 || i + 1 >= n_ctx) return;
+                if (i < n_ctx / 2 || i + 1 >= n_ctx)
+                    return;
                 const float m = *std::max_element(logits.begin(), logits.end());
                 double sum = 0;
-                for (float l : logits) sum += std::exp(double(l - m));
+                for (float l : logits)
+                    sum += std::exp(double(l - m));
                 nll -= double(logits[size_t(window[i + 1])] - m) - std::log(sum);
                 ++count;
             });
@@ -207,7 +210,8 @@ private slots:
     void same_seed_same_text_and_max_tokens() {
         auto session = Session::create(model_, {.n_ctx = 256});
         QVERIFY(session);
-        auto prompt = tokenize_prompt(model_->tokenizer(), "Once upon a time, there was a dragon who");
+        auto prompt =
+            tokenize_prompt(model_->tokenizer(), "Once upon a time, there was a dragon who");
         QVERIFY(prompt);
         SamplingParams p;
         p.seed = 99;
@@ -237,11 +241,12 @@ private slots:
         QVERIFY(prompt);
         // Greedy continues " 7, 8, 9, 10, ..."; "9, 1" spans several tokens.
         std::string streamed;
-        auto stats = session->generate(*prompt, greedy(), {.max_tokens = 40, .stop_strings = {"9, 1"}},
-                                       [&](const TokenEvent& e) {
-                                           streamed += e.text;
-                                           return true;
-                                       });
+        auto stats =
+            session->generate(*prompt, greedy(), {.max_tokens = 40, .stop_strings = {"9, 1"}},
+                              [&](const TokenEvent& e) {
+                                  streamed += e.text;
+                                  return true;
+                              });
         QVERIFY(stats);
         QCOMPARE(stats->stop, StopReason::stop_string);
         QVERIFY2(stats->text.find("9, 1") == std::string::npos, stats->text.c_str());
@@ -257,7 +262,8 @@ private slots:
         QVERIFY(prompt);
         std::atomic<int> seen{0};
         std::thread canceller([&] {
-            while (seen.load() < 3) std::this_thread::yield();
+            while (seen.load() < 3)
+                std::this_thread::yield();
             session->cancel();
         });
         auto stats = session->generate(*prompt, greedy(), {.max_tokens = 400, .stop_strings = {}},
@@ -281,6 +287,26 @@ private slots:
         QVERIFY2(stats, stats ? "" : stats.error().message.c_str());
         QCOMPARE(stats->stop, StopReason::context_full);
         QCOMPARE(session->cached_tokens().size(), size_t{47});
+    }
+
+    void truncate_keeps_a_prefix() {
+        // The cache cut back to 5 tokens and continued: the logits of a session that ran the
+        // same tokens straight through, bit for bit; a cut past the end keeps everything.
+        const std::vector<int32_t> tokens{1, 504, 3024, 314, 260, 1345, 28, 2220, 30, 216};
+        auto straight = Session::create(model_, {.n_ctx = 32});
+        QVERIFY(straight);
+        auto want = straight->append(tokens);
+        QVERIFY(want);
+        auto cut = Session::create(model_, {.n_ctx = 32});
+        QVERIFY(cut);
+        const std::vector<int32_t> other{1, 504, 3024, 314, 260, 77, 88, 99};
+        QVERIFY(cut->append(other));
+        QCOMPARE(cut->truncate(100), other.size());
+        QCOMPARE(cut->truncate(5), size_t{5});
+        QCOMPARE(cut->cached_tokens().size(), size_t{5});
+        auto got = cut->append(std::span(tokens).subspan(5));
+        QVERIFY(got);
+        QVERIFY(std::ranges::equal(*got, *want));
     }
 
     void bad_input_is_rejected() {

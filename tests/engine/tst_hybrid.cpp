@@ -186,6 +186,25 @@ private slots:
         expect_same(resumed, fresh(next), "continuation");
     }
 
+    void truncate_goes_back_only_as_far_as_the_state_can() {
+        // generate() checkpoints the state before the prompt's last token (19 of 20): a cut
+        // there or later keeps 19 tokens, one before it none; what follows is what a fresh
+        // session computes.
+        Session s = session();
+        run(s, tokens(0, 20));
+        QVERIFY(s.cached_tokens().size() > 20);
+        QCOMPARE(s.truncate(19), size_t{19});
+        const auto rest = tokens(19, 24);
+        auto logits = s.append(rest);
+        QVERIFY(logits);
+        Session clean = session();
+        auto want = clean.append(tokens(0, 24));
+        QVERIFY(want);
+        QVERIFY(std::ranges::equal(*logits, *want));
+        QCOMPARE(s.truncate(10), size_t{0});
+        QCOMPARE(s.truncate(5), size_t{0});
+    }
+
     void wrong_state_is_detected() {
         // The check's power: the probe after the edited prompt, with its own KV cache but the
         // recurrent state of another prompt of the same length (what a state cut back like a

@@ -42,6 +42,7 @@ struct Options {
     std::string model;
     int n_prompt = 512;
     int n_gen = 128;
+    int depth = 0; // -d: tokens in the cache before each test
     int repetitions = 5;
     int n_threads = 0;
     bool json = false;
@@ -81,6 +82,13 @@ const CommandSpec& bench_spec() {
                    fmt::format("tokens of the decode test, {} (skip it) to {} (default {})",
                                kTokens.low, kTokens.high, Options{}.n_gen))
                 .alias("-n")
+                .within(kTokens),
+            option("--depth", "N",
+                   fmt::format("tokens already in the cache when each test starts, as "
+                               "llama-bench's -d: prefill and decode at that depth, 0 to {} "
+                               "(default 0), CPU tests only",
+                               kTokens.high))
+                .alias("-d")
                 .within(kTokens),
             option("--repetitions", "N",
                    fmt::format("runs of each test after one to warm up, 1 to 1000 (default {})",
@@ -141,6 +149,7 @@ hearth::Result<Options> read_options(const Args& args) {
     o.json = args.has("--json");
     for (auto [name, target] : {std::pair{"--n-prompt", &o.n_prompt},
                                 {"--n-gen", &o.n_gen},
+                                {"--depth", &o.depth},
                                 {"--repetitions", &o.repetitions},
                                 {"--threads", &o.n_threads},
                                 {"--turns", &o.turns}}) {
@@ -190,6 +199,11 @@ hearth::Result<Options> read_options(const Args& args) {
                                             "commas, got '{}'",
                                             kMaxSchedulerSlots, *text));
         }
+    }
+    if (o.depth > 0 && (o.device != "cpu" || o.speculation.enabled() || !o.template_file.empty() ||
+                        args.get("--requests") || args.get("--sequences"))) {
+        return hearth::fail(hearth::ErrorCode::invalid_argument,
+                            "--depth applies to the CPU prefill and decode tests only");
     }
     if (auto text = args.get("--sequences")) {
         o.sequences = bench::parse_sequence_counts(*text);
@@ -304,7 +318,14 @@ int run_bench(const Options& o) {
         std::fprintf(stderr, "hearth-bench: %s\n", model.error().message.c_str());
         return 1;
     }
-    const uint32_t n_ctx = static_cast<uint32_t>(std::max(o.n_prompt, o.n_gen + 1) + 1);
+    const uint32_t n_ctx = static_cast<uint32_t>(o.depth + std::max(o.n_prompt, o.n_gen + 1) + 1);
+    if (o.depth > 0 && n_ctx > (*model)->info().n_ctx_train) {
+        std::fprintf(stderr,
+                     "hearth-bench: --depth %d with these tests needs %u positions; the model "
+                     "was trained for %u\n",
+                     o.depth, n_ctx, (*model)->info().n_ctx_train);
+        return 1;
+    }
     auto session =
         Session::create(*model, {.n_ctx = std::min(n_ctx, (*model)->info().n_ctx_train),
                                  .n_batch = static_cast<uint32_t>(std::max(o.n_prompt, 1))});
@@ -319,15 +340,35 @@ int run_bench(const Options& o) {
         return static_cast<int32_t>(rng() % static_cast<uint32_t>(n_vocab));
     };
     using Clock = std::chrono::steady_clock;
+    // The cache holding `depth` tokens, untimed: filled once, then cut back to them before each
+    // run (a recurrent state that cannot go back is filled again).
+    std::vector<int32_t> context{first};
+    while (static_cast<int>(context.size()) < o.depth)
+        context.push_back(random_token());
+    context.resize(static_cast<size_t>(o.depth));
+    auto to_depth = [&]() -> hearth::Result<void> {
+        const size_t kept = session->truncate(context.size());
+        if (kept == context.size()) {
+            return {};
+        }
+        if (auto ok = session->append(std::span(context).subspan(kept)); !ok) {
+            return std::unexpected(ok.error());
+        }
+        return {};
+    };
+    const std::string at_depth = o.depth > 0 ? fmt::format(" @ d{}", o.depth) : "";
 
     std::vector<Figures> results;
     if (o.n_prompt > 0) {
-        Figures pp{fmt::format("pp{}", o.n_prompt), o.n_prompt, {}};
+        Figures pp{fmt::format("pp{}{}", o.n_prompt, at_depth), o.n_prompt, {}};
         for (int rep = -1; rep < o.repetitions; ++rep) {
-            std::vector<int32_t> tokens{first};
+            std::vector<int32_t> tokens{o.depth > 0 ? random_token() : first};
             while (static_cast<int>(tokens.size()) < o.n_prompt)
                 tokens.push_back(random_token());
-            session->clear();
+            if (auto ok = to_depth(); !ok) {
+                std::fprintf(stderr, "hearth-bench: %s\n", ok.error().message.c_str());
+                return 1;
+            }
             const auto start = Clock::now();
             if (auto ok = session->append(tokens); !ok) {
                 std::fprintf(stderr, "hearth-bench: %s\n", ok.error().message.c_str());
@@ -340,10 +381,13 @@ int run_bench(const Options& o) {
         results.push_back(pp);
     }
     if (o.n_gen > 0) {
-        Figures tg{fmt::format("tg{}", o.n_gen), o.n_gen, {}};
+        Figures tg{fmt::format("tg{}{}", o.n_gen, at_depth), o.n_gen, {}};
         for (int rep = -1; rep < o.repetitions; ++rep) {
-            session->clear();
-            int32_t token = first;
+            if (auto ok = to_depth(); !ok) {
+                std::fprintf(stderr, "hearth-bench: %s\n", ok.error().message.c_str());
+                return 1;
+            }
+            int32_t token = o.depth > 0 ? random_token() : first;
             const auto start = Clock::now();
             for (int i = 0; i < o.n_gen; ++i) {
                 if (auto ok = session->append({&token, 1}); !ok) {
@@ -373,6 +417,7 @@ int run_bench(const Options& o) {
                            {"n_threads", (*model)->n_threads()},
                            {"test", r.test},
                            {"n_tokens", r.n_tokens},
+                           {"n_depth", o.depth},
                            {"avg_ts", r.mean()},
                            {"stddev_ts", r.stddev()},
                            {"samples_ts", r.tokens_per_second}});

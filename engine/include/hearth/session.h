@@ -152,6 +152,10 @@ public:
 
     // Forgets the cached tokens (the next generate() prefills everything).
     void clear();
+    // Keeps the first `n` cached tokens (all when there are fewer) and forgets the rest, so
+    // that the next append() continues after them; returns how many are kept. A model with
+    // recurrent layers keeps only what its state can go back to (its checkpoint, or none).
+    size_t truncate(size_t n);
 
     uint32_t n_ctx() const;
     const Model& model() const;

@@ -271,6 +271,13 @@ void Session::cancel() {
 void Session::clear() {
     impl_->tokens.clear();
 }
+size_t Session::truncate(size_t n) {
+    Impl& s = *impl_;
+    if (n < s.tokens.size()) {
+        s.tokens.resize(s.state.rewind(static_cast<uint32_t>(n)));
+    }
+    return s.tokens.size();
+}
 uint32_t Session::n_ctx() const {
     return impl_->options.n_ctx;
 }
