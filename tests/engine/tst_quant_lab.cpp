@@ -293,8 +293,9 @@ private slots:
                  std::string("INT8: ~1% quality loss"));
         QVERIFY(json["entries"][1]["mean_kld"].get<double>() > 0);
         QCOMPARE(json["memory_budget_bytes"].get<uint64_t>(), uint64_t{1024} << 20);
-        test::expect_cli_usage_error({"quant-lab", model, "--types", "Q8_0,Q7_X", "--text", text},
-                                     "unknown type 'Q7_X'");
+        test::expect_cli_usage_error(
+            {"quant-lab", model, "--types", "Q8_0,Q7_X", "--text", text, "--out-dir", out},
+            "unknown type 'Q7_X'");
         test::expect_cli_usage_error({"quant-lab", model, "--text", text}, "--types");
         test::expect_cli_error({"quant-lab", model, "--types", "Q8_0", "--text", text, "--ctx",
                                 "4096", "--out-dir", out},

@@ -103,7 +103,7 @@ const CommandSpec& quant_lab_spec() {
     static const CommandSpec spec{
         .program = "hearth-cli",
         .name = "quant-lab",
-        .synopsis = "MODEL --types T1,T2,... --text FILE [OPTIONS]",
+        .synopsis = "MODEL --types TYPES --text FILE --out-dir DIR [OPTIONS]",
         .summary =
             "Makes each quantization of MODEL (or finds it in the out dir) and measures it "
             "against MODEL on the text: size on disk and in memory, perplexity, mean and 99th "
@@ -124,7 +124,8 @@ const CommandSpec& quant_lab_spec() {
                                kMaxContextTokens))
                 .within(IntRange{1, kMaxContextTokens}),
             option("--out-dir", "DIR",
-                   "where the quantizations are made or found (default: MODEL's directory)"),
+                   "where the quantizations are made or found (required: they are the size of "
+                   "models)"),
             option("--memory-budget", "MIB",
                    "the memory the verdict picks for, 1 to 16777216 (default: the memory "
                    "available now)")
@@ -145,8 +146,9 @@ int cmd_quant_lab(const Args& args) {
     sigaction(SIGINT, &action, nullptr);
     sigaction(SIGTERM, &action, nullptr);
 
-    if (args.positionals.size() != 1 || !args.get("--types") || !args.get("--text")) {
-        return usage_error(*args.spec, "expects one MODEL, --types and --text");
+    if (args.positionals.size() != 1 || !args.get("--types") || !args.get("--text") ||
+        !args.get("--out-dir")) {
+        return usage_error(*args.spec, "expects one MODEL, --types, --text and --out-dir");
     }
     auto types = parse_types(*args.get("--types"));
     if (!types) {
