@@ -274,6 +274,8 @@ private slots:
         QCOMPARE(rule_of_thumb(QuantFileType::Q8_0), std::string("INT8: ~1% quality loss"));
         QCOMPARE(rule_of_thumb(QuantFileType::Q4_K_M), std::string("INT4: 3-5% quality loss"));
         QCOMPARE(rule_of_thumb(QuantFileType::Q2_K), std::string("INT2: 10%+ quality loss"));
+        QCOMPARE(rule_of_thumb(QuantFileType::Q6_K),
+                 std::string("INT5-6: between INT8's ~1% and INT4's 3-5%"));
     }
 
     void cli_runs_and_refuses_bad_input() {

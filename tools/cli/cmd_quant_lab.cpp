@@ -183,14 +183,14 @@ int cmd_quant_lab(const Args& args) {
     if (budget->has_value()) {
         options.memory_budget_bytes = static_cast<uint64_t>(**budget) << 20;
     }
+    // One line per stage, its count rewritten in place.
     std::string last_stage;
     const auto progress = [&](const LabProgress& p) {
-        if (p.stage != last_stage) {
-            std::fprintf(stderr, "%s%s", last_stage.empty() ? "" : "\n", p.stage.c_str());
-            last_stage = p.stage;
+        if (p.stage != last_stage && !last_stage.empty()) {
+            std::fprintf(stderr, "\n");
         }
-        std::fprintf(stderr, " %zu/%zu", p.done + (p.stage.ends_with("quantizing") ? 0 : 1),
-                     p.total);
+        last_stage = p.stage;
+        std::fprintf(stderr, "\r%s: %zu/%zu done", p.stage.c_str(), p.done, p.total);
         return true;
     };
     auto report = run_quant_lab(options, progress, &g_cancel);

@@ -95,8 +95,10 @@ struct LabEntry {
 };
 
 struct LabProgress {
-    std::string stage; // "reference", "Q4_K_M: scoring", "Q4_K_M: speed"
-    size_t done = 0;
+    // "Q4_K_M: quantizing" (tensors), "reference" and "Q4_K_M: scoring" (windows),
+    // "Q4_K_M: speed" (files)
+    std::string stage;
+    size_t done = 0; // items of the stage finished
     size_t total = 0;
 };
 // Return false to cancel.
@@ -124,7 +126,9 @@ std::optional<std::string> quantization_mismatch(const GgufFile& source,
                                                  const std::filesystem::path& existing,
                                                  const QuantizeOptions& options);
 
-// The seed's rule of thumb for a type's class: "INT8: ~1% quality loss".
+// The seed's rule of thumb for a type's class: "INT8: ~1% quality loss" (Q8_0), "INT4: 3-5%"
+// (the 4-bit types), "INT2: 10%+" (Q3_K, Q2_K); the 5- and 6-bit types lie between INT8 and
+// INT4.
 std::string rule_of_thumb(QuantFileType type);
 
 // The type to pick for `budget_bytes` of memory: the smallest mean KL whose weights and KV

@@ -121,6 +121,11 @@ std::string rule_of_thumb(QuantFileType type) {
     case TensorType::Q2_K:
     case TensorType::Q3_K:
         return "INT2: 10%+ quality loss";
+    case TensorType::Q6_K:
+    case TensorType::Q5_K:
+    case TensorType::Q5_0:
+    case TensorType::Q5_1:
+        return "INT5-6: between INT8's ~1% and INT4's 3-5%";
     default:
         return "INT4: 3-5% quality loss";
     }
