@@ -190,6 +190,12 @@ private slots:
         QVERIFY2(entries.error().message.find("63 tokens, fewer than one window of 64") !=
                      std::string::npos,
                  entries.error().message.c_str());
+        std::vector<int32_t> outside(64, 5);
+        outside[9] = 268; // the tiny vocabulary has 268 tokens
+        auto refused = measure_quantizations(tiny_model(), {}, outside, untimed(64));
+        QVERIFY(!refused);
+        QVERIFY2(refused.error().message.find("token 268 at position 9") != std::string::npos,
+                 refused.error().message.c_str());
         QTemporaryDir dir;
         auto report =
             run_quant_lab(lab("too short", dir.path().toStdString(), {QuantFileType::Q8_0}));

@@ -105,10 +105,10 @@ struct LabProgress {
 using LabProgressFn = std::function<bool(const LabProgress&)>;
 
 // Measures each candidate against `reference` on `tokens` (the reference's tokenization of
-// the text). Fails with `invalid_argument` when the tokens fill no window, `bad_format` when a
-// candidate's vocabulary differs from the reference's (naming both files and the first
-// difference), `io` when the scratch file cannot be written, `cancelled`. The first entry is
-// the reference.
+// the text). Fails with `invalid_argument` when the tokens fill no window or one is not in the
+// vocabulary, `bad_format` when a candidate's vocabulary differs from the reference's (naming
+// both files and the first difference), `io` when the scratch file cannot be written,
+// `cancelled`. The first entry is the reference.
 Result<std::vector<LabEntry>> measure_quantizations(const std::filesystem::path& reference,
                                                     std::span<const LabCandidate> candidates,
                                                     std::span<const int32_t> tokens,

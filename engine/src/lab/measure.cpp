@@ -146,6 +146,15 @@ Result<std::vector<LabEntry>> measure_quantizations(const std::filesystem::path&
         return std::unexpected(ref_model.error());
     }
     const Tokenizer& tokenizer = (*ref_model)->tokenizer();
+    // Token ids index the logits: each checked before any is run.
+    for (size_t i = 0; i < tokens.size(); ++i) {
+        if (tokens[i] < 0 || tokens[i] >= tokenizer.n_vocab()) {
+            return fail(ErrorCode::invalid_argument,
+                        fmt::format("token {} at position {} is not in the reference's vocabulary "
+                                    "of {}",
+                                    tokens[i], i, tokenizer.n_vocab()));
+        }
+    }
     auto windows =
         perplexity_windows(tokens, options.n_ctx, options.max_windows,
                            tokenizer.add_bos() ? tokenizer.bos_id() : std::optional<int32_t>{});
