@@ -95,8 +95,8 @@ struct LabEntry {
 };
 
 struct LabProgress {
-    // "Q4_K_M: quantizing" (tensors), "reference" and "Q4_K_M: scoring" (windows),
-    // "Q4_K_M: speed" (files)
+    // "Q4_K_M: quantizing" (tensors), "reference" and "Q4_K_M: scoring" (windows), "speed"
+    // (files)
     std::string stage;
     size_t done = 0; // items of the stage finished
     size_t total = 0;

@@ -219,6 +219,9 @@ Result<std::vector<LabEntry>> measure_quantizations(const std::filesystem::path&
         // Its perplexity from its exact logits; its KL against its own compressed
         // distributions is the floor the 16-bit storage sets.
         ref.quality = self.summary();
+        if (!keep_going(progress, cancel, {"reference", windows->size(), windows->size()})) {
+            return fail(ErrorCode::cancelled, "the quantization lab was cancelled");
+        }
     }
 
     for (size_t c = 0; c < candidates.size(); ++c) {
@@ -250,11 +253,15 @@ Result<std::vector<LabEntry>> measure_quantizations(const std::filesystem::path&
             }
         }
         entry.quality = accumulator.summary();
+        if (!keep_going(progress, cancel,
+                        {label + ": scoring", windows->size(), windows->size()})) {
+            return fail(ErrorCode::cancelled, "the quantization lab was cancelled");
+        }
     }
 
     if (options.measure_speed) {
         for (size_t e = 0; e < entries.size(); ++e) {
-            if (!keep_going(progress, cancel, {entries[e].label + ": speed", e, entries.size()})) {
+            if (!keep_going(progress, cancel, {"speed", e, entries.size()})) {
                 return fail(ErrorCode::cancelled, "the quantization lab was cancelled");
             }
             auto speed =
@@ -264,6 +271,9 @@ Result<std::vector<LabEntry>> measure_quantizations(const std::filesystem::path&
             }
             entries[e].prefill_tokens_per_second = speed->first;
             entries[e].decode_tokens_per_second = speed->second;
+        }
+        if (progress) {
+            progress({"speed", entries.size(), entries.size()});
         }
     }
     return entries;
