@@ -104,6 +104,9 @@ private:
         if (command == "quantize" && name == "OUT.gguf") {
             return fresh_path("quantized.gguf");
         }
+        if (command == "quant-lab" && option == "--out-dir" && name == "DIR") {
+            return fresh_path("");
+        }
         if (command == "pull" && option == "--dir" && name == "D") {
             return fresh_path("");
         }
@@ -126,6 +129,8 @@ private:
             {"tensor|*|NAME", "output_norm.weight"},
             {"quantize|*|IN.gguf", model},
             {"quantize|*|TYPE", "Q4_0"},
+            {"quant-lab|--types|TYPES", "Q8_0"},
+            {"quant-lab|--text|FILE", m_dir->filePath("long.txt")},
             {"*|-n|N", "4"},
             {"*|--n-predict|N", "4"},
             {"*|--ctx|N", "256"},

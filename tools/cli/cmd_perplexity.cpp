@@ -6,9 +6,9 @@
 #include "commands.h"
 #include "generation_args.h"
 #include "hearth/file_input.h"
+#include "hearth/perplexity.h"
 #include "hearth/session.h"
 
-#include <cmath>
 #include <cstdio>
 #include <fmt/format.h>
 
@@ -56,14 +56,11 @@ int cmd_perplexity(const Args& args) {
     if (!tokens) {
         return report_error(tokens.error().message.c_str());
     }
-    size_t n_chunks = tokens->size() / n_ctx;
-    if (chunks->has_value()) {
-        n_chunks = std::min<size_t>(n_chunks, static_cast<size_t>(**chunks));
-    }
-    if (n_chunks == 0) {
-        return report_error(fmt::format("the text has {} tokens, fewer than one window of {}",
-                                        tokens->size(), n_ctx)
-                                .c_str());
+    auto windows =
+        perplexity_windows(*tokens, n_ctx, static_cast<size_t>(chunks->value_or(0)),
+                           tokenizer.add_bos() ? tokenizer.bos_id() : std::optional<int32_t>{});
+    if (!windows) {
+        return report_error(windows.error().message.c_str());
     }
     SessionOptions options;
     options.n_ctx = n_ctx;
@@ -75,39 +72,16 @@ int cmd_perplexity(const Args& args) {
         return report_error(sessions.error().message.c_str());
     }
     Session* session = &sessions->front();
-    std::fprintf(stderr, "%zu tokens, %zu windows of %u\n", tokens->size(), n_chunks, n_ctx);
-    const size_t first = n_ctx / 2;
-    double nll = 0.0;
-    size_t count = 0;
-    for (size_t chunk = 0; chunk < n_chunks; ++chunk) {
-        std::vector<int32_t> window(tokens->begin() + static_cast<std::ptrdiff_t>(chunk * n_ctx),
-                                    tokens->begin() +
-                                        static_cast<std::ptrdiff_t>((chunk + 1) * n_ctx));
-        if (tokenizer.add_bos() && tokenizer.bos_id()) {
-            window[0] = *tokenizer.bos_id();
-        }
-        auto ok = session->evaluate(window, [&](size_t i, std::span<const float> logits) {
-            if (i < first || i + 1 >= window.size()) {
-                return;
-            }
-            float max_logit = -INFINITY;
-            for (float l : logits) {
-                max_logit = std::max(max_logit, l);
-            }
-            double sum = 0.0;
-            for (float l : logits) {
-                sum += std::exp(static_cast<double>(l - max_logit));
-            }
-            const float target = logits[static_cast<size_t>(window[i + 1])];
-            nll += -(static_cast<double>(target - max_logit) - std::log(sum));
-            ++count;
+    std::fprintf(stderr, "%zu tokens, %zu windows of %u\n", tokens->size(), windows->size(), n_ctx);
+    auto perplexity =
+        measure_perplexity(*session, *windows, [](size_t done, size_t, double running) {
+            std::fprintf(stderr, "[%zu]%.4f\n", done, running);
+            return true;
         });
-        if (!ok) {
-            return report_error(ok.error().message.c_str());
-        }
-        std::fprintf(stderr, "[%zu]%.4f\n", chunk + 1, std::exp(nll / static_cast<double>(count)));
+    if (!perplexity) {
+        return report_error(perplexity.error().message.c_str());
     }
-    std::printf("perplexity: %.6f\n", std::exp(nll / static_cast<double>(count)));
+    std::printf("perplexity: %.6f\n", *perplexity);
     return 0;
 }
 

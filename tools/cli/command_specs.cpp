@@ -502,6 +502,7 @@ std::span<const Command> commands() {
         {pull_spec, cmd_pull},
         {serve_spec, cmd_serve},
         {quantize_spec, cmd_quantize},
+        {quant_lab_spec, cmd_quant_lab},
         {doctor_spec, cmd_doctor},
     };
     return all;
