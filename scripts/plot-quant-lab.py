@@ -58,12 +58,18 @@ def panel(x0, title, points, xlabel, ylabel, xr, yr, ylog=False, bands=()):
     def fx(v):
         return M["l"] + (v - xr[0]) / (xr[1] - xr[0]) * pw
 
-    for label, lo, hi, colour in bands:
+    # The bands, and their legend on one line above the plot (labels inside narrow bands
+    # would overlap each other and the points).
+    legend_x = M["l"]
+    for i, (label, lo, hi, colour) in enumerate(bands):
         top = fy(min(hi if hi is not None else yr[1], yr[1]))
         bottom = fy(max(lo, yr[0]))
         if bottom > top:
             out.append(f'<rect x="{M["l"]}" y="{top:.1f}" width="{pw}" height="{bottom-top:.1f}" fill="{colour}"/>')
-            out.append(f'<text x="{M["l"]+pw-4}" y="{top+12:.1f}" text-anchor="end" font-size="11" fill="#555">rule of thumb {escape(label)}</text>')
+        text = ("rule of thumb: " if i == 0 else "") + label
+        out.append(f'<rect x="{legend_x}" y="{M["t"]-14}" width="10" height="10" fill="{colour}" stroke="#999"/>')
+        out.append(f'<text x="{legend_x+14}" y="{M["t"]-5}" font-size="11" fill="#555">{escape(text)}</text>')
+        legend_x += 14 + 6.2 * len(text) + 12
     out.append(f'<rect x="{M["l"]}" y="{M["t"]}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>')
     for t in ticks(*xr):
         out.append(f'<text x="{fx(t):.1f}" y="{M["t"]+ph+16}" text-anchor="middle" font-size="11">{t:g}</text>')
