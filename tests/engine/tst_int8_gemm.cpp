@@ -15,6 +15,8 @@
 #include "quant/blocks.h"
 
 #include <QObject>
+#include <QSet>
+#include <QStringList>
 #include <QtTest>
 #include <cmath>
 #include <cstddef>
@@ -143,6 +145,7 @@ private slots:
     void kernelsAgreeAndStayWithinBound() {
         ThreadPool one(1), two(2);
         const KernelLevel saved = kernel_level();
+        QSet<QString> tested;
         for (const TypeCase& c : kCases) {
             std::mt19937 rng(29 + static_cast<unsigned>(c.type));
             const auto bytes = random_rows(c, rng);
@@ -152,14 +155,24 @@ private slots:
             QVERIFY(set_kernel_level(KernelLevel::portable));
             matmul_int8(w, x.data(), kTokens, c.n_cols, portable.data(), kRows, one);
             if (set_kernel_level(KernelLevel::avx2)) {
-                std::vector<float> avx2(portable.size());
-                matmul_int8(w, x.data(), kTokens, c.n_cols, avx2.data(), kRows, two);
-                QVERIFY2(std::memcmp(avx2.data(), portable.data(), avx2.size() * 4) == 0,
-                         qPrintable(type_name(c.type)));
+                for (const Int8Kernel& kernel : int8_gemm_kernels()) {
+                    std::vector<float> y(portable.size());
+                    matmul_int8(w, x.data(), kTokens, c.n_cols, y.data(), kRows, two, kernel.fn);
+                    QVERIFY2(std::memcmp(y.data(), portable.data(), y.size() * 4) == 0,
+                             qPrintable(type_name(c.type) + QLatin1Char(' ') +
+                                        QLatin1String(kernel.name)));
+                    tested.insert(QLatin1String(kernel.name));
+                }
             }
             check_bound(c, bytes, w, x, portable);
         }
         set_kernel_level(saved);
+        // Which builds ran: the VNNI ones only where this CPU has them.
+        qInfo("kernels compared with the portable one: %s",
+              qPrintable(QStringList(tested.values()).join(QLatin1Char(' '))));
+        if (!cpu_has_avx_vnni() && !cpu_has_avx512_vnni()) {
+            qInfo("no VNNI on this CPU (or HEARTH_CPU_FEATURES=avx2): VNNI kernels not run");
+        }
     }
 
     // matmul() takes the int8 path only with fast numerics and at least kInt8MinTokens tokens.

@@ -50,7 +50,35 @@ void quantize_token(const float* x, int64_t n_cols, int8_t* qs, float* d, float*
     }
 }
 
+// The avx2 level's kernels, fastest first: the VNNI ones where the CPU has them.
+std::vector<Int8Kernel> avx2_family() {
+    std::vector<Int8Kernel> kernels;
+    if (cpu_has_avx_vnni()) {
+        kernels.push_back({"avxvnni", &int8_gemm_avxvnni});
+    }
+    if (cpu_has_avx512_vnni()) {
+        kernels.push_back({"avx512vnni", &int8_gemm_avx512vnni});
+    }
+    kernels.push_back({"avx2", &int8_gemm_avx2});
+    return kernels;
+}
+
+Int8GemmFn best_kernel() {
+    // Found once: matmul() asks for every prompt batch.
+    static const Int8GemmFn at_avx2 = avx2_family().front().fn;
+    return kernel_level() == KernelLevel::avx2 ? at_avx2 : &int8_gemm_portable;
+}
+
 } // namespace
+
+std::vector<Int8Kernel> int8_gemm_kernels() {
+    std::vector<Int8Kernel> kernels;
+    if (kernel_level() == KernelLevel::avx2) {
+        kernels = avx2_family();
+    }
+    kernels.push_back({"portable", &int8_gemm_portable});
+    return kernels;
+}
 
 void int8_gemm_portable(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x,
                         int64_t n_tok, bool half_scales, float* y, int64_t y_stride, int n_rows) {
@@ -87,7 +115,7 @@ bool use_int8_gemm(const WeightMatrix& w, int64_t n_tokens, MatmulOp op) {
 }
 
 void matmul_int8(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_stride,
-                 float* y, int64_t y_stride, ThreadPool& pool) {
+                 float* y, int64_t y_stride, ThreadPool& pool, Int8GemmFn kernel) {
     const int64_t n_cols = w.n_cols;
     const int64_t n_blocks = n_cols / kInt8Block;
     // Pool threads must see this thread's buffers: use them through a plain reference.
@@ -106,8 +134,9 @@ void matmul_int8(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_
     });
     const Int8Activations acts{act.qs.data(),     static_cast<size_t>(n_cols), act.d.data(),
                                act.dsum32.data(), act.dsum16.data(),           n_blocks};
-    const Int8GemmFn kernel =
-        kernel_level() == KernelLevel::avx2 ? &int8_gemm_avx2 : &int8_gemm_portable;
+    if (kernel == nullptr) {
+        kernel = best_kernel();
+    }
     const bool half_scales = int8_gemm_half_scales(w.type);
     const int64_t n_groups = (w.n_rows + kInt8Rows - 1) / kInt8Rows;
     pool.parallel_for(n_groups, 1, [&](int64_t g0, int64_t g1) {

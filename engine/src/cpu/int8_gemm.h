@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace hearth::cpu {
 
@@ -65,10 +66,24 @@ void int8_gemm_portable(int64_t n_blocks, const BlockInt8x8* group, const Int8Ac
                         int64_t n_tok, bool half_scales, float* y, int64_t y_stride, int n_rows);
 void int8_gemm_avx2(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x,
                     int64_t n_tok, bool half_scales, float* y, int64_t y_stride, int n_rows);
+void int8_gemm_avxvnni(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x,
+                       int64_t n_tok, bool half_scales, float* y, int64_t y_stride, int n_rows);
+void int8_gemm_avx512vnni(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x,
+                          int64_t n_tok, bool half_scales, float* y, int64_t y_stride,
+                          int n_rows);
 
-// The whole product through the int8 path (what matmul() calls when the fast path is on).
+// The kernels this CPU runs at the current kernel level, fastest first (the portable one last),
+// and their names for tests and logs. VNNI needs HEARTH_CPU_FEATURES unset or "avx512".
+struct Int8Kernel {
+    const char* name;
+    Int8GemmFn fn;
+};
+std::vector<Int8Kernel> int8_gemm_kernels();
+
+// The whole product through the int8 path (what matmul() calls when the fast path is on), with
+// `kernel` (nullptr: the first of int8_gemm_kernels()).
 void matmul_int8(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_stride,
-                 float* y, int64_t y_stride, ThreadPool& pool);
+                 float* y, int64_t y_stride, ThreadPool& pool, Int8GemmFn kernel = nullptr);
 
 // Whether matmul() takes the int8 path for this matrix and batch.
 bool use_int8_gemm(const WeightMatrix& w, int64_t n_tokens, MatmulOp op);
