@@ -2,9 +2,9 @@
 // hearth::dequantize (exactly: the layout's scale * q - min is the same real number), the AVX2
 // kernel against the portable one bit for bit, the whole product against a double-precision
 // reference within the bound derived from the activations' int8 rounding, and matmul()'s
-// dispatch (fast numerics and ≥ kInt8MinTokens tokens only). Ragged shapes: 37 rows (a partial
-// group of 8), 37 tokens (a partial tile of 4), widths that are not multiples of 256 where the
-// type allows.
+// dispatch (fast numerics, ≥ kInt8MinTokens tokens, the avx2 level). Ragged shapes: 37 rows (a
+// partial group of 8), 37 tokens (a partial tile of 4), widths that are not multiples of 256 where
+// the type allows.
 #include "cpu/cpu_features.h"
 #include "cpu/int8_gemm.h"
 #include "cpu/matmul.h"
@@ -116,8 +116,7 @@ private slots:
                 for (int r = 0; r < kInt8Rows; ++r) {
                     const bool real = row0 + r < kRows;
                     if (real) {
-                        QVERIFY(hearth::dequantize(c.type,
-                                                   bytes.data() + (row0 + r) * w.row_bytes,
+                        QVERIFY(hearth::dequantize(c.type, bytes.data() + (row0 + r) * w.row_bytes,
                                                    ref.data(), c.n_cols));
                     }
                     for (int64_t k = 0; k < c.n_cols; ++k) {
@@ -125,8 +124,8 @@ private slots:
                         const int i = static_cast<int>(k % 32);
                         const uint8_t q = blk.qs[32 * (i / 4) + 4 * r + i % 4];
                         QVERIFY2(q <= 63, qPrintable(type_name(c.type)));
-                        const float v = blk.scale[i / 16][r] * static_cast<float>(q) -
-                                        blk.min[i / 16][r];
+                        const float v =
+                            blk.scale[i / 16][r] * static_cast<float>(q) - blk.min[i / 16][r];
                         const float want = real ? ref[static_cast<size_t>(k)] : 0.0f;
                         QVERIFY2(v == want, qPrintable(QStringLiteral("%1 row %2 col %3: %4 vs %5")
                                                            .arg(type_name(c.type))
@@ -175,16 +174,20 @@ private slots:
         }
     }
 
-    // matmul() takes the int8 path only with fast numerics and at least kInt8MinTokens tokens.
+    // matmul() takes the int8 path only with fast numerics, at least kInt8MinTokens tokens and the
+    // avx2 level.
     void dispatch() {
+        if (kernel_level() != KernelLevel::avx2) {
+            QSKIP("the int8 path runs at the avx2 level only");
+        }
         ThreadPool pool(2);
         const TypeCase& c = kCases[4]; // Q4_K
         std::mt19937 rng(5);
         const auto bytes = random_rows(c, rng);
         const WeightMatrix w = matrix(c, bytes);
         const auto x = random_activations(kTokens * c.n_cols, rng);
-        std::vector<uint8_t> scratch(
-            static_cast<size_t>(kTokens) * activation_row_bytes(c.type, c.n_cols));
+        std::vector<uint8_t> scratch(static_cast<size_t>(kTokens) *
+                                     activation_row_bytes(c.type, c.n_cols));
         const auto run = [&](int64_t n_tok, bool through_int8) {
             std::vector<float> y(static_cast<size_t>(n_tok * kRows));
             if (through_int8) {
@@ -220,8 +223,8 @@ private:
         std::vector<float> row(static_cast<size_t>(c.n_cols));
         double worst_ratio = 0.0;
         for (int64_t r = 0; r < kRows; ++r) {
-            QVERIFY(hearth::dequantize(c.type, bytes.data() + r * w.row_bytes, row.data(),
-                                       c.n_cols));
+            QVERIFY(
+                hearth::dequantize(c.type, bytes.data() + r * w.row_bytes, row.data(), c.n_cols));
             for (int64_t t = 0; t < kTokens; ++t) {
                 const float* xt = x.data() + t * c.n_cols;
                 double exact = 0.0;

@@ -2,7 +2,6 @@
 // value is scale * q - min with an unsigned q of at most 6 bits and a scale and min that are
 // exact float products of the file's fields, so the conversion loses nothing.
 #include "cpu/int8_gemm.h"
-
 #include "hearth/quant.h"
 #include "quant/blocks.h"
 

@@ -3,8 +3,12 @@
 // for bit.
 //
 // Memory: the weights are converted 8 rows at a time into a per-thread buffer just before the
-// kernel reads them (n_cols / 32 * 384 bytes: 66 KiB for a 5632-wide row), so no int8 copy of
-// the model is kept; each weight is converted once per matmul and used by every token of it.
+// kernel reads them (n_cols / 32 * 384 bytes per group: 66 KiB for a 5632-wide row, 4 groups
+// kept at a time), so no int8 copy of the model is kept; each weight is converted once per
+// matmul and used by every token of it.
+//
+// Only the avx2 level takes this path: the portable kernel is the tests' scalar reference (one
+// std::fma per term, bit for bit the vector kernels) and slower than the portable exact ones.
 #include "cpu/int8_gemm.h"
 
 #include "cpu/cpu_features.h"
@@ -20,6 +24,12 @@
 
 namespace hearth::cpu {
 namespace {
+
+// Cache blocking: kPanelGroups groups are converted together (4 × 66 KiB at the widest
+// TinyLlama row) and run against kTokenChunk tokens at a time (64 × 5632 bytes), so both stay
+// in L2 while each converted weight is still used by every token.
+constexpr int64_t kPanelGroups = 4;
+constexpr int64_t kTokenChunk = 64;
 
 // The activation arrays of one matmul, per calling thread so prompt batches do not allocate.
 struct ActivationBuffers {
@@ -110,8 +120,8 @@ void int8_gemm_portable(int64_t n_blocks, const BlockInt8x8* group, const Int8Ac
 
 bool use_int8_gemm(const WeightMatrix& w, int64_t n_tokens, MatmulOp op) {
     return op == MatmulOp::mul_mat && n_tokens >= kInt8MinTokens &&
-           prefill_numerics() == PrefillNumerics::fast && int8_gemm_supported(w.type) &&
-           w.n_cols % kInt8Block == 0;
+           kernel_level() == KernelLevel::avx2 && prefill_numerics() == PrefillNumerics::fast &&
+           int8_gemm_supported(w.type) && w.n_cols % kInt8Block == 0;
 }
 
 void matmul_int8(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_stride,
@@ -140,14 +150,26 @@ void matmul_int8(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_
     const bool half_scales = int8_gemm_half_scales(w.type);
     const int64_t n_groups = (w.n_rows + kInt8Rows - 1) / kInt8Rows;
     pool.parallel_for(n_groups, 1, [&](int64_t g0, int64_t g1) {
-        thread_local std::vector<BlockInt8x8> group;
-        group.resize(static_cast<size_t>(n_blocks));
-        for (int64_t g = g0; g < g1; ++g) {
-            const int64_t row0 = g * kInt8Rows;
-            int8_convert_group(w, row0, group.data());
-            const auto n_rows = static_cast<int>(std::min(kInt8Rows, w.n_rows - row0));
-            kernel(n_blocks, group.data(), acts, n_tokens, half_scales, y + row0, y_stride,
-                   n_rows);
+        thread_local std::vector<BlockInt8x8> panel;
+        panel.resize(static_cast<size_t>(kPanelGroups * n_blocks));
+        for (int64_t p0 = g0; p0 < g1; p0 += kPanelGroups) {
+            const int64_t p1 = std::min(g1, p0 + kPanelGroups);
+            for (int64_t g = p0; g < p1; ++g) {
+                int8_convert_group(w, g * kInt8Rows, panel.data() + (g - p0) * n_blocks);
+            }
+            for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenChunk) {
+                const int64_t n_tok = std::min(kTokenChunk, n_tokens - t0);
+                const Int8Activations chunk{
+                    acts.qs + t0 * acts.qs_stride,   acts.qs_stride,
+                    acts.d + t0 * n_blocks,          acts.dsum32 + t0 * n_blocks,
+                    acts.dsum16 + t0 * 2 * n_blocks, n_blocks};
+                for (int64_t g = p0; g < p1; ++g) {
+                    const int64_t row0 = g * kInt8Rows;
+                    const auto n_rows = static_cast<int>(std::min(kInt8Rows, w.n_rows - row0));
+                    kernel(n_blocks, panel.data() + (g - p0) * n_blocks, chunk, n_tok, half_scales,
+                           y + t0 * y_stride + row0, y_stride, n_rows);
+                }
+            }
         }
     });
 }

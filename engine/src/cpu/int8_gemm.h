@@ -69,8 +69,7 @@ void int8_gemm_avx2(int64_t n_blocks, const BlockInt8x8* group, const Int8Activa
 void int8_gemm_avxvnni(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x,
                        int64_t n_tok, bool half_scales, float* y, int64_t y_stride, int n_rows);
 void int8_gemm_avx512vnni(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x,
-                          int64_t n_tok, bool half_scales, float* y, int64_t y_stride,
-                          int n_rows);
+                          int64_t n_tok, bool half_scales, float* y, int64_t y_stride, int n_rows);
 
 // The kernels this CPU runs at the current kernel level, fastest first (the portable one last),
 // and their names for tests and logs. VNNI needs HEARTH_CPU_FEATURES unset or "avx512".

@@ -1,5 +1,6 @@
-// AVX512-VNNI (256-bit) kernel of the int8 prefill path (int8_gemm.h; the tile is int8_gemm_tile.h).
-// Compiled with -mavx2 -mfma -mf16c -mavx512vnni -mavx512vl; called only where cpu_features found them.
+// AVX512-VNNI (256-bit) kernel of the int8 prefill path (int8_gemm.h; the tile is
+// int8_gemm_tile.h). Compiled with -mavx2 -mfma -mf16c -mavx512vnni -mavx512vl; called only where
+// cpu_features found them.
 //
 // vpdpbusd adds the four u8 × s8 products of each 32-bit lane straight into the row's 32-bit
 // sum: one instruction per quad where AVX2 needs three, and the same exact integers.
@@ -21,7 +22,7 @@ struct DotVnni {
 } // namespace
 
 void int8_gemm_avx512vnni(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x,
-                    int64_t n_tok, bool half_scales, float* y, int64_t y_stride, int n_rows) {
+                          int64_t n_tok, bool half_scales, float* y, int64_t y_stride, int n_rows) {
     run_group<DotVnni>(n_blocks, group, x, n_tok, half_scales, y, y_stride, n_rows);
 }
 
@@ -33,8 +34,8 @@ void int8_gemm_avx512vnni(int64_t n_blocks, const BlockInt8x8* group, const Int8
 
 namespace hearth::cpu {
 
-void int8_gemm_avx512vnni(int64_t, const BlockInt8x8*, const Int8Activations&, int64_t, bool, float*,
-                    int64_t, int) {
+void int8_gemm_avx512vnni(int64_t, const BlockInt8x8*, const Int8Activations&, int64_t, bool,
+                          float*, int64_t, int) {
     std::abort();
 }
 

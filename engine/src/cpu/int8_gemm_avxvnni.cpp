@@ -21,7 +21,7 @@ struct DotVnni {
 } // namespace
 
 void int8_gemm_avxvnni(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x,
-                    int64_t n_tok, bool half_scales, float* y, int64_t y_stride, int n_rows) {
+                       int64_t n_tok, bool half_scales, float* y, int64_t y_stride, int n_rows) {
     run_group<DotVnni>(n_blocks, group, x, n_tok, half_scales, y, y_stride, n_rows);
 }
 
@@ -34,7 +34,7 @@ void int8_gemm_avxvnni(int64_t n_blocks, const BlockInt8x8* group, const Int8Act
 namespace hearth::cpu {
 
 void int8_gemm_avxvnni(int64_t, const BlockInt8x8*, const Int8Activations&, int64_t, bool, float*,
-                    int64_t, int) {
+                       int64_t, int) {
     std::abort();
 }
 

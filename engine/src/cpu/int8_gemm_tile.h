@@ -21,7 +21,7 @@
 namespace hearth::cpu {
 namespace {
 
-constexpr int kTileTokens = 4;
+constexpr int kTileTokens = 6;
 
 inline __m256i broadcast4(const int8_t* p) {
     int32_t v = 0;
@@ -38,7 +38,7 @@ void tile(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x, 
     const float* xd[RN];
     const float* xs[RN];
     __m256 acc[RN];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < RN; ++t) {
         xq[t] = x.qs + (t0 + t) * x.qs_stride;
         xd[t] = x.d + (t0 + t) * x.d_stride;
@@ -51,17 +51,17 @@ void tile(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x, 
 #pragma GCC unroll 2
         for (int h = 0; h < kSegments; ++h) {
             __m256i isum[RN];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
             for (int t = 0; t < RN; ++t) {
                 isum[t] = _mm256_setzero_si256();
             }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
             for (int p = h * kPairs; p < (h + 1) * kPairs; ++p) {
                 const __m256i w0 =
                     _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs + 64 * p));
                 const __m256i w1 =
                     _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs + 64 * p + 32));
-#pragma GCC unroll 4
+#pragma GCC unroll 8
                 for (int t = 0; t < RN; ++t) {
                     const int8_t* q = xq[t] + 32 * b + 8 * p;
                     isum[t] = Dot::pair(isum[t], w0, broadcast4(q), w1, broadcast4(q + 4));
@@ -69,7 +69,7 @@ void tile(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x, 
             }
             const __m256 scale = _mm256_loadu_ps(blk.scale[h]);
             const __m256 min = _mm256_loadu_ps(blk.min[h]);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
             for (int t = 0; t < RN; ++t) {
                 const __m256 sd = _mm256_mul_ps(scale, _mm256_broadcast_ss(xd[t] + b));
                 acc[t] = _mm256_fmadd_ps(sd, _mm256_cvtepi32_ps(isum[t]), acc[t]);
@@ -78,7 +78,7 @@ void tile(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x, 
             }
         }
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < RN; ++t) {
         float* out = y + (t0 + t) * y_stride;
         if (n_rows == kInt8Rows) {
@@ -101,16 +101,16 @@ constexpr std::array<TileFn, sizeof...(I)> make_tiles(std::integer_sequence<int,
 
 // The whole kernel over a group (int8_gemm.h's Int8GemmFn) with Dot's integer products.
 template <typename Dot>
-void run_group(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x,
-               int64_t n_tok, bool half_scales, float* y, int64_t y_stride, int n_rows) {
+void run_group(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x, int64_t n_tok,
+               bool half_scales, float* y, int64_t y_stride, int n_rows) {
     // kTiles[(segments - 1) * kTileTokens + (tokens - 1)].
     static constexpr auto kTiles =
         make_tiles<Dot>(std::make_integer_sequence<int, 2 * kTileTokens>{});
     const int segments = half_scales ? 2 : 1;
     for (int64_t t = 0; t < n_tok; t += kTileTokens) {
         const auto rn = static_cast<int>(std::min<int64_t>(kTileTokens, n_tok - t));
-        kTiles[static_cast<size_t>((segments - 1) * kTileTokens + (rn - 1))](
-            n_blocks, group, x, t, y, y_stride, n_rows);
+        kTiles[static_cast<size_t>((segments - 1) * kTileTokens + (rn - 1))](n_blocks, group, x, t,
+                                                                             y, y_stride, n_rows);
     }
 }
 

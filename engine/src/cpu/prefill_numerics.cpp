@@ -11,7 +11,7 @@ namespace {
 PrefillNumerics from_environment() {
     const char* env = std::getenv("HEARTH_PREFILL");
     return env != nullptr && std::string_view(env) == "fast" ? PrefillNumerics::fast
-                                                            : PrefillNumerics::exact;
+                                                             : PrefillNumerics::exact;
 }
 
 std::atomic<PrefillNumerics>& setting() {
