@@ -18,4 +18,8 @@ void set_prefill_numerics(PrefillNumerics numerics);
 
 std::string_view prefill_numerics_name(PrefillNumerics numerics);
 
+// For programs (hearth-cli, hearth-bench, the app), called once at start: fast, unless the
+// environment sets HEARTH_PREFILL=exact.
+void choose_program_prefill_numerics();
+
 } // namespace hearth
