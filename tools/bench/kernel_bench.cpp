@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
     std::printf("\n");
     const TensorType types[] = {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
                                 TensorType::Q5_1, TensorType::Q4_K, TensorType::Q5_K,
-                                TensorType::Q6_K};
+                                TensorType::Q6_K, TensorType::Q8_0};
     const int64_t shapes[][2] = {{2048, 5632}, {5632, 2048}};
     for (TensorType type : types) {
         for (const auto& shape : shapes) {
@@ -133,6 +133,10 @@ int main(int argc, char** argv) {
                         static_cast<long long>(n_cols), static_cast<long long>(n_rows), exact);
             double best = 0.0;
             for (const auto& k : kernels) {
+                if (int8_gemm_full_bytes(type) && !k.full_bytes) {
+                    std::printf(" — |");
+                    continue;
+                }
                 const double g = gops(
                     [&] {
                         matmul_int8(w, x.data(), n_tokens, n_cols, y.data(), n_rows, pool, k.fn);

@@ -1,6 +1,6 @@
 // Conversion of weight rows to the 8-row int8 layout of int8_gemm.h. Every supported type's
-// value is scale * q - min with an unsigned q of at most 6 bits and a scale and min that are
-// exact float products of the file's fields, so the conversion loses nothing.
+// value is scale * q - min with an unsigned q of at most 6 bits (Q8_0: 8) and a scale and min
+// that are exact float products of the file's fields, so the conversion loses nothing.
 #include "cpu/int8_gemm.h"
 #include "hearth/quant.h"
 #include "quant/blocks.h"
@@ -147,6 +147,18 @@ void convert_32(const uint8_t* row, int64_t n_cols, const RowInts& out) {
     }
 }
 
+// Q8_0: q + 128 (1..255 for ggml's -127..127, 0 for a file's -128), min 128 d.
+void convert_q8_0(const uint8_t* row, int64_t n_cols, const RowInts& out) {
+    const auto* blocks = reinterpret_cast<const BlockQ8_0*>(row);
+    for (int64_t b = 0; b < n_cols / 32; ++b) {
+        const float d = fp16_to_fp32(blocks[b].d);
+        for (int i = 0; i < 32; ++i) {
+            out.q[32 * b + i] = static_cast<uint8_t>(blocks[b].qs[i] + 128);
+        }
+        set_halves(out, b, d, 128.0f * d);
+    }
+}
+
 using ConvertFn = void (*)(const uint8_t*, int64_t, const RowInts&);
 
 ConvertFn converter(TensorType type) {
@@ -165,6 +177,8 @@ ConvertFn converter(TensorType type) {
         return &convert_q5_k;
     case TensorType::Q6_K:
         return &convert_q6_k;
+    case TensorType::Q8_0:
+        return &convert_q8_0;
     default:
         return nullptr;
     }
@@ -174,6 +188,10 @@ ConvertFn converter(TensorType type) {
 
 bool int8_gemm_supported(TensorType type) {
     return converter(type) != nullptr;
+}
+
+bool int8_gemm_full_bytes(TensorType type) {
+    return type == TensorType::Q8_0;
 }
 
 bool int8_gemm_half_scales(TensorType type) {

@@ -64,19 +64,23 @@ void quantize_token(const float* x, int64_t n_cols, int8_t* qs, float* d, float*
 std::vector<Int8Kernel> avx2_family() {
     std::vector<Int8Kernel> kernels;
     if (cpu_has_avx_vnni()) {
-        kernels.push_back({"avxvnni", &int8_gemm_avxvnni});
+        kernels.push_back({"avxvnni", &int8_gemm_avxvnni, true});
     }
     if (cpu_has_avx512_vnni()) {
-        kernels.push_back({"avx512vnni", &int8_gemm_avx512vnni});
+        kernels.push_back({"avx512vnni", &int8_gemm_avx512vnni, true});
     }
-    kernels.push_back({"avx2", &int8_gemm_avx2});
+    kernels.push_back({"avx2", &int8_gemm_avx2, false});
     return kernels;
 }
 
-Int8GemmFn best_kernel() {
+const Int8Kernel& best_avx2_kernel() {
     // Found once: matmul() asks for every prompt batch.
-    static const Int8GemmFn at_avx2 = avx2_family().front().fn;
-    return kernel_level() == KernelLevel::avx2 ? at_avx2 : &int8_gemm_portable;
+    static const Int8Kernel best = avx2_family().front();
+    return best;
+}
+
+Int8GemmFn best_kernel() {
+    return kernel_level() == KernelLevel::avx2 ? best_avx2_kernel().fn : &int8_gemm_portable;
 }
 
 } // namespace
@@ -86,7 +90,7 @@ std::vector<Int8Kernel> int8_gemm_kernels() {
     if (kernel_level() == KernelLevel::avx2) {
         kernels = avx2_family();
     }
-    kernels.push_back({"portable", &int8_gemm_portable});
+    kernels.push_back({"portable", &int8_gemm_portable, true});
     return kernels;
 }
 
@@ -121,7 +125,8 @@ void int8_gemm_portable(int64_t n_blocks, const BlockInt8x8* group, const Int8Ac
 bool use_int8_gemm(const WeightMatrix& w, int64_t n_tokens, MatmulOp op) {
     return op == MatmulOp::mul_mat && n_tokens >= kInt8MinTokens &&
            kernel_level() == KernelLevel::avx2 && prefill_numerics() == PrefillNumerics::fast &&
-           int8_gemm_supported(w.type) && w.n_cols % kInt8Block == 0;
+           int8_gemm_supported(w.type) && w.n_cols % kInt8Block == 0 &&
+           (!int8_gemm_full_bytes(w.type) || best_avx2_kernel().full_bytes);
 }
 
 void matmul_int8(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_stride,

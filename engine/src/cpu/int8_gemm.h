@@ -22,7 +22,8 @@ inline constexpr int64_t kInt8Rows = 8;
 inline constexpr int64_t kInt8MinTokens = 32;
 
 // 32 values of each of 8 rows: value k of row r stands for scale[h][r] * q - min[h][r] with
-// h = k / 16 and q the unsigned byte qs[32 * (k / 4) + 4 * r + k % 4] (at most 63, so two
+// h = k / 16 and q the unsigned byte qs[32 * (k / 4) + 4 * r + k % 4] (at most 63 — except for
+// the full-byte types below — so two
 // vpmaddubsw products sum without saturating). One 32-byte load of qs gives 4 values of every
 // row, a row per 32-bit lane.
 struct BlockInt8x8 {
@@ -32,8 +33,13 @@ struct BlockInt8x8 {
 };
 static_assert(sizeof(BlockInt8x8) == 384);
 
-// Whether `type` has a conversion to the layout (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K).
+// Whether `type` has a conversion to the layout (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q8_0).
 bool int8_gemm_supported(TensorType type);
+
+// Whether a type's q uses the full byte (Q8_0: q + 128, min 128 d). Two vpmaddubsw products of
+// such bytes can saturate 16 bits, so only kernels with `full_bytes` (VNNI's vpdpbusd, which
+// sums into 32 bits, and the portable one) take them.
+bool int8_gemm_full_bytes(TensorType type);
 
 // Whether a type needs a scale per 16 values (Q6_K) rather than per 32.
 bool int8_gemm_half_scales(TensorType type);
@@ -76,6 +82,7 @@ void int8_gemm_avx512vnni(int64_t n_blocks, const BlockInt8x8* group, const Int8
 struct Int8Kernel {
     const char* name;
     Int8GemmFn fn;
+    bool full_bytes; // takes int8_gemm_full_bytes types
 };
 std::vector<Int8Kernel> int8_gemm_kernels();
 
