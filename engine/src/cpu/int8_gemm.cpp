@@ -60,14 +60,16 @@ void quantize_token(const float* x, int64_t n_cols, int8_t* qs, float* d, float*
     }
 }
 
-// The avx2 level's kernels, fastest first: the VNNI ones where the CPU has them.
+// The avx2 level's kernels, fastest first: the VNNI ones where the CPU has them, AVX512-VNNI's
+// first (its EVEX encoding gives GCC 32 vector registers: Q6_K's two-scale tile then keeps
+// its accumulators out of memory, 10-13% faster on the Xeon; the others within 2-4%).
 std::vector<Int8Kernel> avx2_family() {
     std::vector<Int8Kernel> kernels;
-    if (cpu_has_avx_vnni()) {
-        kernels.push_back({"avxvnni", &int8_gemm_avxvnni, true});
-    }
     if (cpu_has_avx512_vnni()) {
         kernels.push_back({"avx512vnni", &int8_gemm_avx512vnni, true});
+    }
+    if (cpu_has_avx_vnni()) {
+        kernels.push_back({"avxvnni", &int8_gemm_avxvnni, true});
     }
     kernels.push_back({"avx2", &int8_gemm_avx2, false});
     return kernels;
