@@ -1,8 +1,8 @@
-// The fast prefill path: weights re-expressed, 8 rows at a time, as unsigned 6-bit-or-less
-// integers with a float scale and min per 16 or 32 values (ik_llama.cpp's row-interleaved int8
-// idea), multiplied by int8 activations in ONE hand-tiled kernel for every supported type, so
-// the per-type unpacking leaves the inner loop. Not bit-exact with ggml (see
-// docs/ARCHITECTURE.md, "Fast prefill numerics"); the exact kernels stay the default.
+// The fast prefill path: weights re-expressed, 8 rows at a time, as unsigned integers of at most
+// 6 bits (Q8_0: 8) with a float scale and min per 16 or 32 values (ik_llama.cpp's
+// row-interleaved int8 idea), multiplied by int8 activations in ONE hand-tiled kernel for every
+// supported type, so the per-type unpacking leaves the inner loop. Not bit-exact with ggml (see
+// docs/ARCHITECTURE.md, "Fast prefill numerics"); the exact kernels stay the library's default.
 #pragma once
 
 #include "cpu/matmul.h"
