@@ -2,6 +2,7 @@
 // already running (one window per user and profile), picks the Controls style and loads the
 // QML module's main window. Everything else lives in the Hearth QML module.
 #include "chat_controller.h"
+#include "hearth/prefill_numerics.h"
 #include "single_instance.h"
 
 #include <QCommandLineParser>
@@ -69,6 +70,8 @@ void answerLaunch(QQmlApplicationEngine& engine, const QStringList& arguments) {
 } // namespace
 
 int main(int argc, char* argv[]) {
+    // Prompts through the int8 kernels (docs/ARCHITECTURE.md, "Fast prefill numerics").
+    hearth::choose_program_prefill_numerics();
     std::unique_ptr<QCoreApplication> app = wantsInformationOnly(argc, argv)
                                                 ? std::make_unique<QCoreApplication>(argc, argv)
                                                 : std::make_unique<QGuiApplication>(argc, argv);

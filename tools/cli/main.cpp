@@ -1,6 +1,7 @@
 // hearth-cli: Hearth's engine from the terminal. Finds the command, parses its options
 // (command_specs.cpp), answers --help, and runs it behind the catch at the top (top_level.h).
 #include "commands.h"
+#include "hearth/prefill_numerics.h"
 #include "top_level.h"
 
 #include <cstdio>
@@ -114,6 +115,7 @@ int report_error(const char* message) {
 
 int main(int argc, char** argv) {
     hearth::cli::install_terminate_handler("hearth-cli");
+    hearth::choose_program_prefill_numerics();
     // Parsing and --help allocate too: they run behind the same catch as the commands.
     return hearth::cli::run_guarded("hearth-cli", [&] { return dispatch(argc, argv); });
 }

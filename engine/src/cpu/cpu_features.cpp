@@ -19,6 +19,7 @@ struct Features {
     bool avx512bw = false;
     bool avx512vl = false;
     bool avx512vnni = false;
+    bool avxvnni = false;
 };
 
 Features detect() {
@@ -32,6 +33,7 @@ Features detect() {
     f.avx512bw = __builtin_cpu_supports("avx512bw");
     f.avx512vl = __builtin_cpu_supports("avx512vl");
     f.avx512vnni = __builtin_cpu_supports("avx512vnni");
+    f.avxvnni = __builtin_cpu_supports("avxvnni");
 #endif
     return f;
 }
@@ -74,6 +76,28 @@ KernelLevel detected_kernel_level() {
 
 KernelLevel kernel_level() {
     return current_level().load(std::memory_order_relaxed);
+}
+
+namespace {
+
+// HEARTH_CPU_FEATURES=avx2 or portable rules out the VNNI kernels.
+bool vnni_allowed() {
+    static const bool allowed = [] {
+        const char* env = std::getenv("HEARTH_CPU_FEATURES");
+        const std::string_view wanted = env != nullptr ? env : "";
+        return wanted != "avx2" && wanted != "portable";
+    }();
+    return allowed;
+}
+
+} // namespace
+
+bool cpu_has_avx_vnni() {
+    return vnni_allowed() && features().avxvnni;
+}
+
+bool cpu_has_avx512_vnni() {
+    return vnni_allowed() && features().avx512vnni && features().avx512vl;
 }
 
 bool set_kernel_level(KernelLevel level) {

@@ -9,6 +9,7 @@
 
 #include "cpu/cpu_features.h"
 #include "cpu/gemm_q8_0.h"
+#include "cpu/int8_gemm.h"
 #include "cpu/kernels.h"
 #include "cpu/repack.h"
 #include "cpu/thread_pool.h"
@@ -186,6 +187,11 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
     // Programmer errors: the loader checks types and shapes before building a WeightMatrix.
     assert(matmul_supports(w.type));
     assert(w.n_cols % tensor_type_traits(w.type).block_size == 0);
+    // Prompt batches with fast prefill numerics: the int8 path (int8_gemm.h).
+    if (use_int8_gemm(w, n_tokens, op)) {
+        matmul_int8(w, x, n_tokens, x_stride, y, y_stride, pool);
+        return;
+    }
     if (w.packed && repack_supported(w.type)) {
         matmul_packed(w, x, n_tokens, x_stride, y, y_stride, scratch, pool);
         return;

@@ -1,0 +1,239 @@
+// Conversion of weight rows to the 8-row int8 layout of int8_gemm.h. Every supported type's
+// value is scale * q - min with an unsigned q of at most 6 bits (Q8_0: 8) and a scale and min
+// that are exact float products of the file's fields, so the conversion loses nothing.
+#include "cpu/int8_gemm.h"
+#include "hearth/quant.h"
+#include "quant/blocks.h"
+
+#include <cassert>
+#include <cstring>
+#include <vector>
+
+namespace hearth::cpu {
+namespace {
+
+using namespace quant;
+
+// One row as unsigned quants q[n_cols] with scale and min per 16 values (sc, mn: n_cols / 16).
+struct RowInts {
+    uint8_t* q;
+    float* sc;
+    float* mn;
+};
+
+void set_halves(const RowInts& out, int64_t block, float scale, float min) {
+    for (int h = 0; h < 2; ++h) {
+        out.sc[2 * block + h] = scale;
+        out.mn[2 * block + h] = min;
+    }
+}
+
+// Q4_0 / Q4_1 nibbles: value i of a block is the low nibble of qs[i], value i + 16 the high.
+void nibbles(const uint8_t* qs, uint8_t* q) {
+    for (int i = 0; i < 16; ++i) {
+        q[i] = qs[i] & 0x0f;
+        q[i + 16] = qs[i] >> 4;
+    }
+}
+
+// Q5_0 / Q5_1: as nibbles, plus bit i of the little-endian qh as bit 4 of value i.
+void nibbles_5(const uint8_t* qs, const uint8_t* qh, uint8_t* q) {
+    nibbles(qs, q);
+    for (int i = 0; i < 32; ++i) {
+        q[i] = static_cast<uint8_t>(q[i] | (((qh[i / 8] >> (i % 8)) & 1) << 4));
+    }
+}
+
+// Sub-block j's 6-bit scale and min from a Q4_K/Q5_K block's 12 packed bytes (get_scale_min_k4).
+void k4_scale_min(const uint8_t* s, int j, int& sc, int& mn) {
+    if (j < 4) {
+        sc = s[j] & 63;
+        mn = s[j + 4] & 63;
+    } else {
+        sc = (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
+        mn = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+}
+
+void convert_q4_k(const uint8_t* row, int64_t n_cols, const RowInts& out) {
+    const auto* blocks = reinterpret_cast<const BlockQ4_K*>(row);
+    for (int64_t b = 0; b < n_cols / QK_K; ++b) {
+        const BlockQ4_K& blk = blocks[b];
+        const float d = fp16_to_fp32(blk.d);
+        const float dmin = fp16_to_fp32(blk.dmin);
+        uint8_t* q = out.q + b * QK_K;
+        for (int c = 0; c < 4; ++c) {
+            for (int l = 0; l < 32; ++l) {
+                q[64 * c + l] = blk.qs[32 * c + l] & 0x0f;
+                q[64 * c + 32 + l] = blk.qs[32 * c + l] >> 4;
+            }
+        }
+        for (int j = 0; j < 8; ++j) {
+            int sc = 0;
+            int mn = 0;
+            k4_scale_min(blk.scales, j, sc, mn);
+            set_halves(out, b * 8 + j, d * static_cast<float>(sc), dmin * static_cast<float>(mn));
+        }
+    }
+}
+
+void convert_q5_k(const uint8_t* row, int64_t n_cols, const RowInts& out) {
+    const auto* blocks = reinterpret_cast<const BlockQ5_K*>(row);
+    for (int64_t b = 0; b < n_cols / QK_K; ++b) {
+        const BlockQ5_K& blk = blocks[b];
+        const float d = fp16_to_fp32(blk.d);
+        const float dmin = fp16_to_fp32(blk.dmin);
+        uint8_t* q = out.q + b * QK_K;
+        for (int c = 0; c < 4; ++c) {
+            for (int l = 0; l < 32; ++l) {
+                const int lo = blk.qs[32 * c + l] & 0x0f;
+                const int hi = blk.qs[32 * c + l] >> 4;
+                q[64 * c + l] = static_cast<uint8_t>(lo | (((blk.qh[l] >> (2 * c)) & 1) << 4));
+                q[64 * c + 32 + l] =
+                    static_cast<uint8_t>(hi | (((blk.qh[l] >> (2 * c + 1)) & 1) << 4));
+            }
+        }
+        for (int j = 0; j < 8; ++j) {
+            int sc = 0;
+            int mn = 0;
+            k4_scale_min(blk.scales, j, sc, mn);
+            set_halves(out, b * 8 + j, d * static_cast<float>(sc), dmin * static_cast<float>(mn));
+        }
+    }
+}
+
+// Q6_K: q - 32 with q 6-bit, a signed 8-bit scale per 16 values; the -32 becomes the min.
+void convert_q6_k(const uint8_t* row, int64_t n_cols, const RowInts& out) {
+    const auto* blocks = reinterpret_cast<const BlockQ6_K*>(row);
+    for (int64_t b = 0; b < n_cols / QK_K; ++b) {
+        const BlockQ6_K& blk = blocks[b];
+        const float d = fp16_to_fp32(blk.d);
+        uint8_t* q = out.q + b * QK_K;
+        for (int n = 0; n < 2; ++n) {
+            const uint8_t* ql = blk.ql + 64 * n;
+            const uint8_t* qh = blk.qh + 32 * n;
+            uint8_t* y = q + 128 * n;
+            for (int l = 0; l < 32; ++l) {
+                y[l] = static_cast<uint8_t>((ql[l] & 0x0f) | ((qh[l] & 3) << 4));
+                y[l + 32] = static_cast<uint8_t>((ql[l + 32] & 0x0f) | (((qh[l] >> 2) & 3) << 4));
+                y[l + 64] = static_cast<uint8_t>((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4));
+                y[l + 96] = static_cast<uint8_t>((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4));
+            }
+        }
+        for (int s = 0; s < 16; ++s) {
+            const float scale = d * static_cast<float>(blk.scales[s]);
+            out.sc[b * 16 + s] = scale;
+            out.mn[b * 16 + s] = 32.0f * scale;
+        }
+    }
+}
+
+template <typename Block, bool kFiveBit, bool kHasMin>
+void convert_32(const uint8_t* row, int64_t n_cols, const RowInts& out) {
+    const auto* blocks = reinterpret_cast<const Block*>(row);
+    for (int64_t b = 0; b < n_cols / 32; ++b) {
+        const Block& blk = blocks[b];
+        const float d = fp16_to_fp32(blk.d);
+        if constexpr (kFiveBit) {
+            nibbles_5(blk.qs, blk.qh, out.q + b * 32);
+        } else {
+            nibbles(blk.qs, out.q + b * 32);
+        }
+        if constexpr (kHasMin) {
+            set_halves(out, b, d, -fp16_to_fp32(blk.m));
+        } else {
+            set_halves(out, b, d, (kFiveBit ? 16.0f : 8.0f) * d);
+        }
+    }
+}
+
+// Q8_0: q + 128 (1..255 for ggml's -127..127, 0 for a file's -128), min 128 d.
+void convert_q8_0(const uint8_t* row, int64_t n_cols, const RowInts& out) {
+    const auto* blocks = reinterpret_cast<const BlockQ8_0*>(row);
+    for (int64_t b = 0; b < n_cols / 32; ++b) {
+        const float d = fp16_to_fp32(blocks[b].d);
+        for (int i = 0; i < 32; ++i) {
+            out.q[32 * b + i] = static_cast<uint8_t>(blocks[b].qs[i] + 128);
+        }
+        set_halves(out, b, d, 128.0f * d);
+    }
+}
+
+using ConvertFn = void (*)(const uint8_t*, int64_t, const RowInts&);
+
+ConvertFn converter(TensorType type) {
+    switch (type) {
+    case TensorType::Q4_0:
+        return &convert_32<BlockQ4_0, false, false>;
+    case TensorType::Q4_1:
+        return &convert_32<BlockQ4_1, false, true>;
+    case TensorType::Q5_0:
+        return &convert_32<BlockQ5_0, true, false>;
+    case TensorType::Q5_1:
+        return &convert_32<BlockQ5_1, true, true>;
+    case TensorType::Q4_K:
+        return &convert_q4_k;
+    case TensorType::Q5_K:
+        return &convert_q5_k;
+    case TensorType::Q6_K:
+        return &convert_q6_k;
+    case TensorType::Q8_0:
+        return &convert_q8_0;
+    default:
+        return nullptr;
+    }
+}
+
+} // namespace
+
+bool int8_gemm_supported(TensorType type) {
+    return converter(type) != nullptr;
+}
+
+bool int8_gemm_full_bytes(TensorType type) {
+    return type == TensorType::Q8_0;
+}
+
+bool int8_gemm_half_scales(TensorType type) {
+    return type == TensorType::Q6_K;
+}
+
+void int8_convert_group(const WeightMatrix& w, int64_t row0, BlockInt8x8* out) {
+    const ConvertFn convert = converter(w.type);
+    assert(convert != nullptr);
+    const int64_t n_blocks = w.n_cols / kInt8Block;
+    // One row's integers at a time; per calling thread so steady-state calls do not allocate.
+    thread_local std::vector<uint8_t> q;
+    thread_local std::vector<float> scales;
+    q.resize(static_cast<size_t>(w.n_cols));
+    scales.resize(static_cast<size_t>(w.n_cols / 8));
+    const RowInts ints{q.data(), scales.data(), scales.data() + w.n_cols / 16};
+    const auto* rows = static_cast<const uint8_t*>(w.data);
+    for (int r = 0; r < kInt8Rows; ++r) {
+        if (row0 + r >= w.n_rows) {
+            // Padding rows: zero quants, scales and mins, so they add nothing.
+            for (int64_t b = 0; b < n_blocks; ++b) {
+                for (int h = 0; h < 2; ++h) {
+                    out[b].scale[h][r] = 0.0f;
+                    out[b].min[h][r] = 0.0f;
+                }
+                for (int j = 0; j < 8; ++j) {
+                    std::memset(out[b].qs + 32 * j + 4 * r, 0, 4);
+                }
+            }
+            continue;
+        }
+        convert(rows + static_cast<size_t>(row0 + r) * w.row_bytes, w.n_cols, ints);
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            for (int h = 0; h < 2; ++h) {
+                out[b].scale[h][r] = ints.sc[2 * b + h];
+                out[b].min[h][r] = ints.mn[2 * b + h];
+            }
+            for (int j = 0; j < 8; ++j) {
+                std::memcpy(out[b].qs + 32 * j + 4 * r, ints.q + 32 * b + 4 * j, 4);
+            }
+        }
+    }
+}
+
+} // namespace hearth::cpu

@@ -1,0 +1,184 @@
+// The int8 prefill path's driver (activation quantization, per-group conversion, threading)
+// and its portable kernel, which is also the scalar reference the AVX2 kernel must match bit
+// for bit.
+//
+// Memory: the weights are converted 8 rows at a time into a per-thread buffer just before the
+// kernel reads them (n_cols / 32 * 384 bytes per group: 66 KiB for a 5632-wide row, 4 groups
+// kept at a time), so no int8 copy of the model is kept; each weight is converted once per
+// matmul and used by every token of it.
+//
+// Only the avx2 level takes this path: the portable kernel is the tests' scalar reference (one
+// std::fma per term, bit for bit the vector kernels) and slower than the portable exact ones.
+#include "cpu/int8_gemm.h"
+
+#include "cpu/cpu_features.h"
+#include "cpu/kernels.h"
+#include "cpu/thread_pool.h"
+#include "hearth/prefill_numerics.h"
+#include "hearth/quant.h"
+#include "quant/blocks.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace hearth::cpu {
+namespace {
+
+// Cache blocking: kPanelGroups groups are converted together (4 × 66 KiB at the widest
+// TinyLlama row) and run against kTokenChunk tokens at a time (64 × 5632 bytes), so both stay
+// in L2 while each converted weight is still used by every token.
+constexpr int64_t kPanelGroups = 4;
+constexpr int64_t kTokenChunk = 64;
+
+// The activation arrays of one matmul, per calling thread so prompt batches do not allocate.
+struct ActivationBuffers {
+    std::vector<int8_t> qs;
+    std::vector<float> d;
+    std::vector<float> dsum32;
+    std::vector<float> dsum16;
+};
+
+void quantize_token(const float* x, int64_t n_cols, int8_t* qs, float* d, float* dsum32,
+                    float* dsum16) {
+    thread_local std::vector<quant::BlockQ8_0> blocks;
+    const int64_t n_blocks = n_cols / kInt8Block;
+    blocks.resize(static_cast<size_t>(n_blocks));
+    quantize_row_q8_0(x, blocks.data(), n_cols);
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        const quant::BlockQ8_0& blk = blocks[static_cast<size_t>(b)];
+        const float scale = fp16_to_fp32(blk.d);
+        int sums[2] = {0, 0};
+        for (int i = 0; i < 32; ++i) {
+            qs[32 * b + i] = blk.qs[i];
+            sums[i / 16] += blk.qs[i];
+        }
+        d[b] = scale;
+        dsum32[b] = scale * static_cast<float>(sums[0] + sums[1]);
+        dsum16[2 * b] = scale * static_cast<float>(sums[0]);
+        dsum16[2 * b + 1] = scale * static_cast<float>(sums[1]);
+    }
+}
+
+// The avx2 level's kernels, fastest first: the VNNI ones where the CPU has them, AVX512-VNNI's
+// first (its EVEX encoding gives GCC 32 vector registers: Q6_K's two-scale tile then keeps
+// its accumulators out of memory, 10-13% faster on the Xeon; the others within 2-4%).
+std::vector<Int8Kernel> avx2_family() {
+    std::vector<Int8Kernel> kernels;
+    if (cpu_has_avx512_vnni()) {
+        kernels.push_back({"avx512vnni", &int8_gemm_avx512vnni, true});
+    }
+    if (cpu_has_avx_vnni()) {
+        kernels.push_back({"avxvnni", &int8_gemm_avxvnni, true});
+    }
+    kernels.push_back({"avx2", &int8_gemm_avx2, false});
+    return kernels;
+}
+
+const Int8Kernel& best_avx2_kernel() {
+    // Found once: matmul() asks for every prompt batch.
+    static const Int8Kernel best = avx2_family().front();
+    return best;
+}
+
+Int8GemmFn best_kernel() {
+    return kernel_level() == KernelLevel::avx2 ? best_avx2_kernel().fn : &int8_gemm_portable;
+}
+
+} // namespace
+
+std::vector<Int8Kernel> int8_gemm_kernels() {
+    std::vector<Int8Kernel> kernels;
+    if (kernel_level() == KernelLevel::avx2) {
+        kernels = avx2_family();
+    }
+    kernels.push_back({"portable", &int8_gemm_portable, true});
+    return kernels;
+}
+
+void int8_gemm_portable(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x,
+                        int64_t n_tok, bool half_scales, float* y, int64_t y_stride, int n_rows) {
+    const int n_segments = half_scales ? 2 : 1;
+    const int seg_values = kInt8Block / n_segments;
+    for (int64_t t = 0; t < n_tok; ++t) {
+        const int8_t* xq = x.qs + t * x.qs_stride;
+        const float* xd = x.d + t * x.d_stride;
+        for (int r = 0; r < n_rows; ++r) {
+            float acc = 0.0f;
+            for (int64_t b = 0; b < n_blocks; ++b) {
+                const BlockInt8x8& blk = group[b];
+                for (int h = 0; h < n_segments; ++h) {
+                    int32_t isum = 0;
+                    for (int k = h * seg_values; k < (h + 1) * seg_values; ++k) {
+                        isum += static_cast<int32_t>(blk.qs[32 * (k / 4) + 4 * r + k % 4]) *
+                                xq[32 * b + k];
+                    }
+                    const float dsum = half_scales ? x.dsum16[t * 2 * x.d_stride + 2 * b + h]
+                                                   : x.dsum32[t * x.d_stride + b];
+                    acc = std::fma(blk.scale[h][r] * xd[b], static_cast<float>(isum), acc);
+                    acc = std::fma(blk.min[h][r], -dsum, acc);
+                }
+            }
+            y[t * y_stride + r] = acc;
+        }
+    }
+}
+
+bool use_int8_gemm(const WeightMatrix& w, int64_t n_tokens, MatmulOp op) {
+    return op == MatmulOp::mul_mat && n_tokens >= kInt8MinTokens &&
+           kernel_level() == KernelLevel::avx2 && prefill_numerics() == PrefillNumerics::fast &&
+           int8_gemm_supported(w.type) && w.n_cols % kInt8Block == 0 &&
+           (!int8_gemm_full_bytes(w.type) || best_avx2_kernel().full_bytes);
+}
+
+void matmul_int8(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_stride,
+                 float* y, int64_t y_stride, ThreadPool& pool, Int8GemmFn kernel) {
+    const int64_t n_cols = w.n_cols;
+    const int64_t n_blocks = n_cols / kInt8Block;
+    // Pool threads must see this thread's buffers: use them through a plain reference.
+    thread_local ActivationBuffers buffers;
+    ActivationBuffers& act = buffers;
+    act.qs.resize(static_cast<size_t>(n_tokens * n_cols));
+    act.d.resize(static_cast<size_t>(n_tokens * n_blocks));
+    act.dsum32.resize(static_cast<size_t>(n_tokens * n_blocks));
+    act.dsum16.resize(static_cast<size_t>(n_tokens * 2 * n_blocks));
+    pool.parallel_for(n_tokens, 1, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) {
+            quantize_token(x + t * x_stride, n_cols, act.qs.data() + t * n_cols,
+                           act.d.data() + t * n_blocks, act.dsum32.data() + t * n_blocks,
+                           act.dsum16.data() + t * 2 * n_blocks);
+        }
+    });
+    const Int8Activations acts{act.qs.data(),     static_cast<size_t>(n_cols), act.d.data(),
+                               act.dsum32.data(), act.dsum16.data(),           n_blocks};
+    if (kernel == nullptr) {
+        kernel = best_kernel();
+    }
+    const bool half_scales = int8_gemm_half_scales(w.type);
+    const int64_t n_groups = (w.n_rows + kInt8Rows - 1) / kInt8Rows;
+    pool.parallel_for(n_groups, 1, [&](int64_t g0, int64_t g1) {
+        thread_local std::vector<BlockInt8x8> panel;
+        panel.resize(static_cast<size_t>(kPanelGroups * n_blocks));
+        for (int64_t p0 = g0; p0 < g1; p0 += kPanelGroups) {
+            const int64_t p1 = std::min(g1, p0 + kPanelGroups);
+            for (int64_t g = p0; g < p1; ++g) {
+                int8_convert_group(w, g * kInt8Rows, panel.data() + (g - p0) * n_blocks);
+            }
+            for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenChunk) {
+                const int64_t n_tok = std::min(kTokenChunk, n_tokens - t0);
+                const Int8Activations chunk{
+                    acts.qs + t0 * acts.qs_stride,   acts.qs_stride,
+                    acts.d + t0 * n_blocks,          acts.dsum32 + t0 * n_blocks,
+                    acts.dsum16 + t0 * 2 * n_blocks, n_blocks};
+                for (int64_t g = p0; g < p1; ++g) {
+                    const int64_t row0 = g * kInt8Rows;
+                    const auto n_rows = static_cast<int>(std::min(kInt8Rows, w.n_rows - row0));
+                    kernel(n_blocks, panel.data() + (g - p0) * n_blocks, chunk, n_tok, half_scales,
+                           y + t0 * y_stride + row0, y_stride, n_rows);
+                }
+            }
+        }
+    });
+}
+
+} // namespace hearth::cpu

@@ -1,0 +1,97 @@
+// The fast prefill path: weights re-expressed, 8 rows at a time, as unsigned integers of at most
+// 6 bits (Q8_0: 8) with a float scale and min per 16 or 32 values (ik_llama.cpp's
+// row-interleaved int8 idea), multiplied by int8 activations in ONE hand-tiled kernel for every
+// supported type, so the per-type unpacking leaves the inner loop. Not bit-exact with ggml (see
+// docs/ARCHITECTURE.md, "Fast prefill numerics"); the exact kernels stay the library's default.
+#pragma once
+
+#include "cpu/matmul.h"
+#include "hearth/tensor_type.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace hearth::cpu {
+
+// Values per block of the layout; each block holds two halves of 16 values.
+inline constexpr int64_t kInt8Block = 32;
+inline constexpr int64_t kInt8Rows = 8;
+// Fewest tokens in a matmul for the int8 path: below this, converting the weights costs more
+// than the kernel saves (measured: docs/PERFORMANCE.md, "Int8 prefill").
+inline constexpr int64_t kInt8MinTokens = 32;
+
+// 32 values of each of 8 rows: value k of row r stands for scale[h][r] * q - min[h][r] with
+// h = k / 16 and q the unsigned byte qs[32 * (k / 4) + 4 * r + k % 4] (at most 63 — except for
+// the full-byte types below — so two
+// vpmaddubsw products sum without saturating). One 32-byte load of qs gives 4 values of every
+// row, a row per 32-bit lane.
+struct BlockInt8x8 {
+    float scale[2][kInt8Rows];
+    float min[2][kInt8Rows];
+    uint8_t qs[kInt8Block * kInt8Rows];
+};
+static_assert(sizeof(BlockInt8x8) == 384);
+
+// Whether `type` has a conversion to the layout (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q8_0).
+bool int8_gemm_supported(TensorType type);
+
+// Whether a type's q uses the full byte (Q8_0: q + 128, min 128 d). Two vpmaddubsw products of
+// such bytes can saturate 16 bits, so only kernels with `full_bytes` (VNNI's vpdpbusd, which
+// sums into 32 bits, and the portable one) take them.
+bool int8_gemm_full_bytes(TensorType type);
+
+// Whether a type needs a scale per 16 values (Q6_K) rather than per 32.
+bool int8_gemm_half_scales(TensorType type);
+
+// Converts rows [row0, row0 + 8) of w (rows past w.n_rows become zeros) to w.n_cols / 32
+// blocks. w.type must be int8_gemm_supported.
+void int8_convert_group(const WeightMatrix& w, int64_t row0, BlockInt8x8* out);
+
+// Activations of one matmul (ggml's Q8_0 quantization, d as the f16 it rounds to): token t's
+// int8 values at qs + t * qs_stride; for its block b, the scale at d[t * d_stride + b], d times
+// the block's sum at dsum32[t * d_stride + b], and d times the sum of half h at
+// dsum16[t * 2 * d_stride + 2 * b + h].
+struct Int8Activations {
+    const int8_t* qs = nullptr;
+    size_t qs_stride = 0;
+    const float* d = nullptr;
+    const float* dsum32 = nullptr;
+    const float* dsum16 = nullptr;
+    int64_t d_stride = 0;
+};
+
+// y[t * y_stride + r] = row r of the group · token t, for r < n_rows (≤ 8), t < n_tok, over
+// n_blocks blocks. Per token and row: acc = fma(scale * d, float(integer dot of the block or
+// half), acc), then acc = fma(min, -dsum, acc), blocks (halves) in order, so every kernel gives
+// the same bits. `half_scales`: Q6_K's scale per 16 values.
+using Int8GemmFn = void (*)(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x,
+                            int64_t n_tok, bool half_scales, float* y, int64_t y_stride,
+                            int n_rows);
+void int8_gemm_portable(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x,
+                        int64_t n_tok, bool half_scales, float* y, int64_t y_stride, int n_rows);
+void int8_gemm_avx2(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x,
+                    int64_t n_tok, bool half_scales, float* y, int64_t y_stride, int n_rows);
+void int8_gemm_avxvnni(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x,
+                       int64_t n_tok, bool half_scales, float* y, int64_t y_stride, int n_rows);
+void int8_gemm_avx512vnni(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x,
+                          int64_t n_tok, bool half_scales, float* y, int64_t y_stride, int n_rows);
+
+// The kernels this CPU runs at the current kernel level, fastest first (the portable one last),
+// and their names for tests and logs. VNNI needs HEARTH_CPU_FEATURES unset or "avx512".
+struct Int8Kernel {
+    const char* name;
+    Int8GemmFn fn;
+    bool full_bytes; // takes int8_gemm_full_bytes types
+};
+std::vector<Int8Kernel> int8_gemm_kernels();
+
+// The whole product through the int8 path (what matmul() calls when the fast path is on), with
+// `kernel` (nullptr: the first of int8_gemm_kernels()).
+void matmul_int8(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_stride,
+                 float* y, int64_t y_stride, ThreadPool& pool, Int8GemmFn kernel = nullptr);
+
+// Whether matmul() takes the int8 path for this matrix and batch.
+bool use_int8_gemm(const WeightMatrix& w, int64_t n_tokens, MatmulOp op);
+
+} // namespace hearth::cpu

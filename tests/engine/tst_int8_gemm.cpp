@@ -1,0 +1,266 @@
+// The int8 prefill path (cpu/int8_gemm.h): the conversion of every supported type against
+// hearth::dequantize (exactly: the layout's scale * q - min is the same real number), the AVX2
+// kernel against the portable one bit for bit, the whole product against a double-precision
+// reference within the bound derived from the activations' int8 rounding, and matmul()'s
+// dispatch (fast numerics, ≥ kInt8MinTokens tokens, the avx2 level). Ragged shapes: 37 rows (a
+// partial group of 8), 37 tokens (a partial tile of 4), widths that are not multiples of 256 where
+// the type allows.
+#include "cpu/cpu_features.h"
+#include "cpu/int8_gemm.h"
+#include "cpu/matmul.h"
+#include "cpu/thread_pool.h"
+#include "hearth/prefill_numerics.h"
+#include "hearth/quant.h"
+#include "hearth/tensor_type.h"
+#include "quant/blocks.h"
+
+#include <QObject>
+#include <QSet>
+#include <QStringList>
+#include <QtTest>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <vector>
+
+using hearth::TensorType;
+using namespace hearth::cpu;
+namespace quant = hearth::quant;
+
+namespace {
+
+struct TypeCase {
+    TensorType type;
+    // Byte offsets of the block's f16 scale fields (-1: none), set to modest finite values.
+    int d_offset, m_offset;
+    int64_t n_cols;
+};
+
+const TypeCase kCases[] = {
+    {TensorType::Q4_0, offsetof(quant::BlockQ4_0, d), -1, 1056},
+    {TensorType::Q4_1, offsetof(quant::BlockQ4_1, d), offsetof(quant::BlockQ4_1, m), 800},
+    {TensorType::Q5_0, offsetof(quant::BlockQ5_0, d), -1, 1056},
+    {TensorType::Q5_1, offsetof(quant::BlockQ5_1, d), offsetof(quant::BlockQ5_1, m), 800},
+    {TensorType::Q4_K, offsetof(quant::BlockQ4_K, d), offsetof(quant::BlockQ4_K, dmin), 768},
+    {TensorType::Q5_K, offsetof(quant::BlockQ5_K, d), offsetof(quant::BlockQ5_K, dmin), 512},
+    {TensorType::Q6_K, offsetof(quant::BlockQ6_K, d), -1, 768},
+    {TensorType::Q8_0, offsetof(quant::BlockQ8_0, d), -1, 1056},
+};
+
+constexpr int64_t kRows = 37;
+constexpr int64_t kTokens = 37;
+
+QString type_name(TensorType type) {
+    const std::string_view name = hearth::tensor_type_name(type);
+    return QString::fromLatin1(name.data(), static_cast<qsizetype>(name.size()));
+}
+
+std::vector<uint8_t> random_rows(const TypeCase& c, std::mt19937& rng) {
+    const auto traits = hearth::tensor_type_traits(c.type);
+    const size_t n_blocks = static_cast<size_t>(kRows * c.n_cols / traits.block_size);
+    std::vector<uint8_t> bytes(n_blocks * traits.type_size);
+    std::uniform_int_distribution<int> byte(0, 255);
+    std::uniform_real_distribution<float> scale(0.002f, 0.02f);
+    for (uint8_t& v : bytes) {
+        v = static_cast<uint8_t>(byte(rng));
+    }
+    const auto put = [&](size_t at, float value) {
+        const uint16_t h = hearth::fp32_to_fp16(value);
+        std::memcpy(bytes.data() + at, &h, sizeof(h));
+    };
+    for (size_t b = 0; b < n_blocks; ++b) {
+        const size_t at = b * traits.type_size;
+        put(at + static_cast<size_t>(c.d_offset), (byte(rng) & 1 ? -1.0f : 1.0f) * scale(rng));
+        if (c.m_offset >= 0) {
+            put(at + static_cast<size_t>(c.m_offset), scale(rng));
+        }
+    }
+    return bytes;
+}
+
+std::vector<float> random_activations(int64_t n, std::mt19937& rng) {
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> x(static_cast<size_t>(n));
+    for (size_t i = 0; i < x.size(); ++i) {
+        // Every 100th value an outlier, as real activations have: it sets its block's scale.
+        x[i] = i % 100 == 3 ? 40.0f : normal(rng);
+    }
+    return x;
+}
+
+WeightMatrix matrix(const TypeCase& c, const std::vector<uint8_t>& bytes) {
+    const auto traits = hearth::tensor_type_traits(c.type);
+    return WeightMatrix{c.type, bytes.data(), c.n_cols, kRows,
+                        static_cast<size_t>(c.n_cols / traits.block_size) * traits.type_size};
+}
+
+} // namespace
+
+class TestInt8Gemm : public QObject {
+    Q_OBJECT
+
+private slots:
+    void cleanup() { hearth::set_prefill_numerics(hearth::PrefillNumerics::exact); }
+
+    // Every converted value equals the dequantized one exactly; padding rows are zero.
+    void conversionIsExact() {
+        for (const TypeCase& c : kCases) {
+            std::mt19937 rng(11 + static_cast<unsigned>(c.type));
+            const auto bytes = random_rows(c, rng);
+            const WeightMatrix w = matrix(c, bytes);
+            std::vector<float> ref(static_cast<size_t>(c.n_cols));
+            std::vector<BlockInt8x8> group(static_cast<size_t>(c.n_cols / kInt8Block));
+            for (int64_t row0 = 0; row0 < kRows; row0 += kInt8Rows) {
+                int8_convert_group(w, row0, group.data());
+                for (int r = 0; r < kInt8Rows; ++r) {
+                    const bool real = row0 + r < kRows;
+                    if (real) {
+                        QVERIFY(hearth::dequantize(c.type, bytes.data() + (row0 + r) * w.row_bytes,
+                                                   ref.data(), c.n_cols));
+                    }
+                    for (int64_t k = 0; k < c.n_cols; ++k) {
+                        const BlockInt8x8& blk = group[static_cast<size_t>(k / 32)];
+                        const int i = static_cast<int>(k % 32);
+                        const uint8_t q = blk.qs[32 * (i / 4) + 4 * r + i % 4];
+                        QVERIFY2(q <= 63 || int8_gemm_full_bytes(c.type),
+                                 qPrintable(type_name(c.type)));
+                        const float v =
+                            blk.scale[i / 16][r] * static_cast<float>(q) - blk.min[i / 16][r];
+                        const float want = real ? ref[static_cast<size_t>(k)] : 0.0f;
+                        QVERIFY2(v == want, qPrintable(QStringLiteral("%1 row %2 col %3: %4 vs %5")
+                                                           .arg(type_name(c.type))
+                                                           .arg(row0 + r)
+                                                           .arg(k)
+                                                           .arg(v)
+                                                           .arg(want)));
+                    }
+                }
+            }
+        }
+    }
+
+    // The AVX2 kernel gives the portable kernel's bits; the product is within the bound of the
+    // activations' rounding of the exact one.
+    void kernelsAgreeAndStayWithinBound() {
+        ThreadPool one(1), two(2);
+        const KernelLevel saved = kernel_level();
+        QSet<QString> tested;
+        for (const TypeCase& c : kCases) {
+            std::mt19937 rng(29 + static_cast<unsigned>(c.type));
+            const auto bytes = random_rows(c, rng);
+            const WeightMatrix w = matrix(c, bytes);
+            const auto x = random_activations(kTokens * c.n_cols, rng);
+            std::vector<float> portable(static_cast<size_t>(kTokens * kRows));
+            QVERIFY(set_kernel_level(KernelLevel::portable));
+            matmul_int8(w, x.data(), kTokens, c.n_cols, portable.data(), kRows, one);
+            if (set_kernel_level(KernelLevel::avx2)) {
+                for (const Int8Kernel& kernel : int8_gemm_kernels()) {
+                    if (int8_gemm_full_bytes(c.type) && !kernel.full_bytes) {
+                        continue;
+                    }
+                    std::vector<float> y(portable.size());
+                    matmul_int8(w, x.data(), kTokens, c.n_cols, y.data(), kRows, two, kernel.fn);
+                    QVERIFY2(std::memcmp(y.data(), portable.data(), y.size() * 4) == 0,
+                             qPrintable(type_name(c.type) + QLatin1Char(' ') +
+                                        QLatin1String(kernel.name)));
+                    tested.insert(QLatin1String(kernel.name));
+                }
+            }
+            check_bound(c, bytes, w, x, portable);
+        }
+        set_kernel_level(saved);
+        // Which builds ran: the VNNI ones only where this CPU has them.
+        qInfo("kernels compared with the portable one: %s",
+              qPrintable(QStringList(tested.values()).join(QLatin1Char(' '))));
+        if (!cpu_has_avx_vnni() && !cpu_has_avx512_vnni()) {
+            qInfo("no VNNI on this CPU (or HEARTH_CPU_FEATURES=avx2): VNNI kernels not run");
+        }
+    }
+
+    // matmul() takes the int8 path only with fast numerics, at least kInt8MinTokens tokens and the
+    // avx2 level.
+    void dispatch() {
+        if (kernel_level() != KernelLevel::avx2) {
+            QSKIP("the int8 path runs at the avx2 level only");
+        }
+        ThreadPool pool(2);
+        const TypeCase& c = kCases[4]; // Q4_K
+        std::mt19937 rng(5);
+        const auto bytes = random_rows(c, rng);
+        const WeightMatrix w = matrix(c, bytes);
+        const auto x = random_activations(kTokens * c.n_cols, rng);
+        std::vector<uint8_t> scratch(static_cast<size_t>(kTokens) *
+                                     activation_row_bytes(c.type, c.n_cols));
+        const auto run = [&](int64_t n_tok, bool through_int8) {
+            std::vector<float> y(static_cast<size_t>(n_tok * kRows));
+            if (through_int8) {
+                matmul_int8(w, x.data(), n_tok, c.n_cols, y.data(), kRows, pool);
+            } else {
+                matmul(w, x.data(), n_tok, c.n_cols, y.data(), kRows, scratch.data(), pool);
+            }
+            return y;
+        };
+        const auto exact = run(kTokens, false);
+        const auto int8 = run(kTokens, true);
+        QVERIFY(exact != int8); // else the checks below could not tell the paths apart
+        QCOMPARE(run(kTokens, false), exact);
+        hearth::set_prefill_numerics(hearth::PrefillNumerics::fast);
+        QCOMPARE(run(kTokens, false), int8);
+        const auto short_exact = [&] {
+            hearth::set_prefill_numerics(hearth::PrefillNumerics::exact);
+            auto y = run(kInt8MinTokens - 1, false);
+            hearth::set_prefill_numerics(hearth::PrefillNumerics::fast);
+            return y;
+        }();
+        QCOMPARE(run(kInt8MinTokens - 1, false), short_exact);
+        QVERIFY(!use_int8_gemm(w, kTokens, MatmulOp::mul_mat_id));
+    }
+
+private:
+    // |y - exact| ≤ sum_k |w_k| * 0.6 * d_b(k) + 1e-5 * sum_k |w_k x_k|: ggml's Q8_0 rounding
+    // moves x_k by at most d/2 (d = amax / 127) plus the f16 rounding of d times |q| ≤ 127
+    // (≤ 127 * d * 2^-11 < 0.07 d); the float accumulation adds a relative 1e-5 at most for
+    // these lengths (a few hundred FMAs of float32).
+    void check_bound(const TypeCase& c, const std::vector<uint8_t>& bytes, const WeightMatrix& w,
+                     const std::vector<float>& x, const std::vector<float>& y) {
+        std::vector<float> row(static_cast<size_t>(c.n_cols));
+        double worst_ratio = 0.0;
+        for (int64_t r = 0; r < kRows; ++r) {
+            QVERIFY(
+                hearth::dequantize(c.type, bytes.data() + r * w.row_bytes, row.data(), c.n_cols));
+            for (int64_t t = 0; t < kTokens; ++t) {
+                const float* xt = x.data() + t * c.n_cols;
+                double exact = 0.0;
+                double bound = 0.0;
+                double magnitude = 0.0;
+                for (int64_t b = 0; b < c.n_cols / 32; ++b) {
+                    double amax = 0.0;
+                    for (int i = 0; i < 32; ++i) {
+                        amax = std::max(amax, std::fabs(static_cast<double>(xt[32 * b + i])));
+                    }
+                    for (int i = 0; i < 32; ++i) {
+                        const double wk = row[static_cast<size_t>(32 * b + i)];
+                        exact += wk * xt[32 * b + i];
+                        bound += std::fabs(wk) * 0.6 * amax / 127.0;
+                        magnitude += std::fabs(wk * xt[32 * b + i]);
+                    }
+                }
+                bound += 1e-5 * magnitude;
+                const double err = std::fabs(y[static_cast<size_t>(t * kRows + r)] - exact);
+                QVERIFY2(err <= bound, qPrintable(QStringLiteral("%1 row %2 token %3: %4 > %5")
+                                                      .arg(type_name(c.type))
+                                                      .arg(r)
+                                                      .arg(t)
+                                                      .arg(err)
+                                                      .arg(bound)));
+                worst_ratio = std::max(worst_ratio, err / bound);
+            }
+        }
+        qInfo("%s: worst error / bound %.3f", qPrintable(type_name(c.type)), worst_ratio);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestInt8Gemm)
+#include "tst_int8_gemm.moc"

@@ -1,0 +1,153 @@
+// hearth-kernel-bench: the CPU matrix kernels alone, old and new in the same process, so a
+// loaded machine's drift hits both alike. For each weight type and TinyLlama-1.1B matrix shape
+// (2048 -> 5632 and 5632 -> 2048), the exact prefill path (matmul() with exact numerics, the
+// packed copy where the type has one) and each int8 kernel (matmul_int8) run on random weights
+// and a batch of prompt tokens; it prints GOP/s (2 × rows × cols × tokens per CPU second of the
+// calling thread, 1 thread) and the int8 / exact ratio.
+//
+// usage: hearth-kernel-bench [TOKENS (default 128)] [REPETITIONS (default 3)]
+#include "cpu/cpu_features.h"
+#include "cpu/int8_gemm.h"
+#include "cpu/matmul.h"
+#include "cpu/repack.h"
+#include "cpu/thread_pool.h"
+#include "hearth/prefill_numerics.h"
+#include "hearth/quant.h"
+#include "hearth/tensor_type.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace hearth;
+using namespace hearth::cpu;
+
+double thread_seconds() {
+    timespec now{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+    return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9;
+}
+
+// Best of `reps` runs (the least disturbed by other processes), in GOP/s.
+double gops(const std::function<void()>& run, double ops, int reps) {
+    run(); // warm-up
+    double best = 1e30;
+    for (int i = 0; i < reps; ++i) {
+        const double t0 = thread_seconds();
+        run();
+        best = std::min(best, thread_seconds() - t0);
+    }
+    return ops / best * 1e-9;
+}
+
+// Random blocks whose f16 fields (at the type's first 2 or 4 bytes, or Q6_K's last 2) hold a
+// small scale, so no value is inf or NaN.
+std::vector<uint8_t> random_weights(TensorType type, int64_t n_rows, int64_t n_cols) {
+    const auto traits = tensor_type_traits(type);
+    const size_t n_blocks = static_cast<size_t>(n_rows * n_cols / traits.block_size);
+    std::vector<uint8_t> bytes(n_blocks * traits.type_size);
+    std::mt19937 rng(1);
+    for (uint8_t& b : bytes) {
+        b = static_cast<uint8_t>(rng());
+    }
+    const uint16_t d = fp32_to_fp16(0.01f);
+    for (size_t b = 0; b < n_blocks; ++b) {
+        uint8_t* blk = bytes.data() + b * traits.type_size;
+        if (type == TensorType::Q6_K) {
+            std::memcpy(blk + traits.type_size - 2, &d, 2);
+        } else {
+            std::memcpy(blk, &d, 2);
+            std::memcpy(blk + 2, &d, 2);
+        }
+    }
+    return bytes;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    const int64_t n_tokens = argc > 1 ? std::atoi(argv[1]) : 128;
+    const int reps = argc > 2 ? std::atoi(argv[2]) : 3;
+    if (n_tokens < 1 || n_tokens > 4096 || reps < 1 || reps > 100 || argc > 3) {
+        std::fprintf(stderr, "usage: hearth-kernel-bench [TOKENS 1..4096] [REPETITIONS 1..100]\n");
+        return 2;
+    }
+    ThreadPool pool(1);
+    std::printf("features: %s; %lld tokens, best of %d, 1 thread, GOP/s\n\n", cpu_feature_string(),
+                static_cast<long long>(n_tokens), reps);
+    std::printf("| type | shape | exact |");
+    // The portable kernel is the scalar reference of the tests, far too slow to time here.
+    auto kernels = int8_gemm_kernels();
+    kernels.pop_back();
+    for (const auto& k : kernels) {
+        std::printf(" int8 %s |", k.name);
+    }
+    std::printf(" best / exact |\n|---|---|---|");
+    for (size_t i = 0; i <= kernels.size(); ++i) {
+        std::printf("---|");
+    }
+    std::printf("\n");
+    const TensorType types[] = {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
+                                TensorType::Q5_1, TensorType::Q4_K, TensorType::Q5_K,
+                                TensorType::Q6_K, TensorType::Q8_0};
+    const int64_t shapes[][2] = {{2048, 5632}, {5632, 2048}};
+    for (TensorType type : types) {
+        for (const auto& shape : shapes) {
+            const int64_t n_cols = shape[0];
+            const int64_t n_rows = shape[1];
+            const auto bytes = random_weights(type, n_rows, n_cols);
+            const auto traits = tensor_type_traits(type);
+            WeightMatrix w{type, bytes.data(), n_cols, n_rows,
+                           static_cast<size_t>(n_cols / traits.block_size) * traits.type_size};
+            std::vector<uint8_t> packed;
+            if (repack_supported(type)) {
+                packed.resize(repacked_bytes(type, n_rows, n_cols));
+                repack_rows(w, packed.data());
+                w.packed = packed.data();
+            }
+            std::vector<float> x(static_cast<size_t>(n_tokens * n_cols));
+            std::mt19937 rng(2);
+            std::normal_distribution<float> normal(0.0f, 1.0f);
+            for (float& v : x) {
+                v = normal(rng);
+            }
+            std::vector<float> y(static_cast<size_t>(n_tokens * n_rows));
+            std::vector<uint8_t> scratch(static_cast<size_t>(n_tokens) *
+                                         activation_row_bytes(type, n_cols));
+            const double ops = 2.0 * static_cast<double>(n_rows * n_cols * n_tokens);
+            set_prefill_numerics(PrefillNumerics::exact);
+            const double exact = gops(
+                [&] {
+                    matmul(w, x.data(), n_tokens, n_cols, y.data(), n_rows, scratch.data(), pool);
+                },
+                ops, reps);
+            std::printf("| %s | %lld→%lld | %.1f |", std::string(tensor_type_name(type)).c_str(),
+                        static_cast<long long>(n_cols), static_cast<long long>(n_rows), exact);
+            double best = 0.0;
+            for (const auto& k : kernels) {
+                if (int8_gemm_full_bytes(type) && !k.full_bytes) {
+                    std::printf(" — |");
+                    continue;
+                }
+                const double g = gops(
+                    [&] {
+                        matmul_int8(w, x.data(), n_tokens, n_cols, y.data(), n_rows, pool, k.fn);
+                    },
+                    ops, reps);
+                best = std::max(best, g);
+                std::printf(" %.1f |", g);
+            }
+            std::printf(" %.2f |\n", best / exact);
+            std::fflush(stdout);
+        }
+    }
+    return 0;
+}
