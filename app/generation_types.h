@@ -5,9 +5,11 @@
 #pragma once
 
 #include "conversation.h"
+#include "doctor_api.h"
 
 #include <QMetaType>
 #include <QString>
+#include <vector>
 
 struct ChatTurn {
     QString role; // "system", "user", "assistant"
@@ -31,6 +33,8 @@ struct GenerationResult : MessageStats {
     // Set with stopReason "failed" when the sequence did not run (a Compare column whose
     // model does not fit the RAM available; the others still ran).
     QString error;
+    // The chat's: what the doctor found in this reply (reply_doctor.h), for the notices.
+    std::vector<hearth::Diagnosis> diagnoses;
 };
 
 Q_DECLARE_METATYPE(GenerationResult)

@@ -98,10 +98,12 @@ int main(int argc, char* argv[]) {
                                         QStringLiteral("text"));
     const QCommandLineOption panelOption(
         QStringLiteral("panel"),
-        QStringLiteral("Open a side panel: models, sampling, template or gauge "
-                       "(or download: the Models panel's Download tab; inspector: the last "
-                       "reply's tokens; compare: the Compare view; copyas: \"Copy as…\" on the "
-                       "reply)."),
+        QStringLiteral(
+            "Open a side panel: models, sampling, template or gauge "
+            "(or download: the Models panel's Download tab; checklist: the Models panel with the "
+            "model's pre-flight checklist; inspector: the last "
+            "reply's tokens; compare: the Compare view; copyas: \"Copy as…\" on the "
+            "reply)."),
         QStringLiteral("name"));
     const QCommandLineOption newInstanceOption(
         QStringLiteral("new-instance"),

@@ -255,6 +255,11 @@ Rectangle {
                 onCountChanged: { following = true; positionViewAtEnd() }
                 onContentHeightChanged: if (following) positionViewAtEnd()
 
+                // The doctor's notices about the last reply.
+                footer: DoctorNotices {
+                    width: messages.width
+                    controller: root.controller
+                }
                 delegate: MessageDelegate {
                     id: messageItem
                     width: ListView.view.width

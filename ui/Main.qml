@@ -82,6 +82,9 @@ ApplicationWindow {
         if (panelArgument === "download") {
             settings.rightPanel = "models" // on its Download tab
             modelsPanel.showDownloads()
+        } else if (panelArgument === "checklist") {
+            settings.rightPanel = "models" // with the model's pre-flight checklist open
+            modelsPanel.select(modelPathArgument)
         } else if (panelArgument.length > 0) {
             settings.rightPanel = ["none", "inspector", "compare", "copyas"].includes(panelArgument) ? "" : panelArgument
         }
