@@ -7,6 +7,7 @@
 
 #include <QFileInfo>
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 hearth::PreflightSettings ChatController::preflightSettings() const {
@@ -27,6 +28,11 @@ hearth::PreflightSettings ChatController::preflightSettings() const {
 }
 
 namespace {
+
+// A float setting as the panels show it: 0.7f is 0.699999988 as a double.
+double panelValue(float value) {
+    return std::round(double(value) * 1000.0) / 1000.0;
+}
 
 // "SmolLM2-135M-Instruct-Q3_K_M.gguf" → "SmolLM2-135M-Instruct": what the catalog's
 // repositories are named after.
@@ -87,20 +93,20 @@ QString ChatController::applySettingsChange(const hearth::SettingsChange& change
         done << QStringLiteral("system prompt");
     }
     if (change.temperature) {
-        m_sampling.setTemperature(double(*change.temperature));
-        done << QStringLiteral("temperature %1").arg(double(*change.temperature));
+        m_sampling.setTemperature(panelValue(*change.temperature));
+        done << QStringLiteral("temperature %1").arg(panelValue(*change.temperature));
     }
     if (change.top_k) {
         m_sampling.setTopK(*change.top_k);
         done << QStringLiteral("top-k %1").arg(*change.top_k);
     }
     if (change.top_p) {
-        m_sampling.setTopP(double(*change.top_p));
-        done << QStringLiteral("top-p %1").arg(double(*change.top_p));
+        m_sampling.setTopP(panelValue(*change.top_p));
+        done << QStringLiteral("top-p %1").arg(panelValue(*change.top_p));
     }
     if (change.repeat_penalty) {
-        m_sampling.setRepeatPenalty(double(*change.repeat_penalty));
-        done << QStringLiteral("repetition penalty %1").arg(double(*change.repeat_penalty));
+        m_sampling.setRepeatPenalty(panelValue(*change.repeat_penalty));
+        done << QStringLiteral("repetition penalty %1").arg(panelValue(*change.repeat_penalty));
     }
     if (change.model) {
         // The smaller file is downloaded from the list, where the user sees its size first.

@@ -84,6 +84,11 @@ std::vector<hearth::Diagnosis> ReplyDoctor::diagnose(const hearth::Model& model,
                     .n_ctx = reply.nCtx},
                    settings, *m_machine));
     for (hearth::Diagnosis& d : reply.monitor.diagnose(&model.tokenizer(), reply.sampling)) {
+        // Greedy decoding draws the likeliest token however wide the distribution: a high
+        // entropy then is no sign of noise in the reply (the thresholds are for sampling).
+        if (d.kind == hearth::DiagnosisKind::high_entropy && reply.sampling.temperature <= 0) {
+            continue;
+        }
         found.push_back(std::move(d));
     }
     // Speed against the absolute threshold only: the bandwidth probe (a second of streaming

@@ -406,13 +406,12 @@ ColumnLayout {
                                 font.pixelSize: 11
                                 wrapMode: Text.Wrap
                             }
-                            Loader {
-                                objectName: "checklistLoader"
+                            ChecklistCard {
+                                objectName: "checklist"
                                 Layout.fillWidth: true
                                 Layout.topMargin: 4
-                                active: entry.path === root.selectedPath
-                                visible: active
-                                sourceComponent: ChecklistCard { card: root.controller.preflight }
+                                visible: entry.path === root.selectedPath
+                                card: root.controller.preflight
                             }
                             RowLayout {
                                 Layout.fillWidth: true

@@ -278,6 +278,12 @@ void TestDoctorApp::healthyChatShowsNone() {
     HEARTH_REQUIRE_DEFAULT_MODEL(modelPath);
     ChatController controller;
     QVERIFY(loadGreedy(controller, modelPath, 48));
+    // The usual starting point (temperature 0.7, top-p 0.9, ...), seeded: a healthy chat.
+    controller.sampling()->applyPreset(QStringLiteral("Balanced"));
+    controller.sampling()->setRandomSeed(false);
+    controller.sampling()->setSeed(7);
+    controller.sampling()->setMaxTokens(48);
+    QCOMPARE(controller.sampling()->temperature(), 0.7);
     controller.templatePreview()->setTemplateName(QString());
     controller.newConversation();
     QVERIFY(ask(controller, QStringLiteral("What is the capital of France?")));
