@@ -91,8 +91,12 @@ ChatController::ChatController(QObject* parent)
             &PreflightCard::refresh);
     connect(this, &ChatController::systemPromptChanged, &m_preflight, &PreflightCard::refresh);
     // The doctor's notices belong to the reply on screen.
-    connect(this, &ChatController::currentConversationChanged, this,
-            &ChatController::clearDiagnoses);
+    // (currentConversationChanged also says the title changed: only another conversation clears.)
+    connect(this, &ChatController::currentConversationChanged, this, [this] {
+        if (m_currentId != m_diagnosesFor) {
+            clearDiagnoses();
+        }
+    });
     connect(&m_messages, &MessageListModel::countChanged, this, &ChatController::schedulePreview);
     connect(&m_previewTimer, &QTimer::timeout, this, [this] {
         if (m_modelState != ModelState::Ready || !m_preview.active()) {

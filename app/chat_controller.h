@@ -244,6 +244,7 @@ private:
     // The doctor's notices shown, and the ones each conversation has seen (kind and evidence).
     std::vector<hearth::Diagnosis> m_diagnoses;
     QHash<QString, QSet<QString>> m_seenDiagnoses;
+    QString m_diagnosesFor; // the conversation the notices shown belong to
     void showDiagnoses(const QString& conversationId, const std::vector<hearth::Diagnosis>& found);
     void clearDiagnoses();
 

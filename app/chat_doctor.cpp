@@ -148,6 +148,7 @@ void ChatController::showDiagnoses(const QString& conversationId,
             fresh.push_back(diagnosis);
         }
     }
+    m_diagnosesFor = conversationId;
     if (!fresh.empty() || !m_diagnoses.empty()) {
         m_diagnoses = std::move(fresh);
         emit diagnosesChanged();

@@ -150,7 +150,7 @@ ScrollView {
             objectName: "contextCost"
             Layout.fillWidth: true
             visible: root.gauge.contextCost.length > 0
-            columns: 4
+            columns: 2
             Repeater {
                 model: root.gauge.contextCost
                 delegate: Figure {
