@@ -255,11 +255,6 @@ Rectangle {
                 onCountChanged: { following = true; positionViewAtEnd() }
                 onContentHeightChanged: if (following) positionViewAtEnd()
 
-                // The doctor's notices about the last reply.
-                footer: DoctorNotices {
-                    width: messages.width
-                    controller: root.controller
-                }
                 delegate: MessageDelegate {
                     id: messageItem
                     width: ListView.view.width
@@ -377,6 +372,16 @@ Rectangle {
                     FlatButton { text: qsTr("Undo"); onClicked: root.controller.undoDelete() }
                 }
             }
+        }
+
+        // The doctor's notices about the last reply.
+        DoctorNotices {
+            objectName: "doctorNoticesColumn"
+            Layout.fillWidth: true
+            Layout.leftMargin: 3 * Theme.spacing
+            Layout.rightMargin: 3 * Theme.spacing
+            visible: root.controller.diagnoses.length > 0
+            controller: root.controller
         }
 
         Composer {
