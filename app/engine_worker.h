@@ -21,6 +21,7 @@
 #include "hearth/server/server.h"
 #include "hearth/session.h"
 #include "local_server_types.h"
+#include "reply_doctor.h"
 #include "token_trace.h"
 
 #include <QList>
@@ -29,6 +30,7 @@
 #include <QString>
 #include <QStringList>
 #include <QThread>
+#include <QVariantList>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -88,6 +90,14 @@ struct ModelSummary {
     bool serverHasCompletions = false;
     qint64 serverModelBytes = 0; // the model's memory on the server, where it says (Ollama)
     qint64 serverGpuBytes = 0;
+    // The context window's cost: the KV cache at 2K, 8K, 32K and 128K tokens, as
+    // [{tokens, kvBytes, totalBytes, beyondTrained}] (hearth::context_cost).
+    QVariantList contextCost;
+    // On the CPU, the plan against the process's resident growth over the load
+    // (hearth::compare_memory): the measured bytes, the difference, and what explains it.
+    qint64 measuredBytes = 0;
+    double memoryTruthDifference = 0;
+    QString memoryTruth;
 };
 
 struct GenerationRequest {
@@ -245,6 +255,16 @@ private:
     // The special-token strings (the template's own, BOS and EOS) that occur in `text`, for
     // the prompt view and Compare's diff to mark.
     static QStringList specialTokensIn(const hearth::PromptFormat& format, const std::string& text);
+    // The Gauge's doctor figures of a loaded model: the context's cost and, on the CPU, the
+    // memory truth from the resident sizes before and after the load (engine_worker_doctor.cpp).
+    static void addDoctorFigures(ModelSummary& summary, const hearth::ModelInfo& info,
+                                 hearth::KvCacheType kvType, uint64_t residentBefore,
+                                 uint64_t residentAfterLoad, uint64_t residentAfter);
+    // The doctor's diagnoses of the chat's finished reply (engine_worker_doctor.cpp).
+    std::vector<hearth::Diagnosis>
+    diagnoseReply(const GenerationRequest& request, const hearth::PromptFormat& format,
+                  const hearth::GenerationStats& stats, const hearth::TokenStreamMonitor& monitor,
+                  const hearth::SamplingParams& sampling, const hearth::FittedPrompt& fitted);
     bool cancelled(quint64 id) const { return id <= m_cancelUpTo.load(std::memory_order_relaxed); }
 
     // The chat's remote model, when it is one (engine_worker_remote.cpp).
@@ -291,6 +311,8 @@ private:
     // How the chat's slot was created (device included): compare's sessions are made alike.
     hearth::SessionOptions m_sessionOptions;
     std::map<QString, hearth::PromptFormat> m_formats; // resolved templates, by name
+    ReplyDoctor m_doctor;                              // the chat's diagnoses
+    bool m_firstReply = true; // the next reply is the first since the load (warming up)
     std::atomic<quint64> m_cancelUpTo{0};
     std::atomic<bool> m_cancelLoad{false};
     CompareColumns m_compareColumns; // the compare columns on the chat's model

@@ -18,7 +18,19 @@ ColumnLayout {
     readonly property ModelLibrary library: controller.library
     readonly property bool loading: controller.modelState === ChatController.Loading
     property string folderMessage: ""
+    // The model whose pre-flight checklist is shown (a click on its entry selects it).
+    property string selectedPath: ""
     spacing: 0
+
+    function select(path) {
+        root.selectedPath = path
+        root.controller.preflight.inspect(path)
+    }
+    // A fix that names a smaller file of the model shows it in the download list.
+    Connections {
+        target: root.controller
+        function onDownloadSuggested() { root.showDownloads() }
+    }
 
     // The Download tab (the catalog), or the list of local models.
     function showDownloads() { pages.currentIndex = 1 }
@@ -343,6 +355,10 @@ ColumnLayout {
                         ToolTip.visible: hover.hovered && fitDetail.length > 0
                         ToolTip.text: path + "\n" + fitDetail
                         HoverHandler { id: hover }
+                        TapHandler {
+                            enabled: entry.error.length === 0
+                            onTapped: root.select(entry.path)
+                        }
 
                         ColumnLayout {
                             id: entryColumn
@@ -402,6 +418,13 @@ ColumnLayout {
                                 color: Theme.error
                                 font.pixelSize: 11
                                 wrapMode: Text.Wrap
+                            }
+                            ChecklistCard {
+                                objectName: "checklist"
+                                Layout.fillWidth: true
+                                Layout.topMargin: 4
+                                visible: entry.path === root.selectedPath
+                                card: root.controller.preflight
                             }
                             RowLayout {
                                 Layout.fillWidth: true
