@@ -16,6 +16,7 @@ ColumnLayout {
         model: root.controller.diagnoses
         delegate: Rectangle {
             id: notice
+            objectName: "doctorNotice"
             required property int index
             required property var modelData
             property bool open: false
