@@ -37,9 +37,19 @@ ColumnLayout {
                 spacing: 2
                 RowLayout {
                     Layout.fillWidth: true
-                    Label {
-                        text: notice.modelData.severity === "error" ? "⛔" : notice.modelData.severity === "warning" ? "⚠" : "ℹ"
+                    // The severity as a drawn badge: the fonts people have lack some emoji.
+                    Rectangle {
+                        implicitWidth: 16
+                        implicitHeight: 16
+                        radius: 8
                         color: notice.tone
+                        Label {
+                            anchors.centerIn: parent
+                            text: notice.modelData.severity === "info" ? "i" : "!"
+                            color: Theme.warningBackground
+                            font.bold: true
+                            font.pixelSize: 11
+                        }
                     }
                     Label {
                         objectName: "noticeTitle"
