@@ -40,6 +40,8 @@ ChatController::ChatController(QObject* parent)
     });
     connect(worker, &EngineWorker::modelLoaded, this, &ChatController::onModelLoaded);
     connect(worker, &EngineWorker::loadFailed, this, &ChatController::onLoadFailed);
+    connect(worker, &EngineWorker::loadDiagnosed, this,
+            [this](const std::vector<hearth::Diagnosis>& found) { m_loadDiagnoses = found; });
     connect(worker, &EngineWorker::tokensArrived, this, &ChatController::onTokens);
     connect(worker, &EngineWorker::tracesArrived, this,
             [this](quint64 id, const QList<TokenTrace>& traces) {

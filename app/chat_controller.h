@@ -125,7 +125,8 @@ public:
     const std::vector<hearth::Diagnosis>& shownDiagnoses() const { return m_diagnoses; }
     // Hides notice `index` (it stays seen for this conversation).
     Q_INVOKABLE void dismissDiagnosis(int index);
-    // Applies fix `fix` of notice `index` and hides the notice; false out of range.
+    // Applies fix `fix` of notice `index` and hides the notice; false out of range. A fix of a
+    // load refused for memory loads the model again with it.
     Q_INVOKABLE bool applyDiagnosisFix(int index, int fix);
     DownloadController* downloads() { return &m_downloads; }
     RecommendedModel* recommended() { return &m_recommended; }
@@ -264,6 +265,7 @@ private:
     bool m_applyingConversation = false; // showing one: settings changes are not edits
     // The doctor's notices shown, and the ones each conversation has seen (kind and evidence).
     std::vector<hearth::Diagnosis> m_diagnoses;
+    std::vector<hearth::Diagnosis> m_loadDiagnoses; // the load refused's, until loadFailed
     QHash<QString, QSet<QString>> m_seenDiagnoses;
     QString m_diagnosesFor; // the conversation the notices shown belong to
     void showDiagnoses(const QString& conversationId, const std::vector<hearth::Diagnosis>& found);

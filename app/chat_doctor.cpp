@@ -204,7 +204,15 @@ bool ChatController::applyDiagnosisFix(int index, int fix) {
         return false;
     }
     const hearth::SettingsChange change = fixes[size_t(fix)].change;
+    const bool refusedLoad =
+        m_diagnoses[size_t(index)].kind == hearth::DiagnosisKind::out_of_memory &&
+        m_modelState == ModelState::Failed && !m_modelPath.isEmpty();
     dismissDiagnosis(index);
     applySettingsChange(change);
+    // A load refused for memory is tried again with the fix (not for another file: that one
+    // is downloaded from the list first).
+    if (refusedLoad && !change.model) {
+        loadModel(m_modelPath);
+    }
     return true;
 }

@@ -21,6 +21,7 @@
 #include "hearth/server/server.h"
 #include "hearth/session.h"
 #include "local_server_types.h"
+#include "doctor_api.h"
 #include "reply_doctor.h"
 #include "token_trace.h"
 
@@ -154,6 +155,13 @@ public:
                    const QString& gpuLayers = QStringLiteral("auto"),
                    const QString& kvType = QStringLiteral("f16"));
     void unloadModel();
+    // The pre-flight's memory check before a load, when the user stated a memory budget
+    // (settings.memory_budget_bytes): a model that does not fit it at `settings` is not loaded
+    // (none is, afterwards, as after a failed load) and loadDiagnosed then loadFailed say why,
+    // with the checklist's fixes. False (nothing done) when it fits, or when the file cannot be
+    // read: the load then says what is wrong with it (engine_worker_doctor.cpp).
+    bool refuseOverBudget(const QString& path, const hearth::PreflightSettings& settings,
+                          const QString& catalogJson);
     // Drops any local model and talks to `target` instead (engine_worker_remote.cpp): the
     // connection test, then modelLoaded (remote) or loadFailed with what went wrong. The chat's
     // requests then go to the server's /v1/chat/completions, streamed through the same signals.
@@ -201,6 +209,8 @@ signals:
     void loadProgress(double fraction);
     void modelLoaded(const ModelSummary& summary);
     void loadFailed(const QString& message);
+    // Before loadFailed: the doctor's diagnosis of a load refused (refuseOverBudget).
+    void loadDiagnosed(const std::vector<hearth::Diagnosis>& diagnoses);
     void modelUnloaded();
     // New text of request `id`, split into reasoning and answer (hearth::ReasoningSplitter);
     // `generated` tokens so far, `reasoningTokens` of them the reasoning's, `ms` since the

@@ -2,6 +2,7 @@
 #include "doctor_api.h"
 #include "engine_worker.h"
 
+#include <QFileInfo>
 #include <QVariantMap>
 
 std::vector<hearth::Diagnosis> EngineWorker::diagnoseReply(
@@ -60,4 +61,49 @@ void EngineWorker::addDoctorFigures(ModelSummary& summary, const hearth::ModelIn
     summary.measuredBytes = qint64(truth.measured_bytes());
     summary.memoryTruthDifference = truth.difference();
     summary.memoryTruth = QString::fromStdString(truth.explanation);
+}
+
+bool EngineWorker::refuseOverBudget(const QString& path, const hearth::PreflightSettings& settings,
+                                    const QString& catalogJson) {
+    if (!settings.memory_budget_bytes) {
+        return false;
+    }
+    auto gguf = hearth::GgufFile::open(path.toStdString());
+    if (!gguf) {
+        return false;
+    }
+    auto info = hearth::read_model_info(gguf->header(), gguf->file_size());
+    if (!info) {
+        return false;
+    }
+    std::vector<hearth::QuantSibling> siblings;
+    if (!catalogJson.isEmpty()) {
+        if (auto found = hearth::catalog_quant_siblings(catalogJson.toStdString(),
+                                                        QFileInfo(path).fileName().toStdString())) {
+            siblings = std::move(*found);
+        }
+    }
+    // The same check as the Models panel's card: one verdict, and the same fixes.
+    const hearth::CheckItem memory =
+        hearth::check_memory(*info, settings, hearth::read_machine_facts(), siblings);
+    if (memory.status != hearth::CheckStatus::red) {
+        return false;
+    }
+    stopServer(QStringLiteral("another model is loading"));
+    unloadModel(); // as after a failed load: none is loaded
+    hearth::Diagnosis oom{.kind = hearth::DiagnosisKind::out_of_memory,
+                          .severity = hearth::Severity::error,
+                          .title = "The model does not fit the memory budget",
+                          .explanation =
+                              "Loading it would need more memory than the budget set in the Models "
+                              "panel leaves it, so it was not loaded. Each fix below is computed: "
+                              "applied, the model loads with it.",
+                          .evidence = {memory.summary},
+                          .fixes = memory.fixes};
+    oom.evidence.insert(oom.evidence.end(), memory.evidence.begin(), memory.evidence.end());
+    emit loadDiagnosed({oom});
+    emit loadFailed(
+        QStringLiteral("%1 does not fit the memory budget: %2")
+            .arg(QFileInfo(path).completeBaseName(), QString::fromStdString(memory.summary)));
+    return true;
 }

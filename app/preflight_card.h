@@ -70,6 +70,8 @@ public:
     QString overall() const;
     QVariantList items() const;
     QString error() const { return m_error; }
+    // resources/catalog.json, for the smaller quantizations of a model.
+    QString catalogJson() const { return m_catalogJson; }
     qint64 memoryBudget() const { return m_memoryBudget; }
     void setMemoryBudget(qint64 bytes);
     const hearth::Checklist& checklist() const { return m_checklist; }

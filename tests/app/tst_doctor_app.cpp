@@ -106,6 +106,7 @@ private slots:
     void cardForDefaultModelFits();
     void cardUnderBudgetIsRedAndItsFixApplies();
     void cardOfHostileFileSaysWhy();
+    void loadOverBudgetIsRefusedWithFixes();
     void mismatchedTemplateIsDiagnosedAndFixed();
     void healthyChatShowsNone();
 
@@ -218,6 +219,44 @@ void TestDoctorApp::cardOfHostileFileSaysWhy() {
     QVERIFY(!card.error().isEmpty());
     QVERIFY(card.items().isEmpty());
     QCOMPARE(card.overall(), QString());
+}
+
+void TestDoctorApp::loadOverBudgetIsRefusedWithFixes() {
+    HEARTH_REQUIRE_DEFAULT_MODEL(modelPath);
+    const hearth::ModelInfo info = infoOf(modelPath);
+    ChatController controller;
+    controller.library()->setDevice(QStringLiteral("cpu"));
+    controller.library()->setKvType(QStringLiteral("f16"));
+    controller.library()->setContextLength(8192);
+    // A budget that holds the model at 1,024 tokens but not at 8,192: the load is refused.
+    const uint64_t budget = hearth::plan_memory(info, {.n_ctx = 1024}).total_bytes;
+    controller.preflight()->setMemoryBudget(qint64(budget));
+    controller.loadModel(QString::fromStdString(modelPath.string()));
+    QTRY_VERIFY_WITH_TIMEOUT(controller.modelState() == ChatController::ModelState::Failed, 120000);
+    QVERIFY2(controller.modelError().contains(QStringLiteral("memory budget")),
+             qPrintable(controller.modelError()));
+    const int oom = noticeOf(controller, hearth::DiagnosisKind::out_of_memory);
+    QVERIFY2(oom >= 0, qPrintable(noticesText(controller)));
+    const hearth::Diagnosis& shown = controller.shownDiagnoses()[size_t(oom)];
+    QCOMPARE(shown.severity, hearth::Severity::error);
+    QVERIFY(!shown.evidence.empty());
+    int contextFix = -1;
+    for (size_t i = 0; i < shown.fixes.size(); ++i) {
+        if (shown.fixes[i].change.context && !shown.fixes[i].change.kv_type) {
+            contextFix = int(i);
+        }
+    }
+    QVERIFY2(contextFix >= 0, "no context fix offered");
+    const uint32_t fixed = *shown.fixes[size_t(contextFix)].change.context;
+    QVERIFY(fixed >= 1024 && fixed < 8192);
+    // Its fix applied: the setting changes and the model loads with it.
+    QVERIFY(controller.applyDiagnosisFix(oom, contextFix));
+    QCOMPARE(controller.library()->contextLength(), int(fixed));
+    QCOMPARE(noticeOf(controller, hearth::DiagnosisKind::out_of_memory), -1);
+    QTRY_VERIFY_WITH_TIMEOUT(controller.modelState() == ChatController::ModelState::Ready, 120000);
+    QCOMPARE(controller.gauge()->kvCapacity(), int(fixed));
+    controller.preflight()->setMemoryBudget(0);
+    QSettings().remove("models");
 }
 
 void TestDoctorApp::mismatchedTemplateIsDiagnosedAndFixed() {
