@@ -24,7 +24,16 @@ ColumnLayout {
 
     function select(path) {
         root.selectedPath = path
+        root.revealPath = path
         root.controller.preflight.inspect(path)
+    }
+    // The entry whose checklist is scrolled into view as it grows, until the user scrolls:
+    // the Local server and load settings above the list push it below the panel's fold.
+    property string revealPath: ""
+    function reveal(item) {
+        const flick = page.contentItem // the ScrollView's Flickable
+        const y = item.mapToItem(pageColumn, 0, 0).y - Theme.spacing
+        flick.contentY = Math.max(0, Math.min(y, pageColumn.height - flick.height))
     }
     // A fix that names a smaller file of the model shows it in the download list.
     Connections {
@@ -68,8 +77,13 @@ ColumnLayout {
             id: page
             contentWidth: availableWidth
             clip: true
+            Connections {
+                target: page.contentItem
+                function onMovementStarted() { root.revealPath = "" }
+            }
 
             ColumnLayout {
+                id: pageColumn
                 width: page.availableWidth
                 spacing: 6
 
@@ -425,6 +439,10 @@ ColumnLayout {
                                 Layout.topMargin: 4
                                 visible: entry.path === root.selectedPath
                                 card: root.controller.preflight
+                                onHeightChanged: {
+                                    if (visible && root.revealPath === entry.path)
+                                        Qt.callLater(root.reveal, entry)
+                                }
                             }
                             RowLayout {
                                 Layout.fillWidth: true
