@@ -113,11 +113,22 @@ ColumnLayout {
                 Repeater {
                     model: check.modelData.fixes
                     delegate: Button {
+                        id: fixButton
                         required property int index
                         required property var modelData
                         objectName: "checklistFix"
                         text: modelData.label
                         font.pixelSize: 12
+                        // A long label wraps inside the panel rather than running past it.
+                        width: Math.min(implicitWidth, parent.width)
+                        contentItem: Label {
+                            text: fixButton.text
+                            font: fixButton.font
+                            color: Theme.text
+                            wrapMode: Text.Wrap
+                            horizontalAlignment: Text.AlignHCenter
+                            verticalAlignment: Text.AlignVCenter
+                        }
                         ToolTip.visible: hovered && modelData.effect.length > 0
                         ToolTip.text: modelData.effect
                         onClicked: root.card.applyFix(check.index, index)
