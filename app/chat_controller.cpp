@@ -103,6 +103,10 @@ ChatController::ChatController(QObject* parent)
     connect(&m_preview, &TemplatePreview::templateNameChanged, &m_preflight,
             &PreflightCard::refresh);
     connect(this, &ChatController::systemPromptChanged, &m_preflight, &PreflightCard::refresh);
+    // The fit badges fit in the card's memory budget too: one verdict.
+    m_library.setMemoryBudget(m_preflight.memoryBudget());
+    connect(&m_preflight, &PreflightCard::changed, this,
+            [this] { m_library.setMemoryBudget(m_preflight.memoryBudget()); });
     // The doctor's notices belong to the reply on screen.
     // (currentConversationChanged also says the title changed: only another conversation clears.)
     connect(this, &ChatController::currentConversationChanged, this, [this] {

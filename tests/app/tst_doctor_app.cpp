@@ -166,6 +166,10 @@ void TestDoctorApp::cardUnderBudgetIsRedAndItsFixApplies() {
     card.setMemoryBudget(qint64(budget));
     QVERIFY(inspect(card, QString::fromStdString(modelPath.string())));
     QCOMPARE(card.overall(), QStringLiteral("red"));
+    // The Models panel's fit badge gives the same verdict against the same budget.
+    const FitBadge badge = controller.library()->assessFit(info);
+    QCOMPARE(badge.fit, QStringLiteral("will not fit"));
+    QVERIFY2(badge.detail.contains(QStringLiteral("memory budget")), qPrintable(badge.detail));
     const int memory = indexOf(card, "memory");
     QVERIFY(memory >= 0);
     const hearth::CheckItem& item = card.checklist().items[size_t(memory)];
