@@ -40,6 +40,8 @@ ChatController::ChatController(QObject* parent)
     });
     connect(worker, &EngineWorker::modelLoaded, this, &ChatController::onModelLoaded);
     connect(worker, &EngineWorker::loadFailed, this, &ChatController::onLoadFailed);
+    connect(worker, &EngineWorker::loadDiagnosed, this,
+            [this](const std::vector<hearth::Diagnosis>& found) { m_loadDiagnoses = found; });
     connect(worker, &EngineWorker::tokensArrived, this, &ChatController::onTokens);
     connect(worker, &EngineWorker::tracesArrived, this,
             [this](quint64 id, const QList<TokenTrace>& traces) {
@@ -91,6 +93,27 @@ ChatController::ChatController(QObject* parent)
         schedulePreview();
     });
     connect(&m_preview, &TemplatePreview::activeChanged, this, &ChatController::schedulePreview);
+    // The pre-flight card reads the settings the next load would use and applies its fixes
+    // to them; a change of them computes it again.
+    m_preflight.setSettingsSource([this] { return preflightSettings(); });
+    m_preflight.setSettingsApplier(
+        [this](const hearth::SettingsChange& change) { return applySettingsChange(change); });
+    connect(&m_library, &ModelLibrary::settingsChanged, &m_preflight, &PreflightCard::refresh);
+    connect(&m_sampling, &SamplingSettings::changed, &m_preflight, &PreflightCard::refresh);
+    connect(&m_preview, &TemplatePreview::templateNameChanged, &m_preflight,
+            &PreflightCard::refresh);
+    connect(this, &ChatController::systemPromptChanged, &m_preflight, &PreflightCard::refresh);
+    // The fit badges fit in the card's memory budget too: one verdict.
+    m_library.setMemoryBudget(m_preflight.memoryBudget());
+    connect(&m_preflight, &PreflightCard::changed, this,
+            [this] { m_library.setMemoryBudget(m_preflight.memoryBudget()); });
+    // The doctor's notices belong to the reply on screen.
+    // (currentConversationChanged also says the title changed: only another conversation clears.)
+    connect(this, &ChatController::currentConversationChanged, this, [this] {
+        if (m_currentId != m_diagnosesFor) {
+            clearDiagnoses();
+        }
+    });
     connect(&m_messages, &MessageListModel::countChanged, this, &ChatController::schedulePreview);
     connect(&m_previewTimer, &QTimer::timeout, this, [this] {
         if (m_modelState != ModelState::Ready || !m_preview.active()) {

@@ -21,12 +21,15 @@
 #include "local_server.h"
 #include "message_list_model.h"
 #include "model_library.h"
+#include "preflight_card.h"
 #include "recommended_model.h"
 #include "remote_servers.h"
 #include "sampling_settings.h"
 #include "template_preview.h"
 
+#include <QHash>
 #include <QObject>
+#include <QSet>
 #include <QStringList>
 #include <QTimer>
 #include <QtQml/qqmlregistration.h>
@@ -45,6 +48,12 @@ class ChatController : public QObject {
     Q_PROPERTY(ModelLibrary* library READ library CONSTANT)
     // The Models panel's remote servers (issue 20): loaded as models "remote:<id>".
     Q_PROPERTY(RemoteServers* remoteServers READ remoteServers CONSTANT)
+    // The Models panel's pre-flight checklist of the selected model (chat_doctor.cpp).
+    Q_PROPERTY(PreflightCard* preflight READ preflight CONSTANT)
+    // The doctor's notices under the last reply: [{kind, severity, title, explanation,
+    // evidence: [..], fixes: [{label, effect}]}]; each diagnosis once per conversation unless
+    // its evidence changes, until dismissed or the next reply (chat_doctor.cpp).
+    Q_PROPERTY(QVariantList diagnoses READ diagnoses NOTIFY diagnosesChanged)
     // The Download tab's controller, shared with the empty state's recommended model.
     Q_PROPERTY(DownloadController* downloads READ downloads CONSTANT)
     // The empty state's one-click download; loaded when it arrives if no model is.
@@ -107,6 +116,18 @@ public:
     QString modelEndpoint() const { return m_model.endpoint; }
     QString serverFamily() const { return m_model.serverFamily; }
     QStringList ignoredKnobs() const { return m_model.ignoredKnobs; }
+    PreflightCard* preflight() { return &m_preflight; }
+    // The settings the next load and reply would use, as the doctor reads them.
+    hearth::PreflightSettings preflightSettings() const;
+    // Applies a fix's change to the panels' settings; returns what changed, for the status.
+    QString applySettingsChange(const hearth::SettingsChange& change);
+    QVariantList diagnoses() const;
+    const std::vector<hearth::Diagnosis>& shownDiagnoses() const { return m_diagnoses; }
+    // Hides notice `index` (it stays seen for this conversation).
+    Q_INVOKABLE void dismissDiagnosis(int index);
+    // Applies fix `fix` of notice `index` and hides the notice; false out of range. A fix of a
+    // load refused for memory loads the model again with it.
+    Q_INVOKABLE bool applyDiagnosisFix(int index, int fix);
     DownloadController* downloads() { return &m_downloads; }
     RecommendedModel* recommended() { return &m_recommended; }
     LocalServer* server() { return m_server.get(); }
@@ -174,6 +195,9 @@ public:
 signals:
     void currentConversationChanged();
     void systemPromptChanged();
+    // A fix asks for another file of the model: the download list shows it (searchText set).
+    void downloadSuggested(const QString& file);
+    void diagnosesChanged();
     void modelChanged();
     void loadProgressChanged();
     void busyChanged();
@@ -219,6 +243,7 @@ private:
     ModelLibrary m_library; // the Models panel; its context and threads apply to each load
     RemoteServers m_remoteServers;
     DownloadController m_downloads;
+    PreflightCard m_preflight;
     RecommendedModel m_recommended{&m_downloads};
     QTimer m_previewTimer;
 
@@ -239,6 +264,13 @@ private:
     QString m_replyConversationId; // the conversation the active reply belongs to
     quint64 m_lastSeed = 0;
     bool m_applyingConversation = false; // showing one: settings changes are not edits
+    // The doctor's notices shown, and the ones each conversation has seen (kind and evidence).
+    std::vector<hearth::Diagnosis> m_diagnoses;
+    std::vector<hearth::Diagnosis> m_loadDiagnoses; // the load refused's, until loadFailed
+    QHash<QString, QSet<QString>> m_seenDiagnoses;
+    QString m_diagnosesFor; // the conversation the notices shown belong to
+    void showDiagnoses(const QString& conversationId, const std::vector<hearth::Diagnosis>& found);
+    void clearDiagnoses();
 
     // Made after m_engine, whose worker it talks to; shut down before it.
     std::unique_ptr<LocalServer> m_server;

@@ -49,6 +49,7 @@ void ChatController::startReply(quint64 seed) {
     m_replyConversationId = m_currentId;
     m_messages.append({QStringLiteral("assistant"), QString(), {}, {}}, true);
     m_gauge.generationStarted();
+    clearDiagnoses();
     setStatus(QStringLiteral("Generating…"));
     emit busyChanged();
     m_engine->post([worker = m_engine->worker(), request] { worker->generate(request); });
@@ -142,8 +143,10 @@ void ChatController::onFinished(quint64 id, const GenerationResult& result) {
     const QString reasoning = streamed ? streamed->reasoning : result.reasoning;
     const QString text = streamed ? streamed->text : result.text;
     // What the message keeps of the result: its MessageStats base.
+    const QString conversationId = m_replyConversationId;
     endReply(reasoning, text, static_cast<const MessageStats&>(result));
     m_gauge.generationFinished(result);
+    showDiagnoses(conversationId, result.diagnoses);
     QString status = QStringLiteral("%1 tokens · %2 tok/s")
                          .arg(result.generatedTokens)
                          .arg(result.decodeTokensPerSecond, 0, 'f', 1);

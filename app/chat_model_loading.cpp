@@ -20,9 +20,20 @@ void ChatController::loadModel(const QString& pathOrUrl) {
         return;
     }
     beginLoad(path, QStringLiteral("Loading %1…"));
+    // A memory budget stated in the Models panel holds: a model that does not fit it is not
+    // loaded, and the load's failure shows the checklist's fixes.
+    std::optional<hearth::PreflightSettings> budgetCheck;
+    if (m_preflight.memoryBudget() > 0) {
+        budgetCheck = preflightSettings();
+        budgetCheck->memory_budget_bytes = uint64_t(m_preflight.memoryBudget());
+    }
     m_engine->post([worker = m_engine->worker(), path, context = m_library.contextLength(),
                     threads = m_library.threads(), device = m_library.device(),
-                    gpuLayers = m_library.gpuLayers(), kvType = m_library.kvType()] {
+                    gpuLayers = m_library.gpuLayers(), kvType = m_library.kvType(), budgetCheck,
+                    catalog = m_preflight.catalogJson()] {
+        if (budgetCheck && worker->refuseOverBudget(path, *budgetCheck, catalog)) {
+            return;
+        }
         worker->loadModel(path, context, threads, device, gpuLayers, kvType);
     });
 }
@@ -40,6 +51,7 @@ void ChatController::beginLoad(const QString& path, const QString& statusFormat)
     setStatus(statusFormat.arg(m_model.name));
     m_gauge.clearModel();
     m_server->modelGone();
+    m_loadDiagnoses.clear();
 }
 
 void ChatController::loadRemote(const QString& path) {
@@ -118,4 +130,11 @@ void ChatController::onLoadFailed(const QString& message) {
     m_modelError = message;
     setModelState(ModelState::Failed);
     setStatus(QStringLiteral("The model could not be loaded"));
+    // The doctor's word on why (a memory budget the model does not fit), with its fixes.
+    if (!m_loadDiagnoses.empty()) {
+        m_diagnoses = std::move(m_loadDiagnoses);
+        m_loadDiagnoses.clear();
+        m_diagnosesFor = m_currentId;
+        emit diagnosesChanged();
+    }
 }

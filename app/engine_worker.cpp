@@ -2,6 +2,7 @@
 // renders prompts and generates, on its own thread.
 #include "engine_worker.h"
 
+#include "doctor_api.h"
 #include "hearth/cuda_device.h"
 #include "hearth/device_choice.h"
 #include "hearth/gpu_layers.h"
@@ -91,11 +92,13 @@ void EngineWorker::loadModel(const QString& path, int contextLength, int threads
         }
         return !m_cancelLoad.load(std::memory_order_relaxed);
     };
+    const uint64_t residentBefore = hearth::read_resident_bytes().value_or(0);
     auto model = hearth::Model::load(path.toStdString(), options);
     if (!model) {
         emit loadFailed(describe(model.error()));
         return;
     }
+    const uint64_t residentAfterLoad = hearth::read_resident_bytes().value_or(0);
     hearth::SessionOptions sessionOptions;
     sessionOptions.n_ctx = uint32_t(std::max(contextLength, 0));
     QString gpuLayersNote;
@@ -122,9 +125,12 @@ void EngineWorker::loadModel(const QString& path, int contextLength, int threads
         emit loadFailed(describe(placed.session.error()));
         return;
     }
+    const uint64_t residentAfterSession = hearth::read_resident_bytes().value_or(0);
     hearth::Session& session = *placed.session;
     m_model = *model;
     m_sessionOptions = placed.options;
+    m_doctor.modelLoaded(path.toStdString(), *m_model);
+    m_firstReply = true;
 
     const hearth::ModelInfo& info = m_model->info();
     ModelSummary summary;
@@ -175,6 +181,9 @@ void EngineWorker::loadModel(const QString& path, int contextLength, int threads
         summary.planTotalBytes = qint64(plan.total_bytes);
         summary.slotBytes = qint64(plan.kv_bytes + plan.recurrent_bytes);
     }
+    addDoctorFigures(summary, info, m_sessionOptions.kv_type,
+                     session.gpu_memory() ? 0 : residentBefore, residentAfterLoad,
+                     residentAfterSession);
     notes.prepend(placed.note);
     notes << gpuLayersNote << kvNote;
     notes.removeAll(QString());
@@ -332,6 +341,7 @@ void EngineWorker::generate(const GenerationRequest& request) {
     // The request's callbacks run on the scheduler's thread: they feed the reply and emit
     // its coalesced pieces there (queued to the GUI thread); this thread waits for the end.
     ReplyStream reply((*prompt)->reasoning, fitted->text);
+    hearth::TokenStreamMonitor monitor; // the doctor's entropy and loop watch
     QList<TokenTrace> pendingTraces;
     QElapsedTimer sinceFlush;
     sinceFlush.start();
@@ -359,6 +369,9 @@ void EngineWorker::generate(const GenerationRequest& request) {
                 if (event.token >= 0 && event.trace) {
                     pendingTraces.append(
                         TokenTrace::fromEngine(event.token, *event.trace, m_model->tokenizer()));
+                }
+                if (event.token >= 0) {
+                    monitor.observe(event.token, event.trace);
                 }
                 reply.feed(event);
                 if (sinceFlush.elapsed() >= kFlushIntervalMs) {
@@ -391,6 +404,8 @@ void EngineWorker::generate(const GenerationRequest& request) {
     result.draftedTokens = stats->n_drafted;
     result.acceptedDraftTokens = stats->n_draft_accepted;
     result.device = qstr(hearth::device_label(m_scheduler->device(), m_sessionOptions.cuda_device));
+    result.diagnoses = diagnoseReply(request, **prompt, *stats, monitor, sampling, *fitted);
+    m_firstReply = false;
     emit generationFinished(request.id, result);
 }
 

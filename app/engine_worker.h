@@ -21,6 +21,8 @@
 #include "hearth/server/server.h"
 #include "hearth/session.h"
 #include "local_server_types.h"
+#include "doctor_api.h"
+#include "reply_doctor.h"
 #include "token_trace.h"
 
 #include <QList>
@@ -29,6 +31,7 @@
 #include <QString>
 #include <QStringList>
 #include <QThread>
+#include <QVariantList>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -88,6 +91,14 @@ struct ModelSummary {
     bool serverHasCompletions = false;
     qint64 serverModelBytes = 0; // the model's memory on the server, where it says (Ollama)
     qint64 serverGpuBytes = 0;
+    // The context window's cost: the KV cache at 2K, 8K, 32K and 128K tokens, as
+    // [{tokens, kvBytes, totalBytes, beyondTrained}] (hearth::context_cost).
+    QVariantList contextCost;
+    // On the CPU, the plan against the process's resident growth over the load
+    // (hearth::compare_memory): the measured bytes, the difference, and what explains it.
+    qint64 measuredBytes = 0;
+    double memoryTruthDifference = 0;
+    QString memoryTruth;
 };
 
 struct GenerationRequest {
@@ -144,6 +155,13 @@ public:
                    const QString& gpuLayers = QStringLiteral("auto"),
                    const QString& kvType = QStringLiteral("f16"));
     void unloadModel();
+    // The pre-flight's memory check before a load, when the user stated a memory budget
+    // (settings.memory_budget_bytes): a model that does not fit it at `settings` is not loaded
+    // (none is, afterwards, as after a failed load) and loadDiagnosed then loadFailed say why,
+    // with the checklist's fixes. False (nothing done) when it fits, or when the file cannot be
+    // read: the load then says what is wrong with it (engine_worker_doctor.cpp).
+    bool refuseOverBudget(const QString& path, const hearth::PreflightSettings& settings,
+                          const QString& catalogJson);
     // Drops any local model and talks to `target` instead (engine_worker_remote.cpp): the
     // connection test, then modelLoaded (remote) or loadFailed with what went wrong. The chat's
     // requests then go to the server's /v1/chat/completions, streamed through the same signals.
@@ -191,6 +209,8 @@ signals:
     void loadProgress(double fraction);
     void modelLoaded(const ModelSummary& summary);
     void loadFailed(const QString& message);
+    // Before loadFailed: the doctor's diagnosis of a load refused (refuseOverBudget).
+    void loadDiagnosed(const std::vector<hearth::Diagnosis>& diagnoses);
     void modelUnloaded();
     // New text of request `id`, split into reasoning and answer (hearth::ReasoningSplitter);
     // `generated` tokens so far, `reasoningTokens` of them the reasoning's, `ms` since the
@@ -245,6 +265,16 @@ private:
     // The special-token strings (the template's own, BOS and EOS) that occur in `text`, for
     // the prompt view and Compare's diff to mark.
     static QStringList specialTokensIn(const hearth::PromptFormat& format, const std::string& text);
+    // The Gauge's doctor figures of a loaded model: the context's cost and, on the CPU, the
+    // memory truth from the resident sizes before and after the load (engine_worker_doctor.cpp).
+    static void addDoctorFigures(ModelSummary& summary, const hearth::ModelInfo& info,
+                                 hearth::KvCacheType kvType, uint64_t residentBefore,
+                                 uint64_t residentAfterLoad, uint64_t residentAfter);
+    // The doctor's diagnoses of the chat's finished reply (engine_worker_doctor.cpp).
+    std::vector<hearth::Diagnosis>
+    diagnoseReply(const GenerationRequest& request, const hearth::PromptFormat& format,
+                  const hearth::GenerationStats& stats, const hearth::TokenStreamMonitor& monitor,
+                  const hearth::SamplingParams& sampling, const hearth::FittedPrompt& fitted);
     bool cancelled(quint64 id) const { return id <= m_cancelUpTo.load(std::memory_order_relaxed); }
 
     // The chat's remote model, when it is one (engine_worker_remote.cpp).
@@ -291,6 +321,8 @@ private:
     // How the chat's slot was created (device included): compare's sessions are made alike.
     hearth::SessionOptions m_sessionOptions;
     std::map<QString, hearth::PromptFormat> m_formats; // resolved templates, by name
+    ReplyDoctor m_doctor;                              // the chat's diagnoses
+    bool m_firstReply = true; // the next reply is the first since the load (warming up)
     std::atomic<quint64> m_cancelUpTo{0};
     std::atomic<bool> m_cancelLoad{false};
     CompareColumns m_compareColumns; // the compare columns on the chat's model

@@ -39,8 +39,9 @@ FitBadge assessFit(const hearth::ModelInfo& info, const FitTarget& requested) {
                .kv_type = target.kvType,
                .device = target.gpu ? hearth::DeviceKind::cuda : hearth::DeviceKind::cpu});
     const uint64_t available = target.gpu ? target.gpuFreeBytes : target.hostAvailableBytes;
-    const QString where = target.gpu ? QStringLiteral("free on %1").arg(target.gpuName)
-                                     : QStringLiteral("RAM available");
+    const QString where = target.gpu            ? QStringLiteral("free on %1").arg(target.gpuName)
+                          : target.hostIsBudget ? QStringLiteral("memory budget")
+                                                : QStringLiteral("RAM available");
     if (available == 0) {
         return {
             QString(),

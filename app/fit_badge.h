@@ -24,6 +24,8 @@ struct FitTarget {
     int32_t gpuLayers = hearth::kAutoGpuLayers;
     // RAM available; 0 when unknown.
     uint64_t hostAvailableBytes = 0;
+    // hostAvailableBytes is the memory budget the user stated (the pre-flight's), not free RAM.
+    bool hostIsBudget = false;
 };
 
 struct FitBadge {

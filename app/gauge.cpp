@@ -6,6 +6,8 @@
 #include "hearth/memory_plan.h"
 
 #include <QFile>
+#include <QVariantMap>
+#include <algorithm>
 
 namespace {
 constexpr int kHistoryLength = 64;
@@ -126,6 +128,11 @@ void Gauge::setModel(const ModelSummary& summary) {
             m_serverMemory += QStringLiteral(" This server does not report its memory.");
         }
     }
+    m_contextCost = summary.contextCost;
+    m_measuredBytes = double(summary.measuredBytes);
+    m_memoryTruthDifference = summary.memoryTruthDifference;
+    m_memoryTruth = summary.memoryTruth;
+    m_positionSpeeds.clear();
     emit modelChanged();
     emit statsChanged();
     sampleMemory();
@@ -143,6 +150,10 @@ void Gauge::clearModel() {
     m_deviceFellBack = false;
     m_gpuLayers = m_layerCount = 0;
     m_hostKvBytes = 0;
+    m_contextCost.clear();
+    m_measuredBytes = m_memoryTruthDifference = 0;
+    m_memoryTruth.clear();
+    m_positionSpeeds.clear();
     emit modelChanged();
     emit statsChanged();
 }
@@ -187,6 +198,17 @@ void Gauge::generationFinished(const GenerationResult& result) {
         m_thinkingTokens = result.reasoningTokens;
         m_thinkingTps = result.reasoningTokensPerSecond;
         m_answerTps = result.answerTokensPerSecond;
+        if (result.kvUsed > 0) {
+            const PositionSpeed point{result.kvUsed, result.decodeTokensPerSecond,
+                                      result.prefillTokensPerSecond};
+            auto at = std::lower_bound(
+                m_positionSpeeds.begin(), m_positionSpeeds.end(), point.position,
+                [](const PositionSpeed& p, int position) { return p.position < position; });
+            m_positionSpeeds.insert(at, point);
+            if (m_positionSpeeds.size() > kHistoryLength) { // the oldest context is least news
+                m_positionSpeeds.removeFirst();
+            }
+        }
     }
     m_draftedTokens = result.draftedTokens;
     m_acceptedDraftTokens = result.acceptedDraftTokens;
@@ -198,4 +220,22 @@ void Gauge::generationFinished(const GenerationResult& result) {
 void Gauge::setKvUsed(int tokens) {
     m_kvUsed = tokens;
     emit statsChanged();
+}
+
+QVariantList Gauge::speedByPosition() const {
+    QVariantList out;
+    for (const PositionSpeed& point : m_positionSpeeds) {
+        out.append(QVariantMap{{QStringLiteral("position"), point.position},
+                               {QStringLiteral("decode"), point.decode},
+                               {QStringLiteral("prefill"), point.prefill}});
+    }
+    return out;
+}
+
+QList<qreal> Gauge::decodeByPosition() const {
+    QList<qreal> out;
+    for (const PositionSpeed& point : m_positionSpeeds) {
+        out.append(point.decode);
+    }
+    return out;
 }

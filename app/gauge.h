@@ -12,6 +12,7 @@
 #include <QList>
 #include <QObject>
 #include <QTimer>
+#include <QVariantList>
 #include <QtQml/qqmlregistration.h>
 
 struct ModelSummary;
@@ -65,6 +66,19 @@ class Gauge : public QObject {
     // Speculative decoding in the last reply: draft tokens proposed and accepted (0: off).
     Q_PROPERTY(int draftedTokens READ draftedTokens NOTIFY statsChanged)
     Q_PROPERTY(int acceptedDraftTokens READ acceptedDraftTokens NOTIFY statsChanged)
+    // The doctor's figures (issue 21). The context window's cost: the KV cache at 2K, 8K, 32K
+    // and 128K tokens, [{tokens, kvBytes, totalBytes, beyondTrained}].
+    Q_PROPERTY(QVariantList contextCost READ contextCost NOTIFY modelChanged)
+    // The memory truth on the CPU: the process's resident growth over the load against the
+    // plan (planBytes), the relative difference, and what explains it ("" on a GPU).
+    Q_PROPERTY(double measuredBytes READ measuredBytes NOTIFY modelChanged)
+    Q_PROPERTY(double memoryTruthDifference READ memoryTruthDifference NOTIFY modelChanged)
+    Q_PROPERTY(QString memoryTruth READ memoryTruth NOTIFY modelChanged)
+    // Speed as the context fills: one point per reply of this model, by the position its
+    // reply ended at, [{position, decode, prefill}] in position order; decodeByPosition is
+    // the decode speeds alone, for the plot.
+    Q_PROPERTY(QVariantList speedByPosition READ speedByPosition NOTIFY statsChanged)
+    Q_PROPERTY(QList<qreal> decodeByPosition READ decodeByPosition NOTIFY statsChanged)
 
 public:
     explicit Gauge(QObject* parent = nullptr);
@@ -103,6 +117,12 @@ public:
     int draftedTokens() const { return m_draftedTokens; }
     int acceptedDraftTokens() const { return m_acceptedDraftTokens; }
     bool live() const { return m_live; }
+    QVariantList contextCost() const { return m_contextCost; }
+    double measuredBytes() const { return m_measuredBytes; }
+    double memoryTruthDifference() const { return m_memoryTruthDifference; }
+    QString memoryTruth() const { return m_memoryTruth; }
+    QVariantList speedByPosition() const;
+    QList<qreal> decodeByPosition() const;
 
     // "1.23 GiB", as the engine spells sizes.
     Q_INVOKABLE static QString formatBytes(double bytes);
@@ -151,6 +171,16 @@ private:
     double m_residentBytes = 0;
     int m_kvUsed = 0;
     int m_kvCapacity = 0;
+    QVariantList m_contextCost;
+    double m_measuredBytes = 0;
+    double m_memoryTruthDifference = 0;
+    QString m_memoryTruth;
+    struct PositionSpeed {
+        int position = 0;
+        double decode = 0;
+        double prefill = 0;
+    };
+    QList<PositionSpeed> m_positionSpeeds; // in position order
     double m_prefillTps = 0;
     double m_decodeTps = 0;
     double m_ttftMs = 0;

@@ -5,9 +5,11 @@
 #pragma once
 
 #include "conversation.h"
+#include "doctor_api.h"
 
 #include <QMetaType>
 #include <QString>
+#include <vector>
 
 struct ChatTurn {
     QString role; // "system", "user", "assistant"
@@ -34,6 +36,8 @@ struct GenerationResult : MessageStats {
     // MessageStats::error is set with stopReason "failed" when the sequence did not run (a
     // Compare column whose model does not fit the RAM available; the others still ran), and
     // with "error" when a remote server's reply failed (the text before it kept).
+    // The chat's: what the doctor found in this reply (reply_doctor.h), for the notices.
+    std::vector<hearth::Diagnosis> diagnoses;
 };
 
 // A remote server's model to talk to (RemoteServers::target): where, the key, which model.

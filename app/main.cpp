@@ -106,7 +106,8 @@ int main(int argc, char* argv[]) {
         QStringLiteral("panel"),
         QStringLiteral("Open a side panel: models, sampling, template or gauge "
                        "(or download: the Models panel's Download tab; remote: its Remote server "
-                       "tab, testing the remote server in use; inspector: the last "
+                       "tab, testing the remote server in use; checklist: the Models panel with "
+                       "the model's pre-flight checklist; inspector: the last "
                        "reply's tokens; compare: the Compare view; copyas: \"Copy as…\" on the "
                        "reply)."),
         QStringLiteral("name"));

@@ -485,10 +485,21 @@ ModelLibrary::FitResult ModelLibrary::assessFit(const hearth::ModelInfo& info) c
     target.gpuFreeBytes = m_gpuFreeBytes;
     target.gpuLayers =
         hearth::parse_gpu_layers(m_gpuLayers.toStdString()).value_or(hearth::kAutoGpuLayers);
-    if (const auto host = hearth::read_host_memory()) {
+    if (m_memoryBudget > 0) {
+        target.hostAvailableBytes = uint64_t(m_memoryBudget);
+        target.hostIsBudget = true;
+    } else if (const auto host = hearth::read_host_memory()) {
         target.hostAvailableBytes = host->available_bytes;
     }
     return ::assessFit(info, target);
+}
+
+void ModelLibrary::setMemoryBudget(qint64 bytes) {
+    bytes = std::max<qint64>(bytes, 0);
+    if (bytes != m_memoryBudget) {
+        m_memoryBudget = bytes;
+        refreshFits();
+    }
 }
 
 void ModelLibrary::refreshFits() {

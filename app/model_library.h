@@ -134,6 +134,9 @@ public:
     void setGpuLayers(const QString& gpuLayers);
     void setKvType(const QString& kvType); // an unknown name is ignored
     void setLoadedPath(const QString& path);
+    // The memory budget the pre-flight checklist fits in (PreflightCard::memoryBudget), the
+    // badges' RAM when positive: the list and the card give one verdict. 0: free RAM.
+    void setMemoryBudget(qint64 bytes);
 
     // The roots a scan walks: the models directory, the other apps' folders
     // (ModelScan::otherAppRoots), the folders the user added.
@@ -176,6 +179,7 @@ private:
     QString m_gpuLayers = QStringLiteral("auto");
     QString m_gpuLayersError;
     hearth::KvCacheType m_kvType = hearth::KvCacheType::f16;
+    qint64 m_memoryBudget = 0;
     QString m_gpuName;
     QString m_gpuStatus;
     uint64_t m_gpuTotalBytes = 0;

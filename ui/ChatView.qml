@@ -374,6 +374,16 @@ Rectangle {
             }
         }
 
+        // The doctor's notices about the last reply.
+        DoctorNotices {
+            objectName: "doctorNoticesColumn"
+            Layout.fillWidth: true
+            Layout.leftMargin: 3 * Theme.spacing
+            Layout.rightMargin: 3 * Theme.spacing
+            visible: root.controller.diagnoses.length > 0
+            controller: root.controller
+        }
+
         Composer {
             id: composer
             Layout.fillWidth: true

@@ -132,6 +132,52 @@ ScrollView {
             total: root.gauge.deviceTotalBytes
             parts: [{ value: root.gauge.residentBytes, color: Theme.accent }]
         }
+        // The memory truth: what the plan predicted against what the load made resident.
+        Label {
+            objectName: "memoryTruth"
+            Layout.fillWidth: true
+            visible: root.gauge.active && root.gauge.measuredBytes > 0
+            wrapMode: Text.Wrap
+            color: Math.abs(root.gauge.memoryTruthDifference) <= 0.05 ? Theme.mutedText : Theme.warning
+            font.pixelSize: 12
+            text: qsTr("Memory truth: the plan said %1, the load made %2 resident (%3%4%). %5")
+                      .arg(root.gauge.formatBytes(root.gauge.planBytes))
+                      .arg(root.gauge.formatBytes(root.gauge.measuredBytes))
+                      .arg(root.gauge.memoryTruthDifference >= 0 ? "+" : "")
+                      .arg((100 * root.gauge.memoryTruthDifference).toFixed(1))
+                      .arg(root.gauge.memoryTruth)
+        }
+
+        // The context window's cost: the KV cache at 2K to 128K tokens.
+        Label {
+            text: qsTr("Context window's cost (KV cache %1)").arg(root.gauge.kvType)
+            font.bold: true
+            color: Theme.text
+            Layout.topMargin: Theme.spacing
+            visible: root.gauge.contextCost.length > 0
+        }
+        GridLayout {
+            objectName: "contextCost"
+            Layout.fillWidth: true
+            visible: root.gauge.contextCost.length > 0
+            columns: 2
+            Repeater {
+                model: root.gauge.contextCost
+                delegate: Figure {
+                    required property var modelData
+                    Layout.fillWidth: true
+                    label: (modelData.tokens / 1024) + "K" + (modelData.beyondTrained ? " *" : "")
+                    value: root.gauge.formatBytes(modelData.kvBytes)
+                }
+            }
+        }
+        Label {
+            Layout.fillWidth: true
+            visible: root.gauge.contextCost.some(p => p.beyondTrained)
+            text: qsTr("* past the model's trained context")
+            color: Theme.mutedText
+            font.pixelSize: 11
+        }
 
         Label { text: qsTr("KV cache fill"); font.bold: true; color: Theme.text; Layout.topMargin: Theme.spacing }
         GaugeBar {
@@ -194,6 +240,39 @@ ScrollView {
                 anchors.fill: parent
                 anchors.margins: 6
                 values: root.gauge.decodeHistory
+            }
+        }
+        // Decode speed as the context fills: one point per reply, by where it ended.
+        Label {
+            objectName: "speedByPositionLabel"
+            Layout.fillWidth: true
+            visible: root.gauge.speedByPosition.length > 1
+            text: {
+                const points = root.gauge.speedByPosition
+                if (points.length < 2)
+                    return ""
+                const first = points[0], last = points[points.length - 1]
+                return qsTr("Decode speed as the context fills: %1 tok/s at %2 tokens, %3 tok/s at %4")
+                    .arg(first.decode.toFixed(1)).arg(first.position).arg(last.decode.toFixed(1)).arg(last.position)
+            }
+            color: Theme.mutedText
+            font.pixelSize: 11
+            wrapMode: Text.Wrap
+        }
+        Rectangle {
+            Layout.fillWidth: true
+            Layout.bottomMargin: Theme.spacing
+            visible: root.gauge.speedByPosition.length > 1
+            implicitHeight: 64
+            color: Theme.codeBackground
+            border.color: Theme.border
+            radius: 6
+            Sparkline {
+                objectName: "speedByPosition"
+                anchors.fill: parent
+                anchors.margins: 6
+                values: root.gauge.decodeByPosition
+                lineColor: Theme.kvColor
             }
         }
     }

@@ -86,6 +86,9 @@ ApplicationWindow {
         } else if (panelArgument === "remote") {
             settings.rightPanel = "models" // on its Remote server tab
             modelsPanel.showRemote()
+        } else if (panelArgument === "checklist") {
+            settings.rightPanel = "models" // with the model's pre-flight checklist open
+            modelsPanel.select(modelPathArgument)
         } else if (panelArgument.length > 0) {
             settings.rightPanel = ["none", "inspector", "compare", "copyas"].includes(panelArgument) ? "" : panelArgument
         }

@@ -18,7 +18,28 @@ ColumnLayout {
     readonly property ModelLibrary library: controller.library
     readonly property bool loading: controller.modelState === ChatController.Loading
     property string folderMessage: ""
+    // The model whose pre-flight checklist is shown (a click on its entry selects it).
+    property string selectedPath: ""
     spacing: 0
+
+    function select(path) {
+        root.selectedPath = path
+        root.revealPath = path
+        root.controller.preflight.inspect(path)
+    }
+    // The entry whose checklist is scrolled into view as it grows, until the user scrolls:
+    // the Local server and load settings above the list push it below the panel's fold.
+    property string revealPath: ""
+    function reveal(item) {
+        const flick = page.contentItem // the ScrollView's Flickable
+        const y = item.mapToItem(pageColumn, 0, 0).y - Theme.spacing
+        flick.contentY = Math.max(0, Math.min(y, pageColumn.height - flick.height))
+    }
+    // A fix that names a smaller file of the model shows it in the download list.
+    Connections {
+        target: root.controller
+        function onDownloadSuggested() { root.showDownloads() }
+    }
 
     // The Download tab (the catalog), or the list of local models.
     function showDownloads() { pages.currentIndex = 1 }
@@ -56,8 +77,13 @@ ColumnLayout {
             id: page
             contentWidth: availableWidth
             clip: true
+            Connections {
+                target: page.contentItem
+                function onMovementStarted() { root.revealPath = "" }
+            }
 
             ColumnLayout {
+                id: pageColumn
                 width: page.availableWidth
                 spacing: 6
 
@@ -343,6 +369,10 @@ ColumnLayout {
                         ToolTip.visible: hover.hovered && fitDetail.length > 0
                         ToolTip.text: path + "\n" + fitDetail
                         HoverHandler { id: hover }
+                        TapHandler {
+                            enabled: entry.error.length === 0
+                            onTapped: root.select(entry.path)
+                        }
 
                         ColumnLayout {
                             id: entryColumn
@@ -402,6 +432,17 @@ ColumnLayout {
                                 color: Theme.error
                                 font.pixelSize: 11
                                 wrapMode: Text.Wrap
+                            }
+                            ChecklistCard {
+                                objectName: "checklist"
+                                Layout.fillWidth: true
+                                Layout.topMargin: 4
+                                visible: entry.path === root.selectedPath
+                                card: root.controller.preflight
+                                onHeightChanged: {
+                                    if (visible && root.revealPath === entry.path)
+                                        Qt.callLater(root.reveal, entry)
+                                }
                             }
                             RowLayout {
                                 Layout.fillWidth: true

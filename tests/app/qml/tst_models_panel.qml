@@ -1,6 +1,7 @@
 // ModelsPanel: the load settings (device without a GPU says why, GPU layers bound to the
 // library and greyed on the CPU, the KV cache type with its note, context and threads spin
-// boxes that write the library), the local list's rows with their badges, no QML errors.
+// boxes that write the library), the local list's rows with their badges, a model's
+// pre-flight checklist on a click, no QML errors.
 import QtQuick
 import QtQuick.Controls
 import QtTest
@@ -131,6 +132,31 @@ Item {
             // Nothing loaded: no Unload button, no progress bar.
             verify(!findChild(panel, "unloadModel").visible)
             verify(!findChild(panel, "loadProgress").visible)
+        }
+
+        // A click on a listed model opens its pre-flight checklist, drawn from chat.preflight.
+        function test_checklistOnSelect() {
+            const panel = createTemporaryObject(panelComponent, testRoot)
+            chat.library.rescan()
+            tryCompare(chat.library, "scanning", false, 20000)
+            const list = findChild(panel, "localModels")
+            let entry = null
+            for (let i = 0; i < list.count && !entry; ++i) {
+                if (list.itemAt(i).error.length === 0)
+                    entry = list.itemAt(i)
+            }
+            if (!entry)
+                skip("no loadable model listed")
+            mouseClick(entry, 20, 10)
+            compare(panel.selectedPath, entry.path)
+            compare(chat.preflight.path, entry.path)
+            const card = findChild(entry, "checklist")
+            verify(card.visible)
+            tryVerify(() => !chat.preflight.busy, 60000)
+            verify(chat.preflight.error.length === 0, chat.preflight.error)
+            const items = findChild(card, "checklistItems")
+            compare(items.count, chat.preflight.items.length)
+            verify(items.count >= 4)
         }
     }
 }
