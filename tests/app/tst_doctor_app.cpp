@@ -9,6 +9,7 @@
 #include "hearth/gguf.h"
 #include "hearth/memory_plan.h"
 #include "hearth/model_info.h"
+#include "isolated_profile.h"
 #include "preflight_card.h"
 #include "test_support.h"
 
@@ -118,13 +119,7 @@ void TestDoctorApp::initTestCase() {
     QVERIFY(m_root.isValid());
     qputenv("HEARTH_TEST_MODEL",
             QFile::encodeName(QString::fromStdString(hearth::test::default_model_path().string())));
-    qputenv("HOME", (m_root.path() + QLatin1String("/home")).toUtf8());
-    qputenv("XDG_CONFIG_HOME", (m_root.path() + QLatin1String("/config")).toUtf8());
-    qputenv("XDG_DATA_HOME", (m_root.path() + QLatin1String("/data")).toUtf8());
-    qputenv("HEARTH_MODELS_DIR", (m_root.path() + QLatin1String("/models")).toUtf8());
-    qputenv("HF_HUB_CACHE", (m_root.path() + QLatin1String("/hub")).toUtf8());
-    QCoreApplication::setOrganizationName(QStringLiteral("hearth-test"));
-    QCoreApplication::setApplicationName(QStringLiteral("tst_doctor_app"));
+    useIsolatedProfile(m_root.path(), QStringLiteral("tst_doctor_app"));
 }
 
 void TestDoctorApp::cardForDefaultModelFits() {
