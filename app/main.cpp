@@ -105,7 +105,8 @@ int main(int argc, char* argv[]) {
                        "(or download: the Models panel's Download tab; remote: its Remote server "
                        "tab, testing the remote server in use; inspector: the last "
                        "reply's tokens; compare: the Compare view; copyas: \"Copy as…\" on the "
-                       "reply)."),
+                       "reply; lab: the Quantization lab for the model, started by "
+                       "--demo-prompt)."),
         QStringLiteral("name"));
     const QCommandLineOption newInstanceOption(
         QStringLiteral("new-instance"),

@@ -18,6 +18,8 @@ ColumnLayout {
     readonly property ModelLibrary library: controller.library
     readonly property bool loading: controller.modelState === ChatController.Loading
     property string folderMessage: ""
+    // A model's "Lab" button: the Quantization lab for that file.
+    signal labRequested(string path, int trainedContext)
     spacing: 0
 
     // The Download tab (the catalog), or the list of local models.
@@ -413,6 +415,15 @@ ColumnLayout {
                                     font.pixelSize: 12
                                 }
                                 Item { Layout.fillWidth: true; visible: !entry.loaded }
+                                Button {
+                                    objectName: "labButton"
+                                    visible: entry.error.length === 0
+                                    text: qsTr("Lab")
+                                    ToolTip.visible: hovered
+                                    ToolTip.delay: 600
+                                    ToolTip.text: qsTr("Quantization lab: make this model's quantizations and measure what each costs in quality, memory and speed")
+                                    onClicked: root.labRequested(entry.path, entry.trainedContext)
+                                }
                                 Button {
                                     objectName: "loadButton"
                                     visible: !entry.loaded && entry.error.length === 0

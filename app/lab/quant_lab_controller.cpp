@@ -305,9 +305,11 @@ void QuantLabController::onFinished(const std::shared_ptr<Outcome>& outcome) {
                  ? QString()
                  : tr(" (itself quantized: %1; every quantization is bounded by it)").arg(bounded));
         m_stage = tr("done");
+        m_stageTotal = 0;
         setError({}); // a refused second start's message is stale now
     } else {
         m_stage = cancelled ? tr("cancelled") : tr("failed");
+        m_stageTotal = 0; // the stage it stopped in is no longer the news
         setError(cancelled ? QString() : QString::fromStdString(outcome->error.message));
     }
     emit progressChanged();
