@@ -69,7 +69,7 @@ Rectangle {
                     color: Theme.mutedText
                     elide: Text.ElideMiddle
                 }
-                FlatButton { text: qsTr("Close"); onClicked: root.closeRequested() }
+                FlatButton { objectName: "labClose"; text: qsTr("Close"); onClicked: root.closeRequested() }
             }
 
             // The settings.
