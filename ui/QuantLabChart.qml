@@ -20,8 +20,7 @@ Item {
         return ruleClass === "INT8" ? Theme.success
              : ruleClass === "INT5-6" ? Qt.tint(Theme.success, Qt.alpha(Theme.warning, 0.5))
              : ruleClass === "INT4" ? Theme.warning
-             : ruleClass === "INT2" ? Theme.error
-             : Theme.accent
+             : Theme.error
     }
     function value(row) { return quality === "kld" ? row.meanKld : row.perplexityChange }
 
@@ -93,10 +92,16 @@ Item {
             // The points, labelled.
             for (const r of root.rows) {
                 const x = px(r.memoryBytes / mib), y = py(root.value(r))
-                ctx.fillStyle = root.classColour(r.ruleClass)
                 ctx.beginPath()
                 ctx.arc(x, y, 5, 0, 2 * Math.PI)
-                ctx.fill()
+                if (r.ruleClass.length > 0) {
+                    ctx.fillStyle = root.classColour(r.ruleClass)
+                    ctx.fill()
+                } else { // the reference: a ring
+                    ctx.strokeStyle = Theme.text
+                    ctx.lineWidth = 2
+                    ctx.stroke()
+                }
                 ctx.fillStyle = Theme.text
                 ctx.fillText(r.label, x + 8, y - 6)
             }

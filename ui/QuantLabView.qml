@@ -20,7 +20,7 @@ Rectangle {
 
     // The table's columns: title, width, and the text of a row's cell.
     readonly property var columns: [
-        { title: qsTr("Type"), width: 96, cell: r => r.label + (r.isReference ? qsTr(" (ref)") : r.reused ? " ↺" : "") },
+        { title: qsTr("Type"), width: 132, cell: r => r.label + (r.reused ? " ↺" : "") },
         { title: qsTr("File"), width: 78, cell: r => r.fileSize },
         { title: qsTr("Memory"), width: 78, cell: r => r.memory },
         { title: qsTr("PPL Δ"), width: 64, cell: r => r.isReference ? r.perplexity.toFixed(3) : (r.perplexityChange >= 0 ? "+" : "") + r.perplexityChange.toFixed(2) + "%" },
@@ -200,6 +200,17 @@ Rectangle {
                 font.pixelSize: 12
                 wrapMode: Text.Wrap
             }
+            Label {
+                objectName: "labVerdict"
+                Layout.fillWidth: true
+                Layout.leftMargin: Theme.spacing
+                Layout.rightMargin: Theme.spacing
+                visible: text.length > 0
+                text: root.controller.verdict
+                color: Theme.text
+                font.bold: true
+                wrapMode: Text.Wrap
+            }
             Rectangle {
                 Layout.fillWidth: true
                 Layout.leftMargin: Theme.spacing
@@ -231,7 +242,7 @@ Rectangle {
                                     color: Theme.text
                                 }
                             }
-                            Label { width: 230; padding: 4; text: qsTr("Rule of thumb"); font.bold: true; font.pixelSize: 12; color: Theme.text }
+                            Label { width: 280; padding: 4; text: qsTr("Rule of thumb"); font.bold: true; font.pixelSize: 12; color: Theme.text }
                         }
                         Repeater {
                             model: root.controller.results
@@ -252,13 +263,14 @@ Rectangle {
                                             padding: 4
                                             anchors.verticalCenter: parent.verticalCenter
                                             text: modelData.cell(tableRow.modelData)
+                                            elide: Text.ElideRight
                                             font.pixelSize: 12
                                             font.family: Theme.monoFamily
                                             color: Theme.text
                                         }
                                     }
                                     Label {
-                                        width: 230
+                                        width: 280
                                         padding: 4
                                         anchors.verticalCenter: parent.verticalCenter
                                         text: tableRow.modelData.isReference ? qsTr("the reference") : tableRow.modelData.ruleOfThumb
@@ -277,33 +289,23 @@ Rectangle {
                     }
                 }
             }
-            RowLayout {
-                Layout.fillWidth: true
-                Layout.leftMargin: Theme.spacing
-                visible: root.controller.results.length > 0
-                Label { text: qsTr("Chart"); font.bold: true; color: Theme.text }
-                RadioButton { id: byPerplexity; text: qsTr("perplexity change"); checked: true }
-                RadioButton { text: qsTr("mean KL divergence") }
-            }
             QuantLabChart {
                 objectName: "labChart"
                 Layout.fillWidth: true
                 Layout.leftMargin: Theme.spacing
                 Layout.rightMargin: Theme.spacing
-                Layout.preferredHeight: 260
+                Layout.bottomMargin: Theme.spacing
+                Layout.preferredHeight: 250
                 visible: root.controller.results.length > 0
                 rows: root.controller.results
                 quality: byPerplexity.checked ? "perplexity" : "kld"
-            }
-            Label {
-                objectName: "labVerdict"
-                Layout.fillWidth: true
-                Layout.margins: Theme.spacing
-                visible: text.length > 0
-                text: root.controller.verdict
-                color: Theme.text
-                font.bold: true
-                wrapMode: Text.Wrap
+                // Which quality the vertical axis shows, beside the legend.
+                Row {
+                    anchors.right: parent.right
+                    anchors.top: parent.top
+                    RadioButton { id: byPerplexity; text: qsTr("perplexity change"); checked: true; padding: 0; font.pixelSize: 12 }
+                    RadioButton { text: qsTr("mean KL divergence"); padding: 0; leftPadding: 8; font.pixelSize: 12 }
+                }
             }
         }
     }
