@@ -295,7 +295,7 @@ Rectangle {
                 Layout.leftMargin: Theme.spacing
                 Layout.rightMargin: Theme.spacing
                 Layout.bottomMargin: Theme.spacing
-                Layout.preferredHeight: 250
+                Layout.preferredHeight: 228
                 visible: root.controller.results.length > 0
                 rows: root.controller.results
                 quality: byPerplexity.checked ? "perplexity" : "kld"
