@@ -109,7 +109,8 @@ int main(int argc, char* argv[]) {
                        "tab, testing the remote server in use; checklist: the Models panel with "
                        "the model's pre-flight checklist; inspector: the last "
                        "reply's tokens; compare: the Compare view; copyas: \"Copy as…\" on the "
-                       "reply)."),
+                       "reply; lab: the Quantization lab for the model, started by "
+                       "--demo-prompt)."),
         QStringLiteral("name"));
     const QCommandLineOption newInstanceOption(
         QStringLiteral("new-instance"),

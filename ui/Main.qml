@@ -67,6 +67,18 @@ ApplicationWindow {
         }
     }
 
+    // The Quantization lab (issue 23): the Models panel's "Lab" opens it for a local model; it
+    // runs on a thread of its own, beside the chat.
+    property bool labMode: false
+    QuantLabController {
+        id: lab
+        // scripts/screenshots waits for this line of a --panel lab --demo-prompt run.
+        onFinished: (succeeded, cancelled) => {
+            if (window.panelArgument === "lab" && window.demoPrompt.length > 0)
+                console.info("quant lab finished:", succeeded ? "ok" : cancelled ? "cancelled" : lab.error)
+        }
+    }
+
     Component.onCompleted: {
         // Bindings onto objects that Main does not declare.
         Theme.scheme = Qt.binding(() => themeArgument.length > 0 ? themeArgument : settings.theme)
@@ -90,10 +102,16 @@ ApplicationWindow {
             settings.rightPanel = "models" // with the model's pre-flight checklist open
             modelsPanel.select(modelPathArgument)
         } else if (panelArgument.length > 0) {
-            settings.rightPanel = ["none", "inspector", "compare", "copyas"].includes(panelArgument) ? "" : panelArgument
+            settings.rightPanel = ["none", "inspector", "compare", "copyas", "lab"].includes(panelArgument) ? "" : panelArgument
         }
         chat.start(modelPathArgument)
-        if (demoPrompt.length > 0 && compareMode) {
+        // --panel lab: the lab for the model given (else the chat's); --demo-prompt starts it.
+        if (panelArgument === "lab") {
+            lab.modelPath = modelPathArgument.length > 0 ? modelPathArgument : chat.modelPath
+            labMode = true
+            if (demoPrompt.length > 0)
+                lab.start()
+        } else if (demoPrompt.length > 0 && compareMode) {
             compare.templateShootout()
             compare.send(demoPrompt)
         } else if (demoPrompt.length > 0) {
@@ -255,7 +273,7 @@ ApplicationWindow {
             id: chatView
             Layout.fillWidth: true
             Layout.fillHeight: true
-            visible: !window.compareMode
+            visible: !window.compareMode && !window.labMode
             controller: chat
             onCatalogRequested: {
                 settings.rightPanel = "models"
@@ -270,8 +288,20 @@ ApplicationWindow {
             objectName: "compareView"
             Layout.fillWidth: true
             Layout.fillHeight: true
-            visible: window.compareMode
+            visible: window.compareMode && !window.labMode
             controller: compare
+        }
+        QuantLabView {
+            objectName: "quantLabView"
+            Layout.fillWidth: true
+            Layout.fillHeight: true
+            visible: window.labMode
+            controller: lab
+            onCloseRequested: window.labMode = false
+            onLoadRequested: path => {
+                chat.loadModel(path)
+                window.labMode = false
+            }
         }
 
         Rectangle { Layout.fillHeight: true; implicitWidth: 1; color: Theme.border; visible: panels.visible }
@@ -303,7 +333,16 @@ ApplicationWindow {
                     Layout.fillWidth: true
                     Layout.fillHeight: true
                     currentIndex: Math.max(0, tabs.currentIndex)
-                    ModelsPanel { id: modelsPanel; controller: chat }
+                    ModelsPanel {
+                        id: modelsPanel
+                        controller: chat
+                        onLabRequested: (path, trainedContext) => {
+                            lab.modelPath = path
+                            // llama-perplexity's 512, within what the model was trained for
+                            lab.contextLength = trainedContext > 0 ? Math.min(512, trainedContext) : 512
+                            window.labMode = true
+                        }
+                    }
                     SamplingPanel {
                         settings: chat.sampling
                         thinkingChoices: chat.thinkingChoices

@@ -20,6 +20,8 @@ ColumnLayout {
     property string folderMessage: ""
     // The model whose pre-flight checklist is shown (a click on its entry selects it).
     property string selectedPath: ""
+    // A model's "Lab" button: the Quantization lab for that file.
+    signal labRequested(string path, int trainedContext)
     spacing: 0
 
     function select(path) {
@@ -454,6 +456,15 @@ ColumnLayout {
                                     font.pixelSize: 12
                                 }
                                 Item { Layout.fillWidth: true; visible: !entry.loaded }
+                                Button {
+                                    objectName: "labButton"
+                                    visible: entry.error.length === 0
+                                    text: qsTr("Lab")
+                                    ToolTip.visible: hovered
+                                    ToolTip.delay: 600
+                                    ToolTip.text: qsTr("Quantization lab: make this model's quantizations and measure what each costs in quality, memory and speed")
+                                    onClicked: root.labRequested(entry.path, entry.trainedContext)
+                                }
                                 Button {
                                     objectName: "loadButton"
                                     visible: !entry.loaded && entry.error.length === 0
