@@ -50,7 +50,7 @@ Item {
             // Remove the last column through its menu.
             mouseClick(findChild(columns[4], "columnMenuButton"))
             const menu = findChild(columns[4], "columnMenu")
-            tryCompare(menu, "opened", true)
+            tryCompare(menu, "opened", true, 60000)
             const remove = menu.itemAt(1)
             compare(remove.objectName, "removeColumn")
             verify(remove.enabled)

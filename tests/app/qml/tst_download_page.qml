@@ -81,12 +81,12 @@ Item {
             const list = findChild(page, "catalogList")
             const all = list.count
             findChild(page, "searchField").text = "qwen"
-            tryVerify(() => list.count > 0 && list.count < all)
+            tryVerify(() => list.count > 0 && list.count < all, 60000)
             for (const entry of page.controller.catalog)
                 verify(entry.name.indexOf("Qwen") >= 0, entry.name)
             findChild(page, "searchField").text = ""
             page.controller.sizeFilter = "large"
-            tryVerify(() => list.count > 0 && list.count < all)
+            tryVerify(() => list.count > 0 && list.count < all, 60000)
             for (const entry of page.controller.catalog)
                 verify(entry.parameters > 10e9, entry.name)
             page.controller.sizeFilter = ""

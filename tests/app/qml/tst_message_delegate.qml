@@ -93,7 +93,7 @@ Item {
             compare(findChild(message, "thinkingSummary").text, message.thinkingStats)
             // Opened by hand, it stays open.
             mouseClick(findChild(message, "thinkingHeader"))
-            tryVerify(() => findChild(message, "thinkingText") !== null)
+            tryVerify(() => findChild(message, "thinkingText") !== null, 60000)
             compare(findChild(message, "thinkingText").text, "Two plus two is four.")
             // The answer's own text is still what Copy copies.
             copySpy.target = message

@@ -29,7 +29,7 @@ Item {
             mouseClick(greedy)
             compare(sampling.temperature, 0)
             compare(sampling.preset, "Greedy")
-            tryCompare(greedy, "checked", true)
+            tryCompare(greedy, "checked", true, 60000)
             verify(!balanced.checked)
         }
 
@@ -75,14 +75,14 @@ Item {
             verify(findChild(panel, "thinking_default").checked)
             mouseClick(findChild(panel, "thinking_off"))
             compare(sampling.thinking, "off")
-            tryCompare(findChild(panel, "thinking_off"), "checked", true)
+            tryCompare(findChild(panel, "thinking_off"), "checked", true, 60000)
             verify(!findChild(panel, "thinking_default").checked)
             // gpt-oss: an effort, not a switch (the other panels out of the way of the mouse).
             plain.visible = false
             panel.visible = false
             const effort = createTemporaryObject(panelComponent, top, { thinkingChoices: ["low", "medium", "high"] })
             const high = findChild(effort, "thinking_high")
-            tryVerify(() => high.width > 0 && high.x + high.width <= effort.width)
+            tryVerify(() => high.width > 0 && high.x + high.width <= effort.width, 60000)
             waitForRendering(effort)
             mouseClick(high)
             compare(sampling.thinking, "high")
