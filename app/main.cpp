@@ -70,8 +70,6 @@ void answerLaunch(QQmlApplicationEngine& engine, const QStringList& arguments) {
 } // namespace
 
 int main(int argc, char* argv[]) {
-    // Prompts through the int8 kernels (docs/ARCHITECTURE.md, "Fast prefill numerics").
-    hearth::choose_program_prefill_numerics();
     std::unique_ptr<QCoreApplication> app = wantsInformationOnly(argc, argv)
                                                 ? std::make_unique<QCoreApplication>(argc, argv)
                                                 : std::make_unique<QGuiApplication>(argc, argv);

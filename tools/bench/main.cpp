@@ -449,7 +449,7 @@ int run_bench(const Options& o) {
             }
         }
         std::printf("\n");
-        // Which prompt kernels ran (hearth/prefill_numerics.h; HEARTH_PREFILL=exact for ggml's).
+        // Which prompt kernels ran (hearth/prefill_numerics.h; HEARTH_PREFILL=fast for int8).
         std::printf("prefill numerics: %s\n",
                     std::string(hearth::prefill_numerics_name(hearth::prefill_numerics())).c_str());
         // The roofline the doctor holds decoding against (hearth/memory_probe.h).
@@ -468,7 +468,6 @@ int run_bench(const Options& o) {
 
 int main(int argc, char** argv) {
     hearth::cli::install_terminate_handler("hearth-bench");
-    hearth::choose_program_prefill_numerics();
     return hearth::cli::run_guarded("hearth-bench", [&] {
         const CommandSpec& spec = bench_spec();
         auto args = hearth::cli::parse_args(argc - 1, argv + 1, spec);

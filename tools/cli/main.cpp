@@ -115,7 +115,6 @@ int report_error(const char* message) {
 
 int main(int argc, char** argv) {
     hearth::cli::install_terminate_handler("hearth-cli");
-    hearth::choose_program_prefill_numerics();
     // Parsing and --help allocate too: they run behind the same catch as the commands.
     return hearth::cli::run_guarded("hearth-cli", [&] { return dispatch(argc, argv); });
 }

@@ -1,7 +1,9 @@
 // Which matrix kernels a prompt batch runs on the CPU: the exact ones (ggml's AVX2 operation
 // order, bit for bit; the library's default, which the differential tests rely on) or the fast
 // int8 path (weights re-expressed as 8-row int8 blocks; within the tolerance stated in
-// docs/ARCHITECTURE.md, "Fast prefill numerics"). The CLI, the bench and the app choose fast.
+// docs/ARCHITECTURE.md, "Fast prefill numerics"). Fast is opt-in (HEARTH_PREFILL=fast) for
+// programs too: a prompt's short batches (a reused prefix's remainder, under 32 tokens) run
+// the exact kernels, so with fast numerics a reply would depend on what the cache held.
 #pragma once
 
 #include <string_view>
@@ -17,9 +19,5 @@ PrefillNumerics prefill_numerics();
 void set_prefill_numerics(PrefillNumerics numerics);
 
 std::string_view prefill_numerics_name(PrefillNumerics numerics);
-
-// For programs (hearth-cli, hearth-bench, the app), called once at start: fast, unless the
-// environment sets HEARTH_PREFILL=exact.
-void choose_program_prefill_numerics();
 
 } // namespace hearth

@@ -29,13 +29,6 @@ void set_prefill_numerics(PrefillNumerics numerics) {
     setting().store(numerics, std::memory_order_relaxed);
 }
 
-void choose_program_prefill_numerics() {
-    const char* env = std::getenv("HEARTH_PREFILL");
-    set_prefill_numerics(env != nullptr && std::string_view(env) == "exact"
-                             ? PrefillNumerics::exact
-                             : PrefillNumerics::fast);
-}
-
 std::string_view prefill_numerics_name(PrefillNumerics numerics) {
     return numerics == PrefillNumerics::fast ? "fast" : "exact";
 }
