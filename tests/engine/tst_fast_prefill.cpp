@@ -12,6 +12,7 @@
 #include "hearth/prefill_numerics.h"
 #include "hearth/session.h"
 #include "test_support.h"
+#include "top_logits.h"
 
 #include <QObject>
 #include <QString>
@@ -40,21 +41,7 @@ constexpr float kNoiseFloor = 0.5f;
 // tst_generation allows the exact path 0.5% against llama.cpp. Twice that here.
 constexpr double kPerplexityTolerance = 0.01;
 
-int32_t argmax(std::span<const float> logits, float* gap) {
-    size_t best = 0, second = 1;
-    if (logits[second] > logits[best])
-        std::swap(best, second);
-    for (size_t i = 2; i < logits.size(); ++i) {
-        if (logits[i] > logits[best]) {
-            second = best;
-            best = i;
-        } else if (logits[i] > logits[second]) {
-            second = i;
-        }
-    }
-    *gap = logits[best] - logits[second];
-    return static_cast<int32_t>(best);
-}
+using hearth::test::argmax;
 
 } // namespace
 

@@ -6,6 +6,7 @@
 #include "hearth/model.h"
 #include "hearth/session.h"
 #include "test_support.h"
+#include "top_logits.h"
 
 #include <QtTest>
 #include <cmath>
@@ -21,21 +22,7 @@ nlohmann::json read_json(const std::filesystem::path& path) {
     return nlohmann::json::parse(in);
 }
 
-int32_t argmax(std::span<const float> logits, float* gap) {
-    size_t best = 0, second = 1;
-    if (logits[second] > logits[best])
-        std::swap(best, second);
-    for (size_t i = 2; i < logits.size(); ++i) {
-        if (logits[i] > logits[best]) {
-            second = best;
-            best = i;
-        } else if (logits[i] > logits[second]) {
-            second = i;
-        }
-    }
-    *gap = logits[best] - logits[second];
-    return static_cast<int32_t>(best);
-}
+using hearth::test::argmax;
 
 } // namespace
 
