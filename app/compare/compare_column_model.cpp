@@ -1,6 +1,7 @@
 // The compare view's column list model (see compare_column_model.h).
 #include "compare_column_model.h"
 
+#include "compare_divergence.h"
 #include "hearth/prompt.h"
 #include "hearth/session.h"
 
@@ -65,6 +66,14 @@ QVariant CompareColumnModel::data(const QModelIndex& index, int role) const {
         return c.replyReasoning;
     case ReasoningTokensRole:
         return c.reasoningTokens;
+    case DivergenceTokensRole:
+        return divergenceTokens(c, index.row());
+    case DivergenceSummaryRole:
+        return c.divergence ? divergenceSummaryText(*c.divergence, index.row() == 0) : QString();
+    case FirstDivergenceRole:
+        return c.divergence ? c.divergence->firstDivergence : -1;
+    case DivergencePartnerRole:
+        return index.row() == 0 && c.divergence ? c.divergence->column + 1 : 0;
     case GeneratedTokensRole:
         return c.generatedTokens;
     case TokensPerSecondRole:
@@ -246,7 +255,11 @@ QHash<int, QByteArray> CompareColumnModel::roleNames() const {
             {ColumnErrorRole, "columnError"},
             {ReplyNoteRole, "replyNote"},
             {ReplyReasoningRole, "replyReasoning"},
-            {ReasoningTokensRole, "reasoningTokens"}};
+            {ReasoningTokensRole, "reasoningTokens"},
+            {DivergenceTokensRole, "divergenceTokens"},
+            {DivergenceSummaryRole, "divergenceSummary"},
+            {FirstDivergenceRole, "firstDivergence"},
+            {DivergencePartnerRole, "divergencePartner"}};
 }
 
 void CompareColumnModel::insertColumn(int row, const CompareColumn& column) {

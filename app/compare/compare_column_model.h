@@ -9,6 +9,7 @@
 #include <QAbstractListModel>
 #include <QStringList>
 #include <QtQml/qqmlregistration.h>
+#include <optional>
 
 struct CompareColumn {
     // Settings.
@@ -34,6 +35,9 @@ struct CompareColumn {
     QString stopReason;
     QString error; // why the column did not run (its model does not fit, ...)
     bool generating = false;
+    // The divergence view (compare_divergence.h): column 1 holds the pair it is coloured by
+    // (the first other column's on another model file), each other column its own pair.
+    std::optional<CompareDivergence> divergence;
 };
 
 class CompareColumnModel : public QAbstractListModel {
@@ -76,6 +80,14 @@ public:
         ReplyNoteRole,      // what the reply area says while it shows no text (replyNote())
         ReplyReasoningRole, // the reply's reasoning, which the column shows collapsed
         ReasoningTokensRole,
+        // The divergence view: the reply token by token (column 1's with each step's KL and
+        // both models' probabilities and top-1 tokens), its one-line summary or why there is
+        // none, the first step where the sampled tokens differ (-1: none) and, for column 1,
+        // the column it is compared with (1-based; 0: none).
+        DivergenceTokensRole,
+        DivergenceSummaryRole,
+        FirstDivergenceRole,
+        DivergencePartnerRole,
     };
 
     explicit CompareColumnModel(QObject* parent = nullptr);

@@ -1,6 +1,7 @@
 // Compare mode's controller (see compare_controller.h).
 #include "compare_controller.h"
 
+#include "compare_divergence.h"
 #include "engine_worker.h"
 #include "hearth/chat_template.h"
 
@@ -468,6 +469,7 @@ bool CompareController::send(const QString& text) {
             c.sharedTokens = 0;
             c.stopReason.clear();
             c.error.clear();
+            c.divergence.reset();
             c.generating = true;
         });
     }
@@ -573,6 +575,7 @@ void CompareController::onFinished(quint64 id, const QList<GenerationResult>& re
             c.reasonings << r.reasoning;
         });
     }
+    applyDivergences(m_columns, summary.divergences);
     m_summaryText = tr("%1 tokens/s for all columns together; shared prompt prefix of %2 "
                        "tokens computed once; %3 forward steps")
                         .arg(summary.tokensPerSecond, 0, 'f', 1)

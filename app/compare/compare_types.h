@@ -47,6 +47,30 @@ struct ComparePrompt {
     int tokensRemoved = 0;
 };
 
+// One token of column 1's reply against another column's model (hearth::reply_divergence):
+// the KL divergence of the two distributions at that step and each model's view of it.
+struct CompareTokenDivergence {
+    QString text;      // the token as text ("[end]" for the end-of-generation token)
+    double kl = 0;     // KL(column 1 || other) in nats
+    double pFirst = 0; // column 1's model's probability of the token
+    double pOther = 0; // the other model's
+    QString topFirst;  // each model's most likely token there, as text
+    QString topOther;
+};
+
+// Column 1's reply against another column on a different model file (compare_divergence.h):
+// either the per-token divergence with its summary, or why there is none.
+struct CompareDivergence {
+    int column = 0;                       // the other column
+    QString note;                         // why no divergence is shown ("" when it is)
+    QList<CompareTokenDivergence> tokens; // column 1's reply, token by token
+    QStringList otherTokens;              // the other column's own reply, token by token
+    int firstDivergence = -1; // the first step where the two sampled tokens differ; -1: none
+    double meanKl = 0;
+    double p99Kl = 0;
+    double top1Agreement = 0; // fraction of steps where both models' most likely token agree
+};
+
 // The batch as a whole.
 struct CompareSummary {
     int sharedPrefixTokens = 0; // prompt tokens computed once and copied into the others
@@ -56,6 +80,8 @@ struct CompareSummary {
     double tokensPerSecond = 0; // all columns together
     int modelGroups = 1;        // models used; their groups of columns run one after another
     QStringList kvTypes;        // the KV cache types of the columns' sessions: "f16", "q8_0"
+    // Column 1 against each other column on another model file with the same prompt.
+    QList<CompareDivergence> divergences;
 };
 
 // The template shoot-out's answer about the loaded model (EngineWorker::matchOwnTemplate).

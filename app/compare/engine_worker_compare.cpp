@@ -9,6 +9,7 @@
 // the chat's (at most one flush per kFlushIntervalMs). Also the template shoot-out's question:
 // which candidate template renders the conversation exactly as the model's own.
 #include "compare_diff.h"
+#include "compare_divergence.h"
 #include "compare_model_pool.h"
 #include "engine_worker.h"
 #include "hearth/chat_template.h"
@@ -321,6 +322,7 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
     // Each column's reply as it streams (fed on its scheduler's thread), split as its
     // template marks reasoning.
     std::vector<ReplyStream> streams(n);
+    std::vector<std::vector<int32_t>> replyTokens(n); // for the divergence view
     for (size_t i = 0; i < n; ++i) {
         if (formats[i] && !request.columns[qsizetype(i)].remote) {
             streams[i] = ReplyStream(formats[i]->reasoning, texts[i]);
@@ -391,6 +393,7 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
                                 .on_token =
                                     [&, i](const hearth::TokenEvent& event) {
                                         streams[i].feed(event);
+                                        replyTokens[i].push_back(event.token);
                                         if (sinceFlush.elapsed() >= kFlushIntervalMs) {
                                             flush();
                                         }
@@ -431,6 +434,22 @@ void EngineWorker::generateCompare(const CompareRequest& request) {
         generatedTokens += outcome.n_generated;
         elapsedMs += outcome.elapsed_ms;
     }
+    // Column 1's reply under each other column's model: where their choices diverge.
+    std::vector<DivergenceColumn> divergenceColumns(n);
+    for (size_t i = 0; i < n; ++i) {
+        DivergenceColumn& column = divergenceColumns[i];
+        if (groupOf[i] < groups.size()) {
+            column.model = groups[groupOf[i]].model;
+            column.modelKey = groups[groupOf[i]].key;
+        }
+        column.promptText = texts[i];
+        column.prompt = tokens[i];
+        column.reply = std::move(replyTokens[i]);
+        const QString& stop = results[qsizetype(i)].stopReason;
+        column.ran = results[qsizetype(i)].error.isEmpty() && stop != QStringLiteral("failed") &&
+                     stop != stopText(hearth::StopReason::cancelled);
+    }
+    summary.divergences = compareDivergences(divergenceColumns, cancelled);
     // The remote columns, one after another: each its own request, the same prompt and seed.
     for (size_t i : remoteColumns) {
         if (cancelled()) {

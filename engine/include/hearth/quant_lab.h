@@ -21,6 +21,8 @@
 
 namespace hearth {
 
+class Model;
+
 // One scored position's reference distribution as llama-perplexity --kl-divergence-base
 // stores it: the log-probabilities within 16 nats of the top quantized to 16 bits (two
 // floats, scale and minimum, in the first 4 entries, then n_vocab values).
@@ -44,8 +46,9 @@ class KlDivergenceAccumulator {
 public:
     // `reference` is compress_log_probs' output for the position; `next_token` the text's
     // next token.
-    void add(std::span<const float> logits, std::span<const uint16_t> reference,
-             int32_t next_token);
+    // Returns the position's KL divergence.
+    double add(std::span<const float> logits, std::span<const uint16_t> reference,
+               int32_t next_token);
     KlDivergenceSummary summary() const;
 
 private:
@@ -57,6 +60,10 @@ private:
 // llama-perplexity's percentile of sorted values: linear between the ranks around
 // fraction × (n - 1).
 double sorted_percentile(std::span<const float> sorted, double fraction);
+
+// Fails with `bad_format` when the two models' vocabularies differ (their sizes, or the first
+// token whose text differs), naming both files: their distributions cannot be compared.
+Result<void> check_same_vocabulary(const Model& reference, const Model& candidate);
 
 // A model file measured against the reference.
 struct LabCandidate {

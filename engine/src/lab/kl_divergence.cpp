@@ -59,8 +59,8 @@ void compress_log_probs(std::span<const float> logits, std::span<uint16_t> out) 
     }
 }
 
-void KlDivergenceAccumulator::add(std::span<const float> logits,
-                                  std::span<const uint16_t> reference, int32_t next_token) {
+double KlDivergenceAccumulator::add(std::span<const float> logits,
+                                    std::span<const uint16_t> reference, int32_t next_token) {
     float max_logit = logits[0];
     size_t top = 0;
     for (size_t i = 1; i < logits.size(); ++i) {
@@ -104,6 +104,7 @@ void KlDivergenceAccumulator::add(std::span<const float> logits,
     sum_kld2_ += kld * kld;
     same_top_ += top == top_base ? 1 : 0;
     kld_values_.push_back(static_cast<float>(kld));
+    return kld;
 }
 
 double sorted_percentile(std::span<const float> sorted, double fraction) {

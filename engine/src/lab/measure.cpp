@@ -64,6 +64,8 @@ private:
     std::FILE* file_ = nullptr;
 };
 
+} // namespace
+
 Result<void> check_same_vocabulary(const Model& reference, const Model& candidate) {
     const Tokenizer& a = reference.tokenizer();
     const Tokenizer& b = candidate.tokenizer();
@@ -86,6 +88,8 @@ Result<void> check_same_vocabulary(const Model& reference, const Model& candidat
     }
     return {};
 }
+
+namespace {
 
 bool keep_going(const LabProgressFn& progress, const std::atomic<bool>* cancel, LabProgress state) {
     if (cancel && cancel->load()) {
