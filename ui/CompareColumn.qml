@@ -38,6 +38,13 @@ Rectangle {
     required property string replyNote
     required property string replyReasoning // shown collapsed above the reply
     required property int reasoningTokens
+    // The two-quantization view (DivergenceReply): shown instead of the plain reply once the
+    // reply is scored against another column's model.
+    required property var divergenceTokens
+    required property string divergenceSummary
+    required property int firstDivergence
+    required property int divergencePartner
+    readonly property bool showsDivergence: !generating && divergenceTokens.length > 0
 
     color: Theme.surface
     border.color: Theme.border
@@ -263,10 +270,32 @@ Rectangle {
             color: Theme.mutedText
             font.pixelSize: 12
         }
+        DivergenceReply {
+            objectName: "divergenceReply"
+            Layout.fillWidth: true
+            Layout.fillHeight: true
+            visible: root.showsDivergence
+            tokens: root.divergenceTokens
+            firstDivergence: root.firstDivergence
+            scored: root.index === 0
+            partner: root.divergencePartner
+            summary: root.divergenceSummary
+        }
+        // Why there is no divergence view (another vocabulary, another prompt, ...).
+        Label {
+            objectName: "divergenceNote"
+            Layout.fillWidth: true
+            visible: !root.generating && !root.showsDivergence && root.divergenceSummary !== ""
+            text: root.divergenceSummary
+            wrapMode: Text.Wrap
+            color: Theme.mutedText
+            font.pixelSize: 11
+        }
         ScrollView {
             id: replyScroll
             Layout.fillWidth: true
             Layout.fillHeight: true
+            visible: !root.showsDivergence
             contentWidth: availableWidth
             TextArea {
                 objectName: "replyText"

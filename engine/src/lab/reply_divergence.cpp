@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
+#include <functional>
 
 namespace hearth {
 namespace {
@@ -41,6 +42,26 @@ Result<void> check_fits(const Session& session, size_t n_tokens, const char* whi
                     fmt::format("the {}'s prompt and reply ({} tokens) do not fit its context "
                                 "of {} tokens",
                                 which, n_tokens, session.n_ctx()));
+    }
+    return {};
+}
+
+// Runs the prompt in one pass, then the reply one token at a time: the steps generation took,
+// so that each distribution is the one the reply was sampled from (one pass over prompt and
+// reply takes the batched kernels, whose rounding moves a step's KL by a few percent).
+Result<void> teacher_force(Session& session, std::span<const int32_t> prompt,
+                           std::span<const int32_t> reply,
+                           const std::function<void(size_t, std::span<const float>)>& on_step) {
+    session.clear();
+    auto logits = session.append(prompt);
+    for (size_t k = 0; k < reply.size(); ++k) {
+        if (!logits) {
+            return std::unexpected(logits.error());
+        }
+        on_step(k, *logits);
+        if (k + 1 < reply.size()) {
+            logits = session.append(reply.subspan(k, 1));
+        }
     }
     return {};
 }
@@ -83,17 +104,11 @@ Result<ReplyDivergence> reply_divergence(Session& reference, Session& candidate,
         return std::unexpected(fits.error());
     }
 
-    // The logits at position prompt.size() - 1 + k predict reply token k.
-    const size_t first = prompt.size() - 1;
     const size_t row = compressed_log_probs_size(static_cast<size_t>(n_vocab));
     std::vector<uint16_t> rows(reply.size() * row);
     ReplyDivergence out;
     out.tokens.resize(reply.size());
-    auto on_reference = [&](size_t position, std::span<const float> logits) {
-        if (position < first || position - first >= reply.size()) {
-            return;
-        }
-        const size_t k = position - first;
+    auto on_reference = [&](size_t k, std::span<const float> logits) {
         compress_log_probs(logits, std::span(rows).subspan(k * row, row));
         const Softmaxed s = softmax_norm(logits);
         ReplyTokenDivergence& t = out.tokens[k];
@@ -101,22 +116,18 @@ Result<ReplyDivergence> reply_divergence(Session& reference, Session& candidate,
         t.reference_top = s.top;
         t.reference_p = probability(logits, s, reply[k]);
     };
-    if (auto done = reference.evaluate(tokens, on_reference); !done) {
+    if (auto done = teacher_force(reference, prompt, reply, on_reference); !done) {
         return std::unexpected(done.error());
     }
     KlDivergenceAccumulator accumulator;
-    auto on_candidate = [&](size_t position, std::span<const float> logits) {
-        if (position < first || position - first >= reply.size()) {
-            return;
-        }
-        const size_t k = position - first;
+    auto on_candidate = [&](size_t k, std::span<const float> logits) {
         ReplyTokenDivergence& t = out.tokens[k];
         t.kl = accumulator.add(logits, std::span(rows).subspan(k * row, row), reply[k]);
         const Softmaxed s = softmax_norm(logits);
         t.candidate_top = s.top;
         t.candidate_p = probability(logits, s, reply[k]);
     };
-    if (auto done = candidate.evaluate(tokens, on_candidate); !done) {
+    if (auto done = teacher_force(candidate, prompt, reply, on_candidate); !done) {
         return std::unexpected(done.error());
     }
     out.summary = accumulator.summary();
