@@ -113,7 +113,13 @@ int main(int argc, char* argv[]) {
     const QCommandLineOption newInstanceOption(
         QStringLiteral("new-instance"),
         QStringLiteral("Open a window of its own even when Hearth is already running."));
-    parser.addOptions({themeOption, demoOption, panelOption, newInstanceOption});
+    const QCommandLineOption compareWithOption(
+        QStringLiteral("compare-with"),
+        QStringLiteral("With --panel compare and --demo-prompt: column 2 runs FILE (another "
+                       "quantization of the model), greedy, and the reply is coloured by where "
+                       "their token distributions diverge."),
+        QStringLiteral("file"));
+    parser.addOptions({themeOption, demoOption, panelOption, newInstanceOption, compareWithOption});
     parser.process(*app);
 
     const QString modelPath = absoluteModelPath(parser.positionalArguments().value(0));
@@ -135,6 +141,9 @@ int main(int argc, char* argv[]) {
         {QStringLiteral("themeArgument"), parser.value(themeOption)},
         {QStringLiteral("demoPrompt"), parser.value(demoOption)},
         {QStringLiteral("panelArgument"), parser.value(panelOption)},
+        {QStringLiteral("compareWithArgument"),
+         parser.isSet(compareWithOption) ? absoluteModelPath(parser.value(compareWithOption))
+                                         : QString()},
     });
     QObject::connect(
         &engine, &QQmlApplicationEngine::objectCreationFailed, app.get(),

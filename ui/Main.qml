@@ -14,6 +14,9 @@ ApplicationWindow {
     property string themeArgument: ""
     property string demoPrompt: ""
     property string panelArgument: ""
+    // --compare-with FILE: with --panel compare, the two-quantization view (the chat's model
+    // against FILE, greedy) instead of the template shoot-out.
+    property string compareWithArgument: ""
     readonly property ChatController controller: chat
     readonly property var panelNames: ["models", "sampling", "template", "gauge"]
 
@@ -65,6 +68,11 @@ ApplicationWindow {
             if (chat.appendExchange(userText, replyText))
                 window.compareMode = false
         }
+        // scripts/screenshots waits for this line of a --panel compare --compare-with run.
+        onFinished: {
+            if (window.compareWithArgument.length > 0 && window.demoPrompt.length > 0)
+                console.info("compare finished")
+        }
     }
 
     // The Quantization lab (issue 23): the Models panel's "Lab" opens it for a local model; it
@@ -111,6 +119,11 @@ ApplicationWindow {
             labMode = true
             if (demoPrompt.length > 0)
                 lab.start()
+        } else if (demoPrompt.length > 0 && compareMode && compareWithArgument.length > 0) {
+            compare.compareQuantizations("", compareWithArgument)
+            for (let i = 0; i < 2; ++i)
+                compare.setColumnValue(i, "temperature", 0)
+            compare.send(demoPrompt)
         } else if (demoPrompt.length > 0 && compareMode) {
             compare.templateShootout()
             compare.send(demoPrompt)
@@ -301,6 +314,12 @@ ApplicationWindow {
             onLoadRequested: path => {
                 chat.loadModel(path)
                 window.labMode = false
+            }
+            onCompareRequested: (reference, quantization) => {
+                if (compare.compareQuantizations(reference, quantization)) {
+                    window.labMode = false
+                    window.compareMode = true
+                }
             }
         }
 

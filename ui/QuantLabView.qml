@@ -16,6 +16,8 @@ Rectangle {
     required property QuantLabController controller
     signal closeRequested()
     signal loadRequested(string path)
+    // "Compare with reference": Compare with two columns, the reference and this file.
+    signal compareRequested(string reference, string quantization)
     color: Theme.window
 
     // The table's columns: title, width, and the text of a row's cell.
@@ -282,6 +284,15 @@ Rectangle {
                                         objectName: "labLoad"
                                         text: qsTr("Load in chat")
                                         onClicked: root.loadRequested(tableRow.modelData.path)
+                                    }
+                                    FlatButton {
+                                        objectName: "labCompare"
+                                        visible: !tableRow.modelData.isReference
+                                        text: qsTr("Compare with reference")
+                                        ToolTip.visible: hovered
+                                        ToolTip.delay: 600
+                                        ToolTip.text: qsTr("Open Compare with the reference and this file side by side, the same seed: the reply is coloured by where their token distributions diverge")
+                                        onClicked: root.compareRequested(root.controller.results[0].path, tableRow.modelData.path)
                                     }
                                 }
                             }

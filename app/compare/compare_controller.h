@@ -105,6 +105,10 @@ public:
     Q_INVOKABLE bool setColumnValue(int column, const QString& field, const QVariant& value);
     Q_INVOKABLE bool send(const QString& text);
     Q_INVOKABLE void stop();
+    // The lab's "Compare with reference": two columns, `reference` and `quantization`, with the
+    // same template and seed and a fresh conversation, so that the next message shows where
+    // the quantization's choices diverge (compare_divergence.h). compare_quantizations.cpp.
+    Q_INVOKABLE bool compareQuantizations(const QString& reference, const QString& quantization);
     // Emits promoted() with the column's last reply, for the main conversation.
     Q_INVOKABLE bool promote(int column);
     Q_INVOKABLE void clearConversation();

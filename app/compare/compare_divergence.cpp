@@ -1,5 +1,6 @@
-// Compare's divergence of column 1's reply under each other column's model: sessions of their
-// own (the columns' cached conversations stay as they are), one teacher-forced pass per model.
+// Compare's divergence of column 1's reply under each other column's model: CPU sessions of
+// their own, sized to prompt and reply (the columns' cached conversations stay as they are),
+// both models stepping along column 1's tokens together (hearth::reply_divergence).
 #include "compare_divergence.h"
 
 #include "hearth/quant_lab.h"

@@ -12,6 +12,7 @@
 #include "hearth/model.h"
 #include "hearth/prompt.h"
 #include "hearth/quantize.h"
+#include "hearth/reply_divergence.h"
 #include "hearth/sampling.h"
 #include "hearth/session.h"
 #include "test_support.h"
@@ -63,6 +64,7 @@ private slots:
     void klMatchesTheModelsLogits();
     void identicalFilesDoNotDiverge();
     void otherVocabularyIsRefused();
+    void badTokensAreRefused();
     void cleanupTestCase() { m_engine.reset(); }
 
 private:
@@ -276,6 +278,33 @@ void TestCompareDivergence::otherVocabularyIsRefused() {
                      why.contains("cannot be compared"),
                  qPrintable(why));
     }
+}
+
+// The engine's function on its own: no reply, a token outside the vocabulary, a reply past the
+// context, each refused with its reason; the first divergence of replies of unequal length.
+void TestCompareDivergence::badTokensAreRefused() {
+    HEARTH_REQUIRE_DEFAULT_MODEL(modelPath);
+    auto model = hearth::Model::load(modelPath);
+    QVERIFY(model);
+    auto a = hearth::Session::create(*model, {.n_ctx = 256});
+    auto b = hearth::Session::create(*model, {.n_ctx = 256});
+    QVERIFY(a && b);
+    const std::vector<int32_t> prompt = {1, 2, 3};
+    auto empty = hearth::reply_divergence(*a, *b, prompt, {});
+    QVERIFY(!empty && empty.error().code == hearth::ErrorCode::invalid_argument);
+    const int32_t past = (*model)->tokenizer().n_vocab();
+    const std::vector<int32_t> outside = {5, past};
+    auto bad = hearth::reply_divergence(*a, *b, prompt, outside);
+    QVERIFY(!bad && bad.error().code == hearth::ErrorCode::invalid_argument);
+    QVERIFY2(bad.error().message.find(std::to_string(past)) != std::string::npos,
+             bad.error().message.c_str());
+    const std::vector<int32_t> longReply(300, 5);
+    auto full = hearth::reply_divergence(*a, *b, prompt, longReply);
+    QVERIFY(!full && full.error().code == hearth::ErrorCode::context_full);
+    const std::vector<int32_t> x = {1, 2, 3}, y = {1, 2}, z = {1, 4, 3};
+    QCOMPARE(hearth::first_divergence(x, x), std::nullopt);
+    QCOMPARE(hearth::first_divergence(x, y), std::optional<size_t>(2));
+    QCOMPARE(hearth::first_divergence(x, z), std::optional<size_t>(1));
 }
 
 QTEST_GUILESS_MAIN(TestCompareDivergence)

@@ -30,15 +30,14 @@ struct ReplyDivergence {
     KlDivergenceSummary summary; // mean and p99 KL, same_top (top-1 agreement) over the reply
 };
 
-// Runs `prompt` then `reply` (the reference's tokens) through both sessions, the reference
-// first (its distributions kept compressed, as the lab keeps them, while the candidate runs):
-// each clears its cache, takes the prompt in one pass and then the reply one token at a time,
-// as generation did, so that the reference's distributions are the ones its reply was
-// sampled from. The distributions are the models' own (softmax of the logits), before any
-// sampling stage. Fails with `bad_format` when the
-// vocabularies differ (check_same_vocabulary), `invalid_argument` for an empty prompt or
-// reply or a token outside the vocabulary, `context_full` when prompt and reply do not fit a
-// session's context.
+// Runs `prompt` then `reply` (the reference's tokens) through both sessions, step by step
+// together: each clears its cache, takes the prompt in one pass and then the reply one token
+// at a time, as generation did, so that the reference's distributions are the ones its reply
+// was sampled from. The distributions are the models' own (softmax of the logits), before
+// any sampling stage; memory beyond the sessions is one vocabulary's row. Fails with
+// `bad_format` when the vocabularies differ (check_same_vocabulary), `invalid_argument` for
+// an empty prompt or reply or a token outside the vocabulary, `context_full` when prompt and
+// reply do not fit a session's context, and a forward pass's own errors.
 Result<ReplyDivergence> reply_divergence(Session& reference, Session& candidate,
                                          std::span<const int32_t> prompt,
                                          std::span<const int32_t> reply);

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
-#include <functional>
 
 namespace hearth {
 namespace {
@@ -42,26 +41,6 @@ Result<void> check_fits(const Session& session, size_t n_tokens, const char* whi
                     fmt::format("the {}'s prompt and reply ({} tokens) do not fit its context "
                                 "of {} tokens",
                                 which, n_tokens, session.n_ctx()));
-    }
-    return {};
-}
-
-// Runs the prompt in one pass, then the reply one token at a time: the steps generation took,
-// so that each distribution is the one the reply was sampled from (one pass over prompt and
-// reply takes the batched kernels, whose rounding moves a step's KL by a few percent).
-Result<void> teacher_force(Session& session, std::span<const int32_t> prompt,
-                           std::span<const int32_t> reply,
-                           const std::function<void(size_t, std::span<const float>)>& on_step) {
-    session.clear();
-    auto logits = session.append(prompt);
-    for (size_t k = 0; k < reply.size(); ++k) {
-        if (!logits) {
-            return std::unexpected(logits.error());
-        }
-        on_step(k, *logits);
-        if (k + 1 < reply.size()) {
-            logits = session.append(reply.subspan(k, 1));
-        }
     }
     return {};
 }
@@ -104,31 +83,52 @@ Result<ReplyDivergence> reply_divergence(Session& reference, Session& candidate,
         return std::unexpected(fits.error());
     }
 
-    const size_t row = compressed_log_probs_size(static_cast<size_t>(n_vocab));
-    std::vector<uint16_t> rows(reply.size() * row);
+    // Both sessions step together, so that one compressed row of the reference's
+    // distribution is all that is kept, whatever the reply's length and the vocabulary's size.
+    // The prompt in one pass, then the reply one token at a time: the steps generation took,
+    // so that each distribution is the one the reply was sampled from (one pass over prompt
+    // and reply takes the batched kernels, whose rounding moves a step's KL by a few percent).
+    std::vector<uint16_t> row;
     ReplyDivergence out;
     out.tokens.resize(reply.size());
-    auto on_reference = [&](size_t k, std::span<const float> logits) {
-        compress_log_probs(logits, std::span(rows).subspan(k * row, row));
-        const Softmaxed s = softmax_norm(logits);
+    KlDivergenceAccumulator accumulator;
+    reference.clear();
+    candidate.clear();
+    auto reference_logits = reference.append(prompt);
+    auto candidate_logits = candidate.append(prompt);
+    for (size_t k = 0; k < reply.size(); ++k) {
+        if (!reference_logits) {
+            return std::unexpected(reference_logits.error());
+        }
+        if (!candidate_logits) {
+            return std::unexpected(candidate_logits.error());
+        }
+        // Rows as wide as the logits (a model's output may be wider than its tokenizer).
+        if (candidate_logits->size() != reference_logits->size()) {
+            return fail(ErrorCode::bad_format,
+                        fmt::format("the two models give {} and {} logits: their token "
+                                    "distributions cannot be compared",
+                                    reference_logits->size(), candidate_logits->size()));
+        }
+        if (static_cast<size_t>(reply[k]) >= reference_logits->size()) {
+            return fail(ErrorCode::bad_format, fmt::format("token {} is past the model's {} logits",
+                                                           reply[k], reference_logits->size()));
+        }
+        row.resize(compressed_log_probs_size(reference_logits->size()));
         ReplyTokenDivergence& t = out.tokens[k];
         t.token = reply[k];
-        t.reference_top = s.top;
-        t.reference_p = probability(logits, s, reply[k]);
-    };
-    if (auto done = teacher_force(reference, prompt, reply, on_reference); !done) {
-        return std::unexpected(done.error());
-    }
-    KlDivergenceAccumulator accumulator;
-    auto on_candidate = [&](size_t k, std::span<const float> logits) {
-        ReplyTokenDivergence& t = out.tokens[k];
-        t.kl = accumulator.add(logits, std::span(rows).subspan(k * row, row), reply[k]);
-        const Softmaxed s = softmax_norm(logits);
-        t.candidate_top = s.top;
-        t.candidate_p = probability(logits, s, reply[k]);
-    };
-    if (auto done = teacher_force(candidate, prompt, reply, on_candidate); !done) {
-        return std::unexpected(done.error());
+        compress_log_probs(*reference_logits, row);
+        const Softmaxed r = softmax_norm(*reference_logits);
+        t.reference_top = r.top;
+        t.reference_p = probability(*reference_logits, r, reply[k]);
+        t.kl = accumulator.add(*candidate_logits, row, reply[k]);
+        const Softmaxed c = softmax_norm(*candidate_logits);
+        t.candidate_top = c.top;
+        t.candidate_p = probability(*candidate_logits, c, reply[k]);
+        if (k + 1 < reply.size()) {
+            reference_logits = reference.append(reply.subspan(k, 1));
+            candidate_logits = candidate.append(reply.subspan(k, 1));
+        }
     }
     out.summary = accumulator.summary();
     return out;
