@@ -19,10 +19,10 @@ ColumnLayout {
     // The legend's scale, in nats: a step's KL falls in the first bucket whose bound exceeds it.
     readonly property var bounds: [0.01, 0.1, 1]
     readonly property var bucketColors: Theme.dark
-        ? ["transparent", "#4a4020", "#7a4a1c", "#9b2c2c"]
+        ? ["transparent", "#544a26", "#9a5a16", "#b03a3a"]
         : ["transparent", "#fde9b8", "#fbbf7a", "#f28b82"]
     readonly property var swatchColors: Theme.dark
-        ? ["#33353b", "#4a4020", "#7a4a1c", "#9b2c2c"]
+        ? ["#33353b", "#544a26", "#9a5a16", "#b03a3a"]
         : ["#f0efec", "#fde9b8", "#fbbf7a", "#f28b82"]
     readonly property color markColor: Theme.dark ? "#6aa5ff" : "#2f6fd6"
     property int hovered: -1 // the token under the pointer, -1 for none

@@ -120,10 +120,12 @@ ApplicationWindow {
             if (demoPrompt.length > 0)
                 lab.start()
         } else if (demoPrompt.length > 0 && compareMode && compareWithArgument.length > 0) {
-            compare.compareQuantizations("", compareWithArgument)
-            for (let i = 0; i < 2; ++i)
-                compare.setColumnValue(i, "temperature", 0)
-            compare.send(demoPrompt)
+            Qt.callLater(() => {
+                compare.compareQuantizations("", compareWithArgument)
+                for (let i = 0; i < 2; ++i)
+                    compare.setColumnValue(i, "temperature", 0)
+                compare.send(demoPrompt)
+            })
         } else if (demoPrompt.length > 0 && compareMode) {
             compare.templateShootout()
             compare.send(demoPrompt)
