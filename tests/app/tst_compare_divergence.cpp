@@ -65,6 +65,7 @@ private slots:
     void identicalFilesDoNotDiverge();
     void otherVocabularyIsRefused();
     void badTokensAreRefused();
+    void compareWithReference();
     void cleanupTestCase() { m_engine.reset(); }
 
 private:
@@ -305,6 +306,36 @@ void TestCompareDivergence::badTokensAreRefused() {
     QCOMPARE(hearth::first_divergence(x, x), std::nullopt);
     QCOMPARE(hearth::first_divergence(x, y), std::optional<size_t>(2));
     QCOMPARE(hearth::first_divergence(x, z), std::optional<size_t>(1));
+}
+
+// The lab's "Compare with reference": whatever the columns were, two columns on the two files
+// with one seed and column 1's sampling, and a fresh conversation; refused while generating.
+void TestCompareDivergence::compareWithReference() {
+    CompareController controller;
+    QVERIFY(controller.addColumn());
+    QVERIFY(controller.setColumnValue(1, "temperature", 1.3));
+    QVERIFY(controller.setColumnValue(0, "topK", 7));
+    QVERIFY(controller.setColumnValue(2, "templateName", "raw"));
+    controller.setSameSeed(false);
+    QVERIFY(controller.setColumnValue(1, "seed", "99"));
+    const QString reference = secondModelPath();
+    const QString quantization =
+        QString::fromStdString((hearth::test::data_dir() / "arch" / "gemma2.gguf").string());
+    QVERIFY2(controller.compareQuantizations(reference, quantization),
+             qPrintable(controller.error()));
+    QCOMPARE(controller.columns()->rowCount(), 2);
+    QVERIFY(controller.sameSeed());
+    const CompareColumn& a = controller.columns()->column(0);
+    const CompareColumn& b = controller.columns()->column(1);
+    QCOMPARE(a.modelPath, reference);
+    QCOMPARE(b.modelPath, quantization);
+    QCOMPARE(b.templateName, QString());
+    QCOMPARE(b.sampling.seed, a.sampling.seed);
+    QCOMPARE(b.sampling.top_k, 7);
+    QCOMPARE(b.sampling.temperature, a.sampling.temperature);
+    QVERIFY(controller.userMessages().isEmpty());
+    QVERIFY(!controller.compareQuantizations(reference, "/nowhere/at/all.gguf"));
+    QVERIFY2(controller.error().contains("no model file at"), qPrintable(controller.error()));
 }
 
 QTEST_GUILESS_MAIN(TestCompareDivergence)
