@@ -72,10 +72,12 @@ ColumnLayout {
         id: scroll
         Layout.fillWidth: true
         Layout.fillHeight: true
-        contentWidth: availableWidth
+        // Sizes of its own, not the text's: the layout gives it the room left.
+        implicitWidth: 100
+        implicitHeight: 120
+        // A TextArea alone in a ScrollView wraps at the view's width (TextArea.flickable).
         TextArea {
             objectName: "divergenceText"
-            width: scroll.availableWidth
             readOnly: true
             wrapMode: TextEdit.Wrap
             textFormat: TextEdit.RichText
