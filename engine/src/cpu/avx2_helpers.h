@@ -1,5 +1,5 @@
 // Small AVX2 helpers shared by the kernel files compiled for AVX2 (vec_dot_avx2.cpp,
-// vec_dot_lowbit_avx2.cpp, gemm_q8_0_avx2.cpp, repack_avx2.cpp). Include only inside their
+// vec_dot_lowbit_avx2.cpp, gemm_block32_avx2.cpp, repack_avx2.cpp). Include only inside their
 // `#if defined(__AVX2__) ...` blocks.
 #pragma once
 

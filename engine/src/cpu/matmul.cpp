@@ -8,7 +8,7 @@
 #include "cpu/matmul.h"
 
 #include "cpu/cpu_features.h"
-#include "cpu/gemm_q8_0.h"
+#include "cpu/gemm_block32.h"
 #include "cpu/int8_gemm.h"
 #include "cpu/kernels.h"
 #include "cpu/repack.h"
@@ -219,16 +219,17 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
           activation_row_bytes(w.type, w.n_cols),
           select_kernel(w, n_tokens, op)};
 
-    // Q8_0 batches at the avx2 level: register tiles of 4 rows × 4 tokens (gemm_q8_0.h), the
-    // same bits as the per-row kernel. One token (decode) reads each weight once either way and
-    // is bound by memory; it keeps the per-row kernel.
-    const bool q8_0_tiles =
-        w.type == TensorType::Q8_0 && n_tokens > 1 && kernel_level() == KernelLevel::avx2;
-    // The other 32-value formats (and Q8_0's single tokens): the activations' f16 block scales
+    // Batches of the 32-value formats at the avx2 level: register tiles of 4 rows × 4 tokens
+    // (gemm_block32.h), the same bits as the per-row kernel. One token (decode) reads each
+    // weight once either way and is bound by memory; it keeps the per-row kernel.
+    const bool block32_tiles =
+        n_tokens > 1 && kernel_level() == KernelLevel::avx2 && gemm_block32_supported(w.type);
+    // Their single tokens (and the portable level's batches): the activations' f16 block scales
     // converted once here rather than once per weight row (the same bits; the kernel's float
     // work roughly halves).
-    job.scaled_kernel =
-        !q8_0_tiles && kernel_level() == KernelLevel::avx2 ? vec_dot_scaled_avx2(w.type) : nullptr;
+    job.scaled_kernel = !block32_tiles && kernel_level() == KernelLevel::avx2
+                            ? vec_dot_scaled_avx2(w.type)
+                            : nullptr;
     // Kept per calling thread so that prompt batches do not allocate each time.
     thread_local std::vector<float> act_scales;
     if (job.scaled_kernel) {
@@ -255,15 +256,15 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
         pool.parallel_for(n_tokens, 1, quantize);
     }
 
-    pool.parallel_for(w.n_rows, kMinRowsPerChunk, [&job, q8_0_tiles](int64_t r0, int64_t r1) {
+    pool.parallel_for(w.n_rows, kMinRowsPerChunk, [&job, block32_tiles](int64_t r0, int64_t r1) {
         const auto* rows = static_cast<const uint8_t*>(job.w.data);
         for (int64_t t0 = 0; t0 < job.n_tokens; t0 += kTokenTile) {
             const int64_t t1 = std::min(job.n_tokens, t0 + kTokenTile);
-            if (q8_0_tiles) {
-                gemm_q8_0_avx2(job.w.n_cols, rows + static_cast<size_t>(r0) * job.w.row_bytes,
-                               job.w.row_bytes, r1 - r0, job.act + t0 * job.act_bytes,
-                               job.act_bytes, t1 - t0, job.y + t0 * job.y_stride + r0,
-                               job.y_stride);
+            if (block32_tiles) {
+                gemm_block32_avx2(job.w.type, job.w.n_cols,
+                                  rows + static_cast<size_t>(r0) * job.w.row_bytes, job.w.row_bytes,
+                                  r1 - r0, job.act + t0 * job.act_bytes, job.act_bytes, t1 - t0,
+                                  job.y + t0 * job.y_stride + r0, job.y_stride);
                 continue;
             }
             for (int64_t r = r0; r < r1; ++r) {

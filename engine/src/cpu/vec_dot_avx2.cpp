@@ -12,6 +12,7 @@
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 
 #include "cpu/avx2_helpers.h"
+#include "cpu/block32_avx2.h"
 #include "cpu/delta_net_ggml.h"
 #include "cpu/ggml_numerics.h"
 
@@ -24,32 +25,17 @@ namespace {
 
 using namespace quant;
 
+using avx2::dot_us8;
 using avx2::h2f;
 using avx2::hsum;
+using avx2::IQ4_NLW;
 using avx2::load32;
-
-// 32 nibbles to 32 bytes: the low nibbles of p[0..16) to bytes 0..15, the high ones to 16..31.
-inline __m256i nibbles_32(const uint8_t* p) {
-    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    const __m256i both = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
-    return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
-}
-
-// The 32 bits at p (little-endian) to 32 bytes: 0xff where the bit is set, else 0.
-inline __m256i bits_32(const uint8_t* p) {
-    uint32_t bits = 0;
-    std::memcpy(&bits, p, sizeof(bits));
-    const __m256i spread = _mm256_shuffle_epi8(
-        _mm256_set1_epi32(static_cast<int>(bits)),
-        _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0));
-    const __m256i probe = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
-    return _mm256_cmpeq_epi8(_mm256_or_si256(spread, probe), _mm256_set1_epi64x(-1));
-}
-
-// Sum of u8 x s8 products in 16-bit pairs, then in 32-bit quads.
-inline __m256i dot_us8(__m256i u, __m256i s) {
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
-}
+using avx2::nibbles_32;
+using avx2::Q4_0W;
+using avx2::Q4_1W;
+using avx2::Q5_0W;
+using avx2::Q5_1W;
+using avx2::Q8_0W;
 
 // Shifts every 16-bit lane right by a run-time count.
 inline __m256i srl16(__m256i v, int count) {
@@ -62,62 +48,6 @@ inline __m256i scale_pair(int sc0, int sc1) {
     return _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(sc1)),
                             _mm_set1_epi16(static_cast<int16_t>(sc0)));
 }
-
-// ---- 32-value formats: one weight block unpacked once, multiplied by NT token blocks ----
-
-struct Q4_0W {
-    using Block = BlockQ4_0;
-    using Act = BlockQ8_0;
-    static constexpr bool kSigned = true, kMin = false;
-    static __m256i values(const Block& b) {
-        return _mm256_sub_epi8(nibbles_32(b.qs), _mm256_set1_epi8(8));
-    }
-};
-
-struct Q4_1W {
-    using Block = BlockQ4_1;
-    using Act = BlockQ8_1;
-    static constexpr bool kSigned = false, kMin = true;
-    static __m256i values(const Block& b) { return nibbles_32(b.qs); }
-};
-
-struct Q5_0W {
-    using Block = BlockQ5_0;
-    using Act = BlockQ8_0;
-    static constexpr bool kSigned = true, kMin = false;
-    // q - 16 = nibble - 16 + 16 * hbit: the nibble with 0xf0 or-ed in where the bit is clear.
-    static __m256i values(const Block& b) {
-        const __m256i high = _mm256_andnot_si256(bits_32(b.qh), _mm256_set1_epi8(-16));
-        return _mm256_or_si256(nibbles_32(b.qs), high);
-    }
-};
-
-struct Q5_1W {
-    using Block = BlockQ5_1;
-    using Act = BlockQ8_1;
-    static constexpr bool kSigned = false, kMin = true;
-    static __m256i values(const Block& b) {
-        const __m256i high = _mm256_and_si256(bits_32(b.qh), _mm256_set1_epi8(0x10));
-        return _mm256_or_si256(nibbles_32(b.qs), high);
-    }
-};
-
-struct Q8_0W {
-    using Block = BlockQ8_0;
-    using Act = BlockQ8_0;
-    static constexpr bool kSigned = true, kMin = false;
-    static __m256i values(const Block& b) { return load32(b.qs); }
-};
-
-struct IQ4_NLW {
-    using Block = BlockIQ4_NL;
-    using Act = BlockQ8_0;
-    static constexpr bool kSigned = true, kMin = false;
-    static __m256i values(const Block& b) {
-        const __m128i table = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kvalues_iq4nl));
-        return _mm256_shuffle_epi8(_mm256_set_m128i(table, table), nibbles_32(b.qs));
-    }
-};
 
 // One accumulator per token, blocks in order, as ggml's vec_dot does: every token's result is
 // then the same bits whether it is computed alone (decode) or with others (prefill, batched

@@ -1,13 +1,15 @@
-// The register-tiled Q8_0 kernel (cpu/gemm_q8_0.h) against the per-row Q8_0 kernel and against
-// ggml's float order written out in scalar code: bit for bit, on every tile shape and edge
-// (rows and tokens not multiples of 4, block counts not multiples of the 8-block scale run),
-// and through matmul(): a batch gives each token exactly what the token gets alone (decode).
+// The register-tiled kernel of the 32-value formats (cpu/gemm_block32.h) against the per-row
+// kernel of each type, and for Q8_0 also against ggml's float order written out in scalar code:
+// bit for bit, on every tile shape and edge (rows and tokens not multiples of 4, block counts not
+// multiples of the 8-block scale run), and through matmul(): a batch gives each token exactly
+// what the token gets alone (decode).
 #include "cpu/cpu_features.h"
-#include "cpu/gemm_q8_0.h"
+#include "cpu/gemm_block32.h"
 #include "cpu/kernels.h"
 #include "cpu/matmul.h"
 #include "cpu/thread_pool.h"
 #include "hearth/quant.h"
+#include "hearth/tensor_type.h"
 #include "quant/blocks.h"
 
 #include <QObject>
@@ -75,6 +77,53 @@ float ggml_order_dot(const BlockQ8_0* w, const BlockQ8_0* x, int64_t n_blocks) {
            ((lane[1] + lane[5]) + (lane[3] + lane[7]));
 }
 
+// A 32-value format's rows as random bytes with modest finite f16 scales (d of either sign, a
+// few zero; m, where the block has one, positive or negative): every nibble, bit and index.
+struct Block32Case {
+    TensorType type;
+    int d_offset, m_offset; // byte offsets of the f16 fields (-1: none)
+};
+
+const Block32Case kBlock32Cases[] = {
+    {TensorType::Q4_0, offsetof(hearth::quant::BlockQ4_0, d), -1},
+    {TensorType::Q4_1, offsetof(hearth::quant::BlockQ4_1, d),
+     offsetof(hearth::quant::BlockQ4_1, m)},
+    {TensorType::Q5_0, offsetof(hearth::quant::BlockQ5_0, d), -1},
+    {TensorType::Q5_1, offsetof(hearth::quant::BlockQ5_1, d),
+     offsetof(hearth::quant::BlockQ5_1, m)},
+    {TensorType::Q8_0, offsetof(BlockQ8_0, d), -1},
+    {TensorType::IQ4_NL, offsetof(hearth::quant::BlockIQ4_NL, d), -1},
+};
+
+std::vector<uint8_t> random_block32_rows(const Block32Case& c, int64_t n_rows, int64_t n_cols,
+                                         std::mt19937& rng) {
+    const auto traits = hearth::tensor_type_traits(c.type);
+    const auto n_blocks = static_cast<size_t>(n_rows * n_cols / traits.block_size);
+    std::vector<uint8_t> bytes(n_blocks * traits.type_size);
+    std::uniform_int_distribution<int> byte(0, 255);
+    std::uniform_real_distribution<float> scale(0.002f, 0.02f);
+    for (uint8_t& v : bytes) {
+        v = static_cast<uint8_t>(byte(rng));
+    }
+    const auto put = [&bytes](size_t at, float value) {
+        const uint16_t h = hearth::fp32_to_fp16(value);
+        std::memcpy(bytes.data() + at, &h, sizeof(h));
+    };
+    for (size_t b = 0; b < n_blocks; ++b) {
+        const size_t at = b * traits.type_size;
+        const int pick = byte(rng);
+        put(at + static_cast<size_t>(c.d_offset),
+            pick < 8 ? 0.0f : (pick & 1 ? -1.0f : 1.0f) * scale(rng));
+        if (c.m_offset >= 0) {
+            put(at + static_cast<size_t>(c.m_offset), (pick & 2 ? -1.0f : 1.0f) * scale(rng));
+        }
+    }
+    return bytes;
+}
+
+QString describe(int64_t n_rows, int64_t n_cols, int64_t n_tok, int64_t t, int64_t r, float got,
+                 float want);
+
 QString describe(int64_t n_rows, int64_t n_cols, int64_t n_tok, int64_t t, int64_t r, float got,
                  float want) {
     return QString("rows %1 cols %2 tokens %3: y[%4][%5] = %6, want %7")
@@ -89,13 +138,13 @@ QString describe(int64_t n_rows, int64_t n_cols, int64_t n_tok, int64_t t, int64
 
 } // namespace
 
-class TestMatmulQ8_0 : public QObject {
+class TestMatmulBlock32 : public QObject {
     Q_OBJECT
 
 private slots:
     void initTestCase() {
         if (detected_kernel_level() < KernelLevel::avx2) {
-            QSKIP("the tiled Q8_0 kernel needs AVX2, FMA and F16C");
+            QSKIP("the tiled kernel needs AVX2, FMA and F16C");
         }
     }
 
@@ -113,8 +162,8 @@ private slots:
                     const auto x = random_activations(n_tok, n_cols, rng);
                     const int64_t y_stride = n_rows + 2;
                     std::vector<float> y(static_cast<size_t>(n_tok * y_stride), -12345.0f);
-                    gemm_q8_0_avx2(n_cols, w.data(), row_bytes, n_rows, x.data(), row_bytes, n_tok,
-                                   y.data(), y_stride);
+                    gemm_block32_avx2(TensorType::Q8_0, n_cols, w.data(), row_bytes, n_rows,
+                                      x.data(), row_bytes, n_tok, y.data(), y_stride);
                     for (int64_t t = 0; t < n_tok; ++t) {
                         const BlockQ8_0* xt = x.data() + t * n_blocks;
                         for (int64_t r = 0; r < y_stride; ++r) {
@@ -132,6 +181,57 @@ private slots:
                             QVERIFY2(std::bit_cast<uint32_t>(got) == std::bit_cast<uint32_t>(ggml),
                                      qPrintable("ggml order: " +
                                                 describe(n_rows, n_cols, n_tok, t, r, got, ggml)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // The other formats (and Q8_0 again, through the generic path): every tile shape, block
+    // counts that are not multiples of the scale run, against each type's per-row kernel.
+    void tiles_match_per_row_kernel_every_type() {
+        std::mt19937 rng(4242);
+        for (const Block32Case& c : kBlock32Cases) {
+            const VecDotFn per_row = vec_dot_avx2(c.type);
+            QVERIFY(per_row != nullptr);
+            for (const int64_t n_cols : {32, 288, 1056}) {
+                const auto traits = hearth::tensor_type_traits(c.type);
+                const size_t row_bytes =
+                    static_cast<size_t>(n_cols) / traits.block_size * traits.type_size;
+                const size_t act_bytes = activation_row_bytes(c.type, n_cols);
+                for (const int64_t n_rows : {1, 2, 3, 4, 5, 11}) {
+                    const auto w = random_block32_rows(c, n_rows, n_cols, rng);
+                    for (const int64_t n_tok : {2, 3, 4, 6, 9}) {
+                        std::normal_distribution<float> normal(0.0f, 1.0f);
+                        std::vector<float> xf(static_cast<size_t>(n_cols));
+                        std::vector<uint8_t> x(act_bytes * static_cast<size_t>(n_tok));
+                        for (int64_t t = 0; t < n_tok; ++t) {
+                            for (float& v : xf) {
+                                v = normal(rng);
+                            }
+                            quantize_activation_row(c.type, xf.data(), x.data() + t * act_bytes,
+                                                    n_cols);
+                        }
+                        const int64_t y_stride = n_rows + 1;
+                        std::vector<float> y(static_cast<size_t>(n_tok * y_stride), -12345.0f);
+                        gemm_block32_avx2(c.type, n_cols, w.data(), row_bytes, n_rows, x.data(),
+                                          act_bytes, n_tok, y.data(), y_stride);
+                        for (int64_t t = 0; t < n_tok; ++t) {
+                            QVERIFY2(y[static_cast<size_t>(t * y_stride + n_rows)] == -12345.0f,
+                                     "wrote past n_rows");
+                            for (int64_t r = 0; r < n_rows; ++r) {
+                                float want = 0.0f;
+                                per_row(n_cols, w.data() + r * row_bytes, x.data() + t * act_bytes,
+                                        act_bytes, &want, 1, 1);
+                                const float got = y[static_cast<size_t>(t * y_stride + r)];
+                                QVERIFY2(
+                                    std::bit_cast<uint32_t>(got) == std::bit_cast<uint32_t>(want),
+                                    qPrintable(QString::fromLatin1(
+                                                   hearth::tensor_type_name(c.type).data()) +
+                                               ": " +
+                                               describe(n_rows, n_cols, n_tok, t, r, got, want)));
+                            }
                         }
                     }
                 }
@@ -189,5 +289,5 @@ private slots:
     }
 };
 
-QTEST_APPLESS_MAIN(TestMatmulQ8_0)
-#include "tst_matmul_q8_0.moc"
+QTEST_APPLESS_MAIN(TestMatmulBlock32)
+#include "tst_matmul_block32.moc"
