@@ -133,10 +133,6 @@ int main(int argc, char** argv) {
                         static_cast<long long>(n_cols), static_cast<long long>(n_rows), exact);
             double best = 0.0;
             for (const auto& k : kernels) {
-                if (int8_gemm_full_bytes(type) && !k.full_bytes) {
-                    std::printf(" — |");
-                    continue;
-                }
                 const double g = gops(
                     [&] {
                         matmul_int8(w, x.data(), n_tokens, n_cols, y.data(), n_rows, pool, k.fn);
