@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <string_view>
 #include <vector>
 
 using hearth::TensorType;
@@ -387,6 +388,13 @@ private slots:
         }();
         QCOMPARE(run(kInt8MinTokens - 1, false), short_exact);
         QVERIFY(!use_int8_gemm(w, kTokens, MatmulOp::mul_mat_id));
+        // Float weights take the path on every AVX2 CPU; Q8_0 only where a VNNI kernel runs
+        // (the AVX2 one is slower than the exact Q8_0 kernel).
+        WeightMatrix f16{TensorType::F16, nullptr, 2048, 64, 4096};
+        QVERIFY(use_int8_gemm(f16, kTokens, MatmulOp::mul_mat));
+        WeightMatrix q8{TensorType::Q8_0, nullptr, 2048, 64, 2048 / 32 * 34};
+        const bool vnni = std::string_view(int8_gemm_kernels().front().name) != "avx2";
+        QCOMPARE(use_int8_gemm(q8, kTokens, MatmulOp::mul_mat), vnni);
     }
 
 private:
