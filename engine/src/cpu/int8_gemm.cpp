@@ -129,8 +129,8 @@ void int8_gemm_portable(int64_t n_blocks, const BlockInt8x8* group, const Int8Ac
 
 bool use_int8_gemm(const WeightMatrix& w, int64_t n_tokens, MatmulOp op) {
     // Q8_0 without VNNI: the AVX2 kernel's sign trick gives the exact integers but measured
-    // 0.94-0.96× the exact tiled Q8_0 kernel (docs/PERFORMANCE.md, "F16 and BF16 through the
-    // int8 kernel"), so the exact one keeps it there. F16/BF16/F32 gain 1.6-2.5× even so.
+    // 0.94-1.04× the exact tiled Q8_0 kernel (docs/PERFORMANCE.md, "F16, BF16 and Q8_0 through
+    // the int8 kernel"), so the exact one keeps it there. F16/BF16/F32 gain 1.6-2.5× even so.
     const bool slower = w.type == TensorType::Q8_0 && best_avx2_kernel().fn == &int8_gemm_avx2;
     return op == MatmulOp::mul_mat && n_tokens >= kInt8MinTokens &&
            kernel_level() == KernelLevel::avx2 && prefill_numerics() == PrefillNumerics::fast &&
