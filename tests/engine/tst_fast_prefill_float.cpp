@@ -31,7 +31,7 @@ using namespace hearth;
 namespace {
 
 // Measured on 2026-12-07 (Xeon, AVX512-VNNI kernel; every kernel gives the same bits): largest
-// logit difference 0.72-1.11 over prompts of 32-511 tokens, perplexity 0.52% (F16) and 0.75%
+// logit difference 0.70-1.37 over prompts of 32-511 tokens, perplexity 0.85% (F16) and 0.42%
 // (BF16) apart. For scale: on the Q4_1 file, whose conversion is exact, the fast path moves the
 // logits by up to ~1.4 and the exact path fed one token at a time by as much (tst_fast_prefill)
 // — this 135M model amplifies rounding through its 30 layers. The weights' rounding (at most
