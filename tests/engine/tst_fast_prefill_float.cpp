@@ -1,7 +1,7 @@
 // Fast prefill numerics on float weights end to end: F16 and BF16 copies of the default model
-// (its Q4_1 weights dequantized, jittered off the 4-bit grid and written by this test), whose prompt batches of 32+ tokens
-// the int8 path runs with every weight rounded to 8 bits over its 32-value block's range
-// (int8_convert_float.cpp). Against the exact path on the same copy:
+// (its Q4_1 weights dequantized, jittered off the 4-bit grid and written by this test), whose
+// prompt batches of 32+ tokens the int8 path runs with every weight rounded to 8 bits over its
+// 32-value block's range (int8_convert_float.cpp). Against the exact path on the same copy:
 //  - the last prompt token's logits move by at most kLogitTolerance;
 //  - perplexity over two 512-token windows stays within kPerplexityTolerance.
 // The exact path's own float-order noise (the prompt fed one token at a time) is printed beside

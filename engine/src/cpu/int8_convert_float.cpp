@@ -1,8 +1,9 @@
 // The int8 prefill layout's conversion of float weights (F16, BF16, F32): the definition
 // (int8_gemm.h, int8_convert_float_row_portable) and int8_convert_float_row, which picks the
-// AVX2 version where it runs (int8_convert.cpp's float converters call it). Unlike the quantized types' conversions this one rounds:
-// 8 bits per value over each 32-value block's own range, so scale * q - min is within
-// range / 510 of the weight (docs/ARCHITECTURE.md, "Fast prefill numerics").
+// AVX2 version where it runs (int8_convert.cpp's float converters call it). Unlike the quantized
+// types' conversions this one rounds: 8 bits per value over each 32-value block's own range, so
+// scale * q - min is within range / 510 of the weight (docs/ARCHITECTURE.md, "Fast prefill
+// numerics").
 //
 // Why a min (asymmetric, q over [lo, hi]) rather than a symmetric q over [-amax, amax]: the
 // step is range / 255 against 2 amax / 254, never larger and smaller wherever a block is not
