@@ -6,7 +6,8 @@ scales), so the files cost no quantization time; speed does not depend on the va
     .venv/bin/python scripts/gen-bench-models.py [--out DIR] [--only NAME ...]
 
 Default output: $HEARTH_BENCH_MODELS or ~/.cache/hearth/bench-models. Names:
-tinyllama-1.1b-{q4_0,q4_1,q4_k_m,q6_k,q8_0,mxfp4,iq2_xxs,iq3_s}, llama2-7b-{q4_0,q4_k_m,q8_0,f16},
+tinyllama-1.1b-{q4_0,q4_1,q4_k_m,q6_k,q8_0,f16,bf16,mxfp4,iq2_xxs,iq3_s},
+llama2-7b-{q4_0,q4_k_m,q8_0,f16,bf16},
 llama3-8b-{...}, qwen3moe-3b-a1b-{q4_0,q4_k_m} (mixture of experts), qwen35moe-3b-a1b-q4_0
 (the hybrid with experts), gemma4moe-4b-a2b-q4_0 (Gemma 4's experts beside its dense FFN).
 The vocabulary is SmolLM2's (copied from the default model), resized to the shape's
@@ -71,6 +72,8 @@ MIXES = {
     "q4_1": dict(attn=Q.Q4_1, attn_v=Q.Q4_1, ffn=Q.Q4_1, ffn_down=Q.Q4_1, embd=Q.Q4_1, out=Q.Q6_K, ftype=3),
     "q8_0": dict(attn=Q.Q8_0, attn_v=Q.Q8_0, ffn=Q.Q8_0, ffn_down=Q.Q8_0, embd=Q.Q8_0, out=Q.Q8_0, ftype=7),
     "f16": dict(attn=Q.F16, attn_v=Q.F16, ffn=Q.F16, ffn_down=Q.F16, embd=Q.F16, out=Q.F16, ftype=1),
+    # llama.cpp's BF16 file type (ftype 32): the fast prefill path's other 16-bit float input.
+    "bf16": dict(attn=Q.BF16, attn_v=Q.BF16, ffn=Q.BF16, ffn_down=Q.BF16, embd=Q.BF16, out=Q.BF16, ftype=32),
     # Every matrix in one low-bit type: the speed of its kernel, not a quantizer's recipe.
     "mxfp4": dict(attn=Q.MXFP4, attn_v=Q.MXFP4, ffn=Q.MXFP4, ffn_down=Q.MXFP4, embd=Q.Q8_0, out=Q.Q8_0, ftype=38),
     "iq2_xxs": dict(attn=Q.IQ2_XXS, attn_v=Q.IQ2_XXS, ffn=Q.IQ2_XXS, ffn_down=Q.IQ2_XXS, embd=Q.Q4_K, out=Q.Q6_K,
@@ -85,6 +88,8 @@ def random_blocks(rng, qtype, n_rows, n_cols):
     block, size = gguf.GGML_QUANT_SIZES[qtype]
     if qtype == Q.F16:
         return (rng.standard_normal((n_rows, n_cols), dtype=np.float32) * 0.02).astype(np.float16)
+    if qtype == Q.BF16:
+        return gguf.quants.quantize(rng.standard_normal((n_rows, n_cols), dtype=np.float32) * 0.02, Q.BF16)
     n_blocks = n_rows * n_cols // block
     raw = rng.integers(0, 256, size=(n_blocks, size), dtype=np.uint8)
     scale = np.frombuffer(np.float16(0.001).tobytes(), dtype=np.uint8)

@@ -126,9 +126,11 @@ public:
 
     template <class T>
     static void put(std::vector<uint8_t>& out, T value) {
-        uint8_t bytes[sizeof(T)];
-        std::memcpy(bytes, &value, sizeof(T));
-        out.insert(out.end(), bytes, bytes + sizeof(T));
+        // resize + memcpy rather than insert: GCC 12 warns (-Wstringop-overflow, a false
+        // positive) on the inlined insert into a just-created vector.
+        const size_t at = out.size();
+        out.resize(at + sizeof(T));
+        std::memcpy(out.data() + at, &value, sizeof(T));
     }
     static void put_string(std::vector<uint8_t>& out, const std::string& text) {
         put(out, static_cast<uint64_t>(text.size()));

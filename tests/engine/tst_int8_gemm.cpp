@@ -6,7 +6,9 @@
 // partial group of 8), 37 tokens (a partial tile of 4), widths that are not multiples of 256 where
 // the type allows.
 #include "cpu/cpu_features.h"
+#include "cpu/int8_convert_float.h"
 #include "cpu/int8_gemm.h"
+#include "cpu/kernels.h"
 #include "cpu/matmul.h"
 #include "cpu/thread_pool.h"
 #include "hearth/prefill_numerics.h"
@@ -23,6 +25,7 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <string_view>
 #include <vector>
 
 using hearth::TensorType;
@@ -48,6 +51,10 @@ const TypeCase kCases[] = {
     {TensorType::Q6_K, offsetof(quant::BlockQ6_K, d), -1, 768},
     {TensorType::Q8_0, offsetof(quant::BlockQ8_0, d), -1, 1056},
 };
+
+// Float weights (rounded to 8 bits by the conversion): width 800 (25 blocks).
+const TensorType kFloatTypes[] = {TensorType::F16, TensorType::BF16, TensorType::F32};
+constexpr int64_t kFloatCols = 800;
 
 constexpr int64_t kRows = 37;
 constexpr int64_t kTokens = 37;
@@ -78,6 +85,83 @@ std::vector<uint8_t> random_rows(const TypeCase& c, std::mt19937& rng) {
         }
     }
     return bytes;
+}
+
+// Weights as real ones look (normal, spread 0.02) with blocks that test the edges: constant
+// (range 0), one outlier, all negative, all positive, and a wide one, then stored as `type`.
+std::vector<uint8_t> random_float_rows(TensorType type, std::mt19937& rng) {
+    std::normal_distribution<float> normal(0.0f, 0.02f);
+    std::vector<float> v(static_cast<size_t>(kRows * kFloatCols));
+    for (size_t i = 0; i < v.size(); ++i) {
+        const size_t block = i / 32;
+        switch (block % 7) {
+        case 1:
+            v[i] = 0.0125f;
+            break;
+        case 2:
+            v[i] = i % 32 == 5 ? 0.75f : normal(rng);
+            break;
+        case 3:
+            v[i] = -1.0f + normal(rng);
+            break;
+        case 4:
+            v[i] = 3.0f + 10 * normal(rng);
+            break;
+        case 5:
+            v[i] = 100.0f * normal(rng);
+            break;
+        default:
+            v[i] = normal(rng);
+        }
+    }
+    const auto as_bytes = [](const auto& values) {
+        const auto* first = reinterpret_cast<const uint8_t*>(values.data());
+        return std::vector<uint8_t>(first, first + values.size() * sizeof(values[0]));
+    };
+    if (type == TensorType::F32) {
+        return as_bytes(v);
+    }
+    std::vector<uint16_t> halves(v.size());
+    if (type == TensorType::F16) {
+        for (size_t i = 0; i < v.size(); ++i) {
+            halves[i] = hearth::fp32_to_fp16(v[i]);
+        }
+    } else {
+        convert_f32_to_bf16(v.data(), halves.data(), static_cast<int64_t>(v.size()));
+    }
+    return as_bytes(halves);
+}
+
+WeightMatrix float_matrix(TensorType type, const std::vector<uint8_t>& bytes) {
+    const size_t width = type == TensorType::F32 ? 4 : 2;
+    return WeightMatrix{type, bytes.data(), kFloatCols, kRows,
+                        static_cast<size_t>(kFloatCols) * width};
+}
+
+// int8_gemm.h's definition of the float conversion, written out again here.
+struct FloatBlock {
+    uint8_t q[32];
+    float scale;
+    float min;
+};
+
+FloatBlock define_block(const float* v) {
+    FloatBlock out{};
+    float lo = v[0];
+    float hi = v[0];
+    for (int i = 1; i < 32; ++i) {
+        lo = std::min(lo, v[i]);
+        hi = std::max(hi, v[i]);
+    }
+    const float range = hi - lo;
+    out.scale = range / 255.0f;
+    out.min = -lo;
+    const float inv = range > 0.0f ? 255.0f / range : 0.0f;
+    for (int i = 0; i < 32; ++i) {
+        const float scaled = (v[i] - lo) * inv;
+        out.q[i] = static_cast<uint8_t>(std::nearbyint(std::clamp(scaled, 0.0f, 255.0f)));
+    }
+    return out;
 }
 
 std::vector<float> random_activations(int64_t n, std::mt19937& rng) {
@@ -141,6 +225,97 @@ private slots:
         }
     }
 
+    // F16, BF16, F32: every block equals the definition (int8_gemm.h) bit for bit, through
+    // int8_convert_group and through both row versions; each value is within half a step.
+    void floatConversionMatchesDefinition() {
+        for (TensorType type : kFloatTypes) {
+            std::mt19937 rng(41 + static_cast<unsigned>(type));
+            const auto bytes = random_float_rows(type, rng);
+            const WeightMatrix w = float_matrix(type, bytes);
+            std::vector<float> row(static_cast<size_t>(kFloatCols));
+            std::vector<BlockInt8x8> group(static_cast<size_t>(kFloatCols / kInt8Block));
+            std::vector<uint8_t> q_portable(kFloatCols), q_avx2(kFloatCols);
+            std::vector<float> sc_portable(kFloatCols / 32), mn_portable(kFloatCols / 32);
+            std::vector<float> sc_avx2(kFloatCols / 32), mn_avx2(kFloatCols / 32);
+            double worst_steps = 0.0;
+            for (int64_t row0 = 0; row0 < kRows; row0 += kInt8Rows) {
+                int8_convert_group(w, row0, group.data());
+                for (int r = 0; r < kInt8Rows && row0 + r < kRows; ++r) {
+                    const uint8_t* src = bytes.data() + (row0 + r) * w.row_bytes;
+                    QVERIFY(hearth::dequantize(type, src, row.data(), kFloatCols));
+                    int8_convert_float_row_portable(type, src, kFloatCols, q_portable.data(),
+                                                    sc_portable.data(), mn_portable.data());
+                    if (detected_kernel_level() == KernelLevel::avx2) {
+                        int8_convert_float_row_avx2(type, src, kFloatCols, q_avx2.data(),
+                                                    sc_avx2.data(), mn_avx2.data());
+                        QVERIFY(q_avx2 == q_portable);
+                        QVERIFY(std::memcmp(sc_avx2.data(), sc_portable.data(),
+                                            sc_avx2.size() * 4) == 0);
+                        QVERIFY(std::memcmp(mn_avx2.data(), mn_portable.data(),
+                                            mn_avx2.size() * 4) == 0);
+                    }
+                    for (int64_t b = 0; b < kFloatCols / 32; ++b) {
+                        const FloatBlock want = define_block(row.data() + 32 * b);
+                        const BlockInt8x8& blk = group[static_cast<size_t>(b)];
+                        for (int h = 0; h < 2; ++h) {
+                            QVERIFY(std::memcmp(&blk.scale[h][r], &want.scale, 4) == 0);
+                            QVERIFY(std::memcmp(&blk.min[h][r], &want.min, 4) == 0);
+                        }
+                        QCOMPARE(sc_portable[static_cast<size_t>(b)], want.scale);
+                        for (int i = 0; i < 32; ++i) {
+                            const uint8_t q = blk.qs[32 * (i / 4) + 4 * r + i % 4];
+                            QCOMPARE(q, want.q[i]);
+                            QCOMPARE(q_portable[static_cast<size_t>(32 * b + i)], want.q[i]);
+                            // The per-weight bound stated in int8_gemm.h and docs/LIMITS.md.
+                            const double v = row[static_cast<size_t>(32 * b + i)];
+                            const double err = std::fabs(double(want.scale) * q - want.min - v);
+                            QVERIFY2(
+                                err <= 0.5001 * want.scale + 1e-7 * std::fabs(want.min),
+                                qPrintable(QStringLiteral("%1 row %2 col %3: error %4, step %5")
+                                               .arg(type_name(type))
+                                               .arg(row0 + r)
+                                               .arg(32 * b + i)
+                                               .arg(err)
+                                               .arg(want.scale)));
+                            if (want.scale > 0) {
+                                worst_steps = std::max(worst_steps, err / want.scale);
+                            }
+                        }
+                    }
+                }
+            }
+            qInfo("%s: worst rounding %.4f of a step", qPrintable(type_name(type)), worst_steps);
+        }
+    }
+
+    // Float weights through every kernel: the portable kernel's bits, within the bound of the
+    // weights' and the activations' rounding.
+    void floatKernelsAgreeAndStayWithinBound() {
+        ThreadPool one(1), two(2);
+        const KernelLevel saved = kernel_level();
+        for (TensorType type : kFloatTypes) {
+            std::mt19937 rng(53 + static_cast<unsigned>(type));
+            const auto bytes = random_float_rows(type, rng);
+            const WeightMatrix w = float_matrix(type, bytes);
+            const auto x = random_activations(kTokens * kFloatCols, rng);
+            std::vector<float> portable(static_cast<size_t>(kTokens * kRows));
+            QVERIFY(set_kernel_level(KernelLevel::portable));
+            matmul_int8(w, x.data(), kTokens, kFloatCols, portable.data(), kRows, one);
+            if (set_kernel_level(KernelLevel::avx2)) {
+                for (const Int8Kernel& kernel : int8_gemm_kernels()) {
+                    std::vector<float> y(portable.size());
+                    matmul_int8(w, x.data(), kTokens, kFloatCols, y.data(), kRows, two, kernel.fn);
+                    QVERIFY2(std::memcmp(y.data(), portable.data(), y.size() * 4) == 0,
+                             qPrintable(type_name(type) + QLatin1Char(' ') +
+                                        QLatin1String(kernel.name)));
+                }
+            }
+            const TypeCase c{type, -1, -1, kFloatCols};
+            check_bound(c, bytes, w, x, portable);
+        }
+        set_kernel_level(saved);
+    }
+
     // The AVX2 kernel gives the portable kernel's bits; the product is within the bound of the
     // activations' rounding of the exact one.
     void kernelsAgreeAndStayWithinBound() {
@@ -157,9 +332,6 @@ private slots:
             matmul_int8(w, x.data(), kTokens, c.n_cols, portable.data(), kRows, one);
             if (set_kernel_level(KernelLevel::avx2)) {
                 for (const Int8Kernel& kernel : int8_gemm_kernels()) {
-                    if (int8_gemm_full_bytes(c.type) && !kernel.full_bytes) {
-                        continue;
-                    }
                     std::vector<float> y(portable.size());
                     matmul_int8(w, x.data(), kTokens, c.n_cols, y.data(), kRows, two, kernel.fn);
                     QVERIFY2(std::memcmp(y.data(), portable.data(), y.size() * 4) == 0,
@@ -216,10 +388,18 @@ private slots:
         }();
         QCOMPARE(run(kInt8MinTokens - 1, false), short_exact);
         QVERIFY(!use_int8_gemm(w, kTokens, MatmulOp::mul_mat_id));
+        // Float weights take the path on every AVX2 CPU; Q8_0 only where a VNNI kernel runs
+        // (the AVX2 one is slower than the exact Q8_0 kernel).
+        WeightMatrix f16{TensorType::F16, nullptr, 2048, 64, 4096};
+        QVERIFY(use_int8_gemm(f16, kTokens, MatmulOp::mul_mat));
+        WeightMatrix q8{TensorType::Q8_0, nullptr, 2048, 64, 2048 / 32 * 34};
+        const bool vnni = std::string_view(int8_gemm_kernels().front().name) != "avx2";
+        QCOMPARE(use_int8_gemm(q8, kTokens, MatmulOp::mul_mat), vnni);
     }
 
 private:
-    // |y - exact| ≤ sum_k |w_k| * 0.6 * d_b(k) + 1e-5 * sum_k |w_k x_k|: ggml's Q8_0 rounding
+    // |y - exact| ≤ sum_k |w_k| * 0.6 * d_b(k) + 1e-5 * sum_k |w_k x_k| (float weights: plus
+    // their rounding, half a step times the rounded activation): ggml's Q8_0 rounding
     // moves x_k by at most d/2 (d = amax / 127) plus the f16 rounding of d times |q| ≤ 127
     // (≤ 127 * d * 2^-11 < 0.07 d); the float accumulation adds a relative 1e-5 at most for
     // these lengths (a few hundred FMAs of float32).
@@ -240,11 +420,18 @@ private:
                     for (int i = 0; i < 32; ++i) {
                         amax = std::max(amax, std::fabs(static_cast<double>(xt[32 * b + i])));
                     }
+                    // Float weights move by up to half their block's step (the conversion's
+                    // bound), times the rounded activation (≤ |x| + 0.6 d).
+                    const double step = int8_gemm_full_bytes(c.type) && c.d_offset < 0
+                                            ? 0.5001 * define_block(row.data() + 32 * b).scale
+                                            : 0.0;
                     for (int i = 0; i < 32; ++i) {
                         const double wk = row[static_cast<size_t>(32 * b + i)];
-                        exact += wk * xt[32 * b + i];
+                        const double xk = xt[32 * b + i];
+                        exact += wk * xk;
                         bound += std::fabs(wk) * 0.6 * amax / 127.0;
-                        magnitude += std::fabs(wk * xt[32 * b + i]);
+                        bound += step * (std::fabs(xk) + 0.6 * amax / 127.0);
+                        magnitude += std::fabs(wk * xk) + step * std::fabs(xk);
                     }
                 }
                 bound += 1e-5 * magnitude;

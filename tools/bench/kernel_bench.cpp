@@ -5,7 +5,8 @@
 // and a batch of prompt tokens; it prints GOP/s (2 × rows × cols × tokens per CPU second of the
 // calling thread, 1 thread) and the int8 / exact ratio.
 //
-// usage: hearth-kernel-bench [TOKENS (default 128)] [REPETITIONS (default 3)]
+// usage: hearth-kernel-bench [TOKENS (default 128)] [REPETITIONS (default 3)] [TYPE...]
+// (TYPE: only these weight types, as GGML spells them: F16 Q8_0 ...; default every one)
 #include "cpu/cpu_features.h"
 #include "cpu/int8_gemm.h"
 #include "cpu/matmul.h"
@@ -48,9 +49,34 @@ double gops(const std::function<void()>& run, double ops, int reps) {
     return ops / best * 1e-9;
 }
 
+// Float weights as real ones look: normal, spread 0.02.
+std::vector<uint8_t> random_float_weights(TensorType type, int64_t n) {
+    std::mt19937 rng(1);
+    std::normal_distribution<float> normal(0.0f, 0.02f);
+    const size_t width = type == TensorType::F32 ? 4 : 2;
+    std::vector<uint8_t> bytes(static_cast<size_t>(n) * width);
+    for (int64_t i = 0; i < n; ++i) {
+        const float v = normal(rng);
+        uint32_t bits = 0;
+        if (type == TensorType::F32) {
+            std::memcpy(&bits, &v, 4);
+        } else if (type == TensorType::F16) {
+            bits = fp32_to_fp16(v);
+        } else {
+            std::memcpy(&bits, &v, 4);
+            bits >>= 16; // truncation is as good as rounding for timing
+        }
+        std::memcpy(bytes.data() + static_cast<size_t>(i) * width, &bits, width);
+    }
+    return bytes;
+}
+
 // Random blocks whose f16 fields (at the type's first 2 or 4 bytes, or Q6_K's last 2) hold a
 // small scale, so no value is inf or NaN.
 std::vector<uint8_t> random_weights(TensorType type, int64_t n_rows, int64_t n_cols) {
+    if (type == TensorType::F16 || type == TensorType::BF16 || type == TensorType::F32) {
+        return random_float_weights(type, n_rows * n_cols);
+    }
     const auto traits = tensor_type_traits(type);
     const size_t n_blocks = static_cast<size_t>(n_rows * n_cols / traits.block_size);
     std::vector<uint8_t> bytes(n_blocks * traits.type_size);
@@ -76,8 +102,10 @@ std::vector<uint8_t> random_weights(TensorType type, int64_t n_rows, int64_t n_c
 int main(int argc, char** argv) {
     const int64_t n_tokens = argc > 1 ? std::atoi(argv[1]) : 128;
     const int reps = argc > 2 ? std::atoi(argv[2]) : 3;
-    if (n_tokens < 1 || n_tokens > 4096 || reps < 1 || reps > 100 || argc > 3) {
-        std::fprintf(stderr, "usage: hearth-kernel-bench [TOKENS 1..4096] [REPETITIONS 1..100]\n");
+    std::vector<std::string> only(argv + std::min(argc, 3), argv + argc);
+    if (n_tokens < 1 || n_tokens > 4096 || reps < 1 || reps > 100) {
+        std::fprintf(
+            stderr, "usage: hearth-kernel-bench [TOKENS 1..4096] [REPETITIONS 1..100] [TYPE...]\n");
         return 2;
     }
     ThreadPool pool(1);
@@ -97,9 +125,14 @@ int main(int argc, char** argv) {
     std::printf("\n");
     const TensorType types[] = {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
                                 TensorType::Q5_1, TensorType::Q4_K, TensorType::Q5_K,
-                                TensorType::Q6_K, TensorType::Q8_0};
+                                TensorType::Q6_K, TensorType::Q8_0, TensorType::F16,
+                                TensorType::BF16, TensorType::F32};
     const int64_t shapes[][2] = {{2048, 5632}, {5632, 2048}};
     for (TensorType type : types) {
+        if (!only.empty() &&
+            std::find(only.begin(), only.end(), tensor_type_name(type)) == only.end()) {
+            continue;
+        }
         for (const auto& shape : shapes) {
             const int64_t n_cols = shape[0];
             const int64_t n_rows = shape[1];
@@ -133,10 +166,6 @@ int main(int argc, char** argv) {
                         static_cast<long long>(n_cols), static_cast<long long>(n_rows), exact);
             double best = 0.0;
             for (const auto& k : kernels) {
-                if (int8_gemm_full_bytes(type) && !k.full_bytes) {
-                    std::printf(" — |");
-                    continue;
-                }
                 const double g = gops(
                     [&] {
                         matmul_int8(w, x.data(), n_tokens, n_cols, y.data(), n_rows, pool, k.fn);

@@ -1,6 +1,8 @@
-// Conversion of weight rows to the 8-row int8 layout of int8_gemm.h. Every supported type's
+// Conversion of weight rows to the 8-row int8 layout of int8_gemm.h. Every quantized type's
 // value is scale * q - min with an unsigned q of at most 6 bits (Q8_0: 8) and a scale and min
-// that are exact float products of the file's fields, so the conversion loses nothing.
+// that are exact float products of the file's fields, so the conversion loses nothing. Float
+// weights (F16, BF16, F32) are rounded to 8 bits (int8_convert_float.cpp).
+#include "cpu/int8_convert_float.h"
 #include "cpu/int8_gemm.h"
 #include "hearth/quant.h"
 #include "quant/blocks.h"
@@ -159,6 +161,16 @@ void convert_q8_0(const uint8_t* row, int64_t n_cols, const RowInts& out) {
     }
 }
 
+// F16, BF16, F32: 8 bits per value with a scale and min per 32 values, written to the first
+// n_cols / 32 entries of sc and mn and then spread to both halves (from the end, in place).
+template <TensorType kType>
+void convert_float(const uint8_t* row, int64_t n_cols, const RowInts& out) {
+    int8_convert_float_row(kType, row, n_cols, out.q, out.sc, out.mn);
+    for (int64_t b = n_cols / 32 - 1; b >= 0; --b) {
+        set_halves(out, b, out.sc[b], out.mn[b]);
+    }
+}
+
 using ConvertFn = void (*)(const uint8_t*, int64_t, const RowInts&);
 
 ConvertFn converter(TensorType type) {
@@ -179,6 +191,12 @@ ConvertFn converter(TensorType type) {
         return &convert_q6_k;
     case TensorType::Q8_0:
         return &convert_q8_0;
+    case TensorType::F16:
+        return &convert_float<TensorType::F16>;
+    case TensorType::BF16:
+        return &convert_float<TensorType::BF16>;
+    case TensorType::F32:
+        return &convert_float<TensorType::F32>;
     default:
         return nullptr;
     }
@@ -190,12 +208,26 @@ bool int8_gemm_supported(TensorType type) {
     return converter(type) != nullptr;
 }
 
+Int8Format int8_gemm_format(TensorType type) {
+    switch (type) {
+    case TensorType::Q6_K:
+        return Int8Format::nibbles16;
+    case TensorType::Q8_0:
+    case TensorType::F16:
+    case TensorType::BF16:
+    case TensorType::F32:
+        return Int8Format::bytes;
+    default:
+        return Int8Format::nibbles;
+    }
+}
+
 bool int8_gemm_full_bytes(TensorType type) {
-    return type == TensorType::Q8_0;
+    return int8_gemm_format(type) == Int8Format::bytes;
 }
 
 bool int8_gemm_half_scales(TensorType type) {
-    return type == TensorType::Q6_K;
+    return int8_gemm_format(type) == Int8Format::nibbles16;
 }
 
 void int8_convert_group(const WeightMatrix& w, int64_t row0, BlockInt8x8* out) {

@@ -37,10 +37,11 @@ struct ActivationBuffers {
     std::vector<float> d;
     std::vector<float> dsum32;
     std::vector<float> dsum16;
+    std::vector<int32_t> sum32;
 };
 
 void quantize_token(const float* x, int64_t n_cols, int8_t* qs, float* d, float* dsum32,
-                    float* dsum16) {
+                    float* dsum16, int32_t* sum32) {
     thread_local std::vector<quant::BlockQ8_0> blocks;
     const int64_t n_blocks = n_cols / kInt8Block;
     blocks.resize(static_cast<size_t>(n_blocks));
@@ -57,6 +58,7 @@ void quantize_token(const float* x, int64_t n_cols, int8_t* qs, float* d, float*
         dsum32[b] = scale * static_cast<float>(sums[0] + sums[1]);
         dsum16[2 * b] = scale * static_cast<float>(sums[0]);
         dsum16[2 * b + 1] = scale * static_cast<float>(sums[1]);
+        sum32[b] = sums[0] + sums[1];
     }
 }
 
@@ -66,12 +68,12 @@ void quantize_token(const float* x, int64_t n_cols, int8_t* qs, float* d, float*
 std::vector<Int8Kernel> avx2_family() {
     std::vector<Int8Kernel> kernels;
     if (cpu_has_avx512_vnni()) {
-        kernels.push_back({"avx512vnni", &int8_gemm_avx512vnni, true});
+        kernels.push_back({"avx512vnni", &int8_gemm_avx512vnni});
     }
     if (cpu_has_avx_vnni()) {
-        kernels.push_back({"avxvnni", &int8_gemm_avxvnni, true});
+        kernels.push_back({"avxvnni", &int8_gemm_avxvnni});
     }
-    kernels.push_back({"avx2", &int8_gemm_avx2, false});
+    kernels.push_back({"avx2", &int8_gemm_avx2});
     return kernels;
 }
 
@@ -92,12 +94,13 @@ std::vector<Int8Kernel> int8_gemm_kernels() {
     if (kernel_level() == KernelLevel::avx2) {
         kernels = avx2_family();
     }
-    kernels.push_back({"portable", &int8_gemm_portable, true});
+    kernels.push_back({"portable", &int8_gemm_portable});
     return kernels;
 }
 
 void int8_gemm_portable(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x,
-                        int64_t n_tok, bool half_scales, float* y, int64_t y_stride, int n_rows) {
+                        int64_t n_tok, Int8Format format, float* y, int64_t y_stride, int n_rows) {
+    const bool half_scales = format == Int8Format::nibbles16;
     const int n_segments = half_scales ? 2 : 1;
     const int seg_values = kInt8Block / n_segments;
     for (int64_t t = 0; t < n_tok; ++t) {
@@ -125,10 +128,13 @@ void int8_gemm_portable(int64_t n_blocks, const BlockInt8x8* group, const Int8Ac
 }
 
 bool use_int8_gemm(const WeightMatrix& w, int64_t n_tokens, MatmulOp op) {
+    // Q8_0 without VNNI: the AVX2 kernel's sign trick gives the exact integers but measured
+    // 0.94-1.04× the exact tiled Q8_0 kernel (docs/PERFORMANCE.md, "F16, BF16 and Q8_0 through
+    // the int8 kernel"), so the exact one keeps it there. F16/BF16/F32 gain 1.6-2.5× even so.
+    const bool slower = w.type == TensorType::Q8_0 && best_avx2_kernel().fn == &int8_gemm_avx2;
     return op == MatmulOp::mul_mat && n_tokens >= kInt8MinTokens &&
            kernel_level() == KernelLevel::avx2 && prefill_numerics() == PrefillNumerics::fast &&
-           int8_gemm_supported(w.type) && w.n_cols % kInt8Block == 0 &&
-           (!int8_gemm_full_bytes(w.type) || best_avx2_kernel().full_bytes);
+           int8_gemm_supported(w.type) && w.n_cols % kInt8Block == 0 && !slower;
 }
 
 void matmul_int8(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_stride,
@@ -142,19 +148,21 @@ void matmul_int8(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_
     act.d.resize(static_cast<size_t>(n_tokens * n_blocks));
     act.dsum32.resize(static_cast<size_t>(n_tokens * n_blocks));
     act.dsum16.resize(static_cast<size_t>(n_tokens * 2 * n_blocks));
+    act.sum32.resize(static_cast<size_t>(n_tokens * n_blocks));
     pool.parallel_for(n_tokens, 1, [&](int64_t t0, int64_t t1) {
         for (int64_t t = t0; t < t1; ++t) {
             quantize_token(x + t * x_stride, n_cols, act.qs.data() + t * n_cols,
                            act.d.data() + t * n_blocks, act.dsum32.data() + t * n_blocks,
-                           act.dsum16.data() + t * 2 * n_blocks);
+                           act.dsum16.data() + t * 2 * n_blocks, act.sum32.data() + t * n_blocks);
         }
     });
     const Int8Activations acts{act.qs.data(),     static_cast<size_t>(n_cols), act.d.data(),
-                               act.dsum32.data(), act.dsum16.data(),           n_blocks};
+                               act.dsum32.data(), act.dsum16.data(),           act.sum32.data(),
+                               n_blocks};
     if (kernel == nullptr) {
         kernel = best_kernel();
     }
-    const bool half_scales = int8_gemm_half_scales(w.type);
+    const Int8Format format = int8_gemm_format(w.type);
     const int64_t n_groups = (w.n_rows + kInt8Rows - 1) / kInt8Rows;
     pool.parallel_for(n_groups, 1, [&](int64_t g0, int64_t g1) {
         thread_local std::vector<BlockInt8x8> panel;
@@ -166,14 +174,17 @@ void matmul_int8(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_
             }
             for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenChunk) {
                 const int64_t n_tok = std::min(kTokenChunk, n_tokens - t0);
-                const Int8Activations chunk{
-                    acts.qs + t0 * acts.qs_stride,   acts.qs_stride,
-                    acts.d + t0 * n_blocks,          acts.dsum32 + t0 * n_blocks,
-                    acts.dsum16 + t0 * 2 * n_blocks, n_blocks};
+                const Int8Activations chunk{acts.qs + t0 * acts.qs_stride,
+                                            acts.qs_stride,
+                                            acts.d + t0 * n_blocks,
+                                            acts.dsum32 + t0 * n_blocks,
+                                            acts.dsum16 + t0 * 2 * n_blocks,
+                                            acts.sum32 + t0 * n_blocks,
+                                            n_blocks};
                 for (int64_t g = p0; g < p1; ++g) {
                     const int64_t row0 = g * kInt8Rows;
                     const auto n_rows = static_cast<int>(std::min(kInt8Rows, w.n_rows - row0));
-                    kernel(n_blocks, panel.data() + (g - p0) * n_blocks, chunk, n_tok, half_scales,
+                    kernel(n_blocks, panel.data() + (g - p0) * n_blocks, chunk, n_tok, format,
                            y + t0 * y_stride + row0, y_stride, n_rows);
                 }
             }

@@ -1,5 +1,5 @@
 // The fast prefill path: weights re-expressed, 8 rows at a time, as unsigned integers of at most
-// 6 bits (Q8_0: 8) with a float scale and min per 16 or 32 values (ik_llama.cpp's
+// 6 bits (Q8_0, F16, BF16, F32: 8) with a float scale and min per 16 or 32 values (ik_llama.cpp's
 // row-interleaved int8 idea), multiplied by int8 activations in ONE hand-tiled kernel for every
 // supported type, so the per-type unpacking leaves the inner loop. Not bit-exact with ggml (see
 // docs/ARCHITECTURE.md, "Fast prefill numerics"); the exact kernels stay the library's default.
@@ -23,9 +23,8 @@ inline constexpr int64_t kInt8MinTokens = 32;
 
 // 32 values of each of 8 rows: value k of row r stands for scale[h][r] * q - min[h][r] with
 // h = k / 16 and q the unsigned byte qs[32 * (k / 4) + 4 * r + k % 4] (at most 63 — except for
-// the full-byte types below — so two
-// vpmaddubsw products sum without saturating). One 32-byte load of qs gives 4 values of every
-// row, a row per 32-bit lane.
+// the full-byte types below — so two vpmaddubsw products sum without saturating). One 32-byte
+// load of qs gives 4 values of every row, a row per 32-bit lane.
 struct BlockInt8x8 {
     float scale[2][kInt8Rows];
     float min[2][kInt8Rows];
@@ -33,12 +32,20 @@ struct BlockInt8x8 {
 };
 static_assert(sizeof(BlockInt8x8) == 384);
 
-// Whether `type` has a conversion to the layout (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q8_0).
+// Whether `type` has a conversion to the layout: Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K and
+// Q8_0 exactly; F16, BF16 and F32 rounded to 8 bits per value (int8_convert_float.cpp).
 bool int8_gemm_supported(TensorType type);
 
-// Whether a type's q uses the full byte (Q8_0: q + 128, min 128 d). Two vpmaddubsw products of
-// such bytes can saturate 16 bits, so only kernels with `full_bytes` (VNNI's vpdpbusd, which
-// sums into 32 bits, and the portable one) take them.
+// How a type's values sit in the layout, which decides how a kernel may add their products.
+enum class Int8Format {
+    nibbles,   // q ≤ 63, a scale and min per 32 values
+    nibbles16, // q ≤ 63, a scale and min per 16 values (Q6_K)
+    bytes,     // q ≤ 255 (Q8_0: q + 128; F16/BF16/F32: rounded), a scale and min per 32 values
+};
+Int8Format int8_gemm_format(TensorType type);
+
+// Whether a type's q uses the full byte (Int8Format::bytes). Two vpmaddubsw products of such
+// bytes can saturate 16 bits, so the AVX2 kernel takes them through the sign trick instead.
 bool int8_gemm_full_bytes(TensorType type);
 
 // Whether a type needs a scale per 16 values (Q6_K) rather than per 32.
@@ -48,9 +55,21 @@ bool int8_gemm_half_scales(TensorType type);
 // blocks. w.type must be int8_gemm_supported.
 void int8_convert_group(const WeightMatrix& w, int64_t row0, BlockInt8x8* out);
 
+// The float types' conversion (F16, BF16, F32; int8_convert_float.cpp), per 32-value block of
+// a row, values v as float: lo = min v, hi = max v, range = hi - lo, scale = range / 255,
+// q = nearbyint((v - lo) * (255 / range)) clamped to [0, 255] (0 where range is 0 or not
+// finite), min = -lo. So scale * q - min is within scale / 2 (plus float rounding) of v. Writes
+// q[n_cols], scale[n_cols / 32], min[n_cols / 32]. The portable version is the definition; the
+// AVX2 one (F16C) gives its bits, and int8_convert_group uses it where the CPU has it.
+void int8_convert_float_row_portable(TensorType type, const void* row, int64_t n_cols, uint8_t* q,
+                                     float* scale, float* min);
+void int8_convert_float_row_avx2(TensorType type, const void* row, int64_t n_cols, uint8_t* q,
+                                 float* scale, float* min);
+
 // Activations of one matmul (ggml's Q8_0 quantization, d as the f16 it rounds to): token t's
 // int8 values at qs + t * qs_stride; for its block b, the scale at d[t * d_stride + b], d times
-// the block's sum at dsum32[t * d_stride + b], and d times the sum of half h at
+// the block's sum at dsum32[t * d_stride + b], the integer sum itself at sum32[t * d_stride + b]
+// (the AVX2 kernel's sign trick needs it), and d times the sum of half h at
 // dsum16[t * 2 * d_stride + 2 * b + h].
 struct Int8Activations {
     const int8_t* qs = nullptr;
@@ -58,31 +77,31 @@ struct Int8Activations {
     const float* d = nullptr;
     const float* dsum32 = nullptr;
     const float* dsum16 = nullptr;
+    const int32_t* sum32 = nullptr;
     int64_t d_stride = 0;
 };
 
 // y[t * y_stride + r] = row r of the group · token t, for r < n_rows (≤ 8), t < n_tok, over
 // n_blocks blocks. Per token and row: acc = fma(scale * d, float(integer dot of the block or
 // half), acc), then acc = fma(min, -dsum, acc), blocks (halves) in order, so every kernel gives
-// the same bits. `half_scales`: Q6_K's scale per 16 values.
+// the same bits for every format.
 using Int8GemmFn = void (*)(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x,
-                            int64_t n_tok, bool half_scales, float* y, int64_t y_stride,
+                            int64_t n_tok, Int8Format format, float* y, int64_t y_stride,
                             int n_rows);
 void int8_gemm_portable(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x,
-                        int64_t n_tok, bool half_scales, float* y, int64_t y_stride, int n_rows);
+                        int64_t n_tok, Int8Format format, float* y, int64_t y_stride, int n_rows);
 void int8_gemm_avx2(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x,
-                    int64_t n_tok, bool half_scales, float* y, int64_t y_stride, int n_rows);
+                    int64_t n_tok, Int8Format format, float* y, int64_t y_stride, int n_rows);
 void int8_gemm_avxvnni(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x,
-                       int64_t n_tok, bool half_scales, float* y, int64_t y_stride, int n_rows);
+                       int64_t n_tok, Int8Format format, float* y, int64_t y_stride, int n_rows);
 void int8_gemm_avx512vnni(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x,
-                          int64_t n_tok, bool half_scales, float* y, int64_t y_stride, int n_rows);
+                          int64_t n_tok, Int8Format format, float* y, int64_t y_stride, int n_rows);
 
 // The kernels this CPU runs at the current kernel level, fastest first (the portable one last),
 // and their names for tests and logs. VNNI needs HEARTH_CPU_FEATURES unset or "avx512".
 struct Int8Kernel {
     const char* name;
     Int8GemmFn fn;
-    bool full_bytes; // takes int8_gemm_full_bytes types
 };
 std::vector<Int8Kernel> int8_gemm_kernels();
 

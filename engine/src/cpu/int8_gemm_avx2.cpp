@@ -1,9 +1,15 @@
 // AVX2 kernel of the int8 prefill path (int8_gemm.h; the tile is int8_gemm_tile.h).
 // Compiled with -mavx2 -mfma -mf16c; called only at that level.
 //
-// vpmaddubsw (unsigned weights ≤ 63 × signed activations) then vpmaddwd: two quads' 16-bit
-// products are added before vpmaddwd (2 × 2 × 63 × 127 < 32768), so nothing saturates and the
-// integer sums are exact, as VNNI's are.
+// 6-bit types: vpmaddubsw (unsigned weights ≤ 63 × signed activations) then vpmaddwd: two
+// quads' 16-bit products are added before vpmaddwd (2 × 2 × 63 × 127 < 32768), so nothing
+// saturates and the integer sums are exact, as VNNI's are.
+//
+// Full bytes (Q8_0, F16, BF16, F32): q ≤ 255 times 127 would saturate vpmaddubsw, so the kernel
+// multiplies s = q - 128 instead, through ggml's sign trick: |s| (≤ 128, unsigned) times the
+// activation with s's sign (vpsignb), 2 × 128 × 127 < 32768 per 16-bit lane, each quad widened
+// by vpmaddwd on its own. The block's sum of q · x is then that plus 128 × the activations'
+// integer sum: the same integers as VNNI's, so the same bits.
 #include "cpu/int8_gemm.h"
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
@@ -14,6 +20,10 @@ namespace hearth::cpu {
 namespace {
 
 struct DotAvx2 {
+    static constexpr int kTileTokens = 6;
+    static constexpr int kUnsignedOffset = 0;
+    using W = __m256i;
+    static W prep(__m256i w) { return w; }
     static __m256i pair(__m256i acc, __m256i w0, __m256i x0, __m256i w1, __m256i x1) {
         const __m256i s =
             _mm256_add_epi16(_mm256_maddubs_epi16(w0, x0), _mm256_maddubs_epi16(w1, x1));
@@ -21,11 +31,33 @@ struct DotAvx2 {
     }
 };
 
+// Weights made signed once per load (shared by the tile's tokens); 4 tokens per tile, so the
+// accumulators, sums and the two prepared loads (4 registers) fit AVX2's 16 registers.
+struct DotAvx2Signed {
+    static constexpr int kTileTokens = 4;
+    static constexpr int kUnsignedOffset = 128;
+    struct W {
+        __m256i magnitude; // |q - 128| as unsigned bytes
+        __m256i sign;      // q - 128: vpsignb takes its sign
+    };
+    static W prep(__m256i w) {
+        const __m256i s = _mm256_xor_si256(w, _mm256_set1_epi8(static_cast<char>(0x80)));
+        return {_mm256_abs_epi8(s), s};
+    }
+    static __m256i quad(__m256i acc, const W& w, __m256i x) {
+        const __m256i p = _mm256_maddubs_epi16(w.magnitude, _mm256_sign_epi8(x, w.sign));
+        return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+    }
+    static __m256i pair(__m256i acc, const W& w0, __m256i x0, const W& w1, __m256i x1) {
+        return quad(quad(acc, w0, x0), w1, x1);
+    }
+};
+
 } // namespace
 
 void int8_gemm_avx2(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x,
-                    int64_t n_tok, bool half_scales, float* y, int64_t y_stride, int n_rows) {
-    run_group<DotAvx2>(n_blocks, group, x, n_tok, half_scales, y, y_stride, n_rows);
+                    int64_t n_tok, Int8Format format, float* y, int64_t y_stride, int n_rows) {
+    run_group<DotAvx2, DotAvx2Signed>(n_blocks, group, x, n_tok, format, y, y_stride, n_rows);
 }
 
 } // namespace hearth::cpu
@@ -36,8 +68,8 @@ void int8_gemm_avx2(int64_t n_blocks, const BlockInt8x8* group, const Int8Activa
 
 namespace hearth::cpu {
 
-void int8_gemm_avx2(int64_t, const BlockInt8x8*, const Int8Activations&, int64_t, bool, float*,
-                    int64_t, int) {
+void int8_gemm_avx2(int64_t, const BlockInt8x8*, const Int8Activations&, int64_t, Int8Format,
+                    float*, int64_t, int) {
     std::abort();
 }
 

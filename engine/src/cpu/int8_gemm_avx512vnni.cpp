@@ -13,7 +13,12 @@
 namespace hearth::cpu {
 namespace {
 
+// Full bytes too: vpdpbusd sums into 32 bits, so q up to 255 cannot saturate.
 struct DotVnni {
+    static constexpr int kTileTokens = 6;
+    static constexpr int kUnsignedOffset = 0;
+    using W = __m256i;
+    static W prep(__m256i w) { return w; }
     static __m256i pair(__m256i acc, __m256i w0, __m256i x0, __m256i w1, __m256i x1) {
         return _mm256_dpbusd_epi32(_mm256_dpbusd_epi32(acc, w0, x0), w1, x1);
     }
@@ -22,8 +27,9 @@ struct DotVnni {
 } // namespace
 
 void int8_gemm_avx512vnni(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x,
-                          int64_t n_tok, bool half_scales, float* y, int64_t y_stride, int n_rows) {
-    run_group<DotVnni>(n_blocks, group, x, n_tok, half_scales, y, y_stride, n_rows);
+                          int64_t n_tok, Int8Format format, float* y, int64_t y_stride,
+                          int n_rows) {
+    run_group<DotVnni, DotVnni>(n_blocks, group, x, n_tok, format, y, y_stride, n_rows);
 }
 
 } // namespace hearth::cpu

@@ -12,7 +12,12 @@
 namespace hearth::cpu {
 namespace {
 
+// Full bytes too: vpdpbusd sums into 32 bits, so q up to 255 cannot saturate.
 struct DotVnni {
+    static constexpr int kTileTokens = 6;
+    static constexpr int kUnsignedOffset = 0;
+    using W = __m256i;
+    static W prep(__m256i w) { return w; }
     static __m256i pair(__m256i acc, __m256i w0, __m256i x0, __m256i w1, __m256i x1) {
         return _mm256_dpbusd_avx_epi32(_mm256_dpbusd_avx_epi32(acc, w0, x0), w1, x1);
     }
@@ -21,8 +26,8 @@ struct DotVnni {
 } // namespace
 
 void int8_gemm_avxvnni(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x,
-                       int64_t n_tok, bool half_scales, float* y, int64_t y_stride, int n_rows) {
-    run_group<DotVnni>(n_blocks, group, x, n_tok, half_scales, y, y_stride, n_rows);
+                       int64_t n_tok, Int8Format format, float* y, int64_t y_stride, int n_rows) {
+    run_group<DotVnni, DotVnni>(n_blocks, group, x, n_tok, format, y, y_stride, n_rows);
 }
 
 } // namespace hearth::cpu
@@ -33,8 +38,8 @@ void int8_gemm_avxvnni(int64_t n_blocks, const BlockInt8x8* group, const Int8Act
 
 namespace hearth::cpu {
 
-void int8_gemm_avxvnni(int64_t, const BlockInt8x8*, const Int8Activations&, int64_t, bool, float*,
-                       int64_t, int) {
+void int8_gemm_avxvnni(int64_t, const BlockInt8x8*, const Int8Activations&, int64_t, Int8Format,
+                       float*, int64_t, int) {
     std::abort();
 }
 

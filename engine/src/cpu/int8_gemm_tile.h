@@ -21,14 +21,16 @@
 namespace hearth::cpu {
 namespace {
 
-constexpr int kTileTokens = 6;
-
 inline __m256i broadcast4(const int8_t* p) {
     int32_t v = 0;
     std::memcpy(&v, p, 4);
     return _mm256_set1_epi32(v);
 }
 
+// A Dot policy has: kTileTokens (tokens per register tile), W and prep() (a 32-byte weight load
+// made ready once for every token of the tile), pair() (two quads' products added to the row
+// sums) and kUnsignedOffset (what to add times the activations' integer block sum so the sums
+// are those of the unsigned q: 128 where pair() multiplied q - 128).
 // kSegments = 1: one scale per 32 values (4 quad pairs); 2: one per 16 (2 pairs each).
 template <typename Dot, int RN, int kSegments>
 void tile(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x, int64_t t0,
@@ -37,6 +39,7 @@ void tile(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x, 
     const int8_t* xq[RN];
     const float* xd[RN];
     const float* xs[RN];
+    const int32_t* xi[RN];
     __m256 acc[RN];
 #pragma GCC unroll 8
     for (int t = 0; t < RN; ++t) {
@@ -44,6 +47,7 @@ void tile(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x, 
         xd[t] = x.d + (t0 + t) * x.d_stride;
         xs[t] = kSegments == 1 ? x.dsum32 + (t0 + t) * x.d_stride
                                : x.dsum16 + (t0 + t) * 2 * x.d_stride;
+        xi[t] = x.sum32 + (t0 + t) * x.d_stride;
         acc[t] = _mm256_setzero_ps();
     }
     for (int64_t b = 0; b < n_blocks; ++b) {
@@ -57,14 +61,22 @@ void tile(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x, 
             }
 #pragma GCC unroll 8
             for (int p = h * kPairs; p < (h + 1) * kPairs; ++p) {
-                const __m256i w0 =
-                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs + 64 * p));
-                const __m256i w1 =
-                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs + 64 * p + 32));
+                const typename Dot::W w0 = Dot::prep(
+                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs + 64 * p)));
+                const typename Dot::W w1 = Dot::prep(
+                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs + 64 * p + 32)));
 #pragma GCC unroll 8
                 for (int t = 0; t < RN; ++t) {
                     const int8_t* q = xq[t] + 32 * b + 8 * p;
                     isum[t] = Dot::pair(isum[t], w0, broadcast4(q), w1, broadcast4(q + 4));
+                }
+            }
+            if constexpr (Dot::kUnsignedOffset != 0) {
+                static_assert(kSegments == 1, "full-byte types have one scale per block");
+#pragma GCC unroll 8
+                for (int t = 0; t < RN; ++t) {
+                    isum[t] = _mm256_add_epi32(isum[t],
+                                               _mm256_set1_epi32(Dot::kUnsignedOffset * xi[t][b]));
                 }
             }
             const __m256 scale = _mm256_loadu_ps(blk.scale[h]);
@@ -94,23 +106,39 @@ void tile(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x, 
 using TileFn = void (*)(int64_t, const BlockInt8x8*, const Int8Activations&, int64_t, float*,
                         int64_t, int);
 
-template <typename Dot, int... I>
+template <typename Dot, int kSegments, int... I>
 constexpr std::array<TileFn, sizeof...(I)> make_tiles(std::integer_sequence<int, I...>) {
-    return {&tile<Dot, I % kTileTokens + 1, I / kTileTokens + 1>...};
+    return {&tile<Dot, I + 1, kSegments>...};
 }
 
-// The whole kernel over a group (int8_gemm.h's Int8GemmFn) with Dot's integer products.
-template <typename Dot>
-void run_group(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x, int64_t n_tok,
-               bool half_scales, float* y, int64_t y_stride, int n_rows) {
-    // kTiles[(segments - 1) * kTileTokens + (tokens - 1)].
+// Every token of the chunk in tiles of Dot::kTileTokens (the last one ragged).
+template <typename Dot, int kSegments>
+void run_tiles(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x, int64_t n_tok,
+               float* y, int64_t y_stride, int n_rows) {
+    // kTiles[tokens - 1].
     static constexpr auto kTiles =
-        make_tiles<Dot>(std::make_integer_sequence<int, 2 * kTileTokens>{});
-    const int segments = half_scales ? 2 : 1;
-    for (int64_t t = 0; t < n_tok; t += kTileTokens) {
-        const auto rn = static_cast<int>(std::min<int64_t>(kTileTokens, n_tok - t));
-        kTiles[static_cast<size_t>((segments - 1) * kTileTokens + (rn - 1))](n_blocks, group, x, t,
-                                                                             y, y_stride, n_rows);
+        make_tiles<Dot, kSegments>(std::make_integer_sequence<int, Dot::kTileTokens>{});
+    for (int64_t t = 0; t < n_tok; t += Dot::kTileTokens) {
+        const auto rn = static_cast<int>(std::min<int64_t>(Dot::kTileTokens, n_tok - t));
+        kTiles[static_cast<size_t>(rn - 1)](n_blocks, group, x, t, y, y_stride, n_rows);
+    }
+}
+
+// The whole kernel over a group (int8_gemm.h's Int8GemmFn): Dot's integer products for the
+// 6-bit formats, FullDot's for full bytes.
+template <typename Dot, typename FullDot>
+void run_group(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x, int64_t n_tok,
+               Int8Format format, float* y, int64_t y_stride, int n_rows) {
+    switch (format) {
+    case Int8Format::nibbles:
+        run_tiles<Dot, 1>(n_blocks, group, x, n_tok, y, y_stride, n_rows);
+        break;
+    case Int8Format::nibbles16:
+        run_tiles<Dot, 2>(n_blocks, group, x, n_tok, y, y_stride, n_rows);
+        break;
+    case Int8Format::bytes:
+        run_tiles<FullDot, 1>(n_blocks, group, x, n_tok, y, y_stride, n_rows);
+        break;
     }
 }
 
