@@ -392,6 +392,9 @@ private slots:
         // (the AVX2 one is slower than the exact Q8_0 kernel).
         WeightMatrix f16{TensorType::F16, nullptr, 2048, 64, 4096};
         QVERIFY(use_int8_gemm(f16, kTokens, MatmulOp::mul_mat));
+        // F32 matrices (MoE routers) stay exact: a rounded router could pick another expert.
+        WeightMatrix f32{TensorType::F32, nullptr, 2048, 64, 8192};
+        QVERIFY(!use_int8_gemm(f32, kTokens, MatmulOp::mul_mat));
         WeightMatrix q8{TensorType::Q8_0, nullptr, 2048, 64, 2048 / 32 * 34};
         const bool vnni = std::string_view(int8_gemm_kernels().front().name) != "avx2";
         QCOMPARE(use_int8_gemm(q8, kTokens, MatmulOp::mul_mat), vnni);

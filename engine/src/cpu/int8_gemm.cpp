@@ -132,9 +132,13 @@ bool use_int8_gemm(const WeightMatrix& w, int64_t n_tokens, MatmulOp op) {
     // 0.94-1.04× the exact tiled Q8_0 kernel (docs/PERFORMANCE.md, "F16, BF16 and Q8_0 through
     // the int8 kernel"), so the exact one keeps it there. F16/BF16/F32 gain 1.6-2.5× even so.
     const bool slower = w.type == TensorType::Q8_0 && best_avx2_kernel().fn == &int8_gemm_avx2;
+    // F32 matrices in GGUF files are the MoE routers (ffn_gate_inp) and the odd small head: a
+    // few MiB, where 8-bit weights would buy nothing measurable and could flip an expert choice
+    // at a near-tie. They keep the exact kernel.
+    const bool router = w.type == TensorType::F32;
     return op == MatmulOp::mul_mat && n_tokens >= kInt8MinTokens &&
            kernel_level() == KernelLevel::avx2 && prefill_numerics() == PrefillNumerics::fast &&
-           int8_gemm_supported(w.type) && w.n_cols % kInt8Block == 0 && !slower;
+           int8_gemm_supported(w.type) && w.n_cols % kInt8Block == 0 && !slower && !router;
 }
 
 void matmul_int8(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_stride,
