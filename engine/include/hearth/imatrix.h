@@ -66,7 +66,7 @@ struct ImatrixComputeOptions {
     uint32_t n_ctx = 512;   // tokens per chunk (llama-imatrix -c); at least 16
     size_t max_chunks = 0;  // 0: every whole chunk of the text
     unsigned n_threads = 0; // unused by the computation itself: the model's pool runs it
-    std::string dataset;    // recorded in imatrix.datasets (llama-imatrix: the -f path)
+    std::string dataset{};  // recorded in imatrix.datasets (llama-imatrix: the -f path)
 };
 
 struct ImatrixComputeResult {
