@@ -74,6 +74,7 @@ public:
         return true;
     }
     bool at_end() const { return pos_ == bytes_.size(); }
+    size_t remaining() const { return bytes_.size() - pos_; }
     size_t position() const { return pos_; }
 
 private:
@@ -114,6 +115,9 @@ Result<void> read_legacy_entry(const fs::path& path, ByteReader& in, int index,
             malformed(path, fmt::format("imatrix entry {}: {} values (1 to {} allowed)",
                                         gguf_printable(name), nval, kMaxImatrixValues)));
     }
+    // Checked against the bytes left before anything is sized from the count.
+    if (in.remaining() < static_cast<size_t>(nval) * sizeof(float))
+        return truncated("values");
     ImatrixEntry entry;
     entry.sums.resize(static_cast<size_t>(nval));
     if (!in.read_bytes(entry.sums.data(), entry.sums.size() * sizeof(float)))
@@ -148,8 +152,7 @@ Result<ImportanceMatrix> load_legacy(const fs::path& path, std::span<const uint8
     if (!in.at_end() && in.read(chunks)) {
         matrix.chunk_count = chunks > 0 ? static_cast<uint32_t>(chunks) : 0;
         int32_t length = 0;
-        if (in.read(length) && length > 0 &&
-            static_cast<size_t>(length) <= kMaxImatrixNameBytes * 64) {
+        if (in.read(length) && length > 0 && static_cast<size_t>(length) <= in.remaining()) {
             std::string dataset(static_cast<size_t>(length), '\0');
             if (in.read_bytes(dataset.data(), dataset.size()))
                 matrix.datasets.push_back(dataset.substr(0, dataset.find('\0')));
