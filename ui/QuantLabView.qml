@@ -45,6 +45,12 @@ Rectangle {
         nameFilters: [qsTr("Text files (*.txt *.md)"), qsTr("All files (*)")]
         onAccepted: root.controller.textFile = decodeURIComponent(selectedFile.toString().replace(/^file:\/\//, ""))
     }
+    FileDialog {
+        id: imatrixDialog
+        title: qsTr("An importance matrix (hearth-cli imatrix, llama-imatrix)")
+        nameFilters: [qsTr("Importance matrices (*.gguf *.dat)"), qsTr("All files (*)")]
+        onAccepted: root.controller.imatrixFile = decodeURIComponent(selectedFile.toString().replace(/^file:\/\//, ""))
+    }
 
     ScrollView {
         anchors.fill: parent
@@ -122,6 +128,23 @@ Rectangle {
                         text: root.controller.textFile.length > 0 ? root.fileName(root.controller.textFile) : qsTr("A file…")
                         checked: root.controller.textFile.length > 0
                         onClicked: textDialog.open()
+                    }
+                }
+                Label { text: qsTr("Importance matrix"); color: Theme.text }
+                RowLayout {
+                    Layout.fillWidth: true
+                    TextField {
+                        objectName: "labImatrix"
+                        Layout.fillWidth: true
+                        placeholderText: qsTr("None: quantize without one")
+                        text: root.controller.imatrixFile
+                        onEditingFinished: root.controller.imatrixFile = text
+                    }
+                    FlatButton { text: qsTr("Choose…"); onClicked: imatrixDialog.open() }
+                    FlatButton {
+                        text: qsTr("Clear")
+                        visible: root.controller.imatrixFile.length > 0
+                        onClicked: root.controller.imatrixFile = ""
                     }
                 }
                 Label { text: qsTr("Context"); color: Theme.text }

@@ -65,7 +65,11 @@ struct QuantLabController::Outcome {
 QuantLabController::QuantLabController(QObject* parent)
     : QObject(parent), m_selectedTypes{QStringLiteral("Q8_0"), QStringLiteral("Q6_K"),
                                        QStringLiteral("Q4_K_M"), QStringLiteral("Q2_K")},
-      m_outputFolder(defaultOutputFolder()) {}
+      m_outputFolder(defaultOutputFolder()) {
+    restoreSettings();
+    // Each change is written as it is made, as AppSettings does.
+    connect(this, &QuantLabController::settingsChanged, this, &QuantLabController::saveSettings);
+}
 
 QuantLabController::~QuantLabController() {
     if (m_thread) {
@@ -136,6 +140,13 @@ void QuantLabController::setOutputFolder(const QString& folder) {
 void QuantLabController::setTextFile(const QString& path) {
     if (path != m_textFile) {
         m_textFile = path;
+        emit settingsChanged();
+    }
+}
+
+void QuantLabController::setImatrixFile(const QString& path) {
+    if (path != m_imatrixFile) {
+        m_imatrixFile = path;
         emit settingsChanged();
     }
 }
@@ -214,6 +225,7 @@ bool QuantLabController::start() {
     options.measure.n_ctx = static_cast<uint32_t>(m_contextLength);
     options.measure.max_windows = static_cast<size_t>(m_windows);
     options.measure.measure_speed = m_measureSpeed;
+    options.imatrix = m_imatrixFile.toStdString();
 
     setError({});
     m_results.clear();

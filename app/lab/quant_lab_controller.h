@@ -25,6 +25,8 @@ class QuantLabController : public QObject {
     Q_PROPERTY(QString outputFolder READ outputFolder WRITE setOutputFolder NOTIFY settingsChanged)
     // The text scored: "" for the built-in sample (sampleTextName), else a file's path.
     Q_PROPERTY(QString textFile READ textFile WRITE setTextFile NOTIFY settingsChanged)
+    // An importance matrix every type is quantized with ("": none).
+    Q_PROPERTY(QString imatrixFile READ imatrixFile WRITE setImatrixFile NOTIFY settingsChanged)
     Q_PROPERTY(QString sampleTextName READ sampleTextName CONSTANT)
     Q_PROPERTY(int contextLength READ contextLength WRITE setContextLength NOTIFY settingsChanged)
     // Windows of contextLength tokens scored; 0: every whole window of the text.
@@ -66,6 +68,8 @@ public:
     void setOutputFolder(const QString& folder);
     QString textFile() const { return m_textFile; }
     void setTextFile(const QString& path);
+    QString imatrixFile() const { return m_imatrixFile; }
+    void setImatrixFile(const QString& path);
     QString sampleTextName() const;
     int contextLength() const { return m_contextLength; }
     void setContextLength(int tokens);
@@ -105,6 +109,11 @@ signals:
 
 private:
     struct Outcome;
+    // The settings (types, folder, text, imatrix, context, windows, speed) are kept in
+    // QSettings under quantLab/, as the app's others are: read back checked (unknown types
+    // dropped, numbers clamped), written on each change (quant_lab_settings.cpp).
+    void restoreSettings();
+    void saveSettings() const;
     void setError(const QString& message);
     void onProgress(const QString& stage, int done, int total);
     void onFinished(const std::shared_ptr<Outcome>& outcome);
@@ -113,6 +122,7 @@ private:
     QStringList m_selectedTypes;
     QString m_outputFolder;
     QString m_textFile;
+    QString m_imatrixFile;
     int m_contextLength = 512;
     int m_windows = 8;
     bool m_measureSpeed = true;

@@ -10,6 +10,7 @@
 
 #include <QDir>
 #include <QFile>
+#include <QSettings>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -57,6 +58,8 @@ private slots:
     void runFillsTheTable();
     void cancelLeavesNoFile();
     void refusals();
+    // Runs last: the settings it leaves would change the other tests' defaults.
+    void settingsAreRememberedAndRestored();
 
 private:
     // A controller on the tiny model, one type, one untimed window of 64 on m_text.
@@ -207,6 +210,52 @@ void TestQuantLabApp::refusals() {
     lab.setModelPath({});
     QVERIFY(!lab.start());
     QVERIFY(!lab.running());
+}
+
+void TestQuantLabApp::settingsAreRememberedAndRestored() {
+    const QString out = m_root.filePath(QStringLiteral("remembered"));
+    const QString imatrix = m_root.filePath(QStringLiteral("missing.imatrix.gguf"));
+    {
+        QuantLabController lab;
+        configure(lab, out);
+        lab.setSelectedTypes({QStringLiteral("Q4_0"), QStringLiteral("IQ4_XS")});
+        lab.setImatrixFile(imatrix);
+        lab.setContextLength(96);
+        lab.setWindows(3);
+        lab.setMeasureSpeed(false);
+    }
+    {
+        // A new panel (the app started again) has them back.
+        QuantLabController lab;
+        QCOMPARE(lab.selectedTypes(), QStringList({"Q4_0", "IQ4_XS"}));
+        QCOMPARE(lab.outputFolder(), out);
+        QCOMPARE(lab.textFile(), m_text);
+        QCOMPARE(lab.imatrixFile(), imatrix);
+        QCOMPARE(lab.contextLength(), 96);
+        QCOMPARE(lab.windows(), 3);
+        QVERIFY(!lab.measureSpeed());
+        // The imatrix reaches the engine, which refuses a file it cannot read before making
+        // anything.
+        lab.setModelPath(tinyModel());
+        QSignalSpy finished(&lab, &QuantLabController::finished);
+        QVERIFY(lab.start());
+        QVERIFY(finished.wait(120000));
+        QVERIFY2(lab.error().contains(QStringLiteral("missing.imatrix.gguf")),
+                 qPrintable(lab.error()));
+        QVERIFY(!QFileInfo::exists(out));
+    }
+    {
+        // A hand-edited file: unknown types dropped, numbers clamped to the panel's range.
+        QSettings settings;
+        settings.setValue(QStringLiteral("quantLab/types"), QStringList({"Q9_9", "q8_0"}));
+        settings.setValue(QStringLiteral("quantLab/context"), 1 << 30);
+        settings.setValue(QStringLiteral("quantLab/windows"), -5);
+    }
+    QuantLabController lab;
+    QCOMPARE(lab.selectedTypes(), QStringList({"Q8_0"}));
+    QCOMPARE(lab.contextLength(), QuantLabController::kMaxContext);
+    QCOMPARE(lab.windows(), 0);
+    QSettings().remove(QStringLiteral("quantLab"));
 }
 
 QTEST_GUILESS_MAIN(TestQuantLabApp)

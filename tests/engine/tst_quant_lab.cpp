@@ -2,8 +2,11 @@
 // divergence and top-1 figures against numpy's from llama.cpp's logits on the same files
 // (tests/data/quant_lab/, scripts/gen-quant-lab-reference.py), the KL arithmetic, windows and
 // percentile on hand-made input, files found or remade in the out dir, and the refusals.
+#include "hearth/imatrix.h"
+#include "hearth/model.h"
 #include "hearth/perplexity.h"
 #include "hearth/quant_lab.h"
+#include "hearth/tokenizer.h"
 #include "test_support.h"
 
 #include <QTemporaryDir>
@@ -205,6 +208,58 @@ private slots:
         QVERIFY(fs::is_empty(dir.path().toStdString())); // nothing made for nothing to score
     }
 
+    void a_context_that_cannot_run_is_refused_before_quantizing() {
+        // The tiny model was trained for 256 tokens: a context of 512 is refused on the
+        // reference, before the out dir is made or any file written.
+        QTemporaryDir dir;
+        const fs::path out = fs::path(dir.path().toStdString()) / "lab";
+        QuantLabOptions options = lab(words(2000), out, {QuantFileType::Q8_0, QuantFileType::Q4_0});
+        options.measure = untimed(512, 1);
+        auto report = run_quant_lab(options);
+        QVERIFY(!report);
+        QVERIFY2(report.error().message.find("a context of 512 tokens cannot be measured") !=
+                         std::string::npos &&
+                     report.error().message.find("256") != std::string::npos,
+                 report.error().message.c_str());
+        QVERIFY(!fs::exists(out));
+    }
+
+    void an_importance_matrix_is_used_and_kept_apart() {
+        QTemporaryDir dir;
+        const fs::path out = dir.path().toStdString();
+        auto model = Model::load(tiny_model(), {.n_threads = 2, .on_progress = {}});
+        QVERIFY(model);
+        auto tokens =
+            (*model)->tokenizer().encode(words(400), {.add_special = true, .parse_special = false});
+        QVERIFY(tokens);
+        auto matrix = compute_imatrix(*model, *tokens, {.n_ctx = 64, .max_chunks = 4});
+        QVERIFY2(matrix, matrix ? "" : matrix.error().message.c_str());
+        const fs::path imatrix = out / "tiny.imatrix.gguf";
+        QVERIFY(save_imatrix(imatrix, matrix->matrix));
+        QuantLabOptions options = lab(words(400), out, {QuantFileType::Q4_0});
+        options.imatrix = imatrix;
+        auto first = run_quant_lab(options);
+        QVERIFY2(first, first ? "" : first.error().message.c_str());
+        const fs::path made = quantization_path(tiny_model(), out, QuantFileType::Q4_0, true);
+        QCOMPARE(made.filename().string(), std::string("llama_f16.Q4_0.imatrix.gguf"));
+        auto file = GgufFile::open(made);
+        QVERIFY(file);
+        QCOMPARE(file->header().get_string("quantize.imatrix.file"), imatrix.string());
+        auto again = run_quant_lab(options);
+        QVERIFY(again);
+        QCOMPARE(again->reused, std::vector<std::string>{"Q4_0"});
+        // Another matrix file: the file is made again, not reused.
+        const fs::path other = out / "other.imatrix.gguf";
+        fs::copy_file(imatrix, other);
+        options.imatrix = other;
+        auto third = run_quant_lab(options);
+        QVERIFY(third);
+        QVERIFY(third->reused.empty());
+        // A matrix that cannot be read: refused before anything is made.
+        options.imatrix = out / "missing.imatrix";
+        QVERIFY(!run_quant_lab(options));
+    }
+
     void different_vocabularies_are_refused() {
         const std::vector<int32_t> tokens(128, 5);
         const std::vector<LabCandidate> other{
@@ -239,7 +294,9 @@ private slots:
         QCOMPARE(first->entries.size(), size_t{3});
         QCOMPARE(first->reference_type, std::string("F16"));
         QVERIFY(first->reference_quantized_from.empty());
-        QVERIFY2(first->verdict.find("pick F16 (reference)") != std::string::npos,
+        // The best quantization that fits, not the reference (which fits too and is said so).
+        QVERIFY2(first->verdict.find("pick Q8_0") != std::string::npos &&
+                     first->verdict.find("The reference, F16 (reference)") != std::string::npos,
                  first->verdict.c_str());
         auto second = run_quant_lab(options);
         QVERIFY(second);
@@ -274,9 +331,18 @@ private slots:
         entries[2].label = "Q4_K_M";
         entries[2].weights_bytes = 400;
         entries[2].quality.mean_kld = 0.1;
+        // The reference fits 1100 and has KL 0: the verdict still names a quantization.
+        QVERIFY(quant_lab_verdict(entries, 1100).find("pick Q8_0") != std::string::npos);
+        QVERIFY(quant_lab_verdict(entries, 1100).find("fits too") != std::string::npos);
         QVERIFY(quant_lab_verdict(entries, 700).find("pick Q8_0") != std::string::npos);
+        QVERIFY(quant_lab_verdict(entries, 700).find("fits too") == std::string::npos);
         QVERIFY(quant_lab_verdict(entries, 500).find("pick Q4_K_M") != std::string::npos);
-        QVERIFY(quant_lab_verdict(entries, 300).find("None of these fits") != std::string::npos);
+        QVERIFY(quant_lab_verdict(entries, 300).find("Nothing measured fits") != std::string::npos);
+        // A quantized reference smaller than the quantizations: only it may fit.
+        entries[0].weights_bytes = 350;
+        QVERIFY2(quant_lab_verdict(entries, 380).find("only the reference fits: F16 (reference)") !=
+                     std::string::npos,
+                 quant_lab_verdict(entries, 380).c_str());
         QCOMPARE(rule_of_thumb(QuantFileType::Q8_0), std::string("INT8: ~1% quality loss"));
         QCOMPARE(rule_of_thumb(QuantFileType::Q4_K_M), std::string("INT4: 3-5% quality loss"));
         QCOMPARE(rule_of_thumb(QuantFileType::Q2_K), std::string("INT2: 10%+ quality loss"));
@@ -305,9 +371,10 @@ private slots:
             {"quant-lab", model, "--types", "Q8_0,Q7_X", "--text", text, "--out-dir", out},
             "unknown type 'Q7_X'");
         test::expect_cli_usage_error({"quant-lab", model, "--text", text}, "--types");
-        test::expect_cli_error({"quant-lab", model, "--types", "Q8_0", "--text", text, "--ctx",
-                                "4096", "--out-dir", out},
-                               "fewer than one window of 4096");
+        test::expect_cli_error(
+            {"quant-lab", model, "--types", "Q8_0", "--text", text, "--ctx", "4096", "--out-dir",
+             out},
+            "a context of 4096 tokens is more than the 256 the model was trained for");
     }
 };
 

@@ -104,6 +104,9 @@ private:
         if (command == "quantize" && name == "OUT.gguf") {
             return fresh_path("quantized.gguf");
         }
+        if (command == "imatrix" && name == "OUT.gguf") {
+            return fresh_path("imatrix.gguf");
+        }
         if (command == "quant-lab" && option == "--out-dir" && name == "DIR") {
             return fresh_path("");
         }
@@ -131,6 +134,9 @@ private:
             {"quantize|*|TYPE", "Q4_0"},
             {"quant-lab|--types|TYPES", "Q8_0"},
             {"quant-lab|--text|FILE", m_dir->filePath("long.txt")},
+            // two chunks of the default 512 tokens at least
+            {"imatrix|--text|FILE", m_dir->filePath("imatrix.txt")},
+            {"imatrix|--chunks|N", "2"},
             {"*|-n|N", "4"},
             {"*|--n-predict|N", "4"},
             {"*|--ctx|N", "256"},
@@ -305,6 +311,7 @@ private slots:
         QVERIFY(genesis.size() > 3000);
         // At least one window of perplexity's default 512 tokens.
         write("long.txt", QByteArray::fromStdString(genesis.substr(0, 3000)));
+        write("imatrix.txt", QByteArray::fromStdString(genesis.substr(0, 8000)));
         write("short.txt", "Hello, world. Hearth tokenizes this.");
         write("prompt.txt", "Say hello.");
         write("messages.json", R"([{"role": "system", "content": "Be brief."},
@@ -392,9 +399,12 @@ private slots:
                                         .arg(where, shown)
                                         .arg(result.exit_code)
                                         .arg(QString::fromUtf8(result.err.right(600)))));
-                // tensor --out and quantize write a file; the others to standard output.
+                // tensor --out, quantize and imatrix -o write a file; the others to standard
+                // output.
                 const bool quantize = args.size() >= 3 && args.first() == "quantize";
-                const qsizetype out = quantize ? 1 : args.indexOf("--out");
+                const qsizetype out = quantize                    ? 1
+                                      : args.first() == "imatrix" ? args.indexOf("-o")
+                                                                  : args.indexOf("--out");
                 QVERIFY2(out >= 0 ? QFile::exists(args[out + 1]) : !result.out.isEmpty(),
                          qPrintable(where + ": '" + shown + "' wrote nothing"));
                 qInfo("ran %s", qPrintable(shown));

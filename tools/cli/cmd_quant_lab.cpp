@@ -130,6 +130,9 @@ const CommandSpec& quant_lab_spec() {
                    "the memory the verdict picks for, 1 to 16777216 (default: the memory "
                    "available now)")
                 .within(IntRange{1, 1 << 24}),
+            option("--imatrix", "FILE",
+                   "quantize every type with this importance matrix (as quantize --imatrix); "
+                   "the files are then STEM.TYPE.imatrix.gguf"),
             flag("--no-speed", "skip the prefill and decode timing"),
             option("--threads", "N", "CPU threads, 1 to 1024 (default: the physical cores)")
                 .alias("-t")
@@ -179,6 +182,7 @@ int cmd_quant_lab(const Args& args) {
     options.measure.max_windows = static_cast<size_t>(chunks->value_or(0));
     options.measure.n_threads = static_cast<int>(threads->value_or(0));
     options.measure.measure_speed = !args.has("--no-speed");
+    options.imatrix = args.get("--imatrix").value_or("");
     options.quantize_threads = static_cast<unsigned>(threads->value_or(0));
     if (budget->has_value()) {
         options.memory_budget_bytes = static_cast<uint64_t>(**budget) << 20;

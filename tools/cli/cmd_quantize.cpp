@@ -47,7 +47,9 @@ const CommandSpec& quantize_spec() {
                                type_list()),
         .options = {
             option("--imatrix", "FILE",
-                   "an importance matrix (not supported yet: refused rather than ignored)"),
+                   "an importance matrix (GGUF or legacy .dat, from hearth-cli imatrix or "
+                   "llama-imatrix): rounding errors weighted by each column's mean squared "
+                   "activation, as llama-quantize --imatrix"),
             flag("--keep-output-f16",
                  "keep output.weight (and tied token embeddings) in F16, as llama-quantize's "
                  "--output-tensor-type f16"),
@@ -75,10 +77,6 @@ int cmd_quantize(const Args& args) {
         return usage_error(*args.spec, fmt::format("unknown type '{}': one of {}",
                                                    args.positionals[2], type_list()));
     }
-    if (args.get("--imatrix")) {
-        return report_error("--imatrix: importance matrices are not supported yet; every type "
-                            "listed works without one");
-    }
     auto threads = args.get_int("--threads");
     if (!threads) {
         return usage_error(*args.spec, threads.error().message);
@@ -86,6 +84,16 @@ int cmd_quantize(const Args& args) {
     QuantizeOptions options{.type = *type,
                             .keep_output_f16 = args.has("--keep-output-f16"),
                             .threads = static_cast<unsigned>(threads->value_or(0))};
+    if (auto imatrix_path = args.get("--imatrix")) {
+        auto imatrix = load_imatrix(*imatrix_path);
+        if (!imatrix) {
+            return report_error(imatrix.error().message.c_str());
+        }
+        std::fprintf(stderr, "importance matrix %s: %zu entries, %u chunks\n",
+                     imatrix_path->c_str(), imatrix->entries.size(), imatrix->chunk_count);
+        options.imatrix = std::make_shared<const ImportanceMatrix>(std::move(*imatrix));
+        options.imatrix_file = *imatrix_path;
+    }
 
     auto input = GgufFile::open(args.positionals[0]);
     if (!input) {
@@ -105,6 +113,10 @@ int cmd_quantize(const Args& args) {
                      "the source's, not that of a %s made from F16\n",
                      from.c_str(), std::string(quant_file_type_name(*type)).c_str());
     }
+    for (const std::string& name : plan->missing_importance) {
+        std::fprintf(stderr, "note: the importance matrix has no entry for %s: quantized without\n",
+                     name.c_str());
+    }
     std::fprintf(stderr, "quantizing %s (%s) to %s as %s (%s)\n", args.positionals[0].c_str(),
                  mib(plan->input_bytes).c_str(), args.positionals[1].c_str(),
                  std::string(quant_file_type_name(*type)).c_str(), mib(plan->output_bytes).c_str());
@@ -114,7 +126,9 @@ int cmd_quantize(const Args& args) {
         std::fprintf(stderr, "[%4zu/%4zu] %-40s %6s -> %-6s%s\n", p.tensor_index + 1,
                      p.tensor_count, t.name.c_str(), std::string(tensor_type_name(t.from)).c_str(),
                      std::string(tensor_type_name(t.to)).c_str(),
-                     t.fell_back ? " (row length does not divide into blocks: fallback)" : "");
+                     t.fell_back  ? " (row length does not divide into blocks: fallback)"
+                     : t.weighted ? " (imatrix)"
+                                  : "");
         return true;
     };
     auto done = quantize_model(*input, args.positionals[1], options, progress, &g_cancel);

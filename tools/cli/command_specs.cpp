@@ -503,6 +503,7 @@ std::span<const Command> commands() {
         {serve_spec, cmd_serve},
         {quantize_spec, cmd_quantize},
         {quant_lab_spec, cmd_quant_lab},
+        {imatrix_spec, cmd_imatrix},
         {doctor_spec, cmd_doctor},
     };
     return all;

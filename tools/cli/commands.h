@@ -41,6 +41,7 @@ const CommandSpec& pull_spec();
 const CommandSpec& serve_spec();
 const CommandSpec& quantize_spec();
 const CommandSpec& quant_lab_spec();
+const CommandSpec& imatrix_spec();
 const CommandSpec& doctor_spec();
 
 int cmd_info(const Args& args);
@@ -56,6 +57,7 @@ int cmd_pull(const Args& args);
 int cmd_serve(const Args& args);
 int cmd_quantize(const Args& args);
 int cmd_quant_lab(const Args& args);
+int cmd_imatrix(const Args& args);
 int cmd_doctor(const Args& args);
 
 // Prints "hearth-cli: <message>" on stderr and returns 1.

@@ -123,9 +123,11 @@ Result<std::vector<LabEntry>> measure_quantizations(const std::filesystem::path&
                                                     const LabProgressFn& progress = {},
                                                     const std::atomic<bool>* cancel = nullptr);
 
-// Where the lab keeps `type`'s file: OUT_DIR/STEM.TYPE.gguf ("SmolLM2.Q4_K_M.gguf").
+// Where the lab keeps `type`'s file: OUT_DIR/STEM.TYPE.gguf ("SmolLM2.Q4_K_M.gguf"), or
+// STEM.TYPE.imatrix.gguf when quantized with an importance matrix.
 std::filesystem::path quantization_path(const std::filesystem::path& model,
-                                        const std::filesystem::path& out_dir, QuantFileType type);
+                                        const std::filesystem::path& out_dir, QuantFileType type,
+                                        bool with_imatrix = false);
 
 // Why an existing file is not `source` quantized to `options.type` (its size, file type or a
 // tensor's name, type or shape differs from the plan's), or nullopt when it is.
@@ -138,8 +140,9 @@ std::optional<std::string> quantization_mismatch(const GgufFile& source,
 // INT4.
 std::string rule_of_thumb(QuantFileType type);
 
-// The type to pick for `budget_bytes` of memory: the smallest mean KL whose weights and KV
-// fit; a sentence naming it, or saying that none fits.
+// The quantization to pick for `budget_bytes` of memory: of the quantizations (not the
+// reference) whose weights and KV cache fit, the one with the smallest mean KL; a sentence
+// naming it, or saying that only the reference fits, or that nothing does.
 std::string quant_lab_verdict(std::span<const LabEntry> entries, uint64_t budget_bytes);
 
 struct QuantLabOptions {
@@ -151,6 +154,10 @@ struct QuantLabOptions {
     unsigned quantize_threads = 0;
     // The memory the verdict picks for; unset: this machine's available memory.
     std::optional<uint64_t> memory_budget_bytes;
+    // An importance matrix (hearth/imatrix.h) every type is quantized with, as quantize
+    // --imatrix; the files are then STEM.TYPE.imatrix.gguf and reused only when made with a
+    // matrix of the same file name.
+    std::filesystem::path imatrix;
 };
 
 struct QuantLabReport {
@@ -167,9 +174,10 @@ struct QuantLabReport {
     std::string verdict;
 };
 
-// The whole lab: checks the types and the out dir (`io`, naming it, when it cannot be
-// written), makes each missing or mismatched quantization, tokenizes the text with the
-// reference's tokenizer and measures.
+// The whole lab: checks the types, the importance matrix, the text (at least one window), the
+// context (a session of n_ctx on the reference: within its trained context, its KV cache
+// allocated) and the out dir (`io`, naming it, when it cannot be written), all before any file
+// is written; then makes each missing or mismatched quantization and measures.
 Result<QuantLabReport> run_quant_lab(const QuantLabOptions& options,
                                      const LabProgressFn& progress = {},
                                      const std::atomic<bool>* cancel = nullptr);

@@ -5,12 +5,14 @@
 
 #include "hearth/error.h"
 #include "hearth/gguf.h"
+#include "hearth/imatrix.h"
 #include "hearth/tensor_type.h"
 
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -54,9 +56,12 @@ bool can_quantize_to(TensorType type);
 // Quantizes `n_rows` rows of `n_per_row` floats into `dst` (rows back to back), as ggml's
 // reference quantizer for `type` does. Fails with `unsupported` for a type it cannot produce
 // and `invalid_argument` for a row length that is not a whole number of blocks. Values must
-// be finite. Thread-safe.
+// be finite. Thread-safe. With `importance` (n_per_row finite, non-negative values: an
+// importance matrix's mean squared activation per column, hearth/imatrix.h) each row is
+// quantized as llama-quantize --imatrix does (ggml's quantize_row_*_impl); Q8_0, F16, BF16
+// and F32 ignore it, as ggml does.
 Result<void> quantize_rows(TensorType type, const float* src, void* dst, int64_t n_rows,
-                           int64_t n_per_row);
+                           int64_t n_per_row, const float* importance = nullptr);
 
 struct QuantizeOptions {
     QuantFileType type = QuantFileType::Q8_0;
@@ -64,6 +69,14 @@ struct QuantizeOptions {
     // llama-quantize's --output-tensor-type f16.
     bool keep_output_f16 = false;
     unsigned threads = 0; // 0: every hardware thread
+    // An importance matrix (hearth/imatrix.h), as llama-quantize --imatrix: each matrix it has
+    // an entry for is quantized with its columns weighted (for the types that take weights),
+    // the IQ4_* and Q4_0/Q5_0 mixes change as llama.cpp's do with one, and the output records
+    // quantize.imatrix.file (`imatrix_file`, cut to 127 bytes), .dataset, .entries_count and
+    // .chunks_count. An entry whose size does not match its tensor is refused (token_embd
+    // excepted: quantized without, as llama.cpp does).
+    std::shared_ptr<const ImportanceMatrix> imatrix{};
+    std::string imatrix_file{};
 };
 
 // What becomes of one tensor.
@@ -74,6 +87,7 @@ struct QuantizeTensorPlan {
     std::vector<uint64_t> dims;
     uint64_t bytes_out = 0;
     bool fell_back = false; // its row length does not divide into the mix's type's blocks
+    bool weighted = false;  // quantized with the importance matrix's entry for it
 };
 
 struct QuantizePlan {
@@ -85,6 +99,9 @@ struct QuantizePlan {
     // quantized again): the output's quality is then bounded by the source's.
     std::vector<TensorType> requantized_from;
     uint32_t alignment = 32;
+    // With an importance matrix: the quantized tensors it has no entry for (llama.cpp quantizes
+    // them without, and says so).
+    std::vector<std::string> missing_importance;
 };
 
 // The output's tensor types and its exact size, from the input's header alone. Fails with

@@ -7,6 +7,7 @@
 // so a weight row is read from memory once per tile while the tile's activations stay in L2.
 #include "cpu/matmul.h"
 
+#include "cpu/activation_observer.h"
 #include "cpu/cpu_features.h"
 #include "cpu/gemm_block32.h"
 #include "cpu/int8_gemm.h"
@@ -15,6 +16,7 @@
 #include "cpu/thread_pool.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cassert>
 #include <vector>
 
@@ -179,10 +181,22 @@ size_t activation_row_bytes(TensorType weight_type, int64_t n_cols) {
     }
 }
 
+namespace {
+std::atomic<ActivationObserver*> g_activation_observer{nullptr};
+} // namespace
+
+void set_activation_observer(ActivationObserver* observer) {
+    g_activation_observer.store(observer, std::memory_order_release);
+}
+
 void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_stride, float* y,
             int64_t y_stride, void* scratch, ThreadPool& pool, MatmulOp op) {
     if (n_tokens <= 0 || w.n_rows <= 0) {
         return;
+    }
+    if (ActivationObserver* observer = g_activation_observer.load(std::memory_order_acquire))
+        [[unlikely]] {
+        observer->observe(w, x, n_tokens, x_stride, op);
     }
     // Programmer errors: the loader checks types and shapes before building a WeightMatrix.
     assert(matmul_supports(w.type));

@@ -5,6 +5,7 @@
 #include "hearth/memory_plan.h"
 #include "hearth/model.h"
 #include "hearth/model_info.h"
+#include "hearth/session.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -73,8 +74,10 @@ Result<void> ensure_quantization(const GgufFile& source, const std::filesystem::
 } // namespace
 
 std::filesystem::path quantization_path(const std::filesystem::path& model,
-                                        const std::filesystem::path& out_dir, QuantFileType type) {
-    return out_dir / fmt::format("{}.{}.gguf", model.stem().string(), type_name(type));
+                                        const std::filesystem::path& out_dir, QuantFileType type,
+                                        bool with_imatrix) {
+    return out_dir / fmt::format("{}.{}{}.gguf", model.stem().string(), type_name(type),
+                                 with_imatrix ? ".imatrix" : "");
 }
 
 std::optional<std::string> quantization_mismatch(const GgufFile& source,
@@ -93,6 +96,12 @@ std::optional<std::string> quantization_mismatch(const GgufFile& source,
         return fmt::format("its general.file_type is {}, not {}",
                            file_type ? std::to_string(*file_type) : "missing",
                            static_cast<uint32_t>(options.type));
+    }
+    const auto imatrix_file = file->header().get_string("quantize.imatrix.file");
+    const std::string wanted_imatrix = options.imatrix ? options.imatrix_file.substr(0, 127) : "";
+    if (imatrix_file.value_or("") != wanted_imatrix) {
+        return fmt::format("made with the importance matrix '{}', not '{}'",
+                           imatrix_file.value_or(""), wanted_imatrix);
     }
     if (file->file_size() != plan->output_bytes) {
         return fmt::format("{} bytes where the quantization makes {}", file->file_size(),
@@ -132,9 +141,9 @@ std::string rule_of_thumb(QuantFileType type) {
 }
 
 std::string quant_lab_verdict(std::span<const LabEntry> entries, uint64_t budget_bytes) {
-    const LabEntry* best = nullptr;
+    const LabEntry* best = nullptr;      // the quantization that fits with the smallest KL
+    const LabEntry* reference = nullptr; // when it fits
     const LabEntry* smallest = nullptr;
-    const LabEntry* smallest_quant = nullptr;
     for (const LabEntry& e : entries) {
         if (!smallest || e.memory_bytes() < smallest->memory_bytes()) {
             smallest = &e;
@@ -142,38 +151,41 @@ std::string quant_lab_verdict(std::span<const LabEntry> entries, uint64_t budget
         if (e.memory_bytes() > budget_bytes) {
             continue;
         }
+        if (e.is_reference) {
+            reference = &e;
+            continue;
+        }
         if (!best || e.quality.mean_kld < best->quality.mean_kld ||
             (e.quality.mean_kld == best->quality.mean_kld &&
              e.memory_bytes() < best->memory_bytes())) {
             best = &e;
         }
-        if (!e.is_reference &&
-            (!smallest_quant || e.memory_bytes() < smallest_quant->memory_bytes())) {
-            smallest_quant = &e;
-        }
     }
     const auto budget = format_bytes(static_cast<double>(budget_bytes));
-    if (!best) {
-        return smallest ? fmt::format("None of these fits {}: the smallest, {}, needs {} "
-                                      "(weights and KV cache).",
-                                      budget, smallest->label,
-                                      format_bytes(static_cast<double>(smallest->memory_bytes())))
-                        : std::string("Nothing was measured.");
+    const auto memory = [](const LabEntry& e) {
+        return format_bytes(static_cast<double>(e.memory_bytes()));
+    };
+    if (best) {
+        std::string verdict = fmt::format(
+            "For {} of memory, pick {}: {} with its KV cache, mean KL {:.4f} from the reference, "
+            "its top token {:.1f}% of the time.",
+            budget, best->label, memory(*best), best->quality.mean_kld,
+            100 * best->quality.same_top);
+        if (reference) {
+            verdict += fmt::format(" The reference, {} ({}), fits too.", reference->label,
+                                   memory(*reference));
+        }
+        return verdict;
     }
-    std::string verdict = fmt::format(
-        "For {} of memory, pick {}: {} with its KV cache, mean KL {:.4f}, the reference's top "
-        "token {:.1f}% of the time.",
-        budget, best->label, format_bytes(static_cast<double>(best->memory_bytes())),
-        best->quality.mean_kld, 100 * best->quality.same_top);
-    if (best->is_reference && smallest_quant) {
-        verdict +=
-            fmt::format(" The smallest quantization that fits, {} ({}), costs mean KL "
-                        "{:.4f} and agrees on the top token {:.1f}% of the time.",
-                        smallest_quant->label,
-                        format_bytes(static_cast<double>(smallest_quant->memory_bytes())),
-                        smallest_quant->quality.mean_kld, 100 * smallest_quant->quality.same_top);
+    if (reference) {
+        return fmt::format("For {} of memory only the reference fits: {} ({}); none of the "
+                           "quantizations measured does.",
+                           budget, reference->label, memory(*reference));
     }
-    return verdict;
+    return smallest ? fmt::format("Nothing measured fits {}: the smallest, {}, needs {} (weights "
+                                  "and KV cache).",
+                                  budget, smallest->label, memory(*smallest))
+                    : std::string("Nothing was measured.");
 }
 
 Result<QuantLabReport> run_quant_lab(const QuantLabOptions& options, const LabProgressFn& progress,
@@ -194,12 +206,31 @@ Result<QuantLabReport> run_quant_lab(const QuantLabOptions& options, const LabPr
     QuantLabReport report;
     report.reference_type = describe_reference(*source);
     report.n_ctx = options.measure.n_ctx;
-    {
-        auto plan = plan_quantization(*source, {.type = options.types.front()});
+    std::shared_ptr<const ImportanceMatrix> imatrix;
+    if (!options.imatrix.empty()) {
+        auto loaded = load_imatrix(options.imatrix);
+        if (!loaded) {
+            return std::unexpected(loaded.error());
+        }
+        imatrix = std::make_shared<const ImportanceMatrix>(std::move(*loaded));
+    }
+    const auto quantize_options = [&](QuantFileType type) {
+        return QuantizeOptions{.type = type,
+                               .keep_output_f16 = false,
+                               .threads = options.quantize_threads,
+                               .imatrix = imatrix,
+                               .imatrix_file = imatrix ? options.imatrix.string() : std::string()};
+    };
+    // Every type's plan before anything is made: an importance matrix for another model is
+    // refused here, naming the tensor.
+    for (QuantFileType type : options.types) {
+        auto plan = plan_quantization(*source, quantize_options(type));
         if (!plan) {
             return std::unexpected(plan.error());
         }
-        report.reference_quantized_from = plan->requantized_from;
+        if (type == options.types.front()) {
+            report.reference_quantized_from = plan->requantized_from;
+        }
     }
     // The text and the out dir are checked before any file is made.
     auto reference =
@@ -213,7 +244,15 @@ Result<QuantLabReport> run_quant_lab(const QuantLabOptions& options, const LabPr
     if (!tokens) {
         return std::unexpected(tokens.error());
     }
-    reference->reset();
+    // The context is checked on the reference before any file is made: within its trained
+    // context, and its KV cache allocated.
+    if (auto session = Session::create(
+            *reference, {.n_ctx = options.measure.n_ctx, .n_batch = options.measure.n_batch});
+        !session) {
+        return fail(session.error().code,
+                    fmt::format("a context of {} tokens cannot be measured: {}",
+                                options.measure.n_ctx, session.error().message));
+    }
     report.n_tokens = tokens->size();
     const size_t whole = tokens->size() / std::max<uint32_t>(options.measure.n_ctx, 1);
     report.n_windows =
@@ -223,18 +262,18 @@ Result<QuantLabReport> run_quant_lab(const QuantLabOptions& options, const LabPr
                     fmt::format("the text has {} tokens, fewer than one window of {}",
                                 tokens->size(), options.measure.n_ctx));
     }
+    reference->reset();
     if (auto writable = check_writable_dir(options.out_dir); !writable) {
         return std::unexpected(writable.error());
     }
 
     std::vector<LabCandidate> candidates;
     for (QuantFileType type : options.types) {
-        const auto path = quantization_path(options.model, options.out_dir, type);
+        const auto path =
+            quantization_path(options.model, options.out_dir, type, imatrix != nullptr);
         bool reused = false;
-        auto made = ensure_quantization(
-            *source, path,
-            {.type = type, .keep_output_f16 = false, .threads = options.quantize_threads}, progress,
-            cancel, reused);
+        auto made =
+            ensure_quantization(*source, path, quantize_options(type), progress, cancel, reused);
         if (!made) {
             return std::unexpected(made.error());
         }

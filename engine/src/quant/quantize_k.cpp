@@ -1,6 +1,7 @@
 // The K-quant quantizers (Q2_K .. Q6_K) without an importance matrix, transcribed from
 // ggml-quants.c's quantize_row_q*_K_ref and their helpers (make_qx_quants, make_q3_quants,
 // make_qkx2_quants) so that the bytes match llama-quantize's.
+#include "quant/quant_search.h"
 #include "quant/quantize_rows.h"
 
 #include <algorithm>
@@ -10,61 +11,6 @@
 namespace hearth::quant {
 
 namespace {
-
-// make_qx_quants with rmse_type 1 and no importance weights (weights x^2): a symmetric scale,
-// refined over 18 trial inverse scales. L gets the levels shifted by nmax.
-float make_qx_quants(int n, int nmax, const float* x, int8_t* L) {
-    float max = 0;
-    float amax = 0;
-    for (int i = 0; i < n; ++i) {
-        const float ax = std::fabs(x[i]);
-        if (ax > amax) {
-            amax = ax;
-            max = x[i];
-        }
-    }
-    if (amax < kGroupMaxEps) {
-        for (int i = 0; i < n; ++i)
-            L[i] = 0;
-        return 0.f;
-    }
-    float iscale = static_cast<float>(-nmax) / max;
-    float sumlx = 0;
-    float suml2 = 0;
-    for (int i = 0; i < n; ++i) {
-        int l = nearest_int_ggml(iscale * x[i]);
-        l = std::max(-nmax, std::min(nmax - 1, l));
-        L[i] = static_cast<int8_t>(l + nmax);
-        const float w = x[i] * x[i];
-        sumlx += w * x[i] * static_cast<float>(l);
-        suml2 += w * static_cast<float>(l) * static_cast<float>(l);
-    }
-    float scale = suml2 != 0.0f ? sumlx / suml2 : 0.0f;
-    float best = scale * sumlx;
-    for (int is = -9; is <= 9; ++is) {
-        if (is == 0)
-            continue;
-        iscale = -(static_cast<float>(nmax) + 0.1f * static_cast<float>(is)) / max;
-        sumlx = 0;
-        suml2 = 0;
-        for (int i = 0; i < n; ++i) {
-            int l = nearest_int_ggml(iscale * x[i]);
-            l = std::max(-nmax, std::min(nmax - 1, l));
-            const float w = x[i] * x[i];
-            sumlx += w * x[i] * static_cast<float>(l);
-            suml2 += w * static_cast<float>(l) * static_cast<float>(l);
-        }
-        if (suml2 > 0 && sumlx * sumlx > best * suml2) {
-            for (int i = 0; i < n; ++i) {
-                const int l = nearest_int_ggml(iscale * x[i]);
-                L[i] = static_cast<int8_t>(nmax + std::max(-nmax, std::min(nmax - 1, l)));
-            }
-            scale = sumlx / suml2;
-            best = scale * sumlx;
-        }
-    }
-    return scale;
-}
 
 // make_q3_quants with do_rmse: a symmetric scale improved by moving one level at a time.
 float make_q3_quants(int n, int nmax, const float* x, int8_t* L) {
@@ -198,26 +144,6 @@ float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, ui
     }
     *the_min = -min;
     return scale;
-}
-
-void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
-    if (j < 4) {
-        *d = q[j] & 63;
-        *m = q[j + 4] & 63;
-    } else {
-        *d = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-        *m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4));
-    }
-}
-
-// Q2_K and Q3_K store 2-bit values e = 128h + 32k + l in bits 2k of qs[32h + l].
-void pack_2bit(const uint8_t* L, uint8_t* qs) {
-    for (int j = 0; j < QK_K; j += 128) {
-        for (int l = 0; l < 32; ++l) {
-            qs[j / 4 + l] = static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 2) |
-                                                 (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
-        }
-    }
 }
 
 // The 6-bit scales and mins of Q4_K / Q5_K, each quantized against its largest.
@@ -452,7 +378,7 @@ void quantize_row_q5_K(const float* x, BlockQ5_K* y, int64_t k) {
     }
 }
 
-void quantize_row_q6_K(const float* x, BlockQ6_K* y, int64_t k) {
+void quantize_row_q6_K(const float* x, BlockQ6_K* y, int64_t k, const float* quant_weights) {
     const int64_t nb = k / QK_K;
     for (int64_t i = 0; i < nb; ++i, x += QK_K) {
         int8_t L[QK_K];
@@ -460,7 +386,11 @@ void quantize_row_q6_K(const float* x, BlockQ6_K* y, int64_t k) {
         float max_scale = 0;
         float max_abs_scale = 0;
         for (int ib = 0; ib < QK_K / 16; ++ib) {
-            const float scale = make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib);
+            // With an importance matrix its weights are used as they are (llama.cpp's
+            // quantize_row_q6_K_impl); without, x^2 (quantize_row_q6_K_ref).
+            const float* qw =
+                quant_weights != nullptr ? quant_weights + QK_K * i + 16 * ib : nullptr;
+            const float scale = make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib, qw);
             scales[ib] = scale;
             const float abs_scale = std::fabs(scale);
             if (abs_scale > max_abs_scale) {

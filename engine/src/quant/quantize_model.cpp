@@ -121,10 +121,23 @@ Result<void> check_output_path(const GgufFile& input, const fs::path& output) {
     return {};
 }
 
+// The importance weights of a tensor's rows: one block of n_per_row per expert, a row's block
+// found from its index in the whole tensor (llama.cpp's imatrix_for_row).
+struct RowImportance {
+    const float* weights = nullptr; // null: quantized without
+    int64_t first_row = 0;          // the slab's first row in the tensor
+    int64_t rows_per_expert = 1;
+    const float* for_row(int64_t row, int64_t n_per_row) const {
+        if (weights == nullptr)
+            return nullptr;
+        return weights + (first_row + row) / rows_per_expert * n_per_row;
+    }
+};
+
 // Converts and quantizes rows [0, n_rows) of one slab over `threads` threads.
 Result<void> quantize_slab(const QuantizeTensorPlan& tensor, const uint8_t* src, uint8_t* dst,
                            int64_t n_rows, int64_t n_per_row, unsigned threads,
-                           std::vector<float>& floats) {
+                           const RowImportance& importance, std::vector<float>& floats) {
     const TensorTypeTraits in = tensor_type_traits(tensor.from);
     const TensorTypeTraits out = tensor_type_traits(tensor.to);
     const uint64_t row_in = static_cast<uint64_t>(n_per_row) / in.block_size * in.type_size;
@@ -150,7 +163,8 @@ Result<void> quantize_slab(const QuantizeTensorPlan& tensor, const uint8_t* src,
                     return;
                 }
             }
-            auto q = quantize_rows(tensor.to, x, dst + row * row_out, 1, n_per_row);
+            auto q = quantize_rows(tensor.to, x, dst + row * row_out, 1, n_per_row,
+                                   importance.for_row(row, n_per_row));
             if (!q) {
                 errors[static_cast<size_t>(t)] = q.error();
                 return;
@@ -171,7 +185,7 @@ Result<void> quantize_slab(const QuantizeTensorPlan& tensor, const uint8_t* src,
 
 Result<void> write_tensor(const GgufFile& input, const GgufTensorInfo& info,
                           const QuantizeTensorPlan& tensor, TempFile& file, unsigned threads,
-                          const std::atomic<bool>* cancel) {
+                          const float* importance, const std::atomic<bool>* cancel) {
     const std::span<const uint8_t> data = input.tensor_data(info);
     if (tensor.to == tensor.from)
         return file.write(data.data(), data.size());
@@ -189,8 +203,12 @@ Result<void> write_tensor(const GgufFile& input, const GgufTensorInfo& info,
             return fail(ErrorCode::cancelled, "quantization cancelled");
         const int64_t rows = std::min(slab_rows, n_rows - first);
         out.resize(static_cast<size_t>(rows) * row_out);
+        const RowImportance rows_importance{
+            .weights = importance,
+            .first_row = first,
+            .rows_per_expert = tensor.dims.size() > 1 ? static_cast<int64_t>(tensor.dims[1]) : 1};
         auto done = quantize_slab(tensor, data.data() + static_cast<uint64_t>(first) * row_in,
-                                  out.data(), rows, n_per_row, threads, floats);
+                                  out.data(), rows, n_per_row, threads, rows_importance, floats);
         if (!done)
             return std::unexpected(done.error());
         if (auto w = file.write(out.data(), out.size()); !w)
@@ -227,7 +245,7 @@ Result<QuantizePlan> plan_quantization(const GgufFile& input, const QuantizeOpti
     auto plan = quant::plan_tensor_types(input, *model, options);
     if (!plan)
         return std::unexpected(plan.error());
-    uint64_t size = quant::serialize_output_header(input, *plan, options.type).size();
+    uint64_t size = quant::serialize_output_header(input, *plan, options).size();
     for (const QuantizeTensorPlan& tensor : plan->tensors) {
         size += quant::align_up(tensor.bytes_out, plan->alignment);
     }
@@ -259,7 +277,7 @@ Result<QuantizePlan> quantize_model(const GgufFile& input, const fs::path& outpu
                     fmt::format("{}: cannot create: {}", temp_path.string(), std::strerror(errno)));
     }
     TempFile file(temp_path, fd);
-    const std::vector<uint8_t> header = quant::serialize_output_header(input, *plan, options.type);
+    const std::vector<uint8_t> header = quant::serialize_output_header(input, *plan, options);
     if (auto w = file.write(header.data(), header.size()); !w)
         return std::unexpected(w.error());
 
@@ -267,12 +285,18 @@ Result<QuantizePlan> quantize_model(const GgufFile& input, const fs::path& outpu
         options.threads != 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
     uint64_t written = header.size();
     const std::vector<uint8_t> padding(plan->alignment, 0);
+    const auto importance = options.imatrix ? imatrix_weights(*options.imatrix)
+                                            : std::map<std::string, std::vector<float>>{};
     for (size_t i = 0; i < plan->tensors.size(); ++i) {
         const QuantizeTensorPlan& tensor = plan->tensors[i];
         const GgufTensorInfo* info = input.find_tensor(tensor.name);
         if (info == nullptr)
             return fail(ErrorCode::bad_format, "tensor vanished: " + tensor.name);
-        if (auto w = write_tensor(input, *info, tensor, file, threads, cancel); !w) {
+        const auto weights = tensor.weighted ? importance.find(tensor.name) : importance.end();
+        const float* tensor_importance =
+            weights != importance.end() ? weights->second.data() : nullptr;
+        if (auto w = write_tensor(input, *info, tensor, file, threads, tensor_importance, cancel);
+            !w) {
             return std::unexpected(w.error());
         }
         const uint64_t padded = quant::align_up(tensor.bytes_out, plan->alignment);

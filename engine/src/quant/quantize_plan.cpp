@@ -145,6 +145,7 @@ struct MixState {
     const MixModel& model;
     FT ftype;
     bool keep_output_f16;
+    bool has_imatrix = false;
     bool tied_embeddings = true;
     int n_attention_wv = 0;
     int i_attention_wv = 0;
@@ -210,12 +211,15 @@ TensorType ffn_down_type(const MixState& s, TensorType t, int i, int n) {
         } else if (use_more_bits(i, n)) {
             t = TensorType::Q6_K;
         }
-    } else if (i < n / 8 && (f == FT::IQ4_NL || f == FT::IQ4_XS)) {
-        t = TensorType::Q5_K; // llama.cpp does this only without an importance matrix
+    } else if (i < n / 8 && (f == FT::IQ4_NL || f == FT::IQ4_XS) && !s.has_imatrix) {
+        t = TensorType::Q5_K;
     } else if (f == FT::Q5_K_M && use_more_bits(i, n)) {
         t = TensorType::Q6_K;
     } else if (f == FT::Q4_K_S && !is_falcon(s) && i < n / 8) {
         t = TensorType::Q5_K;
+    } else if ((f == FT::Q4_0 || f == FT::Q5_0) && s.has_imatrix && i < n / 8) {
+        // llama.cpp guards the first ffn_down layers only when an imatrix is given.
+        t = f == FT::Q4_0 ? TensorType::Q4_1 : TensorType::Q5_1;
     }
     return t;
 }
@@ -352,6 +356,30 @@ Result<MixModel> read_mix_model(const GgufFile& input) {
     return model;
 }
 
+namespace {
+
+// Whether the importance matrix has a usable entry for a tensor to quantize: one value per
+// column of each expert (llama-quantize's ne[0] * ne[2]). Another size is refused, except for
+// the token embeddings, which llama.cpp then quantizes without.
+Result<bool> find_importance(const ImportanceMatrix& matrix, const GgufTensorInfo& tensor) {
+    const auto it = matrix.entries.find(tensor.name);
+    if (it == matrix.entries.end())
+        return false;
+    const uint64_t experts = tensor.dims.size() > 2 ? tensor.dims[2] : 1;
+    const uint64_t wanted = tensor.dims[0] * experts;
+    if (it->second.sums.size() == wanted)
+        return true;
+    if (tensor.name == "token_embd.weight")
+        return false;
+    return fail(ErrorCode::bad_format,
+                fmt::format("the importance matrix's entry for {} has {} values, the tensor needs "
+                            "{} ({} columns x {} experts): it was computed for another model",
+                            gguf_printable(tensor.name), it->second.sums.size(), wanted,
+                            tensor.dims[0], experts));
+}
+
+} // namespace
+
 Result<QuantizePlan> plan_tensor_types(const GgufFile& input, const MixModel& model,
                                        const QuantizeOptions& options) {
     std::vector<const GgufTensorInfo*> order;
@@ -365,8 +393,10 @@ Result<QuantizePlan> plan_tensor_types(const GgufFile& input, const MixModel& mo
                          return la != lb ? la < lb : a->name < b->name;
                      });
 
-    MixState state{
-        .model = model, .ftype = options.type, .keep_output_f16 = options.keep_output_f16};
+    MixState state{.model = model,
+                   .ftype = options.type,
+                   .keep_output_f16 = options.keep_output_f16,
+                   .has_imatrix = options.imatrix != nullptr};
     for (const GgufTensorInfo* tensor : order) {
         const Category category = category_of(tensor->name);
         if (category == Category::attn_v)
@@ -404,6 +434,14 @@ Result<QuantizePlan> plan_tensor_types(const GgufFile& input, const MixModel& mo
             if (quantized && std::ranges::find(plan.requantized_from, entry.from) ==
                                  plan.requantized_from.end()) {
                 plan.requantized_from.push_back(entry.from);
+            }
+            if (options.imatrix) {
+                auto found = find_importance(*options.imatrix, *tensor);
+                if (!found)
+                    return std::unexpected(found.error());
+                entry.weighted = *found;
+                if (!*found)
+                    plan.missing_importance.push_back(tensor->name);
             }
         }
         const TensorTypeTraits out = tensor_type_traits(entry.to);

@@ -32,9 +32,10 @@ Result<QuantizePlan> plan_tensor_types(const GgufFile& input, const MixModel& mo
 
 // The output file's header (up to the aligned start of the tensor data): the input's metadata
 // less the split keys, general.quantization_version and general.file_type set (moved last,
-// as gguf_set_val does), and the tensor table of `plan`.
+// as gguf_set_val does), then with an importance matrix llama-quantize's quantize.imatrix.*
+// keys, and the tensor table of `plan`.
 std::vector<uint8_t> serialize_output_header(const GgufFile& input, const QuantizePlan& plan,
-                                             QuantFileType type);
+                                             const QuantizeOptions& options);
 
 // Fails with `io` ("not enough disk space: needs X, Y free on DIR") when the file system of
 // `directory` has less than `needed` bytes available.

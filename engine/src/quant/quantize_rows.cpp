@@ -3,6 +3,8 @@
 // quantize_row_iq4_nl_impl) so that the bytes match llama-quantize's.
 #include "quant/quantize_rows.h"
 
+#include "quant/quant_search.h"
+
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
@@ -34,25 +36,6 @@ void min_max(const float* x, int n, float& min, float& max) {
         if (x[j] > max)
             max = x[j];
     }
-}
-
-// ggml's best_index_int8: the index of the code-book value nearest to x (ties to the lower).
-int best_index_int8(int n, const int8_t* val, float x) {
-    if (x <= val[0])
-        return 0;
-    if (x >= val[n - 1])
-        return n - 1;
-    int ml = 0;
-    int mu = n - 1;
-    while (mu - ml > 1) {
-        const int mav = (ml + mu) / 2;
-        if (x < val[mav]) {
-            mu = mav;
-        } else {
-            ml = mav;
-        }
-    }
-    return x - val[mu - 1] < val[mu] - x ? mu - 1 : mu;
 }
 
 } // namespace
@@ -168,13 +151,15 @@ void quantize_row_q8_0_reference(const float* x, BlockQ8_0* y, int64_t k) {
 namespace {
 
 // One sub-block of 32 of quantize_row_iq4_nl_impl: the best scale over 2 * ntry + 1 trial
-// inverse scales around the largest magnitude, with weights x^2 (no importance matrix).
-float iq4_block_scale(const float* xb, uint8_t* Lb, int ntry) {
+// inverse scales around the largest magnitude. The weights are x^2 without an importance
+// matrix; with one, qw[j] * sqrt(sigma2 + x^2), sigma2 twice the super-block's mean square.
+float iq4_block_scale(const float* xb, uint8_t* Lb, int ntry, const float* qw, float sigma2) {
     constexpr int kBlock = 32;
     const int8_t* values = kvalues_iq4nl;
     float weight[kBlock];
-    for (int j = 0; j < kBlock; ++j)
-        weight[j] = xb[j] * xb[j];
+    for (int j = 0; j < kBlock; ++j) {
+        weight[j] = qw != nullptr ? qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]) : xb[j] * xb[j];
+    }
     float amax = 0;
     float max = 0;
     for (int j = 0; j < kBlock; ++j) {
@@ -229,16 +214,26 @@ void pack_nibbles(const uint8_t* L, uint8_t* q4, int n) {
     }
 }
 
+// sigma2 of quantize_row_iq4_nl_impl: twice the mean square of a super-block.
+float iq4_sigma2(const float* x, int n) {
+    float sigma2 = 0;
+    for (int j = 0; j < n; ++j)
+        sigma2 += x[j] * x[j];
+    return sigma2 * (2.f / static_cast<float>(n));
+}
+
 } // namespace
 
 // llama-quantize's quantize_iq4_nl: one block of 32, ntry 7.
-void quantize_row_iq4_nl(const float* x, BlockIQ4_NL* y, int64_t k) {
+void quantize_row_iq4_nl(const float* x, BlockIQ4_NL* y, int64_t k, const float* quant_weights) {
     constexpr int kTries = 7;
     const int64_t nb = k / QK4_NL;
     for (int64_t i = 0; i < nb; ++i) {
         const float* xb = x + i * QK4_NL;
         uint8_t L[QK4_NL] = {};
-        const float scale = iq4_block_scale(xb, L, kTries);
+        const float* qw = quant_weights != nullptr ? quant_weights + i * QK4_NL : nullptr;
+        const float sigma2 = qw != nullptr ? iq4_sigma2(xb, QK4_NL) : 0.f;
+        const float scale = iq4_block_scale(xb, L, kTries, qw, sigma2);
         y[i].d = fp32_to_fp16_bits(scale);
         const float id = scale != 0.0f ? 1 / scale : 0;
         for (int j = 0; j < QK4_NL; ++j) {
@@ -249,7 +244,7 @@ void quantize_row_iq4_nl(const float* x, BlockIQ4_NL* y, int64_t k) {
 }
 
 // llama-quantize's quantize_iq4_xs: 8 sub-blocks of 32 with 6-bit scales, ntry 7.
-void quantize_row_iq4_xs(const float* x, BlockIQ4_XS* y, int64_t k) {
+void quantize_row_iq4_xs(const float* x, BlockIQ4_XS* y, int64_t k, const float* quant_weights) {
     constexpr int kTries = 7;
     constexpr int kBlocks = QK_K / 32;
     const int64_t nb = k / QK_K;
@@ -259,8 +254,11 @@ void quantize_row_iq4_xs(const float* x, BlockIQ4_XS* y, int64_t k) {
         float scales[kBlocks];
         float max_scale = 0;
         float amax_scale = 0;
+        const float* qw = quant_weights != nullptr ? quant_weights + i * QK_K : nullptr;
+        const float sigma2 = qw != nullptr ? iq4_sigma2(xs, QK_K) : 0.f;
         for (int ib = 0; ib < kBlocks; ++ib) {
-            scales[ib] = iq4_block_scale(xs + ib * 32, L + ib * 32, kTries);
+            scales[ib] = iq4_block_scale(xs + ib * 32, L + ib * 32, kTries,
+                                         qw != nullptr ? qw + ib * 32 : nullptr, sigma2);
             const float abs_d = std::fabs(scales[ib]);
             if (abs_d > amax_scale) {
                 amax_scale = abs_d;

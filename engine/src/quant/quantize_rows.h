@@ -15,14 +15,38 @@ void quantize_row_q4_1(const float* x, BlockQ4_1* y, int64_t k);
 void quantize_row_q5_0(const float* x, BlockQ5_0* y, int64_t k);
 void quantize_row_q5_1(const float* x, BlockQ5_1* y, int64_t k);
 void quantize_row_q8_0_reference(const float* x, BlockQ8_0* y, int64_t k);
-void quantize_row_iq4_nl(const float* x, BlockIQ4_NL* y, int64_t k);
-void quantize_row_iq4_xs(const float* x, BlockIQ4_XS* y, int64_t k);
+// The IQ4 quantizers and Q6_K take an optional importance matrix (`quant_weights`, one weight
+// per column of the row; then `k` must be one row), as llama.cpp's do.
+void quantize_row_iq4_nl(const float* x, BlockIQ4_NL* y, int64_t k,
+                         const float* quant_weights = nullptr);
+void quantize_row_iq4_xs(const float* x, BlockIQ4_XS* y, int64_t k,
+                         const float* quant_weights = nullptr);
 
 void quantize_row_q2_K(const float* x, BlockQ2_K* y, int64_t k);
 void quantize_row_q3_K(const float* x, BlockQ3_K* y, int64_t k);
 void quantize_row_q4_K(const float* x, BlockQ4_K* y, int64_t k);
 void quantize_row_q5_K(const float* x, BlockQ5_K* y, int64_t k);
-void quantize_row_q6_K(const float* x, BlockQ6_K* y, int64_t k);
+void quantize_row_q6_K(const float* x, BlockQ6_K* y, int64_t k,
+                       const float* quant_weights = nullptr);
+
+// The importance-weighted quantizers (quantize_weighted.cpp): llama.cpp's quantize_row_*_impl
+// with a non-null `quant_weights` of n_per_row values; each quantizes one row.
+void quantize_row_q4_0_weighted(const float* x, BlockQ4_0* y, int64_t n_per_row,
+                                const float* quant_weights);
+void quantize_row_q4_1_weighted(const float* x, BlockQ4_1* y, int64_t n_per_row,
+                                const float* quant_weights);
+void quantize_row_q5_0_weighted(const float* x, BlockQ5_0* y, int64_t n_per_row,
+                                const float* quant_weights);
+void quantize_row_q5_1_weighted(const float* x, BlockQ5_1* y, int64_t n_per_row,
+                                const float* quant_weights);
+void quantize_row_q2_K_weighted(const float* x, BlockQ2_K* y, int64_t n_per_row,
+                                const float* quant_weights);
+void quantize_row_q3_K_weighted(const float* x, BlockQ3_K* y, int64_t n_per_row,
+                                const float* quant_weights);
+void quantize_row_q4_K_weighted(const float* x, BlockQ4_K* y, int64_t n_per_row,
+                                const float* quant_weights);
+void quantize_row_q5_K_weighted(const float* x, BlockQ5_K* y, int64_t n_per_row,
+                                const float* quant_weights);
 
 // ggml's nearest_int: round half to even through the float's mantissa (|v| < 2^22).
 inline int nearest_int_ggml(float v) {

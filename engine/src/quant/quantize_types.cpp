@@ -130,8 +130,56 @@ void convert_rows(TensorType type, const float* src, void* dst, int64_t n) {
 
 } // namespace
 
+namespace {
+
+// One row with an importance matrix, as ggml_quantize_chunk with quant_weights: the types
+// without a weighted routine (F32, F16, BF16, Q8_0) ignore the weights.
+bool quantize_row_weighted(TensorType type, const float* x, void* dst, int64_t n_per_row,
+                           const float* qw) {
+    using namespace quant;
+    switch (type) {
+    case TensorType::Q4_0:
+        quantize_row_q4_0_weighted(x, static_cast<BlockQ4_0*>(dst), n_per_row, qw);
+        return true;
+    case TensorType::Q4_1:
+        quantize_row_q4_1_weighted(x, static_cast<BlockQ4_1*>(dst), n_per_row, qw);
+        return true;
+    case TensorType::Q5_0:
+        quantize_row_q5_0_weighted(x, static_cast<BlockQ5_0*>(dst), n_per_row, qw);
+        return true;
+    case TensorType::Q5_1:
+        quantize_row_q5_1_weighted(x, static_cast<BlockQ5_1*>(dst), n_per_row, qw);
+        return true;
+    case TensorType::Q2_K:
+        quantize_row_q2_K_weighted(x, static_cast<BlockQ2_K*>(dst), n_per_row, qw);
+        return true;
+    case TensorType::Q3_K:
+        quantize_row_q3_K_weighted(x, static_cast<BlockQ3_K*>(dst), n_per_row, qw);
+        return true;
+    case TensorType::Q4_K:
+        quantize_row_q4_K_weighted(x, static_cast<BlockQ4_K*>(dst), n_per_row, qw);
+        return true;
+    case TensorType::Q5_K:
+        quantize_row_q5_K_weighted(x, static_cast<BlockQ5_K*>(dst), n_per_row, qw);
+        return true;
+    case TensorType::Q6_K:
+        quantize_row_q6_K(x, static_cast<BlockQ6_K*>(dst), n_per_row, qw);
+        return true;
+    case TensorType::IQ4_NL:
+        quantize_row_iq4_nl(x, static_cast<BlockIQ4_NL*>(dst), n_per_row, qw);
+        return true;
+    case TensorType::IQ4_XS:
+        quantize_row_iq4_xs(x, static_cast<BlockIQ4_XS*>(dst), n_per_row, qw);
+        return true;
+    default:
+        return false;
+    }
+}
+
+} // namespace
+
 Result<void> quantize_rows(TensorType type, const float* src, void* dst, int64_t n_rows,
-                           int64_t n_per_row) {
+                           int64_t n_per_row, const float* importance) {
     if (!can_quantize_to(type)) {
         return fail(ErrorCode::unsupported,
                     fmt::format("cannot quantize to {}", tensor_type_name(type)));
@@ -141,6 +189,18 @@ Result<void> quantize_rows(TensorType type, const float* src, void* dst, int64_t
         return fail(ErrorCode::invalid_argument,
                     fmt::format("a row of {} values is not a whole number of {} blocks of {}",
                                 n_per_row, traits.name, traits.block_size));
+    }
+    if (importance != nullptr && n_rows > 0 &&
+        quantize_row_weighted(type, src, dst, n_per_row, importance)) {
+        const uint64_t row_bytes =
+            static_cast<uint64_t>(n_per_row / traits.block_size) * traits.type_size;
+        for (int64_t row = 1; row < n_rows; ++row) {
+            quantize_row_weighted(type, src + row * n_per_row,
+                                  static_cast<uint8_t*>(dst) +
+                                      static_cast<uint64_t>(row) * row_bytes,
+                                  n_per_row, importance);
+        }
+        return {};
     }
     const int64_t n = n_rows * n_per_row;
     using namespace quant;

@@ -1,6 +1,7 @@
 // The quantized file's GGUF header, laid out as ggml's gguf writer does (version 3, the
 // metadata in order, the tensor table, padding to the alignment), so that Hearth's output is
 // byte for byte the file llama-quantize writes for the same input and type.
+#include "quant/gguf_writer.h"
 #include "quant/quantize_plan.h"
 
 #include <bit>
@@ -11,35 +12,34 @@ namespace hearth::quant {
 
 namespace {
 
-constexpr uint32_t kGgufVersion = 3;
 constexpr uint32_t kQuantizationVersion = 2; // GGML_QNT_VERSION
 
-class Writer {
-public:
-    template <class T>
-    void put(T value) {
-        const auto* bytes = reinterpret_cast<const uint8_t*>(&value);
-        out_.insert(out_.end(), bytes, bytes + sizeof(T));
-    }
-    void put_string(std::string_view s) {
-        put<uint64_t>(s.size());
-        out_.insert(out_.end(), s.begin(), s.end());
-    }
-    void put_value(const GgufValue& value);
-    void put_array(const GgufArray& array) {
-        put<uint32_t>(static_cast<uint32_t>(array.element_type));
-        put<uint64_t>(array.items.size());
-        for (const GgufValue& item : array.items)
-            put_value(item);
-    }
-    std::vector<uint8_t>& bytes() { return out_; }
+bool is_split_key(std::string_view key) {
+    return key == "split.no" || key == "split.count" || key == "split.tensors.count";
+}
 
-private:
-    std::vector<uint8_t> out_;
-};
+// llama-quantize's kv overrides for an importance matrix: strings cut to 127 bytes (its
+// val_str is char[128]), the counts as u32, in this order after general.file_type.
+void append_imatrix_keys(const ImportanceMatrix& matrix, const std::string& file,
+                         std::vector<GgufKeyValue>& metadata) {
+    const auto cut = [](const std::string& s) { return s.substr(0, 127); };
+    metadata.push_back({"quantize.imatrix.file", GgufValue{GgufType::string, cut(file)}});
+    if (!matrix.datasets.empty()) {
+        metadata.push_back({"quantize.imatrix.dataset",
+                            GgufValue{GgufType::string, cut(matrix.datasets.front())}});
+    }
+    metadata.push_back({"quantize.imatrix.entries_count",
+                        GgufValue{GgufType::uint32, uint64_t{matrix.entries.size()}}});
+    if (matrix.chunk_count > 0) {
+        metadata.push_back({"quantize.imatrix.chunks_count",
+                            GgufValue{GgufType::uint32, uint64_t{matrix.chunk_count}}});
+    }
+}
+
+} // namespace
 
 // A value's payload (its type id written by the caller), in its own on-disk width.
-void Writer::put_value(const GgufValue& value) {
+void GgufWriter::put_value(const GgufValue& value) {
     const auto as_u = [&] { return value.as_uint().value_or(0); };
     const auto as_i = [&] { return value.as_int().value_or(0); };
     switch (value.type) {
@@ -87,14 +87,9 @@ void Writer::put_value(const GgufValue& value) {
     }
 }
 
-bool is_split_key(std::string_view key) {
-    return key == "split.no" || key == "split.count" || key == "split.tensors.count";
-}
-
-} // namespace
-
 std::vector<uint8_t> serialize_output_header(const GgufFile& input, const QuantizePlan& plan,
-                                             QuantFileType type) {
+                                             const QuantizeOptions& options) {
+    const QuantFileType type = options.type;
     std::vector<GgufKeyValue> metadata;
     for (const GgufKeyValue& kv : input.metadata()) {
         if (is_split_key(kv.key) || kv.key == "general.quantization_version" ||
@@ -107,10 +102,12 @@ std::vector<uint8_t> serialize_output_header(const GgufFile& input, const Quanti
                         GgufValue{GgufType::uint32, uint64_t{kQuantizationVersion}}});
     metadata.push_back(
         {"general.file_type", GgufValue{GgufType::uint32, uint64_t{static_cast<uint32_t>(type)}}});
+    if (options.imatrix)
+        append_imatrix_keys(*options.imatrix, options.imatrix_file, metadata);
 
-    Writer w;
+    GgufWriter w;
     w.put<uint32_t>(0x46554747); // "GGUF"
-    w.put<uint32_t>(kGgufVersion);
+    w.put<uint32_t>(kGgufWriteVersion);
     w.put<int64_t>(static_cast<int64_t>(plan.tensors.size()));
     w.put<int64_t>(static_cast<int64_t>(metadata.size()));
     for (const GgufKeyValue& kv : metadata) {

@@ -1,0 +1,32 @@
+// The scale searches and packing helpers the row quantizers share (ggml-quants.c's
+// make_qx_quants, make_qkx3_quants, make_qp_quants, best_index_int8, get_scale_min_k4), used
+// by the reference quantizers (quantize_k.cpp, quantize_rows.cpp) and the importance-weighted
+// ones (quantize_weighted.cpp). Built with -ffp-contract=off, as the quantizers are.
+#pragma once
+
+#include <cstdint>
+
+namespace hearth::quant {
+
+// make_qx_quants with rmse_type 1: a symmetric scale refined over 18 trial inverse scales,
+// each value weighted by qw[i] (or x[i]^2 when qw is null). L gets the levels shifted by nmax.
+float make_qx_quants(int n, int nmax, const float* x, int8_t* L, const float* qw);
+
+// make_qkx3_quants: an asymmetric scale and min minimising the weighted squared error over
+// nstep + 1 trial scales. Returns the scale; *the_min = -min.
+float make_qkx3_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L,
+                       float* the_min, uint8_t* Laux, float rmin, float rdelta, int nstep);
+
+// make_qp_quants: a positive scale for positive x (sub-block scales or mins), weighted.
+float make_qp_quants(int n, int nmax, const float* x, uint8_t* L, const float* quant_weights);
+
+// The index of the code-book value nearest to x (ties to the lower), val ascending.
+int best_index_int8(int n, const int8_t* val, float x);
+
+// The 6-bit scale and min of sub-block j of a Q4_K / Q5_K super-block.
+void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m);
+
+// Q2_K and Q3_K store 2-bit values e = 128h + 32k + l in bits 2k of qs[32h + l].
+void pack_2bit(const uint8_t* L, uint8_t* qs);
+
+} // namespace hearth::quant
