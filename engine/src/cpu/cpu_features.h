@@ -27,4 +27,13 @@ const char* kernel_level_name(KernelLevel level);
 bool cpu_has_avx_vnni();
 bool cpu_has_avx512_vnni();
 
+// The AVX-512 single-token kernels (vec_dot_avx512.cpp: AVX512F/BW/VL + VNNI), used at the avx2
+// level when the CPU has them: the same bits as the AVX2 kernels, twice the vector width. False
+// when HEARTH_CPU_FEATURES asks for "avx2" or "portable", or after set_avx512_kernels(false).
+bool avx512_kernels_enabled();
+// Turns them off or back on (tests and hearth-kernel-bench compare both in one process).
+// Returns false and changes nothing when turning on is asked and the CPU lacks the features.
+// Not thread-safe against running matmuls.
+bool set_avx512_kernels(bool enabled);
+
 } // namespace hearth::cpu
