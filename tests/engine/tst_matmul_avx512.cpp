@@ -43,7 +43,9 @@ const TypeCase kCases[] = {
     {TensorType::Q8_0, offsetof(quant::BlockQ8_0, d), -1},
     {TensorType::IQ4_NL, offsetof(quant::BlockIQ4_NL, d), -1},
     {TensorType::Q4_K, offsetof(quant::BlockQ4_K, d), offsetof(quant::BlockQ4_K, dmin)},
+    {TensorType::Q5_K, offsetof(quant::BlockQ5_K, d), offsetof(quant::BlockQ5_K, dmin)},
     {TensorType::Q6_K, offsetof(quant::BlockQ6_K, d), -1},
+    {TensorType::F16, -1, -1},
 };
 
 QString type_name(TensorType type) {
@@ -65,6 +67,13 @@ std::vector<uint8_t> random_rows(const TypeCase& c, int64_t n_rows, int64_t n_co
         const uint16_t h = hearth::fp32_to_fp16(value);
         std::memcpy(bytes.data() + at, &h, sizeof(h));
     };
+    if (c.type == TensorType::F16) { // finite halves, not random bit patterns
+        std::normal_distribution<float> value(0.0f, 0.05f);
+        for (size_t i = 0; i < n_blocks; ++i) {
+            put(2 * i, value(rng));
+        }
+        return bytes;
+    }
     for (size_t b = 0; b < n_blocks; ++b) {
         const size_t at = b * traits.type_size;
         put(at + static_cast<size_t>(c.d_offset), (byte(rng) & 1 ? -1.0f : 1.0f) * scale(rng));
@@ -86,13 +95,16 @@ std::vector<float> run(const WeightMatrix& w, const std::vector<float>& x, Threa
 }
 
 void check_type(const TypeCase& c, bool packed) {
-    const int64_t block = hearth::tensor_type_traits(c.type).block_size;
+    // F16: multiples of 8 columns, which take tinyBLAS's order when the rows are a multiple
+    // of 4 (the other row counts keep vec_dot's, with no AVX-512 kernel).
+    const int64_t traits_block = hearth::tensor_type_traits(c.type).block_size;
+    const int64_t block = c.type == TensorType::F16 ? 8 : traits_block;
     std::mt19937 rng(91 + static_cast<unsigned>(c.type));
     ThreadPool one(1), two(2);
     for (const int64_t n_cols : {block, 3 * block, 2304 / block * block + 2 * block}) {
         for (const int64_t n_rows : {1, 2, 3, 5, 8, 13, 16, 23, 37, 70}) {
             const auto traits = hearth::tensor_type_traits(c.type);
-            const size_t row_bytes = static_cast<size_t>(n_cols / block) * traits.type_size;
+            const size_t row_bytes = static_cast<size_t>(n_cols / traits_block) * traits.type_size;
             const std::vector<uint8_t> bytes = random_rows(c, n_rows, n_cols, rng);
             WeightMatrix w{c.type, bytes.data(), n_cols, n_rows, row_bytes};
             std::vector<uint8_t> packed_copy;
@@ -146,7 +158,8 @@ private slots:
     // table shows here rather than as silently slower decode.
     void every_type_has_a_kernel() {
         for (const TypeCase& c : kCases) {
-            const bool has = c.type == TensorType::Q4_K || gemv_avx512(c.type) != nullptr;
+            const bool has = c.type == TensorType::Q4_K || gemv_avx512(c.type) != nullptr ||
+                             gemv_tinyblas_avx512(c.type) != nullptr;
             QVERIFY2(has, qPrintable(type_name(c.type)));
         }
         QVERIFY(repack_supported(TensorType::Q4_0) && repack_supported(TensorType::Q4_K));

@@ -273,7 +273,11 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
     }
 
     // One token with the AVX-512 kernels: a chunk's rows in one call (same bits).
-    const GemvFn gemv = n_tokens == 1 && use_avx512_gemv() ? gemv_avx512(w.type) : nullptr;
+    GemvFn gemv = nullptr;
+    if (n_tokens == 1 && use_avx512_gemv()) {
+        const bool tinyblas = job.kernel != nullptr && job.kernel == vec_dot_tinyblas_avx2(w.type);
+        gemv = tinyblas ? gemv_tinyblas_avx512(w.type) : gemv_avx512(w.type);
+    }
     pool.parallel_for(w.n_rows, kMinRowsPerChunk, [&job, q8_0_tiles, gemv](int64_t r0, int64_t r1) {
         const auto* rows = static_cast<const uint8_t*>(job.w.data);
         if (gemv) {

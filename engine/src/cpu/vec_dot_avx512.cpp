@@ -31,10 +31,6 @@ using namespace quant;
 using avx2::h2f;
 using avx2::hsum;
 
-inline __m512i load64(const void* p) {
-    return _mm512_loadu_si512(p);
-}
-
 // 32 bytes at p0 in the low half, 32 at p1 in the high half.
 inline __m512i load_pair(const void* p0, const void* p1) {
     return _mm512_inserti64x4(
@@ -145,44 +141,66 @@ inline __m512i dot_bytes(__m512i q, __m512i y) {
     }
 }
 
+// The first 4 bytes of block b of each of the 2 × NP rows (d, and m where the format has one)
+// as f16 pairs converted to floats: lane 2i holds row i's d, lane 2i + 1 its m (for formats
+// without m, whatever the next two bytes hold; unused).
+template <class Block, int NP>
+inline __m256 d_m_of_rows(const Block* const* rows, int64_t b) {
+    static_assert(NP == 1 || NP == 2);
+    uint32_t v[4] = {};
+    for (int i = 0; i < 2 * NP; ++i) {
+        std::memcpy(&v[i], &rows[i][b], sizeof(uint32_t));
+    }
+    const __m128i halves = _mm_set_epi32(static_cast<int>(v[3]), static_cast<int>(v[2]),
+                                         static_cast<int>(v[1]), static_cast<int>(v[0]));
+    return _mm256_cvtph_ps(halves);
+}
+
 // NP pairs of rows (rows 2p, 2p + 1 of `rows`) against one activation row. Row 2p + 1 may be
-// row 2p again (an odd count); its result is then not stored.
+// row 2p again (an odd count); its result is then not stored. The rows' f16 d and m are
+// converted together (d_m_of_rows) and the mins summed in the lanes of one vector: per lane
+// the scalar FMA of the AVX2 kernel.
 template <class W, int NP>
 void dot_32_pairs(int64_t n, const typename W::Block* const* rows, const void* vx,
                   const float* scales, float* y, int n_out) {
-    using Block = typename W::Block;
     const int64_t n_blocks = n / 32;
     // Q8_0 and Q8_1 blocks both start with d and hold qs at their own offset.
     const auto* x0 = static_cast<const BlockQ8_0*>(vx);
     const auto* x1 = static_cast<const BlockQ8_1*>(vx);
+    __m512i pick[NP]; // d of rows 2p and 2p + 1 over the low and high halves
     __m512 acc[NP];
-    float mins[2 * NP];
     for (int p = 0; p < NP; ++p) {
+        pick[p] = _mm512_inserti64x4(_mm512_zextsi256_si512(_mm256_set1_epi32(4 * p)),
+                                     _mm256_set1_epi32(4 * p + 2), 1);
         acc[p] = _mm512_setzero_ps();
-        mins[2 * p] = mins[2 * p + 1] = 0.0f;
     }
+    __m256 mins = _mm256_setzero_ps();
     for (int64_t b = 0; b < n_blocks; ++b) {
         const int8_t* qx = W::kMin ? x1[b].qs : x0[b].qs;
         const __m512i qy = broadcast32(qx);
         const float da = scales ? scales[b] : h2f(W::kMin ? x1[b].d : x0[b].d);
         const __m512 vda = _mm512_set1_ps(da);
+        const __m256 dm = d_m_of_rows<typename W::Block, NP>(rows, b);
+        const __m512 dm512 = _mm512_zextps256_ps512(dm);
         for (int p = 0; p < NP; ++p) {
-            const Block& b0 = rows[2 * p][b];
-            const Block& b1 = rows[2 * p + 1][b];
-            const __m512i prod = dot_bytes<W::kSigned>(W::values(b0, b1), qy);
-            const __m512 scale = _mm512_mul_ps(f16_pair(b0.d, b1.d), vda);
+            const __m512i prod =
+                dot_bytes<W::kSigned>(W::values(rows[2 * p][b], rows[2 * p + 1][b]), qy);
+            const __m512 scale = _mm512_mul_ps(_mm512_permutexvar_ps(pick[p], dm512), vda);
             acc[p] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(prod), acc[p]);
-            if constexpr (W::kMin) {
-                const float sa = scales ? scales[n_blocks + b] : h2f(x1[b].s);
-                mins[2 * p] = std::fma(h2f(b0.m), sa, mins[2 * p]);
-                mins[2 * p + 1] = std::fma(h2f(b1.m), sa, mins[2 * p + 1]);
-            }
+        }
+        if constexpr (W::kMin) {
+            const float sa = scales ? scales[n_blocks + b] : h2f(x1[b].s);
+            mins = _mm256_fmadd_ps(dm, _mm256_set1_ps(sa), mins);
         }
     }
+    alignas(32) float dm_sums[8];
+    _mm256_store_ps(dm_sums, mins);
     for (int p = 0; p < NP; ++p) {
-        y[2 * p] = hsum(low_half(acc[p])) + mins[2 * p];
+        const float min0 = W::kMin ? dm_sums[4 * p + 1] : 0.0f;
+        const float min1 = W::kMin ? dm_sums[4 * p + 3] : 0.0f;
+        y[2 * p] = hsum(low_half(acc[p])) + min0;
         if (2 * p + 1 < n_out) {
-            y[2 * p + 1] = hsum(high_half(acc[p])) + mins[2 * p + 1];
+            y[2 * p + 1] = hsum(high_half(acc[p])) + min1;
         }
     }
 }
@@ -283,23 +301,176 @@ void dot_q6_k_pairs(int64_t n, const BlockQ6_K* const* rows, const BlockQ8_K* x,
     }
 }
 
-void gemv_q6_k(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const void* vx,
-               const float* /*scales*/, float* y) {
+// ---- Q5_K: the AVX2 kernel (dot_q4_5_k with the fifth bit) for two rows at once ----
+
+// Q5_K's 8 sub-block scales (bytes 0..7) and mins (bytes 8..15) from its 12 packed bytes:
+// ggml's get_scale_min_k4 for every sub-block at once (the utmp shuffle of its x86 kernels).
+inline __m128i k4_scales_mins(const uint8_t* packed) {
+    constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
+    uint32_t u[4] = {};
+    std::memcpy(u, packed, 12);
+    u[3] = ((u[2] >> 4) & kLow4) | (((u[1] >> 6) & kLow2) << 4);
+    const uint32_t mins_low = u[1] & kLow6;
+    u[1] = (u[2] & kLow4) | (((u[0] >> 6) & kLow2) << 4);
+    u[2] = mins_low;
+    u[0] &= kLow6;
+    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(u));
+}
+
+// 16-bit scale pick of sub-block j within each 128-bit lane of 8 int16 scales.
+inline __m512i pick_scale(__m512i scales16, int j) {
+    const int16_t lo = static_cast<int16_t>(2 * j), hi = static_cast<int16_t>(2 * j + 1);
+    return _mm512_shuffle_epi8(scales16, _mm512_set1_epi16(static_cast<int16_t>(hi << 8 | lo)));
+}
+
+// The min term as the AVX2 kernel sums Q5_K's: one scalar FMA per super-block of the whole
+// super-block's (exact) integer sum sum_j mn_j * bsum_j.
+template <int NP>
+void dot_q5_k_pairs(int64_t n, const BlockQ5_K* const* rows, const BlockQ8_K* x, float* y,
+                    int n_out) {
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    const __m512i m1 = _mm512_set1_epi8(1);
+    __m512 acc[NP];
+    float acc_min[2 * NP];
+    for (int p = 0; p < NP; ++p) {
+        acc[p] = _mm512_setzero_ps();
+        acc_min[2 * p] = acc_min[2 * p + 1] = 0.0f;
+    }
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        const __m512 dx = _mm512_set1_ps(x[b].d);
+        // Activation sums of each 32-value sub-block, as int16 (exact: |sum| <= 32 * 127).
+        const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].bsums));
+        const __m128i sub_sums =
+            _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+        for (int p = 0; p < NP; ++p) {
+            const BlockQ5_K* w[2] = {&rows[2 * p][b], &rows[2 * p + 1][b]};
+            __m128i sc16[2];
+            for (int i = 0; i < 2; ++i) {
+                const __m128i sm = k4_scales_mins(w[i]->scales);
+                sc16[i] = _mm_cvtepu8_epi16(sm);
+                const __m128i prod =
+                    _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)), sub_sums);
+                __m128i t = _mm_add_epi32(prod, _mm_shuffle_epi32(prod, 0x4e));
+                t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+                const float dmin = x[b].d * h2f(w[i]->dmin);
+                acc_min[2 * p + i] =
+                    std::fma(dmin, static_cast<float>(_mm_cvtsi128_si32(t)), acc_min[2 * p + i]);
+            }
+            const __m512i scales16 =
+                _mm512_inserti64x4(_mm512_zextsi256_si512(_mm256_broadcastsi128_si256(sc16[0])),
+                                   _mm256_broadcastsi128_si256(sc16[1]), 1);
+            const __m512i high_bits = load_pair(w[0]->qh, w[1]->qh);
+            __m512i sumi = _mm512_setzero_si512();
+            for (int c = 0; c < 4; ++c) {
+                const __m512i bits = load_pair(w[0]->qs + 32 * c, w[1]->qs + 32 * c);
+                const __m512i h0 =
+                    _mm512_and_si512(_mm512_srl_epi16(high_bits, _mm_cvtsi32_si128(2 * c)), m1);
+                const __m512i h1 =
+                    _mm512_and_si512(_mm512_srl_epi16(high_bits, _mm_cvtsi32_si128(2 * c + 1)), m1);
+                const __m512i lo =
+                    _mm512_or_si512(_mm512_and_si512(bits, m4), _mm512_slli_epi16(h0, 4));
+                const __m512i hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(bits, 4), m4),
+                                                   _mm512_slli_epi16(h1, 4));
+                const __m512i p0 = _mm512_maddubs_epi16(lo, broadcast32(x[b].qs + 64 * c));
+                const __m512i p1 = _mm512_maddubs_epi16(hi, broadcast32(x[b].qs + 64 * c + 32));
+                sumi = _mm512_dpwssd_epi32(sumi, p0, pick_scale(scales16, 2 * c));
+                sumi = _mm512_dpwssd_epi32(sumi, p1, pick_scale(scales16, 2 * c + 1));
+            }
+            const __m512 scale = _mm512_mul_ps(dx, f16_pair(w[0]->d, w[1]->d));
+            acc[p] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(sumi), acc[p]);
+        }
+    }
+    for (int p = 0; p < NP; ++p) {
+        y[2 * p] = hsum(low_half(acc[p])) - acc_min[2 * p];
+        if (2 * p + 1 < n_out) {
+            y[2 * p + 1] = hsum(high_half(acc[p])) - acc_min[2 * p + 1];
+        }
+    }
+}
+
+// ---- F16 rows in tinyBLAS's order (vec_dot_tinyblas_avx2): one 8-lane FMA chain per row ----
+
+// Eight rows at once (four registers) keep eight chains in flight; the activation's 8 values
+// are converted once for all of them.
+template <int NP>
+void dot_f16_pairs(int64_t n, const uint16_t* const* rows, const uint16_t* x, float* y, int n_out) {
+    __m512 acc[NP];
+    for (int p = 0; p < NP; ++p) {
+        acc[p] = _mm512_setzero_ps();
+    }
+    for (int64_t l = 0; l < n; l += 8) {
+        const __m512 xv = _mm512_cvtph_ps(
+            _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + l))));
+        for (int p = 0; p < NP; ++p) {
+            const __m256i halves = _mm256_set_m128i(
+                _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[2 * p + 1] + l)),
+                _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[2 * p] + l)));
+            acc[p] = _mm512_fmadd_ps(_mm512_cvtph_ps(halves), xv, acc[p]);
+        }
+    }
+    for (int p = 0; p < NP; ++p) {
+        y[2 * p] = hsum(low_half(acc[p]));
+        if (2 * p + 1 < n_out) {
+            y[2 * p + 1] = hsum(high_half(acc[p]));
+        }
+    }
+}
+
+// ---- row runs ----
+
+// Rows 2 × NP at a time through Big (NP pairs), then pairs through Small, a last odd row paired
+// with itself.
+template <class Row, int NP, void (*Big)(int64_t, const Row* const*, const void*, float*, int),
+          void (*Small)(int64_t, const Row* const*, const void*, float*, int)>
+void gemv_rows(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const void* x,
+               float* y) {
     const auto* base = static_cast<const uint8_t*>(w);
-    const auto* x = static_cast<const BlockQ8_K*>(vx);
     const auto row = [&](int64_t r) {
-        return reinterpret_cast<const BlockQ6_K*>(base + static_cast<size_t>(r) * row_bytes);
+        return reinterpret_cast<const Row*>(base + static_cast<size_t>(r) * row_bytes);
     };
     int64_t r = 0;
-    for (; r + 4 <= n_rows; r += 4) {
-        const BlockQ6_K* rows[4] = {row(r), row(r + 1), row(r + 2), row(r + 3)};
-        dot_q6_k_pairs<2>(n, rows, x, y + r, 4);
+    for (; r + 2 * NP <= n_rows; r += 2 * NP) {
+        const Row* rows[2 * NP];
+        for (int i = 0; i < 2 * NP; ++i) {
+            rows[i] = row(r + i);
+        }
+        Big(n, rows, x, y + r, 2 * NP);
     }
     for (; r < n_rows; r += 2) {
         const int left = static_cast<int>(std::min<int64_t>(2, n_rows - r));
-        const BlockQ6_K* rows[2] = {row(r), row(left > 1 ? r + 1 : r)};
-        dot_q6_k_pairs<1>(n, rows, x, y + r, left);
+        const Row* rows[2] = {row(r), row(left > 1 ? r + 1 : r)};
+        Small(n, rows, x, y + r, left);
     }
+}
+
+template <int NP>
+void q5_k_pairs(int64_t n, const BlockQ5_K* const* rows, const void* x, float* y, int n_out) {
+    dot_q5_k_pairs<NP>(n, rows, static_cast<const BlockQ8_K*>(x), y, n_out);
+}
+
+template <int NP>
+void q6_k_pairs(int64_t n, const BlockQ6_K* const* rows, const void* x, float* y, int n_out) {
+    dot_q6_k_pairs<NP>(n, rows, static_cast<const BlockQ8_K*>(x), y, n_out);
+}
+
+template <int NP>
+void f16_pairs(int64_t n, const uint16_t* const* rows, const void* x, float* y, int n_out) {
+    dot_f16_pairs<NP>(n, rows, static_cast<const uint16_t*>(x), y, n_out);
+}
+
+void gemv_q5_k(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const void* x,
+               const float* /*scales*/, float* y) {
+    gemv_rows<BlockQ5_K, 1, q5_k_pairs<1>, q5_k_pairs<1>>(n, w, row_bytes, n_rows, x, y);
+}
+
+void gemv_q6_k(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const void* x,
+               const float* /*scales*/, float* y) {
+    gemv_rows<BlockQ6_K, 2, q6_k_pairs<2>, q6_k_pairs<1>>(n, w, row_bytes, n_rows, x, y);
+}
+
+void gemv_f16_tinyblas(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const void* x,
+                       const float* /*scales*/, float* y) {
+    gemv_rows<uint16_t, 4, f16_pairs<4>, f16_pairs<1>>(n, w, row_bytes, n_rows, x, y);
 }
 
 } // namespace
@@ -318,11 +489,17 @@ GemvFn gemv_avx512(TensorType weight_type) {
         return gemv_32<Q8_0P>;
     case TensorType::IQ4_NL:
         return gemv_32<IQ4_NLP>;
+    case TensorType::Q5_K:
+        return gemv_q5_k;
     case TensorType::Q6_K:
         return gemv_q6_k;
     default:
         return nullptr;
     }
+}
+
+GemvFn gemv_tinyblas_avx512(TensorType weight_type) {
+    return weight_type == TensorType::F16 ? gemv_f16_tinyblas : nullptr;
 }
 
 } // namespace hearth::cpu
@@ -332,6 +509,10 @@ GemvFn gemv_avx512(TensorType weight_type) {
 namespace hearth::cpu {
 
 GemvFn gemv_avx512(TensorType) {
+    return nullptr;
+}
+
+GemvFn gemv_tinyblas_avx512(TensorType) {
     return nullptr;
 }
 
