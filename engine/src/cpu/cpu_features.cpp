@@ -165,7 +165,7 @@ const char* cpu_feature_string() {
         s += "(kernels: ";
         s += kernel_level_name(kernel_level());
         s += kernel_level() == KernelLevel::avx2 && avx512_kernels_enabled() ? " + avx512 decode"
-                                                                              : "";
+                                                                             : "";
         s += ")";
         return s;
     }();
