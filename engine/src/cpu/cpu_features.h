@@ -11,8 +11,9 @@ enum class KernelLevel { portable = 0, avx2 = 1 };
 KernelLevel detected_kernel_level();
 
 // The level in use: the detected one, lowered by HEARTH_CPU_FEATURES=portable|avx2|avx512
-// (read once; a level above the detected one, or the not-yet-written avx512 family, falls
-// back to the best detected level not above it).
+// (read once; a level above the detected one falls back to the best detected level not above
+// it). The AVX-512 kernels are extensions of the avx2 level, chosen per kernel where the CPU
+// has the features (below); "avx512" asks for all of them, "avx2" for the AVX2 ones only.
 KernelLevel kernel_level();
 
 // Forces a level (tests compare every family against the portable one). Returns false and
