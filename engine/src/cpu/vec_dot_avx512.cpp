@@ -8,8 +8,9 @@
 // an 8-lane accumulator, ggml's horizontal sum at the end). Only the integer parts change
 // (vpdpbusd / vpdpwssd instead of vpmaddubsw + vpmaddwd + vpaddd), and integer sums are exact
 // in any order: no 16-bit intermediate of the AVX2 kernels saturates on these inputs (see
-// there), so both give the same int32 per lane. Two registers of two rows each give four
-// independent FMA chains and share each activation load.
+// there), so both give the same int32 per lane. Several rows per call (4 for the 32-value
+// formats and Q6_K, 8 for F16, 2 for Q5_K, whose scale unpacking fills the registers) keep
+// independent FMA chains in flight and share each activation load.
 #include "cpu/kernels.h"
 #include "hearth/quant.h"
 
