@@ -5,8 +5,15 @@
 // and a batch of prompt tokens; it prints GOP/s (2 × rows × cols × tokens per CPU second of the
 // calling thread, 1 thread) and the int8 / exact ratio.
 //
+// With --decode: one token (the decode case) for each weight type of the common files, the AVX2
+// kernels and the AVX-512 ones (where the CPU has them) alternating, in GB/s of weights read per
+// CPU second of the calling thread (1 thread). The matrices fit the last-level cache (the
+// TinyLlama shapes) or L2 (2048→256), so this is the kernels' compute rate, not the memory's: a
+// type whose rate per core is below the memory bandwidth per core leaves decode compute-bound.
+//
 // usage: hearth-kernel-bench [TOKENS (default 128)] [REPETITIONS (default 3)] [TYPE...]
-// (TYPE: only these weight types, as GGML spells them: F16 Q8_0 ...; default every one)
+//        (TYPE: only these weight types, as GGML spells them: F16 Q8_0 ...; default every one)
+//        hearth-kernel-bench --decode [REPETITIONS (default 5)]
 #include "cpu/cpu_features.h"
 #include "cpu/int8_gemm.h"
 #include "cpu/matmul.h"
@@ -97,9 +104,105 @@ std::vector<uint8_t> random_weights(TensorType type, int64_t n_rows, int64_t n_c
     return bytes;
 }
 
+// One matrix's weights as matmul() reads them, the packed copy beside where the type has one.
+struct TestMatrix {
+    std::vector<uint8_t> bytes, packed;
+    WeightMatrix w;
+    size_t weight_bytes = 0; // what one token's pass reads
+};
+
+TestMatrix make_matrix(TensorType type, int64_t n_rows, int64_t n_cols) {
+    TestMatrix m;
+    const auto traits = tensor_type_traits(type);
+    m.bytes = random_weights(type, n_rows, n_cols);
+    if (type == TensorType::F16) {
+        // Random bytes make NaNs and infinities: small finite halves instead.
+        std::mt19937 rng(3);
+        std::uniform_real_distribution<float> value(-0.05f, 0.05f);
+        for (size_t i = 0; i + 1 < m.bytes.size(); i += 2) {
+            const uint16_t h = fp32_to_fp16(value(rng));
+            std::memcpy(m.bytes.data() + i, &h, 2);
+        }
+    }
+    const size_t row_bytes = static_cast<size_t>(n_cols / traits.block_size) * traits.type_size;
+    m.w = WeightMatrix{type, m.bytes.data(), n_cols, n_rows, row_bytes};
+    m.weight_bytes = row_bytes * static_cast<size_t>(n_rows);
+    if (repack_supported(type)) {
+        m.packed.resize(repacked_bytes(type, n_rows, n_cols));
+        repack_rows(m.w, m.packed.data());
+        m.w.packed = m.packed.data();
+    }
+    return m;
+}
+
+int decode_table(int reps) {
+    ThreadPool pool(1);
+    const bool have_avx512 = set_avx512_kernels(true);
+    std::printf(
+        "features: %s; 1 token, best of %d × 50 calls, 1 thread, GB/s of weights per CPU "
+        "second\n\n| type | shape | avx2 | avx512 | avx512 / avx2 |\n|---|---|---|---|---|\n",
+        cpu_feature_string(), reps);
+    const TensorType types[] = {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q4_K,
+                                TensorType::Q5_K, TensorType::Q6_K, TensorType::Q8_0,
+                                TensorType::F16};
+    // The TinyLlama matrices (a few MB: the last-level cache's rate), and one that stays in
+    // the L2 cache (the kernel's own rate).
+    const int64_t shapes[][2] = {{2048, 5632}, {5632, 2048}, {2048, 256}};
+    constexpr int kCalls = 50;
+    for (TensorType type : types) {
+        for (const auto& shape : shapes) {
+            TestMatrix m = make_matrix(type, shape[1], shape[0]);
+            std::vector<float> x(static_cast<size_t>(shape[0]));
+            std::mt19937 rng(2);
+            std::normal_distribution<float> normal(0.0f, 1.0f);
+            for (float& v : x) {
+                v = normal(rng);
+            }
+            std::vector<float> y(static_cast<size_t>(shape[1]));
+            std::vector<uint8_t> scratch(activation_row_bytes(type, shape[0]));
+            const auto rate = [&](bool avx512) {
+                set_avx512_kernels(avx512);
+                const double bytes = static_cast<double>(m.weight_bytes) * kCalls;
+                return gops(
+                    [&] {
+                        for (int i = 0; i < kCalls; ++i) {
+                            matmul(m.w, x.data(), 1, shape[0], y.data(), shape[1], scratch.data(),
+                                   pool);
+                        }
+                    },
+                    bytes, reps);
+            };
+            // Alternating, so drift in the machine's load hits both alike.
+            double avx2 = 0.0, avx512 = 0.0;
+            for (int pass = 0; pass < 2; ++pass) {
+                avx2 = std::max(avx2, rate(false));
+                avx512 = have_avx512 ? std::max(avx512, rate(true)) : 0.0;
+            }
+            std::printf("| %s | %lld→%lld | %.1f |", std::string(tensor_type_name(type)).c_str(),
+                        static_cast<long long>(shape[0]), static_cast<long long>(shape[1]), avx2);
+            if (have_avx512) {
+                std::printf(" %.1f | %.2f |\n", avx512, avx512 / avx2);
+            } else {
+                std::printf(" — | — |\n");
+            }
+            std::fflush(stdout);
+        }
+    }
+    set_avx512_kernels(have_avx512);
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
+    if (argc > 1 && std::strcmp(argv[1], "--decode") == 0) {
+        const int reps = argc > 2 ? std::atoi(argv[2]) : 5;
+        if (reps < 1 || reps > 100 || argc > 3) {
+            std::fprintf(stderr, "usage: hearth-kernel-bench --decode [REPETITIONS 1..100]\n");
+            return 2;
+        }
+        return decode_table(reps);
+    }
     const int64_t n_tokens = argc > 1 ? std::atoi(argv[1]) : 128;
     const int reps = argc > 2 ? std::atoi(argv[2]) : 3;
     std::vector<std::string> only(argv + std::min(argc, 3), argv + argc);

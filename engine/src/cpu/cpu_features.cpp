@@ -100,6 +100,32 @@ bool cpu_has_avx512_vnni() {
     return vnni_allowed() && features().avx512vnni && features().avx512vl;
 }
 
+namespace {
+
+bool avx512_kernels_supported() {
+    const Features& f = features();
+    return f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni;
+}
+
+std::atomic<bool>& avx512_kernels_on() {
+    static std::atomic<bool> on{vnni_allowed() && avx512_kernels_supported()};
+    return on;
+}
+
+} // namespace
+
+bool avx512_kernels_enabled() {
+    return avx512_kernels_on().load(std::memory_order_relaxed);
+}
+
+bool set_avx512_kernels(bool enabled) {
+    if (enabled && !avx512_kernels_supported()) {
+        return false;
+    }
+    avx512_kernels_on().store(enabled, std::memory_order_relaxed);
+    return true;
+}
+
 bool set_kernel_level(KernelLevel level) {
     if (static_cast<int>(level) > static_cast<int>(best_level())) {
         return false;
@@ -138,6 +164,8 @@ const char* cpu_feature_string() {
         s += s.empty() ? "" : " ";
         s += "(kernels: ";
         s += kernel_level_name(kernel_level());
+        s += kernel_level() == KernelLevel::avx2 && avx512_kernels_enabled() ? " + avx512 decode"
+                                                                             : "";
         s += ")";
         return s;
     }();

@@ -11,8 +11,9 @@ enum class KernelLevel { portable = 0, avx2 = 1 };
 KernelLevel detected_kernel_level();
 
 // The level in use: the detected one, lowered by HEARTH_CPU_FEATURES=portable|avx2|avx512
-// (read once; a level above the detected one, or the not-yet-written avx512 family, falls
-// back to the best detected level not above it).
+// (read once; a level above the detected one falls back to the best detected level not above
+// it). The AVX-512 kernels are extensions of the avx2 level, chosen per kernel where the CPU
+// has the features (below); "avx512" asks for all of them, "avx2" for the AVX2 ones only.
 KernelLevel kernel_level();
 
 // Forces a level (tests compare every family against the portable one). Returns false and
@@ -26,5 +27,14 @@ const char* kernel_level_name(KernelLevel level);
 // or "portable", so the plain AVX2 kernels can be measured and tested on any CPU.
 bool cpu_has_avx_vnni();
 bool cpu_has_avx512_vnni();
+
+// The AVX-512 single-token kernels (vec_dot_avx512.cpp: AVX512F/BW/VL + VNNI), used at the avx2
+// level when the CPU has them: the same bits as the AVX2 kernels, twice the vector width. False
+// when HEARTH_CPU_FEATURES asks for "avx2" or "portable", or after set_avx512_kernels(false).
+bool avx512_kernels_enabled();
+// Turns them off or back on (tests and hearth-kernel-bench compare both in one process).
+// Returns false and changes nothing when turning on is asked and the CPU lacks the features.
+// Not thread-safe against running matmuls.
+bool set_avx512_kernels(bool enabled);
 
 } // namespace hearth::cpu

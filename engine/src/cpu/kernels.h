@@ -70,6 +70,17 @@ VecDotFn vec_dot_q6_k_avx2();
 // batches (see matmul()); nullptr for other types. n must be a multiple of 8.
 VecDotFn vec_dot_tinyblas_avx2(TensorType weight_type);
 
+// One activation row x (dot type of the weight type) against n_rows weight rows of n values,
+// row_bytes apart: y[r] = dot(row r, x), the bits of the type's AVX2 VecDotFn for one token.
+// scales: activation_scales() of x for the 32-value formats (ignored by the others).
+using GemvFn = void (*)(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const void* x,
+                        const float* scales, float* y);
+// The AVX-512 single-token kernels (vec_dot_avx512.cpp); nullptr for types without one, or
+// where not built for x86. Call only when avx512_kernels_enabled().
+GemvFn gemv_avx512(TensorType weight_type);
+// The same in the order of vec_dot_tinyblas_avx2 (F16; nullptr for other types).
+GemvFn gemv_tinyblas_avx512(TensorType weight_type);
+
 // BF16 activations for BF16 weights: ggml's ggml_compute_fp32_to_bf16 (round to nearest even,
 // NaN kept quiet).
 void convert_f32_to_bf16(const float* x, uint16_t* out, int64_t n);

@@ -29,6 +29,11 @@ constexpr int64_t kTokenTile = 32;
 // Fewest rows per chunk: below this a chunk's hand-out costs more than its arithmetic.
 constexpr int64_t kMinRowsPerChunk = 16;
 
+// The AVX-512 single-token kernels (kernels.h's gemv_avx512, repack.h's gemv_*_avx512).
+bool use_avx512_gemv() {
+    return kernel_level() == KernelLevel::avx2 && avx512_kernels_enabled();
+}
+
 VecDotFn select_kernel(TensorType type) {
     if (kernel_level() == KernelLevel::avx2) {
         if (VecDotFn fn = vec_dot_avx2(type)) {
@@ -89,10 +94,22 @@ void matmul_packed(const WeightMatrix& w, const float* x, int64_t n_tokens, int6
     const int64_t n_tail = w.n_rows - n_groups * kPackRows;
     const size_t group_bytes = repacked_bytes(w.type, kPackRows, w.n_cols);
     const VecDotFn row_kernel = select_kernel(w.type);
+    // One token with the AVX-512 kernels: a chunk's groups in one call (same bits).
+    const bool gemv = n_tokens == 1 && use_avx512_gemv();
     // Items: the groups, then the tail rows one by one.
     pool.parallel_for(n_groups + n_tail, kMinRowsPerChunk / kPackRows, [&](int64_t i0, int64_t i1) {
         const auto* packed = static_cast<const uint8_t*>(w.packed);
         const auto* rows = static_cast<const uint8_t*>(w.data);
+        if (gemv && i0 < n_groups) {
+            const int64_t g1 = std::min(i1, n_groups);
+            const uint8_t* first = packed + static_cast<size_t>(i0) * group_bytes;
+            if (q4_0) {
+                gemv_q4_0_x8_avx512(w.n_cols, first, g1 - i0, act, block_sums, y + i0 * kPackRows);
+            } else {
+                gemv_q4_k_x8_avx512(w.n_cols, first, g1 - i0, act, y + i0 * kPackRows);
+            }
+            i0 = g1;
+        }
         for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
             const int64_t t1 = std::min(n_tokens, t0 + kTokenTile);
             const int n_tok = static_cast<int>(t1 - t0);
@@ -270,8 +287,20 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
         pool.parallel_for(n_tokens, 1, quantize);
     }
 
-    pool.parallel_for(w.n_rows, kMinRowsPerChunk, [&job, block32_tiles](int64_t r0, int64_t r1) {
+    // One token with the AVX-512 kernels: a chunk's rows in one call (same bits).
+    GemvFn gemv = nullptr;
+    if (n_tokens == 1 && use_avx512_gemv()) {
+        const bool tinyblas = job.kernel != nullptr && job.kernel == vec_dot_tinyblas_avx2(w.type);
+        gemv = tinyblas ? gemv_tinyblas_avx512(w.type) : gemv_avx512(w.type);
+    }
+    pool.parallel_for(w.n_rows, kMinRowsPerChunk, [&job, block32_tiles, gemv](int64_t r0,
+                                                                              int64_t r1) {
         const auto* rows = static_cast<const uint8_t*>(job.w.data);
+        if (gemv) {
+            gemv(job.w.n_cols, rows + static_cast<size_t>(r0) * job.w.row_bytes, job.w.row_bytes,
+                 r1 - r0, job.act, job.scales, job.y + r0);
+            return;
+        }
         for (int64_t t0 = 0; t0 < job.n_tokens; t0 += kTokenTile) {
             const int64_t t1 = std::min(job.n_tokens, t0 + kTokenTile);
             if (block32_tiles) {

@@ -36,6 +36,14 @@ void gemm_q4_0_x8(int64_t n_cols, const void* group, const void* x, size_t x_str
 void gemm_q4_k_x8(int64_t n_cols, const void* group, const void* x, size_t x_stride, float* y,
                   int64_t y_stride, int n_tok);
 
+// One token against n_groups consecutive packed groups (repack_avx512.cpp, AVX-512 + VNNI;
+// call only when avx512_kernels_enabled()): y[8g + r] = row r of group g · x, the bits of
+// gemm_q4_0_x8 / gemm_q4_k_x8 with n_tok 1. sums as for gemm_q4_0_x8.
+void gemv_q4_0_x8_avx512(int64_t n_cols, const void* groups, int64_t n_groups, const void* x,
+                         const int32_t* sums, float* y);
+void gemv_q4_k_x8_avx512(int64_t n_cols, const void* groups, int64_t n_groups, const void* x,
+                         float* y);
+
 // 8 × the sum of the 32 quants of each Q8_0 block of one activation row (n_blocks blocks).
 void q8_0_block_sums_x8(const void* x, int32_t* sums, int64_t n_blocks);
 

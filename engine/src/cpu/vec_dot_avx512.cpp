@@ -1,0 +1,522 @@
+// AVX-512 single-token kernels (AVX512F/BW/VL + VNNI) over unpacked rows: one activation row
+// against a run of weight rows, two rows per 512-bit register. Compiled with the AVX-512 flags
+// and called only after cpu_features found them (avx512_kernels_enabled()).
+//
+// Bit-exact with the AVX2 kernels (vec_dot_avx2.cpp, vec_dot_q6_k_avx2.cpp), so with ggml: row
+// r takes the low 256 bits of a register and row r + 1 the high ones, and each half runs the
+// AVX2 kernel's float operations on the same 8 lanes in the same order (one FMA per block into
+// an 8-lane accumulator, ggml's horizontal sum at the end). Only the integer parts change
+// (vpdpbusd / vpdpwssd instead of vpmaddubsw + vpmaddwd + vpaddd), and integer sums are exact
+// in any order: no 16-bit intermediate of the AVX2 kernels saturates on these inputs (see
+// there), so both give the same int32 per lane. Several rows per call (4 for the 32-value
+// formats and Q6_K, 8 for F16, 2 for Q5_K, whose scale unpacking fills the registers) keep
+// independent FMA chains in flight and share each activation load.
+#include "cpu/kernels.h"
+#include "hearth/quant.h"
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) &&                      \
+    defined(__AVX512VNNI__) && defined(__FMA__) && defined(__F16C__)
+
+#include "cpu/avx2_helpers.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <immintrin.h>
+
+namespace hearth::cpu {
+namespace {
+
+using namespace quant;
+
+using avx2::h2f;
+using avx2::hsum;
+
+// 32 bytes at p0 in the low half, 32 at p1 in the high half.
+inline __m512i load_pair(const void* p0, const void* p1) {
+    return _mm512_inserti64x4(
+        _mm512_zextsi256_si512(_mm256_loadu_si256(static_cast<const __m256i*>(p0))),
+        _mm256_loadu_si256(static_cast<const __m256i*>(p1)), 1);
+}
+
+// The 32 bytes at p in both halves.
+inline __m512i broadcast32(const void* p) {
+    return _mm512_broadcast_i64x4(_mm256_loadu_si256(static_cast<const __m256i*>(p)));
+}
+
+inline __m256 low_half(__m512 v) {
+    return _mm512_castps512_ps256(v);
+}
+
+inline __m256 high_half(__m512 v) {
+    return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+}
+
+// Two f16 values, each repeated over 8 lanes of its half, as floats.
+inline __m512 f16_pair(uint16_t h0, uint16_t h1) {
+    return _mm512_cvtph_ps(_mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(h1)),
+                                            _mm_set1_epi16(static_cast<int16_t>(h0))));
+}
+
+// The 32 nibbles of each row to 32 bytes (low nibbles to bytes 0..15, high ones to 16..31, as
+// the AVX2 kernels' nibbles_32), row 0 in the low half.
+inline __m512i nibbles_pair(const uint8_t* q0, const uint8_t* q1) {
+    const __m256i raw = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q1)),
+                                         _mm_loadu_si128(reinterpret_cast<const __m128i*>(q0)));
+    // 128-bit lanes: raw0, raw1, raw0 >> 4, raw1 >> 4, reordered to raw0, raw0 >> 4, raw1, ...
+    const __m512i both =
+        _mm512_inserti64x4(_mm512_zextsi256_si512(raw), _mm256_srli_epi16(raw, 4), 1);
+    return _mm512_and_si512(_mm512_shuffle_i64x2(both, both, _MM_SHUFFLE(3, 1, 2, 0)),
+                            _mm512_set1_epi8(0x0f));
+}
+
+// The 32 high bits of each row's block (qh, little-endian) as a 64-bit byte mask.
+inline __mmask64 bits_pair(const uint8_t* h0, const uint8_t* h1) {
+    uint32_t b0 = 0, b1 = 0;
+    std::memcpy(&b0, h0, sizeof(b0));
+    std::memcpy(&b1, h1, sizeof(b1));
+    return _cvtu64_mask64(static_cast<uint64_t>(b1) << 32 | b0);
+}
+
+// The weight values of two rows' blocks as bytes, the AVX2 kernels' values() for each half.
+struct Q4_0P {
+    using Block = BlockQ4_0;
+    static constexpr bool kSigned = true, kMin = false;
+    static __m512i values(const Block& b0, const Block& b1) {
+        return _mm512_sub_epi8(nibbles_pair(b0.qs, b1.qs), _mm512_set1_epi8(8));
+    }
+};
+
+struct Q4_1P {
+    using Block = BlockQ4_1;
+    static constexpr bool kSigned = false, kMin = true;
+    static __m512i values(const Block& b0, const Block& b1) { return nibbles_pair(b0.qs, b1.qs); }
+};
+
+struct Q5_0P {
+    using Block = BlockQ5_0;
+    static constexpr bool kSigned = true, kMin = false;
+    // q - 16: the nibble with 0xf0 or-ed in where the bit is clear.
+    static __m512i values(const Block& b0, const Block& b1) {
+        const __m512i high =
+            _mm512_maskz_mov_epi8(_knot_mask64(bits_pair(b0.qh, b1.qh)), _mm512_set1_epi8(-16));
+        return _mm512_or_si512(nibbles_pair(b0.qs, b1.qs), high);
+    }
+};
+
+struct Q5_1P {
+    using Block = BlockQ5_1;
+    static constexpr bool kSigned = false, kMin = true;
+    static __m512i values(const Block& b0, const Block& b1) {
+        const __m512i high = _mm512_maskz_mov_epi8(bits_pair(b0.qh, b1.qh), _mm512_set1_epi8(0x10));
+        return _mm512_or_si512(nibbles_pair(b0.qs, b1.qs), high);
+    }
+};
+
+struct Q8_0P {
+    using Block = BlockQ8_0;
+    static constexpr bool kSigned = true, kMin = false;
+    static __m512i values(const Block& b0, const Block& b1) { return load_pair(b0.qs, b1.qs); }
+};
+
+struct IQ4_NLP {
+    using Block = BlockIQ4_NL;
+    static constexpr bool kSigned = true, kMin = false;
+    static __m512i values(const Block& b0, const Block& b1) {
+        const __m512i table = _mm512_broadcast_i32x4(
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(kvalues_iq4nl)));
+        return _mm512_shuffle_epi8(table, nibbles_pair(b0.qs, b1.qs));
+    }
+};
+
+// Sum of byte products in each int32 lane. Signed weights: |w| times the activation with w's
+// sign, as the AVX2 kernels' vpsignb pair (a zero weight makes the product 0 either way).
+template <bool kSigned>
+inline __m512i dot_bytes(__m512i q, __m512i y) {
+    if constexpr (kSigned) {
+        const __m512i negated =
+            _mm512_mask_sub_epi8(y, _mm512_movepi8_mask(q), _mm512_setzero_si512(), y);
+        return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(q), negated);
+    } else {
+        return _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, y);
+    }
+}
+
+// The first 4 bytes of block b of each of the 2 × NP rows (d, and m where the format has one)
+// as f16 pairs converted to floats: lane 2i holds row i's d, lane 2i + 1 its m (for formats
+// without m, whatever the next two bytes hold; unused).
+template <class Block, int NP>
+inline __m256 d_m_of_rows(const Block* const* rows, int64_t b) {
+    static_assert(NP == 1 || NP == 2);
+    uint32_t v[4] = {};
+    for (int i = 0; i < 2 * NP; ++i) {
+        std::memcpy(&v[i], &rows[i][b], sizeof(uint32_t));
+    }
+    const __m128i halves = _mm_set_epi32(static_cast<int>(v[3]), static_cast<int>(v[2]),
+                                         static_cast<int>(v[1]), static_cast<int>(v[0]));
+    return _mm256_cvtph_ps(halves);
+}
+
+// NP pairs of rows (rows 2p, 2p + 1 of `rows`) against one activation row. Row 2p + 1 may be
+// row 2p again (an odd count); its result is then not stored. The rows' f16 d and m are
+// converted together (d_m_of_rows) and the mins summed in the lanes of one vector: per lane
+// the scalar FMA of the AVX2 kernel.
+template <class W, int NP>
+void dot_32_pairs(int64_t n, const typename W::Block* const* rows, const void* vx,
+                  const float* scales, float* y, int n_out) {
+    const int64_t n_blocks = n / 32;
+    // Q8_0 and Q8_1 blocks both start with d and hold qs at their own offset.
+    const auto* x0 = static_cast<const BlockQ8_0*>(vx);
+    const auto* x1 = static_cast<const BlockQ8_1*>(vx);
+    __m512i pick[NP]; // d of rows 2p and 2p + 1 over the low and high halves
+    __m512 acc[NP];
+    for (int p = 0; p < NP; ++p) {
+        pick[p] = _mm512_inserti64x4(_mm512_zextsi256_si512(_mm256_set1_epi32(4 * p)),
+                                     _mm256_set1_epi32(4 * p + 2), 1);
+        acc[p] = _mm512_setzero_ps();
+    }
+    __m256 mins = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        const int8_t* qx = W::kMin ? x1[b].qs : x0[b].qs;
+        const __m512i qy = broadcast32(qx);
+        const float da = scales ? scales[b] : h2f(W::kMin ? x1[b].d : x0[b].d);
+        const __m512 vda = _mm512_set1_ps(da);
+        const __m256 dm = d_m_of_rows<typename W::Block, NP>(rows, b);
+        const __m512 dm512 = _mm512_zextps256_ps512(dm);
+        for (int p = 0; p < NP; ++p) {
+            const __m512i prod =
+                dot_bytes<W::kSigned>(W::values(rows[2 * p][b], rows[2 * p + 1][b]), qy);
+            const __m512 scale = _mm512_mul_ps(_mm512_permutexvar_ps(pick[p], dm512), vda);
+            acc[p] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(prod), acc[p]);
+        }
+        if constexpr (W::kMin) {
+            const float sa = scales ? scales[n_blocks + b] : h2f(x1[b].s);
+            mins = _mm256_fmadd_ps(dm, _mm256_set1_ps(sa), mins);
+        }
+    }
+    alignas(32) float dm_sums[8];
+    _mm256_store_ps(dm_sums, mins);
+    for (int p = 0; p < NP; ++p) {
+        const float min0 = W::kMin ? dm_sums[4 * p + 1] : 0.0f;
+        const float min1 = W::kMin ? dm_sums[4 * p + 3] : 0.0f;
+        y[2 * p] = hsum(low_half(acc[p])) + min0;
+        if (2 * p + 1 < n_out) {
+            y[2 * p + 1] = hsum(high_half(acc[p])) + min1;
+        }
+    }
+}
+
+// Rows four at a time (two registers), then pairs, a last odd row paired with itself.
+template <class W>
+void gemv_32(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const void* x,
+             const float* scales, float* y) {
+    using Block = typename W::Block;
+    const auto* base = static_cast<const uint8_t*>(w);
+    const auto row = [&](int64_t r) {
+        return reinterpret_cast<const Block*>(base + static_cast<size_t>(r) * row_bytes);
+    };
+    int64_t r = 0;
+    for (; r + 4 <= n_rows; r += 4) {
+        const Block* rows[4] = {row(r), row(r + 1), row(r + 2), row(r + 3)};
+        dot_32_pairs<W, 2>(n, rows, x, scales, y + r, 4);
+    }
+    for (; r < n_rows; r += 2) {
+        const int left = static_cast<int>(std::min<int64_t>(2, n_rows - r));
+        const Block* rows[2] = {row(r), row(left > 1 ? r + 1 : r)};
+        dot_32_pairs<W, 1>(n, rows, x, scales, y + r, left);
+    }
+}
+
+// ---- Q6_K: the AVX2 kernel's chunks (vec_dot_q6_k_avx2.cpp) for two rows at once ----
+
+// Sub-block scales 2c (bytes 0..7 of a 128-bit lane) and 2c + 1 (bytes 8..15) of each row's
+// 16 scales, ggml's get_scale_shuffle, in both lanes.
+alignas(32) constexpr uint8_t kScalePick[8][32] = {
+    {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+     0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1},
+    {2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3,
+     2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3},
+    {4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5,
+     4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5},
+    {6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7,
+     6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7},
+    {8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9,
+     8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9},
+    {10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11,
+     10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11},
+    {12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13,
+     12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13},
+    {14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15,
+     14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15}};
+
+template <int NP>
+void dot_q6_k_pairs(int64_t n, const BlockQ6_K* const* rows, const BlockQ8_K* x, float* y,
+                    int n_out) {
+    const __m512i m15 = _mm512_set1_epi8(15);
+    const __m512i m3 = _mm512_set1_epi8(3);
+    __m512 acc[NP];
+    for (int p = 0; p < NP; ++p) {
+        acc[p] = _mm512_setzero_ps();
+    }
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        const __m512i bsums = broadcast32(x[b].bsums);
+        const __m512 dx = _mm512_set1_ps(x[b].d);
+        for (int p = 0; p < NP; ++p) {
+            const BlockQ6_K& w0 = rows[2 * p][b];
+            const BlockQ6_K& w1 = rows[2 * p + 1][b];
+            const __m256i scales =
+                _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w1.scales)),
+                                 _mm_loadu_si128(reinterpret_cast<const __m128i*>(w0.scales)));
+            __m512i sumi = _mm512_setzero_si512();
+            for (int h = 0; h < 2; ++h) {
+                const __m512i qh = load_pair(w0.qh + 32 * h, w1.qh + 32 * h);
+                for (int k = 0; k < 4; ++k) {
+                    const int c = 4 * h + k;
+                    const __m512i ql =
+                        load_pair(w0.ql + 64 * h + 32 * (k % 2), w1.ql + 64 * h + 32 * (k % 2));
+                    const __m512i low =
+                        _mm512_and_si512(k < 2 ? ql : _mm512_srli_epi16(ql, 4), m15);
+                    const __m512i high =
+                        _mm512_and_si512(_mm512_srl_epi16(qh, _mm_cvtsi32_si128(2 * k)), m3);
+                    const __m512i q = _mm512_or_si512(low, _mm512_slli_epi16(high, 4));
+                    const __m256i pick =
+                        _mm256_load_si256(reinterpret_cast<const __m256i*>(kScalePick[c]));
+                    const __m512i sc = _mm512_cvtepi8_epi16(_mm256_shuffle_epi8(scales, pick));
+                    const __m512i prod = _mm512_maddubs_epi16(q, broadcast32(x[b].qs + 32 * c));
+                    sumi = _mm512_dpwssd_epi32(sumi, sc, prod);
+                }
+            }
+            // The -32 offset: lane i of each half, 32 * (bsums[2i] sc[2i] + bsums[2i+1] sc[2i+1]).
+            const __m512i offset =
+                _mm512_slli_epi32(_mm512_madd_epi16(bsums, _mm512_cvtepi8_epi16(scales)), 5);
+            const __m512i total = _mm512_sub_epi32(sumi, offset);
+            const __m512 scale = _mm512_mul_ps(dx, f16_pair(w0.d, w1.d));
+            acc[p] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(total), acc[p]);
+        }
+    }
+    for (int p = 0; p < NP; ++p) {
+        y[2 * p] = hsum(low_half(acc[p]));
+        if (2 * p + 1 < n_out) {
+            y[2 * p + 1] = hsum(high_half(acc[p]));
+        }
+    }
+}
+
+// ---- Q5_K: the AVX2 kernel (dot_q4_5_k with the fifth bit) for two rows at once ----
+
+// Q5_K's 8 sub-block scales (bytes 0..7) and mins (bytes 8..15) from its 12 packed bytes:
+// ggml's get_scale_min_k4 for every sub-block at once (the utmp shuffle of its x86 kernels).
+inline __m128i k4_scales_mins(const uint8_t* packed) {
+    constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
+    uint32_t u[4] = {};
+    std::memcpy(u, packed, 12);
+    u[3] = ((u[2] >> 4) & kLow4) | (((u[1] >> 6) & kLow2) << 4);
+    const uint32_t mins_low = u[1] & kLow6;
+    u[1] = (u[2] & kLow4) | (((u[0] >> 6) & kLow2) << 4);
+    u[2] = mins_low;
+    u[0] &= kLow6;
+    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(u));
+}
+
+// 16-bit scale pick of sub-block j within each 128-bit lane of 8 int16 scales.
+inline __m512i pick_scale(__m512i scales16, int j) {
+    const int16_t lo = static_cast<int16_t>(2 * j), hi = static_cast<int16_t>(2 * j + 1);
+    return _mm512_shuffle_epi8(scales16, _mm512_set1_epi16(static_cast<int16_t>(hi << 8 | lo)));
+}
+
+// The min term as the AVX2 kernel sums Q5_K's: one scalar FMA per super-block of the whole
+// super-block's (exact) integer sum sum_j mn_j * bsum_j.
+template <int NP>
+void dot_q5_k_pairs(int64_t n, const BlockQ5_K* const* rows, const BlockQ8_K* x, float* y,
+                    int n_out) {
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    const __m512i m1 = _mm512_set1_epi8(1);
+    __m512 acc[NP];
+    float acc_min[2 * NP];
+    for (int p = 0; p < NP; ++p) {
+        acc[p] = _mm512_setzero_ps();
+        acc_min[2 * p] = acc_min[2 * p + 1] = 0.0f;
+    }
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        const __m512 dx = _mm512_set1_ps(x[b].d);
+        // Activation sums of each 32-value sub-block, as int16 (exact: |sum| <= 32 * 127).
+        const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].bsums));
+        const __m128i sub_sums =
+            _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+        for (int p = 0; p < NP; ++p) {
+            const BlockQ5_K* w[2] = {&rows[2 * p][b], &rows[2 * p + 1][b]};
+            __m128i sc16[2];
+            for (int i = 0; i < 2; ++i) {
+                const __m128i sm = k4_scales_mins(w[i]->scales);
+                sc16[i] = _mm_cvtepu8_epi16(sm);
+                const __m128i prod =
+                    _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)), sub_sums);
+                __m128i t = _mm_add_epi32(prod, _mm_shuffle_epi32(prod, 0x4e));
+                t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+                const float dmin = x[b].d * h2f(w[i]->dmin);
+                acc_min[2 * p + i] =
+                    std::fma(dmin, static_cast<float>(_mm_cvtsi128_si32(t)), acc_min[2 * p + i]);
+            }
+            const __m512i scales16 =
+                _mm512_inserti64x4(_mm512_zextsi256_si512(_mm256_broadcastsi128_si256(sc16[0])),
+                                   _mm256_broadcastsi128_si256(sc16[1]), 1);
+            const __m512i high_bits = load_pair(w[0]->qh, w[1]->qh);
+            __m512i sumi = _mm512_setzero_si512();
+            for (int c = 0; c < 4; ++c) {
+                const __m512i bits = load_pair(w[0]->qs + 32 * c, w[1]->qs + 32 * c);
+                const __m512i h0 =
+                    _mm512_and_si512(_mm512_srl_epi16(high_bits, _mm_cvtsi32_si128(2 * c)), m1);
+                const __m512i h1 =
+                    _mm512_and_si512(_mm512_srl_epi16(high_bits, _mm_cvtsi32_si128(2 * c + 1)), m1);
+                const __m512i lo =
+                    _mm512_or_si512(_mm512_and_si512(bits, m4), _mm512_slli_epi16(h0, 4));
+                const __m512i hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(bits, 4), m4),
+                                                   _mm512_slli_epi16(h1, 4));
+                const __m512i p0 = _mm512_maddubs_epi16(lo, broadcast32(x[b].qs + 64 * c));
+                const __m512i p1 = _mm512_maddubs_epi16(hi, broadcast32(x[b].qs + 64 * c + 32));
+                sumi = _mm512_dpwssd_epi32(sumi, p0, pick_scale(scales16, 2 * c));
+                sumi = _mm512_dpwssd_epi32(sumi, p1, pick_scale(scales16, 2 * c + 1));
+            }
+            const __m512 scale = _mm512_mul_ps(dx, f16_pair(w[0]->d, w[1]->d));
+            acc[p] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(sumi), acc[p]);
+        }
+    }
+    for (int p = 0; p < NP; ++p) {
+        y[2 * p] = hsum(low_half(acc[p])) - acc_min[2 * p];
+        if (2 * p + 1 < n_out) {
+            y[2 * p + 1] = hsum(high_half(acc[p])) - acc_min[2 * p + 1];
+        }
+    }
+}
+
+// ---- F16 rows in tinyBLAS's order (vec_dot_tinyblas_avx2): one 8-lane FMA chain per row ----
+
+// Eight rows at once (four registers) keep eight chains in flight; the activation's 8 values
+// are converted once for all of them.
+template <int NP>
+void dot_f16_pairs(int64_t n, const uint16_t* const* rows, const uint16_t* x, float* y, int n_out) {
+    __m512 acc[NP];
+    for (int p = 0; p < NP; ++p) {
+        acc[p] = _mm512_setzero_ps();
+    }
+    for (int64_t l = 0; l < n; l += 8) {
+        const __m512 xv = _mm512_cvtph_ps(
+            _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + l))));
+        for (int p = 0; p < NP; ++p) {
+            const __m256i halves = _mm256_set_m128i(
+                _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[2 * p + 1] + l)),
+                _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[2 * p] + l)));
+            acc[p] = _mm512_fmadd_ps(_mm512_cvtph_ps(halves), xv, acc[p]);
+        }
+    }
+    for (int p = 0; p < NP; ++p) {
+        y[2 * p] = hsum(low_half(acc[p]));
+        if (2 * p + 1 < n_out) {
+            y[2 * p + 1] = hsum(high_half(acc[p]));
+        }
+    }
+}
+
+// ---- row runs ----
+
+// Rows 2 × NP at a time through Big (NP pairs), then pairs through Small, a last odd row paired
+// with itself.
+template <class Row, int NP, void (*Big)(int64_t, const Row* const*, const void*, float*, int),
+          void (*Small)(int64_t, const Row* const*, const void*, float*, int)>
+void gemv_rows(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const void* x,
+               float* y) {
+    const auto* base = static_cast<const uint8_t*>(w);
+    const auto row = [&](int64_t r) {
+        return reinterpret_cast<const Row*>(base + static_cast<size_t>(r) * row_bytes);
+    };
+    int64_t r = 0;
+    for (; r + 2 * NP <= n_rows; r += 2 * NP) {
+        const Row* rows[2 * NP];
+        for (int i = 0; i < 2 * NP; ++i) {
+            rows[i] = row(r + i);
+        }
+        Big(n, rows, x, y + r, 2 * NP);
+    }
+    for (; r < n_rows; r += 2) {
+        const int left = static_cast<int>(std::min<int64_t>(2, n_rows - r));
+        const Row* rows[2] = {row(r), row(left > 1 ? r + 1 : r)};
+        Small(n, rows, x, y + r, left);
+    }
+}
+
+template <int NP>
+void q5_k_pairs(int64_t n, const BlockQ5_K* const* rows, const void* x, float* y, int n_out) {
+    dot_q5_k_pairs<NP>(n, rows, static_cast<const BlockQ8_K*>(x), y, n_out);
+}
+
+template <int NP>
+void q6_k_pairs(int64_t n, const BlockQ6_K* const* rows, const void* x, float* y, int n_out) {
+    dot_q6_k_pairs<NP>(n, rows, static_cast<const BlockQ8_K*>(x), y, n_out);
+}
+
+template <int NP>
+void f16_pairs(int64_t n, const uint16_t* const* rows, const void* x, float* y, int n_out) {
+    dot_f16_pairs<NP>(n, rows, static_cast<const uint16_t*>(x), y, n_out);
+}
+
+void gemv_q5_k(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const void* x,
+               const float* /*scales*/, float* y) {
+    gemv_rows<BlockQ5_K, 1, q5_k_pairs<1>, q5_k_pairs<1>>(n, w, row_bytes, n_rows, x, y);
+}
+
+void gemv_q6_k(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const void* x,
+               const float* /*scales*/, float* y) {
+    gemv_rows<BlockQ6_K, 2, q6_k_pairs<2>, q6_k_pairs<1>>(n, w, row_bytes, n_rows, x, y);
+}
+
+void gemv_f16_tinyblas(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const void* x,
+                       const float* /*scales*/, float* y) {
+    gemv_rows<uint16_t, 4, f16_pairs<4>, f16_pairs<1>>(n, w, row_bytes, n_rows, x, y);
+}
+
+} // namespace
+
+GemvFn gemv_avx512(TensorType weight_type) {
+    switch (weight_type) {
+    case TensorType::Q4_0:
+        return gemv_32<Q4_0P>;
+    case TensorType::Q4_1:
+        return gemv_32<Q4_1P>;
+    case TensorType::Q5_0:
+        return gemv_32<Q5_0P>;
+    case TensorType::Q5_1:
+        return gemv_32<Q5_1P>;
+    case TensorType::Q8_0:
+        return gemv_32<Q8_0P>;
+    case TensorType::IQ4_NL:
+        return gemv_32<IQ4_NLP>;
+    case TensorType::Q5_K:
+        return gemv_q5_k;
+    case TensorType::Q6_K:
+        return gemv_q6_k;
+    default:
+        return nullptr;
+    }
+}
+
+GemvFn gemv_tinyblas_avx512(TensorType weight_type) {
+    return weight_type == TensorType::F16 ? gemv_f16_tinyblas : nullptr;
+}
+
+} // namespace hearth::cpu
+
+#else // not built with the AVX-512 flags: avx512_kernels_enabled() is false there
+
+namespace hearth::cpu {
+
+GemvFn gemv_avx512(TensorType) {
+    return nullptr;
+}
+
+GemvFn gemv_tinyblas_avx512(TensorType) {
+    return nullptr;
+}
+
+} // namespace hearth::cpu
+
+#endif

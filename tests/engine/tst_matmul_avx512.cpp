@@ -1,0 +1,191 @@
+// The AVX-512 single-token kernels (vec_dot_avx512.cpp, repack_avx512.cpp) against the AVX2
+// ones, bit for bit, through matmul(): every type that has one, packed and unpacked, on ragged
+// shapes (row counts that are not multiples of the 2- and 4-row register groups or of the 8-row
+// packed groups, one block per row up to many), one and two threads (chunk boundaries), random
+// weight bytes (every quant value, -128 in Q8_0 included) and activations with an outlier. The
+// AVX2 kernels are held to ggml's bits by tst_matmul, tst_matmul_lowbit_ggml and the
+// architecture references, so equal bits here mean ggml's bits.
+#include "cpu/cpu_features.h"
+#include "cpu/kernels.h"
+#include "cpu/matmul.h"
+#include "cpu/repack.h"
+#include "cpu/thread_pool.h"
+#include "hearth/quant.h"
+#include "hearth/tensor_type.h"
+#include "quant/blocks.h"
+
+#include <QObject>
+#include <QtTest>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <vector>
+
+using hearth::TensorType;
+using namespace hearth::cpu;
+namespace quant = hearth::quant;
+
+namespace {
+
+struct TypeCase {
+    TensorType type;
+    // Byte offsets of the block's f16 scale fields (-1: none), set to modest finite values.
+    int d_offset, m_offset;
+};
+
+const TypeCase kCases[] = {
+    {TensorType::Q4_0, offsetof(quant::BlockQ4_0, d), -1},
+    {TensorType::Q4_1, offsetof(quant::BlockQ4_1, d), offsetof(quant::BlockQ4_1, m)},
+    {TensorType::Q5_0, offsetof(quant::BlockQ5_0, d), -1},
+    {TensorType::Q5_1, offsetof(quant::BlockQ5_1, d), offsetof(quant::BlockQ5_1, m)},
+    {TensorType::Q8_0, offsetof(quant::BlockQ8_0, d), -1},
+    {TensorType::IQ4_NL, offsetof(quant::BlockIQ4_NL, d), -1},
+    {TensorType::Q4_K, offsetof(quant::BlockQ4_K, d), offsetof(quant::BlockQ4_K, dmin)},
+    {TensorType::Q5_K, offsetof(quant::BlockQ5_K, d), offsetof(quant::BlockQ5_K, dmin)},
+    {TensorType::Q6_K, offsetof(quant::BlockQ6_K, d), -1},
+    {TensorType::F16, -1, -1},
+};
+
+QString type_name(TensorType type) {
+    const std::string_view name = hearth::tensor_type_name(type);
+    return QString::fromLatin1(name.data(), static_cast<qsizetype>(name.size()));
+}
+
+std::vector<uint8_t> random_rows(const TypeCase& c, int64_t n_rows, int64_t n_cols,
+                                 std::mt19937& rng) {
+    const auto traits = hearth::tensor_type_traits(c.type);
+    const size_t n_blocks = static_cast<size_t>(n_rows * n_cols / traits.block_size);
+    std::vector<uint8_t> bytes(n_blocks * traits.type_size);
+    std::uniform_int_distribution<int> byte(0, 255);
+    std::uniform_real_distribution<float> scale(0.002f, 0.02f);
+    for (uint8_t& v : bytes) {
+        v = static_cast<uint8_t>(byte(rng));
+    }
+    const auto put = [&](size_t at, float value) {
+        const uint16_t h = hearth::fp32_to_fp16(value);
+        std::memcpy(bytes.data() + at, &h, sizeof(h));
+    };
+    if (c.type == TensorType::F16) { // finite halves, not random bit patterns
+        std::normal_distribution<float> value(0.0f, 0.05f);
+        for (size_t i = 0; i < n_blocks; ++i) {
+            put(2 * i, value(rng));
+        }
+        return bytes;
+    }
+    for (size_t b = 0; b < n_blocks; ++b) {
+        const size_t at = b * traits.type_size;
+        put(at + static_cast<size_t>(c.d_offset), (byte(rng) & 1 ? -1.0f : 1.0f) * scale(rng));
+        if (c.m_offset >= 0) {
+            put(at + static_cast<size_t>(c.m_offset), scale(rng));
+        }
+    }
+    return bytes;
+}
+
+// y for one token with the AVX-512 kernels on or off.
+std::vector<float> run(const WeightMatrix& w, const std::vector<float>& x, ThreadPool& pool,
+                       bool avx512) {
+    set_avx512_kernels(avx512);
+    std::vector<uint8_t> scratch(activation_row_bytes(w.type, w.n_cols));
+    std::vector<float> y(static_cast<size_t>(w.n_rows), -1.0f);
+    matmul(w, x.data(), 1, w.n_cols, y.data(), w.n_rows, scratch.data(), pool);
+    return y;
+}
+
+void check_type(const TypeCase& c, bool packed) {
+    // F16: multiples of 8 columns, which take tinyBLAS's order when the rows are a multiple
+    // of 4 (the other row counts keep vec_dot's, with no AVX-512 kernel).
+    const int64_t traits_block = hearth::tensor_type_traits(c.type).block_size;
+    const int64_t block = c.type == TensorType::F16 ? 8 : traits_block;
+    std::mt19937 rng(91 + static_cast<unsigned>(c.type));
+    ThreadPool one(1), two(2);
+    for (const int64_t n_cols : {block, 3 * block, 2304 / block * block + 2 * block}) {
+        for (const int64_t n_rows : {1, 2, 3, 5, 8, 13, 16, 23, 37, 70}) {
+            const auto traits = hearth::tensor_type_traits(c.type);
+            const size_t row_bytes = static_cast<size_t>(n_cols / traits_block) * traits.type_size;
+            const std::vector<uint8_t> bytes = random_rows(c, n_rows, n_cols, rng);
+            WeightMatrix w{c.type, bytes.data(), n_cols, n_rows, row_bytes};
+            std::vector<uint8_t> packed_copy;
+            if (packed) {
+                packed_copy.resize(repacked_bytes(c.type, n_rows, n_cols));
+                repack_rows(w, packed_copy.data());
+                w.packed = packed_copy.data();
+            }
+            std::vector<float> x(static_cast<size_t>(n_cols));
+            std::normal_distribution<float> normal(0.0f, 1.0f);
+            for (float& v : x) {
+                v = normal(rng);
+            }
+            x.at(static_cast<size_t>(n_rows % n_cols)) = 11.0f; // an outlier
+            ThreadPool& pool = n_rows % 2 ? one : two;
+            const std::vector<float> want = run(w, x, pool, false);
+            const std::vector<float> got = run(w, x, pool, true);
+            for (int64_t r = 0; r < n_rows; ++r) {
+                const float g = got[static_cast<size_t>(r)];
+                const float e = want[static_cast<size_t>(r)];
+                QVERIFY2(std::bit_cast<uint32_t>(g) == std::bit_cast<uint32_t>(e),
+                         qPrintable(QString("%1%2 %3×%4: row %5 avx512 %6, avx2 %7")
+                                        .arg(type_name(c.type))
+                                        .arg(packed ? " packed" : "")
+                                        .arg(n_rows)
+                                        .arg(n_cols)
+                                        .arg(r)
+                                        .arg(static_cast<double>(g), 0, 'g', 9)
+                                        .arg(static_cast<double>(e), 0, 'g', 9)));
+            }
+        }
+    }
+}
+
+} // namespace
+
+class TestMatmulAvx512 : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase() {
+        if (detected_kernel_level() < KernelLevel::avx2 || !set_avx512_kernels(true)) {
+            QSKIP("this CPU lacks AVX512F/BW/VL + VNNI (or HEARTH_CPU_FEATURES turned them off)");
+        }
+        set_kernel_level(KernelLevel::avx2);
+    }
+
+    void cleanupTestCase() { set_avx512_kernels(true); }
+
+    // Each type the AVX-512 family covers has a kernel there, so a type dropping out of the
+    // table shows here rather than as silently slower decode.
+    void every_type_has_a_kernel() {
+        for (const TypeCase& c : kCases) {
+            const bool has = c.type == TensorType::Q4_K || gemv_avx512(c.type) != nullptr ||
+                             gemv_tinyblas_avx512(c.type) != nullptr;
+            QVERIFY2(has, qPrintable(type_name(c.type)));
+        }
+        QVERIFY(repack_supported(TensorType::Q4_0) && repack_supported(TensorType::Q4_K));
+    }
+
+    void single_token_bits_data() {
+        QTest::addColumn<int>("index");
+        QTest::addColumn<bool>("packed");
+        for (size_t i = 0; i < std::size(kCases); ++i) {
+            const TensorType type = kCases[i].type;
+            if (type != TensorType::Q4_K) {
+                QTest::newRow(qPrintable(type_name(type))) << static_cast<int>(i) << false;
+            }
+            if (repack_supported(type)) {
+                QTest::newRow(qPrintable(type_name(type) + " packed"))
+                    << static_cast<int>(i) << true;
+            }
+        }
+    }
+
+    void single_token_bits() {
+        QFETCH(int, index);
+        QFETCH(bool, packed);
+        check_type(kCases[static_cast<size_t>(index)], packed);
+    }
+};
+
+QTEST_APPLESS_MAIN(TestMatmulAvx512)
+#include "tst_matmul_avx512.moc"
