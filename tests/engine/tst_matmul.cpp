@@ -780,9 +780,9 @@ private slots:
         QCOMPARE(calls.load(), int64_t{20000});
         QCOMPARE(index_sum.load(), 10000);
         qInfo("10000 run() hand-offs on 2 threads: %.1f us each", seconds * 1e6 / 10000);
-        // About 1-5 us each on an idle machine; the bound only catches a pool that stalls (waits
-        // out a sleep per job), with room for a CI machine shared by many processes.
-        QVERIFY2(seconds < 30.0, "hand-offs are far too slow");
+        // About 1-5 us each on an idle machine. Printed, not bounded: tests do not time (the
+        // machines are shared); a pool that hangs is caught by the counts above never being
+        // reached and ctest's timeout.
 
         const auto loop_start = std::chrono::steady_clock::now();
         std::atomic<int64_t> total{0};
@@ -799,7 +799,6 @@ private slots:
             std::chrono::duration<double>(std::chrono::steady_clock::now() - loop_start).count();
         QCOMPARE(total.load(), int64_t{10000} * (63 * 64 / 2));
         qInfo("10000 parallel_for(64) on 2 threads: %.1f us each", loop_seconds * 1e6 / 10000);
-        QVERIFY2(loop_seconds < 30.0, "parallel_for hand-offs are far too slow");
     }
 
     // A worker late for a parallel_for (the caller took every chunk and closed it) must not
