@@ -9,6 +9,7 @@
 //  - perplexity over two 512-token windows stays within 1% (kPerplexityTolerance).
 #include "cpu/cpu_features.h"
 #include "hearth/model.h"
+#include "hearth/perplexity.h"
 #include "hearth/prefill_numerics.h"
 #include "hearth/session.h"
 #include "test_support.h"
@@ -87,28 +88,14 @@ class TestFastPrefill : public QObject {
 
     double perplexity(PrefillNumerics mode) {
         set_prefill_numerics(mode);
-        constexpr size_t n_ctx = 512;
+        // Two windows of 512 tokens, the second half of each scored, as llama-perplexity does.
+        constexpr uint32_t n_ctx = 512;
         auto session = Session::create(model_, {.n_ctx = n_ctx, .n_batch = n_ctx});
-        double nll = 0;
-        size_t count = 0;
-        for (size_t chunk = 0; chunk < 2; ++chunk) {
-            session->clear();
-            std::vector<int32_t> window(text_.begin() + chunk * n_ctx,
-                                        text_.begin() + (chunk + 1) * n_ctx);
-            auto ok = session->evaluate(window, [&](size_t i, std::span<const float> logits) {
-                if (i < n_ctx / 2 || i + 1 >= n_ctx)
-                    return;
-                const float m = *std::max_element(logits.begin(), logits.end());
-                double sum = 0;
-                for (float l : logits)
-                    sum += std::exp(double(l - m));
-                nll -= double(logits[size_t(window[i + 1])] - m) - std::log(sum);
-                ++count;
-            });
-            if (!ok)
-                return -1;
-        }
-        return std::exp(nll / double(count));
+        auto windows = perplexity_windows(text_, n_ctx, 2, std::nullopt);
+        if (!session || !windows)
+            return -1;
+        auto ppl = measure_perplexity(*session, *windows);
+        return ppl ? *ppl : -1;
     }
 
 private slots:

@@ -11,6 +11,7 @@
 #include "gguf_builder.h"
 #include "hearth/gguf.h"
 #include "hearth/model.h"
+#include "hearth/perplexity.h"
 #include "hearth/prefill_numerics.h"
 #include "hearth/quant.h"
 #include "hearth/session.h"
@@ -113,28 +114,14 @@ class TestFastPrefillFloat : public QObject {
 
     double perplexity(const std::shared_ptr<const Model>& model, PrefillNumerics mode) {
         set_prefill_numerics(mode);
-        constexpr size_t n_ctx = 512;
+        // Two windows of 512 tokens, the second half of each scored, as llama-perplexity does.
+        constexpr uint32_t n_ctx = 512;
         auto session = Session::create(model, {.n_ctx = n_ctx, .n_batch = n_ctx});
-        double nll = 0;
-        size_t count = 0;
-        for (size_t chunk = 0; chunk < 2; ++chunk) {
-            session->clear();
-            std::vector<int32_t> window(text_.begin() + chunk * n_ctx,
-                                        text_.begin() + (chunk + 1) * n_ctx);
-            auto ok = session->evaluate(window, [&](size_t i, std::span<const float> logits) {
-                if (i < n_ctx / 2 || i + 1 >= n_ctx)
-                    return;
-                const float m = *std::max_element(logits.begin(), logits.end());
-                double sum = 0;
-                for (float l : logits)
-                    sum += std::exp(double(l - m));
-                nll -= double(logits[size_t(window[i + 1])] - m) - std::log(sum);
-                ++count;
-            });
-            if (!ok)
-                return -1;
-        }
-        return std::exp(nll / double(count));
+        auto windows = perplexity_windows(text_, n_ctx, 2, std::nullopt);
+        if (!session || !windows)
+            return -1;
+        auto ppl = measure_perplexity(*session, *windows);
+        return ppl ? *ppl : -1;
     }
 
 private slots:

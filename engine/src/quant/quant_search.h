@@ -4,6 +4,8 @@
 // ones (quantize_weighted.cpp). Built with -ffp-contract=off, as the quantizers are.
 #pragma once
 
+#include "quant/blocks.h"
+
 #include <cstdint>
 
 namespace hearth::quant {
@@ -28,5 +30,11 @@ void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m);
 
 // Q2_K and Q3_K store 2-bit values e = 128h + 32k + l in bits 2k of qs[32h + l].
 void pack_2bit(const uint8_t* L, uint8_t* qs);
+
+// The end of ggml's Q3_K quantizers (reference and weighted alike), once `block`'s d and 6-bit
+// scales are set: each value's level against its sub-block's final scale, clamped to -4..3 and
+// stored shifted by 4 in L (a sub-block whose scale is 0 keeps the levels L holds), then the
+// high bits into hmask and the low two into qs.
+void q3_k_pack_levels(const float* x, int8_t* L, BlockQ3_K& block);
 
 } // namespace hearth::quant

@@ -300,36 +300,7 @@ void quantize_row_q3_K(const float* x, BlockQ3_K* y, int64_t k) {
         } else {
             y[i].d = fp32_to_fp16_bits(0.f);
         }
-        for (int j = 0; j < QK_K / 16; ++j) {
-            int sc = j < 8 ? y[i].scales[j] & 0xF : y[i].scales[j - 8] >> 4;
-            sc = (sc | (((y[i].scales[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
-            const float d = fp16_bits_to_fp32(y[i].d) * static_cast<float>(sc);
-            if (d == 0.0f)
-                continue;
-            for (int ii = 0; ii < 16; ++ii) {
-                int l = nearest_int_ggml(x[16 * j + ii] / d);
-                l = std::max(-4, std::min(3, l));
-                L[16 * j + ii] = static_cast<int8_t>(l + 4);
-            }
-        }
-        // The high bit of values 32b .. 32b + 32 goes to bit b of hmask.
-        std::memset(y[i].hmask, 0, QK_K / 8);
-        uint8_t low[QK_K];
-        int m = 0;
-        uint8_t hm = 1;
-        for (int j = 0; j < QK_K; ++j) {
-            int level = L[j];
-            if (level > 3) {
-                y[i].hmask[m] |= hm;
-                level -= 4;
-            }
-            low[j] = static_cast<uint8_t>(level);
-            if (++m == QK_K / 8) {
-                m = 0;
-                hm = static_cast<uint8_t>(hm << 1);
-            }
-        }
-        pack_2bit(low, y[i].qs);
+        q3_k_pack_levels(x, L, y[i]);
     }
 }
 
