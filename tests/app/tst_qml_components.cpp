@@ -2,6 +2,7 @@
 // types and QML) is linked in statically, exactly as the application has it.
 #include <QQmlEngine>
 #include <QQuickStyle>
+#include <QTemporaryDir>
 #include <QtQml/qqmlextensionplugin.h>
 #include <QtQuickTest>
 
@@ -10,7 +11,14 @@ Q_IMPORT_QML_PLUGIN(HearthPlugin)
 class Setup : public QObject {
     Q_OBJECT
 public slots:
-    void applicationAvailable() { QQuickStyle::setStyle(QStringLiteral("Basic")); }
+    void applicationAvailable() {
+        QQuickStyle::setStyle(QStringLiteral("Basic"));
+        // Settings the components write (the lab's types, the models panel's choices) go to a
+        // folder of this run's own: a second run must start from the same defaults as the first.
+        // The models folder stays the user's, where the tests find the default model.
+        static QTemporaryDir config;
+        qputenv("XDG_CONFIG_HOME", config.path().toUtf8());
+    }
     void qmlEngineAvailable(QQmlEngine* engine) {
         engine->addImportPath(QStringLiteral("qrc:/qt/qml"));
     }

@@ -147,6 +147,10 @@ Item {
             }
             if (!entry)
                 skip("no loadable model listed")
+            // The Local server and load settings above the list can push the entry below the
+            // panel's fold, where a click would not reach it: scroll it into view first.
+            panel.reveal(entry)
+            tryVerify(() => entry.mapToItem(testRoot, 0, 0).y + 10 < testRoot.height, 5000)
             mouseClick(entry, 20, 10)
             compare(panel.selectedPath, entry.path)
             compare(chat.preflight.path, entry.path)
