@@ -140,18 +140,30 @@ Item {
             chat.library.rescan()
             tryCompare(chat.library, "scanning", false, 20000)
             const list = findChild(panel, "localModels")
-            let entry = null
-            for (let i = 0; i < list.count && !entry; ++i) {
-                if (list.itemAt(i).error.length === 0)
-                    entry = list.itemAt(i)
+            const firstLoadable = () => {
+                for (let i = 0; i < list.count; ++i) {
+                    const item = list.itemAt(i)
+                    if (item && item.error.length === 0)
+                        return item
+                }
+                return null
             }
+            let entry = firstLoadable()
             if (!entry)
                 skip("no loadable model listed")
             // The Local server and load settings above the list can push the entry below the
-            // panel's fold, where a click would not reach it: scroll it into view first.
-            panel.reveal(entry)
-            tryVerify(() => entry.mapToItem(testRoot, 0, 0).y + 10 < testRoot.height, 5000)
-            mouseClick(entry, 20, 10)
+            // panel's fold, where a click would not reach it: scroll it into view first. A rescan
+            // (the models folder watched while other tests run) recreates the delegates, so a
+            // click that landed on a discarded one is repeated on the new one.
+            for (let attempt = 0; attempt < 5 && panel.selectedPath === ""; ++attempt) {
+                tryVerify(() => !chat.library.scanning && firstLoadable() !== null, 20000)
+                entry = firstLoadable()
+                panel.reveal(entry)
+                tryVerify(() => entry.mapToItem(testRoot, 0, 0).y + 10 < testRoot.height, 5000)
+                mouseClick(entry, 20, 10)
+                if (panel.selectedPath === "")
+                    wait(100)
+            }
             compare(panel.selectedPath, entry.path)
             compare(chat.preflight.path, entry.path)
             const card = findChild(entry, "checklist")
