@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import random
+import re
 import statistics
 import subprocess
 import time
@@ -89,11 +90,24 @@ def llama_cpp_bench(path, n_prompt, n_gen, reps, threads, extra_buffers=True, de
     return out
 
 
-def hearth_bench(binary, path, n_prompt, n_gen, reps, threads, depth=0):
+def hearth_bench(binary, path, n_prompt, n_gen, reps, threads, depth=0, numerics="exact"):
+    """Returns {test: samples} and the bytes of weights one decoded token reads."""
+    env = dict(os.environ, HEARTH_PREFILL=numerics)
     result = subprocess.run([binary, path, "-p", str(n_prompt), "-n", str(n_gen), "-r", str(reps),
                              "-t", str(threads), "-d", str(depth), "--json"],
+                            check=True, capture_output=True, text=True, env=env)
+    rows = json.loads(result.stdout)
+    suffix = "" if numerics == "exact" else f" ({numerics})"
+    return ({row["test"] + suffix: row["samples_ts"] for row in rows},
+            rows[0]["active_weight_bytes"] if rows else 0)
+
+
+def read_bandwidth_gbs(binary, path, threads):
+    """The streaming read bandwidth hearth-bench measures (a buffer larger than the caches)."""
+    result = subprocess.run([binary, path, "-p", "0", "-n", "0", "-t", str(threads)],
                             check=True, capture_output=True, text=True)
-    return {row["test"]: row["samples_ts"] for row in json.loads(result.stdout)}
+    match = re.search(r"host memory read bandwidth: ([0-9.]+) GB/s", result.stdout)
+    return float(match.group(1)) if match else None
 
 
 def main():
@@ -108,6 +122,8 @@ def main():
     parser.add_argument("--no-extra-buffers", action="store_true",
                         help="llama.cpp without its extra buffer types (AMX, 8-row repacking): "
                              "for a build whose AMX kernel crashes on this CPU")
+    parser.add_argument("--fast-prefill", action="store_true",
+                        help="also run Hearth's prompt tests with HEARTH_PREFILL=fast (int8)")
     parser.add_argument("models", nargs="+")
     args = parser.parse_args()
     rows = []
@@ -117,18 +133,33 @@ def main():
         # Alternate: Hearth, llama.cpp, Hearth, llama.cpp — so drift hits both alike.
         ours, theirs = {}, {}
         for _ in range(2):
-            for k, v in hearth_bench(args.hearth_bench, path, args.p, args.n, args.r, args.t,
-                                     args.d).items():
+            samples, active_bytes = hearth_bench(args.hearth_bench, path, args.p, args.n, args.r,
+                                                 args.t, args.d)
+            if args.fast_prefill and args.p > 0:
+                fast, _ = hearth_bench(args.hearth_bench, path, args.p, 0, args.r, args.t, args.d,
+                                       "fast")
+                samples.update(fast)
+            for k, v in samples.items():
                 ours.setdefault(k, []).extend(v)
             for k, v in llama_cpp_bench(path, args.p, args.n, args.r, args.t,
                                         not args.no_extra_buffers, args.d).items():
                 theirs.setdefault(k, []).extend(v)
+        bandwidth = read_bandwidth_gbs(args.hearth_bench, path, args.t)
+        name = os.path.basename(path)
         for test in ours:
-            a, b = statistics.mean(ours[test]), statistics.mean(theirs[test])
-            sa, sb = statistics.stdev(ours[test]), statistics.stdev(theirs[test])
-            name = os.path.basename(path)
+            base = test.split(" (")[0]
+            a, b = statistics.mean(ours[test]), statistics.mean(theirs[base])
+            sa, sb = statistics.stdev(ours[test]), statistics.stdev(theirs[base])
             print(f"| {name} | {test} | {a:.2f} ± {sa:.2f} | {b:.2f} ± {sb:.2f} | {a / b:.2f} |", flush=True)
-            rows.append({"model": name, "test": test, "hearth": ours[test], "llama_cpp": theirs[test]})
+            row = {"model": name, "test": test, "hearth": ours[test], "llama_cpp": theirs[base]}
+            if base.startswith("tg") and bandwidth:
+                # Decode reads every active weight once per token: its rate against the
+                # streaming read bandwidth measured on the same machine in the same run.
+                read_gbs = active_bytes * a / 1e9
+                print(f"|  | {test}: weights read | {read_gbs:.1f} GB/s | of {bandwidth:.1f} GB/s "
+                      f"measured | {read_gbs / bandwidth:.0%} |", flush=True)
+                row.update(read_gbs=read_gbs, bandwidth_gbs=bandwidth)
+            rows.append(row)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

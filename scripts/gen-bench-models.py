@@ -6,8 +6,8 @@ scales), so the files cost no quantization time; speed does not depend on the va
     .venv/bin/python scripts/gen-bench-models.py [--out DIR] [--only NAME ...]
 
 Default output: $HEARTH_BENCH_MODELS or ~/.cache/hearth/bench-models. Names:
-tinyllama-1.1b-{q4_0,q4_1,q4_k_m,q6_k,q8_0,f16,bf16,mxfp4,iq2_xxs,iq3_s},
-llama2-7b-{q4_0,q4_k_m,q8_0,f16,bf16},
+tinyllama-1.1b-{q4_0,q4_1,q4_k_m,q5_k_m,q6_k,q8_0,f16,bf16,mxfp4,iq2_xxs,iq3_s},
+llama2-7b-{q4_0,q4_1,q4_k_m,q5_k_m,q6_k,q8_0,f16,bf16},
 llama3-8b-{...}, qwen3moe-3b-a1b-{q4_0,q4_k_m} (mixture of experts), qwen35moe-3b-a1b-q4_0
 (the hybrid with experts), gemma4moe-4b-a2b-q4_0 (Gemma 4's experts beside its dense FFN).
 The vocabulary is SmolLM2's (copied from the default model), resized to the shape's
@@ -67,6 +67,8 @@ MIXES = {
     "q4_0": dict(attn=Q.Q4_0, attn_v=Q.Q4_0, ffn=Q.Q4_0, ffn_down=Q.Q4_0, embd=Q.Q4_0, out=Q.Q6_K, ftype=2),
     # llama.cpp's Q4_K_M: Q4_K mostly, Q6_K for attn_v / ffn_down in half the layers, output Q6_K
     "q4_k_m": dict(attn=Q.Q4_K, attn_v=Q.Q6_K, ffn=Q.Q4_K, ffn_down=Q.Q6_K, embd=Q.Q4_K, out=Q.Q6_K, ftype=15),
+    # llama.cpp's Q5_K_M: as Q4_K_M with Q5_K in place of Q4_K.
+    "q5_k_m": dict(attn=Q.Q5_K, attn_v=Q.Q6_K, ffn=Q.Q5_K, ffn_down=Q.Q6_K, embd=Q.Q5_K, out=Q.Q6_K, ftype=17),
     # llama.cpp's Q6_K and Q4_1 file types (Q6_K: every matrix; Q4_1: output Q6_K).
     "q6_k": dict(attn=Q.Q6_K, attn_v=Q.Q6_K, ffn=Q.Q6_K, ffn_down=Q.Q6_K, embd=Q.Q6_K, out=Q.Q6_K, ftype=18),
     "q4_1": dict(attn=Q.Q4_1, attn_v=Q.Q4_1, ffn=Q.Q4_1, ffn_down=Q.Q4_1, embd=Q.Q4_1, out=Q.Q6_K, ftype=3),
@@ -81,7 +83,7 @@ MIXES = {
     "iq3_s": dict(attn=Q.IQ3_S, attn_v=Q.IQ3_S, ffn=Q.IQ3_S, ffn_down=Q.IQ3_S, embd=Q.Q4_K, out=Q.Q6_K, ftype=26),
 }
 # Byte offsets of the f16 scale fields in each block type, set to small finite values.
-SCALE_FIELDS = {Q.Q4_0: [0], Q.Q4_1: [0, 2], Q.Q8_0: [0], Q.Q4_K: [0, 2], Q.Q6_K: [208], Q.IQ2_XXS: [0], Q.IQ3_S: [0]}
+SCALE_FIELDS = {Q.Q4_0: [0], Q.Q4_1: [0, 2], Q.Q8_0: [0], Q.Q4_K: [0, 2], Q.Q5_K: [0, 2], Q.Q6_K: [208], Q.IQ2_XXS: [0], Q.IQ3_S: [0]}
 
 
 def random_blocks(rng, qtype, n_rows, n_cols):
