@@ -29,6 +29,7 @@
 #include "cpu/rope.h"
 #include "cpu/soft_cap.h"
 #include "hearth/quant.h"
+#include "model/attention_math.h"
 #include "model/model_impl.h"
 
 #include <algorithm>
@@ -566,7 +567,7 @@ void Forward::output_head(std::span<const BatchToken> batch, float* logits) {
         const auto cap = static_cast<float>(info.final_logit_softcap);
         const float inv_cap = 1.0f / cap;
         for (size_t i = 0; i < size_t(n_out) * info.n_vocab; ++i) {
-            logits[i] = std::tanh(logits[i] * inv_cap) * cap;
+            logits[i] = attention_math::soft_cap(logits[i], cap, inv_cap);
         }
     }
 }
