@@ -82,8 +82,7 @@ const float* longrope_factors(const Model::Impl& m, const KvCache& cache) {
 float attention_temperature(const ModelInfo& info, uint32_t pos) {
     const auto floor_scale = static_cast<float>(
         info.rope_scaling.n_ctx_orig ? info.rope_scaling.n_ctx_orig : info.n_ctx_train);
-    const double steps = std::floor(static_cast<float>(pos) / floor_scale);
-    return static_cast<float>(std::log(steps + 1.0) * info.attn_temperature_scale + 1.0);
+    return attention_math::attention_temperature(pos, floor_scale, info.attn_temperature_scale);
 }
 
 } // namespace
