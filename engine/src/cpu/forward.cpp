@@ -65,15 +65,10 @@ float round_to_f16(float x) {
     return fp16_to_fp32(fp32_to_fp16(x));
 }
 
-// LongRoPE (phi3): llama.cpp picks the long factors when the sequence's context, padded to
-// a multiple of 256 as llama_context pads it, exceeds the original context.
+// LongRoPE (phi3): the factors of the sequence's context (longrope_factor_set).
 const float* longrope_factors(const Model::Impl& m, const KvCache& cache) {
-    if (m.rope_factors_long.empty() || !m.rope_freq_factors.empty()) {
-        return nullptr;
-    }
-    constexpr uint64_t kContextPad = 256;
-    const uint64_t padded = (uint64_t{cache.n_ctx()} + kContextPad - 1) / kContextPad * kContextPad;
-    return padded > m.rope_long_above ? m.rope_factors_long.data() : m.rope_factors_short.data();
+    const std::vector<float>* set = longrope_factor_set(m, cache.n_ctx());
+    return set != nullptr ? set->data() : nullptr;
 }
 
 // mistral3's attention temperature (Llama 4's): the query times

@@ -71,22 +71,14 @@ Result<void> CudaForwardImpl::check_architecture() const {
                                 kernels::kAttentionMaxHeadDim, info.head_dim_k, info.head_dim_v,
                                 info.n_rot));
     }
-    // Issue 17's operations without CUDA kernels yet: refused, so `--device auto` runs the
-    // model on the CPU rather than wrongly here.
-    const RopeScaling& scaling = info.rope_scaling;
+    // Operations without CUDA kernels yet: refused, so `--device auto` runs the model on the
+    // CPU rather than wrongly here.
+    const bool attn_out_bias =
+        std::ranges::any_of(m_.layers, [](const LayerWeights& L) { return !L.bo.empty(); });
     const std::pair<bool, const char*> missing[] = {
-        {info.attn_logit_softcap != 0.0 || info.final_logit_softcap != 0.0,
-         "attention and final logit soft-capping (gemma2)"},
-        {m_.arch.swa_rope_scaled, "sliding-window layers with the trained RoPE scaling (gemma2)"},
-        {m_.arch.nope_period != 0, "layers without RoPE (smollm3)"},
-        {!m_.rope_factors_long.empty() || scaling.attn_factor != 1.0,
-         "LongRoPE factors and RoPE attention factors (phi3)"},
-        {m_.arch.fused_gate_up || m_.file.find_tensor("blk.0.attn_qkv.weight") != nullptr,
-         "fused QKV and gate+up matrices (phi3)"},
-        {info.attn_temperature_scale != 0.0, "attention temperature tuning (mistral3)"},
-        {scaling.yarn_beta_fast != 32.0 || scaling.yarn_beta_slow != 1.0 ||
-             scaling.yarn_log_mul != 0.0,
-         "YaRN with its own beta_fast, beta_slow or log multiplier (mistral3)"},
+        {attn_out_bias, "attention output biases (gpt-oss)"},
+        {!m_.rope_at_position_zero.empty(), "multi-section RoPE (qwen35)"},
+        {m_.arch.activation == FfnActivation::swiglu_oai, "the clamped SwiGLU (gpt-oss)"},
     };
     for (const auto& [absent, what] : missing) {
         if (absent) {
@@ -275,7 +267,13 @@ Result<void> CudaForwardImpl::init() {
 
     rope_ = rope_config(m_);
     rope_sliding_ = rope_config(m_, true);
-    rope_.freq_factors = rope_sliding_.freq_factors = weights_->rope_freq_factors;
+    const float* freq_factors = weights_->rope_freq_factors;
+    if (const std::vector<float>* set = cpu::longrope_factor_set(m_, options_.n_ctx)) {
+        // LongRoPE: the set of this forward's context, as the CPU picks it for its cache's.
+        freq_factors = set == &m_.rope_factors_long ? weights_->rope_factors_long
+                                                    : weights_->rope_factors_short;
+    }
+    rope_.freq_factors = rope_sliding_.freq_factors = freq_factors;
     caches_.resize(selection_.n_layers);
     for (DeviceLayerCache& c : caches_) {
         c.k = kv_.take<uint16_t>(size_t(options_.n_seq) * options_.n_ctx * k_width);
@@ -309,6 +307,11 @@ Result<void> CudaForwardImpl::init() {
     score_scale_ = arch.scale_query ? 1.0f : m_.attn_scale;
     glu_ = arch.activation == FfnActivation::gelu_tanh ? kernels::GluKind::geglu
                                                        : kernels::GluKind::swiglu;
+    // As the CPU's ScoreSoftCap and output head: the caps in float.
+    attn_soft_cap_ = static_cast<float>(info.attn_logit_softcap);
+    final_soft_cap_ = static_cast<float>(info.final_logit_softcap);
+    temperature_floor_ = static_cast<float>(
+        info.rope_scaling.n_ctx_orig ? info.rope_scaling.n_ctx_orig : info.n_ctx_train);
     return {};
 }
 

@@ -123,7 +123,9 @@ private:
                                    float* y, int64_t y_stride, const char* what)>;
     // The attention of the step's rows over `cache` (the rows' keys and values appended),
     // into StepBuffers::attn.
-    using AttentionFn = std::function<Result<void>(const DeviceLayerCache& cache, int window)>;
+    // sinks: the layer's attention sinks (device, n_head floats) or null.
+    using AttentionFn =
+        std::function<Result<void>(const DeviceLayerCache& cache, int window, const float* sinks)>;
     Result<void> enqueue_layers(const StepBuffers& buffers, int n, const MatmulFn& matmul,
                                 const AttentionFn& attention);
     Result<void> enqueue_step(int n, bool copy_logits);
@@ -160,6 +162,9 @@ private:
     kernels::RopeConfig rope_, rope_sliding_;
     kernels::KvLayout kv_layout_;
     float embd_scale_ = 1.0f, q_scale_ = 1.0f, score_scale_ = 1.0f;
+    // gemma2's soft caps of the attention scores and of the logits (0: none); mistral3's
+    // attention temperature's floor scale (the original context).
+    float attn_soft_cap_ = 0.0f, final_soft_cap_ = 0.0f, temperature_floor_ = 1.0f;
     kernels::GluKind glu_ = kernels::GluKind::swiglu;
 
     // Scratch, (kMaxRows, width) each.

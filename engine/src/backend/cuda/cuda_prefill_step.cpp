@@ -18,6 +18,7 @@
 // dequantizer), prefill is off for good, prefill_status() says why, and prompts run in 8-row
 // steps as before.
 #include "attention.cuh"
+#include "attention_variants.cuh"
 #include "backend/cuda/cublas_prefill.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_forward_impl.h"
@@ -184,10 +185,10 @@ Result<void> CudaForwardImpl::enqueue_prefill_chunk(std::span<const CudaBatchTok
         // cuBLAS reads the chunk's rows of x back to back (x_stride is their width).
         return cublas_->matmul(m.type, m.data, m.row_bytes, m.n_rows, m.n_cols, x, n, y, y_stride);
     };
-    auto chunk_attention = [&](const DeviceLayerCache& C, int window) {
+    auto chunk_attention = [&](const DeviceLayerCache& C, int window, const float* sinks) {
         return check(kernels::launch_prompt_attention(P.q, q_width, C.k, C.v, kv_layout_, slot, p0,
                                                       n, window, q_scale_, score_scale_, P.attn,
-                                                      o_width, s),
+                                                      o_width, s, attn_soft_cap_, sinks),
                      "prompt_attention");
     };
     if (auto ok = enqueue_layers(buffers, n, chunk_matmul, chunk_attention); !ok) {
@@ -226,6 +227,11 @@ Result<void> CudaForwardImpl::prefill_logits(std::span<const CudaBatchToken> row
                                              out.n_cols, h_, int64_t(n_embd), logits_,
                                              int64_t(n_vocab), int(g), s),
                       "matvec(output)");
+        if (final_soft_cap_ != 0.0f) { // gemma2
+            HEARTH_LAUNCH(
+                kernels::launch_soft_cap(logits_, int64_t(g * n_vocab), final_soft_cap_, s),
+                "soft_cap(logits)");
+        }
         if (copy) {
             HEARTH_LAUNCH(cudaMemcpyAsync(host_logits_, logits_, g * n_vocab * sizeof(float),
                                           cudaMemcpyDeviceToHost, s),

@@ -5,13 +5,16 @@
 // Per step of n rows (x: residual stream, (n, n_embd); shapes in floats):
 //   x = embd[tokens] * embd_scale;  for each layer:  h = rmsnorm(x [+= o]) * attn_norm
 //   q, k, v = Wq h (+bq), Wk h (+bk), Wv h (+bv);  [per-head rmsnorm of q and k]
-//   rope(q, k, pos);  cache[slot][pos] = f16(k, v)
-//   a = attention(q, cache[slot][window start..pos]);  o = [post-norm] Wo a
+//   [rope(q, k, pos) unless the layer has none];  [q *= temperature(pos)]
+//   cache[slot][pos] = f16(k, v)
+//   a = attention(q, cache[slot][window start..pos]) [soft-capped scores, sinks]
+//   o = [post-norm] Wo a
 //   h = rmsnorm(x += o) * ffn_norm;  o = [post-norm] W_down act(W_gate h) * (W_up h)
-// logits = W_out (rmsnorm(x += o) * output_norm).
+// logits = W_out (rmsnorm(x += o) * output_norm) [soft-capped].
 // A prompt run of kPrefillMinRows or more tokens goes through cuda_prefill_step.cpp instead
 // (unless prefill_rows is 0 or cuBLAS is missing); other tokens, 8 at a time, through this
 // step (each row attends to its own position).
+#include "attention_variants.cuh"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_forward_impl.h"
 #include "elementwise.cuh"
@@ -81,17 +84,25 @@ Result<void> CudaForwardImpl::enqueue_layers(const StepBuffers& b, int n, const 
                           "rms_norm(attn_k_norm)");
         }
         const kernels::RopeConfig& rope = L.sliding ? rope_sliding_ : rope_;
-        HEARTH_LAUNCH(kernels::launch_rope(b.q, n, int(info.n_head), int(info.head_dim_k), q_width,
-                                           positions, rope, s),
-                      "rope(q)");
-        HEARTH_LAUNCH(kernels::launch_rope(b.k, n, int(info.n_head_kv), int(info.head_dim_k),
-                                           k_width, positions, rope, s),
-                      "rope(k)");
+        if (!m_.layers[il].no_rope) { // smollm3's NoPE layers
+            HEARTH_LAUNCH(kernels::launch_rope(b.q, n, int(info.n_head), int(info.head_dim_k),
+                                               q_width, positions, rope, s),
+                          "rope(q)");
+            HEARTH_LAUNCH(kernels::launch_rope(b.k, n, int(info.n_head_kv), int(info.head_dim_k),
+                                               k_width, positions, rope, s),
+                          "rope(k)");
+        }
+        if (info.attn_temperature_scale != 0.0) { // mistral3
+            HEARTH_LAUNCH(kernels::launch_attention_temperature(b.q, n, int(q_width), q_width,
+                                                                positions, temperature_floor_,
+                                                                info.attn_temperature_scale, s),
+                          "attention_temperature");
+        }
         HEARTH_LAUNCH(kernels::launch_kv_append(b.k, k_width, b.v, v_width, n, C.k, C.v, kv_layout_,
                                                 b.slots, positions, s),
                       "kv_append");
         const int window = L.sliding ? int(info.sliding_window) : 0;
-        if (auto ok = attention(C, window); !ok) {
+        if (auto ok = attention(C, window, L.attn_sinks); !ok) {
             return ok;
         }
         HEARTH_MATMUL(L.wo, b.attn, o_width, b.o, n_embd, "attn_output");
@@ -152,10 +163,10 @@ Result<void> CudaForwardImpl::enqueue_step(int n, bool copy_logits) {
                            int64_t y_stride, const char* what) {
         return check(matvec(w, x, x_stride, y, y_stride), fmt::format("matvec({})", what));
     };
-    auto step_attention = [&](const DeviceLayerCache& C, int window) {
+    auto step_attention = [&](const DeviceLayerCache& C, int window, const float* sinks) {
         return check(kernels::launch_attention(q_, q_width, C.k, C.v, kv_layout_, slots, positions,
                                                n, window, q_scale_, score_scale_, workspace_, attn_,
-                                               o_width, s),
+                                               o_width, s, attn_soft_cap_, sinks),
                      "attention");
     };
     if (auto ok = enqueue_layers(buffers, n, step_matvec, step_attention); !ok) {
@@ -174,6 +185,10 @@ Result<void> CudaForwardImpl::enqueue_step(int n, bool copy_logits) {
         kernels::launch_add_rms_norm(x_, o_, W.output_norm, h_, int(n_embd), n, n_embd, eps, s),
         "add_rms_norm(output)");
     HEARTH_LAUNCH(matvec(W.output, h_, n_embd, logits_, n_vocab), "matvec(output)");
+    if (final_soft_cap_ != 0.0f) { // gemma2
+        HEARTH_LAUNCH(kernels::launch_soft_cap(logits_, int64_t(n) * n_vocab, final_soft_cap_, s),
+                      "soft_cap(logits)");
+    }
     if (copy_logits) { // else they stay on the device for sample()
         HEARTH_LAUNCH(cudaMemcpyAsync(host_logits_, logits_, size_t(n) * n_vocab * sizeof(float),
                                       cudaMemcpyDeviceToHost, s),

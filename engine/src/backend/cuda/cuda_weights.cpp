@@ -25,8 +25,9 @@ size_t vector_bytes(const std::vector<float>& v) {
 // The optional per-layer vectors, in upload order.
 template <class Layer>
 auto layer_vectors(Layer& L) {
-    return std::array{&L.attn_norm, &L.ffn_norm,       &L.bq,           &L.bk, &L.bv, &L.q_norm,
-                      &L.k_norm,    &L.post_attn_norm, &L.post_ffn_norm};
+    return std::array{
+        &L.attn_norm,      &L.ffn_norm,      &L.bq,        &L.bk, &L.bv, &L.q_norm, &L.k_norm,
+        &L.post_attn_norm, &L.post_ffn_norm, &L.attn_sinks};
 }
 
 class Uploader {
@@ -96,6 +97,14 @@ Result<std::shared_ptr<CudaWeights>> upload(const Model::Impl& m, int device,
     if (!factors)
         return std::unexpected(factors.error());
     w->rope_freq_factors = *factors;
+    auto factors_long = up.vector(m.rope_factors_long, "rope_factors_long.weight");
+    if (!factors_long)
+        return std::unexpected(factors_long.error());
+    w->rope_factors_long = *factors_long;
+    auto factors_short = up.vector(m.rope_factors_short, "rope_factors_short.weight");
+    if (!factors_short)
+        return std::unexpected(factors_short.error());
+    w->rope_factors_short = *factors_short;
     w->layers.resize(selection.n_layers);
     for (uint32_t il = 0; il < selection.n_layers; ++il) {
         const LayerWeights& L = m.layers[il];
@@ -118,13 +127,13 @@ Result<std::shared_ptr<CudaWeights>> upload(const Model::Impl& m, int device,
                 return std::unexpected(ok.error());
             decode += uint64_t(matrices[i].first->n_rows) * matrices[i].first->row_bytes;
         }
-        static constexpr std::array<const char*, 9> kVectorNames{
-            "attn_norm",   "ffn_norm",    "attn_q.bias",         "attn_k.bias",  "attn_v.bias",
-            "attn_q_norm", "attn_k_norm", "post_attention_norm", "post_ffw_norm"};
+        static constexpr std::array<const char*, 10> kVectorNames{
+            "attn_norm",   "ffn_norm",    "attn_q.bias",         "attn_k.bias",   "attn_v.bias",
+            "attn_q_norm", "attn_k_norm", "post_attention_norm", "post_ffw_norm", "attn_sinks"};
         const auto sources = layer_vectors(L);
-        const std::array<const float**, 9> targets{
-            &D.attn_norm, &D.ffn_norm,       &D.bq,           &D.bk, &D.bv, &D.q_norm,
-            &D.k_norm,    &D.post_attn_norm, &D.post_ffn_norm};
+        const std::array<const float**, 10> targets{
+            &D.attn_norm,      &D.ffn_norm,      &D.bq,        &D.bk, &D.bv, &D.q_norm, &D.k_norm,
+            &D.post_attn_norm, &D.post_ffn_norm, &D.attn_sinks};
         for (size_t i = 0; i < sources.size(); ++i) {
             auto v = up.vector(*sources[i], blk + kVectorNames[i]);
             if (!v)
@@ -158,7 +167,8 @@ std::map<RegistryKey, std::weak_ptr<const CudaWeights>>& registry() {
 } // namespace
 
 uint64_t plan_weight_bytes(const Model::Impl& m, const WeightSelection& selection) {
-    uint64_t bytes = vector_bytes(m.rope_freq_factors);
+    uint64_t bytes = vector_bytes(m.rope_freq_factors) + vector_bytes(m.rope_factors_long) +
+                     vector_bytes(m.rope_factors_short);
     if (selection.head) {
         bytes += matrix_bytes(m.token_embd) + vector_bytes(m.output_norm);
         if (m.output.data != m.token_embd.data) {

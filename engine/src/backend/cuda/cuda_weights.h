@@ -30,6 +30,7 @@ struct DeviceLayerWeights {
     const float *bq = nullptr, *bk = nullptr, *bv = nullptr;         // qwen2
     const float *q_norm = nullptr, *k_norm = nullptr;                // qwen3, gemma3
     const float *post_attn_norm = nullptr, *post_ffn_norm = nullptr; // gemma3
+    const float* attn_sinks = nullptr;                               // gpt-oss: n_head logits
     bool sliding = false; // gemma3: attends to the last sliding_window tokens
 };
 
@@ -56,6 +57,8 @@ struct CudaWeights {
     DeviceMatrix token_embd, output; // head only
     const float* output_norm = nullptr;
     const float* rope_freq_factors = nullptr;
+    // LongRoPE (phi3): both sets, a forward picks one by its context (longrope_factor_set).
+    const float *rope_factors_long = nullptr, *rope_factors_short = nullptr;
     std::vector<DeviceLayerWeights> layers;
 };
 
