@@ -102,7 +102,6 @@ ForwardPlan plan_forward(const Model::Impl& m, const CudaForwardOptions& options
     const ModelInfo& info = m.info;
     const size_t k_width = size_t(info.n_head_kv) * info.head_dim_k;
     const size_t v_width = size_t(info.n_head_kv) * info.head_dim_v;
-    const size_t q_width = size_t(info.n_head) * info.head_dim_k;
     const size_t o_width = size_t(info.n_head) * info.head_dim_v;
     const size_t cells = size_t(options.n_seq) * options.n_ctx;
     ForwardPlan plan;
@@ -116,14 +115,15 @@ ForwardPlan plan_forward(const Model::Impl& m, const CudaForwardOptions& options
     const size_t R = kMaxRows;
     plan.scratch_bytes =
         align_up(3 * R * sizeof(int32_t)) + align_up(R * info.n_embd * 4) * 2 +
-        align_up(R * std::max<size_t>(info.n_embd, o_width) * 4) + align_up(R * q_width * 4) +
-        align_up(R * k_width * 4) + align_up(R * v_width * 4) + align_up(R * o_width * 4) +
-        2 * align_up(R * info.n_ff * 4) + align_up(R * info.n_vocab * 4) + align_up(ws_floats * 4) +
+        align_up(R * std::max<size_t>(info.n_embd, o_width) * 4) +
+        align_up(R * q_buffer_width(m) * 4) + align_up(R * k_width * 4) +
+        align_up(R * v_width * 4) + align_up(R * o_width * 4) + 2 * align_up(R * info.n_ff * 4) +
+        align_up(R * info.n_vocab * 4) + align_up(ws_floats * 4) +
         // sample(): the penalty window, the control, the result and the working logits
         align_up(kMaxHistory * sizeof(int32_t)) + align_up(sizeof(kernels::SampleControl)) +
         align_up(sizeof(kernels::SampleResult)) + align_up(info.n_vocab * 4);
     if (selection.head) { // prompts in chunks (cuda_prefill_step.cpp); not under partial offload
-        plan.scratch_bytes += prefill_scratch_bytes(info, options.prefill_rows);
+        plan.scratch_bytes += prefill_scratch_bytes(m, options.prefill_rows);
         plan.prefill_cublas_bytes = prefill_cublas_bytes(info, options.prefill_rows);
     }
     return plan;
@@ -174,7 +174,6 @@ Result<void> CudaForwardImpl::init() {
     // The plan, before any allocation.
     const size_t k_width = size_t(info.n_head_kv) * info.head_dim_k;
     const size_t v_width = size_t(info.n_head_kv) * info.head_dim_v;
-    const size_t q_width = size_t(info.n_head) * info.head_dim_k;
     const size_t o_width = size_t(info.n_head) * info.head_dim_v;
     const ForwardPlan plan = plan_forward(m_, options_, selection_);
     const uint64_t weights_bytes = plan.weights_bytes;
@@ -284,7 +283,7 @@ Result<void> CudaForwardImpl::init() {
     x_ = scratch_.take<float>(R * info.n_embd);
     o_ = scratch_.take<float>(R * info.n_embd);
     h_ = scratch_.take<float>(R * std::max<size_t>(info.n_embd, o_width));
-    q_ = scratch_.take<float>(R * q_width);
+    q_ = scratch_.take<float>(R * q_buffer_width(m_)); // q | k | v rows after a fused product
     k_ = scratch_.take<float>(R * k_width);
     v_ = scratch_.take<float>(R * v_width);
     attn_ = scratch_.take<float>(R * o_width);

@@ -50,7 +50,7 @@ inline constexpr size_t kPrefillTileBytes = size_t{64} << 20;
 // Largest CudaForwardOptions::prefill_rows (the kernels' grid limit on rows).
 inline constexpr uint32_t kMaxPrefillRows = 65535;
 // Scratch-arena bytes of the prefill buffers for chunks of `rows` rows (0 for 0 rows).
-uint64_t prefill_scratch_bytes(const ModelInfo& info, uint32_t rows);
+uint64_t prefill_scratch_bytes(const Model::Impl& m, uint32_t rows);
 // CublasPrefill's own bytes for chunks of `rows` rows (0 for 0 rows).
 uint64_t prefill_cublas_bytes(const ModelInfo& info, uint32_t rows);
 
@@ -123,9 +123,11 @@ private:
                                    float* y, int64_t y_stride, const char* what)>;
     // The attention of the step's rows over `cache` (the rows' keys and values appended),
     // into StepBuffers::attn.
-    // sinks: the layer's attention sinks (device, n_head floats) or null.
+    // sinks: the layer's attention sinks (device, n_head floats) or null; q: the rows' queries,
+    // q_stride floats apart (wider than the heads after a fused QKV product).
     using AttentionFn =
-        std::function<Result<void>(const DeviceLayerCache& cache, int window, const float* sinks)>;
+        std::function<Result<void>(const DeviceLayerCache& cache, int window, const float* sinks,
+                                   const float* q, int64_t q_stride)>;
     Result<void> enqueue_layers(const StepBuffers& buffers, int n, const MatmulFn& matmul,
                                 const AttentionFn& attention);
     Result<void> enqueue_step(int n, bool copy_logits);

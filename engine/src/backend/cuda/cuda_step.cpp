@@ -62,18 +62,29 @@ Result<void> CudaForwardImpl::enqueue_layers(const StepBuffers& b, int n, const 
                                                        n_embd, eps, s),
                           "add_rms_norm");
         }
-        HEARTH_MATMUL(L.wq, b.h, n_embd, b.q, q_width, "attn_q");
-        HEARTH_MATMUL(L.wk, b.h, n_embd, b.k, k_width, "attn_k");
-        HEARTH_MATMUL(L.wv, b.h, n_embd, b.v, v_width, "attn_v");
+        // The rows' q, k and v: three products into their buffers, or (a fused attn_qkv) one
+        // product into the q buffer, sized for it, whose rows then hold q | k | v.
+        float *q = b.q, *k = b.k, *v = b.v;
+        int64_t q_stride = q_width, k_stride = k_width, v_stride = v_width;
+        if (L.qkv.n_rows > 0) {
+            HEARTH_MATMUL(L.qkv, b.h, n_embd, b.q, L.qkv.n_rows, "attn_qkv");
+            k = b.q + q_width;
+            v = k + k_width;
+            q_stride = k_stride = v_stride = L.qkv.n_rows;
+        } else {
+            HEARTH_MATMUL(L.wq, b.h, n_embd, b.q, q_width, "attn_q");
+            HEARTH_MATMUL(L.wk, b.h, n_embd, b.k, k_width, "attn_k");
+            HEARTH_MATMUL(L.wv, b.h, n_embd, b.v, v_width, "attn_v");
+        }
         if (L.bq != nullptr) {
-            HEARTH_LAUNCH(kernels::launch_add_bias(b.q, L.bq, int(q_width), n, q_width, s),
+            HEARTH_LAUNCH(kernels::launch_add_bias(q, L.bq, int(q_width), n, q_stride, s),
                           "add_bias(attn_q)");
-            HEARTH_LAUNCH(kernels::launch_add_bias(b.k, L.bk, int(k_width), n, k_width, s),
+            HEARTH_LAUNCH(kernels::launch_add_bias(k, L.bk, int(k_width), n, k_stride, s),
                           "add_bias(attn_k)");
-            HEARTH_LAUNCH(kernels::launch_add_bias(b.v, L.bv, int(v_width), n, v_width, s),
+            HEARTH_LAUNCH(kernels::launch_add_bias(v, L.bv, int(v_width), n, v_stride, s),
                           "add_bias(attn_v)");
         }
-        if (L.q_norm != nullptr) {
+        if (L.q_norm != nullptr) { // (never with a fused attn_qkv: cuda_weights.cpp)
             // Rows of q and k are whole heads back to back: n × heads rows of head_dim_k.
             HEARTH_LAUNCH(kernels::launch_rms_norm(b.q, L.q_norm, b.q, int(info.head_dim_k),
                                                    n * int(info.n_head), info.head_dim_k, eps, s),
@@ -85,24 +96,24 @@ Result<void> CudaForwardImpl::enqueue_layers(const StepBuffers& b, int n, const 
         }
         const kernels::RopeConfig& rope = L.sliding ? rope_sliding_ : rope_;
         if (!m_.layers[il].no_rope) { // smollm3's NoPE layers
-            HEARTH_LAUNCH(kernels::launch_rope(b.q, n, int(info.n_head), int(info.head_dim_k),
-                                               q_width, positions, rope, s),
+            HEARTH_LAUNCH(kernels::launch_rope(q, n, int(info.n_head), int(info.head_dim_k),
+                                               q_stride, positions, rope, s),
                           "rope(q)");
-            HEARTH_LAUNCH(kernels::launch_rope(b.k, n, int(info.n_head_kv), int(info.head_dim_k),
-                                               k_width, positions, rope, s),
+            HEARTH_LAUNCH(kernels::launch_rope(k, n, int(info.n_head_kv), int(info.head_dim_k),
+                                               k_stride, positions, rope, s),
                           "rope(k)");
         }
         if (info.attn_temperature_scale != 0.0) { // mistral3
-            HEARTH_LAUNCH(kernels::launch_attention_temperature(b.q, n, int(q_width), q_width,
+            HEARTH_LAUNCH(kernels::launch_attention_temperature(q, n, int(q_width), q_stride,
                                                                 positions, temperature_floor_,
                                                                 info.attn_temperature_scale, s),
                           "attention_temperature");
         }
-        HEARTH_LAUNCH(kernels::launch_kv_append(b.k, k_width, b.v, v_width, n, C.k, C.v, kv_layout_,
+        HEARTH_LAUNCH(kernels::launch_kv_append(k, k_stride, v, v_stride, n, C.k, C.v, kv_layout_,
                                                 b.slots, positions, s),
                       "kv_append");
         const int window = L.sliding ? int(info.sliding_window) : 0;
-        if (auto ok = attention(C, window, L.attn_sinks); !ok) {
+        if (auto ok = attention(C, window, L.attn_sinks, q, q_stride); !ok) {
             return ok;
         }
         HEARTH_MATMUL(L.wo, b.attn, o_width, b.o, n_embd, "attn_output");
@@ -131,7 +142,6 @@ Result<void> CudaForwardImpl::enqueue_layers(const StepBuffers& b, int n, const 
 Result<void> CudaForwardImpl::enqueue_step(int n, bool copy_logits) {
     const ModelInfo& info = m_.info;
     const int64_t n_embd = info.n_embd, n_vocab = info.n_vocab;
-    const int64_t q_width = int64_t(info.n_head) * info.head_dim_k;
     const int64_t o_width = int64_t(info.n_head) * info.head_dim_v;
     const float eps = static_cast<float>(info.norm_rms_eps);
     const int32_t* tokens = d_ints_;
@@ -163,8 +173,9 @@ Result<void> CudaForwardImpl::enqueue_step(int n, bool copy_logits) {
                            int64_t y_stride, const char* what) {
         return check(matvec(w, x, x_stride, y, y_stride), fmt::format("matvec({})", what));
     };
-    auto step_attention = [&](const DeviceLayerCache& C, int window, const float* sinks) {
-        return check(kernels::launch_attention(q_, q_width, C.k, C.v, kv_layout_, slots, positions,
+    auto step_attention = [&](const DeviceLayerCache& C, int window, const float* sinks,
+                              const float* q, int64_t q_stride) {
+        return check(kernels::launch_attention(q, q_stride, C.k, C.v, kv_layout_, slots, positions,
                                                n, window, q_scale_, score_scale_, workspace_, attn_,
                                                o_width, s, attn_soft_cap_, sinks),
                      "attention");

@@ -25,6 +25,10 @@ struct DeviceMatrix {
 // architecture has none (ArchTraits).
 struct DeviceLayerWeights {
     DeviceMatrix wq, wk, wv, wo, gate, up, down;
+    // phi3's fused attn_qkv: Q's, K's then V's rows in one upload, one product per step; wq, wk
+    // and wv are views of it. n_rows 0 for separate matrices (or a layer with Q/K norms, whose
+    // per-head rows must be contiguous).
+    DeviceMatrix qkv;
     const float* attn_norm = nullptr;
     const float* ffn_norm = nullptr;
     const float *bq = nullptr, *bk = nullptr, *bv = nullptr;         // qwen2
@@ -61,6 +65,10 @@ struct CudaWeights {
     const float *rope_factors_long = nullptr, *rope_factors_short = nullptr;
     std::vector<DeviceLayerWeights> layers;
 };
+
+// Floats of a step row's Q buffer: n_head * head_dim_k, or Q + K + V for a model whose layers
+// have a fused QKV product (DeviceLayerWeights::qkv), whose rows then hold q | k | v.
+size_t q_buffer_width(const Model::Impl& m);
 
 // The arena size of a selection, before anything is allocated (each buffer 256-byte aligned).
 uint64_t plan_weight_bytes(const Model::Impl& m, const WeightSelection& selection);
