@@ -1,7 +1,8 @@
 // End to end on the GPU: the CUDA forward (engine/src/backend/cuda/cuda_forward.cpp) against
 // the CPU forward (engine/src/cpu/forward.cpp) on the default model (greedy generation) and on
-// every model of tests/data/arch/ that it runs (llama variants, qwen2, qwen3, gemma3: logits of
-// every prompt position); CUDA graphs against plain launches (bit for bit); several sequences in
+// every model of tests/data/arch/ that it runs (llama variants, qwen2, qwen3, gemma3, phi3,
+// gemma2, smollm3, mistral3: logits of every prompt position, through prefill and through 8-row
+// steps); CUDA graphs against plain launches (bit for bit); several sequences in
 // one step against each alone; one weight upload shared by the forwards of a model; and the
 // refusals: a context that does not fit, bad tokens, positions and slots. Without a CUDA device:
 // "skipped: no CUDA device".
