@@ -130,6 +130,14 @@ private:
                                    const float* q, int64_t q_stride)>;
     Result<void> enqueue_layers(const StepBuffers& buffers, int n, const MatmulFn& matmul,
                                 const AttentionFn& attention);
+    // A layer's q, k and v rows: the StepBuffers' own, or views of the q buffer (rows
+    // q | k | v) after a fused QKV product.
+    struct QkvRows {
+        float *q, *k, *v;
+        int64_t q_stride, k_stride, v_stride;
+    };
+    Result<QkvRows> enqueue_qkv(const DeviceLayerWeights& L, const StepBuffers& buffers, int n,
+                                const MatmulFn& matmul);
     Result<void> enqueue_step(int n, bool copy_logits);
     Result<void> run_step(int n, bool copy_logits);
     // One 8-row step over `rows` (at most kMaxRows), their logits appended at `out_row`.

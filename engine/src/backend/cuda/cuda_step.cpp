@@ -28,6 +28,57 @@ namespace hearth::cuda_detail {
 
 #define HEARTH_LAUNCH(call, what) HEARTH_CUDA_TRY((call), (what))
 
+// Q, K and V of a layer for n rows: the products (with their biases and per-head norms).
+Result<CudaForwardImpl::QkvRows> CudaForwardImpl::enqueue_qkv(const DeviceLayerWeights& L,
+                                                              const StepBuffers& b, int n,
+                                                              const MatmulFn& matmul) {
+    const ModelInfo& info = m_.info;
+    const int64_t n_embd = info.n_embd;
+    const int64_t q_width = int64_t(info.n_head) * info.head_dim_k;
+    const int64_t k_width = int64_t(info.n_head_kv) * info.head_dim_k;
+    const int64_t v_width = int64_t(info.n_head_kv) * info.head_dim_v;
+    const float eps = static_cast<float>(info.norm_rms_eps);
+    cudaStream_t s = stream_;
+#define HEARTH_MATMUL(w, x, x_stride, y, y_stride, what)                                           \
+    do {                                                                                           \
+        if (auto ok_ = matmul((w), (x), (x_stride), (y), (y_stride), (what)); !ok_) {              \
+            return std::unexpected(ok_.error());                                                   \
+        }                                                                                          \
+    } while (false)
+    // The rows' q, k and v: three products into their buffers, or (a fused attn_qkv) one
+    // product into the q buffer, sized for it, whose rows then hold q | k | v.
+    QkvRows r{b.q, b.k, b.v, q_width, k_width, v_width};
+    if (L.qkv.n_rows > 0) {
+        HEARTH_MATMUL(L.qkv, b.h, n_embd, b.q, L.qkv.n_rows, "attn_qkv");
+        r.k = b.q + q_width;
+        r.v = r.k + k_width;
+        r.q_stride = r.k_stride = r.v_stride = L.qkv.n_rows;
+    } else {
+        HEARTH_MATMUL(L.wq, b.h, n_embd, b.q, q_width, "attn_q");
+        HEARTH_MATMUL(L.wk, b.h, n_embd, b.k, k_width, "attn_k");
+        HEARTH_MATMUL(L.wv, b.h, n_embd, b.v, v_width, "attn_v");
+    }
+    if (L.bq != nullptr) {
+        HEARTH_LAUNCH(kernels::launch_add_bias(r.q, L.bq, int(q_width), n, r.q_stride, s),
+                      "add_bias(attn_q)");
+        HEARTH_LAUNCH(kernels::launch_add_bias(r.k, L.bk, int(k_width), n, r.k_stride, s),
+                      "add_bias(attn_k)");
+        HEARTH_LAUNCH(kernels::launch_add_bias(r.v, L.bv, int(v_width), n, r.v_stride, s),
+                      "add_bias(attn_v)");
+    }
+    if (L.q_norm != nullptr) { // (never with a fused attn_qkv: cuda_weights.cpp)
+        // Rows of q and k are whole heads back to back: n × heads rows of head_dim_k.
+        HEARTH_LAUNCH(kernels::launch_rms_norm(b.q, L.q_norm, b.q, int(info.head_dim_k),
+                                               n * int(info.n_head), info.head_dim_k, eps, s),
+                      "rms_norm(attn_q_norm)");
+        HEARTH_LAUNCH(kernels::launch_rms_norm(b.k, L.k_norm, b.k, int(info.head_dim_k),
+                                               n * int(info.n_head_kv), info.head_dim_k, eps, s),
+                      "rms_norm(attn_k_norm)");
+    }
+#undef HEARTH_MATMUL
+    return r;
+}
+
 // The layers' operations on n rows, in the order of the CPU forward, with the matrix products
 // and the attention supplied by the caller: the decode step's matrix-vector kernels and
 // flash-decoding, or prefill's cuBLAS products and tiled prompt attention. One sequence of
@@ -37,8 +88,6 @@ Result<void> CudaForwardImpl::enqueue_layers(const StepBuffers& b, int n, const 
     const ModelInfo& info = m_.info;
     const int64_t n_embd = info.n_embd, n_ff = info.n_ff;
     const int64_t q_width = int64_t(info.n_head) * info.head_dim_k;
-    const int64_t k_width = int64_t(info.n_head_kv) * info.head_dim_k;
-    const int64_t v_width = int64_t(info.n_head_kv) * info.head_dim_v;
     const int64_t o_width = int64_t(info.n_head) * info.head_dim_v;
     const float eps = static_cast<float>(info.norm_rms_eps);
     const int32_t* positions = b.positions;
@@ -62,38 +111,11 @@ Result<void> CudaForwardImpl::enqueue_layers(const StepBuffers& b, int n, const 
                                                        n_embd, eps, s),
                           "add_rms_norm");
         }
-        // The rows' q, k and v: three products into their buffers, or (a fused attn_qkv) one
-        // product into the q buffer, sized for it, whose rows then hold q | k | v.
-        float *q = b.q, *k = b.k, *v = b.v;
-        int64_t q_stride = q_width, k_stride = k_width, v_stride = v_width;
-        if (L.qkv.n_rows > 0) {
-            HEARTH_MATMUL(L.qkv, b.h, n_embd, b.q, L.qkv.n_rows, "attn_qkv");
-            k = b.q + q_width;
-            v = k + k_width;
-            q_stride = k_stride = v_stride = L.qkv.n_rows;
-        } else {
-            HEARTH_MATMUL(L.wq, b.h, n_embd, b.q, q_width, "attn_q");
-            HEARTH_MATMUL(L.wk, b.h, n_embd, b.k, k_width, "attn_k");
-            HEARTH_MATMUL(L.wv, b.h, n_embd, b.v, v_width, "attn_v");
+        auto qkv = enqueue_qkv(L, b, n, matmul);
+        if (!qkv) {
+            return std::unexpected(qkv.error());
         }
-        if (L.bq != nullptr) {
-            HEARTH_LAUNCH(kernels::launch_add_bias(q, L.bq, int(q_width), n, q_stride, s),
-                          "add_bias(attn_q)");
-            HEARTH_LAUNCH(kernels::launch_add_bias(k, L.bk, int(k_width), n, k_stride, s),
-                          "add_bias(attn_k)");
-            HEARTH_LAUNCH(kernels::launch_add_bias(v, L.bv, int(v_width), n, v_stride, s),
-                          "add_bias(attn_v)");
-        }
-        if (L.q_norm != nullptr) { // (never with a fused attn_qkv: cuda_weights.cpp)
-            // Rows of q and k are whole heads back to back: n × heads rows of head_dim_k.
-            HEARTH_LAUNCH(kernels::launch_rms_norm(b.q, L.q_norm, b.q, int(info.head_dim_k),
-                                                   n * int(info.n_head), info.head_dim_k, eps, s),
-                          "rms_norm(attn_q_norm)");
-            HEARTH_LAUNCH(kernels::launch_rms_norm(b.k, L.k_norm, b.k, int(info.head_dim_k),
-                                                   n * int(info.n_head_kv), info.head_dim_k, eps,
-                                                   s),
-                          "rms_norm(attn_k_norm)");
-        }
+        const auto [q, k, v, q_stride, k_stride, v_stride] = *qkv;
         const kernels::RopeConfig& rope = L.sliding ? rope_sliding_ : rope_;
         if (!m_.layers[il].no_rope) { // smollm3's NoPE layers
             HEARTH_LAUNCH(kernels::launch_rope(q, n, int(info.n_head), int(info.head_dim_k),
