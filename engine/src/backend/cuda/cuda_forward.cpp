@@ -77,7 +77,6 @@ Result<void> CudaForwardImpl::check_architecture() const {
         std::ranges::any_of(m_.layers, [](const LayerWeights& L) { return !L.bo.empty(); });
     const std::pair<bool, const char*> missing[] = {
         {attn_out_bias, "attention output biases (gpt-oss)"},
-        {!m_.rope_at_position_zero.empty(), "multi-section RoPE (qwen35)"},
         {m_.arch.activation == FfnActivation::swiglu_oai, "the clamped SwiGLU (gpt-oss)"},
     };
     for (const auto& [absent, what] : missing) {
@@ -273,6 +272,7 @@ Result<void> CudaForwardImpl::init() {
                                                     : weights_->rope_factors_short;
     }
     rope_.freq_factors = rope_sliding_.freq_factors = freq_factors;
+    rope_.at_position_zero = rope_sliding_.at_position_zero = weights_->rope_at_position_zero;
     caches_.resize(selection_.n_layers);
     for (DeviceLayerCache& c : caches_) {
         c.k = kv_.take<uint16_t>(size_t(options_.n_seq) * options_.n_ctx * k_width);

@@ -130,6 +130,12 @@ Result<std::shared_ptr<CudaWeights>> upload(const Model::Impl& m, int device,
     if (!factors_short)
         return std::unexpected(factors_short.error());
     w->rope_factors_short = *factors_short;
+    if (const auto& flags = m.rope_at_position_zero; !flags.empty()) {
+        uint8_t* dst = w->arena.take<uint8_t>(flags.size());
+        HEARTH_CUDA_TRY(cudaMemcpy(dst, flags.data(), flags.size(), cudaMemcpyHostToDevice),
+                        "uploading the multi-section RoPE flags");
+        w->rope_at_position_zero = dst;
+    }
     w->layers.resize(selection.n_layers);
     for (uint32_t il = 0; il < selection.n_layers; ++il) {
         const LayerWeights& L = m.layers[il];
@@ -205,6 +211,9 @@ std::map<RegistryKey, std::weak_ptr<const CudaWeights>>& registry() {
 uint64_t plan_weight_bytes(const Model::Impl& m, const WeightSelection& selection) {
     uint64_t bytes = vector_bytes(m.rope_freq_factors) + vector_bytes(m.rope_factors_long) +
                      vector_bytes(m.rope_factors_short);
+    if (!m.rope_at_position_zero.empty()) {
+        bytes += align_up(m.rope_at_position_zero.size());
+    }
     if (selection.head) {
         bytes += matrix_bytes(m.token_embd) + vector_bytes(m.output_norm);
         if (m.output.data != m.token_embd.data) {

@@ -63,6 +63,7 @@ struct CudaWeights {
     const float* rope_freq_factors = nullptr;
     // LongRoPE (phi3): both sets, a forward picks one by its context (longrope_factor_set).
     const float *rope_factors_long = nullptr, *rope_factors_short = nullptr;
+    const uint8_t* rope_at_position_zero = nullptr; // qwen35: n_rot / 2 flags, or null
     std::vector<DeviceLayerWeights> layers;
 };
 
