@@ -257,7 +257,8 @@ __global__ void __launch_bounds__(kThreads)
                 o[i][k][1] *= alpha;
             }
         }
-        const float inv = 1.0f / sum[i]; // sum >= exp(0): the row's own cell (or sink) is the max
+        // sum >= 1: the largest logit (a visible cell or the sink) contributes exp(0).
+        const float inv = 1.0f / sum[i];
         float* dst = out + static_cast<int64_t>(row0 + warp * kRowsPerWarp + i) * out_stride +
                      static_cast<int64_t>(h) * dv;
 #pragma unroll
