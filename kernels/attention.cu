@@ -2,8 +2,11 @@
 //
 // Math, for one query row and head h (kv head g = h / (n_head / n_head_kv)):
 //   q' = f16(q * q_scale)   (the CPU forward rounds the query to F16 before it meets the cache)
-//   s_j = (q' . K_j) * score_scale                         j in [first, pos]
+//   s_j = cap(q' . K_j) * score_scale                    j in [first, pos]
 //   out = sum_j exp(s_j - M) V_j / sum_j exp(s_j - M),     M = max_j s_j
+// cap: gemma2's soft cap c · tanh(x / c) (attention_math::soft_cap, the CPU's ScoreSoftCap),
+// or none. A sink logit (gpt-oss) joins the softmax in pass 2 only: M = max(M, sink) and the
+// denominator gains exp(sink - M), as the CPU's softmax (ggml_soft_max_add_sinks).
 // Pass 1 cuts [0, n_ctx) into chunks of kChunk cells; the CTA of (chunk c, head, row) keeps a
 // running maximum m, sum l and unnormalised output o over the cells of its chunk
 // (online softmax: when the maximum grows from m to m', l and o are scaled by exp(m - m')),
@@ -22,6 +25,7 @@
 // conversion does).
 #include "attention.cuh"
 #include "common.cuh"
+#include "model/attention_math.h"
 
 namespace hearth::kernels {
 namespace {
@@ -77,7 +81,7 @@ __global__ void __launch_bounds__(kThreads)
                            const uint16_t* __restrict__ k_cache,
                            const uint16_t* __restrict__ v_cache, KvLayout l,
                            const int32_t* __restrict__ slots, const int32_t* __restrict__ positions,
-                           int window, float q_scale, float score_scale,
+                           int window, float q_scale, float score_scale, float soft_cap,
                            float* __restrict__ partials) {
     const int chunk = static_cast<int>(blockIdx.x);
     const int h = static_cast<int>(blockIdx.y);
@@ -114,6 +118,7 @@ __global__ void __launch_bounds__(kThreads)
     const uint16_t* k_base = k_cache + static_cast<int64_t>(slot) * l.n_ctx * k_width + g * dk;
     const uint16_t* v_base = v_cache + static_cast<int64_t>(slot) * l.n_ctx * v_width + g * dv;
 
+    const float inv_cap = soft_cap != 0.0f ? 1.0f / soft_cap : 0.0f;
     float m = -INFINITY, sum = 0.0f;
     float o[kMaxPerLane];
 #pragma unroll
@@ -130,7 +135,10 @@ __global__ void __launch_bounds__(kThreads)
                 dot = fmaf(qv[j], fp16_bits_to_fp32(kc[d]), dot);
             }
         }
-        const float s = warp_sum(dot) * score_scale;
+        const float raw = warp_sum(dot);
+        const float s =
+            (soft_cap != 0.0f ? attention_math::soft_cap(raw, soft_cap, inv_cap) : raw) *
+            score_scale;
         const float m_new = fmaxf(m, s);
         const float alpha = expf(m - m_new); // 0 for the first cell (m = -inf)
         const float p = expf(s - m_new);
@@ -191,7 +199,8 @@ __global__ void __launch_bounds__(kThreads)
 // grid (head, row): merges the chunks.
 __global__ void __launch_bounds__(kThreads)
     attention_merge_kernel(const float* __restrict__ partials, int n_split, int n_head, int dv,
-                           float* __restrict__ out, int64_t out_stride) {
+                           const float* __restrict__ sinks, float* __restrict__ out,
+                           int64_t out_stride) {
     const int h = static_cast<int>(blockIdx.x);
     const int r = static_cast<int>(blockIdx.y);
     const float* p =
@@ -200,7 +209,12 @@ __global__ void __launch_bounds__(kThreads)
     for (int c = 0; c < n_split; ++c) {
         m_all = fmaxf(m_all, p[c * partial_floats(dv)]);
     }
+    const bool any_cell = m_all != -INFINITY;
     float l_all = 0.0f;
+    if (sinks != nullptr && any_cell) {
+        m_all = fmaxf(m_all, sinks[h]);
+        l_all = expf(sinks[h] - m_all);
+    }
     for (int c = 0; c < n_split; ++c) {
         const float m = p[c * partial_floats(dv)];
         if (m != -INFINITY) {
@@ -208,7 +222,7 @@ __global__ void __launch_bounds__(kThreads)
         }
     }
     // A row whose slot or position is invalid has no cell at all: its output is NaN.
-    const float inv = l_all > 0.0f ? 1.0f / l_all : __int_as_float(0x7fc00000);
+    const float inv = any_cell && l_all > 0.0f ? 1.0f / l_all : __int_as_float(0x7fc00000);
     for (int d = static_cast<int>(threadIdx.x); d < dv; d += kThreads) {
         float acc = 0.0f;
         for (int c = 0; c < n_split; ++c) {
@@ -260,10 +274,11 @@ cudaError_t launch_attention(const float* q, int64_t q_stride, const uint16_t* k
                              const uint16_t* v_cache, const KvLayout& layout, const int32_t* slots,
                              const int32_t* positions, int n_rows, int window, float q_scale,
                              float score_scale, float* workspace, float* out, int64_t out_stride,
-                             cudaStream_t stream) {
-    if (!valid_layout(layout) || n_rows < 0 || n_rows > 65535 || window < 0 || q == nullptr ||
-        k_cache == nullptr || v_cache == nullptr || slots == nullptr || positions == nullptr ||
-        workspace == nullptr || out == nullptr || layout.n_head > 65535) {
+                             cudaStream_t stream, float soft_cap, const float* sinks) {
+    if (!valid_layout(layout) || n_rows < 0 || n_rows > 65535 || window < 0 ||
+        !(soft_cap >= 0.0f && soft_cap < INFINITY) || q == nullptr || k_cache == nullptr ||
+        v_cache == nullptr || slots == nullptr || positions == nullptr || workspace == nullptr ||
+        out == nullptr || layout.n_head > 65535) {
         return cudaErrorInvalidValue;
     }
     if (n_rows == 0) {
@@ -275,14 +290,14 @@ cudaError_t launch_attention(const float* q, int64_t q_stride, const uint16_t* k
                                   static_cast<unsigned>(n_rows)),
                              kThreads, 0, stream>>>(q, q_stride, k_cache, v_cache, layout, slots,
                                                     positions, window, q_scale, score_scale,
-                                                    workspace);
+                                                    soft_cap, workspace);
     if (const cudaError_t status = cudaGetLastError(); status != cudaSuccess) {
         return status;
     }
     attention_merge_kernel<<<dim3(static_cast<unsigned>(layout.n_head),
                                   static_cast<unsigned>(n_rows)),
                              kThreads, 0, stream>>>(workspace, n_split, layout.n_head,
-                                                    layout.head_dim_v, out, out_stride);
+                                                    layout.head_dim_v, sinks, out, out_stride);
     return cudaGetLastError();
 }
 

@@ -37,18 +37,24 @@ cudaError_t launch_kv_append(const float* k, int64_t k_stride, const float* v, i
 size_t attention_workspace_floats(const KvLayout& layout, int n_rows);
 
 // For each query row r < n_rows (sequence slots[r], position positions[r]) and head h:
-//   q' = f16(q[r][h] * q_scale);  s_j = (q' . K[j]) * score_scale  for cells j in
+//   q' = f16(q[r][h] * q_scale);  s_j = cap(q' . K[j]) * score_scale  for cells j in
 //   [first, positions[r]], first = max(0, pos + 1 - window) (window 0: from 0);
 //   out[r][h] = sum_j softmax(s)_j V[j]
+// cap(x) = soft_cap * tanh(x / soft_cap) (gemma2's attention logit soft-capping; soft_cap 0:
+// cap(x) = x). sinks (gpt-oss; device memory, n_head floats, or null): head h's softmax has
+// one more logit, sinks[h], with no value row: M = max(max_j s_j, sinks[h]) and the
+// denominator gains exp(sinks[h] - M).
 // q rows q_stride floats apart (head h at h * head_dim_k), out rows out_stride apart (head h
 // at h * head_dim_v). `workspace` holds attention_workspace_floats(layout, n_rows) floats.
 // The kernel grid is sized by n_ctx, not by the positions, so a captured graph stays valid
 // as the sequence grows. cudaErrorInvalidValue for bad shapes (head size above
-// kAttentionMaxHeadDim, n_head not a multiple of n_head_kv) or null pointers.
+// kAttentionMaxHeadDim, n_head not a multiple of n_head_kv), a negative or non-finite soft_cap
+// or null pointers.
 cudaError_t launch_attention(const float* q, int64_t q_stride, const uint16_t* k_cache,
                              const uint16_t* v_cache, const KvLayout& layout, const int32_t* slots,
                              const int32_t* positions, int n_rows, int window, float q_scale,
                              float score_scale, float* workspace, float* out, int64_t out_stride,
-                             cudaStream_t stream);
+                             cudaStream_t stream, float soft_cap = 0.0f,
+                             const float* sinks = nullptr);
 
 } // namespace hearth::kernels

@@ -3,8 +3,11 @@
 // Math: launch_attention's (kernels/attention.cu), for the rows r < n of a prompt chunk of one
 // sequence at positions p0 + r; query head h reads key/value head h / (n_head / n_head_kv):
 //   q' = f16(q * q_scale)
-//   s_j = (q' . K_j) * score_scale                     j in [first_r, p0 + r]  (causal)
+//   s_j = cap(q' . K_j) * score_scale                  j in [first_r, p0 + r]  (causal)
 //   out = sum_j exp(s_j - M) V_j / sum_j exp(s_j - M), M = max_j s_j
+// cap: gemma2's soft cap (attention_math::soft_cap) or none. A sink logit (gpt-oss) joins each
+// row's softmax after the last tile: M' = max(M, sink), the sum and output scaled by
+// exp(M - M'), the sum plus exp(sink - M').
 // with first_r = max(0, p0 + r + 1 - window) for a sliding window (window 0: first_r = 0).
 // The softmax weights stay float32, as in the decode kernel.
 //
@@ -31,6 +34,7 @@
 // one cell) has none either. Dimensions past head_dim and cells past the chunk's last
 // position are zero in shared memory, so no NaN from unused memory enters a product.
 #include "common.cuh"
+#include "model/attention_math.h"
 #include "prompt_attention.cuh"
 
 namespace hearth::kernels {
@@ -103,6 +107,7 @@ __global__ void __launch_bounds__(kThreads)
                             const uint16_t* __restrict__ k_cache,
                             const uint16_t* __restrict__ v_cache, KvLayout l, int slot, int p0,
                             int n_rows, int window, float q_scale, float score_scale,
+                            float soft_cap, const float* __restrict__ sinks,
                             float* __restrict__ out, int64_t out_stride) {
     __shared__ __align__(16) float q_s[kRows][kAttentionMaxHeadDim];
     __shared__ uint32_t kv_s[kCells][kTileStride];
@@ -133,6 +138,7 @@ __global__ void __launch_bounds__(kThreads)
         q_s[i][d] = value;
     }
 
+    const float inv_cap = soft_cap != 0.0f ? 1.0f / soft_cap : 0.0f;
     // The warp's rows: position, first visible cell, running max, sum and output.
     bool row_ok[kRowsPerWarp];
     int pos[kRowsPerWarp], first[kRowsPerWarp];
@@ -184,7 +190,9 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
         for (int i = 0; i < kRowsPerWarp; ++i) {
             const bool visible = row_ok[i] && cell >= first[i] && cell <= pos[i];
-            const float s = visible ? dot[i] * score_scale : -INFINITY;
+            const float capped =
+                soft_cap != 0.0f ? attention_math::soft_cap(dot[i], soft_cap, inv_cap) : dot[i];
+            const float s = visible ? capped * score_scale : -INFINITY;
             const float tile_max = warp_max(s); // the same in every lane
             p[i] = 0.0f;
             if (tile_max != -INFINITY) {
@@ -239,7 +247,18 @@ __global__ void __launch_bounds__(kThreads)
         if (!row_ok[i]) {
             continue;
         }
-        const float inv = 1.0f / sum[i]; // sum >= exp(0): the row's own cell is visible
+        if (sinks != nullptr) { // m is finite: the row's own cell is visible
+            const float m_sink = fmaxf(m[i], sinks[h]);
+            const float alpha = expf(m[i] - m_sink);
+            sum[i] = sum[i] * alpha + expf(sinks[h] - m_sink);
+#pragma unroll
+            for (int k = 0; k < kWordsPerLane; ++k) {
+                o[i][k][0] *= alpha;
+                o[i][k][1] *= alpha;
+            }
+        }
+        // sum >= 1: the largest logit (a visible cell or the sink) contributes exp(0).
+        const float inv = 1.0f / sum[i];
         float* dst = out + static_cast<int64_t>(row0 + warp * kRowsPerWarp + i) * out_stride +
                      static_cast<int64_t>(h) * dv;
 #pragma unroll
@@ -268,10 +287,11 @@ cudaError_t launch_prompt_attention(const float* q, int64_t q_stride, const uint
                                     const uint16_t* v_cache, const KvLayout& layout, int slot,
                                     int p0, int n_rows, int window, float q_scale,
                                     float score_scale, float* out, int64_t out_stride,
-                                    cudaStream_t stream) {
+                                    cudaStream_t stream, float soft_cap, const float* sinks) {
     if (!valid_layout(layout) || n_rows < 0 || window < 0 || slot < 0 || slot >= layout.n_slots ||
-        p0 < 0 || static_cast<int64_t>(p0) + n_rows > layout.n_ctx || q == nullptr ||
-        k_cache == nullptr || v_cache == nullptr || out == nullptr) {
+        !(soft_cap >= 0.0f && soft_cap < INFINITY) || p0 < 0 ||
+        static_cast<int64_t>(p0) + n_rows > layout.n_ctx || q == nullptr || k_cache == nullptr ||
+        v_cache == nullptr || out == nullptr) {
         return cudaErrorInvalidValue;
     }
     if (n_rows == 0) {
@@ -279,9 +299,9 @@ cudaError_t launch_prompt_attention(const float* q, int64_t q_stride, const uint
     }
     const dim3 grid(static_cast<unsigned>((n_rows + kRows - 1) / kRows),
                     static_cast<unsigned>(layout.n_head));
-    prompt_attention_kernel<<<grid, kThreads, 0, stream>>>(q, q_stride, k_cache, v_cache, layout,
-                                                           slot, p0, n_rows, window, q_scale,
-                                                           score_scale, out, out_stride);
+    prompt_attention_kernel<<<grid, kThreads, 0, stream>>>(
+        q, q_stride, k_cache, v_cache, layout, slot, p0, n_rows, window, q_scale, score_scale,
+        soft_cap, sinks, out, out_stride);
     return cudaGetLastError();
 }
 

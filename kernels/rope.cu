@@ -4,7 +4,7 @@
 // Math, for rotation pair i in [0, n_rot / 2) at position p:
 //   theta_i = p * theta_scale^i      by i successive float32 multiplications, as ggml's rope
 //                                    cache does (so the rounding matches the CPU's);
-//   t_e = theta_i / factor_i;  t_i = freq_scale * t_e
+//   t_e = theta_i / factor_i (0 for a pair flagged at_position_zero);  t_i = freq_scale * t_e
 //   YaRN (ext_factor != 0): r = ramp(i) * ext_factor, angle = t_i (1 - r) + t_e r,
 //        mscale = attn_factor * (1 + 0.1 ln(1 / freq_scale)); else angle = t_i, mscale =
 //        attn_factor
@@ -42,7 +42,8 @@ __global__ void __launch_bounds__(kThreads)
             theta = __fmul_rn(theta, c.theta_scale);
         }
         const float factor = c.freq_factors != nullptr ? c.freq_factors[i] : 1.0f;
-        const float theta_extrap = __fdiv_rn(theta, factor);
+        const bool at_zero = c.at_position_zero != nullptr && c.at_position_zero[i] != 0;
+        const float theta_extrap = __fdiv_rn(at_zero ? 0.0f : theta, factor);
         const float theta_interp = __fmul_rn(c.freq_scale, theta_extrap);
         float angle = theta_interp;
         float mscale = c.attn_factor;

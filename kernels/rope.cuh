@@ -18,6 +18,10 @@ struct RopeConfig {
     float corr_high = 0.0f;
     bool neox = false;                   // pairs (i, i + n_rot/2) instead of (2i, 2i + 1)
     const float* freq_factors = nullptr; // device, n_rot / 2 divisors of theta, or null
+    // device, n_rot / 2 flags, or null: the pairs rotated as at position 0 (qwen35's
+    // multi-section RoPE, whose other sections have position 0 for text), as the CPU's
+    // RopeParams::at_position_zero
+    const uint8_t* at_position_zero = nullptr;
 };
 
 // Rotates, in place, n_heads heads of head_dim floats of each of n_tokens rows (row t at

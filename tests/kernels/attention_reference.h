@@ -16,12 +16,15 @@ namespace cuda_test {
 inline constexpr uint16_t kF16NaN = 0x7e00;
 
 // With the query rounded to F16 as the CPU forward rounds it:
-// out = softmax((f16(q * q_scale) . K_j) * score_scale) V over cells j in [first, pos], cell j's
-// keys at k_cells + j * k_width and values at v_cells + j * v_width (F16 bits).
+// out = softmax(cap(f16(q * q_scale) . K_j) * score_scale) V over cells j in [first, pos], cell
+// j's keys at k_cells + j * k_width and values at v_cells + j * v_width (F16 bits).
+// cap(x) = soft_cap tanh(x / soft_cap) (gemma2), or x for soft_cap 0; `sink` (gpt-oss, or null)
+// joins the softmax's maximum and denominator with no value row, as the CPU forward's.
 inline std::vector<double> attention_reference(const float* q, const uint16_t* k_cells,
                                                const uint16_t* v_cells, int64_t k_width,
                                                int64_t v_width, int dk, int dv, int first, int pos,
-                                               float q_scale, float score_scale) {
+                                               float q_scale, float score_scale,
+                                               double soft_cap = 0.0, const float* sink = nullptr) {
     std::vector<double> qr(static_cast<size_t>(dk));
     for (int d = 0; d < dk; ++d) {
         qr[size_t(d)] = hearth::fp16_to_fp32(hearth::fp32_to_fp16(q[d] * q_scale));
@@ -33,10 +36,16 @@ inline std::vector<double> attention_reference(const float* q, const uint16_t* k
         for (int d = 0; d < dk; ++d) {
             dot += qr[size_t(d)] * hearth::fp16_to_fp32(k_cells[j * k_width + d]);
         }
+        if (soft_cap != 0.0) {
+            dot = soft_cap * std::tanh(dot / soft_cap);
+        }
         s.push_back(dot * score_scale);
         m = std::max(m, s.back());
     }
-    double sum = 0.0;
+    if (sink != nullptr) {
+        m = std::max(m, double(*sink));
+    }
+    double sum = sink != nullptr ? std::exp(double(*sink) - m) : 0.0;
     for (double& v : s) {
         v = std::exp(v - m);
         sum += v;

@@ -69,12 +69,26 @@ private slots:
         QTest::addColumn<int>("dv");
         QTest::addColumn<int>("n_ctx");
         QTest::addColumn<int>("window");
-        QTest::newRow("MHA 4x64, ctx 300") << 4 << 4 << 64 << 64 << 300 << 0;
-        QTest::newRow("GQA 9/3x80, ctx 1000") << 9 << 3 << 80 << 80 << 1000 << 0;
-        QTest::newRow("GQA 32/8x128, ctx 2049") << 32 << 8 << 128 << 128 << 2049 << 0;
-        QTest::newRow("MQA 2/1x256, ctx 257") << 2 << 1 << 256 << 256 << 257 << 0;
-        QTest::newRow("dk 96 dv 64, ctx 700") << 6 << 2 << 96 << 64 << 700 << 0;
-        QTest::newRow("sliding window 100") << 4 << 2 << 64 << 64 << 900 << 100;
+        QTest::addColumn<float>("soft_cap"); // gemma2's attention logit soft cap (0: none)
+        QTest::addColumn<bool>("sinks");     // gpt-oss's attention sinks
+        QTest::newRow("MHA 4x64, ctx 300") << 4 << 4 << 64 << 64 << 300 << 0 << 0.0f << false;
+        QTest::newRow("GQA 9/3x80, ctx 1000") << 9 << 3 << 80 << 80 << 1000 << 0 << 0.0f << false;
+        QTest::newRow("GQA 32/8x128, ctx 2049")
+            << 32 << 8 << 128 << 128 << 2049 << 0 << 0.0f << false;
+        QTest::newRow("MQA 2/1x256, ctx 257") << 2 << 1 << 256 << 256 << 257 << 0 << 0.0f << false;
+        QTest::newRow("dk 96 dv 64, ctx 700") << 6 << 2 << 96 << 64 << 700 << 0 << 0.0f << false;
+        QTest::newRow("sliding window 100") << 4 << 2 << 64 << 64 << 900 << 100 << 0.0f << false;
+        // A cap of 1.5 on raw dot products of typically +-8 (q in [-3, 3], k in [-1, 1]) bends
+        // nearly all of them: a kernel that skipped the cap or applied it after the score
+        // scale fails.
+        QTest::newRow("soft cap 1.5, GQA 8/2x64, ctx 600")
+            << 8 << 2 << 64 << 64 << 600 << 0 << 1.5f << false;
+        QTest::newRow("soft cap 1.5, sliding window 40")
+            << 4 << 2 << 80 << 80 << 300 << 40 << 1.5f << false;
+        QTest::newRow("sinks, GQA 8/2x64, ctx 700")
+            << 8 << 2 << 64 << 64 << 700 << 0 << 0.0f << true;
+        QTest::newRow("sinks and soft cap, window 128, ctx 513")
+            << 6 << 3 << 64 << 64 << 513 << 128 << 2.0f << true;
     }
 
     // Bound: float32 dot products of <= 256 terms (error <= 2^-16 of sum|q k|, times the score
@@ -89,6 +103,8 @@ private slots:
         QFETCH(int, dv);
         QFETCH(int, n_ctx);
         QFETCH(int, window);
+        QFETCH(float, soft_cap);
+        QFETCH(bool, sinks);
         const k::KvLayout layout{n_head, n_head_kv, dk, dv, n_ctx, 3};
         const int64_t k_width = int64_t(n_head_kv) * dk, v_width = int64_t(n_head_kv) * dv;
         // Rows: three sequences at the start, mid-chunk and the last cell; a fourth row
@@ -104,13 +120,17 @@ private slots:
         const int64_t q_stride = int64_t(n_head) * dk + 7, out_stride = int64_t(n_head) * dv + 3;
         const auto q = random_floats(size_t(q_stride * n_rows), 99 + uint64_t(dk), -3.0f, 3.0f);
         const float q_scale = 1.0f, score_scale = 1.0f / std::sqrt(float(dk));
+        // Sink logits around the scores' range, so that they weigh as much as a few cells.
+        const auto sink_logits = random_floats(size_t(n_head), 5 + uint64_t(dk), -1.0f, 3.0f);
 
         DeviceArray<uint16_t> d_kc(kc.size()), d_vc(vc.size());
         DeviceArray<float> d_q(q.size()), d_out(size_t(out_stride * n_rows));
         DeviceArray<float> d_ws(k::attention_workspace_floats(layout, n_rows));
         DeviceArray<int32_t> d_slots(slot_ids.size()), d_pos(positions.size());
+        DeviceArray<float> d_sinks(sink_logits.size());
         QVERIFY(d_kc.ok() && d_vc.ok() && d_q.ok() && d_out.ok() && d_ws.ok() && d_slots.ok() &&
-                d_pos.ok());
+                d_pos.ok() && d_sinks.ok());
+        CUDA_VERIFY(d_sinks.upload(sink_logits));
         QVERIFY(k::attention_workspace_floats(layout, n_rows) > 0);
         CUDA_VERIFY(d_kc.upload(kc));
         CUDA_VERIFY(d_vc.upload(vc));
@@ -121,7 +141,8 @@ private slots:
         CUDA_VERIFY(d_ws.poison());
         CUDA_VERIFY(k::launch_attention(d_q.get(), q_stride, d_kc.get(), d_vc.get(), layout,
                                         d_slots.get(), d_pos.get(), n_rows, window, q_scale,
-                                        score_scale, d_ws.get(), d_out.get(), out_stride, nullptr));
+                                        score_scale, d_ws.get(), d_out.get(), out_stride, nullptr,
+                                        soft_cap, sinks ? d_sinks.get() : nullptr));
         CUDA_VERIFY(cudaDeviceSynchronize());
         std::vector<float> out;
         CUDA_VERIFY(d_out.download(out));
@@ -138,7 +159,8 @@ private slots:
                     q.data() + r * q_stride + h * dk,
                     kc.data() + size_t(slot_ids[size_t(r)]) * n_ctx * k_width + g * dk,
                     vc.data() + size_t(slot_ids[size_t(r)]) * n_ctx * v_width + g * dv, k_width,
-                    v_width, dk, dv, first, pos, q_scale, score_scale);
+                    v_width, dk, dv, first, pos, q_scale, score_scale, soft_cap,
+                    sinks ? &sink_logits[size_t(h)] : nullptr);
                 for (int d = 0; d < dv; ++d) {
                     got.push_back(out[size_t(r * out_stride + h * dv + d)]);
                     want.push_back(ref[size_t(d)]);
@@ -166,6 +188,13 @@ private slots:
                                      idx.get(), 1, 0, 1.0f, 1.0f, buf.get(), buf.get(), 64,
                                      nullptr),
                  cudaErrorInvalidValue);
+        const k::KvLayout fine{2, 1, 64, 64, 16, 1};
+        for (const float cap : {-1.0f, NAN, INFINITY}) { // the soft cap: finite, 0 or above
+            QCOMPARE(k::launch_attention(buf.get(), 128, cache.get(), cache.get(), fine, idx.get(),
+                                         idx.get(), 1, 0, 1.0f, 1.0f, buf.get(), buf.get(), 128,
+                                         nullptr, cap),
+                     cudaErrorInvalidValue);
+        }
         QCOMPARE(k::launch_kv_append(nullptr, 64, buf.get(), 64, 1, cache.get(), cache.get(),
                                      k::KvLayout{1, 1, 64, 64, 4, 1}, idx.get(), idx.get(),
                                      nullptr),

@@ -1,7 +1,8 @@
 // End to end on the GPU: the CUDA forward (engine/src/backend/cuda/cuda_forward.cpp) against
 // the CPU forward (engine/src/cpu/forward.cpp) on the default model (greedy generation) and on
-// every model of tests/data/arch/ that it runs (llama variants, qwen2, qwen3, gemma3: logits of
-// every prompt position); CUDA graphs against plain launches (bit for bit); several sequences in
+// every model of tests/data/arch/ that it runs (llama variants, qwen2, qwen3, gemma3, phi3,
+// gemma2, smollm3, mistral3: logits of every prompt position, through prefill and through 8-row
+// steps); CUDA graphs against plain launches (bit for bit); several sequences in
 // one step against each alone; one weight upload shared by the forwards of a model; and the
 // refusals: a context that does not fit, bad tokens, positions and slots. Without a CUDA device:
 // "skipped: no CUDA device".
@@ -67,20 +68,17 @@ std::vector<float> cpu_logits(const Model& model, const std::vector<int32_t>& to
 }
 
 // The reference models that the CUDA backend must run: the architectures and weight types it
-// had kernels for when its tests were written. The others (issue 17's: experts, gemma2, phi3,
-// smollm3, mistral3, qwen35, gemma4, the low-bit types) may be refused as `unsupported`, which
-// sends --device auto to the CPU; a refusal of one of these is a failure.
+// has kernels for. The others (issue 17's experts, qwen35, gemma4, the low-bit types) may be
+// refused as `unsupported`, which sends --device auto to the CPU; a refusal of one of these is
+// a failure.
 bool cuda_must_run(const QString& name) {
-    static const QStringList must = {"llama",
-                                     "llama_mha_linear",
-                                     "llama_rope_freqs",
-                                     "llama_yarn",
-                                     "llama_f16",
-                                     "llama_q8_0",
-                                     "qwen2",
-                                     "qwen3",
-                                     "gemma3",
-                                     "llama_q4_0"};
+    static const QStringList must = {"llama", "llama_mha_linear", "llama_rope_freqs", "llama_yarn",
+                                     "llama_f16", "llama_q8_0", "qwen2", "qwen3", "gemma3",
+                                     "llama_q4_0",
+                                     // issue 17's dense architectures: soft caps, scaled
+                                     // sliding-window RoPE, NoPE layers, LongRoPE, fused
+                                     // matrices, attention temperature and YaRN's own betas
+                                     "phi3_long", "phi3_short", "gemma2", "smollm3", "mistral3"};
     return must.contains(name);
 }
 
@@ -125,7 +123,10 @@ private slots:
             // 3e-2). qwen2 (biases), qwen3 (per-head norms) and gemma3 (per-head norms,
             // post-norms, scaled query, sliding-window layers, GeGLU) run the same way: their
             // extra operations are float32 on both sides, the norms' sums in double on the CPU
-            // only (~1e-7 relative), well inside these bounds.
+            // only (~1e-7 relative), well inside these bounds. So do issue 17's: gemma2's soft
+            // caps (CUDA's tanhf within 2 ulps of glibc's: ~1e-7 of the cap), phi3's LongRoPE
+            // factors and fused matrices (the same rows, the same products), smollm3's NoPE
+            // layers, mistral3's temperature and YaRN (the CPU's own parameters and formula).
             if (m.value("experts").toInt() > 0) {
                 continue; // refused on CUDA (moe_models_are_refused)
             }
@@ -178,6 +179,19 @@ private slots:
             QVERIFY2(error <= tolerance,
                      qPrintable(QStringLiteral("error %1 > %2").arg(error).arg(tolerance)));
         }
+        // The prompt through the 8-row decode steps instead of prefill (flash-decoding, the
+        // matrix-vector kernels): the same bound. The reference prompt is 32 tokens, so the
+        // positions pass the models' sliding windows and mistral3's temperature step (16).
+        auto steps = CudaForward::create(*model, {.n_ctx = 64, .n_seq = 1, .prefill_rows = 0});
+        QVERIFY2(steps, steps ? "" : steps.error().message.c_str());
+        std::vector<float> got(want.size(), NAN);
+        const auto ok = (*steps)->run(prompt_batch(tokens), got.data());
+        QVERIFY2(ok, ok ? "" : ok.error().message.c_str());
+        const double error = relative_error(got, want);
+        qInfo("%s (8-row steps): max |GPU - CPU| = %.2e of the logit scale", qPrintable(gguf),
+              error);
+        QVERIFY2(error <= tolerance,
+                 qPrintable(QStringLiteral("steps: error %1 > %2").arg(error).arg(tolerance)));
     }
 
     // Mixture-of-experts models have no CUDA kernels yet: refused as `unsupported`, which

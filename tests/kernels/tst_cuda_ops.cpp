@@ -1,6 +1,7 @@
 // Kernel tests of the elementwise and row operations of the CUDA decode step against the CPU
 // forward's arithmetic: RMSNorm (plain and fused with the residual add, kernels/rms_norm.cu),
-// RoPE (normal and NeoX layouts, linear and YaRN scaling, frequency factors, kernels/rope.cu),
+// RoPE (normal and NeoX layouts, linear and YaRN scaling, frequency factors, qwen35's sections
+// at position 0, kernels/rope.cu),
 // SwiGLU / GeGLU (kernels/glu.cu). Sizes include ones that are not multiples of the CTA.
 // The CPU references below restate engine/src/cpu/forward.cpp's private functions line for
 // line (rms_norm, rope_angles + apply_rope, gelu_tanh); SwiGLU uses the engine's own
@@ -36,6 +37,7 @@ struct CpuRope {
     float freq_base, freq_scale, ext_factor, attn_factor, corr_low, corr_high;
     const float* freq_factors;
     bool neox;
+    const uint8_t* at_position_zero = nullptr; // qwen35's sections at position 0
 };
 
 // forward.cpp's rope_angles + apply_rope (the fused form of the avx2 level).
@@ -45,7 +47,8 @@ void cpu_rope(const CpuRope& p, uint32_t pos, float* x, int n_heads, int head_di
     float theta = static_cast<float>(pos);
     for (int i0 = 0; i0 < p.n_rot; i0 += 2) {
         const float factor = p.freq_factors ? p.freq_factors[i0 / 2] : 1.0f;
-        const float theta_extrap = theta / factor;
+        const bool at_zero = p.at_position_zero && p.at_position_zero[i0 / 2];
+        const float theta_extrap = (at_zero ? 0.0f : theta) / factor;
         const float theta_interp = p.freq_scale * theta_extrap;
         float angle = theta_interp;
         float mscale = p.attn_factor;
@@ -166,12 +169,15 @@ private slots:
         QTest::addColumn<int>("n_rot");
         QTest::addColumn<QString>("scaling");
         QTest::addColumn<bool>("factors");
-        QTest::newRow("normal 64") << false << 64 << 64 << "none" << false;
-        QTest::newRow("neox 64") << true << 64 << 64 << "none" << false;
-        QTest::newRow("normal 128 linear") << false << 128 << 128 << "linear" << false;
-        QTest::newRow("neox 80 partial 32") << true << 80 << 32 << "none" << false;
-        QTest::newRow("neox 128 yarn") << true << 128 << 128 << "yarn" << false;
-        QTest::newRow("normal 128 freq factors") << false << 128 << 128 << "none" << true;
+        QTest::addColumn<bool>("sections"); // qwen35: some pairs rotated as at position 0
+        QTest::newRow("normal 64") << false << 64 << 64 << "none" << false << false;
+        QTest::newRow("neox 64") << true << 64 << 64 << "none" << false << false;
+        QTest::newRow("normal 128 linear") << false << 128 << 128 << "linear" << false << false;
+        QTest::newRow("neox 80 partial 32") << true << 80 << 32 << "none" << false << false;
+        QTest::newRow("neox 128 yarn") << true << 128 << 128 << "yarn" << false << false;
+        QTest::newRow("normal 128 freq factors") << false << 128 << 128 << "none" << true << false;
+        QTest::newRow("neox 128 partial 64, sections at 0")
+            << true << 128 << 64 << "none" << false << true;
     }
 
     // Bound: the angles are computed with the CPU's float32 operations (theta_scale from the
@@ -185,6 +191,7 @@ private slots:
         QFETCH(int, n_rot);
         QFETCH(QString, scaling);
         QFETCH(bool, factors);
+        QFETCH(bool, sections);
         const int n_heads = 5, n_tokens = 6;
         const int64_t stride = int64_t(n_heads) * head_dim + 3;
         const std::vector<int32_t> positions = {0, 1, 17, 511, 4097, 30000};
@@ -195,6 +202,14 @@ private slots:
         CpuRope cpu{n_rot, 10000.0f, 1.0f, 0.0f,
                     1.0f,  0.0f,     0.0f, factors ? freq_factors.data() : nullptr,
                     neox};
+        // Every third pair at position 0, as a text token's height and width sections are.
+        std::vector<uint8_t> at_zero(size_t(n_rot / 2));
+        for (size_t i = 0; i < at_zero.size(); ++i) {
+            at_zero[i] = i % 3 == 1;
+        }
+        if (sections) {
+            cpu.at_position_zero = at_zero.data();
+        }
         if (scaling == "linear") {
             cpu.freq_scale = 0.25f;
         } else if (scaling == "yarn") {
@@ -217,7 +232,12 @@ private slots:
         auto x = random_floats(size_t(stride * n_tokens), 21 + uint64_t(head_dim), -2.0f, 2.0f);
         DeviceArray<float> d_x(x.size()), d_factors(std::max<size_t>(1, freq_factors.size()));
         DeviceArray<int32_t> d_pos(positions.size());
-        QVERIFY(d_x.ok() && d_factors.ok() && d_pos.ok());
+        DeviceArray<uint8_t> d_at_zero(at_zero.size());
+        QVERIFY(d_x.ok() && d_factors.ok() && d_pos.ok() && d_at_zero.ok());
+        if (sections) {
+            CUDA_VERIFY(d_at_zero.upload(at_zero));
+            config.at_position_zero = d_at_zero.get();
+        }
         CUDA_VERIFY(d_x.upload(x));
         CUDA_VERIFY(d_pos.upload(positions));
         if (factors) {

@@ -4,7 +4,8 @@
 // separate (slot, position) pairs. Chunk sizes around the 16-row query tile and the 32-cell KV
 // tile (1, 7, 33, 100, 300), chunks at the start of the sequence and after earlier cells,
 // head sizes 64, 80, 128, 256 and odd ones, grouped-query ratios 1 and 4, and sliding windows
-// shorter than the chunk. Cells outside the chunk's sequence prefix hold NaN, and the output
+// shorter than the chunk; gemma2's soft-capped scores and gpt-oss's attention sinks, alone and
+// together. Cells outside the chunk's sequence prefix hold NaN, and the output
 // (including a row past the chunk and the padding of each row) is poisoned: a read of the
 // wrong cell or a missed or stray write shows. Without a CUDA device: "skipped: no CUDA
 // device".
@@ -34,21 +35,34 @@ private slots:
         QTest::addColumn<int>("p0");
         QTest::addColumn<int>("window");
         QTest::addColumn<int>("spare_cells"); // cells of the context after the chunk
-        QTest::newRow("n 1 at 0, MHA 4x64") << 4 << 4 << 64 << 64 << 1 << 0 << 0 << 5;
-        QTest::newRow("n 7 at 5, GQA 8/2x80") << 8 << 2 << 80 << 80 << 7 << 5 << 0 << 0;
+        QTest::addColumn<float>("soft_cap");  // gemma2's attention logit soft cap (0: none)
+        QTest::addColumn<bool>("sinks");      // gpt-oss's attention sinks
+        QTest::newRow("n 1 at 0, MHA 4x64")
+            << 4 << 4 << 64 << 64 << 1 << 0 << 0 << 5 << 0.0f << false;
+        QTest::newRow("n 7 at 5, GQA 8/2x80")
+            << 8 << 2 << 80 << 80 << 7 << 5 << 0 << 0 << 0.0f << false;
         QTest::newRow("n 33 at 0, GQA 8/2x128, window 10")
-            << 8 << 2 << 128 << 128 << 33 << 0 << 10 << 3;
-        QTest::newRow("n 100 at 37, MHA 2x256") << 2 << 2 << 256 << 256 << 100 << 37 << 0 << 9;
+            << 8 << 2 << 128 << 128 << 33 << 0 << 10 << 3 << 0.0f << false;
+        QTest::newRow("n 100 at 37, MHA 2x256")
+            << 2 << 2 << 256 << 256 << 100 << 37 << 0 << 9 << 0.0f << false;
         QTest::newRow("n 100 at 300, GQA 8/2x64, window 20")
-            << 8 << 2 << 64 << 64 << 100 << 300 << 20 << 1;
+            << 8 << 2 << 64 << 64 << 100 << 300 << 20 << 1 << 0.0f << false;
         QTest::newRow("n 33 at 100, GQA 4/1x256, window 40")
-            << 4 << 1 << 256 << 256 << 33 << 100 << 40 << 0;
+            << 4 << 1 << 256 << 256 << 33 << 100 << 40 << 0 << 0.0f << false;
         QTest::newRow("n 100 at 0, MHA 3x80, window 50")
-            << 3 << 3 << 80 << 80 << 100 << 0 << 50 << 7;
-        QTest::newRow("n 7 at 0, dk 96 dv 64, GQA 4/1") << 4 << 1 << 96 << 64 << 7 << 0 << 0 << 2;
+            << 3 << 3 << 80 << 80 << 100 << 0 << 50 << 7 << 0.0f << false;
+        QTest::newRow("n 7 at 0, dk 96 dv 64, GQA 4/1")
+            << 4 << 1 << 96 << 64 << 7 << 0 << 0 << 2 << 0.0f << false;
         QTest::newRow("n 33 at 3, odd heads dk 65 dv 33")
-            << 4 << 4 << 65 << 33 << 33 << 3 << 0 << 4;
-        QTest::newRow("n 300 at 0, GQA 8/2x128") << 8 << 2 << 128 << 128 << 300 << 0 << 0 << 0;
+            << 4 << 4 << 65 << 33 << 33 << 3 << 0 << 4 << 0.0f << false;
+        QTest::newRow("n 300 at 0, GQA 8/2x128")
+            << 8 << 2 << 128 << 128 << 300 << 0 << 0 << 0 << 0.0f << false;
+        QTest::newRow("n 100 at 37, soft cap 1.5, GQA 8/2x64, window 40")
+            << 8 << 2 << 64 << 64 << 100 << 37 << 40 << 3 << 1.5f << false;
+        QTest::newRow("n 33 at 0, sinks, GQA 8/2x64")
+            << 8 << 2 << 64 << 64 << 33 << 0 << 0 << 2 << 0.0f << true;
+        QTest::newRow("n 300 at 5, sinks and soft cap 2, MHA 4x128, window 64")
+            << 4 << 4 << 128 << 128 << 300 << 5 << 64 << 0 << 2.0f << true;
     }
 
     // Bound, as for the decode kernel (tst_cuda_attention): float32 dot products of <= 256
@@ -66,6 +80,8 @@ private slots:
         QFETCH(int, p0);
         QFETCH(int, window);
         QFETCH(int, spare_cells);
+        QFETCH(float, soft_cap);
+        QFETCH(bool, sinks);
         const int n_ctx = p0 + n + spare_cells;
         const int slot = 1;
         const k::KvLayout layout{n_head, n_head_kv, dk, dv, n_ctx, 3};
@@ -79,6 +95,11 @@ private slots:
         const int64_t q_stride = int64_t(n_head) * dk + 7, out_stride = int64_t(n_head) * dv + 3;
         const auto q = random_floats(size_t(q_stride * n), 7 + uint64_t(n), -3.0f, 3.0f);
         const float q_scale = 0.7f, score_scale = 1.0f / std::sqrt(float(dk));
+        const auto sink_logits = random_floats(size_t(n_head), 5 + uint64_t(n), -1.0f, 3.0f);
+        DeviceArray<float> d_sinks(sink_logits.size());
+        QVERIFY(d_sinks.ok());
+        CUDA_VERIFY(d_sinks.upload(sink_logits));
+        const float* sinks_ptr = sinks ? d_sinks.get() : nullptr;
         std::vector<int32_t> slot_ids(static_cast<size_t>(n), slot),
             positions(static_cast<size_t>(n));
         for (int r = 0; r < n; ++r) {
@@ -101,12 +122,13 @@ private slots:
         CUDA_VERIFY(d_out.poison());
         CUDA_VERIFY(d_decode_out.poison());
         CUDA_VERIFY(d_ws.poison());
-        CUDA_VERIFY(k::launch_prompt_attention(d_q.get(), q_stride, d_kc.get(), d_vc.get(), layout,
-                                               slot, p0, n, window, q_scale, score_scale,
-                                               d_out.get(), out_stride, nullptr));
+        CUDA_VERIFY(k::launch_prompt_attention(
+            d_q.get(), q_stride, d_kc.get(), d_vc.get(), layout, slot, p0, n, window, q_scale,
+            score_scale, d_out.get(), out_stride, nullptr, soft_cap, sinks_ptr));
         CUDA_VERIFY(k::launch_attention(d_q.get(), q_stride, d_kc.get(), d_vc.get(), layout,
                                         d_slots.get(), d_pos.get(), n, window, q_scale, score_scale,
-                                        d_ws.get(), d_decode_out.get(), out_stride, nullptr));
+                                        d_ws.get(), d_decode_out.get(), out_stride, nullptr,
+                                        soft_cap, sinks_ptr));
         CUDA_VERIFY(cudaDeviceSynchronize());
         std::vector<float> out, decode_out;
         CUDA_VERIFY(d_out.download(out));
@@ -124,7 +146,8 @@ private slots:
                     attention_reference(q.data() + r * q_stride + h * dk,
                                         kc.data() + size_t(slot) * n_ctx * k_width + g * dk,
                                         vc.data() + size_t(slot) * n_ctx * v_width + g * dv,
-                                        k_width, v_width, dk, dv, first, pos, q_scale, score_scale);
+                                        k_width, v_width, dk, dv, first, pos, q_scale, score_scale,
+                                        soft_cap, sinks ? &sink_logits[size_t(h)] : nullptr);
                 for (int d = 0; d < dv; ++d) {
                     const size_t at = size_t(r * out_stride + h * dv + d);
                     got.push_back(out[at]);
@@ -175,6 +198,11 @@ private slots:
         QCOMPARE(k::launch_prompt_attention(buf.get(), 256, nullptr, cache.get(), ok, 0, 0, 1, 0,
                                             1.0f, 1.0f, buf.get(), 256, nullptr),
                  cudaErrorInvalidValue);
+        for (const float cap : {-1.0f, NAN, INFINITY}) { // the soft cap: finite, 0 or above
+            QCOMPARE(k::launch_prompt_attention(buf.get(), 256, cache.get(), cache.get(), ok, 0, 0,
+                                                1, 0, 1.0f, 1.0f, buf.get(), 256, nullptr, cap),
+                     cudaErrorInvalidValue);
+        }
         QCOMPARE(cudaGetLastError(), cudaSuccess);
     }
 };

@@ -29,6 +29,7 @@
 #include "cpu/rope.h"
 #include "cpu/soft_cap.h"
 #include "hearth/quant.h"
+#include "model/attention_math.h"
 #include "model/model_impl.h"
 
 #include <algorithm>
@@ -64,15 +65,10 @@ float round_to_f16(float x) {
     return fp16_to_fp32(fp32_to_fp16(x));
 }
 
-// LongRoPE (phi3): llama.cpp picks the long factors when the sequence's context, padded to
-// a multiple of 256 as llama_context pads it, exceeds the original context.
+// LongRoPE (phi3): the factors of the sequence's context (longrope_factor_set).
 const float* longrope_factors(const Model::Impl& m, const KvCache& cache) {
-    if (m.rope_factors_long.empty() || !m.rope_freq_factors.empty()) {
-        return nullptr;
-    }
-    constexpr uint64_t kContextPad = 256;
-    const uint64_t padded = (uint64_t{cache.n_ctx()} + kContextPad - 1) / kContextPad * kContextPad;
-    return padded > m.rope_long_above ? m.rope_factors_long.data() : m.rope_factors_short.data();
+    const std::vector<float>* set = longrope_factor_set(m, cache.n_ctx());
+    return set != nullptr ? set->data() : nullptr;
 }
 
 // mistral3's attention temperature (Llama 4's): the query times
@@ -81,8 +77,7 @@ const float* longrope_factors(const Model::Impl& m, const KvCache& cache) {
 float attention_temperature(const ModelInfo& info, uint32_t pos) {
     const auto floor_scale = static_cast<float>(
         info.rope_scaling.n_ctx_orig ? info.rope_scaling.n_ctx_orig : info.n_ctx_train);
-    const double steps = std::floor(static_cast<float>(pos) / floor_scale);
-    return static_cast<float>(std::log(steps + 1.0) * info.attn_temperature_scale + 1.0);
+    return attention_math::attention_temperature(pos, floor_scale, info.attn_temperature_scale);
 }
 
 } // namespace
@@ -566,7 +561,7 @@ void Forward::output_head(std::span<const BatchToken> batch, float* logits) {
         const auto cap = static_cast<float>(info.final_logit_softcap);
         const float inv_cap = 1.0f / cap;
         for (size_t i = 0; i < size_t(n_out) * info.n_vocab; ++i) {
-            logits[i] = std::tanh(logits[i] * inv_cap) * cap;
+            logits[i] = attention_math::soft_cap(logits[i], cap, inv_cap);
         }
     }
 }

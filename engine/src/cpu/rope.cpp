@@ -91,4 +91,13 @@ RopeParams rope_params(const Model::Impl& m, bool sliding_layer) {
     return p;
 }
 
+const std::vector<float>* longrope_factor_set(const Model::Impl& m, uint32_t n_ctx) {
+    if (m.rope_factors_long.empty() || !m.rope_freq_factors.empty()) {
+        return nullptr;
+    }
+    constexpr uint64_t kContextPad = 256;
+    const uint64_t padded = (uint64_t{n_ctx} + kContextPad - 1) / kContextPad * kContextPad;
+    return padded > m.rope_long_above ? &m.rope_factors_long : &m.rope_factors_short;
+}
+
 } // namespace hearth::cpu

@@ -6,6 +6,7 @@
 #include "model/model_impl.h"
 
 #include <cstdint>
+#include <vector>
 
 namespace hearth::cpu {
 
@@ -33,5 +34,11 @@ void apply_rope(float* x, int n_heads, int head_dim, int n_rot, RopeLayout layou
 
 // The model's RoPE for a global or (gemma's) sliding-window layer.
 RopeParams rope_params(const Model::Impl& m, bool sliding_layer);
+
+// LongRoPE (phi3): the factor set a context of n_ctx cells uses (m.rope_factors_long or
+// m.rope_factors_short), or null when the model has none (or has rope_freqs, which win).
+// llama.cpp picks the long factors when the context, padded to a multiple of 256 as
+// llama_context pads it, exceeds the original context. Shared by the CPU and CUDA forwards.
+const std::vector<float>* longrope_factor_set(const Model::Impl& m, uint32_t n_ctx);
 
 } // namespace hearth::cpu

@@ -3,7 +3,7 @@
 // cap, each in float).
 #pragma once
 
-#include <cmath>
+#include "model/attention_math.h"
 
 namespace hearth::cpu {
 
@@ -14,7 +14,7 @@ public:
         : cap_(static_cast<float>(cap)), inv_cap_(cap != 0.0 ? 1.0f / cap_ : 0.0f) {}
 
     float operator()(float score) const {
-        return cap_ == 0.0f ? score : std::tanh(score * inv_cap_) * cap_;
+        return cap_ == 0.0f ? score : attention_math::soft_cap(score, cap_, inv_cap_);
     }
 
 private:

@@ -71,22 +71,13 @@ Result<void> CudaForwardImpl::check_architecture() const {
                                 kernels::kAttentionMaxHeadDim, info.head_dim_k, info.head_dim_v,
                                 info.n_rot));
     }
-    // Issue 17's operations without CUDA kernels yet: refused, so `--device auto` runs the
-    // model on the CPU rather than wrongly here.
-    const RopeScaling& scaling = info.rope_scaling;
+    // Operations without CUDA kernels yet: refused, so `--device auto` runs the model on the
+    // CPU rather than wrongly here.
+    const bool attn_out_bias =
+        std::ranges::any_of(m_.layers, [](const LayerWeights& L) { return !L.bo.empty(); });
     const std::pair<bool, const char*> missing[] = {
-        {info.attn_logit_softcap != 0.0 || info.final_logit_softcap != 0.0,
-         "attention and final logit soft-capping (gemma2)"},
-        {m_.arch.swa_rope_scaled, "sliding-window layers with the trained RoPE scaling (gemma2)"},
-        {m_.arch.nope_period != 0, "layers without RoPE (smollm3)"},
-        {!m_.rope_factors_long.empty() || scaling.attn_factor != 1.0,
-         "LongRoPE factors and RoPE attention factors (phi3)"},
-        {m_.arch.fused_gate_up || m_.file.find_tensor("blk.0.attn_qkv.weight") != nullptr,
-         "fused QKV and gate+up matrices (phi3)"},
-        {info.attn_temperature_scale != 0.0, "attention temperature tuning (mistral3)"},
-        {scaling.yarn_beta_fast != 32.0 || scaling.yarn_beta_slow != 1.0 ||
-             scaling.yarn_log_mul != 0.0,
-         "YaRN with its own beta_fast, beta_slow or log multiplier (mistral3)"},
+        {attn_out_bias, "attention output biases (gpt-oss)"},
+        {m_.arch.activation == FfnActivation::swiglu_oai, "the clamped SwiGLU (gpt-oss)"},
     };
     for (const auto& [absent, what] : missing) {
         if (absent) {
@@ -110,7 +101,6 @@ ForwardPlan plan_forward(const Model::Impl& m, const CudaForwardOptions& options
     const ModelInfo& info = m.info;
     const size_t k_width = size_t(info.n_head_kv) * info.head_dim_k;
     const size_t v_width = size_t(info.n_head_kv) * info.head_dim_v;
-    const size_t q_width = size_t(info.n_head) * info.head_dim_k;
     const size_t o_width = size_t(info.n_head) * info.head_dim_v;
     const size_t cells = size_t(options.n_seq) * options.n_ctx;
     ForwardPlan plan;
@@ -124,14 +114,15 @@ ForwardPlan plan_forward(const Model::Impl& m, const CudaForwardOptions& options
     const size_t R = kMaxRows;
     plan.scratch_bytes =
         align_up(3 * R * sizeof(int32_t)) + align_up(R * info.n_embd * 4) * 2 +
-        align_up(R * std::max<size_t>(info.n_embd, o_width) * 4) + align_up(R * q_width * 4) +
-        align_up(R * k_width * 4) + align_up(R * v_width * 4) + align_up(R * o_width * 4) +
-        2 * align_up(R * info.n_ff * 4) + align_up(R * info.n_vocab * 4) + align_up(ws_floats * 4) +
+        align_up(R * std::max<size_t>(info.n_embd, o_width) * 4) +
+        align_up(R * q_buffer_width(m) * 4) + align_up(R * k_width * 4) +
+        align_up(R * v_width * 4) + align_up(R * o_width * 4) + 2 * align_up(R * info.n_ff * 4) +
+        align_up(R * info.n_vocab * 4) + align_up(ws_floats * 4) +
         // sample(): the penalty window, the control, the result and the working logits
         align_up(kMaxHistory * sizeof(int32_t)) + align_up(sizeof(kernels::SampleControl)) +
         align_up(sizeof(kernels::SampleResult)) + align_up(info.n_vocab * 4);
     if (selection.head) { // prompts in chunks (cuda_prefill_step.cpp); not under partial offload
-        plan.scratch_bytes += prefill_scratch_bytes(info, options.prefill_rows);
+        plan.scratch_bytes += prefill_scratch_bytes(m, options.prefill_rows);
         plan.prefill_cublas_bytes = prefill_cublas_bytes(info, options.prefill_rows);
     }
     return plan;
@@ -182,7 +173,6 @@ Result<void> CudaForwardImpl::init() {
     // The plan, before any allocation.
     const size_t k_width = size_t(info.n_head_kv) * info.head_dim_k;
     const size_t v_width = size_t(info.n_head_kv) * info.head_dim_v;
-    const size_t q_width = size_t(info.n_head) * info.head_dim_k;
     const size_t o_width = size_t(info.n_head) * info.head_dim_v;
     const ForwardPlan plan = plan_forward(m_, options_, selection_);
     const uint64_t weights_bytes = plan.weights_bytes;
@@ -275,7 +265,14 @@ Result<void> CudaForwardImpl::init() {
 
     rope_ = rope_config(m_);
     rope_sliding_ = rope_config(m_, true);
-    rope_.freq_factors = rope_sliding_.freq_factors = weights_->rope_freq_factors;
+    const float* freq_factors = weights_->rope_freq_factors;
+    if (const std::vector<float>* set = cpu::longrope_factor_set(m_, options_.n_ctx)) {
+        // LongRoPE: the set of this forward's context, as the CPU picks it for its cache's.
+        freq_factors = set == &m_.rope_factors_long ? weights_->rope_factors_long
+                                                    : weights_->rope_factors_short;
+    }
+    rope_.freq_factors = rope_sliding_.freq_factors = freq_factors;
+    rope_.at_position_zero = rope_sliding_.at_position_zero = weights_->rope_at_position_zero;
     caches_.resize(selection_.n_layers);
     for (DeviceLayerCache& c : caches_) {
         c.k = kv_.take<uint16_t>(size_t(options_.n_seq) * options_.n_ctx * k_width);
@@ -286,7 +283,7 @@ Result<void> CudaForwardImpl::init() {
     x_ = scratch_.take<float>(R * info.n_embd);
     o_ = scratch_.take<float>(R * info.n_embd);
     h_ = scratch_.take<float>(R * std::max<size_t>(info.n_embd, o_width));
-    q_ = scratch_.take<float>(R * q_width);
+    q_ = scratch_.take<float>(R * q_buffer_width(m_)); // q | k | v rows after a fused product
     k_ = scratch_.take<float>(R * k_width);
     v_ = scratch_.take<float>(R * v_width);
     attn_ = scratch_.take<float>(R * o_width);
@@ -309,6 +306,11 @@ Result<void> CudaForwardImpl::init() {
     score_scale_ = arch.scale_query ? 1.0f : m_.attn_scale;
     glu_ = arch.activation == FfnActivation::gelu_tanh ? kernels::GluKind::geglu
                                                        : kernels::GluKind::swiglu;
+    // As the CPU's ScoreSoftCap and output head: the caps in float.
+    attn_soft_cap_ = static_cast<float>(info.attn_logit_softcap);
+    final_soft_cap_ = static_cast<float>(info.final_logit_softcap);
+    temperature_floor_ = static_cast<float>(
+        info.rope_scaling.n_ctx_orig ? info.rope_scaling.n_ctx_orig : info.n_ctx_train);
     return {};
 }
 

@@ -50,7 +50,7 @@ inline constexpr size_t kPrefillTileBytes = size_t{64} << 20;
 // Largest CudaForwardOptions::prefill_rows (the kernels' grid limit on rows).
 inline constexpr uint32_t kMaxPrefillRows = 65535;
 // Scratch-arena bytes of the prefill buffers for chunks of `rows` rows (0 for 0 rows).
-uint64_t prefill_scratch_bytes(const ModelInfo& info, uint32_t rows);
+uint64_t prefill_scratch_bytes(const Model::Impl& m, uint32_t rows);
 // CublasPrefill's own bytes for chunks of `rows` rows (0 for 0 rows).
 uint64_t prefill_cublas_bytes(const ModelInfo& info, uint32_t rows);
 
@@ -123,9 +123,21 @@ private:
                                    float* y, int64_t y_stride, const char* what)>;
     // The attention of the step's rows over `cache` (the rows' keys and values appended),
     // into StepBuffers::attn.
-    using AttentionFn = std::function<Result<void>(const DeviceLayerCache& cache, int window)>;
+    // sinks: the layer's attention sinks (device, n_head floats) or null; q: the rows' queries,
+    // q_stride floats apart (wider than the heads after a fused QKV product).
+    using AttentionFn =
+        std::function<Result<void>(const DeviceLayerCache& cache, int window, const float* sinks,
+                                   const float* q, int64_t q_stride)>;
     Result<void> enqueue_layers(const StepBuffers& buffers, int n, const MatmulFn& matmul,
                                 const AttentionFn& attention);
+    // A layer's q, k and v rows: the StepBuffers' own, or views of the q buffer (rows
+    // q | k | v) after a fused QKV product.
+    struct QkvRows {
+        float *q, *k, *v;
+        int64_t q_stride, k_stride, v_stride;
+    };
+    Result<QkvRows> enqueue_qkv(const DeviceLayerWeights& L, const StepBuffers& buffers, int n,
+                                const MatmulFn& matmul);
     Result<void> enqueue_step(int n, bool copy_logits);
     Result<void> run_step(int n, bool copy_logits);
     // One 8-row step over `rows` (at most kMaxRows), their logits appended at `out_row`.
@@ -160,6 +172,9 @@ private:
     kernels::RopeConfig rope_, rope_sliding_;
     kernels::KvLayout kv_layout_;
     float embd_scale_ = 1.0f, q_scale_ = 1.0f, score_scale_ = 1.0f;
+    // gemma2's soft caps of the attention scores and of the logits (0: none); mistral3's
+    // attention temperature's floor scale (the original context).
+    float attn_soft_cap_ = 0.0f, final_soft_cap_ = 0.0f, temperature_floor_ = 1.0f;
     kernels::GluKind glu_ = kernels::GluKind::swiglu;
 
     // Scratch, (kMaxRows, width) each.

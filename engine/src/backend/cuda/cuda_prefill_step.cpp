@@ -18,6 +18,7 @@
 // dequantizer), prefill is off for good, prefill_status() says why, and prompts run in 8-row
 // steps as before.
 #include "attention.cuh"
+#include "attention_variants.cuh"
 #include "backend/cuda/cublas_prefill.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_forward_impl.h"
@@ -45,15 +46,16 @@ PrefillWidths widths(const ModelInfo& info) {
 
 } // namespace
 
-uint64_t prefill_scratch_bytes(const ModelInfo& info, uint32_t rows) {
+uint64_t prefill_scratch_bytes(const Model::Impl& m, uint32_t rows) {
     if (rows == 0) {
         return 0;
     }
+    const ModelInfo& info = m.info;
     const PrefillWidths w = widths(info);
     const size_t R = rows;
     // Must match take_prefill_scratch(): ints, then x, o, h, q, k, v, attn, gate, up.
     return align_up(3 * R * sizeof(int32_t)) + 3 * align_up(R * info.n_embd * sizeof(float)) +
-           align_up(R * w.q * sizeof(float)) + align_up(R * w.k * sizeof(float)) +
+           align_up(R * q_buffer_width(m) * sizeof(float)) + align_up(R * w.k * sizeof(float)) +
            align_up(R * w.v * sizeof(float)) + align_up(R * w.o * sizeof(float)) +
            2 * align_up(R * info.n_ff * sizeof(float));
 }
@@ -78,7 +80,7 @@ Result<void> CudaForwardImpl::take_prefill_scratch() {
     prefill_.x = scratch_.take<float>(R * info.n_embd);
     prefill_.o = scratch_.take<float>(R * info.n_embd);
     prefill_.h = scratch_.take<float>(R * info.n_embd);
-    prefill_.q = scratch_.take<float>(R * w.q);
+    prefill_.q = scratch_.take<float>(R * q_buffer_width(m_)); // q | k | v after a fused product
     prefill_.k = scratch_.take<float>(R * w.k);
     prefill_.v = scratch_.take<float>(R * w.v);
     prefill_.attn = scratch_.take<float>(R * w.o);
@@ -154,7 +156,7 @@ Result<void> CudaForwardImpl::enqueue_prefill_chunk(std::span<const CudaBatchTok
     const int n = int(rows.size());
     const int64_t n_embd = info.n_embd;
     const PrefillWidths w = widths(info);
-    const int64_t q_width = int64_t(w.q), o_width = int64_t(w.o);
+    const int64_t o_width = int64_t(w.o);
     const float eps = static_cast<float>(info.norm_rms_eps);
     const size_t R = options_.prefill_rows;
     const int slot = int(rows[0].seq), p0 = int(rows[0].pos);
@@ -184,10 +186,11 @@ Result<void> CudaForwardImpl::enqueue_prefill_chunk(std::span<const CudaBatchTok
         // cuBLAS reads the chunk's rows of x back to back (x_stride is their width).
         return cublas_->matmul(m.type, m.data, m.row_bytes, m.n_rows, m.n_cols, x, n, y, y_stride);
     };
-    auto chunk_attention = [&](const DeviceLayerCache& C, int window) {
-        return check(kernels::launch_prompt_attention(P.q, q_width, C.k, C.v, kv_layout_, slot, p0,
+    auto chunk_attention = [&](const DeviceLayerCache& C, int window, const float* sinks,
+                               const float* q, int64_t q_stride) {
+        return check(kernels::launch_prompt_attention(q, q_stride, C.k, C.v, kv_layout_, slot, p0,
                                                       n, window, q_scale_, score_scale_, P.attn,
-                                                      o_width, s),
+                                                      o_width, s, attn_soft_cap_, sinks),
                      "prompt_attention");
     };
     if (auto ok = enqueue_layers(buffers, n, chunk_matmul, chunk_attention); !ok) {
@@ -226,6 +229,11 @@ Result<void> CudaForwardImpl::prefill_logits(std::span<const CudaBatchToken> row
                                              out.n_cols, h_, int64_t(n_embd), logits_,
                                              int64_t(n_vocab), int(g), s),
                       "matvec(output)");
+        if (final_soft_cap_ != 0.0f) { // gemma2
+            HEARTH_LAUNCH(
+                kernels::launch_soft_cap(logits_, int64_t(g * n_vocab), final_soft_cap_, s),
+                "soft_cap(logits)");
+        }
         if (copy) {
             HEARTH_LAUNCH(cudaMemcpyAsync(host_logits_, logits_, g * n_vocab * sizeof(float),
                                           cudaMemcpyDeviceToHost, s),

@@ -5,13 +5,16 @@
 // Per step of n rows (x: residual stream, (n, n_embd); shapes in floats):
 //   x = embd[tokens] * embd_scale;  for each layer:  h = rmsnorm(x [+= o]) * attn_norm
 //   q, k, v = Wq h (+bq), Wk h (+bk), Wv h (+bv);  [per-head rmsnorm of q and k]
-//   rope(q, k, pos);  cache[slot][pos] = f16(k, v)
-//   a = attention(q, cache[slot][window start..pos]);  o = [post-norm] Wo a
+//   [rope(q, k, pos) unless the layer has none];  [q *= temperature(pos)]
+//   cache[slot][pos] = f16(k, v)
+//   a = attention(q, cache[slot][window start..pos]) [soft-capped scores, sinks]
+//   o = [post-norm] Wo a
 //   h = rmsnorm(x += o) * ffn_norm;  o = [post-norm] W_down act(W_gate h) * (W_up h)
-// logits = W_out (rmsnorm(x += o) * output_norm).
+// logits = W_out (rmsnorm(x += o) * output_norm) [soft-capped].
 // A prompt run of kPrefillMinRows or more tokens goes through cuda_prefill_step.cpp instead
 // (unless prefill_rows is 0 or cuBLAS is missing); other tokens, 8 at a time, through this
 // step (each row attends to its own position).
+#include "attention_variants.cuh"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_forward_impl.h"
 #include "elementwise.cuh"
@@ -25,6 +28,57 @@ namespace hearth::cuda_detail {
 
 #define HEARTH_LAUNCH(call, what) HEARTH_CUDA_TRY((call), (what))
 
+// Q, K and V of a layer for n rows: the products (with their biases and per-head norms).
+Result<CudaForwardImpl::QkvRows> CudaForwardImpl::enqueue_qkv(const DeviceLayerWeights& L,
+                                                              const StepBuffers& b, int n,
+                                                              const MatmulFn& matmul) {
+    const ModelInfo& info = m_.info;
+    const int64_t n_embd = info.n_embd;
+    const int64_t q_width = int64_t(info.n_head) * info.head_dim_k;
+    const int64_t k_width = int64_t(info.n_head_kv) * info.head_dim_k;
+    const int64_t v_width = int64_t(info.n_head_kv) * info.head_dim_v;
+    const float eps = static_cast<float>(info.norm_rms_eps);
+    cudaStream_t s = stream_;
+#define HEARTH_MATMUL(w, x, x_stride, y, y_stride, what)                                           \
+    do {                                                                                           \
+        if (auto ok_ = matmul((w), (x), (x_stride), (y), (y_stride), (what)); !ok_) {              \
+            return std::unexpected(ok_.error());                                                   \
+        }                                                                                          \
+    } while (false)
+    // The rows' q, k and v: three products into their buffers, or (a fused attn_qkv) one
+    // product into the q buffer, sized for it, whose rows then hold q | k | v.
+    QkvRows r{b.q, b.k, b.v, q_width, k_width, v_width};
+    if (L.qkv.n_rows > 0) {
+        HEARTH_MATMUL(L.qkv, b.h, n_embd, b.q, L.qkv.n_rows, "attn_qkv");
+        r.k = b.q + q_width;
+        r.v = r.k + k_width;
+        r.q_stride = r.k_stride = r.v_stride = L.qkv.n_rows;
+    } else {
+        HEARTH_MATMUL(L.wq, b.h, n_embd, b.q, q_width, "attn_q");
+        HEARTH_MATMUL(L.wk, b.h, n_embd, b.k, k_width, "attn_k");
+        HEARTH_MATMUL(L.wv, b.h, n_embd, b.v, v_width, "attn_v");
+    }
+    if (L.bq != nullptr) {
+        HEARTH_LAUNCH(kernels::launch_add_bias(r.q, L.bq, int(q_width), n, r.q_stride, s),
+                      "add_bias(attn_q)");
+        HEARTH_LAUNCH(kernels::launch_add_bias(r.k, L.bk, int(k_width), n, r.k_stride, s),
+                      "add_bias(attn_k)");
+        HEARTH_LAUNCH(kernels::launch_add_bias(r.v, L.bv, int(v_width), n, r.v_stride, s),
+                      "add_bias(attn_v)");
+    }
+    if (L.q_norm != nullptr) { // (never with a fused attn_qkv: cuda_weights.cpp)
+        // Rows of q and k are whole heads back to back: n × heads rows of head_dim_k.
+        HEARTH_LAUNCH(kernels::launch_rms_norm(b.q, L.q_norm, b.q, int(info.head_dim_k),
+                                               n * int(info.n_head), info.head_dim_k, eps, s),
+                      "rms_norm(attn_q_norm)");
+        HEARTH_LAUNCH(kernels::launch_rms_norm(b.k, L.k_norm, b.k, int(info.head_dim_k),
+                                               n * int(info.n_head_kv), info.head_dim_k, eps, s),
+                      "rms_norm(attn_k_norm)");
+    }
+#undef HEARTH_MATMUL
+    return r;
+}
+
 // The layers' operations on n rows, in the order of the CPU forward, with the matrix products
 // and the attention supplied by the caller: the decode step's matrix-vector kernels and
 // flash-decoding, or prefill's cuBLAS products and tiled prompt attention. One sequence of
@@ -34,8 +88,6 @@ Result<void> CudaForwardImpl::enqueue_layers(const StepBuffers& b, int n, const 
     const ModelInfo& info = m_.info;
     const int64_t n_embd = info.n_embd, n_ff = info.n_ff;
     const int64_t q_width = int64_t(info.n_head) * info.head_dim_k;
-    const int64_t k_width = int64_t(info.n_head_kv) * info.head_dim_k;
-    const int64_t v_width = int64_t(info.n_head_kv) * info.head_dim_v;
     const int64_t o_width = int64_t(info.n_head) * info.head_dim_v;
     const float eps = static_cast<float>(info.norm_rms_eps);
     const int32_t* positions = b.positions;
@@ -59,39 +111,31 @@ Result<void> CudaForwardImpl::enqueue_layers(const StepBuffers& b, int n, const 
                                                        n_embd, eps, s),
                           "add_rms_norm");
         }
-        HEARTH_MATMUL(L.wq, b.h, n_embd, b.q, q_width, "attn_q");
-        HEARTH_MATMUL(L.wk, b.h, n_embd, b.k, k_width, "attn_k");
-        HEARTH_MATMUL(L.wv, b.h, n_embd, b.v, v_width, "attn_v");
-        if (L.bq != nullptr) {
-            HEARTH_LAUNCH(kernels::launch_add_bias(b.q, L.bq, int(q_width), n, q_width, s),
-                          "add_bias(attn_q)");
-            HEARTH_LAUNCH(kernels::launch_add_bias(b.k, L.bk, int(k_width), n, k_width, s),
-                          "add_bias(attn_k)");
-            HEARTH_LAUNCH(kernels::launch_add_bias(b.v, L.bv, int(v_width), n, v_width, s),
-                          "add_bias(attn_v)");
+        auto qkv = enqueue_qkv(L, b, n, matmul);
+        if (!qkv) {
+            return std::unexpected(qkv.error());
         }
-        if (L.q_norm != nullptr) {
-            // Rows of q and k are whole heads back to back: n × heads rows of head_dim_k.
-            HEARTH_LAUNCH(kernels::launch_rms_norm(b.q, L.q_norm, b.q, int(info.head_dim_k),
-                                                   n * int(info.n_head), info.head_dim_k, eps, s),
-                          "rms_norm(attn_q_norm)");
-            HEARTH_LAUNCH(kernels::launch_rms_norm(b.k, L.k_norm, b.k, int(info.head_dim_k),
-                                                   n * int(info.n_head_kv), info.head_dim_k, eps,
-                                                   s),
-                          "rms_norm(attn_k_norm)");
-        }
+        const auto [q, k, v, q_stride, k_stride, v_stride] = *qkv;
         const kernels::RopeConfig& rope = L.sliding ? rope_sliding_ : rope_;
-        HEARTH_LAUNCH(kernels::launch_rope(b.q, n, int(info.n_head), int(info.head_dim_k), q_width,
-                                           positions, rope, s),
-                      "rope(q)");
-        HEARTH_LAUNCH(kernels::launch_rope(b.k, n, int(info.n_head_kv), int(info.head_dim_k),
-                                           k_width, positions, rope, s),
-                      "rope(k)");
-        HEARTH_LAUNCH(kernels::launch_kv_append(b.k, k_width, b.v, v_width, n, C.k, C.v, kv_layout_,
+        if (!m_.layers[il].no_rope) { // smollm3's NoPE layers
+            HEARTH_LAUNCH(kernels::launch_rope(q, n, int(info.n_head), int(info.head_dim_k),
+                                               q_stride, positions, rope, s),
+                          "rope(q)");
+            HEARTH_LAUNCH(kernels::launch_rope(k, n, int(info.n_head_kv), int(info.head_dim_k),
+                                               k_stride, positions, rope, s),
+                          "rope(k)");
+        }
+        if (info.attn_temperature_scale != 0.0) { // mistral3
+            HEARTH_LAUNCH(kernels::launch_attention_temperature(q, n, int(q_width), q_stride,
+                                                                positions, temperature_floor_,
+                                                                info.attn_temperature_scale, s),
+                          "attention_temperature");
+        }
+        HEARTH_LAUNCH(kernels::launch_kv_append(k, k_stride, v, v_stride, n, C.k, C.v, kv_layout_,
                                                 b.slots, positions, s),
                       "kv_append");
         const int window = L.sliding ? int(info.sliding_window) : 0;
-        if (auto ok = attention(C, window); !ok) {
+        if (auto ok = attention(C, window, L.attn_sinks, q, q_stride); !ok) {
             return ok;
         }
         HEARTH_MATMUL(L.wo, b.attn, o_width, b.o, n_embd, "attn_output");
@@ -120,7 +164,6 @@ Result<void> CudaForwardImpl::enqueue_layers(const StepBuffers& b, int n, const 
 Result<void> CudaForwardImpl::enqueue_step(int n, bool copy_logits) {
     const ModelInfo& info = m_.info;
     const int64_t n_embd = info.n_embd, n_vocab = info.n_vocab;
-    const int64_t q_width = int64_t(info.n_head) * info.head_dim_k;
     const int64_t o_width = int64_t(info.n_head) * info.head_dim_v;
     const float eps = static_cast<float>(info.norm_rms_eps);
     const int32_t* tokens = d_ints_;
@@ -152,10 +195,11 @@ Result<void> CudaForwardImpl::enqueue_step(int n, bool copy_logits) {
                            int64_t y_stride, const char* what) {
         return check(matvec(w, x, x_stride, y, y_stride), fmt::format("matvec({})", what));
     };
-    auto step_attention = [&](const DeviceLayerCache& C, int window) {
-        return check(kernels::launch_attention(q_, q_width, C.k, C.v, kv_layout_, slots, positions,
+    auto step_attention = [&](const DeviceLayerCache& C, int window, const float* sinks,
+                              const float* q, int64_t q_stride) {
+        return check(kernels::launch_attention(q, q_stride, C.k, C.v, kv_layout_, slots, positions,
                                                n, window, q_scale_, score_scale_, workspace_, attn_,
-                                               o_width, s),
+                                               o_width, s, attn_soft_cap_, sinks),
                      "attention");
     };
     if (auto ok = enqueue_layers(buffers, n, step_matvec, step_attention); !ok) {
@@ -174,6 +218,10 @@ Result<void> CudaForwardImpl::enqueue_step(int n, bool copy_logits) {
         kernels::launch_add_rms_norm(x_, o_, W.output_norm, h_, int(n_embd), n, n_embd, eps, s),
         "add_rms_norm(output)");
     HEARTH_LAUNCH(matvec(W.output, h_, n_embd, logits_, n_vocab), "matvec(output)");
+    if (final_soft_cap_ != 0.0f) { // gemma2
+        HEARTH_LAUNCH(kernels::launch_soft_cap(logits_, int64_t(n) * n_vocab, final_soft_cap_, s),
+                      "soft_cap(logits)");
+    }
     if (copy_logits) { // else they stay on the device for sample()
         HEARTH_LAUNCH(cudaMemcpyAsync(host_logits_, logits_, size_t(n) * n_vocab * sizeof(float),
                                       cudaMemcpyDeviceToHost, s),

@@ -4,10 +4,12 @@
 #include "hearth/tensor_type.h"
 #include "matvec.cuh"
 
+#include <algorithm>
 #include <cuda_runtime_api.h>
 #include <fmt/format.h>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <tuple>
 
@@ -22,11 +24,35 @@ size_t vector_bytes(const std::vector<float>& v) {
     return v.empty() ? 0 : align_up(v.size() * sizeof(float));
 }
 
+// The one matrix whose rows are wq's, wk's then wv's (phi3's attn_qkv, bound as row views:
+// model/bind_dense.h), or nullopt when they are separate tensors or the layer has Q/K norms.
+std::optional<cpu::WeightMatrix> fused_qkv(const LayerWeights& L) {
+    auto follows = [](const cpu::WeightMatrix& a, const cpu::WeightMatrix& b) {
+        return a.type == b.type && a.row_bytes == b.row_bytes && a.n_cols == b.n_cols &&
+               b.data == static_cast<const uint8_t*>(a.data) + size_t(a.n_rows) * a.row_bytes;
+    };
+    if (!L.q_norm.empty() || !L.k_norm.empty() || !follows(L.wq, L.wk) || !follows(L.wk, L.wv)) {
+        return std::nullopt;
+    }
+    cpu::WeightMatrix all = L.wq;
+    all.n_rows = L.wq.n_rows + L.wk.n_rows + L.wv.n_rows;
+    return all;
+}
+
+// A view of rows [first, first + n_rows) of a device matrix.
+DeviceMatrix device_rows(const DeviceMatrix& w, int64_t first, int64_t n_rows) {
+    DeviceMatrix view = w;
+    view.data = static_cast<const uint8_t*>(w.data) + size_t(first) * w.row_bytes;
+    view.n_rows = n_rows;
+    return view;
+}
+
 // The optional per-layer vectors, in upload order.
 template <class Layer>
 auto layer_vectors(Layer& L) {
-    return std::array{&L.attn_norm, &L.ffn_norm,       &L.bq,           &L.bk, &L.bv, &L.q_norm,
-                      &L.k_norm,    &L.post_attn_norm, &L.post_ffn_norm};
+    return std::array{
+        &L.attn_norm,      &L.ffn_norm,      &L.bq,        &L.bk, &L.bv, &L.q_norm, &L.k_norm,
+        &L.post_attn_norm, &L.post_ffn_norm, &L.attn_sinks};
 }
 
 class Uploader {
@@ -96,11 +122,33 @@ Result<std::shared_ptr<CudaWeights>> upload(const Model::Impl& m, int device,
     if (!factors)
         return std::unexpected(factors.error());
     w->rope_freq_factors = *factors;
+    auto factors_long = up.vector(m.rope_factors_long, "rope_factors_long.weight");
+    if (!factors_long)
+        return std::unexpected(factors_long.error());
+    w->rope_factors_long = *factors_long;
+    auto factors_short = up.vector(m.rope_factors_short, "rope_factors_short.weight");
+    if (!factors_short)
+        return std::unexpected(factors_short.error());
+    w->rope_factors_short = *factors_short;
+    if (const auto& flags = m.rope_at_position_zero; !flags.empty()) {
+        uint8_t* dst = w->arena.take<uint8_t>(flags.size());
+        HEARTH_CUDA_TRY(cudaMemcpy(dst, flags.data(), flags.size(), cudaMemcpyHostToDevice),
+                        "uploading the multi-section RoPE flags");
+        w->rope_at_position_zero = dst;
+    }
     w->layers.resize(selection.n_layers);
     for (uint32_t il = 0; il < selection.n_layers; ++il) {
         const LayerWeights& L = m.layers[il];
         DeviceLayerWeights& D = w->layers[il];
         const std::string blk = fmt::format("blk.{}.", il);
+        const std::optional<cpu::WeightMatrix> qkv = fused_qkv(L);
+        if (qkv) {
+            if (auto ok = up.matrix(*qkv, D.qkv, blk + "attn_qkv"); !ok)
+                return std::unexpected(ok.error());
+            D.wq = device_rows(D.qkv, 0, L.wq.n_rows);
+            D.wk = device_rows(D.qkv, L.wq.n_rows, L.wk.n_rows);
+            D.wv = device_rows(D.qkv, L.wq.n_rows + L.wk.n_rows, L.wv.n_rows);
+        }
         const std::array<std::pair<const cpu::WeightMatrix*, DeviceMatrix*>, 7> matrices{{
             {&L.wq, &D.wq},
             {&L.wk, &D.wk},
@@ -112,19 +160,22 @@ Result<std::shared_ptr<CudaWeights>> upload(const Model::Impl& m, int device,
         }};
         static constexpr std::array<const char*, 7> kMatrixNames{
             "attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
-        for (size_t i = 0; i < matrices.size(); ++i) {
+        for (size_t i = qkv ? 3 : 0; i < matrices.size(); ++i) {
             if (auto ok = up.matrix(*matrices[i].first, *matrices[i].second, blk + kMatrixNames[i]);
                 !ok)
                 return std::unexpected(ok.error());
             decode += uint64_t(matrices[i].first->n_rows) * matrices[i].first->row_bytes;
         }
-        static constexpr std::array<const char*, 9> kVectorNames{
-            "attn_norm",   "ffn_norm",    "attn_q.bias",         "attn_k.bias",  "attn_v.bias",
-            "attn_q_norm", "attn_k_norm", "post_attention_norm", "post_ffw_norm"};
+        if (qkv) {
+            decode += uint64_t(qkv->n_rows) * qkv->row_bytes;
+        }
+        static constexpr std::array<const char*, 10> kVectorNames{
+            "attn_norm",   "ffn_norm",    "attn_q.bias",         "attn_k.bias",   "attn_v.bias",
+            "attn_q_norm", "attn_k_norm", "post_attention_norm", "post_ffw_norm", "attn_sinks"};
         const auto sources = layer_vectors(L);
-        const std::array<const float**, 9> targets{
-            &D.attn_norm, &D.ffn_norm,       &D.bq,           &D.bk, &D.bv, &D.q_norm,
-            &D.k_norm,    &D.post_attn_norm, &D.post_ffn_norm};
+        const std::array<const float**, 10> targets{
+            &D.attn_norm,      &D.ffn_norm,      &D.bq,        &D.bk, &D.bv, &D.q_norm, &D.k_norm,
+            &D.post_attn_norm, &D.post_ffn_norm, &D.attn_sinks};
         for (size_t i = 0; i < sources.size(); ++i) {
             auto v = up.vector(*sources[i], blk + kVectorNames[i]);
             if (!v)
@@ -158,7 +209,11 @@ std::map<RegistryKey, std::weak_ptr<const CudaWeights>>& registry() {
 } // namespace
 
 uint64_t plan_weight_bytes(const Model::Impl& m, const WeightSelection& selection) {
-    uint64_t bytes = vector_bytes(m.rope_freq_factors);
+    uint64_t bytes = vector_bytes(m.rope_freq_factors) + vector_bytes(m.rope_factors_long) +
+                     vector_bytes(m.rope_factors_short);
+    if (!m.rope_at_position_zero.empty()) {
+        bytes += align_up(m.rope_at_position_zero.size());
+    }
     if (selection.head) {
         bytes += matrix_bytes(m.token_embd) + vector_bytes(m.output_norm);
         if (m.output.data != m.token_embd.data) {
@@ -167,7 +222,12 @@ uint64_t plan_weight_bytes(const Model::Impl& m, const WeightSelection& selectio
     }
     for (uint32_t il = 0; il < selection.n_layers; ++il) {
         const LayerWeights& L = m.layers[il];
-        for (const auto* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) {
+        if (const auto qkv = fused_qkv(L)) {
+            bytes += matrix_bytes(*qkv);
+        } else {
+            bytes += matrix_bytes(L.wq) + matrix_bytes(L.wk) + matrix_bytes(L.wv);
+        }
+        for (const auto* w : {&L.wo, &L.w_gate, &L.w_up, &L.w_down}) {
             bytes += matrix_bytes(*w);
         }
         for (const std::vector<float>* v : layer_vectors(L)) {
@@ -175,6 +235,16 @@ uint64_t plan_weight_bytes(const Model::Impl& m, const WeightSelection& selectio
         }
     }
     return bytes;
+}
+
+size_t q_buffer_width(const Model::Impl& m) {
+    const ModelInfo& info = m.info;
+    const size_t q_width = size_t(info.n_head) * info.head_dim_k;
+    const bool fused = std::ranges::any_of(
+        m.layers, [](const LayerWeights& L) { return fused_qkv(L).has_value(); });
+    const size_t k_width = size_t(info.n_head_kv) * info.head_dim_k;
+    const size_t v_width = size_t(info.n_head_kv) * info.head_dim_v;
+    return fused ? q_width + k_width + v_width : q_width;
 }
 
 std::shared_ptr<const CudaWeights> find_shared_weights(const Model::Impl& m, int device,

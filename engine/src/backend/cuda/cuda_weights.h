@@ -25,11 +25,16 @@ struct DeviceMatrix {
 // architecture has none (ArchTraits).
 struct DeviceLayerWeights {
     DeviceMatrix wq, wk, wv, wo, gate, up, down;
+    // phi3's fused attn_qkv: Q's, K's then V's rows in one upload, one product per step; wq, wk
+    // and wv are views of it. n_rows 0 for separate matrices (or a layer with Q/K norms, whose
+    // per-head rows must be contiguous).
+    DeviceMatrix qkv;
     const float* attn_norm = nullptr;
     const float* ffn_norm = nullptr;
     const float *bq = nullptr, *bk = nullptr, *bv = nullptr;         // qwen2
     const float *q_norm = nullptr, *k_norm = nullptr;                // qwen3, gemma3
     const float *post_attn_norm = nullptr, *post_ffn_norm = nullptr; // gemma3
+    const float* attn_sinks = nullptr;                               // gpt-oss: n_head logits
     bool sliding = false; // gemma3: attends to the last sliding_window tokens
 };
 
@@ -56,8 +61,15 @@ struct CudaWeights {
     DeviceMatrix token_embd, output; // head only
     const float* output_norm = nullptr;
     const float* rope_freq_factors = nullptr;
+    // LongRoPE (phi3): both sets, a forward picks one by its context (longrope_factor_set).
+    const float *rope_factors_long = nullptr, *rope_factors_short = nullptr;
+    const uint8_t* rope_at_position_zero = nullptr; // qwen35: n_rot / 2 flags, or null
     std::vector<DeviceLayerWeights> layers;
 };
+
+// Floats of a step row's Q buffer: n_head * head_dim_k, or Q + K + V for a model whose layers
+// have a fused QKV product (DeviceLayerWeights::qkv), whose rows then hold q | k | v.
+size_t q_buffer_width(const Model::Impl& m);
 
 // The arena size of a selection, before anything is allocated (each buffer 256-byte aligned).
 uint64_t plan_weight_bytes(const Model::Impl& m, const WeightSelection& selection);

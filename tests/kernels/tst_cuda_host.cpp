@@ -1,0 +1,110 @@
+// The CUDA backend's host-side decisions, which need no device and so run on every CUDA build:
+// which reference architectures it refuses (check_architecture runs before the first CUDA
+// call, so a model it runs fails later, on the missing device, not as `unsupported`), the
+// fused QKV upload's q buffer width, and the LongRoPE factor set a context picks (the
+// function the CPU and CUDA forwards share).
+#include "backend/cuda/cuda_forward.h"
+#include "backend/cuda/cuda_weights.h"
+#include "cpu/rope.h"
+#include "model/model_impl.h"
+#include "test_support.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTest>
+
+using hearth::CudaForward;
+using hearth::Model;
+using namespace hearth::test;
+
+namespace {
+
+std::filesystem::path arch_dir() {
+    const char* env = std::getenv("HEARTH_TEST_DATA_DIR");
+    return (env && *env ? std::filesystem::path(env) : data_dir()) / "arch";
+}
+
+std::shared_ptr<const Model> load(const QString& gguf) {
+    auto model = Model::load(arch_dir() / gguf.toStdString());
+    return model ? *model : nullptr;
+}
+
+} // namespace
+
+class TstCudaHost : public QObject {
+    Q_OBJECT
+
+private slots:
+    void refusals_data() {
+        QTest::addColumn<QString>("gguf");
+        QTest::addColumn<bool>("refused");
+        const QJsonObject index =
+            QJsonDocument::fromJson(QByteArray::fromStdString(read_text(arch_dir() / "index.json")))
+                .object();
+        for (const QJsonValue& value : index.value("models").toArray()) {
+            const QJsonObject m = value.toObject();
+            const QString arch = m.value("architecture").toString();
+            if (m.value("name").toString() == "llama_iq_mix") {
+                continue; // refused by weight type at upload, after the device is opened
+            }
+            // Refused by architecture: experts, the hybrid's delta-net, gemma4. Everything
+            // else must get past check_architecture.
+            const bool refused =
+                m.value("experts").toInt() > 0 || arch.startsWith("qwen35") || arch == "gemma4";
+            QTest::newRow(qPrintable(m.value("name").toString()))
+                << m.value("gguf").toString() << refused;
+        }
+    }
+
+    // Whole and partly offloaded: a refusal is `unsupported`; anything else got past
+    // check_architecture (and fails on this machine only for want of a device, or runs).
+    void refusals() {
+        QFETCH(QString, gguf);
+        QFETCH(bool, refused);
+        const auto model = load(gguf);
+        QVERIFY(model);
+        for (const int32_t gpu_layers : {hearth::kAllGpuLayers, 1}) {
+            auto forward = CudaForward::create(
+                *model, {.n_ctx = 32, .n_seq = 1, .device = 0, .gpu_layers = gpu_layers});
+            const bool unsupported =
+                !forward && forward.error().code == hearth::ErrorCode::unsupported;
+            QVERIFY2(unsupported == refused, forward ? "runs" : forward.error().message.c_str());
+        }
+    }
+
+    // phi3's attn_qkv goes up as one matrix: the q buffer holds q | k | v. A layer with Q/K
+    // norms (qwen3, gemma3) keeps three products and a q buffer of the queries alone.
+    void q_buffer_width() {
+        for (const auto& [gguf, fused] :
+             {std::pair{"phi3_long.gguf", true}, std::pair{"phi3_short.gguf", true},
+              std::pair{"qwen3.gguf", false}, std::pair{"gemma3.gguf", false}}) {
+            const auto model = load(QString::fromLatin1(gguf));
+            QVERIFY(model);
+            const hearth::ModelInfo& info = model->info();
+            const size_t q = size_t(info.n_head) * info.head_dim_k;
+            const size_t kv = size_t(info.n_head_kv) * (info.head_dim_k + info.head_dim_v);
+            QCOMPARE(hearth::cuda_detail::q_buffer_width(model->impl()), fused ? q + kv : q);
+        }
+    }
+
+    // The set the CPU's cache and the CUDA forward pick by the context (padded to 256, as
+    // llama.cpp pads it, against the original context: 128 for phi3_long, 256 for phi3_short).
+    void longrope_factor_set() {
+        const auto long_model = load("phi3_long.gguf");
+        const auto short_model = load("phi3_short.gguf");
+        const auto llama = load("llama.gguf");
+        QVERIFY(long_model && short_model && llama);
+        const auto& L = long_model->impl();
+        const auto& S = short_model->impl();
+        QVERIFY(!L.rope_factors_long.empty() && !S.rope_factors_short.empty());
+        QCOMPARE(hearth::cpu::longrope_factor_set(L, 64), &L.rope_factors_long);
+        QCOMPARE(hearth::cpu::longrope_factor_set(S, 64), &S.rope_factors_short);
+        QCOMPARE(hearth::cpu::longrope_factor_set(S, 256), &S.rope_factors_short);
+        QCOMPARE(hearth::cpu::longrope_factor_set(S, 257), &S.rope_factors_long);
+        QCOMPARE(hearth::cpu::longrope_factor_set(llama->impl(), 64), nullptr);
+    }
+};
+
+QTEST_APPLESS_MAIN(TstCudaHost)
+#include "tst_cuda_host.moc"
