@@ -19,7 +19,8 @@ enum class MoeRouting : int {
     top_k_softmax = 1, // the k best logits, weights a softmax over them (gpt-oss)
 };
 
-// The largest expert count and number used per token the router kernel takes.
+// The largest expert count and number used per token the router kernel takes: the loader's
+// kMaxExperts / kMaxExpertsUsed (hearth/model_info.h; cuda_experts.cpp checks they agree).
 inline constexpr int kMoeMaxExperts = 1024;
 inline constexpr int kMoeMaxUsed = 64;
 

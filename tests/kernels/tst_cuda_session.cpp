@@ -602,12 +602,14 @@ private slots:
         QCOMPARE(refused.error().code, ErrorCode::unsupported);
     }
 
-    // The other architectures run on CUDA too: a session of each small model of tests/data/arch
+    // The other architectures run on CUDA too (mixture-of-experts included, their decode steps
+    // captured as graphs): a session of each small model of tests/data/arch
     // generates on the GPU what it generates on the CPU, but for a near-tie (these random-weight
     // models have flat logits, so the check stops at the first step whose CPU top two are
     // within 1e-2 of each other).
     void other_architectures_run() {
-        for (const char* name : {"qwen2.gguf", "qwen3.gguf", "gemma3.gguf"}) {
+        for (const char* name :
+             {"qwen2.gguf", "qwen3.gguf", "gemma3.gguf", "qwen3moe.gguf", "llama_moe.gguf"}) {
             const auto path = data_dir() / "arch" / name;
             QVERIFY2(std::filesystem::exists(path), path.c_str());
             auto model = Model::load(path);
