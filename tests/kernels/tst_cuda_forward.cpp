@@ -256,6 +256,20 @@ private slots:
                 if (cuda_must_run(name)) {
                     QVERIFY2(forward, forward ? "" : forward.error().message.c_str());
                     n_run += gpu_layers == 1 ? 1 : 0;
+                    if (gpu_layers == hearth::kAllGpuLayers) {
+                        // A decoded token reads its n_expert_used experts, not all: the
+                        // header's arithmetic (matrices only) plus the norms, which weigh less
+                        // than one expert of one layer.
+                        const hearth::ModelInfo& info = model->info();
+                        const uint64_t decode = (*forward)->memory().decode_weight_bytes;
+                        const uint64_t one_expert =
+                            info.expert_weight_bytes / (uint64_t(info.n_expert) * info.n_layer);
+                        qInfo("%s: %llu weight bytes per decoded token of %llu on the device",
+                              qPrintable(name), static_cast<unsigned long long>(decode),
+                              static_cast<unsigned long long>((*forward)->memory().weights_bytes));
+                        QVERIFY(decode >= info.active_weight_bytes);
+                        QVERIFY(decode - info.active_weight_bytes < one_expert);
+                    }
                     continue;
                 }
                 QVERIFY2(!forward, qPrintable(name + " runs: add it to cuda_must_run"));
