@@ -53,6 +53,18 @@ cudaError_t launch_matvec_experts(int type_id, const void* w, size_t expert_byte
                                   const int32_t* ids, int n_slots, const float* x, int64_t x_stride,
                                   int slots_per_x, float* y, int64_t y_stride, cudaStream_t stream);
 
+// The same products for a prompt chunk's many slots, grouped by expert: order[offsets[e] ..
+// offsets[e + 1]) lists expert e's slots (device memory, from launch_group_by_expert in
+// moe.cuh; offsets has n_expert + 1 entries). Each expert's rows are read once per 8 of its
+// slots instead of once per slot, and each slot's y row is bit for bit launch_matvec_experts'.
+// Slots that no expert lists are not written. Errors as launch_matvec_experts' (x_stride and
+// y_stride must be at least a row).
+cudaError_t launch_matvec_grouped(int type_id, const void* w, size_t expert_bytes, int n_expert,
+                                  size_t row_bytes, int64_t n_rows, int64_t n_cols,
+                                  const int32_t* order, const int32_t* offsets, const float* x,
+                                  int64_t x_stride, int slots_per_x, float* y, int64_t y_stride,
+                                  cudaStream_t stream);
+
 // Enqueues the embedding lookup x[i * x_stride + c] = E[tokens[i]][c] * scale for i in
 // [0, n_tokens): rows of a weight matrix of type `type_id` (layout as above), dequantized.
 // `tokens` is device memory (so that a captured CUDA graph reads the ids of each replay);

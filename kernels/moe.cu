@@ -86,6 +86,43 @@ __global__ void __launch_bounds__(kRouteThreads)
     }
 }
 
+// See launch_group_by_expert: thread e counts expert e's slots, thread 0 turns the counts
+// into offsets, then thread e lists its slots in order.
+__global__ void __launch_bounds__(kThreads)
+    group_kernel(const int32_t* __restrict__ ids, int n_slots, int n_expert,
+                 int32_t* __restrict__ order, int32_t* __restrict__ offsets) {
+    __shared__ int start[kMoeMaxExperts + 1];
+    for (int e = static_cast<int>(threadIdx.x); e < n_expert; e += kThreads) {
+        int count = 0;
+        for (int s = 0; s < n_slots; ++s) {
+            count += ids[s] == e ? 1 : 0;
+        }
+        start[e] = count;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        int sum = 0;
+        for (int e = 0; e < n_expert; ++e) {
+            const int count = start[e];
+            start[e] = sum;
+            sum += count;
+        }
+        start[n_expert] = sum;
+    }
+    __syncthreads();
+    for (int e = static_cast<int>(threadIdx.x); e <= n_expert; e += kThreads) {
+        offsets[e] = start[e];
+    }
+    for (int e = static_cast<int>(threadIdx.x); e < n_expert; e += kThreads) {
+        int next = start[e];
+        for (int s = 0; s < n_slots; ++s) {
+            if (ids[s] == e) {
+                order[next++] = s;
+            }
+        }
+    }
+}
+
 // The CPU's gated_activation (cpu/forward.cpp), one value.
 template <MoeGlu kKind>
 __device__ __forceinline__ float gated(float g, float u) {
@@ -181,6 +218,16 @@ cudaError_t launch_moe_route(MoeRouting routing, float* logits, const float* bia
     const unsigned grid = static_cast<unsigned>((n_tokens + kRouteThreads - 1) / kRouteThreads);
     route_kernel<<<grid, kRouteThreads, 0, stream>>>(routing, logits, bias, n_expert, n_used,
                                                      n_tokens, selected, weights);
+    return cudaGetLastError();
+}
+
+cudaError_t launch_group_by_expert(const int32_t* ids, int n_slots, int n_expert, int32_t* order,
+                                   int32_t* offsets, cudaStream_t stream) {
+    if (n_expert < 1 || n_expert > kMoeMaxExperts || n_slots < 0 || ids == nullptr ||
+        order == nullptr || offsets == nullptr) {
+        return cudaErrorInvalidValue;
+    }
+    group_kernel<<<1, kThreads, 0, stream>>>(ids, n_slots, n_expert, order, offsets);
     return cudaGetLastError();
 }
 

@@ -36,6 +36,16 @@ cudaError_t launch_moe_route(MoeRouting routing, float* logits, const float* bia
                              int n_used, int n_tokens, int32_t* selected, float* weights,
                              cudaStream_t stream);
 
+// Groups a chunk's slots by expert for launch_matvec_grouped (matvec.cuh): afterwards
+// order[offsets[e] .. offsets[e + 1]) are the slots s in [0, n_slots) with ids[s] == e, in
+// increasing s, for e in [0, n_expert); offsets[n_expert] is the number of slots listed (ids
+// outside [0, n_expert) are left out). order: n_slots ints, offsets: n_expert + 1 ints, device
+// memory. One CTA, one thread per expert (a counting sort that keeps token order): meant for
+// prompt chunks, where it is small beside the products. cudaErrorInvalidValue for n_expert
+// outside 1..kMoeMaxExperts, n_slots < 0 or null pointers; else the launch's error.
+cudaError_t launch_group_by_expert(const int32_t* ids, int n_slots, int n_expert, int32_t* order,
+                                   int32_t* offsets, cudaStream_t stream);
+
 // The experts' gated activations (hearth::FfnActivation's SwiGLU values).
 enum class MoeGlu : int {
     swiglu = 0,     // silu(g) * u

@@ -1,7 +1,8 @@
 // Kernel tests of the mixture-of-experts kernels (kernels/moe.cu, and matvec.cu's
-// launch_matvec_experts) against the CPU's routed feed-forward pieces: the router's choice
-// (exactly the CPU route_token's, ties and NaN included) and weights, the expert products over
-// a 3-D expert tensor picked by device-side ids (repeats and bad ids included), the biased
+// launch_matvec_experts and launch_matvec_grouped) against the CPU's routed feed-forward pieces:
+// the router's choice (exactly the CPU route_token's, ties and NaN included) and weights, the
+// expert products over a 3-D expert tensor picked by device-side ids (repeats and bad ids
+// included; the grouped form of prompt chunks bit for bit the per-slot one), the biased
 // gated activations (SwiGLU, gpt-oss's clamped SwiGLU) and the weighted sum with per-expert
 // scales and biases. Without a CUDA device the suite reports "skipped: no CUDA device"
 // (HEARTH_REQUIRE_CUDA=1 makes that a failure).
@@ -16,6 +17,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <random>
 
 using hearth::TensorType;
 using namespace cuda_test;
@@ -287,6 +290,98 @@ private slots:
         QCOMPARE(k::launch_matvec_experts(int(TensorType::Q8_K), w.get(), 292, 1, 292, 1, 256,
                                           ids.get(), 1, x.get(), 256, 1, y.get(), 1, nullptr),
                  cudaErrorNotSupported);
+    }
+
+    // A chunk's slots grouped by expert: a stable counting sort (token order kept), bad ids
+    // left out, experts without slots empty.
+    void group_by_expert_is_a_stable_counting_sort() {
+        const int n_expert = 37, n_slots = 1000;
+        std::mt19937 rng(3);
+        std::vector<int32_t> ids(n_slots);
+        for (int32_t& id : ids) {
+            id = int32_t(rng() % 30); // experts 30..36 get no slot
+        }
+        ids[5] = -1;
+        ids[900] = n_expert; // out of range: left out
+        std::vector<int32_t> want_order, want_offsets{0};
+        for (int e = 0; e < n_expert; ++e) {
+            for (int s = 0; s < n_slots; ++s) {
+                if (ids[size_t(s)] == e) {
+                    want_order.push_back(s);
+                }
+            }
+            want_offsets.push_back(int32_t(want_order.size()));
+        }
+        DeviceArray<int32_t> d_ids(ids.size()), d_order(ids.size()), d_offsets(n_expert + 1);
+        CUDA_VERIFY(d_ids.upload(ids));
+        CUDA_VERIFY(k::launch_group_by_expert(d_ids.get(), n_slots, n_expert, d_order.get(),
+                                              d_offsets.get(), nullptr));
+        CUDA_VERIFY(cudaDeviceSynchronize());
+        std::vector<int32_t> order, offsets;
+        CUDA_VERIFY(d_order.download(order));
+        CUDA_VERIFY(d_offsets.download(offsets));
+        QCOMPARE(offsets, want_offsets);
+        order.resize(want_order.size());
+        QCOMPARE(order, want_order);
+    }
+
+    void grouped_matvec_equals_per_slot_data() {
+        QTest::addColumn<int>("type_id");
+        QTest::addColumn<int>("slots_per_x");
+        for (const TensorType type :
+             {TensorType::F16, TensorType::Q4_0, TensorType::Q4_K, TensorType::IQ2_XS}) {
+            for (const int slots_per_x : {1, 4}) {
+                QTest::newRow(qPrintable(QStringLiteral("%1 %2")
+                                             .arg(QString::fromUtf8(hearth::tensor_type_name(type)))
+                                             .arg(slots_per_x)))
+                    << int(type) << slots_per_x;
+            }
+        }
+    }
+
+    // 40 tokens x 4 slots over 6 experts (one unused, one with more than 8 slots per batch of
+    // the kernel): every slot's rows bit for bit those of launch_matvec_experts.
+    void grouped_matvec_equals_per_slot() {
+        QFETCH(int, type_id);
+        QFETCH(int, slots_per_x);
+        const auto type = TensorType(type_id);
+        const auto traits = hearth::tensor_type_traits(type);
+        const int n_expert = 6, n_rows = 45, n_slots = 160;
+        const int64_t n_cols = traits.block_size == 256 ? 512 : 320;
+        const size_t pitch = size_t(n_cols / traits.block_size) * traits.type_size;
+        const size_t expert_bytes = pitch * n_rows;
+        const auto w = random_experts(type, n_expert, n_rows, n_cols, pitch, expert_bytes, 7);
+        std::mt19937 rng(11);
+        std::vector<int32_t> ids(n_slots);
+        for (int32_t& id : ids) {
+            id = int32_t(rng() % 5); // expert 5 unused
+        }
+        const int n_x = (n_slots + slots_per_x - 1) / slots_per_x;
+        const auto x = random_floats(size_t(n_x) * size_t(n_cols), 13);
+
+        DeviceArray<uint8_t> d_w(w.size());
+        DeviceArray<int32_t> d_ids(ids.size()), d_order(ids.size()), d_offsets(n_expert + 1);
+        DeviceArray<float> d_x(x.size()), d_y(size_t(n_slots * n_rows)),
+            d_grouped(size_t(n_slots * n_rows));
+        CUDA_VERIFY(d_w.upload(w));
+        CUDA_VERIFY(d_ids.upload(ids));
+        CUDA_VERIFY(d_x.upload(x));
+        CUDA_VERIFY(d_y.poison());
+        CUDA_VERIFY(d_grouped.poison());
+        CUDA_VERIFY(k::launch_matvec_experts(type_id, d_w.get(), expert_bytes, n_expert, pitch,
+                                             n_rows, n_cols, d_ids.get(), n_slots, d_x.get(),
+                                             n_cols, slots_per_x, d_y.get(), n_rows, nullptr));
+        CUDA_VERIFY(k::launch_group_by_expert(d_ids.get(), n_slots, n_expert, d_order.get(),
+                                              d_offsets.get(), nullptr));
+        CUDA_VERIFY(k::launch_matvec_grouped(
+            type_id, d_w.get(), expert_bytes, n_expert, pitch, n_rows, n_cols, d_order.get(),
+            d_offsets.get(), d_x.get(), n_cols, slots_per_x, d_grouped.get(), n_rows, nullptr));
+        CUDA_VERIFY(cudaDeviceSynchronize());
+        std::vector<float> y, grouped;
+        CUDA_VERIFY(d_y.download(y));
+        CUDA_VERIFY(d_grouped.download(grouped));
+        QVERIFY(std::none_of(y.begin(), y.end(), [](float v) { return std::isnan(v); }));
+        QVERIFY(std::memcmp(y.data(), grouped.data(), y.size() * sizeof(float)) == 0);
     }
 
     void glu_matches_cpu_data() {

@@ -86,6 +86,39 @@ kernels::MoeGlu glu_of(FfnActivation activation) {
                                                    : kernels::MoeGlu::swiglu;
 }
 
+// A prompt chunk's experts, after routing: the slots grouped by expert, each expert's rows
+// read once per 8 of its slots, the same activation and sum as a step's.
+Result<void> enqueue_grouped_experts(const DeviceExperts& e, const ModelInfo& info,
+                                     const ArchTraits& arch, const MoeBuffers& b, const float* h,
+                                     int n, float* out, cudaStream_t s) {
+    const int n_expert = int(info.n_expert), n_used = int(info.n_expert_used);
+    const int64_t n_embd = info.n_embd, n_ff = info.n_ff_exp;
+    const int slots = n * n_used;
+    HEARTH_CUDA_TRY(kernels::launch_group_by_expert(b.ids, slots, n_expert, b.order, b.offsets, s),
+                    "group_by_expert");
+    HEARTH_CUDA_TRY(kernels::launch_matvec_grouped(
+                        e.gate.type, e.gate.data, e.gate.expert_bytes, n_expert, e.gate.row_bytes,
+                        n_ff, n_embd, b.order, b.offsets, h, n_embd, n_used, b.gate, n_ff, s),
+                    "matvec_grouped(ffn_gate_exps)");
+    HEARTH_CUDA_TRY(kernels::launch_matvec_grouped(e.up.type, e.up.data, e.up.expert_bytes,
+                                                   n_expert, e.up.row_bytes, n_ff, n_embd, b.order,
+                                                   b.offsets, h, n_embd, n_used, b.up, n_ff, s),
+                    "matvec_grouped(ffn_up_exps)");
+    HEARTH_CUDA_TRY(kernels::launch_moe_glu(glu_of(arch.activation), b.gate, b.up, n_ff,
+                                            e.gate_bias, e.up_bias, b.ids, n_expert, slots, n_ff,
+                                            s),
+                    "moe_glu");
+    HEARTH_CUDA_TRY(kernels::launch_matvec_grouped(
+                        e.down.type, e.down.data, e.down.expert_bytes, n_expert, e.down.row_bytes,
+                        n_embd, n_ff, b.order, b.offsets, b.gate, n_ff, 1, b.down, n_embd, s),
+                    "matvec_grouped(ffn_down_exps)");
+    HEARTH_CUDA_TRY(kernels::launch_moe_combine(b.down, n_embd, b.weights, b.ids, n_expert,
+                                                e.down_scale, e.down_bias, n, n_used, n_embd, out,
+                                                n_embd, s),
+                    "moe_combine");
+    return {};
+}
+
 } // namespace
 
 Result<void> check_cuda_experts(const Model::Impl& m) {
@@ -181,7 +214,8 @@ uint64_t moe_scratch_bytes(const ModelInfo& info, size_t rows) {
     const size_t slots = rows * info.n_expert_used;
     return align_up(rows * info.n_expert * sizeof(float)) + align_up(slots * sizeof(int32_t)) +
            align_up(slots * sizeof(float)) + 2 * align_up(slots * info.n_ff_exp * sizeof(float)) +
-           align_up(slots * info.n_embd * sizeof(float));
+           align_up(slots * info.n_embd * sizeof(float)) + align_up(slots * sizeof(int32_t)) +
+           align_up((info.n_expert + 1) * sizeof(int32_t));
 }
 
 MoeBuffers take_moe_buffers(Arena& arena, const ModelInfo& info, size_t rows) {
@@ -196,6 +230,8 @@ MoeBuffers take_moe_buffers(Arena& arena, const ModelInfo& info, size_t rows) {
     b.gate = arena.take<float>(slots * info.n_ff_exp);
     b.up = arena.take<float>(slots * info.n_ff_exp);
     b.down = arena.take<float>(slots * info.n_embd);
+    b.order = arena.take<int32_t>(slots);
+    b.offsets = arena.take<int32_t>(info.n_expert + 1);
     return b;
 }
 
@@ -220,6 +256,9 @@ Result<void> enqueue_moe_ffn(const DeviceExperts& e, const ModelInfo& info, cons
     HEARTH_CUDA_TRY(kernels::launch_moe_route(routing, b.logits, e.router_bias, n_expert, n_used, n,
                                               b.ids, b.weights, s),
                     "moe_route");
+    if (n > kernels::kMatvecMaxBatch) {
+        return enqueue_grouped_experts(e, info, arch, b, h, n, out, s);
+    }
     // The (token, slot) pairs in launches of at most kMatvecMaxSlots, whole tokens each.
     const int tokens_per_launch = std::max(1, kernels::kMatvecMaxSlots / n_used);
     for (int first = 0; first < n; first += tokens_per_launch) {

@@ -11,9 +11,10 @@
 //
 // Everything between the router and the sum reads the choice from device memory, so a step
 // captured as a CUDA graph routes each replay's tokens without the host. Prompt chunks use
-// the same kernels, one (token, slot) pair per matrix-vector row set: correct first; grouping
-// tokens by expert for cuBLAS is the next step (each expert's rows are then read once per
-// chunk instead of once per token that chose it).
+// the same router and activations, with the (token, slot) pairs grouped by expert on the device
+// (launch_group_by_expert) so that each expert's rows are read once per 8 of its slots
+// (launch_matvec_grouped) rather than once per slot; cuBLAS over each expert's gathered rows,
+// which would read them once per chunk, is the next step.
 #pragma once
 
 #include "backend/cuda/device_arena.h"
@@ -62,12 +63,14 @@ Result<void> upload_experts(const ExpertWeights& w, const ModelInfo& info, const
 
 // The routed feed-forward's scratch for up to `rows` rows.
 struct MoeBuffers {
-    float* logits = nullptr;  // (rows, n_expert)
-    int32_t* ids = nullptr;   // (rows, n_expert_used)
-    float* weights = nullptr; // (rows, n_expert_used)
-    float* gate = nullptr;    // (rows * n_expert_used, n_ff_exp)
-    float* up = nullptr;      // (rows * n_expert_used, n_ff_exp)
-    float* down = nullptr;    // (rows * n_expert_used, n_embd)
+    float* logits = nullptr;    // (rows, n_expert)
+    int32_t* ids = nullptr;     // (rows, n_expert_used)
+    float* weights = nullptr;   // (rows, n_expert_used)
+    float* gate = nullptr;      // (rows * n_expert_used, n_ff_exp)
+    float* up = nullptr;        // (rows * n_expert_used, n_ff_exp)
+    float* down = nullptr;      // (rows * n_expert_used, n_embd)
+    int32_t* order = nullptr;   // (rows * n_expert_used) the slots grouped by expert
+    int32_t* offsets = nullptr; // (n_expert + 1) where each expert's slots start in `order`
 };
 
 // Scratch bytes of MoeBuffers for `rows` rows; 0 for a model without experts.
