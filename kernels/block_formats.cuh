@@ -311,6 +311,13 @@ struct FormatNVFP4 {
     }
 };
 
+} // namespace hearth::kernels::formats
+
+// The grid i-quants' decoders, with their device code books.
+#include "grid_formats.cuh"
+
+namespace hearth::kernels::formats {
+
 // ---- element formats: raw little-endian bits of `size` bytes -> float32 ---------------------
 
 struct PlainF32 {
@@ -366,6 +373,20 @@ cudaError_t dispatch_format(int type_id, Fn&& fn) {
         return fn.template operator()<FormatIQ4_NL>();
     case type_iq4_xs:
         return fn.template operator()<FormatIQ4_XS>();
+    case type_iq2_xxs:
+        return fn.template operator()<FormatIQ2_XXS>();
+    case type_iq2_xs:
+        return fn.template operator()<FormatIQ2_XS>();
+    case type_iq2_s:
+        return fn.template operator()<FormatIQ2_S>();
+    case type_iq3_xxs:
+        return fn.template operator()<FormatIQ3_XXS>();
+    case type_iq3_s:
+        return fn.template operator()<FormatIQ3_S>();
+    case type_iq1_s:
+        return fn.template operator()<FormatIQ1_S>();
+    case type_iq1_m:
+        return fn.template operator()<FormatIQ1_M>();
     case type_tq1_0:
         return fn.template operator()<FormatTQ1_0>();
     case type_tq2_0:

@@ -13,6 +13,8 @@
 //   Q6_K  x = (d * f(sc)) * f(q - 32)                      (16 sub-blocks of 16)
 //   IQ4_XS x = (d * f(sc - 32)) * f(kvalues_iq4nl[q])      (8 sub-blocks of 32)
 //   TQ1_0 x = d * f(trit - 1)   TQ2_0 x = d * f(q - 1)
+//   IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S: grid code book entries times their
+//   scales, as engine/src/quant/dequantize_grid.cpp (decoders in grid_formats.cuh)
 //   MXFP4 x = 2^(e - 128) * f(kvalues_mxfp4[q])   NVFP4 x = ue4m3(d_j) / 2 * f(kvalues_mxfp4[q])
 //   F32 x = bits, F16 / BF16 x = exact widening of the stored bits (NaN payloads kept).
 // Every product and sum is rounded on its own, in the CPU's order, with __fmul_rn / __fadd_rn
@@ -232,89 +234,49 @@ cudaError_t launch_plain(const void* src, Out* dst, int64_t n, cudaStream_t stre
     return cudaGetLastError();
 }
 
+// The launch for one format: dispatch_format (block_formats.cuh) picks it from the type id.
 template <class Out>
-cudaError_t launch(int type_id, const void* src, Out* dst, int64_t n, cudaStream_t stream) {
-    switch (type_id) {
-    case type_f32:
-        return launch_plain<PlainF32>(src, dst, n, stream);
-    case type_f16:
-        return launch_plain<PlainF16>(src, dst, n, stream);
-    case type_bf16:
-        return launch_plain<PlainBF16>(src, dst, n, stream);
-    case type_q4_0:
-        return launch_blocks<FormatQ4_0>(src, dst, n, stream);
-    case type_q4_1:
-        return launch_blocks<FormatQ4_1>(src, dst, n, stream);
-    case type_q5_0:
-        return launch_blocks<FormatQ5_0>(src, dst, n, stream);
-    case type_q5_1:
-        return launch_blocks<FormatQ5_1>(src, dst, n, stream);
-    case type_q8_0:
-        return launch_blocks<FormatQ8_0>(src, dst, n, stream);
-    case type_q2_k:
-        return launch_blocks<FormatQ2_K>(src, dst, n, stream);
-    case type_q3_k:
-        return launch_blocks<FormatQ3_K>(src, dst, n, stream);
-    case type_q4_k:
-        return launch_blocks<FormatQ4_K>(src, dst, n, stream);
-    case type_q5_k:
-        return launch_blocks<FormatQ5_K>(src, dst, n, stream);
-    case type_q6_k:
-        return launch_blocks<FormatQ6_K>(src, dst, n, stream);
-    case type_iq4_nl:
-        return launch_blocks<FormatIQ4_NL>(src, dst, n, stream);
-    case type_iq4_xs:
-        return launch_blocks<FormatIQ4_XS>(src, dst, n, stream);
-    case type_tq1_0:
-        return launch_blocks<FormatTQ1_0>(src, dst, n, stream);
-    case type_tq2_0:
-        return launch_blocks<FormatTQ2_0>(src, dst, n, stream);
-    case type_mxfp4:
-        return launch_blocks<FormatMXFP4>(src, dst, n, stream);
-    case type_nvfp4:
-        return launch_blocks<FormatNVFP4>(src, dst, n, stream);
-    default:
-        return cudaErrorNotSupported;
+struct DequantizeArgs {
+    const void* src;
+    Out* dst;
+    int64_t n;
+    cudaStream_t stream;
+
+    template <class Format>
+    cudaError_t operator()() const {
+        return launch_blocks<Format>(src, dst, n, stream);
     }
-}
+    template <class Plain>
+    cudaError_t plain() const {
+        return launch_plain<Plain>(src, dst, n, stream);
+    }
+};
+
+struct Probe {
+    template <class Format>
+    cudaError_t operator()() const {
+        return cudaSuccess;
+    }
+    template <class Plain>
+    cudaError_t plain() const {
+        return cudaSuccess;
+    }
+};
 
 } // namespace
 
 bool can_launch_dequantize(int type_id) {
-    switch (type_id) {
-    case type_f32:
-    case type_f16:
-    case type_bf16:
-    case type_q4_0:
-    case type_q4_1:
-    case type_q5_0:
-    case type_q5_1:
-    case type_q8_0:
-    case type_q2_k:
-    case type_q3_k:
-    case type_q4_k:
-    case type_q5_k:
-    case type_q6_k:
-    case type_iq4_nl:
-    case type_iq4_xs:
-    case type_tq1_0:
-    case type_tq2_0:
-    case type_mxfp4:
-    case type_nvfp4:
-        return true;
-    default:
-        return false;
-    }
+    return dispatch_format(type_id, Probe{}) == cudaSuccess;
 }
 
 cudaError_t launch_dequantize(int type_id, const void* src, float* dst, int64_t n_elements,
                               cudaStream_t stream) {
-    return launch<float>(type_id, src, dst, n_elements, stream);
+    return dispatch_format(type_id, DequantizeArgs<float>{src, dst, n_elements, stream});
 }
 
 cudaError_t launch_dequantize_f16(int type_id, const void* src, uint16_t* dst, int64_t n_elements,
                                   cudaStream_t stream) {
-    return launch<uint16_t>(type_id, src, dst, n_elements, stream);
+    return dispatch_format(type_id, DequantizeArgs<uint16_t>{src, dst, n_elements, stream});
 }
 
 } // namespace hearth::kernels

@@ -13,7 +13,8 @@
 namespace hearth::kernels {
 
 // Whether launch_dequantize handles GGML type `type_id`: F32, F16, BF16, Q4_0, Q4_1, Q5_0,
-// Q5_1, Q8_0, Q2_K..Q6_K, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, MXFP4, NVFP4.
+// Q5_1, Q8_0, Q2_K..Q6_K, IQ4_NL, IQ4_XS, the grid i-quants (IQ1_S, IQ1_M, IQ2_XXS,
+// IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S), TQ1_0, TQ2_0, MXFP4, NVFP4.
 bool can_launch_dequantize(int type_id);
 
 // Enqueues on `stream` the dequantization of `n_elements` values of type `type_id` stored at

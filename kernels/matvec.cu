@@ -171,6 +171,121 @@ __global__ void __launch_bounds__(kThreads)
     }
 }
 
+// The mixture-of-experts form: blockIdx.y is the slot, whose expert ids[slot] selects the
+// weight matrix (experts `expert_bytes` apart, read from device memory so that a captured
+// graph follows each replay's routing); its input is x row slot / slots_per_x, its output y
+// row slot. Only the selected experts' rows are read. Rows as matvec_kernel, one vector.
+template <class Source>
+__global__ void __launch_bounds__(kThreads)
+    matvec_experts_kernel(const uint8_t* __restrict__ w, size_t expert_bytes, int n_expert,
+                          size_t row_bytes, int64_t n_rows, int64_t n_cols,
+                          const int32_t* __restrict__ ids, const float* __restrict__ x,
+                          int64_t x_stride, int slots_per_x, float* __restrict__ y,
+                          int64_t y_stride, bool vec_w, bool vec_x) {
+    const int warp = static_cast<int>(threadIdx.x) / 32;
+    const int lane = static_cast<int>(threadIdx.x) % 32;
+    const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + warp;
+    if (row >= n_rows) {
+        return; // whole warps leave together
+    }
+    const int slot = static_cast<int>(blockIdx.y);
+    const int32_t expert = ids[slot];
+    float* out = y + slot * y_stride + row;
+    if (expert < 0 || expert >= n_expert) {
+        if (lane == 0) {
+            *out = __int_as_float(0x7fc00000); // quiet NaN: a bad id shows in the logits
+        }
+        return;
+    }
+    const uint8_t* w_row =
+        w + expert * static_cast<int64_t>(expert_bytes) + row * static_cast<int64_t>(row_bytes);
+    const float* x_row = x + (slot / slots_per_x) * x_stride;
+    const int64_t n_units = (n_cols + kUnit - 1) / kUnit;
+    float acc = 0.0f;
+    for (int64_t u = lane; u < n_units; u += 32) {
+        float v[kUnit];
+        Source::decode(w_row, u, n_cols, vec_w, v);
+        float xv[kUnit];
+        load_x(x_row, u * kUnit, n_cols, vec_x, xv);
+#pragma unroll
+        for (int k = 0; k < kUnit; ++k) {
+            acc = fmaf(v[k], xv[k], acc);
+        }
+    }
+#pragma unroll
+    for (int offset = 16; offset > 0; offset /= 2) {
+        acc += __shfl_xor_sync(0xffffffffu, acc, offset);
+    }
+    if (lane == 0) {
+        *out = acc;
+    }
+}
+
+// The grouped form for prompt chunks: blockIdx.y is the expert e, whose slots are
+// order[offsets[e] .. offsets[e + 1]) (launch_group_by_expert); each warp reads its row of W_e
+// once per 8 of them, multiplying it with their inputs as matvec_kernel does a batch. Per slot,
+// the same lanes, products, order and butterfly as matvec_experts_kernel: the same bits.
+template <class Source>
+__global__ void __launch_bounds__(kThreads)
+    matvec_grouped_kernel(const uint8_t* __restrict__ w, size_t expert_bytes, size_t row_bytes,
+                          int64_t n_rows, int64_t n_cols, const int32_t* __restrict__ order,
+                          const int32_t* __restrict__ offsets, const float* __restrict__ x,
+                          int64_t x_stride, int slots_per_x, float* __restrict__ y,
+                          int64_t y_stride, bool vec_w, bool vec_x) {
+    const int warp = static_cast<int>(threadIdx.x) / 32;
+    const int lane = static_cast<int>(threadIdx.x) % 32;
+    const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + warp;
+    const int expert = static_cast<int>(blockIdx.y);
+    if (row >= n_rows) {
+        return; // whole warps leave together
+    }
+    const int begin = offsets[expert], end = offsets[expert + 1];
+    const uint8_t* w_row =
+        w + expert * static_cast<int64_t>(expert_bytes) + row * static_cast<int64_t>(row_bytes);
+    const int64_t n_units = (n_cols + kUnit - 1) / kUnit;
+    for (int first = begin; first < end; first += kMatvecMaxBatch) {
+        const int n_batch = min(kMatvecMaxBatch, end - first);
+        int slot[kMatvecMaxBatch];
+        float acc[kMatvecMaxBatch];
+#pragma unroll
+        for (int b = 0; b < kMatvecMaxBatch; ++b) {
+            slot[b] = b < n_batch ? order[first + b] : 0;
+            acc[b] = 0.0f;
+        }
+        for (int64_t u = lane; u < n_units; u += 32) {
+            float v[kUnit];
+            Source::decode(w_row, u, n_cols, vec_w, v);
+            const int64_t c0 = u * kUnit;
+#pragma unroll
+            for (int b = 0; b < kMatvecMaxBatch; ++b) {
+                if (b < n_batch) {
+                    float xv[kUnit];
+                    load_x(x + (slot[b] / slots_per_x) * x_stride, c0, n_cols, vec_x, xv);
+                    float s = acc[b];
+#pragma unroll
+                    for (int k = 0; k < kUnit; ++k) {
+                        s = fmaf(v[k], xv[k], s);
+                    }
+                    acc[b] = s;
+                }
+            }
+        }
+#pragma unroll
+        for (int b = 0; b < kMatvecMaxBatch; ++b) {
+            if (b < n_batch) {
+                float s = acc[b];
+#pragma unroll
+                for (int offset = 16; offset > 0; offset /= 2) {
+                    s += __shfl_xor_sync(0xffffffffu, s, offset);
+                }
+                if (lane == 0) {
+                    y[slot[b] * y_stride + row] = s;
+                }
+            }
+        }
+    }
+}
+
 // One thread per unit of 8 values; blockIdx.y is the token.
 template <class Source>
 __global__ void __launch_bounds__(kThreads)
@@ -268,6 +383,115 @@ struct MatvecArgs {
     }
 };
 
+struct ExpertMatvecArgs {
+    const void* w;
+    size_t expert_bytes;
+    int n_expert;
+    size_t row_bytes;
+    int64_t n_rows, n_cols;
+    const int32_t* ids;
+    int n_slots;
+    const float* x;
+    int64_t x_stride;
+    int slots_per_x;
+    float* y;
+    int64_t y_stride;
+    cudaStream_t stream;
+
+    template <class Source>
+    cudaError_t run() const {
+        if (n_expert <= 0 || n_rows < 0 || n_cols <= 0 || n_slots < 0 ||
+            n_slots > kMatvecMaxSlots || slots_per_x < 1) {
+            return cudaErrorInvalidValue;
+        }
+        const size_t packed = RowSize<Source>::bytes(n_cols);
+        if (packed == 0 || row_bytes < packed ||
+            expert_bytes < row_bytes * static_cast<size_t>(n_rows)) {
+            return cudaErrorInvalidValue;
+        }
+        if (n_rows == 0 || n_slots == 0) {
+            return cudaSuccess;
+        }
+        if (w == nullptr || ids == nullptr || x == nullptr || y == nullptr ||
+            (n_slots > slots_per_x && x_stride < n_cols) || (n_slots > 1 && y_stride < n_rows)) {
+            return cudaErrorInvalidValue;
+        }
+        const int64_t grid_x = (n_rows + kWarps - 1) / kWarps;
+        if (grid_x > INT_MAX) {
+            return cudaErrorInvalidValue;
+        }
+        const bool vec_w = aligned16(w) && row_bytes % 16 == 0 && expert_bytes % 16 == 0;
+        const bool vec_x = aligned16(x) && x_stride % 4 == 0;
+        const dim3 grid(static_cast<unsigned>(grid_x), static_cast<unsigned>(n_slots));
+        matvec_experts_kernel<Source><<<grid, kThreads, 0, stream>>>(
+            static_cast<const uint8_t*>(w), expert_bytes, n_expert, row_bytes, n_rows, n_cols, ids,
+            x, x_stride, slots_per_x, y, y_stride, vec_w, vec_x);
+        return cudaGetLastError();
+    }
+    template <class F>
+    cudaError_t operator()() const {
+        return run<BlockSource<F>>();
+    }
+    template <class P>
+    cudaError_t plain() const {
+        return run<PlainSource<P>>();
+    }
+};
+
+struct GroupedMatvecArgs {
+    const void* w;
+    size_t expert_bytes;
+    int n_expert;
+    size_t row_bytes;
+    int64_t n_rows, n_cols;
+    const int32_t* order;
+    const int32_t* offsets;
+    const float* x;
+    int64_t x_stride;
+    int slots_per_x;
+    float* y;
+    int64_t y_stride;
+    cudaStream_t stream;
+
+    template <class Source>
+    cudaError_t run() const {
+        if (n_expert <= 0 || n_expert > 65535 || n_rows < 0 || n_cols <= 0 || slots_per_x < 1) {
+            return cudaErrorInvalidValue;
+        }
+        const size_t packed = RowSize<Source>::bytes(n_cols);
+        if (packed == 0 || row_bytes < packed ||
+            expert_bytes < row_bytes * static_cast<size_t>(n_rows)) {
+            return cudaErrorInvalidValue;
+        }
+        if (n_rows == 0) {
+            return cudaSuccess;
+        }
+        if (w == nullptr || order == nullptr || offsets == nullptr || x == nullptr ||
+            y == nullptr || x_stride < n_cols || y_stride < n_rows) {
+            return cudaErrorInvalidValue;
+        }
+        const int64_t grid_x = (n_rows + kWarps - 1) / kWarps;
+        if (grid_x > INT_MAX) {
+            return cudaErrorInvalidValue;
+        }
+        const bool vec_w = aligned16(w) && row_bytes % 16 == 0 && expert_bytes % 16 == 0;
+        const bool vec_x = aligned16(x) && x_stride % 4 == 0;
+        const dim3 grid(static_cast<unsigned>(grid_x), static_cast<unsigned>(n_expert));
+        matvec_grouped_kernel<Source><<<grid, kThreads, 0, stream>>>(
+            static_cast<const uint8_t*>(w), expert_bytes, row_bytes, n_rows, n_cols, order, offsets,
+            x, x_stride, slots_per_x, y, y_stride, vec_w, vec_x);
+        return cudaGetLastError();
+    }
+    template <class F>
+    cudaError_t operator()() const {
+        return run<BlockSource<F>>();
+    }
+    template <class P>
+    cudaError_t plain() const {
+        return run<PlainSource<P>>();
+    }
+};
+
 struct GetRowsArgs {
     const void* w;
     size_t row_bytes;
@@ -335,6 +559,26 @@ cudaError_t launch_matvec(int type_id, const void* w, size_t row_bytes, int64_t 
                           int64_t y_stride, int n_batch, cudaStream_t stream) {
     return dispatch_format(type_id, MatvecArgs{w, row_bytes, n_rows, n_cols, x, x_stride, y,
                                                y_stride, n_batch, stream});
+}
+
+cudaError_t launch_matvec_experts(int type_id, const void* w, size_t expert_bytes, int n_expert,
+                                  size_t row_bytes, int64_t n_rows, int64_t n_cols,
+                                  const int32_t* ids, int n_slots, const float* x, int64_t x_stride,
+                                  int slots_per_x, float* y, int64_t y_stride,
+                                  cudaStream_t stream) {
+    return dispatch_format(type_id, ExpertMatvecArgs{w, expert_bytes, n_expert, row_bytes, n_rows,
+                                                     n_cols, ids, n_slots, x, x_stride, slots_per_x,
+                                                     y, y_stride, stream});
+}
+
+cudaError_t launch_matvec_grouped(int type_id, const void* w, size_t expert_bytes, int n_expert,
+                                  size_t row_bytes, int64_t n_rows, int64_t n_cols,
+                                  const int32_t* order, const int32_t* offsets, const float* x,
+                                  int64_t x_stride, int slots_per_x, float* y, int64_t y_stride,
+                                  cudaStream_t stream) {
+    return dispatch_format(type_id, GroupedMatvecArgs{w, expert_bytes, n_expert, row_bytes, n_rows,
+                                                      n_cols, order, offsets, x, x_stride,
+                                                      slots_per_x, y, y_stride, stream});
 }
 
 cudaError_t launch_get_rows(int type_id, const void* w, size_t row_bytes, int64_t n_rows,

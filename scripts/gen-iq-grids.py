@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Transcribes the i-quant grid tables of ggml (ggml/src/ggml-common.h) into
-engine/src/quant/iq_grids.cpp, once: the code books of IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S
-and IQ1_S/IQ1_M, which are data, not something to derive.
+engine/src/quant/iq_grids.inc, once: the code books of IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S
+and IQ1_S/IQ1_M, which are data, not something to derive. The .inc holds each table between
+HEARTH_IQ_GRID_BEGIN(type, name, count) and HEARTH_IQ_GRID_END, defined by its includer: the
+CPU engine's iq_grids.cpp and the CUDA kernels' kernels/iq_grids.cuh (device copies), so the
+tables exist once in the source.
 
     .venv/bin/python scripts/gen-iq-grids.py path/to/llama.cpp/ggml/src/ggml-common.h
 
@@ -16,7 +19,7 @@ import sys
 import numpy as np
 from gguf import quants
 
-OUT = pathlib.Path(__file__).resolve().parent.parent / "engine" / "src" / "quant" / "iq_grids.cpp"
+OUT = pathlib.Path(__file__).resolve().parent.parent / "engine" / "src" / "quant" / "iq_grids.inc"
 
 # ggml's table name -> (C type here, entry count, gguf class whose grid it must equal, bytes
 # per entry, whether the entries are signed bytes).
@@ -57,9 +60,8 @@ def main() -> int:
         "// The i-quant grid tables (code books), transcribed from ggml's ggml/src/ggml-common.h by",
         "// scripts/gen-iq-grids.py and checked there against the grids of the `gguf` Python package.",
         "// Generated: do not edit. Each entry packs one grid point, byte k being value k.",
-        '#include "quant/iq_grids.h"',
-        "",
-        "namespace hearth::quant {",
+        "// Included by quant/iq_grids.cpp (the CPU's tables) and kernels/iq_grids.cuh (device",
+        "// copies), each defining HEARTH_IQ_GRID_BEGIN(type, name, count) and HEARTH_IQ_GRID_END.",
         "",
     ]
     for name, (ctype, count, cls, width, signed) in TABLES.items():
@@ -69,13 +71,12 @@ def main() -> int:
         check_against_gguf(name, values, cls, width, signed)
         digits = 2 * width
         per_line = 4 if width == 8 else 8
-        lines.append(f"const {ctype} {name}[{count}] = {{")
+        lines.append(f"HEARTH_IQ_GRID_BEGIN({ctype}, {name}, {count})")
         for i in range(0, count, per_line):
             chunk = ", ".join(f"0x{v:0{digits}x}" for v in values[i:i + per_line])
             lines.append(f"    {chunk},")
-        lines.append("};")
+        lines.append("HEARTH_IQ_GRID_END")
         lines.append("")
-    lines.append("} // namespace hearth::quant")
     OUT.write_text("\n".join(lines) + "\n")
     print(f"wrote {OUT}", file=sys.stderr)
     return 0

@@ -152,6 +152,21 @@ private slots:
         }
     }
 
+    void routing_breaks_ties_to_the_lower_index() {
+        // moe::ranks_before: equal scores go to the lower index, so the choice is one answer
+        // whatever sorts it (the CUDA router's is the same). 40 experts: past the 16 that
+        // std::sort orders by a stable insertion sort.
+        for (const Routing routing : {Routing::softmax_top_k, Routing::top_k_softmax}) {
+            std::vector<float> logits(40, 0.25f);
+            logits[31] = 1.0f;
+            logits[9] = logits[23] = 0.5f;
+            std::vector<int32_t> selected(8);
+            std::vector<float> weights(8);
+            cpu::route_token(routing, logits.data(), 40, 8, selected.data(), weights.data());
+            QCOMPARE(selected, (std::vector<int32_t>{31, 9, 23, 0, 1, 2, 3, 4}));
+        }
+    }
+
     void decode_reads_only_the_routed_experts() {
         for (const char* name : {"qwen3moe", "qwen3moe_q8_0", "gpt_oss", "llama_moe", "qwen35moe",
                                  "qwen35moe_q8_0", "gemma4_moe", "gemma4_moe_q8_0"}) {

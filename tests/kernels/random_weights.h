@@ -17,7 +17,8 @@ namespace cuda_test {
 using hearth::TensorType;
 
 // The byte offsets of each block's f16 scales (blocks.h): set to small finite values so that
-// random quant bytes make a matrix of moderate magnitude.
+// random quant bytes make a matrix of moderate magnitude. IQ1_M's scale has no f16 field of
+// its own (set_iq1_m_scale below).
 struct TypeCase {
     TensorType type;
     std::vector<int> f16_offsets;
@@ -31,9 +32,20 @@ inline const std::vector<TypeCase>& type_cases() {
         {TensorType::Q3_K, {108}},  {TensorType::Q4_K, {0, 2}}, {TensorType::Q5_K, {0, 2}},
         {TensorType::Q6_K, {208}},  {TensorType::IQ4_NL, {0}},  {TensorType::IQ4_XS, {0}},
         {TensorType::TQ1_0, {52}},  {TensorType::TQ2_0, {64}},  {TensorType::MXFP4, {}},
-        {TensorType::NVFP4, {}},
+        {TensorType::NVFP4, {}},    {TensorType::IQ2_XXS, {0}}, {TensorType::IQ2_XS, {0}},
+        {TensorType::IQ2_S, {0}},   {TensorType::IQ3_XXS, {0}}, {TensorType::IQ3_S, {0}},
+        {TensorType::IQ1_S, {0}},   {TensorType::IQ1_M, {}},
     };
     return cases;
+}
+
+// IQ1_M's f16 scale `bits`, written into the top nibbles of its four little-endian scale
+// words (block bytes 48..55: nibble i of the f16 is the high nibble of byte 49 + 2i).
+inline void set_iq1_m_scale(uint8_t* block, uint16_t bits) {
+    for (int i = 0; i < 4; ++i) {
+        uint8_t& byte = block[49 + 2 * i];
+        byte = uint8_t((byte & 0x0f) | ((bits >> (4 * i)) & 0x0f) << 4);
+    }
 }
 
 inline const TypeCase& type_case(TensorType type) {
@@ -79,6 +91,9 @@ inline std::vector<uint8_t> random_matrix(TensorType type, int64_t n_rows, int64
             for (const int offset : type_case(type).f16_offsets) {
                 const uint16_t h = hearth::fp32_to_fp16(scale(rng));
                 std::memcpy(block + offset, &h, 2);
+            }
+            if (type == TensorType::IQ1_M) {
+                set_iq1_m_scale(block, hearth::fp32_to_fp16(scale(rng)));
             }
             if (type == TensorType::MXFP4) {
                 block[0] = uint8_t(120 + rng() % 8); // e8m0 scale 2^-8 .. 2^-1

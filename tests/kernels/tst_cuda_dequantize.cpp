@@ -30,7 +30,8 @@ using hearth::TensorType;
 namespace {
 
 // Every type the GPU dequantizes, with the byte offsets of the f16 scale fields in one block
-// (blocks.h). Random bytes are a valid block once those scales are finite; the element types
+// (blocks.h; IQ1_M's is spread over its scale words, see random_blocks). Random bytes are a
+// valid block once those scales are finite; the element types
 // (F32, F16, BF16) stay fully random, NaN and Inf bit patterns included.
 struct TypeCase {
     TensorType type;
@@ -45,7 +46,9 @@ const std::vector<TypeCase>& type_cases() {
         {TensorType::Q3_K, {108}},    {TensorType::Q4_K, {0, 2}},    {TensorType::Q5_K, {0, 2}},
         {TensorType::Q6_K, {208}},    {TensorType::IQ4_NL, {0}},     {TensorType::IQ4_XS, {0}},
         {TensorType::TQ1_0, {52}},    {TensorType::TQ2_0, {64}},     {TensorType::MXFP4, {}},
-        {TensorType::NVFP4, {}},
+        {TensorType::NVFP4, {}},      {TensorType::IQ2_XXS, {0}},    {TensorType::IQ2_XS, {0}},
+        {TensorType::IQ2_S, {0}},     {TensorType::IQ3_XXS, {0}},    {TensorType::IQ3_S, {0}},
+        {TensorType::IQ1_S, {0}},     {TensorType::IQ1_M, {}},
     };
     return cases;
 }
@@ -70,6 +73,14 @@ std::vector<uint8_t> random_blocks(const TypeCase& c, int64_t n_blocks, uint64_t
             }
             p[0] = static_cast<uint8_t>(bits);
             p[1] = static_cast<uint8_t>(bits >> 8);
+        }
+        if (c.type == TensorType::IQ1_M) {
+            // The f16's exponent is bits 10..14: bits 2..3 of byte 53's high nibble and 0..2 of
+            // byte 55's. All ones (Inf/NaN) -> clear f16 bit 14 (bit 6 of byte 55): finite.
+            uint8_t* block = bytes.data() + b * traits.type_size;
+            if ((block[53] & 0xc0) == 0xc0 && (block[55] & 0x70) == 0x70) {
+                block[55] &= ~0x40;
+            }
         }
     }
     return bytes;
@@ -297,7 +308,8 @@ private slots:
         QTest::addColumn<int>("dst_offset");
         const TensorType types[] = {TensorType::F32,  TensorType::F16,   TensorType::BF16,
                                     TensorType::Q4_0, TensorType::Q8_0,  TensorType::Q4_K,
-                                    TensorType::Q6_K, TensorType::MXFP4, TensorType::IQ4_XS};
+                                    TensorType::Q6_K, TensorType::MXFP4, TensorType::IQ4_XS,
+                                    TensorType::IQ2_XXS, TensorType::IQ3_XXS, TensorType::IQ1_M};
         for (const TensorType type : types) {
             const QString name = QString::fromUtf8(hearth::tensor_type_name(type));
             QTest::newRow(qPrintable(name + "/src+1")) << int(type) << 1 << 0;

@@ -7,6 +7,7 @@
 #include "cpu/ggml_numerics.h"
 #include "cpu/matmul.h"
 #include "hearth/model_info.h"
+#include "model/expert_routing.h"
 
 #include <algorithm>
 #include <cmath>
@@ -14,9 +15,6 @@
 
 namespace hearth::cpu {
 namespace {
-
-// The smallest normal F16, which llama.cpp clamps the weights' sum to before dividing.
-constexpr float kMinWeightSum = 6.103515625e-5f;
 
 void softmax_in_place(float* x, int n) {
     float max = -INFINITY;
@@ -68,16 +66,16 @@ void route_token(Routing routing, float* logits, int n_expert, int n_used, int32
     if (routing == Routing::softmax_top_k) {
         softmax_in_place(logits, n_expert);
     }
-    // ggml_argsort (descending) then its first n_used: std::sort over the indices 0..n-1
-    // with the same comparison, so that even ties break as llama.cpp's do. A NaN (from a
-    // file's NaN weights) ranks last: compared as such it would break std::sort's ordering
-    // requirement, which lets the sort read outside the range.
-    const auto rank = [logits](int32_t i) { return std::isnan(logits[i]) ? -INFINITY : logits[i]; };
+    // ggml_argsort (descending) then its first n_used, in the strict order of
+    // moe::ranks_before (NaN last, ties to the lower index), which the CUDA router shares. A
+    // NaN compared as such would break std::sort's ordering requirement, which lets the sort
+    // read outside the range.
     thread_local std::vector<int32_t> order;
     order.resize(static_cast<size_t>(n_expert));
     std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(),
-              [&rank](int32_t a, int32_t b) { return rank(a) > rank(b); });
+    std::sort(order.begin(), order.end(), [logits](int32_t a, int32_t b) {
+        return moe::ranks_before(logits[a], a, logits[b], b);
+    });
     for (int s = 0; s < n_used; ++s) {
         selected[s] = order[static_cast<size_t>(s)];
         weights[s] = logits[selected[s]];
@@ -90,7 +88,7 @@ void route_token(Routing routing, float* logits, int n_expert, int n_used, int32
     for (int s = 0; s < n_used; ++s) {
         sum += static_cast<double>(weights[s]);
     }
-    const float divisor = std::max(static_cast<float>(sum), kMinWeightSum);
+    const float divisor = std::max(static_cast<float>(sum), moe::kMinWeightSum);
     for (int s = 0; s < n_used; ++s) {
         weights[s] /= divisor;
     }

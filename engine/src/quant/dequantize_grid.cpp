@@ -149,15 +149,6 @@ void dequantize_iq1_s(const void* src, float* dst, int64_t n_blocks) {
     }
 }
 
-uint16_t iq1_m_scale_bits(const uint8_t* scales) {
-    uint16_t sc[4];
-    for (int i = 0; i < 4; ++i) {
-        sc[i] = static_cast<uint16_t>(scales[2 * i] | scales[2 * i + 1] << 8);
-    }
-    return static_cast<uint16_t>((sc[0] >> 12) | ((sc[1] >> 8) & 0x00f0) | ((sc[2] >> 4) & 0x0f00) |
-                                 (sc[3] & 0xf000));
-}
-
 void dequantize_iq1_m(const void* src, float* dst, int64_t n_blocks) {
     for (int64_t b = 0; b < n_blocks; ++b) {
         const auto block = load_block<BlockIQ1_M>(src, b);

@@ -14,7 +14,4 @@ void dequantize_iq3_s(const void* src, float* dst, int64_t n_blocks);
 void dequantize_iq1_s(const void* src, float* dst, int64_t n_blocks);
 void dequantize_iq1_m(const void* src, float* dst, int64_t n_blocks);
 
-// IQ1_M's f16 scale, spread over the top nibbles of its four scale words.
-uint16_t iq1_m_scale_bits(const uint8_t* scales);
-
 } // namespace hearth::quant

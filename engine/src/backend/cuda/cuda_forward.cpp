@@ -56,11 +56,8 @@ Result<void> CudaForwardImpl::check_architecture() const {
                                 info.architecture,
                                 info.n_expert > 0 ? ", mixture-of-experts layers" : ""));
     }
-    if (!m_.layers.empty() && !m_.layers[0].experts.empty()) {
-        return fail(ErrorCode::unsupported,
-                    fmt::format("the CUDA backend does not run mixture-of-experts models yet ({}, "
-                                "{} experts): it runs on the CPU",
-                                info.architecture, info.n_expert));
+    if (auto ok = check_cuda_experts(m_); !ok) {
+        return ok;
     }
     if (info.n_rot % 2 != 0 || info.n_rot > info.head_dim_k ||
         info.head_dim_k > uint32_t(kernels::kAttentionMaxHeadDim) ||
@@ -120,7 +117,8 @@ ForwardPlan plan_forward(const Model::Impl& m, const CudaForwardOptions& options
         align_up(R * info.n_vocab * 4) + align_up(ws_floats * 4) +
         // sample(): the penalty window, the control, the result and the working logits
         align_up(kMaxHistory * sizeof(int32_t)) + align_up(sizeof(kernels::SampleControl)) +
-        align_up(sizeof(kernels::SampleResult)) + align_up(info.n_vocab * 4);
+        align_up(sizeof(kernels::SampleResult)) + align_up(info.n_vocab * 4) +
+        moe_scratch_bytes(info, R);
     if (selection.head) { // prompts in chunks (cuda_prefill_step.cpp); not under partial offload
         plan.scratch_bytes += prefill_scratch_bytes(m, options.prefill_rows);
         plan.prefill_cublas_bytes = prefill_cublas_bytes(info, options.prefill_rows);
@@ -295,6 +293,7 @@ Result<void> CudaForwardImpl::init() {
     d_control_ = scratch_.take<kernels::SampleControl>(1);
     d_result_ = scratch_.take<kernels::SampleResult>(1);
     d_sample_work_ = scratch_.take<float>(info.n_vocab);
+    moe_ = take_moe_buffers(scratch_, info, R);
     if (auto ok = take_prefill_scratch(); !ok) {
         return ok;
     }

@@ -73,6 +73,7 @@ struct StepBuffers {
     float *x, *o, *h, *q, *k, *v, *attn, *gate, *up;
     const int32_t* positions;
     const int32_t* slots;
+    MoeBuffers moe; // mixture-of-experts models only (cuda_experts.h)
 };
 
 // A layer's KV cache: (n_seq, n_ctx, n_head_kv * head_dim) F16 values each.
@@ -182,6 +183,7 @@ private:
     float *x_ = nullptr, *h_ = nullptr, *q_ = nullptr, *k_ = nullptr, *v_ = nullptr;
     float *attn_ = nullptr, *o_ = nullptr, *gate_ = nullptr, *up_ = nullptr, *logits_ = nullptr;
     float* workspace_ = nullptr;
+    MoeBuffers moe_;
     int32_t* host_ints_ = nullptr; // pinned mirror of d_ints_
     float* host_logits_ = nullptr; // pinned (kMaxRows, n_vocab)
     float* host_x_ = nullptr;      // pinned (kMaxRows, n_embd): residual rows in and out
@@ -192,6 +194,7 @@ private:
         int32_t* ints = nullptr;
         float *x = nullptr, *o = nullptr, *h = nullptr, *q = nullptr, *k = nullptr, *v = nullptr;
         float *attn = nullptr, *gate = nullptr, *up = nullptr;
+        MoeBuffers moe;
     } prefill_;
     int32_t* host_prefill_ints_ = nullptr;  // pinned mirror of prefill_.ints
     std::unique_ptr<CublasPrefill> cublas_; // created on the first prompt

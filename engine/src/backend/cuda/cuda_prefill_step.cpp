@@ -53,11 +53,11 @@ uint64_t prefill_scratch_bytes(const Model::Impl& m, uint32_t rows) {
     const ModelInfo& info = m.info;
     const PrefillWidths w = widths(info);
     const size_t R = rows;
-    // Must match take_prefill_scratch(): ints, then x, o, h, q, k, v, attn, gate, up.
+    // Must match take_prefill_scratch(): ints, then x, o, h, q, k, v, attn, gate, up, moe.
     return align_up(3 * R * sizeof(int32_t)) + 3 * align_up(R * info.n_embd * sizeof(float)) +
            align_up(R * q_buffer_width(m) * sizeof(float)) + align_up(R * w.k * sizeof(float)) +
            align_up(R * w.v * sizeof(float)) + align_up(R * w.o * sizeof(float)) +
-           2 * align_up(R * info.n_ff * sizeof(float));
+           2 * align_up(R * info.n_ff * sizeof(float)) + moe_scratch_bytes(info, R);
 }
 
 uint64_t prefill_cublas_bytes(const ModelInfo& info, uint32_t rows) {
@@ -86,6 +86,7 @@ Result<void> CudaForwardImpl::take_prefill_scratch() {
     prefill_.attn = scratch_.take<float>(R * w.o);
     prefill_.gate = scratch_.take<float>(R * info.n_ff);
     prefill_.up = scratch_.take<float>(R * info.n_ff);
+    prefill_.moe = take_moe_buffers(scratch_, info, R);
     HEARTH_CUDA_TRY(
         cudaMallocHost(reinterpret_cast<void**>(&host_prefill_ints_), 3 * R * sizeof(int32_t)),
         "cudaMallocHost(prefill inputs)");
@@ -180,7 +181,8 @@ Result<void> CudaForwardImpl::enqueue_prefill_chunk(std::span<const CudaBatchTok
                                            W.token_embd.row_bytes, W.token_embd.n_rows, n_embd,
                                            tokens, n, embd_scale_, P.x, n_embd, s),
                   "get_rows(token_embd)");
-    const StepBuffers buffers{P.x, P.o, P.h, P.q, P.k, P.v, P.attn, P.gate, P.up, positions, slots};
+    const StepBuffers buffers{P.x,    P.o,    P.h,  P.q,       P.k,   P.v,
+                              P.attn, P.gate, P.up, positions, slots, P.moe};
     auto chunk_matmul = [&](const DeviceMatrix& m, const float* x, int64_t, float* y,
                             int64_t y_stride, const char*) {
         // cuBLAS reads the chunk's rows of x back to back (x_stride is their width).

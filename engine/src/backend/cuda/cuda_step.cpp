@@ -10,6 +10,7 @@
 //   a = attention(q, cache[slot][window start..pos]) [soft-capped scores, sinks]
 //   o = [post-norm] Wo a
 //   h = rmsnorm(x += o) * ffn_norm;  o = [post-norm] W_down act(W_gate h) * (W_up h)
+//   (a mixture-of-experts layer: o = the routed feed-forward of h, cuda_experts.h)
 // logits = W_out (rmsnorm(x += o) * output_norm) [soft-capped].
 // A prompt run of kPrefillMinRows or more tokens goes through cuda_prefill_step.cpp instead
 // (unless prefill_rows is 0 or cuBLAS is missing); other tokens, 8 at a time, through this
@@ -147,10 +148,17 @@ Result<void> CudaForwardImpl::enqueue_layers(const StepBuffers& b, int n, const 
         HEARTH_LAUNCH(
             kernels::launch_add_rms_norm(b.x, b.o, L.ffn_norm, b.h, int(n_embd), n, n_embd, eps, s),
             "add_rms_norm");
-        HEARTH_MATMUL(L.gate, b.h, n_embd, b.gate, n_ff, "ffn_gate");
-        HEARTH_MATMUL(L.up, b.h, n_embd, b.up, n_ff, "ffn_up");
-        HEARTH_LAUNCH(kernels::launch_glu(glu_, b.gate, b.up, b.gate, int64_t(n) * n_ff, s), "glu");
-        HEARTH_MATMUL(L.down, b.gate, n_ff, b.o, n_embd, "ffn_down");
+        if (L.experts.present) {
+            if (auto ok = enqueue_moe_ffn(L.experts, info, m_.arch, b.moe, b.h, n, b.o, s); !ok) {
+                return ok;
+            }
+        } else {
+            HEARTH_MATMUL(L.gate, b.h, n_embd, b.gate, n_ff, "ffn_gate");
+            HEARTH_MATMUL(L.up, b.h, n_embd, b.up, n_ff, "ffn_up");
+            HEARTH_LAUNCH(kernels::launch_glu(glu_, b.gate, b.up, b.gate, int64_t(n) * n_ff, s),
+                          "glu");
+            HEARTH_MATMUL(L.down, b.gate, n_ff, b.o, n_embd, "ffn_down");
+        }
         if (L.post_ffn_norm != nullptr) {
             HEARTH_LAUNCH(
                 kernels::launch_rms_norm(b.o, L.post_ffn_norm, b.o, int(n_embd), n, n_embd, eps, s),
@@ -190,7 +198,7 @@ Result<void> CudaForwardImpl::enqueue_step(int n, bool copy_logits) {
                                       cudaMemcpyHostToDevice, s),
                       "copying the residual stream in");
     }
-    const StepBuffers buffers{x_, o_, h_, q_, k_, v_, attn_, gate_, up_, positions, slots};
+    const StepBuffers buffers{x_, o_, h_, q_, k_, v_, attn_, gate_, up_, positions, slots, moe_};
     auto step_matvec = [&](const DeviceMatrix& w, const float* x, int64_t x_stride, float* y,
                            int64_t y_stride, const char* what) {
         return check(matvec(w, x, x_stride, y, y_stride), fmt::format("matvec({})", what));

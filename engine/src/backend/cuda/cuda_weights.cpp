@@ -60,6 +60,10 @@ public:
     Uploader(CudaWeights& w) : w_(w) {}
 
     Result<void> matrix(const cpu::WeightMatrix& src, DeviceMatrix& out, std::string_view name) {
+        if (src.data == nullptr && src.n_rows == 0) {
+            out = DeviceMatrix{}; // a matrix the layer does not have (experts in place of ffn_*)
+            return {};
+        }
         if (!kernels::can_launch_matvec(int(src.type))) {
             return fail(ErrorCode::unsupported,
                         fmt::format("the CUDA backend has no matrix kernel for {} ({})",
@@ -184,6 +188,8 @@ Result<std::shared_ptr<CudaWeights>> upload(const Model::Impl& m, int device,
             decode += sources[i]->size() * sizeof(float);
         }
         D.sliding = L.sliding;
+        if (auto ok = upload_experts(L.experts, m.info, blk, w->arena, D.experts, decode); !ok)
+            return std::unexpected(ok.error());
     }
     w->decode_bytes = decode;
     return w;
@@ -233,6 +239,7 @@ uint64_t plan_weight_bytes(const Model::Impl& m, const WeightSelection& selectio
         for (const std::vector<float>* v : layer_vectors(L)) {
             bytes += vector_bytes(*v);
         }
+        bytes += plan_expert_bytes(L.experts);
     }
     return bytes;
 }

@@ -4,6 +4,7 @@
 // find a live upload through shared_weights() and keep it alive while they exist.
 #pragma once
 
+#include "backend/cuda/cuda_experts.h"
 #include "backend/cuda/device_arena.h"
 #include "hearth/error.h"
 #include "model/model_impl.h"
@@ -36,6 +37,8 @@ struct DeviceLayerWeights {
     const float *post_attn_norm = nullptr, *post_ffn_norm = nullptr; // gemma3
     const float* attn_sinks = nullptr;                               // gpt-oss: n_head logits
     bool sliding = false; // gemma3: attends to the last sliding_window tokens
+    // A mixture-of-experts layer's router and experts (its gate, up and down are then empty).
+    DeviceExperts experts;
 };
 
 // Which weights go to the device: layers [0, n_layers), and whether the embedding table, the
