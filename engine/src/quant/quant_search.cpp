@@ -290,4 +290,71 @@ void q3_k_pack_levels(const float* x, int8_t* L, BlockQ3_K& block) {
     pack_2bit(low, block.qs);
 }
 
+void pack_k4_scale_bytes(const uint8_t* Ls, const uint8_t* Lm, uint8_t* out) {
+    for (int j = 0; j < QK_K / 32; ++j) {
+        const uint8_t ls = std::min<uint8_t>(63, Ls[j]);
+        const uint8_t lm = std::min<uint8_t>(63, Lm[j]);
+        if (j < 4) {
+            out[j] = ls;
+            out[j + 4] = lm;
+        } else {
+            out[j + 4] = static_cast<uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
+            out[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
+            out[j - 0] |= static_cast<uint8_t>((lm >> 4) << 6);
+        }
+    }
+}
+
+void k4_levels_from_stored(const float* x, int nmax, uint16_t d_bits, uint16_t dmin_bits,
+                           const uint8_t* scale_bytes, uint8_t* L) {
+    for (int j = 0; j < QK_K / 32; ++j) {
+        uint8_t sc = 0;
+        uint8_t m = 0;
+        get_scale_min_k4(j, scale_bytes, &sc, &m);
+        const float d = fp16_bits_to_fp32(d_bits) * static_cast<float>(sc);
+        if (d == 0.0f)
+            continue;
+        const float dm = fp16_bits_to_fp32(dmin_bits) * static_cast<float>(m);
+        for (int ii = 0; ii < 32; ++ii) {
+            const int l = nearest_int_ggml((x[32 * j + ii] + dm) / d);
+            L[32 * j + ii] = static_cast<uint8_t>(std::max(0, std::min(nmax, l)));
+        }
+    }
+}
+
+void q4_k_pack_levels(const uint8_t* L, BlockQ4_K& block) {
+    uint8_t* q = block.qs;
+    for (int j = 0; j < QK_K; j += 64) {
+        for (int l = 0; l < 32; ++l)
+            q[l] = static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 4));
+        q += 32;
+    }
+}
+
+void q5_k_pack_levels(const uint8_t* L, BlockQ5_K& block) {
+    uint8_t* qh = block.qh;
+    uint8_t* ql = block.qs;
+    std::memset(qh, 0, QK_K / 8);
+    uint8_t m1 = 1;
+    uint8_t m2 = 2;
+    for (int n = 0; n < QK_K; n += 64) {
+        for (int j = 0; j < 32; ++j) {
+            int l1 = L[n + j];
+            if (l1 > 15) {
+                l1 -= 16;
+                qh[j] |= m1;
+            }
+            int l2 = L[n + j + 32];
+            if (l2 > 15) {
+                l2 -= 16;
+                qh[j] |= m2;
+            }
+            ql[j] = static_cast<uint8_t>(l1 | (l2 << 4));
+        }
+        m1 = static_cast<uint8_t>(m1 << 2);
+        m2 = static_cast<uint8_t>(m2 << 2);
+        ql += 32;
+    }
+}
+
 } // namespace hearth::quant

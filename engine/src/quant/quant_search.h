@@ -37,4 +37,21 @@ void pack_2bit(const uint8_t* L, uint8_t* qs);
 // high bits into hmask and the low two into qs.
 void q3_k_pack_levels(const float* x, int8_t* L, BlockQ3_K& block);
 
+// The 6-bit sub-block scales Ls and mins Lm of a Q4_K / Q5_K super-block (each clamped to 63)
+// into its 12 scale bytes, all of which are written.
+void pack_k4_scale_bytes(const uint8_t* Ls, const uint8_t* Lm, uint8_t* out);
+
+// The second pass of ggml's Q4_K / Q5_K quantizers (reference and weighted alike): each
+// value's level 0..nmax against its sub-block's stored scale and min (a sub-block whose scale
+// is 0 keeps the levels L holds).
+void k4_levels_from_stored(const float* x, int nmax, uint16_t d_bits, uint16_t dmin_bits,
+                           const uint8_t* scale_bytes, uint8_t* L);
+
+// Q4_K's levels 0..15 as nibbles: values 64c .. 64c + 31 low, the next 32 high, in qs[32c ..].
+void q4_k_pack_levels(const uint8_t* L, BlockQ4_K& block);
+
+// Q5_K's levels 0..31: the low four bits as Q4_K's, the fifth bit of values 64c + j and
+// 64c + 32 + j in bits 2c and 2c + 1 of qh[j].
+void q5_k_pack_levels(const uint8_t* L, BlockQ5_K& block);
+
 } // namespace hearth::quant

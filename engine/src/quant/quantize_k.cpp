@@ -151,20 +151,13 @@ void pack_k4_scales(const float* scales, const float* mins, float max_scale, flo
                     uint8_t* out) {
     const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
     const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+    uint8_t Ls[QK_K / 32];
+    uint8_t Lm[QK_K / 32];
     for (int j = 0; j < QK_K / 32; ++j) {
-        auto ls = static_cast<uint8_t>(nearest_int_ggml(inv_scale * scales[j]));
-        auto lm = static_cast<uint8_t>(nearest_int_ggml(inv_min * mins[j]));
-        ls = std::min<uint8_t>(63, ls);
-        lm = std::min<uint8_t>(63, lm);
-        if (j < 4) {
-            out[j] = ls;
-            out[j + 4] = lm;
-        } else {
-            out[j + 4] = static_cast<uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
-            out[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
-            out[j - 0] |= static_cast<uint8_t>((lm >> 4) << 6);
-        }
+        Ls[j] = static_cast<uint8_t>(nearest_int_ggml(inv_scale * scales[j]));
+        Lm[j] = static_cast<uint8_t>(nearest_int_ggml(inv_min * mins[j]));
     }
+    pack_k4_scale_bytes(Ls, Lm, out);
 }
 
 // The first pass of Q4_K / Q5_K: each sub-block of 32's scale and min, weighted by
@@ -194,19 +187,7 @@ void k4_levels(const float* x, int nmax, float rmin, int nstep, uint16_t& d_bits
     pack_k4_scales(scales, mins, max_scale, max_min, scale_bytes);
     d_bits = fp32_to_fp16_bits(max_scale / 63.f);
     dmin_bits = fp32_to_fp16_bits(max_min / 63.f);
-    for (int j = 0; j < QK_K / 32; ++j) {
-        uint8_t sc = 0;
-        uint8_t m = 0;
-        get_scale_min_k4(j, scale_bytes, &sc, &m);
-        const float d = fp16_bits_to_fp32(d_bits) * static_cast<float>(sc);
-        if (d == 0.0f)
-            continue;
-        const float dm = fp16_bits_to_fp32(dmin_bits) * static_cast<float>(m);
-        for (int ii = 0; ii < 32; ++ii) {
-            const int l = nearest_int_ggml((x[32 * j + ii] + dm) / d);
-            L[32 * j + ii] = static_cast<uint8_t>(std::max(0, std::min(nmax, l)));
-        }
-    }
+    k4_levels_from_stored(x, nmax, d_bits, dmin_bits, scale_bytes, L);
 }
 
 } // namespace
@@ -309,12 +290,7 @@ void quantize_row_q4_K(const float* x, BlockQ4_K* y, int64_t k) {
     for (int64_t i = 0; i < nb; ++i, x += QK_K) {
         uint8_t L[QK_K];
         k4_levels(x, 15, -1.f, 20, y[i].d, y[i].dmin, y[i].scales, L);
-        uint8_t* q = y[i].qs;
-        for (int j = 0; j < QK_K; j += 64) {
-            for (int l = 0; l < 32; ++l)
-                q[l] = static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 4));
-            q += 32;
-        }
+        q4_k_pack_levels(L, y[i]);
     }
 }
 
@@ -323,29 +299,7 @@ void quantize_row_q5_K(const float* x, BlockQ5_K* y, int64_t k) {
     for (int64_t i = 0; i < nb; ++i, x += QK_K) {
         uint8_t L[QK_K];
         k4_levels(x, 31, -0.5f, 15, y[i].d, y[i].dmin, y[i].scales, L);
-        uint8_t* qh = y[i].qh;
-        uint8_t* ql = y[i].qs;
-        std::memset(qh, 0, QK_K / 8);
-        uint8_t m1 = 1;
-        uint8_t m2 = 2;
-        for (int n = 0; n < QK_K; n += 64) {
-            for (int j = 0; j < 32; ++j) {
-                int l1 = L[n + j];
-                if (l1 > 15) {
-                    l1 -= 16;
-                    qh[j] |= m1;
-                }
-                int l2 = L[n + j + 32];
-                if (l2 > 15) {
-                    l2 -= 16;
-                    qh[j] |= m2;
-                }
-                ql[j] = static_cast<uint8_t>(l1 | (l2 << 4));
-            }
-            m1 = static_cast<uint8_t>(m1 << 2);
-            m2 = static_cast<uint8_t>(m2 << 2);
-            ql += 32;
-        }
+        q5_k_pack_levels(L, y[i]);
     }
 }
 

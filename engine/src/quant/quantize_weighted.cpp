@@ -40,22 +40,6 @@ uint32_t pack_5bit(const uint8_t* L, uint8_t* qs) {
     return qh;
 }
 
-// The 6-bit scales and mins of a Q4_K / Q5_K super-block, as the weighted routines pack them.
-void pack_k4_levels(const uint8_t* Ls, const uint8_t* Lm, uint8_t* out) {
-    for (int j = 0; j < QK_K / 32; ++j) {
-        const uint8_t ls = std::min<uint8_t>(63, Ls[j]);
-        const uint8_t lm = std::min<uint8_t>(63, Lm[j]);
-        if (j < 4) {
-            out[j] = ls;
-            out[j + 4] = lm;
-        } else {
-            out[j + 4] = static_cast<uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
-            out[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
-            out[j - 0] |= static_cast<uint8_t>((lm >> 4) << 6);
-        }
-    }
-}
-
 // The shared core of the weighted Q4_K / Q5_K: levels 0..nmax of each sub-block of 32 with its
 // scale and min searched, the scales and mins quantized to 6 bits against the block's, then
 // the levels again with the stored scales.
@@ -83,23 +67,10 @@ void k4_levels_weighted(const float* x, const float* qw, int nmax, uint16_t& d_b
     }
     const float d_block = make_qp_quants(QK_K / 32, 63, scales, Ls, sw);
     const float m_block = make_qp_quants(QK_K / 32, 63, mins, Lm, sw);
-    std::memset(scale_bytes, 0, K_SCALE_SIZE);
-    pack_k4_levels(Ls, Lm, scale_bytes);
+    pack_k4_scale_bytes(Ls, Lm, scale_bytes);
     d_bits = fp32_to_fp16_bits(d_block);
     dmin_bits = fp32_to_fp16_bits(m_block);
-    for (int j = 0; j < QK_K / 32; ++j) {
-        uint8_t sc = 0;
-        uint8_t m = 0;
-        get_scale_min_k4(j, scale_bytes, &sc, &m);
-        const float d = fp16_bits_to_fp32(d_bits) * static_cast<float>(sc);
-        if (d == 0.0f)
-            continue;
-        const float dm = fp16_bits_to_fp32(dmin_bits) * static_cast<float>(m);
-        for (int ii = 0; ii < 32; ++ii) {
-            const int l = nearest_int_ggml((x[32 * j + ii] + dm) / d);
-            L[32 * j + ii] = static_cast<uint8_t>(std::max(0, std::min(nmax, l)));
-        }
-    }
+    k4_levels_from_stored(x, nmax, d_bits, dmin_bits, scale_bytes, L);
 }
 
 } // namespace
@@ -254,12 +225,7 @@ void quantize_row_q4_K_weighted(const float* x, BlockQ4_K* y, int64_t n_per_row,
     for (int64_t i = 0; i < n_per_row / QK_K; ++i, x += QK_K) {
         uint8_t L[QK_K];
         k4_levels_weighted(x, quant_weights + QK_K * i, 15, y[i].d, y[i].dmin, y[i].scales, L);
-        uint8_t* q = y[i].qs;
-        for (int j = 0; j < QK_K; j += 64) {
-            for (int l = 0; l < 32; ++l)
-                q[l] = static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 4));
-            q += 32;
-        }
+        q4_k_pack_levels(L, y[i]);
     }
 }
 
@@ -268,29 +234,7 @@ void quantize_row_q5_K_weighted(const float* x, BlockQ5_K* y, int64_t n_per_row,
     for (int64_t i = 0; i < n_per_row / QK_K; ++i, x += QK_K) {
         uint8_t L[QK_K];
         k4_levels_weighted(x, quant_weights + QK_K * i, 31, y[i].d, y[i].dmin, y[i].scales, L);
-        uint8_t* qh = y[i].qh;
-        uint8_t* ql = y[i].qs;
-        std::memset(qh, 0, QK_K / 8);
-        uint8_t m1 = 1;
-        uint8_t m2 = 2;
-        for (int n = 0; n < QK_K; n += 64) {
-            for (int j = 0; j < 32; ++j) {
-                int l1 = L[n + j];
-                if (l1 > 15) {
-                    l1 -= 16;
-                    qh[j] |= m1;
-                }
-                int l2 = L[n + j + 32];
-                if (l2 > 15) {
-                    l2 -= 16;
-                    qh[j] |= m2;
-                }
-                ql[j] = static_cast<uint8_t>(l1 | (l2 << 4));
-            }
-            m1 = static_cast<uint8_t>(m1 << 2);
-            m2 = static_cast<uint8_t>(m2 << 2);
-            ql += 32;
-        }
+        q5_k_pack_levels(L, y[i]);
     }
 }
 
