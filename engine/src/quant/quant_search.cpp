@@ -72,8 +72,9 @@ float make_qx_quants(int n, int nmax, const float* x, int8_t* L, const float* qw
     return scale;
 }
 
-float make_qkx3_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L,
-                       float* the_min, uint8_t* Laux, float rmin, float rdelta, int nstep) {
+float make_qkx_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L,
+                      float* the_min, uint8_t* Laux, float rmin, float rdelta, int nstep,
+                      bool use_mad) {
     float min = x[0];
     float max = x[0];
     float sum_w = weights[0];
@@ -89,6 +90,7 @@ float make_qkx3_quants(int n, int nmax, const float* x, const float* weights, ui
     }
     if (min > 0)
         min = 0;
+    // make_qkx2_quants tests max == min: the same, as max >= min here (or either is NaN).
     if (max <= min) {
         std::memset(L, 0, static_cast<size_t>(n));
         *the_min = -min;
@@ -96,13 +98,13 @@ float make_qkx3_quants(int n, int nmax, const float* x, const float* weights, ui
     }
     float iscale = static_cast<float>(nmax) / (max - min);
     float scale = 1 / iscale;
-    float best_mad = 0;
+    float best_error = 0;
     for (int i = 0; i < n; ++i) {
         const int l = nearest_int_ggml(iscale * (x[i] - min));
         L[i] = static_cast<uint8_t>(std::max(0, std::min(nmax, l)));
         float diff = scale * static_cast<float>(L[i]) + min - x[i];
-        diff = diff * diff;
-        best_mad += weights[i] * diff;
+        diff = use_mad ? std::fabs(diff) : diff * diff;
+        best_error += weights[i] * diff;
     }
     if (nstep < 1) {
         *the_min = -min;
@@ -131,16 +133,16 @@ float make_qkx3_quants(int n, int nmax, const float* x, const float* weights, ui
                 this_min = 0;
                 this_scale = sum_xl / sum_l2;
             }
-            float mad = 0;
+            float cur_error = 0;
             for (int i = 0; i < n; ++i) {
                 float diff = this_scale * static_cast<float>(Laux[i]) + this_min - x[i];
-                diff = diff * diff;
-                mad += weights[i] * diff;
+                diff = use_mad ? std::fabs(diff) : diff * diff;
+                cur_error += weights[i] * diff;
             }
-            if (mad < best_mad) {
+            if (cur_error < best_error) {
                 for (int i = 0; i < n; ++i)
                     L[i] = Laux[i];
-                best_mad = mad;
+                best_error = cur_error;
                 scale = this_scale;
                 min = this_min;
             }

@@ -1,5 +1,5 @@
 // The scale searches and packing helpers the row quantizers share (ggml-quants.c's
-// make_qx_quants, make_qkx3_quants, make_qp_quants, best_index_int8, get_scale_min_k4), used
+// make_qx_quants, make_qkx2/3_quants, make_qp_quants, best_index_int8, get_scale_min_k4), used
 // by the reference quantizers (quantize_k.cpp, quantize_rows.cpp) and the importance-weighted
 // ones (quantize_weighted.cpp). Built with -ffp-contract=off, as the quantizers are.
 #pragma once
@@ -14,10 +14,13 @@ namespace hearth::quant {
 // each value weighted by qw[i] (or x[i]^2 when qw is null). L gets the levels shifted by nmax.
 float make_qx_quants(int n, int nmax, const float* x, int8_t* L, const float* qw);
 
-// make_qkx3_quants: an asymmetric scale and min minimising the weighted squared error over
-// nstep + 1 trial scales. Returns the scale; *the_min = -min.
-float make_qkx3_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L,
-                       float* the_min, uint8_t* Laux, float rmin, float rdelta, int nstep);
+// make_qkx2_quants and make_qkx3_quants (ggml keeps both; with weights given they are the same
+// search): an asymmetric scale and min minimising the weighted error, squared or with use_mad
+// absolute, over nstep + 1 trial scales (none when nstep < 1). Returns the scale;
+// *the_min = -min.
+float make_qkx_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L,
+                      float* the_min, uint8_t* Laux, float rmin, float rdelta, int nstep,
+                      bool use_mad);
 
 // make_qp_quants: a positive scale for positive x (sub-block scales or mins), weighted.
 float make_qp_quants(int n, int nmax, const float* x, uint8_t* L, const float* quant_weights);

@@ -1,6 +1,6 @@
 // The K-quant quantizers (Q2_K .. Q6_K) without an importance matrix, transcribed from
-// ggml-quants.c's quantize_row_q*_K_ref and their helpers (make_qx_quants, make_q3_quants,
-// make_qkx2_quants) so that the bytes match llama-quantize's.
+// ggml-quants.c's quantize_row_q*_K_ref and their helpers (make_q3_quants here; make_qx_quants
+// and make_qkx2_quants in quant_search.cpp) so that the bytes match llama-quantize's.
 #include "quant/quant_search.h"
 #include "quant/quantize_rows.h"
 
@@ -68,84 +68,6 @@ float make_q3_quants(int n, int nmax, const float* x, int8_t* L) {
     return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
 }
 
-// make_qkx2_quants: an asymmetric scale and min minimising the weighted error (squared or,
-// with use_mad, absolute) over nstep + 1 trial scales. Returns the scale; *the_min = -min.
-float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L,
-                       float* the_min, uint8_t* Laux, float rmin, float rdelta, int nstep,
-                       bool use_mad) {
-    float min = x[0];
-    float max = x[0];
-    float sum_w = weights[0];
-    float sum_x = sum_w * x[0];
-    for (int i = 1; i < n; ++i) {
-        if (x[i] < min)
-            min = x[i];
-        if (x[i] > max)
-            max = x[i];
-        const float w = weights[i];
-        sum_w += w;
-        sum_x += w * x[i];
-    }
-    if (min > 0)
-        min = 0;
-    if (max == min) {
-        for (int i = 0; i < n; ++i)
-            L[i] = 0;
-        *the_min = -min;
-        return 0.f;
-    }
-    float iscale = static_cast<float>(nmax) / (max - min);
-    float scale = 1 / iscale;
-    float best_error = 0;
-    for (int i = 0; i < n; ++i) {
-        const int l = nearest_int_ggml(iscale * (x[i] - min));
-        L[i] = static_cast<uint8_t>(std::max(0, std::min(nmax, l)));
-        float diff = scale * static_cast<float>(L[i]) + min - x[i];
-        diff = use_mad ? std::fabs(diff) : diff * diff;
-        best_error += weights[i] * diff;
-    }
-    for (int is = 0; is <= nstep; ++is) {
-        iscale = (rmin + rdelta * static_cast<float>(is) + static_cast<float>(nmax)) / (max - min);
-        float sum_l = 0;
-        float sum_l2 = 0;
-        float sum_xl = 0;
-        for (int i = 0; i < n; ++i) {
-            int l = nearest_int_ggml(iscale * (x[i] - min));
-            l = std::max(0, std::min(nmax, l));
-            Laux[i] = static_cast<uint8_t>(l);
-            const float w = weights[i];
-            const auto lf = static_cast<float>(l);
-            sum_l += w * lf;
-            sum_l2 += w * lf * lf;
-            sum_xl += w * lf * x[i];
-        }
-        const float D = sum_w * sum_l2 - sum_l * sum_l;
-        if (D > 0) {
-            float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
-            float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
-            if (this_min > 0) {
-                this_min = 0;
-                this_scale = sum_xl / sum_l2;
-            }
-            float cur_error = 0;
-            for (int i = 0; i < n; ++i) {
-                float diff = this_scale * static_cast<float>(Laux[i]) + this_min - x[i];
-                diff = use_mad ? std::fabs(diff) : diff * diff;
-                cur_error += weights[i] * diff;
-            }
-            if (cur_error < best_error) {
-                for (int i = 0; i < n; ++i)
-                    L[i] = Laux[i];
-                best_error = cur_error;
-                scale = this_scale;
-                min = this_min;
-            }
-        }
-    }
-    *the_min = -min;
-    return scale;
-}
-
 // The 6-bit scales and mins of Q4_K / Q5_K, each quantized against its largest.
 void pack_k4_scales(const float* scales, const float* mins, float max_scale, float max_min,
                     uint8_t* out) {
@@ -177,8 +99,8 @@ void k4_levels(const float* x, int nmax, float rmin, int nstep, uint16_t& d_bits
         const float av_x = std::sqrt(sum_x2 / 32);
         for (int l = 0; l < 32; ++l)
             weights[l] = av_x + std::fabs(x[32 * j + l]);
-        scales[j] = make_qkx2_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux,
-                                     rmin, 0.1f, nstep, false);
+        scales[j] = make_qkx_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, rmin,
+                                    0.1f, nstep, false);
         if (scales[j] > max_scale)
             max_scale = scales[j];
         if (mins[j] > max_min)
@@ -206,8 +128,8 @@ void quantize_row_q2_K(const float* x, BlockQ2_K* y, int64_t k) {
         for (int j = 0; j < QK_K / 16; ++j) {
             for (int l = 0; l < 16; ++l)
                 weights[l] = std::fabs(x[16 * j + l]);
-            scales[j] = make_qkx2_quants(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux,
-                                         -0.5f, 0.1f, 15, true);
+            scales[j] = make_qkx_quants(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux,
+                                        -0.5f, 0.1f, 15, true);
             if (scales[j] > max_scale)
                 max_scale = scales[j];
             if (mins[j] > max_min)

@@ -62,8 +62,8 @@ void k4_levels_weighted(const float* x, const float* qw, int nmax, uint16_t& d_b
         for (int l = 0; l < 32; ++l)
             sumw += weights[l];
         sw[j] = sumw;
-        scales[j] = make_qkx3_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux,
-                                     -0.9f, 0.05f, 36);
+        scales[j] = make_qkx_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux,
+                                    -0.9f, 0.05f, 36, false);
     }
     const float d_block = make_qp_quants(QK_K / 32, 63, scales, Ls, sw);
     const float m_block = make_qp_quants(QK_K / 32, 63, mins, Lm, sw);
@@ -100,7 +100,8 @@ void quantize_row_q4_1_weighted(const float* x, BlockQ4_1* y, int64_t n_per_row,
         const float* xb = x + QK4_1 * ib;
         importance_weights(xb, quant_weights + QK4_1 * ib, sigma2, QK4_1, weight);
         float min = 0;
-        const float d = make_qkx3_quants(QK4_1, 15, xb, weight, L, &min, Laux, -0.9f, 0.05f, 36);
+        const float d =
+            make_qkx_quants(QK4_1, 15, xb, weight, L, &min, Laux, -0.9f, 0.05f, 36, false);
         y[ib].d = fp32_to_fp16_bits(d);
         y[ib].m = fp32_to_fp16_bits(-min);
         for (int j = 0; j < 16; ++j)
@@ -136,7 +137,8 @@ void quantize_row_q5_1_weighted(const float* x, BlockQ5_1* y, int64_t n_per_row,
         const float* xb = x + QK5_1 * ib;
         importance_weights(xb, quant_weights + QK5_1 * ib, sigma2, QK5_1, weight);
         float min = 0;
-        const float d = make_qkx3_quants(QK5_1, 31, xb, weight, L, &min, Laux, -0.9f, 0.05f, 36);
+        const float d =
+            make_qkx_quants(QK5_1, 31, xb, weight, L, &min, Laux, -0.9f, 0.05f, 36, false);
         y[ib].d = fp32_to_fp16_bits(d);
         y[ib].m = fp32_to_fp16_bits(-min);
         const uint32_t qh = pack_5bit(L, y[ib].qs);
@@ -161,8 +163,8 @@ void quantize_row_q2_K_weighted(const float* x, BlockQ2_K* y, int64_t n_per_row,
             sw[j] = 0;
             for (int l = 0; l < 16; ++l)
                 sw[j] += weight[l];
-            scales[j] = make_qkx3_quants(16, 3, x + 16 * j, weight, L + 16 * j, &mins[j], Laux,
-                                         -0.9f, 0.05f, 36);
+            scales[j] = make_qkx_quants(16, 3, x + 16 * j, weight, L + 16 * j, &mins[j], Laux,
+                                        -0.9f, 0.05f, 36, false);
         }
         const float dm0 = make_qp_quants(QK_K / 16, 15, scales, Ls, sw);
         const float mm0 = make_qp_quants(QK_K / 16, 15, mins, Lm, sw);
