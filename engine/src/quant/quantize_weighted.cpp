@@ -73,77 +73,69 @@ void k4_levels_weighted(const float* x, const float* qw, int nmax, uint16_t& d_b
     k4_levels_from_stored(x, nmax, d_bits, dmin_bits, scale_bytes, L);
 }
 
+// Q4_0 / Q4_1 / Q5_0 / Q5_1 with weights, one block of 32 at a time: a symmetric scale
+// (make_qx_quants, levels -nmax..nmax - 1 stored shifted by nmax) or, for the formats with a
+// min, a scale and min (make_qkx_quants, levels 0..nmax); the formats with qh keep the fifth
+// bits there.
+template <int kNmax, typename Block>
+void quantize_row_32_weighted(const float* x, Block* y, int64_t n_per_row,
+                              const float* quant_weights) {
+    constexpr int kBlock = 32;
+    constexpr bool kHasMin = requires(Block b) {
+        b.m;
+    };
+    constexpr bool kFiveBit = requires(Block b) {
+        b.qh;
+    };
+    float weight[kBlock];
+    uint8_t L[kBlock];
+    const float sigma2 = mean_square(x, n_per_row);
+    for (int64_t ib = 0; ib < n_per_row / kBlock; ++ib) {
+        const float* xb = x + kBlock * ib;
+        importance_weights(xb, quant_weights + kBlock * ib, sigma2, kBlock, weight);
+        float d = 0;
+        if constexpr (kHasMin) {
+            uint8_t Laux[kBlock];
+            float min = 0;
+            d = make_qkx_quants(kBlock, kNmax, xb, weight, L, &min, Laux, -0.9f, 0.05f, 36, false);
+            y[ib].m = fp32_to_fp16_bits(-min);
+        } else {
+            int8_t shifted[kBlock];
+            d = make_qx_quants(kBlock, kNmax, xb, shifted, weight);
+            for (int j = 0; j < kBlock; ++j)
+                L[j] = static_cast<uint8_t>(shifted[j]);
+        }
+        y[ib].d = fp32_to_fp16_bits(d);
+        if constexpr (kFiveBit) {
+            const uint32_t qh = pack_5bit(L, y[ib].qs);
+            std::memcpy(y[ib].qh, &qh, sizeof qh);
+        } else {
+            for (int j = 0; j < 16; ++j)
+                y[ib].qs[j] = static_cast<uint8_t>(L[j] | (L[j + 16] << 4));
+        }
+    }
+}
+
 } // namespace
 
 void quantize_row_q4_0_weighted(const float* x, BlockQ4_0* y, int64_t n_per_row,
                                 const float* quant_weights) {
-    float weight[QK4_0];
-    int8_t L[QK4_0];
-    const float sigma2 = mean_square(x, n_per_row);
-    for (int64_t ib = 0; ib < n_per_row / QK4_0; ++ib) {
-        const float* xb = x + QK4_0 * ib;
-        importance_weights(xb, quant_weights + QK4_0 * ib, sigma2, QK4_0, weight);
-        const float d = make_qx_quants(QK4_0, 8, xb, L, weight);
-        y[ib].d = fp32_to_fp16_bits(d);
-        for (int j = 0; j < 16; ++j)
-            y[ib].qs[j] = static_cast<uint8_t>(L[j] | (L[j + 16] << 4));
-    }
+    quantize_row_32_weighted<8>(x, y, n_per_row, quant_weights);
 }
 
 void quantize_row_q4_1_weighted(const float* x, BlockQ4_1* y, int64_t n_per_row,
                                 const float* quant_weights) {
-    float weight[QK4_1];
-    uint8_t L[QK4_1];
-    uint8_t Laux[QK4_1];
-    const float sigma2 = mean_square(x, n_per_row);
-    for (int64_t ib = 0; ib < n_per_row / QK4_1; ++ib) {
-        const float* xb = x + QK4_1 * ib;
-        importance_weights(xb, quant_weights + QK4_1 * ib, sigma2, QK4_1, weight);
-        float min = 0;
-        const float d =
-            make_qkx_quants(QK4_1, 15, xb, weight, L, &min, Laux, -0.9f, 0.05f, 36, false);
-        y[ib].d = fp32_to_fp16_bits(d);
-        y[ib].m = fp32_to_fp16_bits(-min);
-        for (int j = 0; j < 16; ++j)
-            y[ib].qs[j] = static_cast<uint8_t>(L[j] | (L[j + 16] << 4));
-    }
+    quantize_row_32_weighted<15>(x, y, n_per_row, quant_weights);
 }
 
 void quantize_row_q5_0_weighted(const float* x, BlockQ5_0* y, int64_t n_per_row,
                                 const float* quant_weights) {
-    float weight[QK5_0];
-    int8_t L[QK5_0];
-    const float sigma2 = mean_square(x, n_per_row);
-    for (int64_t ib = 0; ib < n_per_row / QK5_0; ++ib) {
-        const float* xb = x + QK5_0 * ib;
-        importance_weights(xb, quant_weights + QK5_0 * ib, sigma2, QK5_0, weight);
-        const float d = make_qx_quants(QK5_0, 16, xb, L, weight);
-        y[ib].d = fp32_to_fp16_bits(d);
-        uint8_t levels[QK5_0];
-        for (int j = 0; j < QK5_0; ++j)
-            levels[j] = static_cast<uint8_t>(L[j]);
-        const uint32_t qh = pack_5bit(levels, y[ib].qs);
-        std::memcpy(y[ib].qh, &qh, sizeof qh);
-    }
+    quantize_row_32_weighted<16>(x, y, n_per_row, quant_weights);
 }
 
 void quantize_row_q5_1_weighted(const float* x, BlockQ5_1* y, int64_t n_per_row,
                                 const float* quant_weights) {
-    float weight[QK5_1];
-    uint8_t L[QK5_1];
-    uint8_t Laux[QK5_1];
-    const float sigma2 = mean_square(x, n_per_row);
-    for (int64_t ib = 0; ib < n_per_row / QK5_1; ++ib) {
-        const float* xb = x + QK5_1 * ib;
-        importance_weights(xb, quant_weights + QK5_1 * ib, sigma2, QK5_1, weight);
-        float min = 0;
-        const float d =
-            make_qkx_quants(QK5_1, 31, xb, weight, L, &min, Laux, -0.9f, 0.05f, 36, false);
-        y[ib].d = fp32_to_fp16_bits(d);
-        y[ib].m = fp32_to_fp16_bits(-min);
-        const uint32_t qh = pack_5bit(L, y[ib].qs);
-        std::memcpy(y[ib].qh, &qh, sizeof qh);
-    }
+    quantize_row_32_weighted<31>(x, y, n_per_row, quant_weights);
 }
 
 void quantize_row_q2_K_weighted(const float* x, BlockQ2_K* y, int64_t n_per_row,
