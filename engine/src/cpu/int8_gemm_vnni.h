@@ -13,11 +13,7 @@ namespace hearth::cpu {
 // sum: one instruction per quad where AVX2 needs three, and the same exact integers. Full
 // bytes too: the sum is 32-bit, so q up to 255 cannot saturate.
 template <__m256i (*DpBusd)(__m256i acc, __m256i w, __m256i x)>
-struct DotVnni {
-    static constexpr int kTileTokens = 6;
-    static constexpr int kUnsignedOffset = 0;
-    using W = __m256i;
-    static W prep(__m256i w) { return w; }
+struct DotVnni : PlainBytesDot {
     static __m256i pair(__m256i acc, __m256i w0, __m256i x0, __m256i w1, __m256i x1) {
         return DpBusd(DpBusd(acc, w0, x0), w1, x1);
     }
