@@ -6,6 +6,7 @@
 #include "cpu/int8_gemm.h"
 #include "hearth/quant.h"
 #include "quant/blocks.h"
+#include "quant/k4_scales.h"
 
 #include <cassert>
 #include <cstring>
@@ -43,17 +44,6 @@ void nibbles_5(const uint8_t* qs, const uint8_t* qh, uint8_t* q) {
     nibbles(qs, q);
     for (int i = 0; i < 32; ++i) {
         q[i] = static_cast<uint8_t>(q[i] | (((qh[i / 8] >> (i % 8)) & 1) << 4));
-    }
-}
-
-// Sub-block j's 6-bit scale and min from a Q4_K/Q5_K block's 12 packed bytes (get_scale_min_k4).
-void k4_scale_min(const uint8_t* s, int j, int& sc, int& mn) {
-    if (j < 4) {
-        sc = s[j] & 63;
-        mn = s[j + 4] & 63;
-    } else {
-        sc = (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
-        mn = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
     }
 }
 

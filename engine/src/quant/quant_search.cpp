@@ -3,6 +3,7 @@
 #include "quant/quant_search.h"
 
 #include "quant/block_layout.h"
+#include "quant/k4_scales.h"
 #include "quant/quantize_rows.h"
 
 #include <algorithm>
@@ -240,16 +241,6 @@ int best_index_int8(int n, const int8_t* val, float x) {
     return x - val[mu - 1] < val[mu] - x ? mu - 1 : mu;
 }
 
-void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
-    if (j < 4) {
-        *d = q[j] & 63;
-        *m = q[j + 4] & 63;
-    } else {
-        *d = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-        *m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4));
-    }
-}
-
 void pack_2bit(const uint8_t* L, uint8_t* qs) {
     for (int j = 0; j < QK_K; j += 128) {
         for (int l = 0; l < 32; ++l) {
@@ -310,9 +301,9 @@ void pack_k4_scale_bytes(const uint8_t* Ls, const uint8_t* Lm, uint8_t* out) {
 void k4_levels_from_stored(const float* x, int nmax, uint16_t d_bits, uint16_t dmin_bits,
                            const uint8_t* scale_bytes, uint8_t* L) {
     for (int j = 0; j < QK_K / 32; ++j) {
-        uint8_t sc = 0;
-        uint8_t m = 0;
-        get_scale_min_k4(j, scale_bytes, &sc, &m);
+        int sc = 0;
+        int m = 0;
+        k4_scale_min(scale_bytes, j, sc, m);
         const float d = fp16_bits_to_fp32(d_bits) * static_cast<float>(sc);
         if (d == 0.0f)
             continue;

@@ -1,5 +1,5 @@
 // The scale searches and packing helpers the row quantizers share (ggml-quants.c's
-// make_qx_quants, make_qkx2/3_quants, make_qp_quants, best_index_int8, get_scale_min_k4), used
+// make_qx_quants, make_qkx2/3_quants, make_qp_quants, best_index_int8), used
 // by the reference quantizers (quantize_k.cpp, quantize_rows.cpp) and the importance-weighted
 // ones (quantize_weighted.cpp). Built with -ffp-contract=off, as the quantizers are.
 #pragma once
@@ -27,9 +27,6 @@ float make_qp_quants(int n, int nmax, const float* x, uint8_t* L, const float* q
 
 // The index of the code-book value nearest to x (ties to the lower), val ascending.
 int best_index_int8(int n, const int8_t* val, float x);
-
-// The 6-bit scale and min of sub-block j of a Q4_K / Q5_K super-block.
-void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m);
 
 // Q2_K and Q3_K store 2-bit values e = 128h + 32k + l in bits 2k of qs[32h + l].
 void pack_2bit(const uint8_t* L, uint8_t* qs);
