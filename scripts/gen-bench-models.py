@@ -119,50 +119,76 @@ def add_vocab(w, vocab, n_vocab):
     w.add_add_bos_token(False)
 
 
+class RandomGguf:
+    """One file being written: a GGUFWriter with the name, layer count, context and width set
+    first (the keys every writer starts with), and the tensor helpers the writers share, all
+    drawing from one generator seeded alike."""
+
+    def __init__(self, path, arch, shape_name, mix_name, n_layer, n_ctx, n_embd):
+        self.rng = np.random.default_rng(7)
+        self.w = gguf.GGUFWriter(str(path), arch=arch)
+        self.w.add_name(f"random {shape_name} {mix_name}")
+        self.w.add_block_count(n_layer)
+        self.w.add_context_length(n_ctx)
+        self.w.add_embedding_length(n_embd)
+
+    def add_file_type_and_vocab(self, mix, vocab, n_vocab, vocab_size_key=False):
+        """The keys every writer ends with (llama's also names the vocabulary size)."""
+        self.w.add_file_type(mix["ftype"])
+        if vocab_size_key:
+            self.w.add_vocab_size(n_vocab)
+        add_vocab(self.w, vocab, n_vocab)
+
+    def add(self, name, qtype, n_rows, n_cols, n_mats=None):
+        """Random blocks of qtype; with n_mats, a 3-D stack of that many matrices (experts)."""
+        data = random_blocks(self.rng, qtype, n_rows * (n_mats or 1), n_cols)
+        if n_mats:
+            data = data.reshape(n_mats, n_rows, -1)
+        self.w.add_tensor(name, data, raw_dtype=qtype)
+
+    def add_f32(self, name, shape, scale, offset=0.0):
+        self.w.add_tensor(name, (offset + self.rng.standard_normal(shape, dtype=np.float32) * scale)
+                          .astype(np.float32))
+
+    def add_ones(self, name, n):
+        self.w.add_tensor(name, np.ones(n, dtype=np.float32))
+
+    def write(self):
+        self.w.write_header_to_file()
+        self.w.write_kv_data_to_file()
+        self.w.write_tensors_to_file()
+        self.w.close()
+
+
 def write_model(path, shape_name, mix_name, vocab):
     n_embd, n_layer, n_head, n_head_kv, n_ff, n_vocab, n_ctx, rope_base = SHAPES[shape_name]
     mix = MIXES[mix_name]
-    rng = np.random.default_rng(7)
-    w = gguf.GGUFWriter(str(path), arch="llama")
-    w.add_name(f"random {shape_name} {mix_name}")
-    w.add_block_count(n_layer)
-    w.add_context_length(n_ctx)
-    w.add_embedding_length(n_embd)
+    f = RandomGguf(path, "llama", shape_name, mix_name, n_layer, n_ctx, n_embd)
+    w = f.w
     w.add_feed_forward_length(n_ff)
     w.add_head_count(n_head)
     w.add_head_count_kv(n_head_kv)
     w.add_rope_freq_base(rope_base)
     w.add_rope_dimension_count(n_embd // n_head)
     w.add_layer_norm_rms_eps(1e-5)
-    w.add_file_type(mix["ftype"])
-    w.add_vocab_size(n_vocab)
-    add_vocab(w, vocab, n_vocab)
-
-    def add(name, qtype, n_rows, n_cols):
-        w.add_tensor(name, random_blocks(rng, qtype, n_rows, n_cols), raw_dtype=qtype)
-
-    def add_norm(name):
-        w.add_tensor(name, np.ones(n_embd, dtype=np.float32))
+    f.add_file_type_and_vocab(mix, vocab, n_vocab, vocab_size_key=True)
 
     head_dim = n_embd // n_head
-    add("token_embd.weight", mix["embd"], n_vocab, n_embd)
-    add_norm("output_norm.weight")
-    add("output.weight", mix["out"], n_vocab, n_embd)
+    f.add("token_embd.weight", mix["embd"], n_vocab, n_embd)
+    f.add_ones("output_norm.weight", n_embd)
+    f.add("output.weight", mix["out"], n_vocab, n_embd)
     for il in range(n_layer):
         p = f"blk.{il}."
-        add_norm(p + "attn_norm.weight")
-        add(p + "attn_q.weight", mix["attn"], n_embd, n_embd)
-        add(p + "attn_k.weight", mix["attn"], n_head_kv * head_dim, n_embd)
-        add(p + "attn_v.weight", mix["attn_v"] if il % 2 == 0 else mix["attn"], n_head_kv * head_dim, n_embd)
-        add(p + "attn_output.weight", mix["attn"], n_embd, n_embd)
-        add_norm(p + "ffn_norm.weight")
-        add(p + "ffn_gate.weight", mix["ffn"], n_ff, n_embd)
-        add(p + "ffn_up.weight", mix["ffn"], n_ff, n_embd)
-        add(p + "ffn_down.weight", mix["ffn_down"] if il % 2 == 0 else mix["ffn"], n_embd, n_ff)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+        f.add_ones(p + "attn_norm.weight", n_embd)
+        f.add(p + "attn_q.weight", mix["attn"], n_embd, n_embd)
+        f.add(p + "attn_k.weight", mix["attn"], n_head_kv * head_dim, n_embd)
+        f.add(p + "attn_v.weight", mix["attn_v"] if il % 2 == 0 else mix["attn"], n_head_kv * head_dim, n_embd)
+        f.add(p + "attn_output.weight", mix["attn"], n_embd, n_embd)
+        f.add_ones(p + "ffn_norm.weight", n_embd)
+        f.add(p + "ffn_gate.weight", mix["ffn"], n_ff, n_embd)
+        f.add(p + "ffn_up.weight", mix["ffn"], n_ff, n_embd)
+        f.add(p + "ffn_down.weight", mix["ffn_down"] if il % 2 == 0 else mix["ffn"], n_embd, n_ff)
+    f.write()
 
 
 def write_moe_model(path, shape_name, mix_name, vocab):
@@ -171,12 +197,8 @@ def write_moe_model(path, shape_name, mix_name, vocab):
     (n_embd, n_layer, n_head, n_head_kv, head_dim, n_expert, n_used, n_ff_exp, n_vocab, n_ctx,
      rope_base) = MOE_SHAPES[shape_name]
     mix = MIXES[mix_name]
-    rng = np.random.default_rng(7)
-    w = gguf.GGUFWriter(str(path), arch="qwen3moe")
-    w.add_name(f"random {shape_name} {mix_name}")
-    w.add_block_count(n_layer)
-    w.add_context_length(n_ctx)
-    w.add_embedding_length(n_embd)
+    f = RandomGguf(path, "qwen3moe", shape_name, mix_name, n_layer, n_ctx, n_embd)
+    w = f.w
     w.add_feed_forward_length(n_ff_exp * n_used)
     w.add_head_count(n_head)
     w.add_head_count_kv(n_head_kv)
@@ -187,42 +209,28 @@ def write_moe_model(path, shape_name, mix_name, vocab):
     w.add_expert_count(n_expert)
     w.add_expert_used_count(n_used)
     w.add_expert_feed_forward_length(n_ff_exp)
-    w.add_file_type(mix["ftype"])
-    add_vocab(w, vocab, n_vocab)
+    f.add_file_type_and_vocab(mix, vocab, n_vocab)
 
-    def add(name, qtype, n_rows, n_cols, n_mats=None):
-        data = random_blocks(rng, qtype, n_rows * (n_mats or 1), n_cols)
-        if n_mats:
-            data = data.reshape(n_mats, n_rows, -1)
-        w.add_tensor(name, data, raw_dtype=qtype)
-
-    def add_ones(name, n):
-        w.add_tensor(name, np.ones(n, dtype=np.float32))
-
-    add("token_embd.weight", mix["embd"], n_vocab, n_embd)
-    add_ones("output_norm.weight", n_embd)
-    add("output.weight", mix["out"], n_vocab, n_embd)
+    f.add("token_embd.weight", mix["embd"], n_vocab, n_embd)
+    f.add_ones("output_norm.weight", n_embd)
+    f.add("output.weight", mix["out"], n_vocab, n_embd)
     for il in range(n_layer):
         p = f"blk.{il}."
-        add_ones(p + "attn_norm.weight", n_embd)
-        add(p + "attn_q.weight", mix["attn"], n_head * head_dim, n_embd)
-        add(p + "attn_k.weight", mix["attn"], n_head_kv * head_dim, n_embd)
-        add(p + "attn_v.weight", mix["attn_v"] if il % 2 == 0 else mix["attn"],
-            n_head_kv * head_dim, n_embd)
-        add(p + "attn_output.weight", mix["attn"], n_embd, n_head * head_dim)
-        add_ones(p + "attn_q_norm.weight", head_dim)
-        add_ones(p + "attn_k_norm.weight", head_dim)
-        add_ones(p + "ffn_norm.weight", n_embd)
-        w.add_tensor(p + "ffn_gate_inp.weight",
-                     (rng.standard_normal((n_expert, n_embd), dtype=np.float32) * 0.02))
-        add(p + "ffn_gate_exps.weight", mix["ffn"], n_ff_exp, n_embd, n_expert)
-        add(p + "ffn_up_exps.weight", mix["ffn"], n_ff_exp, n_embd, n_expert)
-        add(p + "ffn_down_exps.weight", mix["ffn_down"] if il % 2 == 0 else mix["ffn"], n_embd,
-            n_ff_exp, n_expert)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+        f.add_ones(p + "attn_norm.weight", n_embd)
+        f.add(p + "attn_q.weight", mix["attn"], n_head * head_dim, n_embd)
+        f.add(p + "attn_k.weight", mix["attn"], n_head_kv * head_dim, n_embd)
+        f.add(p + "attn_v.weight", mix["attn_v"] if il % 2 == 0 else mix["attn"],
+              n_head_kv * head_dim, n_embd)
+        f.add(p + "attn_output.weight", mix["attn"], n_embd, n_head * head_dim)
+        f.add_ones(p + "attn_q_norm.weight", head_dim)
+        f.add_ones(p + "attn_k_norm.weight", head_dim)
+        f.add_ones(p + "ffn_norm.weight", n_embd)
+        f.add_f32(p + "ffn_gate_inp.weight", (n_expert, n_embd), 0.02)
+        f.add(p + "ffn_gate_exps.weight", mix["ffn"], n_ff_exp, n_embd, n_expert)
+        f.add(p + "ffn_up_exps.weight", mix["ffn"], n_ff_exp, n_embd, n_expert)
+        f.add(p + "ffn_down_exps.weight", mix["ffn_down"] if il % 2 == 0 else mix["ffn"], n_embd,
+              n_ff_exp, n_expert)
+    f.write()
 
 
 def write_hybrid_moe_model(path, shape_name, mix_name, vocab):
@@ -235,12 +243,8 @@ def write_hybrid_moe_model(path, shape_name, mix_name, vocab):
     d_inner = n_v_heads * d_state
     conv_dim = 2 * n_k_heads * d_state + d_inner
     mix = MIXES[mix_name]
-    rng = np.random.default_rng(7)
-    w = gguf.GGUFWriter(str(path), arch="qwen35moe")
-    w.add_name(f"random {shape_name} {mix_name}")
-    w.add_block_count(n_layer)
-    w.add_context_length(n_ctx)
-    w.add_embedding_length(n_embd)
+    f = RandomGguf(path, "qwen35moe", shape_name, mix_name, n_layer, n_ctx, n_embd)
+    w = f.w
     w.add_head_count(n_head)
     w.add_head_count_kv(n_head_kv)
     w.add_key_length(head_dim)
@@ -259,55 +263,41 @@ def write_hybrid_moe_model(path, shape_name, mix_name, vocab):
     w.add_ssm_time_step_rank(n_v_heads)
     w.add_ssm_group_count(n_k_heads)
     w.add_full_attention_interval(4)
-    w.add_file_type(mix["ftype"])
-    add_vocab(w, vocab, n_vocab)
+    f.add_file_type_and_vocab(mix, vocab, n_vocab)
 
-    def add(name, qtype, n_rows, n_cols, n_mats=None):
-        data = random_blocks(rng, qtype, n_rows * (n_mats or 1), n_cols)
-        if n_mats:
-            data = data.reshape(n_mats, n_rows, -1)
-        w.add_tensor(name, data, raw_dtype=qtype)
-
-    def add_f32(name, shape, scale, offset=0.0):
-        w.add_tensor(name, (offset + rng.standard_normal(shape, dtype=np.float32) * scale)
-                     .astype(np.float32))
-
-    add("token_embd.weight", mix["embd"], n_vocab, n_embd)
-    add_f32("output_norm.weight", n_embd, 0.0, 1.0)
-    add("output.weight", mix["out"], n_vocab, n_embd)
+    f.add("token_embd.weight", mix["embd"], n_vocab, n_embd)
+    f.add_f32("output_norm.weight", n_embd, 0.0, 1.0)
+    f.add("output.weight", mix["out"], n_vocab, n_embd)
     for il in range(n_layer):
         p = f"blk.{il}."
-        add_f32(p + "attn_norm.weight", n_embd, 0.0, 1.0)
+        f.add_f32(p + "attn_norm.weight", n_embd, 0.0, 1.0)
         if (il + 1) % 4 != 0:
-            add(p + "attn_qkv.weight", mix["attn"], conv_dim, n_embd)
-            add(p + "attn_gate.weight", mix["attn"], d_inner, n_embd)
-            add_f32(p + "ssm_conv1d.weight", (conv_dim, d_conv), 0.5)
-            add_f32(p + "ssm_dt.bias", n_v_heads, 0.5)
-            w.add_tensor(p + "ssm_a", -np.exp(rng.uniform(-1.5, 0.0, n_v_heads)).astype(np.float32))
-            add(p + "ssm_beta.weight", mix["attn"], n_v_heads, n_embd)
-            add(p + "ssm_alpha.weight", mix["attn"], n_v_heads, n_embd)
-            add_f32(p + "ssm_norm.weight", d_state, 0.0, 1.0)
-            add(p + "ssm_out.weight", mix["attn"], n_embd, d_inner)
+            f.add(p + "attn_qkv.weight", mix["attn"], conv_dim, n_embd)
+            f.add(p + "attn_gate.weight", mix["attn"], d_inner, n_embd)
+            f.add_f32(p + "ssm_conv1d.weight", (conv_dim, d_conv), 0.5)
+            f.add_f32(p + "ssm_dt.bias", n_v_heads, 0.5)
+            w.add_tensor(p + "ssm_a", -np.exp(f.rng.uniform(-1.5, 0.0, n_v_heads)).astype(np.float32))
+            f.add(p + "ssm_beta.weight", mix["attn"], n_v_heads, n_embd)
+            f.add(p + "ssm_alpha.weight", mix["attn"], n_v_heads, n_embd)
+            f.add_f32(p + "ssm_norm.weight", d_state, 0.0, 1.0)
+            f.add(p + "ssm_out.weight", mix["attn"], n_embd, d_inner)
         else:
-            add(p + "attn_q.weight", mix["attn"], 2 * n_head * head_dim, n_embd)
-            add(p + "attn_k.weight", mix["attn"], n_head_kv * head_dim, n_embd)
-            add(p + "attn_v.weight", mix["attn_v"], n_head_kv * head_dim, n_embd)
-            add(p + "attn_output.weight", mix["attn"], n_embd, n_head * head_dim)
-            add_f32(p + "attn_q_norm.weight", head_dim, 0.0, 1.0)
-            add_f32(p + "attn_k_norm.weight", head_dim, 0.0, 1.0)
-        add_f32(p + "post_attention_norm.weight", n_embd, 0.0, 1.0)
-        add_f32(p + "ffn_gate_inp.weight", (n_expert, n_embd), 0.02)
-        add(p + "ffn_gate_exps.weight", mix["ffn"], n_ff_exp, n_embd, n_expert)
-        add(p + "ffn_up_exps.weight", mix["ffn"], n_ff_exp, n_embd, n_expert)
-        add(p + "ffn_down_exps.weight", mix["ffn_down"], n_embd, n_ff_exp, n_expert)
-        add_f32(p + "ffn_gate_inp_shexp.weight", n_embd, 0.02)
-        add(p + "ffn_gate_shexp.weight", mix["ffn"], n_ff_shexp, n_embd)
-        add(p + "ffn_up_shexp.weight", mix["ffn"], n_ff_shexp, n_embd)
-        add(p + "ffn_down_shexp.weight", mix["ffn_down"], n_embd, n_ff_shexp)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+            f.add(p + "attn_q.weight", mix["attn"], 2 * n_head * head_dim, n_embd)
+            f.add(p + "attn_k.weight", mix["attn"], n_head_kv * head_dim, n_embd)
+            f.add(p + "attn_v.weight", mix["attn_v"], n_head_kv * head_dim, n_embd)
+            f.add(p + "attn_output.weight", mix["attn"], n_embd, n_head * head_dim)
+            f.add_f32(p + "attn_q_norm.weight", head_dim, 0.0, 1.0)
+            f.add_f32(p + "attn_k_norm.weight", head_dim, 0.0, 1.0)
+        f.add_f32(p + "post_attention_norm.weight", n_embd, 0.0, 1.0)
+        f.add_f32(p + "ffn_gate_inp.weight", (n_expert, n_embd), 0.02)
+        f.add(p + "ffn_gate_exps.weight", mix["ffn"], n_ff_exp, n_embd, n_expert)
+        f.add(p + "ffn_up_exps.weight", mix["ffn"], n_ff_exp, n_embd, n_expert)
+        f.add(p + "ffn_down_exps.weight", mix["ffn_down"], n_embd, n_ff_exp, n_expert)
+        f.add_f32(p + "ffn_gate_inp_shexp.weight", n_embd, 0.02)
+        f.add(p + "ffn_gate_shexp.weight", mix["ffn"], n_ff_shexp, n_embd)
+        f.add(p + "ffn_up_shexp.weight", mix["ffn"], n_ff_shexp, n_embd)
+        f.add(p + "ffn_down_shexp.weight", mix["ffn_down"], n_embd, n_ff_shexp)
+    f.write()
 
 
 def write_gemma4_moe_model(path, shape_name, mix_name, vocab):
@@ -319,12 +309,8 @@ def write_gemma4_moe_model(path, shape_name, mix_name, vocab):
      n_ff_exp, n_vocab, n_ctx, window) = GEMMA4_MOE_SHAPES[shape_name]
     sliding = [(il + 1) % 6 != 0 for il in range(n_layer)]
     mix = MIXES[mix_name]
-    rng = np.random.default_rng(7)
-    w = gguf.GGUFWriter(str(path), arch="gemma4")
-    w.add_name(f"random {shape_name} {mix_name}")
-    w.add_block_count(n_layer)
-    w.add_context_length(n_ctx)
-    w.add_embedding_length(n_embd)
+    f = RandomGguf(path, "gemma4", shape_name, mix_name, n_layer, n_ctx, n_embd)
+    w = f.w
     w.add_feed_forward_length(n_ff)
     w.add_head_count(n_head)
     w.add_head_count_kv([kv_swa if s else kv_full for s in sliding])
@@ -345,54 +331,40 @@ def write_gemma4_moe_model(path, shape_name, mix_name, vocab):
     w.add_expert_count(n_expert)
     w.add_expert_used_count(n_used)
     w.add_expert_feed_forward_length(n_ff_exp)
-    w.add_file_type(mix["ftype"])
-    add_vocab(w, vocab, n_vocab)
+    f.add_file_type_and_vocab(mix, vocab, n_vocab)
 
-    def add(name, qtype, n_rows, n_cols, n_mats=None):
-        data = random_blocks(rng, qtype, n_rows * (n_mats or 1), n_cols)
-        if n_mats:
-            data = data.reshape(n_mats, n_rows, -1)
-        w.add_tensor(name, data, raw_dtype=qtype)
-
-    def add_f32(name, shape, scale, offset=0.0):
-        w.add_tensor(name, (offset + rng.standard_normal(shape, dtype=np.float32) * scale)
-                     .astype(np.float32))
-
-    add("token_embd.weight", mix["embd"], n_vocab, n_embd)
-    add_f32("output_norm.weight", n_embd, 0.0, 1.0)
+    f.add("token_embd.weight", mix["embd"], n_vocab, n_embd)
+    f.add_f32("output_norm.weight", n_embd, 0.0, 1.0)
     factors = np.full(hd_full // 2, 1e30, dtype=np.float32)
     factors[: hd_full // 8] = 1.0
     w.add_tensor("rope_freqs.weight", factors)
     for il in range(n_layer):
         p = f"blk.{il}."
         hd, n_kv = (hd_swa, kv_swa) if sliding[il] else (hd_full, kv_full)
-        add_f32(p + "attn_norm.weight", n_embd, 0.0, 1.0)
-        add(p + "attn_q.weight", mix["attn"], n_head * hd, n_embd)
-        add(p + "attn_k.weight", mix["attn"], n_kv * hd, n_embd)
+        f.add_f32(p + "attn_norm.weight", n_embd, 0.0, 1.0)
+        f.add(p + "attn_q.weight", mix["attn"], n_head * hd, n_embd)
+        f.add(p + "attn_k.weight", mix["attn"], n_kv * hd, n_embd)
         if sliding[il]:
-            add(p + "attn_v.weight", mix["attn_v"], n_kv * hd, n_embd)
-        add(p + "attn_output.weight", mix["attn"], n_embd, n_head * hd)
-        add_f32(p + "attn_q_norm.weight", hd, 0.0, 1.0)
-        add_f32(p + "attn_k_norm.weight", hd, 0.0, 1.0)
-        add_f32(p + "post_attention_norm.weight", n_embd, 0.0, 1.0)
-        add_f32(p + "ffn_norm.weight", n_embd, 0.0, 1.0)
-        add(p + "ffn_gate.weight", mix["ffn"], n_ff, n_embd)
-        add(p + "ffn_up.weight", mix["ffn"], n_ff, n_embd)
-        add(p + "ffn_down.weight", mix["ffn_down"], n_embd, n_ff)
-        add_f32(p + "post_ffw_norm.weight", n_embd, 0.0, 1.0)
-        add_f32(p + "post_ffw_norm_1.weight", n_embd, 0.0, 1.0)
-        add_f32(p + "pre_ffw_norm_2.weight", n_embd, 0.0, 1.0)
-        add_f32(p + "post_ffw_norm_2.weight", n_embd, 0.0, 1.0)
-        add_f32(p + "ffn_gate_inp.weight", (n_expert, n_embd), 0.02)
-        add_f32(p + "ffn_gate_inp.scale", n_embd, 0.0, 1.0)
-        add(p + "ffn_gate_up_exps.weight", mix["ffn"], 2 * n_ff_exp, n_embd, n_expert)
-        add(p + "ffn_down_exps.weight", mix["ffn_down"], n_embd, n_ff_exp, n_expert)
-        add_f32(p + "ffn_down_exps.scale", n_expert, 0.0, 1.0)
-        add_f32(p + "layer_output_scale.weight", 1, 0.0, 1.0)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+            f.add(p + "attn_v.weight", mix["attn_v"], n_kv * hd, n_embd)
+        f.add(p + "attn_output.weight", mix["attn"], n_embd, n_head * hd)
+        f.add_f32(p + "attn_q_norm.weight", hd, 0.0, 1.0)
+        f.add_f32(p + "attn_k_norm.weight", hd, 0.0, 1.0)
+        f.add_f32(p + "post_attention_norm.weight", n_embd, 0.0, 1.0)
+        f.add_f32(p + "ffn_norm.weight", n_embd, 0.0, 1.0)
+        f.add(p + "ffn_gate.weight", mix["ffn"], n_ff, n_embd)
+        f.add(p + "ffn_up.weight", mix["ffn"], n_ff, n_embd)
+        f.add(p + "ffn_down.weight", mix["ffn_down"], n_embd, n_ff)
+        f.add_f32(p + "post_ffw_norm.weight", n_embd, 0.0, 1.0)
+        f.add_f32(p + "post_ffw_norm_1.weight", n_embd, 0.0, 1.0)
+        f.add_f32(p + "pre_ffw_norm_2.weight", n_embd, 0.0, 1.0)
+        f.add_f32(p + "post_ffw_norm_2.weight", n_embd, 0.0, 1.0)
+        f.add_f32(p + "ffn_gate_inp.weight", (n_expert, n_embd), 0.02)
+        f.add_f32(p + "ffn_gate_inp.scale", n_embd, 0.0, 1.0)
+        f.add(p + "ffn_gate_up_exps.weight", mix["ffn"], 2 * n_ff_exp, n_embd, n_expert)
+        f.add(p + "ffn_down_exps.weight", mix["ffn_down"], n_embd, n_ff_exp, n_expert)
+        f.add_f32(p + "ffn_down_exps.scale", n_expert, 0.0, 1.0)
+        f.add_f32(p + "layer_output_scale.weight", 1, 0.0, 1.0)
+    f.write()
 
 
 def smollm2_vocab():

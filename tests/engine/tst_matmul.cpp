@@ -9,6 +9,7 @@
 #include "hearth/quant.h"
 #include "hearth/tensor_type.h"
 #include "quant/blocks.h"
+#include "quant/k4_scales.h"
 #include "test_support.h"
 
 #include <QObject>
@@ -300,17 +301,6 @@ std::string check_case(const Case& c, ThreadPool& pool, std::mt19937& rng) {
     return miss;
 }
 
-// Q4_K sub-block j's 6-bit scale and min (ggml's get_scale_min_k4).
-void q4_k_scale_min(const uint8_t* q, int j, int& sc, int& mn) {
-    if (j < 4) {
-        sc = q[j] & 63;
-        mn = q[j + 4] & 63;
-    } else {
-        sc = (q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4);
-        mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-    }
-}
-
 // One row of a packed type against one quantized activation row, in the float operations of
 // llama.cpp's repacked q4_0_8x8 / q4_K_8x8 kernels: per block the exact integer sum, then
 // acc = fma(float(sum), d_w * d_x, acc) (Q4_K: and the min term likewise, subtracted at the end).
@@ -336,7 +326,7 @@ float packed_reference(TensorType type, const uint8_t* row, const uint8_t* act, 
         int isum = 0, imin = 0;
         for (int j = 0; j < 8; ++j) {
             int sc = 0, mn = 0;
-            q4_k_scale_min(w[b].scales, j, sc, mn);
+            hearth::quant::k4_scale_min(w[b].scales, j, sc, mn);
             int dot = 0;
             for (int l = 0; l < 32; ++l) {
                 const uint8_t byte = w[b].qs[32 * (j / 2) + l];

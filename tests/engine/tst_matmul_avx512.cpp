@@ -13,6 +13,7 @@
 #include "hearth/quant.h"
 #include "hearth/tensor_type.h"
 #include "quant/blocks.h"
+#include "random_weights.h"
 
 #include <QObject>
 #include <QtTest>
@@ -29,11 +30,7 @@ namespace quant = hearth::quant;
 
 namespace {
 
-struct TypeCase {
-    TensorType type;
-    // Byte offsets of the block's f16 scale fields (-1: none), set to modest finite values.
-    int d_offset, m_offset;
-};
+using TypeCase = hearth::test::WeightTypeCase;
 
 const TypeCase kCases[] = {
     {TensorType::Q4_0, offsetof(quant::BlockQ4_0, d), -1},
@@ -51,37 +48,6 @@ const TypeCase kCases[] = {
 QString type_name(TensorType type) {
     const std::string_view name = hearth::tensor_type_name(type);
     return QString::fromLatin1(name.data(), static_cast<qsizetype>(name.size()));
-}
-
-std::vector<uint8_t> random_rows(const TypeCase& c, int64_t n_rows, int64_t n_cols,
-                                 std::mt19937& rng) {
-    const auto traits = hearth::tensor_type_traits(c.type);
-    const size_t n_blocks = static_cast<size_t>(n_rows * n_cols / traits.block_size);
-    std::vector<uint8_t> bytes(n_blocks * traits.type_size);
-    std::uniform_int_distribution<int> byte(0, 255);
-    std::uniform_real_distribution<float> scale(0.002f, 0.02f);
-    for (uint8_t& v : bytes) {
-        v = static_cast<uint8_t>(byte(rng));
-    }
-    const auto put = [&](size_t at, float value) {
-        const uint16_t h = hearth::fp32_to_fp16(value);
-        std::memcpy(bytes.data() + at, &h, sizeof(h));
-    };
-    if (c.type == TensorType::F16) { // finite halves, not random bit patterns
-        std::normal_distribution<float> value(0.0f, 0.05f);
-        for (size_t i = 0; i < n_blocks; ++i) {
-            put(2 * i, value(rng));
-        }
-        return bytes;
-    }
-    for (size_t b = 0; b < n_blocks; ++b) {
-        const size_t at = b * traits.type_size;
-        put(at + static_cast<size_t>(c.d_offset), (byte(rng) & 1 ? -1.0f : 1.0f) * scale(rng));
-        if (c.m_offset >= 0) {
-            put(at + static_cast<size_t>(c.m_offset), scale(rng));
-        }
-    }
-    return bytes;
 }
 
 // y for one token with the AVX-512 kernels on or off.
@@ -105,7 +71,8 @@ void check_type(const TypeCase& c, bool packed) {
         for (const int64_t n_rows : {1, 2, 3, 5, 8, 13, 16, 23, 37, 70}) {
             const auto traits = hearth::tensor_type_traits(c.type);
             const size_t row_bytes = static_cast<size_t>(n_cols / traits_block) * traits.type_size;
-            const std::vector<uint8_t> bytes = random_rows(c, n_rows, n_cols, rng);
+            const std::vector<uint8_t> bytes =
+                hearth::test::random_weight_rows(c, n_rows, n_cols, rng);
             WeightMatrix w{c.type, bytes.data(), n_cols, n_rows, row_bytes};
             std::vector<uint8_t> packed_copy;
             if (packed) {

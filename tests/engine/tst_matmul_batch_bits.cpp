@@ -14,6 +14,7 @@
 #include "hearth/quant.h"
 #include "hearth/tensor_type.h"
 #include "quant/blocks.h"
+#include "random_weights.h"
 
 #include <QObject>
 #include <QtTest>
@@ -30,12 +31,7 @@ namespace quant = hearth::quant;
 
 namespace {
 
-struct TypeCase {
-    TensorType type;
-    // Byte offsets of the block's f16 scale fields (-1: none), set to modest finite values.
-    int d_offset, m_offset;
-    int64_t n_cols;
-};
+using TypeCase = hearth::test::WeightTypeCase;
 
 const TypeCase kCases[] = {
     {TensorType::Q4_0, offsetof(quant::BlockQ4_0, d), -1, 1024},
@@ -52,35 +48,12 @@ QString type_name(TensorType type) {
     return QString::fromLatin1(name.data(), static_cast<qsizetype>(name.size()));
 }
 
-std::vector<uint8_t> random_rows(const TypeCase& c, int64_t n_rows, std::mt19937& rng) {
-    const auto traits = hearth::tensor_type_traits(c.type);
-    const size_t n_blocks = static_cast<size_t>(n_rows * c.n_cols / traits.block_size);
-    std::vector<uint8_t> bytes(n_blocks * traits.type_size);
-    std::uniform_int_distribution<int> byte(0, 255);
-    std::uniform_real_distribution<float> scale(0.002f, 0.02f);
-    for (uint8_t& v : bytes) {
-        v = static_cast<uint8_t>(byte(rng));
-    }
-    const auto put = [&](size_t at, float value) {
-        const uint16_t h = hearth::fp32_to_fp16(value);
-        std::memcpy(bytes.data() + at, &h, sizeof(h));
-    };
-    for (size_t b = 0; b < n_blocks; ++b) {
-        const size_t at = b * traits.type_size;
-        put(at + static_cast<size_t>(c.d_offset), (byte(rng) & 1 ? -1.0f : 1.0f) * scale(rng));
-        if (c.m_offset >= 0) {
-            put(at + static_cast<size_t>(c.m_offset), scale(rng));
-        }
-    }
-    return bytes;
-}
-
 void check_type(const TypeCase& c) {
     constexpr int64_t kRows = 37;
     std::mt19937 rng(77 + static_cast<unsigned>(c.type));
     const auto traits = hearth::tensor_type_traits(c.type);
     const size_t row_bytes = static_cast<size_t>(c.n_cols / traits.block_size) * traits.type_size;
-    const std::vector<uint8_t> w = random_rows(c, kRows, rng);
+    const std::vector<uint8_t> w = hearth::test::random_weight_rows(c, kRows, c.n_cols, rng);
     const WeightMatrix matrix{c.type, w.data(), c.n_cols, kRows, row_bytes};
     const size_t act_bytes = activation_row_bytes(c.type, c.n_cols);
     ThreadPool one(1), two(2);
@@ -163,7 +136,8 @@ private slots:
             const auto traits = hearth::tensor_type_traits(c.type);
             const size_t row_bytes =
                 static_cast<size_t>(c.n_cols / traits.block_size) * traits.type_size;
-            const std::vector<uint8_t> w = random_rows(c, kRows, rng);
+            const std::vector<uint8_t> w =
+                hearth::test::random_weight_rows(c, kRows, c.n_cols, rng);
             const size_t act_bytes = activation_row_bytes(c.type, c.n_cols);
             const int64_t n_scales = activation_scale_count(c.type, c.n_cols);
             std::vector<uint8_t> act(act_bytes * kTokens);

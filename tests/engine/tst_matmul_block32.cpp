@@ -11,6 +11,7 @@
 #include "hearth/quant.h"
 #include "hearth/tensor_type.h"
 #include "quant/blocks.h"
+#include "random_weights.h"
 
 #include <QObject>
 #include <QtTest>
@@ -77,12 +78,9 @@ float ggml_order_dot(const BlockQ8_0* w, const BlockQ8_0* x, int64_t n_blocks) {
            ((lane[1] + lane[5]) + (lane[3] + lane[7]));
 }
 
-// A 32-value format's rows as random bytes with modest finite f16 scales (d of either sign, a
-// few zero; m, where the block has one, positive or negative): every nibble, bit and index.
-struct Block32Case {
-    TensorType type;
-    int d_offset, m_offset; // byte offsets of the f16 fields (-1: none)
-};
+// The 32-value formats, as random bytes with modest finite f16 scales (ScaleDraw::edges: d of
+// either sign, a few zero; m, where the block has one, positive or negative).
+using Block32Case = hearth::test::WeightTypeCase;
 
 const Block32Case kBlock32Cases[] = {
     {TensorType::Q4_0, offsetof(hearth::quant::BlockQ4_0, d), -1},
@@ -94,32 +92,6 @@ const Block32Case kBlock32Cases[] = {
     {TensorType::Q8_0, offsetof(BlockQ8_0, d), -1},
     {TensorType::IQ4_NL, offsetof(hearth::quant::BlockIQ4_NL, d), -1},
 };
-
-std::vector<uint8_t> random_block32_rows(const Block32Case& c, int64_t n_rows, int64_t n_cols,
-                                         std::mt19937& rng) {
-    const auto traits = hearth::tensor_type_traits(c.type);
-    const auto n_blocks = static_cast<size_t>(n_rows * n_cols / traits.block_size);
-    std::vector<uint8_t> bytes(n_blocks * traits.type_size);
-    std::uniform_int_distribution<int> byte(0, 255);
-    std::uniform_real_distribution<float> scale(0.002f, 0.02f);
-    for (uint8_t& v : bytes) {
-        v = static_cast<uint8_t>(byte(rng));
-    }
-    const auto put = [&bytes](size_t at, float value) {
-        const uint16_t h = hearth::fp32_to_fp16(value);
-        std::memcpy(bytes.data() + at, &h, sizeof(h));
-    };
-    for (size_t b = 0; b < n_blocks; ++b) {
-        const size_t at = b * traits.type_size;
-        const int pick = byte(rng);
-        put(at + static_cast<size_t>(c.d_offset),
-            pick < 8 ? 0.0f : (pick & 1 ? -1.0f : 1.0f) * scale(rng));
-        if (c.m_offset >= 0) {
-            put(at + static_cast<size_t>(c.m_offset), (pick & 2 ? -1.0f : 1.0f) * scale(rng));
-        }
-    }
-    return bytes;
-}
 
 QString describe(int64_t n_rows, int64_t n_cols, int64_t n_tok, int64_t t, int64_t r, float got,
                  float want);
@@ -201,7 +173,8 @@ private slots:
                     static_cast<size_t>(n_cols) / traits.block_size * traits.type_size;
                 const size_t act_bytes = activation_row_bytes(c.type, n_cols);
                 for (const int64_t n_rows : {1, 2, 3, 4, 5, 11}) {
-                    const auto w = random_block32_rows(c, n_rows, n_cols, rng);
+                    const auto w = hearth::test::random_weight_rows(c, n_rows, n_cols, rng,
+                                                                    hearth::test::ScaleDraw::edges);
                     for (const int64_t n_tok : {2, 3, 4, 6, 9}) {
                         std::normal_distribution<float> normal(0.0f, 1.0f);
                         std::vector<float> xf(static_cast<size_t>(n_cols));

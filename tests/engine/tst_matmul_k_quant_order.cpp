@@ -7,6 +7,7 @@
 #include "cpu/kernels.h"
 #include "hearth/quant.h"
 #include "quant/blocks.h"
+#include "quant/k4_scales.h"
 
 #include <QObject>
 #include <QtTest>
@@ -23,17 +24,6 @@ namespace quant = hearth::quant;
 
 namespace {
 
-// Sub-block j's 6-bit scale and min (ggml's get_scale_min_k4).
-void scale_min(const uint8_t* q, int j, int& sc, int& mn) {
-    if (j < 4) {
-        sc = q[j] & 63;
-        mn = q[j + 4] & 63;
-    } else {
-        sc = (q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4);
-        mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-    }
-}
-
 // ggml's AVX2 order for one row. Quant l of sub-block 2c + h sits in byte l of chunk c (low
 // nibble for h = 0, high for h = 1), bit 2c + h of qh[l] on top for Q5_K; its product with the
 // activation goes to lane l / 4. Per super-block: acc[k] = fma(d_x * d, float(lane k), acc[k]);
@@ -47,7 +37,7 @@ float ggml_order_dot(const Block* w, const BlockQ8_K* x, int64_t n_blocks) {
         const float dmin = -x[b].d * hearth::fp16_to_fp32(w[b].dmin);
         int sc[8], mn[8];
         for (int j = 0; j < 8; ++j) {
-            scale_min(w[b].scales, j, sc[j], mn[j]);
+            quant::k4_scale_min(w[b].scales, j, sc[j], mn[j]);
         }
         int min_total = 0;
         for (int c = 0; c < 4; ++c) {

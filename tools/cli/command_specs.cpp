@@ -8,6 +8,10 @@
 #include "hearth/session.h"
 
 #include <fmt/format.h>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace hearth::cli {
 namespace {
@@ -23,6 +27,24 @@ OptionSpec batch_option() {
                   fmt::format("prompt tokens per forward pass, {} to {} (default {})",
                               kBatchRange.low, kBatchRange.high, SessionOptions{}.n_batch))
         .within(kBatchRange);
+}
+
+// --ctx (-c) within kContextRange, with each command's own help line.
+OptionSpec context_option(std::string help) {
+    return option("--ctx", "N", std::move(help)).alias("-c").within(kContextRange);
+}
+
+// The help of a --ctx bounded by the model's trained context, defaulting to it up to 4096.
+std::string trained_context_help(std::string_view what) {
+    return fmt::format("{}, {} to {} and at most the model's trained context (default: the "
+                       "trained context, at most 4096)",
+                       what, kContextRange.low, kContextRange.high);
+}
+
+void append_options(std::vector<OptionSpec>& to, std::vector<OptionSpec> more) {
+    for (OptionSpec& each : more) {
+        to.push_back(std::move(each));
+    }
 }
 
 // Where the forward passes run: the KV cache type, the device and the GPU's share of layers.
@@ -91,25 +113,15 @@ std::vector<OptionSpec> generation_options() {
             .alias("-n")
             .within(IntRange{1, kMaxPredictTokens}),
     };
-    for (OptionSpec& each : sampling_options()) {
-        options.push_back(std::move(each));
-    }
-    options.push_back(option("--ctx", "N",
-                             fmt::format("context length in tokens, {} to {} and at most the "
-                                         "model's trained context (default: the trained "
-                                         "context, at most 4096)",
-                                         kContextRange.low, kContextRange.high))
-                          .alias("-c")
-                          .within(kContextRange));
+    append_options(options, sampling_options());
+    options.push_back(context_option(trained_context_help("context length in tokens")));
     options.push_back(threads_option());
     options.push_back(batch_option());
     options.push_back(option("--template", "NAME|FILE",
                              "a built-in chat template or a Jinja file instead of the model's "
                              "own (default: the model's own)"));
     options.push_back(option("--system", "TEXT", "a system prompt (default: none)"));
-    for (OptionSpec& each : placement_options()) {
-        options.push_back(std::move(each));
-    }
+    append_options(options, placement_options());
     const SpeculationOptions speculation;
     options.push_back(option("--draft", "MODEL",
                              "speculative decoding with a draft model of the same vocabulary "
@@ -159,9 +171,7 @@ OptionSpec think_option() {
 
 CommandSpec with_generation_options(CommandSpec spec) {
     std::vector<OptionSpec> shared = generation_options();
-    for (OptionSpec& each : endpoint_options()) {
-        shared.push_back(std::move(each));
-    }
+    append_options(shared, endpoint_options());
     for (OptionSpec& each : shared) {
         if (!spec.find(each.name)) { // a command's own declaration of an option wins
             spec.options.push_back(std::move(each));
@@ -180,12 +190,9 @@ const CommandSpec& info_spec() {
         .summary = "What a model is and what running it costs: hyper-parameters, quantization "
                    "mix and the memory arithmetic against this machine.",
         .options = {
-            option("--ctx", "N",
-                   fmt::format("the context the memory is planned for, {} to {} tokens "
-                               "(default: the model's trained context)",
-                               kContextRange.low, kContextRange.high))
-                .alias("-c")
-                .within(kContextRange),
+            context_option(fmt::format("the context the memory is planned for, {} to {} tokens "
+                                       "(default: the model's trained context)",
+                                       kContextRange.low, kContextRange.high)),
             option("--gpu-free", "SIZE",
                    "plan a partial offload to a GPU with SIZE free (4GiB, 512MiB, 8000000000; "
                    "default: no plan)"),
@@ -320,9 +327,7 @@ const CommandSpec& perplexity_spec() {
                 threads_option(),
                 batch_option(),
             }};
-        for (OptionSpec& each : placement_options()) {
-            s.options.push_back(std::move(each));
-        }
+        append_options(s.options, placement_options());
         return s;
     }();
     return spec;
@@ -408,13 +413,7 @@ const CommandSpec& serve_spec() {
                                    "{} (default 64)",
                                    kMaxSchedulerQueue))
                     .within(IntRange{1, static_cast<long long>(kMaxSchedulerQueue)}),
-                option("--ctx", "N",
-                       fmt::format("each slot's context in tokens, {} to {} and at most the "
-                                   "model's trained context (default: the trained context, at "
-                                   "most 4096)",
-                                   kContextRange.low, kContextRange.high))
-                    .alias("-c")
-                    .within(kContextRange),
+                context_option(trained_context_help("each slot's context in tokens")),
                 threads_option(),
                 option("--api-key-env", "VAR",
                        "require the API key held in environment variable VAR (Authorization: "
@@ -427,9 +426,7 @@ const CommandSpec& serve_spec() {
                        "the chat template: model, raw, a built-in's name or a Jinja file "
                        "(default: the model's own)"),
             }};
-        for (OptionSpec& each : placement_options()) {
-            s.options.push_back(std::move(each));
-        }
+        append_options(s.options, placement_options());
         s.options.push_back(batch_option());
         return s;
     }();
@@ -446,12 +443,9 @@ const CommandSpec& doctor_spec() {
                        "against this machine, with the fixes; --warmup runs the model and "
                        "diagnoses a reply.",
             .options = {
-                option("--ctx", "N",
-                       fmt::format("the context to check, {} to {} tokens (default: the "
-                                   "trained context, at most 4096)",
-                                   kContextRange.low, kContextRange.high))
-                    .alias("-c")
-                    .within(kContextRange),
+                context_option(fmt::format("the context to check, {} to {} tokens (default: the "
+                                           "trained context, at most 4096)",
+                                           kContextRange.low, kContextRange.high)),
                 option("--slots", "N",
                        "sequences decoded together, as the server's slots, 1 to 64 (default 1)")
                     .within(IntRange{1, 64}),
@@ -480,9 +474,7 @@ const CommandSpec& doctor_spec() {
                 s.options.push_back(std::move(each));
             }
         }
-        for (OptionSpec& each : placement_options()) {
-            s.options.push_back(std::move(each));
-        }
+        append_options(s.options, placement_options());
         return s;
     }();
     return spec;

@@ -6,6 +6,7 @@
 #include "cpu/int8_gemm.h"
 #include "hearth/quant.h"
 #include "quant/blocks.h"
+#include "quant/k4_scales.h"
 
 #include <cassert>
 #include <cstring>
@@ -46,53 +47,26 @@ void nibbles_5(const uint8_t* qs, const uint8_t* qh, uint8_t* q) {
     }
 }
 
-// Sub-block j's 6-bit scale and min from a Q4_K/Q5_K block's 12 packed bytes (get_scale_min_k4).
-void k4_scale_min(const uint8_t* s, int j, int& sc, int& mn) {
-    if (j < 4) {
-        sc = s[j] & 63;
-        mn = s[j + 4] & 63;
-    } else {
-        sc = (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
-        mn = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-    }
-}
-
-void convert_q4_k(const uint8_t* row, int64_t n_cols, const RowInts& out) {
-    const auto* blocks = reinterpret_cast<const BlockQ4_K*>(row);
+// Q4_K / Q5_K: values 64c + l and 64c + 32 + l are the low and high nibble of qs[32c + l]
+// (Q5_K: with bits 2c and 2c + 1 of qh[l] as their fifth bit); one scale and min per 32.
+template <typename Block, bool kFiveBit>
+void convert_k4(const uint8_t* row, int64_t n_cols, const RowInts& out) {
+    const auto* blocks = reinterpret_cast<const Block*>(row);
     for (int64_t b = 0; b < n_cols / QK_K; ++b) {
-        const BlockQ4_K& blk = blocks[b];
+        const Block& blk = blocks[b];
         const float d = fp16_to_fp32(blk.d);
         const float dmin = fp16_to_fp32(blk.dmin);
         uint8_t* q = out.q + b * QK_K;
         for (int c = 0; c < 4; ++c) {
             for (int l = 0; l < 32; ++l) {
-                q[64 * c + l] = blk.qs[32 * c + l] & 0x0f;
-                q[64 * c + 32 + l] = blk.qs[32 * c + l] >> 4;
-            }
-        }
-        for (int j = 0; j < 8; ++j) {
-            int sc = 0;
-            int mn = 0;
-            k4_scale_min(blk.scales, j, sc, mn);
-            set_halves(out, b * 8 + j, d * static_cast<float>(sc), dmin * static_cast<float>(mn));
-        }
-    }
-}
-
-void convert_q5_k(const uint8_t* row, int64_t n_cols, const RowInts& out) {
-    const auto* blocks = reinterpret_cast<const BlockQ5_K*>(row);
-    for (int64_t b = 0; b < n_cols / QK_K; ++b) {
-        const BlockQ5_K& blk = blocks[b];
-        const float d = fp16_to_fp32(blk.d);
-        const float dmin = fp16_to_fp32(blk.dmin);
-        uint8_t* q = out.q + b * QK_K;
-        for (int c = 0; c < 4; ++c) {
-            for (int l = 0; l < 32; ++l) {
-                const int lo = blk.qs[32 * c + l] & 0x0f;
-                const int hi = blk.qs[32 * c + l] >> 4;
-                q[64 * c + l] = static_cast<uint8_t>(lo | (((blk.qh[l] >> (2 * c)) & 1) << 4));
-                q[64 * c + 32 + l] =
-                    static_cast<uint8_t>(hi | (((blk.qh[l] >> (2 * c + 1)) & 1) << 4));
+                int lo = blk.qs[32 * c + l] & 0x0f;
+                int hi = blk.qs[32 * c + l] >> 4;
+                if constexpr (kFiveBit) {
+                    lo |= ((blk.qh[l] >> (2 * c)) & 1) << 4;
+                    hi |= ((blk.qh[l] >> (2 * c + 1)) & 1) << 4;
+                }
+                q[64 * c + l] = static_cast<uint8_t>(lo);
+                q[64 * c + 32 + l] = static_cast<uint8_t>(hi);
             }
         }
         for (int j = 0; j < 8; ++j) {
@@ -184,9 +158,9 @@ ConvertFn converter(TensorType type) {
     case TensorType::Q5_1:
         return &convert_32<BlockQ5_1, true, true>;
     case TensorType::Q4_K:
-        return &convert_q4_k;
+        return &convert_k4<BlockQ4_K, false>;
     case TensorType::Q5_K:
-        return &convert_q5_k;
+        return &convert_k4<BlockQ5_K, true>;
     case TensorType::Q6_K:
         return &convert_q6_k;
     case TensorType::Q8_0:

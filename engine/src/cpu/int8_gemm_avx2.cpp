@@ -19,11 +19,7 @@
 namespace hearth::cpu {
 namespace {
 
-struct DotAvx2 {
-    static constexpr int kTileTokens = 6;
-    static constexpr int kUnsignedOffset = 0;
-    using W = __m256i;
-    static W prep(__m256i w) { return w; }
+struct DotAvx2 : PlainBytesDot {
     static __m256i pair(__m256i acc, __m256i w0, __m256i x0, __m256i w1, __m256i x1) {
         const __m256i s =
             _mm256_add_epi16(_mm256_maddubs_epi16(w0, x0), _mm256_maddubs_epi16(w1, x1));

@@ -31,6 +31,15 @@ inline __m256i broadcast4(const int8_t* p) {
 // made ready once for every token of the tile), pair() (two quads' products added to the row
 // sums) and kUnsignedOffset (what to add times the activations' integer block sum so the sums
 // are those of the unsigned q: 128 where pair() multiplied q - 128).
+// The part of a Dot policy that the policies multiplying the bytes as loaded share: 6 tokens
+// per tile, no preparation, no offset. Such a policy adds only pair().
+struct PlainBytesDot {
+    static constexpr int kTileTokens = 6;
+    static constexpr int kUnsignedOffset = 0;
+    using W = __m256i;
+    static W prep(__m256i w) { return w; }
+};
+
 // kSegments = 1: one scale per 32 values (4 quad pairs); 2: one per 16 (2 pairs each).
 template <typename Dot, int RN, int kSegments>
 void tile(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x, int64_t t0,

@@ -5,6 +5,7 @@
 #include "cpu/cpu_features.h"
 #include "cpu/repack_layout.h"
 #include "quant/blocks.h"
+#include "quant/k4_scales.h"
 
 #include <cassert>
 #include <cstring>
@@ -12,17 +13,6 @@
 namespace hearth::cpu {
 
 namespace {
-
-// Sub-block j's 6-bit scale and min from a Q4_K block's 12 packed bytes (ggml's get_scale_min_k4).
-void k4_scale_min(const uint8_t* q, int j, uint8_t& sc, uint8_t& mn) {
-    if (j < 4) {
-        sc = q[j] & 63;
-        mn = q[j + 4] & 63;
-    } else {
-        sc = static_cast<uint8_t>((q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4));
-        mn = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-    }
-}
 
 void repack_q4_k(const WeightMatrix& w, BlockQ4_Kx8* packed) {
     const int64_t n_blocks = w.n_cols / quant::QK_K;
@@ -36,7 +26,11 @@ void repack_q4_k(const WeightMatrix& w, BlockQ4_Kx8* packed) {
                 dst.d[r] = src.d;
                 dst.dmin[r] = src.dmin;
                 for (int j = 0; j < 8; ++j) {
-                    k4_scale_min(src.scales, j, dst.sc[j][r], dst.mn[j][r]);
+                    int sc = 0;
+                    int mn = 0;
+                    quant::k4_scale_min(src.scales, j, sc, mn);
+                    dst.sc[j][r] = static_cast<uint8_t>(sc);
+                    dst.mn[j][r] = static_cast<uint8_t>(mn);
                 }
                 for (int q = 0; q < 32; ++q) {
                     std::memcpy(dst.qs + 32 * q + 4 * r, src.qs + 4 * q, 4);

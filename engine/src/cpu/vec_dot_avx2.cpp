@@ -8,6 +8,7 @@
 // K-quants) the exact integer sum is scaled in float and accumulated in 8 lanes.
 #include "cpu/kernels.h"
 #include "hearth/quant.h"
+#include "quant/k4_scales.h"
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 
@@ -199,16 +200,6 @@ float dot_q3_k(int64_t n, const void* vw, const void* vx) {
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
     return hsum(acc);
-}
-
-inline void k4_scale_min(const uint8_t* q, int j, int& sc, int& mn) {
-    if (j < 4) {
-        sc = q[j] & 63;
-        mn = q[j + 4] & 63;
-    } else {
-        sc = (q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4);
-        mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-    }
 }
 
 // The min term as ggml sums it: Q4_K in 4 float lanes, lane c taking sub-blocks 2c and 2c + 1

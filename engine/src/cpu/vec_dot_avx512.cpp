@@ -52,6 +52,22 @@ inline __m256 high_half(__m512 v) {
     return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
 }
 
+// Each pair's two row sums (row 2p in acc[p]'s low half, 2p + 1 in its high half) through
+// finish(sum, row) into y; row 2p + 1 is not stored where it was row 2p again (an odd count).
+template <int NP, class Finish>
+inline void store_pairs(const __m512 (&acc)[NP], float* y, int n_out, Finish finish) {
+    for (int p = 0; p < NP; ++p) {
+        y[2 * p] = finish(hsum(low_half(acc[p])), 2 * p);
+        if (2 * p + 1 < n_out) {
+            y[2 * p + 1] = finish(hsum(high_half(acc[p])), 2 * p + 1);
+        }
+    }
+}
+
+inline float as_summed(float sum, int /*row*/) {
+    return sum;
+}
+
 // Two f16 values, each repeated over 8 lanes of its half, as floats.
 inline __m512 f16_pair(uint16_t h0, uint16_t h1) {
     return _mm512_cvtph_ps(_mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(h1)),
@@ -79,39 +95,35 @@ inline __mmask64 bits_pair(const uint8_t* h0, const uint8_t* h1) {
 }
 
 // The weight values of two rows' blocks as bytes, the AVX2 kernels' values() for each half.
-struct Q4_0P {
-    using Block = BlockQ4_0;
-    static constexpr bool kSigned = true, kMin = false;
+// Q4_0 / Q4_1: the nibbles; the signed one (no min) holds q - 8.
+template <class B, bool kSignedQ>
+struct Q4P {
+    using Block = B;
+    static constexpr bool kSigned = kSignedQ, kMin = !kSignedQ;
     static __m512i values(const Block& b0, const Block& b1) {
-        return _mm512_sub_epi8(nibbles_pair(b0.qs, b1.qs), _mm512_set1_epi8(8));
+        const __m512i q = nibbles_pair(b0.qs, b1.qs);
+        return kSigned ? _mm512_sub_epi8(q, _mm512_set1_epi8(8)) : q;
     }
 };
+using Q4_0P = Q4P<BlockQ4_0, true>;
+using Q4_1P = Q4P<BlockQ4_1, false>;
 
-struct Q4_1P {
-    using Block = BlockQ4_1;
-    static constexpr bool kSigned = false, kMin = true;
-    static __m512i values(const Block& b0, const Block& b1) { return nibbles_pair(b0.qs, b1.qs); }
-};
-
-struct Q5_0P {
-    using Block = BlockQ5_0;
-    static constexpr bool kSigned = true, kMin = false;
-    // q - 16: the nibble with 0xf0 or-ed in where the bit is clear.
+// Q5_0 / Q5_1: the nibbles with the fifth bit from qh; the signed one holds q - 16, the nibble
+// with 0xf0 or-ed in where the bit is clear.
+template <class B, bool kSignedQ>
+struct Q5P {
+    using Block = B;
+    static constexpr bool kSigned = kSignedQ, kMin = !kSignedQ;
     static __m512i values(const Block& b0, const Block& b1) {
-        const __m512i high =
-            _mm512_maskz_mov_epi8(_knot_mask64(bits_pair(b0.qh, b1.qh)), _mm512_set1_epi8(-16));
+        const __mmask64 bits = bits_pair(b0.qh, b1.qh);
+        const __m512i high = kSigned
+                                 ? _mm512_maskz_mov_epi8(_knot_mask64(bits), _mm512_set1_epi8(-16))
+                                 : _mm512_maskz_mov_epi8(bits, _mm512_set1_epi8(0x10));
         return _mm512_or_si512(nibbles_pair(b0.qs, b1.qs), high);
     }
 };
-
-struct Q5_1P {
-    using Block = BlockQ5_1;
-    static constexpr bool kSigned = false, kMin = true;
-    static __m512i values(const Block& b0, const Block& b1) {
-        const __m512i high = _mm512_maskz_mov_epi8(bits_pair(b0.qh, b1.qh), _mm512_set1_epi8(0x10));
-        return _mm512_or_si512(nibbles_pair(b0.qs, b1.qs), high);
-    }
-};
+using Q5_0P = Q5P<BlockQ5_0, true>;
+using Q5_1P = Q5P<BlockQ5_1, false>;
 
 struct Q8_0P {
     using Block = BlockQ8_0;
@@ -194,37 +206,10 @@ void dot_32_pairs(int64_t n, const typename W::Block* const* rows, const void* v
             mins = _mm256_fmadd_ps(dm, _mm256_set1_ps(sa), mins);
         }
     }
-    alignas(32) float dm_sums[8];
+    alignas(32) float dm_sums[8]; // lane 2r + 1: row r's min term
     _mm256_store_ps(dm_sums, mins);
-    for (int p = 0; p < NP; ++p) {
-        const float min0 = W::kMin ? dm_sums[4 * p + 1] : 0.0f;
-        const float min1 = W::kMin ? dm_sums[4 * p + 3] : 0.0f;
-        y[2 * p] = hsum(low_half(acc[p])) + min0;
-        if (2 * p + 1 < n_out) {
-            y[2 * p + 1] = hsum(high_half(acc[p])) + min1;
-        }
-    }
-}
-
-// Rows four at a time (two registers), then pairs, a last odd row paired with itself.
-template <class W>
-void gemv_32(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const void* x,
-             const float* scales, float* y) {
-    using Block = typename W::Block;
-    const auto* base = static_cast<const uint8_t*>(w);
-    const auto row = [&](int64_t r) {
-        return reinterpret_cast<const Block*>(base + static_cast<size_t>(r) * row_bytes);
-    };
-    int64_t r = 0;
-    for (; r + 4 <= n_rows; r += 4) {
-        const Block* rows[4] = {row(r), row(r + 1), row(r + 2), row(r + 3)};
-        dot_32_pairs<W, 2>(n, rows, x, scales, y + r, 4);
-    }
-    for (; r < n_rows; r += 2) {
-        const int left = static_cast<int>(std::min<int64_t>(2, n_rows - r));
-        const Block* rows[2] = {row(r), row(left > 1 ? r + 1 : r)};
-        dot_32_pairs<W, 1>(n, rows, x, scales, y + r, left);
-    }
+    store_pairs(acc, y, n_out,
+                [&](float sum, int r) { return sum + (W::kMin ? dm_sums[2 * r + 1] : 0.0f); });
 }
 
 // ---- Q6_K: the AVX2 kernel's chunks (vec_dot_q6_k_avx2.cpp) for two rows at once ----
@@ -294,12 +279,7 @@ void dot_q6_k_pairs(int64_t n, const BlockQ6_K* const* rows, const BlockQ8_K* x,
             acc[p] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(total), acc[p]);
         }
     }
-    for (int p = 0; p < NP; ++p) {
-        y[2 * p] = hsum(low_half(acc[p]));
-        if (2 * p + 1 < n_out) {
-            y[2 * p + 1] = hsum(high_half(acc[p]));
-        }
-    }
+    store_pairs(acc, y, n_out, as_summed);
 }
 
 // ---- Q5_K: the AVX2 kernel (dot_q4_5_k with the fifth bit) for two rows at once ----
@@ -381,12 +361,7 @@ void dot_q5_k_pairs(int64_t n, const BlockQ5_K* const* rows, const BlockQ8_K* x,
             acc[p] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(sumi), acc[p]);
         }
     }
-    for (int p = 0; p < NP; ++p) {
-        y[2 * p] = hsum(low_half(acc[p])) - acc_min[2 * p];
-        if (2 * p + 1 < n_out) {
-            y[2 * p + 1] = hsum(high_half(acc[p])) - acc_min[2 * p + 1];
-        }
-    }
+    store_pairs(acc, y, n_out, [&](float sum, int r) { return sum - acc_min[r]; });
 }
 
 // ---- F16 rows in tinyBLAS's order (vec_dot_tinyblas_avx2): one 8-lane FMA chain per row ----
@@ -409,22 +384,20 @@ void dot_f16_pairs(int64_t n, const uint16_t* const* rows, const uint16_t* x, fl
             acc[p] = _mm512_fmadd_ps(_mm512_cvtph_ps(halves), xv, acc[p]);
         }
     }
-    for (int p = 0; p < NP; ++p) {
-        y[2 * p] = hsum(low_half(acc[p]));
-        if (2 * p + 1 < n_out) {
-            y[2 * p + 1] = hsum(high_half(acc[p]));
-        }
-    }
+    store_pairs(acc, y, n_out, as_summed);
 }
 
 // ---- row runs ----
 
 // Rows 2 × NP at a time through Big (NP pairs), then pairs through Small, a last odd row paired
 // with itself.
-template <class Row, int NP, void (*Big)(int64_t, const Row* const*, const void*, float*, int),
-          void (*Small)(int64_t, const Row* const*, const void*, float*, int)>
+template <class Row>
+using PairsFn = void (*)(int64_t n, const Row* const* rows, const void* x, const float* scales,
+                         float* y, int n_out);
+
+template <class Row, int NP, PairsFn<Row> Big, PairsFn<Row> Small>
 void gemv_rows(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const void* x,
-               float* y) {
+               const float* scales, float* y) {
     const auto* base = static_cast<const uint8_t*>(w);
     const auto row = [&](int64_t r) {
         return reinterpret_cast<const Row*>(base + static_cast<size_t>(r) * row_bytes);
@@ -435,43 +408,39 @@ void gemv_rows(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const
         for (int i = 0; i < 2 * NP; ++i) {
             rows[i] = row(r + i);
         }
-        Big(n, rows, x, y + r, 2 * NP);
+        Big(n, rows, x, scales, y + r, 2 * NP);
     }
     for (; r < n_rows; r += 2) {
         const int left = static_cast<int>(std::min<int64_t>(2, n_rows - r));
         const Row* rows[2] = {row(r), row(left > 1 ? r + 1 : r)};
-        Small(n, rows, x, y + r, left);
+        Small(n, rows, x, scales, y + r, left);
     }
 }
 
+// The 32-value formats: 4 rows at a time (two registers), then pairs.
+template <class W>
+void gemv_32(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const void* x,
+             const float* scales, float* y) {
+    gemv_rows<typename W::Block, 2, dot_32_pairs<W, 2>, dot_32_pairs<W, 1>>(n, w, row_bytes, n_rows,
+                                                                            x, scales, y);
+}
+
 template <int NP>
-void q5_k_pairs(int64_t n, const BlockQ5_K* const* rows, const void* x, float* y, int n_out) {
+void q5_k_pairs(int64_t n, const BlockQ5_K* const* rows, const void* x, const float* /*scales*/,
+                float* y, int n_out) {
     dot_q5_k_pairs<NP>(n, rows, static_cast<const BlockQ8_K*>(x), y, n_out);
 }
 
 template <int NP>
-void q6_k_pairs(int64_t n, const BlockQ6_K* const* rows, const void* x, float* y, int n_out) {
+void q6_k_pairs(int64_t n, const BlockQ6_K* const* rows, const void* x, const float* /*scales*/,
+                float* y, int n_out) {
     dot_q6_k_pairs<NP>(n, rows, static_cast<const BlockQ8_K*>(x), y, n_out);
 }
 
 template <int NP>
-void f16_pairs(int64_t n, const uint16_t* const* rows, const void* x, float* y, int n_out) {
+void f16_pairs(int64_t n, const uint16_t* const* rows, const void* x, const float* /*scales*/,
+               float* y, int n_out) {
     dot_f16_pairs<NP>(n, rows, static_cast<const uint16_t*>(x), y, n_out);
-}
-
-void gemv_q5_k(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const void* x,
-               const float* /*scales*/, float* y) {
-    gemv_rows<BlockQ5_K, 1, q5_k_pairs<1>, q5_k_pairs<1>>(n, w, row_bytes, n_rows, x, y);
-}
-
-void gemv_q6_k(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const void* x,
-               const float* /*scales*/, float* y) {
-    gemv_rows<BlockQ6_K, 2, q6_k_pairs<2>, q6_k_pairs<1>>(n, w, row_bytes, n_rows, x, y);
-}
-
-void gemv_f16_tinyblas(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const void* x,
-                       const float* /*scales*/, float* y) {
-    gemv_rows<uint16_t, 4, f16_pairs<4>, f16_pairs<1>>(n, w, row_bytes, n_rows, x, y);
 }
 
 } // namespace
@@ -491,16 +460,17 @@ GemvFn gemv_avx512(TensorType weight_type) {
     case TensorType::IQ4_NL:
         return gemv_32<IQ4_NLP>;
     case TensorType::Q5_K:
-        return gemv_q5_k;
+        return gemv_rows<BlockQ5_K, 1, q5_k_pairs<1>, q5_k_pairs<1>>;
     case TensorType::Q6_K:
-        return gemv_q6_k;
+        return gemv_rows<BlockQ6_K, 2, q6_k_pairs<2>, q6_k_pairs<1>>;
     default:
         return nullptr;
     }
 }
 
 GemvFn gemv_tinyblas_avx512(TensorType weight_type) {
-    return weight_type == TensorType::F16 ? gemv_f16_tinyblas : nullptr;
+    return weight_type == TensorType::F16 ? gemv_rows<uint16_t, 4, f16_pairs<4>, f16_pairs<1>>
+                                          : nullptr;
 }
 
 } // namespace hearth::cpu

@@ -8,6 +8,7 @@
 // types (MXFP4, TQ, grid i-quants) are in vec_dot_lowbit_portable.cpp.
 #include "cpu/kernels.h"
 #include "hearth/quant.h"
+#include "quant/k4_scales.h"
 
 #include <cstring>
 
@@ -178,17 +179,6 @@ float dot_q3_k(int64_t n, const void* vw, const void* vx) {
         sum += (x[b].d * h2f(w[b].d)) * static_cast<float>(sumi);
     }
     return sum;
-}
-
-// Q4_K/Q5_K's 6-bit scale and min of sub-block j (ggml's get_scale_min_k4).
-inline void k4_scale_min(const uint8_t* q, int j, int& sc, int& mn) {
-    if (j < 4) {
-        sc = q[j] & 63;
-        mn = q[j + 4] & 63;
-    } else {
-        sc = (q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4);
-        mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-    }
 }
 
 template <class Block, bool kFifthBit>

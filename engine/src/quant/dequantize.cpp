@@ -11,6 +11,7 @@
 #include "hearth/quant.h"
 #include "quant/blocks.h"
 #include "quant/dequantize_grid.h"
+#include "quant/k4_scales.h"
 
 #include <bit>
 #include <cmath>
@@ -143,19 +144,6 @@ void dequantize_q3_k(const void* src, float* dst, int64_t n_blocks) {
             const int q = two_bits(block.qs, e) - (hbit ? 0 : 4);
             dst[e] = dl * f(q);
         }
-    }
-}
-
-// Q4_K / Q5_K's 8 scales and 8 mins of 6 bits (ggml's get_scale_min_k4): for j < 4 the low
-// 6 bits of bytes j and j + 4; for j >= 4 a nibble of byte j + 4 plus the top 2 bits of
-// bytes j - 4 (scale) and j (min).
-void k4_scale_min(const uint8_t* q, int j, int& sc, int& mn) {
-    if (j < 4) {
-        sc = q[j] & 63;
-        mn = q[j + 4] & 63;
-    } else {
-        sc = (q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4);
-        mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
     }
 }
 

@@ -3,6 +3,7 @@
 #include "quant/quant_search.h"
 
 #include "quant/block_layout.h"
+#include "quant/k4_scales.h"
 #include "quant/quantize_rows.h"
 
 #include <algorithm>
@@ -72,8 +73,9 @@ float make_qx_quants(int n, int nmax, const float* x, int8_t* L, const float* qw
     return scale;
 }
 
-float make_qkx3_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L,
-                       float* the_min, uint8_t* Laux, float rmin, float rdelta, int nstep) {
+float make_qkx_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L,
+                      float* the_min, uint8_t* Laux, float rmin, float rdelta, int nstep,
+                      bool use_mad) {
     float min = x[0];
     float max = x[0];
     float sum_w = weights[0];
@@ -89,6 +91,7 @@ float make_qkx3_quants(int n, int nmax, const float* x, const float* weights, ui
     }
     if (min > 0)
         min = 0;
+    // make_qkx2_quants tests max == min: the same, as max >= min here (or either is NaN).
     if (max <= min) {
         std::memset(L, 0, static_cast<size_t>(n));
         *the_min = -min;
@@ -96,13 +99,13 @@ float make_qkx3_quants(int n, int nmax, const float* x, const float* weights, ui
     }
     float iscale = static_cast<float>(nmax) / (max - min);
     float scale = 1 / iscale;
-    float best_mad = 0;
+    float best_error = 0;
     for (int i = 0; i < n; ++i) {
         const int l = nearest_int_ggml(iscale * (x[i] - min));
         L[i] = static_cast<uint8_t>(std::max(0, std::min(nmax, l)));
         float diff = scale * static_cast<float>(L[i]) + min - x[i];
-        diff = diff * diff;
-        best_mad += weights[i] * diff;
+        diff = use_mad ? std::fabs(diff) : diff * diff;
+        best_error += weights[i] * diff;
     }
     if (nstep < 1) {
         *the_min = -min;
@@ -131,16 +134,16 @@ float make_qkx3_quants(int n, int nmax, const float* x, const float* weights, ui
                 this_min = 0;
                 this_scale = sum_xl / sum_l2;
             }
-            float mad = 0;
+            float cur_error = 0;
             for (int i = 0; i < n; ++i) {
                 float diff = this_scale * static_cast<float>(Laux[i]) + this_min - x[i];
-                diff = diff * diff;
-                mad += weights[i] * diff;
+                diff = use_mad ? std::fabs(diff) : diff * diff;
+                cur_error += weights[i] * diff;
             }
-            if (mad < best_mad) {
+            if (cur_error < best_error) {
                 for (int i = 0; i < n; ++i)
                     L[i] = Laux[i];
-                best_mad = mad;
+                best_error = cur_error;
                 scale = this_scale;
                 min = this_min;
             }
@@ -238,16 +241,6 @@ int best_index_int8(int n, const int8_t* val, float x) {
     return x - val[mu - 1] < val[mu] - x ? mu - 1 : mu;
 }
 
-void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
-    if (j < 4) {
-        *d = q[j] & 63;
-        *m = q[j + 4] & 63;
-    } else {
-        *d = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-        *m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4));
-    }
-}
-
 void pack_2bit(const uint8_t* L, uint8_t* qs) {
     for (int j = 0; j < QK_K; j += 128) {
         for (int l = 0; l < 32; ++l) {
@@ -288,6 +281,73 @@ void q3_k_pack_levels(const float* x, int8_t* L, BlockQ3_K& block) {
         }
     }
     pack_2bit(low, block.qs);
+}
+
+void pack_k4_scale_bytes(const uint8_t* Ls, const uint8_t* Lm, uint8_t* out) {
+    for (int j = 0; j < QK_K / 32; ++j) {
+        const uint8_t ls = std::min<uint8_t>(63, Ls[j]);
+        const uint8_t lm = std::min<uint8_t>(63, Lm[j]);
+        if (j < 4) {
+            out[j] = ls;
+            out[j + 4] = lm;
+        } else {
+            out[j + 4] = static_cast<uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
+            out[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
+            out[j - 0] |= static_cast<uint8_t>((lm >> 4) << 6);
+        }
+    }
+}
+
+void k4_levels_from_stored(const float* x, int nmax, uint16_t d_bits, uint16_t dmin_bits,
+                           const uint8_t* scale_bytes, uint8_t* L) {
+    for (int j = 0; j < QK_K / 32; ++j) {
+        int sc = 0;
+        int m = 0;
+        k4_scale_min(scale_bytes, j, sc, m);
+        const float d = fp16_bits_to_fp32(d_bits) * static_cast<float>(sc);
+        if (d == 0.0f)
+            continue;
+        const float dm = fp16_bits_to_fp32(dmin_bits) * static_cast<float>(m);
+        for (int ii = 0; ii < 32; ++ii) {
+            const int l = nearest_int_ggml((x[32 * j + ii] + dm) / d);
+            L[32 * j + ii] = static_cast<uint8_t>(std::max(0, std::min(nmax, l)));
+        }
+    }
+}
+
+void q4_k_pack_levels(const uint8_t* L, BlockQ4_K& block) {
+    uint8_t* q = block.qs;
+    for (int j = 0; j < QK_K; j += 64) {
+        for (int l = 0; l < 32; ++l)
+            q[l] = static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 4));
+        q += 32;
+    }
+}
+
+void q5_k_pack_levels(const uint8_t* L, BlockQ5_K& block) {
+    uint8_t* qh = block.qh;
+    uint8_t* ql = block.qs;
+    std::memset(qh, 0, QK_K / 8);
+    uint8_t m1 = 1;
+    uint8_t m2 = 2;
+    for (int n = 0; n < QK_K; n += 64) {
+        for (int j = 0; j < 32; ++j) {
+            int l1 = L[n + j];
+            if (l1 > 15) {
+                l1 -= 16;
+                qh[j] |= m1;
+            }
+            int l2 = L[n + j + 32];
+            if (l2 > 15) {
+                l2 -= 16;
+                qh[j] |= m2;
+            }
+            ql[j] = static_cast<uint8_t>(l1 | (l2 << 4));
+        }
+        m1 = static_cast<uint8_t>(m1 << 2);
+        m2 = static_cast<uint8_t>(m2 << 2);
+        ql += 32;
+    }
 }
 
 } // namespace hearth::quant

@@ -1,6 +1,6 @@
 // The K-quant quantizers (Q2_K .. Q6_K) without an importance matrix, transcribed from
-// ggml-quants.c's quantize_row_q*_K_ref and their helpers (make_qx_quants, make_q3_quants,
-// make_qkx2_quants) so that the bytes match llama-quantize's.
+// ggml-quants.c's quantize_row_q*_K_ref and their helpers (make_q3_quants here; make_qx_quants
+// and make_qkx2_quants in quant_search.cpp) so that the bytes match llama-quantize's.
 #include "quant/quant_search.h"
 #include "quant/quantize_rows.h"
 
@@ -68,103 +68,18 @@ float make_q3_quants(int n, int nmax, const float* x, int8_t* L) {
     return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
 }
 
-// make_qkx2_quants: an asymmetric scale and min minimising the weighted error (squared or,
-// with use_mad, absolute) over nstep + 1 trial scales. Returns the scale; *the_min = -min.
-float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L,
-                       float* the_min, uint8_t* Laux, float rmin, float rdelta, int nstep,
-                       bool use_mad) {
-    float min = x[0];
-    float max = x[0];
-    float sum_w = weights[0];
-    float sum_x = sum_w * x[0];
-    for (int i = 1; i < n; ++i) {
-        if (x[i] < min)
-            min = x[i];
-        if (x[i] > max)
-            max = x[i];
-        const float w = weights[i];
-        sum_w += w;
-        sum_x += w * x[i];
-    }
-    if (min > 0)
-        min = 0;
-    if (max == min) {
-        for (int i = 0; i < n; ++i)
-            L[i] = 0;
-        *the_min = -min;
-        return 0.f;
-    }
-    float iscale = static_cast<float>(nmax) / (max - min);
-    float scale = 1 / iscale;
-    float best_error = 0;
-    for (int i = 0; i < n; ++i) {
-        const int l = nearest_int_ggml(iscale * (x[i] - min));
-        L[i] = static_cast<uint8_t>(std::max(0, std::min(nmax, l)));
-        float diff = scale * static_cast<float>(L[i]) + min - x[i];
-        diff = use_mad ? std::fabs(diff) : diff * diff;
-        best_error += weights[i] * diff;
-    }
-    for (int is = 0; is <= nstep; ++is) {
-        iscale = (rmin + rdelta * static_cast<float>(is) + static_cast<float>(nmax)) / (max - min);
-        float sum_l = 0;
-        float sum_l2 = 0;
-        float sum_xl = 0;
-        for (int i = 0; i < n; ++i) {
-            int l = nearest_int_ggml(iscale * (x[i] - min));
-            l = std::max(0, std::min(nmax, l));
-            Laux[i] = static_cast<uint8_t>(l);
-            const float w = weights[i];
-            const auto lf = static_cast<float>(l);
-            sum_l += w * lf;
-            sum_l2 += w * lf * lf;
-            sum_xl += w * lf * x[i];
-        }
-        const float D = sum_w * sum_l2 - sum_l * sum_l;
-        if (D > 0) {
-            float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
-            float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
-            if (this_min > 0) {
-                this_min = 0;
-                this_scale = sum_xl / sum_l2;
-            }
-            float cur_error = 0;
-            for (int i = 0; i < n; ++i) {
-                float diff = this_scale * static_cast<float>(Laux[i]) + this_min - x[i];
-                diff = use_mad ? std::fabs(diff) : diff * diff;
-                cur_error += weights[i] * diff;
-            }
-            if (cur_error < best_error) {
-                for (int i = 0; i < n; ++i)
-                    L[i] = Laux[i];
-                best_error = cur_error;
-                scale = this_scale;
-                min = this_min;
-            }
-        }
-    }
-    *the_min = -min;
-    return scale;
-}
-
 // The 6-bit scales and mins of Q4_K / Q5_K, each quantized against its largest.
 void pack_k4_scales(const float* scales, const float* mins, float max_scale, float max_min,
                     uint8_t* out) {
     const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
     const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+    uint8_t Ls[QK_K / 32];
+    uint8_t Lm[QK_K / 32];
     for (int j = 0; j < QK_K / 32; ++j) {
-        auto ls = static_cast<uint8_t>(nearest_int_ggml(inv_scale * scales[j]));
-        auto lm = static_cast<uint8_t>(nearest_int_ggml(inv_min * mins[j]));
-        ls = std::min<uint8_t>(63, ls);
-        lm = std::min<uint8_t>(63, lm);
-        if (j < 4) {
-            out[j] = ls;
-            out[j + 4] = lm;
-        } else {
-            out[j + 4] = static_cast<uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
-            out[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
-            out[j - 0] |= static_cast<uint8_t>((lm >> 4) << 6);
-        }
+        Ls[j] = static_cast<uint8_t>(nearest_int_ggml(inv_scale * scales[j]));
+        Lm[j] = static_cast<uint8_t>(nearest_int_ggml(inv_min * mins[j]));
     }
+    pack_k4_scale_bytes(Ls, Lm, out);
 }
 
 // The first pass of Q4_K / Q5_K: each sub-block of 32's scale and min, weighted by
@@ -184,8 +99,8 @@ void k4_levels(const float* x, int nmax, float rmin, int nstep, uint16_t& d_bits
         const float av_x = std::sqrt(sum_x2 / 32);
         for (int l = 0; l < 32; ++l)
             weights[l] = av_x + std::fabs(x[32 * j + l]);
-        scales[j] = make_qkx2_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux,
-                                     rmin, 0.1f, nstep, false);
+        scales[j] = make_qkx_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, rmin,
+                                    0.1f, nstep, false);
         if (scales[j] > max_scale)
             max_scale = scales[j];
         if (mins[j] > max_min)
@@ -194,19 +109,7 @@ void k4_levels(const float* x, int nmax, float rmin, int nstep, uint16_t& d_bits
     pack_k4_scales(scales, mins, max_scale, max_min, scale_bytes);
     d_bits = fp32_to_fp16_bits(max_scale / 63.f);
     dmin_bits = fp32_to_fp16_bits(max_min / 63.f);
-    for (int j = 0; j < QK_K / 32; ++j) {
-        uint8_t sc = 0;
-        uint8_t m = 0;
-        get_scale_min_k4(j, scale_bytes, &sc, &m);
-        const float d = fp16_bits_to_fp32(d_bits) * static_cast<float>(sc);
-        if (d == 0.0f)
-            continue;
-        const float dm = fp16_bits_to_fp32(dmin_bits) * static_cast<float>(m);
-        for (int ii = 0; ii < 32; ++ii) {
-            const int l = nearest_int_ggml((x[32 * j + ii] + dm) / d);
-            L[32 * j + ii] = static_cast<uint8_t>(std::max(0, std::min(nmax, l)));
-        }
-    }
+    k4_levels_from_stored(x, nmax, d_bits, dmin_bits, scale_bytes, L);
 }
 
 } // namespace
@@ -225,8 +128,8 @@ void quantize_row_q2_K(const float* x, BlockQ2_K* y, int64_t k) {
         for (int j = 0; j < QK_K / 16; ++j) {
             for (int l = 0; l < 16; ++l)
                 weights[l] = std::fabs(x[16 * j + l]);
-            scales[j] = make_qkx2_quants(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux,
-                                         -0.5f, 0.1f, 15, true);
+            scales[j] = make_qkx_quants(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux,
+                                        -0.5f, 0.1f, 15, true);
             if (scales[j] > max_scale)
                 max_scale = scales[j];
             if (mins[j] > max_min)
@@ -309,12 +212,7 @@ void quantize_row_q4_K(const float* x, BlockQ4_K* y, int64_t k) {
     for (int64_t i = 0; i < nb; ++i, x += QK_K) {
         uint8_t L[QK_K];
         k4_levels(x, 15, -1.f, 20, y[i].d, y[i].dmin, y[i].scales, L);
-        uint8_t* q = y[i].qs;
-        for (int j = 0; j < QK_K; j += 64) {
-            for (int l = 0; l < 32; ++l)
-                q[l] = static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 4));
-            q += 32;
-        }
+        q4_k_pack_levels(L, y[i]);
     }
 }
 
@@ -323,29 +221,7 @@ void quantize_row_q5_K(const float* x, BlockQ5_K* y, int64_t k) {
     for (int64_t i = 0; i < nb; ++i, x += QK_K) {
         uint8_t L[QK_K];
         k4_levels(x, 31, -0.5f, 15, y[i].d, y[i].dmin, y[i].scales, L);
-        uint8_t* qh = y[i].qh;
-        uint8_t* ql = y[i].qs;
-        std::memset(qh, 0, QK_K / 8);
-        uint8_t m1 = 1;
-        uint8_t m2 = 2;
-        for (int n = 0; n < QK_K; n += 64) {
-            for (int j = 0; j < 32; ++j) {
-                int l1 = L[n + j];
-                if (l1 > 15) {
-                    l1 -= 16;
-                    qh[j] |= m1;
-                }
-                int l2 = L[n + j + 32];
-                if (l2 > 15) {
-                    l2 -= 16;
-                    qh[j] |= m2;
-                }
-                ql[j] = static_cast<uint8_t>(l1 | (l2 << 4));
-            }
-            m1 = static_cast<uint8_t>(m1 << 2);
-            m2 = static_cast<uint8_t>(m2 << 2);
-            ql += 32;
-        }
+        q5_k_pack_levels(L, y[i]);
     }
 }
 

@@ -40,22 +40,6 @@ uint32_t pack_5bit(const uint8_t* L, uint8_t* qs) {
     return qh;
 }
 
-// The 6-bit scales and mins of a Q4_K / Q5_K super-block, as the weighted routines pack them.
-void pack_k4_levels(const uint8_t* Ls, const uint8_t* Lm, uint8_t* out) {
-    for (int j = 0; j < QK_K / 32; ++j) {
-        const uint8_t ls = std::min<uint8_t>(63, Ls[j]);
-        const uint8_t lm = std::min<uint8_t>(63, Lm[j]);
-        if (j < 4) {
-            out[j] = ls;
-            out[j + 4] = lm;
-        } else {
-            out[j + 4] = static_cast<uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
-            out[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
-            out[j - 0] |= static_cast<uint8_t>((lm >> 4) << 6);
-        }
-    }
-}
-
 // The shared core of the weighted Q4_K / Q5_K: levels 0..nmax of each sub-block of 32 with its
 // scale and min searched, the scales and mins quantized to 6 bits against the block's, then
 // the levels again with the stored scales.
@@ -78,26 +62,56 @@ void k4_levels_weighted(const float* x, const float* qw, int nmax, uint16_t& d_b
         for (int l = 0; l < 32; ++l)
             sumw += weights[l];
         sw[j] = sumw;
-        scales[j] = make_qkx3_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux,
-                                     -0.9f, 0.05f, 36);
+        scales[j] = make_qkx_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux,
+                                    -0.9f, 0.05f, 36, false);
     }
     const float d_block = make_qp_quants(QK_K / 32, 63, scales, Ls, sw);
     const float m_block = make_qp_quants(QK_K / 32, 63, mins, Lm, sw);
-    std::memset(scale_bytes, 0, K_SCALE_SIZE);
-    pack_k4_levels(Ls, Lm, scale_bytes);
+    pack_k4_scale_bytes(Ls, Lm, scale_bytes);
     d_bits = fp32_to_fp16_bits(d_block);
     dmin_bits = fp32_to_fp16_bits(m_block);
-    for (int j = 0; j < QK_K / 32; ++j) {
-        uint8_t sc = 0;
-        uint8_t m = 0;
-        get_scale_min_k4(j, scale_bytes, &sc, &m);
-        const float d = fp16_bits_to_fp32(d_bits) * static_cast<float>(sc);
-        if (d == 0.0f)
-            continue;
-        const float dm = fp16_bits_to_fp32(dmin_bits) * static_cast<float>(m);
-        for (int ii = 0; ii < 32; ++ii) {
-            const int l = nearest_int_ggml((x[32 * j + ii] + dm) / d);
-            L[32 * j + ii] = static_cast<uint8_t>(std::max(0, std::min(nmax, l)));
+    k4_levels_from_stored(x, nmax, d_bits, dmin_bits, scale_bytes, L);
+}
+
+// Q4_0 / Q4_1 / Q5_0 / Q5_1 with weights, one block of 32 at a time: a symmetric scale
+// (make_qx_quants, levels -nmax..nmax - 1 stored shifted by nmax) or, for the formats with a
+// min, a scale and min (make_qkx_quants, levels 0..nmax); the formats with qh keep the fifth
+// bits there.
+template <int kNmax, typename Block>
+void quantize_row_32_weighted(const float* x, Block* y, int64_t n_per_row,
+                              const float* quant_weights) {
+    constexpr int kBlock = 32;
+    constexpr bool kHasMin = requires(Block b) {
+        b.m;
+    };
+    constexpr bool kFiveBit = requires(Block b) {
+        b.qh;
+    };
+    float weight[kBlock];
+    uint8_t L[kBlock];
+    const float sigma2 = mean_square(x, n_per_row);
+    for (int64_t ib = 0; ib < n_per_row / kBlock; ++ib) {
+        const float* xb = x + kBlock * ib;
+        importance_weights(xb, quant_weights + kBlock * ib, sigma2, kBlock, weight);
+        float d = 0;
+        if constexpr (kHasMin) {
+            uint8_t Laux[kBlock];
+            float min = 0;
+            d = make_qkx_quants(kBlock, kNmax, xb, weight, L, &min, Laux, -0.9f, 0.05f, 36, false);
+            y[ib].m = fp32_to_fp16_bits(-min);
+        } else {
+            int8_t shifted[kBlock];
+            d = make_qx_quants(kBlock, kNmax, xb, shifted, weight);
+            for (int j = 0; j < kBlock; ++j)
+                L[j] = static_cast<uint8_t>(shifted[j]);
+        }
+        y[ib].d = fp32_to_fp16_bits(d);
+        if constexpr (kFiveBit) {
+            const uint32_t qh = pack_5bit(L, y[ib].qs);
+            std::memcpy(y[ib].qh, &qh, sizeof qh);
+        } else {
+            for (int j = 0; j < 16; ++j)
+                y[ib].qs[j] = static_cast<uint8_t>(L[j] | (L[j + 16] << 4));
         }
     }
 }
@@ -106,71 +120,22 @@ void k4_levels_weighted(const float* x, const float* qw, int nmax, uint16_t& d_b
 
 void quantize_row_q4_0_weighted(const float* x, BlockQ4_0* y, int64_t n_per_row,
                                 const float* quant_weights) {
-    float weight[QK4_0];
-    int8_t L[QK4_0];
-    const float sigma2 = mean_square(x, n_per_row);
-    for (int64_t ib = 0; ib < n_per_row / QK4_0; ++ib) {
-        const float* xb = x + QK4_0 * ib;
-        importance_weights(xb, quant_weights + QK4_0 * ib, sigma2, QK4_0, weight);
-        const float d = make_qx_quants(QK4_0, 8, xb, L, weight);
-        y[ib].d = fp32_to_fp16_bits(d);
-        for (int j = 0; j < 16; ++j)
-            y[ib].qs[j] = static_cast<uint8_t>(L[j] | (L[j + 16] << 4));
-    }
+    quantize_row_32_weighted<8>(x, y, n_per_row, quant_weights);
 }
 
 void quantize_row_q4_1_weighted(const float* x, BlockQ4_1* y, int64_t n_per_row,
                                 const float* quant_weights) {
-    float weight[QK4_1];
-    uint8_t L[QK4_1];
-    uint8_t Laux[QK4_1];
-    const float sigma2 = mean_square(x, n_per_row);
-    for (int64_t ib = 0; ib < n_per_row / QK4_1; ++ib) {
-        const float* xb = x + QK4_1 * ib;
-        importance_weights(xb, quant_weights + QK4_1 * ib, sigma2, QK4_1, weight);
-        float min = 0;
-        const float d = make_qkx3_quants(QK4_1, 15, xb, weight, L, &min, Laux, -0.9f, 0.05f, 36);
-        y[ib].d = fp32_to_fp16_bits(d);
-        y[ib].m = fp32_to_fp16_bits(-min);
-        for (int j = 0; j < 16; ++j)
-            y[ib].qs[j] = static_cast<uint8_t>(L[j] | (L[j + 16] << 4));
-    }
+    quantize_row_32_weighted<15>(x, y, n_per_row, quant_weights);
 }
 
 void quantize_row_q5_0_weighted(const float* x, BlockQ5_0* y, int64_t n_per_row,
                                 const float* quant_weights) {
-    float weight[QK5_0];
-    int8_t L[QK5_0];
-    const float sigma2 = mean_square(x, n_per_row);
-    for (int64_t ib = 0; ib < n_per_row / QK5_0; ++ib) {
-        const float* xb = x + QK5_0 * ib;
-        importance_weights(xb, quant_weights + QK5_0 * ib, sigma2, QK5_0, weight);
-        const float d = make_qx_quants(QK5_0, 16, xb, L, weight);
-        y[ib].d = fp32_to_fp16_bits(d);
-        uint8_t levels[QK5_0];
-        for (int j = 0; j < QK5_0; ++j)
-            levels[j] = static_cast<uint8_t>(L[j]);
-        const uint32_t qh = pack_5bit(levels, y[ib].qs);
-        std::memcpy(y[ib].qh, &qh, sizeof qh);
-    }
+    quantize_row_32_weighted<16>(x, y, n_per_row, quant_weights);
 }
 
 void quantize_row_q5_1_weighted(const float* x, BlockQ5_1* y, int64_t n_per_row,
                                 const float* quant_weights) {
-    float weight[QK5_1];
-    uint8_t L[QK5_1];
-    uint8_t Laux[QK5_1];
-    const float sigma2 = mean_square(x, n_per_row);
-    for (int64_t ib = 0; ib < n_per_row / QK5_1; ++ib) {
-        const float* xb = x + QK5_1 * ib;
-        importance_weights(xb, quant_weights + QK5_1 * ib, sigma2, QK5_1, weight);
-        float min = 0;
-        const float d = make_qkx3_quants(QK5_1, 31, xb, weight, L, &min, Laux, -0.9f, 0.05f, 36);
-        y[ib].d = fp32_to_fp16_bits(d);
-        y[ib].m = fp32_to_fp16_bits(-min);
-        const uint32_t qh = pack_5bit(L, y[ib].qs);
-        std::memcpy(y[ib].qh, &qh, sizeof qh);
-    }
+    quantize_row_32_weighted<31>(x, y, n_per_row, quant_weights);
 }
 
 void quantize_row_q2_K_weighted(const float* x, BlockQ2_K* y, int64_t n_per_row,
@@ -190,8 +155,8 @@ void quantize_row_q2_K_weighted(const float* x, BlockQ2_K* y, int64_t n_per_row,
             sw[j] = 0;
             for (int l = 0; l < 16; ++l)
                 sw[j] += weight[l];
-            scales[j] = make_qkx3_quants(16, 3, x + 16 * j, weight, L + 16 * j, &mins[j], Laux,
-                                         -0.9f, 0.05f, 36);
+            scales[j] = make_qkx_quants(16, 3, x + 16 * j, weight, L + 16 * j, &mins[j], Laux,
+                                        -0.9f, 0.05f, 36, false);
         }
         const float dm0 = make_qp_quants(QK_K / 16, 15, scales, Ls, sw);
         const float mm0 = make_qp_quants(QK_K / 16, 15, mins, Lm, sw);
@@ -254,12 +219,7 @@ void quantize_row_q4_K_weighted(const float* x, BlockQ4_K* y, int64_t n_per_row,
     for (int64_t i = 0; i < n_per_row / QK_K; ++i, x += QK_K) {
         uint8_t L[QK_K];
         k4_levels_weighted(x, quant_weights + QK_K * i, 15, y[i].d, y[i].dmin, y[i].scales, L);
-        uint8_t* q = y[i].qs;
-        for (int j = 0; j < QK_K; j += 64) {
-            for (int l = 0; l < 32; ++l)
-                q[l] = static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 4));
-            q += 32;
-        }
+        q4_k_pack_levels(L, y[i]);
     }
 }
 
@@ -268,29 +228,7 @@ void quantize_row_q5_K_weighted(const float* x, BlockQ5_K* y, int64_t n_per_row,
     for (int64_t i = 0; i < n_per_row / QK_K; ++i, x += QK_K) {
         uint8_t L[QK_K];
         k4_levels_weighted(x, quant_weights + QK_K * i, 31, y[i].d, y[i].dmin, y[i].scales, L);
-        uint8_t* qh = y[i].qh;
-        uint8_t* ql = y[i].qs;
-        std::memset(qh, 0, QK_K / 8);
-        uint8_t m1 = 1;
-        uint8_t m2 = 2;
-        for (int n = 0; n < QK_K; n += 64) {
-            for (int j = 0; j < 32; ++j) {
-                int l1 = L[n + j];
-                if (l1 > 15) {
-                    l1 -= 16;
-                    qh[j] |= m1;
-                }
-                int l2 = L[n + j + 32];
-                if (l2 > 15) {
-                    l2 -= 16;
-                    qh[j] |= m2;
-                }
-                ql[j] = static_cast<uint8_t>(l1 | (l2 << 4));
-            }
-            m1 = static_cast<uint8_t>(m1 << 2);
-            m2 = static_cast<uint8_t>(m2 << 2);
-            ql += 32;
-        }
+        q5_k_pack_levels(L, y[i]);
     }
 }
 
