@@ -1,6 +1,7 @@
 // Model loading: map the file (every part of a split model), check the architecture, bind and
 // shape-check every tensor, page the weights in with progress and cancel.
 #include "cpu/gated_attention.h"
+#include "cpu/memory_pages.h"
 #include "cpu/repack.h"
 #include "hearth/quant.h"
 #include "model/bind_dense.h"
@@ -8,6 +9,7 @@
 #include "model/model_impl.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <fmt/format.h>
 
@@ -384,24 +386,36 @@ bool page_in(const GgufFile& file, const LoadOptions& options) {
     for (const GgufPart& part : file.parts()) {
         total += data_section(part).size();
     }
-    constexpr uint64_t kPage = 4096;
-    constexpr uint64_t kReport = 8ull << 20;
-    volatile uint8_t sink = 0;
-    uint64_t before = 0; // bytes in the parts already read
+    constexpr uint64_t kChunk = 8ull << 20; // progress is reported (may cancel) between chunks
+    uint64_t done = 0;
     for (const GgufPart& part : file.parts()) {
         const std::span<const uint8_t> data = data_section(part);
-        for (uint64_t at = 0; at < data.size(); at += kPage) {
-            sink = sink + data[at];
-            const uint64_t done = before + at;
-            if (options.on_progress && done % kReport < kPage &&
-                !options.on_progress(double(done) / double(total))) {
+        for (uint64_t at = 0; at < data.size(); at += kChunk) {
+            if (options.on_progress && !options.on_progress(double(done) / double(total))) {
                 return false;
             }
+            const uint64_t n = std::min<uint64_t>(kChunk, data.size() - at);
+            cpu::prefault(data.subspan(at, n));
+            done += n;
         }
-        before += data.size();
     }
     return !options.on_progress || options.on_progress(1.0);
 }
+
+// Times the steps of a load: mark() ends one and starts the next.
+class PhaseClock {
+public:
+    void mark(std::string_view name) {
+        const auto now = std::chrono::steady_clock::now();
+        phases_.push_back({name, std::chrono::duration<double, std::milli>(now - last_).count()});
+        last_ = now;
+    }
+    std::vector<LoadPhase> take() { return std::move(phases_); }
+
+private:
+    std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+    std::vector<LoadPhase> phases_;
+};
 
 // Interleaves, 8 rows at a time, every matrix whose type has a packed kernel on this CPU
 // (cpu/repack.h), into one allocation, spread over the pool. Only matrices whose row count is a
@@ -447,10 +461,11 @@ void repack_weights(Model::Impl& m) {
         offsets.push_back(total);
         total += (cpu::repacked_bytes(w->type, w->n_rows, w->n_cols) + 63) / 64 * 64;
     }
-    m.packed_weights = std::make_unique_for_overwrite<uint8_t[]>(total + 64);
-    // 64-byte aligned start, so every packed block row starts on a cache line.
-    uint8_t* base = m.packed_weights.get();
-    base += (64 - reinterpret_cast<uintptr_t>(base) % 64) % 64;
+    // Written whole right away: huge pages spare a page fault per 4 KiB (the fault, not the
+    // copy, was most of the repacking's time). Page-aligned, so every block row starts on a
+    // cache line.
+    m.packed_weights = cpu::ZeroedBuffer(total, cpu::ZeroedBuffer::Pages::huge);
+    uint8_t* base = m.packed_weights.data();
     const bool tied = m.output.data == m.token_embd.data;
     m.pool->parallel_for(static_cast<int64_t>(targets.size()), 1, [&](int64_t i0, int64_t i1) {
         for (int64_t i = i0; i < i1; ++i) {
@@ -492,13 +507,18 @@ const GgufFile& Model::file() const {
 int Model::n_threads() const {
     return impl_->pool->size();
 }
+std::span<const LoadPhase> Model::load_phases() const {
+    return impl_->load_phases;
+}
 
 Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& path,
                                                  const LoadOptions& options) {
+    PhaseClock clock;
     auto file = GgufFile::open(path);
     if (!file) {
         return std::unexpected(file.error());
     }
+    clock.mark("header");
     auto fail_in_file = [&](Error error) {
         error.message = path.string() + ": " + error.message;
         return std::unexpected(error);
@@ -521,10 +541,12 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& pa
             return fail_in_file(experts.error());
         }
     }
+    clock.mark("checks");
     auto tokenizer = Tokenizer::from_gguf(file->header());
     if (!tokenizer) {
         return fail_in_file(tokenizer.error());
     }
+    clock.mark("tokenizer");
     if (static_cast<uint32_t>(tokenizer->n_vocab()) != info->n_vocab) {
         return fail_in_file(
             {ErrorCode::bad_format, fmt::format("the vocabulary has {} tokens but the model {}",
@@ -547,9 +569,10 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& pa
                                             .rope_long_above = 0,
                                             .rope_attn_factor = 1.0f,
                                             .pool = nullptr,
-                                            .packed_weights = nullptr,
+                                            .packed_weights = {},
                                             .rope_at_position_zero = {},
-                                            .gemma4 = {}});
+                                            .gemma4 = {},
+                                            .load_phases = {}});
     Binder bind(impl->file);
     const ModelInfo& mi = impl->info;
     auto embd = bind.matrix("token_embd.weight", mi.n_embd, mi.n_vocab);
@@ -602,12 +625,17 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& pa
     if (impl->arch.gemma4_layers) {
         impl->attn_scale = 1.0f; // llama.cpp's f_attention_scale for Gemma 4 (its q/k norms)
     }
+    clock.mark("bind");
     if (!page_in(impl->file, options)) {
         return fail(ErrorCode::cancelled, "loading " + path.string() + " was cancelled");
     }
+    clock.mark("page-in");
     const int n_threads = options.n_threads > 0 ? options.n_threads : cpu::default_thread_count();
     impl->pool = std::make_unique<cpu::ThreadPool>(n_threads);
+    clock.mark("threads");
     repack_weights(*impl);
+    clock.mark("repack");
+    impl->load_phases = clock.take();
     return std::shared_ptr<const Model>(new Model(std::move(impl)));
 }
 
