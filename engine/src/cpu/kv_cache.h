@@ -110,7 +110,7 @@ private:
     uint32_t first_layer_; // layers below it are not held (they run elsewhere)
     size_t k_row_, v_row_; // the widest layer's bytes per cell
     std::vector<LayerCells> layers_;
-    ZeroedBuffer k_, v_; // zero until written: untouched cells take no memory
+    PageBuffer k_, v_; // zero until written: untouched cells take no memory
 };
 
 } // namespace hearth::cpu

@@ -1,5 +1,6 @@
-// Page-level memory: buffers that start zeroed without being written (the KV cache, the
-// repacked weights), and reading a mapped file's pages in ahead of use.
+// Page-level memory: buffers of whole pages (zeroed anonymous ones for the KV cache and the
+// repacked weights, or a read-only file mapping for repacked weights kept on disk), and
+// reading a mapped file's pages in ahead of use.
 #pragma once
 
 #include <cstddef>
@@ -8,28 +9,30 @@
 
 namespace hearth::cpu {
 
-// A block of `size` bytes, all zero, page-aligned. It comes from anonymous pages, which the
-// kernel zeroes when first touched: a cache sized for a 4096-token context costs neither time
-// nor resident memory for the cells a sequence never reaches (a vector's zero fill wrote every
-// byte at creation). Throws std::bad_alloc when the memory cannot be had, as a vector would.
-class ZeroedBuffer {
+// Pages this object owns and unmaps: see zeroed() and map_file().
+class PageBuffer {
 public:
-    enum class Pages { small, huge };
+    PageBuffer() = default;
+    // `size` bytes, all zero, page-aligned, from anonymous pages, which the kernel zeroes when
+    // first touched: a cache sized for a 4096-token context costs neither time nor resident
+    // memory for the cells a sequence never reaches (a vector's zero fill wrote every byte at
+    // creation). Throws std::bad_alloc when the memory cannot be had, as a vector would.
+    static PageBuffer zeroed(size_t size);
+    // The bytes [offset, offset + size) of the open file `fd`, mapped read-only (writes to
+    // data() are not allowed); `offset` a multiple of the page size. Empty when the file
+    // cannot be mapped.
+    static PageBuffer map_file(int fd, uint64_t offset, size_t size);
 
-    ZeroedBuffer() = default;
-    // Pages::huge asks for 2 MiB pages where the system gives them (Linux's transparent huge
-    // pages): for a buffer written whole at once, 512 times fewer page faults. Not for one
-    // touched sparsely, which would then take memory 2 MiB at a time.
-    explicit ZeroedBuffer(size_t size, Pages pages = Pages::small);
-    ZeroedBuffer(ZeroedBuffer&& other) noexcept;
-    ZeroedBuffer& operator=(ZeroedBuffer&& other) noexcept;
-    ZeroedBuffer(const ZeroedBuffer&) = delete;
-    ZeroedBuffer& operator=(const ZeroedBuffer&) = delete;
-    ~ZeroedBuffer();
+    PageBuffer(PageBuffer&& other) noexcept;
+    PageBuffer& operator=(PageBuffer&& other) noexcept;
+    PageBuffer(const PageBuffer&) = delete;
+    PageBuffer& operator=(const PageBuffer&) = delete;
+    ~PageBuffer();
 
     uint8_t* data() { return data_; }
     const uint8_t* data() const { return data_; }
     size_t size() const { return size_; }
+    bool empty() const { return data_ == nullptr; }
 
 private:
     void release() noexcept;

@@ -82,7 +82,7 @@ struct Model::Impl {
 
     std::unique_ptr<cpu::ThreadPool> pool;
     // The 8-row interleaved copies of the matrices that have one (WeightMatrix::packed).
-    cpu::ZeroedBuffer packed_weights;
+    cpu::PageBuffer packed_weights;
     // qwen35: for each RoPE pair (n_rot / 2), 1 where its section sees position 0 for text.
     std::vector<uint8_t> rope_at_position_zero;
     Gemma4Weights gemma4;
