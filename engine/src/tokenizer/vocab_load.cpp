@@ -61,7 +61,9 @@ Result<void> load_merges(const GgufHeader& header, Tokenizer::Impl& m) {
     if (items.size() > static_cast<size_t>(INT32_MAX)) {
         return bad("tokenizer.ggml.merges has too many entries");
     }
-    m.merges.reserve(items.size());
+    // Sized for one merge per token (real lists have about that many); a longer list grows
+    // the table only as far as its merges prove valid.
+    m.merges.reserve(std::min(items.size(), m.texts.size()));
     const auto where = [](size_t i) { return "tokenizer.ggml.merges[" + std::to_string(i) + "]"; };
     std::string joined; // left + right, reused: no allocation per merge
     for (size_t i = 0; i < items.size(); ++i) {
