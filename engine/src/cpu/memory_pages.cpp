@@ -1,6 +1,7 @@
 // Page-level memory: anonymous and file mappings, and prefaulting through madvise.
 #include "cpu/memory_pages.h"
 
+#include <cstring>
 #include <new>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -49,6 +50,19 @@ PageBuffer& PageBuffer::operator=(PageBuffer&& other) noexcept {
         release();
         data_ = std::exchange(other.data_, nullptr);
         size_ = std::exchange(other.size_, 0);
+    }
+    return *this;
+}
+
+PageBuffer::PageBuffer(const PageBuffer& other) : PageBuffer(zeroed(other.size_)) {
+    if (size_ > 0) {
+        std::memcpy(data_, other.data_, size_);
+    }
+}
+
+PageBuffer& PageBuffer::operator=(const PageBuffer& other) {
+    if (this != &other) {
+        *this = PageBuffer(other);
     }
     return *this;
 }

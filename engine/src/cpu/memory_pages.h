@@ -25,8 +25,10 @@ public:
 
     PageBuffer(PageBuffer&& other) noexcept;
     PageBuffer& operator=(PageBuffer&& other) noexcept;
-    PageBuffer(const PageBuffer&) = delete;
-    PageBuffer& operator=(const PageBuffer&) = delete;
+    // A copy is zeroed pages with every byte copied in (so all of it resident): for copies of
+    // a KV cache, which the tests make.
+    PageBuffer(const PageBuffer& other);
+    PageBuffer& operator=(const PageBuffer& other);
     ~PageBuffer();
 
     uint8_t* data() { return data_; }
