@@ -5,6 +5,7 @@
 #include "hearth/gguf.h"
 #include "test_support.h"
 
+#include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QtTest>
 #include <fstream>
@@ -54,6 +55,27 @@ private slots:
         QVERIFY2(
             result.err.contains("<|im_start|>user\nSay hello.<|im_end|>\n<|im_start|>assistant\n"),
             result.err.constData());
+    }
+
+    // --timings adds one line of the startup's steps on stderr and leaves the reply alone; the
+    // run ends without teardown (_Exit) yet with its output whole and exit status 0.
+    void run_timings_lists_the_load_steps() {
+        const QStringList args{"run", default_model_arg(), "-p", "hi", "-n", "4", "--temp", "0"};
+        const auto plain = run_cli(args);
+        QVERIFY2(plain.exit_code == 0, plain.err.constData());
+        const auto timed = run_cli(args + QStringList{"--timings"});
+        QVERIFY2(timed.exit_code == 0, timed.err.constData());
+        QCOMPARE(timed.out, plain.out);
+        QVERIFY(!plain.err.contains("startup:"));
+        const QRegularExpression line(
+            "startup: load [0-9.]+ ms \\(header [0-9.]+, checks [0-9.]+, tokenizer [0-9.]+, "
+            "bind [0-9.]+, threads [0-9.]+, repack [0-9.]+, page-in [0-9.]+\\); prompt [0-9.]+ "
+            "ms; context [0-9.]+ ms;\n");
+        QVERIFY2(line.match(QString::fromUtf8(timed.err)).hasMatch(), timed.err.constData());
+        QVERIFY2(timed.err.contains("generated: "), timed.err.constData());
+        const auto json = run_cli(args + QStringList{"--json"});
+        QVERIFY2(json.exit_code == 0, json.err.constData());
+        QVERIFY2(json.out.trimmed().endsWith('}'), json.out.constData());
     }
 
     void chat_answers_each_line() {

@@ -8,7 +8,9 @@
 #include "remote_generation.h"
 #include "reply_output.h"
 
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 
 namespace hearth::cli {
 
@@ -27,6 +29,69 @@ void print_generation_stats(const GenerationStats& stats) {
                      stats.n_draft_accepted, 100.0 * stats.draft_acceptance_rate());
     }
 }
+
+namespace {
+
+// The steps before the first forward pass, timed for --timings.
+class StartupTimes {
+public:
+    void mark(const char* name) {
+        const auto now = std::chrono::steady_clock::now();
+        steps_.push_back({name, std::chrono::duration<double, std::milli>(now - last_).count()});
+        last_ = now;
+    }
+    // "load 41.2 ms (header 0.2, checks 0.1, tokenizer 30.1, ...), prompt 1.0 ms, ...".
+    void print(const Model& model) const {
+        std::fprintf(stderr, "startup:");
+        for (const auto& [name, ms] : steps_) {
+            std::fprintf(stderr, " %s %.1f ms", name, ms);
+            if (std::string_view(name) == "load") {
+                const char* separator = " (";
+                for (const LoadPhase& phase : model.load_phases()) {
+                    std::fprintf(stderr, "%s%.*s %.1f", separator,
+                                 static_cast<int>(phase.name.size()), phase.name.data(), phase.ms);
+                    separator = ", ";
+                }
+                std::fprintf(stderr, ")");
+            }
+            std::fprintf(stderr, ";");
+        }
+        std::fprintf(stderr, "\n");
+    }
+
+private:
+    std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+    std::vector<std::pair<const char*, double>> steps_;
+};
+
+// Sanitizer builds keep the whole teardown, so that LeakSanitizer checks the destructors the
+// app relies on when it unloads a model.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kFullTeardown = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||                         \
+    __has_feature(leak_sanitizer)
+constexpr bool kFullTeardown = true;
+#else
+constexpr bool kFullTeardown = false;
+#endif
+#else
+constexpr bool kFullTeardown = false;
+#endif
+
+// A finished run ends the process at once: stopping the scheduler's and the pool's threads,
+// unmapping the model and freeing the tokenizer's tables is work the exit does anyway (57 ms of
+// a 340 ms run on the default model, measured in session 10).
+int end_of_run(int status) {
+    if constexpr (!kFullTeardown) {
+        std::fflush(stdout);
+        std::fflush(stderr);
+        std::_Exit(status);
+    }
+    return status;
+}
+
+} // namespace
 
 Result<std::shared_ptr<const Model>> load_model_for_cli(const std::string& path, int n_threads) {
     return Model::load(path, {.n_threads = n_threads, .on_progress = {}});
@@ -60,10 +125,12 @@ int cmd_run(const Args& args) {
     if (prompt_text.empty()) {
         return report_error("the prompt is empty");
     }
+    StartupTimes startup;
     auto model = load_model_for_cli(args.positionals[0], options->n_threads);
     if (!model) {
         return report_error(model.error().message.c_str());
     }
+    startup.mark("load");
     if (auto draft = load_cli_draft(*options); !draft) {
         return report_error(draft.error().message.c_str());
     }
@@ -103,10 +170,12 @@ int cmd_run(const Args& args) {
     if (!tokens) {
         return report_error(tokens.error().message.c_str());
     }
+    startup.mark("prompt");
     auto scheduler = create_cli_scheduler(*model, options->session, options->device);
     if (!scheduler) {
         return report_error(scheduler.error().message.c_str());
     }
+    startup.mark("context");
     const bool json = args.has("--json");
     const bool opened = prompt_opens_reasoning(reasoning, rendered);
     ReplyPrinter printer(reasoning, opened, stdout, !json);
@@ -125,14 +194,17 @@ int cmd_run(const Args& args) {
         return report_error(stats.error().message.c_str());
     }
     printer.finish();
+    if (args.has("--timings")) {
+        startup.print(**model);
+    }
     if (json) {
         print_reply_json(*stats, split_reasoning(reasoning, opened, stats->text),
                          reply_timing(printer.splitter(), stats->n_generated, stats->decode_ms));
-        return 0;
+        return end_of_run(0);
     }
     print_generation_stats(*stats);
     print_reasoning_stats(printer.splitter(), *stats);
-    return 0;
+    return end_of_run(0);
 }
 
 } // namespace hearth::cli

@@ -250,6 +250,8 @@ const CommandSpec& run_spec() {
                 flag("--json",
                      "print the reply at the end as one JSON object: reasoning, answer, text "
                      "and timings"),
+                flag("--timings",
+                     "also print on stderr how long each step of loading and starting took"),
             },
     });
     return spec;

@@ -6,16 +6,18 @@
 // in place from the mapping: nothing is dequantized at load.
 #pragma once
 
-#include <atomic>
-#include <filesystem>
-#include <functional>
-#include <memory>
-#include <string_view>
-
 #include "hearth/error.h"
 #include "hearth/gguf.h"
 #include "hearth/model_info.h"
 #include "hearth/tokenizer.h"
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
 
 namespace hearth {
 
@@ -33,6 +35,12 @@ struct LoadOptions {
     // Called with the fraction loaded (0..1) while the weights are paged in. Returning
     // false cancels the load, which then fails with ErrorCode::cancelled.
     std::function<bool(double fraction)> on_progress;
+};
+
+// One step of Model::load and the wall time it took (`hearth-cli run --timings`).
+struct LoadPhase {
+    std::string_view name; // a static string: "tokenizer", "repack", ...
+    double ms = 0;
 };
 
 class Model {
@@ -54,6 +62,8 @@ public:
     const Tokenizer& tokenizer() const;
     const GgufFile& file() const;
     int n_threads() const;
+    // The steps of the load that made this model, in order, with their times.
+    std::span<const LoadPhase> load_phases() const;
 
     struct Impl; // private to the engine
     const Impl& impl() const { return *impl_; }

@@ -67,8 +67,8 @@ void KvCache::allocate() {
             cells.v_offset = layers_[owner].v_offset;
         }
     }
-    k_.assign(k_bytes, 0);
-    v_.assign(v_bytes, 0);
+    k_ = PageBuffer::zeroed(k_bytes);
+    v_ = PageBuffer::zeroed(v_bytes);
 }
 
 void KvCache::store(uint32_t layer, uint32_t pos, const float* k, const float* v) {

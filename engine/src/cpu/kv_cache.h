@@ -2,6 +2,7 @@
 // (the default) or Q8_0 blocks.
 #pragma once
 
+#include "cpu/memory_pages.h"
 #include "hearth/memory_plan.h"
 #include "hearth/model_info.h"
 
@@ -109,7 +110,7 @@ private:
     uint32_t first_layer_; // layers below it are not held (they run elsewhere)
     size_t k_row_, v_row_; // the widest layer's bytes per cell
     std::vector<LayerCells> layers_;
-    std::vector<uint8_t> k_, v_;
+    PageBuffer k_, v_; // zero until written: untouched cells take no memory
 };
 
 } // namespace hearth::cpu

@@ -1,13 +1,16 @@
 // Model loading: map the file (every part of a split model), check the architecture, bind and
 // shape-check every tensor, page the weights in with progress and cancel.
 #include "cpu/gated_attention.h"
+#include "cpu/memory_pages.h"
 #include "cpu/repack.h"
 #include "hearth/quant.h"
 #include "model/bind_dense.h"
 #include "model/bind_gemma4.h"
 #include "model/model_impl.h"
+#include "model/repack_cache.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <fmt/format.h>
 
@@ -371,44 +374,94 @@ Result<void> check_runnable(const ModelInfo& info, const GgufFile& file) {
     return {};
 }
 
-// Reads every page of the weights once, part after part of a split model, so that the
-// first token does not pay for disk reads, reporting progress; returns false when cancelled.
-bool page_in(const GgufFile& file, const LoadOptions& options) {
-    if (file.tensors().empty()) {
-        return true;
-    }
-    auto data_section = [](const GgufPart& part) {
-        return part.bytes.subspan(std::min<uint64_t>(part.data_offset, part.bytes.size()));
-    };
+// Reads every page of the weights once, so that the first token does not pay for disk reads
+// nor page faults, reporting progress; returns false when cancelled. The weights are the
+// tensors' bytes (part after part of a split model) but those of packed matrices, whose rows
+// are read from the packed copy (`released`: their data pointers, sorted), and that copy itself
+// when it is mapped from the cache.
+bool page_in(const Model::Impl& m, std::span<const void* const> released, bool packed_mapped,
+             const LoadOptions& options) {
+    std::vector<std::span<const uint8_t>> ranges;
     uint64_t total = 0;
-    for (const GgufPart& part : file.parts()) {
-        total += data_section(part).size();
+    // The embedding table's rows are looked up one per token: they fault in as used, unless
+    // the output head multiplies them all (tied and not packed). Resident memory then stays
+    // below the file's size.
+    const bool lookup_only = m.output.data != m.token_embd.data || m.output.packed != nullptr;
+    for (const GgufTensorInfo& tensor : m.file.tensors()) {
+        const std::span<const uint8_t> data = m.file.tensor_data(tensor);
+        if (lookup_only && data.data() == m.token_embd.data) {
+            continue;
+        }
+        if (!data.empty() && !std::ranges::binary_search(released, data.data())) {
+            ranges.push_back(data);
+            total += data.size();
+        }
     }
-    constexpr uint64_t kPage = 4096;
-    constexpr uint64_t kReport = 8ull << 20;
-    volatile uint8_t sink = 0;
-    uint64_t before = 0; // bytes in the parts already read
-    for (const GgufPart& part : file.parts()) {
-        const std::span<const uint8_t> data = data_section(part);
-        for (uint64_t at = 0; at < data.size(); at += kPage) {
-            sink = sink + data[at];
-            const uint64_t done = before + at;
-            if (options.on_progress && done % kReport < kPage &&
-                !options.on_progress(double(done) / double(total))) {
+    if (packed_mapped) {
+        ranges.emplace_back(m.packed_weights.data(), m.packed_weights.size());
+        total += m.packed_weights.size();
+    }
+    constexpr uint64_t kChunk = 8ull << 20; // progress is reported (may cancel) between chunks
+    uint64_t done = 0;
+    for (const std::span<const uint8_t> range : ranges) {
+        for (uint64_t at = 0; at < range.size(); at += kChunk) {
+            if (options.on_progress && !options.on_progress(double(done) / double(total))) {
                 return false;
             }
+            const uint64_t n = std::min<uint64_t>(kChunk, range.size() - at);
+            cpu::prefault(range.subspan(at, n));
+            done += n;
         }
-        before += data.size();
     }
     return !options.on_progress || options.on_progress(1.0);
 }
 
+// Times the steps of a load: mark() ends one and starts the next.
+class PhaseClock {
+public:
+    void mark(std::string_view name) {
+        const auto now = std::chrono::steady_clock::now();
+        phases_.push_back({name, std::chrono::duration<double, std::milli>(now - last_).count()});
+        last_ = now;
+    }
+    std::vector<LoadPhase> take() { return std::move(phases_); }
+
+private:
+    std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+    std::vector<LoadPhase> phases_;
+};
+
+// Drops a packed matrix's mapped rows from this process's resident memory: they stay in the
+// file and are faulted back if read.
+void release_mapped_rows(const cpu::WeightMatrix& w) {
+#if defined(__linux__)
+    const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    const auto begin = reinterpret_cast<uintptr_t>(w.data);
+    const uintptr_t end = begin + static_cast<uintptr_t>(w.n_rows) * w.row_bytes;
+    const uintptr_t first = (begin + page - 1) / page * page;
+    const uintptr_t last = end / page * page;
+    if (last > first) {
+        madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+    }
+#else
+    (void)w;
+#endif
+}
+
+// What repack_weights did: the data pointers of the matrices whose mapped rows it released
+// (sorted), and whether the packed copy is mapped from the cache rather than built.
+struct Repacked {
+    std::vector<const void*> released;
+    bool from_cache = false;
+};
+
 // Interleaves, 8 rows at a time, every matrix whose type has a packed kernel on this CPU
-// (cpu/repack.h), into one allocation, spread over the pool. Only matrices whose row count is a
-// multiple of 8 are packed, as llama.cpp does, so each matrix runs wholly on one kernel and
-// numerically as llama.cpp runs it. The mapped rows of a packed matrix are then released from
-// this process's resident memory (they stay in the file and are faulted back if read).
-void repack_weights(Model::Impl& m) {
+// (cpu/repack.h), into one allocation, spread over the pool, or maps that allocation from the
+// cache beside the model (model/repack_cache.h). Only matrices whose row count is a multiple of
+// 8 are packed, as llama.cpp does, so each matrix runs wholly on one kernel and numerically as
+// llama.cpp runs it. The mapped rows of a packed matrix are then released from this process's
+// resident memory (they stay in the file and are faulted back if read).
+Repacked repack_weights(Model::Impl& m) {
     std::vector<cpu::WeightMatrix*> targets;
     auto consider = [&](cpu::WeightMatrix& w) {
         if (cpu::repack_supported(w.type) && w.n_rows % cpu::kPackRows == 0) {
@@ -439,7 +492,7 @@ void repack_weights(Model::Impl& m) {
         consider(m.gemma4.model_proj); // a repeating-layer matrix in llama.cpp: repacked there
     }
     if (targets.empty()) {
-        return;
+        return {};
     }
     std::vector<size_t> offsets;
     size_t total = 0;
@@ -447,32 +500,47 @@ void repack_weights(Model::Impl& m) {
         offsets.push_back(total);
         total += (cpu::repacked_bytes(w->type, w->n_rows, w->n_cols) + 63) / 64 * 64;
     }
-    m.packed_weights = std::make_unique_for_overwrite<uint8_t[]>(total + 64);
-    // 64-byte aligned start, so every packed block row starts on a cache line.
-    uint8_t* base = m.packed_weights.get();
-    base += (64 - reinterpret_cast<uintptr_t>(base) % 64) % 64;
+    // The layout cached beside the model when it is one, mapped from the page cache; else
+    // repacked here into zeroed pages (page-aligned: every block row starts on a cache line),
+    // and cached for the next load.
+    std::vector<PackedMatrixShape> layout;
+    for (size_t i = 0; i < targets.size(); ++i) {
+        layout.push_back({targets[i]->type, targets[i]->n_rows, targets[i]->n_cols, offsets[i]});
+    }
+    const bool cache = repack_cache_wanted(m.file, total);
+    if (cache) {
+        m.packed_weights = open_repack_cache(m.file, layout, total);
+    }
+    const bool cached = !m.packed_weights.empty();
+    if (!cached) {
+        m.packed_weights = cpu::PageBuffer::zeroed(total);
+    }
+    uint8_t* base = m.packed_weights.data();
     const bool tied = m.output.data == m.token_embd.data;
     m.pool->parallel_for(static_cast<int64_t>(targets.size()), 1, [&](int64_t i0, int64_t i1) {
         for (int64_t i = i0; i < i1; ++i) {
             cpu::WeightMatrix& w = *targets[static_cast<size_t>(i)];
             uint8_t* out = base + offsets[static_cast<size_t>(i)];
-            cpu::repack_rows(w, out);
+            if (!cached) {
+                cpu::repack_rows(w, out);
+            }
             w.packed = out;
-#if defined(__linux__)
-            if (tied && &w == &m.output) {
-                continue; // the embedding rows are looked up from the mapping
+            if (!(tied && &w == &m.output)) { // the embedding rows are looked up from the mapping
+                release_mapped_rows(w);
             }
-            const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-            const auto begin = reinterpret_cast<uintptr_t>(w.data);
-            const uintptr_t end = begin + static_cast<uintptr_t>(w.n_rows) * w.row_bytes;
-            const uintptr_t first = (begin + page - 1) / page * page;
-            const uintptr_t last = end / page * page;
-            if (last > first) {
-                madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
-            }
-#endif
         }
     });
+    if (cache && !cached) {
+        store_repack_cache(m.file, layout, {base, total}); // best effort: a miss repacks again
+    }
+    Repacked repacked{.released = {}, .from_cache = cached};
+    for (const cpu::WeightMatrix* w : targets) {
+        if (!(tied && w == &m.output)) {
+            repacked.released.push_back(w->data);
+        }
+    }
+    std::ranges::sort(repacked.released);
+    return repacked;
 }
 
 } // namespace
@@ -492,13 +560,18 @@ const GgufFile& Model::file() const {
 int Model::n_threads() const {
     return impl_->pool->size();
 }
+std::span<const LoadPhase> Model::load_phases() const {
+    return impl_->load_phases;
+}
 
 Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& path,
                                                  const LoadOptions& options) {
+    PhaseClock clock;
     auto file = GgufFile::open(path);
     if (!file) {
         return std::unexpected(file.error());
     }
+    clock.mark("header");
     auto fail_in_file = [&](Error error) {
         error.message = path.string() + ": " + error.message;
         return std::unexpected(error);
@@ -521,10 +594,12 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& pa
             return fail_in_file(experts.error());
         }
     }
+    clock.mark("checks");
     auto tokenizer = Tokenizer::from_gguf(file->header());
     if (!tokenizer) {
         return fail_in_file(tokenizer.error());
     }
+    clock.mark("tokenizer");
     if (static_cast<uint32_t>(tokenizer->n_vocab()) != info->n_vocab) {
         return fail_in_file(
             {ErrorCode::bad_format, fmt::format("the vocabulary has {} tokens but the model {}",
@@ -547,9 +622,10 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& pa
                                             .rope_long_above = 0,
                                             .rope_attn_factor = 1.0f,
                                             .pool = nullptr,
-                                            .packed_weights = nullptr,
+                                            .packed_weights = {},
                                             .rope_at_position_zero = {},
-                                            .gemma4 = {}});
+                                            .gemma4 = {},
+                                            .load_phases = {}});
     Binder bind(impl->file);
     const ModelInfo& mi = impl->info;
     auto embd = bind.matrix("token_embd.weight", mi.n_embd, mi.n_vocab);
@@ -602,12 +678,17 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& pa
     if (impl->arch.gemma4_layers) {
         impl->attn_scale = 1.0f; // llama.cpp's f_attention_scale for Gemma 4 (its q/k norms)
     }
-    if (!page_in(impl->file, options)) {
-        return fail(ErrorCode::cancelled, "loading " + path.string() + " was cancelled");
-    }
+    clock.mark("bind");
     const int n_threads = options.n_threads > 0 ? options.n_threads : cpu::default_thread_count();
     impl->pool = std::make_unique<cpu::ThreadPool>(n_threads);
-    repack_weights(*impl);
+    clock.mark("threads");
+    const Repacked repacked = repack_weights(*impl);
+    clock.mark("repack");
+    if (!page_in(*impl, repacked.released, repacked.from_cache, options)) {
+        return fail(ErrorCode::cancelled, "loading " + path.string() + " was cancelled");
+    }
+    clock.mark("page-in");
+    impl->load_phases = clock.take();
     return std::shared_ptr<const Model>(new Model(std::move(impl)));
 }
 

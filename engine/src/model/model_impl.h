@@ -3,6 +3,7 @@
 
 #include "cpu/delta_net_weights.h"
 #include "cpu/matmul.h"
+#include "cpu/memory_pages.h"
 #include "cpu/thread_pool.h"
 #include "hearth/model.h"
 #include "model/llm_arch.h"
@@ -81,10 +82,11 @@ struct Model::Impl {
 
     std::unique_ptr<cpu::ThreadPool> pool;
     // The 8-row interleaved copies of the matrices that have one (WeightMatrix::packed).
-    std::unique_ptr<uint8_t[]> packed_weights;
+    cpu::PageBuffer packed_weights;
     // qwen35: for each RoPE pair (n_rot / 2), 1 where its section sees position 0 for text.
     std::vector<uint8_t> rope_at_position_zero;
     Gemma4Weights gemma4;
+    std::vector<LoadPhase> load_phases; // Model::load_phases()
 };
 
 } // namespace hearth

@@ -160,8 +160,8 @@ std::optional<uint8_t> unicode_to_byte(char32_t cp) {
 
 void Tokenizer::Impl::bpe_word(std::string_view word, std::vector<int32_t>& out) const {
     if (ignore_merges) {
-        if (auto it = bytes_to_id.find(std::string(word)); it != bytes_to_id.end()) {
-            out.push_back(it->second);
+        if (auto id = bytes_to_id.find(word)) {
+            out.push_back(*id);
             return;
         }
     }
@@ -193,8 +193,8 @@ void Tokenizer::Impl::bpe_word(std::string_view word, std::vector<int32_t>& out)
     if (spm_style) {
         // llama.cpp's gemma4 fix: a run of newlines that is a token stays whole.
         if (word.find_first_not_of('\n') == std::string_view::npos) {
-            if (auto it = text_to_id.find(std::string(word)); it != text_to_id.end()) {
-                out.push_back(it->second);
+            if (auto id = text_to_id.find(word)) {
+                out.push_back(*id);
                 return;
             }
         }
@@ -203,9 +203,8 @@ void Tokenizer::Impl::bpe_word(std::string_view word, std::vector<int32_t>& out)
         for (size_t p = 0; p < word.size();) {
             char32_t cp = 0;
             const size_t len = std::max<size_t>(1, unicode::decode_utf8(word, p, cp));
-            if (auto it = text_to_id.find(std::string(word.substr(p, len)));
-                it != text_to_id.end()) {
-                push(it->second);
+            if (auto id = text_to_id.find(word.substr(p, len))) {
+                push(*id);
             } else {
                 for (size_t b = p; b < p + len && b < word.size(); ++b) {
                     push(byte_tokens[static_cast<uint8_t>(word[b])]);
@@ -238,10 +237,10 @@ void Tokenizer::Impl::bpe_word(std::string_view word, std::vector<int32_t>& out)
         }
         const int32_t a = symbols[static_cast<size_t>(left)].id;
         const int32_t b = symbols[static_cast<size_t>(right)].id;
-        const auto it = merges.find(static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32 |
-                                    static_cast<uint32_t>(b));
-        if (it != merges.end()) {
-            heap.push_back({it->second.rank, left, a, b, it->second.result});
+        const Merge* merge = merges.find(static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32 |
+                                         static_cast<uint32_t>(b));
+        if (merge) {
+            heap.push_back({merge->rank, left, a, b, merge->result});
             std::push_heap(heap.begin(), heap.end(), later);
         }
     };

@@ -148,9 +148,7 @@ Result<void> load_vocabulary(const json& vocab, const json& added, Tokenizer::Im
     for (const auto& [id, special] : added_ids) {
         m.types[id] = special ? TokenType::control : TokenType::user_defined;
     }
-    for (size_t i = 0; i < n; ++i) {
-        m.text_to_id.emplace(m.texts[i], static_cast<int32_t>(i));
-    }
+    m.text_to_id.build(m.texts);
     return {};
 }
 
@@ -177,13 +175,13 @@ Result<void> load_merges(const json& merges, Tokenizer::Impl& m) {
         const auto a = m.text_to_id.find(left);
         const auto b = m.text_to_id.find(right);
         const auto c = m.text_to_id.find(left + right);
-        if (a == m.text_to_id.end() || b == m.text_to_id.end() || c == m.text_to_id.end()) {
+        if (!a || !b || !c) {
             return bad_json("merge '" + unicode::excerpt(left) + " " + unicode::excerpt(right) +
                             "' names a token not in the vocabulary");
         }
-        m.merges.emplace(static_cast<uint64_t>(static_cast<uint32_t>(a->second)) << 32 |
-                             static_cast<uint32_t>(b->second),
-                         Tokenizer::Impl::Merge{rank++, c->second});
+        m.merges.add(static_cast<uint64_t>(static_cast<uint32_t>(*a)) << 32 |
+                         static_cast<uint32_t>(*b),
+                     Tokenizer::Impl::Merge{rank++, *c});
     }
     return {};
 }
@@ -244,11 +242,11 @@ Result<void> load_tokenizer_model(std::string_view bytes, Tokenizer::Impl& m) {
         m.texts.push_back((*spm)->piece(i));
         m.scores.push_back((*spm)->score(i));
         m.types.push_back((*spm)->type(i));
-        m.text_to_id.emplace(m.texts.back(), i);
         if (m.types.back() == TokenType::unknown && !m.unk) {
             m.unk = i;
         }
     }
+    m.text_to_id.build(m.texts);
     m.spm = std::move(*spm);
     m.kind = TokenizerKind::spm;
     // The model's own normalizer adds the dummy prefix (when its spec says so): Hearth adds
@@ -332,8 +330,7 @@ Result<Tokenizer> Tokenizer::from_hf_folder(const std::filesystem::path& folder)
         if (!name) {
             return std::nullopt;
         }
-        const auto it = m->text_to_id.find(*name);
-        return it == m->text_to_id.end() ? std::nullopt : std::optional<int32_t>{it->second};
+        return m->text_to_id.find(*name);
     };
     m->bos = lookup("bos_token");
     m->eos = lookup("eos_token");

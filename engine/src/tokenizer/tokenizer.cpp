@@ -41,7 +41,7 @@ namespace {
 // (<|channel|>analysis<|message|>…<|end|><|start|>assistant<|channel|>final<|message|>…), so
 // the headers' tokens and <|end|> are text the reply's reader needs (the reasoning splitter),
 // and only <|return|> or <|call|> ends generation.
-bool is_harmony_vocabulary(const std::unordered_map<std::string, int32_t>& text_to_id) {
+bool is_harmony_vocabulary(const TextIndex& text_to_id) {
     return text_to_id.contains("<|return|>") && text_to_id.contains("<|call|>") &&
            text_to_id.contains("<|end|>") && text_to_id.contains("<|channel|>");
 }
@@ -64,12 +64,15 @@ Result<void> Tokenizer::Impl::finish() {
         }
     }
     pieces.assign(n, {});
-    text_to_id.reserve(n);
+    // A loader that looked tokens up while reading the merges indexed the texts already.
+    if (text_to_id.empty()) {
+        text_to_id.build(texts);
+    }
+    std::vector<uint8_t> byte_level(n, 0); // 1: a normal token whose piece is its bytes
     byte_tokens.fill(-1);
     for (size_t i = 0; i < n; ++i) {
         const auto id = static_cast<int32_t>(i);
         const std::string& text = texts[i];
-        text_to_id.emplace(text, id);
         const TokenType type = types[i];
         if (type == TokenType::control || type == TokenType::user_defined ||
             type == TokenType::unknown) {
@@ -110,21 +113,24 @@ Result<void> Tokenizer::Impl::finish() {
         if (!decodable) {
             piece = text;
         } else {
-            bytes_to_id.emplace(piece, id);
+            byte_level[i] = 1;
         }
+    }
+    if (kind == TokenizerKind::bpe && !spm_style) {
+        bytes_to_id.build(pieces, [&](size_t i) { return byte_level[i] != 0; });
     }
     if (spm_style) {
         for (int b = 0; b < 256; ++b) {
-            if (auto it = text_to_id.find(fmt::format("<0x{:02X}>", b)); it != text_to_id.end()) {
-                byte_tokens[static_cast<size_t>(b)] = it->second;
+            if (auto id = text_to_id.find(fmt::format("<0x{:02X}>", b))) {
+                byte_tokens[static_cast<size_t>(b)] = *id;
             }
         }
     } else if (kind == TokenizerKind::bpe) {
         for (int b = 0; b < 256; ++b) {
             std::string spelled;
             unicode::append_utf8(spelled, byte_to_unicode(static_cast<uint8_t>(b)));
-            if (auto it = text_to_id.find(spelled); it != text_to_id.end()) {
-                byte_tokens[static_cast<size_t>(b)] = it->second;
+            if (auto id = text_to_id.find(spelled)) {
+                byte_tokens[static_cast<size_t>(b)] = *id;
             }
         }
     }
@@ -137,38 +143,38 @@ Result<void> Tokenizer::Impl::finish() {
     }
     for (const char* name : {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
                              "<|endoftext|>", "<|eom_id|>", "<EOT>"}) {
-        if (auto it = text_to_id.find(name); it != text_to_id.end()) {
-            eog[static_cast<size_t>(it->second)] = 1;
+        if (auto id = text_to_id.find(name)) {
+            eog[static_cast<size_t>(*id)] = 1;
             if (!eot && std::string_view(name) != "<|endoftext|>" &&
                 std::string_view(name) != "<|eom_id|>") {
-                eot = it->second;
+                eot = *id;
             }
         }
     }
     if (spm_style) { // gemma4: a turn ends at <turn|>, a tool call at <|tool_response>
         for (const char* name : {"<turn|>", "<|tool_response>"}) {
-            if (auto it = text_to_id.find(name); it != text_to_id.end()) {
-                eog[static_cast<size_t>(it->second)] = 1;
+            if (auto id = text_to_id.find(name)) {
+                eog[static_cast<size_t>(*id)] = 1;
             }
         }
-        if (auto it = text_to_id.find("<turn|>"); it != text_to_id.end()) {
-            eot = it->second;
+        if (auto id = text_to_id.find("<turn|>")) {
+            eot = *id;
         }
     }
     for (const char* shown : {"<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"}) {
-        if (auto it = text_to_id.find(shown); it != text_to_id.end()) {
-            types[static_cast<size_t>(it->second)] = TokenType::user_defined;
+        if (auto id = text_to_id.find(shown)) {
+            types[static_cast<size_t>(*id)] = TokenType::user_defined;
         }
     }
     if (is_harmony_vocabulary(text_to_id)) {
-        const int32_t end = text_to_id.at("<|end|>");
+        const int32_t end = *text_to_id.find("<|end|>");
         eog[static_cast<size_t>(end)] = 0;
         types[static_cast<size_t>(end)] = TokenType::user_defined;
         for (const char* name : {"<|return|>", "<|call|>"}) {
-            eog[static_cast<size_t>(text_to_id.at(name))] = 1;
+            eog[static_cast<size_t>(*text_to_id.find(name))] = 1;
         }
         if (eot == end) {
-            eot = text_to_id.at("<|return|>");
+            eot = *text_to_id.find("<|return|>");
         }
     }
     return {};
@@ -350,11 +356,7 @@ const std::string& Tokenizer::token_text(int32_t id) const {
 }
 
 std::optional<int32_t> Tokenizer::find_token(std::string_view text) const {
-    const auto it = impl_->text_to_id.find(std::string(text));
-    if (it == impl_->text_to_id.end()) {
-        return std::nullopt;
-    }
-    return it->second;
+    return impl_->text_to_id.find(text);
 }
 
 TokenizerKind Tokenizer::kind() const {

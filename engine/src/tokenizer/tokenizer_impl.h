@@ -3,6 +3,7 @@
 #pragma once
 
 #include "hearth/tokenizer.h"
+#include "tokenizer/flat_index.h"
 #include "tokenizer/regex.h"
 
 #include <algorithm>
@@ -103,7 +104,7 @@ struct Tokenizer::Impl {
     std::vector<TokenType> types;
     std::vector<std::string> pieces; // the bytes it decodes to
     std::vector<uint8_t> eog;        // 1 for end-of-generation tokens
-    std::unordered_map<std::string, int32_t> text_to_id;
+    TextIndex text_to_id;            // over texts
 
     std::optional<int32_t> bos, eos, eot, pad, unk;
     bool add_bos = false;
@@ -116,13 +117,10 @@ struct Tokenizer::Impl {
     SpecialMatcher specials;
 
     // Byte-level BPE.
-    struct Merge {
-        int32_t rank;
-        int32_t result;
-    };
-    std::unordered_map<uint64_t, Merge> merges;           // (left id << 32 | right id) -> merge
-    std::array<int32_t, 256> byte_tokens{};               // token of each single byte, or -1
-    std::unordered_map<std::string, int32_t> bytes_to_id; // raw bytes -> normal token
+    using Merge = MergeTable::Merge;
+    MergeTable merges;                      // (left id << 32 | right id) -> merge
+    std::array<int32_t, 256> byte_tokens{}; // token of each single byte, or -1
+    TextIndex bytes_to_id;                  // over pieces: raw bytes -> normal token
     std::vector<Regex> pre_regexes;
     bool ignore_merges = false;
     // gemma4 (`tokenizer.ggml.model = "gemma4"`): SentencePiece-style BPE, as llama.cpp runs it.

@@ -61,36 +61,40 @@ Result<void> load_merges(const GgufHeader& header, Tokenizer::Impl& m) {
     if (items.size() > static_cast<size_t>(INT32_MAX)) {
         return bad("tokenizer.ggml.merges has too many entries");
     }
-    m.merges.reserve(items.size());
+    // Sized for one merge per token (real lists have about that many); a longer list grows
+    // the table only as far as its merges prove valid.
+    m.merges.reserve(std::min(items.size(), m.texts.size()));
+    const auto where = [](size_t i) { return "tokenizer.ggml.merges[" + std::to_string(i) + "]"; };
+    std::string joined; // left + right, reused: no allocation per merge
     for (size_t i = 0; i < items.size(); ++i) {
         const std::string* merge = items[i].as_string();
-        const std::string where = "tokenizer.ggml.merges[" + std::to_string(i) + "]";
         if (!merge) {
-            return bad(where + " is not a string");
+            return bad(where(i) + " is not a string");
         }
         const size_t space = merge->find(' ', 1);
         if (space == std::string::npos) {
-            return bad(where + " '" + unicode::excerpt(*merge) +
+            return bad(where(i) + " '" + unicode::excerpt(*merge) +
                        "' is not two tokens separated by a space");
         }
-        const std::string left = merge->substr(0, space);
-        const std::string right = merge->substr(space + 1);
+        const std::string_view left = std::string_view(*merge).substr(0, space);
+        const std::string_view right = std::string_view(*merge).substr(space + 1);
+        joined.assign(left).append(right);
         const auto a = m.text_to_id.find(left);
         const auto b = m.text_to_id.find(right);
-        const auto c = m.text_to_id.find(left + right);
-        for (const auto& [it, name] : {std::pair{a, &left}, std::pair{b, &right}}) {
-            if (it == m.text_to_id.end()) {
-                return bad(where + " '" + unicode::excerpt(*merge) + "' names unknown token '" +
-                           unicode::excerpt(*name) + "'");
+        const auto c = m.text_to_id.find(joined);
+        for (const auto& [id, name] : {std::pair{a, left}, std::pair{b, right}}) {
+            if (!id) {
+                return bad(where(i) + " '" + unicode::excerpt(*merge) + "' names unknown token '" +
+                           unicode::excerpt(name) + "'");
             }
         }
-        if (c == m.text_to_id.end()) {
-            return bad(where + " '" + unicode::excerpt(*merge) + "' makes '" +
-                       unicode::excerpt(left + right) + "', which is not in the vocabulary");
+        if (!c) {
+            return bad(where(i) + " '" + unicode::excerpt(*merge) + "' makes '" +
+                       unicode::excerpt(joined) + "', which is not in the vocabulary");
         }
-        const uint64_t key = static_cast<uint64_t>(static_cast<uint32_t>(a->second)) << 32 |
-                             static_cast<uint32_t>(b->second);
-        m.merges.emplace(key, Tokenizer::Impl::Merge{static_cast<int32_t>(i), c->second});
+        const uint64_t key =
+            static_cast<uint64_t>(static_cast<uint32_t>(*a)) << 32 | static_cast<uint32_t>(*b);
+        m.merges.add(key, Tokenizer::Impl::Merge{static_cast<int32_t>(i), *c});
     }
     return {};
 }
@@ -256,9 +260,7 @@ Result<Tokenizer> Tokenizer::from_gguf(const GgufHeader& header) {
         *id = *value;
     }
 
-    for (size_t i = 0; i < n; ++i) {
-        m->text_to_id.emplace(m->texts[i], static_cast<int32_t>(i));
-    }
+    m->text_to_id.build(m->texts);
     if (spm) {
         m->add_bos = header.get_bool("tokenizer.ggml.add_bos_token").value_or(true);
         m->add_space_prefix = header.get_bool("tokenizer.ggml.add_space_prefix").value_or(true);
@@ -302,8 +304,7 @@ Result<Tokenizer> Tokenizer::from_gguf(const GgufHeader& header) {
         return bad("tokenizer.ggml.add_eos_token is set but there is no "
                    "tokenizer.ggml.eos_token_id");
     }
-    m->text_to_id.clear();
-    if (auto ok = m->finish(); !ok) {
+    if (auto ok = m->finish(); !ok) { // text_to_id is kept: the texts have not changed
         return std::unexpected(ok.error());
     }
     return Tokenizer(std::move(m));
