@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sys/stat.h>
 
 using namespace hearth;
@@ -101,6 +102,20 @@ private slots:
         set_min_cached_repack_bytes(kMinCachedRepackBytes);
         QVERIFY(same_bits(logits_of(model_), reference_));
         QVERIFY(!fs::exists(cache()));
+    }
+
+    // A disk that would keep less than the reserve free gets no cache (a 7B cache is 3.4 GiB):
+    // the load repacks in memory as without one.
+    void test_noCacheWhenTheDiskWouldFillUp() {
+        set_repack_cache_free_space_reserve(std::numeric_limits<uint64_t>::max() / 2);
+        const auto logits = logits_of(model_);
+        set_repack_cache_free_space_reserve(kRepackCacheFreeSpaceReserve);
+        QVERIFY(same_bits(logits, reference_));
+        QVERIFY(!fs::exists(cache()));
+        for (const auto& entry : fs::directory_iterator(model_.parent_path())) {
+            QVERIFY2(entry.path().filename().string().find(".tmp-") == std::string::npos,
+                     "a temporary cache file was left behind");
+        }
     }
 
     void test_writtenThenMappedWithTheSameLogits() {

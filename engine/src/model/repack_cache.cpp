@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 namespace hearth {
@@ -25,6 +26,18 @@ constexpr uint32_t kLayoutVersion = 1;
 constexpr uint64_t kDataOffset = 65536;
 
 std::atomic<size_t> g_min_cached_bytes{kMinCachedRepackBytes};
+std::atomic<uint64_t> g_free_space_reserve{kRepackCacheFreeSpaceReserve};
+
+// Whether the file system holding `folder` has room for `bytes` and the reserve after them.
+bool room_for(const std::filesystem::path& folder, uint64_t bytes) {
+    struct statvfs fs {};
+    if (::statvfs(folder.c_str(), &fs) != 0) {
+        return false;
+    }
+    const uint64_t available = uint64_t(fs.f_bavail) * uint64_t(fs.f_frsize);
+    const uint64_t reserve = g_free_space_reserve.load(std::memory_order_relaxed);
+    return available >= bytes && available - bytes >= reserve;
+}
 
 struct CacheHeader {
     char magic[8];
@@ -114,6 +127,14 @@ void set_min_cached_repack_bytes(size_t bytes) {
     g_min_cached_bytes.store(bytes, std::memory_order_relaxed);
 }
 
+uint64_t repack_cache_free_space_reserve() {
+    return g_free_space_reserve.load(std::memory_order_relaxed);
+}
+
+void set_repack_cache_free_space_reserve(uint64_t bytes) {
+    g_free_space_reserve.store(bytes, std::memory_order_relaxed);
+}
+
 bool repack_cache_wanted(const GgufFile& file, size_t total) {
     const char* env = std::getenv("HEARTH_REPACK_CACHE");
     return file.parts().size() == 1 && total >= min_cached_repack_bytes() &&
@@ -151,6 +172,9 @@ bool store_repack_cache(const GgufFile& file, std::span<const PackedMatrixShape>
         return false;
     }
     const std::filesystem::path path = repack_cache_path(file.path());
+    if (!room_for(path.parent_path(), kDataOffset + packed.size())) {
+        return false;
+    }
     std::filesystem::path temporary = path;
     temporary += ".tmp-" + std::to_string(::getpid());
     const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);

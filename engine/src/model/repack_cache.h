@@ -31,6 +31,16 @@ inline constexpr size_t kMinCachedRepackBytes = size_t{64} << 20;
 size_t min_cached_repack_bytes();
 void set_min_cached_repack_bytes(size_t bytes);
 
+// A cache is written only when the disk keeps at least this much free beside it afterwards:
+// a cache is as large as the model's packed matrices (3.4 GiB for a 7B Q4_0), and filling
+// the disk for it would make the next conversation save or download fail (docs/LIMITS.md).
+inline constexpr uint64_t kRepackCacheFreeSpaceReserve = uint64_t{2} << 30;
+
+// The free space a cache must leave: kRepackCacheFreeSpaceReserve unless a test raised it to
+// check that a full disk gets no cache (tst_repack_cache). Safe from any thread.
+uint64_t repack_cache_free_space_reserve();
+void set_repack_cache_free_space_reserve(uint64_t bytes);
+
 // Where the cache of `model` lives: beside it, its name with ".hearth-packed" appended.
 std::filesystem::path repack_cache_path(const std::filesystem::path& model);
 
@@ -47,7 +57,8 @@ cpu::PageBuffer open_repack_cache(const GgufFile& file, std::span<const PackedMa
 
 // Writes `packed` as the cache of `file` for `layout`: to a temporary file renamed into place,
 // so that a reader never sees half a cache. Best effort: false, and no file left, when the
-// folder is not writable or the disk is full.
+// folder is not writable, the disk is full or would keep less than
+// repack_cache_free_space_reserve() free.
 bool store_repack_cache(const GgufFile& file, std::span<const PackedMatrixShape> layout,
                         std::span<const uint8_t> packed);
 
