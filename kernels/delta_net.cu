@@ -215,7 +215,7 @@ cudaError_t launch_delta_net_conv(const float* x, int64_t x_stride, float* y, in
                                   float* conv_state, int64_t slot_stride, const float* taps,
                                   int channels, int d_conv, const RecurrentRows& rows,
                                   cudaStream_t stream) {
-    if (channels <= 0 || d_conv < 2 || d_conv > kDeltaNetMaxConv || x_stride < channels ||
+    if (channels <= 0 || d_conv < 1 || d_conv > kDeltaNetMaxConv || x_stride < channels ||
         y_stride < channels || slot_stride < static_cast<int64_t>(channels) * (d_conv - 1) ||
         x == nullptr || y == nullptr || conv_state == nullptr || taps == nullptr ||
         !rows_ok(rows)) {

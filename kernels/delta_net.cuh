@@ -34,7 +34,7 @@ struct RecurrentRows {
 //   y[t, c] = silu(Σ_i window[i] · taps[c, i]),  window = (conv state of c, x[t, c])
 // and the conv state of c moves on by x[t, c]. x and y rows x_stride / y_stride floats apart
 // (y may equal x); `conv_state` the slot 0 state, slot_stride floats between slots; taps
-// (channels, d_conv). cudaErrorInvalidValue for sizes out of range (d_conv < 2 or above
+// (channels, d_conv). cudaErrorInvalidValue for sizes out of range (d_conv < 1 or above
 // kDeltaNetMaxConv), strides below channels, null pointers.
 cudaError_t launch_delta_net_conv(const float* x, int64_t x_stride, float* y, int64_t y_stride,
                                   float* conv_state, int64_t slot_stride, const float* taps,

@@ -92,7 +92,7 @@ private slots:
         QTest::addColumn<int>("d_conv");
         QTest::addColumn<int>("n_tokens");
         for (const int channels : {1, 37, 300}) {
-            for (const int d_conv : {2, 4}) {
+            for (const int d_conv : {1, 2, 4}) {
                 for (const int n_tokens : {1, 5}) {
                     QTest::newRow(qPrintable(QStringLiteral("%1 ch, %2 taps, %3 tok")
                                                  .arg(channels)
@@ -425,8 +425,8 @@ private slots:
         const k::RecurrentRows rows{ints.get(), ints.get() + 4, 1, 1};
         const k::RecurrentRows no_slots{ints.get(), ints.get() + 4, 1, 0};
         const k::RecurrentRows no_positions{nullptr, ints.get() + 4, 1, 1};
-        QCOMPARE(k::launch_delta_net_conv(p, 8, p, 8, p, 24, p, 8, 1, rows, nullptr),
-                 cudaErrorInvalidValue); // one tap
+        QCOMPARE(k::launch_delta_net_conv(p, 8, p, 8, p, 24, p, 8, 0, rows, nullptr),
+                 cudaErrorInvalidValue); // no taps
         QCOMPARE(k::launch_delta_net_conv(p, 8, p, 8, p, 200, p, 8, k::kDeltaNetMaxConv + 1, rows,
                                           nullptr),
                  cudaErrorInvalidValue);

@@ -1,10 +1,10 @@
 // End to end on the GPU: the CUDA forward (engine/src/backend/cuda/cuda_forward.cpp) against
 // the CPU forward (engine/src/cpu/forward.cpp) on the default model (greedy generation) and on
-// every model of tests/data/arch/ that it runs (llama variants, qwen2, qwen3, gemma3: logits of
-// every prompt position); CUDA graphs against plain launches (bit for bit); several sequences in
-// one step against each alone; one weight upload shared by the forwards of a model; and the
-// refusals: a context that does not fit, bad tokens, positions and slots. Without a CUDA device:
-// "skipped: no CUDA device".
+// every model of tests/data/arch/ that it runs (llama variants, qwen2, qwen3, gemma3, qwen35:
+// logits of every prompt position); CUDA graphs against plain launches (bit for bit); several
+// sequences in one step against each alone; one weight upload shared by the forwards of a model;
+// and the refusals: a context that does not fit, bad tokens, positions and slots. Without a CUDA
+// device: "skipped: no CUDA device".
 #include "backend/cuda/cuda_forward.h"
 #include "cpu/forward.h"
 #include "cpu/kv_cache.h"
@@ -49,6 +49,10 @@ std::vector<float> cpu_logits(const Model& model, const std::vector<int32_t>& to
     const hearth::ModelInfo& info = model.info();
     hearth::cpu::KvCache cache(info.n_layer, uint32_t(tokens.size()) + 1,
                                info.n_head_kv * info.head_dim_k, info.n_head_kv * info.head_dim_v);
+    // qwen35: the sequence's recurrent state (empty for other models)
+    hearth::cpu::RecurrentState state = info.recurrent_layers.empty()
+                                            ? hearth::cpu::RecurrentState()
+                                            : hearth::cpu::RecurrentState(info);
     hearth::cpu::Forward forward(model.impl());
     std::vector<hearth::cpu::BatchToken> batch;
     for (size_t i = 0; i < tokens.size(); ++i) {
@@ -57,6 +61,7 @@ std::vector<float> cpu_logits(const Model& model, const std::vector<int32_t>& to
         t.pos = uint32_t(i);
         t.cache = &cache;
         t.want_logits = true;
+        t.state = state.empty() ? nullptr : &state;
         batch.push_back(t);
     }
     std::vector<float> logits(tokens.size() * info.n_vocab);
@@ -80,8 +85,16 @@ bool cuda_must_run(const QString& name) {
                                      "qwen2",
                                      "qwen3",
                                      "gemma3",
-                                     "llama_q4_0"};
+                                     "llama_q4_0",
+                                     "qwen35",
+                                     "qwen35_interval4"};
     return must.contains(name);
+}
+
+// qwen35 (gated delta-net layers) runs whole on the GPU but is refused under partial offload
+// (hybrid_models_are_refused_split): the CPU part cannot take up a state begun on the device.
+bool cuda_must_run_split(const QString& name) {
+    return cuda_must_run(name) && !name.startsWith("qwen35");
 }
 
 // Why the backend refuses `model` as unsupported with `gpu_layers` on the GPU, if it does.
@@ -125,7 +138,10 @@ private slots:
             // 3e-2). qwen2 (biases), qwen3 (per-head norms) and gemma3 (per-head norms,
             // post-norms, scaled query, sliding-window layers, GeGLU) run the same way: their
             // extra operations are float32 on both sides, the norms' sums in double on the CPU
-            // only (~1e-7 relative), well inside these bounds.
+            // only (~1e-7 relative), well inside these bounds. qwen35's delta-net layers are
+            // float32 on both sides too: the GPU's row dots are warp tree sums where the CPU
+            // follows ggml's 4x8-lane order (~1e-6 relative, carried by the state from token to
+            // token), its silu and sigmoid use expf where the CPU uses ggml's exp (~2 ulps).
             if (m.value("experts").toInt() > 0) {
                 continue; // refused on CUDA (moe_models_are_refused)
             }
@@ -219,7 +235,8 @@ private slots:
         const auto model = load(arch_dir() / gguf.toStdString());
         QVERIFY(model);
         if (const auto why = cuda_refusal(*model, 1)) {
-            QVERIFY2(!cuda_must_run(QString::fromLatin1(QTest::currentDataTag())), why->c_str());
+            QVERIFY2(!cuda_must_run_split(QString::fromLatin1(QTest::currentDataTag())),
+                     why->c_str());
             QSKIP(qPrintable(QStringLiteral("refused on CUDA: ") + QString::fromStdString(*why)));
         }
         const hearth::ModelInfo& info = model->info();
@@ -476,6 +493,74 @@ private slots:
         }
         QVERIFY(std::memcmp(mixed_out.data(), alone_out.data(), mixed_out.size() * sizeof(float)) ==
                 0);
+    }
+
+    // qwen35 on the GPU: sequences mixed in one step give what each gives alone, bit for bit (no
+    // kernel of the delta-net mixes rows); each alone within the F32 bound of the CPU's logits
+    // at every position; a slot taken over by a new sequence at position 0 starts its state
+    // over (the same bits as a fresh slot); a sequence continued token by token after its
+    // prompt keeps the CPU's logits; and partial offload is refused by name.
+    void hybrid_sequences() {
+        const auto model = load(arch_dir() / "qwen35.gguf");
+        QVERIFY(model);
+        const size_t n_vocab = model->info().n_vocab;
+        const std::vector<std::vector<int32_t>> prompts = {
+            {1, 2, 3, 4, 5}, {9, 8, 7}, {100, 200, 30, 40, 50, 60, 70, 80, 90, 10}};
+        auto together = CudaForward::create(*model, {.n_ctx = 32, .n_seq = 3});
+        auto alone = CudaForward::create(*model, {.n_ctx = 32, .n_seq = 3});
+        QVERIFY2(together, together ? "" : together.error().message.c_str());
+        QVERIFY(alone);
+        QVERIFY((*together)->memory().recurrent_bytes > 0);
+        std::vector<CudaBatchToken> mixed;
+        std::vector<std::vector<float>> mixed_rows(3);
+        for (size_t i = 0; i < 10; ++i) {
+            for (uint32_t s = 0; s < 3; ++s) {
+                if (i < prompts[s].size()) {
+                    mixed.push_back({prompts[s][i], uint32_t(i), s, true});
+                }
+            }
+        }
+        std::vector<float> mixed_out(mixed.size() * n_vocab);
+        QVERIFY((*together)->run(mixed, mixed_out.data()));
+        for (size_t r = 0; r < mixed.size(); ++r) {
+            auto& rows = mixed_rows[mixed[r].seq];
+            rows.insert(rows.end(), mixed_out.begin() + std::ptrdiff_t(r * n_vocab),
+                        mixed_out.begin() + std::ptrdiff_t((r + 1) * n_vocab));
+        }
+        for (uint32_t s = 0; s < 3; ++s) {
+            std::vector<float> all(prompts[s].size() * n_vocab);
+            QVERIFY((*alone)->run(prompt_batch(prompts[s], s), all.data()));
+            QVERIFY(all == mixed_rows[s]);
+            const auto want = cpu_logits(*model, prompts[s]);
+            QVERIFY(!want.empty());
+            const double error = relative_error(all, want);
+            qInfo("qwen35 sequence %u: max |GPU - CPU| = %.2e of the logit scale", s, error);
+            QVERIFY2(error <= 2e-3, qPrintable(QStringLiteral("error %1").arg(error)));
+        }
+        // Slot 2 (10 tokens in) starts prompt 0 over: the bits of a fresh slot.
+        std::vector<float> fresh(prompts[0].size() * n_vocab);
+        QVERIFY((*together)->run(prompt_batch(prompts[0], 2), fresh.data()));
+        QVERIFY(fresh == mixed_rows[0]);
+        // Slot 1 continues token by token: the CPU's logits for the longer prompt.
+        std::vector<int32_t> longer = prompts[1];
+        std::vector<float> got;
+        for (const int32_t token : {11, 12, 13}) {
+            std::vector<float> row(n_vocab);
+            const CudaBatchToken t{token, uint32_t(longer.size()), 1, true};
+            QVERIFY((*together)->run(std::span(&t, 1), row.data()));
+            longer.push_back(token);
+            got.insert(got.end(), row.begin(), row.end());
+        }
+        const auto want = cpu_logits(*model, longer);
+        QVERIFY(!want.empty());
+        const std::vector<float> want_tail(want.end() - std::ptrdiff_t(3 * n_vocab), want.end());
+        QVERIFY(relative_error(got, want_tail) <= 2e-3);
+        QCOMPARE((*together)->copy_cells(1, 0, 0, 2).error().code, hearth::ErrorCode::unsupported);
+        auto split = CudaForward::create(*model, {.n_ctx = 32, .n_seq = 1, .gpu_layers = 1});
+        QVERIFY(!split);
+        QCOMPARE(split.error().code, hearth::ErrorCode::unsupported);
+        QVERIFY2(split.error().message.find("cannot be split") != std::string::npos,
+                 split.error().message.c_str());
     }
 
     // sample() draws on the GPU from the last step's logits what hearth::Sampler draws from the

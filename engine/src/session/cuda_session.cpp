@@ -20,6 +20,15 @@ Result<std::shared_ptr<CudaForward>> create_forward(const Model& model,
                                 "CPU only",
                                 kv_cache_type_name(options.kv_type)));
     }
+    if (!model.info().recurrent_layers.empty()) {
+        // The device runs the layers (CudaForward), but a session also rewinds a recurrent
+        // state to its checkpoint and shares prompt prefixes between sequences, which the
+        // device's state does not do yet (cpu::RecurrentState does).
+        return fail(ErrorCode::unsupported,
+                    fmt::format("a {} session's recurrent state (its checkpoints and shared "
+                                "prompts) is not kept on the GPU yet: it runs on the CPU",
+                                model.info().architecture));
+    }
     // Asked first so that a machine without a GPU gets the runtime's reason, not a failed
     // cudaSetDevice.
     auto devices = list_cuda_devices();

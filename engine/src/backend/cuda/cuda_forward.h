@@ -48,6 +48,7 @@ struct CudaForwardOptions {
 struct CudaMemoryReport {
     uint64_t weights_bytes = 0;
     uint64_t kv_bytes = 0;
+    uint64_t recurrent_bytes = 0; // qwen35: the recurrent state of every sequence
     uint64_t scratch_bytes = 0;
     uint64_t device_total_bytes = 0;
     uint64_t device_free_bytes = 0; // before this forward allocated anything

@@ -2,6 +2,9 @@
 // stream, captured once per row count as a CUDA graph and replayed, with no host
 // synchronisation inside; the host waits once, at the end of each step.
 //
+// (qwen35's recurrent layers replace the attention with the gated delta-net,
+// delta_net_step.cpp, and its attention layers gate their output: [q | gate] = Wq h,
+// a *= sigmoid(gate).)
 // Per step of n rows (x: residual stream, (n, n_embd); shapes in floats):
 //   x = embd[tokens] * embd_scale;  for each layer:  h = rmsnorm(x [+= o]) * attn_norm
 //   q, k, v = Wq h (+bq), Wk h (+bk), Wv h (+bv);  [per-head rmsnorm of q and k]
@@ -14,6 +17,7 @@
 // step (each row attends to its own position).
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_forward_impl.h"
+#include "delta_net.cuh"
 #include "elementwise.cuh"
 #include "rms_norm.cuh"
 
@@ -59,42 +63,62 @@ Result<void> CudaForwardImpl::enqueue_layers(const StepBuffers& b, int n, const 
                                                        n_embd, eps, s),
                           "add_rms_norm");
         }
-        HEARTH_MATMUL(L.wq, b.h, n_embd, b.q, q_width, "attn_q");
-        HEARTH_MATMUL(L.wk, b.h, n_embd, b.k, k_width, "attn_k");
-        HEARTH_MATMUL(L.wv, b.h, n_embd, b.v, v_width, "attn_v");
-        if (L.bq != nullptr) {
-            HEARTH_LAUNCH(kernels::launch_add_bias(b.q, L.bq, int(q_width), n, q_width, s),
-                          "add_bias(attn_q)");
-            HEARTH_LAUNCH(kernels::launch_add_bias(b.k, L.bk, int(k_width), n, k_width, s),
-                          "add_bias(attn_k)");
-            HEARTH_LAUNCH(kernels::launch_add_bias(b.v, L.bv, int(v_width), n, v_width, s),
-                          "add_bias(attn_v)");
+        if (info.is_recurrent(il)) { // qwen35's gated delta-net in place of attention
+            if (auto ok = enqueue_delta_net(il, b, n, matmul); !ok) {
+                return ok;
+            }
+        } else {
+            if (m_.arch.hybrid_delta_net) { // qwen35: [query | gate] per head
+                HEARTH_MATMUL(L.wq, b.h, n_embd, b.delta->projection, 2 * q_width, "attn_q");
+                HEARTH_LAUNCH(
+                    kernels::launch_split_query_gate(b.delta->projection, b.q, b.delta->query_gate,
+                                                     n, int(info.n_head), int(info.head_dim_k), s),
+                    "split_query_gate");
+            } else {
+                HEARTH_MATMUL(L.wq, b.h, n_embd, b.q, q_width, "attn_q");
+            }
+            HEARTH_MATMUL(L.wk, b.h, n_embd, b.k, k_width, "attn_k");
+            HEARTH_MATMUL(L.wv, b.h, n_embd, b.v, v_width, "attn_v");
+            if (L.bq != nullptr) {
+                HEARTH_LAUNCH(kernels::launch_add_bias(b.q, L.bq, int(q_width), n, q_width, s),
+                              "add_bias(attn_q)");
+                HEARTH_LAUNCH(kernels::launch_add_bias(b.k, L.bk, int(k_width), n, k_width, s),
+                              "add_bias(attn_k)");
+                HEARTH_LAUNCH(kernels::launch_add_bias(b.v, L.bv, int(v_width), n, v_width, s),
+                              "add_bias(attn_v)");
+            }
+            if (L.q_norm != nullptr) {
+                // Rows of q and k are whole heads back to back: n × heads rows of head_dim_k.
+                HEARTH_LAUNCH(kernels::launch_rms_norm(b.q, L.q_norm, b.q, int(info.head_dim_k),
+                                                       n * int(info.n_head), info.head_dim_k, eps,
+                                                       s),
+                              "rms_norm(attn_q_norm)");
+                HEARTH_LAUNCH(kernels::launch_rms_norm(b.k, L.k_norm, b.k, int(info.head_dim_k),
+                                                       n * int(info.n_head_kv), info.head_dim_k,
+                                                       eps, s),
+                              "rms_norm(attn_k_norm)");
+            }
+            const kernels::RopeConfig& rope = L.sliding ? rope_sliding_ : rope_;
+            HEARTH_LAUNCH(kernels::launch_rope(b.q, n, int(info.n_head), int(info.head_dim_k),
+                                               q_width, positions, rope, s),
+                          "rope(q)");
+            HEARTH_LAUNCH(kernels::launch_rope(b.k, n, int(info.n_head_kv), int(info.head_dim_k),
+                                               k_width, positions, rope, s),
+                          "rope(k)");
+            HEARTH_LAUNCH(kernels::launch_kv_append(b.k, k_width, b.v, v_width, n, C.k, C.v,
+                                                    kv_layout_, b.slots, positions, s),
+                          "kv_append");
+            const int window = L.sliding ? int(info.sliding_window) : 0;
+            if (auto ok = attention(C, window); !ok) {
+                return ok;
+            }
+            if (m_.arch.hybrid_delta_net) {
+                HEARTH_LAUNCH(kernels::launch_sigmoid_gate(b.attn, b.delta->query_gate,
+                                                           int64_t(n) * o_width, s),
+                              "sigmoid_gate(attention)");
+            }
+            HEARTH_MATMUL(L.wo, b.attn, o_width, b.o, n_embd, "attn_output");
         }
-        if (L.q_norm != nullptr) {
-            // Rows of q and k are whole heads back to back: n × heads rows of head_dim_k.
-            HEARTH_LAUNCH(kernels::launch_rms_norm(b.q, L.q_norm, b.q, int(info.head_dim_k),
-                                                   n * int(info.n_head), info.head_dim_k, eps, s),
-                          "rms_norm(attn_q_norm)");
-            HEARTH_LAUNCH(kernels::launch_rms_norm(b.k, L.k_norm, b.k, int(info.head_dim_k),
-                                                   n * int(info.n_head_kv), info.head_dim_k, eps,
-                                                   s),
-                          "rms_norm(attn_k_norm)");
-        }
-        const kernels::RopeConfig& rope = L.sliding ? rope_sliding_ : rope_;
-        HEARTH_LAUNCH(kernels::launch_rope(b.q, n, int(info.n_head), int(info.head_dim_k), q_width,
-                                           positions, rope, s),
-                      "rope(q)");
-        HEARTH_LAUNCH(kernels::launch_rope(b.k, n, int(info.n_head_kv), int(info.head_dim_k),
-                                           k_width, positions, rope, s),
-                      "rope(k)");
-        HEARTH_LAUNCH(kernels::launch_kv_append(b.k, k_width, b.v, v_width, n, C.k, C.v, kv_layout_,
-                                                b.slots, positions, s),
-                      "kv_append");
-        const int window = L.sliding ? int(info.sliding_window) : 0;
-        if (auto ok = attention(C, window); !ok) {
-            return ok;
-        }
-        HEARTH_MATMUL(L.wo, b.attn, o_width, b.o, n_embd, "attn_output");
         if (L.post_attn_norm != nullptr) {
             HEARTH_LAUNCH(kernels::launch_rms_norm(b.o, L.post_attn_norm, b.o, int(n_embd), n,
                                                    n_embd, eps, s),
@@ -147,7 +171,8 @@ Result<void> CudaForwardImpl::enqueue_step(int n, bool copy_logits) {
                                       cudaMemcpyHostToDevice, s),
                       "copying the residual stream in");
     }
-    const StepBuffers buffers{x_, o_, h_, q_, k_, v_, attn_, gate_, up_, positions, slots};
+    const StepBuffers buffers{x_,    o_,    h_,  q_,        k_,    v_,
+                              attn_, gate_, up_, positions, slots, &delta_step_};
     auto step_matvec = [&](const DeviceMatrix& w, const float* x, int64_t x_stride, float* y,
                            int64_t y_stride, const char* what) {
         return check(matvec(w, x, x_stride, y, y_stride), fmt::format("matvec({})", what));

@@ -6,6 +6,7 @@
 
 #include <cuda_runtime_api.h>
 #include <fmt/format.h>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <string>
@@ -29,11 +30,43 @@ auto layer_vectors(Layer& L) {
                       &L.k_norm,    &L.post_attn_norm, &L.post_ffn_norm};
 }
 
+// A gated delta-net layer's matrices and vectors, in upload order (empty for other layers).
+auto delta_matrices(const cpu::DeltaNetWeights& w) {
+    return std::array{&w.w_qkv, &w.w_z, &w.w_beta, &w.w_alpha, &w.w_out};
+}
+auto delta_vectors(const cpu::DeltaNetWeights& w) {
+    return std::array{&w.conv, &w.dt_bias, &w.a, &w.norm};
+}
+
+// The RoPE frequency divisors the device rotates with: the model's (or 1s), and for qwen35's
+// multi-section RoPE +inf on the pairs whose section sees position 0 for text, whose angle
+// is then 0 at every position exactly as the CPU's at_position_zero makes it (theta / inf = 0,
+// before and after linear or YaRN scaling). Empty when neither applies.
+std::vector<float> device_rope_factors(const Model::Impl& m) {
+    if (m.rope_at_position_zero.empty()) {
+        return m.rope_freq_factors;
+    }
+    std::vector<float> factors(m.rope_at_position_zero.size(), 1.0f);
+    for (size_t i = 0; i < factors.size(); ++i) {
+        if (i < m.rope_freq_factors.size()) {
+            factors[i] = m.rope_freq_factors[i];
+        }
+        if (m.rope_at_position_zero[i] != 0) {
+            factors[i] = std::numeric_limits<float>::infinity();
+        }
+    }
+    return factors;
+}
+
 class Uploader {
 public:
     Uploader(CudaWeights& w) : w_(w) {}
 
     Result<void> matrix(const cpu::WeightMatrix& src, DeviceMatrix& out, std::string_view name) {
+        if (src.data == nullptr) { // a tensor the layer does not have (qwen35's attention)
+            out = DeviceMatrix{};
+            return {};
+        }
         if (!kernels::can_launch_matvec(int(src.type))) {
             return fail(ErrorCode::unsupported,
                         fmt::format("the CUDA backend has no matrix kernel for {} ({})",
@@ -61,6 +94,37 @@ public:
 private:
     CudaWeights& w_;
 };
+
+// A gated delta-net layer's weights (nothing for another layer: its matrices are empty).
+Result<void> upload_delta_net(Uploader& up, const cpu::DeltaNetWeights& L, DeviceDeltaNetWeights& D,
+                              const std::string& blk, uint64_t& decode) {
+    if (L.w_qkv.data == nullptr) {
+        return {};
+    }
+    static constexpr std::array<const char*, 5> kMatrixNames{"attn_qkv", "attn_gate", "ssm_beta",
+                                                             "ssm_alpha", "ssm_out"};
+    const std::array<DeviceMatrix*, 5> matrices{&D.w_qkv, &D.w_z, &D.w_beta, &D.w_alpha, &D.w_out};
+    const auto sources = delta_matrices(L);
+    for (size_t i = 0; i < sources.size(); ++i) {
+        if (auto ok = up.matrix(*sources[i], *matrices[i], blk + kMatrixNames[i]); !ok) {
+            return ok;
+        }
+        decode += uint64_t(sources[i]->n_rows) * sources[i]->row_bytes;
+    }
+    static constexpr std::array<const char*, 4> kVectorNames{"ssm_conv1d", "ssm_dt.bias", "ssm_a",
+                                                             "ssm_norm"};
+    const std::array<const float**, 4> targets{&D.conv, &D.dt_bias, &D.a, &D.norm};
+    const auto vectors = delta_vectors(L);
+    for (size_t i = 0; i < vectors.size(); ++i) {
+        auto v = up.vector(*vectors[i], blk + kVectorNames[i]);
+        if (!v) {
+            return std::unexpected(v.error());
+        }
+        *targets[i] = *v;
+        decode += vectors[i]->size() * sizeof(float);
+    }
+    return {};
+}
 
 Result<std::shared_ptr<CudaWeights>> upload(const Model::Impl& m, int device,
                                             const WeightSelection& selection) {
@@ -92,7 +156,7 @@ Result<std::shared_ptr<CudaWeights>> upload(const Model::Impl& m, int device,
         w->output_norm = *norm;
         decode += m.output_norm.size() * sizeof(float);
     }
-    auto factors = up.vector(m.rope_freq_factors, "rope_freqs.weight");
+    auto factors = up.vector(device_rope_factors(m), "rope_freqs.weight");
     if (!factors)
         return std::unexpected(factors.error());
     w->rope_freq_factors = *factors;
@@ -133,6 +197,9 @@ Result<std::shared_ptr<CudaWeights>> upload(const Model::Impl& m, int device,
             decode += sources[i]->size() * sizeof(float);
         }
         D.sliding = L.sliding;
+        if (auto ok = upload_delta_net(up, L.delta, D.delta, blk, decode); !ok) {
+            return std::unexpected(ok.error());
+        }
     }
     w->decode_bytes = decode;
     return w;
@@ -158,7 +225,7 @@ std::map<RegistryKey, std::weak_ptr<const CudaWeights>>& registry() {
 } // namespace
 
 uint64_t plan_weight_bytes(const Model::Impl& m, const WeightSelection& selection) {
-    uint64_t bytes = vector_bytes(m.rope_freq_factors);
+    uint64_t bytes = vector_bytes(device_rope_factors(m));
     if (selection.head) {
         bytes += matrix_bytes(m.token_embd) + vector_bytes(m.output_norm);
         if (m.output.data != m.token_embd.data) {
@@ -171,6 +238,12 @@ uint64_t plan_weight_bytes(const Model::Impl& m, const WeightSelection& selectio
             bytes += matrix_bytes(*w);
         }
         for (const std::vector<float>* v : layer_vectors(L)) {
+            bytes += vector_bytes(*v);
+        }
+        for (const cpu::WeightMatrix* w : delta_matrices(L.delta)) {
+            bytes += matrix_bytes(*w);
+        }
+        for (const std::vector<float>* v : delta_vectors(L.delta)) {
             bytes += vector_bytes(*v);
         }
     }

@@ -21,6 +21,12 @@ struct DeviceMatrix {
     int64_t n_rows = 0, n_cols = 0;
 };
 
+// qwen35's gated delta-net layers (cpu::DeltaNetWeights), in place of the attention matrices.
+struct DeviceDeltaNetWeights {
+    DeviceMatrix w_qkv, w_z, w_beta, w_alpha, w_out;
+    const float *conv = nullptr, *dt_bias = nullptr, *a = nullptr, *norm = nullptr;
+};
+
 // A transformer block's weights on the device; the optional vectors are null when the
 // architecture has none (ArchTraits).
 struct DeviceLayerWeights {
@@ -30,7 +36,8 @@ struct DeviceLayerWeights {
     const float *bq = nullptr, *bk = nullptr, *bv = nullptr;         // qwen2
     const float *q_norm = nullptr, *k_norm = nullptr;                // qwen3, gemma3
     const float *post_attn_norm = nullptr, *post_ffn_norm = nullptr; // gemma3
-    bool sliding = false; // gemma3: attends to the last sliding_window tokens
+    bool sliding = false;        // gemma3: attends to the last sliding_window tokens
+    DeviceDeltaNetWeights delta; // qwen35's recurrent layers
 };
 
 // Which weights go to the device: layers [0, n_layers), and whether the embedding table, the
