@@ -91,12 +91,6 @@ bool cuda_must_run(const QString& name) {
     return must.contains(name);
 }
 
-// qwen35 (gated delta-net layers) runs whole on the GPU but is refused under partial offload
-// (hybrid_models_are_refused_split): the CPU part cannot take up a state begun on the device.
-bool cuda_must_run_split(const QString& name) {
-    return cuda_must_run(name) && !name.startsWith("qwen35");
-}
-
 // Why the backend refuses `model` as unsupported with `gpu_layers` on the GPU, if it does.
 std::optional<std::string> cuda_refusal(const Model& model, int32_t gpu_layers) {
     auto forward = CudaForward::create(
@@ -235,8 +229,7 @@ private slots:
         const auto model = load(arch_dir() / gguf.toStdString());
         QVERIFY(model);
         if (const auto why = cuda_refusal(*model, 1)) {
-            QVERIFY2(!cuda_must_run_split(QString::fromLatin1(QTest::currentDataTag())),
-                     why->c_str());
+            QVERIFY2(!cuda_must_run(QString::fromLatin1(QTest::currentDataTag())), why->c_str());
             QSKIP(qPrintable(QStringLiteral("refused on CUDA: ") + QString::fromStdString(*why)));
         }
         const hearth::ModelInfo& info = model->info();
@@ -264,6 +257,19 @@ private slots:
                 error <= tolerance,
                 qPrintable(
                     QStringLiteral("%1 layers: error %2 > %3").arg(n).arg(error).arg(tolerance)));
+            if (!info.recurrent_layers.empty()) {
+                // qwen35: a recurrent state is not copied by cells (hybrid_sequences); a slot
+                // must continue where its state stands, on both devices.
+                QCOMPARE((*forward)->copy_cells(0, 1, 0, 6).error().code,
+                         hearth::ErrorCode::unsupported);
+                const CudaBatchToken skip{5, uint32_t(tokens.size() + 1), 0, true};
+                std::vector<float> row(info.n_vocab);
+                QCOMPARE((*forward)->run(std::span(&skip, 1), row.data()).error().code,
+                         hearth::ErrorCode::invalid_argument);
+                const CudaBatchToken next{5, uint32_t(tokens.size()), 0, true};
+                QVERIFY((*forward)->run(std::span(&next, 1), row.data()));
+                continue;
+            }
             // Slot 1 gets slot 0's first 6 cells and goes on from there: the same logits as
             // slot 0 had at those positions.
             QVERIFY((*forward)->copy_cells(0, 1, 0, 6));
@@ -499,7 +505,7 @@ private slots:
     // kernel of the delta-net mixes rows); each alone within the F32 bound of the CPU's logits
     // at every position; a slot taken over by a new sequence at position 0 starts its state
     // over (the same bits as a fresh slot); a sequence continued token by token after its
-    // prompt keeps the CPU's logits; and partial offload is refused by name.
+    // prompt keeps the CPU's logits; a position its state is not at is refused.
     void hybrid_sequences() {
         const auto model = load(arch_dir() / "qwen35.gguf");
         QVERIFY(model);
@@ -556,11 +562,16 @@ private slots:
         const std::vector<float> want_tail(want.end() - std::ptrdiff_t(3 * n_vocab), want.end());
         QVERIFY(relative_error(got, want_tail) <= 2e-3);
         QCOMPARE((*together)->copy_cells(1, 0, 0, 2).error().code, hearth::ErrorCode::unsupported);
-        auto split = CudaForward::create(*model, {.n_ctx = 32, .n_seq = 1, .gpu_layers = 1});
-        QVERIFY(!split);
-        QCOMPARE(split.error().code, hearth::ErrorCode::unsupported);
-        QVERIFY2(split.error().message.find("cannot be split") != std::string::npos,
-                 split.error().message.c_str());
+        // A position its state does not stand at is refused, naming both; position 0 is not.
+        const CudaBatchToken behind{5, 2, 1, true};
+        std::vector<float> row(n_vocab);
+        const auto refused = (*together)->run(std::span(&behind, 1), row.data());
+        QVERIFY(!refused);
+        QCOMPARE(refused.error().code, hearth::ErrorCode::invalid_argument);
+        QVERIFY2(refused.error().message.find("stands at position 6") != std::string::npos,
+                 refused.error().message.c_str());
+        const CudaBatchToken restart{5, 0, 1, true};
+        QVERIFY((*together)->run(std::span(&restart, 1), row.data()));
     }
 
     // sample() draws on the GPU from the last step's logits what hearth::Sampler draws from the

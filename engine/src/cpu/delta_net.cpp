@@ -234,10 +234,12 @@ void DeltaNet::run(uint32_t layer, std::span<const BatchToken> batch, const floa
 
 Result<void> check_recurrent_batch(const Model::Impl& model, std::span<const BatchToken> batch,
                                    uint32_t first_layer, uint32_t last_layer) {
-    if (first_layer != 0 || last_layer != model.info.n_layer) {
+    // The last layers may run alone (the CPU part of a partial offload, its first layers'
+    // states on the GPU); the position bookkeeping happens where the last layer runs.
+    if (last_layer != model.info.n_layer) {
         return fail(ErrorCode::unsupported,
-                    fmt::format("the layers of a model with recurrent layers run together; "
-                                "[{}, {}) of {} cannot run alone",
+                    fmt::format("the layers of a model with recurrent layers run to the last "
+                                "together; [{}, {}) of {} cannot run alone",
                                 first_layer, last_layer, model.info.n_layer));
     }
     // Each sequence's next position, in order of appearance (a batch holds few sequences).

@@ -66,7 +66,7 @@ private:
 
 // For a hybrid model: every token has a recurrent state, and each sequence's tokens start
 // where its state stands (or at 0, which starts it over) and follow one another; the layers
-// run are all of them (a recurrent model is not split between devices).
+// run go to the last (a partial offload runs the first ones on the GPU, with their own states).
 Result<void> check_recurrent_batch(const ::hearth::Model::Impl& model,
                                    std::span<const BatchToken> batch, uint32_t first_layer,
                                    uint32_t last_layer);

@@ -135,6 +135,13 @@ private:
     Result<void> enqueue_delta_net(size_t il, const StepBuffers& b, int n, const MatmulFn& matmul);
     // Carves the recurrent layers' states out of the KV arena and zeroes them (init()).
     Result<void> take_recurrent_state();
+    // qwen35: each sequence's tokens must start where its device state stands (or at 0, which
+    // starts it over) and follow one another, as cpu::check_recurrent_batch demands of the CPU's.
+    Result<void> check_recurrent_positions(std::span<const CudaBatchToken> batch) const;
+    // Around a run: the batch's states count as lost until it has run (a failed run leaves
+    // them half-advanced: only position 0 may follow), then stand after their last tokens.
+    void begin_recurrent_run(std::span<const CudaBatchToken> batch);
+    void end_recurrent_run(std::span<const CudaBatchToken> batch);
     Result<void> enqueue_step(int n, bool copy_logits);
     Result<void> run_step(int n, bool copy_logits);
     // One 8-row step over `rows` (at most kMaxRows), their logits appended at `out_row`.
@@ -167,6 +174,7 @@ private:
 
     std::vector<DeviceLayerCache> caches_;
     std::vector<DeviceRecurrentLayer> recurrent_; // by layer; null for the attention layers
+    std::vector<uint32_t> state_positions_;       // by slot: the next position its state takes
     DeltaNetBuffers delta_step_, delta_prefill_;  // (kMaxRows / prefill_rows, width) each
     kernels::RopeConfig rope_, rope_sliding_;
     kernels::KvLayout kv_layout_;

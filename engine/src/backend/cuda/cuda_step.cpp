@@ -274,7 +274,7 @@ Result<void> CudaForwardImpl::check_batch(std::span<const CudaBatchToken> batch)
                 fmt::format("position {} is past the context of {} tokens", t.pos, options_.n_ctx));
         }
     }
-    return {};
+    return check_recurrent_positions(batch);
 }
 
 void CudaForwardImpl::stage_rows(std::span<const CudaBatchToken> rows) {
@@ -299,6 +299,7 @@ Result<void> CudaForwardImpl::run_layers(std::span<const CudaBatchToken> batch,
     }
     const size_t n_embd = m_.info.n_embd;
     HEARTH_CUDA_TRY(cudaSetDevice(options_.device), "cudaSetDevice");
+    begin_recurrent_run(batch);
     for (size_t first = 0; first < batch.size(); first += kMaxRows) {
         const size_t n = std::min<size_t>(kMaxRows, batch.size() - first);
         stage_rows(batch.subspan(first, n));
@@ -309,6 +310,7 @@ Result<void> CudaForwardImpl::run_layers(std::span<const CudaBatchToken> batch,
         last_rows_ = int(n);
         std::copy_n(host_x_, n * n_embd, residual_out + first * n_embd);
     }
+    end_recurrent_run(batch);
     return {};
 }
 
@@ -326,6 +328,7 @@ Result<void> CudaForwardImpl::run(std::span<const CudaBatchToken> batch, float* 
         }
     }
     HEARTH_CUDA_TRY(cudaSetDevice(options_.device), "cudaSetDevice");
+    begin_recurrent_run(batch);
     size_t out_row = 0;
     for (size_t first = 0; first < batch.size();) {
         // A prompt run goes through the prefill path (cuda_prefill_step.cpp); the other tokens
@@ -347,6 +350,7 @@ Result<void> CudaForwardImpl::run(std::span<const CudaBatchToken> batch, float* 
         }
         first += n;
     }
+    end_recurrent_run(batch);
     return {};
 }
 

@@ -12,7 +12,11 @@
 #include "backend/cuda/cuda_forward_impl.h"
 #include "delta_net.cuh"
 
+#include <algorithm>
+#include <cstdint>
 #include <fmt/format.h>
+#include <utility>
+#include <vector>
 
 namespace hearth::cuda_detail {
 
@@ -61,14 +65,6 @@ uint64_t device_recurrent_bytes(const ModelInfo& info, uint32_t n_layers, uint32
 Result<void> CudaForwardImpl::check_delta_net() const {
     const ModelInfo& info = m_.info;
     const LinearAttentionInfo& la = info.linear_attention;
-    if (!selection_.head) {
-        // The CPU part of a partial offload cannot yet take up a sequence whose first layers'
-        // states live on the device (cpu::check_recurrent_batch runs all layers together).
-        return fail(ErrorCode::unsupported,
-                    fmt::format("{} (gated delta-net layers) cannot be split between the GPU and "
-                                "the CPU yet: run it whole on the GPU, or on the CPU",
-                                info.architecture));
-    }
     if (la.d_state > uint32_t(kernels::kDeltaNetMaxState) ||
         la.d_conv > uint32_t(kernels::kDeltaNetMaxConv)) {
         return fail(ErrorCode::unsupported,
@@ -88,6 +84,9 @@ Result<void> CudaForwardImpl::take_recurrent_state() {
     const ModelInfo& info = m_.info;
     const LinearAttentionInfo& la = info.linear_attention;
     recurrent_.assign(selection_.n_layers, DeviceRecurrentLayer{});
+    if (m_.arch.hybrid_delta_net) {
+        state_positions_.assign(options_.n_seq, 0);
+    }
     for (uint32_t il = 0; il < selection_.n_layers; ++il) {
         if (!info.is_recurrent(il)) {
             continue;
@@ -104,6 +103,60 @@ Result<void> CudaForwardImpl::take_recurrent_state() {
                         "zeroing the recurrent state");
     }
     return {};
+}
+
+namespace {
+// A slot whose state a failed run left half-advanced: only position 0 may follow.
+constexpr uint32_t kStateLost = UINT32_MAX;
+} // namespace
+
+Result<void>
+CudaForwardImpl::check_recurrent_positions(std::span<const CudaBatchToken> batch) const {
+    if (state_positions_.empty()) {
+        return {};
+    }
+    // Each slot's next position within the batch, in order of appearance (few slots a batch).
+    std::vector<std::pair<uint32_t, uint32_t>> next;
+    for (const CudaBatchToken& t : batch) {
+        auto seen = std::ranges::find(next, t.seq, &std::pair<uint32_t, uint32_t>::first);
+        const uint32_t expected = seen != next.end() ? seen->second
+                                  : t.pos == 0       ? 0
+                                                     : state_positions_[t.seq];
+        if (t.pos != expected) {
+            return fail(ErrorCode::invalid_argument,
+                        expected == kStateLost
+                            ? fmt::format("position {} of slot {} cannot be computed: a failed "
+                                          "run left its recurrent state unusable; start the "
+                                          "sequence again from position 0",
+                                          t.pos, t.seq)
+                            : fmt::format("position {} of slot {} cannot be computed: its "
+                                          "recurrent state stands at position {} and cannot be "
+                                          "moved back; run the sequence again from the start",
+                                          t.pos, t.seq, expected));
+        }
+        if (seen != next.end()) {
+            seen->second = t.pos + 1;
+        } else {
+            next.emplace_back(t.seq, t.pos + 1);
+        }
+    }
+    return {};
+}
+
+void CudaForwardImpl::begin_recurrent_run(std::span<const CudaBatchToken> batch) {
+    for (const CudaBatchToken& t : batch) {
+        if (!state_positions_.empty()) {
+            state_positions_[t.seq] = kStateLost;
+        }
+    }
+}
+
+void CudaForwardImpl::end_recurrent_run(std::span<const CudaBatchToken> batch) {
+    for (const CudaBatchToken& t : batch) { // a slot's tokens come in position order
+        if (!state_positions_.empty()) {
+            state_positions_[t.seq] = t.pos + 1;
+        }
+    }
 }
 
 Result<void> CudaForwardImpl::enqueue_delta_net(size_t il, const StepBuffers& b, int n,
