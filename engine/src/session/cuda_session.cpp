@@ -20,15 +20,6 @@ Result<std::shared_ptr<CudaForward>> create_forward(const Model& model,
                                 "CPU only",
                                 kv_cache_type_name(options.kv_type)));
     }
-    if (!model.info().recurrent_layers.empty()) {
-        // The device runs the layers (CudaForward), but a session also rewinds a recurrent
-        // state to its checkpoint and shares prompt prefixes between sequences, which the
-        // device's state does not do yet (cpu::RecurrentState does).
-        return fail(ErrorCode::unsupported,
-                    fmt::format("a {} session's recurrent state (its checkpoints and shared "
-                                "prompts) is not kept on the GPU yet: it runs on the CPU",
-                                model.info().architecture));
-    }
     // Asked first so that a machine without a GPU gets the runtime's reason, not a failed
     // cudaSetDevice.
     auto devices = list_cuda_devices();
@@ -52,6 +43,15 @@ Result<std::shared_ptr<CudaForward>> create_forward(const Model& model,
         return std::unexpected(forward.error());
     }
     return std::shared_ptr<CudaForward>(std::move(*forward));
+}
+
+uint32_t rewind_recurrent_state(Session::Impl& s, uint32_t wanted) {
+    if (!s.cuda) {
+        return s.state.rewind(wanted);
+    }
+    // The device keeps no checkpoint (yet): its state stays only where it stands.
+    const std::optional<uint32_t> at = s.cuda->forward->recurrent_position(s.cuda->seq);
+    return !at || *at == wanted ? wanted : 0;
 }
 
 Result<void> run(Session::Impl& s, std::span<const int32_t> sequence, size_t start, size_t end,

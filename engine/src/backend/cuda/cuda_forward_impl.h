@@ -109,6 +109,7 @@ public:
     Result<void> copy_cells(uint32_t from_seq, uint32_t to_seq, uint32_t from,
                             uint32_t to) override;
     CudaMemoryReport memory() const override { return report_; }
+    std::optional<uint32_t> recurrent_position(uint32_t seq) const override;
     uint32_t n_ctx() const override { return options_.n_ctx; }
     std::string prefill_status() const override;
     std::string graph_status() const override {

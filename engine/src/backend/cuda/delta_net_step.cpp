@@ -143,6 +143,16 @@ CudaForwardImpl::check_recurrent_positions(std::span<const CudaBatchToken> batch
     return {};
 }
 
+std::optional<uint32_t> CudaForwardImpl::recurrent_position(uint32_t seq) const {
+    if (state_positions_.empty()) {
+        return std::nullopt;
+    }
+    if (seq >= state_positions_.size() || state_positions_[seq] == kStateLost) {
+        return 0;
+    }
+    return state_positions_[seq];
+}
+
 void CudaForwardImpl::begin_recurrent_run(std::span<const CudaBatchToken> batch) {
     for (const CudaBatchToken& t : batch) {
         if (!state_positions_.empty()) {

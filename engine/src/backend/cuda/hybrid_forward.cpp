@@ -131,6 +131,14 @@ public:
     }
 
     CudaMemoryReport memory() const override { return report_; }
+    std::optional<uint32_t> recurrent_position(uint32_t seq) const override {
+        auto gpu = gpu_->recurrent_position(seq);
+        if (!gpu || seq >= states_.size()) {
+            return gpu;
+        }
+        // A run whose CPU part failed left the two devices' states at different places.
+        return states_[seq].position() == *gpu ? gpu : std::optional<uint32_t>(0);
+    }
     uint32_t n_ctx() const override { return gpu_->n_ctx(); }
     std::string graph_status() const override { return gpu_->graph_status(); }
     std::string prefill_status() const override { return gpu_->prefill_status(); }
