@@ -216,8 +216,10 @@ Result<void> CudaForwardImpl::init() {
     if (need > free_bytes) {
         const uint64_t fixed = new_weights + plan.recurrent_bytes + scratch_bytes +
                                plan.prefill_cublas_bytes + kHeadroom;
-        const uint64_t fit_ctx =
-            fixed < free_bytes ? (free_bytes - fixed) / (kv_per_token * options_.n_seq) : 0;
+        // (qwen35's first layers may all be recurrent: no KV cache to shrink.)
+        const uint64_t fit_ctx = fixed < free_bytes && kv_per_token > 0
+                                     ? (free_bytes - fixed) / (kv_per_token * options_.n_seq)
+                                     : 0;
         const uint32_t fit_layers = most_gpu_layers(m_, options_, free_bytes);
         const std::string layers_hint =
             fit_layers == 0
@@ -242,7 +244,8 @@ Result<void> CudaForwardImpl::init() {
                 format_bytes(double(kHeadroom)), format_bytes(double(need)),
                 format_bytes(double(free_bytes)), format_bytes(double(total_bytes)),
                 fit_ctx > 0 ? fmt::format("a context of at most {} tokens would fit", fit_ctx)
-                            : std::string("the weights alone do not fit"),
+                : kv_per_token == 0 ? std::string("a shorter context would not help")
+                                    : std::string("the weights alone do not fit"),
                 layers_hint));
     }
 
