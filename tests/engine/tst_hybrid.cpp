@@ -432,6 +432,37 @@ private slots:
         QCOMPARE(s.kv_cache_bytes(),
                  uint64_t(plan.kv_bytes_per_token) * 64 + plan.recurrent_bytes_per_seq);
     }
+
+    // The split's arithmetic (plan_offload, what the app and `info` show for the GPU) as the
+    // CUDA forward allocates it: on the GPU, KV cells for the attention layers only and the
+    // recurrent layers' states; on the CPU, its layers' cells and a whole cpu::RecurrentState
+    // per sequence (live and checkpoint).
+    void offload_plan_counts_the_states_where_they_live() {
+        const ModelInfo& info = m_model->info();
+        const LinearAttentionInfo& la = info.linear_attention;
+        const uint32_t n_ctx = 64, n_seq = 3;
+        auto align = [](uint64_t n) { return (n + 255) / 256 * 256; };
+        const uint64_t cells = uint64_t{n_seq} * n_ctx;
+        const uint64_t kv_layer = align(cells * info.n_head_kv * info.head_dim_k * 2) +
+                                  align(cells * info.n_head_kv * info.head_dim_v * 2);
+        const uint64_t state_layer = align(uint64_t{n_seq} * la.conv_state_floats() * 4) +
+                                     align(uint64_t{n_seq} * la.ssm_state_floats() * 4);
+        for (uint32_t n = 1; n <= info.n_layer; ++n) {
+            auto plan = plan_offload(info, {.n_ctx = n_ctx,
+                                            .n_seq = n_seq,
+                                            .gpu_free_bytes = uint64_t{1} << 40,
+                                            .n_gpu_layers = n});
+            QVERIFY2(plan, plan ? "" : plan.error().message.c_str());
+            uint64_t want_gpu = 0;
+            for (uint32_t il = 0; il < n; ++il) {
+                want_gpu += info.is_recurrent(il) ? state_layer : kv_layer;
+            }
+            QCOMPARE(plan->gpu.kv, want_gpu);
+            QCOMPARE(plan->cpu.kv, uint64_t{info.n_layer - n} * cells * info.n_head_kv *
+                                           (info.head_dim_k + info.head_dim_v) * 2 +
+                                       uint64_t{n_seq} * 2 * info.recurrent_state_bytes());
+        }
+    }
 };
 
 QTEST_APPLESS_MAIN(TestHybrid)

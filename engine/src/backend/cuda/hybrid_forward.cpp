@@ -35,8 +35,8 @@ public:
                                   sizeof(uint16_t);
         const uint64_t host_kv = per_slot * n_seq;
         // qwen35: a recurrent state per slot (cpu::RecurrentState holds every recurrent layer's,
-        // those of the GPU's layers unused).
-        const uint64_t host_state = uint64_t(n_seq) * info.recurrent_state_bytes();
+        // those of the GPU's layers unused, live and a checkpoint copy).
+        const uint64_t host_state = uint64_t(n_seq) * 2 * info.recurrent_state_bytes();
         if (auto host = read_host_memory(); host && host_kv + host_state > host->available_bytes) {
             return fail(ErrorCode::out_of_memory,
                         fmt::format("the KV cache of the {} layers on the CPU needs {} ({} "
