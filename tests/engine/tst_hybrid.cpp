@@ -358,6 +358,58 @@ private slots:
         QCOMPARE(state.position(), 1u);
     }
 
+    // The CPU part of a partial offload (Forward::run_from after the GPU's layers): it keeps
+    // its layers' states and positions as run() does, so embed + run_from(0) over a prompt and
+    // a continuation gives run()'s logits bit for bit and leaves the state at the same place;
+    // a position the state is not at is refused; the first layers cannot run alone (run_to).
+    void run_from_keeps_the_state_of_its_layers() {
+        const Model::Impl& m = m_model->impl();
+        const ModelInfo& info = m.info;
+        const size_t n_vocab = info.n_vocab, n_embd = info.n_embd;
+        auto make_cache = [&] {
+            return cpu::KvCache(info.n_layer, 16, info.n_head_kv * info.head_dim_k,
+                                info.n_head_kv * info.head_dim_v, KvCacheType::f16, 0,
+                                info.recurrent_layers);
+        };
+        cpu::KvCache whole_cache = make_cache(), cut_cache = make_cache();
+        cpu::RecurrentState whole_state(info), cut_state(info);
+        auto batch_of = [&](std::span<const int32_t> ids, uint32_t first, cpu::KvCache& c,
+                            cpu::RecurrentState& st) {
+            std::vector<cpu::BatchToken> batch;
+            for (size_t i = 0; i < ids.size(); ++i) {
+                batch.push_back({.token = ids[i],
+                                 .pos = first + uint32_t(i),
+                                 .cache = &c,
+                                 .want_logits = true,
+                                 .state = &st});
+            }
+            return batch;
+        };
+        cpu::Forward whole(m), cut(m);
+        const auto prompt = tokens(0, 6), more = tokens(6, 9);
+        for (const auto& [ids, first] : {std::pair{prompt, 0u}, std::pair{more, 6u}}) {
+            std::vector<float> want(ids.size() * n_vocab), got(ids.size() * n_vocab);
+            std::vector<float> residual(ids.size() * n_embd);
+            const auto a = batch_of(ids, first, whole_cache, whole_state);
+            const auto b = batch_of(ids, first, cut_cache, cut_state);
+            QVERIFY(whole.run(a, want.data()));
+            QVERIFY(cut.embed(b, residual.data()));
+            QVERIFY(cut.run_from(b, 0, residual.data(), got.data()));
+            QVERIFY(got == want);
+            QCOMPARE(cut_state.position(), whole_state.position());
+        }
+        QCOMPARE(cut_state.position(), 9u);
+        std::vector<float> residual(n_embd), logits(n_vocab);
+        const std::vector<int32_t> one = {5};
+        const auto behind = batch_of(one, 4, cut_cache, cut_state);
+        QVERIFY(cut.embed(behind, residual.data()));
+        QCOMPARE(cut.run_from(behind, 1, residual.data(), logits.data()).error().code,
+                 ErrorCode::invalid_argument);
+        const auto refused = cut.run_to(behind, 1, residual.data());
+        QVERIFY(!refused);
+        QCOMPARE(refused.error().code, ErrorCode::unsupported);
+    }
+
     void memory_plan_counts_the_state_and_only_attention_layers() {
         const ModelInfo& info = m_model->info();
         const uint32_t n_attention = info.n_attention_layers();
@@ -379,6 +431,37 @@ private slots:
         Session s = session();
         QCOMPARE(s.kv_cache_bytes(),
                  uint64_t(plan.kv_bytes_per_token) * 64 + plan.recurrent_bytes_per_seq);
+    }
+
+    // The split's arithmetic (plan_offload, what the app and `info` show for the GPU) as the
+    // CUDA forward allocates it: on the GPU, KV cells for the attention layers only and the
+    // recurrent layers' states; on the CPU, its layers' cells and a whole cpu::RecurrentState
+    // per sequence (live and checkpoint).
+    void offload_plan_counts_the_states_where_they_live() {
+        const ModelInfo& info = m_model->info();
+        const LinearAttentionInfo& la = info.linear_attention;
+        const uint32_t n_ctx = 64, n_seq = 3;
+        auto align = [](uint64_t n) { return (n + 255) / 256 * 256; };
+        const uint64_t cells = uint64_t{n_seq} * n_ctx;
+        const uint64_t kv_layer = align(cells * info.n_head_kv * info.head_dim_k * 2) +
+                                  align(cells * info.n_head_kv * info.head_dim_v * 2);
+        const uint64_t state_layer = align(uint64_t{n_seq} * la.conv_state_floats() * 4) +
+                                     align(uint64_t{n_seq} * la.ssm_state_floats() * 4);
+        for (uint32_t n = 1; n <= info.n_layer; ++n) {
+            auto plan = plan_offload(info, {.n_ctx = n_ctx,
+                                            .n_seq = n_seq,
+                                            .gpu_free_bytes = uint64_t{1} << 40,
+                                            .n_gpu_layers = n});
+            QVERIFY2(plan, plan ? "" : plan.error().message.c_str());
+            uint64_t want_gpu = 0;
+            for (uint32_t il = 0; il < n; ++il) {
+                want_gpu += info.is_recurrent(il) ? state_layer : kv_layer;
+            }
+            QCOMPARE(plan->gpu.kv, want_gpu);
+            QCOMPARE(plan->cpu.kv, uint64_t{info.n_layer - n} * cells * info.n_head_kv *
+                                           (info.head_dim_k + info.head_dim_v) * 2 +
+                                       uint64_t{n_seq} * 2 * info.recurrent_state_bytes());
+        }
     }
 };
 

@@ -1,7 +1,7 @@
 // End to end on the GPU: the CUDA forward (engine/src/backend/cuda/cuda_forward.cpp) against
 // the CPU forward (engine/src/cpu/forward.cpp) on the default model (greedy generation) and on
 // every model of tests/data/arch/ that it runs (llama variants, qwen2, qwen3, gemma3, phi3,
-// gemma2, smollm3, mistral3, qwen3moe, llama with experts: logits of every prompt position,
+// gemma2, smollm3, mistral3, qwen3moe, llama with experts, qwen35: logits of every prompt position,
 // through prefill and through 8-row steps, for the experts up to the first routing near-tie,
 // router_margins.h); CUDA graphs against plain launches (bit for bit); several sequences in
 // one step against each alone; one weight upload shared by the forwards of a model; and the
@@ -52,6 +52,10 @@ std::vector<float> cpu_logits(const Model& model, const std::vector<int32_t>& to
     const hearth::ModelInfo& info = model.info();
     hearth::cpu::KvCache cache(info.n_layer, uint32_t(tokens.size()) + 1,
                                info.n_head_kv * info.head_dim_k, info.n_head_kv * info.head_dim_v);
+    // qwen35: the sequence's recurrent state (empty for other models)
+    hearth::cpu::RecurrentState state = info.recurrent_layers.empty()
+                                            ? hearth::cpu::RecurrentState()
+                                            : hearth::cpu::RecurrentState(info);
     hearth::cpu::Forward forward(model.impl());
     std::vector<hearth::cpu::BatchToken> batch;
     for (size_t i = 0; i < tokens.size(); ++i) {
@@ -60,6 +64,7 @@ std::vector<float> cpu_logits(const Model& model, const std::vector<int32_t>& to
         t.pos = uint32_t(i);
         t.cache = &cache;
         t.want_logits = true;
+        t.state = state.empty() ? nullptr : &state;
         batch.push_back(t);
     }
     std::vector<float> logits(tokens.size() * info.n_vocab);
@@ -94,7 +99,9 @@ bool cuda_must_run(const QString& name) {
                                      "qwen3moe",
                                      "qwen3moe_q8_0",
                                      "llama_moe",
-                                     "llama_iq_mix"};
+                                     "llama_iq_mix",
+                                     "qwen35",
+                                     "qwen35_interval4"};
     return must.contains(name);
 }
 
@@ -187,6 +194,10 @@ private slots:
             // ones, the weighted sum float32 on both. A token whose k-th and (k+1)-th router
             // logits lie closer than the devices' difference may route differently, so the
             // comparison stops at the first such position (cpu_reference, routing_margin).
+            // qwen35's delta-net layers are float32 on both sides too: the GPU's row dots are
+            // warp tree sums where the CPU follows ggml's 4x8-lane order (~1e-6 relative,
+            // carried by the state from token to token), its silu and sigmoid use expf where the
+            // CPU uses ggml's exp (~2 ulps).
             // Refusals skip their row at run time (cuda_refusal).
             const QString type = m.value("weight_type").toString();
             const double tolerance = type == "F32" ? 2e-3 : type == "F16" ? 4e-3 : 3e-2;
@@ -349,6 +360,19 @@ private slots:
                 error <= tolerance,
                 qPrintable(
                     QStringLiteral("%1 layers: error %2 > %3").arg(n).arg(error).arg(tolerance)));
+            if (!info.recurrent_layers.empty()) {
+                // qwen35: a recurrent state is not copied by cells (hybrid_sequences); a slot
+                // must continue where its state stands, on both devices.
+                QCOMPARE((*forward)->copy_cells(0, 1, 0, 6).error().code,
+                         hearth::ErrorCode::unsupported);
+                const CudaBatchToken skip{5, uint32_t(tokens.size() + 1), 0, true};
+                std::vector<float> row(info.n_vocab);
+                QCOMPARE((*forward)->run(std::span(&skip, 1), row.data()).error().code,
+                         hearth::ErrorCode::invalid_argument);
+                const CudaBatchToken next{5, uint32_t(tokens.size()), 0, true};
+                QVERIFY((*forward)->run(std::span(&next, 1), row.data()));
+                continue;
+            }
             // Slot 1 gets slot 0's first 6 cells and goes on from there: the same logits as
             // slot 0 had at those positions.
             QVERIFY((*forward)->copy_cells(0, 1, 0, 6));
@@ -578,6 +602,79 @@ private slots:
         }
         QVERIFY(std::memcmp(mixed_out.data(), alone_out.data(), mixed_out.size() * sizeof(float)) ==
                 0);
+    }
+
+    // qwen35 on the GPU: sequences mixed in one step give what each gives alone, bit for bit (no
+    // kernel of the delta-net mixes rows); each alone within the F32 bound of the CPU's logits
+    // at every position; a slot taken over by a new sequence at position 0 starts its state
+    // over (the same bits as a fresh slot); a sequence continued token by token after its
+    // prompt keeps the CPU's logits; a position its state is not at is refused.
+    void hybrid_sequences() {
+        const auto model = load(arch_dir() / "qwen35.gguf");
+        QVERIFY(model);
+        const size_t n_vocab = model->info().n_vocab;
+        const std::vector<std::vector<int32_t>> prompts = {
+            {1, 2, 3, 4, 5}, {9, 8, 7}, {100, 200, 30, 40, 50, 60, 70, 80, 90, 10}};
+        auto together = CudaForward::create(*model, {.n_ctx = 32, .n_seq = 3});
+        auto alone = CudaForward::create(*model, {.n_ctx = 32, .n_seq = 3});
+        QVERIFY2(together, together ? "" : together.error().message.c_str());
+        QVERIFY(alone);
+        QVERIFY((*together)->memory().recurrent_bytes > 0);
+        std::vector<CudaBatchToken> mixed;
+        std::vector<std::vector<float>> mixed_rows(3);
+        for (size_t i = 0; i < 10; ++i) {
+            for (uint32_t s = 0; s < 3; ++s) {
+                if (i < prompts[s].size()) {
+                    mixed.push_back({prompts[s][i], uint32_t(i), s, true});
+                }
+            }
+        }
+        std::vector<float> mixed_out(mixed.size() * n_vocab);
+        QVERIFY((*together)->run(mixed, mixed_out.data()));
+        for (size_t r = 0; r < mixed.size(); ++r) {
+            auto& rows = mixed_rows[mixed[r].seq];
+            rows.insert(rows.end(), mixed_out.begin() + std::ptrdiff_t(r * n_vocab),
+                        mixed_out.begin() + std::ptrdiff_t((r + 1) * n_vocab));
+        }
+        for (uint32_t s = 0; s < 3; ++s) {
+            std::vector<float> all(prompts[s].size() * n_vocab);
+            QVERIFY((*alone)->run(prompt_batch(prompts[s], s), all.data()));
+            QVERIFY(all == mixed_rows[s]);
+            const auto want = cpu_logits(*model, prompts[s]);
+            QVERIFY(!want.empty());
+            const double error = relative_error(all, want);
+            qInfo("qwen35 sequence %u: max |GPU - CPU| = %.2e of the logit scale", s, error);
+            QVERIFY2(error <= 2e-3, qPrintable(QStringLiteral("error %1").arg(error)));
+        }
+        // Slot 2 (10 tokens in) starts prompt 0 over: the bits of a fresh slot.
+        std::vector<float> fresh(prompts[0].size() * n_vocab);
+        QVERIFY((*together)->run(prompt_batch(prompts[0], 2), fresh.data()));
+        QVERIFY(fresh == mixed_rows[0]);
+        // Slot 1 continues token by token: the CPU's logits for the longer prompt.
+        std::vector<int32_t> longer = prompts[1];
+        std::vector<float> got;
+        for (const int32_t token : {11, 12, 13}) {
+            std::vector<float> row(n_vocab);
+            const CudaBatchToken t{token, uint32_t(longer.size()), 1, true};
+            QVERIFY((*together)->run(std::span(&t, 1), row.data()));
+            longer.push_back(token);
+            got.insert(got.end(), row.begin(), row.end());
+        }
+        const auto want = cpu_logits(*model, longer);
+        QVERIFY(!want.empty());
+        const std::vector<float> want_tail(want.end() - std::ptrdiff_t(3 * n_vocab), want.end());
+        QVERIFY(relative_error(got, want_tail) <= 2e-3);
+        QCOMPARE((*together)->copy_cells(1, 0, 0, 2).error().code, hearth::ErrorCode::unsupported);
+        // A position its state does not stand at is refused, naming both; position 0 is not.
+        const CudaBatchToken behind{5, 2, 1, true};
+        std::vector<float> row(n_vocab);
+        const auto refused = (*together)->run(std::span(&behind, 1), row.data());
+        QVERIFY(!refused);
+        QCOMPARE(refused.error().code, hearth::ErrorCode::invalid_argument);
+        QVERIFY2(refused.error().message.find("stands at position 6") != std::string::npos,
+                 refused.error().message.c_str());
+        const CudaBatchToken restart{5, 0, 1, true};
+        QVERIFY((*together)->run(std::span(&restart, 1), row.data()));
     }
 
     // sample() draws on the GPU from the last step's logits what hearth::Sampler draws from the

@@ -612,8 +612,8 @@ private slots:
     // within 1e-2 of each other, or, with experts, at the first token the CPU routes through a
     // near-tie: router_margins.h, with tst_cuda_forward's F16 margin).
     void other_architectures_run() {
-        for (const char* name :
-             {"qwen2.gguf", "qwen3.gguf", "gemma3.gguf", "qwen3moe.gguf", "llama_moe.gguf"}) {
+        for (const char* name : {"qwen2.gguf", "qwen3.gguf", "gemma3.gguf", "qwen3moe.gguf",
+                                 "llama_moe.gguf", "qwen35.gguf", "qwen35_interval4.gguf"}) {
             const auto path = data_dir() / "arch" / name;
             QVERIFY2(std::filesystem::exists(path), path.c_str());
             auto model = Model::load(path);
@@ -656,6 +656,40 @@ private slots:
                 next = {c};
             }
         }
+    }
+
+    // qwen35 on the GPU: the device state cannot be rewound (no checkpoints there yet), so a
+    // truncated or edited conversation resumes from position 0, where the CPU resumes from its
+    // checkpoint or 0, and either way the next logits are the CPU's; a continuation keeps the
+    // whole state (nothing recomputed).
+    void hybrid_session_resumes_where_its_state_can() {
+        const auto path = data_dir() / "arch" / "qwen35.gguf";
+        auto model = Model::load(path);
+        QVERIFY2(model, path.c_str());
+        auto gpu = Session::create(*model, on(DeviceKind::cuda, 64));
+        QVERIFY2(gpu, gpu ? "" : gpu.error().message.c_str());
+        auto cpu = Session::create(*model, on(DeviceKind::cpu, 64));
+        QVERIFY(cpu);
+        const std::vector<int32_t> prompt{1, 17, 33, 5, 60, 2, 9, 40, 41, 42};
+        QVERIFY(gpu->append(prompt) && cpu->append(prompt));
+        const uint64_t before = gpu->n_tokens_computed();
+        const std::vector<int32_t> more{7, 8};
+        auto got = gpu->append(more);
+        auto want = cpu->append(more);
+        QVERIFY2(got, got ? "" : got.error().message.c_str());
+        QVERIFY(want);
+        QCOMPARE(gpu->n_tokens_computed() - before, uint64_t{2});
+        QVERIFY(relative_error(*got, std::vector<float>(want->begin(), want->end())) < 3e-2);
+        QCOMPARE(gpu->truncate(6), size_t{0}); // the device state stands at 12, not 6
+        const size_t cpu_kept = cpu->truncate(6);
+        const std::vector<int32_t> edited{1, 17, 33, 5, 60, 2, 99, 98};
+        auto gpu_edit = gpu->append(edited);
+        auto cpu_edit = cpu->append(
+            std::vector<int32_t>(edited.begin() + std::ptrdiff_t(cpu_kept), edited.end()));
+        QVERIFY2(gpu_edit, gpu_edit ? "" : gpu_edit.error().message.c_str());
+        QVERIFY(cpu_edit);
+        QVERIFY(relative_error(*gpu_edit, std::vector<float>(cpu_edit->begin(), cpu_edit->end())) <
+                3e-2);
     }
 };
 

@@ -71,9 +71,13 @@ std::optional<HostMemory> read_host_memory();
 //              R × n_ff twice (gate, up); and the split attention's partial results,
 //              R × n_head × ceil(n_ctx / 256) × (2 + head_dim_v) floats.
 //   (q_width = n_head·head_dim_k, o_width = n_head·head_dim_v; all zero when N = 0.)
+// A hybrid model (qwen35): a recurrent layer's kv is its state, align(n_seq·conv_state·4) +
+// align(n_seq·ssm_state·4), and the scratch adds the delta-net's buffers of R rows
+// (conv_channels, d_inner twice, n_v_heads twice, 2·q_width, q_width floats each).
 // It fits when weights + kv + scratch + headroom <= the GPU's free bytes. The CPU keeps the
 // other layers' weights, the non-layer weights, the other layers' F16 KV cache
-// ((n_layer - N) × n_seq × n_ctx × (k_width + v_width) × 2) and plan_memory's CPU scratch.
+// ((n_layer - N) × n_seq × n_ctx × (k_width + v_width) × 2; with a hybrid model's recurrent
+// states, n_seq × 2 × recurrent_state_bytes) and plan_memory's CPU scratch.
 inline constexpr uint32_t kOffloadGpuRows = 8;
 inline constexpr uint64_t kOffloadGpuHeadroom = 512ull << 20; // CUDA context, cuBLAS, slack
 

@@ -4,6 +4,7 @@
 
 #include "cpu/cpu_features.h"
 #include "cpu/delta_net_ggml.h"
+#include "cpu/delta_net_math.h"
 #include "cpu/ggml_numerics.h"
 #include "cpu/rms_norm.h"
 #include "model/model_impl.h"
@@ -14,26 +15,6 @@
 
 namespace hearth::cpu {
 namespace {
-
-float sigmoid(float x) {
-    return 1.0f / (1.0f + std::exp(-x)); // ggml_vec_sigmoid_f32
-}
-
-float softplus(float x) {
-    return x > 20.0f ? x : std::log(1.0f + std::exp(x)); // ggml's op_softplus
-}
-
-// y = silu(x) over a row, as ggml_vec_silu_f32 (through swiglu with a gate of ones, which
-// multiplies by exactly 1) at the avx2 level.
-void silu_row(int64_t n, float* y, const float* x, const float* ones) {
-    if (kernel_level() == KernelLevel::avx2) {
-        ggml::swiglu_f32(n, y, x, ones);
-        return;
-    }
-    for (int64_t i = 0; i < n; ++i) {
-        y[i] = x[i] / (1.0f + std::exp(-x[i]));
-    }
-}
 
 float dot(int64_t n, const float* x, const float* y, bool ggml_order) {
     if (ggml_order) {
@@ -56,8 +37,18 @@ void mad(int64_t n, float* y, const float* x, float v, bool ggml_order) {
     }
 }
 
-// The recurrent layers' l2 normalisation, as llama.cpp builds it from ggml_rms_norm:
-// rms_norm(x, eps / n) / sqrt(n).
+} // namespace
+
+void silu_row(int64_t n, float* y, const float* x, const float* ones) {
+    if (kernel_level() == KernelLevel::avx2) {
+        ggml::swiglu_f32(n, y, x, ones);
+        return;
+    }
+    for (int64_t i = 0; i < n; ++i) {
+        y[i] = delta_net::silu(x[i]);
+    }
+}
+
 void l2_norm(float* x, int64_t n, float eps) {
     const float nf = static_cast<float>(n);
     rms_norm(x, nullptr, x, n, eps / nf);
@@ -67,7 +58,42 @@ void l2_norm(float* x, int64_t n, float eps) {
     }
 }
 
-} // namespace
+float conv_channel_step(float* past, float x, const float* taps, size_t d_conv, float* window) {
+    const size_t kept = d_conv - 1;
+    std::copy_n(past, kept, window);
+    window[kept] = x;
+    const float y = kernel_level() == KernelLevel::avx2
+                        ? ggml::conv_dot(int64_t(d_conv), window, taps)
+                        : dot(int64_t(d_conv), window, taps, false);
+    std::copy_n(window + 1, kept, past);
+    return y;
+}
+
+void delta_rule_token(float* s, const float* q, const float* k, const float* v, float beta,
+                      float decay, int64_t d, float scale, float* delta, float* out) {
+    const bool ggml_order = kernel_level() == KernelLevel::avx2;
+    for (int64_t i = 0; i < d * d; ++i) {
+        s[i] *= decay;
+    }
+    for (int64_t j = 0; j < d; ++j) {
+        delta[j] = (v[j] - dot(d, s + j * d, k, ggml_order)) * beta;
+    }
+    for (int64_t j = 0; j < d; ++j) {
+        mad(d, s + j * d, k, delta[j], ggml_order);
+    }
+    for (int64_t j = 0; j < d; ++j) {
+        out[j] = dot(d, s + j * d, q, ggml_order) * scale;
+    }
+}
+
+void gated_norm_head(float* o, float* z, const float* norm, int64_t d, float eps,
+                     const float* ones) {
+    silu_row(d, z, z, ones);
+    rms_norm(o, norm, o, d, eps);
+    for (int64_t i = 0; i < d; ++i) {
+        o[i] *= z[i];
+    }
+}
 
 DeltaNet::DeltaNet(const Model::Impl& model) : m_(model) {}
 
@@ -111,9 +137,9 @@ void DeltaNet::project(uint32_t layer, const float* h, size_t n) {
     for (size_t t = 0; t < n; ++t) {
         for (int64_t i = 0; i < n_heads; ++i) {
             float& beta = beta_[t * size_t(n_heads) + size_t(i)];
-            beta = sigmoid(beta);
+            beta = delta_net::sigmoid(beta);
             float& g = g_[t * size_t(n_heads) + size_t(i)];
-            g = softplus(g + w.dt_bias[size_t(i)]) * w.a[size_t(i)];
+            g = delta_net::log_decay(g, w.dt_bias[size_t(i)], w.a[size_t(i)]);
         }
     }
 }
@@ -125,23 +151,15 @@ void DeltaNet::convolve(uint32_t layer, std::span<const BatchToken> batch) {
     const DeltaNetWeights& w = m_.layers[layer].delta;
     const LinearAttentionInfo& la = m_.info.linear_attention;
     const size_t channels = la.conv_channels();
-    const size_t taps = la.d_conv;
-    const size_t kept = taps - 1;
-    const bool ggml_order = kernel_level() == KernelLevel::avx2;
-    std::vector<float> window(taps);
+    std::vector<float> window(la.d_conv);
     for (size_t t = 0; t < batch.size(); ++t) {
         RecurrentState& state = *batch[t].state;
         float* history = state.conv(layer); // (channels, kept)
         const float* x = qkv_.data() + t * channels;
         float* y = conv_.data() + t * channels;
         for (size_t c = 0; c < channels; ++c) {
-            float* past = history + c * kept;
-            std::copy_n(past, kept, window.data());
-            window[kept] = x[c];
-            const float* tap = w.conv.data() + c * taps;
-            y[c] = ggml_order ? ggml::conv_dot(int64_t(taps), window.data(), tap)
-                              : dot(int64_t(taps), window.data(), tap, false);
-            std::copy_n(window.data() + 1, kept, past);
+            y[c] = conv_channel_step(history + c * (la.d_conv - 1), x[c],
+                                     w.conv.data() + c * la.d_conv, la.d_conv, window.data());
         }
         if (state.checkpoint_wanted(batch[t].pos + 1)) {
             state.take_checkpoint_conv(layer);
@@ -164,7 +182,6 @@ void DeltaNet::delta_rule(uint32_t layer, std::span<const BatchToken> batch) {
     const size_t key_width = la.key_width();
     const int64_t n_heads = la.n_v_heads;
     const float scale = 1.0f / std::sqrt(static_cast<float>(d));
-    const bool ggml_order = kernel_level() == KernelLevel::avx2;
     m_.pool->run([&](int thread, int threads) {
         float* delta = delta_.data() + size_t(thread) * size_t(d);
         for (int64_t head = thread; head < n_heads; head += threads) {
@@ -178,19 +195,8 @@ void DeltaNet::delta_rule(uint32_t layer, std::span<const BatchToken> batch) {
                 const float* v = row + 2 * key_width + size_t(head) * size_t(d);
                 const float beta = beta_[t * size_t(n_heads) + size_t(head)];
                 const float decay = std::exp(g_[t * size_t(n_heads) + size_t(head)]);
-                for (int64_t i = 0; i < d * d; ++i) {
-                    s[i] *= decay;
-                }
-                for (int64_t j = 0; j < d; ++j) {
-                    delta[j] = (v[j] - dot(d, s + j * d, k, ggml_order)) * beta;
-                }
-                for (int64_t j = 0; j < d; ++j) {
-                    mad(d, s + j * d, k, delta[j], ggml_order);
-                }
                 float* out = core_.data() + t * la.d_inner + size_t(head) * size_t(d);
-                for (int64_t j = 0; j < d; ++j) {
-                    out[j] = dot(d, s + j * d, q, ggml_order) * scale;
-                }
+                delta_rule_token(s, q, k, v, beta, decay, d, scale, delta, out);
                 if (state.checkpoint_wanted(batch[t].pos + 1)) {
                     state.take_checkpoint_ssm(layer, static_cast<uint32_t>(head));
                 }
@@ -208,13 +214,8 @@ void DeltaNet::gated_norm(uint32_t layer, size_t n) {
         float* z = z_.data() + t * la.d_inner;
         float* o = core_.data() + t * la.d_inner;
         for (size_t head = 0; head < la.n_v_heads; ++head) {
-            float* zh = z + head * la.d_state;
-            float* oh = o + head * la.d_state;
-            silu_row(la.d_state, zh, zh, ones_.data());
-            rms_norm(oh, norm, oh, la.d_state, eps);
-            for (uint32_t i = 0; i < la.d_state; ++i) {
-                oh[i] *= zh[i];
-            }
+            gated_norm_head(o + head * la.d_state, z + head * la.d_state, norm, la.d_state, eps,
+                            ones_.data());
         }
     }
 }
@@ -233,10 +234,12 @@ void DeltaNet::run(uint32_t layer, std::span<const BatchToken> batch, const floa
 
 Result<void> check_recurrent_batch(const Model::Impl& model, std::span<const BatchToken> batch,
                                    uint32_t first_layer, uint32_t last_layer) {
-    if (first_layer != 0 || last_layer != model.info.n_layer) {
+    // The last layers may run alone (the CPU part of a partial offload, its first layers'
+    // states on the GPU); the position bookkeeping happens where the last layer runs.
+    if (last_layer != model.info.n_layer) {
         return fail(ErrorCode::unsupported,
-                    fmt::format("the layers of a model with recurrent layers run together; "
-                                "[{}, {}) of {} cannot run alone",
+                    fmt::format("the layers of a model with recurrent layers run to the last "
+                                "together; [{}, {}) of {} cannot run alone",
                                 first_layer, last_layer, model.info.n_layer));
     }
     // Each sequence's next position, in order of appearance (a batch holds few sequences).

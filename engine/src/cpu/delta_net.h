@@ -19,6 +19,25 @@
 
 namespace hearth::cpu {
 
+// The per-token pieces of the mixer, as DeltaNet runs them at the current kernel level (ggml's
+// AVX2 order at the avx2 level); public so that the CUDA kernel tests compare against them.
+// y = silu(x) over a row (`ones`: n values of 1, for ggml's swiglu at the avx2 level).
+void silu_row(int64_t n, float* y, const float* x, const float* ones);
+// The l2 normalisation of a q or k head, as llama.cpp builds it from ggml_rms_norm:
+// rms_norm(x, eps / n) / sqrt(n), in place.
+void l2_norm(float* x, int64_t n, float eps);
+// One channel's causal convolution of input x over its last d_conv - 1 inputs `past` (oldest
+// first, shifted to take x in); `window`: d_conv floats of scratch. Returns the output, before
+// silu.
+float conv_channel_step(float* past, float x, const float* taps, size_t d_conv, float* window);
+// One token of one value head: s (d × d, row j = column j of S) decayed, written and read;
+// out (d) = Sᵀq · scale. `delta`: d floats of scratch.
+void delta_rule_token(float* s, const float* q, const float* k, const float* v, float beta,
+                      float decay, int64_t d, float scale, float* delta, float* out);
+// One head's output o (d) RMS-normed with `norm`, times silu(z); z is overwritten by silu(z).
+void gated_norm_head(float* o, float* z, const float* norm, int64_t d, float eps,
+                     const float* ones);
+
 class DeltaNet {
 public:
     explicit DeltaNet(const ::hearth::Model::Impl& model);
@@ -47,7 +66,7 @@ private:
 
 // For a hybrid model: every token has a recurrent state, and each sequence's tokens start
 // where its state stands (or at 0, which starts it over) and follow one another; the layers
-// run are all of them (a recurrent model is not split between devices).
+// run go to the last (a partial offload runs the first ones on the GPU, with their own states).
 Result<void> check_recurrent_batch(const ::hearth::Model::Impl& model,
                                    std::span<const BatchToken> batch, uint32_t first_layer,
                                    uint32_t last_layer);

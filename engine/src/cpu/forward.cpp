@@ -345,7 +345,9 @@ Result<void> Forward::run_from(std::span<const BatchToken> batch, uint32_t first
             return ok;
         }
     }
+    begin_recurrent_batch(batch); // hybrid models: the states of layers [first_layer, n_layer)
     run_layers(batch, first_layer, m_.info.n_layer);
+    end_recurrent_batch(batch);
     output_head(batch, logits);
     return {};
 }

@@ -1,6 +1,8 @@
 // qwen35's attention output gate: the split of the query projection and the sigmoid gating.
 #include "cpu/gated_attention.h"
 
+#include "cpu/delta_net_math.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -48,8 +50,7 @@ void AttentionGate::split(size_t n, float* q) {
 void AttentionGate::apply(float* attn, size_t n) const {
     const size_t count = n * n_head_ * head_dim_;
     for (size_t i = 0; i < count; ++i) {
-        // ggml_vec_sigmoid_f32
-        attn[i] *= 1.0f / (1.0f + std::exp(-gate_[i]));
+        attn[i] *= delta_net::sigmoid(gate_[i]);
     }
 }
 

@@ -26,8 +26,9 @@ public:
     // The positions the state has taken in: the next token's position.
     uint32_t position() const { return position_; }
 
-    // The state of recurrent layer `layer` (absolute index), (d_conv - 1, conv_channels) floats
-    // (oldest input first, channels contiguous) and (n_v_heads, d_state, d_state).
+    // The state of recurrent layer `layer` (absolute index), (conv_channels, d_conv - 1) floats
+    // (each channel's last inputs together, oldest first: DeltaNet::convolve's layout, which the
+    // CUDA kernels share) and (n_v_heads, d_state, d_state).
     float* conv(uint32_t layer) { return live_.data() + offset(layer); }
     float* ssm(uint32_t layer) { return conv(layer) + conv_floats_; }
     const float* conv(uint32_t layer) const { return live_.data() + offset(layer); }

@@ -131,9 +131,22 @@ public:
         }();
         OffloadBytes bytes;
         bytes.weights = prefix_[n_gpu_layers];
-        bytes.kv = uint64_t{n_gpu_layers} *
-                   (align_gpu(cells * k_width * 2) + align_gpu(cells * v_width * 2));
-        bytes.scratch = align_gpu(3 * rows * sizeof(int32_t)) + float_buffers;
+        // qwen35's recurrent layers: a fixed state per sequence instead of KV cells, and the
+        // delta-net's buffers (backend/cuda/delta_net_step.cpp).
+        const LinearAttentionInfo& la = info_.linear_attention;
+        for (uint32_t il = 0; il < n_gpu_layers; ++il) {
+            bytes.kv += info_.is_recurrent(il)
+                            ? align_gpu(n_seq_ * la.conv_state_floats() * 4) +
+                                  align_gpu(n_seq_ * la.ssm_state_floats() * 4)
+                            : align_gpu(cells * k_width * 2) + align_gpu(cells * v_width * 2);
+        }
+        const uint64_t delta_buffers =
+            info_.recurrent_layers.empty()
+                ? 0
+                : align_gpu(rows * la.conv_channels() * 4) + 2 * align_gpu(rows * la.d_inner * 4) +
+                      2 * align_gpu(rows * la.n_v_heads * 4) + align_gpu(rows * 2 * q_width * 4) +
+                      align_gpu(rows * q_width * 4);
+        bytes.scratch = align_gpu(3 * rows * sizeof(int32_t)) + float_buffers + delta_buffers;
         return bytes;
     }
 
@@ -143,7 +156,9 @@ public:
         bytes.weights =
             info_.non_layer_weight_bytes + prefix_[info_.n_layer] - prefix_[n_gpu_layers];
         bytes.kv = uint64_t{n_cpu_layers} * n_seq_ * n_ctx_ * info_.n_head_kv *
-                   (info_.head_dim_k + info_.head_dim_v) * 2;
+                       (info_.head_dim_k + info_.head_dim_v) * 2 +
+                   // qwen35: each sequence's cpu::RecurrentState (live and checkpoint)
+                   uint64_t{n_seq_} * 2 * info_.recurrent_state_bytes();
         bytes.scratch = plan_memory(info_, {.n_ctx = n_ctx_,
                                             .n_seq = n_seq_,
                                             .n_batch = options_.n_batch,

@@ -97,7 +97,10 @@ public:
     // Slots of one forward copy cells on the device (they depend only on the tokens and
     // their positions, so each slot holds what it would have computed itself).
     bool can_share(const BatchMember& taker, const BatchMember& donor) const override {
-        return taker.s->cuda->forward == donor.s->cuda->forward;
+        // qwen35: a slot's recurrent state is not copied on the device (yet): each computes
+        // its own prompt.
+        return taker.s->cuda->forward == donor.s->cuda->forward &&
+               taker.s->model->info().recurrent_layers.empty();
     }
 
     Result<bool> copy_prefix(BatchMember& taker, const BatchMember& donor, size_t from,

@@ -45,6 +45,15 @@ Result<std::shared_ptr<CudaForward>> create_forward(const Model& model,
     return std::shared_ptr<CudaForward>(std::move(*forward));
 }
 
+uint32_t rewind_recurrent_state(Session::Impl& s, uint32_t wanted) {
+    if (!s.cuda) {
+        return s.state.rewind(wanted);
+    }
+    // The device keeps no checkpoint (yet): its state stays only where it stands.
+    const std::optional<uint32_t> at = s.cuda->forward->recurrent_position(s.cuda->seq);
+    return !at || *at == wanted ? wanted : 0;
+}
+
 Result<void> run(Session::Impl& s, std::span<const int32_t> sequence, size_t start, size_t end,
                  bool all_logits, float* logits) {
     std::vector<CudaBatchToken> batch;

@@ -19,6 +19,12 @@ namespace hearth::cuda_session {
 Result<std::shared_ptr<CudaForward>> create_forward(const Model& model,
                                                     const SessionOptions& options, uint32_t n_seq);
 
+// Where a session whose first `wanted` cached tokens a new prompt keeps can resume: a CPU
+// session's recurrent state rewinds (cpu::RecurrentState::rewind: its checkpoint, or 0); a
+// CUDA session's device state (qwen35) resumes only where it stands exactly, else from 0; a
+// model without a recurrent state keeps `wanted`.
+uint32_t rewind_recurrent_state(Session::Impl& s, uint32_t wanted);
+
 // Runs sequence[start, end) at positions start..end-1 in the session's slot (positions
 // before `start` already cached), writing n_vocab logits for every token (`all_logits`) or
 // for the sequence's last token only, when it is in the range.

@@ -259,7 +259,7 @@ Result<std::span<const float>> Session::append(std::span<const int32_t> tokens) 
     const size_t from = s.tokens.size();
     if (auto ok = prefill(s, sequence, from); !ok) {
         // A recurrent state that took in part of the tokens goes back to where it can.
-        s.tokens.resize(s.state.rewind(static_cast<uint32_t>(from)));
+        s.tokens.resize(cuda_session::rewind_recurrent_state(s, static_cast<uint32_t>(from)));
         return std::unexpected(ok.error());
     }
     return std::span<const float>(s.logits);
@@ -274,7 +274,7 @@ void Session::clear() {
 size_t Session::truncate(size_t n) {
     Impl& s = *impl_;
     if (n < s.tokens.size()) {
-        s.tokens.resize(s.state.rewind(static_cast<uint32_t>(n)));
+        s.tokens.resize(cuda_session::rewind_recurrent_state(s, static_cast<uint32_t>(n)));
     }
     return s.tokens.size();
 }

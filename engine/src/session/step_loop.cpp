@@ -4,6 +4,7 @@
 #include "session/step_loop.h"
 
 #include "model/model_impl.h"
+#include "session/cuda_session.h"
 
 #include <algorithm>
 #include <atomic>
@@ -88,7 +89,7 @@ void StepLoop::start(size_t slot, SequenceSpec spec, Clock::time_point start) {
     // the start. It keeps one before this prompt's last token, where the next sequence
     // resumes when it regenerates this reply, or when the template renders this reply
     // differently in the next turn (a reasoning section dropped).
-    m.reused = m.s->state.rewind(static_cast<uint32_t>(m.reused));
+    m.reused = cuda_session::rewind_recurrent_state(*m.s, static_cast<uint32_t>(m.reused));
     m.s->state.request_checkpoint(static_cast<uint32_t>(m.prompt.size() - 1));
     m.s->tokens.resize(m.reused);
     seq->chunk_origin = kernel_origin_ == KernelOrigin::prompt_start ? 0 : m.reused;
@@ -287,7 +288,8 @@ Result<void> StepLoop::run_pass() {
         // cache's cells past the recorded tokens are not read.
         for (const StepToken& t : pass_) {
             Session::Impl& s = *members_[t.member].s;
-            s.tokens.resize(s.state.rewind(static_cast<uint32_t>(s.tokens.size())));
+            s.tokens.resize(
+                cuda_session::rewind_recurrent_state(s, static_cast<uint32_t>(s.tokens.size())));
         }
         return ok;
     }

@@ -44,10 +44,9 @@ CudaForwardImpl::~CudaForwardImpl() {
 Result<void> CudaForwardImpl::check_architecture() const {
     const ModelInfo& info = m_.info;
     if (m_.arch.hybrid_delta_net) {
-        return fail(ErrorCode::unsupported,
-                    fmt::format("the CUDA backend has no gated delta-net (linear attention) "
-                                "kernels yet: {} models run on the CPU",
-                                info.architecture));
+        if (auto ok = check_delta_net(); !ok) {
+            return ok;
+        }
     }
     if (m_.arch.gemma4_layers) {
         return fail(ErrorCode::unsupported,
@@ -102,9 +101,15 @@ ForwardPlan plan_forward(const Model::Impl& m, const CudaForwardOptions& options
     const size_t cells = size_t(options.n_seq) * options.n_ctx;
     ForwardPlan plan;
     plan.weights_bytes = plan_weight_bytes(m, selection);
-    plan.kv_per_token = uint64_t(selection.n_layers) * (k_width + v_width) * sizeof(uint16_t);
-    plan.kv_bytes = selection.n_layers * (align_up(cells * k_width * sizeof(uint16_t)) +
-                                          align_up(cells * v_width * sizeof(uint16_t)));
+    // qwen35's recurrent layers keep a fixed state per sequence instead of KV cells.
+    uint32_t kv_layers = 0;
+    for (uint32_t il = 0; il < selection.n_layers; ++il) {
+        kv_layers += info.is_recurrent(il) ? 0 : 1;
+    }
+    plan.kv_per_token = uint64_t(kv_layers) * (k_width + v_width) * sizeof(uint16_t);
+    plan.kv_bytes = kv_layers * (align_up(cells * k_width * sizeof(uint16_t)) +
+                                 align_up(cells * v_width * sizeof(uint16_t)));
+    plan.recurrent_bytes = device_recurrent_bytes(info, selection.n_layers, options.n_seq);
     const kernels::KvLayout layout{int(info.n_head),     int(info.n_head_kv), int(info.head_dim_k),
                                    int(info.head_dim_v), int(options.n_ctx),  int(options.n_seq)};
     const size_t ws_floats = kernels::attention_workspace_floats(layout, kMaxRows);
@@ -118,7 +123,7 @@ ForwardPlan plan_forward(const Model::Impl& m, const CudaForwardOptions& options
         // sample(): the penalty window, the control, the result and the working logits
         align_up(kMaxHistory * sizeof(int32_t)) + align_up(sizeof(kernels::SampleControl)) +
         align_up(sizeof(kernels::SampleResult)) + align_up(info.n_vocab * 4) +
-        moe_scratch_bytes(info, R);
+        moe_scratch_bytes(info, R) + delta_net_scratch_bytes(info, R);
     if (selection.head) { // prompts in chunks (cuda_prefill_step.cpp); not under partial offload
         plan.scratch_bytes += prefill_scratch_bytes(m, options.prefill_rows);
         plan.prefill_cublas_bytes = prefill_cublas_bytes(info, options.prefill_rows);
@@ -137,7 +142,8 @@ uint32_t most_gpu_layers(const Model::Impl& m, const CudaForwardOptions& options
         const WeightSelection selection{n, false};
         const ForwardPlan plan = plan_forward(m, options, selection);
         const bool shared = find_shared_weights(m, options.device, selection) != nullptr;
-        if ((shared ? 0 : plan.weights_bytes) + plan.kv_bytes + plan.scratch_bytes + kHeadroom <=
+        if ((shared ? 0 : plan.weights_bytes) + plan.kv_bytes + plan.recurrent_bytes +
+                plan.scratch_bytes + kHeadroom <=
             free_bytes) {
             return n;
         }
@@ -192,12 +198,15 @@ Result<void> CudaForwardImpl::init() {
     const bool weights_shared = find_shared_weights(m_, options_.device, selection) != nullptr;
     const uint64_t new_weights = weights_shared ? 0 : weights_bytes;
     // (CublasPrefill allocates its buffers on the first prompt: counted as scratch here.)
-    const uint64_t need =
-        new_weights + kv_bytes + scratch_bytes + plan.prefill_cublas_bytes + kHeadroom;
+    const uint64_t need = new_weights + kv_bytes + plan.recurrent_bytes + scratch_bytes +
+                          plan.prefill_cublas_bytes + kHeadroom;
     if (need > free_bytes) {
-        const uint64_t fixed = new_weights + scratch_bytes + plan.prefill_cublas_bytes + kHeadroom;
-        const uint64_t fit_ctx =
-            fixed < free_bytes ? (free_bytes - fixed) / (kv_per_token * options_.n_seq) : 0;
+        const uint64_t fixed = new_weights + plan.recurrent_bytes + scratch_bytes +
+                               plan.prefill_cublas_bytes + kHeadroom;
+        // (qwen35's first layers may all be recurrent: no KV cache to shrink.)
+        const uint64_t fit_ctx = fixed < free_bytes && kv_per_token > 0
+                                     ? (free_bytes - fixed) / (kv_per_token * options_.n_seq)
+                                     : 0;
         const uint32_t fit_layers = most_gpu_layers(m_, options_, free_bytes);
         const std::string layers_hint =
             fit_layers == 0
@@ -208,17 +217,22 @@ Result<void> CudaForwardImpl::init() {
             ErrorCode::out_of_memory,
             fmt::format(
                 "{} do{} not fit GPU {}: weights {}{} + KV cache {} ({} tokens x "
-                "{} sequences x {} per token) + scratch {} + headroom {} = {}, but "
+                "{} sequences x {} per token){} + scratch {} + headroom {} = {}, but "
                 "{} of {} is free; {}; {}",
                 selection_.head ? "the model" : fmt::format("{} layers", selection_.n_layers),
                 selection_.head ? "es" : "", options_.device, format_bytes(double(new_weights)),
                 weights_shared ? " (already on the device)" : "", format_bytes(double(kv_bytes)),
                 options_.n_ctx, options_.n_seq, format_bytes(double(kv_per_token)),
+                plan.recurrent_bytes == 0
+                    ? std::string()
+                    : fmt::format(" + recurrent state {} ({} sequences)",
+                                  format_bytes(double(plan.recurrent_bytes)), options_.n_seq),
                 format_bytes(double(scratch_bytes + plan.prefill_cublas_bytes)),
                 format_bytes(double(kHeadroom)), format_bytes(double(need)),
                 format_bytes(double(free_bytes)), format_bytes(double(total_bytes)),
                 fit_ctx > 0 ? fmt::format("a context of at most {} tokens would fit", fit_ctx)
-                            : std::string("the weights alone do not fit"),
+                : kv_per_token == 0 ? std::string("a shorter context would not help")
+                                    : std::string("the weights alone do not fit"),
                 layers_hint));
     }
 
@@ -230,6 +244,7 @@ Result<void> CudaForwardImpl::init() {
     weights_ = std::move(*weights);
     report_ = CudaMemoryReport{.weights_bytes = weights_->bytes,
                                .kv_bytes = kv_bytes,
+                               .recurrent_bytes = plan.recurrent_bytes,
                                .scratch_bytes = scratch_bytes,
                                .device_total_bytes = total_bytes,
                                .device_free_bytes = free_bytes,
@@ -238,7 +253,7 @@ Result<void> CudaForwardImpl::init() {
                                .gpu_layers = selection_.n_layers,
                                .n_layers = info.n_layer,
                                .head_on_gpu = selection_.head};
-    if (auto ok = kv_.reserve(kv_bytes, "KV cache"); !ok)
+    if (auto ok = kv_.reserve(kv_bytes + plan.recurrent_bytes, "KV cache"); !ok)
         return ok;
     if (auto ok = scratch_.reserve(scratch_bytes, "scratch"); !ok)
         return ok;
@@ -272,9 +287,15 @@ Result<void> CudaForwardImpl::init() {
     rope_.freq_factors = rope_sliding_.freq_factors = freq_factors;
     rope_.at_position_zero = rope_sliding_.at_position_zero = weights_->rope_at_position_zero;
     caches_.resize(selection_.n_layers);
-    for (DeviceLayerCache& c : caches_) {
-        c.k = kv_.take<uint16_t>(size_t(options_.n_seq) * options_.n_ctx * k_width);
-        c.v = kv_.take<uint16_t>(size_t(options_.n_seq) * options_.n_ctx * v_width);
+    for (uint32_t il = 0; il < selection_.n_layers; ++il) {
+        if (info.is_recurrent(il)) {
+            continue; // its state instead (take_recurrent_state)
+        }
+        caches_[il].k = kv_.take<uint16_t>(size_t(options_.n_seq) * options_.n_ctx * k_width);
+        caches_[il].v = kv_.take<uint16_t>(size_t(options_.n_seq) * options_.n_ctx * v_width);
+    }
+    if (auto ok = take_recurrent_state(); !ok) {
+        return ok;
     }
 
     d_ints_ = scratch_.take<int32_t>(3 * R);
@@ -294,6 +315,7 @@ Result<void> CudaForwardImpl::init() {
     d_result_ = scratch_.take<kernels::SampleResult>(1);
     d_sample_work_ = scratch_.take<float>(info.n_vocab);
     moe_ = take_moe_buffers(scratch_, info, R);
+    delta_step_ = take_delta_net_scratch(scratch_, info, R);
     if (auto ok = take_prefill_scratch(); !ok) {
         return ok;
     }
@@ -357,8 +379,8 @@ Result<std::unique_ptr<CudaForward>> CudaForward::create(const Model& model,
     const ForwardPlan plan = plan_forward(m, resolved, all);
     const bool shared = find_shared_weights(m, resolved.device, all) != nullptr;
     const uint32_t fit = most_gpu_layers(m, resolved, free_bytes);
-    if ((shared ? 0 : plan.weights_bytes) + plan.kv_bytes + plan.scratch_bytes +
-                plan.prefill_cublas_bytes + kHeadroom <=
+    if ((shared ? 0 : plan.weights_bytes) + plan.kv_bytes + plan.recurrent_bytes +
+                plan.scratch_bytes + plan.prefill_cublas_bytes + kHeadroom <=
             free_bytes ||
         fit == 0) {
         return whole(); // fits, or not even one layer does: then its refusal has the arithmetic

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -48,6 +49,7 @@ struct CudaForwardOptions {
 struct CudaMemoryReport {
     uint64_t weights_bytes = 0;
     uint64_t kv_bytes = 0;
+    uint64_t recurrent_bytes = 0; // qwen35: the recurrent state of every sequence
     uint64_t scratch_bytes = 0;
     uint64_t device_total_bytes = 0;
     uint64_t device_free_bytes = 0; // before this forward allocated anything
@@ -134,6 +136,12 @@ public:
     virtual Result<void> copy_cells(uint32_t from_seq, uint32_t to_seq, uint32_t from,
                                     uint32_t to) = 0;
 
+    // qwen35: the position slot `seq`'s recurrent state stands at (its next token's; 0 after a
+    // failed run, when only position 0 may follow); nullopt for a model without one. A session
+    // keeps its cached tokens only up to there: the device state cannot be rewound.
+    virtual std::optional<uint32_t> recurrent_position(uint32_t /*seq*/) const {
+        return std::nullopt;
+    }
     virtual CudaMemoryReport memory() const = 0;
     virtual uint32_t n_ctx() const = 0;
     // "graphs" or why graphs are off ("graphs off: <reason>"), for logs and hearth-bench.

@@ -9,6 +9,7 @@
 #include "backend/cuda/cublas_prefill.h"
 #include "backend/cuda/cuda_forward.h"
 #include "backend/cuda/cuda_weights.h"
+#include "backend/cuda/delta_net_step.h"
 #include "backend/cuda/device_arena.h"
 #include "glu.cuh"
 #include "matvec.cuh"
@@ -36,7 +37,8 @@ struct ForwardPlan {
     uint64_t weights_bytes = 0;
     uint64_t kv_bytes = 0;
     uint64_t scratch_bytes = 0;
-    uint64_t kv_per_token = 0; // of one sequence, over the layers on the device
+    uint64_t kv_per_token = 0;    // of one sequence, over the layers on the device
+    uint64_t recurrent_bytes = 0; // qwen35: every sequence's recurrent state (delta_net_step.h)
     // CublasPrefill's own allocations (weight tile, F16 activations), made on the first
     // prompt outside the arenas but counted against the device's memory up front.
     uint64_t prefill_cublas_bytes = 0;
@@ -73,7 +75,8 @@ struct StepBuffers {
     float *x, *o, *h, *q, *k, *v, *attn, *gate, *up;
     const int32_t* positions;
     const int32_t* slots;
-    MoeBuffers moe; // mixture-of-experts models only (cuda_experts.h)
+    MoeBuffers moe;                         // mixture-of-experts models only (cuda_experts.h)
+    const DeltaNetBuffers* delta = nullptr; // qwen35's layers (delta_net_step.h)
 };
 
 // A layer's KV cache: (n_seq, n_ctx, n_head_kv * head_dim) F16 values each.
@@ -107,6 +110,7 @@ public:
     Result<void> copy_cells(uint32_t from_seq, uint32_t to_seq, uint32_t from,
                             uint32_t to) override;
     CudaMemoryReport memory() const override { return report_; }
+    std::optional<uint32_t> recurrent_position(uint32_t seq) const override;
     uint32_t n_ctx() const override { return options_.n_ctx; }
     std::string prefill_status() const override;
     std::string graph_status() const override {
@@ -115,6 +119,8 @@ public:
 
 private:
     Result<void> check_architecture() const;
+    // qwen35's part of check_architecture (delta_net_step.cpp).
+    Result<void> check_delta_net() const;
     // Copies the rows' tokens, positions and slots into the pinned step inputs.
     void stage_rows(std::span<const CudaBatchToken> rows);
     // y = W x for the step's rows (x and y rows x_stride and y_stride floats apart); `what`
@@ -139,6 +145,17 @@ private:
     };
     Result<QkvRows> enqueue_qkv(const DeviceLayerWeights& L, const StepBuffers& buffers, int n,
                                 const MatmulFn& matmul);
+    // A gated delta-net layer's token mixer on b.h into b.o (delta_net_step.cpp).
+    Result<void> enqueue_delta_net(size_t il, const StepBuffers& b, int n, const MatmulFn& matmul);
+    // Carves the recurrent layers' states out of the KV arena and zeroes them (init()).
+    Result<void> take_recurrent_state();
+    // qwen35: each sequence's tokens must start where its device state stands (or at 0, which
+    // starts it over) and follow one another, as cpu::check_recurrent_batch demands of the CPU's.
+    Result<void> check_recurrent_positions(std::span<const CudaBatchToken> batch) const;
+    // Around a run: the batch's states count as lost until it has run (a failed run leaves
+    // them half-advanced: only position 0 may follow), then stand after their last tokens.
+    void begin_recurrent_run(std::span<const CudaBatchToken> batch);
+    void end_recurrent_run(std::span<const CudaBatchToken> batch);
     Result<void> enqueue_step(int n, bool copy_logits);
     Result<void> run_step(int n, bool copy_logits);
     // One 8-row step over `rows` (at most kMaxRows), their logits appended at `out_row`.
@@ -170,6 +187,9 @@ private:
     std::string graph_note_ = "disabled by the caller";
 
     std::vector<DeviceLayerCache> caches_;
+    std::vector<DeviceRecurrentLayer> recurrent_; // by layer; null for the attention layers
+    std::vector<uint32_t> state_positions_;       // by slot: the next position its state takes
+    DeltaNetBuffers delta_step_, delta_prefill_;  // (kMaxRows / prefill_rows, width) each
     kernels::RopeConfig rope_, rope_sliding_;
     kernels::KvLayout kv_layout_;
     float embd_scale_ = 1.0f, q_scale_ = 1.0f, score_scale_ = 1.0f;

@@ -53,11 +53,13 @@ uint64_t prefill_scratch_bytes(const Model::Impl& m, uint32_t rows) {
     const ModelInfo& info = m.info;
     const PrefillWidths w = widths(info);
     const size_t R = rows;
-    // Must match take_prefill_scratch(): ints, then x, o, h, q, k, v, attn, gate, up, moe.
+    // Must match take_prefill_scratch(): ints, then x, o, h, q, k, v, attn, gate, up, moe and
+    // the delta-net buffers.
     return align_up(3 * R * sizeof(int32_t)) + 3 * align_up(R * info.n_embd * sizeof(float)) +
            align_up(R * q_buffer_width(m) * sizeof(float)) + align_up(R * w.k * sizeof(float)) +
            align_up(R * w.v * sizeof(float)) + align_up(R * w.o * sizeof(float)) +
-           2 * align_up(R * info.n_ff * sizeof(float)) + moe_scratch_bytes(info, R);
+           2 * align_up(R * info.n_ff * sizeof(float)) + moe_scratch_bytes(info, R) +
+           delta_net_scratch_bytes(info, R);
 }
 
 uint64_t prefill_cublas_bytes(const ModelInfo& info, uint32_t rows) {
@@ -65,7 +67,9 @@ uint64_t prefill_cublas_bytes(const ModelInfo& info, uint32_t rows) {
         return 0;
     }
     // The weight tile, and the F16 copy of the widest activation a product reads.
-    const size_t widest = std::max({size_t(info.n_embd), widths(info).o, size_t(info.n_ff)});
+    // (qwen35's ssm_out reads d_inner.)
+    const size_t widest = std::max({size_t(info.n_embd), widths(info).o, size_t(info.n_ff),
+                                    size_t(info.linear_attention.d_inner)});
     return kPrefillTileBytes + uint64_t(rows) * widest * sizeof(uint16_t);
 }
 
@@ -87,6 +91,7 @@ Result<void> CudaForwardImpl::take_prefill_scratch() {
     prefill_.gate = scratch_.take<float>(R * info.n_ff);
     prefill_.up = scratch_.take<float>(R * info.n_ff);
     prefill_.moe = take_moe_buffers(scratch_, info, R);
+    delta_prefill_ = take_delta_net_scratch(scratch_, info, R);
     HEARTH_CUDA_TRY(
         cudaMallocHost(reinterpret_cast<void**>(&host_prefill_ints_), 3 * R * sizeof(int32_t)),
         "cudaMallocHost(prefill inputs)");
@@ -132,7 +137,9 @@ bool CudaForwardImpl::ensure_prefill() {
     }
     for (size_t il = 0; il < weights_->layers.size(); ++il) {
         const DeviceLayerWeights& L = weights_->layers[il];
-        for (const DeviceMatrix* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down}) {
+        const DeviceDeltaNetWeights& D = L.delta; // qwen35's recurrent layers (else empty)
+        for (const DeviceMatrix* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down, &D.w_qkv,
+                                      &D.w_z, &D.w_beta, &D.w_alpha, &D.w_out}) {
             if (!kernels::can_launch_dequantize(w->type)) {
                 prefill_note_ =
                     fmt::format("layer {} has a matrix of type id {}, which has no F16 dequantizer",
@@ -181,8 +188,19 @@ Result<void> CudaForwardImpl::enqueue_prefill_chunk(std::span<const CudaBatchTok
                                            W.token_embd.row_bytes, W.token_embd.n_rows, n_embd,
                                            tokens, n, embd_scale_, P.x, n_embd, s),
                   "get_rows(token_embd)");
-    const StepBuffers buffers{P.x,    P.o,    P.h,  P.q,       P.k,   P.v,
-                              P.attn, P.gate, P.up, positions, slots, P.moe};
+    const StepBuffers buffers{P.x,
+                              P.o,
+                              P.h,
+                              P.q,
+                              P.k,
+                              P.v,
+                              P.attn,
+                              P.gate,
+                              P.up,
+                              positions,
+                              slots,
+                              P.moe,
+                              &delta_prefill_};
     auto chunk_matmul = [&](const DeviceMatrix& m, const float* x, int64_t, float* y,
                             int64_t y_stride, const char*) {
         // cuBLAS reads the chunk's rows of x back to back (x_stride is their width).

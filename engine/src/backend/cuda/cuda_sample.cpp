@@ -21,6 +21,12 @@ Result<void> CudaForwardImpl::copy_cells(uint32_t from_seq, uint32_t to_seq, uin
     if (from_seq == to_seq || from == to) {
         return {};
     }
+    if (m_.arch.hybrid_delta_net) {
+        // A recurrent state holds every position taken in, not one cell per position.
+        return fail(ErrorCode::unsupported,
+                    "copy_cells: the recurrent state of a gated delta-net layer cannot be "
+                    "copied by positions");
+    }
     const ModelInfo& info = m_.info;
     const size_t k_width = size_t(info.n_head_kv) * info.head_dim_k;
     const size_t v_width = size_t(info.n_head_kv) * info.head_dim_v;

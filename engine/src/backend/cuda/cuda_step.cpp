@@ -2,6 +2,9 @@
 // stream, captured once per row count as a CUDA graph and replayed, with no host
 // synchronisation inside; the host waits once, at the end of each step.
 //
+// (qwen35's recurrent layers replace the attention with the gated delta-net,
+// delta_net_step.cpp, and its attention layers gate their output: [q | gate] = Wq h,
+// a *= sigmoid(gate).)
 // Per step of n rows (x: residual stream, (n, n_embd); shapes in floats):
 //   x = embd[tokens] * embd_scale;  for each layer:  h = rmsnorm(x [+= o]) * attn_norm
 //   q, k, v = Wq h (+bq), Wk h (+bk), Wv h (+bv);  [per-head rmsnorm of q and k]
@@ -18,6 +21,7 @@
 #include "attention_variants.cuh"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_forward_impl.h"
+#include "delta_net.cuh"
 #include "elementwise.cuh"
 #include "rms_norm.cuh"
 
@@ -55,7 +59,15 @@ Result<CudaForwardImpl::QkvRows> CudaForwardImpl::enqueue_qkv(const DeviceLayerW
         r.v = r.k + k_width;
         r.q_stride = r.k_stride = r.v_stride = L.qkv.n_rows;
     } else {
-        HEARTH_MATMUL(L.wq, b.h, n_embd, b.q, q_width, "attn_q");
+        if (m_.arch.hybrid_delta_net) { // qwen35: [query | gate] per head
+            HEARTH_MATMUL(L.wq, b.h, n_embd, b.delta->projection, 2 * q_width, "attn_q");
+            HEARTH_LAUNCH(kernels::launch_split_query_gate(b.delta->projection, b.q,
+                                                           b.delta->query_gate, n, int(info.n_head),
+                                                           int(info.head_dim_k), s),
+                          "split_query_gate");
+        } else {
+            HEARTH_MATMUL(L.wq, b.h, n_embd, b.q, q_width, "attn_q");
+        }
         HEARTH_MATMUL(L.wk, b.h, n_embd, b.k, k_width, "attn_k");
         HEARTH_MATMUL(L.wv, b.h, n_embd, b.v, v_width, "attn_v");
     }
@@ -112,34 +124,45 @@ Result<void> CudaForwardImpl::enqueue_layers(const StepBuffers& b, int n, const 
                                                        n_embd, eps, s),
                           "add_rms_norm");
         }
-        auto qkv = enqueue_qkv(L, b, n, matmul);
-        if (!qkv) {
-            return std::unexpected(qkv.error());
+        if (info.is_recurrent(il)) { // qwen35's gated delta-net in place of attention
+            if (auto ok = enqueue_delta_net(il, b, n, matmul); !ok) {
+                return ok;
+            }
+        } else {
+            auto qkv = enqueue_qkv(L, b, n, matmul);
+            if (!qkv) {
+                return std::unexpected(qkv.error());
+            }
+            const auto [q, k, v, q_stride, k_stride, v_stride] = *qkv;
+            const kernels::RopeConfig& rope = L.sliding ? rope_sliding_ : rope_;
+            if (!m_.layers[il].no_rope) { // smollm3's NoPE layers
+                HEARTH_LAUNCH(kernels::launch_rope(q, n, int(info.n_head), int(info.head_dim_k),
+                                                   q_stride, positions, rope, s),
+                              "rope(q)");
+                HEARTH_LAUNCH(kernels::launch_rope(k, n, int(info.n_head_kv), int(info.head_dim_k),
+                                                   k_stride, positions, rope, s),
+                              "rope(k)");
+            }
+            if (info.attn_temperature_scale != 0.0) { // mistral3
+                HEARTH_LAUNCH(kernels::launch_attention_temperature(q, n, int(q_width), q_stride,
+                                                                    positions, temperature_floor_,
+                                                                    info.attn_temperature_scale, s),
+                              "attention_temperature");
+            }
+            HEARTH_LAUNCH(kernels::launch_kv_append(k, k_stride, v, v_stride, n, C.k, C.v,
+                                                    kv_layout_, b.slots, positions, s),
+                          "kv_append");
+            const int window = L.sliding ? int(info.sliding_window) : 0;
+            if (auto ok = attention(C, window, L.attn_sinks, q, q_stride); !ok) {
+                return ok;
+            }
+            if (m_.arch.hybrid_delta_net) {
+                HEARTH_LAUNCH(kernels::launch_sigmoid_gate(b.attn, b.delta->query_gate,
+                                                           int64_t(n) * o_width, s),
+                              "sigmoid_gate(attention)");
+            }
+            HEARTH_MATMUL(L.wo, b.attn, o_width, b.o, n_embd, "attn_output");
         }
-        const auto [q, k, v, q_stride, k_stride, v_stride] = *qkv;
-        const kernels::RopeConfig& rope = L.sliding ? rope_sliding_ : rope_;
-        if (!m_.layers[il].no_rope) { // smollm3's NoPE layers
-            HEARTH_LAUNCH(kernels::launch_rope(q, n, int(info.n_head), int(info.head_dim_k),
-                                               q_stride, positions, rope, s),
-                          "rope(q)");
-            HEARTH_LAUNCH(kernels::launch_rope(k, n, int(info.n_head_kv), int(info.head_dim_k),
-                                               k_stride, positions, rope, s),
-                          "rope(k)");
-        }
-        if (info.attn_temperature_scale != 0.0) { // mistral3
-            HEARTH_LAUNCH(kernels::launch_attention_temperature(q, n, int(q_width), q_stride,
-                                                                positions, temperature_floor_,
-                                                                info.attn_temperature_scale, s),
-                          "attention_temperature");
-        }
-        HEARTH_LAUNCH(kernels::launch_kv_append(k, k_stride, v, v_stride, n, C.k, C.v, kv_layout_,
-                                                b.slots, positions, s),
-                      "kv_append");
-        const int window = L.sliding ? int(info.sliding_window) : 0;
-        if (auto ok = attention(C, window, L.attn_sinks, q, q_stride); !ok) {
-            return ok;
-        }
-        HEARTH_MATMUL(L.wo, b.attn, o_width, b.o, n_embd, "attn_output");
         if (L.post_attn_norm != nullptr) {
             HEARTH_LAUNCH(kernels::launch_rms_norm(b.o, L.post_attn_norm, b.o, int(n_embd), n,
                                                    n_embd, eps, s),
@@ -198,7 +221,8 @@ Result<void> CudaForwardImpl::enqueue_step(int n, bool copy_logits) {
                                       cudaMemcpyHostToDevice, s),
                       "copying the residual stream in");
     }
-    const StepBuffers buffers{x_, o_, h_, q_, k_, v_, attn_, gate_, up_, positions, slots, moe_};
+    const StepBuffers buffers{x_,    o_,  h_,        q_,    k_,   v_,          attn_,
+                              gate_, up_, positions, slots, moe_, &delta_step_};
     auto step_matvec = [&](const DeviceMatrix& w, const float* x, int64_t x_stride, float* y,
                            int64_t y_stride, const char* what) {
         return check(matvec(w, x, x_stride, y, y_stride), fmt::format("matvec({})", what));
@@ -305,7 +329,7 @@ Result<void> CudaForwardImpl::check_batch(std::span<const CudaBatchToken> batch)
                 fmt::format("position {} is past the context of {} tokens", t.pos, options_.n_ctx));
         }
     }
-    return {};
+    return check_recurrent_positions(batch);
 }
 
 void CudaForwardImpl::stage_rows(std::span<const CudaBatchToken> rows) {
@@ -330,6 +354,7 @@ Result<void> CudaForwardImpl::run_layers(std::span<const CudaBatchToken> batch,
     }
     const size_t n_embd = m_.info.n_embd;
     HEARTH_CUDA_TRY(cudaSetDevice(options_.device), "cudaSetDevice");
+    begin_recurrent_run(batch);
     for (size_t first = 0; first < batch.size(); first += kMaxRows) {
         const size_t n = std::min<size_t>(kMaxRows, batch.size() - first);
         stage_rows(batch.subspan(first, n));
@@ -340,6 +365,7 @@ Result<void> CudaForwardImpl::run_layers(std::span<const CudaBatchToken> batch,
         last_rows_ = int(n);
         std::copy_n(host_x_, n * n_embd, residual_out + first * n_embd);
     }
+    end_recurrent_run(batch);
     return {};
 }
 
@@ -357,6 +383,7 @@ Result<void> CudaForwardImpl::run(std::span<const CudaBatchToken> batch, float* 
         }
     }
     HEARTH_CUDA_TRY(cudaSetDevice(options_.device), "cudaSetDevice");
+    begin_recurrent_run(batch);
     size_t out_row = 0;
     for (size_t first = 0; first < batch.size();) {
         // A prompt run goes through the prefill path (cuda_prefill_step.cpp); the other tokens
@@ -378,6 +405,7 @@ Result<void> CudaForwardImpl::run(std::span<const CudaBatchToken> batch, float* 
         }
         first += n;
     }
+    end_recurrent_run(batch);
     return {};
 }
 

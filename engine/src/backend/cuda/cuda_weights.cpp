@@ -55,13 +55,23 @@ auto layer_vectors(Layer& L) {
         &L.post_attn_norm, &L.post_ffn_norm, &L.attn_sinks};
 }
 
+// A gated delta-net layer's matrices and vectors, in upload order (empty for other layers).
+auto delta_matrices(const cpu::DeltaNetWeights& w) {
+    return std::array{&w.w_qkv, &w.w_z, &w.w_beta, &w.w_alpha, &w.w_out};
+}
+auto delta_vectors(const cpu::DeltaNetWeights& w) {
+    return std::array{&w.conv, &w.dt_bias, &w.a, &w.norm};
+}
+
 class Uploader {
 public:
     Uploader(CudaWeights& w) : w_(w) {}
 
     Result<void> matrix(const cpu::WeightMatrix& src, DeviceMatrix& out, std::string_view name) {
+        // A matrix the layer does not have (experts in place of ffn_*, qwen35's recurrent
+        // layers without attention).
         if (src.data == nullptr && src.n_rows == 0) {
-            out = DeviceMatrix{}; // a matrix the layer does not have (experts in place of ffn_*)
+            out = DeviceMatrix{};
             return {};
         }
         if (!kernels::can_launch_matvec(int(src.type))) {
@@ -91,6 +101,37 @@ public:
 private:
     CudaWeights& w_;
 };
+
+// A gated delta-net layer's weights (nothing for another layer: its matrices are empty).
+Result<void> upload_delta_net(Uploader& up, const cpu::DeltaNetWeights& L, DeviceDeltaNetWeights& D,
+                              const std::string& blk, uint64_t& decode) {
+    if (L.w_qkv.data == nullptr) {
+        return {};
+    }
+    static constexpr std::array<const char*, 5> kMatrixNames{"attn_qkv", "attn_gate", "ssm_beta",
+                                                             "ssm_alpha", "ssm_out"};
+    const std::array<DeviceMatrix*, 5> matrices{&D.w_qkv, &D.w_z, &D.w_beta, &D.w_alpha, &D.w_out};
+    const auto sources = delta_matrices(L);
+    for (size_t i = 0; i < sources.size(); ++i) {
+        if (auto ok = up.matrix(*sources[i], *matrices[i], blk + kMatrixNames[i]); !ok) {
+            return ok;
+        }
+        decode += uint64_t(sources[i]->n_rows) * sources[i]->row_bytes;
+    }
+    static constexpr std::array<const char*, 4> kVectorNames{"ssm_conv1d", "ssm_dt.bias", "ssm_a",
+                                                             "ssm_norm"};
+    const std::array<const float**, 4> targets{&D.conv, &D.dt_bias, &D.a, &D.norm};
+    const auto vectors = delta_vectors(L);
+    for (size_t i = 0; i < vectors.size(); ++i) {
+        auto v = up.vector(*vectors[i], blk + kVectorNames[i]);
+        if (!v) {
+            return std::unexpected(v.error());
+        }
+        *targets[i] = *v;
+        decode += vectors[i]->size() * sizeof(float);
+    }
+    return {};
+}
 
 Result<std::shared_ptr<CudaWeights>> upload(const Model::Impl& m, int device,
                                             const WeightSelection& selection) {
@@ -190,6 +231,9 @@ Result<std::shared_ptr<CudaWeights>> upload(const Model::Impl& m, int device,
         D.sliding = L.sliding;
         if (auto ok = upload_experts(L.experts, m.info, blk, w->arena, D.experts, decode); !ok)
             return std::unexpected(ok.error());
+        if (auto ok = upload_delta_net(up, L.delta, D.delta, blk, decode); !ok) {
+            return std::unexpected(ok.error());
+        }
     }
     w->decode_bytes = decode;
     return w;
@@ -240,6 +284,12 @@ uint64_t plan_weight_bytes(const Model::Impl& m, const WeightSelection& selectio
             bytes += vector_bytes(*v);
         }
         bytes += plan_expert_bytes(L.experts);
+        for (const cpu::WeightMatrix* w : delta_matrices(L.delta)) {
+            bytes += matrix_bytes(*w);
+        }
+        for (const std::vector<float>* v : delta_vectors(L.delta)) {
+            bytes += vector_bytes(*v);
+        }
     }
     return bytes;
 }

@@ -22,6 +22,12 @@ struct DeviceMatrix {
     int64_t n_rows = 0, n_cols = 0;
 };
 
+// qwen35's gated delta-net layers (cpu::DeltaNetWeights), in place of the attention matrices.
+struct DeviceDeltaNetWeights {
+    DeviceMatrix w_qkv, w_z, w_beta, w_alpha, w_out;
+    const float *conv = nullptr, *dt_bias = nullptr, *a = nullptr, *norm = nullptr;
+};
+
 // A transformer block's weights on the device; the optional vectors are null when the
 // architecture has none (ArchTraits).
 struct DeviceLayerWeights {
@@ -39,6 +45,7 @@ struct DeviceLayerWeights {
     bool sliding = false; // gemma3: attends to the last sliding_window tokens
     // A mixture-of-experts layer's router and experts (its gate, up and down are then empty).
     DeviceExperts experts;
+    DeviceDeltaNetWeights delta; // qwen35's recurrent layers
 };
 
 // Which weights go to the device: layers [0, n_layers), and whether the embedding table, the

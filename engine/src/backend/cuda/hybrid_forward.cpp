@@ -4,10 +4,14 @@
 //   stream copied in and out: n_embd floats per token each way)  ->  layers [N, n_layer),
 //   output norm and head (CPU, cpu::Forward::run_from)
 // The GPU keeps the KV cache of its layers; each slot has a CPU KvCache of the other layers.
+// A hybrid model (qwen35) keeps the recurrent state of each layer where the layer runs: the
+// GPU's in its arena, the others in a cpu::RecurrentState per slot; both check that a slot's
+// tokens continue where its state stands, the CPU's before the GPU runs.
 // The embeddings and the head stay on the CPU so that the GPU's memory goes to layers.
 #include "backend/cuda/hybrid_forward.h"
 
 #include "backend/cuda/cuda_forward_impl.h"
+#include "cpu/delta_net.h"
 #include "cpu/forward.h"
 #include "cpu/kv_cache.h"
 #include "hearth/memory_plan.h"
@@ -30,13 +34,23 @@ public:
                                   (uint64_t(info.n_head_kv) * (info.head_dim_k + info.head_dim_v)) *
                                   sizeof(uint16_t);
         const uint64_t host_kv = per_slot * n_seq;
-        if (auto host = read_host_memory(); host && host_kv > host->available_bytes) {
+        // qwen35: a recurrent state per slot (cpu::RecurrentState holds every recurrent layer's,
+        // those of the GPU's layers unused, live and a checkpoint copy).
+        const uint64_t host_state = uint64_t(n_seq) * 2 * info.recurrent_state_bytes();
+        if (auto host = read_host_memory(); host && host_kv + host_state > host->available_bytes) {
             return fail(ErrorCode::out_of_memory,
                         fmt::format("the KV cache of the {} layers on the CPU needs {} ({} "
-                                    "sequences x {} tokens), but {} of RAM is available",
-                                    info.n_layer - gpu_layers_, format_bytes(double(host_kv)),
-                                    n_seq, gpu_->n_ctx(),
+                                    "sequences x {} tokens{}), but {} of RAM is available",
+                                    info.n_layer - gpu_layers_,
+                                    format_bytes(double(host_kv + host_state)), n_seq,
+                                    gpu_->n_ctx(),
+                                    host_state == 0 ? std::string()
+                                                    : fmt::format(", with their recurrent state {}",
+                                                                  format_bytes(double(host_state))),
                                     format_bytes(double(host->available_bytes))));
+        }
+        if (!info.recurrent_layers.empty()) {
+            states_.resize(n_seq, cpu::RecurrentState(info));
         }
         caches_.reserve(n_seq);
         for (uint32_t i = 0; i < n_seq; ++i) {
@@ -63,7 +77,14 @@ public:
             c.pos = t.pos;
             c.cache = &caches_[t.seq];
             c.want_logits = t.want_logits;
+            c.state = states_.empty() ? nullptr : &states_[t.seq];
             cpu_batch_.push_back(c);
+        }
+        if (!states_.empty()) { // before the GPU's states move
+            if (auto ok = cpu::check_recurrent_batch(m_, cpu_batch_, gpu_layers_, m_.info.n_layer);
+                !ok) {
+                return ok;
+            }
         }
         residual_.resize(batch.size() * m_.info.n_embd);
         if (auto ok = cpu_.embed(cpu_batch_, residual_.data()); !ok) {
@@ -110,6 +131,14 @@ public:
     }
 
     CudaMemoryReport memory() const override { return report_; }
+    std::optional<uint32_t> recurrent_position(uint32_t seq) const override {
+        auto gpu = gpu_->recurrent_position(seq);
+        if (!gpu || seq >= states_.size()) {
+            return gpu;
+        }
+        // A run whose CPU part failed left the two devices' states at different places.
+        return states_[seq].position() == *gpu ? gpu : std::optional<uint32_t>(0);
+    }
     uint32_t n_ctx() const override { return gpu_->n_ctx(); }
     std::string graph_status() const override { return gpu_->graph_status(); }
     std::string prefill_status() const override { return gpu_->prefill_status(); }
@@ -119,7 +148,8 @@ private:
     std::unique_ptr<CudaForwardImpl> gpu_;
     uint32_t gpu_layers_;
     cpu::Forward cpu_;
-    std::vector<cpu::KvCache> caches_; // one per slot, layers [gpu_layers_, n_layer)
+    std::vector<cpu::KvCache> caches_;        // one per slot, layers [gpu_layers_, n_layer)
+    std::vector<cpu::RecurrentState> states_; // qwen35: one per slot
     std::vector<cpu::BatchToken> cpu_batch_;
     std::vector<float> residual_;
     CudaMemoryReport report_;
