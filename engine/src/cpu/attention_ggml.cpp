@@ -66,13 +66,10 @@ void score_slice(const LayerAttention& a, const BatchToken& token, const Slice& 
 // p16 and (as floats) the head's weights row.
 void softmax_row(const LayerAttention& a, int h, uint32_t n_kv, uint32_t first, uint32_t last,
                  float* scores, float* weights, Scratch& s) {
-    for (uint32_t j = 0; j < n_kv; ++j) {
-        scores[j] = j < first || j > last ? -INFINITY : a.soft_cap(scores[j]) * a.score_scale;
+    for (uint32_t j = first; j <= last && a.soft_cap.active(); ++j) {
+        scores[j] = a.soft_cap(scores[j]); // then scaled, as ggml's graph does
     }
-    float max_score = -INFINITY;
-    for (uint32_t j = 0; j < n_kv; ++j) {
-        max_score = std::max(max_score, scores[j]);
-    }
+    float max_score = ggml::scale_mask_max(scores, n_kv, first, last, a.score_scale);
     if (a.sinks) {
         max_score = std::max(max_score, a.sinks[h]); // gpt-oss, as ggml_soft_max_add_sinks
     }
@@ -81,10 +78,7 @@ void softmax_row(const LayerAttention& a, int h, uint32_t n_kv, uint32_t first, 
         sum += static_cast<double>(std::exp(a.sinks[h] - max_score));
     }
     const float inv_sum = static_cast<float>(1.0 / sum);
-    for (uint32_t j = 0; j < n_kv; ++j) {
-        s.p16[j] = fp32_to_fp16(s.probs[j] * inv_sum);
-        weights[j] = fp16_to_fp32(s.p16[j]);
-    }
+    ggml::round_weights_f16(s.probs.data(), inv_sum, n_kv, s.p16.data(), weights);
 }
 
 // Whether the token's products follow tinyBLAS (prompt batches) or vec_dot_f16.
