@@ -182,11 +182,14 @@ void attend_by_cells(const LayerAttention& a, std::span<const BatchToken> batch,
             }
         }
     }
-    pool.run([&](int thread, int threads) {
+    // parallel_for hands out the items from a shared counter and does not wait for a thread
+    // that has not started (another process has its core): three passes per layer cost no
+    // more waiting than one on a loaded machine.
+    pool.parallel_for(int64_t(chunks.size()), 1, [&](int64_t begin, int64_t end) {
         thread_local Scratch scratch;
         scratch.q16.resize(size_t(a.group) * a.head_dim_k);
-        for (size_t i = size_t(thread); i < chunks.size(); i += size_t(threads)) {
-            const CellChunk& c = chunks[i];
+        for (int64_t i = begin; i < end; ++i) {
+            const CellChunk& c = chunks[size_t(i)];
             const Slice slice{
                 .t = c.t, .kv_head = c.kv_head, .h0 = c.kv_head * a.group, .n_heads = a.group};
             float* rows = scores + c.t * row_floats + size_t(slice.h0) * a.n_kv_max;
@@ -196,11 +199,11 @@ void attend_by_cells(const LayerAttention& a, std::span<const BatchToken> batch,
     });
     // The softmax: one item per (token, head).
     const int64_t n_rows = int64_t(batch.size()) * a.n_head;
-    pool.run([&](int thread, int threads) {
+    pool.parallel_for(n_rows, 1, [&](int64_t begin, int64_t end) {
         thread_local Scratch scratch;
         scratch.probs.resize(a.n_kv_max);
         scratch.p16.resize(a.n_kv_max);
-        for (int64_t i = thread; i < n_rows; i += threads) {
+        for (int64_t i = begin; i < end; ++i) {
             const auto t = static_cast<size_t>(i / a.n_head);
             const int h = static_cast<int>(i % a.n_head);
             if (!is_f16(t)) {
@@ -216,8 +219,8 @@ void attend_by_cells(const LayerAttention& a, std::span<const BatchToken> batch,
     // together, so each thread reads its share of every value row once per pair of heads.
     const int value_chunks = (a.head_dim_v + kValuesPerItem - 1) / kValuesPerItem;
     const int64_t n_items = int64_t(batch.size()) * n_head_kv * value_chunks;
-    pool.run([&](int thread, int threads) {
-        for (int64_t i = thread; i < n_items; i += threads) {
+    pool.parallel_for(n_items, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
             const auto t = static_cast<size_t>(i / (int64_t{n_head_kv} * value_chunks));
             if (!is_f16(t)) {
                 continue;
@@ -248,14 +251,14 @@ void attend_by_group(const LayerAttention& a, std::span<const BatchToken> batch,
     const int64_t n_items = n_groups * slices;
     const auto n_tokens = static_cast<int64_t>(batch.size());
     const uint32_t n_kv_max = a.n_kv_max;
-    pool.run([&](int thread, int threads) {
+    pool.parallel_for(n_items, 1, [&](int64_t begin, int64_t end) {
         thread_local Scratch scratch;
         scratch.scores.resize(size_t(slice_heads) * n_kv_max);
         scratch.weights.resize(size_t(slice_heads) * n_kv_max);
         scratch.probs.resize(n_kv_max);
         scratch.q16.resize(size_t(slice_heads) * a.head_dim_k);
         scratch.p16.resize(n_kv_max);
-        for (int64_t item = thread; item < n_items; item += threads) {
+        for (int64_t item = begin; item < end; ++item) {
             // KV head by KV head: a thread's consecutive items read the same rows, which a
             // prompt's items then find in its L2 (a layer's whole cache at depth does not fit).
             const int kv_head = static_cast<int>(item / (n_tokens * slices));
