@@ -31,24 +31,40 @@ int main(int argc, char** argv) {
     KvCache cache(1, depth + 1, width, width);
     std::vector<float> k(width), v(width), q(size_t(n_head) * dim), out(q.size());
     for (uint32_t c = 0; c <= depth; ++c) {
-        for (auto& x : k) x = u(rng);
-        for (auto& x : v) x = u(rng);
+        for (auto& x : k)
+            x = u(rng);
+        for (auto& x : v)
+            x = u(rng);
         cache.store(0, c, k.data(), v.data());
     }
-    for (auto& x : q) x = u(rng);
+    for (auto& x : q)
+        x = u(rng);
     const BatchToken token{.pos = depth, .cache = &cache};
-    const LayerAttention a{.layer = 0, .n_head = n_head, .head_dim_k = dim, .head_dim_v = dim,
-                           .group = group, .q_width = q.size(), .o_width = q.size(),
-                           .v_width = int64_t(width), .sliding = false, .sliding_window = 0,
-                           .sinks = nullptr, .q_scale = 1.0f, .score_scale = 0.125f,
-                           .soft_cap = ScoreSoftCap(0.0), .n_kv_max = (depth + 32) / 32 * 32,
-                           .batch_tinyblas = false, .q_all = q.data(), .attn_out = out.data()};
+    const LayerAttention a{.layer = 0,
+                           .n_head = n_head,
+                           .head_dim_k = dim,
+                           .head_dim_v = dim,
+                           .group = group,
+                           .q_width = q.size(),
+                           .o_width = q.size(),
+                           .v_width = int64_t(width),
+                           .sliding = false,
+                           .sliding_window = 0,
+                           .sinks = nullptr,
+                           .q_scale = 1.0f,
+                           .score_scale = 0.125f,
+                           .soft_cap = ScoreSoftCap(0.0),
+                           .n_kv_max = (depth + 32) / 32 * 32,
+                           .batch_tinyblas = false,
+                           .q_all = q.data(),
+                           .attn_out = out.data()};
     ThreadPool pool(1);
     const int reps = 200;
     for (auto split : {AttentionSplit::by_group, AttentionSplit::by_cells}) {
         attention_ggml_layer(a, {&token, 1}, pool, split); // warm
         const double t0 = cpu_s();
-        for (int i = 0; i < reps; ++i) attention_ggml_layer(a, {&token, 1}, pool, split);
+        for (int i = 0; i < reps; ++i)
+            attention_ggml_layer(a, {&token, 1}, pool, split);
         const double us = (cpu_s() - t0) / reps * 1e6;
         std::printf("%s: %.1f us per layer (%d KV heads x %d, depth %u)\n",
                     split == AttentionSplit::by_group ? "by_group" : "by_cells", us, n_head_kv,
