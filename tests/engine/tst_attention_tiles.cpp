@@ -15,6 +15,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -218,6 +219,54 @@ private slots:
                                                weights, 1, outs));
         QVERIFY(!ggml::weighted_rows_f16_tiled(DotOrder::vec_dot, 8, v.data(), 8, 0, 3, 32, weights,
                                                0, outs));
+    }
+
+    // The softmax's row preparation: the scaled, masked row and its max have the scalar
+    // loop's bits, for ranges that start and end off the 8-wide steps (and empty tails).
+    void scale_mask_max() {
+        std::mt19937 rng(11);
+        std::uniform_real_distribution<float> value(-30.0f, 30.0f);
+        for (const CellRange& range : kRanges) {
+            std::vector<float> row(static_cast<size_t>(range.n_kv));
+            for (auto& x : row) {
+                x = value(rng);
+            }
+            std::vector<float> want = row;
+            float want_max = -INFINITY;
+            for (int64_t j = 0; j < range.n_kv; ++j) {
+                want[j] = j < range.first || j > range.last ? -INFINITY : want[j] * 0.125f;
+                want_max = std::max(want_max, want[j]);
+            }
+            const float got_max =
+                ggml::scale_mask_max(row.data(), range.n_kv, range.first, range.last, 0.125f);
+            QCOMPARE(std::bit_cast<uint32_t>(got_max), std::bit_cast<uint32_t>(want_max));
+            QVERIFY(std::memcmp(row.data(), want.data(), row.size() * sizeof(float)) == 0);
+        }
+    }
+
+    // The weights rounded to F16 have fp32_to_fp16's bits (round to nearest even), F16
+    // subnormals and values near rounding boundaries included, for lengths not multiples of 8.
+    void round_weights() {
+        std::mt19937 rng(12);
+        std::uniform_real_distribution<float> exponent(-30.0f, 0.0f);
+        for (int64_t n : {1, 7, 8, 33, 300}) {
+            std::vector<float> probs(static_cast<size_t>(n));
+            for (size_t j = 0; j < probs.size(); ++j) {
+                // every third value an F16 nudged by about half a step
+                probs[j] = j % 3 == 0 ? fp16_to_fp32(uint16_t(0x1000 + j)) * (1.0f + 0x1p-11f)
+                                      : std::exp2(exponent(rng));
+            }
+            const float inv_sum = 0.75f;
+            std::vector<uint16_t> p16(static_cast<size_t>(n));
+            std::vector<float> weights(static_cast<size_t>(n));
+            ggml::round_weights_f16(probs.data(), inv_sum, n, p16.data(), weights.data());
+            for (size_t j = 0; j < probs.size(); ++j) {
+                const uint16_t want = fp32_to_fp16(probs[j] * inv_sum);
+                QCOMPARE(p16[j], want);
+                QCOMPARE(std::bit_cast<uint32_t>(weights[j]),
+                         std::bit_cast<uint32_t>(fp16_to_fp32(want)));
+            }
+        }
     }
 };
 

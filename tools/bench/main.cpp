@@ -327,9 +327,12 @@ int run_bench(const Options& o) {
                      o.depth, n_ctx, (*model)->info().n_ctx_train);
         return 1;
     }
-    auto session =
-        Session::create(*model, {.n_ctx = std::min(n_ctx, (*model)->info().n_ctx_train),
-                                 .n_batch = static_cast<uint32_t>(std::max(o.n_prompt, 1))});
+    // A batch takes the whole prompt, and at least 512 tokens so that the untimed depth fill runs
+    // in prompt batches (with -p 0 it ran 4,096 single-token steps for -d 4096).
+    constexpr int kMinBatch = 512;
+    auto session = Session::create(
+        *model, {.n_ctx = std::min(n_ctx, (*model)->info().n_ctx_train),
+                 .n_batch = static_cast<uint32_t>(std::max(o.n_prompt, kMinBatch))});
     if (!session) {
         std::fprintf(stderr, "hearth-bench: %s\n", session.error().message.c_str());
         return 1;

@@ -21,23 +21,6 @@ uint32_t padded(uint32_t n) {
     return (n + kKvPad - 1) / kKvPad * kKvPad;
 }
 
-// What every work item of one layer's attention reads.
-struct LayerAttention {
-    uint32_t layer;
-    int n_head, head_dim_k, head_dim_v, group;
-    size_t q_width, o_width;
-    int64_t v_width; // cache stride between cells
-    bool sliding;
-    uint32_t sliding_window;
-    const float* sinks;
-    float q_scale, score_scale;
-    ScoreSoftCap soft_cap; // before the softmax's scale
-    uint32_t n_kv_max;
-    bool batch_tinyblas;
-    const float* q_all;
-    float* attn_out;
-};
-
 struct Scratch {
     std::vector<float> scores, probs, weights; // scores and weights: one n_kv_max row per head
     std::vector<uint16_t> q16, p16;
@@ -49,9 +32,10 @@ struct Slice {
     int kv_head, h0, n_heads;
 };
 
-// kq for the slice's heads: four queries against three key rows at a time.
+// kq for the slice's heads over the cells [c0, c1]: four queries against three key rows at a
+// time, into the rows scores + r × n_kv_max (r: the head within the slice).
 void score_slice(const LayerAttention& a, const BatchToken& token, const Slice& slice,
-                 bool tinyblas, uint32_t first, Scratch& s) {
+                 bool tinyblas, uint32_t c0, uint32_t c1, float* scores, Scratch& s) {
     const uint16_t* k_rows = token.cache->k(a.layer, 0) + size_t(slice.kv_head) * a.head_dim_k;
     const auto k_stride = int64_t(token.cache->k_row_bytes(a.layer) / sizeof(uint16_t));
     const bool tinyblas_kq = tinyblas && a.head_dim_k % 8 == 0; // k % 8, m = n_kv % 4
@@ -72,10 +56,9 @@ void score_slice(const LayerAttention& a, const BatchToken& token, const Slice& 
                 convert_f32_to_f16(q, q_half, a.head_dim_k);
             }
             q_rows[r] = q_half;
-            score_rows[r] = s.scores.data() + size_t(r0 + r) * a.n_kv_max;
+            score_rows[r] = scores + size_t(r0 + r) * a.n_kv_max;
         }
-        ggml::key_dots_f16(order, a.head_dim_k, q_rows, n_q, k_rows, k_stride, first, token.pos,
-                           score_rows);
+        ggml::key_dots_f16(order, a.head_dim_k, q_rows, n_q, k_rows, k_stride, c0, c1, score_rows);
     }
 }
 
@@ -83,13 +66,10 @@ void score_slice(const LayerAttention& a, const BatchToken& token, const Slice& 
 // p16 and (as floats) the head's weights row.
 void softmax_row(const LayerAttention& a, int h, uint32_t n_kv, uint32_t first, uint32_t last,
                  float* scores, float* weights, Scratch& s) {
-    for (uint32_t j = 0; j < n_kv; ++j) {
-        scores[j] = j < first || j > last ? -INFINITY : a.soft_cap(scores[j]) * a.score_scale;
+    for (uint32_t j = first; j <= last && a.soft_cap.active(); ++j) {
+        scores[j] = a.soft_cap(scores[j]); // then scaled, as ggml's graph does
     }
-    float max_score = -INFINITY;
-    for (uint32_t j = 0; j < n_kv; ++j) {
-        max_score = std::max(max_score, scores[j]);
-    }
+    float max_score = ggml::scale_mask_max(scores, n_kv, first, last, a.score_scale);
     if (a.sinks) {
         max_score = std::max(max_score, a.sinks[h]); // gpt-oss, as ggml_soft_max_add_sinks
     }
@@ -98,22 +78,52 @@ void softmax_row(const LayerAttention& a, int h, uint32_t n_kv, uint32_t first, 
         sum += static_cast<double>(std::exp(a.sinks[h] - max_score));
     }
     const float inv_sum = static_cast<float>(1.0 / sum);
-    for (uint32_t j = 0; j < n_kv; ++j) {
-        s.p16[j] = fp32_to_fp16(s.probs[j] * inv_sum);
-        weights[j] = fp16_to_fp32(s.p16[j]);
+    ggml::round_weights_f16(s.probs.data(), inv_sum, n_kv, s.p16.data(), weights);
+}
+
+// Whether the token's products follow tinyBLAS (prompt batches) or vec_dot_f16.
+bool uses_tinyblas(const LayerAttention& a, const BatchToken& token) {
+    return token.kernels == AttentionKernels::by_batch_size
+               ? a.batch_tinyblas
+               : token.kernels == AttentionKernels::prompt_batch;
+}
+
+// The first cell the token sees (a sliding window hides the older ones).
+uint32_t first_cell(const LayerAttention& a, const BatchToken& token) {
+    return a.sliding && token.pos + 1 > a.sliding_window ? token.pos + 1 - a.sliding_window : 0;
+}
+
+// The tiled weighted sums of the slice's heads for the output values [d0, d0 + width), from
+// their weights rows (weights + r × n_kv_max, r: the head within the slice).
+void weighted_values(const LayerAttention& a, const BatchToken& token, const Slice& slice, int d0,
+                     int width, const float* weights) {
+    const uint32_t n_kv = padded(token.pos + 1);
+    const bool tinyblas_kqv = uses_tinyblas(a, token) && a.head_dim_v % 4 == 0; // k % 8, m % 4
+    const uint16_t* v_rows =
+        token.cache->v(a.layer, 0) + size_t(slice.kv_head) * a.head_dim_v + size_t(d0);
+    for (int r0 = 0; r0 < slice.n_heads; r0 += ggml::kMaxTileQueries) {
+        const int n_q = std::min(ggml::kMaxTileQueries, slice.n_heads - r0);
+        const float* w_rows[ggml::kMaxTileQueries];
+        float* out_rows[ggml::kMaxTileQueries];
+        for (int r = 0; r < n_q; ++r) {
+            w_rows[r] = weights + size_t(r0 + r) * a.n_kv_max;
+            out_rows[r] = a.attn_out + slice.t * a.o_width +
+                          size_t(slice.h0 + r0 + r) * a.head_dim_v + size_t(d0);
+        }
+        // n_kv is a multiple of 32, so vec_dot_f16's order has no leftover cells: always tiled.
+        ggml::weighted_rows_f16_tiled(
+            tinyblas_kqv ? ggml::DotOrder::tinyblas : ggml::DotOrder::vec_dot, width, v_rows,
+            a.v_width, first_cell(a, token), token.pos, n_kv, w_rows, n_q, out_rows);
     }
 }
 
 void attend_slice(const LayerAttention& a, const BatchToken& token, const Slice& slice,
                   Scratch& s) {
     const uint32_t n_kv = padded(token.pos + 1);
-    const bool tinyblas = token.kernels == AttentionKernels::by_batch_size
-                              ? a.batch_tinyblas
-                              : token.kernels == AttentionKernels::prompt_batch;
+    const bool tinyblas = uses_tinyblas(a, token);
     const bool tinyblas_kqv = tinyblas && a.head_dim_v % 4 == 0; // k = n_kv % 8, m % 4
-    const uint32_t first =
-        a.sliding && token.pos + 1 > a.sliding_window ? token.pos + 1 - a.sliding_window : 0;
-    score_slice(a, token, slice, tinyblas, first, s);
+    const uint32_t first = first_cell(a, token);
+    score_slice(a, token, slice, tinyblas, first, token.pos, s.scores.data(), s);
     const uint16_t* v_rows = token.cache->v(a.layer, 0) + size_t(slice.kv_head) * a.head_dim_v;
     // The value rows, read once for a pair of heads where the dimension allows the tiles.
     const bool tiled_kqv = a.head_dim_v % 8 == 0;
@@ -129,23 +139,141 @@ void attend_slice(const LayerAttention& a, const BatchToken& token, const Slice&
                                     a.attn_out + slice.t * a.o_width + size_t(h) * a.head_dim_v);
         }
     }
-    if (!tiled_kqv) {
-        return;
+    if (tiled_kqv) {
+        weighted_values(a, token, slice, 0, a.head_dim_v, s.weights.data());
     }
-    for (int r0 = 0; r0 < slice.n_heads; r0 += ggml::kMaxTileQueries) {
-        const int n_q = std::min(ggml::kMaxTileQueries, slice.n_heads - r0);
-        const float* w_rows[ggml::kMaxTileQueries];
-        float* out_rows[ggml::kMaxTileQueries];
-        for (int r = 0; r < n_q; ++r) {
-            w_rows[r] = s.weights.data() + size_t(r0 + r) * a.n_kv_max;
-            out_rows[r] =
-                a.attn_out + slice.t * a.o_width + size_t(slice.h0 + r0 + r) * a.head_dim_v;
+}
+
+// Cells per score item of the by-cells split: enough to amortise converting the group's
+// queries, few enough that a cache of a few thousand cells deals out evenly to the threads.
+constexpr uint32_t kCellsPerScoreItem = 256;
+// Output values per weighted-sum item: a 64-byte line of an F16 value row.
+constexpr int kValuesPerItem = 32;
+
+// AttentionSplit::by_cells (see attention_ggml.h). Every score, softmax row and output value
+// is computed by the same kernel on the same inputs as in attend_slice, so the bits agree.
+void attend_by_cells(const LayerAttention& a, std::span<const BatchToken> batch, ThreadPool& pool) {
+    const int n_head_kv = a.n_head / a.group;
+    const size_t row_floats = size_t(a.n_head) * a.n_kv_max; // one token's heads' rows
+    // On the calling thread: the passes below are done before it returns.
+    // The threads reach them through these pointers (a thread_local's name means each
+    // thread's own).
+    thread_local std::vector<float> score_buffer, weight_buffer;
+    score_buffer.resize(batch.size() * row_floats);
+    weight_buffer.resize(batch.size() * row_floats);
+    float* const scores = score_buffer.data();
+    float* const weights = weight_buffer.data();
+    auto is_f16 = [&](size_t t) { return batch[t].cache->type() == KvCacheType::f16; };
+
+    // The scores: items of (token, KV head, chunk of cells), the group's heads together.
+    struct CellChunk {
+        size_t t;
+        int kv_head;
+        uint32_t c0, c1;
+    };
+    thread_local std::vector<CellChunk> chunk_buffer;
+    std::vector<CellChunk>& chunks = chunk_buffer;
+    chunks.clear();
+    for (size_t t = 0; t < batch.size(); ++t) {
+        const uint32_t last = batch[t].pos;
+        for (int g = 0; g < n_head_kv && is_f16(t); ++g) {
+            for (uint32_t c0 = first_cell(a, batch[t]); c0 <= last; c0 += kCellsPerScoreItem) {
+                chunks.push_back({t, g, c0, std::min(last, c0 + kCellsPerScoreItem - 1)});
+            }
         }
-        // n_kv is a multiple of 32, so vec_dot_f16's order has no leftover cells: always tiled.
-        ggml::weighted_rows_f16_tiled(
-            tinyblas_kqv ? ggml::DotOrder::tinyblas : ggml::DotOrder::vec_dot, a.head_dim_v, v_rows,
-            a.v_width, first, token.pos, n_kv, w_rows, n_q, out_rows);
     }
+    // parallel_for hands out the items from a shared counter and does not wait for a thread
+    // that has not started (another process has its core): three passes per layer cost no
+    // more waiting than one on a loaded machine.
+    pool.parallel_for(int64_t(chunks.size()), 1, [&](int64_t begin, int64_t end) {
+        thread_local Scratch scratch;
+        scratch.q16.resize(size_t(a.group) * a.head_dim_k);
+        for (int64_t i = begin; i < end; ++i) {
+            const CellChunk& c = chunks[size_t(i)];
+            const Slice slice{
+                .t = c.t, .kv_head = c.kv_head, .h0 = c.kv_head * a.group, .n_heads = a.group};
+            float* rows = scores + c.t * row_floats + size_t(slice.h0) * a.n_kv_max;
+            score_slice(a, batch[c.t], slice, uses_tinyblas(a, batch[c.t]), c.c0, c.c1, rows,
+                        scratch);
+        }
+    });
+    // The softmax: one item per (token, head).
+    const int64_t n_rows = int64_t(batch.size()) * a.n_head;
+    pool.parallel_for(n_rows, 1, [&](int64_t begin, int64_t end) {
+        thread_local Scratch scratch;
+        scratch.probs.resize(a.n_kv_max);
+        scratch.p16.resize(a.n_kv_max);
+        for (int64_t i = begin; i < end; ++i) {
+            const auto t = static_cast<size_t>(i / a.n_head);
+            const int h = static_cast<int>(i % a.n_head);
+            if (!is_f16(t)) {
+                continue;
+            }
+            const BatchToken& token = batch[t];
+            const size_t row = t * row_floats + size_t(h) * a.n_kv_max;
+            softmax_row(a, h, padded(token.pos + 1), first_cell(a, token), token.pos, scores + row,
+                        weights + row, scratch);
+        }
+    });
+    // The weighted sums: items of (token, KV head, 32 output values), the group's heads
+    // together, so each thread reads its share of every value row once per pair of heads.
+    const int value_chunks = (a.head_dim_v + kValuesPerItem - 1) / kValuesPerItem;
+    const int64_t n_items = int64_t(batch.size()) * n_head_kv * value_chunks;
+    pool.parallel_for(n_items, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+            const auto t = static_cast<size_t>(i / (int64_t{n_head_kv} * value_chunks));
+            if (!is_f16(t)) {
+                continue;
+            }
+            const int g = static_cast<int>(i / value_chunks % n_head_kv);
+            const int d0 = static_cast<int>(i % value_chunks) * kValuesPerItem;
+            const Slice slice{.t = t, .kv_head = g, .h0 = g * a.group, .n_heads = a.group};
+            weighted_values(a, batch[t], slice, d0, std::min(kValuesPerItem, a.head_dim_v - d0),
+                            weights + t * row_floats + size_t(slice.h0) * a.n_kv_max);
+        }
+    });
+}
+
+// AttentionSplit::by_group (see attention_ggml.h).
+void attend_by_group(const LayerAttention& a, std::span<const BatchToken> batch, ThreadPool& pool) {
+    const int n_head_kv = a.n_head / a.group;
+    // One work item: one token's query heads that share a KV head, so that each key and value
+    // row is read once for all of them; split into slices when there are too few items to
+    // keep every thread busy (one token of a model with few KV heads).
+    const int64_t n_groups = static_cast<int64_t>(batch.size()) * n_head_kv;
+    int slices = 1;
+    while (slices < a.group && n_groups * slices < 2 * int64_t{pool.size()}) {
+        do {
+            ++slices;
+        } while (a.group % slices != 0);
+    }
+    const int slice_heads = a.group / slices;
+    const int64_t n_items = n_groups * slices;
+    const auto n_tokens = static_cast<int64_t>(batch.size());
+    const uint32_t n_kv_max = a.n_kv_max;
+    pool.parallel_for(n_items, 1, [&](int64_t begin, int64_t end) {
+        thread_local Scratch scratch;
+        scratch.scores.resize(size_t(slice_heads) * n_kv_max);
+        scratch.weights.resize(size_t(slice_heads) * n_kv_max);
+        scratch.probs.resize(n_kv_max);
+        scratch.q16.resize(size_t(slice_heads) * a.head_dim_k);
+        scratch.p16.resize(n_kv_max);
+        for (int64_t item = begin; item < end; ++item) {
+            // KV head by KV head: a thread's consecutive items read the same rows, which a
+            // prompt's items then find in its L2 (a layer's whole cache at depth does not fit).
+            const int kv_head = static_cast<int>(item / (n_tokens * slices));
+            const Slice slice{
+                .t = static_cast<size_t>(item / slices % n_tokens),
+                .kv_head = kv_head,
+                .h0 = kv_head * a.group + static_cast<int>(item % slices) * slice_heads,
+                .n_heads = slice_heads,
+            };
+            const BatchToken& token = batch[slice.t];
+            if (token.cache->type() == KvCacheType::f16) {
+                attend_slice(a, token, slice, scratch);
+            }
+        }
+    });
 }
 
 } // namespace
@@ -194,40 +322,22 @@ void attention_ggml(const Model::Impl& m, uint32_t layer, std::span<const BatchT
         .q_all = q_all,
         .attn_out = attn_out,
     };
-    // One work item: one token's query heads that share a KV head, so that each key and value
-    // row is read once for all of them; split into slices when there are too few items to
-    // keep every thread busy (one token of a model with few KV heads).
-    ThreadPool& pool = *m.pool;
-    const int64_t n_groups = static_cast<int64_t>(batch.size()) * n_head_kv;
-    int slices = 1;
-    while (slices < a.group && n_groups * slices < 2 * int64_t{pool.size()}) {
-        do {
-            ++slices;
-        } while (a.group % slices != 0);
+    attention_ggml_layer(a, batch, *m.pool);
+}
+
+void attention_ggml_layer(const LayerAttention& a, std::span<const BatchToken> batch,
+                          ThreadPool& pool, AttentionSplit split) {
+    if (split == AttentionSplit::automatic) {
+        const int64_t n_groups = static_cast<int64_t>(batch.size()) * (a.n_head / a.group);
+        split = n_groups < 2 * int64_t{pool.size()} && a.head_dim_v % 8 == 0
+                    ? AttentionSplit::by_cells
+                    : AttentionSplit::by_group;
     }
-    const int slice_heads = a.group / slices;
-    const int64_t n_items = n_groups * slices;
-    pool.run([&](int thread, int threads) {
-        thread_local Scratch scratch;
-        scratch.scores.resize(size_t(slice_heads) * n_kv_max);
-        scratch.weights.resize(size_t(slice_heads) * n_kv_max);
-        scratch.probs.resize(n_kv_max);
-        scratch.q16.resize(size_t(slice_heads) * a.head_dim_k);
-        scratch.p16.resize(n_kv_max);
-        for (int64_t item = thread; item < n_items; item += threads) {
-            const Slice slice{
-                .t = static_cast<size_t>(item / (int64_t{n_head_kv} * slices)),
-                .kv_head = static_cast<int>(item / slices % n_head_kv),
-                .h0 = static_cast<int>(item / slices % n_head_kv) * a.group +
-                      static_cast<int>(item % slices) * slice_heads,
-                .n_heads = slice_heads,
-            };
-            const BatchToken& token = batch[slice.t];
-            if (token.cache->type() == KvCacheType::f16) {
-                attend_slice(a, token, slice, scratch);
-            }
-        }
-    });
+    if (split == AttentionSplit::by_cells && a.head_dim_v % 8 == 0) {
+        attend_by_cells(a, batch, pool);
+    } else {
+        attend_by_group(a, batch, pool);
+    }
 }
 
 } // namespace hearth::cpu

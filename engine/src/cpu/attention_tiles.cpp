@@ -4,8 +4,10 @@
 #include "cpu/attention_tiles.h"
 
 #include "cpu/ggml_numerics.h"
+#include "hearth/quant.h"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
@@ -250,6 +252,52 @@ bool weighted_rows_f16_tiled(DotOrder order, int64_t dim, const uint16_t* v, int
     return true;
 }
 
+float scale_mask_max(float* x, int64_t n, int64_t first, int64_t last, float scale) {
+    int64_t j = 0;
+    for (; j < first; ++j) {
+        x[j] = -INFINITY;
+    }
+    __m256 max8 = _mm256_set1_ps(-INFINITY);
+    const __m256 scale8 = _mm256_set1_ps(scale);
+    for (; j + 8 <= last + 1; j += 8) {
+        const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + j), scale8);
+        _mm256_storeu_ps(x + j, v);
+        max8 = _mm256_max_ps(max8, v);
+    }
+    // The largest value is the same whatever order it is found in (the scores hold no NaN;
+    // a zero's sign does not change x - max).
+    float lanes[8];
+    _mm256_storeu_ps(lanes, max8);
+    float max_value = -INFINITY;
+    for (float v : lanes) {
+        max_value = std::max(max_value, v);
+    }
+    for (; j <= last; ++j) {
+        x[j] *= scale;
+        max_value = std::max(max_value, x[j]);
+    }
+    for (; j < n; ++j) {
+        x[j] = -INFINITY;
+    }
+    return max_value;
+}
+
+void round_weights_f16(const float* probs, float inv_sum, int64_t n, uint16_t* p16,
+                       float* weights) {
+    const __m256 inv8 = _mm256_set1_ps(inv_sum);
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        const __m128i h = _mm256_cvtps_ph(_mm256_mul_ps(_mm256_loadu_ps(probs + j), inv8),
+                                          _MM_FROUND_TO_NEAREST_INT);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(p16 + j), h);
+        _mm256_storeu_ps(weights + j, _mm256_cvtph_ps(h));
+    }
+    for (; j < n; ++j) {
+        p16[j] = fp32_to_fp16(probs[j] * inv_sum);
+        weights[j] = fp16_to_fp32(p16[j]);
+    }
+}
+
 } // namespace hearth::cpu::ggml
 
 #else // not built for x86 with AVX2: the one-at-a-time forms (kernel_level() never gets here)
@@ -271,6 +319,23 @@ void key_dots_f16(DotOrder order, int64_t k, const uint16_t* const* q, int n_q,
 bool weighted_rows_f16_tiled(DotOrder, int64_t, const uint16_t*, int64_t, int64_t, int64_t, int64_t,
                              const float* const*, int, float* const*) {
     return false;
+}
+
+float scale_mask_max(float* x, int64_t n, int64_t first, int64_t last, float scale) {
+    float max_value = -INFINITY;
+    for (int64_t j = 0; j < n; ++j) {
+        x[j] = j < first || j > last ? -INFINITY : x[j] * scale;
+        max_value = std::max(max_value, x[j]);
+    }
+    return max_value;
+}
+
+void round_weights_f16(const float* probs, float inv_sum, int64_t n, uint16_t* p16,
+                       float* weights) {
+    for (int64_t j = 0; j < n; ++j) {
+        p16[j] = fp32_to_fp16(probs[j] * inv_sum);
+        weights[j] = fp16_to_fp32(p16[j]);
+    }
 }
 
 } // namespace hearth::cpu::ggml

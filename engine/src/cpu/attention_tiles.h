@@ -32,4 +32,12 @@ bool weighted_rows_f16_tiled(DotOrder order, int64_t dim, const uint16_t* v, int
                              int64_t first, int64_t last, int64_t n_kv, const float* const* w,
                              int n_q, float* const* out);
 
+// The softmax's input row as ggml builds it: x[j] *= scale for j in [first, last], -INF for the
+// other j in [0, n) (masked); returns the row's largest value. Same bits as the scalar loop.
+float scale_mask_max(float* x, int64_t n, int64_t first, int64_t last, float scale);
+
+// The softmax's weights: p16[j] = probs[j] · inv_sum rounded to F16 (to nearest even, as
+// fp32_to_fp16), and weights[j] = p16[j] as a float, for j in [0, n).
+void round_weights_f16(const float* probs, float inv_sum, int64_t n, uint16_t* p16, float* weights);
+
 } // namespace hearth::cpu::ggml

@@ -13,6 +13,8 @@ public:
     explicit ScoreSoftCap(double cap)
         : cap_(static_cast<float>(cap)), inv_cap_(cap != 0.0 ? 1.0f / cap_ : 0.0f) {}
 
+    bool active() const { return cap_ != 0.0f; }
+
     float operator()(float score) const {
         return cap_ == 0.0f ? score : attention_math::soft_cap(score, cap_, inv_cap_);
     }
