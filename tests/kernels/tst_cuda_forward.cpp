@@ -77,9 +77,10 @@ std::vector<float> cpu_logits(const Model& model, const std::vector<int32_t>& to
 // The reference models that the CUDA backend must run: the architectures and weight types it
 // has kernels for (issue 17's routed experts of qwen3moe and llama, the grid i-quants of
 // llama_iq_mix, and the dense architectures' soft caps, scaled sliding-window RoPE, NoPE layers,
-// LongRoPE, fused matrices, attention temperature and YaRN's own betas, included). The others
-// (qwen35, gemma4, gpt-oss, the shared experts of qwen35moe) may be refused as `unsupported`,
-// which sends --device auto to the CPU; a refusal of one of these is a failure.
+// LongRoPE, fused matrices, attention temperature and YaRN's own betas, and qwen35's gated
+// delta-net, included). The others (gemma4, gpt-oss, the shared experts of qwen35moe) may be
+// refused as `unsupported`, which sends --device auto to the CPU; a refusal of one of these is a
+// failure.
 bool cuda_must_run(const QString& name) {
     static const QStringList must = {"llama",
                                      "llama_mha_linear",
