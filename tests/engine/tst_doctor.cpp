@@ -367,18 +367,23 @@ void TestDoctor::memoryTruthOnDefaultModel() {
     const uint64_t after_load = read_resident_bytes().value_or(0);
     auto session = Session::create(*model, {.n_ctx = 2048});
     QVERIFY(session);
-    const std::vector<int32_t> prompt = {1, 2, 3, 4};
+    // The KV cache is zero pages until written (cpu/memory_pages.h): a prompt that fills the
+    // context makes all of it resident, so the plan's KV bytes can be held against the growth.
+    std::vector<int32_t> prompt(2040);
+    for (size_t i = 0; i < prompt.size(); ++i) {
+        prompt[i] = int32_t(1 + i % 1000);
+    }
     QVERIFY(session->append(prompt));
     const MemoryTruth truth =
         compare_memory(plan_memory((*model)->info(), {.n_ctx = 2048}), *before, after_load,
                        read_resident_bytes().value_or(0));
-    // docs/DOCTOR.md, "Memory truth": the session's growth is its KV cache, resident once
-    // allocated (zero-filled), plus as much of the scratch as a short prompt writes; the load's
-    // is the weights plus the file's header and the tokenizer's tables (about 20 MiB on this
+    // docs/DOCTOR.md, "Memory truth": the session's growth is its KV cache, resident as far
+    // as it is written (here all of it), plus as much of the scratch as the prompt writes; the
+    // load's is the weights plus the file's header and the tokenizer's tables (about 20 MiB on this
     // model's 49,152-token vocabulary), which the plan leaves out.
     const MemoryPlan plan = plan_memory((*model)->info(), {.n_ctx = 2048});
     QVERIFY2(truth.measured_session_bytes() >= plan.kv_bytes * 95 / 100 &&
-                 truth.measured_session_bytes() <= truth.predicted_session_bytes * 105 / 100,
+                 truth.measured_session_bytes() <= truth.predicted_session_bytes * 110 / 100,
              truth.explanation.c_str());
     QVERIFY2(truth.measured_load_bytes() >= plan.weights_bytes * 95 / 100 &&
                  truth.measured_load_bytes() <= plan.weights_bytes + 32 * kMiB,
