@@ -6,6 +6,7 @@
 
 #include "backend/cuda/cuda_experts.h"
 #include "backend/cuda/device_arena.h"
+#include "backend/cuda/device_matrix.h"
 #include "hearth/error.h"
 #include "model/model_impl.h"
 
@@ -14,13 +15,6 @@
 #include <vector>
 
 namespace hearth::cuda_detail {
-
-struct DeviceMatrix {
-    int type = 0;
-    const void* data = nullptr;
-    size_t row_bytes = 0;
-    int64_t n_rows = 0, n_cols = 0;
-};
 
 // qwen35's gated delta-net layers (cpu::DeltaNetWeights), in place of the attention matrices.
 struct DeviceDeltaNetWeights {
