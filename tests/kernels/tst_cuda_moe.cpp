@@ -3,8 +3,9 @@
 // the router's choice (exactly the CPU route_token's, ties and NaN included) and weights, the
 // expert products over a 3-D expert tensor picked by device-side ids (repeats and bad ids
 // included; the grouped form of prompt chunks bit for bit the per-slot one), the biased
-// gated activations (SwiGLU, gpt-oss's clamped SwiGLU) and the weighted sum with per-expert
-// scales and biases. Without a CUDA device the suite reports "skipped: no CUDA device"
+// gated activations (SwiGLU, gpt-oss's clamped SwiGLU), the weighted sum with per-expert
+// scales and biases, and qwen35moe's sigmoid-gated shared expert joining that sum
+// (kernels/moe_shared.cu). Without a CUDA device the suite reports "skipped: no CUDA device"
 // (HEARTH_REQUIRE_CUDA=1 makes that a failure).
 #include "cpu/forward.h"
 #include "cpu/moe_ffn.h"
@@ -13,6 +14,7 @@
 #include "hearth/tensor_type.h"
 #include "matvec.cuh"
 #include "moe.cuh"
+#include "moe_shared.cuh"
 #include "random_weights.h"
 
 #include <algorithm>
@@ -518,6 +520,81 @@ private slots:
         const QString bad =
             first_mismatch(got, want, [&](size_t i) { return 1e-6 * magnitude[i] + 1e-30; });
         QVERIFY2(bad.isEmpty(), qPrintable(bad));
+    }
+
+    void shared_expert_add_matches_cpu_data() {
+        QTest::addColumn<int>("n_tokens");
+        QTest::addColumn<int>("n_embd");
+        QTest::newRow("one decoded token") << 1 << 64;
+        QTest::newRow("a step of 8 rows, past one CTA") << 8 << 515;
+        QTest::newRow("a prompt chunk") << 67 << 130;
+    }
+
+    // out += shared * sigmoid(gate) per token, as the CPU's add_shared_expert: its sigmoid in
+    // float (expf against the host's exp: within 2 ulps), then one rounded product and sum;
+    // gates far out on both sides (weights 0 and 1) included; padding untouched.
+    void shared_expert_add_matches_cpu() {
+        QFETCH(int, n_tokens);
+        QFETCH(int, n_embd);
+        const int64_t shared_stride = n_embd + 3, out_stride = n_embd + 5;
+        const auto shared =
+            random_floats(size_t(n_tokens) * size_t(shared_stride), 31, -3.0f, 3.0f);
+        auto gate = random_floats(size_t(n_tokens), 32, -8.0f, 8.0f);
+        // 0.5; exp overflowing (weight 0); weight 1.
+        const float special[] = {0.0f, -120.0f, 120.0f};
+        for (size_t t = 0; t < gate.size() && t < std::size(special); ++t) {
+            gate[t] = special[t];
+        }
+        const auto out0 = random_floats(size_t(n_tokens) * size_t(out_stride), 33, -2.0f, 2.0f);
+        DeviceArray<float> d_shared(shared.size()), d_gate(gate.size()), d_out(out0.size());
+        CUDA_VERIFY(d_shared.upload(shared));
+        CUDA_VERIFY(d_gate.upload(gate));
+        CUDA_VERIFY(d_out.upload(out0));
+        CUDA_VERIFY(k::launch_add_gated_shared_expert(d_shared.get(), shared_stride, d_gate.get(),
+                                                      n_tokens, n_embd, d_out.get(), out_stride,
+                                                      nullptr));
+        CUDA_VERIFY(cudaDeviceSynchronize());
+        std::vector<float> out;
+        CUDA_VERIFY(d_out.download(out));
+        std::vector<float> got;
+        std::vector<double> want, magnitude;
+        for (int t = 0; t < n_tokens; ++t) {
+            const float weight = 1.0f / (1.0f + std::exp(-gate[size_t(t)]));
+            for (int64_t i = 0; i < n_embd; ++i) {
+                const size_t o = size_t(t * out_stride + i);
+                const double s = shared[size_t(t * shared_stride + i)];
+                got.push_back(out[o]);
+                want.push_back(double(out0[o]) + s * weight);
+                magnitude.push_back(std::abs(double(out0[o])) + std::abs(s * weight));
+            }
+            for (int64_t i = n_embd; i < out_stride; ++i) { // padding untouched
+                QCOMPARE(out[size_t(t * out_stride + i)], out0[size_t(t * out_stride + i)]);
+            }
+        }
+        // A few float roundings of the sigmoid, the product and the sum.
+        const QString bad =
+            first_mismatch(got, want, [&](size_t i) { return 1e-6 * magnitude[i] + 1e-30; });
+        QVERIFY2(bad.isEmpty(), qPrintable(bad));
+    }
+
+    void shared_expert_add_refuses_bad_sizes() {
+        DeviceArray<float> f(64);
+        QCOMPARE(
+            k::launch_add_gated_shared_expert(f.get(), 8, f.get(), 1, 16, f.get(), 16, nullptr),
+            cudaErrorInvalidValue); // shared stride below a row
+        QCOMPARE(
+            k::launch_add_gated_shared_expert(f.get(), 16, f.get(), 1, 16, f.get(), 8, nullptr),
+            cudaErrorInvalidValue); // out stride below a row
+        QCOMPARE(
+            k::launch_add_gated_shared_expert(f.get(), 16, f.get(), -1, 16, f.get(), 16, nullptr),
+            cudaErrorInvalidValue);
+        QCOMPARE(
+            k::launch_add_gated_shared_expert(f.get(), 16, nullptr, 1, 16, f.get(), 16, nullptr),
+            cudaErrorInvalidValue);
+        QCOMPARE(
+            k::launch_add_gated_shared_expert(f.get(), 16, f.get(), 0, 16, f.get(), 16, nullptr),
+            cudaSuccess);
+        QCOMPARE(cudaGetLastError(), cudaSuccess);
     }
 };
 
