@@ -331,7 +331,8 @@ private slots:
         QTest::addColumn<int>("type_id");
         QTest::addColumn<int>("slots_per_x");
         for (const TensorType type :
-             {TensorType::F16, TensorType::Q4_0, TensorType::Q4_K, TensorType::IQ2_XS}) {
+             {TensorType::F16, TensorType::Q4_0, TensorType::Q4_K, TensorType::IQ2_XS,
+              TensorType::MXFP4}) { // (MXFP4: gpt-oss's experts)
             for (const int slots_per_x : {1, 4}) {
                 QTest::newRow(qPrintable(QStringLiteral("%1 %2")
                                              .arg(QString::fromUtf8(hearth::tensor_type_name(type)))

@@ -2,18 +2,22 @@
 // forward's arithmetic: RMSNorm (plain and fused with the residual add, kernels/rms_norm.cu),
 // RoPE (normal and NeoX layouts, linear and YaRN scaling, frequency factors, qwen35's sections
 // at position 0, kernels/rope.cu),
-// SwiGLU / GeGLU (kernels/glu.cu). Sizes include ones that are not multiples of the CTA.
+// SwiGLU / GeGLU (kernels/glu.cu), the bias added to each row (qwen2's Q/K/V biases, gpt-oss's
+// attention output bias, kernels/elementwise.cu). Sizes include ones that are not multiples of
+// the CTA.
 // The CPU references below restate engine/src/cpu/forward.cpp's private functions line for
 // line (rms_norm, rope_angles + apply_rope, gelu_tanh); SwiGLU uses the engine's own
 // ggml::swiglu_f32. Without a CUDA device: "skipped: no CUDA device".
 #include "cpu/ggml_numerics.h"
 #include "cuda_kernel_test.h"
+#include "elementwise.cuh"
 #include "glu.cuh"
 #include "hearth/quant.h"
 #include "rms_norm.cuh"
 #include "rope.cuh"
 
 #include <algorithm>
+#include <cstring>
 
 using namespace cuda_test;
 namespace k = hearth::kernels;
@@ -324,6 +328,47 @@ private slots:
         }
         const QString bad = first_mismatch(out, want, [&](size_t i) { return bound[i]; });
         QVERIFY2(bad.isEmpty(), qPrintable(bad));
+    }
+
+    void add_bias_data() {
+        QTest::addColumn<int>("n");
+        QTest::addColumn<int>("n_rows");
+        QTest::addColumn<int>("stride");
+        QTest::newRow("attention output bias (gpt-oss), 8 rows") << 64 << 8 << 64;
+        QTest::newRow("keys in a fused q | k | v row (qwen2)") << 128 << 3 << 320;
+        QTest::newRow("wide rows, past one CTA") << 1000 << 5 << 1000;
+        QTest::newRow("no rows") << 16 << 0 << 16;
+    }
+
+    // x[r][i] += bias[i], one float addition as the CPU forward's loops: equal bits; what lies
+    // between a row's n values and the next row is not touched.
+    void add_bias() {
+        QFETCH(int, n);
+        QFETCH(int, n_rows);
+        QFETCH(int, stride);
+        const size_t total = size_t(std::max(n_rows, 1)) * size_t(stride);
+        const auto x = random_floats(total, 41 + uint64_t(n), -4.0f, 4.0f);
+        const auto bias = random_floats(size_t(n), 42 + uint64_t(n), -1.0f, 1.0f);
+        DeviceArray<float> d_x(total), d_bias(bias.size());
+        QVERIFY(d_x.ok() && d_bias.ok());
+        CUDA_VERIFY(d_x.upload(x));
+        CUDA_VERIFY(d_bias.upload(bias));
+        CUDA_VERIFY(k::launch_add_bias(d_x.get(), d_bias.get(), n, n_rows, stride, nullptr));
+        CUDA_VERIFY(cudaDeviceSynchronize());
+        std::vector<float> got;
+        CUDA_VERIFY(d_x.download(got));
+        std::vector<float> want = x;
+        for (int r = 0; r < n_rows; ++r) {
+            for (int i = 0; i < n; ++i) {
+                want[size_t(r) * size_t(stride) + size_t(i)] += bias[size_t(i)];
+            }
+        }
+        QVERIFY(std::memcmp(got.data(), want.data(), total * sizeof(float)) == 0);
+        QCOMPARE(k::launch_add_bias(d_x.get(), d_bias.get(), n, n_rows, n - 1, nullptr),
+                 cudaErrorInvalidValue); // rows overlapping
+        QCOMPARE(k::launch_add_bias(d_x.get(), nullptr, n, n_rows, stride, nullptr),
+                 cudaErrorInvalidValue);
+        QCOMPARE(cudaGetLastError(), cudaSuccess);
     }
 
     void rejects_bad_arguments() {

@@ -200,7 +200,10 @@ Result<void> upload_experts(const ExpertWeights& w, const ModelInfo& info, const
             return std::unexpected(v.error());
         }
         *dst = *v;
-        decode += src->size() * sizeof(float);
+        // A token reads the router's bias whole, its experts' rows of the others.
+        decode += (src == &w.router_bias ? src->size()
+                                         : src->size() / info.n_expert * info.n_expert_used) *
+                  sizeof(float);
     }
     decode += router_bytes + uint64_t(info.n_expert_used) * w.bytes_per_expert();
     out.present = true;

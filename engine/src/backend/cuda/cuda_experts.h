@@ -57,7 +57,8 @@ Result<void> check_cuda_experts(const Model::Impl& m);
 uint64_t plan_expert_bytes(const ExpertWeights& w);
 
 // Uploads one layer's experts (`blk` is "blk.N." for messages) into `arena`; adds what a
-// decoded token reads (the router, n_expert_used experts' matrices, the vectors) to `decode`.
+// decoded token reads (the router and its bias, n_expert_used experts' matrices and vectors)
+// to `decode`.
 Result<void> upload_experts(const ExpertWeights& w, const ModelInfo& info, const std::string& blk,
                             Arena& arena, DeviceExperts& out, uint64_t& decode);
 

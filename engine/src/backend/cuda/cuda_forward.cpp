@@ -67,19 +67,16 @@ Result<void> CudaForwardImpl::check_architecture() const {
                                 kernels::kAttentionMaxHeadDim, info.head_dim_k, info.head_dim_v,
                                 info.n_rot));
     }
-    // Operations without CUDA kernels yet: refused, so `--device auto` runs the model on the
-    // CPU rather than wrongly here.
-    const bool attn_out_bias =
-        std::ranges::any_of(m_.layers, [](const LayerWeights& L) { return !L.bo.empty(); });
-    const std::pair<bool, const char*> missing[] = {
-        {attn_out_bias, "attention output biases (gpt-oss)"},
-        {m_.arch.activation == FfnActivation::swiglu_oai, "the clamped SwiGLU (gpt-oss)"},
-    };
-    for (const auto& [absent, what] : missing) {
-        if (absent) {
-            return fail(ErrorCode::unsupported,
-                        fmt::format("the CUDA backend does not run {} yet", what));
-        }
+    // gpt-oss's clamped SwiGLU runs in the experts' activation (launch_moe_glu); every gpt-oss
+    // layer routes, so no model has it in a dense feed-forward, which has no kernel for it:
+    // refused, so that `--device auto` would run such a model on the CPU rather than wrongly here.
+    const bool dense_swiglu_oai =
+        m_.arch.activation == FfnActivation::swiglu_oai &&
+        std::ranges::any_of(m_.layers, [](const LayerWeights& L) { return L.experts.empty(); });
+    if (dense_swiglu_oai) {
+        return fail(ErrorCode::unsupported,
+                    "the CUDA backend does not run the clamped SwiGLU (gpt-oss) in a dense "
+                    "feed-forward yet");
     }
     if (m_.arch.qkv_bias) {
         for (const LayerWeights& L : m_.layers) {

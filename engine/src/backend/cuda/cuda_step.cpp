@@ -163,6 +163,10 @@ Result<void> CudaForwardImpl::enqueue_layers(const StepBuffers& b, int n, const 
             }
             HEARTH_MATMUL(L.wo, b.attn, o_width, b.o, n_embd, "attn_output");
         }
+        if (L.bo != nullptr) { // gpt-oss
+            HEARTH_LAUNCH(kernels::launch_add_bias(b.o, L.bo, int(n_embd), n, n_embd, s),
+                          "add_bias(attn_output)");
+        }
         if (L.post_attn_norm != nullptr) {
             HEARTH_LAUNCH(kernels::launch_rms_norm(b.o, L.post_attn_norm, b.o, int(n_embd), n,
                                                    n_embd, eps, s),

@@ -51,8 +51,8 @@ DeviceMatrix device_rows(const DeviceMatrix& w, int64_t first, int64_t n_rows) {
 template <class Layer>
 auto layer_vectors(Layer& L) {
     return std::array{
-        &L.attn_norm,      &L.ffn_norm,      &L.bq,        &L.bk, &L.bv, &L.q_norm, &L.k_norm,
-        &L.post_attn_norm, &L.post_ffn_norm, &L.attn_sinks};
+        &L.attn_norm,      &L.ffn_norm,      &L.bq,         &L.bk, &L.bv, &L.q_norm, &L.k_norm,
+        &L.post_attn_norm, &L.post_ffn_norm, &L.attn_sinks, &L.bo};
 }
 
 // A gated delta-net layer's matrices and vectors, in upload order (empty for other layers).
@@ -214,13 +214,14 @@ Result<std::shared_ptr<CudaWeights>> upload(const Model::Impl& m, int device,
         if (qkv) {
             decode += uint64_t(qkv->n_rows) * qkv->row_bytes;
         }
-        static constexpr std::array<const char*, 10> kVectorNames{
-            "attn_norm",   "ffn_norm",    "attn_q.bias",         "attn_k.bias",   "attn_v.bias",
-            "attn_q_norm", "attn_k_norm", "post_attention_norm", "post_ffw_norm", "attn_sinks"};
+        static constexpr std::array<const char*, 11> kVectorNames{
+            "attn_norm",     "ffn_norm",    "attn_q.bias",     "attn_k.bias",
+            "attn_v.bias",   "attn_q_norm", "attn_k_norm",     "post_attention_norm",
+            "post_ffw_norm", "attn_sinks",  "attn_output.bias"};
         const auto sources = layer_vectors(L);
-        const std::array<const float**, 10> targets{
-            &D.attn_norm,      &D.ffn_norm,      &D.bq,        &D.bk, &D.bv, &D.q_norm, &D.k_norm,
-            &D.post_attn_norm, &D.post_ffn_norm, &D.attn_sinks};
+        const std::array<const float**, 11> targets{
+            &D.attn_norm,      &D.ffn_norm,      &D.bq,         &D.bk, &D.bv, &D.q_norm, &D.k_norm,
+            &D.post_attn_norm, &D.post_ffn_norm, &D.attn_sinks, &D.bo};
         for (size_t i = 0; i < sources.size(); ++i) {
             auto v = up.vector(*sources[i], blk + kVectorNames[i]);
             if (!v)

@@ -33,6 +33,7 @@ struct DeviceLayerWeights {
     const float* attn_norm = nullptr;
     const float* ffn_norm = nullptr;
     const float *bq = nullptr, *bk = nullptr, *bv = nullptr;         // qwen2
+    const float* bo = nullptr;                                       // gpt-oss: n_embd
     const float *q_norm = nullptr, *k_norm = nullptr;                // qwen3, gemma3
     const float *post_attn_norm = nullptr, *post_ffn_norm = nullptr; // gemma3
     const float* attn_sinks = nullptr;                               // gpt-oss: n_head logits
