@@ -1,12 +1,12 @@
 // End to end on the GPU: the CUDA forward (engine/src/backend/cuda/cuda_forward.cpp) against
 // the CPU forward (engine/src/cpu/forward.cpp) on the default model (greedy generation) and on
 // every model of tests/data/arch/ that it runs (llama variants, qwen2, qwen3, gemma3, phi3,
-// gemma2, smollm3, mistral3, qwen3moe, llama with experts, gpt-oss, qwen35: logits of every
-// prompt position, through prefill and through 8-row steps, for the experts up to the first
-// routing near-tie, router_margins.h); CUDA graphs against plain launches (bit for bit); several
-// sequences in one step against each alone; one weight upload shared by the forwards of a model;
-// and the refusals: a context that does not fit, bad tokens, positions and slots. Without a
-// CUDA device: "skipped: no CUDA device".
+// gemma2, smollm3, mistral3, qwen3moe, llama with experts, gpt-oss, qwen35, qwen35moe: logits of
+// every prompt position, through prefill and through 8-row steps, for the experts up to the
+// first routing near-tie, router_margins.h); CUDA graphs against plain launches (bit for bit);
+// several sequences in one step against each alone; one weight upload shared by the forwards of
+// a model; and the refusals: a context that does not fit, bad tokens, positions and slots.
+// Without a CUDA device: "skipped: no CUDA device".
 #include "backend/cuda/cuda_forward.h"
 #include "cpu/forward.h"
 #include "cpu/kv_cache.h"
@@ -78,8 +78,8 @@ std::vector<float> cpu_logits(const Model& model, const std::vector<int32_t>& to
 // has kernels for (issue 17's routed experts of qwen3moe and llama, the grid i-quants of
 // llama_iq_mix, and the dense architectures' soft caps, scaled sliding-window RoPE, NoPE layers,
 // LongRoPE, fused matrices, attention temperature and YaRN's own betas, qwen35's gated
-// delta-net, and gpt-oss's output biases, sinks and clamped SwiGLU experts, included). The
-// others (gemma4, the shared experts of qwen35moe) may be refused as `unsupported`, which sends
+// delta-net, gpt-oss's output biases, sinks and clamped SwiGLU experts, and qwen35moe's shared
+// expert, included). The others (gemma4) may be refused as `unsupported`, which sends
 // --device auto to the CPU; a refusal of one of these is a failure.
 bool cuda_must_run(const QString& name) {
     static const QStringList must = {"llama",
@@ -103,7 +103,9 @@ bool cuda_must_run(const QString& name) {
                                      "llama_iq_mix",
                                      "qwen35",
                                      "qwen35_interval4",
-                                     "gpt_oss"};
+                                     "gpt_oss",
+                                     "qwen35moe",
+                                     "qwen35moe_q8_0"};
     return must.contains(name);
 }
 
@@ -199,8 +201,9 @@ private slots:
             // qwen35's delta-net layers are float32 on both sides too: the GPU's row dots are
             // warp tree sums where the CPU follows ggml's 4x8-lane order (~1e-6 relative,
             // carried by the state from token to token), its silu and sigmoid use expf where the
-            // CPU uses ggml's exp (~2 ulps). gpt-oss's output biases are float32 additions on
-            // both sides.
+            // CPU uses ggml's exp (~2 ulps). gpt-oss's output biases and qwen35moe's shared
+            // expert are float32 additions and products on both sides (the shared expert's
+            // matrices are the dense feed-forward's kind, its gate's sigmoid expf again).
             // Refusals skip their row at run time (cuda_refusal).
             const QString type = m.value("weight_type").toString();
             const double tolerance = type == "F32" ? 2e-3 : type == "F16" ? 4e-3 : 3e-2;
@@ -270,8 +273,8 @@ private slots:
 
     // Every mixture-of-experts reference model either runs on CUDA, whole and partly offloaded
     // (qwen3moe, llama_moe: their logits are checked by arch_models and partial_offload), or is
-    // refused as `unsupported` for an operation other than the routed experts (qwen35moe's
-    // shared expert, gemma4's layers), which sends --device auto to the CPU.
+    // refused as `unsupported` for an operation other than the routed experts (gemma4's layers),
+    // which sends --device auto to the CPU.
     void moe_models_run_or_are_refused_for_another_reason() {
         const QJsonObject index =
             QJsonDocument::fromJson(QByteArray::fromStdString(read_text(arch_dir() / "index.json")))
@@ -316,7 +319,7 @@ private slots:
             }
         }
         QVERIFY(n_moe > 0);
-        QCOMPARE(n_run, 4); // qwen3moe, qwen3moe_q8_0, llama_moe, gpt_oss
+        QCOMPARE(n_run, 6); // qwen3moe, qwen3moe_q8_0, llama_moe, gpt_oss, qwen35moe(_q8_0)
     }
 
     void partial_offload_data() { arch_models_data(); }

@@ -1,8 +1,8 @@
 // The CUDA backend's host-side decisions, which need no device and so run on every CUDA build:
 // which reference architectures it refuses (check_architecture runs before the first CUDA
 // call, so a model it runs fails later, on the missing device, not as `unsupported`), the
-// fused QKV upload's q buffer width, and the LongRoPE factor set a context picks (the
-// function the CPU and CUDA forwards share).
+// fused QKV upload's q buffer width, the shared expert's place in the memory plan, and the
+// LongRoPE factor set a context picks (the function the CPU and CUDA forwards share).
 #include "backend/cuda/cuda_forward.h"
 #include "backend/cuda/cuda_weights.h"
 #include "cpu/rope.h"
@@ -45,11 +45,10 @@ private slots:
         for (const QJsonValue& value : index.value("models").toArray()) {
             const QJsonObject m = value.toObject();
             const QString arch = m.value("architecture").toString();
-            // Refused by architecture: qwen35moe (its shared expert), gemma4. Everything else
-            // (the routed experts of qwen3moe and llama, gpt-oss's output biases and clamped
-            // SwiGLU experts, the hybrid qwen35, the grid i-quants) must get past
-            // check_architecture.
-            const bool refused = arch == "qwen35moe" || arch == "gemma4";
+            // Refused by architecture: gemma4. Everything else (the routed experts of qwen3moe
+            // and llama, gpt-oss's output biases and clamped SwiGLU experts, the hybrid qwen35,
+            // qwen35moe's shared expert, the grid i-quants) must get past check_architecture.
+            const bool refused = arch == "gemma4";
             QTest::newRow(qPrintable(m.value("name").toString()))
                 << m.value("gguf").toString() << refused;
         }
@@ -83,6 +82,41 @@ private slots:
             const size_t q = size_t(info.n_head) * info.head_dim_k;
             const size_t kv = size_t(info.n_head_kv) * (info.head_dim_k + info.head_dim_v);
             QCOMPARE(hearth::cuda_detail::q_buffer_width(model->impl()), fused ? q + kv : q);
+        }
+    }
+
+    // qwen35moe's shared expert is planned with the routed ones: its four matrices in the
+    // weights' arena (each aligned as the upload takes it), and its four buffers in the MoE
+    // scratch of the step's and prefill's rows.
+    void shared_expert_planned() {
+        using hearth::cuda_detail::align_up;
+        for (const char* gguf : {"qwen35moe.gguf", "qwen35moe_q8_0.gguf"}) {
+            const auto model = load(QString::fromLatin1(gguf));
+            QVERIFY(model);
+            const hearth::ModelInfo& info = model->info();
+            QVERIFY(info.n_ff_shexp > 0);
+            for (const hearth::LayerWeights& L : model->impl().layers) {
+                QVERIFY(L.experts.has_shared_expert());
+                hearth::ExpertWeights routed_only = L.experts;
+                uint64_t shared = 0;
+                for (hearth::cpu::WeightMatrix* w :
+                     {&routed_only.shared_gate_inp, &routed_only.shared_gate,
+                      &routed_only.shared_up, &routed_only.shared_down}) {
+                    shared += align_up(size_t(w->n_rows) * w->row_bytes);
+                    *w = {};
+                }
+                QCOMPARE(hearth::cuda_detail::plan_expert_bytes(L.experts),
+                         hearth::cuda_detail::plan_expert_bytes(routed_only) + shared);
+            }
+            hearth::ModelInfo no_shared = info;
+            no_shared.n_ff_shexp = 0;
+            for (const size_t rows : {size_t{8}, size_t{512}}) {
+                const uint64_t buffers = 2 * align_up(rows * info.n_ff_shexp * sizeof(float)) +
+                                         align_up(rows * info.n_embd * sizeof(float)) +
+                                         align_up(rows * sizeof(float));
+                QCOMPARE(hearth::cuda_detail::moe_scratch_bytes(info, rows),
+                         hearth::cuda_detail::moe_scratch_bytes(no_shared, rows) + buffers);
+            }
         }
     }
 

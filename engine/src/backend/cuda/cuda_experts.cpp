@@ -7,6 +7,7 @@
 #include "moe.cuh"
 
 #include <algorithm>
+#include <array>
 #include <fmt/format.h>
 
 namespace hearth::cuda_detail {
@@ -81,6 +82,28 @@ Result<DeviceExpertTensor> upload_tensor(Arena& arena, const std::vector<cpu::We
         int(views[0].type), dst, span.stride, views[0].row_bytes, views[0].n_rows, views[0].n_cols};
 }
 
+// The shared expert's four matrices, in upload order, with their tensor names.
+auto shared_matrices(const ExpertWeights& w) {
+    return std::array{&w.shared_gate_inp, &w.shared_gate, &w.shared_up, &w.shared_down};
+}
+constexpr std::array<const char*, 4> kSharedNames{"ffn_gate_inp_shexp", "ffn_gate_shexp",
+                                                  "ffn_up_shexp", "ffn_down_shexp"};
+
+// One 2-D matrix (the router, a shared-expert matrix) copied into `arena`.
+Result<DeviceMatrix> upload_matrix(Arena& arena, const cpu::WeightMatrix& w,
+                                   const std::string& name) {
+    if (!kernels::can_launch_matvec(int(w.type))) {
+        return fail(ErrorCode::unsupported,
+                    fmt::format("the CUDA backend has no matrix kernel for {} ({})",
+                                tensor_type_name(w.type), name));
+    }
+    const size_t bytes = size_t(w.n_rows) * w.row_bytes;
+    void* dst = arena.take<uint8_t>(bytes);
+    HEARTH_CUDA_TRY(cudaMemcpy(dst, w.data, bytes, cudaMemcpyHostToDevice),
+                    fmt::format("uploading {}", name));
+    return DeviceMatrix{int(w.type), dst, w.row_bytes, w.n_rows, w.n_cols};
+}
+
 kernels::MoeGlu glu_of(FfnActivation activation) {
     return activation == FfnActivation::swiglu_oai ? kernels::MoeGlu::swiglu_oai
                                                    : kernels::MoeGlu::swiglu;
@@ -138,12 +161,6 @@ Result<void> check_cuda_experts(const Model::Impl& m) {
         return fail(ErrorCode::unsupported,
                     "the CUDA backend has no GeGLU experts yet: the model runs on the CPU");
     }
-    for (const LayerWeights& L : m.layers) {
-        if (L.experts.has_shared_expert()) {
-            return fail(ErrorCode::unsupported,
-                        "the CUDA backend has no shared experts yet: the model runs on the CPU");
-        }
-    }
     return {};
 }
 
@@ -158,6 +175,11 @@ uint64_t plan_expert_bytes(const ExpertWeights& w) {
     for (const auto* v : {&w.router_bias, &w.gate_bias, &w.up_bias, &w.down_bias, &w.down_scale}) {
         bytes += vector_bytes(*v);
     }
+    if (w.has_shared_expert()) {
+        for (const cpu::WeightMatrix* m : shared_matrices(w)) {
+            bytes += align_up(size_t(m->n_rows) * m->row_bytes);
+        }
+    }
     return bytes;
 }
 
@@ -167,17 +189,12 @@ Result<void> upload_experts(const ExpertWeights& w, const ModelInfo& info, const
     if (w.empty()) {
         return {};
     }
-    if (!kernels::can_launch_matvec(int(w.router.type))) {
-        return fail(ErrorCode::unsupported,
-                    fmt::format("the CUDA backend has no matrix kernel for {} ({}ffn_gate_inp)",
-                                tensor_type_name(w.router.type), blk));
+    auto router = upload_matrix(arena, w.router, blk + "ffn_gate_inp");
+    if (!router) {
+        return std::unexpected(router.error());
     }
-    const size_t router_bytes = size_t(w.router.n_rows) * w.router.row_bytes;
-    void* router = arena.take<uint8_t>(router_bytes);
-    HEARTH_CUDA_TRY(cudaMemcpy(router, w.router.data, router_bytes, cudaMemcpyHostToDevice),
-                    fmt::format("uploading {}ffn_gate_inp", blk));
-    out.router = DeviceExpertTensor{int(w.router.type), router,          0,
-                                    w.router.row_bytes, w.router.n_rows, w.router.n_cols};
+    out.router = DeviceExpertTensor{router->type,      router->data,   0,
+                                    router->row_bytes, router->n_rows, router->n_cols};
     const std::pair<const std::vector<cpu::WeightMatrix>*, DeviceExpertTensor*> tensors[] = {
         {&w.gate, &out.gate}, {&w.up, &out.up}, {&w.down, &out.down}};
     const char* names[] = {"ffn_gate_exps", "ffn_up_exps", "ffn_down_exps"};
@@ -205,7 +222,21 @@ Result<void> upload_experts(const ExpertWeights& w, const ModelInfo& info, const
                                          : src->size() / info.n_expert * info.n_expert_used) *
                   sizeof(float);
     }
-    decode += router_bytes + uint64_t(info.n_expert_used) * w.bytes_per_expert();
+    decode += uint64_t(w.router.n_rows) * w.router.row_bytes +
+              uint64_t(info.n_expert_used) * w.bytes_per_expert();
+    if (w.has_shared_expert()) {
+        const auto sources = shared_matrices(w);
+        const std::array targets{&out.shared_gate_inp, &out.shared_gate, &out.shared_up,
+                                 &out.shared_down};
+        for (size_t i = 0; i < sources.size(); ++i) {
+            auto m = upload_matrix(arena, *sources[i], blk + kSharedNames[i]);
+            if (!m) {
+                return std::unexpected(m.error());
+            }
+            *targets[i] = *m;
+            decode += uint64_t(sources[i]->n_rows) * sources[i]->row_bytes;
+        }
+    }
     out.present = true;
     return {};
 }
@@ -215,10 +246,15 @@ uint64_t moe_scratch_bytes(const ModelInfo& info, size_t rows) {
         return 0;
     }
     const size_t slots = rows * info.n_expert_used;
+    const uint64_t shared = info.n_ff_shexp == 0
+                                ? 0
+                                : 2 * align_up(rows * info.n_ff_shexp * sizeof(float)) +
+                                      align_up(rows * info.n_embd * sizeof(float)) +
+                                      align_up(rows * sizeof(float));
     return align_up(rows * info.n_expert * sizeof(float)) + align_up(slots * sizeof(int32_t)) +
            align_up(slots * sizeof(float)) + 2 * align_up(slots * info.n_ff_exp * sizeof(float)) +
            align_up(slots * info.n_embd * sizeof(float)) + align_up(slots * sizeof(int32_t)) +
-           align_up((info.n_expert + 1) * sizeof(int32_t));
+           align_up((info.n_expert + 1) * sizeof(int32_t)) + shared;
 }
 
 MoeBuffers take_moe_buffers(Arena& arena, const ModelInfo& info, size_t rows) {
@@ -235,6 +271,12 @@ MoeBuffers take_moe_buffers(Arena& arena, const ModelInfo& info, size_t rows) {
     b.down = arena.take<float>(slots * info.n_embd);
     b.order = arena.take<int32_t>(slots);
     b.offsets = arena.take<int32_t>(info.n_expert + 1);
+    if (info.n_ff_shexp > 0) {
+        b.shared_gate = arena.take<float>(rows * info.n_ff_shexp);
+        b.shared_up = arena.take<float>(rows * info.n_ff_shexp);
+        b.shared_out = arena.take<float>(rows * info.n_embd);
+        b.shared_weight = arena.take<float>(rows);
+    }
     return b;
 }
 

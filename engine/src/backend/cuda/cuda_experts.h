@@ -1,6 +1,7 @@
-// The CUDA backend's mixture-of-experts feed-forward (qwen3moe, llama with experts): a layer's
-// router and 3-D expert tensors on the device, their upload, the scratch a step of n rows
-// needs, and the enqueued routed feed-forward, the CPU's (cpu/moe_ffn.cpp) step for step:
+// The CUDA backend's mixture-of-experts feed-forward (qwen3moe, llama with experts, gpt-oss,
+// qwen35moe): a layer's router and 3-D expert tensors on the device, their upload, the scratch
+// a step of n rows needs, and the enqueued routed feed-forward, the CPU's (cpu/moe_ffn.cpp) step
+// for step:
 //
 //   logits = W_router h (+ bias)                 launch_matvec (float32, exact weights)
 //   ids, w = route(logits)                       launch_moe_route, on the device
@@ -8,6 +9,9 @@
 //   g      = act(g + b_gate,e, u + b_up,e)       launch_moe_glu
 //   d      = W_down,e g                          launch_matvec_experts
 //   out    = sum_s w_s (d_s * c_e + b_down,e)    launch_moe_combine
+// and qwen35moe's shared expert after them (shared_expert_step.cpp), as the dense feed-forward:
+//   s      = W_down,sh swiglu(W_gate,sh h, W_up,sh h)   the step's matrix products, launch_glu
+//   out   += s * sigmoid(W_gate_inp,sh h)               launch_add_gated_shared_expert
 //
 // Everything between the router and the sum reads the choice from device memory, so a step
 // captured as a CUDA graph routes each replay's tokens without the host. Prompt chunks use
@@ -18,6 +22,7 @@
 #pragma once
 
 #include "backend/cuda/device_arena.h"
+#include "backend/cuda/device_matrix.h"
 #include "hearth/error.h"
 #include "model/model_impl.h"
 #include "model/moe_weights.h"
@@ -47,6 +52,12 @@ struct DeviceExperts {
     const float* up_bias = nullptr;     // (n_expert, n_ff_exp)
     const float* down_bias = nullptr;   // (n_expert, n_embd)
     const float* down_scale = nullptr;  // (n_expert)
+    // qwen35moe's shared expert (n_rows 0 elsewhere): every token's SwiGLU feed-forward, scaled
+    // by the sigmoid of its gate input's product and added to the routed sum.
+    DeviceMatrix shared_gate_inp;        // (1, n_embd)
+    DeviceMatrix shared_gate, shared_up; // (n_ff_shexp, n_embd)
+    DeviceMatrix shared_down;            // (n_embd, n_ff_shexp)
+    bool has_shared_expert() const { return shared_gate.n_rows > 0; }
 };
 
 // Why the CUDA backend cannot run model m's experts (`unsupported`), or success (also for a
@@ -57,8 +68,8 @@ Result<void> check_cuda_experts(const Model::Impl& m);
 uint64_t plan_expert_bytes(const ExpertWeights& w);
 
 // Uploads one layer's experts (`blk` is "blk.N." for messages) into `arena`; adds what a
-// decoded token reads (the router and its bias, n_expert_used experts' matrices and vectors)
-// to `decode`.
+// decoded token reads (the router and its bias, n_expert_used experts' matrices and vectors,
+// the shared expert) to `decode`.
 Result<void> upload_experts(const ExpertWeights& w, const ModelInfo& info, const std::string& blk,
                             Arena& arena, DeviceExperts& out, uint64_t& decode);
 
@@ -72,6 +83,11 @@ struct MoeBuffers {
     float* down = nullptr;      // (rows * n_expert_used, n_embd)
     int32_t* order = nullptr;   // (rows * n_expert_used) the slots grouped by expert
     int32_t* offsets = nullptr; // (n_expert + 1) where each expert's slots start in `order`
+    // qwen35moe's shared expert (null without one)
+    float* shared_gate = nullptr;   // (rows, n_ff_shexp)
+    float* shared_up = nullptr;     // (rows, n_ff_shexp)
+    float* shared_out = nullptr;    // (rows, n_embd)
+    float* shared_weight = nullptr; // (rows) the gate input's logit
 };
 
 // Scratch bytes of MoeBuffers for `rows` rows; 0 for a model without experts.

@@ -147,6 +147,10 @@ private:
                                 const MatmulFn& matmul);
     // A gated delta-net layer's token mixer on b.h into b.o (delta_net_step.cpp).
     Result<void> enqueue_delta_net(size_t il, const StepBuffers& b, int n, const MatmulFn& matmul);
+    // qwen35moe: out += the shared expert of b.h, scaled by its sigmoid gate
+    // (shared_expert_step.cpp); e.has_shared_expert() must hold.
+    Result<void> enqueue_shared_expert(const DeviceExperts& e, const StepBuffers& b, int n,
+                                       float* out, const MatmulFn& matmul);
     // Carves the recurrent layers' states out of the KV arena and zeroes them (init()).
     Result<void> take_recurrent_state();
     // qwen35: each sequence's tokens must start where its device state stands (or at 0, which

@@ -5,7 +5,7 @@
 //
 // Per chunk of n rows at positions p0..p0+n-1 of slot s, the decode step's operations in the
 // same order (cuda_step.cpp), with two substitutions:
-//   - the seven matrix products of a layer go through CublasPrefill::matmul (weights
+//   - the matrix products of a layer (but the router's) go through CublasPrefill::matmul (weights
 //     dequantized to F16 tiles, activations rounded to F16, tensor cores, float32 sums);
 //   - the attention is launch_prompt_attention (kernels/prompt_attention.cu): causal over the
 //     chunk, whose keys and values kv_append has just written, and the cells before it.
@@ -67,9 +67,10 @@ uint64_t prefill_cublas_bytes(const ModelInfo& info, uint32_t rows) {
         return 0;
     }
     // The weight tile, and the F16 copy of the widest activation a product reads.
-    // (qwen35's ssm_out reads d_inner.)
-    const size_t widest = std::max({size_t(info.n_embd), widths(info).o, size_t(info.n_ff),
-                                    size_t(info.linear_attention.d_inner)});
+    // (qwen35's ssm_out reads d_inner, qwen35moe's ffn_down_shexp n_ff_shexp.)
+    const size_t widest =
+        std::max({size_t(info.n_embd), widths(info).o, size_t(info.n_ff),
+                  size_t(info.linear_attention.d_inner), size_t(info.n_ff_shexp)});
     return kPrefillTileBytes + uint64_t(rows) * widest * sizeof(uint16_t);
 }
 
@@ -138,8 +139,10 @@ bool CudaForwardImpl::ensure_prefill() {
     for (size_t il = 0; il < weights_->layers.size(); ++il) {
         const DeviceLayerWeights& L = weights_->layers[il];
         const DeviceDeltaNetWeights& D = L.delta; // qwen35's recurrent layers (else empty)
+        const DeviceExperts& E = L.experts;       // qwen35moe's shared expert (else empty)
         for (const DeviceMatrix* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down, &D.w_qkv,
-                                      &D.w_z, &D.w_beta, &D.w_alpha, &D.w_out}) {
+                                      &D.w_z, &D.w_beta, &D.w_alpha, &D.w_out, &E.shared_gate_inp,
+                                      &E.shared_gate, &E.shared_up, &E.shared_down}) {
             if (!kernels::can_launch_dequantize(w->type)) {
                 prefill_note_ =
                     fmt::format("layer {} has a matrix of type id {}, which has no F16 dequantizer",

@@ -11,9 +11,10 @@
 //   [rope(q, k, pos) unless the layer has none];  [q *= temperature(pos)]
 //   cache[slot][pos] = f16(k, v)
 //   a = attention(q, cache[slot][window start..pos]) [soft-capped scores, sinks]
-//   o = [post-norm] Wo a
+//   o = [post-norm] (Wo a [+ bo])
 //   h = rmsnorm(x += o) * ffn_norm;  o = [post-norm] W_down act(W_gate h) * (W_up h)
-//   (a mixture-of-experts layer: o = the routed feed-forward of h, cuda_experts.h)
+//   (a mixture-of-experts layer: o = the routed feed-forward of h, cuda_experts.h [+ the
+//   shared expert's, shared_expert_step.cpp])
 // logits = W_out (rmsnorm(x += o) * output_norm) [soft-capped].
 // A prompt run of kPrefillMinRows or more tokens goes through cuda_prefill_step.cpp instead
 // (unless prefill_rows is 0 or cuBLAS is missing); other tokens, 8 at a time, through this
@@ -178,6 +179,11 @@ Result<void> CudaForwardImpl::enqueue_layers(const StepBuffers& b, int n, const 
         if (L.experts.present) {
             if (auto ok = enqueue_moe_ffn(L.experts, info, m_.arch, b.moe, b.h, n, b.o, s); !ok) {
                 return ok;
+            }
+            if (L.experts.has_shared_expert()) { // qwen35moe
+                if (auto ok = enqueue_shared_expert(L.experts, b, n, b.o, matmul); !ok) {
+                    return ok;
+                }
             }
         } else {
             HEARTH_MATMUL(L.gate, b.h, n_embd, b.gate, n_ff, "ffn_gate");
