@@ -7,6 +7,7 @@
 #pragma once
 
 #include "common.cuh"
+#include "quant/k4_scales.h" // k4_scale_min: Q4_K / Q5_K's 6-bit scales and mins
 
 namespace hearth::kernels::formats {
 
@@ -32,11 +33,6 @@ __device__ __forceinline__ int nibble(const uint8_t* qs, int i, int half) {
 __device__ __forceinline__ int two_bits(const uint8_t* qs, int e) {
     const int h = e / 128, k = (e % 128) / 32, l = e % 32;
     return (qs[32 * h + l] >> (2 * k)) & 3;
-}
-
-__device__ __forceinline__ uint32_t read_u32_le(const uint8_t* p) {
-    return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
-           static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
 }
 
 // ---- block formats: values(block, i0, v) writes values i0 .. i0 + 7 of one block ----------
@@ -146,17 +142,6 @@ struct FormatQ3_K {
         }
     }
 };
-
-// Q4_K / Q5_K's 8 scales and mins of 6 bits (ggml's get_scale_min_k4).
-__device__ __forceinline__ void k4_scale_min(const uint8_t* q, int j, int& sc, int& mn) {
-    if (j < 4) {
-        sc = q[j] & 63;
-        mn = q[j + 4] & 63;
-    } else {
-        sc = (q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4);
-        mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-    }
-}
 
 struct FormatQ4_K {
     using Block = BlockQ4_K;

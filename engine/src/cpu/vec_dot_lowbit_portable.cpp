@@ -25,11 +25,6 @@ inline float h2f(uint16_t h) {
     return fp16_to_fp32(h);
 }
 
-inline uint32_t u32_at(const uint8_t* p) {
-    return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
-           static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
-}
-
 float dot_mxfp4(int64_t n, const void* vw, const void* vx) {
     const auto* w = blocks<BlockMXFP4>(vw);
     const auto* x = blocks<BlockQ8_0>(vx);
@@ -195,7 +190,7 @@ float dot_iq3_xxs(int64_t n, const void* vw, const void* vx) {
         const int8_t* q8 = x[b].qs;
         int bsum = 0;
         for (int g = 0; g < QK_K / 32; ++g) {
-            const uint32_t aux = u32_at(w[b].qs + QK_K / 4 + 4 * g);
+            const uint32_t aux = read_u32_le(w[b].qs + QK_K / 4 + 4 * g);
             int sumi = 0;
             for (int l = 0; l < 4; ++l, q8 += 8) {
                 const uint64_t entry =
