@@ -162,6 +162,27 @@ std::vector<CudaBatchToken> prompt_batch(const std::vector<int32_t>& tokens, uin
     return batch;
 }
 
+// Three prompts of 5, 3 and 10 tokens, prompt s in sequence slot s, and their tokens
+// interleaved position by position into one batch. Every row wants logits when `every_row`,
+// else only each prompt's last (sequence 1's comes first, then 0's, then 2's).
+struct MixedPrompts {
+    std::vector<std::vector<int32_t>> prompts;
+    std::vector<CudaBatchToken> batch;
+};
+
+MixedPrompts mixed_prompts(bool every_row) {
+    MixedPrompts m{{{1, 2, 3, 4, 5}, {9, 8, 7}, {100, 200, 30, 40, 50, 60, 70, 80, 90, 10}}, {}};
+    for (size_t i = 0; i < 10; ++i) {
+        for (uint32_t s = 0; s < 3; ++s) {
+            if (i < m.prompts[s].size()) {
+                const bool last = i + 1 == m.prompts[s].size();
+                m.batch.push_back({m.prompts[s][i], uint32_t(i), s, every_row || last});
+            }
+        }
+    }
+    return m;
+}
+
 } // namespace
 
 class TstCudaForward : public QObject {
@@ -577,19 +598,10 @@ private slots:
         const auto model = load(arch_dir() / "llama.gguf");
         QVERIFY(model);
         const size_t n_vocab = model->info().n_vocab;
-        const std::vector<std::vector<int32_t>> prompts = {
-            {1, 2, 3, 4, 5}, {9, 8, 7}, {100, 200, 30, 40, 50, 60, 70, 80, 90, 10}};
+        const auto [prompts, mixed] = mixed_prompts(true);
         auto together = CudaForward::create(*model, {.n_ctx = 32, .n_seq = 3});
         auto alone = CudaForward::create(*model, {.n_ctx = 32, .n_seq = 3});
         QVERIFY(together && alone);
-        std::vector<CudaBatchToken> mixed;
-        for (size_t i = 0; i < 10; ++i) {
-            for (uint32_t s = 0; s < 3; ++s) {
-                if (i < prompts[s].size()) {
-                    mixed.push_back({prompts[s][i], uint32_t(i), s, i + 1 == prompts[s].size()});
-                }
-            }
-        }
         std::vector<float> mixed_out(3 * n_vocab), alone_out(3 * n_vocab);
         QVERIFY((*together)->run(mixed, mixed_out.data()));
         // The mixed batch emits logits in batch order: sequence 1 ends first, then 0, then 2.
@@ -614,22 +626,13 @@ private slots:
         const auto model = load(arch_dir() / "qwen35.gguf");
         QVERIFY(model);
         const size_t n_vocab = model->info().n_vocab;
-        const std::vector<std::vector<int32_t>> prompts = {
-            {1, 2, 3, 4, 5}, {9, 8, 7}, {100, 200, 30, 40, 50, 60, 70, 80, 90, 10}};
+        const auto [prompts, mixed] = mixed_prompts(false);
         auto together = CudaForward::create(*model, {.n_ctx = 32, .n_seq = 3});
         auto alone = CudaForward::create(*model, {.n_ctx = 32, .n_seq = 3});
         QVERIFY2(together, together ? "" : together.error().message.c_str());
         QVERIFY(alone);
         QVERIFY((*together)->memory().recurrent_bytes > 0);
-        std::vector<CudaBatchToken> mixed;
         std::vector<std::vector<float>> mixed_rows(3);
-        for (size_t i = 0; i < 10; ++i) {
-            for (uint32_t s = 0; s < 3; ++s) {
-                if (i < prompts[s].size()) {
-                    mixed.push_back({prompts[s][i], uint32_t(i), s, true});
-                }
-            }
-        }
         std::vector<float> mixed_out(mixed.size() * n_vocab);
         QVERIFY((*together)->run(mixed, mixed_out.data()));
         for (size_t r = 0; r < mixed.size(); ++r) {
