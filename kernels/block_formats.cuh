@@ -322,6 +322,31 @@ struct PlainBF16 {
     }
 };
 
+// Values 0..7 of a run of Plain elements at p, which is 16-byte aligned: 8 elements are 32
+// (F32) or 16 (F16, BF16) bytes, read as whole 16-byte words.
+template <class Plain>
+__device__ __forceinline__ void plain_aligned_values(const uint8_t* p, float (&v)[kPerThread]) {
+    constexpr int size = Plain::size;
+    constexpr int n_words = kPerThread * size / 4;
+    uint32_t w[n_words];
+#pragma unroll
+    for (int q = 0; q < n_words / 4; ++q) {
+        const uint4 word = reinterpret_cast<const uint4*>(p)[q];
+        w[4 * q] = word.x;
+        w[4 * q + 1] = word.y;
+        w[4 * q + 2] = word.z;
+        w[4 * q + 3] = word.w;
+    }
+#pragma unroll
+    for (int k = 0; k < kPerThread; ++k) {
+        if constexpr (size == 4) {
+            v[k] = Plain::decode(w[k]);
+        } else {
+            v[k] = Plain::decode((w[k / 2] >> (16 * (k % 2))) & 0xffffu);
+        }
+    }
+}
+
 // Calls fn.template operator()<Format>() with the block format of GGML type `type_id`, or
 // fn.template plain<Plain>() for F32 / F16 / BF16; cudaErrorNotSupported for any other type.
 // Lets each kernel family instantiate itself once per format from one switch.

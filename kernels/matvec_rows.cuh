@@ -23,6 +23,7 @@ using namespace formats;
 inline constexpr int kWarps = 8;
 inline constexpr int kThreads = kWarps * 32;
 inline constexpr int kUnit = 8; // values per decode step
+static_assert(kUnit == kPerThread, "a unit is one decode call of block_formats.cuh");
 
 // The 8 weights of unit u of a row in a block format (n_cols is a multiple of 8 there).
 template <class F>
@@ -48,25 +49,7 @@ struct PlainSource {
         const int64_t c0 = u * kUnit;
         const uint8_t* p = row + c0 * size;
         if (vec && c0 + kUnit <= n_cols) {
-            // 8 elements are 32 (F32) or 16 (F16, BF16) bytes: whole 16-byte words.
-            constexpr int n_words = kUnit * size / 4;
-            uint32_t w[n_words];
-#pragma unroll
-            for (int q = 0; q < n_words / 4; ++q) {
-                const uint4 word = reinterpret_cast<const uint4*>(p)[q];
-                w[4 * q] = word.x;
-                w[4 * q + 1] = word.y;
-                w[4 * q + 2] = word.z;
-                w[4 * q + 3] = word.w;
-            }
-#pragma unroll
-            for (int k = 0; k < kUnit; ++k) {
-                if constexpr (size == 4) {
-                    v[k] = P::decode(w[k]);
-                } else {
-                    v[k] = P::decode((w[k / 2] >> (16 * (k % 2))) & 0xffffu);
-                }
-            }
+            plain_aligned_values<P>(p, v);
             return;
         }
 #pragma unroll
