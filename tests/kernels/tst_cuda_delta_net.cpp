@@ -45,7 +45,9 @@ struct DeviceBatch {
     explicit DeviceBatch(const Batch& b)
         : positions(b.positions), seq_slots(b.seq_slots), n_tokens(b.size()) {}
     bool ok() const { return positions.ok() && seq_slots.ok(); }
-    k::RecurrentRows rows() const { return {positions.get(), seq_slots.get(), n_tokens, kSlots}; }
+    k::RecurrentRows recurrent() const {
+        return {positions.get(), seq_slots.get(), n_tokens, kSlots};
+    }
     DeviceArray<int32_t> positions, seq_slots;
     int n_tokens;
 };
@@ -163,7 +165,7 @@ private slots:
         CUDA_VERIFY(d_y.poison());
         CUDA_VERIFY(k::launch_delta_net_conv(d_x.get(), x_stride, d_y.get(), y_stride,
                                              d_history.get(), slot_stride, d_taps.get(), channels,
-                                             d_conv, rows.rows(), nullptr));
+                                             d_conv, rows.recurrent(), nullptr));
         CUDA_VERIFY(cudaDeviceSynchronize());
         std::vector<float> y, state_after;
         CUDA_VERIFY(d_y.download(y));
@@ -298,9 +300,9 @@ private slots:
                 d_out.ok() && rows.ok());
         CUDA_VERIFY(d_out.poison());
         const k::DeltaRuleShape shape{state_size, n_k_heads, n_v_heads};
-        CUDA_VERIFY(k::launch_delta_rule(d_qkv.get(), qkv_stride, d_beta.get(), d_alpha.get(),
-                                         d_dt.get(), d_a.get(), d_ssm.get(), slot_stride,
-                                         d_out.get(), out_stride, shape, rows.rows(), nullptr));
+        CUDA_VERIFY(k::launch_delta_rule(
+            d_qkv.get(), qkv_stride, d_beta.get(), d_alpha.get(), d_dt.get(), d_a.get(),
+            d_ssm.get(), slot_stride, d_out.get(), out_stride, shape, rows.recurrent(), nullptr));
         CUDA_VERIFY(cudaDeviceSynchronize());
         std::vector<float> out, state_after;
         CUDA_VERIFY(d_out.download(out));
