@@ -3,6 +3,7 @@
 // model/attention_math.h that the CPU forward uses too.
 #include "attention_variants.cuh"
 #include "common.cuh"
+#include "launch_grid.cuh"
 #include "model/attention_math.h"
 
 namespace hearth::kernels {
@@ -38,14 +39,11 @@ cudaError_t launch_soft_cap(float* x, int64_t n, float cap, cudaStream_t stream)
     if (x == nullptr || n < 0 || !(cap > 0.0f && cap < INFINITY)) {
         return cudaErrorInvalidValue;
     }
-    if (n == 0) {
-        return cudaSuccess;
+    const ItemGrid grid = item_grid(n, kThreads);
+    if (grid.blocks == 0) {
+        return grid.status;
     }
-    const int64_t blocks = (n + kThreads - 1) / kThreads;
-    if (blocks > 2147483647) {
-        return cudaErrorInvalidValue;
-    }
-    soft_cap_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(x, n, cap, 1.0f / cap);
+    soft_cap_kernel<<<grid.blocks, kThreads, 0, stream>>>(x, n, cap, 1.0f / cap);
     return cudaGetLastError();
 }
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "common.cuh"
+#include "quant/k4_scales.h" // k4_scale_min: Q4_K / Q5_K's 6-bit scales and mins
 
 namespace hearth::kernels::formats {
 
@@ -32,11 +33,6 @@ __device__ __forceinline__ int nibble(const uint8_t* qs, int i, int half) {
 __device__ __forceinline__ int two_bits(const uint8_t* qs, int e) {
     const int h = e / 128, k = (e % 128) / 32, l = e % 32;
     return (qs[32 * h + l] >> (2 * k)) & 3;
-}
-
-__device__ __forceinline__ uint32_t read_u32_le(const uint8_t* p) {
-    return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
-           static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
 }
 
 // ---- block formats: values(block, i0, v) writes values i0 .. i0 + 7 of one block ----------
@@ -146,17 +142,6 @@ struct FormatQ3_K {
         }
     }
 };
-
-// Q4_K / Q5_K's 8 scales and mins of 6 bits (ggml's get_scale_min_k4).
-__device__ __forceinline__ void k4_scale_min(const uint8_t* q, int j, int& sc, int& mn) {
-    if (j < 4) {
-        sc = q[j] & 63;
-        mn = q[j + 4] & 63;
-    } else {
-        sc = (q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4);
-        mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-    }
-}
 
 struct FormatQ4_K {
     using Block = BlockQ4_K;
@@ -336,6 +321,31 @@ struct PlainBF16 {
         return bf16_bits_to_fp32(static_cast<uint16_t>(raw));
     }
 };
+
+// Values 0..7 of a run of Plain elements at p, which is 16-byte aligned: 8 elements are 32
+// (F32) or 16 (F16, BF16) bytes, read as whole 16-byte words.
+template <class Plain>
+__device__ __forceinline__ void plain_aligned_values(const uint8_t* p, float (&v)[kPerThread]) {
+    constexpr int size = Plain::size;
+    constexpr int n_words = kPerThread * size / 4;
+    uint32_t w[n_words];
+#pragma unroll
+    for (int q = 0; q < n_words / 4; ++q) {
+        const uint4 word = reinterpret_cast<const uint4*>(p)[q];
+        w[4 * q] = word.x;
+        w[4 * q + 1] = word.y;
+        w[4 * q + 2] = word.z;
+        w[4 * q + 3] = word.w;
+    }
+#pragma unroll
+    for (int k = 0; k < kPerThread; ++k) {
+        if constexpr (size == 4) {
+            v[k] = Plain::decode(w[k]);
+        } else {
+            v[k] = Plain::decode((w[k / 2] >> (16 * (k % 2))) & 0xffffu);
+        }
+    }
+}
 
 // Calls fn.template operator()<Format>() with the block format of GGML type `type_id`, or
 // fn.template plain<Plain>() for F32 / F16 / BF16; cudaErrorNotSupported for any other type.

@@ -3,6 +3,7 @@
 // grid-stride; memory-bound.
 #include "common.cuh"
 #include "convert.cuh"
+#include "launch_grid.cuh"
 
 namespace hearth::kernels {
 namespace {
@@ -27,9 +28,7 @@ cudaError_t launch_convert_f32_to_f16(const float* src, uint16_t* dst, int64_t n
     if (n == 0) {
         return cudaSuccess;
     }
-    const int64_t blocks = (n + kThreads - 1) / kThreads;
-    convert_kernel<<<static_cast<unsigned>(blocks < 65536 ? blocks : 65536), kThreads, 0, stream>>>(
-        src, dst, n);
+    convert_kernel<<<stride_blocks(n, kThreads), kThreads, 0, stream>>>(src, dst, n);
     return cudaGetLastError();
 }
 

@@ -16,6 +16,7 @@
 #include "common.cuh"
 #include "cpu/delta_net_math.h"
 #include "delta_net.cuh"
+#include "launch_grid.cuh"
 
 namespace hearth::kernels {
 namespace {
@@ -198,10 +199,11 @@ __global__ void __launch_bounds__(kThreads)
     }
 }
 
-// Blocks for a grid-stride loop over n items (at most 65535: the loop covers the rest).
-unsigned stride_blocks(int64_t n) {
-    const int64_t blocks = (n + kThreads - 1) / kThreads;
-    return static_cast<unsigned>(blocks < 65535 ? blocks : 65535);
+// Whether n_tokens rows of n_heads heads of head_dim values, rows `stride` values apart, are a
+// shape the per-(token, head) kernels take.
+bool heads_ok(int n_tokens, int n_heads, int head_dim, int64_t stride) {
+    return n_tokens >= 0 && n_heads > 0 && head_dim > 0 &&
+           stride >= static_cast<int64_t>(n_heads) * head_dim;
 }
 
 bool rows_ok(const RecurrentRows& rows) {
@@ -232,20 +234,16 @@ cudaError_t launch_delta_net_conv(const float* x, int64_t x_stride, float* y, in
 
 cudaError_t launch_l2_norm_heads(float* x, int n_tokens, int n_heads, int head_dim, int64_t stride,
                                  float eps, cudaStream_t stream) {
-    if (n_tokens < 0 || n_heads <= 0 || head_dim <= 0 ||
-        stride < static_cast<int64_t>(n_heads) * head_dim || x == nullptr) {
+    if (!heads_ok(n_tokens, n_heads, head_dim, stride) || x == nullptr) {
         return cudaErrorInvalidValue;
     }
-    const int64_t items = static_cast<int64_t>(n_tokens) * n_heads;
-    if (items == 0) {
-        return cudaSuccess;
+    // One warp per (token, head).
+    const ItemGrid grid = item_grid(static_cast<int64_t>(n_tokens) * n_heads, kWarps);
+    if (grid.blocks == 0) {
+        return grid.status;
     }
-    const int64_t blocks = (items + kWarps - 1) / kWarps;
-    if (blocks > 2147483647) {
-        return cudaErrorInvalidValue;
-    }
-    l2_norm_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(x, n_tokens, n_heads,
-                                                                           head_dim, stride, eps);
+    l2_norm_kernel<<<grid.blocks, kThreads, 0, stream>>>(x, n_tokens, n_heads, head_dim, stride,
+                                                         eps);
     return cudaGetLastError();
 }
 
@@ -278,21 +276,17 @@ cudaError_t launch_delta_rule(const float* qkv, int64_t qkv_stride, const float*
 cudaError_t launch_gated_rms_norm(float* o, const float* z, const float* norm, int n_tokens,
                                   int n_heads, int head_dim, int64_t stride, float eps,
                                   cudaStream_t stream) {
-    if (n_tokens < 0 || n_heads <= 0 || head_dim <= 0 ||
-        stride < static_cast<int64_t>(n_heads) * head_dim || o == nullptr || z == nullptr ||
+    if (!heads_ok(n_tokens, n_heads, head_dim, stride) || o == nullptr || z == nullptr ||
         norm == nullptr) {
         return cudaErrorInvalidValue;
     }
-    const int64_t items = static_cast<int64_t>(n_tokens) * n_heads;
-    if (items == 0) {
-        return cudaSuccess;
+    // One warp per (token, head).
+    const ItemGrid grid = item_grid(static_cast<int64_t>(n_tokens) * n_heads, kWarps);
+    if (grid.blocks == 0) {
+        return grid.status;
     }
-    const int64_t blocks = (items + kWarps - 1) / kWarps;
-    if (blocks > 2147483647) {
-        return cudaErrorInvalidValue;
-    }
-    gated_norm_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
-        o, z, norm, n_tokens, n_heads, head_dim, stride, eps);
+    gated_norm_kernel<<<grid.blocks, kThreads, 0, stream>>>(o, z, norm, n_tokens, n_heads, head_dim,
+                                                            stride, eps);
     return cudaGetLastError();
 }
 
@@ -306,8 +300,8 @@ cudaError_t launch_split_query_gate(const float* projection, float* q, float* ga
     if (count == 0) {
         return cudaSuccess;
     }
-    split_kernel<<<stride_blocks(count), kThreads, 0, stream>>>(projection, q, gate, count,
-                                                                head_dim);
+    split_kernel<<<stride_blocks(count, kThreads), kThreads, 0, stream>>>(projection, q, gate,
+                                                                          count, head_dim);
     return cudaGetLastError();
 }
 
@@ -318,7 +312,7 @@ cudaError_t launch_sigmoid_gate(float* x, const float* gate, int64_t n, cudaStre
     if (n == 0) {
         return cudaSuccess;
     }
-    sigmoid_gate_kernel<<<stride_blocks(n), kThreads, 0, stream>>>(x, gate, n);
+    sigmoid_gate_kernel<<<stride_blocks(n, kThreads), kThreads, 0, stream>>>(x, gate, n);
     return cudaGetLastError();
 }
 

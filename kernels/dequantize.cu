@@ -33,10 +33,9 @@
 //
 // The dequantize kernel serves the tensor-core prefill path (dequantize a weight tile to
 // f16, then cuBLAS) and tests; decode uses the fused dequantize + matrix-vector kernels.
-#include "dequantize.cuh"
-
 #include "block_formats.cuh"
 #include "common.cuh"
+#include "dequantize.cuh"
 
 #include <climits>
 
@@ -101,7 +100,8 @@ __global__ void __launch_bounds__(kThreads)
     __shared__ __align__(16) uint8_t tile[tile_bytes];
 
     const int64_t first_block = static_cast<int64_t>(blockIdx.x) * tile_blocks;
-    const int n_tile_blocks = static_cast<int>(min(static_cast<int64_t>(tile_blocks), n_blocks - first_block));
+    const int n_tile_blocks =
+        static_cast<int>(min(static_cast<int64_t>(tile_blocks), n_blocks - first_block));
     const int n_bytes = n_tile_blocks * static_cast<int>(sizeof(Block));
     const uint8_t* tile_src = src + first_block * static_cast<int64_t>(sizeof(Block));
 
@@ -122,8 +122,10 @@ __global__ void __launch_bounds__(kThreads)
 
     Out* tile_dst = dst + first_block * qk;
     const int n_values = n_tile_blocks * qk;
-    for (int i0 = static_cast<int>(threadIdx.x) * kPerThread; i0 < n_values; i0 += kThreads * kPerThread) {
-        const auto& block = *reinterpret_cast<const Block*>(tile + (i0 / qk) * static_cast<int>(sizeof(Block)));
+    for (int i0 = static_cast<int>(threadIdx.x) * kPerThread; i0 < n_values;
+         i0 += kThreads * kPerThread) {
+        const auto& block =
+            *reinterpret_cast<const Block*>(tile + (i0 / qk) * static_cast<int>(sizeof(Block)));
         float v[kPerThread];
         Format::values(block, i0 % qk, v);
         store8(tile_dst + i0, v, aligned_dst);
@@ -144,25 +146,7 @@ __global__ void __launch_bounds__(kThreads)
     if (i0 + kPerThread <= n) {
         float v[kPerThread];
         if (aligned_src) {
-            // 8 elements are 32 (F32) or 16 (F16, BF16) bytes: whole 16-byte words.
-            constexpr int n_words = kPerThread * size / 4;
-            uint32_t w[n_words];
-#pragma unroll
-            for (int q = 0; q < n_words / 4; ++q) {
-                const uint4 word = reinterpret_cast<const uint4*>(p)[q];
-                w[4 * q] = word.x;
-                w[4 * q + 1] = word.y;
-                w[4 * q + 2] = word.z;
-                w[4 * q + 3] = word.w;
-            }
-#pragma unroll
-            for (int k = 0; k < kPerThread; ++k) {
-                if constexpr (size == 4) {
-                    v[k] = Plain::decode(w[k]);
-                } else {
-                    v[k] = Plain::decode((w[k / 2] >> (16 * (k % 2))) & 0xffffu);
-                }
-            }
+            plain_aligned_values<Plain>(p, v);
         } else {
 #pragma unroll
             for (int k = 0; k < kPerThread; ++k) {

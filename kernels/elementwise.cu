@@ -2,16 +2,12 @@
 // float additions, the same as the CPU forward's loops, so the results are bit-identical.
 #include "common.cuh"
 #include "elementwise.cuh"
+#include "launch_grid.cuh"
 
 namespace hearth::kernels {
 namespace {
 
 constexpr int kThreads = 256;
-
-unsigned grid_for(int64_t n) {
-    const int64_t blocks = (n + kThreads - 1) / kThreads;
-    return static_cast<unsigned>(blocks < 65536 ? blocks : 65536);
-}
 
 __global__ void __launch_bounds__(kThreads)
     add_bias_kernel(float* x, const float* bias, int n, int64_t total, int64_t stride) {
@@ -41,7 +37,8 @@ cudaError_t launch_add_bias(float* x, const float* bias, int n, int n_rows, int6
     if (total == 0) {
         return cudaSuccess;
     }
-    add_bias_kernel<<<grid_for(total), kThreads, 0, stream>>>(x, bias, n, total, stride);
+    add_bias_kernel<<<stride_blocks(total, kThreads), kThreads, 0, stream>>>(x, bias, n, total,
+                                                                             stride);
     return cudaGetLastError();
 }
 
@@ -52,7 +49,7 @@ cudaError_t launch_add(float* x, const float* r, int64_t n, cudaStream_t stream)
     if (n == 0) {
         return cudaSuccess;
     }
-    add_kernel<<<grid_for(n), kThreads, 0, stream>>>(x, r, n);
+    add_kernel<<<stride_blocks(n, kThreads), kThreads, 0, stream>>>(x, r, n);
     return cudaGetLastError();
 }
 

@@ -7,6 +7,7 @@
 // One thread per element, grid-stride; the kernel is memory-bound (3 floats per element).
 #include "common.cuh"
 #include "glu.cuh"
+#include "launch_grid.cuh"
 
 namespace hearth::kernels {
 namespace {
@@ -51,8 +52,7 @@ cudaError_t launch_glu(GluKind kind, const float* gate, const float* up, float* 
     if (n == 0) {
         return cudaSuccess;
     }
-    const int64_t blocks = (n + kThreads - 1) / kThreads;
-    const auto grid = static_cast<unsigned>(blocks < 65536 ? blocks : 65536);
+    const unsigned grid = stride_blocks(n, kThreads);
     switch (kind) {
     case GluKind::swiglu:
         glu_kernel<GluKind::swiglu><<<grid, kThreads, 0, stream>>>(gate, up, out, n);

@@ -14,7 +14,7 @@
 #pragma once
 
 #include "common.cuh"
-#include "quant/iq_grids.h" // expand_signs7, iq1_m_scale_bits, kIq1Delta
+#include "quant/iq_grids.h" // kIq1Delta, expand_signs7, grid_byte, the index and scale fields
 
 namespace hearth::kernels::grids {
 
@@ -30,21 +30,13 @@ namespace hearth::kernels::grids {
 
 namespace hearth::kernels::formats {
 
-// Byte k of a grid entry, unsigned (IQ2/IQ3 magnitudes) or signed (IQ1's -1, 0, 1).
-__device__ __forceinline__ int grid_u8(uint64_t entry, int k) {
-    return static_cast<uint8_t>(entry >> (8 * k));
-}
-__device__ __forceinline__ int grid_s8(uint64_t entry, int k) {
-    return static_cast<int8_t>(static_cast<uint8_t>(entry >> (8 * k)));
-}
-
 // The CPU's put_signed8: db * grid byte, negated where the sign bit is set unless the product
 // is NaN (numpy's multiply by -1 leaves a NaN as it is).
 __device__ __forceinline__ void signed8(float db, uint64_t entry, uint8_t signs,
                                         float (&v)[kPerThread]) {
 #pragma unroll
     for (int j = 0; j < kPerThread; ++j) {
-        const float value = mul(db, to_float(grid_u8(entry, j)));
+        const float value = mul(db, to_float(grid_byte(entry, j)));
         v[j] = (signs >> j) & 1 && !isnan(value) ? -value : value;
     }
 }
@@ -54,7 +46,7 @@ __device__ __forceinline__ void iq1_8(float dl, uint64_t entry, float delta,
                                       float (&v)[kPerThread]) {
 #pragma unroll
     for (int j = 0; j < kPerThread; ++j) {
-        v[j] = mul(dl, add(to_float(grid_s8(entry, j)), delta));
+        v[j] = mul(dl, add(to_float(static_cast<int8_t>(grid_byte(entry, j))), delta));
     }
 }
 
@@ -68,17 +60,12 @@ struct FormatIQ2_XXS {
     static constexpr int qk = QK_K;
     __device__ static void values(const Block& b, int i0, float (&v)[kPerThread]) {
         const int g = i0 / 32, l = (i0 % 32) / 8;
-        const uint32_t w0 = b.qs[4 * g] | static_cast<uint32_t>(b.qs[4 * g + 1]) << 16;
-        const uint32_t w1 = b.qs[4 * g + 2] | static_cast<uint32_t>(b.qs[4 * g + 3]) << 16;
+        const uint32_t w0 = iq2xxs_word(b.qs, 2 * g);
+        const uint32_t w1 = iq2xxs_word(b.qs, 2 * g + 1);
         const float db = half_step_scale(fp16_bits_to_fp32(b.d), static_cast<int>(w1 >> 28), 0.25f);
         signed8(db, grids::iq2xxs_grid[(w0 >> (8 * l)) & 0xff], expand_signs7(w1 >> (7 * l)), v);
     }
 };
-
-// IQ2_XS / IQ2_S: one 4-bit scale per 16 values, nibble (k / 2) % 2 of scales[k / 4].
-__device__ __forceinline__ int iq2_scale(const uint8_t* scales, int k) {
-    return (scales[k / 4] >> (4 * ((k / 2) % 2))) & 0x0f;
-}
 
 struct FormatIQ2_XS {
     using Block = BlockIQ2_XS;
@@ -96,8 +83,7 @@ struct FormatIQ2_S {
     __device__ static void values(const Block& b, int i0, float (&v)[kPerThread]) {
         const int k = i0 / 8;
         const float db = half_step_scale(fp16_bits_to_fp32(b.d), iq2_scale(b.scales, k), 0.25f);
-        const int index = b.qs[k] | ((b.qh[k / 4] >> (2 * (k % 4))) & 3) << 8;
-        signed8(db, grids::iq2s_grid[index], b.qs[QK_K / 8 + k], v);
+        signed8(db, grids::iq2s_grid[iq2s_index(b.qs, b.qh, k)], b.qs[QK_K / 8 + k], v);
     }
 };
 
@@ -120,13 +106,9 @@ struct FormatIQ3_S {
     static constexpr int qk = QK_K;
     __device__ static void values(const Block& b, int i0, float (&v)[kPerThread]) {
         const int k = i0 / 8;
-        const int s = (b.scales[k / 8] >> (4 * ((k / 4) % 2))) & 0x0f;
-        const float db = mul(fp16_bits_to_fp32(b.d), to_float(1 + 2 * s));
-        const int i_lo = 2 * k, i_hi = 2 * k + 1;
-        const uint32_t lo =
-            grids::iq3s_grid[b.qs[i_lo] | ((b.qh[i_lo / 8] >> (i_lo % 8)) & 1) << 8];
-        const uint32_t hi =
-            grids::iq3s_grid[b.qs[i_hi] | ((b.qh[i_hi / 8] >> (i_hi % 8)) & 1) << 8];
+        const float db = mul(fp16_bits_to_fp32(b.d), to_float(1 + 2 * iq3s_scale(b.scales, k)));
+        const uint32_t lo = grids::iq3s_grid[iq3s_index(b.qs, b.qh, 2 * k)];
+        const uint32_t hi = grids::iq3s_grid[iq3s_index(b.qs, b.qh, 2 * k + 1)];
         signed8(db, lo | static_cast<uint64_t>(hi) << 32, b.signs[k], v);
     }
 };
@@ -139,8 +121,7 @@ struct FormatIQ1_S {
         const int qh = b.qh[g];
         const float dl = mul(fp16_bits_to_fp32(b.d), to_float(2 * ((qh >> 12) & 7) + 1));
         const float delta = qh & 0x8000 ? -kIq1Delta : kIq1Delta;
-        const int index = b.qs[4 * g + l] | ((qh >> (3 * l)) & 7) << 8;
-        iq1_8(dl, grids::iq1s_grid[index], delta, v);
+        iq1_8(dl, grids::iq1s_grid[iq1s_index(b.qs, qh, g, l)], delta, v);
     }
 };
 
@@ -151,9 +132,8 @@ struct FormatIQ1_M {
         const int k = i0 / 8;
         const float d = fp16_bits_to_fp32(iq1_m_scale_bits(b.scales));
         const int m = k / 2; // the 16-value group's 3-bit scale
-        const int word = b.scales[2 * (m / 4)] | b.scales[2 * (m / 4) + 1] << 8;
-        const float dl = mul(d, to_float(2 * ((word >> (3 * (m % 4))) & 7) + 1));
-        const int nib = (b.qh[k / 2] >> (4 * (k % 2))) & 0x0f;
+        const float dl = mul(d, to_float(2 * iq1_m_group_scale(b.scales, m) + 1));
+        const int nib = iq1_m_nibble(b.qh, k);
         const float delta = nib & 0x08 ? -kIq1Delta : kIq1Delta;
         iq1_8(dl, grids::iq1s_grid[b.qs[k] | (nib & 7) << 8], delta, v);
     }

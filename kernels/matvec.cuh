@@ -1,6 +1,7 @@
-// Launch interface of the fused dequantize + matrix-vector kernels (kernels/matvec.cu): the
-// decode-time products y = W x of a quantized weight matrix with a small batch of activation
-// vectors, the weights read from memory once for the whole batch.
+// Launch interface of the fused dequantize + matrix-vector kernels (kernels/matvec.cu; the
+// expert forms in kernels/matvec_experts.cu): the decode-time products y = W x of a quantized
+// weight matrix with a small batch of activation vectors, the weights read from memory once
+// for the whole batch.
 //
 // Plain C++ declarations, no device code: the engine's CUDA backend (compiled by g++) includes
 // it. Shape checks belong to the caller; the launcher refuses what it cannot do and never

@@ -56,6 +56,15 @@ public:
         }
         ptr_ = static_cast<T*>(p);
     }
+    // A device copy of `host`: as many elements, uploaded. ok() is false when the allocation
+    // or the copy failed.
+    explicit DeviceArray(const std::vector<T>& host) : DeviceArray(host.size()) {
+        if (ptr_ != nullptr && upload(host) != cudaSuccess) {
+            cudaGetLastError();
+            cudaFree(ptr_);
+            ptr_ = nullptr;
+        }
+    }
     DeviceArray(const DeviceArray&) = delete;
     DeviceArray& operator=(const DeviceArray&) = delete;
     ~DeviceArray() {

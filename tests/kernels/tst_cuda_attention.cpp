@@ -30,12 +30,10 @@ private slots:
         const std::vector<int32_t> slot_ids = {2, 0, 2}, positions = {36, 0, 5};
         const size_t k_cells = size_t(layout.n_slots) * layout.n_ctx * 2 * 72;
         const size_t v_cells = size_t(layout.n_slots) * layout.n_ctx * 2 * 40;
-        DeviceArray<float> d_k(kin.size()), d_v(vin.size());
+        DeviceArray<float> d_k(kin), d_v(vin);
         DeviceArray<uint16_t> d_kc(k_cells), d_vc(v_cells);
         DeviceArray<int32_t> d_slots(3), d_pos(3);
         QVERIFY(d_k.ok() && d_v.ok() && d_kc.ok() && d_vc.ok() && d_slots.ok() && d_pos.ok());
-        CUDA_VERIFY(d_k.upload(kin));
-        CUDA_VERIFY(d_v.upload(vin));
         CUDA_VERIFY(d_slots.upload(slot_ids));
         CUDA_VERIFY(d_pos.upload(positions));
         CUDA_VERIFY(d_kc.poison());
@@ -123,20 +121,14 @@ private slots:
         // Sink logits around the scores' range, so that they weigh as much as a few cells.
         const auto sink_logits = random_floats(size_t(n_head), 5 + uint64_t(dk), -1.0f, 3.0f);
 
-        DeviceArray<uint16_t> d_kc(kc.size()), d_vc(vc.size());
-        DeviceArray<float> d_q(q.size()), d_out(size_t(out_stride * n_rows));
+        DeviceArray<uint16_t> d_kc(kc), d_vc(vc);
+        DeviceArray<float> d_q(q), d_out(size_t(out_stride * n_rows));
         DeviceArray<float> d_ws(k::attention_workspace_floats(layout, n_rows));
-        DeviceArray<int32_t> d_slots(slot_ids.size()), d_pos(positions.size());
-        DeviceArray<float> d_sinks(sink_logits.size());
+        DeviceArray<int32_t> d_slots(slot_ids), d_pos(positions);
+        DeviceArray<float> d_sinks(sink_logits);
         QVERIFY(d_kc.ok() && d_vc.ok() && d_q.ok() && d_out.ok() && d_ws.ok() && d_slots.ok() &&
                 d_pos.ok() && d_sinks.ok());
-        CUDA_VERIFY(d_sinks.upload(sink_logits));
         QVERIFY(k::attention_workspace_floats(layout, n_rows) > 0);
-        CUDA_VERIFY(d_kc.upload(kc));
-        CUDA_VERIFY(d_vc.upload(vc));
-        CUDA_VERIFY(d_q.upload(q));
-        CUDA_VERIFY(d_slots.upload(slot_ids));
-        CUDA_VERIFY(d_pos.upload(positions));
         CUDA_VERIFY(d_out.poison());
         CUDA_VERIFY(d_ws.poison());
         CUDA_VERIFY(k::launch_attention(d_q.get(), q_stride, d_kc.get(), d_vc.get(), layout,

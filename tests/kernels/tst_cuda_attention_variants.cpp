@@ -86,11 +86,9 @@ private slots:
             positions[size_t(r)] =
                 int32_t((uint64_t(r) * 7919) % uint64_t(10 * floor_scale + 5)) + (r % 3 == 0);
         }
-        DeviceArray<float> d_x(x.size());
-        DeviceArray<int32_t> d_pos(positions.size());
+        DeviceArray<float> d_x(x);
+        DeviceArray<int32_t> d_pos(positions);
         QVERIFY(d_x.ok() && d_pos.ok());
-        CUDA_VERIFY(d_x.upload(x));
-        CUDA_VERIFY(d_pos.upload(positions));
         CUDA_VERIFY(k::launch_attention_temperature(d_x.get(), n_rows, width, stride, d_pos.get(),
                                                     floor_scale, scale, nullptr));
         CUDA_VERIFY(cudaDeviceSynchronize());

@@ -43,8 +43,13 @@ Batch make_batch(int n_tokens) {
 // The device copies of a batch's positions and slots, and the RecurrentRows naming them.
 struct DeviceBatch {
     explicit DeviceBatch(const Batch& b)
-        : positions(b.positions.size()), seq_slots(b.seq_slots.size()) {}
+        : positions(b.positions), seq_slots(b.seq_slots), n_tokens(b.size()) {}
+    bool ok() const { return positions.ok() && seq_slots.ok(); }
+    k::RecurrentRows recurrent() const {
+        return {positions.get(), seq_slots.get(), n_tokens, kSlots};
+    }
     DeviceArray<int32_t> positions, seq_slots;
+    int n_tokens;
 };
 
 // The state slots as the test starts them: slot 0 poisoned (its sequence starts at 0), 1 and 2
@@ -54,6 +59,23 @@ std::vector<float> initial_state(size_t slot_floats, int64_t slot_stride, uint64
     std::vector<float> state = random_floats(size_t(slot_stride) * kSlots, seed, -range, range);
     std::fill_n(state.begin(), slot_floats, kNaN);
     return state;
+}
+
+// The slots the CPU starts from: the test's, with slot 0's sequence starting over (zeros).
+std::vector<float> cpu_start_state(const std::vector<float>& state0, size_t slot_floats) {
+    std::vector<float> state = state0;
+    std::fill_n(state.begin(), slot_floats, 0.0f);
+    return state;
+}
+
+// The slots the device must leave: the CPU's after the batch, but slot 0 still poisoned when
+// no token of it ran (a batch of one token names slot 2 only).
+std::vector<float> device_end_state(std::vector<float> cpu_state, size_t slot_floats,
+                                    int n_tokens) {
+    if (n_tokens == 1) {
+        std::fill_n(cpu_state.begin(), slot_floats, kNaN);
+    }
+    return cpu_state;
 }
 
 // Each element of `got` within bound of `want`, or the first that is not.
@@ -121,8 +143,7 @@ private slots:
             initial_state(size_t(channels) * kept, slot_stride, 23 + uint64_t(n_tokens), 1.0f);
 
         // The CPU: slot 0's sequence starts at 0 (a zeroed state), the others carry on.
-        std::vector<float> state = state0;
-        std::fill_n(state.begin(), size_t(channels) * kept, 0.0f);
+        std::vector<float> state = cpu_start_state(state0, size_t(channels) * kept);
         std::vector<float> want(size_t(y_stride * n_tokens), kNaN);
         const std::vector<float> ones(size_t(channels), 1.0f);
         std::vector<float> window(static_cast<size_t>(d_conv));
@@ -138,22 +159,13 @@ private slots:
             hearth::cpu::silu_row(channels, y, y, ones.data());
         }
 
-        DeviceArray<float> d_x(x.size()), d_y(want.size()), d_taps(taps.size()),
-            d_history(state0.size());
-        DeviceBatch rows(batch);
-        QVERIFY(d_x.ok() && d_y.ok() && d_taps.ok() && d_history.ok() && rows.positions.ok() &&
-                rows.seq_slots.ok());
-        CUDA_VERIFY(d_x.upload(x));
-        CUDA_VERIFY(d_taps.upload(taps));
-        CUDA_VERIFY(d_history.upload(state0));
+        DeviceArray<float> d_x(x), d_y(want.size()), d_taps(taps), d_history(state0);
+        const DeviceBatch rows(batch);
+        QVERIFY(d_x.ok() && d_y.ok() && d_taps.ok() && d_history.ok() && rows.ok());
         CUDA_VERIFY(d_y.poison());
-        CUDA_VERIFY(rows.positions.upload(batch.positions));
-        CUDA_VERIFY(rows.seq_slots.upload(batch.seq_slots));
-        const k::RecurrentRows recurrent{rows.positions.get(), rows.seq_slots.get(), n_tokens,
-                                         kSlots};
         CUDA_VERIFY(k::launch_delta_net_conv(d_x.get(), x_stride, d_y.get(), y_stride,
                                              d_history.get(), slot_stride, d_taps.get(), channels,
-                                             d_conv, recurrent, nullptr));
+                                             d_conv, rows.recurrent(), nullptr));
         CUDA_VERIFY(cudaDeviceSynchronize());
         std::vector<float> y, state_after;
         CUDA_VERIFY(d_y.download(y));
@@ -162,11 +174,8 @@ private slots:
         QVERIFY2(bad_y.isEmpty(), qPrintable("output " + bad_y));
         // Slot 0 exactly as the CPU's unless no token of it ran (then still poisoned); slot 1
         // untouched; slot 2 as the CPU's; the padding between slots untouched.
-        std::vector<float> want_state = state;
-        if (n_tokens == 1) {
-            std::fill_n(want_state.begin(), size_t(channels) * kept, kNaN);
-        }
-        const QString bad_state = compare_exact(state_after, want_state);
+        const QString bad_state =
+            compare_exact(state_after, device_end_state(state, size_t(channels) * kept, n_tokens));
         QVERIFY2(bad_state.isEmpty(), qPrintable("state " + bad_state));
     }
 
@@ -200,9 +209,8 @@ private slots:
                 hearth::cpu::l2_norm(want.data() + t * stride + h * head_dim, head_dim, eps);
             }
         }
-        DeviceArray<float> d_x(x.size());
+        DeviceArray<float> d_x(x);
         QVERIFY(d_x.ok());
-        CUDA_VERIFY(d_x.upload(x));
         CUDA_VERIFY(
             k::launch_l2_norm_heads(d_x.get(), n_tokens, n_heads, head_dim, stride, eps, nullptr));
         CUDA_VERIFY(cudaDeviceSynchronize());
@@ -265,8 +273,7 @@ private slots:
         }
         const std::vector<float> state0 = initial_state(slot_floats, slot_stride, seed + 5, 0.5f);
 
-        std::vector<float> state = state0;
-        std::fill_n(state.begin(), slot_floats, 0.0f);
+        std::vector<float> state = cpu_start_state(state0, slot_floats);
         std::vector<float> want(size_t(out_stride * n_tokens), kNaN);
         std::vector<float> delta(static_cast<size_t>(d));
         const float scale = 1.0f / std::sqrt(static_cast<float>(d));
@@ -286,37 +293,24 @@ private slots:
             }
         }
 
-        DeviceArray<float> d_qkv(qkv.size()), d_beta(beta_in.size()), d_alpha(alpha_in.size()),
-            d_dt(dt_bias.size()), d_a(a.size()), d_ssm(state0.size()), d_out(want.size());
-        DeviceBatch rows(batch);
+        DeviceArray<float> d_qkv(qkv), d_beta(beta_in), d_alpha(alpha_in), d_dt(dt_bias), d_a(a),
+            d_ssm(state0), d_out(want.size());
+        const DeviceBatch rows(batch);
         QVERIFY(d_qkv.ok() && d_beta.ok() && d_alpha.ok() && d_dt.ok() && d_a.ok() && d_ssm.ok() &&
-                d_out.ok() && rows.positions.ok() && rows.seq_slots.ok());
-        CUDA_VERIFY(d_qkv.upload(qkv));
-        CUDA_VERIFY(d_beta.upload(beta_in));
-        CUDA_VERIFY(d_alpha.upload(alpha_in));
-        CUDA_VERIFY(d_dt.upload(dt_bias));
-        CUDA_VERIFY(d_a.upload(a));
-        CUDA_VERIFY(d_ssm.upload(state0));
+                d_out.ok() && rows.ok());
         CUDA_VERIFY(d_out.poison());
-        CUDA_VERIFY(rows.positions.upload(batch.positions));
-        CUDA_VERIFY(rows.seq_slots.upload(batch.seq_slots));
-        const k::RecurrentRows recurrent{rows.positions.get(), rows.seq_slots.get(), n_tokens,
-                                         kSlots};
         const k::DeltaRuleShape shape{state_size, n_k_heads, n_v_heads};
-        CUDA_VERIFY(k::launch_delta_rule(d_qkv.get(), qkv_stride, d_beta.get(), d_alpha.get(),
-                                         d_dt.get(), d_a.get(), d_ssm.get(), slot_stride,
-                                         d_out.get(), out_stride, shape, recurrent, nullptr));
+        CUDA_VERIFY(k::launch_delta_rule(
+            d_qkv.get(), qkv_stride, d_beta.get(), d_alpha.get(), d_dt.get(), d_a.get(),
+            d_ssm.get(), slot_stride, d_out.get(), out_stride, shape, rows.recurrent(), nullptr));
         CUDA_VERIFY(cudaDeviceSynchronize());
         std::vector<float> out, state_after;
         CUDA_VERIFY(d_out.download(out));
         CUDA_VERIFY(d_ssm.download(state_after));
         const QString bad_out = compare(out, want, 1e-4, 1e-5);
         QVERIFY2(bad_out.isEmpty(), qPrintable("output " + bad_out));
-        std::vector<float> want_state = state;
-        if (n_tokens == 1) { // slot 0 never ran: still poisoned
-            std::fill_n(want_state.begin(), slot_floats, kNaN);
-        }
-        const QString bad_state = compare(state_after, want_state, 1e-4, 1e-5);
+        const QString bad_state =
+            compare(state_after, device_end_state(state, slot_floats, n_tokens), 1e-4, 1e-5);
         QVERIFY2(bad_state.isEmpty(), qPrintable("state " + bad_state));
         // The idle slot and the padding after each slot: exactly as they were.
         for (int slot = 0; slot < kSlots; ++slot) {
@@ -364,11 +358,8 @@ private slots:
                                              head_dim, eps, ones.data());
             }
         }
-        DeviceArray<float> d_o(o.size()), d_z(z.size()), d_norm(norm.size());
+        DeviceArray<float> d_o(o), d_z(z), d_norm(norm);
         QVERIFY(d_o.ok() && d_z.ok() && d_norm.ok());
-        CUDA_VERIFY(d_o.upload(o));
-        CUDA_VERIFY(d_z.upload(z));
-        CUDA_VERIFY(d_norm.upload(norm));
         CUDA_VERIFY(k::launch_gated_rms_norm(d_o.get(), d_z.get(), d_norm.get(), n_tokens, n_heads,
                                              head_dim, stride, eps, nullptr));
         CUDA_VERIFY(cudaDeviceSynchronize());
@@ -396,11 +387,9 @@ private slots:
             gate.split(size_t(n_tokens), want_q.data());
             gate.apply(want_attn.data(), size_t(n_tokens));
 
-            DeviceArray<float> d_proj(projection.size()), d_q(attn.size()), d_gate(attn.size()),
-                d_attn(attn.size());
+            DeviceArray<float> d_proj(projection), d_q(attn.size()), d_gate(attn.size()),
+                d_attn(attn);
             QVERIFY(d_proj.ok() && d_q.ok() && d_gate.ok() && d_attn.ok());
-            CUDA_VERIFY(d_proj.upload(projection));
-            CUDA_VERIFY(d_attn.upload(attn));
             CUDA_VERIFY(d_q.poison());
             CUDA_VERIFY(d_gate.poison());
             CUDA_VERIFY(k::launch_split_query_gate(d_proj.get(), d_q.get(), d_gate.get(), n_tokens,

@@ -9,6 +9,7 @@
 #include "test_support.h"
 
 #include "dequantize.cuh"
+#include "random_weights.h"
 
 #include <cuda_runtime.h> // cudaMalloc for typed pointers
 
@@ -29,29 +30,12 @@ using hearth::TensorType;
 
 namespace {
 
-// Every type the GPU dequantizes, with the byte offsets of the f16 scale fields in one block
-// (blocks.h; IQ1_M's is spread over its scale words, see random_blocks). Random bytes are a
-// valid block once those scales are finite; the element types
-// (F32, F16, BF16) stay fully random, NaN and Inf bit patterns included.
-struct TypeCase {
-    TensorType type;
-    std::vector<int> f16_offsets;
-};
-
-const std::vector<TypeCase>& type_cases() {
-    static const std::vector<TypeCase> cases = {
-        {TensorType::F32, {}},        {TensorType::F16, {}},         {TensorType::BF16, {}},
-        {TensorType::Q4_0, {0}},      {TensorType::Q4_1, {0, 2}},    {TensorType::Q5_0, {0}},
-        {TensorType::Q5_1, {0, 2}},   {TensorType::Q8_0, {0}},       {TensorType::Q2_K, {80, 82}},
-        {TensorType::Q3_K, {108}},    {TensorType::Q4_K, {0, 2}},    {TensorType::Q5_K, {0, 2}},
-        {TensorType::Q6_K, {208}},    {TensorType::IQ4_NL, {0}},     {TensorType::IQ4_XS, {0}},
-        {TensorType::TQ1_0, {52}},    {TensorType::TQ2_0, {64}},     {TensorType::MXFP4, {}},
-        {TensorType::NVFP4, {}},      {TensorType::IQ2_XXS, {0}},    {TensorType::IQ2_XS, {0}},
-        {TensorType::IQ2_S, {0}},     {TensorType::IQ3_XXS, {0}},    {TensorType::IQ3_S, {0}},
-        {TensorType::IQ1_S, {0}},     {TensorType::IQ1_M, {}},
-    };
-    return cases;
-}
+// Every type the GPU dequantizes, with the byte offsets of its f16 scale fields
+// (random_weights.h). Random bytes are a valid block once those scales are finite
+// (random_blocks; IQ1_M's scale is spread over its scale words); the element types (F32, F16,
+// BF16) stay fully random, NaN and Inf bit patterns included.
+using cuda_test::type_cases;
+using cuda_test::TypeCase;
 
 // Block counts: one block, a few, and counts that leave a partial last launch tile (a tile is
 // 4096 values: 128 blocks of 32, 16 of 256, 512 groups of 8 elements for F32/F16/BF16).
@@ -238,15 +222,11 @@ private slots:
         QFETCH(int, type_id);
         QFETCH(int, n_blocks);
         const auto type = static_cast<TensorType>(type_id);
-        const TypeCase* c = nullptr;
-        for (const TypeCase& candidate : type_cases()) {
-            c = candidate.type == type ? &candidate : c;
-        }
-        QVERIFY(c != nullptr);
+        const TypeCase& c = cuda_test::type_case(type);
         const auto traits = hearth::tensor_type_traits(type);
         const int64_t n = int64_t(n_blocks) * traits.block_size;
         const uint64_t seed = 0x9e3779b97f4a7c15ull ^ (uint64_t(type_id) << 32) ^ uint64_t(n_blocks);
-        const std::vector<uint8_t> blocks = random_blocks(*c, n_blocks, seed);
+        const std::vector<uint8_t> blocks = random_blocks(c, n_blocks, seed);
         CPU_DEQUANTIZE(type, blocks.data(), n, want);
 
         QString where;
@@ -325,15 +305,11 @@ private slots:
         QFETCH(int, src_offset);
         QFETCH(int, dst_offset);
         const auto type = static_cast<TensorType>(type_id);
-        const TypeCase* c = nullptr;
-        for (const TypeCase& candidate : type_cases()) {
-            c = candidate.type == type ? &candidate : c;
-        }
-        QVERIFY(c != nullptr);
+        const TypeCase& c = cuda_test::type_case(type);
         const auto traits = hearth::tensor_type_traits(type);
         const int n_blocks = 1001;
         const int64_t n = int64_t(n_blocks) * traits.block_size;
-        const std::vector<uint8_t> blocks = random_blocks(*c, n_blocks, 42 + type_id);
+        const std::vector<uint8_t> blocks = random_blocks(c, n_blocks, 42 + type_id);
         CPU_DEQUANTIZE(type, blocks.data(), n, want);
         const std::vector<uint16_t> want_f16 = to_f16(want);
 

@@ -2,11 +2,11 @@
 // the CPU forward (engine/src/cpu/forward.cpp) on the default model (greedy generation) and on
 // every model of tests/data/arch/ that it runs (llama variants, qwen2, qwen3, gemma3, phi3,
 // gemma2, smollm3, mistral3, qwen3moe, llama with experts, gpt-oss, qwen35, qwen35moe: logits of
-// every prompt position, through prefill and through 8-row steps, for the experts up to the
-// first routing near-tie, router_margins.h); CUDA graphs against plain launches (bit for bit);
-// several sequences in one step against each alone; one weight upload shared by the forwards of
-// a model; and the refusals: a context that does not fit, bad tokens, positions and slots.
-// Without a CUDA device: "skipped: no CUDA device".
+// every prompt position, through prefill, single-token steps and 8-row steps, for the experts up
+// to the first routing near-tie, router_margins.h); decode steps captured in CUDA graphs against
+// plain launches (bit for bit); several sequences in one step against each alone; one weight
+// upload shared by the forwards of a model; and the refusals: a context that does not fit, bad
+// tokens, positions and slots. Without a CUDA device: "skipped: no CUDA device".
 #include "backend/cuda/cuda_forward.h"
 #include "cpu/forward.h"
 #include "cpu/kv_cache.h"
@@ -165,6 +165,27 @@ std::vector<CudaBatchToken> prompt_batch(const std::vector<int32_t>& tokens, uin
     return batch;
 }
 
+// Three prompts of 5, 3 and 10 tokens, prompt s in sequence slot s, and their tokens
+// interleaved position by position into one batch. Every row wants logits when `every_row`,
+// else only each prompt's last (sequence 1's comes first, then 0's, then 2's).
+struct MixedPrompts {
+    std::vector<std::vector<int32_t>> prompts;
+    std::vector<CudaBatchToken> batch;
+};
+
+MixedPrompts mixed_prompts(bool every_row) {
+    MixedPrompts m{{{1, 2, 3, 4, 5}, {9, 8, 7}, {100, 200, 30, 40, 50, 60, 70, 80, 90, 10}}, {}};
+    for (size_t i = 0; i < 10; ++i) {
+        for (uint32_t s = 0; s < 3; ++s) {
+            if (i < m.prompts[s].size()) {
+                const bool last = i + 1 == m.prompts[s].size();
+                m.batch.push_back({m.prompts[s][i], uint32_t(i), s, every_row || last});
+            }
+        }
+    }
+    return m;
+}
+
 } // namespace
 
 class TstCudaForward : public QObject {
@@ -212,7 +233,11 @@ private slots:
         }
     }
 
-    // Every position's logits of the reference prompt, GPU against CPU, with and without graphs.
+    // Every position's logits of the reference prompt, GPU against CPU: through prefill, token
+    // by token through single-token decode steps with CUDA graphs on and off, and through 8-row
+    // steps. Prefill is never captured in a graph; decode steps are (each row count captured
+    // once, then replayed with each step's tokens and positions read from device memory), so
+    // the graphs-on steps must give the plain launches' bits at every position.
     void arch_models() {
         QFETCH(QString, gguf);
         QFETCH(double, tolerance);
@@ -233,28 +258,49 @@ private slots:
         const std::vector<float>& want = reference.logits;
         QVERIFY(!want.empty());
         QVERIFY2(reference.positions > 0, "the first position is a routing near-tie");
+        const size_t n_vocab = model->info().n_vocab;
+        {
+            // The prompt in one run: the prefill path (it is longer than kPrefillMinRows).
+            auto forward = CudaForward::create(*model, {.n_ctx = 64, .n_seq = 1, .device = 0});
+            QVERIFY2(forward, forward ? "" : forward.error().message.c_str());
+            std::vector<float> got(want.size(), NAN);
+            const auto ok = (*forward)->run(prompt_batch(tokens), got.data());
+            QVERIFY2(ok, ok ? "" : ok.error().message.c_str());
+            const double error = leading_error(got, want, reference.positions, n_vocab);
+            qInfo("%s (prefill): max |GPU - CPU| = %.2e of the logit scale", qPrintable(gguf),
+                  error);
+            QVERIFY2(
+                error <= tolerance,
+                qPrintable(QStringLiteral("prefill: error %1 > %2").arg(error).arg(tolerance)));
+        }
         std::vector<float> graphs_logits;
         for (const bool graphs : {true, false}) {
             auto forward = CudaForward::create(
                 *model, {.n_ctx = 64, .n_seq = 1, .device = 0, .use_graphs = graphs});
             QVERIFY2(forward, forward ? "" : forward.error().message.c_str());
             std::vector<float> got(want.size(), NAN);
-            const auto batch = prompt_batch(tokens);
-            const auto ok = (*forward)->run(batch, got.data());
-            QVERIFY2(ok, ok ? "" : ok.error().message.c_str());
+            for (size_t i = 0; i < tokens.size(); ++i) {
+                const CudaBatchToken t{tokens[i], uint32_t(i), 0, true};
+                const auto ok = (*forward)->run(std::span(&t, 1), got.data() + i * n_vocab);
+                QVERIFY2(ok, ok ? "" : ok.error().message.c_str());
+            }
             if (graphs) {
+                // Still "graphs": no capture failed and fell back to plain launches.
                 QCOMPARE(QString::fromStdString((*forward)->graph_status()), QString("graphs"));
                 graphs_logits = got;
             } else {
-                QVERIFY(std::memcmp(got.data(), graphs_logits.data(), got.size() * sizeof(float)) ==
-                        0);
+                QVERIFY2(
+                    std::memcmp(got.data(), graphs_logits.data(), got.size() * sizeof(float)) == 0,
+                    "decode steps: graphs on and off differ");
             }
-            const double error =
-                leading_error(got, want, reference.positions, model->info().n_vocab);
-            qInfo("%s (graphs %s): max |GPU - CPU| = %.2e of the logit scale", qPrintable(gguf),
-                  graphs ? "on" : "off", error);
+            const double error = leading_error(got, want, reference.positions, n_vocab);
+            qInfo("%s (1-token steps, graphs %s): max |GPU - CPU| = %.2e of the logit scale",
+                  qPrintable(gguf), graphs ? "on" : "off", error);
             QVERIFY2(error <= tolerance,
-                     qPrintable(QStringLiteral("error %1 > %2").arg(error).arg(tolerance)));
+                     qPrintable(QStringLiteral("steps, graphs %1: error %2 > %3")
+                                    .arg(graphs ? "on" : "off")
+                                    .arg(error)
+                                    .arg(tolerance)));
         }
         // The prompt through the 8-row decode steps instead of prefill (flash-decoding, the
         // matrix-vector kernels): the same bound. The reference prompt is 32 tokens, so the
@@ -264,7 +310,7 @@ private slots:
         std::vector<float> got(want.size(), NAN);
         const auto ok = (*steps)->run(prompt_batch(tokens), got.data());
         QVERIFY2(ok, ok ? "" : ok.error().message.c_str());
-        const double error = leading_error(got, want, reference.positions, model->info().n_vocab);
+        const double error = leading_error(got, want, reference.positions, n_vocab);
         qInfo("%s (8-row steps): max |GPU - CPU| = %.2e of the logit scale", qPrintable(gguf),
               error);
         QVERIFY2(error <= tolerance,
@@ -581,19 +627,10 @@ private slots:
         const auto model = load(arch_dir() / "llama.gguf");
         QVERIFY(model);
         const size_t n_vocab = model->info().n_vocab;
-        const std::vector<std::vector<int32_t>> prompts = {
-            {1, 2, 3, 4, 5}, {9, 8, 7}, {100, 200, 30, 40, 50, 60, 70, 80, 90, 10}};
+        const auto [prompts, mixed] = mixed_prompts(false);
         auto together = CudaForward::create(*model, {.n_ctx = 32, .n_seq = 3});
         auto alone = CudaForward::create(*model, {.n_ctx = 32, .n_seq = 3});
         QVERIFY(together && alone);
-        std::vector<CudaBatchToken> mixed;
-        for (size_t i = 0; i < 10; ++i) {
-            for (uint32_t s = 0; s < 3; ++s) {
-                if (i < prompts[s].size()) {
-                    mixed.push_back({prompts[s][i], uint32_t(i), s, i + 1 == prompts[s].size()});
-                }
-            }
-        }
         std::vector<float> mixed_out(3 * n_vocab), alone_out(3 * n_vocab);
         QVERIFY((*together)->run(mixed, mixed_out.data()));
         // The mixed batch emits logits in batch order: sequence 1 ends first, then 0, then 2.
@@ -618,22 +655,13 @@ private slots:
         const auto model = load(arch_dir() / "qwen35.gguf");
         QVERIFY(model);
         const size_t n_vocab = model->info().n_vocab;
-        const std::vector<std::vector<int32_t>> prompts = {
-            {1, 2, 3, 4, 5}, {9, 8, 7}, {100, 200, 30, 40, 50, 60, 70, 80, 90, 10}};
+        const auto [prompts, mixed] = mixed_prompts(true);
         auto together = CudaForward::create(*model, {.n_ctx = 32, .n_seq = 3});
         auto alone = CudaForward::create(*model, {.n_ctx = 32, .n_seq = 3});
         QVERIFY2(together, together ? "" : together.error().message.c_str());
         QVERIFY(alone);
         QVERIFY((*together)->memory().recurrent_bytes > 0);
-        std::vector<CudaBatchToken> mixed;
         std::vector<std::vector<float>> mixed_rows(3);
-        for (size_t i = 0; i < 10; ++i) {
-            for (uint32_t s = 0; s < 3; ++s) {
-                if (i < prompts[s].size()) {
-                    mixed.push_back({prompts[s][i], uint32_t(i), s, true});
-                }
-            }
-        }
         std::vector<float> mixed_out(mixed.size() * n_vocab);
         QVERIFY((*together)->run(mixed, mixed_out.data()));
         for (size_t r = 0; r < mixed.size(); ++r) {

@@ -85,11 +85,9 @@ private slots:
         const auto x = random_floats(size_t(x_stride * n_batch), seed + 1);
         const auto wf = cpu_rows(type, w, n_rows, n_cols, pitch);
 
-        DeviceArray<uint8_t> d_w(w.size());
-        DeviceArray<float> d_x(x.size()), d_y(size_t(y_stride * n_batch));
+        DeviceArray<uint8_t> d_w(w);
+        DeviceArray<float> d_x(x), d_y(size_t(y_stride * n_batch));
         QVERIFY(d_w.ok() && d_x.ok() && d_y.ok());
-        CUDA_VERIFY(d_w.upload(w));
-        CUDA_VERIFY(d_x.upload(x));
         CUDA_VERIFY(d_y.poison());
         CUDA_VERIFY(hearth::kernels::launch_matvec(type_id, d_w.get(), pitch, n_rows, n_cols,
                                                    d_x.get(), x_stride, d_y.get(), y_stride,
@@ -174,12 +172,10 @@ private slots:
         const auto w = random_matrix(type, n_rows, n_cols, pitch, 77 + uint64_t(type_id));
         const auto wf = cpu_rows(type, w, n_rows, n_cols, pitch);
         const std::vector<int32_t> tokens = {3, 0, 10, 3, 11, -1};
-        DeviceArray<uint8_t> d_w(w.size());
-        DeviceArray<int32_t> d_tokens(tokens.size());
+        DeviceArray<uint8_t> d_w(w);
+        DeviceArray<int32_t> d_tokens(tokens);
         DeviceArray<float> d_x(tokens.size() * size_t(n_cols));
         QVERIFY(d_w.ok() && d_tokens.ok() && d_x.ok());
-        CUDA_VERIFY(d_w.upload(w));
-        CUDA_VERIFY(d_tokens.upload(tokens));
         for (const float scale : {1.0f, 0.37f}) {
             CUDA_VERIFY(d_x.poison());
             CUDA_VERIFY(hearth::kernels::launch_get_rows(type_id, d_w.get(), pitch, n_rows, n_cols,

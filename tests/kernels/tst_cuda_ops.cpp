@@ -126,11 +126,8 @@ private slots:
         auto x = random_floats(size_t(stride * n_rows), 11 + uint64_t(n), -3.0f, 3.0f);
         const auto r = random_floats(x.size(), 12 + uint64_t(n));
         const auto w = random_floats(size_t(n), 13 + uint64_t(n), 0.5f, 1.5f);
-        DeviceArray<float> d_x(x.size()), d_r(r.size()), d_w(w.size()), d_y(x.size());
+        DeviceArray<float> d_x(x), d_r(r), d_w(w), d_y(x.size());
         QVERIFY(d_x.ok() && d_r.ok() && d_w.ok() && d_y.ok());
-        CUDA_VERIFY(d_x.upload(x));
-        CUDA_VERIFY(d_r.upload(r));
-        CUDA_VERIFY(d_w.upload(w));
         CUDA_VERIFY(d_y.poison());
         if (fused) {
             CUDA_VERIFY(k::launch_add_rms_norm(d_x.get(), d_r.get(), d_w.get(), d_y.get(), n,
@@ -234,16 +231,14 @@ private slots:
         config.neox = neox;
 
         auto x = random_floats(size_t(stride * n_tokens), 21 + uint64_t(head_dim), -2.0f, 2.0f);
-        DeviceArray<float> d_x(x.size()), d_factors(std::max<size_t>(1, freq_factors.size()));
-        DeviceArray<int32_t> d_pos(positions.size());
+        DeviceArray<float> d_x(x), d_factors(std::max<size_t>(1, freq_factors.size()));
+        DeviceArray<int32_t> d_pos(positions);
         DeviceArray<uint8_t> d_at_zero(at_zero.size());
         QVERIFY(d_x.ok() && d_factors.ok() && d_pos.ok() && d_at_zero.ok());
         if (sections) {
             CUDA_VERIFY(d_at_zero.upload(at_zero));
             config.at_position_zero = d_at_zero.get();
         }
-        CUDA_VERIFY(d_x.upload(x));
-        CUDA_VERIFY(d_pos.upload(positions));
         if (factors) {
             CUDA_VERIFY(d_factors.upload(freq_factors));
             config.freq_factors = d_factors.get();
@@ -302,10 +297,8 @@ private slots:
         QFETCH(int, n);
         const auto gate = random_floats(size_t(n), 31 + uint64_t(n), -12.0f, 12.0f);
         const auto up = random_floats(size_t(n), 32 + uint64_t(n), -2.0f, 2.0f);
-        DeviceArray<float> d_g(gate.size()), d_u(up.size()), d_o(gate.size());
+        DeviceArray<float> d_g(gate), d_u(up), d_o(gate.size());
         QVERIFY(d_g.ok() && d_u.ok() && d_o.ok());
-        CUDA_VERIFY(d_g.upload(gate));
-        CUDA_VERIFY(d_u.upload(up));
         CUDA_VERIFY(d_o.poison());
         CUDA_VERIFY(k::launch_glu(k::GluKind(kind), d_g.get(), d_u.get(), d_o.get(), n, nullptr));
         CUDA_VERIFY(cudaDeviceSynchronize());

@@ -137,10 +137,9 @@ private slots:
         x[0] = 1e-8f; // subnormal in F16
         x[1] = -0.0f;
         x[2] = std::numeric_limits<float>::infinity();
-        DeviceArray<float> d_x(x.size());
+        DeviceArray<float> d_x(x);
         DeviceArray<uint16_t> d_h(x.size());
         QVERIFY(d_x.ok() && d_h.ok());
-        CUDA_VERIFY(d_x.upload(x));
         CUDA_VERIFY(d_h.poison());
         CUDA_VERIFY(hearth::kernels::launch_convert_f32_to_f16(d_x.get(), d_h.get(),
                                                                int64_t(x.size()), nullptr));
@@ -202,11 +201,9 @@ private slots:
         const auto wf = cpu_rows(type, w, n_rows, n_cols, pitch);
         const auto x = random_floats(size_t(n_tokens) * size_t(n_cols), 901);
         const int64_t y_stride = n_rows + 5;
-        DeviceArray<uint8_t> d_w(w.size());
-        DeviceArray<float> d_x(x.size()), d_y(size_t(y_stride) * size_t(n_tokens));
+        DeviceArray<uint8_t> d_w(w);
+        DeviceArray<float> d_x(x), d_y(size_t(y_stride) * size_t(n_tokens));
         QVERIFY(d_w.ok() && d_x.ok() && d_y.ok());
-        CUDA_VERIFY(d_w.upload(w));
-        CUDA_VERIFY(d_x.upload(x));
         CUDA_VERIFY(d_y.poison());
         const auto ok = (*prefill)->matmul(type_id, d_w.get(), pitch, n_rows, n_cols, d_x.get(),
                                            n_tokens, d_y.get(), y_stride);

@@ -96,9 +96,8 @@ private slots:
         const auto q = random_floats(size_t(q_stride * n), 7 + uint64_t(n), -3.0f, 3.0f);
         const float q_scale = 0.7f, score_scale = 1.0f / std::sqrt(float(dk));
         const auto sink_logits = random_floats(size_t(n_head), 5 + uint64_t(n), -1.0f, 3.0f);
-        DeviceArray<float> d_sinks(sink_logits.size());
+        DeviceArray<float> d_sinks(sink_logits);
         QVERIFY(d_sinks.ok());
-        CUDA_VERIFY(d_sinks.upload(sink_logits));
         const float* sinks_ptr = sinks ? d_sinks.get() : nullptr;
         std::vector<int32_t> slot_ids(static_cast<size_t>(n), slot),
             positions(static_cast<size_t>(n));
@@ -108,15 +107,12 @@ private slots:
 
         // One output row more than the chunk: the row past it must stay poisoned.
         const size_t out_floats = size_t(out_stride * (n + 1));
-        DeviceArray<uint16_t> d_kc(kc.size()), d_vc(vc.size());
-        DeviceArray<float> d_q(q.size()), d_out(out_floats), d_decode_out(out_floats);
+        DeviceArray<uint16_t> d_kc(kc), d_vc(vc);
+        DeviceArray<float> d_q(q), d_out(out_floats), d_decode_out(out_floats);
         DeviceArray<float> d_ws(k::attention_workspace_floats(layout, n));
         DeviceArray<int32_t> d_slots(static_cast<size_t>(n)), d_pos(static_cast<size_t>(n));
         QVERIFY(d_kc.ok() && d_vc.ok() && d_q.ok() && d_out.ok() && d_decode_out.ok() &&
                 d_ws.ok() && d_slots.ok() && d_pos.ok());
-        CUDA_VERIFY(d_kc.upload(kc));
-        CUDA_VERIFY(d_vc.upload(vc));
-        CUDA_VERIFY(d_q.upload(q));
         CUDA_VERIFY(d_slots.upload(slot_ids));
         CUDA_VERIFY(d_pos.upload(positions));
         CUDA_VERIFY(d_out.poison());

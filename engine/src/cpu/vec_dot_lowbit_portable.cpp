@@ -25,11 +25,6 @@ inline float h2f(uint16_t h) {
     return fp16_to_fp32(h);
 }
 
-inline uint32_t u32_at(const uint8_t* p) {
-    return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
-           static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
-}
-
 float dot_mxfp4(int64_t n, const void* vw, const void* vx) {
     const auto* w = blocks<BlockMXFP4>(vw);
     const auto* x = blocks<BlockQ8_0>(vx);
@@ -129,9 +124,8 @@ float dot_iq2_xxs(int64_t n, const void* vw, const void* vx) {
         const int8_t* q8 = x[b].qs;
         int bsum = 0;
         for (int g = 0; g < QK_K / 32; ++g) {
-            const uint32_t w0 = w[b].qs[4 * g] | static_cast<uint32_t>(w[b].qs[4 * g + 1]) << 16;
-            const uint32_t w1 = w[b].qs[4 * g + 2] | static_cast<uint32_t>(w[b].qs[4 * g + 3])
-                                                         << 16;
+            const uint32_t w0 = iq2xxs_word(w[b].qs, 2 * g);
+            const uint32_t w1 = iq2xxs_word(w[b].qs, 2 * g + 1);
             int sumi = 0;
             for (int l = 0; l < 4; ++l, q8 += 8) {
                 sumi += signed_dot8(iq2xxs_grid[(w0 >> (8 * l)) & 0xff],
@@ -152,7 +146,7 @@ float dot_iq2_xs(int64_t n, const void* vw, const void* vx) {
         const int8_t* q8 = x[b].qs;
         int bsum = 0;
         for (int k = 0; k < QK_K / 8; k += 2, q8 += 16) {
-            const int ls = 2 * ((w[b].scales[k / 4] >> (4 * ((k / 2) % 2))) & 0x0f) + 1;
+            const int ls = 2 * iq2_scale(w[b].scales, k) + 1;
             int sumi = 0;
             for (int l = 0; l < 2; ++l) {
                 const uint16_t q = w[b].qs[k + l];
@@ -173,12 +167,12 @@ float dot_iq2_s(int64_t n, const void* vw, const void* vx) {
         const int8_t* q8 = x[b].qs;
         int bsum = 0;
         for (int k = 0; k < QK_K / 8; k += 2, q8 += 16) {
-            const int ls = 2 * ((w[b].scales[k / 4] >> (4 * ((k / 2) % 2))) & 0x0f) + 1;
+            const int ls = 2 * iq2_scale(w[b].scales, k) + 1;
             int sumi = 0;
             for (int l = 0; l < 2; ++l) {
                 const int i = k + l;
-                const int index = w[b].qs[i] | ((w[b].qh[i / 4] >> (2 * (i % 4))) & 3) << 8;
-                sumi += signed_dot8(iq2s_grid[index], w[b].qs[QK_K / 8 + i], q8 + 8 * l);
+                sumi += signed_dot8(iq2s_grid[iq2s_index(w[b].qs, w[b].qh, i)],
+                                    w[b].qs[QK_K / 8 + i], q8 + 8 * l);
             }
             bsum += ls * sumi;
         }
@@ -195,7 +189,7 @@ float dot_iq3_xxs(int64_t n, const void* vw, const void* vx) {
         const int8_t* q8 = x[b].qs;
         int bsum = 0;
         for (int g = 0; g < QK_K / 32; ++g) {
-            const uint32_t aux = u32_at(w[b].qs + QK_K / 4 + 4 * g);
+            const uint32_t aux = read_u32_le(w[b].qs + QK_K / 4 + 4 * g);
             int sumi = 0;
             for (int l = 0; l < 4; ++l, q8 += 8) {
                 const uint64_t entry =
@@ -218,12 +212,12 @@ float dot_iq3_s(int64_t n, const void* vw, const void* vx) {
         const int8_t* q8 = x[b].qs;
         int bsum = 0;
         for (int g = 0; g < QK_K / 32; ++g) {
-            const int ls = 2 * ((w[b].scales[g / 2] >> (4 * (g % 2))) & 0x0f) + 1;
+            const int ls = 2 * iq3s_scale(w[b].scales, 4 * g) + 1; // the 32-value group g
             int sumi = 0;
             for (int l = 0; l < 4; ++l, q8 += 8) {
-                const int i0 = 8 * g + 2 * l, i1 = i0 + 1;
-                const uint32_t lo = iq3s_grid[w[b].qs[i0] | ((w[b].qh[g] >> (2 * l)) & 1) << 8];
-                const uint32_t hi = iq3s_grid[w[b].qs[i1] | ((w[b].qh[g] >> (2 * l + 1)) & 1) << 8];
+                const int i0 = 8 * g + 2 * l;
+                const uint32_t lo = iq3s_grid[iq3s_index(w[b].qs, w[b].qh, i0)];
+                const uint32_t hi = iq3s_grid[iq3s_index(w[b].qs, w[b].qh, i0 + 1)];
                 sumi +=
                     signed_dot8(lo | static_cast<uint64_t>(hi) << 32, w[b].signs[4 * g + l], q8);
             }
@@ -256,7 +250,7 @@ float dot_iq1_s(int64_t n, const void* vw, const void* vx) {
             const int delta = qh & 0x8000 ? -1 : 1;
             int lsum = 0;
             for (int l = 0; l < 4; ++l, q8 += 8) {
-                lsum += iq1_dot8(iq1s_grid[w[b].qs[4 * g + l] | ((qh >> (3 * l)) & 7) << 8], q8);
+                lsum += iq1_dot8(iq1s_grid[iq1s_index(w[b].qs, qh, g, l)], q8);
             }
             sumi += ls * lsum;
             sumi_delta += ls * delta * (x[b].bsums[2 * g] + x[b].bsums[2 * g + 1]);
@@ -277,12 +271,11 @@ float dot_iq1_m(int64_t n, const void* vw, const void* vx) {
         int sumi = 0, sumi_delta = 0;
         for (int k = 0; k < QK_K / 8; k += 2, q8 += 16) {
             const int m = k / 2; // the 16-value group
-            const int word = w[b].scales[2 * (m / 4)] | w[b].scales[2 * (m / 4) + 1] << 8;
-            const int ls = 2 * ((word >> (3 * (m % 4))) & 7) + 1;
+            const int ls = 2 * iq1_m_group_scale(w[b].scales, m) + 1;
             int grid_sum = 0, delta_sum = 0;
             for (int l = 0; l < 2; ++l) {
                 const int i = k + l;
-                const int nib = (w[b].qh[i / 2] >> (4 * (i % 2))) & 0x0f;
+                const int nib = iq1_m_nibble(w[b].qh, i);
                 grid_sum += iq1_dot8(iq1s_grid[w[b].qs[i] | (nib & 7) << 8], q8 + 8 * l);
                 int act = 0;
                 for (int j = 0; j < 8; ++j) {

@@ -275,6 +275,12 @@ inline constexpr int8_t kvalues_iq4nl[16] = {-127, -104, -83, -65, -49, -35, -22
 inline constexpr int8_t kvalues_mxfp4[16] = {0, 1,  2,  3,  4,  6,  8,  12,
                                              0, -1, -2, -3, -4, -6, -8, -12};
 
+// The little-endian 32-bit word at p, read bytewise (p need not be aligned).
+HEARTH_HOST_DEVICE inline uint32_t read_u32_le(const uint8_t* p) {
+    return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
+           static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
+}
+
 // ---- Bit-exact conversions. No hardware conversion: F16C and the GPU's cvt may quiet a
 // signalling NaN, and numpy (the reference) keeps payloads. ----
 

@@ -68,11 +68,6 @@ void dequantize_q4_1(const void* src, float* dst, int64_t n_blocks) {
     }
 }
 
-uint32_t read_u32_le(const uint8_t* p) {
-    return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
-           static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
-}
-
 // 5-bit value i of Q5_0 / Q5_1: nibble i plus bit i of qh as bit 4.
 int five_bits(const uint8_t* qs, uint32_t qh, int i) {
     return nibble(qs, i, 16) | static_cast<int>((qh >> i) & 1u) << 4;

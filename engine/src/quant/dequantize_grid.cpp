@@ -28,11 +28,6 @@ float f(int value) {
     return static_cast<float>(value);
 }
 
-uint32_t u32_at(const uint8_t* p) {
-    return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
-           static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
-}
-
 // v * -1 where bit j of signs is set, as numpy's multiply computes it: a NaN is left as it is.
 float apply_sign(float v, uint8_t signs, int j) {
     return (signs >> j) & 1 && !std::isnan(v) ? -v : v;
@@ -52,9 +47,8 @@ void dequantize_iq2_xxs(const void* src, float* dst, int64_t n_blocks) {
         const auto block = load_block<BlockIQ2_XXS>(src, b);
         const float d = fp16_to_fp32(block.d);
         for (int g = 0; g < QK_K / 32; ++g, dst += 32) {
-            const uint32_t w0 = block.qs[4 * g] | static_cast<uint32_t>(block.qs[4 * g + 1]) << 16;
-            const uint32_t w1 = block.qs[4 * g + 2] | static_cast<uint32_t>(block.qs[4 * g + 3])
-                                                          << 16;
+            const uint32_t w0 = iq2xxs_word(block.qs, 2 * g);
+            const uint32_t w1 = iq2xxs_word(block.qs, 2 * g + 1);
             const float db = (d * (0.5f + f(static_cast<int>(w1 >> 28)))) * 0.25f;
             for (int l = 0; l < 4; ++l) {
                 put_signed8(dst + 8 * l, db, iq2xxs_grid[(w0 >> (8 * l)) & 0xff],
@@ -69,8 +63,7 @@ void dequantize_iq2_xs(const void* src, float* dst, int64_t n_blocks) {
         const auto block = load_block<BlockIQ2_XS>(src, b);
         const float d = fp16_to_fp32(block.d);
         for (int k = 0; k < QK_K / 8; ++k, dst += 8) {
-            const int s = (block.scales[k / 4] >> (4 * ((k / 2) % 2))) & 0x0f;
-            const float db = (d * (0.5f + f(s))) * 0.25f;
+            const float db = (d * (0.5f + f(iq2_scale(block.scales, k)))) * 0.25f;
             put_signed8(dst, db, iq2xs_grid[block.qs[k] & 511], expand_signs7(block.qs[k] >> 9));
         }
     }
@@ -81,10 +74,9 @@ void dequantize_iq2_s(const void* src, float* dst, int64_t n_blocks) {
         const auto block = load_block<BlockIQ2_S>(src, b);
         const float d = fp16_to_fp32(block.d);
         for (int k = 0; k < QK_K / 8; ++k, dst += 8) {
-            const int s = (block.scales[k / 4] >> (4 * ((k / 2) % 2))) & 0x0f;
-            const float db = (d * (0.5f + f(s))) * 0.25f;
-            const int index = block.qs[k] | ((block.qh[k / 4] >> (2 * (k % 4))) & 3) << 8;
-            put_signed8(dst, db, iq2s_grid[index], block.qs[QK_K / 8 + k]);
+            const float db = (d * (0.5f + f(iq2_scale(block.scales, k)))) * 0.25f;
+            put_signed8(dst, db, iq2s_grid[iq2s_index(block.qs, block.qh, k)],
+                        block.qs[QK_K / 8 + k]);
         }
     }
 }
@@ -94,7 +86,7 @@ void dequantize_iq3_xxs(const void* src, float* dst, int64_t n_blocks) {
         const auto block = load_block<BlockIQ3_XXS>(src, b);
         const float d = fp16_to_fp32(block.d);
         for (int g = 0; g < QK_K / 32; ++g) {
-            const uint32_t aux = u32_at(block.qs + QK_K / 4 + 4 * g);
+            const uint32_t aux = read_u32_le(block.qs + QK_K / 4 + 4 * g);
             const float db = (d * (0.5f + f(static_cast<int>(aux >> 28)))) * 0.5f;
             for (int l = 0; l < 4; ++l, dst += 8) {
                 const uint8_t signs = expand_signs7(aux >> (7 * l));
@@ -112,11 +104,9 @@ void dequantize_iq3_s(const void* src, float* dst, int64_t n_blocks) {
         const auto block = load_block<BlockIQ3_S>(src, b);
         const float d = fp16_to_fp32(block.d);
         for (int k = 0; k < QK_K / 8; ++k, dst += 8) {
-            const int s = (block.scales[k / 8] >> (4 * ((k / 4) % 2))) & 0x0f;
-            const float db = d * f(1 + 2 * s);
-            const int i0 = 2 * k, i1 = 2 * k + 1;
-            const uint32_t lo = iq3s_grid[block.qs[i0] | ((block.qh[i0 / 8] >> (i0 % 8)) & 1) << 8];
-            const uint32_t hi = iq3s_grid[block.qs[i1] | ((block.qh[i1 / 8] >> (i1 % 8)) & 1) << 8];
+            const float db = d * f(1 + 2 * iq3s_scale(block.scales, k));
+            const uint32_t lo = iq3s_grid[iq3s_index(block.qs, block.qh, 2 * k)];
+            const uint32_t hi = iq3s_grid[iq3s_index(block.qs, block.qh, 2 * k + 1)];
             put_signed8(dst, db, lo | static_cast<uint64_t>(hi) << 32, block.signs[k]);
         }
     }
@@ -142,8 +132,7 @@ void dequantize_iq1_s(const void* src, float* dst, int64_t n_blocks) {
             const float dl = d * f(2 * ((qh >> 12) & 7) + 1);
             const float delta = qh & 0x8000 ? -kIq1Delta : kIq1Delta;
             for (int l = 0; l < 4; ++l, dst += 8) {
-                const int index = block.qs[4 * g + l] | ((qh >> (3 * l)) & 7) << 8;
-                put_iq1_8(dst, dl, iq1s_grid[index], delta);
+                put_iq1_8(dst, dl, iq1s_grid[iq1s_index(block.qs, qh, g, l)], delta);
             }
         }
     }
@@ -155,9 +144,8 @@ void dequantize_iq1_m(const void* src, float* dst, int64_t n_blocks) {
         const float d = fp16_to_fp32(iq1_m_scale_bits(block.scales));
         for (int k = 0; k < QK_K / 8; ++k, dst += 8) {
             const int m = k / 2; // the 16-value group's 3-bit scale
-            const int word = block.scales[2 * (m / 4)] | block.scales[2 * (m / 4) + 1] << 8;
-            const float dl = d * f(2 * ((word >> (3 * (m % 4))) & 7) + 1);
-            const int nib = (block.qh[k / 2] >> (4 * (k % 2))) & 0x0f;
+            const float dl = d * f(2 * iq1_m_group_scale(block.scales, m) + 1);
+            const int nib = iq1_m_nibble(block.qh, k);
             const float delta = nib & 0x08 ? -kIq1Delta : kIq1Delta;
             put_iq1_8(dst, dl, iq1s_grid[block.qs[k] | (nib & 7) << 8], delta);
         }

@@ -45,8 +45,59 @@ HEARTH_HOST_DEVICE inline uint16_t iq1_m_scale_bits(const uint8_t* scales) {
 }
 
 // Byte k of a grid entry.
-inline uint8_t grid_byte(uint64_t entry, int k) {
+HEARTH_HOST_DEVICE inline uint8_t grid_byte(uint64_t entry, int k) {
     return static_cast<uint8_t>(entry >> (8 * k));
+}
+
+// ---- Where each format keeps its indices and scales: the integer half of the decoders, the
+// same for the CPU (dequantize_grid.cpp) and the device (kernels/grid_formats.cuh). The float
+// half (scales times grid values) is written on each side with that side's rounding. ----
+
+// IQ2_XXS: 32-bit word i of a block's qs (16-bit halves, low first). Per group g of 32 values,
+// word 2g holds the four 8-bit grid indices, word 2g + 1 the four 7-bit signs and the scale.
+HEARTH_HOST_DEVICE inline uint32_t iq2xxs_word(const uint16_t* qs, int i) {
+    return qs[2 * i] | static_cast<uint32_t>(qs[2 * i + 1]) << 16;
+}
+
+// IQ2_XS / IQ2_S: the 4-bit scale of 8-value group k (one per 16 values): nibble (k / 2) % 2
+// of scales[k / 4].
+HEARTH_HOST_DEVICE inline int iq2_scale(const uint8_t* scales, int k) {
+    return (scales[k / 4] >> (4 * ((k / 2) % 2))) & 0x0f;
+}
+
+// IQ2_S: the 10-bit grid index of 8-value group k, qs[k] and bits 2(k % 4).. of qh[k / 4].
+HEARTH_HOST_DEVICE inline int iq2s_index(const uint8_t* qs, const uint8_t* qh, int k) {
+    return qs[k] | ((qh[k / 4] >> (2 * (k % 4))) & 3) << 8;
+}
+
+// IQ3_S: the 4-bit scale of 8-value group k (one per 32 values): nibble (k / 4) % 2 of
+// scales[k / 8].
+HEARTH_HOST_DEVICE inline int iq3s_scale(const uint8_t* scales, int k) {
+    return (scales[k / 8] >> (4 * ((k / 4) % 2))) & 0x0f;
+}
+
+// IQ3_S: the 9-bit grid index of 4-value entry i, qs[i] and bit i % 8 of qh[i / 8].
+HEARTH_HOST_DEVICE inline int iq3s_index(const uint8_t* qs, const uint8_t* qh, int i) {
+    return qs[i] | ((qh[i / 8] >> (i % 8)) & 1) << 8;
+}
+
+// IQ1_S: the 11-bit grid index of entry l (0..3) of 32-value group g, whose 16-bit qh word
+// holds the entries' high bits (3 each), the group's scale (bits 12..14) and delta sign (15).
+HEARTH_HOST_DEVICE inline int iq1s_index(const uint8_t* qs, int qh, int g, int l) {
+    return qs[4 * g + l] | ((qh >> (3 * l)) & 7) << 8;
+}
+
+// IQ1_M: the 3-bit scale of 16-value group m, in the four little-endian scale words (the f16
+// block scale takes their top nibbles, iq1_m_scale_bits).
+HEARTH_HOST_DEVICE inline int iq1_m_group_scale(const uint8_t* scales, int m) {
+    const int word = scales[2 * (m / 4)] | scales[2 * (m / 4) + 1] << 8;
+    return (word >> (3 * (m % 4))) & 7;
+}
+
+// IQ1_M: the nibble of 8-value group k, its grid index's high 3 bits and (bit 3) the sign of
+// its delta.
+HEARTH_HOST_DEVICE inline int iq1_m_nibble(const uint8_t* qh, int k) {
+    return (qh[k / 2] >> (4 * (k % 2))) & 0x0f;
 }
 
 } // namespace hearth::quant
