@@ -29,6 +29,7 @@
 #include "cpu/rope.h"
 #include "cpu/soft_cap.h"
 #include "hearth/quant.h"
+#include "model/activation_math.h"
 #include "model/attention_math.h"
 #include "model/model_impl.h"
 
@@ -42,23 +43,6 @@ namespace {
 
 float silu(float x) {
     return x / (1.0f + std::exp(-x));
-}
-
-// GELU with the tanh approximation, as ggml's CPU backend computes it (GGML_GELU_FP16): the
-// input rounded to F16, the result looked up in a table of F16 values, identity and zero
-// beyond ±10. Without the roundings, gemma3's logits drift from llama.cpp's by ~1e-2.
-float gelu_tanh(float x) {
-    constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
-    constexpr float kCoef = 0.044715f;
-    if (x <= -10.0f) {
-        return 0.0f;
-    }
-    if (x >= 10.0f) {
-        return x;
-    }
-    const float h = fp16_to_fp32(fp32_to_fp16(x));
-    return fp16_to_fp32(
-        fp32_to_fp16(0.5f * h * (1.0f + std::tanh(kSqrt2OverPi * h * (1.0f + kCoef * h * h)))));
 }
 
 float round_to_f16(float x) {
@@ -105,7 +89,7 @@ void gated_activation(FfnActivation activation, float* gate, const float* up, si
         }
     } else {
         for (size_t i = 0; i < n; ++i) {
-            gate[i] = (gelu ? gelu_tanh(gate[i]) : silu(gate[i])) * up[i];
+            gate[i] = (gelu ? activation_math::gelu_tanh(gate[i]) : silu(gate[i])) * up[i];
         }
     }
 }
