@@ -169,6 +169,9 @@ uint64_t usable_bytes(uint64_t free_bytes, const CudaForwardOptions& options) {
 uint32_t most_gpu_layers(const Model::Impl& m, const CudaForwardOptions& options,
                          uint64_t free_bytes) {
     for (uint32_t n = m.info.n_layer; n > 0; --n) {
+        if (!m.info.kv_cut_allowed(n)) {
+            continue; // gemma4: the CPU's layers would read a cache on the GPU
+        }
         const WeightSelection selection{n, false};
         const ForwardPlan plan = plan_forward(m, options, selection);
         const bool shared = find_shared_weights(m, options.device, selection) != nullptr;

@@ -141,8 +141,9 @@ bool CudaForwardImpl::ensure_prefill() {
     for (size_t il = 0; il < weights_->layers.size(); ++il) {
         const DeviceLayerWeights& L = weights_->layers[il];
         const DeviceDeltaNetWeights& D = L.delta; // qwen35's recurrent layers (else empty)
-        for (const DeviceMatrix* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down, &D.w_qkv,
-                                      &D.w_z, &D.w_beta, &D.w_alpha, &D.w_out}) {
+        for (const DeviceMatrix* w :
+             {&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down, &D.w_qkv, &D.w_z, &D.w_beta,
+              &D.w_alpha, &D.w_out, &L.ple_gate, &L.ple_proj, &weights_->gemma4.model_proj}) {
             if (!kernels::can_launch_dequantize(w->type)) {
                 prefill_note_ =
                     fmt::format("layer {} has a matrix of type id {}, which has no F16 dequantizer",

@@ -81,13 +81,18 @@ Gemma4Buffers take_gemma4_buffers(Arena& arena, const Model::Impl& m, size_t row
 
 Result<void> CudaForwardImpl::check_gemma4() const {
     const ModelInfo& info = m_.info;
-    if (!selection_.head) {
+    if (!selection_.head && !info.kv_cut_allowed(selection_.n_layers)) {
+        uint32_t most = 0; // the most layers below n_layer after which the CPU can take over
+        for (uint32_t n = 1; n < info.n_layer; ++n) {
+            most = info.kv_cut_allowed(n) ? n : most;
+        }
         return fail(ErrorCode::unsupported,
-                    fmt::format("{} cannot be partly offloaded: its per-layer embeddings come from "
-                                "the first layer's input and its last layers read earlier "
-                                "layers' KV caches, so the CPU cannot take over after layer {}; "
-                                "run it whole on the GPU or on the CPU",
-                                info.architecture, selection_.n_layers));
+                    fmt::format("{} layers of this {} model cannot run on the GPU with the rest on "
+                                "the CPU: a layer past them reads the KV cache of a layer among "
+                                "them; {}",
+                                selection_.n_layers, info.architecture,
+                                most == 0 ? std::string("it runs whole on the GPU or on the CPU")
+                                          : fmt::format("at most {} can", most)));
     }
     for (uint32_t il = 0; il < info.n_layer; ++il) {
         const LayerShape& shape = info.layer_shapes[il];
