@@ -320,17 +320,21 @@ Result<void> Forward::run_from(std::span<const BatchToken> batch, uint32_t first
     ensure_capacity(batch.size());
     // gemma4's per-layer inputs come from the embeddings, which the residual is only at layer
     // 0: past it, the batch's own embeddings give them, then the residual takes their place.
-    if (m_.info.n_embd_per_layer > 0 && first_layer > 0) {
+    const bool own_embeddings = m_.info.n_embd_per_layer > 0 && first_layer > 0;
+    const size_t n_floats = batch.size() * m_.info.n_embd;
+    if (own_embeddings) {
         if (auto ok = embed_rows(batch, x_.data()); !ok) {
             return ok;
         }
     } else {
-        std::copy_n(residual, batch.size() * m_.info.n_embd, x_.data());
+        std::copy_n(residual, n_floats, x_.data());
     }
     if (auto ok = gemma4_per_layer_inputs(batch); !ok) { // (nothing for other models)
         return ok;
     }
-    std::copy_n(residual, batch.size() * m_.info.n_embd, x_.data());
+    if (own_embeddings) {
+        std::copy_n(residual, n_floats, x_.data());
+    }
     begin_recurrent_batch(batch); // hybrid models: the states of layers [first_layer, n_layer)
     run_layers(batch, first_layer, m_.info.n_layer);
     end_recurrent_batch(batch);
