@@ -5,12 +5,14 @@
 // at position 0, kernels/rope.cu),
 // SwiGLU / GeGLU (kernels/glu.cu). Sizes include ones that are not multiples of the CTA.
 // The CPU references below restate engine/src/cpu/forward.cpp's private functions line for
-// line (rms_norm, rope_angles + apply_rope, gelu_tanh); SwiGLU uses the engine's own
+// line (rms_norm, rope_angles + apply_rope); GeGLU's GELU is the CPU's own
+// (model/activation_math.h, compiled here for the host), SwiGLU the engine's own
 // ggml::swiglu_f32. Without a CUDA device: "skipped: no CUDA device".
 #include "cpu/ggml_numerics.h"
 #include "cuda_kernel_test.h"
 #include "glu.cuh"
 #include "hearth/quant.h"
+#include "model/activation_math.h"
 #include "rms_norm.cuh"
 #include "rope.cuh"
 
@@ -74,20 +76,6 @@ void cpu_rope(const CpuRope& p, uint32_t pos, float* x, int n_heads, int head_di
             v[b] = std::fma(x0, sin_t[size_t(i)], x1 * cos_t[size_t(i)]);
         }
     }
-}
-
-float cpu_gelu_tanh(float x) {
-    constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
-    constexpr float kCoef = 0.044715f;
-    if (x <= -10.0f) {
-        return 0.0f;
-    }
-    if (x >= 10.0f) {
-        return x;
-    }
-    const float h = hearth::fp16_to_fp32(hearth::fp32_to_fp16(x));
-    return hearth::fp16_to_fp32(hearth::fp32_to_fp16(
-        0.5f * h * (1.0f + std::tanh(kSqrt2OverPi * h * (1.0f + kCoef * h * h)))));
 }
 
 } // namespace
@@ -324,7 +312,7 @@ private slots:
             }
         } else {
             for (size_t i = 0; i < size_t(n); ++i) {
-                const float g = cpu_gelu_tanh(gate[i]);
+                const float g = hearth::activation_math::gelu_tanh(gate[i]); // the CPU's
                 want[i] = g * up[i];
                 bound[i] = (std::abs(g) * 0x1p-10 + 1e-7) * std::abs(up[i]) + 1e-30;
             }

@@ -30,12 +30,6 @@
 namespace hearth::cuda_detail {
 
 #define HEARTH_LAUNCH(call, what) HEARTH_CUDA_TRY((call), (what))
-#define HEARTH_MATMUL(w, x, x_stride, y, y_stride, what)                                           \
-    do {                                                                                           \
-        if (auto ok_ = matmul((w), (x), (x_stride), (y), (y_stride), (what)); !ok_) {              \
-            return ok_;                                                                            \
-        }                                                                                          \
-    } while (false)
 
 uint64_t gemma4_scratch_bytes(const Model::Impl& m, size_t rows) {
     const ModelInfo& info = m.info;
@@ -135,7 +129,10 @@ Result<void> CudaForwardImpl::enqueue_gemma4_inputs(const StepBuffers& b, int n,
                                            G.token_embd.row_bytes, G.token_embd.n_rows, width,
                                            g.tokens, n, embd_scale, g.selected, width, s),
                   "get_rows(per_layer_token_embd)");
-    HEARTH_MATMUL(G.model_proj, b.x, n_embd, g.projected, width, "per_layer_model_proj");
+    if (auto ok = matmul(G.model_proj, b.x, n_embd, g.projected, width, "per_layer_model_proj");
+        !ok) {
+        return ok;
+    }
     const float proj_scale = 1.0f / std::sqrt(static_cast<float>(n_embd));
     HEARTH_LAUNCH(kernels::launch_scale(g.projected, proj_scale, int64_t(n) * width, s),
                   "scale(per_layer_model_proj)");
@@ -166,15 +163,21 @@ Result<void> CudaForwardImpl::enqueue_gemma4_attention(size_t il, const StepBuff
     const kernels::RopeConfig& rope = layer_rope_[il];
     cudaStream_t s = stream_;
 
-    HEARTH_MATMUL(L.wq, b.h, n_embd, b.q, q_width, "attn_q");
+    if (auto ok = matmul(L.wq, b.h, n_embd, b.q, q_width, "attn_q"); !ok) {
+        return ok;
+    }
     if (!C.shared) {
-        HEARTH_MATMUL(L.wk, b.h, n_embd, b.k, kv_width, "attn_k");
+        if (auto ok = matmul(L.wk, b.h, n_embd, b.k, kv_width, "attn_k"); !ok) {
+            return ok;
+        }
         if (L.v_from_k) { // before K's norm and RoPE
             HEARTH_LAUNCH(cudaMemcpyAsync(b.v, b.k, size_t(n) * kv_width * sizeof(float),
                                           cudaMemcpyDeviceToDevice, s),
                           "copying K's projection as V");
         } else {
-            HEARTH_MATMUL(L.wv, b.h, n_embd, b.v, kv_width, "attn_v");
+            if (auto ok = matmul(L.wv, b.h, n_embd, b.v, kv_width, "attn_v"); !ok) {
+                return ok;
+            }
         }
     }
     // Rows of q, k and v are whole heads back to back.
@@ -201,7 +204,9 @@ Result<void> CudaForwardImpl::enqueue_gemma4_attention(size_t il, const StepBuff
     if (auto ok = attention(C, window, nullptr, b.q, q_width); !ok) {
         return ok;
     }
-    HEARTH_MATMUL(L.wo, b.attn, q_width, b.o, n_embd, "attn_output");
+    if (auto ok = matmul(L.wo, b.attn, q_width, b.o, n_embd, "attn_output"); !ok) {
+        return ok;
+    }
     return {};
 }
 
@@ -256,13 +261,17 @@ Result<void> CudaForwardImpl::enqueue_gemma4_layer_output(size_t il, const StepB
     if (n_epl > 0) {
         const Gemma4Buffers& g = *b.gemma4;
         HEARTH_LAUNCH(kernels::launch_add(b.x, b.o, rows_floats, s), "add(feed-forward)");
-        HEARTH_MATMUL(L.ple_gate, b.x, n_embd, g.gate, n_epl, "inp_gate");
+        if (auto ok = matmul(L.ple_gate, b.x, n_embd, g.gate, n_epl, "inp_gate"); !ok) {
+            return ok;
+        }
         // gelu(gate) · input: ggml_gelu then ggml_mul, as the GeGLU computes it.
         const float* inputs = g.inputs + int64_t(il) * n * n_epl;
         HEARTH_LAUNCH(kernels::launch_glu(kernels::GluKind::geglu, g.gate, inputs, g.gate,
                                           int64_t(n) * n_epl, s),
                       "glu(inp_gate)");
-        HEARTH_MATMUL(L.ple_proj, g.gate, n_epl, b.o, n_embd, "proj");
+        if (auto ok = matmul(L.ple_proj, g.gate, n_epl, b.o, n_embd, "proj"); !ok) {
+            return ok;
+        }
         HEARTH_LAUNCH(
             kernels::launch_rms_norm(b.o, L.ple_post_norm, b.o, int(n_embd), n, n_embd, eps, s),
             "rms_norm(post_norm)");
@@ -274,7 +283,6 @@ Result<void> CudaForwardImpl::enqueue_gemma4_layer_output(size_t il, const StepB
     return {};
 }
 
-#undef HEARTH_MATMUL
 #undef HEARTH_LAUNCH
 
 } // namespace hearth::cuda_detail
