@@ -6,6 +6,7 @@
 // most a few hundred, n_used a handful: microseconds); the elementwise kernels are one thread
 // per output value, grid-stride. The ranking rule is the CPU's own (model/expert_routing.h),
 // so the choice of experts is the CPU's whenever the scores are.
+// The GeGLU experts' GELU (gemma4) is the CPU's own too (model/activation_math.h).
 #include "common.cuh"
 #include "model/activation_math.h"
 #include "model/expert_routing.h"

@@ -1,8 +1,9 @@
 // The CUDA backend's forward pass for llama-style models and their variants (qwen2's Q/K/V
 // biases, qwen3's and gemma3's per-head Q/K norms, gemma3's post-norms, query scaling,
-// sliding-window layers and GeGLU): weights uploaded once and shared by every forward of the
-// model on the device (cuda_weights.h), a KV cache of n_seq slots, and a step of up to 8 token
-// rows built from the kernels of kernels/ (cuda_step.cpp).
+// sliding-window layers and GeGLU; gemma4's layers of their own sizes, gemma4_step.cpp):
+// weights uploaded once and shared by every forward of the model on the device
+// (cuda_weights.h), a KV cache of n_seq slots (each layer's at its own widths), and a step of
+// up to 8 token rows built from the kernels of kernels/ (cuda_step.cpp).
 //
 // This file plans the device memory before allocating any of it, refuses a plan that does not
 // fit with the arithmetic, then allocates the arenas and pinned host buffers.

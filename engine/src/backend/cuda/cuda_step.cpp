@@ -14,6 +14,7 @@
 //   o = [post-norm] Wo a
 //   h = rmsnorm(x += o) * ffn_norm;  o = [post-norm] W_down act(W_gate h) * (W_up h)
 //   (a mixture-of-experts layer: o = the routed feed-forward of h, cuda_experts.h)
+//   (gemma4: its layers' attention, experts and per-layer embeddings, gemma4_step.cpp)
 // logits = W_out (rmsnorm(x += o) * output_norm) [soft-capped].
 // A prompt run of kPrefillMinRows or more tokens goes through cuda_prefill_step.cpp instead
 // (unless prefill_rows is 0 or cuBLAS is missing); other tokens, 8 at a time, through this
