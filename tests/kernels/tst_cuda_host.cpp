@@ -85,6 +85,24 @@ private slots:
         }
     }
 
+    // A gemma4 layer whose heads are larger than the attention kernels take is refused by name
+    // (LIMITS.md: gemma4 on CUDA), before any CUDA call. The loaded model is this test's own:
+    // one layer's head size is raised in place (the file itself cannot hold such a layer at the
+    // reference model's widths).
+    void gemma4_heads_past_the_kernels_are_refused() {
+        const auto model = load("gemma4.gguf");
+        QVERIFY(model);
+        auto& shapes = const_cast<hearth::Model::Impl&>(model->impl()).info.layer_shapes;
+        QVERIFY(shapes.size() > 1);
+        shapes[1].head_dim = 512;
+        auto forward = CudaForward::create(*model, {.n_ctx = 32, .n_seq = 1, .device = 0});
+        QVERIFY(!forward);
+        QCOMPARE(forward.error().code, hearth::ErrorCode::unsupported);
+        QVERIFY2(forward.error().message.find("heads of at most 256 values (this model's layer "
+                                              "1: 512") != std::string::npos,
+                 forward.error().message.c_str());
+    }
+
     // phi3's attn_qkv goes up as one matrix: the q buffer holds q | k | v. A layer with Q/K
     // norms (qwen3, gemma3) keeps three products and a q buffer of the queries alone.
     void q_buffer_width() {
