@@ -2,34 +2,19 @@
 //   SwiGLU  out = silu(g) * u,  silu(g) = g / (1 + exp(-g))
 //   GeGLU   out = gelu(g) * u,  gelu(g) = 0.5 h (1 + tanh(sqrt(2/pi) h (1 + 0.044715 h^2)))
 // GeGLU follows the CPU forward (after ggml's CPU backend): h is g rounded to F16, the result
-// rounded to F16 again, identity for g >= 10 and 0 for g <= -10. expf / tanhf are the
-// accurate (non fast-math) versions: within 2 ulps of the host's.
+// rounded to F16 again, identity for g >= 10 and 0 for g <= -10, in the one definition both
+// compilers read (model/activation_math.h). expf / tanhf are the accurate (non fast-math)
+// versions: within 2 ulps of the host's.
 // One thread per element, grid-stride; the kernel is memory-bound (3 floats per element).
 #include "common.cuh"
 #include "glu.cuh"
 #include "launch_grid.cuh"
+#include "model/activation_math.h"
 
 namespace hearth::kernels {
 namespace {
 
 constexpr int kThreads = 256;
-
-__device__ __forceinline__ float round_f16(float x) {
-    return fp16_bits_to_fp32(fp32_to_fp16_bits(x));
-}
-
-__device__ __forceinline__ float gelu_tanh(float x) {
-    constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
-    constexpr float kCoef = 0.044715f;
-    if (x <= -10.0f) {
-        return 0.0f;
-    }
-    if (x >= 10.0f) {
-        return x;
-    }
-    const float h = round_f16(x);
-    return round_f16(0.5f * h * (1.0f + tanhf(kSqrt2OverPi * h * (1.0f + kCoef * h * h))));
-}
 
 template <GluKind kKind>
 __global__ void __launch_bounds__(kThreads)
@@ -37,7 +22,8 @@ __global__ void __launch_bounds__(kThreads)
     for (int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n;
          i += static_cast<int64_t>(gridDim.x) * kThreads) {
         const float g = gate[i];
-        const float a = kKind == GluKind::swiglu ? g / (1.0f + expf(-g)) : gelu_tanh(g);
+        const float a =
+            kKind == GluKind::swiglu ? g / (1.0f + expf(-g)) : activation_math::gelu_tanh(g);
         out[i] = a * up[i];
     }
 }

@@ -6,7 +6,9 @@
 // most a few hundred, n_used a handful: microseconds); the elementwise kernels are one thread
 // per output value, grid-stride. The ranking rule is the CPU's own (model/expert_routing.h),
 // so the choice of experts is the CPU's whenever the scores are.
+// The GeGLU experts' GELU (gemma4) is the CPU's own too (model/activation_math.h).
 #include "common.cuh"
+#include "model/activation_math.h"
 #include "model/expert_routing.h"
 #include "moe.cuh"
 
@@ -133,6 +135,8 @@ __device__ __forceinline__ float gated(float g, float u) {
         const float y = fminf(fmaxf(u, -kLimit), kLimit);
         const float sig = __fadd_rn(1.0f, expf(__fmul_rn(kAlpha, -x)));
         return __fmul_rn(__fdiv_rn(x, sig), __fadd_rn(y, 1.0f));
+    } else if constexpr (kKind == MoeGlu::geglu) {
+        return __fmul_rn(activation_math::gelu_tanh(g), u);
     } else {
         return __fmul_rn(__fdiv_rn(g, __fadd_rn(1.0f, expf(-g))), u);
     }
@@ -251,6 +255,10 @@ cudaError_t launch_moe_glu(MoeGlu kind, float* gate, const float* up, int64_t st
         break;
     case MoeGlu::swiglu_oai:
         glu_kernel<MoeGlu::swiglu_oai><<<grid, kThreads, 0, stream>>>(
+            gate, up, stride, gate_bias, up_bias, ids, n_expert, n_slots, width);
+        break;
+    case MoeGlu::geglu:
+        glu_kernel<MoeGlu::geglu><<<grid, kThreads, 0, stream>>>(
             gate, up, stride, gate_bias, up_bias, ids, n_expert, n_slots, width);
         break;
     default:

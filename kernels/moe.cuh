@@ -50,6 +50,7 @@ cudaError_t launch_group_by_expert(const int32_t* ids, int n_slots, int n_expert
 enum class MoeGlu : int {
     swiglu = 0,     // silu(g) * u
     swiglu_oai = 1, // gpt-oss: g clamped above at 7, u to [-7, 7]: g sigmoid(1.702 g) (u + 1)
+    geglu = 2,      // gemma4's experts: gelu_tanh(g) * u (model/activation_math.h)
 };
 
 // For slot s in [0, n_slots) and i in [0, width), with e = ids[s] and row = s * stride + i:

@@ -1,7 +1,7 @@
 // RMSNorm, optionally fused with the residual add before it.
 //
 // Math, per row of n values:  x' = x + r (fused variant only; x' written back)
-//   s = 1 / sqrt(sum(x'^2) / n + eps);   y = (x' * s) * w
+//   s = 1 / sqrt(sum(x'^2) / n + eps);   y = (x' * s) * w   (w null: y = x' * s)
 // as the CPU forward (engine/src/cpu/forward.cpp) computes it, except that the sum of squares
 // is a float32 tree sum rather than a double-precision sequential one: a relative difference
 // of a few float32 ulps in s, far below the weights' quantization error.
@@ -63,7 +63,7 @@ __global__ void __launch_bounds__(kThreads)
     const float mean = block_sum(sum) / static_cast<float>(n);
     const float scale = 1.0f / sqrtf(mean + eps);
     for (int i = static_cast<int>(threadIdx.x); i < n; i += kThreads) {
-        yr[i] = (xr[i] * scale) * w[i];
+        yr[i] = w != nullptr ? (xr[i] * scale) * w[i] : xr[i] * scale;
     }
 }
 
@@ -71,7 +71,7 @@ __global__ void __launch_bounds__(kThreads)
 
 cudaError_t launch_rms_norm(const float* x, const float* w, float* y, int n, int n_rows,
                             int64_t stride, float eps, cudaStream_t stream) {
-    if (n <= 0 || n_rows < 0 || stride < n || x == nullptr || w == nullptr || y == nullptr) {
+    if (n <= 0 || n_rows < 0 || stride < n || x == nullptr || y == nullptr) {
         return cudaErrorInvalidValue;
     }
     if (n_rows == 0) {

@@ -10,8 +10,9 @@ namespace hearth::kernels {
 
 // For each of n_rows rows of n values (row i at x + i * stride, same stride for y):
 //   y = x / sqrt(mean(x^2) + eps) * w
-// x, w, y: float32 device memory; y may equal x. cudaErrorInvalidValue for n <= 0, n_rows < 0,
-// stride < n, null pointers; else the launch's error.
+// x, w, y: float32 device memory; y may equal x; w null: no weight (gemma4's V norm).
+// cudaErrorInvalidValue for n <= 0, n_rows < 0, stride < n, null x or y; else the launch's
+// error.
 cudaError_t launch_rms_norm(const float* x, const float* w, float* y, int n, int n_rows,
                             int64_t stride, float eps, cudaStream_t stream);
 

@@ -37,10 +37,10 @@ std::shared_ptr<const Model> load(const std::filesystem::path& path) {
     return model ? *model : nullptr;
 }
 
+// (gemma4's at each layer's widths, its shared layers reading their owners' cells.)
 cpu::KvCache make_cache(const ModelInfo& info, uint32_t n_ctx, KvCacheType type,
                         uint32_t first_layer = 0) {
-    return cpu::KvCache(info.n_layer, n_ctx, info.n_head_kv * info.head_dim_k,
-                        info.n_head_kv * info.head_dim_v, type, first_layer);
+    return cpu::KvCache(info, n_ctx, type, first_layer);
 }
 
 // One batch through the forward pass, cut at layer `n` as `cut` says. `lower` holds the
@@ -186,27 +186,6 @@ private slots:
             QCOMPARE(cut.error().code, ErrorCode::unsupported);
             return;
         }
-        if (m.info.n_embd_per_layer > 0) {
-            // gemma4's per-layer embeddings come from layer 0's input, which a device running
-            // the upper layers does not have: a cut above 0 is refused (CUDA refuses gemma4).
-            cpu::KvCache cache(m.info, 8, type);
-            const std::vector<cpu::BatchToken> batch = {
-                {.token = prompt[0], .pos = 0, .cache = &cache, .want_logits = true}};
-            std::vector<float> residual(m.info.n_embd), logits(n_vocab);
-            cpu::Forward forward(m);
-            QVERIFY(forward.run_to(batch, 1, residual.data()));
-            auto cut = forward.run_from(batch, 1, residual.data(), logits.data());
-            QVERIFY(!cut);
-            QCOMPARE(cut.error().code, ErrorCode::unsupported);
-            // From layer 0 (the embeddings) a second Forward gives run()'s logits.
-            std::vector<float> ran(n_vocab);
-            QVERIFY(cpu::Forward(m).run(batch, ran.data()));
-            QVERIFY(forward.embed(batch, residual.data()));
-            QVERIFY(cpu::Forward(m).run_from(batch, 0, residual.data(), logits.data()));
-            QVERIFY(std::memcmp(ran.data(), logits.data(), n_vocab * sizeof(float)) == 0);
-            return;
-        }
-
         // The reference: run() throughout, decoding greedily.
         std::vector<int32_t> decode;
         {
@@ -223,6 +202,18 @@ private slots:
 
         for (uint32_t n : {0u, 1u, n_layer / 2, n_layer - 1, n_layer}) {
             for (Cut cut : {Cut::same_cache, Cut::partial_caches}) {
+                if (!m.info.kv_cut_allowed(n)) {
+                    // gemma4: a layer past the cut reads the cache of a layer below it, whose
+                    // cells the lower side wrote. A cache holding only the upper layers is
+                    // refused rather than read from the wrong cells; a full one (same_cache)
+                    // would be read unwritten, which no caller does (CUDA refuses the cut).
+                    if (cut == Cut::partial_caches) {
+                        auto refused = run_sequence(m, cut, n, type, prompt, decode);
+                        QVERIFY(!refused);
+                        QCOMPARE(refused.error().code, ErrorCode::invalid_argument);
+                    }
+                    continue;
+                }
                 auto logits = run_sequence(m, cut, n, type, prompt, decode);
                 QVERIFY2(logits, logits ? "" : logits.error().message.c_str());
                 QCOMPARE(logits->size(), reference->size());
@@ -395,6 +386,29 @@ private slots:
         QCOMPARE(less->n_gpu_layers, 1u);
         QCOMPARE(less->gpu.weights, 100 * kMiB);
         QCOMPARE(less->cpu.weights, 350 * kMiB);
+    }
+
+    // gemma4: layer 3 reads layer 1's cache. A cut at 2 or 3 would leave it on the CPU without
+    // those cells: the plan takes 1 layer where 2 or 3 fit, and all 4 where they do.
+    void plan_does_not_cut_shared_caches() {
+        ModelInfo info = planned_model();
+        const LayerShape own{.n_head = 4, .n_head_kv = 2, .head_dim = 64, .n_rot = 64, .n_ff = 512};
+        info.layer_shapes.assign(4, own);
+        for (uint32_t il = 0; il < 4; ++il) {
+            info.layer_shapes[il].kv_layer = il == 3 ? 1 : il;
+        }
+        QVERIFY(info.kv_cut_allowed(0) && info.kv_cut_allowed(1) && info.kv_cut_allowed(4));
+        QVERIFY(!info.kv_cut_allowed(2) && !info.kv_cut_allowed(3));
+        for (const uint64_t layers : {2, 3}) {
+            const uint64_t free = layers * (100 * kMiB + kGpuKvPerLayer) + kGpuScratch + kHeadroom;
+            auto plan = plan_offload(info, {.gpu_free_bytes = free});
+            QVERIFY2(plan, plan ? "" : plan.error().message.c_str());
+            QCOMPARE(plan->max_gpu_layers, 1u);
+            QCOMPARE(plan->n_gpu_layers, 1u);
+        }
+        auto all = plan_offload(info, {.gpu_free_bytes = 8192 * kMiB});
+        QVERIFY(all);
+        QCOMPARE(all->n_gpu_layers, 4u);
     }
 
     void plan_override() {

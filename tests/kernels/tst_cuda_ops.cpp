@@ -1,18 +1,21 @@
 // Kernel tests of the elementwise and row operations of the CUDA decode step against the CPU
-// forward's arithmetic: RMSNorm (plain and fused with the residual add, kernels/rms_norm.cu),
+// forward's arithmetic: RMSNorm (plain, without a weight, and fused with the residual add,
+// kernels/rms_norm.cu),
 // RoPE (normal and NeoX layouts, linear and YaRN scaling, frequency factors, qwen35's sections
 // at position 0, kernels/rope.cu),
 // SwiGLU / GeGLU (kernels/glu.cu), the bias added to each row (qwen2's Q/K/V biases, gpt-oss's
 // attention output bias, kernels/elementwise.cu). Sizes include ones that are not multiples of
 // the CTA.
 // The CPU references below restate engine/src/cpu/forward.cpp's private functions line for
-// line (rms_norm, rope_angles + apply_rope, gelu_tanh); SwiGLU uses the engine's own
+// line (rms_norm, rope_angles + apply_rope); GeGLU's GELU is the CPU's own
+// (model/activation_math.h, compiled here for the host), SwiGLU the engine's own
 // ggml::swiglu_f32. Without a CUDA device: "skipped: no CUDA device".
 #include "cpu/ggml_numerics.h"
 #include "cuda_kernel_test.h"
 #include "elementwise.cuh"
 #include "glu.cuh"
 #include "hearth/quant.h"
+#include "model/activation_math.h"
 #include "rms_norm.cuh"
 #include "rope.cuh"
 
@@ -32,7 +35,7 @@ void cpu_rms_norm(const float* x, const float* w, float* y, int64_t n, float eps
     const float mean = static_cast<float>(sum / static_cast<double>(n));
     const float scale = 1.0f / std::sqrt(mean + eps);
     for (int64_t i = 0; i < n; ++i) {
-        y[i] = (x[i] * scale) * w[i];
+        y[i] = w ? (x[i] * scale) * w[i] : x[i] * scale; // gemma4's V: no weight
     }
 }
 
@@ -79,20 +82,6 @@ void cpu_rope(const CpuRope& p, uint32_t pos, float* x, int n_heads, int head_di
     }
 }
 
-float cpu_gelu_tanh(float x) {
-    constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
-    constexpr float kCoef = 0.044715f;
-    if (x <= -10.0f) {
-        return 0.0f;
-    }
-    if (x >= 10.0f) {
-        return x;
-    }
-    const float h = hearth::fp16_to_fp32(hearth::fp32_to_fp16(x));
-    return hearth::fp16_to_fp32(hearth::fp32_to_fp16(
-        0.5f * h * (1.0f + std::tanh(kSqrt2OverPi * h * (1.0f + kCoef * h * h)))));
-}
-
 } // namespace
 
 class TstCudaOps : public QObject {
@@ -105,12 +94,17 @@ private slots:
         QTest::addColumn<int>("n");
         QTest::addColumn<int>("n_rows");
         QTest::addColumn<bool>("fused");
+        QTest::addColumn<bool>("weighted");
         for (const int n : {1, 64, 576, 1000, 4096, 8193}) {
             for (const bool fused : {false, true}) {
                 QTest::newRow(
                     qPrintable(QStringLiteral("%1%2").arg(n).arg(fused ? " +residual" : "")))
-                    << n << (n > 4096 ? 2 : 5) << fused;
+                    << n << (n > 4096 ? 2 : 5) << fused << true;
             }
+        }
+        for (const int n : {32, 256, 1000}) { // gemma4's V norm: heads of 32 .. 256 values
+            QTest::newRow(qPrintable(QStringLiteral("%1 without weight").arg(n)))
+                << n << 7 << false << false;
         }
     }
 
@@ -121,6 +115,7 @@ private slots:
         QFETCH(int, n);
         QFETCH(int, n_rows);
         QFETCH(bool, fused);
+        QFETCH(bool, weighted);
         const int64_t stride = n + 5;
         const float eps = 1e-5f;
         auto x = random_floats(size_t(stride * n_rows), 11 + uint64_t(n), -3.0f, 3.0f);
@@ -133,8 +128,8 @@ private slots:
             CUDA_VERIFY(k::launch_add_rms_norm(d_x.get(), d_r.get(), d_w.get(), d_y.get(), n,
                                                n_rows, stride, eps, nullptr));
         } else {
-            CUDA_VERIFY(k::launch_rms_norm(d_x.get(), d_w.get(), d_y.get(), n, n_rows, stride, eps,
-                                           nullptr));
+            CUDA_VERIFY(k::launch_rms_norm(d_x.get(), weighted ? d_w.get() : nullptr, d_y.get(), n,
+                                           n_rows, stride, eps, nullptr));
         }
         CUDA_VERIFY(cudaDeviceSynchronize());
         std::vector<float> y, x_after;
@@ -152,7 +147,7 @@ private slots:
                 }
             }
             std::vector<float> ref(static_cast<size_t>(n));
-            cpu_rms_norm(xr, w.data(), ref.data(), n, eps);
+            cpu_rms_norm(xr, weighted ? w.data() : nullptr, ref.data(), n, eps);
             for (int i = 0; i < n; ++i) {
                 got.push_back(y[size_t(row * stride + i)]);
                 want.push_back(ref[size_t(i)]);
@@ -314,7 +309,7 @@ private slots:
             }
         } else {
             for (size_t i = 0; i < size_t(n); ++i) {
-                const float g = cpu_gelu_tanh(gate[i]);
+                const float g = hearth::activation_math::gelu_tanh(gate[i]); // the CPU's
                 want[i] = g * up[i];
                 bound[i] = (std::abs(g) * 0x1p-10 + 1e-7) * std::abs(up[i]) + 1e-30;
             }

@@ -141,6 +141,17 @@ struct ModelInfo {
     uint32_t kv_layer(uint32_t layer) const {
         return layer < layer_shapes.size() ? layer_shapes[layer].kv_layer : layer;
     }
+    // Whether the layers from `layer` on read only caches of layers from `layer` on, so that the
+    // forward pass can be cut there (partial offload): false where a gemma4 layer at or past
+    // `layer` reads the cache of a layer before it.
+    bool kv_cut_allowed(uint32_t layer) const {
+        for (uint32_t il = layer; il < layer_shapes.size(); ++il) {
+            if (layer_shapes[il].kv_layer < layer) {
+                return false;
+            }
+        }
+        return true;
+    }
     // A layer's attention sizes: its own (layer_shapes) or the model's.
     AttentionDims attention_dims(uint32_t layer) const;
     // KV elements (keys and values) one token adds to the caches of all layers that own one.

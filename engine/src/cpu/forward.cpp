@@ -29,6 +29,7 @@
 #include "cpu/rope.h"
 #include "cpu/soft_cap.h"
 #include "hearth/quant.h"
+#include "model/activation_math.h"
 #include "model/attention_math.h"
 #include "model/model_impl.h"
 
@@ -42,23 +43,6 @@ namespace {
 
 float silu(float x) {
     return x / (1.0f + std::exp(-x));
-}
-
-// GELU with the tanh approximation, as ggml's CPU backend computes it (GGML_GELU_FP16): the
-// input rounded to F16, the result looked up in a table of F16 values, identity and zero
-// beyond ±10. Without the roundings, gemma3's logits drift from llama.cpp's by ~1e-2.
-float gelu_tanh(float x) {
-    constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
-    constexpr float kCoef = 0.044715f;
-    if (x <= -10.0f) {
-        return 0.0f;
-    }
-    if (x >= 10.0f) {
-        return x;
-    }
-    const float h = fp16_to_fp32(fp32_to_fp16(x));
-    return fp16_to_fp32(
-        fp32_to_fp16(0.5f * h * (1.0f + std::tanh(kSqrt2OverPi * h * (1.0f + kCoef * h * h)))));
 }
 
 float round_to_f16(float x) {
@@ -105,7 +89,7 @@ void gated_activation(FfnActivation activation, float* gate, const float* up, si
         }
     } else {
         for (size_t i = 0; i < n; ++i) {
-            gate[i] = (gelu ? gelu_tanh(gate[i]) : silu(gate[i])) * up[i];
+            gate[i] = (gelu ? activation_math::gelu_tanh(gate[i]) : silu(gate[i])) * up[i];
         }
     }
 }
@@ -333,17 +317,23 @@ Result<void> Forward::run_from(std::span<const BatchToken> batch, uint32_t first
     if (auto ok = check_batch(batch, true, first_layer, m_.info.n_layer); !ok) {
         return ok;
     }
-    if (m_.info.n_embd_per_layer > 0 && first_layer > 0) {
-        return fail(ErrorCode::unsupported,
-                    "gemma4's per-layer embeddings come from layer 0's input: its layers cannot "
-                    "start from another device's residual stream");
-    }
     ensure_capacity(batch.size());
-    std::copy_n(residual, batch.size() * m_.info.n_embd, x_.data());
-    if (first_layer == 0) { // the residual is the embeddings
-        if (auto ok = gemma4_per_layer_inputs(batch); !ok) {
+    // gemma4's per-layer inputs come from the embeddings, which the residual is only at layer
+    // 0: past it, the batch's own embeddings give them, then the residual takes their place.
+    const bool own_embeddings = m_.info.n_embd_per_layer > 0 && first_layer > 0;
+    const size_t n_floats = batch.size() * m_.info.n_embd;
+    if (own_embeddings) {
+        if (auto ok = embed_rows(batch, x_.data()); !ok) {
             return ok;
         }
+    } else {
+        std::copy_n(residual, n_floats, x_.data());
+    }
+    if (auto ok = gemma4_per_layer_inputs(batch); !ok) { // (nothing for other models)
+        return ok;
+    }
+    if (own_embeddings) {
+        std::copy_n(residual, n_floats, x_.data());
     }
     begin_recurrent_batch(batch); // hybrid models: the states of layers [first_layer, n_layer)
     run_layers(batch, first_layer, m_.info.n_layer);

@@ -39,9 +39,22 @@ public:
     uint32_t n_ctx() const { return n_ctx_; }
     uint32_t n_layer() const { return n_layer_; }
     uint32_t first_layer() const { return first_layer_; }
-    // Whether the cells of layers [first, last) are all here (an empty range always is).
+    // Whether the cells of layers [first, last) are all here (an empty range always is): not
+    // where a gemma4 layer among them reads the cache of a layer this one starts after.
     bool holds_layers(uint32_t first, uint32_t last) const {
-        return first >= last || (first >= first_layer_ && last <= n_layer_);
+        if (first >= last) {
+            return true;
+        }
+        if (first < first_layer_ || last > n_layer_) {
+            return false;
+        }
+        for (uint32_t layer = first; layer < last; ++layer) {
+            const uint32_t owner = layers_[layer].owner; // UINT32_MAX: a recurrent layer
+            if (owner != UINT32_MAX && owner < first_layer_) {
+                return false;
+            }
+        }
+        return true;
     }
     KvCacheType type() const { return type_; }
     uint64_t bytes() const { return k_.size() + v_.size(); }

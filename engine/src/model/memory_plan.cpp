@@ -177,11 +177,15 @@ public:
                cpu(n_gpu_layers).total() <= options_.host_available_bytes;
     }
 
-    // The most layers that fit the GPU (the need grows with the layers).
+    // The most layers that fit the GPU (the need grows with the layers), at a layer where the
+    // forward pass can be cut (gemma4: not where the CPU's layers would read a GPU layer's cache).
     uint32_t max_gpu_layers() const {
         uint32_t n = 0;
         while (n < info_.n_layer && gpu_fits(n + 1)) {
             ++n;
+        }
+        while (n > 0 && !info_.kv_cut_allowed(n)) {
+            --n;
         }
         return n;
     }

@@ -105,8 +105,14 @@ Result<DeviceMatrix> upload_matrix(Arena& arena, const cpu::WeightMatrix& w,
 }
 
 kernels::MoeGlu glu_of(FfnActivation activation) {
-    return activation == FfnActivation::swiglu_oai ? kernels::MoeGlu::swiglu_oai
-                                                   : kernels::MoeGlu::swiglu;
+    switch (activation) {
+    case FfnActivation::swiglu_oai:
+        return kernels::MoeGlu::swiglu_oai;
+    case FfnActivation::gelu_tanh:
+        return kernels::MoeGlu::geglu;
+    default:
+        return kernels::MoeGlu::swiglu;
+    }
 }
 
 // A prompt chunk's experts, after routing: the slots grouped by expert, each expert's rows
@@ -156,10 +162,6 @@ Result<void> check_cuda_experts(const Model::Impl& m) {
                                 "model: {}, {}): it runs on the CPU",
                                 kernels::kMoeMaxExperts, kernels::kMoeMaxUsed, info.n_expert,
                                 info.n_expert_used));
-    }
-    if (m.arch.activation == FfnActivation::gelu_tanh) {
-        return fail(ErrorCode::unsupported,
-                    "the CUDA backend has no GeGLU experts yet: the model runs on the CPU");
     }
     return {};
 }
@@ -281,8 +283,8 @@ MoeBuffers take_moe_buffers(Arena& arena, const ModelInfo& info, size_t rows) {
 }
 
 Result<void> enqueue_moe_ffn(const DeviceExperts& e, const ModelInfo& info, const ArchTraits& arch,
-                             const MoeBuffers& b, const float* h, int n, float* out,
-                             cudaStream_t s) {
+                             const MoeBuffers& b, const float* h, int n, float* out, cudaStream_t s,
+                             const float* router_input) {
     const int n_expert = int(info.n_expert), n_used = int(info.n_expert_used);
     const int64_t n_embd = info.n_embd, n_ff = info.n_ff_exp;
     // The router in float32 with the weights exact (not cuBLAS's F16 tiles, even in prefill):
@@ -291,7 +293,8 @@ Result<void> enqueue_moe_ffn(const DeviceExperts& e, const ModelInfo& info, cons
         const int rows = std::min(kernels::kMatvecMaxBatch, n - first);
         HEARTH_CUDA_TRY(
             kernels::launch_matvec(e.router.type, e.router.data, e.router.row_bytes,
-                                   e.router.n_rows, e.router.n_cols, h + int64_t(first) * n_embd,
+                                   e.router.n_rows, e.router.n_cols,
+                                   (router_input ? router_input : h) + int64_t(first) * n_embd,
                                    n_embd, b.logits + int64_t(first) * n_expert, n_expert, rows, s),
             "matvec(ffn_gate_inp)");
     }

@@ -96,9 +96,10 @@ uint64_t moe_scratch_bytes(const ModelInfo& info, size_t rows);
 MoeBuffers take_moe_buffers(Arena& arena, const ModelInfo& info, size_t rows);
 
 // Enqueues on `stream` out[t] = the routed feed-forward of h[t] for n rows (h, out: rows of
-// n_embd floats, device memory).
+// n_embd floats, device memory), routed by the router's logits of router_input[t] (gemma4:
+// rows of n_embd floats of their own) or, null, of h[t].
 Result<void> enqueue_moe_ffn(const DeviceExperts& e, const ModelInfo& info, const ArchTraits& arch,
                              const MoeBuffers& b, const float* h, int n, float* out,
-                             cudaStream_t stream);
+                             cudaStream_t stream, const float* router_input = nullptr);
 
 } // namespace hearth::cuda_detail

@@ -1,8 +1,9 @@
 // The CUDA backend's forward pass for llama-style models and their variants (qwen2's Q/K/V
 // biases, qwen3's and gemma3's per-head Q/K norms, gemma3's post-norms, query scaling,
-// sliding-window layers and GeGLU): weights uploaded once and shared by every forward of the
-// model on the device (cuda_weights.h), a KV cache of n_seq slots, and a step of up to 8 token
-// rows built from the kernels of kernels/ (cuda_step.cpp).
+// sliding-window layers and GeGLU; gemma4's layers of their own sizes, gemma4_step.cpp):
+// weights uploaded once and shared by every forward of the model on the device
+// (cuda_weights.h), a KV cache of n_seq slots (each layer's at its own widths), and a step of
+// up to 8 token rows built from the kernels of kernels/ (cuda_step.cpp).
 //
 // This file plans the device memory before allocating any of it, refuses a plan that does not
 // fit with the arithmetic, then allocates the arenas and pinned host buffers.
@@ -49,11 +50,9 @@ Result<void> CudaForwardImpl::check_architecture() const {
         }
     }
     if (m_.arch.gemma4_layers) {
-        return fail(ErrorCode::unsupported,
-                    fmt::format("the CUDA backend does not run {} yet (per-layer head sizes, "
-                                "shared KV layers, per-layer embeddings{}): it runs on the CPU",
-                                info.architecture,
-                                info.n_expert > 0 ? ", mixture-of-experts layers" : ""));
+        if (auto ok = check_gemma4(); !ok) {
+            return ok;
+        }
     }
     if (auto ok = check_cuda_experts(m_); !ok) {
         return ok;
@@ -89,6 +88,36 @@ Result<void> CudaForwardImpl::check_architecture() const {
     return {};
 }
 
+std::vector<kernels::KvLayout> layer_kv_layouts(const ModelInfo& info, uint32_t n_layers,
+                                                uint32_t n_ctx, uint32_t n_seq) {
+    std::vector<kernels::KvLayout> layouts(n_layers);
+    for (uint32_t il = 0; il < n_layers; ++il) {
+        const AttentionDims d = info.attention_dims(il); // gemma4's differ by layer
+        layouts[il] = kernels::KvLayout{int(d.n_head),     int(d.n_head_kv), int(d.head_dim_k),
+                                        int(d.head_dim_v), int(n_ctx),       int(n_seq)};
+    }
+    return layouts;
+}
+
+namespace {
+
+// Whether layer `il` has a KV cache of its own: not qwen35's recurrent layers (a fixed state
+// per sequence instead), not gemma4's layers that read an earlier layer's.
+bool owns_kv_cache(const ModelInfo& info, uint32_t il) {
+    return !info.is_recurrent(il) && info.kv_layer(il) == il;
+}
+
+// Floats of attention workspace for kMaxRows rows: the most any layer needs.
+size_t workspace_floats(const std::vector<kernels::KvLayout>& layouts) {
+    size_t floats = 0;
+    for (const kernels::KvLayout& layout : layouts) {
+        floats = std::max(floats, kernels::attention_workspace_floats(layout, kMaxRows));
+    }
+    return floats;
+}
+
+} // namespace
+
 ForwardPlan plan_forward(const Model::Impl& m, const CudaForwardOptions& options,
                          const WeightSelection& selection) {
     const ModelInfo& info = m.info;
@@ -98,18 +127,20 @@ ForwardPlan plan_forward(const Model::Impl& m, const CudaForwardOptions& options
     const size_t cells = size_t(options.n_seq) * options.n_ctx;
     ForwardPlan plan;
     plan.weights_bytes = plan_weight_bytes(m, selection);
-    // qwen35's recurrent layers keep a fixed state per sequence instead of KV cells.
-    uint32_t kv_layers = 0;
+    const auto layouts = layer_kv_layouts(info, selection.n_layers, options.n_ctx, options.n_seq);
     for (uint32_t il = 0; il < selection.n_layers; ++il) {
-        kv_layers += info.is_recurrent(il) ? 0 : 1;
+        if (!owns_kv_cache(info, il)) {
+            continue;
+        }
+        const kernels::KvLayout& l = layouts[il];
+        const size_t layer_k = size_t(l.n_head_kv) * l.head_dim_k;
+        const size_t layer_v = size_t(l.n_head_kv) * l.head_dim_v;
+        plan.kv_per_token += (layer_k + layer_v) * sizeof(uint16_t);
+        plan.kv_bytes += align_up(cells * layer_k * sizeof(uint16_t)) +
+                         align_up(cells * layer_v * sizeof(uint16_t));
     }
-    plan.kv_per_token = uint64_t(kv_layers) * (k_width + v_width) * sizeof(uint16_t);
-    plan.kv_bytes = kv_layers * (align_up(cells * k_width * sizeof(uint16_t)) +
-                                 align_up(cells * v_width * sizeof(uint16_t)));
     plan.recurrent_bytes = device_recurrent_bytes(info, selection.n_layers, options.n_seq);
-    const kernels::KvLayout layout{int(info.n_head),     int(info.n_head_kv), int(info.head_dim_k),
-                                   int(info.head_dim_v), int(options.n_ctx),  int(options.n_seq)};
-    const size_t ws_floats = kernels::attention_workspace_floats(layout, kMaxRows);
+    const size_t ws_floats = workspace_floats(layouts);
     const size_t R = kMaxRows;
     plan.scratch_bytes =
         align_up(3 * R * sizeof(int32_t)) + align_up(R * info.n_embd * 4) * 2 +
@@ -120,7 +151,7 @@ ForwardPlan plan_forward(const Model::Impl& m, const CudaForwardOptions& options
         // sample(): the penalty window, the control, the result and the working logits
         align_up(kMaxHistory * sizeof(int32_t)) + align_up(sizeof(kernels::SampleControl)) +
         align_up(sizeof(kernels::SampleResult)) + align_up(info.n_vocab * 4) +
-        moe_scratch_bytes(info, R) + delta_net_scratch_bytes(info, R);
+        moe_scratch_bytes(info, R) + delta_net_scratch_bytes(info, R) + gemma4_scratch_bytes(m, R);
     if (selection.head) { // prompts in chunks (cuda_prefill_step.cpp); not under partial offload
         plan.scratch_bytes += prefill_scratch_bytes(m, options.prefill_rows);
         plan.prefill_cublas_bytes = prefill_cublas_bytes(info, options.prefill_rows);
@@ -136,6 +167,9 @@ uint64_t usable_bytes(uint64_t free_bytes, const CudaForwardOptions& options) {
 uint32_t most_gpu_layers(const Model::Impl& m, const CudaForwardOptions& options,
                          uint64_t free_bytes) {
     for (uint32_t n = m.info.n_layer; n > 0; --n) {
+        if (!m.info.kv_cut_allowed(n)) {
+            continue; // gemma4: the CPU's layers would read a cache on the GPU
+        }
         const WeightSelection selection{n, false};
         const ForwardPlan plan = plan_forward(m, options, selection);
         const bool shared = find_shared_weights(m, options.device, selection) != nullptr;
@@ -180,9 +214,9 @@ Result<void> CudaForwardImpl::init() {
     const uint64_t kv_per_token = plan.kv_per_token;
     const size_t kv_bytes = plan.kv_bytes;
     const size_t scratch_bytes = plan.scratch_bytes;
-    kv_layout_ = kernels::KvLayout{int(info.n_head),     int(info.n_head_kv), int(info.head_dim_k),
-                                   int(info.head_dim_v), int(options_.n_ctx), int(options_.n_seq)};
-    const size_t ws_floats = kernels::attention_workspace_floats(kv_layout_, kMaxRows);
+    const auto layouts =
+        layer_kv_layouts(info, selection_.n_layers, options_.n_ctx, options_.n_seq);
+    const size_t ws_floats = workspace_floats(layouts);
     const size_t R = kMaxRows;
     const WeightSelection selection = selection_;
 
@@ -285,12 +319,22 @@ Result<void> CudaForwardImpl::init() {
     rope_.at_position_zero = rope_sliding_.at_position_zero = weights_->rope_at_position_zero;
     caches_.resize(selection_.n_layers);
     for (uint32_t il = 0; il < selection_.n_layers; ++il) {
+        DeviceLayerCache& C = caches_[il];
+        C.layout = layouts[il];
         if (info.is_recurrent(il)) {
             continue; // its state instead (take_recurrent_state)
         }
-        caches_[il].k = kv_.take<uint16_t>(size_t(options_.n_seq) * options_.n_ctx * k_width);
-        caches_[il].v = kv_.take<uint16_t>(size_t(options_.n_seq) * options_.n_ctx * v_width);
+        if (!owns_kv_cache(info, il)) { // gemma4: an earlier layer's (check_gemma4)
+            C.k = caches_[info.kv_layer(il)].k;
+            C.v = caches_[info.kv_layer(il)].v;
+            C.shared = true;
+            continue;
+        }
+        const size_t cells = size_t(options_.n_seq) * options_.n_ctx;
+        C.k = kv_.take<uint16_t>(cells * size_t(C.layout.n_head_kv) * C.layout.head_dim_k);
+        C.v = kv_.take<uint16_t>(cells * size_t(C.layout.n_head_kv) * C.layout.head_dim_v);
     }
+    layer_rope_ = gemma4_rope_configs(m_, weights_->gemma4.rope_freqs);
     if (auto ok = take_recurrent_state(); !ok) {
         return ok;
     }
@@ -313,6 +357,7 @@ Result<void> CudaForwardImpl::init() {
     d_sample_work_ = scratch_.take<float>(info.n_vocab);
     moe_ = take_moe_buffers(scratch_, info, R);
     delta_step_ = take_delta_net_scratch(scratch_, info, R);
+    gemma4_step_ = take_gemma4_buffers(scratch_, m_, R, d_ints_);
     if (auto ok = take_prefill_scratch(); !ok) {
         return ok;
     }

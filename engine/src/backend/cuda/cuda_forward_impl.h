@@ -69,6 +69,24 @@ uint64_t usable_bytes(uint64_t free_bytes, const CudaForwardOptions& options);
 uint32_t most_gpu_layers(const Model::Impl& m, const CudaForwardOptions& options,
                          uint64_t free_bytes);
 
+// gemma4's scratch for up to `rows` rows (gemma4_step.cpp); all null for other models.
+struct Gemma4Buffers {
+    const int32_t* tokens = nullptr; // the rows' tokens (the step's or the chunk's inputs)
+    float* selected = nullptr;       // (rows, n_layer * n_embd_per_layer) looked-up rows
+    float* projected = nullptr;      // (rows, n_layer * n_embd_per_layer) their projection
+    float* inputs = nullptr;         // (n_layer, n, n_embd_per_layer) each layer's inputs
+    float* gate = nullptr;           // (rows, n_embd_per_layer)
+    // The mixture-of-experts layers: the experts' input, the router's input and the experts'
+    // output, (rows, n_embd) each.
+    float *experts_in = nullptr, *router_in = nullptr, *experts_out = nullptr;
+};
+
+// gemma4's scratch bytes for `rows` rows (0 for other models), and their carving (planned
+// with gemma4_scratch_bytes).
+uint64_t gemma4_scratch_bytes(const Model::Impl& m, size_t rows);
+Gemma4Buffers take_gemma4_buffers(Arena& arena, const Model::Impl& m, size_t rows,
+                                  const int32_t* tokens);
+
 // The activations of a step's rows, (rows, width) each, and the rows' positions and slots
 // (device memory).
 struct StepBuffers {
@@ -77,13 +95,29 @@ struct StepBuffers {
     const int32_t* slots;
     MoeBuffers moe;                         // mixture-of-experts models only (cuda_experts.h)
     const DeltaNetBuffers* delta = nullptr; // qwen35's layers (delta_net_step.h)
+    const Gemma4Buffers* gemma4 = nullptr;  // gemma4 only
 };
 
-// A layer's KV cache: (n_seq, n_ctx, n_head_kv * head_dim) F16 values each.
+// A layer's KV cache: (n_seq, n_ctx, n_head_kv * head_dim) F16 values each, at the layer's
+// own sizes (gemma4's differ by layer). A gemma4 layer that reads an earlier layer's cache
+// holds that layer's pointers and is `shared`.
 struct DeviceLayerCache {
     uint16_t* k = nullptr;
     uint16_t* v = nullptr;
+    kernels::KvLayout layout;
+    bool shared = false;
 };
+
+// Floats between the attention's output rows for a layer with cache `C`: its heads' values
+// back to back (gemma4's widths differ by layer, and prefill's products read them packed).
+inline int64_t attention_out_stride(const DeviceLayerCache& C) {
+    return int64_t(C.layout.n_head) * C.layout.head_dim_v;
+}
+
+// Each layer's cache layout (its attention_dims) and the KV bytes of the layers [0, n_layers)
+// that own a cache (not the recurrent ones, not gemma4's shared ones), for n_seq x n_ctx cells.
+std::vector<kernels::KvLayout> layer_kv_layouts(const ModelInfo& info, uint32_t n_layers,
+                                                uint32_t n_ctx, uint32_t n_seq);
 
 class CudaForwardImpl final : public CudaForward {
 public:
@@ -121,6 +155,9 @@ private:
     Result<void> check_architecture() const;
     // qwen35's part of check_architecture (delta_net_step.cpp).
     Result<void> check_delta_net() const;
+    // gemma4's part (gemma4_step.cpp): each layer's heads, the layers that share a cache, and
+    // no partial offload.
+    Result<void> check_gemma4() const;
     // Copies the rows' tokens, positions and slots into the pinned step inputs.
     void stage_rows(std::span<const CudaBatchToken> rows);
     // y = W x for the step's rows (x and y rows x_stride and y_stride floats apart); `what`
@@ -145,6 +182,19 @@ private:
     };
     Result<QkvRows> enqueue_qkv(const DeviceLayerWeights& L, const StepBuffers& buffers, int n,
                                 const MatmulFn& matmul);
+    // o = W_down act(W_gate h) * (W_up h), at the layer's own n_ff.
+    Result<void> enqueue_dense_ffn(const DeviceLayerWeights& L, const StepBuffers& b, int n,
+                                   const MatmulFn& matmul);
+    // gemma4 (gemma4_step.cpp), as cpu/gemma4_layer.cpp and cpu/gemma4_experts.cpp: the rows'
+    // per-layer inputs (before the first layer), a layer's attention into b.o, its experts
+    // beside the dense feed-forward into b.o, and what follows its feed-forward.
+    Result<void> enqueue_gemma4_inputs(const StepBuffers& b, int n, const MatmulFn& matmul);
+    Result<void> enqueue_gemma4_attention(size_t il, const StepBuffers& b, int n,
+                                          const MatmulFn& matmul, const AttentionFn& attention);
+    Result<void> enqueue_gemma4_experts(size_t il, const StepBuffers& b, int n,
+                                        const MatmulFn& matmul);
+    Result<void> enqueue_gemma4_layer_output(size_t il, const StepBuffers& b, int n,
+                                             const MatmulFn& matmul);
     // A gated delta-net layer's token mixer on b.h into b.o (delta_net_step.cpp).
     Result<void> enqueue_delta_net(size_t il, const StepBuffers& b, int n, const MatmulFn& matmul);
     // qwen35moe: out += the shared expert of b.h, scaled by its sigmoid gate
@@ -195,7 +245,7 @@ private:
     std::vector<uint32_t> state_positions_;       // by slot: the next position its state takes
     DeltaNetBuffers delta_step_, delta_prefill_;  // (kMaxRows / prefill_rows, width) each
     kernels::RopeConfig rope_, rope_sliding_;
-    kernels::KvLayout kv_layout_;
+    std::vector<kernels::RopeConfig> layer_rope_; // gemma4: each layer's (its own n_rot)
     float embd_scale_ = 1.0f, q_scale_ = 1.0f, score_scale_ = 1.0f;
     // gemma2's soft caps of the attention scores and of the logits (0: none); mistral3's
     // attention temperature's floor scale (the original context).
@@ -208,6 +258,7 @@ private:
     float *attn_ = nullptr, *o_ = nullptr, *gate_ = nullptr, *up_ = nullptr, *logits_ = nullptr;
     float* workspace_ = nullptr;
     MoeBuffers moe_;
+    Gemma4Buffers gemma4_step_, gemma4_prefill_;
     int32_t* host_ints_ = nullptr; // pinned mirror of d_ints_
     float* host_logits_ = nullptr; // pinned (kMaxRows, n_vocab)
     float* host_x_ = nullptr;      // pinned (kMaxRows, n_embd): residual rows in and out

@@ -59,7 +59,7 @@ uint64_t prefill_scratch_bytes(const Model::Impl& m, uint32_t rows) {
            align_up(R * q_buffer_width(m) * sizeof(float)) + align_up(R * w.k * sizeof(float)) +
            align_up(R * w.v * sizeof(float)) + align_up(R * w.o * sizeof(float)) +
            2 * align_up(R * info.n_ff * sizeof(float)) + moe_scratch_bytes(info, R) +
-           delta_net_scratch_bytes(info, R);
+           delta_net_scratch_bytes(info, R) + gemma4_scratch_bytes(m, R);
 }
 
 uint64_t prefill_cublas_bytes(const ModelInfo& info, uint32_t rows) {
@@ -67,10 +67,11 @@ uint64_t prefill_cublas_bytes(const ModelInfo& info, uint32_t rows) {
         return 0;
     }
     // The weight tile, and the F16 copy of the widest activation a product reads.
-    // (qwen35's ssm_out reads d_inner, qwen35moe's ffn_down_shexp n_ff_shexp.)
-    const size_t widest =
-        std::max({size_t(info.n_embd), widths(info).o, size_t(info.n_ff),
-                  size_t(info.linear_attention.d_inner), size_t(info.n_ff_shexp)});
+    // (qwen35's ssm_out reads d_inner, qwen35moe's ffn_down_shexp n_ff_shexp, gemma4's
+    // per-layer embedding projection n_embd_per_layer.)
+    const size_t widest = std::max({size_t(info.n_embd), widths(info).o, size_t(info.n_ff),
+                                    size_t(info.linear_attention.d_inner), size_t(info.n_ff_shexp),
+                                    size_t(info.n_embd_per_layer)});
     return kPrefillTileBytes + uint64_t(rows) * widest * sizeof(uint16_t);
 }
 
@@ -93,6 +94,7 @@ Result<void> CudaForwardImpl::take_prefill_scratch() {
     prefill_.up = scratch_.take<float>(R * info.n_ff);
     prefill_.moe = take_moe_buffers(scratch_, info, R);
     delta_prefill_ = take_delta_net_scratch(scratch_, info, R);
+    gemma4_prefill_ = take_gemma4_buffers(scratch_, m_, R, prefill_.ints);
     HEARTH_CUDA_TRY(
         cudaMallocHost(reinterpret_cast<void**>(&host_prefill_ints_), 3 * R * sizeof(int32_t)),
         "cudaMallocHost(prefill inputs)");
@@ -140,9 +142,10 @@ bool CudaForwardImpl::ensure_prefill() {
         const DeviceLayerWeights& L = weights_->layers[il];
         const DeviceDeltaNetWeights& D = L.delta; // qwen35's recurrent layers (else empty)
         const DeviceExperts& E = L.experts;       // qwen35moe's shared expert (else empty)
-        for (const DeviceMatrix* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down, &D.w_qkv,
-                                      &D.w_z, &D.w_beta, &D.w_alpha, &D.w_out, &E.shared_gate_inp,
-                                      &E.shared_gate, &E.shared_up, &E.shared_down}) {
+        for (const DeviceMatrix* w :
+             {&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down, &D.w_qkv, &D.w_z, &D.w_beta,
+              &D.w_alpha, &D.w_out, &E.shared_gate_inp, &E.shared_gate, &E.shared_up,
+              &E.shared_down, &L.ple_gate, &L.ple_proj, &weights_->gemma4.model_proj}) {
             if (!kernels::can_launch_dequantize(w->type)) {
                 prefill_note_ =
                     fmt::format("layer {} has a matrix of type id {}, which has no F16 dequantizer",
@@ -166,8 +169,6 @@ Result<void> CudaForwardImpl::enqueue_prefill_chunk(std::span<const CudaBatchTok
     const ModelInfo& info = m_.info;
     const int n = int(rows.size());
     const int64_t n_embd = info.n_embd;
-    const PrefillWidths w = widths(info);
-    const int64_t o_width = int64_t(w.o);
     const float eps = static_cast<float>(info.norm_rms_eps);
     const size_t R = options_.prefill_rows;
     const int slot = int(rows[0].seq), p0 = int(rows[0].pos);
@@ -203,7 +204,8 @@ Result<void> CudaForwardImpl::enqueue_prefill_chunk(std::span<const CudaBatchTok
                               positions,
                               slots,
                               P.moe,
-                              &delta_prefill_};
+                              &delta_prefill_,
+                              &gemma4_prefill_};
     auto chunk_matmul = [&](const DeviceMatrix& m, const float* x, int64_t, float* y,
                             int64_t y_stride, const char*) {
         // cuBLAS reads the chunk's rows of x back to back (x_stride is their width).
@@ -211,9 +213,9 @@ Result<void> CudaForwardImpl::enqueue_prefill_chunk(std::span<const CudaBatchTok
     };
     auto chunk_attention = [&](const DeviceLayerCache& C, int window, const float* sinks,
                                const float* q, int64_t q_stride) {
-        return check(kernels::launch_prompt_attention(q, q_stride, C.k, C.v, kv_layout_, slot, p0,
-                                                      n, window, q_scale_, score_scale_, P.attn,
-                                                      o_width, s, attn_soft_cap_, sinks),
+        return check(kernels::launch_prompt_attention(
+                         q, q_stride, C.k, C.v, C.layout, slot, p0, n, window, q_scale_,
+                         score_scale_, P.attn, attention_out_stride(C), s, attn_soft_cap_, sinks),
                      "prompt_attention");
     };
     if (auto ok = enqueue_layers(buffers, n, chunk_matmul, chunk_attention); !ok) {

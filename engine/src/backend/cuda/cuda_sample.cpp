@@ -27,15 +27,17 @@ Result<void> CudaForwardImpl::copy_cells(uint32_t from_seq, uint32_t to_seq, uin
                     "copy_cells: the recurrent state of a gated delta-net layer cannot be "
                     "copied by positions");
     }
-    const ModelInfo& info = m_.info;
-    const size_t k_width = size_t(info.n_head_kv) * info.head_dim_k;
-    const size_t v_width = size_t(info.n_head_kv) * info.head_dim_v;
     // A slot's cells are contiguous: (n_seq, n_ctx, width) per layer.
     auto cell = [&](uint32_t seq, uint32_t pos, size_t width) {
         return (size_t(seq) * options_.n_ctx + pos) * width;
     };
     HEARTH_CUDA_TRY(cudaSetDevice(options_.device), "cudaSetDevice");
     for (const DeviceLayerCache& L : caches_) {
+        if (L.shared) {
+            continue; // gemma4: an earlier layer's cache, copied with it
+        }
+        const size_t k_width = size_t(L.layout.n_head_kv) * L.layout.head_dim_k;
+        const size_t v_width = size_t(L.layout.n_head_kv) * L.layout.head_dim_v;
         HEARTH_CUDA_TRY(cudaMemcpyAsync(L.k + cell(to_seq, from, k_width),
                                         L.k + cell(from_seq, from, k_width),
                                         size_t(to - from) * k_width * sizeof(uint16_t),

@@ -15,6 +15,7 @@
 //   h = rmsnorm(x += o) * ffn_norm;  o = [post-norm] W_down act(W_gate h) * (W_up h)
 //   (a mixture-of-experts layer: o = the routed feed-forward of h, cuda_experts.h [+ the
 //   shared expert's, shared_expert_step.cpp])
+//   (gemma4: its layers' attention, experts and per-layer embeddings, gemma4_step.cpp)
 // logits = W_out (rmsnorm(x += o) * output_norm) [soft-capped].
 // A prompt run of kPrefillMinRows or more tokens goes through cuda_prefill_step.cpp instead
 // (unless prefill_rows is 0 or cuBLAS is missing); other tokens, 8 at a time, through this
@@ -93,6 +94,21 @@ Result<CudaForwardImpl::QkvRows> CudaForwardImpl::enqueue_qkv(const DeviceLayerW
     return r;
 }
 
+Result<void> CudaForwardImpl::enqueue_dense_ffn(const DeviceLayerWeights& L, const StepBuffers& b,
+                                                int n, const MatmulFn& matmul) {
+    const int64_t n_embd = m_.info.n_embd;
+    const int64_t n_ff = L.gate.n_rows; // gemma4's differ by layer
+    cudaStream_t s = stream_;
+    if (auto ok = matmul(L.gate, b.h, n_embd, b.gate, n_ff, "ffn_gate"); !ok) {
+        return ok;
+    }
+    if (auto ok = matmul(L.up, b.h, n_embd, b.up, n_ff, "ffn_up"); !ok) {
+        return ok;
+    }
+    HEARTH_LAUNCH(kernels::launch_glu(glu_, b.gate, b.up, b.gate, int64_t(n) * n_ff, s), "glu");
+    return matmul(L.down, b.gate, n_ff, b.o, n_embd, "ffn_down");
+}
+
 // The layers' operations on n rows, in the order of the CPU forward, with the matrix products
 // and the attention supplied by the caller: the decode step's matrix-vector kernels and
 // flash-decoding, or prefill's cuBLAS products and tiled prompt attention. One sequence of
@@ -100,7 +116,7 @@ Result<CudaForwardImpl::QkvRows> CudaForwardImpl::enqueue_qkv(const DeviceLayerW
 Result<void> CudaForwardImpl::enqueue_layers(const StepBuffers& b, int n, const MatmulFn& matmul,
                                              const AttentionFn& attention) {
     const ModelInfo& info = m_.info;
-    const int64_t n_embd = info.n_embd, n_ff = info.n_ff;
+    const int64_t n_embd = info.n_embd;
     const int64_t q_width = int64_t(info.n_head) * info.head_dim_k;
     const int64_t o_width = int64_t(info.n_head) * info.head_dim_v;
     const float eps = static_cast<float>(info.norm_rms_eps);
@@ -113,6 +129,11 @@ Result<void> CudaForwardImpl::enqueue_layers(const StepBuffers& b, int n, const 
             return ok_;                                                                            \
         }                                                                                          \
     } while (false)
+    if (m_.arch.gemma4_layers) {
+        if (auto ok = enqueue_gemma4_inputs(b, n, matmul); !ok) {
+            return ok;
+        }
+    }
     for (size_t il = 0; il < W.layers.size(); ++il) {
         const DeviceLayerWeights& L = W.layers[il];
         const DeviceLayerCache& C = caches_[il];
@@ -127,6 +148,10 @@ Result<void> CudaForwardImpl::enqueue_layers(const StepBuffers& b, int n, const 
         }
         if (info.is_recurrent(il)) { // qwen35's gated delta-net in place of attention
             if (auto ok = enqueue_delta_net(il, b, n, matmul); !ok) {
+                return ok;
+            }
+        } else if (m_.arch.gemma4_layers) { // each layer at its own sizes (gemma4_step.cpp)
+            if (auto ok = enqueue_gemma4_attention(il, b, n, matmul, attention); !ok) {
                 return ok;
             }
         } else {
@@ -150,8 +175,8 @@ Result<void> CudaForwardImpl::enqueue_layers(const StepBuffers& b, int n, const 
                                                                     info.attn_temperature_scale, s),
                               "attention_temperature");
             }
-            HEARTH_LAUNCH(kernels::launch_kv_append(k, k_stride, v, v_stride, n, C.k, C.v,
-                                                    kv_layout_, b.slots, positions, s),
+            HEARTH_LAUNCH(kernels::launch_kv_append(k, k_stride, v, v_stride, n, C.k, C.v, C.layout,
+                                                    b.slots, positions, s),
                           "kv_append");
             const int window = L.sliding ? int(info.sliding_window) : 0;
             if (auto ok = attention(C, window, L.attn_sinks, q, q_stride); !ok) {
@@ -176,7 +201,11 @@ Result<void> CudaForwardImpl::enqueue_layers(const StepBuffers& b, int n, const 
         HEARTH_LAUNCH(
             kernels::launch_add_rms_norm(b.x, b.o, L.ffn_norm, b.h, int(n_embd), n, n_embd, eps, s),
             "add_rms_norm");
-        if (L.experts.present) {
+        if (L.experts.present && m_.arch.gemma4_layers) { // experts beside the dense FFN
+            if (auto ok = enqueue_gemma4_experts(il, b, n, matmul); !ok) {
+                return ok;
+            }
+        } else if (L.experts.present) {
             if (auto ok = enqueue_moe_ffn(L.experts, info, m_.arch, b.moe, b.h, n, b.o, s); !ok) {
                 return ok;
             }
@@ -185,17 +214,18 @@ Result<void> CudaForwardImpl::enqueue_layers(const StepBuffers& b, int n, const 
                     return ok;
                 }
             }
-        } else {
-            HEARTH_MATMUL(L.gate, b.h, n_embd, b.gate, n_ff, "ffn_gate");
-            HEARTH_MATMUL(L.up, b.h, n_embd, b.up, n_ff, "ffn_up");
-            HEARTH_LAUNCH(kernels::launch_glu(glu_, b.gate, b.up, b.gate, int64_t(n) * n_ff, s),
-                          "glu");
-            HEARTH_MATMUL(L.down, b.gate, n_ff, b.o, n_embd, "ffn_down");
+        } else if (auto ok = enqueue_dense_ffn(L, b, n, matmul); !ok) {
+            return ok;
         }
         if (L.post_ffn_norm != nullptr) {
             HEARTH_LAUNCH(
                 kernels::launch_rms_norm(b.o, L.post_ffn_norm, b.o, int(n_embd), n, n_embd, eps, s),
                 "rms_norm(post_ffw_norm)");
+        }
+        if (m_.arch.gemma4_layers) {
+            if (auto ok = enqueue_gemma4_layer_output(il, b, n, matmul); !ok) {
+                return ok;
+            }
         }
     }
 #undef HEARTH_MATMUL
@@ -205,7 +235,6 @@ Result<void> CudaForwardImpl::enqueue_layers(const StepBuffers& b, int n, const 
 Result<void> CudaForwardImpl::enqueue_step(int n, bool copy_logits) {
     const ModelInfo& info = m_.info;
     const int64_t n_embd = info.n_embd, n_vocab = info.n_vocab;
-    const int64_t o_width = int64_t(info.n_head) * info.head_dim_v;
     const float eps = static_cast<float>(info.norm_rms_eps);
     const int32_t* tokens = d_ints_;
     const int32_t* positions = d_ints_ + kMaxRows;
@@ -231,17 +260,17 @@ Result<void> CudaForwardImpl::enqueue_step(int n, bool copy_logits) {
                                       cudaMemcpyHostToDevice, s),
                       "copying the residual stream in");
     }
-    const StepBuffers buffers{x_,    o_,  h_,        q_,    k_,   v_,          attn_,
-                              gate_, up_, positions, slots, moe_, &delta_step_};
+    const StepBuffers buffers{x_,    o_,  h_,        q_,    k_,   v_,           attn_,
+                              gate_, up_, positions, slots, moe_, &delta_step_, &gemma4_step_};
     auto step_matvec = [&](const DeviceMatrix& w, const float* x, int64_t x_stride, float* y,
                            int64_t y_stride, const char* what) {
         return check(matvec(w, x, x_stride, y, y_stride), fmt::format("matvec({})", what));
     };
     auto step_attention = [&](const DeviceLayerCache& C, int window, const float* sinks,
                               const float* q, int64_t q_stride) {
-        return check(kernels::launch_attention(q, q_stride, C.k, C.v, kv_layout_, slots, positions,
-                                               n, window, q_scale_, score_scale_, workspace_, attn_,
-                                               o_width, s, attn_soft_cap_, sinks),
+        return check(kernels::launch_attention(q, q_stride, C.k, C.v, C.layout, slots, positions, n,
+                                               window, q_scale_, score_scale_, workspace_, attn_,
+                                               attention_out_stride(C), s, attn_soft_cap_, sinks),
                      "attention");
     };
     if (auto ok = enqueue_layers(buffers, n, step_matvec, step_attention); !ok) {

@@ -50,9 +50,36 @@ DeviceMatrix device_rows(const DeviceMatrix& w, int64_t first, int64_t n_rows) {
 // The optional per-layer vectors, in upload order.
 template <class Layer>
 auto layer_vectors(Layer& L) {
-    return std::array{
-        &L.attn_norm,      &L.ffn_norm,      &L.bq,         &L.bk, &L.bv, &L.q_norm, &L.k_norm,
-        &L.post_attn_norm, &L.post_ffn_norm, &L.attn_sinks, &L.bo};
+    return std::array{&L.attn_norm,
+                      &L.ffn_norm,
+                      &L.bq,
+                      &L.bk,
+                      &L.bv,
+                      &L.q_norm,
+                      &L.k_norm,
+                      &L.post_attn_norm,
+                      &L.post_ffn_norm,
+                      &L.attn_sinks,
+                      &L.ple_post_norm,
+                      &L.router_input_scale,
+                      &L.ffn_post_norm_1,
+                      &L.ffn_pre_norm_2,
+                      &L.ffn_post_norm_2,
+                      &L.bo};
+}
+
+// The host's V matrix when it is its own upload: not gemma4's K-as-V (a view of wk instead).
+const cpu::WeightMatrix& own_wv(const LayerWeights& L) {
+    static const cpu::WeightMatrix none;
+    return L.v_from_k ? none : L.wv;
+}
+
+// gemma4's model-wide matrices and vectors, in upload order (empty for other models).
+auto gemma4_matrices(const Gemma4Weights& g) {
+    return std::array{&g.token_embd, &g.model_proj};
+}
+auto gemma4_vectors(const Gemma4Weights& g) {
+    return std::array{&g.proj_norm, &g.rope_freqs};
 }
 
 // A gated delta-net layer's matrices and vectors, in upload order (empty for other layers).
@@ -133,6 +160,33 @@ Result<void> upload_delta_net(Uploader& up, const cpu::DeltaNetWeights& L, Devic
     return {};
 }
 
+// gemma4's model-wide weights (nothing for another model: they are empty). A decoded token
+// reads one row of the per-layer embeddings and all of the rest.
+Result<void> upload_gemma4(Uploader& up, const Gemma4Weights& g, DeviceGemma4Weights& D,
+                           uint64_t& decode) {
+    if (auto ok = up.matrix(g.token_embd, D.token_embd, "per_layer_token_embd.weight"); !ok) {
+        return ok;
+    }
+    if (auto ok = up.matrix(g.model_proj, D.model_proj, "per_layer_model_proj.weight"); !ok) {
+        return ok;
+    }
+    decode += uint64_t(g.token_embd.data ? g.token_embd.row_bytes : 0) +
+              uint64_t(g.model_proj.n_rows) * g.model_proj.row_bytes;
+    static constexpr std::array<const char*, 2> kNames{"per_layer_proj_norm.weight",
+                                                       "rope_freqs.weight"};
+    const std::array<const float**, 2> targets{&D.proj_norm, &D.rope_freqs};
+    const auto vectors = gemma4_vectors(g);
+    for (size_t i = 0; i < vectors.size(); ++i) {
+        auto v = up.vector(*vectors[i], kNames[i]);
+        if (!v) {
+            return std::unexpected(v.error());
+        }
+        *targets[i] = *v;
+        decode += vectors[i]->size() * sizeof(float);
+    }
+    return {};
+}
+
 Result<std::shared_ptr<CudaWeights>> upload(const Model::Impl& m, int device,
                                             const WeightSelection& selection) {
     auto w = std::make_shared<CudaWeights>();
@@ -181,6 +235,9 @@ Result<std::shared_ptr<CudaWeights>> upload(const Model::Impl& m, int device,
                         "uploading the multi-section RoPE flags");
         w->rope_at_position_zero = dst;
     }
+    if (auto ok = upload_gemma4(up, m.gemma4, w->gemma4, decode); !ok) {
+        return std::unexpected(ok.error());
+    }
     w->layers.resize(selection.n_layers);
     for (uint32_t il = 0; il < selection.n_layers; ++il) {
         const LayerWeights& L = m.layers[il];
@@ -194,17 +251,20 @@ Result<std::shared_ptr<CudaWeights>> upload(const Model::Impl& m, int device,
             D.wk = device_rows(D.qkv, L.wq.n_rows, L.wk.n_rows);
             D.wv = device_rows(D.qkv, L.wq.n_rows + L.wk.n_rows, L.wv.n_rows);
         }
-        const std::array<std::pair<const cpu::WeightMatrix*, DeviceMatrix*>, 7> matrices{{
+        const std::array<std::pair<const cpu::WeightMatrix*, DeviceMatrix*>, 9> matrices{{
             {&L.wq, &D.wq},
             {&L.wk, &D.wk},
-            {&L.wv, &D.wv},
+            {&own_wv(L), &D.wv},
             {&L.wo, &D.wo},
             {&L.w_gate, &D.gate},
             {&L.w_up, &D.up},
             {&L.w_down, &D.down},
+            {&L.ple_gate, &D.ple_gate},
+            {&L.ple_proj, &D.ple_proj},
         }};
-        static constexpr std::array<const char*, 7> kMatrixNames{
-            "attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+        static constexpr std::array<const char*, 9> kMatrixNames{
+            "attn_q", "attn_k",   "attn_v",   "attn_output", "ffn_gate",
+            "ffn_up", "ffn_down", "inp_gate", "proj"};
         for (size_t i = qkv ? 3 : 0; i < matrices.size(); ++i) {
             if (auto ok = up.matrix(*matrices[i].first, *matrices[i].second, blk + kMatrixNames[i]);
                 !ok)
@@ -214,14 +274,33 @@ Result<std::shared_ptr<CudaWeights>> upload(const Model::Impl& m, int device,
         if (qkv) {
             decode += uint64_t(qkv->n_rows) * qkv->row_bytes;
         }
-        static constexpr std::array<const char*, 11> kVectorNames{
-            "attn_norm",     "ffn_norm",    "attn_q.bias",     "attn_k.bias",
-            "attn_v.bias",   "attn_q_norm", "attn_k_norm",     "post_attention_norm",
-            "post_ffw_norm", "attn_sinks",  "attn_output.bias"};
+        D.v_from_k = L.v_from_k;
+        if (L.v_from_k) { // gemma4: V is K's projection
+            D.wv = D.wk;
+        }
+        D.out_scale = L.out_scale;
+        static constexpr std::array<const char*, 16> kVectorNames{
+            "attn_norm",       "ffn_norm",       "attn_q.bias",    "attn_k.bias",
+            "attn_v.bias",     "attn_q_norm",    "attn_k_norm",    "post_attention_norm",
+            "post_ffw_norm",   "attn_sinks",     "post_norm",      "ffn_gate_inp.scale",
+            "post_ffw_norm_1", "pre_ffw_norm_2", "post_ffw_norm_2", "attn_output.bias"};
         const auto sources = layer_vectors(L);
-        const std::array<const float**, 11> targets{
-            &D.attn_norm,      &D.ffn_norm,      &D.bq,         &D.bk, &D.bv, &D.q_norm, &D.k_norm,
-            &D.post_attn_norm, &D.post_ffn_norm, &D.attn_sinks, &D.bo};
+        const std::array<const float**, 16> targets{&D.attn_norm,
+                                                    &D.ffn_norm,
+                                                    &D.bq,
+                                                    &D.bk,
+                                                    &D.bv,
+                                                    &D.q_norm,
+                                                    &D.k_norm,
+                                                    &D.post_attn_norm,
+                                                    &D.post_ffn_norm,
+                                                    &D.attn_sinks,
+                                                    &D.ple_post_norm,
+                                                    &D.router_input_scale,
+                                                    &D.ffn_post_norm_1,
+                                                    &D.ffn_pre_norm_2,
+                                                    &D.ffn_post_norm_2,
+                                                    &D.bo};
         for (size_t i = 0; i < sources.size(); ++i) {
             auto v = up.vector(*sources[i], blk + kVectorNames[i]);
             if (!v)
@@ -271,14 +350,20 @@ uint64_t plan_weight_bytes(const Model::Impl& m, const WeightSelection& selectio
             bytes += matrix_bytes(m.output);
         }
     }
+    for (const cpu::WeightMatrix* w : gemma4_matrices(m.gemma4)) {
+        bytes += matrix_bytes(*w);
+    }
+    for (const std::vector<float>* v : gemma4_vectors(m.gemma4)) {
+        bytes += vector_bytes(*v);
+    }
     for (uint32_t il = 0; il < selection.n_layers; ++il) {
         const LayerWeights& L = m.layers[il];
         if (const auto qkv = fused_qkv(L)) {
             bytes += matrix_bytes(*qkv);
         } else {
-            bytes += matrix_bytes(L.wq) + matrix_bytes(L.wk) + matrix_bytes(L.wv);
+            bytes += matrix_bytes(L.wq) + matrix_bytes(L.wk) + matrix_bytes(own_wv(L));
         }
-        for (const auto* w : {&L.wo, &L.w_gate, &L.w_up, &L.w_down}) {
+        for (const auto* w : {&L.wo, &L.w_gate, &L.w_up, &L.w_down, &L.ple_gate, &L.ple_proj}) {
             bytes += matrix_bytes(*w);
         }
         for (const std::vector<float>* v : layer_vectors(L)) {

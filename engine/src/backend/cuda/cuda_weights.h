@@ -41,6 +41,24 @@ struct DeviceLayerWeights {
     // A mixture-of-experts layer's router and experts (its gate, up and down are then empty).
     DeviceExperts experts;
     DeviceDeltaNetWeights delta; // qwen35's recurrent layers
+    // gemma4: the per-layer embedding's gate (n_embd -> n_embd_per_layer) and projection back,
+    // its norm; the expert layers' router input scale and extra norms (cpu/gemma4_experts.cpp);
+    // the layer's output scale; whether V is K's projection (wv is then a view of wk).
+    DeviceMatrix ple_gate, ple_proj;
+    const float* ple_post_norm = nullptr;
+    const float *router_input_scale = nullptr, *ffn_post_norm_1 = nullptr;
+    const float *ffn_pre_norm_2 = nullptr, *ffn_post_norm_2 = nullptr;
+    float out_scale = 1.0f;
+    bool v_from_k = false;
+};
+
+// gemma4's model-wide weights (Gemma4Weights): the per-layer token embeddings (n_vocab rows of
+// n_layer * n_embd_per_layer), their projection from the residual stream and its norm, and the
+// global layers' RoPE frequency factors.
+struct DeviceGemma4Weights {
+    DeviceMatrix token_embd, model_proj;
+    const float* proj_norm = nullptr;
+    const float* rope_freqs = nullptr;
 };
 
 // Which weights go to the device: layers [0, n_layers), and whether the embedding table, the
@@ -69,6 +87,7 @@ struct CudaWeights {
     // LongRoPE (phi3): both sets, a forward picks one by its context (longrope_factor_set).
     const float *rope_factors_long = nullptr, *rope_factors_short = nullptr;
     const uint8_t* rope_at_position_zero = nullptr; // qwen35: n_rot / 2 flags, or null
+    DeviceGemma4Weights gemma4;
     std::vector<DeviceLayerWeights> layers;
 };
 

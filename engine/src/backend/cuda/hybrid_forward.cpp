@@ -30,9 +30,7 @@ public:
     Result<void> init(uint32_t n_seq) {
         const ModelInfo& info = m_.info;
         // F16 cells: (layers on the CPU) x n_ctx x (key + value widths) x 2 bytes.
-        const uint64_t per_slot = uint64_t(info.n_layer - gpu_layers_) * gpu_->n_ctx() *
-                                  (uint64_t(info.n_head_kv) * (info.head_dim_k + info.head_dim_v)) *
-                                  sizeof(uint16_t);
+        const uint64_t per_slot = host_kv_per_cell(info) * gpu_->n_ctx() * sizeof(uint16_t);
         const uint64_t host_kv = per_slot * n_seq;
         // qwen35: a recurrent state per slot (cpu::RecurrentState holds every recurrent layer's,
         // those of the GPU's layers unused, live and a checkpoint copy).
@@ -53,9 +51,8 @@ public:
             states_.resize(n_seq, cpu::RecurrentState(info));
         }
         caches_.reserve(n_seq);
-        for (uint32_t i = 0; i < n_seq; ++i) {
-            caches_.emplace_back(info.n_layer, gpu_->n_ctx(), info.n_head_kv * info.head_dim_k,
-                                 info.n_head_kv * info.head_dim_v, KvCacheType::f16, gpu_layers_);
+        for (uint32_t i = 0; i < n_seq; ++i) { // (gemma4's at each layer's widths)
+            caches_.emplace_back(info, gpu_->n_ctx(), KvCacheType::f16, gpu_layers_);
         }
         report_ = gpu_->memory();
         report_.host_kv_bytes = host_kv;
@@ -144,6 +141,21 @@ public:
     std::string prefill_status() const override { return gpu_->prefill_status(); }
 
 private:
+    // Key and value elements of one cell over the CPU's layers: each layer's widths (gemma4's
+    // differ by layer, its shared layers have none), else the model's (every layer's, as the
+    // cache sizes them).
+    uint64_t host_kv_per_cell(const ModelInfo& info) const {
+        if (info.layer_shapes.empty()) {
+            return uint64_t(info.n_layer - gpu_layers_) * info.n_head_kv *
+                   (info.head_dim_k + info.head_dim_v);
+        }
+        uint64_t elements = 0;
+        for (uint32_t il = gpu_layers_; il < info.n_layer; ++il) {
+            elements += info.kv_layer(il) == il ? 2 * info.layer_shapes[il].kv_width() : 0;
+        }
+        return elements;
+    }
+
     const Model::Impl& m_;
     std::unique_ptr<CudaForwardImpl> gpu_;
     uint32_t gpu_layers_;
