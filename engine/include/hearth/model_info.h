@@ -153,6 +153,10 @@ struct ModelInfo {
     uint32_t n_attention_layers() const;
     // The recurrent state of one sequence, in bytes: fixed, whatever the context.
     uint64_t recurrent_state_bytes() const;
+    // What a sequence that speculates holds beside its state for a verify pass of `n_tokens`
+    // tokens: a copy of the state from the pass's start and, per token and recurrent layer,
+    // the convolution's input and output, beta and g (cpu::RecurrentState::begin_verify).
+    uint64_t recurrent_verify_bytes(uint32_t n_tokens) const;
 
     std::vector<QuantShare> quant_mix; // largest share first
     std::optional<std::string> chat_template;
