@@ -4,12 +4,14 @@
 // against one-token decoding; greedy output with lookup, the model as its own draft, another
 // hybrid and a transformer as the draft identical to plain decoding, with drafts partly
 // rejected, and the state and cache left as plain decoding leaves them; several sequences
-// speculating together; seeded sampling repeating itself, and its first tokens keeping the
-// target's distribution.
+// speculating together and on the scheduler's slots; the memory a speculating sequence holds;
+// seeded sampling repeating itself, and the token after a rollback keeping the target's
+// distribution.
 #include "cpu/forward.h"
 #include "hearth/batch_generation.h"
 #include "hearth/memory_plan.h"
 #include "hearth/model.h"
+#include "hearth/scheduler.h"
 #include "hearth/session.h"
 #include "model/model_impl.h"
 #include "session/drafter.h"
@@ -17,10 +19,14 @@
 #include "speculative_test_support.h"
 
 #include <QtTest>
+#include <algorithm>
 #include <cmath>
+#include <condition_variable>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <numeric>
+#include <optional>
 
 using namespace hearth;
 using test::generate;
@@ -268,6 +274,71 @@ private slots:
             rejected += s.n_drafted - s.n_draft_accepted;
         }
         QVERIFY(rejected > 0);
+    }
+
+    // The scheduler's slots speculate on a hybrid too: three requests on two slots (one slot
+    // runs a second request on the state its first left) each give their reply alone.
+    void scheduler_slots_speculate() {
+        auto model = load("qwen35moe");
+        auto draft = load("qwen35");
+        QVERIFY(model && draft);
+        auto scheduler = Scheduler::create(model, {.n_slots = 2, .session = {.n_ctx = 96}});
+        QVERIFY(scheduler);
+        const std::vector<SpeculationOptions> modes = {
+            {.mode = SpeculationMode::lookup, .draft_max = 4, .lookup_ngram = 2},
+            {.mode = SpeculationMode::draft_model,
+             .draft_max = 3,
+             .draft_p_min = 0.0f,
+             .draft_model = draft},
+            {.mode = SpeculationMode::lookup, .draft_max = 6, .lookup_ngram = 1},
+        };
+        std::vector<std::vector<int32_t>> prompts;
+        std::vector<Generated> alone;
+        for (size_t i = 0; i < modes.size(); ++i) {
+            prompts.push_back(
+                repeating_prompt(int32_t(model->info().n_vocab), 22 + 4 * i, uint32_t(20 + i)));
+            auto session = Session::create(model, {.n_ctx = 96});
+            QVERIFY(session);
+            alone.push_back(generate(*session, prompts[i], 24, {}, plain_sampling(0)));
+        }
+        std::vector<std::vector<int32_t>> together(modes.size());
+        std::vector<std::optional<Result<GenerationStats>>> done(modes.size());
+        std::mutex mu;
+        std::condition_variable cv;
+        for (size_t i = 0; i < modes.size(); ++i) {
+            auto id =
+                (*scheduler)
+                    ->submit(
+                        {.prompt = prompts[i],
+                         .sampling = plain_sampling(0),
+                         .options = {.max_tokens = 24, .stop_strings = {}, .speculation = modes[i]},
+                         .on_token =
+                             [&together, i](const TokenEvent& e) {
+                                 if (e.token >= 0) {
+                                     together[i].push_back(e.token);
+                                 }
+                                 return true;
+                             },
+                         .on_done =
+                             [&, i](RequestId, const Result<GenerationStats>& stats) {
+                                 std::lock_guard lock(mu);
+                                 done[i] = stats;
+                                 cv.notify_all();
+                             }});
+            QVERIFY(id);
+        }
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] {
+            return std::ranges::all_of(done, [](const auto& d) { return d.has_value(); });
+        });
+        int drafted = 0;
+        for (size_t i = 0; i < modes.size(); ++i) {
+            QVERIFY2(done[i]->has_value(),
+                     done[i]->has_value() ? "" : done[i]->error().message.c_str());
+            QCOMPARE(together[i], alone[i].tokens);
+            drafted += (*done[i])->n_drafted;
+        }
+        QVERIFY(drafted > 0);
     }
 
     // A speculating sequence holds one more copy of its state and the log of its largest
