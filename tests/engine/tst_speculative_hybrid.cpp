@@ -19,14 +19,10 @@
 #include "speculative_test_support.h"
 
 #include <QtTest>
-#include <algorithm>
 #include <cmath>
-#include <condition_variable>
 #include <cstring>
 #include <map>
-#include <mutex>
 #include <numeric>
-#include <optional>
 
 using namespace hearth;
 using test::generate;
@@ -63,6 +59,23 @@ bool same_state(const ModelInfo& info, const cpu::RecurrentState& a, const cpu::
         }
     }
     return true;
+}
+
+// Lookup, a hybrid draft, none and a transformer draft: requests that run together.
+std::vector<SpeculationOptions> mixed_modes(const std::shared_ptr<const Model>& hybrid_draft,
+                                            const std::shared_ptr<const Model>& transformer) {
+    return {
+        {.mode = SpeculationMode::lookup, .draft_max = 4, .lookup_ngram = 2},
+        {.mode = SpeculationMode::draft_model,
+         .draft_max = 3,
+         .draft_p_min = 0.0f,
+         .draft_model = hybrid_draft},
+        {},
+        {.mode = SpeculationMode::draft_model,
+         .draft_max = 6,
+         .draft_p_min = 0.0f,
+         .draft_model = transformer},
+    };
 }
 
 const cpu::RecurrentState& state_of(Session& session) {
@@ -222,18 +235,7 @@ private slots:
         auto transformer = load("llama");
         QVERIFY(model && draft && transformer);
         const int32_t n_vocab = int32_t(model->info().n_vocab);
-        const std::vector<SpeculationOptions> modes = {
-            {.mode = SpeculationMode::lookup, .draft_max = 4, .lookup_ngram = 2},
-            {.mode = SpeculationMode::draft_model,
-             .draft_max = 3,
-             .draft_p_min = 0.0f,
-             .draft_model = draft},
-            {},
-            {.mode = SpeculationMode::draft_model,
-             .draft_max = 6,
-             .draft_p_min = 0.0f,
-             .draft_model = transformer},
-        };
+        const std::vector<SpeculationOptions> modes = mixed_modes(draft, transformer);
         std::vector<std::vector<int32_t>> prompts;
         std::vector<Generated> alone;
         for (size_t i = 0; i < modes.size(); ++i) {
@@ -276,22 +278,16 @@ private slots:
         QVERIFY(rejected > 0);
     }
 
-    // The scheduler's slots speculate on a hybrid too: three requests on two slots (one slot
-    // runs a second request on the state its first left) each give their reply alone.
+    // The scheduler's slots speculate on a hybrid too: four requests on two slots (a slot runs
+    // a second request on the state its first left) each give their reply alone.
     void scheduler_slots_speculate() {
         auto model = load("qwen35moe");
         auto draft = load("qwen35");
-        QVERIFY(model && draft);
+        auto transformer = load("llama");
+        QVERIFY(model && draft && transformer);
         auto scheduler = Scheduler::create(model, {.n_slots = 2, .session = {.n_ctx = 96}});
         QVERIFY(scheduler);
-        const std::vector<SpeculationOptions> modes = {
-            {.mode = SpeculationMode::lookup, .draft_max = 4, .lookup_ngram = 2},
-            {.mode = SpeculationMode::draft_model,
-             .draft_max = 3,
-             .draft_p_min = 0.0f,
-             .draft_model = draft},
-            {.mode = SpeculationMode::lookup, .draft_max = 6, .lookup_ngram = 1},
-        };
+        const std::vector<SpeculationOptions> modes = mixed_modes(draft, transformer);
         std::vector<std::vector<int32_t>> prompts;
         std::vector<Generated> alone;
         for (size_t i = 0; i < modes.size(); ++i) {
@@ -301,42 +297,14 @@ private slots:
             QVERIFY(session);
             alone.push_back(generate(*session, prompts[i], 24, {}, plain_sampling(0)));
         }
-        std::vector<std::vector<int32_t>> together(modes.size());
-        std::vector<std::optional<Result<GenerationStats>>> done(modes.size());
-        std::mutex mu;
-        std::condition_variable cv;
-        for (size_t i = 0; i < modes.size(); ++i) {
-            auto id =
-                (*scheduler)
-                    ->submit(
-                        {.prompt = prompts[i],
-                         .sampling = plain_sampling(0),
-                         .options = {.max_tokens = 24, .stop_strings = {}, .speculation = modes[i]},
-                         .on_token =
-                             [&together, i](const TokenEvent& e) {
-                                 if (e.token >= 0) {
-                                     together[i].push_back(e.token);
-                                 }
-                                 return true;
-                             },
-                         .on_done =
-                             [&, i](RequestId, const Result<GenerationStats>& stats) {
-                                 std::lock_guard lock(mu);
-                                 done[i] = stats;
-                                 cv.notify_all();
-                             }});
-            QVERIFY(id);
-        }
-        std::unique_lock lock(mu);
-        cv.wait(lock, [&] {
-            return std::ranges::all_of(done, [](const auto& d) { return d.has_value(); });
-        });
+        const test::ScheduledReplies replies =
+            test::scheduled_replies(**scheduler, prompts, modes, 24, plain_sampling(0));
         int drafted = 0;
         for (size_t i = 0; i < modes.size(); ++i) {
-            QVERIFY2(done[i]->has_value(),
-                     done[i]->has_value() ? "" : done[i]->error().message.c_str());
-            QCOMPARE(together[i], alone[i].tokens);
-            drafted += (*done[i])->n_drafted;
+            const auto& done = *replies.done[i];
+            QVERIFY2(done.has_value(), done.has_value() ? "" : done.error().message.c_str());
+            QCOMPARE(replies.tokens[i], alone[i].tokens);
+            drafted += done->n_drafted;
         }
         QVERIFY(drafted > 0);
     }
@@ -483,23 +451,8 @@ private slots:
         auto model = load("qwen35moe");
         auto draft = load("qwen35");
         QVERIFY(model && draft);
-        const auto prompt = repeating_prompt(int32_t(model->info().n_vocab), 30, 5);
-        SamplingParams sampling = plain_sampling(0.9f);
-        sampling.seed = 42;
-        for (const SpeculationOptions& mode :
-             {SpeculationOptions{.mode = SpeculationMode::lookup, .lookup_ngram = 2},
-              SpeculationOptions{.mode = SpeculationMode::draft_model,
-              .draft_p_min = 0.0f,
-              .draft_model = draft}}) {
-            auto a = Session::create(model, {.n_ctx = 128});
-            auto b = Session::create(model, {.n_ctx = 128});
-            QVERIFY(a && b);
-            const Generated first = generate(*a, prompt, 32, mode, sampling);
-            const Generated second = generate(*b, prompt, 32, mode, sampling);
-            QCOMPARE(first.tokens.size(), size_t(32));
-            QCOMPARE(first.tokens, second.tokens);
-            QVERIFY(first.stats.n_drafted > 0);
-        }
+        const std::string failure = test::seeded_sampling_failure(model, draft);
+        QVERIFY2(failure.empty(), failure.c_str());
     }
 };
 
