@@ -51,6 +51,9 @@ struct LinearAttentionInfo {
     // last d_conv - 1 inputs and the delta-rule state.
     uint64_t conv_state_floats() const { return uint64_t{d_conv - 1} * conv_channels(); }
     uint64_t ssm_state_floats() const { return uint64_t{n_v_heads} * d_state * d_state; }
+    // Speculation's log of one token and recurrent layer (cpu::RecurrentState::log_row): the
+    // convolution's input and output, beta and g.
+    uint64_t verify_log_floats() const { return 2 * conv_channels() + 2ull * n_v_heads; }
 };
 
 // One layer's attention and feed-forward sizes, for models whose layers differ (gemma4: the

@@ -23,7 +23,7 @@ RecurrentState::RecurrentState(const ModelInfo& info) {
     head_floats_ = size_t{la.d_state} * la.d_state;
     ssm_floats_ = la.ssm_state_floats();
     layer_floats_ = conv_floats_ + ssm_floats_;
-    log_floats_ = 2 * la.conv_channels() + 2 * size_t{la.n_v_heads};
+    log_floats_ = la.verify_log_floats();
     live_.assign(size_t{n_layers_} * layer_floats_, 0.0f);
     checkpoint_.assign(live_.size(), 0.0f);
 }

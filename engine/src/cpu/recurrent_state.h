@@ -76,8 +76,9 @@ public:
     void begin_verify(uint32_t n_tokens);
     bool verifying() const { return verifying_; }
     uint32_t verify_position() const { return verify_position_; }
-    // The floats of one log row: the convolution's input x (conv_channels), its output after
-    // silu and the q/k l2 norms (conv_channels), beta and g (n_v_heads each).
+    // The floats of one log row (LinearAttentionInfo::verify_log_floats): the convolution's
+    // input x (conv_channels), its output after silu and the q/k l2 norms (conv_channels),
+    // beta and g (n_v_heads each).
     size_t log_floats() const { return log_floats_; }
     // The log row of recurrent layer `layer` (absolute index) for the token at `pos`; nullptr
     // when no verification logs that position.

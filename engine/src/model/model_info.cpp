@@ -481,11 +481,10 @@ uint64_t ModelInfo::recurrent_state_bytes() const {
 
 uint64_t ModelInfo::recurrent_verify_bytes(uint32_t n_tokens) const {
     const uint64_t n_recurrent = n_layer - n_attention_layers();
-    const LinearAttentionInfo& la = linear_attention;
-    const uint64_t log_floats = 2 * la.conv_channels() + 2ull * la.n_v_heads;
-    return n_recurrent == 0 ? 0
-                            : recurrent_state_bytes() +
-                                  uint64_t{n_tokens} * n_recurrent * log_floats * sizeof(float);
+    return n_recurrent == 0
+               ? 0
+               : recurrent_state_bytes() + uint64_t{n_tokens} * n_recurrent *
+                                               linear_attention.verify_log_floats() * sizeof(float);
 }
 
 std::optional<uint32_t> tensor_block_index(std::string_view name) {
