@@ -9,7 +9,7 @@
 #include "hearth/session.h"
 #include "model/model_impl.h"
 #include "session/drafter.h"
-#include "test_support.h"
+#include "speculative_test_support.h"
 
 #include <QtTest>
 #include <cmath>
@@ -17,6 +17,11 @@
 #include <random>
 
 using namespace hearth;
+using test::arch_file;
+using test::generate;
+using test::Generated;
+using test::plain_sampling;
+using test::repeating_prompt;
 
 namespace {
 
@@ -25,16 +30,6 @@ constexpr size_t kVocab = 8;
 // freedom; a fixed seed makes each run the same.
 constexpr double kChiSquare999 = 24.32;
 constexpr int kTrials = 40000;
-
-SamplingParams plain_sampling(float temperature) {
-    SamplingParams p;
-    p.temperature = temperature;
-    p.top_k = 0;
-    p.top_p = 1.0f;
-    p.min_p = 0.0f;
-    p.repeat_penalty = 1.0f;
-    return p;
-}
 
 SamplingParams greedy() {
     return plain_sampling(0.0f);
@@ -76,60 +71,6 @@ std::vector<TokenProbability> dense(std::initializer_list<float> probabilities) 
         out.push_back({token++, p});
     }
     return out;
-}
-
-std::filesystem::path arch_file(const std::string& name) {
-    return test::data_dir() / "arch" / (name + ".gguf");
-}
-
-std::shared_ptr<const Model> load(const std::filesystem::path& path) {
-    auto model = Model::load(path);
-    if (!model) {
-        qWarning("%s", model.error().message.c_str());
-        return nullptr;
-    }
-    return *model;
-}
-
-struct Generated {
-    std::vector<int32_t> tokens;
-    GenerationStats stats;
-    std::vector<int32_t> cached;
-};
-
-Generated generate(Session& session, const std::vector<int32_t>& prompt, int max_tokens,
-                   const SpeculationOptions& speculation, const SamplingParams& sampling) {
-    Generated out;
-    GenerateOptions options{
-        .max_tokens = max_tokens, .stop_strings = {}, .speculation = speculation};
-    auto stats = session.generate(prompt, sampling, options, [&](const TokenEvent& e) {
-        if (e.token >= 0) {
-            out.tokens.push_back(e.token);
-        }
-        return true;
-    });
-    if (!stats) {
-        qWarning("%s", stats.error().message.c_str());
-        return out;
-    }
-    out.stats = *stats;
-    out.cached = session.cached_tokens();
-    return out;
-}
-
-// A prompt that repeats itself, so that lookup finds n-grams and random models repeat too.
-std::vector<int32_t> repeating_prompt(int32_t n_vocab, size_t length, uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::vector<int32_t> phrase(7);
-    for (auto& t : phrase) {
-        t = static_cast<int32_t>(rng() % static_cast<uint32_t>(n_vocab - 10)) + 5;
-    }
-    std::vector<int32_t> prompt;
-    while (prompt.size() < length) {
-        prompt.insert(prompt.end(), phrase.begin(), phrase.end());
-        prompt.push_back(static_cast<int32_t>(rng() % static_cast<uint32_t>(n_vocab - 10)) + 5);
-    }
-    return prompt;
 }
 
 } // namespace
@@ -257,7 +198,7 @@ private slots:
     void verify_pass_logits_are_one_token_decoding_bit_for_bit() {
         QFETCH(QString, name);
         QFETCH(int, kv);
-        auto model = load(arch_file(name.toStdString()));
+        auto model = test::load_model(arch_file(name.toStdString()));
         QVERIFY(model);
         const Model::Impl& m = model->impl();
         const ModelInfo& info = m.info;
@@ -308,8 +249,8 @@ private slots:
     }
     void greedy_identity_and_rollback() {
         QFETCH(QString, name);
-        auto model = load(arch_file(name.toStdString()));
-        auto other = load(arch_file(name == "llama_q8_0" ? "llama" : "llama_q8_0"));
+        auto model = test::load_model(arch_file(name.toStdString()));
+        auto other = test::load_model(arch_file(name == "llama_q8_0" ? "llama" : "llama_q8_0"));
         QVERIFY(model && other);
         const int32_t n_vocab = int32_t(model->info().n_vocab);
         std::vector<SpeculationOptions> modes(4);
@@ -362,30 +303,15 @@ private slots:
 
     // Sampling with speculation repeats itself for the same seed and settings.
     void seeded_sampling_repeats() {
-        auto model = load(arch_file("llama_q8_0"));
+        auto model = test::load_model(arch_file("llama_q8_0"));
         QVERIFY(model);
-        const auto prompt = repeating_prompt(int32_t(model->info().n_vocab), 30, 5);
-        SamplingParams sampling = plain_sampling(0.9f);
-        sampling.seed = 42;
-        for (const SpeculationOptions& mode :
-             {SpeculationOptions{.mode = SpeculationMode::lookup, .lookup_ngram = 2},
-              SpeculationOptions{.mode = SpeculationMode::draft_model,
-              .draft_p_min = 0.0f,
-              .draft_model = model}}) {
-            auto a = Session::create(model, {.n_ctx = 128});
-            auto b = Session::create(model, {.n_ctx = 128});
-            QVERIFY(a && b);
-            const Generated first = generate(*a, prompt, 32, mode, sampling);
-            const Generated second = generate(*b, prompt, 32, mode, sampling);
-            QCOMPARE(first.tokens.size(), size_t(32));
-            QCOMPARE(first.tokens, second.tokens);
-            QVERIFY(first.stats.n_drafted > 0);
-        }
+        const std::string failure = test::seeded_sampling_failure(model, model);
+        QVERIFY2(failure.empty(), failure.c_str());
     }
 
     void refusals() {
-        auto hybrid = load(arch_file("qwen35"));
-        auto llama = load(arch_file("llama"));
+        auto hybrid = test::load_model(arch_file("qwen35"));
+        auto llama = test::load_model(arch_file("llama"));
         QVERIFY(hybrid && llama);
         const std::vector<int32_t> prompt = {5, 6, 7, 8};
         auto expect = [&](const std::shared_ptr<const Model>& target,
@@ -400,10 +326,17 @@ private slots:
             QVERIFY2(stats.error().message.find(says) != std::string::npos,
                      stats.error().message.c_str());
         };
-        expect(hybrid, {.mode = SpeculationMode::lookup}, ErrorCode::unsupported,
-               "recurrent state");
-        expect(llama, {.mode = SpeculationMode::draft_model, .draft_model = hybrid},
-               ErrorCode::unsupported, "recurrent layers");
+        // A hybrid speculates, as target and as draft (tst_speculative_hybrid checks how).
+        for (const auto& [target, speculation] :
+             {std::pair{hybrid, SpeculationOptions{.mode = SpeculationMode::lookup}},
+              std::pair{llama, SpeculationOptions{.mode = SpeculationMode::draft_model,
+                               .draft_model = hybrid}}}) {
+            auto session = Session::create(target, {.n_ctx = 64});
+            QVERIFY(session);
+            QVERIFY(session->generate(
+                prompt, greedy(),
+                {.max_tokens = 4, .stop_strings = {}, .speculation = speculation}));
+        }
         expect(llama, {.mode = SpeculationMode::draft_model}, ErrorCode::invalid_argument,
                "needs the model");
         expect(llama, {.mode = SpeculationMode::lookup, .draft_max = 0},
@@ -429,7 +362,7 @@ private slots:
         QTemporaryDir dir;
         const auto path = std::filesystem::path(dir.path().toStdString()) / "renamed.gguf";
         test::write_file(path, test::serialize_gguf(metadata, test::tensor_records(*file)));
-        auto renamed = load(path);
+        auto renamed = test::load_model(path);
         QVERIFY(renamed);
         expect(llama, {.mode = SpeculationMode::draft_model, .draft_model = renamed},
                ErrorCode::unsupported, "at token 100: '<renamed>'");

@@ -8,12 +8,10 @@
 #include "hearth/prompt.h"
 #include "hearth/scheduler.h"
 #include "hearth/session.h"
+#include "speculative_test_support.h"
 #include "test_support.h"
 
 #include <QtTest>
-#include <condition_variable>
-#include <mutex>
-#include <optional>
 
 using namespace hearth;
 
@@ -149,37 +147,12 @@ private slots:
             QVERIFY(session);
             alone.push_back(reply(*session, prompts.back(), {}, 32).tokens);
         }
-        std::vector<std::vector<int32_t>> together(prompts.size());
-        std::vector<std::optional<Result<GenerationStats>>> done(prompts.size());
-        std::mutex mu;
-        std::condition_variable cv;
+        const test::ScheduledReplies replies = test::scheduled_replies(
+            **scheduler, prompts, std::vector<SpeculationOptions>(prompts.size(), lookup), 32,
+            greedy());
         for (size_t i = 0; i < prompts.size(); ++i) {
-            auto id =
-                (*scheduler)
-                    ->submit(
-                        {.prompt = prompts[i],
-                         .sampling = greedy(),
-                         .options = {.max_tokens = 32, .stop_strings = {}, .speculation = lookup},
-                         .on_token =
-                             [&, i](const TokenEvent& e) {
-                                 if (e.token >= 0) {
-                                     together[i].push_back(e.token);
-                                 }
-                                 return true;
-                             },
-                         .on_done =
-                             [&, i](RequestId, const Result<GenerationStats>& stats) {
-                                 std::lock_guard lock(mu);
-                                 done[i] = stats;
-                                 cv.notify_all();
-                             }});
-            QVERIFY(id);
-        }
-        std::unique_lock lock(mu);
-        cv.wait(lock, [&] { return done[0] && done[1]; });
-        for (size_t i = 0; i < prompts.size(); ++i) {
-            QVERIFY(done[i]->has_value());
-            QCOMPARE(together[i], alone[i]);
+            QVERIFY(replies.done[i]->has_value());
+            QCOMPARE(replies.tokens[i], alone[i]);
         }
     }
 

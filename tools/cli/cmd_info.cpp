@@ -127,6 +127,7 @@ nlohmann::json to_json(const ModelInfo& info, const MemoryPlan& plan, const Gguf
           {"kv_bytes", plan.kv_bytes},
           {"recurrent_bytes_per_seq", plan.recurrent_bytes_per_seq},
           {"recurrent_bytes", plan.recurrent_bytes},
+          {"speculation_bytes_per_seq", plan.speculation_bytes_per_seq},
           {"scratch_bytes", plan.scratch_bytes},
           {"total_bytes", plan.total_bytes}}},
     };
@@ -274,6 +275,9 @@ void print_text(const ModelInfo& info, const MemoryPlan& plan, const GgufFile& f
                     format_bytes(static_cast<double>(plan.recurrent_bytes)).c_str(), n_recurrent,
                     static_cast<unsigned long long>(la.conv_state_floats()),
                     static_cast<unsigned long long>(la.ssm_state_floats()));
+        std::printf("  speculation            +%s  (per speculating sequence, at most: a copy of "
+                    "the state and the verify pass's log; not in the total)\n",
+                    format_bytes(static_cast<double>(plan.speculation_bytes_per_seq)).c_str());
     }
     std::printf("  scratch                %s\n",
                 format_bytes(static_cast<double>(plan.scratch_bytes)).c_str());

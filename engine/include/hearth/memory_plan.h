@@ -36,8 +36,13 @@ struct MemoryPlan {
     // the checkpoint a rewound conversation resumes from. 0 for other models.
     uint64_t recurrent_bytes_per_seq = 0;
     uint64_t recurrent_bytes = 0; // recurrent_bytes_per_seq × n_seq
-    uint64_t scratch_bytes = 0;   // activations of one batch and the logits
-    uint64_t overhead_bytes = 0;  // runtime: CUDA context and cuBLAS workspace on a GPU
+    // Hybrid models: what a sequence holds besides while it speculates, at most (a verify
+    // pass of 1 + kMaxDraftTokens tokens: ModelInfo::recurrent_verify_bytes), allocated by
+    // its first speculative step. Not in total_bytes, which plans plain decoding: speculation
+    // is a per-request choice. 0 for other models.
+    uint64_t speculation_bytes_per_seq = 0;
+    uint64_t scratch_bytes = 0;  // activations of one batch and the logits
+    uint64_t overhead_bytes = 0; // runtime: CUDA context and cuBLAS workspace on a GPU
     uint64_t total_bytes = 0;
 };
 

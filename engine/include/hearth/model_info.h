@@ -51,6 +51,9 @@ struct LinearAttentionInfo {
     // last d_conv - 1 inputs and the delta-rule state.
     uint64_t conv_state_floats() const { return uint64_t{d_conv - 1} * conv_channels(); }
     uint64_t ssm_state_floats() const { return uint64_t{n_v_heads} * d_state * d_state; }
+    // Speculation's log of one token and recurrent layer (cpu::RecurrentState::log_row): the
+    // convolution's input and output, beta and g.
+    uint64_t verify_log_floats() const { return 2 * conv_channels() + 2ull * n_v_heads; }
 };
 
 // One layer's attention and feed-forward sizes, for models whose layers differ (gemma4: the
@@ -164,6 +167,10 @@ struct ModelInfo {
     uint32_t n_attention_layers() const;
     // The recurrent state of one sequence, in bytes: fixed, whatever the context.
     uint64_t recurrent_state_bytes() const;
+    // What a sequence that speculates holds beside its state for a verify pass of `n_tokens`
+    // tokens: a copy of the state from the pass's start and, per token and recurrent layer,
+    // the convolution's input and output, beta and g (cpu::RecurrentState::begin_verify).
+    uint64_t recurrent_verify_bytes(uint32_t n_tokens) const;
 
     std::vector<QuantShare> quant_mix; // largest share first
     std::optional<std::string> chat_template;

@@ -9,8 +9,9 @@
 // verified position runs the single-token kernels one-token decoding runs, so its logits are
 // bit-identical). Seeded sampling gives the same output for the same seed, settings and
 // drafter, but not the output of the same seed without speculation (the rule draws its own
-// uniforms). Refused on CUDA sessions and for hybrid models (a recurrent state cannot drop
-// rejected tokens).
+// uniforms). Refused on CUDA sessions. A hybrid target (qwen35, qwen35moe) rewinds its
+// recurrent state after each verification from a copy taken at the pass's start; a hybrid
+// draft resumes from a checkpoint at the last history it drafted after.
 #pragma once
 
 #include "hearth/error.h"
@@ -51,7 +52,7 @@ struct SpeculationOptions {
 };
 
 // Whether `draft` can draft for `target`: the same vocabulary, token by token (`unsupported`
-// naming the first differing token otherwise), and no recurrent layers.
+// naming the first differing token otherwise).
 Result<void> check_draft_model(const Model& target, const Model& draft);
 
 } // namespace hearth

@@ -1,5 +1,5 @@
-// The gated delta-net layers of a hybrid model (see delta_net.h), and the bookkeeping of the
-// sequences' recurrent states around a batch.
+// The gated delta-net layers of a hybrid model (see delta_net.h), the bookkeeping of the
+// sequences' recurrent states around a batch, and their rewind after a speculative pass.
 #include "cpu/delta_net.h"
 
 #include "cpu/cpu_features.h"
@@ -10,6 +10,7 @@
 #include "model/model_impl.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <fmt/format.h>
 
@@ -118,6 +119,7 @@ void DeltaNet::ensure_capacity(size_t n) {
     }
     ones_.assign(std::max<size_t>(channels, la.d_inner), 1.0f);
     delta_.resize(size_t(m_.pool->size()) * la.d_state);
+    read_.resize(delta_.size());
 }
 
 // The input projections and the per-head gates: beta = sigmoid(W_beta h),
@@ -169,6 +171,14 @@ void DeltaNet::convolve(uint32_t layer, std::span<const BatchToken> batch) {
         for (size_t head = 0; head < 2 * size_t(la.n_k_heads); ++head) {
             l2_norm(y + head * la.d_state, la.d_state, eps);
         }
+        if (float* log = state.log_row(layer, batch[t].pos)) {
+            // Speculation: what replay_verified runs this token with again.
+            const size_t n_heads = la.n_v_heads;
+            log = std::copy_n(x, channels, log);
+            log = std::copy_n(y, channels, log);
+            log = std::copy_n(beta_.data() + t * n_heads, n_heads, log);
+            std::copy_n(g_.data() + t * n_heads, n_heads, log);
+        }
     }
 }
 
@@ -218,6 +228,59 @@ void DeltaNet::gated_norm(uint32_t layer, size_t n) {
                             ones_.data());
         }
     }
+}
+
+void DeltaNet::replay_verified(RecurrentState& state, uint32_t position) {
+    const uint32_t start = state.verify_position();
+    if (!state.verifying() || position == state.position()) {
+        state.end_verify();
+        return;
+    }
+    assert(position > start && position < state.position());
+    state.restore_verify_start();
+    const LinearAttentionInfo& la = m_.info.linear_attention;
+    const size_t channels = la.conv_channels();
+    const size_t kept = la.d_conv - 1;
+    const int64_t d = la.d_state;
+    const size_t n_heads = la.n_v_heads;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+    ensure_capacity(1);
+    for (uint32_t layer = 0; layer < m_.info.n_layer; ++layer) {
+        if (!m_.info.is_recurrent(layer)) {
+            continue;
+        }
+        // The convolution's state is its last inputs: each channel's shifts x in, as
+        // conv_channel_step does.
+        float* history = state.conv(layer); // (channels, kept)
+        for (uint32_t pos = start; pos < position && kept > 0; ++pos) {
+            const float* x = state.log_row(layer, pos);
+            for (size_t c = 0; c < channels; ++c) {
+                float* past = history + c * kept;
+                std::copy_n(past + 1, kept - 1, past);
+                past[kept - 1] = x[c];
+            }
+        }
+        // The delta rule, as delta_rule() runs it, from the logged q, k, v, beta and g.
+        m_.pool->run([&](int thread, int threads) {
+            float* delta = delta_.data() + size_t(thread) * size_t(d);
+            float* out = read_.data() + size_t(thread) * size_t(d); // Sᵀq, not needed again
+            for (size_t head = size_t(thread); head < n_heads; head += size_t(threads)) {
+                const size_t k_head = head % la.n_k_heads;
+                float* s = state.ssm(layer) + head * size_t(d * d);
+                for (uint32_t pos = start; pos < position; ++pos) {
+                    const float* row = state.log_row(layer, pos) + channels;
+                    const float* q = row + k_head * size_t(d);
+                    const float* k = row + la.key_width() + k_head * size_t(d);
+                    const float* v = row + 2 * la.key_width() + head * size_t(d);
+                    const float beta = row[channels + head];
+                    const float decay = std::exp(row[channels + n_heads + head]);
+                    delta_rule_token(s, q, k, v, beta, decay, d, scale, delta, out);
+                }
+            }
+        });
+    }
+    state.set_position(position);
+    state.end_verify();
 }
 
 void DeltaNet::run(uint32_t layer, std::span<const BatchToken> batch, const float* h, float* out) {

@@ -47,6 +47,13 @@ public:
     // check_recurrent_batch).
     void run(uint32_t layer, std::span<const BatchToken> batch, const float* h, float* out);
 
+    // Speculation: brings `state`, which took in a verification pass (begin_verify) up to
+    // state.position(), back to `position` (past the pass's first token): the copy from the
+    // pass's start, then the logged tokens before `position` through each recurrent layer's
+    // convolution state and delta rule again (no projections, no outputs), bit for bit the
+    // state their one-token decoding leaves. Ends the verification.
+    void replay_verified(RecurrentState& state, uint32_t position);
+
 private:
     void ensure_capacity(size_t n);
     void project(uint32_t layer, const float* h, size_t n);
@@ -61,6 +68,7 @@ private:
     std::vector<float> qkv_, conv_, z_, beta_, g_, core_;
     std::vector<float> ones_;      // for silu through ggml's swiglu
     std::vector<float> delta_;     // (n_threads, d_state)
+    std::vector<float> read_;      // (n_threads, d_state): replay_verified's unused reads
     std::vector<uint8_t> scratch_; // quantized activation rows for matmul
 };
 

@@ -430,6 +430,12 @@ void Forward::delta_net_block(uint32_t il, std::span<const BatchToken> batch) {
     add_mixer_output(il, batch.size());
 }
 
+void Forward::rewind_verified(RecurrentState& state, uint32_t position) {
+    if (delta_net_ && !state.empty()) {
+        delta_net_->replay_verified(state, position);
+    }
+}
+
 void Forward::add_mixer_output(uint32_t il, size_t n) {
     const LayerWeights& L = m_.layers[il];
     const int64_t n_embd = m_.info.n_embd;

@@ -87,6 +87,11 @@ public:
     // What the routed feed-forward layers have read so far (zero for a dense model).
     const MoeTraffic& moe_traffic() const { return moe_.traffic(); }
 
+    // Speculation on a hybrid model: brings a state that took in a verification pass back to
+    // `position` (DeltaNet::replay_verified). Nothing for a state not verifying or a model
+    // without recurrent layers.
+    void rewind_verified(RecurrentState& state, uint32_t position);
+
 private:
     Result<void> check_batch(std::span<const BatchToken> batch, bool with_caches,
                              uint32_t first_layer, uint32_t last_layer) const;

@@ -1,4 +1,5 @@
-// A sequence's recurrent state: storage, reset, the checkpoint it rewinds to, copies.
+// A sequence's recurrent state: storage, reset, the checkpoint it rewinds to, copies, and the
+// copy and log a speculative verification pass rewinds with.
 #include "cpu/recurrent_state.h"
 
 #include <algorithm>
@@ -22,12 +23,14 @@ RecurrentState::RecurrentState(const ModelInfo& info) {
     head_floats_ = size_t{la.d_state} * la.d_state;
     ssm_floats_ = la.ssm_state_floats();
     layer_floats_ = conv_floats_ + ssm_floats_;
+    log_floats_ = la.verify_log_floats();
     live_.assign(size_t{n_layers_} * layer_floats_, 0.0f);
     checkpoint_.assign(live_.size(), 0.0f);
 }
 
 void RecurrentState::reset() {
     std::ranges::fill(live_, 0.0f);
+    verifying_ = false;
     position_ = 0;
     has_checkpoint_ = false; // it was of tokens this sequence may no longer start with
 }
@@ -65,6 +68,7 @@ void RecurrentState::commit_checkpoint(uint32_t first_position, uint32_t end_pos
 }
 
 uint32_t RecurrentState::rewind(uint32_t wanted) {
+    verifying_ = false;
     if (empty() || wanted == position_) {
         return wanted;
     }
@@ -85,7 +89,27 @@ bool RecurrentState::take_from(const RecurrentState& other, uint32_t position) {
     live_ = other.live_;
     position_ = position;
     has_checkpoint_ = false;
+    verifying_ = false;
     return true;
+}
+
+void RecurrentState::begin_verify(uint32_t n_tokens) {
+    if (empty()) {
+        return;
+    }
+    verify_start_ = live_; // the same size each time: no allocation after the first
+    const size_t log_size = size_t{n_tokens} * n_layers_ * log_floats_;
+    if (verify_log_.size() < log_size) {
+        verify_log_.resize(log_size);
+    }
+    verifying_ = true;
+    verify_position_ = position_;
+    verify_tokens_ = n_tokens;
+}
+
+void RecurrentState::restore_verify_start() {
+    std::ranges::copy(verify_start_, live_.begin());
+    position_ = verify_position_;
 }
 
 } // namespace hearth::cpu

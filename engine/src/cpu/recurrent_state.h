@@ -22,7 +22,10 @@ public:
     explicit RecurrentState(const ModelInfo& info);
 
     bool empty() const { return n_layers_ == 0; }
-    uint64_t bytes() const { return (live_.size() + checkpoint_.size()) * sizeof(float); }
+    uint64_t bytes() const {
+        return (live_.size() + checkpoint_.size() + verify_start_.size() + verify_log_.size()) *
+               sizeof(float);
+    }
     // The positions the state has taken in: the next token's position.
     uint32_t position() const { return position_; }
 
@@ -62,6 +65,34 @@ public:
     // nothing changed, when it does not or the layouts differ.
     bool take_from(const RecurrentState& other, uint32_t position);
 
+    // Speculative decoding: a pass that verifies `n_tokens` tokens of this sequence from where
+    // the state stands (its next token and the draft) cannot leave the rejected ones in the
+    // state. begin_verify copies the state as it stands and logs, per token and recurrent
+    // layer, what the token fed the convolution and the delta rule (log_row); after the pass,
+    // DeltaNet::replay_verified restores the copy and runs the kept tokens' logged rows again.
+    // The copy and the log are allocated on first use (ModelInfo::recurrent_verify_bytes for
+    // the pass's size, the largest pass's kept; bytes() counts them). rewind() and
+    // reset() end a verification.
+    void begin_verify(uint32_t n_tokens);
+    bool verifying() const { return verifying_; }
+    uint32_t verify_position() const { return verify_position_; }
+    // The floats of one log row (LinearAttentionInfo::verify_log_floats): the convolution's
+    // input x (conv_channels), its output after silu and the q/k l2 norms (conv_channels),
+    // beta and g (n_v_heads each).
+    size_t log_floats() const { return log_floats_; }
+    // The log row of recurrent layer `layer` (absolute index) for the token at `pos`; nullptr
+    // when no verification logs that position.
+    float* log_row(uint32_t layer, uint32_t pos) {
+        if (!verifying_ || pos < verify_position_ || pos - verify_position_ >= verify_tokens_) {
+            return nullptr;
+        }
+        return verify_log_.data() +
+               (size_t{pos - verify_position_} * n_layers_ + slot_[layer]) * log_floats_;
+    }
+    // Puts back the state copied by begin_verify (its position included); the log stays.
+    void restore_verify_start();
+    void end_verify() { verifying_ = false; }
+
 private:
     size_t offset(uint32_t layer) const { return size_t{slot_[layer]} * layer_floats_; }
 
@@ -74,6 +105,14 @@ private:
     std::vector<float> live_;    // (n_layers, layer_floats)
     std::vector<float> checkpoint_;
     uint32_t position_ = 0;
+    // Speculation (begin_verify): the state at verify_position_, and the log of
+    // verify_tokens_ tokens, (n_tokens, n_layers, log_floats).
+    size_t log_floats_ = 0;
+    std::vector<float> verify_start_;
+    std::vector<float> verify_log_;
+    bool verifying_ = false;
+    uint32_t verify_position_ = 0;
+    uint32_t verify_tokens_ = 0;
     bool requested_ = false;
     uint32_t requested_position_ = 0;
     bool has_checkpoint_ = false;

@@ -203,9 +203,10 @@ RuleOfThumb rule_of_thumb(const ModelInfo& info, KvCacheType kv_type) {
     }
     if (info.n_attention_layers() < info.n_layer) {
         rule.reasons.push_back(fmt::format(
-            "{} of {} layers keep a fixed recurrent state ({} a sequence) instead of a KV cache",
+            "{} of {} layers keep a fixed recurrent state ({} a sequence, up to {} more while "
+            "it speculates) instead of a KV cache",
             info.n_layer - info.n_attention_layers(), info.n_layer,
-            bytes_text(plan.recurrent_bytes_per_seq)));
+            bytes_text(plan.recurrent_bytes_per_seq), bytes_text(plan.speculation_bytes_per_seq)));
     }
     if (!info.layer_shapes.empty()) {
         rule.reasons.push_back("layers of different shapes, some sharing an earlier layer's cache");

@@ -1,6 +1,8 @@
 // Memory arithmetic before loading: what a model needs at a context, and what we have.
 #include "hearth/memory_plan.h"
 
+#include "hearth/speculation.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <fmt/format.h>
@@ -48,6 +50,7 @@ MemoryPlan plan_memory(const ModelInfo& info, const MemoryPlanOptions& options) 
     plan.recurrent_bytes_per_seq = saturating_bytes(2.0 * double(info.recurrent_state_bytes()));
     plan.recurrent_bytes =
         saturating_bytes(double(plan.recurrent_bytes_per_seq) * double(plan.n_seq));
+    plan.speculation_bytes_per_seq = info.recurrent_verify_bytes(1 + kMaxDraftTokens);
 
     // One batch of activations in float32: the residual stream and its normalised copy,
     // Q/K/V, the attention output, the feed-forward gate and up projections, plus one

@@ -479,6 +479,14 @@ uint64_t ModelInfo::recurrent_state_bytes() const {
            sizeof(float);
 }
 
+uint64_t ModelInfo::recurrent_verify_bytes(uint32_t n_tokens) const {
+    const uint64_t n_recurrent = n_layer - n_attention_layers();
+    return n_recurrent == 0
+               ? 0
+               : recurrent_state_bytes() + uint64_t{n_tokens} * n_recurrent *
+                                               linear_attention.verify_log_floats() * sizeof(float);
+}
+
 std::optional<uint32_t> tensor_block_index(std::string_view name) {
     constexpr std::string_view prefix = "blk.";
     if (!name.starts_with(prefix)) {

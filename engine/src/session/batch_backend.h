@@ -69,6 +69,14 @@ public:
     virtual Result<bool> copy_prefix(BatchMember& taker, const BatchMember& donor, size_t from,
                                      size_t to) = 0;
 
+    // Speculation: before the pass that verifies `n_tokens` tokens of `member` (its next token
+    // and the draft), keeps what bringing its recurrent state back to any of them needs;
+    // after the pass, brings the state back to `position` (the tokens kept, past the first).
+    // Nothing for a model without recurrent layers. Only the CPU speculates
+    // (check_speculation refuses CUDA sessions), so only it overrides these.
+    virtual void begin_verify(BatchMember& /*member*/, size_t /*n_tokens*/) {}
+    virtual void end_verify(BatchMember& /*member*/, size_t /*position*/) {}
+
     // Whether run() leaves the logits on the device instead (it then writes nothing to
     // `logits`, member.logits stays unused): next_token() reads them there.
     virtual bool logits_on_device() const { return false; }

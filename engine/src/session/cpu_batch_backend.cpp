@@ -1,7 +1,8 @@
 // The step loop's forward passes on the CPU: every token of a step, from any sequence, runs
 // in one pass of the first session's cpu::Forward into each sequence's own KvCache (and
 // recurrent state), with the attention kernels the loop chose for it; a shared prompt prefix
-// is copied cell by cell between caches of the same layout.
+// is copied cell by cell between caches of the same layout; a speculating hybrid sequence's
+// recurrent state is brought back to its kept tokens after a verification pass.
 #include "session/batch_backend.h"
 
 namespace hearth {
@@ -38,6 +39,15 @@ public:
         taker.s->cache.copy_cells_from(donor.s->cache, static_cast<uint32_t>(from),
                                        static_cast<uint32_t>(to));
         return true;
+    }
+
+    // A hybrid model's state: the copy and log of cpu::RecurrentState::begin_verify, and the
+    // replay of the kept tokens (cpu::DeltaNet::replay_verified).
+    void begin_verify(BatchMember& member, size_t n_tokens) override {
+        member.s->state.begin_verify(static_cast<uint32_t>(n_tokens));
+    }
+    void end_verify(BatchMember& member, size_t position) override {
+        member.s->forward.rewind_verified(member.s->state, static_cast<uint32_t>(position));
     }
 
 private:

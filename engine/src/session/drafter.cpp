@@ -51,21 +51,7 @@ Result<void> SpeculationOptions::validate() const {
     return {};
 }
 
-namespace {
-
-bool hybrid(const ModelInfo& info) {
-    return std::ranges::any_of(info.recurrent_layers, [](bool r) { return r; });
-}
-
-} // namespace
-
 Result<void> check_draft_model(const Model& target, const Model& draft) {
-    if (hybrid(draft.info())) {
-        return fail(ErrorCode::unsupported,
-                    fmt::format("the draft model ({}) has recurrent layers, whose state cannot "
-                                "drop rejected tokens: choose a transformer draft model",
-                                draft.info().architecture));
-    }
     const Tokenizer& a = target.tokenizer();
     const Tokenizer& b = draft.tokenizer();
     const int32_t n = std::min(a.n_vocab(), b.n_vocab());
@@ -101,12 +87,6 @@ Result<void> check_speculation(const Session::Impl& slot, const SpeculationOptio
     if (slot.cuda) {
         return refuse(ErrorCode::unsupported,
                       "not on CUDA yet; run the model on the CPU or turn speculation off");
-    }
-    if (hybrid(slot.model->info())) {
-        return refuse(ErrorCode::unsupported,
-                      fmt::format("{} is a hybrid model whose recurrent state cannot drop "
-                                  "rejected tokens; turn speculation off",
-                                  slot.model->info().architecture));
     }
     if (speculation.mode == SpeculationMode::draft_model) {
         if (auto ok = check_draft_model(*slot.model, *speculation.draft_model); !ok) {
@@ -201,13 +181,18 @@ Result<void> Speculator::propose_with_model(Session::Impl& slot, std::span<const
         max = d.options.n_ctx - history.size();
     }
     // Its cache keeps the prefix it shares with the history, short of the last token, whose
-    // logits are needed; cells past the kept tokens are not read.
-    d.tokens.resize(std::min(common_prefix(d.tokens, history), history.size() - 1));
+    // logits are needed; cells past the kept tokens are not read. A hybrid draft's recurrent
+    // state goes back to its checkpoint (below), or to the start for another conversation.
+    draft.truncate(std::min(common_prefix(d.tokens, history), history.size() - 1));
     auto logits = draft.append(history.subspan(d.tokens.size()));
     if (!logits) {
         return fail(logits.error().code,
                     fmt::format("the draft model: {}", logits.error().message));
     }
+    // The next proposal's history holds this one whole (its draft tokens are replaced, not
+    // this history's): a hybrid draft keeps a copy of its state here, and resumes from it
+    // by running only the tokens taken since. Nothing for a transformer draft.
+    d.state.request_checkpoint(static_cast<uint32_t>(history.size()));
     scratch_.assign(history.begin(), history.end());
     for (size_t i = 0; i < max; ++i) {
         std::vector<TokenProbability> q = sampler_.distribution(*logits, scratch_);

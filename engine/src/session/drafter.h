@@ -45,8 +45,10 @@ struct DraftSession {
     Session session;
 };
 
-// Whether `slot` can run `speculation` (`unsupported`: a CUDA session, a hybrid model, a
-// draft model of another vocabulary; the options' own ranges as validate()).
+// Whether `slot` can run `speculation` (`unsupported`: a CUDA session, a draft model of
+// another vocabulary; the options' own ranges as validate()). Hybrid models speculate as
+// target and as draft: the step loop rewinds a target's recurrent state after each
+// verification (BatchBackend::end_verify), a draft's resumes from its checkpoint.
 Result<void> check_speculation(const Session::Impl& slot, const SpeculationOptions& speculation,
                                std::string_view who);
 

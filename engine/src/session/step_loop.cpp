@@ -322,6 +322,9 @@ Result<size_t> StepLoop::add_draft(size_t slot) {
         return std::unexpected(ok.error());
     }
     run.stats().n_drafted += static_cast<int32_t>(seq.draft.tokens.size());
+    if (!seq.draft.tokens.empty()) {
+        backend_->begin_verify(m, seq.draft.tokens.size() + 1); // the next token and the draft
+    }
     // Decode rows come first in the pass and all want logits: the row is the pass index.
     seq.draft_row = pass_.size() - 1;
     for (size_t i = 0; i < seq.draft.tokens.size(); ++i) {
@@ -370,12 +373,14 @@ void StepLoop::verify_draft(size_t slot) {
     // The rejected tokens leave the cache; an accepted one stays, computed from its true
     // prefix. When all were accepted, the last row's logits (member.logits) come next. A
     // sequence that ends leaves what one-token decoding leaves: not its last token, which
-    // the next turn's prompt runs with the prompt's kernels.
+    // the next turn's prompt runs with the prompt's kernels. A recurrent state is brought
+    // back to the same tokens.
     size_t keep = first + accepted;
     if (ended_on_token) {
         keep = std::min(keep, first + taken - 1);
     }
     m.s->tokens.resize(keep);
+    backend_->end_verify(m, keep);
     seq.draft.clear();
     if (finished) {
         finish(slot);

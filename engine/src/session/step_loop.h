@@ -96,7 +96,8 @@ public:
     // then runs those tokens and up to `prompt_budget` prompt tokens of
     // the sequences still prefilling (oldest first) in one forward pass. A prefilling sequence
     // whose slot was cancelled finishes. Drafted tokens are verified after the pass: the
-    // accepted ones and the target's own next one are taken, the rejected ones leave the cache.
+    // accepted ones and the target's own next one are taken, the rejected ones leave the cache
+    // and the recurrent state.
     // No pass runs when there is nothing to run. On a failed pass the sequences' caches are put
     // back where they stood; the caller ends them (abandon_all).
     Result<StepCounts> step(size_t prompt_budget, bool decode);
@@ -141,7 +142,7 @@ private:
     // the pass) and adds the draft to the pass. Returns the draft tokens added.
     Result<size_t> add_draft(size_t slot);
     // After the pass: takes the accepted draft tokens and the target's next one, and drops
-    // the rejected ones from the cache.
+    // the rejected ones from the cache (and from a hybrid's recurrent state: end_verify).
     void verify_draft(size_t slot);
     // Runs pass_ and records its tokens and logits.
     Result<void> run_pass();
