@@ -1,4 +1,5 @@
 // GGUF array values in flat storage: numbers as the file encodes them, strings end to end.
+#include "gguf/gguf_encoding.h"
 #include "hearth/gguf.h"
 
 #include <cassert>
@@ -6,31 +7,6 @@
 
 namespace hearth {
 namespace {
-
-// Bytes one number or boolean of `type` takes in the file; 0 for strings and arrays.
-size_t encoded_size(GgufType type) {
-    switch (type) {
-    case GgufType::uint8:
-    case GgufType::int8:
-    case GgufType::boolean:
-        return 1;
-    case GgufType::uint16:
-    case GgufType::int16:
-        return 2;
-    case GgufType::uint32:
-    case GgufType::int32:
-    case GgufType::float32:
-        return 4;
-    case GgufType::uint64:
-    case GgufType::int64:
-    case GgufType::float64:
-        return 8;
-    case GgufType::string:
-    case GgufType::array:
-        return 0;
-    }
-    return 0;
-}
 
 template <class T>
 T load(std::span<const uint8_t> bytes) {
@@ -73,7 +49,7 @@ GgufValue decode(GgufType type, std::span<const uint8_t> bytes) {
 }
 
 bool is_number(GgufType type) {
-    return encoded_size(type) != 0 && type != GgufType::boolean;
+    return gguf_fixed_size(type) != 0 && type != GgufType::boolean;
 }
 
 } // namespace
@@ -81,7 +57,7 @@ bool is_number(GgufType type) {
 GgufArray::GgufArray(GgufType element_type) : element_type_(element_type) {}
 
 std::span<const uint8_t> GgufArray::encoded(size_t i) const {
-    const size_t width = encoded_size(element_type_);
+    const size_t width = gguf_fixed_size(element_type_);
     return {reinterpret_cast<const uint8_t*>(bytes_.data()) + i * width, width};
 }
 
@@ -191,12 +167,12 @@ void GgufArray::push_back(const GgufValue& item) {
         break;
     }
     }
-    append_encoded({buffer, encoded_size(element_type_)}, 1);
+    append_encoded({buffer, gguf_fixed_size(element_type_)}, 1);
 }
 
 void GgufArray::append_encoded(std::span<const uint8_t> bytes, size_t count) {
-    assert(bytes.size() == count * encoded_size(element_type_) &&
-           count * encoded_size(element_type_) != 0);
+    assert(bytes.size() == count * gguf_fixed_size(element_type_) &&
+           count * gguf_fixed_size(element_type_) != 0);
     bytes_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     size_ += count;
 }

@@ -5,6 +5,7 @@
 // n_kv × (string key, u32 type, value), n_tensors × (string name, u32 n_dims,
 // n_dims × u64 dim, u32 type, u64 offset), padding to `general.alignment`, data.
 // A string is u64 length + bytes; an array is u32 element type, u64 count, items.
+#include "gguf/gguf_encoding.h"
 #include "hearth/gguf.h"
 
 #include <algorithm>
@@ -137,29 +138,17 @@ bool is_valid_type(uint32_t type) {
     return type <= static_cast<uint32_t>(GgufType::float64);
 }
 
-// Smallest encoded size of one value of `type`, to reject impossible array counts early.
+// Smallest encoded size of one value of `type`, to reject impossible array counts early: a
+// string's length field, an array's element type and count.
 uint64_t min_encoded_size(GgufType type) {
     switch (type) {
-    case GgufType::uint8:
-    case GgufType::int8:
-    case GgufType::boolean:
-        return 1;
-    case GgufType::uint16:
-    case GgufType::int16:
-        return 2;
-    case GgufType::uint32:
-    case GgufType::int32:
-    case GgufType::float32:
-        return 4;
-    case GgufType::uint64:
-    case GgufType::int64:
-    case GgufType::float64:
     case GgufType::string:
         return 8;
     case GgufType::array:
         return 12;
+    default:
+        return gguf_fixed_size(type);
     }
-    return 1;
 }
 
 template <class T>
