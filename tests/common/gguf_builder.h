@@ -228,10 +228,10 @@ inline void put_value(std::vector<uint8_t>& out, const GgufValue& value) {
         return B::put_string(out, *value.as_string());
     case GgufType::array: {
         const GgufArray& array = *value.as_array();
-        B::put(out, static_cast<uint32_t>(array.element_type));
-        B::put(out, static_cast<uint64_t>(array.items.size()));
-        for (const GgufValue& item : array.items) {
-            put_value(out, item);
+        B::put(out, static_cast<uint32_t>(array.element_type()));
+        B::put(out, static_cast<uint64_t>(array.size()));
+        for (size_t i = 0; i < array.size(); ++i) {
+            put_value(out, array.at(i));
         }
         return;
     }

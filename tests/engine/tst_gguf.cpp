@@ -27,7 +27,8 @@ using test::read_bytes;
 nlohmann::json to_reference_json(const GgufValue& value) {
     if (const auto* array = value.as_array()) {
         nlohmann::json out = nlohmann::json::array();
-        for (const auto& item : array->items) {
+        for (size_t i = 0; i < array->size(); ++i) {
+            const GgufValue item = array->at(i);
             auto converted = to_reference_json(item);
             if (item.as_array()) {
                 for (auto& inner : converted) {
@@ -61,10 +62,10 @@ nlohmann::json reference_type_path(const GgufValue& value) {
                                   "uint64", "int64",   "float64"};
     nlohmann::json path = nlohmann::json::array({names[static_cast<int>(value.type)]});
     if (const auto* array = value.as_array()) {
-        if (array->items.empty()) {
-            path.push_back(names[static_cast<int>(array->element_type)]);
+        if (array->empty()) {
+            path.push_back(names[static_cast<int>(array->element_type())]);
         } else {
-            for (const auto& inner : reference_type_path(array->items[0])) {
+            for (const auto& inner : reference_type_path(array->at(0))) {
                 path.push_back(inner);
             }
         }
@@ -125,9 +126,9 @@ private slots:
         }
         const GgufArray* nested = file->find("test.arr_nested")->as_array();
         QVERIFY(nested);
-        QCOMPARE(nested->element_type, GgufType::array);
-        QCOMPARE(nested->items.size(), size_t{3});
-        QCOMPARE(nested->items[2].as_array()->items.size(), size_t{3});
+        QCOMPARE(nested->element_type(), GgufType::array);
+        QCOMPARE(nested->size(), size_t{3});
+        QCOMPARE(nested->array_at(2)->size(), size_t{3});
 
         QCOMPARE(file->tensors().size(), expected["tensors"].size());
         for (size_t i = 0; i < file->tensors().size(); ++i) {
@@ -172,7 +173,7 @@ private slots:
             const auto& want = expected["metadata"][kv.key];
             if (want.contains("array_length")) {
                 QVERIFY2(kv.value.as_array(), kv.key.c_str());
-                QCOMPARE(kv.value.as_array()->items.size(), want["array_length"].get<size_t>());
+                QCOMPARE(kv.value.as_array()->size(), want["array_length"].get<size_t>());
             } else {
                 QVERIFY2(to_reference_json(kv.value) == want["value"], kv.key.c_str());
             }
@@ -400,6 +401,56 @@ private slots:
         auto bytes = GgufBuilder().boolean("b", true).build(&layout);
         bytes[layout.key_at["b"] + 8 + 1 + 4] = 2;
         expect_failure(bytes, ErrorCode::bad_format, "neither 0 nor 1");
+
+        // In an array (read in one pass, not item by item): the message names the bad byte.
+        GgufBuilder::Layout array_layout;
+        const auto flags = GgufBuilder()
+                               .num_array<uint8_t>("flags", GgufType::boolean, {1, 0, 3, 1})
+                               .build(&array_layout);
+        const uint64_t third = array_layout.key_at["flags"] + 8 + 5 + 4 + 4 + 8 + 2;
+        expect_failure(
+            flags, ErrorCode::bad_format,
+            ("bool value 3 is neither 0 nor 1 (at byte offset " + std::to_string(third) + ")")
+                .c_str());
+        auto good = parse_gguf_header(
+            GgufBuilder().num_array<uint8_t>("flags", GgufType::boolean, {1, 0, 1}).build());
+        QVERIFY(good);
+        QCOMPARE(good->find("flags")->as_array()->flags(), std::vector<bool>({true, false, true}));
+    }
+
+    // Arrays keep their items in flat storage: each read back as the file holds it, whatever
+    // its type, through the typed accessors and as a value of its own.
+    void array_items_decode_as_single_values() {
+        const auto bytes = GgufBuilder()
+                               .num_array<int16_t>("i16", GgufType::int16, {-3, 0, 32767})
+                               .num_array<uint64_t>("u64", GgufType::uint64, {~0ull, 5})
+                               .num_array<float>("f32", GgufType::float32, {0.5f, -1e30f})
+                               .str_array("s", {"", "a b", std::string("\0x", 3)})
+                               .build();
+        auto header = parse_gguf_header(bytes, bytes.size());
+        QVERIFY2(header, header ? "" : header.error().message.c_str());
+        const GgufArray& i16 = *header->find("i16")->as_array();
+        QCOMPARE(i16.size(), size_t{3});
+        QCOMPARE(i16.int_at(0), std::optional<int64_t>(-3));
+        QCOMPARE(i16.uint_at(0), std::optional<uint64_t>());
+        QCOMPARE(i16.at(2).as_int(), std::optional<int64_t>(32767));
+        QCOMPARE(i16.float_at(2), std::optional<double>(32767.0));
+        QVERIFY(!i16.string_at(0));
+        const GgufArray& u64 = *header->find("u64")->as_array();
+        QCOMPARE(u64.uint_at(0), std::optional<uint64_t>(~0ull));
+        QCOMPARE(u64.int_at(0), std::optional<int64_t>()); // does not fit
+        QCOMPARE(u64.at(1).type, GgufType::uint64);
+        const GgufArray& f32 = *header->find("f32")->as_array();
+        QCOMPARE(f32.float_at(1), std::optional<double>(double{-1e30f}));
+        QCOMPARE(f32.int_at(0), std::optional<int64_t>());
+        const GgufArray& s = *header->find("s")->as_array();
+        QCOMPARE(s.size(), size_t{3});
+        QCOMPARE(s.string_at(0), std::optional<std::string_view>(""));
+        QCOMPARE(s.string_at(1), std::optional<std::string_view>("a b"));
+        QCOMPARE(s.string_at(2), std::optional<std::string_view>(std::string_view("\0x", 3)));
+        QCOMPARE(*s.at(1).as_string(), std::string("a b"));
+        QVERIFY(!s.float_at(0));
+        QVERIFY(!s.flags());
     }
 
     void missing_and_empty_files() {

@@ -219,6 +219,24 @@ private slots:
                      std::string::npos,
                  header.error().message.c_str());
         QVERIFY(parse_gguf_header(bytes, bytes.size()));
+
+        // An array's strings count their bytes and an 8-byte end each: 8,000 one-byte strings
+        // take 72,000 bytes, 6,000 take 54,000 (and the entry itself).
+        for (const auto& [n, fits] : {std::pair{8000, false}, std::pair{6000, true}}) {
+            const auto strings =
+                GgufBuilder().str_array("s", std::vector<std::string>(size_t(n), "x")).build();
+            auto parsed = parse_gguf_header(strings, strings.size(), limits);
+            QVERIFY2(bool(parsed) == fits, std::to_string(n).c_str());
+        }
+        // Numbers their encoded size: 70,000 bytes of u8 are over 64 KiB, 60,000 are not.
+        for (const auto& [n, fits] : {std::pair{70000, false}, std::pair{60000, true}}) {
+            const auto numbers =
+                GgufBuilder()
+                    .num_array<uint8_t>("u", GgufType::uint8, std::vector<uint8_t>(size_t(n), 1))
+                    .build();
+            auto parsed = parse_gguf_header(numbers, numbers.size(), limits);
+            QVERIFY2(bool(parsed) == fits, std::to_string(n).c_str());
+        }
     }
 
     void names_from_the_file_are_printable_and_short_in_messages() {

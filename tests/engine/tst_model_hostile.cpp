@@ -46,17 +46,17 @@ GgufValue str(std::string v) {
     return {.type = GgufType::string, .data = std::move(v)};
 }
 GgufValue bool_array(std::vector<bool> flags) {
-    GgufArray array{.element_type = GgufType::boolean, .items = {}};
+    GgufArray array(GgufType::boolean);
     for (bool flag : flags) {
-        array.items.push_back({.type = GgufType::boolean, .data = flag});
+        array.push_back({.type = GgufType::boolean, .data = flag});
     }
     return {.type = GgufType::array, .data = std::move(array)};
 }
 
 GgufValue u32_array(std::vector<uint32_t> values) {
-    GgufArray array{.element_type = GgufType::uint32, .items = {}};
+    GgufArray array(GgufType::uint32);
     for (uint32_t v : values) {
-        array.items.push_back(u32(v));
+        array.push_back(u32(v));
     }
     return {.type = GgufType::array, .data = std::move(array)};
 }

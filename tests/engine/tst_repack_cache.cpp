@@ -19,6 +19,8 @@
 #include <fstream>
 #include <limits>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 using namespace hearth;
 namespace fs = std::filesystem;
@@ -170,6 +172,40 @@ private slots:
         char head[12] = {};
         f.read(head, sizeof(head));
         QVERIFY(std::memcmp(head, "HRTHPACK\x01\0\0\0", sizeof(head)) == 0); // rewritten
+    }
+
+    // A writer killed before its rename leaves MODEL.hearth-packed.tmp-PID: the next load that
+    // checks the cache removes it when PID is no process, and keeps a live writer's file (here
+    // this process's parent's) and names that are not a writer's.
+    void test_deadWritersTemporaryFilesAreRemoved() {
+        const pid_t child = ::fork();
+        QVERIFY(child >= 0);
+        if (child == 0) {
+            ::_exit(0);
+        }
+        int status = 0;
+        QCOMPARE(::waitpid(child, &status, 0), child); // reaped: the PID names no process
+        const auto temporary = [&](const std::string& suffix) {
+            fs::path path = cache();
+            path += ".tmp-" + suffix;
+            std::ofstream(path) << "half a cache";
+            return path;
+        };
+        const fs::path dead = temporary(std::to_string(child));
+        const fs::path live = temporary(std::to_string(::getppid()));
+        const fs::path other = temporary("12x");
+        QVERIFY(same_bits(logits_of(model_), reference_)); // checks, repacks and writes the cache
+        QVERIFY(fs::is_regular_file(cache()));
+        QVERIFY2(!fs::exists(dead), "a dead writer's temporary file was left");
+        QVERIFY(fs::exists(live));
+        QVERIFY(fs::exists(other));
+
+        // A valid cache is only checked, not written: that removes a dead writer's file too.
+        const fs::path dead_again = temporary(std::to_string(child));
+        QVERIFY(same_bits(logits_of(model_), reference_));
+        QVERIFY2(!fs::exists(dead_again), "a dead writer's temporary file was left");
+        fs::remove(live);
+        fs::remove(other);
     }
 
     void test_notARegularFileIsIgnoredWithoutBlocking() {

@@ -354,9 +354,12 @@ private slots:
         auto metadata = file->metadata();
         for (GgufKeyValue& entry : metadata) {
             if (entry.key == "tokenizer.ggml.tokens") {
-                auto array = *entry.value.as_array();
-                array.items[100].data = std::string("<renamed>");
-                entry.value.data = array;
+                const GgufArray& tokens = *entry.value.as_array();
+                GgufArray renamed(GgufType::string);
+                for (size_t i = 0; i < tokens.size(); ++i) {
+                    renamed.append_string(i == 100 ? "<renamed>" : *tokens.string_at(i));
+                }
+                entry.value.data = std::move(renamed);
             }
         }
         QTemporaryDir dir;

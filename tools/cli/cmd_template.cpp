@@ -45,10 +45,9 @@ Result<TemplateSource> from_model(const std::string& path) {
     std::vector<std::string> vocabulary;
     if (const GgufValue* tokens = file->find("tokenizer.ggml.tokens")) {
         if (const GgufArray* items = tokens->as_array()) {
-            vocabulary.reserve(items->items.size());
-            for (const auto& item : items->items) {
-                const std::string* s = item.as_string();
-                vocabulary.push_back(s ? *s : std::string());
+            vocabulary.reserve(items->size());
+            for (size_t i = 0; i < items->size(); ++i) {
+                vocabulary.emplace_back(items->string_at(i).value_or(""));
             }
         }
     }

@@ -47,10 +47,54 @@ std::string gguf_printable(std::string_view text, size_t max_bytes = 80);
 
 struct GgufValue;
 
-// An array value: all items have `element_type` (arrays of arrays are allowed).
-struct GgufArray {
-    GgufType element_type = GgufType::uint8;
-    std::vector<GgufValue> items;
+// An array value: all items have one `element_type` (arrays of arrays are allowed). Numbers
+// and booleans are kept as the file stores them (little-endian, end to end) and strings as
+// their bytes end to end with where each ends, decoded when asked: a vocabulary of 150,000
+// tokens is a few allocations, not one object per token. Only arrays of arrays hold a
+// GgufValue per item.
+class GgufArray {
+public:
+    GgufArray() = default;
+    // Out of line: GgufValue is not complete here (clang instantiates arrays_'s destructor).
+    explicit GgufArray(GgufType element_type);
+
+    GgufType element_type() const { return element_type_; }
+    size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+
+    // Item `i` (below size()) as a value of its own, decoded now (a copy).
+    GgufValue at(size_t i) const;
+    // Item `i` (below size()) read as GgufValue's accessors read it: nullopt where the array's
+    // items are of another type.
+    std::optional<int64_t> int_at(size_t i) const;
+    std::optional<uint64_t> uint_at(size_t i) const;
+    std::optional<double> float_at(size_t i) const;
+    std::optional<bool> bool_at(size_t i) const;
+    // The text of item `i`, a view into the array.
+    std::optional<std::string_view> string_at(size_t i) const;
+    // Item `i` of an array of arrays; nullptr for other arrays.
+    const GgufArray* array_at(size_t i) const;
+    // The items as flags, when every one is an integer or boolean of 0 or 1 (per-layer
+    // switches such as a sliding-window pattern); nullopt otherwise.
+    std::optional<std::vector<bool>> flags() const;
+
+    // Appends `item`, which must be of element_type() (a programmer error otherwise: asserted).
+    void push_back(const GgufValue& item);
+    // For the header parser: appends `count` numbers or booleans of element_type(), `bytes`
+    // as the file stores them, or one string.
+    void append_encoded(std::span<const uint8_t> bytes, size_t count);
+    void append_string(std::string_view text);
+    void reserve_strings(size_t count) { ends_.reserve(count); }
+
+private:
+    // The encoded item, for numbers and booleans.
+    std::span<const uint8_t> encoded(size_t i) const;
+
+    GgufType element_type_ = GgufType::uint8;
+    size_t size_ = 0;
+    std::string bytes_;             // numbers and booleans encoded, or strings' text, end to end
+    std::vector<uint64_t> ends_;    // strings: where item i's text ends in bytes_
+    std::vector<GgufValue> arrays_; // arrays of arrays: one value per item
 };
 
 // One metadata value. Integers keep their signedness; floats are widened to double.
@@ -114,7 +158,8 @@ struct GgufLimits {
     uint64_t max_string_bytes = 64ull << 20; // one string
     uint64_t max_array_items = 64ull << 20;  // one array
     // Memory the parsed header may take: every value, key, string and tensor entry counted at
-    // its size in memory (a one-byte array item takes a 40-byte GgufValue).
+    // its size in memory (an array's number its encoded size, a string its bytes and an 8-byte
+    // end, an array inside an array a whole GgufValue).
     uint64_t max_metadata_bytes = 1ull << 30;
     uint64_t max_tensors = 1ull << 20;
     uint32_t max_dims = 4;

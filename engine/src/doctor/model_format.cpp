@@ -51,9 +51,10 @@ Result<ModelFileFacts> read_model_file_facts(const GgufFile& file) {
     facts.size_label = string_key(file, "general.size_label");
     facts.embedded_template = string_key(file, "tokenizer.chat_template");
     if (const GgufValue* tags = file.find("general.tags"); tags && tags->as_array()) {
-        for (const GgufValue& tag : tags->as_array()->items) {
-            if (const std::string* text = tag.as_string()) {
-                facts.tags.push_back(*text);
+        const GgufArray& array = *tags->as_array();
+        for (size_t i = 0; i < array.size(); ++i) {
+            if (const auto text = array.string_at(i)) {
+                facts.tags.emplace_back(*text);
             }
         }
     }
@@ -61,14 +62,15 @@ Result<ModelFileFacts> read_model_file_facts(const GgufFile& file) {
     if (!tokens || !tokens->as_array()) {
         return fail(ErrorCode::bad_format, "tokenizer.ggml.tokens is missing or not an array");
     }
-    facts.vocabulary.reserve(tokens->as_array()->items.size());
-    for (const GgufValue& token : tokens->as_array()->items) {
-        const std::string* text = token.as_string();
+    const GgufArray& vocabulary = *tokens->as_array();
+    facts.vocabulary.reserve(vocabulary.size());
+    for (size_t i = 0; i < vocabulary.size(); ++i) {
+        const auto text = vocabulary.string_at(i);
         if (!text) {
             return fail(ErrorCode::bad_format, "tokenizer.ggml.tokens holds a value that is not "
                                                "a string");
         }
-        facts.vocabulary.push_back(*text);
+        facts.vocabulary.emplace_back(*text);
     }
     facts.bos_token = token_text(facts, file, "tokenizer.ggml.bos_token_id").value_or("");
     facts.eos_token = token_text(facts, file, "tokenizer.ggml.eos_token_id").value_or("");

@@ -5,6 +5,7 @@
 // n_kv × (string key, u32 type, value), n_tensors × (string name, u32 n_dims,
 // n_dims × u64 dim, u32 type, u64 offset), padding to `general.alignment`, data.
 // A string is u64 length + bytes; an array is u32 element type, u64 count, items.
+#include "gguf/gguf_encoding.h"
 #include "hearth/gguf.h"
 
 #include <algorithm>
@@ -32,15 +33,18 @@ public:
     uint64_t size() const { return bytes_.size(); }
 
     // Checks, before anything is allocated for them, that `count` items of at least
-    // `item_bytes` each can follow the current position. `what` names them ("tensor count
-    // 9"). Past the end of the file, the file is cut short or corrupt; past the end of the
-    // bytes at hand but not of the file (a prefix read first), only the bytes read are few.
-    Result<void> check_fits(uint64_t count, uint64_t item_bytes, const std::string& what,
+    // `item_bytes` each can follow the current position. `what()` names them ("tensor count
+    // 9"), called only on failure (a vocabulary checks each of its 150,000 strings). Past the
+    // end of the file, the file is cut short or corrupt; past the end of the bytes at hand
+    // but not of the file (a prefix read first), only the bytes read are few.
+    template <class Describe>
+    Result<void> check_fits(uint64_t count, uint64_t item_bytes, const Describe& describe,
                             uint64_t at) const {
         const uint64_t left = bytes_.size() - pos_;
         if (count <= left / item_bytes) {
             return {};
         }
+        const std::string what = describe();
         // Without the file's size, or with only a prefix of the file at hand, the items may
         // lie in the part not read yet.
         const bool prefix = !file_size_ || *file_size_ > bytes_.size();
@@ -67,6 +71,15 @@ public:
     }
 
     Result<std::string> read_string(const char* what) {
+        auto text = read_text(what);
+        if (!text) {
+            return std::unexpected(text.error());
+        }
+        return std::string(*text);
+    }
+
+    // A string's bytes, a view into the header's bytes.
+    Result<std::string_view> read_text(const char* what) {
         const uint64_t at = pos_;
         auto length = read<uint64_t>(what);
         if (!length) {
@@ -77,19 +90,20 @@ public:
                                    *length, limits_.max_string_bytes),
                        at);
         }
-        if (auto fits = check_fits(*length, 1, fmt::format("{} of {} bytes", what, *length), at);
-            !fits) {
+        const auto describe = [&] { return fmt::format("{} of {} bytes", what, *length); };
+        if (auto fits = check_fits(*length, 1, describe, at); !fits) {
             return std::unexpected(fits.error());
         }
         if (auto budget = charge(*length, at); !budget) {
             return std::unexpected(budget.error());
         }
-        std::string text(reinterpret_cast<const char*>(bytes_.data() + pos_), *length);
+        const std::string_view text(reinterpret_cast<const char*>(bytes_.data() + pos_), *length);
         pos_ += *length;
         return text;
     }
 
     Result<GgufValue> read_value(GgufType type, uint32_t depth);
+    Result<void> read_items(GgufArray& array, uint64_t count, uint32_t depth, uint64_t at);
 
     std::unexpected<Error> bad(const std::string& problem, uint64_t at) const {
         return fail(ErrorCode::bad_format, fmt::format("{} (at byte offset {})", problem, at));
@@ -124,29 +138,17 @@ bool is_valid_type(uint32_t type) {
     return type <= static_cast<uint32_t>(GgufType::float64);
 }
 
-// Smallest encoded size of one value of `type`, to reject impossible array counts early.
+// Smallest encoded size of one value of `type`, to reject impossible array counts early: a
+// string's length field, an array's element type and count.
 uint64_t min_encoded_size(GgufType type) {
     switch (type) {
-    case GgufType::uint8:
-    case GgufType::int8:
-    case GgufType::boolean:
-        return 1;
-    case GgufType::uint16:
-    case GgufType::int16:
-        return 2;
-    case GgufType::uint32:
-    case GgufType::int32:
-    case GgufType::float32:
-        return 4;
-    case GgufType::uint64:
-    case GgufType::int64:
-    case GgufType::float64:
     case GgufType::string:
         return 8;
     case GgufType::array:
         return 12;
+    default:
+        return gguf_fixed_size(type);
     }
-    return 1;
 }
 
 template <class T>
@@ -228,28 +230,74 @@ Result<GgufValue> HeaderReader::read_value(GgufType type, uint32_t depth) {
                                    limits_.max_array_items),
                        at);
         }
-        if (auto fits = check_fits(
-                *count, min_encoded_size(item_type),
-                fmt::format("array of {} items of type {}", *count, gguf_type_name(item_type)), at);
-            !fits) {
+        const auto describe = [&] {
+            return fmt::format("array of {} items of type {}", *count, gguf_type_name(item_type));
+        };
+        if (auto fits = check_fits(*count, min_encoded_size(item_type), describe, at); !fits) {
             return std::unexpected(fits.error());
         }
-        if (auto budget = charge(*count * sizeof(GgufValue), at); !budget) {
-            return std::unexpected(budget.error());
-        }
-        GgufArray array{.element_type = item_type, .items = {}};
-        array.items.reserve(*count);
-        for (uint64_t i = 0; i < *count; ++i) {
-            auto item = read_value(item_type, depth + 1);
-            if (!item) {
-                return std::unexpected(item.error());
-            }
-            array.items.push_back(std::move(*item));
+        GgufArray array(item_type);
+        if (auto items = read_items(array, *count, depth, at); !items) {
+            return std::unexpected(items.error());
         }
         return GgufValue{.type = type, .data = std::move(array)};
     }
     }
     return bad("unknown value type", pos_);
+}
+
+// Reads `count` items of `array.element_type()`, known to fit in the bytes left: numbers and
+// booleans in one copy, strings into one buffer, arrays one value each. `at` is the array's
+// position, for the messages.
+Result<void> HeaderReader::read_items(GgufArray& array, uint64_t count, uint32_t depth,
+                                      uint64_t at) {
+    switch (array.element_type()) {
+    case GgufType::string:
+        if (auto budget = charge(count * sizeof(uint64_t), at); !budget) {
+            return budget;
+        }
+        array.reserve_strings(count);
+        for (uint64_t i = 0; i < count; ++i) {
+            auto text = read_text("a string value");
+            if (!text) {
+                return std::unexpected(text.error());
+            }
+            array.append_string(*text);
+        }
+        return {};
+    case GgufType::array:
+        if (auto budget = charge(count * sizeof(GgufValue), at); !budget) {
+            return budget;
+        }
+        for (uint64_t i = 0; i < count; ++i) {
+            auto item = read_value(GgufType::array, depth + 1);
+            if (!item) {
+                return std::unexpected(item.error());
+            }
+            array.push_back(*item);
+        }
+        return {};
+    default: {
+        // A number's encoded size is exact, so check_fits has seen that all of them are here.
+        const uint64_t n_bytes = count * min_encoded_size(array.element_type());
+        if (auto budget = charge(n_bytes, at); !budget) {
+            return budget;
+        }
+        const auto items = bytes_.subspan(pos_, n_bytes);
+        if (array.element_type() == GgufType::boolean) {
+            const auto bad_flag = std::ranges::find_if(items, [](uint8_t b) { return b > 1; });
+            if (bad_flag != items.end()) {
+                return bad(fmt::format("bool value {} is neither 0 nor 1", *bad_flag),
+                           pos_ + static_cast<uint64_t>(bad_flag - items.begin()));
+            }
+        }
+        if (count != 0) {
+            array.append_encoded(items, count);
+        }
+        pos_ += n_bytes;
+        return {};
+    }
+    }
 }
 
 // `error` said of `context` (a metadata key), keeping a "file truncated" start first.
@@ -337,9 +385,8 @@ Result<void> read_type(HeaderReader& reader, GgufTensorInfo& info) {
 Result<void> read_tensor_infos(HeaderReader& reader, GgufHeader& header, uint64_t n_tensors,
                                const GgufLimits& limits) {
     const uint64_t table_at = reader.position();
-    if (auto fits = reader.check_fits(n_tensors, kMinTensorInfoBytes,
-                                      fmt::format("tensor count {}", n_tensors), table_at);
-        !fits) {
+    const auto describe = [&] { return fmt::format("tensor count {}", n_tensors); };
+    if (auto fits = reader.check_fits(n_tensors, kMinTensorInfoBytes, describe, table_at); !fits) {
         return fits;
     }
     if (auto budget = reader.charge(n_tensors * sizeof(GgufTensorInfo), table_at); !budget) {
@@ -427,9 +474,8 @@ Result<void> check_tensor_extents(const GgufHeader& header, std::optional<uint64
 
 // Reads the metadata entries, each key once.
 Result<void> read_metadata(HeaderReader& reader, GgufHeader& header, uint64_t n_kv) {
-    if (auto fits = reader.check_fits(n_kv, kMinMetadataEntryBytes,
-                                      fmt::format("metadata count {}", n_kv), 16);
-        !fits) {
+    const auto describe = [&] { return fmt::format("metadata count {}", n_kv); };
+    if (auto fits = reader.check_fits(n_kv, kMinMetadataEntryBytes, describe, 16); !fits) {
         return fits;
     }
     std::unordered_set<std::string> keys;

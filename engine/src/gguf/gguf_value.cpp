@@ -148,11 +148,11 @@ std::string GgufValue::to_display_string(size_t max_items) const {
     }
     const auto& array = std::get<GgufArray>(data);
     std::string out = "[";
-    for (size_t i = 0; i < array.items.size() && i < max_items; ++i) {
-        out += (i ? ", " : "") + array.items[i].to_display_string(max_items);
+    for (size_t i = 0; i < array.size() && i < max_items; ++i) {
+        out += (i ? ", " : "") + array.at(i).to_display_string(max_items);
     }
-    if (array.items.size() > max_items) {
-        out += ", ... (" + std::to_string(array.items.size()) + " items)";
+    if (array.size() > max_items) {
+        out += ", ... (" + std::to_string(array.size()) + " items)";
     }
     return out + "]";
 }

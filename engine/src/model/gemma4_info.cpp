@@ -30,10 +30,10 @@ Result<std::vector<uint32_t>> per_layer_counts(const GgufHeader& header, const s
     }
     std::vector<uint32_t> out;
     const GgufArray* array = value->as_array();
-    const size_t n_items = array ? array->items.size() : 1;
+    const size_t n_items = array ? array->size() : 1;
     bool valid = !array || n_items == n_layer;
     for (size_t i = 0; valid && i < n_items; ++i) {
-        const auto n = whole_number(array ? array->items[i] : *value);
+        const auto n = whole_number(array ? array->at(i) : *value);
         valid = n && *n >= min && *n <= max;
         if (valid) {
             out.push_back(static_cast<uint32_t>(*n));
@@ -74,21 +74,13 @@ Result<std::vector<bool>> sliding_flags(const GgufHeader& header, const std::str
                                         uint32_t n_layer) {
     const GgufValue* value = header.find(key);
     const GgufArray* array = value ? value->as_array() : nullptr;
-    const bool valid = array && array->items.size() == n_layer &&
-                       std::ranges::all_of(array->items, [](const GgufValue& item) {
-                           const auto flag = item.as_int();
-                           return flag && (*flag == 0 || *flag == 1);
-                       });
-    if (!valid) {
+    auto flags = array ? array->flags() : std::nullopt;
+    if (!flags || flags->size() != n_layer) {
         return fail(ErrorCode::bad_format,
                     fmt::format("{} must hold one boolean for each of the {} layers, but it is {}",
                                 key, n_layer, value ? describe(*value) : "missing"));
     }
-    std::vector<bool> out(n_layer);
-    for (uint32_t il = 0; il < n_layer; ++il) {
-        out[il] = *array->items[il].as_int() != 0;
-    }
-    return out;
+    return std::move(*flags);
 }
 
 // Layers [n_layer - n_shared, n_layer) read the cache of layer (n_layer - n_shared) - 2 when

@@ -244,12 +244,10 @@ Result<void> assign_sliding_layers(Model::Impl& m) {
     const std::string base_key = m.info.architecture + ".rope.freq_base_swa";
     const GgufValue* pattern = m.file.find(pattern_key);
     const GgufArray* per_layer = pattern ? pattern->as_array() : nullptr;
+    std::optional<std::vector<bool>> flags;
     if (per_layer) {
-        const bool all_flags = std::ranges::all_of(per_layer->items, [](const GgufValue& item) {
-            const auto flag = item.as_int();
-            return flag && (*flag == 0 || *flag == 1);
-        });
-        if (per_layer->items.size() != m.info.n_layer || !all_flags) {
+        flags = per_layer->flags();
+        if (!flags || flags->size() != m.info.n_layer) {
             return fail(ErrorCode::bad_format,
                         fmt::format("{} must hold one boolean for each of the {} layers, but it "
                                     "is {}",
@@ -265,8 +263,7 @@ Result<void> assign_sliding_layers(Model::Impl& m) {
                                 pattern_key, kMaxLayers, pattern->to_display_string()));
     }
     for (uint32_t il = 0; il < m.info.n_layer; ++il) {
-        m.layers[il].sliding = per_layer ? *per_layer->items[il].as_int() != 0
-                                         : *period == 0 || il % *period != *period - 1;
+        m.layers[il].sliding = flags ? (*flags)[il] : *period == 0 || il % *period != *period - 1;
     }
     // gemma2's sliding layers default to the model's base, gemma3's to 10000.
     m.rope_freq_base_swa = m.arch.swa_rope_scaled ? m.info.rope_freq_base : 10000.0;

@@ -28,21 +28,18 @@ Result<std::optional<uint32_t>> read_count(const GgufHeader& header, const std::
     if (!value) {
         return std::optional<uint32_t>{};
     }
-    auto integer = [](const GgufValue& v) -> std::optional<uint64_t> {
-        return v.type == GgufType::boolean ? std::nullopt : v.as_uint();
-    };
     std::optional<uint64_t> count;
-    if (const GgufArray* array = value->as_array(); array && !array->items.empty()) {
+    if (const GgufArray* array = value->as_array(); array && !array->empty()) {
         count = 0;
-        for (const auto& item : array->items) {
-            const auto v = integer(item);
+        for (size_t i = 0; i < array->size(); ++i) {
+            const auto v = array->uint_at(i);
             count = v ? std::optional(std::max(*count, *v)) : std::nullopt;
             if (!count) {
                 break;
             }
         }
     } else {
-        count = integer(*value);
+        count = value->type == GgufType::boolean ? std::nullopt : value->as_uint();
     }
     if (!count || *count < min || *count > max) {
         return fail(ErrorCode::bad_format,
@@ -274,19 +271,13 @@ bool has_linear_attention(std::string_view architecture) {
 Result<void> read_layer_flags(const GgufValue& value, const std::string& key, uint32_t n_layer,
                               std::vector<bool>& out) {
     const GgufArray* array = value.as_array();
-    const bool all_flags = array && std::ranges::all_of(array->items, [](const GgufValue& item) {
-                               const auto flag = item.as_int();
-                               return flag && (*flag == 0 || *flag == 1);
-                           });
-    if (!all_flags || array->items.size() != n_layer) {
+    auto flags = array ? array->flags() : std::nullopt;
+    if (!flags || flags->size() != n_layer) {
         return fail(ErrorCode::bad_format,
                     fmt::format("{} must hold one boolean for each of the {} layers, but it is {}",
                                 key, n_layer, describe(value)));
     }
-    out.resize(n_layer);
-    for (uint32_t il = 0; il < n_layer; ++il) {
-        out[il] = *array->items[il].as_int() != 0;
-    }
+    out = std::move(*flags);
     return {};
 }
 
@@ -296,10 +287,9 @@ void read_rope_sections(KeyReader& keys, ModelInfo& info) {
     const GgufValue* value = keys.find("rope.dimension_sections");
     const GgufArray* array = value ? value->as_array() : nullptr;
     uint64_t sum = 0;
-    bool valid = array && array->items.size() >= 1 && array->items.size() <= 4;
-    for (size_t i = 0; valid && i < array->items.size(); ++i) {
-        const auto n =
-            array->items[i].type == GgufType::boolean ? std::nullopt : array->items[i].as_uint();
+    bool valid = array && array->size() >= 1 && array->size() <= 4;
+    for (size_t i = 0; valid && i < array->size(); ++i) {
+        const auto n = array->uint_at(i);
         valid = n && *n <= kMaxHeadSize;
         if (valid) {
             info.rope_sections[i] = static_cast<uint32_t>(*n);
@@ -395,7 +385,7 @@ Result<void> read_hyper_parameters(const GgufHeader& header, ModelInfo& info) {
     if (info.n_vocab == 0) {
         if (const GgufValue* tokens = header.find("tokenizer.ggml.tokens");
             tokens && tokens->as_array()) {
-            const size_t n_tokens = tokens->as_array()->items.size();
+            const size_t n_tokens = tokens->as_array()->size();
             if (n_tokens > kMaxVocabulary) {
                 return fail(ErrorCode::bad_format,
                             fmt::format("tokenizer.ggml.tokens has {} tokens, over the limit of {}",

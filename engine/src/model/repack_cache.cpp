@@ -6,9 +6,12 @@
 
 #include <atomic>
 #include <cerrno>
+#include <charconv>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <sys/stat.h>
@@ -111,7 +114,40 @@ bool write_all(int fd, const uint8_t* bytes, size_t n) {
     return true;
 }
 
+// Where a writer's temporary file goes: the cache's name with ".tmp-PID" appended.
+constexpr std::string_view kTemporarySuffix = ".tmp-";
+
+// The writer's PID in a temporary file's name, when `name` is `prefix` and a positive number.
+std::optional<pid_t> writer_pid(std::string_view name, std::string_view prefix) {
+    if (!name.starts_with(prefix) || name.size() == prefix.size()) {
+        return std::nullopt;
+    }
+    const std::string_view digits = name.substr(prefix.size());
+    pid_t pid = 0;
+    const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), pid);
+    if (error != std::errc() || end != digits.data() + digits.size() || pid <= 0) {
+        return std::nullopt;
+    }
+    return pid;
+}
+
 } // namespace
+
+void remove_stale_repack_temporaries(const std::filesystem::path& model) {
+    const std::filesystem::path cache = repack_cache_path(model);
+    const std::string prefix = cache.filename().string() + std::string(kTemporarySuffix);
+    const std::filesystem::path folder = cache.has_parent_path() ? cache.parent_path() : ".";
+    std::error_code error;
+    std::filesystem::directory_iterator entry(folder, error);
+    for (; !error && entry != std::filesystem::directory_iterator(); entry.increment(error)) {
+        const auto pid = writer_pid(entry->path().filename().string(), prefix);
+        // kill(pid, 0) fails with ESRCH only when no such process exists; EPERM means it does.
+        if (pid && *pid != ::getpid() && ::kill(*pid, 0) != 0 && errno == ESRCH) {
+            std::error_code ignored;
+            std::filesystem::remove(entry->path(), ignored);
+        }
+    }
+}
 
 std::filesystem::path repack_cache_path(const std::filesystem::path& model) {
     std::filesystem::path path = model;
@@ -147,6 +183,7 @@ cpu::PageBuffer open_repack_cache(const GgufFile& file, std::span<const PackedMa
     if (!expected_header(file, layout, total, expected)) {
         return {};
     }
+    remove_stale_repack_temporaries(file.path());
     const int fd =
         ::open(repack_cache_path(file.path()).c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
@@ -172,11 +209,12 @@ bool store_repack_cache(const GgufFile& file, std::span<const PackedMatrixShape>
         return false;
     }
     const std::filesystem::path path = repack_cache_path(file.path());
+    remove_stale_repack_temporaries(file.path()); // before the free space is measured
     if (!room_for(path.parent_path(), kDataOffset + packed.size())) {
         return false;
     }
     std::filesystem::path temporary = path;
-    temporary += ".tmp-" + std::to_string(::getpid());
+    temporary += std::string(kTemporarySuffix) + std::to_string(::getpid());
     const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
         return false;

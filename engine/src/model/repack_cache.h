@@ -55,6 +55,13 @@ bool repack_cache_wanted(const GgufFile& file, size_t total);
 cpu::PageBuffer open_repack_cache(const GgufFile& file, std::span<const PackedMatrixShape> layout,
                                   size_t total);
 
+// Removes the temporary files that writers of the cache of `model` left when they died before
+// renaming them into place (a process killed mid-write): MODEL.hearth-packed.tmp-PID whose
+// process PID no longer exists. A live process's file, this process's own and any other name
+// are kept. Best effort: an unreadable folder removes nothing. open_repack_cache and
+// store_repack_cache call it, so a killed write costs disk only until the next load.
+void remove_stale_repack_temporaries(const std::filesystem::path& model);
+
 // Writes `packed` as the cache of `file` for `layout`: to a temporary file renamed into place,
 // so that a reader never sees half a cache. Best effort: false, and no file left, when the
 // folder is not writable, the disk is full or would keep less than

@@ -28,10 +28,14 @@ public:
     }
     void put_value(const GgufValue& value);
     void put_array(const GgufArray& array) {
-        put<uint32_t>(static_cast<uint32_t>(array.element_type));
-        put<uint64_t>(array.items.size());
-        for (const GgufValue& item : array.items)
-            put_value(item);
+        put<uint32_t>(static_cast<uint32_t>(array.element_type()));
+        put<uint64_t>(array.size());
+        for (size_t i = 0; i < array.size(); ++i) {
+            if (const auto text = array.string_at(i))
+                put_string(*text); // no copy per vocabulary entry
+            else
+                put_value(array.at(i));
+        }
     }
     std::vector<uint8_t>& bytes() { return out_; }
 

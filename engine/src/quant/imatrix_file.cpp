@@ -230,9 +230,9 @@ Result<ImportanceMatrix> load_gguf(const fs::path& path) {
                             "imatrix.chunk_size is missing"));
     }
     if (const GgufArray* items = datasets->as_array()) {
-        for (const GgufValue& item : items->items) {
-            if (const std::string* s = item.as_string())
-                matrix.datasets.push_back(*s);
+        for (size_t i = 0; i < items->size(); ++i) {
+            if (const auto s = items->string_at(i))
+                matrix.datasets.emplace_back(*s);
         }
     }
     matrix.chunk_count = static_cast<uint32_t>(std::clamp<int64_t>(*chunk_count, 0, UINT32_MAX));
@@ -341,9 +341,9 @@ void put_tensor_info(quant::GgufWriter& w, const std::string& name, uint64_t ne0
 Result<void> save_imatrix(const fs::path& path, const ImportanceMatrix& matrix) {
     constexpr uint64_t kAlignment = 32;
     const auto pad = [](uint64_t n) { return (n + kAlignment - 1) / kAlignment * kAlignment; };
-    GgufArray datasets{GgufType::string, {}};
+    GgufArray datasets(GgufType::string);
     for (const std::string& d : matrix.datasets)
-        datasets.items.push_back(GgufValue{GgufType::string, d});
+        datasets.append_string(d);
     const std::vector<GgufKeyValue> metadata = {
         {"general.type", GgufValue{GgufType::string, std::string("imatrix")}},
         {"imatrix.datasets", GgufValue{GgufType::array, std::move(datasets)}},

@@ -327,9 +327,9 @@ Result<MixModel> read_mix_model(const GgufFile& input) {
         if (value == nullptr)
             return std::nullopt;
         if (const GgufArray* array = value->as_array()) {
-            if (array->items.empty())
+            if (array->empty())
                 return std::nullopt;
-            return array->items.front().as_uint();
+            return array->uint_at(0);
         }
         return value->as_uint();
     };

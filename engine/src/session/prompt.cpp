@@ -41,9 +41,10 @@ Result<PromptFormat> complete_format(const Model& model, PromptFormat format) {
                              .embedded_template = model.info().chat_template.value_or(""),
                              .has_token = has_token};
     if (const GgufValue* tags = model.file().find("general.tags"); tags && tags->as_array()) {
-        for (const auto& tag : tags->as_array()->items) {
-            if (const std::string* text = tag.as_string()) {
-                facts.tags.push_back(*text);
+        const GgufArray& array = *tags->as_array();
+        for (size_t i = 0; i < array.size(); ++i) {
+            if (const auto text = array.string_at(i)) {
+                facts.tags.emplace_back(*text);
             }
         }
     }

@@ -100,14 +100,15 @@ Result<void> Tokenizer::Impl::finish() {
         // Byte-level: a normal token's characters each stand for one byte.
         bool decodable =
             type == TokenType::normal || type == TokenType::undefined || type == TokenType::unused;
-        if (decodable) {
-            for (const char32_t cp : unicode::to_codepoints(text)) {
-                const auto byte = unicode_to_byte(cp);
-                if (!byte) {
-                    decodable = false;
-                    break;
-                }
+        // Decoded in place: a vector of code points per token was an allocation per token.
+        for (size_t p = 0; decodable && p < text.size();) {
+            char32_t cp = 0;
+            const size_t length = unicode::decode_utf8(text, p, cp);
+            const auto byte = length == 0 ? std::nullopt : unicode_to_byte(cp);
+            decodable = byte.has_value();
+            if (decodable) {
                 piece.push_back(static_cast<char>(*byte));
+                p += length;
             }
         }
         if (!decodable) {

@@ -57,7 +57,7 @@ Result<void> load_merges(const GgufHeader& header, Tokenizer::Impl& m) {
     if (!merges) {
         return std::unexpected(merges.error());
     }
-    const auto& items = (*merges)->items;
+    const GgufArray& items = **merges;
     if (items.size() > static_cast<size_t>(INT32_MAX)) {
         return bad("tokenizer.ggml.merges has too many entries");
     }
@@ -67,17 +67,17 @@ Result<void> load_merges(const GgufHeader& header, Tokenizer::Impl& m) {
     const auto where = [](size_t i) { return "tokenizer.ggml.merges[" + std::to_string(i) + "]"; };
     std::string joined; // left + right, reused: no allocation per merge
     for (size_t i = 0; i < items.size(); ++i) {
-        const std::string* merge = items[i].as_string();
+        const auto merge = items.string_at(i);
         if (!merge) {
             return bad(where(i) + " is not a string");
         }
         const size_t space = merge->find(' ', 1);
-        if (space == std::string::npos) {
+        if (space == std::string_view::npos) {
             return bad(where(i) + " '" + unicode::excerpt(*merge) +
                        "' is not two tokens separated by a space");
         }
-        const std::string_view left = std::string_view(*merge).substr(0, space);
-        const std::string_view right = std::string_view(*merge).substr(space + 1);
+        const std::string_view left = merge->substr(0, space);
+        const std::string_view right = merge->substr(space + 1);
         joined.assign(left).append(right);
         const auto a = m.text_to_id.find(left);
         const auto b = m.text_to_id.find(right);
@@ -182,7 +182,7 @@ Result<Tokenizer> Tokenizer::from_gguf(const GgufHeader& header) {
     if (!tokens) {
         return std::unexpected(tokens.error());
     }
-    const size_t n = (*tokens)->items.size();
+    const size_t n = (*tokens)->size();
     if (n == 0) {
         return bad("tokenizer.ggml.tokens is empty");
     }
@@ -191,11 +191,11 @@ Result<Tokenizer> Tokenizer::from_gguf(const GgufHeader& header) {
     }
     m->texts.reserve(n);
     for (size_t i = 0; i < n; ++i) {
-        const std::string* text = (*tokens)->items[i].as_string();
+        const auto text = (*tokens)->string_at(i);
         if (!text) {
             return bad("tokenizer.ggml.tokens[" + std::to_string(i) + "] is not a string");
         }
-        m->texts.push_back(*text);
+        m->texts.emplace_back(*text);
     }
 
     m->scores.assign(n, 0.0f);
@@ -204,12 +204,12 @@ Result<Tokenizer> Tokenizer::from_gguf(const GgufHeader& header) {
         return std::unexpected(scores.error());
     }
     if (*scores) {
-        if ((*scores)->items.size() != n) {
-            return bad("tokenizer.ggml.scores has " + std::to_string((*scores)->items.size()) +
+        if ((*scores)->size() != n) {
+            return bad("tokenizer.ggml.scores has " + std::to_string((*scores)->size()) +
                        " entries but tokenizer.ggml.tokens has " + std::to_string(n));
         }
         for (size_t i = 0; i < n; ++i) {
-            const auto score = (*scores)->items[i].as_float();
+            const auto score = (*scores)->float_at(i);
             if (!score) {
                 return bad("tokenizer.ggml.scores[" + std::to_string(i) + "] is not a number");
             }
@@ -223,12 +223,12 @@ Result<Tokenizer> Tokenizer::from_gguf(const GgufHeader& header) {
         return std::unexpected(types.error());
     }
     if (*types) {
-        if ((*types)->items.size() != n) {
-            return bad("tokenizer.ggml.token_type has " + std::to_string((*types)->items.size()) +
+        if ((*types)->size() != n) {
+            return bad("tokenizer.ggml.token_type has " + std::to_string((*types)->size()) +
                        " entries but tokenizer.ggml.tokens has " + std::to_string(n));
         }
         for (size_t i = 0; i < n; ++i) {
-            const auto type = (*types)->items[i].as_int();
+            const auto type = (*types)->int_at(i);
             if (!type || *type < 0 || *type > 6) {
                 return bad("tokenizer.ggml.token_type[" + std::to_string(i) +
                            "] is not a token type (0 to 6)");
