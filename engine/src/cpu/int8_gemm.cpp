@@ -100,8 +100,8 @@ std::vector<Int8Kernel> int8_gemm_kernels() {
 
 void int8_gemm_portable(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x,
                         int64_t n_tok, Int8Format format, float* y, int64_t y_stride, int n_rows) {
-    const bool half_scales = format == Int8Format::nibbles16;
-    const int n_segments = half_scales ? 2 : 1;
+    const int n_segments = int8_format_segments(format);
+    const bool half_scales = n_segments == 2;
     const int seg_values = kInt8Block / n_segments;
     for (int64_t t = 0; t < n_tok; ++t) {
         const int8_t* xq = x.qs + t * x.qs_stride;
