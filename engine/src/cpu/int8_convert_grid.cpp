@@ -20,6 +20,7 @@
 #include "quant/blocks.h"
 #include "quant/iq_grids.h"
 
+#include <bit>
 #include <cstring>
 
 namespace hearth::cpu {
@@ -31,20 +32,35 @@ float f(int value) {
     return static_cast<float>(value);
 }
 
-// Eight values of an unsigned grid entry (bytes of `entry`) with their sign bits, as o + v.
-void put_signed8(uint8_t* q, uint64_t entry, uint8_t signs, int offset) {
-    for (int j = 0; j < 8; ++j) {
-        const int v = grid_byte(entry, j);
-        q[j] = static_cast<uint8_t>((signs >> j) & 1 ? offset - v : offset + v);
-    }
+// The 8 byte lanes of a 64-bit word, each on its own: no operation below carries or borrows
+// from one lane into the next, so each lane is the scalar formula in its comment.
+// Lane j is byte j in memory (the memcpy stores below) on a little-endian CPU only.
+static_assert(std::endian::native == std::endian::little);
+constexpr uint64_t kLanes01 = 0x0101010101010101ull;
+
+// 0xff in lane j where bit j of `bits` is set, else 0.
+uint64_t lane_mask(uint8_t bits) {
+    const uint64_t spread = (bits * kLanes01) & 0x8040201008040201ull; // lane j: bit j or 0
+    const uint64_t high = (((spread & (0x7f * kLanes01)) + 0x7f * kLanes01) | spread) &
+                          (0x80 * kLanes01); // lane j: 0x80 if nonzero (≤ 0x7f + 0x7f, no carry)
+    return (high >> 7) * 0xff;
 }
 
-// Eight values of an IQ1 grid entry (signed bytes -1, 0, 1) with the delta's sign, as
-// 9 + 8 g + delta (0..18).
+// Eight values of an unsigned grid entry (bytes of `entry`, each ≤ offset) with their sign bits,
+// as q_j = offset - v_j where bit j is set, offset + v_j where not (both in 0..2 offset).
+void put_signed8(uint8_t* q, uint64_t entry, uint8_t signs, int offset) {
+    const uint64_t negate = lane_mask(signs);
+    const uint64_t out =
+        (static_cast<uint64_t>(offset) * kLanes01 + (entry & ~negate)) - (entry & negate);
+    std::memcpy(q, &out, 8); // lane j is value j: the layout's little-endian byte order
+}
+
+// Eight values of an IQ1 grid entry (signed bytes -1, 0, 1) with the delta's sign (±1), as
+// q_j = 9 + 8 g_j + delta = 8 (g_j + 1) + (1 + delta), in 0..18.
 void put_iq1_8(uint8_t* q, uint64_t entry, int delta) {
-    for (int j = 0; j < 8; ++j) {
-        q[j] = static_cast<uint8_t>(9 + 8 * static_cast<int8_t>(grid_byte(entry, j)) + delta);
-    }
+    const uint64_t g1 = (entry ^ (0x80 * kLanes01)) - 0x7f * kLanes01; // g + 1: 0, 1 or 2
+    const uint64_t out = (g1 << 3) + static_cast<uint64_t>(1 + delta) * kLanes01;
+    std::memcpy(q, &out, 8);
 }
 
 // Scale and min of the 16-value group `group` (index in the row).
