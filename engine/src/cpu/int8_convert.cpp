@@ -215,36 +215,40 @@ int int8_format_segments(Int8Format format) {
 void int8_convert_group(const WeightMatrix& w, int64_t row0, BlockInt8x8* out) {
     const Int8RowConvertFn convert = converter(w.type);
     assert(convert != nullptr);
-    const int64_t n_blocks = w.n_cols / kInt8Block;
-    // One row's integers at a time; per calling thread so steady-state calls do not allocate.
+    const int64_t n_cols = w.n_cols;
+    const int64_t n_blocks = n_cols / kInt8Block;
+    // The 8 rows' integers (row r at r * n_cols; scales and mins at r * n_cols / 8), converted
+    // first and then interleaved block by block, so the group is written in order rather than
+    // scattered 4 bytes at a time. Per calling thread so steady-state calls do not allocate.
     thread_local std::vector<uint8_t> q;
     thread_local std::vector<float> scales;
-    q.resize(static_cast<size_t>(w.n_cols));
-    scales.resize(static_cast<size_t>(w.n_cols / 8));
-    const Int8Row ints{q.data(), scales.data(), scales.data() + w.n_cols / 16};
+    q.resize(static_cast<size_t>(kInt8Rows * n_cols));
+    scales.resize(static_cast<size_t>(kInt8Rows * n_cols / 8));
     const auto* rows = static_cast<const uint8_t*>(w.data);
     for (int r = 0; r < kInt8Rows; ++r) {
+        uint8_t* q_row = q.data() + r * n_cols;
+        float* sc_row = scales.data() + r * n_cols / 8;
         if (row0 + r >= w.n_rows) {
             // Padding rows: zero quants, scales and mins, so they add nothing.
-            for (int64_t b = 0; b < n_blocks; ++b) {
-                for (int h = 0; h < 2; ++h) {
-                    out[b].scale[h][r] = 0.0f;
-                    out[b].min[h][r] = 0.0f;
-                }
-                for (int j = 0; j < 8; ++j) {
-                    std::memset(out[b].qs + 32 * j + 4 * r, 0, 4);
-                }
-            }
+            std::memset(q_row, 0, static_cast<size_t>(n_cols));
+            std::memset(sc_row, 0, static_cast<size_t>(n_cols / 8) * sizeof(float));
             continue;
         }
-        convert(rows + static_cast<size_t>(row0 + r) * w.row_bytes, w.n_cols, ints);
-        for (int64_t b = 0; b < n_blocks; ++b) {
-            for (int h = 0; h < 2; ++h) {
-                out[b].scale[h][r] = ints.sc[2 * b + h];
-                out[b].min[h][r] = ints.mn[2 * b + h];
+        convert(rows + static_cast<size_t>(row0 + r) * w.row_bytes, n_cols,
+                Int8Row{q_row, sc_row, sc_row + n_cols / 16});
+    }
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        BlockInt8x8& blk = out[b];
+        for (int h = 0; h < 2; ++h) {
+            for (int r = 0; r < kInt8Rows; ++r) {
+                const float* sc_row = scales.data() + r * n_cols / 8;
+                blk.scale[h][r] = sc_row[2 * b + h];
+                blk.min[h][r] = sc_row[n_cols / 16 + 2 * b + h];
             }
-            for (int j = 0; j < 8; ++j) {
-                std::memcpy(out[b].qs + 32 * j + 4 * r, ints.q + 32 * b + 4 * j, 4);
+        }
+        for (int j = 0; j < 8; ++j) {
+            for (int r = 0; r < kInt8Rows; ++r) {
+                std::memcpy(blk.qs + 32 * j + 4 * r, q.data() + r * n_cols + 32 * b + 4 * j, 4);
             }
         }
     }
