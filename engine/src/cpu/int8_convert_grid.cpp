@@ -92,39 +92,32 @@ void convert_iq2_xxs(const uint8_t* row, int64_t n_cols, const Int8Row& out) {
     }
 }
 
-// IQ2_XS and IQ2_S share the scales: one 4-bit s per 16 values, nibble (k / 2) % 2 of
-// scales[k / 4] for 8-value group k.
-float iq2_scale16(float d, const uint8_t* scales, int k) {
-    const int s = (scales[k / 4] >> (4 * ((k / 2) % 2))) & 0x0f;
-    return (d * (0.5f + f(s))) * 0.25f;
+// IQ2_XS and IQ2_S differ only in where 8-value group k's grid entry and sign bits are; they
+// share the scales: one 4-bit s per 16 values, nibble (k / 2) % 2 of scales[k / 4].
+uint64_t iq2_entry(const BlockIQ2_XS& blk, int k) {
+    return iq2xs_grid[blk.qs[k] & 511];
+}
+uint8_t iq2_signs(const BlockIQ2_XS& blk, int k) {
+    return expand_signs7(blk.qs[k] >> 9);
+}
+uint64_t iq2_entry(const BlockIQ2_S& blk, int k) {
+    return iq2s_grid[blk.qs[k] | ((blk.qh[k / 4] >> (2 * (k % 4))) & 3) << 8];
+}
+uint8_t iq2_signs(const BlockIQ2_S& blk, int k) {
+    return blk.qs[QK_K / 8 + k];
 }
 
-void convert_iq2_xs(const uint8_t* row, int64_t n_cols, const Int8Row& out) {
-    const auto* blocks = reinterpret_cast<const BlockIQ2_XS*>(row);
+template <typename Block>
+void convert_iq2_16(const uint8_t* row, int64_t n_cols, const Int8Row& out) {
+    const auto* blocks = reinterpret_cast<const Block*>(row);
     for (int64_t b = 0; b < n_cols / QK_K; ++b) {
-        const BlockIQ2_XS& blk = blocks[b];
+        const Block& blk = blocks[b];
         const float d = fp16_to_fp32(blk.d);
         for (int k = 0; k < QK_K / 8; ++k) {
-            put_signed8(out.q + b * QK_K + 8 * k, iq2xs_grid[blk.qs[k] & 511],
-                        expand_signs7(blk.qs[k] >> 9), kIq2Offset);
+            put_signed8(out.q + b * QK_K + 8 * k, iq2_entry(blk, k), iq2_signs(blk, k), kIq2Offset);
             if (k % 2 == 0) {
-                set_group16(out, b * 16 + k / 2, iq2_scale16(d, blk.scales, k), f(kIq2Offset));
-            }
-        }
-    }
-}
-
-void convert_iq2_s(const uint8_t* row, int64_t n_cols, const Int8Row& out) {
-    const auto* blocks = reinterpret_cast<const BlockIQ2_S*>(row);
-    for (int64_t b = 0; b < n_cols / QK_K; ++b) {
-        const BlockIQ2_S& blk = blocks[b];
-        const float d = fp16_to_fp32(blk.d);
-        for (int k = 0; k < QK_K / 8; ++k) {
-            const int index = blk.qs[k] | ((blk.qh[k / 4] >> (2 * (k % 4))) & 3) << 8;
-            put_signed8(out.q + b * QK_K + 8 * k, iq2s_grid[index], blk.qs[QK_K / 8 + k],
-                        kIq2Offset);
-            if (k % 2 == 0) {
-                set_group16(out, b * 16 + k / 2, iq2_scale16(d, blk.scales, k), f(kIq2Offset));
+                const int s = (blk.scales[k / 4] >> (4 * ((k / 2) % 2))) & 0x0f;
+                set_group16(out, b * 16 + k / 2, (d * (0.5f + f(s))) * 0.25f, f(kIq2Offset));
             }
         }
     }
@@ -215,9 +208,9 @@ Int8RowConvertFn int8_grid_converter(TensorType type) {
     case TensorType::IQ2_XXS:
         return &convert_iq2_xxs;
     case TensorType::IQ2_XS:
-        return &convert_iq2_xs;
+        return &convert_iq2_16<BlockIQ2_XS>;
     case TensorType::IQ2_S:
-        return &convert_iq2_s;
+        return &convert_iq2_16<BlockIQ2_S>;
     case TensorType::IQ3_XXS:
         return &convert_iq3_xxs;
     case TensorType::IQ3_S:
