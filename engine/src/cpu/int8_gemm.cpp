@@ -4,8 +4,9 @@
 //
 // Memory: the weights are converted 8 rows at a time into a per-thread buffer just before the
 // kernel reads them (n_cols / 32 * 384 bytes per group: 66 KiB for a 5632-wide row, 4 groups
-// kept at a time), so no int8 copy of the model is kept; each weight is converted once per
-// matmul and used by every token of it.
+// kept at a time, and int8_convert_group's 8 rows of integers, 1.5 bytes per value), so no int8
+// copy of the model is kept; each weight is converted once per matmul and used by every token
+// of it.
 //
 // Only the avx2 level takes this path: the portable kernel is the tests' scalar reference (one
 // std::fma per term, bit for bit the vector kernels) and slower than the portable exact ones.
