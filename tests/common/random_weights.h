@@ -26,7 +26,8 @@ struct WeightTypeCase {
 enum class ScaleDraw { plain, edges };
 
 // n_rows rows of n_cols values of c.type. F16 rows get finite normal values (spread 0.05)
-// rather than random bit patterns.
+// rather than random bit patterns; IQ1_M (no f16 field, d_offset -1) gets its d spread over
+// its scale words, drawn as ScaleDraw::plain draws d.
 inline std::vector<uint8_t> random_weight_rows(const WeightTypeCase& c, int64_t n_rows,
                                                int64_t n_cols, std::mt19937& rng,
                                                ScaleDraw draw = ScaleDraw::plain) {
@@ -46,6 +47,20 @@ inline std::vector<uint8_t> random_weight_rows(const WeightTypeCase& c, int64_t 
         std::normal_distribution<float> value(0.0f, 0.05f);
         for (size_t i = 0; i < n_blocks; ++i) {
             put(2 * i, value(rng));
+        }
+        return bytes;
+    }
+    if (c.type == TensorType::IQ1_M) {
+        // No f16 field: d is the top nibble of each of the four little-endian words of the
+        // block's last 8 bytes (its scales).
+        for (size_t b = 0; b < n_blocks; ++b) {
+            const float sign = byte(rng) & 1 ? -1.0f : 1.0f;
+            const uint16_t d = fp32_to_fp16(sign * scale(rng));
+            uint8_t* scales = bytes.data() + (b + 1) * traits.type_size - 8;
+            for (int i = 0; i < 4; ++i) {
+                scales[2 * i + 1] = static_cast<uint8_t>((scales[2 * i + 1] & 0x0f) |
+                                                         (((d >> (4 * i)) & 0x0f) << 4));
+            }
         }
         return bytes;
     }

@@ -1,6 +1,7 @@
-// The int8 prefill path (cpu/int8_gemm.h): the conversion of every supported type against
-// hearth::dequantize (exactly: the layout's scale * q - min is the same real number), the AVX2
-// kernel against the portable one bit for bit, the whole product against a double-precision
+// The int8 prefill path (cpu/int8_gemm.h; fast numerics only — the exact path is the other
+// kernels, tst_matmul*): the conversion of every supported type, the grid i-quants included,
+// against hearth::dequantize (exactly: the layout's scale * q - min is the same real number), the
+// AVX2 kernel against the portable one bit for bit, the whole product against a double-precision
 // reference within the bound derived from the activations' int8 rounding, and matmul()'s
 // dispatch (fast numerics, ≥ kInt8MinTokens tokens, the avx2 level). Ragged shapes: 37 rows (a
 // partial group of 8), 37 tokens (a partial tile of 4), widths that are not multiples of 256 where
@@ -21,6 +22,7 @@
 #include <QSet>
 #include <QStringList>
 #include <QtTest>
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -46,6 +48,14 @@ const TypeCase kCases[] = {
     {TensorType::Q5_K, offsetof(quant::BlockQ5_K, d), offsetof(quant::BlockQ5_K, dmin), 512},
     {TensorType::Q6_K, offsetof(quant::BlockQ6_K, d), -1, 768},
     {TensorType::Q8_0, offsetof(quant::BlockQ8_0, d), -1, 1056},
+    // The grid i-quants (fast numerics only: the exact path keeps grid_dot, ggml's order).
+    {TensorType::IQ2_XXS, offsetof(quant::BlockIQ2_XXS, d), -1, 768},
+    {TensorType::IQ2_XS, offsetof(quant::BlockIQ2_XS, d), -1, 512},
+    {TensorType::IQ2_S, offsetof(quant::BlockIQ2_S, d), -1, 768},
+    {TensorType::IQ3_XXS, offsetof(quant::BlockIQ3_XXS, d), -1, 512},
+    {TensorType::IQ3_S, offsetof(quant::BlockIQ3_S, d), -1, 768},
+    {TensorType::IQ1_S, offsetof(quant::BlockIQ1_S, d), -1, 512},
+    {TensorType::IQ1_M, -1, -1, 768},
 };
 
 // Float weights (rounded to 8 bits by the conversion): width 800 (25 blocks).
@@ -185,7 +195,7 @@ private slots:
                         const BlockInt8x8& blk = group[static_cast<size_t>(k / 32)];
                         const int i = static_cast<int>(k % 32);
                         const uint8_t q = blk.qs[32 * (i / 4) + 4 * r + i % 4];
-                        QVERIFY2(q <= 63 || int8_gemm_full_bytes(c.type),
+                        QVERIFY2(q <= int8_format_max_q(int8_gemm_format(c.type)),
                                  qPrintable(type_name(c.type)));
                         const float v =
                             blk.scale[i / 16][r] * static_cast<float>(q) - blk.min[i / 16][r];
@@ -328,6 +338,50 @@ private slots:
         }
     }
 
+    // Every kernel at each format's largest q against activations of ±127 (all of one sign,
+    // so each 16-bit vpmaddubsw pair and the 32-bit sums are at their extremes): the portable
+    // kernel's bits, and the integers are exact (the result is the known sum). Random weights
+    // seldom reach these corners.
+    void extremesDoNotSaturate() {
+        constexpr int64_t kBlocks = 8;
+        std::vector<int8_t> qs(kBlocks * 32);
+        std::vector<float> d(kBlocks, 1.0f), dsum32(kBlocks), dsum16(2 * kBlocks);
+        std::vector<int32_t> sum32(kBlocks);
+        for (const Int8Format format : {Int8Format::nibbles, Int8Format::nibbles16,
+                                        Int8Format::wide, Int8Format::wide16, Int8Format::bytes}) {
+            const int max_q = int8_format_max_q(format);
+            for (const int x : {127, -127}) {
+                std::fill(qs.begin(), qs.end(), static_cast<int8_t>(x));
+                std::fill(dsum32.begin(), dsum32.end(), 32.0f * x);
+                std::fill(dsum16.begin(), dsum16.end(), 16.0f * x);
+                std::fill(sum32.begin(), sum32.end(), 32 * x);
+                std::vector<BlockInt8x8> group(kBlocks);
+                for (BlockInt8x8& blk : group) {
+                    std::fill(std::begin(blk.qs), std::end(blk.qs), static_cast<uint8_t>(max_q));
+                    for (int h = 0; h < 2; ++h) {
+                        std::fill(std::begin(blk.scale[h]), std::end(blk.scale[h]), 1.0f);
+                        std::fill(std::begin(blk.min[h]), std::end(blk.min[h]), 0.0f);
+                    }
+                }
+                const Int8Activations acts{qs.data(),     32 * kBlocks, d.data(), dsum32.data(),
+                                           dsum16.data(), sum32.data(), kBlocks};
+                const float want = static_cast<float>(kBlocks * 32 * max_q * x);
+                for (const Int8Kernel& kernel : int8_gemm_kernels()) {
+                    float y[kInt8Rows] = {};
+                    kernel.fn(kBlocks, group.data(), acts, 1, format, y, kInt8Rows, kInt8Rows);
+                    for (float v : y) {
+                        QVERIFY2(v == want, qPrintable(QStringLiteral("%1 q %2 x %3: %4 vs %5")
+                                                           .arg(QLatin1String(kernel.name))
+                                                           .arg(max_q)
+                                                           .arg(x)
+                                                           .arg(v)
+                                                           .arg(want)));
+                    }
+                }
+            }
+        }
+    }
+
     // matmul() takes the int8 path only with fast numerics, at least kInt8MinTokens tokens and the
     // avx2 level.
     void dispatch() {
@@ -375,6 +429,22 @@ private slots:
         WeightMatrix q8{TensorType::Q8_0, nullptr, 2048, 64, 2048 / 32 * 34};
         const bool vnni = std::string_view(int8_gemm_kernels().front().name) != "avx2";
         QCOMPARE(use_int8_gemm(q8, kTokens, MatmulOp::mul_mat), vnni);
+        // The grid i-quants take it with fast numerics only: ggml's tiled kernel (Q8_K
+        // activations, integer sums over 256 values) is not this path's float order, so exact
+        // numerics keep grid_dot, which follows ggml's vec_dot bit for bit.
+        for (TensorType type :
+             {TensorType::IQ2_XXS, TensorType::IQ2_XS, TensorType::IQ2_S, TensorType::IQ3_XXS,
+              TensorType::IQ3_S, TensorType::IQ1_S, TensorType::IQ1_M}) {
+            const auto traits = hearth::tensor_type_traits(type);
+            const WeightMatrix grid{type, nullptr, 2048, 64,
+                                    static_cast<size_t>(2048 / traits.block_size) *
+                                        traits.type_size};
+            hearth::set_prefill_numerics(hearth::PrefillNumerics::fast);
+            QVERIFY(use_int8_gemm(grid, kInt8MinTokens, MatmulOp::mul_mat));
+            QVERIFY(!use_int8_gemm(grid, kInt8MinTokens - 1, MatmulOp::mul_mat));
+            hearth::set_prefill_numerics(hearth::PrefillNumerics::exact);
+            QVERIFY(!use_int8_gemm(grid, kTokens, MatmulOp::mul_mat));
+        }
     }
 
 private:

@@ -78,8 +78,8 @@ std::vector<uint8_t> random_float_weights(TensorType type, int64_t n) {
     return bytes;
 }
 
-// Random blocks whose f16 fields (at the type's first 2 or 4 bytes, or Q6_K's last 2) hold a
-// small scale, so no value is inf or NaN.
+// Random blocks whose f16 fields (at the type's first 2 or 4 bytes, Q6_K's last 2, IQ1_M's
+// scale nibbles) hold a small scale, so no value is inf or NaN.
 std::vector<uint8_t> random_weights(TensorType type, int64_t n_rows, int64_t n_cols) {
     if (type == TensorType::F16 || type == TensorType::BF16 || type == TensorType::F32) {
         return random_float_weights(type, n_rows * n_cols);
@@ -96,6 +96,13 @@ std::vector<uint8_t> random_weights(TensorType type, int64_t n_rows, int64_t n_c
         uint8_t* blk = bytes.data() + b * traits.type_size;
         if (type == TensorType::Q6_K) {
             std::memcpy(blk + traits.type_size - 2, &d, 2);
+        } else if (type == TensorType::IQ1_M) {
+            // No f16 field: d is the top nibble of each word of the last 8 bytes (the scales).
+            uint8_t* scales = blk + traits.type_size - 8;
+            for (int i = 0; i < 4; ++i) {
+                scales[2 * i + 1] =
+                    static_cast<uint8_t>((scales[2 * i + 1] & 0x0f) | ((d >> (4 * i)) & 0x0f) << 4);
+            }
         } else {
             std::memcpy(blk, &d, 2);
             std::memcpy(blk + 2, &d, 2);
@@ -226,10 +233,12 @@ int main(int argc, char** argv) {
         std::printf("---|");
     }
     std::printf("\n");
-    const TensorType types[] = {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
-                                TensorType::Q5_1, TensorType::Q4_K, TensorType::Q5_K,
-                                TensorType::Q6_K, TensorType::Q8_0, TensorType::F16,
-                                TensorType::BF16, TensorType::F32};
+    const TensorType types[] = {TensorType::Q4_0,   TensorType::Q4_1,  TensorType::Q5_0,
+                                TensorType::Q5_1,   TensorType::Q4_K,  TensorType::Q5_K,
+                                TensorType::Q6_K,   TensorType::Q8_0,  TensorType::F16,
+                                TensorType::BF16,   TensorType::F32,   TensorType::IQ2_XXS,
+                                TensorType::IQ2_XS, TensorType::IQ2_S, TensorType::IQ3_XXS,
+                                TensorType::IQ3_S,  TensorType::IQ1_S, TensorType::IQ1_M};
     const int64_t shapes[][2] = {{2048, 5632}, {5632, 2048}};
     for (TensorType type : types) {
         if (!only.empty() &&

@@ -1,8 +1,10 @@
 // Conversion of weight rows to the 8-row int8 layout of int8_gemm.h. Every quantized type's
-// value is scale * q - min with an unsigned q of at most 6 bits (Q8_0: 8) and a scale and min
-// that are exact float products of the file's fields, so the conversion loses nothing. Float
-// weights (F16, BF16, F32) are rounded to 8 bits (int8_convert_float.cpp).
+// value is scale * q - min with an unsigned q of at most 6 bits (Q8_0: 8; the grid i-quants,
+// int8_convert_grid.cpp: 7) and a scale and min that are exact float products of the file's
+// fields, so the conversion loses nothing. Float weights (F16, BF16, F32) are rounded to 8 bits
+// (int8_convert_float.cpp).
 #include "cpu/int8_convert_float.h"
+#include "cpu/int8_convert_row.h"
 #include "cpu/int8_gemm.h"
 #include "hearth/quant.h"
 #include "quant/blocks.h"
@@ -16,20 +18,6 @@ namespace hearth::cpu {
 namespace {
 
 using namespace quant;
-
-// One row as unsigned quants q[n_cols] with scale and min per 16 values (sc, mn: n_cols / 16).
-struct RowInts {
-    uint8_t* q;
-    float* sc;
-    float* mn;
-};
-
-void set_halves(const RowInts& out, int64_t block, float scale, float min) {
-    for (int h = 0; h < 2; ++h) {
-        out.sc[2 * block + h] = scale;
-        out.mn[2 * block + h] = min;
-    }
-}
 
 // Q4_0 / Q4_1 nibbles: value i of a block is the low nibble of qs[i], value i + 16 the high.
 void nibbles(const uint8_t* qs, uint8_t* q) {
@@ -50,7 +38,7 @@ void nibbles_5(const uint8_t* qs, const uint8_t* qh, uint8_t* q) {
 // Q4_K / Q5_K: values 64c + l and 64c + 32 + l are the low and high nibble of qs[32c + l]
 // (Q5_K: with bits 2c and 2c + 1 of qh[l] as their fifth bit); one scale and min per 32.
 template <typename Block, bool kFiveBit>
-void convert_k4(const uint8_t* row, int64_t n_cols, const RowInts& out) {
+void convert_k4(const uint8_t* row, int64_t n_cols, const Int8Row& out) {
     const auto* blocks = reinterpret_cast<const Block*>(row);
     for (int64_t b = 0; b < n_cols / QK_K; ++b) {
         const Block& blk = blocks[b];
@@ -73,13 +61,14 @@ void convert_k4(const uint8_t* row, int64_t n_cols, const RowInts& out) {
             int sc = 0;
             int mn = 0;
             k4_scale_min(blk.scales, j, sc, mn);
-            set_halves(out, b * 8 + j, d * static_cast<float>(sc), dmin * static_cast<float>(mn));
+            int8_set_halves(out, b * 8 + j, d * static_cast<float>(sc),
+                            dmin * static_cast<float>(mn));
         }
     }
 }
 
 // Q6_K: q - 32 with q 6-bit, a signed 8-bit scale per 16 values; the -32 becomes the min.
-void convert_q6_k(const uint8_t* row, int64_t n_cols, const RowInts& out) {
+void convert_q6_k(const uint8_t* row, int64_t n_cols, const Int8Row& out) {
     const auto* blocks = reinterpret_cast<const BlockQ6_K*>(row);
     for (int64_t b = 0; b < n_cols / QK_K; ++b) {
         const BlockQ6_K& blk = blocks[b];
@@ -105,7 +94,7 @@ void convert_q6_k(const uint8_t* row, int64_t n_cols, const RowInts& out) {
 }
 
 template <typename Block, bool kFiveBit, bool kHasMin>
-void convert_32(const uint8_t* row, int64_t n_cols, const RowInts& out) {
+void convert_32(const uint8_t* row, int64_t n_cols, const Int8Row& out) {
     const auto* blocks = reinterpret_cast<const Block*>(row);
     for (int64_t b = 0; b < n_cols / 32; ++b) {
         const Block& blk = blocks[b];
@@ -116,38 +105,36 @@ void convert_32(const uint8_t* row, int64_t n_cols, const RowInts& out) {
             nibbles(blk.qs, out.q + b * 32);
         }
         if constexpr (kHasMin) {
-            set_halves(out, b, d, -fp16_to_fp32(blk.m));
+            int8_set_halves(out, b, d, -fp16_to_fp32(blk.m));
         } else {
-            set_halves(out, b, d, (kFiveBit ? 16.0f : 8.0f) * d);
+            int8_set_halves(out, b, d, (kFiveBit ? 16.0f : 8.0f) * d);
         }
     }
 }
 
 // Q8_0: q + 128 (1..255 for ggml's -127..127, 0 for a file's -128), min 128 d.
-void convert_q8_0(const uint8_t* row, int64_t n_cols, const RowInts& out) {
+void convert_q8_0(const uint8_t* row, int64_t n_cols, const Int8Row& out) {
     const auto* blocks = reinterpret_cast<const BlockQ8_0*>(row);
     for (int64_t b = 0; b < n_cols / 32; ++b) {
         const float d = fp16_to_fp32(blocks[b].d);
         for (int i = 0; i < 32; ++i) {
             out.q[32 * b + i] = static_cast<uint8_t>(blocks[b].qs[i] + 128);
         }
-        set_halves(out, b, d, 128.0f * d);
+        int8_set_halves(out, b, d, 128.0f * d);
     }
 }
 
 // F16, BF16, F32: 8 bits per value with a scale and min per 32 values, written to the first
 // n_cols / 32 entries of sc and mn and then spread to both halves (from the end, in place).
 template <TensorType kType>
-void convert_float(const uint8_t* row, int64_t n_cols, const RowInts& out) {
+void convert_float(const uint8_t* row, int64_t n_cols, const Int8Row& out) {
     int8_convert_float_row(kType, row, n_cols, out.q, out.sc, out.mn);
     for (int64_t b = n_cols / 32 - 1; b >= 0; --b) {
-        set_halves(out, b, out.sc[b], out.mn[b]);
+        int8_set_halves(out, b, out.sc[b], out.mn[b]);
     }
 }
 
-using ConvertFn = void (*)(const uint8_t*, int64_t, const RowInts&);
-
-ConvertFn converter(TensorType type) {
+Int8RowConvertFn converter(TensorType type) {
     switch (type) {
     case TensorType::Q4_0:
         return &convert_32<BlockQ4_0, false, false>;
@@ -172,7 +159,7 @@ ConvertFn converter(TensorType type) {
     case TensorType::F32:
         return &convert_float<TensorType::F32>;
     default:
-        return nullptr;
+        return int8_grid_converter(type);
     }
 }
 
@@ -185,7 +172,14 @@ bool int8_gemm_supported(TensorType type) {
 Int8Format int8_gemm_format(TensorType type) {
     switch (type) {
     case TensorType::Q6_K:
+    case TensorType::IQ1_M:
         return Int8Format::nibbles16;
+    case TensorType::IQ2_XXS: // grid value + 43 ≤ 86
+    case TensorType::IQ3_XXS: // grid value + 62 ≤ 124
+        return Int8Format::wide;
+    case TensorType::IQ2_XS:
+    case TensorType::IQ2_S:
+        return Int8Format::wide16;
     case TensorType::Q8_0:
     case TensorType::F16:
     case TensorType::BF16:
@@ -200,43 +194,61 @@ bool int8_gemm_full_bytes(TensorType type) {
     return int8_gemm_format(type) == Int8Format::bytes;
 }
 
-bool int8_gemm_half_scales(TensorType type) {
-    return int8_gemm_format(type) == Int8Format::nibbles16;
+int int8_format_max_q(Int8Format format) {
+    switch (format) {
+    case Int8Format::nibbles:
+    case Int8Format::nibbles16:
+        return 63;
+    case Int8Format::wide:
+    case Int8Format::wide16:
+        return 127;
+    case Int8Format::bytes:
+        break;
+    }
+    return 255;
+}
+
+int int8_format_segments(Int8Format format) {
+    return format == Int8Format::nibbles16 || format == Int8Format::wide16 ? 2 : 1;
 }
 
 void int8_convert_group(const WeightMatrix& w, int64_t row0, BlockInt8x8* out) {
-    const ConvertFn convert = converter(w.type);
+    const Int8RowConvertFn convert = converter(w.type);
     assert(convert != nullptr);
-    const int64_t n_blocks = w.n_cols / kInt8Block;
-    // One row's integers at a time; per calling thread so steady-state calls do not allocate.
+    const int64_t n_cols = w.n_cols;
+    const int64_t n_blocks = n_cols / kInt8Block;
+    // The 8 rows' integers (row r at r * n_cols; scales and mins at r * n_cols / 8), converted
+    // first and then interleaved block by block, so the group is written in order rather than
+    // scattered 4 bytes at a time. Per calling thread so steady-state calls do not allocate.
     thread_local std::vector<uint8_t> q;
     thread_local std::vector<float> scales;
-    q.resize(static_cast<size_t>(w.n_cols));
-    scales.resize(static_cast<size_t>(w.n_cols / 8));
-    const RowInts ints{q.data(), scales.data(), scales.data() + w.n_cols / 16};
+    q.resize(static_cast<size_t>(kInt8Rows * n_cols));
+    scales.resize(static_cast<size_t>(kInt8Rows * n_cols / 8));
     const auto* rows = static_cast<const uint8_t*>(w.data);
     for (int r = 0; r < kInt8Rows; ++r) {
+        uint8_t* q_row = q.data() + r * n_cols;
+        float* sc_row = scales.data() + r * n_cols / 8;
         if (row0 + r >= w.n_rows) {
             // Padding rows: zero quants, scales and mins, so they add nothing.
-            for (int64_t b = 0; b < n_blocks; ++b) {
-                for (int h = 0; h < 2; ++h) {
-                    out[b].scale[h][r] = 0.0f;
-                    out[b].min[h][r] = 0.0f;
-                }
-                for (int j = 0; j < 8; ++j) {
-                    std::memset(out[b].qs + 32 * j + 4 * r, 0, 4);
-                }
-            }
+            std::memset(q_row, 0, static_cast<size_t>(n_cols));
+            std::memset(sc_row, 0, static_cast<size_t>(n_cols / 8) * sizeof(float));
             continue;
         }
-        convert(rows + static_cast<size_t>(row0 + r) * w.row_bytes, w.n_cols, ints);
-        for (int64_t b = 0; b < n_blocks; ++b) {
-            for (int h = 0; h < 2; ++h) {
-                out[b].scale[h][r] = ints.sc[2 * b + h];
-                out[b].min[h][r] = ints.mn[2 * b + h];
+        convert(rows + static_cast<size_t>(row0 + r) * w.row_bytes, n_cols,
+                Int8Row{q_row, sc_row, sc_row + n_cols / 16});
+    }
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        BlockInt8x8& blk = out[b];
+        for (int h = 0; h < 2; ++h) {
+            for (int r = 0; r < kInt8Rows; ++r) {
+                const float* sc_row = scales.data() + r * n_cols / 8;
+                blk.scale[h][r] = sc_row[2 * b + h];
+                blk.min[h][r] = sc_row[n_cols / 16 + 2 * b + h];
             }
-            for (int j = 0; j < 8; ++j) {
-                std::memcpy(out[b].qs + 32 * j + 4 * r, ints.q + 32 * b + 4 * j, 4);
+        }
+        for (int j = 0; j < 8; ++j) {
+            for (int r = 0; r < kInt8Rows; ++r) {
+                std::memcpy(blk.qs + 32 * j + 4 * r, q.data() + r * n_cols + 32 * b + 4 * j, 4);
             }
         }
     }

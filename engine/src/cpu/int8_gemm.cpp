@@ -4,8 +4,9 @@
 //
 // Memory: the weights are converted 8 rows at a time into a per-thread buffer just before the
 // kernel reads them (n_cols / 32 * 384 bytes per group: 66 KiB for a 5632-wide row, 4 groups
-// kept at a time), so no int8 copy of the model is kept; each weight is converted once per
-// matmul and used by every token of it.
+// kept at a time, and int8_convert_group's 8 rows of integers, 1.5 bytes per value), so no int8
+// copy of the model is kept; each weight is converted once per matmul and used by every token
+// of it.
 //
 // Only the avx2 level takes this path: the portable kernel is the tests' scalar reference (one
 // std::fma per term, bit for bit the vector kernels) and slower than the portable exact ones.
@@ -100,8 +101,8 @@ std::vector<Int8Kernel> int8_gemm_kernels() {
 
 void int8_gemm_portable(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x,
                         int64_t n_tok, Int8Format format, float* y, int64_t y_stride, int n_rows) {
-    const bool half_scales = format == Int8Format::nibbles16;
-    const int n_segments = half_scales ? 2 : 1;
+    const int n_segments = int8_format_segments(format);
+    const bool half_scales = n_segments == 2;
     const int seg_values = kInt8Block / n_segments;
     for (int64_t t = 0; t < n_tok; ++t) {
         const int8_t* xq = x.qs + t * x.qs_stride;

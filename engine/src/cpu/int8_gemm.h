@@ -1,8 +1,9 @@
 // The fast prefill path: weights re-expressed, 8 rows at a time, as unsigned integers of at most
-// 6 bits (Q8_0, F16, BF16, F32: 8) with a float scale and min per 16 or 32 values (ik_llama.cpp's
-// row-interleaved int8 idea), multiplied by int8 activations in ONE hand-tiled kernel for every
-// supported type, so the per-type unpacking leaves the inner loop. Not bit-exact with ggml (see
-// docs/ARCHITECTURE.md, "Fast prefill numerics"); the exact kernels stay the library's default.
+// 6 bits (the grid i-quants: 7; Q8_0, F16, BF16, F32: 8) with a float scale and min per 16 or 32
+// values (ik_llama.cpp's row-interleaved int8 idea), multiplied by int8 activations in ONE
+// hand-tiled kernel for every supported type, so the per-type unpacking leaves the inner loop.
+// Not bit-exact with ggml (see docs/ARCHITECTURE.md, "Fast prefill numerics"); the exact kernels
+// stay the library's default.
 #pragma once
 
 #include "cpu/matmul.h"
@@ -22,9 +23,9 @@ inline constexpr int64_t kInt8Rows = 8;
 inline constexpr int64_t kInt8MinTokens = 32;
 
 // 32 values of each of 8 rows: value k of row r stands for scale[h][r] * q - min[h][r] with
-// h = k / 16 and q the unsigned byte qs[32 * (k / 4) + 4 * r + k % 4] (at most 63 — except for
-// the full-byte types below — so two vpmaddubsw products sum without saturating). One 32-byte
-// load of qs gives 4 values of every row, a row per 32-bit lane.
+// h = k / 16 and q the unsigned byte qs[32 * (k / 4) + 4 * r + k % 4] (at most what the type's
+// Int8Format allows, below). One 32-byte load of qs gives 4 values of every row, a row per 32-bit
+// lane.
 struct BlockInt8x8 {
     float scale[2][kInt8Rows];
     float min[2][kInt8Rows];
@@ -32,24 +33,34 @@ struct BlockInt8x8 {
 };
 static_assert(sizeof(BlockInt8x8) == 384);
 
-// Whether `type` has a conversion to the layout: Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K and
-// Q8_0 exactly; F16, BF16 and F32 rounded to 8 bits per value (int8_convert_float.cpp).
+// Whether `type` has a conversion to the layout: Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q8_0
+// and the grid i-quants (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M;
+// int8_convert_grid.cpp) exactly; F16, BF16 and F32 rounded to 8 bits per value
+// (int8_convert_float.cpp).
 bool int8_gemm_supported(TensorType type);
 
 // How a type's values sit in the layout, which decides how a kernel may add their products.
+// Activations are at most 127 in magnitude (128 for a -128), so with vpmaddubsw: q ≤ 63 lets
+// two quads' 16-bit products be added before widening (2 × 2 × 63 × 128 < 32768); q ≤ 127
+// needs each quad widened on its own (2 × 127 × 128 < 32768); q ≤ 255 needs the sign trick.
 enum class Int8Format {
-    nibbles,   // q ≤ 63, a scale and min per 32 values
-    nibbles16, // q ≤ 63, a scale and min per 16 values (Q6_K)
+    nibbles,   // q ≤ 63, a scale and min per 32 values (IQ3_S, IQ1_S too)
+    nibbles16, // q ≤ 63, a scale and min per 16 values (Q6_K, IQ1_M)
+    wide,      // q ≤ 127, a scale and min per 32 values (IQ2_XXS, IQ3_XXS)
+    wide16,    // q ≤ 127, a scale and min per 16 values (IQ2_XS, IQ2_S)
     bytes,     // q ≤ 255 (Q8_0: q + 128; F16/BF16/F32: rounded), a scale and min per 32 values
 };
 Int8Format int8_gemm_format(TensorType type);
 
+// The largest q a format holds (63, 127 or 255).
+int int8_format_max_q(Int8Format format);
+
+// Scales per 32-value block: 2 for the per-16 formats (nibbles16, wide16), else 1.
+int int8_format_segments(Int8Format format);
+
 // Whether a type's q uses the full byte (Int8Format::bytes). Two vpmaddubsw products of such
 // bytes can saturate 16 bits, so the AVX2 kernel takes them through the sign trick instead.
 bool int8_gemm_full_bytes(TensorType type);
-
-// Whether a type needs a scale per 16 values (Q6_K) rather than per 32.
-bool int8_gemm_half_scales(TensorType type);
 
 // Converts rows [row0, row0 + 8) of w (rows past w.n_rows become zeros) to w.n_cols / 32
 // blocks. w.type must be int8_gemm_supported.

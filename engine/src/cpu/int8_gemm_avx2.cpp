@@ -5,6 +5,9 @@
 // quads' 16-bit products are added before vpmaddwd (2 × 2 × 63 × 127 < 32768), so nothing
 // saturates and the integer sums are exact, as VNNI's are.
 //
+// 7-bit types (the IQ2/IQ3_XXS grids, q ≤ 127): each quad's vpmaddubsw pairs are widened by
+// vpmaddwd on their own (2 × 127 × 127 < 32768), one more vpmaddwd and add per pair of quads.
+//
 // Full bytes (Q8_0, F16, BF16, F32): q ≤ 255 times 127 would saturate vpmaddubsw, so the kernel
 // multiplies s = q - 128 instead, through ggml's sign trick: |s| (≤ 128, unsigned) times the
 // activation with s's sign (vpsignb), 2 × 128 × 127 < 32768 per 16-bit lane, each quad widened
@@ -24,6 +27,15 @@ struct DotAvx2 : PlainBytesDot {
         const __m256i s =
             _mm256_add_epi16(_mm256_maddubs_epi16(w0, x0), _mm256_maddubs_epi16(w1, x1));
         return _mm256_add_epi32(acc, _mm256_madd_epi16(s, _mm256_set1_epi16(1)));
+    }
+};
+
+struct DotAvx2Wide : PlainBytesDot {
+    static __m256i pair(__m256i acc, __m256i w0, __m256i x0, __m256i w1, __m256i x1) {
+        const __m256i ones = _mm256_set1_epi16(1);
+        const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(w0, x0), ones);
+        const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(w1, x1), ones);
+        return _mm256_add_epi32(acc, _mm256_add_epi32(p0, p1));
     }
 };
 
@@ -53,7 +65,8 @@ struct DotAvx2Signed {
 
 void int8_gemm_avx2(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x,
                     int64_t n_tok, Int8Format format, float* y, int64_t y_stride, int n_rows) {
-    run_group<DotAvx2, DotAvx2Signed>(n_blocks, group, x, n_tok, format, y, y_stride, n_rows);
+    run_group<DotAvx2, DotAvx2Wide, DotAvx2Signed>(n_blocks, group, x, n_tok, format, y, y_stride,
+                                                   n_rows);
 }
 
 } // namespace hearth::cpu

@@ -134,8 +134,8 @@ void run_tiles(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations
 }
 
 // The whole kernel over a group (int8_gemm.h's Int8GemmFn): Dot's integer products for the
-// 6-bit formats, FullDot's for full bytes.
-template <typename Dot, typename FullDot>
+// 6-bit formats, WideDot's for the 7-bit ones, FullDot's for full bytes.
+template <typename Dot, typename WideDot, typename FullDot>
 void run_group(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x, int64_t n_tok,
                Int8Format format, float* y, int64_t y_stride, int n_rows) {
     switch (format) {
@@ -144,6 +144,12 @@ void run_group(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations
         break;
     case Int8Format::nibbles16:
         run_tiles<Dot, 2>(n_blocks, group, x, n_tok, y, y_stride, n_rows);
+        break;
+    case Int8Format::wide:
+        run_tiles<WideDot, 1>(n_blocks, group, x, n_tok, y, y_stride, n_rows);
+        break;
+    case Int8Format::wide16:
+        run_tiles<WideDot, 2>(n_blocks, group, x, n_tok, y, y_stride, n_rows);
         break;
     case Int8Format::bytes:
         run_tiles<FullDot, 1>(n_blocks, group, x, n_tok, y, y_stride, n_rows);
