@@ -13,7 +13,7 @@
 //
 // usage: hearth-kernel-bench [TOKENS (default 128)] [REPETITIONS (default 3)] [TYPE...]
 //        (TYPE: only these weight types, as GGML spells them: F16 Q8_0 ...; default every one)
-//        hearth-kernel-bench --decode [REPETITIONS (default 5)]
+//        hearth-kernel-bench --decode [REPETITIONS (default 5)] [TYPE...]
 #include "cpu/cpu_features.h"
 #include "cpu/int8_gemm.h"
 #include "cpu/matmul.h"
@@ -142,7 +142,7 @@ TestMatrix make_matrix(TensorType type, int64_t n_rows, int64_t n_cols) {
     return m;
 }
 
-int decode_table(int reps) {
+int decode_table(int reps, const std::vector<std::string>& only) {
     ThreadPool pool(1);
     const bool have_avx512 = set_avx512_kernels(true);
     std::printf(
@@ -157,6 +157,10 @@ int decode_table(int reps) {
     const int64_t shapes[][2] = {{2048, 5632}, {5632, 2048}, {2048, 256}};
     constexpr int kCalls = 50;
     for (TensorType type : types) {
+        if (!only.empty() &&
+            std::find(only.begin(), only.end(), tensor_type_name(type)) == only.end()) {
+            continue;
+        }
         for (const auto& shape : shapes) {
             TestMatrix m = make_matrix(type, shape[1], shape[0]);
             std::vector<float> x(static_cast<size_t>(shape[0]));
@@ -204,11 +208,12 @@ int decode_table(int reps) {
 int main(int argc, char** argv) {
     if (argc > 1 && std::strcmp(argv[1], "--decode") == 0) {
         const int reps = argc > 2 ? std::atoi(argv[2]) : 5;
-        if (reps < 1 || reps > 100 || argc > 3) {
-            std::fprintf(stderr, "usage: hearth-kernel-bench --decode [REPETITIONS 1..100]\n");
+        if (reps < 1 || reps > 100) {
+            std::fprintf(stderr,
+                         "usage: hearth-kernel-bench --decode [REPETITIONS 1..100] [TYPE...]\n");
             return 2;
         }
-        return decode_table(reps);
+        return decode_table(reps, std::vector<std::string>(argv + std::min(argc, 3), argv + argc));
     }
     const int64_t n_tokens = argc > 1 ? std::atoi(argv[1]) : 128;
     const int reps = argc > 2 ? std::atoi(argv[2]) : 3;
