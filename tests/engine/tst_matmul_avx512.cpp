@@ -1,10 +1,11 @@
-// The AVX-512 single-token kernels (vec_dot_avx512.cpp, repack_avx512.cpp) against the AVX2
-// ones, bit for bit, through matmul(): every type that has one, packed and unpacked, on ragged
-// shapes (row counts that are not multiples of the 2- and 4-row register groups or of the 8-row
-// packed groups, one block per row up to many), one and two threads (chunk boundaries), random
-// weight bytes (every quant value, -128 in Q8_0 included) and activations with an outlier. The
-// AVX2 kernels are held to ggml's bits by tst_matmul, tst_matmul_lowbit_ggml and the
-// architecture references, so equal bits here mean ggml's bits.
+// The AVX-512 single-token kernels (vec_dot_avx512.cpp, gemv_q4_1_avx512.cpp,
+// repack_avx512.cpp) against the AVX2 ones, bit for bit, through matmul(): every type that has
+// one, packed and unpacked, on ragged shapes (row counts that are not multiples of the 2-, 4-
+// and 8-row register groups or of the 8-row packed groups, one block per row up to many), one
+// and two threads (chunk boundaries), random weight bytes (every quant value, -128 in Q8_0
+// included) and activations with an outlier. The AVX2 kernels are held to ggml's bits by
+// tst_matmul, tst_matmul_lowbit_ggml and the architecture references, so equal bits here mean
+// ggml's bits.
 #include "cpu/cpu_features.h"
 #include "cpu/kernels.h"
 #include "cpu/matmul.h"
@@ -68,7 +69,7 @@ void check_type(const TypeCase& c, bool packed) {
     std::mt19937 rng(91 + static_cast<unsigned>(c.type));
     ThreadPool one(1), two(2);
     for (const int64_t n_cols : {block, 3 * block, 2304 / block * block + 2 * block}) {
-        for (const int64_t n_rows : {1, 2, 3, 5, 8, 13, 16, 23, 37, 70}) {
+        for (const int64_t n_rows : {1, 2, 3, 4, 5, 8, 9, 12, 13, 16, 23, 31, 37, 70}) {
             const auto traits = hearth::tensor_type_traits(c.type);
             const size_t row_bytes = static_cast<size_t>(n_cols / traits_block) * traits.type_size;
             const std::vector<uint8_t> bytes =

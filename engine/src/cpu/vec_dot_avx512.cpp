@@ -10,7 +10,8 @@
 // in any order: no 16-bit intermediate of the AVX2 kernels saturates on these inputs (see
 // there), so both give the same int32 per lane. Several rows per call (4 for the 32-value
 // formats and Q6_K, 8 for F16, 2 for Q5_K, whose scale unpacking fills the registers) keep
-// independent FMA chains in flight and share each activation load.
+// independent FMA chains in flight and share each activation load. Q4_1 has its own layout,
+// four rows per register (gemv_q4_1_avx512.cpp).
 #include "cpu/kernels.h"
 #include "hearth/quant.h"
 
@@ -106,7 +107,6 @@ struct Q4P {
     }
 };
 using Q4_0P = Q4P<BlockQ4_0, true>;
-using Q4_1P = Q4P<BlockQ4_1, false>;
 
 // Q5_0 / Q5_1: the nibbles with the fifth bit from qh; the signed one holds q - 16, the nibble
 // with 0xf0 or-ed in where the bit is clear.
@@ -450,7 +450,7 @@ GemvFn gemv_avx512(TensorType weight_type) {
     case TensorType::Q4_0:
         return gemv_32<Q4_0P>;
     case TensorType::Q4_1:
-        return gemv_32<Q4_1P>;
+        return gemv_q4_1_avx512();
     case TensorType::Q5_0:
         return gemv_32<Q5_0P>;
     case TensorType::Q5_1:
