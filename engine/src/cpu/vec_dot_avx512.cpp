@@ -9,9 +9,9 @@
 // (vpdpbusd / vpdpwssd instead of vpmaddubsw + vpmaddwd + vpaddd), and integer sums are exact
 // in any order: no 16-bit intermediate of the AVX2 kernels saturates on these inputs (see
 // there), so both give the same int32 per lane. Several rows per call (4 for the 32-value
-// formats and Q6_K, 8 for F16, 2 for Q5_K, whose scale unpacking fills the registers) keep
-// independent FMA chains in flight and share each activation load. Q4_1 has its own layout,
-// four rows per register (gemv_q4_1_avx512.cpp).
+// formats and Q6_K, 8 for F16) keep independent FMA chains in flight and share each activation
+// load. Q4_1 and Q5_K have their own layouts (gemv_q4_1_avx512.cpp: four rows per register;
+// gemv_q5_k_avx512.cpp: two sub-blocks of one row per register).
 #include "cpu/kernels.h"
 #include "hearth/quant.h"
 
@@ -282,88 +282,6 @@ void dot_q6_k_pairs(int64_t n, const BlockQ6_K* const* rows, const BlockQ8_K* x,
     store_pairs(acc, y, n_out, as_summed);
 }
 
-// ---- Q5_K: the AVX2 kernel (dot_q4_5_k with the fifth bit) for two rows at once ----
-
-// Q5_K's 8 sub-block scales (bytes 0..7) and mins (bytes 8..15) from its 12 packed bytes:
-// ggml's get_scale_min_k4 for every sub-block at once (the utmp shuffle of its x86 kernels).
-inline __m128i k4_scales_mins(const uint8_t* packed) {
-    constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
-    uint32_t u[4] = {};
-    std::memcpy(u, packed, 12);
-    u[3] = ((u[2] >> 4) & kLow4) | (((u[1] >> 6) & kLow2) << 4);
-    const uint32_t mins_low = u[1] & kLow6;
-    u[1] = (u[2] & kLow4) | (((u[0] >> 6) & kLow2) << 4);
-    u[2] = mins_low;
-    u[0] &= kLow6;
-    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(u));
-}
-
-// 16-bit scale pick of sub-block j within each 128-bit lane of 8 int16 scales.
-inline __m512i pick_scale(__m512i scales16, int j) {
-    const int16_t lo = static_cast<int16_t>(2 * j), hi = static_cast<int16_t>(2 * j + 1);
-    return _mm512_shuffle_epi8(scales16, _mm512_set1_epi16(static_cast<int16_t>(hi << 8 | lo)));
-}
-
-// The min term as the AVX2 kernel sums Q5_K's: one scalar FMA per super-block of the whole
-// super-block's (exact) integer sum sum_j mn_j * bsum_j.
-template <int NP>
-void dot_q5_k_pairs(int64_t n, const BlockQ5_K* const* rows, const BlockQ8_K* x, float* y,
-                    int n_out) {
-    const __m512i m4 = _mm512_set1_epi8(0x0f);
-    const __m512i m1 = _mm512_set1_epi8(1);
-    __m512 acc[NP];
-    float acc_min[2 * NP];
-    for (int p = 0; p < NP; ++p) {
-        acc[p] = _mm512_setzero_ps();
-        acc_min[2 * p] = acc_min[2 * p + 1] = 0.0f;
-    }
-    for (int64_t b = 0; b < n / QK_K; ++b) {
-        const __m512 dx = _mm512_set1_ps(x[b].d);
-        // Activation sums of each 32-value sub-block, as int16 (exact: |sum| <= 32 * 127).
-        const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].bsums));
-        const __m128i sub_sums =
-            _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-        for (int p = 0; p < NP; ++p) {
-            const BlockQ5_K* w[2] = {&rows[2 * p][b], &rows[2 * p + 1][b]};
-            __m128i sc16[2];
-            for (int i = 0; i < 2; ++i) {
-                const __m128i sm = k4_scales_mins(w[i]->scales);
-                sc16[i] = _mm_cvtepu8_epi16(sm);
-                const __m128i prod =
-                    _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)), sub_sums);
-                __m128i t = _mm_add_epi32(prod, _mm_shuffle_epi32(prod, 0x4e));
-                t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
-                const float dmin = x[b].d * h2f(w[i]->dmin);
-                acc_min[2 * p + i] =
-                    std::fma(dmin, static_cast<float>(_mm_cvtsi128_si32(t)), acc_min[2 * p + i]);
-            }
-            const __m512i scales16 =
-                _mm512_inserti64x4(_mm512_zextsi256_si512(_mm256_broadcastsi128_si256(sc16[0])),
-                                   _mm256_broadcastsi128_si256(sc16[1]), 1);
-            const __m512i high_bits = load_pair(w[0]->qh, w[1]->qh);
-            __m512i sumi = _mm512_setzero_si512();
-            for (int c = 0; c < 4; ++c) {
-                const __m512i bits = load_pair(w[0]->qs + 32 * c, w[1]->qs + 32 * c);
-                const __m512i h0 =
-                    _mm512_and_si512(_mm512_srl_epi16(high_bits, _mm_cvtsi32_si128(2 * c)), m1);
-                const __m512i h1 =
-                    _mm512_and_si512(_mm512_srl_epi16(high_bits, _mm_cvtsi32_si128(2 * c + 1)), m1);
-                const __m512i lo =
-                    _mm512_or_si512(_mm512_and_si512(bits, m4), _mm512_slli_epi16(h0, 4));
-                const __m512i hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(bits, 4), m4),
-                                                   _mm512_slli_epi16(h1, 4));
-                const __m512i p0 = _mm512_maddubs_epi16(lo, broadcast32(x[b].qs + 64 * c));
-                const __m512i p1 = _mm512_maddubs_epi16(hi, broadcast32(x[b].qs + 64 * c + 32));
-                sumi = _mm512_dpwssd_epi32(sumi, p0, pick_scale(scales16, 2 * c));
-                sumi = _mm512_dpwssd_epi32(sumi, p1, pick_scale(scales16, 2 * c + 1));
-            }
-            const __m512 scale = _mm512_mul_ps(dx, f16_pair(w[0]->d, w[1]->d));
-            acc[p] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(sumi), acc[p]);
-        }
-    }
-    store_pairs(acc, y, n_out, [&](float sum, int r) { return sum - acc_min[r]; });
-}
-
 // ---- F16 rows in tinyBLAS's order (vec_dot_tinyblas_avx2): one 8-lane FMA chain per row ----
 
 // Eight rows at once (four registers) keep eight chains in flight; the activation's 8 values
@@ -426,12 +344,6 @@ void gemv_32(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const v
 }
 
 template <int NP>
-void q5_k_pairs(int64_t n, const BlockQ5_K* const* rows, const void* x, const float* /*scales*/,
-                float* y, int n_out) {
-    dot_q5_k_pairs<NP>(n, rows, static_cast<const BlockQ8_K*>(x), y, n_out);
-}
-
-template <int NP>
 void q6_k_pairs(int64_t n, const BlockQ6_K* const* rows, const void* x, const float* /*scales*/,
                 float* y, int n_out) {
     dot_q6_k_pairs<NP>(n, rows, static_cast<const BlockQ8_K*>(x), y, n_out);
@@ -460,7 +372,7 @@ GemvFn gemv_avx512(TensorType weight_type) {
     case TensorType::IQ4_NL:
         return gemv_32<IQ4_NLP>;
     case TensorType::Q5_K:
-        return gemv_rows<BlockQ5_K, 1, q5_k_pairs<1>, q5_k_pairs<1>>;
+        return gemv_q5_k_avx512();
     case TensorType::Q6_K:
         return gemv_rows<BlockQ6_K, 2, q6_k_pairs<2>, q6_k_pairs<1>>;
     default:
