@@ -41,29 +41,43 @@ constexpr int kRowsPerCall = 4;
 // (v even) or the high ones (v odd) of qs bytes 64 (v / 2) .. 64 (v / 2) + 63.
 constexpr int kSubBlock[4][2] = {{0, 2}, {1, 3}, {4, 6}, {5, 7}};
 
-// Q5_K's 8 sub-block scales (sc, bytes 0..7 of sc) and mins (mn, bytes 0..7 of mn) from its 12
-// packed bytes: ggml's get_scale_min_k4 for every sub-block at once (the utmp shuffle of its x86
-// kernels), in two 64-bit scalars.
-struct ScalesMins {
-    uint64_t sc, mn;
-};
-inline ScalesMins k4_scales_mins(const uint8_t* packed) {
-    constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
-    uint32_t u[3] = {};
-    std::memcpy(u, packed, 12);
-    const uint32_t sc_low = u[0] & kLow6;
-    const uint32_t sc_high = (u[2] & kLow4) | (((u[0] >> 6) & kLow2) << 4);
-    const uint32_t mn_low = u[1] & kLow6;
-    const uint32_t mn_high = ((u[2] >> 4) & kLow4) | (((u[1] >> 6) & kLow2) << 4);
-    return {static_cast<uint64_t>(sc_high) << 32 | sc_low,
-            static_cast<uint64_t>(mn_high) << 32 | mn_low};
+// The 8 sub-block scales (bytes 0..7 of 128-bit lane i) and mins (bytes 8..15) of rows 0..3
+// at super-block b from their 12 packed bytes: ggml's get_scale_min_k4 for every sub-block, the
+// utmp shuffle of its x86 kernels (utmp[0..3] in dwords 0..3), for 4 rows at once. Each lane
+// loads 16 bytes from the row's scales: the 12 packed ones and 4 of qh, which are not used.
+inline __m512i k4_scales_mins(const BlockQ5_K* const* rows, int64_t b) {
+    const auto packed = [&](int i) {
+        return _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[i][b].scales));
+    };
+    __m512i u = _mm512_castsi128_si512(packed(0)); // dwords u0, u1, u2 of each row
+    u = _mm512_inserti32x4(u, packed(1), 1);
+    u = _mm512_inserti32x4(u, packed(2), 2);
+    u = _mm512_inserti32x4(u, packed(3), 3);
+    const __m512i a = _mm512_shuffle_epi32(u, static_cast<_MM_PERM_ENUM>(_MM_SHUFFLE(2, 1, 2, 0)));
+    const __m512i c = _mm512_shuffle_epi32(u, static_cast<_MM_PERM_ENUM>(_MM_SHUFFLE(1, 1, 0, 0)));
+    // dwords 0, 2: u0 & kLow6 (scales 0..3), u1 & kLow6 (mins 0..3)
+    const __m512i low = _mm512_and_si512(a, _mm512_set1_epi32(0x3f3f3f3f));
+    // dwords 1, 3: (u2 & kLow4) | ((u0 >> 6) & kLow2) << 4 (scales 4..7), the same of u2 >> 4
+    // and u1 (mins 4..7)
+    const __m512i a_shifted = _mm512_srlv_epi32(a, _mm512_set4_epi32(4, 0, 0, 0));
+    const __m512i top = _mm512_and_si512(_mm512_srli_epi32(c, 2), _mm512_set1_epi32(0x30303030));
+    // (a_shifted & 0x0f...) | top
+    const __m512i high =
+        _mm512_ternarylogic_epi32(a_shifted, top, _mm512_set1_epi32(0x0f0f0f0f), 0xec);
+    return _mm512_mask_blend_epi32(0xaaaa, low, high);
 }
 
 // Per register v, the constants that pick its two sub-blocks' parts.
 struct SubBlockPicks {
     __m512i bit[4];   // the sub-block's bit of qh, in each byte of its half
     __m512i scale[4]; // vpshufb of the 8 scale bytes: each 16-bit lane the sub-block's scale
+    __m512i mins;     // vpshufb of each lane's 8 min bytes (8..15) to 16-bit lanes
     SubBlockPicks() {
+        alignas(64) int16_t widen[32];
+        for (int k = 0; k < 32; ++k) {
+            widen[k] = static_cast<int16_t>(0x8000 | (8 + k % 8));
+        }
+        mins = _mm512_load_si512(widen);
         for (int v = 0; v < 4; ++v) {
             const int j0 = kSubBlock[v][0], j1 = kSubBlock[v][1];
             bit[v] = _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(1 << j0)),
@@ -86,13 +100,13 @@ inline void arrange_activations(const BlockQ8_K& x, __m512i (&xv)[4]) {
 }
 
 // One row's super-block: the AVX2 kernel's 8 int32 lanes of sumi, as the sum of the two halves.
-inline __m512i q5_k_lanes(const BlockQ5_K& w, uint64_t sc, const __m512i (&xv)[4],
+// `scales`: the row's 8 scale bytes at bytes 0..7 of every 128-bit lane.
+inline __m512i q5_k_lanes(const BlockQ5_K& w, const __m512i scales, const __m512i (&xv)[4],
                           const SubBlockPicks& picks) {
     const __m512i m4 = _mm512_set1_epi8(0x0f);
     const __m512i sixteen = _mm512_set1_epi8(16);
     const __m512i high_bits =
         _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qh)));
-    const __m512i scales = _mm512_set1_epi64(static_cast<long long>(sc));
     __m512i sumi = _mm512_setzero_si512();
     for (int half = 0; half < 2; ++half) {
         const __m512i raw = _mm512_loadu_si512(w.qs + 64 * half);
@@ -107,6 +121,20 @@ inline __m512i q5_k_lanes(const BlockQ5_K& w, uint64_t sc, const __m512i (&xv)[4
         }
     }
     return sumi;
+}
+
+// 128-bit lane i of v in every lane.
+inline __m512i lane_of(__m512i v, int i) {
+    switch (i) {
+    case 0:
+        return _mm512_shuffle_i32x4(v, v, 0x00);
+    case 1:
+        return _mm512_shuffle_i32x4(v, v, 0x55);
+    case 2:
+        return _mm512_shuffle_i32x4(v, v, 0xaa);
+    default:
+        return _mm512_shuffle_i32x4(v, v, 0xff);
+    }
 }
 
 // The d and dmin of 4 rows at super-block b, times the activations' d: lane 2i row i's
@@ -144,15 +172,9 @@ void dot_q5_k_rows(int64_t n, const BlockQ5_K* const* rows, const BlockQ8_K* x,
         const __m512i sub_sums = _mm512_broadcast_i32x4(
             _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1)));
         const __m256 scale = row_scales(rows, b, x[b].d);
-        ScalesMins sm[kRowsPerCall];
-        for (int i = 0; i < kRowsPerCall; ++i) {
-            sm[i] = k4_scales_mins(rows[i][b].scales);
-        }
+        const __m512i sm = k4_scales_mins(rows, b);
         // The min terms: row i's exact integer sum_j mn_j * bsum_j in lane i, one FMA per lane.
-        const __m256i mins8 =
-            _mm256_set_epi64x(static_cast<long long>(sm[3].mn), static_cast<long long>(sm[2].mn),
-                              static_cast<long long>(sm[1].mn), static_cast<long long>(sm[0].mn));
-        const __m512i prod = _mm512_madd_epi16(_mm512_cvtepu8_epi16(mins8), sub_sums);
+        const __m512i prod = _mm512_madd_epi16(_mm512_shuffle_epi8(sm, picks.mins), sub_sums);
         __m512i t = _mm512_add_epi32(prod, _mm512_shuffle_epi32(prod, _MM_PERM_BADC));
         t = _mm512_add_epi32(t, _mm512_shuffle_epi32(t, _MM_PERM_CDAB));
         const __m128i summ = _mm512_castsi512_si128(_mm512_permutexvar_epi32(lane_sums, t));
@@ -160,8 +182,8 @@ void dot_q5_k_rows(int64_t n, const BlockQ5_K* const* rows, const BlockQ8_K* x,
             _mm256_permutevar8x32_ps(scale, _mm256_castsi128_si256(pick_dmin)));
         acc_min = _mm_fmadd_ps(dmin, _mm_cvtepi32_ps(summ), acc_min);
         for (int p = 0; p < kPairs; ++p) {
-            const __m512i s0 = q5_k_lanes(rows[2 * p][b], sm[2 * p].sc, xv, picks);
-            const __m512i s1 = q5_k_lanes(rows[2 * p + 1][b], sm[2 * p + 1].sc, xv, picks);
+            const __m512i s0 = q5_k_lanes(rows[2 * p][b], lane_of(sm, 2 * p), xv, picks);
+            const __m512i s1 = q5_k_lanes(rows[2 * p + 1][b], lane_of(sm, 2 * p + 1), xv, picks);
             // [row 2p's halves summed | row 2p + 1's]
             const __m512i lows = _mm512_shuffle_i64x2(s0, s1, _MM_SHUFFLE(1, 0, 1, 0));
             const __m512i highs = _mm512_shuffle_i64x2(s0, s1, _MM_SHUFFLE(3, 2, 3, 2));
