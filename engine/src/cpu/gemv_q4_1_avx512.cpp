@@ -21,8 +21,8 @@
     defined(__AVX512VNNI__) && defined(__FMA__) && defined(__F16C__)
 
 #include "cpu/avx2_helpers.h"
+#include "cpu/gemv_row_group.h"
 
-#include <algorithm>
 #include <cstring>
 #include <immintrin.h>
 
@@ -117,31 +117,21 @@ void dot_q4_1_quads(int64_t n, const BlockQ4_1* const* rows, const BlockQ8_1* x,
     }
 }
 
-// Rows 4 * kBigQuads at a time, then 4 at a time (the last group padded with repeats of its last
-// row).
+// Rows 4 * kBigQuads at a time, then 4 at a time (the last group padded).
 void gemv_q4_1(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const void* vx,
                const float* scales, float* y) {
     const auto* x = static_cast<const BlockQ8_1*>(vx);
-    const auto* base = static_cast<const uint8_t*>(w);
-    const auto row = [&](int64_t r) {
-        return reinterpret_cast<const BlockQ4_1*>(base + static_cast<size_t>(r) * row_bytes);
-    };
-    int64_t r = 0;
     constexpr int kBig = kRowsPerReg * kBigQuads;
+    int64_t r = 0;
     for (; r + kBig <= n_rows; r += kBig) {
         const BlockQ4_1* rows[kBig];
-        for (int i = 0; i < kBig; ++i) {
-            rows[i] = row(r + i);
-        }
+        row_group(w, row_bytes, r, n_rows, rows);
         dot_q4_1_quads<kBigQuads>(n, rows, x, scales, y + r, kBig);
     }
     for (; r < n_rows; r += kRowsPerReg) {
-        const int left = static_cast<int>(std::min<int64_t>(kRowsPerReg, n_rows - r));
         const BlockQ4_1* rows[kRowsPerReg];
-        for (int i = 0; i < kRowsPerReg; ++i) {
-            rows[i] = row(r + std::min(i, left - 1));
-        }
-        dot_q4_1_quads<1>(n, rows, x, scales, y + r, left);
+        const int real = row_group(w, row_bytes, r, n_rows, rows);
+        dot_q4_1_quads<1>(n, rows, x, scales, y + r, real);
     }
 }
 
@@ -149,16 +139,6 @@ void gemv_q4_1(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const
 
 GemvFn gemv_q4_1_avx512() {
     return gemv_q4_1;
-}
-
-} // namespace hearth::cpu
-
-#else // not built with the AVX-512 flags: avx512_kernels_enabled() is false there
-
-namespace hearth::cpu {
-
-GemvFn gemv_q4_1_avx512() {
-    return nullptr;
 }
 
 } // namespace hearth::cpu

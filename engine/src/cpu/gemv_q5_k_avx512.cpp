@@ -20,9 +20,8 @@
     defined(__AVX512VNNI__) && defined(__FMA__) && defined(__F16C__)
 
 #include "cpu/avx2_helpers.h"
+#include "cpu/gemv_row_group.h"
 
-#include <algorithm>
-#include <cmath>
 #include <cstring>
 #include <immintrin.h>
 
@@ -206,18 +205,11 @@ void dot_q5_k_rows(int64_t n, const BlockQ5_K* const* rows, const BlockQ8_K* x,
 void gemv_q5_k(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const void* vx,
                const float* /*scales*/, float* y) {
     const auto* x = static_cast<const BlockQ8_K*>(vx);
-    const auto* base = static_cast<const uint8_t*>(w);
-    const auto row = [&](int64_t r) {
-        return reinterpret_cast<const BlockQ5_K*>(base + static_cast<size_t>(r) * row_bytes);
-    };
     const SubBlockPicks picks;
     for (int64_t r = 0; r < n_rows; r += kRowsPerCall) {
-        const int left = static_cast<int>(std::min<int64_t>(kRowsPerCall, n_rows - r));
         const BlockQ5_K* rows[kRowsPerCall];
-        for (int i = 0; i < kRowsPerCall; ++i) {
-            rows[i] = row(r + std::min(i, left - 1));
-        }
-        dot_q5_k_rows(n, rows, x, picks, y + r, left);
+        const int real = row_group(w, row_bytes, r, n_rows, rows);
+        dot_q5_k_rows(n, rows, x, picks, y + r, real);
     }
 }
 
@@ -225,16 +217,6 @@ void gemv_q5_k(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const
 
 GemvFn gemv_q5_k_avx512() {
     return gemv_q5_k;
-}
-
-} // namespace hearth::cpu
-
-#else // not built with the AVX-512 flags: avx512_kernels_enabled() is false there
-
-namespace hearth::cpu {
-
-GemvFn gemv_q5_k_avx512() {
-    return nullptr;
 }
 
 } // namespace hearth::cpu

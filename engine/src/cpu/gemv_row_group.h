@@ -1,0 +1,25 @@
+// The rows a single-token kernel takes in one call: a group of kRows consecutive weight rows,
+// the group at the end of a run padded with repeats of its last row (computed, not stored).
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+namespace hearth::cpu {
+
+// Rows r .. r + kRows - 1 of the n_rows rows at w (row_bytes apart) into `rows`, those past the
+// last one repeating it; returns how many are real (1 .. kRows; r < n_rows).
+template <int kRows, class Row>
+int row_group(const void* w, size_t row_bytes, int64_t r, int64_t n_rows,
+              const Row* (&rows)[kRows]) {
+    const int real = static_cast<int>(std::min<int64_t>(kRows, n_rows - r));
+    for (int i = 0; i < kRows; ++i) {
+        const int64_t at = r + std::min(i, real - 1);
+        rows[i] = reinterpret_cast<const Row*>(static_cast<const uint8_t*>(w) +
+                                               static_cast<size_t>(at) * row_bytes);
+    }
+    return real;
+}
+
+} // namespace hearth::cpu
