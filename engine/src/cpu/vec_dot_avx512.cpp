@@ -21,7 +21,6 @@
 #include "cpu/avx2_helpers.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 #include <immintrin.h>
 
