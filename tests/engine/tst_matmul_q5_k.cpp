@@ -91,15 +91,11 @@ std::vector<float> random_floats(int64_t n_tok, int64_t n_cols, std::mt19937& rn
 
 QString where(const char* what, int64_t n_rows, int64_t n_cols, int64_t n_tok, int64_t t, int64_t r,
               float got, float want) {
-    return QString("%1: rows %2 cols %3 tokens %4: y[%5][%6] = %7, want %8")
-        .arg(what)
-        .arg(n_rows)
-        .arg(n_cols)
-        .arg(n_tok)
-        .arg(t)
-        .arg(r)
-        .arg(static_cast<double>(got), 0, 'g', 9)
-        .arg(static_cast<double>(want), 0, 'g', 9);
+    return QString::asprintf("%s: rows %lld cols %lld tokens %lld: y[%lld][%lld] = %.9g, want %.9g",
+                             what, static_cast<long long>(n_rows), static_cast<long long>(n_cols),
+                             static_cast<long long>(n_tok), static_cast<long long>(t),
+                             static_cast<long long>(r), static_cast<double>(got),
+                             static_cast<double>(want));
 }
 
 bool same_bits(float a, float b) {
