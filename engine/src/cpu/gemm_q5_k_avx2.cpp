@@ -23,6 +23,16 @@ struct Avx2 {
         }
         return sumi;
     }
+
+    static void rows(const q5k::Tile& tile, const quant::BlockQ8_K& x, float (*acc)[8]) {
+        const __m256 xd = _mm256_set1_ps(x.d);
+        for (int r = 0; r < q5k::kRows; ++r) {
+            const __m256i sumi = lanes(tile.q[r], tile.sc[r][0], x.qs);
+            const __m256 d = _mm256_mul_ps(xd, _mm256_load_ps(tile.d[r]));
+            _mm256_store_ps(acc[r],
+                            _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi), _mm256_load_ps(acc[r])));
+        }
+    }
 };
 
 } // namespace

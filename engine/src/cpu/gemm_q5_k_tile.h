@@ -40,7 +40,7 @@ struct alignas(64) Tile {
     uint8_t q[kRows][QK_K];   // the values 0..31, value i pairs with activation byte i
     int16_t sc[kRows][8][16]; // sub-block j's scale, as a 16-lane vector
     int16_t mn[kRows][8];     // sub-block j's min
-    float d[kRows];
+    float d[kRows][8];        // d, as an 8-lane vector
     float dmin[kRows];
 };
 
@@ -69,27 +69,21 @@ inline void unpack(const BlockQ5_K& w, Tile& tile, int r) {
                            _mm256_set1_epi16(static_cast<int16_t>(sc)));
         tile.mn[r][j] = static_cast<int16_t>(mn);
     }
-    tile.d[r] = avx2::h2f(w.d);
+    _mm256_store_ps(tile.d[r], _mm256_set1_ps(avx2::h2f(w.d)));
     tile.dmin[r] = avx2::h2f(w.dmin);
 }
 
 // Per-token running sums of a tile: eight lanes per row, and the mins' floats of the rows.
 struct Accumulators {
-    alignas(32) float lanes[kTokens][kRows][8];
+    alignas(64) float lanes[kTokens][kRows][8];
     alignas(16) float mins[kTokens][kRows];
 };
 
-// One activation super-block × the tile's rows, into token t's sums. Isa::lanes(q, sc, x) gives
-// the eight integer lane sums of one row.
+// One activation super-block × the tile's rows, into token t's sums. Isa::rows(tile, x, lanes)
+// does, for each row r, lanes[r][l] = fma(d_x * d_w, float(lane l's integer sum), lanes[r][l]).
 template <class Isa>
 inline void multiply(const Tile& tile, const BlockQ8_K& x, Accumulators& acc, int t) {
-    for (int r = 0; r < kRows; ++r) {
-        const __m256i sumi = Isa::lanes(tile.q[r], tile.sc[r][0], x.qs);
-        const float d = x.d * tile.d[r];
-        float* lanes = acc.lanes[t][r];
-        _mm256_store_ps(lanes, _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi),
-                                               _mm256_load_ps(lanes)));
-    }
+    Isa::rows(tile, x, acc.lanes[t]);
     // bsums[2j] + bsums[2j + 1] (|sum| <= 32 * 128), times each row's mins, summed per row.
     const auto* bsums = reinterpret_cast<const __m128i*>(x.bsums);
     const __m128i sub_sums = _mm_hadd_epi16(_mm_loadu_si128(bsums), _mm_loadu_si128(bsums + 1));
