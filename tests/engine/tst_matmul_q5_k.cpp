@@ -126,7 +126,7 @@ private slots:
 
     void cleanupTestCase() { set_avx512_kernels(true); }
 
-    // Every tile edge: 1..9 and 70 rows, 1..5, 31..33 and 70 tokens, 1 to 8 super-blocks.
+    // Every tile edge: 1..9 and 70 rows, 1..5, 63..65 and 130 tokens, 1 to 8 super-blocks.
     void kernel_matches_per_row_kernel() {
         std::mt19937 rng(5);
         const VecDotFn per_row = vec_dot_avx2(TensorType::Q5_K);
@@ -136,7 +136,7 @@ private slots:
             const size_t x_stride = static_cast<size_t>(n_cols / QK_K) * sizeof(BlockQ8_K);
             for (const int64_t n_rows : {1, 2, 3, 4, 5, 7, 9, 70}) {
                 const auto w = random_rows(n_rows, n_cols, rng, n_rows == 7);
-                for (const int64_t n_tok : {1, 2, 3, 5, 31, 32, 33, 70}) {
+                for (const int64_t n_tok : {1, 2, 3, 5, 63, 64, 65, 130}) {
                     const auto x = random_activations(n_tok, n_cols, rng);
                     const int64_t y_stride = n_rows + 2;
                     for (const auto& [name, gemm] : m_kernels) {
@@ -164,7 +164,7 @@ private slots:
         }
     }
 
-    // Through matmul (row chunks over 1 and 2 threads, token tiles of 32): each (row, token)
+    // Through matmul (row chunks over 1 and 2 threads, token tiles of 64): each (row, token)
     // has the per-row kernel's bits on the activations matmul quantizes, and a batch gives each
     // token what it gets alone; with the AVX-512 kernels on and off.
     void matmul_matches_per_row_kernel() {

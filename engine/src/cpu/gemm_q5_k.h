@@ -1,8 +1,8 @@
-// Q5_K weights × Q8_K activations for a batch of tokens, in tiles of several weight rows ×
-// every token of the call over the plain GGUF rows (no repacked copy): each super-block of a
-// tile's rows is unpacked once (5-bit values to bytes, the 6-bit scales to 16-bit vectors, the
-// mins) and then multiplied with every token, instead of being unpacked again for each group of
-// four tokens by the per-row kernel.
+// Q5_K weights × Q8_K activations for a batch of tokens, in tiles of 4 weight rows × 64 tokens
+// over the plain GGUF rows (no repacked copy): each super-block of a tile's rows is unpacked
+// once (5-bit values to bytes, the 6-bit scales to 16-bit vectors, the mins) and then multiplied
+// with every token of the tile, instead of being unpacked again for each group of four tokens by
+// the per-row kernel.
 #pragma once
 
 #include <cstddef>

@@ -33,7 +33,7 @@ using quant::QK_K;
 // Weight rows per tile: the mins' sums of a tile fill one 4-float vector.
 constexpr int kRows = 4;
 // Tokens per pass over a tile: their accumulators stay in L1 (kTokens * kRows * 36 bytes).
-constexpr int kTokens = 32;
+constexpr int kTokens = 64;
 
 // One super-block of a tile's rows, unpacked.
 struct alignas(64) Tile {

@@ -257,7 +257,7 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
     // weight once either way and is bound by memory; it keeps the per-row kernel.
     const bool block32_tiles =
         n_tokens > 1 && kernel_level() == KernelLevel::avx2 && gemm_block32_supported(w.type);
-    // Q5_K batches at the avx2 level: tiles of 4 rows × 32 tokens (gemm_q5_k.h), the same bits.
+    // Q5_K batches at the avx2 level: tiles of 4 rows × 64 tokens (gemm_q5_k.h), the same bits.
     if (n_tokens > 1 && kernel_level() == KernelLevel::avx2 && w.type == TensorType::Q5_K) {
         job.q5_k_gemm = avx512_kernels_enabled() ? gemm_q5_k_avx512 : gemm_q5_k_avx2;
     }
@@ -307,14 +307,14 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
                  r1 - r0, job.act, job.scales, job.y + r0);
             return;
         }
+        if (job.q5_k_gemm) { // its own token tiles
+            job.q5_k_gemm(job.w.n_cols, rows + static_cast<size_t>(r0) * job.w.row_bytes,
+                          job.w.row_bytes, r1 - r0, job.act, job.act_bytes, job.n_tokens,
+                          job.y + r0, job.y_stride);
+            return;
+        }
         for (int64_t t0 = 0; t0 < job.n_tokens; t0 += kTokenTile) {
             const int64_t t1 = std::min(job.n_tokens, t0 + kTokenTile);
-            if (job.q5_k_gemm) {
-                job.q5_k_gemm(job.w.n_cols, rows + static_cast<size_t>(r0) * job.w.row_bytes,
-                              job.w.row_bytes, r1 - r0, job.act + t0 * job.act_bytes,
-                              job.act_bytes, t1 - t0, job.y + t0 * job.y_stride + r0, job.y_stride);
-                continue;
-            }
             if (block32_tiles) {
                 gemm_block32_avx2(job.w.type, job.w.n_cols,
                                   rows + static_cast<size_t>(r0) * job.w.row_bytes, job.w.row_bytes,
