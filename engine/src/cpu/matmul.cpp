@@ -10,6 +10,7 @@
 #include "cpu/activation_observer.h"
 #include "cpu/cpu_features.h"
 #include "cpu/gemm_block32.h"
+#include "cpu/gemm_q5_k.h"
 #include "cpu/int8_gemm.h"
 #include "cpu/kernels.h"
 #include "cpu/repack.h"
@@ -240,6 +241,7 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
         VecDotScaledFn scaled_kernel = nullptr;
         float* scales = nullptr;
         int64_t scales_stride = 0;
+        decltype(&gemm_q5_k_avx2) q5_k_gemm = nullptr;
     } job{w,
           x,
           n_tokens,
@@ -255,6 +257,10 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
     // weight once either way and is bound by memory; it keeps the per-row kernel.
     const bool block32_tiles =
         n_tokens > 1 && kernel_level() == KernelLevel::avx2 && gemm_block32_supported(w.type);
+    // Q5_K batches at the avx2 level: tiles of 4 rows × 64 tokens (gemm_q5_k.h), the same bits.
+    if (n_tokens > 1 && kernel_level() == KernelLevel::avx2 && w.type == TensorType::Q5_K) {
+        job.q5_k_gemm = avx512_kernels_enabled() ? gemm_q5_k_avx512 : gemm_q5_k_avx2;
+    }
     // Their single tokens (and the portable level's batches): the activations' f16 block scales
     // converted once here rather than once per weight row (the same bits; the kernel's float
     // work roughly halves).
@@ -299,6 +305,12 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
         if (gemv) {
             gemv(job.w.n_cols, rows + static_cast<size_t>(r0) * job.w.row_bytes, job.w.row_bytes,
                  r1 - r0, job.act, job.scales, job.y + r0);
+            return;
+        }
+        if (job.q5_k_gemm) { // its own token tiles
+            job.q5_k_gemm(job.w.n_cols, rows + static_cast<size_t>(r0) * job.w.row_bytes,
+                          job.w.row_bytes, r1 - r0, job.act, job.act_bytes, job.n_tokens,
+                          job.y + r0, job.y_stride);
             return;
         }
         for (int64_t t0 = 0; t0 < job.n_tokens; t0 += kTokenTile) {
