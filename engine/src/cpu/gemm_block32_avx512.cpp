@@ -263,13 +263,15 @@ void prepare_rows(const uint8_t* rows, size_t row_bytes, int rm, int64_t n_block
 }
 
 template <class W>
-void gemm(int64_t n_cols, const uint8_t* w, size_t row_bytes, int64_t n_rows, const uint8_t* x,
-          size_t x_stride, int64_t n_tok, float* y, int64_t y_stride) {
+void gemm(TensorType weight_type, int64_t n_cols, const uint8_t* w, size_t row_bytes,
+          int64_t n_rows, const uint8_t* x, size_t x_stride, int64_t n_tok, float* y,
+          int64_t y_stride) {
     const int64_t n_blocks = n_cols / 32;
     const int64_t stride = (n_blocks + kScaleRun - 1) / kScaleRun * kScaleRun;
     thread_local Buffers buf;
     if (!prepare_tokens<W>(x, x_stride, n_tok, n_blocks, stride, buf)) {
-        gemm_block32_avx2(W::kType, n_cols, w, row_bytes, n_rows, x, x_stride, n_tok, y, y_stride);
+        gemm_block32_avx2(weight_type, n_cols, w, row_bytes, n_rows, x, x_stride, n_tok, y,
+                          y_stride);
         return;
     }
     buf.row_d.resize(static_cast<size_t>(kTileRows * 2 * stride));
@@ -295,12 +297,6 @@ void gemm(int64_t n_cols, const uint8_t* w, size_t row_bytes, int64_t n_rows, co
     }
 }
 
-// The formats as block32_avx2.h unpacks them, with their type for the hand-over.
-template <class Base, TensorType T>
-struct Format : Base {
-    static constexpr TensorType kType = T;
-};
-
 } // namespace
 
 void gemm_block32_avx512(TensorType weight_type, int64_t n_cols, const void* vw, size_t row_bytes,
@@ -308,28 +304,9 @@ void gemm_block32_avx512(TensorType weight_type, int64_t n_cols, const void* vw,
                          int64_t y_stride) {
     const auto* w = static_cast<const uint8_t*>(vw);
     const auto* x = static_cast<const uint8_t*>(vx);
-    switch (weight_type) {
-    case TensorType::Q4_0:
-        return gemm<Format<Q4_0W, TensorType::Q4_0>>(n_cols, w, row_bytes, n_rows, x, x_stride,
-                                                     n_tok, y, y_stride);
-    case TensorType::Q4_1:
-        return gemm<Format<Q4_1W, TensorType::Q4_1>>(n_cols, w, row_bytes, n_rows, x, x_stride,
-                                                     n_tok, y, y_stride);
-    case TensorType::Q5_0:
-        return gemm<Format<Q5_0W, TensorType::Q5_0>>(n_cols, w, row_bytes, n_rows, x, x_stride,
-                                                     n_tok, y, y_stride);
-    case TensorType::Q5_1:
-        return gemm<Format<Q5_1W, TensorType::Q5_1>>(n_cols, w, row_bytes, n_rows, x, x_stride,
-                                                     n_tok, y, y_stride);
-    case TensorType::Q8_0:
-        return gemm<Format<Q8_0W, TensorType::Q8_0>>(n_cols, w, row_bytes, n_rows, x, x_stride,
-                                                     n_tok, y, y_stride);
-    case TensorType::IQ4_NL:
-        return gemm<Format<IQ4_NLW, TensorType::IQ4_NL>>(n_cols, w, row_bytes, n_rows, x, x_stride,
-                                                         n_tok, y, y_stride);
-    default:
-        std::abort(); // programmer error: gemm_block32_supported says which types
-    }
+    with_block32_format(weight_type, [&]<class W>() {
+        gemm<W>(weight_type, n_cols, w, row_bytes, n_rows, x, x_stride, n_tok, y, y_stride);
+    });
 }
 
 } // namespace hearth::cpu
