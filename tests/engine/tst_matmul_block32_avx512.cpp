@@ -5,6 +5,7 @@
 // extreme data (-128 weights, ±127 activations: the largest 16-bit pair sums of ggml's
 // vpmaddubsw; activations holding -128, which vpsignb cannot negate), directly and through
 // matmul() on 1 and 2 threads.
+#include "block32_cases.h"
 #include "cpu/cpu_features.h"
 #include "cpu/gemm_block32.h"
 #include "cpu/matmul.h"
@@ -28,17 +29,6 @@ using namespace hearth::cpu;
 namespace {
 
 using Block32Case = hearth::test::WeightTypeCase;
-
-const Block32Case kCases[] = {
-    {TensorType::Q4_0, offsetof(hearth::quant::BlockQ4_0, d), -1},
-    {TensorType::Q4_1, offsetof(hearth::quant::BlockQ4_1, d),
-     offsetof(hearth::quant::BlockQ4_1, m)},
-    {TensorType::Q5_0, offsetof(hearth::quant::BlockQ5_0, d), -1},
-    {TensorType::Q5_1, offsetof(hearth::quant::BlockQ5_1, d),
-     offsetof(hearth::quant::BlockQ5_1, m)},
-    {TensorType::Q8_0, offsetof(BlockQ8_0, d), -1},
-    {TensorType::IQ4_NL, offsetof(hearth::quant::BlockIQ4_NL, d), -1},
-};
 
 size_t row_bytes_of(TensorType type, int64_t n_cols) {
     const auto traits = hearth::tensor_type_traits(type);
@@ -130,7 +120,7 @@ private slots:
     // the AVX2 tiles, nothing written past n_rows.
     void tiles_match_avx2_tiles() {
         std::mt19937 rng(512);
-        for (const Block32Case& c : kCases) {
+        for (const Block32Case& c : hearth::test::kBlock32Cases) {
             for (const int64_t n_cols : {32, 288, 1056}) {
                 const size_t row_bytes = row_bytes_of(c.type, n_cols);
                 const size_t act_bytes = activation_row_bytes(c.type, n_cols);
@@ -193,7 +183,7 @@ private slots:
     void matmul_matches_avx2_tiles() {
         std::mt19937 rng(2);
         ThreadPool one(1), two(2);
-        for (const Block32Case& c : kCases) {
+        for (const Block32Case& c : hearth::test::kBlock32Cases) {
             for (const int64_t n_rows : {1, 17, 37, 70}) {
                 const int64_t n_cols = c.type == TensorType::Q8_0 ? 1056 : 256;
                 const auto w = weights(c, n_rows, n_cols, true, rng);
