@@ -17,9 +17,9 @@
 // exact sum of w * x unless some x = -128 meets a negative w (vpsignb cannot negate -128). The
 // signed formats here add 128 to each weight byte (unsigned for vpdpbusd) and start each partial
 // at -128 * (the sum of its four activation bytes), which is exact; a call whose activations hold
-// a -128 (the quantizer gives |x| <= 127; only a NaN or infinity in the input gives -128) is
-// handed to gemm_block32_avx2 whole, so every call keeps ggml's bits. The unsigned formats
-// (Q4_1, Q5_1: weights 0..31) take vpdpbusd directly.
+// a -128 (quantize_row_q8_0 never makes one: |x| <= 127, NaN to 0) is handed to
+// gemm_block32_avx2 whole, so every call keeps ggml's bits whatever its activation bytes. The
+// unsigned formats (Q4_1, Q5_1: weights 0..31) take vpdpbusd directly.
 #include "cpu/gemm_block32.h"
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) &&                    \
@@ -32,6 +32,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <immintrin.h>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -59,6 +60,26 @@ inline __m512i interleave(__m256i a, __m256i b) {
 inline __m512i doubled(__m256i w) {
     const __m512i idx = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
     return _mm512_permutexvar_epi32(idx, _mm512_castsi256_si512(w));
+}
+
+// A weight block unpacked (the signed formats made unsigned: + 128) and doubled(). Q4_1's
+// nibbles go there directly: dwords 0..3 of its 16 bytes doubled into both halves, the upper
+// half's shifted down by 4, both masked to the nibble (nibbles_32's bytes 0..15 and 16..31).
+template <class W>
+inline __m512i doubled_block(const typename W::Block& block) {
+    if constexpr (std::is_same_v<W, Q4_1W>) {
+        const __m512i idx = _mm512_set_epi32(3, 3, 2, 2, 1, 1, 0, 0, 3, 3, 2, 2, 1, 1, 0, 0);
+        const __m512i v = _mm512_permutexvar_epi32(
+            idx,
+            _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block.qs))));
+        return _mm512_and_si512(_mm512_mask_srli_epi16(v, 0xffff0000, v, 4),
+                                _mm512_set1_epi8(0x0f));
+    } else if constexpr (W::kSigned) {
+        return doubled(
+            _mm256_xor_si256(W::values(block), _mm256_set1_epi8(static_cast<char>(0x80))));
+    } else {
+        return doubled(W::values(block));
+    }
 }
 
 // The two floats at p broadcast to every lane pair (one vbroadcastsd).
@@ -129,11 +150,7 @@ void tile(int64_t n_blocks, const uint8_t* w, size_t row_bytes, const TileData& 
             }
 #pragma GCC unroll 4
             for (int i = 0; i < RM; ++i) {
-                __m256i q = W::values(wr[i][b]);
-                if constexpr (W::kSigned) {
-                    q = _mm256_xor_si256(q, _mm256_set1_epi8(static_cast<char>(0x80)));
-                }
-                const __m512i wq = doubled(q);
+                const __m512i wq = doubled_block<W>(wr[i][b]);
 #pragma GCC unroll 4
                 for (int p = 0; p < NP; ++p) {
                     __m512i s = W::kSigned ? _mm512_load_si512(td.starts[p * n_blocks + b].lanes)
@@ -241,12 +258,12 @@ bool prepare_tokens(const uint8_t* x, size_t x_stride, int64_t n_tok, int64_t n_
     return true;
 }
 
-// d (doubled, TileData::row_d) and m (TileData::row_m) of rm <= kTileRows rows.
+// d (doubled, TileData::row_d) and m (TileData::row_m) of rm <= kTileRows rows; the buffers'
+// padding past n_blocks was zeroed once per call. With rm odd, the half of row_m that no row
+// fills is zeroed (its lanes are summed but never stored).
 template <class W>
 void prepare_rows(const uint8_t* rows, size_t row_bytes, int rm, int64_t n_blocks, int64_t stride,
                   Buffers& buf) {
-    std::fill(buf.row_d.begin(), buf.row_d.end(), 0.0f);
-    std::fill(buf.row_m.begin(), buf.row_m.end(), 0.0f);
     for (int i = 0; i < rm; ++i) {
         const auto* blocks = reinterpret_cast<const typename W::Block*>(rows + i * row_bytes);
         float* d = buf.row_d.data() + i * 2 * stride;
@@ -258,6 +275,12 @@ void prepare_rows(const uint8_t* rows, size_t row_bytes, int rm, int64_t n_block
             for (int64_t b = 0; b < n_blocks; ++b) {
                 std::fill(m + 16 * b, m + 16 * b + 8, h2f(blocks[b].m));
             }
+        }
+    }
+    if (W::kMin && rm % 2 != 0) {
+        float* m = buf.row_m.data() + (rm / 2) * n_blocks * 16 + 8;
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            std::fill(m + 16 * b, m + 16 * b + 8, 0.0f);
         }
     }
 }
@@ -274,8 +297,8 @@ void gemm(TensorType weight_type, int64_t n_cols, const uint8_t* w, size_t row_b
                           y_stride);
         return;
     }
-    buf.row_d.resize(static_cast<size_t>(kTileRows * 2 * stride));
-    buf.row_m.resize(W::kMin ? static_cast<size_t>(kTileRows / 2 * n_blocks * 16) : 0);
+    buf.row_d.assign(static_cast<size_t>(kTileRows * 2 * stride), 0.0f);
+    buf.row_m.assign(W::kMin ? static_cast<size_t>(kTileRows / 2 * n_blocks * 16) : 0, 0.0f);
     for (int64_t r = 0; r < n_rows; r += kTileRows) {
         const auto rm = static_cast<int>(std::min<int64_t>(kTileRows, n_rows - r));
         const uint8_t* rows = w + static_cast<size_t>(r) * row_bytes;
