@@ -3,6 +3,7 @@
 // bit for bit, on every tile shape and edge (rows and tokens not multiples of 4, block counts not
 // multiples of the 8-block scale run), and through matmul(): a batch gives each token exactly
 // what the token gets alone (decode).
+#include "block32_cases.h"
 #include "cpu/cpu_features.h"
 #include "cpu/gemm_block32.h"
 #include "cpu/kernels.h"
@@ -78,20 +79,8 @@ float ggml_order_dot(const BlockQ8_0* w, const BlockQ8_0* x, int64_t n_blocks) {
            ((lane[1] + lane[5]) + (lane[3] + lane[7]));
 }
 
-// The 32-value formats, as random bytes with modest finite f16 scales (ScaleDraw::edges: d of
-// either sign, a few zero; m, where the block has one, positive or negative).
 using Block32Case = hearth::test::WeightTypeCase;
-
-const Block32Case kBlock32Cases[] = {
-    {TensorType::Q4_0, offsetof(hearth::quant::BlockQ4_0, d), -1},
-    {TensorType::Q4_1, offsetof(hearth::quant::BlockQ4_1, d),
-     offsetof(hearth::quant::BlockQ4_1, m)},
-    {TensorType::Q5_0, offsetof(hearth::quant::BlockQ5_0, d), -1},
-    {TensorType::Q5_1, offsetof(hearth::quant::BlockQ5_1, d),
-     offsetof(hearth::quant::BlockQ5_1, m)},
-    {TensorType::Q8_0, offsetof(BlockQ8_0, d), -1},
-    {TensorType::IQ4_NL, offsetof(hearth::quant::BlockIQ4_NL, d), -1},
-};
+using hearth::test::kBlock32Cases;
 
 QString describe(int64_t n_rows, int64_t n_cols, int64_t n_tok, int64_t t, int64_t r, float got,
                  float want);

@@ -6,9 +6,11 @@
 #pragma once
 
 #include "cpu/avx2_helpers.h"
+#include "hearth/tensor_type.h"
 #include "quant/blocks.h"
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <immintrin.h>
 
@@ -99,5 +101,27 @@ struct IQ4_NLW {
         return _mm256_shuffle_epi8(_mm256_set_m128i(table, table), nibbles_32(b.qs));
     }
 };
+
+// Returns f.template operator()<W>() for the format W of weight_type, one of the types
+// gemm_block32_supported() takes (the AVX2 and AVX-512 tile files dispatch through it).
+template <class F>
+decltype(auto) with_block32_format(TensorType weight_type, F&& f) {
+    switch (weight_type) {
+    case TensorType::Q4_0:
+        return f.template operator()<Q4_0W>();
+    case TensorType::Q4_1:
+        return f.template operator()<Q4_1W>();
+    case TensorType::Q5_0:
+        return f.template operator()<Q5_0W>();
+    case TensorType::Q5_1:
+        return f.template operator()<Q5_1W>();
+    case TensorType::Q8_0:
+        return f.template operator()<Q8_0W>();
+    case TensorType::IQ4_NL:
+        return f.template operator()<IQ4_NLW>();
+    default:
+        std::abort(); // programmer error: gemm_block32_supported says which types
+    }
+}
 
 } // namespace hearth::cpu::avx2

@@ -25,4 +25,11 @@ void gemm_block32_avx2(TensorType weight_type, int64_t n_cols, const void* w, si
                        int64_t n_rows, const void* x, size_t x_stride, int64_t n_tok, float* y,
                        int64_t y_stride);
 
+// The same products with the same bits in AVX-512 (VNNI) tiles (gemm_block32_avx512.cpp): two
+// tokens' 8-lane accumulators share a zmm register and vpdpbusd forms the integer partials.
+// Call it only where avx512_kernels_enabled() (cpu_features.h).
+void gemm_block32_avx512(TensorType weight_type, int64_t n_cols, const void* w, size_t row_bytes,
+                         int64_t n_rows, const void* x, size_t x_stride, int64_t n_tok, float* y,
+                         int64_t y_stride);
+
 } // namespace hearth::cpu

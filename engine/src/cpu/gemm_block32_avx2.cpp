@@ -239,22 +239,9 @@ void gemm_block32_avx2(TensorType weight_type, int64_t n_cols, const void* vw, s
                        int64_t y_stride) {
     const auto* w = static_cast<const uint8_t*>(vw);
     const auto* x = static_cast<const uint8_t*>(vx);
-    switch (weight_type) {
-    case TensorType::Q4_0:
-        return gemm<Q4_0W>(n_cols, w, row_bytes, n_rows, x, x_stride, n_tok, y, y_stride);
-    case TensorType::Q4_1:
-        return gemm<Q4_1W>(n_cols, w, row_bytes, n_rows, x, x_stride, n_tok, y, y_stride);
-    case TensorType::Q5_0:
-        return gemm<Q5_0W>(n_cols, w, row_bytes, n_rows, x, x_stride, n_tok, y, y_stride);
-    case TensorType::Q5_1:
-        return gemm<Q5_1W>(n_cols, w, row_bytes, n_rows, x, x_stride, n_tok, y, y_stride);
-    case TensorType::Q8_0:
-        return gemm<Q8_0W>(n_cols, w, row_bytes, n_rows, x, x_stride, n_tok, y, y_stride);
-    case TensorType::IQ4_NL:
-        return gemm<IQ4_NLW>(n_cols, w, row_bytes, n_rows, x, x_stride, n_tok, y, y_stride);
-    default:
-        std::abort(); // programmer error: gemm_block32_supported says which types
-    }
+    with_block32_format(weight_type, [&]<class W>() {
+        gemm<W>(n_cols, w, row_bytes, n_rows, x, x_stride, n_tok, y, y_stride);
+    });
 }
 
 } // namespace hearth::cpu

@@ -242,6 +242,7 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
         float* scales = nullptr;
         int64_t scales_stride = 0;
         decltype(&gemm_q5_k_avx2) q5_k_gemm = nullptr;
+        decltype(&gemm_block32_avx2) block32_gemm = gemm_block32_avx2;
     } job{w,
           x,
           n_tokens,
@@ -257,6 +258,10 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
     // weight once either way and is bound by memory; it keeps the per-row kernel.
     const bool block32_tiles =
         n_tokens > 1 && kernel_level() == KernelLevel::avx2 && gemm_block32_supported(w.type);
+    // Where the CPU has them, their AVX-512 tiles (the same bits, twice the width).
+    if (avx512_kernels_enabled()) {
+        job.block32_gemm = gemm_block32_avx512;
+    }
     // Q5_K batches at the avx2 level: tiles of 4 rows × 64 tokens (gemm_q5_k.h), the same bits.
     if (n_tokens > 1 && kernel_level() == KernelLevel::avx2 && w.type == TensorType::Q5_K) {
         job.q5_k_gemm = avx512_kernels_enabled() ? gemm_q5_k_avx512 : gemm_q5_k_avx2;
@@ -316,10 +321,10 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
         for (int64_t t0 = 0; t0 < job.n_tokens; t0 += kTokenTile) {
             const int64_t t1 = std::min(job.n_tokens, t0 + kTokenTile);
             if (block32_tiles) {
-                gemm_block32_avx2(job.w.type, job.w.n_cols,
-                                  rows + static_cast<size_t>(r0) * job.w.row_bytes, job.w.row_bytes,
-                                  r1 - r0, job.act + t0 * job.act_bytes, job.act_bytes, t1 - t0,
-                                  job.y + t0 * job.y_stride + r0, job.y_stride);
+                job.block32_gemm(job.w.type, job.w.n_cols,
+                                 rows + static_cast<size_t>(r0) * job.w.row_bytes, job.w.row_bytes,
+                                 r1 - r0, job.act + t0 * job.act_bytes, job.act_bytes, t1 - t0,
+                                 job.y + t0 * job.y_stride + r0, job.y_stride);
                 continue;
             }
             for (int64_t r = r0; r < r1; ++r) {
