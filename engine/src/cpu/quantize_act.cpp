@@ -4,6 +4,7 @@
 #include "cpu/matmul.h"
 #include "hearth/quant.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -23,9 +24,12 @@ inline int nearest_int(float v) {
 
 // One Q8_0/Q8_1 block: returns d (as float, before f16 rounding) and the sum of the quants.
 inline int quantize_block_32(const float* x, int8_t* qs, float& d) {
+    // std::max, not std::fmax: the same result here (amax starts at 0 and a NaN is never
+    // taken: 0 < NaN is false), but fmax is a call through the PLT per value, about 8% of a
+    // short prompt's prefill, while this loop compiles to vector max instructions.
     float amax = 0.0f;
     for (int i = 0; i < 32; ++i) {
-        amax = std::fmax(amax, std::fabs(x[i]));
+        amax = std::max(amax, std::fabs(x[i]));
     }
     d = amax / 127.0f;
     const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
