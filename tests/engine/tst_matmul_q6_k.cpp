@@ -190,11 +190,10 @@ private slots:
                 for (const int64_t n_tok : {2, 3, 5, 31, 33, 70}) {
                     std::normal_distribution<float> normal(0.0f, 1.0f);
                     std::vector<float> x(static_cast<size_t>(n_tok * n_cols));
-                    for (float& v : x) {
-                        v = normal(rng);
+                    for (size_t i = 0; i < x.size(); ++i) {
+                        const float v = normal(rng);
+                        x[i] = i == x.size() / 2 ? 3.0e4f : i == 7 ? -1.0e-30f : v;
                     }
-                    x[static_cast<size_t>(n_tok * n_cols / 2)] = 3.0e4f;
-                    x[7] = -1.0e-30f;
                     std::vector<uint8_t> act(act_bytes * static_cast<size_t>(n_tok));
                     for (int64_t t = 0; t < n_tok; ++t) {
                         quantize_activation_row(TensorType::Q6_K, x.data() + t * n_cols,

@@ -4,7 +4,8 @@
 // accumulator, whose low 256 bits collect the even chunks and the high 256 bits the odd ones.
 // The -32 offset starts the low half (bsums · -32 × scales, vpdpwssd). At the end of a
 // super-block the two halves are added: the per-row kernel's eight integer lanes, exactly; the
-// float work from there is its own (fma of d_x × d_w by float(lanes), ggml's horizontal sum).
+// float work from there is its own (fma of d_x × d_w by float(lanes), ggml's horizontal sum),
+// two tokens per 512-bit register.
 #include "cpu/gemm_q6_k.h"
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) &&                      \
@@ -17,22 +18,38 @@ namespace {
 
 using namespace q6_k_tiles;
 
+// Two floats' 8-lane vectors as the halves of one 512-bit register, and back.
+inline __m512 join(__m256 lo, __m256 hi) {
+    return _mm512_castpd_ps(
+        _mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)), _mm256_castps_pd(hi), 1));
+}
+
+inline __m256 high_half(__m512 v) {
+    return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+}
+
 struct Avx512Tiles {
     static constexpr int kRows = 2;
     static constexpr int kTokens = 4;
 
+    // Tokens are taken in pairs, each pair's two float accumulators in the halves of one
+    // register (the same lane operations, half the instructions); an odd last token alone.
     template <int NR, int NT>
     static void tile(const TileArgs& a) {
+        constexpr int NP = NT / 2;
+        constexpr bool odd = NT % 2 == 1;
         const Unpacked* w[NR];
         for (int r = 0; r < NR; ++r) {
             w[r] = a.w + r * a.nb;
         }
         const BlockQ8_K* x[NT];
-        __m256 acc[NR][NT];
         for (int t = 0; t < NT; ++t) {
             x[t] = reinterpret_cast<const BlockQ8_K*>(a.x + t * a.x_stride);
-            for (int r = 0; r < NR; ++r) {
-                acc[r][t] = _mm256_setzero_ps();
+        }
+        __m512 acc[NR][NP + odd];
+        for (int r = 0; r < NR; ++r) {
+            for (int p = 0; p < NP + odd; ++p) {
+                acc[r][p] = _mm512_setzero_ps();
             }
         }
         for (int64_t b = 0; b < a.nb; ++b) {
@@ -60,18 +77,31 @@ struct Avx512Tiles {
                     }
                 }
             }
-            for (int t = 0; t < NT; ++t) {
-                for (int r = 0; r < NR; ++r) {
-                    const __m256i lanes = _mm256_add_epi32(_mm512_castsi512_si256(sum[r][t]),
-                                                           _mm512_extracti64x4_epi64(sum[r][t], 1));
-                    acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(x[t][b].d * w[r][b].d),
-                                                _mm256_cvtepi32_ps(lanes), acc[r][t]);
+            // The lanes: even chunks + odd chunks, a token pair per register.
+            __m512 dx[NP + odd];
+            for (int p = 0; p < NP; ++p) {
+                dx[p] = join(_mm256_set1_ps(x[2 * p][b].d), _mm256_set1_ps(x[2 * p + 1][b].d));
+            }
+            if constexpr (odd) {
+                dx[NP] = _mm512_set1_ps(x[NT - 1][b].d);
+            }
+            for (int r = 0; r < NR; ++r) {
+                const __m512 dw = _mm512_set1_ps(w[r][b].d);
+                for (int p = 0; p < NP + odd; ++p) {
+                    const __m512i s0 = sum[r][2 * p];
+                    const __m512i s1 = 2 * p + 1 < NT ? sum[r][2 * p + 1] : _mm512_setzero_si512();
+                    const __m512i lanes = _mm512_add_epi32(_mm512_shuffle_i64x2(s0, s1, 0x44),
+                                                           _mm512_shuffle_i64x2(s0, s1, 0xee));
+                    acc[r][p] = _mm512_fmadd_ps(_mm512_mul_ps(dx[p], dw), _mm512_cvtepi32_ps(lanes),
+                                                acc[r][p]);
                 }
             }
         }
         for (int t = 0; t < NT; ++t) {
             for (int r = 0; r < NR; ++r) {
-                a.y[t * a.y_stride + r] = avx2::hsum(acc[r][t]);
+                const __m512 v = acc[r][t / 2];
+                a.y[t * a.y_stride + r] =
+                    avx2::hsum(t % 2 == 0 ? _mm512_castps512_ps256(v) : high_half(v));
             }
         }
     }
