@@ -1,4 +1,4 @@
-// The AVX-512 Q6_K tiles (gemm_q6_k.h): 2 rows × 4 tokens, two 32-quant chunks per 512-bit
+// The AVX-512 Q6_K tiles (gemm_q6_k.h): 4 rows × 4 tokens, two 32-quant chunks per 512-bit
 // register. Per chunk pair: vpmaddubsw of the unpacked quants by the activations (the per-row
 // kernel's 16-bit pair sums, exact), then vpdpwssd by the chunks' scales into the token's int32
 // accumulator, whose low 256 bits collect the even chunks and the high 256 bits the odd ones.
@@ -28,8 +28,10 @@ inline __m256 high_half(__m512 v) {
     return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
 }
 
+// 4 × 4 measured fastest on Sapphire Rapids (CPU time, 1.1B shapes: 2 × 4 0.8x, 3 × 4 0.9x,
+// 4 × 6 and 6 × 4 0.8x of it), though its 16 integer accumulators leave the weights in memory.
 struct Avx512Tiles {
-    static constexpr int kRows = 2;
+    static constexpr int kRows = 4;
     static constexpr int kTokens = 4;
 
     // Tokens are taken in pairs, each pair's two float accumulators in the halves of one
