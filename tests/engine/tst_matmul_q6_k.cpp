@@ -3,8 +3,8 @@
 // tst_matmul_k_quant_order and the architecture references), bit for bit: called directly on
 // raw activation bytes (-128 included, the case where vpmaddubsw would come closest to
 // saturating), and through matmul() on ragged shapes (row counts that are not multiples of the
-// 2-row tiles nor of the thread chunks, token counts that are not multiples of the 2- or 4-token
-// tiles nor of matmul's 32-token tiles, one to eleven super-blocks per row), one and two
+// 2- and 4-row tiles nor of the thread chunks, token counts that are not multiples of the 2- or
+// 4-token tiles nor of matmul's 32-token tiles, one to eleven super-blocks per row), one and two
 // threads, with and without the AVX-512 kernels.
 #include "cpu/cpu_features.h"
 #include "cpu/gemm_q6_k.h"
@@ -84,15 +84,11 @@ std::vector<uint8_t> weight_rows(int64_t n_rows, int64_t n_cols, std::mt19937& r
 
 QString describe(const char* what, int64_t n_rows, int64_t n_cols, int64_t n_tok, int64_t t,
                  int64_t r, float got, float want) {
-    return QString("%1: rows %2 cols %3 tokens %4: y[%5][%6] = %7, want %8")
-        .arg(what)
-        .arg(n_rows)
-        .arg(n_cols)
-        .arg(n_tok)
-        .arg(t)
-        .arg(r)
-        .arg(static_cast<double>(got), 0, 'g', 9)
-        .arg(static_cast<double>(want), 0, 'g', 9);
+    return QString::asprintf("%s: rows %lld cols %lld tokens %lld: y[%lld][%lld] = %.9g, want %.9g",
+                             what, static_cast<long long>(n_rows), static_cast<long long>(n_cols),
+                             static_cast<long long>(n_tok), static_cast<long long>(t),
+                             static_cast<long long>(r), static_cast<double>(got),
+                             static_cast<double>(want));
 }
 
 // y[t][r] of the per-row kernel, one token at a time.
