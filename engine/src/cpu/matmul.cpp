@@ -11,6 +11,7 @@
 #include "cpu/cpu_features.h"
 #include "cpu/gemm_block32.h"
 #include "cpu/gemm_q5_k.h"
+#include "cpu/gemm_q6_k.h"
 #include "cpu/int8_gemm.h"
 #include "cpu/kernels.h"
 #include "cpu/repack.h"
@@ -239,6 +240,7 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
         size_t act_bytes;
         VecDotFn kernel;
         VecDotScaledFn scaled_kernel = nullptr;
+        GemmQ6KFn q6_k_tiles = nullptr;
         float* scales = nullptr;
         int64_t scales_stride = 0;
         decltype(&gemm_q5_k_avx2) q5_k_gemm = nullptr;
@@ -265,6 +267,11 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
     // Q5_K batches at the avx2 level: tiles of 4 rows × 64 tokens (gemm_q5_k.h), the same bits.
     if (n_tokens > 1 && kernel_level() == KernelLevel::avx2 && w.type == TensorType::Q5_K) {
         job.q5_k_gemm = avx512_kernels_enabled() ? gemm_q5_k_avx512 : gemm_q5_k_avx2;
+    }
+    // Q6_K batches at the avx2 level: tiles over rows unpacked once per token tile
+    // (gemm_q6_k.h), the same bits as the per-row kernel.
+    if (n_tokens > 1 && kernel_level() == KernelLevel::avx2 && w.type == TensorType::Q6_K) {
+        job.q6_k_tiles = avx512_kernels_enabled() ? gemm_q6_k_avx512() : gemm_q6_k_avx2();
     }
     // Their single tokens (and the portable level's batches): the activations' f16 block scales
     // converted once here rather than once per weight row (the same bits; the kernel's float
@@ -325,6 +332,13 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
                                  rows + static_cast<size_t>(r0) * job.w.row_bytes, job.w.row_bytes,
                                  r1 - r0, job.act + t0 * job.act_bytes, job.act_bytes, t1 - t0,
                                  job.y + t0 * job.y_stride + r0, job.y_stride);
+                continue;
+            }
+            if (job.q6_k_tiles) {
+                job.q6_k_tiles(job.w.n_cols, rows + static_cast<size_t>(r0) * job.w.row_bytes,
+                               job.w.row_bytes, r1 - r0, job.act + t0 * job.act_bytes,
+                               job.act_bytes, t1 - t0, job.y + t0 * job.y_stride + r0,
+                               job.y_stride);
                 continue;
             }
             for (int64_t r = r0; r < r1; ++r) {
