@@ -34,7 +34,7 @@ function(hearth_set_engine_source_flags engine_dir)
     # inside its own 512-bit intrinsics (their _mm512_undefined_* pass-through operands, GCC
     # bug 105593, fixed in 13), so those two warnings are off for these files there.
     set_source_files_properties(${src}/cpu/vec_dot_avx512.cpp ${src}/cpu/repack_avx512.cpp
-        ${src}/cpu/repack_q4_k_avx512.cpp PROPERTIES
+        ${src}/cpu/repack_batch_avx512.cpp PROPERTIES
         COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavx512f;-mavx512bw;-mavx512vl;-mavx512vnni;$<$<AND:$<CXX_COMPILER_ID:GNU>,$<VERSION_LESS:$<CXX_COMPILER_VERSION>,13>>:-Wno-uninitialized;-Wno-maybe-uninitialized>")
     # ggml's operation order for the forward pass (cpu/ggml_numerics.h), used at the avx2 level
     set_source_files_properties(${src}/cpu/ggml_numerics.cpp ${src}/cpu/attention_tiles.cpp PROPERTIES

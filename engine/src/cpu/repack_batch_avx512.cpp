@@ -1,24 +1,27 @@
-// AVX-512 (F/BW/VL + VNNI) prompt-batch kernel over the 8-row packed Q4_K layout
+// AVX-512 (F/BW/VL + VNNI) prompt-batch kernels over the 8-row packed Q4_0 and Q4_K layouts
 // (repack_layout.h). Compiled with the AVX-512 flags and called only after cpu_features found
 // them (avx512_kernels_enabled()).
 //
-// Bit-exact with repack_avx2.cpp's gemm_q4_k_x8, so with llama.cpp's repacked q4_K_8x8
-// kernels. Per row r, token t and super-block b, both compute the exact integers
-//   isum = sum_j sc_j * (q_j · x_j)     imin = sum_j mn_j * bsum_j      (j: the 8 sub-blocks)
-// and then the same float operations, in the same order, one lane per row:
-//   acc = fma(float(isum), d_w * d_x, acc)    acc_min = fma(float(imin), dmin_w * d_x, acc_min)
-// and y = acc - acc_min after the last super-block. Integer sums are exact in any order, so
-// only the way they are formed differs:
+// Bit-exact with repack_avx2.cpp's gemm_q4_0_x8 / gemm_q4_k_x8, so with llama.cpp's repacked
+// q4_0_8x8 / q4_K_8x8 kernels. Both compute, per row r and token t, exact integers per block
+// and then the same float operations in the same order, one lane per row:
+//   Q4_0, per 32-value block: isum = q · x - 8 sum(x);  acc = fma(float(isum), d_w * d_x, acc)
+//   Q4_K, per super-block:    isum = sum_j sc_j * (q_j · x_j)   imin = sum_j mn_j * bsum_j
+//                             acc = fma(float(isum), d_w * d_x, acc)
+//                             acc_min = fma(float(imin), dmin_w * d_x, acc_min)
+//                             and y = acc - acc_min after the last one (j: the 8 sub-blocks).
+// Integer sums are exact in any order, so only the way they are formed differs:
 // - Two groups (16 rows) share a zmm: group g's quad in the low 256 bits, group g + 1's in the
-//   high ones, so one activation quad broadcast to all 16 lanes (vpdpbusd's embedded
-//   broadcast) multiplies both groups' rows, and each float lane still holds one row.
-// - Per sub-block, the nibble · activation sums come from vpdpbusd in two accumulators of 16
-//   products each (quads 0..3 and 4..7). Each fits 16 signed bits (|sum| <= 16 × 15 × 128),
-//   so vpdpwssd against the scale (high 16 bits 0) adds sum × scale to isum exactly. The mins
-//   go the same way: mn_j in both 16-bit halves against the int16 pair bsums[2j], bsums[2j+1].
-// - A super-block's 16 weight vectors of one sub-block pair are unpacked once for every token
-//   of the batch (up to kMaxBatchTokens), not once per 4 tokens as in the AVX2 kernel; the
-//   tokens' integer and float accumulators live in small stack arrays meanwhile.
+//   high ones, so one activation quad broadcast to all 16 lanes multiplies both groups' rows
+//   by vpdpbusd, and each float lane still holds one row.
+// - Q4_K: per sub-block, the nibble · activation sums come from vpdpbusd in two accumulators
+//   of 16 products each (quads 0..3 and 4..7). Each fits 16 signed bits (|sum| <=
+//   16 × 15 × 128), so vpdpwssd against the scale (high 16 bits 0) adds sum × scale to isum
+//   exactly. The mins go the same way: mn_j in both 16-bit halves against the int16 pair
+//   bsums[2j], bsums[2j + 1].
+// - A block's weight vectors (Q4_K: those of one sub-block pair) are unpacked once for every
+//   token of the batch (up to kMaxBatchTokens), not once per 4 tokens as in the AVX2 kernels;
+//   the tokens' running sums live in small stack arrays meanwhile.
 #include "cpu/repack.h"
 #include "cpu/repack_layout.h"
 #include "quant/blocks.h"
@@ -32,6 +35,7 @@
 namespace hearth::cpu {
 namespace {
 
+using quant::BlockQ8_0;
 using quant::BlockQ8_K;
 
 // Tokens in flight per pass over the weights (their running sums live on the stack: 8 KiB).
@@ -60,7 +64,16 @@ inline __m512 load_f16_pair(const uint16_t* p0, const uint16_t* p1) {
     return _mm512_cvtph_ps(h);
 }
 
-// Four activation bytes at p in every 32-bit lane (folded into vpdpbusd as {1to16}).
+// 16 rows' results to y: group 0's 8 at y, group 1's at y + 8 when `both`.
+inline void store_rows(__m512 r, float* y, bool both) {
+    _mm256_storeu_ps(y, _mm512_castps512_ps256(r));
+    if (both) {
+        _mm256_storeu_ps(y + kPackRows,
+                         _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(r), 1)));
+    }
+}
+
+// Four activation bytes at p in every 32-bit lane.
 inline __m512i broadcast_quad(const void* p) {
     int32_t v = 0;
     std::memcpy(&v, p, sizeof(v));
@@ -117,8 +130,9 @@ void sub_block_pair(const BlockQ4_Kx8& w0, const BlockQ4_Kx8& w1, int c, const u
 }
 
 // Groups w0 and w1 (the same group when `both` is false) against n_tok tokens.
-void gemm_pair(int64_t n_blocks, const BlockQ4_Kx8* w0, const BlockQ4_Kx8* w1, const uint8_t* x,
-               size_t x_stride, int n_tok, float* y, int64_t y_stride, bool both) {
+void gemm_pair_q4_k(int64_t n_blocks, const BlockQ4_Kx8* w0, const BlockQ4_Kx8* w1,
+                    const uint8_t* x, size_t x_stride, int n_tok, float* y, int64_t y_stride,
+                    bool both) {
     alignas(64) PairSums s;
     for (int t = 0; t < n_tok; ++t) {
         s.acc[t] = _mm512_setzero_ps();
@@ -145,15 +159,45 @@ void gemm_pair(int64_t n_blocks, const BlockQ4_Kx8* w0, const BlockQ4_Kx8* w1, c
         }
     }
     for (int t = 0; t < n_tok; ++t) {
-        const __m512 r = _mm512_sub_ps(s.acc[t], s.acc_min[t]);
-        _mm256_storeu_ps(y + t * y_stride, _mm512_castps512_ps256(r));
-        if (both) {
-            _mm256_storeu_ps(y + t * y_stride + kPackRows,
-                             _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(r), 1)));
-        }
+        store_rows(_mm512_sub_ps(s.acc[t], s.acc_min[t]), y + t * y_stride, both);
     }
 }
 
+// Groups w0 and w1 (the same group when `both` is false) against n_tok Q8_0 tokens.
+void gemm_pair_q4_0(int64_t n_blocks, const BlockQ4_0x8* w0, const BlockQ4_0x8* w1,
+                    const uint8_t* x, size_t x_stride, const int32_t* sums, int64_t sums_stride,
+                    int n_tok, float* y, int64_t y_stride, bool both) {
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    alignas(64) __m512 acc[kMaxBatchTokens];
+    for (int t = 0; t < n_tok; ++t) {
+        acc[t] = _mm512_setzero_ps();
+    }
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        // Quad j: low nibbles against activation quad j, high ones against quad 4 + j.
+        __m512i lo[4], hi[4];
+        for (int j = 0; j < 4; ++j) {
+            const __m512i raw = load_pair(w0[b].qs + 32 * j, w1[b].qs + 32 * j);
+            lo[j] = _mm512_and_si512(raw, m4);
+            hi[j] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+        }
+        const __m512 dw = load_f16_pair(w0[b].d, w1[b].d);
+        for (int t = 0; t < n_tok; ++t) {
+            const auto& a = reinterpret_cast<const BlockQ8_0*>(x + t * x_stride)[b];
+            __m512i s_lo = _mm512_setzero_si512(), s_hi = _mm512_setzero_si512();
+            for (int j = 0; j < 4; ++j) {
+                s_lo = _mm512_dpbusd_epi32(s_lo, lo[j], broadcast_quad(a.qs + 4 * j));
+                s_hi = _mm512_dpbusd_epi32(s_hi, hi[j], broadcast_quad(a.qs + 16 + 4 * j));
+            }
+            const __m512i isum = _mm512_sub_epi32(_mm512_add_epi32(s_lo, s_hi),
+                                                  _mm512_set1_epi32(sums[t * sums_stride + b]));
+            const __m512 dx = _mm512_set1_ps(_cvtsh_ss(a.d));
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, dx), acc[t]);
+        }
+    }
+    for (int t = 0; t < n_tok; ++t) {
+        store_rows(acc[t], y + t * y_stride, both);
+    }
+}
 } // namespace
 
 void gemm_q4_k_x8_avx512(int64_t n_cols, const void* groups, int64_t n_groups, const void* vx,
@@ -165,14 +209,37 @@ void gemm_q4_k_x8_avx512(int64_t n_cols, const void* groups, int64_t n_groups, c
         const int n = n_tok < kMaxBatchTokens ? n_tok : kMaxBatchTokens;
         int64_t g = 0;
         for (; g + 2 <= n_groups; g += 2) {
-            gemm_pair(n_blocks, w + g * n_blocks, w + (g + 1) * n_blocks, x, x_stride, n,
-                      y + g * kPackRows, y_stride, true);
+            gemm_pair_q4_k(n_blocks, w + g * n_blocks, w + (g + 1) * n_blocks, x, x_stride, n,
+                           y + g * kPackRows, y_stride, true);
         }
         if (g < n_groups) {
-            gemm_pair(n_blocks, w + g * n_blocks, w + g * n_blocks, x, x_stride, n,
-                      y + g * kPackRows, y_stride, false);
+            gemm_pair_q4_k(n_blocks, w + g * n_blocks, w + g * n_blocks, x, x_stride, n,
+                           y + g * kPackRows, y_stride, false);
         }
         x += kMaxBatchTokens * x_stride;
+        y += kMaxBatchTokens * y_stride;
+    }
+}
+
+void gemm_q4_0_x8_avx512(int64_t n_cols, const void* groups, int64_t n_groups, const void* vx,
+                         size_t x_stride, const int32_t* sums, int64_t sums_stride, int n_tok,
+                         float* y, int64_t y_stride) {
+    const int64_t n_blocks = n_cols / quant::QK8_0;
+    const auto* w = static_cast<const BlockQ4_0x8*>(groups);
+    const auto* x = static_cast<const uint8_t*>(vx);
+    for (; n_tok > 0; n_tok -= kMaxBatchTokens) {
+        const int n = n_tok < kMaxBatchTokens ? n_tok : kMaxBatchTokens;
+        int64_t g = 0;
+        for (; g + 2 <= n_groups; g += 2) {
+            gemm_pair_q4_0(n_blocks, w + g * n_blocks, w + (g + 1) * n_blocks, x, x_stride, sums,
+                           sums_stride, n, y + g * kPackRows, y_stride, true);
+        }
+        if (g < n_groups) {
+            gemm_pair_q4_0(n_blocks, w + g * n_blocks, w + g * n_blocks, x, x_stride, sums,
+                           sums_stride, n, y + g * kPackRows, y_stride, false);
+        }
+        x += kMaxBatchTokens * x_stride;
+        sums += kMaxBatchTokens * sums_stride;
         y += kMaxBatchTokens * y_stride;
     }
 }
@@ -184,6 +251,11 @@ void gemm_q4_k_x8_avx512(int64_t n_cols, const void* groups, int64_t n_groups, c
 #include <cstdlib>
 
 namespace hearth::cpu {
+
+void gemm_q4_0_x8_avx512(int64_t, const void*, int64_t, const void*, size_t, const int32_t*,
+                         int64_t, int, float*, int64_t) {
+    std::abort();
+}
 
 void gemm_q4_k_x8_avx512(int64_t, const void*, int64_t, const void*, size_t, int, float*, int64_t) {
     std::abort();
