@@ -8,6 +8,7 @@
 // activation quant -127 or 127 (the largest sums the Q4_K kernel's 16-bit steps must hold).
 // The AVX2 kernels are held to llama.cpp's bits by tst_matmul_batch_bits and the architecture
 // references.
+#include "avx512_kernels.h"
 #include "cpu/cpu_features.h"
 #include "cpu/matmul.h"
 #include "cpu/repack.h"
@@ -87,10 +88,9 @@ class TestMatmulPackedAvx512 : public QObject {
 
 private slots:
     void initTestCase() {
-        if (detected_kernel_level() < KernelLevel::avx2 || !set_avx512_kernels(true)) {
-            QSKIP("this CPU lacks AVX512F/BW/VL + VNNI (or HEARTH_CPU_FEATURES turned them off)");
+        if (const char* why = hearth::test::enable_avx512_kernels()) {
+            QSKIP(why);
         }
-        set_kernel_level(KernelLevel::avx2);
         QVERIFY(repack_supported(TensorType::Q4_0) && repack_supported(TensorType::Q4_K));
     }
 

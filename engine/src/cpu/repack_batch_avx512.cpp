@@ -198,28 +198,21 @@ void gemm_pair_q4_0(int64_t n_blocks, const BlockQ4_0x8* w0, const BlockQ4_0x8* 
         store_rows(acc[t], y + t * y_stride, both);
     }
 }
-} // namespace
 
-void gemm_q4_k_x8_avx512(int64_t n_cols, const void* groups, int64_t n_groups, const void* vx,
-                         size_t x_stride, int n_tok, float* y, int64_t y_stride) {
-    const int64_t n_blocks = n_cols / quant::QK_K;
-    const auto* w = static_cast<const BlockQ4_Kx8*>(groups);
-    const auto* x = static_cast<const uint8_t*>(vx);
-    for (; n_tok > 0; n_tok -= kMaxBatchTokens) {
-        const int n = n_tok < kMaxBatchTokens ? n_tok : kMaxBatchTokens;
-        int64_t g = 0;
-        for (; g + 2 <= n_groups; g += 2) {
-            gemm_pair_q4_k(n_blocks, w + g * n_blocks, w + (g + 1) * n_blocks, x, x_stride, n,
-                           y + g * kPackRows, y_stride, true);
+// pair(g0, g1, t0, n, both) for each batch of up to kMaxBatchTokens tokens (t0.., n of them)
+// and the groups two at a time; a lone last group comes as g1 == g0 with `both` false.
+template <class Pair>
+void over_pairs(int64_t n_groups, int n_tok, Pair pair) {
+    for (int t0 = 0; t0 < n_tok; t0 += kMaxBatchTokens) {
+        const int n = n_tok - t0 < kMaxBatchTokens ? n_tok - t0 : kMaxBatchTokens;
+        for (int64_t g = 0; g < n_groups; g += 2) {
+            const bool both = g + 1 < n_groups;
+            pair(g, both ? g + 1 : g, t0, n, both);
         }
-        if (g < n_groups) {
-            gemm_pair_q4_k(n_blocks, w + g * n_blocks, w + g * n_blocks, x, x_stride, n,
-                           y + g * kPackRows, y_stride, false);
-        }
-        x += kMaxBatchTokens * x_stride;
-        y += kMaxBatchTokens * y_stride;
     }
 }
+
+} // namespace
 
 void gemm_q4_0_x8_avx512(int64_t n_cols, const void* groups, int64_t n_groups, const void* vx,
                          size_t x_stride, const int32_t* sums, int64_t sums_stride, int n_tok,
@@ -227,21 +220,22 @@ void gemm_q4_0_x8_avx512(int64_t n_cols, const void* groups, int64_t n_groups, c
     const int64_t n_blocks = n_cols / quant::QK8_0;
     const auto* w = static_cast<const BlockQ4_0x8*>(groups);
     const auto* x = static_cast<const uint8_t*>(vx);
-    for (; n_tok > 0; n_tok -= kMaxBatchTokens) {
-        const int n = n_tok < kMaxBatchTokens ? n_tok : kMaxBatchTokens;
-        int64_t g = 0;
-        for (; g + 2 <= n_groups; g += 2) {
-            gemm_pair_q4_0(n_blocks, w + g * n_blocks, w + (g + 1) * n_blocks, x, x_stride, sums,
-                           sums_stride, n, y + g * kPackRows, y_stride, true);
-        }
-        if (g < n_groups) {
-            gemm_pair_q4_0(n_blocks, w + g * n_blocks, w + g * n_blocks, x, x_stride, sums,
-                           sums_stride, n, y + g * kPackRows, y_stride, false);
-        }
-        x += kMaxBatchTokens * x_stride;
-        sums += kMaxBatchTokens * sums_stride;
-        y += kMaxBatchTokens * y_stride;
-    }
+    over_pairs(n_groups, n_tok, [&](int64_t g0, int64_t g1, int t0, int n, bool both) {
+        gemm_pair_q4_0(n_blocks, w + g0 * n_blocks, w + g1 * n_blocks, x + t0 * x_stride, x_stride,
+                       sums + t0 * sums_stride, sums_stride, n, y + t0 * y_stride + g0 * kPackRows,
+                       y_stride, both);
+    });
+}
+
+void gemm_q4_k_x8_avx512(int64_t n_cols, const void* groups, int64_t n_groups, const void* vx,
+                         size_t x_stride, int n_tok, float* y, int64_t y_stride) {
+    const int64_t n_blocks = n_cols / quant::QK_K;
+    const auto* w = static_cast<const BlockQ4_Kx8*>(groups);
+    const auto* x = static_cast<const uint8_t*>(vx);
+    over_pairs(n_groups, n_tok, [&](int64_t g0, int64_t g1, int t0, int n, bool both) {
+        gemm_pair_q4_k(n_blocks, w + g0 * n_blocks, w + g1 * n_blocks, x + t0 * x_stride, x_stride,
+                       n, y + t0 * y_stride + g0 * kPackRows, y_stride, both);
+    });
 }
 
 } // namespace hearth::cpu
