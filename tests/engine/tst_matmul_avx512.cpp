@@ -5,7 +5,6 @@
 // weight bytes (every quant value, -128 in Q8_0 included) and activations with an outlier. The
 // AVX2 kernels are held to ggml's bits by tst_matmul, tst_matmul_lowbit_ggml and the
 // architecture references, so equal bits here mean ggml's bits.
-#include "avx512_kernels.h"
 #include "cpu/cpu_features.h"
 #include "cpu/kernels.h"
 #include "cpu/matmul.h"
@@ -114,9 +113,10 @@ class TestMatmulAvx512 : public QObject {
 
 private slots:
     void initTestCase() {
-        if (const char* why = hearth::test::enable_avx512_kernels()) {
-            QSKIP(why);
+        if (detected_kernel_level() < KernelLevel::avx2 || !set_avx512_kernels(true)) {
+            QSKIP("this CPU lacks AVX512F/BW/VL + VNNI (or HEARTH_CPU_FEATURES turned them off)");
         }
+        set_kernel_level(KernelLevel::avx2);
     }
 
     void cleanupTestCase() { set_avx512_kernels(true); }
