@@ -5,7 +5,8 @@
 // 32-token batches; one block per row up to many), one and two threads (chunk boundaries),
 // random weight bytes (every nibble, Q4_K scale and min) with zero and negative block scales,
 // and the extreme case where every nibble is 15 (Q4_K: every scale and min 63) and every
-// activation quant -127 or 127 (the largest sums the Q4_K kernel's 16-bit steps must hold).
+// activation quant -127 or 127 (the largest sums the Q4_K kernels' 16-bit steps must hold;
+// with one token, that case checks the single-token kernels of repack_avx512.cpp too).
 // The AVX2 kernels are held to llama.cpp's bits by tst_matmul_batch_bits and the architecture
 // references.
 #include "avx512_kernels.h"
@@ -138,8 +139,15 @@ private slots:
     // Nibbles 15 (Q4_K: scales and mins 63, every scale byte 0xff), positive block scales;
     // activations of one sign per 32 values, so each quant is ±127 and every Q4_K 16-product
     // sum ±28575.
+    void extreme_sums_data() {
+        QTest::addColumn<qint64>("n_tok");
+        QTest::newRow("1 token (the single-token kernels)") << qint64{1};
+        QTest::newRow("9 tokens") << qint64{9};
+    }
+
     void extreme_sums() {
-        const int64_t n_rows = 24, n_cols = 512, n_tok = 9;
+        QFETCH(qint64, n_tok);
+        const int64_t n_rows = 24, n_cols = 512;
         std::vector<float> x(static_cast<size_t>(n_tok * n_cols));
         for (size_t i = 0; i < x.size(); ++i) {
             const size_t t = i / static_cast<size_t>(n_cols);
