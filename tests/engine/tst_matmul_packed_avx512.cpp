@@ -7,8 +7,8 @@
 // and the extreme case where every nibble is 15 (Q4_K: every scale and min 63) and every
 // activation quant -127 or 127 (the largest sums the Q4_K kernels' 16-bit steps must hold;
 // with one token, that case checks the single-token kernels of repack_avx512.cpp too).
-// The AVX2 kernels are held to llama.cpp's bits by tst_matmul_batch_bits and the architecture
-// references.
+// The packed kernels are held to the float operations of llama.cpp's repacked kernels by
+// tst_matmul (check_packed: whichever kernel this CPU takes) and the architecture references.
 #include "avx512_kernels.h"
 #include "cpu/cpu_features.h"
 #include "cpu/matmul.h"
