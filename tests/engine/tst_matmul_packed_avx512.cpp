@@ -136,6 +136,69 @@ private slots:
         }
     }
 
+    // The kernels called directly with more tokens than one of their batches (matmul() hands
+    // them 32 at a time): 70 tokens against 3 groups, each result the AVX2 kernel's.
+    void direct_calls_past_one_batch() {
+        const int n_tok = 70;
+        const int64_t n_rows = 24, n_groups = n_rows / kPackRows, n_cols = 512;
+        std::mt19937 rng(5);
+        std::normal_distribution<float> normal(0.0f, 1.0f);
+        for (const auto& c : kCases) {
+            const auto traits = hearth::tensor_type_traits(c.type);
+            const std::vector<uint8_t> bytes =
+                hearth::test::random_weight_rows(c, n_rows, n_cols, rng);
+            const WeightMatrix w{c.type, bytes.data(), n_cols, n_rows,
+                                 static_cast<size_t>(n_cols / traits.block_size) *
+                                     traits.type_size};
+            std::vector<uint8_t> packed(repacked_bytes(c.type, n_rows, n_cols));
+            repack_rows(w, packed.data());
+            const size_t act_bytes = activation_row_bytes(c.type, n_cols);
+            const int64_t n_blocks = n_cols / quant::QK8_0;
+            std::vector<uint8_t> act(act_bytes * n_tok);
+            std::vector<int32_t> sums(static_cast<size_t>(n_tok * n_blocks));
+            std::vector<float> x(static_cast<size_t>(n_cols));
+            for (int t = 0; t < n_tok; ++t) {
+                for (float& v : x) {
+                    v = normal(rng);
+                }
+                quantize_activation_row(c.type, x.data(), act.data() + t * act_bytes, n_cols);
+                if (c.type == TensorType::Q4_0) {
+                    q8_0_block_sums_x8(act.data() + t * act_bytes, sums.data() + t * n_blocks,
+                                       n_blocks);
+                }
+            }
+            const size_t group_bytes = repacked_bytes(c.type, kPackRows, n_cols);
+            std::vector<float> want(static_cast<size_t>(n_tok * n_rows), -1.0f);
+            std::vector<float> got(want.size(), -2.0f);
+            for (int64_t g = 0; g < n_groups; ++g) {
+                const uint8_t* group = packed.data() + g * group_bytes;
+                if (c.type == TensorType::Q4_0) {
+                    gemm_q4_0_x8(n_cols, group, act.data(), act_bytes, sums.data(), n_blocks,
+                                 want.data() + g * kPackRows, n_rows, n_tok);
+                } else {
+                    gemm_q4_k_x8(n_cols, group, act.data(), act_bytes, want.data() + g * kPackRows,
+                                 n_rows, n_tok);
+                }
+            }
+            if (c.type == TensorType::Q4_0) {
+                gemm_q4_0_x8_avx512(n_cols, packed.data(), n_groups, act.data(), act_bytes,
+                                    sums.data(), n_blocks, n_tok, got.data(), n_rows);
+            } else {
+                gemm_q4_k_x8_avx512(n_cols, packed.data(), n_groups, act.data(), act_bytes, n_tok,
+                                    got.data(), n_rows);
+            }
+            for (size_t i = 0; i < want.size(); ++i) {
+                QVERIFY2(std::bit_cast<uint32_t>(got[i]) == std::bit_cast<uint32_t>(want[i]),
+                         qPrintable(QString("%1: token %2 row %3: avx512 %4, avx2 %5")
+                                        .arg(c.type == TensorType::Q4_0 ? "Q4_0" : "Q4_K")
+                                        .arg(static_cast<qint64>(i) / n_rows)
+                                        .arg(static_cast<qint64>(i) % n_rows)
+                                        .arg(static_cast<double>(got[i]), 0, 'g', 9)
+                                        .arg(static_cast<double>(want[i]), 0, 'g', 9)));
+            }
+        }
+    }
+
     // Nibbles 15 (Q4_K: scales and mins 63, every scale byte 0xff), positive block scales;
     // activations of one sign per 32 values, so each quant is ±127 and every Q4_K 16-product
     // sum ±28575.
