@@ -44,6 +44,7 @@ function(hearth_set_engine_source_flags engine_dir)
         ${src}/cpu/gemm_q5_k_avx512.cpp
         ${src}/cpu/gemm_block32_avx512.cpp
         ${src}/cpu/gemm_q6_k_avx512.cpp
+        ${src}/cpu/repack_batch_avx512.cpp
         PROPERTIES
         COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavx512f;-mavx512bw;-mavx512vl;-mavx512vnni;$<$<AND:$<CXX_COMPILER_ID:GNU>,$<VERSION_LESS:$<CXX_COMPILER_VERSION>,13>>:-Wno-uninitialized;-Wno-maybe-uninitialized>")
     # ggml's operation order for the forward pass (cpu/ggml_numerics.h), used at the avx2 level

@@ -98,6 +98,8 @@ void matmul_packed(const WeightMatrix& w, const float* x, int64_t n_tokens, int6
     const VecDotFn row_kernel = select_kernel(w.type);
     // One token with the AVX-512 kernels: a chunk's groups in one call (same bits).
     const bool gemv = n_tokens == 1 && use_avx512_gemv();
+    // Batches with them: a chunk's groups per token tile in one call (same bits).
+    const bool batch512 = n_tokens > 1 && use_avx512_gemv();
     // Items: the groups, then the tail rows one by one.
     pool.parallel_for(n_groups + n_tail, kMinRowsPerChunk / kPackRows, [&](int64_t i0, int64_t i1) {
         const auto* packed = static_cast<const uint8_t*>(w.packed);
@@ -109,6 +111,23 @@ void matmul_packed(const WeightMatrix& w, const float* x, int64_t n_tokens, int6
                 gemv_q4_0_x8_avx512(w.n_cols, first, g1 - i0, act, block_sums, y + i0 * kPackRows);
             } else {
                 gemv_q4_k_x8_avx512(w.n_cols, first, g1 - i0, act, y + i0 * kPackRows);
+            }
+            i0 = g1;
+        }
+        if (batch512 && i0 < n_groups) {
+            const int64_t g1 = std::min(i1, n_groups);
+            const uint8_t* first = packed + static_cast<size_t>(i0) * group_bytes;
+            for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
+                const int n_tok = static_cast<int>(std::min(n_tokens - t0, kTokenTile));
+                float* out = y + t0 * y_stride + i0 * kPackRows;
+                if (q4_0) {
+                    gemm_q4_0_x8_avx512(w.n_cols, first, g1 - i0, act + t0 * act_bytes,
+                                        act_bytes, block_sums + t0 * n_blocks, n_blocks, n_tok,
+                                        out, y_stride);
+                } else {
+                    gemm_q4_k_x8_avx512(w.n_cols, first, g1 - i0, act + t0 * act_bytes,
+                                        act_bytes, n_tok, out, y_stride);
+                }
             }
             i0 = g1;
         }

@@ -44,6 +44,16 @@ void gemv_q4_0_x8_avx512(int64_t n_cols, const void* groups, int64_t n_groups, c
 void gemv_q4_k_x8_avx512(int64_t n_cols, const void* groups, int64_t n_groups, const void* x,
                          float* y);
 
+// n_tok tokens (any count; x_stride bytes apart) against n_groups consecutive packed groups
+// (repack_batch_avx512.cpp, AVX-512 + VNNI; call only when avx512_kernels_enabled()):
+// y[t * y_stride + 8g + r] = row r of group g · x_t, the bits of gemm_q4_0_x8 / gemm_q4_k_x8.
+// sums as for gemm_q4_0_x8.
+void gemm_q4_0_x8_avx512(int64_t n_cols, const void* groups, int64_t n_groups, const void* x,
+                         size_t x_stride, const int32_t* sums, int64_t sums_stride, int n_tok,
+                         float* y, int64_t y_stride);
+void gemm_q4_k_x8_avx512(int64_t n_cols, const void* groups, int64_t n_groups, const void* x,
+                         size_t x_stride, int n_tok, float* y, int64_t y_stride);
+
 // 8 × the sum of the 32 quants of each Q8_0 block of one activation row (n_blocks blocks).
 void q8_0_block_sums_x8(const void* x, int32_t* sums, int64_t n_blocks);
 

@@ -104,14 +104,16 @@ inline __m256i q4_k_pair_sum(const BlockQ4_Kx8& wb, int c, __m512i x_lo, __m512i
         s_hi = _mm512_dpbusd_epi32(s_hi, _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4),
                                    _mm512_permutexvar_epi32(idx[k], x_hi));
     }
-    const __m256i sc_lo =
-        _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(wb.sc[2 * c])));
-    const __m256i sc_hi =
-        _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(wb.sc[2 * c + 1])));
-    // Each lane's sum fits 16 signed bits (at most 16 × 15 × 127) and each scale's high 16 bits
-    // are 0, so vpmaddwd gives sum × scale exactly, cheaper than vpmulld.
-    return _mm256_add_epi32(_mm256_madd_epi16(fold_halves(s_lo), sc_lo),
-                            _mm256_madd_epi16(fold_halves(s_hi), sc_hi));
+    // The scales in both halves. Each lane of each half sums 16 products (at most
+    // 16 × 15 × 128 in size), which fits 16 signed bits, and each scale's high 16 bits are 0, so
+    // vpmaddwd gives sum × scale exactly, cheaper than vpmulld. The halves are added after
+    // scaling: their sum (32 products) need not fit 16 bits.
+    const __m512i sc_lo = _mm512_broadcast_i64x4(
+        _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(wb.sc[2 * c]))));
+    const __m512i sc_hi = _mm512_broadcast_i64x4(
+        _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(wb.sc[2 * c + 1]))));
+    return fold_halves(
+        _mm512_add_epi32(_mm512_madd_epi16(s_lo, sc_lo), _mm512_madd_epi16(s_hi, sc_hi)));
 }
 
 // sum_j mn_j * bsum_j of each row, bsum_j the activation sum of sub-block j (pair_sums[c]
