@@ -32,9 +32,8 @@ function(hearth_set_engine_source_flags engine_dir)
         COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavxvnni")
     set_source_files_properties(${src}/cpu/int8_gemm_avx512vnni.cpp PROPERTIES
         COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavx512vnni;-mavx512vl")
-    # The AVX-512 single-token kernels and the 32-value formats' AVX-512 prefill tiles, picked at
-    # run time where the CPU has them. GCC 12 warns
-    # inside its own 512-bit intrinsics (their _mm512_undefined_* pass-through operands, GCC
+    # The AVX-512 kernels (single tokens, and the exact prefill's tiles and packed batches),
+    # picked at run time where the CPU has them. GCC 12 warns inside its own 512-bit intrinsics (their _mm512_undefined_* pass-through operands, GCC
     # bug 105593, fixed in 13), so those two warnings are off for these files there.
     set_source_files_properties(
         ${src}/cpu/vec_dot_avx512.cpp

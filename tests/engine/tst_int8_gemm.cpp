@@ -419,6 +419,12 @@ private slots:
         }();
         QCOMPARE(run(kInt8MinTokens - 1, false), short_exact);
         QVERIFY(!use_int8_gemm(w, kTokens, MatmulOp::mul_mat_id));
+        // A packed Q4_K (or Q4_0) copy keeps the exact kernel where the AVX-512 batch kernels
+        // run (they are faster than this path), and takes this path where they do not.
+        WeightMatrix packed = w;
+        packed.packed = bytes.data();
+        QCOMPARE(use_int8_gemm(packed, kTokens, MatmulOp::mul_mat), !avx512_kernels_enabled());
+        QVERIFY(use_int8_gemm(w, kTokens, MatmulOp::mul_mat));
         // Float weights take the path on every AVX2 CPU; Q8_0 only where a VNNI kernel runs
         // (the AVX2 one is slower than the exact Q8_0 kernel).
         WeightMatrix f16{TensorType::F16, nullptr, 2048, 64, 4096};
