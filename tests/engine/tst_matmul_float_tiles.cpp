@@ -81,8 +81,7 @@ std::vector<float> reference(const WeightMatrix& w, const std::vector<float>& x,
     for (int64_t r = 0; r < w.n_rows; ++r) {
         for (int64_t t = 0; t < n_tok; ++t) {
             kernel(w.n_cols, rows + static_cast<size_t>(r) * w.row_bytes,
-                   act.data() + t * act_bytes, act_bytes, y.data() + t * w.n_rows + r, w.n_rows,
-                   1);
+                   act.data() + t * act_bytes, act_bytes, y.data() + t * w.n_rows + r, w.n_rows, 1);
         }
     }
     return y;
@@ -129,8 +128,8 @@ void check(TensorType type, bool avx512, const std::vector<int64_t>& col_counts,
             w.data = weights.data();
             // The kernel matmul() took before the tiles: tinyBLAS's for F16 (these shapes),
             // ggml_vec_dot_bf16's for BF16.
-            const VecDotFn kernel = type == TensorType::F16 ? vec_dot_tinyblas_avx2(type)
-                                                            : vec_dot_avx2(type);
+            const VecDotFn kernel =
+                type == TensorType::F16 ? vec_dot_tinyblas_avx2(type) : vec_dot_avx2(type);
             // ... and that matmul() now hands these batches (and BF16 single tokens with
             // AVX-512) to the tiles, so the comparison is not of the kernel with itself.
             QVERIFY(gemm_float_takes(type, kernel));

@@ -1,10 +1,8 @@
-// AVX2 register tiles for float-weight prompt batches (gemm_float.h): F16 in tinyBLAS's order,
-// 4 rows × 3 tokens of one FMA chain each; BF16 in ggml_vec_dot_bf16's order, 1 row × 3 tokens
-// of four chains each (12 accumulators either way). Also the widening of the activations into
-// the pair layout, which the AVX-512 tiles share. Compiled with -mavx2 -mfma -mf16c and called
-// only after cpu_features found them.
+// AVX2 register tiles for float-weight prompt batches (gemm_float.h): 4 rows × 3 tokens, 12
+// accumulators; F16 in tinyBLAS's order, BF16 in ggml_vec_dot_bf16's. Also the widening of the
+// activations into the pair layout, which the AVX-512 tiles share. Compiled with -mavx2 -mfma
+// -mf16c and called only after cpu_features found them.
 #include "cpu/gemm_float.h"
-
 #include "hearth/quant.h"
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
@@ -45,64 +43,40 @@ inline const uint16_t* row_at(const void* w, size_t row_bytes, int64_t r) {
                                              static_cast<size_t>(r) * row_bytes);
 }
 
-// F16: R rows × T tokens, acc = fma(w, x, acc) per step of 8, then tinyBLAS's hsum.
+// One pass of R rows × T tokens over the steps s0, s0 + stride, ... below s1: with kFma
+// acc = fma(w, x, acc) (tinyBLAS), else acc = w × x + acc as a multiply and an add
+// (ggml_vec_dot_bf16's source; the compiler treats both kernels' alike).
+template <int R, int T, bool kFma, __m256 (*Widen)(const uint16_t*)>
+inline void chain_pass(const uint16_t* const* rows, const float* const* x, int64_t s0, int64_t s1,
+                       int64_t stride, __m256 (&acc)[R][T]) {
+    for (int64_t s = s0; s < s1; s += stride) {
+        for (int r = 0; r < R; ++r) {
+            const __m256 wv = Widen(rows[r] + 8 * s);
+            for (int t = 0; t < T; ++t) {
+                const __m256 xv = _mm256_loadu_ps(x[t] + 16 * s);
+                acc[r][t] = kFma ? _mm256_fmadd_ps(wv, xv, acc[r][t])
+                                 : _mm256_add_ps(_mm256_mul_ps(wv, xv), acc[r][t]);
+            }
+        }
+    }
+}
+
 template <int R, int T>
-void f16_tile(int64_t n, const uint16_t* const* rows, const float* const* x, float* y,
-              int64_t y_stride) {
-    __m256 acc[R][T];
+inline void zero(__m256 (&acc)[R][T]) {
     for (int r = 0; r < R; ++r) {
         for (int t = 0; t < T; ++t) {
             acc[r][t] = _mm256_setzero_ps();
         }
     }
-    for (int64_t s = 0; s < n / 8; ++s) {
-        for (int r = 0; r < R; ++r) {
-            const __m256 wv = widen_f16(rows[r] + 8 * s);
-            for (int t = 0; t < T; ++t) {
-                acc[r][t] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x[t] + 16 * s), acc[r][t]);
-            }
-        }
-    }
-    for (int r = 0; r < R; ++r) {
-        for (int t = 0; t < T; ++t) {
-            y[t * y_stride + r] = hsum(acc[r][t]);
-        }
-    }
 }
 
-// BF16: one row × T tokens, four chains c[k] over the steps 4g + k of each 32 values
-// (c[k] = p + c[k] with p = w × x rounded first), then (c0 + c2) + (c1 + c3), hsum, the tail in
-// double.
-template <int T>
-void bf16_tile(int64_t n, const uint16_t* row, const float* xf, int64_t t0, float* y,
-               int64_t y_stride) {
-    const float* x[T];
-    __m256 c[T][4];
-    for (int t = 0; t < T; ++t) {
-        x[t] = token_base(xf, n, t0 + t);
-        for (int k = 0; k < 4; ++k) {
-            c[t][k] = _mm256_setzero_ps();
-        }
-    }
-    for (int64_t g = 0; g < n / 32; ++g) {
-        for (int k = 0; k < 4; ++k) {
-            const __m256 wv = widen_bf16(row + 32 * g + 8 * k);
-            for (int t = 0; t < T; ++t) {
-                const __m256 p = _mm256_mul_ps(wv, _mm256_loadu_ps(x[t] + 16 * (4 * g + k)));
-                c[t][k] = _mm256_add_ps(p, c[t][k]);
-            }
-        }
-    }
-    for (int t = 0; t < T; ++t) {
-        const __m256 sum =
-            _mm256_add_ps(_mm256_add_ps(c[t][0], c[t][2]), _mm256_add_ps(c[t][1], c[t][3]));
-        y[t * y_stride] = bf16_with_tail(hsum(sum), row, xf, n, t0 + t);
-    }
-}
-
-template <int R, int T>
-void f16_tile_at(int64_t n, const void* w, size_t row_bytes, int64_t r0, const float* xf,
-                 int64_t t0, float* y, int64_t y_stride) {
+// R rows × T tokens from row r0 and token t0. F16: one FMA chain per output over every step,
+// then tinyBLAS's hsum. BF16: chain k over the steps 4g + k of each 32 values, one pass per
+// chain (the chains are independent, so running them one after another changes no bits), then
+// (c0 + c2) + (c1 + c3), hsum, the tail in double.
+template <bool kBf16, int R, int T>
+void tile(int64_t n, const void* w, size_t row_bytes, int64_t r0, const float* xf, int64_t t0,
+          float* y, int64_t y_stride) {
     const uint16_t* rows[R];
     const float* x[T];
     for (int r = 0; r < R; ++r) {
@@ -111,48 +85,54 @@ void f16_tile_at(int64_t n, const void* w, size_t row_bytes, int64_t r0, const f
     for (int t = 0; t < T; ++t) {
         x[t] = token_base(xf, n, t0 + t);
     }
-    f16_tile<R, T>(n, rows, x, y + t0 * y_stride + r0, y_stride);
+    y += t0 * y_stride + r0;
+    if constexpr (!kBf16) {
+        __m256 acc[R][T];
+        zero(acc);
+        chain_pass<R, T, true, widen_f16>(rows, x, 0, n / 8, 1, acc);
+        for (int r = 0; r < R; ++r) {
+            for (int t = 0; t < T; ++t) {
+                y[t * y_stride + r] = hsum(acc[r][t]);
+            }
+        }
+    } else {
+        __m256 c[4][R][T];
+        for (int k = 0; k < 4; ++k) {
+            zero(c[k]);
+            chain_pass<R, T, false, widen_bf16>(rows, x, k, n / 32 * 4, 4, c[k]);
+        }
+        for (int r = 0; r < R; ++r) {
+            for (int t = 0; t < T; ++t) {
+                const __m256 sum = _mm256_add_ps(_mm256_add_ps(c[0][r][t], c[2][r][t]),
+                                                 _mm256_add_ps(c[1][r][t], c[3][r][t]));
+                y[t * y_stride + r] = bf16_with_tail(hsum(sum), rows[r], xf, n, t0 + t);
+            }
+        }
+    }
 }
 
-using F16TileFn = void (*)(int64_t, const void*, size_t, int64_t, const float*, int64_t, float*,
-                           int64_t);
+using TileFn = void (*)(int64_t, const void*, size_t, int64_t, const float*, int64_t, float*,
+                        int64_t);
 
 // [rows - 1][tokens - 1]: the full 4 × 3 tile and the ragged edges.
-constexpr F16TileFn kF16Tiles[4][3] = {
-    {f16_tile_at<1, 1>, f16_tile_at<1, 2>, f16_tile_at<1, 3>},
-    {f16_tile_at<2, 1>, f16_tile_at<2, 2>, f16_tile_at<2, 3>},
-    {f16_tile_at<3, 1>, f16_tile_at<3, 2>, f16_tile_at<3, 3>},
-    {f16_tile_at<4, 1>, f16_tile_at<4, 2>, f16_tile_at<4, 3>},
+template <bool kBf16>
+constexpr TileFn kTiles[4][3] = {
+    {tile<kBf16, 1, 1>, tile<kBf16, 1, 2>, tile<kBf16, 1, 3>},
+    {tile<kBf16, 2, 1>, tile<kBf16, 2, 2>, tile<kBf16, 2, 3>},
+    {tile<kBf16, 3, 1>, tile<kBf16, 3, 2>, tile<kBf16, 3, 3>},
+    {tile<kBf16, 4, 1>, tile<kBf16, 4, 2>, tile<kBf16, 4, 3>},
 };
 
-void gemm_f16(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const float* xf,
-              int64_t n_tok, float* y, int64_t y_stride) {
+template <bool kBf16>
+void gemm(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const float* xf,
+          int64_t n_tok, float* y, int64_t y_stride) {
     for (int64_t t0 = 0; t0 < n_tok; t0 += kTokenTile) {
         const int64_t t1 = std::min(n_tok, t0 + kTokenTile);
         for (int64_t r = 0; r < n_rows; r += 4) {
             const int64_t nr = std::min<int64_t>(4, n_rows - r);
             for (int64_t t = t0; t < t1; t += 3) {
                 const int64_t nt = std::min<int64_t>(3, t1 - t);
-                kF16Tiles[nr - 1][nt - 1](n, w, row_bytes, r, xf, t, y, y_stride);
-            }
-        }
-    }
-}
-
-void gemm_bf16(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const float* xf,
-               int64_t n_tok, float* y, int64_t y_stride) {
-    for (int64_t t0 = 0; t0 < n_tok; t0 += kTokenTile) {
-        const int64_t t1 = std::min(n_tok, t0 + kTokenTile);
-        for (int64_t r = 0; r < n_rows; ++r) {
-            const uint16_t* row = row_at(w, row_bytes, r);
-            int64_t t = t0;
-            for (; t + 3 <= t1; t += 3) {
-                bf16_tile<3>(n, row, xf, t, y + t * y_stride + r, y_stride);
-            }
-            if (t1 - t == 2) {
-                bf16_tile<2>(n, row, xf, t, y + t * y_stride + r, y_stride);
-            } else if (t1 - t == 1) {
-                bf16_tile<1>(n, row, xf, t, y + t * y_stride + r, y_stride);
+                kTiles<kBf16>[nr - 1][nt - 1](n, w, row_bytes, r, xf, t, y, y_stride);
             }
         }
     }
@@ -193,9 +173,9 @@ void widen_float_activation(TensorType type, const void* act, int64_t n_cols, in
 GemmFloatFn gemm_float_avx2(TensorType type) {
     switch (type) {
     case TensorType::F16:
-        return gemm_f16;
+        return gemm<false>;
     case TensorType::BF16:
-        return gemm_bf16;
+        return gemm<true>;
     default:
         return nullptr;
     }

@@ -3,9 +3,9 @@
 // float operations on the same 8 lanes in the same order.
 //
 // Prompt batches: a register holds tokens 2p and 2p + 1 of one row (the pair layout's 512-bit
-// load against the row's 8 values in both halves). F16 (tinyBLAS's order, one FMA chain per
-// output): 4 rows × 4 pairs = 16 accumulators. BF16 (ggml_vec_dot_bf16's four chains per
-// output): 2 rows × 3 pairs × 4 chains = 24 accumulators.
+// load against the row's 8 values in both halves); tiles of 6 rows × 4 pairs, 24 accumulators.
+// F16: tinyBLAS's one FMA chain per output. BF16: ggml_vec_dot_bf16's four chains per output,
+// one pass over the row per chain.
 //
 // BF16 single tokens: a row's chains c0 | c1 in one register and c2 | c3 in another, so each
 // 32 values take two 512-bit multiplies and adds; 4 rows at a time share the activation's
@@ -20,7 +20,9 @@
 #include "cpu/avx2_helpers.h"
 
 #include <algorithm>
+#include <array>
 #include <immintrin.h>
+#include <utility>
 
 namespace hearth::cpu {
 namespace {
@@ -71,34 +73,58 @@ inline void store_pair(__m512 sum, int64_t t, int64_t n_tok, float* y, int64_t y
     }
 }
 
-// F16: R rows × P pairs from row r0 and pair p0, acc = fma(w, x, acc) per step of 8.
-template <int R, int P>
-void f16_tile(int64_t n, const void* w, size_t row_bytes, int64_t r0, const float* xf, int64_t p0,
-              int64_t n_tok, float* y, int64_t y_stride) {
-    const uint16_t* rows[R];
-    const float* x[P];
-    __m512 acc[R][P];
-    for (int r = 0; r < R; ++r) {
-        rows[r] = row_at(w, row_bytes, r0 + r);
-        for (int p = 0; p < P; ++p) {
-            acc[r][p] = _mm512_setzero_ps();
-        }
-    }
-    for (int p = 0; p < P; ++p) {
-        x[p] = xf + (p0 + p) * pair_floats(n);
-    }
-    for (int64_t s = 0; s < n / 8; ++s) {
+// One pass of R rows × P pairs over the steps s0, s0 + stride, ... below s1: with kFma
+// acc = fma(w, x, acc) (tinyBLAS), else acc = w × x + acc as a multiply and an add
+// (ggml_vec_dot_bf16's source; the compiler treats both kernels' alike).
+template <int R, int P, bool kFma, __m512 (*Widen)(const uint16_t*)>
+inline void chain_pass(const uint16_t* const* rows, const float* const* x, int64_t s0, int64_t s1,
+                       int64_t stride, __m512 (&acc)[R][P]) {
+    for (int64_t s = s0; s < s1; s += stride) {
         __m512 xv[P];
         for (int p = 0; p < P; ++p) {
             xv[p] = _mm512_loadu_ps(x[p] + 16 * s);
         }
         for (int r = 0; r < R; ++r) {
-            const __m512 wv = f16_both(rows[r] + 8 * s);
+            const __m512 wv = Widen(rows[r] + 8 * s);
             for (int p = 0; p < P; ++p) {
-                acc[r][p] = _mm512_fmadd_ps(wv, xv[p], acc[r][p]);
+                acc[r][p] = kFma ? _mm512_fmadd_ps(wv, xv[p], acc[r][p])
+                                 : _mm512_add_ps(_mm512_mul_ps(wv, xv[p]), acc[r][p]);
             }
         }
     }
+}
+
+template <int R, int P>
+struct Tile {
+    const uint16_t* rows[R];
+    const float* x[P];
+    Tile(const void* w, size_t row_bytes, int64_t r0, const float* xf, int64_t p0, int64_t n) {
+        for (int r = 0; r < R; ++r) {
+            rows[r] = row_at(w, row_bytes, r0 + r);
+        }
+        for (int p = 0; p < P; ++p) {
+            x[p] = xf + (p0 + p) * pair_floats(n);
+        }
+    }
+};
+
+template <int R, int P>
+inline void zero(__m512 (&acc)[R][P]) {
+    for (int r = 0; r < R; ++r) {
+        for (int p = 0; p < P; ++p) {
+            acc[r][p] = _mm512_setzero_ps();
+        }
+    }
+}
+
+// F16: R rows × P pairs from row r0 and pair p0, one FMA chain per output over every step.
+template <int R, int P>
+void f16_tile(int64_t n, const void* w, size_t row_bytes, int64_t r0, const float* xf, int64_t p0,
+              int64_t n_tok, float* y, int64_t y_stride) {
+    const Tile<R, P> tile(w, row_bytes, r0, xf, p0, n);
+    __m512 acc[R][P];
+    zero(acc);
+    chain_pass<R, P, true, f16_both>(tile.rows, tile.x, 0, n / 8, 1, acc);
     const auto as_summed = [](float sum, int64_t) { return sum; };
     for (int r = 0; r < R; ++r) {
         for (int p = 0; p < P; ++p) {
@@ -107,46 +133,25 @@ void f16_tile(int64_t n, const void* w, size_t row_bytes, int64_t r0, const floa
     }
 }
 
-// BF16: R rows × P pairs, chains c[k] over the steps 4g + k, c[k] = p + c[k] with p = w × x.
+// BF16: chain k over the steps 4g + k of each 32 values, one pass per chain (the chains are
+// independent, so running them one after another changes no bits), then
+// (c0 + c2) + (c1 + c3) and the tail.
 template <int R, int P>
 void bf16_tile(int64_t n, const void* w, size_t row_bytes, int64_t r0, const float* xf, int64_t p0,
                int64_t n_tok, float* y, int64_t y_stride) {
-    const uint16_t* rows[R];
-    const float* x[P];
-    __m512 c[R][P][4];
-    for (int r = 0; r < R; ++r) {
-        rows[r] = row_at(w, row_bytes, r0 + r);
-        for (int p = 0; p < P; ++p) {
-            for (int k = 0; k < 4; ++k) {
-                c[r][p][k] = _mm512_setzero_ps();
-            }
-        }
-    }
-    for (int p = 0; p < P; ++p) {
-        x[p] = xf + (p0 + p) * pair_floats(n);
-    }
-    for (int64_t g = 0; g < n / 32; ++g) {
-        for (int k = 0; k < 4; ++k) {
-            const int64_t s = 4 * g + k;
-            __m512 xv[P];
-            for (int p = 0; p < P; ++p) {
-                xv[p] = _mm512_loadu_ps(x[p] + 16 * s);
-            }
-            for (int r = 0; r < R; ++r) {
-                const __m512 wv = bf16_both(rows[r] + 8 * s);
-                for (int p = 0; p < P; ++p) {
-                    c[r][p][k] = _mm512_add_ps(_mm512_mul_ps(wv, xv[p]), c[r][p][k]);
-                }
-            }
-        }
+    const Tile<R, P> tile(w, row_bytes, r0, xf, p0, n);
+    __m512 c[4][R][P];
+    for (int k = 0; k < 4; ++k) {
+        zero(c[k]);
+        chain_pass<R, P, false, bf16_both>(tile.rows, tile.x, k, n / 32 * 4, 4, c[k]);
     }
     for (int r = 0; r < R; ++r) {
         const auto finish = [&](float sum, int64_t t) {
-            return bf16_with_tail(sum, rows[r], xf, n, t);
+            return bf16_with_tail(sum, tile.rows[r], xf, n, t);
         };
         for (int p = 0; p < P; ++p) {
-            const __m512 sum = _mm512_add_ps(_mm512_add_ps(c[r][p][0], c[r][p][2]),
-                                             _mm512_add_ps(c[r][p][1], c[r][p][3]));
+            const __m512 sum = _mm512_add_ps(_mm512_add_ps(c[0][r][p], c[2][r][p]),
+                                             _mm512_add_ps(c[1][r][p], c[3][r][p]));
             store_pair(sum, 2 * (p0 + p), n_tok, y + r0 + r, y_stride, finish);
         }
     }
@@ -155,10 +160,35 @@ void bf16_tile(int64_t n, const void* w, size_t row_bytes, int64_t r0, const flo
 using TileFn = void (*)(int64_t, const void*, size_t, int64_t, const float*, int64_t, int64_t,
                         float*, int64_t);
 
-// Rows in tiles of R, pairs in tiles of P, the ragged edges through Tiles[rows - 1][pairs - 1].
-template <int R, int P, const TileFn (&Tiles)[R][P]>
+// Tiles[rows - 1][pairs - 1]: the full R × P tile of Tile and its ragged edges.
+template <template <int, int> class Tile, int R, int P>
+struct TileTable {
+    template <size_t... Rs, size_t... Ps>
+    static constexpr auto make(std::index_sequence<Rs...>, std::index_sequence<Ps...> ps) {
+        return std::array<std::array<TileFn, P>, R>{row<Rs + 1>(ps)...};
+    }
+    template <int NR, size_t... Ps>
+    static constexpr std::array<TileFn, P> row(std::index_sequence<Ps...>) {
+        return {Tile<NR, Ps + 1>::run...};
+    }
+    static constexpr auto table =
+        make(std::make_index_sequence<R>(), std::make_index_sequence<P>());
+};
+
+template <int R, int P>
+struct F16Tile {
+    static constexpr TileFn run = f16_tile<R, P>;
+};
+template <int R, int P>
+struct Bf16Tile {
+    static constexpr TileFn run = bf16_tile<R, P>;
+};
+
+// Rows in tiles of R, pairs in tiles of P, the ragged edges through smaller tiles.
+template <template <int, int> class Tile, int R, int P>
 void gemm_tiles(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const float* xf,
                 int64_t n_tok, float* y, int64_t y_stride) {
+    constexpr auto& tiles = TileTable<Tile, R, P>::table;
     const int64_t n_pairs = (n_tok + 1) / 2;
     for (int64_t q0 = 0; q0 < n_pairs; q0 += kPairTile) {
         const int64_t q1 = std::min(n_pairs, q0 + kPairTile);
@@ -166,23 +196,11 @@ void gemm_tiles(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, cons
             const int64_t nr = std::min<int64_t>(R, n_rows - r);
             for (int64_t q = q0; q < q1; q += P) {
                 const int64_t np = std::min<int64_t>(P, q1 - q);
-                Tiles[nr - 1][np - 1](n, w, row_bytes, r, xf, q, n_tok, y, y_stride);
+                tiles[nr - 1][np - 1](n, w, row_bytes, r, xf, q, n_tok, y, y_stride);
             }
         }
     }
 }
-
-constexpr TileFn kF16Tiles[4][4] = {
-    {f16_tile<1, 1>, f16_tile<1, 2>, f16_tile<1, 3>, f16_tile<1, 4>},
-    {f16_tile<2, 1>, f16_tile<2, 2>, f16_tile<2, 3>, f16_tile<2, 4>},
-    {f16_tile<3, 1>, f16_tile<3, 2>, f16_tile<3, 3>, f16_tile<3, 4>},
-    {f16_tile<4, 1>, f16_tile<4, 2>, f16_tile<4, 3>, f16_tile<4, 4>},
-};
-
-constexpr TileFn kBf16Tiles[2][3] = {
-    {bf16_tile<1, 1>, bf16_tile<1, 2>, bf16_tile<1, 3>},
-    {bf16_tile<2, 1>, bf16_tile<2, 2>, bf16_tile<2, 3>},
-};
 
 // BF16 single token: R rows from row r0; x the BF16 activation row.
 template <int R>
@@ -230,9 +248,9 @@ void gemv_bf16(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const
 GemmFloatFn gemm_float_avx512(TensorType type) {
     switch (type) {
     case TensorType::F16:
-        return gemm_tiles<4, 4, kF16Tiles>;
+        return gemm_tiles<F16Tile, 6, 4>;
     case TensorType::BF16:
-        return gemm_tiles<2, 3, kBf16Tiles>;
+        return gemm_tiles<Bf16Tile, 6, 4>;
     default:
         return nullptr;
     }
