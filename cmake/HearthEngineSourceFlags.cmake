@@ -24,6 +24,7 @@ function(hearth_set_engine_source_flags engine_dir)
         ${src}/cpu/gemm_block32_avx2.cpp
         ${src}/cpu/gemm_q5_k_avx2.cpp
         ${src}/cpu/gemm_q6_k_avx2.cpp
+        ${src}/cpu/gemm_float_avx2.cpp
         ${src}/cpu/int8_gemm_avx2.cpp
         ${src}/cpu/int8_convert_float_avx2.cpp PROPERTIES
         COMPILE_OPTIONS "-mavx2;-mfma;-mf16c")
@@ -33,8 +34,9 @@ function(hearth_set_engine_source_flags engine_dir)
     set_source_files_properties(${src}/cpu/int8_gemm_avx512vnni.cpp PROPERTIES
         COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavx512vnni;-mavx512vl")
     # The AVX-512 kernels (single tokens, and the exact prefill's tiles and packed batches),
-    # picked at run time where the CPU has them. GCC 12 warns inside its own 512-bit intrinsics (their _mm512_undefined_* pass-through operands, GCC
-    # bug 105593, fixed in 13), so those two warnings are off for these files there.
+    # picked at run time where the CPU has them. GCC 12 warns inside its own 512-bit intrinsics
+    # (their _mm512_undefined_* pass-through operands, GCC bug 105593, fixed in 13), so those two
+    # warnings are off for these files there.
     set_source_files_properties(
         ${src}/cpu/vec_dot_avx512.cpp
         ${src}/cpu/repack_avx512.cpp
@@ -44,6 +46,7 @@ function(hearth_set_engine_source_flags engine_dir)
         ${src}/cpu/gemm_block32_avx512.cpp
         ${src}/cpu/gemm_q6_k_avx512.cpp
         ${src}/cpu/repack_batch_avx512.cpp
+        ${src}/cpu/gemm_float_avx512.cpp
         PROPERTIES
         COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavx512f;-mavx512bw;-mavx512vl;-mavx512vnni;$<$<AND:$<CXX_COMPILER_ID:GNU>,$<VERSION_LESS:$<CXX_COMPILER_VERSION>,13>>:-Wno-uninitialized;-Wno-maybe-uninitialized>")
     # ggml's operation order for the forward pass (cpu/ggml_numerics.h), used at the avx2 level

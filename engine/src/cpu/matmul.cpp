@@ -12,6 +12,7 @@
 #include "cpu/gemm_block32.h"
 #include "cpu/gemm_q5_k.h"
 #include "cpu/gemm_q6_k.h"
+#include "cpu/gemm_float.h"
 #include "cpu/int8_gemm.h"
 #include "cpu/kernels.h"
 #include "cpu/repack.h"
@@ -264,6 +265,8 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
         int64_t scales_stride = 0;
         decltype(&gemm_q5_k_avx2) q5_k_gemm = nullptr;
         decltype(&gemm_block32_avx2) block32_gemm = gemm_block32_avx2;
+        GemmFloatFn float_tiles = nullptr;
+        float* xf = nullptr;
     } job{w,
           x,
           n_tokens,
@@ -306,12 +309,26 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
         job.scales = act_scales.data();
     }
 
+    // Float-weight batches at the avx2 level (F16 in tinyBLAS's order, BF16): register tiles
+    // over the activations widened once to f32 (gemm_float.h), the same bits.
+    thread_local std::vector<float> float_act;
+    if (n_tokens > 1 && gemm_float_takes(w.type, job.kernel)) {
+        job.float_tiles = use_avx512_gemv() ? gemm_float_avx512(w.type) : nullptr;
+        job.float_tiles = job.float_tiles ? job.float_tiles : gemm_float_avx2(w.type);
+        float_act.resize(float_act_floats(n_tokens, w.n_cols));
+        job.xf = float_act.data();
+    }
+
     // Activations to the dot type: on this thread for one token (a second hand-off would cost
     // more than the conversion), else over the pool.
     const auto quantize = [&job](int64_t t0, int64_t t1) {
         for (int64_t t = t0; t < t1; ++t) {
             quantize_activation_row(job.w.type, job.x + t * job.x_stride,
                                     job.act + t * job.act_bytes, job.w.n_cols);
+            if (job.xf) {
+                widen_float_activation(job.w.type, job.act + t * job.act_bytes, job.w.n_cols, t,
+                                       job.n_tokens, job.xf);
+            }
             if (job.scales) {
                 activation_scales(job.w.type, job.act + t * job.act_bytes,
                                   job.scales + t * job.scales_stride, job.w.n_cols);
@@ -329,6 +346,9 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
     if (n_tokens == 1 && use_avx512_gemv()) {
         const bool tinyblas = job.kernel != nullptr && job.kernel == vec_dot_tinyblas_avx2(w.type);
         gemv = tinyblas ? gemv_tinyblas_avx512(w.type) : gemv_avx512(w.type);
+        if (gemv == nullptr && gemm_float_takes(w.type, job.kernel)) {
+            gemv = gemv_float_avx512(w.type); // BF16
+        }
     }
     pool.parallel_for(w.n_rows, kMinRowsPerChunk, [&job, block32_tiles, gemv](int64_t r0,
                                                                               int64_t r1) {
@@ -342,6 +362,12 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
             job.q5_k_gemm(job.w.n_cols, rows + static_cast<size_t>(r0) * job.w.row_bytes,
                           job.w.row_bytes, r1 - r0, job.act, job.act_bytes, job.n_tokens,
                           job.y + r0, job.y_stride);
+            return;
+        }
+        if (job.float_tiles) {
+            job.float_tiles(job.w.n_cols, rows + static_cast<size_t>(r0) * job.w.row_bytes,
+                            job.w.row_bytes, r1 - r0, job.xf, job.n_tokens, job.y + r0,
+                            job.y_stride);
             return;
         }
         for (int64_t t0 = 0; t0 < job.n_tokens; t0 += kTokenTile) {
