@@ -10,9 +10,9 @@
 #include "cpu/activation_observer.h"
 #include "cpu/cpu_features.h"
 #include "cpu/gemm_block32.h"
+#include "cpu/gemm_float.h"
 #include "cpu/gemm_q5_k.h"
 #include "cpu/gemm_q6_k.h"
-#include "cpu/gemm_float.h"
 #include "cpu/int8_gemm.h"
 #include "cpu/kernels.h"
 #include "cpu/repack.h"
@@ -122,12 +122,11 @@ void matmul_packed(const WeightMatrix& w, const float* x, int64_t n_tokens, int6
                 const int n_tok = static_cast<int>(std::min(n_tokens - t0, kTokenTile));
                 float* out = y + t0 * y_stride + i0 * kPackRows;
                 if (q4_0) {
-                    gemm_q4_0_x8_avx512(w.n_cols, first, g1 - i0, act + t0 * act_bytes,
-                                        act_bytes, block_sums + t0 * n_blocks, n_blocks, n_tok,
-                                        out, y_stride);
+                    gemm_q4_0_x8_avx512(w.n_cols, first, g1 - i0, act + t0 * act_bytes, act_bytes,
+                                        block_sums + t0 * n_blocks, n_blocks, n_tok, out, y_stride);
                 } else {
-                    gemm_q4_k_x8_avx512(w.n_cols, first, g1 - i0, act + t0 * act_bytes,
-                                        act_bytes, n_tok, out, y_stride);
+                    gemm_q4_k_x8_avx512(w.n_cols, first, g1 - i0, act + t0 * act_bytes, act_bytes,
+                                        n_tok, out, y_stride);
                 }
             }
             i0 = g1;
@@ -228,6 +227,151 @@ void set_activation_observer(ActivationObserver* observer) {
     g_activation_observer.store(observer, std::memory_order_release);
 }
 
+namespace {
+
+// One matmul() call over the plain rows: its buffers and the kernels chosen for its shape.
+struct RowJob {
+    const WeightMatrix& w;
+    const float* x;
+    int64_t n_tokens;
+    int64_t x_stride;
+    float* y;
+    int64_t y_stride;
+    uint8_t* act;
+    size_t act_bytes;
+    VecDotFn kernel;
+    VecDotScaledFn scaled_kernel = nullptr;
+    float* scales = nullptr;
+    int64_t scales_stride = 0;
+    // Batch kernels (at most one is set; see choose_batch_kernels).
+    bool block32_tiles = false;
+    decltype(&gemm_block32_avx2) block32_gemm = gemm_block32_avx2;
+    decltype(&gemm_q5_k_avx2) q5_k_gemm = nullptr;
+    GemmQ6KFn q6_k_tiles = nullptr;
+    GemmFloatFn float_tiles = nullptr;
+    float* xf = nullptr;
+    // One token with the AVX-512 kernels: a chunk's rows in one call (same bits).
+    GemvFn gemv = nullptr;
+};
+
+// The register-tiled batch kernels at the avx2 level, each with the per-row kernel's bits; the
+// buffers they need are kept per calling thread so that prompt batches do not allocate each time.
+void choose_batch_kernels(RowJob& job) {
+    const WeightMatrix& w = job.w;
+    const bool batch = job.n_tokens > 1 && kernel_level() == KernelLevel::avx2;
+    // The 32-value formats: tiles of 4 rows × 4 tokens (gemm_block32.h), and where the CPU has
+    // them, the AVX-512 tiles (twice the width). One token (decode) reads each weight once
+    // either way and is bound by memory; it keeps the per-row kernel.
+    job.block32_tiles = batch && gemm_block32_supported(w.type);
+    if (avx512_kernels_enabled()) {
+        job.block32_gemm = gemm_block32_avx512;
+    }
+    // Q5_K: tiles of 4 rows × 64 tokens (gemm_q5_k.h).
+    if (batch && w.type == TensorType::Q5_K) {
+        job.q5_k_gemm = avx512_kernels_enabled() ? gemm_q5_k_avx512 : gemm_q5_k_avx2;
+    }
+    // Q6_K: tiles over rows unpacked once per token tile (gemm_q6_k.h).
+    if (batch && w.type == TensorType::Q6_K) {
+        job.q6_k_tiles = avx512_kernels_enabled() ? gemm_q6_k_avx512() : gemm_q6_k_avx2();
+    }
+    // Their single tokens (and the portable level's batches): the activations' f16 block scales
+    // converted once here rather than once per weight row (the same bits; the kernel's float
+    // work roughly halves).
+    job.scaled_kernel = !job.block32_tiles && kernel_level() == KernelLevel::avx2
+                            ? vec_dot_scaled_avx2(w.type)
+                            : nullptr;
+    thread_local std::vector<float> act_scales;
+    if (job.scaled_kernel) {
+        job.scales_stride = activation_scale_count(w.type, w.n_cols);
+        act_scales.resize(static_cast<size_t>(job.n_tokens * job.scales_stride));
+        job.scales = act_scales.data();
+    }
+    // Float weights (F16 in tinyBLAS's order, BF16): register tiles over the activations
+    // widened once to f32 (gemm_float.h).
+    thread_local std::vector<float> float_act;
+    if (job.n_tokens > 1 && gemm_float_takes(w.type, job.kernel)) {
+        job.float_tiles = use_avx512_gemv() ? gemm_float_avx512(w.type) : nullptr;
+        job.float_tiles = job.float_tiles ? job.float_tiles : gemm_float_avx2(w.type);
+        float_act.resize(float_act_floats(job.n_tokens, w.n_cols));
+        job.xf = float_act.data();
+    }
+    if (job.n_tokens == 1 && use_avx512_gemv()) {
+        const bool tinyblas = job.kernel != nullptr && job.kernel == vec_dot_tinyblas_avx2(w.type);
+        job.gemv = tinyblas ? gemv_tinyblas_avx512(w.type) : gemv_avx512(w.type);
+        if (job.gemv == nullptr && gemm_float_takes(w.type, job.kernel)) {
+            job.gemv = gemv_float_avx512(w.type); // BF16
+        }
+    }
+}
+
+// Activation rows t0..t1 to the dot type, with what the chosen kernels read besides.
+void convert_activations(const RowJob& job, int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+        quantize_activation_row(job.w.type, job.x + t * job.x_stride, job.act + t * job.act_bytes,
+                                job.w.n_cols);
+        if (job.xf) {
+            widen_float_activation(job.w.type, job.act + t * job.act_bytes, job.w.n_cols, t,
+                                   job.n_tokens, job.xf);
+        }
+        if (job.scales) {
+            activation_scales(job.w.type, job.act + t * job.act_bytes,
+                              job.scales + t * job.scales_stride, job.w.n_cols);
+        }
+    }
+}
+
+// Rows r0..r1 against every token, with the kernels choose_batch_kernels picked.
+void run_rows(const RowJob& job, int64_t r0, int64_t r1) {
+    const auto* rows = static_cast<const uint8_t*>(job.w.data);
+    const uint8_t* first = rows + static_cast<size_t>(r0) * job.w.row_bytes;
+    if (job.gemv) {
+        job.gemv(job.w.n_cols, first, job.w.row_bytes, r1 - r0, job.act, job.scales, job.y + r0);
+        return;
+    }
+    if (job.q5_k_gemm) { // its own token tiles
+        job.q5_k_gemm(job.w.n_cols, first, job.w.row_bytes, r1 - r0, job.act, job.act_bytes,
+                      job.n_tokens, job.y + r0, job.y_stride);
+        return;
+    }
+    if (job.float_tiles) {
+        job.float_tiles(job.w.n_cols, first, job.w.row_bytes, r1 - r0, job.xf, job.n_tokens,
+                        job.y + r0, job.y_stride);
+        return;
+    }
+    for (int64_t t0 = 0; t0 < job.n_tokens; t0 += kTokenTile) {
+        const int64_t t1 = std::min(job.n_tokens, t0 + kTokenTile);
+        const uint8_t* act = job.act + t0 * job.act_bytes;
+        float* out = job.y + t0 * job.y_stride + r0;
+        if (job.block32_tiles) {
+            job.block32_gemm(job.w.type, job.w.n_cols, first, job.w.row_bytes, r1 - r0, act,
+                             job.act_bytes, t1 - t0, out, job.y_stride);
+            continue;
+        }
+        if (job.q6_k_tiles) {
+            job.q6_k_tiles(job.w.n_cols, first, job.w.row_bytes, r1 - r0, act, job.act_bytes,
+                           t1 - t0, out, job.y_stride);
+            continue;
+        }
+        for (int64_t r = r0; r < r1; ++r) {
+            const void* row = rows + static_cast<size_t>(r) * job.w.row_bytes;
+            for (int64_t t = t0; t < t1; t += kMaxTokens) {
+                const int n_tok = static_cast<int>(std::min<int64_t>(kMaxTokens, t1 - t));
+                if (job.scaled_kernel) {
+                    job.scaled_kernel(job.w.n_cols, row, job.act + t * job.act_bytes, job.act_bytes,
+                                      job.scales + t * job.scales_stride,
+                                      static_cast<size_t>(job.scales_stride),
+                                      job.y + t * job.y_stride + r, job.y_stride, n_tok);
+                    continue;
+                }
+                job.kernel(job.w.n_cols, row, job.act + t * job.act_bytes, job.act_bytes,
+                           job.y + t * job.y_stride + r, job.y_stride, n_tok);
+            }
+        }
+    }
+}
+
+} // namespace
+
 void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_stride, float* y,
             int64_t y_stride, void* scratch, ThreadPool& pool, MatmulOp op) {
     if (n_tokens <= 0 || w.n_rows <= 0) {
@@ -249,160 +393,26 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
         matmul_packed(w, x, n_tokens, x_stride, y, y_stride, scratch, pool);
         return;
     }
-    struct Job {
-        const WeightMatrix& w;
-        const float* x;
-        int64_t n_tokens;
-        int64_t x_stride;
-        float* y;
-        int64_t y_stride;
-        uint8_t* act;
-        size_t act_bytes;
-        VecDotFn kernel;
-        VecDotScaledFn scaled_kernel = nullptr;
-        GemmQ6KFn q6_k_tiles = nullptr;
-        float* scales = nullptr;
-        int64_t scales_stride = 0;
-        decltype(&gemm_q5_k_avx2) q5_k_gemm = nullptr;
-        decltype(&gemm_block32_avx2) block32_gemm = gemm_block32_avx2;
-        GemmFloatFn float_tiles = nullptr;
-        float* xf = nullptr;
-    } job{w,
-          x,
-          n_tokens,
-          x_stride,
-          y,
-          y_stride,
-          static_cast<uint8_t*>(scratch),
-          activation_row_bytes(w.type, w.n_cols),
-          select_kernel(w, n_tokens, op)};
-
-    // Batches of the 32-value formats at the avx2 level: register tiles of 4 rows × 4 tokens
-    // (gemm_block32.h), the same bits as the per-row kernel. One token (decode) reads each
-    // weight once either way and is bound by memory; it keeps the per-row kernel.
-    const bool block32_tiles =
-        n_tokens > 1 && kernel_level() == KernelLevel::avx2 && gemm_block32_supported(w.type);
-    // Where the CPU has them, their AVX-512 tiles (the same bits, twice the width).
-    if (avx512_kernels_enabled()) {
-        job.block32_gemm = gemm_block32_avx512;
-    }
-    // Q5_K batches at the avx2 level: tiles of 4 rows × 64 tokens (gemm_q5_k.h), the same bits.
-    if (n_tokens > 1 && kernel_level() == KernelLevel::avx2 && w.type == TensorType::Q5_K) {
-        job.q5_k_gemm = avx512_kernels_enabled() ? gemm_q5_k_avx512 : gemm_q5_k_avx2;
-    }
-    // Q6_K batches at the avx2 level: tiles over rows unpacked once per token tile
-    // (gemm_q6_k.h), the same bits as the per-row kernel.
-    if (n_tokens > 1 && kernel_level() == KernelLevel::avx2 && w.type == TensorType::Q6_K) {
-        job.q6_k_tiles = avx512_kernels_enabled() ? gemm_q6_k_avx512() : gemm_q6_k_avx2();
-    }
-    // Their single tokens (and the portable level's batches): the activations' f16 block scales
-    // converted once here rather than once per weight row (the same bits; the kernel's float
-    // work roughly halves).
-    job.scaled_kernel = !block32_tiles && kernel_level() == KernelLevel::avx2
-                            ? vec_dot_scaled_avx2(w.type)
-                            : nullptr;
-    // Kept per calling thread so that prompt batches do not allocate each time.
-    thread_local std::vector<float> act_scales;
-    if (job.scaled_kernel) {
-        job.scales_stride = activation_scale_count(w.type, w.n_cols);
-        act_scales.resize(static_cast<size_t>(n_tokens * job.scales_stride));
-        job.scales = act_scales.data();
-    }
-
-    // Float-weight batches at the avx2 level (F16 in tinyBLAS's order, BF16): register tiles
-    // over the activations widened once to f32 (gemm_float.h), the same bits.
-    thread_local std::vector<float> float_act;
-    if (n_tokens > 1 && gemm_float_takes(w.type, job.kernel)) {
-        job.float_tiles = use_avx512_gemv() ? gemm_float_avx512(w.type) : nullptr;
-        job.float_tiles = job.float_tiles ? job.float_tiles : gemm_float_avx2(w.type);
-        float_act.resize(float_act_floats(n_tokens, w.n_cols));
-        job.xf = float_act.data();
-    }
-
+    RowJob job{w,
+               x,
+               n_tokens,
+               x_stride,
+               y,
+               y_stride,
+               static_cast<uint8_t*>(scratch),
+               activation_row_bytes(w.type, w.n_cols),
+               select_kernel(w, n_tokens, op)};
+    choose_batch_kernels(job);
     // Activations to the dot type: on this thread for one token (a second hand-off would cost
     // more than the conversion), else over the pool.
-    const auto quantize = [&job](int64_t t0, int64_t t1) {
-        for (int64_t t = t0; t < t1; ++t) {
-            quantize_activation_row(job.w.type, job.x + t * job.x_stride,
-                                    job.act + t * job.act_bytes, job.w.n_cols);
-            if (job.xf) {
-                widen_float_activation(job.w.type, job.act + t * job.act_bytes, job.w.n_cols, t,
-                                       job.n_tokens, job.xf);
-            }
-            if (job.scales) {
-                activation_scales(job.w.type, job.act + t * job.act_bytes,
-                                  job.scales + t * job.scales_stride, job.w.n_cols);
-            }
-        }
-    };
     if (n_tokens == 1) {
-        quantize(0, 1);
+        convert_activations(job, 0, 1);
     } else {
-        pool.parallel_for(n_tokens, 1, quantize);
+        pool.parallel_for(n_tokens, 1,
+                          [&job](int64_t t0, int64_t t1) { convert_activations(job, t0, t1); });
     }
-
-    // One token with the AVX-512 kernels: a chunk's rows in one call (same bits).
-    GemvFn gemv = nullptr;
-    if (n_tokens == 1 && use_avx512_gemv()) {
-        const bool tinyblas = job.kernel != nullptr && job.kernel == vec_dot_tinyblas_avx2(w.type);
-        gemv = tinyblas ? gemv_tinyblas_avx512(w.type) : gemv_avx512(w.type);
-        if (gemv == nullptr && gemm_float_takes(w.type, job.kernel)) {
-            gemv = gemv_float_avx512(w.type); // BF16
-        }
-    }
-    pool.parallel_for(w.n_rows, kMinRowsPerChunk, [&job, block32_tiles, gemv](int64_t r0,
-                                                                              int64_t r1) {
-        const auto* rows = static_cast<const uint8_t*>(job.w.data);
-        if (gemv) {
-            gemv(job.w.n_cols, rows + static_cast<size_t>(r0) * job.w.row_bytes, job.w.row_bytes,
-                 r1 - r0, job.act, job.scales, job.y + r0);
-            return;
-        }
-        if (job.q5_k_gemm) { // its own token tiles
-            job.q5_k_gemm(job.w.n_cols, rows + static_cast<size_t>(r0) * job.w.row_bytes,
-                          job.w.row_bytes, r1 - r0, job.act, job.act_bytes, job.n_tokens,
-                          job.y + r0, job.y_stride);
-            return;
-        }
-        if (job.float_tiles) {
-            job.float_tiles(job.w.n_cols, rows + static_cast<size_t>(r0) * job.w.row_bytes,
-                            job.w.row_bytes, r1 - r0, job.xf, job.n_tokens, job.y + r0,
-                            job.y_stride);
-            return;
-        }
-        for (int64_t t0 = 0; t0 < job.n_tokens; t0 += kTokenTile) {
-            const int64_t t1 = std::min(job.n_tokens, t0 + kTokenTile);
-            if (block32_tiles) {
-                job.block32_gemm(job.w.type, job.w.n_cols,
-                                 rows + static_cast<size_t>(r0) * job.w.row_bytes, job.w.row_bytes,
-                                 r1 - r0, job.act + t0 * job.act_bytes, job.act_bytes, t1 - t0,
-                                 job.y + t0 * job.y_stride + r0, job.y_stride);
-                continue;
-            }
-            if (job.q6_k_tiles) {
-                job.q6_k_tiles(job.w.n_cols, rows + static_cast<size_t>(r0) * job.w.row_bytes,
-                               job.w.row_bytes, r1 - r0, job.act + t0 * job.act_bytes,
-                               job.act_bytes, t1 - t0, job.y + t0 * job.y_stride + r0,
-                               job.y_stride);
-                continue;
-            }
-            for (int64_t r = r0; r < r1; ++r) {
-                const void* row = rows + static_cast<size_t>(r) * job.w.row_bytes;
-                for (int64_t t = t0; t < t1; t += kMaxTokens) {
-                    const int n_tok = static_cast<int>(std::min<int64_t>(kMaxTokens, t1 - t));
-                    if (job.scaled_kernel) {
-                        job.scaled_kernel(job.w.n_cols, row, job.act + t * job.act_bytes,
-                                          job.act_bytes, job.scales + t * job.scales_stride,
-                                          static_cast<size_t>(job.scales_stride),
-                                          job.y + t * job.y_stride + r, job.y_stride, n_tok);
-                        continue;
-                    }
-                    job.kernel(job.w.n_cols, row, job.act + t * job.act_bytes, job.act_bytes,
-                               job.y + t * job.y_stride + r, job.y_stride, n_tok);
-                }
-            }
-        }
-    });
+    pool.parallel_for(w.n_rows, kMinRowsPerChunk,
+                      [&job](int64_t r0, int64_t r1) { run_rows(job, r0, r1); });
 }
 
 float dot_f16_f32(const uint16_t* a, const float* b, int64_t n) {
