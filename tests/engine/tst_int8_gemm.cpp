@@ -425,6 +425,10 @@ private slots:
         packed.packed = bytes.data();
         QCOMPARE(use_int8_gemm(packed, kTokens, MatmulOp::mul_mat), !avx512_kernels_enabled());
         QVERIFY(use_int8_gemm(w, kTokens, MatmulOp::mul_mat));
+        // So does Q6_K (its AVX-512 tiles, gemm_q6_k.h), packed or not.
+        const auto q6k_row = static_cast<size_t>(2048 / 256 * sizeof(quant::BlockQ6_K));
+        WeightMatrix q6k{TensorType::Q6_K, nullptr, 2048, 64, q6k_row};
+        QCOMPARE(use_int8_gemm(q6k, kTokens, MatmulOp::mul_mat), !avx512_kernels_enabled());
         // Float weights take the path on every AVX2 CPU; Q8_0 only where a VNNI kernel runs
         // (the AVX2 one is slower than the exact Q8_0 kernel).
         WeightMatrix f16{TensorType::F16, nullptr, 2048, 64, 4096};
