@@ -1,5 +1,5 @@
-// For the tests that hold the AVX-512 kernels to the AVX2 ones (tst_matmul_packed_avx512; the
-// same steps open tst_matmul_avx512): the kernel level and switch they run under.
+// For the tests that hold the AVX-512 kernels to the AVX2 ones (tst_matmul_avx512,
+// tst_matmul_packed_avx512): the kernel level and switch they run under.
 #pragma once
 
 #include "cpu/cpu_features.h"

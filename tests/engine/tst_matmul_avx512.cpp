@@ -6,6 +6,7 @@
 // included) and activations with an outlier. The AVX2 kernels are held to ggml's bits by
 // tst_matmul, tst_matmul_lowbit_ggml and the architecture references, so equal bits here mean
 // ggml's bits.
+#include "avx512_kernels.h"
 #include "cpu/cpu_features.h"
 #include "cpu/kernels.h"
 #include "cpu/matmul.h"
@@ -114,10 +115,9 @@ class TestMatmulAvx512 : public QObject {
 
 private slots:
     void initTestCase() {
-        if (detected_kernel_level() < KernelLevel::avx2 || !set_avx512_kernels(true)) {
-            QSKIP("this CPU lacks AVX512F/BW/VL + VNNI (or HEARTH_CPU_FEATURES turned them off)");
+        if (const char* why = hearth::test::enable_avx512_kernels()) {
+            QSKIP(why);
         }
-        set_kernel_level(KernelLevel::avx2);
     }
 
     void cleanupTestCase() { set_avx512_kernels(true); }
