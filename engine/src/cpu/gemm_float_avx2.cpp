@@ -16,22 +16,12 @@ namespace hearth::cpu {
 namespace {
 
 using avx2::hsum;
+using avx2::load_bf16x8;
+using avx2::load_f16x8;
 
 // Tokens per pass over a run of rows: their pair layout (16 pairs × 8 bytes per column) stays
 // in L2 while each weight row is read once per pass.
 constexpr int64_t kTokenTile = 32;
-
-inline __m128i load128(const uint16_t* p) {
-    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-}
-
-inline __m256 widen_f16(const uint16_t* p) {
-    return _mm256_cvtph_ps(load128(p));
-}
-
-inline __m256 widen_bf16(const uint16_t* p) {
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(load128(p)), 16));
-}
 
 // Token t's values in the pair layout: 8 floats per step, 16 floats apart.
 inline const float* token_base(const float* xf, int64_t n, int64_t t) {
@@ -89,7 +79,7 @@ void tile(int64_t n, const void* w, size_t row_bytes, int64_t r0, const float* x
     if constexpr (!kBf16) {
         __m256 acc[R][T];
         zero(acc);
-        chain_pass<R, T, true, widen_f16>(rows, x, 0, n / 8, 1, acc);
+        chain_pass<R, T, true, load_f16x8>(rows, x, 0, n / 8, 1, acc);
         for (int r = 0; r < R; ++r) {
             for (int t = 0; t < T; ++t) {
                 y[t * y_stride + r] = hsum(acc[r][t]);
@@ -99,7 +89,7 @@ void tile(int64_t n, const void* w, size_t row_bytes, int64_t r0, const float* x
         __m256 c[4][R][T];
         for (int k = 0; k < 4; ++k) {
             zero(c[k]);
-            chain_pass<R, T, false, widen_bf16>(rows, x, k, n / 32 * 4, 4, c[k]);
+            chain_pass<R, T, false, load_bf16x8>(rows, x, k, n / 32 * 4, 4, c[k]);
         }
         for (int r = 0; r < R; ++r) {
             for (int t = 0; t < T; ++t) {
@@ -155,7 +145,7 @@ void widen_float_activation(TensorType type, const void* act, int64_t n_cols, in
     const bool bf16 = type == TensorType::BF16;
     int64_t s = 0;
     for (; 8 * s + 8 <= n_cols; ++s) {
-        _mm256_storeu_ps(out + 16 * s, bf16 ? widen_bf16(h + 8 * s) : widen_f16(h + 8 * s));
+        _mm256_storeu_ps(out + 16 * s, bf16 ? load_bf16x8(h + 8 * s) : load_f16x8(h + 8 * s));
     }
     if (s < float_steps(n_cols)) { // the last, partial step: zero past n_cols
         for (int64_t i = 0; i < 8; ++i) {

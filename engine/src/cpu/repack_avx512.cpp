@@ -18,6 +18,8 @@
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) &&                      \
     defined(__AVX512VNNI__) && defined(__FMA__) && defined(__F16C__)
 
+#include "cpu/avx2_helpers.h"
+
 #include <immintrin.h>
 
 namespace hearth::cpu {
@@ -44,9 +46,7 @@ inline __m256i fold_halves(__m512i v) {
     return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
 }
 
-inline __m256 load_f16x8(const uint16_t* p) {
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-}
+using avx2::load_f16x8;
 
 // Sum over one Q4_0 block of each row: the 32 unsigned nibbles times the 32 activations.
 // qx: the activation run with its quads indexed by vpermd; idx: the four quad-pair indices.

@@ -31,6 +31,8 @@ using avx2::h2f;
 using avx2::hsum;
 using avx2::IQ4_NLW;
 using avx2::load32;
+using avx2::load_bf16x8;
+using avx2::load_f16x8;
 using avx2::nibbles_32;
 using avx2::Q4_0W;
 using avx2::Q4_1W;
@@ -296,16 +298,6 @@ float dot_iq4_xs(int64_t n, const void* vw, const void* vx) {
 }
 
 // ---- float formats: four 8-lane accumulators, the tail in scalar ----
-
-inline __m256 load_f16x8(const uint16_t* p) {
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-}
-
-inline __m256 load_bf16x8(const uint16_t* p) {
-    const __m256i wide =
-        _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
-}
 
 template <class LoadW, class LoadX, class ScalarW, class ScalarX>
 float dot_float_rows(int64_t n, LoadW load_w, LoadX load_x, ScalarW w_at, ScalarX x_at) {
