@@ -10,6 +10,7 @@
 #include "hearth/quant.h"
 #include "quant/k4_scales.h"
 
+#include <cmath>
 #include <cstring>
 
 namespace hearth::cpu {
@@ -37,6 +38,11 @@ inline int nib(const uint8_t* qs, int i) {
     return i < 16 ? qs[i] & 0x0f : qs[i - 16] >> 4;
 }
 
+// Q4_0 in the float order of llama.cpp's repacked q4_0_8x8 kernels, which it runs for Q4_0
+// matrices on x86 (and Hearth's avx2 level with them, repack_avx2.cpp): per block
+// acc = fma(float(isum), d_w * d_x, acc). A plain multiply and add rounds twice and differs in
+// the last bit; on the Q4_0 test model (tst_architectures) such bits flip F16 and Q8_0
+// roundings downstream and move logits by 4% of their spread.
 float dot_q4_0(int64_t n, const void* vw, const void* vx) {
     const auto* w = blocks<BlockQ4_0>(vw);
     const auto* x = blocks<BlockQ8_0>(vx);
@@ -46,7 +52,7 @@ float dot_q4_0(int64_t n, const void* vw, const void* vx) {
         for (int i = 0; i < 32; ++i) {
             sumi += (nib(w[b].qs, i) - 8) * x[b].qs[i];
         }
-        sum += static_cast<float>(sumi) * (h2f(w[b].d) * h2f(x[b].d));
+        sum = std::fma(static_cast<float>(sumi), h2f(w[b].d) * h2f(x[b].d), sum);
     }
     return sum;
 }
