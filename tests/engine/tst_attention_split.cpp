@@ -8,6 +8,7 @@
 #include "cpu/cpu_features.h"
 #include "cpu/kv_cache.h"
 #include "cpu/thread_pool.h"
+#include "kernel_levels.h"
 
 #include <QObject>
 #include <QtTest>
@@ -115,8 +116,8 @@ class TestAttentionSplit : public QObject {
 
 private slots:
     void initTestCase() {
-        if (detected_kernel_level() != KernelLevel::avx2) {
-            QSKIP("attention_ggml's kernels are AVX2 kernels; this CPU has no AVX2");
+        if (const char* why = hearth::test::avx2_level_unavailable("attention_ggml's kernels")) {
+            QSKIP(why);
         }
     }
 

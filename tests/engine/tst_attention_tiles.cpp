@@ -8,6 +8,7 @@
 #include "cpu/cpu_features.h"
 #include "cpu/ggml_numerics.h"
 #include "hearth/quant.h"
+#include "kernel_levels.h"
 
 #include <QObject>
 #include <QtTest>
@@ -54,8 +55,8 @@ class TestAttentionTiles : public QObject {
 
 private slots:
     void initTestCase() {
-        if (detected_kernel_level() != KernelLevel::avx2) {
-            QSKIP("the tiled attention kernels are AVX2 kernels; this CPU has no AVX2");
+        if (const char* why = hearth::test::avx2_level_unavailable("the tiled attention kernels")) {
+            QSKIP(why);
         }
     }
 

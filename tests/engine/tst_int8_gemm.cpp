@@ -232,7 +232,7 @@ private slots:
                     QVERIFY(hearth::dequantize(type, src, row.data(), kFloatCols));
                     int8_convert_float_row_portable(type, src, kFloatCols, q_portable.data(),
                                                     sc_portable.data(), mn_portable.data());
-                    if (detected_kernel_level() == KernelLevel::avx2) {
+                    if (max_kernel_level() == KernelLevel::avx2) {
                         int8_convert_float_row_avx2(type, src, kFloatCols, q_avx2.data(),
                                                     sc_avx2.data(), mn_avx2.data());
                         QVERIFY(q_avx2 == q_portable);

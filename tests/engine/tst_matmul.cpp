@@ -8,6 +8,7 @@
 #include "cpu/thread_pool.h"
 #include "hearth/quant.h"
 #include "hearth/tensor_type.h"
+#include "kernel_levels.h"
 #include "packed_reference.h"
 #include "quant/blocks.h"
 #include "test_support.h"
@@ -255,8 +256,7 @@ std::string check_case(const Case& c, ThreadPool& pool, std::mt19937& rng) {
     const KernelLevel saved = kernel_level();
     std::vector<float> portable;
     std::string miss;
-    for (int level = 0; level <= static_cast<int>(detected_kernel_level()) && miss.empty();
-         ++level) {
+    for (int level = 0; level <= static_cast<int>(max_kernel_level()) && miss.empty(); ++level) {
         set_kernel_level(static_cast<KernelLevel>(level));
         std::vector<float> y(static_cast<size_t>(c.n_tokens * y_stride), -12345.0f);
         matmul(matrix, x.data(), c.n_tokens, x_stride, y.data(), y_stride, scratch.data(), pool);
@@ -536,7 +536,7 @@ private slots:
             x[0] = 1e-6f; // a subnormal f16
             std::vector<uint16_t> h_portable(x.size()), h(x.size());
             convert_f32_to_f16_portable(x.data(), h_portable.data(), n);
-            for (int level = 0; level <= static_cast<int>(detected_kernel_level()); ++level) {
+            for (int level = 0; level <= static_cast<int>(max_kernel_level()); ++level) {
                 const KernelLevel saved = kernel_level();
                 set_kernel_level(static_cast<KernelLevel>(level));
                 convert_f32_to_f16(x.data(), h.data(), n);
@@ -592,8 +592,8 @@ private slots:
     // experts' mul_mat_id and other shapes in vec_dot's. n_cols 72 has a leftover past
     // vec_dot's 32-value steps.
     void f32_f16_follow_ggml_orders() {
-        if (detected_kernel_level() != KernelLevel::avx2) {
-            QSKIP("ggml's orders are followed at the avx2 level only");
+        if (const char* why = hearth::test::avx2_level_unavailable("ggml's orders (avx2 level)")) {
+            QSKIP(why);
         }
         const KernelLevel saved = kernel_level();
         set_kernel_level(KernelLevel::avx2);
@@ -671,7 +671,7 @@ private slots:
         const KernelLevel saved = kernel_level();
         QVERIFY(set_kernel_level(KernelLevel::portable));
         QCOMPARE(kernel_level(), KernelLevel::portable);
-        QVERIFY(set_kernel_level(detected_kernel_level()));
+        QVERIFY(set_kernel_level(max_kernel_level()));
         set_kernel_level(saved);
         QVERIFY(std::string(cpu_feature_string()).find("kernels:") != std::string::npos);
     }

@@ -6,7 +6,6 @@
 // included) and activations with an outlier. The AVX2 kernels are held to ggml's bits by
 // tst_matmul, tst_matmul_lowbit_ggml and the architecture references, so equal bits here mean
 // ggml's bits.
-#include "avx512_kernels.h"
 #include "cpu/cpu_features.h"
 #include "cpu/kernels.h"
 #include "cpu/matmul.h"
@@ -14,6 +13,7 @@
 #include "cpu/thread_pool.h"
 #include "hearth/quant.h"
 #include "hearth/tensor_type.h"
+#include "kernel_levels.h"
 #include "quant/blocks.h"
 #include "random_weights.h"
 

@@ -13,6 +13,7 @@
 #include "cpu/thread_pool.h"
 #include "hearth/quant.h"
 #include "hearth/tensor_type.h"
+#include "kernel_levels.h"
 #include "quant/blocks.h"
 #include "random_weights.h"
 
@@ -58,7 +59,7 @@ void check_type(const TypeCase& c) {
     const size_t act_bytes = activation_row_bytes(c.type, c.n_cols);
     ThreadPool one(1), two(2);
     const KernelLevel saved = kernel_level();
-    for (int level = 0; level <= static_cast<int>(detected_kernel_level()); ++level) {
+    for (int level = 0; level <= static_cast<int>(max_kernel_level()); ++level) {
         set_kernel_level(static_cast<KernelLevel>(level));
         for (const int64_t n_tokens : {2, 3, 5, 17, 38}) {
             ThreadPool& pool = n_tokens % 2 ? one : two;
@@ -103,7 +104,7 @@ class TestMatmulBatchBits : public QObject {
     Q_OBJECT
 
 private slots:
-    void initTestCase() { qInfo("kernel level: %s", kernel_level_name(detected_kernel_level())); }
+    void initTestCase() { qInfo("kernel level: %s", kernel_level_name(max_kernel_level())); }
 
     void batch_equals_single_tokens_data() {
         QTest::addColumn<int>("index");
@@ -121,8 +122,8 @@ private slots:
     // many) give the bits of the per-row kernels, which read the f16 scales themselves and are
     // held to ggml's bits elsewhere: 1..4 tokens per call, every token offset.
     void scaled_kernels_equal_per_row_kernels() {
-        if (detected_kernel_level() < KernelLevel::avx2) {
-            QSKIP("the AVX2 kernels need AVX2, FMA and F16C");
+        if (const char* why = hearth::test::avx2_level_unavailable("the scaled AVX2 kernels")) {
+            QSKIP(why);
         }
         for (const TypeCase& c : kCases) {
             if (c.type == TensorType::Q6_K) {

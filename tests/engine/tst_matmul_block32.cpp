@@ -11,6 +11,7 @@
 #include "cpu/thread_pool.h"
 #include "hearth/quant.h"
 #include "hearth/tensor_type.h"
+#include "kernel_levels.h"
 #include "quant/blocks.h"
 #include "random_weights.h"
 
@@ -104,8 +105,8 @@ class TestMatmulBlock32 : public QObject {
 
 private slots:
     void initTestCase() {
-        if (detected_kernel_level() < KernelLevel::avx2) {
-            QSKIP("the tiled kernel needs AVX2, FMA and F16C");
+        if (const char* why = hearth::test::avx2_level_unavailable("the tiled kernel")) {
+            QSKIP(why);
         }
     }
 

@@ -12,6 +12,7 @@
 #include "cpu/thread_pool.h"
 #include "hearth/quant.h"
 #include "hearth/tensor_type.h"
+#include "kernel_levels.h"
 #include "quant/blocks.h"
 #include "random_weights.h"
 
@@ -109,8 +110,8 @@ class TestMatmulBlock32Avx512 : public QObject {
 
 private slots:
     void initTestCase() {
-        if (detected_kernel_level() < KernelLevel::avx2 || !set_avx512_kernels(true)) {
-            QSKIP("the AVX-512 tiles need AVX512F/BW/VL and VNNI");
+        if (const char* why = hearth::test::enable_avx512_kernels("the AVX-512 tiles")) {
+            QSKIP(why);
         }
     }
 

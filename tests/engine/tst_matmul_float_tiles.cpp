@@ -15,6 +15,7 @@
 #include "cpu/thread_pool.h"
 #include "hearth/quant.h"
 #include "hearth/tensor_type.h"
+#include "kernel_levels.h"
 
 #include <QObject>
 #include <QtTest>
@@ -112,7 +113,7 @@ void check(TensorType type, bool avx512, const std::vector<int64_t>& col_counts,
     QVERIFY(set_kernel_level(KernelLevel::avx2));
     const bool avx512_on = set_avx512_kernels(avx512);
     if (avx512 && !avx512_on) {
-        QSKIP("this CPU lacks the AVX-512 kernels (or HEARTH_CPU_FEATURES turned them off)");
+        QSKIP(hearth::test::kernels_unavailable("the AVX-512 float tiles", "AVX512F/BW/VL + VNNI"));
     }
     std::mt19937 rng(7 + static_cast<unsigned>(type) + (avx512 ? 100u : 0u));
     ThreadPool one(1), two(2);
@@ -174,14 +175,14 @@ class TestMatmulFloatTiles : public QObject {
 
 private slots:
     void initTestCase() {
-        if (detected_kernel_level() < KernelLevel::avx2) {
-            QSKIP("this CPU lacks AVX2 + FMA + F16C (or HEARTH_CPU_FEATURES turned them off)");
+        if (const char* why = hearth::test::avx2_level_unavailable("the float tiles")) {
+            QSKIP(why);
         }
     }
 
     void cleanupTestCase() {
         set_avx512_kernels(true);
-        set_kernel_level(detected_kernel_level());
+        set_kernel_level(max_kernel_level());
     }
 
     // F16 takes tinyBLAS's order only where the rows are a multiple of 4 (else vec_dot's,

@@ -6,6 +6,7 @@
 #include "cpu/cpu_features.h"
 #include "cpu/kernels.h"
 #include "hearth/quant.h"
+#include "kernel_levels.h"
 #include "quant/blocks.h"
 #include "quant/k4_scales.h"
 
@@ -121,8 +122,8 @@ class TestKQuantOrder : public QObject {
 
 private slots:
     void initTestCase() {
-        if (detected_kernel_level() < KernelLevel::avx2) {
-            QSKIP("the AVX2 kernels need AVX2, FMA and F16C");
+        if (const char* why = hearth::test::avx2_level_unavailable()) {
+            QSKIP(why);
         }
     }
 

@@ -126,7 +126,7 @@ private slots:
             }
         }
         const KernelLevel saved = kernel_level();
-        for (int level = 0; level <= int(detected_kernel_level()); ++level) {
+        for (int level = 0; level <= int(max_kernel_level()); ++level) {
             set_kernel_level(static_cast<KernelLevel>(level));
             const bool simd = level > 0 && vec_dot_avx2(type) != nullptr;
             // Bits where Hearth has the AVX2 twin of ggml's x86 kernel (the reference comes from

@@ -9,12 +9,12 @@
 // with one token, that case checks the single-token kernels of repack_avx512.cpp too).
 // The packed kernels are held to the float operations of llama.cpp's repacked kernels by
 // tst_matmul (check_packed: whichever kernel this CPU takes) and the architecture references.
-#include "avx512_kernels.h"
 #include "cpu/cpu_features.h"
 #include "cpu/matmul.h"
 #include "cpu/repack.h"
 #include "cpu/thread_pool.h"
 #include "hearth/tensor_type.h"
+#include "kernel_levels.h"
 #include "quant/blocks.h"
 #include "random_weights.h"
 

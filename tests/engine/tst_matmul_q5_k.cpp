@@ -10,6 +10,7 @@
 #include "cpu/thread_pool.h"
 #include "hearth/quant.h"
 #include "hearth/tensor_type.h"
+#include "kernel_levels.h"
 #include "quant/blocks.h"
 #include "random_weights.h"
 
@@ -112,15 +113,16 @@ class TestMatmulQ5K : public QObject {
 
 private slots:
     void initTestCase() {
-        if (detected_kernel_level() < KernelLevel::avx2) {
-            QSKIP("the Q5_K batch kernel needs AVX2, FMA and F16C");
+        if (const char* why = hearth::test::avx2_level_unavailable("the Q5_K batch kernel")) {
+            QSKIP(why);
         }
         set_kernel_level(KernelLevel::avx2);
         m_kernels.emplace_back("avx2", gemm_q5_k_avx2);
         if (set_avx512_kernels(true)) {
             m_kernels.emplace_back("avx512", gemm_q5_k_avx512);
         } else {
-            qInfo("no AVX512F/BW/VL + VNNI here: the AVX-512 build is not checked");
+            qInfo("%s", hearth::test::kernels_unavailable("the AVX-512 Q5_K tiles",
+                                                          "AVX512F/BW/VL + VNNI"));
         }
     }
 

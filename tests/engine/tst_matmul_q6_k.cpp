@@ -13,6 +13,7 @@
 #include "cpu/thread_pool.h"
 #include "hearth/quant.h"
 #include "hearth/tensor_type.h"
+#include "kernel_levels.h"
 #include "quant/blocks.h"
 #include "random_weights.h"
 
@@ -130,15 +131,15 @@ class TestMatmulQ6K : public QObject {
 
 private slots:
     void initTestCase() {
-        if (detected_kernel_level() < KernelLevel::avx2) {
-            QSKIP("the Q6_K tiles need AVX2, FMA and F16C");
+        if (const char* why = hearth::test::avx2_level_unavailable("the Q6_K tiles")) {
+            QSKIP(why);
         }
         QVERIFY(vec_dot_avx2(TensorType::Q6_K) != nullptr);
         QVERIFY(gemm_q6_k_avx2() != nullptr);
     }
 
     void cleanup() {
-        set_kernel_level(detected_kernel_level());
+        set_kernel_level(max_kernel_level());
         set_avx512_kernels(true);
     }
 
@@ -148,6 +149,9 @@ private slots:
         if (set_avx512_kernels(true)) {
             QVERIFY(gemm_q6_k_avx512() != nullptr);
             kernels.emplace_back("avx512", gemm_q6_k_avx512());
+        } else {
+            qInfo("%s", hearth::test::kernels_unavailable("the AVX-512 Q6_K tiles",
+                                                          "AVX512F/BW/VL + VNNI"));
         }
         std::mt19937 rng(606);
         for (const int64_t n_cols : {256, 768, 2816}) {

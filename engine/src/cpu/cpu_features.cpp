@@ -49,7 +49,7 @@ KernelLevel best_level() {
 }
 
 // The level HEARTH_CPU_FEATURES asks for, capped by what the CPU runs.
-KernelLevel initial_level() {
+KernelLevel allowed_level() {
     const KernelLevel best = best_level();
     const char* env = std::getenv("HEARTH_CPU_FEATURES");
     if (env == nullptr) {
@@ -64,14 +64,15 @@ KernelLevel initial_level() {
 }
 
 std::atomic<KernelLevel>& current_level() {
-    static std::atomic<KernelLevel> level{initial_level()};
+    static std::atomic<KernelLevel> level{max_kernel_level()};
     return level;
 }
 
 } // namespace
 
-KernelLevel detected_kernel_level() {
-    return best_level();
+KernelLevel max_kernel_level() {
+    static const KernelLevel level = allowed_level();
+    return level;
 }
 
 KernelLevel kernel_level() {
@@ -119,7 +120,7 @@ bool avx512_kernels_enabled() {
 }
 
 bool set_avx512_kernels(bool enabled) {
-    if (enabled && !avx512_kernels_supported()) {
+    if (enabled && !(vnni_allowed() && avx512_kernels_supported())) {
         return false;
     }
     avx512_kernels_on().store(enabled, std::memory_order_relaxed);
@@ -127,7 +128,7 @@ bool set_avx512_kernels(bool enabled) {
 }
 
 bool set_kernel_level(KernelLevel level) {
-    if (static_cast<int>(level) > static_cast<int>(best_level())) {
+    if (static_cast<int>(level) > static_cast<int>(max_kernel_level())) {
         return false;
     }
     current_level().store(level, std::memory_order_relaxed);

@@ -7,17 +7,20 @@ namespace hearth::cpu {
 // feature its kernels are compiled for; `avx2` means AVX2 + FMA + F16C.
 enum class KernelLevel { portable = 0, avx2 = 1 };
 
-// The best level this CPU runs.
-KernelLevel detected_kernel_level();
+// The best level this process may use: the best the CPU runs, lowered by
+// HEARTH_CPU_FEATURES=portable (read once; "avx2", "avx512" and other values leave it). A user
+// who asks for a lower level gets it everywhere: set_kernel_level() refuses anything above it,
+// so tests that compare the levels skip the ones the user ruled out.
+KernelLevel max_kernel_level();
 
-// The level in use: the detected one, lowered by HEARTH_CPU_FEATURES=portable|avx2|avx512
-// (read once; a level above the detected one falls back to the best detected level not above
-// it). The AVX-512 kernels are extensions of the avx2 level, chosen per kernel where the CPU
-// has the features (below); "avx512" asks for all of them, "avx2" for the AVX2 ones only.
+// The level in use: max_kernel_level() unless set_kernel_level() lowered it. The AVX-512
+// kernels are extensions of the avx2 level, chosen per kernel where the CPU has the features
+// (below); "avx512" asks for all of them, "avx2" for the AVX2 ones only.
 KernelLevel kernel_level();
 
 // Forces a level (tests compare every family against the portable one). Returns false and
-// changes nothing when this CPU cannot run it. Not thread-safe against running matmuls.
+// changes nothing above max_kernel_level(): when this CPU cannot run it or HEARTH_CPU_FEATURES
+// asked for a lower one. Not thread-safe against running matmuls.
 bool set_kernel_level(KernelLevel level);
 
 const char* kernel_level_name(KernelLevel level);
@@ -33,8 +36,8 @@ bool cpu_has_avx512_vnni();
 // when HEARTH_CPU_FEATURES asks for "avx2" or "portable", or after set_avx512_kernels(false).
 bool avx512_kernels_enabled();
 // Turns them off or back on (tests and hearth-kernel-bench compare both in one process).
-// Returns false and changes nothing when turning on is asked and the CPU lacks the features.
-// Not thread-safe against running matmuls.
+// Returns false and changes nothing when turning on is asked and the CPU lacks the features or
+// HEARTH_CPU_FEATURES asks for "avx2" or "portable". Not thread-safe against running matmuls.
 bool set_avx512_kernels(bool enabled);
 
 } // namespace hearth::cpu

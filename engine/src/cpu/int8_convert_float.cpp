@@ -84,8 +84,8 @@ void int8_convert_float_row_portable(TensorType type, const void* row, int64_t n
 
 void int8_convert_float_row(TensorType type, const void* row, int64_t n_cols, uint8_t* q,
                             float* scale, float* min) {
-    // The hardware's level, not the kernel level a test may force: both give the same bits.
-    static const bool avx2 = detected_kernel_level() == KernelLevel::avx2;
+    // The level HEARTH_CPU_FEATURES allows, not the one a test may force: both give the same bits.
+    static const bool avx2 = max_kernel_level() == KernelLevel::avx2;
     if (avx2) {
         int8_convert_float_row_avx2(type, row, n_cols, q, scale, min);
     } else {
