@@ -2,7 +2,11 @@
 """Runs hearth-bench and llama.cpp (llama-cpp-python's low-level API, timed as llama-bench
 times it: pp = one batch of p tokens on an empty cache, tg = n single-token decodes; with -d,
 after d tokens already in the cache, filled untimed and cut back to d before each run)
-alternately on each model, and prints tokens/s and the ratios as a Markdown table."""
+alternately on each model, and prints tokens/s and the ratios as a Markdown table.
+
+llama.cpp is the library llama-cpp-python loads: its own (in .venv, built for AVX2 only), or the
+build in --llama-lib DIR (or LLAMA_CPP_LIB_PATH), e.g. the native one bench/build-llama-native
+makes. The first line names the library and the CPU features it uses."""
 import argparse
 import json
 import os
@@ -12,7 +16,7 @@ import statistics
 import subprocess
 import time
 
-import llama_cpp
+llama_cpp = None  # imported in main(), once LLAMA_CPP_LIB_PATH is set
 
 
 def llama_cpp_bench(path, n_prompt, n_gen, reps, threads, extra_buffers=True, depth=0):
@@ -119,13 +123,26 @@ def main():
     parser.add_argument("-r", type=int, default=5)
     parser.add_argument("-t", type=int, default=os.cpu_count())
     parser.add_argument("--json", help="also write the raw figures here")
+    parser.add_argument("--llama-lib", metavar="DIR",
+                        help="the llama.cpp libraries to load (libllama.so, libggml*.so), e.g. "
+                             "bench/build-llama-native's; default LLAMA_CPP_LIB_PATH, else "
+                             "llama-cpp-python's own")
     parser.add_argument("--no-extra-buffers", action="store_true",
-                        help="llama.cpp without its extra buffer types (AMX, 8-row repacking): "
-                             "for a build whose AMX kernel crashes on this CPU")
+                        help="llama.cpp without its extra buffer types: AMX and, on x86, the "
+                             "8-row repacking of Q4_0, Q4_K and IQ4_NL")
     parser.add_argument("--fast-prefill", action="store_true",
                         help="also run Hearth's prompt tests with HEARTH_PREFILL=fast (int8)")
     parser.add_argument("models", nargs="+")
     args = parser.parse_args()
+    if args.llama_lib:
+        os.environ["LLAMA_CPP_LIB_PATH"] = os.path.abspath(args.llama_lib)
+    global llama_cpp
+    import llama_cpp
+    lib = os.environ.get("LLAMA_CPP_LIB_PATH") or "llama-cpp-python's own"
+    features = llama_cpp.llama_print_system_info().decode().strip()
+    buffers = ", without extra buffers" if args.no_extra_buffers else ""
+    print(f"llama.cpp: {lib}{buffers}: `{features}`")
+    print()
     rows = []
     print(f"| model | test | Hearth t/s | llama.cpp t/s | Hearth / llama.cpp |")
     print(f"|---|---|---|---|---|")
