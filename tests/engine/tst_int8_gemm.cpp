@@ -345,15 +345,15 @@ private slots:
     void extremesDoNotSaturate() {
         constexpr int64_t kBlocks = 8;
         std::vector<int8_t> qs(kBlocks * 32);
-        std::vector<float> d(kBlocks, 1.0f), dsum32(kBlocks), dsum16(2 * kBlocks);
+        std::vector<float> d(kBlocks, 1.0f), neg_dsum32(kBlocks), neg_dsum16(2 * kBlocks);
         std::vector<int32_t> sum32(kBlocks);
         for (const Int8Format format : {Int8Format::nibbles, Int8Format::nibbles16,
                                         Int8Format::wide, Int8Format::wide16, Int8Format::bytes}) {
             const int max_q = int8_format_max_q(format);
             for (const int x : {127, -127}) {
                 std::fill(qs.begin(), qs.end(), static_cast<int8_t>(x));
-                std::fill(dsum32.begin(), dsum32.end(), 32.0f * x);
-                std::fill(dsum16.begin(), dsum16.end(), 16.0f * x);
+                std::fill(neg_dsum32.begin(), neg_dsum32.end(), -32.0f * x);
+                std::fill(neg_dsum16.begin(), neg_dsum16.end(), -16.0f * x);
                 std::fill(sum32.begin(), sum32.end(), 32 * x);
                 std::vector<BlockInt8x8> group(kBlocks);
                 for (BlockInt8x8& blk : group) {
@@ -363,8 +363,9 @@ private slots:
                         std::fill(std::begin(blk.min[h]), std::end(blk.min[h]), 0.0f);
                     }
                 }
-                const Int8Activations acts{qs.data(),     32 * kBlocks, d.data(), dsum32.data(),
-                                           dsum16.data(), sum32.data(), kBlocks};
+                const Int8Activations acts{
+                    qs.data(),         32 * kBlocks, d.data(), neg_dsum32.data(),
+                    neg_dsum16.data(), sum32.data(), kBlocks};
                 const float want = static_cast<float>(kBlocks * 32 * max_q * x);
                 for (const Int8Kernel& kernel : int8_gemm_kernels()) {
                     float y[kInt8Rows] = {};

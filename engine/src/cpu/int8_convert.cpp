@@ -194,20 +194,6 @@ bool int8_gemm_full_bytes(TensorType type) {
     return int8_gemm_format(type) == Int8Format::bytes;
 }
 
-int int8_format_max_q(Int8Format format) {
-    switch (format) {
-    case Int8Format::nibbles:
-    case Int8Format::nibbles16:
-        return 63;
-    case Int8Format::wide:
-    case Int8Format::wide16:
-        return 127;
-    case Int8Format::bytes:
-        break;
-    }
-    return 255;
-}
-
 int int8_format_segments(Int8Format format) {
     return format == Int8Format::nibbles16 || format == Int8Format::wide16 ? 2 : 1;
 }

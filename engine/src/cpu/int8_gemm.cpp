@@ -36,13 +36,13 @@ constexpr int64_t kTokenChunk = 64;
 struct ActivationBuffers {
     std::vector<int8_t> qs;
     std::vector<float> d;
-    std::vector<float> dsum32;
-    std::vector<float> dsum16;
+    std::vector<float> neg_dsum32;
+    std::vector<float> neg_dsum16;
     std::vector<int32_t> sum32;
 };
 
-void quantize_token(const float* x, int64_t n_cols, int8_t* qs, float* d, float* dsum32,
-                    float* dsum16, int32_t* sum32) {
+void quantize_token(const float* x, int64_t n_cols, int8_t* qs, float* d, float* neg_dsum32,
+                    float* neg_dsum16, int32_t* sum32) {
     thread_local std::vector<quant::BlockQ8_0> blocks;
     const int64_t n_blocks = n_cols / kInt8Block;
     blocks.resize(static_cast<size_t>(n_blocks));
@@ -56,9 +56,9 @@ void quantize_token(const float* x, int64_t n_cols, int8_t* qs, float* d, float*
             sums[i / 16] += blk.qs[i];
         }
         d[b] = scale;
-        dsum32[b] = scale * static_cast<float>(sums[0] + sums[1]);
-        dsum16[2 * b] = scale * static_cast<float>(sums[0]);
-        dsum16[2 * b + 1] = scale * static_cast<float>(sums[1]);
+        neg_dsum32[b] = -(scale * static_cast<float>(sums[0] + sums[1]));
+        neg_dsum16[2 * b] = -(scale * static_cast<float>(sums[0]));
+        neg_dsum16[2 * b + 1] = -(scale * static_cast<float>(sums[1]));
         sum32[b] = sums[0] + sums[1];
     }
 }
@@ -117,10 +117,11 @@ void int8_gemm_portable(int64_t n_blocks, const BlockInt8x8* group, const Int8Ac
                         isum += static_cast<int32_t>(blk.qs[32 * (k / 4) + 4 * r + k % 4]) *
                                 xq[32 * b + k];
                     }
-                    const float dsum = half_scales ? x.dsum16[t * 2 * x.d_stride + 2 * b + h]
-                                                   : x.dsum32[t * x.d_stride + b];
+                    const float neg_dsum = half_scales
+                                               ? x.neg_dsum16[t * 2 * x.d_stride + 2 * b + h]
+                                               : x.neg_dsum32[t * x.d_stride + b];
                     acc = std::fma(blk.scale[h][r] * xd[b], static_cast<float>(isum), acc);
-                    acc = std::fma(blk.min[h][r], -dsum, acc);
+                    acc = std::fma(blk.min[h][r], neg_dsum, acc);
                 }
             }
             y[t * y_stride + r] = acc;
@@ -144,8 +145,7 @@ bool use_int8_gemm(const WeightMatrix& w, int64_t n_tokens, MatmulOp op) {
     // (docs/PERFORMANCE.md, "The idle table, session 13").
     const bool packed_q4 =
         w.packed != nullptr && (w.type == TensorType::Q4_0 || w.type == TensorType::Q4_K);
-    const bool exact_faster =
-        avx512_kernels_enabled() && (packed_q4 || w.type == TensorType::Q6_K);
+    const bool exact_faster = avx512_kernels_enabled() && (packed_q4 || w.type == TensorType::Q6_K);
     return op == MatmulOp::mul_mat && n_tokens >= kInt8MinTokens &&
            kernel_level() == KernelLevel::avx2 && prefill_numerics() == PrefillNumerics::fast &&
            int8_gemm_supported(w.type) && w.n_cols % kInt8Block == 0 && !slower && !router &&
@@ -161,18 +161,23 @@ void matmul_int8(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_
     ActivationBuffers& act = buffers;
     act.qs.resize(static_cast<size_t>(n_tokens * n_cols));
     act.d.resize(static_cast<size_t>(n_tokens * n_blocks));
-    act.dsum32.resize(static_cast<size_t>(n_tokens * n_blocks));
-    act.dsum16.resize(static_cast<size_t>(n_tokens * 2 * n_blocks));
+    act.neg_dsum32.resize(static_cast<size_t>(n_tokens * n_blocks));
+    act.neg_dsum16.resize(static_cast<size_t>(n_tokens * 2 * n_blocks));
     act.sum32.resize(static_cast<size_t>(n_tokens * n_blocks));
     pool.parallel_for(n_tokens, 1, [&](int64_t t0, int64_t t1) {
         for (int64_t t = t0; t < t1; ++t) {
             quantize_token(x + t * x_stride, n_cols, act.qs.data() + t * n_cols,
-                           act.d.data() + t * n_blocks, act.dsum32.data() + t * n_blocks,
-                           act.dsum16.data() + t * 2 * n_blocks, act.sum32.data() + t * n_blocks);
+                           act.d.data() + t * n_blocks, act.neg_dsum32.data() + t * n_blocks,
+                           act.neg_dsum16.data() + t * 2 * n_blocks,
+                           act.sum32.data() + t * n_blocks);
         }
     });
-    const Int8Activations acts{act.qs.data(),     static_cast<size_t>(n_cols), act.d.data(),
-                               act.dsum32.data(), act.dsum16.data(),           act.sum32.data(),
+    const Int8Activations acts{act.qs.data(),
+                               static_cast<size_t>(n_cols),
+                               act.d.data(),
+                               act.neg_dsum32.data(),
+                               act.neg_dsum16.data(),
+                               act.sum32.data(),
                                n_blocks};
     if (kernel == nullptr) {
         kernel = best_kernel();
@@ -192,8 +197,8 @@ void matmul_int8(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_
                 const Int8Activations chunk{acts.qs + t0 * acts.qs_stride,
                                             acts.qs_stride,
                                             acts.d + t0 * n_blocks,
-                                            acts.dsum32 + t0 * n_blocks,
-                                            acts.dsum16 + t0 * 2 * n_blocks,
+                                            acts.neg_dsum32 + t0 * n_blocks,
+                                            acts.neg_dsum16 + t0 * 2 * n_blocks,
                                             acts.sum32 + t0 * n_blocks,
                                             n_blocks};
                 for (int64_t g = p0; g < p1; ++g) {

@@ -40,11 +40,12 @@ static_assert(sizeof(BlockInt8x8) == 384);
 bool int8_gemm_supported(TensorType type);
 
 // How a type's values sit in the layout, which decides how a kernel may add their products.
-// Activations are at most 127 in magnitude (128 for a -128), so with vpmaddubsw: q ≤ 63 lets
-// two quads' 16-bit products be added before widening (2 × 2 × 63 × 128 < 32768); q ≤ 127
-// needs each quad widened on its own (2 × 127 × 128 < 32768); q ≤ 255 needs the sign trick.
+// Activations are at most 127 in magnitude (128 for a -128), so with vpmaddubsw (a 16-bit lane
+// holds two products per quad): q ≤ 31 lets four quads' products be added before widening
+// (4 × 2 × 31 × 128 < 32768), q ≤ 63 two (2 × 2 × 63 × 128 < 32768); q ≤ 127 needs each quad
+// widened on its own (2 × 127 × 128 < 32768); q ≤ 255 needs the sign trick.
 enum class Int8Format {
-    nibbles,   // q ≤ 63, a scale and min per 32 values (IQ3_S, IQ1_S too)
+    nibbles,   // q ≤ 31, a scale and min per 32 values (Q4_*, Q5_*, IQ3_S, IQ1_S)
     nibbles16, // q ≤ 63, a scale and min per 16 values (Q6_K, IQ1_M)
     wide,      // q ≤ 127, a scale and min per 32 values (IQ2_XXS, IQ3_XXS)
     wide16,    // q ≤ 127, a scale and min per 16 values (IQ2_XS, IQ2_S)
@@ -52,8 +53,21 @@ enum class Int8Format {
 };
 Int8Format int8_gemm_format(TensorType type);
 
-// The largest q a format holds (63, 127 or 255).
-int int8_format_max_q(Int8Format format);
+// The largest q a format holds (31, 63, 127 or 255); the kernels pick their integer steps by it.
+constexpr int int8_format_max_q(Int8Format format) {
+    switch (format) {
+    case Int8Format::nibbles:
+        return 31;
+    case Int8Format::nibbles16:
+        return 63;
+    case Int8Format::wide:
+    case Int8Format::wide16:
+        return 127;
+    case Int8Format::bytes:
+        break;
+    }
+    return 255;
+}
 
 // Scales per 32-value block: 2 for the per-16 formats (nibbles16, wide16), else 1.
 int int8_format_segments(Int8Format format);
@@ -78,24 +92,25 @@ void int8_convert_float_row_avx2(TensorType type, const void* row, int64_t n_col
                                  float* scale, float* min);
 
 // Activations of one matmul (ggml's Q8_0 quantization, d as the f16 it rounds to): token t's
-// int8 values at qs + t * qs_stride; for its block b, the scale at d[t * d_stride + b], d times
-// the block's sum at dsum32[t * d_stride + b], the integer sum itself at sum32[t * d_stride + b]
-// (the AVX2 kernel's sign trick needs it), and d times the sum of half h at
-// dsum16[t * 2 * d_stride + 2 * b + h].
+// int8 values at qs + t * qs_stride; for its block b, the scale at d[t * d_stride + b], minus d
+// times the block's sum at neg_dsum32[t * d_stride + b] (negated once here, so the kernels
+// broadcast it as it is), the integer sum itself at sum32[t * d_stride + b] (the AVX2 kernel's
+// sign trick needs it), and minus d times the sum of half h at
+// neg_dsum16[t * 2 * d_stride + 2 * b + h].
 struct Int8Activations {
     const int8_t* qs = nullptr;
     size_t qs_stride = 0;
     const float* d = nullptr;
-    const float* dsum32 = nullptr;
-    const float* dsum16 = nullptr;
+    const float* neg_dsum32 = nullptr;
+    const float* neg_dsum16 = nullptr;
     const int32_t* sum32 = nullptr;
     int64_t d_stride = 0;
 };
 
 // y[t * y_stride + r] = row r of the group · token t, for r < n_rows (≤ 8), t < n_tok, over
 // n_blocks blocks. Per token and row: acc = fma(scale * d, float(integer dot of the block or
-// half), acc), then acc = fma(min, -dsum, acc), blocks (halves) in order, so every kernel gives
-// the same bits for every format.
+// half), acc), then acc = fma(min, neg_dsum, acc), blocks (halves) in order, so every kernel
+// gives the same bits for every format.
 using Int8GemmFn = void (*)(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x,
                             int64_t n_tok, Int8Format format, float* y, int64_t y_stride,
                             int n_rows);

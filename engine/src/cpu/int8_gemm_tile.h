@@ -27,24 +27,35 @@ inline __m256i broadcast4(const int8_t* p) {
     return _mm256_set1_epi32(v);
 }
 
+// Pins a running sum to a register at this point. GCC otherwise reassociates a block's chain of
+// vpaddd into a tree over every product of the unrolled block, which keeps them all live at once
+// and spills them to the stack (the AVX2 policies' sums; VNNI's vpdpbusd accumulates in place).
+inline void keep_in_register(__m256i& v) {
+    asm("" : "+x"(v));
+}
+
 // A Dot policy has: kTileTokens (tokens per register tile), W and prep() (a 32-byte weight load
-// made ready once for every token of the tile), pair() (two quads' products added to the row
-// sums) and kUnsignedOffset (what to add times the activations' integer block sum so the sums
-// are those of the unsigned q: 128 where pair() multiplied q - 128).
+// made ready once for every token of the tile), run<kRun>() (the products of kRun consecutive
+// quads added to the row sums), kRunQuads (the quads per run for a format's largest q: how many
+// the kernel may add before widening) and kUnsignedOffset (what to add times the activations'
+// integer block sum so the sums are those of the unsigned q: 128 where run() multiplied q - 128).
 // The part of a Dot policy that the policies multiplying the bytes as loaded share: 6 tokens
-// per tile, no preparation, no offset. Such a policy adds only pair().
+// per tile, no preparation, no offset, two quads per run.
 struct PlainBytesDot {
     static constexpr int kTileTokens = 6;
     static constexpr int kUnsignedOffset = 0;
+    static constexpr int kRunQuads(int /*max_q*/) { return 2; }
     using W = __m256i;
     static W prep(__m256i w) { return w; }
 };
 
-// kSegments = 1: one scale per 32 values (4 quad pairs); 2: one per 16 (2 pairs each).
-template <typename Dot, int RN, int kSegments>
+// kSegments = 1: one scale per 32 values (8 quads); 2: one per 16 (4 quads each). kRun quads'
+// weights are loaded (and prepared) once and serve every token of the tile.
+template <typename Dot, int RN, int kSegments, int kRun>
 void tile(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x, int64_t t0,
           float* y, int64_t y_stride, int n_rows) {
-    constexpr int kPairs = 4 / kSegments;
+    constexpr int kQuads = 8 / kSegments;
+    static_assert(kQuads % kRun == 0);
     const int8_t* xq[RN];
     const float* xd[RN];
     const float* xs[RN];
@@ -54,8 +65,8 @@ void tile(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x, 
     for (int t = 0; t < RN; ++t) {
         xq[t] = x.qs + (t0 + t) * x.qs_stride;
         xd[t] = x.d + (t0 + t) * x.d_stride;
-        xs[t] = kSegments == 1 ? x.dsum32 + (t0 + t) * x.d_stride
-                               : x.dsum16 + (t0 + t) * 2 * x.d_stride;
+        xs[t] = kSegments == 1 ? x.neg_dsum32 + (t0 + t) * x.d_stride
+                               : x.neg_dsum16 + (t0 + t) * 2 * x.d_stride;
         xi[t] = x.sum32 + (t0 + t) * x.d_stride;
         acc[t] = _mm256_setzero_ps();
     }
@@ -69,15 +80,16 @@ void tile(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x, 
                 isum[t] = _mm256_setzero_si256();
             }
 #pragma GCC unroll 8
-            for (int p = h * kPairs; p < (h + 1) * kPairs; ++p) {
-                const typename Dot::W w0 = Dot::prep(
-                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs + 64 * p)));
-                const typename Dot::W w1 = Dot::prep(
-                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs + 64 * p + 32)));
+            for (int q0 = h * kQuads; q0 < (h + 1) * kQuads; q0 += kRun) {
+                typename Dot::W w[kRun];
+#pragma GCC unroll 8
+                for (int i = 0; i < kRun; ++i) {
+                    w[i] = Dot::prep(_mm256_loadu_si256(
+                        reinterpret_cast<const __m256i*>(blk.qs + 32 * (q0 + i))));
+                }
 #pragma GCC unroll 8
                 for (int t = 0; t < RN; ++t) {
-                    const int8_t* q = xq[t] + 32 * b + 8 * p;
-                    isum[t] = Dot::pair(isum[t], w0, broadcast4(q), w1, broadcast4(q + 4));
+                    isum[t] = Dot::template run<kRun>(isum[t], w, xq[t] + 32 * b + 4 * q0);
                 }
             }
             if constexpr (Dot::kUnsignedOffset != 0) {
@@ -94,8 +106,8 @@ void tile(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x, 
             for (int t = 0; t < RN; ++t) {
                 const __m256 sd = _mm256_mul_ps(scale, _mm256_broadcast_ss(xd[t] + b));
                 acc[t] = _mm256_fmadd_ps(sd, _mm256_cvtepi32_ps(isum[t]), acc[t]);
-                const float neg = -xs[t][kSegments * b + h];
-                acc[t] = _mm256_fmadd_ps(min, _mm256_set1_ps(neg), acc[t]);
+                acc[t] =
+                    _mm256_fmadd_ps(min, _mm256_broadcast_ss(xs[t] + kSegments * b + h), acc[t]);
             }
         }
     }
@@ -115,18 +127,19 @@ void tile(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x, 
 using TileFn = void (*)(int64_t, const BlockInt8x8*, const Int8Activations&, int64_t, float*,
                         int64_t, int);
 
-template <typename Dot, int kSegments, int... I>
+template <typename Dot, int kSegments, int kRun, int... I>
 constexpr std::array<TileFn, sizeof...(I)> make_tiles(std::integer_sequence<int, I...>) {
-    return {&tile<Dot, I + 1, kSegments>...};
+    return {&tile<Dot, I + 1, kSegments, kRun>...};
 }
 
-// Every token of the chunk in tiles of Dot::kTileTokens (the last one ragged).
-template <typename Dot, int kSegments>
+// Every token of the chunk in tiles of Dot::kTileTokens (the last one ragged), for a format
+// of kSegments scales per block and values up to kMaxQ.
+template <typename Dot, int kSegments, int kMaxQ>
 void run_tiles(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x, int64_t n_tok,
                float* y, int64_t y_stride, int n_rows) {
     // kTiles[tokens - 1].
-    static constexpr auto kTiles =
-        make_tiles<Dot, kSegments>(std::make_integer_sequence<int, Dot::kTileTokens>{});
+    static constexpr auto kTiles = make_tiles<Dot, kSegments, Dot::kRunQuads(kMaxQ)>(
+        std::make_integer_sequence<int, Dot::kTileTokens>{});
     for (int64_t t = 0; t < n_tok; t += Dot::kTileTokens) {
         const auto rn = static_cast<int>(std::min<int64_t>(Dot::kTileTokens, n_tok - t));
         kTiles[static_cast<size_t>(rn - 1)](n_blocks, group, x, t, y, y_stride, n_rows);
@@ -134,25 +147,30 @@ void run_tiles(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations
 }
 
 // The whole kernel over a group (int8_gemm.h's Int8GemmFn): Dot's integer products for the
-// 6-bit formats, WideDot's for the 7-bit ones, FullDot's for full bytes.
+// 5- and 6-bit formats, WideDot's for the 7-bit ones, FullDot's for full bytes.
 template <typename Dot, typename WideDot, typename FullDot>
 void run_group(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x, int64_t n_tok,
                Int8Format format, float* y, int64_t y_stride, int n_rows) {
     switch (format) {
     case Int8Format::nibbles:
-        run_tiles<Dot, 1>(n_blocks, group, x, n_tok, y, y_stride, n_rows);
+        run_tiles<Dot, 1, int8_format_max_q(Int8Format::nibbles)>(n_blocks, group, x, n_tok, y,
+                                                                  y_stride, n_rows);
         break;
     case Int8Format::nibbles16:
-        run_tiles<Dot, 2>(n_blocks, group, x, n_tok, y, y_stride, n_rows);
+        run_tiles<Dot, 2, int8_format_max_q(Int8Format::nibbles16)>(n_blocks, group, x, n_tok, y,
+                                                                    y_stride, n_rows);
         break;
     case Int8Format::wide:
-        run_tiles<WideDot, 1>(n_blocks, group, x, n_tok, y, y_stride, n_rows);
+        run_tiles<WideDot, 1, int8_format_max_q(Int8Format::wide)>(n_blocks, group, x, n_tok, y,
+                                                                   y_stride, n_rows);
         break;
     case Int8Format::wide16:
-        run_tiles<WideDot, 2>(n_blocks, group, x, n_tok, y, y_stride, n_rows);
+        run_tiles<WideDot, 2, int8_format_max_q(Int8Format::wide16)>(n_blocks, group, x, n_tok, y,
+                                                                     y_stride, n_rows);
         break;
     case Int8Format::bytes:
-        run_tiles<FullDot, 1>(n_blocks, group, x, n_tok, y, y_stride, n_rows);
+        run_tiles<FullDot, 1, int8_format_max_q(Int8Format::bytes)>(n_blocks, group, x, n_tok, y,
+                                                                    y_stride, n_rows);
         break;
     }
 }

@@ -14,8 +14,13 @@ namespace hearth::cpu {
 // bytes too: the sum is 32-bit, so q up to 255 cannot saturate.
 template <__m256i (*DpBusd)(__m256i acc, __m256i w, __m256i x)>
 struct DotVnni : PlainBytesDot {
-    static __m256i pair(__m256i acc, __m256i w0, __m256i x0, __m256i w1, __m256i x1) {
-        return DpBusd(DpBusd(acc, w0, x0), w1, x1);
+    template <int kRun>
+    static __m256i run(__m256i acc, const __m256i* w, const int8_t* x) {
+#pragma GCC unroll 8
+        for (int i = 0; i < kRun; ++i) {
+            acc = DpBusd(acc, w[i], broadcast4(x + 4 * i));
+        }
+        return acc;
     }
 };
 
