@@ -66,11 +66,9 @@ VecDotFn select_kernel(const WeightMatrix& w, int64_t /*n_tokens*/, MatmulOp op)
     return select_kernel(w.type);
 }
 
-// One matmul() over a matrix with an 8-row packed copy (Q4_0, Q4_K at the avx2 level): groups
-// of 8 rows through the packed kernel, the rows past the last full group through the per-row
-// one. Its items are the groups, then the tail rows one by one.
-struct PackedJob {
-    const WeightMatrix* w;
+// A matmul() call's operands, and where its activations go (act_bytes per token).
+struct MatmulOperands {
+    const WeightMatrix& w;
     const float* x;
     int64_t n_tokens;
     int64_t x_stride;
@@ -78,6 +76,12 @@ struct PackedJob {
     int64_t y_stride;
     uint8_t* act;
     size_t act_bytes;
+};
+
+// One matmul() over a matrix with an 8-row packed copy (Q4_0, Q4_K at the avx2 level): groups
+// of 8 rows through the packed kernel, the rows past the last full group through the per-row
+// one. Its items are the groups, then the tail rows one by one.
+struct PackedJob : MatmulOperands {
     bool q4_0;
     int64_t n_blocks;
     // Q4_0: 8 × each activation block's sum, for the unsigned-nibble products of the kernel
@@ -96,23 +100,17 @@ struct PackedJob {
 // `sums` holds the Q4_0 block sums (resized here).
 PackedJob packed_job(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_stride,
                      float* y, int64_t y_stride, uint8_t* act, std::vector<int32_t>& sums) {
-    PackedJob job{.w = &w,
-                  .x = x,
-                  .n_tokens = n_tokens,
-                  .x_stride = x_stride,
-                  .y = y,
-                  .y_stride = y_stride,
-                  .act = act,
-                  .act_bytes = activation_row_bytes(w.type, w.n_cols),
-                  .q4_0 = w.type == TensorType::Q4_0,
-                  .n_blocks = w.n_cols / QK8_0,
-                  .block_sums = nullptr,
-                  .n_groups = w.n_rows / kPackRows,
-                  .n_tail = w.n_rows % kPackRows,
-                  .group_bytes = repacked_bytes(w.type, kPackRows, w.n_cols),
-                  .row_kernel = select_kernel(w.type),
-                  .gemv = n_tokens == 1 && use_avx512_gemv(),
-                  .batch512 = n_tokens > 1 && use_avx512_gemv()};
+    PackedJob job{
+        {w, x, n_tokens, x_stride, y, y_stride, act, activation_row_bytes(w.type, w.n_cols)},
+        w.type == TensorType::Q4_0,
+        w.n_cols / QK8_0,
+        nullptr,
+        w.n_rows / kPackRows,
+        w.n_rows % kPackRows,
+        repacked_bytes(w.type, kPackRows, w.n_cols),
+        select_kernel(w.type),
+        n_tokens == 1 && use_avx512_gemv(),
+        n_tokens > 1 && use_avx512_gemv()};
     if (job.q4_0) {
         sums.resize(static_cast<size_t>(n_tokens * job.n_blocks));
         job.block_sums = sums.data();
@@ -124,7 +122,7 @@ PackedJob packed_job(const WeightMatrix& w, const float* x, int64_t n_tokens, in
 void quantize_packed(const PackedJob& job, int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
         uint8_t* act = job.act + t * job.act_bytes;
-        quantize_activation_row(job.w->type, job.x + t * job.x_stride, act, job.w->n_cols);
+        quantize_activation_row(job.w.type, job.x + t * job.x_stride, act, job.w.n_cols);
         if (job.q4_0) {
             q8_0_block_sums_x8(act, job.block_sums + t * job.n_blocks, job.n_blocks);
         }
@@ -133,7 +131,7 @@ void quantize_packed(const PackedJob& job, int64_t t0, int64_t t1) {
 
 // Items i0..i1 (groups, then tail rows) against every token. Same tiling as run_rows below.
 void run_packed(const PackedJob& job, int64_t i0, int64_t i1) {
-    const WeightMatrix& w = *job.w;
+    const WeightMatrix& w = job.w;
     const auto* packed = static_cast<const uint8_t*>(w.packed);
     const auto* rows = static_cast<const uint8_t*>(w.data);
     const uint8_t* act = job.act;
@@ -281,15 +279,7 @@ void set_activation_observer(ActivationObserver* observer) {
 namespace {
 
 // One matmul() call over the plain rows: its buffers and the kernels chosen for its shape.
-struct RowJob {
-    const WeightMatrix& w;
-    const float* x;
-    int64_t n_tokens;
-    int64_t x_stride;
-    float* y;
-    int64_t y_stride;
-    uint8_t* act;
-    size_t act_bytes;
+struct RowJob : MatmulOperands {
     VecDotFn kernel;
     VecDotScaledFn scaled_kernel = nullptr;
     float* scales = nullptr;
@@ -444,14 +434,8 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
         matmul_packed(w, x, n_tokens, x_stride, y, y_stride, scratch, pool);
         return;
     }
-    RowJob job{w,
-               x,
-               n_tokens,
-               x_stride,
-               y,
-               y_stride,
-               static_cast<uint8_t*>(scratch),
-               activation_row_bytes(w.type, w.n_cols),
+    RowJob job{{w, x, n_tokens, x_stride, y, y_stride, static_cast<uint8_t*>(scratch),
+                activation_row_bytes(w.type, w.n_cols)},
                select_kernel(w, n_tokens, op)};
     thread_local std::vector<float> act_scales;
     choose_batch_kernels(job, act_scales);
@@ -532,8 +516,8 @@ void matmul_group_token(std::span<const MatmulTarget> targets, const float* x, T
         }
         uint8_t* act = act_base + act_offset[i];
         if (packed) {
-            part.packed = packed_job(w, x, 1, w.n_cols, targets[i].y, targets[i].y_stride, act,
-                                     buffers.sums[i]);
+            part.packed.emplace(packed_job(w, x, 1, w.n_cols, targets[i].y, targets[i].y_stride,
+                                           act, buffers.sums[i]));
             if (same) {
                 part.packed->act = same->packed->act;
                 part.packed->block_sums = same->packed->block_sums;
@@ -542,8 +526,8 @@ void matmul_group_token(std::span<const MatmulTarget> targets, const float* x, T
             }
             continue;
         }
-        part.rows.emplace(RowJob{w, x, 1, w.n_cols, targets[i].y, targets[i].y_stride, act,
-                                 activation_row_bytes(w.type, w.n_cols),
+        part.rows.emplace(RowJob{{w, x, 1, w.n_cols, targets[i].y, targets[i].y_stride, act,
+                                  activation_row_bytes(w.type, w.n_cols)},
                                  select_kernel(w, 1, MatmulOp::mul_mat)});
         choose_batch_kernels(*part.rows, buffers.scales[i]);
         if (same) {
