@@ -29,6 +29,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -218,15 +219,28 @@ hearth::Result<Options> read_options(const Args& args) {
     return o;
 }
 
+// CPU seconds of every thread of this process so far (the pool's spinning included): on a
+// machine shared with other work, a step's CPU time moves far less than its wall time.
+double process_cpu_seconds() {
+    timespec now{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+    return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9;
+}
+
 struct Figures {
     std::string test;
     int n_tokens = 0;
     std::vector<double> tokens_per_second;
+    double cpu_seconds = 0; // process CPU time of the timed runs (not the warm-up)
     double mean() const {
         double sum = 0;
         for (double v : tokens_per_second)
             sum += v;
         return sum / static_cast<double>(tokens_per_second.size());
+    }
+    // Process CPU milliseconds per token of the timed runs.
+    double cpu_ms_per_token(int repetitions) const {
+        return cpu_seconds * 1e3 / (static_cast<double>(n_tokens) * repetitions);
     }
     double stddev() const {
         if (tokens_per_second.size() < 2)
@@ -392,6 +406,7 @@ int run_bench(const Options& o) {
                 return 1;
             }
             int32_t token = o.depth > 0 ? random_token() : first;
+            const double cpu_start = process_cpu_seconds();
             const auto start = Clock::now();
             for (int i = 0; i < o.n_gen; ++i) {
                 if (auto ok = session->append({&token, 1}); !ok) {
@@ -401,8 +416,10 @@ int run_bench(const Options& o) {
                 token = random_token();
             }
             const double s = std::chrono::duration<double>(Clock::now() - start).count();
-            if (rep >= 0)
+            if (rep >= 0) {
                 tg.tokens_per_second.push_back(o.n_gen / s);
+                tg.cpu_seconds += process_cpu_seconds() - cpu_start;
+            }
         }
         results.push_back(tg);
     }
@@ -411,20 +428,24 @@ int run_bench(const Options& o) {
     if (o.json) {
         nlohmann::json out = nlohmann::json::array();
         for (const auto& r : results) {
-            out.push_back({{"model", o.model},
-                           {"model_type", info.file_type},
-                           {"n_params", info.n_params},
-                           {"model_size", info.weights_bytes},
-                           {"active_weight_bytes", info.active_weight_bytes},
-                           {"n_expert", info.n_expert},
-                           {"n_expert_used", info.n_expert_used},
-                           {"n_threads", (*model)->n_threads()},
-                           {"test", r.test},
-                           {"n_tokens", r.n_tokens},
-                           {"n_depth", o.depth},
-                           {"avg_ts", r.mean()},
-                           {"stddev_ts", r.stddev()},
-                           {"samples_ts", r.tokens_per_second}});
+            nlohmann::json row = {{"model", o.model},
+                                  {"model_type", info.file_type},
+                                  {"n_params", info.n_params},
+                                  {"model_size", info.weights_bytes},
+                                  {"active_weight_bytes", info.active_weight_bytes},
+                                  {"n_expert", info.n_expert},
+                                  {"n_expert_used", info.n_expert_used},
+                                  {"n_threads", (*model)->n_threads()},
+                                  {"test", r.test},
+                                  {"n_tokens", r.n_tokens},
+                                  {"n_depth", o.depth},
+                                  {"avg_ts", r.mean()},
+                                  {"stddev_ts", r.stddev()},
+                                  {"samples_ts", r.tokens_per_second}};
+            if (r.test.starts_with("tg")) {
+                row["cpu_ms_per_token"] = r.cpu_ms_per_token(o.repetitions);
+            }
+            out.push_back(row);
         }
         std::printf("%s\n", hearth::cli::json_text(out).c_str());
     } else {
@@ -452,6 +473,14 @@ int run_bench(const Options& o) {
             }
         }
         std::printf("\n");
+        // What a token costs in CPU time, every thread together (idle spinning included).
+        for (const auto& r : results) {
+            if (r.test.starts_with("tg")) {
+                std::printf("CPU time per decoded token (%d threads together): %.2f ms at %s\n",
+                            (*model)->n_threads(), r.cpu_ms_per_token(o.repetitions),
+                            r.test.c_str());
+            }
+        }
         // Which prompt kernels ran (hearth/prefill_numerics.h; HEARTH_PREFILL=fast for int8).
         std::printf("prefill numerics: %s\n",
                     std::string(hearth::prefill_numerics_name(hearth::prefill_numerics())).c_str());

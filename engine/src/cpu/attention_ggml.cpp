@@ -328,8 +328,11 @@ void attention_ggml(const Model::Impl& m, uint32_t layer, std::span<const BatchT
 void attention_ggml_layer(const LayerAttention& a, std::span<const BatchToken> batch,
                           ThreadPool& pool, AttentionSplit split) {
     if (split == AttentionSplit::automatic) {
+        // A cache of one score chunk or less gives by_cells no more items than by_group's
+        // slices have, for three parallel regions instead of one (decode's first 256 tokens).
         const int64_t n_groups = static_cast<int64_t>(batch.size()) * (a.n_head / a.group);
-        split = n_groups < 2 * int64_t{pool.size()} && a.head_dim_v % 8 == 0
+        split = n_groups < 2 * int64_t{pool.size()} && a.head_dim_v % 8 == 0 &&
+                        a.n_kv_max > kCellsPerScoreItem
                     ? AttentionSplit::by_cells
                     : AttentionSplit::by_group;
     }

@@ -42,7 +42,8 @@ struct LayerAttention {
 //     softmax by head, the weighted sums by 32 output values — every thread reads a share of
 //     each KV head's cache, so one token's attention uses all the threads;
 //   automatic: by_cells where the batch has fewer GQA groups than twice the threads (decode,
-//     small speculative batches) and the value rows allow the tiles, by_group otherwise.
+//     small speculative batches), the value rows allow the tiles and the longest cache spans
+//     more than one 256-cell score chunk; by_group otherwise (one parallel region, not three).
 enum class AttentionSplit { automatic, by_group, by_cells };
 
 // attention_ggml's work for a layer described by `a`, over `pool`'s threads.

@@ -411,8 +411,8 @@ void Forward::dense_feed_forward(const LayerWeights& L, size_t n) {
     const int64_t n_ff = L.w_gate.n_rows; // gemma4's differ by layer
     const auto nt = static_cast<int64_t>(n);
     ThreadPool& pool = *m_.pool;
-    matmul(L.w_gate, h_.data(), nt, n_embd, gate_.data(), n_ff, scratch_.data(), pool);
-    matmul(L.w_up, h_.data(), nt, n_embd, up_.data(), n_ff, scratch_.data(), pool);
+    const MatmulTarget gate_up[] = {{&L.w_gate, gate_.data(), n_ff}, {&L.w_up, up_.data(), n_ff}};
+    matmul_group(gate_up, h_.data(), nt, n_embd, scratch_.data(), pool);
     gated_activation(m_.arch.activation, gate_.data(), up_.data(), n, n_ff);
     matmul(L.w_down, gate_.data(), nt, n_ff, out_.data(), n_embd, scratch_.data(), pool);
 }
@@ -485,15 +485,17 @@ void Forward::attention_block(uint32_t il, std::span<const BatchToken> batch) {
                     rope_sin_.data() + t * info.n_rot / 2);
         rms_norm(x_.data() + t * n_embd, L.attn_norm.data(), h_.data() + t * n_embd, n_embd, eps);
     }
+    // Q (qwen35: with its gate), K and V from the same h: one parallel region for a decode step.
+    const MatmulTarget q_target =
+        m_.arch.hybrid_delta_net
+            ? MatmulTarget{&L.wq, attn_gate_.projection(n, size_t(n_head), size_t(head_dim_k)),
+                           2 * q_width}
+            : MatmulTarget{&L.wq, q_.data(), q_width};
+    const MatmulTarget qkv[] = {q_target, {&L.wk, k_.data(), k_width}, {&L.wv, v_.data(), v_width}};
+    matmul_group(qkv, h_.data(), nt, n_embd, scratch_.data(), pool);
     if (m_.arch.hybrid_delta_net) {
-        float* projection = attn_gate_.projection(n, size_t(n_head), size_t(head_dim_k));
-        matmul(L.wq, h_.data(), nt, n_embd, projection, 2 * q_width, scratch_.data(), pool);
         attn_gate_.split(n, q_.data());
-    } else {
-        matmul(L.wq, h_.data(), nt, n_embd, q_.data(), q_width, scratch_.data(), pool);
     }
-    matmul(L.wk, h_.data(), nt, n_embd, k_.data(), k_width, scratch_.data(), pool);
-    matmul(L.wv, h_.data(), nt, n_embd, v_.data(), v_width, scratch_.data(), pool);
     for (size_t t = 0; t < n; ++t) {
         float* q = q_.data() + t * q_width;
         float* k = k_.data() + t * k_width;

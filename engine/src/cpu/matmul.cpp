@@ -19,8 +19,11 @@
 #include "cpu/thread_pool.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cassert>
+#include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace hearth::cpu {
@@ -63,100 +66,146 @@ VecDotFn select_kernel(const WeightMatrix& w, int64_t /*n_tokens*/, MatmulOp op)
     return select_kernel(w.type);
 }
 
-// A matrix with an 8-row packed copy (Q4_0, Q4_K at the avx2 level): groups of 8 rows through
-// the packed kernel, the rows past the last full group through the per-row one. Same tiling as
-// matmul() below.
+// A matmul() call's operands, and where its activations go (act_bytes per token).
+struct MatmulOperands {
+    const WeightMatrix& w;
+    const float* x;
+    int64_t n_tokens;
+    int64_t x_stride;
+    float* y;
+    int64_t y_stride;
+    uint8_t* act;
+    size_t act_bytes;
+};
+
+// One matmul() over a matrix with an 8-row packed copy (Q4_0, Q4_K at the avx2 level): groups
+// of 8 rows through the packed kernel, the rows past the last full group through the per-row
+// one. Its items are the groups, then the tail rows one by one.
+struct PackedJob : MatmulOperands {
+    bool q4_0;
+    int64_t n_blocks;
+    // Q4_0: 8 × each activation block's sum, for the unsigned-nibble products of the kernel
+    // (Q8_K carries its own sums): n_tokens × n_blocks.
+    int32_t* block_sums;
+    int64_t n_groups;
+    int64_t n_tail;
+    size_t group_bytes;
+    VecDotFn row_kernel;
+    bool gemv;     // one token with the AVX-512 kernels: a chunk's groups in one call (same bits)
+    bool batch512; // batches with them: a chunk's groups per token tile in one call (same bits)
+
+    int64_t n_items() const { return n_groups + n_tail; }
+};
+
+// `sums` holds the Q4_0 block sums (resized here).
+PackedJob packed_job(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_stride,
+                     float* y, int64_t y_stride, uint8_t* act, std::vector<int32_t>& sums) {
+    PackedJob job{
+        {w, x, n_tokens, x_stride, y, y_stride, act, activation_row_bytes(w.type, w.n_cols)},
+        w.type == TensorType::Q4_0,
+        w.n_cols / QK8_0,
+        nullptr,
+        w.n_rows / kPackRows,
+        w.n_rows % kPackRows,
+        repacked_bytes(w.type, kPackRows, w.n_cols),
+        select_kernel(w.type),
+        n_tokens == 1 && use_avx512_gemv(),
+        n_tokens > 1 && use_avx512_gemv()};
+    if (job.q4_0) {
+        sums.resize(static_cast<size_t>(n_tokens * job.n_blocks));
+        job.block_sums = sums.data();
+    }
+    return job;
+}
+
+// Activation rows t0..t1 to Q8_0 / Q8_K, with Q4_0's block sums.
+void quantize_packed(const PackedJob& job, int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+        uint8_t* act = job.act + t * job.act_bytes;
+        quantize_activation_row(job.w.type, job.x + t * job.x_stride, act, job.w.n_cols);
+        if (job.q4_0) {
+            q8_0_block_sums_x8(act, job.block_sums + t * job.n_blocks, job.n_blocks);
+        }
+    }
+}
+
+// Items i0..i1 (groups, then tail rows) against every token. Same tiling as run_rows below.
+void run_packed(const PackedJob& job, int64_t i0, int64_t i1) {
+    const WeightMatrix& w = job.w;
+    const auto* packed = static_cast<const uint8_t*>(w.packed);
+    const auto* rows = static_cast<const uint8_t*>(w.data);
+    const uint8_t* act = job.act;
+    const size_t act_bytes = job.act_bytes;
+    if (job.gemv && i0 < job.n_groups) {
+        const int64_t g1 = std::min(i1, job.n_groups);
+        const uint8_t* first = packed + static_cast<size_t>(i0) * job.group_bytes;
+        float* out = job.y + i0 * kPackRows;
+        if (job.q4_0) {
+            gemv_q4_0_x8_avx512(w.n_cols, first, g1 - i0, act, job.block_sums, out);
+        } else {
+            gemv_q4_k_x8_avx512(w.n_cols, first, g1 - i0, act, out);
+        }
+        i0 = g1;
+    }
+    if (job.batch512 && i0 < job.n_groups) {
+        const int64_t g1 = std::min(i1, job.n_groups);
+        const uint8_t* first = packed + static_cast<size_t>(i0) * job.group_bytes;
+        for (int64_t t0 = 0; t0 < job.n_tokens; t0 += kTokenTile) {
+            const int n_tok = static_cast<int>(std::min(job.n_tokens - t0, kTokenTile));
+            float* out = job.y + t0 * job.y_stride + i0 * kPackRows;
+            if (job.q4_0) {
+                gemm_q4_0_x8_avx512(w.n_cols, first, g1 - i0, act + t0 * act_bytes, act_bytes,
+                                    job.block_sums + t0 * job.n_blocks, job.n_blocks, n_tok, out,
+                                    job.y_stride);
+            } else {
+                gemm_q4_k_x8_avx512(w.n_cols, first, g1 - i0, act + t0 * act_bytes, act_bytes,
+                                    n_tok, out, job.y_stride);
+            }
+        }
+        i0 = g1;
+    }
+    for (int64_t t0 = 0; t0 < job.n_tokens; t0 += kTokenTile) {
+        const int64_t t1 = std::min(job.n_tokens, t0 + kTokenTile);
+        const int n_tok = static_cast<int>(t1 - t0);
+        for (int64_t i = i0; i < i1; ++i) {
+            if (i < job.n_groups) {
+                const uint8_t* group = packed + static_cast<size_t>(i) * job.group_bytes;
+                float* out = job.y + t0 * job.y_stride + i * kPackRows;
+                if (job.q4_0) {
+                    gemm_q4_0_x8(w.n_cols, group, act + t0 * act_bytes, act_bytes,
+                                 job.block_sums + t0 * job.n_blocks, job.n_blocks, out,
+                                 job.y_stride, n_tok);
+                } else {
+                    gemm_q4_k_x8(w.n_cols, group, act + t0 * act_bytes, act_bytes, out,
+                                 job.y_stride, n_tok);
+                }
+                continue;
+            }
+            const int64_t r = job.n_groups * kPackRows + (i - job.n_groups);
+            const void* row = rows + static_cast<size_t>(r) * w.row_bytes;
+            for (int64_t t = t0; t < t1; t += kMaxTokens) {
+                const int n = static_cast<int>(std::min<int64_t>(kMaxTokens, t1 - t));
+                job.row_kernel(w.n_cols, row, act + t * act_bytes, act_bytes,
+                               job.y + t * job.y_stride + r, job.y_stride, n);
+            }
+        }
+    }
+}
+
 void matmul_packed(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_stride,
                    float* y, int64_t y_stride, void* scratch, ThreadPool& pool) {
-    const size_t act_bytes = activation_row_bytes(w.type, w.n_cols);
-    const bool q4_0 = w.type == TensorType::Q4_0;
-    const int64_t n_blocks = w.n_cols / QK8_0;
-    auto* act = static_cast<uint8_t*>(scratch);
-    // Q4_0: 8 × each activation block's sum, for the unsigned-nibble products of the kernel
-    // (Q8_K carries its own sums). Kept per calling thread so decode steps do not allocate.
+    // Kept per calling thread so decode steps do not allocate.
     thread_local std::vector<int32_t> sums;
-    if (q4_0) {
-        sums.resize(static_cast<size_t>(n_tokens * n_blocks));
-    }
-    int32_t* block_sums = sums.data();
-    const auto quantize = [&](int64_t t0, int64_t t1) {
-        for (int64_t t = t0; t < t1; ++t) {
-            quantize_activation_row(w.type, x + t * x_stride, act + t * act_bytes, w.n_cols);
-            if (q4_0) {
-                q8_0_block_sums_x8(act + t * act_bytes, block_sums + t * n_blocks, n_blocks);
-            }
-        }
-    };
+    const PackedJob job =
+        packed_job(w, x, n_tokens, x_stride, y, y_stride, static_cast<uint8_t*>(scratch), sums);
     if (n_tokens == 1) {
-        quantize(0, 1);
+        quantize_packed(job, 0, 1);
     } else {
-        pool.parallel_for(n_tokens, 1, quantize);
+        pool.parallel_for(n_tokens, 1,
+                          [&job](int64_t t0, int64_t t1) { quantize_packed(job, t0, t1); });
     }
-
-    const int64_t n_groups = w.n_rows / kPackRows;
-    const int64_t n_tail = w.n_rows - n_groups * kPackRows;
-    const size_t group_bytes = repacked_bytes(w.type, kPackRows, w.n_cols);
-    const VecDotFn row_kernel = select_kernel(w.type);
-    // One token with the AVX-512 kernels: a chunk's groups in one call (same bits).
-    const bool gemv = n_tokens == 1 && use_avx512_gemv();
-    // Batches with them: a chunk's groups per token tile in one call (same bits).
-    const bool batch512 = n_tokens > 1 && use_avx512_gemv();
-    // Items: the groups, then the tail rows one by one.
-    pool.parallel_for(n_groups + n_tail, kMinRowsPerChunk / kPackRows, [&](int64_t i0, int64_t i1) {
-        const auto* packed = static_cast<const uint8_t*>(w.packed);
-        const auto* rows = static_cast<const uint8_t*>(w.data);
-        if (gemv && i0 < n_groups) {
-            const int64_t g1 = std::min(i1, n_groups);
-            const uint8_t* first = packed + static_cast<size_t>(i0) * group_bytes;
-            if (q4_0) {
-                gemv_q4_0_x8_avx512(w.n_cols, first, g1 - i0, act, block_sums, y + i0 * kPackRows);
-            } else {
-                gemv_q4_k_x8_avx512(w.n_cols, first, g1 - i0, act, y + i0 * kPackRows);
-            }
-            i0 = g1;
-        }
-        if (batch512 && i0 < n_groups) {
-            const int64_t g1 = std::min(i1, n_groups);
-            const uint8_t* first = packed + static_cast<size_t>(i0) * group_bytes;
-            for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
-                const int n_tok = static_cast<int>(std::min(n_tokens - t0, kTokenTile));
-                float* out = y + t0 * y_stride + i0 * kPackRows;
-                if (q4_0) {
-                    gemm_q4_0_x8_avx512(w.n_cols, first, g1 - i0, act + t0 * act_bytes, act_bytes,
-                                        block_sums + t0 * n_blocks, n_blocks, n_tok, out, y_stride);
-                } else {
-                    gemm_q4_k_x8_avx512(w.n_cols, first, g1 - i0, act + t0 * act_bytes, act_bytes,
-                                        n_tok, out, y_stride);
-                }
-            }
-            i0 = g1;
-        }
-        for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
-            const int64_t t1 = std::min(n_tokens, t0 + kTokenTile);
-            const int n_tok = static_cast<int>(t1 - t0);
-            for (int64_t i = i0; i < i1; ++i) {
-                if (i < n_groups) {
-                    const uint8_t* group = packed + static_cast<size_t>(i) * group_bytes;
-                    float* out = y + t0 * y_stride + i * kPackRows;
-                    if (q4_0) {
-                        gemm_q4_0_x8(w.n_cols, group, act + t0 * act_bytes, act_bytes,
-                                     block_sums + t0 * n_blocks, n_blocks, out, y_stride, n_tok);
-                    } else {
-                        gemm_q4_k_x8(w.n_cols, group, act + t0 * act_bytes, act_bytes, out,
-                                     y_stride, n_tok);
-                    }
-                    continue;
-                }
-                const int64_t r = n_groups * kPackRows + (i - n_groups);
-                const void* row = rows + static_cast<size_t>(r) * w.row_bytes;
-                for (int64_t t = t0; t < t1; t += kMaxTokens) {
-                    const int n = static_cast<int>(std::min<int64_t>(kMaxTokens, t1 - t));
-                    row_kernel(w.n_cols, row, act + t * act_bytes, act_bytes, y + t * y_stride + r,
-                               y_stride, n);
-                }
-            }
-        }
-    });
+    pool.parallel_for(job.n_items(), kMinRowsPerChunk / kPackRows,
+                      [&job](int64_t i0, int64_t i1) { run_packed(job, i0, i1); });
 }
 
 } // namespace
@@ -230,15 +279,7 @@ void set_activation_observer(ActivationObserver* observer) {
 namespace {
 
 // One matmul() call over the plain rows: its buffers and the kernels chosen for its shape.
-struct RowJob {
-    const WeightMatrix& w;
-    const float* x;
-    int64_t n_tokens;
-    int64_t x_stride;
-    float* y;
-    int64_t y_stride;
-    uint8_t* act;
-    size_t act_bytes;
+struct RowJob : MatmulOperands {
     VecDotFn kernel;
     VecDotScaledFn scaled_kernel = nullptr;
     float* scales = nullptr;
@@ -255,8 +296,9 @@ struct RowJob {
 };
 
 // The register-tiled batch kernels at the avx2 level, each with the per-row kernel's bits; the
-// buffers they need are kept per calling thread so that prompt batches do not allocate each time.
-void choose_batch_kernels(RowJob& job) {
+// buffers they need are kept per calling thread so that prompt batches do not allocate each time
+// (`act_scales`: the caller's, for the activations' block scales).
+void choose_batch_kernels(RowJob& job, std::vector<float>& act_scales) {
     const WeightMatrix& w = job.w;
     const bool batch = job.n_tokens > 1 && kernel_level() == KernelLevel::avx2;
     // The 32-value formats: tiles of 4 rows × 4 tokens (gemm_block32.h), and where the CPU has
@@ -280,7 +322,6 @@ void choose_batch_kernels(RowJob& job) {
     job.scaled_kernel = !job.block32_tiles && kernel_level() == KernelLevel::avx2
                             ? vec_dot_scaled_avx2(w.type)
                             : nullptr;
-    thread_local std::vector<float> act_scales;
     if (job.scaled_kernel) {
         job.scales_stride = activation_scale_count(w.type, w.n_cols);
         act_scales.resize(static_cast<size_t>(job.n_tokens * job.scales_stride));
@@ -393,16 +434,11 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
         matmul_packed(w, x, n_tokens, x_stride, y, y_stride, scratch, pool);
         return;
     }
-    RowJob job{w,
-               x,
-               n_tokens,
-               x_stride,
-               y,
-               y_stride,
-               static_cast<uint8_t*>(scratch),
-               activation_row_bytes(w.type, w.n_cols),
+    RowJob job{{w, x, n_tokens, x_stride, y, y_stride, static_cast<uint8_t*>(scratch),
+                activation_row_bytes(w.type, w.n_cols)},
                select_kernel(w, n_tokens, op)};
-    choose_batch_kernels(job);
+    thread_local std::vector<float> act_scales;
+    choose_batch_kernels(job, act_scales);
     // Activations to the dot type: on this thread for one token (a second hand-off would cost
     // more than the conversion), else over the pool.
     if (n_tokens == 1) {
@@ -413,6 +449,131 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
     }
     pool.parallel_for(w.n_rows, kMinRowsPerChunk,
                       [&job](int64_t r0, int64_t r1) { run_rows(job, r0, r1); });
+}
+
+namespace {
+
+// One matrix of a decode group: its rows [first_row, first_row + n_rows) of the group's row space.
+struct GroupPart {
+    std::optional<RowJob> rows;
+    std::optional<PackedJob> packed;
+    int64_t first_row = 0;
+    int64_t n_rows = 0;
+
+    // A packed matrix's item (groups of kPackRows rows, then tail rows) that row r starts:
+    // each group goes to the chunk holding its first row.
+    int64_t packed_item(int64_t r) const {
+        const int64_t grouped = packed->n_groups * kPackRows;
+        return r <= grouped ? (r + kPackRows - 1) / kPackRows : packed->n_groups + (r - grouped);
+    }
+    void run(int64_t r0, int64_t r1) const {
+        if (rows) {
+            run_rows(*rows, r0, r1);
+        } else if (const int64_t i0 = packed_item(r0), i1 = packed_item(r1); i0 < i1) {
+            run_packed(*packed, i0, i1);
+        }
+    }
+};
+
+// Per calling thread, so that decode steps do not allocate: each part's activations (64-byte
+// aligned slices of `act`), block scales and Q4_0 block sums.
+struct GroupBuffers {
+    std::vector<uint8_t> act;
+    std::array<std::vector<float>, kMaxMatmulGroup> scales;
+    std::array<std::vector<int32_t>, kMaxMatmulGroup> sums;
+};
+
+// One token: the activations converted once per (weight type, packed or not), then every
+// part's rows in one parallel region.
+void matmul_group_token(std::span<const MatmulTarget> targets, const float* x, ThreadPool& pool) {
+    thread_local GroupBuffers buffers;
+    std::array<GroupPart, kMaxMatmulGroup> parts;
+    std::array<size_t, kMaxMatmulGroup> act_offset{};
+    size_t act_total = 0;
+    for (size_t i = 0; i < targets.size(); ++i) {
+        act_offset[i] = act_total;
+        act_total +=
+            (activation_row_bytes(targets[i].w->type, targets[i].w->n_cols) + 63) / 64 * 64;
+    }
+    buffers.act.resize(act_total + 64);
+    auto* act_base = reinterpret_cast<uint8_t*>(
+        (reinterpret_cast<uintptr_t>(buffers.act.data()) + 63) / 64 * 64);
+    int64_t n_rows = 0;
+    for (size_t i = 0; i < targets.size(); ++i) {
+        const WeightMatrix& w = *targets[i].w;
+        GroupPart& part = parts[i];
+        part.first_row = n_rows;
+        part.n_rows = w.n_rows;
+        n_rows += w.n_rows;
+        const bool packed = w.packed && repack_supported(w.type);
+        // An earlier part with the same conversion: share its activations.
+        const GroupPart* same = nullptr;
+        for (size_t j = 0; j < i && !same; ++j) {
+            const WeightMatrix& other = *targets[j].w;
+            if (other.type == w.type && bool(parts[j].packed) == packed) {
+                same = &parts[j];
+            }
+        }
+        uint8_t* act = act_base + act_offset[i];
+        if (packed) {
+            part.packed.emplace(packed_job(w, x, 1, w.n_cols, targets[i].y, targets[i].y_stride,
+                                           act, buffers.sums[i]));
+            if (same) {
+                part.packed->act = same->packed->act;
+                part.packed->block_sums = same->packed->block_sums;
+            } else {
+                quantize_packed(*part.packed, 0, 1);
+            }
+            continue;
+        }
+        part.rows.emplace(RowJob{{w, x, 1, w.n_cols, targets[i].y, targets[i].y_stride, act,
+                                  activation_row_bytes(w.type, w.n_cols)},
+                                 select_kernel(w, 1, MatmulOp::mul_mat)});
+        choose_batch_kernels(*part.rows, buffers.scales[i]);
+        if (same) {
+            part.rows->act = same->rows->act;
+            part.rows->scales = same->rows->scales;
+        } else {
+            convert_activations(*part.rows, 0, 1);
+        }
+    }
+    const size_t n_parts = targets.size();
+    pool.parallel_for(n_rows, kMinRowsPerChunk, [&parts, n_parts](int64_t r0, int64_t r1) {
+        for (size_t i = 0; i < n_parts; ++i) {
+            const GroupPart& part = parts[i];
+            const int64_t lo = std::max(r0, part.first_row) - part.first_row;
+            const int64_t hi = std::min(r1, part.first_row + part.n_rows) - part.first_row;
+            if (lo < hi) {
+                part.run(lo, hi);
+            }
+        }
+    });
+}
+
+} // namespace
+
+void matmul_group(std::span<const MatmulTarget> targets, const float* x, int64_t n_tokens,
+                  int64_t x_stride, void* scratch, ThreadPool& pool) {
+    assert(targets.size() <= kMaxMatmulGroup);
+    if (n_tokens != 1) {
+        // A batch's work per matrix dwarfs a hand-off, and it has kernels of its own.
+        for (const MatmulTarget& t : targets) {
+            matmul(*t.w, x, n_tokens, x_stride, t.y, t.y_stride, scratch, pool);
+        }
+        return;
+    }
+    if (ActivationObserver* observer = g_activation_observer.load(std::memory_order_acquire))
+        [[unlikely]] {
+        for (const MatmulTarget& t : targets) {
+            observer->observe(*t.w, x, n_tokens, x_stride, MatmulOp::mul_mat);
+        }
+    }
+    for ([[maybe_unused]] const MatmulTarget& t : targets) {
+        assert(matmul_supports(t.w->type));
+        assert(t.w->n_cols == targets[0].w->n_cols);
+        assert(!use_int8_gemm(*t.w, n_tokens, MatmulOp::mul_mat)); // batches only
+    }
+    matmul_group_token(targets, x, pool);
 }
 
 float dot_f16_f32(const uint16_t* a, const float* b, int64_t n) {

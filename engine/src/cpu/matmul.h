@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 namespace hearth::cpu {
 
@@ -51,6 +52,24 @@ enum class MatmulOp { mul_mat, mul_mat_id };
 // n_tokens * activation_row_bytes(W.type, W.n_cols) bytes. Rows are split over the pool.
 void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_stride, float* y,
             int64_t y_stride, void* scratch, ThreadPool& pool, MatmulOp op = MatmulOp::mul_mat);
+
+// One product of a group that shares its activations: y[t * y_stride + r] = (W x_t)[r].
+struct MatmulTarget {
+    const WeightMatrix* w;
+    float* y;
+    int64_t y_stride;
+};
+
+// Most matrices one matmul_group() call takes (a layer's Q, K, V; gate and up).
+inline constexpr size_t kMaxMatmulGroup = 4;
+
+// matmul() of each target, every one reading the same activations `x` (mul_mat, the same
+// n_cols): the same bits as one matmul() per target. For one token (decode) the activations
+// are converted once per weight type and the rows of every matrix are dealt to the threads in
+// one parallel region, one hand-off for the group instead of one per matrix; a batch runs one
+// matmul() per target, with `scratch` as matmul()'s. At most kMaxMatmulGroup targets.
+void matmul_group(std::span<const MatmulTarget> targets, const float* x, int64_t n_tokens,
+                  int64_t x_stride, void* scratch, ThreadPool& pool);
 
 // Dot products over an F16 row (the KV cache): sum_i f16(a[i]) * b[i], and
 // y[i] += f16(a[i]) * scale. Vectorised with F16C when the CPU has it.
