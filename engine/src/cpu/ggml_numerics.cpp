@@ -262,17 +262,22 @@ void mad_q8_0(int64_t n, const quant::BlockQ8_0* v, float w, float* acc) {
 }
 
 double soft_max_f32(int64_t n, float* y, const float* x, float max) {
-    int64_t i = 0;
+    // ggml sums each 8-value chunk as it computes it; here the exps go first and the sums
+    // after, from y (still in L1), in the same order: the same bits, and the one serial chain
+    // (the double sum) no longer waits on the exp's registers, which kept it in memory.
+    const int64_t whole = n & ~int64_t{7};
+    for (int64_t i = 0; i < whole; i += 8) {
+        _mm256_storeu_ps(y + i, v_expf(_mm256_sub_ps(_mm256_loadu_ps(x + i), _mm256_set1_ps(max))));
+    }
     double sum = 0.0;
-    for (; i + 7 < n; i += 8) {
-        const __m256 val = v_expf(_mm256_sub_ps(_mm256_loadu_ps(x + i), _mm256_set1_ps(max)));
-        _mm256_storeu_ps(y + i, val);
+    for (int64_t i = 0; i < whole; i += 8) {
+        const __m256 val = _mm256_loadu_ps(y + i);
         __m128 val2 = _mm_add_ps(_mm256_extractf128_ps(val, 1), _mm256_castps256_ps128(val));
         val2 = _mm_add_ps(val2, _mm_movehl_ps(val2, val2));
         val2 = _mm_add_ss(val2, _mm_movehdup_ps(val2));
         sum += static_cast<double>(_mm_cvtss_f32(val2));
     }
-    for (; i < n; ++i) {
+    for (int64_t i = whole; i < n; ++i) {
         const float val = std::exp(x[i] - max);
         sum += static_cast<double>(val);
         y[i] = val;
