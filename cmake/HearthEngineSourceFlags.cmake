@@ -49,6 +49,9 @@ function(hearth_set_engine_source_flags engine_dir)
         ${src}/cpu/gemm_float_avx512.cpp
         PROPERTIES
         COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavx512f;-mavx512bw;-mavx512vl;-mavx512vnni;$<$<AND:$<CXX_COMPILER_ID:GNU>,$<VERSION_LESS:$<CXX_COMPILER_VERSION>,13>>:-Wno-uninitialized;-Wno-maybe-uninitialized>")
+    # The activation quantizer's AVX2 form: the scalar form's bits, so no contracted x * id + c
+    set_source_files_properties(${src}/cpu/quantize_act_avx2.cpp PROPERTIES
+        COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-ffp-contract=off")
     # ggml's operation order for the forward pass (cpu/ggml_numerics.h), used at the avx2 level
     set_source_files_properties(${src}/cpu/ggml_numerics.cpp ${src}/cpu/attention_tiles.cpp PROPERTIES
         COMPILE_OPTIONS "-mavx2;-mfma;-mf16c")

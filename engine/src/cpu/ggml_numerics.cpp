@@ -5,6 +5,7 @@
 #include "hearth/quant.h"
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
@@ -13,6 +14,75 @@
 
 namespace hearth::cpu::ggml {
 namespace {
+
+// ggml_v_expf's lanes past |n| > 126, with its bits but without the slow floating-point
+// assists a subnormal or underflowing product costs on x86 (over a hundred cycles per
+// instruction; a softmax row's masked -INF cells reach here every time). ggml computes, per lane,
+//   |n| > 192:         s1 * s1                 (+0 where n <= 0, +inf where n > 0)
+//   126 < |n| <= 192:  (s2 * j + s2) * s1      (s1 = 2^-125 where n <= 0, 2^127 where n > 0)
+//   otherwise:         k * j + k
+// with s1 = 2^-125 or 2^127 and s2 = 2^(n) * 2^125 or 2^(n) * 2^-127 built from the exponent
+// bits. Here the first is selected, not multiplied; the second multiplies by 2^127 as ggml does
+// but scales by 2^-125 in integers (scale_down_125, rounding to nearest even as the product
+// does); and every lane a branch does not own gets operands that cannot be subnormal.
+inline __m256 scale_down_125(__m256 f) {
+    const __m256i fb = _mm256_castps_si256(f);
+    const __m256i mag = _mm256_and_si256(fb, _mm256_set1_epi32(0x7fffffff));
+    const __m256i ef = _mm256_srli_epi32(mag, 23);
+    // A normal result: the exponent lowered by 125.
+    const __m256i normal = _mm256_sub_epi32(fb, _mm256_set1_epi32(125 << 23));
+    // A subnormal (or zero) result: the significand shifted right by 126 - ef, at most 25 (all
+    // of it gone, below half the smallest subnormal), rounded to nearest even.
+    const __m256i one = _mm256_set1_epi32(1);
+    const __m256i sig = _mm256_or_si256(_mm256_and_si256(fb, _mm256_set1_epi32(0x007fffff)),
+                                        _mm256_set1_epi32(0x00800000));
+    const __m256i shift =
+        _mm256_min_epu32(_mm256_sub_epi32(_mm256_set1_epi32(126), ef), _mm256_set1_epi32(25));
+    __m256i q = _mm256_srlv_epi32(sig, shift);
+    const __m256i rest =
+        _mm256_and_si256(sig, _mm256_sub_epi32(_mm256_sllv_epi32(one, shift), one));
+    const __m256i half = _mm256_sllv_epi32(one, _mm256_sub_epi32(shift, one));
+    const __m256i up =
+        _mm256_or_si256(_mm256_cmpgt_epi32(rest, half),
+                        _mm256_and_si256(_mm256_cmpeq_epi32(rest, half),
+                                         _mm256_cmpeq_epi32(_mm256_and_si256(q, one), one)));
+    q = _mm256_sub_epi32(q, up);
+    const __m256i sign = _mm256_andnot_si256(_mm256_set1_epi32(0x7fffffff), fb);
+    __m256i r = _mm256_blendv_epi8(_mm256_or_si256(sign, q), normal,
+                                   _mm256_cmpgt_epi32(ef, _mm256_set1_epi32(125)));
+    // Infinities stay, NaNs stay and turn quiet, as through a multiply.
+    const __m256i quiet =
+        _mm256_andnot_si256(_mm256_cmpeq_epi32(_mm256_and_si256(fb, _mm256_set1_epi32(0x007fffff)),
+                                               _mm256_setzero_si256()),
+                            _mm256_set1_epi32(0x00400000));
+    r = _mm256_blendv_epi8(r, _mm256_or_si256(fb, quiet),
+                           _mm256_cmpeq_epi32(ef, _mm256_set1_epi32(255)));
+    return _mm256_castsi256_ps(r);
+}
+
+inline __m256 expf_far_lanes(__m256 n, __m256i e, __m256 j, __m256 k, __m256i c) {
+    const __m256 one = _mm256_set1_ps(1);
+    const __m256 far = _mm256_castsi256_ps(c); // |n| > 126
+    const __m256 very_far =
+        _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.f), n), _mm256_set1_ps(192), _CMP_GT_OQ);
+    const __m256 below = _mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ); // n <= 0
+    // |n| <= 126: k * j + k (k of the other lanes may be subnormal: 1 instead).
+    const __m256 k_near = _mm256_blendv_ps(k, one, far);
+    const __m256 near_result = _mm256_fmadd_ps(k_near, j, k_near);
+    // 126 < |n| <= 192: s2 * j + s2 (1 in the other lanes), then times s1.
+    const __m256 mid = _mm256_andnot_ps(very_far, far);
+    const __m256i g = _mm256_and_si256(_mm256_castps_si256(below),
+                                       _mm256_set1_epi32(static_cast<int>(0x82000000u)));
+    const __m256 s2 = _mm256_blendv_ps(one, _mm256_castsi256_ps(_mm256_sub_epi32(e, g)), mid);
+    const __m256 f = _mm256_fmadd_ps(s2, _mm256_and_ps(mid, j), s2);
+    const __m256 up = _mm256_mul_ps(f, _mm256_blendv_ps(_mm256_set1_ps(0x1p127f), one, below));
+    const __m256 mid_result = _mm256_blendv_ps(up, scale_down_125(f), below);
+    // |n| > 192: s1 * s1.
+    const __m256 very_far_result =
+        _mm256_andnot_ps(below, _mm256_set1_ps(std::numeric_limits<float>::infinity()));
+    return _mm256_blendv_ps(_mm256_blendv_ps(near_result, mid_result, far), very_far_result,
+                            very_far);
+}
 
 // ggml_v_expf (AVX2 + FMA), adapted there from ARM's optimized routines.
 inline __m256 v_expf(__m256 x) {
@@ -35,20 +105,7 @@ inline __m256 v_expf(__m256 x) {
     if (!_mm256_movemask_ps(_mm256_castsi256_ps(c))) {
         return _mm256_fmadd_ps(j, k, k);
     }
-    const __m256i g =
-        _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ)),
-                         _mm256_set1_epi32(static_cast<int>(0x82000000u)));
-    const __m256 s1 = _mm256_castsi256_ps(_mm256_add_epi32(g, _mm256_set1_epi32(0x7f000000)));
-    const __m256 s2 = _mm256_castsi256_ps(_mm256_sub_epi32(e, g));
-    const __m256i d = _mm256_castps_si256(
-        _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.f), n), _mm256_set1_ps(192), _CMP_GT_OQ));
-    return _mm256_or_ps(
-        _mm256_and_ps(_mm256_castsi256_ps(d), _mm256_mul_ps(s1, s1)),
-        _mm256_andnot_ps(
-            _mm256_castsi256_ps(d),
-            _mm256_or_ps(_mm256_and_ps(_mm256_castsi256_ps(c),
-                                       _mm256_mul_ps(_mm256_fmadd_ps(s2, j, s2), s1)),
-                         _mm256_andnot_ps(_mm256_castsi256_ps(c), _mm256_fmadd_ps(k, j, k)))));
+    return expf_far_lanes(n, e, j, k, c);
 }
 
 // ggml_v_silu: x / (1 + exp(-x)) with the vector exp and a true division.
@@ -205,17 +262,22 @@ void mad_q8_0(int64_t n, const quant::BlockQ8_0* v, float w, float* acc) {
 }
 
 double soft_max_f32(int64_t n, float* y, const float* x, float max) {
-    int64_t i = 0;
+    // ggml sums each 8-value chunk as it computes it; here the exps go first and the sums
+    // after, from y (still in L1), in the same order: the same bits, and the one serial chain
+    // (the double sum) no longer waits on the exp's registers, which kept it in memory.
+    const int64_t whole = n & ~int64_t{7};
+    for (int64_t i = 0; i < whole; i += 8) {
+        _mm256_storeu_ps(y + i, v_expf(_mm256_sub_ps(_mm256_loadu_ps(x + i), _mm256_set1_ps(max))));
+    }
     double sum = 0.0;
-    for (; i + 7 < n; i += 8) {
-        const __m256 val = v_expf(_mm256_sub_ps(_mm256_loadu_ps(x + i), _mm256_set1_ps(max)));
-        _mm256_storeu_ps(y + i, val);
+    for (int64_t i = 0; i < whole; i += 8) {
+        const __m256 val = _mm256_loadu_ps(y + i);
         __m128 val2 = _mm_add_ps(_mm256_extractf128_ps(val, 1), _mm256_castps256_ps128(val));
         val2 = _mm_add_ps(val2, _mm_movehl_ps(val2, val2));
         val2 = _mm_add_ss(val2, _mm_movehdup_ps(val2));
         sum += static_cast<double>(_mm_cvtss_f32(val2));
     }
-    for (; i < n; ++i) {
+    for (int64_t i = whole; i < n; ++i) {
         const float val = std::exp(x[i] - max);
         sum += static_cast<double>(val);
         y[i] = val;

@@ -23,6 +23,19 @@ void quantize_row_q8_0(const float* x, quant::BlockQ8_0* out, int64_t n);
 void quantize_row_q8_1(const float* x, BlockQ8_1* out, int64_t n);
 void quantize_row_q8_K(const float* x, BlockQ8_K* out, int64_t n);
 
+// One Q8_0/Q8_1 block of 32 values: qs = round_to_nearest_even(x * id), d (as float, before
+// the caller rounds it to f16) = amax / 127 and id = 127 / amax (0 for an all-zero block).
+// Returns the sum of the quants. The scalar form defines the bits; the AVX2 form
+// (quantize_act_avx2.cpp, used at the avx2 level) gives the same bits eight values at a time.
+int quantize_block_q8_scalar(const float* x, int8_t* qs, float& d);
+int quantize_block_q8_avx2(const float* x, int8_t* qs, float& d);
+
+// d and id of quantize_block_q8_*, from the block's largest magnitude: one definition for both.
+inline float q8_block_inverse_scale(float amax, float& d) {
+    d = amax / 127.0f;
+    return amax != 0.0f ? 127.0f / amax : 0.0f;
+}
+
 // The value each quantized activation stands for (tests compare against these).
 void dequantize_activation_row(TensorType weight_type, const void* in, float* out, int64_t n);
 

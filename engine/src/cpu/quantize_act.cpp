@@ -1,5 +1,6 @@
 // Activation quantization to the dot types of the weight formats (Q8_0, Q8_1, Q8_K, F16, BF16),
 // following llama.cpp's x86 numerics so that greedy decoding matches it.
+#include "cpu/cpu_features.h"
 #include "cpu/kernels.h"
 #include "cpu/matmul.h"
 #include "hearth/quant.h"
@@ -22,17 +23,24 @@ inline int nearest_int(float v) {
     return (bits & 0x007fffff) - 0x00400000;
 }
 
-// One Q8_0/Q8_1 block: returns d (as float, before f16 rounding) and the sum of the quants.
-inline int quantize_block_32(const float* x, int8_t* qs, float& d) {
+// The block quantizer of the level in use: both give the same bits.
+using BlockQuantizer = int (*)(const float*, int8_t*, float&);
+BlockQuantizer block_quantizer() {
+    return kernel_level() == KernelLevel::avx2 ? quantize_block_q8_avx2 : quantize_block_q8_scalar;
+}
+
+} // namespace
+
+int quantize_block_q8_scalar(const float* x, int8_t* qs, float& d) {
     // std::max, not std::fmax: the same result here (amax starts at 0 and a NaN is never
     // taken: 0 < NaN is false), but fmax is a call through the PLT per value, about 8% of a
-    // short prompt's prefill, while this loop compiles to vector max instructions.
+    // short prompt's prefill, while this loop compiles to one maxss per value (a NaN rules
+    // out reordering it into vectors here; quantize_act_avx2.cpp says why its order may).
     float amax = 0.0f;
     for (int i = 0; i < 32; ++i) {
         amax = std::max(amax, std::fabs(x[i]));
     }
-    d = amax / 127.0f;
-    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    const float id = q8_block_inverse_scale(amax, d);
     int sum = 0;
     for (int i = 0; i < 32; ++i) {
         const int q = nearest_int(x[i] * id);
@@ -42,20 +50,20 @@ inline int quantize_block_32(const float* x, int8_t* qs, float& d) {
     return sum;
 }
 
-} // namespace
-
 void quantize_row_q8_0(const float* x, BlockQ8_0* out, int64_t n) {
+    const BlockQuantizer quantize_block = block_quantizer();
     for (int64_t b = 0; b < n / QK8_0; ++b) {
         float d = 0.0f;
-        quantize_block_32(x + b * QK8_0, out[b].qs, d);
+        quantize_block(x + b * QK8_0, out[b].qs, d);
         out[b].d = fp32_to_fp16(d);
     }
 }
 
 void quantize_row_q8_1(const float* x, BlockQ8_1* out, int64_t n) {
+    const BlockQuantizer quantize_block = block_quantizer();
     for (int64_t b = 0; b < n / QK8_0; ++b) {
         float d = 0.0f;
-        const int sum = quantize_block_32(x + b * QK8_0, out[b].qs, d);
+        const int sum = quantize_block(x + b * QK8_0, out[b].qs, d);
         out[b].d = fp32_to_fp16(d);
         out[b].s = fp32_to_fp16(d * static_cast<float>(sum));
     }
