@@ -213,7 +213,7 @@ class TestMatmulGroup : public QObject {
 
 private slots:
     void cleanupTestCase() {
-        set_kernel_level(detected_kernel_level());
+        set_kernel_level(max_kernel_level());
         set_avx512_kernels(true);
     }
 
@@ -232,7 +232,7 @@ private slots:
         QFETCH(int, level);
         QFETCH(int, group);
         const Level& l = kLevels[static_cast<size_t>(level)];
-        if (detected_kernel_level() < l.level || !set_kernel_level(l.level)) {
+        if (max_kernel_level() < l.level || !set_kernel_level(l.level)) {
             QSKIP("this CPU lacks the kernel level (or HEARTH_CPU_FEATURES turned it off)");
         }
         if (!set_avx512_kernels(l.avx512) && l.avx512) {
