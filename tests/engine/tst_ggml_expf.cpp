@@ -102,7 +102,7 @@ class TestGgmlExpf : public QObject {
 
 private slots:
     void initTestCase() {
-        if (detected_kernel_level() != KernelLevel::avx2) {
+        if (max_kernel_level() != KernelLevel::avx2) {
             QSKIP("this CPU has no AVX2 + FMA + F16C");
         }
     }

@@ -89,11 +89,11 @@ class TestQuantizeAct : public QObject {
 
 private slots:
     void init() {
-        if (detected_kernel_level() != KernelLevel::avx2) {
+        if (max_kernel_level() != KernelLevel::avx2) {
             QSKIP("this CPU has no AVX2 + FMA + F16C");
         }
     }
-    void cleanup() { set_kernel_level(detected_kernel_level()); }
+    void cleanup() { set_kernel_level(max_kernel_level()); }
 
     void avx2BlockHasTheScalarBits() {
         std::mt19937 rng(22);
