@@ -1,0 +1,1 @@
+// The one source of hearth_test_headers: what the header image is built from (test_pch.h).
