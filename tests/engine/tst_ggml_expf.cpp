@@ -7,6 +7,7 @@
 // an explicit std::fma, each product rounded on its own.
 #include "cpu/cpu_features.h"
 #include "cpu/ggml_numerics.h"
+#include "kernel_levels.h"
 
 #include <QObject>
 #include <QtTest>
@@ -102,8 +103,8 @@ class TestGgmlExpf : public QObject {
 
 private slots:
     void initTestCase() {
-        if (max_kernel_level() != KernelLevel::avx2) {
-            QSKIP("this CPU has no AVX2 + FMA + F16C");
+        if (const char* why = hearth::test::avx2_level_unavailable("ggml's AVX2 exp")) {
+            QSKIP(why);
         }
     }
 

@@ -6,6 +6,7 @@
 #include "cpu/cpu_features.h"
 #include "cpu/kernels.h"
 #include "hearth/quant.h"
+#include "kernel_levels.h"
 #include "quant/blocks.h"
 
 #include <QObject>
@@ -89,8 +90,9 @@ class TestQuantizeAct : public QObject {
 
 private slots:
     void init() {
-        if (max_kernel_level() != KernelLevel::avx2) {
-            QSKIP("this CPU has no AVX2 + FMA + F16C");
+        if (const char* why =
+                hearth::test::avx2_level_unavailable("the AVX2 activation quantizer")) {
+            QSKIP(why);
         }
     }
     void cleanup() { set_kernel_level(max_kernel_level()); }
