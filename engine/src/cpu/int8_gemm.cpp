@@ -130,10 +130,9 @@ void int8_gemm_portable(int64_t n_blocks, const BlockInt8x8* group, const Int8Ac
 }
 
 bool use_int8_gemm(const WeightMatrix& w, int64_t n_tokens, MatmulOp op) {
-    // Q8_0 without VNNI: the AVX2 kernel's sign trick gives the exact integers but measured
-    // 0.94-1.04× the exact tiled Q8_0 kernel (docs/PERFORMANCE.md, "F16, BF16 and Q8_0 through
-    // the int8 kernel"), so the exact one keeps it there. F16/BF16/F32 gain 1.6-2.5× even so.
-    const bool slower = w.type == TensorType::Q8_0 && best_avx2_kernel().fn == &int8_gemm_avx2;
+    // Q8_0 takes this path on AVX2-only CPUs too since the AVX2 kernel keeps its sums in
+    // registers: 1.44-1.50× the exact tiled Q8_0 kernel per CPU second (it was 0.94-1.04×;
+    // docs/PERFORMANCE.md, "The AVX2 int8 kernel without spills").
     // F32 matrices in GGUF files are the MoE routers (ffn_gate_inp) and the odd small head: a
     // few MiB, where 8-bit weights would buy nothing measurable and could flip an expert choice
     // at a near-tie. They keep the exact kernel.
@@ -148,8 +147,7 @@ bool use_int8_gemm(const WeightMatrix& w, int64_t n_tokens, MatmulOp op) {
     const bool exact_faster = avx512_kernels_enabled() && (packed_q4 || w.type == TensorType::Q6_K);
     return op == MatmulOp::mul_mat && n_tokens >= kInt8MinTokens &&
            kernel_level() == KernelLevel::avx2 && prefill_numerics() == PrefillNumerics::fast &&
-           int8_gemm_supported(w.type) && w.n_cols % kInt8Block == 0 && !slower && !router &&
-           !exact_faster;
+           int8_gemm_supported(w.type) && w.n_cols % kInt8Block == 0 && !router && !exact_faster;
 }
 
 void matmul_int8(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_stride,
