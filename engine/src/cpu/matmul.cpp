@@ -97,6 +97,11 @@ struct PackedJob : MatmulOperands {
     int64_t n_items() const { return n_groups + n_tail; }
 };
 
+// Whether matmul() runs w through its 8-row packed copy (matmul_group's parts too).
+bool uses_packed_rows(const WeightMatrix& w) {
+    return w.packed && repack_supported(w.type);
+}
+
 // `sums` holds the Q4_0 block sums (resized here).
 PackedJob packed_job(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_stride,
                      float* y, int64_t y_stride, uint8_t* act, std::vector<int32_t>& sums) {
@@ -430,7 +435,7 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
         matmul_int8(w, x, n_tokens, x_stride, y, y_stride, pool);
         return;
     }
-    if (w.packed && repack_supported(w.type)) {
+    if (uses_packed_rows(w)) {
         matmul_packed(w, x, n_tokens, x_stride, y, y_stride, scratch, pool);
         return;
     }
@@ -505,7 +510,7 @@ void matmul_group_token(std::span<const MatmulTarget> targets, const float* x, T
         part.first_row = n_rows;
         part.n_rows = w.n_rows;
         n_rows += w.n_rows;
-        const bool packed = w.packed && repack_supported(w.type);
+        const bool packed = uses_packed_rows(w);
         // An earlier part with the same conversion: share its activations.
         const GroupPart* same = nullptr;
         for (size_t j = 0; j < i && !same; ++j) {
