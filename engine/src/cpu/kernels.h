@@ -98,6 +98,10 @@ GemvFn gemv_q4_1_avx512();
 GemvFn gemv_q5_k_avx512();
 // The same in the order of vec_dot_tinyblas_avx2 (F16; nullptr for other types).
 GemvFn gemv_tinyblas_avx512(TensorType weight_type);
+// The AVX2 single-token kernels (gemv_avx2.cpp), with the bits of the type's vec_dot_avx2 (and
+// of vec_dot_tinyblas_avx2 for gemv_tinyblas_avx2); nullptr for types without one.
+GemvFn gemv_avx2(TensorType weight_type);
+GemvFn gemv_tinyblas_avx2(TensorType weight_type);
 
 // BF16 activations for BF16 weights: ggml's ggml_compute_fp32_to_bf16 (round to nearest even,
 // NaN kept quiet).

@@ -341,12 +341,15 @@ void choose_batch_kernels(RowJob& job, std::vector<float>& act_scales) {
         float_act.resize(float_act_floats(job.n_tokens, w.n_cols));
         job.xf = float_act.data();
     }
+    const bool tinyblas = job.kernel != nullptr && job.kernel == vec_dot_tinyblas_avx2(w.type);
     if (job.n_tokens == 1 && use_avx512_gemv()) {
-        const bool tinyblas = job.kernel != nullptr && job.kernel == vec_dot_tinyblas_avx2(w.type);
         job.gemv = tinyblas ? gemv_tinyblas_avx512(w.type) : gemv_avx512(w.type);
         if (job.gemv == nullptr && gemm_float_takes(w.type, job.kernel)) {
             job.gemv = gemv_float_avx512(w.type); // BF16
         }
+    }
+    if (job.n_tokens == 1 && job.gemv == nullptr && kernel_level() == KernelLevel::avx2) {
+        job.gemv = tinyblas ? gemv_tinyblas_avx2(w.type) : gemv_avx2(w.type);
     }
 }
 

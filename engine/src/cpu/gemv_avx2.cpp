@@ -1,0 +1,23 @@
+// The AVX2 single-token kernels (kernels.h's gemv_avx2 and gemv_tinyblas_avx2): one call takes a
+// chunk's rows, so that rows can share activation loads and scale conversions, each row with the
+// bits of the type's per-row AVX2 kernel. Types without such a kernel return nullptr and
+// matmul() keeps the per-row kernel.
+#include "cpu/kernels.h"
+
+namespace hearth::cpu {
+
+GemvFn gemv_avx2(TensorType weight_type) {
+    switch (weight_type) {
+    default:
+        return nullptr;
+    }
+}
+
+GemvFn gemv_tinyblas_avx2(TensorType weight_type) {
+    switch (weight_type) {
+    default:
+        return nullptr;
+    }
+}
+
+} // namespace hearth::cpu
