@@ -8,6 +8,10 @@ namespace hearth::cpu {
 
 GemvFn gemv_avx2(TensorType weight_type) {
     switch (weight_type) {
+    case TensorType::Q4_1:
+        return gemv_q4_1_avx2();
+    case TensorType::Q5_K:
+        return gemv_q5_k_avx2();
     default:
         return nullptr;
     }

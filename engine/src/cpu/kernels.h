@@ -102,6 +102,10 @@ GemvFn gemv_tinyblas_avx512(TensorType weight_type);
 // of vec_dot_tinyblas_avx2 for gemv_tinyblas_avx2); nullptr for types without one.
 GemvFn gemv_avx2(TensorType weight_type);
 GemvFn gemv_tinyblas_avx2(TensorType weight_type);
+// Q4_1's, four rows a pass (gemv_q4_1_avx2.cpp), and Q5_K's, two rows a pass
+// (gemv_q5_k_avx2.cpp), which gemv_avx2 returns for those types; nullptr where not built for x86.
+GemvFn gemv_q4_1_avx2();
+GemvFn gemv_q5_k_avx2();
 
 // BF16 activations for BF16 weights: ggml's ggml_compute_fp32_to_bf16 (round to nearest even,
 // NaN kept quiet).
