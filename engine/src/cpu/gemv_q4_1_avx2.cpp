@@ -85,11 +85,10 @@ void dot_q4_1_rows(int64_t n, const BlockQ4_1* const* rows, const BlockQ8_1* x, 
 void gemv_q4_1(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const void* vx,
                const float* scales, float* y) {
     const auto* x = static_cast<const BlockQ8_1*>(vx);
-    for (int64_t r = 0; r < n_rows; r += kRows) {
-        const BlockQ4_1* rows[kRows];
-        const int real = row_group(w, row_bytes, r, n_rows, rows);
-        dot_q4_1_rows(n, rows, x, scales, y + r, real);
-    }
+    for_each_row_group<kRows, BlockQ4_1>(w, row_bytes, n_rows,
+                                         [&](const BlockQ4_1* const* rows, int64_t r, int real) {
+                                             dot_q4_1_rows(n, rows, x, scales, y + r, real);
+                                         });
 }
 
 } // namespace

@@ -22,4 +22,14 @@ int row_group(const void* w, size_t row_bytes, int64_t r, int64_t n_rows,
     return real;
 }
 
+// pass(rows, r, real) for each group of kRows rows of the run, r its first row's index.
+template <int kRows, class Row, class Pass>
+void for_each_row_group(const void* w, size_t row_bytes, int64_t n_rows, Pass&& pass) {
+    for (int64_t r = 0; r < n_rows; r += kRows) {
+        const Row* rows[kRows];
+        const int real = row_group(w, row_bytes, r, n_rows, rows);
+        pass(static_cast<const Row* const*>(rows), r, real);
+    }
+}
+
 } // namespace hearth::cpu
