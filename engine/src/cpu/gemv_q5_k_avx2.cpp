@@ -10,11 +10,13 @@
 // order; only the exact integers are made with fewer instructions. The 6-bit scales and mins of
 // both rows are unpacked together, one row per 128-bit lane (ggml's utmp shuffle of its x86
 // kernels, in vector form), in place of 8 scalar get_scale_min_k4 calls a row; each sub-block's
-// scale is one vpshufb of those bytes (not a scalar broadcast); each fifth bit is one shift and
-// one mask with constant counts; the min sums of both rows are one vpmaddwd against the
-// activations' sub-block sums (computed once for both rows), and both rows' min terms are two
-// lanes of one vector FMA, each lane the per-row kernel's scalar FMA. Integer sums are exact in
-// any order, and vpmaddubsw cannot saturate (|31 * 128 * 2| < 32768), as in the per-row kernel.
+// scale is one vpshufb of those bytes (not a scalar broadcast); each fifth bit is one vpshufb
+// lookup indexed by qh's low or high nibbles (not two shifts and a mask); the min sums of both
+// rows are one vpmaddwd against the activations' sub-block sums (computed once for both rows),
+// and both rows' min terms are two lanes of one vector FMA, each lane the per-row kernel's
+// scalar FMA. Integer sums are exact in any order, and vpmaddubsw cannot saturate
+// (|31 * 128 * 2| < 32768), as in the per-row kernel. The two rows' chains are independent, so
+// their latencies overlap.
 #include "cpu/kernels.h"
 #include "hearth/quant.h"
 
@@ -56,60 +58,65 @@ inline __m256i k4_scales_mins(const BlockQ5_K* const* rows, int64_t b) {
     return _mm256_blend_epi32(low, high, 0xaa);
 }
 
-// Bit kBit of each byte of qh moved to bit 4, the rest cleared: 16 where sub-block kBit's value
-// has its fifth bit. (A 16-bit shift by up to 4 left or 3 right keeps bit 4 within its byte.)
-template <int kBit>
-inline __m256i fifth_bit(__m256i qh) {
-    const __m256i sixteen = _mm256_set1_epi8(16);
-    if constexpr (kBit < 4) {
-        return _mm256_and_si256(_mm256_slli_epi16(qh, 4 - kBit), sixteen);
-    } else {
-        return _mm256_and_si256(_mm256_srli_epi16(qh, kBit - 4), sixteen);
-    }
-}
-
-// The 16-bit lanes of vpshufb that put byte j of a 128-bit lane in each of its 16-bit lanes.
-struct ScalePicks {
+// Constant vectors of the kernel.
+struct Q5KConstants {
+    // vpshufb of the 8 scale bytes of a 128-bit lane: pick[j] puts byte j in each 16-bit lane.
     __m256i pick[8];
-    ScalePicks() {
+    // vpshufb tables from a 4-bit index to 16 where bit k of the index is set, else 0: the
+    // fifth bit of sub-block k (index qh & 15) or k + 4 (index qh >> 4) at bit 4.
+    __m256i fifth[4];
+    Q5KConstants() {
         for (int j = 0; j < 8; ++j) {
             pick[j] = _mm256_set1_epi16(static_cast<int16_t>(0x8000 | j));
+        }
+        for (int k = 0; k < 4; ++k) {
+            alignas(32) uint8_t table[32];
+            for (int v = 0; v < 32; ++v) {
+                table[v] = static_cast<uint8_t>(((v % 16) >> k & 1) != 0 ? 16 : 0);
+            }
+            fifth[k] = load32(table);
         }
     }
 };
 
 // Sub-blocks 2c and 2c + 1 (the low and high nibbles of qs bytes 32c .. 32c + 31) of one row's
-// super-block, their scales picked from sc (the row's 8 scale bytes in both 128-bit lanes).
+// super-block, their fifth bits looked up from qh's low or high nibbles (qh_lo, qh_hi), their
+// scales picked from sc (the row's 8 scale bytes in both 128-bit lanes).
 template <int C>
-inline __m256i q5_k_pair(const BlockQ5_K& w, __m256i qh, __m256i sc, const BlockQ8_K& x,
-                         const ScalePicks& picks) {
+inline __m256i q5_k_pair(const BlockQ5_K& w, __m256i qh_lo, __m256i qh_hi, __m256i sc,
+                         const BlockQ8_K& x, const Q5KConstants& k) {
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     const __m256i bits = load32(w.qs + 32 * C);
-    const __m256i lo = _mm256_or_si256(_mm256_and_si256(bits, m4), fifth_bit<2 * C>(qh));
-    const __m256i hi =
-        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4), fifth_bit<2 * C + 1>(qh));
+    const __m256i qh = C < 2 ? qh_lo : qh_hi;
+    const __m256i lo =
+        _mm256_or_si256(_mm256_and_si256(bits, m4), _mm256_shuffle_epi8(k.fifth[(2 * C) % 4], qh));
+    const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4),
+                                       _mm256_shuffle_epi8(k.fifth[(2 * C + 1) % 4], qh));
     const __m256i p0 = _mm256_maddubs_epi16(lo, load32(x.qs + 64 * C));
     const __m256i p1 = _mm256_maddubs_epi16(hi, load32(x.qs + 64 * C + 32));
-    const __m256i s0 = _mm256_madd_epi16(p0, _mm256_shuffle_epi8(sc, picks.pick[2 * C]));
-    const __m256i s1 = _mm256_madd_epi16(p1, _mm256_shuffle_epi8(sc, picks.pick[2 * C + 1]));
+    const __m256i s0 = _mm256_madd_epi16(p0, _mm256_shuffle_epi8(sc, k.pick[2 * C]));
+    const __m256i s1 = _mm256_madd_epi16(p1, _mm256_shuffle_epi8(sc, k.pick[2 * C + 1]));
     return _mm256_add_epi32(s0, s1);
 }
 
 // One row's super-block: the per-row kernel's 8 int32 lanes of sumi.
 inline __m256i q5_k_lanes(const BlockQ5_K& w, __m256i sc, const BlockQ8_K& x,
-                          const ScalePicks& picks) {
+                          const Q5KConstants& k) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
     const __m256i qh = load32(w.qh);
-    const __m256i s01 =
-        _mm256_add_epi32(q5_k_pair<0>(w, qh, sc, x, picks), q5_k_pair<1>(w, qh, sc, x, picks));
-    const __m256i s23 =
-        _mm256_add_epi32(q5_k_pair<2>(w, qh, sc, x, picks), q5_k_pair<3>(w, qh, sc, x, picks));
+    const __m256i qh_lo = _mm256_and_si256(qh, m4);
+    const __m256i qh_hi = _mm256_and_si256(_mm256_srli_epi16(qh, 4), m4);
+    const __m256i s01 = _mm256_add_epi32(q5_k_pair<0>(w, qh_lo, qh_hi, sc, x, k),
+                                         q5_k_pair<1>(w, qh_lo, qh_hi, sc, x, k));
+    const __m256i s23 = _mm256_add_epi32(q5_k_pair<2>(w, qh_lo, qh_hi, sc, x, k),
+                                         q5_k_pair<3>(w, qh_lo, qh_hi, sc, x, k));
     return _mm256_add_epi32(s01, s23);
 }
 
 // Rows 0 and 1 against the activation row x; row 1 is not stored when n_out is 1 (it then
 // repeats row 0).
 void dot_q5_k_rows(int64_t n, const BlockQ5_K* const* rows, const BlockQ8_K* x,
-                   const ScalePicks& picks, float* y, int n_out) {
+                   const Q5KConstants& k, float* y, int n_out) {
     // vpshufb of each 128-bit lane's 8 min bytes (8..15) to 16-bit lanes
     const __m256i widen_mins = _mm256_set_epi16(
         static_cast<int16_t>(0x800f), static_cast<int16_t>(0x800e), static_cast<int16_t>(0x800d),
@@ -144,8 +151,8 @@ void dot_q5_k_rows(int64_t n, const BlockQ5_K* const* rows, const BlockQ8_K* x,
         acc_min = _mm256_fmadd_ps(dmin, _mm256_cvtepi32_ps(summ), acc_min);
         const __m256i sc0 = _mm256_permute4x64_epi64(sm, _MM_SHUFFLE(1, 0, 1, 0));
         const __m256i sc1 = _mm256_permute4x64_epi64(sm, _MM_SHUFFLE(3, 2, 3, 2));
-        const __m256i sumi0 = q5_k_lanes(rows[0][b], sc0, x[b], picks);
-        const __m256i sumi1 = q5_k_lanes(rows[1][b], sc1, x[b], picks);
+        const __m256i sumi0 = q5_k_lanes(rows[0][b], sc0, x[b], k);
+        const __m256i sumi1 = q5_k_lanes(rows[1][b], sc1, x[b], k);
         acc[0] =
             _mm256_fmadd_ps(_mm256_broadcast_ss(scale_lanes), _mm256_cvtepi32_ps(sumi0), acc[0]);
         acc[1] = _mm256_fmadd_ps(_mm256_broadcast_ss(scale_lanes + 2), _mm256_cvtepi32_ps(sumi1),
@@ -161,12 +168,11 @@ void dot_q5_k_rows(int64_t n, const BlockQ5_K* const* rows, const BlockQ8_K* x,
 void gemv_q5_k(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const void* vx,
                const float* /*scales*/, float* y) {
     const auto* x = static_cast<const BlockQ8_K*>(vx);
-    const ScalePicks picks;
-    for (int64_t r = 0; r < n_rows; r += kRows) {
-        const BlockQ5_K* rows[kRows];
-        const int real = row_group(w, row_bytes, r, n_rows, rows);
-        dot_q5_k_rows(n, rows, x, picks, y + r, real);
-    }
+    const Q5KConstants k;
+    for_each_row_group<kRows, BlockQ5_K>(w, row_bytes, n_rows,
+                                         [&](const BlockQ5_K* const* rows, int64_t r, int real) {
+                                             dot_q5_k_rows(n, rows, x, k, y + r, real);
+                                         });
 }
 
 } // namespace
