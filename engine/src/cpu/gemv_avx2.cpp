@@ -8,6 +8,8 @@ namespace hearth::cpu {
 
 GemvFn gemv_avx2(TensorType weight_type) {
     switch (weight_type) {
+    case TensorType::Q6_K:
+        return gemv_q6_k_avx2();
     default:
         return nullptr;
     }

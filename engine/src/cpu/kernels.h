@@ -102,6 +102,9 @@ GemvFn gemv_tinyblas_avx512(TensorType weight_type);
 // of vec_dot_tinyblas_avx2 for gemv_tinyblas_avx2); nullptr for types without one.
 GemvFn gemv_avx2(TensorType weight_type);
 GemvFn gemv_tinyblas_avx2(TensorType weight_type);
+// Q6_K's, two rows a pass (gemv_q6_k_avx2.cpp), which gemv_avx2 returns for Q6_K; nullptr where
+// not built for x86.
+GemvFn gemv_q6_k_avx2();
 
 // BF16 activations for BF16 weights: ggml's ggml_compute_fp32_to_bf16 (round to nearest even,
 // NaN kept quiet).
