@@ -22,6 +22,7 @@
 
 #include "cpu/avx2_helpers.h"
 #include "cpu/gemv_row_group.h"
+#include "cpu/q6_k_step_avx2.h"
 
 #include <immintrin.h>
 
@@ -32,7 +33,6 @@ using quant::BlockQ6_K;
 using quant::BlockQ8_K;
 using quant::QK_K;
 
-using avx2::h2f;
 using avx2::hsum;
 using avx2::load32;
 
@@ -63,9 +63,7 @@ inline RowScales row_scales(const BlockQ6_K& w, __m256i bsums) {
     const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.scales));
     const __m128i sorted =
         _mm_shuffle_epi8(bytes, _mm_load_si128(reinterpret_cast<const __m128i*>(kEvenOdd)));
-    const __m256i offset =
-        _mm256_slli_epi32(_mm256_madd_epi16(bsums, _mm256_cvtepi8_epi16(bytes)), 5);
-    return {_mm256_cvtepi8_epi16(sorted), offset};
+    return {_mm256_cvtepi8_epi16(sorted), q6_k_avx2::offset(bsums, _mm256_cvtepi8_epi16(bytes))};
 }
 
 // The four chunks of half h of a row's super-block as unsigned bytes 0..63. Chunk k takes the
@@ -127,9 +125,7 @@ void dot_q6_k_rows(int64_t n, const BlockQ6_K* const (&rows)[kRowsPerPass], cons
             }
         }
         for (int r = 0; r < kRowsPerPass; ++r) {
-            const __m256i total = _mm256_sub_epi32(sumi[r], sc[r].offset);
-            const __m256 scale = _mm256_set1_ps(x[b].d * h2f(rows[r][b].d));
-            acc[r] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(total), acc[r]);
+            acc[r] = q6_k_avx2::accumulate(acc[r], sumi[r], sc[r].offset, x[b].d, rows[r][b].d);
         }
     }
     for (int r = 0; r < n_out; ++r) {

@@ -17,7 +17,8 @@
 //    the products need no arranging;
 //  - a register's 128-bit lane L takes sub-block 4v + L's scale (lane 0, 1: chunk 2v's two
 //    sub-blocks, lane 2, 3: chunk 2v + 1's), which is the AVX2 kernel's lane i / 4 split per
-//    chunk; a vpshufb of the 16 scale bytes and an arithmetic shift give them as int16;
+//    chunk; a vpshufb of the 16 scale bytes and a widening give them as int16 (no 512-bit
+//    shifts: those and the multiplies share one port);
 //  - vpdpwssd adds the scaled pairs; the two 256-bit halves are added before the float part;
 //  - four rows a call share the activation loads, and their chains overlap.
 #include "cpu/kernels.h"
@@ -28,6 +29,7 @@
 
 #include "cpu/avx2_helpers.h"
 #include "cpu/gemv_row_group.h"
+#include "cpu/q6_k_step_avx2.h"
 
 #include <immintrin.h>
 
@@ -38,7 +40,6 @@ using quant::BlockQ6_K;
 using quant::BlockQ8_K;
 using quant::QK_K;
 
-using avx2::h2f;
 using avx2::hsum;
 
 constexpr int kRowsPerCall = 4;
@@ -46,16 +47,16 @@ constexpr int kRowsPerCall = 4;
 // The constants of the unpack and of the scale picks.
 struct Picks {
     __m512i high_mask; // qh bits 0, 1, 4, 5 in the low half, 2, 3, 6, 7 in the high one
-    __m512i scale[4];  // register v: byte 4v + L of lane L in each word's high byte, low zero
+    __m256i scale[4];  // register v: byte k is scale byte 4v + k / 8 (vpshufb of 16 bytes)
     Picks() {
         high_mask = _mm512_inserti64x4(_mm512_set1_epi8(0x33),
                                        _mm256_set1_epi8(static_cast<char>(0xcc)), 1);
         for (int v = 0; v < 4; ++v) {
-            alignas(64) int16_t words[32];
+            alignas(32) uint8_t bytes[32];
             for (int k = 0; k < 32; ++k) {
-                words[k] = static_cast<int16_t>((4 * v + k / 8) << 8 | 0x80);
+                bytes[k] = static_cast<uint8_t>(4 * v + k / 8); // both lanes hold all 16
             }
-            scale[v] = _mm512_load_si512(words);
+            scale[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(bytes));
         }
     }
 };
@@ -64,8 +65,8 @@ struct Picks {
 // two 256-bit halves of the returned register (each half one chunk of each pair).
 inline __m512i q6_k_lanes(const BlockQ6_K& w, const BlockQ8_K& x, const Picks& picks) {
     const __m512i m15 = _mm512_set1_epi8(0x0f);
-    const __m512i scales =
-        _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.scales)));
+    const __m256i scales =
+        _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.scales)));
     __m512i sumi = _mm512_setzero_si512();
     for (int h = 0; h < 2; ++h) {
         const __m512i ql = _mm512_loadu_si512(w.ql + 64 * h);
@@ -74,9 +75,9 @@ inline __m512i q6_k_lanes(const BlockQ6_K& w, const BlockQ8_K& x, const Picks& p
         // Bits 4, 5 of each byte: chunk 4h's bits 0, 1 of qh (low half) and 4h + 1's bits 2, 3
         // (high half); then 4h + 2's bits 4, 5 and 4h + 3's bits 6, 7. Bits 6, 7 stay zero.
         const __m512i split = _mm512_and_si512(qh, picks.high_mask);
-        const __m512i up2 = _mm512_slli_epi16(split, 2);
-        const __m512i high01 = _mm512_mask_slli_epi16(up2, 0x0000ffff, up2, 2);
         const __m512i high23 = _mm512_mask_srli_epi16(split, 0xffff0000, split, 2);
+        // split << 4 and split << 2 (the bits that split >> 2 lost are zero in its mask)
+        const __m512i high01 = _mm512_slli_epi16(high23, 4);
         // (nibbles & 0x0f) | (high & ~0x0f)
         const __m512i q[2] = {
             _mm512_ternarylogic_epi32(ql, high01, m15, 0xe4),
@@ -84,7 +85,7 @@ inline __m512i q6_k_lanes(const BlockQ6_K& w, const BlockQ8_K& x, const Picks& p
         for (int j = 0; j < 2; ++j) {
             const int v = 2 * h + j;
             const __m512i prod = _mm512_maddubs_epi16(q[j], _mm512_loadu_si512(x.qs + 64 * v));
-            const __m512i sc = _mm512_srai_epi16(_mm512_shuffle_epi8(scales, picks.scale[v]), 8);
+            const __m512i sc = _mm512_cvtepi8_epi16(_mm256_shuffle_epi8(scales, picks.scale[v]));
             sumi = _mm512_dpwssd_epi32(sumi, prod, sc);
         }
     }
@@ -107,13 +108,10 @@ void dot_q6_k_rows(int64_t n, const BlockQ6_K* const (&rows)[kRowsPerCall], cons
             const __m512i sumi = q6_k_lanes(w, x[b], picks);
             const __m256i lanes =
                 _mm256_add_epi32(_mm512_castsi512_si256(sumi), _mm512_extracti64x4_epi64(sumi, 1));
-            // The -32 offset: lane i, 32 * (bsums[2i] sc[2i] + bsums[2i + 1] sc[2i + 1]).
             const __m256i sc16 =
                 _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.scales)));
-            const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(bsums, sc16), 5);
-            const __m256i total = _mm256_sub_epi32(lanes, offset);
-            const __m256 scale = _mm256_set1_ps(x[b].d * h2f(w.d));
-            acc[r] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(total), acc[r]);
+            acc[r] =
+                q6_k_avx2::accumulate(acc[r], lanes, q6_k_avx2::offset(bsums, sc16), x[b].d, w.d);
         }
     }
     for (int r = 0; r < n_out; ++r) {
