@@ -12,6 +12,8 @@ GemvFn gemv_avx2(TensorType weight_type) {
         return gemv_q4_1_avx2();
     case TensorType::Q5_K:
         return gemv_q5_k_avx2();
+    case TensorType::Q6_K:
+        return gemv_q6_k_avx2();
     default:
         return nullptr;
     }

@@ -91,11 +91,13 @@ using GemvFn = void (*)(int64_t n, const void* w, size_t row_bytes, int64_t n_ro
 // The AVX-512 single-token kernels (vec_dot_avx512.cpp); nullptr for types without one, or
 // where not built for x86. Call only when avx512_kernels_enabled().
 GemvFn gemv_avx512(TensorType weight_type);
-// Q4_1's, four rows per register (gemv_q4_1_avx512.cpp), and Q5_K's, two sub-blocks of a row
-// per register (gemv_q5_k_avx512.cpp), which gemv_avx512 returns for those types: defined only
-// in builds with the AVX-512 flags (x86), where gemv_avx512 is; call that instead.
+// Q4_1's, four rows per register (gemv_q4_1_avx512.cpp), Q5_K's, two sub-blocks of a row per
+// register (gemv_q5_k_avx512.cpp), and Q6_K's, two chunks of a row per register
+// (gemv_q6_k_avx512.cpp), which gemv_avx512 returns for those types: defined only in builds
+// with the AVX-512 flags (x86), where gemv_avx512 is; call that instead.
 GemvFn gemv_q4_1_avx512();
 GemvFn gemv_q5_k_avx512();
+GemvFn gemv_q6_k_avx512();
 // The same in the order of vec_dot_tinyblas_avx2 (F16; nullptr for other types).
 GemvFn gemv_tinyblas_avx512(TensorType weight_type);
 // The AVX2 single-token kernels (gemv_avx2.cpp), with the bits of the type's vec_dot_avx2 (and
@@ -106,6 +108,9 @@ GemvFn gemv_tinyblas_avx2(TensorType weight_type);
 // (gemv_q5_k_avx2.cpp), which gemv_avx2 returns for those types; nullptr where not built for x86.
 GemvFn gemv_q4_1_avx2();
 GemvFn gemv_q5_k_avx2();
+// Q6_K's, two rows a pass (gemv_q6_k_avx2.cpp), which gemv_avx2 returns for Q6_K; nullptr where
+// not built for x86.
+GemvFn gemv_q6_k_avx2();
 
 // BF16 activations for BF16 weights: ggml's ggml_compute_fp32_to_bf16 (round to nearest even,
 // NaN kept quiet).

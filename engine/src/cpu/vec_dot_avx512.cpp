@@ -2,16 +2,17 @@
 // against a run of weight rows, two rows per 512-bit register. Compiled with the AVX-512 flags
 // and called only after cpu_features found them (avx512_kernels_enabled()).
 //
-// Bit-exact with the AVX2 kernels (vec_dot_avx2.cpp, vec_dot_q6_k_avx2.cpp), so with ggml: row
+// Bit-exact with the AVX2 kernels (vec_dot_avx2.cpp), so with ggml: row
 // r takes the low 256 bits of a register and row r + 1 the high ones, and each half runs the
 // AVX2 kernel's float operations on the same 8 lanes in the same order (one FMA per block into
 // an 8-lane accumulator, ggml's horizontal sum at the end). Only the integer parts change
 // (vpdpbusd / vpdpwssd instead of vpmaddubsw + vpmaddwd + vpaddd), and integer sums are exact
 // in any order: no 16-bit intermediate of the AVX2 kernels saturates on these inputs (see
 // there), so both give the same int32 per lane. Several rows per call (4 for the 32-value
-// formats and Q6_K, 8 for F16) keep independent FMA chains in flight and share each activation
-// load. Q4_1 and Q5_K have their own layouts (gemv_q4_1_avx512.cpp: four rows per register;
-// gemv_q5_k_avx512.cpp: two sub-blocks of one row per register).
+// formats, 8 for F16) keep independent FMA chains in flight and share each activation load.
+// Q4_1, Q5_K and Q6_K have their own layouts (gemv_q4_1_avx512.cpp: four rows per register;
+// gemv_q5_k_avx512.cpp: two sub-blocks of one row per register; gemv_q6_k_avx512.cpp: two
+// chunks of one row per register).
 #include "cpu/kernels.h"
 #include "hearth/quant.h"
 
@@ -211,76 +212,6 @@ void dot_32_pairs(int64_t n, const typename W::Block* const* rows, const void* v
                 [&](float sum, int r) { return sum + (W::kMin ? dm_sums[2 * r + 1] : 0.0f); });
 }
 
-// ---- Q6_K: the AVX2 kernel's chunks (vec_dot_q6_k_avx2.cpp) for two rows at once ----
-
-// Sub-block scales 2c (bytes 0..7 of a 128-bit lane) and 2c + 1 (bytes 8..15) of each row's
-// 16 scales, ggml's get_scale_shuffle, in both lanes.
-alignas(32) constexpr uint8_t kScalePick[8][32] = {
-    {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
-     0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1},
-    {2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3,
-     2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3},
-    {4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5,
-     4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5},
-    {6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7,
-     6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7},
-    {8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9,
-     8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9},
-    {10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11,
-     10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11},
-    {12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13,
-     12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13},
-    {14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15,
-     14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15}};
-
-template <int NP>
-void dot_q6_k_pairs(int64_t n, const BlockQ6_K* const* rows, const BlockQ8_K* x, float* y,
-                    int n_out) {
-    const __m512i m15 = _mm512_set1_epi8(15);
-    const __m512i m3 = _mm512_set1_epi8(3);
-    __m512 acc[NP];
-    for (int p = 0; p < NP; ++p) {
-        acc[p] = _mm512_setzero_ps();
-    }
-    for (int64_t b = 0; b < n / QK_K; ++b) {
-        const __m512i bsums = broadcast32(x[b].bsums);
-        const __m512 dx = _mm512_set1_ps(x[b].d);
-        for (int p = 0; p < NP; ++p) {
-            const BlockQ6_K& w0 = rows[2 * p][b];
-            const BlockQ6_K& w1 = rows[2 * p + 1][b];
-            const __m256i scales =
-                _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w1.scales)),
-                                 _mm_loadu_si128(reinterpret_cast<const __m128i*>(w0.scales)));
-            __m512i sumi = _mm512_setzero_si512();
-            for (int h = 0; h < 2; ++h) {
-                const __m512i qh = load_pair(w0.qh + 32 * h, w1.qh + 32 * h);
-                for (int k = 0; k < 4; ++k) {
-                    const int c = 4 * h + k;
-                    const __m512i ql =
-                        load_pair(w0.ql + 64 * h + 32 * (k % 2), w1.ql + 64 * h + 32 * (k % 2));
-                    const __m512i low =
-                        _mm512_and_si512(k < 2 ? ql : _mm512_srli_epi16(ql, 4), m15);
-                    const __m512i high =
-                        _mm512_and_si512(_mm512_srl_epi16(qh, _mm_cvtsi32_si128(2 * k)), m3);
-                    const __m512i q = _mm512_or_si512(low, _mm512_slli_epi16(high, 4));
-                    const __m256i pick =
-                        _mm256_load_si256(reinterpret_cast<const __m256i*>(kScalePick[c]));
-                    const __m512i sc = _mm512_cvtepi8_epi16(_mm256_shuffle_epi8(scales, pick));
-                    const __m512i prod = _mm512_maddubs_epi16(q, broadcast32(x[b].qs + 32 * c));
-                    sumi = _mm512_dpwssd_epi32(sumi, sc, prod);
-                }
-            }
-            // The -32 offset: lane i of each half, 32 * (bsums[2i] sc[2i] + bsums[2i+1] sc[2i+1]).
-            const __m512i offset =
-                _mm512_slli_epi32(_mm512_madd_epi16(bsums, _mm512_cvtepi8_epi16(scales)), 5);
-            const __m512i total = _mm512_sub_epi32(sumi, offset);
-            const __m512 scale = _mm512_mul_ps(dx, f16_pair(w0.d, w1.d));
-            acc[p] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(total), acc[p]);
-        }
-    }
-    store_pairs(acc, y, n_out, as_summed);
-}
-
 // ---- F16 rows in tinyBLAS's order (vec_dot_tinyblas_avx2): one 8-lane FMA chain per row ----
 
 // Eight rows at once (four registers) keep eight chains in flight; the activation's 8 values
@@ -343,12 +274,6 @@ void gemv_32(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const v
 }
 
 template <int NP>
-void q6_k_pairs(int64_t n, const BlockQ6_K* const* rows, const void* x, const float* /*scales*/,
-                float* y, int n_out) {
-    dot_q6_k_pairs<NP>(n, rows, static_cast<const BlockQ8_K*>(x), y, n_out);
-}
-
-template <int NP>
 void f16_pairs(int64_t n, const uint16_t* const* rows, const void* x, const float* /*scales*/,
                float* y, int n_out) {
     dot_f16_pairs<NP>(n, rows, static_cast<const uint16_t*>(x), y, n_out);
@@ -373,7 +298,7 @@ GemvFn gemv_avx512(TensorType weight_type) {
     case TensorType::Q5_K:
         return gemv_q5_k_avx512();
     case TensorType::Q6_K:
-        return gemv_rows<BlockQ6_K, 2, q6_k_pairs<2>, q6_k_pairs<1>>;
+        return gemv_q6_k_avx512();
     default:
         return nullptr;
     }

@@ -13,6 +13,7 @@
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 
 #include "cpu/avx2_helpers.h"
+#include "cpu/q6_k_step_avx2.h"
 
 #include <immintrin.h>
 
@@ -22,7 +23,6 @@ namespace {
 using quant::BlockQ6_K;
 using quant::QK_K;
 
-using avx2::h2f;
 using avx2::hsum;
 using avx2::load32;
 
@@ -81,13 +81,9 @@ void dot_q6_k_nt(int64_t n, const void* vw, const uint8_t* x, size_t x_stride, f
             }
         }
         const __m256i scales_16 = _mm256_cvtepi8_epi16(scales);
-        const float dw = h2f(w[b].d);
         for (int t = 0; t < NT; ++t) {
-            const __m256i offset =
-                _mm256_slli_epi32(_mm256_madd_epi16(load32(a[t][b].bsums), scales_16), 5);
-            const __m256i total = _mm256_sub_epi32(sumi[t], offset);
-            acc[t] =
-                _mm256_fmadd_ps(_mm256_set1_ps(a[t][b].d * dw), _mm256_cvtepi32_ps(total), acc[t]);
+            const __m256i offset = q6_k_avx2::offset(load32(a[t][b].bsums), scales_16);
+            acc[t] = q6_k_avx2::accumulate(acc[t], sumi[t], offset, a[t][b].d, w[b].d);
         }
     }
     for (int t = 0; t < NT; ++t) {
