@@ -8,6 +8,8 @@ namespace hearth::cpu {
 
 GemvFn gemv_avx2(TensorType weight_type) {
     switch (weight_type) {
+    case TensorType::BF16:
+        return gemv_bf16_avx2();
     default:
         return nullptr;
     }
@@ -15,6 +17,8 @@ GemvFn gemv_avx2(TensorType weight_type) {
 
 GemvFn gemv_tinyblas_avx2(TensorType weight_type) {
     switch (weight_type) {
+    case TensorType::F16:
+        return gemv_tinyblas_f16_avx2();
     default:
         return nullptr;
     }

@@ -102,6 +102,10 @@ GemvFn gemv_tinyblas_avx512(TensorType weight_type);
 // of vec_dot_tinyblas_avx2 for gemv_tinyblas_avx2); nullptr for types without one.
 GemvFn gemv_avx2(TensorType weight_type);
 GemvFn gemv_tinyblas_avx2(TensorType weight_type);
+// F16's (tinyBLAS order) and BF16's, several rows per pass (gemv_float_avx2.cpp), which
+// gemv_tinyblas_avx2 / gemv_avx2 return for those types; nullptr where not built for x86.
+GemvFn gemv_tinyblas_f16_avx2();
+GemvFn gemv_bf16_avx2();
 
 // BF16 activations for BF16 weights: ggml's ggml_compute_fp32_to_bf16 (round to nearest even,
 // NaN kept quiet).
