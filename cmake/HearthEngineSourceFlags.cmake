@@ -20,10 +20,10 @@ function(hearth_set_engine_source_flags engine_dir)
     # The AVX2 kernel files; matmul.cpp calls them after detection.
     set_source_files_properties(${src}/cpu/vec_dot_avx2.cpp ${src}/cpu/vec_dot_lowbit_avx2.cpp
         ${src}/cpu/vec_dot_q6_k_avx2.cpp
-        ${src}/cpu/gemv_avx2.cpp
         ${src}/cpu/gemv_q4_1_avx2.cpp
         ${src}/cpu/gemv_q5_k_avx2.cpp
         ${src}/cpu/gemv_q6_k_avx2.cpp
+        ${src}/cpu/gemv_avx2.cpp ${src}/cpu/gemv_float_avx2.cpp
         ${src}/cpu/repack_avx2.cpp
         ${src}/cpu/gemm_block32_avx2.cpp
         ${src}/cpu/gemm_q5_k_avx2.cpp

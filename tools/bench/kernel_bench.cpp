@@ -151,7 +151,7 @@ int decode_table(int reps, const std::vector<std::string>& only) {
         cpu_feature_string(), reps);
     const TensorType types[] = {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q4_K,
                                 TensorType::Q5_K, TensorType::Q6_K, TensorType::Q8_0,
-                                TensorType::F16};
+                                TensorType::F16,  TensorType::BF16};
     // The TinyLlama matrices (a few MB: the last-level cache's rate), and one that stays in
     // the L2 cache (the kernel's own rate).
     const int64_t shapes[][2] = {{2048, 5632}, {5632, 2048}, {2048, 256}};

@@ -14,6 +14,8 @@ GemvFn gemv_avx2(TensorType weight_type) {
         return gemv_q5_k_avx2();
     case TensorType::Q6_K:
         return gemv_q6_k_avx2();
+    case TensorType::BF16:
+        return gemv_bf16_avx2();
     default:
         return nullptr;
     }
@@ -21,6 +23,8 @@ GemvFn gemv_avx2(TensorType weight_type) {
 
 GemvFn gemv_tinyblas_avx2(TensorType weight_type) {
     switch (weight_type) {
+    case TensorType::F16:
+        return gemv_tinyblas_f16_avx2();
     default:
         return nullptr;
     }

@@ -111,6 +111,10 @@ GemvFn gemv_q5_k_avx2();
 // Q6_K's, two rows a pass (gemv_q6_k_avx2.cpp), which gemv_avx2 returns for Q6_K; nullptr where
 // not built for x86.
 GemvFn gemv_q6_k_avx2();
+// F16's (tinyBLAS order) and BF16's, several rows per pass (gemv_float_avx2.cpp), which
+// gemv_tinyblas_avx2 / gemv_avx2 return for those types; nullptr where not built for x86.
+GemvFn gemv_tinyblas_f16_avx2();
+GemvFn gemv_bf16_avx2();
 
 // BF16 activations for BF16 weights: ggml's ggml_compute_fp32_to_bf16 (round to nearest even,
 // NaN kept quiet).
