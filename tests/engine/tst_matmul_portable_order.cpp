@@ -13,6 +13,7 @@
 #include "cpu/thread_pool.h"
 #include "hearth/quant.h"
 #include "hearth/tensor_type.h"
+#include "kernel_activations.h"
 #include "kernel_levels.h"
 #include "packed_reference.h"
 #include "quant/blocks.h"
@@ -66,29 +67,6 @@ struct FloatShape {
 constexpr FloatShape kFloatShapes[] = {{1, 37, 1}, {7, 47, 2},  {37, 70, 5},  {70, 100, 33},
                                        {3, 31, 4}, {4, 8, 1},   {36, 64, 70}, {68, 2048, 3},
                                        {8, 40, 2}, {5, 2049, 1}};
-
-// Activations: normal values with an outlier, or extremes: a block of zeros (scale 0), one of
-// tiny values (an f16-subnormal scale), one of large ones, signs alternating.
-std::vector<float> activations(int64_t n_tokens, int64_t n_cols, bool extreme, std::mt19937& rng) {
-    std::vector<float> x(static_cast<size_t>(n_tokens * n_cols));
-    std::normal_distribution<float> normal(0.0f, 1.0f);
-    for (float& v : x) {
-        v = normal(rng);
-    }
-    x.at(0) = 11.0f;
-    if (!extreme) {
-        return x;
-    }
-    for (size_t i = 0; i < x.size(); ++i) {
-        const size_t block = i / 32 % 4;
-        const float sign = i % 2 ? -1.0f : 1.0f;
-        x[i] = block == 0   ? 0.0f
-               : block == 1 ? sign * 1e-6f * x[i]
-               : block == 2 ? sign * 3e4f
-                            : x[i];
-    }
-    return x;
-}
 
 // F32 / BF16 rows (random bytes would be NaNs): normal values, spread 0.05, a large one per row.
 std::vector<uint8_t> float_rows(TensorType type, int64_t n_rows, int64_t n_cols,
@@ -220,7 +198,8 @@ private slots:
                     hearth::test::random_weight_rows(c, s.n_rows, n_cols, rng, draw);
                 const WeightMatrix w{c.type, bytes.data(), n_cols, s.n_rows,
                                      bytes.size() / static_cast<size_t>(s.n_rows)};
-                const std::vector<float> x = activations(s.n_tokens, n_cols, extreme, rng);
+                const std::vector<float> x =
+                    hearth::test::kernel_activations(s.n_tokens, n_cols, extreme, rng);
                 check_against_avx2(w, x, s.n_tokens, configs, s.n_tokens % 2 ? one : two);
                 if (QTest::currentTestFailed()) {
                     return;
@@ -254,7 +233,8 @@ private slots:
                         : float_rows(type, s.n_rows, s.n_cols, rng);
                 const WeightMatrix w{type, bytes.data(), s.n_cols, s.n_rows,
                                      bytes.size() / static_cast<size_t>(s.n_rows)};
-                const std::vector<float> x = activations(s.n_tokens, s.n_cols, extreme, rng);
+                const std::vector<float> x =
+                    hearth::test::kernel_activations(s.n_tokens, s.n_cols, extreme, rng);
                 check_against_avx2(w, x, s.n_tokens, configs, s.n_tokens % 2 ? one : two);
                 if (QTest::currentTestFailed()) {
                     return;
@@ -278,7 +258,8 @@ private slots:
                     hearth::test::random_weight_rows(kQ4_K, s.n_rows, n_cols, rng, draw);
                 const size_t row_bytes = bytes.size() / static_cast<size_t>(s.n_rows);
                 const WeightMatrix w{TensorType::Q4_K, bytes.data(), n_cols, s.n_rows, row_bytes};
-                const std::vector<float> x = activations(s.n_tokens, n_cols, extreme, rng);
+                const std::vector<float> x =
+                    hearth::test::kernel_activations(s.n_tokens, n_cols, extreme, rng);
                 const std::vector<float> got = run(w, x, s.n_tokens, s.n_tokens % 2 ? one : two);
                 std::vector<float> want(got.size(), -1.0f);
                 std::vector<uint8_t> act(activation_row_bytes(TensorType::Q4_K, n_cols));
