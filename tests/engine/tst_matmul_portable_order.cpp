@@ -8,6 +8,7 @@
 // shapes (1..70 rows and tokens, one to eight blocks per row, F32/F16 widths that are and are not
 // multiples of 8 and 32), random and extreme data, 1 and 2 threads. Without the avx2 level
 // (another CPU, or HEARTH_CPU_FEATURES) only Q4_K's check runs.
+#include "block32_cases.h"
 #include "cpu/cpu_features.h"
 #include "cpu/matmul.h"
 #include "cpu/thread_pool.h"
@@ -35,18 +36,26 @@ using hearth::test::WeightTypeCase;
 
 namespace {
 
-const WeightTypeCase kQuantCases[] = {
-    {TensorType::Q4_1, offsetof(quant::BlockQ4_1, d), offsetof(quant::BlockQ4_1, m)},
-    {TensorType::Q5_0, offsetof(quant::BlockQ5_0, d), -1},
-    {TensorType::Q5_1, offsetof(quant::BlockQ5_1, d), offsetof(quant::BlockQ5_1, m)},
-    {TensorType::Q8_0, offsetof(quant::BlockQ8_0, d), -1},
-    {TensorType::IQ4_NL, offsetof(quant::BlockIQ4_NL, d), -1},
-    {TensorType::Q2_K, offsetof(quant::BlockQ2_K, d), offsetof(quant::BlockQ2_K, dmin)},
-    {TensorType::Q3_K, offsetof(quant::BlockQ3_K, d), -1},
-    {TensorType::Q5_K, offsetof(quant::BlockQ5_K, d), offsetof(quant::BlockQ5_K, dmin)},
-    {TensorType::Q6_K, offsetof(quant::BlockQ6_K, d), -1},
-    {TensorType::IQ4_XS, offsetof(quant::BlockIQ4_XS, d), -1},
-};
+// The 32-value formats but Q4_0 (tst_matmul_q4_0_order: the repacked order), then the K-quants
+// but Q4_K (below) and IQ4_XS.
+std::vector<WeightTypeCase> quant_cases() {
+    std::vector<WeightTypeCase> cases;
+    for (const WeightTypeCase& c : hearth::test::kBlock32Cases) {
+        if (c.type != TensorType::Q4_0) {
+            cases.push_back(c);
+        }
+    }
+    cases.insert(
+        cases.end(),
+        {
+            {TensorType::Q2_K, offsetof(quant::BlockQ2_K, d), offsetof(quant::BlockQ2_K, dmin)},
+            {TensorType::Q3_K, offsetof(quant::BlockQ3_K, d), -1},
+            {TensorType::Q5_K, offsetof(quant::BlockQ5_K, d), offsetof(quant::BlockQ5_K, dmin)},
+            {TensorType::Q6_K, offsetof(quant::BlockQ6_K, d), -1},
+            {TensorType::IQ4_XS, offsetof(quant::BlockIQ4_XS, d), -1},
+        });
+    return cases;
+}
 
 const WeightTypeCase kQ4_K{TensorType::Q4_K, offsetof(quant::BlockQ4_K, d),
                            offsetof(quant::BlockQ4_K, dmin)};
@@ -172,15 +181,16 @@ class TestMatmulPortableOrder : public QObject {
 private slots:
     void quantized_types_match_avx2_data() {
         QTest::addColumn<int>("index");
-        for (size_t i = 0; i < std::size(kQuantCases); ++i) {
-            QTest::newRow(std::string(hearth::tensor_type_name(kQuantCases[i].type)).c_str())
+        const std::vector<WeightTypeCase> cases = quant_cases();
+        for (size_t i = 0; i < cases.size(); ++i) {
+            QTest::newRow(std::string(hearth::tensor_type_name(cases[i].type)).c_str())
                 << static_cast<int>(i);
         }
     }
 
     void quantized_types_match_avx2() {
         QFETCH(int, index);
-        const WeightTypeCase& c = kQuantCases[index];
+        const WeightTypeCase c = quant_cases().at(static_cast<size_t>(index));
         const LevelGuard guard;
         const std::vector<bool> configs = reference_configs();
         if (configs.empty()) {
