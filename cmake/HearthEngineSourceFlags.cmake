@@ -8,11 +8,12 @@
 function(hearth_set_engine_source_flags engine_dir)
     set(src ${engine_dir}/src)
     # Bit-exactness with the reference needs every multiply and add rounded on its own: the
-    # dequantizers, and the quantizers (byte-identical to ggml's reference quantizers).
+    # dequantizers, the quantizers (byte-identical to ggml's reference quantizers), and the
+    # portable dot products (the bits of llama.cpp's x86 kernels, on every target).
     set_source_files_properties(${src}/quant/dequantize.cpp ${src}/quant/dequantize_grid.cpp
         ${src}/quant/quantize_rows.cpp ${src}/quant/quantize_k.cpp
         ${src}/quant/quantize_types.cpp ${src}/quant/quant_search.cpp
-        ${src}/quant/quantize_weighted.cpp
+        ${src}/quant/quantize_weighted.cpp ${src}/cpu/vec_dot_portable.cpp
         PROPERTIES COMPILE_OPTIONS -ffp-contract=off)
     if(NOT CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64|i[3-6]86)$")
         return() # elsewhere the x86 kernel files compile to stubs and the portable kernels run

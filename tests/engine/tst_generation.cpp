@@ -3,6 +3,7 @@
 // Session's behaviour: prefix reuse, stop conditions, cancel, bad input.
 #include "cpu/cpu_features.h"
 #include "hearth/model.h"
+#include "hearth/perplexity.h"
 #include "hearth/prompt.h"
 #include "hearth/session.h"
 #include "test_support.h"
@@ -132,6 +133,8 @@ private slots:
                                 .arg(self_agreed)));
     }
 
+    // llama-perplexity's figure on genesis.txt through the engine's own perplexity (what
+    // hearth-cli perplexity runs): windows of n_ctx tokens, the second half of each scored.
     void perplexity_matches_llama_cpp() {
         const auto golden = read_json(test::data_dir() / "generation" / "smollm2_perplexity.json");
         const std::string text = test::read_text(test::data_dir() / "generation" / "genesis.txt");
@@ -140,27 +143,15 @@ private slots:
         QVERIFY(tokens);
         tokens->resize(golden["n_tokens"].get<size_t>());
         const uint32_t n_ctx = golden["n_ctx"].get<uint32_t>();
+        // The reference keeps the text's tokens in every window (BOS only at the very start).
+        auto windows = perplexity_windows(*tokens, n_ctx, 0, std::nullopt);
+        QVERIFY2(windows, windows ? "" : windows.error().message.c_str());
+        QCOMPARE(windows->size(), golden["n_chunks"].get<size_t>());
         auto session = Session::create(model_, {.n_ctx = n_ctx, .n_batch = n_ctx});
         QVERIFY(session);
-        double nll = 0;
-        size_t count = 0;
-        const size_t n_chunks = tokens->size() / n_ctx;
-        for (size_t chunk = 0; chunk < n_chunks; ++chunk) {
-            std::vector<int32_t> window(tokens->begin() + chunk * n_ctx,
-                                        tokens->begin() + (chunk + 1) * n_ctx);
-            auto ok = session->evaluate(window, [&](size_t i, std::span<const float> logits) {
-                if (i < n_ctx / 2 || i + 1 >= n_ctx)
-                    return;
-                const float m = *std::max_element(logits.begin(), logits.end());
-                double sum = 0;
-                for (float l : logits)
-                    sum += std::exp(double(l - m));
-                nll -= double(logits[size_t(window[i + 1])] - m) - std::log(sum);
-                ++count;
-            });
-            QVERIFY(ok);
-        }
-        const double ours = std::exp(nll / double(count));
+        const auto measured = measure_perplexity(*session, *windows);
+        QVERIFY2(measured, measured ? "" : measured.error().message.c_str());
+        const double ours = *measured;
         const double theirs = golden["perplexity"].get<double>();
         qInfo("perplexity %.4f (llama.cpp %.4f), %.3f%% apart", ours, theirs,
               100 * std::abs(ours - theirs) / theirs);

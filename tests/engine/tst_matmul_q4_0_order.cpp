@@ -10,6 +10,7 @@
 #include "cpu/matmul.h"
 #include "cpu/thread_pool.h"
 #include "hearth/tensor_type.h"
+#include "kernel_activations.h"
 #include "packed_reference.h"
 #include "quant/blocks.h"
 #include "random_weights.h"
@@ -30,29 +31,6 @@ namespace {
 
 const hearth::test::WeightTypeCase kQ4_0{TensorType::Q4_0, offsetof(quant::BlockQ4_0, d), -1};
 
-// Activations: normal values with an outlier, or extremes: a block of zeros (scale 0), one of
-// tiny values (an f16-subnormal scale), one of large ones, signs alternating.
-std::vector<float> activations(int64_t n_tokens, int64_t n_cols, bool extreme, std::mt19937& rng) {
-    std::vector<float> x(static_cast<size_t>(n_tokens * n_cols));
-    std::normal_distribution<float> normal(0.0f, 1.0f);
-    for (float& v : x) {
-        v = normal(rng);
-    }
-    x.at(0) = 11.0f; // an outlier, as real activations have
-    if (!extreme) {
-        return x;
-    }
-    for (size_t i = 0; i < x.size(); ++i) {
-        const size_t block = i / 32 % 4;
-        const float sign = i % 2 ? -1.0f : 1.0f;
-        x[i] = block == 0   ? 0.0f
-               : block == 1 ? sign * 1e-6f * x[i]
-               : block == 2 ? sign * 3e4f
-                            : x[i];
-    }
-    return x;
-}
-
 // One shape: matmul() at the portable level against packed_reference on every (row, token).
 void check_shape(int64_t n_rows, int64_t n_cols, int64_t n_tokens, bool extreme, ThreadPool& pool,
                  std::mt19937& rng) {
@@ -61,7 +39,7 @@ void check_shape(int64_t n_rows, int64_t n_cols, int64_t n_tokens, bool extreme,
         hearth::test::random_weight_rows(kQ4_0, n_rows, n_cols, rng, draw);
     const size_t row_bytes = static_cast<size_t>(n_cols / 32) * sizeof(quant::BlockQ4_0);
     const WeightMatrix matrix{TensorType::Q4_0, w.data(), n_cols, n_rows, row_bytes};
-    const std::vector<float> x = activations(n_tokens, n_cols, extreme, rng);
+    const std::vector<float> x = hearth::test::kernel_activations(n_tokens, n_cols, extreme, rng);
     const size_t act_bytes = activation_row_bytes(TensorType::Q4_0, n_cols);
     std::vector<uint8_t> scratch(act_bytes * static_cast<size_t>(n_tokens));
     const int64_t y_stride = n_rows + 1;
