@@ -507,15 +507,28 @@ void matmul_group_parts(std::span<const MatmulTarget> targets, const float* x, i
                         int64_t x_stride, ThreadPool& pool) {
     thread_local GroupBuffers buffers;
     std::array<GroupPart, kMaxMatmulGroup> parts;
+    // owner[i]: the first part with part i's conversion (weight type, packed or not), whose
+    // activations part i shares; only owners have a slice of `act`.
+    std::array<size_t, kMaxMatmulGroup> owner{};
     std::array<size_t, kMaxMatmulGroup> act_offset{};
-    std::array<bool, kMaxMatmulGroup> converts{}; // the part that owns its activations
+    std::array<bool, kMaxMatmulGroup> converts{};
     size_t act_total = 0;
     for (size_t i = 0; i < targets.size(); ++i) {
-        act_offset[i] = act_total;
-        act_total += (static_cast<size_t>(n_tokens) *
-                          activation_row_bytes(targets[i].w->type, targets[i].w->n_cols) +
-                      63) /
-                     64 * 64;
+        const WeightMatrix& w = *targets[i].w;
+        owner[i] = i;
+        for (size_t j = 0; j < i && owner[i] == i; ++j) {
+            const WeightMatrix& other = *targets[j].w;
+            if (other.type == w.type && uses_packed_rows(other) == uses_packed_rows(w)) {
+                owner[i] = j;
+            }
+        }
+        converts[i] = owner[i] == i;
+        if (converts[i]) {
+            act_offset[i] = act_total;
+            act_total +=
+                (static_cast<size_t>(n_tokens) * activation_row_bytes(w.type, w.n_cols) + 63) / 64 *
+                64;
+        }
     }
     buffers.act.resize(act_total + 64);
     auto* act_base = reinterpret_cast<uint8_t*>(
@@ -528,16 +541,8 @@ void matmul_group_parts(std::span<const MatmulTarget> targets, const float* x, i
         part.n_rows = w.n_rows;
         n_rows += w.n_rows;
         const bool packed = uses_packed_rows(w);
-        // An earlier part with the same conversion: share its activations.
-        const GroupPart* same = nullptr;
-        for (size_t j = 0; j < i && !same; ++j) {
-            const WeightMatrix& other = *targets[j].w;
-            if (other.type == w.type && bool(parts[j].packed) == packed) {
-                same = &parts[j];
-            }
-        }
-        uint8_t* act = act_base + act_offset[i];
-        converts[i] = same == nullptr;
+        const GroupPart* same = converts[i] ? nullptr : &parts[owner[i]];
+        uint8_t* act = act_base + act_offset[owner[i]];
         if (packed) {
             part.packed.emplace(packed_job(w, x, n_tokens, x_stride, targets[i].y,
                                            targets[i].y_stride, act, buffers.sums[i]));
