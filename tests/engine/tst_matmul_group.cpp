@@ -1,14 +1,18 @@
-// matmul_group() (a decode step's Q, K, V or gate and up in one parallel region, the
+// matmul_group() (a layer's Q, K, V or gate and up in one parallel region, the
 // activations converted once per weight type) against one matmul() per matrix, bit for bit:
 // groups of one type (shared activations), of mixed types as Q4_K_M and Q5_K_M files mix them,
 // packed and unpacked copies of one type side by side (their activations must not be shared),
 // ragged row counts (1..70: the parts' rows meet inside a thread's chunk), one to many blocks per
-// row, 1, 2 and 3 threads, one token (the fused path) and three (one matmul() per target), at
-// every kernel level this CPU has (portable, avx2, avx2 with the AVX-512 decode kernels).
+// row, 1, 2 and 3 threads, one token (the decode path) and batches of 3 and 33 tokens (one
+// conversion region and one rows region for the group; 33 spans two token tiles), at
+// every kernel level this CPU has (portable, avx2, avx2 with the AVX-512 kernels), with exact
+// and (above portable) with fast prefill numerics, whose int8 path (32 tokens or more) keeps
+// one matmul() per target, as do the float tiles.
 #include "cpu/cpu_features.h"
 #include "cpu/matmul.h"
 #include "cpu/repack.h"
 #include "cpu/thread_pool.h"
+#include "hearth/prefill_numerics.h"
 #include "hearth/quant.h"
 #include "hearth/tensor_type.h"
 #include "quant/blocks.h"
@@ -185,7 +189,7 @@ void check_group_shapes(const Group& g) {
     int first_rows = 0;
     for (const int64_t n_cols : {block, 3 * block, 2304 / block * block + 2 * block}) {
         for (const int n_threads : {1, 2, 3}) {
-            for (const int64_t n_tokens : {1, 1, 1, 3}) {
+            for (const int64_t n_tokens : {1, 1, 3, 33}) {
                 check_group(g, n_cols, first_rows++, n_tokens, n_threads, rng);
                 if (QTest::currentTestFailed()) {
                     return;
@@ -215,15 +219,22 @@ private slots:
     void cleanupTestCase() {
         set_kernel_level(max_kernel_level());
         set_avx512_kernels(true);
+        hearth::set_prefill_numerics(hearth::PrefillNumerics::exact);
     }
 
     void same_bits_as_one_matmul_each_data() {
         QTest::addColumn<int>("level");
         QTest::addColumn<int>("group");
-        for (size_t l = 0; l < std::size(kLevels); ++l) {
-            for (size_t i = 0; i < std::size(kGroups); ++i) {
-                QTest::newRow(qPrintable(QString("%1 %2").arg(kLevels[l].name, kGroups[i].name)))
-                    << static_cast<int>(l) << static_cast<int>(i);
+        QTest::addColumn<bool>("fast");
+        for (const bool fast : {false, true}) {
+            // The portable level has no int8 path: fast numerics change nothing there.
+            for (size_t l = fast ? 1 : 0; l < std::size(kLevels); ++l) {
+                for (size_t i = 0; i < std::size(kGroups); ++i) {
+                    QTest::newRow(qPrintable(QString("%1 %2%3")
+                                                 .arg(kLevels[l].name, kGroups[i].name)
+                                                 .arg(fast ? ", fast prefill" : "")))
+                        << static_cast<int>(l) << static_cast<int>(i) << fast;
+                }
             }
         }
     }
@@ -231,6 +242,9 @@ private slots:
     void same_bits_as_one_matmul_each() {
         QFETCH(int, level);
         QFETCH(int, group);
+        QFETCH(bool, fast);
+        hearth::set_prefill_numerics(fast ? hearth::PrefillNumerics::fast
+                                          : hearth::PrefillNumerics::exact);
         const Level& l = kLevels[static_cast<size_t>(level)];
         if (max_kernel_level() < l.level || !set_kernel_level(l.level)) {
             QSKIP("this CPU lacks the kernel level (or HEARTH_CPU_FEATURES turned it off)");

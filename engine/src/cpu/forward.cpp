@@ -413,7 +413,16 @@ void Forward::dense_feed_forward(const LayerWeights& L, size_t n) {
     ThreadPool& pool = *m_.pool;
     const MatmulTarget gate_up[] = {{&L.w_gate, gate_.data(), n_ff}, {&L.w_up, up_.data(), n_ff}};
     matmul_group(gate_up, h_.data(), nt, n_embd, scratch_.data(), pool);
-    gated_activation(m_.arch.activation, gate_.data(), up_.data(), n, n_ff);
+    // A batch's rows over the pool (each row's values are computed alone, so the bits do not
+    // depend on the split); one token's on this thread, where a hand-off would cost more.
+    if (n == 1) {
+        gated_activation(m_.arch.activation, gate_.data(), up_.data(), n, n_ff);
+    } else {
+        pool.parallel_for(nt, 1, [&](int64_t t0, int64_t t1) {
+            gated_activation(m_.arch.activation, gate_.data() + t0 * n_ff, up_.data() + t0 * n_ff,
+                             static_cast<size_t>(t1 - t0), n_ff);
+        });
+    }
     matmul(L.w_down, gate_.data(), nt, n_ff, out_.data(), n_embd, scratch_.data(), pool);
 }
 

@@ -338,3 +338,24 @@ double soft_max_f32(int64_t n, float* y, const float* x, float max) {
 } // namespace hearth::cpu::ggml
 
 #endif
+
+namespace hearth::cpu::ggml {
+
+// One definition for every build: std::fma rounds once wherever it runs.
+void rope_fused(float* x, int n_heads, int head_dim, int n_rot, bool neox, const float* cos_t,
+                const float* sin_t) {
+    const int half = n_rot / 2;
+    for (int h = 0; h < n_heads; ++h) {
+        float* v = x + static_cast<size_t>(h) * head_dim;
+        for (int i = 0; i < half; ++i) {
+            const int a = neox ? i : 2 * i;
+            const int b = neox ? i + half : 2 * i + 1;
+            const float x0 = v[a];
+            const float x1 = v[b];
+            v[a] = std::fma(x0, cos_t[i], -(x1 * sin_t[i]));
+            v[b] = std::fma(x0, sin_t[i], x1 * cos_t[i]);
+        }
+    }
+}
+
+} // namespace hearth::cpu::ggml

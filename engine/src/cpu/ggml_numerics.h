@@ -43,4 +43,11 @@ void mad_q8_0(int64_t n, const quant::BlockQ8_0* v, float w, float* acc);
 // horizontally in float and accumulated in double; expf on the leftovers). Returns the sum.
 double soft_max_f32(int64_t n, float* y, const float* x, float max);
 
+// RoPE's rotation as ggml's CPU build (compiled with FMA) contracts it: per pair (x0, x1) of
+// the first n_rot values of each of n_heads heads (head_dim apart), x0' = fma(x0, cos, -(x1 ·
+// sin)) and x1' = fma(x0, sin, x1 · cos); pair i is (x[2i], x[2i+1]), or (x[i], x[i + n_rot /
+// 2]) when neox. Here std::fma is one instruction; elsewhere it is libm's, with the same bits.
+void rope_fused(float* x, int n_heads, int head_dim, int n_rot, bool neox, const float* cos_t,
+                const float* sin_t);
+
 } // namespace hearth::cpu::ggml

@@ -491,17 +491,44 @@ struct GroupBuffers {
     std::array<std::vector<int32_t>, kMaxMatmulGroup> sums;
 };
 
-// One token: the activations converted once per (weight type, packed or not), then every
-// part's rows in one parallel region.
-void matmul_group_token(std::span<const MatmulTarget> targets, const float* x, ThreadPool& pool) {
+// Whether a batch of n_tokens can take matmul_group_parts: not the int8 path (its own
+// conversion per matrix) nor the float tiles (their widened activations are one buffer per
+// thread, not per part).
+bool batch_groups(std::span<const MatmulTarget> targets, int64_t n_tokens) {
+    return std::none_of(targets.begin(), targets.end(), [n_tokens](const MatmulTarget& t) {
+        return use_int8_gemm(*t.w, n_tokens, MatmulOp::mul_mat) ||
+               gemm_float_takes(t.w->type, select_kernel(*t.w, n_tokens, MatmulOp::mul_mat));
+    });
+}
+
+// The activations converted once per (weight type, packed or not): on this thread for one
+// token, else over the pool by tokens; then every part's rows in one parallel region.
+void matmul_group_parts(std::span<const MatmulTarget> targets, const float* x, int64_t n_tokens,
+                        int64_t x_stride, ThreadPool& pool) {
     thread_local GroupBuffers buffers;
     std::array<GroupPart, kMaxMatmulGroup> parts;
+    // owner[i]: the first part with part i's conversion (weight type, packed or not), whose
+    // activations part i shares; only owners have a slice of `act`.
+    std::array<size_t, kMaxMatmulGroup> owner{};
     std::array<size_t, kMaxMatmulGroup> act_offset{};
+    std::array<bool, kMaxMatmulGroup> converts{};
     size_t act_total = 0;
     for (size_t i = 0; i < targets.size(); ++i) {
-        act_offset[i] = act_total;
-        act_total +=
-            (activation_row_bytes(targets[i].w->type, targets[i].w->n_cols) + 63) / 64 * 64;
+        const WeightMatrix& w = *targets[i].w;
+        owner[i] = i;
+        for (size_t j = 0; j < i && owner[i] == i; ++j) {
+            const WeightMatrix& other = *targets[j].w;
+            if (other.type == w.type && uses_packed_rows(other) == uses_packed_rows(w)) {
+                owner[i] = j;
+            }
+        }
+        converts[i] = owner[i] == i;
+        if (converts[i]) {
+            act_offset[i] = act_total;
+            act_total +=
+                (static_cast<size_t>(n_tokens) * activation_row_bytes(w.type, w.n_cols) + 63) / 64 *
+                64;
+        }
     }
     buffers.act.resize(act_total + 64);
     auto* act_base = reinterpret_cast<uint8_t*>(
@@ -514,38 +541,41 @@ void matmul_group_token(std::span<const MatmulTarget> targets, const float* x, T
         part.n_rows = w.n_rows;
         n_rows += w.n_rows;
         const bool packed = uses_packed_rows(w);
-        // An earlier part with the same conversion: share its activations.
-        const GroupPart* same = nullptr;
-        for (size_t j = 0; j < i && !same; ++j) {
-            const WeightMatrix& other = *targets[j].w;
-            if (other.type == w.type && bool(parts[j].packed) == packed) {
-                same = &parts[j];
-            }
-        }
-        uint8_t* act = act_base + act_offset[i];
+        const GroupPart* same = converts[i] ? nullptr : &parts[owner[i]];
+        uint8_t* act = act_base + act_offset[owner[i]];
         if (packed) {
-            part.packed.emplace(packed_job(w, x, 1, w.n_cols, targets[i].y, targets[i].y_stride,
-                                           act, buffers.sums[i]));
+            part.packed.emplace(packed_job(w, x, n_tokens, x_stride, targets[i].y,
+                                           targets[i].y_stride, act, buffers.sums[i]));
             if (same) {
                 part.packed->act = same->packed->act;
                 part.packed->block_sums = same->packed->block_sums;
-            } else {
-                quantize_packed(*part.packed, 0, 1);
             }
             continue;
         }
-        part.rows.emplace(RowJob{{w, x, 1, w.n_cols, targets[i].y, targets[i].y_stride, act,
+        part.rows.emplace(RowJob{{w, x, n_tokens, x_stride, targets[i].y, targets[i].y_stride, act,
                                   activation_row_bytes(w.type, w.n_cols)},
-                                 select_kernel(w, 1, MatmulOp::mul_mat)});
+                                 select_kernel(w, n_tokens, MatmulOp::mul_mat)});
         choose_batch_kernels(*part.rows, buffers.scales[i]);
         if (same) {
             part.rows->act = same->rows->act;
             part.rows->scales = same->rows->scales;
-        } else {
-            convert_activations(*part.rows, 0, 1);
         }
     }
     const size_t n_parts = targets.size();
+    const auto convert = [&parts, &converts, n_parts](int64_t t0, int64_t t1) {
+        for (size_t i = 0; i < n_parts; ++i) {
+            if (converts[i] && parts[i].packed) {
+                quantize_packed(*parts[i].packed, t0, t1);
+            } else if (converts[i]) {
+                convert_activations(*parts[i].rows, t0, t1);
+            }
+        }
+    };
+    if (n_tokens == 1) {
+        convert(0, 1);
+    } else {
+        pool.parallel_for(n_tokens, 1, convert);
+    }
     pool.parallel_for(n_rows, kMinRowsPerChunk, [&parts, n_parts](int64_t r0, int64_t r1) {
         for (size_t i = 0; i < n_parts; ++i) {
             const GroupPart& part = parts[i];
@@ -563,8 +593,7 @@ void matmul_group_token(std::span<const MatmulTarget> targets, const float* x, T
 void matmul_group(std::span<const MatmulTarget> targets, const float* x, int64_t n_tokens,
                   int64_t x_stride, void* scratch, ThreadPool& pool) {
     assert(targets.size() <= kMaxMatmulGroup);
-    if (n_tokens != 1) {
-        // A batch's work per matrix dwarfs a hand-off, and it has kernels of its own.
+    if (n_tokens != 1 && !batch_groups(targets, n_tokens)) {
         for (const MatmulTarget& t : targets) {
             matmul(*t.w, x, n_tokens, x_stride, t.y, t.y_stride, scratch, pool);
         }
@@ -579,9 +608,8 @@ void matmul_group(std::span<const MatmulTarget> targets, const float* x, int64_t
     for ([[maybe_unused]] const MatmulTarget& t : targets) {
         assert(matmul_supports(t.w->type));
         assert(t.w->n_cols == targets[0].w->n_cols);
-        assert(!use_int8_gemm(*t.w, n_tokens, MatmulOp::mul_mat)); // batches only
     }
-    matmul_group_token(targets, x, pool);
+    matmul_group_parts(targets, x, n_tokens, x_stride, pool);
 }
 
 float dot_f16_f32(const uint16_t* a, const float* b, int64_t n) {

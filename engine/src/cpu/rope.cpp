@@ -1,6 +1,8 @@
 // See rope.h.
 #include "cpu/rope.h"
 
+#include "cpu/ggml_numerics.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -37,9 +39,14 @@ void rope_angles(const RopeParams& p, uint32_t pos, float* cos_out, float* sin_o
 
 // fused: ggml's CPU build (compiled with FMA) contracts its rotation into
 // fma(x0, cos, -(x1·sin)) and fma(x0, sin, x1·cos); at the avx2 level we do the same so the
-// rotated q and k keep ggml's bits.
+// rotated q and k keep ggml's bits, in ggml_numerics.cpp, whose FMA build makes each std::fma
+// one instruction (here, without -mfma, it is a call into libm per value).
 void apply_rope(float* x, int n_heads, int head_dim, int n_rot, RopeLayout layout,
                 const float* cos_t, const float* sin_t, bool fused) {
+    if (fused) {
+        ggml::rope_fused(x, n_heads, head_dim, n_rot, layout == RopeLayout::neox, cos_t, sin_t);
+        return;
+    }
     for (int h = 0; h < n_heads; ++h) {
         float* v = x + static_cast<size_t>(h) * head_dim;
         for (int i = 0; i < n_rot / 2; ++i) {
@@ -47,13 +54,8 @@ void apply_rope(float* x, int n_heads, int head_dim, int n_rot, RopeLayout layou
             const int b = layout == RopeLayout::normal ? 2 * i + 1 : i + n_rot / 2;
             const float x0 = v[a];
             const float x1 = v[b];
-            if (fused) {
-                v[a] = std::fma(x0, cos_t[i], -(x1 * sin_t[i]));
-                v[b] = std::fma(x0, sin_t[i], x1 * cos_t[i]);
-            } else {
-                v[a] = x0 * cos_t[i] - x1 * sin_t[i];
-                v[b] = x0 * sin_t[i] + x1 * cos_t[i];
-            }
+            v[a] = x0 * cos_t[i] - x1 * sin_t[i];
+            v[b] = x0 * sin_t[i] + x1 * cos_t[i];
         }
     }
 }
