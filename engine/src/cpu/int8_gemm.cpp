@@ -107,10 +107,12 @@ void int8_gemm_portable(int64_t n_blocks, const BlockInt8x8* group, const Int8Ac
     for (int64_t t = 0; t < n_tok; ++t) {
         const int8_t* xq = x.qs + t * x.qs_stride;
         const float* xd = x.d + t * x.d_stride;
-        for (int r = 0; r < n_rows; ++r) {
+        for (int row = 0; row < n_rows; ++row) {
+            const BlockInt8x8* blocks = group + row / kInt8Rows * n_blocks;
+            const int r = row % static_cast<int>(kInt8Rows);
             float acc = 0.0f;
             for (int64_t b = 0; b < n_blocks; ++b) {
-                const BlockInt8x8& blk = group[b];
+                const BlockInt8x8& blk = blocks[b];
                 for (int h = 0; h < n_segments; ++h) {
                     int32_t isum = 0;
                     for (int k = h * seg_values; k < (h + 1) * seg_values; ++k) {
@@ -124,7 +126,7 @@ void int8_gemm_portable(int64_t n_blocks, const BlockInt8x8* group, const Int8Ac
                     acc = std::fma(blk.min[h][r], neg_dsum, acc);
                 }
             }
-            y[t * y_stride + r] = acc;
+            y[t * y_stride + row] = acc;
         }
     }
 }
@@ -181,12 +183,19 @@ void matmul_int8(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_
         kernel = best_kernel();
     }
     const Int8Format format = int8_gemm_format(w.type);
-    const int64_t n_groups = (w.n_rows + kInt8Rows - 1) / kInt8Rows;
-    pool.parallel_for(n_groups, 1, [&](int64_t g0, int64_t g1) {
+    // Threads take whole kernel calls (pairs of groups), so only the matrix's last call is short.
+    const int64_t n_calls = (w.n_rows + kInt8CallRows - 1) / kInt8CallRows;
+    constexpr int64_t kGroupsPerCall = kInt8CallRows / kInt8Rows;
+    constexpr int64_t kPanelCalls = kPanelGroups / kGroupsPerCall;
+    static_assert(kPanelGroups % kGroupsPerCall == 0);
+    pool.parallel_for(n_calls, 1, [&](int64_t c0, int64_t c1) {
         thread_local std::vector<BlockInt8x8> panel;
         panel.resize(static_cast<size_t>(kPanelGroups * n_blocks));
-        for (int64_t p0 = g0; p0 < g1; p0 += kPanelGroups) {
-            const int64_t p1 = std::min(g1, p0 + kPanelGroups);
+        for (int64_t pc = c0; pc < c1; pc += kPanelCalls) {
+            // Groups [p0, p1) of the matrix: those with a row below w.n_rows.
+            const int64_t p0 = pc * kGroupsPerCall;
+            const int64_t p1 = std::min({std::min(c1, pc + kPanelCalls) * kGroupsPerCall,
+                                         (w.n_rows + kInt8Rows - 1) / kInt8Rows});
             for (int64_t g = p0; g < p1; ++g) {
                 int8_convert_group(w, g * kInt8Rows, panel.data() + (g - p0) * n_blocks);
             }
@@ -199,9 +208,9 @@ void matmul_int8(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_
                                             acts.neg_dsum16 + t0 * 2 * n_blocks,
                                             acts.sum32 + t0 * n_blocks,
                                             n_blocks};
-                for (int64_t g = p0; g < p1; ++g) {
+                for (int64_t g = p0; g < p1; g += kGroupsPerCall) {
                     const int64_t row0 = g * kInt8Rows;
-                    const auto n_rows = static_cast<int>(std::min(kInt8Rows, w.n_rows - row0));
+                    const auto n_rows = static_cast<int>(std::min(kInt8CallRows, w.n_rows - row0));
                     kernel(n_blocks, panel.data() + (g - p0) * n_blocks, chunk, n_tok, format,
                            y + t0 * y_stride + row0, y_stride, n_rows);
                 }

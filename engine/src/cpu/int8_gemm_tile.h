@@ -146,8 +146,8 @@ void run_tiles(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations
     }
 }
 
-// The whole kernel over a group (int8_gemm.h's Int8GemmFn): Dot's integer products for the
-// 5- and 6-bit formats, WideDot's for the 7-bit ones, FullDot's for full bytes.
+// The kernel over one group (n_rows ≤ 8): Dot's integer products for the 5- and 6-bit formats,
+// WideDot's for the 7-bit ones, FullDot's for full bytes.
 template <typename Dot, typename WideDot, typename FullDot>
 void run_group(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x, int64_t n_tok,
                Int8Format format, float* y, int64_t y_stride, int n_rows) {
@@ -172,6 +172,17 @@ void run_group(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations
         run_tiles<FullDot, 1, int8_format_max_q(Int8Format::bytes)>(n_blocks, group, x, n_tok, y,
                                                                     y_stride, n_rows);
         break;
+    }
+}
+
+// The whole kernel (int8_gemm.h's Int8GemmFn): each of the call's groups on its own.
+template <typename Dot, typename WideDot, typename FullDot>
+void run_groups(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x, int64_t n_tok,
+                Int8Format format, float* y, int64_t y_stride, int n_rows) {
+    for (int r0 = 0; r0 < n_rows; r0 += static_cast<int>(kInt8Rows)) {
+        run_group<Dot, WideDot, FullDot>(n_blocks, group + r0 / kInt8Rows * n_blocks, x, n_tok,
+                                         format, y + r0, y_stride,
+                                         std::min(n_rows - r0, static_cast<int>(kInt8Rows)));
     }
 }
 
