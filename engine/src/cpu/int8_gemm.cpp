@@ -139,14 +139,14 @@ bool use_int8_gemm(const WeightMatrix& w, int64_t n_tokens, MatmulOp op) {
     // few MiB, where 8-bit weights would buy nothing measurable and could flip an expert choice
     // at a near-tie. They keep the exact kernel.
     const bool router = w.type == TensorType::F32;
-    // Where the AVX-512 exact kernels run, they beat this path on packed Q4_0/Q4_K
-    // (repack_batch_avx512.cpp: 208-307 GOP/s per CPU second against 156-187) and on Q6_K
-    // (gemm_q6_k_avx512.cpp: 138-177 against 131-155; pp512 of the TinyLlama-shape Q6_K file
-    // 116 t/s exact, 90 fast, idle), so fast numerics keep the exact kernel there
-    // (docs/PERFORMANCE.md, "The idle table, session 13").
+    // Where the AVX-512 exact kernels run, they match or beat this path on packed Q4_0/Q4_K
+    // (repack_batch_avx512.cpp: 208-307 GOP/s per CPU second against 156-187 with the 256-bit
+    // int8 tile, about even with the 512-bit one), so fast numerics keep the exact kernel there
+    // (docs/PERFORMANCE.md, "The idle table, session 13"). Q6_K takes this path since the
+    // 512-bit tile (docs/PERFORMANCE.md, "A 512-bit int8 tile for AVX-512 CPUs").
     const bool packed_q4 =
         w.packed != nullptr && (w.type == TensorType::Q4_0 || w.type == TensorType::Q4_K);
-    const bool exact_faster = avx512_kernels_enabled() && (packed_q4 || w.type == TensorType::Q6_K);
+    const bool exact_faster = avx512_kernels_enabled() && packed_q4;
     return op == MatmulOp::mul_mat && n_tokens >= kInt8MinTokens &&
            kernel_level() == KernelLevel::avx2 && prefill_numerics() == PrefillNumerics::fast &&
            int8_gemm_supported(w.type) && w.n_cols % kInt8Block == 0 && !router && !exact_faster;
