@@ -46,16 +46,10 @@ template <int RN, int kSegments>
 void wide_tile(int64_t n_blocks, const BlockInt8x8* lo, const BlockInt8x8* hi,
                const Int8Activations& x, int64_t t0, float* y, int64_t y_stride, int n_rows) {
     constexpr int kQuads = 8 / kSegments;
-    const int8_t* xq[RN];
-    const float* xd[RN];
-    const float* xs[RN];
+    const TileTokens<RN, kSegments> tok(x, t0);
     __m512 acc[RN];
 #pragma GCC unroll 8
     for (int t = 0; t < RN; ++t) {
-        xq[t] = x.qs + (t0 + t) * x.qs_stride;
-        xd[t] = x.d + (t0 + t) * x.d_stride;
-        xs[t] = kSegments == 1 ? x.neg_dsum32 + (t0 + t) * x.d_stride
-                               : x.neg_dsum16 + (t0 + t) * 2 * x.d_stride;
         acc[t] = _mm512_setzero_ps();
     }
     for (int64_t b = 0; b < n_blocks; ++b) {
@@ -72,7 +66,7 @@ void wide_tile(int64_t n_blocks, const BlockInt8x8* lo, const BlockInt8x8* hi,
 #pragma GCC unroll 8
                 for (int t = 0; t < RN; ++t) {
                     int32_t quad = 0;
-                    std::memcpy(&quad, xq[t] + 32 * b + 4 * q, 4);
+                    std::memcpy(&quad, tok.xq[t] + 32 * b + 4 * q, 4);
                     isum[t] = _mm512_dpbusd_epi32(isum[t], w, _mm512_set1_epi32(quad));
                 }
             }
@@ -80,9 +74,9 @@ void wide_tile(int64_t n_blocks, const BlockInt8x8* lo, const BlockInt8x8* hi,
             const __m512 min = join_ps(lo[b].min[h], hi[b].min[h]);
 #pragma GCC unroll 8
             for (int t = 0; t < RN; ++t) {
-                const __m512 sd = _mm512_mul_ps(scale, _mm512_set1_ps(xd[t][b]));
+                const __m512 sd = _mm512_mul_ps(scale, _mm512_set1_ps(tok.xd[t][b]));
                 acc[t] = _mm512_fmadd_ps(sd, _mm512_cvtepi32_ps(isum[t]), acc[t]);
-                acc[t] = _mm512_fmadd_ps(min, _mm512_set1_ps(xs[t][kSegments * b + h]), acc[t]);
+                acc[t] = _mm512_fmadd_ps(min, _mm512_set1_ps(tok.xs[t][kSegments * b + h]), acc[t]);
             }
         }
     }
