@@ -64,8 +64,8 @@ void quantize_token(const float* x, int64_t n_cols, int8_t* qs, float* d, float*
 }
 
 // The avx2 level's kernels, fastest first: the VNNI ones where the CPU has them, AVX512-VNNI's
-// first (its EVEX encoding gives GCC 32 vector registers: Q6_K's two-scale tile then keeps
-// its accumulators out of memory, 10-13% faster on the Xeon; the others within 2-4%).
+// first (its 512-bit tile of 16 rows: 1.4-1.6× the 256-bit one per CPU second on the Xeon,
+// docs/PERFORMANCE.md, "A 512-bit int8 tile for AVX-512 CPUs").
 std::vector<Int8Kernel> avx2_family() {
     std::vector<Int8Kernel> kernels;
     if (cpu_has_avx512_vnni()) {
