@@ -34,12 +34,11 @@ function(hearth_set_engine_source_flags engine_dir)
         ${src}/cpu/int8_convert_float_avx2.cpp PROPERTIES
         COMPILE_OPTIONS "-mavx2;-mfma;-mf16c")
     # The int8 prefill kernels' VNNI builds, picked at run time where the CPU has them.
+    # (int8_gemm_avx512vnni.cpp, 256- and 512-bit, is among the AVX-512 files below.)
     set_source_files_properties(${src}/cpu/int8_gemm_avxvnni.cpp PROPERTIES
         COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavxvnni")
-    set_source_files_properties(${src}/cpu/int8_gemm_avx512vnni.cpp PROPERTIES
-        COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavx512vnni;-mavx512vl")
-    # The AVX-512 kernels (single tokens, and the exact prefill's tiles and packed batches),
-    # picked at run time where the CPU has them. GCC 12 warns inside its own 512-bit intrinsics
+    # The AVX-512 kernels (single tokens, the exact prefill's tiles and packed batches, the fast
+    # prefill's int8 kernel), picked at run time where the CPU has them. GCC 12 warns inside its own 512-bit intrinsics
     # (their _mm512_undefined_* pass-through operands, GCC bug 105593, fixed in 13), so those two
     # warnings are off for these files there.
     set_source_files_properties(
@@ -53,6 +52,7 @@ function(hearth_set_engine_source_flags engine_dir)
         ${src}/cpu/gemm_q6_k_avx512.cpp
         ${src}/cpu/repack_batch_avx512.cpp
         ${src}/cpu/gemm_float_avx512.cpp
+        ${src}/cpu/int8_gemm_avx512vnni.cpp
         PROPERTIES
         COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavx512f;-mavx512bw;-mavx512vl;-mavx512vnni;$<$<AND:$<CXX_COMPILER_ID:GNU>,$<VERSION_LESS:$<CXX_COMPILER_VERSION>,13>>:-Wno-uninitialized;-Wno-maybe-uninitialized>")
     # The activation quantizer's AVX2 form: the scalar form's bits, so no contracted x * id + c

@@ -4,8 +4,8 @@
 // AVX2 kernel against the portable one bit for bit, the whole product against a double-precision
 // reference within the bound derived from the activations' int8 rounding, and matmul()'s
 // dispatch (fast numerics, ≥ kInt8MinTokens tokens, the avx2 level). Ragged shapes: 37 rows (a
-// partial group of 8), 37 tokens (a partial tile of 4), widths that are not multiples of 256 where
-// the type allows.
+// partial group of 8), 37 tokens (a partial tile), widths that are not multiples of 256 where
+// the type allows, and every row count from 1 to 70 (kernel calls of 16 rows and shorter ones).
 #include "cpu/cpu_features.h"
 #include "cpu/int8_convert_float.h"
 #include "cpu/int8_gemm.h"
@@ -338,6 +338,75 @@ private slots:
         }
     }
 
+    // Every row count from 1 to 70 (kernel calls of 16 rows, two groups, the last one short:
+    // 1..15 rows, one group or two), token counts that leave ragged tiles, 1 and 2 threads: every
+    // kernel gives the portable kernel's bits, one type of each format (the grid i-quants: a
+    // 7-bit one of each scale width). The edges draw puts zero and negative scales in.
+    void raggedCallsAgree() {
+        const KernelLevel saved = kernel_level();
+        if (!set_kernel_level(KernelLevel::avx2)) {
+            QSKIP("the avx2 level is off (the CPU or HEARTH_CPU_FEATURES)");
+        }
+        set_kernel_level(saved);
+        constexpr int64_t kMaxRows = 70;
+        ThreadPool one(1), two(2);
+        QSet<QString> tested;
+        for (const TypeCase& c : kCases) {
+            if (c.type != TensorType::Q4_1 && c.type != TensorType::Q5_K &&
+                c.type != TensorType::Q6_K && c.type != TensorType::Q8_0 &&
+                c.type != TensorType::IQ2_XXS && c.type != TensorType::IQ2_XS) {
+                continue;
+            }
+            std::mt19937 rng(71 + static_cast<unsigned>(c.type));
+            const auto bytes = hearth::test::random_weight_rows(c, kMaxRows, c.n_cols, rng,
+                                                                hearth::test::ScaleDraw::edges);
+            const auto traits = hearth::tensor_type_traits(c.type);
+            const size_t row_bytes =
+                static_cast<size_t>(c.n_cols / traits.block_size) * traits.type_size;
+            for (const int64_t n_tok : {int64_t{1}, int64_t{9}, int64_t{38}}) {
+                const auto x = random_activations(n_tok * c.n_cols, rng);
+                // A row's result does not depend on how many rows the matrix has: the portable
+                // kernel runs once on all 70, and each shorter matrix's output (same stride)
+                // must match its first rows and leave the others alone.
+                std::vector<float> portable(static_cast<size_t>(n_tok * kMaxRows));
+                QVERIFY(set_kernel_level(KernelLevel::portable));
+                const WeightMatrix all{c.type, bytes.data(), c.n_cols, kMaxRows, row_bytes};
+                matmul_int8(all, x.data(), n_tok, c.n_cols, portable.data(), kMaxRows, one);
+                QVERIFY(set_kernel_level(KernelLevel::avx2));
+                for (int64_t n_rows = 1; n_rows <= kMaxRows; ++n_rows) {
+                    const WeightMatrix w{c.type, bytes.data(), c.n_cols, n_rows, row_bytes};
+                    for (const Int8Kernel& kernel : int8_gemm_kernels()) {
+                        ThreadPool& pool = n_rows % 2 == 0 ? one : two;
+                        std::vector<float> y(portable.size(), -1.0f);
+                        matmul_int8(w, x.data(), n_tok, c.n_cols, y.data(), kMaxRows, pool,
+                                    kernel.fn);
+                        int64_t first_bad = -1;
+                        for (int64_t i = 0; i < static_cast<int64_t>(y.size()) && first_bad < 0;
+                             ++i) {
+                            const float want =
+                                i % kMaxRows < n_rows ? portable[static_cast<size_t>(i)] : -1.0f;
+                            if (std::memcmp(&y[static_cast<size_t>(i)], &want, 4) != 0) {
+                                first_bad = i;
+                            }
+                        }
+                        if (first_bad >= 0) {
+                            QFAIL(qPrintable(QStringLiteral("%1 %2: %3 rows, %4 tokens, at %5")
+                                                 .arg(type_name(c.type))
+                                                 .arg(QLatin1String(kernel.name))
+                                                 .arg(n_rows)
+                                                 .arg(n_tok)
+                                                 .arg(first_bad)));
+                        }
+                        tested.insert(QLatin1String(kernel.name));
+                    }
+                }
+            }
+        }
+        set_kernel_level(saved);
+        qInfo("kernels compared with the portable one: %s",
+              qPrintable(QStringList(tested.values()).join(QLatin1Char(' '))));
+    }
+
     // Every kernel at each format's largest q against activations of ±127 (all of one sign,
     // so each 16-bit vpmaddubsw pair and the 32-bit sums are at their extremes): the portable
     // kernel's bits, and the integers are exact (the result is the known sum). Random weights
@@ -355,7 +424,7 @@ private slots:
                 std::fill(neg_dsum32.begin(), neg_dsum32.end(), -32.0f * x);
                 std::fill(neg_dsum16.begin(), neg_dsum16.end(), -16.0f * x);
                 std::fill(sum32.begin(), sum32.end(), 32 * x);
-                std::vector<BlockInt8x8> group(kBlocks);
+                std::vector<BlockInt8x8> group(2 * kBlocks); // two groups
                 for (BlockInt8x8& blk : group) {
                     std::fill(std::begin(blk.qs), std::end(blk.qs), static_cast<uint8_t>(max_q));
                     for (int h = 0; h < 2; ++h) {
@@ -368,15 +437,24 @@ private slots:
                     neg_dsum16.data(), sum32.data(), kBlocks};
                 const float want = static_cast<float>(kBlocks * 32 * max_q * x);
                 for (const Int8Kernel& kernel : int8_gemm_kernels()) {
-                    float y[kInt8Rows] = {};
-                    kernel.fn(kBlocks, group.data(), acts, 1, format, y, kInt8Rows, kInt8Rows);
-                    for (float v : y) {
-                        QVERIFY2(v == want, qPrintable(QStringLiteral("%1 q %2 x %3: %4 vs %5")
-                                                           .arg(QLatin1String(kernel.name))
-                                                           .arg(max_q)
-                                                           .arg(x)
-                                                           .arg(v)
-                                                           .arg(want)));
+                    // One group, and two (a 512-bit kernel's 16 rows, and a short 13).
+                    for (const int n_rows :
+                         {static_cast<int>(kInt8Rows), 13, static_cast<int>(kInt8CallRows)}) {
+                        float y[kInt8CallRows + 1] = {};
+                        kernel.fn(kBlocks, group.data(), acts, 1, format, y, kInt8CallRows, n_rows);
+                        for (int r = 0; r <= kInt8CallRows; ++r) {
+                            const float v = y[r];
+                            const float expect = r < n_rows ? want : 0.0f;
+                            QVERIFY2(v == expect,
+                                     qPrintable(QStringLiteral("%1 q %2 x %3 row %4/%5: %6 vs %7")
+                                                    .arg(QLatin1String(kernel.name))
+                                                    .arg(max_q)
+                                                    .arg(x)
+                                                    .arg(r)
+                                                    .arg(n_rows)
+                                                    .arg(v)
+                                                    .arg(expect)));
+                        }
                     }
                 }
             }
@@ -426,10 +504,11 @@ private slots:
         packed.packed = bytes.data();
         QCOMPARE(use_int8_gemm(packed, kTokens, MatmulOp::mul_mat), !avx512_kernels_enabled());
         QVERIFY(use_int8_gemm(w, kTokens, MatmulOp::mul_mat));
-        // So does Q6_K (its AVX-512 tiles, gemm_q6_k.h), packed or not.
+        // Q6_K takes this path everywhere (its 512-bit int8 tile beats the AVX-512 exact tiles,
+        // gemm_q6_k.h).
         const auto q6k_row = static_cast<size_t>(2048 / 256 * sizeof(quant::BlockQ6_K));
         WeightMatrix q6k{TensorType::Q6_K, nullptr, 2048, 64, q6k_row};
-        QCOMPARE(use_int8_gemm(q6k, kTokens, MatmulOp::mul_mat), !avx512_kernels_enabled());
+        QVERIFY(use_int8_gemm(q6k, kTokens, MatmulOp::mul_mat));
         // Float weights and Q8_0 take the path on every AVX2 CPU.
         WeightMatrix f16{TensorType::F16, nullptr, 2048, 64, 4096};
         QVERIFY(use_int8_gemm(f16, kTokens, MatmulOp::mul_mat));

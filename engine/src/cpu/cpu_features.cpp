@@ -98,7 +98,8 @@ bool cpu_has_avx_vnni() {
 }
 
 bool cpu_has_avx512_vnni() {
-    return vnni_allowed() && features().avx512vnni && features().avx512vl;
+    const Features& f = features();
+    return vnni_allowed() && f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni;
 }
 
 namespace {

@@ -26,8 +26,8 @@ bool set_kernel_level(KernelLevel level);
 const char* kernel_level_name(KernelLevel level);
 
 // Dot-product instructions the int8 prefill kernels may use at the avx2 level: AVX-VNNI, and
-// AVX512-VNNI with AVX512VL (its 256-bit form). False when HEARTH_CPU_FEATURES asks for "avx2"
-// or "portable", so the plain AVX2 kernels can be measured and tested on any CPU.
+// AVX512-VNNI with AVX512F, BW and VL (its 256- and 512-bit forms). False when HEARTH_CPU_FEATURES
+// asks for "avx2" or "portable", so the plain AVX2 kernels can be measured and tested on any CPU.
 bool cpu_has_avx_vnni();
 bool cpu_has_avx512_vnni();
 

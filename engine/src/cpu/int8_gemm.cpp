@@ -64,8 +64,8 @@ void quantize_token(const float* x, int64_t n_cols, int8_t* qs, float* d, float*
 }
 
 // The avx2 level's kernels, fastest first: the VNNI ones where the CPU has them, AVX512-VNNI's
-// first (its EVEX encoding gives GCC 32 vector registers: Q6_K's two-scale tile then keeps
-// its accumulators out of memory, 10-13% faster on the Xeon; the others within 2-4%).
+// first (its 512-bit tile of 16 rows: 1.4-1.6× the 256-bit one per CPU second on the Xeon,
+// docs/PERFORMANCE.md, "A 512-bit int8 tile for AVX-512 CPUs").
 std::vector<Int8Kernel> avx2_family() {
     std::vector<Int8Kernel> kernels;
     if (cpu_has_avx512_vnni()) {
@@ -107,10 +107,12 @@ void int8_gemm_portable(int64_t n_blocks, const BlockInt8x8* group, const Int8Ac
     for (int64_t t = 0; t < n_tok; ++t) {
         const int8_t* xq = x.qs + t * x.qs_stride;
         const float* xd = x.d + t * x.d_stride;
-        for (int r = 0; r < n_rows; ++r) {
+        for (int row = 0; row < n_rows; ++row) {
+            const BlockInt8x8* blocks = group + row / kInt8Rows * n_blocks;
+            const int r = row % static_cast<int>(kInt8Rows);
             float acc = 0.0f;
             for (int64_t b = 0; b < n_blocks; ++b) {
-                const BlockInt8x8& blk = group[b];
+                const BlockInt8x8& blk = blocks[b];
                 for (int h = 0; h < n_segments; ++h) {
                     int32_t isum = 0;
                     for (int k = h * seg_values; k < (h + 1) * seg_values; ++k) {
@@ -124,7 +126,7 @@ void int8_gemm_portable(int64_t n_blocks, const BlockInt8x8* group, const Int8Ac
                     acc = std::fma(blk.min[h][r], neg_dsum, acc);
                 }
             }
-            y[t * y_stride + r] = acc;
+            y[t * y_stride + row] = acc;
         }
     }
 }
@@ -137,14 +139,14 @@ bool use_int8_gemm(const WeightMatrix& w, int64_t n_tokens, MatmulOp op) {
     // few MiB, where 8-bit weights would buy nothing measurable and could flip an expert choice
     // at a near-tie. They keep the exact kernel.
     const bool router = w.type == TensorType::F32;
-    // Where the AVX-512 exact kernels run, they beat this path on packed Q4_0/Q4_K
-    // (repack_batch_avx512.cpp: 208-307 GOP/s per CPU second against 156-187) and on Q6_K
-    // (gemm_q6_k_avx512.cpp: 138-177 against 131-155; pp512 of the TinyLlama-shape Q6_K file
-    // 116 t/s exact, 90 fast, idle), so fast numerics keep the exact kernel there
-    // (docs/PERFORMANCE.md, "The idle table, session 13").
+    // Where the AVX-512 exact kernels run, they match or beat this path on packed Q4_0/Q4_K
+    // (repack_batch_avx512.cpp: 208-307 GOP/s per CPU second against 156-187 with the 256-bit
+    // int8 tile, about even with the 512-bit one), so fast numerics keep the exact kernel there
+    // (docs/PERFORMANCE.md, "The idle table, session 13"). Q6_K takes this path since the
+    // 512-bit tile (docs/PERFORMANCE.md, "A 512-bit int8 tile for AVX-512 CPUs").
     const bool packed_q4 =
         w.packed != nullptr && (w.type == TensorType::Q4_0 || w.type == TensorType::Q4_K);
-    const bool exact_faster = avx512_kernels_enabled() && (packed_q4 || w.type == TensorType::Q6_K);
+    const bool exact_faster = avx512_kernels_enabled() && packed_q4;
     return op == MatmulOp::mul_mat && n_tokens >= kInt8MinTokens &&
            kernel_level() == KernelLevel::avx2 && prefill_numerics() == PrefillNumerics::fast &&
            int8_gemm_supported(w.type) && w.n_cols % kInt8Block == 0 && !router && !exact_faster;
@@ -181,12 +183,19 @@ void matmul_int8(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_
         kernel = best_kernel();
     }
     const Int8Format format = int8_gemm_format(w.type);
-    const int64_t n_groups = (w.n_rows + kInt8Rows - 1) / kInt8Rows;
-    pool.parallel_for(n_groups, 1, [&](int64_t g0, int64_t g1) {
+    // Threads take whole kernel calls (pairs of groups), so only the matrix's last call is short.
+    const int64_t n_calls = (w.n_rows + kInt8CallRows - 1) / kInt8CallRows;
+    constexpr int64_t kGroupsPerCall = kInt8CallRows / kInt8Rows;
+    constexpr int64_t kPanelCalls = kPanelGroups / kGroupsPerCall;
+    static_assert(kPanelGroups % kGroupsPerCall == 0);
+    pool.parallel_for(n_calls, 1, [&](int64_t c0, int64_t c1) {
         thread_local std::vector<BlockInt8x8> panel;
         panel.resize(static_cast<size_t>(kPanelGroups * n_blocks));
-        for (int64_t p0 = g0; p0 < g1; p0 += kPanelGroups) {
-            const int64_t p1 = std::min(g1, p0 + kPanelGroups);
+        for (int64_t pc = c0; pc < c1; pc += kPanelCalls) {
+            // Groups [p0, p1) of the matrix: those with a row below w.n_rows.
+            const int64_t p0 = pc * kGroupsPerCall;
+            const int64_t p1 = std::min({std::min(c1, pc + kPanelCalls) * kGroupsPerCall,
+                                         (w.n_rows + kInt8Rows - 1) / kInt8Rows});
             for (int64_t g = p0; g < p1; ++g) {
                 int8_convert_group(w, g * kInt8Rows, panel.data() + (g - p0) * n_blocks);
             }
@@ -199,9 +208,9 @@ void matmul_int8(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_
                                             acts.neg_dsum16 + t0 * 2 * n_blocks,
                                             acts.sum32 + t0 * n_blocks,
                                             n_blocks};
-                for (int64_t g = p0; g < p1; ++g) {
+                for (int64_t g = p0; g < p1; g += kGroupsPerCall) {
                     const int64_t row0 = g * kInt8Rows;
-                    const auto n_rows = static_cast<int>(std::min(kInt8Rows, w.n_rows - row0));
+                    const auto n_rows = static_cast<int>(std::min(kInt8CallRows, w.n_rows - row0));
                     kernel(n_blocks, panel.data() + (g - p0) * n_blocks, chunk, n_tok, format,
                            y + t0 * y_stride + row0, y_stride, n_rows);
                 }

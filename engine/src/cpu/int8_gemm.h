@@ -107,10 +107,14 @@ struct Int8Activations {
     int64_t d_stride = 0;
 };
 
-// y[t * y_stride + r] = row r of the group · token t, for r < n_rows (≤ 8), t < n_tok, over
-// n_blocks blocks. Per token and row: acc = fma(scale * d, float(integer dot of the block or
-// half), acc), then acc = fma(min, neg_dsum, acc), blocks (halves) in order, so every kernel
-// gives the same bits for every format.
+// Rows per kernel call: two groups, the second (read only where n_rows > kInt8Rows) at
+// group + n_blocks, so a 512-bit kernel holds a quad of 16 rows in one register.
+inline constexpr int64_t kInt8CallRows = 2 * kInt8Rows;
+
+// y[t * y_stride + r] = row r of the groups · token t, for r < n_rows (≤ kInt8CallRows; row r in
+// group r / 8), t < n_tok, over n_blocks blocks. Per token and row: acc = fma(scale * d,
+// float(integer dot of the block or half), acc), then acc = fma(min, neg_dsum, acc), blocks
+// (halves) in order, so every kernel gives the same bits for every format.
 using Int8GemmFn = void (*)(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x,
                             int64_t n_tok, Int8Format format, float* y, int64_t y_stride,
                             int n_rows);

@@ -92,8 +92,8 @@ struct DotAvx2Signed {
 
 void int8_gemm_avx2(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x,
                     int64_t n_tok, Int8Format format, float* y, int64_t y_stride, int n_rows) {
-    run_group<DotAvx2, DotAvx2Wide, DotAvx2Signed>(n_blocks, group, x, n_tok, format, y, y_stride,
-                                                   n_rows);
+    run_groups<DotAvx2, DotAvx2Wide, DotAvx2Signed>(n_blocks, group, x, n_tok, format, y, y_stride,
+                                                    n_rows);
 }
 
 } // namespace hearth::cpu

@@ -49,6 +49,29 @@ struct PlainBytesDot {
     static W prep(__m256i w) { return w; }
 };
 
+// A tile's RN tokens from t0, as its loops read them: token t's int8 values (xq[t]), block
+// scales (xd[t]), negated scaled sums per scale of the weights (xs[t]: per 32 values where
+// kSegments is 1, per 16 where 2) and integer block sums (xi[t]). Shared by the 256-bit tile
+// below and the 512-bit one (int8_gemm_avx512vnni.cpp).
+template <int RN, int kSegments>
+struct TileTokens {
+    const int8_t* xq[RN];
+    const float* xd[RN];
+    const float* xs[RN];
+    const int32_t* xi[RN];
+
+    TileTokens(const Int8Activations& x, int64_t t0) {
+#pragma GCC unroll 8
+        for (int t = 0; t < RN; ++t) {
+            xq[t] = x.qs + (t0 + t) * x.qs_stride;
+            xd[t] = x.d + (t0 + t) * x.d_stride;
+            xs[t] = kSegments == 1 ? x.neg_dsum32 + (t0 + t) * x.d_stride
+                                   : x.neg_dsum16 + (t0 + t) * 2 * x.d_stride;
+            xi[t] = x.sum32 + (t0 + t) * x.d_stride;
+        }
+    }
+};
+
 // kSegments = 1: one scale per 32 values (8 quads); 2: one per 16 (4 quads each). kRun quads'
 // weights are loaded (and prepared) once and serve every token of the tile.
 template <typename Dot, int RN, int kSegments, int kRun>
@@ -56,18 +79,11 @@ void tile(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x, 
           float* y, int64_t y_stride, int n_rows) {
     constexpr int kQuads = 8 / kSegments;
     static_assert(kQuads % kRun == 0);
-    const int8_t* xq[RN];
-    const float* xd[RN];
-    const float* xs[RN];
-    const int32_t* xi[RN];
+    const TileTokens<RN, kSegments> tok(x, t0);
+    const auto& [xq, xd, xs, xi] = tok;
     __m256 acc[RN];
 #pragma GCC unroll 8
     for (int t = 0; t < RN; ++t) {
-        xq[t] = x.qs + (t0 + t) * x.qs_stride;
-        xd[t] = x.d + (t0 + t) * x.d_stride;
-        xs[t] = kSegments == 1 ? x.neg_dsum32 + (t0 + t) * x.d_stride
-                               : x.neg_dsum16 + (t0 + t) * 2 * x.d_stride;
-        xi[t] = x.sum32 + (t0 + t) * x.d_stride;
         acc[t] = _mm256_setzero_ps();
     }
     for (int64_t b = 0; b < n_blocks; ++b) {
@@ -146,8 +162,8 @@ void run_tiles(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations
     }
 }
 
-// The whole kernel over a group (int8_gemm.h's Int8GemmFn): Dot's integer products for the
-// 5- and 6-bit formats, WideDot's for the 7-bit ones, FullDot's for full bytes.
+// The kernel over one group (n_rows ≤ 8): Dot's integer products for the 5- and 6-bit formats,
+// WideDot's for the 7-bit ones, FullDot's for full bytes.
 template <typename Dot, typename WideDot, typename FullDot>
 void run_group(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x, int64_t n_tok,
                Int8Format format, float* y, int64_t y_stride, int n_rows) {
@@ -172,6 +188,17 @@ void run_group(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations
         run_tiles<FullDot, 1, int8_format_max_q(Int8Format::bytes)>(n_blocks, group, x, n_tok, y,
                                                                     y_stride, n_rows);
         break;
+    }
+}
+
+// The whole kernel (int8_gemm.h's Int8GemmFn): each of the call's groups on its own.
+template <typename Dot, typename WideDot, typename FullDot>
+void run_groups(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x, int64_t n_tok,
+                Int8Format format, float* y, int64_t y_stride, int n_rows) {
+    for (int r0 = 0; r0 < n_rows; r0 += static_cast<int>(kInt8Rows)) {
+        run_group<Dot, WideDot, FullDot>(n_blocks, group + r0 / kInt8Rows * n_blocks, x, n_tok,
+                                         format, y + r0, y_stride,
+                                         std::min(n_rows - r0, static_cast<int>(kInt8Rows)));
     }
 }
 

@@ -24,12 +24,21 @@ struct DotVnni : PlainBytesDot {
     }
 };
 
-// The whole kernel over a group (int8_gemm.h's Int8GemmFn), 6-bit, 7-bit and full bytes alike.
+// The kernel over one group (n_rows ≤ 8), 6-bit, 7-bit and full bytes alike.
+template <__m256i (*DpBusd)(__m256i, __m256i, __m256i)>
+void int8_gemm_vnni_group(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x,
+                          int64_t n_tok, Int8Format format, float* y, int64_t y_stride,
+                          int n_rows) {
+    using Dot = DotVnni<DpBusd>;
+    run_group<Dot, Dot, Dot>(n_blocks, group, x, n_tok, format, y, y_stride, n_rows);
+}
+
+// The whole kernel (int8_gemm.h's Int8GemmFn): each of the call's groups on its own.
 template <__m256i (*DpBusd)(__m256i, __m256i, __m256i)>
 void int8_gemm_vnni(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x,
                     int64_t n_tok, Int8Format format, float* y, int64_t y_stride, int n_rows) {
     using Dot = DotVnni<DpBusd>;
-    run_group<Dot, Dot, Dot>(n_blocks, group, x, n_tok, format, y, y_stride, n_rows);
+    run_groups<Dot, Dot, Dot>(n_blocks, group, x, n_tok, format, y, y_stride, n_rows);
 }
 
 } // namespace hearth::cpu
