@@ -5,7 +5,8 @@
 // and two threads (chunk boundaries), random weight bytes (every quant value, -128 in Q8_0
 // included) and activations with an outlier. The AVX2 kernels are held to ggml's bits by
 // tst_matmul, tst_matmul_lowbit_ggml and the architecture references, so equal bits here mean
-// ggml's bits.
+// ggml's bits. The kernels' software prefetch (gemv_prefetch.h) reaches past the last row: a
+// matrix that ends where a mapping does, before an inaccessible page, must run all the same.
 #include "cpu/cpu_features.h"
 #include "cpu/kernels.h"
 #include "cpu/matmul.h"
@@ -24,6 +25,8 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <vector>
 
 using hearth::TensorType;
@@ -108,6 +111,86 @@ void check_type(const TypeCase& c, bool packed) {
     }
 }
 
+// `bytes` copied to the end of a read-write mapping that an inaccessible page follows: a read
+// one byte past them faults.
+class BeforeGuardPage {
+public:
+    explicit BeforeGuardPage(const std::vector<uint8_t>& bytes) {
+        const auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+        size_ = (bytes.size() + page - 1) / page * page + page;
+        void* at = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (at == MAP_FAILED) {
+            return;
+        }
+        base_ = static_cast<uint8_t*>(at);
+        if (mprotect(base_ + size_ - page, page, PROT_NONE) != 0) {
+            return;
+        }
+        data_ = base_ + size_ - page - bytes.size();
+        std::memcpy(data_, bytes.data(), bytes.size());
+    }
+    BeforeGuardPage(const BeforeGuardPage&) = delete;
+    BeforeGuardPage& operator=(const BeforeGuardPage&) = delete;
+    ~BeforeGuardPage() {
+        if (base_) {
+            munmap(base_, size_);
+        }
+    }
+    const uint8_t* data() const { return data_; } // nullptr: the mapping failed
+
+private:
+    uint8_t* base_ = nullptr;
+    uint8_t* data_ = nullptr;
+    size_t size_ = 0;
+};
+
+// The kernels' lookahead past the last row lands in the guard page: the results must still
+// come, with the AVX2 kernels' bits.
+void check_before_guard_page(const TypeCase& c, bool packed) {
+    const int64_t block = hearth::tensor_type_traits(c.type).block_size;
+    std::mt19937 rng(17 + static_cast<unsigned>(c.type));
+    ThreadPool one(1), two(2);
+    for (const int64_t n_cols : {block, 2 * block, 8 * block}) {
+        for (const int64_t n_rows : {1, 3, 8, 13, 37}) {
+            const auto traits = hearth::tensor_type_traits(c.type);
+            const size_t row_bytes = static_cast<size_t>(n_cols / block) * traits.type_size;
+            const std::vector<uint8_t> bytes =
+                hearth::test::random_weight_rows(c, n_rows, n_cols, rng);
+            std::vector<uint8_t> packed_bytes;
+            WeightMatrix w{c.type, bytes.data(), n_cols, n_rows, row_bytes};
+            if (packed) {
+                packed_bytes.resize(repacked_bytes(c.type, n_rows, n_cols));
+                repack_rows(w, packed_bytes.data());
+            }
+            const BeforeGuardPage guarded(packed ? packed_bytes : bytes);
+            QVERIFY(guarded.data() != nullptr);
+            if (packed) {
+                w.packed = guarded.data();
+            } else {
+                w.data = guarded.data();
+            }
+            std::vector<float> x(static_cast<size_t>(n_cols));
+            std::normal_distribution<float> normal(0.0f, 1.0f);
+            for (float& v : x) {
+                v = normal(rng);
+            }
+            ThreadPool& pool = n_rows % 2 ? one : two;
+            const std::vector<float> want = run(w, x, pool, false);
+            const std::vector<float> got = run(w, x, pool, true);
+            for (int64_t r = 0; r < n_rows; ++r) {
+                QVERIFY2(std::bit_cast<uint32_t>(got[static_cast<size_t>(r)]) ==
+                             std::bit_cast<uint32_t>(want[static_cast<size_t>(r)]),
+                         qPrintable(QString("%1%2 %3×%4 before a guard page: row %5")
+                                        .arg(type_name(c.type))
+                                        .arg(packed ? " packed" : "")
+                                        .arg(n_rows)
+                                        .arg(n_cols)
+                                        .arg(r)));
+            }
+        }
+    }
+}
+
 } // namespace
 
 class TestMatmulAvx512 : public QObject {
@@ -152,6 +235,15 @@ private slots:
         QFETCH(int, index);
         QFETCH(bool, packed);
         check_type(kCases[static_cast<size_t>(index)], packed);
+    }
+
+    // The same cases, each matrix ending where its mapping does.
+    void lookahead_past_the_weights_data() { single_token_bits_data(); }
+
+    void lookahead_past_the_weights() {
+        QFETCH(int, index);
+        QFETCH(bool, packed);
+        check_before_guard_page(kCases[static_cast<size_t>(index)], packed);
     }
 };
 

@@ -11,9 +11,17 @@
 // TinyLlama shapes) or L2 (2048→256), so this is the kernels' compute rate, not the memory's: a
 // type whose rate per core is below the memory bandwidth per core leaves decode compute-bound.
 //
+// With --decode-memory: the same one-token calls, but over copies of the 2048→5632 matrix that
+// together (768 MiB) are far larger than the last-level cache, each read once per pass, so the
+// weights come from memory as in a real decode: GB/s per CPU second of the calling thread (1
+// thread). Above the memory's rate per core it reads as decode's ceiling; well below the cached
+// rate of --decode it shows a kernel that does not keep enough of the memory's reads in flight
+// (prefetch).
+//
 // usage: hearth-kernel-bench [TOKENS (default 128)] [REPETITIONS (default 3)] [TYPE...]
 //        (TYPE: only these weight types, as GGML spells them: F16 Q8_0 ...; default every one)
 //        hearth-kernel-bench --decode [REPETITIONS (default 5)] [TYPE...]
+//        hearth-kernel-bench --decode-memory [REPETITIONS (default 3)] [TYPE...]
 #include "cpu/cpu_features.h"
 #include "cpu/int8_gemm.h"
 #include "cpu/matmul.h"
@@ -142,6 +150,22 @@ TestMatrix make_matrix(TensorType type, int64_t n_rows, int64_t n_cols) {
     return m;
 }
 
+// A decode row's last cells: rate(false) (the AVX2 kernels) and rate(true) (the AVX-512 ones),
+// best of two each, alternating so that drift in the machine's load hits both alike.
+void print_rate_cells(const std::function<double(bool avx512)>& rate, bool have_avx512) {
+    double avx2 = 0.0, avx512 = 0.0;
+    for (int pass = 0; pass < 2; ++pass) {
+        avx2 = std::max(avx2, rate(false));
+        avx512 = have_avx512 ? std::max(avx512, rate(true)) : 0.0;
+    }
+    if (have_avx512) {
+        std::printf(" %.1f | %.1f | %.2f |\n", avx2, avx512, avx512 / avx2);
+    } else {
+        std::printf(" %.1f | — | — |\n", avx2);
+    }
+    std::fflush(stdout);
+}
+
 int decode_table(int reps, const std::vector<std::string>& only) {
     ThreadPool pool(1);
     const bool have_avx512 = set_avx512_kernels(true);
@@ -183,21 +207,71 @@ int decode_table(int reps, const std::vector<std::string>& only) {
                     },
                     bytes, reps);
             };
-            // Alternating, so drift in the machine's load hits both alike.
-            double avx2 = 0.0, avx512 = 0.0;
-            for (int pass = 0; pass < 2; ++pass) {
-                avx2 = std::max(avx2, rate(false));
-                avx512 = have_avx512 ? std::max(avx512, rate(true)) : 0.0;
-            }
-            std::printf("| %s | %lld→%lld | %.1f |", std::string(tensor_type_name(type)).c_str(),
-                        static_cast<long long>(shape[0]), static_cast<long long>(shape[1]), avx2);
-            if (have_avx512) {
-                std::printf(" %.1f | %.2f |\n", avx512, avx512 / avx2);
-            } else {
-                std::printf(" — | — |\n");
-            }
-            std::fflush(stdout);
+            std::printf("| %s | %lld→%lld |", std::string(tensor_type_name(type)).c_str(),
+                        static_cast<long long>(shape[0]), static_cast<long long>(shape[1]));
+            print_rate_cells(rate, have_avx512);
         }
+    }
+    set_avx512_kernels(have_avx512);
+    return 0;
+}
+
+// Another matrix with m's weights (and packed copy) in its own memory.
+TestMatrix copy_of(const TestMatrix& m) {
+    TestMatrix c;
+    c.bytes = m.bytes;
+    c.packed = m.packed;
+    c.w = m.w;
+    c.w.data = c.bytes.data();
+    c.w.packed = c.packed.empty() ? nullptr : c.packed.data();
+    c.weight_bytes = m.weight_bytes;
+    return c;
+}
+
+int decode_memory_table(int reps, const std::vector<std::string>& only) {
+    ThreadPool pool(1);
+    const bool have_avx512 = set_avx512_kernels(true);
+    constexpr size_t kTotalBytes = size_t{768} << 20;
+    constexpr int64_t kCols = 2048, kRows = 5632;
+    std::printf("features: %s; 1 token over %zu MiB of 2048→5632 matrices, best of %d passes, 1 "
+                "thread, GB/s of weights per CPU second\n\n| type | avx2 | avx512 | avx512 / avx2 "
+                "|\n|---|---|---|---|\n",
+                cpu_feature_string(), kTotalBytes >> 20, reps);
+    const TensorType types[] = {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q4_K,
+                                TensorType::Q5_K, TensorType::Q6_K, TensorType::Q8_0,
+                                TensorType::F16};
+    for (TensorType type : types) {
+        if (!only.empty() &&
+            std::find(only.begin(), only.end(), tensor_type_name(type)) == only.end()) {
+            continue;
+        }
+        std::vector<TestMatrix> copies;
+        copies.push_back(make_matrix(type, kRows, kCols));
+        const size_t n_copies = std::max<size_t>(1, kTotalBytes / copies[0].weight_bytes);
+        while (copies.size() < n_copies) {
+            copies.push_back(copy_of(copies[0]));
+        }
+        std::vector<float> x(static_cast<size_t>(kCols));
+        std::mt19937 rng(2);
+        std::normal_distribution<float> normal(0.0f, 1.0f);
+        for (float& v : x) {
+            v = normal(rng);
+        }
+        std::vector<float> y(static_cast<size_t>(kRows));
+        std::vector<uint8_t> scratch(activation_row_bytes(type, kCols));
+        const auto rate = [&](bool avx512) {
+            set_avx512_kernels(avx512);
+            const double bytes = static_cast<double>(copies[0].weight_bytes) * n_copies;
+            return gops(
+                [&] {
+                    for (const TestMatrix& m : copies) {
+                        matmul(m.w, x.data(), 1, kCols, y.data(), kRows, scratch.data(), pool);
+                    }
+                },
+                bytes, reps);
+        };
+        std::printf("| %s |", std::string(tensor_type_name(type)).c_str());
+        print_rate_cells(rate, have_avx512);
     }
     set_avx512_kernels(have_avx512);
     return 0;
@@ -206,14 +280,17 @@ int decode_table(int reps, const std::vector<std::string>& only) {
 } // namespace
 
 int main(int argc, char** argv) {
-    if (argc > 1 && std::strcmp(argv[1], "--decode") == 0) {
-        const int reps = argc > 2 ? std::atoi(argv[2]) : 5;
+    const bool decode = argc > 1 && std::strcmp(argv[1], "--decode") == 0;
+    const bool decode_memory = argc > 1 && std::strcmp(argv[1], "--decode-memory") == 0;
+    if (decode || decode_memory) {
+        const int reps = argc > 2 ? std::atoi(argv[2]) : decode ? 5 : 3;
         if (reps < 1 || reps > 100) {
-            std::fprintf(stderr,
-                         "usage: hearth-kernel-bench --decode [REPETITIONS 1..100] [TYPE...]\n");
+            std::fprintf(stderr, "usage: hearth-kernel-bench %s [REPETITIONS 1..100] [TYPE...]\n",
+                         argv[1]);
             return 2;
         }
-        return decode_table(reps, std::vector<std::string>(argv + std::min(argc, 3), argv + argc));
+        const std::vector<std::string> only(argv + std::min(argc, 3), argv + argc);
+        return decode ? decode_table(reps, only) : decode_memory_table(reps, only);
     }
     const int64_t n_tokens = argc > 1 ? std::atoi(argv[1]) : 128;
     const int reps = argc > 2 ? std::atoi(argv[2]) : 3;
