@@ -23,6 +23,17 @@ int row_group(const void* w, size_t row_bytes, int64_t r, int64_t n_rows,
     return real;
 }
 
+// dot(rows, y + r, real) for each group of kRows rows from row r = 0, kRows, ... of the n_rows
+// rows at w (row_group: `rows` padded, `real` of them to store).
+template <int kRows, class Row, class Dot>
+void for_each_row_group(const void* w, size_t row_bytes, int64_t n_rows, float* y, Dot&& dot) {
+    for (int64_t r = 0; r < n_rows; r += kRows) {
+        const Row* rows[kRows];
+        const int real = row_group(w, row_bytes, r, n_rows, rows);
+        dot(rows, y + r, real);
+    }
+}
+
 // How far ahead of the block it reads a single-token kernel asks for the weights: the same
 // block kPrefetchRows rows later in the run. The hardware prefetchers alone left the Q6_K
 // kernels waiting on memory (DRAM-resident rows: 1.5-1.7x GB/s per CPU second with this
