@@ -96,7 +96,7 @@ struct HalfQuants {
 
 // kRowsPerPass rows against the activation row x; rows past n_out repeat an earlier one and
 // are not stored.
-void dot_q6_k_rows(int64_t n, const BlockQ6_K* const (&rows)[kRowsPerPass], const BlockQ8_K* x,
+void dot_q6_k_rows(int64_t n, const BlockQ6_K* const* rows, const BlockQ8_K* x,
                    const ScalePicks& picks, float* y, int n_out, size_t row_bytes) {
     __m256 acc[kRowsPerPass];
     for (__m256& a : acc) {
@@ -137,11 +137,10 @@ void gemv_q6_k(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const
                const float* /*scales*/, float* y) {
     const auto* x = static_cast<const BlockQ8_K*>(vx);
     const ScalePicks picks;
-    for (int64_t r = 0; r < n_rows; r += kRowsPerPass) {
-        const BlockQ6_K* rows[kRowsPerPass];
-        const int real = row_group(w, row_bytes, r, n_rows, rows);
-        dot_q6_k_rows(n, rows, x, picks, y + r, real, row_bytes);
-    }
+    for_each_row_group<kRowsPerPass, BlockQ6_K>(
+        w, row_bytes, n_rows, [&](const BlockQ6_K* const* rows, int64_t r, int real) {
+            dot_q6_k_rows(n, rows, x, picks, y + r, real, row_bytes);
+        });
 }
 
 } // namespace
