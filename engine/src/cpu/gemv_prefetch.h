@@ -1,4 +1,4 @@
-// Software prefetch for the AVX-512 single-token (decode) kernels: each weight stream a kernel
+// Software prefetch for the single-token (decode) kernels: each weight stream a kernel
 // reads asks for its bytes a fixed distance ahead of the block it is working on.
 //
 // Why: decode reads every weight once per token from memory, and one core reads from memory

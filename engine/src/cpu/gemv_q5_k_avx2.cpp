@@ -23,6 +23,7 @@
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 
 #include "cpu/avx2_helpers.h"
+#include "cpu/gemv_prefetch.h"
 #include "cpu/gemv_row_group.h"
 
 #include <cstring>
@@ -37,6 +38,8 @@ using avx2::hsum;
 using avx2::load32;
 
 constexpr int kRows = 2; // rows a pass: one 128-bit lane each for the scales and mins
+// How far ahead in each row the kernel asks for weights (gemv_prefetch.h): two super-blocks.
+constexpr size_t kPrefetchAhead = 2 * sizeof(BlockQ5_K);
 
 // The 8 sub-block scales (bytes 0..7 of 128-bit lane i) and mins (bytes 8..15) of rows 0 and 1
 // at super-block b from their 12 packed bytes: ggml's get_scale_min_k4 for every sub-block, as
@@ -129,6 +132,9 @@ void dot_q5_k_rows(int64_t n, const BlockQ5_K* const* rows, const BlockQ8_K* x,
     __m256 acc[kRows] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     __m256 acc_min = _mm256_setzero_ps(); // lane 4i: row i's min term
     for (int64_t b = 0; b < n / QK_K; ++b) {
+        for (int i = 0; i < kRows; ++i) {
+            prefetch_span_ahead(rows[i] + b, kPrefetchAhead, sizeof(BlockQ5_K));
+        }
         // The activations' sum over each 32-value sub-block, as int16 (exact: |sum| <= 32 * 128).
         const __m256i bs = load32(x[b].bsums);
         const __m256i sub_sums = _mm256_broadcastsi128_si256(

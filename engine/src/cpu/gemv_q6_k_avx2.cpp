@@ -107,7 +107,7 @@ void dot_q6_k_rows(int64_t n, const BlockQ6_K* const* rows, const BlockQ8_K* x,
         RowScales sc[kRowsPerPass];
         __m256i sumi[kRowsPerPass];
         for (int r = 0; r < kRowsPerPass; ++r) {
-            prefetch_ahead<sizeof(BlockQ6_K)>(&rows[r][b], row_bytes);
+            prefetch_rows_ahead<sizeof(BlockQ6_K)>(&rows[r][b], row_bytes);
             sc[r] = row_scales(rows[r][b], bsums);
             sumi[r] = _mm256_setzero_si256();
         }

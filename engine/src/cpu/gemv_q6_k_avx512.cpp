@@ -104,7 +104,7 @@ void dot_q6_k_rows(int64_t n, const BlockQ6_K* const* rows, const BlockQ8_K* x, 
         const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].bsums));
         for (int r = 0; r < kRowsPerCall; ++r) {
             const BlockQ6_K& w = rows[r][b];
-            prefetch_ahead<sizeof(BlockQ6_K)>(&w, row_bytes);
+            prefetch_rows_ahead<sizeof(BlockQ6_K)>(&w, row_bytes);
             const __m512i sumi = q6_k_lanes(w, x[b], picks);
             const __m256i lanes =
                 _mm256_add_epi32(_mm512_castsi512_si256(sumi), _mm512_extracti64x4_epi64(sumi, 1));

@@ -3,6 +3,8 @@
 // and the software prefetch of the rows ahead of them.
 #pragma once
 
+#include "cpu/gemv_prefetch.h"
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -40,14 +42,11 @@ void for_each_row_group(const void* w, size_t row_bytes, int64_t n_rows, Pass&& 
 // cannot fault.
 inline constexpr int kPrefetchRows = 4;
 
-// Prefetches the kBlockBytes of the block at `block` kPrefetchRows rows (row_bytes apart) later,
-// one request per 64-byte line.
+// Prefetches the kBlockBytes of the block at `block` kPrefetchRows rows (row_bytes apart) later
+// (gemv_prefetch.h's span prefetch).
 template <size_t kBlockBytes>
-inline void prefetch_ahead(const void* block, size_t row_bytes) {
-    const char* at = static_cast<const char*>(block) + kPrefetchRows * row_bytes;
-    for (size_t i = 0; i < kBlockBytes; i += 64) {
-        __builtin_prefetch(at + i, 0, 3);
-    }
+inline void prefetch_rows_ahead(const void* block, size_t row_bytes) {
+    prefetch_span_ahead(block, kPrefetchRows * row_bytes, kBlockBytes);
 }
 
 } // namespace hearth::cpu
