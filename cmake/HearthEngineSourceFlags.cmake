@@ -24,6 +24,7 @@ function(hearth_set_engine_source_flags engine_dir)
         ${src}/cpu/gemv_q4_1_avx2.cpp
         ${src}/cpu/gemv_q5_k_avx2.cpp
         ${src}/cpu/gemv_q6_k_avx2.cpp
+        ${src}/cpu/gemv_block32_avx2.cpp
         ${src}/cpu/gemv_avx2.cpp ${src}/cpu/gemv_float_avx2.cpp
         ${src}/cpu/repack_avx2.cpp
         ${src}/cpu/gemm_block32_avx2.cpp

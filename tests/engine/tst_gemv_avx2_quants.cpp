@@ -1,12 +1,13 @@
-// The AVX2 single-token kernels for Q4_1 and Q5_K (gemv_q4_1_avx2.cpp, gemv_q5_k_avx2.cpp)
-// against the per-row AVX2 kernel (vec_dot_avx2), bit for bit: through matmul() at the avx2
-// level with the AVX-512 kernels off, on ragged row counts 1..70 (not multiples of the 2- and
-// 4-row passes), one block per row up to many, one and two threads (chunk boundaries), random
-// weight bytes (every nibble and fifth bit) with plain and edge scales (d zero, m negative); and
-// the kernels called directly on row ranges that split a run at odd places, with extreme data
-// matmul's quantizer cannot make (nibbles and fifth bits all set, 6-bit scales and mins at 63,
-// activations at -128 and 127, large scales). The per-row kernel is held to ggml's bits by
-// tst_matmul and the architecture references, so equal bits here mean ggml's bits.
+// The AVX2 single-token kernels for Q4_1, Q5_K and the other 32-value formats
+// (gemv_q4_1_avx2.cpp, gemv_q5_k_avx2.cpp, gemv_block32_avx2.cpp) against the per-row AVX2 kernel
+// (vec_dot_avx2), bit for bit: through matmul() at the avx2 level with the AVX-512 kernels off, on
+// ragged row counts 1..70 (not multiples of the 2- and 4-row passes), one block per row up to many,
+// one and two threads (chunk boundaries), random weight bytes (every nibble and fifth bit) with
+// plain and edge scales (d zero, m negative); and the kernels called directly on row ranges that
+// split a run at odd places, with extreme data matmul's quantizer cannot make (nibbles and fifth
+// bits all set, 6-bit scales and mins at 63, activations at -128 and 127, large scales). The
+// per-row kernel is held to ggml's bits by tst_matmul and the architecture references, so equal
+// bits here mean ggml's bits.
 #include "cpu/cpu_features.h"
 #include "cpu/kernels.h"
 #include "cpu/matmul.h"
@@ -38,6 +39,11 @@ using TypeCase = hearth::test::WeightTypeCase;
 const TypeCase kCases[] = {
     {TensorType::Q4_1, offsetof(quant::BlockQ4_1, d), offsetof(quant::BlockQ4_1, m)},
     {TensorType::Q5_K, offsetof(quant::BlockQ5_K, d), offsetof(quant::BlockQ5_K, dmin)},
+    {TensorType::Q4_0, offsetof(quant::BlockQ4_0, d), -1},
+    {TensorType::Q5_0, offsetof(quant::BlockQ5_0, d), -1},
+    {TensorType::Q5_1, offsetof(quant::BlockQ5_1, d), offsetof(quant::BlockQ5_1, m)},
+    {TensorType::Q8_0, offsetof(quant::BlockQ8_0, d), -1},
+    {TensorType::IQ4_NL, offsetof(quant::BlockIQ4_NL, d), -1},
 };
 
 QString type_name(TensorType type) {
@@ -126,7 +132,9 @@ std::vector<uint8_t> extreme_rows(const TypeCase& c, int64_t n_rows, int64_t n_c
                 std::memset(bytes.data() + block, 0xff, block_bytes);
             }
             put(block + static_cast<size_t>(c.d_offset), r % 4 < 2 ? 3000.0f : -0.5f);
-            put(block + static_cast<size_t>(c.m_offset), r % 3 ? 2000.0f : -7.0f);
+            if (c.m_offset >= 0) {
+                put(block + static_cast<size_t>(c.m_offset), r % 3 ? 2000.0f : -7.0f);
+            }
         }
     }
     return bytes;
@@ -136,7 +144,16 @@ std::vector<uint8_t> extreme_rows(const TypeCase& c, int64_t n_rows, int64_t n_c
 std::vector<uint8_t> extreme_activations(TensorType type, int64_t n_cols) {
     std::vector<uint8_t> act(activation_row_bytes(type, n_cols));
     const auto value = [](int64_t i) { return static_cast<int8_t>((i / 5) % 2 ? -128 : 127); };
-    if (type == TensorType::Q4_1) {
+    if (type == TensorType::Q4_0 || type == TensorType::Q5_0 || type == TensorType::Q8_0 ||
+        type == TensorType::IQ4_NL) {
+        auto* blocks = reinterpret_cast<quant::BlockQ8_0*>(act.data());
+        for (int64_t b = 0; b < n_cols / 32; ++b) {
+            blocks[b].d = hearth::fp32_to_fp16(b % 2 ? 900.0f : -0.25f);
+            for (int i = 0; i < 32; ++i) {
+                blocks[b].qs[i] = value(32 * b + i);
+            }
+        }
+    } else if (type == TensorType::Q4_1 || type == TensorType::Q5_1) {
         auto* blocks = reinterpret_cast<quant::BlockQ8_1*>(act.data());
         for (int64_t b = 0; b < n_cols / 32; ++b) {
             blocks[b].d = hearth::fp32_to_fp16(b % 2 ? 900.0f : -0.25f);
@@ -216,7 +233,7 @@ void add_cases() {
 
 } // namespace
 
-class TestGemvAvx2Q41Q5K : public QObject {
+class TestGemvAvx2Quants : public QObject {
     Q_OBJECT
 
 private slots:
@@ -257,5 +274,5 @@ private slots:
     }
 };
 
-QTEST_APPLESS_MAIN(TestGemvAvx2Q41Q5K)
-#include "tst_gemv_avx2_q4_1_q5_k.moc"
+QTEST_APPLESS_MAIN(TestGemvAvx2Quants)
+#include "tst_gemv_avx2_quants.moc"

@@ -17,7 +17,7 @@ GemvFn gemv_avx2(TensorType weight_type) {
     case TensorType::BF16:
         return gemv_bf16_avx2();
     default:
-        return nullptr;
+        return gemv_block32_avx2(weight_type);
     }
 }
 

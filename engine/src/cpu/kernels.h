@@ -111,6 +111,10 @@ GemvFn gemv_q5_k_avx2();
 // Q6_K's, two rows a pass (gemv_q6_k_avx2.cpp), which gemv_avx2 returns for Q6_K; nullptr where
 // not built for x86.
 GemvFn gemv_q6_k_avx2();
+// The other 32-value formats' (Q4_0, Q5_0, Q5_1, Q8_0, IQ4_NL), four rows a pass
+// (gemv_block32_avx2.cpp), which gemv_avx2 returns for those types; nullptr for other types and
+// where not built for x86.
+GemvFn gemv_block32_avx2(TensorType weight_type);
 // F16's (tinyBLAS order) and BF16's, several rows per pass (gemv_float_avx2.cpp), which
 // gemv_tinyblas_avx2 / gemv_avx2 return for those types; nullptr where not built for x86.
 GemvFn gemv_tinyblas_f16_avx2();
