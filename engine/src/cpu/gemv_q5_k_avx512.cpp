@@ -20,6 +20,7 @@
     defined(__AVX512VNNI__) && defined(__FMA__) && defined(__F16C__)
 
 #include "cpu/avx2_helpers.h"
+#include "cpu/gemv_prefetch.h"
 #include "cpu/gemv_row_group.h"
 
 #include <cstring>
@@ -35,6 +36,10 @@ using avx2::hsum;
 
 // Rows a call: they share the activation registers of each super-block.
 constexpr int kRowsPerCall = 4;
+// How far ahead in each row the kernel asks for weights (gemv_prefetch.h): two super-blocks,
+// as the AVX2 Q5_K kernel; four row streams side by side are more than the hardware prefetcher
+// follows well within a page.
+constexpr size_t kPrefetchAhead = 2 * sizeof(BlockQ5_K);
 
 // The sub-blocks of each register, low half then high half: register v holds the low nibbles
 // (v even) or the high ones (v odd) of qs bytes 64 (v / 2) .. 64 (v / 2) + 63.
@@ -164,6 +169,9 @@ void dot_q5_k_rows(int64_t n, const BlockQ5_K* const* rows, const BlockQ8_K* x,
     const __m512i lane_sums = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0);
     __m128 acc_min = _mm_setzero_ps();
     for (int64_t b = 0; b < n / QK_K; ++b) {
+        for (int i = 0; i < kRowsPerCall; ++i) {
+            prefetch_span_ahead(rows[i] + b, kPrefetchAhead, sizeof(BlockQ5_K));
+        }
         __m512i xv[4];
         arrange_activations(x[b], xv);
         // Activation sums of each 32-value sub-block, as int16 (exact: |sum| <= 32 * 127).
