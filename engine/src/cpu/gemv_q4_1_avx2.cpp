@@ -35,6 +35,8 @@ using avx2::hsum;
 using avx2::load32;
 
 constexpr int kRows = 4; // rows a pass: the (d, m) of 4 rows fill one 8-lane conversion
+struct NoConstants {};
+
 // How far ahead in each row the kernel asks for weights (gemv_prefetch.h): 16 blocks, 320 bytes,
 // the distance the AVX-512 kernel measured best; four row streams side by side are more than the
 // hardware prefetcher follows well within a page.
@@ -50,11 +52,13 @@ inline __m256 d_m_of_rows(const BlockQ4_1* const* rows, int64_t b) {
     return _mm256_cvtph_ps(_mm_set_epi32(dm(3), dm(2), dm(1), dm(0)));
 }
 
-// 4 rows against the activation row x; rows past n_out repeat an earlier one and are not
-// stored.
-void dot_q4_1_rows(int64_t n, const BlockQ4_1* const* rows, const BlockQ8_1* x, const float* scales,
-                   float* y, int n_out) {
-    const int64_t n_blocks = n / 32;
+// 4 rows against the activation row run.x; rows past n_out repeat an earlier one and are not
+// stored (gemv_row_group.h's rows kernel).
+void dot_q4_1_rows(const GemvRun<BlockQ8_1>& run, const NoConstants& /*constants*/,
+                   const BlockQ4_1* const* rows, float* y, int n_out) {
+    const BlockQ8_1* x = run.x;
+    const float* scales = run.scales;
+    const int64_t n_blocks = run.n / 32;
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     const __m256i ones = _mm256_set1_epi16(1);
     const __m256i high_lane_shift = _mm256_set_epi64x(4, 4, 0, 0);
@@ -88,31 +92,20 @@ void dot_q4_1_rows(int64_t n, const BlockQ4_1* const* rows, const BlockQ8_1* x, 
     }
 }
 
-void gemv_q4_1(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const void* vx,
-               const float* scales, float* y) {
-    const auto* x = static_cast<const BlockQ8_1*>(vx);
-    for_each_row_group<kRows, BlockQ4_1>(w, row_bytes, n_rows,
-                                         [&](const BlockQ4_1* const* rows, int64_t r, int real) {
-                                             dot_q4_1_rows(n, rows, x, scales, y + r, real);
-                                         });
-}
-
 } // namespace
-
-GemvFn gemv_q4_1_avx2() {
-    return gemv_q4_1;
-}
-
-} // namespace hearth::cpu
-
-#else // not built for x86: gemv_avx2 never returns it there
-
-namespace hearth::cpu {
-
-GemvFn gemv_q4_1_avx2() {
-    return nullptr;
-}
 
 } // namespace hearth::cpu
 
 #endif
+
+namespace hearth::cpu {
+
+GemvFn gemv_q4_1_avx2() {
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+    return gemv_driver<kRows, dot_q4_1_rows>;
+#else // not built for x86: gemv_avx2 never returns it there
+    return nullptr;
+#endif
+}
+
+} // namespace hearth::cpu

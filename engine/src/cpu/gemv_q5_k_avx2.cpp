@@ -116,10 +116,11 @@ inline __m256i q5_k_lanes(const BlockQ5_K& w, __m256i sc, const BlockQ8_K& x,
     return _mm256_add_epi32(s01, s23);
 }
 
-// Rows 0 and 1 against the activation row x; row 1 is not stored when n_out is 1 (it then
-// repeats row 0).
-void dot_q5_k_rows(int64_t n, const BlockQ5_K* const* rows, const BlockQ8_K* x,
-                   const Q5KConstants& k, float* y, int n_out) {
+// Rows 0 and 1 against the activation row run.x; row 1 is not stored when n_out is 1 (it then
+// repeats row 0) (gemv_row_group.h's rows kernel).
+void dot_q5_k_rows(const GemvRun<BlockQ8_K>& run, const Q5KConstants& k,
+                   const BlockQ5_K* const* rows, float* y, int n_out) {
+    const BlockQ8_K* x = run.x;
     // vpshufb of each 128-bit lane's 8 min bytes (8..15) to 16-bit lanes
     const __m256i widen_mins = _mm256_set_epi16(
         static_cast<int16_t>(0x800f), static_cast<int16_t>(0x800e), static_cast<int16_t>(0x800d),
@@ -131,7 +132,7 @@ void dot_q5_k_rows(int64_t n, const BlockQ5_K* const* rows, const BlockQ8_K* x,
     const __m256i pick_dmin = _mm256_set_epi32(3, 3, 3, 3, 1, 1, 1, 1);
     __m256 acc[kRows] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     __m256 acc_min = _mm256_setzero_ps(); // lane 4i: row i's min term
-    for (int64_t b = 0; b < n / QK_K; ++b) {
+    for (int64_t b = 0; b < run.n / QK_K; ++b) {
         for (int i = 0; i < kRows; ++i) {
             prefetch_span_ahead(rows[i] + b, kPrefetchAhead, sizeof(BlockQ5_K));
         }
@@ -171,32 +172,20 @@ void dot_q5_k_rows(int64_t n, const BlockQ5_K* const* rows, const BlockQ8_K* x,
     }
 }
 
-void gemv_q5_k(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const void* vx,
-               const float* /*scales*/, float* y) {
-    const auto* x = static_cast<const BlockQ8_K*>(vx);
-    const Q5KConstants k;
-    for_each_row_group<kRows, BlockQ5_K>(w, row_bytes, n_rows,
-                                         [&](const BlockQ5_K* const* rows, int64_t r, int real) {
-                                             dot_q5_k_rows(n, rows, x, k, y + r, real);
-                                         });
-}
-
 } // namespace
-
-GemvFn gemv_q5_k_avx2() {
-    return gemv_q5_k;
-}
-
-} // namespace hearth::cpu
-
-#else // not built for x86: gemv_avx2 never returns it there
-
-namespace hearth::cpu {
-
-GemvFn gemv_q5_k_avx2() {
-    return nullptr;
-}
 
 } // namespace hearth::cpu
 
 #endif
+
+namespace hearth::cpu {
+
+GemvFn gemv_q5_k_avx2() {
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+    return gemv_driver<kRows, dot_q5_k_rows>;
+#else // not built for x86: gemv_avx2 never returns it there
+    return nullptr;
+#endif
+}
+
+} // namespace hearth::cpu

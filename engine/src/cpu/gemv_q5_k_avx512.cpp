@@ -153,11 +153,12 @@ inline __m256 row_scales(const BlockQ5_K* const* rows, int64_t b, float dx) {
     return _mm256_mul_ps(_mm256_set1_ps(dx), _mm256_cvtph_ps(halves));
 }
 
-// 4 rows against the activation row x; rows past n_out repeat an earlier one and are not
+// 4 rows against the activation row run.x; rows past n_out repeat an earlier one and are not
 // stored. Rows 2p and 2p + 1 share a float register (row 2p in the low half), and the 4 rows'
 // min terms are summed in the 4 lanes of one vector: per lane the AVX2 kernel's scalar FMA.
-void dot_q5_k_rows(int64_t n, const BlockQ5_K* const* rows, const BlockQ8_K* x,
-                   const SubBlockPicks& picks, float* y, int n_out) {
+void dot_q5_k_rows(const GemvRun<BlockQ8_K>& run, const SubBlockPicks& picks,
+                   const BlockQ5_K* const* rows, float* y, int n_out) {
+    const BlockQ8_K* x = run.x;
     constexpr int kPairs = kRowsPerCall / 2;
     __m512 acc[kPairs];
     __m512i pick_d[kPairs]; // lane 2(2p) over the low half, 2(2p + 1) over the high one
@@ -168,7 +169,7 @@ void dot_q5_k_rows(int64_t n, const BlockQ5_K* const* rows, const BlockQ8_K* x,
     const __m128i pick_dmin = _mm_setr_epi32(1, 3, 5, 7);
     const __m512i lane_sums = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0);
     __m128 acc_min = _mm_setzero_ps();
-    for (int64_t b = 0; b < n / QK_K; ++b) {
+    for (int64_t b = 0; b < run.n / QK_K; ++b) {
         for (int i = 0; i < kRowsPerCall; ++i) {
             prefetch_span_ahead(rows[i] + b, kPrefetchAhead, sizeof(BlockQ5_K));
         }
@@ -210,21 +211,10 @@ void dot_q5_k_rows(int64_t n, const BlockQ5_K* const* rows, const BlockQ8_K* x,
     }
 }
 
-void gemv_q5_k(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const void* vx,
-               const float* /*scales*/, float* y) {
-    const auto* x = static_cast<const BlockQ8_K*>(vx);
-    const SubBlockPicks picks;
-    for (int64_t r = 0; r < n_rows; r += kRowsPerCall) {
-        const BlockQ5_K* rows[kRowsPerCall];
-        const int real = row_group(w, row_bytes, r, n_rows, rows);
-        dot_q5_k_rows(n, rows, x, picks, y + r, real);
-    }
-}
-
 } // namespace
 
 GemvFn gemv_q5_k_avx512() {
-    return gemv_q5_k;
+    return gemv_driver<kRowsPerCall, dot_q5_k_rows>;
 }
 
 } // namespace hearth::cpu

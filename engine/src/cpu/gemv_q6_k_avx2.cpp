@@ -36,9 +36,6 @@ using quant::QK_K;
 using avx2::hsum;
 using avx2::load32;
 
-// Rows a pass: 4 measured no faster (more live registers than the 16 ymm hold).
-constexpr int kRowsPerPass = 2;
-
 // The vpshufb that sorts a row's 16 scale bytes into even ones (bytes 0..7) and odd ones.
 alignas(16) constexpr uint8_t kEvenOdd[16] = {0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15};
 
@@ -94,37 +91,40 @@ struct HalfQuants {
     }
 };
 
-// kRowsPerPass rows against the activation row x; rows past n_out repeat an earlier one and
+// Rows a pass: 4 measured no faster (more live registers than the 16 ymm hold).
+constexpr int kRows = 2;
+
+// kRows rows against the activation row run.x; rows past n_out repeat an earlier one and
 // are not stored.
-void dot_q6_k_rows(int64_t n, const BlockQ6_K* const* rows, const BlockQ8_K* x,
-                   const ScalePicks& picks, float* y, int n_out, size_t row_bytes) {
-    __m256 acc[kRowsPerPass];
+void dot_q6_k_rows(const GemvRun<BlockQ8_K>& run, const ScalePicks& picks,
+                   const BlockQ6_K* const* rows, float* y, int n_out) {
+    const BlockQ8_K* x = run.x;
+    __m256 acc[kRows];
     for (__m256& a : acc) {
         a = _mm256_setzero_ps();
     }
-    for (int64_t b = 0; b < n / QK_K; ++b) {
+    for (int64_t b = 0; b < run.n / QK_K; ++b) {
         const __m256i bsums = load32(x[b].bsums);
-        RowScales sc[kRowsPerPass];
-        __m256i sumi[kRowsPerPass];
-        for (int r = 0; r < kRowsPerPass; ++r) {
-            prefetch_rows_ahead<sizeof(BlockQ6_K)>(&rows[r][b], row_bytes);
+        RowScales sc[kRows];
+        __m256i sumi[kRows];
+        for (int r = 0; r < kRows; ++r) {
+            prefetch_rows_ahead<sizeof(BlockQ6_K)>(&rows[r][b], run.row_bytes);
             sc[r] = row_scales(rows[r][b], bsums);
             sumi[r] = _mm256_setzero_si256();
         }
         for (int h = 0; h < 2; ++h) {
-            const HalfQuants q[kRowsPerPass] = {HalfQuants(rows[0][b], h),
-                                                HalfQuants(rows[1][b], h)};
+            const HalfQuants q[kRows] = {HalfQuants(rows[0][b], h), HalfQuants(rows[1][b], h)};
             for (int k = 0; k < 4; ++k) {
                 const int c = 4 * h + k;
                 const __m256i xc = load32(x[b].qs + 32 * c);
-                for (int r = 0; r < kRowsPerPass; ++r) {
+                for (int r = 0; r < kRows; ++r) {
                     const __m256i p = _mm256_maddubs_epi16(q[r].chunk(k), xc);
                     const __m256i s = _mm256_shuffle_epi8(sc[r].words, picks.word[c]);
                     sumi[r] = _mm256_add_epi32(sumi[r], _mm256_madd_epi16(s, p));
                 }
             }
         }
-        for (int r = 0; r < kRowsPerPass; ++r) {
+        for (int r = 0; r < kRows; ++r) {
             acc[r] = q6_k_avx2::accumulate(acc[r], sumi[r], sc[r].offset, x[b].d, rows[r][b].d);
         }
     }
@@ -133,32 +133,20 @@ void dot_q6_k_rows(int64_t n, const BlockQ6_K* const* rows, const BlockQ8_K* x,
     }
 }
 
-void gemv_q6_k(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const void* vx,
-               const float* /*scales*/, float* y) {
-    const auto* x = static_cast<const BlockQ8_K*>(vx);
-    const ScalePicks picks;
-    for_each_row_group<kRowsPerPass, BlockQ6_K>(
-        w, row_bytes, n_rows, [&](const BlockQ6_K* const* rows, int64_t r, int real) {
-            dot_q6_k_rows(n, rows, x, picks, y + r, real, row_bytes);
-        });
-}
-
 } // namespace
-
-GemvFn gemv_q6_k_avx2() {
-    return gemv_q6_k;
-}
-
-} // namespace hearth::cpu
-
-#else // not built for x86: cpu_features never lets matmul reach the avx2 level
-
-namespace hearth::cpu {
-
-GemvFn gemv_q6_k_avx2() {
-    return nullptr;
-}
 
 } // namespace hearth::cpu
 
 #endif
+
+namespace hearth::cpu {
+
+GemvFn gemv_q6_k_avx2() {
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+    return gemv_driver<kRows, dot_q6_k_rows>;
+#else // not built for x86: cpu_features never lets matmul reach the avx2 level
+    return nullptr;
+#endif
+}
+
+} // namespace hearth::cpu

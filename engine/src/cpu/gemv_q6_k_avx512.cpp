@@ -42,8 +42,6 @@ using quant::QK_K;
 
 using avx2::hsum;
 
-constexpr int kRowsPerCall = 4;
-
 // The constants of the unpack and of the scale picks.
 struct Picks {
     __m512i high_mask; // qh bits 0, 1, 4, 5 in the low half, 2, 3, 6, 7 in the high one
@@ -92,19 +90,22 @@ inline __m512i q6_k_lanes(const BlockQ6_K& w, const BlockQ8_K& x, const Picks& p
     return sumi;
 }
 
-// 4 rows against the activation row x; rows past n_out repeat an earlier one and are not
+constexpr int kRows = 4;
+
+// 4 rows against the activation row run.x; rows past n_out repeat an earlier one and are not
 // stored.
-void dot_q6_k_rows(int64_t n, const BlockQ6_K* const* rows, const BlockQ8_K* x, const Picks& picks,
-                   float* y, int n_out, size_t row_bytes) {
-    __m256 acc[kRowsPerCall];
+void dot_q6_k_rows(const GemvRun<BlockQ8_K>& run, const Picks& picks, const BlockQ6_K* const* rows,
+                   float* y, int n_out) {
+    const BlockQ8_K* x = run.x;
+    __m256 acc[kRows];
     for (__m256& a : acc) {
         a = _mm256_setzero_ps();
     }
-    for (int64_t b = 0; b < n / QK_K; ++b) {
+    for (int64_t b = 0; b < run.n / QK_K; ++b) {
         const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].bsums));
-        for (int r = 0; r < kRowsPerCall; ++r) {
+        for (int r = 0; r < kRows; ++r) {
             const BlockQ6_K& w = rows[r][b];
-            prefetch_rows_ahead<sizeof(BlockQ6_K)>(&w, row_bytes);
+            prefetch_rows_ahead<sizeof(BlockQ6_K)>(&w, run.row_bytes);
             const __m512i sumi = q6_k_lanes(w, x[b], picks);
             const __m256i lanes =
                 _mm256_add_epi32(_mm512_castsi512_si256(sumi), _mm512_extracti64x4_epi64(sumi, 1));
@@ -119,20 +120,10 @@ void dot_q6_k_rows(int64_t n, const BlockQ6_K* const* rows, const BlockQ8_K* x, 
     }
 }
 
-void gemv_q6_k(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const void* vx,
-               const float* /*scales*/, float* y) {
-    const auto* x = static_cast<const BlockQ8_K*>(vx);
-    const Picks picks;
-    for_each_row_group<kRowsPerCall, BlockQ6_K>(
-        w, row_bytes, n_rows, [&](const BlockQ6_K* const* rows, int64_t r, int real) {
-            dot_q6_k_rows(n, rows, x, picks, y + r, real, row_bytes);
-        });
-}
-
 } // namespace
 
 GemvFn gemv_q6_k_avx512() {
-    return gemv_q6_k;
+    return gemv_driver<kRows, dot_q6_k_rows>;
 }
 
 } // namespace hearth::cpu

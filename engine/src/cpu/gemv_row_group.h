@@ -1,6 +1,7 @@
 // The rows a single-token kernel takes in one call: a group of kRows consecutive weight rows,
-// the group at the end of a run padded with repeats of its last row (computed, not stored);
-// and the software prefetch of the rows ahead of them.
+// the group at the end of a run padded with repeats of its last row (computed, not stored); the
+// driver that walks a run in such groups (one for every rows kernel); and the software prefetch
+// of the rows ahead of them.
 #pragma once
 
 #include "cpu/gemv_prefetch.h"
@@ -33,6 +34,44 @@ void for_each_row_group(const void* w, size_t row_bytes, int64_t n_rows, Pass&& 
         const int real = row_group(w, row_bytes, r, n_rows, rows);
         pass(static_cast<const Row* const*>(rows), r, real);
     }
+}
+
+// What every rows kernel of a single-token driver gets besides its rows: the row length n (in
+// values), the activation row x (Act blocks), its block scales (those kernels that take them;
+// else nullptr) and the bytes from one weight row to the next.
+template <class Act>
+struct GemvRun {
+    int64_t n;
+    const Act* x;
+    const float* scales;
+    size_t row_bytes;
+};
+
+// A rows kernel: one group of kRows rows (Row blocks) against the activation row (Act
+// blocks), the results of its first n_out rows (the real ones) stored at y; Constants holds its
+// constant vectors, built once a call.
+template <class Act, class Constants, class Row>
+using RowsKernel = void (*)(const GemvRun<Act>& run, const Constants& constants,
+                            const Row* const* rows, float* y, int n_out);
+
+// The single-token driver (a kernels.h GemvFn) of the rows kernel `dot`: the run of n_rows rows
+// at w in groups of kRows (row_group), each through dot.
+template <int kRows, class Act, class Constants, class Row>
+void drive_rows(RowsKernel<Act, Constants, Row> dot, int64_t n, const void* w, size_t row_bytes,
+                int64_t n_rows, const void* x, const float* scales, float* y) {
+    const GemvRun<Act> run{n, static_cast<const Act*>(x), scales, row_bytes};
+    const Constants constants;
+    for_each_row_group<kRows, Row>(w, row_bytes, n_rows,
+                                   [&](const Row* const* rows, int64_t r, int real) {
+                                       dot(run, constants, rows, y + r, real);
+                                   });
+}
+
+// drive_rows of the rows kernel Dot, as a GemvFn: gemv_driver<kRows, dot_rows>.
+template <int kRows, auto Dot>
+void gemv_driver(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const void* x,
+                 const float* scales, float* y) {
+    drive_rows<kRows>(Dot, n, w, row_bytes, n_rows, x, scales, y);
 }
 
 // How far ahead of the block it reads a single-token kernel asks for the weights: the same
