@@ -12,6 +12,7 @@
 #include "cpu/kernels.h"
 #include "cpu/matmul.h"
 #include "cpu/thread_pool.h"
+#include "gemv_bits.h"
 #include "hearth/quant.h"
 #include "hearth/tensor_type.h"
 #include "kernel_levels.h"
@@ -20,7 +21,6 @@
 
 #include <QObject>
 #include <QtTest>
-#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -30,6 +30,7 @@
 using hearth::TensorType;
 using namespace hearth::cpu;
 namespace quant = hearth::quant;
+using hearth::test::same_bits;
 using hearth::test::ScaleDraw;
 
 namespace {
@@ -64,19 +65,10 @@ float per_row(const WeightMatrix& w, int64_t r, const void* act) {
     return y;
 }
 
-bool same_bits(float a, float b) {
-    return std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b);
-}
-
 QString mismatch(const WeightMatrix& w, const char* what, int64_t r, float got, float want) {
-    return QString("%1 %2×%3 %4: row %5 gemv %6, per-row %7")
-        .arg(type_name(w.type))
-        .arg(w.n_rows)
-        .arg(w.n_cols)
-        .arg(what)
-        .arg(r)
-        .arg(static_cast<double>(got), 0, 'g', 9)
-        .arg(static_cast<double>(want), 0, 'g', 9);
+    return hearth::test::gemv_mismatch(
+        QString("%1 %2×%3 %4").arg(type_name(w.type)).arg(w.n_rows).arg(w.n_cols).arg(what), r, got,
+        want);
 }
 
 // matmul() for one token against the per-row kernel on every row.

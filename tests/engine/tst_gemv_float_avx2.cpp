@@ -12,13 +12,13 @@
 #include "cpu/kernels.h"
 #include "cpu/matmul.h"
 #include "cpu/thread_pool.h"
+#include "gemv_bits.h"
 #include "hearth/quant.h"
 #include "hearth/tensor_type.h"
 #include "kernel_levels.h"
 
 #include <QObject>
 #include <QtTest>
-#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -91,18 +91,6 @@ std::vector<float> reference(const WeightMatrix& w, const std::vector<float>& x)
     return y;
 }
 
-void expect_bits(const std::vector<float>& got, const std::vector<float>& want,
-                 const QString& what) {
-    for (size_t r = 0; r < want.size(); ++r) {
-        QVERIFY2(std::bit_cast<uint32_t>(got[r]) == std::bit_cast<uint32_t>(want[r]),
-                 qPrintable(QString("%1: row %2 gemv %3, per-row %4")
-                                .arg(what)
-                                .arg(r)
-                                .arg(static_cast<double>(got[r]), 0, 'g', 9)
-                                .arg(static_cast<double>(want[r]), 0, 'g', 9)));
-    }
-}
-
 struct Matrix {
     std::vector<uint16_t> values;
     WeightMatrix w;
@@ -144,7 +132,7 @@ void check_matmul(TensorType type, std::span<const int64_t> col_counts,
                 std::vector<uint8_t> scratch(activation_row_bytes(type, n_cols));
                 std::vector<float> y(static_cast<size_t>(n_rows), -1.0f);
                 matmul(m.w, x.data(), 1, n_cols, y.data(), n_rows, scratch.data(), *pool);
-                expect_bits(y, want, shape(type, n_rows, n_cols, pool->size()));
+                hearth::test::expect_same_bits(y, want, shape(type, n_rows, n_cols, pool->size()));
                 if (QTest::currentTestFailed()) {
                     return;
                 }
@@ -225,8 +213,9 @@ private slots:
             }
             matmul_group(targets, x.data(), 1, n_cols, nullptr, two);
             for (size_t i = 0; i < parts.size(); ++i) {
-                expect_bits(ys[i], reference(parts[i].w, x),
-                            "group " + shape(type, parts[i].w.n_rows, n_cols, 2));
+                hearth::test::expect_same_bits(ys[i], reference(parts[i].w, x),
+                                               "group " +
+                                                   shape(type, parts[i].w.n_rows, n_cols, 2));
                 if (QTest::currentTestFailed()) {
                     return;
                 }

@@ -8,6 +8,7 @@
 #include "cpu/kernels.h"
 #include "cpu/matmul.h"
 #include "cpu/thread_pool.h"
+#include "gemv_bits.h"
 #include "hearth/quant.h"
 #include "hearth/tensor_type.h"
 #include "kernel_levels.h"
@@ -17,7 +18,6 @@
 #include <QObject>
 #include <QtTest>
 #include <algorithm>
-#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -30,6 +30,7 @@ using hearth::quant::BlockQ6_K;
 using hearth::quant::BlockQ8_K;
 using hearth::quant::QK_K;
 using namespace hearth::cpu;
+using hearth::test::same_bits;
 
 namespace {
 
@@ -106,10 +107,6 @@ std::vector<float> per_row(const std::vector<uint8_t>& w, int64_t n_rows, int64_
             &y[static_cast<size_t>(r)], 1, 1);
     }
     return y;
-}
-
-bool same_bits(float a, float b) {
-    return std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b);
 }
 
 QString where(const char* what, int64_t n_rows, int64_t n_cols, int64_t r, float got, float want) {
