@@ -12,6 +12,10 @@
 // Q4_K likewise, against llama.cpp's q4_K_8x8 kernels: per super-block the exact integer sums
 // sum_j sc_j * (q · x)_j and sum_j mn_j * bsum_j, then acc = fma(float(sum), d_w * d_x, acc) and
 // acc_min = fma(float(min_sum), dmin_w * d_x, acc_min), and y = acc - acc_min at the end.
+//
+// With one token (decode at the avx2 level) each kernel asks for its group's weights a fixed
+// distance ahead (gemv_prefetch.h); the groups lie one after another, so past a group's end it
+// asks for the next group's first blocks, the next call's. A prefetch changes no result.
 #include "cpu/kernels.h"
 #include "cpu/repack.h"
 #include "cpu/repack_layout.h"
@@ -20,6 +24,7 @@
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 
 #include "cpu/avx2_helpers.h"
+#include "cpu/gemv_prefetch.h"
 
 #include <cstring>
 #include <immintrin.h>
@@ -30,6 +35,14 @@ namespace {
 using quant::BlockQ8_0;
 
 using avx2::load32;
+
+// How far ahead the one-token kernels ask for weights. From memory (`hearth-kernel-bench
+// --decode-memory`, 1 thread, GB/s per CPU second, on a loaded 2-vCPU Xeon with
+// HEARTH_CPU_FEATURES=avx2's kernels): Q4_0 none 8.0-9.0, 4 blocks 10.3-10.7, 8 blocks 10.9-11.5,
+// 16 blocks 12.1-12.6, 24 blocks 12.7-12.8, 32 blocks 12.4; Q4_K none 7.3-8.9, one super-block
+// 10.9-11.2, two 11.6-11.8, four 11.8-12.2, six 11.8-12.1.
+constexpr size_t kPrefetchAheadQ4_0 = 16 * sizeof(BlockQ4_0x8);
+constexpr size_t kPrefetchAheadQ4K = 4 * sizeof(BlockQ4_Kx8);
 
 inline __m256i broadcast_quad(const int8_t* p) {
     int32_t v = 0;
@@ -52,6 +65,9 @@ void gemm_q4_0_x8_nt(int64_t n_cols, const BlockQ4_0x8* w, const uint8_t* x, siz
     }
     const int64_t n_blocks = n_cols / quant::QK8_0;
     for (int64_t b = 0; b < n_blocks; ++b) {
+        if constexpr (NT == 1) {
+            prefetch_span_ahead(w + b, kPrefetchAheadQ4_0, sizeof(BlockQ4_0x8));
+        }
         const __m256 dw =
             _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].d)));
         __m256i s16[NT];
@@ -102,6 +118,9 @@ void gemm_q4_k_x8_nt(int64_t n_cols, const BlockQ4_Kx8* w, const uint8_t* x, siz
     }
     const int64_t n_blocks = n_cols / quant::QK_K;
     for (int64_t b = 0; b < n_blocks; ++b) {
+        if constexpr (NT == 1) {
+            prefetch_span_ahead(w + b, kPrefetchAheadQ4K, sizeof(BlockQ4_Kx8));
+        }
         const BlockQ4_Kx8& wb = w[b];
         __m256i isum[NT], imin[NT];
         for (int t = 0; t < NT; ++t) {
