@@ -37,11 +37,6 @@ using avx2::load32;
 constexpr int kRows = 4; // rows a pass: the (d, m) of 4 rows fill one 8-lane conversion
 struct NoConstants {};
 
-// How far ahead in each row the kernel asks for weights (gemv_prefetch.h): 16 blocks, 320 bytes,
-// the distance the AVX-512 kernel measured best; four row streams side by side are more than the
-// hardware prefetcher follows well within a page.
-constexpr size_t kPrefetchAhead = 16 * sizeof(BlockQ4_1);
-
 // The (d, m) of the 4 rows at block b as floats: lane 2i row i's d, 2i + 1 its m.
 inline __m256 d_m_of_rows(const BlockQ4_1* const* rows, int64_t b) {
     const auto dm = [&](int i) {
@@ -75,7 +70,7 @@ void dot_q4_1_rows(const GemvRun<BlockQ8_1>& run, const NoConstants& /*constants
         alignas(32) float d_da[8]; // lane 2i: row i's d * da
         _mm256_store_ps(d_da, _mm256_mul_ps(dm, _mm256_set1_ps(da)));
         for (int i = 0; i < kRows; ++i) {
-            prefetch_ahead(rows[i] + b, kPrefetchAhead);
+            prefetch_rows_ahead<sizeof(BlockQ4_1)>(rows[i] + b, run.row_bytes);
             const __m256i raw = _mm256_broadcastsi128_si256(
                 _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[i][b].qs)));
             const __m256i q = _mm256_and_si256(_mm256_srlv_epi64(raw, high_lane_shift), m4);

@@ -38,8 +38,6 @@ using avx2::hsum;
 using avx2::load32;
 
 constexpr int kRows = 2; // rows a pass: one 128-bit lane each for the scales and mins
-// How far ahead in each row the kernel asks for weights (gemv_prefetch.h): two super-blocks.
-constexpr size_t kPrefetchAhead = 2 * sizeof(BlockQ5_K);
 
 // The 8 sub-block scales (bytes 0..7 of 128-bit lane i) and mins (bytes 8..15) of rows 0 and 1
 // at super-block b from their 12 packed bytes: ggml's get_scale_min_k4 for every sub-block, as
@@ -134,7 +132,7 @@ void dot_q5_k_rows(const GemvRun<BlockQ8_K>& run, const Q5KConstants& k,
     __m256 acc_min = _mm256_setzero_ps(); // lane 4i: row i's min term
     for (int64_t b = 0; b < run.n / QK_K; ++b) {
         for (int i = 0; i < kRows; ++i) {
-            prefetch_span_ahead(rows[i] + b, kPrefetchAhead, sizeof(BlockQ5_K));
+            prefetch_rows_ahead<sizeof(BlockQ5_K)>(rows[i] + b, run.row_bytes);
         }
         // The activations' sum over each 32-value sub-block, as int16 (exact: |sum| <= 32 * 128).
         const __m256i bs = load32(x[b].bsums);
