@@ -39,10 +39,11 @@ constexpr int kRowsPerReg = 4;
 // 8 rows a call share the activation loads and the scale conversions; 16 measured slower
 // (more row streams than the prefetchers follow, and register spills).
 constexpr int kBigQuads = 2;
-// How far ahead in each row the kernel asks for weights (gemv_prefetch.h): 16 blocks, 320
-// bytes. From memory (`hearth-kernel-bench --decode-memory`, GB/s per CPU second on a loaded
-// 2-vCPU Xeon): none 6.5-7.2, 160 bytes 6.9-7.7, 256 8.0-8.3, 320 7.6-9.0, 1024 7.3-7.6.
-constexpr size_t kPrefetchAhead = 16 * sizeof(BlockQ4_1);
+constexpr int kBigRows = kRowsPerReg * kBigQuads;
+// The kernel asks for each block kBigRows rows ahead (gemv_row_group.h's prefetch_rows_ahead: a
+// whole pass later). From memory (`hearth-kernel-bench --decode-memory`, GB/s per CPU second on
+// a loaded 2-vCPU Xeon): no prefetch 6.5-7.2; the same row 160 bytes ahead 6.9-7.7, 256
+// 8.0-8.3, 320 7.6-9.0, 1024 7.3-7.6; kBigRows rows ahead 10.6-10.8.
 
 // The (d, m) of the 4 * NQ rows at block b as floats: lane 2i row i's d, 2i + 1 its m.
 template <int NQ>
@@ -74,7 +75,7 @@ inline __m512i raw_quad(const BlockQ4_1* const* rows, int64_t b) {
 // 4 * NQ rows against the activation row x; rows past n_out repeat an earlier one and are not
 // stored.
 template <int NQ>
-void dot_q4_1_quads(int64_t n, const BlockQ4_1* const* rows, const BlockQ8_1* x,
+void dot_q4_1_quads(int64_t n, const BlockQ4_1* const* rows, size_t row_bytes, const BlockQ8_1* x,
                     const float* scales, float* y, int n_out) {
     const int64_t n_blocks = n / 32;
     const __m512i m4 = _mm512_set1_epi8(0x0f);
@@ -89,7 +90,7 @@ void dot_q4_1_quads(int64_t n, const BlockQ4_1* const* rows, const BlockQ8_1* x,
     __m512 mins = _mm512_setzero_ps(); // lane 2i + 1: row i's min term
     for (int64_t b = 0; b < n_blocks; ++b) {
         for (int k = 0; k < kRowsPerReg * NQ; ++k) {
-            prefetch_ahead(rows[k] + b, kPrefetchAhead);
+            prefetch_rows_ahead<sizeof(BlockQ4_1), kBigRows>(rows[k] + b, row_bytes);
         }
         const __m512i x_lo =
             _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].qs)));
@@ -129,17 +130,16 @@ void dot_q4_1_quads(int64_t n, const BlockQ4_1* const* rows, const BlockQ8_1* x,
 void gemv_q4_1(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const void* vx,
                const float* scales, float* y) {
     const auto* x = static_cast<const BlockQ8_1*>(vx);
-    constexpr int kBig = kRowsPerReg * kBigQuads;
     int64_t r = 0;
-    for (; r + kBig <= n_rows; r += kBig) {
-        const BlockQ4_1* rows[kBig];
+    for (; r + kBigRows <= n_rows; r += kBigRows) {
+        const BlockQ4_1* rows[kBigRows];
         row_group(w, row_bytes, r, n_rows, rows);
-        dot_q4_1_quads<kBigQuads>(n, rows, x, scales, y + r, kBig);
+        dot_q4_1_quads<kBigQuads>(n, rows, row_bytes, x, scales, y + r, kBigRows);
     }
     for (; r < n_rows; r += kRowsPerReg) {
         const BlockQ4_1* rows[kRowsPerReg];
         const int real = row_group(w, row_bytes, r, n_rows, rows);
-        dot_q4_1_quads<1>(n, rows, x, scales, y + r, real);
+        dot_q4_1_quads<1>(n, rows, row_bytes, x, scales, y + r, real);
     }
 }
 

@@ -36,10 +36,10 @@ using avx2::hsum;
 
 // Rows a call: they share the activation registers of each super-block.
 constexpr int kRowsPerCall = 4;
-// How far ahead in each row the kernel asks for weights (gemv_prefetch.h): two super-blocks,
-// as the AVX2 Q5_K kernel; four row streams side by side are more than the hardware prefetcher
-// follows well within a page.
-constexpr size_t kPrefetchAhead = 2 * sizeof(BlockQ5_K);
+// The kernel asks for each block kPrefetchRows rows ahead (gemv_row_group.h's
+// prefetch_rows_ahead: a whole pass later). From memory (`hearth-kernel-bench --decode-memory`,
+// GB/s per CPU second on a loaded 2-vCPU Xeon): the same row two super-blocks ahead 8.4-8.7,
+// 4 rows ahead 11.4-11.7.
 
 // The sub-blocks of each register, low half then high half: register v holds the low nibbles
 // (v even) or the high ones (v odd) of qs bytes 64 (v / 2) .. 64 (v / 2) + 63.
@@ -171,7 +171,7 @@ void dot_q5_k_rows(const GemvRun<BlockQ8_K>& run, const SubBlockPicks& picks,
     __m128 acc_min = _mm_setzero_ps();
     for (int64_t b = 0; b < run.n / QK_K; ++b) {
         for (int i = 0; i < kRowsPerCall; ++i) {
-            prefetch_span_ahead(rows[i] + b, kPrefetchAhead, sizeof(BlockQ5_K));
+            prefetch_rows_ahead<sizeof(BlockQ5_K)>(rows[i] + b, run.row_bytes);
         }
         __m512i xv[4];
         arrange_activations(x[b], xv);

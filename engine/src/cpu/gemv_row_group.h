@@ -84,11 +84,12 @@ void gemv_driver(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, con
 // lines in vain, it cannot fault.
 inline constexpr int kPrefetchRows = 4;
 
-// Prefetches the kBlockBytes of the block at `block` kPrefetchRows rows (row_bytes apart) later
-// (gemv_prefetch.h's span prefetch).
-template <size_t kBlockBytes>
+// Prefetches the kBlockBytes of the block at `block` kRowsAhead rows (row_bytes apart) later
+// (gemv_prefetch.h's span prefetch). kRowsAhead: at least the rows of a pass, so that the rows
+// asked for are not those being read.
+template <size_t kBlockBytes, int kRowsAhead = kPrefetchRows>
 inline void prefetch_rows_ahead(const void* block, size_t row_bytes) {
-    prefetch_span_ahead(block, kPrefetchRows * row_bytes, kBlockBytes);
+    prefetch_span_ahead(block, kRowsAhead * row_bytes, kBlockBytes);
 }
 
 } // namespace hearth::cpu
