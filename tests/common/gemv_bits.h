@@ -16,9 +16,10 @@ inline bool same_bits(float a, float b) {
     return std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b);
 }
 
-// "WHAT: row R gemv GOT, per-row WANT", the values to 9 significant digits (every float's bits).
+// "WHAT: row R gemv GOT, want WANT" (WANT: the per-row kernel's or the reference order's), the
+// values to 9 significant digits (every float's bits).
 inline QString gemv_mismatch(const QString& what, int64_t r, float got, float want) {
-    return QString("%1: row %2 gemv %3, per-row %4")
+    return QString("%1: row %2 gemv %3, want %4")
         .arg(what)
         .arg(r)
         .arg(static_cast<double>(got), 0, 'g', 9)
