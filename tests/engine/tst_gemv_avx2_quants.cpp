@@ -12,6 +12,7 @@
 #include "cpu/kernels.h"
 #include "cpu/matmul.h"
 #include "cpu/thread_pool.h"
+#include "extreme_weights.h"
 #include "gemv_bits.h"
 #include "hearth/quant.h"
 #include "hearth/tensor_type.h"
@@ -23,7 +24,6 @@
 #include <QtTest>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <random>
 #include <vector>
 
@@ -106,32 +106,6 @@ void check_matmul(const TypeCase& c, ScaleDraw draw) {
     }
 }
 
-// Extreme weights: every quant byte 0xff (nibbles 15, fifth bits set, Q5_K's packed scales and
-// mins at 63) in the odd rows, random bytes in the even ones, with large f16 scales.
-std::vector<uint8_t> extreme_rows(const TypeCase& c, int64_t n_rows, int64_t n_cols,
-                                  std::mt19937& rng) {
-    std::vector<uint8_t> bytes = hearth::test::random_weight_rows(c, n_rows, n_cols, rng);
-    const size_t row_bytes = row_bytes_of(c.type, n_cols);
-    const size_t block_bytes = hearth::tensor_type_traits(c.type).type_size;
-    const auto put = [&bytes](size_t at, float value) {
-        const uint16_t h = hearth::fp32_to_fp16(value);
-        std::memcpy(bytes.data() + at, &h, sizeof(h));
-    };
-    for (int64_t r = 0; r < n_rows; ++r) {
-        for (size_t at = 0; at < row_bytes; at += block_bytes) {
-            const size_t block = static_cast<size_t>(r) * row_bytes + at;
-            if (r % 2) {
-                std::memset(bytes.data() + block, 0xff, block_bytes);
-            }
-            put(block + static_cast<size_t>(c.d_offset), r % 4 < 2 ? 3000.0f : -0.5f);
-            if (c.m_offset >= 0) {
-                put(block + static_cast<size_t>(c.m_offset), r % 3 ? 2000.0f : -7.0f);
-            }
-        }
-    }
-    return bytes;
-}
-
 // An activation row at the int8 extremes: -128 and 127 in runs, large block scales.
 std::vector<uint8_t> extreme_activations(TensorType type, int64_t n_cols) {
     std::vector<uint8_t> act(activation_row_bytes(type, n_cols));
@@ -182,7 +156,7 @@ void check_direct(const TypeCase& c, bool extreme) {
     const int64_t n_rows = 70;
     for (const int64_t n_cols : {block, 5 * block}) {
         const std::vector<uint8_t> bytes =
-            extreme ? extreme_rows(c, n_rows, n_cols, rng)
+            extreme ? hearth::test::extreme_weight_rows(c, n_rows, n_cols, rng)
                     : hearth::test::random_weight_rows(c, n_rows, n_cols, rng, ScaleDraw::edges);
         const WeightMatrix w{c.type, bytes.data(), n_cols, n_rows, row_bytes_of(c.type, n_cols)};
         std::vector<uint8_t> act = extreme_activations(c.type, n_cols);

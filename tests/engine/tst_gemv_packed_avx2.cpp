@@ -12,6 +12,7 @@
 #include "cpu/matmul.h"
 #include "cpu/repack.h"
 #include "cpu/thread_pool.h"
+#include "extreme_weights.h"
 #include "gemv_bits.h"
 #include "hearth/quant.h"
 #include "hearth/tensor_type.h"
@@ -26,7 +27,6 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <random>
 #include <vector>
 
@@ -42,38 +42,15 @@ const hearth::test::WeightTypeCase kCases[] = {
     {TensorType::Q4_K, offsetof(quant::BlockQ4_K, d), offsetof(quant::BlockQ4_K, dmin)},
 };
 
-// Every quant byte 0xff in the odd rows, with f16 scales of 3000 / -0.5 (and mins of 2000 / -7).
-void make_extreme(const hearth::test::WeightTypeCase& c, std::vector<uint8_t>& bytes,
-                  int64_t n_rows, size_t row_bytes) {
-    const size_t block_bytes = hearth::tensor_type_traits(c.type).type_size;
-    const auto put = [&bytes](size_t at, float value) {
-        const uint16_t h = hearth::fp32_to_fp16(value);
-        std::memcpy(bytes.data() + at, &h, sizeof(h));
-    };
-    for (int64_t r = 0; r < n_rows; ++r) {
-        for (size_t at = 0; at < row_bytes; at += block_bytes) {
-            const size_t block = static_cast<size_t>(r) * row_bytes + at;
-            if (r % 2) {
-                std::memset(bytes.data() + block, 0xff, block_bytes);
-            }
-            put(block + static_cast<size_t>(c.d_offset), r % 4 < 2 ? 3000.0f : -0.5f);
-            if (c.m_offset >= 0) {
-                put(block + static_cast<size_t>(c.m_offset), r % 3 ? 2000.0f : -7.0f);
-            }
-        }
-    }
-}
-
 // One token through matmul() on the packed copy of n_rows × n_cols weights, every row checked.
 void check_shape(const hearth::test::WeightTypeCase& c, int64_t n_rows, int64_t n_cols,
                  bool extreme, ScaleDraw draw, ThreadPool& pool, std::mt19937& rng) {
     const size_t row_bytes =
         static_cast<size_t>(n_cols / hearth::tensor_type_traits(c.type).block_size *
                             static_cast<int64_t>(hearth::tensor_type_traits(c.type).type_size));
-    std::vector<uint8_t> bytes = hearth::test::random_weight_rows(c, n_rows, n_cols, rng, draw);
-    if (extreme) {
-        make_extreme(c, bytes, n_rows, row_bytes);
-    }
+    const std::vector<uint8_t> bytes =
+        extreme ? hearth::test::extreme_weight_rows(c, n_rows, n_cols, rng)
+                : hearth::test::random_weight_rows(c, n_rows, n_cols, rng, draw);
     const WeightMatrix plain{c.type, bytes.data(), n_cols, n_rows, row_bytes};
     std::vector<uint8_t> packed(repacked_bytes(c.type, n_rows, n_cols));
     QVERIFY(!packed.empty());
