@@ -1,8 +1,9 @@
 // The register-tiled kernel of the 32-value formats (cpu/gemm_block32.h) against the per-row
 // kernel of each type, and for Q8_0 also against ggml's float order written out in scalar code:
-// bit for bit, on every tile shape and edge (rows and tokens not multiples of 4, block counts not
-// multiples of the 8-block scale run), and through matmul(): a batch gives each token exactly
-// what the token gets alone (decode).
+// bit for bit, on every tile shape and edge (rows not multiples of the 3-row tile, tokens not
+// multiples of 4, block counts not multiples of the 8-block scale run), and through matmul(): each
+// (row, token) the per-row kernel's bits, and a batch gives each token exactly what the token
+// gets alone (decode).
 #include "block32_cases.h"
 #include "cpu/cpu_features.h"
 #include "cpu/gemm_block32.h"
@@ -160,7 +161,7 @@ private slots:
         }
     }
 
-    // Every tile shape (1..4 rows × 1..4 tokens, as edges of larger calls), 1 to 64 blocks.
+    // Every tile shape (1..3 rows × 1..4 tokens, as edges of larger calls), 1 to 64 blocks.
     void tiles_match_per_row_kernel() {
         std::mt19937 rng(2024);
         const VecDotFn per_row = vec_dot_avx2(TensorType::Q8_0);
