@@ -1,8 +1,9 @@
 // The register-tiled kernel of the 32-value formats (cpu/gemm_block32.h) against the per-row
 // kernel of each type, and for Q8_0 also against ggml's float order written out in scalar code:
-// bit for bit, on every tile shape and edge (rows and tokens not multiples of 4, block counts not
-// multiples of the 8-block scale run), and through matmul(): a batch gives each token exactly
-// what the token gets alone (decode).
+// bit for bit, on every tile shape and edge (rows not multiples of the 3-row tile, tokens not
+// multiples of 4, block counts not multiples of the 8-block scale run), and through matmul(): each
+// (row, token) the per-row kernel's bits, and a batch gives each token exactly what the token
+// gets alone (decode).
 #include "block32_cases.h"
 #include "cpu/cpu_features.h"
 #include "cpu/gemm_block32.h"
@@ -98,6 +99,56 @@ QString describe(int64_t n_rows, int64_t n_cols, int64_t n_tok, int64_t t, int64
         .arg(static_cast<double>(want), 0, 'g', 9);
 }
 
+// Weight rows for the extreme cases: every quant byte `fill` (0xff: every nibble 15 and every
+// Q5 high bit set; for Q8_0 -1, and 0x80: -128) and every f16 scale field `scale` (m the same).
+std::vector<uint8_t> filled_rows(const Block32Case& c, int64_t n_rows, int64_t n_cols, uint8_t fill,
+                                 float scale) {
+    const auto traits = hearth::tensor_type_traits(c.type);
+    const auto n_blocks = static_cast<size_t>(n_rows * n_cols / traits.block_size);
+    std::vector<uint8_t> bytes(n_blocks * traits.type_size, fill);
+    const uint16_t h = hearth::fp32_to_fp16(scale);
+    for (size_t b = 0; b < n_blocks; ++b) {
+        std::memcpy(bytes.data() + b * traits.type_size + c.d_offset, &h, sizeof(h));
+        if (c.m_offset >= 0) {
+            std::memcpy(bytes.data() + b * traits.type_size + c.m_offset, &h, sizeof(h));
+        }
+    }
+    return bytes;
+}
+
+// One matmul() of n_tok tokens over `w` against the per-row AVX2 kernel on the same quantized
+// activations, bit for bit; "" or the first difference.
+QString check_matmul_against_per_row(const Block32Case& c, const std::vector<uint8_t>& w,
+                                     int64_t n_rows, int64_t n_cols, const std::vector<float>& x,
+                                     int64_t n_tok, ThreadPool& pool) {
+    const auto traits = hearth::tensor_type_traits(c.type);
+    const size_t row_bytes = static_cast<size_t>(n_cols) / traits.block_size * traits.type_size;
+    const WeightMatrix matrix{c.type, w.data(), n_cols, n_rows, row_bytes};
+    const size_t act_bytes = activation_row_bytes(c.type, n_cols);
+    std::vector<uint8_t> scratch(act_bytes * static_cast<size_t>(n_tok));
+    const int64_t y_stride = n_rows + 1;
+    std::vector<float> y(static_cast<size_t>(n_tok * y_stride), -12345.0f);
+    matmul(matrix, x.data(), n_tok, n_cols, y.data(), y_stride, scratch.data(), pool);
+    std::vector<uint8_t> act(act_bytes);
+    const VecDotFn per_row = vec_dot_avx2(c.type);
+    for (int64_t t = 0; t < n_tok; ++t) {
+        quantize_activation_row(c.type, x.data() + t * n_cols, act.data(), n_cols);
+        if (y[static_cast<size_t>(t * y_stride + n_rows)] != -12345.0f) {
+            return "wrote past n_rows";
+        }
+        for (int64_t r = 0; r < n_rows; ++r) {
+            float want = 0.0f;
+            per_row(n_cols, w.data() + r * row_bytes, act.data(), act_bytes, &want, 1, 1);
+            const float got = y[static_cast<size_t>(t * y_stride + r)];
+            if (std::bit_cast<uint32_t>(got) != std::bit_cast<uint32_t>(want)) {
+                return QString::fromLatin1(hearth::tensor_type_name(c.type).data()) + ": " +
+                       describe(n_rows, n_cols, n_tok, t, r, got, want);
+            }
+        }
+    }
+    return {};
+}
+
 } // namespace
 
 class TestMatmulBlock32 : public QObject {
@@ -110,7 +161,7 @@ private slots:
         }
     }
 
-    // Every tile shape (1..4 rows × 1..4 tokens, as edges of larger calls), 1 to 64 blocks.
+    // Every tile shape (1..3 rows × 1..4 tokens, as edges of larger calls), 1 to 64 blocks.
     void tiles_match_per_row_kernel() {
         std::mt19937 rng(2024);
         const VecDotFn per_row = vec_dot_avx2(TensorType::Q8_0);
@@ -200,6 +251,61 @@ private slots:
                 }
             }
         }
+    }
+
+    // Through matmul() at the avx2 level with the AVX-512 kernels off (the AVX2 tiles an
+    // AVX2-only CPU runs): every type, ragged rows (not multiples of the 3-row tile, several
+    // row chunks on two threads) and 1..40 tokens (every 4-token tail, past the 32-token tile),
+    // 3 and 9 blocks a row, random data and extremes (nibbles at 15, activations at ±127 with
+    // large sums, large and negative scales, Q8_0's -128), 1 and 2 threads, each (row, token)
+    // the per-row kernel's bits.
+    void matmul_tiles_match_per_row_kernel() {
+        const bool had_avx512 = avx512_kernels_enabled();
+        set_avx512_kernels(false);
+        std::mt19937 rng(31);
+        ThreadPool one(1), two(2);
+        struct Fill {
+            int fill; // -1: random rows
+            float scale;
+            float act; // 0: normal activations, else ±act
+        };
+        const Fill fills[] = {{-1, 0.0f, 0.0f},
+                              {0xff, 0.02f, 0.0f},
+                              {0xff, 30000.0f, 1e4f},
+                              {0x80, -0.5f, 3.0f},
+                              {0x0f, -65504.0f, 1e-3f}};
+        const auto first_failure = [&]() -> QString {
+            for (const Block32Case& c : kBlock32Cases) {
+                for (const int64_t n_cols : {96, 288}) {
+                    for (const int64_t n_rows : {1, 2, 3, 4, 5, 7, 37, 70}) {
+                        for (const Fill& f : fills) {
+                            const auto w =
+                                f.fill < 0
+                                    ? hearth::test::random_weight_rows(
+                                          c, n_rows, n_cols, rng, hearth::test::ScaleDraw::edges)
+                                    : filled_rows(c, n_rows, n_cols, static_cast<uint8_t>(f.fill),
+                                                  f.scale);
+                            for (int64_t n_tok = 1; n_tok <= 40; ++n_tok) {
+                                std::vector<float> x(static_cast<size_t>(n_tok * n_cols));
+                                std::normal_distribution<float> normal(0.0f, 1.0f);
+                                for (size_t i = 0; i < x.size(); ++i) {
+                                    x[i] = f.act == 0.0f ? normal(rng) : (i % 3 ? f.act : -f.act);
+                                }
+                                QString failure = check_matmul_against_per_row(
+                                    c, w, n_rows, n_cols, x, n_tok, n_tok % 2 ? one : two);
+                                if (!failure.isEmpty()) {
+                                    return failure;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            return {};
+        };
+        const QString failure = first_failure();
+        set_avx512_kernels(had_avx512);
+        QVERIFY2(failure.isEmpty(), qPrintable(failure));
     }
 
     // Through matmul (row chunks over two threads, token tiles of 32): a batch of n tokens

@@ -306,7 +306,7 @@ struct RowJob : MatmulOperands {
 void choose_batch_kernels(RowJob& job, std::vector<float>& act_scales) {
     const WeightMatrix& w = job.w;
     const bool batch = job.n_tokens > 1 && kernel_level() == KernelLevel::avx2;
-    // The 32-value formats: tiles of 4 rows × 4 tokens (gemm_block32.h), and where the CPU has
+    // The 32-value formats: tiles of 3 rows × 4 tokens (gemm_block32.h), and where the CPU has
     // them, the AVX-512 tiles (twice the width). One token (decode) reads each weight once
     // either way and is bound by memory; it keeps the per-row kernel.
     job.block32_tiles = batch && gemm_block32_supported(w.type);
