@@ -13,6 +13,7 @@
 #include "cpu/int8_gemm.h"
 
 #include "cpu/cpu_features.h"
+#include "cpu/int8_ksuper.h"
 #include "cpu/kernels.h"
 #include "cpu/thread_pool.h"
 #include "hearth/prefill_numerics.h"
@@ -154,6 +155,11 @@ bool use_int8_gemm(const WeightMatrix& w, int64_t n_tokens, MatmulOp op) {
 
 void matmul_int8(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_stride,
                  float* y, int64_t y_stride, ThreadPool& pool, Int8GemmFn kernel) {
+    // The K-quants keep their integer sub-block scales (int8_ksuper.h), on the same ISA.
+    if (int8_ksuper_supported(w.type)) {
+        matmul_ksuper(w, x, n_tokens, x_stride, y, y_stride, pool, int8_ksuper_kernel_for(kernel));
+        return;
+    }
     const int64_t n_cols = w.n_cols;
     const int64_t n_blocks = n_cols / kInt8Block;
     // Pool threads must see this thread's buffers: use them through a plain reference.
