@@ -37,7 +37,7 @@ function(hearth_set_engine_source_flags engine_dir)
         COMPILE_OPTIONS "-mavx2;-mfma;-mf16c")
     # The int8 prefill kernels' VNNI builds, picked at run time where the CPU has them.
     # (int8_gemm_avx512vnni.cpp, 256- and 512-bit, is among the AVX-512 files below.)
-    set_source_files_properties(${src}/cpu/int8_gemm_avxvnni.cpp PROPERTIES
+    set_source_files_properties(${src}/cpu/int8_gemm_avxvnni.cpp ${src}/cpu/int8_ksuper_avxvnni.cpp PROPERTIES
         COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavxvnni")
     # The AVX-512 kernels (single tokens, the exact prefill's tiles and packed batches, the fast
     # prefill's int8 kernel), picked at run time where the CPU has them. GCC 12 warns inside its own 512-bit intrinsics

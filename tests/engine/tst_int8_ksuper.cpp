@@ -46,10 +46,7 @@ std::vector<Kernel> ksuper_kernels() {
             seen = seen || o.fn == fn;
         }
         if (!seen) {
-            out.push_back({fn == &int8_ksuper_avx512vnni ? "avx512vnni"
-                           : fn == &int8_ksuper_avx2     ? "avx2"
-                                                         : "portable",
-                           fn});
+            out.push_back({k.name, fn});
         }
     }
     return out;
@@ -201,7 +198,7 @@ private slots:
             }
             hearth::set_prefill_numerics(hearth::PrefillNumerics::exact);
         }
-        qInfo("matmul()'s kernel here: %s", cpu_has_avx512_vnni() ? "avx512vnni" : "avx2");
+        qInfo("matmul()'s kernel here: %s", int8_gemm_kernels().front().name);
     }
 };
 

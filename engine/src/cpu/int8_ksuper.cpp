@@ -59,12 +59,16 @@ KSuperGemmFn int8_ksuper_kernel_for(Int8GemmFn kernel) {
         if (kernel_level() != KernelLevel::avx2) {
             return &int8_ksuper_portable;
         }
-        return cpu_has_avx512_vnni() ? &int8_ksuper_avx512vnni : &int8_ksuper_avx2;
+        // The int8 path's own preference order (int8_gemm_kernels()).
+        kernel = int8_gemm_kernels().front().fn;
     }
     if (kernel == &int8_gemm_avx512vnni) {
         return &int8_ksuper_avx512vnni;
     }
-    if (kernel == &int8_gemm_avx2 || kernel == &int8_gemm_avxvnni) {
+    if (kernel == &int8_gemm_avxvnni) {
+        return &int8_ksuper_avxvnni;
+    }
+    if (kernel == &int8_gemm_avx2) {
         return &int8_ksuper_avx2;
     }
     return &int8_ksuper_portable;

@@ -74,11 +74,13 @@ void int8_ksuper_portable(int64_t n_super, const BlockKSuper8* group, const KSup
                           int64_t n_tok, int max_q, float* y, int64_t y_stride, int n_rows);
 void int8_ksuper_avx2(int64_t n_super, const BlockKSuper8* group, const KSuperActivations& x,
                       int64_t n_tok, int max_q, float* y, int64_t y_stride, int n_rows);
+void int8_ksuper_avxvnni(int64_t n_super, const BlockKSuper8* group, const KSuperActivations& x,
+                         int64_t n_tok, int max_q, float* y, int64_t y_stride, int n_rows);
 void int8_ksuper_avx512vnni(int64_t n_super, const BlockKSuper8* group, const KSuperActivations& x,
                             int64_t n_tok, int max_q, float* y, int64_t y_stride, int n_rows);
 
 // The kernel of this layout for the int8 path's kernel `kernel` (int8_gemm_kernels()): the same
-// instruction set (AVX-VNNI: the AVX2 one); nullptr: the best this CPU runs.
+// instruction set; nullptr: the best this CPU runs.
 KSuperGemmFn int8_ksuper_kernel_for(Int8GemmFn kernel);
 
 // matmul_int8 for the types of int8_ksuper_supported.
