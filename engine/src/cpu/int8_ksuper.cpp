@@ -2,12 +2,12 @@
 // activations, per-group conversion, threading) and the portable kernel, which defines the bits
 // every ISA kernel must give.
 //
-// Memory: the activations (292 bytes per 256 values and token) and the converted panel
-// (kPanelGroups groups, 2880 bytes per 256 values each) live for one matmul only; the driver
-// keeps no buffers across calls.
+// Memory: the activations (292 bytes per 256 values and token) and the converted panels
+// (int8_panels.h) live for one matmul only.
 #include "cpu/int8_ksuper.h"
 
 #include "cpu/cpu_features.h"
+#include "cpu/int8_panels.h"
 #include "cpu/kernels.h"
 #include "cpu/thread_pool.h"
 
@@ -16,14 +16,6 @@
 #include <vector>
 
 namespace hearth::cpu {
-namespace {
-
-// As matmul_int8's cache blocking: 4 groups converted together, 64 tokens at a time.
-constexpr int64_t kPanelGroups = 4;
-constexpr int64_t kTokenChunk = 64;
-
-} // namespace
-
 void int8_ksuper_portable(int64_t n_super, const BlockKSuper8* group, const KSuperActivations& x,
                           int64_t n_tok, int /*max_q*/, float* y, int64_t y_stride, int n_rows) {
     for (int64_t t = 0; t < n_tok; ++t) {
@@ -84,33 +76,14 @@ void matmul_ksuper(const WeightMatrix& w, const float* x, int64_t n_tokens, int6
         }
     });
     const int max_q = int8_ksuper_max_q(w.type);
-    // Threads take whole kernel calls (pairs of groups), so only the matrix's last call is short.
-    const int64_t n_calls = (w.n_rows + kInt8CallRows - 1) / kInt8CallRows;
-    constexpr int64_t kGroupsPerCall = kInt8CallRows / kInt8Rows;
-    constexpr int64_t kPanelCalls = kPanelGroups / kGroupsPerCall;
-    static_assert(kPanelGroups % kGroupsPerCall == 0);
-    const int64_t n_groups = (w.n_rows + kInt8Rows - 1) / kInt8Rows;
-    pool.parallel_for(n_calls, 1, [&](int64_t c0, int64_t c1) {
-        std::vector<BlockKSuper8> panel(static_cast<size_t>(kPanelGroups * n_super));
-        for (int64_t pc = c0; pc < c1; pc += kPanelCalls) {
-            // Groups [p0, p1) of the matrix: those with a row below w.n_rows.
-            const int64_t p0 = pc * kGroupsPerCall;
-            const int64_t p1 = std::min(std::min(c1, pc + kPanelCalls) * kGroupsPerCall, n_groups);
-            for (int64_t g = p0; g < p1; ++g) {
-                int8_ksuper_convert_group(w, g * kInt8Rows, panel.data() + (g - p0) * n_super);
-            }
-            for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenChunk) {
-                const int64_t n_tok = std::min(kTokenChunk, n_tokens - t0);
-                const KSuperActivations chunk{act.data() + t0 * n_super, n_super};
-                for (int64_t g = p0; g < p1; g += kGroupsPerCall) {
-                    const int64_t row0 = g * kInt8Rows;
-                    const auto n_rows = static_cast<int>(std::min(kInt8CallRows, w.n_rows - row0));
-                    kernel(n_super, panel.data() + (g - p0) * n_super, chunk, n_tok, max_q,
-                           y + t0 * y_stride + row0, y_stride, n_rows);
-                }
-            }
-        }
-    });
+    int8_for_each_call<BlockKSuper8>(
+        w, n_super, n_tokens, pool,
+        [&](int64_t row0, BlockKSuper8* out) { int8_ksuper_convert_group(w, row0, out); },
+        [&](const BlockKSuper8* groups, int64_t t0, int64_t n_tok, int64_t row0, int n_rows) {
+            const KSuperActivations chunk{act.data() + t0 * n_super, n_super};
+            kernel(n_super, groups, chunk, n_tok, max_q, y + t0 * y_stride + row0, y_stride,
+                   n_rows);
+        });
 }
 
 } // namespace hearth::cpu

@@ -6,6 +6,7 @@
 // for both, in the portable kernel's order.
 #pragma once
 
+#include "cpu/int8_gemm_tile.h"
 #include "cpu/int8_ksuper.h"
 
 #include <algorithm>
@@ -18,23 +19,11 @@ namespace hearth::cpu {
 namespace {
 
 // 4 accumulators, 4 integer sums, a run's weights (≤ 4), the scale and two temporaries: the
-// 16 registers of AVX2.
+// 16 registers of AVX2. broadcast4, keep_in_register and store_rows are int8_gemm_tile.h's.
 constexpr int kKSuperTileTokens = 4;
-
-inline __m256i broadcast4(const void* p) {
-    int32_t v = 0;
-    std::memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
-}
 
 inline __m256i load256(const void* p) {
     return _mm256_loadu_si256(static_cast<const __m256i*>(p));
-}
-
-// Pins a running sum to a register here (GCC would otherwise reassociate the chain into a tree
-// that keeps every product live and spills; int8_gemm_tile.h's keep_in_register).
-inline void keep_in_register(__m256i& v) {
-    asm("" : "+x"(v));
 }
 
 // A Dot policy has kChunkQuads(max_q) (quads per call of chunk) and
@@ -81,14 +70,7 @@ void ksuper_tile(int64_t n_super, const BlockKSuper8* group, const KSuperActivat
     }
 #pragma GCC unroll 8
     for (int t = 0; t < RN; ++t) {
-        float* out = y + (t0 + t) * y_stride;
-        if (n_rows == kInt8Rows) {
-            _mm256_storeu_ps(out, acc[t]);
-        } else {
-            alignas(32) float lanes[kInt8Rows];
-            _mm256_store_ps(lanes, acc[t]);
-            std::memcpy(out, lanes, static_cast<size_t>(n_rows) * sizeof(float));
-        }
+        store_rows(y + (t0 + t) * y_stride, acc[t], n_rows);
     }
 }
 
