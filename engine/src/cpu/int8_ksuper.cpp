@@ -11,11 +11,11 @@
 #include "cpu/kernels.h"
 #include "cpu/thread_pool.h"
 
-#include <algorithm>
 #include <cmath>
 #include <vector>
 
 namespace hearth::cpu {
+
 void int8_ksuper_portable(int64_t n_super, const BlockKSuper8* group, const KSuperActivations& x,
                           int64_t n_tok, int /*max_q*/, float* y, int64_t y_stride, int n_rows) {
     for (int64_t t = 0; t < n_tok; ++t) {
