@@ -32,11 +32,12 @@ function(hearth_set_engine_source_flags engine_dir)
         ${src}/cpu/gemm_q6_k_avx2.cpp
         ${src}/cpu/gemm_float_avx2.cpp
         ${src}/cpu/int8_gemm_avx2.cpp
+        ${src}/cpu/int8_ksuper_avx2.cpp
         ${src}/cpu/int8_convert_float_avx2.cpp PROPERTIES
         COMPILE_OPTIONS "-mavx2;-mfma;-mf16c")
     # The int8 prefill kernels' VNNI builds, picked at run time where the CPU has them.
     # (int8_gemm_avx512vnni.cpp, 256- and 512-bit, is among the AVX-512 files below.)
-    set_source_files_properties(${src}/cpu/int8_gemm_avxvnni.cpp PROPERTIES
+    set_source_files_properties(${src}/cpu/int8_gemm_avxvnni.cpp ${src}/cpu/int8_ksuper_avxvnni.cpp PROPERTIES
         COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavxvnni")
     # The AVX-512 kernels (single tokens, the exact prefill's tiles and packed batches, the fast
     # prefill's int8 kernel), picked at run time where the CPU has them. GCC 12 warns inside its own 512-bit intrinsics
@@ -54,6 +55,7 @@ function(hearth_set_engine_source_flags engine_dir)
         ${src}/cpu/repack_batch_avx512.cpp
         ${src}/cpu/gemm_float_avx512.cpp
         ${src}/cpu/int8_gemm_avx512vnni.cpp
+        ${src}/cpu/int8_ksuper_avx512vnni.cpp
         PROPERTIES
         COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavx512f;-mavx512bw;-mavx512vl;-mavx512vnni;$<$<AND:$<CXX_COMPILER_ID:GNU>,$<VERSION_LESS:$<CXX_COMPILER_VERSION>,13>>:-Wno-uninitialized;-Wno-maybe-uninitialized>")
     # The activation quantizer's AVX2 form: the scalar form's bits, so no contracted x * id + c

@@ -9,6 +9,7 @@
 #include "cpu/cpu_features.h"
 #include "cpu/int8_convert_float.h"
 #include "cpu/int8_gemm.h"
+#include "cpu/int8_ksuper.h"
 #include "cpu/kernels.h"
 #include "cpu/matmul.h"
 #include "cpu/thread_pool.h"
@@ -352,9 +353,10 @@ private slots:
         ThreadPool one(1), two(2);
         QSet<QString> tested;
         for (const TypeCase& c : kCases) {
-            if (c.type != TensorType::Q4_1 && c.type != TensorType::Q5_K &&
-                c.type != TensorType::Q6_K && c.type != TensorType::Q8_0 &&
-                c.type != TensorType::IQ2_XXS && c.type != TensorType::IQ2_XS) {
+            if (c.type != TensorType::Q4_1 && c.type != TensorType::Q4_K &&
+                c.type != TensorType::Q5_K && c.type != TensorType::Q6_K &&
+                c.type != TensorType::Q8_0 && c.type != TensorType::IQ2_XXS &&
+                c.type != TensorType::IQ2_XS) {
                 continue;
             }
             std::mt19937 rng(71 + static_cast<unsigned>(c.type));
@@ -539,8 +541,9 @@ private:
     // |y - exact| ≤ sum_k |w_k| * 0.6 * d_b(k) + 1e-5 * sum_k |w_k x_k| (float weights: plus
     // their rounding, half a step times the rounded activation): ggml's Q8_0 rounding
     // moves x_k by at most d/2 (d = amax / 127) plus the f16 rounding of d times |q| ≤ 127
-    // (≤ 127 * d * 2^-11 < 0.07 d); the float accumulation adds a relative 1e-5 at most for
-    // these lengths (a few hundred FMAs of float32).
+    // (≤ 127 * d * 2^-11 < 0.07 d); the K-quants' Q8_K (int8_ksuper.h) the same with the
+    // amax of 256 values and a float d; the float accumulation adds a relative 1e-5 at most
+    // for these lengths (a few hundred FMAs of float32).
     void check_bound(const TypeCase& c, const std::vector<uint8_t>& bytes, const WeightMatrix& w,
                      const std::vector<float>& x, const std::vector<float>& y) {
         std::vector<float> row(static_cast<size_t>(c.n_cols));
@@ -554,9 +557,12 @@ private:
                 double bound = 0.0;
                 double magnitude = 0.0;
                 for (int64_t b = 0; b < c.n_cols / 32; ++b) {
+                    // The activations' block: 32 values (Q8_0), 256 for the K-quants (Q8_K).
+                    const int64_t act_block = int8_ksuper_supported(c.type) ? kKSuper : 32;
+                    const int64_t first = 32 * b / act_block * act_block;
                     double amax = 0.0;
-                    for (int i = 0; i < 32; ++i) {
-                        amax = std::max(amax, std::fabs(static_cast<double>(xt[32 * b + i])));
+                    for (int64_t i = first; i < first + act_block; ++i) {
+                        amax = std::max(amax, std::fabs(static_cast<double>(xt[i])));
                     }
                     // Float weights move by up to half their block's step (the conversion's
                     // bound), times the rounded activation (≤ |x| + 0.6 d).

@@ -1,8 +1,8 @@
 // The activation quantizer's AVX2 block form (cpu/quantize_act_avx2.cpp) against the scalar
 // form that defines the bits: every quant, d and the quant sum, on random blocks of many
-// scales, rounding ties, zeros, signed zeros, subnormals, infinities and NaNs; and the row
-// quantizers (Q8_0, Q8_1) at the avx2 level against the portable level, on rows of 1..70
-// blocks.
+// scales, rounding ties, zeros, signed zeros, subnormals, infinities and NaNs (Q8_K's 256-value
+// block form too: quants, d and the sums per 16); and the row quantizers (Q8_0, Q8_1, Q8_K) at
+// the avx2 level against the portable level, on rows of 1..70 blocks of 32.
 #include "cpu/cpu_features.h"
 #include "cpu/kernels.h"
 #include "hearth/quant.h"
@@ -112,6 +112,28 @@ private slots:
         }
     }
 
+    // Q8_K (256 values): 8 sub-blocks of fill_block's kinds, mixed, or all of one kind (so the
+    // all-zero, subnormal-only and tie blocks are whole blocks too).
+    void avx2Q8KBlockHasTheScalarBits() {
+        std::mt19937 rng(23);
+        std::vector<float> x(hearth::quant::QK_K);
+        for (int n = 0; n < 4000; ++n) {
+            for (int k = 0; k < hearth::quant::QK_K / kBlock; ++k) {
+                fill_block(x.data() + k * kBlock, n % 2 == 0 ? n / 2 : n + k, rng);
+            }
+            BlockQ8_K scalar, avx2;
+            std::memset(&scalar, 0x55, sizeof(scalar));
+            std::memset(&avx2, 0xaa, sizeof(avx2));
+            quantize_block_q8_k_scalar(x.data(), scalar);
+            quantize_block_q8_k_avx2(x.data(), avx2);
+            QVERIFY2(std::memcmp(scalar.qs, avx2.qs, sizeof(scalar.qs)) == 0,
+                     qPrintable(QString::number(n)));
+            QVERIFY2(std::memcmp(scalar.bsums, avx2.bsums, sizeof(scalar.bsums)) == 0,
+                     qPrintable(QString::number(n)));
+            QVERIFY2(same_float(scalar.d, avx2.d), qPrintable(QString::number(n)));
+        }
+    }
+
     void rowsAgreeAcrossLevels() {
         std::mt19937 rng(7);
         for (int n_blocks = 1; n_blocks <= 70; ++n_blocks) {
@@ -122,6 +144,8 @@ private slots:
             }
             std::vector<BlockQ8_0> q0[2];
             std::vector<BlockQ8_1> q1[2];
+            std::vector<BlockQ8_K> qk[2];
+            const int64_t n_k = n / hearth::quant::QK_K * hearth::quant::QK_K;
             const KernelLevel levels[2] = {KernelLevel::portable, KernelLevel::avx2};
             for (int l = 0; l < 2; ++l) {
                 QVERIFY(set_kernel_level(levels[l]));
@@ -129,7 +153,11 @@ private slots:
                 q1[l].resize(static_cast<size_t>(n_blocks));
                 quantize_row_q8_0(x.data(), q0[l].data(), n);
                 quantize_row_q8_1(x.data(), q1[l].data(), n);
+                qk[l].resize(static_cast<size_t>(n_k / hearth::quant::QK_K));
+                quantize_row_q8_K(x.data(), qk[l].data(), n_k);
             }
+            QVERIFY2(std::memcmp(qk[0].data(), qk[1].data(), qk[0].size() * sizeof(BlockQ8_K)) == 0,
+                     qPrintable(QString::number(n_blocks)));
             QVERIFY2(std::memcmp(q0[0].data(), q0[1].data(), q0[0].size() * sizeof(BlockQ8_0)) == 0,
                      qPrintable(QString::number(n_blocks)));
             QVERIFY2(std::memcmp(q1[0].data(), q1[1].data(), q1[0].size() * sizeof(BlockQ8_1)) == 0,

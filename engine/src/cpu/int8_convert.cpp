@@ -6,6 +6,7 @@
 #include "cpu/int8_convert_float.h"
 #include "cpu/int8_convert_row.h"
 #include "cpu/int8_gemm.h"
+#include "cpu/int8_unpack_k.h"
 #include "hearth/quant.h"
 #include "quant/blocks.h"
 #include "quant/k4_scales.h"
@@ -35,8 +36,7 @@ void nibbles_5(const uint8_t* qs, const uint8_t* qh, uint8_t* q) {
     }
 }
 
-// Q4_K / Q5_K: values 64c + l and 64c + 32 + l are the low and high nibble of qs[32c + l]
-// (Q5_K: with bits 2c and 2c + 1 of qh[l] as their fifth bit); one scale and min per 32.
+// Q4_K / Q5_K: the q of int8_unpack_k4, one scale and min per 32.
 template <typename Block, bool kFiveBit>
 void convert_k4(const uint8_t* row, int64_t n_cols, const Int8Row& out) {
     const auto* blocks = reinterpret_cast<const Block*>(row);
@@ -44,19 +44,7 @@ void convert_k4(const uint8_t* row, int64_t n_cols, const Int8Row& out) {
         const Block& blk = blocks[b];
         const float d = fp16_to_fp32(blk.d);
         const float dmin = fp16_to_fp32(blk.dmin);
-        uint8_t* q = out.q + b * QK_K;
-        for (int c = 0; c < 4; ++c) {
-            for (int l = 0; l < 32; ++l) {
-                int lo = blk.qs[32 * c + l] & 0x0f;
-                int hi = blk.qs[32 * c + l] >> 4;
-                if constexpr (kFiveBit) {
-                    lo |= ((blk.qh[l] >> (2 * c)) & 1) << 4;
-                    hi |= ((blk.qh[l] >> (2 * c + 1)) & 1) << 4;
-                }
-                q[64 * c + l] = static_cast<uint8_t>(lo);
-                q[64 * c + 32 + l] = static_cast<uint8_t>(hi);
-            }
-        }
+        int8_unpack_k4<Block, kFiveBit>(blk, out.q + b * QK_K);
         for (int j = 0; j < 8; ++j) {
             int sc = 0;
             int mn = 0;
@@ -73,18 +61,7 @@ void convert_q6_k(const uint8_t* row, int64_t n_cols, const Int8Row& out) {
     for (int64_t b = 0; b < n_cols / QK_K; ++b) {
         const BlockQ6_K& blk = blocks[b];
         const float d = fp16_to_fp32(blk.d);
-        uint8_t* q = out.q + b * QK_K;
-        for (int n = 0; n < 2; ++n) {
-            const uint8_t* ql = blk.ql + 64 * n;
-            const uint8_t* qh = blk.qh + 32 * n;
-            uint8_t* y = q + 128 * n;
-            for (int l = 0; l < 32; ++l) {
-                y[l] = static_cast<uint8_t>((ql[l] & 0x0f) | ((qh[l] & 3) << 4));
-                y[l + 32] = static_cast<uint8_t>((ql[l + 32] & 0x0f) | (((qh[l] >> 2) & 3) << 4));
-                y[l + 64] = static_cast<uint8_t>((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4));
-                y[l + 96] = static_cast<uint8_t>((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4));
-            }
-        }
+        int8_unpack_q6_k(blk, out.q + b * QK_K);
         for (int s = 0; s < 16; ++s) {
             const float scale = d * static_cast<float>(blk.scales[s]);
             out.sc[b * 16 + s] = scale;

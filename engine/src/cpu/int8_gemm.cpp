@@ -2,17 +2,19 @@
 // and its portable kernel, which is also the scalar reference the AVX2 kernel must match bit
 // for bit.
 //
-// Memory: the weights are converted 8 rows at a time into a per-thread buffer just before the
-// kernel reads them (n_cols / 32 * 384 bytes per group: 66 KiB for a 5632-wide row, 4 groups
-// kept at a time, and int8_convert_group's 8 rows of integers, 1.5 bytes per value), so no int8
-// copy of the model is kept; each weight is converted once per matmul and used by every token
-// of it.
+// Memory: the weights are converted 8 rows at a time into a per-matmul panel just before the
+// kernel reads them (int8_panels.h; n_cols / 32 * 384 bytes per group: 66 KiB for a 5632-wide
+// row, 4 groups at a time, and int8_convert_group's 8 rows of integers, 1.5 bytes per value),
+// so no int8 copy of the model is kept; each weight is converted once per matmul and used by
+// every token of it.
 //
 // Only the avx2 level takes this path: the portable kernel is the tests' scalar reference (one
 // std::fma per term, bit for bit the vector kernels) and slower than the portable exact ones.
 #include "cpu/int8_gemm.h"
 
 #include "cpu/cpu_features.h"
+#include "cpu/int8_ksuper.h"
+#include "cpu/int8_panels.h"
 #include "cpu/kernels.h"
 #include "cpu/thread_pool.h"
 #include "hearth/prefill_numerics.h"
@@ -25,12 +27,6 @@
 
 namespace hearth::cpu {
 namespace {
-
-// Cache blocking: kPanelGroups groups are converted together (4 × 66 KiB at the widest
-// TinyLlama row) and run against kTokenChunk tokens at a time (64 × 5632 bytes), so both stay
-// in L2 while each converted weight is still used by every token.
-constexpr int64_t kPanelGroups = 4;
-constexpr int64_t kTokenChunk = 64;
 
 // The activation arrays of one matmul, per calling thread so prompt batches do not allocate.
 struct ActivationBuffers {
@@ -154,6 +150,11 @@ bool use_int8_gemm(const WeightMatrix& w, int64_t n_tokens, MatmulOp op) {
 
 void matmul_int8(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_stride,
                  float* y, int64_t y_stride, ThreadPool& pool, Int8GemmFn kernel) {
+    // The K-quants keep their integer sub-block scales (int8_ksuper.h), on the same ISA.
+    if (int8_ksuper_supported(w.type)) {
+        matmul_ksuper(w, x, n_tokens, x_stride, y, y_stride, pool, int8_ksuper_kernel_for(kernel));
+        return;
+    }
     const int64_t n_cols = w.n_cols;
     const int64_t n_blocks = n_cols / kInt8Block;
     // Pool threads must see this thread's buffers: use them through a plain reference.
@@ -183,40 +184,20 @@ void matmul_int8(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_
         kernel = best_kernel();
     }
     const Int8Format format = int8_gemm_format(w.type);
-    // Threads take whole kernel calls (pairs of groups), so only the matrix's last call is short.
-    const int64_t n_calls = (w.n_rows + kInt8CallRows - 1) / kInt8CallRows;
-    constexpr int64_t kGroupsPerCall = kInt8CallRows / kInt8Rows;
-    constexpr int64_t kPanelCalls = kPanelGroups / kGroupsPerCall;
-    static_assert(kPanelGroups % kGroupsPerCall == 0);
-    pool.parallel_for(n_calls, 1, [&](int64_t c0, int64_t c1) {
-        thread_local std::vector<BlockInt8x8> panel;
-        panel.resize(static_cast<size_t>(kPanelGroups * n_blocks));
-        for (int64_t pc = c0; pc < c1; pc += kPanelCalls) {
-            // Groups [p0, p1) of the matrix: those with a row below w.n_rows.
-            const int64_t p0 = pc * kGroupsPerCall;
-            const int64_t p1 = std::min({std::min(c1, pc + kPanelCalls) * kGroupsPerCall,
-                                         (w.n_rows + kInt8Rows - 1) / kInt8Rows});
-            for (int64_t g = p0; g < p1; ++g) {
-                int8_convert_group(w, g * kInt8Rows, panel.data() + (g - p0) * n_blocks);
-            }
-            for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenChunk) {
-                const int64_t n_tok = std::min(kTokenChunk, n_tokens - t0);
-                const Int8Activations chunk{acts.qs + t0 * acts.qs_stride,
-                                            acts.qs_stride,
-                                            acts.d + t0 * n_blocks,
-                                            acts.neg_dsum32 + t0 * n_blocks,
-                                            acts.neg_dsum16 + t0 * 2 * n_blocks,
-                                            acts.sum32 + t0 * n_blocks,
-                                            n_blocks};
-                for (int64_t g = p0; g < p1; g += kGroupsPerCall) {
-                    const int64_t row0 = g * kInt8Rows;
-                    const auto n_rows = static_cast<int>(std::min(kInt8CallRows, w.n_rows - row0));
-                    kernel(n_blocks, panel.data() + (g - p0) * n_blocks, chunk, n_tok, format,
-                           y + t0 * y_stride + row0, y_stride, n_rows);
-                }
-            }
-        }
-    });
+    int8_for_each_call<BlockInt8x8>(
+        w, n_blocks, n_tokens, pool,
+        [&](int64_t row0, BlockInt8x8* out) { int8_convert_group(w, row0, out); },
+        [&](const BlockInt8x8* groups, int64_t t0, int64_t n_tok, int64_t row0, int n_rows) {
+            const Int8Activations chunk{acts.qs + t0 * acts.qs_stride,
+                                        acts.qs_stride,
+                                        acts.d + t0 * n_blocks,
+                                        acts.neg_dsum32 + t0 * n_blocks,
+                                        acts.neg_dsum16 + t0 * 2 * n_blocks,
+                                        acts.sum32 + t0 * n_blocks,
+                                        n_blocks};
+            kernel(n_blocks, groups, chunk, n_tok, format, y + t0 * y_stride + row0, y_stride,
+                   n_rows);
+        });
 }
 
 } // namespace hearth::cpu

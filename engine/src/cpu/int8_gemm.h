@@ -136,7 +136,9 @@ struct Int8Kernel {
 std::vector<Int8Kernel> int8_gemm_kernels();
 
 // The whole product through the int8 path (what matmul() calls when the fast path is on), with
-// `kernel` (nullptr: the first of int8_gemm_kernels()).
+// `kernel` (nullptr: the first of int8_gemm_kernels()). Q4_K, Q5_K and Q6_K take the
+// super-block layout with integer sub-block scales instead (int8_ksuper.h: matmul_ksuper, with
+// that layout's kernel for the same instruction set).
 void matmul_int8(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_stride,
                  float* y, int64_t y_stride, ThreadPool& pool, Int8GemmFn kernel = nullptr);
 

@@ -21,7 +21,7 @@
 namespace hearth::cpu {
 namespace {
 
-inline __m256i broadcast4(const int8_t* p) {
+inline __m256i broadcast4(const void* p) {
     int32_t v = 0;
     std::memcpy(&v, p, 4);
     return _mm256_set1_epi32(v);
@@ -32,6 +32,17 @@ inline __m256i broadcast4(const int8_t* p) {
 // and spills them to the stack (the AVX2 policies' sums; VNNI's vpdpbusd accumulates in place).
 inline void keep_in_register(__m256i& v) {
     asm("" : "+x"(v));
+}
+
+// The first n_rows (≤ 8) lanes of acc to out.
+inline void store_rows(float* out, __m256 acc, int n_rows) {
+    if (n_rows == kInt8Rows) {
+        _mm256_storeu_ps(out, acc);
+    } else {
+        alignas(32) float lanes[kInt8Rows];
+        _mm256_store_ps(lanes, acc);
+        std::memcpy(out, lanes, static_cast<size_t>(n_rows) * sizeof(float));
+    }
 }
 
 // A Dot policy has: kTileTokens (tokens per register tile), W and prep() (a 32-byte weight load
@@ -129,14 +140,7 @@ void tile(int64_t n_blocks, const BlockInt8x8* group, const Int8Activations& x, 
     }
 #pragma GCC unroll 8
     for (int t = 0; t < RN; ++t) {
-        float* out = y + (t0 + t) * y_stride;
-        if (n_rows == kInt8Rows) {
-            _mm256_storeu_ps(out, acc[t]);
-        } else {
-            alignas(32) float lanes[kInt8Rows];
-            _mm256_store_ps(lanes, acc[t]);
-            std::memcpy(out, lanes, static_cast<size_t>(n_rows) * sizeof(float));
-        }
+        store_rows(y + (t0 + t) * y_stride, acc[t], n_rows);
     }
 }
 

@@ -29,6 +29,10 @@ void quantize_row_q8_K(const float* x, BlockQ8_K* out, int64_t n);
 // (quantize_act_avx2.cpp, used at the avx2 level) gives the same bits eight values at a time.
 int quantize_block_q8_scalar(const float* x, int8_t* qs, float& d);
 int quantize_block_q8_avx2(const float* x, int8_t* qs, float& d);
+// One Q8_K block of 256 values (quantize_row_q8_K's numerics), the scalar form defining the
+// bits and the AVX2 form (quantize_act_avx2.cpp) giving them.
+void quantize_block_q8_k_scalar(const float* x, BlockQ8_K& y);
+void quantize_block_q8_k_avx2(const float* x, BlockQ8_K& y);
 
 // d and id of quantize_block_q8_*, from the block's largest magnitude: one definition for both.
 inline float q8_block_inverse_scale(float amax, float& d) {

@@ -69,35 +69,40 @@ void quantize_row_q8_1(const float* x, BlockQ8_1* out, int64_t n) {
     }
 }
 
+void quantize_block_q8_k_scalar(const float* x, BlockQ8_K& y) {
+    float max = 0.0f, amax = 0.0f;
+    for (int i = 0; i < QK_K; ++i) {
+        const float ax = std::fabs(x[i]);
+        if (ax > amax) {
+            amax = ax;
+            max = x[i];
+        }
+    }
+    if (amax == 0.0f) {
+        std::memset(&y, 0, sizeof(y));
+        return;
+    }
+    // The largest value maps to -127 * sign, never to +128 (ggml's choice).
+    const float iscale = -127.0f / max;
+    for (int i = 0; i < QK_K; ++i) {
+        const int q = nearest_int(iscale * x[i]);
+        y.qs[i] = static_cast<int8_t>(q < 127 ? q : 127);
+    }
+    for (int j = 0; j < QK_K / 16; ++j) {
+        int sum = 0;
+        for (int i = 0; i < 16; ++i) {
+            sum += y.qs[16 * j + i];
+        }
+        y.bsums[j] = static_cast<int16_t>(sum);
+    }
+    y.d = 1.0f / iscale;
+}
+
 void quantize_row_q8_K(const float* x, BlockQ8_K* out, int64_t n) {
-    for (int64_t b = 0; b < n / QK_K; ++b, x += QK_K) {
-        BlockQ8_K& y = out[b];
-        float max = 0.0f, amax = 0.0f;
-        for (int i = 0; i < QK_K; ++i) {
-            const float ax = std::fabs(x[i]);
-            if (ax > amax) {
-                amax = ax;
-                max = x[i];
-            }
-        }
-        if (amax == 0.0f) {
-            std::memset(&y, 0, sizeof(y));
-            continue;
-        }
-        // The largest value maps to -127 * sign, never to +128 (ggml's choice).
-        const float iscale = -127.0f / max;
-        for (int i = 0; i < QK_K; ++i) {
-            const int q = nearest_int(iscale * x[i]);
-            y.qs[i] = static_cast<int8_t>(q < 127 ? q : 127);
-        }
-        for (int j = 0; j < QK_K / 16; ++j) {
-            int sum = 0;
-            for (int i = 0; i < 16; ++i) {
-                sum += y.qs[16 * j + i];
-            }
-            y.bsums[j] = static_cast<int16_t>(sum);
-        }
-        y.d = 1.0f / iscale;
+    const auto quantize_block =
+        kernel_level() == KernelLevel::avx2 ? quantize_block_q8_k_avx2 : quantize_block_q8_k_scalar;
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        quantize_block(x + b * QK_K, out[b]);
     }
 }
 
