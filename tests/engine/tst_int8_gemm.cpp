@@ -135,15 +135,15 @@ struct FloatBlock {
 
 FloatBlock define_block(const float* v) {
     FloatBlock out{};
-    float lo = v[0];
-    float hi = v[0];
-    for (int i = 1; i < 32; ++i) {
+    float lo = INFINITY;
+    float hi = -INFINITY;
+    for (int i = 0; i < 32; ++i) {
         lo = std::min(lo, v[i]);
         hi = std::max(hi, v[i]);
     }
     const float range = hi - lo;
-    out.scale = range / 255.0f;
-    out.min = -lo;
+    out.scale = range > 0.0f ? range / 255.0f : 0.0f;
+    out.min = 0.0f - lo;
     const float inv = range > 0.0f ? 255.0f / range : 0.0f;
     for (int i = 0; i < 32; ++i) {
         const float scaled = (v[i] - lo) * inv;
@@ -214,7 +214,9 @@ private slots:
     }
 
     // F16, BF16, F32: every block equals the definition (int8_gemm.h) bit for bit, through
-    // int8_convert_group and through both row versions; each value is within half a step.
+    // int8_convert_group (the AVX2 group version where the CPU has it; tst_int8_convert_float
+    // compares the two versions on extreme values) and the portable row version; each value is
+    // within half a step.
     void floatConversionMatchesDefinition() {
         for (TensorType type : kFloatTypes) {
             std::mt19937 rng(41 + static_cast<unsigned>(type));
@@ -222,9 +224,8 @@ private slots:
             const WeightMatrix w = float_matrix(type, bytes);
             std::vector<float> row(static_cast<size_t>(kFloatCols));
             std::vector<BlockInt8x8> group(static_cast<size_t>(kFloatCols / kInt8Block));
-            std::vector<uint8_t> q_portable(kFloatCols), q_avx2(kFloatCols);
+            std::vector<uint8_t> q_portable(kFloatCols);
             std::vector<float> sc_portable(kFloatCols / 32), mn_portable(kFloatCols / 32);
-            std::vector<float> sc_avx2(kFloatCols / 32), mn_avx2(kFloatCols / 32);
             double worst_steps = 0.0;
             for (int64_t row0 = 0; row0 < kRows; row0 += kInt8Rows) {
                 int8_convert_group(w, row0, group.data());
@@ -233,15 +234,6 @@ private slots:
                     QVERIFY(hearth::dequantize(type, src, row.data(), kFloatCols));
                     int8_convert_float_row_portable(type, src, kFloatCols, q_portable.data(),
                                                     sc_portable.data(), mn_portable.data());
-                    if (max_kernel_level() == KernelLevel::avx2) {
-                        int8_convert_float_row_avx2(type, src, kFloatCols, q_avx2.data(),
-                                                    sc_avx2.data(), mn_avx2.data());
-                        QVERIFY(q_avx2 == q_portable);
-                        QVERIFY(std::memcmp(sc_avx2.data(), sc_portable.data(),
-                                            sc_avx2.size() * 4) == 0);
-                        QVERIFY(std::memcmp(mn_avx2.data(), mn_portable.data(),
-                                            mn_avx2.size() * 4) == 0);
-                    }
                     for (int64_t b = 0; b < kFloatCols / 32; ++b) {
                         const FloatBlock want = define_block(row.data() + 32 * b);
                         const BlockInt8x8& blk = group[static_cast<size_t>(b)];
@@ -250,6 +242,8 @@ private slots:
                             QVERIFY(std::memcmp(&blk.min[h][r], &want.min, 4) == 0);
                         }
                         QCOMPARE(sc_portable[static_cast<size_t>(b)], want.scale);
+                        QVERIFY(std::memcmp(&mn_portable[static_cast<size_t>(b)], &want.min, 4) ==
+                                0);
                         for (int i = 0; i < 32; ++i) {
                             const uint8_t q = blk.qs[32 * (i / 4) + 4 * r + i % 4];
                             QCOMPARE(q, want.q[i]);

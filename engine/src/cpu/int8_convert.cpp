@@ -105,7 +105,7 @@ void convert_q8_0(const uint8_t* row, int64_t n_cols, const Int8Row& out) {
 // n_cols / 32 entries of sc and mn and then spread to both halves (from the end, in place).
 template <TensorType kType>
 void convert_float(const uint8_t* row, int64_t n_cols, const Int8Row& out) {
-    int8_convert_float_row(kType, row, n_cols, out.q, out.sc, out.mn);
+    int8_convert_float_row_portable(kType, row, n_cols, out.q, out.sc, out.mn);
     for (int64_t b = n_cols / 32 - 1; b >= 0; --b) {
         int8_set_halves(out, b, out.sc[b], out.mn[b]);
     }
@@ -176,6 +176,9 @@ int int8_format_segments(Int8Format format) {
 }
 
 void int8_convert_group(const WeightMatrix& w, int64_t row0, BlockInt8x8* out) {
+    if (int8_convert_float_group(w, row0, out)) {
+        return; // the float types' 8-row AVX2 version
+    }
     const Int8RowConvertFn convert = converter(w.type);
     assert(convert != nullptr);
     const int64_t n_cols = w.n_cols;

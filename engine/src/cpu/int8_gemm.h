@@ -81,15 +81,19 @@ bool int8_gemm_full_bytes(TensorType type);
 void int8_convert_group(const WeightMatrix& w, int64_t row0, BlockInt8x8* out);
 
 // The float types' conversion (F16, BF16, F32; int8_convert_float.cpp), per 32-value block of
-// a row, values v as float: lo = min v, hi = max v, range = hi - lo, scale = range / 255,
-// q = nearbyint((v - lo) * (255 / range)) clamped to [0, 255] (0 where range is 0 or not
-// finite), min = -lo. So scale * q - min is within scale / 2 (plus float rounding) of v. Writes
-// q[n_cols], scale[n_cols / 32], min[n_cols / 32]. The portable version is the definition; the
-// AVX2 one (F16C) gives its bits, and int8_convert_group uses it where the CPU has it.
+// a row, values v as float: lo = min v and hi = max v over the block's values that are not NaN
+// (+inf and -inf where all are), range = hi - lo, scale = range / 255 and inv = 255 / range
+// where range > 0 (both 0 otherwise), q = nearbyint((v - lo) * inv) clamped to [0, 255] (0 for
+// NaN), min = 0 - lo. So scale * q - min is within scale / 2 (plus float rounding) of v. Writes
+// q[n_cols], scale[n_cols / 32], min[n_cols / 32]. The portable version is the definition.
 void int8_convert_float_row_portable(TensorType type, const void* row, int64_t n_cols, uint8_t* q,
                                      float* scale, float* min);
-void int8_convert_float_row_avx2(TensorType type, const void* row, int64_t n_cols, uint8_t* q,
-                                 float* scale, float* min);
+// The same conversion, with its bits, of n_rows ≤ 8 rows (the first at rows, each row_bytes
+// after the last; missing rows of the group become zeros) straight into n_cols / 32 blocks of
+// the layout, 8 rows at a time (int8_convert_float_avx2.cpp: AVX2, F16C, FMA).
+// int8_convert_group uses it where the CPU has them.
+void int8_convert_float_group_avx2(TensorType type, const uint8_t* rows, size_t row_bytes,
+                                   int64_t n_cols, int n_rows, BlockInt8x8* out);
 
 // Activations of one matmul (ggml's Q8_0 quantization, d as the f16 it rounds to): token t's
 // int8 values at qs + t * qs_stride; for its block b, the scale at d[t * d_stride + b], minus d
