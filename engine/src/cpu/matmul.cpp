@@ -483,18 +483,19 @@ struct GroupPart {
     }
 };
 
-// Per calling thread, so that decode steps do not allocate: each part's activations (64-byte
-// aligned slices of `act`), block scales and Q4_0 block sums.
+// Per calling thread, so that decode steps do not allocate: each part's activations for the one
+// token (64-byte aligned slices of `act`, a few KiB), block scales and Q4_0 block sums.
 struct GroupBuffers {
     std::vector<uint8_t> act;
     std::array<std::vector<float>, kMaxMatmulGroup> scales;
     std::array<std::vector<int32_t>, kMaxMatmulGroup> sums;
 };
 
-// The activations converted once per (weight type, packed or not): on this thread for one
-// token, else over the pool by tokens; then every part's rows in one parallel region.
-void matmul_group_parts(std::span<const MatmulTarget> targets, const float* x, int64_t n_tokens,
-                        int64_t x_stride, ThreadPool& pool) {
+// One token's activations converted once per (weight type, packed or not), on this thread (a
+// hand-off would cost more than the conversion); then every part's rows in one parallel region.
+void matmul_group_parts(std::span<const MatmulTarget> targets, const float* x, ThreadPool& pool) {
+    constexpr int64_t n_tokens = 1;
+    const int64_t x_stride = targets[0].w->n_cols; // one row: never stepped over
     thread_local GroupBuffers buffers;
     std::array<GroupPart, kMaxMatmulGroup> parts;
     // owner[i]: the first part with part i's conversion (weight type, packed or not), whose
@@ -552,19 +553,12 @@ void matmul_group_parts(std::span<const MatmulTarget> targets, const float* x, i
         }
     }
     const size_t n_parts = targets.size();
-    const auto convert = [&parts, &converts, n_parts](int64_t t0, int64_t t1) {
-        for (size_t i = 0; i < n_parts; ++i) {
-            if (converts[i] && parts[i].packed) {
-                quantize_packed(*parts[i].packed, t0, t1);
-            } else if (converts[i]) {
-                convert_activations(*parts[i].rows, t0, t1);
-            }
+    for (size_t i = 0; i < n_parts; ++i) {
+        if (converts[i] && parts[i].packed) {
+            quantize_packed(*parts[i].packed, 0, 1);
+        } else if (converts[i]) {
+            convert_activations(*parts[i].rows, 0, 1);
         }
-    };
-    if (n_tokens == 1) {
-        convert(0, 1);
-    } else {
-        pool.parallel_for(n_tokens, 1, convert);
     }
     pool.parallel_for(n_rows, kMinRowsPerChunk, [&parts, n_parts](int64_t r0, int64_t r1) {
         for (size_t i = 0; i < n_parts; ++i) {
@@ -602,7 +596,7 @@ void matmul_group(std::span<const MatmulTarget> targets, const float* x, int64_t
         assert(matmul_supports(t.w->type));
         assert(t.w->n_cols == targets[0].w->n_cols);
     }
-    matmul_group_parts(targets, x, n_tokens, x_stride, pool);
+    matmul_group_parts(targets, x, pool);
 }
 
 float dot_f16_f32(const uint16_t* a, const float* b, int64_t n) {
