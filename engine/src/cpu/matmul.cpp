@@ -23,6 +23,7 @@
 #include <atomic>
 #include <cassert>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -34,6 +35,19 @@ using namespace quant;
 constexpr int64_t kTokenTile = 32;
 // Fewest rows per chunk: below this a chunk's hand-out costs more than its arithmetic.
 constexpr int64_t kMinRowsPerChunk = 16;
+
+// Rows (or packed items) [0, n) over the pool. One token's in tapered chunks: a decode step's
+// regions last microseconds, and parallel_for's even chunks leave one thread waiting for the
+// other's last chunk. A batch's in even chunks (the tiles want whole multiples of their rows).
+// Each row's result does not depend on the chunk that holds it, so the bits are the same.
+void for_rows(ThreadPool& pool, int64_t n_tokens, int64_t n, int64_t grain,
+              const std::function<void(int64_t, int64_t)>& fn) {
+    if (n_tokens == 1) {
+        pool.parallel_for_tapered(n, grain, fn);
+    } else {
+        pool.parallel_for(n, grain, fn);
+    }
+}
 
 // The AVX-512 single-token kernels (kernels.h's gemv_avx512, repack.h's gemv_*_avx512).
 bool use_avx512_gemv() {
@@ -209,8 +223,8 @@ void matmul_packed(const WeightMatrix& w, const float* x, int64_t n_tokens, int6
         pool.parallel_for(n_tokens, 1,
                           [&job](int64_t t0, int64_t t1) { quantize_packed(job, t0, t1); });
     }
-    pool.parallel_for(job.n_items(), kMinRowsPerChunk / kPackRows,
-                      [&job](int64_t i0, int64_t i1) { run_packed(job, i0, i1); });
+    for_rows(pool, n_tokens, job.n_items(), kMinRowsPerChunk / kPackRows,
+             [&job](int64_t i0, int64_t i1) { run_packed(job, i0, i1); });
 }
 
 } // namespace
@@ -455,8 +469,8 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
         pool.parallel_for(n_tokens, 1,
                           [&job](int64_t t0, int64_t t1) { convert_activations(job, t0, t1); });
     }
-    pool.parallel_for(w.n_rows, kMinRowsPerChunk,
-                      [&job](int64_t r0, int64_t r1) { run_rows(job, r0, r1); });
+    for_rows(pool, n_tokens, w.n_rows, kMinRowsPerChunk,
+             [&job](int64_t r0, int64_t r1) { run_rows(job, r0, r1); });
 }
 
 namespace {
@@ -560,7 +574,7 @@ void matmul_group_parts(std::span<const MatmulTarget> targets, const float* x, T
             convert_activations(*parts[i].rows, 0, 1);
         }
     }
-    pool.parallel_for(n_rows, kMinRowsPerChunk, [&parts, n_parts](int64_t r0, int64_t r1) {
+    for_rows(pool, n_tokens, n_rows, kMinRowsPerChunk, [&parts, n_parts](int64_t r0, int64_t r1) {
         for (size_t i = 0; i < n_parts; ++i) {
             const GroupPart& part = parts[i];
             const int64_t lo = std::max(r0, part.first_row) - part.first_row;
