@@ -191,17 +191,42 @@ void Sampler::select_best(std::span<const float> logits, std::span<const Candida
         offer(c);
     }
     const auto by_token = [](const Candidate& c, int32_t token) { return c.token < token; };
-    for (size_t i = 0; i < logits.size(); ++i) {
-        const auto token = static_cast<int32_t>(i);
-        const Candidate c{token, logits[i], 0.0f};
-        if (heap.size() == k && !before(c, heap.front())) {
-            continue;
-        }
+    const auto offer_unpenalised = [&](size_t i) {
         // A penalised token took part above with its changed logit.
+        const auto token = static_cast<int32_t>(i);
         const auto it = std::lower_bound(penalised.begin(), penalised.end(), token, by_token);
         if (it == penalised.end() || it->token != token) {
-            offer(c);
+            offer({token, logits[i], 0.0f});
         }
+    };
+    size_t i = 0;
+    for (; i < logits.size() && heap.size() < k; ++i) {
+        offer_unpenalised(i);
+    }
+    // The heap is full: only a logit at least the worst one's can enter (a NaN never ranks
+    // before it, nor does anything when the worst is a NaN). Blocks of 16 with none such are
+    // passed over in a few vector compares; the others, and the last few logits, one by one.
+    constexpr size_t kBlock = 16;
+    float worst = heap.empty() ? 0.0f : heap.front().logit;
+    const auto consider = [&](size_t j) {
+        if (logits[j] >= worst) {
+            offer_unpenalised(j);
+            worst = heap.front().logit;
+        }
+    };
+    for (; i + kBlock <= logits.size(); i += kBlock) {
+        const float* block = logits.data() + i;
+        const float threshold = worst; // a copy: the loop then vectorizes
+        int any = 0;
+        for (size_t j = 0; j < kBlock; ++j) {
+            any += block[j] >= threshold ? 1 : 0;
+        }
+        for (size_t j = i; any && j < i + kBlock; ++j) {
+            consider(j);
+        }
+    }
+    for (; i < logits.size(); ++i) {
+        consider(i);
     }
     // Heap operations only (no unguarded insertion sort): a NaN logit cannot run off the ends.
     std::sort_heap(heap.begin(), heap.end(), before);
