@@ -88,11 +88,26 @@ struct ThreadPool::State {
         return true;
     }
 
-    void run_loop(int64_t n, int64_t chunk, bool tapered,
+    // parallel_for / parallel_for_tapered: [0, n) in chunks of at least `grain` over every
+    // thread (on the caller alone when one chunk holds it all).
+    void run_loop(int64_t n, int64_t grain, bool tapered,
                   const std::function<void(int64_t, int64_t)>& fn) {
+        if (n <= 0) {
+            return;
+        }
+        grain = std::max<int64_t>(grain, 1);
+        if (n_threads == 1 || n <= grain) {
+            fn(0, n);
+            return;
+        }
+        // Chunks handed out in order from a shared counter, so that a thread slowed by
+        // another process does not hold everyone up; workers that arrive after the caller has
+        // taken every chunk skip the job (the caller does not wait for them). Even chunks:
+        // about four per thread. Tapered: each chunk's size a function of where it starts
+        // (tapered_chunk; a compare-and-swap claims it).
         loop = &fn;
         loop_n = n;
-        loop_chunk = chunk;
+        loop_chunk = tapered ? grain : std::max(grain, (n + 4 * n_threads - 1) / (4 * n_threads));
         loop_tapered = tapered;
         next.store(0, std::memory_order_relaxed);
         const std::function<void(int, int)> take_chunks = [this](int, int) {
@@ -224,35 +239,12 @@ void ThreadPool::run(const std::function<void(int thread_index, int n_threads)>&
 
 void ThreadPool::parallel_for(int64_t n, int64_t grain,
                               const std::function<void(int64_t, int64_t)>& fn) {
-    if (n <= 0) {
-        return;
-    }
-    grain = std::max<int64_t>(grain, 1);
-    State& s = *state_;
-    if (s.n_threads == 1 || n <= grain) {
-        fn(0, n);
-        return;
-    }
-    // About four chunks per thread, handed out in order from a shared counter, so that a
-    // thread slowed by another process does not hold everyone up; workers that arrive after
-    // the caller has taken every chunk skip the job (the caller does not wait for them).
-    s.run_loop(n, std::max(grain, (n + 4 * s.n_threads - 1) / (4 * s.n_threads)), false, fn);
+    state_->run_loop(n, grain, false, fn);
 }
 
 void ThreadPool::parallel_for_tapered(int64_t n, int64_t grain,
                                       const std::function<void(int64_t, int64_t)>& fn) {
-    if (n <= 0) {
-        return;
-    }
-    grain = std::max<int64_t>(grain, 1);
-    State& s = *state_;
-    if (s.n_threads == 1 || n <= grain) {
-        fn(0, n);
-        return;
-    }
-    // Handed out from the shared counter as parallel_for's are, each chunk's size a function
-    // of where it starts (a compare-and-swap claims it).
-    s.run_loop(n, grain, true, fn);
+    state_->run_loop(n, grain, true, fn);
 }
 
 namespace {
