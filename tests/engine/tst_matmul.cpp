@@ -26,9 +26,11 @@
 #include <cstring>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 using hearth::TensorType;
@@ -703,6 +705,50 @@ private slots:
                                                 .arg(grain)
                                                 .arg(i)
                                                 .arg(hits[static_cast<size_t>(i)].load())));
+                    }
+                }
+            }
+        }
+    }
+
+    // parallel_for_tapered covers [0, n) exactly once, in chunks that are multiples of the
+    // grain (but the last), never grow, and start at n / (2 threads) rounded up to the grain:
+    // a quarter of the rows first at two threads, then a quarter of the rest.
+    void parallel_for_tapered_chunks() {
+        for (const int threads : {1, 2, 3, 5}) {
+            ThreadPool pool(threads);
+            for (const int64_t n : {0, 1, 2, 7, 16, 100, 576, 1001, 49152}) {
+                for (const int64_t grain : {0, 1, 3, 16, 2000}) {
+                    std::mutex mutex;
+                    std::vector<std::pair<int64_t, int64_t>> chunks;
+                    pool.parallel_for_tapered(n, grain, [&](int64_t begin, int64_t end) {
+                        std::lock_guard lock(mutex);
+                        chunks.emplace_back(begin, end);
+                    });
+                    std::sort(chunks.begin(), chunks.end());
+                    const QString where =
+                        QString("threads %1 n %2 grain %3: ").arg(threads).arg(n).arg(grain);
+                    const int64_t g = std::max<int64_t>(grain, 1);
+                    int64_t covered = 0;
+                    for (size_t i = 0; i < chunks.size(); ++i) {
+                        const auto [begin, end] = chunks[i];
+                        QVERIFY2(begin == covered && end > begin,
+                                 qPrintable(where + QString("chunk [%1, %2) after %3")
+                                                        .arg(begin)
+                                                        .arg(end)
+                                                        .arg(covered)));
+                        QVERIFY2((end - begin) % g == 0 || end == n,
+                                 qPrintable(where + QString("chunk of %1").arg(end - begin)));
+                        if (i > 0) {
+                            QVERIFY(end - begin <= chunks[i - 1].second - chunks[i - 1].first);
+                        }
+                        covered = end;
+                    }
+                    QCOMPARE(covered, n);
+                    if (threads > 1 && n > g) {
+                        const int64_t first =
+                            ((n + 2 * threads - 1) / (2 * threads) + g - 1) / g * g;
+                        QCOMPARE(chunks.front().second, std::min(n, first));
                     }
                 }
             }

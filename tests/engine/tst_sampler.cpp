@@ -2,6 +2,7 @@
 #include "hearth/sampling.h"
 
 #include <QtTest>
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <random>
@@ -65,6 +66,71 @@ class TestSampler : public QObject {
     Q_OBJECT
 
 private slots:
+    // Without a trace the chain finds its top-k (greedy: the argmax) in one pass over the
+    // logits (Sampler::select_best); with one, it sorts every candidate. The two must choose
+    // the same tokens and give the same distributions: rows with many equal logits (ties go to
+    // the lower token), penalties that lift and lower logits (presence -1 lifts), penalised
+    // tokens inside and outside the best k, k of 1 to the vocabulary, greedy and drawn.
+    void one_pass_top_k_matches_the_sorted_chain() {
+        std::mt19937 rng(123);
+        const size_t n = 3000;
+        std::uniform_int_distribution<int32_t> token(0, int32_t(n) - 1);
+        std::uniform_int_distribution<int> level(-6, 6);
+        int compared = 0;
+        for (int round = 0; round < 60; ++round) {
+            std::vector<float> logits = random_row(rng, n);
+            if (round % 3 == 0) { // coarse levels: runs of equal logits everywhere
+                for (float& l : logits) {
+                    l = static_cast<float>(level(rng)) * 0.5f;
+                }
+            }
+            std::vector<int32_t> history(static_cast<size_t>(round % 5 == 4 ? 0 : 40));
+            for (int32_t& t : history) { // around the best tokens half the time
+                t = round % 2
+                        ? token(rng)
+                        : static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) -
+                                               logits.begin()) +
+                              token(rng) % 3;
+                t = std::min<int32_t>(t, int32_t(n) - 1);
+            }
+            for (const int32_t top_k : {1, 2, 40, 2999, 3000, 0}) {
+                SamplingParams params = plain();
+                params.temperature = round % 4 == 1 ? 0.0f : 0.7f;
+                params.top_k = top_k;
+                params.top_p = round % 2 ? 0.9f : 1.0f;
+                params.min_p = round % 3 == 2 ? 0.05f : 0.0f;
+                params.repeat_penalty = 1.3f;
+                params.presence_penalty = round % 2 ? -1.0f : 0.5f;
+                params.frequency_penalty = 0.25f;
+                params.repeat_last_n = 32;
+                params.seed = static_cast<uint64_t>(round);
+                params.trace = true;
+                Sampler sorted(params);
+                params.trace = false;
+                Sampler one_pass(params);
+                for (int draw = 0; draw < 4; ++draw) {
+                    const int32_t a = sorted.sample(logits, history);
+                    const int32_t b = one_pass.sample(logits, history);
+                    QVERIFY2(a == b, qPrintable(QString("round %1 top-k %2 draw %3: %4 vs %5")
+                                                    .arg(round)
+                                                    .arg(top_k)
+                                                    .arg(draw)
+                                                    .arg(a)
+                                                    .arg(b)));
+                    ++compared;
+                }
+                const auto da = sorted.distribution(logits, history);
+                const auto db = one_pass.distribution(logits, history);
+                QCOMPARE(da.size(), db.size());
+                for (size_t i = 0; i < da.size(); ++i) {
+                    QCOMPARE(da[i].token, db[i].token);
+                    QCOMPARE(da[i].p, db[i].p); // the same bits: same candidates, same order
+                }
+            }
+        }
+        QCOMPARE(compared, 60 * 6 * 4);
+    }
+
     void greedy_takes_the_largest_logit() {
         SamplingParams p = plain();
         p.temperature = 0.0f;

@@ -117,6 +117,10 @@ private:
         float p;
     };
     void softmax(std::vector<Candidate>& candidates) const;
+    // candidates_ = the k best of `logits` by (logit descending, token ascending), sorted: what
+    // sorting every candidate and keeping k leaves, in one pass over the logits. `penalised`:
+    // the tokens whose logits the penalties changed, with the changed logits, sorted by token.
+    void select_best(std::span<const float> logits, std::span<const Candidate> penalised, size_t k);
     void record(const char* stage, std::vector<Candidate>& candidates);
     bool draws() const { return params_.temperature > 0.0f; }
     // The chain on `logits` into candidates_ (final probabilities); returns the greedy choice,
@@ -127,6 +131,7 @@ private:
     SamplingParams params_;
     std::mt19937 rng_;
     std::vector<Candidate> candidates_;
+    std::vector<Candidate> penalised_; // run_chain's, kept so that a step does not allocate
     std::optional<SamplingTrace> trace_;
     std::vector<float> dense_q_; // verify's draft distribution by token
 };

@@ -23,6 +23,7 @@
 #include <atomic>
 #include <cassert>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -34,6 +35,19 @@ using namespace quant;
 constexpr int64_t kTokenTile = 32;
 // Fewest rows per chunk: below this a chunk's hand-out costs more than its arithmetic.
 constexpr int64_t kMinRowsPerChunk = 16;
+
+// Rows (or packed items) [0, n) over the pool. One token's in tapered chunks: a decode step's
+// regions last microseconds, and parallel_for's even chunks leave one thread waiting for the
+// other's last chunk. A batch's in even chunks (the tiles want whole multiples of their rows).
+// Each row's result does not depend on the chunk that holds it, so the bits are the same.
+void for_rows(ThreadPool& pool, int64_t n_tokens, int64_t n, int64_t grain,
+              const std::function<void(int64_t, int64_t)>& fn) {
+    if (n_tokens == 1) {
+        pool.parallel_for_tapered(n, grain, fn);
+    } else {
+        pool.parallel_for(n, grain, fn);
+    }
+}
 
 // The AVX-512 single-token kernels (kernels.h's gemv_avx512, repack.h's gemv_*_avx512).
 bool use_avx512_gemv() {
@@ -209,8 +223,8 @@ void matmul_packed(const WeightMatrix& w, const float* x, int64_t n_tokens, int6
         pool.parallel_for(n_tokens, 1,
                           [&job](int64_t t0, int64_t t1) { quantize_packed(job, t0, t1); });
     }
-    pool.parallel_for(job.n_items(), kMinRowsPerChunk / kPackRows,
-                      [&job](int64_t i0, int64_t i1) { run_packed(job, i0, i1); });
+    for_rows(pool, n_tokens, job.n_items(), kMinRowsPerChunk / kPackRows,
+             [&job](int64_t i0, int64_t i1) { run_packed(job, i0, i1); });
 }
 
 } // namespace
@@ -455,8 +469,8 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
         pool.parallel_for(n_tokens, 1,
                           [&job](int64_t t0, int64_t t1) { convert_activations(job, t0, t1); });
     }
-    pool.parallel_for(w.n_rows, kMinRowsPerChunk,
-                      [&job](int64_t r0, int64_t r1) { run_rows(job, r0, r1); });
+    for_rows(pool, n_tokens, w.n_rows, kMinRowsPerChunk,
+             [&job](int64_t r0, int64_t r1) { run_rows(job, r0, r1); });
 }
 
 namespace {
@@ -483,18 +497,19 @@ struct GroupPart {
     }
 };
 
-// Per calling thread, so that decode steps do not allocate: each part's activations (64-byte
-// aligned slices of `act`), block scales and Q4_0 block sums.
+// Per calling thread, so that decode steps do not allocate: each part's activations for the one
+// token (64-byte aligned slices of `act`, a few KiB), block scales and Q4_0 block sums.
 struct GroupBuffers {
     std::vector<uint8_t> act;
     std::array<std::vector<float>, kMaxMatmulGroup> scales;
     std::array<std::vector<int32_t>, kMaxMatmulGroup> sums;
 };
 
-// The activations converted once per (weight type, packed or not): on this thread for one
-// token, else over the pool by tokens; then every part's rows in one parallel region.
-void matmul_group_parts(std::span<const MatmulTarget> targets, const float* x, int64_t n_tokens,
-                        int64_t x_stride, ThreadPool& pool) {
+// One token's activations converted once per (weight type, packed or not), on this thread (a
+// hand-off would cost more than the conversion); then every part's rows in one parallel region.
+void matmul_group_parts(std::span<const MatmulTarget> targets, const float* x, ThreadPool& pool) {
+    constexpr int64_t n_tokens = 1;
+    const int64_t x_stride = targets[0].w->n_cols; // one row: never stepped over
     thread_local GroupBuffers buffers;
     std::array<GroupPart, kMaxMatmulGroup> parts;
     // owner[i]: the first part with part i's conversion (weight type, packed or not), whose
@@ -552,21 +567,14 @@ void matmul_group_parts(std::span<const MatmulTarget> targets, const float* x, i
         }
     }
     const size_t n_parts = targets.size();
-    const auto convert = [&parts, &converts, n_parts](int64_t t0, int64_t t1) {
-        for (size_t i = 0; i < n_parts; ++i) {
-            if (converts[i] && parts[i].packed) {
-                quantize_packed(*parts[i].packed, t0, t1);
-            } else if (converts[i]) {
-                convert_activations(*parts[i].rows, t0, t1);
-            }
+    for (size_t i = 0; i < n_parts; ++i) {
+        if (converts[i] && parts[i].packed) {
+            quantize_packed(*parts[i].packed, 0, 1);
+        } else if (converts[i]) {
+            convert_activations(*parts[i].rows, 0, 1);
         }
-    };
-    if (n_tokens == 1) {
-        convert(0, 1);
-    } else {
-        pool.parallel_for(n_tokens, 1, convert);
     }
-    pool.parallel_for(n_rows, kMinRowsPerChunk, [&parts, n_parts](int64_t r0, int64_t r1) {
+    for_rows(pool, n_tokens, n_rows, kMinRowsPerChunk, [&parts, n_parts](int64_t r0, int64_t r1) {
         for (size_t i = 0; i < n_parts; ++i) {
             const GroupPart& part = parts[i];
             const int64_t lo = std::max(r0, part.first_row) - part.first_row;
@@ -602,7 +610,7 @@ void matmul_group(std::span<const MatmulTarget> targets, const float* x, int64_t
         assert(matmul_supports(t.w->type));
         assert(t.w->n_cols == targets[0].w->n_cols);
     }
-    matmul_group_parts(targets, x, n_tokens, x_stride, pool);
+    matmul_group_parts(targets, x, pool);
 }
 
 float dot_f16_f32(const uint16_t* a, const float* b, int64_t n) {

@@ -64,12 +64,11 @@ struct MatmulTarget {
 inline constexpr size_t kMaxMatmulGroup = 4;
 
 // matmul() of each target, every one reading the same activations `x` (mul_mat, the same
-// n_cols): the same bits as one matmul() per target. The activations are converted once per
-// weight type (one parallel region by tokens for a batch, on the calling thread for one token)
-// and the rows of every matrix are dealt to the threads in one parallel region: two hand-offs
-// for a batch's Q, K and V instead of six, one for a decode step's. A batch that takes the int8
-// path or the float tiles runs one matmul() per target, with `scratch` as matmul()'s. At most
-// kMaxMatmulGroup targets.
+// n_cols): the same bits as one matmul() per target. One token (a decode step): the activations
+// are converted once per weight type on the calling thread and the rows of every matrix are
+// dealt to the threads in one parallel region, one hand-off for Q, K and V instead of three. A
+// batch runs one matmul() per target, with `scratch` as matmul()'s (its activations then live in
+// the caller's planned scratch, not in buffers kept per thread). At most kMaxMatmulGroup targets.
 void matmul_group(std::span<const MatmulTarget> targets, const float* x, int64_t n_tokens,
                   int64_t x_stride, void* scratch, ThreadPool& pool);
 

@@ -56,11 +56,67 @@ struct ThreadPool::State {
     std::atomic<int> pending{0};         // run(): workers yet to finish
     std::atomic<bool> stop{false};
 
-    // parallel_for's loop: chunks handed out from `next`.
+    // parallel_for's loop: chunks handed out from `next`, loop_chunk items each, or with
+    // parallel_for_tapered (loop_tapered) sized by tapered_chunk().
     const std::function<void(int64_t, int64_t)>* loop = nullptr;
     std::atomic<int64_t> next{0};
     int64_t loop_n = 0;
     int64_t loop_chunk = 1;
+    bool loop_tapered = false;
+
+    // The tapered chunk that starts at `begin`: (loop_n - begin) / (2 n_threads), rounded up
+    // to a multiple of loop_chunk (the grain).
+    int64_t tapered_chunk(int64_t begin) const {
+        const int64_t share = (loop_n - begin + 2 * n_threads - 1) / (2 * n_threads);
+        return (share + loop_chunk - 1) / loop_chunk * loop_chunk;
+    }
+
+    // The next chunk [begin, end) of the loop, false when none is left.
+    bool take_chunk(int64_t& begin, int64_t& end) {
+        if (!loop_tapered) {
+            begin = next.fetch_add(loop_chunk, std::memory_order_relaxed);
+            end = std::min(loop_n, begin + loop_chunk);
+            return begin < loop_n;
+        }
+        begin = next.load(std::memory_order_relaxed);
+        do {
+            if (begin >= loop_n) {
+                return false;
+            }
+            end = std::min(loop_n, begin + tapered_chunk(begin));
+        } while (!next.compare_exchange_weak(begin, end, std::memory_order_relaxed));
+        return true;
+    }
+
+    // parallel_for / parallel_for_tapered: [0, n) in chunks of at least `grain` over every
+    // thread (on the caller alone when one chunk holds it all).
+    void run_loop(int64_t n, int64_t grain, bool tapered,
+                  const std::function<void(int64_t, int64_t)>& fn) {
+        if (n <= 0) {
+            return;
+        }
+        grain = std::max<int64_t>(grain, 1);
+        if (n_threads == 1 || n <= grain) {
+            fn(0, n);
+            return;
+        }
+        // Chunks handed out in order from a shared counter, so that a thread slowed by
+        // another process does not hold everyone up; workers that arrive after the caller has
+        // taken every chunk skip the job (the caller does not wait for them). Even chunks:
+        // about four per thread. Tapered: each chunk's size a function of where it starts
+        // (tapered_chunk; a compare-and-swap claims it).
+        loop = &fn;
+        loop_n = n;
+        loop_chunk = tapered ? grain : std::max(grain, (n + 4 * n_threads - 1) / (4 * n_threads));
+        loop_tapered = tapered;
+        next.store(0, std::memory_order_relaxed);
+        const std::function<void(int, int)> take_chunks = [this](int, int) {
+            for (int64_t begin = 0, end = 0; take_chunk(begin, end);) {
+                (*loop)(begin, end);
+            }
+        };
+        start_and_join(take_chunks, false);
+    }
 
     std::mutex mutex;
     std::condition_variable wake;
@@ -183,32 +239,12 @@ void ThreadPool::run(const std::function<void(int thread_index, int n_threads)>&
 
 void ThreadPool::parallel_for(int64_t n, int64_t grain,
                               const std::function<void(int64_t, int64_t)>& fn) {
-    if (n <= 0) {
-        return;
-    }
-    grain = std::max<int64_t>(grain, 1);
-    State& s = *state_;
-    if (s.n_threads == 1 || n <= grain) {
-        fn(0, n);
-        return;
-    }
-    // About four chunks per thread, handed out in order from a shared counter, so that a
-    // thread slowed by another process does not hold everyone up; workers that arrive after
-    // the caller has taken every chunk skip the job (the caller does not wait for them).
-    s.loop = &fn;
-    s.loop_n = n;
-    s.loop_chunk = std::max(grain, (n + 4 * s.n_threads - 1) / (4 * s.n_threads));
-    s.next.store(0, std::memory_order_relaxed);
-    const std::function<void(int, int)> take_chunks = [&s](int, int) {
-        for (;;) {
-            const int64_t begin = s.next.fetch_add(s.loop_chunk, std::memory_order_relaxed);
-            if (begin >= s.loop_n) {
-                return;
-            }
-            (*s.loop)(begin, std::min(s.loop_n, begin + s.loop_chunk));
-        }
-    };
-    s.start_and_join(take_chunks, false);
+    state_->run_loop(n, grain, false, fn);
+}
+
+void ThreadPool::parallel_for_tapered(int64_t n, int64_t grain,
+                                      const std::function<void(int64_t, int64_t)>& fn) {
+    state_->run_loop(n, grain, true, fn);
 }
 
 namespace {

@@ -25,6 +25,16 @@ public:
     // fn(begin, end) for each, on all threads; waits for all.
     void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
+    // parallel_for with chunks that shrink as the work runs out: each is what is left divided
+    // by twice the threads (at two threads, a quarter of the rest), rounded up to a multiple of
+    // `grain` (the last may be shorter). For one token's rows (a decode
+    // step), where each region is a few microseconds of work: the threads finish within one
+    // small chunk of each other, where parallel_for's even chunks leave one waiting for the
+    // other's last chunk (an eighth of the region at two threads). The chunks' bounds depend
+    // only on n, grain and the thread count, not on which thread takes them.
+    void parallel_for_tapered(int64_t n, int64_t grain,
+                              const std::function<void(int64_t, int64_t)>& fn);
+
 private:
     struct State;
     State* state_;

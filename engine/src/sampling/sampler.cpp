@@ -158,51 +158,142 @@ void Sampler::note_chosen(std::span<const float> logits, int32_t token) {
     }
 }
 
+namespace {
+
+// The penalised logit of a token seen `count` times in the window.
+float penalised_logit(const SamplingParams& params, float logit, int count) {
+    logit = logit <= 0 ? logit * params.repeat_penalty : logit / params.repeat_penalty;
+    return logit - (static_cast<float>(count) * params.frequency_penalty + params.presence_penalty);
+}
+
+} // namespace
+
+void Sampler::select_best(std::span<const float> logits, std::span<const Candidate> penalised,
+                          size_t k) {
+    // A heap of the best k so far whose front is the worst of them; a logit enters when it
+    // ranks before that one. Most do not, so the pass is a load and a compare per logit.
+    const auto before = [](const Candidate& a, const Candidate& b) {
+        return a.logit > b.logit || (a.logit == b.logit && a.token < b.token);
+    };
+    std::vector<Candidate>& heap = candidates_;
+    heap.clear();
+    const auto offer = [&](Candidate c) {
+        if (heap.size() < k) {
+            heap.push_back(c);
+            std::push_heap(heap.begin(), heap.end(), before);
+        } else if (before(c, heap.front())) {
+            std::pop_heap(heap.begin(), heap.end(), before);
+            heap.back() = c;
+            std::push_heap(heap.begin(), heap.end(), before);
+        }
+    };
+    for (const Candidate& c : penalised) {
+        offer(c);
+    }
+    const auto by_token = [](const Candidate& c, int32_t token) { return c.token < token; };
+    const auto offer_unpenalised = [&](size_t i) {
+        // A penalised token took part above with its changed logit.
+        const auto token = static_cast<int32_t>(i);
+        const auto it = std::lower_bound(penalised.begin(), penalised.end(), token, by_token);
+        if (it == penalised.end() || it->token != token) {
+            offer({token, logits[i], 0.0f});
+        }
+    };
+    size_t i = 0;
+    for (; i < logits.size() && heap.size() < k; ++i) {
+        offer_unpenalised(i);
+    }
+    // The heap is full: only a logit at least the worst one's can enter (a NaN never ranks
+    // before it, nor does anything when the worst is a NaN). Blocks of 16 with none such are
+    // passed over in a few vector compares; the others, and the last few logits, one by one.
+    constexpr size_t kBlock = 16;
+    float worst = heap.empty() ? 0.0f : heap.front().logit;
+    const auto consider = [&](size_t j) {
+        if (logits[j] >= worst) {
+            offer_unpenalised(j);
+            worst = heap.front().logit;
+        }
+    };
+    for (; i + kBlock <= logits.size(); i += kBlock) {
+        const float* block = logits.data() + i;
+        const float threshold = worst; // a copy: the loop then vectorizes
+        int any = 0;
+        for (size_t j = 0; j < kBlock; ++j) {
+            any += block[j] >= threshold ? 1 : 0;
+        }
+        for (size_t j = i; any && j < i + kBlock; ++j) {
+            consider(j);
+        }
+    }
+    for (; i < logits.size(); ++i) {
+        consider(i);
+    }
+    // Heap operations only (no unguarded insertion sort): a NaN logit cannot run off the ends.
+    std::sort_heap(heap.begin(), heap.end(), before);
+}
+
 int32_t Sampler::run_chain(std::span<const float> logits, std::span<const int32_t> history) {
     if (params_.trace) {
         trace_ = SamplingTrace{};
     } else {
         trace_.reset();
     }
-    candidates_.resize(logits.size());
-    for (size_t i = 0; i < logits.size(); ++i) {
-        candidates_[i] = {static_cast<int32_t>(i), logits[i], 0.0f};
-    }
-    auto& c = candidates_;
-    record("logits", c);
-
-    // Repetition, presence and frequency penalties over the last repeat_last_n tokens.
-    const bool penalise = params_.repeat_penalty != 1.0f || params_.presence_penalty != 0.0f ||
-                          params_.frequency_penalty != 0.0f;
-    if (penalise && params_.repeat_last_n != 0 && !history.empty()) {
+    // Repetition, presence and frequency penalties over the last repeat_last_n tokens: the
+    // tokens seen there with their changed logits, by token.
+    penalised_.clear();
+    const bool penalise = (params_.repeat_penalty != 1.0f || params_.presence_penalty != 0.0f ||
+                           params_.frequency_penalty != 0.0f) &&
+                          params_.repeat_last_n != 0 && !history.empty();
+    if (penalise) {
         const size_t window = params_.penalty_window(history.size());
         std::unordered_map<int32_t, int> counts;
         for (size_t i = history.size() - window; i < history.size(); ++i) {
             counts[history[i]] += 1;
         }
         for (const auto& [token, count] : counts) {
-            if (token < 0 || static_cast<size_t>(token) >= c.size()) {
-                continue;
+            if (token >= 0 && static_cast<size_t>(token) < logits.size()) {
+                penalised_.push_back(
+                    {token, penalised_logit(params_, logits[static_cast<size_t>(token)], count),
+                     0});
             }
-            float& logit = c[static_cast<size_t>(token)].logit;
-            logit = logit <= 0 ? logit * params_.repeat_penalty : logit / params_.repeat_penalty;
-            logit -=
-                static_cast<float>(count) * params_.frequency_penalty + params_.presence_penalty;
         }
-        record("penalties", c);
+        std::sort(penalised_.begin(), penalised_.end(),
+                  [](const Candidate& a, const Candidate& b) { return a.token < b.token; });
     }
 
-    auto by_logit = [](const Candidate& a, const Candidate& b) {
-        return a.logit > b.logit || (a.logit == b.logit && a.token < b.token);
-    };
+    // top-k: the k largest logits, sorted (greedy: the largest). Without a trace to record,
+    // one pass over the logits finds them (select_best); with one, every candidate goes
+    // through each stage, as the trace lists them.
+    const size_t k = !draws()            ? 1
+                     : params_.top_k > 0 ? std::min(logits.size(), size_t(params_.top_k))
+                                         : logits.size();
+    auto& c = candidates_;
+    if (!trace_ && k < logits.size()) {
+        select_best(logits, penalised_, k);
+    } else {
+        c.resize(logits.size());
+        for (size_t i = 0; i < logits.size(); ++i) {
+            c[i] = {static_cast<int32_t>(i), logits[i], 0.0f};
+        }
+        record("logits", c);
+        for (const Candidate& p : penalised_) {
+            c[static_cast<size_t>(p.token)].logit = p.logit;
+        }
+        if (penalise) {
+            record("penalties", c);
+        }
+        auto by_logit = [](const Candidate& a, const Candidate& b) {
+            return a.logit > b.logit || (a.logit == b.logit && a.token < b.token);
+        };
+        if (!draws()) {
+            return std::min_element(c.begin(), c.end(), by_logit)->token;
+        }
+        std::partial_sort(c.begin(), c.begin() + static_cast<std::ptrdiff_t>(k), c.end(), by_logit);
+        c.resize(k);
+    }
     if (!draws()) {
-        return std::min_element(c.begin(), c.end(), by_logit)->token;
+        return c.front().token;
     }
-
-    // top-k: the k largest logits, sorted.
-    const size_t k = params_.top_k > 0 ? std::min(c.size(), size_t(params_.top_k)) : c.size();
-    std::partial_sort(c.begin(), c.begin() + static_cast<std::ptrdiff_t>(k), c.end(), by_logit);
-    c.resize(k);
     if (params_.top_k > 0) {
         record("top-k", c);
     }
